@@ -1,0 +1,263 @@
+"""loopwright's pytest plugin, loaded in the target interpreter with ``-p loopwright_pytest``.
+
+Self-contained (standard library, plus coverage.py when the target has it): the
+target interpreter need not have loopwright installed. Configured by environment:
+
+``LOOPWRIGHT_RESULTS``   path of a JSONL file: one record per event, flushed as it
+                         happens so a process that dies mid-run leaves what it did:
+                         ``{"event": "collected", "ids": [...]}``,
+                         ``{"event": "start", "id": ...}``,
+                         ``{"event": "result", "id", "outcome", "message", "frames", "duration"}``.
+``LOOPWRIGHT_SELECT``    path of a JSON list of node ids: run only these.
+``LOOPWRIGHT_FIRST``     path of a JSON list of node ids: run these first.
+``LOOPWRIGHT_TIMEOUTS``  path of a JSON ``{"default": s, "tests": {id: s}}``: per-test
+                         timeout in seconds, enforced with SIGALRM (like pytest-timeout's
+                         signal method); a test that swallows the alarm is ended by
+                         ``os._exit`` after a grace period, its record written first.
+``LOOPWRIGHT_STOP_ON``   path of a JSON list of node ids expected to pass: stop the
+                         session at the first of them that does not (a regression).
+``LOOPWRIGHT_COVERAGE``  path of a JSON file to write per-test line coverage to:
+                         ``{test_id: {abs_path: [lines]}}``, files under ``LOOPWRIGHT_ROOT``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import time
+import traceback
+
+import pytest
+
+_ENV = os.environ.get
+
+
+class TestTimeout(BaseException):
+    """Raised in a test by the per-test alarm. BaseException so ``except Exception`` can't swallow it."""
+
+
+def _load(name, default):
+    path = _ENV(name)
+    if not path:
+        return default
+    with open(path, encoding="utf-8") as fh:
+        return json.load(fh)
+
+
+class _Recorder:
+    def __init__(self, config):
+        self.config = config
+        path = _ENV("LOOPWRIGHT_RESULTS")
+        self.out = open(path, "a", encoding="utf-8") if path else None
+        self.root = os.path.realpath(_ENV("LOOPWRIGHT_ROOT") or str(config.rootpath))
+        self.select = _load("LOOPWRIGHT_SELECT", None)
+        self.first = _load("LOOPWRIGHT_FIRST", [])
+        t = _load("LOOPWRIGHT_TIMEOUTS", {})
+        self.default_timeout = t.get("default")
+        self.timeouts = t.get("tests", {})
+        self.stop_on = set(_load("LOOPWRIGHT_STOP_ON", []))
+        self.reports = {}
+        self.current = None
+        self.cov = None
+        self.trace = None
+        if _ENV("LOOPWRIGHT_COVERAGE"):
+            self._start_coverage()
+
+    # -- output ---------------------------------------------------------------
+    def emit(self, record):
+        if self.out:
+            self.out.write(json.dumps(record) + "\n")
+            self.out.flush()
+
+    def frames(self, tb):
+        out = []
+        for fs in traceback.extract_tb(tb):
+            path = os.path.realpath(fs.filename)
+            if path.startswith(self.root + os.sep):
+                path = os.path.relpath(path, self.root).replace(os.sep, "/")
+            out.append([path, fs.lineno or 0, fs.name])
+        return out[-30:]
+
+    # -- coverage (dynamic contexts: one per test id) ---------------------------
+    def _start_coverage(self):
+        try:
+            import coverage
+
+            self.cov = coverage.Coverage(
+                data_file=None, include=[os.path.join(self.root, "*")], config_file=False
+            )
+            self.cov.start()
+        except Exception:  # coverage missing or unusable here: fall back to sys.settrace
+            self.cov = None
+            self.trace = {}
+
+    def switch(self, test_id):
+        if self.cov is not None:
+            self.cov.switch_context(test_id)
+        elif self.trace is not None:
+            if test_id:
+                lines = self.trace.setdefault(test_id, {})
+                root = self.root + os.sep
+
+                def tracer(frame, event, arg):
+                    fn = frame.f_code.co_filename
+                    if not fn.startswith(root):
+                        return None
+                    if event in ("line", "call"):
+                        lines.setdefault(fn, set()).add(frame.f_lineno)
+                    return tracer
+
+                sys.settrace(tracer)
+            else:
+                sys.settrace(None)
+
+    def write_coverage(self):
+        path = _ENV("LOOPWRIGHT_COVERAGE")
+        if not path:
+            return
+        result = {}
+        if self.cov is not None:
+            self.cov.stop()
+            data = self.cov.get_data()
+            for fn in data.measured_files():
+                for line, contexts in (data.contexts_by_lineno(fn) or {}).items():
+                    for ctx in contexts:
+                        if ctx:
+                            result.setdefault(ctx, {}).setdefault(fn, []).append(line)
+        elif self.trace is not None:
+            for tid, files in self.trace.items():
+                result[tid] = {fn: sorted(lines) for fn, lines in files.items()}
+        with open(path, "w", encoding="utf-8") as fh:
+            json.dump(result, fh)
+
+
+_rec = None
+
+
+def pytest_configure(config):
+    global _rec
+    _rec = _Recorder(config)
+
+
+def pytest_collection_modifyitems(session, config, items):
+    if _rec.select is not None:
+        wanted = set(_rec.select)
+        keep = [it for it in items if it.nodeid in wanted]
+        drop = [it for it in items if it.nodeid not in wanted]
+        if drop:
+            config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+    if _rec.first:
+        rank = {tid: i for i, tid in enumerate(_rec.first)}
+        items.sort(key=lambda it: rank.get(it.nodeid, len(rank)))  # stable: others keep order
+
+
+def pytest_collection_finish(session):
+    _rec.emit({"event": "collected", "ids": [it.nodeid for it in session.items]})
+
+
+def pytest_collectreport(report):
+    if report.failed:
+        frames = []
+        entries = getattr(getattr(report.longrepr, "reprtraceback", None), "reprentries", None) or []
+        for e in entries:
+            loc = getattr(e, "reprfileloc", None)
+            if loc is not None:
+                frames.append([loc.path, loc.lineno, ""])
+        text = str(report.longrepr)
+        lines = [ln for ln in text.splitlines() if ln.strip()]
+        message = next((ln[2:].strip() for ln in lines if ln.startswith("E ")), lines[-1] if lines else "")
+        _rec.emit(
+            {
+                "event": "result",
+                "id": report.nodeid or ".",
+                "outcome": "error",
+                "when": "collect",
+                "message": message[:2000],
+                "detail": text[-4000:],
+                "frames": frames,
+                "duration": 0.0,
+            }
+        )
+
+
+def _alarm(signum, frame):
+    _rec.fired += 1
+    if _rec.fired > 1:  # the test swallowed the first alarm: record it and leave
+        _rec.emit({"event": "result", "id": _rec.current, "outcome": "timeout",
+                   "message": "Timeout: test did not stop after the timeout alarm",
+                   "frames": [], "duration": time.monotonic() - _rec.started})
+        os._exit(70)
+    signal.setitimer(signal.ITIMER_REAL, 1.0)  # grace period for the exception to unwind
+    raise TestTimeout(f"test exceeded its {_rec.limit:.1f} s timeout")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    _rec.current = item.nodeid
+    _rec.started = time.monotonic()
+    _rec.fired = 0
+    _rec.reports[item.nodeid] = []
+    _rec.emit({"event": "start", "id": item.nodeid})
+    limit = _rec.timeouts.get(item.nodeid, _rec.default_timeout)
+    _rec.limit = limit or 0
+    use_alarm = bool(limit) and hasattr(signal, "setitimer")
+    if use_alarm:
+        old = signal.signal(signal.SIGALRM, _alarm)
+        signal.setitimer(signal.ITIMER_REAL, float(limit))
+    _rec.switch(item.nodeid)
+    try:
+        yield
+    finally:
+        _rec.switch("")
+        if use_alarm:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, old)
+    _finish(item)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    info = {"when": call.when, "outcome": report.outcome, "duration": call.duration}
+    if call.excinfo is not None and not report.skipped:
+        exc = call.excinfo
+        info["timeout"] = exc.errisinstance(TestTimeout)
+        info["message"] = exc.exconly()[:2000]
+        info["frames"] = _rec.frames(exc.tb)
+    if hasattr(report, "wasxfail"):
+        info["xfail"] = True
+    _rec.reports.setdefault(item.nodeid, []).append(info)
+
+
+def _finish(item):
+    phases = _rec.reports.pop(item.nodeid, [])
+    outcome, message, frames = "passed", "", []
+    duration = sum(p["duration"] for p in phases)
+    for p in phases:
+        if p.get("xfail"):
+            outcome = "xfailed" if p["outcome"] == "skipped" else "xpassed"
+        elif p.get("timeout"):
+            outcome = "timeout"
+        elif p["outcome"] == "failed":
+            outcome = "failed" if p["when"] == "call" else "error"
+        elif p["outcome"] == "skipped" and outcome == "passed":
+            outcome = "skipped"
+        if p.get("message") and not message:
+            message, frames = p["message"], p.get("frames", [])
+        if outcome not in ("passed", "skipped"):
+            break
+    _rec.emit({"event": "result", "id": item.nodeid, "outcome": outcome, "message": message,
+               "frames": frames, "duration": duration})
+    if item.nodeid in _rec.stop_on and outcome not in ("passed", "skipped", "xfailed"):
+        item.session.shouldstop = f"regression: {item.nodeid}"
+        _rec.emit({"event": "stopped", "id": item.nodeid})
+
+
+def pytest_sessionfinish(session):
+    _rec.write_coverage()
+    if _rec.out:
+        _rec.out.close()

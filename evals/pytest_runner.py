@@ -1,0 +1,271 @@
+"""The test evaluator: runs the target repository's pytest and returns structured results.
+
+Results come from our plugin (:mod:`evals.plugin.loopwright_pytest`, loaded with
+``-p``) as JSON events, never from terminal text. A test process that dies
+mid-run (a test calling ``os._exit``, a segfault, a hang in C code killed by the
+process timeout) loses only the test that was running: it is recorded as an
+error or timeout, and the tests not yet run are run again in a new process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from evals.verdict import Frame, TestResult, Verdict
+from sandbox.process import SandboxPolicy, run
+
+PLUGIN_DIR = Path(__file__).parent / "plugin"
+PLUGIN = "loopwright_pytest"
+
+
+class EvaluatorError(RuntimeError):
+    """The evaluator cannot run at all (pytest missing, interpreter broken); says what to do."""
+
+
+@dataclass(frozen=True)
+class TimeoutPolicy:
+    """Per-test timeouts derived from baseline durations.
+
+    A test's limit is ``max(min_seconds, factor * baseline_seconds)``; tests without
+    a baseline duration get ``default`` (seconds). ``baseline`` applies to the
+    baseline run itself, where durations are not known yet.
+    """
+
+    min_seconds: float = 2.0
+    factor: float = 10.0
+    default: float = 10.0
+    baseline: float = 60.0
+
+    def for_test(self, baseline_seconds: float | None) -> float:
+        """Limit in seconds for a test that took ``baseline_seconds`` at baseline."""
+        if baseline_seconds is None:
+            return self.default
+        return max(self.min_seconds, self.factor * baseline_seconds)
+
+
+@dataclass
+class TestRun:
+    """What one evaluation (possibly several processes) produced.
+
+    Attributes:
+        results: test id -> result. collected: ids pytest collected, in run order.
+        coverage: test id -> {absolute path: [lines]} when coverage was asked for.
+        duration: wall seconds inside test processes. processes: how many were started.
+        error: why the run could not produce results (empty when it could).
+        stopped: the plugin stopped the session early (a regression).
+    """
+
+    results: dict[str, TestResult] = field(default_factory=dict)
+    collected: list[str] = field(default_factory=list)
+    coverage: dict[str, dict[str, list[int]]] = field(default_factory=dict)
+    duration: float = 0.0
+    processes: int = 0
+    error: str = ""
+    stopped: bool = False
+
+
+def resolve_python(repo: Path, python: str | None = None) -> str:
+    """The target interpreter: ``python`` if given, else ``REPO/.venv``'s, else the current one.
+
+    Raises:
+        EvaluatorError: ``python`` was given but is not an executable.
+    """
+    if python:
+        found = shutil.which(python) or (python if Path(python).is_file() else None)
+        if not found:
+            raise EvaluatorError(f"--python {python}: no such interpreter; give a path to python")
+        return found
+    for cand in (repo / ".venv" / "bin" / "python", repo / "venv" / "bin" / "python"):
+        if cand.exists():
+            return str(cand)
+    return sys.executable
+
+
+def check_pytest(python: str, cwd: Path) -> str:
+    """Return pytest's version in ``python``.
+
+    Raises:
+        EvaluatorError: pytest is not importable there (message gives the install command).
+    """
+    res = run([python, "-c", "import pytest; print(pytest.__version__)"], cwd, timeout=60)
+    if res.returncode != 0:
+        raise EvaluatorError(
+            f"pytest is not installed in {python}; install it with `{python} -m pip install "
+            "pytest`, or choose another interpreter with --python"
+        )
+    return res.stdout.strip()
+
+
+class PytestEvaluator:
+    """Runs pytest in a worktree with the target interpreter; one instance per run.
+
+    Args:
+        python: target interpreter path.
+        policy: sandbox policy for the test processes.
+        timeouts: per-test timeout policy.
+        scratch: directory for result files (a temp dir by default).
+    """
+
+    id = "tests"
+
+    def __init__(self, python: str, policy: SandboxPolicy | None = None,
+                 timeouts: TimeoutPolicy | None = None, scratch: Path | None = None):
+        self.python = python
+        self.policy = policy or SandboxPolicy()
+        self.timeouts = timeouts or TimeoutPolicy()
+        self.scratch = Path(scratch or tempfile.mkdtemp(prefix="loopwright-pytest-"))
+        self.scratch.mkdir(parents=True, exist_ok=True)
+        self._n = 0
+
+    def run(self, root: Path, *, select: list[str] | None = None, first: list[str] = (),
+            stop_on: list[str] = (), timeouts: dict[str, float] | None = None,
+            default_timeout: float | None = None, coverage: bool = False,
+            process_timeout: float = 600.0, paths: list[str] = ()) -> TestRun:
+        """Run the tests under ``root`` and collect structured results.
+
+        Args:
+            root: the worktree.
+            select: run only these test ids (None: all collected).
+            first: ids to run before the others.
+            stop_on: ids expected to pass; the session stops at the first that fails.
+            timeouts: per-test limits in seconds; ``default_timeout`` for the others.
+            coverage: record per-test line coverage (baseline only: it is slow).
+            process_timeout: wall seconds for each pytest process; the process group
+                is killed after it.
+            paths: pytest arguments restricting collection (files or directories).
+        """
+        out = TestRun()
+        remaining: list[str] | None = list(select) if select is not None else None
+        crashes = 0
+        while True:
+            started, res = self._one(root, remaining, first, stop_on, timeouts, default_timeout,
+                                     coverage, process_timeout, paths, out)
+            out.processes += 1
+            running = started - set(out.results)
+            if not out.collected and not out.results:
+                out.error = _startup_error(res)
+                return out
+            for tid in running:  # the test that was running when the process died
+                reason = (f"process killed after {process_timeout:.0f} s" if res.timed_out
+                          else f"test process exited with code {res.returncode} during this test")
+                out.results[tid] = TestResult(tid, "timeout" if res.timed_out else "error", reason)
+            todo = [t for t in out.collected if t not in out.results]
+            if not running or not todo or out.stopped:
+                if todo and res.timed_out and not out.stopped:
+                    for tid in todo:
+                        out.results[tid] = TestResult(tid, "error", "not run: process timed out")
+                return out
+            crashes += 1
+            if crashes > 5:
+                for tid in todo:
+                    out.results[tid] = TestResult(tid, "error", "not run: the test process kept dying")
+                return out
+            remaining = todo
+            paths = sorted({t.split("::", 1)[0] for t in todo})
+
+    def _one(self, root, select, first, stop_on, timeouts, default_timeout, coverage,
+             process_timeout, paths, out: TestRun):
+        self._n += 1
+        tag = self.scratch / f"r{os.getpid()}-{self._n}"
+        env = {
+            "LOOPWRIGHT_RESULTS": f"{tag}.jsonl",
+            "LOOPWRIGHT_ROOT": str(root),
+            "PYTHONPATH": os.pathsep.join(
+                [str(PLUGIN_DIR), str(root)] + ([str(root / "src")] if (root / "src").is_dir() else [])
+                + ([os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else [])
+            ),
+            "PYTHONPYCACHEPREFIX": str(self.scratch / "pycache"),
+            "PYTHONHASHSEED": "0",
+        }
+        for name, value in (("LOOPWRIGHT_SELECT", select), ("LOOPWRIGHT_FIRST", list(first) or None),
+                            ("LOOPWRIGHT_STOP_ON", list(stop_on) or None),
+                            ("LOOPWRIGHT_TIMEOUTS", {"default": default_timeout or self.timeouts.default,
+                                                     "tests": timeouts or {}})):
+            if value is not None:
+                Path(f"{tag}.{name}.json").write_text(json.dumps(value))
+                env[name] = f"{tag}.{name}.json"
+        if coverage:
+            env["LOOPWRIGHT_COVERAGE"] = f"{tag}.cov.json"
+        cmd = [self.python, "-m", "pytest", "-p", PLUGIN, "-p", "no:cacheprovider", "-q",
+               "--tb=no", "--no-header", "-rN", "-W", "ignore::pytest.PytestUnraisableExceptionWarning",
+               *paths]
+        t0 = time.monotonic()
+        res = run(cmd, root, process_timeout, self.policy, env)
+        out.duration += time.monotonic() - t0
+        started: set[str] = set()
+        for rec in _read_jsonl(Path(f"{tag}.jsonl")):
+            ev = rec.get("event")
+            if ev == "collected":
+                out.collected = out.collected or rec["ids"]
+            elif ev == "stopped":
+                out.stopped = True
+            elif ev == "start":
+                started.add(rec["id"])
+            elif ev == "result":
+                tid = rec["id"]
+                if rec.get("when") == "collect" and tid not in out.collected:
+                    out.collected.append(tid)
+                out.results[tid] = TestResult(
+                    tid, rec["outcome"], rec.get("message", ""),
+                    tuple(Frame(p, int(ln), fn) for p, ln, fn in rec.get("frames", [])),
+                    float(rec.get("duration", 0.0)),
+                )
+        if coverage and Path(f"{tag}.cov.json").exists():
+            out.coverage = json.loads(Path(f"{tag}.cov.json").read_text())
+        for f in self.scratch.glob(f"{tag.name}.*"):
+            f.unlink(missing_ok=True)
+        return started, res
+
+    def invalidate(self, root: Path, paths: list[str]) -> None:
+        """Drop cached bytecode of ``paths`` (a same-size edit in the same second would
+        otherwise be missed by the mtime+size check of ``.pyc`` files)."""
+        prefix = self.scratch / "pycache"
+        for p in paths:
+            src = (root / p).resolve()
+            cache_dir = prefix / str(src.parent).lstrip(os.sep)
+            for pyc in cache_dir.glob(f"{src.stem}.*.pyc"):
+                pyc.unlink(missing_ok=True)
+
+    def verdict(self, test_run: TestRun, baseline: dict[str, TestResult] | None = None) -> Verdict:
+        """Turn a :class:`TestRun` into a :class:`Verdict`, comparing with ``baseline``.
+
+        ``new_failures`` are tests that passed at baseline and do not pass now;
+        ``fixed`` are tests that failed at baseline and pass now.
+        """
+        v = Verdict(self.id, passed=not test_run.error, results=dict(test_run.results),
+                    duration=test_run.duration, error=test_run.error)
+        if baseline is not None:
+            v.new_failures = sorted(t for t, r in v.results.items()
+                                    if not r.ok and t in baseline and baseline[t].ok)
+            v.fixed = sorted(t for t, r in v.results.items()
+                             if r.ok and t in baseline and not baseline[t].ok)
+        v.passed = v.passed and not v.failures
+        return v
+
+
+def _read_jsonl(path: Path):
+    if not path.exists():
+        return
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            yield json.loads(line)
+        except json.JSONDecodeError:  # a line cut short by a dying process
+            continue
+
+
+def _startup_error(res) -> str:
+    text = (res.stderr.strip() or res.stdout.strip())[-1500:]
+    if res.timed_out:
+        return "pytest did not finish collecting before the process timeout"
+    if res.returncode == 5:
+        return "no tests were collected"
+    if "No module named pytest" in text:
+        return "pytest is not installed in the target interpreter"
+    return f"pytest exited with code {res.returncode} before running any test:\n{text}"

@@ -1,0 +1,98 @@
+"""Structured evaluator results: what a test run (or any evaluator) found.
+
+These are plain dataclasses; they are what the loop, the trajectory and the
+reports see. A generator never produces or grades one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One traceback frame: repo-relative (or absolute, if outside) path, 1-based line, function."""
+
+    path: str
+    line: int
+    function: str = ""
+
+
+@dataclass(frozen=True)
+class TestResult:
+    """One test's outcome.
+
+    Attributes:
+        test_id: pytest node id, e.g. ``tests/test_x.py::test_y[1]``; collection
+            errors use the collected path (``tests/test_x.py``).
+        outcome: ``passed``, ``failed``, ``error`` (setup/teardown or collection),
+            ``skipped``, ``xfailed``, ``xpassed`` or ``timeout``.
+        message: the exception line (``AssertionError: assert 1 == 2``), empty if passed.
+        frames: traceback frames, outermost first.
+        duration: seconds spent in setup + call + teardown.
+    """
+
+    test_id: str
+    outcome: str
+    message: str = ""
+    frames: tuple[Frame, ...] = ()
+    duration: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        """True for outcomes that do not count as a failure."""
+        return self.outcome in ("passed", "skipped", "xfailed")
+
+
+@dataclass
+class Verdict:
+    """One evaluator's result.
+
+    Attributes:
+        evaluator: evaluator id (``tests``, ``lint``, ``types``).
+        passed: no failures among the results considered.
+        results: per-test (or per-diagnostic) results keyed by id.
+        duration: wall seconds of the evaluator process(es).
+        error: set when the evaluator itself could not run (crash, missing tool,
+            whole-process timeout); the text says what happened.
+        new_failures: ids that passed at baseline and fail now (regressions).
+        fixed: ids that failed at baseline and pass now.
+    """
+
+    evaluator: str
+    passed: bool
+    results: dict[str, TestResult] = field(default_factory=dict)
+    duration: float = 0.0
+    error: str = ""
+    new_failures: list[str] = field(default_factory=list)
+    fixed: list[str] = field(default_factory=list)
+
+    @property
+    def failures(self) -> dict[str, TestResult]:
+        """Results that count as failures."""
+        return {k: r for k, r in self.results.items() if not r.ok}
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Number of results per outcome."""
+        out: dict[str, int] = {}
+        for r in self.results.values():
+            out[r.outcome] = out.get(r.outcome, 0) + 1
+        return out
+
+    def summary(self) -> dict:
+        """A compact JSON-serialisable summary for trajectories and reports."""
+        return {
+            "evaluator": self.evaluator,
+            "passed": self.passed,
+            "counts": self.counts,
+            "failures": sorted(self.failures)[:20],
+            "new_failures": self.new_failures[:20],
+            "fixed": self.fixed,
+            "duration": round(self.duration, 3),
+            "error": self.error,
+        }
+
+    def to_dict(self) -> dict:
+        """Full JSON-serialisable form."""
+        return asdict(self)

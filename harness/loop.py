@@ -1,0 +1,148 @@
+"""The loop: observe → decide → gather context → generate → apply → evaluate → update.
+
+This module is the whole control flow of a run, meant to be read in one sitting.
+Setting a run up (repository, worktrees, baseline) and finishing it (commit,
+patch, lessons) live in :mod:`harness.fix`; candidate validation in
+:mod:`harness.validate`; the stop rules in :mod:`harness.stop`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from harness.context import Attempt, Context
+from harness.generators.base import Generator
+from harness.localize import localize
+from harness.stop import Stop, StopLimits, check, would_exceed
+from harness.state import RunFiles, RunState
+from harness.task import Task
+from harness.validate import Outcome, Validator
+from sandbox.worktree import Worktree
+
+
+@dataclass
+class LoopEvent:
+    """What the loop tells its observer (the CLI's live view): ``kind`` and data."""
+
+    kind: str  # "iteration", "candidate", "accepted", "stop"
+    state: RunState
+    outcome: Outcome | None = None
+    stop: Stop | None = None
+
+
+@dataclass
+class Loop:
+    """One run of a loop over a prepared worktree.
+
+    Attributes:
+        generator: proposes patches. validator: judges them (never the generator).
+        worktree: the run's worktree (branch ``loopwright/<run-id>``).
+        state, files: run state and its files. limits: the stop rules' numbers.
+        protected: globs a patch may not touch. conventions, lessons: context extras.
+        on_event: observer callback (live progress).
+    """
+
+    generator: Generator
+    validator: Validator
+    worktree: Worktree
+    state: RunState
+    files: RunFiles
+    limits: StopLimits
+    protected: tuple[str, ...] = ()
+    conventions: str = ""
+    lessons: list[str] = field(default_factory=list)
+    operator_priors: dict[str, float] = field(default_factory=dict)
+    on_event: Callable[[LoopEvent], None] = lambda event: None
+    attempts: list[Attempt] = field(default_factory=list)
+
+    def run(self) -> RunState:
+        """Iterate until a stop rule fires; returns the final state (also saved to disk)."""
+        started = time.monotonic() - self.state.spent.wall_seconds
+        baseline = self.validator.baseline
+        while True:
+            # observe: the failing tests now (the baseline, updated by accepted patches)
+            self.state.remaining = baseline.failing
+            self._tick(started)
+            # decide
+            stop = check(self.state, self.limits, started)
+            if stop is None and hasattr(self.generator, "estimate"):
+                cost = self.generator.estimate(None)
+                stop = would_exceed(self.state.spent.cost_usd, self.state.spent.tokens,
+                                    cost.cost_usd, cost.input_tokens + cost.output_tokens, self.limits)
+            if stop:
+                return self._stop(stop)
+            self.state.iteration += 1
+            self.on_event(LoopEvent("iteration", self.state))
+            # gather context
+            context = self._context()
+            # generate
+            t0 = time.monotonic()
+            proposal = self.generator.generate(context)
+            self._spend(proposal.usage)
+            self.files.step("generate", iteration=self.state.iteration,
+                            generator=self.generator.name, candidates=len(proposal.candidates),
+                            notes=proposal.notes, seconds=round(time.monotonic() - t0, 3))
+            if proposal.blocked:
+                return self._stop(Stop("blocked", proposal.blocked))
+            if not proposal.candidates and not proposal.notes:
+                return self._stop(Stop("no_candidates_left",
+                                       "the generator has no untried candidate left"))
+            # apply + evaluate (in the validator's worktree slots)
+            deadline = started + (self.limits.max_wall_seconds or float("inf"))
+            accepted = self.validator.first_accepted(proposal.candidates, deadline, self._record)
+            # update state
+            if accepted:
+                self.validator.accept(accepted, self.worktree)
+                self.state.accepted.append({"description": accepted.patch.description,
+                                            "diff": accepted.patch.diff, "fixed": accepted.fixed,
+                                            "meta": accepted.patch.meta})
+                self.on_event(LoopEvent("accepted", self.state, accepted))
+            self.state.history.append({"iteration": self.state.iteration,
+                                       "failing": len(baseline.failing), "accepted": bool(accepted)})
+            self.state.remaining = baseline.failing
+            self._tick(started)
+            self.files.save(self.state)
+
+    def _context(self) -> Context:
+        baseline = self.validator.baseline
+        results = {t: baseline.results[t] for t in baseline.collected if t in baseline.results}
+        locations = localize(baseline.root, results, baseline.coverage, self.protected)
+        task = Task("failing_tests", failing={t: results[t] for t in baseline.failing})
+        return Context(Path(self.worktree.path), task, locations, self.protected, self.lessons,
+                       self.conventions, list(self.attempts), self.state.iteration,
+                       self.operator_priors)
+
+    def _record(self, outcome: Outcome) -> None:
+        self.state.candidates_tried += 1
+        self.state.spent.test_seconds += outcome.test_seconds
+        self.attempts.append(Attempt(outcome.patch.digest, outcome.patch.description,
+                                     outcome.accepted, outcome.reason, outcome.patch.diff))
+        self.files.step("evaluate", iteration=self.state.iteration,
+                        patch={"description": outcome.patch.description,
+                               "files": list(outcome.patch.files), "digest": outcome.patch.digest,
+                               "meta": outcome.patch.meta, "diff": outcome.patch.diff},
+                        verdict=outcome.summary())
+        self.on_event(LoopEvent("candidate", self.state, outcome))
+
+    def _spend(self, usage) -> None:
+        spent = self.state.spent
+        spent.input_tokens += usage.input_tokens
+        spent.output_tokens += usage.output_tokens
+        spent.model_calls += usage.calls
+        spent.cost_usd = None if spent.cost_usd is None or usage.cost_usd is None \
+            else spent.cost_usd + usage.cost_usd
+
+    def _tick(self, started: float) -> None:
+        self.state.spent.wall_seconds = round(time.monotonic() - started, 3)
+
+    def _stop(self, stop: Stop) -> RunState:
+        s = self.state
+        s.stop_reason, s.stop_detail = stop.reason, stop.detail
+        s.status = ("fixed" if not s.remaining else "partial" if s.accepted else "not_fixed")
+        self.files.step("stop", reason=stop.reason, detail=stop.detail, status=s.status)
+        self.files.save(s)
+        self.on_event(LoopEvent("stop", s, stop=stop))
+        return s

@@ -1,0 +1,80 @@
+"""Stop rules: when a loop ends, and why.
+
+Each rule is checked before an iteration starts (``decide``); the first that
+fires ends the run and its name is recorded as ``stop_reason``. Names follow
+DESIGN.md; the LSS 1.0 termination conditions of the loop declaration set the
+numbers (see :meth:`loops.spec.LoopSpec.limits`).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from harness.state import RunState
+
+
+@dataclass(frozen=True)
+class StopLimits:
+    """Numbers for the stop rules; ``None`` disables a rule.
+
+    Attributes:
+        max_iterations: generator calls (iterations).
+        max_wall_seconds: seconds since the run started.
+        no_progress: iterations in a row without fewer failing tests.
+        max_cost_usd: USD spent on model calls.
+        max_tokens: model tokens (input + output).
+    """
+
+    max_iterations: int | None = 30
+    max_wall_seconds: float | None = 600.0
+    no_progress: int | None = 8
+    max_cost_usd: float | None = None
+    max_tokens: int | None = None
+
+
+@dataclass(frozen=True)
+class Stop:
+    """A fired stop rule: ``reason`` is the rule's name, ``detail`` says it in words."""
+
+    reason: str
+    detail: str
+
+
+def check(state: RunState, limits: StopLimits, started: float, now: float | None = None) -> Stop | None:
+    """The first stop rule that fires for ``state``, or None to go on.
+
+    Args:
+        state: the run so far (``remaining``, ``iteration``, ``history``, ``spent``).
+        limits: the numbers.
+        started: ``time.monotonic()`` at the start of the run.
+    """
+    now = time.monotonic() if now is None else now
+    if not state.remaining:
+        return Stop("all_tests_pass", "every test that failed at the start passes now")
+    if limits.max_iterations is not None and state.iteration >= limits.max_iterations:
+        return Stop("max_iterations", f"reached the limit of {limits.max_iterations} iterations")
+    if limits.max_wall_seconds is not None and now - started >= limits.max_wall_seconds:
+        return Stop("max_wall_seconds", f"ran out of time ({limits.max_wall_seconds:.0f} s)")
+    spent = state.spent
+    if limits.max_cost_usd is not None and (spent.cost_usd or 0.0) >= limits.max_cost_usd:
+        return Stop("max_cost_usd", f"spent ${spent.cost_usd:.4f} of ${limits.max_cost_usd:.2f}")
+    if limits.max_tokens is not None and spent.tokens >= limits.max_tokens:
+        return Stop("max_tokens", f"used {spent.tokens} of {limits.max_tokens} tokens")
+    k = limits.no_progress
+    if k is not None and len(state.history) >= k and not any(h["accepted"] for h in state.history[-k:]):
+        return Stop("no_progress", f"{k} iterations in a row without fixing another test")
+    return None
+
+
+def would_exceed(spent_usd: float | None, spent_tokens: int, next_usd: float | None,
+                 next_tokens: int, limits: StopLimits) -> Stop | None:
+    """Refuse a model call whose estimated cost would cross a budget (checked before the call)."""
+    if limits.max_cost_usd is not None and next_usd is not None and \
+            (spent_usd or 0.0) + next_usd > limits.max_cost_usd:
+        return Stop("max_cost_usd", f"the next call (≈${next_usd:.4f}) would exceed the "
+                    f"${limits.max_cost_usd:.2f} budget (spent ${spent_usd or 0:.4f})")
+    if limits.max_tokens is not None and spent_tokens + next_tokens > limits.max_tokens:
+        return Stop("max_tokens", f"the next call (≈{next_tokens} tokens) would exceed the "
+                    f"{limits.max_tokens}-token budget (used {spent_tokens})")
+    return None

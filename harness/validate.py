@@ -1,0 +1,252 @@
+"""Validation: does a candidate patch fix failing tests without breaking passing ones?
+
+The hot path of the loop. For each candidate, in a worktree slot of its own:
+
+1. refuse it without running anything if it touches a protected path or is too large;
+2. *screen*: run only the currently failing tests; a patch that fixes none is rejected;
+3. *full suite*: run every other test, those covering the changed lines first, stopping
+   at the first test that passed at baseline and fails now (a regression);
+4. revert the slot.
+
+Slots run in parallel (one per core); results are consumed in candidate order, so the
+accepted patch is always the best-ranked one that passes, whatever finishes first.
+The generator never sees this module: it only receives the rejection reasons.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from evals.pytest_runner import PytestEvaluator, TestRun, TimeoutPolicy
+from evals.verdict import TestResult
+from harness.localize import is_protected, tests_covering
+from sandbox.patch import Patch, PatchError
+from sandbox.worktree import Worktree
+
+
+@dataclass
+class Baseline:
+    """The test suite's state at the start, updated as patches are accepted.
+
+    Attributes:
+        root: the worktree the baseline (and its coverage) was taken in.
+        results: test id -> result (accepted fixes turn failures into passes here).
+        collected: every test id, in run order.
+        coverage: test id -> {absolute path: [lines]} (from the baseline run).
+        duration: wall seconds of the baseline run.
+    """
+
+    root: Path
+    results: dict[str, TestResult]
+    collected: list[str]
+    coverage: dict[str, dict[str, list[int]]]
+    duration: float
+
+    @property
+    def failing(self) -> list[str]:
+        """Ids that fail now (baseline failures not yet fixed), in run order."""
+        return [t for t in self.collected if t in self.results and not self.results[t].ok]
+
+    @property
+    def passing(self) -> list[str]:
+        """Ids that pass now."""
+        return [t for t in self.collected if t in self.results and self.results[t].ok]
+
+
+@dataclass
+class Outcome:
+    """The verdict on one candidate.
+
+    Attributes:
+        patch: the candidate. accepted: it fixes ≥1 failing test and breaks none.
+        reason: why it was rejected (or what it fixed), in words, for the trajectory
+            and for the next prompt.
+        fixed: failing test ids it makes pass. broken: passing ids it breaks.
+        stage: where it was decided: ``policy``, ``apply``, ``screen`` or ``full``.
+        seconds: wall seconds per stage. tests_run: tests executed.
+    """
+
+    patch: Patch
+    accepted: bool
+    reason: str
+    stage: str
+    fixed: list[str] = field(default_factory=list)
+    broken: list[str] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+    test_seconds: float = 0.0
+    tests_run: int = 0
+
+    def summary(self) -> dict:
+        """JSON form for ``trajectory.jsonl``."""
+        return {"accepted": self.accepted, "stage": self.stage, "reason": self.reason,
+                "fixed": self.fixed, "broken": self.broken[:10], "tests_run": self.tests_run,
+                "seconds": {k: round(v, 3) for k, v in self.seconds.items()}}
+
+
+class Validator:
+    """Evaluates candidates against the baseline in parallel worktree slots.
+
+    Args:
+        evaluator: the pytest evaluator (target interpreter, sandbox policy).
+        slots: worktrees at the same state as the run's worktree, one per worker.
+        baseline: the test suite's state.
+        protected: globs of paths a patch may not touch.
+        max_diff_lines: largest accepted patch (added + removed lines).
+        timeouts: per-test timeout policy.
+    """
+
+    def __init__(self, evaluator: PytestEvaluator, slots: list[Worktree], baseline: Baseline,
+                 protected: tuple[str, ...], max_diff_lines: int = 40,
+                 timeouts: TimeoutPolicy | None = None):
+        self.evaluator = evaluator
+        self.slots = slots
+        self.baseline = baseline
+        self.protected = protected
+        self.max_diff_lines = max_diff_lines
+        self.timeouts = timeouts or evaluator.timeouts
+        self._free: queue.Queue[Worktree] = queue.Queue()
+        for s in slots:
+            self._free.put(s)
+        self._pool = ThreadPoolExecutor(max_workers=len(slots), thread_name_prefix="validate")
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        """Stop the worker threads."""
+        self._pool.shutdown(wait=True)
+
+    def first_accepted(self, patches: list[Patch], deadline: float,
+                       on_outcome: Callable[[Outcome], None]) -> Outcome | None:
+        """Validate ``patches`` in order; return the first accepted one, or None.
+
+        ``on_outcome`` is called for every candidate decided, in order. Candidates
+        not started before ``deadline`` (``time.monotonic()``) are not evaluated.
+        """
+        pending: list = []
+        it = iter(patches)
+        for p in it:  # fill the pipeline: one in flight per slot
+            pending.append(self._pool.submit(self._evaluate, p, deadline))
+            if len(pending) >= len(self.slots):
+                break
+        while pending:
+            outcome = pending.pop(0).result()
+            if outcome is not None:
+                on_outcome(outcome)
+                if outcome.accepted:
+                    for f in pending:  # wait for in-flight work; its results are stale now
+                        f.result()
+                    return outcome
+            nxt = next(it, None)
+            if nxt is not None and time.monotonic() < deadline:
+                pending.append(self._pool.submit(self._evaluate, nxt, deadline))
+        return None
+
+    def accept(self, outcome: Outcome, main: Worktree) -> None:
+        """Apply an accepted patch to the run's worktree and every slot; update the baseline."""
+        for wt in [main, *self.slots]:
+            wt.apply(outcome.patch)
+            self.evaluator.invalidate(wt.path, list(outcome.patch.files))
+        for tid in outcome.fixed:
+            old = self.baseline.results[tid]
+            self.baseline.results[tid] = TestResult(tid, "passed", "", (), old.duration)
+
+    def _evaluate(self, patch: Patch, deadline: float) -> Outcome | None:
+        if time.monotonic() >= deadline:
+            return None
+        bad = [f for f in patch.files if is_protected(f, self.protected)]
+        if bad:
+            return Outcome(patch, False, f"touches protected path {bad[0]} (tests and test "
+                           "configuration may not be edited)", "policy")
+        if patch.size > self.max_diff_lines:
+            return Outcome(patch, False, f"diff_too_large: {patch.size} changed lines "
+                           f"(limit {self.max_diff_lines})", "policy")
+        slot = self._free.get()
+        try:
+            return self._in_slot(slot, patch)
+        finally:
+            self._free.put(slot)
+
+    def _in_slot(self, slot: Worktree, patch: Patch) -> Outcome:
+        t0 = time.monotonic()
+        try:
+            previous = slot.apply(patch)
+        except PatchError as exc:
+            return Outcome(patch, False, f"does not apply: {exc}", "apply")
+        self.evaluator.invalidate(slot.path, list(patch.files))
+        out = Outcome(patch, False, "", "screen", seconds={"apply": time.monotonic() - t0})
+        try:
+            self._screen_and_full(slot, patch, out)
+        finally:
+            slot.revert(previous)
+            self.evaluator.invalidate(slot.path, list(patch.files))
+        return out
+
+    def _limits(self, ids: list[str]) -> dict[str, float]:
+        res = self.baseline.results
+        return {t: self.timeouts.for_test(res[t].duration if t in res and res[t].outcome != "timeout"
+                                          else None) for t in ids}
+
+    def _run(self, slot: Worktree, out: Outcome, stage: str, **kw) -> TestRun:
+        t0 = time.monotonic()
+        run = self.evaluator.run(slot.path, **kw)
+        out.seconds[stage] = time.monotonic() - t0
+        out.test_seconds += run.duration
+        out.tests_run += len(run.results)
+        return run
+
+    def _screen_and_full(self, slot: Worktree, patch: Patch, out: Outcome) -> None:
+        failing = self.baseline.failing
+        limits = self._limits(failing)
+        screen = self._run(slot, out, "screen", select=failing, timeouts=limits,
+                           paths=sorted({t.split("::", 1)[0] for t in failing}),
+                           process_timeout=30 + sum(limits.values()))
+        if screen.error:
+            out.reason = f"the test run failed to start: {screen.error.splitlines()[0]}"
+            return
+        out.fixed = [t for t in failing if t in screen.results and screen.results[t].ok]
+        if not out.fixed:
+            first = next((screen.results[t] for t in failing if t in screen.results), None)
+            out.reason = f"fixes none of the {len(failing)} failing tests" + (
+                f"; {first.test_id} still fails: {first.message.splitlines()[0] if first.message else first.outcome}"
+                if first else "")
+            return
+        rest = [t for t in self.baseline.collected if t not in set(failing)]
+        if rest:
+            out.stage = "full"
+            passing = set(self.baseline.passing)
+            changed = _changed_lines(patch)
+            first = tests_covering(self.baseline.coverage, self.baseline.root, changed)
+            full = self._run(slot, out, "full", select=rest, first=first,
+                             stop_on=[t for t in rest if t in passing], timeouts=self._limits(rest),
+                             process_timeout=60 + 3 * self.baseline.duration + 2 * len(rest))
+            if full.error:
+                out.reason = f"the full test run failed to start: {full.error.splitlines()[0]}"
+                return
+            out.broken = [t for t in rest if t in passing and t in full.results and not full.results[t].ok]
+            if out.broken:
+                r = full.results[out.broken[0]]
+                msg = r.message.splitlines()[0] if r.message else r.outcome
+                out.reason = f"breaks {out.broken[0]} (passed before): {msg}"
+                return
+        out.accepted = True
+        out.reason = f"fixes {len(out.fixed)} of {len(failing)} failing tests, no regressions"
+
+
+def _changed_lines(patch: Patch) -> dict[str, set[int]]:
+    """Source-side line numbers each hunk of ``patch`` touches, by path."""
+    import unidiff
+
+    out: dict[str, set[int]] = {}
+    for pf in unidiff.PatchSet(patch.diff):
+        path = pf.path[2:] if pf.path.startswith(("a/", "b/")) else pf.path
+        lines = out.setdefault(path, set())
+        for h in pf:
+            lines.update(ln.source_line_no for ln in h if ln.is_removed)
+            if not any(ln.is_removed for ln in h):
+                lines.update(range(h.source_start, h.source_start + h.source_length))
+    return out

@@ -1,0 +1,233 @@
+"""Patches: unified diffs parsed and validated with ``unidiff``, and applied to a tree.
+
+A :class:`Patch` is the only thing a generator returns. It is plain data (the diff
+text plus counts) so it can be stored in ``trajectory.jsonl`` and compared between
+iterations (``repeated_patch``).
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+import unidiff
+
+
+class PatchError(ValueError):
+    """A diff that cannot be parsed, is unsafe, or does not apply.
+
+    The message says which file and hunk failed and why; it is meant to be shown
+    to a user or fed back to a model as an observation.
+    """
+
+
+@dataclass(frozen=True)
+class Patch:
+    """A validated unified diff.
+
+    Attributes:
+        diff: the unified diff text (``--- a/path`` / ``+++ b/path`` headers).
+        files: repo-relative POSIX paths the diff touches, in diff order.
+        hunks: number of hunks.
+        added: lines added. removed: lines removed.
+        description: what the change is, in words (e.g. the mutation operator).
+        meta: free-form provenance (operator name, line, generator), JSON-serialisable.
+    """
+
+    diff: str
+    files: tuple[str, ...]
+    hunks: int
+    added: int
+    removed: int
+    description: str = ""
+    meta: dict = field(default_factory=dict, compare=False, hash=False)
+
+    @classmethod
+    def from_diff(cls, diff: str, description: str = "", meta: dict | None = None) -> "Patch":
+        """Parse and validate ``diff``.
+
+        Raises:
+            PatchError: the text is not a unified diff, has no hunks, touches a
+                binary file, or names an unsafe path (absolute, ``..``, ``.git``).
+        """
+        try:
+            patch_set = unidiff.PatchSet(diff)
+        except unidiff.UnidiffParseError as exc:
+            raise PatchError(f"not a valid unified diff: {exc}") from exc
+        if not len(patch_set):
+            raise PatchError("the diff contains no file changes")
+        files, hunks, added, removed = [], 0, 0, 0
+        for pf in patch_set:
+            if pf.is_binary_file:
+                raise PatchError(f"{pf.path}: binary changes are not accepted")
+            path = _target_path(pf)
+            check_relative_path(path)
+            files.append(path)
+            hunks += len(pf)
+            added += pf.added
+            removed += pf.removed
+        if hunks == 0:
+            raise PatchError("the diff has file headers but no hunks")
+        return cls(diff, tuple(files), hunks, added, removed, description, dict(meta or {}))
+
+    @classmethod
+    def from_texts(
+        cls, changes: dict[str, tuple[str, str]], description: str = "", meta: dict | None = None
+    ) -> "Patch":
+        """Build a patch from ``{path: (old_text, new_text)}`` with 3 lines of context.
+
+        Raises:
+            PatchError: nothing changed, or a path is unsafe.
+        """
+        parts = []
+        for path in sorted(changes):
+            old, new = changes[path]
+            if old == new:
+                continue
+            parts.append(unified_diff(path, old, new))
+        if not parts:
+            raise PatchError("the change is empty")
+        return cls.from_diff("".join(parts), description, meta)
+
+    @property
+    def digest(self) -> str:
+        """SHA-256 (hex, first 16 chars) of the diff's change lines, for spotting repeats."""
+        body = "\n".join(
+            ln for ln in self.diff.splitlines() if ln[:1] in "+-" and not ln.startswith(("+++", "---"))
+        )
+        return hashlib.sha256(body.encode()).hexdigest()[:16]
+
+    @property
+    def size(self) -> int:
+        """Changed lines (added + removed)."""
+        return self.added + self.removed
+
+
+def unified_diff(path: str, old: str, new: str, context: int = 3) -> str:
+    """Unified diff text of one file, ``a/`` and ``b/`` prefixed, ending in a newline."""
+    lines = difflib.unified_diff(
+        old.splitlines(keepends=True),
+        new.splitlines(keepends=True),
+        f"a/{path}",
+        f"b/{path}",
+        n=context,
+    )
+    out = []
+    for ln in lines:
+        if not ln.endswith("\n"):
+            ln += "\n\\ No newline at end of file\n"
+        out.append(ln)
+    return "".join(out)
+
+
+def check_relative_path(path: str) -> None:
+    """Refuse paths that could leave a worktree.
+
+    Raises:
+        PatchError: absolute, contains ``..``, or points into ``.git``.
+    """
+    p = PurePosixPath(path)
+    if not path or p.is_absolute() or path.startswith("\\") or (len(path) > 1 and path[1] == ":"):
+        raise PatchError(f"{path!r}: absolute paths are not allowed in a patch")
+    if ".." in p.parts:
+        raise PatchError(f"{path!r}: '..' is not allowed in a patch path")
+    if p.parts and p.parts[0] == ".git":
+        raise PatchError(f"{path!r}: patches may not touch .git")
+
+
+def _target_path(pf: unidiff.PatchedFile) -> str:
+    path = pf.target_file if pf.target_file != "/dev/null" else pf.source_file
+    for prefix in ("a/", "b/"):
+        if path.startswith(prefix):
+            return path[len(prefix) :]
+    return path
+
+
+def apply_patch(root: Path, patch: Patch) -> dict[str, str | None]:
+    """Apply ``patch`` to the files under ``root``; return the previous contents.
+
+    Hunks are matched at their stated line first, then anywhere in the file
+    (nearest match wins), so a diff made against a slightly shifted file still
+    applies. Nothing is written unless every hunk of every file matches.
+
+    Returns:
+        ``{path: old_text}`` (``None`` for files the patch created), for :func:`revert`.
+
+    Raises:
+        PatchError: a path escapes ``root`` (including through a symlink) or a hunk
+            does not match; the message names the file and hunk.
+    """
+    root = root.resolve()
+    new_texts: dict[str, str | None] = {}
+    old_texts: dict[str, str | None] = {}
+    for pf in unidiff.PatchSet(patch.diff):
+        path = _target_path(pf)
+        check_relative_path(path)
+        target = (root / path).resolve()
+        if root not in target.parents:
+            raise PatchError(f"{path}: resolves outside the worktree")
+        old = target.read_text(encoding="utf-8") if target.exists() else None
+        if pf.is_added_file:
+            old_lines: list[str] = []
+        else:
+            if old is None:
+                raise PatchError(f"{path}: file does not exist")
+            old_lines = old.splitlines(keepends=True)
+        if pf.is_removed_file:
+            new_texts[path] = None
+        else:
+            new_texts[path] = "".join(_apply_hunks(path, old_lines, pf))
+        old_texts[path] = old
+    _write(root, new_texts)
+    return old_texts
+
+
+def revert(root: Path, previous: dict[str, str | None]) -> None:
+    """Restore the contents returned by :func:`apply_patch`."""
+    _write(root.resolve(), previous)
+
+
+def _write(root: Path, texts: dict[str, str | None]) -> None:
+    for path, text in texts.items():
+        target = root / path
+        if text is None:
+            target.unlink(missing_ok=True)
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+
+
+def _apply_hunks(path: str, lines: list[str], pf: unidiff.PatchedFile) -> list[str]:
+    out = list(lines)
+    shift = 0
+    for n, hunk in enumerate(pf, 1):
+        source = [ln.value for ln in hunk if ln.is_context or ln.is_removed]
+        target = [ln.value for ln in hunk if ln.is_context or ln.is_added]
+        want = max(hunk.source_start - 1, 0) + shift
+        at = _find(out, source, want)
+        if at is None:
+            first = source[0].rstrip("\n") if source else ""
+            raise PatchError(
+                f"{path}: hunk {n} (@@ -{hunk.source_start},{hunk.source_length} @@) does not "
+                f"match the file; expected to find {first!r} near line {hunk.source_start}"
+            )
+        out[at : at + len(source)] = target
+        shift += at - want + len(target) - len(source)
+    return out
+
+
+def _find(lines: list[str], block: list[str], want: int) -> int | None:
+    """Index where ``block`` occurs in ``lines``, nearest to ``want``; None if nowhere."""
+    if not block:
+        return min(max(want, 0), len(lines))
+    norm = [b.rstrip("\r\n") for b in block]
+    limit = len(lines) - len(block)
+    for delta in range(0, max(limit, 0) + len(lines) + 1):
+        for at in (want - delta, want + delta) if delta else (want,):
+            if 0 <= at <= limit and [x.rstrip("\r\n") for x in lines[at : at + len(block)]] == norm:
+                return at
+        if want - delta < 0 and want + delta > limit:
+            break
+    return None

@@ -1,0 +1,149 @@
+"""Git worktrees: where every edit and test run happens, never in the user's tree.
+
+A run gets one worktree on branch ``loopwright/<run-id>`` (the result) and,
+for parallel candidate evaluation, detached scratch worktrees at the same commit.
+Worktrees live outside the user's working tree (under the system temp directory,
+or ``$LOOPWRIGHT_WORKTREES``), so the user's files, index, branch and stash are
+never touched.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import git
+
+from sandbox.patch import Patch, apply_patch, revert
+
+BRANCH_PREFIX = "loopwright/"
+_IDENTITY = {
+    "GIT_AUTHOR_NAME": "loopwright",
+    "GIT_AUTHOR_EMAIL": "loopwright@localhost",
+    "GIT_COMMITTER_NAME": "loopwright",
+    "GIT_COMMITTER_EMAIL": "loopwright@localhost",
+}
+
+
+class RepoError(RuntimeError):
+    """The target is not usable as a git repository; the message says what to do."""
+
+
+def open_repo(path: Path) -> git.Repo:
+    """Open the git repository containing ``path``.
+
+    Raises:
+        RepoError: not inside a git work tree, bare, or without any commit.
+    """
+    if not path.exists():
+        raise RepoError(f"{path} does not exist")
+    try:
+        repo = git.Repo(path, search_parent_directories=True)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        raise RepoError(
+            f"{path} is not inside a git repository; run `git init && git add -A && "
+            "git commit -m init` there first, or point loopwright at a repository"
+        ) from None
+    if repo.bare:
+        raise RepoError(f"{path} is a bare repository; point loopwright at a clone with a work tree")
+    try:
+        repo.head.commit
+    except ValueError:
+        raise RepoError(
+            f"{repo.working_tree_dir} has no commits yet; commit your code first "
+            "(loopwright works from HEAD)"
+        ) from None
+    return repo
+
+
+def worktree_root() -> Path:
+    """Directory that holds loopwright's worktrees."""
+    return Path(os.environ.get("LOOPWRIGHT_WORKTREES") or Path(tempfile.gettempdir()) / "loopwright")
+
+
+@dataclass
+class Worktree:
+    """A git worktree checked out from the user's HEAD.
+
+    Attributes:
+        repo: the user's repository.
+        path: the worktree directory.
+        branch: the branch it is on (``None`` for detached scratch worktrees).
+    """
+
+    repo: git.Repo
+    path: Path
+    branch: str | None
+
+    @classmethod
+    def create(cls, repo: git.Repo, name: str, branch: str | None, commit: str = "HEAD") -> "Worktree":
+        """``git worktree add`` a new worktree named ``name`` at ``commit``.
+
+        With ``branch`` the worktree gets that new branch; otherwise it is detached.
+
+        Raises:
+            RepoError: git refused (e.g. the branch already exists).
+        """
+        path = worktree_root() / name
+        if path.exists():
+            shutil.rmtree(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        args = ["add", "--quiet"]
+        args += ["-b", branch, str(path), commit] if branch else ["--detach", str(path), commit]
+        try:
+            repo.git.worktree(*args)
+        except git.GitCommandError as exc:
+            raise RepoError(f"could not create worktree {path}: {exc.stderr.strip()}") from exc
+        return cls(repo, path, branch)
+
+    def apply(self, patch: Patch) -> dict[str, str | None]:
+        """Apply ``patch`` to the files; returns what :meth:`revert` needs. Raises PatchError."""
+        return apply_patch(self.path, patch)
+
+    def revert(self, previous: dict[str, str | None]) -> None:
+        """Undo an :meth:`apply`."""
+        revert(self.path, previous)
+
+    def commit(self, message: str) -> str:
+        """Commit every change in the worktree on its branch; returns the commit sha."""
+        wt = git.Repo(self.path)
+        wt.git.add("-A")
+        env = {k: v for k, v in _IDENTITY.items() if not _configured(wt, k)}
+        with wt.git.custom_environment(**env):
+            wt.git.commit("-q", "--no-verify", "-m", message)
+        return wt.head.commit.hexsha
+
+    def diff(self) -> str:
+        """Unified diff of the worktree against the commit it was created from (``a/``, ``b/`` paths)."""
+        wt = git.Repo(self.path)
+        wt.git.add("-A", "--intent-to-add")
+        return wt.git.diff("HEAD", "--no-color", "--no-ext-diff") + "\n" if wt.is_dirty(untracked_files=True) else ""
+
+    def remove(self, delete_branch: bool = False) -> None:
+        """Remove the worktree directory (and its branch if asked); never raises."""
+        try:
+            self.repo.git.worktree("remove", "--force", str(self.path))
+        except git.GitCommandError:
+            shutil.rmtree(self.path, ignore_errors=True)
+            try:
+                self.repo.git.worktree("prune")
+            except git.GitCommandError:
+                pass
+        if delete_branch and self.branch:
+            try:
+                self.repo.git.branch("-D", self.branch)
+            except git.GitCommandError:
+                pass
+
+
+def _configured(repo: git.Repo, env_name: str) -> bool:
+    key = "user.email" if env_name.endswith("EMAIL") else "user.name"
+    if os.environ.get(env_name):
+        return True
+    try:
+        return bool(repo.git.config("--get", key))
+    except git.GitCommandError:
+        return False
