@@ -62,6 +62,8 @@ class TestRun:
         stopped: the plugin stopped the session early (a regression).
     """
 
+    __test__ = False  # not a pytest test class
+
     results: dict[str, TestResult] = field(default_factory=dict)
     collected: list[str] = field(default_factory=list)
     coverage: dict[str, dict[str, list[int]]] = field(default_factory=dict)

@@ -32,6 +32,8 @@ class TestResult:
         duration: seconds spent in setup + call + teardown.
     """
 
+    __test__ = False  # not a pytest test class
+
     test_id: str
     outcome: str
     message: str = ""

@@ -37,6 +37,8 @@ _ENV = os.environ.get
 class TestTimeout(BaseException):
     """Raised in a test by the per-test alarm. BaseException so ``except Exception`` can't swallow it."""
 
+    __test__ = False
+
 
 def _load(name, default):
     path = _ENV(name)
@@ -59,6 +61,7 @@ class _Recorder:
         self.timeouts = t.get("tests", {})
         self.stop_on = set(_load("LOOPWRIGHT_STOP_ON", []))
         self.reports = {}
+        self.collect_errors = {}
         self.current = None
         self.cov = None
         self.trace = None
@@ -158,29 +161,31 @@ def pytest_collection_finish(session):
     _rec.emit({"event": "collected", "ids": [it.nodeid for it in session.items]})
 
 
+def pytest_exception_interact(node, call, report):
+    """Collection errors (syntax and import errors) are work too: record the real exception."""
+    if getattr(report, "when", None) != "collect" or not report.failed:
+        return  # a test phase: handled by pytest_runtest_makereport
+    exc = call.excinfo.value
+    while exc.__cause__ is not None or (exc.__context__ is not None and not exc.__suppress_context__):
+        exc = exc.__cause__ or exc.__context__  # pytest wraps import errors in CollectError
+    frames = _rec.frames(exc.__traceback__) if exc.__traceback__ else []
+    if isinstance(exc, SyntaxError) and exc.filename:
+        path = os.path.realpath(exc.filename)
+        if path.startswith(_rec.root + os.sep):
+            path = os.path.relpath(path, _rec.root).replace(os.sep, "/")
+        frames.append([path, exc.lineno or 0, "<module>"])
+    message = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+    _rec.collect_errors[report.nodeid or "."] = (message, frames)
+
+
 def pytest_collectreport(report):
     if report.failed:
-        frames = []
-        entries = getattr(getattr(report.longrepr, "reprtraceback", None), "reprentries", None) or []
-        for e in entries:
-            loc = getattr(e, "reprfileloc", None)
-            if loc is not None:
-                frames.append([loc.path, loc.lineno, ""])
-        text = str(report.longrepr)
-        lines = [ln for ln in text.splitlines() if ln.strip()]
-        message = next((ln[2:].strip() for ln in lines if ln.startswith("E ")), lines[-1] if lines else "")
-        _rec.emit(
-            {
-                "event": "result",
-                "id": report.nodeid or ".",
-                "outcome": "error",
-                "when": "collect",
-                "message": message[:2000],
-                "detail": text[-4000:],
-                "frames": frames,
-                "duration": 0.0,
-            }
-        )
+        message, frames = _rec.collect_errors.pop(report.nodeid or ".", ("", []))
+        if not message:
+            lines = [ln for ln in str(report.longrepr).splitlines() if ln.strip()]
+            message = next((ln[2:].strip() for ln in lines if ln.startswith("E ")), lines[-1] if lines else "")
+        _rec.emit({"event": "result", "id": report.nodeid or ".", "outcome": "error",
+                   "when": "collect", "message": message[:2000], "frames": frames, "duration": 0.0})
 
 
 def _alarm(signum, frame):

@@ -1,0 +1,253 @@
+"""``loopwright fix``: set a run up, run the loop, finish it.
+
+Setup: open the repository, pick the target interpreter, create the run's worktree
+(branch ``loopwright/<run-id>``) and scratch worktrees, take the baseline (full
+test run with per-test coverage). Finish: commit the accepted patches on the
+branch, write ``patch.diff`` and a lesson, remove the worktrees, and with
+``--apply`` apply the patch to the user's (clean) working tree.
+
+Exit codes: 0 fixed or nothing to fix, 1 not (fully) fixed, 2 bad usage or input.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import git
+
+from evals.pytest_runner import EvaluatorError, PytestEvaluator, TimeoutPolicy, check_pytest, resolve_python
+from harness.generators.base import Generator
+from harness.loop import Loop, LoopEvent
+from harness.state import RunFiles, RunState, append_lesson, new_run_id, operator_priors, read_lessons
+from harness.stop import StopLimits
+from harness.validate import Baseline, Validator
+from sandbox.process import SandboxPolicy
+from sandbox.worktree import BRANCH_PREFIX, RepoError, Worktree, open_repo, worktree_root
+
+EXIT_OK, EXIT_NOT_FIXED, EXIT_BAD_INPUT = 0, 1, 2
+
+DEFAULT_PROTECTED = ("tests/**", "test/**", "testing/**", "test_*.py", "*_test.py", "conftest.py",
+                     "pytest.ini", "tox.ini", "setup.cfg", "pyproject.toml", "noxfile.py",
+                     ".github/**", ".gitlab-ci.yml", "*.lock", ".loopwright/**")
+
+
+class UsageError(Exception):
+    """Bad usage or input (exit code 2); the message says what to do."""
+
+
+@dataclass
+class FixOptions:
+    """How to run ``fix``.
+
+    Attributes:
+        python: target interpreter (None: REPO/.venv, else the current one).
+        limits: stop rule numbers. protected: globs a patch may not touch.
+        apply: apply the final patch to the user's working tree (only if clean).
+        keep: keep the worktrees after the run.
+        jobs: parallel validation slots (default: CPU count, at most 4).
+        max_diff_lines: largest patch accepted. timeouts: per-test timeout policy.
+        loop_name: the LSS loop this run follows.
+    """
+
+    python: str | None = None
+    limits: StopLimits = field(default_factory=StopLimits)
+    protected: tuple[str, ...] = DEFAULT_PROTECTED
+    apply: bool = False
+    keep: bool = False
+    jobs: int = 0
+    max_diff_lines: int = 40
+    timeouts: TimeoutPolicy = field(default_factory=TimeoutPolicy)
+    loop_name: str = "fix-failing-tests"
+
+
+@dataclass
+class FixResult:
+    """The outcome of ``fix``: final state, exit code, patch text and where things are."""
+
+    state: RunState
+    exit_code: int
+    patch: str = ""
+    patch_path: str = ""
+    messages: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        """The ``--json`` summary (documented in README)."""
+        s = self.state
+        return {"run_id": s.run_id, "status": s.status, "stop_reason": s.stop_reason,
+                "stop_detail": s.stop_detail, "fixed_tests": s.fixed_tests,
+                "remaining_failures": s.remaining, "patch": self.patch,
+                "patch_path": self.patch_path, "branch": s.branch if self.patch else "",
+                "wall_seconds": s.spent.wall_seconds, "test_seconds": round(s.spent.test_seconds, 3),
+                "candidates_tried": s.candidates_tried, "iterations": s.iteration,
+                "cost_usd": s.spent.cost_usd, "tokens": s.spent.tokens,
+                "messages": self.messages, "exit_code": self.exit_code}
+
+
+def fix(path: Path, generator: Generator, options: FixOptions,
+        on_event: Callable[[LoopEvent], None] = lambda e: None,
+        say: Callable[[str], None] = lambda m: None) -> FixResult:
+    """Run the fix loop on the repository at ``path``.
+
+    Raises:
+        UsageError: not a git repository, no commits, no interpreter or pytest,
+            no tests collected, or tests that need a package that is not installed.
+    """
+    t_start = time.monotonic()
+    try:
+        repo = open_repo(path)
+    except RepoError as exc:
+        raise UsageError(str(exc)) from None
+    root = Path(repo.working_tree_dir)
+    messages: list[str] = []
+
+    def note(msg: str) -> None:
+        messages.append(msg)
+        say(msg)
+
+    if repo.is_dirty(untracked_files=False):
+        note(f"your working tree has uncommitted changes; loopwright works from HEAD "
+             f"({repo.head.commit.hexsha[:8]}) and leaves them untouched")
+    try:
+        python = resolve_python(root, options.python)
+        check_pytest(python, root)
+    except EvaluatorError as exc:
+        raise UsageError(str(exc)) from None
+
+    run_id = new_run_id()
+    files = RunFiles(root, run_id)
+    state = RunState(run_id, options.loop_name, str(root), repo.head.commit.hexsha,
+                     branch=BRANCH_PREFIX + run_id, generator=generator.name)
+    worktree = Worktree.create(repo, run_id, state.branch)
+    state.worktree = str(worktree.path)
+    files.save(state)
+    evaluator = PytestEvaluator(python, SandboxPolicy(), options.timeouts,
+                                scratch=worktree_root() / f"{run_id}.scratch")
+    slots: list[Worktree] = []
+    validator = None
+    try:
+        say(f"baseline: running the test suite with coverage in {worktree.path}")
+        base = evaluator.run(worktree.path, coverage=True, default_timeout=options.timeouts.baseline,
+                             process_timeout=options.limits.max_wall_seconds or 3600)
+        state.spent.test_seconds += base.duration
+        files.step("baseline", tests=len(base.results), failing=sorted(t for t, r in base.results.items() if not r.ok),
+                   seconds=round(base.duration, 3), error=base.error)
+        if base.error:
+            raise UsageError(f"could not run the tests of {root}: {base.error}")
+        baseline = Baseline(worktree.path, base.results, base.collected, base.coverage, base.duration)
+        state.baseline_failing = state.remaining = baseline.failing
+        if not baseline.failing:
+            state.status, state.stop_reason = "nothing_to_fix", "all_tests_pass"
+            state.stop_detail = f"all {len(base.results)} tests pass: nothing to fix"
+            return _finish(repo, worktree, [], files, state, options, t_start, messages)
+        missing = _missing_dependency(root, baseline)
+        if missing:
+            raise UsageError(missing)
+        jobs = options.jobs or min(4, os.cpu_count() or 1)
+        slots = [Worktree.create(repo, f"{run_id}.slot{i}", None, state.base_commit) for i in range(jobs)]
+        validator = Validator(evaluator, slots, baseline, options.protected, options.max_diff_lines,
+                              options.timeouts)
+        lessons = read_lessons(root)
+        from harness.generators.mutations import OPERATOR_PRIORS  # priors are the templates' own
+
+        agents = root / "AGENTS.md"
+        loop = Loop(generator, validator, worktree, state, files, options.limits, options.protected,
+                    agents.read_text(errors="replace")[:20000] if agents.exists() else "",
+                    [_lesson_text(rec) for rec in lessons[-20:]],
+                    operator_priors(lessons, OPERATOR_PRIORS), on_event)
+        state.spent.wall_seconds = round(time.monotonic() - t_start, 3)
+        loop.run()
+        return _finish(repo, worktree, slots, files, state, options, t_start, messages)
+    except BaseException:
+        state.status = "error" if state.status == "running" else state.status
+        if validator:
+            validator.close()
+        files.save(state)
+        for wt in slots:
+            wt.remove()
+        if not options.keep:
+            worktree.remove(delete_branch=True)
+        raise
+    finally:
+        if validator:
+            validator.close()
+
+
+def _finish(repo: git.Repo, worktree: Worktree, slots: list[Worktree], files: RunFiles,
+            state: RunState, options: FixOptions, t_start: float, messages: list[str]) -> FixResult:
+    for wt in slots:
+        wt.remove()
+    patch = ""
+    if state.accepted:
+        fixed = state.fixed_tests
+        worktree.commit(f"loopwright: fix {len(fixed)} failing test(s)\n\n"
+                        + "\n".join(f"- {a['description']}" for a in state.accepted)
+                        + f"\n\nrun {state.run_id}; fixed:\n" + "\n".join(f"  {t}" for t in fixed))
+        patch = repo.git.diff(state.base_commit, state.branch, "--no-color", "--no-ext-diff") + "\n"
+        files.patch.write_text(patch)
+    state.spent.wall_seconds = round(time.monotonic() - t_start, 3)
+    if state.status != "nothing_to_fix":
+        _lesson(Path(state.repo), state)
+    if not options.keep:
+        worktree.remove(delete_branch=not state.accepted)
+    if options.apply and patch:
+        messages.append(_apply_to_user_tree(repo, files.patch))
+    files.save(state)
+    code = EXIT_OK if state.status in ("fixed", "nothing_to_fix") else EXIT_NOT_FIXED
+    return FixResult(state, code, patch, str(files.patch) if patch else "", messages)
+
+
+def _apply_to_user_tree(repo: git.Repo, patch_path: Path) -> str:
+    if repo.is_dirty(untracked_files=False):
+        return ("--apply skipped: your working tree has uncommitted changes; the fix is on "
+                f"the branch and in {patch_path} (git apply {patch_path})")
+    try:
+        repo.git.apply(str(patch_path))
+    except git.GitCommandError as exc:
+        return f"--apply failed ({exc.stderr.strip()}); the fix is in {patch_path}"
+    return "applied the patch to your working tree (not committed)"
+
+
+def _missing_dependency(root: Path, baseline: Baseline) -> str:
+    """A message when every failure is an import of a module that is not part of the repo."""
+    names = set()
+    for tid in baseline.failing:
+        m = re.search(r"No module named '([\w.]+)'", baseline.results[tid].message)
+        if not m:
+            return ""
+        top = m.group(1).split(".")[0]
+        for base in (root, root / "src"):
+            if (base / top).is_dir() or (base / f"{top}.py").exists():
+                return ""  # a module of this repository: a bug loopwright may fix
+        names.add(top)
+    if not names:
+        return ""
+    return (f"the tests fail because {', '.join(sorted(names))} is not installed in the target "
+            "interpreter; install the project's dependencies there (or pass --python) and run again")
+
+
+def _lesson(repo_root: Path, state: RunState) -> None:
+    sig_tests = state.baseline_failing[:10]
+    ops = [a["meta"].get("operator") for a in state.accepted if a.get("meta", {}).get("operator")]
+    lines = [f"status: {state.status} ({state.stop_reason}: {state.stop_detail})",
+             f"tests: {', '.join(sig_tests)}"]
+    for a in state.accepted:
+        meta = a.get("meta", {})
+        where = f" at {meta['path']}:{meta['line']}" if meta.get("path") else ""
+        lines.append(f"fixed {len(a['fixed'])} test(s) with `{meta.get('operator', meta.get('generator', 'patch'))}`"
+                     f"{where}: {a['description']}")
+    if not state.accepted:
+        lines.append(f"{state.candidates_tried} candidates tried, none accepted")
+    append_lesson(repo_root, state, f"{time.strftime('%Y-%m-%d')} run {state.run_id} — {state.status}",
+                  lines, {"run": state.run_id, "outcome": "fixed" if state.status == "fixed" else state.status,
+                          "tests": sig_tests, "operators": ops,
+                          "files": sorted({a["meta"].get("path", "") for a in state.accepted} - {""})})
+
+
+def _lesson_text(rec: dict) -> str:
+    ops = ", ".join(rec.get("operators", [])) or "none"
+    return f"{rec.get('outcome')}: tests {', '.join(rec.get('tests', [])[:3])}; operators {ops}; files {', '.join(rec.get('files', []))}"

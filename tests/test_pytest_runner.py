@@ -1,0 +1,148 @@
+"""The pytest evaluator: structured results from real pytest runs."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from evals.pytest_runner import EvaluatorError, PytestEvaluator, TimeoutPolicy, check_pytest, resolve_python
+from evals.verdict import TestResult
+from harness.localize import localize, ochiai
+from tests.conftest import PYTHON, write_tree
+
+LIB = {
+    "pkg/__init__.py": """
+        def total(xs):
+            s = 0
+            for i in range(len(xs) - 1):
+                s += xs[i]
+            return s
+
+        def ok(x):
+            return x
+    """,
+    "tests/test_pkg.py": """
+        import os
+        from pkg import total, ok
+
+        def test_total():
+            assert total([1, 2, 3]) == 6
+
+        def test_total_empty():
+            assert total([]) == 0
+
+        def test_ok():
+            assert ok(1) == 1
+
+        def test_hang():
+            if os.environ.get("HANG"):
+                while True:
+                    try:
+                        pass
+                    except BaseException:
+                        pass
+
+        def test_die():
+            if os.environ.get("DIE"):
+                os._exit(3)
+
+        def test_after():
+            assert True is not False
+    """,
+}
+
+
+@pytest.fixture
+def lib(tmp_path):
+    write_tree(tmp_path, LIB)
+    return tmp_path
+
+
+def test_structured_results_and_coverage(lib):
+    ev = PytestEvaluator(PYTHON)
+    run = ev.run(lib, coverage=True)
+    assert not run.error and run.processes == 1
+    assert run.results["tests/test_pkg.py::test_total"].outcome == "failed"
+    r = run.results["tests/test_pkg.py::test_total"]
+    assert r.message.startswith("AssertionError") and "3 == 6" in r.message
+    assert r.frames[-1].path == "tests/test_pkg.py" and r.frames[-1].line == 5
+    assert run.results["tests/test_pkg.py::test_ok"].outcome == "passed"
+    cov = run.coverage["tests/test_pkg.py::test_total"]
+    pkg = next(p for p in cov if p.endswith("pkg/__init__.py"))
+    assert {2, 3, 4, 5} <= set(cov[pkg])
+    assert 9 not in cov[pkg]
+
+
+def test_hanging_and_dying_tests_lose_only_themselves(lib, monkeypatch):
+    monkeypatch.setenv("HANG", "1")
+    monkeypatch.setenv("DIE", "1")
+    ev = PytestEvaluator(PYTHON, timeouts=TimeoutPolicy(default=1.0))
+    t0 = time.monotonic()
+    run = ev.run(lib, default_timeout=1.0, process_timeout=60)
+    assert time.monotonic() - t0 < 30
+    assert run.results["tests/test_pkg.py::test_hang"].outcome == "timeout"
+    assert run.results["tests/test_pkg.py::test_die"].outcome == "error"
+    assert "exited with code 3" in run.results["tests/test_pkg.py::test_die"].message
+    assert run.results["tests/test_pkg.py::test_after"].outcome == "passed"  # rerun after the crash
+    assert run.processes >= 2
+
+
+def test_select_first_and_stop_on_regression(lib):
+    ev = PytestEvaluator(PYTHON)
+    ids = ["tests/test_pkg.py::test_ok", "tests/test_pkg.py::test_total"]
+    run = ev.run(lib, select=ids)
+    assert set(run.results) == set(ids)
+    run = ev.run(lib, first=["tests/test_pkg.py::test_total"], stop_on=["tests/test_pkg.py::test_total"])
+    assert run.stopped and list(run.results) == ["tests/test_pkg.py::test_total"]
+
+
+def test_collection_error_is_work(tmp_path):
+    write_tree(tmp_path, {"mod.py": "def f(:\n    pass\n", "test_mod.py": "from mod import f\n\ndef test_f():\n    f()\n"})
+    run = PytestEvaluator(PYTHON).run(tmp_path)
+    assert not run.error
+    (tid, r), = run.results.items()
+    assert tid == "test_mod.py" and r.outcome == "error"
+    assert r.message.startswith("File") or "SyntaxError" in r.message
+    assert ("mod.py", 1) in [(f.path, f.line) for f in r.frames]
+
+
+def test_no_tests_is_an_error(tmp_path):
+    write_tree(tmp_path, {"mod.py": "x = 1\n"})
+    run = PytestEvaluator(PYTHON).run(tmp_path)
+    assert run.error == "no tests were collected"
+
+
+def test_missing_pytest_is_reported(tmp_path):
+    fake = tmp_path / "python"
+    fake.write_text("#!/bin/sh\nexit 1\n")
+    fake.chmod(0o755)
+    with pytest.raises(EvaluatorError, match="pytest is not installed"):
+        check_pytest(str(fake), tmp_path)
+    with pytest.raises(EvaluatorError, match="no such interpreter"):
+        resolve_python(tmp_path, str(tmp_path / "nope"))
+
+
+def test_ochiai_formula():
+    assert ochiai(0, 5, 2) == 0.0
+    assert ochiai(2, 0, 2) == 1.0
+    assert ochiai(1, 3, 1) == pytest.approx(1 / 2)
+
+
+def test_localize_ranks_the_faulty_lines_first(lib):
+    run = PytestEvaluator(PYTHON).run(lib, coverage=True)
+    locs = localize(lib, run.results, run.coverage, protected=("tests/**",))
+    assert locs and all(not loc.path.startswith("tests/") for loc in locs)
+    top = {(loc.path, loc.line) for loc in locs if loc.score == locs[0].score}
+    assert ("pkg/__init__.py", 4) in top or ("pkg/__init__.py", 3) in top
+    assert all(loc.line != 9 for loc in locs)  # only passing tests run it: score 0
+
+
+def test_verdict_compares_with_baseline():
+    ev = PytestEvaluator(PYTHON)
+    from evals.pytest_runner import TestRun
+
+    base = {"a": TestResult("a", "failed"), "b": TestResult("b", "passed")}
+    now = TestRun(results={"a": TestResult("a", "passed"), "b": TestResult("b", "failed")})
+    v = ev.verdict(now, base)
+    assert v.fixed == ["a"] and v.new_failures == ["b"] and not v.passed
