@@ -1,0 +1,113 @@
+"""Anthropic Messages API generator through the official ``anthropic`` SDK.
+
+The SDK's own retries are off (``max_retries=0``): retries are
+:class:`~harness.generators.llm.LLMGenerator`'s, bounded and counted. 529
+(overloaded) is retried like any 5xx.
+"""
+
+from __future__ import annotations
+
+import os
+
+import anthropic
+
+from harness.generators.llm import GeneratorError, LLMGenerator, TransientError
+
+OFFICIAL_BASE_URL = "https://api.anthropic.com"
+
+
+class AnthropicGenerator(LLMGenerator):
+    """Messages API (``client.messages.create``).
+
+    Args:
+        model: model id, e.g. ``claude-sonnet-4-5``.
+        api_key: the key; None reads ``ANTHROPIC_API_KEY``.
+        base_url: API root without ``/v1``; None reads ``ANTHROPIC_BASE_URL``, else
+            ``https://api.anthropic.com``.
+        timeout: seconds per HTTP request (a timeout is retried).
+        **options: :class:`~harness.generators.llm.LLMGenerator` options.
+
+    Input tokens include cache-creation and cache-read tokens when the API reports
+    them (loopwright sets no cache breakpoints, so they are normally 0).
+    The client is created on the first call, so a replaying generator needs no key.
+    """
+
+    provider = "anthropic"
+    key_env = "ANTHROPIC_API_KEY"
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        timeout: float = 120.0,
+        **options,
+    ) -> None:
+        super().__init__(model, **options)
+        base = base_url or os.environ.get("ANTHROPIC_BASE_URL") or OFFICIAL_BASE_URL
+        self.base_url = base.rstrip("/")
+        self.api_key = api_key if api_key is not None else os.environ.get(self.key_env)
+        self.timeout = timeout
+        self._client: anthropic.Anthropic | None = None
+
+    @property
+    def client(self) -> anthropic.Anthropic:
+        """The SDK client (created on first use).
+
+        Raises:
+            GeneratorError: no API key.
+        """
+        if self._client is None:
+            if not self.api_key:
+                raise GeneratorError(
+                    f"{self.name}: {self.key_env} is not set; export it or use --model templates"
+                )
+            self._client = anthropic.Anthropic(
+                api_key=self.api_key, base_url=self.base_url, max_retries=0, timeout=self.timeout
+            )
+        return self._client
+
+    def _complete(self, request: dict) -> dict:
+        kwargs: dict = {
+            "model": request["model"],
+            "system": request["system"],
+            "messages": request["messages"],
+            "max_tokens": request["max_tokens"],
+        }
+        if request.get("temperature") is not None:
+            kwargs["temperature"] = request["temperature"]
+        try:
+            resp = self.client.messages.create(**kwargs)
+        except anthropic.APIStatusError as exc:
+            raise self.http_error(
+                exc.status_code, _message(exc.body, exc.message), exc.response.headers
+            ) from exc
+        except anthropic.APITimeoutError as exc:
+            raise TransientError(f"timed out after {self.timeout:g} s ({exc})") from exc
+        except anthropic.APIConnectionError as exc:
+            raise TransientError(f"cannot connect to {self.base_url} ({exc})") from exc
+        text = "".join(getattr(block, "text", "") for block in resp.content if block.type == "text")
+        usage = resp.usage
+        tokens_in = usage.input_tokens + sum(
+            getattr(usage, f, None) or 0
+            for f in ("cache_creation_input_tokens", "cache_read_input_tokens")
+        )
+        return {
+            "text": text,
+            "input_tokens": tokens_in,
+            "output_tokens": usage.output_tokens,
+            "stop_reason": resp.stop_reason,
+            "model": resp.model,
+            "id": resp.id,
+            "raw": resp.model_dump(mode="json"),
+        }
+
+
+def _message(body: object, fallback: str) -> str:
+    """The message of an Anthropic error body (``{"type": "error", "error": {...}}``)."""
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        if isinstance(inner, dict) and inner.get("message"):
+            return f"{inner.get('type', 'error')}: {inner['message']}"
+    return fallback

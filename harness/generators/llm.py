@@ -1,0 +1,420 @@
+"""The shared LLM generator: prompts from a Context, one model call, edits to a Patch.
+
+:class:`LLMGenerator` holds everything provider-neutral: it renders the prompts
+(``prompts/system.md.j2``, ``fix-failing-tests.md.j2``, ``retry.md.j2``), packs the
+most suspicious whole functions into a token budget, keeps the conversation across
+``generate()`` calls (so the next request carries the previous answer and why it
+failed), retries transient failures with tenacity, parses the edit blocks
+(:mod:`harness.generators.edits`) into a :class:`~sandbox.patch.Patch`, and accounts
+every call. Subclasses implement :meth:`LLMGenerator._complete`: one HTTP call with
+an official SDK, mapping its errors onto :meth:`LLMGenerator.http_error`.
+
+A request is a plain dict ``{provider, model, system, messages, max_tokens,
+temperature}`` and a response a plain dict ``{text, input_tokens, output_tokens,
+stop_reason, model, id, latency, attempts, retries, raw}``; ``self.exchange``
+(request -> response) is what :mod:`harness.generators.replay` wraps to record or
+replay a run.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import tenacity
+
+from harness.context import Context
+from harness.generators.base import Proposal, Usage
+from harness.generators.edits import EditError, apply_edits, parse_edits
+from harness.generators.pricing import Price, cost_usd
+from harness.generators.prompt import build_first, build_retry
+from harness.generators.tokens import TokenCounter
+from harness.localize import is_protected
+from prompts import render
+from sandbox.patch import Patch, PatchError, check_relative_path
+
+
+class GeneratorError(RuntimeError):
+    """A model call failed in a way retrying will not fix; the run should stop.
+
+    The message says what failed and what to do (fix the key, the model name, the
+    base URL, or try again later). ``stop`` is True: the loop records the message as
+    the stop reason.
+    """
+
+    stop: bool = True
+
+
+class TransientError(Exception):
+    """A failure worth retrying (429, 5xx, timeout, connection); ``retry_after`` in seconds."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How transient failures are retried.
+
+    Attributes:
+        attempts: total attempts per model call, the first included.
+        max_wait: seconds of waiting allowed across all retries of one call; a retry
+            whose wait would exceed it is not made.
+        initial: seconds of the first backoff step (doubles each retry, with jitter).
+        max_backoff: cap in seconds on one backoff wait.
+        retry_after_cap: cap in seconds on a server's ``Retry-After``/``retry-after-ms``.
+    """
+
+    attempts: int = 4
+    max_wait: float = 60.0
+    initial: float = 1.0
+    max_backoff: float = 20.0
+    retry_after_cap: float = 30.0
+
+
+def parse_retry_after(headers: Mapping[str, str] | None) -> float | None:
+    """Seconds a server asked to wait: ``retry-after-ms``, else ``retry-after`` (seconds or
+    an HTTP date); None if absent or unreadable."""
+    if not headers:
+        return None
+    ms = headers.get("retry-after-ms")
+    if ms:
+        try:
+            return max(float(ms) / 1000, 0.0)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        return max(when.timestamp() - time.time(), 0.0)
+
+
+class LLMGenerator:
+    """A generator backed by a chat model; subclasses supply :meth:`_complete`.
+
+    Args:
+        model: the provider's model id.
+        max_tokens: output tokens allowed per call.
+        max_context_tokens: token budget of the first user prompt (code is packed
+            into what the task, conventions and lessons leave).
+        max_malformed: unusable answers in a row after which ``generate`` returns a
+            ``blocked`` Proposal.
+        temperature: sampling temperature, or None to send none (provider default;
+            some models reject any other value).
+        retry: the :class:`RetryPolicy`.
+        prices: a price table (``{model: Price}``); None: the packaged one.
+        history_turns: earlier answer/feedback pairs kept in the conversation.
+
+    Attributes:
+        name: ``provider:model``.
+        messages: the conversation so far (user/assistant dicts, no system).
+        exchange: request dict -> response dict; :meth:`call` unless recording/replaying.
+        malformed_in_row: consecutive unusable answers.
+        stats: ``{"calls", "retries", "waited", "malformed"}`` (waited in seconds).
+    """
+
+    provider = "llm"
+    key_env = ""
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        max_tokens: int = 4096,
+        max_context_tokens: int = 12000,
+        max_malformed: int = 3,
+        temperature: float | None = None,
+        retry: RetryPolicy | None = None,
+        prices: dict[str, Price] | None = None,
+        history_turns: int = 3,
+    ) -> None:
+        self.model = model
+        self.name = f"{self.provider}:{model}"
+        self.base_url = ""
+        self.max_tokens = max_tokens
+        self.max_context_tokens = max_context_tokens
+        self.max_malformed = max_malformed
+        self.temperature = temperature
+        self.retry = retry or RetryPolicy()
+        self.prices = prices
+        self.history_turns = history_turns
+        self.tokens = TokenCounter(self.provider, model)
+        self.exchange: Callable[[dict], dict] = self.call
+        self.sleep: Callable[[float], None] = time.sleep
+        self.stats = {"calls": 0, "retries": 0, "waited": 0.0, "malformed": 0}
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the conversation (a new task or run); counters in ``stats`` are kept."""
+        self.messages: list[dict] = []
+        self.malformed_in_row = 0
+        self._pending = ""  # why the last answer was unusable, for the next request
+        self._shown: dict = {"attempts": set(), "code": {}, "tests": ()}
+        self._root: Path | None = None
+        self._iteration = 0
+        self._last_system = ""
+
+    # -- the protocol ---------------------------------------------------------------
+
+    def generate(self, context: Context) -> Proposal:
+        """Ask the model once and turn its answer into at most one candidate Patch.
+
+        Returns:
+            ``Proposal([patch])``; or no candidates and ``notes=[reason]`` when the
+            answer is malformed, does not apply or edits a protected path; or
+            ``blocked`` after ``max_malformed`` such answers in a row. ``usage``
+            always counts the call.
+
+        Raises:
+            GeneratorError: the provider refused the request (400/401/403/404), retries
+                were exhausted, or a replayed request differs from the cassette.
+        """
+        self._sync(context)
+        request, shown = self._request(context)
+        response = self.exchange(request)
+        self._shown, self._last_system = shown, request["system"]
+        text = str(response.get("text") or "")
+        self.messages = request["messages"] + [{"role": "assistant", "content": text}]
+        usage = self._usage(response)
+        notes = [f"retried: {r}" for r in response.get("retries", [])]
+        try:
+            patch = self.to_patch(text, context)
+        except EditError as exc:
+            reason = str(exc)
+            if response.get("stop_reason") in ("length", "max_tokens"):
+                reason += f" (the answer was cut off at max_tokens={self.max_tokens})"
+            self.malformed_in_row += 1
+            self.stats["malformed"] += 1
+            self._pending = reason
+            notes.append(reason)
+            if self.malformed_in_row >= self.max_malformed:
+                blocked = (
+                    f"{self.name} gave {self.malformed_in_row} unusable answers in a row; "
+                    f"last: {reason}"
+                )
+                return Proposal(usage=usage, blocked=blocked, notes=notes)
+            return Proposal(usage=usage, notes=notes)
+        self.malformed_in_row = 0
+        self._pending = ""
+        return Proposal(candidates=[patch], usage=usage, notes=notes)
+
+    def estimate(self, context: Context | None = None) -> Usage:
+        """An upper bound on the next :meth:`generate` call's usage, without calling.
+
+        With a context, the exact next request is built and its tokens bounded
+        (:meth:`TokenCounter.upper`). Without one, the bound is the conversation so
+        far plus ``max_context_tokens // 2`` for the feedback message, or
+        ``max_context_tokens`` plus the system prompt before the first call.
+
+        Returns:
+            ``Usage``: input tokens (upper bound), ``max_tokens`` output tokens, their
+            USD cost (None if the price is unknown), latency 0, calls 1.
+        """
+        if context is not None:
+            self._sync(context)
+            request, _ = self._request(context)
+            tokens_in = self.tokens.count_messages(
+                request["system"], request["messages"], upper=True
+            )
+        elif self.messages:
+            system = self._last_system
+            tokens_in = self.tokens.count_messages(system, self.messages, upper=True)
+            tokens_in += self.max_context_tokens // 2
+        else:
+            system = render("system.md.j2", protected=[])
+            tokens_in = self.tokens.upper(system) + self.max_context_tokens + 20
+        cost = cost_usd(self.model, tokens_in, self.max_tokens, self.prices)
+        return Usage(tokens_in, self.max_tokens, cost, 0.0, 1)
+
+    # -- prompts and conversation -------------------------------------------------------
+
+    def _sync(self, context: Context) -> None:
+        """Start a new conversation when the worktree changes or the iteration goes back."""
+        root = Path(context.root)
+        if self._root is not None and (root != self._root or context.iteration < self._iteration):
+            self.reset()
+        self._root, self._iteration = root, context.iteration
+
+    def _request(self, context: Context) -> tuple[dict, dict]:
+        """The next request and the 'already shown' state to keep if it is sent."""
+        system = render("system.md.j2", protected=list(context.protected))
+        if not self.messages:
+            user, shown = build_first(context, self.tokens, self.max_context_tokens)
+            messages = [{"role": "user", "content": user}]
+        else:
+            user, shown = build_retry(
+                context, self.tokens, self.max_context_tokens, self._shown, self._pending
+            )
+            rest = self.messages[1:] + [{"role": "user", "content": user}]
+            keep = 2 * self.history_turns + 1
+            messages = self.messages[:1] + (rest[-keep:] if len(rest) > keep else rest)
+        request = {
+            "provider": self.provider,
+            "model": self.model,
+            "system": system,
+            "messages": messages,
+            "max_tokens": self.max_tokens,
+            "temperature": self.temperature,
+        }
+        return request, shown
+
+    # -- edits -> patch ---------------------------------------------------------------
+
+    def to_patch(self, answer: str, context: Context) -> Patch:
+        """Parse ``answer``'s edits and build the Patch against the files in ``context.root``.
+
+        Raises:
+            EditError: no or malformed edits, an unsafe or protected path, a SEARCH
+                block that does not match, or edits that change nothing.
+        """
+        edits = parse_edits(answer)
+        for edit in edits:
+            try:
+                check_relative_path(edit.path)
+            except PatchError as exc:
+                raise EditError(str(exc)) from None
+            pat = next((p for p in context.protected if is_protected(edit.path, (p,))), None)
+            if pat:
+                raise EditError(
+                    f"{edit.path} is protected (matches {pat!r}) and may not be edited; "
+                    "change the code under test instead"
+                )
+        root = Path(context.root).resolve()
+
+        def read(path: str) -> str | None:
+            target = (root / path).resolve()
+            if root not in target.parents:
+                raise EditError(f"{path}: resolves outside the repository")
+            if not target.is_file():
+                return None
+            try:
+                return target.read_text(encoding="utf-8")
+            except UnicodeDecodeError:
+                raise EditError(f"{path}: not a UTF-8 text file") from None
+
+        changes = apply_edits(edits, read)
+        meta = {"generator": self.name, "edits": len(edits), "files": sorted(changes)}
+        try:
+            return Patch.from_texts(changes, _description(answer, self.name), meta)
+        except PatchError as exc:
+            raise EditError(f"the edits do not make a usable patch: {exc}") from None
+
+    # -- calls, retries, usage ------------------------------------------------------------
+
+    def call(self, request: dict) -> dict:
+        """Send ``request`` with retries; return the response dict with ``latency``
+        (seconds, retries and waits included), ``attempts`` and ``retries`` (notes).
+
+        Raises:
+            GeneratorError: a non-retryable error, or retries exhausted ("gave up after
+                N attempts over S s: last error ...").
+        """
+        start = time.monotonic()
+        retries: list[str] = []
+        planned: dict[int, float] = {}
+        policy = self.retry
+
+        def next_wait(state: tenacity.RetryCallState) -> float:
+            if state.attempt_number not in planned:
+                exc = state.outcome.exception() if state.outcome else None
+                hint = getattr(exc, "retry_after", None)
+                if hint is not None:
+                    planned[state.attempt_number] = min(hint, policy.retry_after_cap)
+                else:
+                    step = min(policy.max_backoff, policy.initial * 2 ** (state.attempt_number - 1))
+                    planned[state.attempt_number] = random.uniform(step / 2, step)
+            return planned[state.attempt_number]
+
+        def stop(state: tenacity.RetryCallState) -> bool:
+            return (
+                state.attempt_number >= policy.attempts
+                or state.idle_for + next_wait(state) > policy.max_wait
+            )
+
+        def before_sleep(state: tenacity.RetryCallState) -> None:
+            wait = planned[state.attempt_number]
+            exc = state.outcome.exception() if state.outcome else None
+            retries.append(f"attempt {state.attempt_number} failed ({exc}); waited {wait:.2f} s")
+            self.stats["retries"] += 1
+            self.stats["waited"] += wait
+
+        retrying = tenacity.Retrying(
+            retry=tenacity.retry_if_exception_type(TransientError),
+            wait=next_wait,
+            stop=stop,
+            sleep=self.sleep,
+            before_sleep=before_sleep,
+            reraise=True,
+        )
+        try:
+            response = retrying(self._complete, request)
+        except TransientError as exc:
+            attempts = retrying.statistics.get("attempt_number", 1)
+            elapsed = time.monotonic() - start
+            raise GeneratorError(
+                f"{self.name}: gave up after {attempts} attempts over {elapsed:.1f} s: "
+                f"last error: {exc}. The service may be overloaded or down; try again later "
+                "or raise the retry budget"
+            ) from exc
+        self.stats["calls"] += 1
+        response = dict(response)
+        response["latency"] = round(time.monotonic() - start, 6)
+        response["attempts"] = len(retries) + 1
+        response["retries"] = retries
+        return response
+
+    def _complete(self, request: dict) -> dict:
+        """One model call (no retries): ``{text, input_tokens, output_tokens,
+        stop_reason, model, id, raw}``.
+
+        Raises:
+            TransientError: worth retrying. GeneratorError: not.
+        """
+        raise NotImplementedError
+
+    def _usage(self, response: dict) -> Usage:
+        tin, tout = int(response.get("input_tokens", 0)), int(response.get("output_tokens", 0))
+        cost = cost_usd(self.model, tin, tout, self.prices)
+        return Usage(tin, tout, cost, float(response.get("latency", 0.0)), 1)
+
+    def http_error(self, status: int, message: str, headers: Mapping[str, str] | None) -> Exception:
+        """Map an HTTP error to :class:`TransientError` (408/409/429/5xx) or an actionable
+        :class:`GeneratorError` (other 4xx)."""
+        detail = f"HTTP {status}: {message}"
+        if status == 429 or status in (408, 409) or status >= 500:
+            return TransientError(detail, parse_retry_after(headers))
+        where = self.base_url or "the provider"
+        fixes = {
+            401: f"the API key in {self.key_env} was rejected by {where}; set a valid key",
+            403: f"the API key in {self.key_env} may not use model {self.model!r}; check the "
+            "key's permissions, or choose another model with --model",
+            404: f"model {self.model!r} not found at {where}; check the model name "
+            "(--model PROVIDER:MODEL) and the base URL",
+            400: "the request was rejected as invalid; if the prompt is too long for the "
+            "model, lower max_context_tokens",
+            402: f"the account behind {self.key_env} cannot pay for this call; check its billing",
+            413: "the request is too large for the API; lower max_context_tokens",
+        }
+        fix = fixes.get(status, "the request was refused")
+        return GeneratorError(f"{self.name}: {fix} ({detail})")
+
+
+def _description(answer: str, name: str) -> str:
+    """The answer's first sentence before the edits, for the Patch description."""
+    head = answer.split("<<<<<<<", 1)[0].split("```", 1)[0]
+    lines = [ln.strip() for ln in head.splitlines() if ln.strip()]
+    text = " ".join(lines[:-1] if len(lines) > 1 else lines)  # last line is the path
+    text = text.split(". ")[0].strip()
+    return (text[:117] + "...") if len(text) > 120 else (text or f"{name} edit")

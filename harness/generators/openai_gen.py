@@ -1,0 +1,139 @@
+"""OpenAI Chat Completions generator (also any OpenAI-compatible server via ``base_url``).
+
+Works with api.openai.com and with servers that speak the same wire format
+(Ollama, vLLM, llama.cpp server, LM Studio) through ``base_url`` /
+``OPENAI_BASE_URL``. The SDK's own retries are off (``max_retries=0``): retries are
+:class:`~harness.generators.llm.LLMGenerator`'s, bounded and counted.
+"""
+
+from __future__ import annotations
+
+import os
+
+import openai
+
+from harness.generators.llm import GeneratorError, LLMGenerator, TransientError
+
+OFFICIAL_BASE_URL = "https://api.openai.com/v1"
+#: Model families that take no ``temperature`` other than the default.
+_FIXED_TEMPERATURE = ("o1", "o3", "o4", "gpt-5")
+
+
+class OpenAIGenerator(LLMGenerator):
+    """Chat Completions through the official ``openai`` SDK.
+
+    Args:
+        model: model id, e.g. ``gpt-4.1-mini`` (or the local server's model name).
+        api_key: the key; None reads ``OPENAI_API_KEY``. A custom ``base_url`` may
+            run without one (a placeholder is sent).
+        base_url: API root including ``/v1``; None reads ``OPENAI_BASE_URL``, else
+            ``https://api.openai.com/v1``.
+        timeout: seconds per HTTP request (a timeout is retried).
+        token_field: ``max_completion_tokens`` (default for api.openai.com) or
+            ``max_tokens`` (default for other servers, which often know only that one).
+        **options: :class:`~harness.generators.llm.LLMGenerator` options
+            (``max_tokens``, ``max_context_tokens``, ``max_malformed``, ``temperature``,
+            ``retry``, ``prices``, ``history_turns``).
+
+    The client is created on the first call, so a replaying generator needs no key.
+    """
+
+    provider = "openai"
+    key_env = "OPENAI_API_KEY"
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        timeout: float = 120.0,
+        token_field: str | None = None,
+        **options,
+    ) -> None:
+        super().__init__(model, **options)
+        self.base_url = (base_url or os.environ.get("OPENAI_BASE_URL") or OFFICIAL_BASE_URL).rstrip(
+            "/"
+        )
+        self.official = self.base_url == OFFICIAL_BASE_URL
+        self.api_key = api_key if api_key is not None else os.environ.get(self.key_env)
+        self.timeout = timeout
+        self.token_field = token_field or (
+            "max_completion_tokens" if self.official else "max_tokens"
+        )
+        self._client: openai.OpenAI | None = None
+
+    @property
+    def client(self) -> openai.OpenAI:
+        """The SDK client (created on first use).
+
+        Raises:
+            GeneratorError: no API key for api.openai.com.
+        """
+        if self._client is None:
+            key = self.api_key
+            if not key:
+                if self.official:
+                    raise GeneratorError(
+                        f"{self.name}: {self.key_env} is not set; export it, point "
+                        "OPENAI_BASE_URL at a compatible server, or use --model templates"
+                    )
+                key = "not-needed"
+            self._client = openai.OpenAI(
+                api_key=key, base_url=self.base_url, max_retries=0, timeout=self.timeout
+            )
+        return self._client
+
+    def _complete(self, request: dict) -> dict:
+        messages = [{"role": "system", "content": request["system"]}, *request["messages"]]
+        kwargs: dict = {
+            "model": request["model"],
+            "messages": messages,
+            self.token_field: request["max_tokens"],
+        }
+        temperature = request.get("temperature")
+        if temperature is not None and not request["model"].startswith(_FIXED_TEMPERATURE):
+            kwargs["temperature"] = temperature
+        try:
+            resp = self.client.chat.completions.create(**kwargs)
+        except openai.APIStatusError as exc:
+            if exc.status_code == 429 and exc.code == "insufficient_quota":  # billing, not load
+                raise GeneratorError(
+                    f"{self.name}: the account behind {self.key_env} has run out of quota; "
+                    f"check its plan and billing (HTTP 429: {_message(exc.body, exc.message)})"
+                ) from exc
+            raise self.http_error(
+                exc.status_code, _message(exc.body, exc.message), exc.response.headers
+            ) from exc
+        except openai.APITimeoutError as exc:
+            raise TransientError(f"timed out after {self.timeout:g} s ({exc})") from exc
+        except openai.APIConnectionError as exc:
+            raise TransientError(f"cannot connect to {self.base_url} ({exc})") from exc
+        choice = resp.choices[0] if resp.choices else None
+        text = (choice.message.content or "") if choice else ""
+        out = {
+            "text": text,
+            "stop_reason": choice.finish_reason if choice else None,
+            "model": resp.model,
+            "id": resp.id,
+            "raw": resp.model_dump(mode="json"),
+        }
+        if resp.usage is not None:
+            out["input_tokens"] = resp.usage.prompt_tokens
+            out["output_tokens"] = resp.usage.completion_tokens
+        else:  # some compatible servers send no usage block: count it ourselves
+            out["input_tokens"] = self.tokens.count_messages(request["system"], request["messages"])
+            out["output_tokens"] = self.tokens.count(text)
+            out["usage_estimated"] = True
+        return out
+
+
+def _message(body: object, fallback: str) -> str:
+    """The error message from an OpenAI-style error body (``{"error": {"message": ...}}``)."""
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        if isinstance(inner, dict) and inner.get("message"):
+            return str(inner["message"])
+        if isinstance(inner, str):
+            return inner
+    return fallback
