@@ -246,6 +246,52 @@ def test_rejected_patch_reason_goes_into_the_next_request_once(context):
     assert verdict not in user_text(third)  # shown once, not repeated
 
 
+def test_accepted_partial_patch_shows_the_new_code_and_what_still_fails(context):
+    second_test = "tests/test_calc.py::test_sub"
+    with FakeLLMServer([GOOD, GOOD]) as srv:
+        gen = openai(srv)
+        patch = gen.generate(context).candidates[0]
+        (context.root / "calc.py").write_text(
+            CALC.replace("a - b\n    return result", "a + b\n    return result")
+        )
+        context.attempts.append(Attempt(patch.digest, patch.description, True, "fixed test_add"))
+        context.task.failing = {second_test: TestResult(second_test, "failed", "assert 0 == 1")}
+        context.iteration = 2
+        gen.generate(context)
+    retry = user_text(srv.bodies()[1])
+    assert "was accepted and is now part of the code: fixed test_add" in retry
+    assert "`tests/test_calc.py::test_sub`: assert 0 == 1" in retry
+    assert "The code has changed since you last saw it" in retry and "result = a + b" in retry
+    assert "rejected" not in retry and "Fix what still fails" in retry
+
+
+def test_retry_prompt_with_both_a_malformed_answer_and_a_new_rejection(context):
+    from harness.generators.prompt import build_first, build_retry
+
+    counter = TokenCounter("anthropic", "m")
+    _, shown = build_first(context, counter, 4000)
+    context.attempts.append(Attempt("x1", "swap operands", False, "test_add: 2 != 3"))
+    text, shown = build_retry(context, counter, 4000, shown, "no edits found in the answer")
+    assert text.startswith("Your previous answer could not be used:\n\nno edits found")
+    assert "Earlier, a patch (swap operands) was applied, checked and rejected" in text
+    assert "test_add: 2 != 3" in text and "Answer again with SEARCH/REPLACE" in text
+    text, _ = build_retry(context, counter, 4000, shown, "")
+    assert "test_add: 2 != 3" not in text and "was not accepted" in text
+
+
+def test_instruction_task_prompt(context):
+    from harness.generators.prompt import build_first
+
+    context.task = Task(
+        "review_comment", instruction="Rename `result` to `total`.", path="calc.py", line=6
+    )
+    context.locations = []
+    text, _ = build_first(context, TokenCounter("openai", "gpt-4.1"), 4000)
+    assert "At `calc.py`, line 6:\nRename `result` to `total`." in text
+    assert "`calc.py`, lines 4-7 (`add`), line 6 (the comment's location)" in text
+    assert "## Failing tests" not in text
+
+
 def test_prior_rejected_attempts_appear_in_the_first_prompt(context):
     context.attempts.append(Attempt("d1", "negate condition at calc.py:6", False, "2 tests failed"))
     with FakeLLMServer([GOOD]) as srv:

@@ -8,10 +8,12 @@ The SDK's own retries are off (``max_retries=0``): retries are
 from __future__ import annotations
 
 import os
-
-import anthropic
+from typing import TYPE_CHECKING
 
 from harness.generators.llm import GeneratorError, LLMGenerator, TransientError
+
+if TYPE_CHECKING:  # the SDK is imported on first use: it is slow to import
+    import anthropic
 
 OFFICIAL_BASE_URL = "https://api.anthropic.com"
 
@@ -59,6 +61,8 @@ class AnthropicGenerator(LLMGenerator):
             GeneratorError: no API key.
         """
         if self._client is None:
+            import anthropic
+
             if not self.api_key:
                 raise GeneratorError(
                     f"{self.name}: {self.key_env} is not set; export it or use --model templates"
@@ -69,6 +73,8 @@ class AnthropicGenerator(LLMGenerator):
         return self._client
 
     def _complete(self, request: dict) -> dict:
+        import anthropic
+
         kwargs: dict = {
             "model": request["model"],
             "system": request["system"],

@@ -9,10 +9,12 @@ Works with api.openai.com and with servers that speak the same wire format
 from __future__ import annotations
 
 import os
-
-import openai
+from typing import TYPE_CHECKING
 
 from harness.generators.llm import GeneratorError, LLMGenerator, TransientError
+
+if TYPE_CHECKING:  # the SDK is imported on first use: it is slow to import
+    import openai
 
 OFFICIAL_BASE_URL = "https://api.openai.com/v1"
 #: Model families that take no ``temperature`` other than the default.
@@ -71,6 +73,8 @@ class OpenAIGenerator(LLMGenerator):
             GeneratorError: no API key for api.openai.com.
         """
         if self._client is None:
+            import openai
+
             key = self.api_key
             if not key:
                 if self.official:
@@ -85,6 +89,8 @@ class OpenAIGenerator(LLMGenerator):
         return self._client
 
     def _complete(self, request: dict) -> dict:
+        import openai
+
         messages = [{"role": "system", "content": request["system"]}, *request["messages"]]
         kwargs: dict = {
             "model": request["model"],

@@ -96,14 +96,18 @@ def build_retry(
     context: Context, tokens: TokenCounter, budget: int, shown: dict, malformed: str
 ) -> tuple[str, dict]:
     """The feedback prompt after an answer: the ``malformed`` reason if the answer was
-    unusable, else the newest rejected attempt not yet shown; plus failing tests and
-    code that changed since shown. Returns the text and the new shown state."""
+    unusable; the newest rejected attempt not yet shown (else the newest accepted one);
+    the failing tests if their set changed; code that changed since it was shown.
+    Returns the text and the new shown state."""
     fresh = [a for a in context.attempts if _attempt_key(a) not in shown["attempts"]]
     rejected = [a for a in fresh if not a.accepted]
-    rejection = None
+    rejection = accepted = None
     if rejected:
         a = rejected[-1]
         rejection = {"description": a.description, "reason": _clip(a.reason, MAX_REASON_CHARS)}
+    kept = [a for a in fresh if a.accepted]
+    if kept:
+        accepted = {"description": kept[-1].description, "reason": _clip(kept[-1].reason, 600)}
     test_ids = tuple(sorted(context.task.failing))
     tests = _tests(context) if test_ids != shown["tests"] else []
     snippets, _ = pack(context, tokens, budget // 2)
@@ -112,6 +116,7 @@ def build_retry(
         "retry.md.j2",
         malformed=malformed,
         rejection=rejection,
+        accepted=accepted,
         tests=tests,
         snippets=[s.as_dict() for s in changed],
     )
@@ -250,6 +255,9 @@ def _candidates(context: Context) -> list[tuple[str, int | None, str, str]]:
     tests = [
         (tid.split("::", 1)[0], None, tid, "failing test") for tid in list(context.task.failing)[:3]
     ]
+    if context.task.path and context.task.line:  # a review comment's location comes first
+        where = f"line {context.task.line} (the comment's location)"
+        first.insert(0, (context.task.path, context.task.line, "", where))
     frames = []
     protected = context.protected
     for result in context.task.failing.values():

@@ -11,23 +11,36 @@ Environment: ``OPENAI_API_KEY``, ``OPENAI_BASE_URL``, ``ANTHROPIC_API_KEY``,
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Mapping
 
-from harness.generators.anthropic_gen import AnthropicGenerator
 from harness.generators.llm import LLMGenerator
-from harness.generators.openai_gen import OpenAIGenerator
 from harness.generators.replay import cassette_models
 from harness.generators.replay import record as record_to
 from harness.generators.replay import replay as replay_from
 
-PROVIDERS: dict[str, type[LLMGenerator]] = {
-    "openai": OpenAIGenerator,
-    "anthropic": AnthropicGenerator,
+#: provider -> (module, class); imported on use (the SDKs take seconds to import).
+PROVIDERS = {
+    "openai": ("harness.generators.openai_gen", "OpenAIGenerator"),
+    "anthropic": ("harness.generators.anthropic_gen", "AnthropicGenerator"),
 }
 DEFAULT_MODELS = {"openai": "gpt-4.1-mini", "anthropic": "claude-sonnet-4-5"}
+KEY_ENV = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
+BASE_URL_ENV = {"openai": "OPENAI_BASE_URL", "anthropic": "ANTHROPIC_BASE_URL"}
 VALID_SPECS = "templates, openai:MODEL, anthropic:MODEL, replay:FILE"
-_BASE_URL_ENV = {"openai": "OPENAI_BASE_URL", "anthropic": "ANTHROPIC_BASE_URL"}
+
+
+def provider_class(provider: str) -> type[LLMGenerator]:
+    """The generator class of ``provider`` (``openai`` or ``anthropic``).
+
+    Raises:
+        ValueError: an unknown provider; the message lists the valid specs.
+    """
+    if provider not in PROVIDERS:
+        raise ValueError(f"unknown generator {provider!r}; valid: {VALID_SPECS}")
+    module, name = PROVIDERS[provider]
+    return getattr(importlib.import_module(module), name)
 
 
 def make_generator(
@@ -83,16 +96,16 @@ def make_generator(
         raise ValueError("'templates' is the built-in offline generator; the loop builds it")
     if provider not in PROVIDERS:
         raise ValueError(f"unknown generator {provider!r} in {spec!r}; valid: {VALID_SPECS}")
-    cls = PROVIDERS[provider]
+    cls = provider_class(provider)
     model = rest.strip() or DEFAULT_MODELS[provider]
-    base = base_url or env.get(_BASE_URL_ENV[provider]) or None
+    base = base_url or env.get(BASE_URL_ENV[provider]) or None
     if replay:
         gen = cls(model, api_key="replay", base_url=base, **options)
         return replay_from(gen, replay)
-    key = env.get(cls.key_env) or None
+    key = env.get(KEY_ENV[provider]) or None
     if key is None and (provider == "anthropic" or base is None):
         raise ValueError(
-            f"{cls.key_env} is not set: export it to use {provider}:{model}, "
+            f"{KEY_ENV[provider]} is not set: export it to use {provider}:{model}, "
             "or run offline with --model templates"
         )
     gen = cls(model, api_key=key or "", base_url=base, **options)
@@ -104,6 +117,6 @@ def default_generator_spec(env: Mapping[str, str] | None = None) -> str:
     ``ANTHROPIC_API_KEY`` is, else ``templates`` (offline)."""
     env = os.environ if env is None else env
     for provider in ("openai", "anthropic"):
-        if env.get(PROVIDERS[provider].key_env):
+        if env.get(KEY_ENV[provider]):
             return f"{provider}:{DEFAULT_MODELS[provider]}"
     return "templates"
