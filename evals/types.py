@@ -1,0 +1,231 @@
+"""The type-check evaluator: mypy (preferred) or pyright, in a separate time-limited process.
+
+Diagnostics get the same stable ids as lint (``PATH::CODE::MESSAGE#N``, see
+:mod:`evals.lint`), and are compared with the baseline by :func:`evals.lint.regressions`.
+mypy's cache lives outside the worktree (under ``cache_dir``, one per worktree), so the
+worktree stays clean and repeated runs in the same worktree are incremental.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import re
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from evals.lint import (
+    Diagnostic,
+    compare,
+    process_error,
+    read_text,
+    regressions,
+    relative,
+    section,
+    to_results,
+)
+from evals.verdict import Verdict
+from sandbox.process import SandboxPolicy, run
+
+__all__ = ["TypeCheckEvaluator", "compare", "regressions"]
+
+#: mypy's standard line format (``file:line[:col]: error: message  [code]``).
+_MYPY_LINE = re.compile(r"^(?P<path>.+?):(?P<line>\d+):(?:(?P<col>\d+):)?(?:\d+:\d+:)? "
+                        r"(?P<sev>error|warning|note): (?P<msg>.*?)(?:  \[(?P<code>[\w-]+)\])?$")
+_MYPY_FLAGS = ["--show-error-codes", "--no-error-summary", "--no-pretty", "--no-color-output",
+               "--show-column-numbers", "--show-absolute-path"]
+
+
+class TypeCheckEvaluator:
+    """Type-check a worktree with mypy, or pyright when only pyright is there (or configured).
+
+    Args:
+        cache_dir: mypy's cache directory, outside any worktree (default: a new temp dir);
+            reuse one instance (or directory) across runs for incremental checks.
+        policy: sandbox policy for the checker process (default :class:`SandboxPolicy()`).
+        timeout: wall seconds before the process group is killed.
+        executable: a mypy or pyright executable to use instead of looking for one (the
+            tool is pyright if its name contains ``pyright``).
+    """
+
+    id = "types"
+    MISSING = "no type checker is installed; pip install mypy (or pyright), or drop --types"
+
+    def __init__(self, cache_dir: Path | None = None, policy: SandboxPolicy | None = None,
+                 timeout: float = 120.0, executable: str | None = None):
+        self.cache_dir = Path(cache_dir or tempfile.mkdtemp(prefix="loopwright-types-"))
+        self.policy = policy or SandboxPolicy()
+        self.timeout = timeout
+        self.executable = executable
+        self._has_mypy: dict[str, bool] = {}
+        self._json: dict[tuple[str, ...], bool] = {}
+
+    @staticmethod
+    def configured_tool(root: Path) -> str | None:
+        """``"mypy"`` or ``"pyright"`` if the repo at ``root`` configures one, else ``None``.
+
+        mypy: ``mypy.ini``, ``.mypy.ini``, ``[mypy]`` in ``setup.cfg``, ``[tool.mypy]`` in
+        ``pyproject.toml``; pyright: ``pyrightconfig.json``, ``[tool.pyright]``. mypy wins.
+        """
+        root = Path(root)
+        pyproject = read_text(root / "pyproject.toml")
+        if ((root / "mypy.ini").is_file() or (root / ".mypy.ini").is_file()
+                or section(read_text(root / "setup.cfg"), "mypy") is not None
+                or section(pyproject, "tool.mypy") is not None):
+            return "mypy"
+        if (root / "pyrightconfig.json").is_file() or section(pyproject, "tool.pyright") is not None:
+            return "pyright"
+        return None
+
+    @classmethod
+    def configured(cls, root: Path) -> bool:
+        """Whether the repo at ``root`` configures mypy or pyright (see :meth:`configured_tool`)."""
+        return cls.configured_tool(root) is not None
+
+    def available(self, python: str | None = None) -> bool:
+        """Whether a checker can run: ours (mypy importable, pyright on PATH) or ``python``'s mypy."""
+        return self._choose(None, python or sys.executable) is not None
+
+    def run(self, root: Path, python: str, paths: list[str] | None = None) -> Verdict:
+        """Type-check ``root`` (or ``paths`` relative to it) for the interpreter ``python``.
+
+        mypy runs as ``python -m mypy`` when the target has mypy, else as our
+        ``sys.executable -m mypy --python-executable python``. Without ``paths`` mypy checks
+        its configured ``files``, or ``.``. Returns a Verdict (evaluator ``types``): one failed
+        result per error keyed by stable id, ``passed`` when there are none, ``duration`` in
+        wall seconds; a missing checker, a timeout, a crash or a config error set ``error``
+        (``passed`` False). Never raises for those.
+        """
+        start, root = time.monotonic(), Path(root)
+        chosen = self._choose(root, python)
+        if chosen is None:
+            return Verdict(self.id, passed=False, error=self._missing())
+        tool, cmd = chosen
+        try:
+            if tool == "pyright":
+                diags, error = self._pyright(root, cmd, python, paths)
+            else:
+                diags, error = self._mypy(root, cmd, paths)
+        except OSError:
+            diags, error = [], self._missing()
+        results = {} if error else to_results(diags, root)
+        return Verdict(self.id, passed=not error and not results, results=results, error=error,
+                       duration=time.monotonic() - start)
+
+    def _mypy(self, root: Path, cmd: list[str], paths: list[str] | None):
+        if paths is None:
+            paths = [] if _mypy_files_configured(root) else ["."]
+        as_json = self._supports_json(cmd, root)
+        argv = [*cmd, "--cache-dir", str(self.cache_for(root)), *_MYPY_FLAGS,
+                *(["--output", "json"] if as_json else []), *paths]
+        res = run(argv, root, self.timeout, self.policy)
+        diags: list[Diagnostic] = []
+        for line in res.stdout.splitlines():
+            if as_json and line.startswith("{"):
+                try:
+                    d = json.loads(line)
+                except ValueError:
+                    continue
+                if d.get("severity") == "error":
+                    diags.append(Diagnostic(relative(d.get("file") or "?", root), int(d.get("line") or 0),
+                                            int(d.get("column") or 0) + 1, d.get("code") or "misc",
+                                            d.get("message") or ""))
+            elif (m := _MYPY_LINE.match(line)) and m["sev"] == "error":
+                diags.append(Diagnostic(relative(m["path"], root), int(m["line"]), int(m["col"] or 0),
+                                        m["code"] or "misc", m["msg"]))
+        # 0 clean, 1 errors, 2 fatal -- or blocking errors (syntax), which are diagnostics too.
+        if res.timed_out or (res.returncode != 0 and not diags):
+            return [], process_error("mypy", res, self.timeout)  # incl. errors it could not read
+        return diags, ""
+
+    def cache_for(self, root: Path) -> Path:
+        """mypy's cache directory for the worktree ``root``: one per worktree under
+        ``cache_dir`` (parallel worktrees with different contents must not share one)."""
+        digest = hashlib.sha1(str(Path(root).resolve()).encode()).hexdigest()[:12]
+        path = self.cache_dir / f"{Path(root).name}-{digest}"
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def _pyright(self, root: Path, cmd: list[str], python: str, paths: list[str] | None):
+        res = run([*cmd, "--outputjson", "--pythonpath", python, *(paths or [])], root,
+                  self.timeout, self.policy)
+        try:
+            report = json.loads(res.stdout) if res.returncode in (0, 1) else None
+        except ValueError:
+            report = None
+        if not isinstance(report, dict):
+            return [], process_error("pyright", res, self.timeout)
+        return pyright_diagnostics(report, root), ""
+
+    def _choose(self, root: Path | None, python: str) -> tuple[str, list[str]] | None:
+        """(tool, argv prefix) to run, or None: mypy first unless only pyright is configured."""
+        if self.executable:
+            found = shutil.which(self.executable)
+            if not found:
+                return None
+            if "pyright" in Path(found).name:
+                return "pyright", [found]
+            return "mypy", [found, "--python-executable", python]
+        mypy = None
+        if self._target_has_mypy(python):
+            mypy = [python, "-m", "mypy"]
+        elif importlib.util.find_spec("mypy") is not None:
+            mypy = [sys.executable, "-m", "mypy", "--python-executable", python]
+        pyright = shutil.which("pyright")
+        if pyright and (mypy is None or (root and self.configured_tool(root) == "pyright")):
+            return "pyright", [pyright]
+        return ("mypy", mypy) if mypy else None
+
+    def _target_has_mypy(self, python: str) -> bool:
+        if python not in self._has_mypy:
+            if Path(python).resolve() == Path(sys.executable).resolve():
+                self._has_mypy[python] = importlib.util.find_spec("mypy") is not None
+            else:
+                probe = "import importlib.util as u, sys; sys.exit(u.find_spec('mypy') is None)"
+                try:
+                    res = run([python, "-c", probe], Path.cwd(), 30, self.policy)
+                    self._has_mypy[python] = res.returncode == 0
+                except OSError:
+                    self._has_mypy[python] = False
+        return self._has_mypy[python]
+
+    def _supports_json(self, cmd: list[str], root: Path) -> bool:
+        """Whether this mypy takes ``--output json`` (mypy >= 1.11), from its ``--help``."""
+        key = tuple(cmd)
+        if key not in self._json:
+            res = run([*cmd, "--help"], root, 60, self.policy)
+            self._json[key] = res.returncode == 0 and "--output" in res.stdout
+        return self._json[key]
+
+    def _missing(self) -> str:
+        if self.executable:
+            return (f"no type checker at {self.executable}; pip install mypy (or pyright), "
+                    "or drop --types")
+        return self.MISSING
+
+
+def pyright_diagnostics(report: dict, root: Path) -> list[Diagnostic]:
+    """Errors from pyright's ``--outputjson`` report (``generalDiagnostics``; 0-based ranges)."""
+    out = []
+    for d in report.get("generalDiagnostics") or []:
+        if d.get("severity") != "error":
+            continue
+        start = (d.get("range") or {}).get("start") or {}
+        out.append(Diagnostic(relative(d.get("file") or "?", root), int(start.get("line", -1)) + 1,
+                              int(start.get("character", -1)) + 1, d.get("rule") or "error",
+                              d.get("message") or ""))
+    return out
+
+
+def _mypy_files_configured(root: Path) -> bool:
+    """Whether the repo's mypy config sets ``files`` (then mypy needs no path arguments)."""
+    for name, header in (("mypy.ini", "mypy"), (".mypy.ini", "mypy"),
+                         ("pyproject.toml", "tool.mypy"), ("setup.cfg", "mypy")):
+        body = section(read_text(root / name), header)
+        if body is not None:
+            return re.search(r"^[ \t]*files[ \t]*=", body, re.MULTILINE) is not None
+    return False
