@@ -18,6 +18,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import threading
+
+from evals.forkserver import ForkServer, ForkServerError
 from evals.verdict import Frame, TestResult, Verdict
 from sandbox.process import SandboxPolicy, run
 
@@ -113,18 +116,63 @@ class PytestEvaluator:
         policy: sandbox policy for the test processes.
         timeouts: per-test timeout policy.
         scratch: directory for result files (a temp dir by default).
+        fork: run tests through a per-worktree fork server (:mod:`evals.forkserver`)
+            instead of a new interpreter each time; falls back to plain processes
+            when the server cannot start, or when the repository defines a module
+            the server had to import itself (e.g. the repo *is* pytest or pluggy).
     """
 
     id = "tests"
 
     def __init__(self, python: str, policy: SandboxPolicy | None = None,
-                 timeouts: TimeoutPolicy | None = None, scratch: Path | None = None):
+                 timeouts: TimeoutPolicy | None = None, scratch: Path | None = None,
+                 fork: bool = True):
         self.python = python
         self.policy = policy or SandboxPolicy()
         self.timeouts = timeouts or TimeoutPolicy()
         self.scratch = Path(scratch or tempfile.mkdtemp(prefix="loopwright-pytest-"))
         self.scratch.mkdir(parents=True, exist_ok=True)
         self._n = 0
+        self.fork = fork and hasattr(os, "fork")
+        self._servers: dict[Path, ForkServer | None] = {}
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        """Stop the fork servers."""
+        with self._lock:
+            for server in self._servers.values():
+                if server is not None:
+                    server.close()
+            self._servers.clear()
+
+    def _server(self, root: Path, env: dict[str, str]) -> ForkServer | None:
+        with self._lock:
+            if root in self._servers:
+                return self._servers[root]
+            server = None
+            try:
+                server = ForkServer(self.python, root, env, self.policy, self.scratch)
+                own = {p.stem if p.suffix == ".py" else p.name
+                       for base in (root, root / "src") if base.is_dir() for p in base.iterdir()}
+                if own & server.modules:  # the server imported a module this repo defines
+                    server.close()
+                    server = None
+            except (ForkServerError, OSError):
+                server = None
+            self._servers[root] = server
+            return server
+
+    def _exec(self, root: Path, args: list[str], env: dict[str, str], base_env: dict[str, str],
+              timeout: float, plain: bool):
+        server = None if plain or not self.fork else self._server(root, base_env)
+        if server is not None:
+            try:
+                return server.run(args, root, env, timeout)
+            except ForkServerError:
+                with self._lock:
+                    self._servers[root] = None
+                server.close()
+        return run([self.python, "-m", "pytest", *args], root, timeout, self.policy, {**base_env, **env})
 
     def run(self, root: Path, *, select: list[str] | None = None, first: list[str] = (),
             stop_on: list[str] = (), timeouts: dict[str, float] | None = None,
@@ -163,6 +211,8 @@ class PytestEvaluator:
                 if todo and res.timed_out and not out.stopped:
                     for tid in todo:
                         out.results[tid] = TestResult(tid, "error", "not run: process timed out")
+                if coverage and (crashes or running):
+                    self._recover_coverage(root, out, timeouts, default_timeout, process_timeout)
                 return out
             crashes += 1
             if crashes > 5:
@@ -172,20 +222,38 @@ class PytestEvaluator:
             remaining = todo
             paths = sorted({t.split("::", 1)[0] for t in todo})
 
+    def _recover_coverage(self, root, out: TestRun, timeouts, default_timeout, process_timeout):
+        """Coverage of tests that ran in a process that died was lost with it: run them
+        again (without the tests that killed or hung their process) to get it back."""
+        culprits = {t for t, r in out.results.items() if r.outcome in ("timeout", "error")
+                    and r.message.startswith(("test process exited", "process killed"))}
+        missing = [t for t in out.collected if t not in out.coverage and t not in culprits
+                   and t in out.results and out.results[t].outcome != "error"]
+        if not missing:
+            return
+        again = TestRun()
+        self._one(root, missing, (), (), timeouts, default_timeout, True, process_timeout,
+                  sorted({t.split("::", 1)[0] for t in missing}), again)
+        out.duration += again.duration
+        out.processes += 1
+        for tid, cov in again.coverage.items():
+            out.coverage.setdefault(tid, cov)
+
     def _one(self, root, select, first, stop_on, timeouts, default_timeout, coverage,
              process_timeout, paths, out: TestRun):
         self._n += 1
         tag = self.scratch / f"r{os.getpid()}-{self._n}"
-        env = {
-            "LOOPWRIGHT_RESULTS": f"{tag}.jsonl",
-            "LOOPWRIGHT_ROOT": str(root),
+        base_env = {
             "PYTHONPATH": os.pathsep.join(
                 [str(PLUGIN_DIR), str(root)] + ([str(root / "src")] if (root / "src").is_dir() else [])
                 + ([os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else [])
             ),
-            "PYTHONPYCACHEPREFIX": str(self.scratch / "pycache"),
+            # No .pyc files: a same-size edit within the same second would otherwise be
+            # missed by the mtime+size check, and the worktree stays clean.
+            "PYTHONDONTWRITEBYTECODE": "1",
             "PYTHONHASHSEED": "0",
         }
+        env = {"LOOPWRIGHT_RESULTS": f"{tag}.jsonl", "LOOPWRIGHT_ROOT": str(root)}
         for name, value in (("LOOPWRIGHT_SELECT", select), ("LOOPWRIGHT_FIRST", list(first) or None),
                             ("LOOPWRIGHT_STOP_ON", list(stop_on) or None),
                             ("LOOPWRIGHT_TIMEOUTS", {"default": default_timeout or self.timeouts.default,
@@ -195,11 +263,11 @@ class PytestEvaluator:
                 env[name] = f"{tag}.{name}.json"
         if coverage:
             env["LOOPWRIGHT_COVERAGE"] = f"{tag}.cov.json"
-        cmd = [self.python, "-m", "pytest", "-p", PLUGIN, "-p", "no:cacheprovider", "-q",
-               "--tb=no", "--no-header", "-rN", "-W", "ignore::pytest.PytestUnraisableExceptionWarning",
-               *paths]
+        args = ["-p", PLUGIN, "-p", "no:cacheprovider", "-q", "--tb=no", "--no-header", "-rN",
+                "-W", "ignore::pytest.PytestUnraisableExceptionWarning", *paths]
         t0 = time.monotonic()
-        res = run(cmd, root, process_timeout, self.policy, env)
+        # Coverage must see the target's modules imported: it gets a fresh interpreter.
+        res = self._exec(root, args, env, base_env, process_timeout, plain=coverage)
         out.duration += time.monotonic() - t0
         started: set[str] = set()
         for rec in _read_jsonl(Path(f"{tag}.jsonl")):
@@ -224,16 +292,6 @@ class PytestEvaluator:
         for f in self.scratch.glob(f"{tag.name}.*"):
             f.unlink(missing_ok=True)
         return started, res
-
-    def invalidate(self, root: Path, paths: list[str]) -> None:
-        """Drop cached bytecode of ``paths`` (a same-size edit in the same second would
-        otherwise be missed by the mtime+size check of ``.pyc`` files)."""
-        prefix = self.scratch / "pycache"
-        for p in paths:
-            src = (root / p).resolve()
-            cache_dir = prefix / str(src.parent).lstrip(os.sep)
-            for pyc in cache_dir.glob(f"{src.stem}.*.pyc"):
-                pyc.unlink(missing_ok=True)
 
     def verdict(self, test_run: TestRun, baseline: dict[str, TestResult] | None = None) -> Verdict:
         """Turn a :class:`TestRun` into a :class:`Verdict`, comparing with ``baseline``.

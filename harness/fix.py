@@ -175,6 +175,7 @@ def fix(path: Path, generator: Generator, options: FixOptions,
     finally:
         if validator:
             validator.close()
+        evaluator.close()
 
 
 def _finish(repo: git.Repo, worktree: Worktree, slots: list[Worktree], files: RunFiles,
@@ -186,7 +187,8 @@ def _finish(repo: git.Repo, worktree: Worktree, slots: list[Worktree], files: Ru
         fixed = state.fixed_tests
         worktree.commit(f"loopwright: fix {len(fixed)} failing test(s)\n\n"
                         + "\n".join(f"- {a['description']}" for a in state.accepted)
-                        + f"\n\nrun {state.run_id}; fixed:\n" + "\n".join(f"  {t}" for t in fixed))
+                        + f"\n\nrun {state.run_id}; fixed:\n" + "\n".join(f"  {t}" for t in fixed),
+                        sorted({f for a in state.accepted for f in a["files"]}))
         patch = repo.git.diff(state.base_commit, state.branch, "--no-color", "--no-ext-diff") + "\n"
         files.patch.write_text(patch)
     state.spent.wall_seconds = round(time.monotonic() - t_start, 3)

@@ -98,6 +98,7 @@ class Loop:
                 self.validator.accept(accepted, self.worktree)
                 self.state.accepted.append({"description": accepted.patch.description,
                                             "diff": accepted.patch.diff, "fixed": accepted.fixed,
+                                            "files": list(accepted.patch.files),
                                             "meta": accepted.patch.meta})
                 self.on_event(LoopEvent("accepted", self.state, accepted))
             self.state.history.append({"iteration": self.state.iteration,

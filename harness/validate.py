@@ -150,7 +150,6 @@ class Validator:
         """Apply an accepted patch to the run's worktree and every slot; update the baseline."""
         for wt in [main, *self.slots]:
             wt.apply(outcome.patch)
-            self.evaluator.invalidate(wt.path, list(outcome.patch.files))
         for tid in outcome.fixed:
             old = self.baseline.results[tid]
             self.baseline.results[tid] = TestResult(tid, "passed", "", (), old.duration)
@@ -177,13 +176,11 @@ class Validator:
             previous = slot.apply(patch)
         except PatchError as exc:
             return Outcome(patch, False, f"does not apply: {exc}", "apply")
-        self.evaluator.invalidate(slot.path, list(patch.files))
         out = Outcome(patch, False, "", "screen", seconds={"apply": time.monotonic() - t0})
         try:
             self._screen_and_full(slot, patch, out)
         finally:
             slot.revert(previous)
-            self.evaluator.invalidate(slot.path, list(patch.files))
         return out
 
     def _limits(self, ids: list[str]) -> dict[str, float]:

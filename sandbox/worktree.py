@@ -107,20 +107,17 @@ class Worktree:
         """Undo an :meth:`apply`."""
         revert(self.path, previous)
 
-    def commit(self, message: str) -> str:
-        """Commit every change in the worktree on its branch; returns the commit sha."""
+    def commit(self, message: str, paths: list[str]) -> str:
+        """Commit ``paths`` (the files patches touched) on the worktree's branch; returns the sha.
+
+        Only those paths are staged: whatever else the test runs left behind stays out.
+        """
         wt = git.Repo(self.path)
-        wt.git.add("-A")
+        wt.git.add("-A", "--", *paths)
         env = {k: v for k, v in _IDENTITY.items() if not _configured(wt, k)}
         with wt.git.custom_environment(**env):
             wt.git.commit("-q", "--no-verify", "-m", message)
         return wt.head.commit.hexsha
-
-    def diff(self) -> str:
-        """Unified diff of the worktree against the commit it was created from (``a/``, ``b/`` paths)."""
-        wt = git.Repo(self.path)
-        wt.git.add("-A", "--intent-to-add")
-        return wt.git.diff("HEAD", "--no-color", "--no-ext-diff") + "\n" if wt.is_dirty(untracked_files=True) else ""
 
     def remove(self, delete_branch: bool = False) -> None:
         """Remove the worktree directory (and its branch if asked); never raises."""

@@ -33,7 +33,6 @@ class TemplateGenerator:
         self.max_lines = max_lines
         self._key: tuple | None = None
         self._queue: list[tuple] = []
-        self._given: set[str] = set()
 
     def generate(self, context: Context) -> Proposal:
         """Next batch of untried candidates for ``context``; empty when none are left."""
@@ -41,13 +40,12 @@ class TemplateGenerator:
         if key != self._key:
             self._key = key
             self._queue = self.candidates(context)
-        tried = {a.digest for a in context.attempts} | self._given
+        tried = {a.digest for a in context.attempts}
         out: list[Patch] = []
         while self._queue and len(out) < self.batch:
             patch = self._patch(*self._queue.pop(0))
             if patch is None or patch.digest in tried:
                 continue
-            self._given.add(patch.digest)
             out.append(patch)
         return Proposal(candidates=out)
 
