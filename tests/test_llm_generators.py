@@ -91,12 +91,12 @@ def context(tmp_path: Path) -> Context:
     (tmp_path / "tests" / "test_calc.py").write_text(
         "from calc import add\n\n\ndef test_add():\n    assert add(1, 2) == 3\n"
     )
-    result = TestResult(
-        TEST_ID,
-        "failed",
-        MESSAGE,
-        (Frame("tests/test_calc.py", 5, "test_add"), Frame("calc.py", 6, "add")),
+    frames = (
+        Frame("/usr/lib/python3/site-packages/_pytest/python.py", 187, "pytest_pyfunc_call"),
+        Frame("tests/test_calc.py", 5, "test_add"),
+        Frame("calc.py", 6, "add"),
     )
+    result = TestResult(TEST_ID, "failed", MESSAGE, frames)
     return Context(
         root=tmp_path,
         task=Task("failing_tests", failing={TEST_ID: result}),
@@ -147,6 +147,7 @@ def test_openai_good_edit_gives_the_right_patch_and_an_informed_prompt(context):
     prompt = user_text(body)
     assert TEST_ID in prompt and MESSAGE in prompt
     assert "`calc.py:6` in `add`: `result = a - b`" in prompt  # traceback excerpt
+    assert "_pytest" not in prompt  # the runner's own frames are left out
     # the enclosing whole function, with its path and line numbers, most suspicious first
     assert "`calc.py`, lines 4-7 (`add`)" in prompt
     assert (
@@ -183,6 +184,7 @@ def test_malformed_edit_gives_a_note_and_the_next_request_carries_the_reason(con
         third = gen.generate(context)
     assert first.candidates == [] and not first.blocked
     assert first.notes == [first.notes[0]] and first.notes[0].startswith("no edits found")
+    assert third.candidates[0].description.startswith("The sign in `add` is wrong")
     assert second.candidates == [] and "'result = a - c'" in second.notes[0]
     assert "calc.py: the SEARCH part of edit block 1" in second.notes[0]
     assert len(third.candidates) == 1 and gen.malformed_in_row == 0
@@ -601,3 +603,9 @@ def test_default_generator_spec():
     assert default_generator_spec({}) == "templates"
     assert default_generator_spec({"ANTHROPIC_API_KEY": "a"}) == "anthropic:claude-sonnet-4-5"
     assert default_generator_spec({"OPENAI_API_KEY": "k"}) == "openai:gpt-4.1-mini"
+
+
+def test_patch_description_without_an_explanation(context):
+    bare = "calc.py\n<<<<<<< SEARCH\n    result = a - b\n=======\n    result = a + b\n>>>>>>> REPLACE\n"
+    gen = OpenAIGenerator("m", api_key="k", base_url="http://127.0.0.1:9/v1")
+    assert gen.to_patch(bare, context).description == "openai:m edit to calc.py"

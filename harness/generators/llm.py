@@ -307,7 +307,7 @@ class LLMGenerator:
         changes = apply_edits(edits, read)
         meta = {"generator": self.name, "edits": len(edits), "files": sorted(changes)}
         try:
-            return Patch.from_texts(changes, _description(answer, self.name), meta)
+            return Patch.from_texts(changes, _description(answer, self.name, sorted(changes)), meta)
         except PatchError as exc:
             raise EditError(f"the edits do not make a usable patch: {exc}") from None
 
@@ -411,10 +411,14 @@ class LLMGenerator:
         return GeneratorError(f"{self.name}: {fix} ({detail})")
 
 
-def _description(answer: str, name: str) -> str:
-    """The answer's first sentence before the edits, for the Patch description."""
+def _description(answer: str, name: str, files: list[str]) -> str:
+    """The answer's first sentence before the edits (for the Patch description), else
+    ``<generator> edit to <files>``."""
     head = answer.split("<<<<<<<", 1)[0].split("```", 1)[0]
     lines = [ln.strip() for ln in head.splitlines() if ln.strip()]
-    text = " ".join(lines[:-1] if len(lines) > 1 else lines)  # last line is the path
-    text = text.split(". ")[0].strip()
-    return (text[:117] + "...") if len(text) > 120 else (text or f"{name} edit")
+    if "<<<<<<<" in answer and lines:
+        lines = lines[:-1]  # the line before the first block is its path
+    text = " ".join(lines).split(". ")[0].strip()
+    if not text:
+        return f"{name} edit to {', '.join(files)}"
+    return (text[:117] + "...") if len(text) > 120 else text

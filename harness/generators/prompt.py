@@ -149,7 +149,7 @@ def _tests(context: Context) -> list[dict]:
                 "function": f.function,
                 "source": _source_line(context.root, f.path, f.line),
             }
-            for f in result.frames[-MAX_FRAMES:]
+            for f in _repo_frames(result.frames)
         ]
         out.append(
             {
@@ -160,6 +160,13 @@ def _tests(context: Context) -> list[dict]:
             }
         )
     return out
+
+
+def _repo_frames(frames: tuple) -> list:
+    """The innermost frames in the repository (relative paths); runner frames such as
+    pytest's or pluggy's (absolute paths) are left out unless nothing else is there."""
+    inside = [f for f in frames if f.path and not Path(f.path).is_absolute()]
+    return (inside or list(frames))[-MAX_FRAMES:]
 
 
 def _clip(text: str, limit: int) -> str:
