@@ -32,6 +32,9 @@ class ForkServer:
         policy: sandbox policy (environment scrubbing).
         scratch: directory for the children's stdout/stderr files.
 
+    The server starts under the policy's launcher (network namespace), so every
+    child inherits it; rlimits are applied by the children themselves.
+
     Raises:
         ForkServerError: the server did not report ready within 60 s.
     """
@@ -41,9 +44,10 @@ class ForkServer:
         full_env = policy.environment()
         full_env.update(env)
         self.scratch = scratch
+        self.rlimits = {"cpu": policy.cpu_seconds, "memory": policy.memory_bytes}
         self._buf = b""
         self.proc = subprocess.Popen(
-            [python, "-m", "loopwright_forkserver"], cwd=str(cwd), env=full_env,
+            policy.wrap([python, "-m", "loopwright_forkserver"]), cwd=str(cwd), env=full_env,
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             start_new_session=True,
         )
@@ -61,7 +65,8 @@ class ForkServer:
         """
         tag = f"fs{os.getpid()}-{time.monotonic_ns()}"
         out, err = self.scratch / f"{tag}.out", self.scratch / f"{tag}.err"
-        req = {"cwd": str(cwd), "args": args, "env": env, "out": str(out), "err": str(err)}
+        req = {"cwd": str(cwd), "args": args, "env": env, "out": str(out), "err": str(err),
+               "rlimits": self.rlimits}
         start = time.monotonic()
         try:
             self.proc.stdin.write((json.dumps(req) + "\n").encode())

@@ -26,7 +26,7 @@ from harness.loop import Loop, LoopEvent
 from harness.state import RunFiles, RunState, append_lesson, new_run_id, operator_priors, read_lessons
 from harness.stop import StopLimits
 from harness.validate import Baseline, Validator
-from sandbox.process import SandboxPolicy
+from sandbox.process import SandboxPolicy, network_isolation
 from sandbox.worktree import BRANCH_PREFIX, RepoError, Worktree, open_repo, worktree_root
 
 EXIT_OK, EXIT_NOT_FIXED, EXIT_BAD_INPUT = 0, 1, 2
@@ -34,6 +34,9 @@ EXIT_OK, EXIT_NOT_FIXED, EXIT_BAD_INPUT = 0, 1, 2
 DEFAULT_PROTECTED = ("tests/**", "test/**", "testing/**", "test_*.py", "*_test.py", "conftest.py",
                      "pytest.ini", "tox.ini", "setup.cfg", "pyproject.toml", "noxfile.py",
                      ".github/**", ".gitlab-ci.yml", "*.lock", ".loopwright/**")
+
+
+DEFAULT_POLICY = SandboxPolicy(network=False, private_home=True, memory_bytes=8 * 2**30)
 
 
 class UsageError(Exception):
@@ -52,6 +55,8 @@ class FixOptions:
         jobs: parallel validation slots (default: CPU count, at most 4).
         max_diff_lines: largest patch accepted. timeouts: per-test timeout policy.
         loop_name: the LSS loop this run follows.
+        policy: how test processes are sandboxed (default: no network, private HOME,
+            8 GiB address-space limit).
     """
 
     python: str | None = None
@@ -63,6 +68,7 @@ class FixOptions:
     max_diff_lines: int = 40
     timeouts: TimeoutPolicy = field(default_factory=TimeoutPolicy)
     loop_name: str = "fix-failing-tests"
+    policy: SandboxPolicy = field(default_factory=lambda: DEFAULT_POLICY)
 
 
 @dataclass
@@ -125,7 +131,10 @@ def fix(path: Path, generator: Generator, options: FixOptions,
     worktree = Worktree.create(repo, run_id, state.branch)
     state.worktree = str(worktree.path)
     files.save(state)
-    evaluator = PytestEvaluator(python, SandboxPolicy(), options.timeouts,
+    if not options.policy.network and network_isolation() is None:
+        note("network isolation is not available on this system (no unprivileged network "
+             "namespaces): tests run with network access")
+    evaluator = PytestEvaluator(python, options.policy, options.timeouts,
                                 scratch=worktree_root() / f"{run_id}.scratch")
     slots: list[Worktree] = []
     validator = None

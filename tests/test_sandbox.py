@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 import pytest
@@ -129,3 +130,36 @@ def test_worktree_is_outside_and_leaves_user_tree_alone(make_repo):
     assert not wt.path.exists()
     assert snapshot(root) == before
     assert git(root, "rev-parse", "--abbrev-ref", "HEAD").strip() == "main"
+
+
+def test_network_is_blocked_but_loopback_works_where_namespaces_allow(tmp_path, capsys):
+    from sandbox.process import network_isolation
+
+    code = (
+        "import socket\n"
+        "srv = socket.socket(); srv.bind(('127.0.0.1', 0)); srv.listen()\n"
+        "socket.create_connection(srv.getsockname(), timeout=2); print('loopback ok')\n"
+        "try:\n"
+        "    socket.create_connection(('192.0.2.1', 80), timeout=1); print('outside reachable')\n"
+        "except OSError:\n"
+        "    print('outside blocked')\n"
+    )
+    res = run([PYTHON, "-c", code], tmp_path, timeout=30, policy=SandboxPolicy(network=False))
+    assert "loopback ok" in res.stdout
+    if network_isolation() is None:
+        with capsys.disabled():
+            print("\n[no unprivileged network namespaces here: only the fallback was checked]")
+        assert SandboxPolicy(network=False).wrap(["x"]) == ["x"]
+        assert "NOT blocked" in SandboxPolicy(network=False).describe()["network"]
+    else:
+        assert "outside blocked" in res.stdout  # 192.0.2.1 is TEST-NET-1: never a real host
+        assert SandboxPolicy(network=False).describe()["network"].startswith("blocked")
+
+
+def test_private_home_and_rlimits(tmp_path):
+    policy = SandboxPolicy(private_home=True, memory_bytes=512 * 2**20)
+    code = "import os\nprint(os.environ['HOME'])\ntry:\n    b = bytearray(1024 * 2**20)\nexcept MemoryError:\n    print('memory limited')\n"
+    res = run([PYTHON, "-c", code], tmp_path, timeout=30, policy=policy)
+    home, limited = res.stdout.split()[0], res.stdout.split("\n")[1]
+    assert home != os.path.expanduser("~") and "loopwright-home" in home
+    assert limited == "memory limited"

@@ -8,7 +8,8 @@ in a fresh process group. The target repository's own modules are never
 imported by the server, so every child sees the current files of its worktree.
 
 Protocol (one JSON object per line):
-    stdin:  ``{"cwd": str, "args": [str], "env": {name: value}, "out": path, "err": path}``
+    stdin:  ``{"cwd": str, "args": [str], "env": {name: value}, "out": path, "err": path,
+              "rlimits": {"cpu": seconds, "memory": bytes}}``
     stdout: ``{"ready": true, "modules": [top-level module names]}`` once at start,
             then ``{"pid": int}`` when a child starts and ``{"pid": int, "status": int}``
             when it ends (negative: killed by that signal).
@@ -49,6 +50,14 @@ def _child(req):
     sys.stdin = open(0, closefd=False)
     sys.stdout = open(1, "w", closefd=False)
     sys.stderr = open(2, "w", closefd=False)
+    limits = req.get("rlimits") or {}
+    if limits:
+        import resource
+
+        if limits.get("cpu"):
+            resource.setrlimit(resource.RLIMIT_CPU, (limits["cpu"], limits["cpu"] + 5))
+        if limits.get("memory"):
+            resource.setrlimit(resource.RLIMIT_AS, (limits["memory"], limits["memory"]))
     os.chdir(req["cwd"])
     for name, value in req.get("env", {}).items():
         if value is None:
