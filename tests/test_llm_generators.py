@@ -150,10 +150,7 @@ def test_openai_good_edit_gives_the_right_patch_and_an_informed_prompt(context):
     assert "_pytest" not in prompt  # the runner's own frames are left out
     # the enclosing whole function, with its path and line numbers, most suspicious first
     assert "`calc.py`, lines 4-7 (`add`)" in prompt
-    assert (
-        'def add(a, b):\n    """Sum of a and b."""\n    result = a - b\n    return result\n'
-        in prompt
-    )
+    assert 'def add(a, b):\n    """Sum of a and b."""\n    result = a - b\n    return result\n' in prompt
     assert "def test_add():" in prompt  # the failing test's own code
     assert prompt.index("def add(a, b)") < prompt.index("def sub(a, b)")
     assert "UNIQUE-CONVENTION-42" in prompt and "off-by-one errors in calc.py" in prompt
@@ -235,9 +232,7 @@ def test_rejected_patch_reason_goes_into_the_next_request_once(context):
         gen = anthropic(srv)
         patch = gen.generate(context).candidates[0]
         verdict = "tests/test_calc.py::test_add failed: AssertionError: assert 4 == 3"
-        context.attempts.append(
-            Attempt(patch.digest, patch.description, False, verdict, patch.diff)
-        )
+        context.attempts.append(Attempt(patch.digest, patch.description, False, verdict, patch.diff))
         context.iteration = 2
         gen.generate(context)
         context.iteration = 3
@@ -253,9 +248,7 @@ def test_accepted_partial_patch_shows_the_new_code_and_what_still_fails(context)
     with FakeLLMServer([GOOD, GOOD]) as srv:
         gen = openai(srv)
         patch = gen.generate(context).candidates[0]
-        (context.root / "calc.py").write_text(
-            CALC.replace("a - b\n    return result", "a + b\n    return result")
-        )
+        (context.root / "calc.py").write_text(CALC.replace("a - b\n    return result", "a + b\n    return result"))
         context.attempts.append(Attempt(patch.digest, patch.description, True, "fixed test_add"))
         context.task.failing = {second_test: TestResult(second_test, "failed", "assert 0 == 1")}
         context.iteration = 2
@@ -284,9 +277,7 @@ def test_retry_prompt_with_both_a_malformed_answer_and_a_new_rejection(context):
 def test_instruction_task_prompt(context):
     from harness.generators.prompt import build_first
 
-    context.task = Task(
-        "review_comment", instruction="Rename `result` to `total`.", path="calc.py", line=6
-    )
+    context.task = Task("review_comment", instruction="Rename `result` to `total`.", path="calc.py", line=6)
     context.locations = []
     text, _ = build_first(context, TokenCounter("openai", "gpt-4.1"), 4000)
     assert "At `calc.py`, line 6:\nRename `result` to `total`." in text
@@ -313,16 +304,12 @@ def test_429_with_retry_after_is_honoured_capped_then_succeeds(context):
     first, second = srv.requests
     assert 0.18 <= second.at - first.at < 1.5  # waited the capped Retry-After, not 7 s
     assert gen.stats["retries"] == 1 and gen.stats["waited"] == pytest.approx(0.2)
-    assert proposal.notes == [
-        "retried: attempt 1 failed (HTTP 429: Rate limit reached for requests); waited 0.20 s"
-    ]
+    assert proposal.notes == ["retried: attempt 1 failed (HTTP 429: Rate limit reached for requests); waited 0.20 s"]
     assert proposal.usage.calls == 1 and proposal.usage.latency >= 0.18
 
 
 def test_anthropic_retry_after_ms_and_overloaded(context):
-    with FakeLLMServer(
-        [Error(429, headers={"retry-after-ms": "120"}), Error(529, "Overloaded"), GOOD]
-    ) as srv:
+    with FakeLLMServer([Error(429, headers={"retry-after-ms": "120"}), Error(529, "Overloaded"), GOOD]) as srv:
         gen = anthropic(srv)
         proposal = gen.generate(context)
     assert len(proposal.candidates) == 1 and len(srv.requests) == 3
@@ -371,9 +358,7 @@ def test_401_stops_at_once_with_what_to_fix(context):
 
 def test_anthropic_401_names_its_key(context):
     with FakeLLMServer([Error(401, "invalid x-api-key")]) as srv:
-        with pytest.raises(
-            GeneratorError, match="ANTHROPIC_API_KEY was rejected.*invalid x-api-key"
-        ):
+        with pytest.raises(GeneratorError, match="ANTHROPIC_API_KEY was rejected.*invalid x-api-key"):
             anthropic(srv).generate(context)
         assert len(srv.requests) == 1
 
@@ -553,10 +538,7 @@ def test_replay_of_a_changed_request_is_a_clear_error(context, tmp_path):
     with pytest.raises(GeneratorError) as err:
         gen.generate(context)
     msg = str(err.value)
-    assert (
-        f"cassette {cassette}, exchange 1: the request differs from the recording at "
-        "messages[0].content" in msg
-    )
+    assert f"cassette {cassette}, exchange 1: the request differs from the recording at messages[0].content" in msg
     assert "\n-Run tests with `pytest -q`." in msg and "\n+A different AGENTS.md now." in msg
 
 
@@ -580,16 +562,12 @@ def test_replay_past_the_end_of_the_cassette_is_an_error(context, tmp_path):
 def test_make_generator_specs_and_errors(tmp_path):
     env = {"OPENAI_API_KEY": "k", "ANTHROPIC_API_KEY": "a"}
     gen = make_generator("openai:gpt-4.1", env=env, max_tokens=123)
-    assert (
-        isinstance(gen, OpenAIGenerator) and gen.name == "openai:gpt-4.1" and gen.max_tokens == 123
-    )
+    assert isinstance(gen, OpenAIGenerator) and gen.name == "openai:gpt-4.1" and gen.max_tokens == 123
     assert gen.token_field == "max_completion_tokens"  # api.openai.com
     assert make_generator("anthropic", env=env).name == "anthropic:claude-sonnet-4-5"
     local = make_generator("openai:llama3", base_url="http://127.0.0.1:9/v1", env={})
     assert local.token_field == "max_tokens"  # compatible servers need no key
-    with pytest.raises(
-        ValueError, match="unknown generator 'gemini'.*valid: templates, openai:MODEL"
-    ):
+    with pytest.raises(ValueError, match="unknown generator 'gemini'.*valid: templates, openai:MODEL"):
         make_generator("gemini:pro", env=env)
     with pytest.raises(ValueError, match="templates"):
         make_generator("templates", env=env)
@@ -609,3 +587,12 @@ def test_patch_description_without_an_explanation(context):
     bare = "calc.py\n<<<<<<< SEARCH\n    result = a - b\n=======\n    result = a + b\n>>>>>>> REPLACE\n"
     gen = OpenAIGenerator("m", api_key="k", base_url="http://127.0.0.1:9/v1")
     assert gen.to_patch(bare, context).description == "openai:m edit to calc.py"
+
+
+def test_empty_answer_is_unusable_and_the_history_stays_valid(context):
+    with FakeLLMServer(["", GOOD]) as srv:
+        gen = anthropic(srv)
+        empty = gen.generate(context)
+        good = gen.generate(context)
+    assert empty.notes[0].startswith("no edits found") and len(good.candidates) == 1
+    assert srv.bodies()[1]["messages"][1] == {"role": "assistant", "content": "(empty answer)"}

@@ -186,7 +186,9 @@ class LLMGenerator:
         response = self.exchange(request)
         self._shown, self._last_system = shown, request["system"]
         text = str(response.get("text") or "")
-        self.messages = request["messages"] + [{"role": "assistant", "content": text}]
+        # providers reject an empty assistant turn in the history, so keep a placeholder
+        said = text if text.strip() else "(empty answer)"
+        self.messages = request["messages"] + [{"role": "assistant", "content": said}]
         usage = self._usage(response)
         notes = [f"retried: {r}" for r in response.get("retries", [])]
         try:
@@ -200,10 +202,7 @@ class LLMGenerator:
             self._pending = reason
             notes.append(reason)
             if self.malformed_in_row >= self.max_malformed:
-                blocked = (
-                    f"{self.name} gave {self.malformed_in_row} unusable answers in a row; "
-                    f"last: {reason}"
-                )
+                blocked = f"{self.name} gave {self.malformed_in_row} unusable answers in a row; last: {reason}"
                 return Proposal(usage=usage, blocked=blocked, notes=notes)
             return Proposal(usage=usage, notes=notes)
         self.malformed_in_row = 0
@@ -225,9 +224,7 @@ class LLMGenerator:
         if context is not None:
             self._sync(context)
             request, _ = self._request(context)
-            tokens_in = self.tokens.count_messages(
-                request["system"], request["messages"], upper=True
-            )
+            tokens_in = self.tokens.count_messages(request["system"], request["messages"], upper=True)
         elif self.messages:
             system = self._last_system
             tokens_in = self.tokens.count_messages(system, self.messages, upper=True)
@@ -254,9 +251,7 @@ class LLMGenerator:
             user, shown = build_first(context, self.tokens, self.max_context_tokens)
             messages = [{"role": "user", "content": user}]
         else:
-            user, shown = build_retry(
-                context, self.tokens, self.max_context_tokens, self._shown, self._pending
-            )
+            user, shown = build_retry(context, self.tokens, self.max_context_tokens, self._shown, self._pending)
             rest = self.messages[1:] + [{"role": "user", "content": user}]
             keep = 2 * self.history_turns + 1
             messages = self.messages[:1] + (rest[-keep:] if len(rest) > keep else rest)
@@ -338,10 +333,7 @@ class LLMGenerator:
             return planned[state.attempt_number]
 
         def stop(state: tenacity.RetryCallState) -> bool:
-            return (
-                state.attempt_number >= policy.attempts
-                or state.idle_for + next_wait(state) > policy.max_wait
-            )
+            return state.attempt_number >= policy.attempts or state.idle_for + next_wait(state) > policy.max_wait
 
         def before_sleep(state: tenacity.RetryCallState) -> None:
             wait = planned[state.attempt_number]
