@@ -596,3 +596,22 @@ def test_empty_answer_is_unusable_and_the_history_stays_valid(context):
         good = gen.generate(context)
     assert empty.notes[0].startswith("no edits found") and len(good.candidates) == 1
     assert srv.bodies()[1]["messages"][1] == {"role": "assistant", "content": "(empty answer)"}
+
+
+def test_connection_errors_are_retried_then_reported(context):
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    gen = OpenAIGenerator(
+        "gpt-4.1-mini",
+        api_key="k",
+        base_url=f"http://127.0.0.1:{port}/v1",
+        retry=RetryPolicy(attempts=2, initial=0.01, max_backoff=0.02),
+    )
+    with pytest.raises(GeneratorError) as err:
+        gen.generate(context)
+    assert "gave up after 2 attempts" in str(err.value)
+    assert f"cannot connect to http://127.0.0.1:{port}/v1" in str(err.value)
+    assert gen.stats["retries"] == 1
