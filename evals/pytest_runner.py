@@ -14,11 +14,10 @@ import os
 import shutil
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import threading
 
 from evals.forkserver import ForkServer, ForkServerError
 from evals.verdict import Frame, TestResult, Verdict

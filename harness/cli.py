@@ -9,9 +9,7 @@ Exit codes (every command):
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.console import Console
@@ -22,13 +20,13 @@ from rich.table import Table
 from rich.text import Text
 
 from evals.pytest_runner import TimeoutPolicy
-from harness.fix import EXIT_BAD_INPUT, FixOptions, FixResult, UsageError, fix
+from harness.fix import EXIT_BAD_INPUT, FixOptions, FixResult, UsageError, fix, resume
 from harness.generators.base import Generator
 from harness.loop import LoopEvent
 from harness.stop import StopLimits
-from loops.spec import LoopSpec, SpecError, builtin_spec, load_spec
+from loops.spec import LoopSpec, SpecError, builtin_names, builtin_spec, load_spec
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__.split("\n")[0] + "\n\n"
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_show_locals=False, help=__doc__.split("\n")[0] + "\n\n"
                   "Finds failing tests, proposes small patches, verifies them in a git worktree. "
                   "Exit codes: 0 fixed or nothing to fix, 1 not fixed, 2 bad usage or input.")
 err = Console(stderr=True)
@@ -92,25 +90,34 @@ class _Progress:
             f"[bold]time[/] {s.spent.wall_seconds:.0f}s\n{self.last}")
 
 
-def _run(repo: Path, loop: LoopSpec, generator_name: Optional[str], python, max_iterations,
-         max_seconds, apply, keep, jobs, as_json: bool) -> None:
+def _run(repo: Path, loop: LoopSpec, generator_name: str | None, python, max_iterations,
+         max_seconds, apply, keep, jobs, as_json: bool, run_id: str | None = None) -> None:
     console = Console(stderr=True, quiet=as_json)
+
+    def say(message: str) -> None:
+        console.print(f"[yellow]{message}[/]")
+
     try:
         options = _options(loop, python, max_iterations, max_seconds, apply, keep, jobs)
         generator = make_generator(generator_name or loop.generator, loop)
         progress = _Progress(console)
+
+        def go():
+            if run_id:
+                return resume(repo, run_id, generator, options, progress, say)
+            return fix(repo, generator, options, progress, say)
+
         if as_json or not console.is_terminal:
-            result = fix(repo, generator, options, progress, lambda m: console.print(f"[yellow]{m}[/]"))
+            result = go()
         else:
             with Live(Text("starting…"), console=console, refresh_per_second=8, transient=True) as live:
                 progress.live = live
-                result = fix(repo, generator, options, progress,
-                             lambda m: console.print(f"[yellow]{m}[/]"))
+                result = go()
     except (UsageError, SpecError) as exc:
         if as_json:
             print(json.dumps({"status": "error", "error": str(exc), "exit_code": EXIT_BAD_INPUT}))
         err.print(f"[red]error:[/] {exc}")
-        raise typer.Exit(EXIT_BAD_INPUT)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
     if as_json:
         print(json.dumps(result.to_json(), indent=2))
     else:
@@ -154,9 +161,9 @@ _GEN = typer.Option(None, "--generator", help="Generator (default: the loop's wo
 
 
 @app.command("fix")
-def fix_cmd(repo: Path = _REPO, python: Optional[str] = _PY, max_iterations: Optional[int] = _ITER,
-            max_seconds: Optional[float] = _SECS, apply: bool = _APPLY, keep: bool = _KEEP,
-            as_json: bool = _JSON, jobs: int = _JOBS, generator: Optional[str] = _GEN) -> None:
+def fix_cmd(repo: Path = _REPO, python: str | None = _PY, max_iterations: int | None = _ITER,
+            max_seconds: float | None = _SECS, apply: bool = _APPLY, keep: bool = _KEEP,
+            as_json: bool = _JSON, jobs: int = _JOBS, generator: str | None = _GEN) -> None:
     """Make the failing tests of REPO pass; the fix lands on branch loopwright/<run-id>."""
     _run(repo, builtin_spec("fix-failing-tests"), generator, python, max_iterations, max_seconds,
          apply, keep, jobs, as_json)
@@ -164,16 +171,152 @@ def fix_cmd(repo: Path = _REPO, python: Optional[str] = _PY, max_iterations: Opt
 
 @app.command("run")
 def run_cmd(spec: Path = typer.Argument(..., help="An LSS 1.0 loop declaration (YAML)."),
-            repo: Path = _REPO, python: Optional[str] = _PY, max_iterations: Optional[int] = _ITER,
-            max_seconds: Optional[float] = _SECS, apply: bool = _APPLY, keep: bool = _KEEP,
-            as_json: bool = _JSON, jobs: int = _JOBS, generator: Optional[str] = _GEN) -> None:
+            repo: Path = _REPO, python: str | None = _PY, max_iterations: int | None = _ITER,
+            max_seconds: float | None = _SECS, apply: bool = _APPLY, keep: bool = _KEEP,
+            as_json: bool = _JSON, jobs: int = _JOBS, generator: str | None = _GEN) -> None:
     """Run the loop declared in SPEC on REPO."""
     try:
         loop = load_spec(spec)
     except SpecError as exc:
         err.print(f"[red]invalid loop declaration:[/]\n{exc}")
-        raise typer.Exit(EXIT_BAD_INPUT)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
     _run(repo, loop, generator, python, max_iterations, max_seconds, apply, keep, jobs, as_json)
+
+
+@app.command("resume")
+def resume_cmd(run_id: str = typer.Argument(..., help="The run to continue (see `loopwright status`)."),
+               repo: Path = _REPO, python: str | None = _PY, max_iterations: int | None = _ITER,
+               max_seconds: float | None = _SECS, apply: bool = _APPLY, keep: bool = _KEEP,
+               as_json: bool = _JSON, jobs: int = _JOBS, generator: str | None = _GEN) -> None:
+    """Continue an interrupted run (Ctrl-C, a crash, kill -9) from its last saved step."""
+    try:
+        from harness.state import RunFiles
+
+        state = RunFiles(_repo_root(repo), run_id, create=False).load()
+    except FileNotFoundError as exc:
+        err.print(f"[red]error:[/] {exc}; list runs with `loopwright status`")
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    loop = builtin_spec(state.loop) if state.loop in builtin_names() else builtin_spec("fix-failing-tests")
+    _run(repo, loop, generator or state.generator, python, max_iterations, max_seconds, apply, keep,
+         jobs, as_json, run_id=run_id)
+
+
+@app.command("status")
+def status_cmd(repo: Path = _REPO, as_json: bool = _JSON) -> None:
+    """List the runs of REPO with their state and stop reason."""
+    from harness.state import list_runs
+
+    runs = list_runs(_repo_root(repo))
+    if as_json:
+        print(json.dumps([{"run_id": s.run_id, "status": _shown_status(s, alive), "stop_reason": s.stop_reason,
+                           "fixed": len(s.fixed_tests), "failing_at_start": len(s.baseline_failing),
+                           "branch": s.branch, "wall_seconds": s.spent.wall_seconds} for s, alive in runs],
+                         indent=2))
+        return
+    table = Table("run", "status", "stop reason", "fixed", "time", "branch")
+    for s, alive in runs:
+        table.add_row(s.run_id, _shown_status(s, alive), s.stop_reason,
+                      f"{len(s.fixed_tests)}/{len(s.baseline_failing)}", f"{s.spent.wall_seconds:.0f}s",
+                      s.branch if s.accepted else "")
+    Console().print(table if runs else "no runs yet")
+
+
+def _shown_status(state, alive: bool) -> str:
+    if state.status == "running" and not alive:
+        return "dead (resume it)"
+    return state.status
+
+
+@app.command("gc")
+def gc_cmd(repo: Path = _REPO) -> None:
+    """Remove the worktrees and empty branches of runs that are no longer running."""
+    import git as gitlib
+
+    from harness.state import list_runs
+    from sandbox.worktree import Worktree, open_repo, worktree_root
+
+    root = _repo_root(repo)
+    r = open_repo(root)
+    alive = {s.run_id for s, a in list_runs(root) if a}
+    removed = []
+    for line in r.git.worktree("list", "--porcelain").splitlines():
+        if line.startswith("worktree "):
+            p = Path(line[len("worktree "):])
+            run_id = p.name.split(".")[0]
+            if p.parent.resolve() == worktree_root().resolve() and run_id not in alive:
+                Worktree(r, p, None).remove()
+                removed.append(str(p))
+    r.git.worktree("prune")
+    for branch in r.branches:
+        run_id = branch.name.removeprefix("loopwright/")
+        if branch.name.startswith("loopwright/") and run_id not in alive:
+            try:
+                ahead = int(r.git.rev_list("--count", f"HEAD..{branch.name}"))
+            except gitlib.GitCommandError:
+                continue
+            if ahead == 0:  # nothing on it: a run that died before committing
+                r.git.branch("-D", branch.name)
+                removed.append(branch.name)
+    Console().print("\n".join(f"removed {x}" for x in removed) or "nothing to remove")
+
+
+@app.command("doctor")
+def doctor_cmd(repo: Path = _REPO, python: str | None = _PY) -> None:
+    """Check git, the target interpreter, pytest, the evaluator tools and the sandbox policy."""
+    import shutil
+    import subprocess
+
+    from evals.lint import RuffEvaluator
+    from evals.pytest_runner import EvaluatorError, check_pytest, resolve_python
+    from evals.types import TypeCheckEvaluator
+    from harness.fix import DEFAULT_POLICY
+
+    console = Console()
+    table = Table("check", "result", show_header=False)
+    problems = 0
+
+    def row(name, ok, text):
+        nonlocal problems
+        problems += 0 if ok else 1
+        table.add_row(name, f"[green]ok[/] {text}" if ok else f"[red]missing[/] {text}")
+
+    git_exe = shutil.which("git")
+    row("git", bool(git_exe), subprocess.run([git_exe, "--version"], capture_output=True, text=True).stdout.strip()
+        if git_exe else "install git")
+    root = repo.resolve()
+    try:
+        target = resolve_python(root, python)
+        row("interpreter", True, target)
+        try:
+            row("pytest", True, check_pytest(target, root))
+        except EvaluatorError as exc:
+            row("pytest", False, str(exc))
+    except EvaluatorError as exc:
+        row("interpreter", False, str(exc))
+        target = None
+    ruff = RuffEvaluator()
+    row("ruff (lint)", ruff.available(), "available" if ruff.available()
+        else "not found: pip install ruff (the lint evaluator will be skipped)")
+    types = TypeCheckEvaluator()
+    ok = types.available(target) if target else False
+    row("mypy/pyright (types)", ok, "available" if ok
+        else "not found: pip install mypy (the type evaluator will be skipped)")
+    console.print(table)
+    policy = Table("sandbox policy", "", show_header=True)
+    for k, v in DEFAULT_POLICY.describe().items():
+        policy.add_row(k, v)
+    console.print(policy)
+    raise typer.Exit(0 if problems == 0 else 1)
+
+
+def _repo_root(repo: Path) -> Path:
+    from sandbox.worktree import RepoError, open_repo
+
+    try:
+        return Path(open_repo(repo).working_tree_dir)
+    except RepoError as exc:
+        err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(EXIT_BAD_INPUT) from None
 
 
 def main() -> None:

@@ -14,18 +14,32 @@ from __future__ import annotations
 import os
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import git
 
-from evals.pytest_runner import EvaluatorError, PytestEvaluator, TimeoutPolicy, check_pytest, resolve_python
+from evals.pytest_runner import (
+    EvaluatorError,
+    PytestEvaluator,
+    TimeoutPolicy,
+    check_pytest,
+    resolve_python,
+)
 from harness.generators.base import Generator
 from harness.loop import Loop, LoopEvent
-from harness.state import RunFiles, RunState, append_lesson, new_run_id, operator_priors, read_lessons
+from harness.state import (
+    RunFiles,
+    RunState,
+    append_lesson,
+    new_run_id,
+    operator_priors,
+    read_lessons,
+)
 from harness.stop import StopLimits
-from harness.validate import Baseline, Validator
+from harness.validate import Baseline, Outcome, Validator
+from sandbox.patch import Patch
 from sandbox.process import SandboxPolicy, network_isolation
 from sandbox.worktree import BRANCH_PREFIX, RepoError, Worktree, open_repo, worktree_root
 
@@ -104,6 +118,58 @@ def fix(path: Path, generator: Generator, options: FixOptions,
             no tests collected, or tests that need a package that is not installed.
     """
     t_start = time.monotonic()
+    repo, root, python, messages, note = _open(path, options, say)
+    if repo.is_dirty(untracked_files=False):
+        note(f"your working tree has uncommitted changes; loopwright works from HEAD "
+             f"({repo.head.commit.hexsha[:8]}) and leaves them untouched")
+    run_id = new_run_id()
+    files = RunFiles(root, run_id)
+    state = RunState(run_id, options.loop_name, str(root), repo.head.commit.hexsha,
+                     branch=BRANCH_PREFIX + run_id, generator=generator.name)
+    state.python = python
+    return _execute(repo, python, state, files, generator, options, [], on_event, say, t_start,
+                    messages)
+
+
+def resume(path: Path, run_id: str, generator: Generator, options: FixOptions,
+           on_event: Callable[[LoopEvent], None] = lambda e: None,
+           say: Callable[[str], None] = lambda m: None) -> FixResult:
+    """Continue an interrupted run (even one killed with SIGKILL) from its last saved step.
+
+    The worktree is rebuilt from the base commit plus the accepted patches, the
+    baseline is read back from ``baseline.json``, and candidates already evaluated
+    (``trajectory.jsonl``) are not evaluated again, so a deterministic generator
+    reaches the same patch as an uninterrupted run.
+
+    Raises:
+        UsageError: no such run, the run already finished, or it is still running.
+    """
+    t_start = time.monotonic()
+    repo, root, _, messages, note = _open(path, options, say)
+    files = RunFiles(root, run_id, create=False)
+    state = files.load()
+    if state.status not in ("running", "interrupted", "error"):
+        raise UsageError(f"run {run_id} already finished ({state.status}: {state.stop_reason}); "
+                         "start a new one with `loopwright fix`")
+    if not files.try_lock():
+        raise UsageError(f"run {run_id} is still running (its lock is held); wait for it or stop it")
+    files.unlock()
+    state.status = "running"
+    for wt in _run_worktrees(repo, run_id):
+        Worktree(repo, wt, None).remove()
+    try:
+        repo.git.branch("-D", state.branch)
+    except git.GitCommandError:
+        pass
+    note(f"resuming run {run_id} at iteration {state.iteration} "
+         f"({len(state.accepted)} accepted patch(es), {state.candidates_tried} candidates tried)")
+    t_start -= state.spent.wall_seconds
+    return _execute(repo, options.python and _open_python(root, options.python) or state.python,
+                    state, files, generator, options, files.attempts(), on_event, say, t_start,
+                    messages)
+
+
+def _open(path: Path, options: FixOptions, say: Callable[[str], None]):
     try:
         repo = open_repo(path)
     except RepoError as exc:
@@ -115,51 +181,68 @@ def fix(path: Path, generator: Generator, options: FixOptions,
         messages.append(msg)
         say(msg)
 
-    if repo.is_dirty(untracked_files=False):
-        note(f"your working tree has uncommitted changes; loopwright works from HEAD "
-             f"({repo.head.commit.hexsha[:8]}) and leaves them untouched")
-    try:
-        python = resolve_python(root, options.python)
-        check_pytest(python, root)
-    except EvaluatorError as exc:
-        raise UsageError(str(exc)) from None
-
-    run_id = new_run_id()
-    files = RunFiles(root, run_id)
-    state = RunState(run_id, options.loop_name, str(root), repo.head.commit.hexsha,
-                     branch=BRANCH_PREFIX + run_id, generator=generator.name)
-    worktree = Worktree.create(repo, run_id, state.branch)
-    state.worktree = str(worktree.path)
-    files.save(state)
+    python = _open_python(root, options.python)
     if not options.policy.network and network_isolation() is None:
         note("network isolation is not available on this system (no unprivileged network "
              "namespaces): tests run with network access")
+    return repo, root, python, messages, note
+
+
+def _open_python(root: Path, python: str | None) -> str:
+    try:
+        found = resolve_python(root, python)
+        check_pytest(found, root)
+    except EvaluatorError as exc:
+        raise UsageError(str(exc)) from None
+    return found
+
+
+def _execute(repo: git.Repo, python: str, state: RunState, files: RunFiles, generator: Generator,
+             options: FixOptions, attempts: list, on_event, say, t_start: float,
+             messages: list[str]) -> FixResult:
+    root = Path(repo.working_tree_dir)
+    run_id = state.run_id
+    files.lock()
+    worktree = Worktree.create(repo, run_id, state.branch, state.base_commit)
+    state.worktree = str(worktree.path)
+    files.save(state)
     evaluator = PytestEvaluator(python, options.policy, options.timeouts,
                                 scratch=worktree_root() / f"{run_id}.scratch")
     slots: list[Worktree] = []
     validator = None
     try:
-        say(f"baseline: running the test suite with coverage in {worktree.path}")
-        base = evaluator.run(worktree.path, coverage=True, default_timeout=options.timeouts.baseline,
-                             process_timeout=options.limits.max_wall_seconds or 3600)
-        state.spent.test_seconds += base.duration
-        files.step("baseline", tests=len(base.results), failing=sorted(t for t, r in base.results.items() if not r.ok),
-                   seconds=round(base.duration, 3), error=base.error)
-        if base.error:
-            raise UsageError(f"could not run the tests of {root}: {base.error}")
-        baseline = Baseline(worktree.path, base.results, base.collected, base.coverage, base.duration)
-        state.baseline_failing = state.remaining = baseline.failing
+        baseline = files.load_baseline(worktree.path)
+        if baseline is None:
+            say(f"baseline: running the test suite with coverage in {worktree.path}")
+            base = evaluator.run(worktree.path, coverage=True,
+                                 default_timeout=options.timeouts.baseline,
+                                 process_timeout=options.limits.max_wall_seconds or 3600)
+            state.spent.test_seconds += base.duration
+            files.step("baseline", tests=len(base.results),
+                       failing=sorted(t for t, r in base.results.items() if not r.ok),
+                       seconds=round(base.duration, 3), error=base.error)
+            if base.error:
+                raise UsageError(f"could not run the tests of {root}: {base.error}")
+            baseline = Baseline(worktree.path, base.results, base.collected, base.coverage,
+                                base.duration)
+            files.save_baseline(baseline)
+            state.baseline_failing = state.remaining = baseline.failing
         if not baseline.failing:
             state.status, state.stop_reason = "nothing_to_fix", "all_tests_pass"
-            state.stop_detail = f"all {len(base.results)} tests pass: nothing to fix"
+            state.stop_detail = f"all {len(baseline.results)} tests pass: nothing to fix"
             return _finish(repo, worktree, [], files, state, options, t_start, messages)
         missing = _missing_dependency(root, baseline)
         if missing:
             raise UsageError(missing)
         jobs = options.jobs or min(4, os.cpu_count() or 1)
-        slots = [Worktree.create(repo, f"{run_id}.slot{i}", None, state.base_commit) for i in range(jobs)]
+        slots = [Worktree.create(repo, f"{run_id}.slot{i}", None, state.base_commit)
+                 for i in range(jobs)]
         validator = Validator(evaluator, slots, baseline, options.protected, options.max_diff_lines,
                               options.timeouts)
+        for accepted in state.accepted:  # resuming: replay what was already accepted
+            validator.accept(Outcome(Patch.from_diff(accepted["diff"], accepted["description"],
+                                                     accepted.get("meta")),
+                                     True, "", "full", fixed=accepted["fixed"]), worktree)
         lessons = read_lessons(root)
         from harness.generators.mutations import OPERATOR_PRIORS  # priors are the templates' own
 
@@ -167,12 +250,15 @@ def fix(path: Path, generator: Generator, options: FixOptions,
         loop = Loop(generator, validator, worktree, state, files, options.limits, options.protected,
                     agents.read_text(errors="replace")[:20000] if agents.exists() else "",
                     [_lesson_text(rec) for rec in lessons[-20:]],
-                    operator_priors(lessons, OPERATOR_PRIORS), on_event)
+                    operator_priors(lessons, OPERATOR_PRIORS), on_event, list(attempts))
         state.spent.wall_seconds = round(time.monotonic() - t_start, 3)
         loop.run()
         return _finish(repo, worktree, slots, files, state, options, t_start, messages)
-    except BaseException:
-        state.status = "error" if state.status == "running" else state.status
+    except BaseException as exc:
+        if state.status == "running":
+            state.status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "error"
+            state.stop_reason = state.stop_reason or type(exc).__name__
+            state.stop_detail = state.stop_detail or str(exc)[:500]
         if validator:
             validator.close()
         files.save(state)
@@ -185,6 +271,18 @@ def fix(path: Path, generator: Generator, options: FixOptions,
         if validator:
             validator.close()
         evaluator.close()
+        files.unlock()
+
+
+def _run_worktrees(repo: git.Repo, run_id: str) -> list[Path]:
+    """Worktrees registered for ``run_id`` (the run's own and its slots)."""
+    out = []
+    for line in repo.git.worktree("list", "--porcelain").splitlines():
+        if line.startswith("worktree "):
+            p = Path(line[len("worktree "):])
+            if p.name == run_id or p.name.startswith(run_id + "."):
+                out.append(p)
+    return out
 
 
 def _finish(repo: git.Repo, worktree: Worktree, slots: list[Worktree], files: RunFiles,

@@ -9,15 +9,15 @@ patch, lessons) live in :mod:`harness.fix`; candidate validation in
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from harness.context import Attempt, Context
 from harness.generators.base import Generator
 from harness.localize import localize
-from harness.stop import Stop, StopLimits, check, would_exceed
 from harness.state import RunFiles, RunState
+from harness.stop import Stop, StopLimits, check, would_exceed
 from harness.task import Task
 from harness.validate import Outcome, Validator
 from sandbox.worktree import Worktree

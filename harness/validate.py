@@ -18,10 +18,10 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from evals.pytest_runner import PytestEvaluator, TestRun, TimeoutPolicy
 from evals.verdict import TestResult

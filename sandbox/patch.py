@@ -45,7 +45,7 @@ class Patch:
     meta: dict = field(default_factory=dict, compare=False, hash=False)
 
     @classmethod
-    def from_diff(cls, diff: str, description: str = "", meta: dict | None = None) -> "Patch":
+    def from_diff(cls, diff: str, description: str = "", meta: dict | None = None) -> Patch:
         """Parse and validate ``diff``.
 
         Raises:
@@ -75,7 +75,7 @@ class Patch:
     @classmethod
     def from_texts(
         cls, changes: dict[str, tuple[str, str]], description: str = "", meta: dict | None = None
-    ) -> "Patch":
+    ) -> Patch:
         """Build a patch from ``{path: (old_text, new_text)}`` with 3 lines of context.
 
         Raises:
@@ -224,7 +224,7 @@ def _find(lines: list[str], block: list[str], want: int) -> int | None:
         return min(max(want, 0), len(lines))
     norm = [b.rstrip("\r\n") for b in block]
     limit = len(lines) - len(block)
-    for delta in range(0, max(limit, 0) + len(lines) + 1):
+    for delta in range(max(limit, 0) + len(lines) + 1):
         for at in (want - delta, want + delta) if delta else (want,):
             if 0 <= at <= limit and [x.rstrip("\r\n") for x in lines[at : at + len(block)]] == norm:
                 return at

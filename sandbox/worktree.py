@@ -50,7 +50,7 @@ def open_repo(path: Path) -> git.Repo:
     if repo.bare:
         raise RepoError(f"{path} is a bare repository; point loopwright at a clone with a work tree")
     try:
-        repo.head.commit
+        _ = repo.head.commit
     except ValueError:
         raise RepoError(
             f"{repo.working_tree_dir} has no commits yet; commit your code first "
@@ -79,7 +79,7 @@ class Worktree:
     branch: str | None
 
     @classmethod
-    def create(cls, repo: git.Repo, name: str, branch: str | None, commit: str = "HEAD") -> "Worktree":
+    def create(cls, repo: git.Repo, name: str, branch: str | None, commit: str = "HEAD") -> Worktree:
         """``git worktree add`` a new worktree named ``name`` at ``commit``.
 
         With ``branch`` the worktree gets that new branch; otherwise it is detached.

@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 import time
 
-import pytest
 from typer.testing import CliRunner
 
 from evals.pytest_runner import PytestEvaluator, TimeoutPolicy
 from harness.cli import app
-from harness.fix import FixOptions, UsageError, fix
+from harness.fix import FixOptions, fix
 from harness.generators.templates import TemplateGenerator
 from harness.stop import StopLimits
 from harness.validate import Baseline, Validator

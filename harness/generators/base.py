@@ -26,7 +26,7 @@ class Usage:
     latency: float = 0.0
     calls: int = 0
 
-    def add(self, other: "Usage") -> None:
+    def add(self, other: Usage) -> None:
         """Accumulate ``other`` into this usage (unknown cost stays unknown)."""
         self.input_tokens += other.input_tokens
         self.output_tokens += other.output_tokens
