@@ -32,22 +32,54 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 err = Console(stderr=True)
 
 
-def make_generator(spec_name: str, loop: LoopSpec) -> Generator:
-    """The generator for ``--generator`` (or the loop's worker model).
+def make_generator(spec_name: str, loop: LoopSpec, *, record: str | None = None,
+                   replay: str | None = None, base_url: str | None = None) -> Generator:
+    """The generator for ``--generator``/``--model`` (or the loop's worker model).
+
+    ``templates`` is the offline repairer; ``openai:MODEL``, ``anthropic:MODEL`` and
+    ``replay:FILE`` are model generators; ``A,B`` chains them (A first, B when A gives up).
 
     Raises:
-        UsageError: unknown generator name.
+        UsageError: unknown generator, missing API key, unusable cassette.
     """
-    batch = int(loop.loopwright.get("candidates_per_iteration", 40))
-    if spec_name in ("templates", "loopwright:templates"):
-        from harness.generators.templates import TemplateGenerator
+    from harness.generators.llm import GeneratorError
+    from harness.generators.registry import make_generator as make_llm
 
-        return TemplateGenerator(batch=batch)
-    raise UsageError(f"unknown generator {spec_name!r}; available: templates")
+    parts = [p.strip() for p in spec_name.split(",") if p.strip()]
+    if not parts:
+        raise UsageError("--generator is empty; use templates, openai:MODEL, anthropic:MODEL or replay:FILE")
+    built: list[Generator] = []
+    for part in parts:
+        if part in ("templates", "loopwright:templates"):
+            from harness.generators.templates import TemplateGenerator
+
+            built.append(TemplateGenerator(batch=int(loop.loopwright.get("candidates_per_iteration", 40))))
+            continue
+        try:
+            built.append(make_llm(part, record=record, replay=replay, base_url=base_url))
+        except (ValueError, GeneratorError) as exc:
+            raise UsageError(str(exc)) from None
+    if len(built) == 1:
+        return built[0]
+    from harness.generators.chain import ChainGenerator
+
+    return ChainGenerator(built)
 
 
-def _options(loop: LoopSpec, python, max_iterations, max_seconds, apply, keep, jobs) -> FixOptions:
-    lim = loop.limits().override(max_iterations=max_iterations, max_wall_seconds=max_seconds)
+def default_generator(loop: LoopSpec) -> str:
+    """The loop's worker model; for the offline default, escalate to a model when a key is set."""
+    from harness.generators.registry import default_generator_spec
+
+    if loop.generator != "templates":
+        return loop.generator
+    llm = default_generator_spec()
+    return "templates" if llm == "templates" else f"templates,{llm}"
+
+
+def _options(loop: LoopSpec, python, max_iterations, max_seconds, apply, keep, jobs,
+             budgets: dict | None = None) -> FixOptions:
+    lim = loop.limits().override(max_iterations=max_iterations, max_wall_seconds=max_seconds,
+                                 **(budgets or {}))
     ext = loop.loopwright
     t = ext.get("test_timeout", {}) or {}
     return FixOptions(
@@ -91,15 +123,16 @@ class _Progress:
 
 
 def _run(repo: Path, loop: LoopSpec, generator_name: str | None, python, max_iterations,
-         max_seconds, apply, keep, jobs, as_json: bool, run_id: str | None = None) -> None:
+         max_seconds, apply, keep, jobs, as_json: bool, run_id: str | None = None,
+         llm: dict | None = None, budgets: dict | None = None) -> None:
     console = Console(stderr=True, quiet=as_json)
 
     def say(message: str) -> None:
         console.print(f"[yellow]{message}[/]")
 
     try:
-        options = _options(loop, python, max_iterations, max_seconds, apply, keep, jobs)
-        generator = make_generator(generator_name or loop.generator, loop)
+        options = _options(loop, python, max_iterations, max_seconds, apply, keep, jobs, budgets)
+        generator = make_generator(generator_name or default_generator(loop), loop, **(llm or {}))
         progress = _Progress(console)
 
         def go():
@@ -157,30 +190,45 @@ _APPLY = typer.Option(False, "--apply", help="Apply the final patch to your work
 _KEEP = typer.Option(False, "--keep", help="Keep the run's worktrees.")
 _JSON = typer.Option(False, "--json", help="Print one JSON summary on stdout instead of the live view.")
 _JOBS = typer.Option(0, "--jobs", help="Candidates validated in parallel (default: CPU count, at most 4).")
-_GEN = typer.Option(None, "--generator", help="Generator (default: the loop's worker; `templates` offline).")
+_GEN = typer.Option(None, "--generator", "--model",
+                    help="templates | openai:MODEL | anthropic:MODEL | replay:FILE, or a chain "
+                         "`templates,anthropic:MODEL` (default: templates, escalating to a model "
+                         "when OPENAI_API_KEY or ANTHROPIC_API_KEY is set).")
+_RECORD = typer.Option(None, "--record", help="Record every model exchange to this cassette (JSONL).")
+_REPLAY = typer.Option(None, "--replay", help="Answer model calls from this cassette instead of the network.")
+_BASE_URL = typer.Option(None, "--base-url", help="API root for OpenAI-compatible servers (Ollama, vLLM, …).")
+_COST = typer.Option(None, "--max-cost", help="Stop before a model call would exceed this many USD.")
+_TOKENS = typer.Option(None, "--max-tokens", help="Stop before a model call would exceed this many tokens.")
 
 
 @app.command("fix")
 def fix_cmd(repo: Path = _REPO, python: str | None = _PY, max_iterations: int | None = _ITER,
             max_seconds: float | None = _SECS, apply: bool = _APPLY, keep: bool = _KEEP,
-            as_json: bool = _JSON, jobs: int = _JOBS, generator: str | None = _GEN) -> None:
+            as_json: bool = _JSON, jobs: int = _JOBS, generator: str | None = _GEN,
+            record: str | None = _RECORD, replay: str | None = _REPLAY, base_url: str | None = _BASE_URL,
+            max_cost: float | None = _COST, max_tokens: int | None = _TOKENS) -> None:
     """Make the failing tests of REPO pass; the fix lands on branch loopwright/<run-id>."""
     _run(repo, builtin_spec("fix-failing-tests"), generator, python, max_iterations, max_seconds,
-         apply, keep, jobs, as_json)
+         apply, keep, jobs, as_json, llm=dict(record=record, replay=replay, base_url=base_url),
+         budgets=dict(max_cost_usd=max_cost, max_tokens=max_tokens))
 
 
 @app.command("run")
 def run_cmd(spec: Path = typer.Argument(..., help="An LSS 1.0 loop declaration (YAML)."),
             repo: Path = _REPO, python: str | None = _PY, max_iterations: int | None = _ITER,
             max_seconds: float | None = _SECS, apply: bool = _APPLY, keep: bool = _KEEP,
-            as_json: bool = _JSON, jobs: int = _JOBS, generator: str | None = _GEN) -> None:
+            as_json: bool = _JSON, jobs: int = _JOBS, generator: str | None = _GEN,
+            record: str | None = _RECORD, replay: str | None = _REPLAY, base_url: str | None = _BASE_URL,
+            max_cost: float | None = _COST, max_tokens: int | None = _TOKENS) -> None:
     """Run the loop declared in SPEC on REPO."""
     try:
         loop = load_spec(spec)
     except SpecError as exc:
         err.print(f"[red]invalid loop declaration:[/]\n{exc}")
         raise typer.Exit(EXIT_BAD_INPUT) from None
-    _run(repo, loop, generator, python, max_iterations, max_seconds, apply, keep, jobs, as_json)
+    _run(repo, loop, generator, python, max_iterations, max_seconds, apply, keep, jobs, as_json,
+         llm=dict(record=record, replay=replay, base_url=base_url),
+         budgets=dict(max_cost_usd=max_cost, max_tokens=max_tokens))
 
 
 @app.command("resume")

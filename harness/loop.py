@@ -15,6 +15,7 @@ from pathlib import Path
 
 from harness.context import Attempt, Context
 from harness.generators.base import Generator
+from harness.generators.llm import GeneratorError
 from harness.localize import localize
 from harness.state import RunFiles, RunState
 from harness.stop import Stop, StopLimits, check, would_exceed
@@ -31,6 +32,11 @@ class LoopEvent:
     state: RunState
     outcome: Outcome | None = None
     stop: Stop | None = None
+
+
+def current(generator: Generator) -> str:
+    """Name of the generator actually answering (the active member of a chain)."""
+    return getattr(getattr(generator, "current", generator), "name", generator.name)
 
 
 @dataclass
@@ -68,19 +74,25 @@ class Loop:
             self._tick(started)
             # decide
             stop = check(self.state, self.limits, started)
-            if stop is None and hasattr(self.generator, "estimate"):
-                cost = self.generator.estimate(None)
-                stop = would_exceed(self.state.spent.cost_usd, self.state.spent.tokens,
-                                    cost.cost_usd, cost.input_tokens + cost.output_tokens, self.limits)
             if stop:
                 return self._stop(stop)
-            self.state.iteration += 1
-            self.on_event(LoopEvent("iteration", self.state))
             # gather context
             context = self._context()
+            if hasattr(self.generator, "estimate"):  # never start a call the budget can't pay
+                cost = self.generator.estimate(context)
+                stop = would_exceed(self.state.spent.cost_usd, self.state.spent.tokens,
+                                    cost.cost_usd, cost.input_tokens + cost.output_tokens, self.limits)
+                if stop:
+                    return self._stop(stop)
+            self.state.iteration += 1
+            context.iteration = self.state.iteration
+            self.on_event(LoopEvent("iteration", self.state))
             # generate
             t0 = time.monotonic()
-            proposal = self.generator.generate(context)
+            try:
+                proposal = self.generator.generate(context)
+            except GeneratorError as exc:  # refused request, retries exhausted, cassette mismatch
+                return self._stop(Stop("generator_error", str(exc)))
             self._spend(proposal.usage)
             self.files.step("generate", iteration=self.state.iteration,
                             generator=self.generator.name, candidates=len(proposal.candidates),
@@ -101,13 +113,14 @@ class Loop:
                                             "files": list(accepted.patch.files),
                                             "meta": accepted.patch.meta})
                 self.on_event(LoopEvent("accepted", self.state, accepted))
-            self.state.history.append({"iteration": self.state.iteration,
+            self.state.history.append({"iteration": self.state.iteration, "generator": current(self.generator),
                                        "failing": len(baseline.failing), "accepted": bool(accepted)})
             self.state.remaining = baseline.failing
             self._tick(started)
             self.files.save(self.state)
 
     def _context(self) -> Context:
+        """Observe → context: failing tests, suspicious lines, lessons, prior attempts."""
         baseline = self.validator.baseline
         results = {t: baseline.results[t] for t in baseline.collected if t in baseline.results}
         locations = localize(baseline.root, results, baseline.coverage, self.protected)

@@ -62,7 +62,15 @@ def check(state: RunState, limits: StopLimits, started: float, now: float | None
     if limits.max_tokens is not None and spent.tokens >= limits.max_tokens:
         return Stop("max_tokens", f"used {spent.tokens} of {limits.max_tokens} tokens")
     k = limits.no_progress
-    if k is not None and len(state.history) >= k and not any(h["accepted"] for h in state.history[-k:]):
+    # only the trailing iterations of the generator now answering count: a chain that
+    # escalated to the next generator gives it a fresh window
+    gen = state.history[-1].get("generator") if state.history else None
+    tail = []
+    for h in reversed(state.history):
+        if h.get("generator") != gen:
+            break
+        tail.append(h)
+    if k is not None and len(tail) >= k and not any(h["accepted"] for h in tail[:k]):
         return Stop("no_progress", f"{k} iterations in a row without fixing another test")
     return None
 

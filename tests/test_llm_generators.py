@@ -564,7 +564,7 @@ def test_make_generator_specs_and_errors(tmp_path):
     gen = make_generator("openai:gpt-4.1", env=env, max_tokens=123)
     assert isinstance(gen, OpenAIGenerator) and gen.name == "openai:gpt-4.1" and gen.max_tokens == 123
     assert gen.token_field == "max_completion_tokens"  # api.openai.com
-    assert make_generator("anthropic", env=env).name == "anthropic:claude-sonnet-4-5"
+    assert make_generator("anthropic", env=env).name == "anthropic:claude-sonnet-4-6"
     local = make_generator("openai:llama3", base_url="http://127.0.0.1:9/v1", env={})
     assert local.token_field == "max_tokens"  # compatible servers need no key
     with pytest.raises(ValueError, match="unknown generator 'gemini'.*valid: templates, openai:MODEL"):
@@ -579,8 +579,8 @@ def test_make_generator_specs_and_errors(tmp_path):
 
 def test_default_generator_spec():
     assert default_generator_spec({}) == "templates"
-    assert default_generator_spec({"ANTHROPIC_API_KEY": "a"}) == "anthropic:claude-sonnet-4-5"
-    assert default_generator_spec({"OPENAI_API_KEY": "k"}) == "openai:gpt-4.1-mini"
+    assert default_generator_spec({"ANTHROPIC_API_KEY": "a"}) == "anthropic:claude-sonnet-4-6"
+    assert default_generator_spec({"OPENAI_API_KEY": "k"}) == "openai:gpt-5-mini"
 
 
 def test_patch_description_without_an_explanation(context):

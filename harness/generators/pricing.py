@@ -56,7 +56,7 @@ def _parse(text: str, where: str) -> dict[str, Price]:
         data = json.loads(text)
         models = data["models"]
     except (ValueError, KeyError, TypeError) as exc:
-        raise ValueError(f"{where}: not a price table ({exc}); expected {{'models': {{...}}}}")
+        raise ValueError(f"{where}: not a price table ({exc}); expected {{'models': {{...}}}}") from exc
     out = {}
     for model, entry in models.items():
         try:

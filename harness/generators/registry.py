@@ -25,7 +25,7 @@ PROVIDERS = {
     "openai": ("harness.generators.openai_gen", "OpenAIGenerator"),
     "anthropic": ("harness.generators.anthropic_gen", "AnthropicGenerator"),
 }
-DEFAULT_MODELS = {"openai": "gpt-4.1-mini", "anthropic": "claude-sonnet-4-5"}
+DEFAULT_MODELS = {"openai": "gpt-5-mini", "anthropic": "claude-sonnet-4-6"}
 KEY_ENV = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
 BASE_URL_ENV = {"openai": "OPENAI_BASE_URL", "anthropic": "ANTHROPIC_BASE_URL"}
 VALID_SPECS = "templates, openai:MODEL, anthropic:MODEL, replay:FILE"
