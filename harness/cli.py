@@ -85,13 +85,15 @@ def _options(loop: LoopSpec, python, max_iterations, max_seconds, apply, keep, j
     return FixOptions(
         python=python,
         limits=StopLimits(lim.max_iterations, lim.max_wall_seconds, lim.no_progress,
-                          lim.max_cost_usd, lim.max_tokens),
+                          lim.max_cost_usd, lim.max_tokens, lim.evaluator_error),
         protected=tuple(ext.get("protected_paths") or FixOptions().protected),
         apply=apply, keep=keep, jobs=jobs or 0,
         max_diff_lines=int(ext.get("max_diff_lines", 40)),
         timeouts=TimeoutPolicy(**{k: float(v) for k, v in t.items()
                                   if k in ("min_seconds", "factor", "default", "baseline")}),
         loop_name=loop.loop_name,
+        static={eid: str((ext.get("evaluators", {}).get(eid) or {}).get("when", "configured"))
+                for eid in ("lint", "types") if eid in loop.evaluator_ids()},
     )
 
 
@@ -124,7 +126,7 @@ class _Progress:
 
 def _run(repo: Path, loop: LoopSpec, generator_name: str | None, python, max_iterations,
          max_seconds, apply, keep, jobs, as_json: bool, run_id: str | None = None,
-         llm: dict | None = None, budgets: dict | None = None) -> None:
+         llm: dict | None = None, budgets: dict | None = None, force: dict | None = None) -> None:
     console = Console(stderr=True, quiet=as_json)
 
     def say(message: str) -> None:
@@ -132,6 +134,9 @@ def _run(repo: Path, loop: LoopSpec, generator_name: str | None, python, max_ite
 
     try:
         options = _options(loop, python, max_iterations, max_seconds, apply, keep, jobs, budgets)
+        for eid, on in (force or {}).items():
+            if on:
+                options.static[eid] = "always"
         generator = make_generator(generator_name or default_generator(loop), loop, **(llm or {}))
         progress = _Progress(console)
 
@@ -198,6 +203,8 @@ _RECORD = typer.Option(None, "--record", help="Record every model exchange to th
 _REPLAY = typer.Option(None, "--replay", help="Answer model calls from this cassette instead of the network.")
 _BASE_URL = typer.Option(None, "--base-url", help="API root for OpenAI-compatible servers (Ollama, vLLM, …).")
 _COST = typer.Option(None, "--max-cost", help="Stop before a model call would exceed this many USD.")
+_LINT = typer.Option(False, "--lint", help="Reject patches that add ruff diagnostics, even if the repo does not configure ruff.")
+_TYPES = typer.Option(False, "--types", help="Reject patches that add type errors (mypy/pyright), even if not configured.")
 _TOKENS = typer.Option(None, "--max-tokens", help="Stop before a model call would exceed this many tokens.")
 
 
@@ -206,11 +213,12 @@ def fix_cmd(repo: Path = _REPO, python: str | None = _PY, max_iterations: int | 
             max_seconds: float | None = _SECS, apply: bool = _APPLY, keep: bool = _KEEP,
             as_json: bool = _JSON, jobs: int = _JOBS, generator: str | None = _GEN,
             record: str | None = _RECORD, replay: str | None = _REPLAY, base_url: str | None = _BASE_URL,
-            max_cost: float | None = _COST, max_tokens: int | None = _TOKENS) -> None:
+            max_cost: float | None = _COST, max_tokens: int | None = _TOKENS,
+            lint: bool = _LINT, types: bool = _TYPES) -> None:
     """Make the failing tests of REPO pass; the fix lands on branch loopwright/<run-id>."""
     _run(repo, builtin_spec("fix-failing-tests"), generator, python, max_iterations, max_seconds,
          apply, keep, jobs, as_json, llm=dict(record=record, replay=replay, base_url=base_url),
-         budgets=dict(max_cost_usd=max_cost, max_tokens=max_tokens))
+         budgets=dict(max_cost_usd=max_cost, max_tokens=max_tokens), force=dict(lint=lint, types=types))
 
 
 @app.command("run")
@@ -219,7 +227,8 @@ def run_cmd(spec: Path = typer.Argument(..., help="An LSS 1.0 loop declaration (
             max_seconds: float | None = _SECS, apply: bool = _APPLY, keep: bool = _KEEP,
             as_json: bool = _JSON, jobs: int = _JOBS, generator: str | None = _GEN,
             record: str | None = _RECORD, replay: str | None = _REPLAY, base_url: str | None = _BASE_URL,
-            max_cost: float | None = _COST, max_tokens: int | None = _TOKENS) -> None:
+            max_cost: float | None = _COST, max_tokens: int | None = _TOKENS,
+            lint: bool = _LINT, types: bool = _TYPES) -> None:
     """Run the loop declared in SPEC on REPO."""
     try:
         loop = load_spec(spec)
@@ -228,7 +237,7 @@ def run_cmd(spec: Path = typer.Argument(..., help="An LSS 1.0 loop declaration (
         raise typer.Exit(EXIT_BAD_INPUT) from None
     _run(repo, loop, generator, python, max_iterations, max_seconds, apply, keep, jobs, as_json,
          llm=dict(record=record, replay=replay, base_url=base_url),
-         budgets=dict(max_cost_usd=max_cost, max_tokens=max_tokens))
+         budgets=dict(max_cost_usd=max_cost, max_tokens=max_tokens), force=dict(lint=lint, types=types))
 
 
 @app.command("resume")

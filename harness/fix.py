@@ -38,7 +38,7 @@ from harness.state import (
     read_lessons,
 )
 from harness.stop import StopLimits
-from harness.validate import Baseline, Outcome, Validator
+from harness.validate import Baseline, Outcome, StaticCheck, Validator
 from sandbox.patch import Patch
 from sandbox.process import SandboxPolicy, network_isolation
 from sandbox.worktree import BRANCH_PREFIX, RepoError, Worktree, open_repo, worktree_root
@@ -71,6 +71,8 @@ class FixOptions:
         loop_name: the LSS loop this run follows.
         policy: how test processes are sandboxed (default: no network, private HOME,
             8 GiB address-space limit).
+        static: when to run the ``lint`` and ``types`` evaluators: ``configured`` (the
+            repo configures ruff / mypy or pyright), ``always`` or ``never``.
     """
 
     python: str | None = None
@@ -83,6 +85,7 @@ class FixOptions:
     timeouts: TimeoutPolicy = field(default_factory=TimeoutPolicy)
     loop_name: str = "fix-failing-tests"
     policy: SandboxPolicy = field(default_factory=lambda: DEFAULT_POLICY)
+    static: dict[str, str] = field(default_factory=lambda: {"lint": "configured", "types": "configured"})
 
 
 @dataclass
@@ -237,8 +240,9 @@ def _execute(repo: git.Repo, python: str, state: RunState, files: RunFiles, gene
         jobs = options.jobs or min(4, os.cpu_count() or 1)
         slots = [Worktree.create(repo, f"{run_id}.slot{i}", None, state.base_commit)
                  for i in range(jobs)]
+        static = _static_checks(root, worktree.path, python, options, run_id, say, messages)
         validator = Validator(evaluator, slots, baseline, options.protected, options.max_diff_lines,
-                              options.timeouts)
+                              options.timeouts, static)
         for accepted in state.accepted:  # resuming: replay what was already accepted
             validator.accept(Outcome(Patch.from_diff(accepted["diff"], accepted["description"],
                                                      accepted.get("meta")),
@@ -272,6 +276,37 @@ def _execute(repo: git.Repo, python: str, state: RunState, files: RunFiles, gene
             validator.close()
         evaluator.close()
         files.unlock()
+
+
+def _static_checks(root: Path, main: Path, python: str, options: FixOptions, run_id: str,
+                   say: Callable[[str], None], messages: list[str]) -> list[StaticCheck]:
+    """Lint/type evaluators this run uses, each with its baseline on the whole worktree.
+
+    A missing tool or a baseline that cannot be taken is reported once and the
+    evaluator skipped, visibly (a note in the summary), never silently.
+    """
+    from evals.lint import RuffEvaluator
+    from evals.types import TypeCheckEvaluator
+
+    checks = []
+    for eid, when in sorted(options.static.items()):
+        ev = RuffEvaluator(options.policy) if eid == "lint" else \
+            TypeCheckEvaluator(worktree_root() / f"{run_id}.mypy-cache", options.policy)
+        if when == "never" or (when == "configured" and not ev.configured(root)):
+            continue
+        if not (ev.available() if eid == "lint" else ev.available(python)):
+            messages.append(f"{eid} evaluator skipped: {ev.MISSING}")
+            say(messages[-1])
+            continue
+        base = ev.run(main) if eid == "lint" else ev.run(main, python)
+        if base.error:
+            messages.append(f"{eid} evaluator skipped: its baseline run failed: {base.error.splitlines()[0]}")
+            say(messages[-1])
+            continue
+        run = ev.run if eid == "lint" else (lambda wt, paths, ev=ev: ev.run(wt, python, paths))
+        checks.append(StaticCheck(eid, run, base))
+        say(f"{eid} evaluator on: {len(base.results)} diagnostic(s) at baseline do not count")
+    return checks
 
 
 def _run_worktrees(repo: git.Repo, run_id: str) -> list[Path]:

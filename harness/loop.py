@@ -63,6 +63,7 @@ class Loop:
     operator_priors: dict[str, float] = field(default_factory=dict)
     on_event: Callable[[LoopEvent], None] = lambda event: None
     attempts: list[Attempt] = field(default_factory=list)
+    repeats: int = 0
 
     def run(self) -> RunState:
         """Iterate until a stop rule fires; returns the final state (also saved to disk)."""
@@ -73,7 +74,8 @@ class Loop:
             self.state.remaining = baseline.failing
             self._tick(started)
             # decide
-            stop = check(self.state, self.limits, started)
+            stop = check(self.state, self.limits, started,
+                         evaluator_errors=self.validator.evaluator_errors, repeats=self.repeats)
             if stop:
                 return self._stop(stop)
             # gather context
@@ -102,9 +104,10 @@ class Loop:
             if not proposal.candidates and not proposal.notes:
                 return self._stop(Stop("no_candidates_left",
                                        "the generator has no untried candidate left"))
-            # apply + evaluate (in the validator's worktree slots)
+            # apply + evaluate (in the validator's worktree slots); never the same patch twice
+            fresh = self._fresh(proposal.candidates)
             deadline = started + (self.limits.max_wall_seconds or float("inf"))
-            accepted = self.validator.first_accepted(proposal.candidates, deadline, self._record)
+            accepted = self.validator.first_accepted(fresh, deadline, self._record)
             # update state
             if accepted:
                 self.validator.accept(accepted, self.worktree)
@@ -128,6 +131,20 @@ class Loop:
         return Context(Path(self.worktree.path), task, locations, self.protected, self.lessons,
                        self.conventions, list(self.attempts), self.state.iteration,
                        self.operator_priors)
+
+    def _fresh(self, candidates: list) -> list:
+        """Candidates not tried before; a proposal of only repeats counts toward ``repeated_patch``
+        and each repeat is fed back as an attempt saying so."""
+        tried = {a.digest: a for a in self.attempts}
+        fresh = [p for p in candidates if p.digest not in tried]
+        for p in candidates:
+            if p.digest in tried:
+                self.files.step("repeat", iteration=self.state.iteration, digest=p.digest)
+                self.attempts.append(Attempt(p.digest, p.description, False,
+                                             "this exact patch was already tried: " + tried[p.digest].reason,
+                                             p.diff))
+        self.repeats = self.repeats + 1 if candidates and not fresh else 0
+        return fresh
 
     def _record(self, outcome: Outcome) -> None:
         self.state.candidates_tried += 1

@@ -24,6 +24,8 @@ class StopLimits:
         no_progress: iterations in a row without fewer failing tests.
         max_cost_usd: USD spent on model calls.
         max_tokens: model tokens (input + output).
+        evaluator_error: evaluations in a row where an evaluator could not run.
+        repeated_patch: times in a row the generator proposed only patches already tried.
     """
 
     max_iterations: int | None = 30
@@ -31,6 +33,8 @@ class StopLimits:
     no_progress: int | None = 8
     max_cost_usd: float | None = None
     max_tokens: int | None = None
+    evaluator_error: int | None = 3
+    repeated_patch: int | None = 2
 
 
 @dataclass(frozen=True)
@@ -41,13 +45,19 @@ class Stop:
     detail: str
 
 
-def check(state: RunState, limits: StopLimits, started: float, now: float | None = None) -> Stop | None:
+def check(state: RunState, limits: StopLimits, started: float, now: float | None = None,
+          evaluator_errors: int = 0, repeats: int = 0) -> Stop | None:
     """The first stop rule that fires for ``state``, or None to go on.
+
+    ``no_progress`` is LSS 1.0's ``stall`` condition with ``min_improvement`` 1:
+    ``window_iterations`` iterations in a row without one more test fixed.
 
     Args:
         state: the run so far (``remaining``, ``iteration``, ``history``, ``spent``).
         limits: the numbers.
         started: ``time.monotonic()`` at the start of the run.
+        evaluator_errors: evaluations in a row where an evaluator could not run.
+        repeats: proposals in a row that held only already-tried patches.
     """
     now = time.monotonic() if now is None else now
     if not state.remaining:
@@ -61,6 +71,11 @@ def check(state: RunState, limits: StopLimits, started: float, now: float | None
         return Stop("max_cost_usd", f"spent ${spent.cost_usd:.4f} of ${limits.max_cost_usd:.2f}")
     if limits.max_tokens is not None and spent.tokens >= limits.max_tokens:
         return Stop("max_tokens", f"used {spent.tokens} of {limits.max_tokens} tokens")
+    if limits.evaluator_error is not None and evaluator_errors >= limits.evaluator_error:
+        return Stop("evaluator_error", f"an evaluator failed to run {evaluator_errors} times in a row")
+    if limits.repeated_patch is not None and repeats >= limits.repeated_patch:
+        return Stop("repeated_patch", f"the generator proposed only patches already tried, "
+                    f"{repeats} times in a row (thrashing)")
     k = limits.no_progress
     # only the trailing iterations of the generator now answering count: a chain that
     # escalated to the next generator gives it a fresh window

@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from evals.pytest_runner import PytestEvaluator, TestRun, TimeoutPolicy
-from evals.verdict import TestResult
+from evals.lint import regressions
+from evals.verdict import TestResult, Verdict
 from harness.localize import is_protected, tests_covering
 from sandbox.patch import Patch, PatchError
 from sandbox.worktree import Worktree
@@ -60,6 +61,22 @@ class Baseline:
 
 
 @dataclass
+class StaticCheck:
+    """A baseline-aware static evaluator (lint or types) used by the validator.
+
+    Attributes:
+        id: evaluator id (``lint``, ``types``).
+        run: ``run(worktree, paths) -> Verdict`` for the files a patch touches.
+        baseline: the verdict on the whole repository at the start; diagnostics
+            already there never count against a patch.
+    """
+
+    id: str
+    run: Callable[[Path, list[str]], Verdict]
+    baseline: Verdict
+
+
+@dataclass
 class Outcome:
     """The verdict on one candidate.
 
@@ -68,7 +85,8 @@ class Outcome:
         reason: why it was rejected (or what it fixed), in words, for the trajectory
             and for the next prompt.
         fixed: failing test ids it makes pass. broken: passing ids it breaks.
-        stage: where it was decided: ``policy``, ``apply``, ``screen`` or ``full``.
+        stage: where it was decided: ``policy``, ``apply``, ``screen``, ``lint``, ``types``,
+            ``full``, or ``error`` (an evaluator could not run).
         seconds: wall seconds per stage. tests_run: tests executed.
     """
 
@@ -99,17 +117,24 @@ class Validator:
         protected: globs of paths a patch may not touch.
         max_diff_lines: largest accepted patch (added + removed lines).
         timeouts: per-test timeout policy.
+        static: lint/type checks run on the patched files before the full suite.
+
+    Attributes:
+        evaluator_errors: evaluations in a row where an evaluator could not run
+            (the ``evaluator_error`` stop rule reads it).
     """
 
     def __init__(self, evaluator: PytestEvaluator, slots: list[Worktree], baseline: Baseline,
                  protected: tuple[str, ...], max_diff_lines: int = 40,
-                 timeouts: TimeoutPolicy | None = None):
+                 timeouts: TimeoutPolicy | None = None, static: list[StaticCheck] = ()):
         self.evaluator = evaluator
         self.slots = slots
         self.baseline = baseline
         self.protected = protected
         self.max_diff_lines = max_diff_lines
         self.timeouts = timeouts or evaluator.timeouts
+        self.static = list(static)
+        self.evaluator_errors = 0
         self._free: queue.Queue[Worktree] = queue.Queue()
         for s in slots:
             self._free.put(s)
@@ -166,9 +191,12 @@ class Validator:
                            f"(limit {self.max_diff_lines})", "policy")
         slot = self._free.get()
         try:
-            return self._in_slot(slot, patch)
+            out = self._in_slot(slot, patch)
         finally:
             self._free.put(slot)
+        with self._lock:
+            self.evaluator_errors = self.evaluator_errors + 1 if out.stage == "error" else 0
+        return out
 
     def _in_slot(self, slot: Worktree, patch: Patch) -> Outcome:
         t0 = time.monotonic()
@@ -203,7 +231,7 @@ class Validator:
                            paths=sorted({t.split("::", 1)[0] for t in failing}),
                            process_timeout=30 + sum(limits.values()))
         if screen.error:
-            out.reason = f"the test run failed to start: {screen.error.splitlines()[0]}"
+            out.stage, out.reason = "error", f"the test run failed to start: {screen.error.splitlines()[0]}"
             return
         out.fixed = [t for t in failing if t in screen.results and screen.results[t].ok]
         if not out.fixed:
@@ -212,6 +240,18 @@ class Validator:
                 f"; {first.test_id} still fails: {first.message.splitlines()[0] if first.message else first.outcome}"
                 if first else "")
             return
+        for check in self.static:
+            t0 = time.monotonic()
+            verdict = check.run(slot.path, list(patch.files))
+            out.seconds[check.id] = time.monotonic() - t0
+            if verdict.error:
+                out.stage, out.reason = "error", f"the {check.id} evaluator failed: {verdict.error.splitlines()[0]}"
+                return
+            new = regressions(check.baseline, verdict)
+            if new:
+                out.stage = check.id
+                out.reason = f"adds {len(new)} {check.id} diagnostic(s): {new[0].message}"
+                return
         rest = [t for t in self.baseline.collected if t not in set(failing)]
         if rest:
             out.stage = "full"
@@ -222,7 +262,7 @@ class Validator:
                              stop_on=[t for t in rest if t in passing], timeouts=self._limits(rest),
                              process_timeout=60 + 3 * self.baseline.duration + 2 * len(rest))
             if full.error:
-                out.reason = f"the full test run failed to start: {full.error.splitlines()[0]}"
+                out.stage, out.reason = "error", f"the full test run failed to start: {full.error.splitlines()[0]}"
                 return
             out.broken = [t for t in rest if t in passing and t in full.results and not full.results[t].ok]
             if out.broken:

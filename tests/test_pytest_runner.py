@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 
@@ -146,3 +147,29 @@ def test_verdict_compares_with_baseline():
     now = TestRun(results={"a": TestResult("a", "passed"), "b": TestResult("b", "failed")})
     v = ev.verdict(now, base)
     assert v.fixed == ["a"] and v.new_failures == ["b"] and not v.passed
+
+
+def test_hanging_test_and_its_children_are_gone_after_the_timeout(tmp_path):
+    pidfile = tmp_path / "child.pid"
+    write_tree(tmp_path, {"test_spawn.py": f"""
+        import subprocess, sys, time
+
+        def test_spawn_and_hang():
+            p = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+            open({str(pidfile)!r}, "w").write(str(p.pid))
+            while True:
+                try:
+                    time.sleep(0.05)
+                except BaseException:
+                    pass
+    """})
+    for fork in (False, True):
+        ev = PytestEvaluator(PYTHON, fork=fork)
+        t0 = time.monotonic()
+        run = ev.run(tmp_path, default_timeout=1.0, process_timeout=30)
+        ev.close()
+        assert time.monotonic() - t0 < 25
+        assert run.results["test_spawn.py::test_spawn_and_hang"].outcome == "timeout"
+        time.sleep(0.2)
+        status = Path(f"/proc/{int(pidfile.read_text())}/status")
+        assert not status.exists() or "zombie" in status.read_text()
