@@ -132,9 +132,20 @@ class PytestEvaluator:
         self.scratch = Path(scratch or tempfile.mkdtemp(prefix="loopwright-pytest-"))
         self.scratch.mkdir(parents=True, exist_ok=True)
         self._n = 0
+        self.intervals: list[tuple[float, float]] = []
         self.fork = fork and hasattr(os, "fork")
         self._servers: dict[Path, ForkServer | None] = {}
         self._lock = threading.Lock()
+
+    def busy_seconds(self) -> float:
+        """Wall seconds during which at least one test process of this evaluator was running
+        (the union of their intervals, so parallel slots are not counted twice)."""
+        total, end = 0.0, float("-inf")
+        for a, b in sorted(self.intervals):
+            if b > end:
+                total += b - max(a, end)
+                end = b
+        return total
 
     def close(self) -> None:
         """Stop the fork servers."""
@@ -267,7 +278,9 @@ class PytestEvaluator:
         t0 = time.monotonic()
         # Coverage must see the target's modules imported: it gets a fresh interpreter.
         res = self._exec(root, args, env, base_env, process_timeout, plain=coverage)
-        out.duration += time.monotonic() - t0
+        t1 = time.monotonic()
+        out.duration += t1 - t0
+        self.intervals.append((t0, t1))
         started: set[str] = set()
         for rec in _read_jsonl(Path(f"{tag}.jsonl")):
             ev = rec.get("event")

@@ -220,7 +220,7 @@ def _execute(repo: git.Repo, python: str, state: RunState, files: RunFiles, gene
             base = evaluator.run(worktree.path, coverage=True,
                                  default_timeout=options.timeouts.baseline,
                                  process_timeout=options.limits.max_wall_seconds or 3600)
-            state.spent.test_seconds += base.duration
+            state.spent.test_seconds += evaluator.busy_seconds()
             files.step("baseline", tests=len(base.results),
                        failing=sorted(t for t, r in base.results.items() if not r.ok),
                        seconds=round(base.duration, 3), error=base.error)

@@ -64,10 +64,12 @@ class Loop:
     on_event: Callable[[LoopEvent], None] = lambda event: None
     attempts: list[Attempt] = field(default_factory=list)
     repeats: int = 0
+    test_seconds_before: float = 0.0  # test-process seconds of earlier sessions of this run
 
     def run(self) -> RunState:
         """Iterate until a stop rule fires; returns the final state (also saved to disk)."""
         started = time.monotonic() - self.state.spent.wall_seconds
+        self.test_seconds_before = self.state.spent.test_seconds - self.validator.evaluator.busy_seconds()
         baseline = self.validator.baseline
         while True:
             # observe: the failing tests now (the baseline, updated by accepted patches)
@@ -148,7 +150,6 @@ class Loop:
 
     def _record(self, outcome: Outcome) -> None:
         self.state.candidates_tried += 1
-        self.state.spent.test_seconds += outcome.test_seconds
         self.attempts.append(Attempt(outcome.patch.digest, outcome.patch.description,
                                      outcome.accepted, outcome.reason, outcome.patch.diff))
         self.files.step("evaluate", iteration=self.state.iteration,
@@ -168,6 +169,8 @@ class Loop:
 
     def _tick(self, started: float) -> None:
         self.state.spent.wall_seconds = round(time.monotonic() - started, 3)
+        self.state.spent.test_seconds = round(
+            self.test_seconds_before + self.validator.evaluator.busy_seconds(), 3)
 
     def _stop(self, stop: Stop) -> RunState:
         s = self.state

@@ -49,7 +49,8 @@ def write_json_atomic(path: Path, data: dict) -> None:
 
 @dataclass
 class Budget:
-    """What a run has spent: tokens, USD (None = unknown price), wall seconds, test-process seconds."""
+    """What a run has spent: tokens, USD (None = unknown price), wall seconds, and
+    ``test_seconds``: wall seconds during which at least one test process ran."""
 
     input_tokens: int = 0
     output_tokens: int = 0
