@@ -1,0 +1,374 @@
+"""The benchmark: run ``loopwright fix`` on every task of a suite and print a table.
+
+``python -m evals.bench [--suite evals/suites/default.json] [--limit N] [--jobs 1]
+[--workdir DIR] [--json OUT]``
+
+Each task (``{"library": "name==version", "seed": N}``) is prepared once with
+:func:`evals.prepare.prepare_task` and cached in ``WORKDIR/tasks/``. Every run gets
+its own shallow clone (only the buggy commit, so the injection is not in its
+history) under ``WORKDIR/runs/<stamp>/``; ``loopwright fix CLONE --json`` runs as a
+subprocess and its one JSON summary is read from stdout. A claimed fix is checked
+independently: its patch is applied to the clone and the library's tests rerun.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import shlex
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from evals.inject import is_test_path
+from evals.prepare import PrepareError, cache_root, prepare_task, run_process, run_tests
+
+__all__ = ["Row", "ensure_prepared", "load_suite", "main", "render", "run_task", "summarize"]
+
+ROOT = Path(__file__).resolve().parents[1]
+HARNESS_CMD = [sys.executable, "-m", "harness.cli", "fix"]
+DEFAULT_SUITE = Path(__file__).resolve().parent / "suites" / "default.json"
+
+
+@dataclass
+class Row:
+    """One task's benchmark result (times in wall seconds; None when unknown).
+
+    ``status`` is the harness's (``fixed``, ``partial``, ``not_fixed``,
+    ``nothing_to_fix``, ``error``) or the bench's own ``timeout``,
+    ``bad_output`` (no JSON summary on stdout) or ``prepare_error``.
+    ``verified`` is the bench's own check of a ``fixed`` claim (patch applied to a
+    clean clone, tests rerun, no test file touched); None when not checked.
+    ``wall_seconds`` is the harness's figure when it reported one, else the bench's.
+    """
+
+    library: str
+    version: str
+    seed: int
+    status: str
+    stop_reason: str = ""
+    wall_seconds: float | None = None
+    test_seconds: float | None = None
+    candidates_tried: int | None = None
+    iterations: int | None = None
+    exit_code: int | None = None
+    verified: bool | None = None
+    bench_seconds: float = 0.0
+    run_id: str = ""
+    bug: str = ""
+    patch_files: list[str] = field(default_factory=list)
+    note: str = ""
+
+    @property
+    def test_share(self) -> float | None:
+        """test_seconds / wall_seconds, or None when either is missing or wall is 0."""
+        if self.test_seconds is None or not self.wall_seconds:
+            return None
+        return self.test_seconds / self.wall_seconds
+
+
+def load_suite(path: Path) -> list[dict]:
+    """Read a suite: a JSON list of ``{"library": "name==version", "seed": int}``.
+
+    Raises:
+        ValueError: unreadable JSON or a malformed entry (the message names it).
+    """
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ValueError(f"cannot read suite {path}: {exc}") from exc
+    tasks = data.get("tasks") if isinstance(data, dict) else data
+    if not isinstance(tasks, list):
+        raise ValueError(f"{path}: expected a list of tasks")  # noqa: TRY004 (bad input)
+    for i, t in enumerate(tasks):
+        if not (isinstance(t, dict) and isinstance(t.get("library"), str)
+                and "==" in t["library"] and isinstance(t.get("seed"), int)):
+            raise ValueError(f"{path}: task {i} must be {{'library': 'name==version', "
+                             f"'seed': int}}, got {t!r}")
+    return tasks
+
+
+def _slug(task: dict) -> str:
+    name, _, version = task["library"].partition("==")
+    return f"{name}-{version}-s{task['seed']}"
+
+
+def ensure_prepared(task: dict, workdir: Path, cache_dir: Path | None = None) -> dict:
+    """The task's TaskInfo dict, preparing it into ``WORKDIR/tasks/SLUG/repo`` if absent.
+
+    Raises:
+        PrepareError: preparation failed (see :func:`evals.prepare.prepare_task`).
+    """
+    slot = workdir / "tasks" / _slug(task)
+    meta = slot / "task.json"
+    if meta.is_file() and (slot / "repo" / ".git").is_dir():
+        return json.loads(meta.read_text())
+    tmp = workdir / "tasks" / f".{_slug(task)}.{os.getpid()}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    info = prepare_task(task["library"], task["seed"], tmp / "repo", cache_dir=cache_dir)
+    shutil.rmtree(slot, ignore_errors=True)
+    tmp.rename(slot)
+    data = info.to_dict() | {"repo": str(slot / "repo")}
+    meta.write_text(json.dumps(data, indent=2) + "\n")
+    return data
+
+
+def _git(cwd: Path, *args: str) -> None:
+    subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True)
+
+
+def _patch_files(patch: str) -> list[str]:
+    files = []
+    for line in patch.splitlines():
+        if line.startswith(("+++ ", "--- ")):
+            p = line[4:].split("\t")[0].strip()
+            if p != "/dev/null":
+                p = p[2:] if p[:2] in ("a/", "b/") else p
+                if p not in files:
+                    files.append(p)
+    return files
+
+
+def _verify(clone: Path, patch: str, timeout: float) -> tuple[bool, str]:
+    """Apply the patch to the clone's clean tree and rerun the tests: (passed, note)."""
+    if not patch.strip():
+        return False, "fixed claimed with an empty patch"
+    touched = [f for f in _patch_files(patch) if is_test_path(f)]
+    if touched:
+        return False, f"patch edits test files: {', '.join(touched)}"
+    _git(clone, "checkout", "-q", "--", ".")
+    res = subprocess.run(["git", "apply", "--whitespace=nowarn", "-"], cwd=clone, input=patch,
+                         capture_output=True, text=True, check=False)
+    if res.returncode != 0:
+        return False, f"patch does not apply to the task: {res.stderr.strip()[:200]}"
+    run = run_tests(clone, timeout)
+    if run.returncode == 0:
+        return True, ""
+    return False, ("tests hang after the patch" if run.timed_out
+                   else f"{len(run.failed)} tests still fail after the patch")
+
+
+def run_task(info: dict, run_dir: Path, timeout: float = 300.0, verify: bool = True,
+             fix_args: list[str] | None = None, harness_cmd: list[str] | None = None) -> Row:
+    """Clone a prepared task, run ``loopwright fix --json`` on it, and return its Row.
+
+    Args:
+        info: the TaskInfo dict from :func:`ensure_prepared`.
+        run_dir: where the clone and the harness's stderr log go (created).
+        timeout: wall seconds before the harness's process group is killed.
+        verify: check a ``fixed`` claim independently (see :class:`Row`).
+        fix_args: extra arguments for ``loopwright fix`` (e.g. ``--generator templates``).
+        harness_cmd: the command before ``REPO --json`` (default
+            ``[python, -m, harness.cli, fix]``, run from the project root).
+    """
+    row = Row(info["library"], info["version"], info["seed"], "error",
+              bug=info.get("description", ""))
+    run_dir.mkdir(parents=True, exist_ok=True)
+    clone = run_dir / "repo"
+    shutil.rmtree(clone, ignore_errors=True)
+    _git(run_dir, "clone", "-q", "--depth", "1", Path(info["repo"]).as_uri(), str(clone))
+    _git(clone, "config", "user.name", "loopwright-bench")
+    _git(clone, "config", "user.email", "bench@loopwright.invalid")
+    cmd = [*(harness_cmd or HARNESS_CMD), str(clone), "--json", *(fix_args or [])]
+    t0 = time.monotonic()
+    rc, out = _run_split(cmd, timeout, run_dir / "harness.stderr.log")
+    row.bench_seconds = round(time.monotonic() - t0, 3)
+    if rc is None:
+        row.status, row.wall_seconds, row.note = "timeout", row.bench_seconds, \
+            f"killed after {timeout:g}s"
+        return row
+    summary = _parse_summary(out)
+    if summary is None:
+        row.status, row.wall_seconds = "bad_output", row.bench_seconds
+        row.note = f"exit {rc}, no JSON summary on stdout (see {run_dir}/harness.stderr.log)"
+        return row
+    row.status = str(summary.get("status", "error"))
+    row.stop_reason = str(summary.get("stop_reason", "") or summary.get("error", ""))
+    for key in ("wall_seconds", "test_seconds"):
+        if isinstance(summary.get(key), (int, float)):
+            setattr(row, key, float(summary[key]))
+    for key in ("candidates_tried", "iterations", "exit_code"):
+        if isinstance(summary.get(key), int):
+            setattr(row, key, summary[key])
+    row.run_id = str(summary.get("run_id", ""))
+    if row.wall_seconds is None:
+        row.wall_seconds = row.bench_seconds
+    patch = summary.get("patch") or ""
+    row.patch_files = _patch_files(patch)
+    if verify and row.status == "fixed":
+        row.verified, row.note = _verify(clone, patch, min(timeout, 300.0))
+    return row
+
+
+def _run_split(cmd: list[str], timeout: float, err_log: Path) -> tuple[int | None, str]:
+    """Run the harness from the project root; stdout returned, stderr to ``err_log``."""
+    with open(err_log, "w") as err:
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+        rc, out = run_process(cmd, ROOT, timeout, env, stderr=err)
+    return rc, out
+
+
+def _parse_summary(out: str) -> dict | None:
+    text = out.strip()
+    try:
+        obj = json.loads(text)
+        return obj if isinstance(obj, dict) else None
+    except json.JSONDecodeError:
+        pass
+    dec = json.JSONDecoder()
+    for i in [i for i, ch in enumerate(text) if ch == "{"][::-1][:200]:
+        try:
+            obj, end = dec.raw_decode(text, i)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(obj, dict) and "status" in obj and not text[end:].strip():
+            return obj
+    return None
+
+
+def _pct(values: list[float], p: float) -> float | None:
+    """Nearest-rank percentile (p in 0..1) of a non-empty list, else None."""
+    if not values:
+        return None
+    s = sorted(values)
+    return s[max(0, math.ceil(p * len(s)) - 1)]
+
+
+def summarize(rows: list[Row]) -> dict:
+    """Suite figures: counts, wall-time quantiles, candidates per fix, test-time share.
+
+    Returns a dict: ``total``, ``fixed`` (status ``fixed``), ``verified`` (fixed and
+    confirmed by the bench; equals ``fixed`` when verification was off),
+    ``fix_rate`` (fixed/total), ``median_wall_s`` and ``p90_wall_s`` (nearest
+    rank, over every task), ``mean_candidates_per_fix`` (over fixed tasks that
+    report it), ``test_share`` (sum test_seconds / sum wall_seconds over tasks
+    reporting both) and ``harness_overhead`` (1 - test_share). None where undefined.
+    """
+    fixed = [r for r in rows if r.status == "fixed"]
+    walls = [r.wall_seconds for r in rows if r.wall_seconds is not None]
+    cands = [r.candidates_tried for r in fixed if r.candidates_tried is not None]
+    both = [r for r in rows if r.wall_seconds and r.test_seconds is not None]
+    wall_sum = sum(r.wall_seconds for r in both)
+    share = sum(r.test_seconds for r in both) / wall_sum if wall_sum else None
+    return {
+        "total": len(rows),
+        "fixed": len(fixed),
+        "verified": sum(1 for r in fixed if r.verified is not False),
+        "fix_rate": len(fixed) / len(rows) if rows else None,
+        "median_wall_s": statistics.median(walls) if walls else None,
+        "p90_wall_s": _pct(walls, 0.9),
+        "mean_candidates_per_fix": statistics.mean(cands) if cands else None,
+        "test_share": share,
+        "harness_overhead": None if share is None else 1.0 - share,
+    }
+
+
+def _f(x, fmt: str = "{:.1f}") -> str:
+    return "-" if x is None else fmt.format(x)
+
+
+def render(rows: list[Row], summary: dict, console: Console) -> None:
+    """Print the per-task table and the summary table."""
+    table = Table(title="loopwright bench", show_lines=False)
+    for col, just in (("library", "left"), ("seed", "right"), ("status", "left"),
+                      ("stop reason", "left"), ("wall s", "right"), ("candidates", "right"),
+                      ("test share", "right"), ("verified", "center")):
+        table.add_column(col, justify=just)
+    colors = {"fixed": "green", "partial": "yellow", "not_fixed": "red"}
+    for r in rows:
+        status = f"[{colors.get(r.status, 'magenta')}]{r.status}[/]"
+        ver = {True: "yes", False: "[red]NO[/]", None: ""}[r.verified]
+        table.add_row(f"{r.library} {r.version}", str(r.seed), status, r.stop_reason or r.note,
+                      _f(r.wall_seconds), _f(r.candidates_tried, "{}"),
+                      _f(r.test_share, "{:.0%}"), ver)
+    console.print(table)
+    s = summary
+    tot = Table(title="summary", show_header=False)
+    tot.add_column(justify="left")
+    tot.add_column(justify="right")
+    tot.add_row("fixed / total", f"{s['fixed']} / {s['total']}" + (
+        f"  ({s['fix_rate']:.0%})" if s["fix_rate"] is not None else ""))
+    if s["verified"] != s["fixed"]:
+        tot.add_row("fixes confirmed by the bench", f"{s['verified']} / {s['fixed']}")
+    tot.add_row("median wall s per task", _f(s["median_wall_s"]))
+    tot.add_row("p90 wall s per task", _f(s["p90_wall_s"]))
+    tot.add_row("mean candidates tried per fix", _f(s["mean_candidates_per_fix"]))
+    tot.add_row("wall time inside test processes", _f(s["test_share"], "{:.0%}"))
+    tot.add_row("harness overhead", _f(s["harness_overhead"], "{:.0%}"))
+    console.print(tot)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """CLI entry point: exit 0 when the bench ran (whatever the fix rate), 2 on bad input."""
+    ap = argparse.ArgumentParser(prog="python -m evals.bench", description=__doc__.split("\n")[0])
+    ap.add_argument("--suite", type=Path, default=DEFAULT_SUITE)
+    ap.add_argument("--limit", type=int, default=None, help="run only the first N tasks")
+    ap.add_argument("--jobs", type=int, default=1, help="tasks run at once")
+    ap.add_argument("--workdir", type=Path, default=None, help="default ~/.cache/loopwright/bench")
+    ap.add_argument("--json", type=Path, default=None, help="write rows and summary here")
+    ap.add_argument("--timeout", type=float, default=300.0, help="seconds per loopwright run")
+    ap.add_argument("--fix-args", default="", help="extra `loopwright fix` args, one string")
+    ap.add_argument("--no-verify", action="store_true", help="trust the harness's fixed claims")
+    ap.add_argument("--prepare-only", action="store_true", help="prepare the tasks and stop")
+    args = ap.parse_args(argv)
+    console, err = Console(), Console(stderr=True, soft_wrap=True)
+    try:
+        tasks = load_suite(args.suite)[: args.limit]
+    except ValueError as exc:
+        err.print(f"[red]error:[/] {exc}")
+        return 2
+    if args.jobs < 1:
+        err.print("[red]error:[/] --jobs must be at least 1")
+        return 2
+    workdir = (args.workdir or cache_root() / "bench").expanduser().resolve()
+    items: list[tuple[str, dict | Row]] = []
+    t0 = time.monotonic()
+    for task in tasks:
+        name, _, version = task["library"].partition("==")
+        try:
+            info = ensure_prepared(task, workdir)
+            err.print(f"prepared {_slug(task)}: {info['description']}")
+            items.append((_slug(task), info))
+        except PrepareError as exc:
+            err.print(f"[red]prepare failed[/] {_slug(task)}: {exc}")
+            items.append((_slug(task), Row(name, version, task["seed"], "prepare_error",
+                                           note=str(exc)[:200])))
+    err.print(f"{len(tasks)} tasks ready in {time.monotonic() - t0:.1f}s ({workdir / 'tasks'})")
+    if args.prepare_only:
+        return 0
+    run_root = workdir / "runs" / time.strftime("%Y%m%d-%H%M%S")
+    fix_args = shlex.split(args.fix_args)
+
+    def one(item: tuple[str, dict | Row]) -> Row:
+        slug, info = item
+        if isinstance(info, Row):
+            return info
+        row = run_task(info, run_root / slug, args.timeout, not args.no_verify, fix_args)
+        err.print(f"{row.library} {row.version} seed {row.seed}: {row.status} "
+                  f"({_f(row.wall_seconds)}s)")
+        return row
+
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        rows = list(pool.map(one, items))
+    summary = summarize(rows)
+    render(rows, summary, console)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({"suite": str(args.suite), "runs": str(run_root),
+                                         "summary": summary,
+                                         "rows": [asdict(r) for r in rows]}, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
