@@ -253,6 +253,8 @@ def summarize(rows: list[Row]) -> dict:
     rank, over every task), ``mean_candidates_per_fix`` (over fixed tasks that
     report it), ``test_share`` (sum test_seconds / sum wall_seconds over tasks
     reporting both) and ``harness_overhead`` (1 - test_share). None where undefined.
+    When the harness validates candidates in parallel, test_seconds adds up the
+    processes' wall times and can exceed the run's wall time (share above 100%).
     """
     fixed = [r for r in rows if r.status == "fixed"]
     walls = [r.wall_seconds for r in rows if r.wall_seconds is not None]
@@ -280,7 +282,7 @@ def _f(x, fmt: str = "{:.1f}") -> str:
 def render(rows: list[Row], summary: dict, console: Console) -> None:
     """Print the per-task table and the summary table."""
     table = Table(title="loopwright bench", show_lines=False)
-    for col, just in (("library", "left"), ("seed", "right"), ("status", "left"),
+    for col, just in (("library", "left"), ("seed", "right"), ("bug", "left"), ("status", "left"),
                       ("stop reason", "left"), ("wall s", "right"), ("candidates", "right"),
                       ("test share", "right"), ("verified", "center")):
         table.add_column(col, justify=just)
@@ -288,7 +290,8 @@ def render(rows: list[Row], summary: dict, console: Console) -> None:
     for r in rows:
         status = f"[{colors.get(r.status, 'magenta')}]{r.status}[/]"
         ver = {True: "yes", False: "[red]NO[/]", None: ""}[r.verified]
-        table.add_row(f"{r.library} {r.version}", str(r.seed), status, r.stop_reason or r.note,
+        table.add_row(f"{r.library} {r.version}", str(r.seed), r.bug.split(":")[0], status,
+                      r.stop_reason or r.note,
                       _f(r.wall_seconds), _f(r.candidates_tried, "{}"),
                       _f(r.test_share, "{:.0%}"), ver)
     console.print(table)
@@ -322,6 +325,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--prepare-only", action="store_true", help="prepare the tasks and stop")
     args = ap.parse_args(argv)
     console, err = Console(), Console(stderr=True, soft_wrap=True)
+    if not console.is_terminal:  # piped or redirected: do not squeeze the table into 80 columns
+        console = Console(width=132)
     try:
         tasks = load_suite(args.suite)[: args.limit]
     except ValueError as exc:
