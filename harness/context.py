@@ -26,6 +26,7 @@ class Attempt:
     accepted: bool
     reason: str
     diff: str = ""
+    viable: bool = False  # fixed some failing tests without regressions (maybe not chosen)
 
 
 @dataclass

@@ -110,9 +110,12 @@ class Loop:
             fresh = self._fresh(proposal.candidates)
             deadline = started + (self.limits.max_wall_seconds or float("inf"))
             accepted = self.validator.first_accepted(fresh, deadline, self._record)
-            # update state
+            # update state; viable partial fixes that were not chosen get another chance later
             if accepted:
+                self.attempts = [a for a in self.attempts if a.accepted or not a.viable]
                 self.validator.accept(accepted, self.worktree)
+                self.files.step("accept", iteration=self.state.iteration, digest=accepted.patch.digest,
+                                fixed=accepted.fixed, description=accepted.patch.description)
                 self.state.accepted.append({"description": accepted.patch.description,
                                             "diff": accepted.patch.diff, "fixed": accepted.fixed,
                                             "files": list(accepted.patch.files),
@@ -151,7 +154,8 @@ class Loop:
     def _record(self, outcome: Outcome) -> None:
         self.state.candidates_tried += 1
         self.attempts.append(Attempt(outcome.patch.digest, outcome.patch.description,
-                                     outcome.accepted, outcome.reason, outcome.patch.diff))
+                                     outcome.accepted, outcome.reason, outcome.patch.diff,
+                                     outcome.viable))
         self.files.step("evaluate", iteration=self.state.iteration,
                         patch={"description": outcome.patch.description,
                                "files": list(outcome.patch.files), "digest": outcome.patch.digest,

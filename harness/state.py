@@ -176,7 +176,8 @@ class RunFiles:
 
         return [Attempt(st["patch"]["digest"], st["patch"]["description"], st["verdict"]["accepted"],
                         st["verdict"]["reason"], st["patch"].get("diff", ""))
-                for st in self.steps() if st.get("action") == "evaluate"]
+                for st in self.steps() if st.get("action") == "evaluate"
+                and not (st["verdict"].get("viable") and not st["verdict"]["accepted"])]
 
     def save_baseline(self, baseline) -> None:
         """Store the baseline (results, order, coverage with worktree-relative paths)."""

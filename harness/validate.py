@@ -81,7 +81,9 @@ class Outcome:
     """The verdict on one candidate.
 
     Attributes:
-        patch: the candidate. accepted: it fixes ≥1 failing test and breaks none.
+        patch: the candidate. viable: it fixes ≥1 failing test and breaks none.
+        accepted: chosen: viable and fixing every failing test, or the best partial
+            fix of its batch (see :meth:`Validator.first_accepted`).
         reason: why it was rejected (or what it fixed), in words, for the trajectory
             and for the next prompt.
         fixed: failing test ids it makes pass. broken: passing ids it breaks.
@@ -94,6 +96,7 @@ class Outcome:
     accepted: bool
     reason: str
     stage: str
+    viable: bool = False
     fixed: list[str] = field(default_factory=list)
     broken: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
@@ -102,7 +105,7 @@ class Outcome:
 
     def summary(self) -> dict:
         """JSON form for ``trajectory.jsonl``."""
-        return {"accepted": self.accepted, "stage": self.stage, "reason": self.reason,
+        return {"accepted": self.accepted, "viable": self.viable, "stage": self.stage, "reason": self.reason,
                 "fixed": self.fixed, "broken": self.broken[:10], "tests_run": self.tests_run,
                 "seconds": {k: round(v, 3) for k, v in self.seconds.items()}}
 
@@ -147,12 +150,18 @@ class Validator:
 
     def first_accepted(self, patches: list[Patch], deadline: float,
                        on_outcome: Callable[[Outcome], None]) -> Outcome | None:
-        """Validate ``patches`` in order; return the first accepted one, or None.
+        """Validate ``patches`` in order and choose the one to accept, or None.
 
-        ``on_outcome`` is called for every candidate decided, in order. Candidates
-        not started before ``deadline`` (``time.monotonic()``) are not evaluated.
+        A candidate that fixes every failing test is chosen at once. One that fixes
+        only some (a *partial* fix) is kept while the rest of the batch is validated,
+        and the partial fixing the most tests wins (the earliest on ties): taking the
+        first partial greedily can lock in a patch that fixes one test by accident
+        and hides the real fix. ``on_outcome`` is called for every candidate decided,
+        in order. Candidates not started before ``deadline`` (``time.monotonic()``)
+        are not evaluated.
         """
         pending: list = []
+        best: Outcome | None = None
         it = iter(patches)
         for p in it:  # fill the pipeline: one in flight per slot
             pending.append(self._pool.submit(self._evaluate, p, deadline))
@@ -166,10 +175,14 @@ class Validator:
                     for f in pending:  # wait for in-flight work; its results are stale now
                         f.result()
                     return outcome
+                if outcome.viable and (best is None or len(outcome.fixed) > len(best.fixed)):
+                    best = outcome
             nxt = next(it, None)
             if nxt is not None and time.monotonic() < deadline:
                 pending.append(self._pool.submit(self._evaluate, nxt, deadline))
-        return None
+        if best is not None:
+            best.accepted = True
+        return best
 
     def accept(self, outcome: Outcome, main: Worktree) -> None:
         """Apply an accepted patch to the run's worktree and every slot; update the baseline."""
@@ -211,6 +224,40 @@ class Validator:
             slot.revert(previous)
         return out
 
+    def _probe(self, targets: list[str], changed: dict[str, set[int]]) -> str:
+        """The failing test most likely to tell: its traceback passes through a changed
+        file (nearest frame to a changed line), then the fastest at baseline."""
+        res = self.baseline.results
+
+        def key(t: str) -> tuple:
+            dist = min((abs(f.line - ln) for f in res[t].frames if f.path in changed
+                        for ln in changed[f.path] or {f.line}), default=10**6)
+            return (dist, res[t].duration, t)
+
+        return min(targets, key=key)
+
+    def _screen(self, slot: Worktree, out: Outcome, ids: list[str], stage: str,
+                already: list[str] = ()) -> bool:
+        """Run failing tests ``ids``; record what they fixed; False when the candidate is done for."""
+        failing = self.baseline.failing
+        limits = self._limits(ids)
+        run = self._run(slot, out, stage, select=ids, timeouts=limits,
+                        paths=sorted({t.split("::", 1)[0] for t in ids}),
+                        process_timeout=30 + sum(limits.values()))
+        if run.error:
+            out.stage, out.reason = "error", f"the test run failed to start: {run.error.splitlines()[0]}"
+            return False
+        fixed = [t for t in ids if t in run.results and run.results[t].ok]
+        out.fixed = [t for t in failing if t in set(fixed) | set(already)]
+        if not out.fixed:
+            first = next((run.results[t] for t in ids if t in run.results), None)
+            out.stage = "screen"
+            out.reason = f"fixes none of the {len(failing)} failing tests" + (
+                f"; {first.test_id} still fails: "
+                f"{first.message.splitlines()[0] if first.message else first.outcome}" if first else "")
+            return False
+        return True
+
     def _limits(self, ids: list[str]) -> dict[str, float]:
         res = self.baseline.results
         return {t: self.timeouts.for_test(res[t].duration if t in res and res[t].outcome != "timeout"
@@ -226,19 +273,20 @@ class Validator:
 
     def _screen_and_full(self, slot: Worktree, patch: Patch, out: Outcome) -> None:
         failing = self.baseline.failing
-        limits = self._limits(failing)
-        screen = self._run(slot, out, "screen", select=failing, timeouts=limits,
-                           paths=sorted({t.split("::", 1)[0] for t in failing}),
-                           process_timeout=30 + sum(limits.values()))
-        if screen.error:
-            out.stage, out.reason = "error", f"the test run failed to start: {screen.error.splitlines()[0]}"
-            return
-        out.fixed = [t for t in failing if t in screen.results and screen.results[t].ok]
-        if not out.fixed:
-            first = next((screen.results[t] for t in failing if t in screen.results), None)
-            out.reason = f"fixes none of the {len(failing)} failing tests" + (
-                f"; {first.test_id} still fails: {first.message.splitlines()[0] if first.message else first.outcome}"
-                if first else "")
+        changed = _changed_lines(patch)
+        covering = set(tests_covering(self.baseline.coverage, self.baseline.root, changed))
+        # A test that never ran a changed line behaves exactly as before (regression test
+        # selection): only failing tests that cover the change can be fixed by it. No
+        # covering test at all means a line run at import time, or no coverage: run them all.
+        targets = [t for t in failing if t in covering] or failing
+        if len(targets) > 3:  # fail fast: one representative first, the rest only if it passes
+            probe = self._probe(targets, changed)
+            if not self._screen(slot, out, [probe], "probe"):
+                return
+            rest = [t for t in targets if t != probe]
+            if not self._screen(slot, out, rest, "screen", already=[probe]):
+                return
+        elif not self._screen(slot, out, targets, "screen"):
             return
         for check in self.static:
             t0 = time.monotonic()
@@ -256,9 +304,7 @@ class Validator:
         if rest:
             out.stage = "full"
             passing = set(self.baseline.passing)
-            changed = _changed_lines(patch)
-            first = tests_covering(self.baseline.coverage, self.baseline.root, changed)
-            full = self._run(slot, out, "full", select=rest, first=first,
+            full = self._run(slot, out, "full", select=rest, first=sorted(covering),
                              stop_on=[t for t in rest if t in passing], timeouts=self._limits(rest),
                              process_timeout=60 + 3 * self.baseline.duration + 2 * len(rest))
             if full.error:
@@ -270,7 +316,8 @@ class Validator:
                 msg = r.message.splitlines()[0] if r.message else r.outcome
                 out.reason = f"breaks {out.broken[0]} (passed before): {msg}"
                 return
-        out.accepted = True
+        out.viable = True
+        out.accepted = len(out.fixed) == len(failing)
         out.reason = f"fixes {len(out.fixed)} of {len(failing)} failing tests, no regressions"
 
 

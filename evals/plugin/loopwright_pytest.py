@@ -257,7 +257,7 @@ def _finish(item):
             break
     _rec.emit({"event": "result", "id": item.nodeid, "outcome": outcome, "message": message,
                "frames": frames, "duration": duration})
-    if item.nodeid in _rec.stop_on and outcome not in ("passed", "skipped", "xfailed"):
+    if item.nodeid in _rec.stop_on and outcome not in ("passed", "skipped", "xfailed", "xpassed"):
         item.session.shouldstop = f"regression: {item.nodeid}"
         _rec.emit({"event": "stopped", "id": item.nodeid})
 

@@ -1,0 +1,548 @@
+"""The operators behind :func:`harness.generators.mutations.mutants_at`.
+
+Each ``_op`` function appends :class:`Cand` candidates - text edits at AST
+node positions - for one node; ``expr_mutants`` and ``stmt_mutants`` dispatch.
+``cx`` is the ``mutations._Index`` of the file (offsets, parents, scopes).
+Edits are ``(start, end, text)`` character offsets into the original text.
+Replacement text is parenthesized only where precedence needs it (``fit``).
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+Edit = tuple[int, int, str]
+
+
+@dataclass(frozen=True)
+class Cand:
+    """One unvalidated mutant: operator id, anchor node (its ``lineno`` is the
+    mutant's line), description, and edits on the original text."""
+
+    op: str
+    node: ast.AST
+    desc: str
+    edits: tuple[Edit, ...]
+
+
+ATOM = 16
+_BIN = {ast.Add: ("+", 11), ast.Sub: ("-", 11), ast.Mult: ("*", 12), ast.Div: ("/", 12),
+        ast.FloorDiv: ("//", 12), ast.Mod: ("%", 12), ast.MatMult: ("@", 12), ast.Pow: ("**", 14),
+        ast.LShift: ("<<", 10), ast.RShift: (">>", 10), ast.BitAnd: ("&", 9),
+        ast.BitXor: ("^", 8), ast.BitOr: ("|", 7)}
+_SYM_PREC = dict(_BIN.values())
+_OP_PREC = {ast.Not: 5, ast.USub: 13, ast.UAdd: 13, ast.Invert: 13, ast.And: 4, ast.Or: 3}
+_PREC = {ast.Compare: 6, ast.IfExp: 2, ast.Lambda: 1, ast.Await: 15, ast.NamedExpr: 0,
+         ast.Tuple: 0, ast.Starred: 0, ast.Yield: 0, ast.YieldFrom: 0}
+_CMP = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==", ast.NotEq: "!=",
+        ast.Is: "is", ast.IsNot: "is not", ast.In: "in", ast.NotIn: "not in"}
+
+
+def _swaps(spec: str) -> dict[str, tuple[str, ...]]:
+    """``"a: b, c; d: e"`` -> ``{"a": ("b", "c"), "d": ("e",)}``."""
+    pairs = (p.split(":", 1) for p in spec.split(";"))
+    return {k.strip(): tuple(v.strip() for v in vs.split(",")) for k, vs in pairs}
+
+
+# replacement tables, most plausible neighbour first
+_ARITH = _swaps("+: -, *; -: +; *: /, //, +, **; /: //, *; //: /, %; %: //; **: *; @: *")
+_BITS = _swaps("&: |, ^; |: &, ^; ^: |, &; <<: >>; >>: <<")
+_AUG = _swaps("+: -, *; -: +; *: /, +; /: //, *; //: /, %; %: //; **: *; <<: >>; >>: <<; "
+              "&: |; |: &, ^; ^: |; @: *")
+_CMP_SWAP = _swaps("<: <=, >, !=; <=: <, >=, ==; >: >=, <, !=; >=: >, <=, ==; ==: !=, <=, >=; "
+                   "!=: ==, <, >; is: is not; is not: is; in: not in; not in: in")
+_IS_EQ = _swaps("is: ==; is not: !=; ==: is; !=: is not")
+_INVERSE = {k: v[0] for k, v in _swaps("<: >=; <=: >; >: <=; >=: <; ==: !=; !=: ==; "
+                                       "is: is not; is not: is; in: not in; not in: in").items()}
+_METHODS = _swaps(
+    "append: extend; extend: append; lower: upper; upper: lower; startswith: endswith; "
+    "endswith: startswith; keys: values, items; values: keys, items; items: values, keys; "
+    "lstrip: rstrip, strip; rstrip: lstrip, strip; strip: rstrip, lstrip; find: rfind; "
+    "rfind: find; index: rindex; rindex: index; split: rsplit; rsplit: split; remove: discard; "
+    "discard: remove; appendleft: append; popleft: pop; search: match, fullmatch; "
+    "match: search, fullmatch; argmin: argmax; argmax: argmin")
+_JUNCTS = ("{x} is not None and {t}", "{x} is None or {t}", "{x} and {t}", "not {x} or {t}",
+           "{t} and not {x}", "{t} or {x}", "{t} and {x} is None", "{t} or {x} is not None")
+_NON_COMMUTATIVE = {"-", "/", "//", "%", "**", "<<", ">>", "@"}
+_BUILTIN_SWAP = {"any": ("all", "any_all"), "all": ("any", "any_all"),
+                 "min": ("max", "min_max"), "max": ("min", "min_max")}
+_DROPPABLE = {"sorted", "reversed", "list", "set", "tuple", "abs", "int", "float", "str", "round"}
+_KIND_CALLS = {"num": {"len", "sum", "int", "float", "abs", "round", "count", "min", "max"},
+               "str": {"join", "format", "str", "strip", "lower", "upper", "replace"},
+               "list": {"list", "sorted", "split"}, "dict": {"dict"},
+               "iter": {"map", "filter", "reversed", "zip", "range", "keys", "values", "items"}}
+_KIND_NODES = {ast.List: "list", ast.ListComp: "list", ast.Dict: "dict", ast.DictComp: "dict",
+               ast.GeneratorExp: "iter", ast.JoinedStr: "str"}
+_WS = " \t\r\n\\\f"
+_COMMENT = re.compile(r"#[^\r\n]*")
+_FUNCS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+
+
+# -- precedence ---------------------------------------------------------------
+def prec(n: ast.AST) -> int:
+    """Precedence of an expression node (higher binds tighter; 16 = atom)."""
+    if isinstance(n, ast.BinOp):
+        return _BIN[type(n.op)][1]
+    if isinstance(n, (ast.UnaryOp, ast.BoolOp)):
+        return _OP_PREC[type(n.op)]
+    return _PREC.get(type(n), ATOM)
+
+
+def _bin_req(q: int) -> Callable[[int], int]:
+    """Operand i of a binary operator of precedence q needs this precedence."""
+    return (lambda i: 13 if i else 15) if q == 14 else (lambda i: q + 1 if i else q)
+
+
+_ANY_SLOT = (ast.stmt, ast.keyword, ast.Slice, ast.List, ast.Set, ast.Dict, ast.Tuple,
+             ast.arguments, ast.excepthandler, ast.withitem, ast.Lambda, ast.NamedExpr)
+
+
+def req(n: ast.AST) -> int:
+    """Precedence an expression needs to stand unparenthesized where ``n`` is."""
+    p, f = n._p, n._f
+    if p is None or isinstance(p, _ANY_SLOT) or type(p).__name__ == "match_case":
+        return 1
+    if isinstance(p, ast.Call):
+        return 1 if f == "args" else ATOM
+    if isinstance(p, ast.Subscript):
+        return 1 if f == "slice" else ATOM
+    if isinstance(p, ast.BinOp):
+        return _bin_req(_BIN[type(p.op)][1])(0 if f == "left" else 1)
+    if isinstance(p, (ast.BoolOp, ast.UnaryOp)):
+        return _OP_PREC[type(p.op)] + isinstance(p.op, (ast.And, ast.Or))
+    if isinstance(p, (ast.Compare, ast.Starred)):
+        return 7
+    if isinstance(p, (ast.IfExp, ast.comprehension)):
+        return 3
+    return ATOM
+
+
+def slot(cx: Any, n: ast.AST) -> int:
+    """Like :func:`req`, but 1 when ``n`` already sits in its own parentheses."""
+    r, (s, e) = req(n), cx.span(n)
+    before, after = cx.text[max(0, s - 200) : s].rstrip(), cx.text[e : e + 200].lstrip()
+    return 1 if r > 1 and before.endswith("(") and after.startswith(")") else r
+
+
+def fit(text: str, p: int, r: int) -> str:
+    """``text`` (precedence p), parenthesized when the slot needs r > p."""
+    return text if p >= r else f"({text})"
+
+
+def _short(s: str) -> str:
+    s = " ".join(s.split())
+    return s if len(s) <= 60 else s[:57] + "..."
+
+
+def _cand(out: list, op: str, node: ast.AST, edits: list[Edit], desc: str) -> None:
+    out.append(Cand(op, node, f"line {node.lineno}: {desc}", tuple(edits)))
+
+
+def _rep(out: list, cx: Any, op: str, node: ast.AST, s: int, e: int, new: str) -> None:
+    _cand(out, op, node, [(s, e, new)], f"`{_short(cx.text[s:e])}` -> `{_short(new)}`")
+
+
+# -- infix operands with their own parentheses -----------------------------------
+def infix(cx: Any, node: ast.AST, kids: list[ast.AST]) -> tuple[list[list[int]], list[tuple]]:
+    """For an infix node: ``ext[i]`` = [start, end] of operand i including its
+    own parentheses; ``ops[i]`` = (start, end, text) of the operator after it."""
+    ns, ne = cx.span(node)
+    spans = [cx.span(k) for k in kids]
+    ext = [[s, e] for s, e in spans]
+    ext[0][0], ext[-1][1] = ns, ne
+    opspans = []
+    for i in range(len(kids) - 1):
+        a, b = spans[i][1], spans[i + 1][0]
+        gap = cx.text[a:b]
+        if "#" in gap:
+            gap = _COMMENT.sub(lambda m: " " * len(m.group()), gap)
+        lead = len(gap) - len(gap.lstrip(")" + _WS))
+        ext[i][1] = a + gap.rfind(")", 0, lead) + 1
+        tail = len(gap.rstrip("(" + _WS))
+        j = gap.find("(", tail)
+        ext[i + 1][0] = a + j if j >= 0 else b
+        opspans.append((a + lead, a + tail, " ".join(gap[lead:tail].split())))
+    return ext, opspans
+
+
+def _piece(cx: Any, kid: ast.AST, s: int, e: int) -> tuple[str, int]:
+    return cx.text[s:e], (ATOM if s < cx.span(kid)[0] else prec(kid))
+
+
+def rebuild(cx: Any, node: ast.AST, kids: list, new_ops: list, kid_req: Callable[[int], int],
+            order: list[int] | None = None) -> str:
+    """Text of an infix node with operator i replaced by ``new_ops[i]`` (None
+    keeps it) and operands placed in ``order``, each parenthesized as needed."""
+    ext, opsp = infix(cx, node, kids)
+    order = order or list(range(len(kids)))
+    out = []
+    for i, k in enumerate(order):
+        out.append(fit(*_piece(cx, kids[k], *ext[k]), kid_req(i)))
+        if i < len(kids) - 1:
+            s, e, _ = opsp[i]
+            left, right = cx.text[ext[i][1] : s], cx.text[e : ext[i + 1][0]]
+            op = new_ops[i] or cx.text[s:e]
+            if op[0].isalpha() and not left:
+                op = " " + op
+            if op[-1].isalpha() and not right:
+                op += " "
+            out.append(left + op + right)
+    return "".join(out)
+
+
+def plus_minus(cx: Any, n: ast.AST, d: int) -> tuple[str, int]:
+    """Text (and precedence) of ``n + d``, folding integer constants."""
+    if isinstance(n, ast.Constant) and type(n.value) is int:
+        v = n.value + d
+        return str(v), (ATOM if v >= 0 else 13)
+    if (isinstance(n, ast.BinOp) and isinstance(n.op, (ast.Add, ast.Sub))
+            and isinstance(n.right, ast.Constant) and type(n.right.value) is int):
+        c = (n.right.value if isinstance(n.op, ast.Add) else -n.right.value) + d
+        ext, _ = infix(cx, n, [n.left, n.right])
+        lt, lp = _piece(cx, n.left, *ext[0])
+        if c == 0:
+            return lt, lp
+        return f"{fit(lt, lp, 11)} {'+' if c > 0 else '-'} {abs(c)}", 11
+    return f"{fit(cx.seg(n), prec(n), 11)} {'+' if d > 0 else '-'} 1", 11
+
+
+# -- expression operators --------------------------------------------------------
+def expr_mutants(cx: Any, node: ast.expr) -> list[Cand]:
+    """Candidates for one expression node (any order; the caller sorts)."""
+    out: list[Cand] = []
+    _EXPR_OPS.get(type(node), lambda *_: None)(cx, node, out)
+    return out
+
+
+def _binop(cx: Any, node: ast.BinOp, out: list) -> None:
+    sym, q = _BIN[type(node.op)]
+    kids, (s, e), r = [node.left, node.right], cx.span(node), slot(cx, node)
+    table, opid = (_ARITH, "binop_swap") if sym in _ARITH else (_BITS, "bitop_swap")
+    for new in table[sym]:
+        p = _SYM_PREC[new]
+        text = fit(rebuild(cx, node, kids, [new], _bin_req(p)), p, r)
+        _cand(out, opid, node, [(s, e, text)], f"`{sym}` -> `{new}`")
+    stringy = any(isinstance(k, ast.JoinedStr) or (isinstance(k, ast.Constant)
+                  and isinstance(k.value, str)) for k in kids)
+    if sym in _NON_COMMUTATIVE or (sym == "+" and stringy):
+        text = rebuild(cx, node, kids, [None], _bin_req(q), order=[1, 0])
+        _cand(out, "swap_operands", node, [(s, e, text)], f"swap operands of `{sym}`")
+
+
+def _compare(cx: Any, node: ast.Compare, out: list) -> None:
+    kids, (s, e) = [node.left, *node.comparators], cx.span(node)
+    syms = [_CMP[type(o)] for o in node.ops]
+    for i, sym in enumerate(syms):
+        for table, opid in ((_CMP_SWAP, "compare_swap"), (_IS_EQ, "is_eq_swap")):
+            for new in table.get(sym, ()):
+                new_ops = [None] * len(syms)
+                new_ops[i] = new
+                text = rebuild(cx, node, kids, new_ops, lambda i: 7)
+                _cand(out, opid, node, [(s, e, text)], f"`{sym}` -> `{new}`")
+    if len(syms) == 1 and syms[0] in ("in", "not in"):
+        text = rebuild(cx, node, kids, [None], lambda i: 7, order=[1, 0])
+        _cand(out, "swap_operands", node, [(s, e, text)], f"swap operands of `{syms[0]}`")
+
+
+def _boolop(cx: Any, node: ast.BoolOp, out: list) -> None:
+    kids, (s, e) = node.values, cx.span(node)
+    old, new = ("and", "or") if isinstance(node.op, ast.And) else ("or", "and")
+    q = 3 if new == "or" else 4
+    text = rebuild(cx, node, kids, [new] * (len(kids) - 1), lambda i: q + 1)
+    _cand(out, "boolop_swap", node, [(s, e, fit(text, q, slot(cx, node)))], f"`{old}` -> `{new}`")
+    ext, _ = infix(cx, node, kids)
+    for i, k in enumerate(kids):
+        a, b = (ext[0][0], ext[1][0]) if i == 0 else (ext[i - 1][1], ext[i][1])
+        _cand(out, "drop_operand", node, [(a, b, "")], f"drop `{_short(cx.seg(k))}` from `{old}`")
+
+
+def _unary(cx: Any, node: ast.UnaryOp, out: list) -> None:
+    s, e = cx.span(node)
+    os_ = cx.span(node.operand)[0]
+    j = cx.text.find("(", s + (3 if isinstance(node.op, ast.Not) else 1), os_)
+    start = j if j >= 0 else os_
+    text = fit(cx.text[start:e], ATOM if start < os_ else prec(node.operand), slot(cx, node))
+    _rep(out, cx, "unaryop_drop", node, s, e, text)
+
+
+def _const(cx: Any, node: ast.Constant, out: list) -> None:
+    s, e = cx.span(node)
+    if isinstance(node.value, bool):
+        if cx.text[s:e] == repr(node.value):
+            _rep(out, cx, "bool_const_swap", node, s, e, repr(not node.value))
+    elif type(node.value) is int:
+        for d in (1, -1):
+            _rep(out, cx, "const_off_by_one", node, s, e, fit(*plus_minus(cx, node, d), slot(cx, node)))
+
+
+def _subscript(cx: Any, node: ast.Subscript, out: list) -> None:
+    sl = node.slice
+    if isinstance(sl, (ast.Slice, ast.Tuple, ast.Starred)):
+        return
+    if isinstance(sl, ast.Constant) and type(sl.value) is not int:
+        return
+    if isinstance(sl, ast.Name) and sl.id not in cx.names_near(node._fn, node.lineno):
+        return
+    s, e = cx.span(sl)
+    for d in (1, -1):
+        _rep(out, cx, "index_off_by_one", node, s, e, plus_minus(cx, sl, d)[0])
+
+
+def _slice(cx: Any, node: ast.Slice, out: list) -> None:
+    op, text = "slice_bound_off_by_one", cx.text
+    s, e = cx.span(node)
+    for upper, bound, added in ((False, node.lower, "1"), (True, node.upper, "-1")):
+        if bound is not None:
+            bs, be = cx.span(bound)
+            for d in (1, -1):
+                _rep(out, cx, op, node, bs, be, plus_minus(cx, bound, d)[0])
+            _cand(out, op, node, [(bs, be, "")], f"drop slice bound `{_short(text[bs:be])}`")
+        elif not upper:
+            _cand(out, op, node, [(s, s, added)], f"add slice lower bound `{added}`")
+        else:
+            colon = text.find(":", cx.span(node.lower)[1] if node.lower else s, e + 1)
+            if colon >= 0:
+                _cand(out, op, node, [(colon + 1, colon + 1, added)], f"add slice upper bound `{added}`")
+
+
+def _call(cx: Any, node: ast.Call, out: list) -> None:
+    f, args, text = node.func, node.args, cx.text
+    fs, fe = cx.span(f)
+    plain = [a for a in args if not isinstance(a, ast.Starred)]
+    if isinstance(f, ast.Name) and text[fs:fe] == f.id:
+        if f.id == "range" and 1 <= len(args) <= 3 and len(plain) == len(args):
+            for a in args:
+                for d in (1, -1):
+                    _rep(out, cx, "range_arg_off_by_one", node, *cx.span(a), plus_minus(cx, a, d)[0])
+            if len(args) == 1:
+                paren = text.find("(", fe) + 1
+                a0, a1 = cx.span(args[0])
+                _cand(out, "range_arg_off_by_one", node, [(paren, paren, "1, ")], "range from 1")
+                _cand(out, "range_arg_off_by_one", node,
+                      [(paren, paren, "1, "), (a0, a1, plus_minus(cx, args[0], 1)[0])],
+                      "range from 1 to n + 1")
+        if f.id in _BUILTIN_SWAP:
+            new, opid = _BUILTIN_SWAP[f.id]
+            _rep(out, cx, opid, node, fs, fe, new)
+        if (f.id in _DROPPABLE and len(args) == 1 and plain
+                and (not node.keywords or f.id == "sorted")):
+            s, e = cx.span(node)
+            _rep(out, cx, "call_drop", node, s, e, fit(cx.seg(args[0]), prec(args[0]), slot(cx, node)))
+    elif isinstance(f, ast.Attribute) and text[fe - len(f.attr) : fe] == f.attr:
+        for new in _METHODS.get(f.attr, ()):
+            _rep(out, cx, "method_swap", node, fe - len(f.attr), fe, new)
+    for i in range(min(len(args) - 1, 3)):
+        a, b = args[i], args[i + 1]
+        if isinstance(a, ast.Starred) or isinstance(b, ast.Starred):
+            continue
+        (a0, a1), (b0, b1) = cx.span(a), cx.span(b)
+        _cand(out, "swap_call_args", node, [(a0, a1, text[b0:b1]), (b0, b1, text[a0:a1])],
+              f"swap arguments `{_short(text[a0:a1])}` and `{_short(text[b0:b1])}`")
+
+
+def _name(cx: Any, node: ast.Name, out: list) -> None:
+    if not isinstance(node.ctx, ast.Load) or (isinstance(node._p, ast.Call) and node._f == "func"):
+        return
+    names = cx.names_near(node._fn, node.lineno)
+    s, e = cx.span(node)
+    if node.id not in names or cx.text[s:e] != node.id:
+        return
+    roles = cx.roles(node._fn)
+    role = (type(node._p), node._f)
+    cands = sorted((n for n in names if n != node.id), key=lambda n: role not in roles.get(n, ()))
+    for n in cands[:4]:
+        _rep(out, cx, "replace_name", node, s, e, n)
+
+
+def _attribute(cx: Any, node: ast.Attribute, out: list) -> None:
+    if not (isinstance(node.ctx, ast.Load) and isinstance(node.value, ast.Name)
+            and node.value.id in ("self", "cls")):
+        return
+    s, e = cx.span(node)
+    if cx.text[e - len(node.attr) : e] != node.attr:
+        return
+    seen = [node.attr]
+    for a in sorted(cx.info(node._fn).attrs, key=lambda a: abs(a.lineno - node.lineno)):
+        if a.value.id == node.value.id and a.attr not in seen and len(seen) <= 3:
+            seen.append(a.attr)
+            _rep(out, cx, "replace_name", node, e - len(node.attr), e, a.attr)
+
+
+_EXPR_OPS: dict[type, Callable] = {
+    ast.BinOp: _binop, ast.Compare: _compare, ast.BoolOp: _boolop, ast.UnaryOp: _unary,
+    ast.Constant: _const, ast.Subscript: _subscript, ast.Slice: _slice, ast.Call: _call,
+    ast.Name: _name, ast.Attribute: _attribute,
+    ast.IfExp: lambda cx, node, out: _condition(cx, node.test, node, out),
+}
+
+
+# -- conditions --------------------------------------------------------------------
+def _condition(cx: Any, test: ast.expr, anchor: ast.AST, out: list) -> None:
+    """negate_condition, add_conjunct, add_disjunct on a test expression."""
+    s, e = cx.span(test)
+    r, t, p = slot(cx, test), cx.seg(test), prec(test)
+    if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+        _unary(cx, test, out)
+        out[-1] = Cand("negate_condition", anchor, out[-1].desc, out[-1].edits)
+    elif isinstance(test, ast.Compare) and len(test.ops) == 1:
+        new = _INVERSE[_CMP[type(test.ops[0])]]
+        text = rebuild(cx, test, [test.left, *test.comparators], [new], lambda i: 7)
+        _cand(out, "negate_condition", anchor, [(s, e, text)], f"negate `{_short(t)}`")
+    else:
+        _cand(out, "negate_condition", anchor, [(s, e, fit("not " + fit(t, p, 5), 5, r))],
+              f"negate `{_short(t)}`")
+    is_and = isinstance(test, ast.BoolOp) and isinstance(test.op, ast.And)
+    ta = t if is_and else fit(t, p, 5)
+    to = t if isinstance(test, ast.BoolOp) and not is_and else fit(t, p, 4)
+    names = cx.names_near(anchor._fn, anchor.lineno, attrs=True)[:6]
+    for i, form in enumerate(_JUNCTS):  # guards (None checks) first, nearest names first
+        for x in names:
+            new = form.format(x=x, t=to if i % 2 else ta)
+            _rep(out, cx, "add_disjunct" if i % 2 else "add_conjunct", anchor, s, e,
+                 fit(new, 3 if i % 2 else 4, r))
+
+
+# -- statement operators -----------------------------------------------------------
+def stmt_mutants(cx: Any, st: ast.stmt) -> list[Cand]:
+    """Candidates for one statement covering an asked line (any order)."""
+    out: list[Cand] = []
+    if isinstance(st, (ast.If, ast.While, ast.Assert)):
+        _condition(cx, st.test, st, out)
+    elif isinstance(st, ast.Return):
+        _return(cx, st, out)
+    elif isinstance(st, ast.AugAssign):
+        _augassign(cx, st, out)
+    elif isinstance(st, ast.Assign) and len(st.targets) == 1 and cx.in_loop(st):
+        a, b = cx.span(st.targets[0])[1], cx.span(st.value)[0]
+        i = cx.text.find("=", a, b)
+        if i >= 0:
+            _rep(out, cx, "assign_swap", st, i, i + 1, "+=")
+    _guard(cx, st, out)
+    _delete(cx, st, out)
+    _insert_nearby(cx, st, out)
+    return out
+
+
+def _augassign(cx: Any, st: ast.AugAssign, out: list) -> None:
+    sym = _BIN[type(st.op)][0]
+    a, b = cx.span(st.target)[1], cx.span(st.value)[0]
+    i = cx.text.find(sym + "=", a, b)
+    if i < 0:
+        return
+    for new in _AUG.get(sym, ()):
+        _rep(out, cx, "augassign_swap", st, i, i + len(sym) + 1, new + "=")
+    _rep(out, cx, "assign_swap", st, i, i + len(sym) + 1, "=")
+
+
+def _kind(v: ast.AST) -> str:
+    """Rough type of a returned expression: num, str, list, dict, iter or ''."""
+    if isinstance(v, ast.Call):
+        name = getattr(v.func, "id", None) or getattr(v.func, "attr", "")
+        return next((k for k, names in _KIND_CALLS.items() if name in names), "")
+    if isinstance(v, ast.Constant):
+        return {int: "num", float: "num", str: "str"}.get(type(v.value), "")
+    if isinstance(v, (ast.UnaryOp, ast.BinOp)) and isinstance(v.op, (ast.USub, ast.Sub, ast.Mult,
+                                                                     ast.Div, ast.FloorDiv, ast.Mod)):
+        return "num"
+    return _KIND_NODES.get(type(v), "")
+
+
+def _return(cx: Any, st: ast.Return, out: list) -> None:
+    fn, v = st._fn, st.value
+    if fn is None:
+        return
+    names = cx.names_near(fn, st.lineno)
+    if v is None:
+        s, e = cx.span(st)
+        for n in names[:3]:
+            _rep(out, cx, "return_value", st, s, e, f"return {n}")
+        return
+    s, e = cx.span(v)
+    x, p, kind = cx.seg(v), prec(v), ("bool" if cx.is_bool(v) else _kind(v))
+    texts = [] if isinstance(v, ast.Constant) and v.value is None else ["None"]
+    if cx.boolish(fn) or kind == "bool":
+        texts += ["not " + fit(x, p, 5), "True", "False"]
+    if kind in ("num", ""):
+        texts += ["0", "1"] + (["-" + fit(x, p, 13)] if kind else [])
+    if kind in ("str", ""):
+        texts.append("''")
+    if kind in ("list", "iter", ""):
+        texts.append("[]")
+    if kind == "dict":
+        texts.append("{}")
+    texts += {"iter": [f"list({x})"], "str": [f"str({x})"]}.get(kind, [])
+    if isinstance(v, ast.BinOp) and isinstance(v.op, ast.Div):
+        texts.append(f"int({x})")
+    texts += [n for n in names[:4] if n != x][:3]
+    for t in texts[:10]:
+        _rep(out, cx, "return_value", st, s, e, t)
+
+
+def _guard(cx: Any, st: ast.stmt, out: list) -> None:
+    fn = st._fn
+    if fn is None or isinstance(st, _FUNCS) or not cx.standalone(st):
+        return
+    params, used = set(cx.params(fn)), []
+    for h in cx.header_nodes(st):
+        for n in ast.walk(h):
+            if isinstance(n, ast.Name) and n.id in params and n.id not in used:
+                used.append(n.id)
+    line = cx.first_line(st)
+    lt = cx.line_text(line)
+    indent, nl, at = lt[: len(lt) - len(lt.lstrip())], cx.newline(line), cx.starts[line - 1]
+    gen, falsy = cx.info(fn).gen, ("False" if cx.boolish(fn) else "0")
+    if gen:
+        forms = ["if {n} is None: return", "if not {n}: return"]
+    else:
+        forms = ["if {n} is None: return None", "if not {n}: return {n}", "if not {n}: return None",
+                 "if not {n}: return " + falsy, "if not {n}: return []"]
+    forms += ["if {n} is None: {n} = []", "if {n} is None: {n} = 0", "if {n} is None: {n} = ''"]
+    for form in forms:
+        for n in used[:2]:
+            g = form.format(n=n)
+            _cand(out, "guard_insert", st, [(at, at, indent + g + nl)], f"insert `{g}`")
+
+
+def _delete(cx: Any, st: ast.stmt, out: list) -> None:
+    if isinstance(st, (ast.Pass, ast.Global, ast.Nonlocal, *_FUNCS)) or cx.docstring(st):
+        return
+    if cx.compound(st) and st.end_lineno - st.lineno > 3:
+        return
+    block, _ = st._blk
+    s, e = cx.span(st)
+    what = f"delete `{_short(cx.text[s:e])}`"
+    if len(block) == 1 or not cx.standalone(st):
+        _cand(out, "delete_statement", st, [(s, e, "pass")], what)
+    else:
+        _cand(out, "delete_statement", st,
+              [(cx.starts[st.lineno - 1], cx.line_end(st.end_lineno), "")], what)
+
+
+def _insert_nearby(cx: Any, st: ast.stmt, out: list) -> None:
+    if isinstance(st, _FUNCS) or not cx.standalone(st):
+        return
+    block, i = st._blk
+    before = cx.starts[cx.first_line(st) - 1]
+    after = cx.line_end(st.end_lineno)
+    nl = cx.newline(st.end_lineno)
+    for j in (i - 1, i + 1, i - 2, i + 2, i - 3, i + 3, i):
+        if not 0 <= j < len(block):
+            continue
+        nb = block[j]
+        if (cx.compound(nb) or isinstance(nb, ast.Pass) or cx.docstring(nb)
+                or nb.end_lineno - nb.lineno > 2 or not cx.standalone(nb)):
+            continue
+        copy = cx.text[cx.starts[nb.lineno - 1] : cx.line_end(nb.end_lineno)]
+        body = copy.rstrip("\r\n")
+        desc = f"copy of line {nb.lineno} `{_short(body)}`"
+        if j != i:
+            _cand(out, "insert_nearby_statement", st, [(before, before, body + nl)],
+                  f"insert {desc} before")
+        if isinstance(st, (ast.Return, ast.Raise, ast.Continue, ast.Break)):
+            continue  # nothing after them runs
+        tail = nl + body if after == len(cx.text) and not cx.text.endswith(("\n", "\r")) else body + nl
+        _cand(out, "insert_nearby_statement", st, [(after, after, tail)], f"insert {desc} after")
