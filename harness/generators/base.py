@@ -48,12 +48,18 @@ class Proposal:
         blocked: set when the generator asks for a human or lacks a needed tool;
             the text says why (the ``blocked`` stop rule).
         notes: observations to record (e.g. a malformed edit and why).
+        done: for instruction and review tasks: the generator declares the work
+            complete; the text summarises what was done (the ``done`` stop rule).
+        answer: for a review comment that asks a question rather than requests a
+            change: the reply to post; no patch is expected (the ``answered`` stop rule).
     """
 
     candidates: list[Patch] = field(default_factory=list)
     usage: Usage = field(default_factory=Usage)
     blocked: str = ""
     notes: list[str] = field(default_factory=list)
+    done: str = ""
+    answer: str = ""
 
 
 @runtime_checkable
