@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.context import Attempt, Context
+from harness.context import Attempt, Context, SuspiciousLocation
 from harness.generators.base import Generator
 from harness.generators.llm import GeneratorError
 from harness.localize import localize
@@ -65,9 +65,17 @@ class Loop:
     attempts: list[Attempt] = field(default_factory=list)
     repeats: int = 0
     test_seconds_before: float = 0.0  # test-process seconds of earlier sessions of this run
+    task: Task | None = None  # None: the failing tests; else an instruction or review comment
+    approve: Callable[[Outcome], tuple[str, str]] | None = None  # human evaluator
+    on_accept: Callable[[Outcome], None] = lambda outcome: None  # e.g. commit a checkpoint
 
     def run(self) -> RunState:
-        """Iterate until a stop rule fires; returns the final state (also saved to disk)."""
+        """Iterate until a stop rule fires; returns the final state (also saved to disk).
+
+        For an instruction or review task the loop ends when the generator declares
+        the work ``done`` (or ``answered`` a question), or a limit fires; there are no
+        failing tests to make pass, only regressions to avoid.
+        """
         started = time.monotonic() - self.state.spent.wall_seconds
         self.test_seconds_before = self.state.spent.test_seconds - self.validator.evaluator.busy_seconds()
         baseline = self.validator.baseline
@@ -76,8 +84,8 @@ class Loop:
             self.state.remaining = baseline.failing
             self._tick(started)
             # decide
-            stop = check(self.state, self.limits, started,
-                         evaluator_errors=self.validator.evaluator_errors, repeats=self.repeats)
+            stop = check(self.state, self.limits, started, evaluator_errors=self.validator.evaluator_errors,
+                         repeats=self.repeats, fixing=self.task is None)
             if stop:
                 return self._stop(stop)
             # gather context
@@ -103,6 +111,10 @@ class Loop:
                             notes=proposal.notes, seconds=round(time.monotonic() - t0, 3))
             if proposal.blocked:
                 return self._stop(Stop("blocked", proposal.blocked))
+            if proposal.answer:
+                return self._stop(Stop("answered", proposal.answer))
+            if proposal.done:
+                return self._stop(Stop("done", proposal.done))
             if not proposal.candidates and not proposal.notes:
                 return self._stop(Stop("no_candidates_left",
                                        "the generator has no untried candidate left"))
@@ -110,6 +122,18 @@ class Loop:
             fresh = self._fresh(proposal.candidates)
             deadline = started + (self.limits.max_wall_seconds or float("inf"))
             accepted = self.validator.first_accepted(fresh, deadline, self._record)
+            if accepted and self.approve:  # the human evaluator sees only verified patches
+                verdict, why = self.approve(accepted)
+                self.files.step("review", iteration=self.state.iteration, digest=accepted.patch.digest,
+                                verdict=verdict, reason=why)
+                if verdict == "stop":
+                    return self._stop(Stop("human_stopped", why or "the developer stopped the run"))
+                if verdict != "approve":
+                    self._forget(accepted.patch.digest)
+                    self.attempts.append(Attempt(accepted.patch.digest, accepted.patch.description, False,
+                                                 f"rejected by the developer: {why or 'no reason given'}",
+                                                 accepted.patch.diff))
+                    accepted = None
             # update state; viable partial fixes that were not chosen get another chance later
             if accepted:
                 self.attempts = [a for a in self.attempts if a.accepted or not a.viable]
@@ -120,6 +144,10 @@ class Loop:
                                             "diff": accepted.patch.diff, "fixed": accepted.fixed,
                                             "files": list(accepted.patch.files),
                                             "meta": accepted.patch.meta})
+                self._forget(accepted.patch.digest)
+                self.attempts.append(Attempt(accepted.patch.digest, accepted.patch.description, True,
+                                             f"accepted and applied: {accepted.reason}", accepted.patch.diff))
+                self.on_accept(accepted)
                 self.on_event(LoopEvent("accepted", self.state, accepted))
             self.state.history.append({"iteration": self.state.iteration, "generator": current(self.generator),
                                        "failing": len(baseline.failing), "accepted": bool(accepted)})
@@ -131,8 +159,12 @@ class Loop:
         """Observe → context: failing tests, suspicious lines, lessons, prior attempts."""
         baseline = self.validator.baseline
         results = {t: baseline.results[t] for t in baseline.collected if t in baseline.results}
-        locations = localize(baseline.root, results, baseline.coverage, self.protected)
-        task = Task("failing_tests", failing={t: results[t] for t in baseline.failing})
+        if self.task is not None:  # an instruction or review comment: its own location first
+            task = self.task
+            locations = [SuspiciousLocation(task.path, task.line, 1.0)] if task.path and task.line else []
+        else:
+            locations = localize(baseline.root, results, baseline.coverage, self.protected)
+            task = Task("failing_tests", failing={t: results[t] for t in baseline.failing})
         return Context(Path(self.worktree.path), task, locations, self.protected, self.lessons,
                        self.conventions, list(self.attempts), self.state.iteration,
                        self.operator_priors)
@@ -150,6 +182,9 @@ class Loop:
                                              p.diff))
         self.repeats = self.repeats + 1 if candidates and not fresh else 0
         return fresh
+
+    def _forget(self, digest: str) -> None:
+        self.attempts = [a for a in self.attempts if a.digest != digest]
 
     def _record(self, outcome: Outcome) -> None:
         self.state.candidates_tried += 1
@@ -179,7 +214,10 @@ class Loop:
     def _stop(self, stop: Stop) -> RunState:
         s = self.state
         s.stop_reason, s.stop_detail = stop.reason, stop.detail
-        s.status = ("fixed" if not s.remaining else "partial" if s.accepted else "not_fixed")
+        if self.task is not None:
+            s.status = {"done": "done", "answered": "answered"}.get(stop.reason, "not_done")
+        else:
+            s.status = ("fixed" if not s.remaining else "partial" if s.accepted else "not_fixed")
         self.files.step("stop", reason=stop.reason, detail=stop.detail, status=s.status)
         self.files.save(s)
         self.on_event(LoopEvent("stop", s, stop=stop))

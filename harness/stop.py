@@ -46,7 +46,7 @@ class Stop:
 
 
 def check(state: RunState, limits: StopLimits, started: float, now: float | None = None,
-          evaluator_errors: int = 0, repeats: int = 0) -> Stop | None:
+          evaluator_errors: int = 0, repeats: int = 0, fixing: bool = True) -> Stop | None:
     """The first stop rule that fires for ``state``, or None to go on.
 
     ``no_progress`` is LSS 1.0's ``stall`` condition with ``min_improvement`` 1:
@@ -58,9 +58,11 @@ def check(state: RunState, limits: StopLimits, started: float, now: float | None
         started: ``time.monotonic()`` at the start of the run.
         evaluator_errors: evaluations in a row where an evaluator could not run.
         repeats: proposals in a row that held only already-tried patches.
+        fixing: a fix loop (``all_tests_pass`` applies); False for instruction and
+            review tasks, which end with the generator's ``done``.
     """
     now = time.monotonic() if now is None else now
-    if not state.remaining:
+    if fixing and not state.remaining:
         return Stop("all_tests_pass", "every test that failed at the start passes now")
     if limits.max_iterations is not None and state.iteration >= limits.max_iterations:
         return Stop("max_iterations", f"reached the limit of {limits.max_iterations} iterations")

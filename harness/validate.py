@@ -28,6 +28,7 @@ from evals.lint import regressions
 from evals.verdict import TestResult, Verdict
 from harness.localize import is_protected, tests_covering
 from sandbox.patch import Patch, PatchError
+from sandbox.process import run as run_process
 from sandbox.worktree import Worktree
 
 
@@ -121,6 +122,11 @@ class Validator:
         max_diff_lines: largest accepted patch (added + removed lines).
         timeouts: per-test timeout policy.
         static: lint/type checks run on the patched files before the full suite.
+        require_fix: a candidate must fix failing tests (the fix loop). False for
+            instruction and review tasks: tests failing at baseline are left alone and
+            a candidate only has to break nothing.
+        check: an extra command (argv) that must exit 0 in the patched worktree
+            (``loopwright do --check``), run last, within ``check_timeout`` seconds.
 
     Attributes:
         evaluator_errors: evaluations in a row where an evaluator could not run
@@ -129,7 +135,8 @@ class Validator:
 
     def __init__(self, evaluator: PytestEvaluator, slots: list[Worktree], baseline: Baseline,
                  protected: tuple[str, ...], max_diff_lines: int = 40,
-                 timeouts: TimeoutPolicy | None = None, static: list[StaticCheck] = ()):
+                 timeouts: TimeoutPolicy | None = None, static: list[StaticCheck] = (),
+                 require_fix: bool = True, check: list[str] | None = None, check_timeout: float = 600.0):
         self.evaluator = evaluator
         self.slots = slots
         self.baseline = baseline
@@ -137,6 +144,9 @@ class Validator:
         self.max_diff_lines = max_diff_lines
         self.timeouts = timeouts or evaluator.timeouts
         self.static = list(static)
+        self.require_fix = require_fix
+        self.check = check
+        self.check_timeout = check_timeout
         self.evaluator_errors = 0
         self._free: queue.Queue[Worktree] = queue.Queue()
         for s in slots:
@@ -272,7 +282,7 @@ class Validator:
         return run
 
     def _screen_and_full(self, slot: Worktree, patch: Patch, out: Outcome) -> None:
-        failing = self.baseline.failing
+        failing = self.baseline.failing if self.require_fix else []
         changed = _changed_lines(patch)
         covering = set(tests_covering(self.baseline.coverage, self.baseline.root, changed))
         # A test that never ran a changed line behaves exactly as before (regression test
@@ -286,7 +296,7 @@ class Validator:
             rest = [t for t in targets if t != probe]
             if not self._screen(slot, out, rest, "screen", already=[probe]):
                 return
-        elif not self._screen(slot, out, targets, "screen"):
+        elif targets and not self._screen(slot, out, targets, "screen"):
             return
         for check in self.static:
             t0 = time.monotonic()
@@ -300,7 +310,7 @@ class Validator:
                 out.stage = check.id
                 out.reason = f"adds {len(new)} {check.id} diagnostic(s): {new[0].message}"
                 return
-        rest = [t for t in self.baseline.collected if t not in set(failing)]
+        rest = [t for t in self.baseline.collected if t not in set(self.baseline.failing)]
         if rest:
             out.stage = "full"
             passing = set(self.baseline.passing)
@@ -316,9 +326,22 @@ class Validator:
                 msg = r.message.splitlines()[0] if r.message else r.outcome
                 out.reason = f"breaks {out.broken[0]} (passed before): {msg}"
                 return
+        if self.check:
+            t0 = time.monotonic()
+            res = run_process(self.check, slot.path, self.check_timeout, self.evaluator.policy)
+            out.seconds["check"] = time.monotonic() - t0
+            if res.returncode != 0:
+                tail = (res.stderr.strip() or res.stdout.strip()).splitlines()[-3:]
+                out.stage = "check"
+                out.reason = (f"the check command `{' '.join(self.check)}` "
+                              + ("timed out" if res.timed_out else f"failed (exit {res.returncode})")
+                              + (": " + " / ".join(tail) if tail else ""))
+                return
         out.viable = True
         out.accepted = len(out.fixed) == len(failing)
-        out.reason = f"fixes {len(out.fixed)} of {len(failing)} failing tests, no regressions"
+        out.reason = (f"fixes {len(out.fixed)} of {len(failing)} failing tests, no regressions"
+                      if failing else f"verified: no test that passed before fails ({len(rest)} run)"
+                      + (", the check command passes" if self.check else ""))
 
 
 def _changed_lines(patch: Patch) -> dict[str, set[int]]:
