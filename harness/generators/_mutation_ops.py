@@ -194,10 +194,18 @@ def rebuild(cx: Any, node: ast.AST, kids: list, new_ops: list, kid_req: Callable
     return "".join(out)
 
 
+def _int(n: ast.AST) -> int | None:
+    """The value of an integer literal such as ``3`` or ``-1``, else None."""
+    if isinstance(n, ast.UnaryOp) and isinstance(n.op, ast.USub):
+        v = _int(n.operand)
+        return None if v is None else -v
+    return n.value if isinstance(n, ast.Constant) and type(n.value) is int else None
+
+
 def plus_minus(cx: Any, n: ast.AST, d: int) -> tuple[str, int]:
     """Text (and precedence) of ``n + d``, folding integer constants."""
-    if isinstance(n, ast.Constant) and type(n.value) is int:
-        v = n.value + d
+    if _int(n) is not None:
+        v = _int(n) + d
         return str(v), (ATOM if v >= 0 else 13)
     if (isinstance(n, ast.BinOp) and isinstance(n.op, (ast.Add, ast.Sub))
             and isinstance(n.right, ast.Constant) and type(n.right.value) is int):
@@ -267,6 +275,9 @@ def _unary(cx: Any, node: ast.UnaryOp, out: list) -> None:
     start = j if j >= 0 else os_
     text = fit(cx.text[start:e], ATOM if start < os_ else prec(node.operand), slot(cx, node))
     _rep(out, cx, "unaryop_drop", node, s, e, text)
+    if _int(node) is not None:  # -1 is a constant too
+        for d in (1, -1):
+            _rep(out, cx, "const_off_by_one", node, s, e, fit(*plus_minus(cx, node, d), slot(cx, node)))
 
 
 def _const(cx: Any, node: ast.Constant, out: list) -> None:
@@ -274,7 +285,8 @@ def _const(cx: Any, node: ast.Constant, out: list) -> None:
     if isinstance(node.value, bool):
         if cx.text[s:e] == repr(node.value):
             _rep(out, cx, "bool_const_swap", node, s, e, repr(not node.value))
-    elif type(node.value) is int:
+    elif type(node.value) is int and not (isinstance(node._p, ast.UnaryOp)
+                                          and isinstance(node._p.op, ast.USub)):
         for d in (1, -1):
             _rep(out, cx, "const_off_by_one", node, s, e, fit(*plus_minus(cx, node, d), slot(cx, node)))
 
@@ -467,7 +479,8 @@ def _return(cx: Any, st: ast.Return, out: list) -> None:
     if cx.boolish(fn) or kind == "bool":
         texts += ["not " + fit(x, p, 5), "True", "False"]
     if kind in ("num", ""):
-        texts += ["0", "1"] + (["-" + fit(x, p, 13)] if kind else [])
+        negated = isinstance(v, ast.UnaryOp) and isinstance(v.op, ast.USub)
+        texts += ["0", "1"] + (["-" + fit(x, p, 13)] if kind and not negated else [])
     if kind in ("str", ""):
         texts.append("''")
     if kind in ("list", "iter", ""):

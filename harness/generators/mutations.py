@@ -148,6 +148,13 @@ def _header_end(st: ast.stmt) -> int:
     return st.lineno if hasattr(st, "finalbody") else st.end_lineno
 
 
+def _comprehension_target(n: ast.AST) -> bool:
+    """Is this Store name a comprehension variable (local to the comprehension)?"""
+    while isinstance(n._p, (ast.Tuple, ast.List, ast.Starred)):
+        n = n._p
+    return isinstance(n._p, ast.comprehension)
+
+
 def _parses(chunk: str, nested: bool) -> bool:
     """Does ``chunk`` parse (as the body of ``if 1:`` when nested)?"""
     try:
@@ -404,7 +411,7 @@ class _Index:
         dist: dict[str, int] = {p: 10**6 + i for i, p in enumerate(params)}
         first_store: dict[str, int] = {}
         for n in info.names:
-            if isinstance(n.ctx, ast.Store) and not isinstance(n._p, ast.comprehension):
+            if isinstance(n.ctx, ast.Store) and not _comprehension_target(n):
                 first_store[n.id] = min(first_store.get(n.id, n.lineno), n.lineno)
             d = abs(n.lineno - line)
             if d < dist.get(n.id, 10**9):
