@@ -110,12 +110,13 @@ class Terminal:
         return ANSI.sub("", self.raw.decode("utf-8", "replace")).replace("\r", "")
 
     def _read(self, timeout: float) -> bool:
+        """Read what is there within ``timeout`` seconds; False once the terminal is closed."""
         ready, _, _ = select.select([self.master], [], [], timeout)
         if not ready:
             return True
         try:
             chunk = os.read(self.master, 65536)
-        except OSError:  # the child closed the terminal
+        except OSError:  # the child exited and its side of the terminal is gone
             return False
         self.raw += chunk
         return bool(chunk)
@@ -124,7 +125,8 @@ class Terminal:
         """Wait until ``needle`` has been printed ``count`` times."""
         deadline = time.monotonic() + timeout
         while self.text.count(needle) < count:
-            if time.monotonic() > deadline or not self._read(0.1) and self.proc.poll() is not None:
+            alive = self._read(0.1) or self.proc.poll() is None
+            if not alive or time.monotonic() > deadline:
                 raise AssertionError(f"never saw {needle!r} x{count}; screen:\n{self.text[-3000:]}")
 
     def type(self, line: str) -> None:
@@ -132,13 +134,13 @@ class Terminal:
         os.write(self.master, line.encode() + b"\r")
 
     def wait(self, timeout: float = 60) -> int:
-        """Wait for the process to exit, reading the rest of its output; returns the exit code."""
+        """Wait for the process to exit, reading all its output; returns the exit code."""
         deadline = time.monotonic() + timeout
         while self.proc.poll() is None and time.monotonic() < deadline:
             self._read(0.1)
-        while self._read(0.05) and self.proc.poll() is not None and select.select([self.master], [], [], 0)[0]:
-            pass
         code = self.proc.wait(timeout=5)
+        while select.select([self.master], [], [], 0.05)[0] and self._read(0):
+            pass
         os.close(self.master)
         return code
 

@@ -118,7 +118,8 @@ def test_interactive_do_in_a_real_terminal(make_repo, tmux):
         tmux.keys("a")
         tmux.wait_for("k keep the branch only")
         tmux.keys("a")  # apply the result to the (clean) working tree
-        screen = tmux.wait_for("[exited 0]")
+        screen = tmux.wait_for("[exited ")
+    assert "[exited 0]" in screen, screen
     assert re.search(r"status\s+done", screen)
     assert "applied to your working tree" in screen
     assert "def shout" in (Path(root) / "greet.py").read_text()
