@@ -253,6 +253,11 @@ def resume_cmd(run_id: str = typer.Argument(..., help="The run to continue (see 
     except FileNotFoundError as exc:
         err.print(f"[red]error:[/] {exc}; list runs with `loopwright status`")
         raise typer.Exit(EXIT_BAD_INPUT) from None
+    if state.loop == "do-instruction":  # a terminal-agent run continues on its branch
+        from harness.cli_do import resume_do
+
+        resume_do(repo, run_id, generator=generator, python=python, max_iterations=max_iterations,
+                  max_seconds=max_seconds, apply=apply, keep=keep, as_json=as_json)
     loop = builtin_spec(state.loop) if state.loop in builtin_names() else builtin_spec("fix-failing-tests")
     _run(repo, loop, generator or state.generator, python, max_iterations, max_seconds, apply, keep,
          jobs, as_json, run_id=run_id)
@@ -379,6 +384,17 @@ def _repo_root(repo: Path) -> Path:
 def main() -> None:
     """Console-script entry point."""
     app()
+
+
+def _register_subcommands() -> None:
+    """``do``/``undo`` (the terminal agent) and ``review``/``ci`` live in their own modules."""
+    from harness import cli_do, cli_review
+
+    cli_do.register(app)
+    cli_review.register(app)
+
+
+_register_subcommands()
 
 
 if __name__ == "__main__":
