@@ -415,7 +415,14 @@ def _model(loop, generator: str | None, replay: str | None) -> str:
 def _generator(spec: str, loop, record, replay, base_url):
     from harness.cli import make_generator
 
-    return make_generator(spec, loop, record=record, replay=replay, base_url=base_url)
+    try:
+        return make_generator(spec, loop, record=record, replay=replay, base_url=base_url)
+    except UsageError as exc:
+        if "is not set" not in str(exc):
+            raise
+        raise UsageError(str(exc).split(", or run offline")[0] + "; `loopwright do` needs a model (set "
+                         "ANTHROPIC_API_KEY or OPENAI_API_KEY, or pass --model openai:MODEL --base-url URL "
+                         "for a local OpenAI-compatible server)") from None
 
 
 def _bad_input(exc: Exception, as_json: bool) -> None:
