@@ -1,13 +1,16 @@
 """The shared LLM generator: prompts from a Context, one model call, edits to a Patch.
 
 :class:`LLMGenerator` holds everything provider-neutral: it renders the prompts
-(``prompts/system.md.j2``, ``fix-failing-tests.md.j2``, ``retry.md.j2``), packs the
-most suspicious whole functions into a token budget, keeps the conversation across
-``generate()`` calls (so the next request carries the previous answer and why it
-failed), retries transient failures with tenacity, parses the edit blocks
-(:mod:`harness.generators.edits`) into a :class:`~sandbox.patch.Patch`, and accounts
-every call. Subclasses implement :meth:`LLMGenerator._complete`: one HTTP call with
-an official SDK, mapping its errors onto :meth:`LLMGenerator.http_error`.
+(``prompts/system.md.j2`` and, by task kind, :mod:`harness.generators.prompt`'s first
+and follow-up prompts), packs the most suspicious whole functions into a token budget,
+keeps the conversation across ``generate()`` calls (so the next request carries the
+previous answer and why it failed), retries transient failures with tenacity, parses
+the edit blocks (:mod:`harness.generators.edits`) into a :class:`~sandbox.patch.Patch`,
+and accounts every call. For instruction and review tasks it also understands the
+replies of :mod:`harness.generators.replies`: ``DONE:`` (``Proposal.done``),
+``ANSWER:`` (``Proposal.answer``) and ``READ:`` (files served in the next request).
+Subclasses implement :meth:`LLMGenerator._complete`: one HTTP call with an official
+SDK, mapping its errors onto :meth:`LLMGenerator.http_error`.
 
 A request is a plain dict ``{provider, model, system, messages, max_tokens,
 temperature}`` and a response a plain dict ``{text, input_tokens, output_tokens,
@@ -18,11 +21,9 @@ replay a run.
 
 from __future__ import annotations
 
-import email.utils
 import random
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 import tenacity
@@ -31,7 +32,9 @@ from harness.context import Context
 from harness.generators.base import Proposal, Usage
 from harness.generators.edits import EditError, apply_edits, parse_edits
 from harness.generators.pricing import Price, cost_usd
-from harness.generators.prompt import build_first, build_retry
+from harness.generators.prompt import TASK_KINDS, build_first, build_retry
+from harness.generators.replies import Reply, keyword_lines, parse_reply, read_files
+from harness.generators.retrying import RetryPolicy, TransientError, parse_retry_after
 from harness.generators.tokens import TokenCounter
 from harness.localize import is_protected
 from prompts import render
@@ -49,58 +52,6 @@ class GeneratorError(RuntimeError):
     stop: bool = True
 
 
-class TransientError(Exception):
-    """A failure worth retrying (429, 5xx, timeout, connection); ``retry_after`` in seconds."""
-
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How transient failures are retried.
-
-    Attributes:
-        attempts: total attempts per model call, the first included.
-        max_wait: seconds of waiting allowed across all retries of one call; a retry
-            whose wait would exceed it is not made.
-        initial: seconds of the first backoff step (doubles each retry, with jitter).
-        max_backoff: cap in seconds on one backoff wait.
-        retry_after_cap: cap in seconds on a server's ``Retry-After``/``retry-after-ms``.
-    """
-
-    attempts: int = 4
-    max_wait: float = 60.0
-    initial: float = 1.0
-    max_backoff: float = 20.0
-    retry_after_cap: float = 30.0
-
-
-def parse_retry_after(headers: Mapping[str, str] | None) -> float | None:
-    """Seconds a server asked to wait: ``retry-after-ms``, else ``retry-after`` (seconds or
-    an HTTP date); None if absent or unreadable."""
-    if not headers:
-        return None
-    ms = headers.get("retry-after-ms")
-    if ms:
-        try:
-            return max(float(ms) / 1000, 0.0)
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(float(value), 0.0)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        return max(when.timestamp() - time.time(), 0.0)
-
-
 class LLMGenerator:
     """A generator backed by a chat model; subclasses supply :meth:`_complete`.
 
@@ -116,12 +67,17 @@ class LLMGenerator:
         retry: the :class:`RetryPolicy`.
         prices: a price table (``{model: Price}``); None: the packaged one.
         history_turns: earlier answer/feedback pairs kept in the conversation.
+        max_read_files: files served per ``READ:`` answer (instruction and review tasks).
+        max_read_bytes: bytes shown per file read; longer files are cut at a line end.
+        max_read_total: bytes shown per ``READ:`` answer; None: ``4 * max_context_tokens``.
+        max_reads_in_row: ``READ:`` answers in a row allowed; one more counts as unusable.
 
     Attributes:
         name: ``provider:model``.
         messages: the conversation so far (user/assistant dicts, no system).
         exchange: request dict -> response dict; :meth:`call` unless recording/replaying.
-        malformed_in_row: consecutive unusable answers.
+        malformed_in_row: consecutive unusable answers (``READ:`` answers neither count nor reset).
+        reads_in_row: consecutive ``READ:`` answers.
         stats: ``{"calls", "retries", "waited", "malformed"}`` (waited in seconds).
     """
 
@@ -139,6 +95,10 @@ class LLMGenerator:
         retry: RetryPolicy | None = None,
         prices: dict[str, Price] | None = None,
         history_turns: int = 3,
+        max_read_files: int = 5,
+        max_read_bytes: int = 20_000,
+        max_read_total: int | None = None,
+        max_reads_in_row: int = 3,
     ) -> None:
         self.model = model
         self.name = f"{self.provider}:{model}"
@@ -150,6 +110,10 @@ class LLMGenerator:
         self.retry = retry or RetryPolicy()
         self.prices = prices
         self.history_turns = history_turns
+        self.max_read_files = max_read_files
+        self.max_read_bytes = max_read_bytes
+        self.max_read_total = max_read_total or 4 * max_context_tokens
+        self.max_reads_in_row = max_reads_in_row
         self.tokens = TokenCounter(self.provider, model)
         self.exchange: Callable[[dict], dict] = self.call
         self.sleep: Callable[[float], None] = time.sleep
@@ -160,7 +124,10 @@ class LLMGenerator:
         """Forget the conversation (a new task or run); counters in ``stats`` are kept."""
         self.messages: list[dict] = []
         self.malformed_in_row = 0
+        self.reads_in_row = 0
         self._pending = ""  # why the last answer was unusable, for the next request
+        self._served: dict | None = None  # files read for the last READ, for the next request
+        self._notices: list[str] = []  # other one-line remarks for the next request
         self._shown: dict = {"attempts": set(), "code": {}, "tests": ()}
         self._root: Path | None = None
         self._iteration = 0
@@ -175,7 +142,11 @@ class LLMGenerator:
             ``Proposal([patch])``; or no candidates and ``notes=[reason]`` when the
             answer is malformed, does not apply or edits a protected path; or
             ``blocked`` after ``max_malformed`` such answers in a row. ``usage``
-            always counts the call.
+            always counts the call. For instruction and review tasks also:
+            ``Proposal(done=summary)`` for ``DONE:``, ``Proposal(answer=text)`` for
+            ``ANSWER:``, and for ``READ:`` no candidates with ``notes=["read a.py, b.py"]``
+            (the files go into the next request; more than ``max_reads_in_row`` READs
+            in a row count as unusable).
 
         Raises:
             GeneratorError: the provider refused the request (400/401/403/404), retries
@@ -185,19 +156,34 @@ class LLMGenerator:
         request, shown = self._request(context)
         response = self.exchange(request)
         self._shown, self._last_system = shown, request["system"]
+        self._served, self._notices = None, []  # sent with this request
         text = str(response.get("text") or "")
         # providers reject an empty assistant turn in the history, so keep a placeholder
         said = text if text.strip() else "(empty answer)"
         self.messages = request["messages"] + [{"role": "assistant", "content": said}]
         usage = self._usage(response)
         notes = [f"retried: {r}" for r in response.get("retries", [])]
+        offered = ("done", "answer", "read") if context.task.kind in TASK_KINDS else ()
+        reply = parse_reply(text, offered) if offered else None
         try:
-            patch = self.to_patch(text, context)
+            if reply is None:
+                patch = self.to_patch(text, context)
+            elif reply.kind == "read" and self.reads_in_row >= self.max_reads_in_row:
+                raise EditError(
+                    f"you asked to read files {self.reads_in_row} times in a row; nothing was read this "
+                    "time. Edit now with SEARCH/REPLACE blocks, or reply DONE (or ANSWER)"
+                )
+            elif reply.kind == "answer" and not reply.text:
+                raise EditError("ANSWER: without a reply; write the reply text after 'ANSWER:'")
+            else:
+                return self._reply(reply, context, usage, notes)
         except EditError as exc:
             reason = str(exc)
             if response.get("stop_reason") in ("length", "max_tokens"):
                 reason += f" (the answer was cut off at max_tokens={self.max_tokens})"
             self.malformed_in_row += 1
+            if reply is None:  # an attempted edit ends a READ streak
+                self.reads_in_row = 0
             self.stats["malformed"] += 1
             self._pending = reason
             notes.append(reason)
@@ -205,9 +191,36 @@ class LLMGenerator:
                 blocked = f"{self.name} gave {self.malformed_in_row} unusable answers in a row; last: {reason}"
                 return Proposal(usage=usage, blocked=blocked, notes=notes)
             return Proposal(usage=usage, notes=notes)
-        self.malformed_in_row = 0
+        self.malformed_in_row = self.reads_in_row = 0
         self._pending = ""
+        ignored = [k for k in dict.fromkeys(keyword_lines(text)) if k.lower() in offered]
+        if ignored:
+            said = " and ".join(ignored)
+            self._notices.append(f"your answer had edits, so its {said} line was ignored; "
+                                 "DONE, ANSWER and READ only count in an answer without edit blocks")
+            notes.append(f"{said} ignored: the answer also had edits")
         return Proposal(candidates=[patch], usage=usage, notes=notes)
+
+    def _reply(self, reply: Reply, context: Context, usage: Usage, notes: list[str]) -> Proposal:
+        """A DONE / ANSWER / READ answer as a Proposal (READ: serve the files for the next request)."""
+        self._pending = ""
+        if reply.kind == "done":
+            self.malformed_in_row = self.reads_in_row = 0
+            return Proposal(usage=usage, notes=notes, done=reply.text or "(the model gave no summary)")
+        if reply.kind == "answer":
+            self.malformed_in_row = self.reads_in_row = 0
+            return Proposal(usage=usage, notes=notes, answer=reply.text)
+        files, refused = read_files(context.root, reply.paths, max_files=self.max_read_files,
+                                    max_bytes=self.max_read_bytes, max_total=self.max_read_total)
+        if not reply.paths:
+            refused = ["READ named no file; write one path per line, e.g. READ: path/to/file.py"]
+        self.reads_in_row += 1
+        self._served = {"files": [f.as_dict() for f in files], "notes": refused}
+        cut = [f.path for f in files if f.truncated]
+        read = f"read {', '.join(f.path for f in files)}" if files else "read nothing"
+        notes.append(read + (f" (cut: {', '.join(cut)})" if cut else "")
+                     + (f"; refused: {'; '.join(refused)}" if refused else ""))
+        return Proposal(usage=usage, notes=notes)
 
     def estimate(self, context: Context | None = None) -> Usage:
         """An upper bound on the next :meth:`generate` call's usage, without calling.
@@ -229,8 +242,10 @@ class LLMGenerator:
             system = self._last_system
             tokens_in = self.tokens.count_messages(system, self.messages, upper=True)
             tokens_in += self.max_context_tokens // 2
+            if self._served:  # the files of a READ go into the next request
+                tokens_in += self.tokens.upper("".join(f["code"] for f in self._served["files"]))
         else:
-            system = render("system.md.j2", protected=[])
+            system = self._system("review_comment", [])  # the longest system prompt
             tokens_in = self.tokens.upper(system) + self.max_context_tokens + 20
         cost = cost_usd(self.model, tokens_in, self.max_tokens, self.prices)
         return Usage(tokens_in, self.max_tokens, cost, 0.0, 1)
@@ -246,12 +261,13 @@ class LLMGenerator:
 
     def _request(self, context: Context) -> tuple[dict, dict]:
         """The next request and the 'already shown' state to keep if it is sent."""
-        system = render("system.md.j2", protected=list(context.protected))
+        system = self._system(context.task.kind, list(context.protected))
         if not self.messages:
             user, shown = build_first(context, self.tokens, self.max_context_tokens)
             messages = [{"role": "user", "content": user}]
         else:
-            user, shown = build_retry(context, self.tokens, self.max_context_tokens, self._shown, self._pending)
+            user, shown = build_retry(context, self.tokens, self.max_context_tokens, self._shown,
+                                      self._pending, self._served, self._notices)
             rest = self.messages[1:] + [{"role": "user", "content": user}]
             keep = 2 * self.history_turns + 1
             messages = self.messages[:1] + (rest[-keep:] if len(rest) > keep else rest)
@@ -264,6 +280,10 @@ class LLMGenerator:
             "temperature": self.temperature,
         }
         return request, shown
+
+    def _system(self, kind: str, protected: list[str]) -> str:
+        return render("system.md.j2", kind=kind, protected=protected, max_read_files=self.max_read_files,
+                      max_reads_in_row=self.max_reads_in_row)
 
     # -- edits -> patch ---------------------------------------------------------------
 

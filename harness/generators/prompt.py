@@ -1,18 +1,23 @@
 """From a Context to the user prompts: code packed to a token budget, whole functions.
 
-:func:`build_first` renders ``fix-failing-tests.md.j2`` (task, failing tests with a
-traceback excerpt, AGENTS.md, lessons, earlier rejected attempts, code);
-:func:`build_retry` renders ``retry.md.j2`` (why the previous answer or patch was
-not accepted, what changed). Both return the text and the "already shown" state
-``{"attempts": set of keys, "code": {snippet key: code}, "tests": tuple of ids}``
-so each piece of feedback is shown once.
+:func:`build_first` renders the first prompt, by task kind: ``fix-failing-tests.md.j2``
+(failing tests with a traceback excerpt, AGENTS.md, lessons, earlier rejected
+attempts, code), ``instruction.md.j2`` or ``review-comment.md.j2`` (the instruction or
+the comment with its location, AGENTS.md, lessons, patches already accepted, rejected
+attempts, a repository map from :mod:`harness.generators.repomap`, and the code at the
+comment's location). :func:`build_retry` renders the next request: ``retry.md.j2`` for
+failing tests, ``task-follow-up.md.j2`` for instructions and review comments (the
+files the model asked to READ, why an answer or patch was not accepted, that a patch
+was accepted and applied and the model should continue or say DONE). Both return the
+text and the "already shown" state ``{"attempts": set of keys, "code": {snippet key:
+code}, "tests": tuple of ids}`` so each piece of feedback is shown once.
 
 Code is chosen in this order and added while it fits the budget: the enclosing
-whole function (``ast``, decorators included) of the most suspicious location; the
-failing tests' own functions (first 3); the other suspicious locations, most
-suspicious first; traceback frames in unprotected files, innermost first. A line
-outside any function shows its statement with 3 lines around it; a file that does
-not parse shows 15 lines around the line.
+whole function (``ast``, decorators included) of the most suspicious location (a
+review comment's location first); the failing tests' own functions (first 3); the
+other suspicious locations, most suspicious first; traceback frames in unprotected
+files, innermost first. A line outside any function shows its statement with 3 lines
+around it; a file that does not parse shows 15 lines around the line.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.context import Attempt, Context
+from harness.generators.repomap import build_repo_map
 from harness.generators.tokens import TokenCounter
 from harness.localize import is_protected
 from prompts import render
@@ -31,6 +37,13 @@ MAX_TESTS = 10
 MAX_FRAMES = 6
 MAX_MESSAGE_CHARS = 1500
 MAX_REASON_CHARS = 2000
+#: Task kinds that get the instruction protocol (repo map, READ, DONE, ANSWER).
+TASK_KINDS = ("instruction", "review_comment")
+FIRST_TEMPLATES = {
+    "failing_tests": "fix-failing-tests.md.j2",
+    "instruction": "instruction.md.j2",
+    "review_comment": "review-comment.md.j2",
+}
 
 
 @dataclass
@@ -64,18 +77,15 @@ class Snippet:
 
 
 def build_first(context: Context, tokens: TokenCounter, budget: int) -> tuple[str, dict]:
-    """The first user prompt for ``context`` within ``budget`` tokens, and the shown state."""
-    conventions = _clip_tokens(context.conventions.strip(), tokens, budget // 4)
-    rejected = [a for a in context.attempts if not a.accepted][-5:]
-    values = {
-        "task": _task(context),
-        "tests": _tests(context),
-        "conventions": conventions,
-        "lessons": [ln.strip() for ln in context.lessons if ln.strip()][:10],
-        "attempts": [
-            {"description": a.description, "reason": _clip(a.reason, 600)} for a in rejected
-        ],
-    }
+    """The first user prompt for ``context`` within ``budget`` tokens, and the shown state.
+
+    The template is picked by ``context.task.kind`` (:data:`FIRST_TEMPLATES`); for
+    instruction and review tasks see :func:`_first_for_task`.
+    """
+    if context.task.kind in TASK_KINDS:
+        return _first_for_task(context, tokens, budget)
+    values = _common(context, tokens, budget)
+    values["tests"] = _tests(context)
     base = tokens.count(render("fix-failing-tests.md.j2", snippets=[], omitted=0, **values))
     snippets, omitted = pack(context, tokens, budget - base)
     text = render(
@@ -84,22 +94,93 @@ def build_first(context: Context, tokens: TokenCounter, budget: int) -> tuple[st
         omitted=omitted,
         **values,
     )
-    shown = {
+    return text, _shown(context, snippets)
+
+
+def _first_for_task(context: Context, tokens: TokenCounter, budget: int) -> tuple[str, dict]:
+    """The first prompt of an instruction or review comment.
+
+    Budget, in order: the task, AGENTS.md (at most a quarter), lessons and attempts;
+    then the code at the comment's location (whole functions); then the repository
+    map in what is left, at most a quarter of ``budget``.
+    """
+    template = FIRST_TEMPLATES[context.task.kind]
+    values = _common(context, tokens, budget)
+    values["accepted"] = [_clip(a.description or "a patch", 300) for a in context.attempts if a.accepted]
+    empty = {"snippets": [], "omitted": 0, "repo_map": "", "map_omitted": 0}
+    base = tokens.count(render(template, **{**values, **empty}))
+    reserve = min(budget // 4, max(budget - base, 0) // 2)  # room kept for the map
+    snippets, omitted = pack(context, tokens, budget - base - reserve)
+    code = [s.as_dict() for s in snippets]
+    used = tokens.count(render(template, **{**values, **empty, "snippets": code, "omitted": omitted}))
+    task = context.task
+    repo_map = build_repo_map(
+        context.root,
+        f"{task.instruction}\n{task.path}",
+        min(budget // 4, budget - used - 60),
+        count=tokens.count,
+        boost=(task.path,) if task.path else (),
+    )
+    text = render(template, **values, snippets=code, omitted=omitted, repo_map=repo_map.text,
+                  map_omitted=repo_map.omitted)
+    return text, _shown(context, snippets)
+
+
+def _common(context: Context, tokens: TokenCounter, budget: int) -> dict:
+    """Template values every first prompt has: task, conventions, lessons, rejected attempts."""
+    rejected = [a for a in context.attempts if not a.accepted][-5:]
+    return {
+        "task": _task(context),
+        "conventions": _clip_tokens(context.conventions.strip(), tokens, budget // 4),
+        "lessons": [ln.strip() for ln in context.lessons if ln.strip()][:10],
+        "attempts": [
+            {"description": a.description, "reason": _clip(a.reason, 600)} for a in rejected
+        ],
+    }
+
+
+def _shown(context: Context, snippets: list[Snippet]) -> dict:
+    return {
         "attempts": {_attempt_key(a) for a in context.attempts},
         "code": {s.key: s.code for s in snippets},
         "tests": tuple(sorted(context.task.failing)),
     }
-    return text, shown
 
 
 def build_retry(
-    context: Context, tokens: TokenCounter, budget: int, shown: dict, malformed: str
+    context: Context,
+    tokens: TokenCounter,
+    budget: int,
+    shown: dict,
+    malformed: str,
+    served: dict | None = None,
+    notices: list[str] | tuple[str, ...] = (),
 ) -> tuple[str, dict]:
-    """The feedback prompt after an answer: the ``malformed`` reason if the answer was
+    """The feedback prompt after an answer, and the new shown state.
+
+    For failing tests (``retry.md.j2``): the ``malformed`` reason if the answer was
     unusable; the newest rejected attempt not yet shown (else the newest accepted one);
     the failing tests if their set changed; code that changed since it was shown.
-    Returns the text and the new shown state."""
+
+    For instructions and review comments (``task-follow-up.md.j2``): the ``malformed``
+    reason; the files ``served`` for a READ (``{"files": [ReadFile.as_dict()], "notes":
+    [str]}``); every rejection not yet shown (a developer's own words quoted); the
+    newest accepted patch with "accepted and applied ... continue, or reply DONE"; the
+    list of patches accepted so far; changed code; ``notices`` (one line each).
+    """
     fresh = [a for a in context.attempts if _attempt_key(a) not in shown["attempts"]]
+    snippets, _ = pack(context, tokens, budget // 2)
+    changed = [s for s in snippets if s.key in shown["code"] and shown["code"][s.key] != s.code]
+    test_ids = tuple(sorted(context.task.failing))
+    code = dict(shown["code"])
+    code.update({s.key: s.code for s in changed})
+    new_shown = {
+        "attempts": set(shown["attempts"]) | {_attempt_key(a) for a in fresh},
+        "code": code,
+        "tests": test_ids,
+    }
+    if context.task.kind in TASK_KINDS:
+        return _follow_up(context, fresh, changed, malformed, served, notices), new_shown
     rejected = [a for a in fresh if not a.accepted]
     rejection = accepted = None
     if rejected:
@@ -108,10 +189,7 @@ def build_retry(
     kept = [a for a in fresh if a.accepted]
     if kept:
         accepted = {"description": kept[-1].description, "reason": _clip(kept[-1].reason, 600)}
-    test_ids = tuple(sorted(context.task.failing))
     tests = _tests(context) if test_ids != shown["tests"] else []
-    snippets, _ = pack(context, tokens, budget // 2)
-    changed = [s for s in snippets if s.key in shown["code"] and shown["code"][s.key] != s.code]
     text = render(
         "retry.md.j2",
         malformed=malformed,
@@ -120,14 +198,42 @@ def build_retry(
         tests=tests,
         snippets=[s.as_dict() for s in changed],
     )
-    code = dict(shown["code"])
-    code.update({s.key: s.code for s in changed})
-    new_shown = {
-        "attempts": set(shown["attempts"]) | {_attempt_key(a) for a in fresh},
-        "code": code,
-        "tests": test_ids,
-    }
     return text, new_shown
+
+
+DEVELOPER = "rejected by the developer: "
+ACCEPTED = "accepted and applied: "
+
+
+def _follow_up(context: Context, fresh: list[Attempt], changed: list[Snippet], malformed: str,
+               served: dict | None, notices: list[str] | tuple[str, ...]) -> str:
+    """Render ``task-follow-up.md.j2`` (see :func:`build_retry`)."""
+    rejections = []
+    for a in fresh:
+        if a.accepted:
+            continue
+        developer = a.reason.startswith(DEVELOPER)
+        reason = _clip(a.reason.removeprefix(DEVELOPER), MAX_REASON_CHARS)
+        rejections.append({
+            "description": a.description,
+            "developer": developer,
+            "reason": reason.replace("\n", "\n> ") if developer else reason,
+        })
+    kept = [a for a in fresh if a.accepted]
+    accepted = None
+    if kept:
+        accepted = {"description": kept[-1].description, "reason": _clip(kept[-1].reason.removeprefix(ACCEPTED), 600)}
+    return render(
+        "task-follow-up.md.j2",
+        kind=context.task.kind,
+        malformed=malformed,
+        read=served,
+        rejections=rejections,
+        accepted=accepted,
+        accepted_all=[_clip(a.description or "a patch", 300) for a in context.attempts if a.accepted],
+        snippets=[s.as_dict() for s in changed],
+        notices=list(notices),
+    )
 
 
 def _attempt_key(a: Attempt) -> str:
