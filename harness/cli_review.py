@@ -28,8 +28,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from harness.cli import EXIT_BAD_INPUT, _options, default_generator, make_generator
-from harness.fix import FixOptions, FixResult, UsageError, fix
+from harness.fix import EXIT_BAD_INPUT, FixOptions, FixResult, UsageError, fix
 from harness.github import GitHub, GitHubError
 from harness.review import (REPLY_MARKER, STATUS_MARKER, CommentResult, ReviewReport, fetch_comments,
                             load_comments, open_threads, parse_pr, post_replies, run_review,
@@ -39,6 +38,13 @@ from sandbox.worktree import RepoError, open_repo
 
 REVIEW_LOOP = "review-comments"
 PR_ACTIONS = ("opened", "synchronize", "reopened", "ready_for_review")
+
+
+def _cli():
+    """:mod:`harness.cli`, imported on use: it registers these commands when it is imported."""
+    from harness import cli
+
+    return cli
 
 
 def register(app: typer.Typer) -> None:
@@ -67,7 +73,7 @@ def review_generator(spec: str | None, loop: LoopSpec, **llm):
     if "templates" in [p.strip() for p in spec.split(",")]:
         raise UsageError("review comments need a model: the offline templates repairer only fixes failing "
                          "tests; use --model openai:MODEL or anthropic:MODEL (or replay:FILE)")
-    return make_generator(spec, loop, **llm)
+    return _cli().make_generator(spec, loop, **llm)
 
 
 def _err(message: str, as_json: bool) -> typer.Exit:
@@ -78,8 +84,8 @@ def _err(message: str, as_json: bool) -> typer.Exit:
 
 
 _REPO = typer.Argument(Path("."), help="The git repository (or a path inside it).")
-_GEN = typer.Option(None, "--model", "--generator", help="openai:MODEL | anthropic:MODEL | replay:FILE "
-                    "(default: the loop's model, or the provider whose API key is set).")
+_GEN = typer.Option(None, "--model", "--generator", help="openai:MODEL | anthropic:MODEL | replay:FILE; for "
+                    "fix also templates or a chain (default: the loop's model, or the provider whose key is set).")
 _ITER = typer.Option(None, "--max-iterations", help="Iterations per comment / per fix (overrides the loop).")
 _SECS = typer.Option(None, "--max-seconds", help="Wall seconds per comment / per fix (overrides the loop).")
 _COST = typer.Option(None, "--max-cost", help="Stop before a model call would exceed this many USD.")
@@ -100,8 +106,9 @@ def review_cmd(repo: Path = _REPO,
                replay: str | None = typer.Option(None, "--replay", help="Answer model calls from a cassette."),
                base_url: str | None = typer.Option(None, "--base-url", help="API root of an OpenAI-compatible server."),
                ) -> None:
-    """Resolve review comments: one commit per addressed comment on branch loopwright/<run-id>;
-    questions are answered, not "fixed"."""
+    """Resolve review comments: a verified commit per addressed comment, an answer per question.
+
+    Commits land on branch loopwright/<run-id>; your working tree is not touched."""
     console = Console(stderr=True, quiet=as_json)
     gh = None
     try:
@@ -110,7 +117,7 @@ def review_cmd(repo: Path = _REPO,
         if reply and pr is None:
             raise UsageError("--reply posts on GitHub threads: it needs --pr")
         loop = builtin_spec(REVIEW_LOOP)
-        options = _options(loop, python, max_iterations, max_seconds, False, keep, 0,
+        options = _cli()._options(loop, python, max_iterations, max_seconds, False, keep, 0,
                            dict(max_cost_usd=max_cost, max_tokens=max_tokens))
         gen = review_generator(generator, loop, record=record, replay=replay, base_url=base_url)
         notes: list[str] = []
@@ -197,7 +204,7 @@ def ci_cmd(trigger: str = typer.Option("@loopwright", "--trigger", help="Phrase 
     if as_json:
         print(json.dumps(out, indent=2))
     else:
-        console.print(out.get("markdown") or out.get("reason", ""))
+        console.print(out.get("markdown") or out.get("reason", ""), markup=False, highlight=False)
     raise typer.Exit(out["exit_code"])
 
 
@@ -303,7 +310,8 @@ def _ensure_head(workspace: Path, pr: dict, remote: str, say) -> None:
 def _deliver(gh: GitHub, repo: str, pr: dict, workspace: Path, mode: str, why_not: str, remote: str,
              branch: str, patch: str, out: dict, say) -> str:
     """Push ``branch`` to the PR head or post ``patch`` as suggestions; returns a sentence for the
-    status comment (and sets ``out["delivery"]``: pushed, suggested, push_failed, not_posted)."""
+    status comment (and sets ``out["delivery"]``: pushed, push_failed, suggested, or comment
+    when only the status comment's patch carries the change)."""
     head = pr["head"]["ref"]
     if mode == "push":
         try:
@@ -316,17 +324,16 @@ def _deliver(gh: GitHub, repo: str, pr: dict, workspace: Path, mode: str, why_no
         say(f"pushed {sha[:8]} to {head}")
         return f"pushed {sha[:12]} to `{head}`"
     found, leftover = suggestions(patch)
-    text = why_not
+    text, out["delivery"] = why_not, "comment"  # the patch is always in the status comment too
     try:
         if found:
             gh.create_review(repo, pr["number"], f"loopwright: {why_not}.", found, pr["head"]["sha"])
             out["delivery"], out["suggestions"] = "suggested", len(found)
             text += f"; {len(found)} suggestion(s) in a review"
         if leftover or not found:
-            text += "; apply the patch below for " + (", ".join(leftover) or "the rest")
-    except GitHubError as exc:
-        out["delivery"], out["exit_code"] = "not_posted", 1
-        text += f"; the suggestions could not be posted ({exc}): apply the patch below"
+            text += "; apply the patch below for " + (", ".join(leftover) or "the change")
+    except GitHubError as exc:  # e.g. 422: a line outside the PR's diff cannot carry a suggestion
+        text += f"; GitHub refused the suggestions ({exc}), so the patch is below"
     return text
 
 
@@ -351,9 +358,10 @@ def _cost(spent) -> str:
 
 def _ci_fix(gh, repo, pr, workspace, mode, why_not, remote, generator, limits, out, env, say) -> dict:
     loop = builtin_spec("fix-failing-tests")
-    options: FixOptions = _options(loop, limits["python"], limits["max_iterations"], limits["max_seconds"],
+    options: FixOptions = _cli()._options(loop, limits["python"], limits["max_iterations"], limits["max_seconds"],
                                    False, False, 0, dict(max_cost_usd=limits["max_cost"]))
-    result: FixResult = fix(workspace, make_generator(generator or default_generator(loop), loop), options,
+    cli = _cli()
+    result: FixResult = fix(workspace, cli.make_generator(generator or cli.default_generator(loop), loop), options,
                             say=say)
     s = result.state
     out.update(result=result.to_json(), exit_code=result.exit_code)
@@ -381,7 +389,7 @@ def _ci_fix(gh, repo, pr, workspace, mode, why_not, remote, generator, limits, o
 
 def _ci_review(gh, repo, pr, workspace, mode, why_not, remote, generator, limits, out, env, say) -> dict:
     loop = builtin_spec(REVIEW_LOOP)
-    options = _options(loop, limits["python"], limits["max_iterations"], limits["max_seconds"], False, False, 0,
+    options = _cli()._options(loop, limits["python"], limits["max_iterations"], limits["max_seconds"], False, False, 0,
                        dict(max_cost_usd=limits["max_cost"]))
     found, notes = fetch_comments(gh, repo, pr["number"])
     todo, skipped = open_threads(found)
@@ -413,10 +421,8 @@ def _ci_review(gh, repo, pr, workspace, mode, why_not, remote, generator, limits
 
 def main() -> None:
     """``python -m harness.cli_review``: the loopwright CLI with these commands added."""
-    from harness.cli import app
-
-    register(app)
-    app()
+    register(_cli().app)
+    _cli().app()
 
 
 if __name__ == "__main__":

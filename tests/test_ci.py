@@ -14,7 +14,9 @@ from typer.testing import CliRunner
 from harness import cli_review
 from harness.cli import app
 from harness.cli_review import decide, delivery, run_ci
+from harness.github import GitHub
 from harness.review import REPLY_MARKER, STATUS_MARKER
+from sandbox.patch import unified_diff
 from tests.conftest import git
 from tests.github_server import GitHubServer
 from tests.llm_server import FakeLLMServer
@@ -105,7 +107,8 @@ def test_fork_pull_request_gets_suggestions_not_a_push(make_repo, tmp_path):
     ws, remote, head = pr_workspace(make_repo, tmp_path, BUGGY)
     with GitHubServer() as srv:
         pr = srv.add_pull(REPO, 8, "feature", head, head_repo="someone/app")
-        out = run_ci(pr_event(tmp_path, srv, ws, pr))
+        env = {**pr_event(tmp_path, srv, ws, pr), "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md")}
+        out = run_ci(env)
         [review] = srv.reviews(REPO, 8)
         [comment] = sticky(srv, 8)
     assert out["exit_code"] == 0 and out["delivery"] == "suggested" and out["suggestions"] == 1
@@ -115,6 +118,19 @@ def test_fork_pull_request_gets_suggestions_not_a_push(make_repo, tmp_path):
     assert suggestion == {"path": "ages.py", "line": 2, "side": "RIGHT",
                           "body": "```suggestion\n    return age >= 18\n```"}
     assert "comes from a fork (someone/app)" in comment["body"] and "```diff" in comment["body"]
+    assert "comes from a fork" in (tmp_path / "summary.md").read_text()  # the job summary too
+
+
+def test_suggestions_github_refuses_fall_back_to_the_patch_in_the_status_comment(tmp_path):
+    patch = unified_diff("ages.py", BUGGY["ages.py"], BUGGY["ages.py"].replace(">", ">="))
+    with GitHubServer(commentable={}) as srv:  # no line of the PR's diff: GitHub answers 422
+        pr = srv.add_pull(REPO, 9, "feature", "e" * 40, head_repo="someone/app")
+        out = {"exit_code": 0}
+        text = cli_review._deliver(GitHub(TOKEN, api_url=srv.url), REPO, pr, tmp_path, *delivery(pr, REPO),
+                                   "origin", "unused", patch, out, lambda m: None)
+    assert out == {"exit_code": 0, "delivery": "comment"} and srv.reviews(REPO, 9) == []
+    assert "GitHub refused the suggestions" in text and "Line could not be resolved" in text
+    assert "the patch is below" in text
 
 
 def test_mentions_run_review_push_and_reply(make_repo, tmp_path, monkeypatch):
