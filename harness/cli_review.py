@@ -118,7 +118,7 @@ def review_cmd(repo: Path = _REPO,
             raise UsageError("--reply posts on GitHub threads: it needs --pr")
         loop = builtin_spec(REVIEW_LOOP)
         options = _cli()._options(loop, python, max_iterations, max_seconds, False, keep, 0,
-                           dict(max_cost_usd=max_cost, max_tokens=max_tokens))
+                                  dict(max_cost_usd=max_cost, max_tokens=max_tokens))
         gen = review_generator(generator, loop, record=record, replay=replay, base_url=base_url)
         notes: list[str] = []
         if pr:
@@ -132,7 +132,7 @@ def review_cmd(repo: Path = _REPO,
         todo, skipped = open_threads(found)
         report = run_review(repo, todo, gen, options, notes=notes + skipped,
                             say=lambda m: console.print(f"[yellow]{escape(m)}[/]"),
-                            on_comment=lambda r: console.print(f"{r.comment.where}: {_status(r)}"))
+                            on_comment=lambda r: console.print(f"{escape(r.comment.where)}: {_status(r)}"))
         if reply and gh is not None and report.results:
             where = f"on branch `{report.run.branch}`, not pushed" if report.run and report.run.branch else ""
             report.notes += post_replies(gh, full, number, report, where)
@@ -172,7 +172,7 @@ def _review_table(console: Console, report: ReviewReport) -> None:
             result = (", ".join(c[:8] for c in r.commits) + " — " if r.commits else "") + r.detail
         else:
             result = f"{r.stop_reason}: {r.detail}" + (f" (last rejected: {r.rejected})" if r.rejected else "")
-        table.add_row(r.comment.where, r.comment.author, _status(r), escape(result[:300]))
+        table.add_row(escape(r.comment.where), escape(r.comment.author), _status(r), escape(result[:300]))
     console.print(table)
     run = report.run
     if run and run.branch:

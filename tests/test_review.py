@@ -288,6 +288,28 @@ def test_review_command_with_a_comments_file_and_a_real_openai_client(make_repo,
     assert "shout() needs a docstring" in json.dumps(srv.requests[0].body)
 
 
+@pytest.mark.skipif("ANSWER" not in Path(__file__).parents[1].joinpath("harness/generators/llm.py").read_text(),
+                    reason="the LLM generator does not speak DONE/ANSWER yet")
+def test_review_command_on_a_pull_request_replies_on_the_thread(make_repo, monkeypatch):
+    from harness.cli import app
+
+    root = make_repo(FILES)
+    with GitHubServer() as srv, FakeLLMServer(["ANSWER: it returns a str."]) as llm:
+        srv.add_pull(REPO, 2, "feature", git(root, "rev-parse", "HEAD").strip())
+        comment = srv.add_comment(REPO, 2, "greet.py", 1, "What does greet return?", author="ann")
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+        result = CliRunner().invoke(app, ["review", str(root), "--pr", f"{REPO}#2", "--reply", "--json",
+                                          "--model", "openai:gpt-4.1-mini", "--base-url", llm.openai_url,
+                                          "--python", PYTHON], env={"GITHUB_API_URL": srv.url, "GH_TOKEN": TOKEN,
+                                                                    "GITHUB_TOKEN": ""})
+        [reply] = srv.replies(REPO, 2)
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert out["comments"][0]["status"] == "answered" and out["comments"][0]["reply_url"] == reply["html_url"]
+    assert reply["in_reply_to_id"] == comment["id"] and reply["body"].startswith("it returns a str.")
+    assert out["notes"] == [] and out["branch"] == ""  # nothing committed
+
+
 def test_review_command_usage_errors(tmp_path):
     from harness import cli_review
     from harness.cli import app
