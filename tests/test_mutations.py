@@ -332,10 +332,51 @@ def test_precedence_is_respected():
     check_fix(source, 2, "a - b * c", "a - (b + c)", "binop_swap")
     check_fix(source, 3, "(a - b) - c", "c - (a - b)", "swap_operands")
     check_fix(source, 4, "sorted(a + b)[0]", "(a + b)[0]", "call_drop")
-    mutants = mutants_at("m.py", source, [2, 3, 4])
-    check_all(source, mutants)
-    for m in mutants:  # every mutant means what it says: compare ASTs, not text
-        ast.parse(m.new_source)
+    check_all(source, mutants_at("m.py", source, [2, 3, 4]))
+
+
+def op_diffs(old: ast.AST, new: ast.AST) -> list[tuple[str, str]] | None:
+    """Operator nodes that differ between two trees of the same shape
+    (None when the shapes differ: not a pure operator change)."""
+    if type(old) is not type(new):
+        if all(isinstance(n, (ast.operator, ast.cmpop, ast.boolop)) for n in (old, new)):
+            return [(type(old).__name__, type(new).__name__)]
+        return None
+    out: list[tuple[str, str]] = []
+    for name in old._fields:
+        a, b = getattr(old, name), getattr(new, name)
+        pairs = list(zip(a, b)) if isinstance(a, list) else [(a, b)]
+        if isinstance(a, list) and len(a) != len(b):
+            return None
+        for x, y in pairs:
+            if isinstance(x, ast.AST):
+                sub = op_diffs(x, y)
+                if sub is None:
+                    return None
+                out += sub
+            elif x != y:
+                return None
+    return out
+
+
+def test_operator_swaps_change_exactly_one_operator_in_the_tree():
+    """Text splices keep the AST meaning: swapping an operator whose precedence
+    differs adds the parentheses that keep every other node where it was."""
+    source = src('''
+        def f(a, b, c, d):
+            x = a - b * c ** d + (a | b) & c
+            y = a and b or c and not d
+            z = a < b < c or a in b and -a ** b
+            return x, y, z
+    ''')
+    old = ast.parse(source)
+    ops = {"binop_swap", "bitop_swap", "boolop_swap", "compare_swap", "is_eq_swap"}
+    mutants = [m for m in mutants_at("m.py", source, [2, 3, 4]) if m.operator in ops]
+    assert len(mutants) >= 20
+    for m in mutants:
+        diffs = op_diffs(old, ast.parse(m.new_source))
+        assert diffs is not None and len(diffs) == 1, (m.description, diffs)
+        assert changed_lines(source, m.new_source) == {m.line}
 
 
 def test_unicode_lines_use_byte_offsets():
@@ -434,6 +475,15 @@ def test_order_bound_and_dedup_per_line():
     assert len({m.new_source for m in both}) == len(both)
     first = mutants_at("store.py", SAMPLE, [17])
     assert [m.new_source for m in both[: len(first)]] == [m.new_source for m in first]
+
+
+def test_lines_may_be_any_iterable_of_ints():
+    by_score = {4: 0.9}  # the templates generator passes {line: suspiciousness}
+    assert mutants_at("m.py", CLAMP, by_score) == mutants_at("m.py", CLAMP, [4])
+    assert mutants_at("m.py", CLAMP, iter([4, 4])) == mutants_at("m.py", CLAMP, (4,))
+    m = mutants_at("m.py", CLAMP, [4])[0]
+    with pytest.raises(AttributeError):
+        m.line = 3  # frozen
 
 
 def test_unparsable_and_empty_inputs():

@@ -94,7 +94,7 @@ def mutants_at(path: str, source: str, lines: Iterable[int]) -> list[Mutant]:
         tree = ast.parse(source)
     except (SyntaxError, ValueError):
         return []
-    wanted = list(dict.fromkeys(n for n in lines if isinstance(n, int)))
+    wanted = list(dict.fromkeys(int(n) for n in lines))
     cx = _Index(source, tree, wanted)
     out: list[Mutant] = []
     seen_edits: set[tuple] = set()
@@ -155,18 +155,14 @@ def _comprehension_target(n: ast.AST) -> bool:
     return isinstance(n._p, ast.comprehension)
 
 
-def _parses(chunk: str, nested: bool) -> bool:
-    """Does ``chunk`` parse (as the body of ``if 1:`` when nested)?"""
-    try:
-        tree = ast.parse("if 1:\n" + chunk if nested else chunk)
-    except (SyntaxError, ValueError):
-        return False
-    return not nested or (len(tree.body) == 1 and not tree.body[0].orelse)
-
-
-def _parses_all(chunks: list[str]) -> bool:
-    """Do all indented ``chunks`` parse? One parse of ``if 1:`` blocks, each
-    checked to start where expected (no chunk swallowed its neighbour)."""
+def _parses(chunks: list[str], nested: bool = True) -> bool:
+    """Do all ``chunks`` parse? Indented ones are parsed at once as ``if 1:``
+    blocks, each checked to start where expected (none swallowed the next)."""
+    if not nested:
+        try:
+            return bool(ast.parse(chunks[0]))
+        except (SyntaxError, ValueError):
+            return False
     parts, expect, line = [], [], 1
     for ch in chunks:
         if not ch.endswith(("\n", "\r")):
@@ -355,13 +351,10 @@ class _Index:
                 idx.append(k)
                 pieces.append(got[0])
             elif got is not None:
-                res[k] = _parses(got[0], False)
-        if pieces and _parses_all(pieces):
-            for k in idx:
-                res[k] = True
-        else:
-            for k, chunk in zip(idx, pieces):
-                res[k] = _parses(chunk, True)
+                res[k] = _parses([got[0]], nested=False)
+        batch_ok = bool(pieces) and _parses(pieces)
+        for k, chunk in zip(idx, pieces):
+            res[k] = batch_ok or _parses([chunk])
         return res
 
     def canonical(self, lo: int, hi: int, mid: str) -> tuple[int, int, str]:
