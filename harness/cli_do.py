@@ -170,7 +170,7 @@ def resume_do(repo: Path, run_id: str, *, generator: str | None = None, python: 
         apply, keep_branch: what to do with the result at the end (as for ``do``).
         **_ignored: options of ``loopwright resume`` that do not apply (``jobs``).
     """
-    from harness.instruct_resume import continue_instruction
+    from harness.instruct_resume import RESUMABLE, continue_instruction
 
     console = Console(stderr=True, quiet=as_json and bool(yes))
     try:
@@ -178,6 +178,9 @@ def resume_do(repo: Path, run_id: str, *, generator: str | None = None, python: 
         files, state = load_run(root, run_id)
         if state.loop != DO_LOOP:
             raise UsageError(f"run {run_id} is a {state.loop} run; continue it with `loopwright resume`")
+        if state.status not in RESUMABLE:
+            raise UsageError(f"run {run_id} already finished ({state.status}: {state.stop_reason}); "
+                             "start a new one with `loopwright do`")
         settings = DoSettings.load(files)
         yes = settings.yes if yes is None else yes
         console.quiet = as_json and yes
@@ -211,7 +214,8 @@ def resume_do_cmd(run_id: str = typer.Argument(..., help="The do run to continue
 
 
 def undo_cmd(run_id: str = typer.Argument(None, help="The do run (default: the most recent)."),
-             repo: Path = _REPO, as_json: bool = _JSON) -> None:
+             repo: Path = _REPO,
+             as_json: bool = typer.Option(False, "--json", help="Print the result as JSON.")) -> None:
     """Drop the last checkpoint commit of a `loopwright do` run (refused when only the base is left)."""
     if run_id and repo == Path(".") and Path(run_id).is_dir():  # `loopwright undo REPO`
         run_id, repo = None, Path(run_id)

@@ -14,8 +14,11 @@ model or the tests), later ones are ignored while the run saves its state.
 from __future__ import annotations
 
 import contextlib
+import os
+import select
 import shlex
 import signal
+import sys
 from collections.abc import Callable, Iterator
 
 from rich.console import Console, Group
@@ -33,6 +36,35 @@ WHY = "why? (sent to the model) › "
 ANSWERS = {"a": "approve", "approve": "approve", "y": "approve", "yes": "approve",
            "r": "reject", "reject": "reject", "n": "reject", "no": "reject",
            "s": "stop", "stop": "stop", "q": "stop", "quit": "stop"}
+
+
+def read_line(console: Console, prompt: str, poll: float = 0.2) -> str:
+    """Show ``prompt`` and read one line from the terminal, staying interruptible by Ctrl-C.
+
+    The read waits in ``select`` with a ``poll``-second timeout instead of blocking in
+    ``input()``: a SIGINT the kernel hands to another thread (the validator's workers)
+    does not interrupt a blocked read in the main thread, so without the timeout the
+    Python handler would not run until the developer pressed Enter.
+
+    Raises:
+        EOFError: the input was closed (Ctrl-D).
+    """
+    try:
+        fd = sys.stdin.fileno()
+    except (AttributeError, OSError, ValueError):  # not a real stream (tests)
+        return console.input(prompt)
+    console.print(prompt, end="")
+    data = b""
+    while not data.endswith(b"\n"):
+        if not select.select([fd], [], [], poll)[0]:
+            continue
+        chunk = os.read(fd, 4096)
+        if not chunk:
+            if data:
+                break
+            raise EOFError
+        data += chunk
+    return data.decode("utf-8", "replace").rstrip("\r\n")
 
 
 def verdict_rows(outcome: Outcome, check: list[str] | None = None) -> list[tuple[str, str]]:
@@ -76,7 +108,7 @@ class Reviewer:
     Args:
         console: where the diff and prompts are shown (a terminal).
         check: the ``--check`` command (shown with the verdicts), or None.
-        ask: reads one answer after showing a prompt (default ``console.input``);
+        ask: reads one answer after showing a prompt (default :func:`read_line`);
             EOFError (input closed) counts as ``stop``.
         max_rejections: rejections in a row after which the run stops (the loop
             declaration's ``human_rejected`` rule); None: no limit.
@@ -89,7 +121,7 @@ class Reviewer:
                  ask: Callable[[str], str] | None = None, max_rejections: int | None = None):
         self.console = console
         self.check = check
-        self.ask = ask or (lambda prompt: console.input(prompt))
+        self.ask = ask or (lambda prompt: read_line(console, prompt))
         self.max_rejections = max_rejections
         self.reviewed = 0
         self.rejections = 0
@@ -160,7 +192,7 @@ class Narrator:
 
 def choose_ending(console: Console, ask: Callable[[str], str] | None = None) -> str:
     """Ask what to do with the result: ``apply`` (to the working tree) or ``keep`` (the branch)."""
-    ask = ask or (lambda prompt: console.input(prompt))
+    ask = ask or (lambda prompt: read_line(console, prompt))
     while True:
         try:
             answer = ask("[bold]a[/] apply to your working tree · [bold]k[/] keep the branch only › ")

@@ -27,7 +27,7 @@ from tests.conftest import PYTHON, git, snapshot
 from tests.llm_server import FakeLLMServer
 
 ROOT = Path(__file__).parents[1]
-CLI = [sys.executable, "-m", "harness.cli_do"]
+CLI = [sys.executable, "-m", "harness.cli"]
 MODEL = "openai:fake-model"
 
 FILES = {
@@ -57,6 +57,7 @@ def user_texts(server: FakeLLMServer) -> list[str]:
 def env() -> dict:
     """The CLI's environment: this checkout importable, a key for the fake server, a terminal type."""
     return {**os.environ, "PYTHONPATH": str(ROOT), "OPENAI_API_KEY": "k", "TERM": "xterm-256color",
+            "PYTHONFAULTHANDLER": "1",
             "COLUMNS": "120", "LINES": "50"}
 
 
@@ -138,6 +139,13 @@ class Terminal:
         deadline = time.monotonic() + timeout
         while self.proc.poll() is None and time.monotonic() < deadline:
             self._read(0.1)
+        if self.proc.poll() is None:  # stuck: show where (faulthandler dumps every thread on SIGABRT)
+            self.proc.send_signal(signal.SIGABRT)
+            end = time.monotonic() + 5
+            while self.proc.poll() is None and time.monotonic() < end:
+                self._read(0.1)
+            self._read(0.5)
+            raise AssertionError(f"the process did not exit within {timeout} s:\n{self.text[-8000:]}")
         code = self.proc.wait(timeout=5)
         while select.select([self.master], [], [], 0.05)[0] and self._read(0):
             pass
@@ -252,29 +260,36 @@ def test_undo_drops_checkpoints_down_to_the_base(make_repo, monkeypatch):
 def test_ctrl_c_at_the_prompt_then_resume_on_the_same_branch(make_repo, monkeypatch):
     root = make_repo(FILES)
     before = snapshot(root)
-    with FakeLLMServer([CAPITALISE, SHOUT]) as server:
+    with FakeLLMServer([CAPITALISE, SHOUT, SHOUT, DONE]) as server:
         term = Terminal([*CLI, *do_args(server, root)])
         term.expect("s stop ›")
         term.type("a")
         term.expect("s stop ›", count=2)  # waiting for the developer on patch 2
         term.proc.send_signal(signal.SIGINT)
         assert term.wait() == 130, term.text
-    run_id = run_ids(root)[0]
-    assert "stopped (Ctrl-C)" in term.text and f"loopwright resume {run_id}" in term.text
-    state = json.loads((root / ".loopwright" / "runs" / run_id / "state.json").read_text())
-    assert state["status"] == "interrupted"
-    first = git(root, "rev-parse", f"loopwright/{run_id}").strip()
-    assert len(branch_log(root, run_id)) == 1
-    assert run_id not in git(root, "worktree", "list")  # worktree cleaned up, branch kept
+        run_id = run_ids(root)[0]
+        assert "stopped (Ctrl-C)" in term.text and f"loopwright resume {run_id}" in term.text
+        state = json.loads((root / ".loopwright" / "runs" / run_id / "state.json").read_text())
+        assert state["status"] == "interrupted" and state["stop_reason"] == "interrupted"
+        first = git(root, "rev-parse", f"loopwright/{run_id}").strip()
+        assert len(branch_log(root, run_id)) == 1
+        assert run_id not in git(root, "worktree", "list")  # worktree cleaned up, branch kept
 
-    with FakeLLMServer([SHOUT, DONE]) as server:
-        code, out = invoke(["resume-do", run_id, str(root), "--yes", "--json", "--base-url",
-                            server.openai_url], monkeypatch)
-    assert code == 0 and out["status"] == "done" and out["run_id"] == run_id, out
-    assert out["commits"][0] == first and len(out["commits"]) == 2
-    assert "Capitalise." in user_texts(server)[0].split("accepted and applied")[1]  # told what is done
+        # `loopwright resume` continues on the branch, with the run's model and base URL (do.json)
+        term = Terminal([*CLI, "resume", run_id, str(root)])
+        term.expect("s stop ›")
+        assert "1 approved checkpoint(s) kept" in term.text and "+def shout(name):" in term.text
+        term.type("a")
+        term.expect("k keep the branch only")
+        term.type("k")
+        assert term.wait() == 0, term.text
+    assert "status       done" in term.text
+    resumed = user_texts(server)[2]  # the first request after the resume
+    assert "Capitalise." in resumed.split("accepted and applied")[1]  # the model is told what is done
+    commits = git(root, "rev-list", "--reverse", f"main..loopwright/{run_id}").split()
+    assert commits[0] == first and len(commits) == 2
     assert snapshot(root) == before
-    code, text = invoke(["resume-do", run_id, str(root), "--yes"], monkeypatch)
+    code, text = invoke(["resume", run_id, str(root)], monkeypatch)
     assert code == 2 and "already finished" in text
 
 
