@@ -227,7 +227,7 @@ def undo_cmd(run_id: str = typer.Argument(None, help="The do run (default: the m
         print(json.dumps(asdict(res), indent=2))
         return
     left = f"{res.left} checkpoint(s) left" if res.left else "only the base commit is left"
-    Console().print(f"dropped checkpoint {res.dropped[:8]} [bold]{res.subject}[/] from {res.branch}; {left}")
+    Console().print(f"dropped checkpoint {res.dropped[:8]} [bold]{escape(res.subject)}[/] from {res.branch}; {left}")
 
 
 # -- shared by do and resume ------------------------------------------------------------------
