@@ -1,7 +1,7 @@
 """``loopwright do`` driven in a real terminal (tmux), as a person sees and answers it.
 
 The fake model server runs in this process; the CLI runs in a detached tmux session
-of a fixed size (its own tmux server socket, killed afterwards) pointed at the server
+of a fixed size (its own tmux server on a private socket, killed afterwards) pointed at the server
 with ``--base-url``, with ``OPENAI_API_KEY`` set in the tmux environment. The test
 reads the screen with ``capture-pane`` (text, and with ``-e`` the colours) and answers
 with ``send-keys``.
@@ -15,6 +15,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -34,11 +35,11 @@ class Tmux:
     """One detached tmux session on a private server socket."""
 
     def __init__(self, socket: str, cols: int = 120, rows: int = 50):
-        self.socket, self.cols, self.rows = socket, cols, rows
+        self.socket, self.cols, self.rows = socket, cols, rows  # a socket path (tmux -S)
         self.env = {k: v for k, v in os.environ.items() if k not in ("TMUX", "TMUX_PANE")}
 
     def tmux(self, *args: str) -> str:
-        return subprocess.run([TMUX, "-L", self.socket, *args], check=True, capture_output=True,
+        return subprocess.run([TMUX, "-S", self.socket, *args], check=True, capture_output=True,
                               text=True, env=self.env, timeout=30).stdout
 
     def start(self, command: str, env: dict[str, str]) -> None:
@@ -69,14 +70,16 @@ class Tmux:
         self.tmux("send-keys", "-t", "do", "Enter")
 
     def kill(self) -> None:
-        subprocess.run([TMUX, "-L", self.socket, "kill-server"], capture_output=True, env=self.env)
+        subprocess.run([TMUX, "-S", self.socket, "kill-server"], capture_output=True, env=self.env)
 
 
 @pytest.fixture
 def tmux():
-    session = Tmux(f"loopwright-test-{os.getpid()}-{time.monotonic_ns()}")
+    where = tempfile.mkdtemp(prefix="lw-tmux-")  # short: socket paths are limited to ~100 bytes
+    session = Tmux(os.path.join(where, "sock"))
     yield session
     session.kill()
+    shutil.rmtree(where, ignore_errors=True)
 
 
 def coloured(screen: str, text: str) -> set[str]:
