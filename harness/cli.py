@@ -53,7 +53,7 @@ def make_generator(spec_name: str, loop: LoopSpec, *, record: str | None = None,
         if part in ("templates", "loopwright:templates"):
             from harness.generators.templates import TemplateGenerator
 
-            built.append(TemplateGenerator(batch=int(loop.loopwright.get("candidates_per_iteration", 40))))
+            built.append(TemplateGenerator(batch=int(loop.loopwright.get("candidates_per_iteration", 64))))
             continue
         try:
             built.append(make_llm(part, record=record, replay=replay, base_url=base_url))

@@ -381,7 +381,7 @@ class LoopwrightExtension(_Strict):
 
     protected_paths: list[Text] = []
     editable_paths: list[Text] = ["**"]
-    candidates_per_iteration: PosInt = 40
+    candidates_per_iteration: PosInt = 64
     max_diff_lines: PosInt = 40
     test_timeout: TimeoutSettings = TimeoutSettings()
     evaluators: dict[str, dict[str, Any]] = {}

@@ -93,10 +93,11 @@ class Patch:
 
     @property
     def digest(self) -> str:
-        """SHA-256 (hex, first 16 chars) of the diff's change lines, for spotting repeats."""
-        body = "\n".join(
-            ln for ln in self.diff.splitlines() if ln[:1] in "+-" and not ln.startswith(("+++", "---"))
-        )
+        """SHA-256 (hex, first 16 chars) of the diff, for spotting repeats.
+
+        Paths, hunk positions, context and change lines all count: the same inserted line
+        at two places is two patches. Trailing whitespace and line endings do not."""
+        body = "\n".join(ln.rstrip() for ln in self.diff.splitlines())
         return hashlib.sha256(body.encode()).hexdigest()[:16]
 
     @property

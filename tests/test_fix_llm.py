@@ -31,7 +31,7 @@ WRONG = edit("    if x >= hi:\n        return x", "    if x >= hi:\n        retu
 
 def run(root, srv, provider="openai", limits=None, **gen_kw):
     url = srv.openai_url if provider == "openai" else srv.anthropic_url
-    model = "gpt-4.1-mini" if provider == "openai" else "claude-sonnet-4-5"
+    model = "gpt-4.1-mini" if provider == "openai" else "claude-sonnet-4-6"
     gen = make_generator(f"{provider}:{model}", base_url=url, retry=FAST_RETRY,
                          env={"OPENAI_API_KEY": "sk-test", "ANTHROPIC_API_KEY": "sk-ant-test"}, **gen_kw)
     limits = limits or StopLimits(max_iterations=6, max_wall_seconds=240, no_progress=6)

@@ -105,12 +105,12 @@ def test_fix_loop_declaration():
     assert spec.loop_name == "fix-failing-tests"
     assert spec.source is not None and spec.source.name == "fix-failing-tests.yaml"
     assert spec.generator == "templates"
-    assert spec.evaluator_ids() == ["tests"]
+    assert spec.evaluator_ids() == ["tests", "lint", "types"]
     assert spec.evaluators[0].implementation == "evals.pytest_runner.PytestEvaluator"
     assert spec.limits() == Limits(max_iterations=30, max_wall_seconds=600.0, no_progress=8,
                                    max_cost_usd=1.0, max_tokens=200000, evaluator_error=3)
     lw = spec.loopwright
-    assert lw["candidates_per_iteration"] == 40 and lw["max_diff_lines"] == 40
+    assert lw["candidates_per_iteration"] == 64 and lw["max_diff_lines"] == 40
     assert lw["test_timeout"]["min_seconds"] == 2.0 and lw["test_timeout"]["factor"] == 10.0
     for glob in ("**/tests/**", "**/test_*.py", "**/conftest.py", "**/pyproject.toml", "**/*.lock"):
         assert glob in lw["protected_paths"]

@@ -501,7 +501,7 @@ def test_priors_cover_every_operator():
         "add_disjunct", "swap_call_args", "swap_operands", "replace_name", "any_all", "min_max",
         "return_value", "guard_insert", "delete_statement", "insert_nearby_statement",
         "is_eq_swap", "bool_const_swap", "augassign_swap", "assign_swap", "method_swap",
-        "call_drop",
+        "call_drop", "negate_value",
     }
     assert ops == set(OPERATOR_PRIORS)
     assert all(0 < p <= 1 for p in OPERATOR_PRIORS.values())
@@ -517,6 +517,23 @@ def test_bitwise_and_unary():
     check_fix(source, 2, "a & b", "a | b", "bitop_swap")
     check_fix(source, 2, "<< 1", ">> 1", "bitop_swap")
     check_fix(source, 2, "-(a & b)", "(a & b)", "unaryop_drop")
+
+
+def test_negate_a_flag_value():
+    source = src('''
+        def expand(disable_parse, count, total):
+            if total:
+                return [disable_parse] * count
+            return [total] * count
+    ''')
+    check_fix(source, 3, "[disable_parse]", "[not disable_parse]", "negate_value")
+    # `total` is used as a truth value in the function: a flag too; `count` is not
+    check_fix(source, 4, "[total]", "[not total]", "negate_value")
+    line3 = [m for m in mutants_at("pkg/mod.py", source, [3]) if m.operator == "negate_value"]
+    assert all("not count" not in m.new_source for m in line3)
+    # never `not not x`, and a test position is left to negate_condition
+    cond = [m for m in mutants_at("pkg/mod.py", source, [2]) if m.operator == "negate_value"]
+    assert cond == []
 
 
 @pytest.mark.parametrize("n_methods", [115])

@@ -64,11 +64,17 @@ def test_garbage_is_not_a_patch():
         Patch.from_diff("hello world\n")
 
 
-def test_digest_ignores_context_and_headers():
+def test_digest_tells_places_and_files_apart():
     a = Patch.from_texts({"m.py": ("a\nb\n", "a\nc\n")})
-    b = Patch.from_texts({"m.py": ("a\nb\n", "a\nc\n")})
+    b = Patch.from_texts({"m.py": ("a\nb\n", "a\nc\n")}, "same change, other description")
     c = Patch.from_texts({"m.py": ("a\nb\n", "a\nd\n")})
+    other_file = Patch.from_texts({"n.py": ("a\nb\n", "a\nc\n")})
+    body = "".join(f"line{i}\n" for i in range(20))
+    guard = "if x is None: return None\n"
+    top = Patch.from_texts({"m.py": (body, guard + body)})
+    bottom = Patch.from_texts({"m.py": (body, body + guard)})
     assert a.digest == b.digest != c.digest
+    assert other_file.digest != a.digest and top.digest != bottom.digest
 
 
 def test_process_timeout_kills_the_whole_group(tmp_path):

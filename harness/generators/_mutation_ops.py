@@ -77,6 +77,13 @@ _KIND_CALLS = {"num": {"len", "sum", "int", "float", "abs", "round", "count", "m
                "iter": {"map", "filter", "reversed", "zip", "range", "keys", "values", "items"}}
 _KIND_NODES = {ast.List: "list", ast.ListComp: "list", ast.Dict: "dict", ast.DictComp: "dict",
                ast.GeneratorExp: "iter", ast.JoinedStr: "str"}
+#: names that read as flags (``disable_x``, ``is_y``, ``verbose``): candidates for ``not name``.
+_FLAG_NAME = re.compile(r"^_*(is|has|can|should|needs?|allow|enable|disable|no|use|skip|show|hide|keep|force|"
+                        r"strict|verbose|quiet|ignore|include|exclude|only|with|without|want|was|did|flag)"
+                        r"(_|[A-Z0-9]|$)")
+#: uses that show a name holds a truth value (operand of ``not``/``and``/``or``, a test).
+_TESTS = {(ast.If, "test"), (ast.While, "test"), (ast.IfExp, "test"), (ast.Assert, "test")}
+_BOOL_USES = _TESTS | {(ast.UnaryOp, "operand"), (ast.BoolOp, "values")}
 _WS = " \t\r\n\\\f"
 _COMMENT = re.compile(r"#[^\r\n]*")
 _FUNCS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
@@ -368,6 +375,10 @@ def _name(cx: Any, node: ast.Name, out: list) -> None:
     cands = sorted((n for n in names if n != node.id), key=lambda n: role not in roles.get(n, ()))
     for n in cands[:4]:
         _rep(out, cx, "replace_name", node, s, e, n)
+    if _FLAG_NAME.match(node.id) or roles.get(node.id, set()) & _BOOL_USES:
+        p = node._p
+        if not (isinstance(p, ast.UnaryOp) and isinstance(p.op, ast.Not)) and (type(p), node._f) not in _TESTS:
+            _rep(out, cx, "negate_value", node, s, e, fit("not " + node.id, _OP_PREC[ast.Not], slot(cx, node)))
 
 
 def _attribute(cx: Any, node: ast.Attribute, out: list) -> None:

@@ -22,7 +22,7 @@ class AnthropicGenerator(LLMGenerator):
     """Messages API (``client.messages.create``).
 
     Args:
-        model: model id, e.g. ``claude-sonnet-4-5``.
+        model: model id, e.g. ``claude-sonnet-4-6``.
         api_key: the key; None reads ``ANTHROPIC_API_KEY``.
         base_url: API root without ``/v1``; None reads ``ANTHROPIC_BASE_URL``, else
             ``https://api.anthropic.com``.

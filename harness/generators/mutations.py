@@ -58,7 +58,7 @@ OPERATOR_PRIORS: dict[str, float] = {
     "augassign_swap": 0.35, "bool_const_swap": 0.35,
     "guard_insert": 0.30, "drop_operand": 0.30, "method_swap": 0.30,
     "return_value": 0.25, "replace_name": 0.25, "swap_operands": 0.25, "swap_call_args": 0.25,
-    "unaryop_drop": 0.25,
+    "unaryop_drop": 0.25, "negate_value": 0.25,
     "add_conjunct": 0.20, "add_disjunct": 0.20, "assign_swap": 0.20, "call_drop": 0.20,
     "bitop_swap": 0.20,
     "is_eq_swap": 0.15, "delete_statement": 0.15,

@@ -1,14 +1,21 @@
 """The offline template repairer: generate-and-validate program repair, no network, no key.
 
 Candidates are AST mutations (:mod:`harness.generators.mutations`) at the most
-suspicious lines of the context, ranked by ``suspiciousness × operator prior``
-(priors reweighted by past lessons), deduplicated, and handed out in batches,
-best first. The evaluators decide which one is right; this generator never runs
-a test.
+suspicious lines of the context, ranked by ``suspiciousness × operator prior ×
+DECAY**n`` (priors reweighted by past lessons; ``n`` counts earlier mutants of the
+same operator at the same line), deduplicated, and handed out in batches, best
+first. The evaluators decide which one is right; this generator never runs a test.
+
+Mutants are produced lazily, best first: lines are expanded in order of
+suspiciousness only while an unexpanded line could still hold a better candidate
+than the best one waiting (its score times the highest prior bounds all of its
+mutants). The order is the same as sorting every mutant of every line, but a bug
+found among the first candidates costs only the mutants of a few lines.
 """
 
 from __future__ import annotations
 
+import heapq
 from pathlib import Path
 
 from harness.context import Context
@@ -17,65 +24,56 @@ from harness.generators.mutations import OPERATOR_PRIORS, mutants_at
 from harness.localize import is_protected
 from sandbox.patch import Patch, PatchError
 
+#: weight of each further mutant of the same operator at the same line.
+DECAY = 0.6
+#: lines expanded together (one parse of their file per chunk).
+CHUNK = 8
+
 
 class TemplateGenerator:
     """Generator ``templates``.
 
     Args:
         batch: candidates per :meth:`generate` call (one loop iteration).
-        max_lines: how many of the most suspicious lines are mutated.
+        max_lines: how many of the most suspicious lines may be mutated.
     """
 
     name = "templates"
 
-    def __init__(self, batch: int = 40, max_lines: int = 60):
+    def __init__(self, batch: int = 64, max_lines: int = 200):
         self.batch = batch
         self.max_lines = max_lines
         self._key: tuple | None = None
-        self._queue: list[tuple] = []
+        self._search: _Search | None = None
 
     def generate(self, context: Context) -> Proposal:
         """Next batch of untried candidates for ``context``; empty when none are left."""
         key = (tuple(context.locations), tuple(sorted(context.task.failing)))
-        if key != self._key:
+        if key != self._key or self._search is None:
             self._key = key
-            self._queue = self.candidates(context)
+            self._search = _Search(context, self.max_lines)
         tried = {a.digest for a in context.attempts}
         out: list[Patch] = []
-        while self._queue and len(out) < self.batch:
-            patch = self._patch(*self._queue.pop(0))
-            if patch is None or patch.digest in tried:
-                continue
-            out.append(patch)
+        while len(out) < self.batch:
+            item = self._search.pop()
+            if item is None:
+                break
+            patch = self._patch(*item)
+            if patch is not None and patch.digest not in tried:
+                tried.add(patch.digest)
+                out.append(patch)
         return Proposal(candidates=out)
 
-    def candidates(self, context: Context) -> list[tuple]:
-        """All candidates for the context as ``(score, mutant, old_source)``, best first,
-        deduplicated by resulting source. Patches are built lazily (:meth:`_patch`):
-        diffing every mutant of a large file up front would dominate the run."""
-        by_file: dict[str, dict[int, float]] = {}
-        for loc in context.locations[: self.max_lines]:
-            if is_protected(loc.path, context.protected):
-                continue
-            lines = by_file.setdefault(loc.path, {})
-            lines[loc.line] = max(lines.get(loc.line, 0.0), loc.score)
-        priors = dict(OPERATOR_PRIORS)
-        priors.update({k: v for k, v in context.operator_priors.items() if k in priors})
-        scored: dict[tuple[str, str], tuple[float, int, object]] = {}
-        order = 0
-        for path, lines in by_file.items():
-            try:
-                source = (Path(context.root) / path).read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError):
-                continue
-            for m in mutants_at(path, source, lines):
-                score = lines.get(m.line, max(lines.values())) * priors.get(m.operator, 0.1)
-                k = (path, m.new_source)
-                order += 1
-                if k not in scored or score > scored[k][0]:
-                    scored[k] = (score, order, (m, source))
-        ranked = sorted(scored.values(), key=lambda t: (-t[0], t[1]))
-        return [(score, m, source) for score, _, (m, source) in ranked]
+    def candidates(self, context: Context, limit: int | None = None) -> list[tuple]:
+        """The candidates for ``context`` as ``(score, mutant, old_source)``, best first
+        (at most ``limit``; all when None). For inspection and benchmarks."""
+        search, out = _Search(context, self.max_lines), []
+        while limit is None or len(out) < limit:
+            item = search.pop()
+            if item is None:
+                break
+            out.append(item)
+        return out
 
     def _patch(self, score: float, m, source: str) -> Patch | None:
         try:
@@ -86,3 +84,64 @@ class TemplateGenerator:
             )
         except PatchError:
             return None
+
+
+class _Search:
+    """Lazy best-first enumeration of mutants over the suspicious lines of a context."""
+
+    def __init__(self, context: Context, max_lines: int):
+        self.root = Path(context.root)
+        self.priors = dict(OPERATOR_PRIORS)
+        self.priors.update({k: v for k, v in context.operator_priors.items() if k in self.priors})
+        self.top_prior = max(self.priors.values())
+        best: dict[tuple[str, int], float] = {}
+        for loc in context.locations:
+            if len(best) >= max_lines:
+                break
+            if not is_protected(loc.path, context.protected) and loc.path.endswith(".py"):
+                key = (loc.path, loc.line)
+                best[key] = max(best.get(key, 0.0), loc.score)
+        self.lines = sorted(best.items(), key=lambda kv: -kv[1])  # [((path, line), score)]
+        self.next = 0
+        self.heap: list[tuple[float, int, object, str]] = []
+        self.seen: set[tuple[str, str]] = set()
+        self.sources: dict[str, str | None] = {}
+        self.order = 0
+
+    def pop(self) -> tuple[float, object, str] | None:
+        """The best remaining ``(score, mutant, old_source)``, or None when exhausted."""
+        while self.next < len(self.lines) and (
+                not self.heap or -self.heap[0][0] < self.lines[self.next][1] * self.top_prior):
+            self._expand()
+        if not self.heap:
+            return None
+        neg, _, m, source = heapq.heappop(self.heap)
+        return -neg, m, source
+
+    def _expand(self) -> None:
+        chunk = self.lines[self.next:self.next + CHUNK]
+        self.next += len(chunk)
+        by_file: dict[str, dict[int, float]] = {}
+        for (path, line), score in chunk:
+            by_file.setdefault(path, {})[line] = score
+        for path, lines in by_file.items():
+            source = self._source(path)
+            if source is None:
+                continue
+            count: dict[tuple[int, str], int] = {}
+            for m in mutants_at(path, source, lines):
+                if (path, m.new_source) in self.seen:
+                    continue
+                self.seen.add((path, m.new_source))
+                n = count[(m.line, m.operator)] = count.get((m.line, m.operator), -1) + 1
+                score = lines.get(m.line, max(lines.values())) * self.priors.get(m.operator, 0.1) * DECAY ** n
+                self.order += 1
+                heapq.heappush(self.heap, (-score, self.order, m, source))
+
+    def _source(self, path: str) -> str | None:
+        if path not in self.sources:
+            try:
+                self.sources[path] = (self.root / path).read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError):
+                self.sources[path] = None
+        return self.sources[path]
