@@ -35,8 +35,11 @@ class EvaluatorError(RuntimeError):
 class TimeoutPolicy:
     """Per-test timeouts derived from baseline durations.
 
-    A test's limit is ``max(min_seconds, factor * baseline_seconds)``; tests without
-    a baseline duration get ``default`` (seconds). ``baseline`` applies to the
+    A test that passed at baseline gets ``max(min_seconds, factor * baseline_seconds)``.
+    A test that failed there gets at least ``default``: its baseline time is how long
+    the bug took to fail it, often far less than the fixed code needs to pass (a
+    crash in the first line of a subprocess-driven CLI test). Tests without a
+    baseline duration get ``default`` (seconds). ``baseline`` applies to the
     baseline run itself, where durations are not known yet.
     """
 
@@ -45,11 +48,12 @@ class TimeoutPolicy:
     default: float = 10.0
     baseline: float = 60.0
 
-    def for_test(self, baseline_seconds: float | None) -> float:
-        """Limit in seconds for a test that took ``baseline_seconds`` at baseline."""
+    def for_test(self, baseline_seconds: float | None, passed: bool = True) -> float:
+        """Limit in seconds for a test that took ``baseline_seconds`` at baseline
+        (``passed``: whether it passed there)."""
         if baseline_seconds is None:
             return self.default
-        return max(self.min_seconds, self.factor * baseline_seconds)
+        return max(self.min_seconds if passed else self.default, self.factor * baseline_seconds)
 
 
 @dataclass

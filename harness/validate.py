@@ -270,8 +270,8 @@ class Validator:
 
     def _limits(self, ids: list[str]) -> dict[str, float]:
         res = self.baseline.results
-        return {t: self.timeouts.for_test(res[t].duration if t in res and res[t].outcome != "timeout"
-                                          else None) for t in ids}
+        return {t: self.timeouts.for_test(res[t].duration, res[t].ok) if t in res and res[t].outcome != "timeout"
+                else self.timeouts.for_test(None) for t in ids}
 
     def _run(self, slot: Worktree, out: Outcome, stage: str, **kw) -> TestRun:
         t0 = time.monotonic()

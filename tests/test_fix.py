@@ -185,6 +185,22 @@ def test_infinite_loop_candidate_is_killed_and_rejected(make_repo):
     wt.remove()
 
 
+def test_a_test_that_failed_fast_at_baseline_may_take_longer_once_fixed(make_repo):
+    # the bug fails the test at once; the fixed code needs 2.5 s, more than
+    # factor x baseline time and min_seconds (2 s) would allow
+    src = ("import time\n\n\ndef compute(n):\n    if n > 0:\n        return -1\n"
+           "    time.sleep(2.5)\n    return n * 2\n")
+    root = make_repo({"slow.py": src, "test_slow.py": "from slow import compute\n\n"
+                      "def test_compute():\n    assert compute(3) == 6\n"})
+    validator, wt = _validator(root, timeouts=TimeoutPolicy())
+    assert validator.baseline.results["test_slow.py::test_compute"].duration < 0.2
+    fix_ = Patch.from_texts({"slow.py": (src, src.replace("n > 0", "n < 0"))}, "fix")
+    seen = []
+    assert validator.first_accepted([fix_], time.monotonic() + 60, seen.append).accepted, seen
+    validator.close()
+    wt.remove()
+
+
 def test_test_files_are_never_edited(make_repo):
     root = make_repo({"m.py": "def f():\n    return 1\n", "test_m.py": "from m import f\n\ndef test_f():\n    assert f() == 2\n"})
     validator, wt = _validator(root)
