@@ -4,8 +4,9 @@ The hot path of the loop. For each candidate, in a worktree slot of its own:
 
 1. refuse it without running anything if it touches a protected path or is too large;
 2. *screen*: run only the currently failing tests; a patch that fixes none is rejected;
-3. *full suite*: run every other test, those covering the changed lines first, stopping
-   at the first test that passed at baseline and fails now (a regression);
+3. *full suite*: run every other test (failing ones not screened included), those covering
+   the changed lines first, stopping at the first test that passed at baseline and fails
+   now (a regression);
 4. revert the slot.
 
 Slots run in parallel (one per core); results are consumed in candidate order, so the
@@ -285,9 +286,10 @@ class Validator:
         failing = self.baseline.failing if self.require_fix else []
         changed = _changed_lines(patch)
         covering = set(tests_covering(self.baseline.coverage, self.baseline.root, changed))
-        # A test that never ran a changed line behaves exactly as before (regression test
-        # selection): only failing tests that cover the change can be fixed by it. No
-        # covering test at all means a line run at import time, or no coverage: run them all.
+        # Screening selects the failing tests that ran a changed line (regression test
+        # selection); no covering test at all means a line run at import time, or no
+        # coverage: screen them all. The full stage runs the others too, so a test that
+        # reaches the code out of process (a subprocess) is still counted as fixed.
         targets = [t for t in failing if t in covering] or failing
         if len(targets) > 3:  # fail fast: one representative first, the rest only if it passes
             probe = self._probe(targets, changed)
@@ -310,7 +312,10 @@ class Validator:
                 out.stage = check.id
                 out.reason = f"adds {len(new)} {check.id} diagnostic(s): {new[0].message}"
                 return
-        rest = [t for t in self.baseline.collected if t not in set(self.baseline.failing)]
+        # every test not screened: the passing ones (regressions), and failing ones that
+        # ran no changed line in-process but may still be fixed (a test driving a subprocess)
+        screened = set(targets)
+        rest = [t for t in self.baseline.collected if t not in screened]
         if rest:
             out.stage = "full"
             passing = set(self.baseline.passing)
@@ -320,6 +325,10 @@ class Validator:
             if full.error:
                 out.stage, out.reason = "error", f"the full test run failed to start: {full.error.splitlines()[0]}"
                 return
+            also = {t for t in rest if t not in passing and t in full.results and full.results[t].ok}
+            if also:
+                done = set(out.fixed) | also
+                out.fixed = [t for t in failing if t in done]
             out.broken = [t for t in rest if t in passing and t in full.results and not full.results[t].ok]
             if out.broken:
                 r = full.results[out.broken[0]]

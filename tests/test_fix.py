@@ -201,6 +201,22 @@ def test_a_test_that_failed_fast_at_baseline_may_take_longer_once_fixed(make_rep
     wt.remove()
 
 
+def test_a_test_that_runs_the_code_in_a_subprocess_counts_as_fixed(make_repo):
+    # coverage sees only test_double run the buggy line; test_cli reaches it through a
+    # subprocess and must be found fixed all the same, not left as "partial"
+    root = make_repo({
+        "tool.py": "import sys\n\n\ndef double(x):\n    return x * 3\n\n\n"
+                   "if __name__ == '__main__':\n    print(double(int(sys.argv[1])))\n",
+        "test_tool.py": "import subprocess, sys\nfrom tool import double\n\n"
+                        "def test_double():\n    assert double(2) == 4\n\n"
+                        "def test_cli():\n    out = subprocess.run([sys.executable, 'tool.py', '5'],"
+                        " capture_output=True, text=True).stdout\n    assert out.strip() == '10'\n",
+    })
+    res = run_fix(root)
+    assert res.state.status == "fixed", (res.state.stop_reason, res.state.remaining)
+    assert sorted(res.state.fixed_tests) == ["test_tool.py::test_cli", "test_tool.py::test_double"]
+
+
 def test_test_files_are_never_edited(make_repo):
     root = make_repo({"m.py": "def f():\n    return 1\n", "test_m.py": "from m import f\n\ndef test_f():\n    assert f() == 2\n"})
     validator, wt = _validator(root)
