@@ -117,22 +117,9 @@ def carry_out(path: Path, tasks: list[Task], generator: Generator, options: FixO
     outcomes: list[TaskOutcome] = []
     validator = None
     try:
-        say(f"baseline: running the test suite in {worktree.path}")
-        base = evaluator.run(worktree.path, default_timeout=options.timeouts.baseline,
-                             process_timeout=options.limits.max_wall_seconds or 3600)
-        if base.error and base.error != "no tests were collected":
-            raise UsageError(f"could not run the tests of {root}: {base.error}")
-        if base.error:
-            note("the repository has no tests: patches are checked by lint/types/--check only")
-        baseline = Baseline(worktree.path, base.results, base.collected, {}, base.duration)
-        state.baseline_failing = baseline.failing
-        files.step("baseline", tests=len(base.results), failing=baseline.failing,
-                   seconds=round(base.duration, 3))
-        static = _static_checks(root, worktree.path, python, options, run_id, say, messages)
-        validator = Validator(evaluator, [slot], baseline, options.protected, options.max_diff_lines,
-                              options.timeouts, static, require_fix=False, check=check)
-        agents = root / "AGENTS.md"
-        conventions = agents.read_text(errors="replace")[:20000] if agents.exists() else ""
+        validator, conventions = start_validation(evaluator, worktree, slot, root, python, options,
+                                                  files, check, say, messages, note)
+        state.baseline_failing = validator.baseline.failing
         for task in tasks:
             outcomes.append(_one_task(task, generator, validator, worktree, state, files, options,
                                       conventions, approve, on_event))
@@ -161,6 +148,34 @@ def carry_out(path: Path, tasks: list[Task], generator: Generator, options: FixO
             has_commits = repo.git.rev_list("--count", f"{state.base_commit}..{state.branch}") != "0"
             worktree.remove(delete_branch=not has_commits)
         files.unlock()
+
+
+def start_validation(evaluator: PytestEvaluator, worktree: Worktree, slot: Worktree, root: Path,
+                     python: str, options: FixOptions, files: RunFiles, check: list[str] | None,
+                     say: Callable[[str], None], messages: list[str],
+                     note: Callable[[str], None]) -> tuple[Validator, str]:
+    """Take the baseline in ``worktree`` (recorded as a trajectory step), set up the static
+    evaluators, and return ``(validator, conventions)``: a validator over ``slot`` that
+    does not require a failing test to be fixed, and the repository's AGENTS.md text.
+
+    Raises:
+        UsageError: the tests cannot be run (a repository without tests is allowed).
+    """
+    say(f"baseline: running the test suite in {worktree.path}")
+    base = evaluator.run(worktree.path, default_timeout=options.timeouts.baseline,
+                         process_timeout=options.limits.max_wall_seconds or 3600)
+    if base.error and base.error != "no tests were collected":
+        raise UsageError(f"could not run the tests of {root}: {base.error}")
+    if base.error:
+        note("the repository has no tests: patches are checked by lint/types/--check only")
+    baseline = Baseline(worktree.path, base.results, base.collected, {}, base.duration)
+    files.step("baseline", tests=len(base.results), failing=baseline.failing,
+               seconds=round(base.duration, 3))
+    static = _static_checks(root, worktree.path, python, options, files.dir.name, say, messages)
+    validator = Validator(evaluator, [slot], baseline, options.protected, options.max_diff_lines,
+                          options.timeouts, static, require_fix=False, check=check)
+    agents = root / "AGENTS.md"
+    return validator, (agents.read_text(errors="replace")[:20000] if agents.exists() else "")
 
 
 def _one_task(task: Task, generator: Generator, validator: Validator, worktree: Worktree,

@@ -20,14 +20,14 @@ import git
 
 from evals.pytest_runner import PytestEvaluator
 from harness.context import Attempt
-from harness.fix import FixOptions, UsageError, _open, _run_worktrees, _static_checks
+from harness.fix import FixOptions, UsageError, _open, _run_worktrees
 from harness.generators.base import Generator
-from harness.instruct import InstructResult, TaskOutcome, commit_message
+from harness.instruct import InstructResult, TaskOutcome, commit_message, start_validation
 from harness.loop import Loop, LoopEvent
 from harness.state import RunFiles, RunState
 from harness.task import Task
 from harness.undo import branch_exists
-from harness.validate import Baseline, Outcome, Validator
+from harness.validate import Outcome
 from sandbox.patch import Patch
 from sandbox.worktree import Worktree, worktree_root
 
@@ -90,19 +90,8 @@ def continue_instruction(path: Path, run_id: str, task: Task, generator: Generat
         evaluator = PytestEvaluator(python, options.policy, options.timeouts,
                                     scratch=worktree_root() / f"{run_id}.scratch")
         slot = Worktree.create(repo, f"{run_id}.slot0", None, state.branch)
-        say(f"baseline: running the test suite in {worktree.path}")
-        base = evaluator.run(worktree.path, default_timeout=options.timeouts.baseline,
-                             process_timeout=options.limits.max_wall_seconds or 3600)
-        if base.error and base.error != "no tests were collected":
-            raise UsageError(f"could not run the tests of {root}: {base.error}")
-        baseline = Baseline(worktree.path, base.results, base.collected, {}, base.duration)
-        files.step("baseline", tests=len(base.results), failing=baseline.failing,
-                   seconds=round(base.duration, 3))
-        static = _static_checks(root, worktree.path, python, options, run_id, say, messages)
-        validator = Validator(evaluator, [slot], baseline, options.protected, options.max_diff_lines,
-                              options.timeouts, static, require_fix=False, check=check)
-        agents = root / "AGENTS.md"
-        conventions = agents.read_text(errors="replace")[:20000] if agents.exists() else ""
+        validator, conventions = start_validation(evaluator, worktree, slot, root, python, options,
+                                                  files, check, say, messages, note)
         if hasattr(generator, "reset"):
             generator.reset()
         # a fresh no_progress window; iterations, tokens, cost and seconds carry on

@@ -1,7 +1,8 @@
 """The operators behind :func:`harness.generators.mutations.mutants_at`.
 
 Each ``_op`` function appends :class:`Cand` candidates - text edits at AST
-node positions - for one node; ``expr_mutants`` and ``stmt_mutants`` dispatch.
+node positions - for one node; ``expr_mutants`` dispatches (statement operators
+are in :mod:`harness.generators._stmt_ops`).
 ``cx`` is the ``mutations._Index`` of the file (offsets, parents, scopes).
 Edits are ``(start, end, text)`` character offsets into the original text.
 Replacement text is parenthesized only where precedence needs it (``fit``).
@@ -51,8 +52,6 @@ def _swaps(spec: str) -> dict[str, tuple[str, ...]]:
 # replacement tables, most plausible neighbour first
 _ARITH = _swaps("+: -, *; -: +; *: /, //, +, **; /: //, *; //: /, %; %: //; **: *; @: *")
 _BITS = _swaps("&: |, ^; |: &, ^; ^: |, &; <<: >>; >>: <<")
-_AUG = _swaps("+: -, *; -: +; *: /, +; /: //, *; //: /, %; %: //; **: *; <<: >>; >>: <<; "
-              "&: |; |: &, ^; ^: |; @: *")
 _CMP_SWAP = _swaps("<: <=, >, !=; <=: <, >=, ==; >: >=, <, !=; >=: >, <=, ==; ==: !=, <=, >=; "
                    "!=: ==, <, >; is: is not; is not: is; in: not in; not in: in")
 _IS_EQ = _swaps("is: ==; is not: !=; ==: is; !=: is not")
@@ -71,12 +70,6 @@ _NON_COMMUTATIVE = {"-", "/", "//", "%", "**", "<<", ">>", "@"}
 _BUILTIN_SWAP = {"any": ("all", "any_all"), "all": ("any", "any_all"),
                  "min": ("max", "min_max"), "max": ("min", "min_max")}
 _DROPPABLE = {"sorted", "reversed", "list", "set", "tuple", "abs", "int", "float", "str", "round"}
-_KIND_CALLS = {"num": {"len", "sum", "int", "float", "abs", "round", "count", "min", "max"},
-               "str": {"join", "format", "str", "strip", "lower", "upper", "replace"},
-               "list": {"list", "sorted", "split"}, "dict": {"dict"},
-               "iter": {"map", "filter", "reversed", "zip", "range", "keys", "values", "items"}}
-_KIND_NODES = {ast.List: "list", ast.ListComp: "list", ast.Dict: "dict", ast.DictComp: "dict",
-               ast.GeneratorExp: "iter", ast.JoinedStr: "str"}
 #: names that read as flags (``disable_x``, ``is_y``, ``verbose``): candidates for ``not name``.
 _FLAG_NAME = re.compile(r"^_*(is|has|can|should|needs?|allow|enable|disable|no|use|skip|show|hide|keep|force|"
                         r"strict|verbose|quiet|ignore|include|exclude|only|with|without|want|was|did|flag)"
@@ -86,7 +79,6 @@ _TESTS = {(ast.If, "test"), (ast.While, "test"), (ast.IfExp, "test"), (ast.Asser
 _BOOL_USES = _TESTS | {(ast.UnaryOp, "operand"), (ast.BoolOp, "values")}
 _WS = " \t\r\n\\\f"
 _COMMENT = re.compile(r"#[^\r\n]*")
-_FUNCS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 
 
 # -- precedence ---------------------------------------------------------------
@@ -427,146 +419,3 @@ def _condition(cx: Any, test: ast.expr, anchor: ast.AST, out: list) -> None:
             new = form.format(x=x, t=to if i % 2 else ta)
             _rep(out, cx, "add_disjunct" if i % 2 else "add_conjunct", anchor, s, e,
                  fit(new, 3 if i % 2 else 4, r))
-
-
-# -- statement operators -----------------------------------------------------------
-def stmt_mutants(cx: Any, st: ast.stmt) -> list[Cand]:
-    """Candidates for one statement covering an asked line (any order)."""
-    out: list[Cand] = []
-    if isinstance(st, (ast.If, ast.While, ast.Assert)):
-        _condition(cx, st.test, st, out)
-    elif isinstance(st, ast.Return):
-        _return(cx, st, out)
-    elif isinstance(st, ast.AugAssign):
-        _augassign(cx, st, out)
-    elif isinstance(st, ast.Assign) and len(st.targets) == 1 and cx.in_loop(st):
-        a, b = cx.span(st.targets[0])[1], cx.span(st.value)[0]
-        i = cx.text.find("=", a, b)
-        if i >= 0:
-            _rep(out, cx, "assign_swap", st, i, i + 1, "+=")
-    _guard(cx, st, out)
-    _delete(cx, st, out)
-    _insert_nearby(cx, st, out)
-    return out
-
-
-def _augassign(cx: Any, st: ast.AugAssign, out: list) -> None:
-    sym = _BIN[type(st.op)][0]
-    a, b = cx.span(st.target)[1], cx.span(st.value)[0]
-    i = cx.text.find(sym + "=", a, b)
-    if i < 0:
-        return
-    for new in _AUG.get(sym, ()):
-        _rep(out, cx, "augassign_swap", st, i, i + len(sym) + 1, new + "=")
-    _rep(out, cx, "assign_swap", st, i, i + len(sym) + 1, "=")
-
-
-def _kind(v: ast.AST) -> str:
-    """Rough type of a returned expression: num, str, list, dict, iter or ''."""
-    if isinstance(v, ast.Call):
-        name = getattr(v.func, "id", None) or getattr(v.func, "attr", "")
-        return next((k for k, names in _KIND_CALLS.items() if name in names), "")
-    if isinstance(v, ast.Constant):
-        return {int: "num", float: "num", str: "str"}.get(type(v.value), "")
-    if isinstance(v, (ast.UnaryOp, ast.BinOp)) and isinstance(v.op, (ast.USub, ast.Sub, ast.Mult,
-                                                                     ast.Div, ast.FloorDiv, ast.Mod)):
-        return "num"
-    return _KIND_NODES.get(type(v), "")
-
-
-def _return(cx: Any, st: ast.Return, out: list) -> None:
-    fn, v = st._fn, st.value
-    if fn is None:
-        return
-    names = cx.names_near(fn, st.lineno)
-    if v is None:
-        s, e = cx.span(st)
-        for n in names[:3]:
-            _rep(out, cx, "return_value", st, s, e, f"return {n}")
-        return
-    s, e = cx.span(v)
-    x, p, kind = cx.seg(v), prec(v), ("bool" if cx.is_bool(v) else _kind(v))
-    texts = [] if isinstance(v, ast.Constant) and v.value is None else ["None"]
-    if cx.boolish(fn) or kind == "bool":
-        texts += ["not " + fit(x, p, 5), "True", "False"]
-    if kind in ("num", ""):
-        negated = isinstance(v, ast.UnaryOp) and isinstance(v.op, ast.USub)
-        texts += ["0", "1"] + (["-" + fit(x, p, 13)] if kind and not negated else [])
-    if kind in ("str", ""):
-        texts.append("''")
-    if kind in ("list", "iter", ""):
-        texts.append("[]")
-    if kind == "dict":
-        texts.append("{}")
-    texts += {"iter": [f"list({x})"], "str": [f"str({x})"]}.get(kind, [])
-    if isinstance(v, ast.BinOp) and isinstance(v.op, ast.Div):
-        texts.append(f"int({x})")
-    texts += [n for n in names[:4] if n != x][:3]
-    for t in texts[:10]:
-        _rep(out, cx, "return_value", st, s, e, t)
-
-
-def _guard(cx: Any, st: ast.stmt, out: list) -> None:
-    fn = st._fn
-    if fn is None or isinstance(st, _FUNCS) or not cx.standalone(st):
-        return
-    params, used = set(cx.params(fn)), []
-    for h in cx.header_nodes(st):
-        for n in ast.walk(h):
-            if isinstance(n, ast.Name) and n.id in params and n.id not in used:
-                used.append(n.id)
-    line = cx.first_line(st)
-    lt = cx.line_text(line)
-    indent, nl, at = lt[: len(lt) - len(lt.lstrip())], cx.newline(line), cx.starts[line - 1]
-    gen, falsy = cx.info(fn).gen, ("False" if cx.boolish(fn) else "0")
-    if gen:
-        forms = ["if {n} is None: return", "if not {n}: return"]
-    else:
-        forms = ["if {n} is None: return None", "if not {n}: return {n}", "if not {n}: return None",
-                 "if not {n}: return " + falsy, "if not {n}: return []"]
-    forms += ["if {n} is None: {n} = []", "if {n} is None: {n} = 0", "if {n} is None: {n} = ''"]
-    for form in forms:
-        for n in used[:2]:
-            g = form.format(n=n)
-            _cand(out, "guard_insert", st, [(at, at, indent + g + nl)], f"insert `{g}`")
-
-
-def _delete(cx: Any, st: ast.stmt, out: list) -> None:
-    if isinstance(st, (ast.Pass, ast.Global, ast.Nonlocal, *_FUNCS)) or cx.docstring(st):
-        return
-    if cx.compound(st) and st.end_lineno - st.lineno > 3:
-        return
-    block, _ = st._blk
-    s, e = cx.span(st)
-    what = f"delete `{_short(cx.text[s:e])}`"
-    if len(block) == 1 or not cx.standalone(st):
-        _cand(out, "delete_statement", st, [(s, e, "pass")], what)
-    else:
-        _cand(out, "delete_statement", st,
-              [(cx.starts[st.lineno - 1], cx.line_end(st.end_lineno), "")], what)
-
-
-def _insert_nearby(cx: Any, st: ast.stmt, out: list) -> None:
-    if isinstance(st, _FUNCS) or not cx.standalone(st):
-        return
-    block, i = st._blk
-    before = cx.starts[cx.first_line(st) - 1]
-    after = cx.line_end(st.end_lineno)
-    nl = cx.newline(st.end_lineno)
-    for j in (i - 1, i + 1, i - 2, i + 2, i - 3, i + 3, i):
-        if not 0 <= j < len(block):
-            continue
-        nb = block[j]
-        if (cx.compound(nb) or isinstance(nb, ast.Pass) or cx.docstring(nb)
-                or nb.end_lineno - nb.lineno > 2 or not cx.standalone(nb)):
-            continue
-        copy = cx.text[cx.starts[nb.lineno - 1] : cx.line_end(nb.end_lineno)]
-        body = copy.rstrip("\r\n")
-        desc = f"copy of line {nb.lineno} `{_short(body)}`"
-        if j != i:
-            _cand(out, "insert_nearby_statement", st, [(before, before, body + nl)],
-                  f"insert {desc} before")
-        if isinstance(st, (ast.Return, ast.Raise, ast.Continue, ast.Break)):
-            continue  # nothing after them runs
-        tail = nl + body if after == len(cx.text) and not cx.text.endswith(("\n", "\r")) else body + nl
-        _cand(out, "insert_nearby_statement", st, [(after, after, tail)], f"insert {desc} after")

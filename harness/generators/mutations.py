@@ -27,6 +27,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from harness.generators import _mutation_ops as ops
+from harness.generators import _stmt_ops
 
 
 @dataclass(frozen=True)
@@ -102,7 +103,7 @@ def mutants_at(path: str, source: str, lines: Iterable[int]) -> list[Mutant]:
     for line in wanted:
         cands: list[ops.Cand] = []
         for st in cx.stmts_by_line.get(line, ()):
-            cands.extend(ops.stmt_mutants(cx, st))
+            cands.extend(_stmt_ops.stmt_mutants(cx, st))
         for node in sorted(cx.exprs_by_line.get(line, ()), key=_pos_key):
             cands.extend(ops.expr_mutants(cx, node))
         cands.sort(key=lambda c: -OPERATOR_PRIORS[c.op])
