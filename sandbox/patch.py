@@ -8,6 +8,7 @@ iterations (``repeated_patch``).
 from __future__ import annotations
 
 import difflib
+import re
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -107,20 +108,36 @@ class Patch:
 
 
 def unified_diff(path: str, old: str, new: str, context: int = 3) -> str:
-    """Unified diff text of one file, ``a/`` and ``b/`` prefixed, ending in a newline."""
-    lines = difflib.unified_diff(
-        old.splitlines(keepends=True),
-        new.splitlines(keepends=True),
-        f"a/{path}",
-        f"b/{path}",
-        n=context,
-    )
+    """Unified diff text of one file, ``a/`` and ``b/`` prefixed, ending in a newline.
+
+    Lines shared at the start and at the end of both texts are set aside before
+    :func:`difflib.unified_diff` runs (keeping ``context`` of them) and the hunk
+    positions are shifted back: a one-line change in a 3000-line module costs a diff
+    of a few lines, not of the whole file. The output is the same diff.
+    """
+    a, b = old.splitlines(keepends=True), new.splitlines(keepends=True)
+    limit = min(len(a), len(b))
+    head = 0
+    while head < limit and a[head] == b[head]:
+        head += 1
+    tail = 0
+    while tail < limit - head and a[-1 - tail] == b[-1 - tail]:
+        tail += 1
+    start = max(0, head - context)
+    keep = max(0, tail - context)
+    lines = difflib.unified_diff(a[start:len(a) - keep], b[start:len(b) - keep],
+                                 f"a/{path}", f"b/{path}", n=context)
     out = []
     for ln in lines:
+        if start and ln.startswith("@@"):
+            ln = _HUNK.sub(lambda m: f"{m[1]}{int(m[2]) + start}", ln)
         if not ln.endswith("\n"):
             ln += "\n\\ No newline at end of file\n"
         out.append(ln)
     return "".join(out)
+
+
+_HUNK = re.compile(r"([-+])(\d+)")
 
 
 def check_relative_path(path: str) -> None:

@@ -169,3 +169,34 @@ def test_private_home_and_rlimits(tmp_path):
     home, limited = res.stdout.split()[0], res.stdout.split("\n")[1]
     assert home != os.path.expanduser("~") and "loopwright-home" in home
     assert limited == "memory limited"
+
+
+def test_unified_diff_of_a_window_equals_the_whole_file_diff():
+    import difflib
+    import random
+
+    from sandbox.patch import unified_diff
+
+    def plain(path, old, new):
+        out = []
+        for ln in difflib.unified_diff(old.splitlines(True), new.splitlines(True), f"a/{path}", f"b/{path}"):
+            out.append(ln if ln.endswith("\n") else ln + "\n\\ No newline at end of file\n")
+        return "".join(out)
+
+    rng = random.Random(7)
+    base = [f"line {i}\n" for i in range(60)]
+    for _ in range(300):
+        lines = list(base)
+        for _ in range(rng.randint(1, 3)):  # one to three edits anywhere, ends included
+            i = rng.randrange(len(lines) + 1)
+            kind = rng.choice(["replace", "insert", "delete"])
+            if kind == "insert" or i == len(lines):
+                lines.insert(i, f"new {rng.random()}\n")
+            elif kind == "replace":
+                lines[i] = f"changed {rng.random()}\n"
+            else:
+                del lines[i]
+        old, new = "".join(base), "".join(lines)
+        if rng.random() < 0.2:
+            new = new.rstrip("\n")
+        assert unified_diff("m.py", old, new) == plain("m.py", old, new)

@@ -32,21 +32,36 @@ from harness.generators import _stmt_ops
 
 @dataclass(frozen=True)
 class Mutant:
-    """One candidate fix.
+    """One candidate fix: ``source[start:end]`` replaced by ``replacement``.
 
     Attributes:
         operator: operator id, a key of :data:`OPERATOR_PRIORS`.
         path: repo-relative POSIX path, passed through from the caller.
         line: 1-based start line of the mutated node (or statement).
         description: human readable, e.g. ``"line 12: `<` -> `<=`"``.
-        new_source: the full new file text.
+        source: the original file text (shared by every mutant of the file, not copied).
+        start, end: character offsets of the replaced span; replacement: its new text.
+        key: equal for mutants whose new texts are equal (common prefix length,
+            common suffix length, middle), cheap to hash.
+
+    The new file text is built on demand (:attr:`new_source`): a search may hold
+    thousands of mutants of one large module and build only the few it hands out.
     """
 
     operator: str
     path: str
     line: int
     description: str
-    new_source: str
+    source: str = field(repr=False, compare=False)
+    start: int = 0
+    end: int = 0
+    replacement: str = ""
+    key: tuple = field(default=(), repr=False)
+
+    @property
+    def new_source(self) -> str:
+        """The full new file text."""
+        return self.source[: self.start] + self.replacement + self.source[self.end :]
 
 
 #: operator id -> prior in (0, 1]: how often this kind of single edit is the
@@ -127,8 +142,7 @@ def mutants_at(path: str, source: str, lines: Iterable[int]) -> list[Mutant]:
                 if key in seen_src:
                     continue
                 seen_src.add(key)
-                new = source[:lo] + mid + source[hi:]
-                out.append(Mutant(c.op, path, c.node.lineno, c.desc, new))
+                out.append(Mutant(c.op, path, c.node.lineno, c.desc, source, lo, hi, mid, key))
                 kept += 1
     return out
 

@@ -26,7 +26,8 @@ from sandbox.patch import Patch, PatchError
 
 #: weight of each further mutant of the same operator at the same line.
 DECAY = 0.6
-#: lines expanded together (one parse of their file per chunk).
+#: lines in the first expansion; each further expansion takes twice as many (one parse
+#: of a file per expansion, so a search that needs every line parses it a few times).
 CHUNK = 8
 
 
@@ -103,8 +104,9 @@ class _Search:
                 best[key] = max(best.get(key, 0.0), loc.score)
         self.lines = sorted(best.items(), key=lambda kv: -kv[1])  # [((path, line), score)]
         self.next = 0
+        self.chunk = CHUNK
         self.heap: list[tuple[float, int, object, str]] = []
-        self.seen: set[tuple[str, str]] = set()
+        self.seen: set[tuple[str, tuple]] = set()  # (path, Mutant.key)
         self.sources: dict[str, str | None] = {}
         self.order = 0
 
@@ -119,8 +121,9 @@ class _Search:
         return -neg, m, source
 
     def _expand(self) -> None:
-        chunk = self.lines[self.next:self.next + CHUNK]
+        chunk = self.lines[self.next:self.next + self.chunk]
         self.next += len(chunk)
+        self.chunk *= 2
         by_file: dict[str, dict[int, float]] = {}
         for (path, line), score in chunk:
             by_file.setdefault(path, {})[line] = score
@@ -130,9 +133,9 @@ class _Search:
                 continue
             count: dict[tuple[int, str], int] = {}
             for m in mutants_at(path, source, lines):
-                if (path, m.new_source) in self.seen:
+                if (path, m.key) in self.seen:
                     continue
-                self.seen.add((path, m.new_source))
+                self.seen.add((path, m.key))
                 n = count[(m.line, m.operator)] = count.get((m.line, m.operator), -1) + 1
                 score = lines.get(m.line, max(lines.values())) * self.priors.get(m.operator, 0.1) * DECAY ** n
                 self.order += 1
