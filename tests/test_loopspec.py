@@ -159,6 +159,7 @@ def test_defaults_without_extensions_and_extra_top_level_keys(tmp_path):
 # --- agreement with the canonical LSS 1.0 schema -------------------------------------
 
 DOCUMENTS = [LOOPS_DIR / "fix-failing-tests.yaml", LOOPS_DIR / "do-instruction.yaml",
+             LOOPS_DIR / "review-comments.yaml",
              LSS_DIR / "minimal-loop.yaml"]
 
 
