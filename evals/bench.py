@@ -1,7 +1,10 @@
 """The benchmark: run ``loopwright fix`` on every task of a suite and print a table.
 
 ``python -m evals.bench [--suite evals/suites/default.json] [--limit N] [--jobs 1]
-[--workdir DIR] [--json OUT]``
+[--workdir DIR] [--json OUT] [--record-oracle DIR | --replay DIR]``
+
+With ``--record-oracle``/``--replay`` it measures the prompt tokens of model-driven
+fixes instead (see :mod:`evals.bench_replay`).
 
 Each task (``{"library": "name==version", "seed": N}``) is prepared once with
 :func:`evals.prepare.prepare_task` and cached in ``WORKDIR/tasks/``. Every run gets
@@ -68,6 +71,7 @@ class Row:
     bug: str = ""
     patch_files: list[str] = field(default_factory=list)
     note: str = ""
+    patch: str = field(default="", repr=False)
 
     @property
     def test_share(self) -> float | None:
@@ -159,7 +163,8 @@ def _verify(clone: Path, patch: str, timeout: float) -> tuple[bool, str]:
 
 
 def run_task(info: dict, run_dir: Path, timeout: float = 300.0, verify: bool = True,
-             fix_args: list[str] | None = None, harness_cmd: list[str] | None = None) -> Row:
+             fix_args: list[str] | None = None, harness_cmd: list[str] | None = None,
+             env: dict[str, str] | None = None) -> Row:
     """Clone a prepared task, run ``loopwright fix --json`` on it, and return its Row.
 
     Args:
@@ -170,6 +175,7 @@ def run_task(info: dict, run_dir: Path, timeout: float = 300.0, verify: bool = T
         fix_args: extra arguments for ``loopwright fix`` (e.g. ``--generator templates``).
         harness_cmd: the command before ``REPO --json`` (default
             ``[python, -m, harness.cli, fix]``, run from the project root).
+        env: extra environment variables for the harness (e.g. an API key).
     """
     row = Row(info["library"], info["version"], info["seed"], "error",
               bug=info.get("description", ""))
@@ -181,7 +187,7 @@ def run_task(info: dict, run_dir: Path, timeout: float = 300.0, verify: bool = T
     _git(clone, "config", "user.email", "bench@loopwright.invalid")
     cmd = [*(harness_cmd or HARNESS_CMD), str(clone), "--json", *(fix_args or [])]
     t0 = time.monotonic()
-    rc, out = _run_split(cmd, timeout, run_dir / "harness.stderr.log")
+    rc, out = _run_split(cmd, timeout, run_dir / "harness.stderr.log", env)
     row.bench_seconds = round(time.monotonic() - t0, 3)
     if rc is None:
         row.status, row.wall_seconds, row.note = "timeout", row.bench_seconds, \
@@ -203,17 +209,18 @@ def run_task(info: dict, run_dir: Path, timeout: float = 300.0, verify: bool = T
     row.run_id = str(summary.get("run_id", ""))
     if row.wall_seconds is None:
         row.wall_seconds = row.bench_seconds
-    patch = summary.get("patch") or ""
+    patch = row.patch = summary.get("patch") or ""
     row.patch_files = _patch_files(patch)
     if verify and row.status == "fixed":
         row.verified, row.note = _verify(clone, patch, min(timeout, 300.0))
     return row
 
 
-def _run_split(cmd: list[str], timeout: float, err_log: Path) -> tuple[int | None, str]:
+def _run_split(cmd: list[str], timeout: float, err_log: Path,
+               extra_env: dict[str, str] | None = None) -> tuple[int | None, str]:
     """Run the harness from the project root; stdout returned, stderr to ``err_log``."""
     with open(err_log, "w") as err:
-        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"} | (extra_env or {})
         rc, out = run_process(cmd, ROOT, timeout, env, stderr=err)
     return rc, out
 
@@ -323,6 +330,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--fix-args", default="", help="extra `loopwright fix` args, one string")
     ap.add_argument("--no-verify", action="store_true", help="trust the harness's fixed claims")
     ap.add_argument("--prepare-only", action="store_true", help="prepare the tasks and stop")
+    ap.add_argument("--record-oracle", type=Path, default=None, metavar="DIR",
+                    help="record a cassette per task against a local oracle model server")
+    ap.add_argument("--replay", type=Path, default=None, metavar="DIR",
+                    help="replay DIR's cassettes and report prompt tokens per request and task")
     args = ap.parse_args(argv)
     console, err = Console(), Console(stderr=True, soft_wrap=True)
     if not console.is_terminal:  # piped or redirected: do not squeeze the table into 80 columns
@@ -363,6 +374,8 @@ def main(argv: list[str] | None = None) -> int:
                   f"({_f(row.wall_seconds)}s)")
         return row
 
+    if args.record_oracle or args.replay:
+        return _replay_mode(args, items, run_root, console, err)
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
         rows = list(pool.map(one, items))
     summary = summarize(rows)
@@ -372,6 +385,38 @@ def main(argv: list[str] | None = None) -> int:
         args.json.write_text(json.dumps({"suite": str(args.suite), "runs": str(run_root),
                                          "summary": summary,
                                          "rows": [asdict(r) for r in rows]}, indent=2) + "\n")
+    return 0
+
+
+def _replay_mode(args, items: list[tuple[str, dict | Row]], run_root: Path, console: Console,
+                 err: Console) -> int:
+    """``--record-oracle DIR``: one cassette per task; ``--replay DIR``: the token table."""
+    from evals import bench_replay
+
+    ready = [(slug, info) for slug, info in items if isinstance(info, dict)]
+    if args.record_oracle:
+        for slug, info in ready:
+            row = bench_replay.record_oracle(info, run_root / slug, args.record_oracle / f"{slug}.jsonl",
+                                             run_task, args.timeout)
+            err.print(f"recorded {slug}: {row.status} -> {args.record_oracle / slug}.jsonl")
+        return 0
+    rows = []
+    for slug, info in ready:
+        cassette = args.replay / f"{slug}.jsonl"
+        if not cassette.is_file():
+            err.print(f"[yellow]no cassette[/] for {slug} in {args.replay} (record it with --record-oracle)")
+            continue
+        rows.append(bench_replay.replay_task(info, run_root / slug, cassette, run_task, slug, args.timeout))
+        err.print(f"replayed {slug}: {rows[-1].status}")
+    if not rows:
+        err.print(f"[red]error:[/] no cassettes in {args.replay}")
+        return 2
+    summary = bench_replay.summarize(rows)
+    for table in bench_replay.render(rows, summary):
+        console.print(table)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(bench_replay.to_json(rows, summary) + "\n")
     return 0
 
 

@@ -19,7 +19,7 @@ from harness.review import REPLY_MARKER, STATUS_MARKER
 from sandbox.patch import unified_diff
 from tests.conftest import git
 from tests.github_server import GitHubServer
-from tests.llm_server import FakeLLMServer
+from evals.model_server import FakeLLMServer
 
 TOKEN = "test-token"
 REPO = "octo/app"

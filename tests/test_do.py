@@ -24,7 +24,7 @@ from typer.testing import CliRunner
 from harness import cli_do
 from harness.cli import app
 from tests.conftest import PYTHON, git, snapshot
-from tests.llm_server import FakeLLMServer
+from evals.model_server import FakeLLMServer
 
 ROOT = Path(__file__).parents[1]
 CLI = [sys.executable, "-m", "harness.cli"]

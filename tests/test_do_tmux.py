@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import PYTHON, git
-from tests.llm_server import FakeLLMServer
+from evals.model_server import FakeLLMServer
 from tests.test_do import CAPITALISE, DONE, FILES, MODEL, ROOT, SHOUT
 
 TMUX = shutil.which("tmux")

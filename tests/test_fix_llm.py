@@ -14,7 +14,7 @@ from harness.generators.registry import make_generator
 from harness.stop import StopLimits
 from loops.spec import builtin_spec
 from tests.conftest import PYTHON, git, snapshot
-from tests.llm_server import Error, FakeLLMServer, Reply
+from evals.model_server import Error, FakeLLMServer, Reply
 from tests.test_fix import CLAMP
 
 FAST_RETRY = RetryPolicy(attempts=3, max_wait=5.0, initial=0.01, max_backoff=0.05, retry_after_cap=1.0)

@@ -1,6 +1,6 @@
 """LLM generators against a local server speaking the real OpenAI and Anthropic wire formats.
 
-The official SDKs are pointed at :mod:`tests.llm_server` by ``base_url``; nothing
+The official SDKs are pointed at :mod:`evals.model_server` by ``base_url``; nothing
 leaves 127.0.0.1.
 """
 
@@ -23,7 +23,7 @@ from harness.generators.prompt import pack
 from harness.generators.registry import default_generator_spec, make_generator
 from harness.generators.tokens import TokenCounter
 from harness.task import Task
-from tests.llm_server import ANTHROPIC_PATH, OPENAI_PATH, Error, FakeLLMServer, Reply
+from evals.model_server import ANTHROPIC_PATH, OPENAI_PATH, Error, FakeLLMServer, Reply
 
 TEST_ID = "tests/test_calc.py::test_add"
 MESSAGE = "AssertionError: assert -1 == 3"
@@ -490,6 +490,16 @@ def test_packing_keeps_whole_functions_most_suspicious_first_within_budget(conte
     snippets, omitted = pack(context, counter, budget=100_000)
     assert [s.name for s in snippets] == ["add", "test_add", "big", "sub"] and omitted == 0
     assert snippets[2].code == big and (snippets[2].start, snippets[2].end) == (1, 402)
+
+
+def test_an_excerpt_header_names_the_most_suspicious_lines_and_counts_the_rest(context):
+    big = "def big():\n" + "".join(f"    v{i} = {i}\n" for i in range(40)) + "    return 0\n"
+    (context.root / "big.py").write_text(big)
+    context.locations.extend(SuspiciousLocation("big.py", 2 + i, 0.9 - i / 100) for i in range(30))
+    snippets, _ = pack(context, TokenCounter("anthropic", "m"), budget=100_000)
+    header = next(s for s in snippets if s.path == "big.py").as_dict()["why"]
+    assert header == ("suspicious line 2 (0.90), suspicious line 3 (0.89), suspicious line 4 (0.88), "
+                      "suspicious line 5 (0.87), and 26 more suspicious lines")
 
 
 # -- record and replay ------------------------------------------------------------------------------

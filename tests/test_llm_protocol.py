@@ -1,6 +1,6 @@
 """The model-side protocol for instruction and review tasks: DONE, ANSWER, READ, the repo map.
 
-The official SDKs talk to :mod:`tests.llm_server` on 127.0.0.1; nothing leaves the machine.
+The official SDKs talk to :mod:`evals.model_server` on 127.0.0.1; nothing leaves the machine.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from harness.instruct import carry_out, instruction_task
 from harness.stop import StopLimits
 from harness.task import Task
 from tests.conftest import PYTHON, git
-from tests.llm_server import FakeLLMServer
+from evals.model_server import FakeLLMServer
 
 FAST = RetryPolicy(attempts=2, max_wait=1.0, initial=0.01, max_backoff=0.02, retry_after_cap=0.1)
 AGENTS = "House style: UNIQUE-CONVENTION-77."

@@ -20,7 +20,7 @@ from harness.stop import StopLimits
 from sandbox.patch import Patch, unified_diff
 from tests.conftest import PYTHON, git, snapshot
 from tests.github_server import GitHubServer
-from tests.llm_server import FakeLLMServer
+from evals.model_server import FakeLLMServer
 
 TOKEN = "test-token"
 REPO = "octo/app"

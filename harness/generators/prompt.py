@@ -46,6 +46,10 @@ FIRST_TEMPLATES = {
 }
 
 
+#: reasons named in an excerpt's header (the most suspicious lines first); the rest are counted.
+MAX_REASONS = 4
+
+
 @dataclass
 class Snippet:
     """A region of a file shown to the model (1-based, inclusive line numbers)."""
@@ -69,7 +73,9 @@ class Snippet:
             "start": self.start,
             "end": self.end,
             "name": self.name,
-            "why": ", ".join(self.why),
+            "why": ", ".join(self.why[:MAX_REASONS]) + (
+                f", and {len(self.why) - MAX_REASONS} more suspicious lines"
+                if len(self.why) > MAX_REASONS else ""),
             "code": self.code,
             "fence": fence,
             "lang": lang,

@@ -1,0 +1,191 @@
+"""The benchmark's replay mode: how many prompt tokens a model-driven fix costs.
+
+Two steps, both over the tasks of a suite (see :mod:`evals.bench`):
+
+``python -m evals.bench --record-oracle DIR``
+    For each task, a local server speaking the OpenAI Chat Completions wire format
+    (:mod:`evals.model_server`) answers every request with the *oracle* edit: one
+    SEARCH/REPLACE block that turns the injected line back into the original.
+    ``loopwright fix --model openai:MODEL --base-url … --record DIR/TASK.jsonl`` runs
+    against it, so each cassette holds the real prompts our context packer built.
+    The answers are an oracle on purpose: this measures prompt size, not model skill.
+
+``python -m evals.bench --replay DIR``
+    Replays every cassette (``--model replay:DIR/TASK.jsonl``, offline, no key) and
+    reports per task: model requests, prompt tokens (system + messages of each
+    recorded request, counted with :class:`harness.generators.tokens.TokenCounter`
+    for the recorded model), and *whole-file tokens*: the tokens of every repository
+    source file named in those prompts, counted in full, i.e. what a prompt sending
+    whole files instead of packed excerpts would have carried.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from rich.table import Table
+
+from evals.inject import is_test_path
+from evals.model_server import FakeLLMServer
+from harness.generators.replay import load_cassette
+from harness.generators.tokens import TokenCounter
+
+ORACLE_MODEL = "gpt-4.1-mini"
+
+
+@dataclass
+class ReplayRow:
+    """One task's replayed run.
+
+    Attributes:
+        task: the task's slug. status: the replayed run's status (``fixed``, …).
+        requests: model requests in the cassette. prompt_tokens: their total (tokens).
+        whole_file_tokens: tokens of the whole source files the prompts name.
+        same_patch: the replayed patch equals the recorded run's patch.
+    """
+
+    task: str
+    status: str
+    requests: int
+    prompt_tokens: int
+    whole_file_tokens: int
+    same_patch: bool
+
+    @property
+    def per_request(self) -> float:
+        """Prompt tokens per request (0 when there was none)."""
+        return self.prompt_tokens / self.requests if self.requests else 0.0
+
+    @property
+    def ratio(self) -> float | None:
+        """Packed prompt tokens / whole-file tokens (None without whole files)."""
+        return self.prompt_tokens / self.whole_file_tokens if self.whole_file_tokens else None
+
+
+def oracle_reply(info: dict) -> str:
+    """The SEARCH/REPLACE answer that undoes the task's injected bug.
+
+    The SEARCH part is the buggy line, widened by neighbouring lines until it occurs
+    exactly once in the file (the edit format requires a unique match).
+
+    Raises:
+        ValueError: the task's file no longer holds the injected line.
+    """
+    path = Path(info["repo"]) / info["file"]
+    lines = path.read_text(encoding="utf-8").splitlines()
+    i = int(info["line"]) - 1
+    if i >= len(lines) or lines[i] != info["new_line"]:
+        raise ValueError(f"{info['file']}:{info['line']} is not the injected line {info['new_line']!r}")
+    text = "\n".join(lines)
+    for k in range(0, 20):
+        lo, hi = max(0, i - k), min(len(lines), i + k + 1)
+        search = "\n".join(lines[lo:hi])
+        if text.count(search) == 1:
+            break
+    replace = "\n".join(lines[lo:i] + [info["old_line"]] + lines[i + 1:hi])
+    return (f"The injected change at line {info['line']} is the bug; restore the line.\n\n"
+            f"{info['file']}\n<<<<<<< SEARCH\n{search}\n=======\n{replace}\n>>>>>>> REPLACE\n")
+
+
+def record_oracle(info: dict, run_dir: Path, cassette: Path, run_task, timeout: float = 300.0):
+    """Run ``fix`` on the task against the oracle server, recording ``cassette``.
+
+    Args:
+        run_task: :func:`evals.bench.run_task` (passed in to keep the import one-way).
+
+    Returns:
+        the run's :class:`evals.bench.Row`.
+    """
+    cassette.parent.mkdir(parents=True, exist_ok=True)
+    cassette.unlink(missing_ok=True)
+    reply = oracle_reply(info)
+    with FakeLLMServer([reply] * 8) as server:
+        row = run_task(info, run_dir, timeout, verify=False,
+                       fix_args=["--model", f"openai:{ORACLE_MODEL}", "--base-url", server.openai_url,
+                                 "--record", str(cassette)],
+                       env={"OPENAI_API_KEY": "oracle-benchmark-key"})
+    (cassette.parent / f"{cassette.stem}.patch").write_text(row.patch)
+    return row
+
+
+def prompt_texts(cassette: Path) -> list[tuple[str, str]]:
+    """``(model, prompt text)`` of each recorded request: system prompt and every message."""
+    out = []
+    for ex in load_cassette(cassette):
+        req = ex["request"]
+        parts = [str(req.get("system") or "")]
+        for m in req.get("messages") or []:
+            content = m.get("content")
+            if isinstance(content, list):  # content blocks
+                content = "\n".join(str(b.get("text", "")) for b in content if isinstance(b, dict))
+            parts.append(str(content or ""))
+        out.append((str(req.get("model") or ORACLE_MODEL), "\n".join(parts)))
+    return out
+
+
+def whole_files(repo: Path, prompts: list[str]) -> list[Path]:
+    """Source files of ``repo`` (tracked ``.py``, not tests) whose path appears in a prompt."""
+    joined = "\n".join(prompts)
+    files = []
+    for p in sorted(repo.rglob("*.py")):
+        rel = p.relative_to(repo).as_posix()
+        if ".git/" in rel or ".loopwright/" in rel or is_test_path(rel):
+            continue
+        if rel in joined:
+            files.append(p)
+    return files
+
+
+def replay_task(info: dict, run_dir: Path, cassette: Path, run_task, slug: str,
+                timeout: float = 300.0) -> ReplayRow:
+    """Replay ``cassette`` on the task and measure its prompts (see the module docstring)."""
+    row = run_task(info, run_dir, timeout, verify=False, fix_args=["--model", f"replay:{cassette}"])
+    recorded = cassette.parent / f"{cassette.stem}.patch"
+    prompts = prompt_texts(cassette)
+    model = prompts[0][0] if prompts else ORACLE_MODEL
+    counter = TokenCounter("openai", model)
+    repo = run_dir / "repo"
+    whole = sum(counter.count(p.read_text(encoding="utf-8", errors="replace"))
+                for p in whole_files(repo, [t for _, t in prompts]))
+    return ReplayRow(slug, row.status, len(prompts), sum(counter.count(t) for _, t in prompts), whole,
+                     recorded.is_file() and recorded.read_text() == row.patch)
+
+
+def summarize(rows: list[ReplayRow]) -> dict:
+    """Suite figures: median prompt tokens per request, mean per fixed task, mean whole-file tokens."""
+    fixed = [r for r in rows if r.status == "fixed"]
+    per_request = [r.per_request for r in rows if r.requests]
+    return {
+        "tasks": len(rows), "fixed": len(fixed),
+        "median_prompt_tokens_per_request": round(statistics.median(per_request)) if per_request else None,
+        "mean_prompt_tokens_per_fixed_task": round(statistics.mean(r.prompt_tokens for r in fixed)) if fixed else None,
+        "mean_whole_file_tokens_per_task": round(statistics.mean(r.whole_file_tokens for r in rows)) if rows else None,
+        "token_counter": TokenCounter("openai", ORACLE_MODEL).method,
+    }
+
+
+def render(rows: list[ReplayRow], summary: dict) -> tuple[Table, Table]:
+    """The per-task table and the summary table."""
+    table = Table(title="loopwright bench --replay (prompt tokens)")
+    for col in ("task", "status", "requests", "prompt tokens", "per request", "whole-file tokens",
+                "packed / whole", "same patch"):
+        table.add_column(col, justify="left" if col in ("task", "status") else "right")
+    for r in rows:
+        table.add_row(r.task, r.status, str(r.requests), str(r.prompt_tokens), f"{r.per_request:.0f}",
+                      str(r.whole_file_tokens), f"{r.ratio:.2f}" if r.ratio is not None else "-",
+                      "yes" if r.same_patch else "no")
+    side = Table(title="summary")
+    side.add_column("figure")
+    side.add_column("value", justify="right")
+    for k, v in summary.items():
+        side.add_row(k.replace("_", " "), "-" if v is None else str(v))
+    return table, side
+
+
+def to_json(rows: list[ReplayRow], summary: dict) -> str:
+    """Rows (with per-request and ratio figures) and the summary, as JSON text."""
+    return json.dumps({"rows": [asdict(r) | {"per_request": round(r.per_request, 1), "ratio": r.ratio}
+                                for r in rows], "summary": summary}, indent=2)
