@@ -19,7 +19,7 @@ from harness.generators.base import Generator, Usage
 from harness.generators.llm import GeneratorError, RetryPolicy, parse_retry_after
 from harness.generators.openai_gen import OpenAIGenerator
 from harness.generators.pricing import cost_usd, format_cost, price_for
-from harness.generators.prompt import pack
+from harness.generators.prompt import build_first, pack
 from harness.generators.registry import default_generator_spec, make_generator
 from harness.generators.tokens import TokenCounter
 from harness.task import Task
@@ -500,6 +500,22 @@ def test_an_excerpt_header_names_the_most_suspicious_lines_and_counts_the_rest(c
     header = next(s for s in snippets if s.path == "big.py").as_dict()["why"]
     assert header == ("suspicious line 2 (0.90), suspicious line 3 (0.89), suspicious line 4 (0.88), "
                       "suspicious line 5 (0.87), and 26 more suspicious lines")
+
+
+def test_prompts_leave_out_what_changes_between_runs(context):
+    from harness.generators.prompt import stable_text
+    from sandbox.worktree import worktree_root
+
+    slot = worktree_root() / "20261122-101010-abcd.slot0"
+    text = (f"FileNotFoundError: '/tmp/pytest-of-root/pytest-954/out.sql' in {context.root}/calc.py; "
+            f"rejected in {slot}/calc.py")
+    assert stable_text(text, context.root) == "FileNotFoundError: '<pytest tmp>/out.sql' in calc.py; rejected in calc.py"
+    result = context.task.failing[TEST_ID]
+    context.task.failing[TEST_ID] = type(result)(result.test_id, result.outcome,
+                                                 f"no such file /tmp/pytest-of-ci/pytest-7/x in {context.root}/calc.py",
+                                                 result.frames)
+    prompt, _ = build_first(context, TokenCounter("anthropic", "m"), 8000)
+    assert "no such file <pytest tmp>/x in calc.py" in prompt and str(context.root) not in prompt
 
 
 # -- record and replay ------------------------------------------------------------------------------

@@ -22,11 +22,14 @@ around it; a file that does not parse shows 15 lines around the line.
 
 from __future__ import annotations
 
+import re
+
 import ast
 import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sandbox.worktree import worktree_root
 from harness.context import Attempt, Context
 from harness.generators.repomap import build_repo_map
 from harness.generators.tokens import TokenCounter
@@ -140,7 +143,7 @@ def _common(context: Context, tokens: TokenCounter, budget: int) -> dict:
         "conventions": _clip_tokens(context.conventions.strip(), tokens, budget // 4),
         "lessons": [ln.strip() for ln in context.lessons if ln.strip()][:10],
         "attempts": [
-            {"description": a.description, "reason": _clip(a.reason, 600)} for a in rejected
+            {"description": a.description, "reason": _clip(stable_text(a.reason, context.root), 600)} for a in rejected
         ],
     }
 
@@ -191,7 +194,7 @@ def build_retry(
     rejection = accepted = None
     if rejected:
         a = rejected[-1]
-        rejection = {"description": a.description, "reason": _clip(a.reason, MAX_REASON_CHARS)}
+        rejection = {"description": a.description, "reason": _clip(stable_text(a.reason, context.root), MAX_REASON_CHARS)}
     kept = [a for a in fresh if a.accepted]
     if kept:
         accepted = {"description": kept[-1].description, "reason": _clip(kept[-1].reason, 600)}
@@ -219,7 +222,7 @@ def _follow_up(context: Context, fresh: list[Attempt], changed: list[Snippet], m
         if a.accepted:
             continue
         developer = a.reason.startswith(DEVELOPER)
-        reason = _clip(a.reason.removeprefix(DEVELOPER), MAX_REASON_CHARS)
+        reason = _clip(stable_text(a.reason.removeprefix(DEVELOPER), context.root), MAX_REASON_CHARS)
         rejections.append({
             "description": a.description,
             "developer": developer,
@@ -267,7 +270,7 @@ def _tests(context: Context) -> list[dict]:
             {
                 "id": test_id,
                 "outcome": result.outcome,
-                "message": _clip(result.message, MAX_MESSAGE_CHARS),
+                "message": _clip(stable_text(result.message, context.root), MAX_MESSAGE_CHARS),
                 "frames": frames,
             }
         )
@@ -279,6 +282,19 @@ def _repo_frames(frames: tuple) -> list:
     pytest's or pluggy's (absolute paths) are left out unless nothing else is there."""
     inside = [f for f in frames if f.path and not Path(f.path).is_absolute()]
     return (inside or list(frames))[-MAX_FRAMES:]
+
+
+#: pytest's per-session temporary directories (``tmp_path``): a new number every run.
+_PYTEST_TMP = re.compile(r"""/[^\s'"]*?/pytest-of-[^/\s'"]+/pytest-\d+""")
+
+
+def stable_text(text: str, root: Path | str) -> str:
+    """``text`` without what changes from run to run: worktree paths, the run's and its
+    validator slots' (paths become repository-relative) and pytest's temporary directories (``<pytest tmp>``).
+    Prompts then depend on the code and the failure only, so a recorded run replays."""
+    text = text.replace(str(root).rstrip("/") + "/", "")
+    text = re.sub(re.escape(str(worktree_root())) + r"""/[^/\s'"]+/""", "", text)  # validator slots
+    return _PYTEST_TMP.sub("<pytest tmp>", text)
 
 
 def _clip(text: str, limit: int) -> str:
