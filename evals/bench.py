@@ -319,7 +319,8 @@ def render(rows: list[Row], summary: dict, console: Console) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """CLI entry point: exit 0 when the bench ran (whatever the fix rate), 2 on bad input."""
+    """CLI entry point: exit 0 when the bench ran (whatever the fix rate), 2 on bad input;
+    with --record-oracle, 1 when a recording did not end fixed."""
     ap = argparse.ArgumentParser(prog="python -m evals.bench", description=__doc__.split("\n")[0])
     ap.add_argument("--suite", type=Path, default=DEFAULT_SUITE)
     ap.add_argument("--limit", type=int, default=None, help="run only the first N tasks")
@@ -331,9 +332,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-verify", action="store_true", help="trust the harness's fixed claims")
     ap.add_argument("--prepare-only", action="store_true", help="prepare the tasks and stop")
     ap.add_argument("--record-oracle", type=Path, default=None, metavar="DIR",
-                    help="record a cassette per task against a local oracle model server")
+                    help="record DIR/TASK.jsonl per task against a local OpenAI-format server "
+                         "whose answers are the known fix (an oracle: this measures prompt size, "
+                         "not model skill)")
     ap.add_argument("--replay", type=Path, default=None, metavar="DIR",
-                    help="replay DIR's cassettes and report prompt tokens per request and task")
+                    help="replay DIR's cassettes offline; report prompt tokens per request and per "
+                         "fixed task next to the tokens of the whole files the prompts name")
     args = ap.parse_args(argv)
     console, err = Console(), Console(stderr=True, soft_wrap=True)
     if not console.is_terminal:  # piped or redirected: do not squeeze the table into 80 columns
@@ -390,16 +394,24 @@ def main(argv: list[str] | None = None) -> int:
 
 def _replay_mode(args, items: list[tuple[str, dict | Row]], run_root: Path, console: Console,
                  err: Console) -> int:
-    """``--record-oracle DIR``: one cassette per task; ``--replay DIR``: the token table."""
+    """``--record-oracle DIR``: one cassette per task (exit 1 when a recorded run is not
+    ``fixed``); ``--replay DIR``: the token table (exit 2 when DIR holds no cassette)."""
     from evals import bench_replay
 
     ready = [(slug, info) for slug, info in items if isinstance(info, dict)]
     if args.record_oracle:
+        failed = 0
         for slug, info in ready:
-            row = bench_replay.record_oracle(info, run_root / slug, args.record_oracle / f"{slug}.jsonl",
-                                             run_task, args.timeout)
+            try:
+                row = bench_replay.record_oracle(info, run_root / slug, args.record_oracle / f"{slug}.jsonl",
+                                                 run_task, args.timeout)
+            except ValueError as exc:
+                failed += 1
+                err.print(f"[red]cannot record[/] {slug}: {exc}")
+                continue
+            failed += row.status != "fixed"
             err.print(f"recorded {slug}: {row.status} -> {args.record_oracle / slug}.jsonl")
-        return 0
+        return 1 if failed else 0
     rows = []
     for slug, info in ready:
         cassette = args.replay / f"{slug}.jsonl"

@@ -13,17 +13,24 @@ Two steps, both over the tasks of a suite (see :mod:`evals.bench`):
 ``python -m evals.bench --replay DIR``
     Replays every cassette (``--model replay:DIR/TASK.jsonl``, offline, no key) and
     reports per task: model requests, prompt tokens (system + messages of each
-    recorded request, counted with :class:`harness.generators.tokens.TokenCounter`
-    for the recorded model), and *whole-file tokens*: the tokens of every repository
-    source file named in those prompts, counted in full, i.e. what a prompt sending
-    whole files instead of packed excerpts would have carried.
+    recorded request, counted as the generator counts them:
+    :meth:`harness.generators.tokens.TokenCounter.count_messages` for the recorded
+    provider and model), and *whole-file tokens*: the tokens of every tracked
+    non-test repository file whose path appears in those prompts, counted in full,
+    i.e. what a prompt sending whole files instead of packed excerpts would have
+    carried. The ratio packed / whole-file is reported next to them.
+
+Counts are exact (``tiktoken``) when the model's encoding is cached locally, else
+the ``ceil(bytes / 4)`` estimate; the summary names which (``token_counter``).
 """
 
 from __future__ import annotations
 
 import json
+import re
 import statistics
-from dataclasses import asdict, dataclass
+import subprocess
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from rich.table import Table
@@ -42,9 +49,13 @@ class ReplayRow:
 
     Attributes:
         task: the task's slug. status: the replayed run's status (``fixed``, …).
-        requests: model requests in the cassette. prompt_tokens: their total (tokens).
+        requests: model requests (calls) in the cassette.
+        prompt_tokens: their total, in tokens (system + messages with per-message
+            overhead, :meth:`TokenCounter.count_messages` for the recorded model).
         whole_file_tokens: tokens of the whole source files the prompts name.
         same_patch: the replayed patch equals the recorded run's patch.
+        request_tokens: prompt tokens of each request, in order.
+        files: the repository paths counted in ``whole_file_tokens``.
     """
 
     task: str
@@ -53,6 +64,8 @@ class ReplayRow:
     prompt_tokens: int
     whole_file_tokens: int
     same_patch: bool
+    request_tokens: list[int] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
 
     @property
     def per_request(self) -> float:
@@ -116,48 +129,92 @@ def prompt_texts(cassette: Path) -> list[tuple[str, str]]:
     out = []
     for ex in load_cassette(cassette):
         req = ex["request"]
-        parts = [str(req.get("system") or "")]
-        for m in req.get("messages") or []:
-            content = m.get("content")
-            if isinstance(content, list):  # content blocks
-                content = "\n".join(str(b.get("text", "")) for b in content if isinstance(b, dict))
-            parts.append(str(content or ""))
-        out.append((str(req.get("model") or ORACLE_MODEL), "\n".join(parts)))
+        system, messages = _system_and_messages(req)
+        out.append((str(req.get("model") or ORACLE_MODEL),
+                    "\n".join([system, *(m["content"] for m in messages)])))
     return out
 
 
-def whole_files(repo: Path, prompts: list[str]) -> list[Path]:
-    """Source files of ``repo`` (tracked ``.py``, not tests) whose path appears in a prompt."""
+def _system_and_messages(req: dict) -> tuple[str, list[dict]]:
+    """A recorded request's system text and messages, content blocks flattened to text."""
+    messages = []
+    for m in req.get("messages") or []:
+        content = m.get("content")
+        if isinstance(content, list):  # content blocks
+            content = "\n".join(str(b.get("text", "")) for b in content if isinstance(b, dict))
+        messages.append({"role": m.get("role", ""), "content": str(content or "")})
+    return str(req.get("system") or ""), messages
+
+
+def request_tokens(cassette: Path) -> tuple[list[int], TokenCounter]:
+    """Prompt tokens of each recorded request, and the counter of the first one.
+
+    Each request is counted as the generator counts it: :class:`TokenCounter` for
+    the request's ``provider``/``model``, :meth:`TokenCounter.count_messages` over
+    the system text and messages (per-message overhead included).
+    """
+    counts, first = [], None
+    for ex in load_cassette(cassette):
+        req = ex["request"]
+        counter = TokenCounter(str(req.get("provider") or "openai"), str(req.get("model") or ORACLE_MODEL))
+        first = first or counter
+        counts.append(counter.count_messages(*_system_and_messages(req)))
+    return counts, first or TokenCounter("openai", ORACLE_MODEL)
+
+
+def whole_files(repo: Path, prompts: list[str]) -> list[str]:
+    """Tracked non-test files of ``repo`` whose path appears in a prompt (posix paths).
+
+    A path counts when it occurs as a whole (not as the tail of a longer path,
+    e.g. ``util.py`` inside ``pkg/util.py``). Files that are not UTF-8 text are skipped.
+    """
     joined = "\n".join(prompts)
+    listed = subprocess.run(["git", "ls-files", "-z"], cwd=repo, capture_output=True, text=True,
+                            check=True).stdout.split("\0")
     files = []
-    for p in sorted(repo.rglob("*.py")):
-        rel = p.relative_to(repo).as_posix()
-        if ".git/" in rel or ".loopwright/" in rel or is_test_path(rel):
+    for rel in sorted(f for f in listed if f):
+        if is_test_path(rel) or rel.startswith(".loopwright/") or not (repo / rel).is_file():
             continue
-        if rel in joined:
-            files.append(p)
+        if re.search(rf"(?<![\w./-]){re.escape(rel)}(?![\w/-])", joined):
+            files.append(rel)
     return files
 
 
 def replay_task(info: dict, run_dir: Path, cassette: Path, run_task, slug: str,
                 timeout: float = 300.0) -> ReplayRow:
-    """Replay ``cassette`` on the task and measure its prompts (see the module docstring)."""
+    """Replay ``cassette`` on the task and measure its prompts (see the module docstring).
+
+    Args:
+        info: the TaskInfo dict (:func:`evals.bench.ensure_prepared`).
+        run_dir: where the clone and logs go. slug: the row's task name.
+        run_task: :func:`evals.bench.run_task` (passed in to keep the import one-way).
+        timeout: wall seconds for the replayed ``loopwright fix``.
+    """
     row = run_task(info, run_dir, timeout, verify=False, fix_args=["--model", f"replay:{cassette}"])
     recorded = cassette.parent / f"{cassette.stem}.patch"
-    prompts = prompt_texts(cassette)
-    model = prompts[0][0] if prompts else ORACLE_MODEL
-    counter = TokenCounter("openai", model)
+    counts, counter = request_tokens(cassette)
     repo = run_dir / "repo"
-    whole = sum(counter.count(p.read_text(encoding="utf-8", errors="replace"))
-                for p in whole_files(repo, [t for _, t in prompts]))
-    return ReplayRow(slug, row.status, len(prompts), sum(counter.count(t) for _, t in prompts), whole,
-                     recorded.is_file() and recorded.read_text() == row.patch)
+    files = whole_files(repo, [t for _, t in prompt_texts(cassette)])
+    whole = 0
+    for rel in files:
+        try:
+            whole += counter.count((repo / rel).read_text(encoding="utf-8"))
+        except UnicodeDecodeError:
+            continue
+    return ReplayRow(slug, row.status, len(counts), sum(counts), whole,
+                     recorded.is_file() and recorded.read_text() == row.patch, counts, files)
 
 
 def summarize(rows: list[ReplayRow]) -> dict:
-    """Suite figures: median prompt tokens per request, mean per fixed task, mean whole-file tokens."""
+    """Suite figures, in tokens (None where undefined).
+
+    ``median_prompt_tokens_per_request`` (over every request of every task),
+    ``mean_prompt_tokens_per_fixed_task`` (tasks whose replay is ``fixed``),
+    ``mean_whole_file_tokens_per_task`` (every task), plus ``tasks``, ``fixed`` and
+    ``token_counter`` (``tiktoken:…`` when exact, else ``estimate:bytes/4``).
+    """
     fixed = [r for r in rows if r.status == "fixed"]
-    per_request = [r.per_request for r in rows if r.requests]
+    per_request = [n for r in rows for n in r.request_tokens] or [r.per_request for r in rows if r.requests]
     return {
         "tasks": len(rows), "fixed": len(fixed),
         "median_prompt_tokens_per_request": round(statistics.median(per_request)) if per_request else None,

@@ -4,14 +4,15 @@ server, replayed offline, prompt tokens measured (a real repo, real pytest, real
 from __future__ import annotations
 
 import json
+from pathlib import Path
+
+import pytest
 
 from evals import bench_replay
 from evals.bench import main as bench_main
-from evals.bench import run_task
+from harness.generators.tokens import TokenCounter
+from tests.conftest import git, write_tree
 from tests.test_fix import CLAMP
-
-BUGGY = CLAMP["mathx/__init__.py"]  # `return x` where `return hi` belongs (line 6 after dedent)
-
 
 def task_info(root) -> dict:
     lines = (root / "mathx/__init__.py").read_text().splitlines()
@@ -21,34 +22,74 @@ def task_info(root) -> dict:
             "description": "seeded: `hi` -> `x`"}
 
 
-def test_oracle_reply_is_a_unique_search_replace(make_repo):
-    root = make_repo(CLAMP)
-    info = task_info(root)
+def test_oracle_reply_is_a_unique_search_replace(tmp_path):
+    src = "def f(a):\n    return a\n\n\ndef g(a):\n    return a\n"  # the bug: g should negate
+    (tmp_path / "m.py").write_text(src)
+    info = {"repo": str(tmp_path), "file": "m.py", "line": 6, "new_line": "    return a",
+            "old_line": "    return -a"}
     reply = bench_replay.oracle_reply(info)
     search = reply.split("<<<<<<< SEARCH\n")[1].split("\n=======")[0]
-    # `return x` occurs twice in the file: the block widens until it is unique
-    assert (root / info["file"]).read_text().count(search) == 1 and "return x" in search
-    assert "return hi" in reply.split("=======\n")[1]
+    replace = reply.split("=======\n")[1].split("\n>>>>>>>")[0]
+    # `    return a` occurs twice: the block widens until it is unique, then only that line changes
+    assert src.count(search) == 1 and "def g(a):" in search
+    assert src.replace(search, replace) == src[: src.index("def g")] + "def g(a):\n    return -a\n"
+    info["line"] = 5
+    with pytest.raises(ValueError, match="not the injected line"):
+        bench_replay.oracle_reply(info)
 
 
-def test_record_then_replay_reports_prompt_tokens(make_repo, tmp_path):
-    root = make_repo(CLAMP)
-    info = task_info(root)
-    cassette = tmp_path / "cassettes" / "mathx.jsonl"
-    recorded = bench_replay.record_oracle(info, tmp_path / "rec", cassette, run_task, timeout=240)
-    assert recorded.status == "fixed" and "return hi" in recorded.patch
-    assert cassette.is_file() and len(cassette.read_text().splitlines()) == 1
+def prepared_task(workdir, monkeypatch) -> dict:
+    """A task laid out as :func:`evals.bench.ensure_prepared` caches one:
+    ``WORKDIR/tasks/mathx-0-s1/{repo,task.json}``, the bug committed in the repo."""
+    monkeypatch.setenv("LOOPWRIGHT_WORKTREES", str(workdir / "worktrees"))
+    repo = workdir / "tasks" / "mathx-0-s1" / "repo"
+    repo.mkdir(parents=True)
+    git(repo, "init", "-q", "-b", "main")
+    write_tree(repo, {**CLAMP, "mathx/unused.py": "PI = 3.14159\n", "README.md": "mathx\n"})
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "buggy")
+    info = task_info(repo) | {"failing_tests": ["tests/test_clamp.py::test_above"]}
+    (repo.parent / "task.json").write_text(json.dumps(info, indent=2))
+    return info
 
-    row = bench_replay.replay_task(info, tmp_path / "rep", cassette, run_task, "mathx", timeout=240)
-    assert row.status == "fixed" and row.same_patch
-    assert row.requests == 1 and row.prompt_tokens > 100
-    # the prompt names mathx/__init__.py, whose whole text is counted
-    whole = bench_replay.TokenCounter("openai", bench_replay.ORACLE_MODEL).count(BUGGY)
-    assert 0 < row.whole_file_tokens <= whole + 5
-    summary = bench_replay.summarize([row])
-    assert summary["fixed"] == 1 and summary["median_prompt_tokens_per_request"] == row.prompt_tokens
-    data = json.loads(bench_replay.to_json([row], summary))
-    assert data["rows"][0]["requests"] == 1 and data["rows"][0]["ratio"] > 0
+
+def test_bench_record_oracle_then_replay(tmp_path, monkeypatch, capsys):
+    workdir, cassettes = tmp_path / "bench", tmp_path / "cassettes"
+    info = prepared_task(workdir, monkeypatch)
+    suite = tmp_path / "suite.json"
+    suite.write_text(json.dumps([{"library": "mathx==0", "seed": 1}]))
+    common = ["--suite", str(suite), "--workdir", str(workdir), "--timeout", "240"]
+
+    assert bench_main([*common, "--record-oracle", str(cassettes)]) == 0
+    cassette = cassettes / "mathx-0-s1.jsonl"
+    recorded = (cassettes / "mathx-0-s1.patch").read_text()
+    assert len(cassette.read_text().splitlines()) == 1 and "+        return hi" in recorded
+    assert "127.0.0.1" not in cassette.read_text()  # the prompts, not the server, are recorded
+
+    out = tmp_path / "replay.json"
+    assert bench_main([*common, "--replay", str(cassettes), "--json", str(out)]) == 0
+    table = capsys.readouterr().out
+    assert "mathx-0-s1" in table and "fixed" in table and "whole-file tokens" in table
+    data = json.loads(out.read_text())
+    (row,) = data["rows"]
+    assert row["status"] == "fixed" and row["same_patch"] is True
+    assert row["requests"] >= 1 and row["prompt_tokens"] > 100 and row["request_tokens"] == [row["prompt_tokens"]]
+    # only the source file the prompt names counts: not the tests, README.md or unused.py
+    assert row["files"] == [info["file"]]
+    counter = TokenCounter("openai", bench_replay.ORACLE_MODEL)
+    assert row["whole_file_tokens"] == counter.count((Path(info["repo"]) / info["file"]).read_text()) > 0
+    assert row["ratio"] == row["prompt_tokens"] / row["whole_file_tokens"]
+    s = data["summary"]
+    assert s["fixed"] == 1 and s["median_prompt_tokens_per_request"] == row["prompt_tokens"]
+    assert s["mean_prompt_tokens_per_fixed_task"] == row["prompt_tokens"]
+    assert s["mean_whole_file_tokens_per_task"] == row["whole_file_tokens"]
+
+
+def test_whole_files_match_whole_paths_only(make_repo):
+    root = make_repo({"util.py": "A = 1\n", "pkg/util.py": "B = 2\n", "pkg/core.py": "C = 3\n",
+                      "tests/test_core.py": "def test_c(): pass\n"})
+    prompt = "`pkg/util.py`, lines 1-1; see tests/test_core.py and pkg/core.py."
+    assert bench_replay.whole_files(root, [prompt]) == ["pkg/core.py", "pkg/util.py"]
 
 
 def test_replay_without_cassettes_is_bad_input(tmp_path, capsys):
