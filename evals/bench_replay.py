@@ -163,10 +163,12 @@ def request_tokens(cassette: Path) -> tuple[list[int], TokenCounter]:
 
 
 def whole_files(repo: Path, prompts: list[str]) -> list[str]:
-    """Tracked non-test files of ``repo`` whose path appears in a prompt (posix paths).
+    """Tracked non-test files of ``repo`` whose code a prompt shows (posix paths).
 
-    A path counts when it occurs as a whole (not as the tail of a longer path,
-    e.g. ``util.py`` inside ``pkg/util.py``). Files that are not UTF-8 text are skipped.
+    A file counts when a prompt shows an excerpt of it: every excerpt (packed code,
+    a READ, a changed region) has the header "`PATH`, lines A-B". Files only
+    mentioned (in the repository's AGENTS.md, a traceback) are not what a whole-file
+    prompt would have sent. Files that are not UTF-8 text are skipped.
     """
     joined = "\n".join(prompts)
     listed = subprocess.run(["git", "ls-files", "-z"], cwd=repo, capture_output=True, text=True,
@@ -175,7 +177,7 @@ def whole_files(repo: Path, prompts: list[str]) -> list[str]:
     for rel in sorted(f for f in listed if f):
         if is_test_path(rel) or rel.startswith(".loopwright/") or not (repo / rel).is_file():
             continue
-        if re.search(rf"(?<![\w./-]){re.escape(rel)}(?![\w/-])", joined):
+        if re.search(rf"`{re.escape(rel)}`, lines \d", joined):
             files.append(rel)
     return files
 

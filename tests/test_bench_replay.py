@@ -85,11 +85,13 @@ def test_bench_record_oracle_then_replay(tmp_path, monkeypatch, capsys):
     assert s["mean_whole_file_tokens_per_task"] == row["whole_file_tokens"]
 
 
-def test_whole_files_match_whole_paths_only(make_repo):
+def test_whole_files_are_the_files_whose_code_is_shown(make_repo):
     root = make_repo({"util.py": "A = 1\n", "pkg/util.py": "B = 2\n", "pkg/core.py": "C = 3\n",
                       "tests/test_core.py": "def test_c(): pass\n"})
-    prompt = "`pkg/util.py`, lines 1-1; see tests/test_core.py and pkg/core.py."
-    assert bench_replay.whole_files(root, [prompt]) == ["pkg/core.py", "pkg/util.py"]
+    prompt = ("`pkg/util.py`, lines 1-1 (`B`):\n...\n`tests/test_core.py`, lines 1-1:\n...\n"
+              "AGENTS.md says: see pkg/core.py and util.py.")
+    # an excerpt of pkg/util.py is shown; util.py and pkg/core.py are only mentioned; tests never count
+    assert bench_replay.whole_files(root, [prompt]) == ["pkg/util.py"]
 
 
 def test_replay_without_cassettes_is_bad_input(tmp_path, capsys):
