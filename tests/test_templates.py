@@ -55,11 +55,11 @@ def test_lazy_order_is_the_eager_order(tmp_path):
     scores = {line: 1.0 / line for line in range(1, 14)}
     ctx = make_context(tmp_path, scores)
     lazy = TemplateGenerator().candidates(ctx)
-    assert [round(s, 9) for s, _, _ in lazy] == [round(s, 9) for s, _ in eager(scores)]
-    assert sorted(m.new_source for _, m, _ in lazy) == sorted(src for _, src in eager(scores))
-    assert all(m.path == "pkg/m.py" for _, m, _ in lazy)  # the test file is protected
+    assert [round(s, 9) for s, _ in lazy] == [round(s, 9) for s, _ in eager(scores)]
+    assert sorted(m.new_source for _, m in lazy) == sorted(src for _, src in eager(scores))
+    assert all(m.path == "pkg/m.py" for _, m in lazy)  # the test file is protected
     prefix = TemplateGenerator().candidates(ctx, limit=7)
-    assert [m.new_source for _, m, _ in prefix] == [m.new_source for _, m, _ in lazy[:7]]
+    assert [m.new_source for _, m in prefix] == [m.new_source for _, m in lazy[:7]]
 
 
 def test_batches_are_disjoint_and_skip_tried_patches(tmp_path):

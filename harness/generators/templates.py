@@ -66,7 +66,7 @@ class TemplateGenerator:
         return Proposal(candidates=out)
 
     def candidates(self, context: Context, limit: int | None = None) -> list[tuple]:
-        """The candidates for ``context`` as ``(score, mutant, old_source)``, best first
+        """The candidates for ``context`` as ``(score, mutant)``, best first
         (at most ``limit``; all when None). For inspection and benchmarks."""
         search, out = _Search(context, self.max_lines), []
         while limit is None or len(out) < limit:
@@ -76,10 +76,10 @@ class TemplateGenerator:
             out.append(item)
         return out
 
-    def _patch(self, score: float, m, source: str) -> Patch | None:
+    def _patch(self, score: float, m) -> Patch | None:
         try:
             return Patch.from_texts(
-                {m.path: (source, m.new_source)}, m.description,
+                {m.path: (m.source, m.new_source)}, m.description,
                 {"generator": self.name, "operator": m.operator, "path": m.path,
                  "line": m.line, "score": round(score, 6)},
             )
@@ -105,20 +105,20 @@ class _Search:
         self.lines = sorted(best.items(), key=lambda kv: -kv[1])  # [((path, line), score)]
         self.next = 0
         self.chunk = CHUNK
-        self.heap: list[tuple[float, int, object, str]] = []
+        self.heap: list[tuple[float, int, object]] = []  # (-score, tie-break, mutant)
         self.seen: set[tuple[str, tuple]] = set()  # (path, Mutant.key)
         self.sources: dict[str, str | None] = {}
         self.order = 0
 
     def pop(self) -> tuple[float, object, str] | None:
-        """The best remaining ``(score, mutant, old_source)``, or None when exhausted."""
+        """The best remaining ``(score, mutant)``, or None when exhausted."""
         while self.next < len(self.lines) and (
                 not self.heap or -self.heap[0][0] < self.lines[self.next][1] * self.top_prior):
             self._expand()
         if not self.heap:
             return None
-        neg, _, m, source = heapq.heappop(self.heap)
-        return -neg, m, source
+        neg, _, m = heapq.heappop(self.heap)
+        return -neg, m
 
     def _expand(self) -> None:
         chunk = self.lines[self.next:self.next + self.chunk]
@@ -139,7 +139,7 @@ class _Search:
                 n = count[(m.line, m.operator)] = count.get((m.line, m.operator), -1) + 1
                 score = lines.get(m.line, max(lines.values())) * self.priors.get(m.operator, 0.1) * DECAY ** n
                 self.order += 1
-                heapq.heappush(self.heap, (-score, self.order, m, source))
+                heapq.heappush(self.heap, (-score, self.order, m))
 
     def _source(self, path: str) -> str | None:
         if path not in self.sources:
