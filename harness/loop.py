@@ -68,6 +68,7 @@ class Loop:
     task: Task | None = None  # None: the failing tests; else an instruction or review comment
     approve: Callable[[Outcome], tuple[str, str]] | None = None  # human evaluator
     on_accept: Callable[[Outcome], None] = lambda outcome: None  # e.g. commit a checkpoint
+    _started: float = field(default=0.0, init=False, repr=False)  # monotonic start, earlier sessions included
 
     def run(self) -> RunState:
         """Iterate until a stop rule fires; returns the final state (also saved to disk).
@@ -76,7 +77,7 @@ class Loop:
         the work ``done`` (or ``answered`` a question), or a limit fires; there are no
         failing tests to make pass, only regressions to avoid.
         """
-        started = time.monotonic() - self.state.spent.wall_seconds
+        started = self._started = time.monotonic() - self.state.spent.wall_seconds
         self.test_seconds_before = self.state.spent.test_seconds - self.validator.evaluator.busy_seconds()
         baseline = self.validator.baseline
         while True:
@@ -103,8 +104,10 @@ class Loop:
             t0 = time.monotonic()
             try:
                 proposal = self.generator.generate(context)
-            except GeneratorError as exc:  # refused request, retries exhausted, cassette mismatch
-                return self._stop(Stop("generator_error", str(exc)))
+            except GeneratorError as exc:  # refused request, retries exhausted, cassette mismatch,
+                if exc.usage is not None:  # or a budget that ran out during the call
+                    self._spend(exc.usage)
+                return self._stop(Stop(exc.reason, str(exc)))
             self._spend(proposal.usage)
             self.files.step("generate", iteration=self.state.iteration,
                             generator=self.generator.name, candidates=len(proposal.candidates),
@@ -165,9 +168,12 @@ class Loop:
         else:
             locations = localize(baseline.root, results, baseline.coverage, self.protected)
             task = Task("failing_tests", failing={t: results[t] for t in baseline.failing})
+        lim = self.limits
+        deadline = None if lim.max_wall_seconds is None else self._started + lim.max_wall_seconds
+        tokens_left = None if lim.max_tokens is None else max(0, lim.max_tokens - self.state.spent.tokens)
         return Context(Path(self.worktree.path), task, locations, self.protected, self.lessons,
                        self.conventions, list(self.attempts), self.state.iteration,
-                       self.operator_priors)
+                       self.operator_priors, deadline, tokens_left)
 
     def _fresh(self, candidates: list) -> list:
         """Candidates not tried before; a proposal of only repeats counts toward ``repeated_patch``
