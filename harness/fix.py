@@ -37,7 +37,7 @@ from harness.state import (
     operator_priors,
     read_lessons,
 )
-from harness.stop import StopLimits
+from harness.stop import StopLimits, usd
 from harness.validate import Baseline, Outcome, StaticCheck, Validator
 from sandbox.patch import Patch
 from sandbox.process import SandboxPolicy, network_isolation
@@ -97,6 +97,7 @@ class FixResult:
     patch: str = ""
     patch_path: str = ""
     messages: list[str] = field(default_factory=list)
+    cost_budget: str = "none"  # --max-cost: "none" (not set), "enforced" or "unenforceable"
 
     def to_json(self) -> dict:
         """The ``--json`` summary (documented in README)."""
@@ -108,6 +109,7 @@ class FixResult:
                 "wall_seconds": s.spent.wall_seconds, "test_seconds": round(s.spent.test_seconds, 3),
                 "candidates_tried": s.candidates_tried, "iterations": s.iteration,
                 "cost_usd": s.spent.cost_usd, "tokens": s.spent.tokens,
+                "cost_budget": self.cost_budget,
                 "messages": self.messages, "exit_code": self.exit_code}
 
 
@@ -130,8 +132,29 @@ def fix(path: Path, generator: Generator, options: FixOptions,
     state = RunState(run_id, options.loop_name, str(root), repo.head.commit.hexsha,
                      branch=BRANCH_PREFIX + run_id, generator=generator.name)
     state.python = python
-    return _execute(repo, python, state, files, generator, options, [], on_event, say, t_start,
-                    messages)
+    budget = cost_budget(generator, options.limits, note)
+    result = _execute(repo, python, state, files, generator, options, [], on_event, say, t_start,
+                      messages)
+    result.cost_budget = budget
+    return result
+
+
+def cost_budget(generator: Generator, limits: StopLimits, note: Callable[[str], None]) -> str:
+    """Whether ``--max-cost`` can hold: ``none`` (not set), ``enforced``, or ``unenforceable``
+    (a model's price is unknown, so its calls cost "unknown" USD); the last is said via ``note``
+    at the start of the run. loopwright warns rather than refuses: tokens and time still bound
+    the run, and a local model (Ollama, vLLM) has no price to know."""
+    if limits.max_cost_usd is None:
+        return "none"
+    from harness.generators.registry import unpriced_models
+
+    unknown = unpriced_models(generator)
+    if not unknown:
+        return "enforced"
+    note(f"--max-cost {usd(limits.max_cost_usd)} cannot be enforced: the price of "
+         f"{', '.join(unknown)} is unknown (not in harness/data/prices.json); the run is bounded "
+         "by --max-tokens, --max-iterations and --max-seconds only")
+    return "unenforceable"
 
 
 def resume(path: Path, run_id: str, generator: Generator, options: FixOptions,
@@ -167,9 +190,12 @@ def resume(path: Path, run_id: str, generator: Generator, options: FixOptions,
     note(f"resuming run {run_id} at iteration {state.iteration} "
          f"({len(state.accepted)} accepted patch(es), {state.candidates_tried} candidates tried)")
     t_start -= state.spent.wall_seconds
-    return _execute(repo, options.python and _open_python(root, options.python) or state.python,
-                    state, files, generator, options, files.attempts(), on_event, say, t_start,
-                    messages)
+    budget = cost_budget(generator, options.limits, note)
+    result = _execute(repo, options.python and _open_python(root, options.python) or state.python,
+                      state, files, generator, options, files.attempts(), on_event, say, t_start,
+                      messages)
+    result.cost_budget = budget
+    return result
 
 
 def _open(path: Path, options: FixOptions, say: Callable[[str], None]):

@@ -140,3 +140,25 @@ def test_budgets_are_shown_with_the_digits_they_need():
     assert usd(0.005) == "$0.005" and usd(1.5) == "$1.50" and usd(0.0123) == "$0.0123"
     stop = would_exceed(0.0, 0, 0.004, 10, StopLimits(max_cost_usd=0.003))
     assert stop is not None and "$0.003 budget" in stop.detail
+
+
+def test_max_cost_for_a_model_without_a_price_is_said_to_be_unenforceable(make_repo):
+    from tests.test_fix_llm import GOOD as CLAMP_FIX
+
+    root = make_repo(CLAMP)
+    with FakeLLMServer([CLAMP_FIX]) as srv:
+        gen = make_generator("openai:my-local-llama", base_url=srv.openai_url, env={})
+        res = fix(root, gen, FixOptions(python=PYTHON, limits=StopLimits(max_cost_usd=0.005)))
+    assert res.state.status == "fixed"
+    assert res.to_json()["cost_budget"] == "unenforceable"
+    assert any(m.startswith("--max-cost $0.005 cannot be enforced: the price of openai:my-local-llama "
+                            "is unknown") for m in res.messages), res.messages
+
+
+def test_cost_budget_is_enforced_for_a_priced_model_and_absent_without_max_cost():
+    from harness.fix import cost_budget
+
+    notes: list[str] = []
+    priced = make_generator("openai:gpt-4.1-mini", env={"OPENAI_API_KEY": "k"})
+    assert cost_budget(priced, StopLimits(max_cost_usd=1.0), notes.append) == "enforced"
+    assert cost_budget(priced, StopLimits(), notes.append) == "none" and notes == []
