@@ -14,6 +14,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 from rich.live import Live
+from rich.markup import escape
 from rich.panel import Panel
 from rich.syntax import Syntax
 from rich.table import Table
@@ -246,12 +247,12 @@ def resume_cmd(run_id: str = typer.Argument(..., help="The run to continue (see 
                max_seconds: float | None = _SECS, apply: bool = _APPLY, keep: bool = _KEEP,
                as_json: bool = _JSON, jobs: int = _JOBS, generator: str | None = _GEN) -> None:
     """Continue an interrupted run (Ctrl-C, a crash, kill -9) from its last saved step."""
-    try:
-        from harness.state import RunFiles
+    from harness.state import RunFiles, StateError
 
+    try:
         state = RunFiles(_repo_root(repo), run_id, create=False).load()
-    except FileNotFoundError as exc:
-        err.print(f"[red]error:[/] {exc}; list runs with `loopwright status`")
+    except (FileNotFoundError, StateError) as exc:
+        err.print(f"[red]error:[/] {escape(str(exc))}; list runs with `loopwright status`")
         raise typer.Exit(EXIT_BAD_INPUT) from None
     if state.loop == "do-instruction":  # a terminal-agent run continues on its branch
         from harness.cli_do import resume_do
@@ -265,22 +266,34 @@ def resume_cmd(run_id: str = typer.Argument(..., help="The run to continue (see 
 
 @app.command("status")
 def status_cmd(repo: Path = _REPO, as_json: bool = _JSON) -> None:
-    """List the runs of REPO with their state and stop reason."""
-    from harness.state import list_runs
+    """List the runs of REPO with their state and stop reason (corrupted runs as ``corrupted``)."""
+    from harness.state import scan_runs
 
-    runs = list_runs(_repo_root(repo))
+    runs = scan_runs(_repo_root(repo))
     if as_json:
-        print(json.dumps([{"run_id": s.run_id, "status": _shown_status(s, alive), "stop_reason": s.stop_reason,
-                           "fixed": len(s.fixed_tests), "failing_at_start": len(s.baseline_failing),
-                           "branch": s.branch, "wall_seconds": s.spent.wall_seconds} for s, alive in runs],
-                         indent=2))
+        print(json.dumps([_status_row(e) for e in runs], indent=2))
         return
     table = Table("run", "status", "stop reason", "fixed", "time", "branch")
-    for s, alive in runs:
-        table.add_row(s.run_id, _shown_status(s, alive), s.stop_reason,
+    for e in runs:
+        s = e.state
+        if s is None:
+            table.add_row(e.run_id, "running" if e.alive else "corrupted", escape(e.problem), "", "", "")
+            continue
+        table.add_row(s.run_id, _shown_status(s, e.alive), escape(s.stop_reason),
                       f"{len(s.fixed_tests)}/{len(s.baseline_failing)}", f"{s.spent.wall_seconds:.0f}s",
                       s.branch if s.accepted else "")
     Console().print(table if runs else "no runs yet")
+
+
+def _status_row(entry) -> dict:
+    s = entry.state
+    if s is None:
+        return {"run_id": entry.run_id, "status": "running" if entry.alive else "corrupted",
+                "stop_reason": "", "problem": entry.problem, "fixed": None, "failing_at_start": None,
+                "branch": "", "wall_seconds": None}
+    return {"run_id": s.run_id, "status": _shown_status(s, entry.alive), "stop_reason": s.stop_reason,
+            "fixed": len(s.fixed_tests), "failing_at_start": len(s.baseline_failing),
+            "branch": s.branch, "wall_seconds": s.spent.wall_seconds}
 
 
 def _shown_status(state, alive: bool) -> str:
@@ -291,15 +304,17 @@ def _shown_status(state, alive: bool) -> str:
 
 @app.command("gc")
 def gc_cmd(repo: Path = _REPO) -> None:
-    """Remove the worktrees and empty branches of runs that are no longer running."""
+    """Remove the worktrees, empty branches and scratch directories of runs that are no longer
+    running (a run holding its lock is never touched, even before its state is written)."""
     import git as gitlib
 
-    from harness.state import list_runs
+    from harness.state import scan_runs
     from sandbox.worktree import Worktree, open_repo, worktree_root
 
     root = _repo_root(repo)
     r = open_repo(root)
-    alive = {s.run_id for s, a in list_runs(root) if a}
+    runs = scan_runs(root)
+    alive = {e.run_id for e in runs if e.alive}
     removed = []
     for line in r.git.worktree("list", "--porcelain").splitlines():
         if line.startswith("worktree "):
@@ -319,7 +334,25 @@ def gc_cmd(repo: Path = _REPO) -> None:
             if ahead == 0:  # nothing on it: a run that died before committing
                 r.git.branch("-D", branch.name)
                 removed.append(branch.name)
+    removed += _gc_scratch(worktree_root(), {e.run_id for e in runs} - alive)
     Console().print("\n".join(f"removed {x}" for x in removed) or "nothing to remove")
+
+
+def _gc_scratch(where: Path, dead: set[str]) -> list[str]:
+    """Remove the scratch directories (``<run>.scratch``, ``<run>.mypy-cache``) of this
+    repository's dead runs, and empty ones a day old (another repository's runs share
+    ``where``, and a run that is starting has an empty one)."""
+    import shutil
+    import time
+
+    out = []
+    old = time.time() - 86400
+    for d in sorted(where.glob("*.scratch")) + sorted(where.glob("*.mypy-cache")) if where.is_dir() else []:
+        if d.is_dir() and (d.name.rsplit(".", 1)[0] in dead
+                           or (not any(d.iterdir()) and d.stat().st_mtime < old)):
+            shutil.rmtree(d, ignore_errors=True)
+            out.append(str(d))
+    return out
 
 
 @app.command("doctor")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ from harness.loop import Loop, LoopEvent
 from harness.state import (
     RunFiles,
     RunState,
+    StateError,
     append_lesson,
     new_run_id,
     operator_priors,
@@ -86,6 +88,7 @@ class FixOptions:
     loop_name: str = "fix-failing-tests"
     policy: SandboxPolicy = field(default_factory=lambda: DEFAULT_POLICY)
     static: dict[str, str] = field(default_factory=lambda: {"lint": "configured", "types": "configured"})
+    lessons: bool = False  # write the lesson to REPO/.loopwright/lessons.md even if it is not tracked
 
 
 @dataclass
@@ -129,6 +132,7 @@ def fix(path: Path, generator: Generator, options: FixOptions,
              f"({repo.head.commit.hexsha[:8]}) and leaves them untouched")
     run_id = new_run_id()
     files = RunFiles(root, run_id)
+    files.lock()  # before anything of the run exists, so `gc` never takes it for dead
     state = RunState(run_id, options.loop_name, str(root), repo.head.commit.hexsha,
                      branch=BRANCH_PREFIX + run_id, generator=generator.name)
     state.python = python
@@ -172,15 +176,25 @@ def resume(path: Path, run_id: str, generator: Generator, options: FixOptions,
     """
     t_start = time.monotonic()
     repo, root, _, messages, note = _open(path, options, say)
-    files = RunFiles(root, run_id, create=False)
-    state = files.load()
+    try:
+        files = RunFiles(root, run_id, create=False)
+        state = files.load()
+    except (FileNotFoundError, StateError) as exc:
+        raise UsageError(str(exc)) from None
+    # never trust the file's idea of where the repository, the run or its branch is
+    state.repo, state.run_id, state.branch = str(root), run_id, BRANCH_PREFIX + run_id
+    try:
+        repo.commit(state.base_commit)
+    except (ValueError, git.BadName, git.GitCommandError):
+        raise UsageError(f"{files.state}: corrupted (base_commit {state.base_commit[:40]!r} is not a "
+                         "commit of this repository); start a new run with `loopwright fix`") from None
     if state.status not in ("running", "interrupted", "error"):
         raise UsageError(f"run {run_id} already finished ({state.status}: {state.stop_reason}); "
                          "start a new one with `loopwright fix`")
     if not files.try_lock():
         raise UsageError(f"run {run_id} is still running (its lock is held); wait for it or stop it")
-    files.unlock()
     state.status = "running"
+    state.candidates_tried = files.evaluated()  # state.json may predate the last evaluations
     for wt in _run_worktrees(repo, run_id):
         Worktree(repo, wt, None).remove()
     try:
@@ -301,6 +315,8 @@ def _execute(repo: git.Repo, python: str, state: RunState, files: RunFiles, gene
         if validator:
             validator.close()
         evaluator.close()
+        for scratch in (f"{run_id}.scratch", f"{run_id}.mypy-cache"):  # nothing of a run remains
+            shutil.rmtree(worktree_root() / scratch, ignore_errors=True)  # but its state files
         files.unlock()
 
 
@@ -360,8 +376,8 @@ def _finish(repo: git.Repo, worktree: Worktree, slots: list[Worktree], files: Ru
         patch = repo.git.diff(state.base_commit, state.branch, "--no-color", "--no-ext-diff") + "\n"
         files.patch.write_text(patch)
     state.spent.wall_seconds = round(time.monotonic() - t_start, 3)
-    if state.status != "nothing_to_fix":
-        _lesson(Path(state.repo), state)
+    if state.accepted:  # a run that changed nothing taught nothing worth a lesson
+        _lesson(Path(repo.working_tree_dir), state, options.apply or options.lessons)
     if not options.keep:
         worktree.remove(delete_branch=not state.accepted)
     if options.apply and patch:
@@ -400,7 +416,7 @@ def _missing_dependency(root: Path, baseline: Baseline) -> str:
             "interpreter; install the project's dependencies there (or pass --python) and run again")
 
 
-def _lesson(repo_root: Path, state: RunState) -> None:
+def _lesson(repo_root: Path, state: RunState, to_tree: bool) -> None:
     sig_tests = state.baseline_failing[:10]
     ops = [a["meta"].get("operator") for a in state.accepted if a.get("meta", {}).get("operator")]
     lines = [f"status: {state.status} ({state.stop_reason}: {state.stop_detail})",
@@ -415,7 +431,8 @@ def _lesson(repo_root: Path, state: RunState) -> None:
     append_lesson(repo_root, state, f"{time.strftime('%Y-%m-%d')} run {state.run_id} — {state.status}",
                   lines, {"run": state.run_id, "outcome": "fixed" if state.status == "fixed" else state.status,
                           "tests": sig_tests, "operators": ops,
-                          "files": sorted({a["meta"].get("path", "") for a in state.accepted} - {""})})
+                          "files": sorted({a["meta"].get("path", "") for a in state.accepted} - {""})},
+                  to_tree)
 
 
 def _lesson_text(rec: dict) -> str:

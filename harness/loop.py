@@ -202,6 +202,7 @@ class Loop:
                                "files": list(outcome.patch.files), "digest": outcome.patch.digest,
                                "meta": outcome.patch.meta, "diff": outcome.patch.diff},
                         verdict=outcome.summary())
+        self.files.save(self.state)  # atomically, after every candidate: a resume loses at most one
         self.on_event(LoopEvent("candidate", self.state, outcome))
 
     def _spend(self, usage) -> None:

@@ -7,6 +7,7 @@ environment with secrets removed.
 
 from __future__ import annotations
 
+import atexit
 import fnmatch
 import functools
 import os
@@ -120,7 +121,9 @@ def network_isolation() -> tuple[str, ...] | None:
 
 @functools.lru_cache(maxsize=1)
 def _private_home() -> str:
-    return tempfile.mkdtemp(prefix="loopwright-home-")
+    home = tempfile.mkdtemp(prefix="loopwright-home-")
+    atexit.register(shutil.rmtree, home, ignore_errors=True)  # nothing of a run may remain
+    return home
 
 
 @dataclass

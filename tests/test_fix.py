@@ -15,7 +15,7 @@ from harness.stop import StopLimits
 from harness.validate import Baseline, Validator
 from sandbox.patch import Patch
 from sandbox.worktree import Worktree, open_repo
-from tests.conftest import PYTHON, git, snapshot
+from tests.conftest import PYTHON, git, lessons_file, run_dir, snapshot
 
 CLAMP = {
     "mathx/__init__.py": """
@@ -62,16 +62,16 @@ def test_one_line_bug_fixed_on_a_branch_without_touching_the_user_tree(make_repo
     assert git(root, "branch", "--list", s.branch).strip()
     fixed_src = git(root, "show", f"{s.branch}:mathx/__init__.py")
     assert "return hi" in fixed_src or "x > hi" in fixed_src
-    run_dir = root / ".loopwright" / "runs" / s.run_id
-    state = json.loads((run_dir / "state.json").read_text())
+    rdir = run_dir(root, s.run_id)
+    state = json.loads((rdir / "state.json").read_text())
     assert state["status"] == "fixed" and state["stop_reason"] == "all_tests_pass"
-    steps = [json.loads(ln) for ln in (run_dir / "trajectory.jsonl").read_text().splitlines()]
+    steps = [json.loads(ln) for ln in (rdir / "trajectory.jsonl").read_text().splitlines()]
     assert steps[0]["action"] == "baseline" and steps[-1]["action"] == "stop"
     assert any(st["action"] == "evaluate" and st["verdict"]["accepted"] for st in steps)
-    assert (run_dir / "patch.diff").read_text() == res.patch
-    lessons = (root / ".loopwright" / "lessons.md").read_text()
+    assert (rdir / "patch.diff").read_text() == res.patch
+    lessons = lessons_file(root).read_text()
     assert "fixed" in lessons and "mathx/__init__.py" in lessons
-    assert (root / ".loopwright" / ".gitignore").read_text().count("runs/") == 1
+    assert not (root / ".loopwright").exists()  # nothing in the working tree
     assert not s.worktree or not __import__("os").path.exists(s.worktree)
 
 
