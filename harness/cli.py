@@ -135,9 +135,9 @@ def _run(repo: Path, loop: LoopSpec, generator_name: str | None, python, max_ite
 
     try:
         options = _options(loop, python, max_iterations, max_seconds, apply, keep, jobs, budgets)
-        for eid, on in (force or {}).items():
-            if on:
-                options.static[eid] = "always"
+        for eid, on in (force or {}).items():  # --lint/--no-lint, --types/--no-types
+            if on is not None:
+                options.static[eid] = "always" if on else "never"
         generator = make_generator(generator_name or default_generator(loop), loop, **(llm or {}))
         progress = _Progress(console)
 
@@ -204,8 +204,12 @@ _RECORD = typer.Option(None, "--record", help="Record every model exchange to th
 _REPLAY = typer.Option(None, "--replay", help="Answer model calls from this cassette instead of the network.")
 _BASE_URL = typer.Option(None, "--base-url", help="API root for OpenAI-compatible servers (Ollama, vLLM, …).")
 _COST = typer.Option(None, "--max-cost", help="Stop before a model call would exceed this many USD.")
-_LINT = typer.Option(False, "--lint", help="Reject patches that add ruff diagnostics, even if the repo does not configure ruff.")
-_TYPES = typer.Option(False, "--types", help="Reject patches that add type errors (mypy/pyright), even if not configured.")
+_LINT = typer.Option(None, "--lint/--no-lint", show_default=False,
+                     help="--lint: reject patches that add ruff diagnostics even if the repo does not configure "
+                          "ruff. --no-lint: no lint evaluator (else a configured one that cannot run is exit 2).")
+_TYPES = typer.Option(None, "--types/--no-types", show_default=False,
+                      help="--types: reject patches that add type errors (mypy/pyright) even if not configured. "
+                           "--no-types: no type evaluator (else a configured one that cannot run is exit 2).")
 _TOKENS = typer.Option(None, "--max-tokens", help="Stop before a model call would exceed this many tokens.")
 
 
@@ -215,7 +219,7 @@ def fix_cmd(repo: Path = _REPO, python: str | None = _PY, max_iterations: int | 
             as_json: bool = _JSON, jobs: int = _JOBS, generator: str | None = _GEN,
             record: str | None = _RECORD, replay: str | None = _REPLAY, base_url: str | None = _BASE_URL,
             max_cost: float | None = _COST, max_tokens: int | None = _TOKENS,
-            lint: bool = _LINT, types: bool = _TYPES) -> None:
+            lint: bool | None = _LINT, types: bool | None = _TYPES) -> None:
     """Make the failing tests of REPO pass; the fix lands on branch loopwright/<run-id>."""
     _run(repo, builtin_spec("fix-failing-tests"), generator, python, max_iterations, max_seconds,
          apply, keep, jobs, as_json, llm=dict(record=record, replay=replay, base_url=base_url),
@@ -229,7 +233,7 @@ def run_cmd(spec: Path = typer.Argument(..., help="An LSS 1.0 loop declaration (
             as_json: bool = _JSON, jobs: int = _JOBS, generator: str | None = _GEN,
             record: str | None = _RECORD, replay: str | None = _REPLAY, base_url: str | None = _BASE_URL,
             max_cost: float | None = _COST, max_tokens: int | None = _TOKENS,
-            lint: bool = _LINT, types: bool = _TYPES) -> None:
+            lint: bool | None = _LINT, types: bool | None = _TYPES) -> None:
     """Run the loop declared in SPEC on REPO."""
     try:
         loop = load_spec(spec)

@@ -324,27 +324,32 @@ def _static_checks(root: Path, main: Path, python: str, options: FixOptions, run
                    say: Callable[[str], None], messages: list[str]) -> list[StaticCheck]:
     """Lint/type evaluators this run uses, each with its baseline on the whole worktree.
 
-    A missing tool or a baseline that cannot be taken is reported once and the
-    evaluator skipped, visibly (a note in the summary), never silently.
+    Ruff runs from the target environment when it has one (else loopwright's own);
+    mypy/pyright run for the target interpreter (they need its packages).
+
+    Raises:
+        UsageError: an evaluator the repository configures (or ``--lint``/``--types``
+            asks for) cannot run, or its baseline fails: a run without it could accept
+            a regression it exists to catch. ``--no-lint``/``--no-types`` go on without it.
     """
     from evals.lint import RuffEvaluator
     from evals.types import TypeCheckEvaluator
 
     checks = []
     for eid, when in sorted(options.static.items()):
-        ev = RuffEvaluator(options.policy) if eid == "lint" else \
+        ev = RuffEvaluator(options.policy, python=python) if eid == "lint" else \
             TypeCheckEvaluator(worktree_root() / f"{run_id}.mypy-cache", options.policy)
         if when == "never" or (when == "configured" and not ev.configured(root)):
             continue
+        why = "the repository configures it" if when == "configured" else f"--{eid} asks for it"
         if not (ev.available() if eid == "lint" else ev.available(python)):
-            messages.append(f"{eid} evaluator skipped: {ev.MISSING}")
-            say(messages[-1])
-            continue
+            raise UsageError(f"the {eid} evaluator cannot run ({why}): {ev.MISSING.split(';')[0]}; "
+                             f"install it, or pass --no-{eid} to run without it")
         base = ev.run(main) if eid == "lint" else ev.run(main, python)
         if base.error:
-            messages.append(f"{eid} evaluator skipped: its baseline run failed: {base.error.splitlines()[0]}")
-            say(messages[-1])
-            continue
+            raise UsageError(f"the {eid} evaluator cannot run ({why}): its baseline run failed: "
+                             f"{base.error.strip().splitlines()[0] if base.error.strip() else 'no output'}; "
+                             f"fix its configuration, or pass --no-{eid} to run without it")
         run = ev.run if eid == "lint" else (lambda wt, paths, ev=ev: ev.run(wt, python, paths))
         checks.append(StaticCheck(eid, run, base))
         say(f"{eid} evaluator on: {len(base.results)} diagnostic(s) at baseline do not count")
