@@ -155,7 +155,7 @@ def _run(repo: Path, loop: LoopSpec, generator_name: str | None, python, max_ite
     except (UsageError, SpecError) as exc:
         if as_json:
             print(json.dumps({"status": "error", "error": str(exc), "exit_code": EXIT_BAD_INPUT}))
-        err.print(f"[red]error:[/] {exc}")
+        err.print(f"[red]error:[/] {escape(str(exc))}")
         raise typer.Exit(EXIT_BAD_INPUT) from None
     if as_json:
         print(json.dumps(result.to_json(), indent=2))
@@ -238,7 +238,7 @@ def run_cmd(spec: Path = typer.Argument(..., help="An LSS 1.0 loop declaration (
     try:
         loop = load_spec(spec)
     except SpecError as exc:
-        err.print(f"[red]invalid loop declaration:[/]\n{exc}")
+        err.print(f"[red]invalid loop declaration:[/]\n{escape(str(exc))}")
         raise typer.Exit(EXIT_BAD_INPUT) from None
     _run(repo, loop, generator, python, max_iterations, max_seconds, apply, keep, jobs, as_json,
          llm=dict(record=record, replay=replay, base_url=base_url),
@@ -256,7 +256,10 @@ def resume_cmd(run_id: str = typer.Argument(..., help="The run to continue (see 
     try:
         state = RunFiles(_repo_root(repo), run_id, create=False).load()
     except (FileNotFoundError, StateError) as exc:
-        err.print(f"[red]error:[/] {escape(str(exc))}; list runs with `loopwright status`")
+        message = f"{exc}; list runs with `loopwright status`"
+        if as_json:
+            print(json.dumps({"status": "error", "error": message, "exit_code": EXIT_BAD_INPUT}))
+        err.print(f"[red]error:[/] {escape(message)}")
         raise typer.Exit(EXIT_BAD_INPUT) from None
     if state.loop == "do-instruction":  # a terminal-agent run continues on its branch
         from harness.cli_do import resume_do
@@ -414,7 +417,7 @@ def _repo_root(repo: Path) -> Path:
     try:
         return Path(open_repo(repo).working_tree_dir)
     except RepoError as exc:
-        err.print(f"[red]error:[/] {exc}")
+        err.print(f"[red]error:[/] {escape(str(exc))}")
         raise typer.Exit(EXIT_BAD_INPUT) from None
 
 

@@ -312,8 +312,9 @@ def load_spec(path: "str | Path") -> LoopSpec:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise SpecError([f"{path}:1: (file): cannot read it: {exc} (check the path)"]) from None
-    loader = BoundedLoader(text)
+    loader = None
     try:
+        loader = BoundedLoader(text)  # the reader rejects control characters right away
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None
     except yaml.MarkedYAMLError as exc:
@@ -326,7 +327,8 @@ def load_spec(path: "str | Path") -> LoopSpec:
     except yaml.YAMLError as exc:
         raise SpecError([f"{path}:1: (yaml): {exc} (fix the YAML syntax)"]) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     if not isinstance(node, yaml.MappingNode) or not isinstance(data, dict):
         kind = "an empty document" if data is None else type(data).__name__
         msg = f"expected a mapping of LSS 1.0 fields, got {kind}"
