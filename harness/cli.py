@@ -127,7 +127,8 @@ class _Progress:
 
 def _run(repo: Path, loop: LoopSpec, generator_name: str | None, python, max_iterations,
          max_seconds, apply, keep, jobs, as_json: bool, run_id: str | None = None,
-         llm: dict | None = None, budgets: dict | None = None, force: dict | None = None) -> None:
+         llm: dict | None = None, budgets: dict | None = None, force: dict | None = None,
+         lessons: bool = False) -> None:
     console = Console(stderr=True, quiet=as_json)
 
     def say(message: str) -> None:
@@ -135,6 +136,7 @@ def _run(repo: Path, loop: LoopSpec, generator_name: str | None, python, max_ite
 
     try:
         options = _options(loop, python, max_iterations, max_seconds, apply, keep, jobs, budgets)
+        options.lessons = lessons
         for eid, on in (force or {}).items():  # --lint/--no-lint, --types/--no-types
             if on is not None:
                 options.static[eid] = "always" if on else "never"
@@ -210,6 +212,8 @@ _LINT = typer.Option(None, "--lint/--no-lint", show_default=False,
 _TYPES = typer.Option(None, "--types/--no-types", show_default=False,
                       help="--types: reject patches that add type errors (mypy/pyright) even if not configured. "
                            "--no-types: no type evaluator (else a configured one that cannot run is exit 2).")
+_LESSONS = typer.Option(False, "--lessons", help="Write the run's lesson to .loopwright/lessons.md in your "
+                        "working tree (default: only if that file is tracked; else in .git/loopwright/).")
 _TOKENS = typer.Option(None, "--max-tokens", help="Stop before a model call would exceed this many tokens.")
 
 
@@ -219,11 +223,12 @@ def fix_cmd(repo: Path = _REPO, python: str | None = _PY, max_iterations: int | 
             as_json: bool = _JSON, jobs: int = _JOBS, generator: str | None = _GEN,
             record: str | None = _RECORD, replay: str | None = _REPLAY, base_url: str | None = _BASE_URL,
             max_cost: float | None = _COST, max_tokens: int | None = _TOKENS,
-            lint: bool | None = _LINT, types: bool | None = _TYPES) -> None:
+            lint: bool | None = _LINT, types: bool | None = _TYPES, lessons: bool = _LESSONS) -> None:
     """Make the failing tests of REPO pass; the fix lands on branch loopwright/<run-id>."""
     _run(repo, builtin_spec("fix-failing-tests"), generator, python, max_iterations, max_seconds,
          apply, keep, jobs, as_json, llm=dict(record=record, replay=replay, base_url=base_url),
-         budgets=dict(max_cost_usd=max_cost, max_tokens=max_tokens), force=dict(lint=lint, types=types))
+         budgets=dict(max_cost_usd=max_cost, max_tokens=max_tokens), force=dict(lint=lint, types=types),
+         lessons=lessons)
 
 
 @app.command("run")
@@ -233,7 +238,7 @@ def run_cmd(spec: Path = typer.Argument(..., help="An LSS 1.0 loop declaration (
             as_json: bool = _JSON, jobs: int = _JOBS, generator: str | None = _GEN,
             record: str | None = _RECORD, replay: str | None = _REPLAY, base_url: str | None = _BASE_URL,
             max_cost: float | None = _COST, max_tokens: int | None = _TOKENS,
-            lint: bool | None = _LINT, types: bool | None = _TYPES) -> None:
+            lint: bool | None = _LINT, types: bool | None = _TYPES, lessons: bool = _LESSONS) -> None:
     """Run the loop declared in SPEC on REPO."""
     try:
         loop = load_spec(spec)
@@ -242,7 +247,8 @@ def run_cmd(spec: Path = typer.Argument(..., help="An LSS 1.0 loop declaration (
         raise typer.Exit(EXIT_BAD_INPUT) from None
     _run(repo, loop, generator, python, max_iterations, max_seconds, apply, keep, jobs, as_json,
          llm=dict(record=record, replay=replay, base_url=base_url),
-         budgets=dict(max_cost_usd=max_cost, max_tokens=max_tokens), force=dict(lint=lint, types=types))
+         budgets=dict(max_cost_usd=max_cost, max_tokens=max_tokens), force=dict(lint=lint, types=types),
+         lessons=lessons)
 
 
 @app.command("resume")

@@ -158,6 +158,7 @@ def test_unfixable_bug_stops_with_a_reason(make_repo):
     assert res.state.stop_reason in ("no_candidates_left", "no_progress")
     assert not res.patch
     assert not git(root, "branch", "--list", "loopwright/*").strip()  # nothing to keep
+    assert not lessons_file(root).exists() and not (root / ".loopwright").exists()  # nothing learned
 
 
 def _validator(root, coverage=True, timeouts=None):
@@ -293,6 +294,7 @@ def test_apply_puts_the_patch_in_a_clean_tree(make_repo):
     assert code == 0
     assert git(root, "status", "--porcelain", "--untracked-files=no").strip() == "M mathx/__init__.py"
     assert git(root, "diff").strip() == out["patch"].strip()
+    assert "fixed" in (root / ".loopwright" / "lessons.md").read_text()  # asked for: the lesson too
 
 
 def test_pytest_missing_in_target_exit_2(make_repo, tmp_path):

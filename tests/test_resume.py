@@ -69,6 +69,7 @@ def test_run_killed_with_sigkill_resumes_to_the_same_patch(make_repo):
     after = evaluated(root, run_id)
     assert after[: len(before_kill)] == before_kill
     assert len(after) == len(set(after)), "a candidate was evaluated twice"
+    assert out["candidates_tried"] == len(after)  # counted across the kill, not from the last save
     assert snapshot(root) == before
     code, runs_listed = cli("status", str(root), "--json")
     assert runs_listed[0]["status"] == "fixed"
