@@ -24,7 +24,7 @@ from harness.fix import FixOptions, UsageError, _open, _run_worktrees
 from harness.generators.base import Generator
 from harness.instruct import InstructResult, TaskOutcome, commit_message, start_validation
 from harness.loop import Loop, LoopEvent
-from harness.state import RunFiles, RunState
+from harness.state import RunFiles, RunState, StateError
 from harness.task import Task
 from harness.undo import branch_exists
 from harness.validate import Outcome
@@ -63,9 +63,10 @@ def continue_instruction(path: Path, run_id: str, task: Task, generator: Generat
     repo, root, python, messages, note = _open(path, options, say)
     try:
         files = RunFiles(root, run_id, create=False)
-    except FileNotFoundError as exc:
+        state = files.load()
+    except (FileNotFoundError, StateError) as exc:
         raise UsageError(f"{exc}; list runs with `loopwright status`") from None
-    state = files.load()
+    state.repo, state.run_id = str(root), run_id  # never trust the file's idea of where they are
     if state.status not in RESUMABLE:
         raise UsageError(f"run {run_id} already finished ({state.status}: {state.stop_reason}); "
                          "start a new one with `loopwright do`")
