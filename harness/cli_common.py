@@ -21,7 +21,7 @@ from harness.errors import EXIT_BAD_INPUT, UsageError
 from harness.protocols import Generator
 from loops.spec import LoopSpec
 
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # an error stays one line, however long
 
 
 def make_generator(spec_name: str, loop: LoopSpec, *, record: str | None = None,

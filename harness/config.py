@@ -132,7 +132,7 @@ class Setting:
         """
         if self.kind is str:
             if not isinstance(value, str) or not value.strip():
-                raise UsageError(f"{where}: must be a non-empty string (got {value!r})")
+                raise UsageError(f"{where}: must be a non-empty string")
             return value
         try:
             if isinstance(value, bool):
@@ -141,11 +141,11 @@ class Setting:
             if self.kind is int and isinstance(value, float) and value != number:
                 raise ValueError
         except (TypeError, ValueError):
-            raise UsageError(f"{where}: must be {self._range()} (got {value!r})") from None
+            raise UsageError(f"{where}: must be {self._range()}") from None
         bad = (not math.isfinite(number) or (self.low is not None and (number < self.low or
                (self.above and number == self.low))) or (self.high is not None and number > self.high))
         if bad:
-            raise UsageError(f"{where}: must be {self._range()} (got {value!r})")
+            raise UsageError(f"{where}: must be {self._range()}")
         return number
 
     def _range(self) -> str:
@@ -186,13 +186,14 @@ def settings(flags: Mapping[str, Any], root: Path | None, env: Mapping[str, str]
     env = os.environ if env is None else env
     out = {}
     for name, value in _pyproject(root).items():
-        out[name] = _BY_NAME[name].check(value, f"{root / 'pyproject.toml'} [tool.loopwright] {name}")
+        out[name] = _BY_NAME[name].check(value, f"{root / 'pyproject.toml'} [tool.loopwright] {name} = {value!r}")
     for s in SETTINGS:
         if env.get(s.env, "").strip():
             out[s.name] = s.check(env[s.env].strip(), f"{s.env}={env[s.env]}")
     for name, value in flags.items():
         if value is not None and name in _BY_NAME:
-            out[name] = _BY_NAME[name].check(value, f"{_BY_NAME[name].flag} {value}")
+            shown = f"{value:g}" if isinstance(value, float) else value
+            out[name] = _BY_NAME[name].check(value, f"{_BY_NAME[name].flag} {shown}")
     return out
 
 
