@@ -30,6 +30,8 @@ def make_generator(spec_name: str, loop: LoopSpec, *, record: str | None = None,
 
     ``templates`` is the offline repairer; ``openai:MODEL``, ``anthropic:MODEL`` and
     ``replay:FILE`` are model generators; ``A,B`` chains them (A first, B when A gives up).
+    The loop's worker model gets the worker's ``temperature`` and ``max_tokens`` (LSS
+    ``workers[0].model``); another model keeps the generator's defaults.
 
     Raises:
         UsageError: unknown generator, missing API key, unusable cassette.
@@ -47,8 +49,11 @@ def make_generator(spec_name: str, loop: LoopSpec, *, record: str | None = None,
 
             built.append(TemplateGenerator(batch=loop.loopwright["candidates_per_iteration"]))
             continue
+        model = loop.workers[0].model
+        knobs = {k: v for k, v in (("temperature", model.temperature), ("max_tokens", model.max_tokens))
+                 if v is not None and part == loop.generator}
         try:
-            built.append(make_llm(part, record=record, replay=replay, base_url=base_url))
+            built.append(make_llm(part, record=record, replay=replay, base_url=base_url, **knobs))
         except (ValueError, GeneratorError) as exc:
             raise UsageError(str(exc)) from None
     if len(built) == 1:

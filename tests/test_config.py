@@ -106,3 +106,15 @@ def test_tests_option_restricts_the_failing_tests_worked_on(tmp_path):
     assert base.failing == ["tests/test_b.py::test_y[1]"] and base.passing == ["tests/test_b.py::test_ok"]
     with pytest.raises(UsageError, match=re.escape("--tests tests/test_c.py: no collected test")):
         _restrict(Baseline(tmp_path, dict(results), list(results), {}, 1.0), ("tests/test_c.py",))
+
+
+def test_the_loops_worker_model_settings_reach_its_generator(monkeypatch):
+    from harness.cli_common import make_generator
+
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "k")
+    monkeypatch.setenv("OPENAI_API_KEY", "k")
+    loop = builtin_spec("do-instruction")
+    own = make_generator(loop.generator, loop)
+    assert (own.temperature, own.max_tokens) == (0.2, 8192)  # workers[0].model in the loop file
+    other = make_generator("openai:gpt-4.1-mini", loop)
+    assert (other.temperature, other.max_tokens) == (None, 4096)  # another model: its defaults
