@@ -35,8 +35,8 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from harness.cli_common import make_generator, run_config
-from harness.errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, UsageError
+from harness.cli_common import bad_input, make_generator, run_config
+from harness.errors import EXIT_INTERRUPTED, UsageError
 from harness.instruct import InstructResult, carry_out, instruction_task
 from harness.interactive import Narrator, Reviewer, auto_approve, choose_ending, interrupt_guard
 from harness.state import RunFiles, new_run_id, write_json_atomic
@@ -141,7 +141,7 @@ def do_cmd(instruction: str = typer.Argument(None, help="What to change, in plai
         files = RunFiles(root, run_id)
         DoSettings(task.instruction, argv, spec, base_url, yes).save(files)
     except (UsageError, SpecError) as exc:
-        _bad_input(exc, as_json)
+        raise bad_input(exc, as_json) from None
     console.print(f"[bold]loopwright do[/] run {run_id} with {gen.name}: "
                   f"{escape(task.instruction.splitlines()[0][:100])}")
 
@@ -189,7 +189,7 @@ def resume_do(repo: Path, run_id: str, *, generator: str | None = None, python: 
         gen = _generator(spec, loop, None, None, base_url or settings.base_url)
         task = instruction_task(settings.instruction)
     except (UsageError, SpecError) as exc:
-        _bad_input(exc, as_json)
+        raise bad_input(exc, as_json) from None
     console.print(f"[bold]loopwright do[/] resuming run {run_id} with {gen.name}: "
                   f"{escape(task.instruction.splitlines()[0][:100])}")
 
@@ -222,7 +222,7 @@ def undo_cmd(run_id: str = typer.Argument(None, help="The do run (default: the m
     try:
         res = undo_last(repo, run_id)
     except UsageError as exc:
-        _bad_input(exc, as_json)
+        raise bad_input(exc, as_json) from None
     if as_json:
         print(json.dumps(asdict(res), indent=2))
         return
@@ -249,7 +249,7 @@ def _execute(go, console: Console, root: Path, run_id: str, check, yes: bool, ap
     except UsageError as exc:
         if fresh is not None and not fresh.state.exists():  # nothing started: leave no trace
             shutil.rmtree(fresh.dir, ignore_errors=True)
-        _bad_input(exc, as_json)
+        raise bad_input(exc, as_json) from None
     ending, applied, note = _ending(console, root, result, yes, apply, keep_branch, as_json)
     if as_json:
         print(json.dumps(_to_json(result, ending, applied, note), indent=2))
@@ -414,10 +414,3 @@ def _generator(spec: str, loop, record, replay, base_url):
         raise UsageError(str(exc).split(", or run offline")[0] + "; `loopwright do` needs a model (set "
                          "ANTHROPIC_API_KEY or OPENAI_API_KEY, or pass --model openai:MODEL --base-url URL "
                          "for a local OpenAI-compatible server)") from None
-
-
-def _bad_input(exc: Exception, as_json: bool) -> None:
-    if as_json:
-        print(json.dumps({"status": "error", "error": str(exc), "exit_code": EXIT_BAD_INPUT}))
-    Console(stderr=True).print(f"[red]error:[/] {exc}")
-    raise typer.Exit(EXIT_BAD_INPUT)

@@ -28,8 +28,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from harness.cli_common import default_generator, make_generator, run_config
-from harness.errors import EXIT_BAD_INPUT, UsageError
+from harness.cli_common import bad_input, default_generator, make_generator, run_config
+from harness.errors import UsageError
 from harness.fix import FixResult, fix
 from harness.github import GitHub, GitHubError
 from harness.review import (REPLY_MARKER, STATUS_MARKER, CommentResult, ReviewReport, fetch_comments,
@@ -63,13 +63,6 @@ def review_generator(spec: str | None, loop: LoopSpec, **llm):
         raise UsageError("review comments need a model: the offline templates repairer only fixes failing "
                          "tests; use --model openai:MODEL or anthropic:MODEL (or replay:FILE)")
     return make_generator(spec, loop, **llm)
-
-
-def _err(message: str, as_json: bool) -> typer.Exit:
-    if as_json:
-        print(json.dumps({"status": "error", "error": message, "exit_code": EXIT_BAD_INPUT}))
-    Console(stderr=True).print(f"[red]error:[/] {escape(message)}")
-    return typer.Exit(EXIT_BAD_INPUT)
 
 
 _REPO = typer.Argument(Path("."), help="The git repository (or a path inside it).")
@@ -128,7 +121,7 @@ def review_cmd(repo: Path = _REPO,
             where = f"on branch `{report.run.branch}`, not pushed" if report.run and report.run.branch else ""
             report.notes += post_replies(gh, full, number, report, where)
     except (UsageError, SpecError, GitHubError) as exc:
-        raise _err(str(exc), as_json) from None
+        raise bad_input(exc, as_json) from None
     finally:
         if gh is not None:
             gh.close()
@@ -192,7 +185,7 @@ def ci_cmd(trigger: str = typer.Option("@loopwright", "--trigger", help="Phrase 
                      python=python, max_iterations=max_iterations, max_seconds=max_seconds,
                      max_cost=max_cost, say=lambda m: console.print(f"[yellow]{escape(m)}[/]"))
     except (UsageError, SpecError, GitHubError) as exc:
-        raise _err(str(exc), as_json) from None
+        raise bad_input(exc, as_json) from None
     if as_json:
         print(json.dumps(out, indent=2))
     else:

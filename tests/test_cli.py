@@ -1,5 +1,5 @@
 """Command-line conventions: --version, -h, completion, python -m loopwright, plain help,
-lazy subcommands, doctor's exit codes."""
+doctor's exit codes (lazy subcommands: tests/test_session.py, which runs fix once)."""
 
 from __future__ import annotations
 
@@ -31,20 +31,6 @@ def test_python_dash_m_loopwright(tmp_path):
     res = subprocess.run([sys.executable, "-m", "loopwright", "--version"], capture_output=True, text=True,
                          cwd=tmp_path, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
     assert res.returncode == 0 and res.stdout.strip() == "loopwright 0.1.0", res.stderr
-
-
-def test_fix_does_not_import_the_other_commands(make_repo):
-    root = make_repo({"ok.py": "X = 1\n", "test_ok.py": "from ok import X\n\n\ndef test_x():\n    assert X == 1\n"})
-    probe = ("import atexit, sys\n"
-             "atexit.register(lambda: print('MODULES', ' '.join(sorted(sys.modules)), file=sys.stderr))\n"
-             f"sys.argv = ['loopwright', 'fix', {str(root)!r}, '--json', '--python', {PYTHON!r}]\n"
-             "from harness.cli import main\nmain()\n")
-    res = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT)
-    assert res.returncode == 0, res.stderr
-    loaded = set(res.stderr.split("MODULES", 1)[1].split())
-    assert "harness.cli_fix" in loaded and "harness.session" in loaded
-    assert not loaded & {"harness.github", "harness.review", "harness.undo", "harness.interactive",
-                         "harness.cli_do", "harness.cli_review", "harness.instruct", "httpx2"}
 
 
 def test_doctor_on_a_missing_path_is_exit_2(tmp_path):

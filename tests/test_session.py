@@ -68,13 +68,22 @@ def worktrees(tmp_path) -> Path:
     return tmp_path / "worktrees"
 
 
-def test_fix_leaves_no_process_or_worktree(make_repo, worktrees):
+def test_fix_leaves_no_process_or_worktree_and_loads_no_other_command(make_repo, worktrees):
+    """One ``loopwright fix`` run: nothing left behind, and the modules of the other commands
+    (GitHub client, review, undo, the interactive prompt) were never imported."""
     root = make_repo(BUGGY)
-    res = subprocess.run([*CLI, "fix", str(root), "--json", "--python", PYTHON], env=env(),
-                         capture_output=True, text=True, timeout=600)
+    probe = ("import atexit, sys\n"
+             "atexit.register(lambda: print('MODULES', ' '.join(sorted(sys.modules)), file=sys.stderr))\n"
+             f"sys.argv = ['loopwright', 'fix', {str(root)!r}, '--json', '--python', {PYTHON!r}]\n"
+             "from harness.cli import main\nmain()\n")
+    res = subprocess.run([sys.executable, "-c", probe], env=env(), capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr
     assert json.loads(res.stdout)["status"] == "fixed"
     assert_clean(root, worktrees)
+    loaded = set(res.stderr.split("MODULES", 1)[1].split())
+    assert "harness.cli_fix" in loaded and "harness.session" in loaded
+    assert not loaded & {"harness.github", "harness.review", "harness.undo", "harness.interactive",
+                         "harness.cli_do", "harness.cli_review", "harness.instruct", "httpx2"}
 
 
 def test_do_and_review_leave_no_process_or_worktree(make_repo, worktrees, tmp_path):
