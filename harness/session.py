@@ -288,6 +288,7 @@ class RunSession:
                 self.files.save(s)
         finally:
             self.files.unlock()
+            self.repo.close()  # stops GitPython's persistent `git cat-file` processes
 
     # -- helpers -------------------------------------------------------------------------
 

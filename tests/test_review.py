@@ -18,7 +18,7 @@ from harness.review import (REPLY_MARKER, ReviewComment, fetch_comments, load_co
                             parse_pr, post_replies, run_review, suggestions)
 from harness.stop import StopLimits
 from sandbox.patch import Patch, unified_diff
-from tests.conftest import PYTHON, git, snapshot
+from tests.conftest import PYTHON, assert_clean, git, snapshot
 from tests.github_server import GitHubServer
 from evals.model_server import FakeLLMServer
 
@@ -284,6 +284,7 @@ def test_review_command_with_a_comments_file_and_a_real_openai_client(make_repo,
     assert len(out["comments"][0]["commits"]) == 1 and out["branch"].startswith("loopwright/")
     assert out["model_calls"] == 3 and out["exit_code"] == 0
     assert "shout() needs a docstring" in json.dumps(srv.requests[0].body)
+    assert_clean(root, tmp_path / "worktrees")  # the run left no process, fork server or worktree
 
 
 @pytest.mark.skipif("ANSWER" not in Path(__file__).parents[1].joinpath("harness/generators/llm.py").read_text(),

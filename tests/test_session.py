@@ -1,9 +1,9 @@
 """The run session leaves nothing behind: no test process, fork server or worktree
-outlives ``fix``, ``do``, ``review`` or a ``do`` stopped with SIGINT.
+outlives ``fix`` or a ``do`` stopped with SIGINT while a test runs.
 
-Processes are found through ``/proc``: any process whose working directory or
-command line lies under this test's worktree root (``LOOPWRIGHT_WORKTREES``, a
-directory of ``tmp_path`` no other test uses).
+``do`` and ``review`` are checked where their end-to-end tests already run them
+(``tests/test_do.py``, ``tests/test_review.py``: :func:`tests.conftest.assert_clean`),
+so no extra run is paid for here.
 """
 
 from __future__ import annotations
@@ -17,10 +17,9 @@ import time
 from pathlib import Path
 
 import pytest
-import yaml
 
 from evals.model_server import FakeLLMServer
-from tests.conftest import PYTHON, git
+from tests.conftest import PYTHON, assert_clean, leftovers
 
 ROOT = Path(__file__).parents[1]
 CLI = [sys.executable, "-m", "loopwright"]
@@ -30,33 +29,6 @@ GREET = {"greet.py": "def greet(name):\n    return 'hello ' + name\n",
          "test_greet.py": "from greet import greet\n\n\ndef test_greet():\n    assert greet('ada').endswith('ada')\n"}
 CAPITALISE = ("Capitalise.\n\ngreet.py\n<<<<<<< SEARCH\n    return 'hello ' + name\n=======\n"
               "    return 'Hello, ' + name\n>>>>>>> REPLACE\n")
-
-
-def leftovers(under: Path) -> list[str]:
-    """``pid cmdline`` of every live process whose cwd or command line is under ``under``."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            cwd = os.readlink(entry / "cwd")
-            state = next((ln for ln in (entry / "status").read_text().splitlines() if ln.startswith("State:")), "")
-        except OSError:
-            continue
-        if "zombie" in state:
-            continue
-        if cwd.startswith(str(under)) or str(under) in cmd:
-            found.append(f"{entry.name} {cmd.strip()}")
-    return found
-
-
-def assert_clean(root: Path, worktrees: Path) -> None:
-    assert leftovers(worktrees) == []
-    listed = [ln for ln in git(root, "worktree", "list", "--porcelain").splitlines() if ln.startswith("worktree ")]
-    assert listed == [f"worktree {root}"]
-    assert not worktrees.exists() or not any(p for p in worktrees.iterdir() if not p.name.endswith(("scratch",
-                                                                                                   "mypy-cache")))
 
 
 def env() -> dict:
@@ -84,24 +56,6 @@ def test_fix_leaves_no_process_or_worktree_and_loads_no_other_command(make_repo,
     assert "harness.cli_fix" in loaded and "harness.session" in loaded
     assert not loaded & {"harness.github", "harness.review", "harness.undo", "harness.interactive",
                          "harness.cli_do", "harness.cli_review", "harness.instruct", "httpx2"}
-
-
-def test_do_and_review_leave_no_process_or_worktree(make_repo, worktrees, tmp_path):
-    root = make_repo(GREET)
-    with FakeLLMServer([CAPITALISE, "DONE: capitalised."]) as srv:
-        res = subprocess.run([*CLI, "do", "capitalise the greeting", str(root), "--yes", "--json",
-                              "--model", "openai:fake", "--base-url", srv.openai_url, "--python", PYTHON],
-                             env=env(), capture_output=True, text=True, timeout=600)
-    assert res.returncode == 0, res.stderr
-    assert_clean(root, worktrees)
-    comments = tmp_path / "comments.yaml"
-    comments.write_text(yaml.safe_dump([{"id": 1, "path": "greet.py", "line": 2, "body": "Why +?", "author": "a"}]))
-    with FakeLLMServer(["ANSWER: it is short."]) as srv:
-        res = subprocess.run([*CLI, "review", str(root), "--comments", str(comments), "--json",
-                              "--model", "openai:fake", "--base-url", srv.openai_url, "--python", PYTHON],
-                             env=env(), capture_output=True, text=True, timeout=600)
-    assert res.returncode == 0, res.stderr
-    assert_clean(root, worktrees)
 
 
 def test_sigint_during_do_leaves_no_process_or_worktree(make_repo, worktrees):
