@@ -41,6 +41,7 @@ from evals.prepare import (BASE_DATE, PrepareError, _git, _test_env, cache_root,
                            run_process, unpack)
 
 __all__ = ["MAX_CHANGED_LINES", "Change", "PairError", "build_tree", "ensure_venv", "gold_patch",
+           "is_test_file",
            "materialize", "mine_pair", "requirements", "run_pytest", "source_changes", "source_tree",
            "venv_slot"]
 
@@ -50,6 +51,12 @@ _VERSION_LINE = re.compile(r"^\s*(__version__|VERSION|version|__version_info__)\
 _SKIP_PARTS = {"__pycache__", ".git", ".tox", ".nox", "build", "dist"}
 _ADDOPTS_PLUGINS = {"--cov": "pytest-cov", "--timeout": "pytest-timeout"}
 _SUMMARY = re.compile(r"^(FAILED|ERROR) (\S.*?)(?: - .*)?$")
+
+
+def is_test_file(rel: str) -> bool:
+    """:func:`evals.inject.is_test_path`, plus files under a ``testsuite`` folder (pycodestyle's
+    test data are ``.py`` files there)."""
+    return is_test_path(rel) or "testsuite" in rel.split("/")[:-1]
 
 
 class PairError(PrepareError):
@@ -97,7 +104,7 @@ def source_tree(package: str, version: str, cache: Path | None = None) -> Path:
     slot = root / "release-pairs" / "trees" / f"{re.sub(r'[^A-Za-z0-9._-]+', '_', name)}-{version}{key}"
     if slot.is_dir():
         return slot
-    archive = local or fetch_sdist(package, version, root)
+    archive = local or _fetch(package, version, root)
     slot.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".unpack-", dir=slot.parent))
     try:
@@ -109,6 +116,31 @@ def source_tree(package: str, version: str, cache: Path | None = None) -> Path:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return slot
+
+
+def _fetch(package: str, version: str, cache: Path) -> Path:
+    """:func:`evals.prepare.fetch_sdist`, trying ``--no-build-isolation`` first (same cache slot).
+
+    pip prepares an sdist's metadata even for ``download``; with build isolation that
+    installs the build backend into a fresh environment each time (about 30 s of a
+    loaded 2-core machine), without it the backend already installed here is used.
+    When that fails (backend not installed), the isolated download runs.
+    """
+    slot = cache / "sdists" / f"{re.sub(r'[-_.]+', '-', package).lower()}-{version}"
+    if not (slot.is_dir() and any(slot.iterdir())):
+        tmp = Path(tempfile.mkdtemp(prefix=".dl-", dir=slot.parent if slot.parent.is_dir() else None))
+        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:", "-q",
+               "--no-build-isolation", "-d", str(tmp), f"{package}=={version}"]
+        res = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)
+        files = sorted(tmp.glob("*"))
+        if res.returncode == 0 and len(files) == 1:
+            slot.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                tmp.rename(slot)
+            except OSError:
+                pass
+        shutil.rmtree(tmp, ignore_errors=True)
+    return fetch_sdist(package, version, cache)
 
 
 def _files(root: Path) -> dict[str, Path]:
@@ -153,7 +185,7 @@ def source_changes(old_root: Path, new_root: Path) -> list[Change]:
     old, new = _files(old_root), _files(new_root)
     found = []
     for rel in sorted(set(old) & set(new)):
-        if not rel.endswith(".py") or is_test_path(rel) or rel == "setup.py":
+        if not rel.endswith(".py") or is_test_file(rel) or rel == "setup.py":
             continue
         a, b = _text(old[rel]), _text(new[rel])
         if a is None or b is None or a == b:
@@ -181,10 +213,10 @@ def build_tree(old_root: Path, new_root: Path, dest: Path, *, old_tests: set[str
     old, new = _files(old_root), _files(new_root)
     dest.mkdir(parents=True)
     for rel, src in old.items():
-        if not is_test_path(rel) or rel in old_tests:
+        if not is_test_file(rel) or rel in old_tests:
             _copy(src, dest / rel)
     for rel, src in new.items():
-        if is_test_path(rel) and rel not in old_tests:
+        if is_test_file(rel) and rel not in old_tests:
             _copy(src, dest / rel)
     if change is not None:
         (dest / change.path).write_text(change.gold, "utf-8")
@@ -351,7 +383,7 @@ def _try_change(old_root: Path, new_root: Path, change: Change, python: Path, wo
         if rc == 0:
             break
         bad = {nodeid.split("::")[0] for nodeid in still} - old_tests
-        if rc is None or not bad or not all(is_test_path(b) for b in bad):
+        if rc is None or not bad or not all(is_test_file(b) for b in bad):
             return None
         old_tests |= bad
     else:
