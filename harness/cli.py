@@ -72,13 +72,6 @@ def _root(version_: bool = typer.Option(False, "--version", "-V", callback=_vers
     """loopwright: a loop harness for coding agents."""
 
 
-def make_generator(*args, **kwargs):
-    """:func:`harness.cli_common.make_generator` (kept here for callers of the old location)."""
-    from harness.cli_common import make_generator as make
-
-    return make(*args, **kwargs)
-
-
 def main() -> None:
     """Console-script entry point (``loopwright``, ``python -m loopwright``)."""
     app(prog_name="loopwright")
