@@ -20,7 +20,7 @@ from rich.table import Table
 from rich.text import Text
 
 from evals.pytest_runner import TimeoutPolicy
-from harness.fix import EXIT_BAD_INPUT, FixOptions, FixResult, UsageError, fix, resume
+from harness.fix import EXIT_BAD_INPUT, FixOptions, FixResult, UsageError, error_json, fix, resume
 from harness.generators.base import Generator
 from harness.loop import LoopEvent
 from harness.stop import StopLimits
@@ -153,13 +153,13 @@ def _run(repo: Path, loop: LoopSpec, generator_name: str | None, python, max_ite
                 result = go()
     except (UsageError, SpecError) as exc:
         if as_json:
-            print(json.dumps({"status": "error", "error": str(exc), "exit_code": EXIT_BAD_INPUT}))
+            print(json.dumps(error_json(str(exc), EXIT_BAD_INPUT), indent=2))
         err.print(f"[red]error:[/] {exc}")
         raise typer.Exit(EXIT_BAD_INPUT) from None
     if as_json:
         print(json.dumps(result.to_json(), indent=2))
-    else:
-        _summary(console, result)
+    else:  # the summary is the command's output (stdout); progress went to stderr
+        _summary(Console(), result)
     raise typer.Exit(result.exit_code)
 
 
@@ -167,11 +167,16 @@ def _summary(console: Console, result: FixResult) -> None:
     s = result.state
     colour = {"fixed": "green", "nothing_to_fix": "green", "partial": "yellow"}.get(s.status, "red")
     table = Table.grid(padding=(0, 2))
-    table.add_row("status", f"[{colour}]{s.status}[/]")
+    status = f"{s.status} (unprotected)" if s.status in ("fixed", "partial") and result.unprotected else s.status
+    table.add_row("status", f"[{colour}]{status}[/]")
+    if result.patch and result.protected_by_tests is not None:
+        table.add_row("evidence", f"{result.protected_by_tests} passing test(s) execute the changed lines")
     table.add_row("stop reason", f"{s.stop_reason} — {s.stop_detail}")
     table.add_row("tests fixed", f"{len(s.fixed_tests)} of {len(s.baseline_failing)}")
     for t in s.remaining[:10]:
-        table.add_row("still failing", t)
+        table.add_row("still failing", t + (f" ({result.reasons[t]})" if result.reasons.get(t) else ""))
+    for t in result.flaky:
+        table.add_row("flaky", t)
     table.add_row("candidates", f"{s.candidates_tried} in {s.iteration} iteration(s)")
     table.add_row("time", f"{s.spent.wall_seconds:.1f} s ({s.spent.test_seconds:.1f} s in test processes)")
     if s.spent.model_calls:
@@ -179,12 +184,15 @@ def _summary(console: Console, result: FixResult) -> None:
         table.add_row("model", f"{s.spent.model_calls} calls, {s.spent.tokens} tokens, {cost}")
     if result.patch:
         table.add_row("branch", s.branch)
-        table.add_row("patch", result.patch_path)
     for m in result.messages:
-        table.add_row("note", m)
+        table.add_row("warning" if m.startswith("fixed (unprotected)") else "note", m)
     console.print(Panel(table, title=f"loopwright run {s.run_id}", expand=False))
     if result.patch:
         console.print(Syntax(result.patch, "diff", theme="ansi_dark", background_color="default"))
+        # whole lines, never wrapped or cut, so they can be copied as they are
+        console.print(f"patch: {result.patch_path}", soft_wrap=True, markup=False, highlight=False)
+        console.print(f"apply it: git apply {result.patch_path}", soft_wrap=True, markup=False,
+                      highlight=False)
 
 
 _REPO = typer.Argument(Path("."), help="The git repository (or a path inside it).")
