@@ -337,7 +337,7 @@ class Validator:
         if run.error:
             out.stage, out.reason = "error", f"the test run failed to start: {run.error.splitlines()[0]}"
             return False
-        fixed = [t for t in ids if t in run.results and run.results[t].ok]
+        fixed = [t for t in ids if _passes(run.results, t)]
         out.fixed = [t for t in failing if t in set(fixed) | set(already)]
         if not out.fixed:
             first = next((run.results[t] for t in ids if t in run.results), None)
@@ -406,7 +406,7 @@ class Validator:
             results = self._settle(slot, out, full, rest, passing)
             if results is None:
                 return
-            also = {t for t in rest if t not in passing and t in results and results[t].ok}
+            also = {t for t in rest if t not in passing and _passes(results, t)}
             if also:
                 done = set(out.fixed) | also
                 out.fixed = [t for t in failing if t in done]
@@ -437,6 +437,17 @@ class Validator:
                          if out.protection else "")
                       if failing else f"verified: no test that passed before fails ({len(rest)} run)"
                       + (", the check command passes" if self.check else ""))
+
+
+def _passes(results: dict[str, TestResult], tid: str) -> bool:
+    """``tid`` passed in ``results``; a file id (a collection error at baseline) passes when
+    the file now collects and each of its tests passes."""
+    if tid in results:
+        return results[tid].ok
+    if "::" in tid:
+        return False
+    mine = [r for t, r in results.items() if t.startswith(tid + "::")]
+    return bool(mine) and all(r.ok for r in mine)
 
 
 def _changed_lines(patch: Patch) -> dict[str, set[int]]:

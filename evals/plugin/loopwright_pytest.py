@@ -150,8 +150,10 @@ def pytest_configure(config):
 def pytest_collection_modifyitems(session, config, items):
     if _rec.select is not None:
         wanted = set(_rec.select)
-        keep = [it for it in items if it.nodeid in wanted]
-        drop = [it for it in items if it.nodeid not in wanted]
+        # a file id selects its tests: it is how a collection error (a syntax error) is named
+        keep = [it for it in items if it.nodeid in wanted or it.nodeid.split("::", 1)[0] in wanted]
+        kept = set(id(it) for it in keep)
+        drop = [it for it in items if id(it) not in kept]
         if drop:
             config.hook.pytest_deselected(items=drop)
         items[:] = keep
