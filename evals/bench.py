@@ -4,7 +4,7 @@
 [--workdir DIR] [--json OUT] [--record-oracle DIR | --replay DIR]``
 
 With ``--record-oracle``/``--replay`` it measures the prompt tokens of model-driven
-fixes instead (see :mod:`evals.bench_replay`).
+fixes instead (``python -m harness.bench``, see :mod:`harness.bench.replay`).
 
 Each task (``{"library": "name==version", "seed": N}``) is prepared once with
 :func:`evals.prepare.prepare_task` and cached in ``WORKDIR/tasks/``. Every run gets
@@ -328,9 +328,13 @@ def render(rows: list[Row], summary: dict, console: Console) -> None:
     console.print(tot)
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, replay_mode=None) -> int:
     """CLI entry point: exit 0 when the bench ran (whatever the fix rate), 2 on bad input;
-    with --record-oracle, 1 when a recording did not end fixed."""
+    with --record-oracle, 1 when a recording did not end fixed.
+
+    ``replay_mode(args, items, run_root, console, err) -> exit code`` runs
+    ``--record-oracle``/``--replay``: those drive the harness's generators, so they
+    live above evals (``python -m harness.bench``, :mod:`harness.bench.replay`)."""
     ap = argparse.ArgumentParser(prog="python -m evals.bench", description=__doc__.split("\n")[0])
     ap.add_argument("--suite", type=Path, default=DEFAULT_SUITE)
     ap.add_argument("--limit", type=int, default=None, help="run only the first N tasks")
@@ -359,6 +363,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.jobs < 1:
         err.print("[red]error:[/] --jobs must be at least 1")
+        return 2
+    if (args.record_oracle or args.replay) and replay_mode is None:
+        err.print("[red]error:[/] --record-oracle and --replay drive the harness's generators: run them as "
+                  "python -m harness.bench --record-oracle DIR / --replay DIR")
         return 2
     workdir = (args.workdir or cache_root() / "bench").expanduser().resolve()
     items: list[tuple[str, dict | Row]] = []
@@ -389,7 +397,7 @@ def main(argv: list[str] | None = None) -> int:
         return row
 
     if args.record_oracle or args.replay:
-        return _replay_mode(args, items, run_root, console, err)
+        return replay_mode(args, items, run_root, console, err)
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
         rows = list(pool.map(one, items))
     summary = summarize(rows)
@@ -399,46 +407,6 @@ def main(argv: list[str] | None = None) -> int:
         args.json.write_text(json.dumps({"suite": str(args.suite), "runs": str(run_root),
                                          "summary": summary,
                                          "rows": [asdict(r) for r in rows]}, indent=2) + "\n")
-    return 0
-
-
-def _replay_mode(args, items: list[tuple[str, dict | Row]], run_root: Path, console: Console,
-                 err: Console) -> int:
-    """``--record-oracle DIR``: one cassette per task (exit 1 when a recorded run is not
-    ``fixed``); ``--replay DIR``: the token table (exit 2 when DIR holds no cassette)."""
-    from evals import bench_replay
-
-    ready = [(slug, info) for slug, info in items if isinstance(info, dict)]
-    if args.record_oracle:
-        failed = 0
-        for slug, info in ready:
-            try:
-                row = bench_replay.record_oracle(info, run_root / slug, args.record_oracle / f"{slug}.jsonl",
-                                                 run_task, args.timeout)
-            except ValueError as exc:
-                failed += 1
-                err.print(f"[red]cannot record[/] {slug}: {exc}")
-                continue
-            failed += row.status != "fixed"
-            err.print(f"recorded {slug}: {row.status} -> {args.record_oracle / slug}.jsonl")
-        return 1 if failed else 0
-    rows = []
-    for slug, info in ready:
-        cassette = args.replay / f"{slug}.jsonl"
-        if not cassette.is_file():
-            err.print(f"[yellow]no cassette[/] for {slug} in {args.replay} (record it with --record-oracle)")
-            continue
-        rows.append(bench_replay.replay_task(info, run_root / slug, cassette, run_task, slug, args.timeout))
-        err.print(f"replayed {slug}: {rows[-1].status}")
-    if not rows:
-        err.print(f"[red]error:[/] no cassettes in {args.replay}")
-        return 2
-    summary = bench_replay.summarize(rows)
-    for table in bench_replay.render(rows, summary):
-        console.print(table)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(bench_replay.to_json(rows, summary) + "\n")
     return 0
 
 

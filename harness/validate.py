@@ -29,8 +29,8 @@ from evals.lint import regressions
 from evals.verdict import TestResult, Verdict
 from harness.evidence import CoverageIndex, Protection, describe, protection, rank_key
 from harness.localize import is_protected
+from harness.protocols import Evaluator
 from sandbox.patch import Patch, PatchError
-from sandbox.process import run as run_process
 from sandbox.worktree import Worktree
 
 
@@ -64,19 +64,41 @@ class Baseline:
 
 
 @dataclass
-class StaticCheck:
-    """A baseline-aware static evaluator (lint or types) used by the validator.
+class Gate:
+    """One evaluator of the validator's pipeline, after the failing tests are screened.
 
     Attributes:
-        id: evaluator id (``lint``, ``types``).
-        run: ``run(worktree, paths) -> Verdict`` for the files a patch touches.
-        baseline: the verdict on the whole repository at the start; diagnostics
-            already there never count against a patch.
+        evaluator: an :class:`~harness.protocols.Evaluator` (lint, types, a ``--check`` command).
+        baseline: its verdict on the whole repository at the start: only results not
+            in it count against a patch (new diagnostics). ``None``: the verdict must pass.
+        after_tests: run after the full test suite instead of before it (slow or
+            whole-program checks such as ``--check``).
     """
 
-    id: str
-    run: Callable[[Path, list[str]], Verdict]
-    baseline: Verdict
+    evaluator: Evaluator
+    baseline: Verdict | None = None
+    after_tests: bool = False
+
+    @property
+    def id(self) -> str:
+        """The evaluator's id (``lint``, ``types``, ``check``)."""
+        return self.evaluator.id
+
+    def judge(self, root: Path, paths: list[str]) -> tuple[str, str]:
+        """Run the evaluator on ``paths`` in ``root``: ``(stage, reason)`` of a rejection,
+        ``("error", why)`` when the evaluator could not run, or ``("", "")`` to go on."""
+        verdict = self.evaluator.run(root, paths)
+        if verdict.error:
+            return "error", f"the {self.id} evaluator failed: {verdict.error.splitlines()[0]}"
+        if self.baseline is None:
+            if verdict.passed:
+                return "", ""
+            first = next(iter(verdict.failures.values()), None)
+            return self.id, first.message if first else f"the {self.id} evaluator rejects it"
+        new = regressions(self.baseline, verdict)
+        if new:
+            return self.id, f"adds {len(new)} {self.id} diagnostic(s): {new[0].message}"
+        return "", ""
 
 
 @dataclass
@@ -135,12 +157,13 @@ class Validator:
         protected: globs of paths a patch may not touch.
         max_diff_lines: largest accepted patch (added + removed lines).
         timeouts: per-test timeout policy.
-        static: lint/type checks run on the patched files before the full suite.
+        gates: the evaluator pipeline run on the patched files after the screen:
+            those without ``after_tests`` before the full suite (lint, types), the
+            others after it (a ``--check`` command). The first rejection decides.
         require_fix: a candidate must fix failing tests (the fix loop). False for
             instruction and review tasks: tests failing at baseline are left alone and
             a candidate only has to break nothing.
-        check: an extra command (argv) that must exit 0 in the patched worktree
-            (``loopwright do --check``), run last, within ``check_timeout`` seconds.
+        editable: globs a patch's files must match (LSS ``editable_paths``); default all.
 
     Attributes:
         evaluator_errors: evaluations in a row where an evaluator could not run
@@ -155,18 +178,17 @@ class Validator:
 
     def __init__(self, evaluator: PytestEvaluator, slots: list[Worktree], baseline: Baseline,
                  protected: tuple[str, ...], max_diff_lines: int = 40,
-                 timeouts: TimeoutPolicy | None = None, static: list[StaticCheck] = (),
-                 require_fix: bool = True, check: list[str] | None = None, check_timeout: float = 600.0):
+                 timeouts: TimeoutPolicy | None = None, gates: list[Gate] = (),
+                 require_fix: bool = True, editable: tuple[str, ...] = ("**",)):
         self.evaluator = evaluator
         self.slots = slots
         self.baseline = baseline
         self.protected = protected
         self.max_diff_lines = max_diff_lines
         self.timeouts = timeouts or evaluator.timeouts
-        self.static = list(static)
+        self.gates = list(gates)
         self.require_fix = require_fix
-        self.check = check
-        self.check_timeout = check_timeout
+        self.editable = tuple(editable)
         self.evaluator_errors = 0
         self.flaky: set[str] = set()
         self._index: CoverageIndex | None = None
@@ -246,6 +268,10 @@ class Validator:
         if bad:
             return Outcome(patch, False, f"touches protected path {bad[0]} (tests and test "
                            "configuration may not be edited)", "policy")
+        outside = [f for f in patch.files if not is_protected(f, self.editable)]
+        if outside:
+            return Outcome(patch, False, f"touches {outside[0]}, outside the editable paths "
+                           f"({', '.join(self.editable)})", "policy")
         if patch.size > self.max_diff_lines:
             return Outcome(patch, False, f"diff_too_large: {patch.size} changed lines "
                            f"(limit {self.max_diff_lines})", "policy")
@@ -378,18 +404,8 @@ class Validator:
                 return
         elif targets and not self._screen(slot, out, targets, "screen"):
             return
-        for check in self.static:
-            t0 = time.monotonic()
-            verdict = check.run(slot.path, list(patch.files))
-            out.seconds[check.id] = time.monotonic() - t0
-            if verdict.error:
-                out.stage, out.reason = "error", f"the {check.id} evaluator failed: {verdict.error.splitlines()[0]}"
-                return
-            new = regressions(check.baseline, verdict)
-            if new:
-                out.stage = check.id
-                out.reason = f"adds {len(new)} {check.id} diagnostic(s): {new[0].message}"
-                return
+        if not self._gates(slot, patch, out, after_tests=False):
+            return
         # every test not screened: the passing ones (regressions), and failing ones that
         # ran no changed line in-process but may still be fixed (a test driving a subprocess)
         screened = set(targets) | self.flaky
@@ -415,28 +431,33 @@ class Validator:
             if out.broken:
                 out.reason = f"breaks {out.broken[0]} (passed before): {describe(results[out.broken[0]])}"
                 return
-        if self.check:
-            t0 = time.monotonic()
-            res = run_process(self.check, slot.path, self.check_timeout, self.evaluator.policy)
-            out.seconds["check"] = time.monotonic() - t0
-            if res.returncode != 0:
-                tail = (res.stderr.strip() or res.stdout.strip()).splitlines()[-3:]
-                out.stage = "check"
-                out.reason = (f"the check command `{' '.join(self.check)}` "
-                              + ("timed out" if res.timed_out else f"failed (exit {res.returncode})")
-                              + (": " + " / ".join(tail) if tail else ""))
-                return
+        if not self._gates(slot, patch, out, after_tests=True):
+            return
         out.viable = True
         out.accepted = out.complete = len(out.fixed) == len(failing)
         if self.require_fix:
             out.protection = protection(self.index, set(self.baseline.passing) - self.flaky, changed)
             out.accepted = out.complete and not out.protection.unprotected
+        after = [g.id for g in self.gates if g.after_tests]
         out.reason = (f"fixes {len(out.fixed)} of {len(failing)} failing tests, no regressions"
                       + ("; unprotected: no passing test executes the changed lines" if out.unprotected else
                          f"; {len(out.protection.tests)} passing test(s) execute the changed lines"
                          if out.protection else "")
                       if failing else f"verified: no test that passed before fails ({len(rest)} run)"
-                      + (", the check command passes" if self.check else ""))
+                      + "".join(f", the {eid} evaluator passes" for eid in after))
+
+    def _gates(self, slot: Worktree, patch: Patch, out: Outcome, after_tests: bool) -> bool:
+        """Run the gates of one side of the full suite in order; False on the first rejection."""
+        for gate in self.gates:
+            if gate.after_tests != after_tests:
+                continue
+            t0 = time.monotonic()
+            stage, reason = gate.judge(slot.path, list(patch.files))
+            out.seconds[gate.id] = time.monotonic() - t0
+            if stage:
+                out.stage, out.reason = stage, reason
+                return False
+        return True
 
 
 def _passes(results: dict[str, TestResult], tid: str) -> bool:

@@ -61,3 +61,22 @@ def snapshot(root: Path) -> dict[str, bytes]:
 
 
 PYTHON = sys.executable
+
+
+@pytest.fixture(autouse=True)
+def _close_test_evaluators(monkeypatch):
+    """Stop the fork servers of every PytestEvaluator a test makes itself (tests that drive
+    the validator directly do not close theirs; a run closes its own through RunSession)."""
+    from evals.pytest_runner import PytestEvaluator
+
+    made = []
+    init = PytestEvaluator.__init__
+
+    def tracked(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        made.append(self)
+
+    monkeypatch.setattr(PytestEvaluator, "__init__", tracked)
+    yield
+    for ev in made:
+        ev.close()

@@ -21,7 +21,6 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from harness import cli_do
 from harness.cli import app
 from tests.conftest import PYTHON, git, snapshot
 from evals.model_server import FakeLLMServer
@@ -79,7 +78,6 @@ def run_ids(root: Path) -> list[str]:
 def invoke(args: list[str], monkeypatch) -> tuple[int, dict | str]:
     """Run the CLI in-process (stdin is not a terminal); JSON stdout parsed when ``--json``."""
     monkeypatch.setenv("OPENAI_API_KEY", "k")
-    cli_do.register(app)
     res = CliRunner().invoke(app, args, catch_exceptions=False)
     out = res.stdout
     if "--json" in args:

@@ -321,13 +321,14 @@ def test_review_without_a_key_does_not_suggest_the_templates_it_refuses(make_rep
 
 def test_a_missing_type_checker_suggests_dropping_types_only_when_it_was_given(make_repo, monkeypatch):
     from evals.types import TypeCheckEvaluator
-    from harness.fix import _static_checks
 
     monkeypatch.setattr(TypeCheckEvaluator, "available", lambda self, python=None: False)
-    root = make_repo({"mypy.ini": "[mypy]\n", "a.py": "x = 1\n"})  # the repository configures mypy
-    for when, suggested in (("configured", False), ("always", True)):  # always: `--types` was given
-        messages: list[str] = []
-        options = FixOptions(python=PYTHON, static={"types": when})
-        assert _static_checks(root, root, PYTHON, options, "r", lambda m: None, messages) == []
-        assert messages[0].startswith("types evaluator skipped: no type checker is installed")
-        assert ("drop --types" in messages[0]) is suggested
+    # the repository configures mypy; `--types` was not given
+    root = make_repo({"mypy.ini": "[mypy]\n", "calc.py": "def double(x):\n    return x * 3\n",
+                      "test_calc.py": "from calc import double\n\ndef test_double():\n    assert double(2) == 4\n"})
+    code, out = fix_json(root)
+    note = next(m for m in out["messages"] if m.startswith("types evaluator skipped"))
+    assert "no type checker is installed" in note and "drop --types" not in note
+    code, out = fix_json(root, "--types")
+    note = next(m for m in out["messages"] if m.startswith("types evaluator skipped"))
+    assert "drop --types" in note
