@@ -16,8 +16,8 @@ from pathlib import Path
 
 import git
 
-from harness.fix import UsageError
-from harness.state import RunFiles, RunState, StateError, list_runs
+from harness.errors import UsageError
+from harness.state import RunFiles, RunState, list_runs
 from sandbox.worktree import RepoError, open_repo
 
 DO_LOOP = "do-instruction"
@@ -77,9 +77,9 @@ def load_run(root: Path, run_id: str) -> tuple[RunFiles, RunState]:
     """
     try:
         files = RunFiles(root, run_id, create=False)
-        return files, files.load()
-    except (FileNotFoundError, StateError) as exc:
+    except FileNotFoundError as exc:
         raise UsageError(f"{exc}; list runs with `loopwright status`") from None
+    return files, files.load()
 
 
 def checkpoints(repo: git.Repo, state: RunState) -> list[str]:
