@@ -324,7 +324,11 @@ def scan_runs(repo_root: Path) -> list[RunEntry]:
     for d in sorted(runs_dir.iterdir()):
         if not d.is_dir():
             continue
-        files = RunFiles(repo_root, d.name)
+        try:
+            files = RunFiles(repo_root, d.name)
+        except FileNotFoundError as exc:  # a directory loopwright did not make
+            out.append(RunEntry(d.name, False, None, str(exc)))
+            continue
         alive = not files.try_lock()
         files.unlock()
         if not files.state.exists():
