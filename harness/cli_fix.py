@@ -284,7 +284,8 @@ def gc_cmd(repo: Path = REPO) -> None:
                 r.git.branch("-D", branch.name)
                 removed.append(branch.name)
     removed += _gc_scratch(worktree_root(), {e.run_id for e in runs} - alive)
-    Console().print("\n".join(f"removed {x}" for x in removed) or "nothing to remove")
+    Console().print("\n".join(f"removed {x}" for x in removed) or "nothing to remove",  # whole paths
+                    soft_wrap=True, markup=False, highlight=False)
 
 
 def _gc_scratch(where: Path, dead: set[str]) -> list[str]:

@@ -18,13 +18,11 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from harness import cli_review
 from harness.cli import app
 from harness.state import RunState, StateError, load_state
 from tests.conftest import git, run_dir, snapshot, write_tree
 from tests.github_server import GitHubServer
 
-cli_review.register(app)
 NO_PYTHON = "/nonexistent/python"  # a valid input gets past the input check and stops here, fast
 RUN_ID = "20250101-120000-ab12"
 PROPERTY = settings(max_examples=25, deadline=None, derandomize=True,

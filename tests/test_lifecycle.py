@@ -47,7 +47,7 @@ def test_gc_during_worktree_creation_leaves_the_live_run_alone(make_repo):
     result = CliRunner().invoke(app, ["gc", str(root)])  # now it is dead: all of it goes
     assert result.exit_code == 0, result.output
     assert not wt.path.exists() and run_id not in git(root, "worktree", "list")
-    assert not scratch.exists() and f"removed {scratch}" in " ".join(result.output.split())
+    assert not scratch.exists() and f"removed {scratch}\n" in result.output
 
 
 def test_state_is_saved_after_every_candidate_and_nothing_remains_but_state_files(make_repo):
