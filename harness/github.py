@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping
 import httpx2
 import tenacity
 
-from harness.generators.retrying import wait_retry_after
+from harness.generators.retrying import stop_when_waits_exceed, wait_retry_after
 
 DEFAULT_API_URL = "https://api.github.com"
 API_VERSION = "2022-11-28"
@@ -132,11 +132,11 @@ class GitHub:
             return resp  # unreachable
 
         # tenacity's stock strategies: the server's wait (Retry-After, rate-limit reset) when it
-        # names one, else exponential backoff 2, 4, 8… s up to 30 s; no wait past the budget
+        # names one, else exponential backoff 2, 4, 8… s up to 30 s; no waiting past the budget
         retrying = tenacity.Retrying(
             retry=tenacity.retry_if_exception_type(_Retry),
             wait=wait_retry_after(float("inf"), tenacity.wait_exponential(multiplier=2, max=30)),
-            stop=tenacity.stop_after_attempt(self.max_attempts) | tenacity.stop_before_delay(self.retry_budget),
+            stop=tenacity.stop_after_attempt(self.max_attempts) | stop_when_waits_exceed(self.retry_budget),
             sleep=self.sleep, reraise=True)
         try:
             return retrying(attempt)

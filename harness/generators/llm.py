@@ -34,7 +34,7 @@ from harness.generators.edits import EditError, apply_edits, parse_edits
 from harness.generators.pricing import Price, cost_usd
 from harness.generators.prompt import TASK_KINDS, build_first, build_retry
 from harness.generators.replies import Reply, keyword_lines, parse_reply, read_files
-from harness.generators.retrying import RetryPolicy, TransientError, parse_retry_after, retrying
+from harness.generators.retrying import RetryPolicy, TransientError, deadline_fired, parse_retry_after, retrying
 from harness.generators.tokens import TokenCounter
 from harness.localize import is_protected
 from prompts import render
@@ -407,8 +407,7 @@ class LLMGenerator(Generator):
             response = policy(attempt)
         except TransientError as exc:
             attempts = policy.statistics.get("attempt_number", 1)
-            if deadline is not None and attempts < self.retry.attempts and \
-                    deadline - start < self.retry.max_wait:
+            if deadline_fired(policy):
                 raise BudgetExceeded("max_wall_seconds", f"{self.name}: no time left for another "
                                      f"attempt within the run's time budget after {attempts} "
                                      f"attempt(s) over {_since(start)}; last error: {exc}") from exc

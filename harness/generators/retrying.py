@@ -33,8 +33,9 @@ class RetryPolicy:
 
     Attributes:
         attempts: total attempts per model call, the first included.
-        max_wait: seconds allowed from the first attempt to the start of the last
-            retry; a retry whose wait would end later is not made.
+        max_wait: seconds of waiting allowed across all retries of one call; a retry
+            whose wait would exceed it is not made (time spent in requests does not count:
+            the run's deadline bounds that).
         initial: seconds of the backoff multiplier (the n-th wait is drawn uniformly
             from ``[0, min(max_backoff, initial * 2**n)]``: tenacity's
             ``wait_random_exponential``, "full jitter" from the AWS Architecture Blog,
@@ -64,6 +65,37 @@ class wait_retry_after(tenacity.wait.wait_base):  # noqa: N801 - named like tena
         return min(hint, self.cap) if hint is not None else self.fallback(retry_state)
 
 
+class stop_when_waits_exceed(tenacity.stop.stop_base):  # noqa: N801 - named like tenacity's strategies
+    """Stop when the waits so far plus the next one would exceed ``max_wait`` seconds
+    (``idle_for + upcoming_sleep``; time spent in attempts does not count)."""
+
+    def __init__(self, max_wait: float) -> None:
+        self.max_wait = max_wait
+
+    def __call__(self, retry_state: tenacity.RetryCallState) -> bool:
+        return retry_state.idle_for + (retry_state.upcoming_sleep or 0.0) > self.max_wait
+
+
+class stop_at_deadline(tenacity.stop.stop_before_delay):  # noqa: N801 - named like tenacity's strategies
+    """tenacity's ``stop_before_delay`` (no retry whose wait would end past ``max_delay``
+    seconds after the first attempt) that remembers whether it fired: ``fired`` tells a
+    call ended by the run's deadline from one that exhausted its retry policy."""
+
+    def __init__(self, max_delay: float) -> None:
+        super().__init__(max_delay)
+        self.fired = False
+
+    def __call__(self, retry_state: tenacity.RetryCallState) -> bool:
+        hit = super().__call__(retry_state)
+        self.fired = self.fired or hit
+        return hit
+
+
+def deadline_fired(retrying_: tenacity.Retrying) -> bool:
+    """Whether the run's deadline (not attempts or the wait budget) stopped ``retrying_``."""
+    return any(isinstance(s, stop_at_deadline) and s.fired for s in getattr(retrying_.stop, "stops", ()))
+
+
 def retrying(policy: RetryPolicy, time_left: float | None, sleep: Callable[[float], None],
              before_sleep: Callable[[tenacity.RetryCallState], None]) -> tenacity.Retrying:
     """A tenacity ``Retrying`` for one model call under ``policy``.
@@ -75,12 +107,14 @@ def retrying(policy: RetryPolicy, time_left: float | None, sleep: Callable[[floa
         sleep: how to wait (``time.sleep``; tests pass a recorder).
         before_sleep: called before each wait (``retry_state.upcoming_sleep`` is the wait).
     """
-    limit = policy.max_wait if time_left is None else min(policy.max_wait, max(time_left, 0.0))
     backoff = tenacity.wait_random_exponential(multiplier=policy.initial, max=policy.max_backoff)
+    stop = tenacity.stop_after_attempt(policy.attempts) | stop_when_waits_exceed(policy.max_wait)
+    if time_left is not None:  # the run's deadline: real time, attempts included
+        stop = stop | stop_at_deadline(max(time_left, 0.0))
     return tenacity.Retrying(
         retry=tenacity.retry_if_exception_type(TransientError),
         wait=wait_retry_after(policy.retry_after_cap, backoff),
-        stop=tenacity.stop_after_attempt(policy.attempts) | tenacity.stop_before_delay(limit),
+        stop=stop,
         sleep=sleep,
         before_sleep=before_sleep,
         reraise=True,
