@@ -28,7 +28,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from harness.cli_common import bad_input, default_generator, make_generator, run_config
+from harness.cli_common import bad_input, default_generator, build_generator, run_config
 from harness.errors import UsageError
 from harness.fix import FixResult, fix
 from harness.github import GitHub, GitHubError
@@ -62,7 +62,7 @@ def review_generator(spec: str | None, loop: LoopSpec, **llm):
     if "templates" in [p.strip() for p in spec.split(",")]:
         raise UsageError("review comments need a model: the offline templates repairer only fixes failing "
                          "tests; use --model openai:MODEL or anthropic:MODEL (or replay:FILE)")
-    return make_generator(spec, loop, **llm)
+    return build_generator(spec, loop, **llm)
 
 
 _REPO = typer.Argument(Path("."), help="The git repository (or a path inside it).")
@@ -344,7 +344,7 @@ def _cost(spent) -> str:
 def _ci_fix(gh, repo, pr, workspace, mode, why_not, remote, generator, limits, out, env, say) -> dict:
     loop = builtin_spec("fix-failing-tests")
     options = run_config(loop, workspace, dict(limits, model=generator))
-    result: FixResult = fix(workspace, make_generator(options.model or default_generator(loop), loop,
+    result: FixResult = fix(workspace, build_generator(options.model or default_generator(loop), loop,
                                                       base_url=options.base_url), options, say=say)
     s = result.state
     out.update(result=result.to_json(), exit_code=result.exit_code)

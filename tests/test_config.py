@@ -109,12 +109,12 @@ def test_tests_option_restricts_the_failing_tests_worked_on(tmp_path):
 
 
 def test_the_loops_worker_model_settings_reach_its_generator(monkeypatch):
-    from harness.cli_common import make_generator
+    from harness.cli_common import build_generator
 
     monkeypatch.setenv("ANTHROPIC_API_KEY", "k")
     monkeypatch.setenv("OPENAI_API_KEY", "k")
     loop = builtin_spec("do-instruction")
-    own = make_generator(loop.generator, loop)
+    own = build_generator(loop.generator, loop)
     assert (own.temperature, own.max_tokens) == (0.2, 8192)  # workers[0].model in the loop file
-    other = make_generator("openai:gpt-4.1-mini", loop)
+    other = build_generator("openai:gpt-4.1-mini", loop)
     assert (other.temperature, other.max_tokens) == (None, 4096)  # another model: its defaults
