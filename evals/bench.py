@@ -53,6 +53,8 @@ class Row:
     ``verified`` is the bench's own check of a ``fixed`` claim (patch applied to a
     clean clone, tests rerun, no test file touched); None when not checked.
     ``wall_seconds`` is the harness's figure when it reported one, else the bench's.
+    ``unprotected`` is the harness's own flag: the fix changes lines no test that
+    passed at the start executes (None when not reported).
     """
 
     library: str
@@ -66,6 +68,7 @@ class Row:
     iterations: int | None = None
     exit_code: int | None = None
     verified: bool | None = None
+    unprotected: bool | None = None
     bench_seconds: float = 0.0
     run_id: str = ""
     bug: str = ""
@@ -207,6 +210,8 @@ def run_task(info: dict, run_dir: Path, timeout: float = 300.0, verify: bool = T
         if isinstance(summary.get(key), int):
             setattr(row, key, summary[key])
     row.run_id = str(summary.get("run_id", ""))
+    if isinstance(summary.get("unprotected"), bool):
+        row.unprotected = summary["unprotected"]
     if row.wall_seconds is None:
         row.wall_seconds = row.bench_seconds
     patch = row.patch = summary.get("patch") or ""
@@ -255,7 +260,8 @@ def summarize(rows: list[Row]) -> dict:
     """Suite figures: counts, wall-time quantiles, candidates per fix, test-time share.
 
     Returns a dict: ``total``, ``fixed`` (status ``fixed``), ``verified`` (fixed and
-    confirmed by the bench; equals ``fixed`` when verification was off),
+    confirmed by the bench; equals ``fixed`` when verification was off), ``unprotected``
+    (fixed, with changed lines no baseline-passing test executes),
     ``fix_rate`` (fixed/total), ``median_wall_s`` and ``p90_wall_s`` (nearest
     rank, over every task), ``mean_candidates_per_fix`` (over fixed tasks that
     report it), ``test_share`` (sum test_seconds / sum wall_seconds over tasks
@@ -273,6 +279,7 @@ def summarize(rows: list[Row]) -> dict:
         "total": len(rows),
         "fixed": len(fixed),
         "verified": sum(1 for r in fixed if r.verified is not False),
+        "unprotected": sum(1 for r in fixed if r.unprotected),
         "fix_rate": len(fixed) / len(rows) if rows else None,
         "median_wall_s": statistics.median(walls) if walls else None,
         "p90_wall_s": _pct(walls, 0.9),
@@ -296,7 +303,8 @@ def render(rows: list[Row], summary: dict, console: Console) -> None:
     colors = {"fixed": "green", "partial": "yellow", "not_fixed": "red"}
     for r in rows:
         status = f"[{colors.get(r.status, 'magenta')}]{r.status}[/]"
-        ver = {True: "yes", False: "[red]NO[/]", None: ""}[r.verified]
+        ver = {True: "yes", False: "[red]NO[/]", None: ""}[r.verified] + (
+            " [yellow](unprotected)[/]" if r.unprotected else "")
         table.add_row(f"{r.library} {r.version}", str(r.seed), r.bug.split(":")[0], status,
                       r.stop_reason or r.note,
                       _f(r.wall_seconds), _f(r.candidates_tried, "{}"),
@@ -310,6 +318,8 @@ def render(rows: list[Row], summary: dict, console: Console) -> None:
         f"  ({s['fix_rate']:.0%})" if s["fix_rate"] is not None else ""))
     if s["verified"] != s["fixed"]:
         tot.add_row("fixes confirmed by the bench", f"{s['verified']} / {s['fixed']}")
+    tot.add_row("fixes unprotected (no passing test runs the changed lines)",
+                f"{s.get('unprotected', 0)} / {s['fixed']}")
     tot.add_row("median wall s per task", _f(s["median_wall_s"]))
     tot.add_row("p90 wall s per task", _f(s["p90_wall_s"]))
     tot.add_row("mean candidates tried per fix", _f(s["mean_candidates_per_fix"]))

@@ -20,7 +20,7 @@ from harness.cli_common import (BASE_URL, MAX_COST, MAX_ITERATIONS, MAX_SECONDS,
                                 REPLAY, REPO, bad_input, default_generator, err, build_generator, run_config)
 from harness.config import default_jobs
 from harness.errors import EXIT_BAD_INPUT, UsageError
-from harness.fix import FixResult, fix, resume
+from harness.fix import FixResult, error_json, fix, resume
 from harness.loop import LoopEvent
 from loops.spec import LoopSpec, SpecError, builtin_names, builtin_spec, load_spec
 
@@ -82,11 +82,13 @@ def _run(repo: Path, loop: LoopSpec, as_json: bool, flags: dict, *, apply: bool 
                 progress.live = live
                 result = go()
     except (UsageError, SpecError) as exc:
-        raise bad_input(exc, as_json) from None
+        if as_json:  # every field of a run's result, null where unknown
+            print(json.dumps(error_json(str(exc)), indent=2))
+        raise bad_input(exc, False) from None
     if as_json:
         print(json.dumps(result.to_json(), indent=2))
-    else:
-        _summary(console, result)
+    else:  # the summary is the command's output (stdout); progress went to stderr
+        _summary(Console(), result)
     raise typer.Exit(result.exit_code)
 
 
@@ -94,11 +96,16 @@ def _summary(console: Console, result: FixResult) -> None:
     s = result.state
     colour = {"fixed": "green", "nothing_to_fix": "green", "partial": "yellow"}.get(s.status, "red")
     table = Table.grid(padding=(0, 2))
-    table.add_row("status", f"[{colour}]{s.status}[/]")
+    status = f"{s.status} (unprotected)" if s.status in ("fixed", "partial") and result.unprotected else s.status
+    table.add_row("status", f"[{colour}]{status}[/]")
+    if result.patch and result.protected_by_tests is not None:
+        table.add_row("evidence", f"{result.protected_by_tests} passing test(s) execute the changed lines")
     table.add_row("stop reason", f"{s.stop_reason} — {s.stop_detail}")
     table.add_row("tests fixed", f"{len(s.fixed_tests)} of {len(s.baseline_failing)}")
     for t in s.remaining[:10]:
-        table.add_row("still failing", t)
+        table.add_row("still failing", t + (f" ({result.reasons[t]})" if result.reasons.get(t) else ""))
+    for t in result.flaky:
+        table.add_row("flaky", t)
     table.add_row("candidates", f"{s.candidates_tried} in {s.iteration} iteration(s)")
     table.add_row("time", f"{s.spent.wall_seconds:.1f} s ({s.spent.test_seconds:.1f} s in test processes)")
     if s.spent.model_calls:
@@ -106,12 +113,15 @@ def _summary(console: Console, result: FixResult) -> None:
         table.add_row("model", f"{s.spent.model_calls} calls, {s.spent.tokens} tokens, {cost}")
     if result.patch:
         table.add_row("branch", s.branch)
-        table.add_row("patch", result.patch_path)
     for m in result.messages:
-        table.add_row("note", m)
+        table.add_row("warning" if m.startswith("fixed (unprotected)") else "note", m)
     console.print(Panel(table, title=f"loopwright run {s.run_id}", expand=False))
     if result.patch:
         console.print(Syntax(result.patch, "diff", theme="ansi_dark", background_color="default"))
+        # whole lines, never wrapped or cut, so they can be copied as they are
+        console.print(f"patch: {result.patch_path}", soft_wrap=True, markup=False, highlight=False)
+        console.print(f"apply it: git apply {result.patch_path}", soft_wrap=True, markup=False,
+                      highlight=False)
 
 
 _APPLY = typer.Option(False, "--apply", help="Apply the final patch to your working tree (only if it is clean).")

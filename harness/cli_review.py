@@ -62,7 +62,11 @@ def review_generator(spec: str | None, loop: LoopSpec, **llm):
     if "templates" in [p.strip() for p in spec.split(",")]:
         raise UsageError("review comments need a model: the offline templates repairer only fixes failing "
                          "tests; use --model openai:MODEL or anthropic:MODEL (or replay:FILE)")
-    return build_generator(spec, loop, **llm)
+    try:
+        return build_generator(spec, loop, **llm)
+    except UsageError as exc:  # the generic advice to run offline does not apply here
+        msg = re.sub(r",? (?:or )?(?:run offline with|use) --model templates", "", str(exc))
+        raise UsageError(msg + "; review comments need a model (or --replay FILE)") from None
 
 
 _REPO = typer.Argument(Path("."), help="The git repository (or a path inside it).")

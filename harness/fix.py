@@ -11,7 +11,6 @@ Exit codes: 0 fixed or nothing to fix, 1 not (fully) fixed, 2 bad usage or input
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from pathlib import Path
 import git
 
 from harness.config import DEFAULT_POLICY, DEFAULT_PROTECTED, RunConfig
+from harness.evidence import describe, missing_module, syntax_errors, unprotected_warning
 from harness.errors import EXIT_BAD_INPUT, EXIT_NOT_FIXED, EXIT_OK, UsageError
 from harness.loop import LoopEvent
 from harness.protocols import Generator
@@ -27,6 +27,8 @@ from harness.session import RunSession
 from harness.state import RunState, append_lesson, operator_priors, read_lessons
 from harness.validate import Baseline, Outcome
 from sandbox.patch import Patch
+from sandbox.process import SandboxPolicy
+from sandbox.process import run as run_process
 
 #: ``fix``'s options are the run configuration (the name older callers use).
 FixOptions = RunConfig
@@ -37,13 +39,32 @@ __all__ = ["DEFAULT_POLICY", "DEFAULT_PROTECTED", "EXIT_BAD_INPUT", "EXIT_NOT_FI
 
 @dataclass
 class FixResult:
-    """The outcome of ``fix``: final state, exit code, patch text and where things are."""
+    """The outcome of ``fix``: final state, exit code, patch text and where things are.
+
+    Attributes:
+        flaky: tests that failed with a candidate and passed when re-run alone.
+        reasons: test id -> why it still fails (``timed out after 60 s``, the message).
+    """
 
     state: RunState
     exit_code: int
     patch: str = ""
     patch_path: str = ""
     messages: list[str] = field(default_factory=list)
+    flaky: list[str] = field(default_factory=list)
+    reasons: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def protected_by_tests(self) -> int | None:
+        """Fewest passing tests executing the lines of an accepted patch (None: no patch,
+        or patches validated before this was measured)."""
+        counts = [a["protected_by_tests"] for a in self.state.accepted if "protected_by_tests" in a]
+        return min(counts) if counts else None
+
+    @property
+    def unprotected(self) -> bool:
+        """An accepted patch changes lines that no test passing at the start executes."""
+        return any(a.get("unprotected") for a in self.state.accepted)
 
     def to_json(self) -> dict:
         """The ``--json`` summary (documented in README)."""
@@ -55,7 +76,19 @@ class FixResult:
                 "wall_seconds": s.spent.wall_seconds, "test_seconds": round(s.spent.test_seconds, 3),
                 "candidates_tried": s.candidates_tried, "iterations": s.iteration,
                 "cost_usd": s.spent.cost_usd, "tokens": s.spent.tokens,
+                "protected_by_tests": self.protected_by_tests, "unprotected": self.unprotected,
+                "flaky_tests": self.flaky, "failure_reasons": {t: self.reasons.get(t, "") for t in s.remaining},
                 "messages": self.messages, "exit_code": self.exit_code}
+
+
+def error_json(message: str, exit_code: int = EXIT_BAD_INPUT) -> dict:
+    """The ``--json`` result of a run that could not start: every field of
+    :meth:`FixResult.to_json`, null where unknown, plus ``error``."""
+    keys = ("run_id", "stop_reason", "stop_detail", "fixed_tests", "remaining_failures", "patch",
+            "patch_path", "branch", "wall_seconds", "test_seconds", "candidates_tried", "iterations",
+            "cost_usd", "tokens", "protected_by_tests", "unprotected", "flaky_tests", "failure_reasons")
+    return {**dict.fromkeys(keys), "status": "error", "stop_reason": "error", "stop_detail": message,
+            "error": message, "messages": [], "exit_code": exit_code}
 
 
 def fix(path: Path, generator: Generator, options: RunConfig,
@@ -102,9 +135,10 @@ def _fix(run: RunSession, generator: Generator, on_event, attempts: list) -> Fix
         state.stop_detail = ("the tests named by --tests pass: nothing to fix" if run.config.tests
                              else f"all {len(baseline.results)} tests pass: nothing to fix")
         return _finish(run)
-    missing = _missing_dependency(run.root, baseline)
+    missing = _missing_dependency(run.root, baseline, run.python, run.config.policy)
     if missing:
         raise UsageError(missing)
+    _explain_baseline(baseline, run.note)
     validator = run.validator(baseline)
     for accepted in state.accepted:  # resuming: replay what was already accepted
         validator.accept(Outcome(Patch.from_diff(accepted["diff"], accepted["description"], accepted.get("meta")),
@@ -116,7 +150,15 @@ def _fix(run: RunSession, generator: Generator, on_event, attempts: list) -> Fix
                     operator_priors=operator_priors(lessons, OPERATOR_PRIORS), attempts=list(attempts))
     state.spent.wall_seconds = run.elapsed()
     loop.run()
-    return _finish(run)
+    result = _finish(run)
+    result.flaky = sorted(validator.flaky)
+    result.reasons = {t: describe(baseline.results[t]) for t in state.remaining if t in baseline.results}
+    for t in result.flaky:
+        result.messages.append(f"flaky test: {t} failed with a candidate and passed when re-run alone; "
+                               "it was left out of the regression checks")
+    if result.unprotected:
+        result.messages.append(unprotected_warning(sum(bool(a.get("unprotected")) for a in state.accepted)))
+    return result
 
 
 def _finish(run: RunSession) -> FixResult:
@@ -155,22 +197,38 @@ def _apply_to_user_tree(repo: git.Repo, patch_path: Path) -> str:
     return "applied the patch to your working tree (not committed)"
 
 
-def _missing_dependency(root: Path, baseline: Baseline) -> str:
-    """A message when every failure is an import of a module that is not part of the repo."""
+def _missing_dependency(root: Path, baseline: Baseline, python: str, policy: SandboxPolicy) -> str:
+    """A message when every failure is an import of a module that is not installed.
+
+    Only a module that is neither in the repository nor importable from the target
+    interpreter, imported unconditionally at module level, is a missing dependency
+    (:func:`harness.evidence.missing_module`); a wrong version check in the
+    repository's own code that imports a module of another Python is a bug to fix.
+    """
     names = set()
     for tid in baseline.failing:
-        m = re.search(r"No module named '([\w.]+)'", baseline.results[tid].message)
-        if not m:
+        top = missing_module(baseline.root, baseline.results[tid])
+        if top is None:
             return ""
-        top = m.group(1).split(".")[0]
-        for base in (root, root / "src"):
-            if (base / top).is_dir() or (base / f"{top}.py").exists():
-                return ""  # a module of this repository: a bug loopwright may fix
         names.add(top)
     if not names:
         return ""
+    probe = "import importlib.util, sys; sys.exit(0 if importlib.util.find_spec(sys.argv[1]) else 1)"
+    if any(run_process([python, "-c", probe, n], root, 60, policy).returncode == 0 for n in names):
+        return ""  # importable from the target: the failure comes from how the code imports it
     return (f"the tests fail because {', '.join(sorted(names))} is not installed in the target "
             "interpreter; install the project's dependencies there (or pass --python) and run again")
+
+
+def _explain_baseline(baseline: Baseline, note: Callable[[str], None]) -> None:
+    """Say what the failures are when words help: syntax errors in the source (file:line
+    and pytest's message), tests that timed out."""
+    failing = {t: baseline.results[t] for t in baseline.failing}
+    for path, line, msg in syntax_errors(baseline.root, failing):
+        note(f"syntax error in {path}:{line}: {msg}")
+    for t, r in failing.items():
+        if r.outcome == "timeout":
+            note(f"{t} {describe(r)} at baseline")
 
 
 def _lesson(repo_root: Path, state: RunState) -> None:
@@ -182,7 +240,9 @@ def _lesson(repo_root: Path, state: RunState) -> None:
         meta = a.get("meta", {})
         where = f" at {meta['path']}:{meta['line']}" if meta.get("path") else ""
         lines.append(f"fixed {len(a['fixed'])} test(s) with `{meta.get('operator', meta.get('generator', 'patch'))}`"
-                     f"{where}: {a['description']}")
+                     f"{where}: {a['description']}"
+                     + (" (unprotected: no passing test executes the changed lines; review it)"
+                        if a.get("unprotected") else ""))
     if not state.accepted:
         lines.append(f"{state.candidates_tried} candidates tried, none accepted")
     append_lesson(repo_root, state, f"{time.strftime('%Y-%m-%d')} run {state.run_id} — {state.status}",

@@ -139,7 +139,8 @@ class Loop:
                 self.state.accepted.append({"description": accepted.patch.description,
                                             "diff": accepted.patch.diff, "fixed": accepted.fixed,
                                             "files": list(accepted.patch.files),
-                                            "meta": accepted.patch.meta})
+                                            "meta": accepted.patch.meta,
+                                            **(accepted.protection.summary() if accepted.protection else {})})
                 self._forget(accepted.patch.digest)
                 self.attempts.append(Attempt(accepted.patch.digest, accepted.patch.description, True,
                                              f"accepted and applied: {accepted.reason}", accepted.patch.diff))

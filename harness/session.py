@@ -19,6 +19,7 @@ worktree (its branch too when it has no commit), and releases the lock.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -305,7 +306,8 @@ class RunSession:
             if when == "never" or (when == "configured" and not ev.configured(self.root)):
                 continue
             if not ev.available():
-                self.note(f"{eid} evaluator skipped: {ev.MISSING}")
+                why = ev.MISSING if when == "always" else re.sub(rf",? or drop --{eid}\b", "", ev.MISSING)
+                self.note(f"{eid} evaluator skipped: {why}")  # "drop --types" only if it was given
                 continue
             base = ev.run(self.worktree.path)
             if base.error:
