@@ -25,7 +25,7 @@ import os
 import shlex
 import shutil
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import typer
@@ -39,48 +39,9 @@ from harness.cli_common import bad_input, build_generator, run_config
 from harness.errors import EXIT_INTERRUPTED, UsageError
 from harness.instruct import InstructResult, carry_out, instruction_task
 from harness.interactive import Narrator, Reviewer, auto_approve, choose_ending, interrupt_guard
-from harness.state import RunFiles, new_run_id, write_json_atomic
-from harness.undo import DO_LOOP, apply_result, load_run, repo_root, undo_last
+from harness.state import RunFiles, new_run_id
+from harness.undo import DO_LOOP, DoSettings, apply_result, load_run, repo_root, undo_last
 from loops.spec import SpecError, builtin_spec
-
-SETTINGS_FILE = "do.json"
-
-
-@dataclass
-class DoSettings:
-    """How a ``do`` run was started (``runs/<run-id>/do.json``), reused by a resume.
-
-    Attributes:
-        instruction: the developer's instruction (the whole text).
-        check: the ``--check`` command as argv, or None.
-        model: the generator spec (``openai:MODEL``...). base_url: API root or None.
-        yes: approve every verified patch unattended.
-    """
-
-    instruction: str
-    check: list[str] | None = None
-    model: str = ""
-    base_url: str | None = None
-    yes: bool = False
-
-    def save(self, files: RunFiles) -> None:
-        """Write ``do.json`` into the run directory."""
-        write_json_atomic(files.dir / SETTINGS_FILE, asdict(self))
-
-    @classmethod
-    def load(cls, files: RunFiles) -> DoSettings:
-        """Read ``do.json`` back.
-
-        Raises:
-            UsageError: the run has no ``do.json`` (it is not a ``do`` run).
-        """
-        path = files.dir / SETTINGS_FILE
-        if not path.exists():
-            raise UsageError(f"run {files.dir.name} has no {SETTINGS_FILE}: it was not started by "
-                             "`loopwright do`")
-        data = json.loads(path.read_text())
-        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
-
 
 commands = typer.Typer(rich_markup_mode=None)  # plain help: no <bool> metavar on flags
 
