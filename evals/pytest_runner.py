@@ -139,6 +139,9 @@ class PytestEvaluator:
         self.intervals: list[tuple[float, float]] = []
         self.fork = fork and hasattr(os, "fork")
         self._servers: dict[Path, ForkServer | None] = {}
+        self._trusted: set[Path] = set()  # worktrees where a forked run has started pytest
+        # worktree -> why its fork server was dropped for plain processes
+        self.fork_fallbacks: dict[Path, str] = {}
         self._lock = threading.Lock()
 
     def busy_seconds(self) -> float:
@@ -181,11 +184,27 @@ class PytestEvaluator:
         server = None if plain or not self.fork else self._server(root, base_env)
         if server is not None:
             try:
-                return server.run(args, root, env, timeout)
+                res = server.run(args, root, env, timeout)
+                if root in self._trusted or _wrote_results(env):
+                    self._trusted.add(root)
+                    return res
             except ForkServerError:
+                res = None
+            # The server failed, or its first run in this worktree did not start: check with a
+            # plain process. If that starts, the server cannot run what a plain pytest can here
+            # (an interaction of its preloaded modules with the project): stop using it.
+            plain_res = self._plain(root, args, env, base_env, timeout)
+            if res is None or _wrote_results(env):
                 with self._lock:
                     self._servers[root] = None
+                    if res is not None:
+                        self.fork_fallbacks[root] = _startup_error(res, root)
                 server.close()
+            return plain_res
+        return self._plain(root, args, env, base_env, timeout)
+
+    def _plain(self, root: Path, args: list[str], env: dict[str, str], base_env: dict[str, str],
+               timeout: float):
         return run([self.python, "-m", "pytest", *args], root, timeout, self.policy, {**base_env, **env})
 
     def run(self, root: Path, *, select: list[str] | None = None, first: list[str] = (),
@@ -214,7 +233,7 @@ class PytestEvaluator:
             out.processes += 1
             running = started - set(out.results)
             if not out.collected and not out.results:
-                out.error = _startup_error(res)
+                out.error = _startup_error(res, root)
                 return out
             for tid in running:  # the test that was running when the process died
                 reason = (f"process killed after {process_timeout:.0f} s" if res.timed_out
@@ -326,6 +345,15 @@ class PytestEvaluator:
         return v
 
 
+def _wrote_results(env: dict[str, str]) -> bool:
+    """Whether the pytest process of ``env`` got as far as our plugin's first record."""
+    path = env.get("LOOPWRIGHT_RESULTS")
+    try:
+        return bool(path) and Path(path).stat().st_size > 0
+    except OSError:
+        return False
+
+
 def _read_jsonl(path: Path):
     if not path.exists():
         return
@@ -336,12 +364,27 @@ def _read_jsonl(path: Path):
             continue
 
 
-def _startup_error(res) -> str:
-    text = (res.stderr.strip() or res.stdout.strip())[-1500:]
+def _startup_error(res, root: Path | None = None) -> str:
+    """Why a pytest process ran no test, in a few lines a user can act on.
+
+    Keeps pytest's own message: the first lines of what it printed (``ERROR: ...``,
+    ``ImportError while loading conftest ...``), or for a traceback its last frame and
+    the exception line, with ``root`` (the worktree) cut from paths so that messages
+    from different worktree slots read the same. At most 5 lines of 300 characters.
+    """
+    text = (res.stderr.strip() or res.stdout.strip())[-20000:]
     if res.timed_out:
         return "pytest did not finish collecting before the process timeout"
     if res.returncode == 5:
         return "no tests were collected"
     if "No module named pytest" in text:
         return "pytest is not installed in the target interpreter"
-    return f"pytest exited with code {res.returncode} before running any test:\n{text}"
+    if root is not None:
+        text = text.replace(str(root).rstrip("/") + "/", "").replace(str(root), ".")
+    lines = [ln.rstrip() for ln in text.splitlines() if ln.strip(" ^~\t")]
+    if "Traceback (most recent call last):" in text:
+        frames = [i for i, ln in enumerate(lines) if ln.lstrip().startswith('File "')]
+        lines = lines[frames[-1]:][:2] + lines[-1:] if frames else lines[-1:]
+    lines = [ln if len(ln) <= 300 else ln[:297] + "..." for ln in lines[:5]]
+    detail = "\n".join(lines) if lines else "(it printed nothing)"
+    return f"pytest exited with code {res.returncode} before running any test: {detail}"

@@ -84,8 +84,10 @@ class Loop:
             self.state.remaining = baseline.failing
             self._tick(started)
             # decide
-            stop = check(self.state, self.limits, started, evaluator_errors=self.validator.evaluator_errors,
-                         repeats=self.repeats, fixing=self.task is None)
+            v = self.validator
+            stop = check(self.state, self.limits, started, evaluator_errors=v.evaluator_errors,
+                         repeats=self.repeats, fixing=self.task is None,
+                         evaluator_fault=v.fault, last_error=v.last_error)
             if stop:
                 return self._stop(stop)
             # gather context

@@ -131,7 +131,10 @@ class Validator:
 
     Attributes:
         evaluator_errors: evaluations in a row where an evaluator could not run
-            (the ``evaluator_error`` stop rule reads it).
+            (the ``evaluator_error`` stop rule reads it); ``last_error`` says why.
+        fault: set when a worktree slot cannot run, without any patch, the tests the
+            baseline ran: an evaluator fault, not the candidates'. No candidate is
+            started after it (the ``evaluator_error`` stop rule fires with this text).
     """
 
     def __init__(self, evaluator: PytestEvaluator, slots: list[Worktree], baseline: Baseline,
@@ -149,6 +152,9 @@ class Validator:
         self.check = check
         self.check_timeout = check_timeout
         self.evaluator_errors = 0
+        self.last_error = ""
+        self.fault = ""
+        self._sound: set[Path] = set()  # slots seen running the failing tests without a patch
         self._free: queue.Queue[Worktree] = queue.Queue()
         for s in slots:
             self._free.put(s)
@@ -189,7 +195,7 @@ class Validator:
                 if outcome.viable and (best is None or len(outcome.fixed) > len(best.fixed)):
                     best = outcome
             nxt = next(it, None)
-            if nxt is not None and time.monotonic() < deadline:
+            if nxt is not None and time.monotonic() < deadline and not self.fault:
                 pending.append(self._pool.submit(self._evaluate, nxt, deadline))
         if best is not None:
             best.accepted = True
@@ -204,7 +210,7 @@ class Validator:
             self.baseline.results[tid] = TestResult(tid, "passed", "", (), old.duration)
 
     def _evaluate(self, patch: Patch, deadline: float) -> Outcome | None:
-        if time.monotonic() >= deadline:
+        if time.monotonic() >= deadline or self.fault:
             return None
         bad = [f for f in patch.files if is_protected(f, self.protected)]
         if bad:
@@ -220,6 +226,8 @@ class Validator:
             self._free.put(slot)
         with self._lock:
             self.evaluator_errors = self.evaluator_errors + 1 if out.stage == "error" else 0
+            if out.stage == "error":
+                self.last_error = out.reason
         return out
 
     def _in_slot(self, slot: Worktree, patch: Patch) -> Outcome:
@@ -233,7 +241,25 @@ class Validator:
             self._screen_and_full(slot, patch, out)
         finally:
             slot.revert(previous)
+        if out.stage == "error" and out.seconds.keys() & {"probe", "screen", "full"}:
+            self._check_slot(slot)
         return out
+
+    def _check_slot(self, slot: Worktree) -> None:
+        """After a test run that failed to start: can this slot, without the patch, run the
+        failing tests the baseline ran? If not, the evaluator is at fault (set ``fault``)."""
+        path = Path(slot.path)
+        if path in self._sound or self.fault:
+            return
+        ids = self.baseline.failing or self.baseline.collected[:1]
+        run = self.evaluator.run(path, select=ids, paths=sorted({t.split("::", 1)[0] for t in ids}),
+                                 timeouts=self._limits(ids), process_timeout=60 + self.baseline.duration)
+        if not run.error:
+            self._sound.add(path)
+        else:
+            with self._lock:
+                self.fault = ("a worktree slot cannot run, without any patch, the tests the "
+                              f"baseline ran: {run.error}")
 
     def _probe(self, targets: list[str], changed: dict[str, set[int]]) -> str:
         """The failing test most likely to tell: its traceback passes through a changed
@@ -256,7 +282,7 @@ class Validator:
                         paths=sorted({t.split("::", 1)[0] for t in ids}),
                         process_timeout=30 + sum(limits.values()))
         if run.error:
-            out.stage, out.reason = "error", f"the test run failed to start: {run.error.splitlines()[0]}"
+            out.stage, out.reason = "error", f"the test run failed to start: {run.error}"
             return False
         fixed = [t for t in ids if t in run.results and run.results[t].ok]
         out.fixed = [t for t in failing if t in set(fixed) | set(already)]
@@ -323,7 +349,7 @@ class Validator:
                              stop_on=[t for t in rest if t in passing], timeouts=self._limits(rest),
                              process_timeout=60 + 3 * self.baseline.duration + 2 * len(rest))
             if full.error:
-                out.stage, out.reason = "error", f"the full test run failed to start: {full.error.splitlines()[0]}"
+                out.stage, out.reason = "error", f"the full test run failed to start: {full.error}"
                 return
             also = {t for t in rest if t not in passing and t in full.results and full.results[t].ok}
             if also:
