@@ -16,8 +16,8 @@ from harness.generators._mutation_ops import (
     _BIN, Cand, _cand, _condition, _rep, _short, fit, prec, _swaps,
 )
 
-_AUG = _swaps("+: -, *; -: +; *: /, +; /: //, *; //: /, %; %: //; **: *; <<: >>; >>: <<; "
-              "&: |; |: &, ^; ^: |; @: *")
+_AUG = _swaps("+: -, *; -: +; *: /, +, //; /: //, *; //: /, %, *; %: //, /; **: *; <<: >>; >>: <<; "
+              "&: |, ^; |: &, ^; ^: &, |; @: *")
 _KIND_CALLS = {"num": {"len", "sum", "int", "float", "abs", "round", "count", "min", "max"},
                "str": {"join", "format", "str", "strip", "lower", "upper", "replace"},
                "list": {"list", "sorted", "split"}, "dict": {"dict"},

@@ -27,6 +27,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from harness.generators import _mutation_ops as ops
+from harness.generators import _reach_ops as reach
 from harness.generators import _stmt_ops
 
 
@@ -79,6 +80,10 @@ OPERATOR_PRIORS: dict[str, float] = {
     "bitop_swap": 0.20,
     "is_eq_swap": 0.15, "delete_statement": 0.15,
     "insert_nearby_statement": 0.10,
+    # _reach_ops (issue 9): edits of real one-line fixes the operators above miss
+    "call_arity": 0.30, "const_cond_to_name": 0.30, "drop_term": 0.20, "attr_swap": 0.20,
+    "unwrap_call": 0.15, "wrap_call": 0.15, "name_to_slice": 0.15, "swap_commutative": 0.12,
+    "add_term": 0.10, "copy_renamed": 0.08,
 }
 
 #: at most this many mutants per asked line (highest prior first).
@@ -119,8 +124,10 @@ def mutants_at(path: str, source: str, lines: Iterable[int]) -> list[Mutant]:
         cands: list[ops.Cand] = []
         for st in cx.stmts_by_line.get(line, ()):
             cands.extend(_stmt_ops.stmt_mutants(cx, st))
+            cands.extend(reach.stmt_mutants(cx, st))
         for node in sorted(cx.exprs_by_line.get(line, ()), key=_pos_key):
             cands.extend(ops.expr_mutants(cx, node))
+            cands.extend(reach.expr_mutants(cx, node))
         cands.sort(key=lambda c: -OPERATOR_PRIORS[c.op])
         kept = 0
         todo = []
@@ -216,6 +223,7 @@ class _Index:
 
     def __init__(self, source: str, tree: ast.Module, lines: list[int]) -> None:
         self.text = source
+        self.tree = tree
         self.starts = [0] + [m.end() for m in _NL.finditer(source)]
         self.nlines = len(self.starts)
         self.want = sorted(n for n in set(lines) if 1 <= n <= self.nlines)
