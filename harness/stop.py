@@ -51,7 +51,8 @@ def check(state: RunState, limits: StopLimits, started: float, now: float | None
     """The first stop rule that fires for ``state``, or None to go on.
 
     ``no_progress`` is LSS 1.0's ``stall`` condition with ``min_improvement`` 1:
-    ``window_iterations`` iterations in a row without one more test fixed.
+    ``window_iterations`` iterations in a row without one more test fixed (a new
+    partial fix kept as a lead counts as progress).
 
     Args:
         state: the run so far (``remaining``, ``iteration``, ``history``, ``spent``).
@@ -93,7 +94,7 @@ def check(state: RunState, limits: StopLimits, started: float, now: float | None
         if h.get("generator") != gen:
             break
         tail.append(h)
-    if k is not None and len(tail) >= k and not any(h["accepted"] for h in tail[:k]):
+    if k is not None and len(tail) >= k and not any(h["accepted"] or h.get("lead") for h in tail[:k]):
         return Stop("no_progress", f"{k} iterations in a row without fixing another test")
     return None
 

@@ -28,6 +28,7 @@ from evals.pytest_runner import PytestEvaluator, TestRun, TimeoutPolicy
 from evals.lint import regressions
 from evals.verdict import TestResult, Verdict
 from harness.localize import is_protected, tests_covering
+from harness.plausible import choose
 from sandbox.patch import Patch, PatchError
 from sandbox.process import run as run_process
 from sandbox.worktree import Worktree
@@ -92,6 +93,8 @@ class Outcome:
         stage: where it was decided: ``policy``, ``apply``, ``screen``, ``lint``, ``types``,
             ``full``, or ``error`` (an evaluator could not run).
         seconds: wall seconds per stage. tests_run: tests executed.
+        plausible: for the chosen patch, how many plausible patches (fixing every failing
+            test, breaking none) were compared; alternatives: the others' descriptions.
     """
 
     patch: Patch
@@ -104,12 +107,16 @@ class Outcome:
     seconds: dict[str, float] = field(default_factory=dict)
     test_seconds: float = 0.0
     tests_run: int = 0
+    plausible: int = 0
+    alternatives: list[str] = field(default_factory=list)
 
     def summary(self) -> dict:
         """JSON form for ``trajectory.jsonl``."""
         return {"accepted": self.accepted, "viable": self.viable, "stage": self.stage, "reason": self.reason,
                 "fixed": self.fixed, "broken": self.broken[:10], "tests_run": self.tests_run,
-                "seconds": {k: round(v, 3) for k, v in self.seconds.items()}}
+                "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
+                **({"plausible_patches": self.plausible, "alternatives": self.alternatives}
+                   if self.plausible else {})}
 
 
 class Validator:
@@ -135,6 +142,10 @@ class Validator:
         fault: set when a worktree slot cannot run, without any patch, the tests the
             baseline ran: an evaluator fault, not the candidates'. No candidate is
             started after it (the ``evaluator_error`` stop rule fires with this text).
+        partial_as_lead: viable partial fixes are kept in ``leads`` (best first) instead of
+            being chosen; the loop sets it for generators that build on them.
+        compare: candidates still validated after the first plausible patch of a batch,
+            so that the most natural one is chosen (:mod:`harness.plausible`).
     """
 
     def __init__(self, evaluator: PytestEvaluator, slots: list[Worktree], baseline: Baseline,
@@ -152,6 +163,9 @@ class Validator:
         self.check = check
         self.check_timeout = check_timeout
         self.evaluator_errors = 0
+        self.partial_as_lead = False
+        self.leads: list[Outcome] = []
+        self.compare = 4
         self.last_error = ""
         self.fault = ""
         self._sound: set[Path] = set()  # slots seen running the failing tests without a patch
@@ -169,16 +183,22 @@ class Validator:
                        on_outcome: Callable[[Outcome], None]) -> Outcome | None:
         """Validate ``patches`` in order and choose the one to accept, or None.
 
-        A candidate that fixes every failing test is chosen at once. One that fixes
-        only some (a *partial* fix) is kept while the rest of the batch is validated,
-        and the partial fixing the most tests wins (the earliest on ties): taking the
-        first partial greedily can lock in a patch that fixes one test by accident
-        and hides the real fix. ``on_outcome`` is called for every candidate decided,
-        in order. Candidates not started before ``deadline`` (``time.monotonic()``)
-        are not evaluated.
+        A *plausible* candidate fixes every failing test and breaks none. After the
+        first one, the candidates in flight and ``compare`` more are validated too, and
+        the most natural plausible patch is chosen (:func:`harness.plausible.choose`;
+        its ``plausible`` and ``alternatives`` say what it was compared with). One that
+        fixes only some (a *partial* fix) is, with ``partial_as_lead``, kept in
+        ``leads`` and not chosen; otherwise the partial fixing the most tests wins
+        when the batch holds no plausible patch (the earliest on ties): taking the
+        first partial greedily can lock in a patch that fixes one test by accident.
+        ``on_outcome`` is called for every candidate decided (the plausible ones once
+        the choice is made). Candidates not started before ``deadline``
+        (``time.monotonic()``) are not evaluated.
         """
         pending: list = []
         best: Outcome | None = None
+        plausible: list[Outcome] = []
+        budget = None  # candidates still to start once a plausible patch is found
         it = iter(patches)
         for p in it:  # fill the pipeline: one in flight per slot
             pending.append(self._pool.submit(self._evaluate, p, deadline))
@@ -186,23 +206,37 @@ class Validator:
                 break
         while pending:
             outcome = pending.pop(0).result()
-            if outcome is not None:
+            if outcome is not None and outcome.accepted:
+                plausible.append(outcome)
+                budget = self.compare if budget is None else budget
+            elif outcome is not None:
                 on_outcome(outcome)
-                if outcome.accepted:
-                    for f in pending:  # wait for in-flight work; its results are stale now
-                        f.result()
-                    return outcome
-                if outcome.viable and (best is None or len(outcome.fixed) > len(best.fixed)):
+                if outcome.viable and self.partial_as_lead:
+                    self.leads = sorted([*self.leads, outcome], key=lambda o: -len(o.fixed))
+                elif outcome.viable and (best is None or len(outcome.fixed) > len(best.fixed)):
                     best = outcome
+            if budget is not None and budget <= 0:
+                continue
             nxt = next(it, None)
             if nxt is not None and time.monotonic() < deadline and not self.fault:
                 pending.append(self._pool.submit(self._evaluate, nxt, deadline))
+                budget = None if budget is None else budget - 1
+        if plausible:
+            chosen = choose(plausible)
+            for o in plausible:
+                o.accepted = o is chosen
+            chosen.plausible = len(plausible)
+            chosen.alternatives = [o.patch.description for o in plausible if o is not chosen]
+            for o in plausible:
+                on_outcome(o)
+            return chosen
         if best is not None:
             best.accepted = True
         return best
 
     def accept(self, outcome: Outcome, main: Worktree) -> None:
         """Apply an accepted patch to the run's worktree and every slot; update the baseline."""
+        self.leads = []  # built on the code before this patch
         for wt in [main, *self.slots]:
             wt.apply(outcome.patch)
         for tid in outcome.fixed:
