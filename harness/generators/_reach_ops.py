@@ -26,46 +26,67 @@ from harness.generators._mutation_ops import (
 #: builtins tried as wrappers, most plausible first (``{}`` is the wrapped text).
 WRAPPERS = ("max(0, {})", "abs({})", "len({})", "int({})", "list({})")
 _FUNCS = (ast.FunctionDef, ast.AsyncFunctionDef)
+#: where a value is wrapped: a statement's value (assignment, return), a call's argument,
+#: an index, a comparison's operand. Not inside arithmetic: too many candidates per line.
+_WRAP_SLOTS = (ast.Assign, ast.AugAssign, ast.Return, ast.Call, ast.Subscript, ast.Compare, ast.Expr)
 _ITERABLE_USES = {(ast.Subscript, "value"), (ast.For, "iter"), (ast.comprehension, "iter")}
 
 
-# -- facts about the whole module (computed once per parse, on demand) --------------
-class _Module:
-    """Calls by callee text, function definitions by name, attribute names by base."""
+#: operators whose edits always parse (an expression replaced by a call, an atom or one
+#: of its own operands, fitted with parentheses): ``mutants_at`` skips their parse check.
+SAFE = frozenset({"wrap_call", "unwrap_call", "name_to_slice", "attr_swap", "drop_term",
+                  "swap_commutative", "const_cond_to_name"})
 
-    def __init__(self, cx: Any) -> None:
-        self.calls: dict[str, list[ast.Call]] = {}
-        self.defs: dict[str, ast.AST] = {}
-        self.attrs: dict[str, list[str]] = {}  # base text -> attribute names (Load, not called)
+
+# -- facts about the whole module (one walk per source text, cached) --------------------
+class _Module:
+    """Positional-argument counts of calls by callee name, parameters of function
+    definitions by name, attribute names read (not called), by base name and in all."""
+
+    def __init__(self, tree: ast.AST) -> None:
+        self.calls: dict[str, list[int]] = {}
+        self.defs: dict[str, tuple[list[str], int, bool]] = {}  # name -> (params, defaults, *args)
+        self.attrs: dict[str, list[str]] = {}
         self.all_attrs: list[str] = []
-        for n in ast.walk(cx.tree):
+        methods: set[str] = set()
+        for n in ast.walk(tree):
             if isinstance(n, _FUNCS):
-                self.defs.setdefault(n.name, n)
+                a = n.args
+                self.defs.setdefault(n.name, ([x.arg for x in a.posonlyargs + a.args],
+                                              len(a.defaults), a.vararg is not None))
             elif isinstance(n, ast.Call) and isinstance(n.func, (ast.Name, ast.Attribute)):
-                self.calls.setdefault(_callee(n.func), []).append(n)
+                if not any(isinstance(x, ast.Starred) for x in n.args):
+                    self.calls.setdefault(_callee(n.func), []).append(len(n.args))
+                if isinstance(n.func, ast.Attribute):
+                    methods.add(n.func.attr)
             elif isinstance(n, ast.Attribute) and isinstance(n.ctx, ast.Load):
-                base = ast.unparse(n.value) if isinstance(n.value, ast.Name) else ""
+                base = n.value.id if isinstance(n.value, ast.Name) else ""
                 names = self.attrs.setdefault(base, [])
                 if n.attr not in names:
                     names.append(n.attr)
                 if n.attr not in self.all_attrs:
                     self.all_attrs.append(n.attr)
-        for n in ast.walk(cx.tree):  # called attributes are methods, not fields
-            if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute):
-                for names in (*self.attrs.values(), self.all_attrs):
-                    if n.func.attr in names:
-                        names.remove(n.func.attr)
+        for names in (*self.attrs.values(), self.all_attrs):  # called attributes are methods
+            names[:] = [x for x in names if x not in methods]
 
     def wrappers(self) -> list[str]:
-        """Functions of this module that take one argument (module-level defs)."""
-        return [name for name, d in self.defs.items()
-                if len(d.args.args) == 1 and d.args.args[0].arg not in ("self", "cls")][:3]
+        """Functions of this module that take one argument."""
+        return [name for name, (params, _, star) in self.defs.items()
+                if len(params) == 1 and params[0] not in ("self", "cls") and not star][:3]
+
+
+_CACHE: dict[str, _Module] = {}
 
 
 def _module(cx: Any) -> _Module:
     got = getattr(cx, "_reach", None)
     if got is None:
-        got = cx._reach = _Module(cx)
+        got = _CACHE.get(cx.text)
+        if got is None:
+            if len(_CACHE) >= 8:
+                _CACHE.pop(next(iter(_CACHE)))
+            got = _CACHE[cx.text] = _Module(cx.tree)
+        cx._reach = got
     return got
 
 
@@ -126,8 +147,8 @@ def add_term(cx: Any, node: ast.BinOp, out: list) -> None:
 def wrap_call(cx: Any, node: ast.expr, out: list) -> None:
     """``x`` -> ``max(0, x)`` / ``abs(x)`` / ``len(x)`` / ``int(x)`` / ``list(x)`` / ``f(x)``
     for a one-argument function ``f`` of this module."""
-    if not _value(node) or isinstance(node._p, ast.Call) and _callee_text(cx, node._p) in (
-            "max", "abs", "len", "int", "list"):
+    if not _value(node) or not isinstance(node._p, _WRAP_SLOTS) or isinstance(node._p, ast.Call) and (
+            node._f != "args" or _callee_text(cx, node._p) in ("max", "abs", "len", "int", "list")):
         return
     if isinstance(node, ast.Name) and node.id in ("True", "False", "None"):
         return
@@ -166,16 +187,13 @@ def call_arity(cx: Any, node: ast.Call, out: list) -> None:
             isinstance(a, ast.Starred) for a in node.args):
         return
     mod, name, n = _module(cx), _callee(node.func), len(node.args)
-    arities = {len(c.args) for c in mod.calls.get(name, ()) if c is not node
-               and not any(isinstance(a, ast.Starred) for a in c.args)}
+    arities = set(mod.calls.get(name, ()))  # this call's own count is in it too: harmless
     params: list[str] = []
-    d = mod.defs.get(name)
-    if d is not None and not d.args.vararg:
-        params = [a.arg for a in d.args.posonlyargs + d.args.args]
+    if name in mod.defs and not mod.defs[name][2]:
+        params, defaults, _ = mod.defs[name]
         if params and params[0] in ("self", "cls") and isinstance(node.func, ast.Attribute):
             params = params[1:]
-        required = len(params) - len(d.args.defaults)
-        arities |= {k for k in range(required, len(params) + 1)}
+        arities |= set(range(len(params) - defaults, len(params) + 1))
     s, e = cx.span(node)
     paren = cx.text.find("(", cx.span(node.func)[1], e)
     if n and n - 1 in arities:
@@ -227,7 +245,7 @@ def attr_swap(cx: Any, node: ast.Attribute, out: list) -> None:
     if cx.text[e - len(node.attr): e] != node.attr:
         return
     mod = _module(cx)
-    base = ast.unparse(node.value) if isinstance(node.value, ast.Name) else ""
+    base = node.value.id if isinstance(node.value, ast.Name) else ""
     pool = [a for a in mod.attrs.get(base, []) if a != node.attr] if base else []
     pool += [a for a in mod.all_attrs if a != node.attr and a not in pool]
     for a in pool[:3]:
