@@ -108,7 +108,11 @@ class FixResult:
                 "wall_seconds": s.spent.wall_seconds, "test_seconds": round(s.spent.test_seconds, 3),
                 "candidates_tried": s.candidates_tried, "iterations": s.iteration,
                 "cost_usd": s.spent.cost_usd, "tokens": s.spent.tokens,
-                "messages": self.messages, "exit_code": self.exit_code}
+                "messages": self.messages, "exit_code": self.exit_code,
+                # per accepted patch: how many plausible patches it was chosen among
+                "plausible_patches": sum(a.get("plausible_patches", 0) for a in s.accepted),
+                "chosen": [a["description"] for a in s.accepted],
+                "alternatives": [x for a in s.accepted for x in a.get("alternatives", [])]}
 
 
 def fix(path: Path, generator: Generator, options: FixOptions,
