@@ -17,7 +17,7 @@ import re
 from sandbox.patch import Patch
 
 #: arithmetic that does nothing (``x + 0``, ``x * 1``): correct code rarely spells it out.
-_IDENTITY = re.compile(r"(?:[-+] ?0|\*\*? ?1|// ?1)(?![\w.])")
+_IDENTITY = re.compile(r"(?:[-+] ?0|\*\*? ?1|// ?1)(?![\w.])|(?<![\w.)\]])(?:0 ?\+|1 ?\*)(?!\*)")
 
 #: operator -> naturalness class: 0 changes an operator or constant in place, 1 swaps a
 #: name, argument or attribute, 2 adds or removes an expression part, 3 inserts a guard

@@ -110,6 +110,10 @@ def test_naturalness_prefers_operator_edits_over_deletions_and_identity_arithmet
     guard = _patch(MEAN, MEAN.replace("    return sum", "    if xs: return sum(xs) / len(xs)\n    return sum"),
                    "guard_insert")
     assert naturalness(swap) < naturalness(identity) < naturalness(guard)
+    lev = "def lev(s, t):\n    return 1 + lev(s[1:], t[1:])\n"
+    zero = _patch(lev, lev.replace("1 + lev", "0 + lev"), "const_off_by_one")
+    drop = _patch(lev, lev.replace("1 + lev", "lev"), "drop_term")
+    assert naturalness(drop) < naturalness(zero)
 
     class Judged:
         def __init__(self, patch):
