@@ -370,7 +370,8 @@ def _startup_error(res, root: Path | None = None) -> str:
     Keeps pytest's own message: the first lines of what it printed (``ERROR: ...``,
     ``ImportError while loading conftest ...``), or for a traceback its last frame and
     the exception line, with ``root`` (the worktree) cut from paths so that messages
-    from different worktree slots read the same. At most 5 lines of 300 characters.
+    from different worktree slots read the same. At most 5 lines of 300 characters,
+    joined with `` | ``.
     """
     text = (res.stderr.strip() or res.stdout.strip())[-20000:]
     if res.timed_out:
@@ -386,5 +387,5 @@ def _startup_error(res, root: Path | None = None) -> str:
         frames = [i for i, ln in enumerate(lines) if ln.lstrip().startswith('File "')]
         lines = lines[frames[-1]:][:2] + lines[-1:] if frames else lines[-1:]
     lines = [ln if len(ln) <= 300 else ln[:297] + "..." for ln in lines[:5]]
-    detail = "\n".join(lines) if lines else "(it printed nothing)"
+    detail = " | ".join(lines) if lines else "(it printed nothing)"  # one line: live views
     return f"pytest exited with code {res.returncode} before running any test: {detail}"
