@@ -1,7 +1,8 @@
 """The test evaluator: runs the target repository's pytest and returns structured results.
 
 Results come from our plugin (:mod:`evals.plugin.loopwright_pytest`, loaded with
-``-p``) as JSON events, never from terminal text. A test process that dies
+``-p``) as JSON events over an inherited pipe (never a file test code could name),
+each carrying a per-run nonce; never from terminal text. A test process that dies
 mid-run (a test calling ``os._exit``, a segfault, a hang in C code killed by the
 process timeout) loses only the test that was running: it is recorded as an
 error or timeout, and the tests not yet run are run again in a new process.
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import sys
 import tempfile
@@ -186,7 +188,8 @@ class PytestEvaluator:
                 with self._lock:
                     self._servers[root] = None
                 server.close()
-        return run([self.python, "-m", "pytest", *args], root, timeout, self.policy, {**base_env, **env})
+        return run([self.python, "-m", "pytest", *args], root, timeout, self.policy,
+                   {**base_env, **env}, readable=[self.scratch], channel=True)
 
     def run(self, root: Path, *, select: list[str] | None = None, first: list[str] = (),
             stop_on: list[str] = (), timeouts: dict[str, float] | None = None,
@@ -267,7 +270,8 @@ class PytestEvaluator:
             "PYTHONDONTWRITEBYTECODE": "1",
             "PYTHONHASHSEED": "0",
         }
-        env = {"LOOPWRIGHT_RESULTS": f"{tag}.jsonl", "LOOPWRIGHT_ROOT": str(root)}
+        nonce = secrets.token_hex(16)
+        env = {"LOOPWRIGHT_NONCE": nonce, "LOOPWRIGHT_ROOT": str(root)}
         for name, value in (("LOOPWRIGHT_SELECT", select), ("LOOPWRIGHT_FIRST", list(first) or None),
                             ("LOOPWRIGHT_STOP_ON", list(stop_on) or None),
                             ("LOOPWRIGHT_TIMEOUTS", {"default": default_timeout or self.timeouts.default,
@@ -276,7 +280,7 @@ class PytestEvaluator:
                 Path(f"{tag}.{name}.json").write_text(json.dumps(value))
                 env[name] = f"{tag}.{name}.json"
         if coverage:
-            env["LOOPWRIGHT_COVERAGE"] = f"{tag}.cov.json"
+            env["LOOPWRIGHT_COVERAGE"] = "1"
         args = ["-p", PLUGIN, "-p", "no:cacheprovider", "-q", "--tb=no", "--no-header", "-rN",
                 "-W", "ignore::pytest.PytestUnraisableExceptionWarning", *paths]
         t0 = time.monotonic()
@@ -286,7 +290,7 @@ class PytestEvaluator:
         out.duration += t1 - t0
         self.intervals.append((t0, t1))
         started: set[str] = set()
-        for rec in _read_jsonl(Path(f"{tag}.jsonl")):
+        for rec in _records(res.channel, nonce):
             ev = rec.get("event")
             if ev == "collected":
                 out.collected = out.collected or rec["ids"]
@@ -303,8 +307,8 @@ class PytestEvaluator:
                     tuple(Frame(p, int(ln), fn) for p, ln, fn in rec.get("frames", [])),
                     float(rec.get("duration", 0.0)),
                 )
-        if coverage and Path(f"{tag}.cov.json").exists():
-            out.coverage = json.loads(Path(f"{tag}.cov.json").read_text())
+            elif ev == "coverage" and coverage:
+                out.coverage = rec["data"]
         for f in self.scratch.glob(f"{tag.name}.*"):
             f.unlink(missing_ok=True)
         return started, res
@@ -326,14 +330,15 @@ class PytestEvaluator:
         return v
 
 
-def _read_jsonl(path: Path):
-    if not path.exists():
-        return
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+def _records(channel: bytes, nonce: str):
+    """The plugin's records in ``channel`` that carry ``nonce`` (others are not ours)."""
+    for line in channel.decode("utf-8", "replace").splitlines():
         try:
-            yield json.loads(line)
+            rec = json.loads(line)
         except json.JSONDecodeError:  # a line cut short by a dying process
             continue
+        if isinstance(rec, dict) and rec.get("nonce") == nonce:
+            yield rec
 
 
 def _startup_error(res) -> str:
