@@ -256,8 +256,40 @@ class PytestEvaluator:
         for tid, cov in again.coverage.items():
             out.coverage.setdefault(tid, cov)
 
+    def confirm(self, root: Path, must_pass: list[str], *, timeouts: dict[str, float] | None = None,
+                process_timeout: float = 600.0) -> str:
+        """Re-run the tests ``must_pass`` (those validation saw pass) in a fresh plain
+        sandboxed process (no fork server) and check that the evidence agrees; returns ''
+        when it does, else what disagrees.
+
+        Agreement: every id in ``must_pass`` passed; the plugin's count of passed tests
+        equals pytest's own terminal summary; pytest's exit status is 0 exactly when no
+        test failed. Forging a verdict then takes lying consistently to three
+        witnesses (results pipe, terminal summary, exit status), not one.
+        """
+        out = TestRun()
+        if not must_pass:
+            return ""
+        paths = sorted({t.split("::", 1)[0] for t in must_pass})
+        _, res = self._one(root, list(must_pass), (), (), timeouts, None, False, process_timeout,
+                           paths, out, plain=True)
+        if out.error or res.timed_out:
+            return out.error or f"the confirmation run timed out after {process_timeout:.0f} s"
+        not_ok = [t for t in must_pass if t not in out.results or not out.results[t].ok]
+        if not_ok:
+            return f"{len(not_ok)} test(s) validation saw pass do not pass in a fresh run: {not_ok[:5]}"
+        summary = _summary_counts(res.stdout)
+        passed = sum(r.outcome == "passed" for r in out.results.values())
+        failed = sum(r.outcome in ("failed", "error", "timeout") for r in out.results.values())
+        if summary.get("passed", 0) != passed:
+            return (f"the results pipe says {passed} passed, pytest's summary says "
+                    f"{summary.get('passed', 0)}: {res.stdout.strip().splitlines()[-1:]}")
+        if (res.returncode == 0) != (failed == 0) or res.returncode not in (0, 1):
+            return f"pytest exited with {res.returncode} but the results pipe reports {failed} failure(s)"
+        return ""
+
     def _one(self, root, select, first, stop_on, timeouts, default_timeout, coverage,
-             process_timeout, paths, out: TestRun):
+             process_timeout, paths, out: TestRun, plain: bool = False):
         self._n += 1
         tag = self.scratch / f"r{os.getpid()}-{self._n}"
         base_env = {
@@ -285,7 +317,7 @@ class PytestEvaluator:
                 "-W", "ignore::pytest.PytestUnraisableExceptionWarning", *paths]
         t0 = time.monotonic()
         # Coverage must see the target's modules imported: it gets a fresh interpreter.
-        res = self._exec(root, args, env, base_env, process_timeout, plain=coverage)
+        res = self._exec(root, args, env, base_env, process_timeout, plain=coverage or plain)
         t1 = time.monotonic()
         out.duration += t1 - t0
         self.intervals.append((t0, t1))
@@ -339,6 +371,17 @@ def _records(channel: bytes, nonce: str):
             continue
         if isinstance(rec, dict) and rec.get("nonce") == nonce:
             yield rec
+
+
+def _summary_counts(stdout: str) -> dict[str, int]:
+    """Counts from pytest's final summary line (``2 failed, 5 passed in 0.12s``)."""
+    import re
+
+    lines = [ln for ln in stdout.strip().splitlines() if re.search(r" in [\d.]+s", ln)]
+    counts: dict[str, int] = {}
+    for n, word in re.findall(r"(\d+) (\w+)", lines[-1] if lines else ""):
+        counts[{"errors": "error", "warnings": "warning"}.get(word, word)] = int(n)
+    return counts
 
 
 def _startup_error(res) -> str:

@@ -295,19 +295,19 @@ def gc_cmd(repo: Path = _REPO) -> None:
     import git as gitlib
 
     from harness.state import list_runs
+    from sandbox.gitcmd import list_worktrees
     from sandbox.worktree import Worktree, open_repo, worktree_root
 
     root = _repo_root(repo)
     r = open_repo(root)
     alive = {s.run_id for s, a in list_runs(root) if a}
     removed = []
-    for line in r.git.worktree("list", "--porcelain").splitlines():
-        if line.startswith("worktree "):
-            p = Path(line[len("worktree "):])
-            run_id = p.name.split(".")[0]
-            if p.parent.resolve() == worktree_root().resolve() and run_id not in alive:
-                Worktree(r, p, None).remove()
-                removed.append(str(p))
+    for entry in list_worktrees(r):
+        p = entry.path
+        run_id = p.name.split(".")[0]
+        if p.parent.resolve() == worktree_root().resolve() and run_id not in alive:
+            Worktree(r, p, None).remove()
+            removed.append(str(p))
     r.git.worktree("prune")
     for branch in r.branches:
         run_id = branch.name.removeprefix("loopwright/")

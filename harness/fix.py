@@ -15,7 +15,7 @@ import os
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import git
@@ -39,6 +39,8 @@ from harness.state import (
 )
 from harness.stop import StopLimits
 from harness.validate import Baseline, Outcome, StaticCheck, Validator
+from sandbox import integrity
+from sandbox.gitcmd import list_worktrees
 from sandbox.patch import Patch
 from sandbox.process import SandboxPolicy, network_isolation
 from sandbox.worktree import BRANCH_PREFIX, RepoError, Worktree, open_repo, worktree_root
@@ -46,8 +48,9 @@ from sandbox.worktree import BRANCH_PREFIX, RepoError, Worktree, open_repo, work
 EXIT_OK, EXIT_NOT_FIXED, EXIT_BAD_INPUT = 0, 1, 2
 
 DEFAULT_PROTECTED = ("tests/**", "test/**", "testing/**", "test_*.py", "*_test.py", "conftest.py",
-                     "pytest.ini", "tox.ini", "setup.cfg", "pyproject.toml", "noxfile.py",
-                     ".github/**", ".gitlab-ci.yml", "*.lock", ".loopwright/**")
+                     "pytest.ini", "pytest.toml", ".pytest.ini", "tox.ini", "setup.cfg",
+                     "pyproject.toml", "noxfile.py", "sitecustomize.py", "usercustomize.py", "*.pth",
+                     ".gitattributes", ".github/**", ".gitlab-ci.yml", "*.lock", ".loopwright/**")
 
 
 DEFAULT_POLICY = SandboxPolicy(network=False, private_home=True, memory_bytes=8 * 2**30)
@@ -97,6 +100,7 @@ class FixResult:
     patch: str = ""
     patch_path: str = ""
     messages: list[str] = field(default_factory=list)
+    sandbox: str = ""  # "strong" (bubblewrap) or "weak" (see sandbox.process)
 
     def to_json(self) -> dict:
         """The ``--json`` summary (documented in README)."""
@@ -108,7 +112,7 @@ class FixResult:
                 "wall_seconds": s.spent.wall_seconds, "test_seconds": round(s.spent.test_seconds, 3),
                 "candidates_tried": s.candidates_tried, "iterations": s.iteration,
                 "cost_usd": s.spent.cost_usd, "tokens": s.spent.tokens,
-                "messages": self.messages, "exit_code": self.exit_code}
+                "messages": self.messages, "exit_code": self.exit_code, "sandbox": self.sandbox}
 
 
 def fix(path: Path, generator: Generator, options: FixOptions,
@@ -185,7 +189,10 @@ def _open(path: Path, options: FixOptions, say: Callable[[str], None]):
         say(msg)
 
     python = _open_python(root, options.python)
-    if not options.policy.network and network_isolation() is None:
+    if options.policy.mode() == "weak":
+        note("WARNING: weak sandbox: bubblewrap cannot run here, so tests can write outside "
+             "the worktree and setsid children can outlive the run (apt-get install bubblewrap)")
+    if not options.policy.network and options.policy.mode() == "weak" and network_isolation() is None:
         note("network isolation is not available on this system (no unprivileged network "
              "namespaces): tests run with network access")
     return repo, root, python, messages, note
@@ -205,6 +212,9 @@ def _execute(repo: git.Repo, python: str, state: RunState, files: RunFiles, gene
              messages: list[str]) -> FixResult:
     root = Path(repo.working_tree_dir)
     run_id = state.run_id
+    # the sandbox binds this .git read-only (credentials hidden); it must be unchanged at the end
+    options = replace(options, policy=replace(options.policy, git_dir=Path(repo.common_dir)))
+    guard = integrity.take(Path(repo.common_dir))
     files.lock()
     worktree = Worktree.create(repo, run_id, state.branch, state.base_commit)
     state.worktree = str(worktree.path)
@@ -233,6 +243,7 @@ def _execute(repo: git.Repo, python: str, state: RunState, files: RunFiles, gene
         if not baseline.failing:
             state.status, state.stop_reason = "nothing_to_fix", "all_tests_pass"
             state.stop_detail = f"all {len(baseline.results)} tests pass: nothing to fix"
+            _verify(guard, None, worktree, state, baseline, options)
             return _finish(repo, worktree, [], files, state, options, t_start, messages)
         missing = _missing_dependency(root, baseline)
         if missing:
@@ -257,6 +268,7 @@ def _execute(repo: git.Repo, python: str, state: RunState, files: RunFiles, gene
                     operator_priors(lessons, OPERATOR_PRIORS), on_event, list(attempts))
         state.spent.wall_seconds = round(time.monotonic() - t_start, 3)
         loop.run()
+        _verify(guard, evaluator, worktree, state, baseline, options)
         return _finish(repo, worktree, slots, files, state, options, t_start, messages)
     except BaseException as exc:
         if state.status == "running":
@@ -309,15 +321,27 @@ def _static_checks(root: Path, main: Path, python: str, options: FixOptions, run
     return checks
 
 
+def _verify(guard: integrity.GitSnapshot, evaluator: PytestEvaluator | None, worktree: Worktree,
+            state: RunState, baseline: Baseline, options: FixOptions) -> None:
+    """After validation: the repository's ``.git`` is unchanged, and a fresh isolated run
+    agrees that the accepted patches' tests pass; otherwise the run ends in an
+    ``evaluator_fault`` (status ``error``, nothing committed) that shows what disagreed."""
+    changed = integrity.changes(guard)
+    problem = f"the repository's .git changed during validation:\n{changed}" if changed else ""
+    if not problem and evaluator is not None and state.accepted:
+        must = baseline.passing
+        problem = evaluator.confirm(worktree.path, must, timeouts={
+            t: options.timeouts.for_test(baseline.results[t].duration) for t in must},
+            process_timeout=60 + 3 * baseline.duration + 2 * len(must))
+        problem = problem and f"the confirmation run disagrees with validation: {problem}"
+    if problem:
+        state.status, state.stop_reason, state.stop_detail = "error", "evaluator_fault", problem
+
+
 def _run_worktrees(repo: git.Repo, run_id: str) -> list[Path]:
     """Worktrees registered for ``run_id`` (the run's own and its slots)."""
-    out = []
-    for line in repo.git.worktree("list", "--porcelain").splitlines():
-        if line.startswith("worktree "):
-            p = Path(line[len("worktree "):])
-            if p.name == run_id or p.name.startswith(run_id + "."):
-                out.append(p)
-    return out
+    return [w.path for w in list_worktrees(repo)
+            if w.path.name == run_id or w.path.name.startswith(run_id + ".")]
 
 
 def _finish(repo: git.Repo, worktree: Worktree, slots: list[Worktree], files: RunFiles,
@@ -325,7 +349,7 @@ def _finish(repo: git.Repo, worktree: Worktree, slots: list[Worktree], files: Ru
     for wt in slots:
         wt.remove()
     patch = ""
-    if state.accepted:
+    if state.accepted and state.stop_reason != "evaluator_fault":
         fixed = state.fixed_tests
         worktree.commit(f"loopwright: fix {len(fixed)} failing test(s)\n\n"
                         + "\n".join(f"- {a['description']}" for a in state.accepted)
@@ -337,12 +361,13 @@ def _finish(repo: git.Repo, worktree: Worktree, slots: list[Worktree], files: Ru
     if state.status != "nothing_to_fix":
         _lesson(Path(state.repo), state)
     if not options.keep:
-        worktree.remove(delete_branch=not state.accepted)
+        worktree.remove(delete_branch=not state.accepted or state.stop_reason == "evaluator_fault")
     if options.apply and patch:
         messages.append(_apply_to_user_tree(repo, files.patch))
     files.save(state)
     code = EXIT_OK if state.status in ("fixed", "nothing_to_fix") else EXIT_NOT_FIXED
-    return FixResult(state, code, patch, str(files.patch) if patch else "", messages)
+    return FixResult(state, code, patch, str(files.patch) if patch else "", messages,
+                     options.policy.mode())
 
 
 def _apply_to_user_tree(repo: git.Repo, patch_path: Path) -> str:
