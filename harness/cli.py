@@ -368,6 +368,10 @@ def doctor_cmd(repo: Path = _REPO, python: str | None = _PY) -> None:
     for k, v in DEFAULT_POLICY.describe().items():
         policy.add_row(k, v)
     console.print(policy)
+    mode = DEFAULT_POLICY.mode()
+    console.print("sandbox in force: [green]strong[/] (bubblewrap)" if mode == "strong" else
+                  "[bold red]sandbox in force: WEAK[/] — bubblewrap is not in use (not installed, no user namespaces, or LOOPWRIGHT_SANDBOX=weak); tests can write "
+                  "outside the worktree and `loopwright ci` refuses to run without --allow-weak-sandbox")
     raise typer.Exit(0 if problems == 0 else 1)
 
 

@@ -56,8 +56,9 @@ class SandboxPolicy:
     """How sandboxed processes are run.
 
     Attributes:
-        isolation: ``auto`` (bwrap when it works, else weak), ``strong`` (bwrap or
-            fail) or ``weak`` (never bwrap).
+        isolation: ``auto`` (bwrap when it works, else weak; ``$LOOPWRIGHT_SANDBOX``
+            may say ``strong`` or ``weak`` instead), ``strong`` (bwrap or fail) or
+            ``weak`` (never bwrap).
         env_allow: ``fnmatch`` patterns of variable names passed through.
         pass_env: more names passed through (what the loop file declares).
         cpu_seconds: RLIMIT_CPU per process (seconds), or None.
@@ -85,11 +86,13 @@ class SandboxPolicy:
         Raises:
             RuntimeError: ``isolation="strong"`` but bwrap cannot run here.
         """
-        if self.isolation == "weak":
+        isolation = self.isolation if self.isolation != "auto" else \
+            os.environ.get("LOOPWRIGHT_SANDBOX", "auto")
+        if isolation == "weak":
             return "weak"
         if bwrap.available():
             return "strong"
-        if self.isolation == "strong":
+        if isolation == "strong":
             raise RuntimeError("bwrap (bubblewrap) cannot run here: install it "
                                "(apt-get install bubblewrap) or allow user namespaces")
         return "weak"
@@ -153,8 +156,9 @@ class SandboxPolicy:
         return {
             "sandbox": ("strong: bubblewrap (read-only root, only the worktree writable, "
                         ".git read-only, private /tmp, PID/net/IPC namespaces)") if strong else
-                       ("WEAK: bubblewrap cannot run here (apt-get install bubblewrap, or allow "
-                        "user namespaces): tests can write outside the worktree"),
+                       ("WEAK: bubblewrap is not in use (apt-get install bubblewrap, allow user "
+                        "namespaces, or unset LOOPWRIGHT_SANDBOX=weak): tests can write outside "
+                        "the worktree"),
             "environment": "allow-list: " + ", ".join(self.env_allow + self.pass_env),
             "processes": ("PID namespace: every process killed at the end" if strong else
                           "own process group, killed at the end (setsid children escape)"),
