@@ -9,6 +9,7 @@ Exit codes (every command):
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import typer
@@ -20,7 +21,7 @@ from rich.table import Table
 from rich.text import Text
 
 from evals.pytest_runner import TimeoutPolicy
-from harness.fix import EXIT_BAD_INPUT, FixOptions, FixResult, UsageError, fix, resume
+from harness.fix import DEFAULT_POLICY, EXIT_BAD_INPUT, FixOptions, FixResult, UsageError, fix, resume
 from harness.generators.base import Generator
 from harness.loop import LoopEvent
 from harness.stop import StopLimits
@@ -92,6 +93,7 @@ def _options(loop: LoopSpec, python, max_iterations, max_seconds, apply, keep, j
         timeouts=TimeoutPolicy(**{k: float(v) for k, v in t.items()
                                   if k in ("min_seconds", "factor", "default", "baseline")}),
         loop_name=loop.loop_name,
+        policy=replace(DEFAULT_POLICY, pass_env=tuple(ext.get("pass_env") or ())),
         static={eid: str((ext.get("evaluators", {}).get(eid) or {}).get("when", "configured"))
                 for eid in ("lint", "types") if eid in loop.evaluator_ids()},
     )
