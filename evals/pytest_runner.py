@@ -101,10 +101,14 @@ def resolve_python(repo: Path, python: str | None = None) -> str:
 def check_pytest(python: str, cwd: Path) -> str:
     """Return pytest's version in ``python``.
 
+    ``cwd`` is not used any more (the probe runs in an empty directory); kept for callers.
+
     Raises:
         EvaluatorError: pytest is not importable there (message gives the install command).
     """
-    res = run([python, "-c", "import pytest; print(pytest.__version__)"], cwd, timeout=60)
+    # an empty directory as cwd: a probe's working directory is writable in the sandbox
+    with tempfile.TemporaryDirectory(prefix="loopwright-probe-") as empty:
+        res = run([python, "-c", "import pytest; print(pytest.__version__)"], Path(empty), timeout=60)
     if res.returncode != 0:
         raise EvaluatorError(
             f"pytest is not installed in {python}; install it with `{python} -m pip install "
