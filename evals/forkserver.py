@@ -67,6 +67,7 @@ class ForkServer:
             self.close()
             raise ForkServerError("the pytest fork server did not start")
         self.modules: set[str] = set(hello.get("modules", []))
+        self.served = 0  # runs completed
 
     def run(self, args: list[str], cwd: Path, env: dict[str, str], timeout: float) -> ProcessResult:
         """Run ``pytest.main(args)`` in a forked child, killed after ``timeout`` seconds;
@@ -100,6 +101,7 @@ class ForkServer:
                 done = msg
             elif msg is None:
                 channel.append(line)
+        self.served += 1
         return ProcessResult(None if done.get("timed_out") else done["status"], _slurp(out),
                              _slurp(err), time.monotonic() - start, bool(done.get("timed_out")),
                              b"\n".join(channel) + b"\n", self.mode)

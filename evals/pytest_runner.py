@@ -190,7 +190,12 @@ class PytestEvaluator:
                 return server.run(args, root, env, timeout)
             except ForkServerError:
                 with self._lock:
-                    self._servers[root] = None
+                    # a server that had worked may start again (it dies with the thread that
+                    # started it: bwrap --die-with-parent); one that never worked is not retried
+                    if server.served:
+                        self._servers.pop(root, None)
+                    else:
+                        self._servers[root] = None
                 server.close()
         return run([self.python, "-m", "pytest", *args], root, timeout, self.policy,
                    {**base_env, **env}, readable=[self.scratch], channel=True)

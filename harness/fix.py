@@ -190,8 +190,8 @@ def _open(path: Path, options: FixOptions, say: Callable[[str], None]):
 
     python = _open_python(root, options.python)
     if options.policy.mode() == "weak":
-        note("WARNING: weak sandbox: bubblewrap cannot run here, so tests can write outside "
-             "the worktree and setsid children can outlive the run (apt-get install bubblewrap)")
+        note("WARNING: weak sandbox: bubblewrap is not in use, so tests can write outside the "
+             "worktree and setsid children can outlive the run (apt-get install bubblewrap)")
     if not options.policy.network and options.policy.mode() == "weak" and network_isolation() is None:
         note("network isolation is not available on this system (no unprivileged network "
              "namespaces): tests run with network access")
