@@ -9,8 +9,9 @@ twice, once with ``LOOPWRIGHT_SANDBOX=strong`` (bubblewrap) and once with ``weak
 A candidate's evaluation time is the sum of its stage seconds in ``trajectory.jsonl``
 (apply, probe, screen, lint/types, full); candidates refused before running anything
 (stage ``policy``) are left out. Printed: per task and mode, the median over all
-candidates of all repetitions, and the strong/weak ratio. Not a test: speed goals live
-here, never in timed unit tests.
+candidates of all repetitions, and the strong/weak ratio. ``--before DIR`` adds a third
+mode: the harness from another source tree (e.g. ``git archive`` of the commit before the
+sandbox), run the same way. Not a test: speed goals live here, never in timed unit tests.
 """
 
 from __future__ import annotations
@@ -40,8 +41,9 @@ def candidate_seconds(repo: Path, run_id: str) -> list[float]:
     return out
 
 
-def one_run(task: Path, mode: str, timeout: float) -> tuple[list[float], dict]:
-    """``loopwright fix --json`` on a fresh clone of ``task`` under ``mode``."""
+def one_run(task: Path, mode: str, timeout: float, before: Path | None = None) -> tuple[list[float], dict]:
+    """``loopwright fix --json`` on a fresh clone of ``task`` under ``mode`` (``before``: the
+    harness from the source tree ``before``)."""
     work = Path(tempfile.mkdtemp(prefix="lw-sbx-"))
     try:
         clone = work / "repo"
@@ -50,8 +52,11 @@ def one_run(task: Path, mode: str, timeout: float) -> tuple[list[float], dict]:
         if venv.exists() and not (clone / ".venv").exists():
             (clone / ".venv").symlink_to(venv)
         env = {**os.environ, "LOOPWRIGHT_SANDBOX": mode, "LOOPWRIGHT_WORKTREES": str(work / "wt")}
+        if mode == "before":
+            env["PYTHONPATH"] = str(before)
         res = subprocess.run([sys.executable, "-m", "harness.cli", "fix", str(clone), "--json"],
-                             capture_output=True, text=True, env=env, timeout=timeout)
+                             capture_output=True, text=True, env=env, timeout=timeout,
+                             cwd=str(before) if mode == "before" else None)
         summary = json.loads(res.stdout)
         return candidate_seconds(clone, summary["run_id"]), summary
     finally:
@@ -64,20 +69,22 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("tasks", nargs="+", type=Path)
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--timeout", type=float, default=600.0)
+    ap.add_argument("--before", type=Path, default=None, help="also run the harness from this tree")
     args = ap.parse_args(argv)
+    modes = MODES + (("before",) if args.before else ())
     print(f"load average at start: {os.getloadavg()}")
     print("| task | mode | runs | status | candidates | median s/candidate | mean s/candidate |")
     print("|---|---|---|---|---|---|---|")
     for task in args.tasks:
-        seconds: dict[str, list[float]] = {m: [] for m in MODES}
-        statuses: dict[str, list[str]] = {m: [] for m in MODES}
+        seconds: dict[str, list[float]] = {m: [] for m in modes}
+        statuses: dict[str, list[str]] = {m: [] for m in modes}
         for rep in range(args.reps):
-            for mode in (MODES if rep % 2 == 0 else MODES[::-1]):
-                secs, summary = one_run(task.resolve(), mode, args.timeout)
-                assert summary.get("sandbox") == mode, summary.get("sandbox")
+            for mode in (modes if rep % 2 == 0 else modes[::-1]):
+                secs, summary = one_run(task.resolve(), mode, args.timeout, args.before)
+                assert summary.get("sandbox", "before") == mode, summary.get("sandbox")
                 seconds[mode] += secs
                 statuses[mode].append(summary["status"])
-        for mode in MODES:
+        for mode in modes:
             s = seconds[mode]
             print(f"| {task.name} | {mode} | {args.reps} | {','.join(sorted(set(statuses[mode])))} | "
                   f"{len(s)} | {statistics.median(s):.3f} | {statistics.fmean(s):.3f} |" if s else
@@ -85,6 +92,9 @@ def main(argv: list[str] | None = None) -> int:
         if seconds["strong"] and seconds["weak"]:
             ratio = statistics.median(seconds["strong"]) / statistics.median(seconds["weak"])
             print(f"| {task.name} | strong/weak | | | | {ratio:.3f} | |")
+        if seconds.get("before") and seconds["strong"]:
+            ratio = statistics.median(seconds["strong"]) / statistics.median(seconds["before"])
+            print(f"| {task.name} | strong/before | | | | {ratio:.3f} | |")
     print(f"load average at end: {os.getloadavg()}")
     return 0
 
