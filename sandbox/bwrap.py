@@ -112,7 +112,7 @@ def _under(path: Path, parent: Path) -> bool:
 
 def command(cmd: list[str], cwd: Path, *, writable: list[Path] = (), readable: list[Path] = (),
             network: bool = False, git_dir: Path | None = None, home: Path | None = None,
-            limits: list[str] = ()) -> list[str]:
+            limits: list[str] = (), read_only: bool = False) -> list[str]:
     """The ``bwrap`` argv that runs ``cmd`` in ``cwd`` inside the sandbox.
 
     Args:
@@ -125,6 +125,7 @@ def command(cmd: list[str], cwd: Path, *, writable: list[Path] = (), readable: l
             read-only with a credential-free ``config``.
         home: the real home directory whose credential files are hidden.
         limits: a resource-limit wrapper (e.g. ``prlimit --as=N --``) run inside.
+        read_only: bind ``cwd`` read-only (a probe run in the user's repository).
 
     Raises:
         RuntimeError: ``bwrap`` is not usable here (check :func:`available` first).
@@ -147,7 +148,8 @@ def command(cmd: list[str], cwd: Path, *, writable: list[Path] = (), readable: l
         if config.is_file():
             st = config.stat()
             argv += ["--ro-bind", _clean_config(str(config), st.st_mtime_ns, st.st_size), str(config)]
-    for path in [Path(cwd), *writable]:
+    argv += ["--ro-bind" if read_only else "--bind", str(cwd), str(cwd)]
+    for path in writable:
         argv += ["--bind", str(path), str(path)]
     if home is not None and not any(_under(Path(cwd), home / h) for h in HIDDEN_HOME):
         for name in HIDDEN_HOME:

@@ -114,11 +114,12 @@ class SandboxPolicy:
         return env
 
     def wrap(self, cmd: list[str], cwd: Path | None = None, writable: list[Path] = (),
-             readable: list[Path] = (), env: dict[str, str] | None = None) -> list[str]:
+             readable: list[Path] = (), env: dict[str, str] | None = None,
+             read_only: bool = False) -> list[str]:
         """``cmd`` as started under this policy: inside bwrap (strong) or the weak shim.
 
         ``env`` (the process's environment) tells which ``/tmp`` paths it needs to read
-        (``PYTHONPATH`` entries, ``VIRTUAL_ENV``).
+        (``PYTHONPATH`` entries, ``VIRTUAL_ENV``); ``read_only``: ``cwd`` is not writable.
         """
         limits = self._limits()
         if self.mode() == "strong":
@@ -128,7 +129,8 @@ class SandboxPolicy:
                 needs.append(Path(cmd[0]).parent.parent)  # the interpreter's (venv) prefix
             return bwrap.command(cmd, Path(cwd or os.getcwd()), writable=list(writable),
                                  readable=bwrap.tmp_paths(needs), network=self.network,
-                                 git_dir=self.git_dir, home=Path.home(), limits=limits)
+                                 git_dir=self.git_dir, home=Path.home(), limits=limits,
+                                 read_only=read_only)
         prefix = (network_isolation() or ()) if not self.network else ()
         return [*prefix, sys.executable, "-S", "-c", _WEAK_SHIM, repr(self._rlimits()), *cmd]
 
@@ -271,6 +273,7 @@ def run(
     writable: list[Path] = (),
     readable: list[Path] = (),
     channel: bool = False,
+    read_only: bool = False,
 ) -> ProcessResult:
     """Run ``cmd`` in ``cwd`` under ``policy``; kill it and everything it started after
     ``timeout`` seconds, and in any case when it exits.
@@ -282,6 +285,7 @@ def run(
         env: extra variables on top of the allow-listed environment.
         max_output: characters kept from each of stdout/stderr (the tail is kept).
         writable, readable: more directories the process may write / must read.
+        read_only: ``cwd`` is read-only too (a probe run in the user's repository).
         channel: give the process a pipe (its fd number in ``$LOOPWRIGHT_CHANNEL_FD``);
             what it writes there comes back in :attr:`ProcessResult.channel`.
 
@@ -300,7 +304,7 @@ def run(
     start = time.monotonic()
     try:
         proc = subprocess.Popen(
-            policy.wrap(cmd, cwd, writable, readable, full_env), cwd=str(cwd), env=full_env,
+            policy.wrap(cmd, cwd, writable, readable, full_env, read_only), cwd=str(cwd), env=full_env,
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             start_new_session=True, pass_fds=fds,
         )
