@@ -387,11 +387,13 @@ def main() -> None:
 
 
 def _register_subcommands() -> None:
-    """``do``/``undo`` (the terminal agent) and ``review``/``ci`` live in their own modules."""
+    """``do``/``undo`` (the terminal agent), ``review``/``ci`` and ``eval``/``report`` live in their own modules."""
     from harness import cli_do, cli_review
+    from harness.eval import cli as cli_eval  # imports only typer; the eval machinery loads when run
 
     cli_do.register(app)
     cli_review.register(app)
+    cli_eval.register(app)
 
 
 _register_subcommands()
