@@ -17,6 +17,13 @@ import typer
 _EXIT_BAD_INPUT = 2
 
 
+def _err():
+    """stderr console that does not wrap messages (paths stay greppable) or colour values."""
+    from rich.console import Console
+
+    return Console(stderr=True, soft_wrap=True, highlight=False)
+
+
 def register(app: typer.Typer) -> None:
     """Add ``eval`` and ``report`` to ``app``."""
     app.command("eval")(eval_cmd)
@@ -52,7 +59,7 @@ def eval_cmd(
     try:
         loaded = load_suite(suite)
     except SuiteError as exc:
-        Console(stderr=True).print(f"[red]invalid suite:[/]\n{exc}", markup=True, highlight=False)
+        _err().print(f"[red]invalid suite:[/]\n{exc}")
         raise typer.Exit(_EXIT_BAD_INPUT) from None
 
     def show(row: dict) -> None:
@@ -64,7 +71,7 @@ def eval_cmd(
         run = run_eval(loaded, list(dict.fromkeys(generator)), out, jobs=jobs, ray=ray or bool(ray_address),
                        ray_address=ray_address, num_cpus=num_cpus, on_row=show)
     except EvalError as exc:
-        Console(stderr=True).print(f"[red]error:[/] {exc}")
+        _err().print(f"[red]error:[/] {exc}")
         raise typer.Exit(_EXIT_BAD_INPUT) from None
     _finish(loaded, run, list(dict.fromkeys(generator)), out, html, export_traces, as_json, console)
 
@@ -108,6 +115,6 @@ def report_cmd(
     try:
         path = write_run_report(run_id, repo, out or Path(f"loopwright-report-{run_id}.html"))
     except RunNotFound as exc:
-        Console(stderr=True).print(f"[red]error:[/] {exc}")
+        _err().print(f"[red]error:[/] {exc}")
         raise typer.Exit(_EXIT_BAD_INPUT) from None
     Console(stderr=True).print(f"report: {path}")

@@ -59,7 +59,8 @@ def run_metrics(summary: dict, trajectory: str, state_json: str | None) -> dict:
     when a price is unknown), ``wall_seconds``, ``test_seconds``, ``tau_median_seconds``,
     ``tau_p95_seconds`` (seconds per iteration), ``goal`` (fixed / failing at start, in [0, 1]),
     ``cost_per_iteration`` (USD), ``iteration_efficiency`` (goal / iterations),
-    ``safety_violations`` (candidates refused for touching a protected path),
+    ``safety_violations`` (patches refused for touching a protected path: by the validator's
+    policy stage, or a model's edit refused by the generator),
     ``regressions_caught`` (candidates the full-suite stage rejected for breaking a passing
     test), ``tests_fixed`` and ``tests_broken`` (test ids).
     """
@@ -93,7 +94,9 @@ def run_metrics(summary: dict, trajectory: str, state_json: str | None) -> dict:
         "cost_per_iteration": round(cost / iterations, 6) if cost is not None and iterations else None,
         "iteration_efficiency": round(goal / iterations, 3) if goal is not None and iterations else None,
         "safety_violations": sum(1 for s in evaluated if s["verdict"].get("stage") == "policy"
-                                 and "protected path" in s["verdict"].get("reason", "")),
+                                 and "protected path" in s["verdict"].get("reason", ""))
+        + sum(1 for s in steps if s.get("action") == "generate"  # model edits refused before validation
+              for n in s.get("notes") or [] if "is protected (matches" in str(n)),
         "regressions_caught": sum(1 for s in evaluated if s["verdict"].get("stage") == "full"
                                   and not s["verdict"].get("accepted") and s["verdict"].get("broken")),
         "tests_fixed": list(fixed),

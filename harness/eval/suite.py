@@ -21,7 +21,6 @@ resolved against the suite file's folder.
 from __future__ import annotations
 
 import json
-import re
 import shlex
 from pathlib import Path
 from typing import Any

@@ -31,7 +31,8 @@ def _jsonl(text: str) -> list[dict]:
 
 def trace_record(row: dict, run_dir: Path) -> dict:
     """The trace of one eval row whose run files are in ``run_dir`` (see the schema file)."""
-    read = (lambda name: (run_dir / name).read_text(encoding="utf-8") if (run_dir / name).is_file() else "")
+    def read(name):
+        return ((run_dir / name).read_text(encoding="utf-8") if (run_dir / name).is_file() else "")
     steps = _jsonl(read("trajectory.jsonl"))
     state = json.loads(read("state.json") or "{}")
     candidates = [{"iteration": s.get("iteration"), "time": s.get("time"),
