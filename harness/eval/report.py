@@ -79,19 +79,19 @@ def write_run_report(run_id: str, repo: Path, out: Path) -> Path:
     return out
 
 
-def _bars(values: list[tuple[str, float]], width: int = 420, unit: str = "%") -> dict:
+def _bars(values: list[tuple[str, float]], width: int = 520, unit: str = "%") -> dict:
     """Horizontal bar chart geometry: label, value in [0, 1] → bar width in px."""
     return {"width": width, "height": 28 * len(values) + 10, "unit": unit,
-            "bars": [{"label": k, "value": v, "w": round(v * (width - 170), 1), "y": 8 + 28 * i}
+            "bars": [{"label": k, "value": v, "w": round(v * (width - 210), 1), "y": 8 + 28 * i}
                      for i, (k, v) in enumerate(values)]}
 
 
-def _strip(series: dict[str, list[float]], width: int = 420) -> dict:
+def _strip(series: dict[str, list[float]], width: int = 520) -> dict:
     """Strip plot geometry of wall seconds per generator (one dot per task, linear axis)."""
     top = max([x for xs in series.values() for x in xs] + [1.0])
     return {"width": width, "height": 34 * len(series) + 30, "top": round(top, 1),
             "rows": [{"label": g, "y": 18 + 34 * i,
-                      "dots": [round(150 + x / top * (width - 170), 1) for x in xs]}
+                      "dots": [round(150 + x / top * (width - 180), 1) for x in xs]}
                      for i, (g, xs) in enumerate(series.items())]}
 
 

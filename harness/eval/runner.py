@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
-from multiprocessing import get_context
+from multiprocessing import get_all_start_methods, get_context
 from pathlib import Path
 
 from harness.eval.suite import Suite
@@ -138,6 +138,7 @@ def run_eval(suite: Suite, generators: list[str], out: Path, *, jobs: int = 1, r
         EvalError: see :func:`make_jobs`; or ``ray`` without the ``ray`` package.
     """
     t0 = time.time()
+    out = Path(out).resolve()  # task processes run with their clone as working directory
     out.mkdir(parents=True, exist_ok=True)
     old = load_results(out)
     done = {r["key"] for r in old}
@@ -182,8 +183,10 @@ def _union(intervals: list[tuple[float, float]]) -> float:
 def _local_rows(todo: list[dict], jobs: int) -> Iterator[dict]:
     if not todo:
         return
-    # spawn: workers start clean (no inherited threads or locks from the driver)
-    with ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=get_context("spawn")) as pool:
+    # fork where there is one: a spawned worker would re-import the whole CLI (seconds of overhead per
+    # worker). Python forks every pool worker up front, before the pool's manager thread starts.
+    method = "fork" if "fork" in get_all_start_methods() else "spawn"
+    with ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=get_context(method)) as pool:
         pending = {pool.submit(run_task, j) for j in todo}
         while pending:
             finished, pending = wait(pending, return_when=FIRST_COMPLETED)
