@@ -394,7 +394,8 @@ def materialize(repo_spec: dict, out: Path) -> Path:
     ``{"path": DIR}``: a clone of DIR's HEAD. ``{"bundle": FILE}``: a clone of a ``git
     bundle`` (how repositories travel to remote eval workers). ``{"prepare": {"spec",
     "seed"}}``: :func:`prepare_task` once into ``cache_root()/tasks`` (file-locked), then a
-    depth-1 clone of the buggy commit, so the injection is not in the clone's history.
+    depth-1 clone of the buggy commit, so the injection is not in the clone's history; its
+    :class:`TaskInfo` is copied to ``out/.git/loopwright-task.json``.
     ``{"release_pair": {...}}``: ``evals.release_pairs.materialize(spec, out)``.
 
     Raises:
@@ -432,6 +433,8 @@ def materialize(repo_spec: dict, out: Path) -> Path:
                          text=True, check=False, env=_test_env() | {"GIT_TERMINAL_PROMPT": "0"})
     if res.returncode != 0:
         raise PrepareError(f"git clone {source} failed: {res.stderr.strip()[-1000:]}")
+    if kind == "prepare":  # what was injected, for the eval's gold patch (untracked, inside .git)
+        shutil.copy(done, out / ".git" / "loopwright-task.json")
     return out
 
 

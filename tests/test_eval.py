@@ -168,3 +168,20 @@ def test_bad_suite_and_missing_cassette_exit_2(tmp_path):
     suite = write_suite(tmp_path, 1)
     res = eval_cmd(str(suite), "--generator", f"replay:{tmp_path / 'none'}", "--out", str(tmp_path / "o"))
     assert res.returncode == 2 and "no cassette" in res.stderr
+
+
+def test_the_status_comment_links_the_html_report_when_uploaded(tmp_path):
+    from harness import cli_review
+    from harness.github import GitHub
+    from tests.github_server import GitHubServer
+
+    url = "https://github.invalid/o/r/actions/runs/7#artifacts"
+    with GitHubServer() as srv:
+        srv.add_pull("o/r", 5, "feature", "f" * 40)
+        gh = GitHub("t0ken", api_url=srv.url)
+        out = {"notes": [], "exit_code": 0}
+        cli_review._sticky(gh, "o/r", 5, "status\n", out, {"LOOPWRIGHT_REPORT_URL": url})
+        plain = {"notes": [], "exit_code": 0}
+        cli_review._sticky(gh, "o/r", 5, "status\n", plain, {})
+    assert out["markdown"].endswith(f"[HTML report]({url}) (workflow artifact)\n")
+    assert "HTML report" not in plain["markdown"]

@@ -132,3 +132,32 @@ def test_materialize_prepare_builds_once_and_clones_only_the_buggy_commit(tmp_pa
     assert git(a, "rev-parse", "HEAD") == git(b, "rev-parse", "HEAD")
     assert git(a, "log", "--format=%s").strip() == "inject bug"  # depth 1: the sdist commit is not there
     assert len(list((tmp_path / "cache" / "loopwright" / "tasks").glob("*.json"))) == 1
+
+
+def test_the_shipped_suites_load():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1] / "evals" / "suites"
+    injected = load_suite(root / "injected.yaml")
+    assert len(injected.tasks) == 24 and injected.tasks[0].repo.prepare.spec == "tabulate==0.10.0"
+    example = load_suite(root / "example.yaml")
+    assert [t.repo.prepare.spec for t in example.tasks] == [str(root / "example" / "tinylib")] * 3
+
+
+def test_the_example_suite_runs_offline(tmp_path, monkeypatch):
+    """One task of the shipped example suite: prepared from the bundled tiny library, fixed, and
+    matched against the injection's inverse (the gold patch) with context recall."""
+    import sys
+    from pathlib import Path
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("LOOPWRIGHT_WORKTREES", str(tmp_path / "wt"))
+    suite = Path(__file__).resolve().parents[1] / "evals" / "suites" / "example.yaml"
+    res = subprocess.run([sys.executable, "-m", "harness.cli", "eval", str(suite), "--task", "tinylib-seed1",
+                          "--out", str(tmp_path / "out"), "--json"], capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr
+    m = json.loads(res.stdout)["generators"]["templates"]
+    assert (m["tasks"], m["fixed"], m["same_as_gold_rate"], m["context_recall"]) == (1, 1, 1.0, 1.0)
+    bad = subprocess.run([sys.executable, "-m", "harness.cli", "eval", str(suite), "--task", "nope", "--out",
+                          str(tmp_path / "o2")], capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "no task nope" in bad.stderr

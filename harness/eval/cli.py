@@ -44,6 +44,7 @@ def eval_cmd(
     html: bool = typer.Option(False, "--html", help="Write OUT/report.html and a report per run."),
     export_traces: Path = typer.Option(None, "--export-traces", help="Write one trace record per run (JSONL)."),
     as_json: bool = typer.Option(False, "--json", help="Print the suite metrics as JSON."),
+    only: list[str] = typer.Option(None, "--task", help="Run only this task id (repeatable)."),
 ) -> None:
     """Run a suite of tasks, each in a fresh clone and process, and measure the loop.
 
@@ -61,6 +62,13 @@ def eval_cmd(
     except SuiteError as exc:
         _err().print(f"[red]invalid suite:[/]\n{exc}")
         raise typer.Exit(_EXIT_BAD_INPUT) from None
+
+    if only:
+        unknown = sorted(set(only) - {t.id for t in loaded.tasks})
+        if unknown:
+            _err().print(f"[red]error:[/] no task {', '.join(unknown)} in {suite} (see its ids with --json)")
+            raise typer.Exit(_EXIT_BAD_INPUT)
+        loaded.tasks = [t for t in loaded.tasks if t.id in only]
 
     def show(row: dict) -> None:
         mark = "[green]✓[/]" if row.get("fixed") else "[red]✗[/]"

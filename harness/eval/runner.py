@@ -156,6 +156,10 @@ def run_eval(suite: Suite, generators: list[str], out: Path, *, jobs: int = 1, r
             os.fsync(fh.fileno())
             rows.append(row)
             on_row(row)
+    try:
+        (out / "work").rmdir()  # every task removes its own clone
+    except OSError:
+        pass
     new = rows[len(old):]
     run = EvalRun(rows, len(new), len(old), round(time.time() - t0, 3), _union([(r["started"], r["ended"]) for r in new]),
                   "ray" if ray else "local")

@@ -205,6 +205,8 @@ def _resolve_paths(suite: Suite, base: Path) -> None:
     for task in suite.tasks:
         if task.repo.path is not None:
             task.repo.path = str((base / task.repo.path).resolve())
+        if task.repo.prepare is not None and "==" not in task.repo.prepare.spec:  # a local source
+            task.repo.prepare.spec = str((base / task.repo.prepare.spec).resolve())
         words = task.argv()
         if words[0] == "run" and not Path(words[1]).is_absolute() and (base / words[1]).exists():
             words[1] = str((base / words[1]).resolve())

@@ -118,12 +118,23 @@ def _run(job: dict, task: dict, repo: Path, tmp: Path, row: dict, files: dict) -
     if cassette.is_file() or "cassette" in job.get("cassettes", {}):
         files["cassette.jsonl"] = cassette.read_text() if cassette.is_file() else job["cassettes"]["cassette"]
     patch = (summary or {}).get("patch") or files.get("patch.diff", "")
+    _injected_gold(repo, task)
     row.update(run_metrics(summary or {}, files.get("trajectory.jsonl", ""), files.get("state.json")))
     row["same_as_gold"] = same_as_gold(patch, task.get("gold_patch")) if task.get("gold_patch") else None
     row["context_recall"] = None
     if task.get("gold_patch") and task["command"].split()[0] == "fix" and run_dir is not None:
         row["context_recall"] = context_recall(repo, run_dir, task["gold_patch"])  # before the patch is applied
     row["fixed"] = row.get("status") in ("fixed", "done") and _verify(repo, patch, task, row)
+
+
+def _injected_gold(repo: Path, task: dict) -> None:
+    """For an injected-bug task without a gold patch: the injection's inverse (from
+    ``.git/loopwright-task.json``, written by :func:`evals.prepare.materialize`)."""
+    info_file = repo / ".git" / "loopwright-task.json"
+    if info_file.is_file() and not task.get("gold_patch"):
+        info = json.loads(info_file.read_text())
+        task["gold_patch"] = (f"--- a/{info['file']}\n+++ b/{info['file']}\n@@ -{info['line']} +{info['line']} @@\n"
+                              f"-{info['new_line']}\n+{info['old_line']}\n")
 
 
 def _generator(job: dict, tmp: Path) -> str:
@@ -163,8 +174,10 @@ def _run_dir(repo: Path, run_id: str | None) -> Path | None:
 
 
 def _verify(repo: Path, patch: str, task: dict, row: dict) -> bool:
-    """True unless the task lists tests and they fail with the run's patch applied to the clone."""
-    if not task.get("tests") or not patch:
+    """The run's patch applied to the clone makes the task's tests pass (for a ``fix`` task that lists
+    none: the whole suite). Other commands without tests, or runs without a patch, are taken as claimed."""
+    fix_task = task["command"].split()[0] == "fix"
+    if not patch or not (task.get("tests") or fix_task):
         return True
     t0 = time.monotonic()
     res = subprocess.run(["git", "apply", "-"], input=patch, cwd=repo, capture_output=True, text=True, check=False)
@@ -174,7 +187,8 @@ def _verify(repo: Path, patch: str, task: dict, row: dict) -> bool:
     python = task.get("python") or (str(repo / ".venv/bin/python") if (repo / ".venv/bin/python").exists()
                                     else sys.executable)
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")} | {"PYTHONDONTWRITEBYTECODE": "1"}
-    rc, out = run_process([python, "-m", "pytest", "-q", "-p", "no:cacheprovider", *task["tests"]], repo,
+    rc, out = run_process([python, "-m", "pytest", "-q", "-p", "no:cacheprovider", *(task.get("tests") or [])],
+                          repo,
                           float(task["timeout"]), env)
     row["verify_seconds"] = round(time.monotonic() - t0, 3)
     if rc != 0:
