@@ -157,7 +157,8 @@ def test_ray_runs_the_same_tasks_with_the_same_outcomes(tmp_path, worktrees):
     outcome = {r["task_id"]: (r["status"], r["fixed"], r["tests_fixed"]) for r in rows(tmp_path / "local")}
     assert {r["task_id"]: (r["status"], r["fixed"], r["tests_fixed"]) for r in rows(tmp_path / "ray")} == outcome
     assert json.loads(ray.stdout)["eval"]["backend"] == "ray"
-    assert all(r["pid"] != os.getpid() for r in rows(tmp_path / "ray"))
+    assert {r["repo_source"] for r in rows(tmp_path / "ray")} == {"bundle"}  # no driver path on a worker
+    assert {r["repo_source"] for r in rows(tmp_path / "local")} == {"path"}
 
 
 def test_bad_suite_and_missing_cassette_exit_2(tmp_path):
@@ -185,3 +186,26 @@ def test_the_status_comment_links_the_html_report_when_uploaded(tmp_path):
         cli_review._sticky(gh, "o/r", 5, "status\n", plain, {})
     assert out["markdown"].endswith(f"[HTML report]({url}) (workflow artifact)\n")
     assert "HTML report" not in plain["markdown"]
+
+
+def test_run_and_do_commands_run_as_tasks(tmp_path, worktrees):
+    """``run LOOP.yaml`` and ``do INSTRUCTION`` tasks, with a model from the local wire-format server."""
+    calc_repo(tmp_path / "a", 0)
+    calc_repo(tmp_path / "b", 0)
+    loop = Path(__file__).resolve().parents[1] / "loops" / "fix-failing-tests.yaml"
+    shutil.copy(loop, tmp_path / "loop.yaml")
+    suite = tmp_path / "cmds.yaml"
+    suite.write_text("suite: cmds\ntasks:\n"
+                     "  - {id: run, repo: {path: a}, command: run loop.yaml, timeout: 120}\n"
+                     "  - {id: do, repo: {path: b}, command: 'do \"make add return the sum\"', timeout: 120}\n")
+    fix_f = edit("def f(a, b):\n    return a - b", "def f(a, b):\n    return a + b")
+    fix_add = edit("def add(a, b):\n    return a - b", "def add(a, b):\n    return a + b")
+    with FakeLLMServer([fix_f, fix_add, "DONE: add returns the sum."]) as srv:
+        res = eval_cmd(str(suite), "--generator", "openai:gpt-4.1-mini", "--out", str(tmp_path / "out"), "--json",
+                       env={"OPENAI_API_KEY": "sk-test", "OPENAI_BASE_URL": srv.openai_url})
+        sent = [json.dumps(r.body) for r in srv.requests]
+    by_id = {r["task_id"]: r for r in rows(tmp_path / "out")}
+    assert by_id["run"]["command"] == f"run {tmp_path / 'loop.yaml'}"
+    assert by_id["run"]["status"] == "fixed" and by_id["run"]["model_calls"] >= 1, res.stderr
+    assert by_id["do"]["status"] == "done" and by_id["do"]["fixed"], by_id["do"]
+    assert any("make add return the sum" in s for s in sent)

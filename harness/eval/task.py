@@ -34,9 +34,9 @@ def command_argv(command: str, repo: Path, generator: str, python: str | None) -
     ``review --comments F`` → ``review REPO --comments F``. ``generator`` ``default`` adds no option.
     """
     words = shlex.split(command)
-    head = {"fix": ["fix", str(repo)], "run": ["run", words[1:2][0] if len(words) > 1 else "", str(repo)],
-            "do": ["do", " ".join(words[1:]), str(repo), "--yes"],
-            "review": ["review", str(repo), *words[1:]]}[words[0]]
+    rest = words[1:]
+    head = {"fix": ["fix", str(repo), *rest], "run": ["run", *rest[:1], str(repo), *rest[1:]],
+            "do": ["do", " ".join(rest), str(repo), "--yes"], "review": ["review", str(repo), *rest]}[words[0]]
     argv = head + ["--json"]
     if generator != "default":
         argv += ["--generator", generator]
@@ -88,6 +88,7 @@ def _materialize(job: dict, tmp: Path, row: dict) -> Path | None:
         row.update(status="prepare_error", exit_code=None, error=str(exc)[-2000:])
         return None
     row["prepare_seconds"] = round(time.monotonic() - t0, 3)
+    row["repo_source"] = next(iter(spec))  # path, bundle (shipped to a remote worker), prepare, release_pair
     return repo
 
 
