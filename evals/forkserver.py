@@ -51,7 +51,11 @@ class ForkServer:
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             start_new_session=True,
         )
-        hello = self._read(60.0)
+        try:
+            hello = self._read(60.0)
+        except BaseException:  # Ctrl-C (or a broken pipe) while waiting: no server outlives us
+            self.close()
+            raise
         if not hello or not hello.get("ready"):
             self.close()
             raise ForkServerError("the pytest fork server did not start")

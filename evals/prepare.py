@@ -17,7 +17,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import configparser
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -25,6 +27,7 @@ import sys
 import tarfile
 import tempfile
 import time
+import tomllib
 import xml.etree.ElementTree as ET
 import zipfile
 from dataclasses import asdict, dataclass, field
@@ -209,10 +212,69 @@ def _git(repo: Path, *args: str, date: str = BASE_DATE) -> str:
     return res.stdout.strip()
 
 
-def _test_env() -> dict[str, str]:
+def _test_env(repo: Path | None = None) -> dict[str, str]:
+    """The tests' environment: ours without pytest/coverage settings; for a src layout
+    (``REPO/src/``), ``src`` on ``PYTHONPATH`` so the package imports without being
+    installed (loopwright's test evaluator does the same)."""
     env = {k: v for k, v in os.environ.items() if k not in _DROP_ENV}
     env.update(PYTHONDONTWRITEBYTECODE="1", PYTHONHASHSEED="0")
+    if repo is not None and (repo / "src").is_dir():
+        env["PYTHONPATH"] = str(repo / "src")
     return env
+
+
+_COV_VALUE_OPTS = ("--cov", "--cov-report", "--cov-config", "--cov-fail-under", "--cov-context")
+
+
+def _addopts(repo: Path) -> str | None:
+    """The repository's pytest ``addopts`` without pytest-cov options, or None when it has none.
+
+    ``--cov`` in ``addopts`` breaks the runs here: without pytest-cov installed pytest
+    refuses the unknown option, and with it a second coverage tracer fights the one
+    :func:`executed_lines` starts. Reads pytest.ini, pyproject.toml
+    (``[tool.pytest.ini_options]``), tox.ini and setup.cfg, in pytest's order.
+    """
+    raw = None
+    for name, section in (("pytest.ini", "pytest"), ("pyproject.toml", None), ("tox.ini", "pytest"),
+                          ("setup.cfg", "tool:pytest")):
+        path = repo / name
+        if not path.is_file():
+            continue
+        try:
+            if section is None:
+                opts = tomllib.loads(path.read_text("utf-8")).get("tool", {}).get("pytest", {})
+                if "ini_options" not in opts:
+                    continue
+                raw = opts["ini_options"].get("addopts")
+            else:
+                cp = configparser.ConfigParser(interpolation=None)
+                cp.read(path, encoding="utf-8")
+                if not cp.has_section(section):
+                    continue
+                raw = cp.get(section, "addopts", fallback=None)
+        except (OSError, ValueError, configparser.Error):
+            continue
+        break
+    if raw is None:
+        return None
+    tokens = list(raw) if isinstance(raw, list) else shlex.split(raw)
+    kept, skip = [], False
+    for i, tok in enumerate(tokens):
+        if skip:
+            skip = False
+            continue
+        if tok.startswith(("--cov", "--no-cov")):
+            nxt = tokens[i + 1] if i + 1 < len(tokens) else "-"
+            skip = tok in _COV_VALUE_OPTS and not nxt.startswith("-")
+            continue
+        kept.append(tok)
+    return None if kept == tokens else shlex.join(kept)
+
+
+def _pytest_args(repo: Path) -> list[str]:
+    """``python -m pytest`` arguments for ``repo``: ours, and its addopts without --cov."""
+    opts = _addopts(repo)
+    return [*PYTEST, *(["-o", f"addopts={opts}"] if opts is not None else [])]
 
 
 def run_process(cmd: list[str], cwd: Path, timeout: float, env: dict[str, str],
@@ -248,9 +310,9 @@ def run_tests(repo: Path, timeout: float, *, stop_first: bool = False) -> TestRu
     """
     with tempfile.TemporaryDirectory(prefix="lw-junit-") as tmp:
         junit = Path(tmp) / "junit.xml"
-        cmd = [sys.executable, *PYTEST, f"--junitxml={junit}"] + (["-x"] if stop_first else [])
+        cmd = [sys.executable, *_pytest_args(repo), f"--junitxml={junit}"] + (["-x"] if stop_first else [])
         t0 = time.monotonic()
-        rc, out = run_process(cmd, repo, timeout, _test_env())
+        rc, out = run_process(cmd, repo, timeout, _test_env(repo))
         seconds = time.monotonic() - t0
         failed = []
         if junit.is_file():
@@ -282,9 +344,9 @@ def executed_lines(repo: Path, key: str, cache: Path, timeout: float) -> dict[st
     with tempfile.TemporaryDirectory(prefix="lw-cov-") as tmp:
         rc_file, data_file = Path(tmp) / "empty.rc", Path(tmp) / ".coverage"
         rc_file.write_text("")
-        env = _test_env() | {"COVERAGE_FILE": str(data_file)}
+        env = _test_env(repo) | {"COVERAGE_FILE": str(data_file)}
         cmd = [sys.executable, "-m", "coverage", "run", f"--rcfile={rc_file}",
-               f"--source={root}", *PYTEST]
+               f"--source={root}", *_pytest_args(repo)]
         rc, out = run_process(cmd, repo, timeout, env)
         if not data_file.is_file():
             raise PrepareError(f"coverage run in {repo} recorded nothing (exit {rc}):\n"
@@ -345,12 +407,13 @@ def prepare_task(spec: str, seed: int, out_dir: str | Path, *, cache_dir: Path |
     base = _git(repo, "rev-parse", "HEAD")
     say(f"{name} {version}: unpacked into {repo} ({base[:12]})")
 
+    say("running its tests before injecting a bug…")
     baseline = run_tests(repo, test_timeout, stop_first=True)
     if baseline.returncode != 0:
         why = "timed out" if baseline.timed_out else f"exit {baseline.returncode}"
         raise PrepareError(f"{name} {version}: its tests do not pass before injection ({why}):"
                            f"\n{baseline.output[-3000:]}")
-    say(f"tests pass ({baseline.seconds:.1f}s)")
+    say(f"tests pass ({baseline.seconds:.1f}s); recording which lines they execute (coverage)…")
     executed = executed_lines(repo, base, cache, test_timeout * 3)
 
     modules = {}
@@ -451,7 +514,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.force and Path(args.out).exists():
         shutil.rmtree(args.out)
-    log = None if args.json else (lambda m: print(m, file=sys.stderr))
+    log = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731 - progress, also with --json
     try:
         info = prepare_task(args.spec, args.seed, args.out, cache_dir=args.cache_dir,
                             mutant_timeout=args.mutant_timeout, log=log)

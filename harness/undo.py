@@ -16,7 +16,7 @@ from pathlib import Path
 
 import git
 
-from harness.fix import UsageError
+from harness.errors import UsageError
 from harness.state import RunFiles, RunState, list_runs
 from sandbox.worktree import RepoError, open_repo
 

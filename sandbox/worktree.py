@@ -112,12 +112,12 @@ class Worktree:
 
         Only those paths are staged: whatever else the test runs left behind stays out.
         """
-        wt = git.Repo(self.path)
-        wt.git.add("-A", "--", *paths)
-        env = {k: v for k, v in _IDENTITY.items() if not _configured(wt, k)}
-        with wt.git.custom_environment(**env):
-            wt.git.commit("-q", "--no-verify", "-m", message)
-        return wt.head.commit.hexsha
+        with git.Repo(self.path) as wt:  # closing it stops its persistent `git cat-file` processes
+            wt.git.add("-A", "--", *paths)
+            env = {k: v for k, v in _IDENTITY.items() if not _configured(wt, k)}
+            with wt.git.custom_environment(**env):
+                wt.git.commit("-q", "--no-verify", "-m", message)
+            return wt.head.commit.hexsha
 
     def remove(self, delete_branch: bool = False) -> None:
         """Remove the worktree directory (and its branch if asked); never raises."""

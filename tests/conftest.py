@@ -60,4 +60,53 @@ def snapshot(root: Path) -> dict[str, bytes]:
     return out
 
 
+def leftovers(under: Path) -> list[str]:
+    """``pid cmdline`` of every live process whose cwd or command line is under ``under`` (from /proc;
+    a test's worktree root is a directory of its ``tmp_path`` no other test uses)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            cwd = os.readlink(entry / "cwd")
+            state = next((ln for ln in (entry / "status").read_text().splitlines() if ln.startswith("State:")), "")
+        except OSError:
+            continue
+        if "zombie" in state:
+            continue
+        if cwd.startswith(str(under)) or str(under) in cmd:
+            found.append(f"{entry.name} {cmd.strip()}")
+    return found
+
+
+def assert_clean(root: Path, worktrees: Path) -> None:
+    """No process under ``worktrees`` is alive and ``root`` has no worktree but its own (the
+    run's worktree and slots were removed; scratch and mypy-cache directories may stay)."""
+    assert leftovers(worktrees) == []
+    listed = [ln for ln in git(root, "worktree", "list", "--porcelain").splitlines() if ln.startswith("worktree ")]
+    assert listed == [f"worktree {root}"]
+    assert not worktrees.exists() or not any(p for p in worktrees.iterdir() if not p.name.endswith(("scratch",
+                                                                                                   "mypy-cache")))
+
+
 PYTHON = sys.executable
+
+
+@pytest.fixture(autouse=True)
+def _close_test_evaluators(monkeypatch):
+    """Stop the fork servers of every PytestEvaluator a test makes itself (tests that drive
+    the validator directly do not close theirs; a run closes its own through RunSession)."""
+    from evals.pytest_runner import PytestEvaluator
+
+    made = []
+    init = PytestEvaluator.__init__
+
+    def tracked(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        made.append(self)
+
+    monkeypatch.setattr(PytestEvaluator, "__init__", tracked)
+    yield
+    for ev in made:
+        ev.close()

@@ -29,7 +29,6 @@ BUGGY = {"ages.py": "def is_adult(age):\n    return age > 18\n",
                                 "\n\ndef test_child():\n    assert not is_adult(3)\n")}
 ROOT = Path(__file__).resolve().parents[1]
 
-cli_review.register(app)
 
 
 @pytest.fixture(autouse=True)

@@ -107,14 +107,15 @@ def test_materialize_clones_a_path_or_a_bundle_and_refuses_unknown_specs(tmp_pat
         materialize({"path": str(tmp_path / "nope")}, tmp_path / "y")
 
 
-def test_materialize_release_pair_says_what_is_missing_or_delegates(tmp_path):
+def test_materialize_release_pair_delegates_or_says_what_is_missing(tmp_path):
     try:
-        import evals.release_pairs  # noqa: F401  (another engineer's module; may not be merged yet)
+        import evals.release_pairs  # noqa: F401  (the release-pair miner's module)
     except ImportError:
         with pytest.raises(BadInput, match="release_pair tasks need evals.release_pairs"):
             materialize({"release_pair": {"package": "toolz"}}, tmp_path / "rp")
-    else:
-        pytest.skip("evals.release_pairs is installed: its own tests cover materialize")
+    else:  # delegated: the miner refuses a spec without old/new before fetching anything
+        with pytest.raises(BadInput, match="old"):
+            materialize({"release_pair": {"package": "toolz"}}, tmp_path / "rp")
 
 
 def test_materialize_prepare_builds_once_and_clones_only_the_buggy_commit(tmp_path, monkeypatch):

@@ -11,7 +11,7 @@ from evals.types import TypeCheckEvaluator
 from harness.fix import FixOptions, fix
 from harness.generators.templates import TemplateGenerator
 from harness.stop import StopLimits
-from harness.validate import Baseline, StaticCheck, Validator
+from harness.validate import Baseline, Gate, Validator
 from sandbox.patch import Patch
 from sandbox.worktree import Worktree, open_repo
 from tests.conftest import PYTHON, snapshot
@@ -46,11 +46,10 @@ def validator_for(root, tmp_path, checks):
     for c in checks:
         if c == "lint":
             lint = RuffEvaluator()
-            static.append(StaticCheck("lint", lint.run, lint.run(wt.path)))
+            static.append(Gate(lint, lint.run(wt.path)))
         else:
-            types = TypeCheckEvaluator(tmp_path / "mypy-cache")
-            static.append(StaticCheck("types", lambda p, paths, t=types: t.run(p, PYTHON, paths),
-                                      types.run(wt.path, PYTHON)))
+            types = TypeCheckEvaluator(tmp_path / "mypy-cache", python=PYTHON)
+            static.append(Gate(types, types.run(wt.path)))
     assert all(not s.baseline.error and s.baseline.results for s in static)  # pre-existing diagnostics
     return Validator(ev, [wt], Baseline(wt.path, base.results, base.collected, base.coverage, base.duration),
                      ("test_*.py", "conftest.py", "pyproject.toml"), 40, ev.timeouts, static), wt

@@ -17,7 +17,10 @@ target interpreter need not have loopwright installed. Configured by environment
 ``LOOPWRIGHT_STOP_ON``   path of a JSON list of node ids expected to pass: stop the
                          session at the first of them that does not (a regression).
 ``LOOPWRIGHT_COVERAGE``  path of a JSON file to write per-test line coverage to:
-                         ``{test_id: {abs_path: [lines]}}``, files under ``LOOPWRIGHT_ROOT``.
+                         ``{test_id: {abs_path: [lines]}}``, files under ``LOOPWRIGHT_ROOT``
+                         (installed packages excluded). Lines run outside any test (module-
+                         level code and class attributes, run when a module is imported
+                         during collection) are recorded under the id ``<import>``.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ import traceback
 import pytest
 
 _ENV = os.environ.get
+IMPORT_CONTEXT = "<import>"  # harness.evidence.IMPORT_CONTEXT
 
 
 class TestTimeout(BaseException):
@@ -89,32 +93,31 @@ class _Recorder:
             import coverage
 
             self.cov = coverage.Coverage(
-                data_file=None, include=[os.path.join(self.root, "*")], config_file=False
+                data_file=None, include=[os.path.join(self.root, "*")], config_file=False,
+                omit=["*/site-packages/*", "*/dist-packages/*"],
             )
             self.cov.start()
         except Exception:  # coverage missing or unusable here: fall back to sys.settrace
             self.cov = None
             self.trace = {}
+            self.switch("")  # record what imports run, until the first test starts
 
     def switch(self, test_id):
         if self.cov is not None:
             self.cov.switch_context(test_id)
         elif self.trace is not None:
-            if test_id:
-                lines = self.trace.setdefault(test_id, {})
-                root = self.root + os.sep
+            lines = self.trace.setdefault(test_id or IMPORT_CONTEXT, {})
+            root = self.root + os.sep
 
-                def tracer(frame, event, arg):
-                    fn = frame.f_code.co_filename
-                    if not fn.startswith(root):
-                        return None
-                    if event in ("line", "call"):
-                        lines.setdefault(fn, set()).add(frame.f_lineno)
-                    return tracer
+            def tracer(frame, event, arg):
+                fn = frame.f_code.co_filename
+                if not fn.startswith(root) or "-packages" + os.sep in fn:
+                    return None
+                if event in ("line", "call"):
+                    lines.setdefault(fn, set()).add(frame.f_lineno)
+                return tracer
 
-                sys.settrace(tracer)
-            else:
-                sys.settrace(None)
+            sys.settrace(tracer)
 
     def write_coverage(self):
         path = _ENV("LOOPWRIGHT_COVERAGE")
@@ -127,9 +130,9 @@ class _Recorder:
             for fn in data.measured_files():
                 for line, contexts in (data.contexts_by_lineno(fn) or {}).items():
                     for ctx in contexts:
-                        if ctx:
-                            result.setdefault(ctx, {}).setdefault(fn, []).append(line)
+                        result.setdefault(ctx or IMPORT_CONTEXT, {}).setdefault(fn, []).append(line)
         elif self.trace is not None:
+            sys.settrace(None)
             for tid, files in self.trace.items():
                 result[tid] = {fn: sorted(lines) for fn, lines in files.items()}
         with open(path, "w", encoding="utf-8") as fh:
@@ -147,8 +150,10 @@ def pytest_configure(config):
 def pytest_collection_modifyitems(session, config, items):
     if _rec.select is not None:
         wanted = set(_rec.select)
-        keep = [it for it in items if it.nodeid in wanted]
-        drop = [it for it in items if it.nodeid not in wanted]
+        # a file id selects its tests: it is how a collection error (a syntax error) is named
+        keep = [it for it in items if it.nodeid in wanted or it.nodeid.split("::", 1)[0] in wanted]
+        kept = set(id(it) for it in keep)
+        drop = [it for it in items if id(it) not in kept]
         if drop:
             config.hook.pytest_deselected(items=drop)
         items[:] = keep

@@ -1,7 +1,7 @@
-"""``loopwright eval`` and ``loopwright report``: registered on the main app, imported lazily.
+"""``loopwright eval`` and ``loopwright report`` (``harness.cli`` imports this module only for them).
 
 This module imports only typer at load time; the runner, Ray, Jinja2 and the metrics load
-when a command runs, so other commands start as fast as before.
+when a command runs.
 
 Exit codes: ``eval`` 0 every job fixed/done, 1 some job not, 2 bad usage or input
 (unreadable suite, unknown generator, no Ray); ``report`` 0 written, 2 no such run.
@@ -24,12 +24,10 @@ def _err():
     return Console(stderr=True, soft_wrap=True, highlight=False)
 
 
-def register(app: typer.Typer) -> None:
-    """Add ``eval`` and ``report`` to ``app``."""
-    app.command("eval")(eval_cmd)
-    app.command("report")(report_cmd)
+commands = typer.Typer(rich_markup_mode=None)  # found by harness.cli.COMMANDS
 
 
+@commands.command("eval")
 def eval_cmd(
     suite: Path = typer.Argument(..., help="A suite file (YAML, or JSONL: one task per line)."),
     jobs: int = typer.Option(1, "--jobs", "-j", help="Tasks run at once on this machine (process pool)."),
@@ -110,6 +108,7 @@ def _finish(suite, run, generators: list[str], out: Path, html: bool, traces: Pa
     raise typer.Exit(0 if rows and all(r.get("fixed") for r in rows) else 1)
 
 
+@commands.command("report")
 def report_cmd(
     run_id: str = typer.Argument(..., help="The run (see `loopwright status`)."),
     repo: Path = typer.Argument(Path("."), help="The git repository the run belongs to."),
