@@ -344,6 +344,8 @@ def _deliver(gh: GitHub, repo: str, pr: dict, workspace: Path, mode: str, why_no
 
 
 def _sticky(gh: GitHub, repo: str, number: int, body: str, out: dict, env: dict, create: bool = True) -> None:
+    if env.get("LOOPWRIGHT_REPORT_URL"):  # the HTML report, uploaded as a workflow artifact (docs/ci.md)
+        body = body.rstrip("\n") + f"\n\n[HTML report]({env['LOOPWRIGHT_REPORT_URL']}) (workflow artifact)\n"
     out["markdown"] = body
     try:
         comment, created = gh.upsert_comment(repo, number, STATUS_MARKER, body, create=create)
