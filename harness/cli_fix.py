@@ -17,7 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from harness.cli_common import (BASE_URL, MAX_COST, MAX_ITERATIONS, MAX_SECONDS, MAX_TOKENS, PYTHON, RECORD,
-                                REPLAY, REPO, bad_input, default_generator, err, make_generator, run_config)
+                                REPLAY, REPO, bad_input, default_generator, err, build_generator, run_config)
 from harness.config import default_jobs
 from harness.errors import EXIT_BAD_INPUT, UsageError
 from harness.fix import FixResult, error_json, fix, resume
@@ -67,7 +67,7 @@ def _run(repo: Path, loop: LoopSpec, as_json: bool, flags: dict, *, apply: bool 
     try:
         options = run_config(loop, repo, flags, apply=apply, keep=keep, force=force, tests=tuple(tests or ()))
         spec = options.model or fallback_model or default_generator(loop)
-        generator = make_generator(spec, loop, base_url=options.base_url, **(llm or {}))
+        generator = build_generator(spec, loop, base_url=options.base_url, **(llm or {}))
         progress = _Progress(console)
 
         def go():

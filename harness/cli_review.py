@@ -28,7 +28,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from harness.cli_common import bad_input, default_generator, make_generator, run_config
+from harness.cli_common import bad_input, default_generator, build_generator, run_config
 from harness.errors import UsageError
 from harness.fix import FixResult, fix
 from harness.github import GitHub, GitHubError
@@ -63,7 +63,7 @@ def review_generator(spec: str | None, loop: LoopSpec, **llm):
         raise UsageError("review comments need a model: the offline templates repairer only fixes failing "
                          "tests; use --model openai:MODEL or anthropic:MODEL (or replay:FILE)")
     try:
-        return make_generator(spec, loop, **llm)
+        return build_generator(spec, loop, **llm)
     except UsageError as exc:  # the generic advice to run offline does not apply here
         msg = re.sub(r",? (?:or )?(?:run offline with|use) --model templates", "", str(exc))
         raise UsageError(msg + "; review comments need a model (or --replay FILE)") from None
@@ -367,7 +367,7 @@ def _cost(spent) -> str:
 def _ci_fix(gh, repo, pr, workspace, mode, why_not, remote, generator, limits, out, env, say) -> dict:
     loop = builtin_spec("fix-failing-tests")
     options = run_config(loop, workspace, dict(limits, model=generator))
-    result: FixResult = fix(workspace, make_generator(options.model or default_generator(loop), loop,
+    result: FixResult = fix(workspace, build_generator(options.model or default_generator(loop), loop,
                                                       base_url=options.base_url), options, say=say)
     s = result.state
     out.update(result=result.to_json(), exit_code=result.exit_code)

@@ -134,7 +134,8 @@ def _fix(run: RunSession, generator: Generator, on_event, attempts: list) -> Fix
     state = run.state
     if not baseline.failing:
         state.status, state.stop_reason = "nothing_to_fix", "all_tests_pass"
-        state.stop_detail = f"all {len(baseline.results)} tests pass: nothing to fix"
+        state.stop_detail = ("the tests named by --tests pass: nothing to fix" if run.config.tests
+                             else f"all {len(baseline.results)} tests pass: nothing to fix")
         run.verify(baseline)
         return _finish(run)
     missing = _missing_dependency(run.root, baseline, run.python, run.config.policy)
