@@ -54,8 +54,18 @@ def naturalness(patch: Patch) -> tuple[int, int, int, int]:
 
 
 def choose(plausible: list) -> object:
-    """The most natural of ``plausible`` outcomes (objects with a ``.patch``); the
-    earliest (best-ranked by the generator) on ties. Raises ValueError when empty."""
+    """The patch to accept among ``plausible`` outcomes (objects with ``.patch``, and
+    optionally ``.unprotected`` and ``.protection`` from :mod:`harness.evidence`):
+    protected before unprotected (some passing test executes the changed lines), then
+    the most natural (:func:`naturalness`), then the fewest baseline behaviours touched,
+    then the earliest (the generator's best-ranked). Raises ValueError when empty."""
     if not plausible:
         raise ValueError("no plausible patch to choose from")
-    return min(enumerate(plausible), key=lambda ip: (naturalness(ip[1].patch), ip[0]))[1]
+
+    def key(ip: tuple) -> tuple:
+        i, o = ip
+        prot = getattr(o, "protection", None)
+        return (bool(getattr(o, "unprotected", False)), naturalness(o.patch),
+                len(prot.tests) if prot is not None else 0, i)
+
+    return min(enumerate(plausible), key=key)[1]

@@ -26,7 +26,7 @@ import heapq
 from pathlib import Path
 
 from harness.context import Context
-from harness.generators.base import Proposal
+from harness.generators.base import Generator, Proposal
 from harness.generators.mutations import OPERATOR_PRIORS, mutants_at
 from harness.localize import is_protected
 from sandbox.patch import Patch, PatchError
@@ -42,7 +42,7 @@ LEADS = 2
 LEAD_WEIGHT = 0.9
 
 
-class TemplateGenerator:
+class TemplateGenerator(Generator):
     """Generator ``templates``.
 
     Args:

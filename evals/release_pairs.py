@@ -1,0 +1,436 @@
+"""Real regressions mined from PyPI release pairs: a benchmark not built from the repairer's operators.
+
+For a library with consecutive releases N and N+1, a task is N's source with N+1's
+test files, where some of N+1's tests fail, and where applying N+1's change to ONE
+non-test module (at most :data:`MAX_CHANGED_LINES` added + removed lines, not
+counting a ``__version__`` bump) makes the whole suite pass. That change is the
+developer's fix (the gold patch). Nothing here is derived from the offline
+repairer's mutation operators: the bugs are whatever the developers fixed.
+
+``python -m evals.release_pairs mine PACKAGE [--pairs K] --suite FILE`` mines the
+last K consecutive release pairs of PACKAGE and appends the tasks to a suite file
+(the shared YAML format, ``repo: {release_pair: ...}``);
+``python -m evals.release_pairs run SUITE --out DIR`` (see
+:mod:`evals.release_pairs_run`) runs ``loopwright fix`` on each task.
+
+Mining a pair (:func:`mine_pair`): unpack both sdists (cached under
+``cache_root()/release-pairs``), list the changed non-test ``.py`` modules with a
+small change, build the *hybrid* tree (N's source, N+1's tests) and run pytest in a
+venv holding pytest, coverage and N+1's declared runtime and test requirements;
+for each small module apply its change alone and run again. A test file whose
+failures that change does not fix is kept at N's version (or dropped when N lacks
+it), so the task fails only on what the gold patch fixes; the task is kept when
+the final hybrid fails some tests and hybrid + gold passes every test.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from evals.inject import is_test_path
+from evals.prepare import (BASE_DATE, PrepareError, _git, _test_env, cache_root, fetch_sdist,
+                           run_process, unpack)
+
+__all__ = ["MAX_CHANGED_LINES", "Change", "PairError", "build_tree", "ensure_venv", "gold_patch",
+           "is_test_file",
+           "materialize", "mine_pair", "requirements", "run_pytest", "source_changes", "source_tree",
+           "venv_slot"]
+
+MAX_CHANGED_LINES = 6
+TEST_EXTRAS = ("test", "tests", "testing")
+_VERSION_LINE = re.compile(r"^\s*(__version__|VERSION|version|__version_info__)\s*[:=]")
+_SKIP_PARTS = {"__pycache__", ".git", ".tox", ".nox", "build", "dist"}
+_ADDOPTS_PLUGINS = {"--cov": "pytest-cov", "--timeout": "pytest-timeout"}
+_SUMMARY = re.compile(r"^(FAILED|ERROR) (\S.*?)(?: - .*)?$")
+
+
+def is_test_file(rel: str) -> bool:
+    """:func:`evals.inject.is_test_path`, plus files under a ``testsuite`` folder (pycodestyle's
+    test data are ``.py`` files there)."""
+    return is_test_path(rel) or "testsuite" in rel.split("/")[:-1]
+
+
+class PairError(PrepareError):
+    """A release pair cannot be mined or a task cannot be built; the message says why."""
+
+
+@dataclass
+class Change:
+    """The developer's change to one non-test module between releases N and N+1.
+
+    ``old`` is N's text, ``gold`` is N's text with N+1's hunks applied except those
+    that only change a version assignment; ``changed_lines`` counts the removed +
+    added lines of ``old`` -> ``gold``.
+    """
+
+    path: str
+    old: str
+    gold: str
+    changed_lines: int
+
+    @property
+    def patch(self) -> str:
+        """The gold patch: a unified diff with ``a/``/``b/`` headers (3 lines of context)."""
+        return gold_patch(self.path, self.old, self.gold)
+
+
+# -- source trees ---------------------------------------------------------------------------
+def _cache(cache: Path | None) -> Path:
+    return Path(cache) if cache else cache_root()
+
+
+def source_tree(package: str, version: str, cache: Path | None = None) -> Path:
+    """The unpacked sdist of ``package==version`` (cached in ``CACHE/release-pairs/trees``).
+
+    ``package`` may also be a local sdist archive path (tests use that; ``version``
+    then only names the cache slot).
+
+    Raises:
+        PrepareError: pip download or unpacking failed.
+    """
+    root = _cache(cache)
+    local = Path(package) if os.path.sep in package and Path(package).exists() else None
+    name = local.name if local else package
+    key = hashlib.sha1(str(local.resolve()).encode()).hexdigest()[:10] if local else ""
+    slot = root / "release-pairs" / "trees" / f"{re.sub(r'[^A-Za-z0-9._-]+', '_', name)}-{version}{key}"
+    if slot.is_dir():
+        return slot
+    archive = local or _fetch(package, version, root)
+    slot.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".unpack-", dir=slot.parent))
+    try:
+        unpack(archive, tmp)
+        try:
+            tmp.rename(slot)
+        except OSError:  # another process unpacked it first
+            pass
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return slot
+
+
+def _fetch(package: str, version: str, cache: Path) -> Path:
+    """:func:`evals.prepare.fetch_sdist`, trying ``--no-build-isolation`` first (same cache slot).
+
+    pip prepares an sdist's metadata even for ``download``; with build isolation that
+    installs the build backend into a fresh environment each time (about 30 s of a
+    loaded 2-core machine), without it the backend already installed here is used.
+    When that fails (backend not installed), the isolated download runs.
+    """
+    slot = cache / "sdists" / f"{re.sub(r'[-_.]+', '-', package).lower()}-{version}"
+    if not (slot.is_dir() and any(slot.iterdir())):
+        tmp = Path(tempfile.mkdtemp(prefix=".dl-", dir=slot.parent if slot.parent.is_dir() else None))
+        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:", "-q",
+               "--no-build-isolation", "-d", str(tmp), f"{package}=={version}"]
+        res = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)
+        files = sorted(tmp.glob("*"))
+        if res.returncode == 0 and len(files) == 1:
+            slot.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                tmp.rename(slot)
+            except OSError:
+                pass
+        shutil.rmtree(tmp, ignore_errors=True)
+    return fetch_sdist(package, version, cache)
+
+
+def _files(root: Path) -> dict[str, Path]:
+    """Repo-relative posix path -> file, without build output, caches or egg-info."""
+    out = {}
+    for p in sorted(root.rglob("*")):
+        rel = p.relative_to(root)
+        if not p.is_file() or any(part in _SKIP_PARTS or part.endswith(".egg-info")
+                                  for part in rel.parts) or p.suffix == ".pyc":
+            continue
+        out[rel.as_posix()] = p
+    return out
+
+
+def _text(path: Path) -> str | None:
+    try:
+        return path.read_text("utf-8")
+    except (UnicodeDecodeError, OSError):
+        return None
+
+
+def _gold(old: str, new: str) -> tuple[str, int]:
+    """N's text with N+1's edits except version-only ones, and its added + removed line count."""
+    a, b = old.splitlines(keepends=True), new.splitlines(keepends=True)
+    out, changed = [], 0
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+        touched = a[i1:i2] + b[j1:j2]
+        if tag == "equal" or all(_VERSION_LINE.match(line) for line in touched):
+            out.extend(a[i1:i2])
+            continue
+        out.extend(b[j1:j2])
+        changed += (i2 - i1) + (j2 - j1)
+    return "".join(out), changed
+
+
+def source_changes(old_root: Path, new_root: Path) -> list[Change]:
+    """Changed non-test ``.py`` modules present in both trees, smallest change first.
+
+    Modules added or removed by N+1 are left out (a new module is not a small fix),
+    and so are changes that only bump a version string (``changed_lines`` 0).
+    """
+    old, new = _files(old_root), _files(new_root)
+    found = []
+    for rel in sorted(set(old) & set(new)):
+        if not rel.endswith(".py") or is_test_file(rel) or rel == "setup.py":
+            continue
+        a, b = _text(old[rel]), _text(new[rel])
+        if a is None or b is None or a == b:
+            continue
+        gold, changed = _gold(a, b)
+        if changed:
+            found.append(Change(rel, a, gold, changed))
+    return sorted(found, key=lambda c: (c.changed_lines, c.path))
+
+
+def gold_patch(path: str, old: str, gold: str) -> str:
+    """Unified diff ``a/PATH`` -> ``b/PATH`` of two texts (what ``git apply`` takes)."""
+    return "".join(difflib.unified_diff(old.splitlines(keepends=True), gold.splitlines(keepends=True),
+                                        f"a/{path}", f"b/{path}"))
+
+
+def build_tree(old_root: Path, new_root: Path, dest: Path, *, old_tests: set[str] = frozenset(),
+               change: Change | None = None) -> None:
+    """Write N's source with N+1's test files into ``dest`` (created; must not exist).
+
+    Test files (:func:`evals.inject.is_test_path`, data under test folders included)
+    come from N+1, except the paths in ``old_tests``, which keep N's version (or are
+    absent when N has none). ``change``, when given, is applied (its gold text written).
+    """
+    old, new = _files(old_root), _files(new_root)
+    dest.mkdir(parents=True)
+    for rel, src in old.items():
+        if not is_test_file(rel) or rel in old_tests:
+            _copy(src, dest / rel)
+    for rel, src in new.items():
+        if is_test_file(rel) and rel not in old_tests:
+            _copy(src, dest / rel)
+    if change is not None:
+        (dest / change.path).write_text(change.gold, "utf-8")
+
+
+def _copy(src: Path, dst: Path) -> None:
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(src, dst)
+
+
+# -- the task's interpreter -----------------------------------------------------------------
+def requirements(tree: Path) -> list[str]:
+    """pytest, coverage, and the runtime + test-extra requirements PKG-INFO declares.
+
+    Plugins that the pytest configuration's options need (``--cov`` -> pytest-cov,
+    ``--timeout`` -> pytest-timeout) are added: a developer's setup has them.
+
+    Markers are evaluated for this interpreter with ``extra`` set to each of
+    :data:`TEST_EXTRAS` (``packaging``, which pytest depends on, does the parsing).
+    """
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    reqs = {"pytest", "coverage"}
+    config = " ".join(_text(tree / name) or "" for name in ("pyproject.toml", "setup.cfg", "tox.ini",
+                                                            "pytest.ini"))
+    reqs |= {plugin for option, plugin in _ADDOPTS_PLUGINS.items() if option in config}
+    meta = tree / "PKG-INFO"
+    text = meta.read_text("utf-8", "replace") if meta.is_file() else ""
+    for line in re.findall(r"^Requires-Dist:\s*(.+)$", text, re.MULTILINE):
+        try:
+            req = Requirement(line.strip())
+        except InvalidRequirement:
+            continue
+        if req.marker is None or any(req.marker.evaluate({"extra": e}) for e in ("", *TEST_EXTRAS)):
+            reqs.add(str(Requirement(line.split(";")[0].strip())))
+    return sorted(reqs)
+
+
+def venv_slot(reqs: list[str], cache: Path | None = None) -> Path:
+    """Where the venv for a requirement set lives: ``CACHE/release-pairs/venvs/<sha1[:12]>``;
+    it is ready when it holds a ``.ready`` file."""
+    key = hashlib.sha1("\n".join(sorted(reqs)).encode()).hexdigest()[:12]
+    return _cache(cache) / "release-pairs" / "venvs" / key
+
+
+def ensure_venv(reqs: list[str], cache: Path | None = None, timeout: float = 600.0) -> Path:
+    """A venv with ``reqs`` installed, shared by every task that needs the same set.
+
+    Lives in ``CACHE/release-pairs/venvs/<hash of reqs>``; returns its ``bin/python``.
+
+    Raises:
+        PairError: venv creation or pip install failed (the message has pip's output tail).
+    """
+    slot = venv_slot(reqs, cache)
+    python = slot / "bin" / "python"
+    if (slot / ".ready").is_file():
+        return python
+    shutil.rmtree(slot, ignore_errors=True)
+    slot.parent.mkdir(parents=True, exist_ok=True)
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    base = getattr(sys, "_base_executable", sys.executable)
+    for cmd in ([base, "-m", "venv", str(slot)],
+                [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", *reqs]):
+        res = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout, check=False)
+        if res.returncode != 0:
+            raise PairError(f"{' '.join(cmd[:4])} failed (exit {res.returncode}): "
+                            f"{(res.stderr or res.stdout).strip()[-1500:]}")
+    (slot / ".ready").write_text("\n".join(reqs) + "\n")
+    return python
+
+
+def run_pytest(python: Path, repo: Path, ids: list[str] | None = None,
+               timeout: float = 180.0) -> tuple[int | None, set[str]]:
+    """Run pytest in ``repo`` and return (exit code or None on timeout, failing node ids).
+
+    Failing ids come from pytest's short summary (``-rfE``); a file that fails to
+    collect shows as its path without ``::``.
+    """
+    args = [str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rfE", "--tb=no",
+            "--continue-on-collection-errors", "-o", "console_output_style=classic", *(ids or [])]
+    rc, out = run_process(args, repo, timeout, _test_env())
+    failed = {m.group(2).strip() for m in map(_SUMMARY.match, out.splitlines()) if m}
+    return rc, failed
+
+
+# -- mining ---------------------------------------------------------------------------------
+def _pair_python(old_root: Path, new_root: Path, cache: Path | None) -> Path:
+    return ensure_venv(sorted(set(requirements(old_root)) | set(requirements(new_root))), cache)
+
+
+def mine_pair(package: str, old: str, new: str, *, cache: Path | None = None,
+              timeout: float = 180.0, log=None) -> list[dict]:
+    """Tasks (suite entries, see the module doc) for the release pair ``old`` -> ``new``.
+
+    Args:
+        package: PyPI name (or a local sdist path for ``old``/``new`` trees: see
+            :func:`source_tree`; then ``old``/``new`` are archive paths too).
+        old, new: consecutive versions, N and N+1.
+        cache: cache root (default :func:`evals.prepare.cache_root`).
+        timeout: wall seconds per pytest run; a suite that hits it ends the pair.
+        log: optional ``callable(str)`` for progress lines.
+
+    Returns:
+        Zero or more task dicts, one per small module change that alone makes every
+        failing test pass.
+
+    Raises:
+        PrepareError: a download, unpack or venv install failed.
+    """
+    say = log or (lambda _m: None)
+    old_root, new_root = _trees(package, old, new, cache)
+    changes = [c for c in source_changes(old_root, new_root) if c.changed_lines <= MAX_CHANGED_LINES]
+    if not changes:
+        say(f"{package} {old} -> {new}: no module changed by 1..{MAX_CHANGED_LINES} lines")
+        return []
+    python = _pair_python(old_root, new_root, cache)
+    tasks = []
+    with tempfile.TemporaryDirectory(prefix="lw-pair-") as tmp:
+        build_tree(old_root, new_root, Path(tmp) / "hybrid")
+        rc, failing = run_pytest(python, Path(tmp) / "hybrid", timeout=timeout)
+        say(f"{package} {old} -> {new}: N+1's tests on N's source: exit {rc}, {len(failing)} failing; "
+            f"small changes: {', '.join(f'{c.path} ({c.changed_lines})' for c in changes)}")
+        if rc is None or not failing:
+            return []
+        for i, change in enumerate(changes):
+            found = _try_change(old_root, new_root, change, python, Path(tmp) / str(i), timeout)
+            if found is None:
+                say(f"  {change.path}: does not make the suite pass alone")
+                continue
+            old_tests, tests = found
+            say(f"  {change.path}: task, {len(tests)} failing tests" +
+                (f", {len(old_tests)} test files kept at {old}" if old_tests else ""))
+            tasks.append({
+                "id": f"{_short(package)}-{new}-{len(tasks) + 1}",
+                "repo": {"release_pair": {"package": package, "old": old, "new": new,
+                                          "file": change.path, "old_tests": sorted(old_tests)}},
+                "command": "fix", "python": None, "gold_patch": change.patch,
+                "tests": sorted(tests), "timeout": 600})
+    return tasks
+
+
+def _short(package: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", Path(package).name.lower()).strip("-")
+
+
+def _trees(package: str, old: str, new: str, cache: Path | None) -> tuple[Path, Path]:
+    if os.path.sep in old:  # local archives (tests): the versions are the paths
+        return source_tree(old, "local", cache), source_tree(new, "local", cache)
+    return source_tree(package, old, cache), source_tree(package, new, cache)
+
+
+def _try_change(old_root: Path, new_root: Path, change: Change, python: Path, work: Path,
+                timeout: float) -> tuple[set[str], set[str]] | None:
+    """(test files kept at N, failing test ids) when ``change`` alone fixes what it should.
+
+    Test files still failing with the change go back to N's version (at most twice);
+    then the hybrid without the change must fail some test and with it pass all.
+    """
+    old_tests: set[str] = set()
+    for attempt in range(3):
+        fixed = work / f"gold{attempt}"
+        build_tree(old_root, new_root, fixed, old_tests=old_tests, change=change)
+        rc, still = run_pytest(python, fixed, timeout=timeout)
+        if rc == 0:
+            break
+        bad = {nodeid.split("::")[0] for nodeid in still} - old_tests
+        if rc is None or not bad or not all(is_test_file(b) for b in bad):
+            return None
+        old_tests |= bad
+    else:
+        return None
+    build_tree(old_root, new_root, work / "task", old_tests=old_tests)
+    rc, failing = run_pytest(python, work / "task", timeout=timeout)
+    return (old_tests, failing) if rc is not None and failing else None
+
+
+# -- tasks ----------------------------------------------------------------------------------
+def materialize(spec: dict, out: str | Path, *, cache: Path | None = None) -> Path:
+    """Build a ``release_pair`` task as a git repository at ``out`` (absent or empty).
+
+    ``spec`` is ``{package, old, new, old_tests?: [paths], file?: str}``: N's source
+    with N+1's test files (never N+1's source), one commit with a fixed author and
+    date, and ``out/.venv`` pointing at the task's shared venv (see
+    :func:`ensure_venv`; listed in ``.git/info/exclude``), so ``loopwright fix out``
+    runs N+1's tests with their requirements and sees the failing ones.
+
+    Raises:
+        evals.prepare.BadInput: ``spec`` lacks package/old/new, or ``out`` is not empty.
+        PrepareError: download, unpack, venv or git failed.
+    """
+    from evals.prepare import BadInput
+
+    if not all(isinstance(spec.get(k), str) for k in ("package", "old", "new")):
+        raise BadInput(f"release_pair spec {spec!r}: needs string package, old and new")
+    out = Path(out).resolve()
+    if out.exists() and any(out.iterdir()):
+        raise BadInput(f"{out} exists and is not empty; choose another folder or remove it")
+    old_root, new_root = _trees(spec["package"], spec["old"], spec["new"], cache)
+    if out.exists():
+        out.rmdir()
+    build_tree(old_root, new_root, out, old_tests=set(spec.get("old_tests") or ()))
+    _git(out, "init", "-q", "-b", "main", "--template=")
+    _git(out, "add", "-A", "-f")
+    _git(out, "commit", "-q", "--no-verify", "-m",
+         f"{_short(spec['package'])} {spec['old']} source with {spec['new']}'s tests", date=BASE_DATE)
+    python = _pair_python(old_root, new_root, cache)
+    (out / ".venv").symlink_to(python.parent.parent, target_is_directory=True)
+    (out / ".git" / "info").mkdir(exist_ok=True)
+    with open(out / ".git" / "info" / "exclude", "a") as fh:
+        fh.write(".venv\n")
+    return out
+
+
+if __name__ == "__main__":
+    from evals.release_pairs_run import main
+
+    sys.exit(main())
