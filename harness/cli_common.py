@@ -24,7 +24,7 @@ from loops.spec import LoopSpec
 err = Console(stderr=True, soft_wrap=True)  # an error stays one line, however long
 
 
-def make_generator(spec_name: str, loop: LoopSpec, *, record: str | None = None,
+def build_generator(spec_name: str, loop: LoopSpec, *, record: str | None = None,
                    replay: str | None = None, base_url: str | None = None) -> Generator:
     """The generator for ``--generator``/``--model`` (or the loop's worker model).
 

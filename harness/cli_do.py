@@ -35,7 +35,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from harness.cli_common import bad_input, make_generator, run_config
+from harness.cli_common import bad_input, build_generator, run_config
 from harness.errors import EXIT_INTERRUPTED, UsageError
 from harness.instruct import InstructResult, carry_out, instruction_task
 from harness.interactive import Narrator, Reviewer, auto_approve, choose_ending, interrupt_guard
@@ -407,7 +407,7 @@ def _model(loop, generator: str | None, replay: str | None) -> str:
 
 def _generator(spec: str, loop, record, replay, base_url):
     try:
-        return make_generator(spec, loop, record=record, replay=replay, base_url=base_url)
+        return build_generator(spec, loop, record=record, replay=replay, base_url=base_url)
     except UsageError as exc:
         if "is not set" not in str(exc):
             raise

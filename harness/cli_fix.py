@@ -17,7 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from harness.cli_common import (BASE_URL, MAX_COST, MAX_ITERATIONS, MAX_SECONDS, MAX_TOKENS, PYTHON, RECORD,
-                                REPLAY, REPO, bad_input, default_generator, err, make_generator, run_config)
+                                REPLAY, REPO, bad_input, default_generator, err, build_generator, run_config)
 from harness.config import default_jobs
 from harness.errors import EXIT_BAD_INPUT, UsageError
 from harness.fix import FixResult, error_json, fix, resume
@@ -67,7 +67,7 @@ def _run(repo: Path, loop: LoopSpec, as_json: bool, flags: dict, *, apply: bool 
     try:
         options = run_config(loop, repo, flags, apply=apply, keep=keep, force=force, tests=tuple(tests or ()))
         spec = options.model or fallback_model or default_generator(loop)
-        generator = make_generator(spec, loop, base_url=options.base_url, **(llm or {}))
+        generator = build_generator(spec, loop, base_url=options.base_url, **(llm or {}))
         progress = _Progress(console)
 
         def go():
@@ -233,19 +233,19 @@ def gc_cmd(repo: Path = REPO) -> None:
     import git as gitlib
 
     from harness.state import list_runs
+    from sandbox.gitcmd import list_worktrees
     from sandbox.worktree import Worktree, open_repo, worktree_root
 
     root = _repo_root(repo)
     r = open_repo(root)
     alive = {s.run_id for s, a in list_runs(root) if a}
     removed = []
-    for line in r.git.worktree("list", "--porcelain").splitlines():
-        if line.startswith("worktree "):
-            p = Path(line[len("worktree "):])
-            run_id = p.name.split(".")[0]
-            if p.parent.resolve() == worktree_root().resolve() and run_id not in alive:
-                Worktree(r, p, None).remove()
-                removed.append(str(p))
+    for entry in list_worktrees(r):
+        p = entry.path
+        run_id = p.name.split(".")[0]
+        if p.parent.resolve() == worktree_root().resolve() and run_id not in alive:
+            Worktree(r, p, None).remove()
+            removed.append(str(p))
     r.git.worktree("prune")
     for branch in r.branches:
         run_id = branch.name.removeprefix("loopwright/")
@@ -309,6 +309,11 @@ def doctor_cmd(repo: Path = REPO, python: str | None = PYTHON) -> None:
     for k, v in DEFAULT_POLICY.describe().items():
         policy.add_row(k, v)
     console.print(policy)
+    mode = DEFAULT_POLICY.mode()
+    console.print("sandbox in force: [green]strong[/] (bubblewrap)" if mode == "strong" else
+                  "[bold red]sandbox in force: WEAK[/] — bubblewrap is not in use (not installed, no user "
+                  "namespaces, or LOOPWRIGHT_SANDBOX=weak); tests can write outside the worktree and "
+                  "`loopwright ci` refuses to run without --allow-weak-sandbox")
     raise typer.Exit(0 if problems == 0 else 1)
 
 

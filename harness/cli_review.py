@@ -28,7 +28,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from harness.cli_common import bad_input, default_generator, make_generator, run_config
+from harness.cli_common import bad_input, default_generator, build_generator, run_config
 from harness.errors import UsageError
 from harness.fix import FixResult, fix
 from harness.github import GitHub, GitHubError
@@ -63,7 +63,7 @@ def review_generator(spec: str | None, loop: LoopSpec, **llm):
         raise UsageError("review comments need a model: the offline templates repairer only fixes failing "
                          "tests; use --model openai:MODEL or anthropic:MODEL (or replay:FILE)")
     try:
-        return make_generator(spec, loop, **llm)
+        return build_generator(spec, loop, **llm)
     except UsageError as exc:  # the generic advice to run offline does not apply here
         msg = re.sub(r",? (?:or )?(?:run offline with|use) --model templates", "", str(exc))
         raise UsageError(msg + "; review comments need a model (or --replay FILE)") from None
@@ -181,15 +181,32 @@ def ci_cmd(trigger: str = typer.Option("@loopwright", "--trigger", help="Phrase 
            loops: str = typer.Option("fix,review", "--loops", help="Which loops may run: fix, review or both."),
            remote: str = typer.Option("origin", "--remote", help="The git remote to push to."),
            generator: str | None = _GEN, python: str | None = _PY, max_iterations: int | None = _ITER,
-           max_seconds: float | None = _SECS, max_cost: float | None = _COST, as_json: bool = _JSON) -> None:
-    """Run as a GitHub Actions bot: fix a PR's failing tests or address its review comments."""
+           max_seconds: float | None = _SECS, max_cost: float | None = _COST, as_json: bool = _JSON,
+           allow_weak: bool = typer.Option(False, "--allow-weak-sandbox", help=(
+               "Run even where bubblewrap cannot (tests could then write outside the worktree "
+               "and read what the runner can)."))) -> None:
+    """Run as a GitHub Actions bot: fix a PR's failing tests or address its review comments.
+
+    Refuses to run with a weak sandbox (no bubblewrap) unless --allow-weak-sandbox (exit 2).
+    """
+    from harness.config import DEFAULT_POLICY
+
     console = Console(stderr=True)
+    mode = DEFAULT_POLICY.mode()
+    if mode == "weak" and not allow_weak:
+        raise bad_input(UsageError(
+            "weak sandbox: bubblewrap is not in use, so code from a pull request could write outside "
+            "its worktree; install it (apt-get install bubblewrap) or pass --allow-weak-sandbox"), as_json)
+    if mode == "weak":
+        console.print("[red]WARNING: weak sandbox (--allow-weak-sandbox): tests can write outside "
+                      "the worktree[/]")
     try:
         out = run_ci(dict(os.environ), trigger=trigger, loops=loops, remote=remote, generator=generator,
                      python=python, max_iterations=max_iterations, max_seconds=max_seconds,
                      max_cost=max_cost, say=lambda m: console.print(f"[yellow]{escape(m)}[/]"))
     except (UsageError, SpecError, GitHubError) as exc:
         raise bad_input(exc, as_json) from None
+    out["sandbox"] = mode
     if as_json:
         print(json.dumps(out, indent=2))
     else:
@@ -350,7 +367,7 @@ def _cost(spent) -> str:
 def _ci_fix(gh, repo, pr, workspace, mode, why_not, remote, generator, limits, out, env, say) -> dict:
     loop = builtin_spec("fix-failing-tests")
     options = run_config(loop, workspace, dict(limits, model=generator))
-    result: FixResult = fix(workspace, make_generator(options.model or default_generator(loop), loop,
+    result: FixResult = fix(workspace, build_generator(options.model or default_generator(loop), loop,
                                                       base_url=options.base_url), options, say=say)
     s = result.state
     out.update(result=result.to_json(), exit_code=result.exit_code)

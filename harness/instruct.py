@@ -12,6 +12,7 @@ optional human evaluator approves it, and every accepted patch becomes a commit
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -99,7 +100,7 @@ def carry_out(path: Path, tasks: list[Task], generator: Generator, options: RunC
     Raises:
         UsageError: not a git repository, no commits, pytest missing.
     """
-    options = RunConfig(**{**vars(options), "loop_name": loop_name})
+    options = dataclasses.replace(options, loop_name=loop_name)
     with RunSession.start(path, options, say, generator_name=generator.name, run_id=run_id) as run:
         run.start_worktree()
         run.validator(run.test_baseline(coverage=False), require_fix=False, check=check)
