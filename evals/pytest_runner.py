@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from evals.forkserver import ForkServer, ForkServerError
-from evals.verdict import Frame, TestResult, Verdict
+from evals.verdict import Frame, TestResult, Verdict, passed_in
 from sandbox.process import SandboxPolicy, run
 
 PLUGIN_DIR = Path(__file__).parent / "plugin"
@@ -284,7 +284,7 @@ class PytestEvaluator:
                            paths, out, plain=True)
         if out.error or res.timed_out:
             return out.error or f"the confirmation run timed out after {process_timeout:.0f} s"
-        not_ok = [t for t in must_pass if t not in out.results or not out.results[t].ok]
+        not_ok = [t for t in must_pass if not passed_in(out.results, t)]
         if not_ok:
             return f"{len(not_ok)} test(s) validation saw pass do not pass in a fresh run: {not_ok[:5]}"
         summary = _summary_counts(res.stdout)
