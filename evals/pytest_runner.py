@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from evals.forkserver import ForkServer, ForkServerError
-from evals.verdict import Frame, TestResult, Verdict, passed_in
+from evals.verdict import Frame, TestResult, Verdict
 from sandbox.process import SandboxPolicy, run
 
 PLUGIN_DIR = Path(__file__).parent / "plugin"
@@ -267,24 +267,34 @@ class PytestEvaluator:
 
     def confirm(self, root: Path, must_pass: list[str], *, timeouts: dict[str, float] | None = None,
                 process_timeout: float = 600.0) -> str:
-        """Re-run the tests ``must_pass`` (those validation saw pass) in a fresh plain
-        sandboxed process (no fork server) and check that the evidence agrees; returns ''
-        when it does, else what disagrees.
+        """Re-run the tests ``must_pass`` in a fresh plain sandboxed process (no fork
+        server) and check that the evidence agrees; returns '' when it does, else what
+        disagrees. (Only those: a test failing at baseline may crash its process.)
 
-        Agreement: every id in ``must_pass`` passed; the plugin's count of passed tests
-        equals pytest's own terminal summary; pytest's exit status is 0 exactly when no
-        test failed. Forging a verdict then takes lying consistently to three
-        witnesses (results pipe, terminal summary, exit status), not one.
+        Agreement: every id in ``must_pass`` (what validation saw pass) passes (a file or
+        collector id, from a collection error at baseline, must now collect without
+        error); the plugin's count of passed tests equals pytest's own terminal summary;
+        pytest's exit status is 0 exactly when no test failed. Forging a verdict then
+        takes lying consistently to three witnesses (results pipe, terminal summary,
+        exit status), not one.
         """
-        out = TestRun()
         if not must_pass:
             return ""
+        out = TestRun()
+        collectors = [t for t in must_pass if "::" not in t]  # whole files: run them whole
+        select = None if collectors else list(must_pass)
         paths = sorted({t.split("::", 1)[0] for t in must_pass})
-        _, res = self._one(root, list(must_pass), (), (), timeouts, None, False, process_timeout,
-                           paths, out, plain=True)
+        _, res = self._one(root, select, (), (), timeouts, None, False, process_timeout, paths, out,
+                           plain=True)
         if out.error or res.timed_out:
             return out.error or f"the confirmation run timed out after {process_timeout:.0f} s"
-        not_ok = [t for t in must_pass if not passed_in(out.results, t)]
+
+        def passes(t: str) -> bool:
+            if t in out.results:
+                return out.results[t].ok
+            return "::" not in t  # a file that failed to collect at baseline: no error now
+
+        not_ok = [t for t in must_pass if not passes(t)]
         if not_ok:
             return f"{len(not_ok)} test(s) validation saw pass do not pass in a fresh run: {not_ok[:5]}"
         summary = _summary_counts(res.stdout)

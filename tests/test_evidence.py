@@ -179,6 +179,32 @@ def test_a_real_regression_is_still_one_after_the_rerun(make_repo):
     assert "breaks tests/test_s.py::test_zero (passed before): AssertionError" in seen[0].reason
 
 
+def test_a_flaky_test_is_rerun_named_and_left_out_of_regression_checks(make_repo):
+    # The sandbox lets a test write only its own worktree, so the flakiness is kept per
+    # worktree: the test passes in the run's worktree (baseline) and, in a validation
+    # slot, fails every other run (the full-suite run fails, the re-run alone passes).
+    root = make_repo({
+        "calc.py": "def double(x):\n    return x * 3\n",
+        "tests/test_calc.py": "from calc import double\n\ndef test_double():\n    assert double(2) == 4\n",
+        "tests/test_flaky.py": """
+            from pathlib import Path
+
+            COUNTER = Path(__file__).parent / "flaky-counter"
+
+            def test_flaky():
+                n = int(COUNTER.read_text()) + 1 if COUNTER.exists() else 1
+                COUNTER.write_text(str(n))
+                in_slot = ".slot" in Path(__file__).parts[-3]
+                assert not (in_slot and n % 2 == 1), f"run {n}: this test fails every other run"
+        """,
+    })
+    code, out = fix_json(root, "--jobs", "1")
+    assert code == 0 and out["status"] == "fixed", out
+    assert out["flaky_tests"] == ["tests/test_flaky.py::test_flaky"]
+    assert any("flaky test: tests/test_flaky.py::test_flaky failed with a candidate and passed "
+               "when re-run alone" in m for m in out["messages"])
+
+
 # colorama 0.4.6: `CYAN = 36` -> `37` is a class attribute, run only at import.
 COLORAMA = {
     "ansi.py": """
