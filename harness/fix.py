@@ -157,7 +157,7 @@ def _fix(run: RunSession, generator: Generator, on_event, attempts: list) -> Fix
                     operator_priors=operator_priors(lessons, OPERATOR_PRIORS), attempts=list(attempts))
     state.spent.wall_seconds = run.elapsed()
     loop.run()
-    run.verify(baseline)
+    run.verify(baseline, validator.flaky)
     result = _finish(run)
     result.flaky = sorted(validator.flaky)
     result.reasons = {t: describe(baseline.results[t]) for t in state.remaining if t in baseline.results}

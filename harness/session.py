@@ -266,16 +266,17 @@ class RunSession:
         self.files.patch.write_text(patch)
         return patch
 
-    def verify(self, baseline: Baseline) -> None:
+    def verify(self, baseline: Baseline, flaky: set[str] | frozenset[str] = frozenset()) -> None:
         """After validation: the repository's ``.git`` is unchanged (:mod:`sandbox.integrity`),
         and a fresh isolated pytest run agrees that the tests validation saw pass do pass
         (:meth:`PytestEvaluator.confirm`). Otherwise the run ends in an ``evaluator_fault``
-        (status ``error``; nothing is committed) whose detail shows what disagreed."""
+        (status ``error``; nothing is committed) whose detail shows what disagreed. Tests
+        validation found ``flaky`` are not asked to pass again."""
         s = self.state
         changed = integrity.changes(self.guard)
         problem = f"the repository's .git changed during validation:\n{changed}" if changed else ""
         if not problem and self.evaluator is not None and s.accepted:
-            must = baseline.passing
+            must = [t for t in baseline.passing if t not in flaky]
             problem = self.evaluator.confirm(self.worktree.path, must, timeouts={
                 t: self.config.timeouts.for_test(baseline.results[t].duration) for t in must},
                 process_timeout=60 + 3 * baseline.duration + 2 * len(must))

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from evals.pytest_runner import PytestEvaluator, TestRun, TimeoutPolicy
 from evals.lint import regressions
-from evals.verdict import TestResult, Verdict
+from evals.verdict import TestResult, Verdict, passed_in
 from harness.evidence import CoverageIndex, Protection, describe, protection, rank_key
 from harness.localize import is_protected
 from harness.plausible import choose
@@ -420,7 +420,7 @@ class Validator:
         if run.error:
             out.stage, out.reason = "error", f"the test run failed to start: {run.error}"
             return False
-        fixed = [t for t in ids if _passes(run.results, t)]
+        fixed = [t for t in ids if passed_in(run.results, t)]
         out.fixed = [t for t in failing if t in set(fixed) | set(already)]
         if not out.fixed:
             first = next((run.results[t] for t in ids if t in run.results), None)
@@ -479,7 +479,7 @@ class Validator:
             results = self._settle(slot, out, full, rest, passing)
             if results is None:
                 return
-            also = {t for t in rest if t not in passing and _passes(results, t)}
+            also = {t for t in rest if t not in passing and passed_in(results, t)}
             if also:
                 done = set(out.fixed) | also
                 out.fixed = [t for t in failing if t in done]
@@ -515,17 +515,6 @@ class Validator:
                 out.stage, out.reason = stage, reason
                 return False
         return True
-
-
-def _passes(results: dict[str, TestResult], tid: str) -> bool:
-    """``tid`` passed in ``results``; a file id (a collection error at baseline) passes when
-    the file now collects and each of its tests passes."""
-    if tid in results:
-        return results[tid].ok
-    if "::" in tid:
-        return False
-    mine = [r for t, r in results.items() if t.startswith(tid + "::")]
-    return bool(mine) and all(r.ok for r in mine)
 
 
 def _changed_lines(patch: Patch) -> dict[str, set[int]]:
