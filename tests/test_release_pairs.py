@@ -36,9 +36,10 @@ BIG_OLD = "def shout(s):\n    return s.upper()\n"
 BIG_NEW = BIG_OLD + "".join(f"\n\ndef f{i}(s):\n    return s * {i}\n" for i in range(4))
 TEST_OLD = "from mylib import clamp\n\n\ndef test_low():\n    assert clamp(-1, 0, 5) == 0\n"
 TEST_NEW = TEST_OLD + "\n\ndef test_high():\n    assert clamp(9, 0, 5) == 5\n\n\ndef test_mid():\n" \
-                      "    assert clamp(3, 0, 5) == 3\n"
+                      "    assert clamp(3, 0, 5) == 3\n\n\ndef test_broken_everywhere():\n    assert 0\n"
 TEST_BIG_OLD = "from big import shout\n\n\ndef test_shout():\n    assert shout('a') == 'A'\n"
-TEST_BIG_NEW = TEST_BIG_OLD + "\n\ndef test_f2():\n    from big import f2\n    assert f2('a') == 'aa'\n"
+TEST_BIG_NEW = "from big import f2, shout\n" + TEST_BIG_OLD.split("\n", 1)[1] + \
+    "\n\ndef test_f2():\n    assert f2('a') == 'aa'\n"  # fails to collect without big.py's change
 
 
 def _sdist(tmp: Path, version: str, files: dict[str, str]) -> Path:
@@ -97,7 +98,8 @@ def test_mine_pair_keeps_the_small_fix_and_reverts_tests_it_does_not_fix(mined):
     task = tasks[0]
     spec = task["repo"]["release_pair"]
     assert spec["file"] == "mylib.py"
-    assert spec["old_tests"] == ["tests/test_big.py"]  # its new test needs big.py's change
+    assert spec["old_tests"] == ["tests/test_big.py"]  # cannot import without big.py's change
+    assert spec["deselect"] == ["tests/test_mylib.py::test_broken_everywhere"]
     assert task["tests"] == ["tests/test_mylib.py::test_high"]
     assert task["command"] == "fix" and "return hi" in task["gold_patch"]
 
@@ -117,7 +119,7 @@ def test_materialize_builds_old_source_with_new_tests_and_its_venv(pair, mined, 
                                     check=True).stdout
     assert git("status", "--porcelain") == ""  # .venv is excluded, nothing else untracked
     tracked = set(git("ls-files").split())
-    assert tracked == {"PKG-INFO", "mylib.py", "big.py", "tests/test_mylib.py", "tests/test_big.py",
+    assert tracked == {"PKG-INFO", "conftest.py", "mylib.py", "big.py", "tests/test_mylib.py", "tests/test_big.py",
                        "tests/data/case.txt"}
     assert (out / "mylib.py").read_text() == CLAMP_OLD and (out / "big.py").read_text() == BIG_OLD
     assert (out / "tests/test_mylib.py").read_text() == TEST_NEW
@@ -125,7 +127,7 @@ def test_materialize_builds_old_source_with_new_tests_and_its_venv(pair, mined, 
     python = out / ".venv" / "bin" / "python"
     run = subprocess.run([str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=out,
                          capture_output=True, text=True)
-    assert run.returncode == 1 and "1 failed, 3 passed" in run.stdout
+    assert run.returncode == 1 and "1 failed, 3 passed, 1 deselected" in run.stdout
     subprocess.run(["git", "apply", "-"], cwd=out, input=task["gold_patch"], text=True, check=True)
     assert subprocess.run([str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=out,
                           capture_output=True).returncode == 0
