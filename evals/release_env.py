@@ -36,13 +36,15 @@ def _text(path: Path) -> str | None:
 
 
 def requirements(tree: Path) -> list[str]:
-    """pytest, coverage, and the runtime + test-extra requirements PKG-INFO declares.
+    """pytest, coverage, and the runtime + test-extra requirements the sdist declares.
 
-    Plugins that the pytest configuration's options need (``--cov`` -> pytest-cov,
-    ``--timeout`` -> pytest-timeout) are added: a developer's setup has them.
-
-    Markers are evaluated for this interpreter with ``extra`` set to each of
-    :data:`TEST_EXTRAS` (``packaging``, which pytest depends on, does the parsing).
+    Declared requirements come from PKG-INFO's ``Requires-Dist`` lines, or, for older
+    sdists whose PKG-INFO has none, from ``*.egg-info/requires.txt`` (setuptools' format:
+    ``[extra]``/``[:marker]`` sections). Markers are evaluated for this interpreter with
+    ``extra`` set to "" and each of :data:`TEST_EXTRAS` (``packaging``, which pytest
+    depends on, does the parsing). Plugins that the pytest configuration's options need
+    (``--cov`` -> pytest-cov, ``--timeout`` -> pytest-timeout) are added: a developer's
+    setup has them.
     """
     from packaging.requirements import InvalidRequirement, Requirement
 
@@ -50,9 +52,9 @@ def requirements(tree: Path) -> list[str]:
     config = " ".join(_text(tree / name) or "" for name in ("pyproject.toml", "setup.cfg", "tox.ini",
                                                             "pytest.ini"))
     reqs |= {plugin for option, plugin in _ADDOPTS_PLUGINS.items() if option in config}
-    meta = tree / "PKG-INFO"
-    text = meta.read_text("utf-8", "replace") if meta.is_file() else ""
-    for line in re.findall(r"^Requires-Dist:\s*(.+)$", text, re.MULTILINE):
+    meta = _text(tree / "PKG-INFO") or ""
+    lines = re.findall(r"^Requires-Dist:\s*(.+)$", meta, re.MULTILINE) or _egg_requires(tree)
+    for line in lines:
         try:
             req = Requirement(line.strip())
         except InvalidRequirement:
@@ -60,6 +62,23 @@ def requirements(tree: Path) -> list[str]:
         if req.marker is None or any(req.marker.evaluate({"extra": e}) for e in ("", *TEST_EXTRAS)):
             reqs.add(str(Requirement(line.split(";")[0].strip())))
     return sorted(reqs)
+
+
+def _egg_requires(tree: Path) -> list[str]:
+    """``*.egg-info/requires.txt`` as PEP 508 lines (a section becomes an extra and/or marker)."""
+    found = sorted(tree.glob("*.egg-info/requires.txt")) + sorted(tree.glob("*/*.egg-info/requires.txt"))
+    out, marker = [], ""
+    for raw in (_text(found[0]) or "").splitlines() if found else []:
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("["):
+            extra, _, cond = line.strip("[]").partition(":")
+            parts = ([f'extra == "{extra}"'] if extra else []) + ([f"({cond})"] if cond else [])
+            marker = " and ".join(parts)
+            continue
+        out.append(f"{line}; {marker}" if marker else line)
+    return out
 
 
 def venv_slot(reqs: list[str], cache: Path | None = None) -> Path:

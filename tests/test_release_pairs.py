@@ -204,3 +204,21 @@ def test_summarize_counts_fixes_same_as_developer_and_quantiles():
     assert s["fixed_pct"] == pytest.approx(200 / 3) and s["same_pct_of_fixed"] == 50.0
     assert s["mean_candidates_per_fix"] == 4 and s["median_wall_s"] == 20.0 and s["p90_wall_s"] == 40.0
     assert s["median_wall_s_fixed"] == 15.0 and s["harness_overhead"] == pytest.approx(1 - 20 / 30)
+
+
+def test_requirements_read_old_egg_info_sections(tmp_path):
+    (tmp_path / "PKG-INFO").write_text("Metadata-Version: 1.1\nName: old\nVersion: 1\n")
+    (tmp_path / "old.egg-info").mkdir()
+    (tmp_path / "old.egg-info" / "requires.txt").write_text(
+        "six>=1.8.0\n\n[:python_version < \"3\"]\nfutures\n\n[docs]\nsphinx\n\n[test]\nflake8\n")
+    (tmp_path / "setup.cfg").write_text("[tool:pytest]\naddopts = --cov=old\n")
+    assert requirements(tmp_path) == ["coverage", "flake8", "pytest", "pytest-cov", "six>=1.8.0"]
+
+
+def test_comment_and_docstring_only_changes_are_not_candidates(tmp_path):
+    old, new = tmp_path / "a", tmp_path / "b"
+    for root, text in ((old, 'def f():\n    """Doc."""\n    return 1  # one\n'),
+                       (new, 'def f():\n    """Better doc."""\n\n    return 1  # uno\n')):
+        root.mkdir()
+        (root / "m.py").write_text(text)
+    assert source_changes(old, new) == []
