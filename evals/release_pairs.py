@@ -243,11 +243,15 @@ def build_tree(old_root: Path, new_root: Path, dest: Path, *, old_tests: set[str
 
 
 def _deselect_hook(ids: set[str]) -> str:
-    """Root-conftest code that deselects ``ids`` (pytest reports them as deselected)."""
+    """Root-conftest code that deselects the node ids in ``ids`` (pytest reports them as
+    deselected) and does not collect the file paths (ids without ``::``)."""
+    files = sorted(i for i in ids if "::" not in i)
     return (
         "# Added by evals.release_pairs: these tests fail with and without this task's fix\n"
         "# (another module's change or the environment), so the task leaves them out.\n"
-        f"_LOOPWRIGHT_DESELECT = {sorted(ids)!r}\n\n\n"
+        f"_LOOPWRIGHT_DESELECT = {sorted(i for i in ids if '::' in i)!r}\n"
+        + (f"collect_ignore = globals().get('collect_ignore', []) + {files!r}\n" if files else "")
+        + "\n\n"
         "def pytest_collection_modifyitems(config, items):\n"
         "    drop = [i for i in items if i.nodeid in _LOOPWRIGHT_DESELECT]\n"
         "    if drop:\n"
@@ -333,8 +337,8 @@ def _try_change(old_root: Path, new_root: Path, change: Change, python: Path, wo
     """(test files kept at N, tests deselected, failing test ids) when ``change`` alone fixes
     what it should, else None.
 
-    Tests still failing with the change are deselected (a whole test file that fails to
-    collect goes back to N's version instead), at most twice; then the task tree without
+    Tests still failing with the change are deselected; a test file that fails to collect
+    goes back to N's version, and is left out when that fails too (at most 3 rounds); then the task tree without
     the change must fail some test, and with it pass every test. A root conftest that
     already has a collection hook gets no deselection (files go back to N's version).
     """
@@ -349,8 +353,11 @@ def _try_change(old_root: Path, new_root: Path, change: Change, python: Path, wo
         if rc == 0:
             break
         tests = {t for t in still if "::" in t} - deselect if can_deselect else set()
-        files = {t.split("::")[0] for t in still if t not in tests} - old_tests
-        if rc is None or not (tests or files) or not all(is_test_file(f) for f in files):
+        files = {t.split("::")[0] for t in still if t not in tests}
+        if can_deselect:  # a file that fails to collect even at N's version is left out
+            tests |= files & old_tests
+            files -= old_tests
+        if rc is None or not (tests or files - old_tests) or not all(is_test_file(f) for f in files):
             return None
         deselect |= tests
         old_tests |= files
