@@ -17,6 +17,7 @@ import argparse
 import ast
 import json
 import math
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -168,7 +169,7 @@ def same_as_developer(repo: Path, patch: str, gold: str) -> bool:
         return False
 
 
-def _run_one(task: dict, out: Path, timeout: float) -> dict:
+def _run_one(task: dict, out: Path, timeout: float, fix_args: list[str] = ()) -> dict:
     slot = out / "tasks" / task["id"]
     row = {"task": task["id"], "status": "error", "same_as_developer": False, "candidates": None,
            "wall_seconds": None, "note": ""}
@@ -178,7 +179,7 @@ def _run_one(task: dict, out: Path, timeout: float) -> dict:
     except PrepareError as exc:
         row.update(status="prepare_error", note=str(exc)[:300])
         return row
-    cmd = [sys.executable, "-m", "harness.cli", "fix", str(repo), "--json"]
+    cmd = [sys.executable, "-m", "harness.cli", "fix", str(repo), "--json", *fix_args]
     t0 = time.monotonic()
     with open(slot / "harness.stderr.log", "w") as err:
         rc, stdout = run_process(cmd, ROOT, min(timeout, float(task.get("timeout") or timeout)),
@@ -261,7 +262,7 @@ def _run(args) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     rows = []
     for task in tasks:
-        rows.append(_run_one(task, args.out, args.timeout))
+        rows.append(_run_one(task, args.out, args.timeout, shlex.split(args.fix_args)))
         r = rows[-1]
         print(f"{r['task']}: {r['status']} same={r['same_as_developer']} cands={r['candidates']} "
               f"wall={r['wall_seconds']} {r['note'][:80]}", file=sys.stderr, flush=True)
@@ -290,5 +291,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--limit", type=int, default=None)
     p.add_argument("--only", nargs="+", default=None, help="task ids")
     p.add_argument("--timeout", type=float, default=600.0, help="seconds per loopwright run")
+    p.add_argument("--fix-args", default="", help="extra `loopwright fix` arguments, one string "
+                   "(e.g. '--max-seconds 180')")
     args = ap.parse_args(argv)
     return {"scan": _scan, "mine": _mine, "run": _run}[args.cmd](args)
