@@ -4,7 +4,7 @@
 [--workdir DIR] [--json OUT] [--record-oracle DIR | --replay DIR]``
 
 With ``--record-oracle``/``--replay`` it measures the prompt tokens of model-driven
-fixes instead (see :mod:`evals.bench_replay`).
+fixes instead (``python -m harness.bench``, see :mod:`harness.bench.replay`).
 
 Each task (``{"library": "name==version", "seed": N}``) is prepared once with
 :func:`evals.prepare.prepare_task` and cached in ``WORKDIR/tasks/``. Every run gets
@@ -53,6 +53,8 @@ class Row:
     ``verified`` is the bench's own check of a ``fixed`` claim (patch applied to a
     clean clone, tests rerun, no test file touched); None when not checked.
     ``wall_seconds`` is the harness's figure when it reported one, else the bench's.
+    ``unprotected`` is the harness's own flag: the fix changes lines no test that
+    passed at the start executes (None when not reported).
     """
 
     library: str
@@ -66,6 +68,7 @@ class Row:
     iterations: int | None = None
     exit_code: int | None = None
     verified: bool | None = None
+    unprotected: bool | None = None
     bench_seconds: float = 0.0
     run_id: str = ""
     bug: str = ""
@@ -207,6 +210,8 @@ def run_task(info: dict, run_dir: Path, timeout: float = 300.0, verify: bool = T
         if isinstance(summary.get(key), int):
             setattr(row, key, summary[key])
     row.run_id = str(summary.get("run_id", ""))
+    if isinstance(summary.get("unprotected"), bool):
+        row.unprotected = summary["unprotected"]
     if row.wall_seconds is None:
         row.wall_seconds = row.bench_seconds
     patch = row.patch = summary.get("patch") or ""
@@ -255,7 +260,8 @@ def summarize(rows: list[Row]) -> dict:
     """Suite figures: counts, wall-time quantiles, candidates per fix, test-time share.
 
     Returns a dict: ``total``, ``fixed`` (status ``fixed``), ``verified`` (fixed and
-    confirmed by the bench; equals ``fixed`` when verification was off),
+    confirmed by the bench; equals ``fixed`` when verification was off), ``unprotected``
+    (fixed, with changed lines no baseline-passing test executes),
     ``fix_rate`` (fixed/total), ``median_wall_s`` and ``p90_wall_s`` (nearest
     rank, over every task), ``mean_candidates_per_fix`` (over fixed tasks that
     report it), ``test_share`` (sum test_seconds / sum wall_seconds over tasks
@@ -273,6 +279,7 @@ def summarize(rows: list[Row]) -> dict:
         "total": len(rows),
         "fixed": len(fixed),
         "verified": sum(1 for r in fixed if r.verified is not False),
+        "unprotected": sum(1 for r in fixed if r.unprotected),
         "fix_rate": len(fixed) / len(rows) if rows else None,
         "median_wall_s": statistics.median(walls) if walls else None,
         "p90_wall_s": _pct(walls, 0.9),
@@ -296,7 +303,8 @@ def render(rows: list[Row], summary: dict, console: Console) -> None:
     colors = {"fixed": "green", "partial": "yellow", "not_fixed": "red"}
     for r in rows:
         status = f"[{colors.get(r.status, 'magenta')}]{r.status}[/]"
-        ver = {True: "yes", False: "[red]NO[/]", None: ""}[r.verified]
+        ver = {True: "yes", False: "[red]NO[/]", None: ""}[r.verified] + (
+            " [yellow](unprotected)[/]" if r.unprotected else "")
         table.add_row(f"{r.library} {r.version}", str(r.seed), r.bug.split(":")[0], status,
                       r.stop_reason or r.note,
                       _f(r.wall_seconds), _f(r.candidates_tried, "{}"),
@@ -310,6 +318,8 @@ def render(rows: list[Row], summary: dict, console: Console) -> None:
         f"  ({s['fix_rate']:.0%})" if s["fix_rate"] is not None else ""))
     if s["verified"] != s["fixed"]:
         tot.add_row("fixes confirmed by the bench", f"{s['verified']} / {s['fixed']}")
+    tot.add_row("fixes unprotected (no passing test runs the changed lines)",
+                f"{s.get('unprotected', 0)} / {s['fixed']}")
     tot.add_row("median wall s per task", _f(s["median_wall_s"]))
     tot.add_row("p90 wall s per task", _f(s["p90_wall_s"]))
     tot.add_row("mean candidates tried per fix", _f(s["mean_candidates_per_fix"]))
@@ -318,9 +328,13 @@ def render(rows: list[Row], summary: dict, console: Console) -> None:
     console.print(tot)
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, replay_mode=None) -> int:
     """CLI entry point: exit 0 when the bench ran (whatever the fix rate), 2 on bad input;
-    with --record-oracle, 1 when a recording did not end fixed."""
+    with --record-oracle, 1 when a recording did not end fixed.
+
+    ``replay_mode(args, items, run_root, console, err) -> exit code`` runs
+    ``--record-oracle``/``--replay``: those drive the harness's generators, so they
+    live above evals (``python -m harness.bench``, :mod:`harness.bench.replay`)."""
     ap = argparse.ArgumentParser(prog="python -m evals.bench", description=__doc__.split("\n")[0])
     ap.add_argument("--suite", type=Path, default=DEFAULT_SUITE)
     ap.add_argument("--limit", type=int, default=None, help="run only the first N tasks")
@@ -349,6 +363,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.jobs < 1:
         err.print("[red]error:[/] --jobs must be at least 1")
+        return 2
+    if (args.record_oracle or args.replay) and replay_mode is None:
+        err.print("[red]error:[/] --record-oracle and --replay drive the harness's generators: run them as "
+                  "python -m harness.bench --record-oracle DIR / --replay DIR")
         return 2
     workdir = (args.workdir or cache_root() / "bench").expanduser().resolve()
     items: list[tuple[str, dict | Row]] = []
@@ -379,7 +397,7 @@ def main(argv: list[str] | None = None) -> int:
         return row
 
     if args.record_oracle or args.replay:
-        return _replay_mode(args, items, run_root, console, err)
+        return replay_mode(args, items, run_root, console, err)
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
         rows = list(pool.map(one, items))
     summary = summarize(rows)
@@ -389,46 +407,6 @@ def main(argv: list[str] | None = None) -> int:
         args.json.write_text(json.dumps({"suite": str(args.suite), "runs": str(run_root),
                                          "summary": summary,
                                          "rows": [asdict(r) for r in rows]}, indent=2) + "\n")
-    return 0
-
-
-def _replay_mode(args, items: list[tuple[str, dict | Row]], run_root: Path, console: Console,
-                 err: Console) -> int:
-    """``--record-oracle DIR``: one cassette per task (exit 1 when a recorded run is not
-    ``fixed``); ``--replay DIR``: the token table (exit 2 when DIR holds no cassette)."""
-    from evals import bench_replay
-
-    ready = [(slug, info) for slug, info in items if isinstance(info, dict)]
-    if args.record_oracle:
-        failed = 0
-        for slug, info in ready:
-            try:
-                row = bench_replay.record_oracle(info, run_root / slug, args.record_oracle / f"{slug}.jsonl",
-                                                 run_task, args.timeout)
-            except ValueError as exc:
-                failed += 1
-                err.print(f"[red]cannot record[/] {slug}: {exc}")
-                continue
-            failed += row.status != "fixed"
-            err.print(f"recorded {slug}: {row.status} -> {args.record_oracle / slug}.jsonl")
-        return 1 if failed else 0
-    rows = []
-    for slug, info in ready:
-        cassette = args.replay / f"{slug}.jsonl"
-        if not cassette.is_file():
-            err.print(f"[yellow]no cassette[/] for {slug} in {args.replay} (record it with --record-oracle)")
-            continue
-        rows.append(bench_replay.replay_task(info, run_root / slug, cassette, run_task, slug, args.timeout))
-        err.print(f"replayed {slug}: {rows[-1].status}")
-    if not rows:
-        err.print(f"[red]error:[/] no cassettes in {args.replay}")
-        return 2
-    summary = bench_replay.summarize(rows)
-    for table in bench_replay.render(rows, summary):
-        console.print(table)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(bench_replay.to_json(rows, summary) + "\n")
     return 0
 
 

@@ -14,12 +14,14 @@ Only diagnostics whose id is not in the baseline count (:func:`regressions`).
 
 from __future__ import annotations
 
+import configparser
 import importlib.util
 import json
 import re
 import shutil
 import sys
 import time
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -117,15 +119,28 @@ def process_error(tool: str, res: ProcessResult, timeout: float) -> str:
     return f"{tool} failed with exit code {res.returncode}: {' | '.join(tail) or 'no output'}"
 
 
-def section(text: str, header: str) -> str | None:
-    """The body of INI/TOML section ``[header]`` in ``text`` (up to the next ``[...]`` line),
-    or ``None`` if absent. ``header`` ``tool.ruff`` also matches ``[tool.ruff.lint]``."""
-    m = re.search(rf"^[ \t]*\[{re.escape(header)}(\.[^\]]*)?\][ \t]*(#.*)?$", text, re.MULTILINE)
-    if m is None:
+def tool_table(root: Path, *keys: str) -> dict | None:
+    """The ``[tool.<keys...>]`` table of ``root/pyproject.toml`` (read with :mod:`tomllib`),
+    or ``None`` when the file, or the table, is missing or the TOML is invalid."""
+    try:
+        data = tomllib.loads(read_text(Path(root) / "pyproject.toml"))
+    except tomllib.TOMLDecodeError:
         return None
-    rest = text[m.end():]
-    end = re.search(r"^[ \t]*\[(?!" + re.escape(header) + r"[.\]])", rest, re.MULTILINE)
-    return rest[:end.start()] if end else rest
+    node = data.get("tool")
+    for key in keys:
+        node = node.get(key) if isinstance(node, dict) else None
+    return node if isinstance(node, dict) else None
+
+
+def ini_section(path: Path, name: str) -> dict[str, str] | None:
+    """Section ``[name]`` of the INI file ``path`` (:mod:`configparser`, no interpolation),
+    or ``None`` when the file or section is missing or the file does not parse."""
+    parser = configparser.ConfigParser(interpolation=None)
+    try:
+        parser.read_string(read_text(path))
+    except configparser.Error:
+        return None
+    return dict(parser[name]) if parser.has_section(name) else None
 
 
 def read_text(path: Path) -> str:
@@ -176,7 +191,7 @@ class RuffEvaluator:
         ``[tool.ruff]`` (or ``[tool.ruff.*]``) table in ``pyproject.toml``."""
         root = Path(root)
         return ((root / "ruff.toml").is_file() or (root / ".ruff.toml").is_file()
-                or section(read_text(root / "pyproject.toml"), "tool.ruff") is not None)
+                or tool_table(root, "ruff") is not None)
 
     def run(self, root: Path, paths: list[str] | None = None) -> Verdict:
         """``ruff check`` in ``root`` (all of it, or ``paths`` relative to it).
@@ -211,6 +226,9 @@ class RuffEvaluator:
         results = to_results(diags, root)
         return Verdict(self.id, passed=not results, results=results,
                        duration=time.monotonic() - start)
+
+    def close(self) -> None:
+        """Nothing to stop: each run is one process that has ended."""
 
     def _missing(self) -> str:
         if self.executable:

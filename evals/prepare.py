@@ -17,7 +17,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import configparser
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -25,6 +27,7 @@ import sys
 import tarfile
 import tempfile
 import time
+import tomllib
 import xml.etree.ElementTree as ET
 import zipfile
 from dataclasses import asdict, dataclass, field
@@ -32,8 +35,8 @@ from pathlib import Path
 
 from evals.inject import InjectError, apply_site, choose_sites, is_test_path
 
-__all__ = ["BadInput", "PrepareError", "TaskInfo", "TestRun", "cache_root", "prepare_task",
-           "run_process", "run_tests"]
+__all__ = ["BadInput", "PrepareError", "TaskInfo", "TestRun", "cache_root", "materialize",
+           "prepare_task", "run_process", "run_tests"]
 
 GIT_NAME, GIT_EMAIL = "loopwright-evals", "evals@loopwright.invalid"
 BASE_DATE, BUG_DATE = "2000-01-01T00:00:00+0000", "2000-01-01T01:00:00+0000"
@@ -209,10 +212,69 @@ def _git(repo: Path, *args: str, date: str = BASE_DATE) -> str:
     return res.stdout.strip()
 
 
-def _test_env() -> dict[str, str]:
+def _test_env(repo: Path | None = None) -> dict[str, str]:
+    """The tests' environment: ours without pytest/coverage settings; for a src layout
+    (``REPO/src/``), ``src`` on ``PYTHONPATH`` so the package imports without being
+    installed (loopwright's test evaluator does the same)."""
     env = {k: v for k, v in os.environ.items() if k not in _DROP_ENV}
     env.update(PYTHONDONTWRITEBYTECODE="1", PYTHONHASHSEED="0")
+    if repo is not None and (repo / "src").is_dir():
+        env["PYTHONPATH"] = str(repo / "src")
     return env
+
+
+_COV_VALUE_OPTS = ("--cov", "--cov-report", "--cov-config", "--cov-fail-under", "--cov-context")
+
+
+def _addopts(repo: Path) -> str | None:
+    """The repository's pytest ``addopts`` without pytest-cov options, or None when it has none.
+
+    ``--cov`` in ``addopts`` breaks the runs here: without pytest-cov installed pytest
+    refuses the unknown option, and with it a second coverage tracer fights the one
+    :func:`executed_lines` starts. Reads pytest.ini, pyproject.toml
+    (``[tool.pytest.ini_options]``), tox.ini and setup.cfg, in pytest's order.
+    """
+    raw = None
+    for name, section in (("pytest.ini", "pytest"), ("pyproject.toml", None), ("tox.ini", "pytest"),
+                          ("setup.cfg", "tool:pytest")):
+        path = repo / name
+        if not path.is_file():
+            continue
+        try:
+            if section is None:
+                opts = tomllib.loads(path.read_text("utf-8")).get("tool", {}).get("pytest", {})
+                if "ini_options" not in opts:
+                    continue
+                raw = opts["ini_options"].get("addopts")
+            else:
+                cp = configparser.ConfigParser(interpolation=None)
+                cp.read(path, encoding="utf-8")
+                if not cp.has_section(section):
+                    continue
+                raw = cp.get(section, "addopts", fallback=None)
+        except (OSError, ValueError, configparser.Error):
+            continue
+        break
+    if raw is None:
+        return None
+    tokens = list(raw) if isinstance(raw, list) else shlex.split(raw)
+    kept, skip = [], False
+    for i, tok in enumerate(tokens):
+        if skip:
+            skip = False
+            continue
+        if tok.startswith(("--cov", "--no-cov")):
+            nxt = tokens[i + 1] if i + 1 < len(tokens) else "-"
+            skip = tok in _COV_VALUE_OPTS and not nxt.startswith("-")
+            continue
+        kept.append(tok)
+    return None if kept == tokens else shlex.join(kept)
+
+
+def _pytest_args(repo: Path) -> list[str]:
+    """``python -m pytest`` arguments for ``repo``: ours, and its addopts without --cov."""
+    opts = _addopts(repo)
+    return [*PYTEST, *(["-o", f"addopts={opts}"] if opts is not None else [])]
 
 
 def run_process(cmd: list[str], cwd: Path, timeout: float, env: dict[str, str],
@@ -248,9 +310,9 @@ def run_tests(repo: Path, timeout: float, *, stop_first: bool = False) -> TestRu
     """
     with tempfile.TemporaryDirectory(prefix="lw-junit-") as tmp:
         junit = Path(tmp) / "junit.xml"
-        cmd = [sys.executable, *PYTEST, f"--junitxml={junit}"] + (["-x"] if stop_first else [])
+        cmd = [sys.executable, *_pytest_args(repo), f"--junitxml={junit}"] + (["-x"] if stop_first else [])
         t0 = time.monotonic()
-        rc, out = run_process(cmd, repo, timeout, _test_env())
+        rc, out = run_process(cmd, repo, timeout, _test_env(repo))
         seconds = time.monotonic() - t0
         failed = []
         if junit.is_file():
@@ -282,9 +344,9 @@ def executed_lines(repo: Path, key: str, cache: Path, timeout: float) -> dict[st
     with tempfile.TemporaryDirectory(prefix="lw-cov-") as tmp:
         rc_file, data_file = Path(tmp) / "empty.rc", Path(tmp) / ".coverage"
         rc_file.write_text("")
-        env = _test_env() | {"COVERAGE_FILE": str(data_file)}
+        env = _test_env(repo) | {"COVERAGE_FILE": str(data_file)}
         cmd = [sys.executable, "-m", "coverage", "run", f"--rcfile={rc_file}",
-               f"--source={root}", *PYTEST]
+               f"--source={root}", *_pytest_args(repo)]
         rc, out = run_process(cmd, repo, timeout, env)
         if not data_file.is_file():
             raise PrepareError(f"coverage run in {repo} recorded nothing (exit {rc}):\n"
@@ -345,12 +407,13 @@ def prepare_task(spec: str, seed: int, out_dir: str | Path, *, cache_dir: Path |
     base = _git(repo, "rev-parse", "HEAD")
     say(f"{name} {version}: unpacked into {repo} ({base[:12]})")
 
+    say("running its tests before injecting a bug…")
     baseline = run_tests(repo, test_timeout, stop_first=True)
     if baseline.returncode != 0:
         why = "timed out" if baseline.timed_out else f"exit {baseline.returncode}"
         raise PrepareError(f"{name} {version}: its tests do not pass before injection ({why}):"
                            f"\n{baseline.output[-3000:]}")
-    say(f"tests pass ({baseline.seconds:.1f}s)")
+    say(f"tests pass ({baseline.seconds:.1f}s); recording which lines they execute (coverage)…")
     executed = executed_lines(repo, base, cache, test_timeout * 3)
 
     modules = {}
@@ -388,6 +451,56 @@ def prepare_task(spec: str, seed: int, out_dir: str | Path, *, cache_dir: Path |
                        "mutants made a test fail without hanging")
 
 
+def materialize(repo_spec: dict, out: Path) -> Path:
+    """Turn a suite task's ``repo`` entry into a fresh git repository at ``out`` (absent or empty).
+
+    ``{"path": DIR}``: a clone of DIR's HEAD. ``{"bundle": FILE}``: a clone of a ``git
+    bundle`` (how repositories travel to remote eval workers). ``{"prepare": {"spec",
+    "seed"}}``: :func:`prepare_task` once into ``cache_root()/tasks`` (file-locked), then a
+    depth-1 clone of the buggy commit, so the injection is not in the clone's history; its
+    :class:`TaskInfo` is copied to ``out/.git/loopwright-task.json``.
+    ``{"release_pair": {...}}``: ``evals.release_pairs.materialize(spec, out)``.
+
+    Raises:
+        BadInput: not exactly one known key, or no ``evals.release_pairs`` module.
+        PrepareError: the clone or the preparation failed.
+    """
+    import fcntl
+
+    out = Path(out)
+    kinds = [k for k in ("path", "bundle", "prepare", "release_pair") if k in repo_spec]
+    if len(kinds) != 1:
+        raise BadInput(f"repo spec {repo_spec!r}: give exactly one of path, prepare, release_pair")
+    kind, value = kinds[0], repo_spec[kinds[0]]
+    if kind == "release_pair":
+        try:
+            from evals import release_pairs
+        except ImportError:
+            raise BadInput("release_pair tasks need evals.release_pairs (the release-pair miner), "
+                           "which this installation does not have; use path or prepare tasks") from None
+        return Path(release_pairs.materialize(value, out))
+    source, depth = str(value), []
+    if kind == "prepare":
+        slot = cache_root() / "tasks" / re.sub(r"[^A-Za-z0-9._=-]+", "_", f"{value['spec']}-seed{value['seed']}")
+        slot.parent.mkdir(parents=True, exist_ok=True)
+        with open(f"{slot}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # concurrent workers prepare a task once
+            done = Path(f"{slot}.json")  # written last: a half-prepared slot is redone
+            if not done.is_file():
+                shutil.rmtree(slot, ignore_errors=True)
+                done.write_text(json.dumps(prepare_task(value["spec"], int(value["seed"]), slot).to_dict()))
+        source, depth = f"file://{slot}", ["--depth", "1"]
+    elif not Path(source).exists():
+        raise BadInput(f"repo {kind} {source} does not exist (check the suite file)")
+    res = subprocess.run(["git", "clone", "-q", *depth, "--", source, str(out)], capture_output=True,
+                         text=True, check=False, env=_test_env() | {"GIT_TERMINAL_PROMPT": "0"})
+    if res.returncode != 0:
+        raise PrepareError(f"git clone {source} failed: {res.stderr.strip()[-1000:]}")
+    if kind == "prepare":  # what was injected, for the eval's gold patch (untracked, inside .git)
+        shutil.copy(done, out / ".git" / "loopwright-task.json")
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     """CLI entry point; exit 0 prepared, 1 no usable mutant or tests broken, 2 bad input."""
     ap = argparse.ArgumentParser(prog="python -m evals.prepare", description=__doc__.split("\n")[0])
@@ -401,7 +514,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.force and Path(args.out).exists():
         shutil.rmtree(args.out)
-    log = None if args.json else (lambda m: print(m, file=sys.stderr))
+    log = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731 - progress, also with --json
     try:
         info = prepare_task(args.spec, args.seed, args.out, cache_dir=args.cache_dir,
                             mutant_timeout=args.mutant_timeout, log=log)

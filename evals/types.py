@@ -22,11 +22,11 @@ from evals.lint import (
     Diagnostic,
     compare,
     process_error,
-    read_text,
+    ini_section,
     regressions,
     relative,
-    section,
     to_results,
+    tool_table,
 )
 from evals.verdict import Verdict
 from sandbox.process import SandboxPolicy, run
@@ -50,13 +50,15 @@ class TypeCheckEvaluator:
         timeout: wall seconds before the process group is killed.
         executable: a mypy or pyright executable to use instead of looking for one (the
             tool is pyright if its name contains ``pyright``).
+        python: the target interpreter whose packages are checked (default: this one).
     """
 
     id = "types"
     MISSING = "no type checker is installed; pip install mypy (or pyright), or drop --types"
 
     def __init__(self, cache_dir: Path | None = None, policy: SandboxPolicy | None = None,
-                 timeout: float = 120.0, executable: str | None = None):
+                 timeout: float = 120.0, executable: str | None = None, python: str | None = None):
+        self.python = python or sys.executable
         self.cache_dir = Path(cache_dir or tempfile.mkdtemp(prefix="loopwright-types-"))
         self.policy = policy or SandboxPolicy()
         self.timeout = timeout
@@ -72,12 +74,11 @@ class TypeCheckEvaluator:
         ``pyproject.toml``; pyright: ``pyrightconfig.json``, ``[tool.pyright]``. mypy wins.
         """
         root = Path(root)
-        pyproject = read_text(root / "pyproject.toml")
         if ((root / "mypy.ini").is_file() or (root / ".mypy.ini").is_file()
-                or section(read_text(root / "setup.cfg"), "mypy") is not None
-                or section(pyproject, "tool.mypy") is not None):
+                or ini_section(root / "setup.cfg", "mypy") is not None
+                or tool_table(root, "mypy") is not None):
             return "mypy"
-        if (root / "pyrightconfig.json").is_file() or section(pyproject, "tool.pyright") is not None:
+        if (root / "pyrightconfig.json").is_file() or tool_table(root, "pyright") is not None:
             return "pyright"
         return None
 
@@ -86,12 +87,15 @@ class TypeCheckEvaluator:
         """Whether the repo at ``root`` configures mypy or pyright (see :meth:`configured_tool`)."""
         return cls.configured_tool(root) is not None
 
-    def available(self, python: str | None = None) -> bool:
-        """Whether a checker can run: ours (mypy importable, pyright on PATH) or ``python``'s mypy."""
-        return self._choose(None, python or sys.executable) is not None
+    def available(self) -> bool:
+        """Whether a checker can run: ours (mypy importable, pyright on PATH) or the target's mypy."""
+        return self._choose(None, self.python) is not None
 
-    def run(self, root: Path, python: str, paths: list[str] | None = None) -> Verdict:
-        """Type-check ``root`` (or ``paths`` relative to it) for the interpreter ``python``.
+    def close(self) -> None:
+        """Nothing to stop: each run is one process that has ended (the cache stays for reuse)."""
+
+    def run(self, root: Path, paths: list[str] | None = None) -> Verdict:
+        """Type-check ``root`` (or ``paths`` relative to it) for the target interpreter.
 
         mypy runs as ``python -m mypy`` when the target has mypy, else as our
         ``sys.executable -m mypy --python-executable python``. Without ``paths`` mypy checks
@@ -100,7 +104,7 @@ class TypeCheckEvaluator:
         wall seconds; a missing checker, a timeout, a crash or a config error set ``error``
         (``passed`` False). Never raises for those.
         """
-        start, root = time.monotonic(), Path(root)
+        start, root, python = time.monotonic(), Path(root), self.python
         chosen = self._choose(root, python)
         if chosen is None:
             return Verdict(self.id, passed=False, error=self._missing())
@@ -120,9 +124,10 @@ class TypeCheckEvaluator:
         if paths is None:
             paths = [] if _mypy_files_configured(root) else ["."]
         as_json = self._supports_json(cmd, root)
-        argv = [*cmd, "--cache-dir", str(self.cache_for(root)), *_MYPY_FLAGS,
+        cache = self.cache_for(root)
+        argv = [*cmd, "--cache-dir", str(cache), *_MYPY_FLAGS,
                 *(["--output", "json"] if as_json else []), *paths]
-        res = run(argv, root, self.timeout, self.policy)
+        res = run(argv, root, self.timeout, self.policy, writable=[cache])
         diags: list[Diagnostic] = []
         for line in res.stdout.splitlines():
             if as_json and line.startswith("{"):
@@ -187,7 +192,8 @@ class TypeCheckEvaluator:
             else:
                 probe = "import importlib.util as u, sys; sys.exit(u.find_spec('mypy') is None)"
                 try:
-                    res = run([python, "-c", probe], Path.cwd(), 30, self.policy)
+                    with tempfile.TemporaryDirectory(prefix="loopwright-probe-") as empty:
+                        res = run([python, "-c", probe], Path(empty), 30, self.policy)
                     self._has_mypy[python] = res.returncode == 0
                 except OSError:
                     self._has_mypy[python] = False
@@ -223,9 +229,12 @@ def pyright_diagnostics(report: dict, root: Path) -> list[Diagnostic]:
 
 def _mypy_files_configured(root: Path) -> bool:
     """Whether the repo's mypy config sets ``files`` (then mypy needs no path arguments)."""
-    for name, header in (("mypy.ini", "mypy"), (".mypy.ini", "mypy"),
-                         ("pyproject.toml", "tool.mypy"), ("setup.cfg", "mypy")):
-        body = section(read_text(root / name), header)
+    for name in ("mypy.ini", ".mypy.ini"):
+        body = ini_section(root / name, "mypy")
         if body is not None:
-            return re.search(r"^[ \t]*files[ \t]*=", body, re.MULTILINE) is not None
-    return False
+            return "files" in body
+    table = tool_table(root, "mypy")
+    if table is not None:
+        return "files" in table
+    body = ini_section(root / "setup.cfg", "mypy")
+    return body is not None and "files" in body

@@ -35,14 +35,14 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from harness.fix import EXIT_BAD_INPUT, UsageError
+from harness.cli_common import bad_input, build_generator, run_config
+from harness.errors import EXIT_INTERRUPTED, UsageError
 from harness.instruct import InstructResult, carry_out, instruction_task
 from harness.interactive import Narrator, Reviewer, auto_approve, choose_ending, interrupt_guard
 from harness.state import RunFiles, new_run_id, write_json_atomic
 from harness.undo import DO_LOOP, apply_result, load_run, repo_root, undo_last
 from loops.spec import SpecError, builtin_spec
 
-EXIT_INTERRUPTED = 130
 SETTINGS_FILE = "do.json"
 
 
@@ -82,15 +82,7 @@ class DoSettings:
         return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
 
 
-def register(app: typer.Typer) -> None:
-    """Add the ``do``, ``undo`` and (hidden) ``resume-do`` commands to ``app``; idempotent."""
-    names = {c.name for c in app.registered_commands}
-    if "do" not in names:
-        app.command("do")(do_cmd)
-    if "undo" not in names:
-        app.command("undo")(undo_cmd)
-    if "resume-do" not in names:
-        app.command("resume-do", hidden=True)(resume_do_cmd)
+commands = typer.Typer(rich_markup_mode=None)  # plain help: no <bool> metavar on flags
 
 
 _REPO = typer.Argument(Path("."), help="The git repository (or a path inside it).")
@@ -104,6 +96,7 @@ _GEN = typer.Option(None, "--model", "--generator",
 _BASE_URL = typer.Option(None, "--base-url", help="API root for OpenAI-compatible servers (Ollama, vLLM, …).")
 
 
+@commands.command("do")
 def do_cmd(instruction: str = typer.Argument(None, help="What to change, in plain words."),
            repo: Path = _REPO,
            task_file: Path = typer.Option(None, "-f", "--file", help="Read the instruction from this file "
@@ -137,14 +130,18 @@ def do_cmd(instruction: str = typer.Argument(None, help="What to change, in plai
         _need_terminal(yes)
         _, root = repo_root(repo)
         loop = builtin_spec(DO_LOOP)
-        options = _options(loop, python, max_iterations, max_seconds, keep, max_cost, max_tokens, lint, types)
-        spec = _model(loop, generator, replay)
+        options = run_config(loop, repo, dict(python=python, max_iterations=max_iterations, max_seconds=max_seconds,
+                                              max_cost=max_cost, max_tokens=max_tokens, model=generator,
+                                              base_url=base_url),
+                             keep=keep, jobs=1, force=dict(lint=lint, types=types))
+        spec = _model(loop, options.model, replay)
+        base_url = options.base_url
         gen = _generator(spec, loop, record, replay, base_url)
         run_id = new_run_id()
         files = RunFiles(root, run_id)
         DoSettings(task.instruction, argv, spec, base_url, yes).save(files)
     except (UsageError, SpecError) as exc:
-        _bad_input(exc, as_json)
+        raise bad_input(exc, as_json) from None
     console.print(f"[bold]loopwright do[/] run {run_id} with {gen.name}: "
                   f"{escape(task.instruction.splitlines()[0][:100])}")
 
@@ -186,12 +183,13 @@ def resume_do(repo: Path, run_id: str, *, generator: str | None = None, python: 
         console.quiet = as_json and yes
         _need_terminal(yes)
         loop = builtin_spec(DO_LOOP)
-        options = _options(loop, python, max_iterations, max_seconds, keep, max_cost, max_tokens, False, False)
+        options = run_config(loop, repo, dict(python=python, max_iterations=max_iterations, max_seconds=max_seconds,
+                                              max_cost=max_cost, max_tokens=max_tokens), keep=keep, jobs=1)
         spec = generator or settings.model or _model(loop, None, None)
         gen = _generator(spec, loop, None, None, base_url or settings.base_url)
         task = instruction_task(settings.instruction)
     except (UsageError, SpecError) as exc:
-        _bad_input(exc, as_json)
+        raise bad_input(exc, as_json) from None
     console.print(f"[bold]loopwright do[/] resuming run {run_id} with {gen.name}: "
                   f"{escape(task.instruction.splitlines()[0][:100])}")
 
@@ -202,6 +200,7 @@ def resume_do(repo: Path, run_id: str, *, generator: str | None = None, python: 
     _execute(go, console, root, run_id, settings.check, yes, apply, keep_branch, as_json, loop)
 
 
+@commands.command("resume-do", hidden=True)
 def resume_do_cmd(run_id: str = typer.Argument(..., help="The do run to continue."), repo: Path = _REPO,
                   yes: bool | None = typer.Option(None, "--yes/--ask", help="Approve unattended (default: as the run started)."),
                   generator: str = _GEN, base_url: str = _BASE_URL,
@@ -213,6 +212,7 @@ def resume_do_cmd(run_id: str = typer.Argument(..., help="The do run to continue
               apply=apply, keep_branch=keep_branch, as_json=as_json, yes=yes, base_url=base_url)
 
 
+@commands.command("undo")
 def undo_cmd(run_id: str = typer.Argument(None, help="The do run (default: the most recent)."),
              repo: Path = _REPO,
              as_json: bool = typer.Option(False, "--json", help="Print the result as JSON.")) -> None:
@@ -222,7 +222,7 @@ def undo_cmd(run_id: str = typer.Argument(None, help="The do run (default: the m
     try:
         res = undo_last(repo, run_id)
     except UsageError as exc:
-        _bad_input(exc, as_json)
+        raise bad_input(exc, as_json) from None
     if as_json:
         print(json.dumps(asdict(res), indent=2))
         return
@@ -249,7 +249,7 @@ def _execute(go, console: Console, root: Path, run_id: str, check, yes: bool, ap
     except UsageError as exc:
         if fresh is not None and not fresh.state.exists():  # nothing started: leave no trace
             shutil.rmtree(fresh.dir, ignore_errors=True)
-        _bad_input(exc, as_json)
+        raise bad_input(exc, as_json) from None
     ending, applied, note = _ending(console, root, result, yes, apply, keep_branch, as_json)
     if as_json:
         print(json.dumps(_to_json(result, ending, applied, note), indent=2))
@@ -386,17 +386,6 @@ def _need_terminal(yes: bool) -> None:
                          "or pass --yes to approve every verified patch unattended (within the budgets)")
 
 
-def _options(loop, python, max_iterations, max_seconds, keep, max_cost, max_tokens, lint, types):
-    from harness.cli import _options as fix_options
-
-    options = fix_options(loop, python, max_iterations, max_seconds, False, keep, 1,
-                          dict(max_cost_usd=max_cost, max_tokens=max_tokens))
-    for eid, on in (("lint", lint), ("types", types)):
-        if on:
-            options.static[eid] = "always"
-    return options
-
-
 def _model(loop, generator: str | None, replay: str | None) -> str:
     """The generator spec: ``--model``, else the loop's model if its key is set, else openai."""
     from harness.generators.registry import DEFAULT_MODELS, KEY_ENV
@@ -417,32 +406,11 @@ def _model(loop, generator: str | None, replay: str | None) -> str:
 
 
 def _generator(spec: str, loop, record, replay, base_url):
-    from harness.cli import make_generator
-
     try:
-        return make_generator(spec, loop, record=record, replay=replay, base_url=base_url)
+        return build_generator(spec, loop, record=record, replay=replay, base_url=base_url)
     except UsageError as exc:
         if "is not set" not in str(exc):
             raise
         raise UsageError(str(exc).split(", or run offline")[0] + "; `loopwright do` needs a model (set "
                          "ANTHROPIC_API_KEY or OPENAI_API_KEY, or pass --model openai:MODEL --base-url URL "
                          "for a local OpenAI-compatible server)") from None
-
-
-def _bad_input(exc: Exception, as_json: bool) -> None:
-    if as_json:
-        print(json.dumps({"status": "error", "error": str(exc), "exit_code": EXIT_BAD_INPUT}))
-    Console(stderr=True).print(f"[red]error:[/] {exc}")
-    raise typer.Exit(EXIT_BAD_INPUT)
-
-
-def main() -> None:
-    """``python -m harness.cli_do``: the whole ``loopwright`` CLI with these commands registered."""
-    from harness.cli import app
-
-    register(app)
-    app()
-
-
-if __name__ == "__main__":
-    main()

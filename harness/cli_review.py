@@ -1,5 +1,5 @@
 """``loopwright review`` (resolve a pull request's review comments) and ``loopwright ci``
-(the same, and ``fix``, as a bot in GitHub Actions). Added to the CLI by :func:`register`.
+(the same, and ``fix``, as a bot in GitHub Actions). Loaded by :mod:`harness.cli` when used.
 
 ``review``: comments from ``--pr OWNER/REPO#N`` (GitHub, token from ``GITHUB_TOKEN`` or
 ``GH_TOKEN``, API root from ``GITHUB_API_URL``) or ``--comments FILE``; one commit per
@@ -28,7 +28,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from harness.fix import EXIT_BAD_INPUT, FixOptions, FixResult, UsageError, fix
+from harness.cli_common import bad_input, default_generator, build_generator, run_config
+from harness.errors import UsageError
+from harness.fix import FixResult, fix
 from harness.github import GitHub, GitHubError
 from harness.review import (REPLY_MARKER, STATUS_MARKER, CommentResult, ReviewReport, fetch_comments,
                             load_comments, open_threads, parse_pr, post_replies, run_review,
@@ -40,20 +42,7 @@ REVIEW_LOOP = "review-comments"
 PR_ACTIONS = ("opened", "synchronize", "reopened", "ready_for_review")
 
 
-def _cli():
-    """:mod:`harness.cli`, imported on use: it registers these commands when it is imported."""
-    from harness import cli
-
-    return cli
-
-
-def register(app: typer.Typer) -> None:
-    """Add the ``review`` and ``ci`` commands to ``app``; idempotent."""
-    names = {c.name for c in app.registered_commands}
-    if "review" not in names:
-        app.command("review")(review_cmd)
-    if "ci" not in names:
-        app.command("ci")(ci_cmd)
+commands = typer.Typer(rich_markup_mode=None)  # plain help: no <bool> metavar on flags
 
 
 def review_generator(spec: str | None, loop: LoopSpec, **llm):
@@ -73,14 +62,11 @@ def review_generator(spec: str | None, loop: LoopSpec, **llm):
     if "templates" in [p.strip() for p in spec.split(",")]:
         raise UsageError("review comments need a model: the offline templates repairer only fixes failing "
                          "tests; use --model openai:MODEL or anthropic:MODEL (or replay:FILE)")
-    return _cli().make_generator(spec, loop, **llm)
-
-
-def _err(message: str, as_json: bool) -> typer.Exit:
-    if as_json:
-        print(json.dumps({"status": "error", "error": message, "exit_code": EXIT_BAD_INPUT}))
-    Console(stderr=True).print(f"[red]error:[/] {escape(message)}")
-    return typer.Exit(EXIT_BAD_INPUT)
+    try:
+        return build_generator(spec, loop, **llm)
+    except UsageError as exc:  # the generic advice to run offline does not apply here
+        msg = re.sub(r",? (?:or )?(?:run offline with|use) --model templates", "", str(exc))
+        raise UsageError(msg + "; review comments need a model (or --replay FILE)") from None
 
 
 _REPO = typer.Argument(Path("."), help="The git repository (or a path inside it).")
@@ -93,6 +79,7 @@ _PY = typer.Option(None, "--python", help="Target interpreter (default: REPO/.ve
 _JSON = typer.Option(False, "--json", help="Print one JSON summary on stdout.")
 
 
+@commands.command("review")
 def review_cmd(repo: Path = _REPO,
                pr: str | None = typer.Option(None, "--pr", help="OWNER/REPO#N: the pull request's review comments."),
                comments: Path | None = typer.Option(None, "--comments", help="A JSON/YAML file of comments."),
@@ -117,9 +104,10 @@ def review_cmd(repo: Path = _REPO,
         if reply and pr is None:
             raise UsageError("--reply posts on GitHub threads: it needs --pr")
         loop = builtin_spec(REVIEW_LOOP)
-        options = _cli()._options(loop, python, max_iterations, max_seconds, False, keep, 0,
-                                  dict(max_cost_usd=max_cost, max_tokens=max_tokens))
-        gen = review_generator(generator, loop, record=record, replay=replay, base_url=base_url)
+        options = run_config(loop, repo, dict(python=python, max_iterations=max_iterations, max_seconds=max_seconds,
+                                              max_cost=max_cost, max_tokens=max_tokens, model=generator,
+                                              base_url=base_url), keep=keep)
+        gen = review_generator(options.model, loop, record=record, replay=replay, base_url=options.base_url)
         notes: list[str] = []
         if pr:
             full, number = parse_pr(pr)
@@ -137,7 +125,7 @@ def review_cmd(repo: Path = _REPO,
             where = f"on branch `{report.run.branch}`, not pushed" if report.run and report.run.branch else ""
             report.notes += post_replies(gh, full, number, report, where)
     except (UsageError, SpecError, GitHubError) as exc:
-        raise _err(str(exc), as_json) from None
+        raise bad_input(exc, as_json) from None
     finally:
         if gh is not None:
             gh.close()
@@ -188,19 +176,37 @@ def _review_table(console: Console, report: ReviewReport) -> None:
 # --- ci ------------------------------------------------------------------------------
 
 
+@commands.command("ci")
 def ci_cmd(trigger: str = typer.Option("@loopwright", "--trigger", help="Phrase that summons the bot in comments."),
            loops: str = typer.Option("fix,review", "--loops", help="Which loops may run: fix, review or both."),
            remote: str = typer.Option("origin", "--remote", help="The git remote to push to."),
            generator: str | None = _GEN, python: str | None = _PY, max_iterations: int | None = _ITER,
-           max_seconds: float | None = _SECS, max_cost: float | None = _COST, as_json: bool = _JSON) -> None:
-    """Run as a GitHub Actions bot: fix a PR's failing tests or address its review comments."""
+           max_seconds: float | None = _SECS, max_cost: float | None = _COST, as_json: bool = _JSON,
+           allow_weak: bool = typer.Option(False, "--allow-weak-sandbox", help=(
+               "Run even where bubblewrap cannot (tests could then write outside the worktree "
+               "and read what the runner can)."))) -> None:
+    """Run as a GitHub Actions bot: fix a PR's failing tests or address its review comments.
+
+    Refuses to run with a weak sandbox (no bubblewrap) unless --allow-weak-sandbox (exit 2).
+    """
+    from harness.config import DEFAULT_POLICY
+
     console = Console(stderr=True)
+    mode = DEFAULT_POLICY.mode()
+    if mode == "weak" and not allow_weak:
+        raise bad_input(UsageError(
+            "weak sandbox: bubblewrap is not in use, so code from a pull request could write outside "
+            "its worktree; install it (apt-get install bubblewrap) or pass --allow-weak-sandbox"), as_json)
+    if mode == "weak":
+        console.print("[red]WARNING: weak sandbox (--allow-weak-sandbox): tests can write outside "
+                      "the worktree[/]")
     try:
         out = run_ci(dict(os.environ), trigger=trigger, loops=loops, remote=remote, generator=generator,
                      python=python, max_iterations=max_iterations, max_seconds=max_seconds,
                      max_cost=max_cost, say=lambda m: console.print(f"[yellow]{escape(m)}[/]"))
     except (UsageError, SpecError, GitHubError) as exc:
-        raise _err(str(exc), as_json) from None
+        raise bad_input(exc, as_json) from None
+    out["sandbox"] = mode
     if as_json:
         print(json.dumps(out, indent=2))
     else:
@@ -338,6 +344,8 @@ def _deliver(gh: GitHub, repo: str, pr: dict, workspace: Path, mode: str, why_no
 
 
 def _sticky(gh: GitHub, repo: str, number: int, body: str, out: dict, env: dict, create: bool = True) -> None:
+    if env.get("LOOPWRIGHT_REPORT_URL"):  # the HTML report, uploaded as a workflow artifact (docs/ci.md)
+        body = body.rstrip("\n") + f"\n\n[HTML report]({env['LOOPWRIGHT_REPORT_URL']}) (workflow artifact)\n"
     out["markdown"] = body
     try:
         comment, created = gh.upsert_comment(repo, number, STATUS_MARKER, body, create=create)
@@ -358,11 +366,9 @@ def _cost(spent) -> str:
 
 def _ci_fix(gh, repo, pr, workspace, mode, why_not, remote, generator, limits, out, env, say) -> dict:
     loop = builtin_spec("fix-failing-tests")
-    options: FixOptions = _cli()._options(loop, limits["python"], limits["max_iterations"], limits["max_seconds"],
-                                   False, False, 0, dict(max_cost_usd=limits["max_cost"]))
-    cli = _cli()
-    result: FixResult = fix(workspace, cli.make_generator(generator or cli.default_generator(loop), loop), options,
-                            say=say)
+    options = run_config(loop, workspace, dict(limits, model=generator))
+    result: FixResult = fix(workspace, build_generator(options.model or default_generator(loop), loop,
+                                                      base_url=options.base_url), options, say=say)
     s = result.state
     out.update(result=result.to_json(), exit_code=result.exit_code)
     if s.status == "nothing_to_fix":
@@ -389,11 +395,10 @@ def _ci_fix(gh, repo, pr, workspace, mode, why_not, remote, generator, limits, o
 
 def _ci_review(gh, repo, pr, workspace, mode, why_not, remote, generator, limits, out, env, say) -> dict:
     loop = builtin_spec(REVIEW_LOOP)
-    options = _cli()._options(loop, limits["python"], limits["max_iterations"], limits["max_seconds"], False, False, 0,
-                       dict(max_cost_usd=limits["max_cost"]))
+    options = run_config(loop, workspace, dict(limits, model=generator))
     found, notes = fetch_comments(gh, repo, pr["number"])
     todo, skipped = open_threads(found)
-    gen = review_generator(generator, loop) if todo else None
+    gen = review_generator(options.model, loop, base_url=options.base_url) if todo else None
     report = run_review(workspace, todo, gen, options, notes=notes + skipped, say=say)
     out.update(result=report.to_json(), exit_code=report.exit_code)
     run = report.run
@@ -417,13 +422,3 @@ def _ci_review(gh, repo, pr, workspace, mode, why_not, remote, generator, limits
     patch = run.patch if run and out["delivery"] != "pushed" else ""
     _sticky(gh, repo, pr["number"], status_markdown("review comments", headline, rows, patch, table), out, env)
     return out
-
-
-def main() -> None:
-    """``python -m harness.cli_review``: the loopwright CLI with these commands added."""
-    register(_cli().app)
-    _cli().app()
-
-
-if __name__ == "__main__":
-    main()

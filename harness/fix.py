@@ -11,8 +11,6 @@ Exit codes: 0 fixed or nothing to fix, 1 not (fully) fixed, 2 bad usage or input
 
 from __future__ import annotations
 
-import os
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,83 +18,54 @@ from pathlib import Path
 
 import git
 
-from evals.pytest_runner import (
-    EvaluatorError,
-    PytestEvaluator,
-    TimeoutPolicy,
-    check_pytest,
-    resolve_python,
-)
-from harness.generators.base import Generator
-from harness.loop import Loop, LoopEvent
-from harness.state import (
-    RunFiles,
-    RunState,
-    append_lesson,
-    new_run_id,
-    operator_priors,
-    read_lessons,
-)
-from harness.stop import StopLimits
-from harness.validate import Baseline, Outcome, StaticCheck, Validator
+from harness.config import DEFAULT_POLICY, DEFAULT_PROTECTED, RunConfig
+from harness.evidence import describe, missing_module, syntax_errors, unprotected_warning
+from harness.errors import EXIT_BAD_INPUT, EXIT_NOT_FIXED, EXIT_OK, UsageError
+from harness.loop import LoopEvent
+from harness.protocols import Generator
+from harness.session import RunSession
+from harness.state import RunState, append_lesson, operator_priors, read_lessons
+from harness.validate import Baseline, Outcome
 from sandbox.patch import Patch
-from sandbox.process import SandboxPolicy, network_isolation
-from sandbox.worktree import BRANCH_PREFIX, RepoError, Worktree, open_repo, worktree_root
+from sandbox.process import SandboxPolicy
+from sandbox.process import run as run_process
 
-EXIT_OK, EXIT_NOT_FIXED, EXIT_BAD_INPUT = 0, 1, 2
+#: ``fix``'s options are the run configuration (the name older callers use).
+FixOptions = RunConfig
 
-DEFAULT_PROTECTED = ("tests/**", "test/**", "testing/**", "test_*.py", "*_test.py", "conftest.py",
-                     "pytest.ini", "tox.ini", "setup.cfg", "pyproject.toml", "noxfile.py",
-                     ".github/**", ".gitlab-ci.yml", "*.lock", ".loopwright/**")
-
-
-DEFAULT_POLICY = SandboxPolicy(network=False, private_home=True, memory_bytes=8 * 2**30)
-
-
-class UsageError(Exception):
-    """Bad usage or input (exit code 2); the message says what to do."""
-
-
-@dataclass
-class FixOptions:
-    """How to run ``fix``.
-
-    Attributes:
-        python: target interpreter (None: REPO/.venv, else the current one).
-        limits: stop rule numbers. protected: globs a patch may not touch.
-        apply: apply the final patch to the user's working tree (only if clean).
-        keep: keep the worktrees after the run.
-        jobs: parallel validation slots (default: CPU count, at most 4).
-        max_diff_lines: largest patch accepted. timeouts: per-test timeout policy.
-        loop_name: the LSS loop this run follows.
-        policy: how test processes are sandboxed (default: no network, private HOME,
-            8 GiB address-space limit).
-        static: when to run the ``lint`` and ``types`` evaluators: ``configured`` (the
-            repo configures ruff / mypy or pyright), ``always`` or ``never``.
-    """
-
-    python: str | None = None
-    limits: StopLimits = field(default_factory=StopLimits)
-    protected: tuple[str, ...] = DEFAULT_PROTECTED
-    apply: bool = False
-    keep: bool = False
-    jobs: int = 0
-    max_diff_lines: int = 40
-    timeouts: TimeoutPolicy = field(default_factory=TimeoutPolicy)
-    loop_name: str = "fix-failing-tests"
-    policy: SandboxPolicy = field(default_factory=lambda: DEFAULT_POLICY)
-    static: dict[str, str] = field(default_factory=lambda: {"lint": "configured", "types": "configured"})
+__all__ = ["DEFAULT_POLICY", "DEFAULT_PROTECTED", "EXIT_BAD_INPUT", "EXIT_NOT_FIXED", "EXIT_OK",
+           "FixOptions", "FixResult", "UsageError", "fix", "resume"]
 
 
 @dataclass
 class FixResult:
-    """The outcome of ``fix``: final state, exit code, patch text and where things are."""
+    """The outcome of ``fix``: final state, exit code, patch text and where things are.
+
+    Attributes:
+        flaky: tests that failed with a candidate and passed when re-run alone.
+        reasons: test id -> why it still fails (``timed out after 60 s``, the message).
+    """
 
     state: RunState
     exit_code: int
     patch: str = ""
     patch_path: str = ""
     messages: list[str] = field(default_factory=list)
+    flaky: list[str] = field(default_factory=list)
+    reasons: dict[str, str] = field(default_factory=dict)
+    sandbox: str = ""  # "strong" (bubblewrap) or "weak" (see sandbox.process)
+
+    @property
+    def protected_by_tests(self) -> int | None:
+        """Fewest passing tests executing the lines of an accepted patch (None: no patch,
+        or patches validated before this was measured)."""
+        counts = [a["protected_by_tests"] for a in self.state.accepted if "protected_by_tests" in a]
+        return min(counts) if counts else None
+
+    @property
+    def unprotected(self) -> bool:
+        """An accepted patch changes lines that no test passing at the start executes."""
+        return any(a.get("unprotected") for a in self.state.accepted)
 
     def to_json(self) -> dict:
         """The ``--json`` summary (documented in README)."""
@@ -108,10 +77,23 @@ class FixResult:
                 "wall_seconds": s.spent.wall_seconds, "test_seconds": round(s.spent.test_seconds, 3),
                 "candidates_tried": s.candidates_tried, "iterations": s.iteration,
                 "cost_usd": s.spent.cost_usd, "tokens": s.spent.tokens,
-                "messages": self.messages, "exit_code": self.exit_code}
+                "protected_by_tests": self.protected_by_tests, "unprotected": self.unprotected,
+                "flaky_tests": self.flaky, "failure_reasons": {t: self.reasons.get(t, "") for t in s.remaining},
+                "messages": self.messages, "exit_code": self.exit_code, "sandbox": self.sandbox}
 
 
-def fix(path: Path, generator: Generator, options: FixOptions,
+def error_json(message: str, exit_code: int = EXIT_BAD_INPUT) -> dict:
+    """The ``--json`` result of a run that could not start: every field of
+    :meth:`FixResult.to_json`, null where unknown, plus ``error``."""
+    keys = ("run_id", "stop_reason", "stop_detail", "fixed_tests", "remaining_failures", "patch",
+            "patch_path", "branch", "wall_seconds", "test_seconds", "candidates_tried", "iterations",
+            "cost_usd", "tokens", "protected_by_tests", "unprotected", "flaky_tests", "failure_reasons",
+            "sandbox")
+    return {**dict.fromkeys(keys), "status": "error", "stop_reason": "error", "stop_detail": message,
+            "error": message, "messages": [], "exit_code": exit_code}
+
+
+def fix(path: Path, generator: Generator, options: RunConfig,
         on_event: Callable[[LoopEvent], None] = lambda e: None,
         say: Callable[[str], None] = lambda m: None) -> FixResult:
     """Run the fix loop on the repository at ``path``.
@@ -120,21 +102,11 @@ def fix(path: Path, generator: Generator, options: FixOptions,
         UsageError: not a git repository, no commits, no interpreter or pytest,
             no tests collected, or tests that need a package that is not installed.
     """
-    t_start = time.monotonic()
-    repo, root, python, messages, note = _open(path, options, say)
-    if repo.is_dirty(untracked_files=False):
-        note(f"your working tree has uncommitted changes; loopwright works from HEAD "
-             f"({repo.head.commit.hexsha[:8]}) and leaves them untouched")
-    run_id = new_run_id()
-    files = RunFiles(root, run_id)
-    state = RunState(run_id, options.loop_name, str(root), repo.head.commit.hexsha,
-                     branch=BRANCH_PREFIX + run_id, generator=generator.name)
-    state.python = python
-    return _execute(repo, python, state, files, generator, options, [], on_event, say, t_start,
-                    messages)
+    with RunSession.start(path, options, say, generator_name=generator.name) as run:
+        return _fix(run, generator, on_event, [])
 
 
-def resume(path: Path, run_id: str, generator: Generator, options: FixOptions,
+def resume(path: Path, run_id: str, generator: Generator, options: RunConfig,
            on_event: Callable[[LoopEvent], None] = lambda e: None,
            say: Callable[[str], None] = lambda m: None) -> FixResult:
     """Continue an interrupted run (even one killed with SIGKILL) from its last saved step.
@@ -147,202 +119,76 @@ def resume(path: Path, run_id: str, generator: Generator, options: FixOptions,
     Raises:
         UsageError: no such run, the run already finished, or it is still running.
     """
-    t_start = time.monotonic()
-    repo, root, _, messages, note = _open(path, options, say)
-    files = RunFiles(root, run_id, create=False)
-    state = files.load()
-    if state.status not in ("running", "interrupted", "error"):
-        raise UsageError(f"run {run_id} already finished ({state.status}: {state.stop_reason}); "
-                         "start a new one with `loopwright fix`")
-    if not files.try_lock():
-        raise UsageError(f"run {run_id} is still running (its lock is held); wait for it or stop it")
-    files.unlock()
-    state.status = "running"
-    for wt in _run_worktrees(repo, run_id):
-        Worktree(repo, wt, None).remove()
-    try:
-        repo.git.branch("-D", state.branch)
-    except git.GitCommandError:
-        pass
-    note(f"resuming run {run_id} at iteration {state.iteration} "
-         f"({len(state.accepted)} accepted patch(es), {state.candidates_tried} candidates tried)")
-    t_start -= state.spent.wall_seconds
-    return _execute(repo, options.python and _open_python(root, options.python) or state.python,
-                    state, files, generator, options, files.attempts(), on_event, say, t_start,
-                    messages)
+    with RunSession.reopen(path, run_id, options, say, resumable=("running", "interrupted", "error"),
+                           start_over="loopwright fix") as run:
+        s = run.state
+        run.note(f"resuming run {run_id} at iteration {s.iteration} "
+                 f"({len(s.accepted)} accepted patch(es), {s.candidates_tried} candidates tried)")
+        return _fix(run, generator, on_event, run.files.attempts())
 
 
-def _open(path: Path, options: FixOptions, say: Callable[[str], None]):
-    try:
-        repo = open_repo(path)
-    except RepoError as exc:
-        raise UsageError(str(exc)) from None
-    root = Path(repo.working_tree_dir)
-    messages: list[str] = []
+def _fix(run: RunSession, generator: Generator, on_event, attempts: list) -> FixResult:
+    """One fix run over an open session: baseline, validator, the loop, the finish."""
+    worktree = run.start_worktree()
+    baseline = run.test_baseline(coverage=True)
+    state = run.state
+    if not baseline.failing:
+        state.status, state.stop_reason = "nothing_to_fix", "all_tests_pass"
+        state.stop_detail = ("the tests named by --tests pass: nothing to fix" if run.config.tests
+                             else f"all {len(baseline.results)} tests pass: nothing to fix")
+        run.verify(baseline)
+        return _finish(run)
+    missing = _missing_dependency(run.root, baseline, run.python, run.config.policy)
+    if missing:
+        raise UsageError(missing)
+    _explain_baseline(baseline, run.note)
+    validator = run.validator(baseline)
+    for accepted in state.accepted:  # resuming: replay what was already accepted
+        validator.accept(Outcome(Patch.from_diff(accepted["diff"], accepted["description"], accepted.get("meta")),
+                                 True, "", "full", fixed=accepted["fixed"]), worktree)
+    from harness.generators.mutations import OPERATOR_PRIORS  # priors are the templates' own
 
-    def note(msg: str) -> None:
-        messages.append(msg)
-        say(msg)
-
-    python = _open_python(root, options.python)
-    if not options.policy.network and network_isolation() is None:
-        note("network isolation is not available on this system (no unprivileged network "
-             "namespaces): tests run with network access")
-    return repo, root, python, messages, note
-
-
-def _open_python(root: Path, python: str | None) -> str:
-    try:
-        found = resolve_python(root, python)
-        check_pytest(found, root)
-    except EvaluatorError as exc:
-        raise UsageError(str(exc)) from None
-    return found
-
-
-def _execute(repo: git.Repo, python: str, state: RunState, files: RunFiles, generator: Generator,
-             options: FixOptions, attempts: list, on_event, say, t_start: float,
-             messages: list[str]) -> FixResult:
-    root = Path(repo.working_tree_dir)
-    run_id = state.run_id
-    files.lock()
-    worktree = Worktree.create(repo, run_id, state.branch, state.base_commit)
-    state.worktree = str(worktree.path)
-    files.save(state)
-    evaluator = PytestEvaluator(python, options.policy, options.timeouts,
-                                scratch=worktree_root() / f"{run_id}.scratch")
-    slots: list[Worktree] = []
-    validator = None
-    try:
-        baseline = files.load_baseline(worktree.path)
-        if baseline is None:
-            say(f"baseline: running the test suite with coverage in {worktree.path}")
-            base = evaluator.run(worktree.path, coverage=True,
-                                 default_timeout=options.timeouts.baseline,
-                                 process_timeout=options.limits.max_wall_seconds or 3600)
-            state.spent.test_seconds += evaluator.busy_seconds()
-            files.step("baseline", tests=len(base.results),
-                       failing=sorted(t for t, r in base.results.items() if not r.ok),
-                       seconds=round(base.duration, 3), error=base.error)
-            if base.error:
-                raise UsageError(f"could not run the tests of {root}: {base.error}")
-            baseline = Baseline(worktree.path, base.results, base.collected, base.coverage,
-                                base.duration)
-            files.save_baseline(baseline)
-            state.baseline_failing = state.remaining = baseline.failing
-        if not baseline.failing:
-            state.status, state.stop_reason = "nothing_to_fix", "all_tests_pass"
-            state.stop_detail = f"all {len(baseline.results)} tests pass: nothing to fix"
-            return _finish(repo, worktree, [], files, state, options, t_start, messages)
-        missing = _missing_dependency(root, baseline)
-        if missing:
-            raise UsageError(missing)
-        jobs = options.jobs or min(4, os.cpu_count() or 1)
-        slots = [Worktree.create(repo, f"{run_id}.slot{i}", None, state.base_commit)
-                 for i in range(jobs)]
-        static = _static_checks(root, worktree.path, python, options, run_id, say, messages)
-        validator = Validator(evaluator, slots, baseline, options.protected, options.max_diff_lines,
-                              options.timeouts, static)
-        for accepted in state.accepted:  # resuming: replay what was already accepted
-            validator.accept(Outcome(Patch.from_diff(accepted["diff"], accepted["description"],
-                                                     accepted.get("meta")),
-                                     True, "", "full", fixed=accepted["fixed"]), worktree)
-        lessons = read_lessons(root)
-        from harness.generators.mutations import OPERATOR_PRIORS  # priors are the templates' own
-
-        agents = root / "AGENTS.md"
-        loop = Loop(generator, validator, worktree, state, files, options.limits, options.protected,
-                    agents.read_text(errors="replace")[:20000] if agents.exists() else "",
-                    [_lesson_text(rec) for rec in lessons[-20:]],
-                    operator_priors(lessons, OPERATOR_PRIORS), on_event, list(attempts))
-        state.spent.wall_seconds = round(time.monotonic() - t_start, 3)
-        loop.run()
-        return _finish(repo, worktree, slots, files, state, options, t_start, messages)
-    except BaseException as exc:
-        if state.status == "running":
-            state.status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "error"
-            state.stop_reason = state.stop_reason or type(exc).__name__
-            state.stop_detail = state.stop_detail or str(exc)[:500]
-        if validator:
-            validator.close()
-        files.save(state)
-        for wt in slots:
-            wt.remove()
-        if not options.keep:
-            worktree.remove(delete_branch=True)
-        raise
-    finally:
-        if validator:
-            validator.close()
-        evaluator.close()
-        files.unlock()
+    lessons = read_lessons(run.root)
+    loop = run.loop(generator, on_event, lessons=[_lesson_text(rec) for rec in lessons[-20:]],
+                    operator_priors=operator_priors(lessons, OPERATOR_PRIORS), attempts=list(attempts))
+    state.spent.wall_seconds = run.elapsed()
+    loop.run()
+    run.verify(baseline)
+    result = _finish(run)
+    result.flaky = sorted(validator.flaky)
+    result.reasons = {t: describe(baseline.results[t]) for t in state.remaining if t in baseline.results}
+    for t in result.flaky:
+        result.messages.append(f"flaky test: {t} failed with a candidate and passed when re-run alone; "
+                               "it was left out of the regression checks")
+    if result.unprotected:
+        result.messages.append(unprotected_warning(sum(bool(a.get("unprotected")) for a in state.accepted)))
+    return result
 
 
-def _static_checks(root: Path, main: Path, python: str, options: FixOptions, run_id: str,
-                   say: Callable[[str], None], messages: list[str]) -> list[StaticCheck]:
-    """Lint/type evaluators this run uses, each with its baseline on the whole worktree.
-
-    A missing tool or a baseline that cannot be taken is reported once and the
-    evaluator skipped, visibly (a note in the summary), never silently.
-    """
-    from evals.lint import RuffEvaluator
-    from evals.types import TypeCheckEvaluator
-
-    checks = []
-    for eid, when in sorted(options.static.items()):
-        ev = RuffEvaluator(options.policy) if eid == "lint" else \
-            TypeCheckEvaluator(worktree_root() / f"{run_id}.mypy-cache", options.policy)
-        if when == "never" or (when == "configured" and not ev.configured(root)):
-            continue
-        if not (ev.available() if eid == "lint" else ev.available(python)):
-            messages.append(f"{eid} evaluator skipped: {ev.MISSING}")
-            say(messages[-1])
-            continue
-        base = ev.run(main) if eid == "lint" else ev.run(main, python)
-        if base.error:
-            messages.append(f"{eid} evaluator skipped: its baseline run failed: {base.error.splitlines()[0]}")
-            say(messages[-1])
-            continue
-        run = ev.run if eid == "lint" else (lambda wt, paths, ev=ev: ev.run(wt, python, paths))
-        checks.append(StaticCheck(eid, run, base))
-        say(f"{eid} evaluator on: {len(base.results)} diagnostic(s) at baseline do not count")
-    return checks
-
-
-def _run_worktrees(repo: git.Repo, run_id: str) -> list[Path]:
-    """Worktrees registered for ``run_id`` (the run's own and its slots)."""
-    out = []
-    for line in repo.git.worktree("list", "--porcelain").splitlines():
-        if line.startswith("worktree "):
-            p = Path(line[len("worktree "):])
-            if p.name == run_id or p.name.startswith(run_id + "."):
-                out.append(p)
-    return out
-
-
-def _finish(repo: git.Repo, worktree: Worktree, slots: list[Worktree], files: RunFiles,
-            state: RunState, options: FixOptions, t_start: float, messages: list[str]) -> FixResult:
-    for wt in slots:
+def _finish(run: RunSession) -> FixResult:
+    """Commit the accepted patches on the run's branch, write ``patch.diff`` and a lesson,
+    apply with ``--apply``; the session's close removes the worktrees."""
+    state = run.state
+    for wt in run.slots:
         wt.remove()
+    run.slots = []
     patch = ""
-    if state.accepted:
+    if state.accepted and state.stop_reason != "evaluator_fault":
         fixed = state.fixed_tests
-        worktree.commit(f"loopwright: fix {len(fixed)} failing test(s)\n\n"
-                        + "\n".join(f"- {a['description']}" for a in state.accepted)
-                        + f"\n\nrun {state.run_id}; fixed:\n" + "\n".join(f"  {t}" for t in fixed),
-                        sorted({f for a in state.accepted for f in a["files"]}))
-        patch = repo.git.diff(state.base_commit, state.branch, "--no-color", "--no-ext-diff") + "\n"
-        files.patch.write_text(patch)
-    state.spent.wall_seconds = round(time.monotonic() - t_start, 3)
+        run.worktree.commit(f"loopwright: fix {len(fixed)} failing test(s)\n\n"
+                            + "\n".join(f"- {a['description']}" for a in state.accepted)
+                            + f"\n\nrun {state.run_id}; fixed:\n" + "\n".join(f"  {t}" for t in fixed),
+                            sorted({f for a in state.accepted for f in a["files"]}))
+        patch = run.write_patch()
+    state.spent.wall_seconds = run.elapsed()
     if state.status != "nothing_to_fix":
-        _lesson(Path(state.repo), state)
-    if not options.keep:
-        worktree.remove(delete_branch=not state.accepted)
-    if options.apply and patch:
-        messages.append(_apply_to_user_tree(repo, files.patch))
-    files.save(state)
+        _lesson(run.root, state)
+    if run.config.apply and patch:
+        run.messages.append(_apply_to_user_tree(run.repo, run.files.patch))
+    run.files.save(state)
     code = EXIT_OK if state.status in ("fixed", "nothing_to_fix") else EXIT_NOT_FIXED
-    return FixResult(state, code, patch, str(files.patch) if patch else "", messages)
+    return FixResult(state, code, patch, str(run.files.patch) if patch else "", run.messages,
+                     sandbox=run.config.policy.mode())
 
 
 def _apply_to_user_tree(repo: git.Repo, patch_path: Path) -> str:
@@ -356,22 +202,39 @@ def _apply_to_user_tree(repo: git.Repo, patch_path: Path) -> str:
     return "applied the patch to your working tree (not committed)"
 
 
-def _missing_dependency(root: Path, baseline: Baseline) -> str:
-    """A message when every failure is an import of a module that is not part of the repo."""
+def _missing_dependency(root: Path, baseline: Baseline, python: str, policy: SandboxPolicy) -> str:
+    """A message when every failure is an import of a module that is not installed.
+
+    Only a module that is neither in the repository nor importable from the target
+    interpreter, imported unconditionally at module level, is a missing dependency
+    (:func:`harness.evidence.missing_module`); a wrong version check in the
+    repository's own code that imports a module of another Python is a bug to fix.
+    """
     names = set()
     for tid in baseline.failing:
-        m = re.search(r"No module named '([\w.]+)'", baseline.results[tid].message)
-        if not m:
+        top = missing_module(baseline.root, baseline.results[tid])
+        if top is None:
             return ""
-        top = m.group(1).split(".")[0]
-        for base in (root, root / "src"):
-            if (base / top).is_dir() or (base / f"{top}.py").exists():
-                return ""  # a module of this repository: a bug loopwright may fix
         names.add(top)
     if not names:
         return ""
+    probe = "import importlib.util, sys; sys.exit(0 if importlib.util.find_spec(sys.argv[1]) else 1)"
+    if any(run_process([python, "-c", probe, n], root, 60, policy, read_only=True).returncode == 0
+           for n in names):
+        return ""  # importable from the target: the failure comes from how the code imports it
     return (f"the tests fail because {', '.join(sorted(names))} is not installed in the target "
             "interpreter; install the project's dependencies there (or pass --python) and run again")
+
+
+def _explain_baseline(baseline: Baseline, note: Callable[[str], None]) -> None:
+    """Say what the failures are when words help: syntax errors in the source (file:line
+    and pytest's message), tests that timed out."""
+    failing = {t: baseline.results[t] for t in baseline.failing}
+    for path, line, msg in syntax_errors(baseline.root, failing):
+        note(f"syntax error in {path}:{line}: {msg}")
+    for t, r in failing.items():
+        if r.outcome == "timeout":
+            note(f"{t} {describe(r)} at baseline")
 
 
 def _lesson(repo_root: Path, state: RunState) -> None:
@@ -383,7 +246,9 @@ def _lesson(repo_root: Path, state: RunState) -> None:
         meta = a.get("meta", {})
         where = f" at {meta['path']}:{meta['line']}" if meta.get("path") else ""
         lines.append(f"fixed {len(a['fixed'])} test(s) with `{meta.get('operator', meta.get('generator', 'patch'))}`"
-                     f"{where}: {a['description']}")
+                     f"{where}: {a['description']}"
+                     + (" (unprotected: no passing test executes the changed lines; review it)"
+                        if a.get("unprotected") else ""))
     if not state.accepted:
         lines.append(f"{state.candidates_tried} candidates tried, none accepted")
     append_lesson(repo_root, state, f"{time.strftime('%Y-%m-%d')} run {state.run_id} — {state.status}",

@@ -12,19 +12,20 @@ optional human evaluator approves it, and every accepted patch becomes a commit
 
 from __future__ import annotations
 
-import time
+import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Callable
 
-from evals.pytest_runner import PytestEvaluator
-from harness.fix import FixOptions, UsageError, _open, _static_checks
-from harness.generators.base import Generator
-from harness.loop import Loop, LoopEvent
-from harness.state import RunFiles, RunState, new_run_id
+from harness.config import RunConfig
+from harness.context import Attempt
+from harness.errors import UsageError
+from harness.loop import LoopEvent
+from harness.protocols import Generator
+from harness.session import RunSession
+from harness.state import RunState
 from harness.task import Task
-from harness.validate import Baseline, Outcome, Validator
-from sandbox.worktree import BRANCH_PREFIX, Worktree, worktree_root
+from harness.validate import Outcome
 
 
 @dataclass
@@ -78,7 +79,7 @@ def commit_message(task: Task, outcome: Outcome) -> str:
     return f"{head}\n\n{body}\n\n{outcome.patch.description}\n{outcome.reason}"
 
 
-def carry_out(path: Path, tasks: list[Task], generator: Generator, options: FixOptions, *,
+def carry_out(path: Path, tasks: list[Task], generator: Generator, options: RunConfig, *,
               loop_name: str = "do-instruction", check: list[str] | None = None,
               approve: Callable[[Outcome], tuple[str, str]] | None = None,
               on_event: Callable[[LoopEvent], None] = lambda e: None,
@@ -99,103 +100,53 @@ def carry_out(path: Path, tasks: list[Task], generator: Generator, options: FixO
     Raises:
         UsageError: not a git repository, no commits, pytest missing.
     """
-    t_start = time.monotonic()
-    repo, root, python, messages, note = _open(path, options, say)
-    if repo.is_dirty(untracked_files=False):
-        note(f"your working tree has uncommitted changes; loopwright works from HEAD "
-             f"({repo.head.commit.hexsha[:8]}) and leaves them untouched")
-    run_id = run_id or new_run_id()
-    files = RunFiles(root, run_id)
-    state = RunState(run_id, loop_name, str(root), repo.head.commit.hexsha,
-                     branch=BRANCH_PREFIX + run_id, generator=generator.name, python=python)
-    files.lock()
-    worktree = Worktree.create(repo, run_id, state.branch, state.base_commit)
-    state.worktree = str(worktree.path)
-    evaluator = PytestEvaluator(python, options.policy, options.timeouts,
-                                scratch=worktree_root() / f"{run_id}.scratch")
-    slot = Worktree.create(repo, f"{run_id}.slot0", None, state.base_commit)
-    outcomes: list[TaskOutcome] = []
-    validator = None
-    try:
-        validator, conventions = start_validation(evaluator, worktree, slot, root, python, options,
-                                                  files, check, say, messages, note)
-        state.baseline_failing = validator.baseline.failing
+    options = dataclasses.replace(options, loop_name=loop_name)
+    with RunSession.start(path, options, say, generator_name=generator.name, run_id=run_id) as run:
+        run.start_worktree()
+        run.validator(run.test_baseline(coverage=False), require_fix=False, check=check)
+        outcomes: list[TaskOutcome] = []
         for task in tasks:
-            outcomes.append(_one_task(task, generator, validator, worktree, state, files, options,
-                                      conventions, approve, on_event))
+            outcomes.append(run_task(run, task, generator, approve, on_event))
             on_task(outcomes[-1])
-        patch = ""
-        if any(o.commits for o in outcomes):
-            patch = repo.git.diff(state.base_commit, state.branch, "--no-color", "--no-ext-diff") + "\n"
-            files.patch.write_text(patch)
-        state.status = "done" if all(o.status in ("done", "answered") for o in outcomes) else "not_done"
-        state.spent.wall_seconds = round(time.monotonic() - t_start, 3)
-        files.step("finish", status=state.status, tasks=[o.to_json() for o in outcomes])
-        files.save(state)
-        return InstructResult(state, outcomes, state.branch if patch else "", patch,
-                              str(files.patch) if patch else "", messages)
-    except BaseException:
-        if state.status == "running":
-            state.status = "interrupted"
-        files.save(state)
-        raise
-    finally:
-        if validator:
-            validator.close()
-        evaluator.close()
-        slot.remove()
-        if not options.keep:
-            has_commits = repo.git.rev_list("--count", f"{state.base_commit}..{state.branch}") != "0"
-            worktree.remove(delete_branch=not has_commits)
-        files.unlock()
+        return finish(run, outcomes)
 
 
-def start_validation(evaluator: PytestEvaluator, worktree: Worktree, slot: Worktree, root: Path,
-                     python: str, options: FixOptions, files: RunFiles, check: list[str] | None,
-                     say: Callable[[str], None], messages: list[str],
-                     note: Callable[[str], None]) -> tuple[Validator, str]:
-    """Take the baseline in ``worktree`` (recorded as a trajectory step), set up the static
-    evaluators, and return ``(validator, conventions)``: a validator over ``slot`` that
-    does not require a failing test to be fixed, and the repository's AGENTS.md text.
+def run_task(run: RunSession, task: Task, generator: Generator, approve, on_event,
+             earlier: list[Attempt] = (), resumed: bool = False) -> TaskOutcome:
+    """Run the loop for one task on the session's worktree; every accepted patch is a commit.
 
-    Raises:
-        UsageError: the tests cannot be run (a repository without tests is allowed).
+    ``earlier``: what earlier sessions of a resumed run told the generator. The
+    ``no_progress`` window starts afresh; iterations, tokens, cost and seconds carry on
+    within the run (limits are per task for a new task: the counters restart).
     """
-    say(f"baseline: running the test suite in {worktree.path}")
-    base = evaluator.run(worktree.path, default_timeout=options.timeouts.baseline,
-                         process_timeout=options.limits.max_wall_seconds or 3600)
-    if base.error and base.error != "no tests were collected":
-        raise UsageError(f"could not run the tests of {root}: {base.error}")
-    if base.error:
-        note("the repository has no tests: patches are checked by lint/types/--check only")
-    baseline = Baseline(worktree.path, base.results, base.collected, {}, base.duration)
-    files.step("baseline", tests=len(base.results), failing=baseline.failing,
-               seconds=round(base.duration, 3))
-    static = _static_checks(root, worktree.path, python, options, files.dir.name, say, messages)
-    validator = Validator(evaluator, [slot], baseline, options.protected, options.max_diff_lines,
-                          options.timeouts, static, require_fix=False, check=check)
-    agents = root / "AGENTS.md"
-    return validator, (agents.read_text(errors="replace")[:20000] if agents.exists() else "")
-
-
-def _one_task(task: Task, generator: Generator, validator: Validator, worktree: Worktree,
-              state: RunState, files: RunFiles, options: FixOptions, conventions: str,
-              approve, on_event) -> TaskOutcome:
-    """Run the loop for one task on the shared worktree; every accepted patch is a commit."""
-    if hasattr(generator, "reset"):
-        generator.reset()  # a new task: a new conversation
-    state.iteration, state.history, state.stop_reason, state.stop_detail = 0, [], "", ""
-    state.status = "running"
+    generator.reset()  # a new task: a new conversation
+    state = run.state
+    if not resumed:
+        state.iteration = 0
+    state.history, state.stop_reason, state.stop_detail, state.status = [], "", "", "running"
     commits: list[str] = []
-    files.step("task", kind=task.kind, path=task.path, line=task.line, instruction=task.instruction[:2000])
+    run.files.step("task", kind=task.kind, path=task.path, line=task.line,
+                   instruction=task.instruction[:2000], **({"resumed": True} if resumed else {}))
 
     def checkpoint(outcome: Outcome) -> None:
-        commits.append(worktree.commit(commit_message(task, outcome), list(outcome.patch.files)))
+        commits.append(run.worktree.commit(commit_message(task, outcome), list(outcome.patch.files)))
 
-    loop = Loop(generator, validator, worktree, state, files, options.limits, options.protected,
-                conventions, [], {}, on_event, [], task=task, approve=approve, on_accept=checkpoint)
-    loop.run()
-    return TaskOutcome(task, state.status, state.stop_reason, state.stop_detail, commits)
+    run.loop(generator, on_event, attempts=list(earlier), task=task, approve=approve,
+             on_accept=checkpoint).run()
+    return TaskOutcome(task, state.status, state.stop_reason, state.stop_detail,
+                       run.commits() if resumed else commits)
+
+
+def finish(run: RunSession, outcomes: list[TaskOutcome]) -> InstructResult:
+    """Write the branch's patch, record the run's end, and return the whole result."""
+    state = run.state
+    patch = run.write_patch() if any(o.commits for o in outcomes) else ""
+    state.status = "done" if all(o.status in ("done", "answered") for o in outcomes) else "not_done"
+    state.spent.wall_seconds = run.elapsed()
+    run.files.step("finish", status=state.status, tasks=[o.to_json() for o in outcomes])
+    run.files.save(state)
+    return InstructResult(state, outcomes, state.branch if patch else "", patch,
+                          str(run.files.patch) if patch else "", run.messages)
 
 
 def instruction_task(text: str) -> Task:

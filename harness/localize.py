@@ -22,6 +22,7 @@ from pathlib import Path
 
 from evals.verdict import TestResult
 from harness.context import SuspiciousLocation
+from harness.evidence import IMPORT_CONTEXT
 
 #: weight of the traceback evidence next to the Ochiai score (which is in [0, 1]).
 FRAME_WEIGHT = 0.3
@@ -74,18 +75,24 @@ def localize(
         lines first, then file and line order. Only ``.py`` files under ``root``
         that are not protected. Scores are ``ochiai + FRAME_WEIGHT * frame``,
         where ``frame`` is 1 for the innermost in-repo frame of a failing test and
-        decays by half per frame outwards.
+        decays by half per frame outwards. Lines run at import (coverage id
+        ``<import>``: module-level code, class attributes) count as run by every
+        test, so a bug there is suspicious too, below lines only failing tests run.
     """
     root_s = str(root.resolve()) + os.sep
     failing = [t for t, r in results.items() if not r.ok]
     total_failed = len(failing)
     ef: dict[tuple[str, int], int] = defaultdict(int)
     ep: dict[tuple[str, int], int] = defaultdict(int)
-    for tid, files in coverage.items():
+    total_passed = len(results) - total_failed
+    for tid, files in sorted(coverage.items(), key=lambda kv: kv[0] == IMPORT_CONTEXT):  # import last
         r = results.get(tid)
-        if r is None:
+        if tid == IMPORT_CONTEXT:  # every test imported these lines: ef = F, ep = P
+            bucket = None
+        elif r is None:
             continue
-        bucket = ep if r.ok else ef
+        else:
+            bucket = ep if r.ok else ef
         for abs_path, lines in files.items():
             if not abs_path.startswith(root_s):
                 continue
@@ -93,7 +100,10 @@ def localize(
             if not rel.endswith(".py") or is_protected(rel, protected):
                 continue
             for ln in lines:
-                bucket[(rel, ln)] += 1
+                if bucket is None:
+                    ef[(rel, ln)], ep[(rel, ln)] = total_failed, total_passed
+                else:
+                    bucket[(rel, ln)] += 1
 
     frame_score: dict[tuple[str, int], float] = defaultdict(float)
     for tid in failing:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.context import Attempt, Context, SuspiciousLocation
-from harness.generators.base import Generator
+from harness.protocols import Generator
 from harness.generators.llm import GeneratorError
 from harness.localize import localize
 from harness.state import RunFiles, RunState
@@ -32,11 +32,6 @@ class LoopEvent:
     state: RunState
     outcome: Outcome | None = None
     stop: Stop | None = None
-
-
-def current(generator: Generator) -> str:
-    """Name of the generator actually answering (the active member of a chain)."""
-    return getattr(getattr(generator, "current", generator), "name", generator.name)
 
 
 @dataclass
@@ -76,6 +71,8 @@ class Loop:
         the work ``done`` (or ``answered`` a question), or a limit fires; there are no
         failing tests to make pass, only regressions to avoid.
         """
+        # One function on purpose (84 lines): the whole control flow of an iteration,
+        # observe → decide → context → generate → evaluate → update, reads top to bottom.
         started = time.monotonic() - self.state.spent.wall_seconds
         self.test_seconds_before = self.state.spent.test_seconds - self.validator.evaluator.busy_seconds()
         baseline = self.validator.baseline
@@ -90,12 +87,11 @@ class Loop:
                 return self._stop(stop)
             # gather context
             context = self._context()
-            if hasattr(self.generator, "estimate"):  # never start a call the budget can't pay
-                cost = self.generator.estimate(context)
-                stop = would_exceed(self.state.spent.cost_usd, self.state.spent.tokens,
-                                    cost.cost_usd, cost.input_tokens + cost.output_tokens, self.limits)
-                if stop:
-                    return self._stop(stop)
+            cost = self.generator.estimate(context)  # never start a call the budget can't pay
+            stop = would_exceed(self.state.spent.cost_usd, self.state.spent.tokens,
+                                cost.cost_usd, cost.input_tokens + cost.output_tokens, self.limits)
+            if stop:
+                return self._stop(stop)
             self.state.iteration += 1
             context.iteration = self.state.iteration
             self.on_event(LoopEvent("iteration", self.state))
@@ -143,13 +139,14 @@ class Loop:
                 self.state.accepted.append({"description": accepted.patch.description,
                                             "diff": accepted.patch.diff, "fixed": accepted.fixed,
                                             "files": list(accepted.patch.files),
-                                            "meta": accepted.patch.meta})
+                                            "meta": accepted.patch.meta,
+                                            **(accepted.protection.summary() if accepted.protection else {})})
                 self._forget(accepted.patch.digest)
                 self.attempts.append(Attempt(accepted.patch.digest, accepted.patch.description, True,
                                              f"accepted and applied: {accepted.reason}", accepted.patch.diff))
                 self.on_accept(accepted)
                 self.on_event(LoopEvent("accepted", self.state, accepted))
-            self.state.history.append({"iteration": self.state.iteration, "generator": current(self.generator),
+            self.state.history.append({"iteration": self.state.iteration, "generator": self.generator.current.name,
                                        "failing": len(baseline.failing), "accepted": bool(accepted)})
             self.state.remaining = baseline.failing
             self._tick(started)

@@ -28,7 +28,8 @@ from pathlib import Path
 import unidiff
 import yaml
 
-from harness.fix import FixOptions, UsageError
+from harness.config import RunConfig
+from harness.errors import UsageError
 from harness.generators.base import Generator
 from harness.github import GitHub, GitHubError
 from harness.instruct import InstructResult, TaskOutcome, carry_out
@@ -255,7 +256,7 @@ class ReviewReport:
                 "notes": self.notes + (run.messages if run else []), "exit_code": self.exit_code}
 
 
-def run_review(path: Path, comments: list[ReviewComment], generator: Generator, options: FixOptions, *,
+def run_review(path: Path, comments: list[ReviewComment], generator: Generator, options: RunConfig, *,
                check: list[str] | None = None, on_event: Callable[[LoopEvent], None] = lambda e: None,
                on_comment: Callable[[CommentResult], None] = lambda r: None,
                say: Callable[[str], None] = lambda m: None, notes: list[str] | None = None) -> ReviewReport:

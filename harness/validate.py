@@ -27,9 +27,10 @@ from pathlib import Path
 from evals.pytest_runner import PytestEvaluator, TestRun, TimeoutPolicy
 from evals.lint import regressions
 from evals.verdict import TestResult, Verdict
-from harness.localize import is_protected, tests_covering
+from harness.evidence import CoverageIndex, Protection, describe, protection, rank_key
+from harness.localize import is_protected
+from harness.protocols import Evaluator
 from sandbox.patch import Patch, PatchError
-from sandbox.process import run as run_process
 from sandbox.worktree import Worktree
 
 
@@ -63,19 +64,41 @@ class Baseline:
 
 
 @dataclass
-class StaticCheck:
-    """A baseline-aware static evaluator (lint or types) used by the validator.
+class Gate:
+    """One evaluator of the validator's pipeline, after the failing tests are screened.
 
     Attributes:
-        id: evaluator id (``lint``, ``types``).
-        run: ``run(worktree, paths) -> Verdict`` for the files a patch touches.
-        baseline: the verdict on the whole repository at the start; diagnostics
-            already there never count against a patch.
+        evaluator: an :class:`~harness.protocols.Evaluator` (lint, types, a ``--check`` command).
+        baseline: its verdict on the whole repository at the start: only results not
+            in it count against a patch (new diagnostics). ``None``: the verdict must pass.
+        after_tests: run after the full test suite instead of before it (slow or
+            whole-program checks such as ``--check``).
     """
 
-    id: str
-    run: Callable[[Path, list[str]], Verdict]
-    baseline: Verdict
+    evaluator: Evaluator
+    baseline: Verdict | None = None
+    after_tests: bool = False
+
+    @property
+    def id(self) -> str:
+        """The evaluator's id (``lint``, ``types``, ``check``)."""
+        return self.evaluator.id
+
+    def judge(self, root: Path, paths: list[str]) -> tuple[str, str]:
+        """Run the evaluator on ``paths`` in ``root``: ``(stage, reason)`` of a rejection,
+        ``("error", why)`` when the evaluator could not run, or ``("", "")`` to go on."""
+        verdict = self.evaluator.run(root, paths)
+        if verdict.error:
+            return "error", f"the {self.id} evaluator failed: {verdict.error.splitlines()[0]}"
+        if self.baseline is None:
+            if verdict.passed:
+                return "", ""
+            first = next(iter(verdict.failures.values()), None)
+            return self.id, first.message if first else f"the {self.id} evaluator rejects it"
+        new = regressions(self.baseline, verdict)
+        if new:
+            return self.id, f"adds {len(new)} {self.id} diagnostic(s): {new[0].message}"
+        return "", ""
 
 
 @dataclass
@@ -92,6 +115,10 @@ class Outcome:
         stage: where it was decided: ``policy``, ``apply``, ``screen``, ``lint``, ``types``,
             ``full``, or ``error`` (an evaluator could not run).
         seconds: wall seconds per stage. tests_run: tests executed.
+        protection: which passing tests watch the changed lines (see :mod:`harness.evidence`);
+            None when not computed (a candidate rejected before the tests ran).
+        complete: viable and fixing every failing test (chosen unless it is unprotected
+            and a protected complete fix turns up among the next few candidates).
     """
 
     patch: Patch
@@ -104,12 +131,20 @@ class Outcome:
     seconds: dict[str, float] = field(default_factory=dict)
     test_seconds: float = 0.0
     tests_run: int = 0
+    protection: Protection | None = None
+    complete: bool = False
+
+    @property
+    def unprotected(self) -> bool:
+        """Viable, but no test that passed at baseline executes a changed line."""
+        return self.protection is not None and self.protection.unprotected
 
     def summary(self) -> dict:
         """JSON form for ``trajectory.jsonl``."""
         return {"accepted": self.accepted, "viable": self.viable, "stage": self.stage, "reason": self.reason,
                 "fixed": self.fixed, "broken": self.broken[:10], "tests_run": self.tests_run,
-                "seconds": {k: round(v, 3) for k, v in self.seconds.items()}}
+                "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
+                **(self.protection.summary() if self.protection else {})}
 
 
 class Validator:
@@ -122,33 +157,41 @@ class Validator:
         protected: globs of paths a patch may not touch.
         max_diff_lines: largest accepted patch (added + removed lines).
         timeouts: per-test timeout policy.
-        static: lint/type checks run on the patched files before the full suite.
+        gates: the evaluator pipeline run on the patched files after the screen:
+            those without ``after_tests`` before the full suite (lint, types), the
+            others after it (a ``--check`` command). The first rejection decides.
         require_fix: a candidate must fix failing tests (the fix loop). False for
             instruction and review tasks: tests failing at baseline are left alone and
             a candidate only has to break nothing.
-        check: an extra command (argv) that must exit 0 in the patched worktree
-            (``loopwright do --check``), run last, within ``check_timeout`` seconds.
+        editable: globs a patch's files must match (LSS ``editable_paths``); default all.
 
     Attributes:
         evaluator_errors: evaluations in a row where an evaluator could not run
             (the ``evaluator_error`` stop rule reads it).
+        flaky: test ids that failed with a candidate and passed when re-run alone; they
+            are excluded from regression checks from then on.
     """
+
+    #: after a complete but unprotected fix, how many more candidates (per slot) are
+    #: validated looking for a protected one before the unprotected fix is taken.
+    UNPROTECTED_WINDOW = 2
 
     def __init__(self, evaluator: PytestEvaluator, slots: list[Worktree], baseline: Baseline,
                  protected: tuple[str, ...], max_diff_lines: int = 40,
-                 timeouts: TimeoutPolicy | None = None, static: list[StaticCheck] = (),
-                 require_fix: bool = True, check: list[str] | None = None, check_timeout: float = 600.0):
+                 timeouts: TimeoutPolicy | None = None, gates: list[Gate] = (),
+                 require_fix: bool = True, editable: tuple[str, ...] = ("**",)):
         self.evaluator = evaluator
         self.slots = slots
         self.baseline = baseline
         self.protected = protected
         self.max_diff_lines = max_diff_lines
         self.timeouts = timeouts or evaluator.timeouts
-        self.static = list(static)
+        self.gates = list(gates)
         self.require_fix = require_fix
-        self.check = check
-        self.check_timeout = check_timeout
+        self.editable = tuple(editable)
         self.evaluator_errors = 0
+        self.flaky: set[str] = set()
+        self._index: CoverageIndex | None = None
         self._free: queue.Queue[Worktree] = queue.Queue()
         for s in slots:
             self._free.put(s)
@@ -163,36 +206,51 @@ class Validator:
                        on_outcome: Callable[[Outcome], None]) -> Outcome | None:
         """Validate ``patches`` in order and choose the one to accept, or None.
 
-        A candidate that fixes every failing test is chosen at once. One that fixes
-        only some (a *partial* fix) is kept while the rest of the batch is validated,
-        and the partial fixing the most tests wins (the earliest on ties): taking the
-        first partial greedily can lock in a patch that fixes one test by accident
-        and hides the real fix. ``on_outcome`` is called for every candidate decided,
-        in order. Candidates not started before ``deadline`` (``time.monotonic()``)
-        are not evaluated.
+        A candidate that fixes every failing test and whose changed lines some passing
+        test executes is chosen at once. A complete fix that no passing test watches
+        (*unprotected*, see :mod:`harness.evidence`) is kept while up to
+        ``UNPROTECTED_WINDOW`` candidates per slot more are validated, and a protected
+        complete fix among them wins. One that fixes only some (a *partial* fix) is
+        kept while the rest of the batch is validated: taking the first partial
+        greedily can lock in a patch that fixes one test by accident and hides the
+        real fix. Among the kept, :func:`harness.evidence.rank_key` decides: most tests
+        fixed, protected first, fewest baseline behaviours touched, earliest.
+        ``on_outcome`` is called for every candidate decided, in order. Candidates not
+        started before ``deadline`` (``time.monotonic()``) are not evaluated.
         """
         pending: list = []
-        best: Outcome | None = None
+        kept: list[tuple[tuple, Outcome]] = []
+        window: int | None = None  # candidates left to look at after an unprotected complete fix
         it = iter(patches)
         for p in it:  # fill the pipeline: one in flight per slot
             pending.append(self._pool.submit(self._evaluate, p, deadline))
             if len(pending) >= len(self.slots):
                 break
+        order = 0
         while pending:
             outcome = pending.pop(0).result()
+            order += 1
             if outcome is not None:
                 on_outcome(outcome)
                 if outcome.accepted:
                     for f in pending:  # wait for in-flight work; its results are stale now
                         f.result()
                     return outcome
-                if outcome.viable and (best is None or len(outcome.fixed) > len(best.fixed)):
-                    best = outcome
+                if outcome.viable:
+                    kept.append((rank_key(len(outcome.fixed), outcome.protection, order), outcome))
+                if outcome.complete and window is None:
+                    window = self.UNPROTECTED_WINDOW * len(self.slots)
+            if window is not None:
+                window -= 1
+                if window <= 0:  # stop starting new ones; those in flight are still weighed
+                    continue
             nxt = next(it, None)
             if nxt is not None and time.monotonic() < deadline:
                 pending.append(self._pool.submit(self._evaluate, nxt, deadline))
-        if best is not None:
-            best.accepted = True
+        if not kept:
+            return None
+        best = min(kept, key=lambda kv: kv[0])[1]
+        best.accepted = True
         return best
 
     def accept(self, outcome: Outcome, main: Worktree) -> None:
@@ -210,6 +268,10 @@ class Validator:
         if bad:
             return Outcome(patch, False, f"touches protected path {bad[0]} (tests and test "
                            "configuration may not be edited)", "policy")
+        outside = [f for f in patch.files if not is_protected(f, self.editable)]
+        if outside:
+            return Outcome(patch, False, f"touches {outside[0]}, outside the editable paths "
+                           f"({', '.join(self.editable)})", "policy")
         if patch.size > self.max_diff_lines:
             return Outcome(patch, False, f"diff_too_large: {patch.size} changed lines "
                            f"(limit {self.max_diff_lines})", "policy")
@@ -235,6 +297,49 @@ class Validator:
             slot.revert(previous)
         return out
 
+    @property
+    def index(self) -> CoverageIndex:
+        """The baseline coverage, inverted (built on first use)."""
+        with self._lock:
+            if self._index is None:
+                self._index = CoverageIndex(self.baseline.coverage, self.baseline.root)
+            return self._index
+
+    def _settle(self, slot: Worktree, out: Outcome, full: TestRun, rest: list[str],
+                passing: set[str]) -> dict[str, TestResult] | None:
+        """Results of the full stage with flaky tests told apart from regressions.
+
+        A test that passed at baseline and fails now is re-run once, alone; if it
+        passes then, it is flaky: recorded in :attr:`flaky`, not held against this or
+        any later candidate, and the tests the stopped session did not reach are run.
+        Returns test id -> result, or None when a run failed to start (``out`` says so).
+        """
+        results = dict(full.results)
+        for _ in range(4):  # each round settles one suspect; a real regression ends it
+            suspect = next((t for t in rest if t in passing and t in results and not results[t].ok
+                            and t not in self.flaky), None)
+            if suspect is None:
+                select = [t for t in rest if t not in results and t not in self.flaky]
+                if not (full.stopped and select):
+                    return results
+            else:
+                again = self._run(slot, out, "rerun", select=[suspect], timeouts=self._limits([suspect]),
+                                  paths=[suspect.split("::", 1)[0]],
+                                  process_timeout=30 + sum(self._limits([suspect]).values()))
+                if not (suspect in again.results and again.results[suspect].ok):
+                    return results
+                with self._lock:
+                    self.flaky.add(suspect)
+                continue
+            full = self._run(slot, out, "full", select=select, stop_on=[t for t in select if t in passing],
+                             timeouts=self._limits(select),
+                             process_timeout=60 + 3 * self.baseline.duration + 2 * len(select))
+            if full.error:
+                out.stage, out.reason = "error", f"the full test run failed to start: {full.error.splitlines()[0]}"
+                return None
+            results.update(full.results)
+        return results
+
     def _probe(self, targets: list[str], changed: dict[str, set[int]]) -> str:
         """The failing test most likely to tell: its traceback passes through a changed
         file (nearest frame to a changed line), then the fastest at baseline."""
@@ -258,14 +363,13 @@ class Validator:
         if run.error:
             out.stage, out.reason = "error", f"the test run failed to start: {run.error.splitlines()[0]}"
             return False
-        fixed = [t for t in ids if t in run.results and run.results[t].ok]
+        fixed = [t for t in ids if _passes(run.results, t)]
         out.fixed = [t for t in failing if t in set(fixed) | set(already)]
         if not out.fixed:
             first = next((run.results[t] for t in ids if t in run.results), None)
             out.stage = "screen"
             out.reason = f"fixes none of the {len(failing)} failing tests" + (
-                f"; {first.test_id} still fails: "
-                f"{first.message.splitlines()[0] if first.message else first.outcome}" if first else "")
+                f"; {first.test_id} still fails: {describe(first)}" if first else "")
             return False
         return True
 
@@ -277,7 +381,7 @@ class Validator:
     def _run(self, slot: Worktree, out: Outcome, stage: str, **kw) -> TestRun:
         t0 = time.monotonic()
         run = self.evaluator.run(slot.path, **kw)
-        out.seconds[stage] = time.monotonic() - t0
+        out.seconds[stage] = out.seconds.get(stage, 0.0) + time.monotonic() - t0
         out.test_seconds += run.duration
         out.tests_run += len(run.results)
         return run
@@ -285,7 +389,7 @@ class Validator:
     def _screen_and_full(self, slot: Worktree, patch: Patch, out: Outcome) -> None:
         failing = self.baseline.failing if self.require_fix else []
         changed = _changed_lines(patch)
-        covering = set(tests_covering(self.baseline.coverage, self.baseline.root, changed))
+        covering = set(self.index.covering(changed))
         # Screening selects the failing tests that ran a changed line (regression test
         # selection); no covering test at all means a line run at import time, or no
         # coverage: screen them all. The full stage runs the others too, so a test that
@@ -300,21 +404,11 @@ class Validator:
                 return
         elif targets and not self._screen(slot, out, targets, "screen"):
             return
-        for check in self.static:
-            t0 = time.monotonic()
-            verdict = check.run(slot.path, list(patch.files))
-            out.seconds[check.id] = time.monotonic() - t0
-            if verdict.error:
-                out.stage, out.reason = "error", f"the {check.id} evaluator failed: {verdict.error.splitlines()[0]}"
-                return
-            new = regressions(check.baseline, verdict)
-            if new:
-                out.stage = check.id
-                out.reason = f"adds {len(new)} {check.id} diagnostic(s): {new[0].message}"
-                return
+        if not self._gates(slot, patch, out, after_tests=False):
+            return
         # every test not screened: the passing ones (regressions), and failing ones that
         # ran no changed line in-process but may still be fixed (a test driving a subprocess)
-        screened = set(targets)
+        screened = set(targets) | self.flaky
         rest = [t for t in self.baseline.collected if t not in screened]
         if rest:
             out.stage = "full"
@@ -325,32 +419,56 @@ class Validator:
             if full.error:
                 out.stage, out.reason = "error", f"the full test run failed to start: {full.error.splitlines()[0]}"
                 return
-            also = {t for t in rest if t not in passing and t in full.results and full.results[t].ok}
+            results = self._settle(slot, out, full, rest, passing)
+            if results is None:
+                return
+            also = {t for t in rest if t not in passing and _passes(results, t)}
             if also:
                 done = set(out.fixed) | also
                 out.fixed = [t for t in failing if t in done]
-            out.broken = [t for t in rest if t in passing and t in full.results and not full.results[t].ok]
+            out.broken = [t for t in rest if t in passing and t in results and not results[t].ok
+                          and t not in self.flaky]
             if out.broken:
-                r = full.results[out.broken[0]]
-                msg = r.message.splitlines()[0] if r.message else r.outcome
-                out.reason = f"breaks {out.broken[0]} (passed before): {msg}"
+                out.reason = f"breaks {out.broken[0]} (passed before): {describe(results[out.broken[0]])}"
                 return
-        if self.check:
-            t0 = time.monotonic()
-            res = run_process(self.check, slot.path, self.check_timeout, self.evaluator.policy)
-            out.seconds["check"] = time.monotonic() - t0
-            if res.returncode != 0:
-                tail = (res.stderr.strip() or res.stdout.strip()).splitlines()[-3:]
-                out.stage = "check"
-                out.reason = (f"the check command `{' '.join(self.check)}` "
-                              + ("timed out" if res.timed_out else f"failed (exit {res.returncode})")
-                              + (": " + " / ".join(tail) if tail else ""))
-                return
+        if not self._gates(slot, patch, out, after_tests=True):
+            return
         out.viable = True
-        out.accepted = len(out.fixed) == len(failing)
+        out.accepted = out.complete = len(out.fixed) == len(failing)
+        if self.require_fix:
+            out.protection = protection(self.index, set(self.baseline.passing) - self.flaky, changed)
+            out.accepted = out.complete and not out.protection.unprotected
+        after = [g.id for g in self.gates if g.after_tests]
         out.reason = (f"fixes {len(out.fixed)} of {len(failing)} failing tests, no regressions"
+                      + ("; unprotected: no passing test executes the changed lines" if out.unprotected else
+                         f"; {len(out.protection.tests)} passing test(s) execute the changed lines"
+                         if out.protection else "")
                       if failing else f"verified: no test that passed before fails ({len(rest)} run)"
-                      + (", the check command passes" if self.check else ""))
+                      + "".join(f", the {eid} evaluator passes" for eid in after))
+
+    def _gates(self, slot: Worktree, patch: Patch, out: Outcome, after_tests: bool) -> bool:
+        """Run the gates of one side of the full suite in order; False on the first rejection."""
+        for gate in self.gates:
+            if gate.after_tests != after_tests:
+                continue
+            t0 = time.monotonic()
+            stage, reason = gate.judge(slot.path, list(patch.files))
+            out.seconds[gate.id] = time.monotonic() - t0
+            if stage:
+                out.stage, out.reason = stage, reason
+                return False
+        return True
+
+
+def _passes(results: dict[str, TestResult], tid: str) -> bool:
+    """``tid`` passed in ``results``; a file id (a collection error at baseline) passes when
+    the file now collects and each of its tests passes."""
+    if tid in results:
+        return results[tid].ok
+    if "::" in tid:
+        return False
+    mine = [r for t, r in results.items() if t.startswith(tid + "::")]
+    return bool(mine) and all(r.ok for r in mine)
 
 
 def _changed_lines(patch: Patch) -> dict[str, set[int]]:

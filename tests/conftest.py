@@ -60,4 +60,69 @@ def snapshot(root: Path) -> dict[str, bytes]:
     return out
 
 
+def leftovers(under: Path) -> list[str]:
+    """``pid cmdline`` of every live process whose cwd or command line is under ``under`` (from /proc;
+    a test's worktree root is a directory of its ``tmp_path`` no other test uses)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            cwd = os.readlink(entry / "cwd")
+            state = next((ln for ln in (entry / "status").read_text().splitlines() if ln.startswith("State:")), "")
+        except OSError:
+            continue
+        if "zombie" in state:
+            continue
+        if cwd.startswith(str(under)) or str(under) in cmd:
+            found.append(f"{entry.name} {cmd.strip()}")
+    return found
+
+
+def assert_clean(root: Path, worktrees: Path) -> None:
+    """No process under ``worktrees`` is alive and ``root`` has no worktree but its own (the
+    run's worktree and slots were removed; scratch and mypy-cache directories may stay)."""
+    assert leftovers(worktrees) == []
+    listed = [ln for ln in git(root, "worktree", "list", "--porcelain").splitlines() if ln.startswith("worktree ")]
+    assert listed == [f"worktree {root}"]
+    assert not worktrees.exists() or not any(p for p in worktrees.iterdir() if not p.name.endswith(("scratch",
+                                                                                                   "mypy-cache")))
+
+
 PYTHON = sys.executable
+
+
+def survivors(token: str) -> list[int]:
+    """Pids of live (not zombie) processes whose command line contains ``token``."""
+    out = []
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit() or int(d.name) == os.getpid():
+            continue
+        try:
+            cmd = (d / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            state = next(ln for ln in (d / "status").read_text().splitlines() if ln.startswith("State:"))
+        except (OSError, StopIteration):
+            continue
+        if token in cmd and "Z" not in state.split()[1]:
+            out.append(int(d.name))
+    return out
+
+
+@pytest.fixture(autouse=True)
+def _close_test_evaluators(monkeypatch):
+    """Stop the fork servers of every PytestEvaluator a test makes itself (tests that drive
+    the validator directly do not close theirs; a run closes its own through RunSession)."""
+    from evals.pytest_runner import PytestEvaluator
+
+    made = []
+    init = PytestEvaluator.__init__
+
+    def tracked(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        made.append(self)
+
+    monkeypatch.setattr(PytestEvaluator, "__init__", tracked)
+    yield
+    for ev in made:
+        ev.close()

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from evals import bench_replay
-from evals.bench import main as bench_main
+from evals.bench import main as evals_bench_main
+from harness.bench import replay as bench_replay
 from harness.generators.tokens import TokenCounter
 from tests.conftest import git, write_tree
 from tests.test_fix import CLAMP
@@ -20,6 +20,10 @@ def task_info(root) -> dict:
     return {"library": "mathx", "version": "0", "seed": 1, "repo": str(root), "file": "mathx/__init__.py",
             "line": line, "new_line": lines[line - 1], "old_line": lines[line - 1].replace("x", "hi"),
             "description": "seeded: `hi` -> `x`"}
+
+
+def bench_main(argv):
+    return evals_bench_main(argv, replay_mode=bench_replay.replay_mode)
 
 
 def test_oracle_reply_is_a_unique_search_replace(tmp_path):

@@ -29,7 +29,6 @@ BUGGY = {"ages.py": "def is_adult(age):\n    return age > 18\n",
                                 "\n\ndef test_child():\n    assert not is_adult(3)\n")}
 ROOT = Path(__file__).resolve().parents[1]
 
-cli_review.register(app)
 
 
 @pytest.fixture(autouse=True)
@@ -209,6 +208,16 @@ def test_bad_input_exit_codes(tmp_path):
     result = runner.invoke(app, ["ci", "--json"], env={"GITHUB_EVENT_NAME": "pull_request",
                                                         "GITHUB_EVENT_PATH": str(tmp_path / "missing.json")})
     assert result.exit_code == 2 and "cannot read the event payload" in json.loads(result.stdout)["error"]
+
+
+def test_ci_refuses_a_weak_sandbox_unless_allowed(tmp_path):
+    runner = CliRunner()
+    env = {"LOOPWRIGHT_SANDBOX": "weak", "GITHUB_EVENT_NAME": "", "GITHUB_EVENT_PATH": ""}
+    result = runner.invoke(app, ["ci", "--json"], env=env)
+    assert result.exit_code == 2 and "--allow-weak-sandbox" in json.loads(result.stdout)["error"]
+    result = runner.invoke(app, ["ci", "--allow-weak-sandbox"], env=env)
+    assert result.exit_code == 2 and "runs in GitHub Actions" in result.output  # got past the check
+    assert "WARNING: weak sandbox" in result.output
 
 
 def test_rejected_token_stops_with_a_clear_message(tmp_path):

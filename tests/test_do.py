@@ -21,9 +21,8 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from harness import cli_do
 from harness.cli import app
-from tests.conftest import PYTHON, git, snapshot
+from tests.conftest import PYTHON, assert_clean, git, snapshot
 from evals.model_server import FakeLLMServer
 
 ROOT = Path(__file__).parents[1]
@@ -79,7 +78,6 @@ def run_ids(root: Path) -> list[str]:
 def invoke(args: list[str], monkeypatch) -> tuple[int, dict | str]:
     """Run the CLI in-process (stdin is not a terminal); JSON stdout parsed when ``--json``."""
     monkeypatch.setenv("OPENAI_API_KEY", "k")
-    cli_do.register(app)
     res = CliRunner().invoke(app, args, catch_exceptions=False)
     out = res.stdout
     if "--json" in args:
@@ -213,7 +211,7 @@ def test_rejected_patch_reason_reaches_the_model(make_repo):
     assert [r["verdict"] for r in reviews] == ["reject", "approve"]
 
 
-def test_yes_mode_approves_unattended_and_applies_to_a_clean_tree(make_repo, monkeypatch):
+def test_yes_mode_approves_unattended_and_applies_to_a_clean_tree(make_repo, monkeypatch, tmp_path):
     root = make_repo(FILES)
     check = f"{PYTHON} -c 'import greet, sys; sys.exit(not greet.greet(\"x\").startswith(\"Hello\"))'"
     with FakeLLMServer([CAPITALISE, SHOUT, DONE]) as server:
@@ -225,6 +223,7 @@ def test_yes_mode_approves_unattended_and_applies_to_a_clean_tree(make_repo, mon
     assert "def shout" in (root / "greet.py").read_text()  # applied, not committed
     assert git(root, "status", "--porcelain", "--untracked-files=no").strip() == "M greet.py"
     assert git(root, "log", "--format=%s", "main").splitlines() == ["initial"]
+    assert_clean(root, tmp_path / "worktrees")  # the run left no process, fork server or worktree
 
 
 def test_patch_that_breaks_a_test_is_never_offered_for_approval(make_repo):

@@ -101,7 +101,7 @@ def coloured(screen: str, text: str) -> set[str]:
 def test_interactive_do_in_a_real_terminal(make_repo, tmux):
     root = make_repo(FILES)
     with FakeLLMServer([CAPITALISE, SHOUT, DONE]) as server:
-        command = shlex.join([sys.executable, "-m", "harness.cli_do", "do", "capitalise and add shout()",
+        command = shlex.join([sys.executable, "-m", "loopwright", "do", "capitalise and add shout()",
                               str(root), "--model", MODEL, "--base-url", server.openai_url, "--python", PYTHON])
         tmux.start(f"cd {shlex.quote(str(ROOT))} && {command}",
                    {"OPENAI_API_KEY": "k", "PYTHONPATH": str(ROOT), "LANG": "C.UTF-8",

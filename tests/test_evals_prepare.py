@@ -314,3 +314,34 @@ def test_bench_run_task_with_fake_harness(prepared, tmp_path: Path):
     assert good_row.patch_files == [path] and good_row.run_id == "r1"
     assert rows["empty"].verified is False and "empty" in rows["empty"].note
     assert rows["tests"].verified is False and "test files" in rows["tests"].note
+
+
+def test_prepare_a_src_layout_with_cov_in_addopts_reports_progress_on_stderr(tmp_path: Path):
+    # a src-layout package is not importable from the checkout until installed, and
+    # `--cov` in addopts is refused without pytest-cov (or fights our coverage run with it)
+    proj = tmp_path / "srclib-0.1"
+    (proj / "src" / "srclib").mkdir(parents=True)
+    (proj / "tests").mkdir()
+    (proj / "src" / "srclib" / "__init__.py").write_text(textwrap.dedent('''\
+        def middle(xs):
+            n = len(xs)
+            mid = n // 2
+            return xs[mid]
+    '''))
+    (proj / "tests" / "test_srclib.py").write_text(textwrap.dedent('''\
+        from srclib import middle
+
+        def test_middle():
+            assert middle([1, 2, 3]) == 2
+            assert middle([1, 2, 3, 4, 5]) == 3
+    '''))
+    (proj / "PKG-INFO").write_text("Metadata-Version: 2.1\nName: srclib\nVersion: 0.1\n")
+    (proj / "pyproject.toml").write_text('[tool.pytest.ini_options]\n'
+                                         'addopts = "--cov=srclib --cov-report term-missing -ra"\n')
+    res = subprocess.run([sys.executable, "-m", "evals.prepare", str(proj), "--seed", "1",
+                          "--out", str(tmp_path / "task"), "--cache-dir", str(tmp_path / "c"), "--json"],
+                         capture_output=True, text=True, check=False, cwd=Path(__file__).resolve().parents[1])
+    assert res.returncode == 0, res.stderr
+    info = json.loads(res.stdout)  # stdout is the JSON alone
+    assert info["file"] == "src/srclib/__init__.py" and info["failing_tests"] >= 1
+    assert "tests pass" in res.stderr and "try 1:" in res.stderr  # progress, on stderr

@@ -67,7 +67,10 @@ def test_one_line_bug_fixed_on_a_branch_without_touching_the_user_tree(make_repo
     assert state["status"] == "fixed" and state["stop_reason"] == "all_tests_pass"
     steps = [json.loads(ln) for ln in (run_dir / "trajectory.jsonl").read_text().splitlines()]
     assert steps[0]["action"] == "baseline" and steps[-1]["action"] == "stop"
-    assert any(st["action"] == "evaluate" and st["verdict"]["accepted"] for st in steps)
+    # only the failing test runs `return lo`: a complete but unprotected fix, accepted after
+    # the next candidates found no protected one
+    assert any(st["action"] == "evaluate" and st["verdict"].get("unprotected") for st in steps)
+    assert any(st["action"] == "accept" for st in steps)
     assert (run_dir / "patch.diff").read_text() == res.patch
     lessons = (root / ".loopwright" / "lessons.md").read_text()
     assert "fixed" in lessons and "mathx/__init__.py" in lessons
@@ -178,7 +181,7 @@ def test_infinite_loop_candidate_is_killed_and_rejected(make_repo):
     t0 = time.monotonic()
     assert validator.first_accepted([hang], time.monotonic() + 60, seen.append) is None
     assert time.monotonic() - t0 < 20
-    assert seen[0].stage == "screen" and "timeout" in seen[0].reason.lower()
+    assert seen[0].stage == "screen" and "timed out after 1 s" in seen[0].reason
     good = Patch.from_texts({"num.py": (src, src.replace("count + 1", "count"))}, "good")
     assert validator.first_accepted([good], time.monotonic() + 60, seen.append).accepted
     validator.close()

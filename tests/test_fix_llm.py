@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from harness.cli import make_generator as cli_generator
+from harness.cli_common import build_generator as cli_generator
 from harness.fix import FixOptions, fix
 from harness.generators.llm import RetryPolicy
 from harness.generators.registry import make_generator

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from harness.fix import FixOptions
-from harness.generators.base import Proposal
+from harness.generators.base import Generator, Proposal
 from harness.instruct import carry_out, instruction_task
 from harness.stop import StopLimits
 from harness.task import Task
@@ -16,7 +16,7 @@ FILES = {
 }
 
 
-class Scripted:
+class Scripted(Generator):
     """A generator that plays a script: each item is a Proposal or a callable(context) -> Proposal."""
 
     name = "scripted"

@@ -487,7 +487,8 @@ def test_lines_may_be_any_iterable_of_ints():
 
 
 def test_unparsable_and_empty_inputs():
-    assert mutants_at("m.py", "def f(:\n    return 1\n", [1, 2]) == []
+    repairs = mutants_at("m.py", "def f(:\n    return 1\n", [1, 2])  # token edits, no AST operator
+    assert all(m.operator == "syntax" and ast.parse(m.new_source) for m in repairs)
     assert mutants_at("m.py", "", [1]) == []
     assert mutants_at("m.py", "x = 1\n", []) == []
     assert mutants_at("m.py", "x = 1\n", [0, -3, 99]) == []

@@ -12,13 +12,13 @@ import yaml
 from typer.testing import CliRunner
 
 from harness.fix import FixOptions, UsageError
-from harness.generators.base import Proposal
+from harness.generators.base import Generator, Proposal
 from harness.github import GitHub, GitHubError
 from harness.review import (REPLY_MARKER, ReviewComment, fetch_comments, load_comments, open_threads,
                             parse_pr, post_replies, run_review, suggestions)
 from harness.stop import StopLimits
 from sandbox.patch import Patch, unified_diff
-from tests.conftest import PYTHON, git, snapshot
+from tests.conftest import PYTHON, assert_clean, git, snapshot
 from tests.github_server import GitHubServer
 from evals.model_server import FakeLLMServer
 
@@ -186,7 +186,7 @@ DOC = FILES["greet.py"].replace("def shout(name):\n", "def shout(name):\n    \"\
 OPTS = FixOptions(python=PYTHON, limits=StopLimits(max_iterations=3, max_wall_seconds=120, no_progress=4))
 
 
-class Scripted:
+class Scripted(Generator):
     """Plays Proposals (or callables of the context) in order, across tasks."""
 
     name = "scripted"
@@ -258,10 +258,8 @@ def test_three_comments_resolved_answered_rejected_and_replied(make_repo):
 @pytest.mark.skipif("ANSWER" not in Path(__file__).parents[1].joinpath("harness/generators/llm.py").read_text(),
                     reason="the LLM generator does not speak DONE/ANSWER yet")
 def test_review_command_with_a_comments_file_and_a_real_openai_client(make_repo, tmp_path, monkeypatch):
-    from harness import cli_review
     from harness.cli import app
 
-    cli_review.register(app)
     root = make_repo(FILES)
     comments = tmp_path / "comments.yaml"
     comments.write_text(yaml.safe_dump([
@@ -286,6 +284,7 @@ def test_review_command_with_a_comments_file_and_a_real_openai_client(make_repo,
     assert len(out["comments"][0]["commits"]) == 1 and out["branch"].startswith("loopwright/")
     assert out["model_calls"] == 3 and out["exit_code"] == 0
     assert "shout() needs a docstring" in json.dumps(srv.requests[0].body)
+    assert_clean(root, tmp_path / "worktrees")  # the run left no process, fork server or worktree
 
 
 @pytest.mark.skipif("ANSWER" not in Path(__file__).parents[1].joinpath("harness/generators/llm.py").read_text(),
@@ -311,10 +310,8 @@ def test_review_command_on_a_pull_request_replies_on_the_thread(make_repo, monke
 
 
 def test_review_command_usage_errors(tmp_path):
-    from harness import cli_review
     from harness.cli import app
 
-    cli_review.register(app)
     runner = CliRunner()
     result = runner.invoke(app, ["review", str(tmp_path), "--json"])
     assert result.exit_code == 2 and "exactly one of --pr" in json.loads(result.stdout)["error"]

@@ -92,9 +92,9 @@ def test_missing_tools_give_a_clear_error_and_do_not_raise(tmp_path):
     v = ruff.run(tmp_path)
     assert not v.passed and v.evaluator == "lint"
     assert "ruff is not installed" in v.error and "pip install ruff" in v.error
-    types = TypeCheckEvaluator(cache_dir=tmp_path / "cache", executable="/nonexistent/mypy")
+    types = TypeCheckEvaluator(cache_dir=tmp_path / "cache", executable="/nonexistent/mypy", python=sys.executable)
     assert not types.available()
-    v = types.run(tmp_path, sys.executable)
+    v = types.run(tmp_path)
     assert not v.passed and v.evaluator == "types"
     assert "pip install mypy" in v.error and "--types" in v.error
 
@@ -112,16 +112,16 @@ def test_types_new_error_is_a_regression_and_old_ones_survive_shifts(tmp_path, m
                 return x + 1
             """,
     })
-    ev = TypeCheckEvaluator(cache_dir=tmp_path / "cache")
-    assert ev.available(sys.executable)
-    base = ev.run(root, sys.executable)
+    ev = TypeCheckEvaluator(cache_dir=tmp_path / "cache", python=sys.executable)
+    assert ev.available()
+    base = ev.run(root)
     key = 'pkg/a.py::return-value::Incompatible return value type (got "str", expected "int")#1'
     assert base.error == "" and list(base.results) == [key]
 
     shift(root / "pkg/a.py", 3)
     with (root / "pkg/a.py").open("a") as f:
         f.write('\n\ndef h() -> None:\n    g("no")\n')
-    now = ev.run(root, sys.executable)
+    now = ev.run(root)
     assert now.results[key].frames[0].line == 5
     (new,) = regressions(base, now)
     assert new.test_id.startswith("pkg/a.py::arg-type::Argument 1 to \"g\" has incompatible type")
@@ -129,7 +129,7 @@ def test_types_new_error_is_a_regression_and_old_ones_survive_shifts(tmp_path, m
     assert not compare(base, now).passed
     # the standard line format (mypy without --output json) gives the same ids
     monkeypatch.setattr(ev, "_supports_json", lambda cmd, root: False)
-    assert ev.run(root, sys.executable).results.keys() == now.results.keys()
+    assert ev.run(root).results.keys() == now.results.keys()
     # the cache lives outside the worktree, one per worktree
     assert sorted(p.name for p in root.rglob("*")) == ["__init__.py", "a.py", "pkg"]
     assert [p.parent for p in (tmp_path / "cache").iterdir()] == [tmp_path / "cache"]

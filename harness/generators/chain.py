@@ -11,7 +11,7 @@ from harness.context import Context
 from harness.generators.base import Generator, Proposal, Usage
 
 
-class ChainGenerator:
+class ChainGenerator(Generator):
     """Generators tried in order.
 
     Args:
@@ -59,8 +59,13 @@ class ChainGenerator:
 
     def estimate(self, context: Context | None = None) -> Usage:
         """The active generator's estimate of its next call (zero for offline ones)."""
-        est = getattr(self.current, "estimate", None)
-        return est(context) if est else Usage()
+        return self.current.estimate(context)
+
+    def reset(self) -> None:
+        """A new task: every member forgets its conversation; the chain starts over."""
+        for g in self.generators:
+            g.reset()
+        self._index, self._used = 0, 0
 
     def _escalate(self, why: str) -> str:
         before = self.current.name

@@ -29,7 +29,7 @@ from pathlib import Path
 import tenacity
 
 from harness.context import Context
-from harness.generators.base import Proposal, Usage
+from harness.generators.base import Generator, Proposal, Usage
 from harness.generators.edits import EditError, apply_edits, parse_edits
 from harness.generators.pricing import Price, cost_usd
 from harness.generators.prompt import TASK_KINDS, build_first, build_retry
@@ -52,7 +52,7 @@ class GeneratorError(RuntimeError):
     stop: bool = True
 
 
-class LLMGenerator:
+class LLMGenerator(Generator):
     """A generator backed by a chat model; subclasses supply :meth:`_complete`.
 
     Args:

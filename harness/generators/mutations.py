@@ -104,11 +104,16 @@ def mutants_at(path: str, source: str, lines: Iterable[int]) -> list[Mutant]:
         statement covers it (a compound statement only by its header). Per
         line, highest prior first, at most :data:`MAX_PER_LINE`; deduplicated
         by ``new_source`` across lines. Every ``new_source`` parses and differs
-        from ``source``. ``[]`` when ``source`` does not parse.
+        from ``source``. When ``source`` does not parse, the syntax repairs of
+        :func:`harness.generators.syntax_fix.syntax_repairs` instead.
     """
     try:
         tree = ast.parse(source)
-    except (SyntaxError, ValueError):
+    except SyntaxError:  # no tree to mutate: token edits at the error instead
+        from harness.generators.syntax_fix import syntax_repairs
+
+        return syntax_repairs(path, source, lines)
+    except ValueError:
         return []
     wanted = list(dict.fromkeys(int(n) for n in lines))
     cx = _Index(source, tree, wanted)

@@ -19,7 +19,7 @@ import heapq
 from pathlib import Path
 
 from harness.context import Context
-from harness.generators.base import Proposal
+from harness.generators.base import Generator, Proposal
 from harness.generators.mutations import OPERATOR_PRIORS, mutants_at
 from harness.localize import is_protected
 from sandbox.patch import Patch, PatchError
@@ -31,7 +31,7 @@ DECAY = 0.6
 CHUNK = 8
 
 
-class TemplateGenerator:
+class TemplateGenerator(Generator):
     """Generator ``templates``.
 
     Args:

@@ -2,7 +2,7 @@
 
 Two steps, both over the tasks of a suite (see :mod:`evals.bench`):
 
-``python -m evals.bench --record-oracle DIR``
+``python -m harness.bench --record-oracle DIR``
     For each task, a local server speaking the OpenAI Chat Completions wire format
     (:mod:`evals.model_server`) answers every request with the *oracle* edit: one
     SEARCH/REPLACE block that turns the injected line back into the original.
@@ -10,7 +10,7 @@ Two steps, both over the tasks of a suite (see :mod:`evals.bench`):
     against it, so each cassette holds the real prompts our context packer built.
     The answers are an oracle on purpose: this measures prompt size, not model skill.
 
-``python -m evals.bench --replay DIR``
+``python -m harness.bench --replay DIR``
     Replays every cassette (``--model replay:DIR/TASK.jsonl``, offline, no key) and
     reports per task: model requests, prompt tokens (system + messages of each
     recorded request, counted as the generator counts them:
@@ -33,8 +33,10 @@ import subprocess
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from rich.console import Console
 from rich.table import Table
 
+from evals.bench import Row, run_task
 from evals.inject import is_test_path
 from evals.model_server import FakeLLMServer
 from harness.generators.replay import load_cassette
@@ -248,3 +250,44 @@ def to_json(rows: list[ReplayRow], summary: dict) -> str:
     """Rows (with per-request and ratio figures) and the summary, as JSON text."""
     return json.dumps({"rows": [asdict(r) | {"per_request": round(r.per_request, 1), "ratio": r.ratio}
                                 for r in rows], "summary": summary}, indent=2)
+
+
+def replay_mode(args, items: list[tuple[str, dict | Row]], run_root: Path, console: Console,
+                 err: Console) -> int:
+    """What ``python -m harness.bench`` runs for ``--record-oracle``/``--replay`` (called by
+    :func:`evals.bench.main` with the prepared tasks).
+
+    ``--record-oracle DIR``: one cassette per task (exit 1 when a recorded run is not
+    ``fixed``); ``--replay DIR``: the token table (exit 2 when DIR holds no cassette)."""
+    ready = [(slug, info) for slug, info in items if isinstance(info, dict)]
+    if args.record_oracle:
+        failed = 0
+        for slug, info in ready:
+            try:
+                row = record_oracle(info, run_root / slug, args.record_oracle / f"{slug}.jsonl",
+                                                 run_task, args.timeout)
+            except ValueError as exc:
+                failed += 1
+                err.print(f"[red]cannot record[/] {slug}: {exc}")
+                continue
+            failed += row.status != "fixed"
+            err.print(f"recorded {slug}: {row.status} -> {args.record_oracle / slug}.jsonl")
+        return 1 if failed else 0
+    rows = []
+    for slug, info in ready:
+        cassette = args.replay / f"{slug}.jsonl"
+        if not cassette.is_file():
+            err.print(f"[yellow]no cassette[/] for {slug} in {args.replay} (record it with --record-oracle)")
+            continue
+        rows.append(replay_task(info, run_root / slug, cassette, run_task, slug, args.timeout))
+        err.print(f"replayed {slug}: {rows[-1].status}")
+    if not rows:
+        err.print(f"[red]error:[/] no cassettes in {args.replay}")
+        return 2
+    summary = summarize(rows)
+    for table in render(rows, summary):
+        console.print(table)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(to_json(rows, summary) + "\n")
+    return 0

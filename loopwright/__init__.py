@@ -1,0 +1,1 @@
+"""``python -m loopwright``: the same command line as the ``loopwright`` script (:mod:`harness.cli`)."""

@@ -1,0 +1,50 @@
+"""Command-line conventions: --version, -h, completion, python -m loopwright, plain help,
+doctor's exit codes (lazy subcommands: tests/test_session.py, which runs fix once)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from harness.cli import app
+from harness.config import default_jobs
+from tests.conftest import PYTHON
+
+ROOT = Path(__file__).parents[1]
+
+
+def test_version_and_short_help():
+    for flag in ("--version", "-V"):
+        res = CliRunner().invoke(app, [flag])
+        assert res.exit_code == 0 and res.output.strip() == "loopwright 0.1.0"
+    top = CliRunner().invoke(app, ["-h"])
+    assert top.exit_code == 0 and "--install-completion" in top.output and "``" not in top.output
+    fix = CliRunner().invoke(app, ["fix", "-h"])
+    assert fix.exit_code == 0 and "<bool>" not in fix.output and "--tests" in fix.output
+    assert f"(default: {default_jobs()}," in " ".join(fix.output.split())
+
+
+def test_python_dash_m_loopwright(tmp_path):
+    res = subprocess.run([sys.executable, "-m", "loopwright", "--version"], capture_output=True, text=True,
+                         cwd=tmp_path, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    assert res.returncode == 0 and res.stdout.strip() == "loopwright 0.1.0", res.stderr
+
+
+def test_doctor_on_a_missing_path_is_exit_2(tmp_path):
+    res = CliRunner().invoke(app, ["doctor", str(tmp_path / "nope")])
+    assert res.exit_code == 2 and "does not exist" in res.output
+
+
+def test_doctor_passes_when_only_optional_tools_are_missing(make_repo, monkeypatch):
+    from evals.lint import RuffEvaluator
+    from evals.types import TypeCheckEvaluator
+
+    monkeypatch.setattr(RuffEvaluator, "available", lambda self: False)
+    monkeypatch.setattr(TypeCheckEvaluator, "available", lambda self: False)
+    root = make_repo({"a.py": "X = 1\n"})
+    res = CliRunner().invoke(app, ["doctor", str(root), "--python", PYTHON])
+    assert res.exit_code == 0, res.output
+    assert res.output.count("optional, not installed") == 2
