@@ -163,8 +163,11 @@ def _changed(patch: str) -> tuple[set[str], int]:
 
 
 def test_shipped_release_pair_suite():
+    from harness.eval.suite import load_suite as load_for_eval
+
     suite = load_suite(SUITES / "release-pairs.yaml")
     tasks = suite["tasks"]
+    assert len(load_for_eval(SUITES / "release-pairs.yaml").tasks) == len(tasks)  # the runner's loader
     assert "release pair" in suite["description"].lower()
     assert len(tasks) >= 20 and len({t["id"] for t in tasks}) == len(tasks)
     packages = Counter(t["repo"]["release_pair"]["package"] for t in tasks)
