@@ -26,7 +26,8 @@ from typer.core import TyperGroup
 COMMANDS = {"fix": "harness.cli_fix", "run": "harness.cli_fix", "resume": "harness.cli_fix",
             "status": "harness.cli_fix", "gc": "harness.cli_fix", "doctor": "harness.cli_fix",
             "do": "harness.cli_do", "undo": "harness.cli_do", "resume-do": "harness.cli_do",
-            "review": "harness.cli_review", "ci": "harness.cli_review"}
+            "review": "harness.cli_review", "ci": "harness.cli_review",
+            "eval": "harness.eval.cli", "report": "harness.eval.cli"}
 
 
 class LazyGroup(TyperGroup):

@@ -233,19 +233,19 @@ def gc_cmd(repo: Path = REPO) -> None:
     import git as gitlib
 
     from harness.state import list_runs
+    from sandbox.gitcmd import list_worktrees
     from sandbox.worktree import Worktree, open_repo, worktree_root
 
     root = _repo_root(repo)
     r = open_repo(root)
     alive = {s.run_id for s, a in list_runs(root) if a}
     removed = []
-    for line in r.git.worktree("list", "--porcelain").splitlines():
-        if line.startswith("worktree "):
-            p = Path(line[len("worktree "):])
-            run_id = p.name.split(".")[0]
-            if p.parent.resolve() == worktree_root().resolve() and run_id not in alive:
-                Worktree(r, p, None).remove()
-                removed.append(str(p))
+    for entry in list_worktrees(r):
+        p = entry.path
+        run_id = p.name.split(".")[0]
+        if p.parent.resolve() == worktree_root().resolve() and run_id not in alive:
+            Worktree(r, p, None).remove()
+            removed.append(str(p))
     r.git.worktree("prune")
     for branch in r.branches:
         run_id = branch.name.removeprefix("loopwright/")
@@ -309,6 +309,11 @@ def doctor_cmd(repo: Path = REPO, python: str | None = PYTHON) -> None:
     for k, v in DEFAULT_POLICY.describe().items():
         policy.add_row(k, v)
     console.print(policy)
+    mode = DEFAULT_POLICY.mode()
+    console.print("sandbox in force: [green]strong[/] (bubblewrap)" if mode == "strong" else
+                  "[bold red]sandbox in force: WEAK[/] — bubblewrap is not in use (not installed, no user "
+                  "namespaces, or LOOPWRIGHT_SANDBOX=weak); tests can write outside the worktree and "
+                  "`loopwright ci` refuses to run without --allow-weak-sandbox")
     raise typer.Exit(0 if problems == 0 else 1)
 
 

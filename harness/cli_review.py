@@ -181,15 +181,32 @@ def ci_cmd(trigger: str = typer.Option("@loopwright", "--trigger", help="Phrase 
            loops: str = typer.Option("fix,review", "--loops", help="Which loops may run: fix, review or both."),
            remote: str = typer.Option("origin", "--remote", help="The git remote to push to."),
            generator: str | None = _GEN, python: str | None = _PY, max_iterations: int | None = _ITER,
-           max_seconds: float | None = _SECS, max_cost: float | None = _COST, as_json: bool = _JSON) -> None:
-    """Run as a GitHub Actions bot: fix a PR's failing tests or address its review comments."""
+           max_seconds: float | None = _SECS, max_cost: float | None = _COST, as_json: bool = _JSON,
+           allow_weak: bool = typer.Option(False, "--allow-weak-sandbox", help=(
+               "Run even where bubblewrap cannot (tests could then write outside the worktree "
+               "and read what the runner can)."))) -> None:
+    """Run as a GitHub Actions bot: fix a PR's failing tests or address its review comments.
+
+    Refuses to run with a weak sandbox (no bubblewrap) unless --allow-weak-sandbox (exit 2).
+    """
+    from harness.config import DEFAULT_POLICY
+
     console = Console(stderr=True)
+    mode = DEFAULT_POLICY.mode()
+    if mode == "weak" and not allow_weak:
+        raise bad_input(UsageError(
+            "weak sandbox: bubblewrap is not in use, so code from a pull request could write outside "
+            "its worktree; install it (apt-get install bubblewrap) or pass --allow-weak-sandbox"), as_json)
+    if mode == "weak":
+        console.print("[red]WARNING: weak sandbox (--allow-weak-sandbox): tests can write outside "
+                      "the worktree[/]")
     try:
         out = run_ci(dict(os.environ), trigger=trigger, loops=loops, remote=remote, generator=generator,
                      python=python, max_iterations=max_iterations, max_seconds=max_seconds,
                      max_cost=max_cost, say=lambda m: console.print(f"[yellow]{escape(m)}[/]"))
     except (UsageError, SpecError, GitHubError) as exc:
         raise bad_input(exc, as_json) from None
+    out["sandbox"] = mode
     if as_json:
         print(json.dumps(out, indent=2))
     else:
@@ -327,6 +344,8 @@ def _deliver(gh: GitHub, repo: str, pr: dict, workspace: Path, mode: str, why_no
 
 
 def _sticky(gh: GitHub, repo: str, number: int, body: str, out: dict, env: dict, create: bool = True) -> None:
+    if env.get("LOOPWRIGHT_REPORT_URL"):  # the HTML report, uploaded as a workflow artifact (docs/ci.md)
+        body = body.rstrip("\n") + f"\n\n[HTML report]({env['LOOPWRIGHT_REPORT_URL']}) (workflow artifact)\n"
     out["markdown"] = body
     try:
         comment, created = gh.upsert_comment(repo, number, STATUS_MARKER, body, create=create)

@@ -20,7 +20,7 @@ import math
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +31,9 @@ from sandbox.process import SandboxPolicy
 
 #: Paths no patch of the fix loop may touch when the loop file lists none.
 DEFAULT_PROTECTED = ("tests/**", "test/**", "testing/**", "test_*.py", "*_test.py", "conftest.py",
-                     "pytest.ini", "tox.ini", "setup.cfg", "pyproject.toml", "noxfile.py",
-                     ".github/**", ".gitlab-ci.yml", "*.lock", ".loopwright/**")
+                     "pytest.ini", "pytest.toml", ".pytest.ini", "tox.ini", "setup.cfg",
+                     "pyproject.toml", "noxfile.py", "sitecustomize.py", "usercustomize.py", "*.pth",
+                     ".gitattributes", ".github/**", ".gitlab-ci.yml", "*.lock", ".loopwright/**")
 
 #: How test processes run: no network, a private HOME, 8 GiB of address space.
 DEFAULT_POLICY = SandboxPolicy(network=False, private_home=True, memory_bytes=8 * 2**30)
@@ -264,7 +265,8 @@ def build(loop, root: Path | None = None, flags: Mapping[str, Any] | None = None
         candidates_per_iteration=ext["candidates_per_iteration"],
         timeouts=TimeoutPolicy(**t), static=static, implementations=implementations,
         tests=tuple(tests), model=got.get("model"), base_url=got.get("base_url"),
-        jobs=got.get("jobs", 0))
+        jobs=got.get("jobs", 0),
+        policy=replace(DEFAULT_POLICY, pass_env=tuple(ext.get("pass_env") or ())))
     for key, value in fixed.items():
         setattr(config, key, value)
     return config

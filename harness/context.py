@@ -27,6 +27,7 @@ class Attempt:
     reason: str
     diff: str = ""
     viable: bool = False  # fixed some failing tests without regressions (maybe not chosen)
+    fixed: tuple[str, ...] = ()  # the failing test ids it fixed
 
 
 @dataclass

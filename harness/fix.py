@@ -53,6 +53,7 @@ class FixResult:
     messages: list[str] = field(default_factory=list)
     flaky: list[str] = field(default_factory=list)
     reasons: dict[str, str] = field(default_factory=dict)
+    sandbox: str = ""  # "strong" (bubblewrap) or "weak" (see sandbox.process)
 
     @property
     def protected_by_tests(self) -> int | None:
@@ -78,7 +79,11 @@ class FixResult:
                 "cost_usd": s.spent.cost_usd, "tokens": s.spent.tokens,
                 "protected_by_tests": self.protected_by_tests, "unprotected": self.unprotected,
                 "flaky_tests": self.flaky, "failure_reasons": {t: self.reasons.get(t, "") for t in s.remaining},
-                "messages": self.messages, "exit_code": self.exit_code}
+                "messages": self.messages, "exit_code": self.exit_code, "sandbox": self.sandbox,
+                # per accepted patch: how many plausible patches it was chosen among
+                "plausible_patches": sum(a.get("plausible_patches", 0) for a in s.accepted),
+                "chosen": [a["description"] for a in s.accepted],
+                "alternatives": [x for a in s.accepted for x in a.get("alternatives", [])]}
 
 
 def error_json(message: str, exit_code: int = EXIT_BAD_INPUT) -> dict:
@@ -86,7 +91,8 @@ def error_json(message: str, exit_code: int = EXIT_BAD_INPUT) -> dict:
     :meth:`FixResult.to_json`, null where unknown, plus ``error``."""
     keys = ("run_id", "stop_reason", "stop_detail", "fixed_tests", "remaining_failures", "patch",
             "patch_path", "branch", "wall_seconds", "test_seconds", "candidates_tried", "iterations",
-            "cost_usd", "tokens", "protected_by_tests", "unprotected", "flaky_tests", "failure_reasons")
+            "cost_usd", "tokens", "protected_by_tests", "unprotected", "flaky_tests", "failure_reasons",
+            "sandbox", "plausible_patches", "chosen", "alternatives")
     return {**dict.fromkeys(keys), "status": "error", "stop_reason": "error", "stop_detail": message,
             "error": message, "messages": [], "exit_code": exit_code}
 
@@ -134,6 +140,7 @@ def _fix(run: RunSession, generator: Generator, on_event, attempts: list) -> Fix
         state.status, state.stop_reason = "nothing_to_fix", "all_tests_pass"
         state.stop_detail = ("the tests named by --tests pass: nothing to fix" if run.config.tests
                              else f"all {len(baseline.results)} tests pass: nothing to fix")
+        run.verify(baseline)
         return _finish(run)
     missing = _missing_dependency(run.root, baseline, run.python, run.config.policy)
     if missing:
@@ -150,6 +157,7 @@ def _fix(run: RunSession, generator: Generator, on_event, attempts: list) -> Fix
                     operator_priors=operator_priors(lessons, OPERATOR_PRIORS), attempts=list(attempts))
     state.spent.wall_seconds = run.elapsed()
     loop.run()
+    run.verify(baseline, validator.flaky)
     result = _finish(run)
     result.flaky = sorted(validator.flaky)
     result.reasons = {t: describe(baseline.results[t]) for t in state.remaining if t in baseline.results}
@@ -169,7 +177,7 @@ def _finish(run: RunSession) -> FixResult:
         wt.remove()
     run.slots = []
     patch = ""
-    if state.accepted:
+    if state.accepted and state.stop_reason != "evaluator_fault":
         fixed = state.fixed_tests
         run.worktree.commit(f"loopwright: fix {len(fixed)} failing test(s)\n\n"
                             + "\n".join(f"- {a['description']}" for a in state.accepted)
@@ -183,7 +191,8 @@ def _finish(run: RunSession) -> FixResult:
         run.messages.append(_apply_to_user_tree(run.repo, run.files.patch))
     run.files.save(state)
     code = EXIT_OK if state.status in ("fixed", "nothing_to_fix") else EXIT_NOT_FIXED
-    return FixResult(state, code, patch, str(run.files.patch) if patch else "", run.messages)
+    return FixResult(state, code, patch, str(run.files.patch) if patch else "", run.messages,
+                     sandbox=run.config.policy.mode())
 
 
 def _apply_to_user_tree(repo: git.Repo, patch_path: Path) -> str:
@@ -214,7 +223,8 @@ def _missing_dependency(root: Path, baseline: Baseline, python: str, policy: San
     if not names:
         return ""
     probe = "import importlib.util, sys; sys.exit(0 if importlib.util.find_spec(sys.argv[1]) else 1)"
-    if any(run_process([python, "-c", probe, n], root, 60, policy).returncode == 0 for n in names):
+    if any(run_process([python, "-c", probe, n], root, 60, policy, read_only=True).returncode == 0
+           for n in names):
         return ""  # importable from the target: the failure comes from how the code imports it
     return (f"the tests fail because {', '.join(sorted(names))} is not installed in the target "
             "interpreter; install the project's dependencies there (or pass --python) and run again")

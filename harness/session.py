@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import git
@@ -34,6 +35,8 @@ from harness.loop import Loop
 from harness.protocols import Evaluator, Generator
 from harness.state import RunFiles, RunState, new_run_id
 from harness.validate import Baseline, Gate, Validator
+from sandbox import integrity
+from sandbox.gitcmd import list_worktrees
 from sandbox.process import SandboxPolicy, network_isolation
 from sandbox.worktree import BRANCH_PREFIX, RepoError, Worktree, open_repo, worktree_root
 
@@ -68,6 +71,10 @@ class RunSession:
 
     def __init__(self, repo: git.Repo, python: str, config: RunConfig, state: RunState,
                  files: RunFiles, say: Callable[[str], None], messages: list[str]):
+        # the sandbox binds this .git read-only (credentials hidden); verify() checks it is unchanged
+        git_dir = Path(repo.common_dir)
+        config.policy = replace(config.policy, git_dir=git_dir)
+        self.guard = integrity.take(git_dir)
         self.repo, self.root = repo, Path(repo.working_tree_dir)
         self.python, self.config, self.state, self.files = python, config, state, files
         self.say, self.messages = say, messages
@@ -259,6 +266,25 @@ class RunSession:
         self.files.patch.write_text(patch)
         return patch
 
+    def verify(self, baseline: Baseline, flaky: set[str] | frozenset[str] = frozenset()) -> None:
+        """After validation: the repository's ``.git`` is unchanged (:mod:`sandbox.integrity`),
+        and a fresh isolated pytest run agrees that the tests validation saw pass do pass
+        (:meth:`PytestEvaluator.confirm`). Otherwise the run ends in an ``evaluator_fault``
+        (status ``error``; nothing is committed) whose detail shows what disagreed. Tests
+        validation found ``flaky`` are not asked to pass again."""
+        s = self.state
+        changed = integrity.changes(self.guard)
+        problem = f"the repository's .git changed during validation:\n{changed}" if changed else ""
+        if not problem and self.evaluator is not None and s.accepted:
+            must = [t for t in baseline.passing if t not in flaky]
+            problem = self.evaluator.confirm(self.worktree.path, must, timeouts={
+                t: self.config.timeouts.for_test(baseline.results[t].duration) for t in must},
+                process_timeout=60 + 3 * baseline.duration + 2 * len(must))
+            problem = problem and f"the confirmation run disagrees with validation: {problem}"
+        if problem:
+            s.status, s.stop_reason, s.stop_detail = "error", "evaluator_fault", problem
+            self.note(f"evaluator fault: {problem}")
+
     def elapsed(self) -> float:
         """Wall seconds of the run so far (earlier sessions included), rounded to ms."""
         return round(time.monotonic() - self.t_start, 3)
@@ -326,13 +352,9 @@ class RunSession:
 
     def _run_worktrees(self) -> list[Path]:
         """Worktrees registered for this run (its own and its slots)."""
-        run_id, out = self.state.run_id, []
-        for line in self.repo.git.worktree("list", "--porcelain").splitlines():
-            if line.startswith("worktree "):
-                p = Path(line[len("worktree "):])
-                if p.name == run_id or p.name.startswith(run_id + "."):
-                    out.append(p)
-        return out
+        run_id = self.state.run_id
+        return [w.path for w in list_worktrees(self.repo)
+                if w.path.name == run_id or w.path.name.startswith(run_id + ".")]
 
 
 def _open(path: Path, say: Callable[[str], None]):
@@ -359,7 +381,10 @@ def _python(root: Path, python: str | None) -> str:
 
 
 def _network_note(config: RunConfig, note: Callable[[str], None]) -> None:
-    if not config.policy.network and network_isolation() is None:
+    if config.policy.mode() == "weak":
+        note("WARNING: weak sandbox: bubblewrap is not in use, so tests can write outside the "
+             "worktree and setsid children can outlive the run (apt-get install bubblewrap)")
+    if not config.policy.network and config.policy.mode() == "weak" and network_isolation() is None:
         note("network isolation is not available on this system (no unprivileged network "
              "namespaces): tests run with network access")
 

@@ -20,6 +20,7 @@ import git
 
 from harness.errors import UsageError
 from harness.state import RunFiles, RunState, list_runs, write_json_atomic
+from sandbox.gitcmd import admin_dir, list_worktrees, worktree_git
 from sandbox.worktree import RepoError, open_repo
 
 DO_LOOP = "do-instruction"
@@ -188,20 +189,14 @@ def undo_last(path: Path, run_id: str | None = None) -> UndoResult:
 
 def _move_branch(repo: git.Repo, root: Path, branch: str, old: str, new: str) -> None:
     """Point ``branch`` at ``new``; a kept worktree on it is reset too (never the user's tree)."""
-    checked_out = None
-    current = None
-    for line in repo.git.worktree("list", "--porcelain").splitlines():
-        if line.startswith("worktree "):
-            current = Path(line[len("worktree "):])
-        elif line == f"branch refs/heads/{branch}":
-            checked_out = current
+    checked_out = next((w.path for w in list_worktrees(repo) if w.branch == f"refs/heads/{branch}"), None)
     if checked_out is None:
         repo.git.update_ref(f"refs/heads/{branch}", new, old)
         return
     if checked_out.resolve() == root.resolve():
         raise UsageError(f"{branch} is checked out in your working tree {root}; switch to another "
                          "branch first (loopwright never resets your own checkout)")
-    git.Repo(checked_out).git.reset("--hard", "-q", new)
+    worktree_git(checked_out, admin_dir(checked_out)).reset("--hard", "-q", new)
 
 
 def apply_result(repo: git.Repo, state: RunState, files: RunFiles) -> tuple[bool, str]:

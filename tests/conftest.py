@@ -93,6 +93,22 @@ def assert_clean(root: Path, worktrees: Path) -> None:
 PYTHON = sys.executable
 
 
+def survivors(token: str) -> list[int]:
+    """Pids of live (not zombie) processes whose command line contains ``token``."""
+    out = []
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit() or int(d.name) == os.getpid():
+            continue
+        try:
+            cmd = (d / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            state = next(ln for ln in (d / "status").read_text().splitlines() if ln.startswith("State:"))
+        except (OSError, StopIteration):
+            continue
+        if token in cmd and "Z" not in state.split()[1]:
+            out.append(int(d.name))
+    return out
+
+
 @pytest.fixture(autouse=True)
 def _close_test_evaluators(monkeypatch):
     """Stop the fork servers of every PytestEvaluator a test makes itself (tests that drive

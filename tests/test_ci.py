@@ -210,6 +210,16 @@ def test_bad_input_exit_codes(tmp_path):
     assert result.exit_code == 2 and "cannot read the event payload" in json.loads(result.stdout)["error"]
 
 
+def test_ci_refuses_a_weak_sandbox_unless_allowed(tmp_path):
+    runner = CliRunner()
+    env = {"LOOPWRIGHT_SANDBOX": "weak", "GITHUB_EVENT_NAME": "", "GITHUB_EVENT_PATH": ""}
+    result = runner.invoke(app, ["ci", "--json"], env=env)
+    assert result.exit_code == 2 and "--allow-weak-sandbox" in json.loads(result.stdout)["error"]
+    result = runner.invoke(app, ["ci", "--allow-weak-sandbox"], env=env)
+    assert result.exit_code == 2 and "runs in GitHub Actions" in result.output  # got past the check
+    assert "WARNING: weak sandbox" in result.output
+
+
 def test_rejected_token_stops_with_a_clear_message(tmp_path):
     with GitHubServer() as srv:
         srv.add_pull(REPO, 4, "feature", "a" * 40)
