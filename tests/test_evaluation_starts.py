@@ -15,11 +15,11 @@ import time
 import pytest
 
 from evals.pytest_runner import PytestEvaluator
-from harness.fix import FixOptions, fix
+from harness.work.fix import FixOptions, fix
 from harness.generators.templates import TemplateGenerator
-from harness.stop import StopLimits, check
-from harness.state import RunState
-from harness.validate import Baseline, Validator
+from harness.core.stop import StopLimits, check
+from harness.core.state import RunState
+from harness.core.validate import Baseline, Validator
 from sandbox.patch import Patch
 from sandbox.worktree import Worktree, open_repo
 from tests.conftest import PYTHON, write_tree

@@ -9,10 +9,10 @@ from typer.testing import CliRunner
 
 from evals.pytest_runner import PytestEvaluator, TimeoutPolicy
 from harness.cli import app
-from harness.fix import FixOptions, fix
+from harness.work.fix import FixOptions, fix
 from harness.generators.templates import TemplateGenerator
-from harness.stop import StopLimits
-from harness.validate import Baseline, Validator
+from harness.core.stop import StopLimits
+from harness.core.validate import Baseline, Validator
 from sandbox.patch import Patch
 from sandbox.worktree import Worktree, open_repo
 from tests.conftest import PYTHON, git, snapshot

@@ -7,11 +7,11 @@ import json
 import time
 
 from evals.pytest_runner import PytestEvaluator
-from harness.fix import FixOptions, fix
+from harness.work.fix import FixOptions, fix
 from harness.generators.templates import TemplateGenerator
-from harness.plausible import choose, naturalness
-from harness.stop import StopLimits
-from harness.validate import Baseline, Validator
+from harness.core.plausible import choose, naturalness
+from harness.core.stop import StopLimits
+from harness.core.validate import Baseline, Validator
 from sandbox.patch import Patch
 from sandbox.worktree import Worktree, open_repo
 from tests.conftest import PYTHON, git

@@ -25,10 +25,10 @@ from __future__ import annotations
 import heapq
 from pathlib import Path
 
-from harness.context import Context
+from harness.core.context import Context
 from harness.generators.base import Generator, Proposal
 from harness.generators.mutations import OPERATOR_PRIORS, mutants_at
-from harness.localize import is_protected
+from harness.core.localize import is_protected
 from sandbox.patch import Patch, PatchError
 
 #: weight of each further mutant of the same operator at the same line.

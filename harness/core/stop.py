@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from harness.state import RunState
+from harness.core.state import RunState
 
 
 @dataclass(frozen=True)

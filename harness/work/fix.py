@@ -18,14 +18,14 @@ from pathlib import Path
 
 import git
 
-from harness.config import DEFAULT_POLICY, DEFAULT_PROTECTED, RunConfig
-from harness.evidence import describe, missing_module, syntax_errors, unprotected_warning
-from harness.errors import EXIT_BAD_INPUT, EXIT_NOT_FIXED, EXIT_OK, UsageError
-from harness.loop import LoopEvent
-from harness.protocols import Generator
-from harness.session import RunSession
-from harness.state import RunState, append_lesson, operator_priors, read_lessons
-from harness.validate import Baseline, Outcome
+from harness.core.config import DEFAULT_POLICY, DEFAULT_PROTECTED, RunConfig
+from harness.core.evidence import describe, missing_module, syntax_errors, unprotected_warning
+from harness.core.errors import EXIT_BAD_INPUT, EXIT_NOT_FIXED, EXIT_OK, UsageError
+from harness.core.loop import LoopEvent
+from harness.core.protocols import Generator
+from harness.core.session import RunSession
+from harness.core.state import RunState, append_lesson, operator_priors, read_lessons
+from harness.core.validate import Baseline, Outcome
 from sandbox.patch import Patch
 from sandbox.process import SandboxPolicy
 from sandbox.process import run as run_process
@@ -211,7 +211,7 @@ def _missing_dependency(root: Path, baseline: Baseline, python: str, policy: San
 
     Only a module that is neither in the repository nor importable from the target
     interpreter, imported unconditionally at module level, is a missing dependency
-    (:func:`harness.evidence.missing_module`); a wrong version check in the
+    (:func:`harness.core.evidence.missing_module`); a wrong version check in the
     repository's own code that imports a module of another Python is a bug to fix.
     """
     names = set()

@@ -55,7 +55,7 @@ def naturalness(patch: Patch) -> tuple[int, int, int, int]:
 
 def choose(plausible: list) -> object:
     """The patch to accept among ``plausible`` outcomes (objects with ``.patch``, and
-    optionally ``.unprotected`` and ``.protection`` from :mod:`harness.evidence`):
+    optionally ``.unprotected`` and ``.protection`` from :mod:`harness.core.evidence`):
     protected before unprotected (some passing test executes the changed lines), then
     the most natural (:func:`naturalness`), then the fewest baseline behaviours touched,
     then the earliest (the generator's best-ranked). Raises ValueError when empty."""

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import git
 
-from harness.errors import UsageError
-from harness.state import RunFiles, RunState, list_runs, write_json_atomic
+from harness.core.errors import UsageError
+from harness.core.state import RunFiles, RunState, list_runs, write_json_atomic
 from sandbox.gitcmd import admin_dir, list_worktrees, worktree_git
 from sandbox.worktree import RepoError, open_repo
 

@@ -2,8 +2,8 @@
 
 This module is the whole control flow of a run, meant to be read in one sitting.
 Setting a run up (repository, worktrees, baseline) and finishing it (commit,
-patch, lessons) live in :mod:`harness.fix`; candidate validation in
-:mod:`harness.validate`; the stop rules in :mod:`harness.stop`.
+patch, lessons) live in :mod:`harness.work.fix`; candidate validation in
+:mod:`harness.core.validate`; the stop rules in :mod:`harness.core.stop`.
 """
 
 from __future__ import annotations
@@ -13,14 +13,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.context import Attempt, Context, SuspiciousLocation
-from harness.protocols import Generator
+from harness.core.context import Attempt, Context, SuspiciousLocation
+from harness.core.protocols import Generator
 from harness.generators.llm import GeneratorError
-from harness.localize import localize
-from harness.state import RunFiles, RunState
-from harness.stop import Stop, StopLimits, check, would_exceed
-from harness.task import Task
-from harness.validate import Outcome, Validator
+from harness.core.localize import localize
+from harness.core.state import RunFiles, RunState
+from harness.core.stop import Stop, StopLimits, check, would_exceed
+from harness.core.task import Task
+from harness.core.validate import Outcome, Validator
 from sandbox.worktree import Worktree
 
 

@@ -27,10 +27,10 @@ from pathlib import Path
 from evals.pytest_runner import PytestEvaluator, TestRun, TimeoutPolicy
 from evals.lint import regressions
 from evals.verdict import TestResult, Verdict, passed_in
-from harness.evidence import CoverageIndex, Protection, describe, protection, rank_key
-from harness.localize import is_protected
-from harness.plausible import choose
-from harness.protocols import Evaluator
+from harness.core.evidence import CoverageIndex, Protection, describe, protection, rank_key
+from harness.core.localize import is_protected
+from harness.core.plausible import choose
+from harness.core.protocols import Evaluator
 from sandbox.patch import Patch, PatchError
 from sandbox.worktree import Worktree
 
@@ -69,7 +69,7 @@ class Gate:
     """One evaluator of the validator's pipeline, after the failing tests are screened.
 
     Attributes:
-        evaluator: an :class:`~harness.protocols.Evaluator` (lint, types, a ``--check`` command).
+        evaluator: an :class:`~harness.core.protocols.Evaluator` (lint, types, a ``--check`` command).
         baseline: its verdict on the whole repository at the start: only results not
             in it count against a patch (new diagnostics). ``None``: the verdict must pass.
         after_tests: run after the full test suite instead of before it (slow or
@@ -116,7 +116,7 @@ class Outcome:
         stage: where it was decided: ``policy``, ``apply``, ``screen``, ``lint``, ``types``,
             ``full``, or ``error`` (an evaluator could not run).
         seconds: wall seconds per stage. tests_run: tests executed.
-        protection: which passing tests watch the changed lines (see :mod:`harness.evidence`);
+        protection: which passing tests watch the changed lines (see :mod:`harness.core.evidence`);
             None when not computed (a candidate rejected before the tests ran).
         complete: viable and fixing every failing test (chosen unless it is unprotected
             and a protected complete fix turns up among the next few candidates).
@@ -182,7 +182,7 @@ class Validator:
         partial_as_lead: viable partial fixes are kept in ``leads`` (best first) instead of
             being chosen; the loop sets it for generators that build on them.
         compare: candidates still validated after the first plausible patch of a batch,
-            so that the most natural one is chosen (:mod:`harness.plausible`).
+            so that the most natural one is chosen (:mod:`harness.core.plausible`).
         flaky: test ids that failed with a candidate and passed when re-run alone; they
             are excluded from regression checks from then on.
     """
@@ -230,14 +230,14 @@ class Validator:
         A *plausible* (complete) candidate fixes every failing test and breaks none.
         After the first one, the candidates in flight and ``compare`` more (at least
         ``UNPROTECTED_WINDOW`` per slot when it is *unprotected*: no passing test executes
-        its changed lines, see :mod:`harness.evidence`) are validated too, and
-        :func:`harness.plausible.choose` picks: protected first, then the most natural
+        its changed lines, see :mod:`harness.core.evidence`) are validated too, and
+        :func:`harness.core.plausible.choose` picks: protected first, then the most natural
         (edit sites, kind of edit, size), then fewest baseline behaviours touched, then
         the earliest; ``plausible`` and ``alternatives`` on the chosen outcome say what
         it was compared with. One that fixes only some (a *partial* fix) is, with
         ``partial_as_lead``, kept in ``leads`` and never chosen; otherwise, when no
         plausible patch turns up, the partial with the best
-        :func:`harness.evidence.rank_key` wins (most tests fixed, protected, fewest
+        :func:`harness.core.evidence.rank_key` wins (most tests fixed, protected, fewest
         behaviours touched, earliest): taking the first partial greedily can lock in a
         patch that fixes one test by accident. ``on_outcome`` is called for every
         candidate decided (the plausible ones once the choice is made). Candidates not

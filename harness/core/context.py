@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.task import Task
+from harness.core.task import Task
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,10 @@
 """``loopwright do "INSTRUCTION"`` and ``loopwright undo``: the developer's terminal agent.
 
 ``do`` turns an instruction (or ``-f TASK.md``) into a task and carries it out
-with the ``do-instruction`` loop (:func:`harness.instruct.carry_out`): each patch
+with the ``do-instruction`` loop (:func:`harness.work.instruct.carry_out`): each patch
 the evaluators verified is shown as a coloured diff with their verdicts and the
 developer approves, rejects (with a reason the model is told) or stops
-(:mod:`harness.interactive`); ``--yes`` approves every verified patch unattended
+(:mod:`harness.cli.interactive`); ``--yes`` approves every verified patch unattended
 within the loop's budgets. Approved patches are checkpoint commits on
 ``loopwright/<run-id>``; ``undo`` drops the newest one. At the end the result is
 applied to the developer's (clean) working tree or kept on the branch. Ctrl-C
@@ -35,12 +35,12 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from harness.cli_common import bad_input, build_generator, run_config
-from harness.errors import EXIT_INTERRUPTED, UsageError
-from harness.instruct import InstructResult, carry_out, instruction_task
-from harness.interactive import Narrator, Reviewer, auto_approve, choose_ending, interrupt_guard
-from harness.state import RunFiles, new_run_id
-from harness.undo import DO_LOOP, DoSettings, apply_result, load_run, repo_root, undo_last
+from harness.cli.common import bad_input, build_generator, run_config
+from harness.core.errors import EXIT_INTERRUPTED, UsageError
+from harness.work.instruct import InstructResult, carry_out, instruction_task
+from harness.cli.interactive import Narrator, Reviewer, auto_approve, choose_ending, interrupt_guard
+from harness.core.state import RunFiles, new_run_id
+from harness.work.undo import DO_LOOP, DoSettings, apply_result, load_run, repo_root, undo_last
 from loops.spec import SpecError, builtin_spec
 
 commands = typer.Typer(rich_markup_mode=None)  # plain help: no <bool> metavar on flags
@@ -128,7 +128,7 @@ def resume_do(repo: Path, run_id: str, *, generator: str | None = None, python: 
         apply, keep_branch: what to do with the result at the end (as for ``do``).
         **_ignored: options of ``loopwright resume`` that do not apply (``jobs``).
     """
-    from harness.instruct_resume import RESUMABLE, continue_instruction
+    from harness.work.instruct_resume import RESUMABLE, continue_instruction
 
     console = Console(stderr=True, quiet=as_json and bool(yes))
     try:
@@ -252,7 +252,7 @@ def _ending(console: Console, root: Path, result: InstructResult, yes: bool, app
 
 def _interrupted(console: Console, root: Path, run_id: str, as_json: bool) -> None:
     """Record the Ctrl-C in the run's state and say how to resume; raises typer.Exit(130)."""
-    from harness.undo import checkpoints
+    from harness.work.undo import checkpoints
 
     files = RunFiles(root, run_id)
     if not files.state.exists():  # stopped before the run began: nothing to resume
