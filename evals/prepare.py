@@ -17,9 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import configparser
 import re
-import shlex
 import shutil
 import signal
 import subprocess
@@ -27,12 +25,12 @@ import sys
 import tarfile
 import tempfile
 import time
-import tomllib
 import xml.etree.ElementTree as ET
 import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from evals.addopts import addopts_without_cov
 from evals.inject import InjectError, apply_site, choose_sites, is_test_path
 
 __all__ = ["BadInput", "PrepareError", "TaskInfo", "TestRun", "cache_root", "materialize",
@@ -223,57 +221,9 @@ def _test_env(repo: Path | None = None) -> dict[str, str]:
     return env
 
 
-_COV_VALUE_OPTS = ("--cov", "--cov-report", "--cov-config", "--cov-fail-under", "--cov-context")
-
-
-def _addopts(repo: Path) -> str | None:
-    """The repository's pytest ``addopts`` without pytest-cov options, or None when it has none.
-
-    ``--cov`` in ``addopts`` breaks the runs here: without pytest-cov installed pytest
-    refuses the unknown option, and with it a second coverage tracer fights the one
-    :func:`executed_lines` starts. Reads pytest.ini, pyproject.toml
-    (``[tool.pytest.ini_options]``), tox.ini and setup.cfg, in pytest's order.
-    """
-    raw = None
-    for name, section in (("pytest.ini", "pytest"), ("pyproject.toml", None), ("tox.ini", "pytest"),
-                          ("setup.cfg", "tool:pytest")):
-        path = repo / name
-        if not path.is_file():
-            continue
-        try:
-            if section is None:
-                opts = tomllib.loads(path.read_text("utf-8")).get("tool", {}).get("pytest", {})
-                if "ini_options" not in opts:
-                    continue
-                raw = opts["ini_options"].get("addopts")
-            else:
-                cp = configparser.ConfigParser(interpolation=None)
-                cp.read(path, encoding="utf-8")
-                if not cp.has_section(section):
-                    continue
-                raw = cp.get(section, "addopts", fallback=None)
-        except (OSError, ValueError, configparser.Error):
-            continue
-        break
-    if raw is None:
-        return None
-    tokens = list(raw) if isinstance(raw, list) else shlex.split(raw)
-    kept, skip = [], False
-    for i, tok in enumerate(tokens):
-        if skip:
-            skip = False
-            continue
-        if tok.startswith(("--cov", "--no-cov")):
-            nxt = tokens[i + 1] if i + 1 < len(tokens) else "-"
-            skip = tok in _COV_VALUE_OPTS and not nxt.startswith("-")
-            continue
-        kept.append(tok)
-    return None if kept == tokens else shlex.join(kept)
-
-
 def _pytest_args(repo: Path) -> list[str]:
     """``python -m pytest`` arguments for ``repo``: ours, and its addopts without --cov."""
-    opts = _addopts(repo)
+    opts = addopts_without_cov(repo)
     return [*PYTEST, *(["-o", f"addopts={opts}"] if opts is not None else [])]
 
 
