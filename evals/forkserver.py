@@ -1,21 +1,28 @@
 """Client of the pytest fork server (:mod:`evals.plugin.loopwright_forkserver`).
 
 One server per worktree slot pays interpreter start-up and ``import pytest``
-once; each test run is then a ``fork()`` of it. Each child runs in its own process
-group, which is killed at the timeout and again after the child exits (so
-processes a test left behind die too), exactly like :func:`sandbox.process.run`.
+once; each test run is then a ``fork()`` of it. The server runs inside the sandbox
+(:class:`~sandbox.process.SandboxPolicy`: under bubblewrap, in its own PID namespace),
+so every child does too. The server enforces each child's timeout and kills what it
+left behind (its process group; in the PID namespace, every process but the server);
+this client never signals child pids (they are the namespace's own) and gives up on
+a server that does not answer within the timeout plus a grace period (the caller
+then runs the test in a plain sandboxed process).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import secrets
 import select
 import subprocess
 import time
 from pathlib import Path
 
 from sandbox.process import ProcessResult, SandboxPolicy, kill_group
+
+GRACE_SECONDS = 30.0
 
 
 class ForkServerError(RuntimeError):
@@ -29,11 +36,10 @@ class ForkServer:
         python: target interpreter. cwd: the worktree.
         env: variables on top of the policy's scrubbed environment (must put the
             plugin directory on ``PYTHONPATH``).
-        policy: sandbox policy (environment scrubbing).
-        scratch: directory for the children's stdout/stderr files.
-
-    The server starts under the policy's launcher (network namespace), so every
-    child inherits it; rlimits are applied by the children themselves.
+        policy: sandbox policy: the server starts inside it (bubblewrap or the weak
+            launcher), so every child inherits it, rlimits included.
+        scratch: the evaluator's scratch directory (read-only inside); the children's
+            stdout/stderr files go to a writable ``io-<worktree>`` directory in it.
 
     Raises:
         ForkServerError: the server did not report ready within 60 s.
@@ -43,16 +49,21 @@ class ForkServer:
                  scratch: Path):
         full_env = policy.environment()
         full_env.update(env)
+        self.mode = policy.mode()
+        if self.mode == "strong":
+            full_env["LOOPWRIGHT_PIDNS"] = "1"
         self.scratch = scratch
-        self.rlimits = {"cpu": policy.cpu_seconds, "memory": policy.memory_bytes}
+        self.io = scratch / f"io-{Path(cwd).name}"  # the children's stdout/stderr files
+        self.io.mkdir(parents=True, exist_ok=True)
         self._buf = b""
         self.proc = subprocess.Popen(
-            policy.wrap([python, "-m", "loopwright_forkserver"]), cwd=str(cwd), env=full_env,
+            policy.wrap([python, "-m", "loopwright_forkserver"], cwd, [self.io], [scratch], full_env),
+            cwd=str(cwd), env=full_env,
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             start_new_session=True,
         )
         try:
-            hello = self._read(60.0)
+            hello = self._json(self._read(60.0))
         except BaseException:  # Ctrl-C (or a broken pipe) while waiting: no server outlives us
             self.close()
             raise
@@ -60,38 +71,44 @@ class ForkServer:
             self.close()
             raise ForkServerError("the pytest fork server did not start")
         self.modules: set[str] = set(hello.get("modules", []))
+        self.served = 0  # runs completed
 
     def run(self, args: list[str], cwd: Path, env: dict[str, str], timeout: float) -> ProcessResult:
-        """Run ``pytest.main(args)`` in a forked child; kill its group after ``timeout`` seconds.
+        """Run ``pytest.main(args)`` in a forked child, killed after ``timeout`` seconds;
+        the plugin's records come back in :attr:`ProcessResult.channel`.
 
         Raises:
-            ForkServerError: the server died or broke protocol.
+            ForkServerError: the server died, broke protocol, or did not answer within
+                ``timeout`` + :data:`GRACE_SECONDS` (it is closed then).
         """
+        nonce = env.get("LOOPWRIGHT_NONCE") or secrets.token_hex(16)
         tag = f"fs{os.getpid()}-{time.monotonic_ns()}"
-        out, err = self.scratch / f"{tag}.out", self.scratch / f"{tag}.err"
-        req = {"cwd": str(cwd), "args": args, "env": env, "out": str(out), "err": str(err),
-               "rlimits": self.rlimits}
+        out, err = self.io / f"{tag}.out", self.io / f"{tag}.err"
+        req = {"cwd": str(cwd), "args": args, "env": {**env, "LOOPWRIGHT_NONCE": nonce},
+               "out": str(out), "err": str(err), "timeout": timeout, "nonce": nonce}
         start = time.monotonic()
         try:
             self.proc.stdin.write((json.dumps(req) + "\n").encode())
             self.proc.stdin.flush()
         except (BrokenPipeError, OSError) as exc:
             raise ForkServerError(f"the fork server is gone: {exc}") from exc
-        started = self._read(30.0)
-        if not started or "pid" not in started:
-            raise ForkServerError("the fork server did not start a child")
-        pid = started["pid"]
-        done = self._read(timeout)
-        timed_out = done is None
-        if timed_out:
-            kill_group(pid)
-            done = self._read(30.0)
-            if done is None:
-                raise ForkServerError("a killed child was not reaped")
-        kill_group(pid)  # whatever the test left running
-        result = ProcessResult(None if timed_out else done["status"], _slurp(out), _slurp(err),
-                               time.monotonic() - start, timed_out)
-        return result
+        deadline = start + timeout + GRACE_SECONDS
+        channel: list[bytes] = []
+        done = None
+        while done is None:
+            line = self._read(deadline - time.monotonic())
+            if line is None:
+                self.close()
+                raise ForkServerError("the fork server did not answer in time")
+            msg = self._json(line) if line.startswith(b'{"pid"') else None
+            if msg is not None and msg.get("nonce") == nonce and "status" in msg:
+                done = msg
+            elif msg is None:
+                channel.append(line)
+        self.served += 1
+        return ProcessResult(None if done.get("timed_out") else done["status"], _slurp(out),
+                             _slurp(err), time.monotonic() - start, bool(done.get("timed_out")),
+                             b"\n".join(channel) + b"\n", self.mode)
 
     def close(self) -> None:
         """Stop the server (and anything in its process group)."""
@@ -105,8 +122,12 @@ class ForkServer:
         except subprocess.TimeoutExpired:
             pass
 
-    def _read(self, timeout: float) -> dict | None:
-        """Next JSON line from the server, or None after ``timeout`` seconds."""
+    def _read(self, timeout: float) -> bytes | None:
+        """Next line from the server, or None after ``timeout`` seconds.
+
+        Raises:
+            ForkServerError: the server exited.
+        """
         deadline = time.monotonic() + timeout
         fd = self.proc.stdout.fileno()
         while b"\n" not in self._buf:
@@ -121,7 +142,17 @@ class ForkServer:
                 raise ForkServerError("the fork server exited")
             self._buf += chunk
         line, self._buf = self._buf.split(b"\n", 1)
-        return json.loads(line)
+        return line
+
+    @staticmethod
+    def _json(line: bytes | None) -> dict | None:
+        if line is None:
+            return None
+        try:
+            msg = json.loads(line)
+        except ValueError:
+            return None
+        return msg if isinstance(msg, dict) else None
 
 
 def _slurp(path: Path, limit: int = 200_000) -> str:

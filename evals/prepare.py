@@ -17,9 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import configparser
 import re
-import shlex
 import shutil
 import signal
 import subprocess
@@ -27,16 +25,16 @@ import sys
 import tarfile
 import tempfile
 import time
-import tomllib
 import xml.etree.ElementTree as ET
 import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from evals.addopts import addopts_without_cov
 from evals.inject import InjectError, apply_site, choose_sites, is_test_path
 
-__all__ = ["BadInput", "PrepareError", "TaskInfo", "TestRun", "cache_root", "prepare_task",
-           "run_process", "run_tests"]
+__all__ = ["BadInput", "PrepareError", "TaskInfo", "TestRun", "cache_root", "materialize",
+           "prepare_task", "run_process", "run_tests"]
 
 GIT_NAME, GIT_EMAIL = "loopwright-evals", "evals@loopwright.invalid"
 BASE_DATE, BUG_DATE = "2000-01-01T00:00:00+0000", "2000-01-01T01:00:00+0000"
@@ -223,57 +221,9 @@ def _test_env(repo: Path | None = None) -> dict[str, str]:
     return env
 
 
-_COV_VALUE_OPTS = ("--cov", "--cov-report", "--cov-config", "--cov-fail-under", "--cov-context")
-
-
-def _addopts(repo: Path) -> str | None:
-    """The repository's pytest ``addopts`` without pytest-cov options, or None when it has none.
-
-    ``--cov`` in ``addopts`` breaks the runs here: without pytest-cov installed pytest
-    refuses the unknown option, and with it a second coverage tracer fights the one
-    :func:`executed_lines` starts. Reads pytest.ini, pyproject.toml
-    (``[tool.pytest.ini_options]``), tox.ini and setup.cfg, in pytest's order.
-    """
-    raw = None
-    for name, section in (("pytest.ini", "pytest"), ("pyproject.toml", None), ("tox.ini", "pytest"),
-                          ("setup.cfg", "tool:pytest")):
-        path = repo / name
-        if not path.is_file():
-            continue
-        try:
-            if section is None:
-                opts = tomllib.loads(path.read_text("utf-8")).get("tool", {}).get("pytest", {})
-                if "ini_options" not in opts:
-                    continue
-                raw = opts["ini_options"].get("addopts")
-            else:
-                cp = configparser.ConfigParser(interpolation=None)
-                cp.read(path, encoding="utf-8")
-                if not cp.has_section(section):
-                    continue
-                raw = cp.get(section, "addopts", fallback=None)
-        except (OSError, ValueError, configparser.Error):
-            continue
-        break
-    if raw is None:
-        return None
-    tokens = list(raw) if isinstance(raw, list) else shlex.split(raw)
-    kept, skip = [], False
-    for i, tok in enumerate(tokens):
-        if skip:
-            skip = False
-            continue
-        if tok.startswith(("--cov", "--no-cov")):
-            nxt = tokens[i + 1] if i + 1 < len(tokens) else "-"
-            skip = tok in _COV_VALUE_OPTS and not nxt.startswith("-")
-            continue
-        kept.append(tok)
-    return None if kept == tokens else shlex.join(kept)
-
-
 def _pytest_args(repo: Path) -> list[str]:
     """``python -m pytest`` arguments for ``repo``: ours, and its addopts without --cov."""
-    opts = _addopts(repo)
+    opts = addopts_without_cov(repo)
     return [*PYTEST, *(["-o", f"addopts={opts}"] if opts is not None else [])]
 
 
@@ -449,6 +399,56 @@ def prepare_task(spec: str, seed: int, out_dir: str | Path, *, cache_dir: Path |
                         round(baseline.seconds, 3), round(time.monotonic() - t_start, 3))
     raise PrepareError(f"{name} {version} seed {seed}: none of {min(len(sites), max_attempts)} "
                        "mutants made a test fail without hanging")
+
+
+def materialize(repo_spec: dict, out: Path) -> Path:
+    """Turn a suite task's ``repo`` entry into a fresh git repository at ``out`` (absent or empty).
+
+    ``{"path": DIR}``: a clone of DIR's HEAD. ``{"bundle": FILE}``: a clone of a ``git
+    bundle`` (how repositories travel to remote eval workers). ``{"prepare": {"spec",
+    "seed"}}``: :func:`prepare_task` once into ``cache_root()/tasks`` (file-locked), then a
+    depth-1 clone of the buggy commit, so the injection is not in the clone's history; its
+    :class:`TaskInfo` is copied to ``out/.git/loopwright-task.json``.
+    ``{"release_pair": {...}}``: ``evals.release_pairs.materialize(spec, out)``.
+
+    Raises:
+        BadInput: not exactly one known key, or no ``evals.release_pairs`` module.
+        PrepareError: the clone or the preparation failed.
+    """
+    import fcntl
+
+    out = Path(out)
+    kinds = [k for k in ("path", "bundle", "prepare", "release_pair") if k in repo_spec]
+    if len(kinds) != 1:
+        raise BadInput(f"repo spec {repo_spec!r}: give exactly one of path, prepare, release_pair")
+    kind, value = kinds[0], repo_spec[kinds[0]]
+    if kind == "release_pair":
+        try:
+            from evals import release_pairs
+        except ImportError:
+            raise BadInput("release_pair tasks need evals.release_pairs (the release-pair miner), "
+                           "which this installation does not have; use path or prepare tasks") from None
+        return Path(release_pairs.materialize(value, out))
+    source, depth = str(value), []
+    if kind == "prepare":
+        slot = cache_root() / "tasks" / re.sub(r"[^A-Za-z0-9._=-]+", "_", f"{value['spec']}-seed{value['seed']}")
+        slot.parent.mkdir(parents=True, exist_ok=True)
+        with open(f"{slot}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # concurrent workers prepare a task once
+            done = Path(f"{slot}.json")  # written last: a half-prepared slot is redone
+            if not done.is_file():
+                shutil.rmtree(slot, ignore_errors=True)
+                done.write_text(json.dumps(prepare_task(value["spec"], int(value["seed"]), slot).to_dict()))
+        source, depth = f"file://{slot}", ["--depth", "1"]
+    elif not Path(source).exists():
+        raise BadInput(f"repo {kind} {source} does not exist (check the suite file)")
+    res = subprocess.run(["git", "clone", "-q", *depth, "--", source, str(out)], capture_output=True,
+                         text=True, check=False, env=_test_env() | {"GIT_TERMINAL_PROMPT": "0"})
+    if res.returncode != 0:
+        raise PrepareError(f"git clone {source} failed: {res.stderr.strip()[-1000:]}")
+    if kind == "prepare":  # what was injected, for the eval's gold patch (untracked, inside .git)
+        shutil.copy(done, out / ".git" / "loopwright-task.json")
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:

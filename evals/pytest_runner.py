@@ -1,7 +1,8 @@
 """The test evaluator: runs the target repository's pytest and returns structured results.
 
 Results come from our plugin (:mod:`evals.plugin.loopwright_pytest`, loaded with
-``-p``) as JSON events, never from terminal text. A test process that dies
+``-p``) as JSON events over an inherited pipe (never a file test code could name),
+each carrying a per-run nonce; never from terminal text. A test process that dies
 mid-run (a test calling ``os._exit``, a segfault, a hang in C code killed by the
 process timeout) loses only the test that was running: it is recorded as an
 error or timeout, and the tests not yet run are run again in a new process.
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import sys
 import tempfile
@@ -99,10 +101,14 @@ def resolve_python(repo: Path, python: str | None = None) -> str:
 def check_pytest(python: str, cwd: Path) -> str:
     """Return pytest's version in ``python``.
 
+    ``cwd`` is not used any more (the probe runs in an empty directory); kept for callers.
+
     Raises:
         EvaluatorError: pytest is not importable there (message gives the install command).
     """
-    res = run([python, "-c", "import pytest; print(pytest.__version__)"], cwd, timeout=60)
+    # an empty directory as cwd: a probe's working directory is writable in the sandbox
+    with tempfile.TemporaryDirectory(prefix="loopwright-probe-") as empty:
+        res = run([python, "-c", "import pytest; print(pytest.__version__)"], Path(empty), timeout=60)
     if res.returncode != 0:
         raise EvaluatorError(
             f"pytest is not installed in {python}; install it with `{python} -m pip install "
@@ -139,6 +145,9 @@ class PytestEvaluator:
         self.intervals: list[tuple[float, float]] = []
         self.fork = fork and hasattr(os, "fork")
         self._servers: dict[Path, ForkServer | None] = {}
+        self._trusted: set[Path] = set()  # worktrees where a forked run has started pytest
+        # worktree -> why its fork server was dropped for plain processes
+        self.fork_fallbacks: dict[Path, str] = {}
         self._lock = threading.Lock()
 
     def busy_seconds(self) -> float:
@@ -181,12 +190,34 @@ class PytestEvaluator:
         server = None if plain or not self.fork else self._server(root, base_env)
         if server is not None:
             try:
-                return server.run(args, root, env, timeout)
+                res = server.run(args, root, env, timeout)
+                if root in self._trusted or _started(res, env):
+                    self._trusted.add(root)
+                    return res
             except ForkServerError:
+                res = None
+            # The server failed, or its first run in this worktree did not start: check with a
+            # plain process. If that starts, the server cannot run what a plain pytest can here
+            # (an interaction of its preloaded modules with the project): stop using it.
+            plain_res = self._plain(root, args, env, base_env, timeout)
+            if res is None or _started(plain_res, env):
                 with self._lock:
-                    self._servers[root] = None
+                    if res is None and server.served:
+                        # a server that had worked may start again (it dies with the thread
+                        # that started it: bwrap --die-with-parent)
+                        self._servers.pop(root, None)
+                    else:  # one that never worked, or cannot start pytest here: not retried
+                        self._servers[root] = None
+                        if res is not None:
+                            self.fork_fallbacks[root] = _startup_error(res, root)
                 server.close()
-        return run([self.python, "-m", "pytest", *args], root, timeout, self.policy, {**base_env, **env})
+            return plain_res
+        return self._plain(root, args, env, base_env, timeout)
+
+    def _plain(self, root: Path, args: list[str], env: dict[str, str], base_env: dict[str, str],
+               timeout: float):
+        return run([self.python, "-m", "pytest", *args], root, timeout, self.policy,
+                   {**base_env, **env}, readable=[self.scratch], channel=True)
 
     def run(self, root: Path, *, select: list[str] | None = None, first: list[str] = (),
             stop_on: list[str] = (), timeouts: dict[str, float] | None = None,
@@ -214,7 +245,7 @@ class PytestEvaluator:
             out.processes += 1
             running = started - set(out.results)
             if not out.collected and not out.results:
-                out.error = _startup_error(res)
+                out.error = _startup_error(res, root)
                 return out
             for tid in running:  # the test that was running when the process died
                 reason = (f"process killed after {process_timeout:.0f} s" if res.timed_out
@@ -253,8 +284,50 @@ class PytestEvaluator:
         for tid, cov in again.coverage.items():
             out.coverage.setdefault(tid, cov)
 
+    def confirm(self, root: Path, must_pass: list[str], *, timeouts: dict[str, float] | None = None,
+                process_timeout: float = 600.0) -> str:
+        """Re-run the tests ``must_pass`` in a fresh plain sandboxed process (no fork
+        server) and check that the evidence agrees; returns '' when it does, else what
+        disagrees. (Only those: a test failing at baseline may crash its process.)
+
+        Agreement: every id in ``must_pass`` (what validation saw pass) passes (a file or
+        collector id, from a collection error at baseline, must now collect without
+        error); the plugin's count of passed tests equals pytest's own terminal summary;
+        pytest's exit status is 0 exactly when no test failed. Forging a verdict then
+        takes lying consistently to three witnesses (results pipe, terminal summary,
+        exit status), not one.
+        """
+        if not must_pass:
+            return ""
+        out = TestRun()
+        collectors = [t for t in must_pass if "::" not in t]  # whole files: run them whole
+        select = None if collectors else list(must_pass)
+        paths = sorted({t.split("::", 1)[0] for t in must_pass})
+        _, res = self._one(root, select, (), (), timeouts, None, False, process_timeout, paths, out,
+                           plain=True)
+        if out.error or res.timed_out:
+            return out.error or f"the confirmation run timed out after {process_timeout:.0f} s"
+
+        def passes(t: str) -> bool:
+            if t in out.results:
+                return out.results[t].ok
+            return "::" not in t  # a file that failed to collect at baseline: no error now
+
+        not_ok = [t for t in must_pass if not passes(t)]
+        if not_ok:
+            return f"{len(not_ok)} test(s) validation saw pass do not pass in a fresh run: {not_ok[:5]}"
+        summary = _summary_counts(res.stdout)
+        passed = sum(r.outcome == "passed" for r in out.results.values())
+        failed = sum(r.outcome in ("failed", "error", "timeout") for r in out.results.values())
+        if summary.get("passed", 0) != passed:
+            return (f"the results pipe says {passed} passed, pytest's summary says "
+                    f"{summary.get('passed', 0)}: {res.stdout.strip().splitlines()[-1:]}")
+        if (res.returncode == 0) != (failed == 0) or res.returncode not in (0, 1):
+            return f"pytest exited with {res.returncode} but the results pipe reports {failed} failure(s)"
+        return ""
+
     def _one(self, root, select, first, stop_on, timeouts, default_timeout, coverage,
-             process_timeout, paths, out: TestRun):
+             process_timeout, paths, out: TestRun, plain: bool = False):
         self._n += 1
         tag = self.scratch / f"r{os.getpid()}-{self._n}"
         base_env = {
@@ -267,7 +340,8 @@ class PytestEvaluator:
             "PYTHONDONTWRITEBYTECODE": "1",
             "PYTHONHASHSEED": "0",
         }
-        env = {"LOOPWRIGHT_RESULTS": f"{tag}.jsonl", "LOOPWRIGHT_ROOT": str(root)}
+        nonce = secrets.token_hex(16)
+        env = {"LOOPWRIGHT_NONCE": nonce, "LOOPWRIGHT_ROOT": str(root)}
         for name, value in (("LOOPWRIGHT_SELECT", select), ("LOOPWRIGHT_FIRST", list(first) or None),
                             ("LOOPWRIGHT_STOP_ON", list(stop_on) or None),
                             ("LOOPWRIGHT_TIMEOUTS", {"default": default_timeout or self.timeouts.default,
@@ -276,17 +350,17 @@ class PytestEvaluator:
                 Path(f"{tag}.{name}.json").write_text(json.dumps(value))
                 env[name] = f"{tag}.{name}.json"
         if coverage:
-            env["LOOPWRIGHT_COVERAGE"] = f"{tag}.cov.json"
+            env["LOOPWRIGHT_COVERAGE"] = "1"
         args = ["-p", PLUGIN, "-p", "no:cacheprovider", "-q", "--tb=no", "--no-header", "-rN",
                 "-W", "ignore::pytest.PytestUnraisableExceptionWarning", *paths]
         t0 = time.monotonic()
         # Coverage must see the target's modules imported: it gets a fresh interpreter.
-        res = self._exec(root, args, env, base_env, process_timeout, plain=coverage)
+        res = self._exec(root, args, env, base_env, process_timeout, plain=coverage or plain)
         t1 = time.monotonic()
         out.duration += t1 - t0
         self.intervals.append((t0, t1))
         started: set[str] = set()
-        for rec in _read_jsonl(Path(f"{tag}.jsonl")):
+        for rec in _records(res.channel, nonce):
             ev = rec.get("event")
             if ev == "collected":
                 out.collected = out.collected or rec["ids"]
@@ -303,8 +377,8 @@ class PytestEvaluator:
                     tuple(Frame(p, int(ln), fn) for p, ln, fn in rec.get("frames", [])),
                     float(rec.get("duration", 0.0)),
                 )
-        if coverage and Path(f"{tag}.cov.json").exists():
-            out.coverage = json.loads(Path(f"{tag}.cov.json").read_text())
+            elif ev == "coverage" and coverage:
+                out.coverage = rec["data"]
         for f in self.scratch.glob(f"{tag.name}.*"):
             f.unlink(missing_ok=True)
         return started, res
@@ -326,22 +400,55 @@ class PytestEvaluator:
         return v
 
 
-def _read_jsonl(path: Path):
-    if not path.exists():
-        return
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+def _started(res, env: dict[str, str]) -> bool:
+    """Whether the pytest process of ``env`` got as far as our plugin's first record."""
+    return res is not None and any(True for _ in _records(res.channel or b"", env.get("LOOPWRIGHT_NONCE", "")))
+
+
+def _records(channel: bytes, nonce: str):
+    """The plugin's records in ``channel`` that carry ``nonce`` (others are not ours)."""
+    for line in channel.decode("utf-8", "replace").splitlines():
         try:
-            yield json.loads(line)
+            rec = json.loads(line)
         except json.JSONDecodeError:  # a line cut short by a dying process
             continue
+        if isinstance(rec, dict) and rec.get("nonce") == nonce:
+            yield rec
 
 
-def _startup_error(res) -> str:
-    text = (res.stderr.strip() or res.stdout.strip())[-1500:]
+def _summary_counts(stdout: str) -> dict[str, int]:
+    """Counts from pytest's final summary line (``2 failed, 5 passed in 0.12s``)."""
+    import re
+
+    lines = [ln for ln in stdout.strip().splitlines() if re.search(r" in [\d.]+s", ln)]
+    counts: dict[str, int] = {}
+    for n, word in re.findall(r"(\d+) (\w+)", lines[-1] if lines else ""):
+        counts[{"errors": "error", "warnings": "warning"}.get(word, word)] = int(n)
+    return counts
+
+
+def _startup_error(res, root: Path | None = None) -> str:
+    """Why a pytest process ran no test, in a few lines a user can act on.
+
+    Keeps pytest's own message: the first lines of what it printed (``ERROR: ...``,
+    ``ImportError while loading conftest ...``), or for a traceback its last frame and
+    the exception line, with ``root`` (the worktree) cut from paths so that messages
+    from different worktree slots read the same. At most 5 lines of 300 characters,
+    joined with `` | ``.
+    """
+    text = (res.stderr.strip() or res.stdout.strip())[-20000:]
     if res.timed_out:
         return "pytest did not finish collecting before the process timeout"
     if res.returncode == 5:
         return "no tests were collected"
     if "No module named pytest" in text:
         return "pytest is not installed in the target interpreter"
-    return f"pytest exited with code {res.returncode} before running any test:\n{text}"
+    if root is not None:
+        text = text.replace(str(root).rstrip("/") + "/", "").replace(str(root), ".")
+    lines = [ln.rstrip() for ln in text.splitlines() if ln.strip(" ^~\t")]
+    if "Traceback (most recent call last):" in text:
+        frames = [i for i, ln in enumerate(lines) if ln.lstrip().startswith('File "')]
+        lines = lines[frames[-1]:][:2] + lines[-1:] if frames else lines[-1:]
+    lines = [ln if len(ln) <= 300 else ln[:297] + "..." for ln in lines[:5]]
+    detail = " | ".join(lines) if lines else "(it printed nothing)"  # one line: live views
+    return f"pytest exited with code {res.returncode} before running any test: {detail}"

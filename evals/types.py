@@ -124,9 +124,10 @@ class TypeCheckEvaluator:
         if paths is None:
             paths = [] if _mypy_files_configured(root) else ["."]
         as_json = self._supports_json(cmd, root)
-        argv = [*cmd, "--cache-dir", str(self.cache_for(root)), *_MYPY_FLAGS,
+        cache = self.cache_for(root)
+        argv = [*cmd, "--cache-dir", str(cache), *_MYPY_FLAGS,
                 *(["--output", "json"] if as_json else []), *paths]
-        res = run(argv, root, self.timeout, self.policy)
+        res = run(argv, root, self.timeout, self.policy, writable=[cache])
         diags: list[Diagnostic] = []
         for line in res.stdout.splitlines():
             if as_json and line.startswith("{"):
@@ -191,7 +192,8 @@ class TypeCheckEvaluator:
             else:
                 probe = "import importlib.util as u, sys; sys.exit(u.find_spec('mypy') is None)"
                 try:
-                    res = run([python, "-c", probe], Path.cwd(), 30, self.policy)
+                    with tempfile.TemporaryDirectory(prefix="loopwright-probe-") as empty:
+                        res = run([python, "-c", probe], Path(empty), 30, self.policy)
                     self._has_mypy[python] = res.returncode == 0
                 except OSError:
                     self._has_mypy[python] = False

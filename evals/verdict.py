@@ -46,6 +46,17 @@ class TestResult:
         return self.outcome in ("passed", "skipped", "xfailed", "xpassed")  # non-strict XPASS passes
 
 
+def passed_in(results: dict[str, TestResult], test_id: str) -> bool:
+    """``test_id`` passed in ``results``. A file id (how a collection error, such as a syntax
+    error, is named at baseline) passes when the file now collects and each of its tests passes."""
+    if test_id in results:
+        return results[test_id].ok
+    if "::" in test_id:
+        return False
+    mine = [r for t, r in results.items() if t.startswith(test_id + "::")]
+    return bool(mine) and all(r.ok for r in mine)
+
+
 @dataclass
 class Verdict:
     """One evaluator's result.

@@ -385,7 +385,9 @@ class LoopwrightExtension(_Strict):
     everything below ``dir``); ``editable_paths`` globs bound where patches may go.
     ``max_diff_lines`` counts added plus removed lines of one patch;
     ``candidates_per_iteration`` caps the patches tried per iteration; ``evaluators``
-    holds free-form settings per evaluator id; ``lessons_file`` is repo-relative.
+    holds free-form settings per evaluator id; ``lessons_file`` is repo-relative;
+    ``pass_env`` names environment variables passed to test processes on top of the
+    sandbox's allow-list (``sandbox.process.ENV_ALLOW``).
     """
 
     protected_paths: list[Text] = []
@@ -395,6 +397,7 @@ class LoopwrightExtension(_Strict):
     test_timeout: TimeoutSettings = TimeoutSettings()
     evaluators: dict[str, dict[str, Any]] = {}
     lessons_file: Text | None = ".loopwright/lessons.md"
+    pass_env: list[Text] = []
 
 
 class Extensions(BaseModel):

@@ -1,8 +1,22 @@
 """The process runner: every evaluator and test process starts here.
 
-Each process gets its own process group (so a timeout kills the children it
-spawned too), a wall-clock timeout, optional CPU/memory rlimits, and an
-environment with secrets removed.
+Two isolation levels (:meth:`SandboxPolicy.mode`):
+
+``strong``  the process runs under bubblewrap (:mod:`sandbox.bwrap`): read-only root,
+            only the worktree and the given scratch directories writable, the
+            repository's ``.git`` read-only without credentials, private ``/tmp``,
+            new PID/network/IPC namespaces, dies with its parent. At the end the
+            kernel kills everything left in the PID namespace.
+``weak``    bwrap cannot run here (no user namespaces): the process gets its own
+            process group (killed at the end), a network namespace when ``unshare``
+            allows one, and a shim parent so ``getppid()`` is not loopwright; files
+            outside the worktree are NOT protected. ``doctor``, the run summary and
+            ``--json`` say so, and ``loopwright ci`` refuses it unless told otherwise.
+
+Both levels pass an environment built from an allow-list (never secrets by name
+pattern), apply CPU/memory rlimits with a wrapper (``prlimit`` or a tiny exec shim,
+never ``preexec_fn``, which is unsafe in threads), and read the child's output with a
+deadline (a ``setsid`` grandchild holding a pipe cannot hang the harness).
 """
 
 from __future__ import annotations
@@ -11,6 +25,7 @@ import atexit
 import fnmatch
 import functools
 import os
+import select
 import shutil
 import signal
 import subprocess
@@ -20,8 +35,21 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-#: Environment variable name patterns never passed to a sandboxed process.
-SECRET_PATTERNS: tuple[str, ...] = ("*_API_KEY", "*_TOKEN", "*SECRET*", "*PASSWORD*", "*_CREDENTIALS")
+from sandbox import bwrap
+
+#: Variables passed to sandboxed processes (``fnmatch`` patterns); everything else is dropped.
+ENV_ALLOW: tuple[str, ...] = (
+    "PATH", "LANG", "LANGUAGE", "LC_*", "TZ", "TERM", "NO_COLOR", "USER", "LOGNAME",
+    "VIRTUAL_ENV", "CONDA_PREFIX", "CONDA_DEFAULT_ENV", "PYTHONPATH", "PYTHONHASHSEED",
+    "PYTHONIOENCODING", "PYTHONUTF8", "PYTHONDONTWRITEBYTECODE", "PYTHONWARNINGS",
+    "PYTHONNOUSERSITE", "PYTHONUSERBASE",
+)
+
+#: The variable naming the results pipe (see :func:`run`'s ``channel``).
+CHANNEL_ENV = "LOOPWRIGHT_CHANNEL_FD"
+
+#: Seconds allowed to drain output after the main process has exited.
+DRAIN_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -29,80 +57,170 @@ class SandboxPolicy:
     """How sandboxed processes are run.
 
     Attributes:
-        secret_patterns: ``fnmatch`` patterns (case-insensitive) of variable names removed.
+        isolation: ``auto`` (bwrap when it works, else weak; ``$LOOPWRIGHT_SANDBOX``
+            may say ``strong`` or ``weak`` instead), ``strong`` (bwrap or fail) or
+            ``weak`` (never bwrap).
+        env_allow: ``fnmatch`` patterns of variable names passed through.
+        pass_env: more names passed through (what the loop file declares).
         cpu_seconds: RLIMIT_CPU per process (seconds), or None.
         memory_bytes: RLIMIT_AS per process (bytes), or None.
-        network: allow network access. When False, processes run in a new network
-            namespace (``unshare --net``; with a user namespace when not root) where
-            the kernel allows it; :func:`network_isolation` says whether it does.
-        private_home: point ``HOME`` at a fresh temporary directory.
+        network: allow network access (default: loopback only, where possible).
+        private_home: point ``HOME`` at an empty private directory.
         extra_env: variables set in every sandboxed process.
+        git_dir: the repository's ``.git`` (bound read-only, credentials removed);
+            None: found from the working directory's ``.git`` file.
     """
 
-    secret_patterns: tuple[str, ...] = SECRET_PATTERNS
+    isolation: str = "auto"
+    env_allow: tuple[str, ...] = ENV_ALLOW
+    pass_env: tuple[str, ...] = ()
     cpu_seconds: int | None = None
     memory_bytes: int | None = None
     network: bool = True
     private_home: bool = False
     extra_env: dict[str, str] = field(default_factory=dict)
+    git_dir: Path | None = None
+
+    def mode(self) -> str:
+        """``strong`` (bubblewrap) or ``weak`` (process group only).
+
+        Raises:
+            RuntimeError: ``isolation="strong"`` but bwrap cannot run here.
+        """
+        isolation = self.isolation if self.isolation != "auto" else \
+            os.environ.get("LOOPWRIGHT_SANDBOX", "auto")
+        if isolation == "weak":
+            return "weak"
+        if bwrap.available():
+            return "strong"
+        if isolation == "strong":
+            raise RuntimeError("bwrap (bubblewrap) cannot run here: install it "
+                               "(apt-get install bubblewrap) or allow user namespaces")
+        return "weak"
 
     def environment(self, base: dict[str, str] | None = None) -> dict[str, str]:
-        """``base`` (default ``os.environ``) without secrets, plus ``extra_env``."""
-        env = dict(os.environ if base is None else base)
-        for name in list(env):
-            upper = name.upper()
-            if any(fnmatch.fnmatchcase(upper, p.upper()) for p in self.secret_patterns):
-                del env[name]
+        """The allow-listed part of ``base`` (default ``os.environ``), plus ``extra_env``."""
+        src = dict(os.environ if base is None else base)
+        env = {k: v for k, v in src.items()
+               if k in self.pass_env or any(fnmatch.fnmatchcase(k, p) for p in self.env_allow)}
         if self.private_home:
             # Keep `pip install --user` packages importable although HOME moves.
-            env.setdefault("PYTHONUSERBASE", os.path.join(env.get("HOME", os.path.expanduser("~")), ".local"))
-            env["HOME"] = _private_home()
+            env.setdefault("PYTHONUSERBASE", os.path.join(src.get("HOME", os.path.expanduser("~")), ".local"))
+            env["HOME"] = bwrap.HOME_INSIDE if self.mode() == "strong" else _private_home()
+        elif "HOME" in src:
+            env["HOME"] = src["HOME"]
+        if self.mode() == "strong":
+            env["TMPDIR"] = "/tmp"
         env.update(self.extra_env)
         return env
 
-    def wrap(self, cmd: list[str]) -> list[str]:
-        """``cmd`` prefixed with the network-namespace launcher when isolation is asked and possible.
+    def wrap(self, cmd: list[str], cwd: Path | None = None, writable: list[Path] = (),
+             readable: list[Path] = (), env: dict[str, str] | None = None,
+             read_only: bool = False) -> list[str]:
+        """``cmd`` as started under this policy: inside bwrap (strong) or the weak shim.
 
-        Inside the namespace the loopback interface is brought up first, so tests that
-        talk to servers they start on 127.0.0.1 still work; nothing else is reachable.
+        ``env`` (the process's environment) tells which ``/tmp`` paths it needs to read
+        (``PYTHONPATH`` entries, ``VIRTUAL_ENV``); ``read_only``: ``cwd`` is not writable.
         """
-        prefix = network_isolation() if not self.network else None
-        if not prefix:
-            return list(cmd)
-        return [*prefix, sys.executable, "-S", "-c", _LOOPBACK_UP, *cmd]
+        limits = self._limits()
+        if self.mode() == "strong":
+            env = env or {}
+            needs = [*readable, *(env.get("PYTHONPATH", "").split(os.pathsep)), env.get("VIRTUAL_ENV", "")]
+            if cmd and os.path.isabs(cmd[0]):
+                needs.append(Path(cmd[0]).parent.parent)  # the interpreter's (venv) prefix
+            return bwrap.command(cmd, Path(cwd or os.getcwd()), writable=list(writable),
+                                 readable=bwrap.tmp_paths(needs), network=self.network,
+                                 git_dir=self.git_dir, home=Path.home(), limits=limits,
+                                 read_only=read_only)
+        prefix = (network_isolation() or ()) if not self.network else ()
+        return [*prefix, sys.executable, "-S", "-c", _WEAK_SHIM, repr(self._rlimits()), *cmd]
+
+    def _rlimits(self) -> dict[str, int]:
+        out = {}
+        if self.cpu_seconds:
+            out["cpu"] = self.cpu_seconds
+        if self.memory_bytes:
+            out["as"] = self.memory_bytes
+        return out
+
+    def _limits(self) -> list[str]:
+        rl = self._rlimits()
+        if not rl:
+            return []
+        exe = shutil.which("prlimit")
+        if exe:
+            return [exe, *(f"--cpu={v}:{v + 5}" if k == "cpu" else f"--as={v}" for k, v in rl.items()), "--"]
+        return [sys.executable, "-S", "-c", _EXEC_SHIM, repr(rl)]
 
     def describe(self) -> dict:
         """The policy as shown by ``loopwright doctor``."""
+        strong = self.mode() == "strong"
         iso = network_isolation()
         return {
-            "secrets removed": ", ".join(self.secret_patterns),
-            "process group": "own group per process, whole group killed at timeout",
+            "sandbox": ("strong: bubblewrap (read-only root, only the worktree writable, "
+                        ".git read-only, private /tmp, PID/net/IPC namespaces)") if strong else
+                       ("WEAK: bubblewrap is not in use (apt-get install bubblewrap, allow user "
+                        "namespaces, or unset LOOPWRIGHT_SANDBOX=weak): tests can write outside "
+                        "the worktree"),
+            "environment": "allow-list: " + ", ".join(self.env_allow + self.pass_env),
+            "processes": ("PID namespace: every process killed at the end" if strong else
+                          "own process group, killed at the end (setsid children escape)"),
             "cpu limit": f"{self.cpu_seconds} s" if self.cpu_seconds else "none",
             "memory limit": f"{self.memory_bytes // 2**20} MiB" if self.memory_bytes else "none",
             "network": "allowed" if self.network else (
-                f"blocked ({' '.join(iso)})" if iso else
+                "loopback only (network namespace)" if strong or iso else
                 "NOT blocked: this kernel does not allow an unprivileged network namespace"),
-            "HOME": "a fresh temporary directory" if self.private_home else "inherited",
+            "HOME": "an empty private directory" if self.private_home else "inherited",
         }
 
 
-# Runs inside the new network namespace: IFF_UP on "lo" (SIOCGIFFLAGS/SIOCSIFFLAGS
-# ioctls, netdevice(7)), then exec the real command.
-_LOOPBACK_UP = """
-import fcntl, os, socket, struct, sys
+# Weak mode's parent shim: rlimits in the child, then exec; waits so the command's
+# getppid() is the shim, not loopwright; brings loopback up in a new network namespace
+# (SIOCGIFFLAGS/SIOCSIFFLAGS ioctls, netdevice(7)).
+_WEAK_SHIM = """
+import ast, fcntl, os, resource, signal, socket, struct, sys
 try:
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     flags = struct.unpack("16sH", fcntl.ioctl(s, 0x8913, struct.pack("16sH", b"lo", 0)))[1]
     fcntl.ioctl(s, 0x8914, struct.pack("16sH", b"lo", flags | 1))
+    s.close()
 except OSError:
     pass
-os.execvp(sys.argv[1], sys.argv[1:])
+lim = ast.literal_eval(sys.argv[1])
+pid = os.fork()
+if pid == 0:
+    if lim.get("cpu"):
+        resource.setrlimit(resource.RLIMIT_CPU, (lim["cpu"], lim["cpu"] + 5))
+    if lim.get("as"):
+        resource.setrlimit(resource.RLIMIT_AS, (lim["as"], lim["as"]))
+    os.execvp(sys.argv[2], sys.argv[2:])
+for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+    signal.signal(sig, lambda n, f: os.kill(pid, n))
+while True:
+    try:
+        _, status = os.waitpid(pid, 0)
+        break
+    except InterruptedError:
+        continue
+code = os.waitstatus_to_exitcode(status)
+os._exit(code if code >= 0 else 128 - code)
+"""
+
+# Strong mode's rlimit shim when util-linux prlimit is missing: set, then exec.
+_EXEC_SHIM = """
+import ast, os, resource, sys
+lim = ast.literal_eval(sys.argv[1])
+if lim.get("cpu"):
+    resource.setrlimit(resource.RLIMIT_CPU, (lim["cpu"], lim["cpu"] + 5))
+if lim.get("as"):
+    resource.setrlimit(resource.RLIMIT_AS, (lim["as"], lim["as"]))
+os.execvp(sys.argv[2], sys.argv[2:])
 """
 
 
 @functools.lru_cache(maxsize=1)
 def network_isolation() -> tuple[str, ...] | None:
-    """The command prefix that starts a process without network, or None if unavailable.
+    """Weak mode's command prefix that starts a process without network, or None.
 
     Tries ``unshare --net`` (root) and ``unshare --map-root-user --net`` (unprivileged
     user namespaces), each probed once per process.
@@ -134,7 +252,9 @@ class ProcessResult:
         returncode: exit status (negative: killed by that signal; None if timed out).
         stdout, stderr: decoded output (UTF-8, errors replaced), possibly truncated.
         duration: wall seconds from start to exit.
-        timed_out: the wall-clock timeout fired and the process group was killed.
+        timed_out: the wall-clock timeout fired and the process (tree) was killed.
+        channel: bytes written to the results pipe (``run(channel=True)``).
+        sandbox: ``strong`` or ``weak`` (see :class:`SandboxPolicy`).
     """
 
     returncode: int | None
@@ -142,6 +262,8 @@ class ProcessResult:
     stderr: str
     duration: float
     timed_out: bool = False
+    channel: bytes = b""
+    sandbox: str = ""
 
 
 def run(
@@ -151,52 +273,119 @@ def run(
     policy: SandboxPolicy | None = None,
     env: dict[str, str] | None = None,
     max_output: int = 1_000_000,
+    writable: list[Path] = (),
+    readable: list[Path] = (),
+    channel: bool = False,
+    read_only: bool = False,
 ) -> ProcessResult:
-    """Run ``cmd`` in ``cwd`` in a new process group; kill the whole group after ``timeout`` seconds.
+    """Run ``cmd`` in ``cwd`` under ``policy``; kill it and everything it started after
+    ``timeout`` seconds, and in any case when it exits.
 
     Args:
-        cmd: argv list.
-        cwd: working directory.
-        timeout: wall-clock limit in seconds.
-        policy: environment scrubbing and rlimits (default :class:`SandboxPolicy()`).
-        env: extra variables on top of the scrubbed environment.
+        cmd: argv list. cwd: working directory (the only writable place besides ``writable``).
+        timeout: wall-clock limit in seconds (reading its output included).
+        policy: isolation, environment and rlimits (default :class:`SandboxPolicy()`).
+        env: extra variables on top of the allow-listed environment.
         max_output: characters kept from each of stdout/stderr (the tail is kept).
+        writable, readable: more directories the process may write / must read.
+        read_only: ``cwd`` is read-only too (a probe run in the user's repository).
+        channel: give the process a pipe (its fd number in ``$LOOPWRIGHT_CHANNEL_FD``);
+            what it writes there comes back in :attr:`ProcessResult.channel`.
 
     Raises:
-        FileNotFoundError: ``cmd[0]`` does not exist.
+        FileNotFoundError: ``cmd[0]`` (or bwrap) does not exist.
     """
     policy = policy or SandboxPolicy()
     full_env = policy.environment()
     if env:
         full_env.update(env)
+    fds: list[int] = []
+    if channel:
+        r, w = os.pipe()
+        fds = [w]
+        full_env[CHANNEL_ENV] = str(w)
     start = time.monotonic()
-    proc = subprocess.Popen(
-        policy.wrap(cmd),
-        cwd=str(cwd),
-        env=full_env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-        preexec_fn=_limits(policy) if (policy.cpu_seconds or policy.memory_bytes) else None,
-    )
-    timed_out = False
     try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        timed_out = True
-        kill_group(proc.pid)
-        out, err = proc.communicate()
-    else:
-        # Children that outlived the main process (daemons, forks) die with the group.
-        kill_group(proc.pid)
+        proc = subprocess.Popen(
+            policy.wrap(cmd, cwd, writable, readable, full_env, read_only), cwd=str(cwd), env=full_env,
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            start_new_session=True, pass_fds=fds,
+        )
+    finally:
+        for fd in fds:
+            os.close(fd)
+    streams = {proc.stdout.fileno(): bytearray(), proc.stderr.fileno(): bytearray()}
+    if channel:
+        streams[r] = bytearray()
+    timed_out = _pump(proc, streams, start + timeout, max_output,
+                      {proc.stdout.fileno(), proc.stderr.fileno()})
+    kill_group(proc.pid)  # weak mode's leftovers; strong: the namespace is already gone
+    if proc.poll() is None:
+        proc.wait()
+    proc.stdout.close()
+    proc.stderr.close()
+    if channel:
+        os.close(r)
+    bufs = list(streams.values())
     return ProcessResult(
         None if timed_out else proc.returncode,
-        out.decode("utf-8", "replace")[-max_output:],
-        err.decode("utf-8", "replace")[-max_output:],
-        time.monotonic() - start,
-        timed_out,
+        bufs[0].decode("utf-8", "replace")[-max_output:],
+        bufs[1].decode("utf-8", "replace")[-max_output:],
+        time.monotonic() - start, timed_out,
+        bytes(bufs[2]) if channel else b"", policy.mode(),
     )
+
+
+def _pump(proc: subprocess.Popen, streams: dict[int, bytearray], deadline: float, keep: int,
+          capped: set[int]) -> bool:
+    """Read ``streams`` until EOF or ``deadline``; after the process exits, at most
+    :data:`DRAIN_SECONDS` more. ``capped`` streams keep their last ``keep`` bytes (about).
+    Returns True when the deadline fired (the process was killed)."""
+    open_fds = set(streams)
+    exited_at: float | None = None
+    pidfd = _pidfd(proc.pid)
+    try:
+        while open_fds:
+            now = time.monotonic()
+            if exited_at is None and proc.poll() is not None:
+                exited_at = now
+                kill_group(proc.pid)
+            limit = deadline if exited_at is None else min(deadline, exited_at + DRAIN_SECONDS)
+            if now >= limit:
+                if exited_at is None:
+                    kill_group(proc.pid)
+                    return True
+                return False
+            watch = list(open_fds) + ([pidfd] if pidfd is not None and exited_at is None else [])
+            ready, _, _ = select.select(watch, [], [], min(limit - now, 0.5 if pidfd is None else 3600))
+            for fd in ready:
+                if fd == pidfd:
+                    continue
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    open_fds.discard(fd)
+                    continue
+                buf = streams[fd]
+                buf += chunk
+                if fd in capped and len(buf) > 2 * keep:
+                    del buf[:-keep]
+        if exited_at is None:
+            try:
+                proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                kill_group(proc.pid)
+                return True
+        return False
+    finally:
+        if pidfd is not None:
+            os.close(pidfd)
+
+
+def _pidfd(pid: int) -> int | None:
+    try:
+        return os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        return None
 
 
 def kill_group(pgid: int) -> None:
@@ -205,15 +394,3 @@ def kill_group(pgid: int) -> None:
         os.killpg(pgid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
-
-
-def _limits(policy: SandboxPolicy):
-    def apply() -> None:  # runs in the child between fork and exec
-        import resource
-
-        if policy.cpu_seconds:
-            resource.setrlimit(resource.RLIMIT_CPU, (policy.cpu_seconds, policy.cpu_seconds + 5))
-        if policy.memory_bytes:
-            resource.setrlimit(resource.RLIMIT_AS, (policy.memory_bytes, policy.memory_bytes))
-
-    return apply

@@ -4,7 +4,8 @@ A run gets one worktree on branch ``loopwright/<run-id>`` (the result) and,
 for parallel candidate evaluation, detached scratch worktrees at the same commit.
 Worktrees live outside the user's working tree (under the system temp directory,
 or ``$LOOPWRIGHT_WORKTREES``), so the user's files, index, branch and stash are
-never touched.
+never touched. Every git command runs through :mod:`sandbox.gitcmd` (hooks off; a
+worktree is reached through its admin directory, never its own ``.git`` file).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import git
 
+from sandbox.gitcmd import admin_dir, harden, worktree_git
 from sandbox.patch import Patch, apply_patch, revert
 
 BRANCH_PREFIX = "loopwright/"
@@ -41,7 +43,7 @@ def open_repo(path: Path) -> git.Repo:
     if not path.exists():
         raise RepoError(f"{path} does not exist")
     try:
-        repo = git.Repo(path, search_parent_directories=True)
+        repo = harden(git.Repo(path, search_parent_directories=True))
     except (git.InvalidGitRepositoryError, git.NoSuchPathError):
         raise RepoError(
             f"{path} is not inside a git repository; run `git init && git add -A && "
@@ -72,11 +74,14 @@ class Worktree:
         repo: the user's repository.
         path: the worktree directory.
         branch: the branch it is on (``None`` for detached scratch worktrees).
+        admin: its admin directory in the repository's ``.git`` (``.git/worktrees/<name>``),
+            read at creation; None: read from the worktree's ``.git`` file when needed.
     """
 
     repo: git.Repo
     path: Path
     branch: str | None
+    admin: Path | None = None
 
     @classmethod
     def create(cls, repo: git.Repo, name: str, branch: str | None, commit: str = "HEAD") -> Worktree:
@@ -97,7 +102,7 @@ class Worktree:
             repo.git.worktree(*args)
         except git.GitCommandError as exc:
             raise RepoError(f"could not create worktree {path}: {exc.stderr.strip()}") from exc
-        return cls(repo, path, branch)
+        return cls(repo, path, branch, admin_dir(path))
 
     def apply(self, patch: Patch) -> dict[str, str | None]:
         """Apply ``patch`` to the files; returns what :meth:`revert` needs. Raises PatchError."""
@@ -111,13 +116,14 @@ class Worktree:
         """Commit ``paths`` (the files patches touched) on the worktree's branch; returns the sha.
 
         Only those paths are staged: whatever else the test runs left behind stays out.
+        Git reaches the worktree through :attr:`admin` with hooks off (:mod:`sandbox.gitcmd`).
         """
-        with git.Repo(self.path) as wt:  # closing it stops its persistent `git cat-file` processes
-            wt.git.add("-A", "--", *paths)
-            env = {k: v for k, v in _IDENTITY.items() if not _configured(wt, k)}
-            with wt.git.custom_environment(**env):
-                wt.git.commit("-q", "--no-verify", "-m", message)
-            return wt.head.commit.hexsha
+        wt = worktree_git(self.path, self.admin or admin_dir(self.path))
+        wt.add("-A", "--", *paths)
+        env = {k: v for k, v in _IDENTITY.items() if not _configured(wt, k)}
+        with wt.custom_environment(**env):
+            wt.commit("-q", "--no-verify", "-m", message)
+        return wt.rev_parse("HEAD").strip()
 
     def remove(self, delete_branch: bool = False) -> None:
         """Remove the worktree directory (and its branch if asked); never raises."""
@@ -136,11 +142,11 @@ class Worktree:
                 pass
 
 
-def _configured(repo: git.Repo, env_name: str) -> bool:
+def _configured(cmd: git.Git, env_name: str) -> bool:
     key = "user.email" if env_name.endswith("EMAIL") else "user.name"
     if os.environ.get(env_name):
         return True
     try:
-        return bool(repo.git.config("--get", key))
+        return bool(cmd.config("--get", key))
     except git.GitCommandError:
         return False

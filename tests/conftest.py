@@ -63,7 +63,7 @@ def snapshot(root: Path) -> dict[str, bytes]:
 
 def run_dir(root: Path, run_id: str = "") -> Path:
     """A run's state directory (``<git dir>/loopwright/runs/<run_id>``), or the runs directory."""
-    from harness.state import state_dir
+    from harness.core.state import state_dir
 
     runs = state_dir(root) / "runs"
     return runs / run_id if run_id else runs
@@ -71,7 +71,7 @@ def run_dir(root: Path, run_id: str = "") -> Path:
 
 def lessons_file(root: Path) -> Path:
     """The lessons of runs that did not write them to the tree (``<git dir>/loopwright/lessons.md``)."""
-    from harness.state import state_dir
+    from harness.core.state import state_dir
 
     return state_dir(root) / "lessons.md"
 
@@ -107,6 +107,22 @@ def assert_clean(root: Path, worktrees: Path) -> None:
 
 
 PYTHON = sys.executable
+
+
+def survivors(token: str) -> list[int]:
+    """Pids of live (not zombie) processes whose command line contains ``token``."""
+    out = []
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit() or int(d.name) == os.getpid():
+            continue
+        try:
+            cmd = (d / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            state = next(ln for ln in (d / "status").read_text().splitlines() if ln.startswith("State:"))
+        except (OSError, StopIteration):
+            continue
+        if token in cmd and "Z" not in state.split()[1]:
+            out.append(int(d.name))
+    return out
 
 
 @pytest.fixture(autouse=True)

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from harness.cli import app
-from harness.state import RunState, StateError, load_state
+from harness.core.state import RunState, StateError, load_state
 from tests.conftest import git, run_dir, snapshot, write_tree
 from tests.github_server import GitHubServer
 
@@ -68,7 +68,7 @@ def invoke(args: list[str], env: dict | None = None, as_json: bool = True):
     assert exc is None or isinstance(exc, SystemExit), f"{type(exc).__name__}: {exc}\n{result.output}"
     assert "Traceback" not in result.output, result.output
     if result.exit_code == 2 and as_json:
-        error = json.loads(result.stdout.strip().splitlines()[-1])["error"]
+        error = json.loads(result.stdout)["error"]  # one JSON document on stdout
         assert error and "\n" not in error, error
         return 2, error, result
     return result.exit_code, result.stdout, result
@@ -129,7 +129,7 @@ def test_resume_never_writes_where_state_json_says_the_repository_is(repo, tmp_p
 
 
 def test_status_shows_a_run_that_is_starting_as_running_not_corrupted(repo):
-    from harness.state import RunFiles
+    from harness.core.state import RunFiles
 
     files = RunFiles(repo, "20250101-120001-cd34")
     files.lock()  # a run that holds its lock but has not written state.json yet

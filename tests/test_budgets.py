@@ -10,10 +10,10 @@ import time
 import pytest
 
 from evals.model_server import Error, FakeLLMServer, Reply
-from harness.fix import FixOptions, fix
+from harness.work.fix import FixOptions, fix
 from harness.generators.llm import BudgetExceeded, GeneratorError, RetryPolicy
 from harness.generators.registry import make_generator
-from harness.stop import StopLimits, usd, would_exceed
+from harness.core.stop import StopLimits, usd, would_exceed
 from tests.conftest import PYTHON
 from tests.test_fix import CLAMP
 from tests import test_llm_generators as llm_tests
@@ -156,7 +156,7 @@ def test_max_cost_for_a_model_without_a_price_is_said_to_be_unenforceable(make_r
 
 
 def test_cost_budget_is_enforced_for_a_priced_model_and_absent_without_max_cost():
-    from harness.fix import cost_budget
+    from harness.work.fix import cost_budget
 
     notes: list[str] = []
     priced = make_generator("openai:gpt-4.1-mini", env={"OPENAI_API_KEY": "k"})

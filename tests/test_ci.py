@@ -11,11 +11,11 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from harness import cli_review
+from harness.cli import review as cli_review
 from harness.cli import app
-from harness.cli_review import decide, delivery, run_ci
-from harness.github import GitHub
-from harness.review import REPLY_MARKER, STATUS_MARKER
+from harness.cli.review import decide, delivery, run_ci
+from harness.work.github import GitHub
+from harness.work.review import REPLY_MARKER, STATUS_MARKER
 from sandbox.patch import unified_diff
 from tests.conftest import git
 from tests.github_server import GitHubServer
@@ -208,6 +208,16 @@ def test_bad_input_exit_codes(tmp_path):
     result = runner.invoke(app, ["ci", "--json"], env={"GITHUB_EVENT_NAME": "pull_request",
                                                         "GITHUB_EVENT_PATH": str(tmp_path / "missing.json")})
     assert result.exit_code == 2 and "cannot read the event payload" in json.loads(result.stdout)["error"]
+
+
+def test_ci_refuses_a_weak_sandbox_unless_allowed(tmp_path):
+    runner = CliRunner()
+    env = {"LOOPWRIGHT_SANDBOX": "weak", "GITHUB_EVENT_NAME": "", "GITHUB_EVENT_PATH": ""}
+    result = runner.invoke(app, ["ci", "--json"], env=env)
+    assert result.exit_code == 2 and "--allow-weak-sandbox" in json.loads(result.stdout)["error"]
+    result = runner.invoke(app, ["ci", "--allow-weak-sandbox"], env=env)
+    assert result.exit_code == 2 and "runs in GitHub Actions" in result.output  # got past the check
+    assert "WARNING: weak sandbox" in result.output
 
 
 def test_rejected_token_stops_with_a_clear_message(tmp_path):

@@ -11,11 +11,11 @@ from typer.testing import CliRunner
 
 from evals.pytest_runner import PytestEvaluator
 from evals.verdict import TestResult
-from harness import config
+from harness.core import config as config
 from harness.cli import app
-from harness.errors import UsageError
-from harness.session import _restrict
-from harness.validate import Baseline, Validator
+from harness.core.errors import UsageError
+from harness.core.session import _restrict
+from harness.core.validate import Baseline, Validator
 from loops.spec import builtin_spec
 from sandbox.patch import Patch
 from tests.conftest import PYTHON
@@ -109,12 +109,25 @@ def test_tests_option_restricts_the_failing_tests_worked_on(tmp_path):
 
 
 def test_the_loops_worker_model_settings_reach_its_generator(monkeypatch):
-    from harness.cli_common import make_generator
+    from harness.cli.common import build_generator
 
     monkeypatch.setenv("ANTHROPIC_API_KEY", "k")
     monkeypatch.setenv("OPENAI_API_KEY", "k")
     loop = builtin_spec("do-instruction")
-    own = make_generator(loop.generator, loop)
+    own = build_generator(loop.generator, loop)
     assert (own.temperature, own.max_tokens) == (0.2, 8192)  # workers[0].model in the loop file
-    other = make_generator("openai:gpt-4.1-mini", loop)
+    other = build_generator("openai:gpt-4.1-mini", loop)
     assert (other.temperature, other.max_tokens) == (None, 4096)  # another model: its defaults
+
+
+def test_fix_with_tests_works_on_the_named_failing_test_only(make_repo):
+    import json
+
+    root = make_repo({"ages.py": "def is_adult(age):\n    return age > 18\n",
+                      "names.py": "def greet(name):\n    return 'Hello, ' + name\n",
+                      "tests/test_ages.py": "from ages import is_adult\n\n\ndef test_eighteen():\n    assert is_adult(18)\n",
+                      "tests/test_names.py": "from names import greet\n\n\ndef test_bye():\n    assert greet('x') == 'Bye'\n"})
+    res = CliRunner().invoke(app, ["fix", str(root), "--json", "--python", PYTHON, "--tests", "tests/test_ages.py"])
+    out = json.loads(res.stdout)
+    assert res.exit_code == 0 and out["status"] == "fixed", res.output
+    assert out["fixed_tests"] == ["tests/test_ages.py::test_eighteen"] and "names.py" not in out["patch"]

@@ -8,13 +8,13 @@ import json
 from typer.testing import CliRunner
 
 from harness.cli import app
-from harness.fix import FixOptions, fix
+from harness.work.fix import FixOptions, fix
 from harness.generators.templates import TemplateGenerator
-from harness.loop import LoopEvent
-from harness.state import RunFiles, state_dir
+from harness.core.loop import LoopEvent
+from harness.core.state import RunFiles, state_dir
 from sandbox.worktree import Worktree, open_repo, worktree_root
 from tests.conftest import git, run_dir, snapshot
-from harness.stop import StopLimits
+from harness.core.stop import StopLimits
 from tests.conftest import PYTHON
 from tests.test_fix import CLAMP
 

@@ -8,10 +8,10 @@ import time
 from evals.lint import RuffEvaluator
 from evals.pytest_runner import PytestEvaluator, TimeoutPolicy
 from evals.types import TypeCheckEvaluator
-from harness.fix import FixOptions, fix
+from harness.work.fix import FixOptions, fix
 from harness.generators.templates import TemplateGenerator
-from harness.stop import StopLimits
-from harness.validate import Baseline, Gate, Validator
+from harness.core.stop import StopLimits
+from harness.core.validate import Baseline, Gate, Validator
 from sandbox.patch import Patch
 from sandbox.worktree import Worktree, open_repo
 from tests.conftest import PYTHON, snapshot
@@ -105,22 +105,31 @@ def test_fix_end_to_end_with_lint_and_types_configured(make_repo):
 
 
 def test_tests_see_no_api_key_and_no_network(make_repo, monkeypatch):
+    import socket
+
     from sandbox.process import network_isolation
 
     monkeypatch.setenv("OPENAI_API_KEY", "sk-should-not-leak")
+    host = socket.socket()  # a listener on the host's loopback: only loopback is ever dialed
+    host.bind(("127.0.0.1", 0))
+    host.listen()
+    port = host.getsockname()[1]
     root = make_repo({
         "env_check.py": "def ok():\n    return 1\n",
         "test_env.py": (
             "import os, socket\n\n"
             "def test_no_key():\n    assert 'OPENAI_API_KEY' not in os.environ\n\n"
             "def test_no_network():\n"
-            "    try:\n        socket.create_connection(('192.0.2.1', 80), timeout=1)\n"
+            f"    try:\n        socket.create_connection(('127.0.0.1', {port}), timeout=1)\n"
             "    except OSError:\n        return\n"
-            "    raise AssertionError('network reachable')\n"
+            "    raise AssertionError('the host network is reachable')\n"
         ),
     })
-    res = fix(root, TemplateGenerator(), FixOptions(python=PYTHON))
-    if network_isolation() is not None:
+    try:
+        res = fix(root, TemplateGenerator(), FixOptions(python=PYTHON))
+    finally:
+        host.close()
+    if res.sandbox == "strong" or network_isolation() is not None:
         assert res.state.status == "nothing_to_fix", res.state.stop_detail
     else:  # no namespaces here: the key is still gone, and the user is told about the network
         assert "test_env.py::test_no_key" not in res.state.baseline_failing

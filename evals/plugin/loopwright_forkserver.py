@@ -9,10 +9,19 @@ imported by the server, so every child sees the current files of its worktree.
 
 Protocol (one JSON object per line):
     stdin:  ``{"cwd": str, "args": [str], "env": {name: value}, "out": path, "err": path,
-              "rlimits": {"cpu": seconds, "memory": bytes}}``
+              "timeout": seconds, "nonce": str}``
     stdout: ``{"ready": true, "modules": [top-level module names]}`` once at start,
-            then ``{"pid": int}`` when a child starts and ``{"pid": int, "status": int}``
-            when it ends (negative: killed by that signal).
+            then ``{"pid": int, "nonce": str}`` when a child starts, the plugin's result
+            records (the child's results pipe is a duplicate of this stream), and
+            ``{"pid": int, "status": int, "timed_out": bool, "nonce": str}`` when it ends
+            (negative status: killed by that signal).
+
+The server enforces each child's timeout and kills what the child left behind
+itself: its process group, and inside a private PID namespace (``LOOPWRIGHT_PIDNS=1``,
+the bubblewrap sandbox) every process but the server and the namespace's init, so
+``setsid`` grandchildren do not survive into the next run. Child pids are the
+namespace's own: the client never signals them. Resource limits are the server's
+own (set by the sandbox's wrapper) and inherited by every child.
 Standard library only (plus pytest, which the target interpreter has).
 """
 
@@ -20,6 +29,9 @@ import importlib
 import json
 import os
 import sys
+
+
+PRELOADED = []  # top-level names of the plugin modules the server imported itself
 
 
 def _preload():
@@ -32,15 +44,33 @@ def _preload():
     except Exception:
         eps = []
     for ep in eps:
+        name = ep.value.split(":")[0]
         try:
-            importlib.import_module(ep.value.split(":")[0])
+            importlib.import_module(name)
+            PRELOADED.append(name.split(".")[0])
         except Exception:
             pass
     importlib.import_module("loopwright_pytest")
+    PRELOADED.append("loopwright_pytest")
+
+
+def _rewrite_filters():
+    """``-W`` options silencing pytest's "Module already imported so cannot be rewritten"
+    warning for the plugin modules this server imported before pytest could install its
+    assertion-rewriting hook. In a plain process pytest imports them itself, so the warning
+    only exists because of the preload; a project whose configuration turns warnings into
+    errors (``filterwarnings = error``) would otherwise fail to start in every child.
+    Command-line filters win over the ini file's, and only these names are silenced."""
+    out = []
+    for name in sorted(set(PRELOADED)):
+        out += ["-W", f"ignore:Module already imported so cannot be rewritten; {name}"
+                      ":pytest.PytestAssertRewriteWarning"]
+    return out
 
 
 def _child(req):
     os.setsid()
+    channel = os.dup(1)  # the protocol stream: the plugin's results pipe
     fd_in = os.open(os.devnull, os.O_RDONLY)
     fd_out = os.open(req["out"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     fd_err = os.open(req["err"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -50,15 +80,8 @@ def _child(req):
     sys.stdin = open(0, closefd=False)
     sys.stdout = open(1, "w", closefd=False)
     sys.stderr = open(2, "w", closefd=False)
-    limits = req.get("rlimits") or {}
-    if limits:
-        import resource
-
-        if limits.get("cpu"):
-            resource.setrlimit(resource.RLIMIT_CPU, (limits["cpu"], limits["cpu"] + 5))
-        if limits.get("memory"):
-            resource.setrlimit(resource.RLIMIT_AS, (limits["memory"], limits["memory"]))
     os.chdir(req["cwd"])
+    os.environ["LOOPWRIGHT_CHANNEL_FD"] = str(channel)
     for name, value in req.get("env", {}).items():
         if value is None:
             os.environ.pop(name, None)
@@ -68,13 +91,76 @@ def _child(req):
     sys.path.insert(0, req["cwd"])
     import pytest
 
-    code = 1
+    code = 3  # pytest's INTERNAL_ERROR
     try:
-        code = int(pytest.main(req["args"]))
+        code = int(pytest.main(_rewrite_filters() + req["args"]))
+    except BaseException:  # an error pytest did not report itself: keep its text
+        import traceback
+
+        traceback.print_exc()
     finally:
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)
+
+
+def _wait(pid, timeout):
+    """Wait for child ``pid`` at most ``timeout`` seconds (then kill its group);
+    returns (exit code, timed out)."""
+    import select
+    import signal
+
+    timed_out = False
+    try:
+        pidfd = os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        pidfd = None
+    if timeout:
+        if pidfd is not None:
+            ready, _, _ = select.select([pidfd], [], [], timeout)
+            os.close(pidfd)
+            timed_out = not ready
+        else:  # no pidfd (old kernel): poll
+            import time
+
+            end = time.monotonic() + timeout
+            while True:
+                done, status = os.waitpid(pid, os.WNOHANG)
+                if done:
+                    return os.waitstatus_to_exitcode(status), False
+                if time.monotonic() > end:
+                    timed_out = True
+                    break
+                time.sleep(0.02)
+        if timed_out:
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except OSError:
+                pass
+    elif pidfd is not None:
+        os.close(pidfd)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status), timed_out
+
+
+def _sweep(pid):
+    """Kill what child ``pid`` left: its group, and in a private PID namespace every
+    other process except init (1) and this server."""
+    import signal
+
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except OSError:
+        pass
+    if os.environ.get("LOOPWRIGHT_PIDNS") != "1":
+        return
+    me = os.getpid()
+    for name in os.listdir("/proc"):
+        if name.isdigit() and int(name) not in (1, me):
+            try:
+                os.kill(int(name), signal.SIGKILL)
+            except OSError:
+                pass
 
 
 def main():
@@ -86,14 +172,15 @@ def main():
         if not line.strip():
             continue
         req = json.loads(line)
+        nonce = req.get("nonce", "")
         pid = os.fork()
         if pid == 0:
             _child(req)
-        out.write(json.dumps({"pid": pid}) + "\n")
+        out.write(json.dumps({"pid": pid, "nonce": nonce}) + "\n")
         out.flush()
-        _, status = os.waitpid(pid, 0)
-        code = os.waitstatus_to_exitcode(status)
-        out.write(json.dumps({"pid": pid, "status": code}) + "\n")
+        code, timed_out = _wait(pid, req.get("timeout"))
+        _sweep(pid)
+        out.write(json.dumps({"pid": pid, "status": code, "timed_out": timed_out, "nonce": nonce}) + "\n")
         out.flush()
 
 

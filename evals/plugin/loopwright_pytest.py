@@ -3,8 +3,10 @@
 Self-contained (standard library, plus coverage.py when the target has it): the
 target interpreter need not have loopwright installed. Configured by environment:
 
-``LOOPWRIGHT_RESULTS``   path of a JSONL file: one record per event, flushed as it
-                         happens so a process that dies mid-run leaves what it did:
+``LOOPWRIGHT_CHANNEL_FD`` an inherited pipe (file descriptor number) for the results:
+                         one JSON record per line, each carrying ``"nonce"`` (from
+                         ``LOOPWRIGHT_NONCE``), flushed as it happens so a process that
+                         dies mid-run leaves what it did:
                          ``{"event": "collected", "ids": [...]}``,
                          ``{"event": "start", "id": ...}``,
                          ``{"event": "result", "id", "outcome", "message", "frames", "duration"}``.
@@ -16,17 +18,24 @@ target interpreter need not have loopwright installed. Configured by environment
                          ``os._exit`` after a grace period, its record written first.
 ``LOOPWRIGHT_STOP_ON``   path of a JSON list of node ids expected to pass: stop the
                          session at the first of them that does not (a regression).
-``LOOPWRIGHT_COVERAGE``  path of a JSON file to write per-test line coverage to:
-                         ``{test_id: {abs_path: [lines]}}``, files under ``LOOPWRIGHT_ROOT``
-                         (installed packages excluded). Lines run outside any test (module-
-                         level code and class attributes, run when a module is imported
-                         during collection) are recorded under the id ``<import>``.
+``LOOPWRIGHT_COVERAGE``  ``1``: send per-test line coverage at the end as
+                         ``{"event": "coverage", "data": {test_id: {abs_path: [lines]}}}``,
+                         files under ``LOOPWRIGHT_ROOT`` (installed packages excluded). Lines
+                         run outside any test (module-level code and class attributes, run
+                         when a module is imported during collection) are recorded under the
+                         id ``<import>``.
+
+The pipe is not a path test code can name: at configure time both variables are
+removed from ``os.environ`` and the descriptor is moved to a close-on-exec number,
+so subprocesses of tests never inherit it. (Code running *in* the test process can
+still find it: that is why acceptance is confirmed by a second, fresh run.)
 """
 
 from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import sys
 import time
@@ -35,7 +44,7 @@ import traceback
 import pytest
 
 _ENV = os.environ.get
-IMPORT_CONTEXT = "<import>"  # harness.evidence.IMPORT_CONTEXT
+IMPORT_CONTEXT = "<import>"  # harness.core.evidence.IMPORT_CONTEXT
 
 
 class TestTimeout(BaseException):
@@ -52,11 +61,26 @@ def _load(name, default):
         return json.load(fh)
 
 
+def _channel():
+    """The results pipe, moved to a high close-on-exec descriptor; its variables removed."""
+    fd = os.environ.pop("LOOPWRIGHT_CHANNEL_FD", None)
+    nonce = os.environ.pop("LOOPWRIGHT_NONCE", "")
+    if not fd:
+        return None, nonce
+    try:
+        import fcntl
+
+        high = fcntl.fcntl(int(fd), fcntl.F_DUPFD_CLOEXEC, random.randrange(300, 900))
+        os.close(int(fd))
+    except (ImportError, OSError):
+        high = int(fd)
+    return os.fdopen(high, "w", encoding="utf-8"), nonce
+
+
 class _Recorder:
     def __init__(self, config):
         self.config = config
-        path = _ENV("LOOPWRIGHT_RESULTS")
-        self.out = open(path, "a", encoding="utf-8") if path else None
+        self.out, self.nonce = _channel()
         self.root = os.path.realpath(_ENV("LOOPWRIGHT_ROOT") or str(config.rootpath))
         self.select = _load("LOOPWRIGHT_SELECT", None)
         self.first = _load("LOOPWRIGHT_FIRST", [])
@@ -75,7 +99,7 @@ class _Recorder:
     # -- output ---------------------------------------------------------------
     def emit(self, record):
         if self.out:
-            self.out.write(json.dumps(record) + "\n")
+            self.out.write(json.dumps({**record, "nonce": self.nonce}) + "\n")
             self.out.flush()
 
     def frames(self, tb):
@@ -120,8 +144,7 @@ class _Recorder:
             sys.settrace(tracer)
 
     def write_coverage(self):
-        path = _ENV("LOOPWRIGHT_COVERAGE")
-        if not path:
+        if not _ENV("LOOPWRIGHT_COVERAGE"):
             return
         result = {}
         if self.cov is not None:
@@ -135,8 +158,7 @@ class _Recorder:
             sys.settrace(None)
             for tid, files in self.trace.items():
                 result[tid] = {fn: sorted(lines) for fn, lines in files.items()}
-        with open(path, "w", encoding="utf-8") as fh:
-            json.dump(result, fh)
+        self.emit({"event": "coverage", "data": result})
 
 
 _rec = None

@@ -1,0 +1,114 @@
+"""What every ``loopwright`` command shares: the generator factory, the run configuration
+from flags, the error exit, and the options several commands declare alike.
+
+The command modules (:mod:`harness.cli.fix`, :mod:`harness.cli.do`,
+:mod:`harness.cli.review`) import this module; none imports another command module
+or :mod:`harness.cli` (which loads them lazily by name).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from harness.core import config as config
+from harness.core.errors import EXIT_BAD_INPUT, UsageError
+from harness.core.protocols import Generator
+from loops.spec import LoopSpec
+
+err = Console(stderr=True, soft_wrap=True)  # an error stays one line, however long
+
+
+def build_generator(spec_name: str, loop: LoopSpec, *, record: str | None = None,
+                   replay: str | None = None, base_url: str | None = None) -> Generator:
+    """The generator for ``--generator``/``--model`` (or the loop's worker model).
+
+    ``templates`` is the offline repairer; ``openai:MODEL``, ``anthropic:MODEL`` and
+    ``replay:FILE`` are model generators; ``A,B`` chains them (A first, B when A gives up).
+    The loop's worker model gets the worker's ``temperature`` and ``max_tokens`` (LSS
+    ``workers[0].model``); another model keeps the generator's defaults.
+
+    Raises:
+        UsageError: unknown generator, missing API key, unusable cassette.
+    """
+    from harness.generators.llm import GeneratorError
+    from harness.generators.registry import make_generator as make_llm
+
+    parts = [p.strip() for p in spec_name.split(",") if p.strip()]
+    if not parts:
+        raise UsageError("--generator is empty; use templates, openai:MODEL, anthropic:MODEL or replay:FILE")
+    built: list[Generator] = []
+    for part in parts:
+        if part in ("templates", "loopwright:templates"):
+            from harness.generators.templates import TemplateGenerator
+
+            built.append(TemplateGenerator(batch=loop.loopwright["candidates_per_iteration"]))
+            continue
+        model = loop.workers[0].model
+        knobs = {k: v for k, v in (("temperature", model.temperature), ("max_tokens", model.max_tokens))
+                 if v is not None and part == loop.generator}
+        try:
+            built.append(make_llm(part, record=record, replay=replay, base_url=base_url, **knobs))
+        except (ValueError, GeneratorError) as exc:
+            raise UsageError(str(exc)) from None
+    if len(built) == 1:
+        return built[0]
+    from harness.generators.chain import ChainGenerator
+
+    return ChainGenerator(built)
+
+
+def default_generator(loop: LoopSpec) -> str:
+    """The loop's worker model; for the offline default, escalate to a model when a key is set."""
+    from harness.generators.registry import default_generator_spec
+
+    if loop.generator != "templates":
+        return loop.generator
+    llm = default_generator_spec()
+    return "templates" if llm == "templates" else f"templates,{llm}"
+
+
+def run_config(loop: LoopSpec, repo: Path | None, flags: dict[str, Any], **fixed: Any) -> config.RunConfig:
+    """:func:`harness.core.config.build` with the repository root found from ``repo`` (a path
+    inside it; ``[tool.loopwright]`` is read there) — a path that is not in a git
+    repository reads no pyproject (the run itself reports that error).
+
+    Raises:
+        UsageError: a setting out of range or an unknown ``[tool.loopwright]`` key.
+    """
+    return config.build(loop, _root(repo), flags, **fixed)
+
+
+def _root(repo: Path | None) -> Path | None:
+    if repo is None:
+        return None
+    from sandbox.worktree import RepoError, open_repo
+
+    try:
+        return Path(open_repo(repo).working_tree_dir)
+    except RepoError:
+        return None
+
+
+def bad_input(exc: Exception, as_json: bool) -> typer.Exit:
+    """Print ``exc`` as the one-line error (and the ``--json`` error object); the exit to raise."""
+    if as_json:
+        print(json.dumps({"status": "error", "error": str(exc), "exit_code": EXIT_BAD_INPUT}))
+    err.print(f"[red]error:[/] {escape(str(exc))}")
+    return typer.Exit(EXIT_BAD_INPUT)
+
+
+REPO = typer.Argument(Path("."), help="The git repository (or a path inside it).")
+PYTHON = typer.Option(None, "--python", help="Target interpreter (default: REPO/.venv, else this one).")
+MAX_ITERATIONS = typer.Option(None, "--max-iterations", help="Stop after N iterations (overrides the loop).")
+MAX_SECONDS = typer.Option(None, "--max-seconds", help="Stop after S wall seconds (overrides the loop).")
+MAX_COST = typer.Option(None, "--max-cost", help="Stop before a model call would exceed this many USD.")
+MAX_TOKENS = typer.Option(None, "--max-tokens", help="Stop before a model call would exceed this many tokens.")
+BASE_URL = typer.Option(None, "--base-url", help="API root for OpenAI-compatible servers (Ollama, vLLM, …).")
+RECORD = typer.Option(None, "--record", help="Record every model exchange to this cassette (JSONL).")
+REPLAY = typer.Option(None, "--replay", help="Answer model calls from this cassette instead of the network.")

@@ -1,0 +1,62 @@
+"""What a generator is shown: the task, ranked suspicious locations, snippets, lessons."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness.core.task import Task
+
+
+@dataclass(frozen=True)
+class SuspiciousLocation:
+    """A ranked fault-localization result: a line and its suspiciousness in [0, 1]."""
+
+    path: str
+    line: int
+    score: float
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """A previously evaluated patch and why it was rejected (or accepted)."""
+
+    digest: str
+    description: str
+    accepted: bool
+    reason: str
+    diff: str = ""
+    viable: bool = False  # fixed some failing tests without regressions (maybe not chosen)
+    fixed: tuple[str, ...] = ()  # the failing test ids it fixed
+
+
+@dataclass
+class Context:
+    """Everything a generator may use to propose a patch.
+
+    Attributes:
+        root: the worktree the patch will apply to (read-only for generators).
+        task: the work.
+        locations: suspicious lines, most suspicious first.
+        protected: glob patterns of paths a patch must not touch (tests, configs).
+        lessons: relevant lessons from ``.loopwright/lessons.md`` (text).
+        conventions: the repository's AGENTS.md, if any.
+        attempts: prior attempts in this run, oldest first.
+        iteration: 1-based iteration number.
+        deadline: ``time.monotonic()`` by which a model call must have ended (the run's
+            ``--max-seconds``), or None. tokens_left: model tokens (input + output) the
+            run's ``--max-tokens`` leaves for the call, or None. Generators cap each
+            request's timeout, retry waits and ``max_tokens`` by them.
+    """
+
+    root: Path
+    task: Task
+    locations: list[SuspiciousLocation] = field(default_factory=list)
+    protected: tuple[str, ...] = ()
+    lessons: list[str] = field(default_factory=list)
+    conventions: str = ""
+    attempts: list[Attempt] = field(default_factory=list)
+    iteration: int = 1
+    operator_priors: dict[str, float] = field(default_factory=dict)
+    deadline: float | None = None
+    tokens_left: int | None = None

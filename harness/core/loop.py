@@ -1,0 +1,247 @@
+"""The loop: observe → decide → gather context → generate → apply → evaluate → update.
+
+This module is the whole control flow of a run, meant to be read in one sitting.
+Setting a run up (repository, worktrees, baseline) and finishing it (commit,
+patch, lessons) live in :mod:`harness.work.fix`; candidate validation in
+:mod:`harness.core.validate`; the stop rules in :mod:`harness.core.stop`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness.core.context import Attempt, Context, SuspiciousLocation
+from harness.core.protocols import Generator
+from harness.generators.llm import GeneratorError
+from harness.core.localize import localize
+from harness.core.state import RunFiles, RunState
+from harness.core.stop import Stop, StopLimits, check, would_exceed
+from harness.core.task import Task
+from harness.core.validate import Outcome, Validator
+from sandbox.worktree import Worktree
+
+
+@dataclass
+class LoopEvent:
+    """What the loop tells its observer (the CLI's live view): ``kind`` and data."""
+
+    kind: str  # "iteration", "candidate", "accepted", "stop"
+    state: RunState
+    outcome: Outcome | None = None
+    stop: Stop | None = None
+
+
+@dataclass
+class Loop:
+    """One run of a loop over a prepared worktree.
+
+    Attributes:
+        generator: proposes patches. validator: judges them (never the generator).
+        worktree: the run's worktree (branch ``loopwright/<run-id>``).
+        state, files: run state and its files. limits: the stop rules' numbers.
+        protected: globs a patch may not touch. conventions, lessons: context extras.
+        on_event: observer callback (live progress).
+    """
+
+    generator: Generator
+    validator: Validator
+    worktree: Worktree
+    state: RunState
+    files: RunFiles
+    limits: StopLimits
+    protected: tuple[str, ...] = ()
+    conventions: str = ""
+    lessons: list[str] = field(default_factory=list)
+    operator_priors: dict[str, float] = field(default_factory=dict)
+    on_event: Callable[[LoopEvent], None] = lambda event: None
+    attempts: list[Attempt] = field(default_factory=list)
+    repeats: int = 0
+    test_seconds_before: float = 0.0  # test-process seconds of earlier sessions of this run
+    task: Task | None = None  # None: the failing tests; else an instruction or review comment
+    approve: Callable[[Outcome], tuple[str, str]] | None = None  # human evaluator
+    on_accept: Callable[[Outcome], None] = lambda outcome: None  # e.g. commit a checkpoint
+    _started: float = field(default=0.0, init=False, repr=False)  # monotonic start, earlier sessions included
+
+    def run(self) -> RunState:
+        """Iterate until a stop rule fires; returns the final state (also saved to disk).
+
+        For an instruction or review task the loop ends when the generator declares
+        the work ``done`` (or ``answered`` a question), or a limit fires; there are no
+        failing tests to make pass, only regressions to avoid.
+        """
+        # One function on purpose (84 lines): the whole control flow of an iteration,
+        # observe → decide → context → generate → evaluate → update, reads top to bottom.
+        started = self._started = time.monotonic() - self.state.spent.wall_seconds
+        self.test_seconds_before = self.state.spent.test_seconds - self.validator.evaluator.busy_seconds()
+        baseline = self.validator.baseline
+        while True:
+            # observe: the failing tests now (the baseline, updated by accepted patches)
+            self.state.remaining = baseline.failing
+            self._tick(started)
+            # decide
+            v = self.validator
+            stop = check(self.state, self.limits, started, evaluator_errors=v.evaluator_errors,
+                         repeats=self.repeats, fixing=self.task is None,
+                         evaluator_fault=v.fault, last_error=v.last_error)
+            if stop:
+                return self._stop(stop)
+            # gather context
+            context = self._context()
+            cost = self.generator.estimate(context)  # never start a call the budget can't pay
+            stop = would_exceed(self.state.spent.cost_usd, self.state.spent.tokens,
+                                cost.cost_usd, cost.input_tokens + cost.output_tokens, self.limits)
+            if stop:
+                return self._stop(stop)
+            self.state.iteration += 1
+            context.iteration = self.state.iteration
+            self.on_event(LoopEvent("iteration", self.state))
+            # generate
+            t0 = time.monotonic()
+            try:
+                proposal = self.generator.generate(context)
+            except GeneratorError as exc:  # refused request, retries exhausted, cassette mismatch,
+                if exc.usage is not None:  # or a budget that ran out during the call
+                    self._spend(exc.usage)
+                return self._stop(Stop(exc.reason, str(exc)))
+            self._spend(proposal.usage)
+            self.files.step("generate", iteration=self.state.iteration,
+                            generator=self.generator.name, candidates=len(proposal.candidates),
+                            notes=proposal.notes, seconds=round(time.monotonic() - t0, 3))
+            if proposal.blocked:
+                return self._stop(Stop("blocked", proposal.blocked))
+            if proposal.answer:
+                return self._stop(Stop("answered", proposal.answer))
+            if proposal.done:
+                return self._stop(Stop("done", proposal.done))
+            if not proposal.candidates and not proposal.notes:
+                return self._stop(Stop("no_candidates_left",
+                                       "the generator has no untried candidate left"))
+            # apply + evaluate (in the validator's worktree slots); never the same patch twice
+            fresh = self._fresh(proposal.candidates)
+            deadline = started + (self.limits.max_wall_seconds or float("inf"))
+            # partial fixes are leads (not applied) for a generator that builds on them
+            self.validator.partial_as_lead = self.task is None and getattr(
+                getattr(self.generator, "current", self.generator), "builds_on_leads", False)
+            leads = len(self.validator.leads)
+            accepted = self.validator.first_accepted(fresh, deadline, self._record)
+            if accepted and self.approve:  # the human evaluator sees only verified patches
+                verdict, why = self.approve(accepted)
+                self.files.step("review", iteration=self.state.iteration, digest=accepted.patch.digest,
+                                verdict=verdict, reason=why)
+                if verdict == "stop":
+                    return self._stop(Stop("human_stopped", why or "the developer stopped the run"))
+                if verdict != "approve":
+                    self._forget(accepted.patch.digest)
+                    self.attempts.append(Attempt(accepted.patch.digest, accepted.patch.description, False,
+                                                 f"rejected by the developer: {why or 'no reason given'}",
+                                                 accepted.patch.diff))
+                    accepted = None
+            # update state; viable partial fixes that were not chosen get another chance later
+            if accepted:
+                self._accept(accepted)
+            self.state.history.append({"iteration": self.state.iteration, "generator": self.generator.current.name,
+                                       "failing": len(baseline.failing), "accepted": bool(accepted),
+                                       "lead": len(self.validator.leads) > leads})
+            self.state.remaining = baseline.failing
+            self._tick(started)
+            self.files.save(self.state)
+
+    def _accept(self, accepted: Outcome) -> None:
+        """Apply a chosen patch (worktree, slots, baseline), record it, tell the observers."""
+        self.attempts = [a for a in self.attempts if a.accepted or not a.viable]
+        self.validator.accept(accepted, self.worktree)
+        self.files.step("accept", iteration=self.state.iteration, digest=accepted.patch.digest,
+                        fixed=accepted.fixed, description=accepted.patch.description,
+                        plausible_patches=accepted.plausible, alternatives=accepted.alternatives)
+        self.state.accepted.append({"description": accepted.patch.description,
+                                    "diff": accepted.patch.diff, "fixed": accepted.fixed,
+                                    "files": list(accepted.patch.files),
+                                    "meta": accepted.patch.meta, "plausible_patches": accepted.plausible,
+                                    "alternatives": accepted.alternatives,
+                                    **(accepted.protection.summary() if accepted.protection else {})})
+        self._forget(accepted.patch.digest)
+        self.attempts.append(Attempt(accepted.patch.digest, accepted.patch.description, True,
+                                     f"accepted and applied: {accepted.reason}", accepted.patch.diff))
+        self.on_accept(accepted)
+        self.on_event(LoopEvent("accepted", self.state, accepted))
+
+    def _context(self) -> Context:
+        """Observe → context: failing tests, suspicious lines, lessons, prior attempts."""
+        baseline = self.validator.baseline
+        results = {t: baseline.results[t] for t in baseline.collected if t in baseline.results}
+        if self.task is not None:  # an instruction or review comment: its own location first
+            task = self.task
+            locations = [SuspiciousLocation(task.path, task.line, 1.0)] if task.path and task.line else []
+        else:
+            locations = localize(baseline.root, results, baseline.coverage, self.protected)
+            task = Task("failing_tests", failing={t: results[t] for t in baseline.failing})
+        lim = self.limits
+        deadline = None if lim.max_wall_seconds is None else self._started + lim.max_wall_seconds
+        tokens_left = None if lim.max_tokens is None else max(0, lim.max_tokens - self.state.spent.tokens)
+        return Context(Path(self.worktree.path), task, locations, self.protected, self.lessons,
+                       self.conventions, list(self.attempts), self.state.iteration,
+                       self.operator_priors, deadline, tokens_left)
+
+    def _fresh(self, candidates: list) -> list:
+        """Candidates not tried before; a proposal of only repeats counts toward ``repeated_patch``
+        and each repeat is fed back as an attempt saying so."""
+        tried = {a.digest: a for a in self.attempts}
+        fresh = [p for p in candidates if p.digest not in tried]
+        for p in candidates:
+            if p.digest in tried:
+                self.files.step("repeat", iteration=self.state.iteration, digest=p.digest)
+                self.attempts.append(Attempt(p.digest, p.description, False,
+                                             "this exact patch was already tried: " + tried[p.digest].reason,
+                                             p.diff))
+        self.repeats = self.repeats + 1 if candidates and not fresh else 0
+        return fresh
+
+    def _forget(self, digest: str) -> None:
+        self.attempts = [a for a in self.attempts if a.digest != digest]
+
+    def _record(self, outcome: Outcome) -> None:
+        self.state.candidates_tried += 1
+        self.attempts.append(Attempt(outcome.patch.digest, outcome.patch.description,
+                                     outcome.accepted, outcome.reason, outcome.patch.diff,
+                                     outcome.viable, tuple(outcome.fixed)))
+        self.files.step("evaluate", iteration=self.state.iteration,
+                        patch={"description": outcome.patch.description,
+                               "files": list(outcome.patch.files), "digest": outcome.patch.digest,
+                               "meta": outcome.patch.meta, "diff": outcome.patch.diff},
+                        verdict=outcome.summary())
+        self.files.save(self.state)  # atomically, after every candidate: a resume loses at most one
+        self.on_event(LoopEvent("candidate", self.state, outcome))
+
+    def _spend(self, usage) -> None:
+        spent = self.state.spent
+        spent.input_tokens += usage.input_tokens
+        spent.output_tokens += usage.output_tokens
+        spent.model_calls += usage.calls
+        spent.cost_usd = None if spent.cost_usd is None or usage.cost_usd is None \
+            else spent.cost_usd + usage.cost_usd
+
+    def _tick(self, started: float) -> None:
+        self.state.spent.wall_seconds = round(time.monotonic() - started, 3)
+        self.state.spent.test_seconds = round(
+            self.test_seconds_before + self.validator.evaluator.busy_seconds(), 3)
+
+    def _stop(self, stop: Stop) -> RunState:
+        s = self.state
+        if self.task is None and self.validator.leads and self.validator.baseline.failing:
+            # no complete fix: the best partial one (verified, no regressions) is the result
+            lead = self.validator.leads[0]
+            lead.accepted, lead.reason = True, f"{lead.reason} (the best partial fix found)"
+            self._accept(lead)
+            s.remaining = self.validator.baseline.failing
+        s.stop_reason, s.stop_detail = stop.reason, stop.detail
+        if self.task is not None:
+            s.status = {"done": "done", "answered": "answered"}.get(stop.reason, "not_done")
+        else:
+            s.status = ("fixed" if not s.remaining else "partial" if s.accepted else "not_fixed")
+        self.files.step("stop", reason=stop.reason, detail=stop.detail, status=s.status)
+        self.files.save(s)
+        self.on_event(LoopEvent("stop", s, stop=stop))
+        return s

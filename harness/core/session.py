@@ -1,0 +1,428 @@
+"""A run session: everything one run holds, opened once and closed on one path.
+
+``fix``, ``resume``, ``do`` (and its resume) and ``review`` are each a short function
+over a :class:`RunSession`::
+
+    with RunSession.start(path, config, say, generator_name=gen.name) as run:
+        run.start_worktree()
+        validator = run.validator(run.test_baseline(coverage=True))
+        run.loop(gen, on_event).run()
+
+The session owns the repository handle, the run's lock, its worktree and
+validation slots, the test evaluator (and its fork servers), the evaluator
+gates, the validator and the state files. :meth:`RunSession.close` (called by
+``with`` on success, error or Ctrl-C) saves the state (``interrupted`` or
+``error`` when an exception ends the run), stops the validator's threads and
+every evaluator's processes, removes the slots and, unless ``keep``, the run's
+worktree (its branch too when it has no commit), and releases the lock.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+import git
+
+from evals.command import CommandEvaluator
+from evals.pytest_runner import EvaluatorError, PytestEvaluator, check_pytest, resolve_python
+from harness.core.config import RunConfig
+from harness.core.errors import UsageError
+from harness.core.loop import Loop
+from harness.core.protocols import Evaluator, Generator
+from harness.core.state import RunFiles, RunState, StateError, new_run_id
+from harness.core.validate import Baseline, Gate, Validator
+from sandbox import integrity
+from sandbox.gitcmd import list_worktrees
+from sandbox.process import SandboxPolicy, network_isolation
+from sandbox.worktree import BRANCH_PREFIX, RepoError, Worktree, open_repo, worktree_root
+
+
+def _static_evaluator(implementation: str, policy: SandboxPolicy, python: str, run_id: str) -> Evaluator:
+    """The gate evaluator a loop declaration names (``evaluators[].implementation``)."""
+    if implementation == "evals.lint.RuffEvaluator":
+        from evals.lint import RuffEvaluator
+
+        return RuffEvaluator(policy, python=python)  # the target environment's ruff, if it has one
+    from evals.types import TypeCheckEvaluator
+
+    return TypeCheckEvaluator(worktree_root() / f"{run_id}.mypy-cache", policy, python=python)
+
+
+class RunSession:
+    """One run's repository, lock, worktrees, evaluators, validator and state files.
+
+    Make one with :meth:`start` (a new run from HEAD) or :meth:`reopen` (continue a
+    stopped run); use it as a context manager so :meth:`close` always runs.
+
+    Attributes:
+        repo, root: the user's repository and its work tree root.
+        python: the target interpreter. config: the run's :class:`RunConfig`.
+        state, files: the run state and its files (``.git/loopwright/runs/<run-id>/``).
+        messages: notes for the summary (also said as they happen).
+        worktree: the run's worktree (branch ``loopwright/<run-id>``), once started.
+        evaluator: the test evaluator. gates: the other evaluators, with baselines.
+        t_start: ``time.monotonic()`` at which the run's wall-clock budget began
+            (earlier sessions of a resumed run included).
+    """
+
+    def __init__(self, repo: git.Repo, python: str, config: RunConfig, state: RunState,
+                 files: RunFiles, say: Callable[[str], None], messages: list[str]):
+        # the sandbox binds this .git read-only (credentials hidden); verify() checks it is unchanged
+        git_dir = Path(repo.common_dir)
+        config.policy = replace(config.policy, git_dir=git_dir)
+        self.guard = integrity.take(git_dir)
+        self.repo, self.root = repo, Path(repo.working_tree_dir)
+        self.python, self.config, self.state, self.files = python, config, state, files
+        self.say, self.messages = say, messages
+        self.worktree: Worktree | None = None
+        self.slots: list[Worktree] = []
+        self.evaluator: PytestEvaluator | None = None
+        self.gates: list[Gate] = []
+        self._validator: Validator | None = None
+        self.t_start = time.monotonic() - state.spent.wall_seconds
+
+    # -- opening ---------------------------------------------------------------------------
+
+    @classmethod
+    def start(cls, path: Path, config: RunConfig, say: Callable[[str], None] = lambda m: None, *,
+              generator_name: str, run_id: str | None = None) -> RunSession:
+        """A new run of ``config.loop_name`` on the repository at ``path``, from its HEAD.
+
+        Raises:
+            UsageError: not a git repository, no commits, no interpreter or pytest.
+        """
+        repo, messages, note = _open(path, say)
+        python = _python(Path(repo.working_tree_dir), config.python)
+        _network_note(config, note)
+        if repo.is_dirty(untracked_files=False):
+            note(f"your working tree has uncommitted changes; loopwright works from HEAD "
+                 f"({repo.head.commit.hexsha[:8]}) and leaves them untouched")
+        run_id = run_id or new_run_id()
+        root = Path(repo.working_tree_dir)
+        state = RunState(run_id, config.loop_name, str(root), repo.head.commit.hexsha,
+                         branch=BRANCH_PREFIX + run_id, generator=generator_name, python=python)
+        files = RunFiles(root, run_id)
+        files.lock()  # before anything of the run exists, so `gc` never takes it for dead
+        return cls(repo, python, config, state, files, say, messages)
+
+    @classmethod
+    def reopen(cls, path: Path, run_id: str, config: RunConfig, say: Callable[[str], None] = lambda m: None,
+               *, resumable: tuple[str, ...], start_over: str) -> RunSession:
+        """Continue run ``run_id``: its state is loaded and its old worktrees removed.
+
+        Args:
+            resumable: the statuses that may be continued.
+            start_over: the command that starts a new run (named in the error).
+
+        Raises:
+            UsageError: no such run, it already finished, or it is still running.
+        """
+        repo, messages, note = _open(path, say)
+        root = Path(repo.working_tree_dir)
+        python = _python(root, config.python)
+        _network_note(config, note)
+        try:
+            files = RunFiles(root, run_id, create=False)
+            state = files.load()
+        except (FileNotFoundError, StateError) as exc:
+            raise UsageError(f"{exc}; list runs with `loopwright status`") from None
+        # never trust the file's idea of where the repository, the run or its branch is
+        state.repo, state.run_id, state.branch = str(root), run_id, BRANCH_PREFIX + run_id
+        try:
+            repo.commit(state.base_commit)
+        except (ValueError, git.BadName, git.GitCommandError):
+            raise UsageError(f"{files.state}: corrupted (base_commit {state.base_commit[:40]!r} is not a "
+                             f"commit of this repository); start a new one with `{start_over}`") from None
+        if state.status not in resumable:
+            raise UsageError(f"run {run_id} already finished ({state.status}: {state.stop_reason}); "
+                             f"start a new one with `{start_over}`")
+        if not files.try_lock():  # kept from here on: the session's lock
+            raise UsageError(f"run {run_id} is still running (its lock is held); wait for it or stop it")
+        state.candidates_tried = files.evaluated()  # state.json may predate the last evaluations
+        python = python if config.python else (state.python or python)
+        session = cls(repo, python, config, state, files, say, messages)
+        for wt in session._run_worktrees():
+            Worktree(repo, wt, None).remove()
+        repo.git.worktree("prune")
+        return session
+
+    def __enter__(self) -> RunSession:
+        self.files.lock()
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        self.close(exc)
+        return False
+
+    def note(self, message: str) -> None:
+        """Say ``message`` now and keep it for the summary."""
+        self.messages.append(message)
+        self.say(message)
+
+    # -- the run's pieces ------------------------------------------------------------------
+
+    def start_worktree(self, *, continue_branch: bool = False) -> Worktree:
+        """Create the run's worktree on branch ``loopwright/<run-id>``.
+
+        A new branch at the base commit (an existing one from an earlier session is
+        deleted first), or with ``continue_branch`` the existing branch checked out
+        (created at the base commit if nothing was committed before).
+        """
+        s = self.state
+        if continue_branch:
+            if not self._branch_exists():
+                self.repo.git.branch(s.branch, s.base_commit)
+            path = worktree_root() / s.run_id
+            path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                self.repo.git.worktree("add", "--quiet", str(path), s.branch)
+            except git.GitCommandError as exc:
+                raise UsageError(f"could not check out {s.branch} in {path}: {exc.stderr.strip()}") from None
+            self.worktree = Worktree(self.repo, path, s.branch)
+        else:
+            if self._branch_exists():
+                self.repo.git.branch("-D", s.branch)
+            self.worktree = Worktree.create(self.repo, s.run_id, s.branch, s.base_commit)
+        s.worktree, s.status, s.python = str(self.worktree.path), "running", self.python
+        self.files.save(s)
+        return self.worktree
+
+    def test_baseline(self, *, coverage: bool) -> Baseline:
+        """The test suite's state in the run's worktree, recorded as a trajectory step.
+
+        ``coverage=True`` (the fix loop): per-test coverage is collected, the baseline is
+        kept in ``baseline.json`` (a resumed run reads it back instead of re-running),
+        ``config.tests`` restricts the failing tests worked on, and a run that cannot
+        collect tests is an error. Without coverage (instructions, review comments) a
+        repository without tests is allowed (a note says so).
+
+        Raises:
+            UsageError: the tests cannot be run, or ``--tests`` names no collected test.
+        """
+        if coverage:
+            saved = self.files.load_baseline(self.worktree.path)
+            if saved is not None:
+                return saved
+        self.say(f"baseline: running the test suite{' with coverage' if coverage else ''} in {self.worktree.path}")
+        base = self.test_evaluator().run(self.worktree.path, coverage=coverage,
+                                         default_timeout=self.config.timeouts.baseline,
+                                         process_timeout=self.config.limits.max_wall_seconds or 3600)
+        self.state.spent.test_seconds += self.evaluator.busy_seconds()
+        baseline = Baseline(self.worktree.path, base.results, base.collected, base.coverage if coverage else {},
+                            base.duration)
+        self.files.step("baseline", tests=len(base.results), failing=baseline.failing,
+                        seconds=round(base.duration, 3), error=base.error)
+        if base.error and (coverage or base.error != "no tests were collected"):
+            raise UsageError(f"could not run the tests of {self.root}: {base.error}")
+        if base.error:
+            self.note("the repository has no tests: patches are checked by lint/types/--check only")
+        if coverage:
+            _restrict(baseline, self.config.tests)
+            self.files.save_baseline(baseline)
+        self.state.baseline_failing = self.state.remaining = baseline.failing
+        return baseline
+
+    def test_evaluator(self) -> PytestEvaluator:
+        """The run's pytest evaluator (made on first use; closed by :meth:`close`)."""
+        if self.evaluator is None:
+            self.evaluator = PytestEvaluator(self.python, self.config.policy, self.config.timeouts,
+                                             scratch=worktree_root() / f"{self.state.run_id}.scratch")
+        return self.evaluator
+
+    def validator(self, baseline: Baseline, *, require_fix: bool = True,
+                  check: list[str] | None = None) -> Validator:
+        """Slots at the worktree's HEAD, the evaluator gates with their baselines, the validator.
+
+        ``require_fix`` (the fix loop) uses ``config.slots`` slots; tasks use one.
+        ``check`` adds a ``--check`` command gate after the test suite.
+        """
+        head = self.repo.git.rev_parse(self.state.branch)
+        for i in range(self.config.slots if require_fix else 1):
+            self.slots.append(Worktree.create(self.repo, f"{self.state.run_id}.slot{i}", None, head))
+        self.gates = self._gates()
+        if check:
+            self.gates.append(Gate(CommandEvaluator(check, self.config.policy), None, after_tests=True))
+        self._validator = Validator(self.test_evaluator(), self.slots, baseline, self.config.protected,
+                                    self.config.max_diff_lines, self.config.timeouts, self.gates,
+                                    require_fix=require_fix, editable=self.config.editable)
+        return self._validator
+
+    def loop(self, generator: Generator, on_event, **kw) -> Loop:
+        """A :class:`Loop` over this session's validator and worktree (``kw``: the Loop's extras)."""
+        return Loop(generator, self._validator, self.worktree, self.state, self.files, self.config.limits,
+                    self.config.protected, on_event=on_event, conventions=self.conventions(), **kw)
+
+    def conventions(self) -> str:
+        """The repository's AGENTS.md (first 20,000 characters), or ``""``."""
+        agents = self.root / "AGENTS.md"
+        return agents.read_text(errors="replace")[:20000] if agents.exists() else ""
+
+    def commits(self) -> list[str]:
+        """Commits on the run's branch after the base commit, oldest first."""
+        if not self._branch_exists():
+            return []
+        return self.repo.git.rev_list("--reverse", f"{self.state.base_commit}..{self.state.branch}").split()
+
+    def write_patch(self) -> str:
+        """The branch's diff from the base commit, written to ``patch.diff``; ``""`` without commits."""
+        if not self.commits():
+            return ""
+        patch = self.repo.git.diff(self.state.base_commit, self.state.branch, "--no-color", "--no-ext-diff") + "\n"
+        self.files.patch.write_text(patch)
+        return patch
+
+    def verify(self, baseline: Baseline, flaky: set[str] | frozenset[str] = frozenset()) -> None:
+        """After validation: the repository's ``.git`` is unchanged (:mod:`sandbox.integrity`),
+        and a fresh isolated pytest run agrees that the tests validation saw pass do pass
+        (:meth:`PytestEvaluator.confirm`). Otherwise the run ends in an ``evaluator_fault``
+        (status ``error``; nothing is committed) whose detail shows what disagreed. Tests
+        validation found ``flaky`` are not asked to pass again."""
+        s = self.state
+        changed = integrity.changes(self.guard)
+        problem = f"the repository's .git changed during validation:\n{changed}" if changed else ""
+        if not problem and self.evaluator is not None and s.accepted:
+            must = [t for t in baseline.passing if t not in flaky]
+            problem = self.evaluator.confirm(self.worktree.path, must, timeouts={
+                t: self.config.timeouts.for_test(baseline.results[t].duration) for t in must},
+                process_timeout=60 + 3 * baseline.duration + 2 * len(must))
+            problem = problem and f"the confirmation run disagrees with validation: {problem}"
+        if problem:
+            s.status, s.stop_reason, s.stop_detail = "error", "evaluator_fault", problem
+            self.note(f"evaluator fault: {problem}")
+
+    def elapsed(self) -> float:
+        """Wall seconds of the run so far (earlier sessions included), rounded to ms."""
+        return round(time.monotonic() - self.t_start, 3)
+
+    # -- closing -----------------------------------------------------------------------------
+
+    def close(self, exc: BaseException | None = None) -> None:
+        """The one way a run ends: record why if ``exc`` ended it, stop the validator's
+        threads and every evaluator's processes (fork servers included), remove the
+        slots and (unless ``keep``) the worktree, save the state, release the lock."""
+        s = self.state
+        if exc is not None and s.status == "running":
+            s.status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "error"
+            s.stop_reason = s.stop_reason or type(exc).__name__
+            s.stop_detail = s.stop_detail or str(exc)[:500]
+        try:
+            if self._validator is not None:
+                self._validator.close()
+            for ev in [self.evaluator, *(g.evaluator for g in self.gates)]:
+                if ev is not None:
+                    ev.close()
+            for wt in self.slots:
+                wt.remove()
+            self.slots = []
+            if self.worktree is not None and not self.config.keep:
+                self.worktree.remove(delete_branch=not self.commits())
+            if self.files.state.exists() or exc is None:
+                self.files.save(s)
+        finally:
+            for scratch in (f"{s.run_id}.scratch", f"{s.run_id}.mypy-cache"):  # nothing of a run
+                shutil.rmtree(worktree_root() / scratch, ignore_errors=True)  # remains but its state
+            self.files.unlock()
+            self.repo.close()  # stops GitPython's persistent `git cat-file` processes
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def _gates(self) -> list[Gate]:
+        """The loop's other evaluators, each with its baseline on the whole worktree.
+
+        Ruff runs from the target environment when it has one (else loopwright's own);
+        mypy/pyright run for the target interpreter (they need its packages).
+
+        Raises:
+            UsageError: an evaluator the repository configures (or ``--lint``/``--types``
+                asks for) cannot run, or its baseline fails: a run without it could accept
+                a regression it exists to catch. ``--no-lint``/``--no-types`` go on without it.
+        """
+        gates = []
+        for eid, when in sorted(self.config.static.items()):
+            ev = _static_evaluator(self.config.implementations[eid], self.config.policy, self.python,
+                                   self.state.run_id)
+            if when == "never" or (when == "configured" and not ev.configured(self.root)):
+                continue
+            why = "the repository configures it" if when == "configured" else f"--{eid} asks for it"
+            if not ev.available():
+                raise UsageError(f"the {eid} evaluator cannot run ({why}): {ev.MISSING.split(';')[0]}; "
+                                 f"install it, or pass --no-{eid} to run without it")
+            base = ev.run(self.worktree.path)
+            if base.error:
+                first = base.error.strip().splitlines()[0] if base.error.strip() else "no output"
+                raise UsageError(f"the {eid} evaluator cannot run ({why}): its baseline run failed: "
+                                 f"{first}; fix its configuration, or pass --no-{eid} to run without it")
+            gates.append(Gate(ev, base))
+            self.say(f"{eid} evaluator on: {len(base.results)} diagnostic(s) at baseline do not count")
+        return gates
+
+    def _branch_exists(self) -> bool:
+        try:
+            self.repo.git.rev_parse("--verify", "--quiet", f"refs/heads/{self.state.branch}")
+            return True
+        except git.GitCommandError:
+            return False
+
+    def _run_worktrees(self) -> list[Path]:
+        """Worktrees registered for this run (its own and its slots)."""
+        run_id = self.state.run_id
+        return [w.path for w in list_worktrees(self.repo)
+                if w.path.name == run_id or w.path.name.startswith(run_id + ".")]
+
+
+def _open(path: Path, say: Callable[[str], None]):
+    try:
+        repo = open_repo(path)
+    except RepoError as exc:
+        raise UsageError(str(exc)) from None
+    messages: list[str] = []
+
+    def note(msg: str) -> None:
+        messages.append(msg)
+        say(msg)
+
+    return repo, messages, note
+
+
+def _python(root: Path, python: str | None) -> str:
+    try:
+        found = resolve_python(root, python)
+        check_pytest(found, root)
+    except EvaluatorError as exc:
+        raise UsageError(str(exc)) from None
+    return found
+
+
+def _network_note(config: RunConfig, note: Callable[[str], None]) -> None:
+    if config.policy.mode() == "weak":
+        note("WARNING: weak sandbox: bubblewrap is not in use, so tests can write outside the "
+             "worktree and setsid children can outlive the run (apt-get install bubblewrap)")
+    if not config.policy.network and config.policy.mode() == "weak" and network_isolation() is None:
+        note("network isolation is not available on this system (no unprivileged network "
+             "namespaces): tests run with network access")
+
+
+def _restrict(baseline: Baseline, tests: tuple[str, ...]) -> None:
+    """Keep only the failing tests ``tests`` names (node ids, or file/class prefixes of them):
+    the others are dropped from the results, so they count neither as work nor as regressions.
+
+    Raises:
+        UsageError: a node id matches no collected test.
+    """
+    if not tests:
+        return
+
+    def named(tid: str, t: str) -> bool:
+        t = t.rstrip("/")
+        return tid == t or tid.startswith((t + "::", t + "/", t + "["))
+
+    for t in tests:
+        if not any(named(tid, t) for tid in baseline.collected):
+            raise UsageError(f"--tests {t}: no collected test has this node id (see `pytest --collect-only -q`)")
+    for tid in list(baseline.failing):
+        if not any(named(tid, t) for t in tests):
+            del baseline.results[tid]

@@ -1,0 +1,294 @@
+"""``loopwright fix``: set a run up, run the loop, finish it.
+
+Setup: open the repository, pick the target interpreter, create the run's worktree
+(branch ``loopwright/<run-id>``) and scratch worktrees, take the baseline (full
+test run with per-test coverage). Finish: commit the accepted patches on the
+branch, write ``patch.diff`` and a lesson, remove the worktrees, and with
+``--apply`` apply the patch to the user's (clean) working tree.
+
+Exit codes: 0 fixed or nothing to fix, 1 not (fully) fixed, 2 bad usage or input.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import git
+
+from harness.core.config import DEFAULT_POLICY, DEFAULT_PROTECTED, RunConfig
+from harness.core.evidence import describe, missing_module, syntax_errors, unprotected_warning
+from harness.core.errors import EXIT_BAD_INPUT, EXIT_NOT_FIXED, EXIT_OK, UsageError
+from harness.core.loop import LoopEvent
+from harness.core.protocols import Generator
+from harness.core.session import RunSession
+from harness.core.stop import StopLimits, usd
+from harness.core.state import RunState, append_lesson, operator_priors, read_lessons
+from harness.core.validate import Baseline, Outcome
+from sandbox.patch import Patch
+from sandbox.process import SandboxPolicy
+from sandbox.process import run as run_process
+
+#: ``fix``'s options are the run configuration (the name older callers use).
+FixOptions = RunConfig
+
+__all__ = ["DEFAULT_POLICY", "DEFAULT_PROTECTED", "EXIT_BAD_INPUT", "EXIT_NOT_FIXED", "EXIT_OK",
+           "FixOptions", "FixResult", "UsageError", "fix", "resume"]
+
+
+@dataclass
+class FixResult:
+    """The outcome of ``fix``: final state, exit code, patch text and where things are.
+
+    Attributes:
+        flaky: tests that failed with a candidate and passed when re-run alone.
+        reasons: test id -> why it still fails (``timed out after 60 s``, the message).
+    """
+
+    state: RunState
+    exit_code: int
+    patch: str = ""
+    patch_path: str = ""
+    messages: list[str] = field(default_factory=list)
+    flaky: list[str] = field(default_factory=list)
+    reasons: dict[str, str] = field(default_factory=dict)
+    cost_budget: str = "none"  # --max-cost: "none" (not set), "enforced" or "unenforceable"
+    sandbox: str = ""  # "strong" (bubblewrap) or "weak" (see sandbox.process)
+
+    @property
+    def protected_by_tests(self) -> int | None:
+        """Fewest passing tests executing the lines of an accepted patch (None: no patch,
+        or patches validated before this was measured)."""
+        counts = [a["protected_by_tests"] for a in self.state.accepted if "protected_by_tests" in a]
+        return min(counts) if counts else None
+
+    @property
+    def unprotected(self) -> bool:
+        """An accepted patch changes lines that no test passing at the start executes."""
+        return any(a.get("unprotected") for a in self.state.accepted)
+
+    def to_json(self) -> dict:
+        """The ``--json`` summary (documented in README)."""
+        s = self.state
+        return {"run_id": s.run_id, "status": s.status, "stop_reason": s.stop_reason,
+                "stop_detail": s.stop_detail, "fixed_tests": s.fixed_tests,
+                "remaining_failures": s.remaining, "patch": self.patch,
+                "patch_path": self.patch_path, "branch": s.branch if self.patch else "",
+                "wall_seconds": s.spent.wall_seconds, "test_seconds": round(s.spent.test_seconds, 3),
+                "candidates_tried": s.candidates_tried, "iterations": s.iteration,
+                "cost_usd": s.spent.cost_usd, "tokens": s.spent.tokens,
+                "protected_by_tests": self.protected_by_tests, "unprotected": self.unprotected,
+                "flaky_tests": self.flaky, "failure_reasons": {t: self.reasons.get(t, "") for t in s.remaining},
+                "messages": self.messages, "exit_code": self.exit_code, "sandbox": self.sandbox,
+                "cost_budget": self.cost_budget,
+                # per accepted patch: how many plausible patches it was chosen among
+                "plausible_patches": sum(a.get("plausible_patches", 0) for a in s.accepted),
+                "chosen": [a["description"] for a in s.accepted],
+                "alternatives": [x for a in s.accepted for x in a.get("alternatives", [])]}
+
+
+def error_json(message: str, exit_code: int = EXIT_BAD_INPUT) -> dict:
+    """The ``--json`` result of a run that could not start: every field of
+    :meth:`FixResult.to_json`, null where unknown, plus ``error``."""
+    keys = ("run_id", "stop_reason", "stop_detail", "fixed_tests", "remaining_failures", "patch",
+            "patch_path", "branch", "wall_seconds", "test_seconds", "candidates_tried", "iterations",
+            "cost_usd", "tokens", "protected_by_tests", "unprotected", "flaky_tests", "failure_reasons",
+            "sandbox", "plausible_patches", "chosen", "alternatives", "cost_budget")
+    return {**dict.fromkeys(keys), "status": "error", "stop_reason": "error", "stop_detail": message,
+            "error": message, "messages": [], "exit_code": exit_code}
+
+
+def fix(path: Path, generator: Generator, options: RunConfig,
+        on_event: Callable[[LoopEvent], None] = lambda e: None,
+        say: Callable[[str], None] = lambda m: None) -> FixResult:
+    """Run the fix loop on the repository at ``path``.
+
+    Raises:
+        UsageError: not a git repository, no commits, no interpreter or pytest,
+            no tests collected, or tests that need a package that is not installed.
+    """
+    with RunSession.start(path, options, say, generator_name=generator.name) as run:
+        budget = cost_budget(generator, options.limits, run.note)
+        result = _fix(run, generator, on_event, [])
+        result.cost_budget = budget
+        return result
+
+
+def cost_budget(generator: Generator, limits: StopLimits, note: Callable[[str], None]) -> str:
+    """Whether ``--max-cost`` can hold: ``none`` (not set), ``enforced``, or ``unenforceable``
+    (a model's price is unknown, so its calls cost "unknown" USD); the last is said via ``note``
+    at the start of the run. loopwright warns rather than refuses: tokens and time still bound
+    the run, and a local model (Ollama, vLLM) has no price to know."""
+    if limits.max_cost_usd is None:
+        return "none"
+    from harness.generators.registry import unpriced_models
+
+    unknown = unpriced_models(generator)
+    if not unknown:
+        return "enforced"
+    note(f"--max-cost {usd(limits.max_cost_usd)} cannot be enforced: the price of "
+         f"{', '.join(unknown)} is unknown (not in harness/data/prices.json); the run is bounded "
+         "by --max-tokens, --max-iterations and --max-seconds only")
+    return "unenforceable"
+
+
+def resume(path: Path, run_id: str, generator: Generator, options: RunConfig,
+           on_event: Callable[[LoopEvent], None] = lambda e: None,
+           say: Callable[[str], None] = lambda m: None) -> FixResult:
+    """Continue an interrupted run (even one killed with SIGKILL) from its last saved step.
+
+    The worktree is rebuilt from the base commit plus the accepted patches, the
+    baseline is read back from ``baseline.json``, and candidates already evaluated
+    (``trajectory.jsonl``) are not evaluated again, so a deterministic generator
+    reaches the same patch as an uninterrupted run.
+
+    Raises:
+        UsageError: no such run, the run already finished, or it is still running.
+    """
+    with RunSession.reopen(path, run_id, options, say, resumable=("running", "interrupted", "error"),
+                           start_over="loopwright fix") as run:
+        s = run.state
+        run.note(f"resuming run {run_id} at iteration {s.iteration} "
+                 f"({len(s.accepted)} accepted patch(es), {s.candidates_tried} candidates tried)")
+        budget = cost_budget(generator, options.limits, run.note)
+        result = _fix(run, generator, on_event, run.files.attempts())
+        result.cost_budget = budget
+        return result
+
+
+def _fix(run: RunSession, generator: Generator, on_event, attempts: list) -> FixResult:
+    """One fix run over an open session: baseline, validator, the loop, the finish."""
+    worktree = run.start_worktree()
+    baseline = run.test_baseline(coverage=True)
+    state = run.state
+    if not baseline.failing:
+        state.status, state.stop_reason = "nothing_to_fix", "all_tests_pass"
+        state.stop_detail = ("the tests named by --tests pass: nothing to fix" if run.config.tests
+                             else f"all {len(baseline.results)} tests pass: nothing to fix")
+        run.verify(baseline)
+        return _finish(run)
+    missing = _missing_dependency(run.root, baseline, run.python, run.config.policy)
+    if missing:
+        raise UsageError(missing)
+    _explain_baseline(baseline, run.note)
+    validator = run.validator(baseline)
+    for accepted in state.accepted:  # resuming: replay what was already accepted
+        validator.accept(Outcome(Patch.from_diff(accepted["diff"], accepted["description"], accepted.get("meta")),
+                                 True, "", "full", fixed=accepted["fixed"]), worktree)
+    from harness.generators.mutations import OPERATOR_PRIORS  # priors are the templates' own
+
+    lessons = read_lessons(run.root)
+    loop = run.loop(generator, on_event, lessons=[_lesson_text(rec) for rec in lessons[-20:]],
+                    operator_priors=operator_priors(lessons, OPERATOR_PRIORS), attempts=list(attempts))
+    state.spent.wall_seconds = run.elapsed()
+    loop.run()
+    run.verify(baseline, validator.flaky)
+    result = _finish(run)
+    result.flaky = sorted(validator.flaky)
+    result.reasons = {t: describe(baseline.results[t]) for t in state.remaining if t in baseline.results}
+    for t in result.flaky:
+        result.messages.append(f"flaky test: {t} failed with a candidate and passed when re-run alone; "
+                               "it was left out of the regression checks")
+    if result.unprotected:
+        result.messages.append(unprotected_warning(sum(bool(a.get("unprotected")) for a in state.accepted)))
+    return result
+
+
+def _finish(run: RunSession) -> FixResult:
+    """Commit the accepted patches on the run's branch, write ``patch.diff`` and a lesson,
+    apply with ``--apply``; the session's close removes the worktrees."""
+    state = run.state
+    for wt in run.slots:
+        wt.remove()
+    run.slots = []
+    patch = ""
+    if state.accepted and state.stop_reason != "evaluator_fault":
+        fixed = state.fixed_tests
+        run.worktree.commit(f"loopwright: fix {len(fixed)} failing test(s)\n\n"
+                            + "\n".join(f"- {a['description']}" for a in state.accepted)
+                            + f"\n\nrun {state.run_id}; fixed:\n" + "\n".join(f"  {t}" for t in fixed),
+                            sorted({f for a in state.accepted for f in a["files"]}))
+        patch = run.write_patch()
+    state.spent.wall_seconds = run.elapsed()
+    if state.accepted:  # a run that changed nothing taught nothing worth a lesson
+        _lesson(run.root, state, run.config.apply or run.config.lessons)
+    if run.config.apply and patch:
+        run.messages.append(_apply_to_user_tree(run.repo, run.files.patch))
+    run.files.save(state)
+    code = EXIT_OK if state.status in ("fixed", "nothing_to_fix") else EXIT_NOT_FIXED
+    return FixResult(state, code, patch, str(run.files.patch) if patch else "", run.messages,
+                     sandbox=run.config.policy.mode())
+
+
+def _apply_to_user_tree(repo: git.Repo, patch_path: Path) -> str:
+    if repo.is_dirty(untracked_files=False):
+        return ("--apply skipped: your working tree has uncommitted changes; the fix is on "
+                f"the branch and in {patch_path} (git apply {patch_path})")
+    try:
+        repo.git.apply(str(patch_path))
+    except git.GitCommandError as exc:
+        return f"--apply failed ({exc.stderr.strip()}); the fix is in {patch_path}"
+    return "applied the patch to your working tree (not committed)"
+
+
+def _missing_dependency(root: Path, baseline: Baseline, python: str, policy: SandboxPolicy) -> str:
+    """A message when every failure is an import of a module that is not installed.
+
+    Only a module that is neither in the repository nor importable from the target
+    interpreter, imported unconditionally at module level, is a missing dependency
+    (:func:`harness.core.evidence.missing_module`); a wrong version check in the
+    repository's own code that imports a module of another Python is a bug to fix.
+    """
+    names = set()
+    for tid in baseline.failing:
+        top = missing_module(baseline.root, baseline.results[tid])
+        if top is None:
+            return ""
+        names.add(top)
+    if not names:
+        return ""
+    probe = "import importlib.util, sys; sys.exit(0 if importlib.util.find_spec(sys.argv[1]) else 1)"
+    if any(run_process([python, "-c", probe, n], root, 60, policy, read_only=True).returncode == 0
+           for n in names):
+        return ""  # importable from the target: the failure comes from how the code imports it
+    return (f"the tests fail because {', '.join(sorted(names))} is not installed in the target "
+            "interpreter; install the project's dependencies there (or pass --python) and run again")
+
+
+def _explain_baseline(baseline: Baseline, note: Callable[[str], None]) -> None:
+    """Say what the failures are when words help: syntax errors in the source (file:line
+    and pytest's message), tests that timed out."""
+    failing = {t: baseline.results[t] for t in baseline.failing}
+    for path, line, msg in syntax_errors(baseline.root, failing):
+        note(f"syntax error in {path}:{line}: {msg}")
+    for t, r in failing.items():
+        if r.outcome == "timeout":
+            note(f"{t} {describe(r)} at baseline")
+
+
+def _lesson(repo_root: Path, state: RunState, to_tree: bool) -> None:
+    sig_tests = state.baseline_failing[:10]
+    ops = [a["meta"].get("operator") for a in state.accepted if a.get("meta", {}).get("operator")]
+    lines = [f"status: {state.status} ({state.stop_reason}: {state.stop_detail})",
+             f"tests: {', '.join(sig_tests)}"]
+    for a in state.accepted:
+        meta = a.get("meta", {})
+        where = f" at {meta['path']}:{meta['line']}" if meta.get("path") else ""
+        lines.append(f"fixed {len(a['fixed'])} test(s) with `{meta.get('operator', meta.get('generator', 'patch'))}`"
+                     f"{where}: {a['description']}"
+                     + (" (unprotected: no passing test executes the changed lines; review it)"
+                        if a.get("unprotected") else ""))
+    if not state.accepted:
+        lines.append(f"{state.candidates_tried} candidates tried, none accepted")
+    append_lesson(repo_root, state, f"{time.strftime('%Y-%m-%d')} run {state.run_id} — {state.status}",
+                  lines, {"run": state.run_id, "outcome": "fixed" if state.status == "fixed" else state.status,
+                          "tests": sig_tests, "operators": ops,
+                          "files": sorted({a["meta"].get("path", "") for a in state.accepted} - {""})},
+                  to_tree)
+
+
+def _lesson_text(rec: dict) -> str:
+    ops = ", ".join(rec.get("operators", [])) or "none"
+    return f"{rec.get('outcome')}: tests {', '.join(rec.get('tests', [])[:3])}; operators {ops}; files {', '.join(rec.get('files', []))}"

@@ -1,0 +1,179 @@
+"""bubblewrap command lines: the strong sandbox every test, lint and type process runs in.
+
+`bubblewrap <https://github.com/containers/bubblewrap>`_ (``bwrap``, Debian package
+``bubblewrap``) builds a mount/PID/network/IPC namespace sandbox without a daemon.
+A process started through :func:`command` sees:
+
+- the whole root file system **read-only** (``--ro-bind / /``), a fresh ``/dev`` and
+  ``/proc``, a private empty ``/tmp`` and ``/var/tmp``;
+- the worktree (its working directory) and the paths it is given as ``writable``
+  **read-write**: nothing else can be written;
+- the repository's ``.git`` read-only, with ``.git/config`` replaced by a copy without
+  credentials (``http.*.extraheader``, ``[credential]`` sections, passwords in URLs);
+- the user's credential files (``~/.ssh``, ``~/.git-credentials``, ``~/.netrc``, …) hidden;
+- its own PID namespace under bwrap's init (``getppid()`` is 1, never loopwright; when the
+  command exits every process left in the namespace is killed by the kernel, ``setsid``
+  ones included), a new network namespace with only loopback, a new IPC namespace,
+  a new session (no terminal to inject input into), and it dies with its parent.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+#: Files and directories under ``$HOME`` that hold credentials; hidden inside the sandbox.
+HIDDEN_HOME = (".ssh", ".git-credentials", ".netrc", ".pypirc", ".aws", ".azure", ".docker",
+               ".config/gh", ".config/hub", ".kube", ".gnupg", ".npmrc", ".config/gcloud")
+
+HOME_INSIDE = "/tmp/home"
+
+
+@functools.lru_cache(maxsize=1)
+def available() -> str | None:
+    """Path of a ``bwrap`` that can build the sandbox here, or None (probed once per process).
+
+    ``bwrap`` needs user namespaces (or root); a container without them makes it fail.
+    """
+    exe = shutil.which("bwrap")
+    if not exe:
+        return None
+    probe = [exe, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",
+             "--unshare-pid", "--unshare-net", "--unshare-ipc", "--die-with-parent",
+             "--new-session", "true"]
+    try:
+        ok = subprocess.run(probe, capture_output=True, timeout=20).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        ok = False
+    return exe if ok else None
+
+
+def git_common_dir(worktree: Path) -> Path | None:
+    """The main repository's ``.git`` for a linked worktree (from its ``.git`` file), or
+    ``worktree/.git`` for a plain checkout; None outside git."""
+    dot = worktree / ".git"
+    if dot.is_dir():
+        return dot
+    try:
+        text = dot.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    m = re.match(r"gitdir:\s*(.+)", text.strip())
+    if not m:
+        return None
+    admin = Path(m.group(1).strip())
+    if not admin.is_absolute():
+        admin = (worktree / admin).resolve()
+    commondir = admin / "commondir"
+    if commondir.is_file():
+        return (admin / commondir.read_text().strip()).resolve()
+    return admin.parent.parent if admin.parent.name == "worktrees" else admin
+
+
+_SECRET_KEY = re.compile(r"^\s*(extraheader|password|token|helper)\s*=", re.IGNORECASE)
+_URL_USERINFO = re.compile(r"(://)[^/@\s]+@")
+
+
+def sanitize_git_config(text: str) -> str:
+    """``.git/config`` text without credentials: ``[credential*]`` sections and every
+    ``extraheader``/``password``/``token``/``helper`` key dropped, user:password removed
+    from URLs. Everything else (remotes, branches, core settings) is kept."""
+    out, skip = [], False
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("["):
+            skip = stripped[1:].lower().startswith("credential")
+            out.append(line)
+            continue
+        if skip or _SECRET_KEY.match(line):
+            continue
+        out.append(_URL_USERINFO.sub(r"\1", line))
+    return "\n".join(out) + "\n"
+
+
+@functools.lru_cache(maxsize=64)
+def _clean_config(config: str, mtime_ns: int, size: int) -> str:
+    """A sanitized copy of ``config`` in a private temp file (cached by mtime and size)."""
+    text = Path(config).read_text(encoding="utf-8", errors="replace")
+    fd, path = tempfile.mkstemp(prefix="loopwright-gitconfig-")
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(sanitize_git_config(text))
+    return path
+
+
+def _under(path: Path, parent: Path) -> bool:
+    return path == parent or parent in path.parents
+
+
+def command(cmd: list[str], cwd: Path, *, writable: list[Path] = (), readable: list[Path] = (),
+            network: bool = False, git_dir: Path | None = None, home: Path | None = None,
+            limits: list[str] = (), read_only: bool = False) -> list[str]:
+    """The ``bwrap`` argv that runs ``cmd`` in ``cwd`` inside the sandbox.
+
+    Args:
+        cmd: argv of the process. cwd: its working directory (writable).
+        writable: more directories it may write (scratch, caches).
+        readable: directories under ``/tmp`` it must read (an interpreter, inputs):
+            ``/tmp`` is private and empty otherwise.
+        network: keep the host network (default: loopback only).
+        git_dir: the repository's ``.git`` (default: found from ``cwd/.git``); bound
+            read-only with a credential-free ``config``.
+        home: the real home directory whose credential files are hidden.
+        limits: a resource-limit wrapper (e.g. ``prlimit --as=N --``) run inside.
+        read_only: bind ``cwd`` read-only (a probe run in the user's repository).
+
+    Raises:
+        RuntimeError: ``bwrap`` is not usable here (check :func:`available` first).
+    """
+    exe = available()
+    if not exe:
+        raise RuntimeError("bwrap is not available")
+    tmp = Path(tempfile.gettempdir()).resolve()
+    argv = [exe, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
+    for hidden in {Path("/tmp"), Path("/var/tmp"), tmp}:
+        argv += ["--tmpfs", str(hidden)]
+    argv += ["--dir", HOME_INSIDE]
+    gd = git_dir or git_common_dir(cwd)
+    for path in readable:
+        if path.exists():
+            argv += ["--ro-bind", str(path), str(path)]
+    if gd is not None and gd.exists():
+        argv += ["--ro-bind", str(gd), str(gd)]
+        config = gd / "config"
+        if config.is_file():
+            st = config.stat()
+            argv += ["--ro-bind", _clean_config(str(config), st.st_mtime_ns, st.st_size), str(config)]
+    argv += ["--ro-bind" if read_only else "--bind", str(cwd), str(cwd)]
+    for path in writable:
+        argv += ["--bind", str(path), str(path)]
+    if home is not None and not any(_under(Path(cwd), home / h) for h in HIDDEN_HOME):
+        for name in HIDDEN_HOME:
+            p = home / name
+            if p.is_dir():
+                argv += ["--tmpfs", str(p)]
+            elif p.exists():
+                argv += ["--ro-bind", "/dev/null", str(p)]
+    argv += ["--unshare-pid", "--unshare-ipc", "--unshare-uts", "--die-with-parent",
+             "--new-session", "--chdir", str(cwd)]
+    if not network:
+        argv.append("--unshare-net")
+    return [*argv, "--", *limits, *cmd]
+
+
+def tmp_paths(paths: list[str | Path]) -> list[Path]:
+    """Those of ``paths`` that exist under the temp directory (hidden inside the sandbox
+    unless bound): what :func:`command`'s ``readable`` needs."""
+    tmp = [Path("/tmp"), Path("/var/tmp"), Path(tempfile.gettempdir()).resolve()]
+    out = []
+    for p in paths:
+        if not p:
+            continue
+        path = Path(p).absolute()
+        if any(_under(path, t) for t in tmp) and path.exists() and path not in out:
+            out.append(path)
+    return out

@@ -1,0 +1,89 @@
+"""loopwright's own git commands: hooks off, and no config a sandboxed process could write.
+
+Every git command loopwright runs goes through a :class:`git.Git` made here:
+
+- ``-c core.hooksPath=/dev/null``: no hook runs, whatever ``.git/hooks`` or a config
+  says (a hook is code loopwright would run outside the sandbox);
+- ``-c core.fsmonitor=false``: no file-system-monitor command either;
+- in a worktree, ``--git-dir`` names the worktree's admin directory in the main
+  repository's ``.git`` (read when the worktree was created) instead of trusting the
+  worktree's ``.git`` file, which code under test can rewrite to point at a
+  repository (and a config) of its own.
+
+Source of the threat: git runs ``core.hooksPath``/``.git/hooks`` programs and
+``core.fsmonitor`` commands from config (git-config(1), githooks(5)).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import git
+
+#: ``-c`` settings on every command loopwright runs.
+SAFE_CONFIG: tuple[str, ...] = ("core.hooksPath=/dev/null", "core.fsmonitor=false")
+
+
+def harden(repo: git.Repo) -> git.Repo:
+    """``repo`` with :data:`SAFE_CONFIG` on every command its ``repo.git`` runs; returns it."""
+    repo.git.set_persistent_git_options(c=list(SAFE_CONFIG))
+    return repo
+
+
+def admin_dir(worktree: Path) -> Path:
+    """The admin directory (``.git/worktrees/<name>``) a linked worktree's ``.git`` file
+    names. Call it right after ``git worktree add``, before any sandboxed process ran.
+
+    Raises:
+        ValueError: ``worktree/.git`` is not a gitdir file.
+    """
+    text = (worktree / ".git").read_text(encoding="utf-8").strip()
+    if not text.startswith("gitdir:"):
+        raise ValueError(f"{worktree}/.git is not a worktree gitdir file")
+    path = Path(text[len("gitdir:"):].strip())
+    return path if path.is_absolute() else (worktree / path).resolve()
+
+
+def worktree_git(worktree: Path, admin: Path) -> git.Git:
+    """A hardened :class:`git.Git` for ``worktree`` that reads the repository through
+    ``admin`` (``--git-dir``/``--work-tree``), never through the worktree's ``.git`` file."""
+    cmd = git.Git(str(worktree))
+    cmd.set_persistent_git_options(git_dir=str(admin), work_tree=str(worktree), c=list(SAFE_CONFIG))
+    return cmd
+
+
+@dataclass(frozen=True)
+class WorktreeEntry:
+    """One record of ``git worktree list --porcelain``.
+
+    Attributes:
+        path: the worktree directory. head: its HEAD sha ('' if none).
+        branch: ``refs/heads/...`` or '' (detached/bare). prunable: git says it is gone.
+    """
+
+    path: Path
+    head: str = ""
+    branch: str = ""
+    prunable: bool = False
+
+
+def list_worktrees(repo: git.Repo) -> list[WorktreeEntry]:
+    """The repository's worktrees, the main one first (parsed from ``--porcelain``,
+    records separated by blank lines: git-worktree(1), "Porcelain Format")."""
+    out: list[WorktreeEntry] = []
+    rec: dict = {}
+    for line in [*repo.git.worktree("list", "--porcelain").splitlines(), ""]:
+        if not line:
+            if "path" in rec:
+                out.append(WorktreeEntry(**rec))
+            rec = {}
+        elif line.startswith("worktree "):
+            rec["path"] = Path(line[len("worktree "):])
+        elif line.startswith("HEAD "):
+            rec["head"] = line[len("HEAD "):]
+        elif line.startswith("branch "):
+            rec["branch"] = line[len("branch "):]
+        elif line.startswith("prunable"):
+            rec["prunable"] = True
+    return out
