@@ -14,7 +14,7 @@ from harness.core.stop import StopLimits
 from harness.core.validate import Baseline, Validator
 from sandbox.patch import Patch
 from sandbox.worktree import Worktree, open_repo
-from tests.conftest import PYTHON, git
+from tests.conftest import PYTHON, git, lessons_file, run_dir
 
 # The middle item (the lower one for even lengths). The bug is `// 3` (should be `// 2`).
 # 9 tests, 3 of them failing (lengths 3, 5, 6); `n - 1` -> `n - 0` makes 2 of those pass
@@ -45,8 +45,7 @@ def test_a_wrong_partial_fix_is_a_lead_and_the_right_single_edit_is_still_found(
     assert s.status == "fixed", (s.stop_reason, s.stop_detail)
     assert len(s.accepted) == 1 and "+    return xs[(n - 1) // 2]" in res.patch
     assert "sites" not in s.accepted[0]["meta"]  # the single edit, not a pair on a partial
-    run_dir = root / ".loopwright" / "runs" / s.run_id
-    steps = [json.loads(ln) for ln in (run_dir / "trajectory.jsonl").read_text().splitlines()]
+    steps = [json.loads(ln) for ln in (run_dir(root, s.run_id) / "trajectory.jsonl").read_text().splitlines()]
     partial = [st for st in steps if st["action"] == "evaluate" and st["verdict"]["viable"]
                and not st["verdict"]["accepted"]]
     assert partial, "the bug should offer a wrong partial fix first"
@@ -56,7 +55,7 @@ def test_a_wrong_partial_fix_is_a_lead_and_the_right_single_edit_is_still_found(
     wrong = next(ln for ln in partial[0]["patch"]["diff"].splitlines() if ln.startswith("+    return"))[1:]
     assert wrong not in git(root, "show", f"{s.branch}:seq.py")
     assert wrong not in git(root, "log", "-p", s.branch)
-    assert wrong.strip() not in (root / ".loopwright" / "lessons.md").read_text()
+    assert wrong.strip() not in lessons_file(root).read_text()
 
 
 def test_without_a_complete_fix_the_best_partial_one_is_the_result(make_repo):
