@@ -208,6 +208,9 @@ def _run_one(task: dict, out: Path, timeout: float, fix_args: list[str] = ()) ->
     patch = summary.get("patch") or ""
     row.update(status=str(summary.get("status", "error")), candidates=summary.get("candidates_tried"),
                note=str(summary.get("stop_reason") or summary.get("error") or "")[:160])
+    if row["status"] == "error":  # the harness's own words, from its stderr
+        said = [ln for ln in (slot / "harness.stderr.log").read_text(errors="replace").splitlines() if ln.strip()]
+        row["note"] = said[-1][:160] if said else row["note"]
     if isinstance(summary.get("wall_seconds"), (int, float)):
         row["wall_seconds"] = round(float(summary["wall_seconds"]), 2)
     if isinstance(summary.get("test_seconds"), (int, float)):
