@@ -43,8 +43,8 @@ def requirements(tree: Path) -> list[str]:
     ``[extra]``/``[:marker]`` sections). Markers are evaluated for this interpreter with
     ``extra`` set to "" and each of :data:`TEST_EXTRAS` (``packaging``, which pytest
     depends on, does the parsing). Plugins that the pytest configuration's options need
-    (``--cov`` -> pytest-cov, ``--timeout`` -> pytest-timeout) are added: a developer's
-    setup has them.
+    (``--cov`` -> pytest-cov, ``--timeout`` -> pytest-timeout) and mypy when the project
+    configures it are added: a developer's setup has them.
     """
     from packaging.requirements import InvalidRequirement, Requirement
 
@@ -52,6 +52,8 @@ def requirements(tree: Path) -> list[str]:
     config = " ".join(_text(tree / name) or "" for name in ("pyproject.toml", "setup.cfg", "tox.ini",
                                                             "pytest.ini"))
     reqs |= {plugin for option, plugin in _ADDOPTS_PLUGINS.items() if option in config}
+    if "[mypy" in config or "[tool.mypy" in config or (tree / "mypy.ini").is_file():
+        reqs.add("mypy")  # loopwright fix runs a configured type checker, so the task's venv needs it
     meta = _text(tree / "PKG-INFO") or ""
     lines = re.findall(r"^Requires-Dist:\s*(.+)$", meta, re.MULTILINE) or _egg_requires(tree)
     for line in lines:
