@@ -145,6 +145,9 @@ class PytestEvaluator:
         self.intervals: list[tuple[float, float]] = []
         self.fork = fork and hasattr(os, "fork")
         self._servers: dict[Path, ForkServer | None] = {}
+        self._trusted: set[Path] = set()  # worktrees where a forked run has started pytest
+        # worktree -> why its fork server was dropped for plain processes
+        self.fork_fallbacks: dict[Path, str] = {}
         self._lock = threading.Lock()
 
     def busy_seconds(self) -> float:
@@ -187,16 +190,32 @@ class PytestEvaluator:
         server = None if plain or not self.fork else self._server(root, base_env)
         if server is not None:
             try:
-                return server.run(args, root, env, timeout)
+                res = server.run(args, root, env, timeout)
+                if root in self._trusted or _started(res, env):
+                    self._trusted.add(root)
+                    return res
             except ForkServerError:
+                res = None
+            # The server failed, or its first run in this worktree did not start: check with a
+            # plain process. If that starts, the server cannot run what a plain pytest can here
+            # (an interaction of its preloaded modules with the project): stop using it.
+            plain_res = self._plain(root, args, env, base_env, timeout)
+            if res is None or _started(plain_res, env):
                 with self._lock:
-                    # a server that had worked may start again (it dies with the thread that
-                    # started it: bwrap --die-with-parent); one that never worked is not retried
-                    if server.served:
+                    if res is None and server.served:
+                        # a server that had worked may start again (it dies with the thread
+                        # that started it: bwrap --die-with-parent)
                         self._servers.pop(root, None)
-                    else:
+                    else:  # one that never worked, or cannot start pytest here: not retried
                         self._servers[root] = None
+                        if res is not None:
+                            self.fork_fallbacks[root] = _startup_error(res, root)
                 server.close()
+            return plain_res
+        return self._plain(root, args, env, base_env, timeout)
+
+    def _plain(self, root: Path, args: list[str], env: dict[str, str], base_env: dict[str, str],
+               timeout: float):
         return run([self.python, "-m", "pytest", *args], root, timeout, self.policy,
                    {**base_env, **env}, readable=[self.scratch], channel=True)
 
@@ -226,7 +245,7 @@ class PytestEvaluator:
             out.processes += 1
             running = started - set(out.results)
             if not out.collected and not out.results:
-                out.error = _startup_error(res)
+                out.error = _startup_error(res, root)
                 return out
             for tid in running:  # the test that was running when the process died
                 reason = (f"process killed after {process_timeout:.0f} s" if res.timed_out
@@ -390,6 +409,11 @@ class PytestEvaluator:
         return v
 
 
+def _started(res, env: dict[str, str]) -> bool:
+    """Whether the pytest process of ``env`` got as far as our plugin's first record."""
+    return res is not None and any(True for _ in _records(res.channel or b"", env.get("LOOPWRIGHT_NONCE", "")))
+
+
 def _records(channel: bytes, nonce: str):
     """The plugin's records in ``channel`` that carry ``nonce`` (others are not ours)."""
     for line in channel.decode("utf-8", "replace").splitlines():
@@ -412,12 +436,28 @@ def _summary_counts(stdout: str) -> dict[str, int]:
     return counts
 
 
-def _startup_error(res) -> str:
-    text = (res.stderr.strip() or res.stdout.strip())[-1500:]
+def _startup_error(res, root: Path | None = None) -> str:
+    """Why a pytest process ran no test, in a few lines a user can act on.
+
+    Keeps pytest's own message: the first lines of what it printed (``ERROR: ...``,
+    ``ImportError while loading conftest ...``), or for a traceback its last frame and
+    the exception line, with ``root`` (the worktree) cut from paths so that messages
+    from different worktree slots read the same. At most 5 lines of 300 characters,
+    joined with `` | ``.
+    """
+    text = (res.stderr.strip() or res.stdout.strip())[-20000:]
     if res.timed_out:
         return "pytest did not finish collecting before the process timeout"
     if res.returncode == 5:
         return "no tests were collected"
     if "No module named pytest" in text:
         return "pytest is not installed in the target interpreter"
-    return f"pytest exited with code {res.returncode} before running any test:\n{text}"
+    if root is not None:
+        text = text.replace(str(root).rstrip("/") + "/", "").replace(str(root), ".")
+    lines = [ln.rstrip() for ln in text.splitlines() if ln.strip(" ^~\t")]
+    if "Traceback (most recent call last):" in text:
+        frames = [i for i, ln in enumerate(lines) if ln.lstrip().startswith('File "')]
+        lines = lines[frames[-1]:][:2] + lines[-1:] if frames else lines[-1:]
+    lines = [ln if len(ln) <= 300 else ln[:297] + "..." for ln in lines[:5]]
+    detail = " | ".join(lines) if lines else "(it printed nothing)"  # one line: live views
+    return f"pytest exited with code {res.returncode} before running any test: {detail}"

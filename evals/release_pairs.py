@@ -37,8 +37,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from evals.inject import is_test_path
-from evals.prepare import (BASE_DATE, PrepareError, _git, _test_env, cache_root, fetch_sdist,
-                           run_process, unpack)
+from evals.prepare import BASE_DATE, _git, cache_root, fetch_sdist, unpack
+from evals.release_env import PairError, ensure_venv, requirements, run_pytest, venv_slot
 
 __all__ = ["MAX_CHANGED_LINES", "Change", "PairError", "build_tree", "ensure_venv", "gold_patch",
            "is_test_file",
@@ -46,21 +46,14 @@ __all__ = ["MAX_CHANGED_LINES", "Change", "PairError", "build_tree", "ensure_ven
            "venv_slot"]
 
 MAX_CHANGED_LINES = 6
-TEST_EXTRAS = ("test", "tests", "testing")
 _VERSION_LINE = re.compile(r"^\s*(__version__|VERSION|version|__version_info__)\s*[:=]")
 _SKIP_PARTS = {"__pycache__", ".git", ".tox", ".nox", "build", "dist"}
-_ADDOPTS_PLUGINS = {"--cov": "pytest-cov", "--timeout": "pytest-timeout"}
-_SUMMARY = re.compile(r"^(FAILED|ERROR) (\S.*?)(?: - .*)?$")
 
 
 def is_test_file(rel: str) -> bool:
     """:func:`evals.inject.is_test_path`, plus files under a ``testsuite`` folder (pycodestyle's
     test data are ``.py`` files there)."""
     return is_test_path(rel) or "testsuite" in rel.split("/")[:-1]
-
-
-class PairError(PrepareError):
-    """A release pair cannot be mined or a task cannot be built; the message says why."""
 
 
 @dataclass
@@ -176,11 +169,32 @@ def _gold(old: str, new: str) -> tuple[str, int]:
     return "".join(out), changed
 
 
+def _same_code(a: str, b: str) -> bool:
+    """True when two module texts differ only in comments, layout or docstrings (same AST
+    once docstrings are dropped): such a change cannot be what makes a test pass."""
+    import ast
+
+    def dump(text: str) -> str:
+        tree = ast.parse(text)
+        for node in ast.walk(tree):
+            body = getattr(node, "body", None)
+            if isinstance(body, list) and body and isinstance(body[0], ast.Expr) \
+                    and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str):
+                node.body = body[1:]
+        return ast.dump(tree)
+
+    try:
+        return dump(a) == dump(b)
+    except (SyntaxError, ValueError):
+        return False
+
+
 def source_changes(old_root: Path, new_root: Path) -> list[Change]:
     """Changed non-test ``.py`` modules present in both trees, smallest change first.
 
     Modules added or removed by N+1 are left out (a new module is not a small fix),
-    and so are changes that only bump a version string (``changed_lines`` 0).
+    and so are changes that only bump a version string (``changed_lines`` 0) or only
+    touch comments, layout or docstrings.
     """
     old, new = _files(old_root), _files(new_root)
     found = []
@@ -191,7 +205,7 @@ def source_changes(old_root: Path, new_root: Path) -> list[Change]:
         if a is None or b is None or a == b:
             continue
         gold, changed = _gold(a, b)
-        if changed:
+        if changed and not _same_code(a, gold):
             found.append(Change(rel, a, gold, changed))
     return sorted(found, key=lambda c: (c.changed_lines, c.path))
 
@@ -203,12 +217,14 @@ def gold_patch(path: str, old: str, gold: str) -> str:
 
 
 def build_tree(old_root: Path, new_root: Path, dest: Path, *, old_tests: set[str] = frozenset(),
-               change: Change | None = None) -> None:
+               deselect: set[str] = frozenset(), change: Change | None = None) -> None:
     """Write N's source with N+1's test files into ``dest`` (created; must not exist).
 
     Test files (:func:`evals.inject.is_test_path`, data under test folders included)
     come from N+1, except the paths in ``old_tests``, which keep N's version (or are
-    absent when N has none). ``change``, when given, is applied (its gold text written).
+    absent when N has none). ``deselect`` node ids are left out of collection by a hook
+    appended to the root ``conftest.py`` (see :func:`_deselect_hook`). ``change``, when
+    given, is applied (its gold text written).
     """
     old, new = _files(old_root), _files(new_root)
     dest.mkdir(parents=True)
@@ -218,88 +234,34 @@ def build_tree(old_root: Path, new_root: Path, dest: Path, *, old_tests: set[str
     for rel, src in new.items():
         if is_test_file(rel) and rel not in old_tests:
             _copy(src, dest / rel)
+    if deselect:
+        conftest = dest / "conftest.py"
+        before = conftest.read_text("utf-8") + "\n\n" if conftest.is_file() else ""
+        conftest.write_text(before + _deselect_hook(deselect), "utf-8")
     if change is not None:
         (dest / change.path).write_text(change.gold, "utf-8")
+
+
+def _deselect_hook(ids: set[str]) -> str:
+    """Root-conftest code that deselects the node ids in ``ids`` (pytest reports them as
+    deselected) and does not collect the file paths (ids without ``::``)."""
+    files = sorted(i for i in ids if "::" not in i)
+    return (
+        "# Added by evals.release_pairs: these tests fail with and without this task's fix\n"
+        "# (another module's change or the environment), so the task leaves them out.\n"
+        f"_LOOPWRIGHT_DESELECT = {sorted(i for i in ids if '::' in i)!r}\n"
+        + (f"collect_ignore = globals().get('collect_ignore', []) + {files!r}\n" if files else "")
+        + "\n\n"
+        "def pytest_collection_modifyitems(config, items):\n"
+        "    drop = [i for i in items if i.nodeid in _LOOPWRIGHT_DESELECT]\n"
+        "    if drop:\n"
+        "        config.hook.pytest_deselected(items=drop)\n"
+        "        items[:] = [i for i in items if i.nodeid not in _LOOPWRIGHT_DESELECT]\n")
 
 
 def _copy(src: Path, dst: Path) -> None:
     dst.parent.mkdir(parents=True, exist_ok=True)
     shutil.copy2(src, dst)
-
-
-# -- the task's interpreter -----------------------------------------------------------------
-def requirements(tree: Path) -> list[str]:
-    """pytest, coverage, and the runtime + test-extra requirements PKG-INFO declares.
-
-    Plugins that the pytest configuration's options need (``--cov`` -> pytest-cov,
-    ``--timeout`` -> pytest-timeout) are added: a developer's setup has them.
-
-    Markers are evaluated for this interpreter with ``extra`` set to each of
-    :data:`TEST_EXTRAS` (``packaging``, which pytest depends on, does the parsing).
-    """
-    from packaging.requirements import InvalidRequirement, Requirement
-
-    reqs = {"pytest", "coverage"}
-    config = " ".join(_text(tree / name) or "" for name in ("pyproject.toml", "setup.cfg", "tox.ini",
-                                                            "pytest.ini"))
-    reqs |= {plugin for option, plugin in _ADDOPTS_PLUGINS.items() if option in config}
-    meta = tree / "PKG-INFO"
-    text = meta.read_text("utf-8", "replace") if meta.is_file() else ""
-    for line in re.findall(r"^Requires-Dist:\s*(.+)$", text, re.MULTILINE):
-        try:
-            req = Requirement(line.strip())
-        except InvalidRequirement:
-            continue
-        if req.marker is None or any(req.marker.evaluate({"extra": e}) for e in ("", *TEST_EXTRAS)):
-            reqs.add(str(Requirement(line.split(";")[0].strip())))
-    return sorted(reqs)
-
-
-def venv_slot(reqs: list[str], cache: Path | None = None) -> Path:
-    """Where the venv for a requirement set lives: ``CACHE/release-pairs/venvs/<sha1[:12]>``;
-    it is ready when it holds a ``.ready`` file."""
-    key = hashlib.sha1("\n".join(sorted(reqs)).encode()).hexdigest()[:12]
-    return _cache(cache) / "release-pairs" / "venvs" / key
-
-
-def ensure_venv(reqs: list[str], cache: Path | None = None, timeout: float = 600.0) -> Path:
-    """A venv with ``reqs`` installed, shared by every task that needs the same set.
-
-    Lives in ``CACHE/release-pairs/venvs/<hash of reqs>``; returns its ``bin/python``.
-
-    Raises:
-        PairError: venv creation or pip install failed (the message has pip's output tail).
-    """
-    slot = venv_slot(reqs, cache)
-    python = slot / "bin" / "python"
-    if (slot / ".ready").is_file():
-        return python
-    shutil.rmtree(slot, ignore_errors=True)
-    slot.parent.mkdir(parents=True, exist_ok=True)
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
-    base = getattr(sys, "_base_executable", sys.executable)
-    for cmd in ([base, "-m", "venv", str(slot)],
-                [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", *reqs]):
-        res = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout, check=False)
-        if res.returncode != 0:
-            raise PairError(f"{' '.join(cmd[:4])} failed (exit {res.returncode}): "
-                            f"{(res.stderr or res.stdout).strip()[-1500:]}")
-    (slot / ".ready").write_text("\n".join(reqs) + "\n")
-    return python
-
-
-def run_pytest(python: Path, repo: Path, ids: list[str] | None = None,
-               timeout: float = 180.0) -> tuple[int | None, set[str]]:
-    """Run pytest in ``repo`` and return (exit code or None on timeout, failing node ids).
-
-    Failing ids come from pytest's short summary (``-rfE``); a file that fails to
-    collect shows as its path without ``::``.
-    """
-    args = [str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rfE", "--tb=no",
-            "--continue-on-collection-errors", "-o", "console_output_style=classic", *(ids or [])]
-    rc, out = run_process(args, repo, timeout, _test_env())
-    failed = {m.group(2).strip() for m in map(_SUMMARY.match, out.splitlines()) if m}
-    return rc, failed
 
 
 # -- mining ---------------------------------------------------------------------------------
@@ -346,13 +308,15 @@ def mine_pair(package: str, old: str, new: str, *, cache: Path | None = None,
             if found is None:
                 say(f"  {change.path}: does not make the suite pass alone")
                 continue
-            old_tests, tests = found
+            old_tests, deselect, tests = found
             say(f"  {change.path}: task, {len(tests)} failing tests" +
-                (f", {len(old_tests)} test files kept at {old}" if old_tests else ""))
+                (f", {len(old_tests)} test files kept at {old}" if old_tests else "") +
+                (f", {len(deselect)} tests deselected" if deselect else ""))
             tasks.append({
                 "id": f"{_short(package)}-{new}-{len(tasks) + 1}",
                 "repo": {"release_pair": {"package": package, "old": old, "new": new,
-                                          "file": change.path, "old_tests": sorted(old_tests)}},
+                                          "file": change.path, "old_tests": sorted(old_tests),
+                                          "deselect": sorted(deselect)}},
                 "command": "fix", "python": None, "gold_patch": change.patch,
                 "tests": sorted(tests), "timeout": 600})
     return tasks
@@ -369,36 +333,48 @@ def _trees(package: str, old: str, new: str, cache: Path | None) -> tuple[Path, 
 
 
 def _try_change(old_root: Path, new_root: Path, change: Change, python: Path, work: Path,
-                timeout: float) -> tuple[set[str], set[str]] | None:
-    """(test files kept at N, failing test ids) when ``change`` alone fixes what it should.
+                timeout: float) -> tuple[set[str], set[str], set[str]] | None:
+    """(test files kept at N, tests deselected, failing test ids) when ``change`` alone fixes
+    what it should, else None.
 
-    Test files still failing with the change go back to N's version (at most twice);
-    then the hybrid without the change must fail some test and with it pass all.
+    Tests still failing with the change are deselected; a test file that fails to collect
+    goes back to N's version, and is left out when that fails too (at most 3 rounds); then the task tree without
+    the change must fail some test, and with it pass every test. A root conftest that
+    already has a collection hook gets no deselection (files go back to N's version).
     """
     old_tests: set[str] = set()
+    deselect: set[str] = set()
+    root_conftest = _text(new_root / "conftest.py") or ""
+    can_deselect = "pytest_collection_modifyitems" not in root_conftest
     for attempt in range(3):
         fixed = work / f"gold{attempt}"
-        build_tree(old_root, new_root, fixed, old_tests=old_tests, change=change)
+        build_tree(old_root, new_root, fixed, old_tests=old_tests, deselect=deselect, change=change)
         rc, still = run_pytest(python, fixed, timeout=timeout)
         if rc == 0:
             break
-        bad = {nodeid.split("::")[0] for nodeid in still} - old_tests
-        if rc is None or not bad or not all(is_test_file(b) for b in bad):
+        tests = {t for t in still if "::" in t} - deselect if can_deselect else set()
+        files = {t.split("::")[0] for t in still if t not in tests}
+        if can_deselect:  # a file that fails to collect even at N's version is left out
+            tests |= files & old_tests
+            files -= old_tests
+        if rc is None or not (tests or files - old_tests) or not all(is_test_file(f) for f in files):
             return None
-        old_tests |= bad
+        deselect |= tests
+        old_tests |= files
     else:
         return None
-    build_tree(old_root, new_root, work / "task", old_tests=old_tests)
+    build_tree(old_root, new_root, work / "task", old_tests=old_tests, deselect=deselect)
     rc, failing = run_pytest(python, work / "task", timeout=timeout)
-    return (old_tests, failing) if rc is not None and failing else None
+    return (old_tests, deselect, failing) if rc is not None and failing else None
 
 
 # -- tasks ----------------------------------------------------------------------------------
 def materialize(spec: dict, out: str | Path, *, cache: Path | None = None) -> Path:
     """Build a ``release_pair`` task as a git repository at ``out`` (absent or empty).
 
-    ``spec`` is ``{package, old, new, old_tests?: [paths], file?: str}``: N's source
-    with N+1's test files (never N+1's source), one commit with a fixed author and
+    ``spec`` is ``{package, old, new, old_tests?: [paths], deselect?: [node ids],
+    file?: str}``: N's source with N+1's test files (never N+1's source; see
+    :func:`build_tree`), one commit with a fixed author and
     date, and ``out/.venv`` pointing at the task's shared venv (see
     :func:`ensure_venv`; listed in ``.git/info/exclude``), so ``loopwright fix out``
     runs N+1's tests with their requirements and sees the failing ones.
@@ -417,7 +393,8 @@ def materialize(spec: dict, out: str | Path, *, cache: Path | None = None) -> Pa
     old_root, new_root = _trees(spec["package"], spec["old"], spec["new"], cache)
     if out.exists():
         out.rmdir()
-    build_tree(old_root, new_root, out, old_tests=set(spec.get("old_tests") or ()))
+    build_tree(old_root, new_root, out, old_tests=set(spec.get("old_tests") or ()),
+               deselect=set(spec.get("deselect") or ()))
     _git(out, "init", "-q", "-b", "main", "--template=")
     _git(out, "add", "-A", "-f")
     _git(out, "commit", "-q", "--no-verify", "-m",

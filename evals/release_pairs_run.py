@@ -17,6 +17,7 @@ import argparse
 import ast
 import json
 import math
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -168,7 +169,7 @@ def same_as_developer(repo: Path, patch: str, gold: str) -> bool:
         return False
 
 
-def _run_one(task: dict, out: Path, timeout: float) -> dict:
+def _run_one(task: dict, out: Path, timeout: float, fix_args: list[str] = ()) -> dict:
     slot = out / "tasks" / task["id"]
     row = {"task": task["id"], "status": "error", "same_as_developer": False, "candidates": None,
            "wall_seconds": None, "note": ""}
@@ -178,7 +179,7 @@ def _run_one(task: dict, out: Path, timeout: float) -> dict:
     except PrepareError as exc:
         row.update(status="prepare_error", note=str(exc)[:300])
         return row
-    cmd = [sys.executable, "-m", "harness.cli", "fix", str(repo), "--json"]
+    cmd = [sys.executable, "-m", "harness.cli", "fix", str(repo), "--json", *fix_args]
     t0 = time.monotonic()
     with open(slot / "harness.stderr.log", "w") as err:
         rc, stdout = run_process(cmd, ROOT, min(timeout, float(task.get("timeout") or timeout)),
@@ -203,6 +204,8 @@ def _run_one(task: dict, out: Path, timeout: float) -> dict:
                note=str(summary.get("stop_reason") or summary.get("error") or "")[:160])
     if isinstance(summary.get("wall_seconds"), (int, float)):
         row["wall_seconds"] = round(float(summary["wall_seconds"]), 2)
+    if isinstance(summary.get("test_seconds"), (int, float)):
+        row["test_seconds"] = round(float(summary["test_seconds"]), 2)
     row["same_as_developer"] = bool(patch) and row["status"] == "fixed" and \
         same_as_developer(repo, patch, task.get("gold_patch") or "")
     row["patch"] = patch
@@ -217,18 +220,24 @@ def _pct(values: list[float], p: float) -> float | None:
 
 def summarize(rows: list[dict]) -> dict:
     """total, fixed, fixed_pct, same_as_developer (count and % of fixes), candidates per fix
-    (mean), median and p90 wall seconds over all tasks and over fixed tasks (nearest rank)."""
+    (mean), median and p90 wall seconds over all tasks and over fixed tasks (nearest rank),
+    and harness_overhead = 1 - (sum of test seconds / sum of wall seconds) over the tasks
+    that report both (as :func:`evals.bench.summarize` computes it)."""
     fixed = [r for r in rows if r["status"] == "fixed"]
     walls = [r["wall_seconds"] for r in rows if r["wall_seconds"] is not None]
     fixed_walls = [r["wall_seconds"] for r in fixed if r["wall_seconds"] is not None]
     cands = [r["candidates"] for r in fixed if isinstance(r["candidates"], int)]
     same = sum(1 for r in fixed if r["same_as_developer"])
+    both = [r for r in rows if r.get("test_seconds") is not None and r["wall_seconds"]]
+    wall_sum = sum(r["wall_seconds"] for r in both)
+    overhead = 1.0 - sum(r["test_seconds"] for r in both) / wall_sum if wall_sum else None
     return {"total": len(rows), "fixed": len(fixed),
             "fixed_pct": 100.0 * len(fixed) / len(rows) if rows else None,
             "same_as_developer": same, "same_pct_of_fixed": 100.0 * same / len(fixed) if fixed else None,
             "mean_candidates_per_fix": statistics.mean(cands) if cands else None,
             "median_wall_s": statistics.median(walls) if walls else None, "p90_wall_s": _pct(walls, 0.9),
-            "median_wall_s_fixed": statistics.median(fixed_walls) if fixed_walls else None}
+            "median_wall_s_fixed": statistics.median(fixed_walls) if fixed_walls else None,
+            "p90_wall_s_fixed": _pct(fixed_walls, 0.9), "harness_overhead": overhead}
 
 
 def _table(rows: list[dict], summary: dict) -> str:
@@ -253,7 +262,7 @@ def _run(args) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     rows = []
     for task in tasks:
-        rows.append(_run_one(task, args.out, args.timeout))
+        rows.append(_run_one(task, args.out, args.timeout, shlex.split(args.fix_args)))
         r = rows[-1]
         print(f"{r['task']}: {r['status']} same={r['same_as_developer']} cands={r['candidates']} "
               f"wall={r['wall_seconds']} {r['note'][:80]}", file=sys.stderr, flush=True)
@@ -282,5 +291,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--limit", type=int, default=None)
     p.add_argument("--only", nargs="+", default=None, help="task ids")
     p.add_argument("--timeout", type=float, default=600.0, help="seconds per loopwright run")
+    p.add_argument("--fix-args", default="", help="extra `loopwright fix` arguments, one string "
+                   "(e.g. '--max-seconds 180')")
     args = ap.parse_args(argv)
     return {"scan": _scan, "mine": _mine, "run": _run}[args.cmd](args)

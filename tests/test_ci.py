@@ -11,11 +11,11 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from harness import cli_review
+from harness.cli import review as cli_review
 from harness.cli import app
-from harness.cli_review import decide, delivery, run_ci
-from harness.github import GitHub
-from harness.review import REPLY_MARKER, STATUS_MARKER
+from harness.cli.review import decide, delivery, run_ci
+from harness.work.github import GitHub
+from harness.work.review import REPLY_MARKER, STATUS_MARKER
 from sandbox.patch import unified_diff
 from tests.conftest import git
 from tests.github_server import GitHubServer

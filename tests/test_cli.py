@@ -10,7 +10,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from harness.cli import app
-from harness.config import default_jobs
+from harness.core.config import default_jobs
 from tests.conftest import PYTHON
 
 ROOT = Path(__file__).parents[1]

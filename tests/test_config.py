@@ -11,11 +11,11 @@ from typer.testing import CliRunner
 
 from evals.pytest_runner import PytestEvaluator
 from evals.verdict import TestResult
-from harness import config
+from harness.core import config as config
 from harness.cli import app
-from harness.errors import UsageError
-from harness.session import _restrict
-from harness.validate import Baseline, Validator
+from harness.core.errors import UsageError
+from harness.core.session import _restrict
+from harness.core.validate import Baseline, Validator
 from loops.spec import builtin_spec
 from sandbox.patch import Patch
 from tests.conftest import PYTHON
@@ -109,7 +109,7 @@ def test_tests_option_restricts_the_failing_tests_worked_on(tmp_path):
 
 
 def test_the_loops_worker_model_settings_reach_its_generator(monkeypatch):
-    from harness.cli_common import build_generator
+    from harness.cli.common import build_generator
 
     monkeypatch.setenv("ANTHROPIC_API_KEY", "k")
     monkeypatch.setenv("OPENAI_API_KEY", "k")

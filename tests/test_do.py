@@ -329,8 +329,8 @@ def test_read_file_request_is_served_and_bounded(make_repo, monkeypatch):
 def test_reviewer_answers_reasons_and_the_human_rejected_rule():
     from rich.console import Console
 
-    from harness.interactive import Reviewer
-    from harness.validate import Outcome
+    from harness.cli.interactive import Reviewer
+    from harness.core.validate import Outcome
     from sandbox.patch import Patch
 
     outcome = Outcome(Patch.from_texts({"a.py": ("x = 1\n", "x = 2\n")}, "bump [x]"), True, "verified", "full",

@@ -14,11 +14,11 @@ import time
 from typer.testing import CliRunner
 
 from harness.cli import app
-from harness.fix import FixOptions, fix
+from harness.work.fix import FixOptions, fix
 from harness.generators.templates import TemplateGenerator
-from harness.stop import StopLimits
-from harness.evidence import IMPORT_CONTEXT
-from harness.validate import Baseline, Validator
+from harness.core.stop import StopLimits
+from harness.core.evidence import IMPORT_CONTEXT
+from harness.core.validate import Baseline, Validator
 from evals.pytest_runner import PytestEvaluator, TimeoutPolicy
 from sandbox.patch import Patch
 from sandbox.worktree import Worktree, open_repo

@@ -9,10 +9,10 @@ from typer.testing import CliRunner
 
 from evals.pytest_runner import PytestEvaluator, TimeoutPolicy
 from harness.cli import app
-from harness.fix import FixOptions, fix
+from harness.work.fix import FixOptions, fix
 from harness.generators.templates import TemplateGenerator
-from harness.stop import StopLimits
-from harness.validate import Baseline, Validator
+from harness.core.stop import StopLimits
+from harness.core.validate import Baseline, Validator
 from sandbox.patch import Patch
 from sandbox.worktree import Worktree, open_repo
 from tests.conftest import PYTHON, git, snapshot
@@ -139,7 +139,8 @@ def test_two_bugs_in_one_repo_are_both_fixed(make_repo):
     })
     res = run_fix(root)
     assert res.state.status == "fixed", res.state.stop_detail
-    assert len(res.state.accepted) == 2
+    # one patch per bug, or (partial fixes being leads) one two-site patch
+    assert len(res.state.accepted) == 2 or res.state.accepted[0]["meta"].get("sites") == 2
     assert sorted(res.state.fixed_tests) == ["test_util.py::test_adult", "test_util.py::test_last"]
 
 

@@ -7,11 +7,11 @@ import json
 
 import pytest
 
-from harness.cli_common import build_generator as cli_generator
-from harness.fix import FixOptions, fix
+from harness.cli.common import build_generator as cli_generator
+from harness.work.fix import FixOptions, fix
 from harness.generators.llm import RetryPolicy
 from harness.generators.registry import make_generator
-from harness.stop import StopLimits
+from harness.core.stop import StopLimits
 from loops.spec import builtin_spec
 from tests.conftest import PYTHON, git, snapshot
 from evals.model_server import Error, FakeLLMServer, Reply

@@ -16,11 +16,11 @@ from pathlib import Path
 import pytest
 
 from evals.model_server import FakeLLMServer
-from harness.fix import DEFAULT_PROTECTED, FixOptions, fix
+from harness.work.fix import DEFAULT_PROTECTED, FixOptions, fix
 from harness.generators.llm import RetryPolicy
 from harness.generators.registry import make_generator
-from harness.localize import is_protected
-from harness.stop import StopLimits
+from harness.core.localize import is_protected
+from harness.core.stop import StopLimits
 from sandbox import bwrap, integrity
 from tests.conftest import PYTHON, git, snapshot, survivors
 from tests.test_fix import CLAMP

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from harness.fix import FixOptions
+from harness.work.fix import FixOptions
 from harness.generators.base import Generator, Proposal
-from harness.instruct import carry_out, instruction_task
-from harness.stop import StopLimits
-from harness.task import Task
+from harness.work.instruct import carry_out, instruction_task
+from harness.core.stop import StopLimits
+from harness.core.task import Task
 from sandbox.patch import Patch
 from tests.conftest import PYTHON, git, snapshot
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from evals.verdict import Frame, TestResult
-from harness.context import Attempt, Context, SuspiciousLocation
+from harness.core.context import Attempt, Context, SuspiciousLocation
 from harness.generators.anthropic_gen import AnthropicGenerator
 from harness.generators.base import Generator, Usage
 from harness.generators.llm import GeneratorError, RetryPolicy, parse_retry_after
@@ -22,7 +22,7 @@ from harness.generators.pricing import cost_usd, format_cost, price_for
 from harness.generators.prompt import build_first, pack
 from harness.generators.registry import default_generator_spec, make_generator
 from harness.generators.tokens import TokenCounter
-from harness.task import Task
+from harness.core.task import Task
 from evals.model_server import ANTHROPIC_PATH, OPENAI_PATH, Error, FakeLLMServer, Reply
 
 TEST_ID = "tests/test_calc.py::test_add"

@@ -10,16 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from harness.context import Attempt, Context, SuspiciousLocation
-from harness.fix import FixOptions
+from harness.core.context import Attempt, Context, SuspiciousLocation
+from harness.work.fix import FixOptions
 from harness.generators.anthropic_gen import AnthropicGenerator
 from harness.generators.llm import RetryPolicy
 from harness.generators.openai_gen import OpenAIGenerator
 from harness.generators.replies import parse_reply, read_files
 from harness.generators.repomap import build_repo_map, list_files, outline, words
-from harness.instruct import carry_out, instruction_task
-from harness.stop import StopLimits
-from harness.task import Task
+from harness.work.instruct import carry_out, instruction_task
+from harness.core.stop import StopLimits
+from harness.core.task import Task
 from tests.conftest import PYTHON, git
 from evals.model_server import FakeLLMServer
 

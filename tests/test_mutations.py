@@ -503,6 +503,9 @@ def test_priors_cover_every_operator():
         "return_value", "guard_insert", "delete_statement", "insert_nearby_statement",
         "is_eq_swap", "bool_const_swap", "augassign_swap", "assign_swap", "method_swap",
         "call_drop", "negate_value",
+        # _reach_ops (tests/test_reach_ops.py)
+        "call_arity", "const_cond_to_name", "drop_term", "attr_swap", "unwrap_call", "wrap_call",
+        "name_to_slice", "swap_commutative", "add_term", "copy_renamed",
     }
     assert ops == set(OPERATOR_PRIORS)
     assert all(0 < p <= 1 for p in OPERATOR_PRIORS.values())

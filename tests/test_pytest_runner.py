@@ -9,7 +9,7 @@ import pytest
 
 from evals.pytest_runner import EvaluatorError, PytestEvaluator, TimeoutPolicy, check_pytest, resolve_python
 from evals.verdict import TestResult
-from harness.localize import localize, ochiai
+from harness.core.localize import localize, ochiai
 from sandbox.process import SandboxPolicy
 from tests.conftest import PYTHON, survivors, write_tree
 

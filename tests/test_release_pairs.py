@@ -36,9 +36,10 @@ BIG_OLD = "def shout(s):\n    return s.upper()\n"
 BIG_NEW = BIG_OLD + "".join(f"\n\ndef f{i}(s):\n    return s * {i}\n" for i in range(4))
 TEST_OLD = "from mylib import clamp\n\n\ndef test_low():\n    assert clamp(-1, 0, 5) == 0\n"
 TEST_NEW = TEST_OLD + "\n\ndef test_high():\n    assert clamp(9, 0, 5) == 5\n\n\ndef test_mid():\n" \
-                      "    assert clamp(3, 0, 5) == 3\n"
+                      "    assert clamp(3, 0, 5) == 3\n\n\ndef test_broken_everywhere():\n    assert 0\n"
 TEST_BIG_OLD = "from big import shout\n\n\ndef test_shout():\n    assert shout('a') == 'A'\n"
-TEST_BIG_NEW = TEST_BIG_OLD + "\n\ndef test_f2():\n    from big import f2\n    assert f2('a') == 'aa'\n"
+TEST_BIG_NEW = "from big import f2, shout\n" + TEST_BIG_OLD.split("\n", 1)[1] + \
+    "\n\ndef test_f2():\n    assert f2('a') == 'aa'\n"  # fails to collect without big.py's change
 
 
 def _sdist(tmp: Path, version: str, files: dict[str, str]) -> Path:
@@ -97,7 +98,8 @@ def test_mine_pair_keeps_the_small_fix_and_reverts_tests_it_does_not_fix(mined):
     task = tasks[0]
     spec = task["repo"]["release_pair"]
     assert spec["file"] == "mylib.py"
-    assert spec["old_tests"] == ["tests/test_big.py"]  # its new test needs big.py's change
+    assert spec["old_tests"] == ["tests/test_big.py"]  # cannot import without big.py's change
+    assert spec["deselect"] == ["tests/test_mylib.py::test_broken_everywhere"]
     assert task["tests"] == ["tests/test_mylib.py::test_high"]
     assert task["command"] == "fix" and "return hi" in task["gold_patch"]
 
@@ -117,7 +119,7 @@ def test_materialize_builds_old_source_with_new_tests_and_its_venv(pair, mined, 
                                     check=True).stdout
     assert git("status", "--porcelain") == ""  # .venv is excluded, nothing else untracked
     tracked = set(git("ls-files").split())
-    assert tracked == {"PKG-INFO", "mylib.py", "big.py", "tests/test_mylib.py", "tests/test_big.py",
+    assert tracked == {"PKG-INFO", "conftest.py", "mylib.py", "big.py", "tests/test_mylib.py", "tests/test_big.py",
                        "tests/data/case.txt"}
     assert (out / "mylib.py").read_text() == CLAMP_OLD and (out / "big.py").read_text() == BIG_OLD
     assert (out / "tests/test_mylib.py").read_text() == TEST_NEW
@@ -125,7 +127,7 @@ def test_materialize_builds_old_source_with_new_tests_and_its_venv(pair, mined, 
     python = out / ".venv" / "bin" / "python"
     run = subprocess.run([str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=out,
                          capture_output=True, text=True)
-    assert run.returncode == 1 and "1 failed, 3 passed" in run.stdout
+    assert run.returncode == 1 and "1 failed, 3 passed, 1 deselected" in run.stdout
     subprocess.run(["git", "apply", "-"], cwd=out, input=task["gold_patch"], text=True, check=True)
     assert subprocess.run([str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=out,
                           capture_output=True).returncode == 0
@@ -161,8 +163,11 @@ def _changed(patch: str) -> tuple[set[str], int]:
 
 
 def test_shipped_release_pair_suite():
+    from harness.eval.suite import load_suite as load_for_eval
+
     suite = load_suite(SUITES / "release-pairs.yaml")
     tasks = suite["tasks"]
+    assert len(load_for_eval(SUITES / "release-pairs.yaml").tasks) == len(tasks)  # the runner's loader
     assert "release pair" in suite["description"].lower()
     assert len(tasks) >= 20 and len({t["id"] for t in tasks}) == len(tasks)
     packages = Counter(t["repo"]["release_pair"]["package"] for t in tasks)
@@ -187,3 +192,36 @@ def test_shipped_injected_suite_lists_the_benchmark_tasks():
     assert [t["repo"]["prepare"] for t in suite["tasks"]] == \
         [{"spec": b["library"], "seed": b["seed"]} for b in bench]
     assert "operator" in suite["description"]
+
+
+def test_summarize_counts_fixes_same_as_developer_and_quantiles():
+    from evals.release_pairs_run import summarize
+
+    rows = [{"status": "fixed", "wall_seconds": 10.0, "test_seconds": 8.0, "candidates": 3,
+             "same_as_developer": True},
+            {"status": "fixed", "wall_seconds": 20.0, "test_seconds": 12.0, "candidates": 5,
+             "same_as_developer": False},
+            {"status": "not_fixed", "wall_seconds": 40.0, "candidates": 60, "same_as_developer": False}]
+    s = summarize(rows)
+    assert (s["total"], s["fixed"], s["same_as_developer"]) == (3, 2, 1)
+    assert s["fixed_pct"] == pytest.approx(200 / 3) and s["same_pct_of_fixed"] == 50.0
+    assert s["mean_candidates_per_fix"] == 4 and s["median_wall_s"] == 20.0 and s["p90_wall_s"] == 40.0
+    assert s["median_wall_s_fixed"] == 15.0 and s["harness_overhead"] == pytest.approx(1 - 20 / 30)
+
+
+def test_requirements_read_old_egg_info_sections(tmp_path):
+    (tmp_path / "PKG-INFO").write_text("Metadata-Version: 1.1\nName: old\nVersion: 1\n")
+    (tmp_path / "old.egg-info").mkdir()
+    (tmp_path / "old.egg-info" / "requires.txt").write_text(
+        "six>=1.8.0\n\n[:python_version < \"3\"]\nfutures\n\n[docs]\nsphinx\n\n[test]\nflake8\n")
+    (tmp_path / "setup.cfg").write_text("[tool:pytest]\naddopts = --cov=old\n")
+    assert requirements(tmp_path) == ["coverage", "flake8", "pytest", "pytest-cov", "six>=1.8.0"]
+
+
+def test_comment_and_docstring_only_changes_are_not_candidates(tmp_path):
+    old, new = tmp_path / "a", tmp_path / "b"
+    for root, text in ((old, 'def f():\n    """Doc."""\n    return 1  # one\n'),
+                       (new, 'def f():\n    """Better doc."""\n\n    return 1  # uno\n')):
+        root.mkdir()
+        (root / "m.py").write_text(text)
+    assert source_changes(old, new) == []

@@ -11,12 +11,12 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from harness.fix import FixOptions, UsageError
+from harness.work.fix import FixOptions, UsageError
 from harness.generators.base import Generator, Proposal
-from harness.github import GitHub, GitHubError
-from harness.review import (REPLY_MARKER, ReviewComment, fetch_comments, load_comments, open_threads,
+from harness.work.github import GitHub, GitHubError
+from harness.work.review import (REPLY_MARKER, ReviewComment, fetch_comments, load_comments, open_threads,
                             parse_pr, post_replies, run_review, suggestions)
-from harness.stop import StopLimits
+from harness.core.stop import StopLimits
 from sandbox.patch import Patch, unified_diff
 from tests.conftest import PYTHON, assert_clean, git, snapshot
 from tests.github_server import GitHubServer

@@ -53,9 +53,9 @@ def test_fix_leaves_no_process_or_worktree_and_loads_no_other_command(make_repo,
     assert json.loads(res.stdout)["status"] == "fixed"
     assert_clean(root, worktrees)
     loaded = set(res.stderr.split("MODULES", 1)[1].split())
-    assert "harness.cli_fix" in loaded and "harness.session" in loaded
-    assert not loaded & {"harness.github", "harness.review", "harness.undo", "harness.interactive",
-                         "harness.cli_do", "harness.cli_review", "harness.instruct", "httpx2"}
+    assert "harness.cli.fix" in loaded and "harness.core.session" in loaded
+    assert not loaded & {"harness.work.github", "harness.work.review", "harness.work.undo", "harness.cli.interactive",
+                         "harness.cli.do", "harness.cli.review", "harness.work.instruct", "httpx2"}
 
 
 def test_sigint_during_do_leaves_no_process_or_worktree(make_repo, worktrees):

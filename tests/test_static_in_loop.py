@@ -8,10 +8,10 @@ import time
 from evals.lint import RuffEvaluator
 from evals.pytest_runner import PytestEvaluator, TimeoutPolicy
 from evals.types import TypeCheckEvaluator
-from harness.fix import FixOptions, fix
+from harness.work.fix import FixOptions, fix
 from harness.generators.templates import TemplateGenerator
-from harness.stop import StopLimits
-from harness.validate import Baseline, Gate, Validator
+from harness.core.stop import StopLimits
+from harness.core.validate import Baseline, Gate, Validator
 from sandbox.patch import Patch
 from sandbox.worktree import Worktree, open_repo
 from tests.conftest import PYTHON, snapshot

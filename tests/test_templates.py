@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import textwrap
 
-from harness.context import Attempt, Context, SuspiciousLocation
+from harness.core.context import Attempt, Context, SuspiciousLocation
 from harness.generators.mutations import OPERATOR_PRIORS, mutants_at
 from harness.generators.templates import DECAY, TemplateGenerator
-from harness.task import Task
+from harness.core.task import Task
 
 SOURCE = textwrap.dedent('''
     def clamp(x, lo, hi):

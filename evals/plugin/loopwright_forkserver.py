@@ -31,6 +31,9 @@ import os
 import sys
 
 
+PRELOADED = []  # top-level names of the plugin modules the server imported itself
+
+
 def _preload():
     import pytest  # noqa: F401
 
@@ -41,11 +44,28 @@ def _preload():
     except Exception:
         eps = []
     for ep in eps:
+        name = ep.value.split(":")[0]
         try:
-            importlib.import_module(ep.value.split(":")[0])
+            importlib.import_module(name)
+            PRELOADED.append(name.split(".")[0])
         except Exception:
             pass
     importlib.import_module("loopwright_pytest")
+    PRELOADED.append("loopwright_pytest")
+
+
+def _rewrite_filters():
+    """``-W`` options silencing pytest's "Module already imported so cannot be rewritten"
+    warning for the plugin modules this server imported before pytest could install its
+    assertion-rewriting hook. In a plain process pytest imports them itself, so the warning
+    only exists because of the preload; a project whose configuration turns warnings into
+    errors (``filterwarnings = error``) would otherwise fail to start in every child.
+    Command-line filters win over the ini file's, and only these names are silenced."""
+    out = []
+    for name in sorted(set(PRELOADED)):
+        out += ["-W", f"ignore:Module already imported so cannot be rewritten; {name}"
+                      ":pytest.PytestAssertRewriteWarning"]
+    return out
 
 
 def _child(req):
@@ -71,9 +91,13 @@ def _child(req):
     sys.path.insert(0, req["cwd"])
     import pytest
 
-    code = 1
+    code = 3  # pytest's INTERNAL_ERROR
     try:
-        code = int(pytest.main(req["args"]))
+        code = int(pytest.main(_rewrite_filters() + req["args"]))
+    except BaseException:  # an error pytest did not report itself: keep its text
+        import traceback
+
+        traceback.print_exc()
     finally:
         sys.stdout.flush()
         sys.stderr.flush()

@@ -44,7 +44,7 @@ import traceback
 import pytest
 
 _ENV = os.environ.get
-IMPORT_CONTEXT = "<import>"  # harness.evidence.IMPORT_CONTEXT
+IMPORT_CONTEXT = "<import>"  # harness.core.evidence.IMPORT_CONTEXT
 
 
 class TestTimeout(BaseException):

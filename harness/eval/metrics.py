@@ -161,13 +161,13 @@ def context_recall(repo: Path, run_dir: Path, gold: str) -> dict | None:
         ``{"recalled": bool (every gold line in the prompt), "lines": n, "found": n,
         "prompt_tokens": n}``; None when the run stored no baseline.
     """
-    from harness.context import Context
-    from harness.fix import DEFAULT_PROTECTED
+    from harness.core.context import Context
+    from harness.work.fix import DEFAULT_PROTECTED
     from harness.generators.prompt import build_first
     from harness.generators.tokens import TokenCounter
-    from harness.localize import localize
-    from harness.state import RunFiles
-    from harness.task import Task
+    from harness.core.localize import localize
+    from harness.core.state import RunFiles
+    from harness.core.task import Task
 
     files = RunFiles.__new__(RunFiles)  # read-only view of an existing run folder
     files.baseline = run_dir / "baseline.json"

@@ -51,7 +51,9 @@ def render_run(run_dir: Path, title: str = "", back: str = "") -> str:
     trajectory = _read(run_dir, "trajectory.jsonl")
     steps = [json.loads(s) for s in trajectory.splitlines() if s.strip().startswith("{")]
     m = run_metrics({}, trajectory, json.dumps(state) if state else None)
-    candidates = [s for s in steps if s.get("action") == "evaluate"]
+    chosen = {s.get("digest") for s in steps if s.get("action") == "accept"}  # a viable candidate may be
+    candidates = [s | {"chosen": bool(s["verdict"].get("accepted")) or s["patch"].get("digest") in chosen}
+                  for s in steps if s.get("action") == "evaluate"]  # accepted later, by an accept step
     t0 = min((s["time"] for s in steps), default=0.0)
     t1 = max((s["time"] for s in steps), default=t0) or t0
     iters = []
@@ -61,7 +63,7 @@ def render_run(run_dir: Path, title: str = "", back: str = "") -> str:
         end = gens[i + 1]["time"] - float(gens[i + 1].get("seconds", 0)) if i + 1 < len(gens) else t1
         cands = [c for c in candidates if c.get("iteration") == g.get("iteration")]
         iters.append({"n": g.get("iteration"), "start": start - t0, "seconds": max(end - start, 0.0),
-                      "candidates": len(cands), "accepted": any(c["verdict"].get("accepted") for c in cands),
+                      "candidates": len(cands), "accepted": any(c["chosen"] for c in cands),
                       "generator": g.get("generator", "")})
     span = max(t1 - t0, 1e-6)
     return _env.get_template("run.html.j2").render(

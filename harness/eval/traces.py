@@ -35,7 +35,9 @@ def trace_record(row: dict, run_dir: Path) -> dict:
         return ((run_dir / name).read_text(encoding="utf-8") if (run_dir / name).is_file() else "")
     steps = _jsonl(read("trajectory.jsonl"))
     state = json.loads(read("state.json") or "{}")
+    chosen = {s.get("digest") for s in steps if s.get("action") == "accept"}
     candidates = [{"iteration": s.get("iteration"), "time": s.get("time"),
+                   "accepted": bool(s.get("verdict", {}).get("accepted")) or s["patch"].get("digest") in chosen,
                    "description": s["patch"].get("description", ""), "files": s["patch"].get("files", []),
                    "diff": s["patch"].get("diff", ""), "verdict": s.get("verdict", {})}
                   for s in steps if s.get("action") == "evaluate"]

@@ -50,7 +50,7 @@ def _swaps(spec: str) -> dict[str, tuple[str, ...]]:
 
 
 # replacement tables, most plausible neighbour first
-_ARITH = _swaps("+: -, *; -: +; *: /, //, +, **; /: //, *; //: /, %; %: //; **: *; @: *")
+_ARITH = _swaps("+: -, *; -: +; *: /, //, +, **; /: //, *; //: /, %, *; %: //, /; **: *, //; @: *")
 _BITS = _swaps("&: |, ^; |: &, ^; ^: |, &; <<: >>; >>: <<")
 _CMP_SWAP = _swaps("<: <=, >, !=; <=: <, >=, ==; >: >=, <, !=; >=: >, <=, ==; ==: !=, <=, >=; "
                    "!=: ==, <, >; is: is not; is not: is; in: not in; not in: in")

@@ -16,8 +16,8 @@ from harness.generators._mutation_ops import (
     _BIN, Cand, _cand, _condition, _rep, _short, fit, prec, _swaps,
 )
 
-_AUG = _swaps("+: -, *; -: +; *: /, +; /: //, *; //: /, %; %: //; **: *; <<: >>; >>: <<; "
-              "&: |; |: &, ^; ^: |; @: *")
+_AUG = _swaps("+: -, *; -: +; *: /, +, //; /: //, *; //: /, %, *; %: //, /; **: *; <<: >>; >>: <<; "
+              "&: |, ^; |: &, ^; ^: &, |; @: *")
 _KIND_CALLS = {"num": {"len", "sum", "int", "float", "abs", "round", "count", "min", "max"},
                "str": {"join", "format", "str", "strip", "lower", "upper", "replace"},
                "list": {"list", "sorted", "split"}, "dict": {"dict"},
@@ -99,7 +99,10 @@ def _return(cx: Any, st: ast.Return, out: list) -> None:
     texts += {"iter": [f"list({x})"], "str": [f"str({x})"]}.get(kind, [])
     if isinstance(v, ast.BinOp) and isinstance(v.op, ast.Div):
         texts.append(f"int({x})")
-    texts += [n for n in names[:4] if n != x][:3]
+    others = [n for n in names[:4] if n != x][:3]
+    # a returned variable is most often wrong for another variable (ManySStuBs4J's
+    # "change identifier used"): those first
+    texts = others + texts if isinstance(v, ast.Name) else texts + others
     for t in texts[:10]:
         _rep(out, cx, "return_value", st, s, e, t)
 

@@ -1,5 +1,5 @@
-"""The generator protocol and its data (:mod:`harness.protocols`), where generators import it from."""
+"""The generator protocol and its data (:mod:`harness.core.protocols`), where generators import it from."""
 
-from harness.protocols import Generator, Proposal, Usage
+from harness.core.protocols import Generator, Proposal, Usage
 
 __all__ = ["Generator", "Proposal", "Usage"]

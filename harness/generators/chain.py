@@ -7,7 +7,7 @@ to the model. Routing by cost is part of the loop (DESIGN.md, Generators).
 
 from __future__ import annotations
 
-from harness.context import Context
+from harness.core.context import Context
 from harness.generators.base import Generator, Proposal, Usage
 
 

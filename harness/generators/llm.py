@@ -28,7 +28,7 @@ from pathlib import Path
 
 import tenacity
 
-from harness.context import Context
+from harness.core.context import Context
 from harness.generators.base import Generator, Proposal, Usage
 from harness.generators.edits import EditError, apply_edits, parse_edits
 from harness.generators.pricing import Price, cost_usd
@@ -36,7 +36,7 @@ from harness.generators.prompt import TASK_KINDS, build_first, build_retry
 from harness.generators.replies import Reply, keyword_lines, parse_reply, read_files
 from harness.generators.retrying import RetryPolicy, TransientError, parse_retry_after
 from harness.generators.tokens import TokenCounter
-from harness.localize import is_protected
+from harness.core.localize import is_protected
 from prompts import render
 from sandbox.patch import Patch, PatchError, check_relative_path
 

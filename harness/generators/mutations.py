@@ -27,6 +27,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from harness.generators import _mutation_ops as ops
+from harness.generators import _reach_ops as reach
 from harness.generators import _stmt_ops
 
 
@@ -79,6 +80,10 @@ OPERATOR_PRIORS: dict[str, float] = {
     "bitop_swap": 0.20,
     "is_eq_swap": 0.15, "delete_statement": 0.15,
     "insert_nearby_statement": 0.10,
+    # _reach_ops (issue 9): edits of real one-line fixes the operators above miss
+    "call_arity": 0.30, "const_cond_to_name": 0.30, "drop_term": 0.20, "attr_swap": 0.20,
+    "unwrap_call": 0.12, "wrap_call": 0.10, "name_to_slice": 0.10, "swap_commutative": 0.12,
+    "add_term": 0.10, "copy_renamed": 0.08,
 }
 
 #: at most this many mutants per asked line (highest prior first).
@@ -118,38 +123,58 @@ def mutants_at(path: str, source: str, lines: Iterable[int]) -> list[Mutant]:
     wanted = list(dict.fromkeys(int(n) for n in lines))
     cx = _Index(source, tree, wanted)
     out: list[Mutant] = []
-    seen_edits: set[tuple] = set()
+    # edits -> (lo, hi, middle, key) when valid, None when not: each parsed once per call.
+    # Every line keeps its first MAX_PER_LINE valid mutants whatever the other lines
+    # asked in the same call (so a lazy search asking lines in chunks gets the order of
+    # one asking line by line); a mutant an earlier line already offered is not repeated.
+    known: dict[tuple, tuple | None] = {}
     seen_src: set[tuple] = set()
     for line in wanted:
         cands: list[ops.Cand] = []
         for st in cx.stmts_by_line.get(line, ()):
             cands.extend(_stmt_ops.stmt_mutants(cx, st))
+            cands.extend(reach.stmt_mutants(cx, st))
         for node in sorted(cx.exprs_by_line.get(line, ()), key=_pos_key):
             cands.extend(ops.expr_mutants(cx, node))
+            cands.extend(reach.expr_mutants(cx, node))
         cands.sort(key=lambda c: -OPERATOR_PRIORS[c.op])
-        kept = 0
-        todo = []
+        todo, line_edits = [], set()
         for c in cands:
             edits = tuple(sorted(c.edits))
-            if edits not in seen_edits:
+            if edits not in line_edits:
+                line_edits.add(edits)
                 todo.append((c, edits))
+        kept, line_keys = 0, set()
         for i in range(0, len(todo), _BATCH):
+            if kept >= MAX_PER_LINE:
+                break
             batch = todo[i : i + _BATCH]
-            for (c, edits), ok in zip(batch, cx.valid_many(batch)):
+            # an operator in reach.SAFE always yields code that parses: no parse needed
+            need = [ce for ce in batch if ce[1] not in known and ce[0].op not in reach.SAFE]
+            checked = dict(zip((e for _, e in need), cx.valid_many(need)))
+            for c, edits in batch:
                 if kept >= MAX_PER_LINE:
                     break
-                seen_edits.add(edits)
-                if not ok:
+                if edits not in known:
+                    ok = checked[edits] if edits in checked else any(cx.text[s:e] != t for s, e, t in edits)
+                    known[edits] = _spliced(cx, edits) if ok else None
+                got = known[edits]
+                if got is None or got[3] in line_keys:
                     continue
-                lo, hi = edits[0][0], max(e for _, e, _ in edits)
-                mid = cx.splice(edits, lo, hi)
-                key = cx.canonical(lo, hi, mid)
-                if key in seen_src:
-                    continue
-                seen_src.add(key)
-                out.append(Mutant(c.op, path, c.node.lineno, c.desc, source, lo, hi, mid, key))
+                line_keys.add(got[3])
                 kept += 1
+                if got[3] in seen_src:
+                    continue
+                seen_src.add(got[3])
+                out.append(Mutant(c.op, path, c.node.lineno, c.desc, source, *got))
     return out
+
+
+def _spliced(cx: _Index, edits: tuple) -> tuple[int, int, str, tuple]:
+    """(start, end, replacement, key) of the span ``edits`` change."""
+    lo, hi = edits[0][0], max(e for _, e, _ in edits)
+    mid = cx.splice(edits, lo, hi)
+    return lo, hi, mid, cx.canonical(lo, hi, mid)
 
 
 def _header_end(st: ast.stmt) -> int:
@@ -221,6 +246,7 @@ class _Index:
 
     def __init__(self, source: str, tree: ast.Module, lines: list[int]) -> None:
         self.text = source
+        self.tree = tree
         self.starts = [0] + [m.end() for m in _NL.finditer(source)]
         self.nlines = len(self.starts)
         self.want = sorted(n for n in set(lines) if 1 <= n <= self.nlines)

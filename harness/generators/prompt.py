@@ -30,10 +30,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sandbox.worktree import worktree_root
-from harness.context import Attempt, Context
+from harness.core.context import Attempt, Context
 from harness.generators.repomap import build_repo_map
 from harness.generators.tokens import TokenCounter
-from harness.localize import is_protected
+from harness.core.localize import is_protected
 from prompts import render
 
 MAX_TESTS = 10

@@ -11,6 +11,13 @@ suspiciousness only while an unexpanded line could still hold a better candidate
 than the best one waiting (its score times the highest prior bounds all of its
 mutants). The order is the same as sorting every mutant of every line, but a bug
 found among the first candidates costs only the mutants of a few lines.
+
+Partial fixes are leads, not commitments: a candidate of this generator that the
+evaluators found *viable* (it fixes some failing tests and breaks none) but that was not
+accepted (context attempts) gets a search of its own over its patched file, and its
+mutants become two-site candidates (the lead's edit plus one more), interleaved with the
+search from the unpatched code by score (times :data:`LEAD_WEIGHT`). The search from the
+base goes on, so a right single edit is still found after a wrong partial one.
 """
 
 from __future__ import annotations
@@ -18,10 +25,10 @@ from __future__ import annotations
 import heapq
 from pathlib import Path
 
-from harness.context import Context
+from harness.core.context import Context
 from harness.generators.base import Generator, Proposal
 from harness.generators.mutations import OPERATOR_PRIORS, mutants_at
-from harness.localize import is_protected
+from harness.core.localize import is_protected
 from sandbox.patch import Patch, PatchError
 
 #: weight of each further mutant of the same operator at the same line.
@@ -29,6 +36,10 @@ DECAY = 0.6
 #: lines in the first expansion; each further expansion takes twice as many (one parse
 #: of a file per expansion, so a search that needs every line parses it a few times).
 CHUNK = 8
+#: leads (partial fixes) searched from at once, the ones fixing the most tests first.
+LEADS = 2
+#: weight of a two-site candidate's score against a single edit's.
+LEAD_WEIGHT = 0.9
 
 
 class TemplateGenerator(Generator):
@@ -40,12 +51,15 @@ class TemplateGenerator(Generator):
     """
 
     name = "templates"
+    builds_on_leads = True  # the loop keeps partial fixes as leads instead of applying them
 
     def __init__(self, batch: int = 64, max_lines: int = 200):
         self.batch = batch
         self.max_lines = max_lines
         self._key: tuple | None = None
         self._search: _Search | None = None
+        self._leads: dict[str, _Search] = {}  # lead digest -> search over its patched text
+        self._made: dict[str, tuple[dict[str, tuple[str, str]], str]] = {}  # digest -> (changes, what)
 
     def generate(self, context: Context) -> Proposal:
         """Next batch of untried candidates for ``context``; empty when none are left."""
@@ -53,10 +67,12 @@ class TemplateGenerator(Generator):
         if key != self._key or self._search is None:
             self._key = key
             self._search = _Search(context, self.max_lines)
+            self._leads = {}
+        self._add_leads(context)
         tried = {a.digest for a in context.attempts}
         out: list[Patch] = []
         while len(out) < self.batch:
-            item = self._search.pop()
+            item = self._pop()
             if item is None:
                 break
             patch = self._patch(*item)
@@ -76,22 +92,53 @@ class TemplateGenerator(Generator):
             out.append(item)
         return out
 
-    def _patch(self, score: float, m) -> Patch | None:
+    def _add_leads(self, context: Context) -> None:
+        """Start a search from each new viable, unaccepted candidate of ours (best first)."""
+        leads = sorted((a for a in context.attempts if a.viable and not a.accepted
+                        and a.digest in self._made and a.digest not in self._leads),
+                       key=lambda a: -len(a.fixed))
+        for a in leads[: max(0, LEADS - len(self._leads))]:
+            changes, what = self._made[a.digest]
+            self._leads[a.digest] = _Search(context, self.max_lines,
+                                            lead=(a.digest, changes, what))
+
+    def _pop(self) -> tuple | None:
+        """The best ``(score, mutant, lead)`` over the base search and the lead searches."""
+        best, best_score = None, -1.0
+        for search, weight in [(self._search, 1.0), *((s, LEAD_WEIGHT) for s in self._leads.values())]:
+            top = search.peek()
+            if top is not None and top * weight > best_score:
+                best, best_score = search, top * weight
+        if best is None:
+            return None
+        score, m = best.pop()
+        return score * (1.0 if best is self._search else LEAD_WEIGHT), m, best.lead
+
+    def _patch(self, score: float, m, lead: tuple | None = None) -> Patch | None:
+        changes, what, meta = {m.path: (m.source, m.new_source)}, m.description, {}
+        if lead is not None:  # a two-site candidate: the lead's edit, then this one
+            digest, base, lead_what = lead
+            changes = {**base, m.path: (base.get(m.path, (m.source,))[0], m.new_source)}
+            what, meta = f"{lead_what} + {m.description}", {"lead": digest, "sites": 2}
         try:
-            return Patch.from_texts(
-                {m.path: (m.source, m.new_source)}, m.description,
+            patch = Patch.from_texts(
+                changes, what,
                 {"generator": self.name, "operator": m.operator, "path": m.path,
-                 "line": m.line, "score": round(score, 6)},
+                 "line": m.line, "score": round(score, 6), **meta},
             )
         except PatchError:
             return None
+        if lead is None:
+            self._made[patch.digest] = (changes, what)
+        return patch
 
 
 class _Search:
     """Lazy best-first enumeration of mutants over the suspicious lines of a context."""
 
-    def __init__(self, context: Context, max_lines: int):
+    def __init__(self, context: Context, max_lines: int, lead: tuple | None = None):
         self.root = Path(context.root)
+        self.lead = lead  # (digest, {path: (old, new)}, description) or None
         self.priors = dict(OPERATOR_PRIORS)
         self.priors.update({k: v for k, v in context.operator_priors.items() if k in self.priors})
         self.top_prior = max(self.priors.values())
@@ -107,15 +154,19 @@ class _Search:
         self.chunk = CHUNK
         self.heap: list[tuple[float, int, object]] = []  # (-score, tie-break, mutant)
         self.seen: set[tuple[str, tuple]] = set()  # (path, Mutant.key)
-        self.sources: dict[str, str | None] = {}
+        self.sources: dict[str, str | None] = {p: new for p, (_, new) in (lead[1] if lead else {}).items()}
         self.order = 0
 
-    def pop(self) -> tuple[float, object, str] | None:
-        """The best remaining ``(score, mutant)``, or None when exhausted."""
+    def peek(self) -> float | None:
+        """Score of the best remaining mutant, or None when exhausted."""
         while self.next < len(self.lines) and (
                 not self.heap or -self.heap[0][0] < self.lines[self.next][1] * self.top_prior):
             self._expand()
-        if not self.heap:
+        return -self.heap[0][0] if self.heap else None
+
+    def pop(self) -> tuple[float, object] | None:
+        """The best remaining ``(score, mutant)``, or None when exhausted."""
+        if self.peek() is None:
             return None
         neg, _, m = heapq.heappop(self.heap)
         return -neg, m

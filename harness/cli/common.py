@@ -1,8 +1,8 @@
 """What every ``loopwright`` command shares: the generator factory, the run configuration
 from flags, the error exit, and the options several commands declare alike.
 
-The command modules (:mod:`harness.cli_fix`, :mod:`harness.cli_do`,
-:mod:`harness.cli_review`) import this module; none imports another command module
+The command modules (:mod:`harness.cli.fix`, :mod:`harness.cli.do`,
+:mod:`harness.cli.review`) import this module; none imports another command module
 or :mod:`harness.cli` (which loads them lazily by name).
 """
 
@@ -16,9 +16,9 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from harness import config
-from harness.errors import EXIT_BAD_INPUT, UsageError
-from harness.protocols import Generator
+from harness.core import config as config
+from harness.core.errors import EXIT_BAD_INPUT, UsageError
+from harness.core.protocols import Generator
 from loops.spec import LoopSpec
 
 err = Console(stderr=True, soft_wrap=True)  # an error stays one line, however long
@@ -74,7 +74,7 @@ def default_generator(loop: LoopSpec) -> str:
 
 
 def run_config(loop: LoopSpec, repo: Path | None, flags: dict[str, Any], **fixed: Any) -> config.RunConfig:
-    """:func:`harness.config.build` with the repository root found from ``repo`` (a path
+    """:func:`harness.core.config.build` with the repository root found from ``repo`` (a path
     inside it; ``[tool.loopwright]`` is read there) — a path that is not in a git
     repository reads no pyproject (the run itself reports that error).
 

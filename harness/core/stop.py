@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from harness.state import RunState
+from harness.core.state import RunState
 
 
 @dataclass(frozen=True)
@@ -46,17 +46,21 @@ class Stop:
 
 
 def check(state: RunState, limits: StopLimits, started: float, now: float | None = None,
-          evaluator_errors: int = 0, repeats: int = 0, fixing: bool = True) -> Stop | None:
+          evaluator_errors: int = 0, repeats: int = 0, fixing: bool = True,
+          evaluator_fault: str = "", last_error: str = "") -> Stop | None:
     """The first stop rule that fires for ``state``, or None to go on.
 
     ``no_progress`` is LSS 1.0's ``stall`` condition with ``min_improvement`` 1:
-    ``window_iterations`` iterations in a row without one more test fixed.
+    ``window_iterations`` iterations in a row without one more test fixed (a new
+    partial fix kept as a lead counts as progress).
 
     Args:
         state: the run so far (``remaining``, ``iteration``, ``history``, ``spent``).
         limits: the numbers.
         started: ``time.monotonic()`` at the start of the run.
-        evaluator_errors: evaluations in a row where an evaluator could not run.
+        evaluator_errors: evaluations in a row where an evaluator could not run;
+            ``last_error`` is the latest reason (shown in the detail).
+        evaluator_fault: an evaluator cannot run at all (fires at once, with this text).
         repeats: proposals in a row that held only already-tried patches.
         fixing: a fix loop (``all_tests_pass`` applies); False for instruction and
             review tasks, which end with the generator's ``done``.
@@ -73,8 +77,11 @@ def check(state: RunState, limits: StopLimits, started: float, now: float | None
         return Stop("max_cost_usd", f"spent ${spent.cost_usd:.4f} of ${limits.max_cost_usd:.2f}")
     if limits.max_tokens is not None and spent.tokens >= limits.max_tokens:
         return Stop("max_tokens", f"used {spent.tokens} of {limits.max_tokens} tokens")
+    if evaluator_fault:
+        return Stop("evaluator_error", evaluator_fault)
     if limits.evaluator_error is not None and evaluator_errors >= limits.evaluator_error:
-        return Stop("evaluator_error", f"an evaluator failed to run {evaluator_errors} times in a row")
+        return Stop("evaluator_error", f"an evaluator failed to run {evaluator_errors} times in a row"
+                    + (f"; the last time: {last_error}" if last_error else ""))
     if limits.repeated_patch is not None and repeats >= limits.repeated_patch:
         return Stop("repeated_patch", f"the generator proposed only patches already tried, "
                     f"{repeats} times in a row (thrashing)")
@@ -87,7 +94,7 @@ def check(state: RunState, limits: StopLimits, started: float, now: float | None
         if h.get("generator") != gen:
             break
         tail.append(h)
-    if k is not None and len(tail) >= k and not any(h["accepted"] for h in tail[:k]):
+    if k is not None and len(tail) >= k and not any(h["accepted"] or h.get("lead") for h in tail[:k]):
         return Stop("no_progress", f"{k} iterations in a row without fixing another test")
     return None
 

@@ -18,14 +18,14 @@ from pathlib import Path
 
 import git
 
-from harness.config import DEFAULT_POLICY, DEFAULT_PROTECTED, RunConfig
-from harness.evidence import describe, missing_module, syntax_errors, unprotected_warning
-from harness.errors import EXIT_BAD_INPUT, EXIT_NOT_FIXED, EXIT_OK, UsageError
-from harness.loop import LoopEvent
-from harness.protocols import Generator
-from harness.session import RunSession
-from harness.state import RunState, append_lesson, operator_priors, read_lessons
-from harness.validate import Baseline, Outcome
+from harness.core.config import DEFAULT_POLICY, DEFAULT_PROTECTED, RunConfig
+from harness.core.evidence import describe, missing_module, syntax_errors, unprotected_warning
+from harness.core.errors import EXIT_BAD_INPUT, EXIT_NOT_FIXED, EXIT_OK, UsageError
+from harness.core.loop import LoopEvent
+from harness.core.protocols import Generator
+from harness.core.session import RunSession
+from harness.core.state import RunState, append_lesson, operator_priors, read_lessons
+from harness.core.validate import Baseline, Outcome
 from sandbox.patch import Patch
 from sandbox.process import SandboxPolicy
 from sandbox.process import run as run_process
@@ -79,7 +79,11 @@ class FixResult:
                 "cost_usd": s.spent.cost_usd, "tokens": s.spent.tokens,
                 "protected_by_tests": self.protected_by_tests, "unprotected": self.unprotected,
                 "flaky_tests": self.flaky, "failure_reasons": {t: self.reasons.get(t, "") for t in s.remaining},
-                "messages": self.messages, "exit_code": self.exit_code, "sandbox": self.sandbox}
+                "messages": self.messages, "exit_code": self.exit_code, "sandbox": self.sandbox,
+                # per accepted patch: how many plausible patches it was chosen among
+                "plausible_patches": sum(a.get("plausible_patches", 0) for a in s.accepted),
+                "chosen": [a["description"] for a in s.accepted],
+                "alternatives": [x for a in s.accepted for x in a.get("alternatives", [])]}
 
 
 def error_json(message: str, exit_code: int = EXIT_BAD_INPUT) -> dict:
@@ -88,7 +92,7 @@ def error_json(message: str, exit_code: int = EXIT_BAD_INPUT) -> dict:
     keys = ("run_id", "stop_reason", "stop_detail", "fixed_tests", "remaining_failures", "patch",
             "patch_path", "branch", "wall_seconds", "test_seconds", "candidates_tried", "iterations",
             "cost_usd", "tokens", "protected_by_tests", "unprotected", "flaky_tests", "failure_reasons",
-            "sandbox")
+            "sandbox", "plausible_patches", "chosen", "alternatives")
     return {**dict.fromkeys(keys), "status": "error", "stop_reason": "error", "stop_detail": message,
             "error": message, "messages": [], "exit_code": exit_code}
 
@@ -207,7 +211,7 @@ def _missing_dependency(root: Path, baseline: Baseline, python: str, policy: San
 
     Only a module that is neither in the repository nor importable from the target
     interpreter, imported unconditionally at module level, is a missing dependency
-    (:func:`harness.evidence.missing_module`); a wrong version check in the
+    (:func:`harness.core.evidence.missing_module`); a wrong version check in the
     repository's own code that imports a module of another Python is a bug to fix.
     """
     names = set()

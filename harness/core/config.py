@@ -10,7 +10,7 @@ here. :func:`build` makes one from
 4. command-line flags
 
 (flag > env > pyproject > loop file). The user settings (:data:`SETTINGS`) are
-range-checked at the edge: a bad value is a :class:`~harness.errors.UsageError`
+range-checked at the edge: a bad value is a :class:`~harness.core.errors.UsageError`
 whose one line names the setting, where it came from and the allowed range.
 """
 
@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from evals.pytest_runner import TimeoutPolicy
-from harness.errors import UsageError
-from harness.stop import StopLimits
+from harness.core.errors import UsageError
+from harness.core.stop import StopLimits
 from sandbox.process import SandboxPolicy
 
 #: Paths no patch of the fix loop may touch when the loop file lists none.

@@ -2,7 +2,7 @@
 
 Used by ``loopwright do`` (a developer's instruction) and ``loopwright review`` /
 ``loopwright ci`` (review comments). Each task runs the same loop as ``fix``
-(:mod:`harness.loop`) on one branch ``loopwright/<run-id>``, in order: the model
+(:mod:`harness.core.loop`) on one branch ``loopwright/<run-id>``, in order: the model
 proposes a patch, the validator checks it breaks nothing (tests that passed at
 baseline, lint and type diagnostics, an optional ``--check`` command), an
 optional human evaluator approves it, and every accepted patch becomes a commit
@@ -17,15 +17,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.config import RunConfig
-from harness.context import Attempt
-from harness.errors import UsageError
-from harness.loop import LoopEvent
-from harness.protocols import Generator
-from harness.session import RunSession
-from harness.state import RunState
-from harness.task import Task
-from harness.validate import Outcome
+from harness.core.config import RunConfig
+from harness.core.context import Attempt
+from harness.core.errors import UsageError
+from harness.core.loop import LoopEvent
+from harness.core.protocols import Generator
+from harness.core.session import RunSession
+from harness.core.state import RunState
+from harness.core.task import Task
+from harness.core.validate import Outcome
 
 
 @dataclass

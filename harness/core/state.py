@@ -171,8 +171,8 @@ class RunFiles:
         return out
 
     def attempts(self) -> list:
-        """Evaluated candidates from the trajectory, as :class:`harness.context.Attempt`."""
-        from harness.context import Attempt
+        """Evaluated candidates from the trajectory, as :class:`harness.core.context.Attempt`."""
+        from harness.core.context import Attempt
 
         return [Attempt(st["patch"]["digest"], st["patch"]["description"], st["verdict"]["accepted"],
                         st["verdict"]["reason"], st["patch"].get("diff", ""))
@@ -193,7 +193,7 @@ class RunFiles:
         if not self.baseline.exists():
             return None
         from evals.verdict import Frame, TestResult
-        from harness.validate import Baseline
+        from harness.core.validate import Baseline
 
         data = json.loads(self.baseline.read_text())
         results = {t: TestResult(r["test_id"], r["outcome"], r["message"],

@@ -28,11 +28,11 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from harness.cli_common import bad_input, default_generator, build_generator, run_config
-from harness.errors import UsageError
-from harness.fix import FixResult, fix
-from harness.github import GitHub, GitHubError
-from harness.review import (REPLY_MARKER, STATUS_MARKER, CommentResult, ReviewReport, fetch_comments,
+from harness.cli.common import bad_input, default_generator, build_generator, run_config
+from harness.core.errors import UsageError
+from harness.work.fix import FixResult, fix
+from harness.work.github import GitHub, GitHubError
+from harness.work.review import (REPLY_MARKER, STATUS_MARKER, CommentResult, ReviewReport, fetch_comments,
                             load_comments, open_threads, parse_pr, post_replies, run_review,
                             status_markdown, suggestions)
 from loops.spec import LoopSpec, SpecError, builtin_spec
@@ -189,7 +189,7 @@ def ci_cmd(trigger: str = typer.Option("@loopwright", "--trigger", help="Phrase 
 
     Refuses to run with a weak sandbox (no bubblewrap) unless --allow-weak-sandbox (exit 2).
     """
-    from harness.config import DEFAULT_POLICY
+    from harness.core.config import DEFAULT_POLICY
 
     console = Console(stderr=True)
     mode = DEFAULT_POLICY.mode()

@@ -16,12 +16,12 @@ from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
 
-from harness.cli_common import (BASE_URL, MAX_COST, MAX_ITERATIONS, MAX_SECONDS, MAX_TOKENS, PYTHON, RECORD,
+from harness.cli.common import (BASE_URL, MAX_COST, MAX_ITERATIONS, MAX_SECONDS, MAX_TOKENS, PYTHON, RECORD,
                                 REPLAY, REPO, bad_input, default_generator, err, build_generator, run_config)
-from harness.config import default_jobs
-from harness.errors import EXIT_BAD_INPUT, UsageError
-from harness.fix import FixResult, error_json, fix, resume
-from harness.loop import LoopEvent
+from harness.core.config import default_jobs
+from harness.core.errors import EXIT_BAD_INPUT, UsageError
+from harness.work.fix import FixResult, error_json, fix, resume
+from harness.core.loop import LoopEvent
 from loops.spec import LoopSpec, SpecError, builtin_names, builtin_spec, load_spec
 
 commands = typer.Typer(rich_markup_mode=None)  # plain help: no <bool> metavar on flags
@@ -185,14 +185,14 @@ def resume_cmd(run_id: str = typer.Argument(..., help="The run to continue (see 
                as_json: bool = _JSON, jobs: int | None = _JOBS, generator: str | None = _GEN) -> None:
     """Continue an interrupted run (Ctrl-C, a crash, kill -9) from its last saved step."""
     try:
-        from harness.state import RunFiles
+        from harness.core.state import RunFiles
 
         state = RunFiles(_repo_root(repo), run_id, create=False).load()
     except FileNotFoundError as exc:
         err.print(f"[red]error:[/] {exc}; list runs with `loopwright status`")
         raise typer.Exit(EXIT_BAD_INPUT) from None
     if state.loop == "do-instruction":  # a terminal-agent run continues on its branch
-        from harness.cli_do import resume_do
+        from harness.cli.do import resume_do
 
         resume_do(repo, run_id, generator=generator, python=python, max_iterations=max_iterations,
                   max_seconds=max_seconds, apply=apply, keep=keep, as_json=as_json)
@@ -204,7 +204,7 @@ def resume_cmd(run_id: str = typer.Argument(..., help="The run to continue (see 
 @commands.command("status")
 def status_cmd(repo: Path = REPO, as_json: bool = _JSON) -> None:
     """List the runs of REPO with their state and stop reason."""
-    from harness.state import list_runs
+    from harness.core.state import list_runs
 
     runs = list_runs(_repo_root(repo))
     if as_json:
@@ -232,7 +232,7 @@ def gc_cmd(repo: Path = REPO) -> None:
     """Remove the worktrees and empty branches of runs that are no longer running."""
     import git as gitlib
 
-    from harness.state import list_runs
+    from harness.core.state import list_runs
     from sandbox.gitcmd import list_worktrees
     from sandbox.worktree import Worktree, open_repo, worktree_root
 
@@ -269,7 +269,7 @@ def doctor_cmd(repo: Path = REPO, python: str | None = PYTHON) -> None:
     from evals.lint import RuffEvaluator
     from evals.pytest_runner import EvaluatorError, check_pytest, resolve_python
     from evals.types import TypeCheckEvaluator
-    from harness.config import DEFAULT_POLICY
+    from harness.core.config import DEFAULT_POLICY
 
     if not repo.exists():
         raise bad_input(UsageError(f"{repo} does not exist; give the path of a git repository "

@@ -23,10 +23,10 @@ import typer
 from typer.core import TyperGroup
 
 #: command name -> the module whose ``commands`` Typer app defines it, in help order.
-COMMANDS = {"fix": "harness.cli_fix", "run": "harness.cli_fix", "resume": "harness.cli_fix",
-            "status": "harness.cli_fix", "gc": "harness.cli_fix", "doctor": "harness.cli_fix",
-            "do": "harness.cli_do", "undo": "harness.cli_do", "resume-do": "harness.cli_do",
-            "review": "harness.cli_review", "ci": "harness.cli_review",
+COMMANDS = {"fix": "harness.cli.fix", "run": "harness.cli.fix", "resume": "harness.cli.fix",
+            "status": "harness.cli.fix", "gc": "harness.cli.fix", "doctor": "harness.cli.fix",
+            "do": "harness.cli.do", "undo": "harness.cli.do", "resume-do": "harness.cli.do",
+            "review": "harness.cli.review", "ci": "harness.cli.review",
             "eval": "harness.eval.cli", "report": "harness.eval.cli"}
 
 

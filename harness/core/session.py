@@ -29,12 +29,12 @@ import git
 
 from evals.command import CommandEvaluator
 from evals.pytest_runner import EvaluatorError, PytestEvaluator, check_pytest, resolve_python
-from harness.config import RunConfig
-from harness.errors import UsageError
-from harness.loop import Loop
-from harness.protocols import Evaluator, Generator
-from harness.state import RunFiles, RunState, new_run_id
-from harness.validate import Baseline, Gate, Validator
+from harness.core.config import RunConfig
+from harness.core.errors import UsageError
+from harness.core.loop import Loop
+from harness.core.protocols import Evaluator, Generator
+from harness.core.state import RunFiles, RunState, new_run_id
+from harness.core.validate import Baseline, Gate, Validator
 from sandbox import integrity
 from sandbox.gitcmd import list_worktrees
 from sandbox.process import SandboxPolicy, network_isolation

@@ -21,8 +21,8 @@ from collections import defaultdict
 from pathlib import Path
 
 from evals.verdict import TestResult
-from harness.context import SuspiciousLocation
-from harness.evidence import IMPORT_CONTEXT
+from harness.core.context import SuspiciousLocation
+from harness.core.evidence import IMPORT_CONTEXT
 
 #: weight of the traceback evidence next to the Ochiai score (which is in [0, 1]).
 FRAME_WEIGHT = 0.3

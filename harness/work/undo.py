@@ -6,22 +6,61 @@ base). :func:`undo_last` drops the newest checkpoint (``loopwright undo``);
 :func:`apply_result` applies ``base..branch`` to the developer's working tree,
 only when that tree is clean (``loopwright do --apply``). Neither touches the
 developer's branch, index or stash; only :func:`apply_result` writes to their
-working tree, and only when asked.
+working tree, and only when asked. A ``do`` run's settings are kept in its
+``do.json`` (:class:`DoSettings`) so a resumed run goes on as it started.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import git
 
-from harness.errors import UsageError
-from harness.state import RunFiles, RunState, list_runs
+from harness.core.errors import UsageError
+from harness.core.state import RunFiles, RunState, list_runs, write_json_atomic
 from sandbox.gitcmd import admin_dir, list_worktrees, worktree_git
 from sandbox.worktree import RepoError, open_repo
 
 DO_LOOP = "do-instruction"
+SETTINGS_FILE = "do.json"
+
+
+@dataclass
+class DoSettings:
+    """How a ``do`` run was started (``runs/<run-id>/do.json``), reused by a resume.
+
+    Attributes:
+        instruction: the developer's instruction (the whole text).
+        check: the ``--check`` command as argv, or None.
+        model: the generator spec (``openai:MODEL``...). base_url: API root or None.
+        yes: approve every verified patch unattended.
+    """
+
+    instruction: str
+    check: list[str] | None = None
+    model: str = ""
+    base_url: str | None = None
+    yes: bool = False
+
+    def save(self, files: RunFiles) -> None:
+        """Write ``do.json`` into the run directory."""
+        write_json_atomic(files.dir / SETTINGS_FILE, asdict(self))
+
+    @classmethod
+    def load(cls, files: RunFiles) -> DoSettings:
+        """Read ``do.json`` back.
+
+        Raises:
+            UsageError: the run has no ``do.json`` (it is not a ``do`` run).
+        """
+        path = files.dir / SETTINGS_FILE
+        if not path.exists():
+            raise UsageError(f"run {files.dir.name} has no {SETTINGS_FILE}: it was not started by "
+                             "`loopwright do`")
+        data = json.loads(path.read_text())
+        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
 
 
 @dataclass

@@ -2,8 +2,8 @@
 
 This module is the whole control flow of a run, meant to be read in one sitting.
 Setting a run up (repository, worktrees, baseline) and finishing it (commit,
-patch, lessons) live in :mod:`harness.fix`; candidate validation in
-:mod:`harness.validate`; the stop rules in :mod:`harness.stop`.
+patch, lessons) live in :mod:`harness.work.fix`; candidate validation in
+:mod:`harness.core.validate`; the stop rules in :mod:`harness.core.stop`.
 """
 
 from __future__ import annotations
@@ -13,14 +13,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.context import Attempt, Context, SuspiciousLocation
-from harness.protocols import Generator
+from harness.core.context import Attempt, Context, SuspiciousLocation
+from harness.core.protocols import Generator
 from harness.generators.llm import GeneratorError
-from harness.localize import localize
-from harness.state import RunFiles, RunState
-from harness.stop import Stop, StopLimits, check, would_exceed
-from harness.task import Task
-from harness.validate import Outcome, Validator
+from harness.core.localize import localize
+from harness.core.state import RunFiles, RunState
+from harness.core.stop import Stop, StopLimits, check, would_exceed
+from harness.core.task import Task
+from harness.core.validate import Outcome, Validator
 from sandbox.worktree import Worktree
 
 
@@ -81,8 +81,10 @@ class Loop:
             self.state.remaining = baseline.failing
             self._tick(started)
             # decide
-            stop = check(self.state, self.limits, started, evaluator_errors=self.validator.evaluator_errors,
-                         repeats=self.repeats, fixing=self.task is None)
+            v = self.validator
+            stop = check(self.state, self.limits, started, evaluator_errors=v.evaluator_errors,
+                         repeats=self.repeats, fixing=self.task is None,
+                         evaluator_fault=v.fault, last_error=v.last_error)
             if stop:
                 return self._stop(stop)
             # gather context
@@ -117,6 +119,10 @@ class Loop:
             # apply + evaluate (in the validator's worktree slots); never the same patch twice
             fresh = self._fresh(proposal.candidates)
             deadline = started + (self.limits.max_wall_seconds or float("inf"))
+            # partial fixes are leads (not applied) for a generator that builds on them
+            self.validator.partial_as_lead = self.task is None and getattr(
+                getattr(self.generator, "current", self.generator), "builds_on_leads", False)
+            leads = len(self.validator.leads)
             accepted = self.validator.first_accepted(fresh, deadline, self._record)
             if accepted and self.approve:  # the human evaluator sees only verified patches
                 verdict, why = self.approve(accepted)
@@ -132,25 +138,32 @@ class Loop:
                     accepted = None
             # update state; viable partial fixes that were not chosen get another chance later
             if accepted:
-                self.attempts = [a for a in self.attempts if a.accepted or not a.viable]
-                self.validator.accept(accepted, self.worktree)
-                self.files.step("accept", iteration=self.state.iteration, digest=accepted.patch.digest,
-                                fixed=accepted.fixed, description=accepted.patch.description)
-                self.state.accepted.append({"description": accepted.patch.description,
-                                            "diff": accepted.patch.diff, "fixed": accepted.fixed,
-                                            "files": list(accepted.patch.files),
-                                            "meta": accepted.patch.meta,
-                                            **(accepted.protection.summary() if accepted.protection else {})})
-                self._forget(accepted.patch.digest)
-                self.attempts.append(Attempt(accepted.patch.digest, accepted.patch.description, True,
-                                             f"accepted and applied: {accepted.reason}", accepted.patch.diff))
-                self.on_accept(accepted)
-                self.on_event(LoopEvent("accepted", self.state, accepted))
+                self._accept(accepted)
             self.state.history.append({"iteration": self.state.iteration, "generator": self.generator.current.name,
-                                       "failing": len(baseline.failing), "accepted": bool(accepted)})
+                                       "failing": len(baseline.failing), "accepted": bool(accepted),
+                                       "lead": len(self.validator.leads) > leads})
             self.state.remaining = baseline.failing
             self._tick(started)
             self.files.save(self.state)
+
+    def _accept(self, accepted: Outcome) -> None:
+        """Apply a chosen patch (worktree, slots, baseline), record it, tell the observers."""
+        self.attempts = [a for a in self.attempts if a.accepted or not a.viable]
+        self.validator.accept(accepted, self.worktree)
+        self.files.step("accept", iteration=self.state.iteration, digest=accepted.patch.digest,
+                        fixed=accepted.fixed, description=accepted.patch.description,
+                        plausible_patches=accepted.plausible, alternatives=accepted.alternatives)
+        self.state.accepted.append({"description": accepted.patch.description,
+                                    "diff": accepted.patch.diff, "fixed": accepted.fixed,
+                                    "files": list(accepted.patch.files),
+                                    "meta": accepted.patch.meta, "plausible_patches": accepted.plausible,
+                                    "alternatives": accepted.alternatives,
+                                    **(accepted.protection.summary() if accepted.protection else {})})
+        self._forget(accepted.patch.digest)
+        self.attempts.append(Attempt(accepted.patch.digest, accepted.patch.description, True,
+                                     f"accepted and applied: {accepted.reason}", accepted.patch.diff))
+        self.on_accept(accepted)
+        self.on_event(LoopEvent("accepted", self.state, accepted))
 
     def _context(self) -> Context:
         """Observe → context: failing tests, suspicious lines, lessons, prior attempts."""
@@ -187,7 +200,7 @@ class Loop:
         self.state.candidates_tried += 1
         self.attempts.append(Attempt(outcome.patch.digest, outcome.patch.description,
                                      outcome.accepted, outcome.reason, outcome.patch.diff,
-                                     outcome.viable))
+                                     outcome.viable, tuple(outcome.fixed)))
         self.files.step("evaluate", iteration=self.state.iteration,
                         patch={"description": outcome.patch.description,
                                "files": list(outcome.patch.files), "digest": outcome.patch.digest,
@@ -210,6 +223,12 @@ class Loop:
 
     def _stop(self, stop: Stop) -> RunState:
         s = self.state
+        if self.task is None and self.validator.leads and self.validator.baseline.failing:
+            # no complete fix: the best partial one (verified, no regressions) is the result
+            lead = self.validator.leads[0]
+            lead.accepted, lead.reason = True, f"{lead.reason} (the best partial fix found)"
+            self._accept(lead)
+            s.remaining = self.validator.baseline.failing
         s.stop_reason, s.stop_detail = stop.reason, stop.detail
         if self.task is not None:
             s.status = {"done": "done", "answered": "answered"}.get(stop.reason, "not_done")

@@ -1,7 +1,7 @@
 """Review comments as a work source: from GitHub or a file, to tasks, to replies.
 
-A review comment becomes a :class:`harness.task.Task` (``kind="review_comment"``)
-carried out by :func:`harness.instruct.carry_out`: every verified change is a
+A review comment becomes a :class:`harness.core.task.Task` (``kind="review_comment"``)
+carried out by :func:`harness.work.instruct.carry_out`: every verified change is a
 commit naming the comment. Whether a comment asks a question rather than requests
 a change is the model's call: it answers with ``ANSWER: …`` (recorded and posted
 as the reply) instead of a patch.
@@ -28,13 +28,13 @@ from pathlib import Path
 import unidiff
 import yaml
 
-from harness.config import RunConfig
-from harness.errors import UsageError
+from harness.core.config import RunConfig
+from harness.core.errors import UsageError
 from harness.generators.base import Generator
-from harness.github import GitHub, GitHubError
-from harness.instruct import InstructResult, TaskOutcome, carry_out
-from harness.loop import LoopEvent
-from harness.task import Task
+from harness.work.github import GitHub, GitHubError
+from harness.work.instruct import InstructResult, TaskOutcome, carry_out
+from harness.core.loop import LoopEvent
+from harness.core.task import Task
 
 REPLY_MARKER = "<!-- loopwright:reply -->"
 STATUS_MARKER = "<!-- loopwright:status -->"
@@ -264,7 +264,7 @@ def run_review(path: Path, comments: list[ReviewComment], generator: Generator, 
     one branch ``loopwright/<run-id>`` of the repository at ``path``.
 
     Raises:
-        UsageError: as :func:`harness.instruct.carry_out`.
+        UsageError: as :func:`harness.work.instruct.carry_out`.
     """
     notes = list(notes or [])
     if not comments:

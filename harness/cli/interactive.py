@@ -28,8 +28,8 @@ from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
 
-from harness.loop import LoopEvent
-from harness.validate import Outcome
+from harness.core.loop import LoopEvent
+from harness.core.validate import Outcome
 
 PROMPT = "[bold]a[/] approve · [bold]r[/] reject (say why) · [bold]s[/] stop › "
 WHY = "why? (sent to the model) › "

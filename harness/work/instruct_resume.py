@@ -1,6 +1,6 @@
 """Continue an interrupted instruction run on its existing branch.
 
-:func:`harness.instruct.carry_out` starts a run from the developer's HEAD on a new
+:func:`harness.work.instruct.carry_out` starts a run from the developer's HEAD on a new
 branch. :func:`continue_instruction` picks a stopped ``loopwright do`` run up
 where it was (``loopwright resume RUN_ID``): its branch ``loopwright/<run-id>``
 with the checkpoint commits already approved is checked out in a fresh worktree,
@@ -15,15 +15,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from harness.config import RunConfig
-from harness.context import Attempt
-from harness.instruct import InstructResult, TaskOutcome, finish, run_task
-from harness.loop import LoopEvent
-from harness.protocols import Generator
-from harness.session import RunSession
-from harness.state import RunFiles, RunState
-from harness.task import Task
-from harness.validate import Outcome
+from harness.core.config import RunConfig
+from harness.core.context import Attempt
+from harness.work.instruct import InstructResult, TaskOutcome, finish, run_task
+from harness.core.loop import LoopEvent
+from harness.core.protocols import Generator
+from harness.core.session import RunSession
+from harness.core.state import RunFiles, RunState
+from harness.core.task import Task
+from harness.core.validate import Outcome
 from sandbox.patch import Patch
 
 RESUMABLE = ("running", "interrupted", "error", "not_done")
@@ -44,7 +44,7 @@ def continue_instruction(path: Path, run_id: str, task: Task, generator: Generat
             or ``not_done`` when a stop rule or the developer stopped it).
         task: the instruction (as the run was started with).
         generator, options, check, approve, on_event, on_task, say: as for
-            :func:`harness.instruct.carry_out`.
+            :func:`harness.work.instruct.carry_out`.
 
     Returns:
         The :class:`InstructResult` of the whole run: ``outcomes[0].commits`` lists

@@ -27,9 +27,10 @@ from pathlib import Path
 from evals.pytest_runner import PytestEvaluator, TestRun, TimeoutPolicy
 from evals.lint import regressions
 from evals.verdict import TestResult, Verdict, passed_in
-from harness.evidence import CoverageIndex, Protection, describe, protection, rank_key
-from harness.localize import is_protected
-from harness.protocols import Evaluator
+from harness.core.evidence import CoverageIndex, Protection, describe, protection, rank_key
+from harness.core.localize import is_protected
+from harness.core.plausible import choose
+from harness.core.protocols import Evaluator
 from sandbox.patch import Patch, PatchError
 from sandbox.worktree import Worktree
 
@@ -68,7 +69,7 @@ class Gate:
     """One evaluator of the validator's pipeline, after the failing tests are screened.
 
     Attributes:
-        evaluator: an :class:`~harness.protocols.Evaluator` (lint, types, a ``--check`` command).
+        evaluator: an :class:`~harness.core.protocols.Evaluator` (lint, types, a ``--check`` command).
         baseline: its verdict on the whole repository at the start: only results not
             in it count against a patch (new diagnostics). ``None``: the verdict must pass.
         after_tests: run after the full test suite instead of before it (slow or
@@ -115,10 +116,12 @@ class Outcome:
         stage: where it was decided: ``policy``, ``apply``, ``screen``, ``lint``, ``types``,
             ``full``, or ``error`` (an evaluator could not run).
         seconds: wall seconds per stage. tests_run: tests executed.
-        protection: which passing tests watch the changed lines (see :mod:`harness.evidence`);
+        protection: which passing tests watch the changed lines (see :mod:`harness.core.evidence`);
             None when not computed (a candidate rejected before the tests ran).
         complete: viable and fixing every failing test (chosen unless it is unprotected
             and a protected complete fix turns up among the next few candidates).
+        plausible: for the chosen patch, how many plausible patches (fixing every failing
+            test, breaking none) were compared; alternatives: the others' descriptions.
     """
 
     patch: Patch
@@ -131,6 +134,9 @@ class Outcome:
     seconds: dict[str, float] = field(default_factory=dict)
     test_seconds: float = 0.0
     tests_run: int = 0
+    plausible: int = 0
+    order: int = 0  # position in its batch's validation order
+    alternatives: list[str] = field(default_factory=list)
     protection: Protection | None = None
     complete: bool = False
 
@@ -144,7 +150,9 @@ class Outcome:
         return {"accepted": self.accepted, "viable": self.viable, "stage": self.stage, "reason": self.reason,
                 "fixed": self.fixed, "broken": self.broken[:10], "tests_run": self.tests_run,
                 "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
-                **(self.protection.summary() if self.protection else {})}
+                **(self.protection.summary() if self.protection else {}),
+                **({"plausible_patches": self.plausible, "alternatives": self.alternatives}
+                   if self.plausible else {})}
 
 
 class Validator:
@@ -167,7 +175,14 @@ class Validator:
 
     Attributes:
         evaluator_errors: evaluations in a row where an evaluator could not run
-            (the ``evaluator_error`` stop rule reads it).
+            (the ``evaluator_error`` stop rule reads it); ``last_error`` says why.
+        fault: set when a worktree slot cannot run, without any patch, the tests the
+            baseline ran: an evaluator fault, not the candidates'. No candidate is
+            started after it (the ``evaluator_error`` stop rule fires with this text).
+        partial_as_lead: viable partial fixes are kept in ``leads`` (best first) instead of
+            being chosen; the loop sets it for generators that build on them.
+        compare: candidates still validated after the first plausible patch of a batch,
+            so that the most natural one is chosen (:mod:`harness.core.plausible`).
         flaky: test ids that failed with a candidate and passed when re-run alone; they
             are excluded from regression checks from then on.
     """
@@ -190,6 +205,12 @@ class Validator:
         self.require_fix = require_fix
         self.editable = tuple(editable)
         self.evaluator_errors = 0
+        self.partial_as_lead = False
+        self.leads: list[Outcome] = []
+        self.compare = 4
+        self.last_error = ""
+        self.fault = ""
+        self._sound: set[Path] = set()  # slots seen running the failing tests without a patch
         self.flaky: set[str] = set()
         self._index: CoverageIndex | None = None
         self._free: queue.Queue[Worktree] = queue.Queue()
@@ -206,21 +227,26 @@ class Validator:
                        on_outcome: Callable[[Outcome], None]) -> Outcome | None:
         """Validate ``patches`` in order and choose the one to accept, or None.
 
-        A candidate that fixes every failing test and whose changed lines some passing
-        test executes is chosen at once. A complete fix that no passing test watches
-        (*unprotected*, see :mod:`harness.evidence`) is kept while up to
-        ``UNPROTECTED_WINDOW`` candidates per slot more are validated, and a protected
-        complete fix among them wins. One that fixes only some (a *partial* fix) is
-        kept while the rest of the batch is validated: taking the first partial
-        greedily can lock in a patch that fixes one test by accident and hides the
-        real fix. Among the kept, :func:`harness.evidence.rank_key` decides: most tests
-        fixed, protected first, fewest baseline behaviours touched, earliest.
-        ``on_outcome`` is called for every candidate decided, in order. Candidates not
+        A *plausible* (complete) candidate fixes every failing test and breaks none.
+        After the first one, the candidates in flight and ``compare`` more (at least
+        ``UNPROTECTED_WINDOW`` per slot when it is *unprotected*: no passing test executes
+        its changed lines, see :mod:`harness.core.evidence`) are validated too, and
+        :func:`harness.core.plausible.choose` picks: protected first, then the most natural
+        (edit sites, kind of edit, size), then fewest baseline behaviours touched, then
+        the earliest; ``plausible`` and ``alternatives`` on the chosen outcome say what
+        it was compared with. One that fixes only some (a *partial* fix) is, with
+        ``partial_as_lead``, kept in ``leads`` and never chosen; otherwise, when no
+        plausible patch turns up, the partial with the best
+        :func:`harness.core.evidence.rank_key` wins (most tests fixed, protected, fewest
+        behaviours touched, earliest): taking the first partial greedily can lock in a
+        patch that fixes one test by accident. ``on_outcome`` is called for every
+        candidate decided (the plausible ones once the choice is made). Candidates not
         started before ``deadline`` (``time.monotonic()``) are not evaluated.
         """
         pending: list = []
         kept: list[tuple[tuple, Outcome]] = []
-        window: int | None = None  # candidates left to look at after an unprotected complete fix
+        plausible: list[Outcome] = []
+        budget: int | None = None  # candidates still to start once a plausible patch is found
         it = iter(patches)
         for p in it:  # fill the pipeline: one in flight per slot
             pending.append(self._pool.submit(self._evaluate, p, deadline))
@@ -230,23 +256,33 @@ class Validator:
         while pending:
             outcome = pending.pop(0).result()
             order += 1
-            if outcome is not None:
+            if outcome is not None and outcome.complete:
+                outcome.order = order
+                plausible.append(outcome)
+                if budget is None:
+                    budget = max(self.compare, self.UNPROTECTED_WINDOW * len(self.slots)
+                                 if outcome.unprotected else 0)
+            elif outcome is not None:
                 on_outcome(outcome)
-                if outcome.accepted:
-                    for f in pending:  # wait for in-flight work; its results are stale now
-                        f.result()
-                    return outcome
-                if outcome.viable:
+                if outcome.viable and self.partial_as_lead:
+                    self.leads = sorted([*self.leads, outcome], key=lambda o: -len(o.fixed))
+                elif outcome.viable:
                     kept.append((rank_key(len(outcome.fixed), outcome.protection, order), outcome))
-                if outcome.complete and window is None:
-                    window = self.UNPROTECTED_WINDOW * len(self.slots)
-            if window is not None:
-                window -= 1
-                if window <= 0:  # stop starting new ones; those in flight are still weighed
-                    continue
+            if budget is not None and budget <= 0:
+                continue  # stop starting new ones; those in flight are still weighed
             nxt = next(it, None)
-            if nxt is not None and time.monotonic() < deadline:
+            if nxt is not None and time.monotonic() < deadline and not self.fault:
                 pending.append(self._pool.submit(self._evaluate, nxt, deadline))
+                budget = None if budget is None else budget - 1
+        if plausible:
+            chosen = choose(plausible)
+            for o in plausible:
+                o.accepted = o is chosen
+            chosen.plausible = len(plausible)
+            chosen.alternatives = [o.patch.description for o in plausible if o is not chosen]
+            for o in plausible:
+                on_outcome(o)
+            return chosen
         if not kept:
             return None
         best = min(kept, key=lambda kv: kv[0])[1]
@@ -255,6 +291,7 @@ class Validator:
 
     def accept(self, outcome: Outcome, main: Worktree) -> None:
         """Apply an accepted patch to the run's worktree and every slot; update the baseline."""
+        self.leads = []  # built on the code before this patch
         for wt in [main, *self.slots]:
             wt.apply(outcome.patch)
         for tid in outcome.fixed:
@@ -262,7 +299,7 @@ class Validator:
             self.baseline.results[tid] = TestResult(tid, "passed", "", (), old.duration)
 
     def _evaluate(self, patch: Patch, deadline: float) -> Outcome | None:
-        if time.monotonic() >= deadline:
+        if time.monotonic() >= deadline or self.fault:
             return None
         bad = [f for f in patch.files if is_protected(f, self.protected)]
         if bad:
@@ -282,6 +319,8 @@ class Validator:
             self._free.put(slot)
         with self._lock:
             self.evaluator_errors = self.evaluator_errors + 1 if out.stage == "error" else 0
+            if out.stage == "error":
+                self.last_error = out.reason
         return out
 
     def _in_slot(self, slot: Worktree, patch: Patch) -> Outcome:
@@ -295,7 +334,25 @@ class Validator:
             self._screen_and_full(slot, patch, out)
         finally:
             slot.revert(previous)
+        if out.stage == "error" and out.seconds.keys() & {"probe", "screen", "full"}:
+            self._check_slot(slot)
         return out
+
+    def _check_slot(self, slot: Worktree) -> None:
+        """After a test run that failed to start: can this slot, without the patch, run the
+        failing tests the baseline ran? If not, the evaluator is at fault (set ``fault``)."""
+        path = Path(slot.path)
+        if path in self._sound or self.fault:
+            return
+        ids = self.baseline.failing or self.baseline.collected[:1]
+        run = self.evaluator.run(path, select=ids, paths=sorted({t.split("::", 1)[0] for t in ids}),
+                                 timeouts=self._limits(ids), process_timeout=60 + self.baseline.duration)
+        if not run.error:
+            self._sound.add(path)
+        else:
+            with self._lock:
+                self.fault = ("a worktree slot cannot run, without any patch, the tests the "
+                              f"baseline ran: {run.error}")
 
     @property
     def index(self) -> CoverageIndex:
@@ -335,7 +392,7 @@ class Validator:
                              timeouts=self._limits(select),
                              process_timeout=60 + 3 * self.baseline.duration + 2 * len(select))
             if full.error:
-                out.stage, out.reason = "error", f"the full test run failed to start: {full.error.splitlines()[0]}"
+                out.stage, out.reason = "error", f"the full test run failed to start: {full.error}"
                 return None
             results.update(full.results)
         return results
@@ -361,7 +418,7 @@ class Validator:
                         paths=sorted({t.split("::", 1)[0] for t in ids}),
                         process_timeout=30 + sum(limits.values()))
         if run.error:
-            out.stage, out.reason = "error", f"the test run failed to start: {run.error.splitlines()[0]}"
+            out.stage, out.reason = "error", f"the test run failed to start: {run.error}"
             return False
         fixed = [t for t in ids if passed_in(run.results, t)]
         out.fixed = [t for t in failing if t in set(fixed) | set(already)]
@@ -417,7 +474,7 @@ class Validator:
                              stop_on=[t for t in rest if t in passing], timeouts=self._limits(rest),
                              process_timeout=60 + 3 * self.baseline.duration + 2 * len(rest))
             if full.error:
-                out.stage, out.reason = "error", f"the full test run failed to start: {full.error.splitlines()[0]}"
+                out.stage, out.reason = "error", f"the full test run failed to start: {full.error}"
                 return
             results = self._settle(slot, out, full, rest, passing)
             if results is None:

@@ -1,10 +1,10 @@
 """The two protocols the loop is built on, in one place.
 
-- :class:`Generator`: turns a :class:`~harness.context.Context` into a
+- :class:`Generator`: turns a :class:`~harness.core.context.Context` into a
   :class:`Proposal` (patches, or DONE / ANSWER / blocked). It never applies or
   evaluates a patch.
 - :class:`Evaluator`: judges a worktree and returns a :class:`~evals.verdict.Verdict`.
-  The validator (:mod:`harness.validate`) runs the test evaluator
+  The validator (:mod:`harness.core.validate`) runs the test evaluator
   (:class:`evals.pytest_runner.PytestEvaluator`, which also selects and orders
   tests) and then a pipeline of :class:`Evaluator` gates (lint, types, a
   ``--check`` command) without knowing which is which.
@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from evals.verdict import Verdict
-from harness.context import Context
+from harness.core.context import Context
 from sandbox.patch import Patch
 
 

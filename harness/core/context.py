@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.task import Task
+from harness.core.task import Task
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,7 @@ class Attempt:
     reason: str
     diff: str = ""
     viable: bool = False  # fixed some failing tests without regressions (maybe not chosen)
+    fixed: tuple[str, ...] = ()  # the failing test ids it fixed
 
 
 @dataclass

@@ -1,10 +1,10 @@
 """``loopwright do "INSTRUCTION"`` and ``loopwright undo``: the developer's terminal agent.
 
 ``do`` turns an instruction (or ``-f TASK.md``) into a task and carries it out
-with the ``do-instruction`` loop (:func:`harness.instruct.carry_out`): each patch
+with the ``do-instruction`` loop (:func:`harness.work.instruct.carry_out`): each patch
 the evaluators verified is shown as a coloured diff with their verdicts and the
 developer approves, rejects (with a reason the model is told) or stops
-(:mod:`harness.interactive`); ``--yes`` approves every verified patch unattended
+(:mod:`harness.cli.interactive`); ``--yes`` approves every verified patch unattended
 within the loop's budgets. Approved patches are checkpoint commits on
 ``loopwright/<run-id>``; ``undo`` drops the newest one. At the end the result is
 applied to the developer's (clean) working tree or kept on the branch. Ctrl-C
@@ -25,7 +25,7 @@ import os
 import shlex
 import shutil
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import typer
@@ -35,52 +35,13 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from harness.cli_common import bad_input, build_generator, run_config
-from harness.errors import EXIT_INTERRUPTED, UsageError
-from harness.instruct import InstructResult, carry_out, instruction_task
-from harness.interactive import Narrator, Reviewer, auto_approve, choose_ending, interrupt_guard
-from harness.state import RunFiles, new_run_id, write_json_atomic
-from harness.undo import DO_LOOP, apply_result, load_run, repo_root, undo_last
+from harness.cli.common import bad_input, build_generator, run_config
+from harness.core.errors import EXIT_INTERRUPTED, UsageError
+from harness.work.instruct import InstructResult, carry_out, instruction_task
+from harness.cli.interactive import Narrator, Reviewer, auto_approve, choose_ending, interrupt_guard
+from harness.core.state import RunFiles, new_run_id
+from harness.work.undo import DO_LOOP, DoSettings, apply_result, load_run, repo_root, undo_last
 from loops.spec import SpecError, builtin_spec
-
-SETTINGS_FILE = "do.json"
-
-
-@dataclass
-class DoSettings:
-    """How a ``do`` run was started (``runs/<run-id>/do.json``), reused by a resume.
-
-    Attributes:
-        instruction: the developer's instruction (the whole text).
-        check: the ``--check`` command as argv, or None.
-        model: the generator spec (``openai:MODEL``...). base_url: API root or None.
-        yes: approve every verified patch unattended.
-    """
-
-    instruction: str
-    check: list[str] | None = None
-    model: str = ""
-    base_url: str | None = None
-    yes: bool = False
-
-    def save(self, files: RunFiles) -> None:
-        """Write ``do.json`` into the run directory."""
-        write_json_atomic(files.dir / SETTINGS_FILE, asdict(self))
-
-    @classmethod
-    def load(cls, files: RunFiles) -> DoSettings:
-        """Read ``do.json`` back.
-
-        Raises:
-            UsageError: the run has no ``do.json`` (it is not a ``do`` run).
-        """
-        path = files.dir / SETTINGS_FILE
-        if not path.exists():
-            raise UsageError(f"run {files.dir.name} has no {SETTINGS_FILE}: it was not started by "
-                             "`loopwright do`")
-        data = json.loads(path.read_text())
-        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
-
 
 commands = typer.Typer(rich_markup_mode=None)  # plain help: no <bool> metavar on flags
 
@@ -167,7 +128,7 @@ def resume_do(repo: Path, run_id: str, *, generator: str | None = None, python: 
         apply, keep_branch: what to do with the result at the end (as for ``do``).
         **_ignored: options of ``loopwright resume`` that do not apply (``jobs``).
     """
-    from harness.instruct_resume import RESUMABLE, continue_instruction
+    from harness.work.instruct_resume import RESUMABLE, continue_instruction
 
     console = Console(stderr=True, quiet=as_json and bool(yes))
     try:
@@ -291,7 +252,7 @@ def _ending(console: Console, root: Path, result: InstructResult, yes: bool, app
 
 def _interrupted(console: Console, root: Path, run_id: str, as_json: bool) -> None:
     """Record the Ctrl-C in the run's state and say how to resume; raises typer.Exit(130)."""
-    from harness.undo import checkpoints
+    from harness.work.undo import checkpoints
 
     files = RunFiles(root, run_id)
     if not files.state.exists():  # stopped before the run began: nothing to resume

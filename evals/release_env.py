@@ -1,0 +1,128 @@
+"""The interpreter of a release-pair task: a shared venv with the requirements its tests need,
+and a pytest run that reports failing node ids. Used by :mod:`evals.release_pairs`."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from evals.prepare import PrepareError, _test_env, cache_root, run_process
+
+__all__ = ["TEST_EXTRAS", "PairError", "ensure_venv", "requirements", "run_pytest", "venv_slot"]
+
+TEST_EXTRAS = ("test", "tests", "testing")
+_ADDOPTS_PLUGINS = {"--cov": "pytest-cov", "--timeout": "pytest-timeout"}
+_SUMMARY = re.compile(r"^(FAILED|ERROR) (\S.*?)(?: - .*)?$")
+
+
+class PairError(PrepareError):
+    """A release pair cannot be mined or a task cannot be built; the message says why."""
+
+
+def _cache(cache: Path | None) -> Path:
+    return Path(cache) if cache else cache_root()
+
+
+def _text(path: Path) -> str | None:
+    try:
+        return path.read_text("utf-8")
+    except (UnicodeDecodeError, OSError):
+        return None
+
+
+def requirements(tree: Path) -> list[str]:
+    """pytest, coverage, and the runtime + test-extra requirements the sdist declares.
+
+    Declared requirements come from PKG-INFO's ``Requires-Dist`` lines, or, for older
+    sdists whose PKG-INFO has none, from ``*.egg-info/requires.txt`` (setuptools' format:
+    ``[extra]``/``[:marker]`` sections). Markers are evaluated for this interpreter with
+    ``extra`` set to "" and each of :data:`TEST_EXTRAS` (``packaging``, which pytest
+    depends on, does the parsing). Plugins that the pytest configuration's options need
+    (``--cov`` -> pytest-cov, ``--timeout`` -> pytest-timeout) are added: a developer's
+    setup has them.
+    """
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    reqs = {"pytest", "coverage"}
+    config = " ".join(_text(tree / name) or "" for name in ("pyproject.toml", "setup.cfg", "tox.ini",
+                                                            "pytest.ini"))
+    reqs |= {plugin for option, plugin in _ADDOPTS_PLUGINS.items() if option in config}
+    meta = _text(tree / "PKG-INFO") or ""
+    lines = re.findall(r"^Requires-Dist:\s*(.+)$", meta, re.MULTILINE) or _egg_requires(tree)
+    for line in lines:
+        try:
+            req = Requirement(line.strip())
+        except InvalidRequirement:
+            continue
+        if req.marker is None or any(req.marker.evaluate({"extra": e}) for e in ("", *TEST_EXTRAS)):
+            reqs.add(str(Requirement(line.split(";")[0].strip())))
+    return sorted(reqs)
+
+
+def _egg_requires(tree: Path) -> list[str]:
+    """``*.egg-info/requires.txt`` as PEP 508 lines (a section becomes an extra and/or marker)."""
+    found = sorted(tree.glob("*.egg-info/requires.txt")) + sorted(tree.glob("*/*.egg-info/requires.txt"))
+    out, marker = [], ""
+    for raw in (_text(found[0]) or "").splitlines() if found else []:
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("["):
+            extra, _, cond = line.strip("[]").partition(":")
+            parts = ([f'extra == "{extra}"'] if extra else []) + ([f"({cond})"] if cond else [])
+            marker = " and ".join(parts)
+            continue
+        out.append(f"{line}; {marker}" if marker else line)
+    return out
+
+
+def venv_slot(reqs: list[str], cache: Path | None = None) -> Path:
+    """Where the venv for a requirement set lives: ``CACHE/release-pairs/venvs/<sha1[:12]>``;
+    it is ready when it holds a ``.ready`` file."""
+    key = hashlib.sha1("\n".join(sorted(reqs)).encode()).hexdigest()[:12]
+    return _cache(cache) / "release-pairs" / "venvs" / key
+
+
+def ensure_venv(reqs: list[str], cache: Path | None = None, timeout: float = 600.0) -> Path:
+    """A venv with ``reqs`` installed, shared by every task that needs the same set.
+
+    Lives in ``CACHE/release-pairs/venvs/<hash of reqs>``; returns its ``bin/python``.
+
+    Raises:
+        PairError: venv creation or pip install failed (the message has pip's output tail).
+    """
+    slot = venv_slot(reqs, cache)
+    python = slot / "bin" / "python"
+    if (slot / ".ready").is_file():
+        return python
+    shutil.rmtree(slot, ignore_errors=True)
+    slot.parent.mkdir(parents=True, exist_ok=True)
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    base = getattr(sys, "_base_executable", sys.executable)
+    for cmd in ([base, "-m", "venv", str(slot)],
+                [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", *reqs]):
+        res = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout, check=False)
+        if res.returncode != 0:
+            raise PairError(f"{' '.join(cmd[:4])} failed (exit {res.returncode}): "
+                            f"{(res.stderr or res.stdout).strip()[-1500:]}")
+    (slot / ".ready").write_text("\n".join(reqs) + "\n")
+    return python
+
+
+def run_pytest(python: Path, repo: Path, ids: list[str] | None = None,
+               timeout: float = 180.0) -> tuple[int | None, set[str]]:
+    """Run pytest in ``repo`` and return (exit code or None on timeout, failing node ids).
+
+    Failing ids come from pytest's short summary (``-rfE``); a file that fails to
+    collect shows as its path without ``::``.
+    """
+    args = [str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rfE", "--tb=no",
+            "--continue-on-collection-errors", "-o", "console_output_style=classic", *(ids or [])]
+    rc, out = run_process(args, repo, timeout, _test_env())
+    failed = {m.group(2).strip() for m in map(_SUMMARY.match, out.splitlines()) if m}
+    return rc, failed

@@ -1,0 +1,1 @@
+"""The loop core: the loop, its session and configuration, validation, stop rules, state."""

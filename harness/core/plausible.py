@@ -1,0 +1,71 @@
+"""Choosing among plausible patches: prefer the patch a developer would write.
+
+A *plausible* patch makes every failing test pass and breaks none; several often do
+(an operator swap, a deleted statement, an inserted early return). Test suites cannot
+tell them apart, so the choice follows what program-repair studies found correct fixes
+look like: small edits that keep the program's structure. Overfitting patches are
+disproportionately deletions and inserted returns or guards (Qi et al., "An Analysis
+of Patch Plausibility and Correctness for Generate-and-Validate Patch Generation
+Systems", ISSTA 2015; Smith et al., FSE 2015), while correct one-line fixes are mostly
+operator, constant and name changes (ManySStuBs4J, Karampatsis & Sutton, MSR 2020).
+"""
+
+from __future__ import annotations
+
+import re
+
+from sandbox.patch import Patch
+
+#: arithmetic that does nothing (``x + 0``, ``x * 1``): correct code rarely spells it out.
+_IDENTITY = re.compile(r"(?:[-+] ?0|\*\*? ?1|// ?1)(?![\w.])|(?<![\w.)\]])(?:0 ?\+|1 ?\*)(?!\*)")
+
+#: operator -> naturalness class: 0 changes an operator or constant in place, 1 swaps a
+#: name, argument or attribute, 2 adds or removes an expression part, 3 inserts a guard
+#: or changes what is returned, 4 deletes or inserts a statement. Unknown (a model's
+#: patch): 2.
+NATURALNESS: dict[str, int] = {
+    **dict.fromkeys(("compare_swap", "binop_swap", "bitop_swap", "boolop_swap", "augassign_swap",
+                     "const_off_by_one", "range_arg_off_by_one", "index_off_by_one",
+                     "slice_bound_off_by_one", "is_eq_swap", "bool_const_swap", "min_max",
+                     "any_all", "method_swap", "assign_swap"), 0),
+    **dict.fromkeys(("replace_name", "swap_operands", "swap_commutative", "swap_call_args",
+                     "attr_swap", "const_cond_to_name"), 1),
+    **dict.fromkeys(("negate_condition", "negate_value", "unaryop_drop", "drop_operand",
+                     "add_conjunct", "add_disjunct", "call_drop", "unwrap_call", "wrap_call",
+                     "drop_term", "add_term", "name_to_slice", "call_arity"), 2),
+    **dict.fromkeys(("guard_insert", "return_value"), 3),
+    **dict.fromkeys(("delete_statement", "insert_nearby_statement", "copy_renamed"), 4),
+}
+
+
+def naturalness(patch: Patch) -> tuple[int, int, int, int]:
+    """Sort key of a plausible patch, lower is more natural:
+    (edit sites, naturalness class of its operator, changed lines, changed characters).
+    A patch that writes identity arithmetic (``n - 0``) counts two classes worse."""
+    meta = patch.meta or {}
+    sites = int(meta.get("sites", 1))
+    cls = NATURALNESS.get(str(meta.get("operator", "")), 2)
+    lines = [ln for ln in patch.diff.splitlines() if ln[:1] in "+-" and not ln.startswith(("+++", "---"))]
+    added = sum(len(_IDENTITY.findall(ln)) for ln in lines if ln[0] == "+")
+    if added > sum(len(_IDENTITY.findall(ln)) for ln in lines if ln[0] == "-"):
+        cls += 2
+    chars = sum(len(ln) - 1 for ln in lines)
+    return sites, cls, patch.size, chars
+
+
+def choose(plausible: list) -> object:
+    """The patch to accept among ``plausible`` outcomes (objects with ``.patch``, and
+    optionally ``.unprotected`` and ``.protection`` from :mod:`harness.core.evidence`):
+    protected before unprotected (some passing test executes the changed lines), then
+    the most natural (:func:`naturalness`), then the fewest baseline behaviours touched,
+    then the earliest (the generator's best-ranked). Raises ValueError when empty."""
+    if not plausible:
+        raise ValueError("no plausible patch to choose from")
+
+    def key(ip: tuple) -> tuple:
+        i, o = ip
+        prot = getattr(o, "protection", None)
+        return (bool(getattr(o, "unprotected", False)), naturalness(o.patch),
+                len(prot.tests) if prot is not None else 0, i)
+
+    return min(enumerate(plausible), key=key)[1]

@@ -1,0 +1,1 @@
+"""The work sources: failing tests (fix), instructions (do), review comments (review, ci)."""

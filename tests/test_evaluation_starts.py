@@ -1,0 +1,148 @@
+"""Candidate test runs start where the baseline run did, or say why (issue 9, bullet 1).
+
+The mechanism behind the toolz / python-slugify failures: the fork server imports the
+installed pytest plugins (``pytest11`` entry points) before pytest can install its
+assertion-rewriting hook, pytest then warns "Module already imported so cannot be
+rewritten", and a project whose configuration says ``filterwarnings = error`` turns that
+warning into a start-up error in every forked child. Here the plugin is a real
+distribution (dist-info with entry points and RECORD) on ``PYTHONPATH``.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from evals.pytest_runner import PytestEvaluator
+from harness.work.fix import FixOptions, fix
+from harness.generators.templates import TemplateGenerator
+from harness.core.stop import StopLimits, check
+from harness.core.state import RunState
+from harness.core.validate import Baseline, Validator
+from sandbox.patch import Patch
+from sandbox.worktree import Worktree, open_repo
+from tests.conftest import PYTHON, write_tree
+
+STRICT = {
+    "pyproject.toml": """
+        [tool.pytest.ini_options]
+        filterwarnings = ["error"]
+    """,
+    "calc.py": """
+        def area(w, h):
+            return w + h
+    """,
+    "tests/test_calc.py": """
+        from calc import area
+
+        def test_square():
+            assert area(3, 3) == 9
+
+        def test_rect():
+            assert area(2, 5) == 10
+
+        def test_zero():
+            assert area(0, 4) == 0
+    """,
+}
+
+
+@pytest.fixture
+def installed_plugin(tmp_path, monkeypatch):
+    """A pytest plugin installed as a distribution (``pytest11`` entry point) on PYTHONPATH."""
+    site = tmp_path / "site"
+    write_tree(site, {
+        "earlyplug.py": """
+            \"\"\"A pytest plugin, imported by the fork server before pytest runs.\"\"\"
+
+            def pytest_configure(config):
+                config.addinivalue_line("markers", "early: a marker from earlyplug")
+        """,
+        "earlyplug-1.0.dist-info/METADATA": "Metadata-Version: 2.1\nName: earlyplug\nVersion: 1.0\n",
+        "earlyplug-1.0.dist-info/entry_points.txt": "[pytest11]\nearlyplug = earlyplug\n",
+        "earlyplug-1.0.dist-info/RECORD": "earlyplug.py,,\nearlyplug-1.0.dist-info/METADATA,,\n",
+    })
+    monkeypatch.setenv("PYTHONPATH", str(site))
+    return site
+
+
+def test_forked_runs_start_in_a_project_that_turns_warnings_into_errors(make_repo, installed_plugin):
+    root = make_repo(STRICT)
+    ev = PytestEvaluator(PYTHON, fork=True)
+    try:
+        for _ in range(2):  # the second run is served by the (now trusted) fork server
+            run = ev.run(root, select=["tests/test_calc.py::test_square"], paths=["tests/test_calc.py"])
+            assert run.error == ""
+            assert run.results["tests/test_calc.py::test_square"].outcome == "failed"
+        assert ev._servers[root] is not None and not ev.fork_fallbacks  # the server did the work
+    finally:
+        ev.close()
+
+
+def test_a_run_that_fails_to_start_keeps_pytests_message_with_relative_paths(make_repo):
+    root = make_repo({**STRICT, "tests/conftest.py": "import calc_helpers_missing\n"})
+    for fork in (False, True):
+        ev = PytestEvaluator(PYTHON, fork=fork)
+        try:
+            run = ev.run(root)
+        finally:
+            ev.close()
+        assert "before running any test: " in run.error
+        assert "tests/conftest.py" in run.error and "calc_helpers_missing" in run.error
+        assert str(root) not in run.error
+
+
+def test_the_fork_server_gives_way_to_plain_processes_when_it_cannot_start_pytest(make_repo):
+    # A project that cannot run under the fork server (here: its conftest refuses it) but
+    # runs in a plain pytest process: the evaluator notices on the first run, says why,
+    # and uses plain processes in that worktree from then on.
+    root = make_repo({**STRICT, "tests/conftest.py": """
+        import __main__
+
+        if getattr(__main__.__spec__, "name", "") == "loopwright_forkserver":
+            raise RuntimeError("this project refuses to run in a preforked interpreter")
+    """})
+    ev = PytestEvaluator(PYTHON, fork=True)
+    try:
+        run = ev.run(root)
+        assert run.error == "" and len(run.results) == 3
+        assert "refuses to run in a preforked interpreter" in ev.fork_fallbacks[root]
+        assert ev.run(root).error == ""
+    finally:
+        ev.close()
+
+
+def test_a_slot_that_cannot_run_what_the_baseline_ran_is_one_evaluator_fault(make_repo):
+    root = make_repo(STRICT)
+    repo = open_repo(root)
+    main, slot = Worktree.create(repo, "m", None), Worktree.create(repo, "s", None)
+    ev = PytestEvaluator(PYTHON)
+    base = ev.run(main.path, coverage=True)
+    baseline = Baseline(main.path, base.results, base.collected, base.coverage, base.duration)
+    validator = Validator(ev, [slot], baseline, ("tests/**",), 40, ev.timeouts)
+    # something only this slot has (e.g. a stale generated file) stops pytest from starting
+    (slot.path / "tests" / "conftest.py").write_text("raise SystemError('slot-only breakage')\n")
+    patches = [Patch.from_diff(
+        f"--- a/calc.py\n+++ b/calc.py\n@@ -1,2 +1,2 @@\n def area(w, h):\n-    return w + h\n"
+        f"+    return w {op} h\n", description=op) for op in ("*", "-", "//", "%", "**")]
+    seen = []
+    try:
+        chosen = validator.first_accepted(patches, time.monotonic() + 120, seen.append)
+    finally:
+        validator.close()
+        ev.close()
+    assert chosen is None
+    assert len(seen) == 1  # reported once, not once per candidate
+    assert "slot-only breakage" in seen[0].reason and "slot-only breakage" in validator.fault
+    stop = check(RunState("r", "fix", str(root), "", remaining=["x"]), StopLimits(), time.monotonic(),
+                 evaluator_fault=validator.fault)
+    assert stop.reason == "evaluator_error" and "slot-only breakage" in stop.detail
+
+
+def test_fix_succeeds_in_a_strict_project_with_a_preloaded_plugin(make_repo, installed_plugin):
+    root = make_repo(STRICT)
+    res = fix(root, TemplateGenerator(), FixOptions(
+        python=PYTHON, limits=StopLimits(max_iterations=10, max_wall_seconds=120)))
+    assert res.state.status == "fixed", (res.state.stop_reason, res.state.stop_detail)
+    assert "+    return w * h" in res.patch
