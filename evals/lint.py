@@ -17,6 +17,7 @@ from __future__ import annotations
 import configparser
 import importlib.util
 import json
+import os
 import re
 import shutil
 import sys
@@ -157,28 +158,36 @@ class RuffEvaluator:
     Args:
         policy: sandbox policy for the ruff process (default :class:`SandboxPolicy()`).
         timeout: wall seconds before the process group is killed.
-        executable: ruff to run (path or name); default ``ruff`` on PATH, else
-            ``sys.executable -m ruff``. The target interpreter is not needed.
+        executable: ruff to run (path or name); default: see ``python``.
+        python: the target interpreter. Its environment's ruff (``ruff`` beside it, the
+            version the project pins) runs when there is one; else loopwright's own
+            (ruff is a runtime dependency: ``sys.executable -m ruff``); else ``ruff``
+            on PATH.
     """
 
     id = "lint"
     MISSING = "ruff is not installed; pip install ruff, or drop --lint"
 
     def __init__(self, policy: SandboxPolicy | None = None, timeout: float = 120.0,
-                 executable: str | None = None):
+                 executable: str | None = None, python: str | None = None):
         self.policy = policy or SandboxPolicy()
         self.timeout = timeout
         self.executable = executable
+        self.python = python
 
     def command(self) -> list[str] | None:
         """The argv prefix that runs ruff, or ``None`` if ruff cannot be found."""
         if self.executable:
             found = shutil.which(self.executable)
             return [found] if found else None
-        if found := shutil.which("ruff"):
-            return [found]
+        if self.python:  # the target environment's own ruff (not resolved: a venv's python is a symlink)
+            beside = Path(self.python).parent / "ruff"
+            if beside.is_file() and os.access(beside, os.X_OK):
+                return [str(beside)]
         if importlib.util.find_spec("ruff") is not None:
             return [sys.executable, "-m", "ruff"]
+        if found := shutil.which("ruff"):
+            return [found]
         return None
 
     def available(self) -> bool:

@@ -13,6 +13,12 @@ Binds 127.0.0.1 on a free port; nothing leaves the machine.
 
 When the queue is empty the server answers 400 with a message saying so, which
 surfaces as a clear ``GeneratorError`` in the test instead of a hang.
+
+Requests with ``"stream": true`` get server-sent events in each provider's stream
+format. Hostile behaviours for budget tests: ``Reply(delay=S)`` (hangs S seconds
+before answering), ``Reply(repeat=N)`` (a token flood that ignores ``max_tokens``),
+``Reply(chunk_delay=S)`` (trickles), ``Reply(raw_bytes=b"\\xff")`` (not UTF-8), and
+``Error(429, headers={"retry-after": "100000"})``.
 """
 
 from __future__ import annotations
@@ -59,8 +65,11 @@ class Reply:
     input_tokens: int | None = None
     output_tokens: int | None = None
     finish: str = ""  # "" -> "stop" / "end_turn"; "length" / "max_tokens" for a cut-off
-    delay: float = 0.0  # seconds to wait before answering (timeouts)
+    delay: float = 0.0  # seconds to wait before answering (timeouts, a hanging server)
     usage: bool = True  # False: omit the usage block (some compatible servers do)
+    repeat: int = 1  # streamed: send ``text`` this many times, ignoring max_tokens (a flood)
+    chunk_delay: float = 0.0  # streamed: seconds between chunks (a trickling server)
+    raw_bytes: bytes = b""  # streamed: bytes put verbatim into the first text chunk (bad UTF-8)
 
 
 @dataclass
@@ -144,7 +153,7 @@ class _Server(ThreadingHTTPServer):
 
 
 def _estimate(text: str) -> int:
-    return math.ceil(len(text.encode("utf-8")) / 4)
+    return math.ceil(len(text.encode("utf-8", "surrogatepass")) / 4)
 
 
 def _prompt_text(path: str, body: dict) -> str:
@@ -210,6 +219,74 @@ def anthropic_message(body: dict, reply: Reply, n: int) -> dict:
     }
 
 
+#: Characters of ``Reply.text`` per streamed chunk.
+CHUNK_CHARS = 64
+
+
+def _pieces(reply: Reply):
+    """The streamed text chunks of ``reply`` (``text`` × ``repeat``), lazily."""
+    for _ in range(max(reply.repeat, 1)):
+        for i in range(0, len(reply.text), CHUNK_CHARS):
+            yield reply.text[i:i + CHUNK_CHARS]
+
+
+def _whole(reply: Reply) -> Reply:
+    """``reply`` as one answer for the usage counts of a stream (without its text: a flood is big)."""
+    tokens = reply.output_tokens if reply.output_tokens is not None else _estimate(reply.text) * max(reply.repeat, 1)
+    return Reply("", reply.input_tokens, tokens, reply.finish)
+
+
+def _sse(data: dict, event: str = "", raw: bytes = b"") -> bytes:
+    """One server-sent event; ``raw`` replaces the placeholder ``"\x00RAW"`` in the JSON."""
+    body = json.dumps(data).encode()
+    if raw:
+        body = body.replace(b"\\u0000RAW", raw)
+    return (f"event: {event}\n".encode() if event else b"") + b"data: " + body + b"\n\n"
+
+
+def openai_stream(body: dict, reply: Reply, n: int):
+    """The Chat Completions stream (``stream: true``) for ``reply``: SSE byte chunks."""
+    base = {"id": f"chatcmpl-fake{n:04d}", "object": "chat.completion.chunk",
+            "created": int(time.time()), "model": body.get("model", "unknown")}
+
+    def chunk(delta: dict, finish: str | None = None, raw: bytes = b"") -> bytes:
+        return _sse({**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}, raw=raw)
+
+    yield chunk({"role": "assistant", "content": ""})
+    if reply.raw_bytes:
+        yield chunk({"content": "\x00RAW"}, raw=reply.raw_bytes)
+    for piece in _pieces(reply):
+        yield chunk({"content": piece})
+    yield chunk({}, reply.finish or "stop")
+    if reply.usage and (body.get("stream_options") or {}).get("include_usage"):
+        done = openai_completion(body, _whole(reply), n)["usage"]
+        yield _sse({**base, "choices": [], "usage": done})
+    yield b"data: [DONE]\n\n"
+
+
+def anthropic_stream(body: dict, reply: Reply, n: int):
+    """The Messages API stream (``stream: true``) for ``reply``: SSE byte chunks."""
+    full = anthropic_message(body, _whole(reply), n)
+    start = {**full, "content": [], "stop_reason": None,
+             "usage": {**full["usage"], "output_tokens": 1}}
+    yield _sse({"type": "message_start", "message": start}, "message_start")
+    yield _sse({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+               "content_block_start")
+
+    def delta(text: str, raw: bytes = b"") -> bytes:
+        return _sse({"type": "content_block_delta", "index": 0,
+                     "delta": {"type": "text_delta", "text": text}}, "content_block_delta", raw)
+
+    if reply.raw_bytes:
+        yield delta("\x00RAW", reply.raw_bytes)
+    for piece in _pieces(reply):
+        yield delta(piece)
+    yield _sse({"type": "content_block_stop", "index": 0}, "content_block_stop")
+    yield _sse({"type": "message_delta", "delta": {"stop_reason": full["stop_reason"], "stop_sequence": None},
+                "usage": {"output_tokens": full["usage"]["output_tokens"]}}, "message_delta")
+    yield _sse({"type": "message_stop"}, "message_stop")
+
+
 def error_body(path: str, err: Error, n: int) -> dict:
     """The provider's error JSON for ``err``."""
     if err.body is not None:
@@ -261,8 +338,28 @@ def _handler(server: FakeLLMServer) -> type[BaseHTTPRequestHandler]:
             else:
                 if reply.delay:
                     time.sleep(reply.delay)
+                if body.get("stream"):
+                    make_stream = anthropic_stream if path == ANTHROPIC_PATH else openai_stream
+                    self._stream(make_stream(body, reply, n), reply.chunk_delay)
+                    return
                 make = anthropic_message if path == ANTHROPIC_PATH else openai_completion
                 self._send(200, {}, make(body, reply, n))
+
+        def _stream(self, chunks, delay: float) -> None:
+            """Send server-sent events with chunked transfer encoding until the client leaves."""
+            try:
+                self.send_response(200)
+                self.send_header("content-type", "text/event-stream")
+                self.send_header("transfer-encoding", "chunked")
+                self.send_header("x-request-id", f"req_{len(server.requests)}")
+                self.end_headers()
+                for data in chunks:
+                    if delay:
+                        time.sleep(delay)
+                    self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+                self.wfile.write(b"0\r\n\r\n")
+            except (BrokenPipeError, ConnectionResetError):  # the client stopped reading
+                self.close_connection = True
 
         def _send(self, status: int, headers: dict, payload: object) -> None:
             data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()

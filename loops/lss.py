@@ -55,7 +55,7 @@ SemVer = _pattern(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z-]+"
 class _Strict(BaseModel):
     """An LSS object with ``additionalProperties: false``."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True, allow_inf_nan=False)
 
 
 class InputField(_Strict):
@@ -275,7 +275,15 @@ class FailureCondition(_Strict):
     def _value(self):
         if self.type == "max_iterations" and self.value is None:
             raise ValueError("type 'max_iterations' requires 'value' (the iteration cap)")
+        top = _FAILURE_MAX.get(self.type)
+        if top and self.value is not None and self.value > top[0]:
+            raise ValueError(f"value {self.value:g} is out of range for '{self.type}': "
+                             f"1 to {top[0]:g} {top[1]} (use a smaller value)")
         return self
+
+
+#: Largest sensible ``value`` of a failure rule, and its unit.
+_FAILURE_MAX = {"max_iterations": (100_000, "iterations"), "timeout": (30 * 86_400, "seconds")}
 
 
 class StallCondition(_Strict):
@@ -362,10 +370,11 @@ class TimeoutSettings(_Strict):
     of the baseline run itself (durations not known yet).
     """
 
-    min_seconds: NonNeg = 2.0
-    factor: Annotated[float, Field(gt=0)] = 10.0
-    default: Annotated[float, Field(gt=0)] = 10.0
-    baseline: Annotated[float, Field(gt=0)] = 60.0
+    # ranges that leave a test time to run: 1e-6 s or .inf would make every candidate fail
+    min_seconds: Annotated[float, Field(ge=0, le=3600)] = 2.0
+    factor: Annotated[float, Field(ge=1, le=1000)] = 10.0
+    default: Annotated[float, Field(ge=0.5, le=86_400)] = 10.0
+    baseline: Annotated[float, Field(ge=0.5, le=86_400)] = 60.0
 
 
 class LoopwrightExtension(_Strict):

@@ -246,12 +246,58 @@ _HINTS = {
     "int_type": "write a whole number",
     "float_type": "write a number",
     "bool_type": "write true or false",
+    "finite_number": "write a finite number, not .inf or .nan",
 }
 _FIELD_HINTS = {
     "loop_name": "kebab-case: lowercase letters, digits and '-', starting with a letter, 3-64 chars",
     "version": "semantic version such as 1.0.0, quoted if YAML would read it as a number",
     "id": "lowercase letters, digits, '_' and '-', starting with a letter",
 }
+
+
+class BoundedLoader(yaml.SafeLoader):
+    """PyYAML's safe loader with limits, so a hostile file fails fast with a clear error.
+
+    Nesting deeper than :attr:`MAX_DEPTH` (PyYAML composes recursively: 50,000 levels
+    end in RecursionError) and documents whose nodes, counting every alias expansion,
+    exceed :attr:`MAX_NODES` (the "billion laughs" attack: nested aliases that expand
+    exponentially) raise ``yaml.composer.ComposerError`` at the offending line.
+    """
+
+    MAX_DEPTH = 100
+    MAX_NODES = 100_000
+
+    def __init__(self, stream) -> None:
+        super().__init__(stream)
+        self._depth = 0
+        self._total = 0  # nodes composed plus nodes that aliases stand for
+        self._sizes: dict[str, int] = {}  # anchor -> nodes below it, expansions included
+
+    def compose_node(self, parent, index):  # noqa: D102 - PyYAML's hook
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent):
+            self._grow(self._sizes.get(event.anchor, 1), event)
+            return super().compose_node(parent, index)
+        self._depth += 1
+        if self._depth > self.MAX_DEPTH:
+            raise yaml.composer.ComposerError(None, None, f"nested deeper than {self.MAX_DEPTH} levels; "
+                                              "a loop declaration needs a few", event.start_mark)
+        before = self._total
+        self._grow(1, event)
+        try:
+            node = super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+        if event.anchor is not None:
+            self._sizes[event.anchor] = self._total - before
+        return node
+
+    def _grow(self, n: int, event) -> None:
+        self._total += n
+        if self._total > self.MAX_NODES:
+            raise yaml.composer.ComposerError(None, None, f"more than {self.MAX_NODES} values once "
+                                              "aliases (*name) are expanded; write the values out",
+                                              event.start_mark)
 
 
 def load_spec(path: "str | Path") -> LoopSpec:
@@ -266,8 +312,9 @@ def load_spec(path: "str | Path") -> LoopSpec:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise SpecError([f"{path}:1: (file): cannot read it: {exc} (check the path)"]) from None
-    loader = yaml.SafeLoader(text)
+    loader = None
     try:
+        loader = BoundedLoader(text)  # the reader rejects control characters right away
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None
     except yaml.MarkedYAMLError as exc:
@@ -280,7 +327,8 @@ def load_spec(path: "str | Path") -> LoopSpec:
     except yaml.YAMLError as exc:
         raise SpecError([f"{path}:1: (yaml): {exc} (fix the YAML syntax)"]) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     if not isinstance(node, yaml.MappingNode) or not isinstance(data, dict):
         kind = "an empty document" if data is None else type(data).__name__
         msg = f"expected a mapping of LSS 1.0 fields, got {kind}"

@@ -97,9 +97,10 @@ class Patch:
         """SHA-256 (hex, first 16 chars) of the diff, for spotting repeats.
 
         Paths, hunk positions, context and change lines all count: the same inserted line
-        at two places is two patches. Trailing whitespace and line endings do not."""
+        at two places is two patches. Trailing whitespace and line endings do not. A diff
+        holding lone surrogates (a model's ``\\ud800``) hashes too (``surrogatepass``)."""
         body = "\n".join(ln.rstrip() for ln in self.diff.splitlines())
-        return hashlib.sha256(body.encode()).hexdigest()[:16]
+        return hashlib.sha256(body.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
     @property
     def size(self) -> int:

@@ -21,6 +21,7 @@ deadline (a ``setsid`` grandchild holding a pipe cannot hang the harness).
 
 from __future__ import annotations
 
+import atexit
 import fnmatch
 import functools
 import os
@@ -238,7 +239,9 @@ def network_isolation() -> tuple[str, ...] | None:
 
 @functools.lru_cache(maxsize=1)
 def _private_home() -> str:
-    return tempfile.mkdtemp(prefix="loopwright-home-")
+    home = tempfile.mkdtemp(prefix="loopwright-home-")
+    atexit.register(shutil.rmtree, home, ignore_errors=True)  # nothing of a run may remain
+    return home
 
 
 @dataclass

@@ -51,13 +51,29 @@ def make_repo(tmp_path, monkeypatch):
 
 
 def snapshot(root: Path) -> dict[str, bytes]:
-    """Every file under ``root`` except ``.git`` and ``.loopwright`` (path -> bytes)."""
+    """Every file under ``root`` except ``.git`` (path -> bytes): run state lives in the git
+    directory, so a run without ``--apply``/``--lessons`` leaves this unchanged."""
     out = {}
     for p in sorted(root.rglob("*")):
         rel = p.relative_to(root).as_posix()
-        if p.is_file() and not rel.startswith((".git/", ".loopwright/")):
+        if p.is_file() and not rel.startswith(".git/"):
             out[rel] = p.read_bytes()
     return out
+
+
+def run_dir(root: Path, run_id: str = "") -> Path:
+    """A run's state directory (``<git dir>/loopwright/runs/<run_id>``), or the runs directory."""
+    from harness.core.state import state_dir
+
+    runs = state_dir(root) / "runs"
+    return runs / run_id if run_id else runs
+
+
+def lessons_file(root: Path) -> Path:
+    """The lessons of runs that did not write them to the tree (``<git dir>/loopwright/lessons.md``)."""
+    from harness.core.state import state_dir
+
+    return state_dir(root) / "lessons.md"
 
 
 def leftovers(under: Path) -> list[str]:

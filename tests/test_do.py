@@ -22,7 +22,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from harness.cli import app
-from tests.conftest import PYTHON, assert_clean, git, snapshot
+from tests.conftest import PYTHON, assert_clean, git, run_dir, snapshot
 from evals.model_server import FakeLLMServer
 
 ROOT = Path(__file__).parents[1]
@@ -67,12 +67,12 @@ def do_args(server: FakeLLMServer, root: Path, *more: str, instruction: str = IN
 
 def branch_log(root: Path, run_id: str) -> list[str]:
     """Checkpoint subjects on the run's branch, newest first."""
-    base = json.loads((root / ".loopwright" / "runs" / run_id / "state.json").read_text())["base_commit"]
+    base = json.loads((run_dir(root, run_id) / "state.json").read_text())["base_commit"]
     return git(root, "log", "--format=%s", f"{base}..loopwright/{run_id}").splitlines()
 
 
 def run_ids(root: Path) -> list[str]:
-    return sorted(p.name for p in (root / ".loopwright" / "runs").iterdir())
+    return sorted(p.name for p in run_dir(root).iterdir())
 
 
 def invoke(args: list[str], monkeypatch) -> tuple[int, dict | str]:
@@ -206,7 +206,7 @@ def test_rejected_patch_reason_reaches_the_model(make_repo):
     assert "say Hey instead of Hello" in user_texts(server)[1]  # the reason goes to the model
     run_id = run_ids(root)[0]
     assert "'Hey '" in git(root, "show", f"loopwright/{run_id}:greet.py")
-    reviews = [json.loads(ln) for ln in (root / ".loopwright" / "runs" / run_id / "trajectory.jsonl")
+    reviews = [json.loads(ln) for ln in (run_dir(root, run_id) / "trajectory.jsonl")
                .read_text().splitlines() if '"action": "review"' in ln]
     assert [r["verdict"] for r in reviews] == ["reject", "approve"]
 
@@ -217,7 +217,7 @@ def test_yes_mode_approves_unattended_and_applies_to_a_clean_tree(make_repo, mon
     with FakeLLMServer([CAPITALISE, SHOUT, DONE]) as server:
         code, out = invoke(do_args(server, root, "--yes", "--json", "--apply", "--check", check), monkeypatch)
     assert code == 0 and out["status"] == "done" and len(out["commits"]) == 2
-    settings = json.loads((root / ".loopwright" / "runs" / out["run_id"] / "do.json").read_text())
+    settings = json.loads((run_dir(root, out["run_id"]) / "do.json").read_text())
     assert settings["check"][1:3] == ["-c", "import greet, sys; sys.exit(not greet.greet(\"x\").startswith(\"Hello\"))"]
     assert out["applied"] and out["ending"] == "apply"
     assert "def shout" in (root / "greet.py").read_text()  # applied, not committed
@@ -246,7 +246,7 @@ def test_non_interactive_stdin_needs_yes(make_repo, monkeypatch):
         code, text = invoke(do_args(server, root), monkeypatch)
     assert code == 2 and "--yes" in text and "not a terminal" in text
     assert server.requests == []
-    assert not (root / ".loopwright" / "runs").exists() or not run_ids(root)
+    assert not run_dir(root).exists() or not run_ids(root)
 
 
 def test_undo_drops_checkpoints_down_to_the_base(make_repo, monkeypatch):
@@ -268,7 +268,7 @@ def test_undo_drops_checkpoints_down_to_the_base(make_repo, monkeypatch):
     assert git(root, "rev-parse", f"loopwright/{run_id}") == git(root, "rev-parse", "main")
     code, text = invoke(["undo", run_id, str(root)], monkeypatch)
     assert code == 2 and "only the base commit" in text
-    state = json.loads((root / ".loopwright" / "runs" / run_id / "state.json").read_text())
+    state = json.loads((run_dir(root, run_id) / "state.json").read_text())
     assert state["accepted"] == []
 
 
@@ -286,7 +286,7 @@ def test_ctrl_c_at_the_prompt_then_resume_on_the_same_branch(make_repo, monkeypa
         assert term.wait() == 130, term.text
         run_id = run_ids(root)[0]
         assert "stopped (Ctrl-C)" in term.text and f"loopwright resume {run_id}" in term.text
-        state = json.loads((root / ".loopwright" / "runs" / run_id / "state.json").read_text())
+        state = json.loads((run_dir(root, run_id) / "state.json").read_text())
         assert state["status"] == "interrupted" and state["stop_reason"] == "interrupted"
         first = git(root, "rev-parse", f"loopwright/{run_id}").strip()
         assert len(branch_log(root, run_id)) == 1

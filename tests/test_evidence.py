@@ -22,7 +22,7 @@ from harness.core.validate import Baseline, Validator
 from evals.pytest_runner import PytestEvaluator, TimeoutPolicy
 from sandbox.patch import Patch
 from sandbox.worktree import Worktree, open_repo
-from tests.conftest import PYTHON, snapshot
+from tests.conftest import PYTHON, lessons_file, run_dir, snapshot
 
 runner = CliRunner()
 
@@ -74,10 +74,9 @@ def test_a_fix_no_passing_test_executes_is_reported_fixed_unprotected(make_repo)
     assert out["unprotected"] is True and out["protected_by_tests"] == 0
     assert any(m.startswith("fixed (unprotected)") for m in out["messages"])
     assert snapshot(root) == before
-    lessons = (root / ".loopwright" / "lessons.md").read_text()
+    lessons = lessons_file(root).read_text()
     assert "unprotected: no passing test executes the changed lines" in lessons
-    run_dir = root / ".loopwright" / "runs" / out["run_id"]
-    state = json.loads((run_dir / "state.json").read_text())
+    state = json.loads((run_dir(root, out["run_id"]) / "state.json").read_text())
     lines = state["accepted"][0]["changed_lines"]
     assert lines and all(x["passing_tests"] == 0 and x["path"] == "jp/functions.py" for x in lines)
 
@@ -340,8 +339,8 @@ def test_the_human_summary_goes_to_stdout_whole(make_repo, monkeypatch):
     res = runner.invoke(app, ["fix", str(root), "--python", PYTHON, "--max-seconds", "200"])
     assert res.exit_code == 0, res.output
     assert "fixed (unprotected)" in res.stdout and "warning" in res.stdout
-    run_id = next((root / ".loopwright" / "runs").iterdir()).name
-    path = str(root / ".loopwright" / "runs" / run_id / "patch.diff")
+    run_id = next(run_dir(root).iterdir()).name
+    path = str(run_dir(root, run_id) / "patch.diff")
     assert f"patch: {path}\n" in res.stdout  # one line, never wrapped or cut
     assert f"apply it: git apply {path}\n" in res.stdout
 
@@ -369,7 +368,9 @@ def test_review_without_a_key_does_not_suggest_the_templates_it_refuses(make_rep
     assert "ANTHROPIC_API_KEY is not set" in res.output and "--model templates" not in res.output
 
 
-def test_a_missing_type_checker_suggests_dropping_types_only_when_it_was_given(make_repo, monkeypatch):
+def test_a_missing_type_checker_the_repo_configures_is_exit_2_naming_no_types(make_repo, monkeypatch):
+    """Issue 13: a configured evaluator that cannot run stops the run (a note was too easy to
+    miss: the run then accepted what the checker exists to catch); --no-types goes on."""
     from evals.types import TypeCheckEvaluator
 
     monkeypatch.setattr(TypeCheckEvaluator, "available", lambda self, python=None: False)
@@ -377,11 +378,14 @@ def test_a_missing_type_checker_suggests_dropping_types_only_when_it_was_given(m
     root = make_repo({"mypy.ini": "[mypy]\n", "calc.py": "def double(x):\n    return x * 3\n",
                       "test_calc.py": "from calc import double\n\ndef test_double():\n    assert double(2) == 4\n"})
     code, out = fix_json(root)
-    note = next(m for m in out["messages"] if m.startswith("types evaluator skipped"))
-    assert "no type checker is installed" in note and "drop --types" not in note
+    assert code == 2
+    assert out["error"].startswith("the types evaluator cannot run (the repository configures it): "
+                                   "no type checker is installed") and "--no-types" in out["error"]
+    assert "drop --types" not in out["error"]
     code, out = fix_json(root, "--types")
-    note = next(m for m in out["messages"] if m.startswith("types evaluator skipped"))
-    assert "drop --types" in note
+    assert code == 2 and "(--types asks for it)" in out["error"]
+    code, out = fix_json(root, "--no-types")
+    assert code == 0 and out["status"] == "fixed", out
 
 
 def test_the_confirmation_run_reruns_a_failing_test_alone_before_it_faults(make_repo):

@@ -15,7 +15,7 @@ from harness.core.stop import StopLimits
 from harness.core.validate import Baseline, Validator
 from sandbox.patch import Patch
 from sandbox.worktree import Worktree, open_repo
-from tests.conftest import PYTHON, git, snapshot
+from tests.conftest import PYTHON, git, lessons_file, run_dir, snapshot
 
 CLAMP = {
     "mathx/__init__.py": """
@@ -62,19 +62,19 @@ def test_one_line_bug_fixed_on_a_branch_without_touching_the_user_tree(make_repo
     assert git(root, "branch", "--list", s.branch).strip()
     fixed_src = git(root, "show", f"{s.branch}:mathx/__init__.py")
     assert "return hi" in fixed_src or "x > hi" in fixed_src
-    run_dir = root / ".loopwright" / "runs" / s.run_id
-    state = json.loads((run_dir / "state.json").read_text())
+    rdir = run_dir(root, s.run_id)
+    state = json.loads((rdir / "state.json").read_text())
     assert state["status"] == "fixed" and state["stop_reason"] == "all_tests_pass"
-    steps = [json.loads(ln) for ln in (run_dir / "trajectory.jsonl").read_text().splitlines()]
+    steps = [json.loads(ln) for ln in (rdir / "trajectory.jsonl").read_text().splitlines()]
     assert steps[0]["action"] == "baseline" and steps[-1]["action"] == "stop"
     # only the failing test runs `return lo`: a complete but unprotected fix, accepted after
     # the next candidates found no protected one
     assert any(st["action"] == "evaluate" and st["verdict"].get("unprotected") for st in steps)
     assert any(st["action"] == "accept" for st in steps)
-    assert (run_dir / "patch.diff").read_text() == res.patch
-    lessons = (root / ".loopwright" / "lessons.md").read_text()
+    assert (rdir / "patch.diff").read_text() == res.patch
+    lessons = lessons_file(root).read_text()
     assert "fixed" in lessons and "mathx/__init__.py" in lessons
-    assert (root / ".loopwright" / ".gitignore").read_text().count("runs/") == 1
+    assert not (root / ".loopwright").exists()  # nothing in the working tree
     assert not s.worktree or not __import__("os").path.exists(s.worktree)
 
 
@@ -162,6 +162,7 @@ def test_unfixable_bug_stops_with_a_reason(make_repo):
     assert res.state.stop_reason in ("no_candidates_left", "no_progress")
     assert not res.patch
     assert not git(root, "branch", "--list", "loopwright/*").strip()  # nothing to keep
+    assert not lessons_file(root).exists() and not (root / ".loopwright").exists()  # nothing learned
 
 
 def _validator(root, coverage=True, timeouts=None):
@@ -297,6 +298,7 @@ def test_apply_puts_the_patch_in_a_clean_tree(make_repo):
     assert code == 0
     assert git(root, "status", "--porcelain", "--untracked-files=no").strip() == "M mathx/__init__.py"
     assert git(root, "diff").strip() == out["patch"].strip()
+    assert "fixed" in (root / ".loopwright" / "lessons.md").read_text()  # asked for: the lesson too
 
 
 def test_pytest_missing_in_target_exit_2(make_repo, tmp_path):

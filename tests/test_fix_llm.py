@@ -13,7 +13,7 @@ from harness.generators.llm import RetryPolicy
 from harness.generators.registry import make_generator
 from harness.core.stop import StopLimits
 from loops.spec import builtin_spec
-from tests.conftest import PYTHON, git, snapshot
+from tests.conftest import PYTHON, git, run_dir, snapshot
 from evals.model_server import Error, FakeLLMServer, Reply
 from tests.test_fix import CLAMP
 
@@ -155,7 +155,7 @@ def test_record_then_replay_gives_the_same_patch_and_trajectory(make_repo, tmp_p
     assert rep.patch == rec.patch
 
     def steps(root, state):
-        lines = (root / ".loopwright/runs" / state.run_id / "trajectory.jsonl").read_text().splitlines()
+        lines = (run_dir(root, state.run_id) / "trajectory.jsonl").read_text().splitlines()
         return [(s["action"], s.get("patch", {}).get("digest"), s.get("verdict", {}).get("reason"))
                 for s in map(json.loads, lines)]
 

@@ -333,9 +333,11 @@ def test_total_wait_budget_stops_retrying_early(context):
     slow = Error(503, "busy", headers={"retry-after": "1"})
     with FakeLLMServer([slow] * 4) as srv:
         gen = openai(srv, retry=RetryPolicy(attempts=10, max_wait=0.5, retry_after_cap=0.3))
-        with pytest.raises(GeneratorError, match="gave up after 2 attempts"):
+        with pytest.raises(GeneratorError, match=r"gave up after [12] attempts"):
             gen.generate(context)
-    assert len(srv.requests) == 2  # a second 0.3 s wait would exceed the 0.5 s budget
+    # a second 0.3 s wait would end past the 0.5 s budget (counted from the first attempt, as
+    # tenacity's stop_before_delay does: one retry, or none when the first request took > 0.2 s)
+    assert len(srv.requests) <= 2 and gen.stats["waited"] <= 0.3
 
 
 def test_timeout_is_retried(context):

@@ -8,7 +8,6 @@ import time
 import pytest
 
 from evals.pytest_runner import EvaluatorError, PytestEvaluator, TimeoutPolicy, check_pytest, resolve_python
-from evals.verdict import TestResult
 from harness.core.localize import localize, ochiai
 from sandbox.process import SandboxPolicy
 from tests.conftest import PYTHON, survivors, write_tree
@@ -141,14 +140,29 @@ def test_localize_ranks_the_faulty_lines_first(lib):
     assert all(loc.line != 9 for loc in locs)  # only passing tests run it: score 0
 
 
-def test_verdict_compares_with_baseline():
-    ev = PytestEvaluator(PYTHON)
-    from evals.pytest_runner import TestRun
+def test_a_candidate_is_judged_against_the_baseline_by_the_validator(make_repo):
+    """What the product does with a test run (``harness.validate``): a patch that fixes the
+    failing test but breaks a passing one names both and is rejected."""
+    from harness.core.validate import Outcome
+    from sandbox.patch import Patch
+    from tests.test_fix import _validator
 
-    base = {"a": TestResult("a", "failed"), "b": TestResult("b", "passed")}
-    now = TestRun(results={"a": TestResult("a", "passed"), "b": TestResult("b", "failed")})
-    v = ev.verdict(now, base)
-    assert v.fixed == ["a"] and v.new_failures == ["b"] and not v.passed
+    src = "def inc(n):\n    return n\n\n\ndef dec(n):\n    return n - 1\n"
+    root = make_repo({"num.py": src, "test_num.py": "from num import dec, inc\n\n\n"
+                      "def test_inc():\n    assert inc(1) == 2\n\n\ndef test_dec():\n    assert dec(1) == 0\n"})
+    validator, wt = _validator(root)
+    try:
+        assert validator.baseline.failing == ["test_num.py::test_inc"]
+        swap = Patch.from_texts({"num.py": (src, src.replace("return n\n", "return n + 1\n")
+                                            .replace("return n - 1", "return n + 1"))}, "both")
+        seen: list[Outcome] = []
+        assert validator.first_accepted([swap], time.monotonic() + 120, seen.append) is None
+        (out,) = seen
+        assert out.fixed == ["test_num.py::test_inc"] and out.broken == ["test_num.py::test_dec"]
+        assert not out.accepted and "test_dec" in out.reason
+    finally:
+        validator.close()
+        wt.remove()
 
 
 def test_hanging_test_and_its_children_are_gone_after_the_timeout(tmp_path):

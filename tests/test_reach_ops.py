@@ -74,8 +74,16 @@ def test_levenshtein_match_costs_nothing():
                 return 1 + min(levenshtein(source, target[1:]), levenshtein(source[1:], target[1:]),
                                levenshtein(source[1:], target))
     ''')
-    check_fix(source, 5, "1 + levenshtein(source[1:], target[1:])", "levenshtein(source[1:], target[1:])",
-              "drop_term")
+    # offered as const_off_by_one (`1` -> `0`, folded: no `0 + ...`) and as drop_term
+    check_fix(source, 5, "1 + levenshtein(source[1:], target[1:])", "levenshtein(source[1:], target[1:])")
+
+
+def test_a_total_with_a_term_too_many():
+    source = src('''
+        def invoice_total(price, tax, discount):
+            return price + tax + discount
+    ''')
+    check_fix(source, 2, "price + tax + discount", "price + tax", "drop_term")
 
 
 def test_a_weighted_total_missing_a_term():

@@ -12,7 +12,7 @@ stops cleanly and :func:`resume_do` (``loopwright resume RUN_ID``) continues the
 instruction on the same branch.
 
 The run's settings (instruction, ``--check``, model, base URL, ``--yes``) are kept
-in ``.loopwright/runs/<run-id>/do.json`` so a resumed run goes on as it started.
+in ``.git/loopwright/runs/<run-id>/do.json`` so a resumed run goes on as it started.
 
 Exit codes: 0 done, 1 not done (stopped by a rule or by the developer),
 2 bad usage or input, 130 interrupted with Ctrl-C (resumable).

@@ -11,6 +11,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 from rich.live import Live
+from rich.markup import escape
 from rich.panel import Panel
 from rich.syntax import Syntax
 from rich.table import Table
@@ -56,7 +57,7 @@ class _Progress:
 
 def _run(repo: Path, loop: LoopSpec, as_json: bool, flags: dict, *, apply: bool = False, keep: bool = False,
          run_id: str | None = None, llm: dict | None = None, force: dict | None = None,
-         tests: list[str] | None = None, fallback_model: str | None = None) -> None:
+         tests: list[str] | None = None, fallback_model: str | None = None, lessons: bool = False) -> None:
     """Build the run configuration, run ``fix`` (or ``resume``) with the live view, print the
     summary; always ends with ``typer.Exit`` (the run's exit code, 2 on bad input)."""
     console = Console(stderr=True, quiet=as_json)
@@ -65,7 +66,8 @@ def _run(repo: Path, loop: LoopSpec, as_json: bool, flags: dict, *, apply: bool 
         console.print(f"[yellow]{message}[/]")
 
     try:
-        options = run_config(loop, repo, flags, apply=apply, keep=keep, force=force, tests=tuple(tests or ()))
+        options = run_config(loop, repo, flags, apply=apply, keep=keep, force=force, tests=tuple(tests or ()),
+                             lessons=lessons)
         spec = options.model or fallback_model or default_generator(loop)
         generator = build_generator(spec, loop, base_url=options.base_url, **(llm or {}))
         progress = _Progress(console)
@@ -133,8 +135,14 @@ _GEN = typer.Option(None, "--generator", "--model",
                     help="templates | openai:MODEL | anthropic:MODEL | replay:FILE, or a chain "
                          "templates,anthropic:MODEL (default: templates, escalating to a model "
                          "when OPENAI_API_KEY or ANTHROPIC_API_KEY is set).")
-_LINT = typer.Option(False, "--lint", help="Reject patches that add ruff diagnostics, even if the repo does not configure ruff.")
-_TYPES = typer.Option(False, "--types", help="Reject patches that add type errors (mypy/pyright), even if not configured.")
+_LINT = typer.Option(None, "--lint/--no-lint", show_default=False,
+                     help="--lint: reject patches that add ruff diagnostics even if the repo does not configure "
+                          "ruff. --no-lint: no lint evaluator (else a configured one that cannot run is exit 2).")
+_TYPES = typer.Option(None, "--types/--no-types", show_default=False,
+                      help="--types: reject patches that add type errors (mypy/pyright) even if not configured. "
+                           "--no-types: no type evaluator (else a configured one that cannot run is exit 2).")
+_LESSONS = typer.Option(False, "--lessons", help="Write the run's lesson to .loopwright/lessons.md in your "
+                        "working tree (default: only if that file is tracked; else in .git/loopwright/).")
 _TESTS = typer.Option(None, "--tests", help="Work on these failing tests only (pytest node ids or file paths; repeat "
                       "the option for more). Every test still counts for regressions.")
 
@@ -150,12 +158,13 @@ def fix_cmd(repo: Path = REPO, python: str | None = PYTHON, max_iterations: int 
             as_json: bool = _JSON, jobs: int | None = _JOBS, generator: str | None = _GEN,
             record: str | None = RECORD, replay: str | None = REPLAY, base_url: str | None = BASE_URL,
             max_cost: float | None = MAX_COST, max_tokens: int | None = MAX_TOKENS,
-            lint: bool = _LINT, types: bool = _TYPES, tests: list[str] | None = _TESTS) -> None:
+            lint: bool | None = _LINT, types: bool | None = _TYPES, tests: list[str] | None = _TESTS,
+            lessons: bool = _LESSONS) -> None:
     """Make the failing tests of REPO pass; the fix lands on branch loopwright/<run-id>."""
     _run(repo, builtin_spec("fix-failing-tests"), as_json,
          _flags(python, max_iterations, max_seconds, jobs, generator, base_url, max_cost, max_tokens),
          apply=apply, keep=keep, llm=dict(record=record, replay=replay), force=dict(lint=lint, types=types),
-         tests=tests)
+         tests=tests, lessons=lessons)
 
 
 @commands.command("run")
@@ -165,17 +174,18 @@ def run_cmd(spec: Path = typer.Argument(..., help="An LSS 1.0 loop declaration (
             as_json: bool = _JSON, jobs: int | None = _JOBS, generator: str | None = _GEN,
             record: str | None = RECORD, replay: str | None = REPLAY, base_url: str | None = BASE_URL,
             max_cost: float | None = MAX_COST, max_tokens: int | None = MAX_TOKENS,
-            lint: bool = _LINT, types: bool = _TYPES, tests: list[str] | None = _TESTS) -> None:
+            lint: bool | None = _LINT, types: bool | None = _TYPES, tests: list[str] | None = _TESTS,
+            lessons: bool = _LESSONS) -> None:
     """Run the loop declared in SPEC on REPO."""
     try:
         loop = load_spec(spec)
     except SpecError as exc:
-        err.print(f"[red]invalid loop declaration:[/]\n{exc}")
+        err.print(f"[red]invalid loop declaration:[/]\n{escape(str(exc))}")
         raise typer.Exit(EXIT_BAD_INPUT) from None
     _run(repo, loop, as_json, _flags(python, max_iterations, max_seconds, jobs, generator, base_url, max_cost,
                                      max_tokens),
          apply=apply, keep=keep, llm=dict(record=record, replay=replay), force=dict(lint=lint, types=types),
-         tests=tests)
+         tests=tests, lessons=lessons)
 
 
 @commands.command("resume")
@@ -184,13 +194,15 @@ def resume_cmd(run_id: str = typer.Argument(..., help="The run to continue (see 
                max_seconds: float | None = MAX_SECONDS, apply: bool = _APPLY, keep: bool = _KEEP,
                as_json: bool = _JSON, jobs: int | None = _JOBS, generator: str | None = _GEN) -> None:
     """Continue an interrupted run (Ctrl-C, a crash, kill -9) from its last saved step."""
-    try:
-        from harness.core.state import RunFiles
+    from harness.core.state import RunFiles, StateError
 
+    try:
         state = RunFiles(_repo_root(repo), run_id, create=False).load()
-    except FileNotFoundError as exc:
-        err.print(f"[red]error:[/] {exc}; list runs with `loopwright status`")
-        raise typer.Exit(EXIT_BAD_INPUT) from None
+    except (FileNotFoundError, StateError) as exc:
+        message = f"{exc}; list runs with `loopwright status`"
+        if as_json:
+            print(json.dumps(error_json(message), indent=2))
+        raise bad_input(UsageError(message), False) from None
     if state.loop == "do-instruction":  # a terminal-agent run continues on its branch
         from harness.cli.do import resume_do
 
@@ -203,22 +215,34 @@ def resume_cmd(run_id: str = typer.Argument(..., help="The run to continue (see 
 
 @commands.command("status")
 def status_cmd(repo: Path = REPO, as_json: bool = _JSON) -> None:
-    """List the runs of REPO with their state and stop reason."""
-    from harness.core.state import list_runs
+    """List the runs of REPO with their state and stop reason (corrupted runs as corrupted)."""
+    from harness.core.state import scan_runs
 
-    runs = list_runs(_repo_root(repo))
+    runs = scan_runs(_repo_root(repo))
     if as_json:
-        print(json.dumps([{"run_id": s.run_id, "status": _shown_status(s, alive), "stop_reason": s.stop_reason,
-                           "fixed": len(s.fixed_tests), "failing_at_start": len(s.baseline_failing),
-                           "branch": s.branch, "wall_seconds": s.spent.wall_seconds} for s, alive in runs],
-                         indent=2))
+        print(json.dumps([_status_row(e) for e in runs], indent=2))
         return
     table = Table("run", "status", "stop reason", "fixed", "time", "branch")
-    for s, alive in runs:
-        table.add_row(s.run_id, _shown_status(s, alive), s.stop_reason,
+    for e in runs:
+        s = e.state
+        if s is None:
+            table.add_row(e.run_id, "running" if e.alive else "corrupted", escape(e.problem), "", "", "")
+            continue
+        table.add_row(s.run_id, _shown_status(s, e.alive), escape(s.stop_reason),
                       f"{len(s.fixed_tests)}/{len(s.baseline_failing)}", f"{s.spent.wall_seconds:.0f}s",
                       s.branch if s.accepted else "")
     Console().print(table if runs else "no runs yet")
+
+
+def _status_row(entry) -> dict:
+    s = entry.state
+    if s is None:
+        return {"run_id": entry.run_id, "status": "running" if entry.alive else "corrupted",
+                "stop_reason": "", "problem": entry.problem, "fixed": None, "failing_at_start": None,
+                "branch": "", "wall_seconds": None}
+    return {"run_id": s.run_id, "status": _shown_status(s, entry.alive), "stop_reason": s.stop_reason,
+            "fixed": len(s.fixed_tests), "failing_at_start": len(s.baseline_failing),
+            "branch": s.branch, "wall_seconds": s.spent.wall_seconds}
 
 
 def _shown_status(state, alive: bool) -> str:
@@ -229,16 +253,18 @@ def _shown_status(state, alive: bool) -> str:
 
 @commands.command("gc")
 def gc_cmd(repo: Path = REPO) -> None:
-    """Remove the worktrees and empty branches of runs that are no longer running."""
+    """Remove the worktrees, empty branches and scratch directories of runs that are no longer
+    running (a run holding its lock is never touched, even before its state is written)."""
     import git as gitlib
 
-    from harness.core.state import list_runs
+    from harness.core.state import scan_runs
     from sandbox.gitcmd import list_worktrees
     from sandbox.worktree import Worktree, open_repo, worktree_root
 
     root = _repo_root(repo)
     r = open_repo(root)
-    alive = {s.run_id for s, a in list_runs(root) if a}
+    runs = scan_runs(root)
+    alive = {e.run_id for e in runs if e.alive}
     removed = []
     for entry in list_worktrees(r):
         p = entry.path
@@ -257,7 +283,26 @@ def gc_cmd(repo: Path = REPO) -> None:
             if ahead == 0:  # nothing on it: a run that died before committing
                 r.git.branch("-D", branch.name)
                 removed.append(branch.name)
-    Console().print("\n".join(f"removed {x}" for x in removed) or "nothing to remove")
+    removed += _gc_scratch(worktree_root(), {e.run_id for e in runs} - alive)
+    Console().print("\n".join(f"removed {x}" for x in removed) or "nothing to remove",  # whole paths
+                    soft_wrap=True, markup=False, highlight=False)
+
+
+def _gc_scratch(where: Path, dead: set[str]) -> list[str]:
+    """Remove the scratch directories (``<run>.scratch``, ``<run>.mypy-cache``) of this
+    repository's dead runs, and empty ones a day old (another repository's runs share
+    ``where``, and a run that is starting has an empty one)."""
+    import shutil
+    import time
+
+    out = []
+    old = time.time() - 86400
+    for d in sorted(where.glob("*.scratch")) + sorted(where.glob("*.mypy-cache")) if where.is_dir() else []:
+        if d.is_dir() and (d.name.rsplit(".", 1)[0] in dead
+                           or (not any(d.iterdir()) and d.stat().st_mtime < old)):
+            shutil.rmtree(d, ignore_errors=True)
+            out.append(str(d))
+    return out
 
 
 @commands.command("doctor")
@@ -323,5 +368,5 @@ def _repo_root(repo: Path) -> Path:
     try:
         return Path(open_repo(repo).working_tree_dir)
     except RepoError as exc:
-        err.print(f"[red]error:[/] {exc}")
+        err.print(f"[red]error:[/] {escape(str(exc))}")
         raise typer.Exit(EXIT_BAD_INPUT) from None

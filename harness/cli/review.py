@@ -215,26 +215,58 @@ def ci_cmd(trigger: str = typer.Option("@loopwright", "--trigger", help="Phrase 
 
 
 def decide(event: str, payload: dict, trigger: str, loops: set[str]) -> tuple[str | None, int, str]:
-    """What an event asks for: ``(job, pull request number, why)``; job ``fix``, ``review`` or None."""
-    number = (payload.get("pull_request") or {}).get("number") or payload.get("number") or 0
+    """What an event asks for: ``(job, pull request number, why)``; job ``fix``, ``review`` or None.
+
+    Raises:
+        UsageError: the payload is not shaped like a GitHub event (a field of the wrong type).
+    """
+    if not isinstance(payload, dict):
+        raise UsageError(f"the event payload is a JSON {_kind(payload)}, not an object; "
+                         "GITHUB_EVENT_PATH must name the event file GitHub Actions wrote")
+    number = _field(payload, "pull_request.number", int) or _field(payload, "number", int) or 0
     if event == "pull_request":
-        if payload.get("action") not in PR_ACTIONS:
-            return None, number, f"pull_request {payload.get('action')}: nothing to do"
+        action = _field(payload, "action", str)
+        if action not in PR_ACTIONS:
+            return None, number, f"pull_request {action}: nothing to do"
         return ("fix", number, "") if "fix" in loops else (None, number, "the fix loop is not enabled")
     if event not in ("pull_request_review", "pull_request_review_comment", "issue_comment"):
         return None, number, f"event {event!r} is not one loopwright acts on"
     if event == "issue_comment":
-        issue = payload.get("issue") or {}
+        issue = _field(payload, "issue", dict) or {}
         if "pull_request" not in issue:
             return None, 0, "a comment on an issue, not on a pull request"
-        number = issue.get("number") or 0
-    text = ((payload.get("review") if event == "pull_request_review" else payload.get("comment")) or {}).get("body")
-    text = text or ""
+        number = _field(payload, "issue.number", int) or 0
+    text = _field(payload, "review.body" if event == "pull_request_review" else "comment.body", str) or ""
     if REPLY_MARKER in text or STATUS_MARKER in text:
         return None, number, "loopwright's own comment"
     if not re.search(rf"(?<![\w@/-]){re.escape(trigger)}(?![\w-])", text, re.IGNORECASE):
         return None, number, f"the comment does not mention {trigger}"
     return ("review", number, "") if "review" in loops else (None, number, "the review loop is not enabled")
+
+
+def _field(payload: dict, dotted: str, kind: type):
+    """``payload[a][b]…`` for ``dotted`` ``a.b…``, None when absent or null.
+
+    Raises:
+        UsageError: a value on the way is of the wrong JSON type (one line naming the field).
+    """
+    value: object = payload
+    for i, key in enumerate(parts := dotted.split(".")):
+        want = kind if i == len(parts) - 1 else dict
+        value = value.get(key) if isinstance(value, dict) else None
+        if value is None:
+            return None
+        if not isinstance(value, want) or isinstance(value, bool) and want is not bool:
+            name = {dict: "an object", str: "a string", int: "a whole number"}.get(want, want.__name__)
+            raise UsageError(f"the event payload's {'.'.join(parts[:i + 1])} is a JSON {_kind(value)}, "
+                             f"not {name}; GITHUB_EVENT_PATH must name the event file GitHub Actions wrote")
+    return value
+
+
+def _kind(value: object) -> str:
+    """The JSON type name of a decoded value."""
+    return {dict: "object", list: "array", str: "string", bool: "boolean", int: "number",
+            float: "number", type(None): "null"}.get(type(value), type(value).__name__)
 
 
 def delivery(pr: dict, base_repo: str) -> tuple[str, str]:
@@ -265,10 +297,14 @@ def run_ci(env: dict, *, trigger: str = "@loopwright", loops: str = "fix,review"
         raise UsageError("loopwright ci runs in GitHub Actions: GITHUB_EVENT_NAME and GITHUB_EVENT_PATH "
                          "are not set (to try it locally, set them to an event name and a payload file)")
     try:
-        payload = json.loads(Path(path).read_text())
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"cannot read the event payload {path} (GITHUB_EVENT_PATH): {exc}") from None
-    repo = env.get("GITHUB_REPOSITORY") or (payload.get("repository") or {}).get("full_name") or ""
+        payload = json.loads(Path(path).read_bytes().decode("utf-8"))
+    except (OSError, ValueError) as exc:  # UnicodeDecodeError is a ValueError
+        raise UsageError(f"cannot read the event payload {path} (GITHUB_EVENT_PATH): "
+                         f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+    if not isinstance(payload, dict):
+        raise UsageError(f"the event payload {path} (GITHUB_EVENT_PATH) is a JSON {_kind(payload)}, "
+                         "not an object; point it at the event file GitHub Actions wrote")
+    repo = env.get("GITHUB_REPOSITORY") or _field(payload, "repository.full_name", str) or ""
     enabled = {x.strip() for x in loops.split(",") if x.strip()}
     if enabled - {"fix", "review"}:
         raise UsageError(f"--loops {loops!r}: use fix, review or fix,review")

@@ -59,6 +59,8 @@ class RunConfig:
         protected: globs a patch may not touch (``protected_paths``).
         editable: globs every file of a patch must match (``editable_paths``).
         apply: apply the final patch to the user's working tree (only if it is clean).
+        lessons: write the run's lesson to ``REPO/.loopwright/lessons.md`` even when that
+            file is not tracked (``--lessons``; ``apply`` does too).
         keep: keep the run's worktree after the run.
         jobs: parallel validation slots (0: :func:`default_jobs`).
         max_diff_lines: largest patch accepted, added plus removed lines.
@@ -79,6 +81,7 @@ class RunConfig:
     protected: tuple[str, ...] = DEFAULT_PROTECTED
     editable: tuple[str, ...] = ("**",)
     apply: bool = False
+    lessons: bool = False
     keep: bool = False
     jobs: int = 0
     max_diff_lines: int = 40
@@ -227,7 +230,7 @@ def build(loop, root: Path | None = None, flags: Mapping[str, Any] | None = None
         root: the target repository, for ``[tool.loopwright]`` (None: not read).
         flags: setting name -> command-line value (None: not given); see :func:`settings`.
         force: evaluator id -> True to run it even if the repository does not configure
-            it (``--lint``, ``--types``).
+            it (``--lint``, ``--types``), False never to run it (``--no-lint``, ``--no-types``).
         tests: ``--tests`` node ids.
         **fixed: other :class:`RunConfig` fields set by the command (``apply``, ``keep``, ``jobs``).
 
@@ -252,9 +255,9 @@ def build(loop, root: Path | None = None, flags: Mapping[str, Any] | None = None
     settings_of = ext["evaluators"]
     static = {eid: str((settings_of.get(eid) or {}).get("when", "configured"))
               for eid, impl in implementations.items() if EVALUATORS[impl] != "tests"}
-    for eid, on in (force or {}).items():
-        if on:
-            static[eid] = "always"
+    for eid, on in (force or {}).items():  # --lint/--no-lint, --types/--no-types (None: neither)
+        if on is not None and eid in static:
+            static[eid] = "always" if on else "never"
     config = RunConfig(
         loop_name=loop.loop_name, python=got.get("python"),
         limits=StopLimits(lim.max_iterations, lim.max_wall_seconds, lim.no_progress,

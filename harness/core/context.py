@@ -43,6 +43,10 @@ class Context:
         conventions: the repository's AGENTS.md, if any.
         attempts: prior attempts in this run, oldest first.
         iteration: 1-based iteration number.
+        deadline: ``time.monotonic()`` by which a model call must have ended (the run's
+            ``--max-seconds``), or None. tokens_left: model tokens (input + output) the
+            run's ``--max-tokens`` leaves for the call, or None. Generators cap each
+            request's timeout, retry waits and ``max_tokens`` by them.
     """
 
     root: Path
@@ -54,3 +58,5 @@ class Context:
     attempts: list[Attempt] = field(default_factory=list)
     iteration: int = 1
     operator_priors: dict[str, float] = field(default_factory=dict)
+    deadline: float | None = None
+    tokens_left: int | None = None

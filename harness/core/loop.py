@@ -63,6 +63,7 @@ class Loop:
     task: Task | None = None  # None: the failing tests; else an instruction or review comment
     approve: Callable[[Outcome], tuple[str, str]] | None = None  # human evaluator
     on_accept: Callable[[Outcome], None] = lambda outcome: None  # e.g. commit a checkpoint
+    _started: float = field(default=0.0, init=False, repr=False)  # monotonic start, earlier sessions included
 
     def run(self) -> RunState:
         """Iterate until a stop rule fires; returns the final state (also saved to disk).
@@ -73,7 +74,7 @@ class Loop:
         """
         # One function on purpose (84 lines): the whole control flow of an iteration,
         # observe → decide → context → generate → evaluate → update, reads top to bottom.
-        started = time.monotonic() - self.state.spent.wall_seconds
+        started = self._started = time.monotonic() - self.state.spent.wall_seconds
         self.test_seconds_before = self.state.spent.test_seconds - self.validator.evaluator.busy_seconds()
         baseline = self.validator.baseline
         while True:
@@ -101,8 +102,10 @@ class Loop:
             t0 = time.monotonic()
             try:
                 proposal = self.generator.generate(context)
-            except GeneratorError as exc:  # refused request, retries exhausted, cassette mismatch
-                return self._stop(Stop("generator_error", str(exc)))
+            except GeneratorError as exc:  # refused request, retries exhausted, cassette mismatch,
+                if exc.usage is not None:  # or a budget that ran out during the call
+                    self._spend(exc.usage)
+                return self._stop(Stop(exc.reason, str(exc)))
             self._spend(proposal.usage)
             self.files.step("generate", iteration=self.state.iteration,
                             generator=self.generator.name, candidates=len(proposal.candidates),
@@ -175,9 +178,12 @@ class Loop:
         else:
             locations = localize(baseline.root, results, baseline.coverage, self.protected)
             task = Task("failing_tests", failing={t: results[t] for t in baseline.failing})
+        lim = self.limits
+        deadline = None if lim.max_wall_seconds is None else self._started + lim.max_wall_seconds
+        tokens_left = None if lim.max_tokens is None else max(0, lim.max_tokens - self.state.spent.tokens)
         return Context(Path(self.worktree.path), task, locations, self.protected, self.lessons,
                        self.conventions, list(self.attempts), self.state.iteration,
-                       self.operator_priors)
+                       self.operator_priors, deadline, tokens_left)
 
     def _fresh(self, candidates: list) -> list:
         """Candidates not tried before; a proposal of only repeats counts toward ``repeated_patch``
@@ -206,6 +212,7 @@ class Loop:
                                "files": list(outcome.patch.files), "digest": outcome.patch.digest,
                                "meta": outcome.patch.meta, "diff": outcome.patch.diff},
                         verdict=outcome.summary())
+        self.files.save(self.state)  # atomically, after every candidate: a resume loses at most one
         self.on_event(LoopEvent("candidate", self.state, outcome))
 
     def _spend(self, usage) -> None:

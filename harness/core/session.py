@@ -19,7 +19,7 @@ worktree (its branch too when it has no commit), and releases the lock.
 
 from __future__ import annotations
 
-import re
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -33,7 +33,7 @@ from harness.core.config import RunConfig
 from harness.core.errors import UsageError
 from harness.core.loop import Loop
 from harness.core.protocols import Evaluator, Generator
-from harness.core.state import RunFiles, RunState, new_run_id
+from harness.core.state import RunFiles, RunState, StateError, new_run_id
 from harness.core.validate import Baseline, Gate, Validator
 from sandbox import integrity
 from sandbox.gitcmd import list_worktrees
@@ -46,7 +46,7 @@ def _static_evaluator(implementation: str, policy: SandboxPolicy, python: str, r
     if implementation == "evals.lint.RuffEvaluator":
         from evals.lint import RuffEvaluator
 
-        return RuffEvaluator(policy)
+        return RuffEvaluator(policy, python=python)  # the target environment's ruff, if it has one
     from evals.types import TypeCheckEvaluator
 
     return TypeCheckEvaluator(worktree_root() / f"{run_id}.mypy-cache", policy, python=python)
@@ -61,7 +61,7 @@ class RunSession:
     Attributes:
         repo, root: the user's repository and its work tree root.
         python: the target interpreter. config: the run's :class:`RunConfig`.
-        state, files: the run state and its files (``REPO/.loopwright/runs/<run-id>/``).
+        state, files: the run state and its files (``.git/loopwright/runs/<run-id>/``).
         messages: notes for the summary (also said as they happen).
         worktree: the run's worktree (branch ``loopwright/<run-id>``), once started.
         evaluator: the test evaluator. gates: the other evaluators, with baselines.
@@ -105,7 +105,9 @@ class RunSession:
         root = Path(repo.working_tree_dir)
         state = RunState(run_id, config.loop_name, str(root), repo.head.commit.hexsha,
                          branch=BRANCH_PREFIX + run_id, generator=generator_name, python=python)
-        return cls(repo, python, config, state, RunFiles(root, run_id), say, messages)
+        files = RunFiles(root, run_id)
+        files.lock()  # before anything of the run exists, so `gc` never takes it for dead
+        return cls(repo, python, config, state, files, say, messages)
 
     @classmethod
     def reopen(cls, path: Path, run_id: str, config: RunConfig, say: Callable[[str], None] = lambda m: None,
@@ -125,15 +127,22 @@ class RunSession:
         _network_note(config, note)
         try:
             files = RunFiles(root, run_id, create=False)
-        except FileNotFoundError as exc:
+            state = files.load()
+        except (FileNotFoundError, StateError) as exc:
             raise UsageError(f"{exc}; list runs with `loopwright status`") from None
-        state = files.load()
+        # never trust the file's idea of where the repository, the run or its branch is
+        state.repo, state.run_id, state.branch = str(root), run_id, BRANCH_PREFIX + run_id
+        try:
+            repo.commit(state.base_commit)
+        except (ValueError, git.BadName, git.GitCommandError):
+            raise UsageError(f"{files.state}: corrupted (base_commit {state.base_commit[:40]!r} is not a "
+                             f"commit of this repository); start a new one with `{start_over}`") from None
         if state.status not in resumable:
             raise UsageError(f"run {run_id} already finished ({state.status}: {state.stop_reason}); "
                              f"start a new one with `{start_over}`")
-        if not files.try_lock():
+        if not files.try_lock():  # kept from here on: the session's lock
             raise UsageError(f"run {run_id} is still running (its lock is held); wait for it or stop it")
-        files.unlock()
+        state.candidates_tried = files.evaluated()  # state.json may predate the last evaluations
         python = python if config.python else (state.python or python)
         session = cls(repo, python, config, state, files, say, messages)
         for wt in session._run_worktrees():
@@ -316,6 +325,8 @@ class RunSession:
             if self.files.state.exists() or exc is None:
                 self.files.save(s)
         finally:
+            for scratch in (f"{s.run_id}.scratch", f"{s.run_id}.mypy-cache"):  # nothing of a run
+                shutil.rmtree(worktree_root() / scratch, ignore_errors=True)  # remains but its state
             self.files.unlock()
             self.repo.close()  # stops GitPython's persistent `git cat-file` processes
 
@@ -324,8 +335,13 @@ class RunSession:
     def _gates(self) -> list[Gate]:
         """The loop's other evaluators, each with its baseline on the whole worktree.
 
-        A missing tool or a baseline that cannot be taken is reported once and the
-        evaluator skipped, visibly (a note in the summary), never silently.
+        Ruff runs from the target environment when it has one (else loopwright's own);
+        mypy/pyright run for the target interpreter (they need its packages).
+
+        Raises:
+            UsageError: an evaluator the repository configures (or ``--lint``/``--types``
+                asks for) cannot run, or its baseline fails: a run without it could accept
+                a regression it exists to catch. ``--no-lint``/``--no-types`` go on without it.
         """
         gates = []
         for eid, when in sorted(self.config.static.items()):
@@ -333,14 +349,15 @@ class RunSession:
                                    self.state.run_id)
             if when == "never" or (when == "configured" and not ev.configured(self.root)):
                 continue
+            why = "the repository configures it" if when == "configured" else f"--{eid} asks for it"
             if not ev.available():
-                why = ev.MISSING if when == "always" else re.sub(rf",? or drop --{eid}\b", "", ev.MISSING)
-                self.note(f"{eid} evaluator skipped: {why}")  # "drop --types" only if it was given
-                continue
+                raise UsageError(f"the {eid} evaluator cannot run ({why}): {ev.MISSING.split(';')[0]}; "
+                                 f"install it, or pass --no-{eid} to run without it")
             base = ev.run(self.worktree.path)
             if base.error:
-                self.note(f"{eid} evaluator skipped: its baseline run failed: {base.error.splitlines()[0]}")
-                continue
+                first = base.error.strip().splitlines()[0] if base.error.strip() else "no output"
+                raise UsageError(f"the {eid} evaluator cannot run ({why}): its baseline run failed: "
+                                 f"{first}; fix its configuration, or pass --no-{eid} to run without it")
             gates.append(Gate(ev, base))
             self.say(f"{eid} evaluator on: {len(base.results)} diagnostic(s) at baseline do not count")
         return gates

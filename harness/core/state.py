@@ -1,25 +1,37 @@
-"""Run state and lessons, stored as files in the target repository.
+"""Run state and lessons.
 
-::
+Run state lives under the repository's git directory, so a run changes nothing in
+the working tree (``git rev-parse --git-common-dir``: shared by every worktree)::
 
-    REPO/.loopwright/
-      lessons.md           lessons, human-readable, worth committing
-      runs/<run-id>/       state.json, trajectory.jsonl, patch.diff
-      .gitignore           ignores runs/ and worktrees/
+    <git-common-dir>/loopwright/
+      runs/<run-id>/       state.json, trajectory.jsonl, patch.diff, baseline.json, lock
+      lessons.md           lessons of runs that did not write them to the tree
+
+Lessons go to ``REPO/.loopwright/lessons.md`` (worth committing) only when that file
+is already tracked, or when the user asks (``--apply``/``--lessons``); both files are
+read back.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
 import secrets
+import subprocess
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-STATE_DIR = ".loopwright"
+STATE_DIR = ".loopwright"  # in the working tree: lessons.md only
+_RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
+LESSONS = "lessons.md"
+
+
+class StateError(ValueError):
+    """A run's ``state.json`` cannot be used; the message says which file and why (one line)."""
 
 
 def new_run_id() -> str:
@@ -27,13 +39,17 @@ def new_run_id() -> str:
     return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + secrets.token_hex(2)
 
 
+@functools.lru_cache(maxsize=64)
+def _git_common_dir(repo_root: Path) -> Path:
+    out = subprocess.run(["git", "-C", str(repo_root), "rev-parse", "--git-common-dir"],
+                         capture_output=True, text=True, check=True).stdout.strip()
+    return (repo_root / out).resolve()
+
+
 def state_dir(repo_root: Path) -> Path:
-    """``REPO/.loopwright``, created with its ``.gitignore`` if missing."""
-    d = repo_root / STATE_DIR
+    """``<git-common-dir>/loopwright`` (with ``runs/``), created if missing."""
+    d = _git_common_dir(Path(repo_root).resolve()) / "loopwright"
     (d / "runs").mkdir(parents=True, exist_ok=True)
-    ignore = d / ".gitignore"
-    if not ignore.exists():
-        ignore.write_text("# loopwright run state; lessons.md is worth committing\nruns/\nworktrees/\n*.lock\n")
     return d
 
 
@@ -129,6 +145,8 @@ class RunFiles:
     """
 
     def __init__(self, repo_root: Path, run_id: str, create: bool = True):
+        if not _RUN_ID.fullmatch(run_id):
+            raise FileNotFoundError(f"{run_id!r} is not a run id (like 20250101-120000-ab12)")
         self.dir = state_dir(repo_root) / "runs" / run_id
         if create:
             self.dir.mkdir(parents=True, exist_ok=True)
@@ -138,7 +156,7 @@ class RunFiles:
         self.trajectory = self.dir / "trajectory.jsonl"
         self.patch = self.dir / "patch.diff"
         self.baseline = self.dir / "baseline.json"
-        self._step = sum(1 for _ in self.trajectory.open()) if self.trajectory.exists() else 0
+        self._step = sum(1 for _ in self.trajectory.open("rb")) if self.trajectory.exists() else 0
         self._lock_fd: int | None = None
 
     def save(self, state: RunState) -> None:
@@ -146,11 +164,13 @@ class RunFiles:
         write_json_atomic(self.state, state.to_dict())
 
     def load(self) -> RunState:
-        """Read ``state.json`` back."""
-        data = json.loads(self.state.read_text())
-        spent = Budget(**data.pop("spent", {}))
-        known = {f for f in RunState.__dataclass_fields__}
-        return RunState(**{k: v for k, v in data.items() if k in known}, spent=spent)
+        """Read ``state.json`` back.
+
+        Raises:
+            StateError: the file is unreadable, not UTF-8, not JSON, not an object, or
+                a field is missing or of the wrong type (one line naming the file).
+        """
+        return load_state(self.state)
 
     def step(self, action: str, **data) -> None:
         """Append one trajectory line ``{"step", "time", "action", ...data}``."""
@@ -163,21 +183,36 @@ class RunFiles:
         """Every trajectory record so far (a line cut short by a crash is skipped)."""
         out = []
         if self.trajectory.exists():
-            for line in self.trajectory.read_text(encoding="utf-8").splitlines():
+            for line in self.trajectory.read_text(encoding="utf-8", errors="replace").splitlines():
                 try:
-                    out.append(json.loads(line))
+                    rec = json.loads(line)
                 except json.JSONDecodeError:
                     continue
+                if isinstance(rec, dict):
+                    out.append(rec)
         return out
 
     def attempts(self) -> list:
         """Evaluated candidates from the trajectory, as :class:`harness.core.context.Attempt`."""
         from harness.core.context import Attempt
 
-        return [Attempt(st["patch"]["digest"], st["patch"]["description"], st["verdict"]["accepted"],
-                        st["verdict"]["reason"], st["patch"].get("diff", ""))
-                for st in self.steps() if st.get("action") == "evaluate"
-                and not (st["verdict"].get("viable") and not st["verdict"]["accepted"])]
+        out = []
+        for st in self.steps():
+            if st.get("action") != "evaluate":
+                continue
+            try:
+                patch, verdict = st["patch"], st["verdict"]
+                if verdict.get("viable") and not verdict["accepted"]:
+                    continue  # a viable partial fix gets another chance after a resume
+                out.append(Attempt(str(patch["digest"]), str(patch["description"]), bool(verdict["accepted"]),
+                                   str(verdict["reason"]), str(patch.get("diff", ""))))
+            except (KeyError, TypeError, AttributeError):
+                continue  # a record this version cannot read: evaluating it again is safe
+        return out
+
+    def evaluated(self) -> int:
+        """Candidates evaluated so far, from the trajectory (``candidates_tried`` after a resume)."""
+        return sum(1 for st in self.steps() if st.get("action") == "evaluate")
 
     def save_baseline(self, baseline) -> None:
         """Store the baseline (results, order, coverage with worktree-relative paths)."""
@@ -195,13 +230,16 @@ class RunFiles:
         from evals.verdict import Frame, TestResult
         from harness.core.validate import Baseline
 
-        data = json.loads(self.baseline.read_text())
-        results = {t: TestResult(r["test_id"], r["outcome"], r["message"],
-                                 tuple(Frame(**f) for f in r["frames"]), r["duration"])
-                   for t, r in data["results"].items()}
-        coverage = {t: {p if os.path.isabs(p) else str(root / p): ls for p, ls in files.items()}
-                    for t, files in data["coverage"].items()}
-        return Baseline(root, results, data["collected"], coverage, data["duration"])
+        try:
+            data = json.loads(self.baseline.read_bytes().decode("utf-8"))
+            results = {t: TestResult(r["test_id"], r["outcome"], r["message"],
+                                     tuple(Frame(**f) for f in r["frames"]), r["duration"])
+                       for t, r in data["results"].items()}
+            coverage = {t: {p if os.path.isabs(p) else str(root / p): ls for p, ls in files.items()}
+                        for t, files in data["coverage"].items()}
+            return Baseline(root, results, data["collected"], coverage, data["duration"])
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return None  # corrupted: the baseline is taken again
 
     def lock(self) -> None:
         """Take the run's lock (held until :meth:`unlock` or process exit).
@@ -209,7 +247,7 @@ class RunFiles:
         Raises:
             RuntimeError: another process holds it.
         """
-        if not self.try_lock():
+        if self._lock_fd is None and not self.try_lock():
             raise RuntimeError(f"run {self.dir.name} is locked by another process")
 
     def try_lock(self) -> bool:
@@ -232,30 +270,103 @@ class RunFiles:
             self._lock_fd = None
 
 
-def list_runs(repo_root: Path) -> list[tuple[RunState, bool]]:
-    """Every run of the repository, oldest first, with whether a process holds it now."""
-    runs_dir = repo_root / STATE_DIR / "runs"
+def load_state(path: Path) -> RunState:
+    """A :class:`RunState` from ``path`` (a ``state.json``), validated field by field.
+
+    Raises:
+        StateError: unreadable, not UTF-8, not JSON, not an object, or a missing or
+            mistyped field; the message names the file, says what is wrong and what to do.
+    """
+    from pydantic import TypeAdapter, ValidationError
+
+    fix = "the run cannot be resumed; start a new one with `loopwright fix` (and `loopwright gc`)"
+    try:
+        data = json.loads(path.read_bytes().decode("utf-8"))
+    except OSError as exc:
+        raise StateError(f"{path}: cannot be read ({exc.strerror}); {fix}") from None
+    except UnicodeDecodeError:
+        raise StateError(f"{path}: corrupted (not UTF-8 text); {fix}") from None
+    except ValueError as exc:
+        raise StateError(f"{path}: corrupted (not JSON: {exc}); {fix}") from None
+    if not isinstance(data, dict):
+        raise StateError(f"{path}: corrupted (a JSON {type(data).__name__}, not an object); {fix}")
+    known = RunState.__dataclass_fields__
+    try:
+        return TypeAdapter(RunState).validate_python({k: v for k, v in data.items() if k in known})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(x) for x in first["loc"]) or "the top level"
+        raise StateError(f"{path}: corrupted ({where}: {first['msg'].lower()}; "
+                         f"{len(exc.errors())} problem(s)); {fix}") from None
+
+
+@dataclass
+class RunEntry:
+    """One run directory as ``status`` and ``gc`` see it.
+
+    Attributes:
+        run_id: the directory's name. alive: a process holds the run's lock now.
+        state: the run's state, or None when ``state.json`` is missing or corrupted.
+        problem: why ``state`` is None (one line), or "".
+    """
+
+    run_id: str
+    alive: bool
+    state: RunState | None
+    problem: str = ""
+
+
+def scan_runs(repo_root: Path) -> list[RunEntry]:
+    """Every run directory of the repository, oldest first, corrupted and starting ones
+    included (a run that holds its lock but has no ``state.json`` yet is alive)."""
+    runs_dir = state_dir(repo_root) / "runs"
     out = []
-    for d in sorted(runs_dir.iterdir()) if runs_dir.is_dir() else []:
+    for d in sorted(runs_dir.iterdir()):
+        if not d.is_dir():
+            continue
         try:
-            files = RunFiles(repo_root, d.name, create=False)
-            state = files.load()
-        except (FileNotFoundError, json.JSONDecodeError, TypeError):
+            files = RunFiles(repo_root, d.name)
+        except FileNotFoundError as exc:  # a directory loopwright did not make
+            out.append(RunEntry(d.name, False, None, str(exc)))
             continue
         alive = not files.try_lock()
         files.unlock()
-        out.append((state, alive))
+        if not files.state.exists():
+            out.append(RunEntry(d.name, alive, None, "starting" if alive else "no state.json"))
+            continue
+        try:
+            out.append(RunEntry(d.name, alive, files.load()))
+        except StateError as exc:
+            out.append(RunEntry(d.name, alive, None, str(exc)))
     return out
+
+
+def list_runs(repo_root: Path) -> list[tuple[RunState, bool]]:
+    """Every run with a readable state, oldest first, with whether a process holds it now."""
+    return [(e.state, e.alive) for e in scan_runs(repo_root) if e.state is not None]
 
 
 _LESSON_RE = re.compile(r"<!-- lesson: (\{.*?\}) -->")
 
 
-def append_lesson(repo_root: Path, state: RunState, heading: str, lines: list[str], data: dict) -> None:
-    """Append a lesson to ``.loopwright/lessons.md``: Markdown for people, one JSON comment for us."""
+def lessons_path(repo_root: Path, to_tree: bool = False) -> Path:
+    """Where a new lesson goes: ``REPO/.loopwright/lessons.md`` when that file is tracked
+    by git or ``to_tree`` (the user asked: ``--apply``/``--lessons``), else
+    ``<git-common-dir>/loopwright/lessons.md`` (nothing in the working tree changes)."""
+    tree = Path(repo_root) / STATE_DIR / LESSONS
+    tracked = subprocess.run(["git", "-C", str(repo_root), "ls-files", "--error-unmatch", "--",
+                              f"{STATE_DIR}/{LESSONS}"], capture_output=True).returncode == 0
+    return tree if to_tree or tracked else state_dir(repo_root) / LESSONS
+
+
+def append_lesson(repo_root: Path, state: RunState, heading: str, lines: list[str], data: dict,
+                  to_tree: bool = False) -> Path:
+    """Append a lesson (Markdown for people, one JSON comment for us) at :func:`lessons_path`;
+    returns the file written."""
     import fcntl
 
-    path = state_dir(repo_root) / "lessons.md"
+    path = lessons_path(repo_root, to_tree)
+    path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a", encoding="utf-8") as fh:
         fcntl.flock(fh.fileno(), fcntl.LOCK_EX)  # concurrent runs append whole lessons
         if fh.tell() == 0:
@@ -264,20 +375,22 @@ def append_lesson(repo_root: Path, state: RunState, heading: str, lines: list[st
         for ln in lines:
             fh.write(f"- {ln}\n")
         fh.write(f"<!-- lesson: {json.dumps(data, sort_keys=True)} -->\n")
+    return path
 
 
 def read_lessons(repo_root: Path) -> list[dict]:
-    """The machine-readable records of ``.loopwright/lessons.md`` (oldest first); [] if none."""
-    path = repo_root / STATE_DIR / "lessons.md"
-    if not path.exists():
-        return []
+    """The machine-readable records of ``.loopwright/lessons.md`` in the tree, then of the
+    git directory's ``lessons.md`` (oldest first in each); [] if none."""
     out = []
-    for m in _LESSON_RE.finditer(path.read_text(encoding="utf-8", errors="replace")):
-        try:
-            out.append(json.loads(m.group(1)))
-        except json.JSONDecodeError:
+    for path in (Path(repo_root) / STATE_DIR / LESSONS, state_dir(repo_root) / LESSONS):
+        if not path.is_file():
             continue
-    return out
+        for m in _LESSON_RE.finditer(path.read_text(encoding="utf-8", errors="replace")):
+            try:
+                out.append(json.loads(m.group(1)))
+            except json.JSONDecodeError:
+                continue
+    return [rec for rec in out if isinstance(rec, dict)]
 
 
 def operator_priors(lessons: list[dict], base: dict[str, float] | None = None) -> dict[str, float]:

@@ -37,6 +37,23 @@ class StopLimits:
     repeated_patch: int | None = 2
 
 
+def usd(amount: float | None) -> str:
+    """A USD amount with the digits it needs: ``$0.005``, ``$0.0123``, ``$1.50``, ``$12.00``
+    (two decimals at least, up to six significant digits; never rounded to ``$0.01``)."""
+    if amount is None:
+        return "unknown"
+    text = f"{amount:.6g}" if amount and abs(amount) < 1 else f"{amount:.2f}"
+    if "e" in text:
+        text = f"{amount:.10f}".rstrip("0")
+    whole, _, frac = text.partition(".")
+    return f"${whole}.{frac.ljust(2, '0')}"
+
+
+def seconds(value: float) -> str:
+    """Seconds with the digits they need: ``30 s``, ``0.5 s``, ``2.25 s``."""
+    return f"{value:.6g} s"
+
+
 @dataclass(frozen=True)
 class Stop:
     """A fired stop rule: ``reason`` is the rule's name, ``detail`` says it in words."""
@@ -71,10 +88,10 @@ def check(state: RunState, limits: StopLimits, started: float, now: float | None
     if limits.max_iterations is not None and state.iteration >= limits.max_iterations:
         return Stop("max_iterations", f"reached the limit of {limits.max_iterations} iterations")
     if limits.max_wall_seconds is not None and now - started >= limits.max_wall_seconds:
-        return Stop("max_wall_seconds", f"ran out of time ({limits.max_wall_seconds:.0f} s)")
+        return Stop("max_wall_seconds", f"ran out of time ({seconds(limits.max_wall_seconds)})")
     spent = state.spent
     if limits.max_cost_usd is not None and (spent.cost_usd or 0.0) >= limits.max_cost_usd:
-        return Stop("max_cost_usd", f"spent ${spent.cost_usd:.4f} of ${limits.max_cost_usd:.2f}")
+        return Stop("max_cost_usd", f"spent {usd(spent.cost_usd)} of {usd(limits.max_cost_usd)}")
     if limits.max_tokens is not None and spent.tokens >= limits.max_tokens:
         return Stop("max_tokens", f"used {spent.tokens} of {limits.max_tokens} tokens")
     if evaluator_fault:
@@ -104,8 +121,8 @@ def would_exceed(spent_usd: float | None, spent_tokens: int, next_usd: float | N
     """Refuse a model call whose estimated cost would cross a budget (checked before the call)."""
     if limits.max_cost_usd is not None and next_usd is not None and \
             (spent_usd or 0.0) + next_usd > limits.max_cost_usd:
-        return Stop("max_cost_usd", f"the next call (≈${next_usd:.4f}) would exceed the "
-                    f"${limits.max_cost_usd:.2f} budget (spent ${spent_usd or 0:.4f})")
+        return Stop("max_cost_usd", f"the next call (≈{usd(next_usd)}) would exceed the "
+                    f"{usd(limits.max_cost_usd)} budget (spent {usd(spent_usd or 0.0)})")
     if limits.max_tokens is not None and spent_tokens + next_tokens > limits.max_tokens:
         return Stop("max_tokens", f"the next call (≈{next_tokens} tokens) would exceed the "
                     f"{limits.max_tokens}-token budget (used {spent_tokens})")

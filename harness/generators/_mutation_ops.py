@@ -287,6 +287,12 @@ def _const(cx: Any, node: ast.Constant, out: list) -> None:
     elif type(node.value) is int and not (isinstance(node._p, ast.UnaryOp)
                                           and isinstance(node._p.op, ast.USub)):
         for d in (1, -1):
+            p = node._p  # `x + 1` -> `x`, not `x + 0`: a developer does not write identity arithmetic
+            if node.value + d == 0 and isinstance(p, ast.BinOp) and (
+                    isinstance(p.op, ast.Add) or isinstance(p.op, ast.Sub) and node._f == "right"):
+                o = p.right if node._f == "left" else p.left
+                _rep(out, cx, "const_off_by_one", node, *cx.span(p), fit(cx.seg(o), prec(o), slot(cx, p)))
+                continue
             _rep(out, cx, "const_off_by_one", node, s, e, fit(*plus_minus(cx, node, d), slot(cx, node)))
 
 

@@ -1,8 +1,10 @@
 """Anthropic Messages API generator through the official ``anthropic`` SDK.
 
 The SDK's own retries are off (``max_retries=0``): retries are
-:class:`~harness.generators.llm.LLMGenerator`'s, bounded and counted. 529
-(overloaded) is retried like any 5xx.
+:class:`~harness.generators.llm.LLMGenerator`'s, bounded by the run's time left and
+counted. 529 (overloaded) is retried like any 5xx. Replies are streamed
+(``messages.stream``) so that loopwright stops reading at ``max_tokens`` even when a
+server ignores it.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ class AnthropicGenerator(LLMGenerator):
         api_key: the key; None reads ``ANTHROPIC_API_KEY``.
         base_url: API root without ``/v1``; None reads ``ANTHROPIC_BASE_URL``, else
             ``https://api.anthropic.com``.
-        timeout: seconds per HTTP request (a timeout is retried).
+        timeout: seconds per HTTP request, lowered to the run's time left (a timeout is retried).
         **options: :class:`~harness.generators.llm.LLMGenerator` options.
 
     Input tokens include cache-creation and cache-read tokens when the API reports
@@ -72,42 +74,59 @@ class AnthropicGenerator(LLMGenerator):
             )
         return self._client
 
-    def _complete(self, request: dict) -> dict:
+    def _complete(self, request: dict, timeout: float) -> dict:
         import anthropic
+        import httpx2 as httpx
 
         kwargs: dict = {
             "model": request["model"],
             "system": request["system"],
             "messages": request["messages"],
             "max_tokens": request["max_tokens"],
+            "timeout": timeout,
         }
         if request.get("temperature") is not None:
             kwargs["temperature"] = request["temperature"]
+        malformed = ""
         try:
-            resp = self.client.messages.create(**kwargs)
+            with self.client.messages.stream(**kwargs) as stream:
+                try:
+                    text, counted, cut = self.read_stream(
+                        (e.delta.text for e in stream
+                         if e.type == "content_block_delta" and e.delta.type == "text_delta"),
+                        request, stream.close)
+                except UnicodeDecodeError as exc:  # the SDK decodes each event as UTF-8
+                    text, counted, cut = "", 0, ""
+                    malformed = (f"your answer was not valid UTF-8 text ({exc.reason} at byte "
+                                 f"{exc.start}); answer in UTF-8")
+                resp = stream.current_message_snapshot
         except anthropic.APIStatusError as exc:
             raise self.http_error(
                 exc.status_code, _message(exc.body, exc.message), exc.response.headers
             ) from exc
-        except anthropic.APITimeoutError as exc:
-            raise TransientError(f"timed out after {self.timeout:g} s ({exc})") from exc
-        except anthropic.APIConnectionError as exc:
+        except (anthropic.APITimeoutError, httpx.TimeoutException) as exc:
+            raise TransientError(f"timed out after {timeout:.3g} s ({exc})") from exc
+        except (anthropic.APIConnectionError, httpx.TransportError) as exc:
             raise TransientError(f"cannot connect to {self.base_url} ({exc})") from exc
-        text = "".join(getattr(block, "text", "") for block in resp.content if block.type == "text")
         usage = resp.usage
         tokens_in = usage.input_tokens + sum(
             getattr(usage, f, None) or 0
             for f in ("cache_creation_input_tokens", "cache_read_input_tokens")
         )
-        return {
+        out = {
             "text": text,
             "input_tokens": tokens_in,
-            "output_tokens": usage.output_tokens,
-            "stop_reason": resp.stop_reason,
+            "output_tokens": max(usage.output_tokens, counted),
+            "stop_reason": "max_tokens" if cut else resp.stop_reason,
             "model": resp.model,
             "id": resp.id,
             "raw": resp.model_dump(mode="json"),
         }
+        if cut:
+            out["cut"] = cut
+        if malformed:
+            out["malformed"] = malformed
+        return out
 
 
 def _message(body: object, fallback: str) -> str:

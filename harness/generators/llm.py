@@ -21,7 +21,7 @@ replay a run.
 
 from __future__ import annotations
 
-import random
+import re
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -34,7 +34,7 @@ from harness.generators.edits import EditError, apply_edits, parse_edits
 from harness.generators.pricing import Price, cost_usd
 from harness.generators.prompt import TASK_KINDS, build_first, build_retry
 from harness.generators.replies import Reply, keyword_lines, parse_reply, read_files
-from harness.generators.retrying import RetryPolicy, TransientError, parse_retry_after
+from harness.generators.retrying import RetryPolicy, TransientError, deadline_fired, parse_retry_after, retrying
 from harness.generators.tokens import TokenCounter
 from harness.core.localize import is_protected
 from prompts import render
@@ -46,10 +46,27 @@ class GeneratorError(RuntimeError):
 
     The message says what failed and what to do (fix the key, the model name, the
     base URL, or try again later). ``stop`` is True: the loop records the message as
-    the stop reason.
+    the stop reason. ``reason`` names the stop rule (``generator_error``); ``usage``
+    is what the failed call had already cost (tokens read before it was cut), or None.
     """
 
     stop: bool = True
+    reason: str = "generator_error"
+    usage: Usage | None = None
+
+
+class BudgetExceeded(GeneratorError):
+    """A budget ran out during a model call: ``reason`` is ``max_wall_seconds`` (the stop
+    rule), ``usage`` what the call cost until it was cut (or None)."""
+
+    def __init__(self, reason: str, message: str, usage: Usage | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.usage = usage
+
+
+#: Fewest output tokens worth asking for: with less left of ``--max-tokens`` no call is made.
+MIN_OUTPUT_TOKENS = 256
 
 
 class LLMGenerator(Generator):
@@ -83,6 +100,8 @@ class LLMGenerator(Generator):
 
     provider = "llm"
     key_env = ""
+    #: Seconds per HTTP attempt (subclasses take it as an argument); capped by the deadline.
+    timeout: float = 120.0
 
     def __init__(
         self,
@@ -118,6 +137,8 @@ class LLMGenerator(Generator):
         self.exchange: Callable[[dict], dict] = self.call
         self.sleep: Callable[[float], None] = time.sleep
         self.stats = {"calls": 0, "retries": 0, "waited": 0.0, "malformed": 0}
+        self._deadline: float | None = None  # time.monotonic() by which the next call must end
+        self._tokens_left: int | None = None  # of --max-tokens, for the next call
         self.reset()
 
     def reset(self) -> None:
@@ -157,15 +178,19 @@ class LLMGenerator(Generator):
         response = self.exchange(request)
         self._shown, self._last_system = shown, request["system"]
         self._served, self._notices = None, []  # sent with this request
-        text = str(response.get("text") or "")
+        text = clean_text(response.get("text"))
         # providers reject an empty assistant turn in the history, so keep a placeholder
         said = text if text.strip() else "(empty answer)"
         self.messages = request["messages"] + [{"role": "assistant", "content": said}]
         usage = self._usage(response)
         notes = [f"retried: {r}" for r in response.get("retries", [])]
+        if response.get("cut"):
+            notes.append(str(response["cut"]))
         offered = ("done", "answer", "read") if context.task.kind in TASK_KINDS else ()
         reply = parse_reply(text, offered) if offered else None
         try:
+            if response.get("malformed"):  # e.g. bytes that are not UTF-8: fed back like a bad edit
+                raise EditError(str(response["malformed"]))
             if reply is None:
                 patch = self.to_patch(text, context)
             elif reply.kind == "read" and self.reads_in_row >= self.max_reads_in_row:
@@ -247,13 +272,23 @@ class LLMGenerator(Generator):
         else:
             system = self._system("review_comment", [])  # the longest system prompt
             tokens_in = self.tokens.upper(system) + self.max_context_tokens + 20
-        cost = cost_usd(self.model, tokens_in, self.max_tokens, self.prices)
-        return Usage(tokens_in, self.max_tokens, cost, 0.0, 1)
+        tokens_out = max(self._output_cap(tokens_in), min(MIN_OUTPUT_TOKENS, self.max_tokens))
+        cost = cost_usd(self.model, tokens_in, tokens_out, self.prices)
+        return Usage(tokens_in, tokens_out, cost, 0.0, 1)
+
+    def _output_cap(self, tokens_in: int) -> int:
+        """``max_tokens`` of the next request: the per-call limit, lowered to what the
+        token budget (``Context.tokens_left``) leaves after ``tokens_in`` input tokens."""
+        if self._tokens_left is None:
+            return self.max_tokens
+        return max(0, min(self.max_tokens, self._tokens_left - tokens_in))
 
     # -- prompts and conversation -------------------------------------------------------
 
     def _sync(self, context: Context) -> None:
-        """Start a new conversation when the worktree changes or the iteration goes back."""
+        """Start a new conversation when the worktree changes or the iteration goes back;
+        take the call's budget (deadline, tokens left) from ``context``."""
+        self._deadline, self._tokens_left = context.deadline, context.tokens_left
         root = Path(context.root)
         if self._root is not None and (root != self._root or context.iteration < self._iteration):
             self.reset()
@@ -279,6 +314,9 @@ class LLMGenerator(Generator):
             "max_tokens": self.max_tokens,
             "temperature": self.temperature,
         }
+        if self._tokens_left is not None:  # never ask for more than the token budget leaves
+            tokens_in = self.tokens.count_messages(system, messages, upper=True)
+            request["max_tokens"] = max(1, self._output_cap(tokens_in))
         return request, shown
 
     def _system(self, kind: str, protected: list[str]) -> str:
@@ -332,51 +370,49 @@ class LLMGenerator(Generator):
         """Send ``request`` with retries; return the response dict with ``latency``
         (seconds, retries and waits included), ``attempts`` and ``retries`` (notes).
 
+        Every attempt's timeout and every retry wait is capped by the time the run
+        has left (``Context.deadline``): a hanging server or a ``Retry-After: 100000``
+        cannot hold the run past ``--max-seconds``.
+
         Raises:
             GeneratorError: a non-retryable error, or retries exhausted ("gave up after
                 N attempts over S s: last error ...").
+            BudgetExceeded: the run's time ran out before or during the call
+                (``reason`` ``max_wall_seconds``).
         """
         start = time.monotonic()
+        deadline = self._deadline
         retries: list[str] = []
-        planned: dict[int, float] = {}
-        policy = self.retry
-
-        def next_wait(state: tenacity.RetryCallState) -> float:
-            if state.attempt_number not in planned:
-                exc = state.outcome.exception() if state.outcome else None
-                hint = getattr(exc, "retry_after", None)
-                if hint is not None:
-                    planned[state.attempt_number] = min(hint, policy.retry_after_cap)
-                else:
-                    step = min(policy.max_backoff, policy.initial * 2 ** (state.attempt_number - 1))
-                    planned[state.attempt_number] = random.uniform(step / 2, step)
-            return planned[state.attempt_number]
-
-        def stop(state: tenacity.RetryCallState) -> bool:
-            return state.attempt_number >= policy.attempts or state.idle_for + next_wait(state) > policy.max_wait
 
         def before_sleep(state: tenacity.RetryCallState) -> None:
-            wait = planned[state.attempt_number]
+            wait = state.upcoming_sleep
             exc = state.outcome.exception() if state.outcome else None
             retries.append(f"attempt {state.attempt_number} failed ({exc}); waited {wait:.2f} s")
             self.stats["retries"] += 1
             self.stats["waited"] += wait
 
-        retrying = tenacity.Retrying(
-            retry=tenacity.retry_if_exception_type(TransientError),
-            wait=next_wait,
-            stop=stop,
-            sleep=self.sleep,
-            before_sleep=before_sleep,
-            reraise=True,
-        )
+        def attempt() -> dict:
+            timeout = self.timeout
+            if deadline is not None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise BudgetExceeded("max_wall_seconds", f"{self.name}: the run's time budget "
+                                         f"ran out before the model answered ({_since(start)})")
+                timeout = min(timeout, left)
+            return self._complete(request, timeout)
+
+        left = None if deadline is None else deadline - start
+        policy = retrying(self.retry, left, self.sleep, before_sleep)
         try:
-            response = retrying(self._complete, request)
+            response = policy(attempt)
         except TransientError as exc:
-            attempts = retrying.statistics.get("attempt_number", 1)
-            elapsed = time.monotonic() - start
+            attempts = policy.statistics.get("attempt_number", 1)
+            if deadline_fired(policy):
+                raise BudgetExceeded("max_wall_seconds", f"{self.name}: no time left for another "
+                                     f"attempt within the run's time budget after {attempts} "
+                                     f"attempt(s) over {_since(start)}; last error: {exc}") from exc
             raise GeneratorError(
-                f"{self.name}: gave up after {attempts} attempts over {elapsed:.1f} s: "
+                f"{self.name}: gave up after {attempts} attempts over {_since(start)}: "
                 f"last error: {exc}. The service may be overloaded or down; try again later "
                 "or raise the retry budget"
             ) from exc
@@ -387,14 +423,51 @@ class LLMGenerator(Generator):
         response["retries"] = retries
         return response
 
-    def _complete(self, request: dict) -> dict:
-        """One model call (no retries): ``{text, input_tokens, output_tokens,
-        stop_reason, model, id, raw}``.
+    def _complete(self, request: dict, timeout: float) -> dict:
+        """One model call (no retries) within ``timeout`` seconds: ``{text, input_tokens,
+        output_tokens, stop_reason, model, id, raw}``, plus ``cut`` (a note) when the
+        reply was cut at ``request["max_tokens"]`` by loopwright because the server
+        kept sending.
 
         Raises:
-            TransientError: worth retrying. GeneratorError: not.
+            TransientError: worth retrying. GeneratorError: not. BudgetExceeded: the
+                deadline passed while the reply was streaming.
         """
         raise NotImplementedError
+
+    def read_stream(self, deltas, request: dict, close: Callable[[], None]) -> tuple[str, int, str]:
+        """Read a streamed reply's text ``deltas`` (an iterable of str), stopping at the budget.
+
+        Stops reading (and calls ``close``) once the reply exceeds ``request["max_tokens"]``
+        output tokens (counted with :class:`TokenCounter`, a server that ignores
+        ``max_tokens`` cannot flood the run) or the call's deadline passes.
+
+        Returns:
+            ``(text, tokens counted, cut note or "")``.
+
+        Raises:
+            BudgetExceeded: the deadline passed mid-reply (``usage`` counts what was read).
+        """
+        limit = int(request["max_tokens"])
+        parts: list[str] = []
+        counted = 0
+        for delta in deltas:
+            if not delta:
+                continue
+            delta = clean_text(delta)
+            parts.append(delta)
+            counted += self.tokens.count(delta)
+            if counted > limit:
+                close()
+                return "".join(parts), counted, (
+                    f"the server kept sending past max_tokens={limit}; stopped reading at {counted} tokens")
+            if self._deadline is not None and time.monotonic() > self._deadline:
+                close()
+                tin = self.tokens.count_messages(request["system"], request["messages"])
+                used = Usage(tin, counted, cost_usd(self.model, tin, counted, self.prices), 0.0, 1)
+                raise BudgetExceeded("max_wall_seconds", f"{self.name}: the run's time budget ran "
+                                     f"out while the reply was streaming ({counted} tokens read)", used)
+        return "".join(parts), counted, ""
 
     def _usage(self, response: dict) -> Usage:
         tin, tout = int(response.get("input_tokens", 0)), int(response.get("output_tokens", 0))
@@ -421,6 +494,20 @@ class LLMGenerator(Generator):
         }
         fix = fixes.get(status, "the request was refused")
         return GeneratorError(f"{self.name}: {fix} ({detail})")
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _since(start: float) -> str:
+    return f"{time.monotonic() - start:.1f} s"
+
+
+def clean_text(text: object) -> str:
+    """A reply's text as valid Unicode: lone surrogates (from ``\\ud800`` JSON escapes)
+    become U+FFFD, so hashing and writing it cannot fail; None becomes ``""``."""
+    value = "" if text is None else str(text)
+    return _SURROGATE.sub("\ufffd", value)
 
 
 def _description(answer: str, name: str, files: list[str]) -> str:

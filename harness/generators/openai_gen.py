@@ -3,7 +3,9 @@
 Works with api.openai.com and with servers that speak the same wire format
 (Ollama, vLLM, llama.cpp server, LM Studio) through ``base_url`` /
 ``OPENAI_BASE_URL``. The SDK's own retries are off (``max_retries=0``): retries are
-:class:`~harness.generators.llm.LLMGenerator`'s, bounded and counted.
+:class:`~harness.generators.llm.LLMGenerator`'s, bounded by the run's time left and
+counted. Replies are streamed so that loopwright stops reading at ``max_tokens``
+even when a server ignores it.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ class OpenAIGenerator(LLMGenerator):
             run without one (a placeholder is sent).
         base_url: API root including ``/v1``; None reads ``OPENAI_BASE_URL``, else
             ``https://api.openai.com/v1``.
-        timeout: seconds per HTTP request (a timeout is retried).
+        timeout: seconds per HTTP request, lowered to the run's time left (a timeout is retried).
         token_field: ``max_completion_tokens`` (default for api.openai.com) or
             ``max_tokens`` (default for other servers, which often know only that one).
         **options: :class:`~harness.generators.llm.LLMGenerator` options
@@ -88,7 +90,8 @@ class OpenAIGenerator(LLMGenerator):
             )
         return self._client
 
-    def _complete(self, request: dict) -> dict:
+    def _complete(self, request: dict, timeout: float) -> dict:
+        import httpx2 as httpx
         import openai
 
         messages = [{"role": "system", "content": request["system"]}, *request["messages"]]
@@ -96,12 +99,23 @@ class OpenAIGenerator(LLMGenerator):
             "model": request["model"],
             "messages": messages,
             self.token_field: request["max_tokens"],
+            "stream": True,  # read the reply as it comes, to stop at the token budget
+            "stream_options": {"include_usage": True},
+            "timeout": timeout,
         }
         temperature = request.get("temperature")
         if temperature is not None and not request["model"].startswith(_FIXED_TEMPERATURE):
             kwargs["temperature"] = temperature
+        meta: dict = {"id": "", "model": request["model"], "finish": None, "usage": None}
+        malformed = ""
         try:
-            resp = self.client.chat.completions.create(**kwargs)
+            stream = self.client.chat.completions.create(**kwargs)
+            try:
+                text, counted, cut = self.read_stream(_deltas(stream, meta), request, stream.close)
+            except UnicodeDecodeError as exc:  # the SDK decodes each event as UTF-8
+                stream.close()
+                text, counted, cut = "", 0, ""
+                malformed = f"your answer was not valid UTF-8 text ({exc.reason} at byte {exc.start}); answer in UTF-8"
         except openai.APIStatusError as exc:
             if exc.status_code == 429 and exc.code == "insufficient_quota":  # billing, not load
                 raise GeneratorError(
@@ -111,27 +125,48 @@ class OpenAIGenerator(LLMGenerator):
             raise self.http_error(
                 exc.status_code, _message(exc.body, exc.message), exc.response.headers
             ) from exc
-        except openai.APITimeoutError as exc:
-            raise TransientError(f"timed out after {self.timeout:g} s ({exc})") from exc
-        except openai.APIConnectionError as exc:
+        except (openai.APITimeoutError, httpx.TimeoutException) as exc:
+            raise TransientError(f"timed out after {timeout:.3g} s ({exc})") from exc
+        except (openai.APIConnectionError, httpx.TransportError) as exc:
             raise TransientError(f"cannot connect to {self.base_url} ({exc})") from exc
-        choice = resp.choices[0] if resp.choices else None
-        text = (choice.message.content or "") if choice else ""
         out = {
             "text": text,
-            "stop_reason": choice.finish_reason if choice else None,
-            "model": resp.model,
-            "id": resp.id,
-            "raw": resp.model_dump(mode="json"),
+            "stop_reason": "length" if cut else meta["finish"],
+            "model": meta["model"],
+            "id": meta["id"],
         }
-        if resp.usage is not None:
-            out["input_tokens"] = resp.usage.prompt_tokens
-            out["output_tokens"] = resp.usage.completion_tokens
-        else:  # some compatible servers send no usage block: count it ourselves
+        usage = meta["usage"]
+        if usage is not None and not cut:
+            out["input_tokens"] = usage.prompt_tokens
+            out["output_tokens"] = usage.completion_tokens
+        else:  # some compatible servers send no usage block, or the reply was cut: count it
             out["input_tokens"] = self.tokens.count_messages(request["system"], request["messages"])
-            out["output_tokens"] = self.tokens.count(text)
+            out["output_tokens"] = counted
             out["usage_estimated"] = True
+        if cut:
+            out["cut"] = cut
+        if malformed:
+            out["malformed"] = malformed
+        out["raw"] = {"id": out["id"], "object": "chat.completion", "model": out["model"],
+                      "choices": [{"index": 0, "finish_reason": out["stop_reason"],
+                                   "message": {"role": "assistant", "content": text}}],
+                      "usage": {"prompt_tokens": out["input_tokens"],
+                                "completion_tokens": out["output_tokens"]}}
         return out
+
+
+def _deltas(stream, meta: dict):
+    """The text deltas of a Chat Completions stream; fills ``meta`` (id, model, finish, usage)."""
+    for chunk in stream:
+        meta["id"] = chunk.id or meta["id"]
+        meta["model"] = chunk.model or meta["model"]
+        if chunk.usage is not None:
+            meta["usage"] = chunk.usage
+        for choice in chunk.choices or ():
+            if choice.finish_reason:
+                meta["finish"] = choice.finish_reason
+            if choice.index == 0 and choice.delta is not None and choice.delta.content:
+                yield choice.delta.content
 
 
 def _message(body: object, fallback: str) -> str:

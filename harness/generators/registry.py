@@ -15,7 +15,10 @@ import importlib
 import os
 from collections.abc import Mapping
 
+from harness.generators.base import Generator
+from harness.generators.chain import ChainGenerator
 from harness.generators.llm import LLMGenerator
+from harness.generators.pricing import price_for
 from harness.generators.replay import cassette_models
 from harness.generators.replay import record as record_to
 from harness.generators.replay import replay as replay_from
@@ -120,3 +123,11 @@ def default_generator_spec(env: Mapping[str, str] | None = None) -> str:
         if env.get(KEY_ENV[provider]):
             return f"{provider}:{DEFAULT_MODELS[provider]}"
     return "templates"
+
+
+def unpriced_models(generator: Generator) -> list[str]:
+    """``provider:model`` names of the model generators in ``generator`` (a chain's members
+    included) whose price per token is unknown: ``--max-cost`` cannot bound them."""
+    members = generator.generators if isinstance(generator, ChainGenerator) else [generator]
+    return [g.name for g in members
+            if isinstance(g, LLMGenerator) and price_for(g.model, g.prices) is None]

@@ -40,15 +40,34 @@ def load_cassette(path: str | Path) -> list[dict]:
     if not p.is_file():
         raise GeneratorError(f"cassette {p} not found; record one with --record {p}")
     out = []
-    for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1):
+    try:
+        text = p.read_bytes().decode("utf-8")
+    except OSError as exc:
+        raise GeneratorError(f"cassette {p}: cannot be read ({exc.strerror})") from None
+    except UnicodeDecodeError as exc:
+        raise GeneratorError(f"cassette {p}: not UTF-8 text (byte {exc.start}: {exc.reason}); "
+                             "record it again") from None
+    for n, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         try:
             item = json.loads(line)
         except ValueError as exc:
             raise GeneratorError(f"cassette {p}, line {n}: not JSON ({exc})") from None
-        if not isinstance(item, dict) or "request" not in item or "response" not in item:
-            raise GeneratorError(f"cassette {p}, line {n}: expected {{'request', 'response'}}")
+        if not isinstance(item, dict) or not isinstance(item.get("request"), dict) \
+                or not isinstance(item.get("response"), dict):
+            raise GeneratorError(f"cassette {p}, line {n}: expected an object with 'request' and "
+                                 "'response' objects; record it again")
+        for key in ("input_tokens", "output_tokens"):
+            value = item["response"].get(key, 0)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise GeneratorError(f"cassette {p}, line {n}: response.{key} is {value!r}, not a "
+                                     "token count; record it again")
+        resp = item["response"]
+        if not isinstance(resp.get("latency", 0.0), (int, float)) or isinstance(resp.get("latency"), bool) \
+                or not isinstance(resp.get("retries", []), list):
+            raise GeneratorError(f"cassette {p}, line {n}: response.latency must be a number and "
+                                 "response.retries a list; record it again")
         out.append(item)
     return out
 

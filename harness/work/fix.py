@@ -24,6 +24,7 @@ from harness.core.errors import EXIT_BAD_INPUT, EXIT_NOT_FIXED, EXIT_OK, UsageEr
 from harness.core.loop import LoopEvent
 from harness.core.protocols import Generator
 from harness.core.session import RunSession
+from harness.core.stop import StopLimits, usd
 from harness.core.state import RunState, append_lesson, operator_priors, read_lessons
 from harness.core.validate import Baseline, Outcome
 from sandbox.patch import Patch
@@ -53,6 +54,7 @@ class FixResult:
     messages: list[str] = field(default_factory=list)
     flaky: list[str] = field(default_factory=list)
     reasons: dict[str, str] = field(default_factory=dict)
+    cost_budget: str = "none"  # --max-cost: "none" (not set), "enforced" or "unenforceable"
     sandbox: str = ""  # "strong" (bubblewrap) or "weak" (see sandbox.process)
 
     @property
@@ -80,6 +82,7 @@ class FixResult:
                 "protected_by_tests": self.protected_by_tests, "unprotected": self.unprotected,
                 "flaky_tests": self.flaky, "failure_reasons": {t: self.reasons.get(t, "") for t in s.remaining},
                 "messages": self.messages, "exit_code": self.exit_code, "sandbox": self.sandbox,
+                "cost_budget": self.cost_budget,
                 # per accepted patch: how many plausible patches it was chosen among
                 "plausible_patches": sum(a.get("plausible_patches", 0) for a in s.accepted),
                 "chosen": [a["description"] for a in s.accepted],
@@ -92,7 +95,7 @@ def error_json(message: str, exit_code: int = EXIT_BAD_INPUT) -> dict:
     keys = ("run_id", "stop_reason", "stop_detail", "fixed_tests", "remaining_failures", "patch",
             "patch_path", "branch", "wall_seconds", "test_seconds", "candidates_tried", "iterations",
             "cost_usd", "tokens", "protected_by_tests", "unprotected", "flaky_tests", "failure_reasons",
-            "sandbox", "plausible_patches", "chosen", "alternatives")
+            "sandbox", "plausible_patches", "chosen", "alternatives", "cost_budget")
     return {**dict.fromkeys(keys), "status": "error", "stop_reason": "error", "stop_detail": message,
             "error": message, "messages": [], "exit_code": exit_code}
 
@@ -107,7 +110,28 @@ def fix(path: Path, generator: Generator, options: RunConfig,
             no tests collected, or tests that need a package that is not installed.
     """
     with RunSession.start(path, options, say, generator_name=generator.name) as run:
-        return _fix(run, generator, on_event, [])
+        budget = cost_budget(generator, options.limits, run.note)
+        result = _fix(run, generator, on_event, [])
+        result.cost_budget = budget
+        return result
+
+
+def cost_budget(generator: Generator, limits: StopLimits, note: Callable[[str], None]) -> str:
+    """Whether ``--max-cost`` can hold: ``none`` (not set), ``enforced``, or ``unenforceable``
+    (a model's price is unknown, so its calls cost "unknown" USD); the last is said via ``note``
+    at the start of the run. loopwright warns rather than refuses: tokens and time still bound
+    the run, and a local model (Ollama, vLLM) has no price to know."""
+    if limits.max_cost_usd is None:
+        return "none"
+    from harness.generators.registry import unpriced_models
+
+    unknown = unpriced_models(generator)
+    if not unknown:
+        return "enforced"
+    note(f"--max-cost {usd(limits.max_cost_usd)} cannot be enforced: the price of "
+         f"{', '.join(unknown)} is unknown (not in harness/data/prices.json); the run is bounded "
+         "by --max-tokens, --max-iterations and --max-seconds only")
+    return "unenforceable"
 
 
 def resume(path: Path, run_id: str, generator: Generator, options: RunConfig,
@@ -128,7 +152,10 @@ def resume(path: Path, run_id: str, generator: Generator, options: RunConfig,
         s = run.state
         run.note(f"resuming run {run_id} at iteration {s.iteration} "
                  f"({len(s.accepted)} accepted patch(es), {s.candidates_tried} candidates tried)")
-        return _fix(run, generator, on_event, run.files.attempts())
+        budget = cost_budget(generator, options.limits, run.note)
+        result = _fix(run, generator, on_event, run.files.attempts())
+        result.cost_budget = budget
+        return result
 
 
 def _fix(run: RunSession, generator: Generator, on_event, attempts: list) -> FixResult:
@@ -185,8 +212,8 @@ def _finish(run: RunSession) -> FixResult:
                             sorted({f for a in state.accepted for f in a["files"]}))
         patch = run.write_patch()
     state.spent.wall_seconds = run.elapsed()
-    if state.status != "nothing_to_fix":
-        _lesson(run.root, state)
+    if state.accepted:  # a run that changed nothing taught nothing worth a lesson
+        _lesson(run.root, state, run.config.apply or run.config.lessons)
     if run.config.apply and patch:
         run.messages.append(_apply_to_user_tree(run.repo, run.files.patch))
     run.files.save(state)
@@ -241,7 +268,7 @@ def _explain_baseline(baseline: Baseline, note: Callable[[str], None]) -> None:
             note(f"{t} {describe(r)} at baseline")
 
 
-def _lesson(repo_root: Path, state: RunState) -> None:
+def _lesson(repo_root: Path, state: RunState, to_tree: bool) -> None:
     sig_tests = state.baseline_failing[:10]
     ops = [a["meta"].get("operator") for a in state.accepted if a.get("meta", {}).get("operator")]
     lines = [f"status: {state.status} ({state.stop_reason}: {state.stop_detail})",
@@ -258,7 +285,8 @@ def _lesson(repo_root: Path, state: RunState) -> None:
     append_lesson(repo_root, state, f"{time.strftime('%Y-%m-%d')} run {state.run_id} — {state.status}",
                   lines, {"run": state.run_id, "outcome": "fixed" if state.status == "fixed" else state.status,
                           "tests": sig_tests, "operators": ops,
-                          "files": sorted({a["meta"].get("path", "") for a in state.accepted} - {""})})
+                          "files": sorted({a["meta"].get("path", "") for a in state.accepted} - {""})},
+                  to_tree)
 
 
 def _lesson_text(rec: dict) -> str:

@@ -23,6 +23,8 @@ from collections.abc import Callable, Mapping
 import httpx2
 import tenacity
 
+from harness.generators.retrying import stop_when_waits_exceed, wait_retry_after
+
 DEFAULT_API_URL = "https://api.github.com"
 API_VERSION = "2022-11-28"
 TOKEN_ENV = ("GITHUB_TOKEN", "GH_TOKEN")
@@ -42,6 +44,11 @@ class _Retry(Exception):
     def __init__(self, message: str, wait: float | None, status: int = 0):
         super().__init__(message)
         self.wait, self.status = wait, status
+
+    @property
+    def retry_after(self) -> float | None:
+        """The wait for :class:`~harness.generators.retrying.wait_retry_after`."""
+        return self.wait
 
 
 def split_repo(full_name: str) -> tuple[str, str]:
@@ -124,18 +131,13 @@ class GitHub:
             self._raise_for(resp, what)
             return resp  # unreachable
 
-        def wait(state: tenacity.RetryCallState) -> float:
-            exc = state.outcome.exception() if state.outcome else None
-            if isinstance(exc, _Retry) and exc.wait is not None:
-                return exc.wait
-            return min(2.0 ** state.attempt_number, 30.0)
-
-        def stop(state: tenacity.RetryCallState) -> bool:
-            return state.attempt_number >= self.max_attempts or \
-                state.idle_for + wait(state) > self.retry_budget
-
-        retrying = tenacity.Retrying(retry=tenacity.retry_if_exception_type(_Retry), wait=wait,
-                                     stop=stop, sleep=self.sleep, reraise=True)
+        # tenacity's stock strategies: the server's wait (Retry-After, rate-limit reset) when it
+        # names one, else exponential backoff 2, 4, 8… s up to 30 s; no waiting past the budget
+        retrying = tenacity.Retrying(
+            retry=tenacity.retry_if_exception_type(_Retry),
+            wait=wait_retry_after(float("inf"), tenacity.wait_exponential(multiplier=2, max=30)),
+            stop=tenacity.stop_after_attempt(self.max_attempts) | stop_when_waits_exceed(self.retry_budget),
+            sleep=self.sleep, reraise=True)
         try:
             return retrying(attempt)
         except _Retry as exc:

@@ -71,15 +71,29 @@ class ReviewComment:
         Raises:
             UsageError: no ``path`` or ``body``, or a line that is not a number.
         """
-        if not isinstance(d, dict) or not d.get("path") or not isinstance(d.get("body"), str):
-            raise UsageError(f"a review comment needs at least path and body; got {str(d)[:120]}")
+        if not isinstance(d, dict) or not d.get("path") or not isinstance(d.get("body"), str) \
+                or not isinstance(d["path"], str):
+            raise UsageError(f"a review comment needs at least path and body (strings); got {_one_line(d)}")
         line = d.get("line") if d.get("line") is not None else d.get("original_line")
         try:
+            if isinstance(line, bool) or isinstance(line, float) and not line.is_integer():
+                raise ValueError(line)
             line = int(line or 0)
-        except (TypeError, ValueError):
-            raise UsageError(f"comment on {d['path']}: line {line!r} is not a number") from None
-        author = d.get("author") or (d.get("user") or {}).get("login") or ""
+            if line < 0:
+                raise ValueError(line)
+        except (TypeError, ValueError, OverflowError):
+            raise UsageError(f"comment on {d['path']}: line {_one_line(line)} is not a line number "
+                             "(a whole number, 1 for the first line, 0 for the whole file)") from None
+        user = d.get("user")
+        if user is not None and not isinstance(user, dict):
+            raise UsageError(f"comment on {d['path']}: user is {_one_line(user)}; write an object "
+                             "like {\"login\": \"name\"} (GitHub's shape), or use author: name")
+        author = d.get("author") or (user or {}).get("login") or ""
         cid = d.get("id")
+        for name, value in (("author", author), ("id", cid), ("in_reply_to", d.get("in_reply_to")),
+                            ("side", d.get("side"))):
+            if value is not None and not isinstance(value, (str, int)) or isinstance(value, bool):
+                raise UsageError(f"comment on {d['path']}: {name} is {_one_line(value)}; write a string or number")
         return cls(cid, str(d["path"]), line, d["body"], author, str(d.get("side") or "RIGHT").upper(),
                    bool(d.get("resolved")) or cid in resolved, d.get("in_reply_to", d.get("in_reply_to_id")),
                    d.get("html_url") or d.get("url") or "")
@@ -108,19 +122,30 @@ def load_comments(path: Path) -> list[ReviewComment]:
     Raises:
         UsageError: unreadable, not a list of comments, or a comment without path/body.
     """
+    from loops.spec import BoundedLoader
+
     try:
-        text = Path(path).read_text()
+        text = Path(path).read_bytes().decode("utf-8")
     except OSError as exc:
         raise UsageError(f"cannot read the comments file {path}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{path} is not UTF-8 text (byte {exc.start}: {exc.reason}); "
+                         "save it as UTF-8") from None
     try:
-        data = json.loads(text) if str(path).endswith(".json") else yaml.safe_load(text)
+        data = json.loads(text) if str(path).endswith(".json") else yaml.load(text, Loader=BoundedLoader)  # noqa: S506 - a safe loader
     except (ValueError, yaml.YAMLError) as exc:
-        raise UsageError(f"{path} is not valid JSON/YAML: {exc}") from None
+        raise UsageError(f"{path} is not valid JSON/YAML: {_one_line(exc)}") from None
     if isinstance(data, dict):
         data = data.get("comments")
     if not isinstance(data, list):
         raise UsageError(f"{path}: expected a list of comments (each with path, line, body)")
     return [ReviewComment.from_dict(d) for d in data]
+
+
+def _one_line(value: object, limit: int = 120) -> str:
+    """``value`` shown on one line, cut at ``limit`` characters (for error messages)."""
+    text = " ".join((value if isinstance(value, (str, BaseException)) else repr(value)).__str__().split())
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 def parse_pr(ref: str) -> tuple[str, int]:

@@ -1,0 +1,44 @@
+"""Evaluators a user can count on: the target's own ruff, and exit 2 (not a silently weaker
+check) when an evaluator the repository configures cannot run."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from typer.testing import CliRunner
+
+from evals.lint import RuffEvaluator
+from harness.cli import app
+from tests.conftest import PYTHON, snapshot
+from tests.test_fix import CLAMP
+
+
+def test_the_target_environments_ruff_runs_when_it_has_one(tmp_path):
+    bin_dir = tmp_path / "venv" / "bin"
+    bin_dir.mkdir(parents=True)
+    (bin_dir / "python").symlink_to(sys.executable)
+    assert RuffEvaluator(python=str(bin_dir / "python")).command() == [sys.executable, "-m", "ruff"]
+    ruff = bin_dir / "ruff"
+    ruff.write_text(f"#!/bin/sh\nexec {sys.executable} -m ruff \"$@\"\n")
+    ruff.chmod(0o755)
+    ev = RuffEvaluator(python=str(bin_dir / "python"))
+    assert ev.command() == [str(ruff)]
+    (tmp_path / "bad.py").write_text("import os\n")
+    verdict = ev.run(tmp_path)
+    assert not verdict.error and any("F401" in tid for tid in verdict.results), verdict
+
+
+def test_a_configured_lint_evaluator_that_cannot_run_is_exit_2_unless_no_lint(make_repo):
+    broken = '[tool.ruff]\nline-length = "very long"\n'  # ruff refuses its own configuration
+    root = make_repo({**CLAMP, "pyproject.toml": broken})
+    before = snapshot(root)
+    result = CliRunner().invoke(app, ["fix", str(root), "--python", PYTHON, "--json"])
+    assert result.exit_code == 2, result.output
+    error = json.loads(result.stdout)["error"]
+    assert error.startswith("the lint evaluator cannot run (the repository configures it): its baseline run failed")
+    assert "--no-lint" in error and "\n" not in error
+    result = CliRunner().invoke(app, ["fix", str(root), "--python", PYTHON, "--json", "--no-lint"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["status"] == "fixed"
+    assert snapshot(root) == before
