@@ -386,3 +386,29 @@ def test_a_missing_type_checker_the_repo_configures_is_exit_2_naming_no_types(ma
     assert code == 2 and "(--types asks for it)" in out["error"]
     code, out = fix_json(root, "--no-types")
     assert code == 0 and out["status"] == "fixed", out
+
+
+def test_the_confirmation_run_reruns_a_failing_test_alone_before_it_faults(make_repo):
+    # a timing-sensitive test fails in the fresh confirmation run, then passes alone
+    root = make_repo({"tests/test_timing.py": """
+        from pathlib import Path
+
+        COUNTER = Path(__file__).with_name("runs.txt")
+
+        def test_timing():
+            n = int(COUNTER.read_text()) + 1 if COUNTER.exists() else 1
+            COUNTER.write_text(str(n))
+            assert n % 2 == 0, f"run {n}: fails every other run"
+
+        def test_steady():
+            pass
+    """})
+    ev = PytestEvaluator(PYTHON)
+    ids = ["tests/test_timing.py::test_timing", "tests/test_timing.py::test_steady"]
+    try:
+        found: set[str] = set()
+        assert ev.confirm(root, ids, flaky=found) == ""  # run 1 fails, run 2 (alone) passes
+        assert found == {"tests/test_timing.py::test_timing"}
+        assert "do not pass in a fresh run" in ev.confirm(root, ids)  # run 3 fails, no re-run asked
+    finally:
+        ev.close()

@@ -275,20 +275,22 @@ class RunSession:
         self.files.patch.write_text(patch)
         return patch
 
-    def verify(self, baseline: Baseline, flaky: set[str] | frozenset[str] = frozenset()) -> None:
+    def verify(self, baseline: Baseline, flaky: set[str] | None = None) -> None:
         """After validation: the repository's ``.git`` is unchanged (:mod:`sandbox.integrity`),
         and a fresh isolated pytest run agrees that the tests validation saw pass do pass
         (:meth:`PytestEvaluator.confirm`). Otherwise the run ends in an ``evaluator_fault``
         (status ``error``; nothing is committed) whose detail shows what disagreed. Tests
-        validation found ``flaky`` are not asked to pass again."""
+        validation found ``flaky`` are not asked to pass again, and a test that fails in the
+        confirmation run but passes re-run alone is added to ``flaky`` instead of faulting."""
         s = self.state
         changed = integrity.changes(self.guard)
         problem = f"the repository's .git changed during validation:\n{changed}" if changed else ""
         if not problem and self.evaluator is not None and s.accepted:
+            flaky = set() if flaky is None else flaky
             must = [t for t in baseline.passing if t not in flaky]
             problem = self.evaluator.confirm(self.worktree.path, must, timeouts={
                 t: self.config.timeouts.for_test(baseline.results[t].duration) for t in must},
-                process_timeout=60 + 3 * baseline.duration + 2 * len(must))
+                process_timeout=60 + 3 * baseline.duration + 2 * len(must), flaky=flaky)
             problem = problem and f"the confirmation run disagrees with validation: {problem}"
         if problem:
             s.status, s.stop_reason, s.stop_detail = "error", "evaluator_fault", problem
