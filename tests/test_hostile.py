@@ -20,6 +20,7 @@ from harness.work.fix import DEFAULT_PROTECTED, FixOptions, fix
 from harness.generators.llm import RetryPolicy
 from harness.generators.registry import make_generator
 from harness.core.localize import is_protected
+from harness.core.state import RunFiles
 from harness.core.stop import StopLimits
 from sandbox import bwrap, integrity
 from tests.conftest import PYTHON, git, snapshot, survivors
@@ -157,7 +158,7 @@ _ax.register(lambda: (_forge(), _os._exit(0)))
 """
     res = run_fix(root, [prepend(forger)])  # no fix: clamp still returns x
     assert res.state.status != "fixed" and res.exit_code == 1 and not res.patch
-    trajectory = (root / ".loopwright" / "runs" / res.state.run_id / "trajectory.jsonl").read_text()
+    trajectory = RunFiles(root, res.state.run_id, create=False).trajectory.read_text()
     assert "fixes none of the 1 failing tests" in trajectory
     watch.assert_untouched()
 
@@ -263,6 +264,6 @@ def test_a_patch_adding_pytest_configuration_is_refused(make_repo, tmp_path):
     new_file = "pytest.toml\n<<<<<<< SEARCH\n=======\n[pytest]\naddopts = \"-p no:loopwright\"\n>>>>>>> REPLACE\n"
     res = run_fix(root, [new_file + "\n" + FIX])
     assert res.state.status != "fixed" and not res.patch
-    trajectory = (root / ".loopwright" / "runs" / res.state.run_id / "trajectory.jsonl").read_text()
+    trajectory = RunFiles(root, res.state.run_id, create=False).trajectory.read_text()
     assert "pytest.toml" in trajectory and "protected" in trajectory, trajectory[-3000:]
     watch.assert_untouched()
