@@ -38,17 +38,18 @@ NATURALNESS: dict[str, int] = {
 }
 
 
-def naturalness(patch: Patch) -> tuple[int, int, int, int]:
+def naturalness(patch: Patch) -> tuple[int, float, int, int]:
     """Sort key of a plausible patch, lower is more natural:
     (edit sites, naturalness class of its operator, changed lines, changed characters).
-    A patch that writes identity arithmetic (``n - 0``) counts two classes worse."""
+    A patch that writes identity arithmetic (``n - 0``) counts two and a half classes worse:
+    behind every edit of the class it would reach, ahead of the next class."""
     meta = patch.meta or {}
     sites = int(meta.get("sites", 1))
     cls = NATURALNESS.get(str(meta.get("operator", "")), 2)
     lines = [ln for ln in patch.diff.splitlines() if ln[:1] in "+-" and not ln.startswith(("+++", "---"))]
     added = sum(len(_IDENTITY.findall(ln)) for ln in lines if ln[0] == "+")
     if added > sum(len(_IDENTITY.findall(ln)) for ln in lines if ln[0] == "-"):
-        cls += 2
+        cls += 2.5
     chars = sum(len(ln) - 1 for ln in lines)
     return sites, cls, patch.size, chars
 
@@ -57,15 +58,18 @@ def choose(plausible: list) -> object:
     """The patch to accept among ``plausible`` outcomes (objects with ``.patch``, and
     optionally ``.unprotected`` and ``.protection`` from :mod:`harness.core.evidence`):
     protected before unprotected (some passing test executes the changed lines), then
-    the most natural (:func:`naturalness`), then the fewest baseline behaviours touched,
-    then the earliest (the generator's best-ranked). Raises ValueError when empty."""
+    the most natural (:func:`naturalness` without its character count), then the fewest
+    baseline behaviours touched, then the earliest (the generator's best-ranked: its
+    suspiciousness and operator priors know more than a character count, e.g. they put
+    ``age > 18`` -> ``age >= 18`` before the equivalent ``age > 17``). Raises ValueError
+    when empty."""
     if not plausible:
         raise ValueError("no plausible patch to choose from")
 
     def key(ip: tuple) -> tuple:
         i, o = ip
         prot = getattr(o, "protection", None)
-        return (bool(getattr(o, "unprotected", False)), naturalness(o.patch),
+        return (bool(getattr(o, "unprotected", False)), naturalness(o.patch)[:3],
                 len(prot.tests) if prot is not None else 0, i)
 
     return min(enumerate(plausible), key=key)[1]
