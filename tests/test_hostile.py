@@ -267,3 +267,29 @@ def test_a_patch_adding_pytest_configuration_is_refused(make_repo, tmp_path):
     trajectory = RunFiles(root, res.state.run_id, create=False).trajectory.read_text()
     assert "pytest.toml" in trajectory and "protected" in trajectory, trajectory[-3000:]
     watch.assert_untouched()
+
+
+def test_weak_sandbox_do_run_with_a_planted_hook_is_an_evaluator_fault(make_repo, tmp_path, monkeypatch):
+    """`do`/`review` (carry_out) check the user's .git at the end too: a hook planted by
+    code run during validation (possible only in the weak sandbox) fails the run."""
+    from harness.work.instruct import carry_out, instruction_task
+
+    monkeypatch.setenv("LOOPWRIGHT_SANDBOX", "weak")
+    root = make_repo(CLAMP)
+    watch = Watch(root, tmp_path)
+    payload = planting(watch).replace('("config", "[core]\\n\\thooksPath = /tmp\\n"), ', "")
+    with FakeLLMServer([prepend(payload) + "\n" + FIX, "DONE: clamp returns hi"]) as srv:
+        gen = make_generator("openai:gpt-4.1-mini", base_url=srv.openai_url, retry=FAST_RETRY,
+                             env={"OPENAI_API_KEY": "sk-test"})
+        limits = StopLimits(max_iterations=3, max_wall_seconds=180, no_progress=4)
+        res = carry_out(root, [instruction_task("clamp must return hi above the range")], gen,
+                        FixOptions(python=PYTHON, limits=limits))
+    assert res.state.status == "error" and res.state.stop_reason == "evaluator_fault"
+    assert "added: .git/hooks/post-commit" in res.state.stop_detail
+    assert res.exit_code == 1
+    assert not watch.marker.exists()  # loopwright's checkpoint commit ran no hook
+    for name in ("post-commit", "pre-commit"):
+        (root / ".git" / "hooks" / name).unlink(missing_ok=True)
+    git(root, "update-ref", "-d", "refs/heads/evil")
+    for p in (watch.outside / "pwned.txt", watch.home_file):
+        p.unlink(missing_ok=True)

@@ -275,6 +275,11 @@ class RunSession:
         self.files.patch.write_text(patch)
         return patch
 
+    def git_changes(self) -> str:
+        """What changed in the repository's ``.git`` (config, hooks, refs other than
+        ``loopwright/*``) since the session started, in words with a diff; '' when nothing."""
+        return integrity.changes(self.guard)
+
     def verify(self, baseline: Baseline, flaky: set[str] | None = None) -> None:
         """After validation: the repository's ``.git`` is unchanged (:mod:`sandbox.integrity`),
         and a fresh isolated pytest run agrees that the tests validation saw pass do pass
@@ -283,7 +288,7 @@ class RunSession:
         validation found ``flaky`` are not asked to pass again, and a test that fails in the
         confirmation run but passes re-run alone is added to ``flaky`` instead of faulting."""
         s = self.state
-        changed = integrity.changes(self.guard)
+        changed = self.git_changes()
         problem = f"the repository's .git changed during validation:\n{changed}" if changed else ""
         if not problem and self.evaluator is not None and s.accepted:
             flaky = set() if flaky is None else flaky

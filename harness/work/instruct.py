@@ -64,8 +64,9 @@ class InstructResult:
 
     @property
     def exit_code(self) -> int:
-        """0 when every task is done or answered, else 1."""
-        return 0 if all(o.status in ("done", "answered") for o in self.outcomes) else 1
+        """0 when every task is done or answered (and no evaluator fault), else 1."""
+        return 0 if self.state.status != "error" and all(
+            o.status in ("done", "answered") for o in self.outcomes) else 1
 
 
 def commit_message(task: Task, outcome: Outcome) -> str:
@@ -102,6 +103,9 @@ def carry_out(path: Path, tasks: list[Task], generator: Generator, options: RunC
     """
     options = dataclasses.replace(options, loop_name=loop_name)
     with RunSession.start(path, options, say, generator_name=generator.name, run_id=run_id) as run:
+        from harness.work.fix import cost_budget
+
+        cost_budget(generator, options.limits, run.note)  # says so when --max-cost cannot hold
         run.start_worktree()
         run.validator(run.test_baseline(coverage=False), require_fix=False, check=check)
         outcomes: list[TaskOutcome] = []
@@ -138,10 +142,16 @@ def run_task(run: RunSession, task: Task, generator: Generator, approve, on_even
 
 
 def finish(run: RunSession, outcomes: list[TaskOutcome]) -> InstructResult:
-    """Write the branch's patch, record the run's end, and return the whole result."""
+    """Write the branch's patch, check the user's ``.git`` is unchanged (a change is an
+    ``evaluator_fault``: status ``error``), record the run's end, and return the whole result."""
     state = run.state
     patch = run.write_patch() if any(o.commits for o in outcomes) else ""
     state.status = "done" if all(o.status in ("done", "answered") for o in outcomes) else "not_done"
+    changed = run.git_changes()
+    if changed:  # code run during validation changed the user's .git: nothing here is trusted
+        state.status, state.stop_reason = "error", "evaluator_fault"
+        state.stop_detail = f"the repository's .git changed during validation:\n{changed}"
+        run.note(f"evaluator fault: {state.stop_detail}")
     state.spent.wall_seconds = run.elapsed()
     run.files.step("finish", status=state.status, tasks=[o.to_json() for o in outcomes])
     run.files.save(state)
