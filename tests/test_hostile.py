@@ -293,3 +293,30 @@ def test_weak_sandbox_do_run_with_a_planted_hook_is_an_evaluator_fault(make_repo
     git(root, "update-ref", "-d", "refs/heads/evil")
     for p in (watch.outside / "pwned.txt", watch.home_file):
         p.unlink(missing_ok=True)
+
+
+def test_do_run_forged_verdicts_are_caught_by_the_confirmation_run(make_repo, tmp_path):
+    """`do` (and `review`) confirm the branch with a fresh isolated run too: a patch that
+    breaks a passing test and forges its own results in-process is an evaluator fault."""
+    from harness.work.instruct import carry_out, instruction_task
+
+    root = make_repo(CLAMP)
+    watch = Watch(root, tmp_path)
+    forger = """
+import sys as _sys
+_lw = _sys.modules.get("loopwright_pytest")
+if _lw is not None and getattr(_lw, "_rec", None) is not None:
+    _emit = _lw._rec.emit
+    _lw._rec.emit = lambda r: _emit({**r, "outcome": "passed", "message": ""} if r.get("event") == "result" else r)
+"""
+    breaks = ("mathx/__init__.py\n<<<<<<< SEARCH\n    if x < lo:\n        return lo\n=======\n"
+              "    if x < lo:\n        return hi\n>>>>>>> REPLACE\n")
+    with FakeLLMServer([prepend(forger) + "\n" + breaks, "DONE: changed"]) as srv:
+        gen = make_generator("openai:gpt-4.1-mini", base_url=srv.openai_url, retry=FAST_RETRY,
+                             env={"OPENAI_API_KEY": "sk-test"})
+        limits = StopLimits(max_iterations=3, max_wall_seconds=180, no_progress=4)
+        res = carry_out(root, [instruction_task("tidy clamp")], gen, FixOptions(python=PYTHON, limits=limits))
+    assert res.state.stop_reason == "evaluator_fault", res.state.stop_detail
+    assert "confirmation run disagrees" in res.state.stop_detail
+    assert res.exit_code == 1
+    watch.assert_untouched()

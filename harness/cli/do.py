@@ -224,6 +224,9 @@ def _ending(console: Console, root: Path, result: InstructResult, yes: bool, app
     """Apply the result to the working tree or keep the branch: ``(ending, applied, message)``."""
     if not result.patch:
         return "none", False, ""
+    if result.state.stop_reason == "evaluator_fault":  # the verdicts are not to be trusted
+        return "keep", False, (f"not applied: {result.state.stop_detail.splitlines()[0]}; the branch "
+                               f"{result.state.branch} is kept for you to inspect")
     if apply and keep_branch:
         console.print("[yellow]--apply and --keep-branch both given: keeping the branch only[/]")
     if apply and not keep_branch:

@@ -107,12 +107,13 @@ def carry_out(path: Path, tasks: list[Task], generator: Generator, options: RunC
 
         cost_budget(generator, options.limits, run.note)  # says so when --max-cost cannot hold
         run.start_worktree()
-        run.validator(run.test_baseline(coverage=False), require_fix=False, check=check)
+        baseline = run.test_baseline(coverage=False)
+        run.validator(baseline, require_fix=False, check=check)
         outcomes: list[TaskOutcome] = []
         for task in tasks:
             outcomes.append(run_task(run, task, generator, approve, on_event))
             on_task(outcomes[-1])
-        return finish(run, outcomes)
+        return finish(run, outcomes, baseline)
 
 
 def run_task(run: RunSession, task: Task, generator: Generator, approve, on_event,
@@ -141,14 +142,18 @@ def run_task(run: RunSession, task: Task, generator: Generator, approve, on_even
                        run.commits() if resumed else commits)
 
 
-def finish(run: RunSession, outcomes: list[TaskOutcome]) -> InstructResult:
-    """Write the branch's patch, check the user's ``.git`` is unchanged (a change is an
-    ``evaluator_fault``: status ``error``), record the run's end, and return the whole result."""
+def finish(run: RunSession, outcomes: list[TaskOutcome], baseline=None) -> InstructResult:
+    """Write the branch's patch, check the user's ``.git`` is unchanged and, given the run's
+    ``baseline`` and a patch, confirm with a fresh isolated pytest run that the tests that
+    passed at the start still pass (:meth:`RunSession.verify`); a disagreement is an
+    ``evaluator_fault`` (status ``error``, exit 1, never applied). Record the run's end and
+    return the whole result."""
     state = run.state
     patch = run.write_patch() if any(o.commits for o in outcomes) else ""
     state.status = "done" if all(o.status in ("done", "answered") for o in outcomes) else "not_done"
-    changed = run.git_changes()
-    if changed:  # code run during validation changed the user's .git: nothing here is trusted
+    if baseline is not None and patch:
+        run.verify(baseline)  # .git unchanged, and a fresh isolated run agrees with validation
+    elif changed := run.git_changes():  # code run during validation changed the user's .git
         state.status, state.stop_reason = "error", "evaluator_fault"
         state.stop_detail = f"the repository's .git changed during validation:\n{changed}"
         run.note(f"evaluator fault: {state.stop_detail}")

@@ -61,10 +61,11 @@ def continue_instruction(path: Path, run_id: str, task: Task, generator: Generat
         run.state.generator = generator.name
         run.start_worktree(continue_branch=True)
         run.files.step("resume", head=run.repo.git.rev_parse(run.state.branch), checkpoints=len(before))
-        run.validator(run.test_baseline(coverage=False), require_fix=False, check=check)
+        baseline = run.test_baseline(coverage=False)
+        run.validator(baseline, require_fix=False, check=check)
         outcome = run_task(run, task, generator, approve, on_event, _earlier(run.files, run.state), resumed=True)
         on_task(outcome)
-        return finish(run, [outcome])
+        return finish(run, [outcome], baseline)
 
 
 def _earlier(files: RunFiles, state: RunState) -> list[Attempt]:
