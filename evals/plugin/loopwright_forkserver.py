@@ -43,6 +43,7 @@ def _preload():
         eps = entry_points(group="pytest11")
     except Exception:
         eps = []
+    before = set(sys.modules)
     for ep in eps:
         name = ep.value.split(":")[0]
         try:
@@ -50,6 +51,9 @@ def _preload():
             PRELOADED.append(name.split(".")[0])
         except Exception:
             pass
+    # what the plugins imported in turn (hypothesis's plugin imports ``_hypothesis_globals``,
+    # a top-level module of the same distribution, which pytest also marks for rewriting)
+    PRELOADED.extend({m.split(".")[0] for m in set(sys.modules) - before})
     importlib.import_module("loopwright_pytest")
     PRELOADED.append("loopwright_pytest")
 
