@@ -172,7 +172,7 @@ def test_bad_suite_and_missing_cassette_exit_2(tmp_path):
 
 
 def test_the_status_comment_links_the_html_report_when_uploaded(tmp_path):
-    from harness import cli_review
+    from harness.cli import review as cli_review
     from harness.work.github import GitHub
     from tests.github_server import GitHubServer
 

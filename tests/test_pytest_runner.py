@@ -141,7 +141,7 @@ def test_localize_ranks_the_faulty_lines_first(lib):
 
 
 def test_a_candidate_is_judged_against_the_baseline_by_the_validator(make_repo):
-    """What the product does with a test run (``harness.validate``): a patch that fixes the
+    """What the product does with a test run (``harness.core.validate``): a patch that fixes the
     failing test but breaks a passing one names both and is rejected."""
     from harness.core.validate import Outcome
     from sandbox.patch import Patch
