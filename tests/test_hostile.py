@@ -75,6 +75,14 @@ class Watch:
         assert not self.marker.exists(), "a planted hook ran"
         assert not self.home_file.exists()
 
+    def undo_planting(self):
+        """Remove what :func:`planting` left in a weak sandbox (hooks, the ref, files outside)."""
+        for name in ("post-commit", "pre-commit"):
+            (self.root / ".git" / "hooks" / name).unlink(missing_ok=True)
+        git(self.root, "update-ref", "-d", "refs/heads/evil")
+        for p in (self.outside / "pwned.txt", self.home_file):
+            p.unlink(missing_ok=True)
+
 
 def planting(watch: Watch) -> str:
     """Module code that plants hooks, rewrites .git/config and refs, writes the user's
@@ -127,11 +135,7 @@ def test_weak_sandbox_detects_a_planted_hook_and_commits_nothing(make_repo, tmp_
     assert "added: .git/hooks/post-commit" in res.state.stop_detail
     assert res.patch == "" and res.exit_code == 1
     assert not watch.marker.exists()  # the hook never ran: loopwright's git runs with hooks off
-    for name in ("post-commit", "pre-commit"):
-        (root / ".git" / "hooks" / name).unlink(missing_ok=True)
-    git(root, "update-ref", "-d", "refs/heads/evil")
-    for p in (watch.outside / "pwned.txt", watch.home_file):
-        p.unlink(missing_ok=True)
+    watch.undo_planting()
 
 
 def test_forged_results_do_not_make_a_patch_accepted(make_repo, tmp_path):
@@ -288,11 +292,7 @@ def test_weak_sandbox_do_run_with_a_planted_hook_is_an_evaluator_fault(make_repo
     assert "added: .git/hooks/post-commit" in res.state.stop_detail
     assert res.exit_code == 1
     assert not watch.marker.exists()  # loopwright's checkpoint commit ran no hook
-    for name in ("post-commit", "pre-commit"):
-        (root / ".git" / "hooks" / name).unlink(missing_ok=True)
-    git(root, "update-ref", "-d", "refs/heads/evil")
-    for p in (watch.outside / "pwned.txt", watch.home_file):
-        p.unlink(missing_ok=True)
+    watch.undo_planting()
 
 
 def test_do_run_forged_verdicts_are_caught_by_the_confirmation_run(make_repo, tmp_path):
