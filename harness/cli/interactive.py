@@ -29,7 +29,7 @@ from rich.table import Table
 from rich.text import Text
 
 from harness.core.loop import LoopEvent
-from harness.core.validate import Outcome
+from harness.core.outcome import Outcome
 
 PROMPT = "[bold]a[/] approve · [bold]r[/] reject (say why) · [bold]s[/] stop › "
 WHY = "why? (sent to the model) › "

@@ -20,7 +20,8 @@ from harness.core.localize import localize
 from harness.core.state import RunFiles, RunState
 from harness.core.stop import Stop, StopLimits, check, would_exceed
 from harness.core.task import Task
-from harness.core.validate import Outcome, Validator
+from harness.core.outcome import Outcome
+from harness.core.validate import Validator
 from sandbox.worktree import Worktree
 
 

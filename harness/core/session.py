@@ -34,7 +34,8 @@ from harness.core.errors import UsageError
 from harness.core.loop import Loop
 from harness.core.protocols import Evaluator, Generator
 from harness.core.state import RunFiles, RunState, StateError, new_run_id
-from harness.core.validate import Baseline, Gate, Validator
+from harness.core.outcome import Baseline, Gate
+from harness.core.validate import Validator
 from sandbox import integrity
 from sandbox.gitcmd import list_worktrees
 from sandbox.process import SandboxPolicy, network_isolation

@@ -228,7 +228,7 @@ class RunFiles:
         if not self.baseline.exists():
             return None
         from evals.verdict import Frame, TestResult
-        from harness.core.validate import Baseline
+        from harness.core.outcome import Baseline
 
         try:
             data = json.loads(self.baseline.read_bytes().decode("utf-8"))

@@ -21,138 +21,16 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from evals.pytest_runner import PytestEvaluator, TestRun, TimeoutPolicy
-from evals.lint import regressions
-from evals.verdict import TestResult, Verdict, passed_in
-from harness.core.evidence import CoverageIndex, Protection, describe, protection, rank_key
+from evals.verdict import TestResult, passed_in
+from harness.core.evidence import CoverageIndex, describe, protection, rank_key
 from harness.core.localize import is_protected
+from harness.core.outcome import Baseline, Gate, Outcome
 from harness.core.plausible import choose
-from harness.core.protocols import Evaluator
 from sandbox.patch import Patch, PatchError
 from sandbox.worktree import Worktree
-
-
-@dataclass
-class Baseline:
-    """The test suite's state at the start, updated as patches are accepted.
-
-    Attributes:
-        root: the worktree the baseline (and its coverage) was taken in.
-        results: test id -> result (accepted fixes turn failures into passes here).
-        collected: every test id, in run order.
-        coverage: test id -> {absolute path: [lines]} (from the baseline run).
-        duration: wall seconds of the baseline run.
-    """
-
-    root: Path
-    results: dict[str, TestResult]
-    collected: list[str]
-    coverage: dict[str, dict[str, list[int]]]
-    duration: float
-
-    @property
-    def failing(self) -> list[str]:
-        """Ids that fail now (baseline failures not yet fixed), in run order."""
-        return [t for t in self.collected if t in self.results and not self.results[t].ok]
-
-    @property
-    def passing(self) -> list[str]:
-        """Ids that pass now."""
-        return [t for t in self.collected if t in self.results and self.results[t].ok]
-
-
-@dataclass
-class Gate:
-    """One evaluator of the validator's pipeline, after the failing tests are screened.
-
-    Attributes:
-        evaluator: an :class:`~harness.core.protocols.Evaluator` (lint, types, a ``--check`` command).
-        baseline: its verdict on the whole repository at the start: only results not
-            in it count against a patch (new diagnostics). ``None``: the verdict must pass.
-        after_tests: run after the full test suite instead of before it (slow or
-            whole-program checks such as ``--check``).
-    """
-
-    evaluator: Evaluator
-    baseline: Verdict | None = None
-    after_tests: bool = False
-
-    @property
-    def id(self) -> str:
-        """The evaluator's id (``lint``, ``types``, ``check``)."""
-        return self.evaluator.id
-
-    def judge(self, root: Path, paths: list[str]) -> tuple[str, str]:
-        """Run the evaluator on ``paths`` in ``root``: ``(stage, reason)`` of a rejection,
-        ``("error", why)`` when the evaluator could not run, or ``("", "")`` to go on."""
-        verdict = self.evaluator.run(root, paths)
-        if verdict.error:
-            return "error", f"the {self.id} evaluator failed: {verdict.error.splitlines()[0]}"
-        if self.baseline is None:
-            if verdict.passed:
-                return "", ""
-            first = next(iter(verdict.failures.values()), None)
-            return self.id, first.message if first else f"the {self.id} evaluator rejects it"
-        new = regressions(self.baseline, verdict)
-        if new:
-            return self.id, f"adds {len(new)} {self.id} diagnostic(s): {new[0].message}"
-        return "", ""
-
-
-@dataclass
-class Outcome:
-    """The verdict on one candidate.
-
-    Attributes:
-        patch: the candidate. viable: it fixes ≥1 failing test and breaks none.
-        accepted: chosen: viable and fixing every failing test, or the best partial
-            fix of its batch (see :meth:`Validator.first_accepted`).
-        reason: why it was rejected (or what it fixed), in words, for the trajectory
-            and for the next prompt.
-        fixed: failing test ids it makes pass. broken: passing ids it breaks.
-        stage: where it was decided: ``policy``, ``apply``, ``screen``, ``lint``, ``types``,
-            ``full``, or ``error`` (an evaluator could not run).
-        seconds: wall seconds per stage. tests_run: tests executed.
-        protection: which passing tests watch the changed lines (see :mod:`harness.core.evidence`);
-            None when not computed (a candidate rejected before the tests ran).
-        complete: viable and fixing every failing test (chosen unless it is unprotected
-            and a protected complete fix turns up among the next few candidates).
-        plausible: for the chosen patch, how many plausible patches (fixing every failing
-            test, breaking none) were compared; alternatives: the others' descriptions.
-    """
-
-    patch: Patch
-    accepted: bool
-    reason: str
-    stage: str
-    viable: bool = False
-    fixed: list[str] = field(default_factory=list)
-    broken: list[str] = field(default_factory=list)
-    seconds: dict[str, float] = field(default_factory=dict)
-    test_seconds: float = 0.0
-    tests_run: int = 0
-    plausible: int = 0
-    order: int = 0  # position in its batch's validation order
-    alternatives: list[str] = field(default_factory=list)
-    protection: Protection | None = None
-    complete: bool = False
-
-    @property
-    def unprotected(self) -> bool:
-        """Viable, but no test that passed at baseline executes a changed line."""
-        return self.protection is not None and self.protection.unprotected
-
-    def summary(self) -> dict:
-        """JSON form for ``trajectory.jsonl``."""
-        return {"accepted": self.accepted, "viable": self.viable, "stage": self.stage, "reason": self.reason,
-                "fixed": self.fixed, "broken": self.broken[:10], "tests_run": self.tests_run,
-                "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
-                **(self.protection.summary() if self.protection else {}),
-                **({"plausible_patches": self.plausible, "alternatives": self.alternatives}
-                   if self.plausible else {})}
 
 
 class Validator:

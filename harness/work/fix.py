@@ -26,7 +26,7 @@ from harness.core.protocols import Generator
 from harness.core.session import RunSession
 from harness.core.stop import StopLimits, usd
 from harness.core.state import RunState, append_lesson, operator_priors, read_lessons
-from harness.core.validate import Baseline, Outcome
+from harness.core.outcome import Baseline, Outcome
 from sandbox.patch import Patch
 from sandbox.process import SandboxPolicy
 from sandbox.process import run as run_process

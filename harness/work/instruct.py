@@ -25,7 +25,7 @@ from harness.core.protocols import Generator
 from harness.core.session import RunSession
 from harness.core.state import RunState
 from harness.core.task import Task
-from harness.core.validate import Outcome
+from harness.core.outcome import Outcome
 
 
 @dataclass

@@ -23,7 +23,7 @@ from harness.core.protocols import Generator
 from harness.core.session import RunSession
 from harness.core.state import RunFiles, RunState
 from harness.core.task import Task
-from harness.core.validate import Outcome
+from harness.core.outcome import Outcome
 from sandbox.patch import Patch
 
 RESUMABLE = ("running", "interrupted", "error", "not_done")
