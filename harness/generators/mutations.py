@@ -51,8 +51,9 @@ OPERATOR_PRIORS: dict[str, float] = {
     "call_arity": 0.30, "const_cond_to_name": 0.30, "drop_term": 0.20, "attr_swap": 0.20,
     "unwrap_call": 0.12, "wrap_call": 0.10, "name_to_slice": 0.10, "swap_commutative": 0.12,
     "add_term": 0.10, "copy_renamed": 0.08,
-    # _value_ops: edits of real release regressions (evals/suites/release-pairs.yaml)
-    "add_default_arg": 0.30, "wrap_bool": 0.20, "regex_quantifier": 0.20, "const_to_attr": 0.15,
+    # _value_ops: edits of real release regressions (evals/suites/release-pairs.yaml); a
+    # lookup default (`pop(k, None)`) before call_arity's added variable
+    "add_default_arg": 0.35, "wrap_bool": 0.20, "regex_quantifier": 0.20, "const_to_attr": 0.15,
     "name_to_self": 0.15,
 }
 
