@@ -73,7 +73,7 @@ class Loop:
         the work ``done`` (or ``answered`` a question), or a limit fires; there are no
         failing tests to make pass, only regressions to avoid.
         """
-        # One function on purpose (84 lines): the whole control flow of an iteration,
+        # One function on purpose (~80 lines): the whole control flow of an iteration,
         # observe → decide → context → generate → evaluate → update, reads top to bottom.
         started = self._started = time.monotonic() - self.state.spent.wall_seconds
         self.test_seconds_before = self.state.spent.test_seconds - self.validator.evaluator.busy_seconds()
