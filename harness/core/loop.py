@@ -124,8 +124,7 @@ class Loop:
             fresh = self._fresh(proposal.candidates)
             deadline = started + (self.limits.max_wall_seconds or float("inf"))
             # partial fixes are leads (not applied) for a generator that builds on them
-            self.validator.partial_as_lead = self.task is None and getattr(
-                getattr(self.generator, "current", self.generator), "builds_on_leads", False)
+            self.validator.partial_as_lead = self.task is None and self.generator.current.builds_on_leads
             leads = len(self.validator.leads)
             accepted = self.validator.first_accepted(fresh, deadline, self._record)
             if accepted and self.approve:  # the human evaluator sees only verified patches
