@@ -29,7 +29,7 @@ from pathlib import Path
 import tenacity
 
 from harness.core.context import Context
-from harness.generators.base import Generator, Proposal, Usage
+from harness.generators.base import BudgetExceeded, Generator, GeneratorError, Proposal, Usage
 from harness.generators.edits import EditError, apply_edits, parse_edits
 from harness.generators.pricing import Price, cost_usd
 from harness.generators.prompt import TASK_KINDS, build_first, build_retry
@@ -39,30 +39,6 @@ from harness.generators.tokens import TokenCounter
 from harness.core.localize import is_protected
 from prompts import render
 from sandbox.patch import Patch, PatchError, check_relative_path
-
-
-class GeneratorError(RuntimeError):
-    """A model call failed in a way retrying will not fix; the run should stop.
-
-    The message says what failed and what to do (fix the key, the model name, the
-    base URL, or try again later). ``stop`` is True: the loop records the message as
-    the stop reason. ``reason`` names the stop rule (``generator_error``); ``usage``
-    is what the failed call had already cost (tokens read before it was cut), or None.
-    """
-
-    stop: bool = True
-    reason: str = "generator_error"
-    usage: Usage | None = None
-
-
-class BudgetExceeded(GeneratorError):
-    """A budget ran out during a model call: ``reason`` is ``max_wall_seconds`` (the stop
-    rule), ``usage`` what the call cost until it was cut (or None)."""
-
-    def __init__(self, reason: str, message: str, usage: Usage | None = None) -> None:
-        super().__init__(message)
-        self.reason = reason
-        self.usage = usage
 
 
 #: Fewest output tokens worth asking for: with less left of ``--max-tokens`` no call is made.
