@@ -28,7 +28,8 @@ from pathlib import Path
 
 from harness.core.context import Context
 from harness.generators.base import Generator, Proposal, Usage
-from harness.generators.edits import EditError, apply_edits, parse_edits
+from harness.generators.edits import EditError, parse_edits
+from harness.generators.edits_apply import apply_edits
 from harness.generators.llm_call import ModelCall, clean_text
 from harness.generators.pricing import Price, cost_usd
 from harness.generators.prompt import TASK_KINDS, build_first, build_retry
