@@ -20,7 +20,8 @@ from harness.core.protocols import GeneratorError
 from harness.generators.retrying import RetryPolicy, parse_retry_after
 from harness.generators.openai_gen import OpenAIGenerator
 from harness.generators.pricing import cost_usd, format_cost, price_for
-from harness.generators.prompt import build_first, pack
+from harness.generators.prompt import build_first
+from harness.generators.snippets import pack
 from harness.generators.registry import default_generator_spec, make_generator
 from harness.generators.tokens import TokenCounter
 from harness.core.task import Task
