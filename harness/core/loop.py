@@ -14,8 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.core.context import Attempt, Context, SuspiciousLocation
-from harness.core.protocols import Generator
-from harness.generators.llm import GeneratorError
+from harness.core.protocols import Generator, GeneratorError
 from harness.core.localize import localize
 from harness.core.state import RunFiles, RunState
 from harness.core.stop import Stop, StopLimits, check, would_exceed
