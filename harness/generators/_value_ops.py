@@ -180,6 +180,11 @@ def name_to_self(cx: Any, node: ast.Name, out: list) -> None:
         return
     if (type(node._p), node._f) not in _VALUE_SLOTS or _method(node._fn) is None:
         return
+    p = node._p
+    while p is not None and not isinstance(p, ast.stmt):  # a lambda's own parameter stays
+        if isinstance(p, ast.Lambda) and node.id in {a.arg for a in p.args.args}:
+            return
+        p = p._p
     s, e = cx.span(node)
     _rep(out, cx, "name_to_self", node, s, e, "self")
 
