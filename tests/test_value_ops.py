@@ -126,9 +126,13 @@ def test_value_operators_stay_quiet_where_they_do_not_apply():
         class Conv:
             def add(self, conv):
                 conv['f'] = lambda s, m: float(s)
+
+            def __eq__(self, other):
+                return NotImplemented
     ''')
-    mutants = mutants_at("pkg/mod.py", source, [2, 3, 4, 5, 9])
+    mutants = mutants_at("pkg/mod.py", source, [2, 3, 4, 5, 9, 12])
     check_all(source, mutants)
     ops = {m.operator for m in mutants}
-    # no method (a lambda's parameter is its own), no regex, no lookup, an evident bool returned
+    # no method (a lambda's parameter is its own), no regex, no lookup, an evident bool or a
+    # builtin returned
     assert not ops & {"const_to_attr", "name_to_self", "regex_quantifier", "add_default_arg", "wrap_bool"}

@@ -28,6 +28,7 @@ text).
 from __future__ import annotations
 
 import ast
+import builtins
 import collections
 import datetime
 import decimal
@@ -42,6 +43,7 @@ from harness.generators._mutation_ops import _METHODS
 #: atom, a character inside a string literal): ``mutants_at`` skips their parse check.
 SAFE = frozenset({"wrap_bool", "const_to_attr", "name_to_self", "regex_quantifier"})
 _FUNCS = (ast.FunctionDef, ast.AsyncFunctionDef)
+_BUILTINS = frozenset(dir(builtins))
 #: callee -> positional arguments after which a default (``None``) may follow.
 _DEFAULTABLE = {"pop": 1, "getattr": 2, "next": 1}
 #: standard types whose methods are each other's siblings (``time``/``timetz``).
@@ -137,6 +139,8 @@ def wrap_bool(cx: Any, st: ast.Return, out: list) -> None:
         return
     if isinstance(v, ast.Call) and isinstance(v.func, ast.Name) and v.func.id in ("bool", "isinstance"):
         return
+    if isinstance(v, ast.Name) and v.id in _BUILTINS:
+        return  # `NotImplemented`, not a value this function computed
     s, e = cx.span(v)
     _rep(out, cx, "wrap_bool", st, s, e, f"bool({cx.text[s:e]})")
 
@@ -180,6 +184,8 @@ def name_to_self(cx: Any, node: ast.Name, out: list) -> None:
         return
     if (type(node._p), node._f) not in _VALUE_SLOTS or _method(node._fn) is None:
         return
+    if node.id in _BUILTINS:
+        return  # `NotImplemented`, `print`: not a value of this program
     p = node._p
     while p is not None and not isinstance(p, ast.stmt):  # a lambda's own parameter stays
         if isinstance(p, ast.Lambda) and node.id in {a.arg for a in p.args.args}:
