@@ -13,7 +13,7 @@ import pytest
 
 from evals.classic_programs import PROGRAMS, with_bug
 from harness.generators.mutations import mutants_at
-from tests.test_mutations import check_all, check_fix, find, src
+from tests.mutant_checks import check_all, check_fix, find, src
 
 
 def check_program(name: str, operator: str | None, source: str | None = None,

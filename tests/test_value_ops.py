@@ -8,7 +8,7 @@ developer changed in N+1), cut down to what the operator reads.
 from __future__ import annotations
 
 from harness.generators.mutations import mutants_at
-from tests.test_mutations import changed_lines, check_all, check_fix, find, src
+from tests.mutant_checks import changed_lines, check_all, check_fix, find, src
 
 
 def test_predicate_returns_a_bool_not_the_match():
