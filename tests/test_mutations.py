@@ -262,7 +262,7 @@ def test_priors_cover_every_operator():
         "call_arity", "const_cond_to_name", "drop_term", "attr_swap", "unwrap_call", "wrap_call",
         "name_to_slice", "swap_commutative", "add_term", "copy_renamed",
         # _value_ops (tests/test_value_ops.py)
-        "add_default_arg", "wrap_bool", "regex_quantifier", "const_to_attr", "name_to_self",
+        "add_default_arg", "wrap_bool", "regex_quantifier", "const_to_attr", "name_to_self", "encoding_swap",
     }
     assert ops == set(OPERATOR_PRIORS)
     assert all(0 < p <= 1 for p in OPERATOR_PRIORS.values())

@@ -115,6 +115,24 @@ def test_fortran_floats_need_no_leading_digit_in_both_patterns():
     check_fix(width, 1, '"[0-9]{6}"', '"[0-9]{1,6}"', "regex_quantifier")
 
 
+def test_bytes_patterns_decode_with_latin1():
+    # pathspec 0.5.7 -> 0.5.8, pathspec/patterns/gitwildmatch.py: CP1252 cannot decode every byte
+    source = src('''
+        from ..pattern import RegexPattern
+
+        _BYTES_ENCODING = 'CP1252'
+    ''')
+    check_fix(source, 3, "'CP1252'", "'latin1'", "encoding_swap")
+    # not the same codec under another name, not a string that is no codec
+    names = [m.new_source.splitlines()[2] for m in mutants_at("pkg/mod.py", source, [3])
+             if m.operator == "encoding_swap"]
+    assert "_BYTES_ENCODING = 'cp1252'" not in names and len(names) == 4
+    plain = src('''
+        MODE = 'rb'
+    ''')
+    assert not [m for m in mutants_at("pkg/mod.py", plain, [1]) if m.operator == "encoding_swap"]
+
+
 def test_value_operators_stay_quiet_where_they_do_not_apply():
     source = src('''
         def f(xs, n):
@@ -135,4 +153,5 @@ def test_value_operators_stay_quiet_where_they_do_not_apply():
     ops = {m.operator for m in mutants}
     # no method (a lambda's parameter is its own), no regex, no lookup, an evident bool or a
     # builtin returned
-    assert not ops & {"const_to_attr", "name_to_self", "regex_quantifier", "add_default_arg", "wrap_bool"}
+    assert not ops & {"const_to_attr", "name_to_self", "regex_quantifier", "add_default_arg", "wrap_bool",
+                      "encoding_swap"}

@@ -16,6 +16,8 @@ general edit, not a rule for one library:
 - ``method_swap`` (the older operator's id, widened): a method swapped for a sibling of
   the same standard type or of a class of this module, named as an extension of it
   (``dt.time()`` -> ``dt.timetz()``, ``s.split`` -> ``s.rsplit``);
+- ``encoding_swap``: a codec name swapped for a common one (``'CP1252'`` -> ``'latin1'``:
+  a codec that cannot decode every byte);
 - ``regex_quantifier``: a quantifier of a regular expression literal changed
   (``\\d+`` -> ``\\d*``, ``{6}`` -> ``{1,6}``, ``x?`` -> ``x``), also at every identical
   literal of the file at once (a pattern written twice, fixed twice).
@@ -29,6 +31,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import codecs
 import collections
 import datetime
 import decimal
@@ -41,9 +44,11 @@ from harness.generators._mutation_ops import _METHODS
 
 #: operators whose edits always parse (a name for a name or constant, a call around an
 #: atom, a character inside a string literal): ``mutants_at`` skips their parse check.
-SAFE = frozenset({"wrap_bool", "const_to_attr", "name_to_self", "regex_quantifier"})
+SAFE = frozenset({"wrap_bool", "const_to_attr", "name_to_self", "regex_quantifier", "encoding_swap"})
 _FUNCS = (ast.FunctionDef, ast.AsyncFunctionDef)
 _BUILTINS = frozenset(dir(builtins))
+#: codec names tried for one another, the most used first.
+_CODECS = ("utf-8", "latin1", "ascii", "utf-16", "cp1252")
 #: callee -> positional arguments after which a default (``None``) may follow.
 _DEFAULTABLE = {"pop": 1, "getattr": 2, "next": 1}
 #: standard types whose methods are each other's siblings (``time``/``timetz``).
@@ -209,6 +214,27 @@ def method_sibling(cx: Any, node: ast.Call, out: list) -> None:
         _rep(out, cx, "method_swap", node, fe - len(f.attr), fe, n)
 
 
+def encoding_swap(cx: Any, node: ast.Constant, out: list) -> None:
+    """A codec name -> another common one (``'CP1252'`` -> ``'latin1'``, ``'ascii'`` ->
+    ``'utf-8'``), in the literal's own quotes."""
+    if not isinstance(node.value, str) or not 3 <= len(node.value) <= 16 or isinstance(node._p, ast.Expr):
+        return
+    try:
+        info = codecs.lookup(node.value)
+    except LookupError:
+        return
+    if not getattr(info, "_is_text_encoding", True):
+        return  # 'hex', 'zip', 'rot13': codecs, but no text encodings
+    old = info.name
+    s, e = cx.span(node)
+    quote = cx.text[e - 1: e]
+    if cx.text[s: e] != quote + node.value + quote:
+        return
+    for new in _CODECS:
+        if codecs.lookup(new).name != old:
+            _rep(out, cx, "encoding_swap", node, s, e, quote + new + quote)
+
+
 def regex_quantifier(cx: Any, node: ast.Constant, out: list) -> None:
     """Change one quantifier of a one-line regular expression literal: ``+`` <-> ``*``,
     ``?`` dropped, ``{n}`` -> ``{1,n}``; the same edit also at every identical literal."""
@@ -269,7 +295,7 @@ def _identical_literals(cx: Any, text: str, start: int) -> list[int]:
 
 _EXPR = {
     ast.Call: (add_default_arg, method_sibling),
-    ast.Constant: (const_to_attr, regex_quantifier),
+    ast.Constant: (const_to_attr, regex_quantifier, encoding_swap),
     ast.Name: (name_to_self,),
 }
 
