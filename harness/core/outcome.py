@@ -103,7 +103,10 @@ class Outcome:
         complete: viable and fixing every failing test (chosen unless it is unprotected
             and a protected complete fix turns up among the next few candidates).
         plausible: for the chosen patch, how many plausible patches (fixing every failing
-            test, breaking none) were compared; alternatives: the others' descriptions.
+            test, breaking none) were compared; alternatives: the others' descriptions;
+            window: what comparing cost (``candidates`` started after the first plausible
+            patch, ``seconds`` from it to the choice, ``first_seconds`` from the batch's
+            start to it).
     """
 
     patch: Patch
@@ -119,6 +122,7 @@ class Outcome:
     plausible: int = 0
     order: int = 0  # position in its batch's validation order
     alternatives: list[str] = field(default_factory=list)
+    window: dict = field(default_factory=dict)  # the comparison window (chosen patch only)
     protection: Protection | None = None
     complete: bool = False
 
@@ -134,4 +138,5 @@ class Outcome:
                 "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
                 **(self.protection.summary() if self.protection else {}),
                 **({"plausible_patches": self.plausible, "alternatives": self.alternatives}
-                   if self.plausible else {})}
+                   if self.plausible else {}),
+                **({"window": self.window} if self.window else {})}

@@ -294,9 +294,12 @@ class RunSession:
         if not problem and self.evaluator is not None and s.accepted:
             flaky = set() if flaky is None else flaky
             must = [t for t in baseline.passing if t not in flaky]
+            t0 = time.monotonic()
             problem = self.evaluator.confirm(self.worktree.path, must, timeouts={
                 t: self.config.timeouts.for_test(baseline.results[t].duration) for t in must},
                 process_timeout=60 + 3 * baseline.duration + 2 * len(must), flaky=flaky)
+            self.files.step("confirm", tests=len(must), seconds=round(time.monotonic() - t0, 3),
+                            agrees=not problem)
             problem = problem and f"the confirmation run disagrees with validation: {problem}"
         if problem:
             s.status, s.stop_reason, s.stop_detail = "error", "evaluator_fault", problem

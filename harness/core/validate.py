@@ -131,6 +131,7 @@ class Validator:
             if len(pending) >= len(self.slots):
                 break
         order = 0
+        t_start, t_first, window = time.monotonic(), 0.0, 0
         while pending:
             outcome = pending.pop(0).result()
             order += 1
@@ -138,6 +139,7 @@ class Validator:
                 outcome.order = order
                 plausible.append(outcome)
                 if budget is None:
+                    t_first = time.monotonic()
                     budget = max(self.compare, self.UNPROTECTED_WINDOW * len(self.slots)
                                  if outcome.unprotected else 0)
             elif outcome is not None:
@@ -151,6 +153,7 @@ class Validator:
             nxt = next(it, None)
             if nxt is not None and time.monotonic() < deadline and not self.fault:
                 pending.append(self._pool.submit(self._evaluate, nxt, deadline))
+                window += budget is not None
                 budget = None if budget is None else budget - 1
         if plausible:
             chosen = choose(plausible)
@@ -158,6 +161,8 @@ class Validator:
                 o.accepted = o is chosen
             chosen.plausible = len(plausible)
             chosen.alternatives = [o.patch.description for o in plausible if o is not chosen]
+            chosen.window = {"candidates": window, "seconds": round(time.monotonic() - t_first, 3),
+                             "first_seconds": round(t_first - t_start, 3)}
             for o in plausible:
                 on_outcome(o)
             return chosen
