@@ -11,7 +11,8 @@ import pytest
 
 from evals.model_server import Error, FakeLLMServer, Reply
 from harness.work.fix import FixOptions, fix
-from harness.generators.llm import BudgetExceeded, GeneratorError, RetryPolicy
+from harness.core.protocols import BudgetExceeded, GeneratorError
+from harness.generators.retrying import RetryPolicy
 from harness.generators.registry import make_generator
 from harness.core.stop import StopLimits, usd, would_exceed
 from tests.conftest import PYTHON

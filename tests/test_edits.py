@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from harness.generators.edits import Edit, EditError, apply_edit, apply_edits, parse_edits
+from harness.generators.edits import Edit, EditError, parse_edits
+from harness.generators.edits_apply import apply_edit, apply_edits
 
 CALC = """\
 class Calc:

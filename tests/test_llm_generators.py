@@ -16,10 +16,12 @@ from evals.verdict import Frame, TestResult
 from harness.core.context import Attempt, Context, SuspiciousLocation
 from harness.generators.anthropic_gen import AnthropicGenerator
 from harness.generators.base import Generator, Usage
-from harness.generators.llm import GeneratorError, RetryPolicy, parse_retry_after
+from harness.core.protocols import GeneratorError
+from harness.generators.retrying import RetryPolicy, parse_retry_after
 from harness.generators.openai_gen import OpenAIGenerator
 from harness.generators.pricing import cost_usd, format_cost, price_for
-from harness.generators.prompt import build_first, pack
+from harness.generators.prompt import build_first
+from harness.generators.snippets import pack
 from harness.generators.registry import default_generator_spec, make_generator
 from harness.generators.tokens import TokenCounter
 from harness.core.task import Task

@@ -18,7 +18,7 @@ from rich.markup import escape
 
 from harness.core import config as config
 from harness.core.errors import EXIT_BAD_INPUT, UsageError
-from harness.core.protocols import Generator
+from harness.core.protocols import Generator, GeneratorError
 from loops.spec import LoopSpec
 
 err = Console(stderr=True, soft_wrap=True)  # an error stays one line, however long
@@ -36,7 +36,6 @@ def build_generator(spec_name: str, loop: LoopSpec, *, record: str | None = None
     Raises:
         UsageError: unknown generator, missing API key, unusable cassette.
     """
-    from harness.generators.llm import GeneratorError
     from harness.generators.registry import make_generator as make_llm
 
     parts = [p.strip() for p in spec_name.split(",") if p.strip()]

@@ -3,6 +3,8 @@
 - :class:`Generator`: turns a :class:`~harness.core.context.Context` into a
   :class:`Proposal` (patches, or DONE / ANSWER / blocked). It never applies or
   evaluates a patch.
+  A model call that fails beyond retrying raises :class:`GeneratorError` (or
+  :class:`BudgetExceeded`); the loop stops with its ``reason``.
 - :class:`Evaluator`: judges a worktree and returns a :class:`~evals.verdict.Verdict`.
   The validator (:mod:`harness.core.validate`) runs the test evaluator
   (:class:`evals.pytest_runner.PytestEvaluator`, which also selects and orders
@@ -78,15 +80,43 @@ class Proposal:
     answer: str = ""
 
 
+class GeneratorError(RuntimeError):
+    """A model call failed in a way retrying will not fix; the run should stop.
+
+    The message says what failed and what to do (fix the key, the model name, the
+    base URL, or try again later). ``stop`` is True: the loop records the message as
+    the stop reason. ``reason`` names the stop rule (``generator_error``); ``usage``
+    is what the failed call had already cost (tokens read before it was cut), or None.
+    """
+
+    stop: bool = True
+    reason: str = "generator_error"
+    usage: Usage | None = None
+
+
+class BudgetExceeded(GeneratorError):
+    """A budget ran out during a model call: ``reason`` is ``max_wall_seconds`` (the stop
+    rule), ``usage`` what the call cost until it was cut (or None)."""
+
+    def __init__(self, reason: str, message: str, usage: Usage | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.usage = usage
+
+
 @runtime_checkable
 class Generator(Protocol):
     """Anything that turns a :class:`Context` into a :class:`Proposal`.
 
     Attributes:
         name: ``templates``, ``provider:model`` or a chain ``a,b``.
+        builds_on_leads: True for a generator that searches on from partial fixes (patches
+            that fix some failing tests): the loop then keeps such patches as leads for it
+            instead of applying them. Default False: a partial fix is accepted as progress.
     """
 
     name: str
+    builds_on_leads: bool = False
 
     def generate(self, context: Context) -> Proposal:
         """Propose patches for ``context``; never applies or evaluates them."""

@@ -12,7 +12,9 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
-from harness.generators.llm import GeneratorError, LLMGenerator, TransientError
+from harness.generators.base import GeneratorError
+from harness.generators.llm import LLMGenerator
+from harness.generators.retrying import TransientError
 
 if TYPE_CHECKING:  # the SDK is imported on first use: it is slow to import
     import anthropic

@@ -9,8 +9,9 @@ the edit blocks (:mod:`harness.generators.edits`) into a :class:`~sandbox.patch.
 and accounts every call. For instruction and review tasks it also understands the
 replies of :mod:`harness.generators.replies`: ``DONE:`` (``Proposal.done``),
 ``ANSWER:`` (``Proposal.answer``) and ``READ:`` (files served in the next request).
-Subclasses implement :meth:`LLMGenerator._complete`: one HTTP call with an official
-SDK, mapping its errors onto :meth:`LLMGenerator.http_error`.
+The call itself (retries, deadlines, streaming limits, HTTP errors) is
+:class:`~harness.generators.llm_call.ModelCall`'s; subclasses implement its ``_complete``:
+one HTTP call with an official SDK, mapping its errors onto ``http_error``.
 
 A request is a plain dict ``{provider, model, system, messages, max_tokens,
 temperature}`` and a response a plain dict ``{text, input_tokens, output_tokens,
@@ -21,55 +22,30 @@ replay a run.
 
 from __future__ import annotations
 
-import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
-
-import tenacity
 
 from harness.core.context import Context
 from harness.generators.base import Generator, Proposal, Usage
-from harness.generators.edits import EditError, apply_edits, parse_edits
+from harness.generators.edits import EditError, parse_edits
+from harness.generators.edits_apply import apply_edits
+from harness.generators.llm_call import ModelCall, clean_text
 from harness.generators.pricing import Price, cost_usd
 from harness.generators.prompt import TASK_KINDS, build_first, build_retry
 from harness.generators.replies import Reply, keyword_lines, parse_reply, read_files
-from harness.generators.retrying import RetryPolicy, TransientError, deadline_fired, parse_retry_after, retrying
+from harness.generators.retrying import RetryPolicy
 from harness.generators.tokens import TokenCounter
 from harness.core.localize import is_protected
 from prompts import render
 from sandbox.patch import Patch, PatchError, check_relative_path
 
 
-class GeneratorError(RuntimeError):
-    """A model call failed in a way retrying will not fix; the run should stop.
-
-    The message says what failed and what to do (fix the key, the model name, the
-    base URL, or try again later). ``stop`` is True: the loop records the message as
-    the stop reason. ``reason`` names the stop rule (``generator_error``); ``usage``
-    is what the failed call had already cost (tokens read before it was cut), or None.
-    """
-
-    stop: bool = True
-    reason: str = "generator_error"
-    usage: Usage | None = None
-
-
-class BudgetExceeded(GeneratorError):
-    """A budget ran out during a model call: ``reason`` is ``max_wall_seconds`` (the stop
-    rule), ``usage`` what the call cost until it was cut (or None)."""
-
-    def __init__(self, reason: str, message: str, usage: Usage | None = None) -> None:
-        super().__init__(message)
-        self.reason = reason
-        self.usage = usage
-
-
 #: Fewest output tokens worth asking for: with less left of ``--max-tokens`` no call is made.
 MIN_OUTPUT_TOKENS = 256
 
 
-class LLMGenerator(Generator):
+class LLMGenerator(ModelCall, Generator):
     """A generator backed by a chat model; subclasses supply :meth:`_complete`.
 
     Args:
@@ -99,9 +75,6 @@ class LLMGenerator(Generator):
     """
 
     provider = "llm"
-    key_env = ""
-    #: Seconds per HTTP attempt (subclasses take it as an argument); capped by the deadline.
-    timeout: float = 120.0
 
     def __init__(
         self,
@@ -203,19 +176,7 @@ class LLMGenerator(Generator):
             else:
                 return self._reply(reply, context, usage, notes)
         except EditError as exc:
-            reason = str(exc)
-            if response.get("stop_reason") in ("length", "max_tokens"):
-                reason += f" (the answer was cut off at max_tokens={self.max_tokens})"
-            self.malformed_in_row += 1
-            if reply is None:  # an attempted edit ends a READ streak
-                self.reads_in_row = 0
-            self.stats["malformed"] += 1
-            self._pending = reason
-            notes.append(reason)
-            if self.malformed_in_row >= self.max_malformed:
-                blocked = f"{self.name} gave {self.malformed_in_row} unusable answers in a row; last: {reason}"
-                return Proposal(usage=usage, blocked=blocked, notes=notes)
-            return Proposal(usage=usage, notes=notes)
+            return self._unusable(str(exc), response, edited=reply is None, usage=usage, notes=notes)
         self.malformed_in_row = self.reads_in_row = 0
         self._pending = ""
         ignored = [k for k in dict.fromkeys(keyword_lines(text)) if k.lower() in offered]
@@ -225,6 +186,23 @@ class LLMGenerator(Generator):
                                  "DONE, ANSWER and READ only count in an answer without edit blocks")
             notes.append(f"{said} ignored: the answer also had edits")
         return Proposal(candidates=[patch], usage=usage, notes=notes)
+
+    def _unusable(self, reason: str, response: dict, *, edited: bool, usage: Usage, notes: list[str]) -> Proposal:
+        """An unusable answer (``reason`` why) as a Proposal without candidates; fed back in the
+        next request, ``blocked`` after ``max_malformed`` in a row. ``edited``: the answer tried
+        an edit (which ends a READ streak)."""
+        if response.get("stop_reason") in ("length", "max_tokens"):
+            reason += f" (the answer was cut off at max_tokens={self.max_tokens})"
+        self.malformed_in_row += 1
+        if edited:
+            self.reads_in_row = 0
+        self.stats["malformed"] += 1
+        self._pending = reason
+        notes.append(reason)
+        if self.malformed_in_row >= self.max_malformed:
+            blocked = f"{self.name} gave {self.malformed_in_row} unusable answers in a row; last: {reason}"
+            return Proposal(usage=usage, blocked=blocked, notes=notes)
+        return Proposal(usage=usage, notes=notes)
 
     def _reply(self, reply: Reply, context: Context, usage: Usage, notes: list[str]) -> Proposal:
         """A DONE / ANSWER / READ answer as a Proposal (READ: serve the files for the next request)."""
@@ -363,151 +341,6 @@ class LLMGenerator(Generator):
             return Patch.from_texts(changes, _description(answer, self.name, sorted(changes)), meta)
         except PatchError as exc:
             raise EditError(f"the edits do not make a usable patch: {exc}") from None
-
-    # -- calls, retries, usage ------------------------------------------------------------
-
-    def call(self, request: dict) -> dict:
-        """Send ``request`` with retries; return the response dict with ``latency``
-        (seconds, retries and waits included), ``attempts`` and ``retries`` (notes).
-
-        Every attempt's timeout and every retry wait is capped by the time the run
-        has left (``Context.deadline``): a hanging server or a ``Retry-After: 100000``
-        cannot hold the run past ``--max-seconds``.
-
-        Raises:
-            GeneratorError: a non-retryable error, or retries exhausted ("gave up after
-                N attempts over S s: last error ...").
-            BudgetExceeded: the run's time ran out before or during the call
-                (``reason`` ``max_wall_seconds``).
-        """
-        start = time.monotonic()
-        deadline = self._deadline
-        retries: list[str] = []
-
-        def before_sleep(state: tenacity.RetryCallState) -> None:
-            wait = state.upcoming_sleep
-            exc = state.outcome.exception() if state.outcome else None
-            retries.append(f"attempt {state.attempt_number} failed ({exc}); waited {wait:.2f} s")
-            self.stats["retries"] += 1
-            self.stats["waited"] += wait
-
-        def attempt() -> dict:
-            timeout = self.timeout
-            if deadline is not None:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise BudgetExceeded("max_wall_seconds", f"{self.name}: the run's time budget "
-                                         f"ran out before the model answered ({_since(start)})")
-                timeout = min(timeout, left)
-            return self._complete(request, timeout)
-
-        left = None if deadline is None else deadline - start
-        policy = retrying(self.retry, left, self.sleep, before_sleep)
-        try:
-            response = policy(attempt)
-        except TransientError as exc:
-            attempts = policy.statistics.get("attempt_number", 1)
-            if deadline_fired(policy):
-                raise BudgetExceeded("max_wall_seconds", f"{self.name}: no time left for another "
-                                     f"attempt within the run's time budget after {attempts} "
-                                     f"attempt(s) over {_since(start)}; last error: {exc}") from exc
-            raise GeneratorError(
-                f"{self.name}: gave up after {attempts} attempts over {_since(start)}: "
-                f"last error: {exc}. The service may be overloaded or down; try again later "
-                "or raise the retry budget"
-            ) from exc
-        self.stats["calls"] += 1
-        response = dict(response)
-        response["latency"] = round(time.monotonic() - start, 6)
-        response["attempts"] = len(retries) + 1
-        response["retries"] = retries
-        return response
-
-    def _complete(self, request: dict, timeout: float) -> dict:
-        """One model call (no retries) within ``timeout`` seconds: ``{text, input_tokens,
-        output_tokens, stop_reason, model, id, raw}``, plus ``cut`` (a note) when the
-        reply was cut at ``request["max_tokens"]`` by loopwright because the server
-        kept sending.
-
-        Raises:
-            TransientError: worth retrying. GeneratorError: not. BudgetExceeded: the
-                deadline passed while the reply was streaming.
-        """
-        raise NotImplementedError
-
-    def read_stream(self, deltas, request: dict, close: Callable[[], None]) -> tuple[str, int, str]:
-        """Read a streamed reply's text ``deltas`` (an iterable of str), stopping at the budget.
-
-        Stops reading (and calls ``close``) once the reply exceeds ``request["max_tokens"]``
-        output tokens (counted with :class:`TokenCounter`, a server that ignores
-        ``max_tokens`` cannot flood the run) or the call's deadline passes.
-
-        Returns:
-            ``(text, tokens counted, cut note or "")``.
-
-        Raises:
-            BudgetExceeded: the deadline passed mid-reply (``usage`` counts what was read).
-        """
-        limit = int(request["max_tokens"])
-        parts: list[str] = []
-        counted = 0
-        for delta in deltas:
-            if not delta:
-                continue
-            delta = clean_text(delta)
-            parts.append(delta)
-            counted += self.tokens.count(delta)
-            if counted > limit:
-                close()
-                return "".join(parts), counted, (
-                    f"the server kept sending past max_tokens={limit}; stopped reading at {counted} tokens")
-            if self._deadline is not None and time.monotonic() > self._deadline:
-                close()
-                tin = self.tokens.count_messages(request["system"], request["messages"])
-                used = Usage(tin, counted, cost_usd(self.model, tin, counted, self.prices), 0.0, 1)
-                raise BudgetExceeded("max_wall_seconds", f"{self.name}: the run's time budget ran "
-                                     f"out while the reply was streaming ({counted} tokens read)", used)
-        return "".join(parts), counted, ""
-
-    def _usage(self, response: dict) -> Usage:
-        tin, tout = int(response.get("input_tokens", 0)), int(response.get("output_tokens", 0))
-        cost = cost_usd(self.model, tin, tout, self.prices)
-        return Usage(tin, tout, cost, float(response.get("latency", 0.0)), 1)
-
-    def http_error(self, status: int, message: str, headers: Mapping[str, str] | None) -> Exception:
-        """Map an HTTP error to :class:`TransientError` (408/409/429/5xx) or an actionable
-        :class:`GeneratorError` (other 4xx)."""
-        detail = f"HTTP {status}: {message}"
-        if status == 429 or status in (408, 409) or status >= 500:
-            return TransientError(detail, parse_retry_after(headers))
-        where = self.base_url or "the provider"
-        fixes = {
-            401: f"the API key in {self.key_env} was rejected by {where}; set a valid key",
-            403: f"the API key in {self.key_env} may not use model {self.model!r}; check the "
-            "key's permissions, or choose another model with --model",
-            404: f"model {self.model!r} not found at {where}; check the model name "
-            "(--model PROVIDER:MODEL) and the base URL",
-            400: "the request was rejected as invalid; if the prompt is too long for the "
-            "model, lower max_context_tokens",
-            402: f"the account behind {self.key_env} cannot pay for this call; check its billing",
-            413: "the request is too large for the API; lower max_context_tokens",
-        }
-        fix = fixes.get(status, "the request was refused")
-        return GeneratorError(f"{self.name}: {fix} ({detail})")
-
-
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def _since(start: float) -> str:
-    return f"{time.monotonic() - start:.1f} s"
-
-
-def clean_text(text: object) -> str:
-    """A reply's text as valid Unicode: lone surrogates (from ``\\ud800`` JSON escapes)
-    become U+FFFD, so hashing and writing it cannot fail; None becomes ``""``."""
-    value = "" if text is None else str(text)
-    return _SURROGATE.sub("\ufffd", value)
 
 
 def _description(answer: str, name: str, files: list[str]) -> str:

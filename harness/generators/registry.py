@@ -13,15 +13,13 @@ from __future__ import annotations
 
 import importlib
 import os
+import sys
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
-from harness.generators.base import Generator
-from harness.generators.chain import ChainGenerator
-from harness.generators.llm import LLMGenerator
-from harness.generators.pricing import price_for
-from harness.generators.replay import cassette_models
-from harness.generators.replay import record as record_to
-from harness.generators.replay import replay as replay_from
+if TYPE_CHECKING:  # the model stack (tenacity, the prompts) loads only when a model generator is built
+    from harness.generators.base import Generator
+    from harness.generators.llm import LLMGenerator
 
 #: provider -> (module, class); imported on use (the SDKs take seconds to import).
 PROVIDERS = {
@@ -73,6 +71,10 @@ def make_generator(
         GeneratorError: a cassette that is missing, unreadable, or has no exchange
             for the model.
     """
+    from harness.generators.replay import cassette_models
+    from harness.generators.replay import record as record_to
+    from harness.generators.replay import replay as replay_from
+
     env = os.environ if env is None else env
     spec = spec.strip()
     if "," in spec:
@@ -128,6 +130,12 @@ def default_generator_spec(env: Mapping[str, str] | None = None) -> str:
 def unpriced_models(generator: Generator) -> list[str]:
     """``provider:model`` names of the model generators in ``generator`` (a chain's members
     included) whose price per token is unknown: ``--max-cost`` cannot bound them."""
+    llm = sys.modules.get("harness.generators.llm")
+    if llm is None:  # no model generator exists before its module is loaded: an offline run loads none
+        return []
+    from harness.generators.chain import ChainGenerator
+    from harness.generators.pricing import price_for
+
     members = generator.generators if isinstance(generator, ChainGenerator) else [generator]
     return [g.name for g in members
-            if isinstance(g, LLMGenerator) and price_for(g.model, g.prices) is None]
+            if isinstance(g, llm.LLMGenerator) and price_for(g.model, g.prices) is None]
