@@ -129,8 +129,8 @@ class Outcome:
         plausible: for the chosen patch, how many plausible patches (fixing every failing
             test, breaking none) were compared; alternatives: the others' descriptions;
             window: what comparing cost (``candidates`` started after the first plausible
-            patch, ``seconds`` from it to the choice, ``first_seconds`` from the batch's
-            start to it).
+            patch was decided, ``ahead``: those after it already started then, ``seconds``
+            from it to the choice, ``first_seconds`` from the batch's start to it).
     """
 
     patch: Patch

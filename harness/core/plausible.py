@@ -81,10 +81,11 @@ class Window:
     """How long a batch keeps validating candidates after its first plausible patch, to
     compare it with the next ones (:meth:`harness.core.validate.Validator.first_accepted`).
     Candidates already started (in flight, or validated ahead in a slot that was free) are
-    always weighed; these limits decide only whether more are started.
+    always weighed; these limits decide whether more are started.
 
     Attributes:
-        candidates: at most this many more candidates are started after it (default 4).
+        candidates: the candidates after it that are weighed: those already started count,
+            and more are started until there are this many (default 4).
         unprotected_per_slot: when it is unprotected (no passing test executes its changed
             lines), at least this many per slot are started, looking for a protected
             one (default 2).
@@ -99,7 +100,7 @@ class Window:
     fraction: float | None = 0.5
 
     def budget(self, unprotected: bool, slots: int) -> int:
-        """Candidates that may still be started once the first plausible patch is known."""
+        """Candidates after the first plausible patch to weigh (those already started included)."""
         return max(self.candidates, self.unprotected_per_slot * slots if unprotected else 0)
 
     def closed(self, searched: float, elapsed: float) -> bool:

@@ -117,7 +117,8 @@ class Validator(CandidateStages):
         the oldest undecided one (a fix running the whole suite does not leave the other
         slots idle), and outcomes are decided in candidate order. After the first
         plausible patch, the candidates already started and a few more (:attr:`window`:
-        by count, and by seconds against the time it took to find it; more when it is
+        by count, those already started after it included, and by seconds against the
+        time it took to find it; more when it is
         *unprotected*: no passing test executes its changed lines, see
         :mod:`harness.core.evidence`) are validated too, and
         :func:`harness.core.plausible.choose` picks: protected first, then the most natural
@@ -138,7 +139,7 @@ class Validator(CandidateStages):
         kept: list[tuple[tuple, Outcome]] = []
         plausible: list[Outcome] = []
         it = iter(patches)
-        order, after, more = 0, 0, True
+        order, after, ahead, more = 0, 0, 0, True
         t_start, t_first = time.monotonic(), 0.0  # t_first: when the first plausible patch was decided
         budget: int | None = None  # candidates still to start once a plausible patch is found
         while True:
@@ -161,9 +162,9 @@ class Validator(CandidateStages):
                 if outcome is not None and outcome.complete:
                     outcome.order = order
                     plausible.append(outcome)
-                    if budget is None:
-                        t_first = time.monotonic()
-                        budget = self.window.budget(outcome.unprotected, len(self.slots))
+                    if budget is None:  # the candidates already started after it count too
+                        t_first, ahead = time.monotonic(), len(pending)
+                        budget = max(0, self.window.budget(outcome.unprotected, len(self.slots)) - ahead)
                 elif outcome is not None:
                     on_outcome(outcome)
                     if outcome.viable and self.partial_as_lead:
@@ -171,7 +172,7 @@ class Validator(CandidateStages):
                     elif outcome.viable:
                         kept.append((rank_key(len(outcome.fixed), outcome.protection, order), outcome))
         if plausible:
-            return self._choose(plausible, on_outcome, {"candidates": after,
+            return self._choose(plausible, on_outcome, {"candidates": after, "ahead": ahead,
                                 "seconds": round(time.monotonic() - t_first, 3),
                                 "first_seconds": round(t_first - t_start, 3)})
         if not kept:
