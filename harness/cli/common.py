@@ -2,13 +2,15 @@
 from flags, the error exit, and the options several commands declare alike.
 
 The command modules (:mod:`harness.cli.fix`, :mod:`harness.cli.do`,
-:mod:`harness.cli.review`) import this module; none imports another command module
+:mod:`harness.cli.review`, :mod:`harness.cli.ci`) import this module; none imports another command module
 or :mod:`harness.cli` (which loads them lazily by name).
 """
 
 from __future__ import annotations
 
 import json
+import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +64,34 @@ def build_generator(spec_name: str, loop: LoopSpec, *, record: str | None = None
     return ChainGenerator(built)
 
 
+#: the built-in loop ``review`` and ``ci`` run on review comments
+REVIEW_LOOP = "review-comments"
+
+
+def review_generator(spec: str | None, loop: LoopSpec, **llm):
+    """The model for review tasks: ``spec``, else the loop's model, else whichever
+    provider has a key. The offline ``templates`` repairer only fixes failing tests.
+
+    Raises:
+        UsageError: ``templates`` asked for, or no usable model (the message says which key to set).
+    """
+    from harness.generators.registry import KEY_ENV, default_generator_spec
+
+    if spec is None:
+        provider = loop.generator.split(":")[0]
+        spec = loop.generator if os.environ.get(KEY_ENV.get(provider, "")) else default_generator_spec()
+        if spec == "templates":
+            spec = loop.generator
+    if "templates" in [p.strip() for p in spec.split(",")]:
+        raise UsageError("review comments need a model: the offline templates repairer only fixes failing "
+                         "tests; use --model openai:MODEL or anthropic:MODEL (or replay:FILE)")
+    try:
+        return build_generator(spec, loop, **llm)
+    except UsageError as exc:  # the generic advice to run offline does not apply here
+        msg = re.sub(r",? (?:or )?(?:run offline with|use) --model templates", "", str(exc))
+        raise UsageError(msg + "; review comments need a model (or --replay FILE)") from None
+
+
 def default_generator(loop: LoopSpec) -> str:
     """The loop's worker model; for the offline default, escalate to a model when a key is set."""
     from harness.generators.registry import default_generator_spec
@@ -111,3 +141,11 @@ MAX_TOKENS = typer.Option(None, "--max-tokens", help="Stop before a model call w
 BASE_URL = typer.Option(None, "--base-url", help="API root for OpenAI-compatible servers (Ollama, vLLM, …).")
 RECORD = typer.Option(None, "--record", help="Record every model exchange to this cassette (JSONL).")
 REPLAY = typer.Option(None, "--replay", help="Answer model calls from this cassette instead of the network.")
+#: review and ci: a model (templates only for ci's fix), budgets per comment / per fix
+REVIEW_MODEL = typer.Option(None, "--model", "--generator", help="openai:MODEL | anthropic:MODEL | replay:FILE; for "
+                            "fix also templates or a chain (default: the loop's model, or the provider whose key "
+                            "is set).")
+PER_TASK_ITERATIONS = typer.Option(None, "--max-iterations",
+                                   help="Iterations per comment / per fix (overrides the loop).")
+PER_TASK_SECONDS = typer.Option(None, "--max-seconds", help="Wall seconds per comment / per fix (overrides the loop).")
+JSON_SUMMARY = typer.Option(False, "--json", help="Print one JSON summary on stdout.")
