@@ -34,7 +34,8 @@ from rich.console import Console
 from rich.table import Table
 
 from evals.inject import is_test_path
-from evals.prepare import PrepareError, cache_root, prepare_task, run_process, run_tests
+from evals.prepare import prepare_task
+from evals.sources import PrepareError, cache_root, run_process, run_tests
 
 __all__ = ["Row", "ensure_prepared", "load_suite", "main", "render", "run_task", "summarize"]
 

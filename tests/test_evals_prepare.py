@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from evals.inject import InjectError, Site, apply_site, choose_sites, find_sites, is_test_path
-from evals.prepare import BadInput, PrepareError, prepare_task, run_tests
+from evals.prepare import prepare_task
+from evals.sources import BadInput, PrepareError, run_tests
 
 MODULE = textwrap.dedent('''\
     """A tiny module with one of every kind of injection site."""
