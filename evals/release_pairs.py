@@ -245,7 +245,7 @@ def summarize(rows: list[dict]) -> dict:
     """total, fixed, fixed_pct, same_as_developer (count and % of fixes), candidates per fix
     (mean), median and p90 wall seconds over all tasks and over fixed tasks (nearest rank),
     and harness_overhead = 1 - (sum of test seconds / sum of wall seconds) over the tasks
-    that report both (as :func:`evals.bench.summarize` computes it)."""
+    that report both (as :func:`evals.bench_report.summarize` computes it)."""
     fixed = [r for r in rows if r["status"] == "fixed"]
     walls = [r["wall_seconds"] for r in rows if r["wall_seconds"] is not None]
     fixed_walls = [r["wall_seconds"] for r in fixed if r["wall_seconds"] is not None]
