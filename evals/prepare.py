@@ -24,8 +24,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from evals.inject import InjectError, apply_site, choose_sites
-from evals.sources import (BadInput, PrepareError, cache_root, executed_lines, fetch_sdist, run_git, run_tests,
-                           unpack)
+from evals.sources import (BadInput, PrepareError, TestRun, cache_root, executed_lines, fetch_sdist, run_git,
+                           run_tests, unpack)
 
 __all__ = ["TaskInfo", "prepare_task"]
 
@@ -93,6 +93,7 @@ def _local_name_version(path: Path) -> tuple[str, str]:
 
 
 # -- the task -------------------------------------------------------------------------------
+# Over 60 lines for its docstring (the code is 40): the preparation's steps read in order.
 def prepare_task(spec: str, seed: int, out_dir: str | Path, *, cache_dir: Path | None = None,
                  test_timeout: float = 300.0, mutant_timeout: float = 60.0,
                  max_attempts: int = 30, log=None) -> TaskInfo:
@@ -124,15 +125,8 @@ def prepare_task(spec: str, seed: int, out_dir: str | Path, *, cache_dir: Path |
     repo = Path(out_dir).resolve()
     if repo.exists() and any(repo.iterdir()):
         raise BadInput(f"{repo} exists and is not empty; choose another --out or remove it")
-    source = local or fetch_sdist(name, version, cache)
-    repo.mkdir(parents=True, exist_ok=True)
-    unpack(source, repo)
-    run_git(repo, "init", "-q", "-b", "main", "--template=")
-    run_git(repo, "add", "-A", "-f")
-    run_git(repo, "commit", "-q", "--no-verify", "-m", f"{name} {version} (sdist, unmodified)")
-    base = run_git(repo, "rev-parse", "HEAD")
+    base = _commit_sdist(local or fetch_sdist(name, version, cache), repo, f"{name} {version}")
     say(f"{name} {version}: unpacked into {repo} ({base[:12]})")
-
     say("running its tests before injecting a bug…")
     baseline = run_tests(repo, test_timeout, stop_first=True)
     if baseline.returncode != 0:
@@ -142,27 +136,14 @@ def prepare_task(spec: str, seed: int, out_dir: str | Path, *, cache_dir: Path |
     say(f"tests pass ({baseline.seconds:.1f}s); recording which lines they execute (coverage)…")
     executed = executed_lines(repo, base, cache, test_timeout * 3)
 
-    modules = {}
-    for rel in sorted(executed):
-        modules[rel] = (repo / rel).read_bytes()
+    modules = {rel: (repo / rel).read_bytes() for rel in sorted(executed)}
     sites = choose_sites(modules, executed, seed)
     if not sites:
         raise PrepareError(f"{name} {version}: no injection site in code the tests execute")
     for attempt, site in enumerate(sites[:max_attempts], start=1):
-        path = repo / site.path
-        original = modules[site.path]
-        try:
-            path.write_bytes(apply_site(original, site))
-        except InjectError as exc:
-            say(f"try {attempt}: skipped: {exc}")
-            continue
-        run = run_tests(repo, mutant_timeout)
-        ok = run.returncode == 1 and bool(run.failed)
-        say(f"try {attempt}: {site.description}: " + (
-            "hangs" if run.timed_out else f"{len(run.failed)} failing" if ok
-            else f"rejected (exit {run.returncode}, {len(run.failed)} failing)"))
-        if not ok:
-            path.write_bytes(original)
+        path, original = repo / site.path, modules[site.path]
+        run = _try_mutant(repo, site, original, f"try {attempt}", mutant_timeout, say)
+        if run is None:
             continue
         run_git(repo, "add", "--", site.path, date=BUG_DATE)
         run_git(repo, "commit", "-q", "--no-verify", "-m", "inject bug", date=BUG_DATE)
@@ -175,6 +156,41 @@ def prepare_task(spec: str, seed: int, out_dir: str | Path, *, cache_dir: Path |
                         round(baseline.seconds, 3), round(time.monotonic() - t_start, 3))
     raise PrepareError(f"{name} {version} seed {seed}: none of {min(len(sites), max_attempts)} "
                        "mutants made a test fail without hanging")
+
+
+def _commit_sdist(source: Path, repo: Path, what: str) -> str:
+    """Unpack ``source`` into ``repo`` (created), commit it as ``WHAT (sdist, unmodified)`` with
+    the fixed identity and date; the commit id.
+
+    Raises:
+        PrepareError: unpacking or git failed.
+    """
+    repo.mkdir(parents=True, exist_ok=True)
+    unpack(source, repo)
+    run_git(repo, "init", "-q", "-b", "main", "--template=")
+    run_git(repo, "add", "-A", "-f")
+    run_git(repo, "commit", "-q", "--no-verify", "-m", f"{what} (sdist, unmodified)")
+    return run_git(repo, "rev-parse", "HEAD")
+
+
+def _try_mutant(repo: Path, site, original: bytes, label: str, timeout: float, say) -> TestRun | None:
+    """Write ``site``'s mutant of ``original`` and run the tests (``timeout`` wall seconds): the
+    run when it exits 1 with failing tests, else None with the file restored (``say`` tells why)."""
+    path = repo / site.path
+    try:
+        path.write_bytes(apply_site(original, site))
+    except InjectError as exc:
+        say(f"{label}: skipped: {exc}")
+        return None
+    run = run_tests(repo, timeout)
+    ok = run.returncode == 1 and bool(run.failed)
+    say(f"{label}: {site.description}: " + (
+        "hangs" if run.timed_out else f"{len(run.failed)} failing" if ok
+        else f"rejected (exit {run.returncode}, {len(run.failed)} failing)"))
+    if not ok:
+        path.write_bytes(original)
+        return None
+    return run
 
 
 def main(argv: list[str] | None = None) -> int:
