@@ -105,7 +105,8 @@ class FakeLLMServer:
         self._queue: list = list(replies)
         self._lock = threading.Lock()
         self.requests: list[Received] = []
-        self._httpd = _Server(("127.0.0.1", 0), _handler(self))
+        self._httpd = _Server(("127.0.0.1", 0), _Handler)
+        self._httpd.llm = self
         self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}"
         self.openai_url = self.url + "/v1"
         self.anthropic_url = self.url
@@ -148,6 +149,7 @@ class FakeLLMServer:
 
 
 class _Server(ThreadingHTTPServer):
+    llm: FakeLLMServer  # the scripted server whose replies the handler sends
     daemon_threads = True
     block_on_close = False  # keep-alive client connections must not block server_close()
 
@@ -308,71 +310,73 @@ def error_body(path: str, err: Error, n: int) -> dict:
     }
 
 
-def _handler(server: FakeLLMServer) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+class _Handler(BaseHTTPRequestHandler):
+    """One HTTP exchange with a :class:`FakeLLMServer` (``self.server.llm``): route, answer, stream."""
 
-        def log_message(self, format: str, *args: object) -> None:
-            pass
+    protocol_version = "HTTP/1.1"
+    server: _Server
 
-        def do_POST(self) -> None:
-            length = int(self.headers.get("content-length") or 0)
-            raw = self.rfile.read(length) if length else b""
-            path = self.path.split("?", 1)[0]
-            try:
-                body = json.loads(raw or b"{}")
-            except ValueError:
-                body = {"_raw": raw.decode("utf-8", "replace")}
-            if path not in (OPENAI_PATH, ANTHROPIC_PATH):
-                self._send(404, {}, {"error": {"message": f"no route {path}"}})
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("content-length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        path = self.path.split("?", 1)[0]
+        try:
+            body = json.loads(raw or b"{}")
+        except ValueError:
+            body = {"_raw": raw.decode("utf-8", "replace")}
+        if path not in (OPENAI_PATH, ANTHROPIC_PATH):
+            self._send(404, {}, {"error": {"message": f"no route {path}"}})
+            return
+        llm = self.server.llm
+        reply = llm._next(path, body, {k.lower(): v for k, v in self.headers.items()})
+        self._answer(path, body, Reply(reply) if isinstance(reply, str) else reply, len(llm.requests))
+
+    def _answer(self, path: str, body: dict, reply: Reply | Error | tuple, n: int) -> None:
+        """Send ``reply`` to request number ``n``: raw, an API error, a message, or a stream."""
+        if isinstance(reply, tuple):
+            status, headers, payload = reply
+            self._send(status, headers, payload)
+        elif isinstance(reply, Error):
+            self._send(reply.status, reply.headers, error_body(path, reply, n))
+        else:
+            if reply.delay:
+                time.sleep(reply.delay)
+            if body.get("stream"):
+                make_stream = anthropic_stream if path == ANTHROPIC_PATH else openai_stream
+                self._stream(make_stream(body, reply, n), reply.chunk_delay)
                 return
-            reply = server._next(path, body, {k.lower(): v for k, v in self.headers.items()})
-            n = len(server.requests)
-            if isinstance(reply, str):
-                reply = Reply(reply)
-            if isinstance(reply, tuple):
-                status, headers, payload = reply
-                self._send(status, headers, payload)
-            elif isinstance(reply, Error):
-                self._send(reply.status, reply.headers, error_body(path, reply, n))
-            else:
-                if reply.delay:
-                    time.sleep(reply.delay)
-                if body.get("stream"):
-                    make_stream = anthropic_stream if path == ANTHROPIC_PATH else openai_stream
-                    self._stream(make_stream(body, reply, n), reply.chunk_delay)
-                    return
-                make = anthropic_message if path == ANTHROPIC_PATH else openai_completion
-                self._send(200, {}, make(body, reply, n))
+            make = anthropic_message if path == ANTHROPIC_PATH else openai_completion
+            self._send(200, {}, make(body, reply, n))
 
-        def _stream(self, chunks, delay: float) -> None:
-            """Send server-sent events with chunked transfer encoding until the client leaves."""
-            try:
-                self.send_response(200)
-                self.send_header("content-type", "text/event-stream")
-                self.send_header("transfer-encoding", "chunked")
-                self.send_header("x-request-id", f"req_{len(server.requests)}")
-                self.end_headers()
-                for data in chunks:
-                    if delay:
-                        time.sleep(delay)
-                    self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
-                self.wfile.write(b"0\r\n\r\n")
-            except (BrokenPipeError, ConnectionResetError):  # the client stopped reading
-                self.close_connection = True
+    def _stream(self, chunks, delay: float) -> None:
+        """Send server-sent events with chunked transfer encoding until the client leaves."""
+        try:
+            self.send_response(200)
+            self.send_header("content-type", "text/event-stream")
+            self.send_header("transfer-encoding", "chunked")
+            self.send_header("x-request-id", f"req_{len(self.server.llm.requests)}")
+            self.end_headers()
+            for data in chunks:
+                if delay:
+                    time.sleep(delay)
+                self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+            self.wfile.write(b"0\r\n\r\n")
+        except (BrokenPipeError, ConnectionResetError):  # the client stopped reading
+            self.close_connection = True
 
-        def _send(self, status: int, headers: dict, payload: object) -> None:
-            data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-            try:
-                self.send_response(status)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(data)))
-                self.send_header("x-request-id", f"req_{len(server.requests)}")
-                for k, v in headers.items():
-                    self.send_header(k, str(v))
-                self.end_headers()
-                self.wfile.write(data)
-            except (BrokenPipeError, ConnectionResetError):  # the client timed out and left
-                pass
-
-    return Handler
+    def _send(self, status: int, headers: dict, payload: object) -> None:
+        data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+        try:
+            self.send_response(status)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(data)))
+            self.send_header("x-request-id", f"req_{len(self.server.llm.requests)}")
+            for k, v in headers.items():
+                self.send_header(k, str(v))
+            self.end_headers()
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):  # the client timed out and left
+            pass

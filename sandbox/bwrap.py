@@ -19,6 +19,8 @@ A process started through :func:`command` sees:
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import functools
 import os
 import re
@@ -103,7 +105,14 @@ def _clean_config(config: str, mtime_ns: int, size: int) -> str:
     fd, path = tempfile.mkstemp(prefix="loopwright-gitconfig-")
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write(sanitize_git_config(text))
+    atexit.register(_remove, path)  # a bind mount keeps its inode: removing the name is safe
     return path
+
+
+def _remove(path: str) -> None:
+    """Remove a sanitized copy when this process ends (missing already: fine)."""
+    with contextlib.suppress(OSError):
+        os.unlink(path)
 
 
 def _under(path: Path, parent: Path) -> bool:

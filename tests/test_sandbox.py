@@ -273,3 +273,21 @@ def test_unified_diff_of_a_window_equals_the_whole_file_diff():
         if rng.random() < 0.2:
             new = new.rstrip("\n")
         assert unified_diff("m.py", old, new) == plain("m.py", old, new)
+
+
+def test_sanitized_git_config_copies_end_with_their_process(make_repo):
+    """The credential-free copy of ``.git/config`` bound over the real one lives in the temp
+    directory only while the process that made it runs (1,100 were once left behind)."""
+    import subprocess
+    import sys
+
+    root = make_repo({"m.py": "a = 1\n"})
+    code = ("import sys\nfrom pathlib import Path\nfrom sandbox import bwrap\n"
+            "argv = bwrap.command(['true'], Path(sys.argv[1]), git_dir=Path(sys.argv[1]) / '.git')\n"
+            "i = argv.index(str(Path(sys.argv[1]) / '.git' / 'config'))\n"
+            "copy = argv[i - 1]\nassert Path(copy).is_file(), copy\nprint(copy)\n")
+    res = subprocess.run([sys.executable, "-c", code, str(root)], capture_output=True, text=True, timeout=60,
+                         cwd=Path(__file__).parents[1])
+    assert res.returncode == 0, res.stderr
+    copy = Path(res.stdout.strip())
+    assert copy.name.startswith("loopwright-gitconfig-") and not copy.exists()

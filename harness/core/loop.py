@@ -74,7 +74,7 @@ class Loop:
         the work ``done`` (or ``answered`` a question), or a limit fires; there are no
         failing tests to make pass, only regressions to avoid.
         """
-        # One function on purpose (84 lines): the whole control flow of an iteration,
+        # One function on purpose (~80 lines): the whole control flow of an iteration,
         # observe → decide → context → generate → evaluate → update, reads top to bottom.
         started = self._started = time.monotonic() - self.state.spent.wall_seconds
         self.test_seconds_before = self.state.spent.test_seconds - self.validator.evaluator.busy_seconds()
@@ -125,8 +125,7 @@ class Loop:
             fresh = self._fresh(proposal.candidates)
             deadline = started + (self.limits.max_wall_seconds or float("inf"))
             # partial fixes are leads (not applied) for a generator that builds on them
-            self.validator.partial_as_lead = self.task is None and getattr(
-                getattr(self.generator, "current", self.generator), "builds_on_leads", False)
+            self.validator.partial_as_lead = self.task is None and self.generator.current.builds_on_leads
             leads = len(self.validator.leads)
             accepted = self.validator.first_accepted(fresh, deadline, self._record)
             if accepted and self.approve:  # the human evaluator sees only verified patches

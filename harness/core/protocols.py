@@ -110,9 +110,13 @@ class Generator(Protocol):
 
     Attributes:
         name: ``templates``, ``provider:model`` or a chain ``a,b``.
+        builds_on_leads: True for a generator that searches on from partial fixes (patches
+            that fix some failing tests): the loop then keeps such patches as leads for it
+            instead of applying them. Default False: a partial fix is accepted as progress.
     """
 
     name: str
+    builds_on_leads: bool = False
 
     def generate(self, context: Context) -> Proposal:
         """Propose patches for ``context``; never applies or evaluates them."""

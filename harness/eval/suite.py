@@ -28,7 +28,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from loops.spec import _dotted, _locate
+from loops.yaml_errors import dotted, locate
 
 __all__ = ["RepoSpec", "Suite", "SuiteError", "TaskSpec", "load_suite"]
 
@@ -164,7 +164,7 @@ def _load_yaml(path: Path, text: str) -> Suite:
     try:
         return Suite.model_validate(data)
     except ValidationError as exc:
-        raise SuiteError([_format(str(path), *_locate(node, tuple(e["loc"])), e) for e in exc.errors()]) from None
+        raise SuiteError([_format(str(path), *locate(node, tuple(e["loc"])), e) for e in exc.errors()]) from None
 
 
 def _load_jsonl(path: Path, text: str) -> Suite:
@@ -198,7 +198,7 @@ def _format(file: str, line: int, loc: tuple, err: dict) -> str:
         msg = f"missing (add '{err['loc'][-1]}:')"
     elif not msg.endswith(")") and isinstance(err.get("input"), (str, int, float, bool)):
         msg = f"{msg} (got {err['input']!r})"
-    return f"{file}:{line}: {_dotted(tuple(err['loc']))}: {msg}"
+    return f"{file}:{line}: {dotted(tuple(err['loc']))}: {msg}"
 
 
 def _resolve_paths(suite: Suite, base: Path) -> None:

@@ -131,6 +131,11 @@ class OpenAIGenerator(LLMGenerator):
             raise TransientError(f"timed out after {timeout:.3g} s ({exc})") from exc
         except (openai.APIConnectionError, httpx.TransportError) as exc:
             raise TransientError(f"cannot connect to {self.base_url} ({exc})") from exc
+        return self._result(request, text, counted, cut, meta, malformed)
+
+    def _result(self, request: dict, text: str, counted: int, cut: str, meta: dict, malformed: str) -> dict:
+        """The completion as the shared model loop reads it: text, stop reason, token usage
+        (the server's, else counted here and marked ``usage_estimated``) and the raw reply."""
         out = {
             "text": text,
             "stop_reason": "length" if cut else meta["finish"],

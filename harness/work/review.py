@@ -122,7 +122,7 @@ def load_comments(path: Path) -> list[ReviewComment]:
     Raises:
         UsageError: unreadable, not a list of comments, or a comment without path/body.
     """
-    from loops.spec import BoundedLoader
+    from loops.yaml_errors import BoundedLoader
 
     try:
         text = Path(path).read_bytes().decode("utf-8")
