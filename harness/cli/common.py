@@ -8,9 +8,12 @@ or :mod:`harness.cli` (which loads them lazily by name).
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -149,3 +152,56 @@ PER_TASK_ITERATIONS = typer.Option(None, "--max-iterations",
                                    help="Iterations per comment / per fix (overrides the loop).")
 PER_TASK_SECONDS = typer.Option(None, "--max-seconds", help="Wall seconds per comment / per fix (overrides the loop).")
 JSON_SUMMARY = typer.Option(False, "--json", help="Print one JSON summary on stdout.")
+
+#: fix, run, resume, status: what a run does at the end, how it runs, which evaluators judge
+APPLY = typer.Option(False, "--apply", help="Apply the final patch to your working tree (only if it is clean).")
+KEEP = typer.Option(False, "--keep", help="Keep the run's worktrees.")
+RUN_JSON = typer.Option(False, "--json", help="Print one JSON summary on stdout instead of the live view.")
+JOBS = typer.Option(None, "--jobs", "-j", help=f"Candidates validated in parallel (default: {config.default_jobs()}, "
+                     "the CPU count, at most 4).")
+GENERATOR = typer.Option(None, "--generator", "--model",
+                    help="templates | openai:MODEL | anthropic:MODEL | replay:FILE, or a chain "
+                         "templates,anthropic:MODEL (default: templates, escalating to a model "
+                         "when OPENAI_API_KEY or ANTHROPIC_API_KEY is set).")
+LINT = typer.Option(None, "--lint/--no-lint", show_default=False,
+                     help="--lint: reject patches that add ruff diagnostics even if the repo does not configure "
+                          "ruff. --no-lint: no lint evaluator (else a configured one that cannot run is exit 2).")
+TYPES = typer.Option(None, "--types/--no-types", show_default=False,
+                      help="--types: reject patches that add type errors (mypy/pyright) even if not configured. "
+                           "--no-types: no type evaluator (else a configured one that cannot run is exit 2).")
+LESSONS = typer.Option(False, "--lessons", help="Write the run's lesson to .loopwright/lessons.md in your "
+                        "working tree (default: only if that file is tracked; else in .git/loopwright/).")
+TESTS = typer.Option(None, "--tests", help="Work on these failing tests only (pytest node ids or file paths; repeat "
+                      "the option for more). Every test still counts for regressions.")
+
+#: The options ``fix`` and ``run`` share, in help order: name -> (type, Typer option or argument).
+#: Declared once here; :func:`run_options` adds them to a command.
+RUN_OPTIONS: dict[str, tuple[Any, Any]] = {
+    "repo": (Path, REPO), "python": (str | None, PYTHON), "max_iterations": (int | None, MAX_ITERATIONS),
+    "max_seconds": (float | None, MAX_SECONDS), "apply": (bool, APPLY), "keep": (bool, KEEP),
+    "as_json": (bool, RUN_JSON), "jobs": (int | None, JOBS), "generator": (str | None, GENERATOR),
+    "record": (str | None, RECORD), "replay": (str | None, REPLAY), "base_url": (str | None, BASE_URL),
+    "max_cost": (float | None, MAX_COST), "max_tokens": (int | None, MAX_TOKENS), "lint": (bool | None, LINT),
+    "types": (bool | None, TYPES), "tests": (list[str] | None, TESTS), "lessons": (bool, LESSONS),
+}
+
+
+def run_options(command: Callable[..., None]) -> Callable[..., None]:
+    """``command(*own parameters, flags)`` as a Typer command taking its own parameters, then
+    :data:`RUN_OPTIONS`; ``command`` gets those options' values as ``flags`` (a dict, name -> value).
+
+    Typer reads a command's parameters from its signature, so the returned function states
+    them in ``__signature__`` (and their types in ``__annotations__``)."""
+    own = [p for p in inspect.signature(command, eval_str=True).parameters.values() if p.name != "flags"]
+    shared = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=kind)
+              for name, (kind, option) in RUN_OPTIONS.items()]
+    own = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in own]
+
+    @functools.wraps(command)
+    def with_options(**values: Any) -> None:
+        flags = {name: values.pop(name) for name in RUN_OPTIONS}
+        return command(**values, flags=flags)
+
+    with_options.__signature__ = inspect.Signature(own + shared)  # type: ignore[attr-defined]
+    with_options.__annotations__ = {p.name: p.annotation for p in own + shared}
+    return with_options
