@@ -24,7 +24,7 @@ import textwrap
 import time
 from pathlib import Path
 
-from evals.classic_programs import PROGRAMS
+from evals.classic_programs import PROGRAMS, with_bug
 
 HARNESS_CMD = [sys.executable, "-m", "harness.cli", "fix"]
 GIT_ENV = {"GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "bench@localhost",
@@ -41,11 +41,11 @@ def make_repo(root: Path, name: str, program: dict) -> Path:
 
     repo = root / name
     repo.mkdir(parents=True)
-    source = textwrap.dedent(program["source"]).lstrip()
-    old, new = program["bug"]
-    if old not in source:
-        raise ValueError(f"{name}: bug line {old!r} not in the source")
-    (repo / f"{name}.py").write_text(source.replace(old, new, 1))
+    try:
+        text = with_bug(program)[0]
+    except ValueError as exc:
+        raise ValueError(f"{name}: {exc}") from None
+    (repo / f"{name}.py").write_text(text)
     (repo / f"test_{name}.py").write_text(textwrap.dedent(program["tests"]).lstrip())
     env = {**os.environ, **GIT_ENV}
     for cmd in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-qm", "bug"]):

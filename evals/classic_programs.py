@@ -7,6 +7,8 @@ it and the buggy line replacing it) and ``tests`` (pytest module importing the p
 
 from __future__ import annotations
 
+import textwrap
+
 PROGRAMS: dict[str, dict] = {
     "bitcount": {
         "source": """
@@ -357,3 +359,20 @@ PROGRAMS: dict[str, dict] = {
         """,
     },
 }
+
+
+
+def with_bug(program: dict) -> tuple[str, str, int]:
+    """``(buggy source, correct source, 1-based bug line)`` of a program entry (shape as in
+    :data:`PROGRAMS`): the correct program dedented, with its bug line swapped in. Shared by
+    :func:`evals.classic.make_repo` and the operator tests (``tests/test_reach_ops.py``).
+
+    Raises:
+        ValueError: the bug's line is not in the source.
+    """
+    source = textwrap.dedent(program["source"]).lstrip()
+    old, new = program["bug"]
+    at = source.find(old)
+    if at < 0:
+        raise ValueError(f"bug line {old!r} not in the source")
+    return source.replace(old, new, 1), source, source.count("\n", 0, at) + 1

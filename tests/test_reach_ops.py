@@ -1,81 +1,74 @@
 """Each operator of ``harness.generators._reach_ops`` (and the completed operator tables)
 offers the developer's fix of one real bug of the kind program-repair benchmarks hold.
 
-The programs are written here after well-known one-line bugs (QuixBugs-style algorithm
-programs); they are this project's own fixtures, not the held-out set.
+The classic programs (QuixBugs-style algorithm programs, this project's own, not the
+held-out set) are the ones ``python -m evals.classic`` runs end to end, taken from
+:mod:`evals.classic_programs`; here each is checked at the operator level: the correct
+program is among the mutants of its buggy line.
 """
 
 from __future__ import annotations
 
+import pytest
+
+from evals.classic_programs import PROGRAMS, with_bug
 from harness.generators.mutations import mutants_at
-from tests.test_mutations import check_all, check_fix, src
+from tests.mutant_checks import check_all, check_fix, find, src
 
 
-def test_bitcount_needs_the_and_assignment():
+def check_program(name: str, operator: str | None, source: str | None = None,
+                  fixed: str | None = None) -> None:
+    """A mutant of the bug line of classic program ``name`` (or of ``source``, whose fix is
+    ``fixed``) gives the correct program, by ``operator``; every mutant is valid."""
+    buggy, correct, line = with_bug(PROGRAMS[name])
+    if source is not None:
+        buggy, correct = source, fixed
+    mutants = mutants_at("pkg/mod.py", buggy, [line])
+    check_all(buggy, mutants)
+    m = find(mutants, correct)
+    assert m.line == line
+    if operator:
+        assert m.operator == operator, m
+
+
+@pytest.mark.parametrize(("name", "operator"), [
+    ("bitcount", "augassign_swap"),          # n ^= n - 1 -> n &= n - 1
+    ("to_base", "swap_commutative"),         # result + alphabet[i] -> alphabet[i] + result
+    ("max_sublist_sum", "wrap_call"),        # x -> max(0, x)
+    ("flatten", "unwrap_call"),              # yield flatten(x) -> yield x
+    ("levenshtein", None),                   # 1 + f(...) -> f(...): const_off_by_one (folded) or drop_term
+    ("lcs_length", "index_off_by_one"),      # dp[i - 1, j] -> dp[i - 1, j - 1]
+    ("sum_list", "name_to_slice"),           # total(xs) -> total(xs[1:])
+    ("rightmost", "attr_swap"),              # node.left -> node.right
+    ("bfs", "const_cond_to_name"),           # while True -> while queue
+    ("binary_search", "call_arity"),         # search(arr, x, mid + 1) -> search(arr, x, mid + 1, hi)
+])
+def test_classic_program_fixed_by_its_operator(name, operator):
+    check_program(name, operator)
+
+
+def test_nested_index_and_extra_argument_variants():
+    buggy, correct, _ = with_bug(PROGRAMS["lcs_length"])
+    nest = lambda t: t.replace("dp[i, j] =", "dp[i][j] =").replace("dp[i - 1, j", "dp[i - 1][j")  # noqa: E731
+    check_program("lcs_length", "index_off_by_one", nest(buggy), nest(correct))
+    buggy, correct, _ = with_bug(PROGRAMS["binary_search"])
+    extra = correct.replace("search(arr, x, mid + 1, hi)", "search(arr, x, x, mid + 1, hi)")
+    check_program("binary_search", "call_arity", extra, correct)
+
+
+def test_an_added_argument_goes_before_the_keywords():
     source = src('''
-        def bitcount(n):
-            count = 0
-            while n:
-                n ^= n - 1
-                count += 1
-            return count
+        def step(state, retry_state=None):
+            return state
+
+        def run(retry_state):
+            return step(retry_state=retry_state)
     ''')
-    check_fix(source, 4, "n ^= n - 1", "n &= n - 1", "augassign_swap")
-
-
-def test_base_conversion_builds_the_string_the_other_way_round():
-    source = src('''
-        def to_base(num, b):
-            result = ''
-            alphabet = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ'
-            while num > 0:
-                i = num % b
-                num = num // b
-                result = result + alphabet[i]
-            return result
-    ''')
-    check_fix(source, 7, "result + alphabet[i]", "alphabet[i] + result", "swap_commutative")
-
-
-def test_max_sublist_sum_resets_at_zero():
-    source = src('''
-        def max_sublist_sum(arr):
-            max_ending_here = 0
-            max_so_far = 0
-            for x in arr:
-                max_ending_here = max_ending_here + x
-                max_so_far = max(max_so_far, max_ending_here)
-            return max_so_far
-    ''')
-    check_fix(source, 5, "max_ending_here + x", "max(0, max_ending_here + x)", "wrap_call")
-
-
-def test_flatten_yields_the_item_not_a_generator():
-    source = src('''
-        def flatten(arr):
-            for x in arr:
-                if isinstance(x, list):
-                    for y in flatten(x):
-                        yield y
-                else:
-                    yield flatten(x)
-    ''')
-    check_fix(source, 7, "flatten(x)", "x", "unwrap_call")
-
-
-def test_levenshtein_match_costs_nothing():
-    source = src('''
-        def levenshtein(source, target):
-            if source == '' or target == '':
-                return len(source) or len(target)
-            elif source[0] == target[0]:
-                return 1 + levenshtein(source[1:], target[1:])
-            else:
-                return 1 + min(levenshtein(source, target[1:]), levenshtein(source[1:], target[1:]),
-                               levenshtein(source[1:], target))
-    ''')
-    # offered as const_off_by_one (`1` -> `0`, folded: no `0 + ...`) and as drop_term
-    check_fix(source, 5, "1 + levenshtein(source[1:], target[1:])", "levenshtein(source[1:], target[1:])")
+    mutants = mutants_at("pkg/mod.py", source, [5])
+    check_all(source, mutants)
+    texts = [m.new_source.splitlines()[4].strip() for m in mutants if m.operator == "call_arity"]
+    assert "return step(retry_state, retry_state=retry_state)" in texts
+    assert not any("retry_stateretry_state" in t for t in texts)
 
 
 def test_a_total_with_a_term_too_many():
@@ -93,80 +86,6 @@ def test_a_weighted_total_missing_a_term():
             return base - misses
     ''')
     check_fix(source, 3, "base - misses", "base - misses + bonus", "add_term")
-
-
-def test_longest_common_substring_extends_the_diagonal():
-    source = src('''
-        from collections import Counter
-
-        def longest_common_substring(s, t):
-            dp = Counter()
-            for i in range(len(s)):
-                for j in range(len(t)):
-                    if s[i] == t[j]:
-                        dp[i, j] = dp[i - 1, j] + 1
-            return max(dp.values()) if dp else 0
-    ''')
-    check_fix(source, 8, "dp[i - 1, j]", "dp[i - 1, j - 1]", "index_off_by_one")
-    nested = source.replace("dp[i, j] = dp[i - 1, j] + 1", "dp[i][j] = dp[i - 1][j] + 1")
-    check_fix(nested, 8, "dp[i - 1][j]", "dp[i - 1][j - 1]", "index_off_by_one")
-
-
-def test_recursive_sum_must_shrink_its_argument():
-    source = src('''
-        def total(xs):
-            if not xs:
-                return 0
-            return xs[0] + total(xs)
-    ''')
-    check_fix(source, 4, "total(xs)", "total(xs[1:])", "name_to_slice")
-
-
-def test_rightmost_node_follows_the_right_child():
-    source = src('''
-        def rightmost(node):
-            while node.right is not None:
-                node = node.left
-            return node.key
-    ''')
-    check_fix(source, 3, "node.left", "node.right", "attr_swap")
-
-
-def test_breadth_first_search_stops_when_the_queue_is_empty():
-    source = src('''
-        from collections import deque
-
-        def breadth_first_search(start, goal):
-            queue = deque([start])
-            seen = {start}
-            while True:
-                node = queue.popleft()
-                if node is goal:
-                    return True
-                for s in node.successors:
-                    if s not in seen:
-                        seen.add(s)
-                        queue.append(s)
-            return False
-    ''')
-    check_fix(source, 6, "while True", "while queue", "const_cond_to_name")
-
-
-def test_recursive_call_missing_an_argument():
-    source = src('''
-        def search(arr, x, lo, hi):
-            if lo > hi:
-                return -1
-            mid = (lo + hi) // 2
-            if arr[mid] < x:
-                return search(arr, x, mid + 1)
-            if arr[mid] > x:
-                return search(arr, x, lo, mid - 1)
-            return mid
-    ''')
-    check_fix(source, 6, "search(arr, x, mid + 1)", "search(arr, x, mid + 1, hi)", "call_arity")
-    extra = source.replace("search(arr, x, lo, mid - 1)", "search(arr, x, x, lo, mid - 1)")
-    check_fix(extra, 8, "search(arr, x, x, lo, mid - 1)", "search(arr, x, lo, mid - 1)", "call_arity")
 
 
 def test_normalize_both_coordinates():

@@ -11,7 +11,7 @@ index in a tuple subscript shifted, a name sliced (``xs`` -> ``xs[1:]``), an att
 swapped for another used in the file, a constant loop condition replaced by a name, a
 call given the arity its other calls (or its definition) have, and a nearby statement
 copied with one operand renamed. Conventions as in :mod:`._mutation_ops` (``cx`` is the
-file's ``mutations._Index``; edits are character offsets into the original text).
+file's ``_index.Index``; edits are character offsets into the original text).
 """
 
 from __future__ import annotations
@@ -19,9 +19,10 @@ from __future__ import annotations
 import ast
 from typing import Any
 
-from harness.generators._mutation_ops import (
-    _BIN, _NON_COMMUTATIVE, Cand, _bin_req, _cand, _rep, _short, fit, plus_minus, prec, rebuild, slot,
+from harness.generators._edit_text import (
+    _BIN, Cand, run_ops, _bin_req, _cand, _rep, _short, fit, plus_minus, prec, rebuild, slot,
 )
+from harness.generators._mutation_ops import _NON_COMMUTATIVE
 
 #: builtins tried as wrappers, most plausible first (``{}`` is the wrapped text).
 WRAPPERS = ("max(0, {})", "abs({})", "len({})", "int({})", "list({})")
@@ -208,7 +209,8 @@ def call_arity(cx: Any, node: ast.Call, out: list) -> None:
         used = {cx.seg(a) for a in node.args}
         for x in [x for x in dict.fromkeys(fill) if x not in used][:3]:
             at = cx.span(node.args[-1])[1] if n else paren + 1
-            _cand(out, "call_arity", node, [(at, at, f", {x}" if n else x)], f"add argument `{x}`")
+            text = f", {x}" if n else f"{x}, " if node.keywords else x  # before any keyword
+            _cand(out, "call_arity", node, [(at, at, text)], f"add argument `{x}`")
             if n:  # or as the first argument
                 _cand(out, "call_arity", node, [(paren + 1, paren + 1, f"{x}, ")], f"add argument `{x}` first")
 
@@ -247,7 +249,8 @@ def attr_swap(cx: Any, node: ast.Attribute, out: list) -> None:
     mod = _module(cx)
     base = node.value.id if isinstance(node.value, ast.Name) else ""
     pool = [a for a in mod.attrs.get(base, []) if a != node.attr] if base else []
-    pool += [a for a in mod.all_attrs if a != node.attr and a not in pool]
+    # from other objects only an attribute of the same case (not `outcome` -> `TYPE_CHECKING`)
+    pool += [a for a in mod.all_attrs if a != node.attr and a not in pool and a.isupper() == node.attr.isupper()]
     for a in pool[:3]:
         _rep(out, cx, "attr_swap", node, e - len(node.attr), e, a)
 
@@ -323,15 +326,9 @@ _EXPR: dict[type, tuple] = {
 
 def expr_mutants(cx: Any, node: ast.expr) -> list[Cand]:
     """Candidates of this module's operators for one expression node (any order)."""
-    out: list[Cand] = []
-    for op in _EXPR.get(type(node), ()):
-        op(cx, node, out)
-    return out
+    return run_ops(_EXPR.get(type(node), ()), cx, node)
 
 
 def stmt_mutants(cx: Any, st: ast.stmt) -> list[Cand]:
     """Candidates of this module's operators for one statement (any order)."""
-    out: list[Cand] = []
-    const_condition_to_name(cx, st, out)
-    copy_renamed(cx, st, out)
-    return out
+    return run_ops((const_condition_to_name, copy_renamed), cx, st)

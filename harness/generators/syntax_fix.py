@@ -23,7 +23,7 @@ import ast
 import re
 from collections.abc import Iterable
 
-from harness.generators.mutations import Mutant
+from harness.generators.mutant import Mutant
 
 #: prior of a syntax repair next to the AST operators' (see ``OPERATOR_PRIORS``):
 #: when the file does not parse, these are the only candidates there are.

@@ -1,0 +1,284 @@
+"""Operators for the fixes of real release regressions that the other operator modules miss.
+
+Found by reading the developers' fixes of the release-pair suite
+(``evals/suites/release-pairs.yaml``) next to what the repairer tried; each operator is a
+general edit, not a rule for one library:
+
+- ``wrap_bool``: a returned value coerced to a truth value (``return include`` ->
+  ``return bool(include)``: a predicate leaking the object it found);
+- ``add_default_arg``: the default argument of a lookup that may miss
+  (``d.pop(k)`` -> ``d.pop(k, None)``, ``getattr(o, n, None)``, ``next(it, None)``);
+- ``const_to_attr``: a number replaced by an attribute of ``self`` the class stores
+  (``uniform(0, high)`` -> ``uniform(self.min, high)``), first an attribute set from a
+  parameter whose default is that number;
+- ``name_to_self``: a value in a method replaced by ``self`` (``f.retry = f`` ->
+  ``f.retry = self``);
+- ``method_swap`` (the older operator's id, widened): a method swapped for a sibling of
+  the same standard type or of a class of this module, named as an extension of it
+  (``dt.time()`` -> ``dt.timetz()``, ``s.split`` -> ``s.rsplit``);
+- ``regex_quantifier``: a quantifier of a regular expression literal changed
+  (``\\d+`` -> ``\\d*``, ``{6}`` -> ``{1,6}``, ``x?`` -> ``x``), also at every identical
+  literal of the file at once (a pattern written twice, fixed twice).
+
+Conventions as in :mod:`._edit_text` (``cx`` is the file's
+:class:`harness.generators._index.Index`; edits are character offsets into the original
+text).
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import collections
+import datetime
+import decimal
+import pathlib
+import re
+from typing import Any
+
+from harness.generators._edit_text import Cand, _cand, _rep, _short, run_ops
+from harness.generators._mutation_ops import _METHODS
+
+#: operators whose edits always parse (a name for a name or constant, a call around an
+#: atom, a character inside a string literal): ``mutants_at`` skips their parse check.
+SAFE = frozenset({"wrap_bool", "const_to_attr", "name_to_self", "regex_quantifier"})
+_FUNCS = (ast.FunctionDef, ast.AsyncFunctionDef)
+_BUILTINS = frozenset(dir(builtins))
+#: callee -> positional arguments after which a default (``None``) may follow.
+_DEFAULTABLE = {"pop": 1, "getattr": 2, "next": 1}
+#: standard types whose methods are each other's siblings (``time``/``timetz``).
+_STD_TYPES = (str, bytes, list, dict, set, tuple, int, float, datetime.datetime, datetime.date,
+              datetime.time, datetime.timedelta, collections.deque, collections.OrderedDict,
+              pathlib.PurePath, decimal.Decimal, type(re.compile("")), type(re.match("", "")))
+_VALUE_SLOTS = {(ast.Assign, "value"), (ast.Return, "value"), (ast.Call, "args"),
+                (ast.keyword, "value")}
+_QUANT = re.compile(r"(?<!\\)(?:\\\\)*([+*?])|\{(\d+)\}")
+_REGEX_HINT = re.compile(r"\\[dwsDWSb]|\[[^\]]*\]|\(\?|[^\\][+*]|\{\d+(,\d*)?\}")
+
+
+def _siblings(methods: list[set[str]], name: str) -> list[str]:
+    """Names of the same class as ``name`` that extend it or that it extends (``time`` ->
+    ``timetz``, ``find`` -> ``rfind``), the closest in length first."""
+    out: set[str] = set()
+    for names in methods:
+        if name in names:
+            out |= {n for n in names if n != name and not n.startswith("_") and min(len(n), len(name)) >= 3
+                    and (n.startswith(name) or name.startswith(n) or n.endswith(name) or name.endswith(n))}
+    # a suffix added (``timetz``, ``splitlines``) before a prefix (``rfind``), then the closest
+    return sorted(out, key=lambda n: (not n.startswith(name), abs(len(n) - len(name)), n))
+
+
+_STD_METHODS = [{n for n in dir(t) if callable(getattr(t, n, None))} for t in _STD_TYPES]
+
+
+# -- facts about the module's classes (one walk per parse, cached on the index) -----
+class _Classes:
+    """Per class of the module: ``self`` attributes in order of first use, the ones set
+    from a parameter with a constant default (attribute -> default), method names; the
+    base classes defined in this module."""
+
+    def __init__(self, tree: ast.Module) -> None:
+        self.by_name = {c.name: c for c in tree.body if isinstance(c, ast.ClassDef)}
+        self.attrs: dict[str, list[str]] = {}
+        self.defaults: dict[str, dict[str, object]] = {}
+        self.methods: list[set[str]] = []
+        for c in self.by_name.values():
+            attrs, defaults = self.attrs.setdefault(c.name, []), self.defaults.setdefault(c.name, {})
+            fns = [f for f in c.body if isinstance(f, _FUNCS)]
+            self.methods.append({f.name for f in fns})
+            for f in fns:
+                a = f.args
+                pos = a.posonlyargs + a.args
+                given = dict(zip([p.arg for p in pos[len(pos) - len(a.defaults):]], a.defaults))
+                given.update({p.arg: d for p, d in zip(a.kwonlyargs, a.kw_defaults) if d is not None})
+                for n in ast.walk(f):
+                    if _self_attr(n) and n.attr not in attrs:
+                        attrs.append(n.attr)
+                    if isinstance(n, ast.Assign) and len(n.targets) == 1 and _self_attr(n.targets[0]):
+                        used = [x.id for x in ast.walk(n.value) if isinstance(x, ast.Name) and x.id in given]
+                        if used and isinstance(given[used[0]], ast.Constant):
+                            defaults.setdefault(n.targets[0].attr, given[used[0]].value)
+
+    def lineage(self, name: str) -> list[str]:
+        """``name`` and its base classes defined in this module, nearest first."""
+        out, todo = [], [name]
+        while todo:
+            c = todo.pop(0)
+            if c in self.by_name and c not in out:
+                out.append(c)
+                todo += [b.id for b in self.by_name[c].bases if isinstance(b, ast.Name)]
+        return out
+
+
+def _self_attr(n: ast.AST) -> bool:
+    return isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name) and n.value.id == "self"
+
+
+def _classes(cx: Any) -> _Classes:
+    got = getattr(cx, "_classes", None)
+    if got is None:
+        got = cx._classes = _Classes(cx.tree)
+    return got
+
+
+def _method(fn: ast.AST | None) -> ast.AST | None:
+    """The method (a function whose first parameter is ``self``) ``fn`` is or is nested in."""
+    while fn is not None:
+        args = fn.args.posonlyargs + fn.args.args
+        if args and args[0].arg == "self":
+            return fn
+        fn = getattr(fn, "_fn", None)
+    return None
+
+
+# -- operators ----------------------------------------------------------------------
+def wrap_bool(cx: Any, st: ast.Return, out: list) -> None:
+    """``return x`` -> ``return bool(x)`` for a value that is not evidently a bool."""
+    v = st.value if isinstance(st, ast.Return) else None
+    if v is None or cx.is_bool(v) or not isinstance(v, (ast.Name, ast.Attribute, ast.Call, ast.Subscript)):
+        return
+    if isinstance(v, ast.Call) and isinstance(v.func, ast.Name) and v.func.id in ("bool", "isinstance"):
+        return
+    if isinstance(v, ast.Name) and v.id in _BUILTINS:
+        return  # `NotImplemented`, not a value this function computed
+    s, e = cx.span(v)
+    _rep(out, cx, "wrap_bool", st, s, e, f"bool({cx.text[s:e]})")
+
+
+def add_default_arg(cx: Any, node: ast.Call, out: list) -> None:
+    """``d.pop(k)`` -> ``d.pop(k, None)``; likewise ``getattr(o, name)`` and ``next(it)``."""
+    f = node.func
+    name = f.attr if isinstance(f, ast.Attribute) else f.id if isinstance(f, ast.Name) else ""
+    if _DEFAULTABLE.get(name) != len(node.args) or node.keywords or any(
+            isinstance(a, ast.Starred) for a in node.args):
+        return
+    at = cx.span(node.args[-1])[1]
+    _cand(out, "add_default_arg", node, [(at, at, ", None")], "add default argument `None`")
+
+
+def const_to_attr(cx: Any, node: ast.Constant, out: list) -> None:
+    """A number in a method -> ``self.attr`` of its class (or a base class of this module):
+    first the attributes set from a parameter whose default is this number, then the ones
+    this method uses, then the others (at most three)."""
+    if type(node.value) not in (int, float) or isinstance(node._p, ast.UnaryOp):
+        return
+    fn = _method(node._fn)
+    cls = getattr(fn, "_p", None)
+    if not isinstance(cls, ast.ClassDef):
+        return
+    info = _classes(cx)
+    lineage = info.lineage(cls.name)
+    here = [a.attr for a in cx.info(node._fn).attrs]
+    ranked: list[str] = []
+    for c in lineage:
+        ranked += [a for a, v in info.defaults.get(c, {}).items() if v == node.value and type(v) is type(node.value)]
+    ranked += here + [a for c in lineage for a in info.attrs.get(c, [])]
+    s, e = cx.span(node)
+    for a in list(dict.fromkeys(ranked))[:3]:
+        _rep(out, cx, "const_to_attr", node, s, e, f"self.{a}")
+
+
+def name_to_self(cx: Any, node: ast.Name, out: list) -> None:
+    """A name used as a value in a method (assigned, returned, passed) -> ``self``."""
+    if node.id in ("self", "cls", "None", "True", "False") or not isinstance(node.ctx, ast.Load):
+        return
+    if (type(node._p), node._f) not in _VALUE_SLOTS or _method(node._fn) is None:
+        return
+    if node.id in _BUILTINS:
+        return  # `NotImplemented`, `print`: not a value of this program
+    p = node._p
+    while p is not None and not isinstance(p, ast.stmt):  # a lambda's own parameter stays
+        if isinstance(p, ast.Lambda) and node.id in {a.arg for a in p.args.args}:
+            return
+        p = p._p
+    s, e = cx.span(node)
+    _rep(out, cx, "name_to_self", node, s, e, "self")
+
+
+def method_sibling(cx: Any, node: ast.Call, out: list) -> None:
+    """``x.time()`` -> ``x.timetz()``: a method of a standard type or of a class of this
+    module swapped for a sibling named as its extension (up to three)."""
+    f = node.func
+    if not isinstance(f, ast.Attribute):
+        return
+    fe = cx.span(f)[1]
+    if cx.text[fe - len(f.attr): fe] != f.attr:
+        return
+    old = set(_METHODS.get(f.attr, ()))
+    for n in [n for n in _siblings(_STD_METHODS + _classes(cx).methods, f.attr) if n not in old][:3]:
+        _rep(out, cx, "method_swap", node, fe - len(f.attr), fe, n)
+
+
+def regex_quantifier(cx: Any, node: ast.Constant, out: list) -> None:
+    """Change one quantifier of a one-line regular expression literal: ``+`` <-> ``*``,
+    ``?`` dropped, ``{n}`` -> ``{1,n}``; the same edit also at every identical literal."""
+    if not isinstance(node.value, (str, bytes)) or node.lineno != node.end_lineno or (
+            isinstance(node._p, ast.Expr)):
+        return
+    s, e = cx.span(node)
+    text = cx.text[s:e]
+    body = node.value if isinstance(node.value, str) else node.value.decode("latin-1")
+    if not _REGEX_HINT.search(body):
+        return
+    twins = _identical_literals(cx, text, s)
+    for m in list(_QUANT.finditer(text))[:6]:
+        at = m.start(1) if m.group(1) else m.start()
+        if _in_class(text, at):
+            continue
+        if m.group(1):
+            ch = m.group(1)
+            if ch == "?" and text[at - 1: at] in ("(", "+", "*", "?", "}"):
+                continue
+            a, b, new = m.start(1), m.end(1), {"+": "*", "*": "+", "?": ""}[ch]
+        else:
+            a, b, new = m.start(), m.end(), "{1," + m.group(2) + "}"
+        desc = f"`{_short(text)}` -> `{_short(text[:a] + new + text[b:])}`"
+        if twins:  # a pattern written twice is fixed twice: both sites first
+            edits = [(s + a, s + b, new)] + [(t + a, t + b, new) for t in twins]
+            _cand(out, "regex_quantifier", node, edits, f"{desc} (and at {len(twins)} identical literals)")
+        _cand(out, "regex_quantifier", node, [(s + a, s + b, new)], desc)
+
+
+def _in_class(text: str, i: int) -> bool:
+    """Is position ``i`` of a regex literal inside a ``[...]`` character class?"""
+    depth, k = False, 0
+    while k < i:
+        c = text[k]
+        if c == "\\":
+            k += 2
+            continue
+        if c == "[" and not depth:
+            depth = True
+        elif c == "]" and depth:
+            depth = False
+        k += 1
+    return depth
+
+
+def _identical_literals(cx: Any, text: str, start: int) -> list[int]:
+    """Start offsets of the other string literals of the file spelled exactly ``text``."""
+    got = getattr(cx, "_literals", None)
+    if got is None:
+        got = cx._literals = {}
+        for n in ast.walk(cx.tree):
+            if isinstance(n, ast.Constant) and isinstance(n.value, (str, bytes)) and n.lineno == n.end_lineno:
+                a, b = cx.span(n)
+                got.setdefault(cx.text[a:b], []).append(a)
+    return [a for a in got.get(text, ()) if a != start][:4]
+
+
+_EXPR = {
+    ast.Call: (add_default_arg, method_sibling),
+    ast.Constant: (const_to_attr, regex_quantifier),
+    ast.Name: (name_to_self,),
+}
+
+
+def expr_mutants(cx: Any, node: ast.expr) -> list[Cand]:
+    """Candidates of this module's operators for one expression node (any order)."""
+    return run_ops(_EXPR.get(type(node), ()), cx, node)
+
+
+def stmt_mutants(cx: Any, st: ast.stmt) -> list[Cand]:
+    """Candidates of this module's operators for one statement (any order)."""
+    return run_ops((wrap_bool,), cx, st)
