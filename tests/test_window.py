@@ -12,20 +12,7 @@ from harness.core.validate import Baseline, Validator
 from sandbox.patch import Patch
 from sandbox.worktree import Worktree, open_repo
 from tests.conftest import PYTHON
-
-MEAN = "def mean(xs):\n    if not xs:\n        return 0\n    return sum(xs) / (len(xs) + 1)\n"
-TESTS = """
-    from stats import mean
-
-    def test_two():
-        assert mean([2, 4]) == 3
-
-    def test_one():
-        assert mean([5]) == 5
-
-    def test_empty():
-        assert mean([]) == 0
-"""
+from tests.test_leads import MEAN, TESTS  # the same buggy mean() and its three tests
 
 
 def _patch(new: str, operator: str) -> Patch:
