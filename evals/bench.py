@@ -18,70 +18,28 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import shlex
 import shutil
-import statistics
 import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
 from rich.console import Console
-from rich.table import Table
 
+from evals.bench_report import Row, figure, render, summarize
 from evals.inject import is_test_path
-from evals.prepare import PrepareError, cache_root, prepare_task, run_process, run_tests
+from evals.prepare import prepare_task
+from evals.sources import PrepareError, cache_root, run_process, run_tests
 
-__all__ = ["Row", "ensure_prepared", "load_suite", "main", "render", "run_task", "summarize"]
+__all__ = ["Row", "ensure_prepared", "load_suite", "main", "run_task"]
 
 ROOT = Path(__file__).resolve().parents[1]
 HARNESS_CMD = [sys.executable, "-m", "harness.cli", "fix"]
 DEFAULT_SUITE = Path(__file__).resolve().parent / "suites" / "default.json"
-
-
-@dataclass
-class Row:
-    """One task's benchmark result (times in wall seconds; None when unknown).
-
-    ``status`` is the harness's (``fixed``, ``partial``, ``not_fixed``,
-    ``nothing_to_fix``, ``error``) or the bench's own ``timeout``,
-    ``bad_output`` (no JSON summary on stdout) or ``prepare_error``.
-    ``verified`` is the bench's own check of a ``fixed`` claim (patch applied to a
-    clean clone, tests rerun, no test file touched); None when not checked.
-    ``wall_seconds`` is the harness's figure when it reported one, else the bench's.
-    ``unprotected`` is the harness's own flag: the fix changes lines no test that
-    passed at the start executes (None when not reported).
-    """
-
-    library: str
-    version: str
-    seed: int
-    status: str
-    stop_reason: str = ""
-    wall_seconds: float | None = None
-    test_seconds: float | None = None
-    candidates_tried: int | None = None
-    iterations: int | None = None
-    exit_code: int | None = None
-    verified: bool | None = None
-    unprotected: bool | None = None
-    bench_seconds: float = 0.0
-    run_id: str = ""
-    bug: str = ""
-    patch_files: list[str] = field(default_factory=list)
-    note: str = ""
-    patch: str = field(default="", repr=False)
-
-    @property
-    def test_share(self) -> float | None:
-        """test_seconds / wall_seconds, or None when either is missing or wall is 0."""
-        if self.test_seconds is None or not self.wall_seconds:
-            return None
-        return self.test_seconds / self.wall_seconds
 
 
 def load_suite(path: Path) -> list[dict]:
@@ -248,93 +206,8 @@ def _parse_summary(out: str) -> dict | None:
     return None
 
 
-def _pct(values: list[float], p: float) -> float | None:
-    """Nearest-rank percentile (p in 0..1) of a non-empty list, else None."""
-    if not values:
-        return None
-    s = sorted(values)
-    return s[max(0, math.ceil(p * len(s)) - 1)]
-
-
-def summarize(rows: list[Row]) -> dict:
-    """Suite figures: counts, wall-time quantiles, candidates per fix, test-time share.
-
-    Returns a dict: ``total``, ``fixed`` (status ``fixed``), ``verified`` (fixed and
-    confirmed by the bench; equals ``fixed`` when verification was off), ``unprotected``
-    (fixed, with changed lines no baseline-passing test executes),
-    ``fix_rate`` (fixed/total), ``median_wall_s`` and ``p90_wall_s`` (nearest
-    rank, over every task), ``mean_candidates_per_fix`` (over fixed tasks that
-    report it), ``test_share`` (sum test_seconds / sum wall_seconds over tasks
-    reporting both) and ``harness_overhead`` (1 - test_share). None where undefined.
-    When the harness validates candidates in parallel, test_seconds adds up the
-    processes' wall times and can exceed the run's wall time (share above 100%).
-    """
-    fixed = [r for r in rows if r.status == "fixed"]
-    walls = [r.wall_seconds for r in rows if r.wall_seconds is not None]
-    cands = [r.candidates_tried for r in fixed if r.candidates_tried is not None]
-    both = [r for r in rows if r.wall_seconds and r.test_seconds is not None]
-    wall_sum = sum(r.wall_seconds for r in both)
-    share = sum(r.test_seconds for r in both) / wall_sum if wall_sum else None
-    return {
-        "total": len(rows),
-        "fixed": len(fixed),
-        "verified": sum(1 for r in fixed if r.verified is not False),
-        "unprotected": sum(1 for r in fixed if r.unprotected),
-        "fix_rate": len(fixed) / len(rows) if rows else None,
-        "median_wall_s": statistics.median(walls) if walls else None,
-        "p90_wall_s": _pct(walls, 0.9),
-        "mean_candidates_per_fix": statistics.mean(cands) if cands else None,
-        "test_share": share,
-        "harness_overhead": None if share is None else 1.0 - share,
-    }
-
-
-def _f(x, fmt: str = "{:.1f}") -> str:
-    return "-" if x is None else fmt.format(x)
-
-
-def render(rows: list[Row], summary: dict, console: Console) -> None:
-    """Print the per-task table and the summary table."""
-    table = Table(title="loopwright bench", show_lines=False)
-    for col, just in (("library", "left"), ("seed", "right"), ("bug", "left"), ("status", "left"),
-                      ("stop reason", "left"), ("wall s", "right"), ("candidates", "right"),
-                      ("test share", "right"), ("verified", "center")):
-        table.add_column(col, justify=just)
-    colors = {"fixed": "green", "partial": "yellow", "not_fixed": "red"}
-    for r in rows:
-        status = f"[{colors.get(r.status, 'magenta')}]{r.status}[/]"
-        ver = {True: "yes", False: "[red]NO[/]", None: ""}[r.verified] + (
-            " [yellow](unprotected)[/]" if r.unprotected else "")
-        table.add_row(f"{r.library} {r.version}", str(r.seed), r.bug.split(":")[0], status,
-                      r.stop_reason or r.note,
-                      _f(r.wall_seconds), _f(r.candidates_tried, "{}"),
-                      _f(r.test_share, "{:.0%}"), ver)
-    console.print(table)
-    s = summary
-    tot = Table(title="summary", show_header=False)
-    tot.add_column(justify="left")
-    tot.add_column(justify="right")
-    tot.add_row("fixed / total", f"{s['fixed']} / {s['total']}" + (
-        f"  ({s['fix_rate']:.0%})" if s["fix_rate"] is not None else ""))
-    if s["verified"] != s["fixed"]:
-        tot.add_row("fixes confirmed by the bench", f"{s['verified']} / {s['fixed']}")
-    tot.add_row("fixes unprotected (no passing test runs the changed lines)",
-                f"{s.get('unprotected', 0)} / {s['fixed']}")
-    tot.add_row("median wall s per task", _f(s["median_wall_s"]))
-    tot.add_row("p90 wall s per task", _f(s["p90_wall_s"]))
-    tot.add_row("mean candidates tried per fix", _f(s["mean_candidates_per_fix"]))
-    tot.add_row("wall time inside test processes", _f(s["test_share"], "{:.0%}"))
-    tot.add_row("harness overhead", _f(s["harness_overhead"], "{:.0%}"))
-    console.print(tot)
-
-
-def main(argv: list[str] | None = None, replay_mode=None) -> int:
-    """CLI entry point: exit 0 when the bench ran (whatever the fix rate), 2 on bad input;
-    with --record-oracle, 1 when a recording did not end fixed.
-
-    ``replay_mode(args, items, run_root, console, err) -> exit code`` runs
-    ``--record-oracle``/``--replay``: those drive the harness's generators, so they
-    live above evals (``python -m harness.bench``, :mod:`harness.bench.replay`)."""
+def _parser() -> argparse.ArgumentParser:
+    """The options of ``python -m evals.bench`` (and ``python -m harness.bench``)."""
     ap = argparse.ArgumentParser(prog="python -m evals.bench", description=__doc__.split("\n")[0])
     ap.add_argument("--suite", type=Path, default=DEFAULT_SUITE)
     ap.add_argument("--limit", type=int, default=None, help="run only the first N tasks")
@@ -352,7 +225,36 @@ def main(argv: list[str] | None = None, replay_mode=None) -> int:
     ap.add_argument("--replay", type=Path, default=None, metavar="DIR",
                     help="replay DIR's cassettes offline; report prompt tokens per request and per "
                          "fixed task next to the tokens of the whole files the prompts name")
-    args = ap.parse_args(argv)
+    return ap
+
+
+def _prepare_all(tasks: list[dict], workdir: Path, err: Console) -> list[tuple[str, dict | Row]]:
+    """``(slug, TaskInfo dict)`` per task, prepared (or found) under ``workdir``; a task that
+    cannot be prepared is a ``prepare_error`` :class:`Row` instead. Progress goes to ``err``."""
+    items: list[tuple[str, dict | Row]] = []
+    t0 = time.monotonic()
+    for task in tasks:
+        name, _, version = task["library"].partition("==")
+        try:
+            info = ensure_prepared(task, workdir)
+            err.print(f"prepared {_slug(task)}: {info['description']}")
+            items.append((_slug(task), info))
+        except PrepareError as exc:
+            err.print(f"[red]prepare failed[/] {_slug(task)}: {exc}")
+            items.append((_slug(task), Row(name, version, task["seed"], "prepare_error",
+                                           note=str(exc)[:200])))
+    err.print(f"{len(tasks)} tasks ready in {time.monotonic() - t0:.1f}s ({workdir / 'tasks'})")
+    return items
+
+
+def main(argv: list[str] | None = None, replay_mode=None) -> int:
+    """CLI entry point: exit 0 when the bench ran (whatever the fix rate), 2 on bad input;
+    with --record-oracle, 1 when a recording did not end fixed.
+
+    ``replay_mode(args, items, run_root, console, err) -> exit code`` runs
+    ``--record-oracle``/``--replay``: those drive the harness's generators, so they
+    live above evals (``python -m harness.bench``, :mod:`harness.bench.replay`)."""
+    args = _parser().parse_args(argv)
     console, err = Console(), Console(stderr=True, soft_wrap=True)
     if not console.is_terminal:  # piped or redirected: do not squeeze the table into 80 columns
         console = Console(width=132)
@@ -369,19 +271,7 @@ def main(argv: list[str] | None = None, replay_mode=None) -> int:
                   "python -m harness.bench --record-oracle DIR / --replay DIR")
         return 2
     workdir = (args.workdir or cache_root() / "bench").expanduser().resolve()
-    items: list[tuple[str, dict | Row]] = []
-    t0 = time.monotonic()
-    for task in tasks:
-        name, _, version = task["library"].partition("==")
-        try:
-            info = ensure_prepared(task, workdir)
-            err.print(f"prepared {_slug(task)}: {info['description']}")
-            items.append((_slug(task), info))
-        except PrepareError as exc:
-            err.print(f"[red]prepare failed[/] {_slug(task)}: {exc}")
-            items.append((_slug(task), Row(name, version, task["seed"], "prepare_error",
-                                           note=str(exc)[:200])))
-    err.print(f"{len(tasks)} tasks ready in {time.monotonic() - t0:.1f}s ({workdir / 'tasks'})")
+    items = _prepare_all(tasks, workdir, err)
     if args.prepare_only:
         return 0
     run_root = workdir / "runs" / time.strftime("%Y%m%d-%H%M%S")
@@ -393,7 +283,7 @@ def main(argv: list[str] | None = None, replay_mode=None) -> int:
             return info
         row = run_task(info, run_root / slug, args.timeout, not args.no_verify, fix_args)
         err.print(f"{row.library} {row.version} seed {row.seed}: {row.status} "
-                  f"({_f(row.wall_seconds)}s)")
+                  f"({figure(row.wall_seconds)}s)")
         return row
 
     if args.record_oracle or args.replay:

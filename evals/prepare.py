@@ -16,54 +16,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import shutil
-import signal
-import subprocess
 import sys
-import tarfile
-import tempfile
 import time
-import xml.etree.ElementTree as ET
-import zipfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from evals.addopts import addopts_without_cov
-from evals.inject import InjectError, apply_site, choose_sites, is_test_path
+from evals.inject import InjectError, apply_site, choose_sites
+from evals.sources import (BadInput, PrepareError, TestRun, cache_root, executed_lines, fetch_sdist, run_git,
+                           run_tests, unpack)
 
-__all__ = ["BadInput", "PrepareError", "TaskInfo", "TestRun", "cache_root", "materialize",
-           "prepare_task", "run_process", "run_tests"]
+__all__ = ["TaskInfo", "prepare_task"]
 
-GIT_NAME, GIT_EMAIL = "loopwright-evals", "evals@loopwright.invalid"
-BASE_DATE, BUG_DATE = "2000-01-01T00:00:00+0000", "2000-01-01T01:00:00+0000"
-PYTEST = ["-m", "pytest", "-q", "-p", "no:cacheprovider"]
-_DROP_ENV = ("PYTEST_ADDOPTS", "PYTEST_PLUGINS", "PYTEST_CURRENT_TEST", "PYTHONPATH",
-             "COVERAGE_FILE", "COVERAGE_PROCESS_START", "COVERAGE_RCFILE")
-
-
-class PrepareError(RuntimeError):
-    """A task could not be prepared; the message says which step failed and why."""
-
-
-class BadInput(PrepareError):
-    """The spec or the output folder is unusable (CLI exit code 2)."""
-
-
-@dataclass
-class TestRun:
-    """One pytest process: ``returncode`` is None when it was killed at the timeout."""
-
-    returncode: int | None
-    seconds: float
-    output: str
-    failed: list[str] = field(default_factory=list)
-
-    @property
-    def timed_out(self) -> bool:
-        """True when the process group was killed at the timeout."""
-        return self.returncode is None
+BUG_DATE = "2000-01-01T01:00:00+0000"
 
 
 @dataclass
@@ -99,12 +65,6 @@ class TaskInfo:
         return asdict(self)
 
 
-def cache_root() -> Path:
-    """``$XDG_CACHE_HOME/loopwright`` (default ``~/.cache/loopwright``)."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "loopwright"
-
-
 # -- sources --------------------------------------------------------------------------------
 def _parse_spec(spec: str) -> tuple[str, str, Path | None]:
     """``name==version`` -> (name, version, None); a local path -> (name, version, path)."""
@@ -132,191 +92,8 @@ def _local_name_version(path: Path) -> tuple[str, str]:
     return (name, version) if name and version[:1].isdigit() else (stem, "0")
 
 
-def fetch_sdist(name: str, version: str, cache: Path) -> Path:
-    """Return the cached sdist of ``name==version``, downloading it with pip if absent.
-
-    Raises:
-        PrepareError: pip failed (no such release, no sdist, registry unreachable).
-    """
-    slot = cache / "sdists" / f"{re.sub(r'[-_.]+', '-', name).lower()}-{version}"
-    found = sorted(p for p in slot.glob("*") if p.is_file()) if slot.is_dir() else []
-    if found:
-        return found[0]
-    slot.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".dl-", dir=slot.parent))
-    try:
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
-               "-q", "-d", str(tmp), f"{name}=={version}"]
-        res = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)
-        files = sorted(tmp.glob("*"))
-        if res.returncode != 0 or len(files) != 1:
-            raise PrepareError(f"pip download of {name}=={version} failed "
-                               f"(exit {res.returncode}):\n{res.stderr.strip()[-2000:]}")
-        try:
-            tmp.rename(slot)
-        except OSError:  # another process won the race: use its copy
-            shutil.rmtree(tmp, ignore_errors=True)
-        return min(slot.glob("*"))
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
-def _check_names(source: Path, names: list[str]) -> None:
-    for name in names:
-        if name.startswith("/") or ".." in Path(name).parts:
-            raise PrepareError(f"{source}: unsafe path in archive: {name}")
-
-
-def unpack(source: Path, dest: Path) -> None:
-    """Put a source tree into the empty folder ``dest``, stripping an sdist's top folder.
-
-    Raises:
-        PrepareError: unknown archive type, or an unsafe member path.
-    """
-    if source.is_dir():
-        shutil.copytree(source, dest, dirs_exist_ok=True, symlinks=True,
-                        ignore=shutil.ignore_patterns(".git", "__pycache__", "*.pyc",
-                                                      ".pytest_cache"))
-        return
-    with tempfile.TemporaryDirectory(prefix="lw-unpack-") as tmp:
-        if zipfile.is_zipfile(source):
-            with zipfile.ZipFile(source) as zf:
-                _check_names(source, zf.namelist())
-                zf.extractall(tmp)
-        elif tarfile.is_tarfile(source):
-            with tarfile.open(source) as tf:
-                _check_names(source, tf.getnames())
-                safe = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
-                tf.extractall(tmp, **safe)  # names checked above
-        else:
-            raise PrepareError(f"{source}: not a tar or zip archive")
-        entries = list(Path(tmp).iterdir())
-        root = entries[0] if len(entries) == 1 and entries[0].is_dir() else Path(tmp)
-        for entry in sorted(root.iterdir()):
-            shutil.move(str(entry), dest / entry.name)
-
-
-# -- processes ------------------------------------------------------------------------------
-def _git(repo: Path, *args: str, date: str = BASE_DATE) -> str:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-    env.update(GIT_CONFIG_NOSYSTEM="1", GIT_CONFIG_GLOBAL=os.devnull,
-               GIT_AUTHOR_NAME=GIT_NAME, GIT_AUTHOR_EMAIL=GIT_EMAIL, GIT_AUTHOR_DATE=date,
-               GIT_COMMITTER_NAME=GIT_NAME, GIT_COMMITTER_EMAIL=GIT_EMAIL,
-               GIT_COMMITTER_DATE=date)
-    res = subprocess.run(["git", "-c", "core.autocrlf=false", "-c", "commit.gpgsign=false", *args],
-                         cwd=repo, env=env, capture_output=True, text=True, check=False)
-    if res.returncode != 0:
-        raise PrepareError(f"git {' '.join(args)} failed in {repo}: {res.stderr.strip()}")
-    return res.stdout.strip()
-
-
-def _test_env(repo: Path | None = None) -> dict[str, str]:
-    """The tests' environment: ours without pytest/coverage settings; for a src layout
-    (``REPO/src/``), ``src`` on ``PYTHONPATH`` so the package imports without being
-    installed (loopwright's test evaluator does the same)."""
-    env = {k: v for k, v in os.environ.items() if k not in _DROP_ENV}
-    env.update(PYTHONDONTWRITEBYTECODE="1", PYTHONHASHSEED="0")
-    if repo is not None and (repo / "src").is_dir():
-        env["PYTHONPATH"] = str(repo / "src")
-    return env
-
-
-def _pytest_args(repo: Path) -> list[str]:
-    """``python -m pytest`` arguments for ``repo``: ours, and its addopts without --cov."""
-    opts = addopts_without_cov(repo)
-    return [*PYTEST, *(["-o", f"addopts={opts}"] if opts is not None else [])]
-
-
-def run_process(cmd: list[str], cwd: Path, timeout: float, env: dict[str, str],
-                stderr=subprocess.STDOUT) -> tuple[int | None, str]:
-    """Run ``cmd`` in a new process group and return (returncode, stdout text).
-
-    ``stderr`` goes to stdout by default (or to a given file object). At ``timeout``
-    wall seconds the whole process group is killed and the returncode is None.
-    """
-    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE,
-                            stderr=stderr, stdin=subprocess.DEVNULL, text=True,
-                            errors="replace", start_new_session=True)
-    try:
-        out, _ = proc.communicate(timeout=timeout)
-        return proc.returncode, out
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        out, _ = proc.communicate()
-        return None, out
-
-
-def run_tests(repo: Path, timeout: float, *, stop_first: bool = False) -> TestRun:
-    """Run the repo's pytest suite with the current interpreter.
-
-    Args:
-        repo: the folder to run ``python -m pytest -q -p no:cacheprovider`` in.
-        timeout: wall seconds before the process group is killed.
-        stop_first: add ``-x`` (stop at the first failure).
-
-    Returns:
-        A :class:`TestRun`; ``failed`` holds ``classname::name`` of failing or erroring
-        test cases (from a JUnit XML report).
-    """
-    with tempfile.TemporaryDirectory(prefix="lw-junit-") as tmp:
-        junit = Path(tmp) / "junit.xml"
-        cmd = [sys.executable, *_pytest_args(repo), f"--junitxml={junit}"] + (["-x"] if stop_first else [])
-        t0 = time.monotonic()
-        rc, out = run_process(cmd, repo, timeout, _test_env(repo))
-        seconds = time.monotonic() - t0
-        failed = []
-        if junit.is_file():
-            try:
-                for case in ET.parse(junit).getroot().iter("testcase"):
-                    if case.find("failure") is not None or case.find("error") is not None:
-                        failed.append(f"{case.get('classname', '')}::{case.get('name', '')}")
-            except ET.ParseError:
-                pass
-    return TestRun(rc, seconds, out, sorted(set(failed)))
-
-
-def executed_lines(repo: Path, key: str, cache: Path, timeout: float) -> dict[str, set[int]]:
-    """Lines of non-test modules executed by the repo's tests: repo-relative path -> lines.
-
-    Runs the suite once under coverage.py (ignoring the project's coverage config) and
-    caches the result in ``cache/coverage/KEY-pyXY.json``; KEY should identify the
-    tree exactly (the base commit id does).
-
-    Raises:
-        PrepareError: the coverage run recorded nothing (it crashed or timed out).
-    """
-    import coverage
-
-    slot = cache / "coverage" / f"{key}-py{sys.version_info[0]}{sys.version_info[1]}.json"
-    if slot.is_file():
-        return {p: set(ls) for p, ls in json.loads(slot.read_text()).items()}
-    root = Path(os.path.realpath(repo))
-    with tempfile.TemporaryDirectory(prefix="lw-cov-") as tmp:
-        rc_file, data_file = Path(tmp) / "empty.rc", Path(tmp) / ".coverage"
-        rc_file.write_text("")
-        env = _test_env(repo) | {"COVERAGE_FILE": str(data_file)}
-        cmd = [sys.executable, "-m", "coverage", "run", f"--rcfile={rc_file}",
-               f"--source={root}", *_pytest_args(repo)]
-        rc, out = run_process(cmd, repo, timeout, env)
-        if not data_file.is_file():
-            raise PrepareError(f"coverage run in {repo} recorded nothing (exit {rc}):\n"
-                               f"{out[-2000:]}")
-        data = coverage.CoverageData(basename=str(data_file))
-        data.read()
-        result: dict[str, set[int]] = {}
-        for f in data.measured_files():
-            try:
-                rel = Path(os.path.realpath(f)).relative_to(root).as_posix()
-            except ValueError:
-                continue
-            if rel.endswith(".py") and not is_test_path(rel):
-                result[rel] = set(data.lines(f) or ())
-    slot.parent.mkdir(parents=True, exist_ok=True)
-    slot.write_text(json.dumps({p: sorted(ls) for p, ls in sorted(result.items())}))
-    return result
-
-
 # -- the task -------------------------------------------------------------------------------
+# Over 60 lines for its docstring (the code is 40): the preparation's steps read in order.
 def prepare_task(spec: str, seed: int, out_dir: str | Path, *, cache_dir: Path | None = None,
                  test_timeout: float = 300.0, mutant_timeout: float = 60.0,
                  max_attempts: int = 30, log=None) -> TaskInfo:
@@ -348,15 +125,8 @@ def prepare_task(spec: str, seed: int, out_dir: str | Path, *, cache_dir: Path |
     repo = Path(out_dir).resolve()
     if repo.exists() and any(repo.iterdir()):
         raise BadInput(f"{repo} exists and is not empty; choose another --out or remove it")
-    source = local or fetch_sdist(name, version, cache)
-    repo.mkdir(parents=True, exist_ok=True)
-    unpack(source, repo)
-    _git(repo, "init", "-q", "-b", "main", "--template=")
-    _git(repo, "add", "-A", "-f")
-    _git(repo, "commit", "-q", "--no-verify", "-m", f"{name} {version} (sdist, unmodified)")
-    base = _git(repo, "rev-parse", "HEAD")
+    base = _commit_sdist(local or fetch_sdist(name, version, cache), repo, f"{name} {version}")
     say(f"{name} {version}: unpacked into {repo} ({base[:12]})")
-
     say("running its tests before injecting a bug…")
     baseline = run_tests(repo, test_timeout, stop_first=True)
     if baseline.returncode != 0:
@@ -366,89 +136,61 @@ def prepare_task(spec: str, seed: int, out_dir: str | Path, *, cache_dir: Path |
     say(f"tests pass ({baseline.seconds:.1f}s); recording which lines they execute (coverage)…")
     executed = executed_lines(repo, base, cache, test_timeout * 3)
 
-    modules = {}
-    for rel in sorted(executed):
-        modules[rel] = (repo / rel).read_bytes()
+    modules = {rel: (repo / rel).read_bytes() for rel in sorted(executed)}
     sites = choose_sites(modules, executed, seed)
     if not sites:
         raise PrepareError(f"{name} {version}: no injection site in code the tests execute")
     for attempt, site in enumerate(sites[:max_attempts], start=1):
-        path = repo / site.path
-        original = modules[site.path]
-        try:
-            path.write_bytes(apply_site(original, site))
-        except InjectError as exc:
-            say(f"try {attempt}: skipped: {exc}")
+        path, original = repo / site.path, modules[site.path]
+        run = _try_mutant(repo, site, original, f"try {attempt}", mutant_timeout, say)
+        if run is None:
             continue
-        run = run_tests(repo, mutant_timeout)
-        ok = run.returncode == 1 and bool(run.failed)
-        say(f"try {attempt}: {site.description}: " + (
-            "hangs" if run.timed_out else f"{len(run.failed)} failing" if ok
-            else f"rejected (exit {run.returncode}, {len(run.failed)} failing)"))
-        if not ok:
-            path.write_bytes(original)
-            continue
-        _git(repo, "add", "--", site.path, date=BUG_DATE)
-        _git(repo, "commit", "-q", "--no-verify", "-m", "inject bug", date=BUG_DATE)
-        _git(repo, "clean", "-q", "-f", "-d", "-x")
+        run_git(repo, "add", "--", site.path, date=BUG_DATE)
+        run_git(repo, "commit", "-q", "--no-verify", "-m", "inject bug", date=BUG_DATE)
+        run_git(repo, "clean", "-q", "-f", "-d", "-x")
         old_line = original.splitlines()[site.line - 1].decode("utf-8", "replace")
         new_line = path.read_bytes().splitlines()[site.line - 1].decode("utf-8", "replace")
         return TaskInfo(name, version, seed, spec, str(repo), site.path, site.line, site.kind,
                         site.description, old_line, new_line, len(run.failed), run.failed,
-                        base, _git(repo, "rev-parse", "HEAD"), attempt,
+                        base, run_git(repo, "rev-parse", "HEAD"), attempt,
                         round(baseline.seconds, 3), round(time.monotonic() - t_start, 3))
     raise PrepareError(f"{name} {version} seed {seed}: none of {min(len(sites), max_attempts)} "
                        "mutants made a test fail without hanging")
 
 
-def materialize(repo_spec: dict, out: Path) -> Path:
-    """Turn a suite task's ``repo`` entry into a fresh git repository at ``out`` (absent or empty).
-
-    ``{"path": DIR}``: a clone of DIR's HEAD. ``{"bundle": FILE}``: a clone of a ``git
-    bundle`` (how repositories travel to remote eval workers). ``{"prepare": {"spec",
-    "seed"}}``: :func:`prepare_task` once into ``cache_root()/tasks`` (file-locked), then a
-    depth-1 clone of the buggy commit, so the injection is not in the clone's history; its
-    :class:`TaskInfo` is copied to ``out/.git/loopwright-task.json``.
-    ``{"release_pair": {...}}``: ``evals.release_pairs.materialize(spec, out)``.
+def _commit_sdist(source: Path, repo: Path, what: str) -> str:
+    """Unpack ``source`` into ``repo`` (created), commit it as ``WHAT (sdist, unmodified)`` with
+    the fixed identity and date; the commit id.
 
     Raises:
-        BadInput: not exactly one known key, or no ``evals.release_pairs`` module.
-        PrepareError: the clone or the preparation failed.
+        PrepareError: unpacking or git failed.
     """
-    import fcntl
+    repo.mkdir(parents=True, exist_ok=True)
+    unpack(source, repo)
+    run_git(repo, "init", "-q", "-b", "main", "--template=")
+    run_git(repo, "add", "-A", "-f")
+    run_git(repo, "commit", "-q", "--no-verify", "-m", f"{what} (sdist, unmodified)")
+    return run_git(repo, "rev-parse", "HEAD")
 
-    out = Path(out)
-    kinds = [k for k in ("path", "bundle", "prepare", "release_pair") if k in repo_spec]
-    if len(kinds) != 1:
-        raise BadInput(f"repo spec {repo_spec!r}: give exactly one of path, prepare, release_pair")
-    kind, value = kinds[0], repo_spec[kinds[0]]
-    if kind == "release_pair":
-        try:
-            from evals import release_pairs
-        except ImportError:
-            raise BadInput("release_pair tasks need evals.release_pairs (the release-pair miner), "
-                           "which this installation does not have; use path or prepare tasks") from None
-        return Path(release_pairs.materialize(value, out))
-    source, depth = str(value), []
-    if kind == "prepare":
-        slot = cache_root() / "tasks" / re.sub(r"[^A-Za-z0-9._=-]+", "_", f"{value['spec']}-seed{value['seed']}")
-        slot.parent.mkdir(parents=True, exist_ok=True)
-        with open(f"{slot}.lock", "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)  # concurrent workers prepare a task once
-            done = Path(f"{slot}.json")  # written last: a half-prepared slot is redone
-            if not done.is_file():
-                shutil.rmtree(slot, ignore_errors=True)
-                done.write_text(json.dumps(prepare_task(value["spec"], int(value["seed"]), slot).to_dict()))
-        source, depth = f"file://{slot}", ["--depth", "1"]
-    elif not Path(source).exists():
-        raise BadInput(f"repo {kind} {source} does not exist (check the suite file)")
-    res = subprocess.run(["git", "clone", "-q", *depth, "--", source, str(out)], capture_output=True,
-                         text=True, check=False, env=_test_env() | {"GIT_TERMINAL_PROMPT": "0"})
-    if res.returncode != 0:
-        raise PrepareError(f"git clone {source} failed: {res.stderr.strip()[-1000:]}")
-    if kind == "prepare":  # what was injected, for the eval's gold patch (untracked, inside .git)
-        shutil.copy(done, out / ".git" / "loopwright-task.json")
-    return out
+
+def _try_mutant(repo: Path, site, original: bytes, label: str, timeout: float, say) -> TestRun | None:
+    """Write ``site``'s mutant of ``original`` and run the tests (``timeout`` wall seconds): the
+    run when it exits 1 with failing tests, else None with the file restored (``say`` tells why)."""
+    path = repo / site.path
+    try:
+        path.write_bytes(apply_site(original, site))
+    except InjectError as exc:
+        say(f"{label}: skipped: {exc}")
+        return None
+    run = run_tests(repo, timeout)
+    ok = run.returncode == 1 and bool(run.failed)
+    say(f"{label}: {site.description}: " + (
+        "hangs" if run.timed_out else f"{len(run.failed)} failing" if ok
+        else f"rejected (exit {run.returncode}, {len(run.failed)} failing)"))
+    if not ok:
+        path.write_bytes(original)
+        return None
+    return run
 
 
 def main(argv: list[str] | None = None) -> int:

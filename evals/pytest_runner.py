@@ -21,7 +21,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from evals.confirm import confirm
 from evals.forkserver import ForkServer, ForkServerError
+from evals.pytest_output import records as _records
+from evals.pytest_output import started as _started
+from evals.pytest_output import startup_error as _startup_error
 from evals.verdict import Frame, TestResult, Verdict
 from sandbox.process import SandboxPolicy, run
 
@@ -285,55 +289,34 @@ class PytestEvaluator:
             out.coverage.setdefault(tid, cov)
 
     def confirm(self, root: Path, must_pass: list[str], *, timeouts: dict[str, float] | None = None,
-                process_timeout: float = 600.0, flaky: set[str] | None = None) -> str:
-        """Re-run the tests ``must_pass`` in a fresh plain sandboxed process (no fork
+                process_timeout: float = 600.0, flaky: set[str] | None = None,
+                durations: dict[str, float] | None = None, jobs: int = 1) -> str:
+        """Re-run the tests ``must_pass`` in fresh plain sandboxed processes (no fork
         server) and check that the evidence agrees; returns '' when it does, else what
         disagrees. (Only those: a test failing at baseline may crash its process.)
 
         Agreement: every id in ``must_pass`` (what validation saw pass) passes (a file or
         collector id, from a collection error at baseline, must now collect without
-        error); the plugin's count of passed tests equals pytest's own terminal summary;
-        pytest's exit status is 0 exactly when no test failed. Forging a verdict then
-        takes lying consistently to three witnesses (results pipe, terminal summary,
-        exit status), not one. With a ``flaky`` set, a test that does not pass is re-run
-        once, alone, first: one that passes then is added to ``flaky``, not counted
-        against the evidence (a timing-sensitive test on a loaded machine).
+        error); in each process the plugin's count of passed tests equals pytest's own
+        terminal summary, and pytest's exit status is 0 exactly when no test failed.
+        Forging a verdict then takes lying consistently to three witnesses (results pipe,
+        terminal summary, exit status), not one. With a ``flaky`` set, a test that does
+        not pass is re-run once, alone, first: one that passes then is added to ``flaky``,
+        not counted against the evidence (a timing-sensitive test on a loaded machine).
+        The tests are split by file into up to ``jobs`` processes run at once, balanced by
+        ``durations`` (test id -> baseline seconds); see :mod:`evals.confirm`.
         """
-        if not must_pass:
-            return ""
+        return confirm(self, root, must_pass, timeouts=timeouts, process_timeout=process_timeout,
+                       flaky=flaky, durations=durations, jobs=jobs)
+
+    def fresh_run(self, root: Path, select: list[str] | None, paths: list[str],
+                  timeouts: dict[str, float] | None, process_timeout: float):
+        """One plain pytest process (no fork server, no coverage) over ``select`` (None:
+        all collected under ``paths``): ``(TestRun, ProcessResult)``, the process's
+        terminal output and exit status included. Nothing is re-run if it dies."""
         out = TestRun()
-        collectors = [t for t in must_pass if "::" not in t]  # whole files: run them whole
-        select = None if collectors else list(must_pass)
-        paths = sorted({t.split("::", 1)[0] for t in must_pass})
-        _, res = self._one(root, select, (), (), timeouts, None, False, process_timeout, paths, out,
-                           plain=True)
-        if out.error or res.timed_out:
-            return out.error or f"the confirmation run timed out after {process_timeout:.0f} s"
-
-        def passes(t: str) -> bool:
-            if t in out.results:
-                return out.results[t].ok
-            return "::" not in t  # a file that failed to collect at baseline: no error now
-
-        not_ok = [t for t in must_pass if not passes(t)]
-        if not_ok and flaky is not None and all("::" in t for t in not_ok):
-            again = TestRun()
-            self._one(root, not_ok, (), (), timeouts, None, False, process_timeout,
-                      sorted({t.split("::", 1)[0] for t in not_ok}), again, plain=True)
-            flipped = {t for t in not_ok if t in again.results and again.results[t].ok}
-            flaky.update(flipped)
-            not_ok = [t for t in not_ok if t not in flipped]
-        if not_ok:
-            return f"{len(not_ok)} test(s) validation saw pass do not pass in a fresh run: {not_ok[:5]}"
-        summary = _summary_counts(res.stdout)
-        passed = sum(r.outcome == "passed" for r in out.results.values())
-        failed = sum(r.outcome in ("failed", "error", "timeout") for r in out.results.values())
-        if summary.get("passed", 0) != passed:
-            return (f"the results pipe says {passed} passed, pytest's summary says "
-                    f"{summary.get('passed', 0)}: {res.stdout.strip().splitlines()[-1:]}")
-        if (res.returncode == 0) != (failed == 0) or res.returncode not in (0, 1):
-            return f"pytest exited with {res.returncode} but the results pipe reports {failed} failure(s)"
-        return ""
+        _, res = self._one(root, select, (), (), timeouts, None, False, process_timeout, paths, out, plain=True)
+        return out, res
 
     def _one(self, root, select, first, stop_on, timeouts, default_timeout, coverage,
              process_timeout, paths, out: TestRun, plain: bool = False):
@@ -407,57 +390,3 @@ class PytestEvaluator:
                              if r.ok and t in baseline and not baseline[t].ok)
         v.passed = v.passed and not v.failures
         return v
-
-
-def _started(res, env: dict[str, str]) -> bool:
-    """Whether the pytest process of ``env`` got as far as our plugin's first record."""
-    return res is not None and any(True for _ in _records(res.channel or b"", env.get("LOOPWRIGHT_NONCE", "")))
-
-
-def _records(channel: bytes, nonce: str):
-    """The plugin's records in ``channel`` that carry ``nonce`` (others are not ours)."""
-    for line in channel.decode("utf-8", "replace").splitlines():
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError:  # a line cut short by a dying process
-            continue
-        if isinstance(rec, dict) and rec.get("nonce") == nonce:
-            yield rec
-
-
-def _summary_counts(stdout: str) -> dict[str, int]:
-    """Counts from pytest's final summary line (``2 failed, 5 passed in 0.12s``)."""
-    import re
-
-    lines = [ln for ln in stdout.strip().splitlines() if re.search(r" in [\d.]+s", ln)]
-    counts: dict[str, int] = {}
-    for n, word in re.findall(r"(\d+) (\w+)", lines[-1] if lines else ""):
-        counts[{"errors": "error", "warnings": "warning"}.get(word, word)] = int(n)
-    return counts
-
-
-def _startup_error(res, root: Path | None = None) -> str:
-    """Why a pytest process ran no test, in a few lines a user can act on.
-
-    Keeps pytest's own message: the first lines of what it printed (``ERROR: ...``,
-    ``ImportError while loading conftest ...``), or for a traceback its last frame and
-    the exception line, with ``root`` (the worktree) cut from paths so that messages
-    from different worktree slots read the same. At most 5 lines of 300 characters,
-    joined with `` | ``.
-    """
-    text = (res.stderr.strip() or res.stdout.strip())[-20000:]
-    if res.timed_out:
-        return "pytest did not finish collecting before the process timeout"
-    if res.returncode == 5:
-        return "no tests were collected"
-    if "No module named pytest" in text:
-        return "pytest is not installed in the target interpreter"
-    if root is not None:
-        text = text.replace(str(root).rstrip("/") + "/", "").replace(str(root), ".")
-    lines = [ln.rstrip() for ln in text.splitlines() if ln.strip(" ^~\t")]
-    if "Traceback (most recent call last):" in text:
-        frames = [i for i, ln in enumerate(lines) if ln.lstrip().startswith('File "')]
-        lines = lines[frames[-1]:][:2] + lines[-1:] if frames else lines[-1:]
-    lines = [ln if len(ln) <= 300 else ln[:297] + "..." for ln in lines[:5]]
-    detail = " | ".join(lines) if lines else "(it printed nothing)"  # one line: live views
-    return f"pytest exited with code {res.returncode} before running any test: {detail}"

@@ -1,5 +1,5 @@
 """The interpreter of a release-pair task: a shared venv with the requirements its tests need,
-and a pytest run that reports failing node ids. Used by :mod:`evals.release_pairs`."""
+and a pytest run that reports failing node ids. Used by :mod:`evals.release_trees` and :mod:`evals.release_mine`."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from evals.prepare import PrepareError, _test_env, cache_root, run_process
+from evals.sources import PrepareError, cache_root, clean_env, run_process
 
 __all__ = ["TEST_EXTRAS", "PairError", "ensure_venv", "requirements", "run_pytest", "venv_slot"]
 
@@ -125,6 +125,6 @@ def run_pytest(python: Path, repo: Path, ids: list[str] | None = None,
     """
     args = [str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rfE", "--tb=no",
             "--continue-on-collection-errors", "-o", "console_output_style=classic", *(ids or [])]
-    rc, out = run_process(args, repo, timeout, _test_env())
+    rc, out = run_process(args, repo, timeout, clean_env())
     failed = {m.group(2).strip() for m in map(_SUMMARY.match, out.splitlines()) if m}
     return rc, failed

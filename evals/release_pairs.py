@@ -2,412 +2,323 @@
 
 For a library with consecutive releases N and N+1, a task is N's source with N+1's
 test files, where some of N+1's tests fail, and where applying N+1's change to ONE
-non-test module (at most :data:`MAX_CHANGED_LINES` added + removed lines, not
+non-test module (at most :data:`~evals.release_trees.MAX_CHANGED_LINES` added + removed lines, not
 counting a ``__version__`` bump) makes the whole suite pass. That change is the
 developer's fix (the gold patch). Nothing here is derived from the offline
 repairer's mutation operators: the bugs are whatever the developers fixed.
 
-``python -m evals.release_pairs mine PACKAGE [--pairs K] --suite FILE`` mines the
-last K consecutive release pairs of PACKAGE and appends the tasks to a suite file
-(the shared YAML format, ``repo: {release_pair: ...}``);
-``python -m evals.release_pairs run SUITE --out DIR`` (see
-:mod:`evals.release_pairs_run`) runs ``loopwright fix`` on each task.
+This module is the command line and the stopgap runner (until ``loopwright eval``
+took over); the pieces are below it: :mod:`evals.release_trees` (source trees, the
+developer's change, the task tree, :func:`~evals.release_trees.materialize`),
+:mod:`evals.release_mine` (:func:`~evals.release_mine.mine_pair`) and
+:mod:`evals.release_env` (the task's venv and pytest run).
 
-Mining a pair (:func:`mine_pair`): unpack both sdists (cached under
-``cache_root()/release-pairs``), list the changed non-test ``.py`` modules with a
-small change, build the *hybrid* tree (N's source, N+1's tests) and run pytest in a
-venv holding pytest, coverage and N+1's declared runtime and test requirements;
-for each small module apply its change alone and run again. A test file whose
-failures that change does not fix is kept at N's version (or dropped when N lacks
-it), so the task fails only on what the gold patch fixes; the task is kept when
-the final hybrid fails some tests and hybrid + gold passes every test.
+``python -m evals.release_pairs scan PACKAGE [--pairs K]`` lists release pairs with a
+small one-module change (downloads only, no tests run).
+``python -m evals.release_pairs mine PACKAGE [--pairs K | --versions V1 V2 ...] --suite FILE``
+mines the last K consecutive release pairs of PACKAGE and appends the tasks to a suite
+file (the shared YAML format, ``repo: {release_pair: ...}``).
+``python -m evals.release_pairs run SUITE --out DIR [--limit N] [--only ID ...]`` runs
+``loopwright fix TASK --json`` (offline default generator) on each task and writes
+``DIR/results.json`` and ``DIR/results.md`` (task, status, same as developer,
+candidates, wall seconds) plus the summary.
 """
 
 from __future__ import annotations
 
-import difflib
-import hashlib
-import os
-import re
+import argparse
+import ast
+import json
+import math
+import shlex
 import shutil
+import statistics
 import subprocess
 import sys
-import tempfile
-from dataclasses import dataclass
+import time
 from pathlib import Path
 
-from evals.inject import is_test_path
-from evals.prepare import BASE_DATE, _git, cache_root, fetch_sdist, unpack
-from evals.release_env import PairError, ensure_venv, requirements, run_pytest, venv_slot
+import yaml
 
-__all__ = ["MAX_CHANGED_LINES", "Change", "PairError", "build_tree", "ensure_venv", "gold_patch",
-           "is_test_file",
-           "materialize", "mine_pair", "requirements", "run_pytest", "source_changes", "source_tree",
-           "venv_slot"]
+from evals.release_mine import mine_pair
+from evals.release_trees import MAX_CHANGED_LINES, materialize, source_changes, source_tree
+from evals.sources import PrepareError, run_process
 
-MAX_CHANGED_LINES = 6
-_VERSION_LINE = re.compile(r"^\s*(__version__|VERSION|version|__version_info__)\s*[:=]")
-_SKIP_PARTS = {"__pycache__", ".git", ".tox", ".nox", "build", "dist"}
+__all__ = ["load_suite", "main", "same_as_developer", "summarize", "write_suite"]
 
-
-def is_test_file(rel: str) -> bool:
-    """:func:`evals.inject.is_test_path`, plus files under a ``testsuite`` folder (pycodestyle's
-    test data are ``.py`` files there)."""
-    return is_test_path(rel) or "testsuite" in rel.split("/")[:-1]
-
-
-@dataclass
-class Change:
-    """The developer's change to one non-test module between releases N and N+1.
-
-    ``old`` is N's text, ``gold`` is N's text with N+1's hunks applied except those
-    that only change a version assignment; ``changed_lines`` counts the removed +
-    added lines of ``old`` -> ``gold``.
-    """
-
-    path: str
-    old: str
-    gold: str
-    changed_lines: int
-
-    @property
-    def patch(self) -> str:
-        """The gold patch: a unified diff with ``a/``/``b/`` headers (3 lines of context)."""
-        return gold_patch(self.path, self.old, self.gold)
+ROOT = Path(__file__).resolve().parents[1]
+DESCRIBE = "Command line for the release-pair suite: scan, mine, and run ``loopwright fix`` on it."
+DESCRIPTION = (
+    "Real regressions from PyPI release pairs, not built from the repairer's operators. For "
+    "consecutive releases N and N+1 of a library, a task is N's source with N+1's test files; "
+    "some of N+1's tests fail, and N+1's change to ONE non-test module (at most "
+    f"{MAX_CHANGED_LINES} added + removed lines; a __version__ bump, comment- or docstring-only "
+    "changes not counted) makes every test pass. That change is gold_patch; `tests` are the tests "
+    "failing before it. Tests that fail with and without the change (another module's fix, or "
+    "this environment) are deselected by a root-conftest hook (repo.release_pair.deselect), and a "
+    "test file that cannot even be collected without another module's change keeps N's version "
+    "(repo.release_pair.old_tests). Mined with `python -m evals.release_pairs mine` from 146 "
+    "consecutive pairs of 18 small pure-Python libraries whose sdists ship tests (parse, "
+    "pathspec, tenacity, funcy, h11, furl, pycodestyle gave tasks; json5, schema, jsonpointer, "
+    "dpath, tinydb, tomlkit, tzlocal, beautifulsoup4, nameparser, soupsieve, mccabe did not), "
+    "chosen by a download-only scan for small one-module changes.")
 
 
-# -- source trees ---------------------------------------------------------------------------
-def _cache(cache: Path | None) -> Path:
-    return Path(cache) if cache else cache_root()
-
-
-def source_tree(package: str, version: str, cache: Path | None = None) -> Path:
-    """The unpacked sdist of ``package==version`` (cached in ``CACHE/release-pairs/trees``).
-
-    ``package`` may also be a local sdist archive path (tests use that; ``version``
-    then only names the cache slot).
+# -- suite files ----------------------------------------------------------------------------
+def load_suite(path: Path) -> dict:
+    """Read a suite YAML file: ``{suite, description, tasks: [...]}`` (empty when absent).
 
     Raises:
-        PrepareError: pip download or unpacking failed.
+        ValueError: not YAML, or no ``tasks`` list.
     """
-    root = _cache(cache)
-    local = Path(package) if os.path.sep in package and Path(package).exists() else None
-    name = local.name if local else package
-    key = hashlib.sha1(str(local.resolve()).encode()).hexdigest()[:10] if local else ""
-    slot = root / "release-pairs" / "trees" / f"{re.sub(r'[^A-Za-z0-9._-]+', '_', name)}-{version}{key}"
-    if slot.is_dir():
-        return slot
-    archive = local or _fetch(package, version, root)
-    slot.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".unpack-", dir=slot.parent))
+    path = Path(path)
+    if not path.exists():
+        return {"suite": path.stem, "description": DESCRIPTION, "tasks": []}
     try:
-        unpack(archive, tmp)
+        data = yaml.safe_load(path.read_text("utf-8"))
+    except yaml.YAMLError as exc:
+        raise ValueError(f"{path}: not YAML: {exc}") from exc
+    if not isinstance(data, dict) or not isinstance(data.get("tasks"), list):
+        raise ValueError(f"{path}: expected a mapping with a `tasks` list")
+    return data
+
+
+class _Dumper(yaml.SafeDumper):
+    """Emits multi-line strings as literal blocks even when a line ends in spaces (a diff's
+    blank context line is one space); PyYAML would quote them, which is legal but unreadable."""
+
+    def analyze_scalar(self, scalar):
+        analysis = super().analyze_scalar(scalar)
+        if "\n" in scalar and scalar.replace("\n", "").isprintable():
+            analysis.allow_block = True
+        return analysis
+
+
+def _str(dumper: yaml.SafeDumper, value: str):
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _str)
+
+
+def write_suite(path: Path, suite: dict) -> None:
+    """Write a suite as YAML (multi-line strings such as gold patches as literal blocks)."""
+    text = yaml.dump(suite, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
+    Path(path).write_text(text, "utf-8")
+
+
+# -- mining commands ------------------------------------------------------------------------
+def _versions(package: str) -> list[str]:
+    """Release versions, oldest first, as ``pip index versions`` lists them (no pre-releases)."""
+    res = subprocess.run([sys.executable, "-m", "pip", "index", "versions", package],
+                         capture_output=True, text=True, timeout=120, check=False)
+    for line in res.stdout.splitlines():
+        if line.startswith("Available versions:"):
+            return [v.strip() for v in line.split(":", 1)[1].split(",")][::-1]
+    raise PrepareError(f"pip index versions {package} failed: {res.stderr.strip()[-500:]}")
+
+
+def _pairs(args) -> list[tuple[str, str]]:
+    vers = args.versions or _versions(args.package)[-(args.pairs + 1):]
+    return list(zip(vers, vers[1:]))
+
+
+def _scan(args) -> int:
+    for old, new in _pairs(args):
         try:
-            tmp.rename(slot)
-        except OSError:  # another process unpacked it first
-            pass
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return slot
+            changes = source_changes(source_tree(args.package, old), source_tree(args.package, new))
+        except PrepareError as exc:
+            print(f"{old} -> {new}: {str(exc)[:200]}")
+            continue
+        small = [f"{c.path} ({c.changed_lines})" for c in changes if c.changed_lines <= MAX_CHANGED_LINES]
+        print(f"{old} -> {new}: {len(changes)} modules changed; small: {', '.join(small) or '-'}")
+    return 0
 
 
-def _fetch(package: str, version: str, cache: Path) -> Path:
-    """:func:`evals.prepare.fetch_sdist`, trying ``--no-build-isolation`` first (same cache slot).
+def _mine(args) -> int:
+    suite = load_suite(args.suite)
+    have = {t["id"] for t in suite["tasks"]}
+    for old, new in _pairs(args):
+        try:
+            tasks = mine_pair(args.package, old, new, timeout=args.test_timeout,
+                              log=lambda m: print(m, file=sys.stderr, flush=True))
+        except PrepareError as exc:
+            print(f"{args.package} {old} -> {new}: skipped: {str(exc)[:300]}", file=sys.stderr)
+            continue
+        fresh = [t for t in tasks if t["id"] not in have]
+        suite["tasks"].extend(fresh)
+        have |= {t["id"] for t in fresh}
+        suite["description"] = suite.get("description") or DESCRIPTION
+        write_suite(args.suite, suite)
+    print(f"{args.suite}: {len(suite['tasks'])} tasks", file=sys.stderr)
+    return 0
 
-    pip prepares an sdist's metadata even for ``download``; with build isolation that
-    installs the build backend into a fresh environment each time (about 30 s of a
-    loaded 2-core machine), without it the backend already installed here is used.
-    When that fails (backend not installed), the isolated download runs.
+
+# -- running --------------------------------------------------------------------------------
+def _changed_file(patch: str) -> tuple[str, str] | None:
+    """(path, resulting text marker) of a one-file patch, or None for several files/none."""
+    paths = {ln[6:].split("\t")[0].strip() for ln in patch.splitlines() if ln.startswith("+++ b/")}
+    return (paths.pop(), "") if len(paths) == 1 else None
+
+
+def same_as_developer(repo: Path, patch: str, gold: str) -> bool:
+    """True when ``patch`` and ``gold`` touch the same single file and give the same module
+    (identical text after dropping whitespace, or the same AST: semantically equal).
+
+    Both are applied with ``git apply`` to copies of ``repo``'s file taken from HEAD.
     """
-    slot = cache / "sdists" / f"{re.sub(r'[-_.]+', '-', package).lower()}-{version}"
-    if not (slot.is_dir() and any(slot.iterdir())):
-        tmp = Path(tempfile.mkdtemp(prefix=".dl-", dir=slot.parent if slot.parent.is_dir() else None))
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:", "-q",
-               "--no-build-isolation", "-d", str(tmp), f"{package}=={version}"]
-        res = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)
-        files = sorted(tmp.glob("*"))
-        if res.returncode == 0 and len(files) == 1:
-            slot.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                tmp.rename(slot)
-            except OSError:
-                pass
-        shutil.rmtree(tmp, ignore_errors=True)
-    return fetch_sdist(package, version, cache)
-
-
-def _files(root: Path) -> dict[str, Path]:
-    """Repo-relative posix path -> file, without build output, caches or egg-info."""
-    out = {}
-    for p in sorted(root.rglob("*")):
-        rel = p.relative_to(root)
-        if not p.is_file() or any(part in _SKIP_PARTS or part.endswith(".egg-info")
-                                  for part in rel.parts) or p.suffix == ".pyc":
-            continue
-        out[rel.as_posix()] = p
-    return out
-
-
-def _text(path: Path) -> str | None:
+    mine, theirs = _changed_file(patch), _changed_file(gold)
+    if not mine or not theirs or mine[0] != theirs[0]:
+        return False
+    texts = []
+    for diff in (patch, gold):
+        res = subprocess.run(["git", "apply", "--cached", "--whitespace=nowarn", "-"], cwd=repo,
+                             input=diff, capture_output=True, text=True, check=False)
+        shown = subprocess.run(["git", "show", f":{mine[0]}"], cwd=repo, capture_output=True,
+                               text=True, check=False).stdout
+        subprocess.run(["git", "reset", "-q"], cwd=repo, check=False, capture_output=True)
+        if res.returncode != 0:
+            return False
+        texts.append(shown)
+    if "".join(texts[0].split()) == "".join(texts[1].split()):
+        return True
     try:
-        return path.read_text("utf-8")
-    except (UnicodeDecodeError, OSError):
-        return None
-
-
-def _gold(old: str, new: str) -> tuple[str, int]:
-    """N's text with N+1's edits except version-only ones, and its added + removed line count."""
-    a, b = old.splitlines(keepends=True), new.splitlines(keepends=True)
-    out, changed = [], 0
-    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
-        touched = a[i1:i2] + b[j1:j2]
-        if tag == "equal" or all(_VERSION_LINE.match(line) for line in touched):
-            out.extend(a[i1:i2])
-            continue
-        out.extend(b[j1:j2])
-        changed += (i2 - i1) + (j2 - j1)
-    return "".join(out), changed
-
-
-def _same_code(a: str, b: str) -> bool:
-    """True when two module texts differ only in comments, layout or docstrings (same AST
-    once docstrings are dropped): such a change cannot be what makes a test pass."""
-    import ast
-
-    def dump(text: str) -> str:
-        tree = ast.parse(text)
-        for node in ast.walk(tree):
-            body = getattr(node, "body", None)
-            if isinstance(body, list) and body and isinstance(body[0], ast.Expr) \
-                    and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str):
-                node.body = body[1:]
-        return ast.dump(tree)
-
-    try:
-        return dump(a) == dump(b)
-    except (SyntaxError, ValueError):
+        return ast.dump(ast.parse(texts[0])) == ast.dump(ast.parse(texts[1]))
+    except SyntaxError:
         return False
 
 
-def source_changes(old_root: Path, new_root: Path) -> list[Change]:
-    """Changed non-test ``.py`` modules present in both trees, smallest change first.
-
-    Modules added or removed by N+1 are left out (a new module is not a small fix),
-    and so are changes that only bump a version string (``changed_lines`` 0) or only
-    touch comments, layout or docstrings.
-    """
-    old, new = _files(old_root), _files(new_root)
-    found = []
-    for rel in sorted(set(old) & set(new)):
-        if not rel.endswith(".py") or is_test_file(rel) or rel == "setup.py":
-            continue
-        a, b = _text(old[rel]), _text(new[rel])
-        if a is None or b is None or a == b:
-            continue
-        gold, changed = _gold(a, b)
-        if changed and not _same_code(a, gold):
-            found.append(Change(rel, a, gold, changed))
-    return sorted(found, key=lambda c: (c.changed_lines, c.path))
-
-
-def gold_patch(path: str, old: str, gold: str) -> str:
-    """Unified diff ``a/PATH`` -> ``b/PATH`` of two texts (what ``git apply`` takes)."""
-    return "".join(difflib.unified_diff(old.splitlines(keepends=True), gold.splitlines(keepends=True),
-                                        f"a/{path}", f"b/{path}"))
-
-
-def build_tree(old_root: Path, new_root: Path, dest: Path, *, old_tests: set[str] = frozenset(),
-               deselect: set[str] = frozenset(), change: Change | None = None) -> None:
-    """Write N's source with N+1's test files into ``dest`` (created; must not exist).
-
-    Test files (:func:`evals.inject.is_test_path`, data under test folders included)
-    come from N+1, except the paths in ``old_tests``, which keep N's version (or are
-    absent when N has none). ``deselect`` node ids are left out of collection by a hook
-    appended to the root ``conftest.py`` (see :func:`_deselect_hook`). ``change``, when
-    given, is applied (its gold text written).
-    """
-    old, new = _files(old_root), _files(new_root)
-    dest.mkdir(parents=True)
-    for rel, src in old.items():
-        if not is_test_file(rel) or rel in old_tests:
-            _copy(src, dest / rel)
-    for rel, src in new.items():
-        if is_test_file(rel) and rel not in old_tests:
-            _copy(src, dest / rel)
-    if deselect:
-        conftest = dest / "conftest.py"
-        before = conftest.read_text("utf-8") + "\n\n" if conftest.is_file() else ""
-        conftest.write_text(before + _deselect_hook(deselect), "utf-8")
-    if change is not None:
-        (dest / change.path).write_text(change.gold, "utf-8")
+def _run_one(task: dict, out: Path, timeout: float, fix_args: list[str] = ()) -> dict:
+    slot = out / "tasks" / task["id"]
+    row = {"task": task["id"], "status": "error", "same_as_developer": False, "candidates": None,
+           "wall_seconds": None, "note": ""}
+    shutil.rmtree(slot, ignore_errors=True)
+    try:
+        repo = materialize(task["repo"]["release_pair"], slot / "repo")
+    except PrepareError as exc:
+        row.update(status="prepare_error", note=str(exc)[:300])
+        return row
+    cmd = [sys.executable, "-m", "harness.cli", "fix", str(repo), "--json", *fix_args]
+    t0 = time.monotonic()
+    with open(slot / "harness.stderr.log", "w") as err:
+        rc, stdout = run_process(cmd, ROOT, min(timeout, float(task.get("timeout") or timeout)),
+                                 {k: v for k, v in __import__("os").environ.items()
+                                  if k not in ("PYTHONPATH", "VIRTUAL_ENV")}, stderr=err)
+    row["wall_seconds"] = round(time.monotonic() - t0, 2)
+    if rc is None:
+        row.update(status="timeout", note=f"killed after {timeout:g}s")
+        return row
+    try:
+        summary = json.loads(stdout.strip().splitlines()[-1]) if stdout.strip() else None
+    except json.JSONDecodeError:
+        summary = None
+    if not isinstance(summary, dict):
+        try:
+            summary = json.loads(stdout)
+        except json.JSONDecodeError:
+            row.update(status="bad_output", note=f"exit {rc}; see {slot}/harness.stderr.log")
+            return row
+    patch = summary.get("patch") or ""
+    row.update(status=str(summary.get("status", "error")), candidates=summary.get("candidates_tried"),
+               note=str(summary.get("stop_reason") or summary.get("error") or "")[:160])
+    if row["status"] == "error":  # the harness's own words, from its stderr
+        said = [ln for ln in (slot / "harness.stderr.log").read_text(errors="replace").splitlines() if ln.strip()]
+        row["note"] = said[-1][:160] if said else row["note"]
+    if isinstance(summary.get("wall_seconds"), (int, float)):
+        row["wall_seconds"] = round(float(summary["wall_seconds"]), 2)
+    if isinstance(summary.get("test_seconds"), (int, float)):
+        row["test_seconds"] = round(float(summary["test_seconds"]), 2)
+    row["same_as_developer"] = bool(patch) and row["status"] == "fixed" and \
+        same_as_developer(repo, patch, task.get("gold_patch") or "")
+    row["patch"] = patch
+    return row
 
 
-def _deselect_hook(ids: set[str]) -> str:
-    """Root-conftest code that deselects the node ids in ``ids`` (pytest reports them as
-    deselected) and does not collect the file paths (ids without ``::``)."""
-    files = sorted(i for i in ids if "::" not in i)
-    return (
-        "# Added by evals.release_pairs: these tests fail with and without this task's fix\n"
-        "# (another module's change or the environment), so the task leaves them out.\n"
-        f"_LOOPWRIGHT_DESELECT = {sorted(i for i in ids if '::' in i)!r}\n"
-        + (f"collect_ignore = globals().get('collect_ignore', []) + {files!r}\n" if files else "")
-        + "\n\n"
-        "def pytest_collection_modifyitems(config, items):\n"
-        "    drop = [i for i in items if i.nodeid in _LOOPWRIGHT_DESELECT]\n"
-        "    if drop:\n"
-        "        config.hook.pytest_deselected(items=drop)\n"
-        "        items[:] = [i for i in items if i.nodeid not in _LOOPWRIGHT_DESELECT]\n")
+def _pct(values: list[float], p: float) -> float | None:
+    """Nearest-rank percentile (p in 0..1), None for an empty list."""
+    s = sorted(values)
+    return s[max(0, math.ceil(p * len(s)) - 1)] if s else None
 
 
-def _copy(src: Path, dst: Path) -> None:
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(src, dst)
+def summarize(rows: list[dict]) -> dict:
+    """total, fixed, fixed_pct, same_as_developer (count and % of fixes), candidates per fix
+    (mean), median and p90 wall seconds over all tasks and over fixed tasks (nearest rank),
+    and harness_overhead = 1 - (sum of test seconds / sum of wall seconds) over the tasks
+    that report both (as :func:`evals.bench_report.summarize` computes it)."""
+    fixed = [r for r in rows if r["status"] == "fixed"]
+    walls = [r["wall_seconds"] for r in rows if r["wall_seconds"] is not None]
+    fixed_walls = [r["wall_seconds"] for r in fixed if r["wall_seconds"] is not None]
+    cands = [r["candidates"] for r in fixed if isinstance(r["candidates"], int)]
+    same = sum(1 for r in fixed if r["same_as_developer"])
+    both = [r for r in rows if r.get("test_seconds") is not None and r["wall_seconds"]]
+    wall_sum = sum(r["wall_seconds"] for r in both)
+    overhead = 1.0 - sum(r["test_seconds"] for r in both) / wall_sum if wall_sum else None
+    return {"total": len(rows), "fixed": len(fixed),
+            "fixed_pct": 100.0 * len(fixed) / len(rows) if rows else None,
+            "same_as_developer": same, "same_pct_of_fixed": 100.0 * same / len(fixed) if fixed else None,
+            "mean_candidates_per_fix": statistics.mean(cands) if cands else None,
+            "median_wall_s": statistics.median(walls) if walls else None, "p90_wall_s": _pct(walls, 0.9),
+            "median_wall_s_fixed": statistics.median(fixed_walls) if fixed_walls else None,
+            "p90_wall_s_fixed": _pct(fixed_walls, 0.9), "harness_overhead": overhead}
 
 
-# -- mining ---------------------------------------------------------------------------------
-def _pair_python(old_root: Path, new_root: Path, cache: Path | None) -> Path:
-    return ensure_venv(sorted(set(requirements(old_root)) | set(requirements(new_root))), cache)
+def _table(rows: list[dict], summary: dict) -> str:
+    lines = ["| task | status | same as developer | candidates | wall s | note |",
+             "|---|---|---|---:|---:|---|"]
+    for r in rows:
+        lines.append(f"| {r['task']} | {r['status']} | {'yes' if r['same_as_developer'] else 'no'} | "
+                     f"{r['candidates'] if r['candidates'] is not None else '-'} | "
+                     f"{r['wall_seconds'] if r['wall_seconds'] is not None else '-'} | "
+                     f"{r['note'].replace('|', '/')} |")
+    lines += ["", "```", json.dumps(summary, indent=2), "```"]
+    return "\n".join(lines) + "\n"
 
 
-def mine_pair(package: str, old: str, new: str, *, cache: Path | None = None,
-              timeout: float = 180.0, log=None) -> list[dict]:
-    """Tasks (suite entries, see the module doc) for the release pair ``old`` -> ``new``.
-
-    Args:
-        package: PyPI name (or a local sdist path for ``old``/``new`` trees: see
-            :func:`source_tree`; then ``old``/``new`` are archive paths too).
-        old, new: consecutive versions, N and N+1.
-        cache: cache root (default :func:`evals.prepare.cache_root`).
-        timeout: wall seconds per pytest run; a suite that hits it ends the pair.
-        log: optional ``callable(str)`` for progress lines.
-
-    Returns:
-        Zero or more task dicts, one per small module change that alone makes every
-        failing test pass.
-
-    Raises:
-        PrepareError: a download, unpack or venv install failed.
-    """
-    say = log or (lambda _m: None)
-    old_root, new_root = _trees(package, old, new, cache)
-    changes = [c for c in source_changes(old_root, new_root) if c.changed_lines <= MAX_CHANGED_LINES]
-    if not changes:
-        say(f"{package} {old} -> {new}: no module changed by 1..{MAX_CHANGED_LINES} lines")
-        return []
-    python = _pair_python(old_root, new_root, cache)
-    tasks = []
-    with tempfile.TemporaryDirectory(prefix="lw-pair-") as tmp:
-        build_tree(old_root, new_root, Path(tmp) / "hybrid")
-        rc, failing = run_pytest(python, Path(tmp) / "hybrid", timeout=timeout)
-        say(f"{package} {old} -> {new}: N+1's tests on N's source: exit {rc}, {len(failing)} failing; "
-            f"small changes: {', '.join(f'{c.path} ({c.changed_lines})' for c in changes)}")
-        if rc is None or not failing:
-            return []
-        for i, change in enumerate(changes):
-            found = _try_change(old_root, new_root, change, python, Path(tmp) / str(i), timeout)
-            if found is None:
-                say(f"  {change.path}: does not make the suite pass alone")
-                continue
-            old_tests, deselect, tests = found
-            say(f"  {change.path}: task, {len(tests)} failing tests" +
-                (f", {len(old_tests)} test files kept at {old}" if old_tests else "") +
-                (f", {len(deselect)} tests deselected" if deselect else ""))
-            tasks.append({
-                "id": f"{_short(package)}-{new}-{len(tasks) + 1}",
-                "repo": {"release_pair": {"package": package, "old": old, "new": new,
-                                          "file": change.path, "old_tests": sorted(old_tests),
-                                          "deselect": sorted(deselect)}},
-                "command": "fix", "python": None, "gold_patch": change.patch,
-                "tests": sorted(tests), "timeout": 600})
-    return tasks
+def _run(args) -> int:
+    try:
+        tasks = load_suite(args.suite)["tasks"]
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    tasks = [t for t in tasks if not args.only or t["id"] in args.only][: args.limit]
+    args.out.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for task in tasks:
+        rows.append(_run_one(task, args.out, args.timeout, shlex.split(args.fix_args)))
+        r = rows[-1]
+        print(f"{r['task']}: {r['status']} same={r['same_as_developer']} cands={r['candidates']} "
+              f"wall={r['wall_seconds']} {r['note'][:80]}", file=sys.stderr, flush=True)
+        summary = summarize(rows)
+        (args.out / "results.json").write_text(json.dumps({"summary": summary, "rows": rows}, indent=2))
+        (args.out / "results.md").write_text(_table(rows, summary))
+    print(_table(rows, summarize(rows)))
+    return 0
 
 
-def _short(package: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", Path(package).name.lower()).strip("-")
-
-
-def _trees(package: str, old: str, new: str, cache: Path | None) -> tuple[Path, Path]:
-    if os.path.sep in old:  # local archives (tests): the versions are the paths
-        return source_tree(old, "local", cache), source_tree(new, "local", cache)
-    return source_tree(package, old, cache), source_tree(package, new, cache)
-
-
-def _try_change(old_root: Path, new_root: Path, change: Change, python: Path, work: Path,
-                timeout: float) -> tuple[set[str], set[str], set[str]] | None:
-    """(test files kept at N, tests deselected, failing test ids) when ``change`` alone fixes
-    what it should, else None.
-
-    Tests still failing with the change are deselected; a test file that fails to collect
-    goes back to N's version, and is left out when that fails too (at most 3 rounds); then the task tree without
-    the change must fail some test, and with it pass every test. A root conftest that
-    already has a collection hook gets no deselection (files go back to N's version).
-    """
-    old_tests: set[str] = set()
-    deselect: set[str] = set()
-    root_conftest = _text(new_root / "conftest.py") or ""
-    can_deselect = "pytest_collection_modifyitems" not in root_conftest
-    for attempt in range(3):
-        fixed = work / f"gold{attempt}"
-        build_tree(old_root, new_root, fixed, old_tests=old_tests, deselect=deselect, change=change)
-        rc, still = run_pytest(python, fixed, timeout=timeout)
-        if rc == 0:
-            break
-        tests = {t for t in still if "::" in t} - deselect if can_deselect else set()
-        files = {t.split("::")[0] for t in still if t not in tests}
-        if can_deselect:  # a file that fails to collect even at N's version is left out
-            tests |= files & old_tests
-            files -= old_tests
-        if rc is None or not (tests or files - old_tests) or not all(is_test_file(f) for f in files):
-            return None
-        deselect |= tests
-        old_tests |= files
-    else:
-        return None
-    build_tree(old_root, new_root, work / "task", old_tests=old_tests, deselect=deselect)
-    rc, failing = run_pytest(python, work / "task", timeout=timeout)
-    return (old_tests, deselect, failing) if rc is not None and failing else None
-
-
-# -- tasks ----------------------------------------------------------------------------------
-def materialize(spec: dict, out: str | Path, *, cache: Path | None = None) -> Path:
-    """Build a ``release_pair`` task as a git repository at ``out`` (absent or empty).
-
-    ``spec`` is ``{package, old, new, old_tests?: [paths], deselect?: [node ids],
-    file?: str}``: N's source with N+1's test files (never N+1's source; see
-    :func:`build_tree`), one commit with a fixed author and
-    date, and ``out/.venv`` pointing at the task's shared venv (see
-    :func:`ensure_venv`; listed in ``.git/info/exclude``), so ``loopwright fix out``
-    runs N+1's tests with their requirements and sees the failing ones.
-
-    Raises:
-        evals.prepare.BadInput: ``spec`` lacks package/old/new, or ``out`` is not empty.
-        PrepareError: download, unpack, venv or git failed.
-    """
-    from evals.prepare import BadInput
-
-    if not all(isinstance(spec.get(k), str) for k in ("package", "old", "new")):
-        raise BadInput(f"release_pair spec {spec!r}: needs string package, old and new")
-    out = Path(out).resolve()
-    if out.exists() and any(out.iterdir()):
-        raise BadInput(f"{out} exists and is not empty; choose another folder or remove it")
-    old_root, new_root = _trees(spec["package"], spec["old"], spec["new"], cache)
-    if out.exists():
-        out.rmdir()
-    build_tree(old_root, new_root, out, old_tests=set(spec.get("old_tests") or ()),
-               deselect=set(spec.get("deselect") or ()))
-    _git(out, "init", "-q", "-b", "main", "--template=")
-    _git(out, "add", "-A", "-f")
-    _git(out, "commit", "-q", "--no-verify", "-m",
-         f"{_short(spec['package'])} {spec['old']} source with {spec['new']}'s tests", date=BASE_DATE)
-    python = _pair_python(old_root, new_root, cache)
-    (out / ".venv").symlink_to(python.parent.parent, target_is_directory=True)
-    (out / ".git" / "info").mkdir(exist_ok=True)
-    with open(out / ".git" / "info" / "exclude", "a") as fh:
-        fh.write(".venv\n")
-    return out
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``python -m evals.release_pairs``: exit 0 done, 2 bad input."""
+    ap = argparse.ArgumentParser(prog="python -m evals.release_pairs", description=DESCRIBE)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    for name in ("scan", "mine"):
+        p = sub.add_parser(name)
+        p.add_argument("package")
+        p.add_argument("--pairs", type=int, default=6, help="the last K consecutive pairs")
+        p.add_argument("--versions", nargs="+", default=None, help="explicit versions, oldest first")
+        p.add_argument("--test-timeout", type=float, default=180.0, help="seconds per pytest run")
+        if name == "mine":
+            p.add_argument("--suite", type=Path, required=True, help="suite YAML to append to")
+    p = sub.add_parser("run")
+    p.add_argument("suite", type=Path)
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--limit", type=int, default=None)
+    p.add_argument("--only", nargs="+", default=None, help="task ids")
+    p.add_argument("--timeout", type=float, default=600.0, help="seconds per loopwright run")
+    p.add_argument("--fix-args", default="", help="extra `loopwright fix` arguments, one string "
+                   "(e.g. '--max-seconds 180')")
+    args = ap.parse_args(argv)
+    return {"scan": _scan, "mine": _mine, "run": _run}[args.cmd](args)
 
 
 if __name__ == "__main__":
-    from evals.release_pairs_run import main
-
     sys.exit(main())

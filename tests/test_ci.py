@@ -11,9 +11,9 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from harness.cli import review as cli_review
+from harness.cli import ci as cli_ci
 from harness.cli import app
-from harness.cli.review import decide, delivery, run_ci
+from harness.cli.ci import decide, delivery, run_ci
 from harness.work.github import GitHub
 from harness.work.review import REPLY_MARKER, STATUS_MARKER
 from sandbox.patch import unified_diff
@@ -125,7 +125,7 @@ def test_suggestions_github_refuses_fall_back_to_the_patch_in_the_status_comment
     with GitHubServer(commentable={}) as srv:  # no line of the PR's diff: GitHub answers 422
         pr = srv.add_pull(REPO, 9, "feature", "e" * 40, head_repo="someone/app")
         out = {"exit_code": 0}
-        text = cli_review._deliver(GitHub(TOKEN, api_url=srv.url), REPO, pr, tmp_path, *delivery(pr, REPO),
+        text = cli_ci._deliver(GitHub(TOKEN, api_url=srv.url), REPO, pr, tmp_path, *delivery(pr, REPO),
                                    "origin", "unused", patch, out, lambda m: None)
     assert out == {"exit_code": 0, "delivery": "comment"} and srv.reviews(REPO, 9) == []
     assert "GitHub refused the suggestions" in text and "Line could not be resolved" in text

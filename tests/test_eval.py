@@ -172,7 +172,7 @@ def test_bad_suite_and_missing_cassette_exit_2(tmp_path):
 
 
 def test_the_status_comment_links_the_html_report_when_uploaded(tmp_path):
-    from harness.cli import review as cli_review
+    from harness.cli import ci as cli_ci
     from harness.work.github import GitHub
     from tests.github_server import GitHubServer
 
@@ -181,9 +181,9 @@ def test_the_status_comment_links_the_html_report_when_uploaded(tmp_path):
         srv.add_pull("o/r", 5, "feature", "f" * 40)
         gh = GitHub("t0ken", api_url=srv.url)
         out = {"notes": [], "exit_code": 0}
-        cli_review._sticky(gh, "o/r", 5, "status\n", out, {"LOOPWRIGHT_REPORT_URL": url})
+        cli_ci._sticky(gh, "o/r", 5, "status\n", out, {"LOOPWRIGHT_REPORT_URL": url})
         plain = {"notes": [], "exit_code": 0}
-        cli_review._sticky(gh, "o/r", 5, "status\n", plain, {})
+        cli_ci._sticky(gh, "o/r", 5, "status\n", plain, {})
     assert out["markdown"].endswith(f"[HTML report]({url}) (workflow artifact)\n")
     assert "HTML report" not in plain["markdown"]
 

@@ -1,4 +1,4 @@
-"""The suite file loader and evals.prepare.materialize: clear errors with file, line and field."""
+"""The suite file loader and evals.materialize.materialize: clear errors with file, line and field."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import subprocess
 
 import pytest
 
-from evals.prepare import BadInput, materialize
+from evals.materialize import materialize
+from evals.sources import BadInput
 from harness.eval.suite import SuiteError, load_suite
 from tests.conftest import git
 
@@ -109,9 +110,9 @@ def test_materialize_clones_a_path_or_a_bundle_and_refuses_unknown_specs(tmp_pat
 
 def test_materialize_release_pair_delegates_or_says_what_is_missing(tmp_path):
     try:
-        import evals.release_pairs  # noqa: F401  (the release-pair miner's module)
+        import evals.release_trees  # noqa: F401  (the release-pair task builder)
     except ImportError:
-        with pytest.raises(BadInput, match="release_pair tasks need evals.release_pairs"):
+        with pytest.raises(BadInput, match="release_pair tasks need evals.release_trees"):
             materialize({"release_pair": {"package": "toolz"}}, tmp_path / "rp")
     else:  # delegated: the miner refuses a spec without old/new before fetching anything
         with pytest.raises(BadInput, match="old"):

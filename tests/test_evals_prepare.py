@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from evals.inject import InjectError, Site, apply_site, choose_sites, find_sites, is_test_path
-from evals.prepare import BadInput, PrepareError, prepare_task, run_tests
+from evals.prepare import prepare_task
+from evals.sources import BadInput, PrepareError, run_tests
 
 MODULE = textwrap.dedent('''\
     """A tiny module with one of every kind of injection site."""
@@ -223,14 +224,14 @@ def test_prepare_rejects_broken_suite_and_bad_input(tmp_path: Path):
 
 # -- bench (table and summary math on fake rows; no harness run) --------------------------
 def _row(status, wall, test, cands, verified=None):
-    from evals.bench import Row
+    from evals.bench_report import Row
 
     return Row("lib", "1.0", 1, status, wall_seconds=wall, test_seconds=test,
                candidates_tried=cands, verified=verified)
 
 
 def test_bench_summary_math():
-    from evals.bench import summarize
+    from evals.bench_report import summarize
 
     rows = [_row("fixed", 10.0, 6.0, 3, True), _row("fixed", 20.0, 10.0, 5, False),
             _row("not_fixed", 30.0, 24.0, 40), _row("timeout", 300.0, None, None),
@@ -252,7 +253,8 @@ def test_bench_summary_math():
 def test_bench_render_and_summary_parsing():
     from rich.console import Console
 
-    from evals.bench import _parse_summary, _patch_files, render, summarize
+    from evals.bench import _parse_summary, _patch_files
+    from evals.bench_report import render, summarize
 
     rows = [_row("fixed", 12.5, 5.0, 4, True), _row("not_fixed", 40.0, 30.0, 17)]
     console = Console(record=True, width=140)

@@ -66,7 +66,8 @@ def test_one_line_bug_fixed_on_a_branch_without_touching_the_user_tree(make_repo
     state = json.loads((rdir / "state.json").read_text())
     assert state["status"] == "fixed" and state["stop_reason"] == "all_tests_pass"
     steps = [json.loads(ln) for ln in (rdir / "trajectory.jsonl").read_text().splitlines()]
-    assert steps[0]["action"] == "baseline" and steps[-1]["action"] == "stop"
+    assert steps[0]["action"] == "baseline" and [st["action"] for st in steps[-2:]] == ["stop", "confirm"]
+    assert steps[-1]["agrees"] and steps[-1]["tests"] == 3  # the confirmation run, after the loop
     # only the failing test runs `return lo`: a complete but unprotected fix, accepted after
     # the next candidates found no protected one
     assert any(st["action"] == "evaluate" and st["verdict"].get("unprotected") for st in steps)

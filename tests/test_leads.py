@@ -102,6 +102,18 @@ def _patch(old: str, new: str, operator: str) -> Patch:
 
 
 MEAN = "def mean(xs):\n    if not xs:\n        return 0\n    return sum(xs) / (len(xs) + 1)\n"
+TESTS = """
+    from stats import mean
+
+    def test_two():
+        assert mean([2, 4]) == 3
+
+    def test_one():
+        assert mean([5]) == 5
+
+    def test_empty():
+        assert mean([]) == 0
+"""
 
 
 def test_naturalness_prefers_operator_edits_over_deletions_and_identity_arithmetic():
@@ -124,18 +136,7 @@ def test_naturalness_prefers_operator_edits_over_deletions_and_identity_arithmet
 
 
 def test_the_validator_compares_plausible_patches_and_reports_them(make_repo):
-    root = make_repo({"stats.py": MEAN, "test_stats.py": """
-        from stats import mean
-
-        def test_two():
-            assert mean([2, 4]) == 3
-
-        def test_one():
-            assert mean([5]) == 5
-
-        def test_empty():
-            assert mean([]) == 0
-    """})
+    root = make_repo({"stats.py": MEAN, "test_stats.py": TESTS})
     repo = open_repo(root)
     main, slot = Worktree.create(repo, "m", None), Worktree.create(repo, "s", None)
     ev = PytestEvaluator(PYTHON)

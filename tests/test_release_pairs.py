@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 
 from evals.inject import is_test_path
-from evals.release_pairs import (MAX_CHANGED_LINES, materialize, mine_pair, requirements,
-                                 source_changes, source_tree, venv_slot)
-from evals.release_pairs_run import load_suite, same_as_developer, write_suite
+from evals.release_env import requirements, venv_slot
+from evals.release_mine import mine_pair
+from evals.release_pairs import load_suite, same_as_developer, write_suite
+from evals.release_trees import MAX_CHANGED_LINES, materialize, source_changes, source_tree
 
 SUITES = Path(__file__).resolve().parents[1] / "evals" / "suites"
 
@@ -195,7 +196,7 @@ def test_shipped_injected_suite_lists_the_benchmark_tasks():
 
 
 def test_summarize_counts_fixes_same_as_developer_and_quantiles():
-    from evals.release_pairs_run import summarize
+    from evals.release_pairs import summarize
 
     rows = [{"status": "fixed", "wall_seconds": 10.0, "test_seconds": 8.0, "candidates": 3,
              "same_as_developer": True},

@@ -26,7 +26,7 @@ from typer.core import TyperGroup
 COMMANDS = {"fix": "harness.cli.fix", "run": "harness.cli.fix", "resume": "harness.cli.fix",
             "status": "harness.cli.fix", "gc": "harness.cli.fix", "doctor": "harness.cli.fix",
             "do": "harness.cli.do", "undo": "harness.cli.do", "resume-do": "harness.cli.do",
-            "review": "harness.cli.review", "ci": "harness.cli.review",
+            "review": "harness.cli.review", "ci": "harness.cli.ci",
             "eval": "harness.eval.cli", "report": "harness.eval.cli"}
 
 

@@ -2,13 +2,18 @@
 from flags, the error exit, and the options several commands declare alike.
 
 The command modules (:mod:`harness.cli.fix`, :mod:`harness.cli.do`,
-:mod:`harness.cli.review`) import this module; none imports another command module
+:mod:`harness.cli.review`, :mod:`harness.cli.ci`) import this module; none imports another command module
 or :mod:`harness.cli` (which loads them lazily by name).
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
+import os
+import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +67,34 @@ def build_generator(spec_name: str, loop: LoopSpec, *, record: str | None = None
     return ChainGenerator(built)
 
 
+#: the built-in loop ``review`` and ``ci`` run on review comments
+REVIEW_LOOP = "review-comments"
+
+
+def review_generator(spec: str | None, loop: LoopSpec, **llm):
+    """The model for review tasks: ``spec``, else the loop's model, else whichever
+    provider has a key. The offline ``templates`` repairer only fixes failing tests.
+
+    Raises:
+        UsageError: ``templates`` asked for, or no usable model (the message says which key to set).
+    """
+    from harness.generators.registry import KEY_ENV, default_generator_spec
+
+    if spec is None:
+        provider = loop.generator.split(":")[0]
+        spec = loop.generator if os.environ.get(KEY_ENV.get(provider, "")) else default_generator_spec()
+        if spec == "templates":
+            spec = loop.generator
+    if "templates" in [p.strip() for p in spec.split(",")]:
+        raise UsageError("review comments need a model: the offline templates repairer only fixes failing "
+                         "tests; use --model openai:MODEL or anthropic:MODEL (or replay:FILE)")
+    try:
+        return build_generator(spec, loop, **llm)
+    except UsageError as exc:  # the generic advice to run offline does not apply here
+        msg = re.sub(r",? (?:or )?(?:run offline with|use) --model templates", "", str(exc))
+        raise UsageError(msg + "; review comments need a model (or --replay FILE)") from None
+
+
 def default_generator(loop: LoopSpec) -> str:
     """The loop's worker model; for the offline default, escalate to a model when a key is set."""
     from harness.generators.registry import default_generator_spec
@@ -111,3 +144,64 @@ MAX_TOKENS = typer.Option(None, "--max-tokens", help="Stop before a model call w
 BASE_URL = typer.Option(None, "--base-url", help="API root for OpenAI-compatible servers (Ollama, vLLM, …).")
 RECORD = typer.Option(None, "--record", help="Record every model exchange to this cassette (JSONL).")
 REPLAY = typer.Option(None, "--replay", help="Answer model calls from this cassette instead of the network.")
+#: review and ci: a model (templates only for ci's fix), budgets per comment / per fix
+REVIEW_MODEL = typer.Option(None, "--model", "--generator", help="openai:MODEL | anthropic:MODEL | replay:FILE; for "
+                            "fix also templates or a chain (default: the loop's model, or the provider whose key "
+                            "is set).")
+PER_TASK_ITERATIONS = typer.Option(None, "--max-iterations",
+                                   help="Iterations per comment / per fix (overrides the loop).")
+PER_TASK_SECONDS = typer.Option(None, "--max-seconds", help="Wall seconds per comment / per fix (overrides the loop).")
+JSON_SUMMARY = typer.Option(False, "--json", help="Print one JSON summary on stdout.")
+
+#: fix, run, resume, status: what a run does at the end, how it runs, which evaluators judge
+APPLY = typer.Option(False, "--apply", help="Apply the final patch to your working tree (only if it is clean).")
+KEEP = typer.Option(False, "--keep", help="Keep the run's worktrees.")
+RUN_JSON = typer.Option(False, "--json", help="Print one JSON summary on stdout instead of the live view.")
+JOBS = typer.Option(None, "--jobs", "-j", help=f"Candidates validated in parallel (default: {config.default_jobs()}, "
+                     "the CPU count, at most 4).")
+GENERATOR = typer.Option(None, "--generator", "--model",
+                    help="templates | openai:MODEL | anthropic:MODEL | replay:FILE, or a chain "
+                         "templates,anthropic:MODEL (default: templates, escalating to a model "
+                         "when OPENAI_API_KEY or ANTHROPIC_API_KEY is set).")
+LINT = typer.Option(None, "--lint/--no-lint", show_default=False,
+                     help="--lint: reject patches that add ruff diagnostics even if the repo does not configure "
+                          "ruff. --no-lint: no lint evaluator (else a configured one that cannot run is exit 2).")
+TYPES = typer.Option(None, "--types/--no-types", show_default=False,
+                      help="--types: reject patches that add type errors (mypy/pyright) even if not configured. "
+                           "--no-types: no type evaluator (else a configured one that cannot run is exit 2).")
+LESSONS = typer.Option(False, "--lessons", help="Write the run's lesson to .loopwright/lessons.md in your "
+                        "working tree (default: only if that file is tracked; else in .git/loopwright/).")
+TESTS = typer.Option(None, "--tests", help="Work on these failing tests only (pytest node ids or file paths; repeat "
+                      "the option for more). Every test still counts for regressions.")
+
+#: The options ``fix`` and ``run`` share, in help order: name -> (type, Typer option or argument).
+#: Declared once here; :func:`run_options` adds them to a command.
+RUN_OPTIONS: dict[str, tuple[Any, Any]] = {
+    "repo": (Path, REPO), "python": (str | None, PYTHON), "max_iterations": (int | None, MAX_ITERATIONS),
+    "max_seconds": (float | None, MAX_SECONDS), "apply": (bool, APPLY), "keep": (bool, KEEP),
+    "as_json": (bool, RUN_JSON), "jobs": (int | None, JOBS), "generator": (str | None, GENERATOR),
+    "record": (str | None, RECORD), "replay": (str | None, REPLAY), "base_url": (str | None, BASE_URL),
+    "max_cost": (float | None, MAX_COST), "max_tokens": (int | None, MAX_TOKENS), "lint": (bool | None, LINT),
+    "types": (bool | None, TYPES), "tests": (list[str] | None, TESTS), "lessons": (bool, LESSONS),
+}
+
+
+def run_options(command: Callable[..., None]) -> Callable[..., None]:
+    """``command(*own parameters, flags)`` as a Typer command taking its own parameters, then
+    :data:`RUN_OPTIONS`; ``command`` gets those options' values as ``flags`` (a dict, name -> value).
+
+    Typer reads a command's parameters from its signature, so the returned function states
+    them in ``__signature__`` (and their types in ``__annotations__``)."""
+    own = [p for p in inspect.signature(command, eval_str=True).parameters.values() if p.name != "flags"]
+    shared = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=kind)
+              for name, (kind, option) in RUN_OPTIONS.items()]
+    own = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in own]
+
+    @functools.wraps(command)
+    def with_options(**values: Any) -> None:
+        flags = {name: values.pop(name) for name in RUN_OPTIONS}
+        return command(**values, flags=flags)
+
+    with_options.__signature__ = inspect.Signature(own + shared)  # type: ignore[attr-defined]
+    with_options.__annotations__ = {p.name: p.annotation for p in own + shared}
+    return with_options

@@ -35,7 +35,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from harness.cli.common import bad_input, build_generator, run_config
+from harness.cli.common import BASE_URL, PYTHON, REPO, bad_input, build_generator, run_config
 from harness.core.errors import EXIT_INTERRUPTED, UsageError
 from harness.work.instruct import InstructResult, carry_out, instruction_task
 from harness.cli.interactive import Narrator, Reviewer, auto_approve, choose_ending, interrupt_guard
@@ -46,7 +46,6 @@ from loops.spec import SpecError, builtin_spec
 commands = typer.Typer(rich_markup_mode=None)  # plain help: no <bool> metavar on flags
 
 
-_REPO = typer.Argument(Path("."), help="The git repository (or a path inside it).")
 _JSON = typer.Option(False, "--json", help="Print one JSON summary on stdout (the UI goes to stderr).")
 _YES = typer.Option(False, "--yes", "-y", help="Approve every verified patch unattended, within the budgets.")
 _APPLY = typer.Option(False, "--apply", help="At the end, apply the result to your working tree (only if clean).")
@@ -54,24 +53,23 @@ _KEEP_BRANCH = typer.Option(False, "--keep-branch", help="At the end, keep the r
 _GEN = typer.Option(None, "--model", "--generator",
                     help="openai:MODEL | anthropic:MODEL | replay:FILE (default: the loop's model, "
                          "anthropic:claude-sonnet-4-6, or openai when only OPENAI_API_KEY is set).")
-_BASE_URL = typer.Option(None, "--base-url", help="API root for OpenAI-compatible servers (Ollama, vLLM, …).")
 
 
 @commands.command("do")
 def do_cmd(instruction: str = typer.Argument(None, help="What to change, in plain words."),
-           repo: Path = _REPO,
+           repo: Path = REPO,
            task_file: Path = typer.Option(None, "-f", "--file", help="Read the instruction from this file "
                                           "(then the first argument is the repository)."),
            check: str = typer.Option(None, "--check", help="A command that must succeed for a patch to be "
                                      "accepted, e.g. \"pytest tests/test_new.py\" (split like a shell)."),
-           yes: bool = _YES, generator: str = _GEN, base_url: str = _BASE_URL,
+           yes: bool = _YES, generator: str = _GEN, base_url: str = BASE_URL,
            record: str = typer.Option(None, "--record", help="Record every model exchange to this cassette."),
            replay: str = typer.Option(None, "--replay", help="Answer model calls from this cassette."),
            max_iterations: int = typer.Option(None, "--max-iterations", help="Stop after N model calls."),
            max_seconds: float = typer.Option(None, "--max-seconds", help="Stop after S wall seconds."),
            max_cost: float = typer.Option(None, "--max-cost", help="Stop before spending more than this many USD."),
            max_tokens: int = typer.Option(None, "--max-tokens", help="Stop before using more tokens than this."),
-           python: str = typer.Option(None, "--python", help="Target interpreter (default: REPO/.venv, else this one)."),
+           python: str = PYTHON,
            apply: bool = _APPLY, keep_branch: bool = _KEEP_BRANCH,
            keep: bool = typer.Option(False, "--keep", help="Keep the run's worktree."),
            lint: bool = typer.Option(False, "--lint", help="Reject patches that add ruff diagnostics."),
@@ -162,9 +160,9 @@ def resume_do(repo: Path, run_id: str, *, generator: str | None = None, python: 
 
 
 @commands.command("resume-do", hidden=True)
-def resume_do_cmd(run_id: str = typer.Argument(..., help="The do run to continue."), repo: Path = _REPO,
+def resume_do_cmd(run_id: str = typer.Argument(..., help="The do run to continue."), repo: Path = REPO,
                   yes: bool | None = typer.Option(None, "--yes/--ask", help="Approve unattended (default: as the run started)."),
-                  generator: str = _GEN, base_url: str = _BASE_URL,
+                  generator: str = _GEN, base_url: str = BASE_URL,
                   max_iterations: int = typer.Option(None, "--max-iterations"),
                   python: str = typer.Option(None, "--python"),
                   apply: bool = _APPLY, keep_branch: bool = _KEEP_BRANCH, as_json: bool = _JSON) -> None:
@@ -175,7 +173,7 @@ def resume_do_cmd(run_id: str = typer.Argument(..., help="The do run to continue
 
 @commands.command("undo")
 def undo_cmd(run_id: str = typer.Argument(None, help="The do run (default: the most recent)."),
-             repo: Path = _REPO,
+             repo: Path = REPO,
              as_json: bool = typer.Option(False, "--json", help="Print the result as JSON.")) -> None:
     """Drop the last checkpoint commit of a `loopwright do` run (refused when only the base is left)."""
     if run_id and repo == Path(".") and Path(run_id).is_dir():  # `loopwright undo REPO`

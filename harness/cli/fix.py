@@ -17,9 +17,8 @@ from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
 
-from harness.cli.common import (BASE_URL, MAX_COST, MAX_ITERATIONS, MAX_SECONDS, MAX_TOKENS, PYTHON, RECORD,
-                                REPLAY, REPO, bad_input, default_generator, err, build_generator, run_config)
-from harness.core.config import default_jobs
+from harness.cli.common import (APPLY, GENERATOR, JOBS, KEEP, MAX_ITERATIONS, MAX_SECONDS, PYTHON, REPO, RUN_JSON,
+                                bad_input, build_generator, default_generator, err, run_config, run_options)
 from harness.core.errors import EXIT_BAD_INPUT, UsageError
 from harness.work.fix import FixResult, error_json, fix, resume
 from harness.core.loop import LoopEvent
@@ -126,73 +125,44 @@ def _summary(console: Console, result: FixResult) -> None:
                       highlight=False)
 
 
-_APPLY = typer.Option(False, "--apply", help="Apply the final patch to your working tree (only if it is clean).")
-_KEEP = typer.Option(False, "--keep", help="Keep the run's worktrees.")
-_JSON = typer.Option(False, "--json", help="Print one JSON summary on stdout instead of the live view.")
-_JOBS = typer.Option(None, "--jobs", "-j", help=f"Candidates validated in parallel (default: {default_jobs()}, "
-                     "the CPU count, at most 4).")
-_GEN = typer.Option(None, "--generator", "--model",
-                    help="templates | openai:MODEL | anthropic:MODEL | replay:FILE, or a chain "
-                         "templates,anthropic:MODEL (default: templates, escalating to a model "
-                         "when OPENAI_API_KEY or ANTHROPIC_API_KEY is set).")
-_LINT = typer.Option(None, "--lint/--no-lint", show_default=False,
-                     help="--lint: reject patches that add ruff diagnostics even if the repo does not configure "
-                          "ruff. --no-lint: no lint evaluator (else a configured one that cannot run is exit 2).")
-_TYPES = typer.Option(None, "--types/--no-types", show_default=False,
-                      help="--types: reject patches that add type errors (mypy/pyright) even if not configured. "
-                           "--no-types: no type evaluator (else a configured one that cannot run is exit 2).")
-_LESSONS = typer.Option(False, "--lessons", help="Write the run's lesson to .loopwright/lessons.md in your "
-                        "working tree (default: only if that file is tracked; else in .git/loopwright/).")
-_TESTS = typer.Option(None, "--tests", help="Work on these failing tests only (pytest node ids or file paths; repeat "
-                      "the option for more). Every test still counts for regressions.")
-
-
 def _flags(python, max_iterations, max_seconds, jobs, generator, base_url, max_cost=None, max_tokens=None) -> dict:
     return dict(python=python, max_iterations=max_iterations, max_seconds=max_seconds, jobs=jobs, model=generator,
                 base_url=base_url, max_cost=max_cost, max_tokens=max_tokens)
 
 
+def _run_shared(loop: LoopSpec, f: dict) -> None:
+    """:func:`_run` with the values of :data:`~harness.cli.common.RUN_OPTIONS` (``fix`` and ``run``)."""
+    _run(f["repo"], loop, f["as_json"],
+         _flags(f["python"], f["max_iterations"], f["max_seconds"], f["jobs"], f["generator"], f["base_url"],
+                f["max_cost"], f["max_tokens"]),
+         apply=f["apply"], keep=f["keep"], llm=dict(record=f["record"], replay=f["replay"]),
+         force=dict(lint=f["lint"], types=f["types"]), tests=f["tests"], lessons=f["lessons"])
+
+
 @commands.command("fix")
-def fix_cmd(repo: Path = REPO, python: str | None = PYTHON, max_iterations: int | None = MAX_ITERATIONS,
-            max_seconds: float | None = MAX_SECONDS, apply: bool = _APPLY, keep: bool = _KEEP,
-            as_json: bool = _JSON, jobs: int | None = _JOBS, generator: str | None = _GEN,
-            record: str | None = RECORD, replay: str | None = REPLAY, base_url: str | None = BASE_URL,
-            max_cost: float | None = MAX_COST, max_tokens: int | None = MAX_TOKENS,
-            lint: bool | None = _LINT, types: bool | None = _TYPES, tests: list[str] | None = _TESTS,
-            lessons: bool = _LESSONS) -> None:
+@run_options
+def fix_cmd(flags: dict) -> None:
     """Make the failing tests of REPO pass; the fix lands on branch loopwright/<run-id>."""
-    _run(repo, builtin_spec("fix-failing-tests"), as_json,
-         _flags(python, max_iterations, max_seconds, jobs, generator, base_url, max_cost, max_tokens),
-         apply=apply, keep=keep, llm=dict(record=record, replay=replay), force=dict(lint=lint, types=types),
-         tests=tests, lessons=lessons)
+    _run_shared(builtin_spec("fix-failing-tests"), flags)
 
 
 @commands.command("run")
-def run_cmd(spec: Path = typer.Argument(..., help="An LSS 1.0 loop declaration (YAML)."),
-            repo: Path = REPO, python: str | None = PYTHON, max_iterations: int | None = MAX_ITERATIONS,
-            max_seconds: float | None = MAX_SECONDS, apply: bool = _APPLY, keep: bool = _KEEP,
-            as_json: bool = _JSON, jobs: int | None = _JOBS, generator: str | None = _GEN,
-            record: str | None = RECORD, replay: str | None = REPLAY, base_url: str | None = BASE_URL,
-            max_cost: float | None = MAX_COST, max_tokens: int | None = MAX_TOKENS,
-            lint: bool | None = _LINT, types: bool | None = _TYPES, tests: list[str] | None = _TESTS,
-            lessons: bool = _LESSONS) -> None:
+@run_options
+def run_cmd(spec: Path = typer.Argument(..., help="An LSS 1.0 loop declaration (YAML)."), *, flags: dict) -> None:
     """Run the loop declared in SPEC on REPO."""
     try:
         loop = load_spec(spec)
     except SpecError as exc:
         err.print(f"[red]invalid loop declaration:[/]\n{escape(str(exc))}")
         raise typer.Exit(EXIT_BAD_INPUT) from None
-    _run(repo, loop, as_json, _flags(python, max_iterations, max_seconds, jobs, generator, base_url, max_cost,
-                                     max_tokens),
-         apply=apply, keep=keep, llm=dict(record=record, replay=replay), force=dict(lint=lint, types=types),
-         tests=tests, lessons=lessons)
+    _run_shared(loop, flags)
 
 
 @commands.command("resume")
 def resume_cmd(run_id: str = typer.Argument(..., help="The run to continue (see `loopwright status`)."),
                repo: Path = REPO, python: str | None = PYTHON, max_iterations: int | None = MAX_ITERATIONS,
-               max_seconds: float | None = MAX_SECONDS, apply: bool = _APPLY, keep: bool = _KEEP,
-               as_json: bool = _JSON, jobs: int | None = _JOBS, generator: str | None = _GEN) -> None:
+               max_seconds: float | None = MAX_SECONDS, apply: bool = APPLY, keep: bool = KEEP,
+               as_json: bool = RUN_JSON, jobs: int | None = JOBS, generator: str | None = GENERATOR) -> None:
     """Continue an interrupted run (Ctrl-C, a crash, kill -9) from its last saved step."""
     from harness.core.state import RunFiles, StateError
 
@@ -214,7 +184,7 @@ def resume_cmd(run_id: str = typer.Argument(..., help="The run to continue (see 
 
 
 @commands.command("status")
-def status_cmd(repo: Path = REPO, as_json: bool = _JSON) -> None:
+def status_cmd(repo: Path = REPO, as_json: bool = RUN_JSON) -> None:
     """List the runs of REPO with their state and stop reason (corrupted runs as corrupted)."""
     from harness.core.state import scan_runs
 

@@ -26,6 +26,7 @@ from typing import Any
 
 from evals.pytest_runner import TimeoutPolicy
 from harness.core.errors import UsageError
+from harness.core.plausible import Window
 from harness.core.stop import StopLimits
 from sandbox.process import SandboxPolicy
 
@@ -73,6 +74,10 @@ class RunConfig:
         tests: pytest node ids the run is restricted to (empty: every failing test).
         model: the generator spec (None: the loop's worker model).
         base_url: API root of an OpenAI-compatible server, or None.
+        window: how long a batch keeps validating candidates after its first plausible
+            patch to compare it with the next (:class:`~harness.core.plausible.Window`):
+            at most 4 more started (2 per slot when it is unprotected), none once the
+            comparison has lasted half the seconds the search for it took.
     """
 
     loop_name: str = "fix-failing-tests"
@@ -93,6 +98,7 @@ class RunConfig:
     tests: tuple[str, ...] = ()
     model: str | None = None
     base_url: str | None = None
+    window: Window = field(default_factory=Window)
 
     @property
     def slots(self) -> int:

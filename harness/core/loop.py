@@ -65,6 +65,8 @@ class Loop:
     on_accept: Callable[[Outcome], None] = lambda outcome: None  # e.g. commit a checkpoint
     _started: float = field(default=0.0, init=False, repr=False)  # monotonic start, earlier sessions included
 
+    # Over 60 lines on purpose: one iteration's six stages (observe, decide, context, generate,
+    # evaluate, update) read top to bottom in one place; this is the file to read first.
     def run(self) -> RunState:
         """Iterate until a stop rule fires; returns the final state (also saved to disk).
 

@@ -1,5 +1,6 @@
 """The plain data of validation: the baseline a run starts from, the evaluator gates a
-candidate passes after its tests, and the outcome (verdict) on one candidate.
+candidate passes after its tests, and the outcome (verdict) on one candidate; and
+:func:`restrict`, which narrows a baseline to the failing tests ``--tests`` names.
 
 :mod:`harness.core.validate` produces these; the loop, the work sources and the
 command line read them.
@@ -12,6 +13,7 @@ from pathlib import Path
 
 from evals.lint import regressions
 from evals.verdict import TestResult, Verdict
+from harness.core.errors import UsageError
 from harness.core.evidence import Protection
 from harness.core.protocols import Evaluator
 from sandbox.patch import Patch
@@ -44,6 +46,28 @@ class Baseline:
     def passing(self) -> list[str]:
         """Ids that pass now."""
         return [t for t in self.collected if t in self.results and self.results[t].ok]
+
+
+def restrict(baseline: Baseline, tests: tuple[str, ...]) -> None:
+    """Keep only the failing tests ``tests`` names (node ids, or file/class prefixes of them):
+    the others are dropped from the results, so they count neither as work nor as regressions.
+
+    Raises:
+        UsageError: a node id matches no collected test.
+    """
+    if not tests:
+        return
+
+    def named(tid: str, t: str) -> bool:
+        t = t.rstrip("/")
+        return tid == t or tid.startswith((t + "::", t + "/", t + "["))
+
+    for t in tests:
+        if not any(named(tid, t) for tid in baseline.collected):
+            raise UsageError(f"--tests {t}: no collected test has this node id (see `pytest --collect-only -q`)")
+    for tid in list(baseline.failing):
+        if not any(named(tid, t) for t in tests):
+            del baseline.results[tid]
 
 
 @dataclass
@@ -103,7 +127,10 @@ class Outcome:
         complete: viable and fixing every failing test (chosen unless it is unprotected
             and a protected complete fix turns up among the next few candidates).
         plausible: for the chosen patch, how many plausible patches (fixing every failing
-            test, breaking none) were compared; alternatives: the others' descriptions.
+            test, breaking none) were compared; alternatives: the others' descriptions;
+            window: what comparing cost (``candidates`` started after the first plausible
+            patch was decided, ``ahead``: those after it already started then, ``seconds``
+            from it to the choice, ``first_seconds`` from the batch's start to it).
     """
 
     patch: Patch
@@ -119,6 +146,7 @@ class Outcome:
     plausible: int = 0
     order: int = 0  # position in its batch's validation order
     alternatives: list[str] = field(default_factory=list)
+    window: dict = field(default_factory=dict)  # the comparison window (chosen patch only)
     protection: Protection | None = None
     complete: bool = False
 
@@ -134,4 +162,5 @@ class Outcome:
                 "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
                 **(self.protection.summary() if self.protection else {}),
                 **({"plausible_patches": self.plausible, "alternatives": self.alternatives}
-                   if self.plausible else {})}
+                   if self.plausible else {}),
+                **({"window": self.window} if self.window else {})}

@@ -13,6 +13,7 @@ operator, constant and name changes (ManySStuBs4J, Karampatsis & Sutton, MSR 202
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from sandbox.patch import Patch
 
@@ -73,3 +74,36 @@ def choose(plausible: list) -> object:
                 len(prot.tests) if prot is not None else 0, i)
 
     return min(enumerate(plausible), key=key)[1]
+
+
+@dataclass(frozen=True)
+class Window:
+    """How long a batch keeps validating candidates after its first plausible patch, to
+    compare it with the next ones (:meth:`harness.core.validate.Validator.first_accepted`).
+    Candidates already started (in flight, or validated ahead in a slot that was free) are
+    always weighed; these limits decide whether more are started.
+
+    Attributes:
+        candidates: the candidates after it that are weighed: those already started count,
+            and more are started until there are this many (default 4).
+        unprotected_per_slot: when it is unprotected (no passing test executes its changed
+            lines), at least this many per slot are started, looking for a protected
+            one (default 2).
+        fraction: none is started once the window has lasted this fraction of the seconds
+            the batch took to find the first plausible patch, so comparing costs at most
+            about half again the search (default 0.5; None: no time limit, the candidate
+            limits alone, as the validator's own tests use it for determinism).
+    """
+
+    candidates: int = 4
+    unprotected_per_slot: int = 2
+    fraction: float | None = 0.5
+
+    def budget(self, unprotected: bool, slots: int) -> int:
+        """Candidates after the first plausible patch to weigh (those already started included)."""
+        return max(self.candidates, self.unprotected_per_slot * slots if unprotected else 0)
+
+    def closed(self, searched: float, elapsed: float) -> bool:
+        """Whether no more candidates start: ``elapsed`` seconds of window after
+        ``searched`` seconds of search (both wall seconds)."""
+        return self.fraction is not None and elapsed >= self.fraction * searched

@@ -32,25 +32,15 @@ from evals.pytest_runner import EvaluatorError, PytestEvaluator, check_pytest, r
 from harness.core.config import RunConfig
 from harness.core.errors import UsageError
 from harness.core.loop import Loop
-from harness.core.protocols import Evaluator, Generator
+from harness.core.protocols import Generator
 from harness.core.state import RunFiles, RunState, StateError, new_run_id
-from harness.core.outcome import Baseline, Gate
+from harness.core.gates import build_gates
+from harness.core.outcome import Baseline, Gate, restrict
 from harness.core.validate import Validator
 from sandbox import integrity
 from sandbox.gitcmd import list_worktrees
-from sandbox.process import SandboxPolicy, network_isolation
+from sandbox.process import network_isolation
 from sandbox.worktree import BRANCH_PREFIX, RepoError, Worktree, open_repo, worktree_root
-
-
-def _static_evaluator(implementation: str, policy: SandboxPolicy, python: str, run_id: str) -> Evaluator:
-    """The gate evaluator a loop declaration names (``evaluators[].implementation``)."""
-    if implementation == "evals.lint.RuffEvaluator":
-        from evals.lint import RuffEvaluator
-
-        return RuffEvaluator(policy, python=python)  # the target environment's ruff, if it has one
-    from evals.types import TypeCheckEvaluator
-
-    return TypeCheckEvaluator(worktree_root() / f"{run_id}.mypy-cache", policy, python=python)
 
 
 class RunSession:
@@ -222,7 +212,7 @@ class RunSession:
         if base.error:
             self.note("the repository has no tests: patches are checked by lint/types/--check only")
         if coverage:
-            _restrict(baseline, self.config.tests)
+            restrict(baseline, self.config.tests)
             self.files.save_baseline(baseline)
         self.state.baseline_failing = self.state.remaining = baseline.failing
         return baseline
@@ -244,12 +234,14 @@ class RunSession:
         head = self.repo.git.rev_parse(self.state.branch)
         for i in range(self.config.slots if require_fix else 1):
             self.slots.append(Worktree.create(self.repo, f"{self.state.run_id}.slot{i}", None, head))
-        self.gates = self._gates()
+        self.gates = build_gates(self.config, self.python, self.state.run_id, self.worktree.path,
+                                 self.root, self.say)
         if check:
             self.gates.append(Gate(CommandEvaluator(check, self.config.policy), None, after_tests=True))
         self._validator = Validator(self.test_evaluator(), self.slots, baseline, self.config.protected,
                                     self.config.max_diff_lines, self.config.timeouts, self.gates,
-                                    require_fix=require_fix, editable=self.config.editable)
+                                    require_fix=require_fix, editable=self.config.editable,
+                                    window=self.config.window)
         return self._validator
 
     def loop(self, generator: Generator, on_event, **kw) -> Loop:
@@ -283,20 +275,26 @@ class RunSession:
 
     def verify(self, baseline: Baseline, flaky: set[str] | None = None) -> None:
         """After validation: the repository's ``.git`` is unchanged (:mod:`sandbox.integrity`),
-        and a fresh isolated pytest run agrees that the tests validation saw pass do pass
-        (:meth:`PytestEvaluator.confirm`). Otherwise the run ends in an ``evaluator_fault``
-        (status ``error``; nothing is committed) whose detail shows what disagreed. Tests
-        validation found ``flaky`` are not asked to pass again, and a test that fails in the
-        confirmation run but passes re-run alone is added to ``flaky`` instead of faulting."""
+        and fresh isolated pytest runs agree that the tests validation saw pass do pass
+        (:meth:`PytestEvaluator.confirm`: split by test file into up to ``config.slots``
+        processes at once, the slots being idle by now). Otherwise the run ends in an
+        ``evaluator_fault`` (status ``error``; nothing is committed) whose detail shows what
+        disagreed. Tests validation found ``flaky`` are not asked to pass again, and a test
+        that fails in the confirmation run but passes re-run alone is added to ``flaky``
+        instead of faulting. A ``confirm`` trajectory step records its seconds."""
         s = self.state
         changed = self.git_changes()
         problem = f"the repository's .git changed during validation:\n{changed}" if changed else ""
         if not problem and self.evaluator is not None and s.accepted:
             flaky = set() if flaky is None else flaky
             must = [t for t in baseline.passing if t not in flaky]
+            t0 = time.monotonic()
             problem = self.evaluator.confirm(self.worktree.path, must, timeouts={
                 t: self.config.timeouts.for_test(baseline.results[t].duration) for t in must},
-                process_timeout=60 + 3 * baseline.duration + 2 * len(must), flaky=flaky)
+                process_timeout=60 + 3 * baseline.duration + 2 * len(must), flaky=flaky,
+                durations={t: baseline.results[t].duration or 0.0 for t in must}, jobs=self.config.slots)
+            self.files.step("confirm", tests=len(must), seconds=round(time.monotonic() - t0, 3),
+                            agrees=not problem)
             problem = problem and f"the confirmation run disagrees with validation: {problem}"
         if problem:
             s.status, s.stop_reason, s.stop_detail = "error", "evaluator_fault", problem
@@ -337,36 +335,6 @@ class RunSession:
             self.repo.close()  # stops GitPython's persistent `git cat-file` processes
 
     # -- helpers -------------------------------------------------------------------------
-
-    def _gates(self) -> list[Gate]:
-        """The loop's other evaluators, each with its baseline on the whole worktree.
-
-        Ruff runs from the target environment when it has one (else loopwright's own);
-        mypy/pyright run for the target interpreter (they need its packages).
-
-        Raises:
-            UsageError: an evaluator the repository configures (or ``--lint``/``--types``
-                asks for) cannot run, or its baseline fails: a run without it could accept
-                a regression it exists to catch. ``--no-lint``/``--no-types`` go on without it.
-        """
-        gates = []
-        for eid, when in sorted(self.config.static.items()):
-            ev = _static_evaluator(self.config.implementations[eid], self.config.policy, self.python,
-                                   self.state.run_id)
-            if when == "never" or (when == "configured" and not ev.configured(self.root)):
-                continue
-            why = "the repository configures it" if when == "configured" else f"--{eid} asks for it"
-            if not ev.available():
-                raise UsageError(f"the {eid} evaluator cannot run ({why}): {ev.MISSING.split(';')[0]}; "
-                                 f"install it, or pass --no-{eid} to run without it")
-            base = ev.run(self.worktree.path)
-            if base.error:
-                first = base.error.strip().splitlines()[0] if base.error.strip() else "no output"
-                raise UsageError(f"the {eid} evaluator cannot run ({why}): its baseline run failed: "
-                                 f"{first}; fix its configuration, or pass --no-{eid} to run without it")
-            gates.append(Gate(ev, base))
-            self.say(f"{eid} evaluator on: {len(base.results)} diagnostic(s) at baseline do not count")
-        return gates
 
     def _branch_exists(self) -> bool:
         try:
@@ -414,23 +382,4 @@ def _network_note(config: RunConfig, note: Callable[[str], None]) -> None:
              "namespaces): tests run with network access")
 
 
-def _restrict(baseline: Baseline, tests: tuple[str, ...]) -> None:
-    """Keep only the failing tests ``tests`` names (node ids, or file/class prefixes of them):
-    the others are dropped from the results, so they count neither as work nor as regressions.
-
-    Raises:
-        UsageError: a node id matches no collected test.
-    """
-    if not tests:
-        return
-
-    def named(tid: str, t: str) -> bool:
-        t = t.rstrip("/")
-        return tid == t or tid.startswith((t + "::", t + "/", t + "["))
-
-    for t in tests:
-        if not any(named(tid, t) for tid in baseline.collected):
-            raise UsageError(f"--tests {t}: no collected test has this node id (see `pytest --collect-only -q`)")
-    for tid in list(baseline.failing):
-        if not any(named(tid, t) for t in tests):
-            del baseline.results[tid]
+_restrict = restrict  # the old name, for callers (tests) that import it from here

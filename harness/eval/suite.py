@@ -69,7 +69,7 @@ class RepoSpec(_Strict):
         return self
 
     def to_spec(self) -> dict:
-        """The plain dict :func:`evals.prepare.materialize` takes."""
+        """The plain dict :func:`evals.materialize.materialize` takes."""
         return self.model_dump(exclude_none=True)
 
 

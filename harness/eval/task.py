@@ -19,7 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from evals.prepare import PrepareError, materialize, run_process
+from evals.materialize import materialize
+from evals.sources import PrepareError, run_process
 from harness.eval.metrics import context_recall, run_metrics, same_as_gold
 
 __all__ = ["command_argv", "run_task"]
@@ -130,7 +131,7 @@ def _run(job: dict, task: dict, repo: Path, tmp: Path, row: dict, files: dict) -
 
 def _injected_gold(repo: Path, task: dict) -> None:
     """For an injected-bug task without a gold patch: the injection's inverse (from
-    ``.git/loopwright-task.json``, written by :func:`evals.prepare.materialize`)."""
+    ``.git/loopwright-task.json``, written by :func:`evals.materialize.materialize`)."""
     info_file = repo / ".git" / "loopwright-task.json"
     if info_file.is_file() and not task.get("gold_patch"):
         info = json.loads(info_file.read_text())

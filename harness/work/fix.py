@@ -25,7 +25,8 @@ from harness.core.loop import LoopEvent
 from harness.core.protocols import Generator
 from harness.core.session import RunSession
 from harness.core.stop import StopLimits, usd
-from harness.core.state import RunState, append_lesson, operator_priors, read_lessons
+from harness.core.lessons import append_lesson, operator_priors, read_lessons
+from harness.core.state import RunState
 from harness.core.outcome import Baseline, Outcome
 from sandbox.patch import Patch
 from sandbox.process import SandboxPolicy

@@ -1,0 +1,50 @@
+"""Reading a pytest process's output: the plugin's records on the results pipe, and why a
+process ran no test (:mod:`evals.pytest_runner` uses both)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+
+def started(res, env: dict[str, str]) -> bool:
+    """Whether the pytest process of ``env`` got as far as our plugin's first record."""
+    return res is not None and any(True for _ in records(res.channel or b"", env.get("LOOPWRIGHT_NONCE", "")))
+
+
+def records(channel: bytes, nonce: str):
+    """The plugin's records in ``channel`` that carry ``nonce`` (others are not ours)."""
+    for line in channel.decode("utf-8", "replace").splitlines():
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError:  # a line cut short by a dying process
+            continue
+        if isinstance(rec, dict) and rec.get("nonce") == nonce:
+            yield rec
+
+
+def startup_error(res, root: Path | None = None) -> str:
+    """Why a pytest process ran no test, in a few lines a user can act on.
+
+    Keeps pytest's own message: the first lines of what it printed (``ERROR: ...``,
+    ``ImportError while loading conftest ...``), or for a traceback its last frame and
+    the exception line, with ``root`` (the worktree) cut from paths so that messages
+    from different worktree slots read the same. At most 5 lines of 300 characters,
+    joined with `` | ``.
+    """
+    text = (res.stderr.strip() or res.stdout.strip())[-20000:]
+    if res.timed_out:
+        return "pytest did not finish collecting before the process timeout"
+    if res.returncode == 5:
+        return "no tests were collected"
+    if "No module named pytest" in text:
+        return "pytest is not installed in the target interpreter"
+    if root is not None:
+        text = text.replace(str(root).rstrip("/") + "/", "").replace(str(root), ".")
+    lines = [ln.rstrip() for ln in text.splitlines() if ln.strip(" ^~\t")]
+    if "Traceback (most recent call last):" in text:
+        frames = [i for i, ln in enumerate(lines) if ln.lstrip().startswith('File "')]
+        lines = lines[frames[-1]:][:2] + lines[-1:] if frames else lines[-1:]
+    lines = [ln if len(ln) <= 300 else ln[:297] + "..." for ln in lines[:5]]
+    detail = " | ".join(lines) if lines else "(it printed nothing)"  # one line: live views
+    return f"pytest exited with code {res.returncode} before running any test: {detail}"

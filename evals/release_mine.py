@@ -1,0 +1,110 @@
+"""Mining a release pair (:func:`mine_pair`): which of N+1's small module changes make a task.
+
+Build the *hybrid* tree (N's source, N+1's tests; :mod:`evals.release_trees`) and run
+pytest in a venv holding pytest, coverage and N+1's declared runtime and test
+requirements (:mod:`evals.release_env`); for each small module apply its change alone
+and run again. A test file whose failures that change does not fix is kept at N's
+version (or dropped when N lacks it), so the task fails only on what the gold patch
+fixes; the task is kept when the final hybrid fails some tests and hybrid + gold
+passes every test.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from evals.release_env import run_pytest
+from evals.release_trees import (MAX_CHANGED_LINES, Change, build_tree, is_test_file, pair_python, pair_trees,
+                                 short_name, source_changes, text_or_none)
+
+__all__ = ["mine_pair"]
+
+
+def mine_pair(package: str, old: str, new: str, *, cache: Path | None = None,
+              timeout: float = 180.0, log=None) -> list[dict]:
+    """Tasks (suite entries, see the module doc) for the release pair ``old`` -> ``new``.
+
+    Args:
+        package: PyPI name (or a local sdist path for ``old``/``new`` trees: see
+            :func:`source_tree`; then ``old``/``new`` are archive paths too).
+        old, new: consecutive versions, N and N+1.
+        cache: cache root (default :func:`evals.sources.cache_root`).
+        timeout: wall seconds per pytest run; a suite that hits it ends the pair.
+        log: optional ``callable(str)`` for progress lines.
+
+    Returns:
+        Zero or more task dicts, one per small module change that alone makes every
+        failing test pass.
+
+    Raises:
+        PrepareError: a download, unpack or venv install failed.
+    """
+    say = log or (lambda _m: None)
+    old_root, new_root = pair_trees(package, old, new, cache)
+    changes = [c for c in source_changes(old_root, new_root) if c.changed_lines <= MAX_CHANGED_LINES]
+    if not changes:
+        say(f"{package} {old} -> {new}: no module changed by 1..{MAX_CHANGED_LINES} lines")
+        return []
+    python = pair_python(old_root, new_root, cache)
+    tasks = []
+    with tempfile.TemporaryDirectory(prefix="lw-pair-") as tmp:
+        build_tree(old_root, new_root, Path(tmp) / "hybrid")
+        rc, failing = run_pytest(python, Path(tmp) / "hybrid", timeout=timeout)
+        say(f"{package} {old} -> {new}: N+1's tests on N's source: exit {rc}, {len(failing)} failing; "
+            f"small changes: {', '.join(f'{c.path} ({c.changed_lines})' for c in changes)}")
+        if rc is None or not failing:
+            return []
+        for i, change in enumerate(changes):
+            found = _try_change(old_root, new_root, change, python, Path(tmp) / str(i), timeout)
+            if found is None:
+                say(f"  {change.path}: does not make the suite pass alone")
+                continue
+            old_tests, deselect, tests = found
+            say(f"  {change.path}: task, {len(tests)} failing tests" +
+                (f", {len(old_tests)} test files kept at {old}" if old_tests else "") +
+                (f", {len(deselect)} tests deselected" if deselect else ""))
+            tasks.append({
+                "id": f"{short_name(package)}-{new}-{len(tasks) + 1}",
+                "repo": {"release_pair": {"package": package, "old": old, "new": new,
+                                          "file": change.path, "old_tests": sorted(old_tests),
+                                          "deselect": sorted(deselect)}},
+                "command": "fix", "python": None, "gold_patch": change.patch,
+                "tests": sorted(tests), "timeout": 600})
+    return tasks
+
+
+def _try_change(old_root: Path, new_root: Path, change: Change, python: Path, work: Path,
+                timeout: float) -> tuple[set[str], set[str], set[str]] | None:
+    """(test files kept at N, tests deselected, failing test ids) when ``change`` alone fixes
+    what it should, else None.
+
+    Tests still failing with the change are deselected; a test file that fails to collect
+    goes back to N's version, and is left out when that fails too (at most 3 rounds); then the task tree without
+    the change must fail some test, and with it pass every test. A root conftest that
+    already has a collection hook gets no deselection (files go back to N's version).
+    """
+    old_tests: set[str] = set()
+    deselect: set[str] = set()
+    root_conftest = text_or_none(new_root / "conftest.py") or ""
+    can_deselect = "pytest_collection_modifyitems" not in root_conftest
+    for attempt in range(3):
+        fixed = work / f"gold{attempt}"
+        build_tree(old_root, new_root, fixed, old_tests=old_tests, deselect=deselect, change=change)
+        rc, still = run_pytest(python, fixed, timeout=timeout)
+        if rc == 0:
+            break
+        tests = {t for t in still if "::" in t} - deselect if can_deselect else set()
+        files = {t.split("::")[0] for t in still if t not in tests}
+        if can_deselect:  # a file that fails to collect even at N's version is left out
+            tests |= files & old_tests
+            files -= old_tests
+        if rc is None or not (tests or files - old_tests) or not all(is_test_file(f) for f in files):
+            return None
+        deselect |= tests
+        old_tests |= files
+    else:
+        return None
+    build_tree(old_root, new_root, work / "task", old_tests=old_tests, deselect=deselect)
+    rc, failing = run_pytest(python, work / "task", timeout=timeout)
+    return (old_tests, deselect, failing) if rc is not None and failing else None

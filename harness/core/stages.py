@@ -1,0 +1,201 @@
+"""What one candidate goes through in one worktree slot: the screen (the failing tests,
+one probe first when there are many), the evaluator gates, the full suite (stopping at the
+first regression, flaky tests told apart), and the verdict's words.
+
+:class:`CandidateStages` is a part of :class:`harness.core.validate.Validator`, which
+provides what these stages read: ``baseline``, ``evaluator``, ``timeouts``, ``gates``,
+``require_fix``, ``flaky``, ``index`` (the baseline coverage, inverted) and ``_lock``.
+"""
+
+from __future__ import annotations
+
+import time
+
+from evals.pytest_runner import TestRun
+from evals.verdict import TestResult, passed_in
+from harness.core.evidence import describe, protection
+from harness.core.outcome import Outcome
+from sandbox.patch import Patch
+from sandbox.worktree import Worktree
+
+
+class CandidateStages:
+    """The stages of one candidate's validation in a slot (a mixin of the validator)."""
+
+    def _settle(self, slot: Worktree, out: Outcome, full: TestRun, rest: list[str],
+                passing: set[str]) -> dict[str, TestResult] | None:
+        """Results of the full stage with flaky tests told apart from regressions.
+
+        A test that passed at baseline and fails now is re-run once, alone; if it
+        passes then, it is flaky: recorded in :attr:`flaky`, not held against this or
+        any later candidate, and the tests the stopped session did not reach are run.
+        Returns test id -> result, or None when a run failed to start (``out`` says so).
+        """
+        results = dict(full.results)
+        for _ in range(4):  # each round settles one suspect; a real regression ends it
+            suspect = next((t for t in rest if t in passing and t in results and not results[t].ok
+                            and t not in self.flaky), None)
+            if suspect is None:
+                select = [t for t in rest if t not in results and t not in self.flaky]
+                if not (full.stopped and select):
+                    return results
+            else:
+                again = self._run(slot, out, "rerun", select=[suspect], timeouts=self._limits([suspect]),
+                                  paths=[suspect.split("::", 1)[0]],
+                                  process_timeout=30 + sum(self._limits([suspect]).values()))
+                if not (suspect in again.results and again.results[suspect].ok):
+                    return results
+                with self._lock:
+                    self.flaky.add(suspect)
+                continue
+            full = self._run(slot, out, "full", select=select, stop_on=[t for t in select if t in passing],
+                             timeouts=self._limits(select),
+                             process_timeout=60 + 3 * self.baseline.duration + 2 * len(select))
+            if full.error:
+                out.stage, out.reason = "error", f"the full test run failed to start: {full.error}"
+                return None
+            results.update(full.results)
+        return results
+
+    def _probe(self, targets: list[str], changed: dict[str, set[int]]) -> str:
+        """The failing test most likely to tell: its traceback passes through a changed
+        file (nearest frame to a changed line), then the fastest at baseline."""
+        res = self.baseline.results
+
+        def key(t: str) -> tuple:
+            dist = min((abs(f.line - ln) for f in res[t].frames if f.path in changed
+                        for ln in changed[f.path] or {f.line}), default=10**6)
+            return (dist, res[t].duration, t)
+
+        return min(targets, key=key)
+
+    def _screen(self, slot: Worktree, out: Outcome, ids: list[str], stage: str,
+                already: list[str] = ()) -> bool:
+        """Run failing tests ``ids``; record what they fixed; False when the candidate is done for."""
+        failing = self.baseline.failing
+        limits = self._limits(ids)
+        run = self._run(slot, out, stage, select=ids, timeouts=limits,
+                        paths=sorted({t.split("::", 1)[0] for t in ids}),
+                        process_timeout=30 + sum(limits.values()))
+        if run.error:
+            out.stage, out.reason = "error", f"the test run failed to start: {run.error}"
+            return False
+        fixed = [t for t in ids if passed_in(run.results, t)]
+        out.fixed = [t for t in failing if t in set(fixed) | set(already)]
+        if not out.fixed:
+            first = next((run.results[t] for t in ids if t in run.results), None)
+            out.stage = "screen"
+            out.reason = f"fixes none of the {len(failing)} failing tests" + (
+                f"; {first.test_id} still fails: {describe(first)}" if first else "")
+            return False
+        return True
+
+    def _limits(self, ids: list[str]) -> dict[str, float]:
+        res = self.baseline.results
+        return {t: self.timeouts.for_test(res[t].duration, res[t].ok) if t in res and res[t].outcome != "timeout"
+                else self.timeouts.for_test(None) for t in ids}
+
+    def _run(self, slot: Worktree, out: Outcome, stage: str, **kw) -> TestRun:
+        t0 = time.monotonic()
+        run = self.evaluator.run(slot.path, **kw)
+        out.seconds[stage] = out.seconds.get(stage, 0.0) + time.monotonic() - t0
+        out.test_seconds += run.duration
+        out.tests_run += len(run.results)
+        return run
+
+    def _screen_and_full(self, slot: Worktree, patch: Patch, out: Outcome) -> None:
+        """Screen, the gates before the tests, the full suite, the gates after it; ``out``
+        says where the candidate was decided and why."""
+        failing = self.baseline.failing if self.require_fix else []
+        changed = _changed_lines(patch)
+        covering = set(self.index.covering(changed))
+        # Screening selects the failing tests that ran a changed line (regression test
+        # selection); no covering test at all means a line run at import time, or no
+        # coverage: screen them all. The full stage runs the others too, so a test that
+        # reaches the code out of process (a subprocess) is still counted as fixed.
+        targets = [t for t in failing if t in covering] or failing
+        if len(targets) > 3:  # fail fast: one representative first, the rest only if it passes
+            probe = self._probe(targets, changed)
+            if not self._screen(slot, out, [probe], "probe"):
+                return
+            rest = [t for t in targets if t != probe]
+            if not self._screen(slot, out, rest, "screen", already=[probe]):
+                return
+        elif targets and not self._screen(slot, out, targets, "screen"):
+            return
+        if not self._gates(slot, patch, out, after_tests=False):
+            return
+        # every test not screened: the passing ones (regressions), and failing ones that
+        # ran no changed line in-process but may still be fixed (a test driving a subprocess)
+        screened = set(targets) | self.flaky
+        rest = [t for t in self.baseline.collected if t not in screened]
+        if rest and not self._full(slot, out, rest, failing, covering):
+            return
+        if not self._gates(slot, patch, out, after_tests=True):
+            return
+        out.viable = True
+        out.accepted = out.complete = len(out.fixed) == len(failing)
+        if self.require_fix:
+            out.protection = protection(self.index, set(self.baseline.passing) - self.flaky, changed)
+            out.accepted = out.complete and not out.protection.unprotected
+        after = [g.id for g in self.gates if g.after_tests]
+        out.reason = (f"fixes {len(out.fixed)} of {len(failing)} failing tests, no regressions"
+                      + ("; unprotected: no passing test executes the changed lines" if out.unprotected else
+                         f"; {len(out.protection.tests)} passing test(s) execute the changed lines"
+                         if out.protection else "")
+                      if failing else f"verified: no test that passed before fails ({len(rest)} run)"
+                      + "".join(f", the {eid} evaluator passes" for eid in after))
+
+    def _full(self, slot: Worktree, out: Outcome, rest: list[str], failing: list[str],
+              covering: set[str]) -> bool:
+        """The full stage: ``rest`` (tests covering the change first), stopping at the first
+        regression; records tests it fixed too. False when the candidate is done for."""
+        out.stage = "full"
+        passing = set(self.baseline.passing)
+        full = self._run(slot, out, "full", select=rest, first=sorted(covering),
+                         stop_on=[t for t in rest if t in passing], timeouts=self._limits(rest),
+                         process_timeout=60 + 3 * self.baseline.duration + 2 * len(rest))
+        if full.error:
+            out.stage, out.reason = "error", f"the full test run failed to start: {full.error}"
+            return False
+        results = self._settle(slot, out, full, rest, passing)
+        if results is None:
+            return False
+        also = {t for t in rest if t not in passing and passed_in(results, t)}
+        if also:
+            done = set(out.fixed) | also
+            out.fixed = [t for t in failing if t in done]
+        out.broken = [t for t in rest if t in passing and t in results and not results[t].ok
+                      and t not in self.flaky]
+        if out.broken:
+            out.reason = f"breaks {out.broken[0]} (passed before): {describe(results[out.broken[0]])}"
+            return False
+        return True
+
+    def _gates(self, slot: Worktree, patch: Patch, out: Outcome, after_tests: bool) -> bool:
+        """Run the gates of one side of the full suite in order; False on the first rejection."""
+        for gate in self.gates:
+            if gate.after_tests != after_tests:
+                continue
+            t0 = time.monotonic()
+            stage, reason = gate.judge(slot.path, list(patch.files))
+            out.seconds[gate.id] = time.monotonic() - t0
+            if stage:
+                out.stage, out.reason = stage, reason
+                return False
+        return True
+
+
+def _changed_lines(patch: Patch) -> dict[str, set[int]]:
+    """Source-side line numbers each hunk of ``patch`` touches, by path."""
+    import unidiff
+
+    out: dict[str, set[int]] = {}
+    for pf in unidiff.PatchSet(patch.diff):
+        path = pf.path[2:] if pf.path.startswith(("a/", "b/")) else pf.path
+        lines = out.setdefault(path, set())
+        for h in pf:
+            lines.update(ln.source_line_no for ln in h if ln.is_removed)
+            if not any(ln.is_removed for ln in h):
+                lines.update(range(h.source_start, h.source_start + h.source_length))
+    return out

@@ -1,0 +1,56 @@
+"""The confirmation run split by test file into processes run at once (evals/confirm.py):
+each process is still checked on its own three witnesses."""
+
+from __future__ import annotations
+
+from evals.confirm import chunks, summary_counts
+from evals.pytest_runner import PytestEvaluator
+from tests.conftest import PYTHON
+
+FORGER = """
+import sys as _sys
+_lw = _sys.modules.get("loopwright_pytest")
+if _lw is not None and getattr(_lw, "_rec", None) is not None:
+    _emit = _lw._rec.emit
+    _lw._rec.emit = lambda r: _emit({**r, "outcome": "passed", "message": ""} if r.get("event") == "result" else r)
+"""
+
+FILES = {
+    "a.py": "def one():\n    return 1\n",
+    "b.py": "def two():\n    return 2\n",
+    "tests/test_a.py": "from a import one\n\ndef test_one():\n    assert one() == 1\n\ndef test_one_again():\n    assert one() + 0 == 1\n",
+    "tests/test_b.py": "from b import two\n\ndef test_two():\n    assert two() == 2\n",
+}
+IDS = ["tests/test_a.py::test_one", "tests/test_a.py::test_one_again", "tests/test_b.py::test_two"]
+
+
+def test_tests_are_split_by_file_into_balanced_groups_in_order():
+    ids = ["t/a.py::x", "t/b.py::y", "t/a.py::z", "t/c.py::w"]
+    groups = chunks(ids, {"t/a.py::x": 5.0, "t/a.py::z": 5.0, "t/b.py::y": 4.0, "t/c.py::w": 4.0}, 2)
+    assert sorted(groups) == [["t/a.py::x", "t/a.py::z"], ["t/b.py::y", "t/c.py::w"]]
+    assert chunks(ids, {}, 1) == [ids]
+    assert chunks(["t/a.py::x", "t/a.py::z"], {}, 4) == [["t/a.py::x", "t/a.py::z"]]  # a file is not split
+    assert summary_counts("2 failed, 5 passed, 1 warnings in 0.12s") == {"failed": 2, "passed": 5, "warning": 1}
+
+
+def test_a_split_confirmation_agrees_on_honest_results(make_repo):
+    root = make_repo(FILES)
+    ev = PytestEvaluator(PYTHON)
+    try:
+        assert ev.confirm(root, IDS, jobs=2, process_timeout=120) == ""
+    finally:
+        ev.close()
+
+
+def test_a_split_confirmation_catches_a_forged_pass_in_one_of_its_processes(make_repo):
+    # test_one_again fails for real; a.py rewrites the plugin's records to say it passed
+    root = make_repo({**FILES, "a.py": FORGER + "\ndef one():\n    return 1\n",
+                      "tests/test_a.py": FILES["tests/test_a.py"].replace("one() + 0 == 1", "one() + 1 == 1")})
+    ev = PytestEvaluator(PYTHON)
+    try:
+        flaky: set[str] = set()
+        problem = ev.confirm(root, IDS, jobs=2, process_timeout=120, flaky=flaky)
+    finally:
+        ev.close()
+    assert "pytest's summary says" in problem or "pytest exited with 1" in problem, problem
+    assert not flaky

@@ -1,0 +1,160 @@
+"""The house rules of the layout (AGENTS.md), read from the code itself: imports point down
+only and never in a circle, no module over 400 lines, and a function over 60 lines (its
+docstring not counted) says why in a comment that contains "on purpose"."""
+
+from __future__ import annotations
+
+import ast
+import functools
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = ("harness", "sandbox", "evals", "loops", "prompts", "loopwright")
+# Rooms from the top down; a module may import its own room or a lower one.
+RANK = {
+    "loopwright": 9,
+    "harness.cli": 8,
+    "harness.eval": 7, "harness.bench": 7,
+    "harness.work": 6,
+    "harness.generators": 5,
+    "harness.core": 4,
+    "loops": 3, "prompts": 3,
+    "evals": 2,
+    "sandbox": 1,
+}
+MAX_MODULE_LINES = 400
+MAX_FUNCTION_LINES = 60
+
+
+@functools.cache
+def _modules() -> dict[str, Path]:
+    out = {}
+    for top in PACKAGES:
+        for path in (ROOT / top).rglob("*.py"):
+            name = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+            out[name.removesuffix(".__init__")] = path
+    return out
+
+
+def _imports(name: str, path: Path, known: dict[str, Path], tree: ast.AST) -> set[str]:
+    """The project modules ``name`` imports anywhere in its body (lazy imports included)."""
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        targets: list[str] = []
+        if isinstance(node, ast.Import):
+            targets = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                package = name.split(".") if path.name == "__init__.py" else name.split(".")[:-1]
+                package = package[:len(package) - (node.level - 1)]
+                base = ".".join(package + ([base] if base else []))
+            targets = [base] + [f"{base}.{a.name}" for a in node.names]
+        for target in targets:
+            while target and target not in known:
+                target = target.rpartition(".")[0]
+            if target and target != name:
+                found.add(target)
+    return found
+
+
+def _room(module: str) -> str:
+    parts = module.split(".")
+    return ".".join(parts[:2]) if parts[0] == "harness" and len(parts) > 1 else parts[0]
+
+
+@functools.cache
+def _graph() -> tuple[dict[str, set[str]], dict[str, ast.Module]]:
+    known = _modules()
+    trees = {name: ast.parse(path.read_text(), str(path)) for name, path in known.items()}
+    return {name: _imports(name, known[name], known, trees[name]) for name in known}, trees
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components of more than one module (Tarjan 1972), iteratively."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+    counter = 0
+    for root in graph:
+        if root in index:
+            continue
+        work = [(root, iter(sorted(graph[root])))]
+        index[root] = low[root] = counter
+        counter += 1
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            node, children = work[-1]
+            child = next(children, None)
+            if child is not None:
+                if child not in index:
+                    index[child] = low[child] = counter
+                    counter += 1
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter(sorted(graph[child]))))
+                elif child in on_stack:
+                    low[node] = min(low[node], index[child])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[node])
+            if low[node] == index[node]:
+                component = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.append(member)
+                    if member == node:
+                        break
+                if len(component) > 1:
+                    found.append(sorted(component))
+    return found
+
+
+def test_imports_form_no_circle():
+    graph, _ = _graph()
+    assert _cycles(graph) == []
+
+
+def test_imports_point_down_only():
+    graph, _ = _graph()
+    upward = [f"{a} -> {b}" for a, deps in graph.items() for b in deps
+              if _room(a) != _room(b) and RANK[_room(b)] >= RANK[_room(a)]]
+    assert upward == []
+
+
+def test_no_module_over_400_lines():
+    too_long = {name: n for name, path in _modules().items()
+                if (n := len(path.read_text().splitlines())) > MAX_MODULE_LINES}
+    assert too_long == {}
+
+
+def test_long_functions_say_why():
+    _, trees = _graph()
+    known = _modules()
+    unexplained = []
+    for name, tree in trees.items():
+        lines = known[name].read_text().splitlines()
+        for node in ast.walk(tree):
+            if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            length = node.end_lineno - node.lineno + 1
+            first = node.body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) \
+                    and isinstance(first.value.value, str):
+                length -= first.end_lineno - first.lineno + 1
+            body = lines[node.lineno - 1:node.end_lineno]
+            if length > MAX_FUNCTION_LINES and not any("#" in ln and "on purpose" in ln for ln in body):
+                unexplained.append(f"{name}.{node.name}: {length} lines")
+    assert unexplained == []
+
+
+def test_the_checks_see_a_circle_and_an_upward_import():
+    """The checks above can fail: a made-up graph with a circle and a core -> cli import."""
+    graph = {"harness.core.a": {"harness.cli.b"}, "harness.cli.b": {"harness.core.a"}}
+    assert _cycles(graph) == [["harness.cli.b", "harness.core.a"]]
+    assert RANK[_room("harness.cli.b")] > RANK[_room("harness.core.a")]
