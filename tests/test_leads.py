@@ -156,3 +156,12 @@ def test_the_validator_compares_plausible_patches_and_reports_them(make_repo):
     assert chosen.plausible == 2 and chosen.alternatives == [identity.description]
     assert len(seen) == 3 and sum(o.accepted for o in seen) == 1
     assert chosen.summary()["plausible_patches"] == 2
+
+
+def test_every_operator_of_the_repairer_has_a_naturalness_class():
+    """A new operator must say how natural its edit is, or its fixes would compete as class 2
+    by default (e.g. a regex quantifier fix behind an equally passing added argument)."""
+    from harness.core.plausible import NATURALNESS
+    from harness.generators.mutations import OPERATOR_PRIORS
+
+    assert sorted(set(OPERATOR_PRIORS) - set(NATURALNESS)) == []
