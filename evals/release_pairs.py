@@ -27,7 +27,6 @@ candidates, wall seconds) plus the summary.
 from __future__ import annotations
 
 import argparse
-import ast
 import json
 import math
 import shlex
@@ -41,7 +40,7 @@ from pathlib import Path
 import yaml
 
 from evals.release_mine import mine_pair
-from evals.release_trees import MAX_CHANGED_LINES, materialize, source_changes, source_tree
+from evals.release_trees import MAX_CHANGED_LINES, materialize, same_code, source_changes, source_tree
 from evals.sources import PrepareError, run_process
 
 __all__ = ["load_suite", "main", "same_as_developer", "summarize", "write_suite"]
@@ -164,7 +163,8 @@ def _changed_file(patch: str) -> tuple[str, str] | None:
 
 def same_as_developer(repo: Path, patch: str, gold: str) -> bool:
     """True when ``patch`` and ``gold`` touch the same single file and give the same module
-    (identical text after dropping whitespace, or the same AST: semantically equal).
+    (identical text after dropping whitespace, or the same AST once docstrings are dropped:
+    a developer's fix that also adds a changelog line to the module docstring still counts).
 
     Both are applied with ``git apply`` to copies of ``repo``'s file taken from HEAD.
     """
@@ -181,12 +181,7 @@ def same_as_developer(repo: Path, patch: str, gold: str) -> bool:
         if res.returncode != 0:
             return False
         texts.append(shown)
-    if "".join(texts[0].split()) == "".join(texts[1].split()):
-        return True
-    try:
-        return ast.dump(ast.parse(texts[0])) == ast.dump(ast.parse(texts[1]))
-    except SyntaxError:
-        return False
+    return "".join(texts[0].split()) == "".join(texts[1].split()) or same_code(texts[0], texts[1])
 
 
 def _run_one(task: dict, out: Path, timeout: float, fix_args: list[str] = ()) -> dict:

@@ -152,7 +152,7 @@ def _gold(old: str, new: str) -> tuple[str, int]:
     return "".join(out), changed
 
 
-def _same_code(a: str, b: str) -> bool:
+def same_code(a: str, b: str) -> bool:
     """True when two module texts differ only in comments, layout or docstrings (same AST
     once docstrings are dropped): such a change cannot be what makes a test pass."""
     import ast
@@ -188,7 +188,7 @@ def source_changes(old_root: Path, new_root: Path) -> list[Change]:
         if a is None or b is None or a == b:
             continue
         gold, changed = _gold(a, b)
-        if changed and not _same_code(a, gold):
+        if changed and not same_code(a, gold):
             found.append(Change(rel, a, gold, changed))
     return sorted(found, key=lambda c: (c.changed_lines, c.path))
 

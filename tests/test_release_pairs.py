@@ -226,3 +226,13 @@ def test_comment_and_docstring_only_changes_are_not_candidates(tmp_path):
         root.mkdir()
         (root / "m.py").write_text(text)
     assert source_changes(old, new) == []
+
+
+def test_same_code_ignores_docstrings_comments_and_layout_only():
+    from evals.release_trees import same_code
+
+    old = '"""Parse things.\n\nv1.0: first."""\n\ndef f(x):\n    return x + 1  # add one\n'
+    noted = '"""Parse things.\n\nv1.0: first.\nv1.1: f fixed."""\n\ndef f(x):\n    return (x + 1)\n'
+    assert same_code(old, noted)
+    assert not same_code(old, noted.replace("x + 1", "x + 2"))
+    assert not same_code(old, "def f(x:\n")
