@@ -167,19 +167,23 @@ _ax.register(lambda: (_forge(), _os._exit(0)))
     watch.assert_untouched()
 
 
-def test_in_process_forgery_is_caught_by_the_confirmation_run(make_repo, tmp_path):
-    """Code in the test process can reach the plugin itself; the fresh confirmation run's
-    exit status and pytest's own summary then disagree with the forged records."""
-    root = make_repo(CLAMP)
-    watch = Watch(root, tmp_path)
-    forger = """
+#: module-level code a patch prepends: it rewrites the plugin's result records in-process so
+#: that every test reports "passed".
+IN_PROCESS_FORGER = """
 import sys as _sys
 _lw = _sys.modules.get("loopwright_pytest")
 if _lw is not None and getattr(_lw, "_rec", None) is not None:
     _emit = _lw._rec.emit
     _lw._rec.emit = lambda r: _emit({**r, "outcome": "passed", "message": ""} if r.get("event") == "result" else r)
 """
-    res = run_fix(root, [prepend(forger)])
+
+
+def test_in_process_forgery_is_caught_by_the_confirmation_run(make_repo, tmp_path):
+    """Code in the test process can reach the plugin itself; the fresh confirmation run's
+    exit status and pytest's own summary then disagree with the forged records."""
+    root = make_repo(CLAMP)
+    watch = Watch(root, tmp_path)
+    res = run_fix(root, [prepend(IN_PROCESS_FORGER)])
     assert res.state.stop_reason == "evaluator_fault", res.state.stop_detail
     assert "confirmation run disagrees" in res.state.stop_detail
     assert res.patch == "" and res.exit_code == 1
@@ -302,16 +306,9 @@ def test_do_run_forged_verdicts_are_caught_by_the_confirmation_run(make_repo, tm
 
     root = make_repo(CLAMP)
     watch = Watch(root, tmp_path)
-    forger = """
-import sys as _sys
-_lw = _sys.modules.get("loopwright_pytest")
-if _lw is not None and getattr(_lw, "_rec", None) is not None:
-    _emit = _lw._rec.emit
-    _lw._rec.emit = lambda r: _emit({**r, "outcome": "passed", "message": ""} if r.get("event") == "result" else r)
-"""
     breaks = ("mathx/__init__.py\n<<<<<<< SEARCH\n    if x < lo:\n        return lo\n=======\n"
               "    if x < lo:\n        return hi\n>>>>>>> REPLACE\n")
-    with FakeLLMServer([prepend(forger) + "\n" + breaks, "DONE: changed"]) as srv:
+    with FakeLLMServer([prepend(IN_PROCESS_FORGER) + "\n" + breaks, "DONE: changed"]) as srv:
         gen = make_generator("openai:gpt-4.1-mini", base_url=srv.openai_url, retry=FAST_RETRY,
                              env={"OPENAI_API_KEY": "sk-test"})
         limits = StopLimits(max_iterations=3, max_wall_seconds=180, no_progress=4)
