@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from evals.sources import PrepareError, cache_root, clean_env, run_process
+from evals.sources import PrepareError, cache_dir, clean_env, run_process, text_or_none
 
 __all__ = ["TEST_EXTRAS", "PairError", "ensure_venv", "requirements", "run_pytest", "venv_slot"]
 
@@ -22,17 +22,6 @@ _SUMMARY = re.compile(r"^(FAILED|ERROR) (\S.*?)(?: - .*)?$")
 
 class PairError(PrepareError):
     """A release pair cannot be mined or a task cannot be built; the message says why."""
-
-
-def _cache(cache: Path | None) -> Path:
-    return Path(cache) if cache else cache_root()
-
-
-def _text(path: Path) -> str | None:
-    try:
-        return path.read_text("utf-8")
-    except (UnicodeDecodeError, OSError):
-        return None
 
 
 def requirements(tree: Path) -> list[str]:
@@ -49,12 +38,12 @@ def requirements(tree: Path) -> list[str]:
     from packaging.requirements import InvalidRequirement, Requirement
 
     reqs = {"pytest", "coverage"}
-    config = " ".join(_text(tree / name) or "" for name in ("pyproject.toml", "setup.cfg", "tox.ini",
+    config = " ".join(text_or_none(tree / name) or "" for name in ("pyproject.toml", "setup.cfg", "tox.ini",
                                                             "pytest.ini"))
     reqs |= {plugin for option, plugin in _ADDOPTS_PLUGINS.items() if option in config}
     if "[mypy" in config or "[tool.mypy" in config or (tree / "mypy.ini").is_file():
         reqs.add("mypy")  # loopwright fix runs a configured type checker, so the task's venv needs it
-    meta = _text(tree / "PKG-INFO") or ""
+    meta = text_or_none(tree / "PKG-INFO") or ""
     lines = re.findall(r"^Requires-Dist:\s*(.+)$", meta, re.MULTILINE) or _egg_requires(tree)
     for line in lines:
         try:
@@ -70,7 +59,7 @@ def _egg_requires(tree: Path) -> list[str]:
     """``*.egg-info/requires.txt`` as PEP 508 lines (a section becomes an extra and/or marker)."""
     found = sorted(tree.glob("*.egg-info/requires.txt")) + sorted(tree.glob("*/*.egg-info/requires.txt"))
     out, marker = [], ""
-    for raw in (_text(found[0]) or "").splitlines() if found else []:
+    for raw in (text_or_none(found[0]) or "").splitlines() if found else []:
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
@@ -87,7 +76,7 @@ def venv_slot(reqs: list[str], cache: Path | None = None) -> Path:
     """Where the venv for a requirement set lives: ``CACHE/release-pairs/venvs/<sha1[:12]>``;
     it is ready when it holds a ``.ready`` file."""
     key = hashlib.sha1("\n".join(sorted(reqs)).encode()).hexdigest()[:12]
-    return _cache(cache) / "release-pairs" / "venvs" / key
+    return cache_dir(cache) / "release-pairs" / "venvs" / key
 
 
 def ensure_venv(reqs: list[str], cache: Path | None = None, timeout: float = 600.0) -> Path:
@@ -112,7 +101,7 @@ def ensure_venv(reqs: list[str], cache: Path | None = None, timeout: float = 600
         if res.returncode != 0:
             raise PairError(f"{' '.join(cmd[:4])} failed (exit {res.returncode}): "
                             f"{(res.stderr or res.stdout).strip()[-1500:]}")
-    (slot / ".ready").write_text("\n".join(reqs) + "\n")
+    (slot / ".ready").writetext_or_none("\n".join(reqs) + "\n")
     return python
 
 

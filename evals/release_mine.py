@@ -16,7 +16,8 @@ from pathlib import Path
 
 from evals.release_env import run_pytest
 from evals.release_trees import (MAX_CHANGED_LINES, Change, build_tree, is_test_file, pair_python, pair_trees,
-                                 short_name, source_changes, text_or_none)
+                                 short_name, source_changes)
+from evals.sources import text_or_none
 
 __all__ = ["mine_pair"]
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from evals.inject import is_test_path
 from evals.release_env import ensure_venv, requirements
-from evals.sources import BASE_DATE, BadInput, cache_root, fetch_sdist, run_git, unpack
+from evals.sources import BASE_DATE, BadInput, cache_dir, fetch_sdist, run_git, text_or_none, unpack
 
 __all__ = ["MAX_CHANGED_LINES", "Change", "build_tree", "gold_patch", "is_test_file", "materialize",
            "pair_python", "pair_trees", "short_name", "source_changes", "source_tree", "text_or_none"]
@@ -59,10 +59,6 @@ class Change:
 
 
 # -- source trees ---------------------------------------------------------------------------
-def _cache(cache: Path | None) -> Path:
-    return Path(cache) if cache else cache_root()
-
-
 def source_tree(package: str, version: str, cache: Path | None = None) -> Path:
     """The unpacked sdist of ``package==version`` (cached in ``CACHE/release-pairs/trees``).
 
@@ -72,7 +68,7 @@ def source_tree(package: str, version: str, cache: Path | None = None) -> Path:
     Raises:
         PrepareError: pip download or unpacking failed.
     """
-    root = _cache(cache)
+    root = cache_dir(cache)
     local = Path(package) if os.path.sep in package and Path(package).exists() else None
     name = local.name if local else package
     key = hashlib.sha1(str(local.resolve()).encode()).hexdigest()[:10] if local else ""
@@ -128,14 +124,6 @@ def _files(root: Path) -> dict[str, Path]:
             continue
         out[rel.as_posix()] = p
     return out
-
-
-def text_or_none(path: Path) -> str | None:
-    """The UTF-8 text of ``path``, or None when it cannot be read or decoded."""
-    try:
-        return path.read_text("utf-8")
-    except (UnicodeDecodeError, OSError):
-        return None
 
 
 def _gold(old: str, new: str) -> tuple[str, int]:

@@ -64,6 +64,19 @@ def cache_root() -> Path:
     return Path(base) / "loopwright"
 
 
+def cache_dir(cache: Path | None) -> Path:
+    """``cache`` when given (tests pass a temporary one), else :func:`cache_root`."""
+    return Path(cache) if cache else cache_root()
+
+
+def text_or_none(path: Path) -> str | None:
+    """The UTF-8 text of ``path``, or None when it cannot be read or decoded."""
+    try:
+        return path.read_text("utf-8")
+    except (UnicodeDecodeError, OSError):
+        return None
+
+
 # -- sources --------------------------------------------------------------------------------
 def fetch_sdist(name: str, version: str, cache: Path) -> Path:
     """Return the cached sdist of ``name==version``, downloading it with pip if absent.
