@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -142,3 +143,35 @@ def _close_test_evaluators(monkeypatch):
     yield
     for ev in made:
         ev.close()
+
+
+@pytest.fixture(scope="session")
+def tiny_eval(tmp_path_factory):
+    """One ``loopwright eval SUITE --jobs 2 --html --json`` over three tiny tasks (``t0``..``t2``,
+    the templates generator), shared by the tests that only read its results: the suite metrics,
+    the Ray comparison and the HTML suite report are checks of the same run, so it runs once per
+    test session, whichever xdist worker asks first (the others wait on a lock, then read it).
+
+    Returns ``(suite, out, summary)``: the suite file, the output folder (``results.jsonl``,
+    ``report.html``, one run folder per task) and the parsed ``--json`` summary.
+    """
+    import fcntl
+    import json
+
+    from tests.test_eval import eval_cmd, write_suite
+
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent  # this session's folder, above each worker's own
+    base = shared / "tiny_eval"
+    with open(shared / "tiny_eval.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (base / "summary.json").is_file():
+            shutil.rmtree(base, ignore_errors=True)  # a run that failed part-way is redone
+            base.mkdir()
+            suite = write_suite(base, 3)
+            res = eval_cmd(str(suite), "--jobs", "2", "--out", str(base / "out"), "--html", "--json",
+                           env={"LOOPWRIGHT_WORKTREES": str(base / "worktrees")})
+            assert res.returncode == 0, res.stderr
+            (base / "summary.json").write_text(res.stdout)
+    return base / "tiny.yaml", base / "out", json.loads((base / "summary.json").read_text())

@@ -122,7 +122,7 @@ def test_model_run_metrics_traces_and_generators_side_by_side(tmp_path, worktree
 
 
 def test_an_interrupted_eval_resumes_with_only_the_rest(tmp_path, worktrees):
-    suite = write_suite(tmp_path, 4)
+    suite = write_suite(tmp_path, 3)
     out = tmp_path / "out"
     proc = subprocess.Popen([sys.executable, "-m", "harness.cli", "eval", str(suite), "--jobs", "1", "--out", str(out)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
@@ -133,32 +133,33 @@ def test_an_interrupted_eval_resumes_with_only_the_rest(tmp_path, worktrees):
     os.killpg(proc.pid, signal.SIGKILL)  # the eval and its workers, mid-way
     proc.wait()
     first = rows(out)
-    assert 1 <= len(first) < 4, "the eval finished before it could be interrupted"
+    assert 1 <= len(first) < 3, "the eval finished before it could be interrupted"
     res = eval_cmd(str(suite), "--jobs", "2", "--out", str(out), "--json")
     assert res.returncode == 0, res.stderr
     after = rows(out)
-    assert sorted(r["key"] for r in after) == [f"t{i}@templates" for i in range(4)]  # each task exactly once
+    assert sorted(r["key"] for r in after) == [f"t{i}@templates" for i in range(3)]  # each task exactly once
     assert after[:len(first)] == first  # the finished rows were kept, not rerun
     summary = json.loads(res.stdout)
-    assert summary["eval"]["resumed_from"] == len(first) and summary["eval"]["ran"] == 4 - len(first)
-    assert summary["generators"]["templates"]["fixed"] == 4
+    assert summary["eval"]["resumed_from"] == len(first) and summary["eval"]["ran"] == 3 - len(first)
+    assert summary["generators"]["templates"]["fixed"] == 3
     again = eval_cmd(str(suite), "--out", str(out), "--json")  # nothing left: runs nothing
     assert json.loads(again.stdout)["eval"]["ran"] == 0 and rows(out) == after
 
 
-def test_ray_runs_the_same_tasks_with_the_same_outcomes(tmp_path, worktrees):
+def test_ray_runs_the_same_tasks_with_the_same_outcomes(tmp_path, tiny_eval):
     pytest.importorskip("ray", reason="ray is not installed: pip install 'loopwright[ray]' to run the Ray test")
-    suite = write_suite(tmp_path, 2)
-    local = eval_cmd(str(suite), "--jobs", "2", "--out", str(tmp_path / "local"))
-    assert local.returncode == 0, local.stderr
-    ray = eval_cmd(str(suite), "--ray", "--out", str(tmp_path / "ray"), "--json",
-                   env={"RAY_ADDRESS": "", "RAY_USAGE_STATS_ENABLED": "0"})
+    suite, local, summary = tiny_eval  # the same suite run locally with a process pool (--jobs 2)
+    assert summary["eval"]["backend"] == "local" and summary["generators"]["templates"]["fixed"] == 3
+    ray = eval_cmd(str(suite), "--ray", "--task", "t0", "--task", "t1", "--out", str(tmp_path / "ray"), "--json",
+                   env={"RAY_ADDRESS": "", "RAY_USAGE_STATS_ENABLED": "0",
+                        "LOOPWRIGHT_WORKTREES": str(tmp_path / "worktrees")})
     assert ray.returncode == 0, ray.stderr[-3000:]
-    outcome = {r["task_id"]: (r["status"], r["fixed"], r["tests_fixed"]) for r in rows(tmp_path / "local")}
-    assert {r["task_id"]: (r["status"], r["fixed"], r["tests_fixed"]) for r in rows(tmp_path / "ray")} == outcome
+    outcome = {r["task_id"]: (r["status"], r["fixed"], r["tests_fixed"]) for r in rows(local)}
+    assert {r["task_id"]: (r["status"], r["fixed"], r["tests_fixed"]) for r in rows(tmp_path / "ray")} == \
+        {t: outcome[t] for t in ("t0", "t1")}
     assert json.loads(ray.stdout)["eval"]["backend"] == "ray"
     assert {r["repo_source"] for r in rows(tmp_path / "ray")} == {"bundle"}  # no driver path on a worker
-    assert {r["repo_source"] for r in rows(tmp_path / "local")} == {"path"}
+    assert {r["repo_source"] for r in rows(local)} == {"path"}
 
 
 def test_bad_suite_and_missing_cassette_exit_2(tmp_path):

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_eval import calc_repo, eval_cmd, rows, write_suite
+from tests.test_eval import calc_repo, rows
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ARTIFACTS = Path(__file__).resolve().parents[1] / ".artifacts" / "reports"
@@ -72,12 +72,8 @@ def test_a_run_report_shows_every_candidate_with_its_verdict(tmp_path, monkeypat
     assert missing.returncode == 2 and "no run 20000101-000000-0000" in missing.stderr
 
 
-def test_a_suite_report_links_every_task_to_its_run_report(tmp_path, monkeypatch):
-    monkeypatch.setenv("LOOPWRIGHT_WORKTREES", str(tmp_path / "worktrees"))
-    suite = write_suite(tmp_path, 3)
-    out = tmp_path / "out"
-    res = eval_cmd(str(suite), "--jobs", "2", "--out", str(out), "--html")
-    assert res.returncode == 0, res.stderr
+def test_a_suite_report_links_every_task_to_its_run_report(tiny_eval):
+    _, out, _ = tiny_eval  # `eval --jobs 2 --html` over three tiny tasks
     dom, console = chromium(out / "report.html", "--dump-dom")
     assert console == []
     assert dom.count('<tr class="task"') == 3 and dom.count('class="run-link"') == 3

@@ -324,7 +324,7 @@ def test_a_test_that_times_out_is_named_as_such(make_repo):
                          "def test_odd():\n    assert count_to(3) == 3\n",
     })
     res = fix(root, TemplateGenerator(), FixOptions(
-        python=PYTHON, limits=StopLimits(max_iterations=1, max_wall_seconds=120, no_progress=1),
+        python=PYTHON, limits=StopLimits(max_iterations=1, max_wall_seconds=20, no_progress=1),
         timeouts=TimeoutPolicy(min_seconds=1.0, default=2.0, baseline=2.0)))
     assert "test_count.py::test_odd timed out after 2 s at baseline" in res.messages, res.messages
     out = res.to_json()

@@ -118,33 +118,6 @@ def test_bug_in_a_multi_file_package(make_repo):
     assert "shop/rules.py" in res.patch and ">= 100" in res.patch
 
 
-def test_two_bugs_in_one_repo_are_both_fixed(make_repo):
-    root = make_repo({
-        "util.py": """
-            def last(xs):
-                return xs[len(xs)]
-
-            def is_adult(age):
-                return age > 18
-        """,
-        "test_util.py": """
-            from util import last, is_adult
-
-            def test_last():
-                assert last([1, 2, 3]) == 3
-
-            def test_adult():
-                assert is_adult(18)
-                assert not is_adult(17)
-        """,
-    })
-    res = run_fix(root)
-    assert res.state.status == "fixed", res.state.stop_detail
-    # one patch per bug, or (partial fixes being leads) one two-site patch
-    assert len(res.state.accepted) == 2 or res.state.accepted[0]["meta"].get("sites") == 2
-    assert sorted(res.state.fixed_tests) == ["test_util.py::test_adult", "test_util.py::test_last"]
-
-
 def test_unfixable_bug_stops_with_a_reason(make_repo):
     root = make_repo({
         "names.py": """
@@ -158,7 +131,7 @@ def test_unfixable_bug_stops_with_a_reason(make_repo):
                 assert greet("ada") == "Bonjour, Ada!"
         """,
     })
-    res = run_fix(root)
+    res = run_fix(root, limits=StopLimits(max_iterations=30, max_wall_seconds=240, no_progress=2))
     assert res.exit_code == 1 and res.state.status == "not_fixed"
     assert res.state.stop_reason in ("no_candidates_left", "no_progress")
     assert not res.patch
@@ -333,8 +306,8 @@ def test_hanging_and_self_killing_tests(make_repo):
     })
     t0 = time.monotonic()
     res = run_fix(root, timeouts=TimeoutPolicy(min_seconds=1.0, default=2.0, baseline=2.0),
-                  limits=StopLimits(max_iterations=2, max_wall_seconds=60, no_progress=2))
-    assert time.monotonic() - t0 < 120
+                  limits=StopLimits(max_iterations=2, max_wall_seconds=30, no_progress=2))
+    assert time.monotonic() - t0 < 90
     assert "tests/test_clamp.py::test_above" in res.state.fixed_tests
     assert set(res.state.remaining) == {"tests/test_weird.py::test_hangs", "tests/test_weird.py::test_kills_itself"}
     assert res.exit_code == 1 and res.state.status == "partial"

@@ -71,7 +71,8 @@ def test_without_a_complete_fix_the_best_partial_one_is_the_result(make_repo):
 
 
 def test_two_site_candidates_are_built_on_a_lead(make_repo):
-    # two independent bugs: each single edit is a partial fix; the pair is plausible
+    # two independent bugs in one repo: each single edit is a partial fix; the pair is plausible
+    # and fixes both (this is also `loopwright fix`'s two-bugs case)
     root = make_repo({
         "util.py": """
             def last(xs):
@@ -95,6 +96,8 @@ def test_two_site_candidates_are_built_on_a_lead(make_repo):
     assert res.state.status == "fixed"
     assert len(res.state.accepted) == 1 and res.state.accepted[0]["meta"]["sites"] == 2
     assert " + line " in res.state.accepted[0]["description"]
+    assert sorted(res.state.fixed_tests) == ["test_util.py::test_adult", "test_util.py::test_last"]
+    assert "xs[len(xs) - 1]" in res.patch and "age >= 18" in res.patch
 
 
 def _patch(old: str, new: str, operator: str) -> Patch:
