@@ -4,7 +4,7 @@ first regression, flaky tests told apart), and the verdict's words.
 
 :class:`CandidateStages` is a part of :class:`harness.core.validate.Validator`, which
 provides what these stages read: ``baseline``, ``evaluator``, ``timeouts``, ``gates``,
-``require_fix``, ``flaky``, ``index`` (the baseline coverage, inverted) and ``_lock``.
+``require_fix``, ``flaky``, ``leads``, ``index`` (the baseline coverage, inverted) and ``_lock``.
 """
 
 from __future__ import annotations
@@ -90,6 +90,12 @@ class CandidateStages:
             return False
         return True
 
+    def _lead_fixed(self, patch: Patch) -> set[str]:
+        """The failing tests the lead of a two-site candidate fixes (``patch.meta["lead"]``:
+        a digest among :attr:`leads`); empty for a single edit or an unknown lead."""
+        digest = (patch.meta or {}).get("lead")
+        return next((set(o.fixed) for o in self.leads if o.patch.digest == digest), set()) if digest else set()
+
     def _limits(self, ids: list[str]) -> dict[str, float]:
         res = self.baseline.results
         return {t: self.timeouts.for_test(res[t].duration, res[t].ok) if t in res and res[t].outcome != "timeout"
@@ -114,9 +120,15 @@ class CandidateStages:
         # coverage: screen them all. The full stage runs the others too, so a test that
         # reaches the code out of process (a subprocess) is still counted as fixed.
         targets = [t for t in failing if t in covering] or failing
-        if len(targets) > 3:  # fail fast: one representative first, the rest only if it passes
-            probe = self._probe(targets, changed)
+        # a two-site candidate (a lead's edit + one more) is probed on a test its lead leaves
+        # failing: the lead's own fixes say nothing of the second edit
+        left = [t for t in targets if t not in self._lead_fixed(patch)]
+        if len(targets) > 3 or 0 < len(left) < len(targets):  # fail fast: one representative first
+            probe = self._probe(left or targets, changed)
             if not self._screen(slot, out, [probe], "probe"):
+                if out.stage == "screen" and len(left) < len(targets):
+                    _, sep, tail = out.reason.partition(";")
+                    out.reason = f"fixes none of the {len(left)} failing tests its lead leaves failing{sep}{tail}"
                 return
             rest = [t for t in targets if t != probe]
             if not self._screen(slot, out, rest, "screen", already=[probe]):
