@@ -16,8 +16,10 @@ Partial fixes are leads, not commitments: a candidate of this generator that the
 evaluators found *viable* (it fixes some failing tests and breaks none) but that was not
 accepted (context attempts) gets a search of its own over its patched file, and its
 mutants become two-site candidates (the lead's edit plus one more), interleaved with the
-search from the unpatched code by score (times :data:`LEAD_WEIGHT`). The search from the
-base goes on, so a right single edit is still found after a wrong partial one.
+search from the unpatched code by score, times :data:`LEAD_WEIGHT` and the share of the
+failing tests the lead fixes: a lead that explains little of the failure does not take the
+search over. The search from the base goes on, so a right single edit is still found after
+a wrong partial one.
 """
 
 from __future__ import annotations
@@ -38,7 +40,8 @@ DECAY = 0.6
 CHUNK = 8
 #: leads (partial fixes) searched from at once, the ones fixing the most tests first.
 LEADS = 2
-#: weight of a two-site candidate's score against a single edit's.
+#: weight of a two-site candidate's score against a single edit's, for a lead that fixes
+#: every failing test but one; times the share of the failing tests its lead fixes.
 LEAD_WEIGHT = 0.9
 
 
@@ -97,22 +100,23 @@ class TemplateGenerator(Generator):
         leads = sorted((a for a in context.attempts if a.viable and not a.accepted
                         and a.digest in self._made and a.digest not in self._leads),
                        key=lambda a: -len(a.fixed))
+        failing = max(1, len(context.task.failing))
         for a in leads[: max(0, LEADS - len(self._leads))]:
             changes, what = self._made[a.digest]
-            self._leads[a.digest] = _Search(context, self.max_lines,
-                                            lead=(a.digest, changes, what))
+            self._leads[a.digest] = _Search(context, self.max_lines, lead=(a.digest, changes, what),
+                                            weight=LEAD_WEIGHT * min(1.0, len(a.fixed) / max(1, failing - 1)))
 
     def _pop(self) -> tuple | None:
         """The best ``(score, mutant, lead)`` over the base search and the lead searches."""
         best, best_score = None, -1.0
-        for search, weight in [(self._search, 1.0), *((s, LEAD_WEIGHT) for s in self._leads.values())]:
+        for search in [self._search, *self._leads.values()]:
             top = search.peek()
-            if top is not None and top * weight > best_score:
-                best, best_score = search, top * weight
+            if top is not None and top * search.weight > best_score:
+                best, best_score = search, top * search.weight
         if best is None:
             return None
         score, m = best.pop()
-        return score * (1.0 if best is self._search else LEAD_WEIGHT), m, best.lead
+        return score * best.weight, m, best.lead
 
     def _patch(self, score: float, m, lead: tuple | None = None) -> Patch | None:
         changes, what, meta = {m.path: (m.source, m.new_source)}, m.description, {}
@@ -136,9 +140,10 @@ class TemplateGenerator(Generator):
 class _Search:
     """Lazy best-first enumeration of mutants over the suspicious lines of a context."""
 
-    def __init__(self, context: Context, max_lines: int, lead: tuple | None = None):
+    def __init__(self, context: Context, max_lines: int, lead: tuple | None = None, weight: float = 1.0):
         self.root = Path(context.root)
         self.lead = lead  # (digest, {path: (old, new)}, description) or None
+        self.weight = weight  # its candidates' scores are times this (a lead search's: below 1)
         self.priors = dict(OPERATOR_PRIORS)
         self.priors.update({k: v for k, v in context.operator_priors.items() if k in self.priors})
         self.top_prior = max(self.priors.values())
