@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 
 from evals.pytest_runner import PytestEvaluator
+from harness.core.context import Attempt
 from harness.core.outcome import Outcome
 from harness.core.validate import Baseline, Validator
 from sandbox.patch import Patch
@@ -92,3 +93,17 @@ def test_without_its_lead_known_the_same_candidate_is_screened_as_before(make_re
     root = make_repo({"shapes.py": SHAPES, "test_shapes.py": TESTS})
     out = _validate(root, TWO_SITE, [])  # the probe is the fastest nearest test: one area() fixes
     assert "screen" in out.seconds and out.viable and len(out.fixed) == 4
+
+
+def test_a_search_starts_with_a_small_batch_then_full_ones(tmp_path):
+    from harness.generators.templates import FIRST_BATCH, TemplateGenerator
+    from tests.test_templates import make_context
+
+    ctx = make_context(tmp_path, {line: 1.0 / line for line in range(1, 14)})
+    gen = TemplateGenerator(batch=64)
+    sizes = []
+    for _ in range(2):
+        batch = gen.generate(ctx).candidates
+        sizes.append(len(batch))
+        ctx.attempts += [Attempt(p.digest, p.description, False, "fixes none") for p in batch]
+    assert sizes == [FIRST_BATCH, 64] and FIRST_BATCH < 64
