@@ -1,6 +1,8 @@
 """What a candidate costs in its slot: a two-site candidate (a lead's edit + one more) is
 probed on a test its lead leaves failing, so a second edit that fixes nothing more is
-rejected by one test instead of the screen and the whole suite."""
+rejected by one test instead of the screen and the whole suite; a test known to fail for
+real with candidates is not re-run alone for one that cannot be complete; a search starts
+with a small batch."""
 
 from __future__ import annotations
 
@@ -60,7 +62,7 @@ TWO_SITE = Patch.from_texts({"shapes.py": (SHAPES, LEAD_TEXT.replace("(w - h)", 
                             "lead + line 6", {"operator": "const_off_by_one", "lead": LEAD.digest, "sites": 2})
 
 
-def _validate(root, patch: Patch, leads: list[Outcome]) -> Outcome:
+def _validate(root, patch: Patch | list[Patch], leads: list[Outcome]) -> Outcome | list[Outcome]:
     repo = open_repo(root)
     main = Worktree.create(repo, "m", None)
     ev = PytestEvaluator(PYTHON)
@@ -70,11 +72,12 @@ def _validate(root, patch: Patch, leads: list[Outcome]) -> Outcome:
     validator.partial_as_lead, validator.leads = True, leads
     seen: list[Outcome] = []
     try:
-        validator.first_accepted([patch], time.monotonic() + 120, seen.append)
+        validator.first_accepted(patch if isinstance(patch, list) else [patch], time.monotonic() + 120,
+                                 seen.append)
     finally:
         validator.close()
         ev.close()
-    return seen[0]
+    return seen if isinstance(patch, list) else seen[0]
 
 
 def test_a_two_site_candidate_is_probed_on_a_test_its_lead_leaves_failing(make_repo):
@@ -107,3 +110,36 @@ def test_a_search_starts_with_a_small_batch_then_full_ones(tmp_path):
         sizes.append(len(batch))
         ctx.attempts += [Attempt(p.digest, p.description, False, "fixes none") for p in batch]
     assert sizes == [FIRST_BATCH, 64] and FIRST_BATCH < 64
+
+
+F = "def f(x):\n    return x + 1\n"
+F_TESTS = """\
+from f import f
+
+
+def test_one():
+    assert f(1) == 3
+
+
+def test_two():
+    assert f(2) == 5
+
+
+def test_guard():
+    assert f(0) == 1
+"""
+
+
+def _f(new: str, what: str) -> Patch:
+    return Patch.from_texts({"f.py": (F, F.replace("x + 1", new))}, what, {"operator": "binop_swap"})
+
+
+def test_a_known_regression_is_not_re_run_for_a_candidate_that_cannot_be_complete(make_repo):
+    root = make_repo({"f.py": F, "test_f.py": F_TESTS})
+    # two partial fixes (test_one only) and one that fixes both; each breaks test_guard
+    a, b, c = _f("x + 2", "a"), _f("2 + x", "b"), _f("2 * x + 1 + (x == 0)", "c")
+    seen = {o.patch.description: o for o in _validate(root, [a, b, c], [])}
+    assert all(o.broken == ["test_f.py::test_guard"] for o in seen.values()), seen
+    assert "rerun" in seen["a"].seconds  # the first time: flaky or real?
+    assert "rerun" not in seen["b"].seconds  # real, and b could not be plausible anyway
+    assert "rerun" in seen["c"].seconds  # a would-be plausible patch is always checked again
