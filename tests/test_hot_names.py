@@ -71,3 +71,9 @@ def test_near_names_are_the_names_an_edit_changes_or_sits_between():
     assert near_names(swap, changed=True) == {"strict", "value"}
     neg = by[("negate_value", 4)]
     assert "strict" in near_names(neg) and "disable" in near_names(neg)
+
+
+def test_self_is_not_a_hot_name():
+    from harness.generators.templates import _parts
+
+    assert _parts("self.max_width and self.numParse") == {"width", "parse"}  # 3-letter parts too

@@ -168,9 +168,10 @@ class TemplateGenerator(Generator):
 
 
 def _parts(text: str) -> set[str]:
-    """Lower-case parts (snake_case and camelCase split) of the names in ``text``, 4+ letters."""
+    """Lower-case parts (snake_case and camelCase split) of the names in ``text``, 4+ letters
+    (``self`` left out: it names the object, not a value the failure flows through)."""
     return {w.lower() for name in re.findall(r"[A-Za-z_]\w*", text) if not keyword.iskeyword(name)
-            for w in re.findall(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])", name) if len(w) >= 4}
+            for w in re.findall(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])", name) if len(w) >= 4} - {"self"}
 
 
 def near_names(m, changed: bool = False) -> set[str]:
