@@ -14,6 +14,24 @@ PLUGINS_PROBE = ("import json, importlib.metadata as m, pytest; print(json.dumps
                  "sorted({e.name for e in m.entry_points(group='pytest11')})]))")
 
 
+def probe_here(python: str, root: Path) -> str | None:
+    """:data:`PLUGINS_PROBE`'s output computed in this process when ``python`` is this very
+    interpreter (no process to start: ~0.3 s quiet, over 1 s at load 5), with ``root`` and
+    ``root/src`` on the path as in the test processes; None for another interpreter."""
+    import sys
+
+    if Path(python).resolve() != Path(sys.executable).resolve():
+        return None
+    import importlib.metadata as m
+
+    path = [str(root), str(root / "src"), *(p for p in sys.path if p)]
+    try:
+        names = {e.name for d in m.distributions(path=path) for e in d.entry_points if e.group == "pytest11"}
+        return json.dumps([m.version("pytest"), sorted(names)])
+    except Exception:  # noqa: BLE001 (broken metadata: the probe process decides)
+        return None
+
+
 def plugin_args(probe_stdout: str) -> list[str]:
     """pytest arguments that load the auto-loaded plugins by name instead:
     ``["--disable-plugin-autoload", "-p", NAME, ...]`` from :data:`PLUGINS_PROBE`'s output,

@@ -23,10 +23,8 @@ from pathlib import Path
 
 from evals.confirm import confirm
 from evals.forkserver import ForkServer, ForkServerError
-from evals.pytest_output import PLUGINS_PROBE, plugin_args
-from evals.pytest_output import records as _records
-from evals.pytest_output import started as _started
-from evals.pytest_output import startup_error as _startup_error
+from evals.pytest_output import PLUGINS_PROBE, plugin_args, probe_here
+from evals.pytest_output import records as _records, started as _started, startup_error as _startup_error
 from evals.verdict import Frame, TestResult, Verdict
 from sandbox.process import SandboxPolicy, run
 
@@ -222,8 +220,10 @@ class PytestEvaluator:
         """pytest's auto-loaded plugins by name (:func:`evals.pytest_output.plugin_args`), asked once."""
         with self._lock:
             if self._plugins is None:
-                res = run([self.python, "-c", PLUGINS_PROBE], root, 60, self.policy, base_env)
-                self._plugins = plugin_args(res.stdout) if res.returncode == 0 else []
+                if (out := probe_here(self.python, root)) is None:
+                    res = run([self.python, "-c", PLUGINS_PROBE], root, 60, self.policy, base_env)
+                    out = res.stdout if res.returncode == 0 else ""
+                self._plugins = plugin_args(out)
             return self._plugins
 
     def _plain(self, root: Path, args: list[str], env: dict[str, str], base_env: dict[str, str],

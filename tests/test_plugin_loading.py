@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
-from evals.pytest_output import plugin_args
+from evals.pytest_output import plugin_args, probe_here
 from evals.pytest_runner import PytestEvaluator
 
 #: a plugin distribution installed in the repository itself (its dist-info on sys.path): the
@@ -51,10 +52,16 @@ def test_plugin_args_parses_the_probe():
 
 @pytest.mark.skipif(tuple(int(x) for x in pytest.__version__.split(".")[:2]) < (8, 4),
                     reason="--disable-plugin-autoload needs pytest 8.4")
-@pytest.mark.parametrize("fork", [True, False])
-def test_plugins_load_by_name_and_their_modules_are_not_rewritten(make_repo, tmp_path, fork):
+@pytest.mark.parametrize("fork,wrapped", [(True, False), (False, False), (True, True)])
+def test_plugins_load_by_name_and_their_modules_are_not_rewritten(make_repo, tmp_path, fork, wrapped):
     root = make_repo(PLUGIN_REPO)
-    ev = PytestEvaluator(sys.executable, scratch=tmp_path / "scratch", fork=fork)
+    python = sys.executable
+    if wrapped:  # another interpreter path: the plugins are asked of it in a process of its own
+        python = str(tmp_path / "python")
+        Path(python).write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
+        Path(python).chmod(0o755)
+        assert probe_here(python, root) is None
+    ev = PytestEvaluator(python, scratch=tmp_path / "scratch", fork=fork)
     try:
         run = ev.run(root, paths=["test_it.py"])
     finally:
