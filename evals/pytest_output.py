@@ -1,10 +1,56 @@
-"""Reading a pytest process's output: the plugin's records on the results pipe, and why a
-process ran no test (:mod:`evals.pytest_runner` uses both)."""
+"""Reading a pytest process's output: the plugin's records on the results pipe, why a
+process ran no test, and which plugins the target's pytest loads (:mod:`evals.pytest_runner`
+uses all three)."""
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
+
+#: run by the target interpreter (``python -c``): its pytest version and the names of the
+#: plugins pytest would auto-load (entry point group ``pytest11``), as one JSON line.
+PLUGINS_PROBE = ("import json, importlib.metadata as m, pytest; print(json.dumps([pytest.__version__, "
+                 "sorted({e.name for e in m.entry_points(group='pytest11')})]))")
+
+
+def probe_here(python: str, root: Path) -> str | None:
+    """:data:`PLUGINS_PROBE`'s output computed in this process when ``python`` is this very
+    interpreter (no process to start: ~0.3 s quiet, over 1 s at load 5), with ``root`` and
+    ``root/src`` on the path as in the test processes; None for another interpreter."""
+    import sys
+
+    if Path(python).resolve() != Path(sys.executable).resolve():
+        return None
+    import importlib.metadata as m
+
+    path = [str(root), str(root / "src"), *(p for p in sys.path if p)]
+    try:
+        names = {e.name for d in m.distributions(path=path) for e in d.entry_points if e.group == "pytest11"}
+        return json.dumps([m.version("pytest"), sorted(names)])
+    except Exception:  # noqa: BLE001 (broken metadata: the probe process decides)
+        return None
+
+
+def plugin_args(probe_stdout: str) -> list[str]:
+    """pytest arguments that load the auto-loaded plugins by name instead:
+    ``["--disable-plugin-autoload", "-p", NAME, ...]`` from :data:`PLUGINS_PROBE`'s output,
+    or ``[]`` (auto-loading left on) when the output is not understood or pytest is older
+    than 8.4 (no such flag; the environment variable would reach the tests' subprocesses).
+
+    Same plugins, but pytest no longer marks every module of each plugin's distribution for
+    assertion rewriting: with bytecode writing off, a plugin that imports its package lazily
+    (hypothesis's imports all of ``hypothesis`` at the end of every session) had it
+    rewritten and compiled again in every test process, about 1 s of CPU each.
+    """
+    try:
+        version, names = json.loads(probe_stdout.strip().splitlines()[-1])
+        major, minor = (int(x) for x in re.match(r"(\d+)\.(\d+)", version).groups())
+    except (ValueError, TypeError, IndexError, AttributeError):
+        return []
+    if (major, minor) < (8, 4) or not all(isinstance(n, str) and n for n in names):
+        return []
+    return ["--disable-plugin-autoload", *(a for n in names for a in ("-p", n))]
 
 
 def started(res, env: dict[str, str]) -> bool:

@@ -23,9 +23,8 @@ from pathlib import Path
 
 from evals.confirm import confirm
 from evals.forkserver import ForkServer, ForkServerError
-from evals.pytest_output import records as _records
-from evals.pytest_output import started as _started
-from evals.pytest_output import startup_error as _startup_error
+from evals.pytest_output import PLUGINS_PROBE, plugin_args, probe_here
+from evals.pytest_output import records as _records, started as _started, startup_error as _startup_error
 from evals.verdict import Frame, TestResult, Verdict
 from sandbox.process import SandboxPolicy, run
 
@@ -103,9 +102,7 @@ def resolve_python(repo: Path, python: str | None = None) -> str:
 
 
 def check_pytest(python: str, cwd: Path) -> str:
-    """Return pytest's version in ``python``.
-
-    ``cwd`` is not used any more (the probe runs in an empty directory); kept for callers.
+    """Return pytest's version in ``python`` (``cwd``: unused, the probe runs in an empty directory).
 
     Raises:
         EvaluatorError: pytest is not importable there (message gives the install command).
@@ -153,6 +150,7 @@ class PytestEvaluator:
         # worktree -> why its fork server was dropped for plain processes
         self.fork_fallbacks: dict[Path, str] = {}
         self._lock = threading.Lock()
+        self._plugins: list[str] | None = None  # pytest arguments naming its plugins (plugin_args)
 
     def busy_seconds(self) -> float:
         """Wall seconds during which at least one test process of this evaluator was running
@@ -217,6 +215,16 @@ class PytestEvaluator:
                 server.close()
             return plain_res
         return self._plain(root, args, env, base_env, timeout)
+
+    def _plugin_args(self, root: Path, base_env: dict[str, str]) -> list[str]:
+        """pytest's auto-loaded plugins by name (:func:`evals.pytest_output.plugin_args`), asked once."""
+        with self._lock:
+            if self._plugins is None:
+                if (out := probe_here(self.python, root)) is None:
+                    res = run([self.python, "-c", PLUGINS_PROBE], root, 60, self.policy, base_env)
+                    out = res.stdout if res.returncode == 0 else ""
+                self._plugins = plugin_args(out)
+            return self._plugins
 
     def _plain(self, root: Path, args: list[str], env: dict[str, str], base_env: dict[str, str],
                timeout: float):
@@ -343,7 +351,7 @@ class PytestEvaluator:
                 env[name] = f"{tag}.{name}.json"
         if coverage:
             env["LOOPWRIGHT_COVERAGE"] = "1"
-        args = ["-p", PLUGIN, "-p", "no:cacheprovider", "-q", "--tb=no", "--no-header", "-rN",
+        args = [*self._plugin_args(root, base_env), "-p", PLUGIN, "-p", "no:cacheprovider", "-q", "--tb=no", "--no-header", "-rN",
                 "-W", "ignore::pytest.PytestUnraisableExceptionWarning", *paths]
         t0 = time.monotonic()
         # Coverage must see the target's modules imported: it gets a fresh interpreter.

@@ -4,7 +4,7 @@ first regression, flaky tests told apart), and the verdict's words.
 
 :class:`CandidateStages` is a part of :class:`harness.core.validate.Validator`, which
 provides what these stages read: ``baseline``, ``evaluator``, ``timeouts``, ``gates``,
-``require_fix``, ``flaky``, ``index`` (the baseline coverage, inverted) and ``_lock``.
+``require_fix``, ``flaky``, ``regressions``, ``leads``, ``index`` (the baseline coverage, inverted) and ``_lock``.
 """
 
 from __future__ import annotations
@@ -23,12 +23,15 @@ class CandidateStages:
     """The stages of one candidate's validation in a slot (a mixin of the validator)."""
 
     def _settle(self, slot: Worktree, out: Outcome, full: TestRun, rest: list[str],
-                passing: set[str]) -> dict[str, TestResult] | None:
+                passing: set[str], can_complete: bool = True) -> dict[str, TestResult] | None:
         """Results of the full stage with flaky tests told apart from regressions.
 
         A test that passed at baseline and fails now is re-run once, alone; if it
         passes then, it is flaky: recorded in :attr:`flaky`, not held against this or
         any later candidate, and the tests the stopped session did not reach are run.
+        If it fails again it is a real regression, recorded in :attr:`regressions`; such a
+        test is not re-run for a later candidate that cannot be complete anyway (a failing
+        test it was screened on still fails): a partial fix's verdict is not worth a process.
         Returns test id -> result, or None when a run failed to start (``out`` says so).
         """
         results = dict(full.results)
@@ -39,11 +42,15 @@ class CandidateStages:
                 select = [t for t in rest if t not in results and t not in self.flaky]
                 if not (full.stopped and select):
                     return results
+            elif suspect in self.regressions and not can_complete:
+                return results
             else:
                 again = self._run(slot, out, "rerun", select=[suspect], timeouts=self._limits([suspect]),
                                   paths=[suspect.split("::", 1)[0]],
                                   process_timeout=30 + sum(self._limits([suspect]).values()))
                 if not (suspect in again.results and again.results[suspect].ok):
+                    with self._lock:
+                        self.regressions.add(suspect)
                     return results
                 with self._lock:
                     self.flaky.add(suspect)
@@ -90,6 +97,12 @@ class CandidateStages:
             return False
         return True
 
+    def _lead_fixed(self, patch: Patch) -> set[str]:
+        """The failing tests the lead of a two-site candidate fixes (``patch.meta["lead"]``:
+        a digest among :attr:`leads`); empty for a single edit or an unknown lead."""
+        digest = (patch.meta or {}).get("lead")
+        return next((set(o.fixed) for o in self.leads if o.patch.digest == digest), set()) if digest else set()
+
     def _limits(self, ids: list[str]) -> dict[str, float]:
         res = self.baseline.results
         return {t: self.timeouts.for_test(res[t].duration, res[t].ok) if t in res and res[t].outcome != "timeout"
@@ -114,9 +127,15 @@ class CandidateStages:
         # coverage: screen them all. The full stage runs the others too, so a test that
         # reaches the code out of process (a subprocess) is still counted as fixed.
         targets = [t for t in failing if t in covering] or failing
-        if len(targets) > 3:  # fail fast: one representative first, the rest only if it passes
-            probe = self._probe(targets, changed)
+        # a two-site candidate (a lead's edit + one more) is probed on a test its lead leaves
+        # failing: the lead's own fixes say nothing of the second edit
+        left = [t for t in targets if t not in self._lead_fixed(patch)]
+        if len(targets) > 3 or 0 < len(left) < len(targets):  # fail fast: one representative first
+            probe = self._probe(left or targets, changed)
             if not self._screen(slot, out, [probe], "probe"):
+                if out.stage == "screen" and len(left) < len(targets):
+                    _, sep, tail = out.reason.partition(";")
+                    out.reason = f"fixes none of the {len(left)} failing tests its lead leaves failing{sep}{tail}"
                 return
             rest = [t for t in targets if t != probe]
             if not self._screen(slot, out, rest, "screen", already=[probe]):
@@ -129,7 +148,7 @@ class CandidateStages:
         # ran no changed line in-process but may still be fixed (a test driving a subprocess)
         screened = set(targets) | self.flaky
         rest = [t for t in self.baseline.collected if t not in screened]
-        if rest and not self._full(slot, out, rest, failing, covering):
+        if rest and not self._full(slot, out, rest, failing, covering, set(targets) <= set(out.fixed)):
             return
         if not self._gates(slot, patch, out, after_tests=True):
             return
@@ -147,9 +166,10 @@ class CandidateStages:
                       + "".join(f", the {eid} evaluator passes" for eid in after))
 
     def _full(self, slot: Worktree, out: Outcome, rest: list[str], failing: list[str],
-              covering: set[str]) -> bool:
+              covering: set[str], can_complete: bool = True) -> bool:
         """The full stage: ``rest`` (tests covering the change first), stopping at the first
-        regression; records tests it fixed too. False when the candidate is done for."""
+        regression; records tests it fixed too. False when the candidate is done for.
+        ``can_complete``: every failing test it was screened on passes (see :meth:`_settle`)."""
         out.stage = "full"
         passing = set(self.baseline.passing)
         full = self._run(slot, out, "full", select=rest, first=sorted(covering),
@@ -158,7 +178,7 @@ class CandidateStages:
         if full.error:
             out.stage, out.reason = "error", f"the full test run failed to start: {full.error}"
             return False
-        results = self._settle(slot, out, full, rest, passing)
+        results = self._settle(slot, out, full, rest, passing, can_complete)
         if results is None:
             return False
         also = {t for t in rest if t not in passing and passed_in(results, t)}

@@ -69,6 +69,8 @@ class Validator(CandidateStages):
             (a run passes ``RunConfig.window``).
         flaky: test ids that failed with a candidate and passed when re-run alone; they
             are excluded from regression checks from then on.
+        regressions: test ids that failed with a candidate and again when re-run alone
+            (not re-run for a later candidate that cannot be complete).
     """
 
     #: candidates validated ahead of the oldest undecided one, per slot: a slot whose
@@ -97,6 +99,7 @@ class Validator(CandidateStages):
         self.fault = ""
         self._sound: set[Path] = set()  # slots seen running the failing tests without a patch
         self.flaky: set[str] = set()
+        self.regressions: set[str] = set()
         self._index: CoverageIndex | None = None
         self._free: queue.Queue[Worktree] = queue.Queue()
         for s in slots:

@@ -16,13 +16,17 @@ Partial fixes are leads, not commitments: a candidate of this generator that the
 evaluators found *viable* (it fixes some failing tests and breaks none) but that was not
 accepted (context attempts) gets a search of its own over its patched file, and its
 mutants become two-site candidates (the lead's edit plus one more), interleaved with the
-search from the unpatched code by score (times :data:`LEAD_WEIGHT`). The search from the
-base goes on, so a right single edit is still found after a wrong partial one.
+search from the unpatched code by score, times :data:`LEAD_WEIGHT` and the share of the
+failing tests the lead fixes: a lead that explains little of the failure does not take the
+search over. The search from the base goes on, so a right single edit is still found after
+a wrong partial one.
 """
 
 from __future__ import annotations
 
 import heapq
+import keyword
+import re
 from pathlib import Path
 
 from harness.core.context import Context
@@ -38,7 +42,20 @@ DECAY = 0.6
 CHUNK = 8
 #: leads (partial fixes) searched from at once, the ones fixing the most tests first.
 LEADS = 2
-#: weight of a two-site candidate's score against a single edit's.
+#: a candidate that made at least this share of the failing tests pass without being
+#: accepted (a partial fix, or one with regressions) marks the names its edit touches as
+#: *hot*: the failure flows through their values (tabulate s2: ``numparse`` and -> or fixes
+#: 139 of 156; the bug is where ``disable_numparse`` is computed).
+HOT_SHARE = 0.25
+#: score factor of a candidate whose edit touches a hot name (by name part: ``numparse``
+#: matches ``disable_numparse``).
+HOT_BOOST = 2.5
+#: candidates in the first batch of a search (then ``batch``): the slots start after the few
+#: most suspicious lines are expanded, not all of them (with suspiciousness as flat as a
+#: table pipeline's, 64 candidates expand every line: 1.5 s of CPU on tabulate, 16 take 0.36 s).
+FIRST_BATCH = 16
+#: weight of a two-site candidate's score against a single edit's, for a lead that fixes
+#: every failing test but one; times the share of the failing tests its lead fixes.
 LEAD_WEIGHT = 0.9
 
 
@@ -60,18 +77,26 @@ class TemplateGenerator(Generator):
         self._search: _Search | None = None
         self._leads: dict[str, _Search] = {}  # lead digest -> search over its patched text
         self._made: dict[str, tuple[dict[str, tuple[str, str]], str]] = {}  # digest -> (changes, what)
+        self._batches = 0  # batches handed out from the current search
+        self._near: dict[str, set[str]] = {}  # digest -> name parts its edit changes (single edits)
 
     def generate(self, context: Context) -> Proposal:
-        """Next batch of untried candidates for ``context``; empty when none are left."""
+        """Next batch of untried candidates for ``context`` (:data:`FIRST_BATCH` at most for a
+        new search, then ``batch``); empty when none are left."""
         key = (tuple(context.locations), tuple(sorted(context.task.failing)))
         if key != self._key or self._search is None:
             self._key = key
             self._search = _Search(context, self.max_lines)
-            self._leads = {}
+            self._leads, self._batches = {}, 0
         self._add_leads(context)
+        hot = self._hot(context)
+        for search in [self._search, *self._leads.values()]:
+            search.heat(hot)
         tried = {a.digest for a in context.attempts}
         out: list[Patch] = []
-        while len(out) < self.batch:
+        size = self.batch if self._batches else min(self.batch, FIRST_BATCH)
+        self._batches += 1
+        while len(out) < size:
             item = self._pop()
             if item is None:
                 break
@@ -97,22 +122,30 @@ class TemplateGenerator(Generator):
         leads = sorted((a for a in context.attempts if a.viable and not a.accepted
                         and a.digest in self._made and a.digest not in self._leads),
                        key=lambda a: -len(a.fixed))
+        failing = max(1, len(context.task.failing))
         for a in leads[: max(0, LEADS - len(self._leads))]:
             changes, what = self._made[a.digest]
-            self._leads[a.digest] = _Search(context, self.max_lines,
-                                            lead=(a.digest, changes, what))
+            self._leads[a.digest] = _Search(context, self.max_lines, lead=(a.digest, changes, what),
+                                            weight=LEAD_WEIGHT * min(1.0, len(a.fixed) / max(1, failing - 1)))
+
+    def _hot(self, context: Context) -> set[str]:
+        """Name parts touched by our single edits that made :data:`HOT_SHARE` of the failing
+        tests pass and were not accepted."""
+        need = max(1.0, HOT_SHARE * len(context.task.failing))
+        return {w for a in context.attempts if not a.accepted and len(a.fixed) >= need
+                for w in self._near.get(a.digest, ())}
 
     def _pop(self) -> tuple | None:
         """The best ``(score, mutant, lead)`` over the base search and the lead searches."""
         best, best_score = None, -1.0
-        for search, weight in [(self._search, 1.0), *((s, LEAD_WEIGHT) for s in self._leads.values())]:
+        for search in [self._search, *self._leads.values()]:
             top = search.peek()
-            if top is not None and top * weight > best_score:
-                best, best_score = search, top * weight
+            if top is not None and top * search.weight > best_score:
+                best, best_score = search, top * search.weight
         if best is None:
             return None
         score, m = best.pop()
-        return score * (1.0 if best is self._search else LEAD_WEIGHT), m, best.lead
+        return score * best.weight, m, best.lead
 
     def _patch(self, score: float, m, lead: tuple | None = None) -> Patch | None:
         changes, what, meta = {m.path: (m.source, m.new_source)}, m.description, {}
@@ -130,15 +163,52 @@ class TemplateGenerator(Generator):
             return None
         if lead is None:
             self._made[patch.digest] = (changes, what)
+            self._near[patch.digest] = near_names(m, changed=True)
         return patch
+
+
+def _parts(text: str) -> set[str]:
+    """Lower-case parts (snake_case and camelCase split) of the names in ``text``, 4+ letters
+    (``self`` left out: it names the object, not a value the failure flows through)."""
+    return {w.lower() for name in re.findall(r"[A-Za-z_]\w*", text) if not keyword.iskeyword(name)
+            for w in re.findall(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])", name) if len(w) >= 4} - {"self"}
+
+
+def near_names(m, changed: bool = False) -> set[str]:
+    """Name parts a mutant's edit touches: in the replaced text and its replacement, and the
+    nearest name on each side of it on the same line (the operands of a swapped operator).
+    With ``changed``, the edit is first narrowed to what differs (common prefix and suffix
+    dropped: ``a and b`` -> ``a or b`` is ``and`` -> ``or`` between ``a`` and ``b``) and only
+    names in one side of it count: the names whose value the edit changes."""
+    src, old, new = m.source, m.source[m.start:m.end], m.replacement
+    pre = suf = 0
+    if changed:
+        while pre < min(len(old), len(new)) and old[pre] == new[pre]:
+            pre += 1
+        while suf < min(len(old), len(new)) - pre and old[-1 - suf] == new[-1 - suf]:
+            suf += 1
+        w = re.compile(r"\w")  # never cut inside a name: `numparse` -> `not (numparse` adds `not (`
+        while 0 < pre < len(old) and w.match(old[pre - 1]) and w.match(old[pre]):
+            pre -= 1
+        while 0 < suf < len(old) and w.match(old[-suf]) and w.match(old[-1 - suf]):
+            suf -= 1
+    left = src[src.rfind("\n", 0, m.start) + 1:m.start] + old[:pre]
+    end = src.find("\n", m.end)
+    right = old[len(old) - suf:] + src[m.end:len(src) if end < 0 else end]
+    name = r"[A-Za-z_]\w*"
+    side = _parts(" ".join(re.findall(name, left.rsplit("\n", 1)[-1])[-1:]
+                           + re.findall(name, right.split("\n", 1)[0])[:1]))
+    a, b = _parts(old[pre:len(old) - suf]), _parts(new[pre:len(new) - suf])
+    return side | ((a ^ b) if changed else (a | b))
 
 
 class _Search:
     """Lazy best-first enumeration of mutants over the suspicious lines of a context."""
 
-    def __init__(self, context: Context, max_lines: int, lead: tuple | None = None):
+    def __init__(self, context: Context, max_lines: int, lead: tuple | None = None, weight: float = 1.0):
         self.root = Path(context.root)
         self.lead = lead  # (digest, {path: (old, new)}, description) or None
+        self.weight = weight  # its candidates' scores are times this (a lead search's: below 1)
         self.priors = dict(OPERATOR_PRIORS)
         self.priors.update({k: v for k, v in context.operator_priors.items() if k in self.priors})
         self.top_prior = max(self.priors.values())
@@ -156,6 +226,8 @@ class _Search:
         self.seen: set[tuple[str, tuple]] = set()  # (path, Mutant.key)
         self.sources: dict[str, str | None] = {p: new for p, (_, new) in (lead[1] if lead else {}).items()}
         self.order = 0
+        self.hot: set[str] = set()
+        self.base: dict[int, float] = {}  # tie-break -> score before the hot boost
 
     def peek(self) -> float | None:
         """Score of the best remaining mutant, or None when exhausted."""
@@ -171,10 +243,28 @@ class _Search:
         neg, _, m = heapq.heappop(self.heap)
         return -neg, m
 
-    def _expand(self) -> None:
-        chunk = self.lines[self.next:self.next + self.chunk]
+    def heat(self, hot: set[str]) -> None:
+        """Boost (:data:`HOT_BOOST`) the mutants whose edit touches a name part in ``hot``;
+        the lines not expanded yet whose text names one are expanded now."""
+        if hot <= self.hot:
+            return
+        self.hot = set(hot)
+        rest = self.lines[self.next:]
+        warm = [kv for kv in rest if (src := self._source(kv[0][0])) and _parts(_line(src, kv[0][1])) & self.hot]
+        if warm:
+            self.lines[self.next:] = warm + [kv for kv in rest if kv not in warm]
+            self._expand(len(warm))
+        self.heap = [(-self._boosted(self.base[o], m), o, m) for _, o, m in self.heap]
+        heapq.heapify(self.heap)
+
+    def _boosted(self, score: float, m) -> float:
+        return score * HOT_BOOST if self.hot and near_names(m) & self.hot else score
+
+    def _expand(self, size: int | None = None) -> None:
+        chunk = self.lines[self.next:self.next + (size or self.chunk)]
         self.next += len(chunk)
-        self.chunk *= 2
+        if size is None:
+            self.chunk *= 2
         by_file: dict[str, dict[int, float]] = {}
         for (path, line), score in chunk:
             by_file.setdefault(path, {})[line] = score
@@ -190,7 +280,8 @@ class _Search:
                 n = count[(m.line, m.operator)] = count.get((m.line, m.operator), -1) + 1
                 score = lines.get(m.line, max(lines.values())) * self.priors.get(m.operator, 0.1) * DECAY ** n
                 self.order += 1
-                heapq.heappush(self.heap, (-score, self.order, m))
+                self.base[self.order] = score
+                heapq.heappush(self.heap, (-self._boosted(score, m), self.order, m))
 
     def _source(self, path: str) -> str | None:
         if path not in self.sources:
@@ -199,3 +290,10 @@ class _Search:
             except (OSError, UnicodeDecodeError):
                 self.sources[path] = None
         return self.sources[path]
+
+
+
+def _line(source: str, n: int) -> str:
+    """Line ``n`` (1-based) of ``source``, '' past the end."""
+    lines = source.splitlines()
+    return lines[n - 1] if 0 < n <= len(lines) else ""
