@@ -14,7 +14,9 @@ and ``F`` is the number of failing tests.
 
 from __future__ import annotations
 
+import ast
 import fnmatch
+import functools
 import math
 import os
 from collections import defaultdict
@@ -77,33 +79,23 @@ def localize(
         where ``frame`` is 1 for the innermost in-repo frame of a failing test and
         decays by half per frame outwards. Lines run at import (coverage id
         ``<import>``: module-level code, class attributes) count as run by every
-        test, so a bug there is suspicious too, below lines only failing tests run.
+        test, so a bug there is suspicious too, below lines only failing tests run;
+        except the lines of a function that builds a closure (a decorator's wrapper):
+        they count as run by the tests that ran the closure (:func:`_closure_spectra`).
     """
     root_s = str(root.resolve()) + os.sep
     failing = [t for t, r in results.items() if not r.ok]
     total_failed = len(failing)
+    runs, imported = _spectra(root_s, results, coverage, protected)
+    _closure_spectra(root, runs, imported)
     ef: dict[tuple[str, int], int] = defaultdict(int)
     ep: dict[tuple[str, int], int] = defaultdict(int)
     total_passed = len(results) - total_failed
-    for tid, files in sorted(coverage.items(), key=lambda kv: kv[0] == IMPORT_CONTEXT):  # import last
-        r = results.get(tid)
-        if tid == IMPORT_CONTEXT:  # every test imported these lines: ef = F, ep = P
-            bucket = None
-        elif r is None:
-            continue
-        else:
-            bucket = ep if r.ok else ef
-        for abs_path, lines in files.items():
-            if not abs_path.startswith(root_s):
-                continue
-            rel = abs_path[len(root_s):].replace(os.sep, "/")
-            if not rel.endswith(".py") or is_protected(rel, protected):
-                continue
-            for ln in lines:
-                if bucket is None:
-                    ef[(rel, ln)], ep[(rel, ln)] = total_failed, total_passed
-                else:
-                    bucket[(rel, ln)] += 1
+    for key, tids in runs.items():
+        ef[key] = sum(1 for t in tids if not results[t].ok)
+        ep[key] = len(tids) - ef[key]
+    for key in imported:  # every test imported these lines: ef = F, ep = P
+        ef[key], ep[key] = total_failed, total_passed
 
     frame_score: dict[tuple[str, int], float] = defaultdict(float)
     for tid in failing:
@@ -120,6 +112,93 @@ def localize(
     ranked = sorted(scores.items(), key=lambda kv: (-kv[1], -frame_score.get(kv[0], 0.0), kv[0]))
     return [SuspiciousLocation(p, ln, round(s, 6)) for (p, ln), s in ranked[:limit] if s > 0]
 
+
+
+def _spectra(root_s: str, results: dict[str, TestResult], coverage: dict[str, dict[str, list[int]]],
+             protected: tuple[str, ...] | list[str]) -> tuple[dict[tuple[str, int], set[str]], set[tuple[str, int]]]:
+    """Per-line spectra: ``({(rel path, line): {test ids that ran it}}, {lines run at import})``,
+    over ``.py`` files under ``root_s`` that are not protected; tests without a result dropped."""
+    runs: dict[tuple[str, int], set[str]] = defaultdict(set)
+    imported: set[tuple[str, int]] = set()
+    for tid, files in coverage.items():
+        if tid != IMPORT_CONTEXT and tid not in results:
+            continue
+        for abs_path, lines in files.items():
+            if not abs_path.startswith(root_s):
+                continue
+            rel = abs_path[len(root_s):].replace(os.sep, "/")
+            if not rel.endswith(".py") or is_protected(rel, protected):
+                continue
+            if tid == IMPORT_CONTEXT:
+                imported.update((rel, ln) for ln in lines)
+            else:
+                for ln in lines:
+                    runs[(rel, ln)].add(tid)
+    return runs, imported
+
+
+def _closure_spectra(root: Path, runs: dict[tuple[str, int], set[str]], imported: set[tuple[str, int]]) -> None:
+    """Lines of a function that builds a closure count as run by the tests that ran the closure.
+
+    A decorator's body runs once, when it decorates (often at import, under
+    :data:`IMPORT_CONTEXT`, so "run by every test"), while the wrapper it returns runs
+    in the tests: a wrong line there (``wrapper.retry = wrapper`` for ``= self``) is
+    seen only by the tests calling the wrapper, and no test's coverage has it. So each
+    executed line whose innermost enclosing function ``g`` defines functions gets, added
+    to its tests, the tests that ran a line of the body of a function nested in ``g``
+    (and loses its import-time "every test"). Changes ``runs``/``imported`` in place.
+    """
+    by_file: dict[str, set[int]] = defaultdict(set)
+    for rel, ln in list(runs) + list(imported):
+        by_file[rel].add(ln)
+    for rel, executed in by_file.items():
+        for own, bodies in _closure_builders(root / rel):
+            tests: set[str] = set()
+            for lo, hi in bodies:
+                for ln in range(lo, hi + 1):
+                    tests |= runs.get((rel, ln), set())
+            if not tests:
+                continue
+            for ln in own & executed:
+                runs[(rel, ln)] |= tests
+                imported.discard((rel, ln))
+
+
+def _closure_builders(path: Path) -> list[tuple[set[int], list[tuple[int, int]]]]:
+    """For each function of ``path`` that defines functions: ``(its own lines, [(first, last)
+    body line of each function defined directly in it])``; own lines exclude nested bodies
+    (a nested ``def`` line and its decorators are the builder's). [] when it does not parse."""
+    try:
+        st = path.stat()
+    except OSError:
+        return []
+    return _builders_cached(str(path), st.st_mtime_ns, st.st_size)
+
+
+@functools.lru_cache(maxsize=256)
+def _builders_cached(path: str, _mtime: int, _size: int) -> list[tuple[set[int], list[tuple[int, int]]]]:
+    try:
+        tree = ast.parse(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, SyntaxError, ValueError):
+        return []
+    out = []
+    funcs = (ast.FunctionDef, ast.AsyncFunctionDef)
+    for g in ast.walk(tree):
+        if not isinstance(g, funcs):
+            continue
+        nested, stack = [], list(g.body)
+        while stack:  # functions defined in g, not inside another function of g
+            node = stack.pop()
+            if isinstance(node, funcs):
+                nested.append((node.body[0].lineno, node.end_lineno or node.lineno))
+            else:  # a local class's methods are closures too
+                stack.extend(ast.iter_child_nodes(node))
+        if nested:
+            own = set(range(g.body[0].lineno, (g.end_lineno or g.lineno) + 1))
+            for lo, hi in nested:
+                own -= set(range(lo, hi + 1))
+            out.append((own, nested))
+    return out
 
 def tests_covering(coverage: dict[str, dict[str, list[int]]], root: Path,
                    lines: dict[str, set[int]]) -> list[str]:
