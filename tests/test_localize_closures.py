@@ -4,15 +4,17 @@ Modelled on tenacity 8.4.2 (``evals/suites/release-pairs.yaml``, tenacity-8.5.0-
 ``Retrying.wraps`` builds the wrapper and sets ``wrapped_f.retry = wrapped_f`` where 8.5.0
 has ``= self``. The test module decorates at import, so the wrong line runs once, outside
 any test (``<import>``: "run by every test", the lowest suspiciousness), while only the
-failing test sees its effect, through the wrapper. Real pytest with coverage, real
-localization.
+failing test sees its effect, through the wrapper; and the failing assertion reads
+``.retry``, which that line stores. Real pytest with coverage, real localization.
 """
 
 from __future__ import annotations
 
+import pytest
+
 from harness.core.config import DEFAULT_PROTECTED
 from harness.core.evidence import IMPORT_CONTEXT
-from harness.core.localize import localize
+from harness.core.localize import STORE_WEIGHT, localize
 from evals.pytest_runner import PytestEvaluator
 from tests.conftest import PYTHON
 
@@ -100,20 +102,33 @@ RETRYING = {
 }
 
 
+def _scores(root, base):
+    return {(loc.path, loc.line): loc.score
+            for loc in localize(root, base.results, base.coverage, DEFAULT_PROTECTED)}
+
+
 def test_a_decorators_line_run_at_import_is_as_suspicious_as_the_wrapper_it_builds(make_repo):
     root = make_repo(RETRYING)
     base = PytestEvaluator(PYTHON).run(root, coverage=True)
     failing = [t for t, r in base.results.items() if not r.ok]
     assert failing == ["tests/test_retrying.py::test_retry_object_keeps_no_statistics"]
     src = (root / "retrying.py").read_text().splitlines()
-    bug = src.index("        wrapped_f.retry = wrapped_f") + 1
-    body = src.index("            copy = self.copy()") + 1
+    line = {text: src.index(text) + 1 for text in (
+        "        wrapped_f.retry = wrapped_f", "        return wrapped_f", "            copy = self.copy()",
+        "            wrapped_f.statistics = copy.statistics", "class Retrying:", "    return total(xs) / len(xs)")}
+    bug = line["        wrapped_f.retry = wrapped_f"]
     assert bug in base.coverage[IMPORT_CONTEXT][str(root / "retrying.py")]  # run at decoration only
-    scores = {(loc.path, loc.line): loc.score
-              for loc in localize(root, base.results, base.coverage, DEFAULT_PROTECTED)}
-    # the tests that call the wrapper (ef = 1, ep = 2), not every test (ep = 6)
-    assert scores[("retrying.py", bug)] == scores[("retrying.py", body)] > 0.5
-    module_level = src.index("class Retrying:") + 1
-    assert scores[("retrying.py", bug)] > scores[("retrying.py", module_level)]
+    scores = _scores(root, base)
+    at = {text: scores.get(("retrying.py", n)) for text, n in line.items()}
+    # the builder's lines: run by the tests that call the wrapper (ef = 1, ep = 2), not by
+    # every test (ep = 6), like the wrapper's own lines
+    assert at["        return wrapped_f"] == at["            copy = self.copy()"] > 0.5
+    assert at["        return wrapped_f"] > at["class Retrying:"]
     # a line only passing tests run (no closure near it) stays out of the ranking
-    assert ("retrying.py", src.index("    return total(xs) / len(xs)") + 1) not in scores
+    assert at["    return total(xs) / len(xs)"] is None
+    # the failing test reads `flaky.retry.statistics`: the lines storing `retry` or
+    # `statistics` come first
+    assert at["        wrapped_f.retry = wrapped_f"] == pytest.approx(at["            copy = self.copy()"] + STORE_WEIGHT)
+    assert at["            wrapped_f.statistics = copy.statistics"] == at["        wrapped_f.retry = wrapped_f"]
+    top = sorted(scores, key=lambda k: -scores[k])[:2]
+    assert ("retrying.py", bug) in top

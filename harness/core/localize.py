@@ -28,6 +28,9 @@ from harness.core.evidence import IMPORT_CONTEXT
 
 #: weight of the traceback evidence next to the Ochiai score (which is in [0, 1]).
 FRAME_WEIGHT = 0.3
+#: weight of a line that stores an attribute the failing assertion reads (``f.retry = ...``
+#: when the test checks ``f.retry.statistics``), next to the Ochiai score.
+STORE_WEIGHT = 0.1
 
 
 def is_protected(path: str, patterns: tuple[str, ...] | list[str]) -> bool:
@@ -82,6 +85,8 @@ def localize(
         test, so a bug there is suspicious too, below lines only failing tests run;
         except the lines of a function that builds a closure (a decorator's wrapper):
         they count as run by the tests that ran the closure (:func:`_closure_spectra`).
+        A line a failing test ran that stores an attribute its failing statement reads
+        gets ``STORE_WEIGHT`` more (:func:`_asserted_attributes`).
     """
     root_s = str(root.resolve()) + os.sep
     failing = [t for t, r in results.items() if not r.ok]
@@ -106,9 +111,12 @@ def localize(
             key = (f.path, f.line)
             frame_score[key] = max(frame_score[key], 0.5 ** depth)
 
+    read = _asserted_attributes(root, results, failing)
     scores: dict[tuple[str, int], float] = {}
     for key in set(ef) | set(frame_score):
-        scores[key] = ochiai(ef.get(key, 0), ep.get(key, 0), total_failed) + FRAME_WEIGHT * frame_score.get(key, 0.0)
+        stores = read and ef.get(key, 0) and _attribute_stores(root / key[0]).get(key[1], set()) & read
+        scores[key] = (ochiai(ef.get(key, 0), ep.get(key, 0), total_failed)
+                       + FRAME_WEIGHT * frame_score.get(key, 0.0) + (STORE_WEIGHT if stores else 0.0))
     ranked = sorted(scores.items(), key=lambda kv: (-kv[1], -frame_score.get(kv[0], 0.0), kv[0]))
     return [SuspiciousLocation(p, ln, round(s, 6)) for (p, ln), s in ranked[:limit] if s > 0]
 
@@ -168,18 +176,8 @@ def _closure_builders(path: Path) -> list[tuple[set[int], list[tuple[int, int]]]
     """For each function of ``path`` that defines functions: ``(its own lines, [(first, last)
     body line of each function defined directly in it])``; own lines exclude nested bodies
     (a nested ``def`` line and its decorators are the builder's). [] when it does not parse."""
-    try:
-        st = path.stat()
-    except OSError:
-        return []
-    return _builders_cached(str(path), st.st_mtime_ns, st.st_size)
-
-
-@functools.lru_cache(maxsize=256)
-def _builders_cached(path: str, _mtime: int, _size: int) -> list[tuple[set[int], list[tuple[int, int]]]]:
-    try:
-        tree = ast.parse(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, SyntaxError, ValueError):
+    tree = _parsed(path)
+    if tree is None:
         return []
     out = []
     funcs = (ast.FunctionDef, ast.AsyncFunctionDef)
@@ -199,6 +197,69 @@ def _builders_cached(path: str, _mtime: int, _size: int) -> list[tuple[set[int],
                 own -= set(range(lo, hi + 1))
             out.append((own, nested))
     return out
+
+
+def _asserted_attributes(root: Path, results: dict[str, TestResult], failing: list[str]) -> set[str]:
+    """Attribute names the failing statement of each failing test reads, methods it calls
+    left out: ``assertEqual(f.retry.statistics, {})`` -> ``{"retry", "statistics"}``.
+
+    The statement is the innermost one at the test's own frame (in its test file) that is
+    deepest in the traceback: where the wrong value was looked at. A wrong attribute value
+    was stored somewhere, often by a line no test runs while it runs (a decorator's
+    ``wrapper.retry = wrapper``): a cheap stand-in for a dynamic slice of the assertion.
+    """
+    names: set[str] = set()
+    for tid in failing:
+        here = [f for f in results[tid].frames if f.path == tid.split("::", 1)[0]]
+        if not here:
+            continue
+        stmt = _statement_at(root / here[-1].path, here[-1].line)
+        if stmt is None:
+            continue
+        called = {n.func.attr for n in ast.walk(stmt) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)}
+        names |= {n.attr for n in ast.walk(stmt) if isinstance(n, ast.Attribute)} - called
+    return names
+
+
+def _statement_at(path: Path, line: int) -> ast.stmt | None:
+    """The smallest simple statement of ``path`` spanning ``line`` (None: none, or no parse)."""
+    tree = _parsed(path)
+    best = None
+    for node in ast.walk(tree) if tree is not None else ():
+        if (isinstance(node, ast.stmt) and not hasattr(node, "body")
+                and node.lineno <= line <= (node.end_lineno or node.lineno)
+                and (best is None or (node.end_lineno or 0) - node.lineno < (best.end_lineno or 0) - best.lineno)):
+            best = node
+    return best
+
+
+def _attribute_stores(path: Path) -> dict[int, set[str]]:
+    """{first line of an assignment: attribute names it stores} of ``path`` ({} if no parse)."""
+    tree, out = _parsed(path), defaultdict(set)
+    for node in ast.walk(tree) if tree is not None else ():
+        if isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for t in targets:
+                out[node.lineno] |= {n.attr for n in ast.walk(t)
+                                     if isinstance(n, ast.Attribute) and isinstance(n.ctx, ast.Store)}
+    return out
+
+
+def _parsed(path: Path) -> ast.Module | None:
+    """``path`` parsed (cached by modification time), None when it cannot be read or parsed."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return _parse_cached(str(path), st.st_mtime_ns, st.st_size)
+
+
+@functools.lru_cache(maxsize=256)
+def _parse_cached(path: str, _mtime: int, _size: int) -> ast.Module | None:
+    try:
+        return ast.parse(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, SyntaxError, ValueError):
+        return None
 
 def tests_covering(coverage: dict[str, dict[str, list[int]]], root: Path,
                    lines: dict[str, set[int]]) -> list[str]:
