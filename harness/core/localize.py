@@ -151,13 +151,14 @@ def _closure_spectra(root: Path, runs: dict[tuple[str, int], set[str]], imported
     A decorator's body runs once, when it decorates (often at import, under
     :data:`IMPORT_CONTEXT`, so "run by every test"), while the wrapper it returns runs
     in the tests: a wrong line there (``wrapper.retry = wrapper`` for ``= self``) is
-    seen only by the tests calling the wrapper, and no test's coverage has it. So each
-    executed line whose innermost enclosing function ``g`` defines functions gets, added
-    to its tests, the tests that ran a line of the body of a function nested in ``g``
-    (and loses its import-time "every test"). Changes ``runs``/``imported`` in place.
+    seen only by the tests calling the wrapper, and no test's coverage has it. So each line
+    run at import whose innermost enclosing function ``g`` defines functions gets, instead
+    of "every test", the tests that ran it themselves plus the tests that ran a line of the
+    body of a function nested in ``g``. Lines not run at import keep their spectrum.
+    Changes ``runs``/``imported`` in place.
     """
     by_file: dict[str, set[int]] = defaultdict(set)
-    for rel, ln in list(runs) + list(imported):
+    for rel, ln in imported:
         by_file[rel].add(ln)
     for rel, executed in by_file.items():
         for own, bodies in _closure_builders(root / rel):
@@ -168,8 +169,9 @@ def _closure_spectra(root: Path, runs: dict[tuple[str, int], set[str]], imported
             if not tests:
                 continue
             for ln in own & executed:
-                runs[(rel, ln)] |= tests
-                imported.discard((rel, ln))
+                if (rel, ln) in imported:  # a line some test ran itself keeps its own spectrum
+                    runs[(rel, ln)] |= tests
+                    imported.discard((rel, ln))
 
 
 def _closure_builders(path: Path) -> list[tuple[set[int], list[tuple[int, int]]]]:
