@@ -178,7 +178,16 @@ def _closure_builders(path: Path) -> list[tuple[set[int], list[tuple[int, int]]]
     """For each function of ``path`` that defines functions: ``(its own lines, [(first, last)
     body line of each function defined directly in it])``; own lines exclude nested bodies
     (a nested ``def`` line and its decorators are the builder's). [] when it does not parse."""
-    tree = _parsed(path)
+    try:
+        st = path.stat()
+    except OSError:
+        return []
+    return _builders_cached(str(path), st.st_mtime_ns, st.st_size)
+
+
+@functools.lru_cache(maxsize=256)
+def _builders_cached(path: str, mtime: int, size: int) -> list[tuple[set[int], list[tuple[int, int]]]]:
+    tree = _parse_cached(path, mtime, size)
     if tree is None:
         return []
     out = []
@@ -225,19 +234,35 @@ def _asserted_attributes(root: Path, results: dict[str, TestResult], failing: li
 
 def _statement_at(path: Path, line: int) -> ast.stmt | None:
     """The smallest simple statement of ``path`` spanning ``line`` (None: none, or no parse)."""
-    tree = _parsed(path)
-    best = None
-    for node in ast.walk(tree) if tree is not None else ():
-        if (isinstance(node, ast.stmt) and not hasattr(node, "body")
-                and node.lineno <= line <= (node.end_lineno or node.lineno)
-                and (best is None or (node.end_lineno or 0) - node.lineno < (best.end_lineno or 0) - best.lineno)):
-            best = node
-    return best
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return next((node for lo, hi, node in _simple_statements(str(path), st.st_mtime_ns, st.st_size)
+                 if lo <= line <= hi), None)
+
+
+@functools.lru_cache(maxsize=64)
+def _simple_statements(path: str, mtime: int, size: int) -> list[tuple[int, int, ast.stmt]]:
+    """``(first line, last line, statement)`` of the statements without a body, shortest first."""
+    tree = _parse_cached(path, mtime, size)
+    found = [(n.lineno, n.end_lineno or n.lineno, n) for n in (ast.walk(tree) if tree is not None else ())
+             if isinstance(n, ast.stmt) and not hasattr(n, "body")]
+    return sorted(found, key=lambda t: t[1] - t[0])
 
 
 def _attribute_stores(path: Path) -> dict[int, set[str]]:
     """{first line of an assignment: attribute names it stores} of ``path`` ({} if no parse)."""
-    tree, out = _parsed(path), defaultdict(set)
+    try:
+        st = path.stat()
+    except OSError:
+        return {}
+    return _stores_cached(str(path), st.st_mtime_ns, st.st_size)
+
+
+@functools.lru_cache(maxsize=256)
+def _stores_cached(path: str, mtime: int, size: int) -> dict[int, set[str]]:
+    tree, out = _parse_cached(path, mtime, size), defaultdict(set)
     for node in ast.walk(tree) if tree is not None else ():
         if isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
@@ -245,15 +270,6 @@ def _attribute_stores(path: Path) -> dict[int, set[str]]:
                 out[node.lineno] |= {n.attr for n in ast.walk(t)
                                      if isinstance(n, ast.Attribute) and isinstance(n.ctx, ast.Store)}
     return out
-
-
-def _parsed(path: Path) -> ast.Module | None:
-    """``path`` parsed (cached by modification time), None when it cannot be read or parsed."""
-    try:
-        st = path.stat()
-    except OSError:
-        return None
-    return _parse_cached(str(path), st.st_mtime_ns, st.st_size)
 
 
 @functools.lru_cache(maxsize=256)
