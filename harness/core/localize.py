@@ -10,6 +10,11 @@ Fault Localization", TAICPART-MUTATION 2007)::
 
 where ``ef(s)``/``ep(s)`` are the failing/passing tests that execute line ``s``
 and ``F`` is the number of failing tests.
+
+Two refinements for code no test runs while it runs: a line run at import by a function
+that builds a closure (a decorator applied at module level) counts as run by the tests
+that ran the closure, not by every test; and a line storing an attribute that the failing
+assertion reads (``wrapper.retry = ...`` for ``f.retry.statistics``) gets a bonus.
 """
 
 from __future__ import annotations
