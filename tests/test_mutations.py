@@ -263,6 +263,7 @@ def test_priors_cover_every_operator():
         "name_to_slice", "swap_commutative", "add_term", "copy_renamed",
         # _value_ops (tests/test_value_ops.py)
         "add_default_arg", "wrap_bool", "regex_quantifier", "const_to_attr", "name_to_self", "encoding_swap",
+        "unwrap_comprehension",  # tests/test_unwrap_comprehension.py
     }
     assert ops == set(OPERATOR_PRIORS)
     assert all(0 < p <= 1 for p in OPERATOR_PRIORS.values())

@@ -34,7 +34,7 @@ NATURALNESS: dict[str, int] = {
     **dict.fromkeys(("negate_condition", "negate_value", "unaryop_drop", "drop_operand",
                      "add_conjunct", "add_disjunct", "call_drop", "unwrap_call", "wrap_call",
                      "drop_term", "add_term", "name_to_slice", "call_arity", "wrap_bool",
-                     "add_default_arg"), 2),
+                     "add_default_arg", "unwrap_comprehension"), 2),
     **dict.fromkeys(("guard_insert", "return_value"), 3),
     **dict.fromkeys(("delete_statement", "insert_nearby_statement", "copy_renamed"), 4),
 }

@@ -18,6 +18,9 @@ general edit, not a rule for one library:
   (``dt.time()`` -> ``dt.timetz()``, ``s.split`` -> ``s.rsplit``);
 - ``encoding_swap``: a codec name swapped for a common one (``'CP1252'`` -> ``'latin1'``:
   a codec that cannot decode every byte);
+- ``unwrap_comprehension``: a list comprehension or generator replaced by the iterable it
+  walks (``[s2 for s1 in q.split('&') for s2 in s1.split(';')]`` -> ``q.split('&')``: a
+  flattening or filter the data must not get);
 - ``regex_quantifier``: a quantifier of a regular expression literal changed
   (``\\d+`` -> ``\\d*``, ``{6}`` -> ``{1,6}``, ``x?`` -> ``x``), also at every identical
   literal of the file at once (a pattern written twice, fixed twice).
@@ -39,7 +42,7 @@ import pathlib
 import re
 from typing import Any
 
-from harness.generators._edit_text import Cand, _cand, _rep, _short, run_ops
+from harness.generators._edit_text import Cand, _cand, _rep, _short, fit, prec, run_ops, slot
 from harness.generators._mutation_ops import _METHODS
 
 #: operators whose edits always parse (a name for a name or constant, a call around an
@@ -200,6 +203,20 @@ def name_to_self(cx: Any, node: ast.Name, out: list) -> None:
     _rep(out, cx, "name_to_self", node, s, e, "self")
 
 
+def unwrap_comprehension(cx: Any, node: ast.ListComp | ast.GeneratorExp, out: list) -> None:
+    """``[f(x) for x in xs ...]`` -> ``xs``: the comprehension's first iterable, unchanged."""
+    gen = node.generators[0]
+    if gen.is_async or (len(node.generators) == 1 and not gen.ifs and isinstance(node.elt, ast.Name)
+                        and isinstance(gen.target, ast.Name) and node.elt.id == gen.target.id
+                        and isinstance(node, ast.GeneratorExp)):
+        return  # `(x for x in xs)` -> `xs` changes nothing a test can see
+    s, e = cx.span(node)
+    if isinstance(node, ast.GeneratorExp) and cx.text[s] == "(":  # its parentheses (a call's) stay
+        _rep(out, cx, "unwrap_comprehension", node, s + 1, e - 1, cx.seg(gen.iter))
+    else:
+        _rep(out, cx, "unwrap_comprehension", node, s, e, fit(cx.seg(gen.iter), prec(gen.iter), slot(cx, node)))
+
+
 def method_sibling(cx: Any, node: ast.Call, out: list) -> None:
     """``x.time()`` -> ``x.timetz()``: a method of a standard type or of a class of this
     module swapped for a sibling named as its extension (up to three)."""
@@ -297,6 +314,8 @@ _EXPR = {
     ast.Call: (add_default_arg, method_sibling),
     ast.Constant: (const_to_attr, regex_quantifier, encoding_swap),
     ast.Name: (name_to_self,),
+    ast.ListComp: (unwrap_comprehension,),
+    ast.GeneratorExp: (unwrap_comprehension,),
 }
 
 

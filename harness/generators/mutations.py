@@ -54,7 +54,7 @@ OPERATOR_PRIORS: dict[str, float] = {
     # _value_ops: edits of real release regressions (evals/suites/release-pairs.yaml); a
     # lookup default (`pop(k, None)`) before call_arity's added variable
     "add_default_arg": 0.35, "wrap_bool": 0.20, "regex_quantifier": 0.20, "const_to_attr": 0.15,
-    "name_to_self": 0.15, "encoding_swap": 0.20,
+    "name_to_self": 0.15, "encoding_swap": 0.20, "unwrap_comprehension": 0.12,
 }
 
 #: the operator modules' dispatchers: ``f(cx, statement)`` and ``f(cx, expression)`` -> candidates.
