@@ -143,3 +143,26 @@ def test_a_known_regression_is_not_re_run_for_a_candidate_that_cannot_be_complet
     assert "rerun" in seen["a"].seconds  # the first time: flaky or real?
     assert "rerun" not in seen["b"].seconds  # real, and b could not be plausible anyway
     assert "rerun" in seen["c"].seconds  # a would-be plausible patch is always checked again
+
+
+def test_the_confirmation_run_counts_as_test_time(make_repo):
+    # a passing test that takes 3 s: the full stage runs it once (for the fix, the only
+    # candidate that reaches that stage) and the confirmation run once more, after the loop
+    from harness.work.fix import FixOptions, fix
+    from harness.core.stop import StopLimits
+    from harness.generators.templates import TemplateGenerator
+    from tests.conftest import run_dir
+    from tests.test_fix import CLAMP
+    import json
+
+    root = make_repo({**CLAMP, "tests/test_slow.py": "import time\n\n\ndef test_slow():\n    time.sleep(3.0)\n"})
+    res = fix(root, TemplateGenerator(), FixOptions(python=PYTHON, limits=StopLimits(30, 240, 8)))
+    assert res.state.status == "fixed"
+    steps = {s["action"]: s for s in map(json.loads, (run_dir(root, res.state.run_id) / "trajectory.jsonl")
+                                         .read_text().splitlines())}
+    baseline, confirm = steps["baseline"]["seconds"], steps["confirm"]["seconds"]
+    assert confirm >= 3.0
+    spent = res.state.spent
+    # baseline + the fix's full stage (>= 3 s) + the confirmation run, none of them overlapping
+    assert spent.test_seconds >= baseline + 3.0 + confirm - 0.1, (spent.test_seconds, baseline, confirm)
+    assert spent.test_seconds <= spent.wall_seconds

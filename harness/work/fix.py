@@ -186,6 +186,8 @@ def _fix(run: RunSession, generator: Generator, on_event, attempts: list) -> Fix
     state.spent.wall_seconds = run.elapsed()
     loop.run()
     run.verify(baseline, validator.flaky)
+    # the confirmation run's processes are test time too (wall_seconds, set at the finish, has them)
+    state.spent.test_seconds = round(loop.test_seconds_before + validator.evaluator.busy_seconds(), 3)
     result = _finish(run)
     result.flaky = sorted(validator.flaky)
     result.reasons = {t: describe(baseline.results[t]) for t in state.remaining if t in baseline.results}
