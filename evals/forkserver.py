@@ -71,6 +71,8 @@ class ForkServer:
             self.close()
             raise ForkServerError("the pytest fork server did not start")
         self.modules: set[str] = set(hello.get("modules", []))
+        # the warm-up session before serving: {"seconds": float, "error": str} ({} when off)
+        self.warm: dict = hello.get("warm") or {}
         self.served = 0  # runs completed
 
     def run(self, args: list[str], cwd: Path, env: dict[str, str], timeout: float) -> ProcessResult:

@@ -58,6 +58,153 @@ def _preload():
     PRELOADED.append("loopwright_pytest")
 
 
+def _warm():
+    """One throw-away pytest session in an empty scratch directory, before serving.
+
+    Whatever the installed plugins import lazily during a session (hypothesis's plugin imports
+    all of ``hypothesis`` at the end of each one; pytest itself imports ``pdb``, ``unittest``,
+    ``faulthandler``...) is then in memory once, in the server, instead of being imported again
+    in every forked child. Nothing of the target is involved: the session runs one trivial test
+    in a temporary directory with its own ini file and ``--confcutdir`` (no conftest.py of the
+    worktree or above it), plugins named as the client names them. Afterwards the process is put
+    back as it was: file descriptors 0-2 and ``sys.std*``, working directory, ``sys.path``,
+    ``sys.meta_path`` (pytest's assertion-rewriting hook), environment, warnings filters, and
+    the scratch test module is dropped from ``sys.modules``; pytest's own state lives in its
+    ``Config``, which the session unconfigures. Returns what the ready message reports:
+    ``{"seconds": float, "error": str}`` (error empty when the session ran)."""
+    import tempfile
+    import time
+    import warnings
+
+    t0 = time.monotonic()
+    saved_fds = [os.dup(fd) for fd in (0, 1, 2)]
+    saved = (sys.stdin, sys.stdout, sys.stderr, os.getcwd(), list(sys.path), list(sys.meta_path),
+             dict(os.environ), sys.dont_write_bytecode, list(warnings.filters))
+    before = set(sys.modules)
+    error = ""
+    tmp = tempfile.mkdtemp(prefix="loopwright-warm-")
+    try:
+        error = _warm_session(tmp)
+    except BaseException as exc:  # noqa: BLE001 (a plugin that breaks the warm-up costs only time)
+        error = f"{type(exc).__name__}: {exc}"
+    finally:
+        for stream in (sys.stdout, sys.stderr):  # what pytest wrote goes to /dev/null, not later
+            if stream not in saved[:3]:  # to the protocol stream when a buffer is collected
+                try:
+                    stream.flush()
+                    stream.close()
+                except (OSError, ValueError):
+                    pass
+        for fd, copy in zip((0, 1, 2), saved_fds):
+            os.dup2(copy, fd)
+            os.close(copy)
+        sys.stdin, sys.stdout, sys.stderr = saved[:3]
+        os.chdir(saved[3])
+        sys.path[:], sys.meta_path[:] = saved[4], saved[5]
+        os.environ.clear()
+        os.environ.update(saved[6])
+        sys.dont_write_bytecode = saved[7]
+        warnings.filters[:] = saved[8]
+        getattr(warnings, "_filters_mutated", lambda: None)()
+        for name, mod in list(sys.modules.items()):
+            if str(getattr(mod, "__file__", None) or "").startswith(tmp + os.sep):
+                del sys.modules[name]
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)
+    PRELOADED.extend({m.split(".")[0] for m in set(sys.modules) - before})
+    return {"seconds": round(time.monotonic() - t0, 3), "error": error}
+
+
+def _own_names():
+    """Top-level names the worktree (the server's working directory) defines, in it or ``src``."""
+    own = set()
+    for base in (".", "src"):
+        if os.path.isdir(base):
+            own |= {n[:-3] if n.endswith(".py") else n for n in os.listdir(base)}
+    return own
+
+
+def _warm_if_safe():
+    """:func:`_warm`, unless it would import a module the worktree defines (a plugin's lazy
+    import of a package that *is* the target: its code must be imported fresh in each child).
+    A forked child does the warm-up first and reports the top-level names it imported."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(r)
+        before = set(sys.modules)
+        try:
+            _warm()
+        finally:
+            names = sorted({m.split(".")[0] for m in set(sys.modules) - before})
+            os.write(w, json.dumps(names).encode())
+            os._exit(0)
+    os.close(w)
+    data = b""
+    while chunk := os.read(r, 65536):
+        data += chunk
+    os.close(r)
+    os.waitpid(pid, 0)
+    try:
+        shadowed = set(json.loads(data)) & _own_names()
+    except ValueError:
+        return {"error": "the warm-up probe died"}
+    if shadowed:
+        return {"error": "skipped: it imports the worktree's " + ", ".join(sorted(shadowed))}
+    return _warm()
+
+
+def _warm_session(tmp):
+    """The warm-up session itself (see :func:`_warm`), output to /dev/null; '' or why it failed."""
+    import signal
+
+    with open(os.path.join(tmp, "pyproject.toml"), "w") as f:  # read as the usual config is
+        f.write("[tool.pytest.ini_options]\n")
+    with open(os.path.join(tmp, "test_loopwright_warm.py"), "w") as f:
+        f.write("def test_warm():\n    assert [1] == [1]\n")
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    os.close(null)
+    sys.stdin = open(0, closefd=False)
+    sys.stdout = open(1, "w", closefd=False)
+    sys.stderr = open(2, "w", closefd=False)
+    os.chdir(tmp)
+    sys.dont_write_bytecode = True
+
+    def _late(signum, frame):
+        raise TimeoutError("the warm-up session took over 20 s")
+
+    old = signal.signal(signal.SIGALRM, _late)
+    signal.alarm(20)
+    try:
+        import pytest
+
+        args = ["-c", os.path.join(tmp, "pyproject.toml"), "--rootdir", tmp, "--confcutdir", tmp,
+                "-p", "no:cacheprovider", "-q", "--import-mode=importlib", tmp]
+        code = int(pytest.main(_rewrite_filters() + _plugin_args() + args))
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+    return "" if code == 0 else f"pytest exit status {code}"
+
+
+def _plugin_args():
+    """``--disable-plugin-autoload -p NAME...`` for pytest >= 8.4, as the client's
+    ``evals.pytest_output.plugin_args`` names them; [] before (auto-loading)."""
+    import re
+    from importlib.metadata import entry_points
+
+    import pytest
+
+    m = re.match(r"(\d+)\.(\d+)", pytest.__version__)
+    if not m or (int(m.group(1)), int(m.group(2))) < (8, 4):
+        return []
+    names = sorted({ep.name for ep in entry_points(group="pytest11")})
+    return ["--disable-plugin-autoload", *(a for n in names for a in ("-p", n))]
+
+
 def _rewrite_filters():
     """``-W`` options silencing pytest's "Module already imported so cannot be rewritten"
     warning for the plugin modules this server imported before pytest could install its
@@ -169,8 +316,10 @@ def _sweep(pid):
 
 def main():
     _preload()
+    warm = _warm_if_safe() if os.environ.get("LOOPWRIGHT_WARM", "1") != "0" else {}
     out = sys.stdout
-    out.write(json.dumps({"ready": True, "modules": sorted({m.split(".")[0] for m in sys.modules})}) + "\n")
+    out.write(json.dumps({"ready": True, "modules": sorted({m.split(".")[0] for m in sys.modules}),
+                          "warm": warm}) + "\n")
     out.flush()
     for line in sys.stdin:
         if not line.strip():
