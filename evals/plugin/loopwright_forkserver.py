@@ -126,33 +126,22 @@ def _own_names():
 
 
 def _warm_if_safe():
-    """:func:`_warm`, unless it would import a module the worktree defines (a plugin's lazy
-    import of a package that *is* the target: its code must be imported fresh in each child).
-    A forked child does the warm-up first and reports the top-level names it imported."""
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        os.close(r)
-        before = set(sys.modules)
-        try:
-            _warm()
-        finally:
-            names = sorted({m.split(".")[0] for m in set(sys.modules) - before})
-            os.write(w, json.dumps(names).encode())
-            os._exit(0)
-    os.close(w)
-    data = b""
-    while chunk := os.read(r, 65536):
-        data += chunk
-    os.close(r)
-    os.waitpid(pid, 0)
-    try:
-        shadowed = set(json.loads(data)) & _own_names()
-    except ValueError:
-        return {"error": "the warm-up probe died"}
-    if shadowed:
-        return {"error": "skipped: it imports the worktree's " + ", ".join(sorted(shadowed))}
-    return _warm()
+    """:func:`_warm`, unless it imported a module the worktree defines (a plugin's lazy import
+    of a package that *is* the target, whose code must be imported fresh in each child) or left
+    a thread running (a fork copies only the calling thread, with whatever locks the others held):
+    then the server starts again in place (``exec``: same process, pipes and sandbox) without it."""
+    before = set(sys.modules)
+    warm = _warm()
+    import threading
+
+    shadowed = {m.split(".")[0] for m in set(sys.modules) - before} & _own_names()
+    why = ("skipped: it imports the worktree's " + ", ".join(sorted(shadowed)) if shadowed else
+           "skipped: it left a thread running (unsafe to fork)" if threading.active_count() > 1 else "")
+    if why:
+        os.environ["LOOPWRIGHT_WARM"] = why
+        sys.stdout.flush()
+        os.execv(sys.executable, [sys.executable, "-m", "loopwright_forkserver"])
+    return warm
 
 
 def _warm_session(tmp):
@@ -316,7 +305,8 @@ def _sweep(pid):
 
 def main():
     _preload()
-    warm = _warm_if_safe() if os.environ.get("LOOPWRIGHT_WARM", "1") != "0" else {}
+    flag = os.environ.pop("LOOPWRIGHT_WARM", "1")  # "0": off; else why it was skipped
+    warm = _warm_if_safe() if flag == "1" else {"error": flag} if flag != "0" else {}
     out = sys.stdout
     out.write(json.dumps({"ready": True, "modules": sorted({m.split(".")[0] for m in sys.modules}),
                           "warm": warm}) + "\n")
