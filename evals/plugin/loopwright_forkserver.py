@@ -3,14 +3,16 @@
 Interpreter start-up and ``import pytest`` (plus the plugins it auto-loads) cost
 about half a second per test run, and the candidate loop runs pytest hundreds of
 times. This server pays that once: it imports pytest and the installed pytest
-plugins, then for every request forks a child that runs ``pytest.main(args)``
-in a fresh process group. The target repository's own modules are never
+plugins, runs one throw-away pytest session in a scratch directory (:func:`_warm`:
+what plugins import lazily during a session is then imported once, here), then for
+every request forks a child that runs ``pytest.main(args)`` in a fresh process group. The target repository's own modules are never
 imported by the server, so every child sees the current files of its worktree.
 
 Protocol (one JSON object per line):
     stdin:  ``{"cwd": str, "args": [str], "env": {name: value}, "out": path, "err": path,
               "timeout": seconds, "nonce": str}``
-    stdout: ``{"ready": true, "modules": [top-level module names]}`` once at start,
+    stdout: ``{"ready": true, "modules": [top-level module names], "warm": {"seconds": s,
+            "error": why}}`` once at start (``warm`` empty when ``LOOPWRIGHT_WARM=0``),
             then ``{"pid": int, "nonce": str}`` when a child starts, the plugin's result
             records (the child's results pipe is a duplicate of this stream), and
             ``{"pid": int, "status": int, "timed_out": bool, "nonce": str}`` when it ends
@@ -109,6 +111,8 @@ def _warm():
         for name, mod in list(sys.modules.items()):
             if str(getattr(mod, "__file__", None) or "").startswith(tmp + os.sep):
                 del sys.modules[name]
+        for entry in [p for p in sys.path_importer_cache if str(p).startswith(tmp)]:
+            del sys.path_importer_cache[entry]
         import shutil
 
         shutil.rmtree(tmp, ignore_errors=True)
