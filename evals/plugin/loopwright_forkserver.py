@@ -5,8 +5,9 @@ about half a second per test run, and the candidate loop runs pytest hundreds of
 times. This server pays that once: it imports pytest and the installed pytest
 plugins, runs one throw-away pytest session in a scratch directory (:func:`_warm`:
 what plugins import lazily during a session is then imported once, here), then for
-every request forks a child that runs ``pytest.main(args)`` in a fresh process group. The target repository's own modules are never
-imported by the server, so every child sees the current files of its worktree.
+every request forks a child that runs ``pytest.main(args)`` in a fresh process
+group. The target repository's own modules are never imported by the server, so
+every child sees the current files of its worktree.
 
 Protocol (one JSON object per line):
     stdin:  ``{"cwd": str, "args": [str], "env": {name: value}, "out": path, "err": path,
