@@ -5,6 +5,7 @@ uses all three)."""
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -16,11 +17,15 @@ PLUGINS_PROBE = ("import json, importlib.metadata as m, pytest; print(json.dumps
 
 def probe_here(python: str, root: Path) -> str | None:
     """:data:`PLUGINS_PROBE`'s output computed in this process when ``python`` is this very
-    interpreter (no process to start: ~0.3 s quiet, over 1 s at load 5), with ``root`` and
-    ``root/src`` on the path as in the test processes; None for another interpreter."""
+    interpreter in this very environment (no process to start: ~0.3 s quiet, over 1 s at load 5),
+    with ``root`` and ``root/src`` on the path as in the test processes; None for another
+    interpreter or another virtual environment of the same one (its plugins differ)."""
     import sys
 
-    if Path(python).resolve() != Path(sys.executable).resolve():
+    here, there = Path(sys.executable), Path(python)
+    # every virtual environment's python resolves to its base interpreter: the environment is
+    # told by the unresolved folder the executable sits in (bin/ of the venv)
+    if there.resolve() != here.resolve() or os.path.abspath(there.parent) != os.path.abspath(here.parent):
         return None
     import importlib.metadata as m
 

@@ -266,6 +266,19 @@ def test_test_configuration_and_startup_files_are_protected(path):
     assert is_protected(path, DEFAULT_PROTECTED)
 
 
+@pytest.mark.parametrize("path", ["tests/helpers.py", "pkg/tests/helpers.py", "src/pkg/test/data.py",
+                                  "testing/util.py", "testsuite/support.py", "pkg/testsuite/support.py"])
+def test_test_support_files_are_protected_at_any_depth(path):
+    # a test package's helpers are test code too (pycodestyle's testsuite/support.py was ranked
+    # and mutated as if it were the library), whether the loop file or the defaults apply
+    from harness.core.config import build
+    from loops.spec import builtin_spec
+
+    assert is_protected(path, DEFAULT_PROTECTED)
+    assert is_protected(path, build(builtin_spec("fix-failing-tests")).protected)
+    assert not is_protected(path.replace("test", "tst"), DEFAULT_PROTECTED)
+
+
 def test_a_patch_adding_pytest_configuration_is_refused(make_repo, tmp_path):
     root = make_repo(CLAMP)
     watch = Watch(root, tmp_path)

@@ -71,3 +71,19 @@ def test_plugins_load_by_name_and_their_modules_are_not_rewritten(make_repo, tmp
         "test_it.py::test_plugin_fixture": "passed",  # the plugin is loaded
         "test_it.py::test_helper_not_rewritten": "passed",  # its distribution is not rewritten
     }, run.results
+
+
+def test_another_venv_of_the_same_interpreter_is_probed_in_its_own_process(make_repo, tmp_path):
+    # a task's own venv resolves to the same binary as loopwright's; reading loopwright's plugin
+    # list for it made pytest fail to start there ("Error importing plugin ...": not installed)
+    import subprocess
+    import venv
+
+    root = make_repo({"test_a.py": "def test_a():\n    pass\n"})
+    venv.EnvBuilder(with_pip=False, system_site_packages=False, symlinks=True).create(tmp_path / "venv")
+    other = tmp_path / "venv" / "bin" / "python"
+    assert other.resolve() == Path(sys.executable).resolve()
+    assert probe_here(str(other), root) is None
+    assert probe_here(sys.executable, root) is not None  # this very environment: read in-process
+    bare = subprocess.run([str(other), "-c", "import pytest"], capture_output=True)
+    assert bare.returncode != 0  # the other venv has no pytest at all: nothing of ours may leak in

@@ -31,7 +31,8 @@ from harness.core.stop import StopLimits
 from sandbox.process import SandboxPolicy
 
 #: Paths no patch of the fix loop may touch when the loop file lists none.
-DEFAULT_PROTECTED = ("tests/**", "test/**", "testing/**", "test_*.py", "*_test.py", "conftest.py",
+DEFAULT_PROTECTED = ("**/tests/**", "**/test/**", "**/testing/**", "**/testsuite/**",  # at any depth
+                     "test_*.py", "*_test.py", "conftest.py",
                      "pytest.ini", "pytest.toml", ".pytest.ini", "tox.ini", "setup.cfg",
                      "pyproject.toml", "noxfile.py", "sitecustomize.py", "usercustomize.py", "*.pth",
                      ".gitattributes", ".github/**", ".gitlab-ci.yml", "*.lock", ".loopwright/**")

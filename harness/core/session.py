@@ -29,6 +29,7 @@ import git
 
 from evals.command import CommandEvaluator
 from evals.pytest_runner import EvaluatorError, PytestEvaluator, check_pytest, resolve_python
+from harness.core.baseline import rerun_uncovered
 from harness.core.config import RunConfig
 from harness.core.errors import UsageError
 from harness.core.loop import Loop
@@ -191,6 +192,9 @@ class RunSession:
         collect tests is an error. Without coverage (instructions, review comments) a
         repository without tests is allowed (a note says so).
 
+        A test that times out only under coverage is kept as passing, without coverage, when it
+        passes run again without it (:func:`harness.core.baseline.rerun_uncovered`).
+
         Raises:
             UsageError: the tests cannot be run, or ``--tests`` names no collected test.
         """
@@ -202,11 +206,17 @@ class RunSession:
         base = self.test_evaluator().run(self.worktree.path, coverage=coverage,
                                          default_timeout=self.config.timeouts.baseline,
                                          process_timeout=self.config.limits.max_wall_seconds or 3600)
+        uncovered = rerun_uncovered(self.evaluator, self.worktree.path, base, timeout=self.config.timeouts.baseline,
+                                    process_timeout=self.config.limits.max_wall_seconds or 3600) \
+            if coverage and not base.error else {}
         self.state.spent.test_seconds += self.evaluator.busy_seconds()
         baseline = Baseline(self.worktree.path, base.results, base.collected, base.coverage if coverage else {},
                             base.duration)
         self.files.step("baseline", tests=len(base.results), failing=baseline.failing,
-                        seconds=round(base.duration, 3), error=base.error)
+                        seconds=round(base.duration, 3), error=base.error,
+                        **({"uncovered": sorted(uncovered)} if uncovered else {}))
+        for message in uncovered.values():
+            self.note(message)
         if base.error and (coverage or base.error != "no tests were collected"):
             raise UsageError(f"could not run the tests of {self.root}: {base.error}")
         if base.error:

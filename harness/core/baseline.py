@@ -1,0 +1,56 @@
+"""Baseline tests that time out only because coverage traces them.
+
+Per-test coverage (coverage.py's tracer with a dynamic context per test, or the
+plugin's ``sys.settrace`` fallback) can make a test many times slower: a test with
+a hot Python loop that takes 15 s runs 69 s traced, hits the baseline's per-test
+limit and would be counted as a failing test, one that every candidate then screens
+against the failing-test limit. So a test that times out in the coverage baseline is
+run once more without coverage (all such tests in one process, each under the same
+baseline limit). If it passes there it is a passing test, with the uncovered run's
+result and duration (later limits derive from its real duration) and no coverage
+spectrum: fault localization and per-line protection
+(:func:`harness.core.evidence.protection`) simply do not count it. A test that
+still times out, or fails, stays failing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from evals.pytest_runner import PytestEvaluator, TestRun
+
+
+def rerun_uncovered(evaluator: PytestEvaluator, root: Path, run: TestRun, *, timeout: float,
+                    process_timeout: float) -> dict[str, str]:
+    """Run the tests that timed out in coverage run ``run`` again without coverage; keep
+    those that pass as passing.
+
+    Args:
+        evaluator: the test evaluator. root: the worktree ``run`` was taken in.
+        run: the coverage baseline; updated in place: a test that passes uncovered gets
+            that result (its duration, seconds, is the uncovered one) and loses its
+            coverage entry; ``duration`` grows by the re-run's seconds.
+        timeout: the per-test limit of the re-run (seconds; the baseline's).
+        process_timeout: wall seconds for the re-run's pytest process.
+
+    Returns:
+        test id -> one sentence for the run's messages, for each test kept as passing
+        (empty when no test timed out or none passed uncovered).
+    """
+    slow = [t for t in run.collected if t in run.results and run.results[t].outcome == "timeout"]
+    if not slow:
+        return {}
+    again = evaluator.run(root, select=slow, default_timeout=timeout, coverage=False,
+                          process_timeout=process_timeout, paths=sorted({t.split("::", 1)[0] for t in slow}))
+    run.duration += again.duration
+    kept: dict[str, str] = {}
+    for tid in slow:
+        new = again.results.get(tid)
+        if new is None or not new.ok:
+            continue
+        limit = process_timeout if run.results[tid].message.startswith("process killed") else timeout
+        run.results[tid] = new
+        run.coverage.pop(tid, None)
+        kept[tid] = (f"{tid} timed out under coverage ({limit:g} s) and passed without it in "
+                     f"{new.duration:.1f} s: kept as passing, without coverage")
+    return kept

@@ -1,0 +1,79 @@
+"""A test that times out in the coverage baseline only because coverage traces it is run
+again without coverage and kept as passing (:mod:`harness.core.baseline`).
+
+Real repository, real pytest runs. ``test_traced_slow`` stands for a test whose hot
+Python loop is cheap uncovered but slow under coverage's tracer (furl's
+``TestQuery::test_add``: 15 s plain, 69 s traced): it sleeps whenever a trace function
+is set, which coverage.py's tracer (and the plugin's ``sys.settrace`` fallback) does,
+so the covered run hits a 1 s baseline limit on any machine and the plain run does not.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from harness.core.config import RunConfig
+from harness.core.evidence import CoverageIndex, protection
+from harness.core.session import RunSession
+from evals.pytest_runner import TimeoutPolicy
+from tests.conftest import PYTHON
+
+FILES = {
+    "spin.py": ("def spin(n):\n"
+                "    total = 0\n"
+                "    for i in range(n):\n"
+                "        total += i\n"
+                "    return total\n"
+                "\n\n"
+                "def is_adult(age):\n"
+                "    return age > 18\n"),
+    "tests/test_spin.py": ("import sys\nimport time\n\nfrom spin import is_adult, spin\n\n\n"
+                           "def test_traced_slow():\n"
+                           "    if sys.gettrace() is not None:  # coverage's tracer is on\n"
+                           "        time.sleep(4)\n"
+                           "    assert spin(1000) == 499500\n\n\n"
+                           "def test_always_slow():\n"
+                           "    time.sleep(4)\n\n\n"
+                           "def test_eighteen():\n"
+                           "    assert is_adult(18)\n"),
+}
+TRACED = "tests/test_spin.py::test_traced_slow"
+ALWAYS = "tests/test_spin.py::test_always_slow"
+FAILING = "tests/test_spin.py::test_eighteen"
+
+
+def _baseline(root: Path):
+    config = RunConfig(python=PYTHON, timeouts=TimeoutPolicy(baseline=1.0))
+    said: list[str] = []
+    run = RunSession.start(root, config, said.append, generator_name="templates")
+    with run:
+        run.start_worktree()
+        baseline = run.test_baseline(coverage=True)
+        steps = run.files.steps()
+        again = run.files.load_baseline(run.worktree.path)  # what a resumed run reads back
+        index = CoverageIndex(baseline.coverage, baseline.root)
+        prot = protection(index, set(baseline.passing), {"spin.py": {2, 3, 4, 5}})
+        return baseline, run.messages, steps, again, prot
+
+
+def test_timed_out_only_under_coverage_is_kept_passing_without_coverage(make_repo):
+    baseline, messages, steps, again, prot = _baseline(make_repo(FILES))
+    # the traced-slow test passes (uncovered result and duration); the others stay failing
+    assert baseline.results[TRACED].outcome == "passed"
+    assert baseline.results[TRACED].duration < 1.0
+    assert TRACED in baseline.passing
+    assert baseline.failing == [ALWAYS, FAILING]
+    assert baseline.results[ALWAYS].outcome == "timeout"
+    assert baseline.results[FAILING].outcome == "failed"
+    # no coverage spectrum: it protects no line it ran, even though it ran spin()
+    assert TRACED not in baseline.coverage and FAILING in baseline.coverage
+    assert TRACED not in prot.tests and prot.unprotected
+    # said once, in the messages and in the baseline step
+    said = [m for m in messages if "timed out under coverage" in m]
+    assert said == [f"{TRACED} timed out under coverage (1 s) and passed without it in "
+                    f"{baseline.results[TRACED].duration:.1f} s: kept as passing, without coverage"]
+    step = next(s for s in steps if s["action"] == "baseline")
+    assert step["uncovered"] == [TRACED] and step["failing"] == [ALWAYS, FAILING]
+    # a resumed run reads the same baseline back
+    assert again.results[TRACED].outcome == "passed" and TRACED not in again.coverage
+    assert again.failing == baseline.failing
