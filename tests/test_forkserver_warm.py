@@ -66,10 +66,9 @@ TARGET = {
 }
 
 
-@pytest.fixture
-def target(make_repo, tmp_path, monkeypatch):
-    """(evaluator, repo): the plugin installed in a directory on PYTHONPATH inside the
-    evaluator's scratch directory (readable in the sandbox), the repository apart from it."""
+def install_plugin(tmp_path: Path, monkeypatch) -> Path:
+    """The plugin installed in a directory on PYTHONPATH inside the evaluator's scratch
+    directory (readable in the sandbox); returns that scratch directory."""
     scratch = tmp_path / "scratch"
     site = scratch / "site"
     for rel, text in PLUGIN_SITE.items():
@@ -77,8 +76,14 @@ def target(make_repo, tmp_path, monkeypatch):
         (site / rel).write_text(text)
     monkeypatch.setenv("PYTHONPATH", str(site))
     monkeypatch.syspath_prepend(str(site))  # as if started with it (the plugins are asked here)
-    root = make_repo(TARGET)
-    return scratch, root
+    return scratch
+
+
+@pytest.fixture
+def target(make_repo, tmp_path, monkeypatch):
+    """(scratch, repo): the plugin installed apart from the repository (:func:`install_plugin`)."""
+    scratch = install_plugin(tmp_path, monkeypatch)
+    return scratch, make_repo(TARGET)
 
 
 def _marker(root: Path) -> list[str]:
@@ -120,13 +125,7 @@ def test_plain_runs_import_it_themselves(target):
 def test_no_warm_up_when_it_would_import_the_target(make_repo, tmp_path, monkeypatch):
     """A plugin whose lazy import is a module the worktree defines: no warm-up (the target's
     code must be imported fresh in each child), and the fork server still serves."""
-    scratch = tmp_path / "scratch"
-    site = scratch / "site"
-    for rel, text in PLUGIN_SITE.items():
-        (site / rel).parent.mkdir(parents=True, exist_ok=True)
-        (site / rel).write_text(text)
-    monkeypatch.setenv("PYTHONPATH", str(site))
-    monkeypatch.syspath_prepend(str(site))
+    scratch = install_plugin(tmp_path, monkeypatch)
     root = make_repo({**TARGET, "lazyplug_heavy.py": "HEAVY = 'the target'\n"})
     ev = PytestEvaluator(sys.executable, scratch=scratch, fork=True)
     try:
