@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from evals.model_server import FakeLLMServer
 from evals.verdict import Frame, TestResult
 from harness.core.context import Context, SuspiciousLocation
@@ -107,3 +109,16 @@ def anthropic(srv: FakeLLMServer, model: str = "claude-haiku-4-5", **kw) -> Anth
 
 def user_text(body: dict) -> str:
     return body["messages"][-1]["content"]
+
+
+# The fixtures of the model tests: a test module takes them by importing these names.
+@pytest.fixture(autouse=True)
+def no_real_provider_env(monkeypatch):
+    """Autouse where imported: a developer's real keys or endpoints are never seen."""
+    clear_provider_env(monkeypatch)
+
+
+@pytest.fixture
+def context(tmp_path) -> Context:
+    """:func:`make_context` in the test's ``tmp_path``."""
+    return make_context(tmp_path)

@@ -17,11 +17,9 @@ from harness.generators.registry import make_generator
 from harness.core.stop import StopLimits, usd, would_exceed
 from tests.conftest import PYTHON
 from tests.test_fix import CLAMP
-from tests import test_llm_generators as llm_tests
-from tests.test_llm_generators import GOOD, anthropic, openai
+from tests.llm_support import GOOD, anthropic, openai
+from tests.llm_support import context, no_real_provider_env  # noqa: F401 (fixtures: a calculator with one failing test; never real keys)
 
-context = llm_tests.context  # a calculator with one failing test
-no_real_provider_env = llm_tests.no_real_provider_env  # never a developer's real keys
 
 SLOW_SERVER = 30.0  # seconds a hanging reply would take; every test must end long before
 

@@ -18,18 +18,8 @@ from harness.generators.openai_gen import OpenAIGenerator
 from harness.generators.pricing import cost_usd, format_cost, price_for
 from harness.generators.tokens import TokenCounter
 from evals.model_server import Error, FakeLLMServer, Reply
-from harness.core.context import Context
-from tests.llm_support import GOOD, anthropic, clear_provider_env, make_context, openai
-
-
-@pytest.fixture(autouse=True)
-def no_real_provider_env(monkeypatch):
-    clear_provider_env(monkeypatch)
-
-
-@pytest.fixture
-def context(tmp_path) -> Context:
-    return make_context(tmp_path)
+from tests.llm_support import GOOD, anthropic, openai
+from tests.llm_support import context, no_real_provider_env  # noqa: F401 (fixtures)
 
 
 # -- retries and errors --------------------------------------------------------------------------

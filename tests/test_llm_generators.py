@@ -22,19 +22,9 @@ from harness.generators.tokens import TokenCounter
 from harness.core.task import Task
 from evals.model_server import ANTHROPIC_PATH, OPENAI_PATH, FakeLLMServer, Reply
 from tests.llm_support import (
-    CALC, FAST, GOOD, MESSAGE, NOT_MATCHING, TEST_ID, TO_TEST_FILE, anthropic, clear_provider_env,
-    make_context, openai, user_text,
+    CALC, FAST, GOOD, MESSAGE, NOT_MATCHING, TEST_ID, TO_TEST_FILE, anthropic, openai, user_text,
 )
-
-
-@pytest.fixture(autouse=True)
-def no_real_provider_env(monkeypatch):
-    clear_provider_env(monkeypatch)
-
-
-@pytest.fixture
-def context(tmp_path) -> Context:
-    return make_context(tmp_path)
+from tests.llm_support import context, no_real_provider_env  # noqa: F401 (fixtures)
 
 
 # -- a good edit ------------------------------------------------------------------------------
