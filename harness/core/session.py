@@ -203,12 +203,11 @@ class RunSession:
             if saved is not None:
                 return saved
         self.say(f"baseline: running the test suite{' with coverage' if coverage else ''} in {self.worktree.path}")
-        base = self.test_evaluator().run(self.worktree.path, coverage=coverage,
-                                         default_timeout=self.config.timeouts.baseline,
-                                         process_timeout=self.config.limits.max_wall_seconds or 3600)
-        uncovered = rerun_uncovered(self.evaluator, self.worktree.path, base, timeout=self.config.timeouts.baseline,
-                                    process_timeout=self.config.limits.max_wall_seconds or 3600) \
-            if coverage and not base.error else {}
+        evaluator, limit = self.test_evaluator(), self.config.limits.max_wall_seconds or 3600
+        base = evaluator.run(self.worktree.path, coverage=coverage, default_timeout=self.config.timeouts.baseline,
+                             process_timeout=limit)
+        uncovered = rerun_uncovered(evaluator, self.worktree.path, base, timeout=self.config.timeouts.baseline,
+                                    process_timeout=limit) if coverage and not base.error else {}
         self.state.spent.test_seconds += self.evaluator.busy_seconds()
         baseline = Baseline(self.worktree.path, base.results, base.collected, base.coverage if coverage else {},
                             base.duration)
