@@ -1,5 +1,6 @@
-"""How a change is judged: evaluators returning :class:`~evals.verdict.Verdict`, and benchmarks.
+"""How loopwright is measured across runs: task suites, task preparation, the eval runner, metrics, traces, reports, benchmarks.
 
-Evaluators run in their own processes (through :mod:`sandbox.process`) and never
-import from :mod:`harness`.
+The top floor beside the command line: it drives the harness (``loopwright fix`` in a
+subprocess, or the harness's modules), and nothing in :mod:`harness` imports it. What
+judges a patch inside a run is :mod:`harness.evaluators`, not this package.
 """

@@ -4,7 +4,7 @@
 [--workdir DIR] [--json OUT] [--record-oracle DIR | --replay DIR]``
 
 With ``--record-oracle``/``--replay`` it measures the prompt tokens of model-driven
-fixes instead (``python -m harness.bench``, see :mod:`harness.bench.replay`).
+fixes instead (``python -m evals.bench_replay``, see :mod:`evals.bench_replay`).
 
 Each task (``{"library": "name==version", "seed": N}``) is prepared once with
 :func:`evals.prepare.prepare_task` and cached in ``WORKDIR/tasks/``. Every run gets
@@ -38,7 +38,7 @@ from evals.sources import PrepareError, cache_root, run_process, run_tests
 __all__ = ["Row", "ensure_prepared", "load_suite", "main", "run_task"]
 
 ROOT = Path(__file__).resolve().parents[1]
-HARNESS_CMD = [sys.executable, "-m", "harness.cli", "fix"]
+HARNESS_CMD = [sys.executable, "-m", "loopwright", "fix"]
 DEFAULT_SUITE = Path(__file__).resolve().parent / "suites" / "default.json"
 
 
@@ -135,7 +135,7 @@ def run_task(info: dict, run_dir: Path, timeout: float = 300.0, verify: bool = T
         verify: check a ``fixed`` claim independently (see :class:`Row`).
         fix_args: extra arguments for ``loopwright fix`` (e.g. ``--generator templates``).
         harness_cmd: the command before ``REPO --json`` (default
-            ``[python, -m, harness.cli, fix]``, run from the project root).
+            ``[python, -m, loopwright, fix]``, run from the project root).
         env: extra environment variables for the harness (e.g. an API key).
     """
     row = Row(info["library"], info["version"], info["seed"], "error",
@@ -207,7 +207,7 @@ def _parse_summary(out: str) -> dict | None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    """The options of ``python -m evals.bench`` (and ``python -m harness.bench``)."""
+    """The options of ``python -m evals.bench`` (and ``python -m evals.bench_replay``)."""
     ap = argparse.ArgumentParser(prog="python -m evals.bench", description=__doc__.split("\n")[0])
     ap.add_argument("--suite", type=Path, default=DEFAULT_SUITE)
     ap.add_argument("--limit", type=int, default=None, help="run only the first N tasks")
@@ -253,7 +253,7 @@ def main(argv: list[str] | None = None, replay_mode=None) -> int:
 
     ``replay_mode(args, items, run_root, console, err) -> exit code`` runs
     ``--record-oracle``/``--replay``: those drive the harness's generators, so they
-    live above evals (``python -m harness.bench``, :mod:`harness.bench.replay`)."""
+    live in :mod:`evals.bench_replay` (``python -m evals.bench_replay``)."""
     args = _parser().parse_args(argv)
     console, err = Console(), Console(stderr=True, soft_wrap=True)
     if not console.is_terminal:  # piped or redirected: do not squeeze the table into 80 columns
@@ -268,7 +268,7 @@ def main(argv: list[str] | None = None, replay_mode=None) -> int:
         return 2
     if (args.record_oracle or args.replay) and replay_mode is None:
         err.print("[red]error:[/] --record-oracle and --replay drive the harness's generators: run them as "
-                  "python -m harness.bench --record-oracle DIR / --replay DIR")
+                  "python -m evals.bench_replay --record-oracle DIR / --replay DIR")
         return 2
     workdir = (args.workdir or cache_root() / "bench").expanduser().resolve()
     items = _prepare_all(tasks, workdir, err)

@@ -1,6 +1,6 @@
 """The benchmark's results: one :class:`Row` per task, the suite's figures and the tables.
 
-:mod:`evals.bench` fills the rows (and :mod:`harness.bench.replay` reads them); this
+:mod:`evals.bench` fills the rows (and :mod:`evals.bench_replay` reads them); this
 module only computes and prints.
 """
 

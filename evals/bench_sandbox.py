@@ -54,7 +54,7 @@ def one_run(task: Path, mode: str, timeout: float, before: Path | None = None) -
         env = {**os.environ, "LOOPWRIGHT_SANDBOX": mode, "LOOPWRIGHT_WORKTREES": str(work / "wt")}
         if mode == "before":
             env["PYTHONPATH"] = str(before)
-        res = subprocess.run([sys.executable, "-m", "harness.cli", "fix", str(clone), "--json"],
+        res = subprocess.run([sys.executable, "-m", "loopwright", "fix", str(clone), "--json"],
                              capture_output=True, text=True, env=env, timeout=timeout,
                              cwd=str(before) if mode == "before" else None)
         summary = json.loads(res.stdout)

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from evals.classic_programs import PROGRAMS, with_bug
 
-HARNESS_CMD = [sys.executable, "-m", "harness.cli", "fix"]
+HARNESS_CMD = [sys.executable, "-m", "loopwright", "fix"]
 GIT_ENV = {"GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "bench@localhost",
            "GIT_COMMITTER_NAME": "bench", "GIT_COMMITTER_EMAIL": "bench@localhost"}
 

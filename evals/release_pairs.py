@@ -194,7 +194,7 @@ def _run_one(task: dict, out: Path, timeout: float, fix_args: list[str] = ()) ->
     except PrepareError as exc:
         row.update(status="prepare_error", note=str(exc)[:300])
         return row
-    cmd = [sys.executable, "-m", "harness.cli", "fix", str(repo), "--json", *fix_args]
+    cmd = [sys.executable, "-m", "loopwright", "fix", str(repo), "--json", *fix_args]
     t0 = time.monotonic()
     with open(slot / "harness.stderr.log", "w") as err:
         rc, stdout = run_process(cmd, ROOT, min(timeout, float(task.get("timeout") or timeout)),

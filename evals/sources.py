@@ -25,7 +25,7 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from evals.addopts import addopts_without_cov
+from harness.evaluators.addopts import addopts_without_cov
 from evals.inject import is_test_path
 
 GIT_NAME, GIT_EMAIL = "loopwright-evals", "evals@loopwright.invalid"

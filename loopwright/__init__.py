@@ -1,1 +1,1 @@
-"""``python -m loopwright``: the same command line as the ``loopwright`` script (:mod:`harness.cli`)."""
+"""loopwright's entry point: the command line app (:mod:`loopwright.cli`), also ``python -m loopwright``."""

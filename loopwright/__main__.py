@@ -1,6 +1,6 @@
 """``python -m loopwright ARGS`` runs ``loopwright ARGS``."""
 
-from harness.cli import main
+from loopwright.cli import main
 
 if __name__ == "__main__":
     main()

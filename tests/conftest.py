@@ -130,7 +130,7 @@ def survivors(token: str) -> list[int]:
 def _close_test_evaluators(monkeypatch):
     """Stop the fork servers of every PytestEvaluator a test makes itself (tests that drive
     the validator directly do not close theirs; a run closes its own through RunSession)."""
-    from evals.pytest_runner import PytestEvaluator
+    from harness.evaluators.pytest_runner import PytestEvaluator
 
     made = []
     init = PytestEvaluator.__init__

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from evals.model_server import FakeLLMServer
-from evals.verdict import Frame, TestResult
+from harness.evaluators.verdict import Frame, TestResult
 from harness.core.context import Context, SuspiciousLocation
 from harness.core.task import Task
 from harness.generators.anthropic_gen import AnthropicGenerator

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from harness.cli import app
+from loopwright.cli import app
 from harness.core.state import RunState, StateError, load_state
 from tests.conftest import git, run_dir, snapshot, write_tree
 from tests.github_server import GitHubServer

@@ -15,7 +15,7 @@ from pathlib import Path
 from harness.core.config import RunConfig
 from harness.core.evidence import CoverageIndex, protection
 from harness.core.session import RunSession
-from evals.pytest_runner import TimeoutPolicy
+from harness.evaluators.pytest_runner import TimeoutPolicy
 from tests.conftest import PYTHON
 
 FILES = {

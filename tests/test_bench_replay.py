@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from evals.bench import main as evals_bench_main
-from harness.bench import replay as bench_replay
+from evals import bench_replay
 from harness.generators.tokens import TokenCounter
 from tests.conftest import git, write_tree
 from tests.test_fix import CLAMP

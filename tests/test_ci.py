@@ -12,7 +12,7 @@ import yaml
 from typer.testing import CliRunner
 
 from harness.cli import ci as cli_ci
-from harness.cli import app
+from loopwright.cli import app
 from harness.cli.ci import decide, delivery, run_ci
 from harness.work.github import GitHub
 from harness.work.review import REPLY_MARKER, STATUS_MARKER

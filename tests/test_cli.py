@@ -9,7 +9,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from harness.cli import app
+from loopwright.cli import app
 from harness.core.config import default_jobs
 from tests.conftest import PYTHON
 
@@ -39,8 +39,8 @@ def test_doctor_on_a_missing_path_is_exit_2(tmp_path):
 
 
 def test_doctor_passes_when_only_optional_tools_are_missing(make_repo, monkeypatch):
-    from evals.lint import RuffEvaluator
-    from evals.types import TypeCheckEvaluator
+    from harness.evaluators.lint import RuffEvaluator
+    from harness.evaluators.types import TypeCheckEvaluator
 
     monkeypatch.setattr(RuffEvaluator, "available", lambda self: False)
     monkeypatch.setattr(TypeCheckEvaluator, "available", lambda self: False)

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from evals.pytest_runner import PytestEvaluator
-from evals.verdict import TestResult
+from harness.evaluators.pytest_runner import PytestEvaluator
+from harness.evaluators.verdict import TestResult
 from harness.core import config as config
-from harness.cli import app
+from loopwright.cli import app
 from harness.core.errors import UsageError
 from harness.core.session import _restrict
 from harness.core.validate import Baseline, Validator
@@ -73,12 +73,12 @@ def test_bad_environment_and_pyproject_values_name_their_source(tmp_path, monkey
 
 
 def test_a_loop_naming_an_unknown_evaluator_implementation_is_refused(tmp_path):
-    text = Path(FIX.source).read_text().replace("implementation: evals.lint.RuffEvaluator",
-                                                 "implementation: evals.lint.Nope")
+    text = Path(FIX.source).read_text().replace("implementation: harness.evaluators.lint.RuffEvaluator",
+                                                 "implementation: harness.evaluators.lint.Nope")
     spec = tmp_path / "loop.yaml"
     spec.write_text(text)
     res = CliRunner().invoke(app, ["run", str(spec), str(tmp_path)])
-    assert res.exit_code == 2 and "evals.lint.Nope' is not an evaluator loopwright has" in res.output
+    assert res.exit_code == 2 and "harness.evaluators.lint.Nope' is not an evaluator loopwright has" in res.output
 
 
 def test_editable_paths_bound_where_a_patch_may_go(tmp_path):

@@ -1,10 +1,10 @@
-"""The confirmation run split by test file into processes run at once (evals/confirm.py):
+"""The confirmation run split by test file into processes run at once (harness/evaluators/confirm.py):
 each process is still checked on its own three witnesses."""
 
 from __future__ import annotations
 
-from evals.confirm import chunks, summary_counts
-from evals.pytest_runner import PytestEvaluator
+from harness.evaluators.confirm import chunks, summary_counts
+from harness.evaluators.pytest_runner import PytestEvaluator
 from tests.conftest import PYTHON
 
 FORGER = """

@@ -21,12 +21,12 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from harness.cli import app
+from loopwright.cli import app
 from tests.conftest import PYTHON, assert_clean, git, run_dir, snapshot
 from evals.model_server import FakeLLMServer
 
 ROOT = Path(__file__).parents[1]
-CLI = [sys.executable, "-m", "harness.cli"]
+CLI = [sys.executable, "-m", "loopwright"]
 MODEL = "openai:fake-model"
 
 FILES = {

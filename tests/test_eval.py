@@ -15,7 +15,7 @@ import jsonschema
 import pytest
 
 from evals.model_server import FakeLLMServer
-from harness.eval.traces import SCHEMA_PATH
+from evals.traces import SCHEMA_PATH
 from tests.conftest import git, write_tree
 
 BUGS = [("a - b", "a + b"), ("a * b + 1", "a * b"), ("max(a, b)", "min(a, b)"), ("a // b", "a / b")]
@@ -52,7 +52,7 @@ def write_suite(tmp_path: Path, n: int, name: str = "tiny") -> Path:
 
 
 def eval_cmd(*args: str, env: dict | None = None, **kw) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "harness.cli", "eval", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "loopwright", "eval", *args], capture_output=True, text=True,
                           env={**os.environ, **(env or {})}, timeout=600, **kw)
 
 
@@ -124,7 +124,7 @@ def test_model_run_metrics_traces_and_generators_side_by_side(tmp_path, worktree
 def test_an_interrupted_eval_resumes_with_only_the_rest(tmp_path, worktrees):
     suite = write_suite(tmp_path, 3)
     out = tmp_path / "out"
-    proc = subprocess.Popen([sys.executable, "-m", "harness.cli", "eval", str(suite), "--jobs", "1", "--out", str(out)],
+    proc = subprocess.Popen([sys.executable, "-m", "loopwright", "eval", str(suite), "--jobs", "1", "--out", str(out)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     results = out / "results.jsonl"
     deadline = time.monotonic() + 180

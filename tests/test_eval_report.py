@@ -51,12 +51,12 @@ def test_the_console_check_catches_a_page_error(tmp_path):
 def test_a_run_report_shows_every_candidate_with_its_verdict(tmp_path, monkeypatch):
     monkeypatch.setenv("LOOPWRIGHT_WORKTREES", str(tmp_path / "worktrees"))
     repo = calc_repo(tmp_path / "repo", 1)  # `a * b + 1`: the templates try a few candidates first
-    res = subprocess.run([sys.executable, "-m", "harness.cli", "fix", str(repo), "--json", "--jobs", "1"],
+    res = subprocess.run([sys.executable, "-m", "loopwright", "fix", str(repo), "--json", "--jobs", "1"],
                          capture_output=True, text=True, timeout=300)
     summary = json.loads(res.stdout)
     assert summary["status"] == "fixed" and summary["candidates_tried"] >= 2
     page = tmp_path / "run.html"
-    rep = subprocess.run([sys.executable, "-m", "harness.cli", "report", summary["run_id"], str(repo), "--out", str(page)],
+    rep = subprocess.run([sys.executable, "-m", "loopwright", "report", summary["run_id"], str(repo), "--out", str(page)],
                          capture_output=True, text=True, timeout=120)
     assert rep.returncode == 0, rep.stderr
     dom, console = chromium(page, "--dump-dom")
@@ -67,7 +67,7 @@ def test_a_run_report_shows_every_candidate_with_its_verdict(tmp_path, monkeypat
     assert all(f'class="ok test-fixed">{t}<' in dom for t in summary["fixed_tests"])
     assert "+    return a * b" in dom and "<script" not in dom and "http" not in dom.split("<body", 1)[1]
     screenshot(page, "run-report.png")
-    missing = subprocess.run([sys.executable, "-m", "harness.cli", "report", "20000101-000000-0000", str(repo)],
+    missing = subprocess.run([sys.executable, "-m", "loopwright", "report", "20000101-000000-0000", str(repo)],
                              capture_output=True, text=True, timeout=60)
     assert missing.returncode == 2 and "no run 20000101-000000-0000" in missing.stderr
 

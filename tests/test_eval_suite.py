@@ -9,7 +9,7 @@ import pytest
 
 from evals.materialize import materialize
 from evals.sources import BadInput
-from harness.eval.suite import SuiteError, load_suite
+from evals.suite import SuiteError, load_suite
 from tests.conftest import git
 
 CALC = {"calc.py": "def add(a, b):\n    return a - b\n",
@@ -155,11 +155,11 @@ def test_the_example_suite_runs_offline(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.setenv("LOOPWRIGHT_WORKTREES", str(tmp_path / "wt"))
     suite = Path(__file__).resolve().parents[1] / "evals" / "suites" / "example.yaml"
-    res = subprocess.run([sys.executable, "-m", "harness.cli", "eval", str(suite), "--task", "tinylib-seed1",
+    res = subprocess.run([sys.executable, "-m", "loopwright", "eval", str(suite), "--task", "tinylib-seed1",
                           "--out", str(tmp_path / "out"), "--json"], capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr
     m = json.loads(res.stdout)["generators"]["templates"]
     assert (m["tasks"], m["fixed"], m["same_as_gold_rate"], m["context_recall"]) == (1, 1, 1.0, 1.0)
-    bad = subprocess.run([sys.executable, "-m", "harness.cli", "eval", str(suite), "--task", "nope", "--out",
+    bad = subprocess.run([sys.executable, "-m", "loopwright", "eval", str(suite), "--task", "nope", "--out",
                           str(tmp_path / "o2")], capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "no task nope" in bad.stderr

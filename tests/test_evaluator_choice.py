@@ -8,8 +8,8 @@ import sys
 
 from typer.testing import CliRunner
 
-from evals.lint import RuffEvaluator
-from harness.cli import app
+from harness.evaluators.lint import RuffEvaluator
+from loopwright.cli import app
 from tests.conftest import PYTHON, snapshot
 from tests.test_fix import CLAMP
 

@@ -13,13 +13,13 @@ import time
 
 from typer.testing import CliRunner
 
-from harness.cli import app
+from loopwright.cli import app
 from harness.work.fix import FixOptions, fix
 from harness.generators.templates import TemplateGenerator
 from harness.core.stop import StopLimits
 from harness.core.evidence import IMPORT_CONTEXT
 from harness.core.validate import Baseline, Validator
-from evals.pytest_runner import PytestEvaluator, TimeoutPolicy
+from harness.evaluators.pytest_runner import PytestEvaluator, TimeoutPolicy
 from sandbox.patch import Patch
 from sandbox.worktree import Worktree, open_repo
 from tests.conftest import PYTHON, lessons_file, run_dir, snapshot
@@ -371,7 +371,7 @@ def test_review_without_a_key_does_not_suggest_the_templates_it_refuses(make_rep
 def test_a_missing_type_checker_the_repo_configures_is_exit_2_naming_no_types(make_repo, monkeypatch):
     """Issue 13: a configured evaluator that cannot run stops the run (a note was too easy to
     miss: the run then accepted what the checker exists to catch); --no-types goes on."""
-    from evals.types import TypeCheckEvaluator
+    from harness.evaluators.types import TypeCheckEvaluator
 
     monkeypatch.setattr(TypeCheckEvaluator, "available", lambda self, python=None: False)
     # the repository configures mypy; `--types` was not given

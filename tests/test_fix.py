@@ -7,8 +7,8 @@ import time
 
 from typer.testing import CliRunner
 
-from evals.pytest_runner import PytestEvaluator, TimeoutPolicy
-from harness.cli import app
+from harness.evaluators.pytest_runner import PytestEvaluator, TimeoutPolicy
+from loopwright.cli import app
 from harness.work.fix import FixOptions, fix
 from harness.generators.templates import TemplateGenerator
 from harness.core.stop import StopLimits

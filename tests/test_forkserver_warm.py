@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from evals.pytest_runner import PytestEvaluator
+from harness.evaluators.pytest_runner import PytestEvaluator
 
 #: an installed pytest plugin (dist-info + module, outside the repository) that imports a
 #: helper module lazily at the end of each session and notes in the worktree whether the

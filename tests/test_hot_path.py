@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 
-from evals.pytest_runner import PytestEvaluator
+from harness.evaluators.pytest_runner import PytestEvaluator
 from harness.core.context import Attempt
 from harness.core.outcome import Outcome
 from harness.core.validate import Baseline, Validator

@@ -59,7 +59,7 @@ def test_offline_fix_run_loads_no_model_stack(make_repo, tmp_path):
     probe = REPORT + (
         f"sys.argv = ['loopwright', 'fix', {str(root)!r}, '--json', '--python', {PYTHON!r},\n"
         "            '--generator', 'templates', '--max-cost', '1']\n"
-        "from harness.cli import main\nmain()\n")
+        "from loopwright.cli import main\nmain()\n")
     env = {**_offline_env(), "LOOPWRIGHT_WORKTREES": str(tmp_path / "worktrees")}
     res = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr

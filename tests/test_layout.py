@@ -12,14 +12,12 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("harness", "sandbox", "evals", "loops", "prompts", "loopwright")
 # Rooms from the top down; a module may import its own room or a lower one.
 RANK = {
-    "loopwright": 9,
-    "harness.cli": 8,
-    "harness.eval": 7, "harness.bench": 7,
-    "harness.work": 6,
-    "harness.generators": 5,
-    "harness.core": 4,
-    "loops": 3, "prompts": 3,
-    "evals": 2,
+    "loopwright": 7,
+    "harness.cli": 6, "evals": 6,
+    "harness.work": 5,
+    "harness.generators": 4,
+    "harness.core": 3,
+    "loops": 2, "prompts": 2, "harness.evaluators": 2,
     "sandbox": 1,
 }
 MAX_MODULE_LINES = 400
@@ -125,6 +123,22 @@ def test_imports_point_down_only():
     upward = [f"{a} -> {b}" for a, deps in graph.items() for b in deps
               if _room(a) != _room(b) and RANK[_room(b)] >= RANK[_room(a)]]
     assert upward == []
+
+
+def test_generators_never_import_evaluators():
+    """A generator never sees what judges its output; evaluators see neither generators nor the core."""
+    graph, _ = _graph()
+    crossing = [f"{a} -> {b}" for a, deps in graph.items() for b in deps
+                if (_room(a) == "harness.generators" and _room(b) == "harness.evaluators")
+                or (_room(a) == "harness.evaluators" and _room(b) in ("harness.generators", "harness.core"))]
+    assert crossing == []
+
+
+def test_harness_never_imports_evals():
+    """evals measures the harness from above; nothing in the harness reaches up to it."""
+    graph, _ = _graph()
+    assert [f"{a} -> {b}" for a, deps in graph.items() for b in deps
+            if a.startswith("harness") and _room(b) == "evals"] == []
 
 
 def test_no_module_over_400_lines():

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import time
 
-from evals.pytest_runner import PytestEvaluator
+from harness.evaluators.pytest_runner import PytestEvaluator
 from harness.work.fix import FixOptions, fix
 from harness.generators.templates import TemplateGenerator
 from harness.core.plausible import choose, naturalness

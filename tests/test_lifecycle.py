@@ -7,7 +7,7 @@ import json
 
 from typer.testing import CliRunner
 
-from harness.cli import app
+from loopwright.cli import app
 from harness.work.fix import FixOptions, fix
 from harness.generators.templates import TemplateGenerator
 from harness.core.loop import LoopEvent

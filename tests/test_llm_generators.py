@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from evals.verdict import TestResult
+from harness.evaluators.verdict import TestResult
 from harness.core.context import Attempt, Context, SuspiciousLocation
 from harness.generators.base import Generator
 from harness.core.protocols import GeneratorError

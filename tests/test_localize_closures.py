@@ -15,7 +15,7 @@ import pytest
 from harness.core.config import DEFAULT_PROTECTED
 from harness.core.evidence import IMPORT_CONTEXT
 from harness.core.localize import STORE_WEIGHT, localize
-from evals.pytest_runner import PytestEvaluator
+from harness.evaluators.pytest_runner import PytestEvaluator
 from tests.conftest import PYTHON
 
 RETRYING = {

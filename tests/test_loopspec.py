@@ -43,7 +43,7 @@ evaluators:
   - id: tests
     type: deterministic
     runs_after: [fixer]
-    implementation: evals.pytest_runner.PytestEvaluator
+    implementation: harness.evaluators.pytest_runner.PytestEvaluator
 feedback_channels:
   - id: tests-to-fixer
     source: evaluators.tests
@@ -106,7 +106,7 @@ def test_fix_loop_declaration():
     assert spec.source is not None and spec.source.name == "fix-failing-tests.yaml"
     assert spec.generator == "templates"
     assert spec.evaluator_ids() == ["tests", "lint", "types"]
-    assert spec.evaluators[0].implementation == "evals.pytest_runner.PytestEvaluator"
+    assert spec.evaluators[0].implementation == "harness.evaluators.pytest_runner.PytestEvaluator"
     assert spec.limits() == Limits(max_iterations=30, max_wall_seconds=600.0, no_progress=8,
                                    max_cost_usd=1.0, max_tokens=200000, evaluator_error=3)
     lw = spec.loopwright

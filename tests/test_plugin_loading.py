@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from evals.pytest_output import plugin_args, probe_here
-from evals.pytest_runner import PytestEvaluator
+from harness.evaluators.pytest_output import plugin_args, probe_here
+from harness.evaluators.pytest_runner import PytestEvaluator
 
 #: a plugin distribution installed in the repository itself (its dist-info on sys.path): the
 #: plugin module gives a fixture and, like hypothesis's, imports a helper of its package lazily.

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from evals.pytest_runner import EvaluatorError, PytestEvaluator, TimeoutPolicy, check_pytest, resolve_python
+from harness.evaluators.pytest_runner import EvaluatorError, PytestEvaluator, TimeoutPolicy, check_pytest, resolve_python
 from harness.core.localize import localize, ochiai
 from sandbox.process import SandboxPolicy
 from tests.conftest import PYTHON, survivors, write_tree

@@ -164,7 +164,7 @@ def _changed(patch: str) -> tuple[set[str], int]:
 
 
 def test_shipped_release_pair_suite():
-    from harness.eval.suite import load_suite as load_for_eval
+    from evals.suite import load_suite as load_for_eval
 
     suite = load_suite(SUITES / "release-pairs.yaml")
     tasks = suite["tasks"]

@@ -13,7 +13,7 @@ from pathlib import Path
 from tests.conftest import PYTHON, git, lessons_file, run_dir, snapshot
 from tests.test_fix import CLAMP
 
-CLI = [sys.executable, "-m", "harness.cli"]
+CLI = [sys.executable, "-m", "loopwright"]
 
 
 def cli(*args: str, cwd: Path | None = None, check_json: bool = True, columns: int | None = None):

@@ -256,7 +256,7 @@ def test_three_comments_resolved_answered_rejected_and_replied(make_repo):
 
 
 def test_review_command_with_a_comments_file_and_a_real_openai_client(make_repo, tmp_path, monkeypatch):
-    from harness.cli import app
+    from loopwright.cli import app
 
     root = make_repo(FILES)
     comments = tmp_path / "comments.yaml"
@@ -286,7 +286,7 @@ def test_review_command_with_a_comments_file_and_a_real_openai_client(make_repo,
 
 
 def test_review_command_on_a_pull_request_replies_on_the_thread(make_repo, monkeypatch):
-    from harness.cli import app
+    from loopwright.cli import app
 
     root = make_repo(FILES)
     with GitHubServer() as srv, FakeLLMServer(["ANSWER: it returns a str."]) as llm:
@@ -306,7 +306,7 @@ def test_review_command_on_a_pull_request_replies_on_the_thread(make_repo, monke
 
 
 def test_review_command_usage_errors(tmp_path):
-    from harness.cli import app
+    from loopwright.cli import app
 
     runner = CliRunner()
     result = runner.invoke(app, ["review", str(tmp_path), "--json"])

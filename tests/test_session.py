@@ -47,7 +47,7 @@ def test_fix_leaves_no_process_or_worktree_and_loads_no_other_command(make_repo,
     probe = ("import atexit, sys\n"
              "atexit.register(lambda: print('MODULES', ' '.join(sorted(sys.modules)), file=sys.stderr))\n"
              f"sys.argv = ['loopwright', 'fix', {str(root)!r}, '--json', '--python', {PYTHON!r}]\n"
-             "from harness.cli import main\nmain()\n")
+             "from loopwright.cli import main\nmain()\n")
     res = subprocess.run([sys.executable, "-c", probe], env=env(), capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr
     assert json.loads(res.stdout)["status"] == "fixed"

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from evals.lint import RuffEvaluator, compare, normalize_message, regressions
-from evals.types import TypeCheckEvaluator, pyright_diagnostics
+from harness.evaluators.lint import RuffEvaluator, compare, normalize_message, regressions
+from harness.evaluators.types import TypeCheckEvaluator, pyright_diagnostics
 from tests.conftest import snapshot, write_tree
 
 RUFF_TOML = '[lint]\nselect = ["F"]\n'  # pinned, so a parent or user config cannot leak in

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import time
 
-from evals.lint import RuffEvaluator
-from evals.pytest_runner import PytestEvaluator, TimeoutPolicy
-from evals.types import TypeCheckEvaluator
+from harness.evaluators.lint import RuffEvaluator
+from harness.evaluators.pytest_runner import PytestEvaluator, TimeoutPolicy
+from harness.evaluators.types import TypeCheckEvaluator
 from harness.work.fix import FixOptions, fix
 from harness.generators.templates import TemplateGenerator
 from harness.core.stop import StopLimits

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from evals.pytest_runner import PytestEvaluator
+from harness.evaluators.pytest_runner import PytestEvaluator
 from harness.core.config import RunConfig
 from harness.core.plausible import Window
 from harness.core.validate import Baseline, Validator

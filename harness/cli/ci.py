@@ -1,5 +1,5 @@
 """``loopwright ci``: ``fix`` and ``review`` as a bot in GitHub Actions. Loaded by
-:mod:`harness.cli` when used.
+:mod:`loopwright.cli` when used.
 
 Reads the Actions event (``GITHUB_EVENT_NAME``, ``GITHUB_EVENT_PATH``,
 ``GITHUB_REPOSITORY``, ``GITHUB_WORKSPACE``): a ``pull_request`` runs ``fix``; a

@@ -3,7 +3,7 @@ from flags, the error exit, and the options several commands declare alike.
 
 The command modules (:mod:`harness.cli.fix`, :mod:`harness.cli.do`,
 :mod:`harness.cli.review`, :mod:`harness.cli.ci`) import this module; none imports another command module
-or :mod:`harness.cli` (which loads them lazily by name).
+or :mod:`loopwright.cli` (which loads them lazily by name).
 """
 
 from __future__ import annotations

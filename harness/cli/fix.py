@@ -281,9 +281,9 @@ def doctor_cmd(repo: Path = REPO, python: str | None = PYTHON) -> None:
     import shutil
     import subprocess
 
-    from evals.lint import RuffEvaluator
-    from evals.pytest_runner import EvaluatorError, check_pytest, resolve_python
-    from evals.types import TypeCheckEvaluator
+    from harness.evaluators.lint import RuffEvaluator
+    from harness.evaluators.pytest_runner import EvaluatorError, check_pytest, resolve_python
+    from harness.evaluators.types import TypeCheckEvaluator
     from harness.core.config import DEFAULT_POLICY
 
     if not repo.exists():

@@ -1,5 +1,5 @@
 """``loopwright review``: resolve a pull request's review comments. Loaded by
-:mod:`harness.cli` when used (``loopwright ci``, the same as a bot, is :mod:`harness.cli.ci`).
+:mod:`loopwright.cli` when used (``loopwright ci``, the same as a bot, is :mod:`harness.cli.ci`).
 
 Comments come from ``--pr OWNER/REPO#N`` (GitHub, token from ``GITHUB_TOKEN`` or
 ``GH_TOKEN``, API root from ``GITHUB_API_URL``) or ``--comments FILE``; one commit per

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from evals.pytest_runner import PytestEvaluator, TestRun
+from harness.evaluators.pytest_runner import PytestEvaluator, TestRun
 
 
 def rerun_uncovered(evaluator: PytestEvaluator, root: Path, run: TestRun, *, timeout: float,

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from evals.pytest_runner import TimeoutPolicy
+from harness.evaluators.pytest_runner import TimeoutPolicy
 from harness.core.errors import UsageError
 from harness.core.plausible import Window
 from harness.core.stop import StopLimits
@@ -41,8 +41,8 @@ DEFAULT_PROTECTED = ("**/tests/**", "**/test/**", "**/testing/**", "**/testsuite
 DEFAULT_POLICY = SandboxPolicy(network=False, private_home=True, memory_bytes=8 * 2**30)
 
 #: The evaluator classes a loop declaration may name as ``implementation``.
-EVALUATORS = {"evals.pytest_runner.PytestEvaluator": "tests", "evals.lint.RuffEvaluator": "lint",
-              "evals.types.TypeCheckEvaluator": "types"}
+EVALUATORS = {"harness.evaluators.pytest_runner.PytestEvaluator": "tests", "harness.evaluators.lint.RuffEvaluator": "lint",
+              "harness.evaluators.types.TypeCheckEvaluator": "types"}
 
 
 def default_jobs() -> int:

@@ -32,10 +32,10 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from evals.verdict import TestResult
+from harness.evaluators.verdict import TestResult
 
 #: the coverage key of lines run outside any test (at import, during collection);
-#: the pytest plugin writes it (``evals/plugin/loopwright_pytest.py`` spells it too).
+#: the pytest plugin writes it (``harness/evaluators/plugin/loopwright_pytest.py`` spells it too).
 IMPORT_CONTEXT = "<import>"
 
 

@@ -17,11 +17,11 @@ from sandbox.worktree import worktree_root
 
 def static_evaluator(implementation: str, policy: SandboxPolicy, python: str, run_id: str) -> Evaluator:
     """The gate evaluator a loop declaration names (``evaluators[].implementation``)."""
-    if implementation == "evals.lint.RuffEvaluator":
-        from evals.lint import RuffEvaluator
+    if implementation == "harness.evaluators.lint.RuffEvaluator":
+        from harness.evaluators.lint import RuffEvaluator
 
         return RuffEvaluator(policy, python=python)  # the target environment's ruff, if it has one
-    from evals.types import TypeCheckEvaluator
+    from harness.evaluators.types import TypeCheckEvaluator
 
     return TypeCheckEvaluator(worktree_root() / f"{run_id}.mypy-cache", policy, python=python)
 

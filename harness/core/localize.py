@@ -27,7 +27,7 @@ import os
 from collections import defaultdict
 from pathlib import Path
 
-from evals.verdict import TestResult
+from harness.evaluators.verdict import TestResult
 from harness.core.context import SuspiciousLocation
 from harness.core.evidence import IMPORT_CONTEXT
 

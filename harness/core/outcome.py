@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from evals.lint import regressions
-from evals.verdict import TestResult, Verdict
+from harness.evaluators.lint import regressions
+from harness.evaluators.verdict import TestResult, Verdict
 from harness.core.errors import UsageError
 from harness.core.evidence import Protection
 from harness.core.protocols import Evaluator

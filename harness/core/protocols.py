@@ -5,9 +5,9 @@
   evaluates a patch.
   A model call that fails beyond retrying raises :class:`GeneratorError` (or
   :class:`BudgetExceeded`); the loop stops with its ``reason``.
-- :class:`Evaluator`: judges a worktree and returns a :class:`~evals.verdict.Verdict`.
+- :class:`Evaluator`: judges a worktree and returns a :class:`~harness.evaluators.verdict.Verdict`.
   The validator (:mod:`harness.core.validate`) runs the test evaluator
-  (:class:`evals.pytest_runner.PytestEvaluator`, which also selects and orders
+  (:class:`harness.evaluators.pytest_runner.PytestEvaluator`, which also selects and orders
   tests) and then a pipeline of :class:`Evaluator` gates (lint, types, a
   ``--check`` command) without knowing which is which.
 
@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-from evals.verdict import Verdict
+from harness.evaluators.verdict import Verdict
 from harness.core.context import Context
 from sandbox.patch import Patch
 

@@ -27,8 +27,8 @@ from pathlib import Path
 
 import git
 
-from evals.command import CommandEvaluator
-from evals.pytest_runner import EvaluatorError, PytestEvaluator, check_pytest, resolve_python
+from harness.evaluators.command import CommandEvaluator
+from harness.evaluators.pytest_runner import EvaluatorError, PytestEvaluator, check_pytest, resolve_python
 from harness.core.baseline import rerun_uncovered
 from harness.core.config import RunConfig
 from harness.core.errors import UsageError

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import time
 
-from evals.pytest_runner import TestRun
-from evals.verdict import TestResult, passed_in
+from harness.evaluators.pytest_runner import TestRun
+from harness.evaluators.verdict import TestResult, passed_in
 from harness.core.evidence import describe, protection
 from harness.core.outcome import Outcome
 from sandbox.patch import Patch

@@ -223,7 +223,7 @@ class RunFiles:
         """The stored baseline re-rooted at worktree ``root``, or None if there is none."""
         if not self.baseline.exists():
             return None
-        from evals.verdict import Frame, TestResult
+        from harness.evaluators.verdict import Frame, TestResult
         from harness.core.outcome import Baseline
 
         try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from evals.verdict import TestResult
+from harness.evaluators.verdict import TestResult
 
 
 @dataclass

@@ -25,8 +25,8 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 
-from evals.pytest_runner import PytestEvaluator, TimeoutPolicy
-from evals.verdict import TestResult
+from harness.evaluators.pytest_runner import PytestEvaluator, TimeoutPolicy
+from harness.evaluators.verdict import TestResult
 from harness.core.evidence import CoverageIndex, rank_key
 from harness.core.localize import is_protected
 from harness.core.outcome import Baseline, Gate, Outcome

@@ -1,5 +1,5 @@
 """Reading a pytest process's output: the plugin's records on the results pipe, why a
-process ran no test, and which plugins the target's pytest loads (:mod:`evals.pytest_runner`
+process ran no test, and which plugins the target's pytest loads (:mod:`harness.evaluators.pytest_runner`
 uses all three)."""
 
 from __future__ import annotations

@@ -188,7 +188,7 @@ def _warm_session(tmp):
 
 def _plugin_args():
     """``--disable-plugin-autoload -p NAME...`` for pytest >= 8.4, as the client's
-    ``evals.pytest_output.plugin_args`` names them; [] before (auto-loading)."""
+    ``harness.evaluators.pytest_output.plugin_args`` names them; [] before (auto-loading)."""
     import re
     from importlib.metadata import entry_points
 

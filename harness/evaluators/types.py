@@ -1,7 +1,7 @@
 """The type-check evaluator: mypy (preferred) or pyright, in a separate time-limited process.
 
 Diagnostics get the same stable ids as lint (``PATH::CODE::MESSAGE#N``, see
-:mod:`evals.lint`), and are compared with the baseline by :func:`evals.lint.regressions`.
+:mod:`harness.evaluators.lint`), and are compared with the baseline by :func:`harness.evaluators.lint.regressions`.
 mypy's cache lives outside the worktree (under ``cache_dir``, one per worktree), so the
 worktree stays clean and repeated runs in the same worktree are incremental.
 """
@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from evals.lint import (
+from harness.evaluators.lint import (
     Diagnostic,
     compare,
     process_error,
@@ -28,7 +28,7 @@ from evals.lint import (
     to_results,
     tool_table,
 )
-from evals.verdict import Verdict
+from harness.evaluators.verdict import Verdict
 from sandbox.process import SandboxPolicy, run
 
 __all__ = ["TypeCheckEvaluator", "compare", "regressions"]

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from evals.materialize import materialize
 from evals.sources import PrepareError, run_process
-from harness.eval.metrics import context_recall, run_metrics, same_as_gold
+from evals.metrics import context_recall, run_metrics, same_as_gold
 
 __all__ = ["command_argv", "run_task"]
 
@@ -101,7 +101,7 @@ def _run(job: dict, task: dict, repo: Path, tmp: Path, row: dict, files: dict) -
         argv += ["--record", str(cassette)]  # the prompts and outputs, for --export-traces
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
     t0 = time.monotonic()
-    rc, out = run_process([sys.executable, "-m", "harness.cli", *argv], repo, float(task["timeout"]), env,
+    rc, out = run_process([sys.executable, "-m", "loopwright", *argv], repo, float(task["timeout"]), env,
                           stderr=subprocess.DEVNULL)
     row["harness_seconds"] = round(time.monotonic() - t0, 3)
     row["exit_code"] = rc

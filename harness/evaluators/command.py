@@ -11,7 +11,7 @@ import shutil
 import time
 from pathlib import Path
 
-from evals.verdict import TestResult, Verdict
+from harness.evaluators.verdict import TestResult, Verdict
 from sandbox.process import SandboxPolicy, run
 
 

@@ -2,7 +2,7 @@
 and the baseline comparison.
 
 A static evaluator (lint, types) reports diagnostics, not tests. Each diagnostic becomes
-a :class:`~evals.verdict.TestResult` with outcome ``failed`` whose ``test_id`` does not
+a :class:`~harness.evaluators.verdict.TestResult` with outcome ``failed`` whose ``test_id`` does not
 depend on line numbers, so a diagnostic that only moved (lines inserted above it) keeps
 its id::
 
@@ -26,7 +26,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from evals.verdict import Frame, TestResult, Verdict
+from harness.evaluators.verdict import Frame, TestResult, Verdict
 from sandbox.process import ProcessResult, SandboxPolicy, run
 
 

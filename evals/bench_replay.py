@@ -2,7 +2,7 @@
 
 Two steps, both over the tasks of a suite (see :mod:`evals.bench`):
 
-``python -m harness.bench --record-oracle DIR``
+``python -m evals.bench_replay --record-oracle DIR``
     For each task, a local server speaking the OpenAI Chat Completions wire format
     (:mod:`evals.model_server`) answers every request with the *oracle* edit: one
     SEARCH/REPLACE block that turns the injected line back into the original.
@@ -10,7 +10,7 @@ Two steps, both over the tasks of a suite (see :mod:`evals.bench`):
     against it, so each cassette holds the real prompts our context packer built.
     The answers are an oracle on purpose: this measures prompt size, not model skill.
 
-``python -m harness.bench --replay DIR``
+``python -m evals.bench_replay --replay DIR``
     Replays every cassette (``--model replay:DIR/TASK.jsonl``, offline, no key) and
     reports per task: model requests, prompt tokens (system + messages of each
     recorded request, counted as the generator counts them:
@@ -254,7 +254,7 @@ def to_json(rows: list[ReplayRow], summary: dict) -> str:
 
 def replay_mode(args, items: list[tuple[str, dict | Row]], run_root: Path, console: Console,
                  err: Console) -> int:
-    """What ``python -m harness.bench`` runs for ``--record-oracle``/``--replay`` (called by
+    """What ``python -m evals.bench_replay`` runs for ``--record-oracle``/``--replay`` (called by
     :func:`evals.bench.main` with the prepared tasks).
 
     ``--record-oracle DIR``: one cassette per task (exit 1 when a recorded run is not
@@ -291,3 +291,11 @@ def replay_mode(args, items: list[tuple[str, dict | Row]], run_root: Path, conso
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(to_json(rows, summary) + "\n")
     return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    from evals.bench import main
+
+    sys.exit(main(replay_mode=replay_mode))

@@ -1,4 +1,4 @@
-"""Client of the pytest fork server (:mod:`evals.plugin.loopwright_forkserver`).
+"""Client of the pytest fork server (:mod:`harness.evaluators.plugin.loopwright_forkserver`).
 
 One server per worktree slot pays interpreter start-up and ``import pytest``
 once; each test run is then a ``fork()`` of it. The server runs inside the sandbox

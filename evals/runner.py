@@ -4,7 +4,7 @@ Results stream to ``OUT/results.jsonl``, one line per job as it finishes (flushe
 fsynced), and each run's files to ``OUT/runs/<task>/<generator>/``. A rerun reads
 ``results.jsonl`` first and runs only the jobs not in it, so an interrupted eval resumes
 where it stopped. Local runs use a process pool (``--jobs N``); ``--ray`` submits the
-same :func:`harness.eval.task.run_task` as Ray tasks, each declaring ``num_cpus``.
+same :func:`evals.task.run_task` as Ray tasks, each declaring ``num_cpus``.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from multiprocessing import get_all_start_methods, get_context
 from pathlib import Path
 
-from harness.eval.suite import Suite
-from harness.eval.task import run_task
+from evals.suite import Suite
+from evals.task import run_task
 
 __all__ = ["EvalError", "EvalRun", "job_key", "load_results", "make_jobs", "run_eval"]
 

@@ -14,12 +14,12 @@ from pathlib import Path
 
 import jinja2
 
-from harness.eval.metrics import run_metrics
-from harness.eval.runner import slug
+from evals.metrics import run_metrics
+from evals.runner import slug
 
 __all__ = ["RunNotFound", "print_table", "render_run", "write_run_report", "write_suite_report"]
 
-_env = jinja2.Environment(loader=jinja2.PackageLoader("harness.eval", "templates"),
+_env = jinja2.Environment(loader=jinja2.PackageLoader("evals", "templates"),
                           autoescape=jinja2.select_autoescape(["html", "j2"]), trim_blocks=True,
                           lstrip_blocks=True, undefined=jinja2.StrictUndefined)
 
@@ -101,8 +101,8 @@ def write_suite_report(suite, rows: list[dict], per_gen: dict[str, dict], timing
     """Write ``OUT/report.html`` and ``OUT/runs/<task>/<generator>/report.html`` for each run.
 
     Args:
-        suite: the :class:`~harness.eval.suite.Suite`. rows: its result rows.
-        per_gen: generator spec -> :func:`~harness.eval.metrics.summarize` output.
+        suite: the :class:`~evals.suite.Suite`. rows: its result rows.
+        per_gen: generator spec -> :func:`~evals.metrics.summarize` output.
         timing: the eval's backend and wall/busy/overhead seconds.
     """
     gens = list(per_gen)

@@ -1,6 +1,6 @@
 """The test evaluator: runs the target repository's pytest and returns structured results.
 
-Results come from our plugin (:mod:`evals.plugin.loopwright_pytest`, loaded with
+Results come from our plugin (:mod:`harness.evaluators.plugin.loopwright_pytest`, loaded with
 ``-p``) as JSON events over an inherited pipe (never a file test code could name),
 each carrying a per-run nonce; never from terminal text. A test process that dies
 mid-run (a test calling ``os._exit``, a segfault, a hang in C code killed by the
@@ -21,11 +21,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from evals.confirm import confirm
-from evals.forkserver import ForkServer, ForkServerError
-from evals.pytest_output import PLUGINS_PROBE, plugin_args, probe_here
-from evals.pytest_output import records as _records, started as _started, startup_error as _startup_error
-from evals.verdict import Frame, TestResult, Verdict
+from harness.evaluators.confirm import confirm
+from harness.evaluators.forkserver import ForkServer, ForkServerError
+from harness.evaluators.pytest_output import PLUGINS_PROBE, plugin_args, probe_here
+from harness.evaluators.pytest_output import records as _records, started as _started, startup_error as _startup_error
+from harness.evaluators.verdict import Frame, TestResult, Verdict
 from sandbox.process import SandboxPolicy, run
 
 PLUGIN_DIR = Path(__file__).parent / "plugin"
@@ -126,7 +126,7 @@ class PytestEvaluator:
         policy: sandbox policy for the test processes.
         timeouts: per-test timeout policy.
         scratch: directory for result files (a temp dir by default).
-        fork: run tests through a per-worktree fork server (:mod:`evals.forkserver`)
+        fork: run tests through a per-worktree fork server (:mod:`harness.evaluators.forkserver`)
             instead of a new interpreter each time; falls back to plain processes
             when the server cannot start, or when the repository defines a module
             the server had to import itself (e.g. the repo *is* pytest or pluggy).
@@ -217,7 +217,7 @@ class PytestEvaluator:
         return self._plain(root, args, env, base_env, timeout)
 
     def _plugin_args(self, root: Path, base_env: dict[str, str]) -> list[str]:
-        """pytest's auto-loaded plugins by name (:func:`evals.pytest_output.plugin_args`), asked once."""
+        """pytest's auto-loaded plugins by name (:func:`harness.evaluators.pytest_output.plugin_args`), asked once."""
         with self._lock:
             if self._plugins is None:
                 if (out := probe_here(self.python, root)) is None:
@@ -312,7 +312,7 @@ class PytestEvaluator:
         not pass is re-run once, alone, first: one that passes then is added to ``flaky``,
         not counted against the evidence (a timing-sensitive test on a loaded machine).
         The tests are split by file into up to ``jobs`` processes run at once, balanced by
-        ``durations`` (test id -> baseline seconds); see :mod:`evals.confirm`.
+        ``durations`` (test id -> baseline seconds); see :mod:`harness.evaluators.confirm`.
         """
         return confirm(self, root, must_pass, timeouts=timeouts, process_timeout=process_timeout,
                        flaky=flaky, durations=durations, jobs=jobs)

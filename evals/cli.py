@@ -1,4 +1,4 @@
-"""``loopwright eval`` and ``loopwright report`` (``harness.cli`` imports this module only for them).
+"""``loopwright eval`` and ``loopwright report`` (:mod:`loopwright.cli` imports this module only for them).
 
 This module imports only typer at load time; the runner, Ray, Jinja2 and the metrics load
 when a command runs.
@@ -51,8 +51,8 @@ def eval_cmd(
     """
     from rich.console import Console
 
-    from harness.eval.runner import EvalError, run_eval
-    from harness.eval.suite import SuiteError, load_suite
+    from evals.runner import EvalError, run_eval
+    from evals.suite import SuiteError, load_suite
 
     console = Console(stderr=True, quiet=as_json)
     try:
@@ -84,9 +84,9 @@ def eval_cmd(
 
 def _finish(suite, run, generators: list[str], out: Path, html: bool, traces: Path | None, as_json: bool,
             console) -> None:
-    from harness.eval.metrics import summarize
-    from harness.eval.report import print_table, write_suite_report
-    from harness.eval.traces import export_traces
+    from evals.metrics import summarize
+    from evals.report import print_table, write_suite_report
+    from evals.traces import export_traces
 
     keys = {f"{t.id}@{g}" for t in suite.tasks for g in generators}
     rows = [r for r in run.rows if r["key"] in keys]
@@ -117,7 +117,7 @@ def report_cmd(
     """Write one run's HTML report: iterations timeline, candidates with diffs and verdicts, cost, time."""
     from rich.console import Console
 
-    from harness.eval.report import RunNotFound, write_run_report
+    from evals.report import RunNotFound, write_run_report
 
     try:
         path = write_run_report(run_id, repo, out or Path(f"loopwright-report-{run_id}.html"))

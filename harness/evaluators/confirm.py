@@ -53,7 +53,7 @@ def chunks(ids: list[str], durations: dict[str, float], jobs: int) -> list[list[
 def confirm(ev, root: Path, must_pass: list[str], *, timeouts: dict[str, float] | None = None,
             process_timeout: float = 600.0, flaky: set[str] | None = None,
             durations: dict[str, float] | None = None, jobs: int = 1) -> str:
-    """Re-run ``must_pass`` with :class:`~evals.pytest_runner.PytestEvaluator` ``ev`` in fresh
+    """Re-run ``must_pass`` with :class:`~harness.evaluators.pytest_runner.PytestEvaluator` ``ev`` in fresh
     plain sandboxed processes (no fork server) in ``root``; '' when the evidence agrees,
     else what disagrees. See :meth:`PytestEvaluator.confirm` for what agreeing means;
     ``durations`` (test id -> baseline seconds) balance the split into ``jobs`` processes,
