@@ -244,7 +244,7 @@ def test_unknown_field_in_strict_object(tmp_path):
 def test_unknown_field_in_evaluator_and_input_field(tmp_path):
     path, text = broken(tmp_path, "      description: repository path\n",
                         "      description: repository path\n      colour: red\n")
-    text = text.replace("    implementation: evals", "    config: {}\n    implementation: evals")
+    text = text.replace("    implementation: harness.evaluators", "    config: {}\n    implementation: harness.evaluators")
     path.write_text(text)
     errs = errors_of(path)
     assert len(errs) == 2
