@@ -59,3 +59,22 @@ def test_release_pair_task_materializes_from_an_empty_cache(index, tmp_path, mon
 
     again = materialize(spec, tmp_path / "task2")  # the ready venv is reused, not rebuilt
     assert (again / ".venv").resolve() == slot.resolve()
+
+
+def test_release_pairs_run_makes_any_setup_exception_that_tasks_row(tmp_path, capsys):
+    """``python -m evals.release_pairs run``: a task whose spec breaks the builder in a way it did not
+    foresee (here a string where a mapping belongs: AttributeError) is a prepare_error row with the
+    exception's type and its traceback in the task's folder; the other rows are still written."""
+    import json
+
+    from evals.release_pairs import main, write_suite
+
+    bad = {"id": "bad-1", "repo": {"release_pair": "tinyclamp 1.0 1.1"}, "command": "fix", "tests": ["t"],
+           "timeout": 60}
+    also = {**bad, "id": "bad-2"}
+    write_suite(tmp_path / "s.yaml", {"suite": "s", "description": "", "tasks": [bad, also]})
+    assert main(["run", str(tmp_path / "s.yaml"), "--out", str(tmp_path / "out")]) == 0
+    rows = json.loads((tmp_path / "out" / "results.json").read_text())["rows"]
+    assert [r["status"] for r in rows] == ["prepare_error", "prepare_error"]
+    assert rows[0]["note"].startswith("AttributeError: 'str' object has no attribute")
+    assert "Traceback" in (tmp_path / "out" / "tasks" / "bad-1" / "traceback.txt").read_text()
