@@ -9,6 +9,7 @@ the download, the unpacking and the task's venv (``python -m venv`` + ``pip inst
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -78,3 +79,20 @@ def test_release_pairs_run_makes_any_setup_exception_that_tasks_row(tmp_path, ca
     assert [r["status"] for r in rows] == ["prepare_error", "prepare_error"]
     assert rows[0]["note"].startswith("AttributeError: 'str' object has no attribute")
     assert "Traceback" in (tmp_path / "out" / "tasks" / "bad-1" / "traceback.txt").read_text()
+
+
+def test_run_pytest_imports_a_src_layout_package_from_the_tree(tmp_path):
+    """The miner's pytest run puts ``src/`` on the path (the venv has only the requirements), as
+    ``loopwright fix`` does; without it every test of a src-layout library failed to import, and
+    no src-layout library could give a task."""
+    import sys
+
+    from evals.release_env import run_pytest
+
+    (tmp_path / "src" / "sq").mkdir(parents=True)
+    (tmp_path / "src" / "sq" / "__init__.py").write_text("def sq(x):\n    return x + x\n")
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_sq.py").write_text("from sq import sq\n\n\ndef test_two():\n    assert sq(2) == 4\n"
+                                                    "\n\ndef test_three():\n    assert sq(3) == 9\n")
+    rc, failing = run_pytest(Path(sys.executable), tmp_path, timeout=120)
+    assert (rc, failing) == (1, {"tests/test_sq.py::test_three"})
