@@ -134,3 +134,23 @@ def test_verification_tests_the_clone_of_a_src_layout_not_the_installed_checkout
     assert row["status"] == "fixed", row
     assert row["fixed"] is True, row.get("verify_error")
     assert "verify_error" not in row
+
+
+def test_a_claimed_fix_the_eval_could_not_confirm_is_red_with_its_reason(tmp_path):
+    """The report's cell for a run that said "fixed" but whose patch failed the eval's own check
+    says so and why (issue 20 item 5: a red "fixed" with no reason)."""
+    from evals.metrics import summarize
+    from evals.report import write_suite_report
+
+    calc_repo(tmp_path / "calc", 0)
+    suite = tmp_path / "s.yaml"
+    suite.write_text("suite: s\ntasks:\n  - id: calc\n    repo: {path: calc}\n    timeout: 120\n")
+    row = {"key": "calc@templates", "task_id": "calc", "generator": "templates", "status": "fixed", "fixed": False,
+           "verify_error": "the task's tests fail with the patch in /venv/bin/python (exit 1): FAILED t.py::test_f",
+           "wall_seconds": 3.0, "iterations": 1, "candidates": 2, "run_dir": "runs/calc/templates"}
+    page = write_suite_report(load_suite(suite), [row], {"templates": summarize([row])},
+                              {"backend": "local", "wall_seconds": 3.0, "overhead_seconds": 0.1}, tmp_path).read_text()
+    cell = html.unescape(re.search(r'<tr class="task" data-task="calc">(.*?)</tr>', page, re.S).group(1))
+    assert '<span class="bad">fixed</span>' in cell
+    assert "claimed fixed, not confirmed by the eval: the task's tests fail with the patch" in cell
+    assert "FAILED t.py::test_f" in cell
