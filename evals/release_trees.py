@@ -103,7 +103,10 @@ def _fetch(package: str, version: str, cache: Path) -> Path:
         tmp = Path(tempfile.mkdtemp(prefix=".dl-", dir=slot.parent))  # never across file systems
         cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", package, "-q",
                "--no-build-isolation", "-d", str(tmp), f"{package}=={version}"]
-        res = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)
+        try:
+            res = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)
+        except subprocess.TimeoutExpired:  # the isolated download below says so, or succeeds
+            res = subprocess.CompletedProcess(cmd, -1)
         files = sorted(tmp.glob("*"))
         if res.returncode == 0 and len(files) == 1:
             slot.parent.mkdir(parents=True, exist_ok=True)

@@ -82,7 +82,7 @@ def fetch_sdist(name: str, version: str, cache: Path) -> Path:
     """Return the cached sdist of ``name==version``, downloading it with pip if absent.
 
     Raises:
-        PrepareError: pip failed (no such release, no sdist, registry unreachable).
+        PrepareError: pip failed (no such release, no sdist, registry unreachable) or did not finish in 600 s.
     """
     slot = cache / "sdists" / f"{re.sub(r'[-_.]+', '-', name).lower()}-{version}"
     found = sorted(p for p in slot.glob("*") if p.is_file()) if slot.is_dir() else []
@@ -95,7 +95,11 @@ def fetch_sdist(name: str, version: str, cache: Path) -> Path:
         # building setuptools from source: minutes per download)
         cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", name,
                "-q", "-d", str(tmp), f"{name}=={version}"]
-        res = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)
+        try:
+            res = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)
+        except subprocess.TimeoutExpired:
+            raise PrepareError(f"pip download of {name}=={version} did not finish in 600 s "
+                               "(a slow index or an sdist whose build takes that long); try again") from None
         files = sorted(tmp.glob("*"))
         if res.returncode != 0 or len(files) != 1:
             raise PrepareError(f"pip download of {name}=={version} failed "
