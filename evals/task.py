@@ -113,6 +113,8 @@ def _run(job: dict, task: dict, repo: Path, tmp: Path, row: dict, files: dict) -
     else:
         row["status"] = summary.get("status", "error")
         row["summary"] = {k: v for k, v in summary.items() if k != "patch"}
+        # what judged the patches: a configured evaluator that could not run is "skipped: why"
+        row["evaluators"] = summary.get("evaluators")
     run_dir = _run_dir(repo, (summary or {}).get("run_id"))
     for name in RUN_FILES:
         if run_dir is not None and (run_dir / name).is_file():

@@ -165,10 +165,12 @@ GENERATOR = typer.Option(None, "--generator", "--model",
                          "when OPENAI_API_KEY or ANTHROPIC_API_KEY is set).")
 LINT = typer.Option(None, "--lint/--no-lint", show_default=False,
                      help="--lint: reject patches that add ruff diagnostics even if the repo does not configure "
-                          "ruff. --no-lint: no lint evaluator (else a configured one that cannot run is exit 2).")
+                          "ruff (exit 2 if it cannot run). --no-lint: no lint evaluator (else a configured one "
+                          "that cannot run is skipped, and the run says so).")
 TYPES = typer.Option(None, "--types/--no-types", show_default=False,
                       help="--types: reject patches that add type errors (mypy/pyright) even if not configured. "
-                           "--no-types: no type evaluator (else a configured one that cannot run is exit 2).")
+                           "(exit 2 if none can run). --no-types: no type evaluator (else a configured one that "
+                           "cannot run is skipped, and the run says so).")
 LESSONS = typer.Option(False, "--lessons", help="Write the run's lesson to .loopwright/lessons.md in your "
                         "working tree (default: only if that file is tracked; else in .git/loopwright/).")
 TESTS = typer.Option(None, "--tests", help="Work on these failing tests only (pytest node ids or file paths; repeat "

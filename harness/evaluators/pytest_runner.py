@@ -13,8 +13,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import shutil
-import sys
 import tempfile
 import threading
 import time
@@ -23,6 +21,7 @@ from pathlib import Path
 
 from harness.evaluators.confirm import confirm
 from harness.evaluators.forkserver import ForkServer, ForkServerError
+from harness.evaluators.interpreter import EvaluatorError, check_pytest, resolve_python  # noqa: F401  (their old home)
 from harness.evaluators.pytest_output import PLUGINS_PROBE, plugin_args, probe_here
 from harness.evaluators.pytest_output import records as _records, started as _started, startup_error as _startup_error
 from harness.evaluators.verdict import Frame, TestResult, Verdict
@@ -30,10 +29,6 @@ from sandbox.process import SandboxPolicy, run
 
 PLUGIN_DIR = Path(__file__).parent / "plugin"
 PLUGIN = "loopwright_pytest"
-
-
-class EvaluatorError(RuntimeError):
-    """The evaluator cannot run at all (pytest missing, interpreter broken); says what to do."""
 
 
 @dataclass(frozen=True)
@@ -82,40 +77,6 @@ class TestRun:
     processes: int = 0
     error: str = ""
     stopped: bool = False
-
-
-def resolve_python(repo: Path, python: str | None = None) -> str:
-    """The target interpreter: ``python`` if given, else ``REPO/.venv``'s, else the current one.
-
-    Raises:
-        EvaluatorError: ``python`` was given but is not an executable.
-    """
-    if python:
-        found = shutil.which(python) or (python if Path(python).is_file() else None)
-        if not found:
-            raise EvaluatorError(f"--python {python}: no such interpreter; give a path to python")
-        return found
-    for cand in (repo / ".venv" / "bin" / "python", repo / "venv" / "bin" / "python"):
-        if cand.exists():
-            return str(cand)
-    return sys.executable
-
-
-def check_pytest(python: str, cwd: Path) -> str:
-    """Return pytest's version in ``python`` (``cwd``: unused, the probe runs in an empty directory).
-
-    Raises:
-        EvaluatorError: pytest is not importable there (message gives the install command).
-    """
-    # an empty directory as cwd: a probe's working directory is writable in the sandbox
-    with tempfile.TemporaryDirectory(prefix="loopwright-probe-") as empty:
-        res = run([python, "-c", "import pytest; print(pytest.__version__)"], Path(empty), timeout=60)
-    if res.returncode != 0:
-        raise EvaluatorError(
-            f"pytest is not installed in {python}; install it with `{python} -m pip install "
-            "pytest`, or choose another interpreter with --python"
-        )
-    return res.stdout.strip()
 
 
 class PytestEvaluator:

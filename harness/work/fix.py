@@ -46,6 +46,9 @@ class FixResult:
     Attributes:
         flaky: tests that failed with a candidate and passed when re-run alone.
         reasons: test id -> why it still fails (``timed out after 60 s``, the message).
+        python, python_why: the target interpreter and why it was chosen.
+        evaluators: evaluator id -> what it was in this run (``"pytest 8.3.2"``, ``"mypy 1.11.2"``,
+            ``"skipped: pyright is configured but node is not installed"``, ``"off: ..."``).
     """
 
     state: RunState
@@ -57,6 +60,9 @@ class FixResult:
     reasons: dict[str, str] = field(default_factory=dict)
     cost_budget: str = "none"  # --max-cost: "none" (not set), "enforced" or "unenforceable"
     sandbox: str = ""  # "strong" (bubblewrap) or "weak" (see sandbox.process)
+    python: str = ""
+    python_why: str = ""
+    evaluators: dict[str, str] = field(default_factory=dict)
 
     @property
     def protected_by_tests(self) -> int | None:
@@ -83,7 +89,8 @@ class FixResult:
                 "protected_by_tests": self.protected_by_tests, "unprotected": self.unprotected,
                 "flaky_tests": self.flaky, "failure_reasons": {t: self.reasons.get(t, "") for t in s.remaining},
                 "messages": self.messages, "exit_code": self.exit_code, "sandbox": self.sandbox,
-                "cost_budget": self.cost_budget,
+                "cost_budget": self.cost_budget, "python": self.python, "python_why": self.python_why,
+                "evaluators": self.evaluators,
                 # per accepted patch: how many plausible patches it was chosen among
                 "plausible_patches": sum(a.get("plausible_patches", 0) for a in s.accepted),
                 "chosen": [a["description"] for a in s.accepted],
@@ -96,7 +103,8 @@ def error_json(message: str, exit_code: int = EXIT_BAD_INPUT) -> dict:
     keys = ("run_id", "stop_reason", "stop_detail", "fixed_tests", "remaining_failures", "patch",
             "patch_path", "branch", "wall_seconds", "test_seconds", "candidates_tried", "iterations",
             "cost_usd", "tokens", "protected_by_tests", "unprotected", "flaky_tests", "failure_reasons",
-            "sandbox", "plausible_patches", "chosen", "alternatives", "cost_budget")
+            "sandbox", "plausible_patches", "chosen", "alternatives", "cost_budget", "python", "python_why",
+            "evaluators")
     return {**dict.fromkeys(keys), "status": "error", "stop_reason": "error", "stop_detail": message,
             "error": message, "messages": [], "exit_code": exit_code}
 
@@ -222,7 +230,8 @@ def _finish(run: RunSession) -> FixResult:
     run.files.save(state)
     code = EXIT_OK if state.status in ("fixed", "nothing_to_fix") else EXIT_NOT_FIXED
     return FixResult(state, code, patch, str(run.files.patch) if patch else "", run.messages,
-                     sandbox=run.config.policy.mode())
+                     sandbox=run.config.policy.mode(), python=run.python, python_why=run.python_why,
+                     evaluators=run.evaluators())
 
 
 def _apply_to_user_tree(repo: git.Repo, patch_path: Path) -> str:
