@@ -111,7 +111,7 @@ def _summary(console: Console, result: FixResult) -> None:
     table.add_row("candidates", f"{s.candidates_tried} in {s.iteration} iteration(s)")
     table.add_row("time", f"{s.spent.wall_seconds:.1f} s ({s.spent.test_seconds:.1f} s in test processes)")
     if result.python:
-        table.add_row("python", escape(f"{result.python} ({result.python_why})"))
+        table.add_row("python", Text(f"{result.python} ({result.python_why})", overflow="fold"))  # never cut
     for eid, what in result.evaluators.items():
         table.add_row(eid, f"[bold red]{escape(what)}[/]" if what.startswith("skipped:") else escape(what))
     if s.spent.model_calls:
