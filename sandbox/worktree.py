@@ -13,11 +13,12 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import git
 
+from sandbox.carry import carry_ignored
 from sandbox.gitcmd import admin_dir, harden, worktree_git
 from sandbox.patch import Patch, apply_patch, revert
 
@@ -76,18 +77,22 @@ class Worktree:
         branch: the branch it is on (``None`` for detached scratch worktrees).
         admin: its admin directory in the repository's ``.git`` (``.git/worktrees/<name>``),
             read at creation; None: read from the worktree's ``.git`` file when needed.
+        carried: ignored files copied from the user's checkout when it was made
+            (:func:`sandbox.carry.carry_ignored`: generated version files, in-place builds).
     """
 
     repo: git.Repo
     path: Path
     branch: str | None
     admin: Path | None = None
+    carried: list[str] = field(default_factory=list)
 
     @classmethod
     def create(cls, repo: git.Repo, name: str, branch: str | None, commit: str = "HEAD") -> Worktree:
         """``git worktree add`` a new worktree named ``name`` at ``commit``.
 
-        With ``branch`` the worktree gets that new branch; otherwise it is detached.
+        With ``branch`` the worktree gets that new branch; otherwise it is detached. The
+        ignored files the packages need are copied in from the user's checkout (:attr:`carried`).
 
         Raises:
             RepoError: git refused (e.g. the branch already exists).
@@ -102,7 +107,7 @@ class Worktree:
             repo.git.worktree(*args)
         except git.GitCommandError as exc:
             raise RepoError(f"could not create worktree {path}: {exc.stderr.strip()}") from exc
-        return cls(repo, path, branch, admin_dir(path))
+        return cls(repo, path, branch, admin_dir(path), carry_ignored(repo, path))
 
     def apply(self, patch: Patch) -> dict[str, str | None]:
         """Apply ``patch`` to the files; returns what :meth:`revert` needs. Raises PatchError."""

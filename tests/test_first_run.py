@@ -146,3 +146,62 @@ def test_an_activated_virtual_env_is_chosen_over_the_repositorys_venv(make_repo,
     assert out["python"] == str(active) and out["python_why"] == "the active virtual environment ($VIRTUAL_ENV)"
     res = CliRunner().invoke(app, ["fix", str(root), "--max-iterations", "10"], env={"COLUMNS": "400"})
     assert f"{active} (the active virtual environment ($VIRTUAL_ENV))" in res.stdout, res.stdout
+
+
+#: a hatch-vcs-style package: src/vpkg/_version.py is generated at install time and ignored
+HATCH = {
+    ".gitignore": "src/vpkg/_version.py\n__pycache__/\n.env\nbuild/\n",
+    "pyproject.toml": "[tool.hatch.version]\nsource = 'vcs'\n",
+    "src/vpkg/__init__.py": "from ._version import __version__\nfrom .core import clamp\n",
+    "src/vpkg/core.py": "def clamp(x, lo, hi):\n    if x < lo:\n        return lo\n    if x >= hi:\n"
+                        "        return x\n    return x\n",
+    "tests/test_core.py": "from vpkg import __version__, clamp\n\n\ndef test_version():\n"
+                          "    assert __version__ == '1.2.3'\n\n\ndef test_inside():\n    assert clamp(2, 0, 5) == 2\n\n\n"
+                          "def test_above():\n    assert clamp(9, 0, 5) == 5\n",
+}
+VERSION = {"src/vpkg/_version.py": "__version__ = '1.2.3'\n"}
+
+
+def test_a_generated_ignored_version_file_is_carried_into_the_worktree(make_repo, no_active_venv):
+    root = make_repo(HATCH)
+    write_tree(root, VERSION)  # as `pip install -e .` leaves it: ignored, in the checkout only
+    before = snapshot(root)
+    code, out = _fix(root, "--python", PYTHON)
+    assert code == 0 and out["status"] == "fixed", out
+    assert out["fixed_tests"] == ["tests/test_core.py::test_above"]
+    assert "carried 1 ignored file(s) the packages need from your checkout into the worktree: " \
+           "src/vpkg/_version.py" in out["messages"]
+    assert snapshot(root) == before
+
+
+def test_only_importable_regular_ignored_files_are_carried(make_repo, tmp_path):
+    import git as gitlib
+
+    from sandbox.carry import carry_ignored
+
+    root = make_repo(HATCH)
+    write_tree(root, {**VERSION, "src/vpkg/.env": "TOKEN=x\n", "src/vpkg/__pycache__/core.cpython-311.pyc": "",
+                      "build/lib/vpkg/core.py": "", "src/vpkg/_speedups.abi3.so": "\x7fELF",
+                      ".gitignore": HATCH[".gitignore"] + "*.so\n_link.py\n"})
+    (root / "src/vpkg/_link.py").symlink_to(tmp_path / "outside.py")
+    (tmp_path / "outside.py").write_text("SECRET = 1\n")
+    dest = tmp_path / "wt"
+    dest.mkdir()
+    copied = carry_ignored(gitlib.Repo(root), dest)
+    assert copied == ["src/vpkg/_speedups.abi3.so", "src/vpkg/_version.py"], copied
+    assert (dest / "src/vpkg/_version.py").read_text() == VERSION["src/vpkg/_version.py"]
+    assert not (dest / "src/vpkg/_link.py").exists() and not (dest / "src/vpkg/.env").exists()
+
+
+def test_a_baseline_that_fails_only_in_the_worktree_stops_with_what_differs(make_repo, no_active_venv):
+    # vpkg/generated.py is needed, exists in the checkout, but was never committed (and is not ignored)
+    files = {**HATCH, "src/vpkg/__init__.py": "from .generated import __version__\nfrom .core import clamp\n"}
+    root = make_repo(files)
+    write_tree(root, {"src/vpkg/generated.py": "__version__ = '1.2.3'\n"})
+    before = snapshot(root)
+    code, out = _fix(root, "--python", PYTHON)
+    assert code == 2, out
+    error = out["error"]
+    assert "test(s) fail in loopwright's worktree" in error and "but pass in your checkout" in error, error
+    assert "No module named 'vpkg.generated'" in error and "untracked files src/vpkg/generated.py" in error, error
+    assert snapshot(root) == before

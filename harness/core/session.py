@@ -40,6 +40,7 @@ from harness.core.opening import _check, _network_note, _open, _python
 from harness.core.outcome import Baseline, Gate, restrict
 from harness.core.validate import Validator
 from sandbox import integrity
+from sandbox.carry import carry_ignored
 from sandbox.gitcmd import list_worktrees
 from sandbox.worktree import BRANCH_PREFIX, Worktree, worktree_root
 
@@ -187,11 +188,15 @@ class RunSession:
                 self.repo.git.worktree("add", "--quiet", str(path), s.branch)
             except git.GitCommandError as exc:
                 raise UsageError(f"could not check out {s.branch} in {path}: {exc.stderr.strip()}") from None
-            self.worktree = Worktree(self.repo, path, s.branch)
+            self.worktree = Worktree(self.repo, path, s.branch, carried=carry_ignored(self.repo, path))
         else:
             if self._branch_exists():
                 self.repo.git.branch("-D", s.branch)
             self.worktree = Worktree.create(self.repo, s.run_id, s.branch, s.base_commit)
+        if self.worktree.carried:
+            shown = ", ".join(self.worktree.carried[:5]) + (", …" if len(self.worktree.carried) > 5 else "")
+            self.note(f"carried {len(self.worktree.carried)} ignored file(s) the packages need from your "
+                      f"checkout into the worktree: {shown}")
         s.worktree, s.status, s.python = str(self.worktree.path), "running", self.python
         self.files.save(s)
         return self.worktree

@@ -188,9 +188,9 @@ class PytestEvaluator:
             return self._plugins
 
     def _plain(self, root: Path, args: list[str], env: dict[str, str], base_env: dict[str, str],
-               timeout: float):
+               timeout: float, read_only: bool = False):
         return run([self.python, "-m", "pytest", *args], root, timeout, self.policy,
-                   {**base_env, **env}, readable=[self.scratch], channel=True)
+                   {**base_env, **env}, readable=[self.scratch], channel=True, read_only=read_only)
 
     def run(self, root: Path, *, select: list[str] | None = None, first: list[str] = (),
             stop_on: list[str] = (), timeouts: dict[str, float] | None = None,
@@ -279,16 +279,18 @@ class PytestEvaluator:
                        flaky=flaky, durations=durations, jobs=jobs)
 
     def fresh_run(self, root: Path, select: list[str] | None, paths: list[str],
-                  timeouts: dict[str, float] | None, process_timeout: float):
+                  timeouts: dict[str, float] | None, process_timeout: float, read_only: bool = False):
         """One plain pytest process (no fork server, no coverage) over ``select`` (None:
         all collected under ``paths``): ``(TestRun, ProcessResult)``, the process's
-        terminal output and exit status included. Nothing is re-run if it dies."""
+        terminal output and exit status included. Nothing is re-run if it dies.
+        ``read_only``: ``root`` is bound read-only (the user's checkout)."""
         out = TestRun()
-        _, res = self._one(root, select, (), (), timeouts, None, False, process_timeout, paths, out, plain=True)
+        _, res = self._one(root, select, (), (), timeouts, None, False, process_timeout, paths, out, plain=True,
+                           read_only=read_only)
         return out, res
 
     def _one(self, root, select, first, stop_on, timeouts, default_timeout, coverage,
-             process_timeout, paths, out: TestRun, plain: bool = False):
+             process_timeout, paths, out: TestRun, plain: bool = False, read_only: bool = False):
         self._n += 1
         tag = self.scratch / f"r{os.getpid()}-{self._n}"
         base_env = {
@@ -316,7 +318,8 @@ class PytestEvaluator:
                 "-W", "ignore::pytest.PytestUnraisableExceptionWarning", *paths]
         t0 = time.monotonic()
         # Coverage must see the target's modules imported: it gets a fresh interpreter.
-        res = self._exec(root, args, env, base_env, process_timeout, plain=coverage or plain)
+        res = (self._plain(root, args, env, base_env, process_timeout, read_only=True) if read_only
+               else self._exec(root, args, env, base_env, process_timeout, plain=coverage or plain))
         t1 = time.monotonic()
         out.duration += t1 - t0
         self.intervals.append((t0, t1))

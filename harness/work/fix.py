@@ -18,6 +18,7 @@ from pathlib import Path
 
 import git
 
+from harness.core.checkout import worktree_only_failures
 from harness.core.config import DEFAULT_POLICY, DEFAULT_PROTECTED, RunConfig
 from harness.core.evidence import describe, missing_module, syntax_errors, unprotected_warning
 from harness.core.errors import EXIT_BAD_INPUT, EXIT_NOT_FIXED, EXIT_OK, UsageError
@@ -178,7 +179,9 @@ def _fix(run: RunSession, generator: Generator, on_event, attempts: list) -> Fix
                              else f"all {len(baseline.results)} tests pass: nothing to fix")
         run.verify(baseline)
         return _finish(run)
-    missing = _missing_dependency(run.root, baseline, run.python, run.config.policy)
+    # an import failure that only the worktree has is the environment's, not a bug to mutate away
+    differs = worktree_only_failures(run.test_evaluator(), run.repo, baseline, run.config.policy.mode() == "strong")
+    missing = differs or _missing_dependency(run.root, baseline, run.python, run.config.policy)
     if missing:
         raise UsageError(missing)
     _explain_baseline(baseline, run.note)
