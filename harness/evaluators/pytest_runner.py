@@ -213,10 +213,10 @@ class PytestEvaluator:
         remaining: list[str] | None = list(select) if select is not None else None
         crashes = 0
         while True:
-            started, res = self._one(root, remaining, first, stop_on, timeouts, default_timeout,
-                                     coverage, process_timeout, paths, out)
+            started, res, finished = self._one(root, remaining, first, stop_on, timeouts, default_timeout,
+                                               coverage, process_timeout, paths, out)
             out.processes += 1
-            running = started - set(out.results)
+            running = set(started) - set(out.results)
             if not out.collected and not out.results:
                 out.error = _startup_error(res, root)
                 return out
@@ -224,12 +224,16 @@ class PytestEvaluator:
                 reason = (f"process killed after {process_timeout:.0f} s" if res.timed_out
                           else f"test process exited with code {res.returncode} during this test")
                 out.results[tid] = TestResult(tid, "timeout" if res.timed_out else "error", reason)
+            # A process that ended without finishing its session died, even when the test that
+            # killed it wrote its result first (a test that swallowed its timeout alarm): the
+            # tests after it are run again, and the coverage of those before it recovered.
+            died = bool(running) or (not finished and not res.timed_out and bool(started))
             todo = [t for t in out.collected if t not in out.results]
-            if not running or not todo or out.stopped:
+            if not died or not todo or out.stopped:
                 if todo and res.timed_out and not out.stopped:
                     for tid in todo:
                         out.results[tid] = TestResult(tid, "error", "not run: process timed out")
-                if coverage and (crashes or running):
+                if coverage and (crashes or died):
                     self._recover_coverage(root, out, timeouts, default_timeout, process_timeout)
                 return out
             crashes += 1
@@ -242,20 +246,23 @@ class PytestEvaluator:
 
     def _recover_coverage(self, root, out: TestRun, timeouts, default_timeout, process_timeout):
         """Coverage of tests that ran in a process that died was lost with it: run them
-        again (without the tests that killed or hung their process) to get it back."""
+        again (without the tests that killed or hung their process) to get it back. The
+        failing tests go first, in a process of their own: fault localization needs their
+        spectra, and a slow passing test must not take them down with it."""
         culprits = {t for t, r in out.results.items() if r.outcome in ("timeout", "error")
-                    and r.message.startswith(("test process exited", "process killed"))}
+                    and r.message.startswith(("test process exited", "process killed", KILLED_BY_ALARM))}
         missing = [t for t in out.collected if t not in out.coverage and t not in culprits
                    and t in out.results and out.results[t].outcome != "error"]
-        if not missing:
-            return
-        again = TestRun()
-        self._one(root, missing, (), (), timeouts, default_timeout, True, process_timeout,
-                  sorted({t.split("::", 1)[0] for t in missing}), again)
-        out.duration += again.duration
-        out.processes += 1
-        for tid, cov in again.coverage.items():
-            out.coverage.setdefault(tid, cov)
+        failing = [t for t in missing if not out.results[t].ok]
+        for group in (failing, [t for t in missing if t not in failing]):
+            if not group:
+                continue
+            again = TestRun()
+            self._one(root, group, (), (), timeouts, default_timeout, True, process_timeout,
+                      sorted({t.split("::", 1)[0] for t in group}), again)
+            out.duration += again.duration
+            out.processes += 1
+            _merge_coverage(out.coverage, again.coverage)
 
     def confirm(self, root: Path, must_pass: list[str], *, timeouts: dict[str, float] | None = None,
                 process_timeout: float = 600.0, flaky: set[str] | None = None,
@@ -285,8 +292,8 @@ class PytestEvaluator:
         terminal output and exit status included. Nothing is re-run if it dies.
         ``read_only``: ``root`` is bound read-only (the user's checkout)."""
         out = TestRun()
-        _, res = self._one(root, select, (), (), timeouts, None, False, process_timeout, paths, out, plain=True,
-                           read_only=read_only)
+        _, res, _ = self._one(root, select, (), (), timeouts, None, False, process_timeout, paths, out, plain=True,
+                              read_only=read_only)
         return out, res
 
     def _one(self, root, select, first, stop_on, timeouts, default_timeout, coverage,
@@ -323,7 +330,8 @@ class PytestEvaluator:
         t1 = time.monotonic()
         out.duration += t1 - t0
         self.intervals.append((t0, t1))
-        started: set[str] = set()
+        started: dict[str, None] = {}  # in the order they started
+        finished = False
         for rec in _records(res.channel, nonce):
             ev = rec.get("event")
             if ev == "collected":
@@ -331,7 +339,9 @@ class PytestEvaluator:
             elif ev == "stopped":
                 out.stopped = True
             elif ev == "start":
-                started.add(rec["id"])
+                started[rec["id"]] = None
+            elif ev == "finished":
+                finished = True
             elif ev == "result":
                 tid = rec["id"]
                 if rec.get("when") == "collect" and tid not in out.collected:
@@ -342,10 +352,10 @@ class PytestEvaluator:
                     float(rec.get("duration", 0.0)),
                 )
             elif ev == "coverage" and coverage:
-                out.coverage = rec["data"]
+                _merge_coverage(out.coverage, rec["data"])  # earlier processes' spectra are kept
         for f in self.scratch.glob(f"{tag.name}.*"):
             f.unlink(missing_ok=True)
-        return started, res
+        return started, res, finished
 
     def verdict(self, test_run: TestRun, baseline: dict[str, TestResult] | None = None) -> Verdict:
         """Turn a :class:`TestRun` into a :class:`Verdict`, comparing with ``baseline``.
@@ -362,3 +372,18 @@ class PytestEvaluator:
                              if r.ok and t in baseline and not baseline[t].ok)
         v.passed = v.passed and not v.failures
         return v
+
+
+#: the plugin's message for a test that did not stop after its timeout alarm (its process exits)
+KILLED_BY_ALARM = "Timeout: test did not stop after the timeout alarm"
+
+
+def _merge_coverage(into: dict[str, dict[str, list[int]]], more: dict[str, dict[str, list[int]]]) -> None:
+    """Add one process's per-test coverage to ``into``: a test's spectrum from the first
+    process that reported it; the import-time lines (``<import>``) of every process, united."""
+    for tid, files in more.items():
+        if tid not in into:
+            into[tid] = files
+        elif tid == "<import>":
+            for path, lines in files.items():
+                into[tid][path] = sorted(set(into[tid].get(path, [])) | set(lines))

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import git
 
+from harness.core.baseline import why_no_candidates
 from harness.core.checkout import worktree_only_failures
 from harness.core.config import DEFAULT_POLICY, DEFAULT_PROTECTED, RunConfig
 from harness.core.evidence import describe, missing_module, syntax_errors, unprotected_warning
@@ -200,6 +201,8 @@ def _fix(run: RunSession, generator: Generator, on_event, attempts: list) -> Fix
     # the confirmation run's processes are test time too (wall_seconds, set at the finish, has them)
     state.spent.test_seconds = round(loop.test_seconds_before + validator.evaluator.busy_seconds(), 3)
     result = _finish(run)
+    if not state.candidates_tried and state.status != "fixed" and (why := why_no_candidates(baseline)):
+        result.messages.append(f"no candidate was generated: {why}")
     result.flaky = sorted(validator.flaky)
     result.reasons = {t: describe(baseline.results[t]) for t in state.remaining if t in baseline.results}
     for t in result.flaky:
