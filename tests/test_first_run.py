@@ -23,7 +23,7 @@ from harness.evaluators import types as types_module
 from harness.evaluators.interpreter import choose_python, is_own_environment
 from harness.evaluators.types import TypeCheckEvaluator
 from loopwright.cli import app
-from tests.conftest import PYTHON, snapshot, write_tree
+from tests.conftest import PYTHON, run_dir, snapshot, write_tree
 from tests.test_fix import CLAMP
 
 
@@ -113,8 +113,13 @@ def test_a_pyright_repo_where_pyright_cannot_run_is_fixed_and_says_so(make_repo,
     types = out["evaluators"]["types"]
     assert types.startswith("skipped: pyright is configured but"), types
     assert any(m.startswith("WARNING: the types evaluator is skipped: pyright") for m in out["messages"])
+    # doctor says the same, from the same function, and exits 0 as fix goes on
+    res = CliRunner().invoke(app, ["doctor", str(root), "--python", PYTHON], env={"COLUMNS": "400"})
+    assert res.exit_code == 0 and f"warning {types}" in res.stdout, res.stdout
+    runs = sorted(p.name for p in run_dir(root).iterdir())
     code, out = _fix(root, "--python", PYTHON, "--types")  # asked for: it must run
     assert code == 2 and out["error"].startswith("the types evaluator cannot run (--types asks for it): pyright")
+    assert sorted(p.name for p in run_dir(root).iterdir()) == runs  # said before any run (or baseline) began
 
 
 def test_the_target_interpreter_order(tmp_path):
