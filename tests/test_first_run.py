@@ -60,13 +60,16 @@ def _fix(root: Path, *args: str) -> tuple[int, dict]:
     return res.exit_code, json.loads(res.stdout)
 
 
-def test_a_mypy_repo_with_mypy_only_in_its_venv_is_type_checked_with_the_venvs_packages(
-        make_repo, monkeypatch, no_active_venv):
-    # loopwright itself without mypy (a pipx install before mypy was a dependency): the
-    # repository's .venv has it. Every venv of one base Python resolves to the same binary,
-    # so only sys.prefix tells the .venv from loopwright's environment.
-    monkeypatch.setattr(types_module.importlib.util, "find_spec",
-                        lambda name, *a: None if name == "mypy" else _find_spec(name, *a))
+@pytest.mark.parametrize("whose", ["the .venv's", "loopwright's"])
+def test_a_mypy_repo_is_type_checked_with_the_venvs_packages(make_repo, monkeypatch, no_active_venv, whose):
+    if whose == "the .venv's":
+        # loopwright itself without mypy (a pipx install before mypy was a dependency): the
+        # repository's .venv has it. Every venv of one base Python resolves to the same binary,
+        # so only sys.prefix tells the .venv from loopwright's environment.
+        monkeypatch.setattr(types_module.importlib.util, "find_spec",
+                            lambda name, *a: None if name == "mypy" else _find_spec(name, *a))
+    else:  # a .venv without mypy: loopwright's own runs, with --python-executable the .venv's python
+        monkeypatch.setattr(TypeCheckEvaluator, "_target_has_mypy", lambda self, python: False)
     root = make_repo(TYPED)
     venv_python = make_venv(root / ".venv", EXTLIB)
     assert venv_python.resolve() == Path(PYTHON).resolve() and not is_own_environment(str(venv_python))

@@ -146,7 +146,8 @@ class TypeCheckEvaluator:
         cache = self.cache_for(root)
         argv = [*cmd, "--cache-dir", str(cache), *_MYPY_FLAGS,
                 *(["--output", "json"] if as_json else []), *paths]
-        res = run(argv, root, self.timeout, self.policy, writable=[cache])
+        # the target interpreter (--python-executable) must be visible inside the sandbox too
+        res = run(argv, root, self.timeout, self.policy, writable=[cache], readable=[Path(self.python).parent.parent])
         diags: list[Diagnostic] = []
         read = 0  # lines of mypy's output understood (notes and warnings too)
         for line in res.stdout.splitlines():
@@ -182,7 +183,7 @@ class TypeCheckEvaluator:
 
     def _pyright(self, root: Path, cmd: list[str], python: str, paths: list[str] | None):
         res = run([*cmd, "--outputjson", "--pythonpath", python, *(paths or [])], root,
-                  self.timeout, self.policy)
+                  self.timeout, self.policy, readable=[Path(python).parent.parent])
         try:
             report = json.loads(res.stdout) if res.returncode in (0, 1) else None
         except ValueError:
