@@ -247,22 +247,23 @@ class PytestEvaluator:
     def _recover_coverage(self, root, out: TestRun, timeouts, default_timeout, process_timeout):
         """Coverage of tests that ran in a process that died was lost with it: run them
         again (without the tests that killed or hung their process) to get it back. The
-        failing tests go first, in a process of their own: fault localization needs their
-        spectra, and a slow passing test must not take them down with it."""
+        failing tests go first: fault localization needs their spectra; and if that process
+        dies too (a slow passing test), they are taken once more in a process of their own."""
         culprits = {t for t, r in out.results.items() if r.outcome in ("timeout", "error")
                     and r.message.startswith(("test process exited", "process killed", KILLED_BY_ALARM))}
         missing = [t for t in out.collected if t not in out.coverage and t not in culprits
                    and t in out.results and out.results[t].outcome != "error"]
         failing = [t for t in missing if not out.results[t].ok]
-        for group in (failing, [t for t in missing if t not in failing]):
-            if not group:
-                continue
+        group, first = missing, failing
+        while group:
             again = TestRun()
-            self._one(root, group, (), (), timeouts, default_timeout, True, process_timeout,
-                      sorted({t.split("::", 1)[0] for t in group}), again)
+            _, _, finished = self._one(root, group, first, (), timeouts, default_timeout, True, process_timeout,
+                                       sorted({t.split("::", 1)[0] for t in group}), again)
             out.duration += again.duration
             out.processes += 1
             _merge_coverage(out.coverage, again.coverage)
+            lost = [t for t in failing if t not in out.coverage]
+            group, first = (lost, ()) if not finished and lost and group != lost else ([], ())
 
     def confirm(self, root: Path, must_pass: list[str], *, timeouts: dict[str, float] | None = None,
                 process_timeout: float = 600.0, flaky: set[str] | None = None,
