@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import fnmatch
 import functools
 import os
 import re
@@ -28,6 +29,10 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
+
+import git
+
+from sandbox.gitcmd import config_entries
 
 #: Files and directories under ``$HOME`` that hold credentials; hidden inside the sandbox.
 HIDDEN_HOME = (".ssh", ".git-credentials", ".netrc", ".pypirc", ".aws", ".azure", ".docker",
@@ -77,25 +82,62 @@ def git_common_dir(worktree: Path) -> Path | None:
     return admin.parent.parent if admin.parent.name == "worktrees" else admin
 
 
-_SECRET_KEY = re.compile(r"^\s*(extraheader|password|token|helper)\s*=", re.IGNORECASE)
-_URL_USERINFO = re.compile(r"(://)[^/@\s]+@")
+#: ``.git/config`` keys a sandboxed git may see (``fnmatch`` over ``section.[sub.]key``,
+#: lower-case): what reading the repository needs. Everything else is dropped: ``include``/
+#: ``includeIf`` (they name files such as ``$RUNNER_TEMP/git-credentials-*``), ``url.*``
+#: rewrites (``insteadOf`` URLs with tokens), ``http.*`` (``extraheader``), ``credential.*``,
+#: commands (``core.fsmonitor``, ``core.sshcommand``, filters, diff/merge drivers).
+CONFIG_ALLOW: tuple[str, ...] = (
+    "core.repositoryformatversion", "core.filemode", "core.bare", "core.logallrefupdates",
+    "core.ignorecase", "core.precomposeunicode", "core.symlinks", "core.autocrlf", "core.eol",
+    "core.safecrlf", "core.quotepath", "core.checkstat", "core.trustctime", "core.abbrev",
+    "extensions.*", "remote.*.url", "remote.*.pushurl", "remote.*.fetch", "branch.*.remote",
+    "branch.*.merge", "branch.*.rebase", "user.name", "user.email", "init.defaultbranch",
+    "submodule.*.url", "submodule.*.path", "submodule.*.active", "index.version",
+)
+_URL_USERINFO = re.compile(r"://[^/@\s]*@")
+_MINIMAL_CONFIG = "[core]\n\trepositoryformatversion = 0\n"
 
 
 def sanitize_git_config(text: str) -> str:
-    """``.git/config`` text without credentials: ``[credential*]`` sections and every
-    ``extraheader``/``password``/``token``/``helper`` key dropped, user:password removed
-    from URLs. Everything else (remotes, branches, core settings) is kept."""
-    out, skip = [], False
-    for line in text.splitlines():
-        stripped = line.strip()
-        if stripped.startswith("["):
-            skip = stripped[1:].lower().startswith("credential")
-            out.append(line)
+    """``.git/config`` text rebuilt from what git parses out of it
+    (:func:`sandbox.gitcmd.config_entries`), keeping only the keys of :data:`CONFIG_ALLOW`,
+    with any ``user:password@`` taken out of URLs. An unparsable file gives a minimal config."""
+    with tempfile.NamedTemporaryFile("w", encoding="utf-8", prefix="loopwright-cfg-") as fh:
+        fh.write(text)
+        fh.flush()
+        try:
+            entries = config_entries(Path(fh.name))
+        except git.GitCommandError:
+            return _MINIMAL_CONFIG
+    out: list[str] = []
+    current = None
+    for key, value in entries:
+        if not any(fnmatch.fnmatchcase(_allow_form(key), pat) for pat in CONFIG_ALLOW):
             continue
-        if skip or _SECRET_KEY.match(line):
-            continue
-        out.append(_URL_USERINFO.sub(r"\1", line))
-    return "\n".join(out) + "\n"
+        section, _, rest = key.partition(".")
+        sub, _, name = rest.rpartition(".")
+        header = f'[{section} "{_escape(sub)}"]' if sub else f"[{section}]"
+        if header != current:
+            out.append(header)
+            current = header
+        clean = None if value is None else _escape(_URL_USERINFO.sub("://", value))
+        out.append(f"\t{name}" if clean is None else f'\t{name} = "{clean}"')
+    return "\n".join(out) + "\n" if out else _MINIMAL_CONFIG
+
+
+def _allow_form(key: str) -> str:
+    """``section.sub.key`` with the subsection replaced by ``*`` when there is one (a remote
+    or branch name may contain dots), lower-case."""
+    section, _, rest = key.partition(".")
+    sub, _, name = rest.rpartition(".")
+    return f"{section}.*.{name}".lower() if sub else key.lower()
+
+
+def _escape(value: str) -> str:
+    """A value or subsection in git-config(1)'s quoted syntax."""
+    return (value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+            .replace("\t", "\\t").replace("\b", "\\b"))
 
 
 @functools.lru_cache(maxsize=64)
