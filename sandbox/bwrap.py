@@ -40,6 +40,32 @@ HIDDEN_HOME = (".ssh", ".git-credentials", ".netrc", ".pypirc", ".aws", ".azure"
 
 HOME_INSIDE = "/tmp/home"
 
+#: Size of each tmpfs the sandbox mounts (``/tmp``, ``/var/tmp``, the hidden home): bytes of
+#: memory a test can fill there (bwrap ``--size``, since 0.8; the memory rlimit does not count it).
+TMPFS_BYTES = 256 * 2**20
+
+#: Directories never a system one: hiding them (``--tmpfs``) would break the sandbox.
+_SYSTEM = {Path(p) for p in ("/", "/usr", "/etc", "/bin", "/sbin", "/lib", "/lib64", "/opt", "/var",
+                             "/proc", "/dev", "/sys", "/run", "/srv", "/mnt", "/media")}
+
+
+def hidden_roots(env: dict[str, str] | None = None) -> list[Path]:
+    """The real ``$HOME``, ``$RUNNER_TEMP`` and ``$XDG_CONFIG_HOME`` (of loopwright's
+    environment ``env``, default ``os.environ``) that exist: each is an empty tmpfs inside the
+    sandbox (credentials, ``~/.gitconfig``, the CI token file of ``actions/checkout``), with
+    only what a run needs bound back (:func:`command`'s ``readable``). A system directory
+    (``/``, ``/usr``, …) is never hidden."""
+    src = os.environ if env is None else env
+    out: list[Path] = []
+    for raw in (src.get("HOME") or os.path.expanduser("~"), src.get("RUNNER_TEMP", ""),
+                src.get("XDG_CONFIG_HOME", "")):
+        if not raw or not os.path.isabs(raw):
+            continue
+        p = Path(os.path.realpath(raw))
+        if p.is_dir() and p not in _SYSTEM and p not in out:
+            out.append(p)
+    return out
+
 
 @functools.lru_cache(maxsize=1)
 def available() -> str | None:
@@ -163,20 +189,22 @@ def _under(path: Path, parent: Path) -> bool:
 
 def command(cmd: list[str], cwd: Path, *, writable: list[Path] = (), readable: list[Path] = (),
             network: bool = False, git_dir: Path | None = None, home: Path | None = None,
-            limits: list[str] = (), read_only: bool = False) -> list[str]:
+            limits: list[str] = (), read_only: bool = False, hide: list[Path] = ()) -> list[str]:
     """The ``bwrap`` argv that runs ``cmd`` in ``cwd`` inside the sandbox.
 
     Args:
         cmd: argv of the process. cwd: its working directory (writable).
         writable: more directories it may write (scratch, caches).
-        readable: directories under ``/tmp`` it must read (an interpreter, inputs):
-            ``/tmp`` is private and empty otherwise.
+        readable: directories under ``/tmp`` or a ``hide`` root it must read (an interpreter,
+            its venv, inputs): bound back read-only over the empty tmpfs.
         network: keep the host network (default: loopback only).
         git_dir: the repository's ``.git`` (default: found from ``cwd/.git``); bound
             read-only with a credential-free ``config``.
         home: the real home directory whose credential files are hidden.
         limits: a resource-limit wrapper (e.g. ``prlimit --as=N --``) run inside.
         read_only: bind ``cwd`` read-only (a probe run in the user's repository).
+        hide: directories mounted as empty tmpfs (:func:`hidden_roots`); ``cwd``, ``writable``,
+            ``readable`` and the git directory under them are bound back.
 
     Raises:
         RuntimeError: ``bwrap`` is not usable here (check :func:`available` first).
@@ -186,8 +214,9 @@ def command(cmd: list[str], cwd: Path, *, writable: list[Path] = (), readable: l
         raise RuntimeError("bwrap is not available")
     tmp = Path(tempfile.gettempdir()).resolve()
     argv = [exe, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
-    for hidden in {Path("/tmp"), Path("/var/tmp"), tmp}:
-        argv += ["--tmpfs", str(hidden)]
+    size = ["--size", str(TMPFS_BYTES)]
+    for hidden in sorted({Path("/tmp"), Path("/var/tmp"), tmp, *hide}, key=lambda p: len(p.parts)):
+        argv += [*size, "--tmpfs", str(hidden)]  # parents first: a later one mounts inside
     argv += ["--dir", HOME_INSIDE]
     gd = git_dir or git_common_dir(cwd)
     for path in readable:
@@ -216,10 +245,10 @@ def command(cmd: list[str], cwd: Path, *, writable: list[Path] = (), readable: l
     return [*argv, "--", *limits, *cmd]
 
 
-def tmp_paths(paths: list[str | Path]) -> list[Path]:
-    """Those of ``paths`` that exist under the temp directory (hidden inside the sandbox
-    unless bound): what :func:`command`'s ``readable`` needs."""
-    tmp = [Path("/tmp"), Path("/var/tmp"), Path(tempfile.gettempdir()).resolve()]
+def tmp_paths(paths: list[str | Path], hide: list[Path] = ()) -> list[Path]:
+    """Those of ``paths`` that exist under the temp directory or a ``hide`` root (hidden
+    inside the sandbox unless bound): what :func:`command`'s ``readable`` needs."""
+    tmp = [Path("/tmp"), Path("/var/tmp"), Path(tempfile.gettempdir()).resolve(), *hide]
     out = []
     for p in paths:
         if not p:

@@ -25,6 +25,11 @@ from sandbox.gitcmd import admin_dir, harden, worktree_git
 from sandbox.patch import Patch, PatchError, apply_patch, patched_texts
 
 BRANCH_PREFIX = "loopwright/"
+
+#: Most bytes a candidate's runs may add to a worktree slot (files, ``.git`` aside): past it
+#: the candidate is rejected, naming the limit (:meth:`Worktree.growth`). One file is bounded
+#: sooner by RLIMIT_FSIZE (:data:`sandbox.process.FILE_BYTES`).
+GROWTH_BYTES = 512 * 2**20
 _IDENTITY = {
     "GIT_AUTHOR_NAME": "loopwright",
     "GIT_AUTHOR_EMAIL": "loopwright@localhost",
@@ -89,6 +94,7 @@ class Worktree:
     admin: Path | None = None
     tree: str | None = None
     validated: dict[str, str | None] = field(default_factory=dict)
+    base_bytes: int = -1  # bytes of its files in the validated state (-1: not measured yet)
 
     @classmethod
     def create(cls, repo: git.Repo, name: str, branch: str | None, commit: str = "HEAD") -> Worktree:
@@ -109,7 +115,7 @@ class Worktree:
             repo.git.worktree(*args)
         except git.GitCommandError as exc:
             raise RepoError(f"could not create worktree {path}: {exc.stderr.strip()}") from exc
-        return cls(repo, path, branch, admin_dir(path))
+        return cls(repo, path, branch, admin_dir(path), base_bytes=disk_bytes(path))
 
     def apply(self, patch: Patch) -> dict[str, str | None]:
         """Apply ``patch`` to the files (no link followed, :mod:`sandbox.safefs`); returns the
@@ -174,7 +180,15 @@ class Worktree:
         self.tree, blobs = validated_tree(wt, base, new)
         self.validated.update(new)
         self.reset()
+        self.base_bytes = disk_bytes(self.path)
         return blobs
+
+    def growth(self, limit: int = GROWTH_BYTES) -> int:
+        """Bytes the files grew by since the validated state (measured at creation), counted
+        up to a little past ``limit`` (the walk stops there). Links are not followed."""
+        if self.base_bytes < 0:
+            self.base_bytes = disk_bytes(self.path)
+        return disk_bytes(self.path, self.base_bytes + limit + 1) - self.base_bytes
 
     def commit(self, message: str, paths: list[str] = ()) -> str:
         """Commit the validated tree (:meth:`accept`) on the worktree's branch; returns the sha.
@@ -324,3 +338,27 @@ def _make_removable(root: Path) -> None:
                     os.chmod(p, 0o700, follow_symlinks=False)
                 except (OSError, NotImplementedError):
                     pass
+
+
+def disk_bytes(root: Path, stop_at: int | None = None) -> int:
+    """Sum of ``st_size`` of the files under ``root`` (``lstat``: links count as themselves,
+    never followed; ``.git`` left out), stopping once it passes ``stop_at``."""
+    total = 0
+    stack = [str(root)]
+    while stack:
+        try:
+            entries = list(os.scandir(stack.pop()))
+        except OSError:
+            continue
+        for e in entries:
+            try:
+                if e.is_dir(follow_symlinks=False):
+                    if e.name != ".git":
+                        stack.append(e.path)
+                else:
+                    total += e.stat(follow_symlinks=False).st_size
+            except OSError:
+                continue
+        if stop_at is not None and total > stop_at:
+            break
+    return total

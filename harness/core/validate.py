@@ -34,7 +34,7 @@ from harness.core.outcome import Baseline, Gate, Outcome
 from harness.core.plausible import Window, choose
 from harness.core.stages import CandidateStages, _changed_lines  # noqa: F401 (_changed_lines: its old home)
 from sandbox.patch import Patch, PatchError
-from sandbox.worktree import Worktree
+from sandbox.worktree import GROWTH_BYTES, Worktree
 
 
 class Validator(CandidateStages):
@@ -271,6 +271,12 @@ class Validator(CandidateStages):
         out = Outcome(patch, False, "", "screen", seconds={"apply": time.monotonic() - t0})
         try:
             self._screen_and_full(slot, patch, out)
+            grown = slot.growth(GROWTH_BYTES)
+            if grown > GROWTH_BYTES:
+                out.viable = out.complete = False
+                out.stage = "limit"
+                out.reason = (f"worktree growth limit exceeded: its runs wrote more than "
+                              f"{GROWTH_BYTES // 2**20} MiB into the worktree (limit per candidate)")
         finally:
             t1 = time.monotonic()
             try:

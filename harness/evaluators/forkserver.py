@@ -20,6 +20,7 @@ import subprocess
 import time
 from pathlib import Path
 
+from sandbox.limits import limit_note
 from sandbox.process import ProcessResult, SandboxPolicy, kill_group
 
 GRACE_SECONDS = 30.0
@@ -49,7 +50,7 @@ class ForkServer:
                  scratch: Path):
         full_env = policy.environment()
         full_env.update(env)
-        self.mode = policy.mode()
+        self.mode, self.policy = policy.mode(), policy
         if self.mode == "strong":
             full_env["LOOPWRIGHT_PIDNS"] = "1"
         self.scratch = scratch
@@ -124,8 +125,8 @@ class ForkServer:
             elif msg is None:
                 channel.append(line)
         self.served += 1
-        return ProcessResult(None if done.get("timed_out") else done["status"], _slurp(fds[0]),
-                             _slurp(fds[1]), time.monotonic() - start, bool(done.get("timed_out")),
+        status = None if done.get("timed_out") else done["status"]
+        return ProcessResult(status, _slurp(fds[0]), _slurp(fds[1]) + limit_note(status, self.policy), time.monotonic() - start, bool(done.get("timed_out")),
                              b"\n".join(channel) + b"\n", self.mode)
 
     def close(self) -> None:
