@@ -12,6 +12,13 @@ import os
 import signal
 from pathlib import Path
 
+from sandbox import bwrap
+
+#: RLIMIT_FSIZE of every sandboxed process (bytes): the largest file it can write (beyond it
+#: the kernel sends SIGXFSZ, or the write fails with EFBIG where the signal is ignored, as
+#: Python does: setrlimit(2)); named when it trips (:func:`limit_note`, :func:`limit_words`).
+FILE_BYTES = 256 * 2**20
+
 # Weak mode's parent shim: rlimits in the child, then exec; waits so the command's
 # getppid() is the shim, not loopwright; brings loopback up in a new network namespace
 # (SIOCGIFFLAGS/SIOCSIFFLAGS ioctls, netdevice(7)).
@@ -77,16 +84,32 @@ def base_prefixes(exe: str) -> tuple[Path, ...]:
     return ()
 
 
-def limit_note(returncode: int | None, policy) -> str:
-    """A line naming the resource limit a process died of (``\n...``), or ``""``: SIGXFSZ is
+def limit_words(text: str, file_bytes: int | None = FILE_BYTES) -> str:
+    """Words naming the sandbox limit that ``text`` (a test's message, stderr) shows tripped,
+    starting with a space, or ``""``: EFBIG is the file-size limit, ENOSPC the tmpfs size
+    (``/tmp``, ``/var/tmp``, the hidden home) or a full disk."""
+    if "[Errno 27] File too large" in text or "File size limit exceeded" in text:
+        size = f"{file_bytes // 2**20} MiB" if file_bytes else "the process's"
+        return f" (file size limit exceeded: RLIMIT_FSIZE, {size} per file)"
+    if "[Errno 28] No space left on device" in text:
+        return (f" (no space left: the sandbox's /tmp, /var/tmp and hidden home are tmpfs of "
+                f"{bwrap.TMPFS_BYTES // 2**20} MiB each, or the disk is full)")
+    return ""
+
+
+def limit_note(returncode: int | None, policy, stderr: str = "") -> str:
+    """A line naming the resource limit a process died of, or ``""``: SIGXFSZ (or EFBIG in
+    its ``stderr``) is
     the file-size limit (:attr:`SandboxPolicy.file_bytes`), SIGXCPU the CPU limit, as a
     signal (negative) or as a shell-style status (128 + signal)."""
     if returncode is None:
         return ""
+    words = limit_words(stderr, policy.file_bytes) if returncode else ""
+    if words:
+        return f"\nloopwright:{words}\n"
     sig = -returncode if returncode < 0 else returncode - 128 if returncode > 128 else 0
     if sig == signal.SIGXFSZ and policy.file_bytes:
-        return (f"\nloopwright: file size limit exceeded (RLIMIT_FSIZE: {policy.file_bytes // 2**20} MiB "
-                "per file)\n")
+        return f"\nloopwright:{limit_words('File size limit exceeded', policy.file_bytes)}\n"
     if sig == signal.SIGXCPU and policy.cpu_seconds:
         return f"\nloopwright: CPU time limit exceeded (RLIMIT_CPU: {policy.cpu_seconds} s)\n"
     return ""

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sandbox import bwrap
-from sandbox.limits import EXEC_SHIM, WEAK_SHIM, base_prefixes, limit_note
+from sandbox.limits import EXEC_SHIM, FILE_BYTES, WEAK_SHIM, base_prefixes, limit_note
 
 #: Variables passed to sandboxed processes (``fnmatch`` patterns); everything else is dropped.
 ENV_ALLOW: tuple[str, ...] = (
@@ -48,10 +48,6 @@ ENV_ALLOW: tuple[str, ...] = (
 
 #: The variable naming the results pipe (see :func:`run`'s ``channel``).
 CHANNEL_ENV = "LOOPWRIGHT_CHANNEL_FD"
-
-#: RLIMIT_FSIZE of every sandboxed process (bytes): the largest file it can write (the
-#: kernel sends SIGXFSZ beyond it, setrlimit(2)); named in stderr when it trips.
-FILE_BYTES = 256 * 2**20
 
 #: Seconds allowed to drain output after the main process has exited.
 DRAIN_SECONDS = 2.0
@@ -303,10 +299,14 @@ def run(
     return ProcessResult(
         None if timed_out else proc.returncode,
         bufs[0].decode("utf-8", "replace")[-max_output:],
-        bufs[1].decode("utf-8", "replace")[-max_output:] + limit_note(proc.returncode, policy),
+        _with_note(bufs[1].decode("utf-8", "replace")[-max_output:], proc.returncode, policy),
         time.monotonic() - start, timed_out,
         bytes(bufs[2]) if channel else b"", policy.mode(),
     )
+
+
+def _with_note(stderr: str, returncode: int | None, policy: SandboxPolicy) -> str:
+    return stderr + limit_note(returncode, policy, stderr)
 
 
 def _pump(proc: subprocess.Popen, streams: dict[int, bytearray], deadline: float, keep: int,
