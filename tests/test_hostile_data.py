@@ -125,55 +125,70 @@ def test_a_module_that_swaps_itself_for_a_link_to_the_victim(make_repo, victim):
     assert result.state.status == "fixed", result.to_json()
 
 
-def test_the_commit_carries_only_the_validated_text(make_repo, victim):
-    """Issue 19 item 3: a fix whose module appends to ``__file__`` and swaps itself for a link
-    while the confirmation run imports it; the commit, patch.diff and --apply carry only the
-    validated patch text: a regular file, no appended line, no link."""
+APPEND = ("import os as _o\n"
+          "if not _o.path.islink(__file__) and '# LEAK' + 'ED' not in open(__file__).read():\n"
+          "    with open(__file__, 'a') as _h:\n"
+          "        _h.write('\\n# LEAK' + 'ED\\n')\n")
+SWAP = ("import os as _o\n"
+        "if not _o.path.islink(__file__):\n"
+        "    _s = open(__file__).read()\n"
+        "    with open(__file__ + '_copy.py', 'w') as _h:\n"
+        "        _h.write(_s + '\\n# LEAK' + 'ED\\n')\n"
+        "    _o.remove(__file__)\n"
+        "    _o.symlink(_o.path.basename(__file__) + '_copy.py', __file__)\n")
+
+
+@pytest.mark.parametrize("code", [APPEND, SWAP], ids=["appends-to-itself", "swaps-itself-for-a-link"])
+def test_the_commit_carries_only_the_validated_text(make_repo, code):
+    """Issue 19 item 3: a fix whose module appends to ``__file__`` (or swaps itself for a link)
+    when imported, as the confirmation run does in the run's worktree: the commit, patch.diff
+    and --apply carry only the validated patch text, a regular file."""
     root = make_repo(CLAMP)
-    swap = ("import os as _o\n"
-            "if not _o.path.islink(__file__):\n"
-            "    _s = open(__file__).read()\n"
-            "    with open(__file__ + '_copy.py', 'w') as _h:\n"
-            "        _h.write(_s + '\\n# LEAKED-BY-THE-CODE\\n')\n"
-            "    _o.remove(__file__)\n"
-            "    _o.symlink(_o.path.basename(__file__) + '_copy.py', __file__)\n")
-    both = prepend(swap) + FIX  # two SEARCH/REPLACE blocks: the swap and the fix
-    result, _ = run_model(root, [both], apply=True)
+    result, _ = run_model(root, [prepend(code) + FIX], apply=True)  # two blocks: the code and the fix
     assert result.state.status == "fixed", result.to_json()
     branch = result.state.branch
     entry = git(root, "ls-tree", branch, "mathx/__init__.py").split()
     assert entry[0] == "100644"
     committed = git(root, "show", f"{branch}:mathx/__init__.py")
-    assert "LEAKED" not in committed and "return hi" in committed
+    assert "LEAKED" not in committed and "return hi" in committed and "_o.path.islink" in committed
     assert "LEAKED" not in result.patch and "120000" not in result.patch
-    assert "LEAKED" not in Path(result.patch_path).read_text()
+    assert Path(result.patch_path).read_text() == result.patch
     user = root / "mathx" / "__init__.py"
-    assert not user.is_symlink() and "return hi" in user.read_text() and "LEAKED" not in user.read_text()
+    assert not user.is_symlink() and user.read_text() == committed
     assert not (root / "mathx" / "__init__.py_copy.py").exists()
 
 
 # -- 4. outputs read from loopwright's descriptors; no secret reaches the model -----------------
 
+@strong_only
 def test_a_replaced_err_file_is_not_read_through(make_repo, victim):
-    """Issue 19 item 5: a test swaps its stderr file for a link to the victim and dies; the
-    victim's text is not in stop_detail, the messages or the --json result."""
+    """Issue 19 item 5: the repository's conftest.py, from the fork server's second run on (its
+    private /tmp lives across runs), swaps the stderr file it was given for a link to the victim
+    and dies before collection, so loopwright reports stderr as the start-up error. The victim's
+    text is not in stop_detail, the messages or the --json result."""
     marker = f"victim-secret-{uuid.uuid4().hex}"
     (victim / "victim.txt").write_text(marker + "\n")
-    files = {**CLAMP, "tests/test_swap.py": f"""
+    files = {**CLAMP, "conftest.py": f"""
         import os
 
-        def test_swap():
-            p = os.readlink('/proc/self/fd/2')
-            if p.startswith('/') and p.endswith('.err'):
-                os.remove(p)
-                os.symlink({str(victim / 'victim.txt')!r}, p)
-                os._exit(3)
-            assert False, 'fails at baseline'
+        if os.path.exists('/tmp/.runs-seen'):
+            for fd in os.listdir('/proc/self/fd'):  # pytest's capture may hold the real fd 2
+                try:
+                    p = os.readlink('/proc/self/fd/' + fd)
+                except OSError:
+                    continue
+                if p.startswith('/') and p.endswith('.err'):
+                    os.remove(p)
+                    os.symlink({str(victim / 'victim.txt')!r}, p)
+                    os._exit(3)
+        else:
+            open('/tmp/.runs-seen', 'w').close()
     """}
     root = make_repo(files)
-    result, _ = run_model(root, [FIX, FIX], seconds=120)
+    result, _ = run_model(root, [FIX, prepend("X = 1\n")], seconds=120, jobs=1)
     text = str(result) if isinstance(result, UsageError) else json.dumps(result.to_json())
     assert marker not in text
+    assert (victim / "victim.txt").read_text() == marker + "\n"
 
 
 @strong_only
