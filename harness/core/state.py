@@ -23,6 +23,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from sandbox.redact import redact
+
 _RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
 
 
@@ -124,6 +126,13 @@ class RunState:
     def to_dict(self) -> dict:
         """JSON-serialisable form."""
         return asdict(self)
+
+    def __setattr__(self, name: str, value) -> None:
+        # stop_detail quotes process output (a test's message, stderr): redacted as it is set,
+        # so no summary, --json result or pull-request headline carries a secret (sandbox/redact.py)
+        if name == "stop_detail" and isinstance(value, str):
+            value = redact(value)
+        object.__setattr__(self, name, value)
 
 
 class RunFiles:
