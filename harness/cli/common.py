@@ -165,7 +165,8 @@ MaxSeconds = Annotated[float | None, _setting("max_seconds")]
 MaxCost = Annotated[float | None, _setting("max_cost")]
 MaxTokens = Annotated[int | None, _setting("max_tokens")]
 MaxDiffLines = Annotated[int | None, _setting("max_diff_lines")]
-Jobs = Annotated[int | None, _setting("jobs", "--jobs", "-j")]
+Jobs = Annotated[int | None, _setting("jobs", "--jobs", "-j", help=(
+    f"Candidates validated in parallel (default: {config.default_jobs()}, the CPU count, at most 4)"))]
 Model = Annotated[str | None, _setting("model", "--model", "--generator")]
 ReviewModel = Annotated[str | None, _setting("model", "--model", "--generator", help=(
     "openai:MODEL | anthropic:MODEL | replay:FILE; for ci's fix also templates or a chain (default: the "

@@ -16,7 +16,7 @@ from rich.live import Live
 from rich.markup import escape
 from rich.panel import Panel
 from rich.syntax import Syntax
-from rich.table import Table
+from rich.table import Column, Table
 from rich.text import Text
 
 from harness.cli.common import (Apply, BaseUrl, Jobs, Json, Keep, Lessons, Lint, MaxCost, MaxDiffLines, MaxIterations,
@@ -176,13 +176,15 @@ def status_cmd(repo: Repo = Path("."), as_json: Json = False) -> None:
     if as_json:
         print(json.dumps([_status_row(e) for e in runs], indent=2))
         return
-    table = Table("run", "status", "stop reason", "fixed", "time", "branch")
+    # the run id is what `resume` needs: never cut or wrapped, whatever the terminal's width
+    table = Table(Column("run", no_wrap=True, min_width=max([len(e.run_id) for e in runs] + [3])),
+                  "status", "stop reason", "fixed", "time", "branch")
     for e in runs:
         s = e.state
         if s is None:
             table.add_row(e.run_id, "running" if e.alive else "corrupted", escape(e.problem), "", "", "")
             continue
-        table.add_row(s.run_id, _shown_status(s, e.alive), escape(s.stop_reason),
+        table.add_row(s.run_id, _shown_status(s, e.alive), escape(reason_words(s.stop_reason, s.stop_detail)),
                       f"{len(s.fixed_tests)}/{len(s.baseline_failing)}", f"{s.spent.wall_seconds:.0f}s",
                       s.branch if s.accepted else "")
     Console().print(table if runs else "no runs yet")
@@ -200,9 +202,12 @@ def _status_row(entry) -> dict:
 
 
 def _shown_status(state, alive: bool) -> str:
+    """The status in words: a ``running`` run whose lock is free died (killed, crashed);
+    ``interrupted`` and dead runs can be resumed."""
     if state.status == "running" and not alive:
-        return "dead (resume it)"
-    return state.status
+        gone = state.worktree and not Path(state.worktree).exists()
+        return "dead, worktree gone (resume it)" if gone else "dead (resume it)"
+    return "interrupted (resume it)" if state.status == "interrupted" else state.status
 
 
 @commands.command("gc")
@@ -238,8 +243,23 @@ def gc_cmd(repo: Repo = Path(".")) -> None:
                 r.git.branch("-D", branch.name)
                 removed.append(branch.name)
     removed += _gc_scratch(worktree_root(), {e.run_id for e in runs} - alive)
+    _gc_dead(root, [e for e in runs if e.state is not None and not e.alive and e.state.status == "running"])
     Console().print("\n".join(f"removed {x}" for x in removed) or "nothing to remove",  # whole paths
                     soft_wrap=True, markup=False, highlight=False)
+
+
+def _gc_dead(root: Path, dead: list) -> None:
+    """Record runs whose process died (``running`` with a free lock) as ``interrupted``: their
+    worktrees are gone now, and ``resume`` rebuilds them from the state."""
+    from harness.cli.progress import resume_command
+    from harness.core.state import RunFiles
+
+    for e in dead:
+        s = e.state
+        s.status, s.stop_reason = "interrupted", "interrupted"
+        s.stop_detail = (f"interrupted (the process died; `loopwright gc` removed its worktrees); resume with "
+                         f"`{resume_command(s.run_id, root)}`")
+        RunFiles(root, s.run_id, create=False).save(s)
 
 
 def _gc_scratch(where: Path, dead: set[str]) -> list[str]:

@@ -36,7 +36,7 @@ def reason_words(reason: str, detail: str = "") -> str:
     """A stop reason as words: ``interrupted (Ctrl-C)``, ``bad input: <message>``,
     ``max iterations`` (the recorded name with spaces), ``""`` for none."""
     if reason in ("interrupted", "KeyboardInterrupt"):
-        first = detail.split(";")[0].strip()
+        first = detail.split("; resume with")[0].strip()
         return first if first.startswith(("interrupted", "terminated")) else "interrupted (Ctrl-C)"
     if reason in ("bad_input", "UsageError"):
         return detail if detail.startswith("bad input") else f"bad input: {detail}".rstrip(": ")
@@ -119,7 +119,7 @@ def stopped(exc: KeyboardInterrupt, repo: Path, run_id: str, as_json: bool) -> t
     if files is not None and state is None:
         shutil.rmtree(files.dir, ignore_errors=True)
     if state is not None and state.status == "interrupted":  # what the state says, with the way on
-        state.stop_detail = f"{state.stop_detail.split(';')[0]}; resume with `{hint}`"
+        state.stop_detail = f"{state.stop_detail.split('; resume with')[0]}; resume with `{hint}`"
         files.save(state)
     if as_json:
         out = {"run_id": run_id, "status": "interrupted", "stop_reason": "interrupted",

@@ -18,6 +18,7 @@ import sys
 import tempfile
 import threading
 import time
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -142,6 +143,9 @@ class PytestEvaluator:
         self.timeouts = timeouts or TimeoutPolicy()
         self.scratch = Path(scratch or tempfile.mkdtemp(prefix="loopwright-pytest-"))
         self.scratch.mkdir(parents=True, exist_ok=True)
+        # its own temporary folder (none given) goes at close(), or when the evaluator is collected
+        self._drop_scratch = weakref.finalize(self, shutil.rmtree, str(self.scratch), ignore_errors=True) \
+            if scratch is None else None
         self._n = 0
         self.intervals: list[tuple[float, float]] = []
         self.fork = fork and hasattr(os, "fork")
@@ -163,12 +167,14 @@ class PytestEvaluator:
         return total
 
     def close(self) -> None:
-        """Stop the fork servers."""
+        """Stop the fork servers; remove the scratch folder if the evaluator made it itself."""
         with self._lock:
             for server in self._servers.values():
                 if server is not None:
                     server.close()
             self._servers.clear()
+        if self._drop_scratch is not None:
+            self._drop_scratch()
 
     def _server(self, root: Path, env: dict[str, str]) -> ForkServer | None:
         with self._lock:
