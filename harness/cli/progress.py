@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 from pathlib import Path
 
 import typer
@@ -114,7 +115,7 @@ def stopped(exc: KeyboardInterrupt, repo: Path, run_id: str, as_json: bool) -> t
     try:
         files = RunFiles(repo.resolve(), run_id)
         state = files.load() if files.state.exists() else None
-    except (OSError, StateError, FileNotFoundError, ValueError):
+    except (OSError, StateError, ValueError, subprocess.SubprocessError):  # not a repository, say
         files, state = None, None
     if files is not None and state is None:
         shutil.rmtree(files.dir, ignore_errors=True)
