@@ -161,6 +161,9 @@ def test_a_no_types_run_stopped_with_ctrl_c_says_how_to_resume_and_resumes_with_
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert json.loads(resumed.stdout)["status"] == "fixed"
     assert _state(root, run_id)["settings"]["types"] is False
+    steps = [json.loads(ln) for ln in (run_dir(root, run_id) / "trajectory.jsonl").read_text().splitlines()]
+    judged = [st["verdict"] for st in steps if st["action"] == "evaluate"]
+    assert judged and not [v for v in judged if "types" in v.get("seconds", {})]  # mypy never ran
 
 
 def test_sigterm_cleans_up_like_ctrl_c(make_repo, tmp_path):
