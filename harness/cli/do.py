@@ -40,6 +40,7 @@ from harness.cli.common import (BaseUrl, Keep, MaxCost, MaxIterations, MaxSecond
                                 Repo, bad_input, build_generator, interruptible, interrupted, run_config, run_flags)
 from harness.cli.common import Lint as _Lint
 from harness.cli.common import Types as _Types
+from harness.cli.progress import reason_words
 from harness.core.errors import EXIT_INTERRUPTED, UsageError
 from harness.work.instruct import InstructResult, carry_out, instruction_task
 from harness.cli.interactive import Narrator, Reviewer, auto_approve, choose_ending, interrupt_guard
@@ -293,7 +294,7 @@ def _summary(console: Console, result: InstructResult, note: str) -> None:
     colour = "green" if o.status in ("done", "answered") else "yellow"
     table = Table.grid(padding=(0, 2))
     table.add_row("status", f"[{colour}]{o.status}[/]")
-    table.add_row("stop reason", Text(f"{o.stop_reason} — {o.detail}"))
+    table.add_row("stop reason", Text(f"{reason_words(o.stop_reason, o.detail)} — {o.detail}"))
     table.add_row("checkpoints", f"{len(o.commits)} approved commit(s)" + (f" on {s.branch}" if o.commits else ""))
     table.add_row("iterations", f"{s.iteration} ({s.candidates_tried} patch(es) evaluated)")
     cost = "unknown" if s.spent.cost_usd is None else f"${s.spent.cost_usd:.4f}"
