@@ -178,7 +178,7 @@ def status_cmd(repo: Repo = Path("."), as_json: Json = False) -> None:
         return
     # the run id is what `resume` needs: never cut or wrapped, whatever the terminal's width
     table = Table(Column("run", no_wrap=True, min_width=max([len(e.run_id) for e in runs] + [3])),
-                  "status", "stop reason", "fixed", "time", "branch")
+                  "status", "stop reason", "fixed", "time", Column("branch", overflow="fold"))
     for e in runs:
         s = e.state
         if s is None:
