@@ -95,6 +95,8 @@ class RunState:
         accepted: accepted patches: ``{"description", "diff", "fixed": [ids], "meta"}``.
         history: per-iteration summaries ``{"iteration", "failing", "accepted"}``.
         spent: the budgets used.
+        settings: the user settings the run goes by (``RunConfig.settings``: name -> value);
+            ``resume`` reads them back (absent in states written before 0.1: empty).
     """
 
     run_id: str
@@ -117,6 +119,7 @@ class RunState:
     spent: Budget = field(default_factory=Budget)
     started_at: float = field(default_factory=time.time)
     notes: list[str] = field(default_factory=list)
+    settings: dict = field(default_factory=dict)
 
     @property
     def fixed_tests(self) -> list[str]:

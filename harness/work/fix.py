@@ -107,14 +107,15 @@ def error_json(message: str, exit_code: int = EXIT_BAD_INPUT) -> dict:
 
 def fix(path: Path, generator: Generator, options: RunConfig,
         on_event: Callable[[LoopEvent], None] = lambda e: None,
-        say: Callable[[str], None] = lambda m: None) -> FixResult:
-    """Run the fix loop on the repository at ``path``.
+        say: Callable[[str], None] = lambda m: None, run_id: str | None = None) -> FixResult:
+    """Run the fix loop on the repository at ``path`` (as run ``run_id``: None for a new id;
+    the CLI names it first so that it can say which run Ctrl-C stopped).
 
     Raises:
         UsageError: not a git repository, no commits, no interpreter or pytest,
             no tests collected, or tests that need a package that is not installed.
     """
-    with RunSession.start(path, options, say, generator_name=generator.name) as run:
+    with RunSession.start(path, options, say, generator_name=generator.name, run_id=run_id) as run:
         budget = cost_budget(generator, options.limits, run.note)
         result = _fix(run, generator, on_event, [])
         result.cost_budget = budget
@@ -256,7 +257,7 @@ def _apply_to_user_tree(repo: git.Repo, patch_path: Path, text: str) -> str:
     file the run's processes could reach) to the user's clean tree; a message either way."""
     if repo.is_dirty(untracked_files=False):
         return ("--apply skipped: your working tree has uncommitted changes; the fix is on "
-                f"the branch and in {patch_path} (git apply {patch_path})")
+                f"the branch and in {patch_path} (git -C {repo.working_tree_dir} apply {patch_path})")
     try:
         Patch.from_diff(text)  # no symlink, no mode change, no unsafe path
         with tempfile.TemporaryFile() as fh:
