@@ -72,13 +72,13 @@ def carry_ignored(repo: git.Repo, dest: Path) -> list[str]:
     """
     root, dest = Path(repo.working_tree_dir), Path(dest)
     real_dest = dest.resolve()
+    dest = real_dest
     copied, total = [], 0
     for rel in ignored_package_files(repo)[:MAX_FILES]:
         target = dest / rel
         try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            if not target.parent.resolve().is_relative_to(real_dest):
-                continue  # a tracked link in the worktree's path: never write through it
+            if not _make_parents(real_dest, rel):
+                continue  # a link in the worktree's path: never written through
             size = _copy(root / rel, target, MAX_TOTAL_BYTES - total)
         except OSError:
             continue
@@ -86,6 +86,19 @@ def carry_ignored(repo: git.Repo, dest: Path) -> list[str]:
             copied.append(rel)
             total += size
     return copied
+
+
+def _make_parents(dest: Path, rel: str) -> bool:
+    """Make the directories of ``rel`` under ``dest`` one by one; False when one is a link
+    or not a directory (nothing is made through it)."""
+    here = dest
+    for part in rel.split("/")[:-1]:
+        here = here / part
+        if here.is_symlink() or (here.exists() and not here.is_dir()):
+            return False
+        if not here.exists():
+            here.mkdir()
+    return True
 
 
 def _copy(src: Path, dst: Path, budget: int) -> int | None:

@@ -31,7 +31,7 @@ from harness.evaluators.command import CommandEvaluator
 from harness.evaluators.pytest_runner import PytestEvaluator
 from harness.core.baseline import rerun_uncovered
 from harness.core.config import RunConfig
-from harness.core.errors import UsageError
+from harness.core.errors import UsageError, ended_by
 from harness.core.loop import Loop
 from harness.core.protocols import Generator
 from harness.core.state import RunFiles, RunState, StateError, new_run_id
@@ -104,7 +104,8 @@ class RunSession:
         run_id = run_id or new_run_id()
         checks = _check(config, repo, python, run_id, note)  # before anything of the run exists
         state = RunState(run_id, config.loop_name, str(root), repo.head.commit.hexsha,
-                         branch=BRANCH_PREFIX + run_id, generator=generator_name, python=python)
+                         branch=BRANCH_PREFIX + run_id, generator=generator_name, python=python,
+                         settings=dict(config.settings))
         files = RunFiles(root, run_id)
         files.lock()  # before anything of the run exists, so `gc` never takes it for dead
         session = cls(repo, python, config, state, files, say, messages)
@@ -149,6 +150,7 @@ class RunSession:
         if not files.try_lock():  # kept from here on: the session's lock
             raise UsageError(f"run {run_id} is still running (its lock is held); wait for it or stop it")
         state.candidates_tried = files.evaluated()  # state.json may predate the last evaluations
+        state.settings = dict(config.settings)  # what it started with, and the flags given now
         session = cls(repo, python, config, state, files, say, messages)
         session.python_why, session.tests_tool, session.checks = why, tests_tool, checks
         for wt in session._run_worktrees():
@@ -343,9 +345,8 @@ class RunSession:
         slots and (unless ``keep``) the worktree, save the state, release the lock."""
         s = self.state
         if exc is not None and s.status == "running":
-            s.status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "error"
-            s.stop_reason = s.stop_reason or type(exc).__name__
-            s.stop_detail = s.stop_detail or str(exc)[:500]
+            s.status, s.stop_reason, detail = ended_by(exc)
+            s.stop_detail = s.stop_detail or detail[:500]
         try:
             if self._validator is not None:
                 self._validator.close()
