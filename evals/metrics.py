@@ -16,17 +16,11 @@ import statistics
 from collections import Counter
 from pathlib import Path
 
-__all__ = ["TERMINATION", "context_recall", "gold_lines", "percentile", "run_metrics", "same_as_gold",
+from harness.core.stop import termination
+
+__all__ = ["context_recall", "gold_lines", "percentile", "run_metrics", "same_as_gold",
            "summarize"]
 
-# loopwright stop rule -> LES 1.0 §4 termination reason
-TERMINATION = {
-    "all_tests_pass": "goal_met", "done": "goal_met", "answered": "goal_met",
-    "max_iterations": "budget_exhausted", "max_wall_seconds": "budget_exhausted",
-    "max_cost_usd": "budget_exhausted", "max_tokens": "budget_exhausted",
-    "no_progress": "budget_exhausted", "no_candidates_left": "budget_exhausted",
-    "repeated_patch": "budget_exhausted", "human_stopped": "human_stop",
-}
 
 
 def percentile(values: list[float], q: float) -> float | None:
@@ -79,7 +73,7 @@ def run_metrics(summary: dict, trajectory: str, state_json: str | None) -> dict:
     broken = sorted({t for s in evaluated for t in s["verdict"].get("broken", [])})
     return {
         "stop_reason": stop,
-        "termination_reason": TERMINATION.get(stop, "error" if stop else ""),
+        "termination_reason": str(termination(stop)),
         "iterations": iterations,
         "candidates": int(summary.get("candidates_tried", state.get("candidates_tried", 0)) or 0),
         "model_calls": int(spent.get("model_calls", 0)),

@@ -40,6 +40,8 @@ from harness.core.errors import EXIT_INTERRUPTED, UsageError
 from harness.work.instruct import InstructResult, carry_out, instruction_task
 from harness.cli.interactive import Narrator, Reviewer, auto_approve, choose_ending, interrupt_guard
 from harness.core.state import RunFiles, new_run_id
+from harness.core.records import StopReason
+from harness.core.stop import is_fault
 from harness.work.undo import DO_LOOP, DoSettings, apply_result, load_run, repo_root, undo_last
 from loops.spec import SpecError, builtin_spec
 
@@ -222,7 +224,7 @@ def _ending(console: Console, root: Path, result: InstructResult, yes: bool, app
     """Apply the result to the working tree or keep the branch: ``(ending, applied, message)``."""
     if not result.patch:
         return "none", False, ""
-    if result.state.stop_reason == "evaluator_fault":  # the verdicts are not to be trusted
+    if is_fault(result.state.stop_reason):  # the verdicts are not to be trusted
         return "keep", False, (f"not applied: {result.state.stop_detail.splitlines()[0]}; the branch "
                                f"{result.state.branch} is kept for you to inspect")
     if apply and keep_branch:
@@ -264,7 +266,7 @@ def _interrupted(console: Console, root: Path, run_id: str, as_json: bool) -> No
         raise typer.Exit(EXIT_INTERRUPTED)
     state = files.load()
     if state.status in ("running", "interrupted"):
-        state.status, state.stop_reason = "interrupted", "interrupted"
+        state.status, state.stop_reason = "interrupted", StopReason.INTERRUPTED
         state.stop_detail = f"stopped with Ctrl-C; resume with `loopwright resume {run_id}`"
         files.save(state)
     repo, _ = repo_root(root)

@@ -27,7 +27,7 @@ from typing import Any
 from harness.evaluators.pytest_runner import TimeoutPolicy
 from harness.core.errors import UsageError
 from harness.core.plausible import Window
-from harness.core.stop import StopLimits
+from loops.spec import Limits
 from sandbox.process import SandboxPolicy
 
 #: Paths no patch of the fix loop may touch when the loop file lists none.
@@ -57,7 +57,7 @@ class RunConfig:
     Attributes:
         loop_name: the LSS loop this run follows.
         python: target interpreter (None: REPO/.venv, else the current one).
-        limits: stop rule numbers (iterations, wall seconds, USD, tokens, ...).
+        limits: the run's budgets, the stop rules' numbers (:class:`loops.spec.Limits`).
         protected: globs a patch may not touch (``protected_paths``).
         editable: globs every file of a patch must match (``editable_paths``).
         apply: apply the final patch to the user's working tree (only if it is clean).
@@ -83,7 +83,7 @@ class RunConfig:
 
     loop_name: str = "fix-failing-tests"
     python: str | None = None
-    limits: StopLimits = field(default_factory=StopLimits)
+    limits: Limits = field(default_factory=Limits)
     protected: tuple[str, ...] = DEFAULT_PROTECTED
     editable: tuple[str, ...] = ("**",)
     apply: bool = False
@@ -267,8 +267,7 @@ def build(loop, root: Path | None = None, flags: Mapping[str, Any] | None = None
             static[eid] = "always" if on else "never"
     config = RunConfig(
         loop_name=loop.loop_name, python=got.get("python"),
-        limits=StopLimits(lim.max_iterations, lim.max_wall_seconds, lim.no_progress,
-                          lim.max_cost_usd, lim.max_tokens, lim.evaluator_error),
+        limits=lim,
         protected=tuple(ext["protected_paths"] or DEFAULT_PROTECTED),
         editable=tuple(ext["editable_paths"] or ("**",)),
         max_diff_lines=got.get("max_diff_lines", ext["max_diff_lines"]),

@@ -100,7 +100,7 @@ def protection(index: CoverageIndex, passing: set[str], changed: dict[str, set[i
     Args:
         index: the baseline coverage. passing: ids that passed at baseline.
         changed: repo-relative path -> changed line numbers (baseline numbering;
-            see :func:`harness.core.validate._changed_lines`).
+            see :func:`harness.core.stages._changed_lines`).
     """
     out = Protection()
     tests: set[str] = set()

@@ -16,11 +16,14 @@ from pathlib import Path
 from harness.core.context import Attempt, Context, SuspiciousLocation
 from harness.core.protocols import Generator, GeneratorError
 from harness.core.localize import localize
+from harness.core.records import AcceptedPatch, ChangedLine, IterationRecord
 from harness.core.state import RunFiles, RunState
-from harness.core.stop import Stop, StopLimits, check, would_exceed
+from harness.core import stop as rules
+from harness.core.stop import BEFORE_CALL, Observation, Stop, check
 from harness.core.task import Task
 from harness.core.outcome import Outcome
 from harness.core.validate import Validator
+from loops.spec import Limits
 from sandbox.worktree import Worktree
 
 
@@ -51,7 +54,7 @@ class Loop:
     worktree: Worktree
     state: RunState
     files: RunFiles
-    limits: StopLimits
+    limits: Limits
     protected: tuple[str, ...] = ()
     conventions: str = ""
     lessons: list[str] = field(default_factory=list)
@@ -84,17 +87,14 @@ class Loop:
             self.state.remaining = baseline.failing
             self._tick(started)
             # decide
-            v = self.validator
-            stop = check(self.state, self.limits, started, evaluator_errors=v.evaluator_errors,
-                         repeats=self.repeats, fixing=self.task is None,
-                         evaluator_fault=v.fault, last_error=v.last_error)
+            stop = check(self._observe(started), self.limits)
             if stop:
                 return self._stop(stop)
             # gather context
             context = self._context()
             cost = self.generator.estimate(context)  # never start a call the budget can't pay
-            stop = would_exceed(self.state.spent.cost_usd, self.state.spent.tokens,
-                                cost.cost_usd, cost.input_tokens + cost.output_tokens, self.limits)
+            seen = self._observe(started, next_usd=cost.cost_usd, next_tokens=cost.input_tokens + cost.output_tokens)
+            stop = check(seen, self.limits, BEFORE_CALL)
             if stop:
                 return self._stop(stop)
             self.state.iteration += 1
@@ -112,15 +112,10 @@ class Loop:
             self.files.step("generate", iteration=self.state.iteration,
                             generator=self.generator.name, candidates=len(proposal.candidates),
                             notes=proposal.notes, seconds=round(time.monotonic() - t0, 3))
-            if proposal.blocked:
-                return self._stop(Stop("blocked", proposal.blocked))
-            if proposal.answer:
-                return self._stop(Stop("answered", proposal.answer))
-            if proposal.done:
-                return self._stop(Stop("done", proposal.done))
-            if not proposal.candidates and not proposal.notes:
-                return self._stop(Stop("no_candidates_left",
-                                       "the generator has no untried candidate left"))
+            stop = rules.proposal_ends(proposal.blocked, proposal.answer, proposal.done,
+                                       bool(proposal.candidates or proposal.notes))
+            if stop:
+                return self._stop(stop)
             # apply + evaluate (in the validator's worktree slots); never the same patch twice
             fresh = self._fresh(proposal.candidates)
             deadline = started + (self.limits.max_wall_seconds or float("inf"))
@@ -132,8 +127,9 @@ class Loop:
                 verdict, why = self.approve(accepted)
                 self.files.step("review", iteration=self.state.iteration, digest=accepted.patch.digest,
                                 verdict=verdict, reason=why)
-                if verdict == "stop":
-                    return self._stop(Stop("human_stopped", why or "the developer stopped the run"))
+                stop = rules.developer(verdict, why)
+                if stop:
+                    return self._stop(stop)
                 if verdict != "approve":
                     self._forget(accepted.patch.digest)
                     self.attempts.append(Attempt(accepted.patch.digest, accepted.patch.description, False,
@@ -143,9 +139,8 @@ class Loop:
             # update state; viable partial fixes that were not chosen get another chance later
             if accepted:
                 self._accept(accepted)
-            self.state.history.append({"iteration": self.state.iteration, "generator": self.generator.current.name,
-                                       "failing": len(baseline.failing), "accepted": bool(accepted),
-                                       "lead": len(self.validator.leads) > leads})
+            self.state.history.append(IterationRecord(self.state.iteration, len(baseline.failing), bool(accepted),
+                                                      self.generator.current.name, len(self.validator.leads) > leads))
             self.state.remaining = baseline.failing
             self._tick(started)
             self.files.save(self.state)
@@ -156,13 +151,13 @@ class Loop:
         self.validator.accept(accepted, self.worktree)
         self.files.step("accept", iteration=self.state.iteration, digest=accepted.patch.digest,
                         fixed=accepted.fixed, description=accepted.patch.description,
-                        plausible_patches=accepted.plausible, alternatives=accepted.alternatives)
-        self.state.accepted.append({"description": accepted.patch.description,
-                                    "diff": accepted.patch.diff, "fixed": accepted.fixed,
-                                    "files": list(accepted.patch.files),
-                                    "meta": accepted.patch.meta, "plausible_patches": accepted.plausible,
-                                    "alternatives": accepted.alternatives,
-                                    **(accepted.protection.summary() if accepted.protection else {})})
+                        plausible_patches=accepted.plausible_patches, alternatives=accepted.alternatives)
+        watch = accepted.protection.summary() if accepted.protection else None
+        self.state.accepted.append(AcceptedPatch(
+            accepted.patch.description, accepted.patch.diff, accepted.fixed, list(accepted.patch.files),
+            accepted.patch.meta, accepted.plausible_patches, accepted.alternatives,
+            watch and watch["protected_by_tests"], watch and watch["unprotected"],
+            watch and [ChangedLine(**c) for c in watch["changed_lines"]]))
         self._forget(accepted.patch.digest)
         self.attempts.append(Attempt(accepted.patch.digest, accepted.patch.description, True,
                                      f"accepted and applied: {accepted.reason}", accepted.patch.diff))
@@ -224,6 +219,13 @@ class Loop:
         spent.cost_usd = None if spent.cost_usd is None or usage.cost_usd is None \
             else spent.cost_usd + usage.cost_usd
 
+    def _observe(self, started: float, **next_call) -> Observation:
+        """What the stop rules read now (``next_call``: ``next_usd``, ``next_tokens``)."""
+        v = self.validator
+        return Observation(self.state, started, time.monotonic(), fixing=self.task is None,
+                           evaluator_errors=v.evaluator_errors, last_error=v.last_error,
+                           cannot_run=v.cannot_run, repeats=self.repeats, **next_call)
+
     def _tick(self, started: float) -> None:
         self.state.spent.wall_seconds = round(time.monotonic() - started, 3)
         self.state.spent.test_seconds = round(
@@ -239,7 +241,7 @@ class Loop:
             s.remaining = self.validator.baseline.failing
         s.stop_reason, s.stop_detail = stop.reason, stop.detail
         if self.task is not None:
-            s.status = {"done": "done", "answered": "answered"}.get(stop.reason, "not_done")
+            s.status = rules.task_status(stop.reason)
         else:
             s.status = ("fixed" if not s.remaining else "partial" if s.accepted else "not_fixed")
         self.files.step("stop", reason=stop.reason, detail=stop.detail, status=s.status)

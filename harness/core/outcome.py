@@ -124,9 +124,9 @@ class Outcome:
         seconds: wall seconds per stage. tests_run: tests executed.
         protection: which passing tests watch the changed lines (see :mod:`harness.core.evidence`);
             None when not computed (a candidate rejected before the tests ran).
-        complete: viable and fixing every failing test (chosen unless it is unprotected
-            and a protected complete fix turns up among the next few candidates).
-        plausible: for the chosen patch, how many plausible patches (fixing every failing
+        plausible: viable and fixing every failing test (chosen unless it is unprotected
+            and a protected plausible patch turns up among the next few candidates).
+        plausible_patches: for the chosen patch, how many plausible patches (fixing every failing
             test, breaking none) were compared; alternatives: the others' descriptions;
             window: what comparing cost (``candidates`` started after the first plausible
             patch was decided, ``ahead``: those after it already started then, ``seconds``
@@ -143,12 +143,12 @@ class Outcome:
     seconds: dict[str, float] = field(default_factory=dict)
     test_seconds: float = 0.0
     tests_run: int = 0
-    plausible: int = 0
+    plausible_patches: int = 0
     order: int = 0  # position in its batch's validation order
     alternatives: list[str] = field(default_factory=list)
     window: dict = field(default_factory=dict)  # the comparison window (chosen patch only)
     protection: Protection | None = None
-    complete: bool = False
+    plausible: bool = False
 
     @property
     def unprotected(self) -> bool:
@@ -161,6 +161,6 @@ class Outcome:
                 "fixed": self.fixed, "broken": self.broken[:10], "tests_run": self.tests_run,
                 "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
                 **(self.protection.summary() if self.protection else {}),
-                **({"plausible_patches": self.plausible, "alternatives": self.alternatives}
-                   if self.plausible else {}),
+                **({"plausible_patches": self.plausible_patches, "alternatives": self.alternatives}
+                   if self.plausible_patches else {}),
                 **({"window": self.window} if self.window else {})}

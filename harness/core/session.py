@@ -35,6 +35,7 @@ from harness.core.errors import UsageError
 from harness.core.loop import Loop
 from harness.core.protocols import Generator
 from harness.core.state import RunFiles, RunState, StateError, new_run_id
+from harness.core import stop as rules
 from harness.core.gates import build_gates
 from harness.core.outcome import Baseline, Gate, restrict
 from harness.core.validate import Validator
@@ -306,8 +307,14 @@ class RunSession:
                             agrees=not problem)
             problem = problem and f"the confirmation run disagrees with validation: {problem}"
         if problem:
-            s.status, s.stop_reason, s.stop_detail = "error", "evaluator_fault", problem
-            self.note(f"evaluator fault: {problem}")
+            self.fault(problem)
+
+    def fault(self, problem: str) -> None:
+        """End the run in an evaluator fault (:func:`harness.core.stop.evaluator_fault`):
+        status ``error``, ``problem`` as the detail, said now and kept for the summary."""
+        stop = rules.evaluator_fault(problem)
+        self.state.status, self.state.stop_reason, self.state.stop_detail = "error", stop.reason, stop.detail
+        self.note(f"evaluator fault: {problem}")
 
     def elapsed(self) -> float:
         """Wall seconds of the run so far (earlier sessions included), rounded to ms."""
@@ -322,8 +329,9 @@ class RunSession:
         s = self.state
         if exc is not None and s.status == "running":
             s.status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "error"
-            s.stop_reason = s.stop_reason or type(exc).__name__
-            s.stop_detail = s.stop_detail or str(exc)[:500]
+            stop = rules.ended_by(exc)
+            s.stop_reason = s.stop_reason or stop.reason
+            s.stop_detail = s.stop_detail or stop.detail
         try:
             if self._validator is not None:
                 self._validator.close()
@@ -390,5 +398,3 @@ def _network_note(config: RunConfig, note: Callable[[str], None]) -> None:
         note("network isolation is not available on this system (no unprivileged network "
              "namespaces): tests run with network access")
 
-
-_restrict = restrict  # the old name, for callers (tests) that import it from here

@@ -153,10 +153,10 @@ class CandidateStages:
         if not self._gates(slot, patch, out, after_tests=True):
             return
         out.viable = True
-        out.accepted = out.complete = len(out.fixed) == len(failing)
+        out.accepted = out.plausible = len(out.fixed) == len(failing)
         if self.require_fix:
             out.protection = protection(self.index, set(self.baseline.passing) - self.flaky, changed)
-            out.accepted = out.complete and not out.protection.unprotected
+            out.accepted = out.plausible and not out.protection.unprotected
         after = [g.id for g in self.gates if g.after_tests]
         out.reason = (f"fixes {len(out.fixed)} of {len(failing)} failing tests, no regressions"
                       + ("; unprotected: no passing test executes the changed lines" if out.unprotected else

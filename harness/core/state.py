@@ -17,11 +17,13 @@ import json
 import os
 import re
 import secrets
-import subprocess
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+from harness.core.records import STATE_VERSION, AcceptedPatch, IterationRecord, Spent
+from sandbox.gitcmd import git_common_dir
 
 _RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
 
@@ -37,9 +39,7 @@ def new_run_id() -> str:
 
 @functools.lru_cache(maxsize=64)
 def _git_common_dir(repo_root: Path) -> Path:
-    out = subprocess.run(["git", "-C", str(repo_root), "rev-parse", "--git-common-dir"],
-                         capture_output=True, text=True, check=True).stdout.strip()
-    return (repo_root / out).resolve()
+    return git_common_dir(repo_root)
 
 
 def state_dir(repo_root: Path) -> Path:
@@ -60,24 +60,6 @@ def write_json_atomic(path: Path, data: dict) -> None:
 
 
 @dataclass
-class Budget:
-    """What a run has spent: tokens, USD (None = unknown price), wall seconds, and
-    ``test_seconds``: wall seconds during which at least one test process ran."""
-
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cost_usd: float | None = 0.0
-    wall_seconds: float = 0.0
-    test_seconds: float = 0.0
-    model_calls: int = 0
-
-    @property
-    def tokens(self) -> int:
-        """Input plus output tokens."""
-        return self.input_tokens + self.output_tokens
-
-
-@dataclass
 class RunState:
     """Everything needed to report on (and resume) a run; saved after every step.
 
@@ -90,9 +72,12 @@ class RunState:
         stop_reason: the stop rule that fired (or the error), with ``stop_detail`` in words.
         iteration: iterations completed. candidates_tried: patches evaluated.
         baseline_failing: failing test ids at baseline. remaining: failing now.
-        accepted: accepted patches: ``{"description", "diff", "fixed": [ids], "meta"}``.
-        history: per-iteration summaries ``{"iteration", "failing", "accepted"}``.
-        spent: the budgets used.
+        accepted: the accepted patches, in order (:class:`~harness.core.records.AcceptedPatch`).
+        history: one record per iteration (:class:`~harness.core.records.IterationRecord`).
+        spent: what the run used (:class:`~harness.core.records.Spent`).
+        started_at: Unix time of the start. notes: free remarks.
+        version: the shape of ``state.json`` (:data:`~harness.core.records.STATE_VERSION`;
+            a file without it is version 1).
     """
 
     run_id: str
@@ -110,11 +95,12 @@ class RunState:
     candidates_tried: int = 0
     baseline_failing: list[str] = field(default_factory=list)
     remaining: list[str] = field(default_factory=list)
-    accepted: list[dict] = field(default_factory=list)
-    history: list[dict] = field(default_factory=list)
-    spent: Budget = field(default_factory=Budget)
+    accepted: list[AcceptedPatch] = field(default_factory=list)
+    history: list[IterationRecord] = field(default_factory=list)
+    spent: Spent = field(default_factory=Spent)
     started_at: float = field(default_factory=time.time)
     notes: list[str] = field(default_factory=list)
+    version: int = STATE_VERSION
 
     @property
     def fixed_tests(self) -> list[str]:
@@ -122,8 +108,11 @@ class RunState:
         return sorted(set(self.baseline_failing) - set(self.remaining))
 
     def to_dict(self) -> dict:
-        """JSON-serialisable form."""
-        return asdict(self)
+        """JSON-serialisable form: the shape of ``state.json`` (see :mod:`harness.core.records`)."""
+        out = asdict(self)
+        out["accepted"] = [a.to_json() for a in self.accepted]
+        out["history"] = [h.to_json() for h in self.history]
+        return out
 
 
 class RunFiles:

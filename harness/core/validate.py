@@ -28,10 +28,10 @@ from pathlib import Path
 from harness.evaluators.pytest_runner import PytestEvaluator, TimeoutPolicy
 from harness.evaluators.verdict import TestResult
 from harness.core.evidence import CoverageIndex, rank_key
-from harness.core.localize import is_protected
+from harness.core.localize import is_editable, is_protected
 from harness.core.outcome import Baseline, Gate, Outcome
 from harness.core.plausible import Window, choose
-from harness.core.stages import CandidateStages, _changed_lines  # noqa: F401 (_changed_lines: its old home)
+from harness.core.stages import CandidateStages
 from sandbox.patch import Patch, PatchError
 from sandbox.worktree import Worktree
 
@@ -59,9 +59,9 @@ class Validator(CandidateStages):
     Attributes:
         evaluator_errors: evaluations in a row where an evaluator could not run
             (the ``evaluator_error`` stop rule reads it); ``last_error`` says why.
-        fault: set when a worktree slot cannot run, without any patch, the tests the
-            baseline ran: an evaluator fault, not the candidates'. No candidate is
-            started after it (the ``evaluator_error`` stop rule fires with this text).
+        cannot_run: set when a worktree slot cannot run, without any patch, the tests the
+            baseline ran: the evaluator cannot run there, whatever the candidate. No candidate
+            is started after it (the ``evaluator_error`` stop rule fires with this text).
         partial_as_lead: viable partial fixes are kept in ``leads`` (best first) instead of
             being chosen; the loop sets it for generators that build on them.
         window: how many candidates (and for how long) are still validated after the
@@ -96,7 +96,7 @@ class Validator(CandidateStages):
         self.leads: list[Outcome] = []
         self.window = window or Window(fraction=None)
         self.last_error = ""
-        self.fault = ""
+        self.cannot_run = ""
         self._sound: set[Path] = set()  # slots seen running the failing tests without a patch
         self.flaky: set[str] = set()
         self.regressions: set[str] = set()
@@ -162,7 +162,7 @@ class Validator(CandidateStages):
             while pending and pending[0].done():
                 outcome = pending.pop(0).result()
                 order += 1
-                if outcome is not None and outcome.complete:
+                if outcome is not None and outcome.plausible:
                     outcome.order = order
                     plausible.append(outcome)
                     if budget is None:  # the candidates already started after it count too
@@ -185,10 +185,10 @@ class Validator(CandidateStages):
         return best
 
     def _may_start(self, pending: list[Future], deadline: float, budget: int | None) -> bool:
-        """A slot is free, the lookahead and the comparison budget allow another, no fault."""
+        """A slot is free, the lookahead and the comparison budget allow another, the evaluator can run."""
         running = sum(not f.done() for f in pending)
         return (running < len(self.slots) and len(pending) < self.LOOKAHEAD * len(self.slots)
-                and (budget is None or budget > 0) and time.monotonic() < deadline and not self.fault)
+                and (budget is None or budget > 0) and time.monotonic() < deadline and not self.cannot_run)
 
     @staticmethod
     def _choose(plausible: list[Outcome], on_outcome: Callable[[Outcome], None], window: dict) -> Outcome:
@@ -197,7 +197,7 @@ class Validator(CandidateStages):
         chosen = choose(plausible)
         for o in plausible:
             o.accepted = o is chosen
-        chosen.plausible = len(plausible)
+        chosen.plausible_patches = len(plausible)
         chosen.alternatives = [o.patch.description for o in plausible if o is not chosen]
         chosen.window = window
         for o in plausible:
@@ -214,13 +214,13 @@ class Validator(CandidateStages):
             self.baseline.results[tid] = TestResult(tid, "passed", "", (), old.duration)
 
     def _evaluate(self, patch: Patch, deadline: float) -> Outcome | None:
-        if time.monotonic() >= deadline or self.fault:
+        if time.monotonic() >= deadline or self.cannot_run:
             return None
         bad = [f for f in patch.files if is_protected(f, self.protected)]
         if bad:
             return Outcome(patch, False, f"touches protected path {bad[0]} (tests and test "
                            "configuration may not be edited)", "policy")
-        outside = [f for f in patch.files if not is_protected(f, self.editable)]
+        outside = [f for f in patch.files if not is_editable(f, self.editable)]
         if outside:
             return Outcome(patch, False, f"touches {outside[0]}, outside the editable paths "
                            f"({', '.join(self.editable)})", "policy")
@@ -255,9 +255,9 @@ class Validator(CandidateStages):
 
     def _check_slot(self, slot: Worktree) -> None:
         """After a test run that failed to start: can this slot, without the patch, run the
-        failing tests the baseline ran? If not, the evaluator is at fault (set ``fault``)."""
+        failing tests the baseline ran? If not, the evaluator cannot run there (set ``cannot_run``)."""
         path = Path(slot.path)
-        if path in self._sound or self.fault:
+        if path in self._sound or self.cannot_run:
             return
         ids = self.baseline.failing or self.baseline.collected[:1]
         run = self.evaluator.run(path, select=ids, paths=sorted({t.split("::", 1)[0] for t in ids}),
@@ -266,7 +266,7 @@ class Validator(CandidateStages):
             self._sound.add(path)
         else:
             with self._lock:
-                self.fault = ("a worktree slot cannot run, without any patch, the tests the "
+                self.cannot_run = ("a worktree slot cannot run, without any patch, the tests the "
                               f"baseline ran: {run.error}")
 
     @property

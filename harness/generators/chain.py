@@ -8,7 +8,7 @@ to the model. Routing by cost is part of the loop (DESIGN.md, Generators).
 from __future__ import annotations
 
 from harness.core.context import Context
-from harness.generators.base import Generator, Proposal, Usage
+from harness.core.protocols import Generator, Proposal, Usage
 
 
 class ChainGenerator(Generator):

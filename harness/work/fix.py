@@ -24,19 +24,18 @@ from harness.core.errors import EXIT_BAD_INPUT, EXIT_NOT_FIXED, EXIT_OK, UsageEr
 from harness.core.loop import LoopEvent
 from harness.core.protocols import Generator
 from harness.core.session import RunSession
-from harness.core.stop import StopLimits, usd
+from harness.core.records import StopReason
+from harness.core.stop import is_fault, usd
 from harness.core.lessons import append_lesson, operator_priors, read_lessons
 from harness.core.state import RunState
 from harness.core.outcome import Baseline, Outcome
+from loops.spec import Limits
 from sandbox.patch import Patch
 from sandbox.process import SandboxPolicy
 from sandbox.process import run as run_process
 
-#: ``fix``'s options are the run configuration (the name older callers use).
-FixOptions = RunConfig
-
 __all__ = ["DEFAULT_POLICY", "DEFAULT_PROTECTED", "EXIT_BAD_INPUT", "EXIT_NOT_FIXED", "EXIT_OK",
-           "FixOptions", "FixResult", "UsageError", "fix", "resume"]
+           "FixResult", "UsageError", "fix", "resume"]
 
 
 @dataclass
@@ -62,13 +61,13 @@ class FixResult:
     def protected_by_tests(self) -> int | None:
         """Fewest passing tests executing the lines of an accepted patch (None: no patch,
         or patches validated before this was measured)."""
-        counts = [a["protected_by_tests"] for a in self.state.accepted if "protected_by_tests" in a]
+        counts = [a.protected_by_tests for a in self.state.accepted if a.protected_by_tests is not None]
         return min(counts) if counts else None
 
     @property
     def unprotected(self) -> bool:
         """An accepted patch changes lines that no test passing at the start executes."""
-        return any(a.get("unprotected") for a in self.state.accepted)
+        return any(a.unprotected for a in self.state.accepted)
 
     def to_json(self) -> dict:
         """The ``--json`` summary (documented in README)."""
@@ -85,9 +84,9 @@ class FixResult:
                 "messages": self.messages, "exit_code": self.exit_code, "sandbox": self.sandbox,
                 "cost_budget": self.cost_budget,
                 # per accepted patch: how many plausible patches it was chosen among
-                "plausible_patches": sum(a.get("plausible_patches", 0) for a in s.accepted),
-                "chosen": [a["description"] for a in s.accepted],
-                "alternatives": [x for a in s.accepted for x in a.get("alternatives", [])]}
+                "plausible_patches": sum(a.plausible_patches for a in s.accepted),
+                "chosen": [a.description for a in s.accepted],
+                "alternatives": [x for a in s.accepted for x in a.alternatives]}
 
 
 def error_json(message: str, exit_code: int = EXIT_BAD_INPUT) -> dict:
@@ -97,7 +96,7 @@ def error_json(message: str, exit_code: int = EXIT_BAD_INPUT) -> dict:
             "patch_path", "branch", "wall_seconds", "test_seconds", "candidates_tried", "iterations",
             "cost_usd", "tokens", "protected_by_tests", "unprotected", "flaky_tests", "failure_reasons",
             "sandbox", "plausible_patches", "chosen", "alternatives", "cost_budget")
-    return {**dict.fromkeys(keys), "status": "error", "stop_reason": "error", "stop_detail": message,
+    return {**dict.fromkeys(keys), "status": "error", "stop_reason": StopReason.ERROR, "stop_detail": message,
             "error": message, "messages": [], "exit_code": exit_code}
 
 
@@ -117,7 +116,7 @@ def fix(path: Path, generator: Generator, options: RunConfig,
         return result
 
 
-def cost_budget(generator: Generator, limits: StopLimits, note: Callable[[str], None]) -> str:
+def cost_budget(generator: Generator, limits: Limits, note: Callable[[str], None]) -> str:
     """Whether ``--max-cost`` can hold: ``none`` (not set), ``enforced``, or ``unenforceable``
     (a model's price is unknown, so its calls cost "unknown" USD); the last is said via ``note``
     at the start of the run. loopwright warns rather than refuses: tokens and time still bound
@@ -165,7 +164,7 @@ def _fix(run: RunSession, generator: Generator, on_event, attempts: list) -> Fix
     baseline = run.test_baseline(coverage=True)
     state = run.state
     if not baseline.failing:
-        state.status, state.stop_reason = "nothing_to_fix", "all_tests_pass"
+        state.status, state.stop_reason = "nothing_to_fix", StopReason.ALL_TESTS_PASS
         state.stop_detail = ("the tests named by --tests pass: nothing to fix" if run.config.tests
                              else f"all {len(baseline.results)} tests pass: nothing to fix")
         run.verify(baseline)
@@ -176,8 +175,8 @@ def _fix(run: RunSession, generator: Generator, on_event, attempts: list) -> Fix
     _explain_baseline(baseline, run.note)
     validator = run.validator(baseline)
     for accepted in state.accepted:  # resuming: replay what was already accepted
-        validator.accept(Outcome(Patch.from_diff(accepted["diff"], accepted["description"], accepted.get("meta")),
-                                 True, "", "full", fixed=accepted["fixed"]), worktree)
+        validator.accept(Outcome(Patch.from_diff(accepted.diff, accepted.description, accepted.meta),
+                                 True, "", "full", fixed=accepted.fixed), worktree)
     from harness.generators.mutations import OPERATOR_PRIORS  # priors are the templates' own
 
     lessons = read_lessons(run.root)
@@ -195,7 +194,7 @@ def _fix(run: RunSession, generator: Generator, on_event, attempts: list) -> Fix
         result.messages.append(f"flaky test: {t} failed with a candidate and passed when re-run alone; "
                                "it was left out of the regression checks")
     if result.unprotected:
-        result.messages.append(unprotected_warning(sum(bool(a.get("unprotected")) for a in state.accepted)))
+        result.messages.append(unprotected_warning(sum(bool(a.unprotected) for a in state.accepted)))
     return result
 
 
@@ -207,12 +206,12 @@ def _finish(run: RunSession) -> FixResult:
         wt.remove()
     run.slots = []
     patch = ""
-    if state.accepted and state.stop_reason != "evaluator_fault":
+    if state.accepted and not is_fault(state.stop_reason):
         fixed = state.fixed_tests
         run.worktree.commit(f"loopwright: fix {len(fixed)} failing test(s)\n\n"
-                            + "\n".join(f"- {a['description']}" for a in state.accepted)
+                            + "\n".join(f"- {a.description}" for a in state.accepted)
                             + f"\n\nrun {state.run_id}; fixed:\n" + "\n".join(f"  {t}" for t in fixed),
-                            sorted({f for a in state.accepted for f in a["files"]}))
+                            sorted({f for a in state.accepted for f in a.files}))
         patch = run.write_patch()
     state.spent.wall_seconds = run.elapsed()
     if state.accepted:  # a run that changed nothing taught nothing worth a lesson
@@ -273,22 +272,22 @@ def _explain_baseline(baseline: Baseline, note: Callable[[str], None]) -> None:
 
 def _lesson(repo_root: Path, state: RunState, to_tree: bool) -> None:
     sig_tests = state.baseline_failing[:10]
-    ops = [a["meta"].get("operator") for a in state.accepted if a.get("meta", {}).get("operator")]
+    ops = [a.meta.get("operator") for a in state.accepted if a.meta.get("operator")]
     lines = [f"status: {state.status} ({state.stop_reason}: {state.stop_detail})",
              f"tests: {', '.join(sig_tests)}"]
     for a in state.accepted:
-        meta = a.get("meta", {})
+        meta = a.meta
         where = f" at {meta['path']}:{meta['line']}" if meta.get("path") else ""
-        lines.append(f"fixed {len(a['fixed'])} test(s) with `{meta.get('operator', meta.get('generator', 'patch'))}`"
-                     f"{where}: {a['description']}"
+        lines.append(f"fixed {len(a.fixed)} test(s) with `{meta.get('operator', meta.get('generator', 'patch'))}`"
+                     f"{where}: {a.description}"
                      + (" (unprotected: no passing test executes the changed lines; review it)"
-                        if a.get("unprotected") else ""))
+                        if a.unprotected else ""))
     if not state.accepted:
         lines.append(f"{state.candidates_tried} candidates tried, none accepted")
     append_lesson(repo_root, state, f"{time.strftime('%Y-%m-%d')} run {state.run_id} — {state.status}",
                   lines, {"run": state.run_id, "outcome": "fixed" if state.status == "fixed" else state.status,
                           "tests": sig_tests, "operators": ops,
-                          "files": sorted({a["meta"].get("path", "") for a in state.accepted} - {""})},
+                          "files": sorted({a.meta.get("path", "") for a in state.accepted} - {""})},
                   to_tree)
 
 
