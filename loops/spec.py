@@ -81,6 +81,8 @@ class Limits:
             failure ``evaluator_error`` (``consecutive``).
         repeated_patch: proposals in a row holding only patches already tried (LSS has no
             such condition: loopwright's own rule, the same number for every loop).
+        human_rejected: patches in a row the developer rejects before the run stops (the
+            ``do`` prompt); LSS failure ``human_rejected`` (``consecutive``).
     """
 
     max_iterations: int | None = 30
@@ -90,6 +92,7 @@ class Limits:
     max_tokens: int | None = None
     evaluator_error: int | None = 3
     repeated_patch: int | None = 2
+    human_rejected: int | None = None
 
     def override(self, **kwargs: Any) -> "Limits":
         """Return a copy where each non-``None`` keyword replaces its field (CLI flags).
@@ -148,6 +151,7 @@ class LoopSpec(BaseModel):
             return min(got) if got else None
 
         iterations, errors = least("max_iterations", "value"), least("evaluator_error", "consecutive")
+        rejected = least("human_rejected", "consecutive")
         wall, stall = least("timeout", "value"), self.termination_conditions.stall
         return Limits(
             max_iterations=None if iterations is None else int(iterations),
@@ -156,7 +160,8 @@ class LoopSpec(BaseModel):
             max_cost_usd=float(self.cost_limits.cumulative_usd),
             max_tokens=self.cost_limits.token_soft_cap,
             evaluator_error=None if errors is None else int(errors),
-            repeated_patch=Limits.repeated_patch)
+            repeated_patch=Limits.repeated_patch,
+            human_rejected=None if rejected is None else int(rejected))
 
     @property
     def generator(self) -> str:

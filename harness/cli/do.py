@@ -199,9 +199,8 @@ def _execute(go, console: Console, root: Path, run_id: str, check, yes: bool, ap
     def say(message: str) -> None:
         console.print(f"[yellow]{escape(message)}[/]")
 
-    limit = [c.consecutive for c in loop.termination_conditions.failure if c.type == "human_rejected"]
     approve = auto_approve(console, check) if yes else \
-        Reviewer(console, check, max_rejections=limit[0] if limit else None)
+        Reviewer(console, check, max_rejections=loop.limits().human_rejected)
     try:
         with interrupt_guard(console):
             result = go(approve, Narrator(console), say)

@@ -152,12 +152,14 @@ class Loop:
         self.files.step("accept", iteration=self.state.iteration, digest=accepted.patch.digest,
                         fixed=accepted.fixed, description=accepted.patch.description,
                         plausible_patches=accepted.plausible_patches, alternatives=accepted.alternatives)
-        watch = accepted.protection.summary() if accepted.protection else None
-        self.state.accepted.append(AcceptedPatch(
-            accepted.patch.description, accepted.patch.diff, accepted.fixed, list(accepted.patch.files),
-            accepted.patch.meta, accepted.plausible_patches, accepted.alternatives,
-            watch and watch["protected_by_tests"], watch and watch["unprotected"],
-            watch and [ChangedLine(**c) for c in watch["changed_lines"]]))
+        record = AcceptedPatch(accepted.patch.description, accepted.patch.diff, accepted.fixed,
+                               list(accepted.patch.files), accepted.patch.meta, accepted.plausible_patches,
+                               accepted.alternatives)
+        if accepted.protection:  # what the baseline's passing tests say of the changed lines
+            watch = accepted.protection.summary()
+            record.protected_by_tests, record.unprotected = watch["protected_by_tests"], watch["unprotected"]
+            record.changed_lines = [ChangedLine(**c) for c in watch["changed_lines"]]
+        self.state.accepted.append(record)
         self._forget(accepted.patch.digest)
         self.attempts.append(Attempt(accepted.patch.digest, accepted.patch.description, True,
                                      f"accepted and applied: {accepted.reason}", accepted.patch.diff))

@@ -262,7 +262,8 @@ def is_fault(reason: str) -> bool:
 
 def task_status(reason: str) -> str:
     """How a task (instruction or review comment) ended: ``done``, ``answered`` or ``not_done``."""
-    return {StopReason.DONE: "done", StopReason.ANSWERED: "answered"}.get(reason, "not_done")
+    ended: dict[str, str] = {StopReason.DONE: "done", StopReason.ANSWERED: "answered"}
+    return ended.get(reason, "not_done")
 
 
 #: stop reason -> LES 1.0 §4 termination reason (a reason not listed is ``error``).

@@ -2,7 +2,7 @@
 
 ``templates,anthropic:MODEL`` runs the free offline repairer until it has no
 candidate left (or has had ``escalate_after`` iterations), then hands the task
-to the model. Routing by cost is part of the loop (DESIGN.md, Generators).
+to the model. Routing by cost is part of the loop (``docs/design.md``, Generators).
 """
 
 from __future__ import annotations
