@@ -1,6 +1,8 @@
 """The house rules of the layout (AGENTS.md), read from the code itself: imports point down
-only and never in a circle, no module over 400 lines, and a function over 60 lines (its
-docstring not counted) says why in a comment that contains "on purpose"."""
+only and never in a circle, no module over 400 lines, a function over 60 lines (its
+docstring not counted) says why in a comment that contains "on purpose", the run-state
+types hold typed records (no ``list[dict]``), and no stop reason is compared as a string
+outside ``harness/core/stop.py``."""
 
 from __future__ import annotations
 

@@ -58,6 +58,13 @@ class Termination(enum.StrEnum):
     ERROR = "error"
 
 
+#: One line of ``trajectory.jsonl`` as read back: ``{"step", "time", "action", ...}`` with the
+#: action's own keys (``generate``, ``evaluate``, ``accept``, ``review``, ``repeat``, ``stop``,
+#: ``baseline``, ``confirm``, ``task``, ``finish``). Free-form JSON on purpose: the trajectory is
+#: an append-only log that readers (resume, evals) take field by field, tolerating unknown keys.
+TrajectoryStep = dict[str, Any]
+
+
 @dataclass
 class Spent:
     """What a run has spent: tokens, USD (None = unknown price), wall seconds, model calls,

@@ -21,9 +21,13 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from harness.core.records import STATE_VERSION, AcceptedPatch, IterationRecord, Spent
+from harness.core.records import STATE_VERSION, AcceptedPatch, IterationRecord, Spent, TrajectoryStep
 from sandbox.gitcmd import git_common_dir
+
+if TYPE_CHECKING:
+    from harness.core.context import Attempt
 
 _RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
 
@@ -164,7 +168,7 @@ class RunFiles:
         with self.trajectory.open("a", encoding="utf-8") as fh:
             fh.write(json.dumps(rec, default=str) + "\n")
 
-    def steps(self) -> list[dict]:
+    def steps(self) -> list[TrajectoryStep]:
         """Every trajectory record so far (a line cut short by a crash is skipped)."""
         out = []
         if self.trajectory.exists():
@@ -177,7 +181,7 @@ class RunFiles:
                     out.append(rec)
         return out
 
-    def attempts(self) -> list:
+    def attempts(self) -> list[Attempt]:
         """Evaluated candidates from the trajectory, as :class:`harness.core.context.Attempt`."""
         from harness.core.context import Attempt
 
