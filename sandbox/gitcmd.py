@@ -89,6 +89,26 @@ def list_worktrees(repo: git.Repo) -> list[WorktreeEntry]:
     return out
 
 
+def config_entries(path: Path) -> list[tuple[str, str | None]]:
+    """``(key, value)`` of every entry of the config file ``path``, as git itself parses it
+    (``git config --file PATH --no-includes --list --null``: continued lines joined, quoting
+    undone; a key without ``=`` has value None). Keys are lower-case except subsections.
+
+    Raises:
+        git.GitCommandError: git cannot parse the file.
+    """
+    out = git.Git().execute(["git", "-c", SAFE_CONFIG[0], "-c", SAFE_CONFIG[1], "config", "--file",
+                             str(path), "--no-includes", "--list", "--null"],
+                            stdout_as_string=False, strip_newline_in_stdout=False)
+    entries: list[tuple[str, str | None]] = []
+    for item in out.decode("utf-8", "surrogateescape").split("\0"):
+        if not item:
+            continue
+        key, sep, value = item.partition("\n")
+        entries.append((key, value if sep else None))
+    return entries
+
+
 def hardened(cwd: Path) -> git.Git:
     """A :class:`git.Git` running in ``cwd`` with :data:`SAFE_CONFIG` (no hook, no
     file-system monitor): for the one-off commands loopwright runs outside a

@@ -78,7 +78,8 @@ def test_a_v1_state_loads_and_is_written_back_in_the_same_shape(tmp_path):
 
     write_json_atomic(out, state.to_dict())
     again = json.loads(out.read_text())
-    assert again.pop("version") == 1  # the one key a typed record adds: the shape's version
+    assert again.pop("version") == 1  # the key the typed records add: the shape's version
+    assert again.pop("settings") == {}  # added since (the resumed run's settings): absent is empty
     assert again == written
 
 

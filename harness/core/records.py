@@ -45,8 +45,9 @@ class StopReason(enum.StrEnum):
     GENERATOR_ERROR = "generator_error"  # a model call failed in a way retrying will not fix
     HUMAN_STOPPED = "human_stopped"  # the developer stopped the run (or rejected too often)
     HUMAN_REJECTED = "human_rejected"  # the detail's prefix when the rejections rule fired
-    INTERRUPTED = "interrupted"  # Ctrl-C during ``do``
-    ERROR = "error"  # the run could not start (``--json`` of a bad input)
+    INTERRUPTED = "interrupted"  # Ctrl-C or SIGTERM (the run is saved: resumable)
+    BAD_INPUT = "bad_input"  # a UsageError ended the run after it started
+    ERROR = "error"  # an exception ended the run, or it could not start (``--json`` of a bad input)
 
 
 class Termination(enum.StrEnum):

@@ -97,7 +97,8 @@ class RunSession:
         run_id = run_id or new_run_id()
         root = Path(repo.working_tree_dir)
         state = RunState(run_id, config.loop_name, str(root), repo.head.commit.hexsha,
-                         branch=BRANCH_PREFIX + run_id, generator=generator_name, python=python)
+                         branch=BRANCH_PREFIX + run_id, generator=generator_name, python=python,
+                         settings=dict(config.settings))
         files = RunFiles(root, run_id)
         files.lock()  # before anything of the run exists, so `gc` never takes it for dead
         return cls(repo, python, config, state, files, say, messages)
@@ -136,6 +137,7 @@ class RunSession:
         if not files.try_lock():  # kept from here on: the session's lock
             raise UsageError(f"run {run_id} is still running (its lock is held); wait for it or stop it")
         state.candidates_tried = files.evaluated()  # state.json may predate the last evaluations
+        state.settings = dict(config.settings)  # what it started with, and the flags given now
         python = python if config.python else (state.python or python)
         session = cls(repo, python, config, state, files, say, messages)
         for wt in session._run_worktrees():
@@ -328,10 +330,8 @@ class RunSession:
         slots and (unless ``keep``) the worktree, save the state, release the lock."""
         s = self.state
         if exc is not None and s.status == "running":
-            s.status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "error"
-            stop = rules.ended_by(exc)
-            s.stop_reason = s.stop_reason or stop.reason
-            s.stop_detail = s.stop_detail or stop.detail
+            s.status, stop = rules.ended_by(exc)
+            s.stop_reason, s.stop_detail = stop.reason, s.stop_detail or stop.detail
         try:
             if self._validator is not None:
                 self._validator.close()

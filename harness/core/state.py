@@ -29,6 +29,8 @@ from sandbox.gitcmd import git_common_dir
 if TYPE_CHECKING:
     from harness.core.context import Attempt
 
+from sandbox.redact import redact
+
 _RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
 
 
@@ -82,6 +84,8 @@ class RunState:
         started_at: Unix time of the start. notes: free remarks.
         version: the shape of ``state.json`` (:data:`~harness.core.records.STATE_VERSION`;
             a file without it is version 1).
+        settings: the user settings the run goes by (``RunConfig.settings``: name -> value);
+            ``resume`` reads them back (absent in states written before 0.1: empty).
     """
 
     run_id: str
@@ -104,6 +108,7 @@ class RunState:
     spent: Spent = field(default_factory=Spent)
     started_at: float = field(default_factory=time.time)
     notes: list[str] = field(default_factory=list)
+    settings: dict = field(default_factory=dict)
     version: int = STATE_VERSION
 
     @property
@@ -117,6 +122,13 @@ class RunState:
         out["accepted"] = [a.to_json() for a in self.accepted]
         out["history"] = [h.to_json() for h in self.history]
         return out
+
+    def __setattr__(self, name: str, value) -> None:
+        # stop_detail quotes process output (a test's message, stderr): redacted as it is set,
+        # so no summary, --json result or pull-request headline carries a secret (sandbox/redact.py)
+        if name == "stop_detail" and isinstance(value, str):
+            value = redact(value)
+        object.__setattr__(self, name, value)
 
 
 class RunFiles:

@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from harness.core.errors import UsageError
 from harness.core.records import StopReason, Termination
 from harness.core.state import RunState
 from loops.spec import Limits
@@ -249,9 +250,33 @@ def evaluator_fault(problem: str) -> Stop:
     return Stop(StopReason.EVALUATOR_FAULT, problem)
 
 
-def ended_by(exc: BaseException) -> Stop:
-    """An exception ended the run (Ctrl-C, a crash): its type name and message (500 characters)."""
-    return Stop(type(exc).__name__, str(exc)[:500])
+def ended_by(exc: BaseException) -> tuple[str, Stop]:
+    """``(status, stop)`` of a run that ``exc`` ended: Ctrl-C (or a SIGTERM raised as a
+    ``KeyboardInterrupt`` subclass whose text says so) is ``interrupted``, a
+    :class:`~harness.core.errors.UsageError` is ``bad_input`` (status ``error``), anything else
+    an ``error`` named by its type; the detail is at most 500 characters."""
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted", Stop(StopReason.INTERRUPTED, (str(exc) or "interrupted (Ctrl-C)")[:500])
+    if isinstance(exc, UsageError):
+        return "error", Stop(StopReason.BAD_INPUT, f"bad input: {exc}"[:500])
+    return "error", Stop(StopReason.ERROR, f"{type(exc).__name__}: {exc}"[:500])
+
+
+#: stop reasons whose name is not yet a phrase (older states, or an error's type)
+_WORDS = {"KeyboardInterrupt": "interrupted (Ctrl-C)", "UsageError": "bad input",
+          StopReason.ALL_TESTS_PASS: "all tests pass", StopReason.NO_PROGRESS: "no progress"}
+
+
+def reason_words(reason: str, detail: str = "") -> str:
+    """A stop reason as words, for the summary and ``status``: ``interrupted (Ctrl-C)``,
+    ``bad input: <message>``, ``max iterations`` (the recorded name with spaces), ``""`` for
+    none. ``KeyboardInterrupt``/``UsageError`` are how states before 0.1 recorded them."""
+    if reason in (StopReason.INTERRUPTED, "KeyboardInterrupt"):
+        first = detail.split("; resume with")[0].strip()
+        return first if first.startswith(("interrupted", "terminated")) else "interrupted (Ctrl-C)"
+    if reason in (StopReason.BAD_INPUT, "UsageError"):
+        return detail if detail.startswith("bad input") else f"bad input: {detail}".rstrip(": ")
+    return _WORDS.get(reason, reason.replace("_", " "))
 
 
 def is_fault(reason: str) -> bool:

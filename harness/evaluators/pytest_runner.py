@@ -1,11 +1,10 @@
 """The test evaluator: runs the target repository's pytest and returns structured results.
 
 Results come from our plugin (:mod:`harness.evaluators.plugin.loopwright_pytest`, loaded with
-``-p``) as JSON events over an inherited pipe (never a file test code could name),
-each carrying a per-run nonce; never from terminal text. A test process that dies
-mid-run (a test calling ``os._exit``, a segfault, a hang in C code killed by the
-process timeout) loses only the test that was running: it is recorded as an
-error or timeout, and the tests not yet run are run again in a new process.
+``-p``) as JSON events over an inherited pipe (never a file test code could name), each carrying
+a per-run nonce; never from terminal text. A test process that dies mid-run (a test calling
+``os._exit``, a segfault, a hang in C code killed by the process timeout) loses only the test
+that was running: it is recorded as an error or timeout, and the tests not yet run are run again.
 """
 
 from __future__ import annotations
@@ -125,7 +124,7 @@ class PytestEvaluator:
         python: target interpreter path.
         policy: sandbox policy for the test processes.
         timeouts: per-test timeout policy.
-        scratch: directory for result files (a temp dir by default).
+        scratch: directory for result files (default: its own temp dir, removed by :meth:`close`).
         fork: run tests through a per-worktree fork server (:mod:`harness.evaluators.forkserver`)
             instead of a new interpreter each time; falls back to plain processes
             when the server cannot start, or when the repository defines a module
@@ -140,7 +139,8 @@ class PytestEvaluator:
         self.python = python
         self.policy = policy or SandboxPolicy()
         self.timeouts = timeouts or TimeoutPolicy()
-        self.scratch = Path(scratch or tempfile.mkdtemp(prefix="loopwright-pytest-"))
+        self._own = None if scratch else tempfile.TemporaryDirectory(prefix="loopwright-pytest-")
+        self.scratch = Path(scratch or self._own.name)
         self.scratch.mkdir(parents=True, exist_ok=True)
         self._n = 0
         self.intervals: list[tuple[float, float]] = []
@@ -163,12 +163,13 @@ class PytestEvaluator:
         return total
 
     def close(self) -> None:
-        """Stop the fork servers."""
+        """Stop the fork servers; remove the scratch folder the evaluator made itself."""
         with self._lock:
             for server in self._servers.values():
                 if server is not None:
                     server.close()
             self._servers.clear()
+        self._own = self._own and self._own.cleanup()
 
     def _server(self, root: Path, env: dict[str, str]) -> ForkServer | None:
         with self._lock:
@@ -337,8 +338,7 @@ class PytestEvaluator:
             ),
             # No .pyc files: a same-size edit within the same second would otherwise be
             # missed by the mtime+size check, and the worktree stays clean.
-            "PYTHONDONTWRITEBYTECODE": "1",
-            "PYTHONHASHSEED": "0",
+            "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0",
         }
         nonce = secrets.token_hex(16)
         env = {"LOOPWRIGHT_NONCE": nonce, "LOOPWRIGHT_ROOT": str(root)}
