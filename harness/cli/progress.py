@@ -1,5 +1,5 @@
-"""Saying what a run is doing: the progress on stderr, stop reasons in words, and what Ctrl-C
-(or SIGTERM) prints.
+"""Saying what a run is doing: the progress on stderr and what Ctrl-C (or SIGTERM) prints
+(a stop reason in words is :func:`harness.core.stop.reason_words`).
 
 Progress goes to stderr, so stdout holds only the result (the summary, or the ``--json``
 object). On a terminal without ``--json`` it is a live view; otherwise (a pipe, a CI log,

@@ -24,7 +24,7 @@ class StopReason(enum.StrEnum):
     The names of the LSS 1.0 failure types are kept where one exists (``max_iterations``,
     ``evaluator_error``, ``human_rejected``); ``max_wall_seconds`` is LSS's ``timeout`` and
     ``max_cost_usd``/``max_tokens`` its ``cost_exceeded``, ``no_progress`` its ``stall``
-    (``/work/shared/reference/lss/lss-1.0.schema.json``, ``FailureType``). A str enum: the
+    (the LSS 1.0 JSON Schema's ``$defs.FailureType``; :class:`loops.lss.FailureCondition`). A str enum: the
     JSON is the plain name. How each maps to a LES 1.0 termination reason is
     :data:`harness.core.stop.TERMINATION`.
     """
@@ -51,7 +51,7 @@ class StopReason(enum.StrEnum):
 
 
 class Termination(enum.StrEnum):
-    """LES 1.0 §4 termination reasons (``/work/shared/reference/lss/les-1.0.md``)."""
+    """LES 1.0 §4 termination reasons (the Loop Evaluation Standard's "Termination reason" diagnostic)."""
 
     GOAL_MET = "goal_met"
     BUDGET_EXHAUSTED = "budget_exhausted"
