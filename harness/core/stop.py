@@ -238,9 +238,13 @@ def out_of_time(deadline: float | None, detail: str, now: float | None = None) -
     """The run's wall-clock budget seen from inside a model call: past ``deadline``
     (``time.monotonic()`` seconds; None: no deadline) it is ``max_wall_seconds``, with ``detail``."""
     now = time.monotonic() if now is None else now
-    if deadline is not None and now >= deadline:
-        return Stop(StopReason.MAX_WALL_SECONDS, detail)
-    return None
+    return time_is_up(detail) if deadline is not None and now >= deadline else None
+
+
+def time_is_up(detail: str) -> Stop:
+    """The run's wall-clock budget ran out (``max_wall_seconds``), as seen by whoever holds the
+    deadline (a model call's retry policy that gave up for it), with ``detail``."""
+    return Stop(StopReason.MAX_WALL_SECONDS, detail)
 
 
 def evaluator_fault(problem: str) -> Stop:

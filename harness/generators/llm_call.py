@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 import tenacity
 
 from harness.core.protocols import BudgetExceeded, GeneratorError, Usage
-from harness.core.stop import out_of_time
+from harness.core.stop import out_of_time, time_is_up
 from harness.generators.pricing import Price, cost_usd
 from harness.generators.retrying import RetryPolicy, TransientError, deadline_fired, parse_retry_after, retrying
 from harness.generators.tokens import TokenCounter
@@ -98,9 +98,9 @@ class ModelCall:
         except TransientError as exc:
             attempts = policy.statistics.get("attempt_number", 1)
             if deadline_fired(policy):  # the retry policy saw the deadline (harness.core.stop says its name)
-                stop = out_of_time(deadline, f"{self.name}: no time left for another attempt within the "
-                                   f"run's time budget after {attempts} attempt(s) over {_since(start)}; "
-                                   f"last error: {exc}", now=deadline)
+                stop = time_is_up(f"{self.name}: no time left for another attempt within the "
+                                  f"run's time budget after {attempts} attempt(s) over {_since(start)}; "
+                                  f"last error: {exc}")
                 raise BudgetExceeded(stop.reason, stop.detail) from exc
             raise GeneratorError(
                 f"{self.name}: gave up after {attempts} attempts over {_since(start)}: "
