@@ -142,6 +142,8 @@ def _run(job: dict, task: dict, repo: Path, tmp: Path, row: dict, files: dict) -
     else:
         row["status"] = summary.get("status") or "error"
         row["summary"] = {k: v for k, v in summary.items() if k != "patch"}
+        # what judged the patches: a configured evaluator that could not run is "skipped: why"
+        row["evaluators"] = summary.get("evaluators")
         if row["status"] == "error":  # the run's own reason (no tests collected, no pytest, ...)
             row["error"] = str(summary.get("error") or summary.get("stop_detail") or f"exit {rc}")[-2000:]
     run_dir = _run_dir(repo, (summary or {}).get("run_id"))

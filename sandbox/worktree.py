@@ -21,6 +21,7 @@ from pathlib import Path
 import git
 
 from sandbox import safefs
+from sandbox.carry import carry_ignored
 from sandbox.gitcmd import admin_dir, harden, worktree_git
 from sandbox.patch import Patch, PatchError, apply_patch, patched_texts
 
@@ -86,6 +87,8 @@ class Worktree:
             read at creation; None: read from the worktree's ``.git`` file when needed.
         tree: sha of the tree of validated texts its files must hold (:meth:`accept`);
             None: HEAD's. validated: ``{path: text}`` accepted since HEAD (None: deleted).
+        carried: ignored files copied from the user's checkout when it was made
+            (:func:`sandbox.carry.carry_ignored`: generated version files, in-place builds).
     """
 
     repo: git.Repo
@@ -95,12 +98,14 @@ class Worktree:
     tree: str | None = None
     validated: dict[str, str | None] = field(default_factory=dict)
     base_bytes: int = -1  # bytes of its files in the validated state (-1: not measured yet)
+    carried: list[str] = field(default_factory=list)
 
     @classmethod
     def create(cls, repo: git.Repo, name: str, branch: str | None, commit: str = "HEAD") -> Worktree:
         """``git worktree add`` a new worktree named ``name`` at ``commit``.
 
-        With ``branch`` the worktree gets that new branch; otherwise it is detached.
+        With ``branch`` the worktree gets that new branch; otherwise it is detached. The
+        ignored files the packages need are copied in from the user's checkout (:attr:`carried`).
 
         Raises:
             RepoError: git refused (e.g. the branch already exists).
@@ -115,7 +120,8 @@ class Worktree:
             repo.git.worktree(*args)
         except git.GitCommandError as exc:
             raise RepoError(f"could not create worktree {path}: {exc.stderr.strip()}") from exc
-        return cls(repo, path, branch, admin_dir(path), base_bytes=disk_bytes(path))
+        return cls(repo, path, branch, admin_dir(path), carried=carry_ignored(repo, path),
+                   base_bytes=disk_bytes(path))  # carried first: they are part of its base
 
     def apply(self, patch: Patch) -> dict[str, str | None]:
         """Apply ``patch`` to the files (no link followed, :mod:`sandbox.safefs`); returns the
@@ -136,7 +142,8 @@ class Worktree:
         writing files back: ``read-tree --reset -u`` (what ``reset --hard`` does: links,
         replaced directories and changed files are rewritten by git, which does not follow
         a link in the worktree) and ``clean -ffdx`` (every untracked or ignored file). When
-        git cannot (a directory made unreadable), the worktree is rebuilt.
+        git cannot (a directory made unreadable), the worktree is rebuilt. The ignored files
+        carried in at creation are then copied again from the user's checkout.
 
         Raises:
             PatchError: the worktree can neither be reset nor rebuilt.
@@ -147,6 +154,8 @@ class Worktree:
             wt.clean("-ffdxq")
         except git.GitCommandError:
             self._rebuild()
+        if self.carried:  # clean removed them with every other ignored file: from the checkout again
+            self.carried = carry_ignored(self.repo, self.path)
 
     def _rebuild(self) -> None:
         head = self.git().rev_parse("HEAD").strip()

@@ -96,3 +96,19 @@ def test_run_pytest_imports_a_src_layout_package_from_the_tree(tmp_path):
                                                     "\n\ndef test_three():\n    assert sq(3) == 9\n")
     rc, failing = run_pytest(Path(sys.executable), tmp_path, timeout=120)
     assert (rc, failing) == (1, {"tests/test_sq.py::test_three"})
+
+
+def test_an_sdist_whose_build_backend_needs_a_wheel_downloads(tmp_path, monkeypatch):
+    """The isolated download (when the backend is not installed here) takes the build requirements
+    as wheels: only the package itself must be an sdist (``--no-binary PACKAGE``, not ``:all:``,
+    which built setuptools and its own build requirements from source, minutes per download)."""
+    from evals.release_trees import source_tree
+    from tests.wheelhouse import wheel
+
+    index = tmp_path / "index"
+    wheel(index, "lwhelper", "1.0", {"lwhelper.py": "HELP = 1\n"})  # a wheel only: no sdist of it anywhere
+    sdist(index, "needshelp", "2.0", {"needshelp.py": "X = 1\n"}, build_requires=("lwhelper",))
+    for key, value in offline_pip_env(index).items():
+        monkeypatch.setenv(key, value)
+    tree = source_tree("needshelp", "2.0", tmp_path / "cache")
+    assert (tree / "needshelp.py").read_text() == "X = 1\n"

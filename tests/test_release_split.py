@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 
 from evals.release_pairs import load_suite, write_suite
+from evals.release_trees import MAX_CHANGED_LINES
 from evals.release_split import HELDOUT_FILE, SEED, TUNE_FILE, TUNED, library, main, split
 
 
@@ -58,3 +59,9 @@ def test_shipped_halves_follow_the_rule():
     assert all(where[library(t)] == "tune" for t in tune)
     assert all(where[library(t)] == "heldout" for t in held)
     assert len({t["id"] for t in tune + held}) == len(tune + held)
+    for t in held:  # the held-out tasks are mined the same way as the tune half (test_release_pairs checks it)
+        spec = t["repo"]["release_pair"]
+        changed = [ln for ln in t["gold_patch"].splitlines() if ln[:1] in "+-" and not ln.startswith(("+++", "---"))]
+        assert f"+++ b/{spec['file']}" in t["gold_patch"] and 1 <= len(changed) <= MAX_CHANGED_LINES, t["id"]
+        assert t["command"] == "fix" and t["tests"] and spec["old"] != spec["new"]
+    assert "random.Random(21)" in load_suite(HELDOUT_FILE)["description"] if held else True

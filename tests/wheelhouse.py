@@ -106,12 +106,29 @@ def repack(names: list[str], folder: Path) -> list[Path]:
     return out
 
 
-def sdist(folder: Path, name: str, version: str, files: dict[str, str]) -> Path:
-    """``folder/NAME-VERSION.tar.gz``: ``files`` under one top folder, PKG-INFO and the in-tree backend."""
+def wheel(folder: Path, name: str, version: str, files: dict[str, str]) -> Path:
+    """``folder/NAME-VERSION-py3-none-any.whl`` holding ``files`` (a pure-Python distribution)."""
     folder.mkdir(parents=True, exist_ok=True)
+    info = f"{name}-{version}.dist-info"
+    path = folder / f"{name}-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(path, "w") as zf:
+        for rel, text in files.items():
+            zf.writestr(rel, text)
+        zf.writestr(f"{info}/METADATA", f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
+        zf.writestr(f"{info}/WHEEL", "Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
+        zf.writestr(f"{info}/RECORD", "")
+    return path
+
+
+def sdist(folder: Path, name: str, version: str, files: dict[str, str], build_requires: tuple[str, ...] = ()) -> Path:
+    """``folder/NAME-VERSION.tar.gz``: ``files`` under one top folder, PKG-INFO and the in-tree backend,
+    which imports each module of ``build_requires`` first (so it builds only where they are installed)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    requires = ", ".join(f'"{r}"' for r in build_requires)
     files = {"PKG-INFO": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
-             "pyproject.toml": '[build-system]\nrequires = []\nbuild-backend = "backend"\nbackend-path = ["."]\n',
-             "backend.py": BACKEND, **files}
+             "pyproject.toml": f'[build-system]\nrequires = [{requires}]\nbuild-backend = "backend"\n'
+                               'backend-path = ["."]\n',
+             "backend.py": "".join(f"import {r}\n" for r in build_requires) + BACKEND, **files}
     path = folder / f"{name}-{version}.tar.gz"
     with tarfile.open(path, "w:gz") as tf:
         for rel, text in files.items():

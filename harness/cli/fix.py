@@ -88,6 +88,10 @@ def _summary(console: Console, result: FixResult) -> None:
         table.add_row("flaky", t)
     table.add_row("candidates", f"{s.candidates_tried} in {s.iteration} iteration(s)")
     table.add_row("time", f"{s.spent.wall_seconds:.1f} s ({s.spent.test_seconds:.1f} s in test processes)")
+    if result.python:
+        table.add_row("python", Text(f"{result.python} ({result.python_why})", overflow="fold"))  # never cut
+    for eid, what in result.evaluators.items():
+        table.add_row(eid, f"[bold red]{escape(what)}[/]" if what.startswith("skipped:") else escape(what))
     if s.spent.model_calls:
         cost = "unknown" if s.spent.cost_usd is None else f"${s.spent.cost_usd:.4f}"
         table.add_row("model", f"{s.spent.model_calls} calls, {s.spent.tokens} tokens, {cost}")
@@ -281,15 +285,18 @@ def _gc_scratch(where: Path, dead: set[str]) -> list[str]:
 
 
 @commands.command("doctor")
-def doctor_cmd(repo: Repo = Path("."), python: Python = None) -> None:
-    """Check git, the target interpreter, pytest, the evaluator tools and the sandbox policy."""
+def doctor_cmd(repo: Repo = Path("."), python: Python = None, lint: Lint = None, types: Types = None) -> None:
+    """Check git, the target interpreter, pytest, the evaluator tools and the sandbox policy.
+
+    The interpreter and the evaluators are decided by the same functions as `fix` uses
+    (with the same --python/--lint/--types): a configured evaluator that cannot run is shown
+    as skipped, as `fix` goes on without it; one that --lint/--types asks for is a problem."""
     import shutil
     import subprocess
 
-    from harness.evaluators.lint import RuffEvaluator
-    from harness.evaluators.pytest_runner import EvaluatorError, check_pytest, resolve_python
-    from harness.evaluators.types import TypeCheckEvaluator
     from harness.core.config import DEFAULT_POLICY
+    from harness.core.gates import check_evaluators
+    from harness.evaluators.interpreter import EvaluatorError, check_pytest, choose_python
 
     if not repo.exists():
         raise bad_input(UsageError(f"{repo} does not exist; give the path of a git repository "
@@ -298,32 +305,35 @@ def doctor_cmd(repo: Repo = Path("."), python: Python = None) -> None:
     table = Table("check", "result", show_header=False)
     problems = 0
 
-    def row(name, ok, text, optional=False):
+    def row(name, ok, text, warn=False):
         nonlocal problems
-        problems += 0 if ok or optional else 1
-        missing = "[yellow]optional, not installed[/]" if optional else "[red]missing[/]"
-        table.add_row(name, f"[green]ok[/] {text}" if ok else f"{missing} {text}")
+        problems += 0 if ok or warn else 1
+        mark = "[green]ok[/]" if ok else "[bold yellow]warning[/]" if warn else "[red]missing[/]"
+        table.add_row(name, f"{mark} {escape(text)}")
 
     git_exe = shutil.which("git")
     row("git", bool(git_exe), subprocess.run([git_exe, "--version"], capture_output=True, text=True).stdout.strip()
         if git_exe else "install git")
-    root = repo.resolve()
+    root = _repo_root(repo) if _in_git(repo) else repo.resolve()
+    target = None
     try:
-        target = resolve_python(root, python)
-        row("interpreter", True, target)
+        target, why = choose_python(root, python)
+        row("interpreter", True, f"{target} ({why})")
         try:
             row("pytest", True, check_pytest(target, root))
         except EvaluatorError as exc:
             row("pytest", False, str(exc))
     except EvaluatorError as exc:
         row("interpreter", False, str(exc))
-        target = None
-    ruff = RuffEvaluator()
-    row("ruff (lint)", ruff.available(), "available" if ruff.available()
-        else "pip install ruff (the lint evaluator will be skipped)", optional=True)
-    ok = TypeCheckEvaluator(python=target).available() if target else False
-    row("mypy/pyright (types)", ok, "available" if ok
-        else "pip install mypy (the type evaluator will be skipped)", optional=True)
+    if target:
+        try:
+            config = run_config(builtin_spec("fix-failing-tests"), root,
+                                run_flags(dict(python=python, lint=lint, types=types)))
+            for eid, check in check_evaluators(config, target, root).items():
+                row(f"{eid} evaluator", check.runs or check.text.startswith("off:"), check.text,
+                    warn=check.skipped)
+        except UsageError as exc:
+            row("evaluators", False, str(exc))
     console.print(table)
     policy = Table("sandbox policy", "", show_header=True)
     for k, v in DEFAULT_POLICY.describe().items():
@@ -335,6 +345,16 @@ def doctor_cmd(repo: Repo = Path("."), python: Python = None) -> None:
                   "namespaces, or LOOPWRIGHT_SANDBOX=weak); tests can write outside the worktree and "
                   "`loopwright ci` refuses to run without --allow-weak-sandbox")
     raise typer.Exit(0 if problems == 0 else 1)
+
+
+def _in_git(path: Path) -> bool:
+    from sandbox.worktree import RepoError, open_repo
+
+    try:
+        open_repo(path)
+        return True
+    except RepoError:
+        return False
 
 
 def _repo_root(repo: Path) -> Path:

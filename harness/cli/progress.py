@@ -24,6 +24,7 @@ from rich.text import Text
 from harness.cli.common import interrupted
 from harness.core.errors import EXIT_INTERRUPTED
 from harness.core.loop import LoopEvent
+from harness.core.records import StopReason
 
 #: without a live view, a progress line after this many candidates in one iteration
 EVERY = 16
@@ -107,7 +108,7 @@ def stopped(exc: KeyboardInterrupt, repo: Path, run_id: str, as_json: bool) -> t
         state.stop_detail = f"{state.stop_detail.split('; resume with')[0]}; resume with `{hint}`"
         files.save(state)
     if as_json:
-        out = {"run_id": run_id, "status": "interrupted", "stop_reason": "interrupted",
+        out = {"run_id": run_id, "status": "interrupted", "stop_reason": StopReason.INTERRUPTED,
                "stop_detail": f"interrupted ({how})", "resume": hint if state else None,
                "exit_code": EXIT_INTERRUPTED}
         print(json.dumps(out, indent=2))

@@ -59,7 +59,7 @@ class RunConfig:
 
     Attributes:
         loop_name: the LSS loop this run follows.
-        python: target interpreter (None: REPO/.venv, else the current one).
+        python: target interpreter (None: $VIRTUAL_ENV, else REPO/.venv, else the current one).
         limits: the run's budgets, the stop rules' numbers (:class:`loops.spec.Limits`).
         protected: globs a patch may not touch (``protected_paths``).
         editable: globs every file of a patch must match (``editable_paths``).
@@ -223,7 +223,8 @@ SETTINGS = (
             "templates,anthropic:MODEL (default: templates, escalating to a model when OPENAI_API_KEY or "
             "ANTHROPIC_API_KEY is set)", metavar="SPEC"),
     Setting("base_url", str, "API root of an OpenAI-compatible server (Ollama, vLLM, ...)", metavar="URL"),
-    Setting("python", str, "target interpreter (default: REPO/.venv, else this one)", metavar="PATH"),
+    Setting("python", str, "target interpreter (default: the active $VIRTUAL_ENV, else REPO/.venv, else "
+            "loopwright's own)", metavar="PATH"),
     Setting("max_iterations", int, "stop after N iterations (generator calls; review/ci: per comment or fix)",
             low=1, metavar="N"),
     Setting("max_seconds", float, "stop after this many wall-clock seconds (review/ci: per comment or fix)",
@@ -237,9 +238,11 @@ SETTINGS = (
     Setting("max_diff_lines", int, "largest patch accepted (added + removed lines; loop default 40)", low=1,
             metavar="LINES"),
     Setting("lint", bool, "on: reject patches that add ruff diagnostics even if the repository does not "
-            "configure ruff; off: no lint evaluator (default: lint when configured)"),
-    Setting("types", bool, "on: reject patches that add type errors (mypy/pyright) even if not configured; "
-            "off: no type evaluator (default: types when configured)"),
+            "configure ruff (exit 2 if it cannot run); off: no lint evaluator (default: lint when configured; "
+            "one that cannot run is skipped, and the run says so)"),
+    Setting("types", bool, "on: reject patches that add type errors (mypy/pyright) even if not configured "
+            "(exit 2 if none can run); off: no type evaluator (default: types when configured; one that cannot "
+            "run is skipped, and the run says so)"),
     Setting("tests", list, "work on these failing tests only (pytest node ids or file paths; repeat the "
             "flag for more); every test still counts for regressions", metavar="NODEID"),
     Setting("keep", bool, "keep the run's worktrees after the run"),

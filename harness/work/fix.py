@@ -19,6 +19,8 @@ from pathlib import Path
 
 import git
 
+from harness.core.baseline import why_no_candidates
+from harness.core.checkout import worktree_only_failures
 from harness.core.config import DEFAULT_POLICY, DEFAULT_PROTECTED, RunConfig
 from harness.core.evidence import describe, missing_module, syntax_errors, unprotected_warning
 from harness.core.errors import EXIT_BAD_INPUT, EXIT_NOT_FIXED, EXIT_OK, UsageError
@@ -47,6 +49,9 @@ class FixResult:
     Attributes:
         flaky: tests that failed with a candidate and passed when re-run alone.
         reasons: test id -> why it still fails (``timed out after 60 s``, the message).
+        python, python_why: the target interpreter and why it was chosen.
+        evaluators: evaluator id -> what it was in this run (``"pytest 8.3.2"``, ``"mypy 1.11.2"``,
+            ``"skipped: pyright is configured but node is not installed"``, ``"off: ..."``).
     """
 
     state: RunState
@@ -58,6 +63,9 @@ class FixResult:
     reasons: dict[str, str] = field(default_factory=dict)
     cost_budget: str = "none"  # --max-cost: "none" (not set), "enforced" or "unenforceable"
     sandbox: str = ""  # "strong" (bubblewrap) or "weak" (see sandbox.process)
+    python: str = ""
+    python_why: str = ""
+    evaluators: dict[str, str] = field(default_factory=dict)
 
     @property
     def protected_by_tests(self) -> int | None:
@@ -85,7 +93,8 @@ class FixResult:
                 "protected_by_tests": self.protected_by_tests, "unprotected": self.unprotected,
                 "flaky_tests": self.flaky, "failure_reasons": {t: self.reasons.get(t, "") for t in s.remaining},
                 "messages": self.messages, "exit_code": self.exit_code, "sandbox": self.sandbox,
-                "cost_budget": self.cost_budget,
+                "cost_budget": self.cost_budget, "python": self.python, "python_why": self.python_why,
+                "evaluators": self.evaluators,
                 # per accepted patch: how many plausible patches it was chosen among
                 "plausible_patches": sum(a.plausible_patches for a in s.accepted),
                 "chosen": [a.description for a in s.accepted],
@@ -99,7 +108,8 @@ def error_json(message: str, exit_code: int = EXIT_BAD_INPUT) -> dict:
     keys = ("run_id", "stop_reason", "stop_detail", "fixed_tests", "remaining_failures", "patch",
             "patch_path", "branch", "wall_seconds", "test_seconds", "candidates_tried", "iterations",
             "cost_usd", "tokens", "protected_by_tests", "unprotected", "flaky_tests", "failure_reasons",
-            "sandbox", "plausible_patches", "chosen", "alternatives", "cost_budget")
+            "sandbox", "plausible_patches", "chosen", "alternatives", "cost_budget", "python", "python_why",
+            "evaluators")
     return {**dict.fromkeys(keys), "status": "error", "stop_reason": StopReason.ERROR, "stop_detail": message,
             "error": message, "messages": [], "exit_code": exit_code}
 
@@ -174,7 +184,9 @@ def _fix(run: RunSession, generator: Generator, on_event, attempts: list) -> Fix
                              else f"all {len(baseline.results)} tests pass: nothing to fix")
         run.verify(baseline)
         return _finish(run)
-    missing = _missing_dependency(run.root, baseline, run.python, run.config.policy)
+    # an import failure that only the worktree has is the environment's, not a bug to mutate away
+    differs = worktree_only_failures(run.test_evaluator(), run.repo, baseline, run.config.policy.mode() == "strong")
+    missing = differs or _missing_dependency(run.root, baseline, run.python, run.config.policy)
     if missing:
         raise UsageError(missing)
     _explain_baseline(baseline, run.note)
@@ -192,6 +204,8 @@ def _fix(run: RunSession, generator: Generator, on_event, attempts: list) -> Fix
     # the confirmation run's processes are test time too (wall_seconds, set at the finish, has them)
     state.spent.test_seconds = round(loop.test_seconds_before + validator.evaluator.busy_seconds(), 3)
     result = _finish(run)
+    if not state.candidates_tried and state.status != "fixed" and (why := why_no_candidates(baseline)):
+        result.messages.append(f"no candidate was generated: {why}")
     result.flaky = sorted(validator.flaky)
     result.reasons = {t: redact(describe(baseline.results[t])) for t in state.remaining if t in baseline.results}
     for t in result.flaky:
@@ -248,7 +262,8 @@ def _finish(run: RunSession) -> FixResult:
     run.files.save(state)
     code = EXIT_OK if state.status in ("fixed", "nothing_to_fix") else EXIT_NOT_FIXED
     return FixResult(state, code, patch, str(run.files.patch) if patch else "", run.messages,
-                     sandbox=run.config.policy.mode())
+                     sandbox=run.config.policy.mode(), python=run.python, python_why=run.python_why,
+                     evaluators=run.evaluators())
 
 
 def _apply_to_user_tree(repo: git.Repo, patch_path: Path, text: str) -> str:
