@@ -37,7 +37,7 @@ from harness.core.protocols import Generator
 from harness.core.state import RunFiles, RunState, StateError, new_run_id
 from harness.core import stop as rules
 from harness.core.gates import EvaluatorCheck, build_gates
-from harness.core.opening import _check, _network_note, _open, _python
+from harness.core.opening import check_static, open_for_run, sandbox_notes, target_python
 from harness.core.outcome import Baseline, Gate, restrict
 from harness.core.validate import Validator
 from sandbox import integrity
@@ -95,15 +95,15 @@ class RunSession:
             UsageError: not a git repository, no commits, no interpreter or pytest, or an
                 evaluator that ``--lint``/``--types`` asks for cannot run.
         """
-        repo, messages, note = _open(path, say)
+        repo, messages, note = open_for_run(path, say)
         root = Path(repo.working_tree_dir)
-        python, why, tests_tool = _python(root, config.python)
-        _network_note(config, note)
+        python, why, tests_tool = target_python(root, config.python)
+        sandbox_notes(config, note)
         if repo.is_dirty(untracked_files=False):
             note(f"your working tree has uncommitted changes; loopwright works from HEAD "
                  f"({repo.head.commit.hexsha[:8]}) and leaves them untouched")
         run_id = run_id or new_run_id()
-        checks = _check(config, repo, python, run_id, note)  # before anything of the run exists
+        checks = check_static(config, repo, python, run_id, note)  # before anything of the run exists
         state = RunState(run_id, config.loop_name, str(root), repo.head.commit.hexsha,
                          branch=BRANCH_PREFIX + run_id, generator=generator_name, python=python,
                          settings=dict(config.settings))
@@ -125,10 +125,10 @@ class RunSession:
         Raises:
             UsageError: no such run, it already finished, or it is still running.
         """
-        repo, messages, note = _open(path, say)
+        repo, messages, note = open_for_run(path, say)
         root = Path(repo.working_tree_dir)
-        python, why, tests_tool = _python(root, config.python)
-        _network_note(config, note)
+        python, why, tests_tool = target_python(root, config.python)
+        sandbox_notes(config, note)
         try:
             files = RunFiles(root, run_id, create=False)
             state = files.load()
@@ -146,8 +146,8 @@ class RunSession:
                              f"start a new one with `{start_over}`")
         if not config.python and state.python and state.python != python:
             python, why = state.python, "the interpreter the run was started with"
-            tests_tool = _python(root, python)[2]
-        checks = _check(config, repo, python, run_id, note)
+            tests_tool = target_python(root, python)[2]
+        checks = check_static(config, repo, python, run_id, note)
         if not files.try_lock():  # kept from here on: the session's lock
             raise UsageError(f"run {run_id} is still running (its lock is held); wait for it or stop it")
         state.candidates_tried = files.evaluated()  # state.json may predate the last evaluations
