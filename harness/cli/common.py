@@ -171,6 +171,8 @@ TYPES = typer.Option(None, "--types/--no-types", show_default=False,
                            "--no-types: no type evaluator (else a configured one that cannot run is exit 2).")
 LESSONS = typer.Option(False, "--lessons", help="Write the run's lesson to .loopwright/lessons.md in your "
                         "working tree (default: only if that file is tracked; else in .git/loopwright/).")
+FRESH = typer.Option(False, "--fresh", help="Ignore what earlier runs left: evaluate the candidates they rejected "
+                     "again and take the whole baseline (both are still recorded for later runs).")
 TESTS = typer.Option(None, "--tests", help="Work on these failing tests only (pytest node ids or file paths; repeat "
                       "the option for more). Every test still counts for regressions.")
 
@@ -183,6 +185,7 @@ RUN_OPTIONS: dict[str, tuple[Any, Any]] = {
     "record": (str | None, RECORD), "replay": (str | None, REPLAY), "base_url": (str | None, BASE_URL),
     "max_cost": (float | None, MAX_COST), "max_tokens": (int | None, MAX_TOKENS), "lint": (bool | None, LINT),
     "types": (bool | None, TYPES), "tests": (list[str] | None, TESTS), "lessons": (bool, LESSONS),
+    "fresh": (bool, FRESH),
 }
 
 

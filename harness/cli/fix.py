@@ -56,7 +56,8 @@ class _Progress:
 
 def _run(repo: Path, loop: LoopSpec, as_json: bool, flags: dict, *, apply: bool = False, keep: bool = False,
          run_id: str | None = None, llm: dict | None = None, force: dict | None = None,
-         tests: list[str] | None = None, fallback_model: str | None = None, lessons: bool = False) -> None:
+         tests: list[str] | None = None, fallback_model: str | None = None, lessons: bool = False,
+         fresh: bool = False) -> None:
     """Build the run configuration, run ``fix`` (or ``resume``) with the live view, print the
     summary; always ends with ``typer.Exit`` (the run's exit code, 2 on bad input)."""
     console = Console(stderr=True, quiet=as_json)
@@ -66,7 +67,7 @@ def _run(repo: Path, loop: LoopSpec, as_json: bool, flags: dict, *, apply: bool 
 
     try:
         options = run_config(loop, repo, flags, apply=apply, keep=keep, force=force, tests=tuple(tests or ()),
-                             lessons=lessons)
+                             lessons=lessons, fresh=fresh)
         spec = options.model or fallback_model or default_generator(loop)
         generator = build_generator(spec, loop, base_url=options.base_url, **(llm or {}))
         progress = _Progress(console)
@@ -136,7 +137,8 @@ def _run_shared(loop: LoopSpec, f: dict) -> None:
          _flags(f["python"], f["max_iterations"], f["max_seconds"], f["jobs"], f["generator"], f["base_url"],
                 f["max_cost"], f["max_tokens"]),
          apply=f["apply"], keep=f["keep"], llm=dict(record=f["record"], replay=f["replay"]),
-         force=dict(lint=f["lint"], types=f["types"]), tests=f["tests"], lessons=f["lessons"])
+         force=dict(lint=f["lint"], types=f["types"]), tests=f["tests"], lessons=f["lessons"],
+         fresh=f["fresh"])
 
 
 @commands.command("fix")
@@ -184,10 +186,16 @@ def resume_cmd(run_id: str = typer.Argument(..., help="The run to continue (see 
 
 
 @commands.command("status")
-def status_cmd(repo: Path = REPO, as_json: bool = RUN_JSON) -> None:
-    """List the runs of REPO with their state and stop reason (corrupted runs as corrupted)."""
+def status_cmd(repo: Path = REPO, as_json: bool = RUN_JSON,
+               kept: bool = typer.Option(False, "--kept", help="Show how much state is kept between runs "
+                                         "(runs, candidate memory, baseline cache, lessons: counts and bytes).")
+               ) -> None:
+    """List the runs of REPO with their state and stop reason (corrupted runs as corrupted);
+    with --kept, how much state loopwright keeps for REPO instead."""
     from harness.core.state import scan_runs
 
+    if kept:
+        return _status_kept(_repo_root(repo), as_json)
     runs = scan_runs(_repo_root(repo))
     if as_json:
         print(json.dumps([_status_row(e) for e in runs], indent=2))
@@ -202,6 +210,21 @@ def status_cmd(repo: Path = REPO, as_json: bool = RUN_JSON) -> None:
                       f"{len(s.fixed_tests)}/{len(s.baseline_failing)}", f"{s.spent.wall_seconds:.0f}s",
                       s.branch if s.accepted else "")
     Console().print(table if runs else "no runs yet")
+
+
+def _status_kept(root: Path, as_json: bool) -> None:
+    from harness.core.kept import usage
+
+    rows = usage(root)
+    if as_json:
+        print(json.dumps({k.kind: {"count": k.count, "bytes": k.bytes} for k in rows}, indent=2))
+        return
+    table = Table("state", "count", "bytes")
+    for k in rows:
+        table.add_row(k.kind, f"{k.count} {k.what}", f"{k.bytes:,}")
+    Console().print(table)
+    Console().print("drop it with `loopwright gc --memory/--baseline/--lessons/--runs` or `gc --all`",
+                    markup=False)
 
 
 def _status_row(entry) -> dict:
@@ -222,9 +245,16 @@ def _shown_status(state, alive: bool) -> str:
 
 
 @commands.command("gc")
-def gc_cmd(repo: Path = REPO) -> None:
+def gc_cmd(repo: Path = REPO,
+           memory: bool = typer.Option(False, "--memory", help="Also drop the candidate memory."),
+           baseline: bool = typer.Option(False, "--baseline", help="Also drop the stored baseline."),
+           lessons: bool = typer.Option(False, "--lessons", help="Also drop the lessons kept in .git/loopwright "
+                                        "(never those in your working tree)."),
+           runs_too: bool = typer.Option(False, "--runs", help="Also drop the files of finished runs."),
+           everything: bool = typer.Option(False, "--all", help="All of the above.")) -> None:
     """Remove the worktrees, empty branches and scratch directories of runs that are no longer
-    running (a run holding its lock is never touched, even before its state is written)."""
+    running (a run holding its lock is never touched, even before its state is written); with
+    --memory, --baseline, --lessons, --runs or --all, also the state kept between runs."""
     import git as gitlib
 
     from harness.core.state import scan_runs
@@ -254,8 +284,17 @@ def gc_cmd(repo: Path = REPO) -> None:
                 r.git.branch("-D", branch.name)
                 removed.append(branch.name)
     removed += _gc_scratch(worktree_root(), {e.run_id for e in runs} - alive)
+    removed += _gc_kept(root, {"memory": memory, "baseline": baseline, "lessons": lessons,
+                               "runs": runs_too}, everything)
     Console().print("\n".join(f"removed {x}" for x in removed) or "nothing to remove",  # whole paths
                     soft_wrap=True, markup=False, highlight=False)
+
+
+def _gc_kept(root: Path, chosen: dict[str, bool], everything: bool) -> list[str]:
+    """Drop the kept state the gc flags chose (:func:`harness.core.kept.drop`)."""
+    from harness.core.kept import KINDS, drop
+
+    return drop(root, set(KINDS) if everything else {k for k, on in chosen.items() if on})
 
 
 def _gc_scratch(where: Path, dead: set[str]) -> list[str]:
