@@ -1,8 +1,9 @@
 """Lessons as data: one JSON record per lesson, retrieved by what a new task is about.
 
-``lessons.md`` stays the human view (:mod:`harness.core.lessons`); beside it,
-``lessons.jsonl`` holds one record per lesson (same directory: the tree's
-``.loopwright/`` when lessons go there, else ``<git-common-dir>/loopwright/``)::
+``lessons.md`` stays the human view (:mod:`harness.core.lessons`); ``lessons.jsonl``
+holds one record per lesson, in ``<git-common-dir>/loopwright/`` unless the tree's
+``.loopwright/lessons.jsonl`` is tracked or the user asked (``--lessons``/``--apply``):
+a run adds no file to the working tree by itself::
 
     {"kind": "failing_tests", "file": "pkg/mod.py", "function": "area", "tests": [...],
      "failure": "AssertionError", "failure_line": "assert 7 == 12", "operator": "binop_swap",
@@ -28,8 +29,11 @@ import re
 import time
 from pathlib import Path
 
-from harness.core.lessons import LESSONS, STATE_DIR, lessons_path
+import git
+
+from harness.core.lessons import LESSONS, STATE_DIR
 from harness.core.state import state_dir
+from sandbox.gitcmd import harden
 
 RECORDS = "lessons.jsonl"
 MAX_DIFF_CHARS = 3000  # per record stored
@@ -132,13 +136,26 @@ def record_lesson(repo_root: Path, worktree: Path, state, messages: dict[str, st
                      "operator": meta.get("operator") or meta.get("generator") or "",
                      "summary": scrub(((a or {}).get("description") or "")[:300]),
                      "diff": scrub(((a or {}).get("diff") or "")[:MAX_DIFF_CHARS])})
-    target = lessons_path(repo_root, to_tree).with_name(RECORDS)
+    target = records_paths(repo_root)[0]
+    if not to_tree and not _tracked(repo_root, f"{STATE_DIR}/{RECORDS}"):
+        target = records_paths(repo_root)[1]
     target.parent.mkdir(parents=True, exist_ok=True)
     with target.open("a", encoding="utf-8") as fh:
         fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
         for rec in recs:
             fh.write(json.dumps(rec, sort_keys=True) + "\n")
     return target
+
+
+def _tracked(repo_root: Path, rel: str) -> bool:
+    repo = harden(git.Repo(repo_root))
+    try:
+        repo.git.ls_files("--error-unmatch", "--", rel)
+        return True
+    except git.GitCommandError:
+        return False
+    finally:
+        repo.close()
 
 
 def _first_changed_line(diff: str) -> int:

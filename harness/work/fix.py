@@ -175,7 +175,9 @@ def _fix(run: RunSession, generator: Generator, on_event, attempts: list) -> Fix
         state.stop_detail = ("the tests named by --tests pass: nothing to fix" if run.config.tests
                              else f"all {len(baseline.results)} tests pass: nothing to fix")
         run.verify(baseline)
-        return _finish(run)
+        result = _finish(run)
+        result.baseline_reused = baseline.reused
+        return result
     missing = _missing_dependency(run.root, baseline, run.python, run.config.policy)
     if missing:
         raise UsageError(missing)
