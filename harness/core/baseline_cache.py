@@ -16,7 +16,7 @@ it executed and of its test file, under two keys for the whole suite:
 :meth:`BaselineCache.run` then runs only: the tests that executed a file whose content
 changed (or a file that imports, directly or through others, a changed module: an
 import-time constant is read without executing a line of the module it lives in), the
-tests without coverage, and the test files that are new or changed (whole files, so new
+tests without coverage (skipped ones excepted: their test file and its imports decide them), and the test files that are new or changed (whole files, so new
 tests in them are collected). Any doubt runs everything: no earlier baseline, ``--fresh``,
 another environment or configuration, a new Python file while ``python_files`` is
 configured (it may be a test file under another name). The reused results keep their
@@ -152,8 +152,8 @@ class BaselineCache:
             if self._hash(test_file) == "missing":
                 continue  # its file is gone: so is the test
             hit = sorted(set(t["deps"]) & changed)
-            if not t["coverage"]:
-                rerun[tid] = "no coverage was recorded for it"
+            if not t["coverage"] and t["result"]["outcome"] != "skipped":  # a skip runs no line: its
+                rerun[tid] = "no coverage was recorded for it"  # test file (and its imports) decide it
             elif hit:
                 rerun[tid] = f"it executed {hit[0]}, which changed" if hit[0] != test_file else "its test file changed"
         select = sorted(set(rerun) | {t.split("::", 1)[0] for t in rerun if t.split("::", 1)[0] in changed}
