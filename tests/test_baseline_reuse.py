@@ -20,7 +20,7 @@ from harness.work.fix import FixOptions, fix
 from tests.conftest import PYTHON, git, write_tree
 
 FILES = {
-    "calc/__init__.py": "",
+    "calc/__init__.py": "from calc.add import add  # noqa: F401\nfrom calc.mul import mul  # noqa: F401\n",
     "calc/add.py": """
         def add(a, b):
             return a + b
@@ -146,3 +146,17 @@ def test_a_second_fix_run_reuses_the_baseline_and_says_so(make_repo):
     second = fix(root, TemplateGenerator(), opts)
     assert second.to_json()["baseline_reused"] == ALL
     assert any("reused 5 of 5 test results" in m for m in second.messages)
+
+
+def test_a_changed_import_time_constant_reruns_the_tests_that_read_it(make_repo, evaluator):
+    files = {**FILES, "calc/consts.py": "OFFSET = 0\n",
+             "calc/add.py": "from calc.consts import OFFSET\n\n\ndef add(a, b):\n    return a + b + OFFSET\n"}
+    root = make_repo(files)
+    first, _ = baseline(root, evaluator)
+    assert all(r.ok for r in first.results.values())
+    write_tree(root, {"calc/consts.py": "OFFSET = 1\n"})  # no test executes a line of consts.py
+    git(root, "commit", "-qam", "offset")
+    second, cache = baseline(root, evaluator)
+    assert {t for t, r in second.results.items() if not r.ok} == {
+        "tests/test_add.py::test_add_small", "tests/test_add.py::test_add_zero", "tests/test_add.py::test_add_neg"}
+    assert cache.reused <= 2  # the mul tests may be reused: nothing they import reads OFFSET

@@ -14,10 +14,12 @@ it executed and of its test file, under two keys for the whole suite:
   ``conftest.py`` of the tree (their hashes, file by file).
 
 :meth:`BaselineCache.run` then runs only: the tests that executed a file whose content
-changed (or a file that imports, directly or through others, a changed module: an
-import-time constant is read without executing a line of the module it lives in), the
-tests without coverage (skipped ones excepted: their test file and its imports decide them), and the test files that are new or changed (whole files, so new
-tests in them are collected). Any doubt runs everything: no earlier baseline, ``--fresh``,
+changed, or a file that imports (directly or through others) a module whose module-level
+code changed (an import-time constant is read without executing a line of the module it
+lives in; a change inside a function body matters only to the tests that execute it), the
+tests without coverage (skipped ones excepted: their test file and its imports decide
+them), and the test files that are new or changed (whole files, so new tests in them are
+collected). Any doubt runs everything: no earlier baseline, ``--fresh``,
 another environment or configuration, a new Python file while ``python_files`` is
 configured (it may be a test file under another name). The reused results keep their
 duration, coverage and message; the summary line says how many were reused and why the
@@ -29,6 +31,7 @@ and dependency changes are.
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import os
@@ -145,7 +148,8 @@ class BaselineCache:
             return evaluator.run(root, **kw)
         tests = cached["tests"]
         changed = {f for f, h in cached["known"].items() if self._hash(f) != h}
-        changed |= self._importers(changed, files)
+        shapes = cached.get("shapes", {})
+        changed |= self._importers({f for f in changed if shapes.get(f) is None or self._shape(f) != shapes[f]}, files)
         rerun: dict[str, str] = {}
         for tid, t in tests.items():
             test_file = tid.split("::", 1)[0]
@@ -179,8 +183,23 @@ class BaselineCache:
         self.note(self.summary)
         return merged
 
+    def _shape(self, rel: str) -> str | None:
+        """SHA-256 of a Python file's module-level code: its AST with every function body
+        emptied (a change inside a body only matters to a test that executes it, which its
+        coverage shows); None when it does not parse."""
+        try:
+            tree = ast.parse((self._root / rel).read_bytes())
+        except (OSError, SyntaxError, ValueError):
+            return None
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                node.body = []
+        return _sha(ast.dump(tree).encode())
+
     def _importers(self, changed: set[str], files: list[str]) -> set[str]:
-        """Python files that import a changed module, directly or through each other."""
+        """Python files that import a module whose module-level code changed (``changed``),
+        directly or through each other (a constant read at import time executes no line of
+        the module it lives in)."""
         py = [f for f in files if f.endswith(".py")]
         out, todo = set(), {f for f in changed if f.endswith(".py")}
         text: dict[str, str] = {}
@@ -247,6 +266,7 @@ class BaselineCache:
                      if f.rsplit("/", 1)[-1] in CONFIG_FILES)
         write_json_atomic(self.path, {
             "version": 1, "environment": self._env, "configuration": config, "known": known,
+            "shapes": {f: self._shape(f) for f in known if f.endswith(".py")},
             "python_files": custom, "collected": [t for t in run.collected if t in tests], "tests": tests,
             "test_files": sorted(f for f in self._files if _TEST_FILE.match(f.rsplit("/", 1)[-1]))})
 
