@@ -98,3 +98,26 @@ def _diffs(root, run_id):
 
     steps = (run_dir(root, run_id) / "trajectory.jsonl").read_text().splitlines()
     return [json.loads(s)["patch"]["diff"] for s in steps if json.loads(s).get("action") == "evaluate"]
+
+
+def test_partial_fixes_come_back_as_leads_without_being_evaluated_again(tmp_path, monkeypatch):
+    from evals.classic import make_repo as classic_repo
+    from evals.classic_programs import PROGRAMS
+
+    monkeypatch.setenv("LOOPWRIGHT_WORKTREES", str(tmp_path / "worktrees"))
+    root = classic_repo(tmp_path, "lcs_length", PROGRAMS["lcs_length"])  # partial fixes at first
+    first = _run(root)
+    tried = _evaluated(root, first.state.run_id)
+    partial = [s for s in _steps(root, first.state.run_id) if s["verdict"].get("viable")]
+    assert first.state.status != "fixed" and partial
+    second = _run(root, limits=StopLimits(max_iterations=2, max_wall_seconds=240, no_progress=8))
+    assert second.skipped_remembered == len(tried)
+    assert not set(_evaluated(root, second.state.run_id)) & set(tried)  # goal: nothing evaluated twice
+    assert second.state.status == "fixed"  # the search went on from the remembered leads
+
+
+def _steps(root, run_id):
+    import json
+
+    lines = (run_dir(root, run_id) / "trajectory.jsonl").read_text().splitlines()
+    return [s for s in map(json.loads, lines) if s.get("action") == "evaluate"]

@@ -204,6 +204,10 @@ class Loop:
                 return proposal
             fresh, old = self.memory.rejected(proposal.candidates, self.validator.baseline.failing,
                                               Path(self.worktree.path))
+            if self.generator.current.builds_on_leads:  # partial fixes come back as leads, unevaluated
+                fresh, leads = self.memory.partials(fresh, self.validator.baseline.failing, Path(self.worktree.path))
+                self._remembered_leads(leads)
+                old += [p for p, _, _ in leads]
             proposal.candidates = fresh
             if old:
                 self.files.step("remembered", iteration=self.state.iteration, skipped=len(old))
@@ -231,6 +235,15 @@ class Loop:
 
     def _forget(self, digest: str) -> None:
         self.attempts = [a for a in self.attempts if a.digest != digest]
+
+    def _remembered_leads(self, leads: list) -> None:
+        """Partial fixes an earlier run verified, as ``(patch, fixed ids, reason)``: kept as the
+        validator's leads and fed back as viable attempts, as if evaluated now."""
+        for patch, fixed, reason in leads:
+            out = Outcome(patch, False, f"{reason} (verified by an earlier run)", "full", viable=True, fixed=fixed)
+            self.validator.leads = sorted([*self.validator.leads, out], key=lambda o: -len(o.fixed))
+            self.attempts.append(Attempt(patch.digest, patch.description, False, out.reason, patch.diff,
+                                         True, tuple(fixed)))
 
     def _record(self, outcome: Outcome) -> None:
         self.state.candidates_tried += 1

@@ -11,7 +11,8 @@ changes a touched file, or when other tests fail, nothing is skipped.
 
 A later run asks :meth:`CandidateMemory.rejected` before a candidate costs a worktree or a
 test run, and skips those an earlier run rejected outright (not the viable partial fixes,
-which the offline repairer builds on, nor candidates whose evaluator could not run or that
+which come back as leads, unevaluated, to a generator that builds on them
+(:meth:`CandidateMemory.partials`), nor candidates whose evaluator could not run or that
 a policy refused). The lookup is one dictionary probe per candidate once the touched files'
 hashes are known (cached per file until a patch is accepted): the hot path pays no query.
 """
@@ -42,6 +43,7 @@ create table if not exists candidates (
     verdict text not null,     -- accepted | partial | rejected
     stage text not null,       -- the stage that decided it (screen, full, lint, ...)
     reason text not null,
+    fixed text not null,       -- json: the failing test ids it made pass (a partial fix's)
     run_id text not null,
     created real not null      -- unix seconds
 )"""
@@ -92,6 +94,7 @@ class CandidateMemory:
         self._db.commit()
         self._hashes: dict[str, str] = {}  # path -> content hash in the run's worktree
         self._known: dict[str, set[str]] = {}  # task key -> keys rejected for it
+        self._partial: dict[tuple, dict] = {}  # ("partial", task key) -> key -> (fixed, reason)
         self._told: dict[str, list[Remembered]] = {}  # task key -> remembered() (until a change)
 
     def close(self) -> None:
@@ -138,6 +141,29 @@ class CandidateMemory:
         self.skipped += len(old)
         return fresh, old
 
+    def partials(self, patches: list, failing: list[str], root: Path) -> tuple[list, list]:
+        """Split ``patches`` into (unknown, remembered partial fixes): the latter as
+        ``(patch, fixed test ids, reason)`` for those an earlier run found viable but partial
+        for the same ``failing`` tests on the same code (a generator that builds on leads gets
+        them back as leads without evaluating them again). Adds them to :attr:`skipped`."""
+        if not self.use or not patches:
+            return list(patches), []
+        task = task_key(failing)
+        if ("partial", task) not in self._partial:
+            rows = self._db.execute("select key, fixed, reason from candidates where task = ? and verdict = 'partial'",
+                                    (task,))
+            self._partial[("partial", task)] = {k: (json.loads(f), r) for k, f, r in rows}
+        known = self._partial[("partial", task)]
+        fresh, old = [], []
+        for p in patches:
+            hit = known.get(self._key(task, p, root)[0])
+            if hit:
+                old.append((p, hit[0], hit[1]))
+            else:
+                fresh.append(p)
+        self.skipped += len(old)
+        return fresh, old
+
     def record(self, outcome, failing: list[str], root: Path) -> None:
         """Remember an evaluated candidate (:class:`harness.core.outcome.Outcome`) with its
         verdict for the ``failing`` tests it was validated against; evaluator errors and
@@ -148,9 +174,10 @@ class CandidateMemory:
         key, files = self._key(task, outcome.patch, root)
         verdict = "accepted" if outcome.accepted else "partial" if outcome.viable else "rejected"
         p = outcome.patch
-        self._db.execute("insert or replace into candidates values (?,?,?,?,?,?,?,?,?,?,?)",
+        self._db.execute("insert or replace into candidates values (?,?,?,?,?,?,?,?,?,?,?,?)",
                          (key, task, json.dumps(files, sort_keys=True), p.digest, p.description or "",
-                          p.diff, verdict, outcome.stage, outcome.reason[:2000], self.run_id, time.time()))
+                          p.diff, verdict, outcome.stage, outcome.reason[:2000], json.dumps(list(outcome.fixed)),
+                          self.run_id, time.time()))
         self._db.commit()
 
     def remembered(self, failing: list[str], root: Path, limit: int = 50) -> list[Remembered]:
