@@ -101,7 +101,7 @@ def ensure_venv(reqs: list[str], cache: Path | None = None, timeout: float = 600
         if res.returncode != 0:
             raise PairError(f"{' '.join(cmd[:4])} failed (exit {res.returncode}): "
                             f"{(res.stderr or res.stdout).strip()[-1500:]}")
-    (slot / ".ready").writetext_or_none("\n".join(reqs) + "\n")
+    (slot / ".ready").write_text("\n".join(reqs) + "\n")
     return python
 
 
