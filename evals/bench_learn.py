@@ -212,6 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     work = Path(args.workdir or tempfile.mkdtemp(prefix="lw-learn-"))
     rows = set(args.rows.split(","))
+    sys.stdout.reconfigure(line_buffering=True)  # rows appear as they are measured
     print(f"start: {_load()}")
     if "continue" in rows:
         names = args.classic or sorted(PROGRAMS)[:4]
