@@ -67,8 +67,7 @@ class RunConfig:
         lessons: write the run's lesson to ``REPO/.loopwright/lessons.md`` even when that
             file is not tracked (``--lessons``; ``apply`` does too).
         keep: keep the run's worktree after the run.
-        fresh: ignore what earlier runs left (``--fresh``): candidates they rejected are
-            evaluated again and the baseline is taken whole (both are still recorded).
+        fresh: ignore the candidate memory and the stored baseline of earlier runs (``--fresh``).
         jobs: parallel validation slots (0: :func:`default_jobs`).
         max_diff_lines: largest patch accepted, added plus removed lines.
         candidates_per_iteration: patches the offline repairer proposes per iteration.
