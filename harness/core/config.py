@@ -67,6 +67,7 @@ class RunConfig:
         lessons: write the run's lesson to ``REPO/.loopwright/lessons.md`` even when that
             file is not tracked (``--lessons``; ``apply`` does too).
         keep: keep the run's worktree after the run.
+        fresh: ignore the candidate memory and the stored baseline of earlier runs (``--fresh``).
         jobs: parallel validation slots (0: :func:`default_jobs`).
         max_diff_lines: largest patch accepted, added plus removed lines.
         candidates_per_iteration: patches the offline repairer proposes per iteration.
@@ -94,6 +95,7 @@ class RunConfig:
     apply: bool = False
     lessons: bool = False
     keep: bool = False
+    fresh: bool = False
     jobs: int = 0
     max_diff_lines: int = 40
     candidates_per_iteration: int = 64
@@ -248,6 +250,8 @@ SETTINGS = (
     Setting("keep", bool, "keep the run's worktrees after the run"),
     Setting("lessons", bool, "write the run's lesson to .loopwright/lessons.md in your working tree "
             "(default: only if that file is tracked; else in .git/loopwright/)"),
+    Setting("fresh", bool, "ignore what earlier runs left: evaluate again the candidates they rejected and "
+            "take the whole baseline (both are still recorded for later runs)"),
 )
 _BY_NAME = {s.name: s for s in SETTINGS}
 
@@ -388,7 +392,7 @@ def build(loop, root: Path | None = None, flags: Mapping[str, Any] | None = None
         timeouts=TimeoutPolicy(**t), static=static, implementations=implementations,
         tests=tuple(got.get("tests", ())), model=got.get("model"), base_url=got.get("base_url"),
         jobs=got.get("jobs", 0), keep=bool(got.get("keep", False)), lessons=bool(got.get("lessons", False)),
-        settings=got,
+        fresh=bool(got.get("fresh", False)), settings=got,
         policy=replace(DEFAULT_POLICY, pass_env=tuple(ext.get("pass_env") or ())))
     for key, value in fixed.items():
         setattr(config, key, value)

@@ -16,6 +16,7 @@ from pathlib import Path
 from harness.core.context import Attempt, Context, SuspiciousLocation
 from harness.core.protocols import Generator, GeneratorError
 from harness.core.localize import localize
+from harness.core.memory import CandidateMemory
 from harness.core.records import AcceptedPatch, ChangedLine, IterationRecord
 from harness.core.state import RunFiles, RunState
 from harness.core import stop as rules
@@ -66,6 +67,7 @@ class Loop:
     task: Task | None = None  # None: the failing tests; else an instruction or review comment
     approve: Callable[[Outcome], tuple[str, str]] | None = None  # human evaluator
     on_accept: Callable[[Outcome], None] = lambda outcome: None  # e.g. commit a checkpoint
+    memory: CandidateMemory | None = None  # candidates earlier runs evaluated (None: none kept)
     _started: float = field(default=0.0, init=False, repr=False)  # monotonic start, earlier sessions included
 
     # Over 60 lines on purpose: one iteration's six stages (observe, decide, context, generate,
@@ -103,7 +105,7 @@ class Loop:
             # generate
             t0 = time.monotonic()
             try:
-                proposal = self.generator.generate(context)
+                proposal = self._generate(context)
             except GeneratorError as exc:  # refused request, retries exhausted, cassette mismatch,
                 if exc.usage is not None:  # or a budget that ran out during the call
                     self._spend(exc.usage)
@@ -154,6 +156,8 @@ class Loop:
                                          accepted.reason, accepted.patch.diff))
             return False
         self.attempts = [a for a in self.attempts if a.accepted or not a.viable]
+        if self.memory is not None:
+            self.memory.forget_hashes()
         self.files.step("accept", iteration=self.state.iteration, digest=accepted.patch.digest,
                         fixed=accepted.fixed, description=accepted.patch.description,
                         plausible_patches=accepted.plausible_patches, alternatives=accepted.alternatives)
@@ -185,9 +189,38 @@ class Loop:
         lim = self.limits
         deadline = None if lim.max_wall_seconds is None else self._started + lim.max_wall_seconds
         tokens_left = None if lim.max_tokens is None else max(0, lim.max_tokens - self.state.spent.tokens)
+        remembered = [] if self.memory is None or self.task is not None else \
+            self.memory.remembered(baseline.failing, Path(self.worktree.path))
         return Context(Path(self.worktree.path), task, locations, self.protected, self.lessons,
                        self.conventions, list(self.attempts), self.state.iteration,
-                       self.operator_priors, deadline, tokens_left)
+                       self.operator_priors, deadline, tokens_left, remembered)
+
+    def _generate(self, context: Context):
+        """The generator's proposal without the candidates an earlier run rejected for these
+        failing tests on this code (:mod:`harness.core.memory`), skipped before they cost a
+        worktree. A proposal of only those that cost no model call is followed by the next
+        one (the offline search continues where the earlier run stopped); a model's is kept,
+        its skipped patches fed back as attempts saying why."""
+        while True:
+            proposal = self.generator.generate(context)
+            if self.memory is None or self.task is not None or not proposal.candidates:
+                return proposal
+            fresh, old = self.memory.rejected(proposal.candidates, self.validator.baseline.failing,
+                                              Path(self.worktree.path))
+            if self.generator.current.builds_on_leads:  # partial fixes come back as leads, unevaluated
+                fresh, leads = self.memory.partials(fresh, self.validator.baseline.failing, Path(self.worktree.path))
+                self._remembered_leads(leads)
+                old += [p for p, _, _ in leads]
+            proposal.candidates = fresh
+            if old:
+                self.files.step("remembered", iteration=self.state.iteration, skipped=len(old))
+            if proposal.usage.calls and old:
+                self.attempts += [Attempt(p.digest, p.description, False,
+                                          "an earlier run already tried this exact patch and rejected it", p.diff)
+                                  for p in old]
+                proposal.notes = [*proposal.notes, f"{len(old)} candidate(s) an earlier run rejected were skipped"]
+            if fresh or proposal.notes or proposal.usage.calls or proposal.blocked or proposal.done:
+                return proposal
 
     def _fresh(self, candidates: list) -> list:
         """Candidates not tried before; a proposal of only repeats counts toward ``repeated_patch``
@@ -206,8 +239,19 @@ class Loop:
     def _forget(self, digest: str) -> None:
         self.attempts = [a for a in self.attempts if a.digest != digest]
 
+    def _remembered_leads(self, leads: list) -> None:
+        """Partial fixes an earlier run verified, as ``(patch, fixed ids, reason)``: kept as the
+        validator's leads and fed back as viable attempts, as if evaluated now."""
+        for patch, fixed, reason in leads:
+            out = Outcome(patch, False, f"{reason} (verified by an earlier run)", "full", viable=True, fixed=fixed)
+            self.validator.leads = sorted([*self.validator.leads, out], key=lambda o: -len(o.fixed))
+            self.attempts.append(Attempt(patch.digest, patch.description, False, out.reason, patch.diff,
+                                         True, tuple(fixed)))
+
     def _record(self, outcome: Outcome) -> None:
         self.state.candidates_tried += 1
+        if self.memory is not None and self.task is None:
+            self.memory.record(outcome, self.validator.baseline.failing, Path(self.worktree.path))
         self.attempts.append(Attempt(outcome.patch.digest, outcome.patch.description,
                                      outcome.accepted, outcome.reason, outcome.patch.diff,
                                      outcome.viable, tuple(outcome.fixed)))

@@ -29,6 +29,7 @@ class Baseline:
         collected: every test id, in run order.
         coverage: test id -> {absolute path: [lines]} (from the baseline run).
         duration: wall seconds of the baseline run.
+        reused: how many results were reused from an earlier run's baseline, not run again.
     """
 
     root: Path
@@ -36,6 +37,7 @@ class Baseline:
     collected: list[str]
     coverage: dict[str, dict[str, list[int]]]
     duration: float
+    reused: int = 0  # test results reused from an earlier run (harness.core.baseline_cache)
 
     @property
     def failing(self) -> list[str]:

@@ -30,6 +30,7 @@ import git
 from harness.evaluators.command import CommandEvaluator
 from harness.evaluators.pytest_runner import PytestEvaluator
 from harness.core.baseline import rerun_uncovered
+from harness.core.baseline_cache import BaselineCache
 from harness.core.config import RunConfig
 from harness.core.errors import UsageError
 from harness.core.loop import Loop
@@ -225,13 +226,16 @@ class RunSession:
                 return saved
         self.say(f"baseline: running the test suite{' with coverage' if coverage else ''} in {self.worktree.path}")
         evaluator, limit = self.test_evaluator(), self.config.limits.max_wall_seconds or 3600
-        base = evaluator.run(self.worktree.path, coverage=coverage, default_timeout=self.config.timeouts.baseline,
-                             process_timeout=limit)
+        cache = BaselineCache(self.root, self.python, self.config.policy, repr(self.config.timeouts),
+                              use=not self.config.fresh, note=self.note) if coverage else None
+        kw = dict(coverage=coverage, default_timeout=self.config.timeouts.baseline, process_timeout=limit)
+        base = cache.run(evaluator, self.worktree.path, **kw) if cache else evaluator.run(self.worktree.path, **kw)
         uncovered = rerun_uncovered(evaluator, self.worktree.path, base, timeout=self.config.timeouts.baseline,
                                     process_timeout=limit) if coverage and not base.error else {}
+        cache and cache.save(base)  # for the next run (harness.core.baseline_cache)
         self.state.spent.test_seconds += self.evaluator.busy_seconds()
         baseline = Baseline(self.worktree.path, base.results, base.collected, base.coverage if coverage else {},
-                            base.duration)
+                            base.duration, cache.reused if cache else 0)
         self.files.step("baseline", tests=len(base.results), failing=baseline.failing,
                         seconds=round(base.duration, 3), error=base.error,
                         **({"uncovered": sorted(uncovered)} if uncovered else {}))

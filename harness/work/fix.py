@@ -30,6 +30,8 @@ from harness.core.session import RunSession
 from harness.core.records import AcceptedPatch, StopReason
 from harness.core.stop import evaluator_fault, is_fault, usd
 from harness.core.lessons import append_lesson, operator_priors, read_lessons
+from harness.core.lesson_records import lesson_texts, prior_records, read_records, record_lesson
+from harness.core.memory import CandidateMemory
 from harness.core.state import RunState
 from harness.core.outcome import Baseline, Outcome
 from loops.spec import Limits
@@ -66,6 +68,8 @@ class FixResult:
     python: str = ""
     python_why: str = ""
     evaluators: dict[str, str] = field(default_factory=dict)
+    skipped_remembered: int = 0  # candidates skipped because an earlier run rejected them
+    baseline_reused: int = 0  # baseline test results reused from an earlier run
 
     @property
     def protected_by_tests(self) -> int | None:
@@ -94,7 +98,8 @@ class FixResult:
                 "flaky_tests": self.flaky, "failure_reasons": {t: self.reasons.get(t, "") for t in s.remaining},
                 "messages": self.messages, "exit_code": self.exit_code, "sandbox": self.sandbox,
                 "cost_budget": self.cost_budget, "python": self.python, "python_why": self.python_why,
-                "evaluators": self.evaluators,
+                "evaluators": self.evaluators, "skipped_remembered": self.skipped_remembered,
+                "baseline_reused": self.baseline_reused,
                 # per accepted patch: how many plausible patches it was chosen among
                 "plausible_patches": sum(a.plausible_patches for a in s.accepted),
                 "chosen": [a.description for a in s.accepted],
@@ -109,7 +114,7 @@ def error_json(message: str, exit_code: int = EXIT_BAD_INPUT) -> dict:
             "patch_path", "branch", "wall_seconds", "test_seconds", "candidates_tried", "iterations",
             "cost_usd", "tokens", "protected_by_tests", "unprotected", "flaky_tests", "failure_reasons",
             "sandbox", "plausible_patches", "chosen", "alternatives", "cost_budget", "python", "python_why",
-            "evaluators")
+            "evaluators", "skipped_remembered", "baseline_reused")
     return {**dict.fromkeys(keys), "status": "error", "stop_reason": StopReason.ERROR, "stop_detail": message,
             "error": message, "messages": [], "exit_code": exit_code}
 
@@ -183,7 +188,9 @@ def _fix(run: RunSession, generator: Generator, on_event, attempts: list) -> Fix
         state.stop_detail = ("the tests named by --tests pass: nothing to fix" if run.config.tests
                              else f"all {len(baseline.results)} tests pass: nothing to fix")
         run.verify(baseline)
-        return _finish(run)
+        result = _finish(run)
+        result.baseline_reused = baseline.reused
+        return result
     # an import failure that only the worktree has is the environment's, not a bug to mutate away
     differs = worktree_only_failures(run.test_evaluator(), run.repo, baseline, run.config.policy.mode() == "strong")
     missing = differs or _missing_dependency(run.root, baseline, run.python, run.config.policy)
@@ -196,14 +203,26 @@ def _fix(run: RunSession, generator: Generator, on_event, attempts: list) -> Fix
     from harness.generators.mutations import OPERATOR_PRIORS  # priors are the templates' own
 
     lessons = read_lessons(run.root)
-    loop = run.loop(generator, on_event, lessons=[_lesson_text(rec) for rec in lessons[-20:]],
-                    operator_priors=operator_priors(lessons, OPERATOR_PRIORS), attempts=list(attempts))
+    messages = {t: baseline.results[t].message for t in baseline.failing}  # before fixes overwrite them
+    memory = CandidateMemory(run.root, state.run_id, use=not run.config.fresh)
+    loop = run.loop(generator, on_event, lessons=lesson_texts(run.root, baseline, lessons),
+                    operator_priors=operator_priors(prior_records(lessons, read_records(run.root)), OPERATOR_PRIORS),
+                    attempts=list(attempts), memory=memory)
     state.spent.wall_seconds = run.elapsed()
-    loop.run()
+    try:
+        loop.run()
+    finally:
+        memory.close()
+    if memory.skipped:
+        run.note(f"skipped {memory.skipped} candidates a previous run rejected (--fresh evaluates them again)")
     run.verify(baseline, validator.flaky)
     # the confirmation run's processes are test time too (wall_seconds, set at the finish, has them)
     state.spent.test_seconds = round(loop.test_seconds_before + validator.evaluator.busy_seconds(), 3)
     result = _finish(run)
+    if state.accepted:
+        record_lesson(run.root, run.worktree.path, state, messages, [a for a in loop.attempts if not a.accepted],
+                      run.config.apply or run.config.lessons)
+    result.skipped_remembered, result.baseline_reused = memory.skipped, baseline.reused
     if not state.candidates_tried and state.status != "fixed" and (why := why_no_candidates(baseline)):
         result.messages.append(f"no candidate was generated: {why}")
     result.flaky = sorted(validator.flaky)
@@ -340,7 +359,3 @@ def _lesson(repo_root: Path, state: RunState, to_tree: bool) -> None:
                           "files": sorted({a.meta.get("path", "") for a in state.accepted} - {""})},
                   to_tree)
 
-
-def _lesson_text(rec: dict) -> str:
-    ops = ", ".join(rec.get("operators", [])) or "none"
-    return f"{rec.get('outcome')}: tests {', '.join(rec.get('tests', [])[:3])}; operators {ops}; files {', '.join(rec.get('files', []))}"
