@@ -65,6 +65,7 @@ def choose(plausible: list) -> object:
     """The patch to accept among ``plausible`` outcomes (objects with ``.patch``, and
     optionally ``.unprotected`` and ``.protection`` from :mod:`harness.core.evidence`):
     protected before unprotected (some passing test executes the changed lines), then
+    not suspect before suspect (:mod:`harness.core.overfit`: no sign of fooling the tests), then
     the most natural (:func:`naturalness` without its character count), then the fewest
     baseline behaviours touched, then the earliest (the generator's best-ranked: its
     suspiciousness and operator priors know more than a character count, e.g. they put
@@ -76,7 +77,7 @@ def choose(plausible: list) -> object:
     def key(ip: tuple) -> tuple:
         i, o = ip
         prot = getattr(o, "protection", None)
-        return (bool(getattr(o, "unprotected", False)), naturalness(o.patch)[:3],
+        return (bool(getattr(o, "unprotected", False)), bool(getattr(o, "suspect", "")), naturalness(o.patch)[:3],
                 len(prot.tests) if prot is not None else 0, i)
 
     return min(enumerate(plausible), key=key)[1]
