@@ -221,3 +221,14 @@ def test_empty_result_becomes_the_neutral_element_of_the_recursion():
             return rest + [[xs[0]] + r for r in rest]
     ''')
     check_fix(source, 3, "return []", "return [[]]", "return_nested_empty")
+
+
+def test_names_inside_f_strings_are_left_alone():
+    # the index does not walk into f-strings: an argument holding one is no sibling to copy
+    source = src('''
+        def show(log, name, value):
+            log(f"{name}={value}", value)
+            return log(name.upper(), value)
+    ''')
+    check_all(source, mutants_at("pkg/mod.py", source, [2, 3]))
+    check_fix(source, 3, "log(name.upper(), value)", "log(name.upper(), value.upper())", "sibling_arg")

@@ -49,8 +49,9 @@ _LOOKUPS = ("get", "pop", "setdefault")
 
 def _value(node: ast.AST) -> bool:
     """Is ``node`` read as a value (not a call's function, not a target, not a keyword name)?"""
-    return isinstance(getattr(node, "ctx", ast.Load()), ast.Load) and not (
-        isinstance(node._p, ast.Call) and node._f == "func") and not isinstance(node._p, ast.Starred)
+    p = getattr(node, "_p", None)  # None: a node the index did not walk (inside an f-string)
+    return p is not None and isinstance(getattr(node, "ctx", ast.Load()), ast.Load) and not (
+        isinstance(p, ast.Call) and node._f == "func") and not isinstance(p, ast.Starred)
 
 
 def _numeric(cx: Any, node: ast.AST) -> list[str]:
