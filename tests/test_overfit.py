@@ -101,11 +101,11 @@ def _validator(root):
 DOUBLE = "def double(x):\n    return x * 3\n"
 DOUBLE_TESTS = ("from m import double\n\n\ndef test_zero():\n    assert double(0) == 0\n\n\n"
                 "def test_two():\n    assert double(2) == 4\n")
-#: right for its first two calls in a worktree, wrong from the third: passes the screen and
-#: the full run, fails when the tests watching it are re-run.
+#: right for its first four calls in a worktree, wrong from the fifth: passes the screen, the
+#: full run and the coverage run (two tests), fails when the passing test is re-run.
 COUNTING = ("import pathlib\n\n\ndef double(x):\n    p = pathlib.Path(__file__).with_name('.calls')\n"
             "    n = int(p.read_text()) if p.exists() else 0\n    p.write_text(str(n + 1))\n"
-            "    return x * 2 if n < 2 else -1\n")
+            "    return x * 2 if n < 4 else -1\n")
 
 
 def test_a_patch_that_makes_a_passing_test_flaky_is_rejected(make_repo):
@@ -116,11 +116,11 @@ def test_a_patch_that_makes_a_passing_test_flaky_is_rejected(make_repo):
     right = _patch(DOUBLE, DOUBLE.replace("x * 3", "x * 2"))
     try:
         assert validator.first_accepted([flaky], time.monotonic() + 120, seen.append) is None
-        assert seen[0].stage == "flaky" and "flaky: it passed in the full run and failed in re-run 1" in seen[0].reason
+        assert seen[0].stage == "flaky" and "flaky: it passed in the full run and failed in re-run 1 of 3" in seen[0].reason
         got = validator.first_accepted([right], time.monotonic() + 120, seen.append)
         assert got is not None and got.accepted and got.suspect == ""
-        # screen and full; the re-runs: the passing test with the fixed one, then the passing one twice
-        assert got.tests_run == 2 + 2 + 1 + 1
+        # screen and full; the coverage run of the passing test with the fixed one; 3 re-runs
+        assert got.tests_run == 2 + 2 + 3
     finally:
         validator.close()
         wt.remove()
