@@ -61,10 +61,14 @@ def test_lines_the_passing_tests_ran_made_dead_are_suspect(tmp_path):
     base = {root + "m.py": {1: ["<import>"], 2: ["t::a", "t::b"], 3: ["t::a"], 4: ["t::b"]}}
     # after the patch `t::a` no longer runs line 3 (its `return 10`)
     after = {"t::a": {slot + "m.py": [2, 4]}, "t::b": {slot + "m.py": [2, 4]}}
-    why = dead_code(base, root, slot, after, ["t::a", "t::b"], [], _patch(old, new), {"m.py": new})
+    why = dead_code(base, root, slot, after, ["t::a", "t::b"], [], [], _patch(old, new), {"m.py": new})
     assert why.startswith("1 line(s) the passing tests ran are no longer run (m.py:3")
+    # a line the failing test ran too is the bug's path: the fix may leave it
+    base[root + "m.py"][3].append("t::bad")
+    assert dead_code(base, root, slot, after, ["t::a", "t::b"], ["t::bad"], [], _patch(old, new), {"m.py": new}) == ""
+    base[root + "m.py"][3].remove("t::bad")
     after["t::a"][slot + "m.py"].append(3)
-    assert dead_code(base, root, slot, after, ["t::a", "t::b"], [], _patch(old, new), {"m.py": new}) == ""
+    assert dead_code(base, root, slot, after, ["t::a", "t::b"], [], [], _patch(old, new), {"m.py": new}) == ""
 
 
 def test_a_function_the_failing_test_reached_only_through_the_edit_is_suspect(tmp_path):
@@ -73,8 +77,10 @@ def test_a_function_the_failing_test_reached_only_through_the_edit_is_suspect(tm
     root, slot = str(tmp_path / "base") + "/", str(tmp_path / "slot") + "/"
     base = {root + "m.py": {1: ["<import>"], 2: ["t::bad"], 4: ["<import>"], 5: ["t::bad"]}}
     after = {"t::bad": {slot + "m.py": [5]}}
-    why = dead_code(base, root, slot, after, [], ["t::bad"], _patch(old, new), {"m.py": new})
+    why = dead_code(base, root, slot, after, [], ["t::bad"], ["t::bad"], _patch(old, new), {"m.py": new})
     assert why.startswith("no test runs `helper` (m.py) any more")
+    # a fixed test the re-run did not run says nothing of what it reaches
+    assert dead_code(base, root, slot, after, [], ["t::bad"], [], _patch(old, new), {"m.py": new}) == ""
 
 
 def test_choose_prefers_a_patch_that_is_not_suspect():

@@ -90,7 +90,7 @@ class OverfitChecks:
         out.protection.suspect = (
             static_suspicion(patch, texts, _failing_sources(slot.path, out.fixed))
             or (dead_code(self.index.by_line, self.index.root, str(Path(slot.path).resolve()) + os.sep,
-                          coverage, out.protection.tests, out.fixed, patch, texts) if coverage else ""))
+                          coverage, out.protection.tests, out.fixed, fixed, patch, texts) if coverage else ""))
         return True
 
 
@@ -177,18 +177,24 @@ def static_suspicion(patch: Patch, texts: dict[str, str], test_source: str) -> s
 
 def dead_code(by_line: dict[str, dict[int, list[str]]], root: str, slot_root: str,
               coverage: dict[str, dict[str, list[int]]], passing: list[str], fixed: list[str],
-              patch: Patch, texts: dict[str, str]) -> str:
+              sampled: list[str], patch: Patch, texts: dict[str, str]) -> str:
     """Why the re-run's coverage looks like an overfit (empty when it does not).
 
     Args:
         by_line: baseline coverage, absolute path (under ``root``) -> line -> test ids.
         root, slot_root: the baseline's and the patched worktree's roots, ending in a separator.
         coverage: the re-run's, test id -> absolute path (under ``slot_root``) -> lines.
-        passing: the passing tests that execute the changed lines; fixed: the tests it fixes.
+        passing: the passing tests that execute the changed lines; fixed: the tests it fixes;
+            sampled: those of them the re-run ran.
         patch: the patch; texts: its changed files' new text (repo-relative path -> text).
+
+    A line counts as dead when the passing tests ran it at baseline, no failing test did
+    (a line on the failing tests' path is the bug's path: the fix may leave it, as restoring
+    ``not in`` leaves a ``raise`` the passing tests of invalid options reached too), and no
+    re-run test runs it now.
     """
     maps = line_map(patch)
-    watch, fix = set(passing), set(fixed)
+    watch, fix, failing = set(passing), set(sampled), set(fixed)
     after: dict[str, set[int]] = {}
     for files in coverage.values():
         for path, lines in files.items():
@@ -207,7 +213,7 @@ def dead_code(by_line: dict[str, dict[int, list[str]]], root: str, slot_root: st
             new = new_line(mapping, ln) if mapping else ln
             if new is None:
                 continue  # a changed line: what it does now is the fix
-            if watch.intersection(tests) and new not in now:
+            if watch.intersection(tests) and new not in now and not failing.intersection(tests):
                 dead.append((rel, ln))
             if fix.intersection(tests):
                 reached.setdefault(rel, set()).add(new)
