@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
+import os
 import re
 import shutil
 import sys
@@ -30,6 +31,7 @@ from harness.evaluators.lint import (
 )
 from harness.evaluators.interpreter import is_own_environment
 from harness.evaluators.verdict import Verdict
+from sandbox.limits import base_prefixes
 from sandbox.process import SandboxPolicy, run
 
 __all__ = ["TypeCheckEvaluator", "compare", "regressions"]
@@ -147,7 +149,7 @@ class TypeCheckEvaluator:
         argv = [*cmd, "--cache-dir", str(cache), *_MYPY_FLAGS,
                 *(["--output", "json"] if as_json else []), *paths]
         # the target interpreter (--python-executable) must be visible inside the sandbox too
-        res = run(argv, root, self.timeout, self.policy, writable=[cache], readable=[Path(self.python).parent.parent])
+        res = run(argv, root, self.timeout, self.policy, writable=[cache], readable=_interpreter_dirs(self.python))
         diags: list[Diagnostic] = []
         read = 0  # lines of mypy's output understood (notes and warnings too)
         for line in res.stdout.splitlines():
@@ -183,7 +185,7 @@ class TypeCheckEvaluator:
 
     def _pyright(self, root: Path, cmd: list[str], python: str, paths: list[str] | None):
         res = run([*cmd, "--outputjson", "--pythonpath", python, *(paths or [])], root,
-                  self.timeout, self.policy, readable=[Path(python).parent.parent])
+                  self.timeout, self.policy, readable=_interpreter_dirs(python))
         try:
             report = json.loads(res.stdout) if res.returncode in (0, 1) else None
         except ValueError:
@@ -288,3 +290,9 @@ def _mypy_files_configured(root: Path) -> bool:
         return "files" in table
     body = ini_section(root / "setup.cfg", "mypy")
     return body is not None and "files" in body
+
+
+def _interpreter_dirs(python: str) -> list[Path]:
+    """What the sandbox must let a checker read to run the target interpreter ``python``
+    (``--python-executable``): its prefix, its real binary's, and a venv's base interpreter."""
+    return [Path(python).parent.parent, Path(os.path.realpath(python)).parent.parent, *base_prefixes(python)]
