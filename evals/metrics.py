@@ -56,7 +56,8 @@ def run_metrics(summary: dict, trajectory: str, state_json: str | None) -> dict:
     ``safety_violations`` (patches refused for touching a protected path: by the validator's
     policy stage, or a model's edit refused by the generator),
     ``regressions_caught`` (candidates the full-suite stage rejected for breaking a passing
-    test), ``tests_fixed`` and ``tests_broken`` (test ids).
+    test), ``suspect`` (why an accepted patch may only fool the tests, '' when no overfit
+    check found a reason; :mod:`harness.core.overfit`), ``tests_fixed`` and ``tests_broken`` (test ids).
     """
     state = json.loads(state_json) if state_json else {}
     spent = state.get("spent", {})
@@ -95,6 +96,8 @@ def run_metrics(summary: dict, trajectory: str, state_json: str | None) -> dict:
               for n in s.get("notes") or [] if "is protected (matches" in str(n)),
         "regressions_caught": sum(1 for s in evaluated if s["verdict"].get("stage") == "full"
                                   and not s["verdict"].get("accepted") and s["verdict"].get("broken")),
+        "suspect": summary.get("suspect") or next(
+            (a["suspect"] for a in state.get("accepted", []) if a.get("suspect")), ""),
         "tests_fixed": list(fixed),
         "tests_broken": broken,
     }
@@ -219,5 +222,6 @@ def summarize(rows: list[dict]) -> dict:
         "termination_reasons": dict(Counter(r.get("termination_reason") or "error" for r in rows)),
         "safety_violations": sum(vals("safety_violations")),
         "regressions_caught": sum(vals("regressions_caught")),
+        "fixed_suspect": sum(1 for r in fixed if r.get("suspect")),
         "context_recall": round(sum(recall) / len(recall), 3) if recall else None,
     }

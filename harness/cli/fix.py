@@ -78,6 +78,8 @@ def _summary(console: Console, result: FixResult) -> None:
     colour = {"fixed": "green", "nothing_to_fix": "green", "partial": "yellow"}.get(s.status, "red")
     table = Table.grid(padding=(0, 2))
     status = f"{s.status} (unprotected)" if s.status in ("fixed", "partial") and result.unprotected else s.status
+    if s.status in ("fixed", "partial") and result.suspect:
+        status += f" (suspect: {result.suspect})"
     table.add_row("status", f"[{colour}]{status}[/]")
     if result.patch and result.protected_by_tests is not None:
         table.add_row("evidence", f"{result.protected_by_tests} passing test(s) execute the changed lines")
@@ -99,7 +101,7 @@ def _summary(console: Console, result: FixResult) -> None:
     if result.patch:
         table.add_row("branch", s.branch)
     for m in result.messages:
-        table.add_row("warning" if m.startswith("fixed (unprotected)") else "note", m)
+        table.add_row("warning" if m.startswith(("fixed (unprotected)", "fixed (suspect")) else "note", m)
     console.print(Panel(table, title=f"loopwright run {s.run_id}", expand=False))
     if result.patch:
         console.print(Syntax(result.patch, "diff", theme="ansi_dark", background_color="default"))

@@ -168,6 +168,7 @@ class Loop:
             watch = accepted.protection.summary()
             record.protected_by_tests, record.unprotected = watch["protected_by_tests"], watch["unprotected"]
             record.changed_lines = [ChangedLine(**c) for c in watch["changed_lines"]]
+            record.suspect = watch.get("suspect", "")
         self.state.accepted.append(record)
         self._forget(accepted.patch.digest)
         self.attempts.append(Attempt(accepted.patch.digest, accepted.patch.description, True,

@@ -154,6 +154,11 @@ class Outcome:
     plausible: bool = False
 
     @property
+    def suspect(self) -> str:
+        """Why this plausible patch may only fool the tests ('' when no reason was found)."""
+        return self.protection.suspect if self.protection is not None else ""
+
+    @property
     def unprotected(self) -> bool:
         """Viable, but no test that passed at baseline executes a changed line."""
         return self.protection is not None and self.protection.unprotected

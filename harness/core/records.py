@@ -130,6 +130,8 @@ class AcceptedPatch:
         protected_by_tests, unprotected, changed_lines: what the baseline's passing tests
             say of the changed lines (:class:`harness.core.evidence.Protection`); None when
             not measured (a task without coverage), and then absent from the JSON.
+        suspect: why the patch may only fool the tests (:mod:`harness.core.overfit`); '' when
+            no check found a reason, and then absent from the JSON.
     """
 
     description: str
@@ -142,11 +144,14 @@ class AcceptedPatch:
     protected_by_tests: int | None = None
     unprotected: bool | None = None
     changed_lines: list[ChangedLine] | None = None
+    suspect: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        """The JSON object; the protection keys only when measured."""
+        """The JSON object; the protection keys only when measured, ``suspect`` only when set."""
         out = asdict(self)
         for key in ("protected_by_tests", "unprotected", "changed_lines"):
             if out[key] is None:
                 del out[key]
+        if not out["suspect"]:
+            del out["suspect"]
         return out

@@ -168,7 +168,8 @@ class Validator(CandidateStages):
                     plausible.append(outcome)
                     if budget is None:  # the candidates already started after it count too
                         t_first, ahead = time.monotonic(), len(pending)
-                        budget = max(0, self.window.budget(outcome.unprotected, len(self.slots)) - ahead)
+                        budget = max(0, self.window.budget(outcome.unprotected or bool(outcome.suspect),
+                                                                len(self.slots)) - ahead)
                 elif outcome is not None:
                     on_outcome(outcome)
                     if outcome.viable and self.partial_as_lead:

@@ -83,6 +83,12 @@ class FixResult:
         """An accepted patch changes lines that no test passing at the start executes."""
         return any(a.unprotected for a in self.state.accepted)
 
+    @property
+    def suspect(self) -> str:
+        """Why an accepted patch may only fool the tests (:mod:`harness.core.overfit`; '' when
+        no check found a reason): reported as ``fixed (suspect: REASON)``."""
+        return next((a.suspect for a in self.state.accepted if a.suspect), "")
+
     def to_json(self) -> dict:
         """The ``--json`` summary (documented in README); process output in it (``stop_detail``,
         ``failure_reasons``, ``messages``) is redacted (:mod:`sandbox.redact`)."""
@@ -95,7 +101,7 @@ class FixResult:
                 "candidates_tried": s.candidates_tried, "iterations": s.iteration,
                 "cost_usd": s.spent.cost_usd, "tokens": s.spent.tokens,
                 "protected_by_tests": self.protected_by_tests, "unprotected": self.unprotected,
-                "flaky_tests": self.flaky, "failure_reasons": {t: self.reasons.get(t, "") for t in s.remaining},
+                "suspect": self.suspect, "flaky_tests": self.flaky, "failure_reasons": {t: self.reasons.get(t, "") for t in s.remaining},
                 "messages": self.messages, "exit_code": self.exit_code, "sandbox": self.sandbox,
                 "cost_budget": self.cost_budget, "python": self.python, "python_why": self.python_why,
                 "evaluators": self.evaluators, "skipped_remembered": self.skipped_remembered,
@@ -112,7 +118,7 @@ def error_json(message: str, exit_code: int = EXIT_BAD_INPUT) -> dict:
     :meth:`FixResult.to_json`, null where unknown, plus ``error``."""
     keys = ("run_id", "stop_reason", "stop_detail", "fixed_tests", "remaining_failures", "patch",
             "patch_path", "branch", "wall_seconds", "test_seconds", "candidates_tried", "iterations",
-            "cost_usd", "tokens", "protected_by_tests", "unprotected", "flaky_tests", "failure_reasons",
+            "cost_usd", "tokens", "protected_by_tests", "unprotected", "suspect", "flaky_tests", "failure_reasons",
             "sandbox", "plausible_patches", "chosen", "alternatives", "cost_budget", "python", "python_why",
             "evaluators", "skipped_remembered", "baseline_reused")
     return {**dict.fromkeys(keys), "status": "error", "stop_reason": StopReason.ERROR, "stop_detail": message,
@@ -230,6 +236,9 @@ def _fix(run: RunSession, generator: Generator, on_event, attempts: list) -> Fix
     for t in result.flaky:
         result.messages.append(f"flaky test: {t} failed with a candidate and passed when re-run alone; "
                                "it was left out of the regression checks")
+    if result.suspect:
+        result.messages.append(f"fixed (suspect: {result.suspect}): the tests pass, but the patch may only "
+                               "fool them; review it, or add a test for the behaviour it changes")
     if result.unprotected:
         result.messages.append(unprotected_warning(sum(bool(a.unprotected) for a in state.accepted)))
     return result
@@ -350,7 +359,8 @@ def _lesson(repo_root: Path, state: RunState, to_tree: bool) -> None:
         lines.append(f"fixed {len(a.fixed)} test(s) with `{meta.get('operator', meta.get('generator', 'patch'))}`"
                      f"{where}: {a.description}"
                      + (" (unprotected: no passing test executes the changed lines; review it)"
-                        if a.unprotected else ""))
+                        if a.unprotected else "")
+                     + (f" (suspect: {a.suspect})" if a.suspect else ""))
     if not state.accepted:
         lines.append(f"{state.candidates_tried} candidates tried, none accepted")
     append_lesson(repo_root, state, f"{time.strftime('%Y-%m-%d')} run {state.run_id} — {state.status}",
