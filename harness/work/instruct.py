@@ -154,9 +154,7 @@ def finish(run: RunSession, outcomes: list[TaskOutcome], baseline=None) -> Instr
     if baseline is not None and patch:
         run.verify(baseline)  # .git unchanged, and a fresh isolated run agrees with validation
     elif changed := run.git_changes():  # code run during validation changed the user's .git
-        state.status, state.stop_reason = "error", "evaluator_fault"
-        state.stop_detail = f"the repository's .git changed during validation:\n{changed}"
-        run.note(f"evaluator fault: {state.stop_detail}")
+        run.fault(f"the repository's .git changed during validation:\n{changed}")
     state.spent.wall_seconds = run.elapsed()
     run.files.step("finish", status=state.status, tasks=[o.to_json() for o in outcomes])
     run.files.save(state)
