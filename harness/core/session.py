@@ -28,6 +28,7 @@ from pathlib import Path
 import git
 
 from harness.evaluators.command import CommandEvaluator
+from harness.evaluators.confirm import FORGED
 from harness.evaluators.pytest_runner import EvaluatorError, PytestEvaluator, check_pytest, resolve_python
 from harness.core.baseline import rerun_uncovered
 from harness.core.config import RunConfig
@@ -290,7 +291,9 @@ class RunSession:
         ``evaluator_fault`` (status ``error``; nothing is committed) whose detail shows what
         disagreed. Tests validation found ``flaky`` are not asked to pass again, and a test
         that fails in the confirmation run but passes re-run alone is added to ``flaky``
-        instead of faulting. A ``confirm`` trajectory step records its seconds."""
+        instead of faulting. A ``confirm`` trajectory step records its seconds. Canaries answered
+        wrongly (:data:`harness.evaluators.confirm.FORGED`) reject the accepted patches: status
+        ``not_fixed``, stop reason ``verdict_forged``, a ``rejected`` trajectory step."""
         s = self.state
         changed = self.git_changes()
         problem = f"the repository's .git changed during validation:\n{changed}" if changed else ""
@@ -304,6 +307,10 @@ class RunSession:
                 durations={t: baseline.results[t].duration or 0.0 for t in must}, jobs=self.config.slots)
             self.files.step("confirm", tests=len(must), seconds=round(time.monotonic() - t0, 3),
                             agrees=not problem)
+            if problem.startswith(FORGED):  # the canaries: the patch lied about its verdict
+                s.status, s.stop_reason, s.stop_detail, s.remaining = "not_fixed", "verdict_forged", problem, \
+                    list(s.baseline_failing)
+                return self.files.step("rejected", reason=problem, patches=[a["description"] for a in s.accepted])
             problem = problem and f"the confirmation run disagrees with validation: {problem}"
         if problem:
             s.status, s.stop_reason, s.stop_detail = "error", "evaluator_fault", problem

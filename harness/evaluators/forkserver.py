@@ -23,6 +23,10 @@ from pathlib import Path
 from sandbox.process import ProcessResult, SandboxPolicy, kill_group
 
 GRACE_SECONDS = 30.0
+#: the server's start (``loopwright_forkserver.BOOT``): the module as ``__main__`` without the
+#: worktree (its working directory) on ``sys.path``, on any Python version (``-P`` is 3.11+).
+BOOT = ("import sys, runpy; sys.path[:1] == [''] and sys.path.pop(0); "
+        "runpy.run_module('loopwright_forkserver', run_name='__main__', alter_sys=True)")
 
 
 class ForkServerError(RuntimeError):
@@ -57,7 +61,7 @@ class ForkServer:
         self.io.mkdir(parents=True, exist_ok=True)
         self._buf = b""
         self.proc = subprocess.Popen(
-            policy.wrap([python, "-m", "loopwright_forkserver"], cwd, [self.io], [scratch], full_env),
+            policy.wrap([python, "-c", BOOT], cwd, [self.io], [scratch], full_env),
             cwd=str(cwd), env=full_env,
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             start_new_session=True,
@@ -75,19 +79,22 @@ class ForkServer:
         self.warm: dict = hello.get("warm") or {}
         self.served = 0  # runs completed
 
-    def run(self, args: list[str], cwd: Path, env: dict[str, str], timeout: float) -> ProcessResult:
+    def run(self, args: list[str], cwd: Path, env: dict[str, str], timeout: float,
+            secret: dict | None = None) -> ProcessResult:
         """Run ``pytest.main(args)`` in a forked child, killed after ``timeout`` seconds;
-        the plugin's records come back in :attr:`ProcessResult.channel`.
+        the plugin's records come back in :attr:`ProcessResult.channel`. ``secret``
+        (``{"nonce": str, ...}``) reaches the child's plugin in memory, not its environment.
 
         Raises:
             ForkServerError: the server died, broke protocol, or did not answer within
                 ``timeout`` + :data:`GRACE_SECONDS` (it is closed then).
         """
-        nonce = env.get("LOOPWRIGHT_NONCE") or secrets.token_hex(16)
+        secret = dict(secret or {})
+        nonce = secret.setdefault("nonce", secrets.token_hex(16))
         tag = f"fs{os.getpid()}-{time.monotonic_ns()}"
         out, err = self.io / f"{tag}.out", self.io / f"{tag}.err"
-        req = {"cwd": str(cwd), "args": args, "env": {**env, "LOOPWRIGHT_NONCE": nonce},
-               "out": str(out), "err": str(err), "timeout": timeout, "nonce": nonce}
+        req = {"cwd": str(cwd), "args": args, "env": dict(env), "out": str(out), "err": str(err),
+               "timeout": timeout, "nonce": nonce, "secret": secret}
         start = time.monotonic()
         try:
             self.proc.stdin.write((json.dumps(req) + "\n").encode())

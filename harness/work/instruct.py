@@ -153,6 +153,8 @@ def finish(run: RunSession, outcomes: list[TaskOutcome], baseline=None) -> Instr
     state.status = "done" if all(o.status in ("done", "answered") for o in outcomes) else "not_done"
     if baseline is not None and patch:
         run.verify(baseline)  # .git unchanged, and a fresh isolated run agrees with validation
+        if state.stop_reason == "verdict_forged":  # the canaries: nothing of it is handed over
+            state.status, patch = "not_done", ""
     elif changed := run.git_changes():  # code run during validation changed the user's .git
         state.status, state.stop_reason = "error", "evaluator_fault"
         state.stop_detail = f"the repository's .git changed during validation:\n{changed}"
