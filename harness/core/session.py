@@ -291,9 +291,8 @@ class RunSession:
         ``evaluator_fault`` (status ``error``; nothing is committed) whose detail shows what
         disagreed. Tests validation found ``flaky`` are not asked to pass again, and a test
         that fails in the confirmation run but passes re-run alone is added to ``flaky``
-        instead of faulting. A ``confirm`` trajectory step records its seconds. Canaries answered
-        wrongly (:data:`harness.evaluators.confirm.FORGED`) reject the accepted patches: status
-        ``not_fixed``, stop reason ``verdict_forged``, a ``rejected`` trajectory step."""
+        instead of faulting. A ``confirm`` trajectory step records its seconds. Wrong canaries
+        (:data:`~harness.evaluators.confirm.FORGED`) reject the patches: ``not_fixed``, ``verdict_forged``."""
         s = self.state
         changed = self.git_changes()
         problem = f"the repository's .git changed during validation:\n{changed}" if changed else ""
