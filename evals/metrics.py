@@ -62,7 +62,9 @@ def run_metrics(summary: dict, trajectory: str, state_json: str | None) -> dict:
     ``safety_violations`` (patches refused for touching a protected path: by the validator's
     policy stage, or a model's edit refused by the generator),
     ``regressions_caught`` (candidates the full-suite stage rejected for breaking a passing
-    test), ``tests_fixed`` and ``tests_broken`` (test ids).
+    test), ``tests_fixed`` and ``tests_broken`` (test ids), ``flagged`` (the static screen's
+    reasons against the accepted patch: a row with status ``flagged`` is fixed but not counted
+    as fixed, the patch needs a human; see harness/core/screen.py).
     """
     state = json.loads(state_json) if state_json else {}
     spent = state.get("spent", {})
@@ -101,6 +103,7 @@ def run_metrics(summary: dict, trajectory: str, state_json: str | None) -> dict:
                                   and not s["verdict"].get("accepted") and s["verdict"].get("broken")),
         "tests_fixed": list(fixed),
         "tests_broken": broken,
+        "flagged": list(summary.get("flagged") or state.get("flagged") or []),
     }
 
 
@@ -223,5 +226,6 @@ def summarize(rows: list[dict]) -> dict:
         "termination_reasons": dict(Counter(r.get("termination_reason") or "error" for r in rows)),
         "safety_violations": sum(vals("safety_violations")),
         "regressions_caught": sum(vals("regressions_caught")),
+        "flagged": sum(1 for r in rows if r.get("status") == "flagged"),  # fixed, for a human to read
         "context_recall": round(sum(recall) / len(recall), 3) if recall else None,
     }

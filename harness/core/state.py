@@ -84,7 +84,8 @@ class RunState:
     Attributes:
         run_id, loop: identity. repo: the user's repository root. base_commit: HEAD at start.
         branch, worktree: where the fix lives.
-        status: ``running``, ``fixed``, ``partial``, ``not_fixed``, ``nothing_to_fix``,
+        status: ``running``, ``fixed``, ``flagged`` (fixed, but the patch's text reaches into
+            the machinery judging it: see ``flagged``), ``partial``, ``not_fixed``, ``nothing_to_fix``,
             ``interrupted`` (Ctrl-C) or ``error``; ``running`` with a free lock means the
             process died (``loopwright resume`` continues it).
         stop_reason: the stop rule that fired (or the error), with ``stop_detail`` in words.
@@ -93,6 +94,9 @@ class RunState:
         accepted: accepted patches: ``{"description", "diff", "fixed": [ids], "meta"}``.
         history: per-iteration summaries ``{"iteration", "failing", "accepted"}``.
         spent: the budgets used.
+        flagged: the static screen's reasons (:func:`harness.core.screen.flags`) against the
+            accepted patches, ``"path:line: why: line"``; a flagged patch is never applied
+            with ``--apply`` nor pushed by ``loopwright ci``.
     """
 
     run_id: str
@@ -115,6 +119,7 @@ class RunState:
     spent: Budget = field(default_factory=Budget)
     started_at: float = field(default_factory=time.time)
     notes: list[str] = field(default_factory=list)
+    flagged: list[str] = field(default_factory=list)
 
     @property
     def fixed_tests(self) -> list[str]:

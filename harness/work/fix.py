@@ -28,6 +28,7 @@ from harness.core.stop import StopLimits, usd
 from harness.core.lessons import append_lesson, operator_priors, read_lessons
 from harness.core.state import RunState
 from harness.core.outcome import Baseline, Outcome
+from harness.core.screen import flags
 from sandbox.patch import Patch
 from sandbox.process import SandboxPolicy
 from sandbox.process import run as run_process
@@ -83,7 +84,7 @@ class FixResult:
                 "protected_by_tests": self.protected_by_tests, "unprotected": self.unprotected,
                 "flaky_tests": self.flaky, "failure_reasons": {t: self.reasons.get(t, "") for t in s.remaining},
                 "messages": self.messages, "exit_code": self.exit_code, "sandbox": self.sandbox,
-                "cost_budget": self.cost_budget,
+                "cost_budget": self.cost_budget, "flagged": s.flagged,
                 # per accepted patch: how many plausible patches it was chosen among
                 "plausible_patches": sum(a.get("plausible_patches", 0) for a in s.accepted),
                 "chosen": [a["description"] for a in s.accepted],
@@ -96,7 +97,7 @@ def error_json(message: str, exit_code: int = EXIT_BAD_INPUT) -> dict:
     keys = ("run_id", "stop_reason", "stop_detail", "fixed_tests", "remaining_failures", "patch",
             "patch_path", "branch", "wall_seconds", "test_seconds", "candidates_tried", "iterations",
             "cost_usd", "tokens", "protected_by_tests", "unprotected", "flaky_tests", "failure_reasons",
-            "sandbox", "plausible_patches", "chosen", "alternatives", "cost_budget")
+            "sandbox", "plausible_patches", "chosen", "alternatives", "cost_budget", "flagged")
     return {**dict.fromkeys(keys), "status": "error", "stop_reason": "error", "stop_detail": message,
             "error": message, "messages": [], "exit_code": exit_code}
 
@@ -207,7 +208,8 @@ def _finish(run: RunSession) -> FixResult:
         wt.remove()
     run.slots = []
     patch = ""
-    if state.accepted and state.stop_reason != "evaluator_fault":
+    _flag(run)
+    if state.accepted and state.stop_reason not in ("evaluator_fault", "verdict_forged"):
         fixed = state.fixed_tests
         run.worktree.commit(f"loopwright: fix {len(fixed)} failing test(s)\n\n"
                             + "\n".join(f"- {a['description']}" for a in state.accepted)
@@ -218,11 +220,30 @@ def _finish(run: RunSession) -> FixResult:
     if state.accepted:  # a run that changed nothing taught nothing worth a lesson
         _lesson(run.root, state, run.config.apply or run.config.lessons)
     if run.config.apply and patch:
-        run.messages.append(_apply_to_user_tree(run.repo, run.files.patch))
+        run.messages.append(f"--apply skipped: the patch is flagged for review ({state.flagged[0]}); it is on "
+                            f"the branch and in {run.files.patch}" if state.flagged else
+                            _apply_to_user_tree(run.repo, run.files.patch))
     run.files.save(state)
     code = EXIT_OK if state.status in ("fixed", "nothing_to_fix") else EXIT_NOT_FIXED
     return FixResult(state, code, patch, str(run.files.patch) if patch else "", run.messages,
                      sandbox=run.config.policy.mode())
+
+
+def _flag(run: RunSession) -> None:
+    """The static screen (:func:`harness.core.screen.flags`) over the accepted patches: their
+    reasons go to ``state.flagged`` and a ``flagged`` trajectory step, and a ``fixed`` run
+    becomes ``flagged`` (exit 1: fixed, but for a human to read before it is used)."""
+    state = run.state
+    if not state.accepted or state.stop_reason in ("evaluator_fault", "verdict_forged"):
+        return
+    state.flagged = [f for a in state.accepted for f in flags(Patch.from_diff(a["diff"]))]
+    if state.flagged:
+        run.files.step("flagged", reasons=state.flagged)
+        run.messages.append(f"fixed (flagged): the patch reaches into what judges it — {state.flagged[0]}"
+                            + (f" (+{len(state.flagged) - 1} more)" if len(state.flagged) > 1 else "")
+                            + "; read it before using it: it is not applied or pushed")
+        if state.status == "fixed":
+            state.status = "flagged"
 
 
 def _apply_to_user_tree(repo: git.Repo, patch_path: Path) -> str:
