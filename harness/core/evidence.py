@@ -154,6 +154,9 @@ def not_collected(results: dict[str, TestResult], tid: str) -> str:
         owner = results.get("::".join(parts[:n]))
         if owner is not None and not owner.ok:
             return f"not collected any more ({'::'.join(parts[:n])}: {describe(owner)})"
+    broken = next((t for t, r in results.items() if "::" not in t and not r.ok), None)
+    if broken is not None:  # pytest stops the session at a collection error: nothing ran
+        return f"not run: collecting {broken} failed ({describe(results[broken])})"
     return "no result: it was not collected any more"
 
 

@@ -32,16 +32,16 @@ PATH_ROOTS = ("", "src/")
 
 #: (pattern over one added line, why it is flagged). Ordered: the first match of a line is kept.
 FLAGS: tuple[tuple[re.Pattern, str], ...] = tuple((re.compile(p), why) for p, why in (
-    (r"\b_pytest\b|\bpluggy\b|\bpytest\.(main|hookimpl|Function|Item|Session)\b", "reaches into pytest's machinery"),
+    (r"\b_?pytest\b|\bpluggy\b", "uses pytest or its machinery from the code under test"),
     (r"\bloopwright", "names loopwright"),
-    (r"\bsys\s*\.\s*modules\b", "edits or reads sys.modules"),
+    (r"sys\s*\.\s*modules\b|\.\s*modules\s*\[", "edits or reads sys.modules"),
     (r"\b__builtins__\b|\bimport\s+builtins\b|\bbuiltins\s*\.", "changes builtins"),
     (r"\batexit\b", "registers an exit handler (atexit)"),
-    (r"\bos\s*\.\s*_exit\b|\bos\s*\.\s*kill\b|\bos\s*\.\s*abort\b", "ends the process itself (os._exit/kill/abort)"),
+    (r"\.\s*_exit\b|\bos\s*\.\s*(kill|abort|killpg)\b", "ends the process itself (os._exit/kill/abort)"),
     (r"\bctypes\b|\bcffi\b", "uses ctypes"),
-    (r"\bgc\s*\.\s*get_(objects|referrers|referents)\b", "walks live objects (gc)"),
-    (r"\bsignal\s*\.\s*(signal|setitimer|alarm|set_wakeup_fd)\b", "installs a signal handler"),
-    (r"\bsys\s*\.\s*(settrace|setprofile|_getframe|excepthook|addaudithook|exit)\b|\binspect\s*\.\s*(stack|currentframe)",
+    (r"\bget_(objects|referrers|referents)\b", "walks live objects (gc)"),
+    (r"signal\s*\.\s*(signal|setitimer|alarm|set_wakeup_fd)\b", "installs a signal handler"),
+    (r"\b(settrace|setprofile|_getframe|excepthook|addaudithook)\b|inspect\s*\.\s*(stack|currentframe)",
      "hooks the interpreter (trace, frames, exit)"),
     (r"__file__.*\b(open|write\w*|remove|unlink|symlink|rename|replace|truncate)\b"
      r"|\b(open|remove|unlink|symlink|rename|replace|truncate)\b.*__file__", "writes to its own file (__file__)"),

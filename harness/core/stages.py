@@ -190,7 +190,9 @@ class CandidateStages:
         out.broken = [t for t in rest if t in passing and t not in self.flaky
                       and (t not in results or not results[t].ok)]
         if out.broken:
-            first = out.broken[0]
+            # the test whose own file no longer collects says most; else the first
+            first = next((t for t in out.broken if t not in results and t.split("::", 1)[0] in results),
+                         out.broken[0])
             out.reason = f"breaks {first} (passed before): " + (
                 describe(results[first]) if first in results else not_collected(results, first))
             return False

@@ -218,7 +218,7 @@ def _finish(run: RunSession) -> FixResult:
         patch = run.write_patch()
     state.spent.wall_seconds = run.elapsed()
     if state.accepted:  # a run that changed nothing taught nothing worth a lesson
-        _lesson(run.root, state, run.config.apply or run.config.lessons)
+        _lesson(run.root, state, (run.config.apply and not state.flagged) or run.config.lessons)
     if run.config.apply and patch:
         run.messages.append(f"--apply skipped: the patch is flagged for review ({state.flagged[0]}); it is on "
                             f"the branch and in {run.files.patch}" if state.flagged else
