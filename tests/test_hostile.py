@@ -18,6 +18,7 @@ import pytest
 
 from evals.model_server import FakeLLMServer
 from harness.work.fix import DEFAULT_PROTECTED, FixOptions, fix
+from harness.evaluators.pytest_runner import PytestEvaluator
 from harness.generators.llm import RetryPolicy
 from harness.generators.registry import make_generator
 from harness.core.localize import is_protected
@@ -509,3 +510,56 @@ def test_documented_reward_hacks_stay_refused(make_repo, tmp_path, hack):
     # refused by the validator, or a model's edit of a protected file refused before it
     assert '"accepted": false' in first or "is protected (matches" in steps, first
     watch.assert_untouched()
+
+
+#: a root conftest.py (imported before pytest_configure) recording what of the verdict channel
+#: code under test can see: variables in os.environ, the nonce in /proc/<pid>/environ of the test
+#: process and of its ancestors
+SNOOP = '''
+import os
+
+
+def _chain():
+    pid, out = os.getpid(), []
+    while pid > 1 and len(out) < 20:
+        try:
+            out.append(open(f"/proc/{pid}/environ", "rb").read())
+            pid = int(open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            break
+    return out
+
+
+SEEN = sorted({k for k in ("LOOPWRIGHT_NONCE", "LOOPWRIGHT_CHANNEL_FD", "LOOPWRIGHT_SECRET") if k in os.environ}
+              | {"nonce in /proc/PID/environ" for env in _chain() if b"LOOPWRIGHT_NONCE" in env})
+'''
+
+
+@pytest.mark.parametrize("fork", [False, True])
+def test_the_verdict_channel_is_not_in_the_environment_of_test_code(make_repo, fork):
+    root = make_repo({"conftest.py": SNOOP, "tests/test_blind.py": "import conftest\n\n\ndef test_blind():\n"
+                      "    assert conftest.SEEN == []\n"})
+    ev = PytestEvaluator(PYTHON, fork=fork)
+    try:
+        run = ev.run(root)
+    finally:
+        ev.close()
+    assert run.error == "" and run.results["tests/test_blind.py::test_blind"].outcome == "passed", \
+        run.results["tests/test_blind.py::test_blind"].message
+
+
+def test_a_worktree_pytest_py_cannot_replace_the_runner(make_repo):
+    """Past the policy stage (here: the repository has it), a top-level pytest.py is not what
+    runs the tests: the plugin's boot imports the interpreter's pytest before the worktree is on
+    sys.path, in plain processes and in the fork server."""
+    fake = "import sys\nprint('3 passed in 0.01s')\nsys.exit(0)\n"
+    root = make_repo({**CLAMP, "pytest.py": fake})
+    for fork in (False, True):
+        ev = PytestEvaluator(PYTHON, fork=fork)
+        try:
+            run = ev.run(root)
+        finally:
+            ev.close()
+        assert run.error == "", run.error
+        assert run.results["tests/test_clamp.py::test_above"].outcome == "failed"
+        assert run.results["tests/test_clamp.py::test_inside"].outcome == "passed"
