@@ -33,6 +33,9 @@ PLUGIN = "loopwright_pytest"
 #: how a plain test process starts: the working directory (the worktree) off ``sys.path``,
 #: then the plugin's ``boot`` imports pytest before entering the worktree (any Python 3).
 BOOT = "import sys; sys.path[:1] == [''] and sys.path.pop(0); import loopwright_pytest; loopwright_pytest.boot()"
+#: boot imported the plugin before pytest could mark it for assertion rewriting: not a warning
+#: (a project with ``filterwarnings = error`` would not start), as the fork server does
+PRELOADED_OK = f"ignore:Module already imported so cannot be rewritten; {PLUGIN}:pytest.PytestAssertRewriteWarning"
 
 
 def _roots(root: Path) -> list[str]:
@@ -191,7 +194,7 @@ class PytestEvaluator:
     def _plain(self, root: Path, args: list[str], env: dict[str, str], base_env: dict[str, str],
                timeout: float, secret: dict):
         """pytest started by the plugin's ``boot`` (:data:`BOOT`), the secret on its stdin."""
-        return run([self.python, "-c", BOOT, *args], root, timeout, self.policy,
+        return run([self.python, "-c", BOOT, "-W", PRELOADED_OK, *args], root, timeout, self.policy,
                    {**base_env, **env, "LOOPWRIGHT_SECRET": "stdin"}, readable=[self.scratch], channel=True,
                    stdin_data=json.dumps(secret).encode())
 
