@@ -563,3 +563,14 @@ def test_a_worktree_pytest_py_cannot_replace_the_runner(make_repo):
         assert run.error == "", run.error
         assert run.results["tests/test_clamp.py::test_above"].outcome == "failed"
         assert run.results["tests/test_clamp.py::test_inside"].outcome == "passed"
+
+
+def test_the_target_interpreters_importable_names_are_probed(tmp_path):
+    """Another interpreter than loopwright's (here: the same binary from another directory, so
+    the in-process shortcut does not apply) is asked in a sandboxed probe: its standard library
+    and its installed distributions' top-level names (pip is installed with every Python)."""
+    link = tmp_path / "bin" / "python3"
+    link.parent.mkdir()
+    link.symlink_to(os.path.realpath(PYTHON))
+    names = PytestEvaluator(str(link)).importable_names()
+    assert {"json", "os", "sys", "pip"} <= names, sorted(names)[:50]

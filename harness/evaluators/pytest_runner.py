@@ -209,7 +209,7 @@ class PytestEvaluator:
                 out = names_here(self.python)
                 if out is None:
                     with tempfile.TemporaryDirectory(prefix="loopwright-probe-") as empty:
-                        res = run([self.python, "-S", "-c", NAMES_PROBE], Path(empty), 60, self.policy,
+                        res = run([self.python, "-c", NAMES_PROBE], Path(empty), 60, self.policy,
                                   {"PYTHONPATH": os.environ.get("PYTHONPATH", "")})
                     out = res.stdout if res.returncode == 0 else "[]"
                 try:
