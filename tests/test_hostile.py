@@ -181,13 +181,14 @@ if _lw is not None and getattr(_lw, "_rec", None) is not None:
 
 
 def test_in_process_forgery_is_caught_by_the_confirmation_run(make_repo, tmp_path):
-    """Code in the test process can reach the plugin itself; the fresh confirmation run's
-    exit status and pytest's own summary then disagree with the forged records."""
+    """Code in the test process can reach the plugin itself; in the fresh confirmation run it
+    rewrites the canary that must fail to "passed" too: a forged verdict, the patch rejected
+    (before canaries: pytest's summary and exit status disagreed, an evaluator fault)."""
     root = make_repo(CLAMP)
     watch = Watch(root, tmp_path)
     res = run_fix(root, [prepend(IN_PROCESS_FORGER)])
-    assert res.state.stop_reason == "evaluator_fault", res.state.stop_detail
-    assert "confirmation run disagrees" in res.state.stop_detail
+    assert res.state.stop_reason == "verdict_forged", res.state.stop_detail
+    assert res.state.status == "not_fixed" and res.state.stop_detail.startswith("verdict forged")
     assert res.patch == "" and res.exit_code == 1
     assert "loopwright/" + res.state.run_id not in git(root, "branch", "--list")
     watch.assert_untouched()
@@ -316,7 +317,7 @@ def test_weak_sandbox_do_run_with_a_planted_hook_is_an_evaluator_fault(make_repo
 
 def test_do_run_forged_verdicts_are_caught_by_the_confirmation_run(make_repo, tmp_path):
     """`do` (and `review`) confirm the branch with a fresh isolated run too: a patch that
-    breaks a passing test and forges its own results in-process is an evaluator fault."""
+    breaks a passing test and forges its own results in-process is caught by the canaries."""
     from harness.work.instruct import carry_out, instruction_task
 
     root = make_repo(CLAMP)
@@ -328,9 +329,9 @@ def test_do_run_forged_verdicts_are_caught_by_the_confirmation_run(make_repo, tm
                              env={"OPENAI_API_KEY": "sk-test"})
         limits = StopLimits(max_iterations=3, max_wall_seconds=180, no_progress=4)
         res = carry_out(root, [instruction_task("tidy clamp")], gen, FixOptions(python=PYTHON, limits=limits))
-    assert res.state.stop_reason == "evaluator_fault", res.state.stop_detail
-    assert "confirmation run disagrees" in res.state.stop_detail
-    assert res.exit_code == 1
+    assert res.state.stop_reason == "verdict_forged", res.state.stop_detail  # the canaries
+    assert res.state.status == "not_done" and res.state.stop_detail.startswith("verdict forged")
+    assert res.exit_code == 1 and not res.patch
     watch.assert_untouched()
 
 

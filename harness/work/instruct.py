@@ -64,8 +64,8 @@ class InstructResult:
 
     @property
     def exit_code(self) -> int:
-        """0 when every task is done or answered (and no evaluator fault), else 1."""
-        return 0 if self.state.status != "error" and all(
+        """0 when every task is done or answered (and no evaluator fault or forged verdict), else 1."""
+        return 0 if self.state.status != "error" and self.state.stop_reason != "verdict_forged" and all(
             o.status in ("done", "answered") for o in self.outcomes) else 1
 
 
