@@ -119,7 +119,8 @@ def test_hostile_patch_cannot_plant_hooks_or_write_outside_the_worktree(make_rep
     watch = Watch(root, tmp_path)
     res = run_fix(root, [prepend(planting(watch)) + "\n" + FIX])
     assert res.sandbox == "strong"
-    assert res.state.status == "fixed", res.state.stop_detail  # every write was refused, so the fix stands
+    assert res.state.status == "fixed", res.state.flagged  # every write was refused, so the fix stands
+    assert res.state.flagged == []  # its temporary paths (pytest-of-root/...) are not a use of pytest
     assert "_hook" in res.patch  # the hostile code is on the branch, for a human to see
     git(root, "log", "-1", res.state.branch)  # loopwright's own commit ran no hook
     watch.assert_untouched()

@@ -32,8 +32,9 @@ PATH_ROOTS = ("", "src/")
 
 #: (pattern over one added line, why it is flagged). Ordered: the first match of a line is kept.
 FLAGS: tuple[tuple[re.Pattern, str], ...] = tuple((re.compile(p), why) for p, why in (
-    (r"\b_?pytest\b|\bpluggy\b", "uses pytest or its machinery from the code under test"),
-    (r"\bloopwright", "names loopwright"),
+    (r"\b_pytest\b|\bpluggy\b|\b(import|from)\s+pytest\b|\bpytest\s*\.\s*[A-Za-z_]",
+     "uses pytest or its machinery from the code under test"),
+    (r"\bloopwright_|LOOPWRIGHT_", "names loopwright's plugin or its variables"),
     (r"sys\s*\.\s*modules\b|\.\s*modules\s*\[", "edits or reads sys.modules"),
     (r"\b__builtins__\b|\bimport\s+builtins\b|\bbuiltins\s*\.", "changes builtins"),
     (r"\batexit\b", "registers an exit handler (atexit)"),
