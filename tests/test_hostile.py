@@ -576,3 +576,26 @@ def test_the_target_interpreters_importable_names_are_probed(tmp_path):
     link.symlink_to(os.path.realpath(PYTHON))
     names = PytestEvaluator(str(link)).importable_names()
     assert {"json", "os", "sys", "pip"} <= names, sorted(names)[:50]
+
+
+def test_shadowing_and_the_static_screen_read_only_the_patch_text():
+    from harness.core.screen import flags, shadowing
+    from sandbox.patch import Patch
+
+    def added(path: str, text: str = "x = 1\n") -> Patch:
+        lines = text.splitlines()
+        return Patch.from_diff(f"--- /dev/null\n+++ b/{path}\n@@ -0,0 +1,{len(lines)} @@\n"
+                               + "".join(f"+{ln}\n" for ln in lines))
+
+    importable = frozenset({"json", "requests"})
+    for path, name in (("pytest.py", "pytest"), ("_pytest/python.py", "_pytest"), ("src/pluggy/__init__.py", "pluggy"),
+                       ("sitecustomize/__init__.py", "sitecustomize"), ("loopwright_pytest.py", "loopwright_pytest"),
+                       ("json.py", "json"), ("requests/__init__.py", "requests")):
+        assert f"shadow the importable module `{name}`" in shadowing(added(path), importable, {"mathx"}), path
+    assert shadowing(added("mathx/new.py"), importable, {"mathx"}) == ""  # the project's own package
+    assert shadowing(added("src/_pytest/new.py"), importable, {"src", "_pytest"}) == ""  # pytest's own repo
+    assert shadowing(added("docs/conf_helpers.py"), importable, {"mathx"}) == ""
+    assert flags(added("mathx/a.py", 'P = "/tmp/pytest-of-root/pytest-1/x"\nQ = "~/.loopwright-x"\n')) == []
+    stub = added("mathx/a.py", "import sys as _s\n_s.modules['_pytest.python'].Function.runtest = None\n")
+    assert flags(stub) == ["mathx/a.py:2: uses pytest or its machinery from the code under test: "
+                           "_s.modules['_pytest.python'].Function.runtest = None"]
