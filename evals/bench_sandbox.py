@@ -7,7 +7,7 @@ DIR``). For every repetition, ``loopwright fix --json`` runs on a fresh clone of
 twice, once with ``LOOPWRIGHT_SANDBOX=strong`` (bubblewrap) and once with ``weak``
 (process group only), in alternating order so drifting machine load hits both alike.
 A candidate's evaluation time is the sum of its stage seconds in ``trajectory.jsonl``
-(apply, probe, screen, lint/types, full); candidates refused before running anything
+(apply, probe, screen, lint/types, full, reset); candidates refused before running anything
 (stage ``policy``) are left out. Printed: per task and mode, the median over all
 candidates of all repetitions, and the strong/weak ratio. ``--before DIR`` adds a third
 mode: the harness from another source tree (e.g. ``git archive`` of the commit before the
@@ -26,13 +26,15 @@ import sys
 import tempfile
 from pathlib import Path
 
+from harness.core.state import RunFiles
+
 MODES = ("strong", "weak")
 
 
 def candidate_seconds(repo: Path, run_id: str) -> list[float]:
     """Evaluation seconds of each candidate of run ``run_id`` (from its trajectory)."""
     out = []
-    path = repo / ".loopwright" / "runs" / run_id / "trajectory.jsonl"
+    path = RunFiles(repo, run_id, create=False).trajectory  # under .git/loopwright/runs/
     for line in path.read_text().splitlines():
         rec = json.loads(line)
         verdict = rec.get("verdict") or {}
@@ -81,7 +83,8 @@ def main(argv: list[str] | None = None) -> int:
         for rep in range(args.reps):
             for mode in (modes if rep % 2 == 0 else modes[::-1]):
                 secs, summary = one_run(task.resolve(), mode, args.timeout, args.before)
-                assert summary.get("sandbox", "before") == mode, summary.get("sandbox")
+                # "before" is the other tree's harness in its default (strong) sandbox
+                assert mode == "before" or summary.get("sandbox") == mode, summary.get("sandbox")
                 seconds[mode] += secs
                 statuses[mode].append(summary["status"])
         for mode in modes:

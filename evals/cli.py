@@ -50,6 +50,7 @@ def eval_cmd(
     interrupted eval stopped. Exit codes: 0 all fixed, 1 some not, 2 bad input.
     """
     from rich.console import Console
+    from rich.markup import escape
 
     from evals.runner import EvalError, run_eval
     from evals.suite import SuiteError, load_suite
@@ -70,8 +71,9 @@ def eval_cmd(
 
     def show(row: dict) -> None:
         mark = "[green]✓[/]" if row.get("fixed") else "[red]✗[/]"
+        why = row.get("error") or row.get("verify_error") or ""
         console.print(f"{mark} {row['task_id']} [dim]{row['generator']}[/] {row.get('status')} "
-                      f"{row.get('task_seconds', 0):.1f}s")
+                      f"{row.get('task_seconds') or 0:.1f}s" + (f" [dim]{escape(_one_line(why))}[/]" if why else ""))
 
     try:
         run = run_eval(loaded, list(dict.fromkeys(generator)), out, jobs=jobs, ray=ray or bool(ray_address),
@@ -86,6 +88,7 @@ def _finish(suite, run, generators: list[str], out: Path, html: bool, traces: Pa
             console) -> None:
     from evals.metrics import summarize
     from evals.report import print_table, write_suite_report
+    from evals.task import ERROR_STATUSES
     from evals.traces import export_traces
 
     keys = {f"{t.id}@{g}" for t in suite.tasks for g in generators}
@@ -105,7 +108,21 @@ def _finish(suite, run, generators: list[str], out: Path, html: bool, traces: Pa
         print(json.dumps({"suite": suite.suite, "generators": per_gen, "eval": timing}, indent=2))
     else:
         print_table(console, suite.suite, per_gen, timing)
+    failed = [r for r in rows if r.get("status") in ERROR_STATUSES]
+    if rows and len(failed) == len(rows):  # one line, never a traceback
+        _err().print(f"error: every task errored ({len(rows)}); first: {failed[0]['task_id']}: "
+                     f"{_one_line(failed[0].get('error') or failed[0]['status'])} (details in {out / 'runs'})",
+                     markup=False)
     raise typer.Exit(0 if rows and all(r.get("fixed") for r in rows) else 1)
+
+
+def _one_line(text: str, width: int = 160) -> str:
+    """``text``'s last non-empty line (an error's reason is usually last), cut to ``width`` characters."""
+    lines = [ln.strip() for ln in str(text).splitlines() if ln.strip()]
+    line = lines[-1] if lines else ""
+    if len(lines) > 1 and ":" in lines[0] and len(lines[0]) < width // 2:  # "Type: message" keeps its type
+        line = f"{lines[0]} … {line}"
+    return line if len(line) <= width else line[: width - 1] + "…"
 
 
 @commands.command("report")

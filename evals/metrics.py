@@ -73,9 +73,11 @@ def run_metrics(summary: dict, trajectory: str, state_json: str | None) -> dict:
     stop = summary.get("stop_reason") or state.get("stop_reason") or ""
     iterations = int(summary.get("iterations", state.get("iteration", 0)) or 0)
     cost = summary.get("cost_usd", spent.get("cost_usd"))
-    failing = len(state.get("baseline_failing", [])) or len(summary.get("fixed_tests", [])) + len(
-        summary.get("remaining_failures", []))
-    fixed = summary.get("fixed_tests") or sorted(set(state.get("baseline_failing", [])) - set(state.get("remaining", [])))
+    # a run that ended in an error has these keys with null values (harness.work.fix.error_json)
+    failing = len(state.get("baseline_failing") or []) or len(summary.get("fixed_tests") or []) + len(
+        summary.get("remaining_failures") or [])
+    fixed = summary.get("fixed_tests") or sorted(set(state.get("baseline_failing") or [])
+                                                 - set(state.get("remaining") or []))
     goal = round(len(fixed) / failing, 3) if failing else None
     taus = _iteration_seconds(steps)
     broken = sorted({t for s in evaluated for t in s["verdict"].get("broken", [])})

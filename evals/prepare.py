@@ -1,7 +1,7 @@
 """Prepare one reproducible single-bug benchmark task from a real library's sdist.
 
 ``python -m evals.prepare NAME==VERSION --seed N --out DIR`` downloads the sdist
-(``pip download --no-deps --no-binary :all:``, cached under
+(``pip download --no-deps --no-binary NAME``, cached under
 ``~/.cache/loopwright/sdists``), unpacks it into DIR, commits it with a fixed
 author, committer and dates, checks that the library's own tests pass, injects
 one seeded bug with :mod:`evals.inject` in a line those tests execute, commits it

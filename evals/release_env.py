@@ -101,7 +101,7 @@ def ensure_venv(reqs: list[str], cache: Path | None = None, timeout: float = 600
         if res.returncode != 0:
             raise PairError(f"{' '.join(cmd[:4])} failed (exit {res.returncode}): "
                             f"{(res.stderr or res.stdout).strip()[-1500:]}")
-    (slot / ".ready").writetext_or_none("\n".join(reqs) + "\n")
+    (slot / ".ready").write_text("\n".join(reqs) + "\n")
     return python
 
 
@@ -110,10 +110,11 @@ def run_pytest(python: Path, repo: Path, ids: list[str] | None = None,
     """Run pytest in ``repo`` and return (exit code or None on timeout, failing node ids).
 
     Failing ids come from pytest's short summary (``-rfE``); a file that fails to
-    collect shows as its path without ``::``.
+    collect shows as its path without ``::``. A ``src/`` layout's ``src`` is on ``PYTHONPATH``
+    (:func:`evals.sources.clean_env`): the venv holds the requirements, not the package.
     """
     args = [str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rfE", "--tb=no",
             "--continue-on-collection-errors", "-o", "console_output_style=classic", *(ids or [])]
-    rc, out = run_process(args, repo, timeout, clean_env())
+    rc, out = run_process(args, repo, timeout, clean_env(repo))  # src/ on the path, as the run has it
     failed = {m.group(2).strip() for m in map(_SUMMARY.match, out.splitlines()) if m}
     return rc, failed

@@ -35,6 +35,7 @@ import statistics
 import subprocess
 import sys
 import time
+import traceback
 from pathlib import Path
 
 import yaml
@@ -191,8 +192,10 @@ def _run_one(task: dict, out: Path, timeout: float, fix_args: list[str] = ()) ->
     shutil.rmtree(slot, ignore_errors=True)
     try:
         repo = materialize(task["repo"]["release_pair"], slot / "repo")
-    except PrepareError as exc:
-        row.update(status="prepare_error", note=str(exc)[:300])
+    except Exception as exc:  # on purpose: any setup failure (issue 24) is this task's row, the run goes on
+        row.update(status="prepare_error", note=f"{type(exc).__name__}: {exc}"[:300])
+        slot.mkdir(parents=True, exist_ok=True)
+        (slot / "traceback.txt").write_text(traceback.format_exc())
         return row
     cmd = [sys.executable, "-m", "loopwright", "fix", str(repo), "--json", *fix_args]
     t0 = time.monotonic()

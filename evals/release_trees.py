@@ -99,8 +99,9 @@ def _fetch(package: str, version: str, cache: Path) -> Path:
     """
     slot = cache / "sdists" / f"{re.sub(r'[-_.]+', '-', package).lower()}-{version}"
     if not (slot.is_dir() and any(slot.iterdir())):
-        tmp = Path(tempfile.mkdtemp(prefix=".dl-", dir=slot.parent if slot.parent.is_dir() else None))
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:", "-q",
+        slot.parent.mkdir(parents=True, exist_ok=True)  # the download lands beside its slot: one rename,
+        tmp = Path(tempfile.mkdtemp(prefix=".dl-", dir=slot.parent))  # never across file systems
+        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", package, "-q",
                "--no-build-isolation", "-d", str(tmp), f"{package}=={version}"]
         res = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)
         files = sorted(tmp.glob("*"))

@@ -22,7 +22,7 @@ from multiprocessing import get_all_start_methods, get_context
 from pathlib import Path
 
 from evals.suite import Suite
-from evals.task import run_task
+from evals.task import error_row, run_task
 
 __all__ = ["EvalError", "EvalRun", "job_key", "load_results", "make_jobs", "run_eval"]
 
@@ -191,11 +191,15 @@ def _local_rows(todo: list[dict], jobs: int) -> Iterator[dict]:
     # worker). Python forks every pool worker up front, before the pool's manager thread starts.
     method = "fork" if "fork" in get_all_start_methods() else "spawn"
     with ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=get_context(method)) as pool:
-        pending = {pool.submit(run_task, j) for j in todo}
+        job_of = {pool.submit(run_task, j): j for j in todo}
+        pending = set(job_of)
         while pending:
             finished, pending = wait(pending, return_when=FIRST_COMPLETED)
             for fut in finished:
-                yield fut.result()
+                try:
+                    yield fut.result()
+                except Exception as exc:  # on purpose: a worker that died is its job's error row
+                    yield error_row(job_of[fut], exc)
 
 
 def _ray_rows(todo: list[dict], address: str | None, num_cpus: float) -> Iterator[dict]:
@@ -213,11 +217,15 @@ def _ray_rows(todo: list[dict], address: str | None, num_cpus: float) -> Iterato
             raise EvalError(f"cannot connect to the Ray cluster at {address}: {exc}") from None
     try:
         remote = ray.remote(num_cpus=num_cpus, max_retries=0)(run_task)
-        pending = [remote.remote(j) for j in todo]
+        job_of = {remote.remote(j): j for j in todo}
+        pending = list(job_of)
         while pending:
             finished, pending = ray.wait(pending, num_returns=1)
             for ref in finished:
-                yield ray.get(ref)
+                try:
+                    yield ray.get(ref)
+                except Exception as exc:  # on purpose: a task Ray failed (worker lost) is its error row
+                    yield error_row(job_of[ref], exc)
     finally:
         if started_here:
             ray.shutdown()

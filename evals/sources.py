@@ -1,7 +1,7 @@
 """Library sources and their test runs, shared by the benchmarks (:mod:`evals.prepare`,
 :mod:`evals.bench`, the release pairs).
 
-Fetching a release's sdist (``pip download --no-deps --no-binary :all:``, cached under
+Fetching a release's sdist (``pip download --no-deps --no-binary NAME``, cached under
 ``~/.cache/loopwright/sdists``) and unpacking it safely; git with a fixed author,
 committer and date (same tree, same commit ids); the tests' clean environment; running
 a process group with a deadline; running a repository's pytest suite (failures from a
@@ -91,7 +91,9 @@ def fetch_sdist(name: str, version: str, cache: Path) -> Path:
     slot.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".dl-", dir=slot.parent))
     try:
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
+        # --no-binary NAME, not :all: (which pip applies to the isolated build's requirements too,
+        # building setuptools from source: minutes per download)
+        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", name,
                "-q", "-d", str(tmp), f"{name}=={version}"]
         res = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)
         files = sorted(tmp.glob("*"))

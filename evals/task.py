@@ -17,15 +17,22 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
 from pathlib import Path
 
 from evals.materialize import materialize
-from evals.sources import PrepareError, run_process
+from evals.sources import run_process
 from evals.metrics import context_recall, run_metrics, same_as_gold
+from harness.evaluators.pytest_runner import resolve_python
 
-__all__ = ["command_argv", "run_task"]
+__all__ = ["ERROR_STATUSES", "TRACEBACK_FILE", "command_argv", "error_row", "run_task", "verify_pythonpath"]
 
 RUN_FILES = ("state.json", "trajectory.jsonl", "patch.diff")
+#: a row's ``status`` when the task could not be judged: preparing it failed, the eval's own code
+#: raised, ``loopwright`` printed no summary, or the run itself ended in an error
+ERROR_STATUSES = ("prepare_error", "error", "bad_output")
+#: the traceback of an exception caught while preparing or running a task, in its run folder
+TRACEBACK_FILE = "traceback.txt"
 
 
 def command_argv(command: str, repo: Path, generator: str, python: str | None) -> list[str]:
@@ -57,7 +64,9 @@ def run_task(job: dict) -> dict:
         The result row (see README, "loopwright eval": status, metrics, ``started``/``ended``
         epoch seconds, ``task_seconds`` wall seconds of the whole job, ``harness_seconds`` of the
         ``loopwright`` process) plus ``files``: ``{name: text}`` of the run's state, trajectory,
-        patch and cassette. Never raises for a task failure: it is a row with ``status`` ``error``.
+        patch and cassette. Never raises for a task failure: any exception while preparing the
+        task is a ``prepare_error`` row, one while running or judging it an ``error`` row; both
+        carry ``error`` ("Type: message") and the traceback as the file :data:`TRACEBACK_FILE`.
     """
     started = time.time()
     task = job["task"]
@@ -66,9 +75,12 @@ def run_task(job: dict) -> dict:
                  "command": task["command"], "host": socket.gethostname(), "pid": os.getpid()}
     files: dict[str, str] = {}
     try:
-        repo = _materialize(job, tmp, row)
+        repo = _materialize(job, tmp, row, files)
         if repo is not None:
             _run(job, task, repo, tmp, row, files)
+    except Exception as exc:  # on purpose: one task's failure is its row, the eval goes on
+        row.update(status="error", fixed=False, error=_said(exc))
+        files[TRACEBACK_FILE] = traceback.format_exc()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     row["started"], row["ended"] = round(started, 3), round(time.time(), 3)
@@ -77,16 +89,33 @@ def run_task(job: dict) -> dict:
     return row
 
 
-def _materialize(job: dict, tmp: Path, row: dict) -> Path | None:
+def error_row(job: dict, exc: BaseException | str, status: str = "error") -> dict:
+    """The result row of a job that produced none (its worker died, or Ray failed it): ``status``,
+    ``fixed`` False and ``error`` naming the exception; ``started``/``ended`` now (epoch seconds)."""
+    now = round(time.time(), 3)
+    return {"key": job["key"], "task_id": job["task"]["id"], "generator": job["generator"],
+            "command": job["task"]["command"], "status": status, "fixed": False, "exit_code": None,
+            "error": exc if isinstance(exc, str) else _said(exc), "started": now, "ended": now, "task_seconds": 0.0,
+            "files": {}}
+
+
+def _said(exc: BaseException) -> str:
+    """``Type: message`` of an exception, its message's tail when long (the reason is usually last)."""
+    text = f"{type(exc).__name__}: {exc}".strip()
+    return text if len(text) <= 2000 else text[:200] + " … " + text[-1800:]
+
+
+def _materialize(job: dict, tmp: Path, row: dict, files: dict) -> Path | None:
     spec = dict(job["repo"])
-    if job.get("bundle") is not None:  # a path repository, shipped as a git bundle
-        (tmp / "repo.bundle").write_bytes(job["bundle"])
-        spec = {"bundle": str(tmp / "repo.bundle")}
     t0 = time.monotonic()
     try:
+        if job.get("bundle") is not None:  # a path repository, shipped as a git bundle
+            (tmp / "repo.bundle").write_bytes(job["bundle"])
+            spec = {"bundle": str(tmp / "repo.bundle")}
         repo = materialize(spec, tmp / "repo")
-    except (PrepareError, OSError, KeyError, TypeError, ValueError) as exc:
-        row.update(status="prepare_error", exit_code=None, error=str(exc)[-2000:])
+    except Exception as exc:  # on purpose: any setup failure (issue 24) is this task's row
+        row.update(status="prepare_error", fixed=False, exit_code=None, error=_said(exc))
+        files[TRACEBACK_FILE] = traceback.format_exc()
         return None
     row["prepare_seconds"] = round(time.monotonic() - t0, 3)
     row["repo_source"] = next(iter(spec))  # path, bundle (shipped to a remote worker), prepare, release_pair
@@ -111,8 +140,12 @@ def _run(job: dict, task: dict, repo: Path, tmp: Path, row: dict, files: dict) -
     elif summary is None:
         row.update(status="bad_output", error=out[-2000:])
     else:
-        row["status"] = summary.get("status", "error")
+        row["status"] = summary.get("status") or "error"
         row["summary"] = {k: v for k, v in summary.items() if k != "patch"}
+        # what judged the patches: a configured evaluator that could not run is "skipped: why"
+        row["evaluators"] = summary.get("evaluators")
+        if row["status"] == "error":  # the run's own reason (no tests collected, no pytest, ...)
+            row["error"] = str(summary.get("error") or summary.get("stop_detail") or f"exit {rc}")[-2000:]
     run_dir = _run_dir(repo, (summary or {}).get("run_id"))
     for name in RUN_FILES:
         if run_dir is not None and (run_dir / name).is_file():
@@ -177,7 +210,14 @@ def _run_dir(repo: Path, run_id: str | None) -> Path | None:
 
 def _verify(repo: Path, patch: str, task: dict, row: dict) -> bool:
     """The run's patch applied to the clone makes the task's tests pass (for a ``fix`` task that lists
-    none: the whole suite). Other commands without tests, or runs without a patch, are taken as claimed."""
+    none: the whole suite). Other commands without tests, or runs without a patch, are taken as claimed.
+
+    The tests run as the run's test evaluator runs them (:mod:`harness.evaluators.pytest_runner`):
+    the same target interpreter (:func:`~harness.evaluators.pytest_runner.resolve_python`: the task's
+    ``python``, else ``REPO/.venv``, else this one) with the clone's root and its ``src/`` first on
+    ``PYTHONPATH``, so a ``src/`` layout with an editable install tests the clone, not the checkout
+    the install points at. When they fail, ``row["verify_error"]`` says why.
+    """
     fix_task = task["command"].split()[0] == "fix"
     if not patch or not (task.get("tests") or fix_task):
         return True
@@ -186,13 +226,22 @@ def _verify(repo: Path, patch: str, task: dict, row: dict) -> bool:
     if res.returncode != 0:
         row["verify_error"] = f"the patch does not apply to a clean clone: {res.stderr.strip()[:300]}"
         return False
-    python = task.get("python") or (str(repo / ".venv/bin/python") if (repo / ".venv/bin/python").exists()
-                                    else sys.executable)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")} | {"PYTHONDONTWRITEBYTECODE": "1"}
-    rc, out = run_process([python, "-m", "pytest", "-q", "-p", "no:cacheprovider", *(task.get("tests") or [])],
-                          repo,
-                          float(task["timeout"]), env)
+    python = resolve_python(repo, task.get("python"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")} | {
+        "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": verify_pythonpath(repo)}
+    rc, out = run_process([python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rfE",
+                           *(task.get("tests") or [])], repo, float(task["timeout"]), env)
     row["verify_seconds"] = round(time.monotonic() - t0, 3)
     if rc != 0:
-        row["verify_error"] = f"the task's tests fail with the patch (exit {rc}): {out[-300:]}"
+        failed = [ln for ln in out.splitlines() if ln.startswith(("FAILED ", "ERROR "))]
+        what = "; ".join(failed[:3]) if failed else out.strip()[-300:]
+        row["verify_error"] = (f"the task's tests fail with the patch in {python} (exit {rc}): {what}"
+                               if rc is not None else f"the task's tests timed out with the patch ({task['timeout']} s)")
     return rc == 0
+
+
+def verify_pythonpath(repo: Path) -> str:
+    """``PYTHONPATH`` of the eval's verification: ``REPO``, ``REPO/src`` when it exists, then the
+    caller's own ``PYTHONPATH`` (the order :mod:`harness.evaluators.pytest_runner` uses)."""
+    parts = [str(repo)] + ([str(repo / "src")] if (repo / "src").is_dir() else [])
+    return os.pathsep.join(parts + ([os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else []))

@@ -9,7 +9,7 @@ Exit codes (every command):
     0  fixed, or nothing to fix (``do``/``review``: done)
     1  not fixed (the run ended without making every failing test pass)
     2  bad usage or input (not a git repository, no commits, no tests, pytest missing, …)
-    130  ``do`` interrupted with Ctrl-C (resumable)
+    130  interrupted with Ctrl-C or SIGTERM (resumable: ``loopwright resume RUN_ID REPO``)
 
 Each command lives in a module of its own and is imported only when it runs (or
 when help lists it): ``loopwright fix`` does not load the GitHub client, the review
@@ -67,7 +67,8 @@ app = typer.Typer(cls=LazyGroup, no_args_is_help=True, rich_markup_mode=None, pr
                   context_settings={"help_option_names": ["-h", "--help"]},
                   help="Finds failing tests, proposes small patches, verifies them in a git worktree.\n\n"
                        "Exit codes: 0 fixed or nothing to fix (do, review: done), 1 not fixed, "
-                       "2 bad usage or input, 130 do interrupted (resumable).")
+                       "2 bad usage or input, 130 interrupted by Ctrl-C or SIGTERM (resumable). "
+                       "Settings: docs/configuration.md.")
 
 
 @app.callback()

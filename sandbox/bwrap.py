@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import fnmatch
 import functools
 import os
 import re
@@ -29,11 +30,41 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+import git
+
+from sandbox.gitcmd import config_entries
+
 #: Files and directories under ``$HOME`` that hold credentials; hidden inside the sandbox.
 HIDDEN_HOME = (".ssh", ".git-credentials", ".netrc", ".pypirc", ".aws", ".azure", ".docker",
                ".config/gh", ".config/hub", ".kube", ".gnupg", ".npmrc", ".config/gcloud")
 
 HOME_INSIDE = "/tmp/home"
+
+#: Size of each tmpfs the sandbox mounts (``/tmp``, ``/var/tmp``, the hidden home): bytes of
+#: memory a test can fill there (bwrap ``--size``, since 0.8; the memory rlimit does not count it).
+TMPFS_BYTES = 256 * 2**20
+
+#: Directories never a system one: hiding them (``--tmpfs``) would break the sandbox.
+_SYSTEM = {Path(p) for p in ("/", "/usr", "/etc", "/bin", "/sbin", "/lib", "/lib64", "/opt", "/var",
+                             "/proc", "/dev", "/sys", "/run", "/srv", "/mnt", "/media")}
+
+
+def hidden_roots(env: dict[str, str] | None = None) -> list[Path]:
+    """The real ``$HOME``, ``$RUNNER_TEMP`` and ``$XDG_CONFIG_HOME`` (of loopwright's
+    environment ``env``, default ``os.environ``) that exist: each is an empty tmpfs inside the
+    sandbox (credentials, ``~/.gitconfig``, the CI token file of ``actions/checkout``), with
+    only what a run needs bound back (:func:`command`'s ``readable``). A system directory
+    (``/``, ``/usr``, …) is never hidden."""
+    src = os.environ if env is None else env
+    out: list[Path] = []
+    for raw in (src.get("HOME") or os.path.expanduser("~"), src.get("RUNNER_TEMP", ""),
+                src.get("XDG_CONFIG_HOME", "")):
+        if not raw or not os.path.isabs(raw):
+            continue
+        p = Path(os.path.realpath(raw))
+        if p.is_dir() and p not in _SYSTEM and p not in out:
+            out.append(p)
+    return out
 
 
 @functools.lru_cache(maxsize=1)
@@ -77,25 +108,62 @@ def git_common_dir(worktree: Path) -> Path | None:
     return admin.parent.parent if admin.parent.name == "worktrees" else admin
 
 
-_SECRET_KEY = re.compile(r"^\s*(extraheader|password|token|helper)\s*=", re.IGNORECASE)
-_URL_USERINFO = re.compile(r"(://)[^/@\s]+@")
+#: ``.git/config`` keys a sandboxed git may see (``fnmatch`` over ``section.[sub.]key``,
+#: lower-case): what reading the repository needs. Everything else is dropped: ``include``/
+#: ``includeIf`` (they name files such as ``$RUNNER_TEMP/git-credentials-*``), ``url.*``
+#: rewrites (``insteadOf`` URLs with tokens), ``http.*`` (``extraheader``), ``credential.*``,
+#: commands (``core.fsmonitor``, ``core.sshcommand``, filters, diff/merge drivers).
+CONFIG_ALLOW: tuple[str, ...] = (
+    "core.repositoryformatversion", "core.filemode", "core.bare", "core.logallrefupdates",
+    "core.ignorecase", "core.precomposeunicode", "core.symlinks", "core.autocrlf", "core.eol",
+    "core.safecrlf", "core.quotepath", "core.checkstat", "core.trustctime", "core.abbrev",
+    "extensions.*", "remote.*.url", "remote.*.pushurl", "remote.*.fetch", "branch.*.remote",
+    "branch.*.merge", "branch.*.rebase", "user.name", "user.email", "init.defaultbranch",
+    "submodule.*.url", "submodule.*.path", "submodule.*.active", "index.version",
+)
+_URL_USERINFO = re.compile(r"://[^/@\s]*@")
+_MINIMAL_CONFIG = "[core]\n\trepositoryformatversion = 0\n"
 
 
 def sanitize_git_config(text: str) -> str:
-    """``.git/config`` text without credentials: ``[credential*]`` sections and every
-    ``extraheader``/``password``/``token``/``helper`` key dropped, user:password removed
-    from URLs. Everything else (remotes, branches, core settings) is kept."""
-    out, skip = [], False
-    for line in text.splitlines():
-        stripped = line.strip()
-        if stripped.startswith("["):
-            skip = stripped[1:].lower().startswith("credential")
-            out.append(line)
+    """``.git/config`` text rebuilt from what git parses out of it
+    (:func:`sandbox.gitcmd.config_entries`), keeping only the keys of :data:`CONFIG_ALLOW`,
+    with any ``user:password@`` taken out of URLs. An unparsable file gives a minimal config."""
+    with tempfile.NamedTemporaryFile("w", encoding="utf-8", prefix="loopwright-cfg-") as fh:
+        fh.write(text)
+        fh.flush()
+        try:
+            entries = config_entries(Path(fh.name))
+        except git.GitCommandError:
+            return _MINIMAL_CONFIG
+    out: list[str] = []
+    current = None
+    for key, value in entries:
+        if not any(fnmatch.fnmatchcase(_allow_form(key), pat) for pat in CONFIG_ALLOW):
             continue
-        if skip or _SECRET_KEY.match(line):
-            continue
-        out.append(_URL_USERINFO.sub(r"\1", line))
-    return "\n".join(out) + "\n"
+        section, _, rest = key.partition(".")
+        sub, _, name = rest.rpartition(".")
+        header = f'[{section} "{_escape(sub)}"]' if sub else f"[{section}]"
+        if header != current:
+            out.append(header)
+            current = header
+        clean = None if value is None else _escape(_URL_USERINFO.sub("://", value))
+        out.append(f"\t{name}" if clean is None else f'\t{name} = "{clean}"')
+    return "\n".join(out) + "\n" if out else _MINIMAL_CONFIG
+
+
+def _allow_form(key: str) -> str:
+    """``section.sub.key`` with the subsection replaced by ``*`` when there is one (a remote
+    or branch name may contain dots), lower-case."""
+    section, _, rest = key.partition(".")
+    sub, _, name = rest.rpartition(".")
+    return f"{section}.*.{name}".lower() if sub else key.lower()
+
+
+def _escape(value: str) -> str:
+    """A value or subsection in git-config(1)'s quoted syntax."""
+    return (value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+            .replace("\t", "\\t").replace("\b", "\\b"))
 
 
 @functools.lru_cache(maxsize=64)
@@ -121,20 +189,22 @@ def _under(path: Path, parent: Path) -> bool:
 
 def command(cmd: list[str], cwd: Path, *, writable: list[Path] = (), readable: list[Path] = (),
             network: bool = False, git_dir: Path | None = None, home: Path | None = None,
-            limits: list[str] = (), read_only: bool = False) -> list[str]:
+            limits: list[str] = (), read_only: bool = False, hide: list[Path] = ()) -> list[str]:
     """The ``bwrap`` argv that runs ``cmd`` in ``cwd`` inside the sandbox.
 
     Args:
         cmd: argv of the process. cwd: its working directory (writable).
         writable: more directories it may write (scratch, caches).
-        readable: directories under ``/tmp`` it must read (an interpreter, inputs):
-            ``/tmp`` is private and empty otherwise.
+        readable: directories under ``/tmp`` or a ``hide`` root it must read (an interpreter,
+            its venv, inputs): bound back read-only over the empty tmpfs.
         network: keep the host network (default: loopback only).
         git_dir: the repository's ``.git`` (default: found from ``cwd/.git``); bound
             read-only with a credential-free ``config``.
         home: the real home directory whose credential files are hidden.
         limits: a resource-limit wrapper (e.g. ``prlimit --as=N --``) run inside.
         read_only: bind ``cwd`` read-only (a probe run in the user's repository).
+        hide: directories mounted as empty tmpfs (:func:`hidden_roots`); ``cwd``, ``writable``,
+            ``readable`` and the git directory under them are bound back.
 
     Raises:
         RuntimeError: ``bwrap`` is not usable here (check :func:`available` first).
@@ -144,8 +214,9 @@ def command(cmd: list[str], cwd: Path, *, writable: list[Path] = (), readable: l
         raise RuntimeError("bwrap is not available")
     tmp = Path(tempfile.gettempdir()).resolve()
     argv = [exe, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
-    for hidden in {Path("/tmp"), Path("/var/tmp"), tmp}:
-        argv += ["--tmpfs", str(hidden)]
+    size = ["--size", str(TMPFS_BYTES)]
+    for hidden in sorted({Path("/tmp"), Path("/var/tmp"), tmp, *hide}, key=lambda p: len(p.parts)):
+        argv += [*size, "--tmpfs", str(hidden)]  # parents first: a later one mounts inside
     argv += ["--dir", HOME_INSIDE]
     gd = git_dir or git_common_dir(cwd)
     for path in readable:
@@ -174,10 +245,10 @@ def command(cmd: list[str], cwd: Path, *, writable: list[Path] = (), readable: l
     return [*argv, "--", *limits, *cmd]
 
 
-def tmp_paths(paths: list[str | Path]) -> list[Path]:
-    """Those of ``paths`` that exist under the temp directory (hidden inside the sandbox
-    unless bound): what :func:`command`'s ``readable`` needs."""
-    tmp = [Path("/tmp"), Path("/var/tmp"), Path(tempfile.gettempdir()).resolve()]
+def tmp_paths(paths: list[str | Path], hide: list[Path] = ()) -> list[Path]:
+    """Those of ``paths`` that exist under the temp directory or a ``hide`` root (hidden
+    inside the sandbox unless bound): what :func:`command`'s ``readable`` needs."""
+    tmp = [Path("/tmp"), Path("/var/tmp"), Path(tempfile.gettempdir()).resolve(), *hide]
     out = []
     for p in paths:
         if not p:

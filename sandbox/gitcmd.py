@@ -87,3 +87,23 @@ def list_worktrees(repo: git.Repo) -> list[WorktreeEntry]:
         elif line.startswith("prunable"):
             rec["prunable"] = True
     return out
+
+
+def config_entries(path: Path) -> list[tuple[str, str | None]]:
+    """``(key, value)`` of every entry of the config file ``path``, as git itself parses it
+    (``git config --file PATH --no-includes --list --null``: continued lines joined, quoting
+    undone; a key without ``=`` has value None). Keys are lower-case except subsections.
+
+    Raises:
+        git.GitCommandError: git cannot parse the file.
+    """
+    out = git.Git().execute(["git", "-c", SAFE_CONFIG[0], "-c", SAFE_CONFIG[1], "config", "--file",
+                             str(path), "--no-includes", "--list", "--null"],
+                            stdout_as_string=False, strip_newline_in_stdout=False)
+    entries: list[tuple[str, str | None]] = []
+    for item in out.decode("utf-8", "surrogateescape").split("\0"):
+        if not item:
+            continue
+        key, sep, value = item.partition("\n")
+        entries.append((key, value if sep else None))
+    return entries

@@ -10,10 +10,13 @@ from __future__ import annotations
 import difflib
 import re
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 import unidiff
+
+from sandbox import safefs
 
 
 class PatchError(ValueError):
@@ -59,6 +62,10 @@ class Patch:
             raise PatchError(f"not a valid unified diff: {exc}") from exc
         if not len(patch_set):
             raise PatchError("the diff contains no file changes")
+        bad = _MODE_LINE.search(diff)
+        if bad:
+            raise PatchError(f"{bad.group(0).strip()!r}: symlinks and file mode changes are not "
+                             "accepted in a patch (only text changes of regular files)")
         files, hunks, added, removed = [], 0, 0, 0
         for pf in patch_set:
             if pf.is_binary_file:
@@ -139,6 +146,9 @@ def unified_diff(path: str, old: str, new: str, context: int = 3) -> str:
 
 
 _HUNK = re.compile(r"([-+])(\d+)")
+#: git's extended header lines of a symlink or a mode change (git-diff(1), "generating patches")
+_MODE_LINE = re.compile(r"^(?:(?:new file|deleted file|new|old) mode (?!100644\b)\d+|"
+                        r"(?:new|old) mode \d+)$", re.MULTILINE)
 
 
 def check_relative_path(path: str) -> None:
@@ -164,30 +174,28 @@ def _target_path(pf: unidiff.PatchedFile) -> str:
     return path
 
 
-def apply_patch(root: Path, patch: Patch) -> dict[str, str | None]:
-    """Apply ``patch`` to the files under ``root``; return the previous contents.
+def patched_texts(patch: Patch, read: Callable[[str], str | None]
+                  ) -> tuple[dict[str, str | None], dict[str, str | None]]:
+    """The old and new text of every file ``patch`` touches, computed in memory.
 
-    Hunks are matched at their stated line first, then anywhere in the file
-    (nearest match wins), so a diff made against a slightly shifted file still
-    applies. Nothing is written unless every hunk of every file matches.
+    ``read(path)`` gives a file's current text (None: it does not exist). Hunks are
+    matched at their stated line first, then anywhere in the file (nearest match wins),
+    so a diff made against a slightly shifted file still applies.
 
     Returns:
-        ``{path: old_text}`` (``None`` for files the patch created), for :func:`revert`.
+        ``({path: old_text}, {path: new_text})``; ``None`` for a file that does not exist
+        before / after.
 
     Raises:
-        PatchError: a path escapes ``root`` (including through a symlink) or a hunk
-            does not match; the message names the file and hunk.
+        PatchError: an unsafe path, a file missing, or a hunk that does not match (the
+            message names the file and hunk).
     """
-    root = root.resolve()
     new_texts: dict[str, str | None] = {}
     old_texts: dict[str, str | None] = {}
     for pf in unidiff.PatchSet(patch.diff):
         path = _target_path(pf)
         check_relative_path(path)
-        target = (root / path).resolve()
-        if root not in target.parents:
-            raise PatchError(f"{path}: resolves outside the worktree")
-        old = target.read_text(encoding="utf-8") if target.exists() else None
+        old = read(path)
         if pf.is_added_file:
             old_lines: list[str] = []
         else:
@@ -199,23 +207,57 @@ def apply_patch(root: Path, patch: Patch) -> dict[str, str | None]:
         else:
             new_texts[path] = "".join(_apply_hunks(path, old_lines, pf))
         old_texts[path] = old
+    return old_texts, new_texts
+
+
+def apply_patch(root: Path, patch: Patch) -> dict[str, str | None]:
+    """Apply ``patch`` to the files under ``root``; return the previous contents.
+
+    Files are read and written through :mod:`sandbox.safefs` (no link followed, the
+    resolve-inside check on every path); nothing is written unless every hunk of every
+    file matches (:func:`patched_texts`).
+
+    Returns:
+        ``{path: old_text}`` (``None`` for files the patch created), for :func:`revert`.
+
+    Raises:
+        PatchError: a path escapes ``root`` (including through a symlink), is not a
+            regular file, or a hunk does not match; the message names the file and hunk.
+    """
+    root = root.resolve()
+    old_texts, new_texts = patched_texts(patch, lambda path: _read(root, path))
     _write(root, new_texts)
     return old_texts
 
 
 def revert(root: Path, previous: dict[str, str | None]) -> None:
-    """Restore the contents returned by :func:`apply_patch`."""
+    """Restore the contents returned by :func:`apply_patch` (through :mod:`sandbox.safefs`).
+    A worktree where code under test ran is reset by git instead (:meth:`Worktree.reset`).
+
+    Raises:
+        PatchError: a path is a link or resolves outside ``root``.
+    """
     _write(root.resolve(), previous)
 
 
+def _read(root: Path, path: str) -> str | None:
+    try:
+        return safefs.read_text(root, path)
+    except safefs.UnsafePath as exc:
+        raise PatchError(f"{exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise PatchError(f"{path}: not UTF-8 text") from None
+
+
 def _write(root: Path, texts: dict[str, str | None]) -> None:
-    for path, text in texts.items():
-        target = root / path
-        if text is None:
-            target.unlink(missing_ok=True)
-        else:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(text, encoding="utf-8")
+    try:
+        for path, text in texts.items():
+            if text is None:
+                safefs.unlink(root, path)
+            else:
+                safefs.write_text(root, path, text)
+    except safefs.UnsafePath as exc:
+        raise PatchError(f"{exc.strerror}") from None
 
 
 def _apply_hunks(path: str, lines: list[str], pf: unidiff.PatchedFile) -> list[str]:

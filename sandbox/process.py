@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sandbox import bwrap
+from sandbox.limits import EXEC_SHIM, FILE_BYTES, WEAK_SHIM, base_prefixes, limit_note
 
 #: Variables passed to sandboxed processes (``fnmatch`` patterns); everything else is dropped.
 ENV_ALLOW: tuple[str, ...] = (
@@ -64,6 +65,7 @@ class SandboxPolicy:
         pass_env: more names passed through (what the loop file declares).
         cpu_seconds: RLIMIT_CPU per process (seconds), or None.
         memory_bytes: RLIMIT_AS per process (bytes), or None.
+        file_bytes: RLIMIT_FSIZE per process (bytes): the largest file it may write, or None.
         network: allow network access (default: loopback only, where possible).
         private_home: point ``HOME`` at an empty private directory.
         extra_env: variables set in every sandboxed process.
@@ -76,6 +78,7 @@ class SandboxPolicy:
     pass_env: tuple[str, ...] = ()
     cpu_seconds: int | None = None
     memory_bytes: int | None = None
+    file_bytes: int | None = FILE_BYTES
     network: bool = True
     private_home: bool = False
     extra_env: dict[str, str] = field(default_factory=dict)
@@ -128,12 +131,17 @@ class SandboxPolicy:
             needs = [*readable, *(env.get("PYTHONPATH", "").split(os.pathsep)), env.get("VIRTUAL_ENV", "")]
             if cmd and os.path.isabs(cmd[0]):
                 needs.append(Path(cmd[0]).parent.parent)  # the interpreter's (venv) prefix
+                needs.append(Path(os.path.realpath(cmd[0])).parent.parent)  # the real one
+                needs += base_prefixes(cmd[0])  # a venv's base interpreter (pyvenv.cfg home)
+            if "PYTHONNOUSERSITE" not in env:
+                needs.append(Path(env.get("PYTHONUSERBASE") or Path.home() / ".local") / "lib")  # user site
+            hide = bwrap.hidden_roots()
             return bwrap.command(cmd, Path(cwd or os.getcwd()), writable=list(writable),
-                                 readable=bwrap.tmp_paths(needs), network=self.network,
+                                 readable=bwrap.tmp_paths(needs, hide), network=self.network,
                                  git_dir=self.git_dir, home=Path.home(), limits=limits,
-                                 read_only=read_only)
+                                 read_only=read_only, hide=hide)
         prefix = (network_isolation() or ()) if not self.network else ()
-        return [*prefix, sys.executable, "-S", "-c", _WEAK_SHIM, repr(self._rlimits()), *cmd]
+        return [*prefix, sys.executable, "-S", "-c", WEAK_SHIM, repr(self._rlimits()), *cmd]
 
     def _rlimits(self) -> dict[str, int]:
         out = {}
@@ -141,6 +149,8 @@ class SandboxPolicy:
             out["cpu"] = self.cpu_seconds
         if self.memory_bytes:
             out["as"] = self.memory_bytes
+        if self.file_bytes:
+            out["fsize"] = self.file_bytes
         return out
 
     def _limits(self) -> list[str]:
@@ -149,8 +159,8 @@ class SandboxPolicy:
             return []
         exe = shutil.which("prlimit")
         if exe:
-            return [exe, *(f"--cpu={v}:{v + 5}" if k == "cpu" else f"--as={v}" for k, v in rl.items()), "--"]
-        return [sys.executable, "-S", "-c", _EXEC_SHIM, repr(rl)]
+            return [exe, *(f"--cpu={v}:{v + 5}" if k == "cpu" else f"--{k}={v}" for k, v in rl.items()), "--"]
+        return [sys.executable, "-S", "-c", EXEC_SHIM, repr(rl)]
 
     def describe(self) -> dict:
         """The policy as shown by ``loopwright doctor``."""
@@ -167,55 +177,14 @@ class SandboxPolicy:
                           "own process group, killed at the end (setsid children escape)"),
             "cpu limit": f"{self.cpu_seconds} s" if self.cpu_seconds else "none",
             "memory limit": f"{self.memory_bytes // 2**20} MiB" if self.memory_bytes else "none",
+            "file size limit": f"{self.file_bytes // 2**20} MiB per file" if self.file_bytes else "none",
+            "tmp size": f"{bwrap.TMPFS_BYTES // 2**20} MiB (/tmp, /var/tmp, hidden $HOME)" if strong
+                        else "not limited (weak sandbox)",
             "network": "allowed" if self.network else (
                 "loopback only (network namespace)" if strong or iso else
                 "NOT blocked: this kernel does not allow an unprivileged network namespace"),
             "HOME": "an empty private directory" if self.private_home else "inherited",
         }
-
-
-# Weak mode's parent shim: rlimits in the child, then exec; waits so the command's
-# getppid() is the shim, not loopwright; brings loopback up in a new network namespace
-# (SIOCGIFFLAGS/SIOCSIFFLAGS ioctls, netdevice(7)).
-_WEAK_SHIM = """
-import ast, fcntl, os, resource, signal, socket, struct, sys
-try:
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    flags = struct.unpack("16sH", fcntl.ioctl(s, 0x8913, struct.pack("16sH", b"lo", 0)))[1]
-    fcntl.ioctl(s, 0x8914, struct.pack("16sH", b"lo", flags | 1))
-    s.close()
-except OSError:
-    pass
-lim = ast.literal_eval(sys.argv[1])
-pid = os.fork()
-if pid == 0:
-    if lim.get("cpu"):
-        resource.setrlimit(resource.RLIMIT_CPU, (lim["cpu"], lim["cpu"] + 5))
-    if lim.get("as"):
-        resource.setrlimit(resource.RLIMIT_AS, (lim["as"], lim["as"]))
-    os.execvp(sys.argv[2], sys.argv[2:])
-for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-    signal.signal(sig, lambda n, f: os.kill(pid, n))
-while True:
-    try:
-        _, status = os.waitpid(pid, 0)
-        break
-    except InterruptedError:
-        continue
-code = os.waitstatus_to_exitcode(status)
-os._exit(code if code >= 0 else 128 - code)
-"""
-
-# Strong mode's rlimit shim when util-linux prlimit is missing: set, then exec.
-_EXEC_SHIM = """
-import ast, os, resource, sys
-lim = ast.literal_eval(sys.argv[1])
-if lim.get("cpu"):
-    resource.setrlimit(resource.RLIMIT_CPU, (lim["cpu"], lim["cpu"] + 5))
-if lim.get("as"):
-    resource.setrlimit(resource.RLIMIT_AS, (lim["as"], lim["as"]))
-os.execvp(sys.argv[2], sys.argv[2:])
-"""
 
 
 @functools.lru_cache(maxsize=1)
@@ -334,9 +303,17 @@ def run(
     if channel:
         os.close(r)
     bufs = list(streams.values())
-    return ProcessResult(None if timed_out else proc.returncode, bufs[0].decode("utf-8", "replace")[-max_output:],
-                         bufs[1].decode("utf-8", "replace")[-max_output:], time.monotonic() - start, timed_out,
-                         bytes(bufs[2]) if channel else b"", policy.mode())
+    return ProcessResult(
+        None if timed_out else proc.returncode,
+        bufs[0].decode("utf-8", "replace")[-max_output:],
+        _with_note(bufs[1].decode("utf-8", "replace")[-max_output:], proc.returncode, policy),
+        time.monotonic() - start, timed_out,
+        bytes(bufs[2]) if channel else b"", policy.mode(),
+    )
+
+
+def _with_note(stderr: str, returncode: int | None, policy: SandboxPolicy) -> str:
+    return stderr + limit_note(returncode, policy, stderr)
 
 
 def _pump(proc: subprocess.Popen, streams: dict[int, bytearray], deadline: float, keep: int,

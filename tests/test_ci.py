@@ -148,7 +148,7 @@ def test_mentions_run_review_push_and_reply(make_repo, tmp_path, monkeypatch):
             "comment": {"body": "@loopwright please address the review", "user": {"login": "ann"}}})
         monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
         monkeypatch.setenv("OPENAI_BASE_URL", llm.openai_url)
-        out = run_ci(env, generator="openai:gpt-4.1-mini", max_iterations=3)
+        out = run_ci(env, flags={"model": "openai:gpt-4.1-mini", "max_iterations": 3})
         replies = srv.replies(REPO, 6)
         [comment] = sticky(srv, 6)
     assert out["job"] == "review" and out["delivery"] == "pushed" and out["exit_code"] == 0, out

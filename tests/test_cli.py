@@ -38,13 +38,15 @@ def test_doctor_on_a_missing_path_is_exit_2(tmp_path):
     assert res.exit_code == 2 and "does not exist" in res.output
 
 
-def test_doctor_passes_when_only_optional_tools_are_missing(make_repo, monkeypatch):
+def test_doctor_passes_and_warns_when_configured_tools_cannot_run(make_repo, monkeypatch):
     from harness.evaluators.lint import RuffEvaluator
     from harness.evaluators.types import TypeCheckEvaluator
 
-    monkeypatch.setattr(RuffEvaluator, "available", lambda self: False)
-    monkeypatch.setattr(TypeCheckEvaluator, "available", lambda self: False)
-    root = make_repo({"a.py": "X = 1\n"})
+    monkeypatch.setattr(RuffEvaluator, "probe", lambda self, root=None: (False, "ruff is not installed"))
+    monkeypatch.setattr(TypeCheckEvaluator, "probe", lambda self, root=None: (False, "no type checker is installed"))
+    root = make_repo({"a.py": "X = 1\n", "pyproject.toml": "[tool.ruff]\n[tool.mypy]\n"})
     res = CliRunner().invoke(app, ["doctor", str(root), "--python", PYTHON])
-    assert res.exit_code == 0, res.output
-    assert res.output.count("optional, not installed") == 2
+    assert res.exit_code == 0, res.output  # as `fix`, which goes on without them
+    assert res.output.count("warning skipped:") == 2, res.output
+    res = CliRunner().invoke(app, ["doctor", str(root), "--python", PYTHON, "--types"])
+    assert res.exit_code == 1 and "--types asks for it" in res.output, res.output

@@ -121,8 +121,17 @@ def test_a_slot_that_cannot_run_what_the_baseline_ran_is_one_evaluator_fault(mak
     base = ev.run(main.path, coverage=True)
     baseline = Baseline(main.path, base.results, base.collected, base.coverage, base.duration)
     validator = Validator(ev, [slot], baseline, ("tests/**",), 40, ev.timeouts)
-    # something only this slot has (e.g. a stale generated file) stops pytest from starting
-    (slot.path / "tests" / "conftest.py").write_text("raise SystemError('slot-only breakage')\n")
+    # something only this slot has stops pytest from starting, and the slot's reset by git
+    # after each candidate does not repair it (it comes back: from outside the tree)
+    def break_slot() -> None:
+        (slot.path / "tests" / "conftest.py").write_text("raise SystemError('slot-only breakage')\n")
+
+    def reset_and_break(reset=slot.reset) -> None:
+        reset()
+        break_slot()
+
+    break_slot()
+    slot.reset = reset_and_break
     patches = [Patch.from_diff(
         f"--- a/calc.py\n+++ b/calc.py\n@@ -1,2 +1,2 @@\n def area(w, h):\n-    return w + h\n"
         f"+    return w {op} h\n", description=op) for op in ("*", "-", "//", "%", "**")]

@@ -24,7 +24,7 @@ def test_commits_run_no_hook_even_one_the_repository_has(make_repo, tmp_path):
         _hook(root / ".git" / "hooks" / name, marker)
     repo = open_repo(root)
     wt = Worktree.create(repo, f"h-{os.getpid()}", "loopwright/h")
-    wt.apply(Patch.from_texts({"m.py": ("a = 1\n", "a = 2\n")}))
+    wt.accept(Patch.from_texts({"m.py": ("a = 1\n", "a = 2\n")}))
     sha = wt.commit("change", ["m.py"])
     wt.remove()
     assert git(root, "rev-parse", "loopwright/h").strip() == sha
@@ -43,7 +43,7 @@ def test_a_rewritten_worktree_git_file_is_not_followed(make_repo, tmp_path):
     _hook(evil / ".git" / "hooks" / "pre-commit", marker)
     repo = open_repo(root)
     wt = Worktree.create(repo, f"r-{os.getpid()}", "loopwright/r")
-    wt.apply(Patch.from_texts({"m.py": ("a = 1\n", "a = 3\n")}))
+    wt.accept(Patch.from_texts({"m.py": ("a = 1\n", "a = 3\n")}))
     (wt.path / ".git").write_text(f"gitdir: {evil / '.git'}\n")
     sha = wt.commit("change", ["m.py"])
     assert git(root, "show", f"{sha}:m.py") == "a = 3\n"

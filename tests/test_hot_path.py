@@ -86,7 +86,7 @@ def test_a_two_site_candidate_is_probed_on_a_test_its_lead_leaves_failing(make_r
     lead = Outcome(LEAD, False, "fixes 4 of 5 failing tests, no regressions", "full", viable=True, fixed=fixed)
     out = _validate(root, TWO_SITE, [lead])
     assert out.stage == "screen" and not out.viable
-    assert set(out.seconds) == {"apply", "probe"}, out.seconds  # one test, no screen, no full suite
+    assert set(out.seconds) == {"apply", "probe", "reset"}, out.seconds  # one test, no screen, no full suite
     assert out.tests_run == 1
     assert out.reason.startswith("fixes none of the 1 failing tests its lead leaves failing; "
                                  "test_shapes.py::test_z_perimeter still fails"), out.reason

@@ -235,7 +235,7 @@ def test_worktree_is_outside_and_leaves_user_tree_alone(make_repo):
     wt = Worktree.create(repo, "run1", "loopwright/run1")
     assert root not in wt.path.parents
     assert (wt.path / "m.py").read_text() == "a = 1\n"  # from HEAD, not the dirty tree
-    wt.apply(Patch.from_texts({"m.py": ("a = 1\n", "a = 2\n")}))
+    wt.accept(Patch.from_texts({"m.py": ("a = 1\n", "a = 2\n")}))
     sha = wt.commit("change", ["m.py"])
     assert git(root, "log", "-1", "--format=%H", "loopwright/run1").strip() == sha
     wt.remove()

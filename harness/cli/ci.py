@@ -16,16 +16,18 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Annotated, Any
 
 import git
 import typer
 from rich.console import Console
 from rich.markup import escape
 
-from harness.cli.common import (JSON_SUMMARY, MAX_COST, PER_TASK_ITERATIONS, PER_TASK_SECONDS, PYTHON, REVIEW_LOOP,
-                                REVIEW_MODEL, bad_input, build_generator, default_generator, review_generator,
-                                run_config)
+from harness.cli.common import (REVIEW_LOOP, MaxCost, MaxIterations, MaxSeconds, MaxTokens, Python, ReviewModel,
+                                bad_input, build_generator, default_generator, review_generator, run_config,
+                                run_flags)
 from harness.core.errors import UsageError
 from harness.work.fix import FixResult, fix
 from harness.work.github import GitHub, GitHubError
@@ -40,22 +42,25 @@ commands = typer.Typer(rich_markup_mode=None)  # plain help: no <bool> metavar o
 
 
 @commands.command("ci")
-def ci_cmd(trigger: str = typer.Option("@loopwright", "--trigger", help="Phrase that summons the bot in comments."),
-           loops: str = typer.Option("fix,review", "--loops", help="Which loops may run: fix, review or both."),
-           remote: str = typer.Option("origin", "--remote", help="The git remote to push to."),
-           generator: str | None = REVIEW_MODEL, python: str | None = PYTHON,
-           max_iterations: int | None = PER_TASK_ITERATIONS,
-           max_seconds: float | None = PER_TASK_SECONDS, max_cost: float | None = MAX_COST,
-           as_json: bool = JSON_SUMMARY,
-           allow_weak: bool = typer.Option(False, "--allow-weak-sandbox", help=(
+def ci_cmd(trigger: Annotated[str, typer.Option("--trigger", metavar="PHRASE",
+                                                help="Phrase that summons the bot in comments.")] = "@loopwright",
+           loops: Annotated[str, typer.Option("--loops", metavar="LOOPS",
+                                              help="Which loops may run: fix, review or both.")] = "fix,review",
+           remote: Annotated[str, typer.Option("--remote", metavar="NAME",
+                                               help="The git remote to push to.")] = "origin",
+           model: ReviewModel = None, python: Python = None, max_iterations: MaxIterations = None,
+           max_seconds: MaxSeconds = None, max_cost: MaxCost = None, max_tokens: MaxTokens = None,
+           as_json: Annotated[bool, typer.Option("--json", help="Print one JSON summary on stdout.")] = False,
+           allow_weak: Annotated[bool, typer.Option("--allow-weak-sandbox", help=(
                "Run even where bubblewrap cannot (tests could then write outside the worktree "
-               "and read what the runner can)."))) -> None:
+               "and read what the runner can)."))] = False) -> None:
     """Run as a GitHub Actions bot: fix a PR's failing tests or address its review comments.
 
     Refuses to run with a weak sandbox (no bubblewrap) unless --allow-weak-sandbox (exit 2).
     """
     from harness.core.config import DEFAULT_POLICY
 
+    flags = run_flags(locals())
     console = Console(stderr=True)
     mode = DEFAULT_POLICY.mode()
     if mode == "weak" and not allow_weak:
@@ -66,9 +71,8 @@ def ci_cmd(trigger: str = typer.Option("@loopwright", "--trigger", help="Phrase 
         console.print("[red]WARNING: weak sandbox (--allow-weak-sandbox): tests can write outside "
                       "the worktree[/]")
     try:
-        out = run_ci(dict(os.environ), trigger=trigger, loops=loops, remote=remote, generator=generator,
-                     python=python, max_iterations=max_iterations, max_seconds=max_seconds,
-                     max_cost=max_cost, say=lambda m: console.print(f"[yellow]{escape(m)}[/]"))
+        out = run_ci(dict(os.environ), trigger=trigger, loops=loops, remote=remote, flags=flags,
+                     say=lambda m: console.print(f"[yellow]{escape(m)}[/]"))
     except (UsageError, SpecError, GitHubError) as exc:
         raise bad_input(exc, as_json) from None
     out["sandbox"] = mode
@@ -149,9 +153,12 @@ def delivery(pr: dict, base_repo: str) -> tuple[str, str]:
 
 
 def run_ci(env: dict, *, trigger: str = "@loopwright", loops: str = "fix,review", remote: str = "origin",
-           generator: str | None = None, python: str | None = None, max_iterations: int | None = None,
-           max_seconds: float | None = None, max_cost: float | None = None, say=lambda m: None) -> dict:
+           flags: Mapping[str, Any] | None = None, say=lambda m: None) -> dict:
     """Handle one Actions event; returns the ``--json`` summary (``exit_code`` included).
+
+    ``flags``: the run settings given (:func:`~harness.cli.common.run_flags`: ``model``,
+    ``max_iterations``, ...; None where not given), built into each job's ``RunConfig`` by
+    :func:`~harness.cli.common.run_config`.
 
     Raises:
         UsageError: no event (not in Actions), an unreadable event file, a workspace that
@@ -185,10 +192,10 @@ def run_ci(env: dict, *, trigger: str = "@loopwright", loops: str = "fix,review"
         mode, why_not = delivery(pr, repo)
         workspace = Path(env.get("GITHUB_WORKSPACE") or ".")
         _ensure_head(workspace, pr, remote, say)
-        limits = dict(python=python, max_iterations=max_iterations, max_seconds=max_seconds, max_cost=max_cost)
+        flags = dict(flags or {})
         if job == "fix":
-            return _ci_fix(gh, repo, pr, workspace, mode, why_not, remote, generator, limits, out, env, say)
-        return _ci_review(gh, repo, pr, workspace, mode, why_not, remote, generator, limits, out, env, say)
+            return _ci_fix(gh, repo, pr, workspace, mode, why_not, remote, flags, out, env, say)
+        return _ci_review(gh, repo, pr, workspace, mode, why_not, remote, flags, out, env, say)
     finally:
         gh.close()
 
@@ -265,9 +272,9 @@ def _cost(spent) -> str:
     return f"{usd} · {spent.tokens} tokens · {spent.model_calls} model calls · {spent.wall_seconds:.1f} s"
 
 
-def _ci_fix(gh, repo, pr, workspace, mode, why_not, remote, generator, limits, out, env, say) -> dict:
+def _ci_fix(gh, repo, pr, workspace, mode, why_not, remote, flags, out, env, say) -> dict:
     loop = builtin_spec("fix-failing-tests")
-    options = run_config(loop, workspace, dict(limits, model=generator))
+    options = run_config(loop, workspace, flags)
     result: FixResult = fix(workspace, build_generator(options.model or default_generator(loop), loop,
                                                       base_url=options.base_url), options, say=say)
     s = result.state
@@ -298,9 +305,9 @@ def _ci_fix(gh, repo, pr, workspace, mode, why_not, remote, generator, limits, o
     return out
 
 
-def _ci_review(gh, repo, pr, workspace, mode, why_not, remote, generator, limits, out, env, say) -> dict:
+def _ci_review(gh, repo, pr, workspace, mode, why_not, remote, flags, out, env, say) -> dict:
     loop = builtin_spec(REVIEW_LOOP)
-    options = run_config(loop, workspace, dict(limits, model=generator))
+    options = run_config(loop, workspace, flags)
     found, notes = fetch_comments(gh, repo, pr["number"])
     todo, skipped = open_threads(found)
     gen = review_generator(options.model, loop, base_url=options.base_url) if todo else None

@@ -1,5 +1,10 @@
 """What every ``loopwright`` command shares: the generator factory, the run configuration
-from flags, the error exit, and the options several commands declare alike.
+from flags, the error exit, Ctrl-C/SIGTERM, and the options, declared once.
+
+One path from flags to a run: each option is an ``Annotated`` type declared here (the user
+settings from :data:`harness.core.config.SETTINGS`, so the flag, its ``LOOPWRIGHT_*``
+variable and ``[tool.loopwright]`` key are named once); a command lists the ones it takes,
+and :func:`run_flags` + :func:`run_config` turn their values into its ``RunConfig``.
 
 The command modules (:mod:`harness.cli.fix`, :mod:`harness.cli.do`,
 :mod:`harness.cli.review`, :mod:`harness.cli.ci`) import this module; none imports another command module
@@ -8,14 +13,14 @@ or :mod:`loopwright.cli` (which loads them lazily by name).
 
 from __future__ import annotations
 
-import functools
-import inspect
 import json
 import os
 import re
-from collections.abc import Callable
+import signal
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -105,15 +110,23 @@ def default_generator(loop: LoopSpec) -> str:
     return "templates" if llm == "templates" else f"templates,{llm}"
 
 
-def run_config(loop: LoopSpec, repo: Path | None, flags: dict[str, Any], **fixed: Any) -> config.RunConfig:
-    """:func:`harness.core.config.build` with the repository root found from ``repo`` (a path
-    inside it; ``[tool.loopwright]`` is read there) — a path that is not in a git
-    repository reads no pyproject (the run itself reports that error).
+def run_config(loop: LoopSpec, repo: Path | None, flags: Mapping[str, Any], *,
+               stored: Mapping[str, Any] | None = None, defaults: Mapping[str, Any] | None = None,
+               **fixed: Any) -> config.RunConfig:
+    """Every command's ``RunConfig``: :func:`harness.core.config.build` with the repository root
+    found from ``repo`` (a path inside it; ``[tool.loopwright]`` is read there) — a path that
+    is not in a git repository reads no pyproject (the run itself reports that error).
+
+    Args:
+        flags: :func:`run_flags` of the command's parameters.
+        stored: a resumed run's ``settings`` record (below the flags, above env and pyproject).
+        defaults: the command's own defaults (below everything else).
+        **fixed: :class:`RunConfig` fields the command sets itself (``apply``, ``jobs``).
 
     Raises:
         UsageError: a setting out of range or an unknown ``[tool.loopwright]`` key.
     """
-    return config.build(loop, _root(repo), flags, **fixed)
+    return config.build(loop, _root(repo), flags, stored=stored, defaults=defaults, **fixed)
 
 
 def _root(repo: Path | None) -> Path | None:
@@ -135,73 +148,73 @@ def bad_input(exc: Exception, as_json: bool) -> typer.Exit:
     return typer.Exit(EXIT_BAD_INPUT)
 
 
-REPO = typer.Argument(Path("."), help="The git repository (or a path inside it).")
-PYTHON = typer.Option(None, "--python", help="Target interpreter (default: REPO/.venv, else this one).")
-MAX_ITERATIONS = typer.Option(None, "--max-iterations", help="Stop after N iterations (overrides the loop).")
-MAX_SECONDS = typer.Option(None, "--max-seconds", help="Stop after S wall seconds (overrides the loop).")
-MAX_COST = typer.Option(None, "--max-cost", help="Stop before a model call would exceed this many USD.")
-MAX_TOKENS = typer.Option(None, "--max-tokens", help="Stop before a model call would exceed this many tokens.")
-BASE_URL = typer.Option(None, "--base-url", help="API root for OpenAI-compatible servers (Ollama, vLLM, …).")
-RECORD = typer.Option(None, "--record", help="Record every model exchange to this cassette (JSONL).")
-REPLAY = typer.Option(None, "--replay", help="Answer model calls from this cassette instead of the network.")
-#: review and ci: a model (templates only for ci's fix), budgets per comment / per fix
-REVIEW_MODEL = typer.Option(None, "--model", "--generator", help="openai:MODEL | anthropic:MODEL | replay:FILE; for "
-                            "fix also templates or a chain (default: the loop's model, or the provider whose key "
-                            "is set).")
-PER_TASK_ITERATIONS = typer.Option(None, "--max-iterations",
-                                   help="Iterations per comment / per fix (overrides the loop).")
-PER_TASK_SECONDS = typer.Option(None, "--max-seconds", help="Wall seconds per comment / per fix (overrides the loop).")
-JSON_SUMMARY = typer.Option(False, "--json", help="Print one JSON summary on stdout.")
-
-#: fix, run, resume, status: what a run does at the end, how it runs, which evaluators judge
-APPLY = typer.Option(False, "--apply", help="Apply the final patch to your working tree (only if it is clean).")
-KEEP = typer.Option(False, "--keep", help="Keep the run's worktrees.")
-RUN_JSON = typer.Option(False, "--json", help="Print one JSON summary on stdout instead of the live view.")
-JOBS = typer.Option(None, "--jobs", "-j", help=f"Candidates validated in parallel (default: {config.default_jobs()}, "
-                     "the CPU count, at most 4).")
-GENERATOR = typer.Option(None, "--generator", "--model",
-                    help="templates | openai:MODEL | anthropic:MODEL | replay:FILE, or a chain "
-                         "templates,anthropic:MODEL (default: templates, escalating to a model "
-                         "when OPENAI_API_KEY or ANTHROPIC_API_KEY is set).")
-LINT = typer.Option(None, "--lint/--no-lint", show_default=False,
-                     help="--lint: reject patches that add ruff diagnostics even if the repo does not configure "
-                          "ruff. --no-lint: no lint evaluator (else a configured one that cannot run is exit 2).")
-TYPES = typer.Option(None, "--types/--no-types", show_default=False,
-                      help="--types: reject patches that add type errors (mypy/pyright) even if not configured. "
-                           "--no-types: no type evaluator (else a configured one that cannot run is exit 2).")
-LESSONS = typer.Option(False, "--lessons", help="Write the run's lesson to .loopwright/lessons.md in your "
-                        "working tree (default: only if that file is tracked; else in .git/loopwright/).")
-TESTS = typer.Option(None, "--tests", help="Work on these failing tests only (pytest node ids or file paths; repeat "
-                      "the option for more). Every test still counts for regressions.")
-
-#: The options ``fix`` and ``run`` share, in help order: name -> (type, Typer option or argument).
-#: Declared once here; :func:`run_options` adds them to a command.
-RUN_OPTIONS: dict[str, tuple[Any, Any]] = {
-    "repo": (Path, REPO), "python": (str | None, PYTHON), "max_iterations": (int | None, MAX_ITERATIONS),
-    "max_seconds": (float | None, MAX_SECONDS), "apply": (bool, APPLY), "keep": (bool, KEEP),
-    "as_json": (bool, RUN_JSON), "jobs": (int | None, JOBS), "generator": (str | None, GENERATOR),
-    "record": (str | None, RECORD), "replay": (str | None, REPLAY), "base_url": (str | None, BASE_URL),
-    "max_cost": (float | None, MAX_COST), "max_tokens": (int | None, MAX_TOKENS), "lint": (bool | None, LINT),
-    "types": (bool | None, TYPES), "tests": (list[str] | None, TESTS), "lessons": (bool, LESSONS),
-}
+def _setting(name: str, *decls: str, help: str | None = None) -> Any:
+    """The Typer option of user setting ``name`` (:data:`harness.core.config.SETTINGS`): its flag,
+    metavar and help, which names its ``LOOPWRIGHT_*`` variable and ``[tool.loopwright]`` key."""
+    s = config.setting(name)
+    text = help or s.help[0].upper() + s.help[1:]
+    return typer.Option(*(decls or (s.flag,)), metavar=s.metavar or None, show_default=False,
+                        help=f"{text}. [env {s.env}; pyproject {s.name}]")
 
 
-def run_options(command: Callable[..., None]) -> Callable[..., None]:
-    """``command(*own parameters, flags)`` as a Typer command taking its own parameters, then
-    :data:`RUN_OPTIONS`; ``command`` gets those options' values as ``flags`` (a dict, name -> value).
+# -- the option declarations, once: every command names the ones it takes by these types ----------
+Repo = Annotated[Path, typer.Argument(metavar="REPO", help="The git repository (or a path inside it).")]
+Python = Annotated[str | None, _setting("python")]
+MaxIterations = Annotated[int | None, _setting("max_iterations")]
+MaxSeconds = Annotated[float | None, _setting("max_seconds")]
+MaxCost = Annotated[float | None, _setting("max_cost")]
+MaxTokens = Annotated[int | None, _setting("max_tokens")]
+MaxDiffLines = Annotated[int | None, _setting("max_diff_lines")]
+Jobs = Annotated[int | None, _setting("jobs", "--jobs", "-j", help=(
+    f"Candidates validated in parallel (default: {config.default_jobs()}, the CPU count, at most 4)"))]
+Model = Annotated[str | None, _setting("model", "--model", "--generator")]
+ReviewModel = Annotated[str | None, _setting("model", "--model", "--generator", help=(
+    "openai:MODEL | anthropic:MODEL | replay:FILE; for ci's fix also templates or a chain (default: the "
+    "loop's model, or the provider whose key is set)"))]
+BaseUrl = Annotated[str | None, _setting("base_url")]
+Lint = Annotated[bool | None, _setting("lint")]
+Types = Annotated[bool | None, _setting("types")]
+Tests = Annotated[list[str] | None, _setting("tests")]
+Keep = Annotated[bool | None, _setting("keep")]
+Lessons = Annotated[bool | None, _setting("lessons")]
+Record = Annotated[str | None, typer.Option("--record", metavar="FILE",
+                                            help="Record every model exchange to this cassette (JSONL).")]
+Replay = Annotated[str | None, typer.Option("--replay", metavar="FILE",
+                                            help="Answer model calls from this cassette instead of the network.")]
+Apply = Annotated[bool, typer.Option("--apply", help="Apply the final patch to your working tree (only if it is "
+                                     "clean). A flag only: it writes to your tree, so no file or variable sets it.")]
+Json = Annotated[bool, typer.Option("--json", help="Print one JSON summary on stdout (progress still goes to "
+                                    "stderr; -q silences it).")]
+Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Say more: every candidate with its verdict.")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Say less: no progress or notes on stderr, only "
+                                     "errors and the result.")]
 
-    Typer reads a command's parameters from its signature, so the returned function states
-    them in ``__signature__`` (and their types in ``__annotations__``)."""
-    own = [p for p in inspect.signature(command, eval_str=True).parameters.values() if p.name != "flags"]
-    shared = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=kind)
-              for name, (kind, option) in RUN_OPTIONS.items()]
-    own = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in own]
 
-    @functools.wraps(command)
-    def with_options(**values: Any) -> None:
-        flags = {name: values.pop(name) for name in RUN_OPTIONS}
-        return command(**values, flags=flags)
+def run_flags(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The user settings among a command's parameters (``locals()`` at its start): setting name ->
+    value, None where not given. What :func:`run_config` takes as ``flags``."""
+    return {s.name: values.get(s.name) for s in config.SETTINGS}
 
-    with_options.__signature__ = inspect.Signature(own + shared)  # type: ignore[attr-defined]
-    with_options.__annotations__ = {p.name: p.annotation for p in own + shared}
-    return with_options
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where Ctrl-C would be so that a run ends on the same path: its state says
+    ``interrupted``, its worktrees and temporary files are removed, the exit is 130."""
+
+
+@contextmanager
+def interruptible() -> Iterator[None]:
+    """Within: SIGTERM raises :class:`Terminated` ("terminated (SIGTERM)") in the main thread,
+    as SIGINT raises ``KeyboardInterrupt``; the previous handler is put back after."""
+    def handler(signum, frame):
+        raise Terminated("terminated (SIGTERM)")
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def interrupted(exc: KeyboardInterrupt) -> str:
+    """How the run was stopped, in words: ``Ctrl-C`` or ``SIGTERM``."""
+    return "SIGTERM" if isinstance(exc, Terminated) else "Ctrl-C"

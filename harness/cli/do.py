@@ -27,6 +27,7 @@ import shutil
 import sys
 from dataclasses import asdict
 from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -35,7 +36,11 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from harness.cli.common import BASE_URL, PYTHON, REPO, bad_input, build_generator, run_config
+from harness.cli.common import (BaseUrl, Keep, MaxCost, MaxIterations, MaxSeconds, MaxTokens, Python, Record, Replay,
+                                Repo, bad_input, build_generator, interruptible, interrupted, run_config, run_flags)
+from harness.cli.common import Lint as _Lint
+from harness.cli.common import Types as _Types
+from harness.cli.progress import reason_words
 from harness.core.errors import EXIT_INTERRUPTED, UsageError
 from harness.work.instruct import InstructResult, carry_out, instruction_task
 from harness.cli.interactive import Narrator, Reviewer, auto_approve, choose_ending, interrupt_guard
@@ -46,39 +51,40 @@ from loops.spec import SpecError, builtin_spec
 commands = typer.Typer(rich_markup_mode=None)  # plain help: no <bool> metavar on flags
 
 
-_JSON = typer.Option(False, "--json", help="Print one JSON summary on stdout (the UI goes to stderr).")
-_YES = typer.Option(False, "--yes", "-y", help="Approve every verified patch unattended, within the budgets.")
-_APPLY = typer.Option(False, "--apply", help="At the end, apply the result to your working tree (only if clean).")
-_KEEP_BRANCH = typer.Option(False, "--keep-branch", help="At the end, keep the result on its branch only.")
-_GEN = typer.Option(None, "--model", "--generator",
-                    help="openai:MODEL | anthropic:MODEL | replay:FILE (default: the loop's model, "
-                         "anthropic:claude-sonnet-4-6, or openai when only OPENAI_API_KEY is set).")
+_JSON = Annotated[bool, typer.Option("--json", help="Print one JSON summary on stdout (the UI goes to stderr).")]
+_YES = Annotated[bool, typer.Option("--yes", "-y", help="Approve every verified patch unattended, within the "
+                                    "budgets.")]
+_APPLY = Annotated[bool, typer.Option("--apply", help="At the end, apply the result to your working tree (only if "
+                                      "clean).")]
+_KEEP_BRANCH = Annotated[bool, typer.Option("--keep-branch", help="At the end, keep the result on its branch only.")]
+_MODEL = Annotated[str | None, typer.Option(
+    "--model", "--generator", metavar="SPEC", help="openai:MODEL | anthropic:MODEL | replay:FILE (default: the loop's "
+    "model, anthropic:claude-sonnet-4-6, or openai when only OPENAI_API_KEY is set). [env LOOPWRIGHT_MODEL; "
+    "pyproject model]")]
+#: ``do`` checks lint and types only when asked (--lint, --types, or their env/pyproject forms)
+DO_DEFAULTS = {"lint": False, "types": False}
 
 
 @commands.command("do")
-def do_cmd(instruction: str = typer.Argument(None, help="What to change, in plain words."),
-           repo: Path = REPO,
-           task_file: Path = typer.Option(None, "-f", "--file", help="Read the instruction from this file "
-                                          "(then the first argument is the repository)."),
-           check: str = typer.Option(None, "--check", help="A command that must succeed for a patch to be "
-                                     "accepted, e.g. \"pytest tests/test_new.py\" (split like a shell)."),
-           yes: bool = _YES, generator: str = _GEN, base_url: str = BASE_URL,
-           record: str = typer.Option(None, "--record", help="Record every model exchange to this cassette."),
-           replay: str = typer.Option(None, "--replay", help="Answer model calls from this cassette."),
-           max_iterations: int = typer.Option(None, "--max-iterations", help="Stop after N model calls."),
-           max_seconds: float = typer.Option(None, "--max-seconds", help="Stop after S wall seconds."),
-           max_cost: float = typer.Option(None, "--max-cost", help="Stop before spending more than this many USD."),
-           max_tokens: int = typer.Option(None, "--max-tokens", help="Stop before using more tokens than this."),
-           python: str = PYTHON,
-           apply: bool = _APPLY, keep_branch: bool = _KEEP_BRANCH,
-           keep: bool = typer.Option(False, "--keep", help="Keep the run's worktree."),
-           lint: bool = typer.Option(False, "--lint", help="Reject patches that add ruff diagnostics."),
-           types: bool = typer.Option(False, "--types", help="Reject patches that add type errors."),
-           as_json: bool = _JSON) -> None:
+def do_cmd(instruction: Annotated[str | None, typer.Argument(metavar="INSTRUCTION",
+                                                             help="What to change, in plain words.")] = None,
+           repo: Repo = Path("."),
+           task_file: Annotated[Path | None, typer.Option(
+               "-f", "--file", metavar="PATH",
+               help="Read the instruction from this file (then the first argument is the repository).")] = None,
+           check: Annotated[str | None, typer.Option(
+               "--check", metavar="COMMAND", help="A command that must succeed for a patch to be accepted, "
+               "e.g. \"pytest tests/test_new.py\" (split like a shell).")] = None,
+           yes: _YES = False, model: _MODEL = None, base_url: BaseUrl = None, record: Record = None,
+           replay: Replay = None, max_iterations: MaxIterations = None, max_seconds: MaxSeconds = None,
+           max_cost: MaxCost = None, max_tokens: MaxTokens = None, python: Python = None,
+           apply: _APPLY = False, keep_branch: _KEEP_BRANCH = False, keep: Keep = None,
+           lint: _Lint = None, types: _Types = None, as_json: _JSON = False) -> None:
     """Carry out INSTRUCTION in REPO as small verified patches you approve one by one.
 
-    Exit codes: 0 done, 1 not done, 2 bad usage or input, 130 interrupted (resumable).
+    Exit codes: 0 done, 1 not done, 2 bad usage or input, 130 interrupted (Ctrl-C or SIGTERM; resumable).
     """
+    flags = run_flags(locals())
     console = Console(stderr=True, quiet=as_json and yes)
     try:
         text = _instruction(instruction, task_file, repo)
@@ -89,10 +95,7 @@ def do_cmd(instruction: str = typer.Argument(None, help="What to change, in plai
         _need_terminal(yes)
         _, root = repo_root(repo)
         loop = builtin_spec(DO_LOOP)
-        options = run_config(loop, repo, dict(python=python, max_iterations=max_iterations, max_seconds=max_seconds,
-                                              max_cost=max_cost, max_tokens=max_tokens, model=generator,
-                                              base_url=base_url),
-                             keep=keep, jobs=1, force=dict(lint=lint, types=types))
+        options = run_config(loop, repo, flags, defaults=DO_DEFAULTS, jobs=1)
         spec = _model(loop, options.model, replay)
         base_url = options.base_url
         gen = _generator(spec, loop, record, replay, base_url)
@@ -111,23 +114,23 @@ def do_cmd(instruction: str = typer.Argument(None, help="What to change, in plai
     _execute(go, console, root, run_id, argv, yes, apply, keep_branch, as_json, loop, fresh=files)
 
 
-def resume_do(repo: Path, run_id: str, *, generator: str | None = None, python: str | None = None,
-              max_iterations: int | None = None, max_seconds: float | None = None,
-              max_cost: float | None = None, max_tokens: int | None = None, apply: bool = False,
-              keep_branch: bool = False, keep: bool = False, as_json: bool = False,
-              yes: bool | None = None, base_url: str | None = None, **_ignored) -> None:
+def resume_do(repo: Path, run_id: str, flags: dict | None = None, *, apply: bool = False,
+              keep_branch: bool = False, as_json: bool = False, yes: bool | None = None,
+              record: str | None = None, replay: str | None = None) -> None:
     """Continue a stopped ``do`` run on its branch (what ``loopwright resume RUN_ID`` runs for a
     run whose ``state.loop == "do-instruction"``). Always ends with ``typer.Exit`` (the exit code).
 
     Args:
         repo: the repository. run_id: the run.
-        generator, base_url, yes: override the run's ``do.json`` (None: as the run started).
-        python, max_iterations, max_seconds, max_cost, max_tokens, keep: as for ``do``.
+        flags: :func:`~harness.cli.common.run_flags` of the command (None: none given); over the
+            settings the run started with (its state's ``settings``, ``do.json``'s model and base URL).
+        yes: override the run's ``do.json`` (None: as the run started).
         apply, keep_branch: what to do with the result at the end (as for ``do``).
-        **_ignored: options of ``loopwright resume`` that do not apply (``jobs``).
+        record, replay: model cassettes (as for ``do``).
     """
     from harness.work.instruct_resume import RESUMABLE, continue_instruction
 
+    flags = dict(flags or {})
     console = Console(stderr=True, quiet=as_json and bool(yes))
     try:
         _, root = repo_root(repo)
@@ -142,10 +145,10 @@ def resume_do(repo: Path, run_id: str, *, generator: str | None = None, python: 
         console.quiet = as_json and yes
         _need_terminal(yes)
         loop = builtin_spec(DO_LOOP)
-        options = run_config(loop, repo, dict(python=python, max_iterations=max_iterations, max_seconds=max_seconds,
-                                              max_cost=max_cost, max_tokens=max_tokens), keep=keep, jobs=1)
-        spec = generator or settings.model or _model(loop, None, None)
-        gen = _generator(spec, loop, None, None, base_url or settings.base_url)
+        stored = {"model": settings.model, "base_url": settings.base_url, **state.settings}
+        options = run_config(loop, repo, flags, stored=stored, defaults=DO_DEFAULTS, jobs=1)
+        spec = options.model or _model(loop, None, replay)
+        gen = _generator(spec, loop, record, replay, options.base_url)
         task = instruction_task(settings.instruction)
     except (UsageError, SpecError) as exc:
         raise bad_input(exc, as_json) from None
@@ -160,21 +163,25 @@ def resume_do(repo: Path, run_id: str, *, generator: str | None = None, python: 
 
 
 @commands.command("resume-do", hidden=True)
-def resume_do_cmd(run_id: str = typer.Argument(..., help="The do run to continue."), repo: Path = REPO,
-                  yes: bool | None = typer.Option(None, "--yes/--ask", help="Approve unattended (default: as the run started)."),
-                  generator: str = _GEN, base_url: str = BASE_URL,
-                  max_iterations: int = typer.Option(None, "--max-iterations"),
-                  python: str = typer.Option(None, "--python"),
-                  apply: bool = _APPLY, keep_branch: bool = _KEEP_BRANCH, as_json: bool = _JSON) -> None:
+def resume_do_cmd(run_id: Annotated[str, typer.Argument(metavar="RUN_ID", help="The do run to continue.")],
+                  repo: Repo = Path("."),
+                  yes: Annotated[bool | None, typer.Option(
+                      "--yes/--ask", help="Approve unattended (default: as the run started).")] = None,
+                  model: _MODEL = None, base_url: BaseUrl = None, record: Record = None, replay: Replay = None,
+                  max_iterations: MaxIterations = None, max_seconds: MaxSeconds = None, max_cost: MaxCost = None,
+                  max_tokens: MaxTokens = None, python: Python = None, keep: Keep = None,
+                  lint: _Lint = None, types: _Types = None,
+                  apply: _APPLY = False, keep_branch: _KEEP_BRANCH = False, as_json: _JSON = False) -> None:
     """Continue a stopped `loopwright do` run on its branch (what `loopwright resume` runs for do runs)."""
-    resume_do(repo, run_id, generator=generator, python=python, max_iterations=max_iterations,
-              apply=apply, keep_branch=keep_branch, as_json=as_json, yes=yes, base_url=base_url)
+    resume_do(repo, run_id, run_flags(locals()), apply=apply, keep_branch=keep_branch, as_json=as_json, yes=yes,
+              record=record, replay=replay)
 
 
 @commands.command("undo")
-def undo_cmd(run_id: str = typer.Argument(None, help="The do run (default: the most recent)."),
-             repo: Path = REPO,
-             as_json: bool = typer.Option(False, "--json", help="Print the result as JSON.")) -> None:
+def undo_cmd(run_id: Annotated[str | None, typer.Argument(metavar="RUN_ID",
+                                                          help="The do run (default: the most recent).")] = None,
+             repo: Repo = Path("."),
+             as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False) -> None:
     """Drop the last checkpoint commit of a `loopwright do` run (refused when only the base is left)."""
     if run_id and repo == Path(".") and Path(run_id).is_dir():  # `loopwright undo REPO`
         run_id, repo = None, Path(run_id)
@@ -201,10 +208,10 @@ def _execute(go, console: Console, root: Path, run_id: str, check, yes: bool, ap
     approve = auto_approve(console, check) if yes else \
         Reviewer(console, check, max_rejections=limit[0] if limit else None)
     try:
-        with interrupt_guard(console):
+        with interruptible(), interrupt_guard(console):
             result = go(approve, Narrator(console), say)
-    except KeyboardInterrupt:
-        _interrupted(console, root, run_id, as_json)
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM
+        _interrupted(console, root, run_id, as_json, interrupted(exc))
     except UsageError as exc:
         if fresh is not None and not fresh.state.exists():  # nothing started: leave no trace
             shutil.rmtree(fresh.dir, ignore_errors=True)
@@ -244,15 +251,16 @@ def _ending(console: Console, root: Path, result: InstructResult, yes: bool, app
     state = result.state
     if choice == "keep":
         return "keep", False, (f"kept on branch {state.branch} (apply it later with "
-                               f"`git apply {result.patch_path}`, or `git merge {state.branch}`)")
+                               f"`git -C {root} apply {result.patch_path}`, or `git merge {state.branch}`)")
     repo, _ = repo_root(root)
     files = RunFiles(root, state.run_id, create=False)
     applied, message = apply_result(repo, state, files)
     return "apply", applied, message
 
 
-def _interrupted(console: Console, root: Path, run_id: str, as_json: bool) -> None:
-    """Record the Ctrl-C in the run's state and say how to resume; raises typer.Exit(130)."""
+def _interrupted(console: Console, root: Path, run_id: str, as_json: bool, how: str = "Ctrl-C") -> None:
+    """Record the Ctrl-C (``how``: or SIGTERM) in the run's state and say how to resume; raises
+    typer.Exit(130)."""
     from harness.work.undo import checkpoints
 
     files = RunFiles(root, run_id)
@@ -260,12 +268,12 @@ def _interrupted(console: Console, root: Path, run_id: str, as_json: bool) -> No
         shutil.rmtree(files.dir, ignore_errors=True)
         if as_json:
             print(json.dumps({"run_id": run_id, "status": "interrupted", "exit_code": EXIT_INTERRUPTED}))
-        Console(stderr=True).print("\n[yellow]stopped (Ctrl-C)[/] before the run began; nothing to resume")
+        Console(stderr=True).print(f"\n[yellow]stopped ({how})[/] before the run began; nothing to resume")
         raise typer.Exit(EXIT_INTERRUPTED)
     state = files.load()
     if state.status in ("running", "interrupted"):
         state.status, state.stop_reason = "interrupted", "interrupted"
-        state.stop_detail = f"stopped with Ctrl-C; resume with `loopwright resume {run_id}`"
+        state.stop_detail = f"interrupted ({how}); resume with `loopwright resume {run_id} {root}`"
         files.save(state)
     repo, _ = repo_root(root)
     commits = len(checkpoints(repo, state))
@@ -275,7 +283,7 @@ def _interrupted(console: Console, root: Path, run_id: str, as_json: bool) -> No
     if as_json:
         print(json.dumps({"run_id": run_id, "status": "interrupted", "branch": branch, "commits": commits,
                           "resume": hint, "exit_code": EXIT_INTERRUPTED}, indent=2))
-    Console(stderr=True).print(f"\n[yellow]stopped (Ctrl-C)[/]: run {run_id} saved{where}.\n"
+    Console(stderr=True).print(f"\n[yellow]stopped ({how})[/]: run {run_id} saved{where}.\n"
                                f"Continue it with: [bold]{escape(hint)}[/]")
     raise typer.Exit(EXIT_INTERRUPTED)
 
@@ -286,7 +294,7 @@ def _summary(console: Console, result: InstructResult, note: str) -> None:
     colour = "green" if o.status in ("done", "answered") else "yellow"
     table = Table.grid(padding=(0, 2))
     table.add_row("status", f"[{colour}]{o.status}[/]")
-    table.add_row("stop reason", Text(f"{o.stop_reason} — {o.detail}"))
+    table.add_row("stop reason", Text(f"{reason_words(o.stop_reason, o.detail)} — {o.detail}"))
     table.add_row("checkpoints", f"{len(o.commits)} approved commit(s)" + (f" on {s.branch}" if o.commits else ""))
     table.add_row("iterations", f"{s.iteration} ({s.candidates_tried} patch(es) evaluated)")
     cost = "unknown" if s.spent.cost_usd is None else f"${s.spent.cost_usd:.4f}"

@@ -1,12 +1,14 @@
 """``loopwright fix``, ``run``, ``resume``, ``status``, ``gc`` and ``doctor``.
 
-Exit codes: 0 fixed or nothing to fix, 1 not fixed, 2 bad usage or input.
+Exit codes: 0 fixed or nothing to fix, 1 not fixed, 2 bad usage or input, 130 interrupted
+(Ctrl-C or SIGTERM: the run is saved and ``loopwright resume RUN_ID REPO`` continues it).
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -14,74 +16,50 @@ from rich.live import Live
 from rich.markup import escape
 from rich.panel import Panel
 from rich.syntax import Syntax
-from rich.table import Table
+from rich.table import Column, Table
 from rich.text import Text
 
-from harness.cli.common import (APPLY, GENERATOR, JOBS, KEEP, MAX_ITERATIONS, MAX_SECONDS, PYTHON, REPO, RUN_JSON,
-                                bad_input, build_generator, default_generator, err, run_config, run_options)
+from harness.cli.common import (Apply, BaseUrl, Jobs, Json, Keep, Lessons, Lint, MaxCost, MaxDiffLines, MaxIterations,
+                                MaxSeconds, MaxTokens, Model, Python, Quiet, Record, Replay, Repo, Tests, Types,
+                                Verbose, bad_input, build_generator, default_generator, err, interruptible,
+                                run_config, run_flags)
+from harness.cli.progress import Progress, reason_words, stopped
 from harness.core.errors import EXIT_BAD_INPUT, UsageError
+from harness.core.state import new_run_id
 from harness.work.fix import FixResult, error_json, fix, resume
-from harness.core.loop import LoopEvent
 from loops.spec import LoopSpec, SpecError, builtin_names, builtin_spec, load_spec
 
 commands = typer.Typer(rich_markup_mode=None)  # plain help: no <bool> metavar on flags
 
 
-class _Progress:
-    """Live view: iteration, candidate, tests run, best so far."""
-
-    def __init__(self, console: Console):
-        self.console = console
-        self.last = ""
-        self.live: Live | None = None
-
-    def __call__(self, ev: LoopEvent) -> None:
-        s = ev.state
-        if ev.kind == "candidate" and ev.outcome is not None:
-            o = ev.outcome
-            mark = "[green]✓[/]" if o.accepted else "[red]✗[/]"
-            self.last = f"{mark} {o.patch.description}  [dim]{o.reason[:90]}[/]"
-            if o.accepted:
-                self.console.print(f"[green]accepted[/] {o.patch.description} — {o.reason}")
-        if self.live:
-            self.live.update(self.render(s))
-
-    def render(self, s) -> Text:
-        fixed = len(s.baseline_failing) - len(s.remaining)
-        return Text.from_markup(
-            f"[bold]iteration[/] {s.iteration}  [bold]candidates[/] {s.candidates_tried}  "
-            f"[bold]best so far[/] {fixed}/{len(s.baseline_failing)} fixed  "
-            f"[bold]time[/] {s.spent.wall_seconds:.0f}s\n{self.last}")
-
-
-def _run(repo: Path, loop: LoopSpec, as_json: bool, flags: dict, *, apply: bool = False, keep: bool = False,
-         run_id: str | None = None, llm: dict | None = None, force: dict | None = None,
-         tests: list[str] | None = None, fallback_model: str | None = None, lessons: bool = False) -> None:
-    """Build the run configuration, run ``fix`` (or ``resume``) with the live view, print the
-    summary; always ends with ``typer.Exit`` (the run's exit code, 2 on bad input)."""
-    console = Console(stderr=True, quiet=as_json)
-
-    def say(message: str) -> None:
-        console.print(f"[yellow]{message}[/]")
-
+def _run(repo: Path, loop: LoopSpec, flags: dict, *, as_json: bool, apply: bool = False, verbose: bool = False,
+         quiet: bool = False, record: str | None = None, replay: str | None = None, run_id: str | None = None,
+         stored: dict | None = None, fallback_model: str | None = None) -> None:
+    """Build the run configuration (:func:`~harness.cli.common.run_config`), run ``fix`` (or
+    ``resume`` when ``run_id`` is given) with the progress on stderr, print the result; always
+    ends with ``typer.Exit`` (the run's exit code, 2 on bad input, 130 on Ctrl-C/SIGTERM)."""
+    console = Console(stderr=True)
+    progress = Progress(console, live=console.is_terminal and not as_json, verbose=verbose, quiet=quiet)
+    name = run_id or new_run_id()
     try:
-        options = run_config(loop, repo, flags, apply=apply, keep=keep, force=force, tests=tuple(tests or ()),
-                             lessons=lessons)
-        spec = options.model or fallback_model or default_generator(loop)
-        generator = build_generator(spec, loop, base_url=options.base_url, **(llm or {}))
-        progress = _Progress(console)
+        with interruptible():
+            options = run_config(loop, repo, flags, stored=stored, apply=apply)
+            spec = options.model or fallback_model or default_generator(loop)
+            generator = build_generator(spec, loop, base_url=options.base_url, record=record, replay=replay)
 
-        def go():
-            if run_id:
-                return resume(repo, run_id, generator, options, progress, say)
-            return fix(repo, generator, options, progress, say)
+            def go():
+                if run_id:
+                    return resume(repo, run_id, generator, options, progress, progress.say)
+                return fix(repo, generator, options, progress, progress.say, run_id=name)
 
-        if as_json or not console.is_terminal:
-            result = go()
-        else:
-            with Live(Text("starting…"), console=console, refresh_per_second=8, transient=True) as live:
-                progress.live = live
+            if not progress.use_live:
                 result = go()
+            else:
+                with Live(Text("starting…"), console=console, refresh_per_second=8, transient=True) as live:
+                    progress.live = live
+                    result = go()
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (Terminated)
+        raise stopped(exc, repo, name, as_json) from None
     except (UsageError, SpecError) as exc:
         if as_json:  # every field of a run's result, null where unknown
             print(json.dumps(error_json(str(exc)), indent=2))
@@ -102,7 +80,7 @@ def _summary(console: Console, result: FixResult) -> None:
     table.add_row("status", f"[{colour}]{status}[/]")
     if result.patch and result.protected_by_tests is not None:
         table.add_row("evidence", f"{result.protected_by_tests} passing test(s) execute the changed lines")
-    table.add_row("stop reason", f"{s.stop_reason} — {s.stop_detail}")
+    table.add_row("stop reason", f"{reason_words(s.stop_reason, s.stop_detail)} — {s.stop_detail}")
     table.add_row("tests fixed", f"{len(s.fixed_tests)} of {len(s.baseline_failing)}")
     for t in s.remaining[:10]:
         table.add_row("still failing", t + (f" ({result.reasons[t]})" if result.reasons.get(t) else ""))
@@ -110,6 +88,10 @@ def _summary(console: Console, result: FixResult) -> None:
         table.add_row("flaky", t)
     table.add_row("candidates", f"{s.candidates_tried} in {s.iteration} iteration(s)")
     table.add_row("time", f"{s.spent.wall_seconds:.1f} s ({s.spent.test_seconds:.1f} s in test processes)")
+    if result.python:
+        table.add_row("python", Text(f"{result.python} ({result.python_why})", overflow="fold"))  # never cut
+    for eid, what in result.evaluators.items():
+        table.add_row(eid, f"[bold red]{escape(what)}[/]" if what.startswith("skipped:") else escape(what))
     if s.spent.model_calls:
         cost = "unknown" if s.spent.cost_usd is None else f"${s.spent.cost_usd:.4f}"
         table.add_row("model", f"{s.spent.model_calls} calls, {s.spent.tokens} tokens, {cost}")
@@ -124,51 +106,58 @@ def _summary(console: Console, result: FixResult) -> None:
         console.print(Syntax(result.patch, "diff", theme="ansi_dark", background_color="default"))
         # whole lines, never wrapped or cut, so they can be copied as they are
         console.print(f"patch: {result.patch_path}", soft_wrap=True, markup=False, highlight=False)
-        console.print(f"apply it: git apply {result.patch_path}", soft_wrap=True, markup=False,
+        console.print(f"apply it: git -C {s.repo} apply {result.patch_path}", soft_wrap=True, markup=False,
                       highlight=False)
 
 
-def _flags(python, max_iterations, max_seconds, jobs, generator, base_url, max_cost=None, max_tokens=None) -> dict:
-    return dict(python=python, max_iterations=max_iterations, max_seconds=max_seconds, jobs=jobs, model=generator,
-                base_url=base_url, max_cost=max_cost, max_tokens=max_tokens)
-
-
-def _run_shared(loop: LoopSpec, f: dict) -> None:
-    """:func:`_run` with the values of :data:`~harness.cli.common.RUN_OPTIONS` (``fix`` and ``run``)."""
-    _run(f["repo"], loop, f["as_json"],
-         _flags(f["python"], f["max_iterations"], f["max_seconds"], f["jobs"], f["generator"], f["base_url"],
-                f["max_cost"], f["max_tokens"]),
-         apply=f["apply"], keep=f["keep"], llm=dict(record=f["record"], replay=f["replay"]),
-         force=dict(lint=f["lint"], types=f["types"]), tests=f["tests"], lessons=f["lessons"])
-
-
 @commands.command("fix")
-@run_options
-def fix_cmd(flags: dict) -> None:
-    """Make the failing tests of REPO pass; the fix lands on branch loopwright/<run-id>."""
-    _run_shared(builtin_spec("fix-failing-tests"), flags)
+def fix_cmd(repo: Repo = Path("."), python: Python = None, max_iterations: MaxIterations = None,
+            max_seconds: MaxSeconds = None, max_cost: MaxCost = None, max_tokens: MaxTokens = None,
+            apply: Apply = False, keep: Keep = None, as_json: Json = False, jobs: Jobs = None,
+            model: Model = None, base_url: BaseUrl = None, record: Record = None, replay: Replay = None,
+            lint: Lint = None, types: Types = None, tests: Tests = None, lessons: Lessons = None,
+            max_diff_lines: MaxDiffLines = None, verbose: Verbose = False, quiet: Quiet = False) -> None:
+    """Make the failing tests of REPO pass; the fix lands on branch loopwright/<run-id>.
+
+    Exit codes: 0 fixed or nothing to fix, 1 not fixed, 2 bad usage or input, 130 interrupted
+    (Ctrl-C or SIGTERM; it prints the `loopwright resume` command that continues the run)."""
+    _run(repo, builtin_spec("fix-failing-tests"), run_flags(locals()), as_json=as_json, apply=apply,
+         verbose=verbose, quiet=quiet, record=record, replay=replay)
 
 
 @commands.command("run")
-@run_options
-def run_cmd(spec: Path = typer.Argument(..., help="An LSS 1.0 loop declaration (YAML)."), *, flags: dict) -> None:
-    """Run the loop declared in SPEC on REPO."""
+def run_cmd(spec: Annotated[Path, typer.Argument(metavar="SPEC", help="An LSS 1.0 loop declaration (YAML).")],
+            repo: Repo = Path("."), python: Python = None, max_iterations: MaxIterations = None,
+            max_seconds: MaxSeconds = None, max_cost: MaxCost = None, max_tokens: MaxTokens = None,
+            apply: Apply = False, keep: Keep = None, as_json: Json = False, jobs: Jobs = None,
+            model: Model = None, base_url: BaseUrl = None, record: Record = None, replay: Replay = None,
+            lint: Lint = None, types: Types = None, tests: Tests = None, lessons: Lessons = None,
+            max_diff_lines: MaxDiffLines = None, verbose: Verbose = False, quiet: Quiet = False) -> None:
+    """Run the loop declared in SPEC on REPO (exit codes as for fix)."""
+    flags = run_flags(locals())
     try:
         loop = load_spec(spec)
     except SpecError as exc:
         err.print(f"[red]invalid loop declaration:[/]\n{escape(str(exc))}")
         raise typer.Exit(EXIT_BAD_INPUT) from None
-    _run_shared(loop, flags)
+    _run(repo, loop, flags, as_json=as_json, apply=apply, verbose=verbose, quiet=quiet, record=record,
+         replay=replay)
 
 
 @commands.command("resume")
-def resume_cmd(run_id: str = typer.Argument(..., help="The run to continue (see `loopwright status`)."),
-               repo: Path = REPO, python: str | None = PYTHON, max_iterations: int | None = MAX_ITERATIONS,
-               max_seconds: float | None = MAX_SECONDS, apply: bool = APPLY, keep: bool = KEEP,
-               as_json: bool = RUN_JSON, jobs: int | None = JOBS, generator: str | None = GENERATOR) -> None:
-    """Continue an interrupted run (Ctrl-C, a crash, kill -9) from its last saved step."""
+def resume_cmd(run_id: Annotated[str, typer.Argument(metavar="RUN_ID",
+                                                     help="The run to continue (see `loopwright status`).")],
+               repo: Repo = Path("."), python: Python = None, max_iterations: MaxIterations = None,
+               max_seconds: MaxSeconds = None, max_cost: MaxCost = None, max_tokens: MaxTokens = None,
+               apply: Apply = False, keep: Keep = None, as_json: Json = False, jobs: Jobs = None,
+               model: Model = None, base_url: BaseUrl = None, record: Record = None, replay: Replay = None,
+               lint: Lint = None, types: Types = None, tests: Tests = None, lessons: Lessons = None,
+               max_diff_lines: MaxDiffLines = None, verbose: Verbose = False, quiet: Quiet = False) -> None:
+    """Continue an interrupted run (Ctrl-C, SIGTERM, a crash, kill -9) from its last saved step,
+    with the settings it was started with; flags given here override them (exit codes as for fix)."""
     from harness.core.state import RunFiles, StateError
 
+    flags = run_flags(locals())
     try:
         state = RunFiles(_repo_root(repo), run_id, create=False).load()
     except (FileNotFoundError, StateError) as exc:
@@ -179,15 +168,14 @@ def resume_cmd(run_id: str = typer.Argument(..., help="The run to continue (see 
     if state.loop == "do-instruction":  # a terminal-agent run continues on its branch
         from harness.cli.do import resume_do
 
-        resume_do(repo, run_id, generator=generator, python=python, max_iterations=max_iterations,
-                  max_seconds=max_seconds, apply=apply, keep=keep, as_json=as_json)
+        resume_do(repo, run_id, flags, apply=apply, as_json=as_json, record=record, replay=replay)
     loop = builtin_spec(state.loop) if state.loop in builtin_names() else builtin_spec("fix-failing-tests")
-    _run(repo, loop, as_json, _flags(python, max_iterations, max_seconds, jobs, generator, None),
-         apply=apply, keep=keep, run_id=run_id, fallback_model=state.generator)
+    _run(repo, loop, flags, as_json=as_json, apply=apply, verbose=verbose, quiet=quiet, record=record,
+         replay=replay, run_id=run_id, stored=state.settings, fallback_model=state.generator)
 
 
 @commands.command("status")
-def status_cmd(repo: Path = REPO, as_json: bool = RUN_JSON) -> None:
+def status_cmd(repo: Repo = Path("."), as_json: Json = False) -> None:
     """List the runs of REPO with their state and stop reason (corrupted runs as corrupted)."""
     from harness.core.state import scan_runs
 
@@ -195,13 +183,15 @@ def status_cmd(repo: Path = REPO, as_json: bool = RUN_JSON) -> None:
     if as_json:
         print(json.dumps([_status_row(e) for e in runs], indent=2))
         return
-    table = Table("run", "status", "stop reason", "fixed", "time", "branch")
+    # the run id is what `resume` needs: never cut or wrapped, whatever the terminal's width
+    table = Table(Column("run", no_wrap=True, min_width=max([len(e.run_id) for e in runs] + [3])),
+                  "status", "stop reason", "fixed", "time", Column("branch", overflow="fold"))
     for e in runs:
         s = e.state
         if s is None:
             table.add_row(e.run_id, "running" if e.alive else "corrupted", escape(e.problem), "", "", "")
             continue
-        table.add_row(s.run_id, _shown_status(s, e.alive), escape(s.stop_reason),
+        table.add_row(s.run_id, _shown_status(s, e.alive), escape(reason_words(s.stop_reason, s.stop_detail)),
                       f"{len(s.fixed_tests)}/{len(s.baseline_failing)}", f"{s.spent.wall_seconds:.0f}s",
                       s.branch if s.accepted else "")
     Console().print(table if runs else "no runs yet")
@@ -219,13 +209,16 @@ def _status_row(entry) -> dict:
 
 
 def _shown_status(state, alive: bool) -> str:
+    """The status in words: a ``running`` run whose lock is free died (killed, crashed);
+    ``interrupted`` and dead runs can be resumed."""
     if state.status == "running" and not alive:
-        return "dead (resume it)"
-    return state.status
+        gone = state.worktree and not Path(state.worktree).exists()
+        return "dead, worktree gone (resume it)" if gone else "dead (resume it)"
+    return "interrupted (resume it)" if state.status == "interrupted" else state.status
 
 
 @commands.command("gc")
-def gc_cmd(repo: Path = REPO) -> None:
+def gc_cmd(repo: Repo = Path(".")) -> None:
     """Remove the worktrees, empty branches and scratch directories of runs that are no longer
     running (a run holding its lock is never touched, even before its state is written)."""
     import git as gitlib
@@ -257,8 +250,23 @@ def gc_cmd(repo: Path = REPO) -> None:
                 r.git.branch("-D", branch.name)
                 removed.append(branch.name)
     removed += _gc_scratch(worktree_root(), {e.run_id for e in runs} - alive)
+    _gc_dead(root, [e for e in runs if e.state is not None and not e.alive and e.state.status == "running"])
     Console().print("\n".join(f"removed {x}" for x in removed) or "nothing to remove",  # whole paths
                     soft_wrap=True, markup=False, highlight=False)
+
+
+def _gc_dead(root: Path, dead: list) -> None:
+    """Record runs whose process died (``running`` with a free lock) as ``interrupted``: their
+    worktrees are gone now, and ``resume`` rebuilds them from the state."""
+    from harness.cli.progress import resume_command
+    from harness.core.state import RunFiles
+
+    for e in dead:
+        s = e.state
+        s.status, s.stop_reason = "interrupted", "interrupted"
+        s.stop_detail = (f"interrupted (the process died; `loopwright gc` removed its worktrees); resume with "
+                         f"`{resume_command(s.run_id, root)}`")
+        RunFiles(root, s.run_id, create=False).save(s)
 
 
 def _gc_scratch(where: Path, dead: set[str]) -> list[str]:
@@ -279,15 +287,18 @@ def _gc_scratch(where: Path, dead: set[str]) -> list[str]:
 
 
 @commands.command("doctor")
-def doctor_cmd(repo: Path = REPO, python: str | None = PYTHON) -> None:
-    """Check git, the target interpreter, pytest, the evaluator tools and the sandbox policy."""
+def doctor_cmd(repo: Repo = Path("."), python: Python = None, lint: Lint = None, types: Types = None) -> None:
+    """Check git, the target interpreter, pytest, the evaluator tools and the sandbox policy.
+
+    The interpreter and the evaluators are decided by the same functions as `fix` uses
+    (with the same --python/--lint/--types): a configured evaluator that cannot run is shown
+    as skipped, as `fix` goes on without it; one that --lint/--types asks for is a problem."""
     import shutil
     import subprocess
 
-    from harness.evaluators.lint import RuffEvaluator
-    from harness.evaluators.pytest_runner import EvaluatorError, check_pytest, resolve_python
-    from harness.evaluators.types import TypeCheckEvaluator
     from harness.core.config import DEFAULT_POLICY
+    from harness.core.gates import check_evaluators
+    from harness.evaluators.interpreter import EvaluatorError, check_pytest, choose_python
 
     if not repo.exists():
         raise bad_input(UsageError(f"{repo} does not exist; give the path of a git repository "
@@ -296,32 +307,35 @@ def doctor_cmd(repo: Path = REPO, python: str | None = PYTHON) -> None:
     table = Table("check", "result", show_header=False)
     problems = 0
 
-    def row(name, ok, text, optional=False):
+    def row(name, ok, text, warn=False):
         nonlocal problems
-        problems += 0 if ok or optional else 1
-        missing = "[yellow]optional, not installed[/]" if optional else "[red]missing[/]"
-        table.add_row(name, f"[green]ok[/] {text}" if ok else f"{missing} {text}")
+        problems += 0 if ok or warn else 1
+        mark = "[green]ok[/]" if ok else "[bold yellow]warning[/]" if warn else "[red]missing[/]"
+        table.add_row(name, f"{mark} {escape(text)}")
 
     git_exe = shutil.which("git")
     row("git", bool(git_exe), subprocess.run([git_exe, "--version"], capture_output=True, text=True).stdout.strip()
         if git_exe else "install git")
-    root = repo.resolve()
+    root = _repo_root(repo) if _in_git(repo) else repo.resolve()
+    target = None
     try:
-        target = resolve_python(root, python)
-        row("interpreter", True, target)
+        target, why = choose_python(root, python)
+        row("interpreter", True, f"{target} ({why})")
         try:
             row("pytest", True, check_pytest(target, root))
         except EvaluatorError as exc:
             row("pytest", False, str(exc))
     except EvaluatorError as exc:
         row("interpreter", False, str(exc))
-        target = None
-    ruff = RuffEvaluator()
-    row("ruff (lint)", ruff.available(), "available" if ruff.available()
-        else "pip install ruff (the lint evaluator will be skipped)", optional=True)
-    ok = TypeCheckEvaluator(python=target).available() if target else False
-    row("mypy/pyright (types)", ok, "available" if ok
-        else "pip install mypy (the type evaluator will be skipped)", optional=True)
+    if target:
+        try:
+            config = run_config(builtin_spec("fix-failing-tests"), root,
+                                run_flags(dict(python=python, lint=lint, types=types)))
+            for eid, check in check_evaluators(config, target, root).items():
+                row(f"{eid} evaluator", check.runs or check.text.startswith("off:"), check.text,
+                    warn=check.skipped)
+        except UsageError as exc:
+            row("evaluators", False, str(exc))
     console.print(table)
     policy = Table("sandbox policy", "", show_header=True)
     for k, v in DEFAULT_POLICY.describe().items():
@@ -333,6 +347,16 @@ def doctor_cmd(repo: Path = REPO, python: str | None = PYTHON) -> None:
                   "namespaces, or LOOPWRIGHT_SANDBOX=weak); tests can write outside the worktree and "
                   "`loopwright ci` refuses to run without --allow-weak-sandbox")
     raise typer.Exit(0 if problems == 0 else 1)
+
+
+def _in_git(path: Path) -> bool:
+    from sandbox.worktree import RepoError, open_repo
+
+    try:
+        open_repo(path)
+        return True
+    except RepoError:
+        return False
 
 
 def _repo_root(repo: Path) -> Path:

@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from harness.cli.common import (JSON_SUMMARY, MAX_COST, PER_TASK_ITERATIONS, PER_TASK_SECONDS, PYTHON, REPO,
-                                REVIEW_LOOP, REVIEW_MODEL, bad_input, review_generator, run_config)
+from harness.cli.common import (REVIEW_LOOP, BaseUrl, Keep, MaxCost, MaxIterations, MaxSeconds, MaxTokens, Python,
+                                Record, Replay, Repo, ReviewModel, bad_input, review_generator, run_config, run_flags)
 from harness.core.errors import UsageError
 from harness.work.github import GitHub, GitHubError
 from harness.work.review import (CommentResult, ReviewReport, fetch_comments, load_comments, open_threads, parse_pr,
@@ -31,23 +32,22 @@ commands = typer.Typer(rich_markup_mode=None)  # plain help: no <bool> metavar o
 
 
 @commands.command("review")
-def review_cmd(repo: Path = REPO,
-               pr: str | None = typer.Option(None, "--pr", help="OWNER/REPO#N: the pull request's review comments."),
-               comments: Path | None = typer.Option(None, "--comments", help="A JSON/YAML file of comments."),
-               reply: bool = typer.Option(False, "--reply", help="Reply on each thread (needs --pr)."),
-               generator: str | None = REVIEW_MODEL, python: str | None = PYTHON,
-               max_iterations: int | None = PER_TASK_ITERATIONS,
-               max_seconds: float | None = PER_TASK_SECONDS, max_cost: float | None = MAX_COST,
-               max_tokens: int | None = typer.Option(None, "--max-tokens", help="Token budget."),
-               keep: bool = typer.Option(False, "--keep", help="Keep the run's worktree."),
-               as_json: bool = JSON_SUMMARY,
-               record: str | None = typer.Option(None, "--record", help="Record model exchanges (JSONL)."),
-               replay: str | None = typer.Option(None, "--replay", help="Answer model calls from a cassette."),
-               base_url: str | None = typer.Option(None, "--base-url", help="API root of an OpenAI-compatible server."),
-               ) -> None:
+def review_cmd(repo: Repo = Path("."),
+               pr: Annotated[str | None, typer.Option("--pr", metavar="OWNER/REPO#N",
+                                                      help="The pull request's review comments.")] = None,
+               comments: Annotated[Path | None, typer.Option("--comments", metavar="PATH",
+                                                             help="A JSON/YAML file of comments.")] = None,
+               reply: Annotated[bool, typer.Option("--reply", help="Reply on each thread (needs --pr).")] = False,
+               model: ReviewModel = None, python: Python = None, max_iterations: MaxIterations = None,
+               max_seconds: MaxSeconds = None, max_cost: MaxCost = None, max_tokens: MaxTokens = None,
+               keep: Keep = None,
+               as_json: Annotated[bool, typer.Option("--json", help="Print one JSON summary on stdout.")] = False,
+               record: Record = None, replay: Replay = None, base_url: BaseUrl = None) -> None:
     """Resolve review comments: a verified commit per addressed comment, an answer per question.
 
-    Commits land on branch loopwright/<run-id>; your working tree is not touched."""
+    Commits land on branch loopwright/<run-id>; your working tree is not touched.
+    Exit codes: 0 done, 1 not done, 2 bad usage or input."""
+    flags = run_flags(locals())
     console = Console(stderr=True, quiet=as_json)
     gh = None
     try:
@@ -56,9 +56,7 @@ def review_cmd(repo: Path = REPO,
         if reply and pr is None:
             raise UsageError("--reply posts on GitHub threads: it needs --pr")
         loop = builtin_spec(REVIEW_LOOP)
-        options = run_config(loop, repo, dict(python=python, max_iterations=max_iterations, max_seconds=max_seconds,
-                                              max_cost=max_cost, max_tokens=max_tokens, model=generator,
-                                              base_url=base_url), keep=keep)
+        options = run_config(loop, repo, flags)
         gen = review_generator(options.model, loop, record=record, replay=replay, base_url=options.base_url)
         notes: list[str] = []
         if pr:

@@ -11,12 +11,15 @@ result and duration (later limits derive from its real duration) and no coverage
 spectrum: fault localization and per-line protection
 (:func:`harness.core.evidence.protection`) simply do not count it. A test that
 still times out, or fails, stays failing.
+
+A run that ends without any candidate says why from its baseline (:func:`why_no_candidates`).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from harness.core.outcome import Baseline
 from harness.evaluators.pytest_runner import PytestEvaluator, TestRun
 
 
@@ -54,3 +57,29 @@ def rerun_uncovered(evaluator: PytestEvaluator, root: Path, run: TestRun, *, tim
         kept[tid] = (f"{tid} timed out under coverage ({limit:g} s) and passed without it in "
                      f"{new.duration:.1f} s: kept as passing, without coverage")
     return kept
+
+
+def why_no_candidates(baseline: Baseline) -> str:
+    """Why a run may have had no candidate to try, from its baseline: failing tests without a
+    coverage spectrum (fault localization has no line of theirs to rank) and tests that timed
+    out, or lost their spectrum, at baseline. ``''`` when every failing test has a spectrum
+    and nothing timed out.
+    """
+    failing = baseline.failing
+    blind = [t for t in failing if not baseline.coverage.get(t)]
+    slow = [t for t, r in baseline.results.items() if r.outcome == "timeout"]
+    spectrumless = [t for t in baseline.passing if t not in baseline.coverage and baseline.coverage]
+    parts = []
+    if blind:
+        parts.append(f"{len(blind)} of the {len(failing)} failing test(s) have no coverage spectrum, so fault "
+                     f"localization had none of their lines to rank ({_some(blind)})")
+    if slow:
+        parts.append(f"test(s) that timed out at baseline: {_some(slow)}")
+    if spectrumless:
+        parts.append(f"passing test(s) without a coverage spectrum (timed out under coverage, or their "
+                     f"process died): {_some(spectrumless)}")
+    return "; ".join(parts)
+
+
+def _some(ids: list[str]) -> str:
+    return ", ".join(ids[:5]) + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")

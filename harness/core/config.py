@@ -9,15 +9,18 @@ here. :func:`build` makes one from
 3. ``LOOPWRIGHT_*`` environment variables, overridden by
 4. command-line flags
 
-(flag > env > pyproject > loop file). The user settings (:data:`SETTINGS`) are
-range-checked at the edge: a bad value is a :class:`~harness.core.errors.UsageError`
-whose one line names the setting, where it came from and the allowed range.
+(flag > env > pyproject > loop file); a resumed run puts the settings it started with
+(``state.json``'s ``settings`` record) between the flags and the environment. The user
+settings (:data:`SETTINGS`) are range-checked at the edge: a bad value is a
+:class:`~harness.core.errors.UsageError` whose one line names the setting, where it came
+from and the allowed range. :func:`settings_table` is their reference (docs/configuration.md).
 """
 
 from __future__ import annotations
 
 import math
 import os
+import shlex
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -56,7 +59,7 @@ class RunConfig:
 
     Attributes:
         loop_name: the LSS loop this run follows.
-        python: target interpreter (None: REPO/.venv, else the current one).
+        python: target interpreter (None: $VIRTUAL_ENV, else REPO/.venv, else the current one).
         limits: stop rule numbers (iterations, wall seconds, USD, tokens, ...).
         protected: globs a patch may not touch (``protected_paths``).
         editable: globs every file of a patch must match (``editable_paths``).
@@ -79,6 +82,8 @@ class RunConfig:
             patch to compare it with the next (:class:`~harness.core.plausible.Window`):
             at most 4 more started (2 per slot when it is unprotected), none once the
             comparison has lasted half the seconds the search for it took.
+        settings: the user settings in force (:func:`settings`: name -> value, JSON-ready),
+            kept in the run's state so that ``resume`` goes on with them.
     """
 
     loop_name: str = "fix-failing-tests"
@@ -100,6 +105,7 @@ class RunConfig:
     model: str | None = None
     base_url: str | None = None
     window: Window = field(default_factory=Window)
+    settings: dict[str, Any] = field(default_factory=dict)
 
     @property
     def slots(self) -> int:
@@ -112,10 +118,14 @@ class Setting:
     """A user setting: ``--name-with-dashes``, ``LOOPWRIGHT_NAME``, ``name`` in ``[tool.loopwright]``.
 
     Attributes:
-        name: snake_case key. kind: ``int``, ``float`` or ``str``.
+        name: snake_case key. kind: ``int``, ``float``, ``str``, ``bool`` (a switch:
+            ``--name/--no-name``; in the environment ``1/0``, ``true/false``, ``yes/no``,
+            ``on/off``) or ``list`` (of strings: the flag repeated; in the environment split
+            like a shell; in pyproject a list of strings or one string).
         low: smallest allowed value (inclusive), None for strings.
         above: the value must be greater than ``low`` (exclusive bound).
         high: largest allowed value (inclusive) or None. help: one line, with units.
+        metavar: the value's name in help (``SECONDS``, ``USD``, ``NODEID``); "" for a switch.
     """
 
     name: str
@@ -124,11 +134,13 @@ class Setting:
     low: float | None = None
     above: bool = False
     high: float | None = None
+    metavar: str = ""
 
     @property
     def flag(self) -> str:
-        """The command-line flag (``--max-seconds``)."""
-        return "--" + self.name.replace("_", "-")
+        """The command-line flag (``--max-seconds``; a switch: ``--lint/--no-lint``)."""
+        flag = "--" + self.name.replace("_", "-")
+        return f"{flag}/--no-{flag[2:]}" if self.kind is bool else flag
 
     @property
     def env(self) -> str:
@@ -145,6 +157,10 @@ class Setting:
             if not isinstance(value, str) or not value.strip():
                 raise UsageError(f"{where}: must be a non-empty string")
             return value
+        if self.kind is bool:
+            return _switch(value, where)
+        if self.kind is list:
+            return _strings(value, where)
         try:
             if isinstance(value, bool):
                 raise ValueError
@@ -159,6 +175,17 @@ class Setting:
             raise UsageError(f"{where}: must be {self._range()}")
         return number
 
+    @property
+    def allowed(self) -> str:
+        """The allowed values in words (the reference table's last column)."""
+        if self.kind is bool:
+            return "true or false (env: 1/0, true/false, yes/no, on/off)"
+        if self.kind is list:
+            return "strings (env: space-separated, quoted like a shell)"
+        if self.kind is str:
+            return "a non-empty string"
+        return self._range()
+
     def _range(self) -> str:
         what = "a whole number" if self.kind is int else "a finite number"
         if self.low is None:
@@ -167,45 +194,121 @@ class Setting:
         return f"{what} {bound}" + (f" and <= {self.high:g}" if self.high is not None else "")
 
 
-#: What a user may set by flag, environment variable or ``[tool.loopwright]``.
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
+def _switch(value: Any, where: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in _TRUE + _FALSE:
+        return value.strip().lower() in _TRUE
+    raise UsageError(f"{where}: must be true or false (1/0, yes/no, on/off)")
+
+
+def _strings(value: Any, where: str) -> list[str]:
+    if isinstance(value, str):
+        try:
+            value = shlex.split(value)
+        except ValueError as exc:
+            raise UsageError(f"{where}: {exc}") from None
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise UsageError(f"{where}: must be a list of non-empty strings")
+    return list(value)
+
+
+#: What a user may set by flag, environment variable or ``[tool.loopwright]`` (the reference:
+#: :func:`settings_table`, docs/configuration.md; the CLI's options are declared from these).
 SETTINGS = (
-    Setting("model", str, "generator: templates, openai:MODEL, anthropic:MODEL, replay:FILE or a chain"),
-    Setting("base_url", str, "API root of an OpenAI-compatible server"),
-    Setting("python", str, "target interpreter (default: REPO/.venv, else this one)"),
-    Setting("max_iterations", int, "stop after N iterations (generator calls)", low=1),
-    Setting("max_seconds", float, "stop after S wall-clock seconds", low=0, above=True),
-    Setting("max_cost", float, "stop before spending more than this many USD on model calls", low=0),
-    Setting("max_tokens", int, "stop before using more model tokens (in + out) than this", low=1),
-    Setting("jobs", int, "candidates validated in parallel", low=1, high=64),
-    Setting("max_diff_lines", int, "largest patch accepted (added + removed lines)", low=1),
+    Setting("model", str, "generator: templates, openai:MODEL, anthropic:MODEL, replay:FILE or a chain "
+            "templates,anthropic:MODEL (default: templates, escalating to a model when OPENAI_API_KEY or "
+            "ANTHROPIC_API_KEY is set)", metavar="SPEC"),
+    Setting("base_url", str, "API root of an OpenAI-compatible server (Ollama, vLLM, ...)", metavar="URL"),
+    Setting("python", str, "target interpreter (default: the active $VIRTUAL_ENV, else REPO/.venv, else "
+            "loopwright's own)", metavar="PATH"),
+    Setting("max_iterations", int, "stop after N iterations (generator calls; review/ci: per comment or fix)",
+            low=1, metavar="N"),
+    Setting("max_seconds", float, "stop after this many wall-clock seconds (review/ci: per comment or fix)",
+            low=0, above=True, metavar="SECONDS"),
+    Setting("max_cost", float, "stop before a model call would spend more than this many USD", low=0,
+            metavar="USD"),
+    Setting("max_tokens", int, "stop before a model call would use more tokens (in + out) than this", low=1,
+            metavar="TOKENS"),
+    Setting("jobs", int, "candidates validated in parallel (default: the CPU count, at most 4)", low=1, high=64,
+            metavar="N"),
+    Setting("max_diff_lines", int, "largest patch accepted (added + removed lines; loop default 40)", low=1,
+            metavar="LINES"),
+    Setting("lint", bool, "on: reject patches that add ruff diagnostics even if the repository does not "
+            "configure ruff (exit 2 if it cannot run); off: no lint evaluator (default: lint when configured; "
+            "one that cannot run is skipped, and the run says so)"),
+    Setting("types", bool, "on: reject patches that add type errors (mypy/pyright) even if not configured "
+            "(exit 2 if none can run); off: no type evaluator (default: types when configured; one that cannot "
+            "run is skipped, and the run says so)"),
+    Setting("tests", list, "work on these failing tests only (pytest node ids or file paths; repeat the "
+            "flag for more); every test still counts for regressions", metavar="NODEID"),
+    Setting("keep", bool, "keep the run's worktrees after the run"),
+    Setting("lessons", bool, "write the run's lesson to .loopwright/lessons.md in your working tree "
+            "(default: only if that file is tracked; else in .git/loopwright/)"),
 )
 _BY_NAME = {s.name: s for s in SETTINGS}
 
 
-def settings(flags: Mapping[str, Any], root: Path | None, env: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """The user settings in force: ``flag > LOOPWRIGHT_* > [tool.loopwright]``; unset keys absent.
+def setting(name: str) -> Setting:
+    """The :class:`Setting` called ``name``.
+
+    Raises:
+        KeyError: no such setting.
+    """
+    return _BY_NAME[name]
+
+
+def settings(flags: Mapping[str, Any], root: Path | None, env: Mapping[str, str] | None = None,
+             stored: Mapping[str, Any] | None = None, defaults: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The user settings in force, ``flag > stored > LOOPWRIGHT_* > [tool.loopwright] > defaults``;
+    unset keys absent.
 
     Args:
         flags: setting name -> flag value (None: not given). Names outside
             :data:`SETTINGS` are ignored.
         root: the target repository (its ``pyproject.toml`` is read), or None.
         env: the environment (default ``os.environ``).
+        stored: the settings a resumed run started with (``state.json``'s ``settings``).
+        defaults: a command's own defaults (``do``: no lint or type evaluator unless asked).
 
     Raises:
         UsageError: a value out of range, an unknown ``[tool.loopwright]`` key, invalid TOML.
     """
     env = os.environ if env is None else env
-    out = {}
+    out = {k: v for k, v in (defaults or {}).items() if k in _BY_NAME}
     for name, value in _pyproject(root).items():
         out[name] = _BY_NAME[name].check(value, f"{root / 'pyproject.toml'} [tool.loopwright] {name} = {value!r}")
     for s in SETTINGS:
         if env.get(s.env, "").strip():
             out[s.name] = s.check(env[s.env].strip(), f"{s.env}={env[s.env]}")
-    for name, value in flags.items():
+    for name, value in (stored or {}).items():
         if value is not None and name in _BY_NAME:
-            shown = f"{value:g}" if isinstance(value, float) else value
-            out[name] = _BY_NAME[name].check(value, f"{_BY_NAME[name].flag} {shown}")
+            out[name] = _BY_NAME[name].check(value, f"the run's state.json settings {name} = {value!r}")
+    for name, value in flags.items():
+        if value is not None and name in _BY_NAME and value != []:
+            out[name] = _BY_NAME[name].check(value, _flag_shown(_BY_NAME[name], value))
     return out
+
+
+def _flag_shown(s: Setting, value: Any) -> str:
+    if s.kind is bool:
+        return s.flag.split("/")[0 if value else 1]
+    if isinstance(value, list):
+        return " ".join(f"{s.flag} {v}" for v in value)
+    return f"{s.flag} {value:g}" if isinstance(value, float) else f"{s.flag} {value}"
+
+
+def settings_table() -> str:
+    """Every user setting as a Markdown table: flag, environment variable, ``[tool.loopwright]``
+    key, what it does, allowed values (docs/configuration.md holds this table)."""
+    rows = ["| flag | environment | `[tool.loopwright]` key | what it does | allowed |", "|---|---|---|---|---|"]
+    for s in SETTINGS:
+        flag = " / ".join(f"`{f}`" for f in s.flag.split("/")) + (f" {s.metavar}" if s.metavar else "")
+        rows.append(f"| {flag} | `{s.env}` | `{s.name}` | {s.help} | {s.allowed} |")
+    return "\n".join(rows) + "\n"
 
 
 def _pyproject(root: Path | None) -> dict[str, Any]:
@@ -229,23 +332,33 @@ def _pyproject(root: Path | None) -> dict[str, Any]:
 
 
 def build(loop, root: Path | None = None, flags: Mapping[str, Any] | None = None, *,
-          env: Mapping[str, str] | None = None, force: Mapping[str, bool] | None = None,
-          tests: tuple[str, ...] = (), **fixed: Any) -> RunConfig:
+          env: Mapping[str, str] | None = None, force: Mapping[str, bool | None] | None = None,
+          tests: tuple[str, ...] = (), stored: Mapping[str, Any] | None = None,
+          defaults: Mapping[str, Any] | None = None, **fixed: Any) -> RunConfig:
     """The :class:`RunConfig` for ``loop`` (a :class:`loops.spec.LoopSpec`) and the user's settings.
 
     Args:
         root: the target repository, for ``[tool.loopwright]`` (None: not read).
         flags: setting name -> command-line value (None: not given); see :func:`settings`.
         force: evaluator id -> True to run it even if the repository does not configure
-            it (``--lint``, ``--types``), False never to run it (``--no-lint``, ``--no-types``).
-        tests: ``--tests`` node ids.
-        **fixed: other :class:`RunConfig` fields set by the command (``apply``, ``keep``, ``jobs``).
+            it (``--lint``, ``--types``), False never to run it (``--no-lint``, ``--no-types``);
+            the same as the ``lint``/``types`` flags (kept for callers that pass it so).
+        tests: ``--tests`` node ids (the same as the ``tests`` flag).
+        stored: the settings a resumed run started with; defaults: a command's own defaults
+            (see :func:`settings`).
+        **fixed: other :class:`RunConfig` fields set by the command (``apply``, ``jobs``).
 
     Raises:
         UsageError: a setting out of range (see :func:`settings`), or the loop names an
             evaluator implementation loopwright does not have.
     """
-    got = settings(flags or {}, root, env)
+    given = dict(flags or {})
+    for eid, on in (force or {}).items():
+        if on is not None:
+            given[eid] = on
+    if tests:
+        given["tests"] = list(tests)
+    got = settings(given, root, env, stored, defaults)
     lim = loop.limits().override(max_iterations=got.get("max_iterations"),
                                  max_wall_seconds=got.get("max_seconds"),
                                  max_cost_usd=got.get("max_cost"), max_tokens=got.get("max_tokens"))
@@ -262,9 +375,9 @@ def build(loop, root: Path | None = None, flags: Mapping[str, Any] | None = None
     settings_of = ext["evaluators"]
     static = {eid: str((settings_of.get(eid) or {}).get("when", "configured"))
               for eid, impl in implementations.items() if EVALUATORS[impl] != "tests"}
-    for eid, on in (force or {}).items():  # --lint/--no-lint, --types/--no-types (None: neither)
-        if on is not None and eid in static:
-            static[eid] = "always" if on else "never"
+    for eid in ("lint", "types"):  # --lint/--no-lint, --types/--no-types (unset: the loop's own)
+        if got.get(eid) is not None and eid in static:
+            static[eid] = "always" if got[eid] else "never"
     config = RunConfig(
         loop_name=loop.loop_name, python=got.get("python"),
         limits=StopLimits(lim.max_iterations, lim.max_wall_seconds, lim.no_progress,
@@ -274,8 +387,9 @@ def build(loop, root: Path | None = None, flags: Mapping[str, Any] | None = None
         max_diff_lines=got.get("max_diff_lines", ext["max_diff_lines"]),
         candidates_per_iteration=ext["candidates_per_iteration"],
         timeouts=TimeoutPolicy(**t), static=static, implementations=implementations,
-        tests=tuple(tests), model=got.get("model"), base_url=got.get("base_url"),
-        jobs=got.get("jobs", 0),
+        tests=tuple(got.get("tests", ())), model=got.get("model"), base_url=got.get("base_url"),
+        jobs=got.get("jobs", 0), keep=bool(got.get("keep", False)), lessons=bool(got.get("lessons", False)),
+        settings=got,
         policy=replace(DEFAULT_POLICY, pass_env=tuple(ext.get("pass_env") or ())))
     for key, value in fixed.items():
         setattr(config, key, value)

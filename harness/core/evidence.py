@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.evaluators.verdict import TestResult
+from sandbox.limits import limit_words
 
 #: the coverage key of lines run outside any test (at import, during collection);
 #: the pytest plugin writes it (``harness/evaluators/plugin/loopwright_pytest.py`` spells it too).
@@ -143,7 +144,7 @@ def describe(result: TestResult) -> str:
         m = _SECONDS.search(result.message or "")
         return f"timed out after {float(m.group(1)):.0f} s" if m else "timed out"
     first = result.message.splitlines()[0] if result.message else result.outcome
-    return first
+    return first + limit_words(result.message or "")  # a sandbox limit that tripped, named
 
 
 def not_collected(results: dict[str, TestResult], tid: str) -> str:

@@ -141,8 +141,8 @@ class Loop:
                                                  accepted.patch.diff))
                     accepted = None
             # update state; viable partial fixes that were not chosen get another chance later
-            if accepted:
-                self._accept(accepted)
+            if accepted and not self._accept(accepted):
+                accepted = None
             self.state.history.append({"iteration": self.state.iteration, "generator": self.generator.current.name,
                                        "failing": len(baseline.failing), "accepted": bool(accepted),
                                        "lead": len(self.validator.leads) > leads})
@@ -150,10 +150,15 @@ class Loop:
             self._tick(started)
             self.files.save(self.state)
 
-    def _accept(self, accepted: Outcome) -> None:
-        """Apply a chosen patch (worktree, slots, baseline), record it, tell the observers."""
+    def _accept(self, accepted: Outcome) -> bool:
+        """Apply a chosen patch (worktree, slots, baseline), record it, tell the observers.
+        False (recorded as a rejected attempt) when it cannot be made the validated state."""
+        if not self.validator.accept(accepted, self.worktree):
+            self._forget(accepted.patch.digest)
+            self.attempts.append(Attempt(accepted.patch.digest, accepted.patch.description, False,
+                                         accepted.reason, accepted.patch.diff))
+            return False
         self.attempts = [a for a in self.attempts if a.accepted or not a.viable]
-        self.validator.accept(accepted, self.worktree)
         self.files.step("accept", iteration=self.state.iteration, digest=accepted.patch.digest,
                         fixed=accepted.fixed, description=accepted.patch.description,
                         plausible_patches=accepted.plausible, alternatives=accepted.alternatives)
@@ -168,6 +173,7 @@ class Loop:
                                      f"accepted and applied: {accepted.reason}", accepted.patch.diff))
         self.on_accept(accepted)
         self.on_event(LoopEvent("accepted", self.state, accepted))
+        return True
 
     def _context(self) -> Context:
         """Observe → context: failing tests, suspicious lines, lessons, prior attempts."""
@@ -235,8 +241,8 @@ class Loop:
             # no complete fix: the best partial one (verified, no regressions) is the result
             lead = self.validator.leads[0]
             lead.accepted, lead.reason = True, f"{lead.reason} (the best partial fix found)"
-            self._accept(lead)
-            s.remaining = self.validator.baseline.failing
+            if self._accept(lead):
+                s.remaining = self.validator.baseline.failing
         s.stop_reason, s.stop_detail = stop.reason, stop.detail
         if self.task is not None:
             s.status = {"done": "done", "answered": "answered"}.get(stop.reason, "not_done")

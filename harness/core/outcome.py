@@ -120,7 +120,8 @@ class Outcome:
             and for the next prompt.
         fixed: failing test ids it makes pass. broken: passing ids it breaks.
         stage: where it was decided: ``policy``, ``apply``, ``screen``, ``lint``, ``types``,
-            ``full``, or ``error`` (an evaluator could not run).
+            ``full``, ``limit`` (a resource limit of the sandbox tripped: the reason names
+            it), or ``error`` (an evaluator could not run).
         seconds: wall seconds per stage. tests_run: tests executed.
         protection: which passing tests watch the changed lines (see :mod:`harness.core.evidence`);
             None when not computed (a candidate rejected before the tests ran).

@@ -29,20 +29,21 @@ import git
 
 from harness.evaluators.command import CommandEvaluator
 from harness.evaluators.confirm import FORGED
-from harness.evaluators.pytest_runner import EvaluatorError, PytestEvaluator, check_pytest, resolve_python
+from harness.evaluators.pytest_runner import PytestEvaluator
 from harness.core.baseline import rerun_uncovered
 from harness.core.config import RunConfig
-from harness.core.errors import UsageError
+from harness.core.errors import UsageError, ended_by
 from harness.core.loop import Loop
 from harness.core.protocols import Generator
 from harness.core.state import RunFiles, RunState, StateError, new_run_id
-from harness.core.gates import build_gates
+from harness.core.gates import EvaluatorCheck, build_gates
+from harness.core.opening import _check, _network_note, _open, _python
 from harness.core.outcome import Baseline, Gate, restrict
 from harness.core.validate import Validator
 from sandbox import integrity
+from sandbox.carry import carry_ignored
 from sandbox.gitcmd import list_worktrees
-from sandbox.process import network_isolation
-from sandbox.worktree import BRANCH_PREFIX, RepoError, Worktree, open_repo, worktree_root
+from sandbox.worktree import BRANCH_PREFIX, Worktree, worktree_root
 
 
 class RunSession:
@@ -53,11 +54,14 @@ class RunSession:
 
     Attributes:
         repo, root: the user's repository and its work tree root.
-        python: the target interpreter. config: the run's :class:`RunConfig`.
+        python: the target interpreter; python_why: why it was chosen (``"the repository's .venv"``).
+        config: the run's :class:`RunConfig`.
         state, files: the run state and its files (``.git/loopwright/runs/<run-id>/``).
         messages: notes for the summary (also said as they happen).
         worktree: the run's worktree (branch ``loopwright/<run-id>``), once started.
         evaluator: the test evaluator. gates: the other evaluators, with baselines.
+        checks: what each static evaluator does in this run, decided before the baseline
+            (:func:`harness.core.gates.check_evaluators`). tests_tool: ``"pytest 8.3.2"``.
         t_start: ``time.monotonic()`` at which the run's wall-clock budget began
             (earlier sessions of a resumed run included).
     """
@@ -75,6 +79,8 @@ class RunSession:
         self.slots: list[Worktree] = []
         self.evaluator: PytestEvaluator | None = None
         self.gates: list[Gate] = []
+        self.python_why, self.tests_tool = "", ""
+        self.checks: dict[str, EvaluatorCheck] = {}
         self._validator: Validator | None = None
         self.t_start = time.monotonic() - state.spent.wall_seconds
 
@@ -86,21 +92,26 @@ class RunSession:
         """A new run of ``config.loop_name`` on the repository at ``path``, from its HEAD.
 
         Raises:
-            UsageError: not a git repository, no commits, no interpreter or pytest.
+            UsageError: not a git repository, no commits, no interpreter or pytest, or an
+                evaluator that ``--lint``/``--types`` asks for cannot run.
         """
         repo, messages, note = _open(path, say)
-        python = _python(Path(repo.working_tree_dir), config.python)
+        root = Path(repo.working_tree_dir)
+        python, why, tests_tool = _python(root, config.python)
         _network_note(config, note)
         if repo.is_dirty(untracked_files=False):
             note(f"your working tree has uncommitted changes; loopwright works from HEAD "
                  f"({repo.head.commit.hexsha[:8]}) and leaves them untouched")
         run_id = run_id or new_run_id()
-        root = Path(repo.working_tree_dir)
+        checks = _check(config, repo, python, run_id, note)  # before anything of the run exists
         state = RunState(run_id, config.loop_name, str(root), repo.head.commit.hexsha,
-                         branch=BRANCH_PREFIX + run_id, generator=generator_name, python=python)
+                         branch=BRANCH_PREFIX + run_id, generator=generator_name, python=python,
+                         settings=dict(config.settings))
         files = RunFiles(root, run_id)
         files.lock()  # before anything of the run exists, so `gc` never takes it for dead
-        return cls(repo, python, config, state, files, say, messages)
+        session = cls(repo, python, config, state, files, say, messages)
+        session.python_why, session.tests_tool, session.checks = why, tests_tool, checks
+        return session
 
     @classmethod
     def reopen(cls, path: Path, run_id: str, config: RunConfig, say: Callable[[str], None] = lambda m: None,
@@ -116,7 +127,7 @@ class RunSession:
         """
         repo, messages, note = _open(path, say)
         root = Path(repo.working_tree_dir)
-        python = _python(root, config.python)
+        python, why, tests_tool = _python(root, config.python)
         _network_note(config, note)
         try:
             files = RunFiles(root, run_id, create=False)
@@ -133,11 +144,16 @@ class RunSession:
         if state.status not in resumable:
             raise UsageError(f"run {run_id} already finished ({state.status}: {state.stop_reason}); "
                              f"start a new one with `{start_over}`")
+        if not config.python and state.python and state.python != python:
+            python, why = state.python, "the interpreter the run was started with"
+            tests_tool = _python(root, python)[2]
+        checks = _check(config, repo, python, run_id, note)
         if not files.try_lock():  # kept from here on: the session's lock
             raise UsageError(f"run {run_id} is still running (its lock is held); wait for it or stop it")
         state.candidates_tried = files.evaluated()  # state.json may predate the last evaluations
-        python = python if config.python else (state.python or python)
+        state.settings = dict(config.settings)  # what it started with, and the flags given now
         session = cls(repo, python, config, state, files, say, messages)
+        session.python_why, session.tests_tool, session.checks = why, tests_tool, checks
         for wt in session._run_worktrees():
             Worktree(repo, wt, None).remove()
         repo.git.worktree("prune")
@@ -175,11 +191,15 @@ class RunSession:
                 self.repo.git.worktree("add", "--quiet", str(path), s.branch)
             except git.GitCommandError as exc:
                 raise UsageError(f"could not check out {s.branch} in {path}: {exc.stderr.strip()}") from None
-            self.worktree = Worktree(self.repo, path, s.branch)
+            self.worktree = Worktree(self.repo, path, s.branch, carried=carry_ignored(self.repo, path))
         else:
             if self._branch_exists():
                 self.repo.git.branch("-D", s.branch)
             self.worktree = Worktree.create(self.repo, s.run_id, s.branch, s.base_commit)
+        if self.worktree.carried:
+            shown = ", ".join(self.worktree.carried[:5]) + (", …" if len(self.worktree.carried) > 5 else "")
+            self.note(f"carried {len(self.worktree.carried)} ignored file(s) the packages need from your "
+                      f"checkout into the worktree: {shown}")
         s.worktree, s.status, s.python = str(self.worktree.path), "running", self.python
         self.files.save(s)
         return self.worktree
@@ -234,6 +254,11 @@ class RunSession:
                                              scratch=worktree_root() / f"{self.state.run_id}.scratch")
         return self.evaluator
 
+    def evaluators(self) -> dict[str, str]:
+        """Evaluator id -> what it is in this run (``{"tests": "pytest 8.3.2", "types":
+        "mypy 1.11.2", "lint": "off: the repository does not configure it"}``)."""
+        return {"tests": self.tests_tool, **{eid: c.text for eid, c in self.checks.items()}}
+
     def validator(self, baseline: Baseline, *, require_fix: bool = True,
                   check: list[str] | None = None) -> Validator:
         """Slots at the worktree's HEAD, the evaluator gates with their baselines, the validator.
@@ -244,8 +269,7 @@ class RunSession:
         head = self.repo.git.rev_parse(self.state.branch)
         for i in range(self.config.slots if require_fix else 1):
             self.slots.append(Worktree.create(self.repo, f"{self.state.run_id}.slot{i}", None, head))
-        self.gates = build_gates(self.config, self.python, self.state.run_id, self.worktree.path,
-                                 self.root, self.say)
+        self.gates = build_gates(self.checks, self.worktree.path, self.note)
         if check:
             self.gates.append(Gate(CommandEvaluator(check, self.config.policy), None, after_tests=True))
         self._validator = Validator(self.test_evaluator(), self.slots, baseline, self.config.protected,
@@ -327,9 +351,8 @@ class RunSession:
         slots and (unless ``keep``) the worktree, save the state, release the lock."""
         s = self.state
         if exc is not None and s.status == "running":
-            s.status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "error"
-            s.stop_reason = s.stop_reason or type(exc).__name__
-            s.stop_detail = s.stop_detail or str(exc)[:500]
+            s.status, s.stop_reason, detail = ended_by(exc)
+            s.stop_detail = s.stop_detail or detail[:500]
         try:
             if self._validator is not None:
                 self._validator.close()
@@ -363,38 +386,6 @@ class RunSession:
         run_id = self.state.run_id
         return [w.path for w in list_worktrees(self.repo)
                 if w.path.name == run_id or w.path.name.startswith(run_id + ".")]
-
-
-def _open(path: Path, say: Callable[[str], None]):
-    try:
-        repo = open_repo(path)
-    except RepoError as exc:
-        raise UsageError(str(exc)) from None
-    messages: list[str] = []
-
-    def note(msg: str) -> None:
-        messages.append(msg)
-        say(msg)
-
-    return repo, messages, note
-
-
-def _python(root: Path, python: str | None) -> str:
-    try:
-        found = resolve_python(root, python)
-        check_pytest(found, root)
-    except EvaluatorError as exc:
-        raise UsageError(str(exc)) from None
-    return found
-
-
-def _network_note(config: RunConfig, note: Callable[[str], None]) -> None:
-    if config.policy.mode() == "weak":
-        note("WARNING: weak sandbox: bubblewrap is not in use, so tests can write outside the "
-             "worktree and setsid children can outlive the run (apt-get install bubblewrap)")
-    if not config.policy.network and config.policy.mode() == "weak" and network_isolation() is None:
-        note("network isolation is not available on this system (no unprivileged network "
-             "namespaces): tests run with network access")
 
 
 _restrict = restrict  # the old name, for callers (tests) that import it from here

@@ -23,6 +23,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from sandbox.redact import redact
+
 _RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
 
 
@@ -97,6 +99,8 @@ class RunState:
         flagged: the static screen's reasons (:func:`harness.core.screen.flags`) against the
             accepted patches, ``"path:line: why: line"``; a flagged patch is never applied
             with ``--apply`` nor pushed by ``loopwright ci``.
+        settings: the user settings the run goes by (``RunConfig.settings``: name -> value);
+            ``resume`` reads them back (absent in states written before 0.1: empty).
     """
 
     run_id: str
@@ -120,6 +124,7 @@ class RunState:
     started_at: float = field(default_factory=time.time)
     notes: list[str] = field(default_factory=list)
     flagged: list[str] = field(default_factory=list)
+    settings: dict = field(default_factory=dict)
 
     @property
     def fixed_tests(self) -> list[str]:
@@ -129,6 +134,13 @@ class RunState:
     def to_dict(self) -> dict:
         """JSON-serialisable form."""
         return asdict(self)
+
+    def __setattr__(self, name: str, value) -> None:
+        # stop_detail quotes process output (a test's message, stderr): redacted as it is set,
+        # so no summary, --json result or pull-request headline carries a secret (sandbox/redact.py)
+        if name == "stop_detail" and isinstance(value, str):
+            value = redact(value)
+        object.__setattr__(self, name, value)
 
 
 class RunFiles:

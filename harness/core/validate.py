@@ -8,7 +8,8 @@ The hot path of the loop. For each candidate, in a worktree slot of its own:
 3. *full suite*: run every other test (failing ones not screened included), those covering
    the changed lines first, stopping at the first test that passed at baseline and fails
    now (a regression);
-4. revert the slot.
+4. reset the slot by git (``read-tree --reset -u`` + ``clean -ffdx``), never by writing
+   files back: after code under test ran, the slot's files are untrusted data.
 
 Slots run in parallel (one per core; a free slot takes the next candidate); results are
 consumed in candidate order, so the accepted patch is always the best-ranked one that
@@ -35,7 +36,7 @@ from harness.core.plausible import Window, choose
 from harness.core.screen import shadowing, top_names
 from harness.core.stages import CandidateStages, _changed_lines  # noqa: F401 (_changed_lines: its old home)
 from sandbox.patch import Patch, PatchError
-from sandbox.worktree import Worktree
+from sandbox.worktree import GROWTH_BYTES, Worktree
 
 
 class Validator(CandidateStages):
@@ -207,14 +208,33 @@ class Validator(CandidateStages):
             on_outcome(o)
         return chosen
 
-    def accept(self, outcome: Outcome, main: Worktree) -> None:
-        """Apply an accepted patch to the run's worktree and every slot; update the baseline."""
+    def accept(self, outcome: Outcome, main: Worktree) -> bool:
+        """Make an accepted patch the validated state of the run's worktree and every slot
+        (:meth:`Worktree.accept`: a tree of the patch's texts computed from git's blobs, the
+        files reset to it by git); update the baseline. Returns False, with every worktree
+        back at its previous validated state and ``outcome`` rejected (stage ``apply``), when
+        the patch cannot be accepted (:class:`PatchError`, e.g. a corrupted resumed state):
+        a clean outcome for that candidate, never a traceback."""
+        done: list[tuple[Worktree, str | None, dict]] = []
+        try:
+            for wt in [main, *self.slots]:
+                done.append((wt, wt.tree, dict(wt.validated)))
+                wt.accept(outcome.patch)
+        except PatchError as exc:
+            for wt, tree, validated in done:
+                wt.tree, wt.validated = tree, validated
+                try:
+                    wt.reset()
+                except PatchError:
+                    pass
+            outcome.accepted, outcome.viable, outcome.complete, outcome.stage = False, False, False, "apply"
+            outcome.reason = f"could not be accepted: {exc}"
+            return False
         self.leads = []  # built on the code before this patch
-        for wt in [main, *self.slots]:
-            wt.apply(outcome.patch)
         for tid in outcome.fixed:
             old = self.baseline.results[tid]
             self.baseline.results[tid] = TestResult(tid, "passed", "", (), old.duration)
+        return True
 
     def _evaluate(self, patch: Patch, deadline: float) -> Outcome | None:
         if time.monotonic() >= deadline or self.fault:
@@ -247,14 +267,30 @@ class Validator(CandidateStages):
     def _in_slot(self, slot: Worktree, patch: Patch) -> Outcome:
         t0 = time.monotonic()
         try:
-            previous = slot.apply(patch)
+            slot.apply(patch)
         except PatchError as exc:
+            try:
+                slot.reset()  # a patch of several files may have written some
+            except PatchError:
+                pass
             return Outcome(patch, False, f"does not apply: {exc}", "apply")
         out = Outcome(patch, False, "", "screen", seconds={"apply": time.monotonic() - t0})
         try:
             self._screen_and_full(slot, patch, out)
+            grown = slot.growth(GROWTH_BYTES)
+            if grown > GROWTH_BYTES:
+                out.viable = out.complete = False
+                out.stage = "limit"
+                out.reason = (f"worktree growth limit exceeded: its runs wrote more than "
+                              f"{GROWTH_BYTES // 2**20} MiB into the worktree (limit per candidate)")
         finally:
-            slot.revert(previous)
+            t1 = time.monotonic()
+            try:
+                slot.reset()  # by git: the files code under test left are not written back
+            except PatchError as exc:
+                out.viable, out.complete, out.stage = False, False, "error"
+                out.reason = f"the slot could not be reset: {exc}"
+            out.seconds["reset"] = time.monotonic() - t1
         if out.stage == "error" and out.seconds.keys() & {"probe", "screen", "full"}:
             self._check_slot(slot)
         return out

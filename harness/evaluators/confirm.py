@@ -98,7 +98,8 @@ def _check(ev, root: Path, must_pass: list[str], timeouts, process_timeout: floa
     collectors = [t for t in must_pass if "::" not in t]
     canaries = {"pass": f"test_{secrets.token_hex(5)}", "fail": f"test_{secrets.token_hex(5)}"}
     out, res = ev.fresh_run(root, None if collectors else list(must_pass),
-                            sorted({t.split("::", 1)[0] for t in must_pass}), timeouts, process_timeout, canaries)
+                            sorted({t.split("::", 1)[0] for t in must_pass}), timeouts, process_timeout,
+                            canaries=canaries)
     if out.error or res.timed_out:
         return _Check(error=out.error or f"the confirmation run timed out after {process_timeout:.0f} s")
     forged = canary_check(out.results, canaries)

@@ -20,6 +20,7 @@ import subprocess
 import time
 from pathlib import Path
 
+from sandbox.limits import limit_note
 from sandbox.process import ProcessResult, SandboxPolicy, kill_group
 
 GRACE_SECONDS = 30.0
@@ -53,7 +54,7 @@ class ForkServer:
                  scratch: Path):
         full_env = policy.environment()
         full_env.update(env)
-        self.mode = policy.mode()
+        self.mode, self.policy = policy.mode(), policy
         if self.mode == "strong":
             full_env["LOOPWRIGHT_PIDNS"] = "1"
         self.scratch = scratch
@@ -89,10 +90,25 @@ class ForkServer:
             ForkServerError: the server died, broke protocol, or did not answer within
                 ``timeout`` + :data:`GRACE_SECONDS` (it is closed then).
         """
-        secret = dict(secret or {})
-        nonce = secret.setdefault("nonce", secrets.token_hex(16))
-        tag = f"fs{os.getpid()}-{time.monotonic_ns()}"
+        tag = f"fs{os.getpid()}-{time.monotonic_ns()}-{secrets.token_hex(4)}"
         out, err = self.io / f"{tag}.out", self.io / f"{tag}.err"
+        # opened here and read back from these descriptors: the child can replace the names
+        # (a link to a file of loopwright's user), never the files loopwright holds open
+        fds = [os.open(p, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+               for p in (out, err)]
+        try:
+            return self._run(args, cwd, env, timeout, out, err, fds, dict(secret or {}))
+        finally:
+            for fd, p in zip(fds, (out, err)):
+                os.close(fd)
+                try:
+                    os.unlink(p)  # the name only (unlink never follows a link)
+                except OSError:
+                    pass
+
+    def _run(self, args: list[str], cwd: Path, env: dict[str, str], timeout: float,
+             out: Path, err: Path, fds: list[int], secret: dict) -> ProcessResult:
+        nonce = secret.setdefault("nonce", secrets.token_hex(16))
         req = {"cwd": str(cwd), "args": args, "env": dict(env), "out": str(out), "err": str(err),
                "timeout": timeout, "nonce": nonce, "secret": secret}
         start = time.monotonic()
@@ -115,8 +131,8 @@ class ForkServer:
             elif msg is None:
                 channel.append(line)
         self.served += 1
-        return ProcessResult(None if done.get("timed_out") else done["status"], _slurp(out),
-                             _slurp(err), time.monotonic() - start, bool(done.get("timed_out")),
+        status = None if done.get("timed_out") else done["status"]
+        return ProcessResult(status, _slurp(fds[0]), _slurp(fds[1]) + limit_note(status, self.policy), time.monotonic() - start, bool(done.get("timed_out")),
                              b"\n".join(channel) + b"\n", self.mode)
 
     def close(self) -> None:
@@ -164,10 +180,7 @@ class ForkServer:
         return msg if isinstance(msg, dict) else None
 
 
-def _slurp(path: Path, limit: int = 200_000) -> str:
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")[-limit:]
-        path.unlink()
-        return text
-    except FileNotFoundError:
-        return ""
+def _slurp(fd: int, limit: int = 200_000) -> str:
+    """The last ``limit`` bytes of the file open as ``fd`` (loopwright's own descriptor), decoded."""
+    size = os.fstat(fd).st_size
+    return os.pread(fd, limit, max(0, size - limit)).decode("utf-8", errors="replace")

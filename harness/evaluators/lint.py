@@ -21,6 +21,7 @@ import os
 import re
 import shutil
 import sys
+import tempfile
 import time
 import tomllib
 from dataclasses import dataclass
@@ -190,9 +191,25 @@ class RuffEvaluator:
             return [found]
         return None
 
-    def available(self) -> bool:
-        """Whether ruff can be run."""
+    def available(self, root: Path | None = None) -> bool:
+        """Whether ruff can be run (``root``: unused, the same for every repository)."""
         return self.command() is not None
+
+    def probe(self, root: Path | None = None) -> tuple[bool, str]:
+        """``(can run, what)``: ``what`` is ruff's version (``"ruff 0.5.7"``) from
+        ``ruff --version``, or why it cannot run."""
+        cmd = self.command()
+        if cmd is None:
+            return False, "ruff is not installed (pip install ruff)"
+        with tempfile.TemporaryDirectory(prefix="loopwright-probe-") as empty:
+            try:
+                res = run([*cmd, "--version"], Path(empty), 60, self.policy)
+            except OSError:
+                res = None
+        words = res.stdout.split() if res is not None and res.returncode == 0 else []
+        if len(words) < 2:
+            return False, f"ruff does not run ({' '.join(cmd)} --version failed)"
+        return True, " ".join(words[:2])
 
     @staticmethod
     def configured(root: Path) -> bool:

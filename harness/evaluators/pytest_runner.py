@@ -1,11 +1,10 @@
 """The test evaluator: runs the target repository's pytest and returns structured results.
 
 Results come from our plugin (:mod:`harness.evaluators.plugin.loopwright_pytest`, loaded with
-``-p``) as JSON events over an inherited pipe (never a file test code could name),
-each carrying a per-run nonce; never from terminal text. A test process that dies
-mid-run (a test calling ``os._exit``, a segfault, a hang in C code killed by the
-process timeout) loses only the test that was running: it is recorded as an
-error or timeout, and the tests not yet run are run again in a new process.
+``-p``) as JSON events over an inherited pipe (never a file test code could name), each carrying
+a per-run nonce; never from terminal text. A test process that dies mid-run (a test calling
+``os._exit``, a segfault, a hang in C code killed by the process timeout) loses only the test
+that was running: it is recorded as an error or timeout, and the tests not yet run are run again.
 """
 
 from __future__ import annotations
@@ -13,8 +12,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import shutil
-import sys
 import tempfile
 import threading
 import time
@@ -22,6 +19,7 @@ from pathlib import Path
 
 from harness.evaluators.confirm import confirm
 from harness.evaluators.forkserver import ForkServer, ForkServerError
+from harness.evaluators.interpreter import EvaluatorError, check_pytest, resolve_python  # noqa: F401  (their old home)
 from harness.evaluators.pytest_output import NAMES_PROBE, PLUGINS_PROBE, names_here, plugin_args, probe_here
 from harness.evaluators.pytest_output import records as _records, started as _started, startup_error as _startup_error
 from harness.evaluators.testrun import TestRun, TimeoutPolicy
@@ -43,42 +41,6 @@ def _roots(root: Path) -> list[str]:
     return [str(root)] + ([str(root / "src")] if (root / "src").is_dir() else [])
 
 
-class EvaluatorError(RuntimeError):
-    """The evaluator cannot run at all (pytest missing, interpreter broken); says what to do."""
-
-
-def resolve_python(repo: Path, python: str | None = None) -> str:
-    """The target interpreter: ``python`` if given, else ``REPO/.venv``'s, else the current one.
-
-    Raises:
-        EvaluatorError: ``python`` was given but is not an executable.
-    """
-    if python:
-        found = shutil.which(python) or (python if Path(python).is_file() else None)
-        if not found:
-            raise EvaluatorError(f"--python {python}: no such interpreter; give a path to python")
-        return found
-    for cand in (repo / ".venv" / "bin" / "python", repo / "venv" / "bin" / "python"):
-        if cand.exists():
-            return str(cand)
-    return sys.executable
-
-
-def check_pytest(python: str, cwd: Path) -> str:
-    """Return pytest's version in ``python`` (``cwd``: unused, the probe runs in an empty directory).
-
-    Raises:
-        EvaluatorError: pytest is not importable there (message gives the install command).
-    """
-    # an empty directory as cwd: a probe's working directory is writable in the sandbox
-    with tempfile.TemporaryDirectory(prefix="loopwright-probe-") as empty:
-        res = run([python, "-c", "import pytest; print(pytest.__version__)"], Path(empty), timeout=60)
-    if res.returncode != 0:
-        raise EvaluatorError(
-            f"pytest is not installed in {python}; install it with `{python} -m pip install "
-            "pytest`, or choose another interpreter with --python"
-        )
-    return res.stdout.strip()
 
 
 class PytestEvaluator:
@@ -88,7 +50,7 @@ class PytestEvaluator:
         python: target interpreter path.
         policy: sandbox policy for the test processes.
         timeouts: per-test timeout policy.
-        scratch: directory for result files (a temp dir by default).
+        scratch: directory for result files (default: its own temp dir, removed by :meth:`close`).
         fork: run tests through a per-worktree fork server (:mod:`harness.evaluators.forkserver`)
             instead of a new interpreter each time; falls back to plain processes
             when the server cannot start, or when the repository defines a module
@@ -103,7 +65,8 @@ class PytestEvaluator:
         self.python = python
         self.policy = policy or SandboxPolicy()
         self.timeouts = timeouts or TimeoutPolicy()
-        self.scratch = Path(scratch or tempfile.mkdtemp(prefix="loopwright-pytest-"))
+        self._own = None if scratch else tempfile.TemporaryDirectory(prefix="loopwright-pytest-")
+        self.scratch = Path(scratch or self._own.name)
         self.scratch.mkdir(parents=True, exist_ok=True)
         self._n = 0
         self.intervals: list[tuple[float, float]] = []
@@ -127,12 +90,13 @@ class PytestEvaluator:
         return total
 
     def close(self) -> None:
-        """Stop the fork servers."""
+        """Stop the fork servers; remove the scratch folder the evaluator made itself."""
         with self._lock:
             for server in self._servers.values():
                 if server is not None:
                     server.close()
             self._servers.clear()
+        self._own = self._own and self._own.cleanup()
 
     def _server(self, root: Path, env: dict[str, str]) -> ForkServer | None:
         with self._lock:
@@ -192,11 +156,11 @@ class PytestEvaluator:
             return self._plugins
 
     def _plain(self, root: Path, args: list[str], env: dict[str, str], base_env: dict[str, str],
-               timeout: float, secret: dict):
+               timeout: float, secret: dict, read_only: bool = False):
         """pytest started by the plugin's ``boot`` (:data:`BOOT`), the secret on its stdin."""
         return run([self.python, "-c", BOOT, "-W", PRELOADED_OK, *args], root, timeout, self.policy,
                    {**base_env, **env, "LOOPWRIGHT_SECRET": "stdin"}, readable=[self.scratch], channel=True,
-                   stdin_data=json.dumps(secret).encode())
+                   read_only=read_only, stdin_data=json.dumps(secret).encode())
 
     def importable_names(self) -> frozenset[str]:
         """Top-level module names the target interpreter can import without the worktree: its
@@ -239,10 +203,10 @@ class PytestEvaluator:
         remaining: list[str] | None = list(select) if select is not None else None
         crashes = 0
         while True:
-            started, res = self._one(root, remaining, first, stop_on, timeouts, default_timeout,
-                                     coverage, process_timeout, paths, out)
+            started, res, finished = self._one(root, remaining, first, stop_on, timeouts, default_timeout,
+                                               coverage, process_timeout, paths, out)
             out.processes += 1
-            running = started - set(out.results)
+            running = set(started) - set(out.results)
             if not out.collected and not out.results:
                 out.error = _startup_error(res, root)
                 return out
@@ -250,12 +214,16 @@ class PytestEvaluator:
                 reason = (f"process killed after {process_timeout:.0f} s" if res.timed_out
                           else f"test process exited with code {res.returncode} during this test")
                 out.results[tid] = TestResult(tid, "timeout" if res.timed_out else "error", reason)
+            # A process that ended without finishing its session died, even when the test that
+            # killed it wrote its result first (a test that swallowed its timeout alarm): the
+            # tests after it are run again, and the coverage of those before it recovered.
+            died = bool(running) or (not finished and not res.timed_out and bool(started))
             todo = [t for t in out.collected if t not in out.results]
-            if not running or not todo or out.stopped:
+            if not died or not todo or out.stopped:
                 if todo and res.timed_out and not out.stopped:
                     for tid in todo:
                         out.results[tid] = TestResult(tid, "error", "not run: process timed out")
-                if coverage and (crashes or running):
+                if coverage and (crashes or died):
                     self._recover_coverage(root, out, timeouts, default_timeout, process_timeout)
                 return out
             crashes += 1
@@ -268,20 +236,24 @@ class PytestEvaluator:
 
     def _recover_coverage(self, root, out: TestRun, timeouts, default_timeout, process_timeout):
         """Coverage of tests that ran in a process that died was lost with it: run them
-        again (without the tests that killed or hung their process) to get it back."""
+        again (without the tests that killed or hung their process) to get it back. The
+        failing tests go first: fault localization needs their spectra; and if that process
+        dies too (a slow passing test), they are taken once more in a process of their own."""
         culprits = {t for t, r in out.results.items() if r.outcome in ("timeout", "error")
-                    and r.message.startswith(("test process exited", "process killed"))}
+                    and r.message.startswith(("test process exited", "process killed", KILLED_BY_ALARM))}
         missing = [t for t in out.collected if t not in out.coverage and t not in culprits
                    and t in out.results and out.results[t].outcome != "error"]
-        if not missing:
-            return
-        again = TestRun()
-        self._one(root, missing, (), (), timeouts, default_timeout, True, process_timeout,
-                  sorted({t.split("::", 1)[0] for t in missing}), again)
-        out.duration += again.duration
-        out.processes += 1
-        for tid, cov in again.coverage.items():
-            out.coverage.setdefault(tid, cov)
+        failing = [t for t in missing if not out.results[t].ok]
+        group, first = missing, failing
+        while group:
+            again = TestRun()
+            _, _, finished = self._one(root, group, first, (), timeouts, default_timeout, True, process_timeout,
+                                       sorted({t.split("::", 1)[0] for t in group}), again)
+            out.duration += again.duration
+            out.processes += 1
+            _merge_coverage(out.coverage, again.coverage)
+            lost = [t for t in failing if t not in out.coverage]
+            group, first = (lost, ()) if not finished and lost and group != lost else ([], ())
 
     def confirm(self, root: Path, must_pass: list[str], *, timeouts: dict[str, float] | None = None,
                 process_timeout: float = 600.0, flaky: set[str] | None = None,
@@ -305,19 +277,22 @@ class PytestEvaluator:
                        flaky=flaky, durations=durations, jobs=jobs)
 
     def fresh_run(self, root: Path, select: list[str] | None, paths: list[str],
-                  timeouts: dict[str, float] | None, process_timeout: float, canaries: dict | None = None):
+                  timeouts: dict[str, float] | None, process_timeout: float, read_only: bool = False,
+                  canaries: dict | None = None):
         """One plain pytest process (no fork server, no coverage) over ``select`` (None:
         all collected under ``paths``): ``(TestRun, ProcessResult)``, the process's
         terminal output and exit status included. Nothing is re-run if it dies.
-        ``canaries`` (``{"pass": name, "fail": name}``): two test functions the plugin adds
-        to the first test module (see :mod:`harness.evaluators.confirm`)."""
+        ``read_only``: ``root`` is bound read-only (the user's checkout). ``canaries``
+        (``{"pass": name, "fail": name}``): two test functions the plugin adds to the first
+        test module (see :mod:`harness.evaluators.confirm`)."""
         out = TestRun()
-        _, res = self._one(root, select, (), (), timeouts, None, False, process_timeout, paths, out,
-                           plain=True, canaries=canaries)
+        _, res, _ = self._one(root, select, (), (), timeouts, None, False, process_timeout, paths, out, plain=True,
+                              read_only=read_only, canaries=canaries)
         return out, res
 
     def _one(self, root, select, first, stop_on, timeouts, default_timeout, coverage,
-             process_timeout, paths, out: TestRun, plain: bool = False, canaries: dict | None = None):
+             process_timeout, paths, out: TestRun, plain: bool = False, read_only: bool = False,
+             canaries: dict | None = None):
         self._n += 1
         tag = self.scratch / f"r{os.getpid()}-{self._n}"
         # the worktree is not on PYTHONPATH: the plugin's boot (or the fork server's child)
@@ -327,8 +302,7 @@ class PytestEvaluator:
                                                                if os.environ.get("PYTHONPATH") else [])),
             # No .pyc files: a same-size edit within the same second would otherwise be
             # missed by the mtime+size check, and the worktree stays clean.
-            "PYTHONDONTWRITEBYTECODE": "1",
-            "PYTHONHASHSEED": "0",
+            "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0",
         }
         nonce = secrets.token_hex(16)
         secret = {"nonce": nonce, **({"canaries": canaries} if canaries else {})}
@@ -346,11 +320,13 @@ class PytestEvaluator:
                 "-W", "ignore::pytest.PytestUnraisableExceptionWarning", *paths]
         t0 = time.monotonic()
         # Coverage must see the target's modules imported: it gets a fresh interpreter.
-        res = self._exec(root, args, env, base_env, process_timeout, coverage or plain, secret)
+        res = (self._plain(root, args, env, base_env, process_timeout, secret, read_only=True) if read_only
+               else self._exec(root, args, env, base_env, process_timeout, coverage or plain, secret))
         t1 = time.monotonic()
         out.duration += t1 - t0
         self.intervals.append((t0, t1))
-        started: set[str] = set()
+        started: dict[str, None] = {}  # in the order they started
+        finished = False
         for rec in _records(res.channel, nonce):
             ev = rec.get("event")
             if ev == "collected":
@@ -358,7 +334,9 @@ class PytestEvaluator:
             elif ev == "stopped":
                 out.stopped = True
             elif ev == "start":
-                started.add(rec["id"])
+                started[rec["id"]] = None
+            elif ev == "finished":
+                finished = True
             elif ev == "result":
                 tid = rec["id"]
                 if rec.get("when") == "collect" and tid not in out.collected:
@@ -369,10 +347,10 @@ class PytestEvaluator:
                     float(rec.get("duration", 0.0)),
                 )
             elif ev == "coverage" and coverage:
-                out.coverage = rec["data"]
+                _merge_coverage(out.coverage, rec["data"])  # earlier processes' spectra are kept
         for f in self.scratch.glob(f"{tag.name}.*"):
             f.unlink(missing_ok=True)
-        return started, res
+        return started, res, finished
 
     def verdict(self, test_run: TestRun, baseline: dict[str, TestResult] | None = None) -> Verdict:
         """Turn a :class:`TestRun` into a :class:`Verdict`, comparing with ``baseline``.
@@ -389,3 +367,18 @@ class PytestEvaluator:
                              if r.ok and t in baseline and not baseline[t].ok)
         v.passed = v.passed and not v.failures
         return v
+
+
+#: the plugin's message for a test that did not stop after its timeout alarm (its process exits)
+KILLED_BY_ALARM = "Timeout: test did not stop after the timeout alarm"
+
+
+def _merge_coverage(into: dict[str, dict[str, list[int]]], more: dict[str, dict[str, list[int]]]) -> None:
+    """Add one process's per-test coverage to ``into``: a test's spectrum from the first
+    process that reported it; the import-time lines (``<import>``) of every process, united."""
+    for tid, files in more.items():
+        if tid not in into:
+            into[tid] = files
+        elif tid == "<import>":
+            for path, lines in files.items():
+                into[tid][path] = sorted(set(into[tid].get(path, [])) | set(lines))

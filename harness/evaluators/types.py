@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
+import os
 import re
 import shutil
 import sys
@@ -28,7 +29,9 @@ from harness.evaluators.lint import (
     to_results,
     tool_table,
 )
+from harness.evaluators.interpreter import is_own_environment
 from harness.evaluators.verdict import Verdict
+from sandbox.limits import base_prefixes
 from sandbox.process import SandboxPolicy, run
 
 __all__ = ["TypeCheckEvaluator", "compare", "regressions"]
@@ -64,7 +67,7 @@ class TypeCheckEvaluator:
         self.timeout = timeout
         self.executable = executable
         self._has_mypy: dict[str, bool] = {}
-        self._json: dict[tuple[str, ...], bool] = {}
+        self._json: dict[tuple[str, ...], bool | str | None] = {}  # --help and --version answers
 
     @staticmethod
     def configured_tool(root: Path) -> str | None:
@@ -87,9 +90,27 @@ class TypeCheckEvaluator:
         """Whether the repo at ``root`` configures mypy or pyright (see :meth:`configured_tool`)."""
         return cls.configured_tool(root) is not None
 
-    def available(self) -> bool:
-        """Whether a checker can run: ours (mypy importable, pyright on PATH) or the target's mypy."""
-        return self._choose(None, self.python) is not None
+    def available(self, root: Path | None = None) -> bool:
+        """Whether a checker can run for the repository at ``root`` (see :meth:`probe`)."""
+        return self.probe(root)[0]
+
+    def probe(self, root: Path | None = None) -> tuple[bool, str]:
+        """``(can run, what)`` for the repository at ``root`` (None: any repository).
+
+        ``what`` is the checker and its version (``"mypy 1.11.2"``, ``"pyright 1.1.390"``)
+        when it can run, else why not (``"pyright is configured but node is not installed"``).
+        A repository that configures pyright (and not mypy) is checked by pyright only: it
+        needs ``pyright`` on PATH and ``node``. Otherwise mypy runs: the target's own when it
+        has one, else loopwright's (a dependency) with ``--python-executable TARGET``.
+        """
+        chosen = self._choose(root, self.python)
+        if chosen is None:
+            return False, self._why_not(root)
+        tool, cmd = chosen
+        version = self._version(cmd, root)
+        if version is None:
+            return False, f"{tool} does not run ({' '.join(cmd[:3])} --version failed)"
+        return True, version
 
     def close(self) -> None:
         """Nothing to stop: each run is one process that has ended (the cache stays for reuse)."""
@@ -107,7 +128,7 @@ class TypeCheckEvaluator:
         start, root, python = time.monotonic(), Path(root), self.python
         chosen = self._choose(root, python)
         if chosen is None:
-            return Verdict(self.id, passed=False, error=self._missing())
+            return Verdict(self.id, passed=False, error=f"{self._why_not(root)}; pip install mypy (or pyright), or drop --types")
         tool, cmd = chosen
         try:
             if tool == "pyright":
@@ -127,24 +148,31 @@ class TypeCheckEvaluator:
         cache = self.cache_for(root)
         argv = [*cmd, "--cache-dir", str(cache), *_MYPY_FLAGS,
                 *(["--output", "json"] if as_json else []), *paths]
-        res = run(argv, root, self.timeout, self.policy, writable=[cache])
+        # the target interpreter (--python-executable) must be visible inside the sandbox too
+        res = run(argv, root, self.timeout, self.policy, writable=[cache], readable=_interpreter_dirs(self.python))
         diags: list[Diagnostic] = []
+        read = 0  # lines of mypy's output understood (notes and warnings too)
         for line in res.stdout.splitlines():
             if as_json and line.startswith("{"):
                 try:
                     d = json.loads(line)
                 except ValueError:
                     continue
+                read += 1
                 if d.get("severity") == "error":
                     diags.append(Diagnostic(relative(d.get("file") or "?", root), int(d.get("line") or 0),
                                             int(d.get("column") or 0) + 1, d.get("code") or "misc",
                                             d.get("message") or ""))
-            elif (m := _MYPY_LINE.match(line)) and m["sev"] == "error":
+            elif (m := _MYPY_LINE.match(line)) and (read := read + 1) and m["sev"] == "error":
                 diags.append(Diagnostic(relative(m["path"], root), int(m["line"]), int(m["col"] or 0),
                                         m["code"] or "misc", m["msg"]))
-        # 0 clean, 1 errors, 2 fatal -- or blocking errors (syntax), which are diagnostics too.
-        if res.timed_out or (res.returncode != 0 and not diags):
-            return [], process_error("mypy", res, self.timeout)  # incl. errors it could not read
+        # mypy's documented exit status: 0 clean, 1 errors found, 2 crash or bad usage -- but
+        # blocking errors (a syntax error) exit 2 with diagnostics, and output with only notes
+        # (mypy >= 1.11 with --output json) exits 1 with no error: neither is a crash.
+        if res.timed_out or res.returncode not in (0, 1, 2) or (res.returncode == 2 and not diags):
+            return [], process_error("mypy", res, self.timeout)
+        if res.returncode == 1 and not diags and not read:
+            return [], process_error("mypy", res, self.timeout)  # errors it could not read
         return diags, ""
 
     def cache_for(self, root: Path) -> Path:
@@ -157,7 +185,7 @@ class TypeCheckEvaluator:
 
     def _pyright(self, root: Path, cmd: list[str], python: str, paths: list[str] | None):
         res = run([*cmd, "--outputjson", "--pythonpath", python, *(paths or [])], root,
-                  self.timeout, self.policy)
+                  self.timeout, self.policy, readable=_interpreter_dirs(python))
         try:
             report = json.loads(res.stdout) if res.returncode in (0, 1) else None
         except ValueError:
@@ -167,27 +195,51 @@ class TypeCheckEvaluator:
         return pyright_diagnostics(report, root), ""
 
     def _choose(self, root: Path | None, python: str) -> tuple[str, list[str]] | None:
-        """(tool, argv prefix) to run, or None: mypy first unless only pyright is configured."""
+        """(tool, argv prefix) to run, or None: pyright when the repository configures only
+        pyright (and it can run), else mypy (the target's, else ours), else pyright."""
         if self.executable:
             found = shutil.which(self.executable)
             if not found:
                 return None
             if "pyright" in Path(found).name:
-                return "pyright", [found]
+                return ("pyright", [found]) if shutil.which("node") else None
             return "mypy", [found, "--python-executable", python]
-        mypy = None
+        pyright = shutil.which("pyright") if shutil.which("node") else None
+        if root is not None and self.configured_tool(root) == "pyright":
+            return ("pyright", [pyright]) if pyright else None
         if self._target_has_mypy(python):
-            mypy = [python, "-m", "mypy"]
-        elif importlib.util.find_spec("mypy") is not None:
-            mypy = [sys.executable, "-m", "mypy", "--python-executable", python]
-        pyright = shutil.which("pyright")
-        if pyright and (mypy is None or (root and self.configured_tool(root) == "pyright")):
-            return "pyright", [pyright]
-        return ("mypy", mypy) if mypy else None
+            return "mypy", [python, "-m", "mypy"]
+        if importlib.util.find_spec("mypy") is not None:
+            return "mypy", [sys.executable, "-m", "mypy", "--python-executable", python]
+        return ("pyright", [pyright]) if pyright else None
+
+    def _why_not(self, root: Path | None) -> str:
+        if self.executable:
+            if shutil.which(self.executable):
+                return f"{self.executable} needs node, which is not installed"
+            return f"no type checker at {self.executable}"
+        if root is not None and self.configured_tool(root) == "pyright":
+            if not shutil.which("node"):
+                return "pyright is configured but node is not installed"
+            return "pyright is configured but not installed (npm install -g pyright)"
+        return "no type checker is installed (pip install mypy)"
+
+    def _version(self, cmd: list[str], root: Path | None) -> str | None:
+        """``"mypy 1.11.2"`` from ``cmd --version`` (the first two words), or None."""
+        key = ("version", *cmd)
+        if key not in self._json:
+            with tempfile.TemporaryDirectory(prefix="loopwright-probe-") as empty:
+                try:
+                    res = run([*cmd, "--version"], Path(empty), 60, self.policy)
+                except OSError:
+                    res = None
+            words = res.stdout.split() if res is not None and res.returncode == 0 else []
+            self._json[key] = " ".join(words[:2]) if len(words) >= 2 else None
+        return self._json[key]
 
     def _target_has_mypy(self, python: str) -> bool:
         if python not in self._has_mypy:
-            if Path(python).resolve() == Path(sys.executable).resolve():
+            if is_own_environment(python):  # sys.prefix, not the binary: venvs share it
                 self._has_mypy[python] = importlib.util.find_spec("mypy") is not None
             else:
                 probe = "import importlib.util as u, sys; sys.exit(u.find_spec('mypy') is None)"
@@ -238,3 +290,9 @@ def _mypy_files_configured(root: Path) -> bool:
         return "files" in table
     body = ini_section(root / "setup.cfg", "mypy")
     return body is not None and "files" in body
+
+
+def _interpreter_dirs(python: str) -> list[Path]:
+    """What the sandbox must let a checker read to run the target interpreter ``python``
+    (``--python-executable``): its prefix, its real binary's, and a venv's base interpreter."""
+    return [Path(python).parent.parent, Path(os.path.realpath(python)).parent.parent, *base_prefixes(python)]

@@ -20,6 +20,7 @@ from harness.generators.base import BudgetExceeded, GeneratorError, Usage
 from harness.generators.pricing import Price, cost_usd
 from harness.generators.retrying import RetryPolicy, TransientError, deadline_fired, parse_retry_after, retrying
 from harness.generators.tokens import TokenCounter
+from sandbox.redact import redact_all
 
 
 class ModelCall:
@@ -69,6 +70,7 @@ class ModelCall:
         start = time.monotonic()
         deadline = self._deadline
         retries: list[str] = []
+        request = redact_all(request)  # test output quoted in a prompt may carry a secret
 
         def before_sleep(state: tenacity.RetryCallState) -> None:
             wait = state.upcoming_sleep

@@ -11,6 +11,7 @@ Exit codes: 0 fixed or nothing to fix, 1 not (fully) fixed, 2 bad usage or input
 
 from __future__ import annotations
 
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,6 +19,8 @@ from pathlib import Path
 
 import git
 
+from harness.core.baseline import why_no_candidates
+from harness.core.checkout import worktree_only_failures
 from harness.core.config import DEFAULT_POLICY, DEFAULT_PROTECTED, RunConfig
 from harness.core.evidence import describe, missing_module, syntax_errors, unprotected_warning
 from harness.core.errors import EXIT_BAD_INPUT, EXIT_NOT_FIXED, EXIT_OK, UsageError
@@ -29,8 +32,9 @@ from harness.core.lessons import append_lesson, operator_priors, read_lessons
 from harness.core.state import RunState
 from harness.core.outcome import Baseline, Outcome
 from harness.core.screen import flags
-from sandbox.patch import Patch
+from sandbox.patch import Patch, PatchError
 from sandbox.process import SandboxPolicy
+from sandbox.redact import redact, redact_all
 from sandbox.process import run as run_process
 
 #: ``fix``'s options are the run configuration (the name older callers use).
@@ -47,6 +51,9 @@ class FixResult:
     Attributes:
         flaky: tests that failed with a candidate and passed when re-run alone.
         reasons: test id -> why it still fails (``timed out after 60 s``, the message).
+        python, python_why: the target interpreter and why it was chosen.
+        evaluators: evaluator id -> what it was in this run (``"pytest 8.3.2"``, ``"mypy 1.11.2"``,
+            ``"skipped: pyright is configured but node is not installed"``, ``"off: ..."``).
     """
 
     state: RunState
@@ -58,6 +65,9 @@ class FixResult:
     reasons: dict[str, str] = field(default_factory=dict)
     cost_budget: str = "none"  # --max-cost: "none" (not set), "enforced" or "unenforceable"
     sandbox: str = ""  # "strong" (bubblewrap) or "weak" (see sandbox.process)
+    python: str = ""
+    python_why: str = ""
+    evaluators: dict[str, str] = field(default_factory=dict)
 
     @property
     def protected_by_tests(self) -> int | None:
@@ -72,9 +82,10 @@ class FixResult:
         return any(a.get("unprotected") for a in self.state.accepted)
 
     def to_json(self) -> dict:
-        """The ``--json`` summary (documented in README)."""
+        """The ``--json`` summary (documented in README); process output in it (``stop_detail``,
+        ``failure_reasons``, ``messages``) is redacted (:mod:`sandbox.redact`)."""
         s = self.state
-        return {"run_id": s.run_id, "status": s.status, "stop_reason": s.stop_reason,
+        return {**redact_all({"run_id": s.run_id, "status": s.status, "stop_reason": s.stop_reason,
                 "stop_detail": s.stop_detail, "fixed_tests": s.fixed_tests,
                 "remaining_failures": s.remaining, "patch": self.patch,
                 "patch_path": self.patch_path, "branch": s.branch if self.patch else "",
@@ -84,11 +95,13 @@ class FixResult:
                 "protected_by_tests": self.protected_by_tests, "unprotected": self.unprotected,
                 "flaky_tests": self.flaky, "failure_reasons": {t: self.reasons.get(t, "") for t in s.remaining},
                 "messages": self.messages, "exit_code": self.exit_code, "sandbox": self.sandbox,
-                "cost_budget": self.cost_budget, "flagged": s.flagged,
+                "cost_budget": self.cost_budget, "python": self.python, "python_why": self.python_why,
+                "evaluators": self.evaluators, "flagged": s.flagged,
                 # per accepted patch: how many plausible patches it was chosen among
                 "plausible_patches": sum(a.get("plausible_patches", 0) for a in s.accepted),
                 "chosen": [a["description"] for a in s.accepted],
-                "alternatives": [x for a in s.accepted for x in a.get("alternatives", [])]}
+                "alternatives": [x for a in s.accepted for x in a.get("alternatives", [])]}),
+                "patch": self.patch}  # the validated text itself, as committed
 
 
 def error_json(message: str, exit_code: int = EXIT_BAD_INPUT) -> dict:
@@ -97,21 +110,23 @@ def error_json(message: str, exit_code: int = EXIT_BAD_INPUT) -> dict:
     keys = ("run_id", "stop_reason", "stop_detail", "fixed_tests", "remaining_failures", "patch",
             "patch_path", "branch", "wall_seconds", "test_seconds", "candidates_tried", "iterations",
             "cost_usd", "tokens", "protected_by_tests", "unprotected", "flaky_tests", "failure_reasons",
-            "sandbox", "plausible_patches", "chosen", "alternatives", "cost_budget", "flagged")
+            "sandbox", "plausible_patches", "chosen", "alternatives", "cost_budget", "python", "python_why",
+            "evaluators", "flagged")
     return {**dict.fromkeys(keys), "status": "error", "stop_reason": "error", "stop_detail": message,
             "error": message, "messages": [], "exit_code": exit_code}
 
 
 def fix(path: Path, generator: Generator, options: RunConfig,
         on_event: Callable[[LoopEvent], None] = lambda e: None,
-        say: Callable[[str], None] = lambda m: None) -> FixResult:
-    """Run the fix loop on the repository at ``path``.
+        say: Callable[[str], None] = lambda m: None, run_id: str | None = None) -> FixResult:
+    """Run the fix loop on the repository at ``path`` (as run ``run_id``: None for a new id;
+    the CLI names it first so that it can say which run Ctrl-C stopped).
 
     Raises:
         UsageError: not a git repository, no commits, no interpreter or pytest,
             no tests collected, or tests that need a package that is not installed.
     """
-    with RunSession.start(path, options, say, generator_name=generator.name) as run:
+    with RunSession.start(path, options, say, generator_name=generator.name, run_id=run_id) as run:
         budget = cost_budget(generator, options.limits, run.note)
         result = _fix(run, generator, on_event, [])
         result.cost_budget = budget
@@ -171,14 +186,15 @@ def _fix(run: RunSession, generator: Generator, on_event, attempts: list) -> Fix
                              else f"all {len(baseline.results)} tests pass: nothing to fix")
         run.verify(baseline)
         return _finish(run)
-    missing = _missing_dependency(run.root, baseline, run.python, run.config.policy)
+    # an import failure that only the worktree has is the environment's, not a bug to mutate away
+    differs = worktree_only_failures(run.test_evaluator(), run.repo, baseline, run.config.policy.mode() == "strong")
+    missing = differs or _missing_dependency(run.root, baseline, run.python, run.config.policy)
     if missing:
         raise UsageError(missing)
     _explain_baseline(baseline, run.note)
     validator = run.validator(baseline)
-    for accepted in state.accepted:  # resuming: replay what was already accepted
-        validator.accept(Outcome(Patch.from_diff(accepted["diff"], accepted["description"], accepted.get("meta")),
-                                 True, "", "full", fixed=accepted["fixed"]), worktree)
+    for n, accepted in enumerate(state.accepted, 1):  # resuming: replay what was already accepted
+        _replay(run, validator, worktree, n, accepted)
     from harness.generators.mutations import OPERATOR_PRIORS  # priors are the templates' own
 
     lessons = read_lessons(run.root)
@@ -190,14 +206,34 @@ def _fix(run: RunSession, generator: Generator, on_event, attempts: list) -> Fix
     # the confirmation run's processes are test time too (wall_seconds, set at the finish, has them)
     state.spent.test_seconds = round(loop.test_seconds_before + validator.evaluator.busy_seconds(), 3)
     result = _finish(run)
+    if not state.candidates_tried and state.status != "fixed" and (why := why_no_candidates(baseline)):
+        result.messages.append(f"no candidate was generated: {why}")
     result.flaky = sorted(validator.flaky)
-    result.reasons = {t: describe(baseline.results[t]) for t in state.remaining if t in baseline.results}
+    result.reasons = {t: redact(describe(baseline.results[t])) for t in state.remaining if t in baseline.results}
     for t in result.flaky:
         result.messages.append(f"flaky test: {t} failed with a candidate and passed when re-run alone; "
                                "it was left out of the regression checks")
     if result.unprotected:
         result.messages.append(unprotected_warning(sum(bool(a.get("unprotected")) for a in state.accepted)))
     return result
+
+
+def _replay(run: RunSession, validator, worktree, n: int, accepted: dict) -> None:
+    """Accept again patch ``n`` of a resumed run's ``state.json``.
+
+    Raises:
+        UsageError: the recorded patch is not a safe diff or does not apply (a corrupted
+            ``state.json``): exit 2 with one line, never a traceback.
+    """
+    try:
+        patch = Patch.from_diff(str(accepted["diff"]), str(accepted.get("description", "")), accepted.get("meta"))
+        ok = validator.accept(Outcome(patch, True, "", "full", fixed=list(accepted.get("fixed", []))), worktree)
+        problem = "" if ok else "it does not apply to the base commit"
+    except (PatchError, KeyError, TypeError, AttributeError) as exc:
+        problem = str(exc) or type(exc).__name__
+    if problem:
+        raise UsageError(f"{run.files.state}: corrupted (accepted patch {n}: {problem.splitlines()[0][:300]}); "
+                         "start a new run with `loopwright fix`")
 
 
 def _finish(run: RunSession) -> FixResult:
@@ -211,22 +247,28 @@ def _finish(run: RunSession) -> FixResult:
     _flag(run)
     if state.accepted and state.stop_reason not in ("evaluator_fault", "verdict_forged"):
         fixed = state.fixed_tests
-        run.worktree.commit(f"loopwright: fix {len(fixed)} failing test(s)\n\n"
-                            + "\n".join(f"- {a['description']}" for a in state.accepted)
-                            + f"\n\nrun {state.run_id}; fixed:\n" + "\n".join(f"  {t}" for t in fixed),
-                            sorted({f for a in state.accepted for f in a["files"]}))
-        patch = run.write_patch()
+        try:  # from the tree of validated texts, checked blob by blob (sandbox/worktree.py)
+            run.worktree.commit(f"loopwright: fix {len(fixed)} failing test(s)\n\n"
+                                + "\n".join(f"- {a['description']}" for a in state.accepted)
+                                + f"\n\nrun {state.run_id}; fixed:\n" + "\n".join(f"  {t}" for t in fixed),
+                                sorted({f for a in state.accepted for f in a["files"]}))
+            patch = run.write_patch()
+        except PatchError as exc:
+            state.status, state.stop_reason = "error", "evaluator_fault"
+            state.stop_detail = f"the commit is not what was validated: {exc}"
+            run.note(state.stop_detail)
     state.spent.wall_seconds = run.elapsed()
     if state.accepted:  # a run that changed nothing taught nothing worth a lesson
         _lesson(run.root, state, (run.config.apply and not state.flagged) or run.config.lessons)
     if run.config.apply and patch:
         run.messages.append(f"--apply skipped: the patch is flagged for review ({state.flagged[0]}); it is on "
                             f"the branch and in {run.files.patch}" if state.flagged else
-                            _apply_to_user_tree(run.repo, run.files.patch))
+                            _apply_to_user_tree(run.repo, run.files.patch, patch))
     run.files.save(state)
     code = EXIT_OK if state.status in ("fixed", "nothing_to_fix") else EXIT_NOT_FIXED
     return FixResult(state, code, patch, str(run.files.patch) if patch else "", run.messages,
-                     sandbox=run.config.policy.mode())
+                     sandbox=run.config.policy.mode(), python=run.python, python_why=run.python_why,
+                     evaluators=run.evaluators())
 
 
 def _flag(run: RunSession) -> None:
@@ -246,12 +288,20 @@ def _flag(run: RunSession) -> None:
             state.status = "flagged"
 
 
-def _apply_to_user_tree(repo: git.Repo, patch_path: Path) -> str:
+def _apply_to_user_tree(repo: git.Repo, patch_path: Path, text: str) -> str:
+    """``git apply`` of ``text`` (the diff of the commit built from validated texts, not a
+    file the run's processes could reach) to the user's clean tree; a message either way."""
     if repo.is_dirty(untracked_files=False):
         return ("--apply skipped: your working tree has uncommitted changes; the fix is on "
-                f"the branch and in {patch_path} (git apply {patch_path})")
+                f"the branch and in {patch_path} (git -C {repo.working_tree_dir} apply {patch_path})")
     try:
-        repo.git.apply(str(patch_path))
+        Patch.from_diff(text)  # no symlink, no mode change, no unsafe path
+        with tempfile.TemporaryFile() as fh:
+            fh.write(text.encode("utf-8"))
+            fh.seek(0)
+            repo.git.apply("-", istream=fh)
+    except PatchError as exc:
+        return f"--apply refused ({exc}); the fix is in {patch_path}"
     except git.GitCommandError as exc:
         return f"--apply failed ({exc.stderr.strip()}); the fix is in {patch_path}"
     return "applied the patch to your working tree (not committed)"

@@ -24,6 +24,7 @@ import httpx2
 import tenacity
 
 from harness.generators.retrying import stop_when_waits_exceed, wait_retry_after
+from sandbox.redact import redact_all
 
 DEFAULT_API_URL = "https://api.github.com"
 API_VERSION = "2022-11-28"
@@ -118,6 +119,7 @@ class GitHub:
             GitHubError: any other 4xx, or retries exhausted (the message says why).
         """
         url = path_or_url if "://" in path_or_url else self.api_url + path_or_url
+        json = redact_all(json) if json is not None else None  # nothing posted carries a secret
         what = f"{method} {url.removeprefix(self.api_url)}"
 
         def attempt() -> httpx2.Response:

@@ -9,7 +9,8 @@ target interpreter need not have loopwright installed. Configured by environment
                          dies mid-run leaves what it did:
                          ``{"event": "collected", "ids": [...]}``,
                          ``{"event": "start", "id": ...}``,
-                         ``{"event": "result", "id", "outcome", "message", "frames", "duration"}``.
+                         ``{"event": "result", "id", "outcome", "message", "frames", "duration"}``,
+                         ``{"event": "finished"}`` last, when the session ends.
 ``LOOPWRIGHT_SELECT``    path of a JSON list of node ids: run only these.
 ``LOOPWRIGHT_FIRST``     path of a JSON list of node ids: run these first.
 ``LOOPWRIGHT_TIMEOUTS``  path of a JSON ``{"default": s, "tests": {id: s}}``: per-test
@@ -351,5 +352,6 @@ def _finish(item):
 
 def pytest_sessionfinish(session):
     _rec.write_coverage()
+    _rec.emit({"event": "finished"})  # the session ended (a process that dies never says it)
     if _rec.out:
         _rec.out.close()
