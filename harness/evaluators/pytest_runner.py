@@ -295,8 +295,7 @@ class PytestEvaluator:
              canaries: dict | None = None):
         self._n += 1
         tag = self.scratch / f"r{os.getpid()}-{self._n}"
-        # the worktree is not on PYTHONPATH: the plugin's boot (or the fork server's child)
-        # enters it (LOOPWRIGHT_PATH) after importing pytest, so it cannot shadow the runner
+        # no worktree on PYTHONPATH: boot (or the forked child) enters it after importing pytest
         base_env = {
             "PYTHONPATH": os.pathsep.join([str(PLUGIN_DIR)] + ([os.environ["PYTHONPATH"]]
                                                                if os.environ.get("PYTHONPATH") else [])),
