@@ -269,7 +269,7 @@ def test_a_flagged_fix_is_never_pushed_and_is_shown_in_the_status_comment(make_r
         env = pr_event(tmp_path, srv, ws, pr)
         monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
         monkeypatch.setenv("OPENAI_BASE_URL", llm.openai_url)
-        out = run_ci(env, generator="openai:gpt-4.1-mini", max_iterations=1)
+        out = run_ci(env, flags={"model": "openai:gpt-4.1-mini", "max_iterations": 1})
         [comment] = sticky(srv, 7)
         reviews = [r for r in srv.requests if r.method == "POST" and "/reviews" in r.path]
     assert out["result"]["status"] == "flagged" and out["exit_code"] == 1, out
