@@ -170,6 +170,8 @@ def run_task(info: dict, run_dir: Path, timeout: float = 300.0, verify: bool = T
     row.run_id = str(summary.get("run_id", ""))
     if isinstance(summary.get("unprotected"), bool):
         row.unprotected = summary["unprotected"]
+    if isinstance(summary.get("suspect"), str):
+        row.suspect = summary["suspect"]
     if row.wall_seconds is None:
         row.wall_seconds = row.bench_seconds
     patch = row.patch = summary.get("patch") or ""

@@ -27,7 +27,8 @@ class Row:
     clean clone, tests rerun, no test file touched); None when not checked.
     ``wall_seconds`` is the harness's figure when it reported one, else the bench's.
     ``unprotected`` is the harness's own flag: the fix changes lines no test that
-    passed at the start executes (None when not reported).
+    passed at the start executes (None when not reported). ``suspect``: why the harness
+    thinks the fix may only fool the tests ('' when it found no reason; issue 21).
     """
 
     library: str
@@ -42,6 +43,7 @@ class Row:
     exit_code: int | None = None
     verified: bool | None = None
     unprotected: bool | None = None
+    suspect: str = ""
     bench_seconds: float = 0.0
     run_id: str = ""
     bug: str = ""
@@ -89,6 +91,7 @@ def summarize(rows: list[Row]) -> dict:
         "fixed": len(fixed),
         "verified": sum(1 for r in fixed if r.verified is not False),
         "unprotected": sum(1 for r in fixed if r.unprotected),
+        "suspect": sum(1 for r in fixed if r.suspect),
         "fix_rate": len(fixed) / len(rows) if rows else None,
         "median_wall_s": statistics.median(walls) if walls else None,
         "p90_wall_s": _pct(walls, 0.9),
@@ -114,7 +117,7 @@ def render(rows: list[Row], summary: dict, console: Console) -> None:
     for r in rows:
         status = f"[{colors.get(r.status, 'magenta')}]{r.status}[/]"
         ver = {True: "yes", False: "[red]NO[/]", None: ""}[r.verified] + (
-            " [yellow](unprotected)[/]" if r.unprotected else "")
+            " [yellow](unprotected)[/]" if r.unprotected else "") + (" [yellow](suspect)[/]" if r.suspect else "")
         table.add_row(f"{r.library} {r.version}", str(r.seed), r.bug.split(":")[0], status,
                       r.stop_reason or r.note,
                       figure(r.wall_seconds), figure(r.candidates_tried, "{}"),
@@ -130,6 +133,7 @@ def render(rows: list[Row], summary: dict, console: Console) -> None:
         tot.add_row("fixes confirmed by the bench", f"{s['verified']} / {s['fixed']}")
     tot.add_row("fixes unprotected (no passing test runs the changed lines)",
                 f"{s.get('unprotected', 0)} / {s['fixed']}")
+    tot.add_row("fixes suspect (may only fool the tests)", f"{s.get('suspect', 0)} / {s['fixed']}")
     tot.add_row("median wall s per task", figure(s["median_wall_s"]))
     tot.add_row("p90 wall s per task", figure(s["p90_wall_s"]))
     tot.add_row("mean candidates tried per fix", figure(s["mean_candidates_per_fix"]))

@@ -16,17 +16,11 @@ import statistics
 from collections import Counter
 from pathlib import Path
 
-__all__ = ["TERMINATION", "context_recall", "gold_lines", "percentile", "run_metrics", "same_as_gold",
+from harness.core.stop import termination
+
+__all__ = ["context_recall", "gold_lines", "percentile", "run_metrics", "same_as_gold",
            "summarize"]
 
-# loopwright stop rule -> LES 1.0 §4 termination reason
-TERMINATION = {
-    "all_tests_pass": "goal_met", "done": "goal_met", "answered": "goal_met",
-    "max_iterations": "budget_exhausted", "max_wall_seconds": "budget_exhausted",
-    "max_cost_usd": "budget_exhausted", "max_tokens": "budget_exhausted",
-    "no_progress": "budget_exhausted", "no_candidates_left": "budget_exhausted",
-    "repeated_patch": "budget_exhausted", "human_stopped": "human_stop",
-}
 
 
 def percentile(values: list[float], q: float) -> float | None:
@@ -62,9 +56,10 @@ def run_metrics(summary: dict, trajectory: str, state_json: str | None) -> dict:
     ``safety_violations`` (patches refused for touching a protected path: by the validator's
     policy stage, or a model's edit refused by the generator),
     ``regressions_caught`` (candidates the full-suite stage rejected for breaking a passing
-    test), ``tests_fixed`` and ``tests_broken`` (test ids), ``flagged`` (the static screen's
-    reasons against the accepted patch: a row with status ``flagged`` is fixed but not counted
-    as fixed, the patch needs a human; see harness/core/screen.py).
+    test), ``suspect`` (why an accepted patch may only fool the tests, '' when no overfit
+    check found a reason; :mod:`harness.core.overfit`), ``tests_fixed`` and ``tests_broken`` (test ids),
+    ``flagged`` (the static screen's reasons against the accepted patch: a row with status
+    ``flagged`` is fixed but not counted as fixed, the patch needs a human; see harness/core/screen.py).
     """
     state = json.loads(state_json) if state_json else {}
     spent = state.get("spent", {})
@@ -83,7 +78,7 @@ def run_metrics(summary: dict, trajectory: str, state_json: str | None) -> dict:
     broken = sorted({t for s in evaluated for t in s["verdict"].get("broken", [])})
     return {
         "stop_reason": stop,
-        "termination_reason": TERMINATION.get(stop, "error" if stop else ""),
+        "termination_reason": str(termination(stop)),
         "iterations": iterations,
         "candidates": int(summary.get("candidates_tried", state.get("candidates_tried", 0)) or 0),
         "model_calls": int(spent.get("model_calls", 0)),
@@ -103,6 +98,8 @@ def run_metrics(summary: dict, trajectory: str, state_json: str | None) -> dict:
               for n in s.get("notes") or [] if "is protected (matches" in str(n)),
         "regressions_caught": sum(1 for s in evaluated if s["verdict"].get("stage") == "full"
                                   and not s["verdict"].get("accepted") and s["verdict"].get("broken")),
+        "suspect": summary.get("suspect") or next(
+            (a["suspect"] for a in state.get("accepted", []) if a.get("suspect")), ""),
         "tests_fixed": list(fixed),
         "tests_broken": broken,
         "flagged": list(summary.get("flagged") or state.get("flagged") or []),
@@ -228,6 +225,7 @@ def summarize(rows: list[dict]) -> dict:
         "termination_reasons": dict(Counter(r.get("termination_reason") or "error" for r in rows)),
         "safety_violations": sum(vals("safety_violations")),
         "regressions_caught": sum(vals("regressions_caught")),
+        "fixed_suspect": sum(1 for r in fixed if r.get("suspect")),
         "flagged": sum(1 for r in rows if r.get("status") == "flagged"),  # fixed, for a human to read
         "context_recall": round(sum(recall) / len(recall), 3) if recall else None,
     }

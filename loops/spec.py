@@ -64,19 +64,35 @@ class SpecError(ValueError):
 
 @dataclass(frozen=True)
 class Limits:
-    """The run budgets a loop declares (``None`` = no limit from the declaration).
+    """A run's budgets: the numbers of the stop rules (``None`` disables a rule).
 
-    ``max_wall_seconds`` is in seconds, ``max_cost_usd`` in USD; ``no_progress`` is the
-    number of iterations without fewer failures before stalling; ``evaluator_error``
-    the number of consecutive evaluator errors tolerated.
+    The one budget type from the loop declaration (:meth:`LoopSpec.limits`) through the
+    run configuration (``RunConfig.limits``, flags applied by :meth:`override`) to the stop
+    rules (:mod:`harness.core.stop`). The defaults are a run's without a loop declaration.
+
+    Attributes:
+        max_iterations: generator calls (iterations); LSS failure ``max_iterations``.
+        max_wall_seconds: seconds since the run started; LSS failure ``timeout``.
+        no_progress: iterations in a row without one more test fixed; LSS ``stall``
+            ``window_iterations`` (with ``min_improvement`` 1).
+        max_cost_usd: USD spent on model calls; LSS ``cost_limits.cumulative_usd``.
+        max_tokens: model tokens (input + output); LSS ``cost_limits.token_soft_cap``.
+        evaluator_error: evaluations in a row where an evaluator could not run; LSS
+            failure ``evaluator_error`` (``consecutive``).
+        repeated_patch: proposals in a row holding only patches already tried (LSS has no
+            such condition: loopwright's own rule, the same number for every loop).
+        human_rejected: patches in a row the developer rejects before the run stops (the
+            ``do`` prompt); LSS failure ``human_rejected`` (``consecutive``).
     """
 
-    max_iterations: int | None
-    max_wall_seconds: float | None
-    no_progress: int | None
-    max_cost_usd: float | None
-    max_tokens: int | None
-    evaluator_error: int | None
+    max_iterations: int | None = 30
+    max_wall_seconds: float | None = 600.0
+    no_progress: int | None = 8
+    max_cost_usd: float | None = None
+    max_tokens: int | None = None
+    evaluator_error: int | None = 3
+    repeated_patch: int | None = 2
+    human_rejected: int | None = None
 
     def override(self, **kwargs: Any) -> "Limits":
         """Return a copy where each non-``None`` keyword replaces its field (CLI flags).
@@ -126,13 +142,16 @@ class LoopSpec(BaseModel):
         return self
 
     def limits(self) -> Limits:
-        """The declared budgets; several failure rules of one type: the smallest wins."""
+        """The declared budgets; several failure rules of one type: the smallest wins. A
+        condition the loop does not declare is ``None`` (no limit); ``repeated_patch``, which
+        LSS cannot declare, keeps :class:`Limits`' default."""
         def least(kind: str, attr: str) -> float | None:
             got = [getattr(c, attr) for c in self.termination_conditions.failure if c.type == kind]
             got = [g for g in got if g is not None]
             return min(got) if got else None
 
         iterations, errors = least("max_iterations", "value"), least("evaluator_error", "consecutive")
+        rejected = least("human_rejected", "consecutive")
         wall, stall = least("timeout", "value"), self.termination_conditions.stall
         return Limits(
             max_iterations=None if iterations is None else int(iterations),
@@ -140,7 +159,9 @@ class LoopSpec(BaseModel):
             no_progress=stall[0].window_iterations if stall else None,
             max_cost_usd=float(self.cost_limits.cumulative_usd),
             max_tokens=self.cost_limits.token_soft_cap,
-            evaluator_error=None if errors is None else int(errors))
+            evaluator_error=None if errors is None else int(errors),
+            repeated_patch=Limits.repeated_patch,
+            human_rejected=None if rejected is None else int(rejected))
 
     @property
     def generator(self) -> str:

@@ -107,3 +107,50 @@ def config_entries(path: Path) -> list[tuple[str, str | None]]:
         key, sep, value = item.partition("\n")
         entries.append((key, value if sep else None))
     return entries
+
+
+def hardened(cwd: Path) -> git.Git:
+    """A :class:`git.Git` running in ``cwd`` with :data:`SAFE_CONFIG` (no hook, no
+    file-system monitor): for the one-off commands loopwright runs outside a
+    :class:`git.Repo` it holds (lookups in the user's repository, a file listing)."""
+    cmd = git.Git(str(cwd))
+    cmd.set_persistent_git_options(c=list(SAFE_CONFIG))
+    return cmd
+
+
+def git_common_dir(root: Path) -> Path:
+    """The repository's common git directory (``git rev-parse --git-common-dir``: shared by
+    every worktree), absolute.
+
+    Raises:
+        git.GitCommandError: ``root`` is not in a git repository.
+    """
+    out = hardened(root).rev_parse("--git-common-dir").strip()
+    return (Path(root) / out).resolve()
+
+
+def is_tracked(root: Path, rel: str) -> bool:
+    """Whether repo-relative ``rel`` is tracked in the index of the repository at ``root``."""
+    try:
+        hardened(root).ls_files("--error-unmatch", "--", rel)
+    except git.GitCommandError:
+        return False
+    return True
+
+
+def listed_files(root: Path, timeout: float = 30.0) -> list[str] | None:
+    """Repo-relative paths git lists in ``root``: tracked plus untracked ones not ignored
+    (``ls-files --cached --others --exclude-standard``), as git prints them; None when git
+    cannot list them (not a checkout, git missing, over ``timeout`` seconds).
+
+    In a run's worktree ``root/.git`` may have been rewritten by the code under test; with
+    :data:`SAFE_CONFIG` no configured program runs, so the worst it can do is change the list.
+    """
+    safe = [x for c in SAFE_CONFIG for x in ("-c", c)]
+    try:
+        out = git.Git(str(root)).execute(["git", *safe, "ls-files", "-z", "--cached", "--others",
+                                          "--exclude-standard"],
+                                         kill_after_timeout=timeout, stdout_as_string=False)
+    except (OSError, git.GitError):
+        return None
+    return [p for p in out.decode("utf-8", "replace").split("\0") if p]

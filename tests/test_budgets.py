@@ -10,11 +10,14 @@ import time
 import pytest
 
 from evals.model_server import Error, FakeLLMServer, Reply
-from harness.work.fix import FixOptions, fix
+from harness.core.config import RunConfig
+from harness.work.fix import fix
 from harness.core.protocols import BudgetExceeded, GeneratorError
 from harness.generators.retrying import RetryPolicy
 from harness.generators.registry import make_generator
-from harness.core.stop import StopLimits, usd, would_exceed
+from harness.core.stop import BEFORE_CALL, Observation, check, usd
+from harness.core.state import RunState
+from loops.spec import Limits
 from tests.conftest import PYTHON
 from tests.test_fix import CLAMP
 from tests.llm_support import GOOD, anthropic, openai
@@ -98,8 +101,11 @@ def test_too_little_budget_left_refuses_the_call_before_it_is_made(context):
     with FakeLLMServer([GOOD]) as srv:
         gen = openai(srv, max_tokens=4096)
         est = gen.estimate(within(context, tokens=100))
-    limits = StopLimits(max_tokens=100)
-    stop = would_exceed(None, 0, est.cost_usd, est.input_tokens + est.output_tokens, limits)
+    limits = Limits(max_tokens=100)
+    run = RunState("r", "fix", ".", "")
+    run.spent.cost_usd = None
+    seen = Observation(run, 0.0, 0.0, next_usd=est.cost_usd, next_tokens=est.input_tokens + est.output_tokens)
+    stop = check(seen, limits, BEFORE_CALL)
     assert stop is not None and stop.reason == "max_tokens"
     assert srv.requests == []
 
@@ -128,7 +134,7 @@ def test_max_seconds_ends_a_fix_run_stuck_in_a_hanging_call(make_repo):
     with FakeLLMServer([Reply(GOOD, delay=SLOW_SERVER)] * 4) as srv:
         gen = make_generator("openai:gpt-4.1-mini", base_url=srv.openai_url, env={"OPENAI_API_KEY": "k"})
         t0 = time.monotonic()
-        res = fix(root, gen, FixOptions(python=PYTHON, limits=StopLimits(max_wall_seconds=6.0)))
+        res = fix(root, gen, RunConfig(python=PYTHON, limits=Limits(max_wall_seconds=6.0)))
         took = time.monotonic() - t0
     assert res.state.stop_reason == "max_wall_seconds", res.state.stop_detail
     assert took < 6.0 + 8.0, took  # the deadline, plus setup and finishing (baseline, worktrees)
@@ -137,7 +143,8 @@ def test_max_seconds_ends_a_fix_run_stuck_in_a_hanging_call(make_repo):
 
 def test_budgets_are_shown_with_the_digits_they_need():
     assert usd(0.005) == "$0.005" and usd(1.5) == "$1.50" and usd(0.0123) == "$0.0123"
-    stop = would_exceed(0.0, 0, 0.004, 10, StopLimits(max_cost_usd=0.003))
+    seen = Observation(RunState("r", "fix", ".", ""), 0.0, 0.0, next_usd=0.004, next_tokens=10)
+    stop = check(seen, Limits(max_cost_usd=0.003), BEFORE_CALL)
     assert stop is not None and "$0.003 budget" in stop.detail
 
 
@@ -147,7 +154,7 @@ def test_max_cost_for_a_model_without_a_price_is_said_to_be_unenforceable(make_r
     root = make_repo(CLAMP)
     with FakeLLMServer([CLAMP_FIX]) as srv:
         gen = make_generator("openai:my-local-llama", base_url=srv.openai_url, env={})
-        res = fix(root, gen, FixOptions(python=PYTHON, limits=StopLimits(max_cost_usd=0.005)))
+        res = fix(root, gen, RunConfig(python=PYTHON, limits=Limits(max_cost_usd=0.005)))
     assert res.state.status == "fixed"
     assert res.to_json()["cost_budget"] == "unenforceable"
     assert any(m.startswith("--max-cost $0.005 cannot be enforced: the price of openai:my-local-llama "
@@ -159,5 +166,5 @@ def test_cost_budget_is_enforced_for_a_priced_model_and_absent_without_max_cost(
 
     notes: list[str] = []
     priced = make_generator("openai:gpt-4.1-mini", env={"OPENAI_API_KEY": "k"})
-    assert cost_budget(priced, StopLimits(max_cost_usd=1.0), notes.append) == "enforced"
-    assert cost_budget(priced, StopLimits(), notes.append) == "none" and notes == []
+    assert cost_budget(priced, Limits(max_cost_usd=1.0), notes.append) == "enforced"
+    assert cost_budget(priced, Limits(), notes.append) == "none" and notes == []

@@ -14,7 +14,7 @@ from harness.evaluators.verdict import TestResult
 from harness.core import config as config
 from loopwright.cli import app
 from harness.core.errors import UsageError
-from harness.core.session import _restrict
+from harness.core.outcome import restrict
 from harness.core.validate import Baseline, Validator
 from loops.spec import builtin_spec
 from sandbox.patch import Patch
@@ -102,10 +102,10 @@ def test_tests_option_restricts_the_failing_tests_worked_on(tmp_path):
     results = {t: TestResult(t, "failed") for t in ("tests/test_a.py::test_x", "tests/test_b.py::test_y[1]")}
     results["tests/test_b.py::test_ok"] = TestResult("tests/test_b.py::test_ok", "passed")
     base = Baseline(tmp_path, dict(results), list(results), {}, 1.0)
-    _restrict(base, ("tests/test_b.py",))
+    restrict(base, ("tests/test_b.py",))
     assert base.failing == ["tests/test_b.py::test_y[1]"] and base.passing == ["tests/test_b.py::test_ok"]
     with pytest.raises(UsageError, match=re.escape("--tests tests/test_c.py: no collected test")):
-        _restrict(Baseline(tmp_path, dict(results), list(results), {}, 1.0), ("tests/test_c.py",))
+        restrict(Baseline(tmp_path, dict(results), list(results), {}, 1.0), ("tests/test_c.py",))
 
 
 def test_the_loops_worker_model_settings_reach_its_generator(monkeypatch):

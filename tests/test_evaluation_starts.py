@@ -15,9 +15,11 @@ import time
 import pytest
 
 from harness.evaluators.pytest_runner import PytestEvaluator
-from harness.work.fix import FixOptions, fix
+from harness.core.config import RunConfig
+from harness.work.fix import fix
 from harness.generators.templates import TemplateGenerator
-from harness.core.stop import StopLimits, check
+from harness.core.stop import Observation, check
+from loops.spec import Limits
 from harness.core.state import RunState
 from harness.core.validate import Baseline, Validator
 from sandbox.patch import Patch
@@ -143,15 +145,15 @@ def test_a_slot_that_cannot_run_what_the_baseline_ran_is_one_evaluator_fault(mak
         ev.close()
     assert chosen is None
     assert len(seen) == 1  # reported once, not once per candidate
-    assert "slot-only breakage" in seen[0].reason and "slot-only breakage" in validator.fault
-    stop = check(RunState("r", "fix", str(root), "", remaining=["x"]), StopLimits(), time.monotonic(),
-                 evaluator_fault=validator.fault)
+    assert "slot-only breakage" in seen[0].reason and "slot-only breakage" in validator.cannot_run
+    run = RunState("r", "fix", str(root), "", remaining=["x"])
+    stop = check(Observation(run, time.monotonic(), time.monotonic(), cannot_run=validator.cannot_run), Limits())
     assert stop.reason == "evaluator_error" and "slot-only breakage" in stop.detail
 
 
 def test_fix_succeeds_in_a_strict_project_with_a_preloaded_plugin(make_repo, installed_plugin):
     root = make_repo(STRICT)
-    res = fix(root, TemplateGenerator(), FixOptions(
-        python=PYTHON, limits=StopLimits(max_iterations=10, max_wall_seconds=120)))
+    res = fix(root, TemplateGenerator(), RunConfig(
+        python=PYTHON, limits=Limits(max_iterations=10, max_wall_seconds=120)))
     assert res.state.status == "fixed", (res.state.stop_reason, res.state.stop_detail)
     assert "+    return w * h" in res.patch

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import sys
 
+from ruff.__main__ import find_ruff_bin
+
 from typer.testing import CliRunner
 
 from harness.evaluators.lint import RuffEvaluator
@@ -19,9 +21,8 @@ def test_the_target_environments_ruff_runs_when_it_has_one(tmp_path):
     bin_dir.mkdir(parents=True)
     (bin_dir / "python").symlink_to(sys.executable)
     assert RuffEvaluator(python=str(bin_dir / "python")).command() == [sys.executable, "-m", "ruff"]
-    ruff = bin_dir / "ruff"
-    ruff.write_text(f"#!/bin/sh\nexec {sys.executable} -m ruff \"$@\"\n")
-    ruff.chmod(0o755)
+    ruff = bin_dir / "ruff"  # the target's own ruff: the native binary a ruff wheel installs
+    ruff.symlink_to(find_ruff_bin())
     ev = RuffEvaluator(python=str(bin_dir / "python"))
     assert ev.command() == [str(ruff)]
     (tmp_path / "bad.py").write_text("import os\n")

@@ -14,9 +14,10 @@ import time
 from typer.testing import CliRunner
 
 from loopwright.cli import app
-from harness.work.fix import FixOptions, fix
+from harness.core.config import RunConfig
+from harness.work.fix import fix
 from harness.generators.templates import TemplateGenerator
-from harness.core.stop import StopLimits
+from loops.spec import Limits
 from harness.core.evidence import IMPORT_CONTEXT
 from harness.core.validate import Baseline, Validator
 from harness.evaluators.pytest_runner import PytestEvaluator, TimeoutPolicy
@@ -324,8 +325,8 @@ def test_a_test_that_times_out_is_named_as_such(make_repo):
         "test_count.py": "from count import count_to\n\ndef test_even():\n    assert count_to(4) == 4\n\n"
                          "def test_odd():\n    assert count_to(3) == 3\n",
     })
-    res = fix(root, TemplateGenerator(), FixOptions(
-        python=PYTHON, limits=StopLimits(max_iterations=1, max_wall_seconds=20, no_progress=1),
+    res = fix(root, TemplateGenerator(), RunConfig(
+        python=PYTHON, limits=Limits(max_iterations=1, max_wall_seconds=20, no_progress=1),
         timeouts=TimeoutPolicy(min_seconds=1.0, default=2.0, baseline=2.0)))
     assert "test_count.py::test_odd timed out after 2 s at baseline" in res.messages, res.messages
     out = res.to_json()

@@ -9,9 +9,10 @@ from typer.testing import CliRunner
 
 from harness.evaluators.pytest_runner import PytestEvaluator, TimeoutPolicy
 from loopwright.cli import app
-from harness.work.fix import FixOptions, fix
+from harness.core.config import RunConfig
+from harness.work.fix import fix
 from harness.generators.templates import TemplateGenerator
-from harness.core.stop import StopLimits
+from loops.spec import Limits
 from harness.core.validate import Baseline, Validator
 from sandbox.patch import Patch
 from sandbox.worktree import Worktree, open_repo
@@ -41,11 +42,11 @@ CLAMP = {
     """,
 }
 
-OPTIONS = dict(python=PYTHON, limits=StopLimits(max_iterations=30, max_wall_seconds=240, no_progress=8))
+OPTIONS = dict(python=PYTHON, limits=Limits(max_iterations=30, max_wall_seconds=240, no_progress=8))
 
 
 def run_fix(root, **kw):
-    return fix(root, TemplateGenerator(), FixOptions(**{**OPTIONS, **kw}))
+    return fix(root, TemplateGenerator(), RunConfig(**{**OPTIONS, **kw}))
 
 
 def test_one_line_bug_fixed_on_a_branch_without_touching_the_user_tree(make_repo):
@@ -131,7 +132,7 @@ def test_unfixable_bug_stops_with_a_reason(make_repo):
                 assert greet("ada") == "Bonjour, Ada!"
         """,
     })
-    res = run_fix(root, limits=StopLimits(max_iterations=30, max_wall_seconds=240, no_progress=2))
+    res = run_fix(root, limits=Limits(max_iterations=30, max_wall_seconds=240, no_progress=2))
     assert res.exit_code == 1 and res.state.status == "not_fixed"
     assert res.state.stop_reason in ("no_candidates_left", "no_progress")
     assert not res.patch
@@ -306,7 +307,7 @@ def test_hanging_and_self_killing_tests(make_repo):
     })
     t0 = time.monotonic()
     res = run_fix(root, timeouts=TimeoutPolicy(min_seconds=1.0, default=2.0, baseline=2.0),
-                  limits=StopLimits(max_iterations=2, max_wall_seconds=30, no_progress=2))
+                  limits=Limits(max_iterations=2, max_wall_seconds=30, no_progress=2))
     assert time.monotonic() - t0 < 90
     assert "tests/test_clamp.py::test_above" in res.state.fixed_tests
     assert set(res.state.remaining) == {"tests/test_weird.py::test_hangs", "tests/test_weird.py::test_kills_itself"}

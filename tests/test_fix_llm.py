@@ -8,10 +8,11 @@ import json
 import pytest
 
 from harness.cli.common import build_generator as cli_generator
-from harness.work.fix import FixOptions, fix
+from harness.core.config import RunConfig
+from harness.work.fix import fix
 from harness.generators.llm import RetryPolicy
 from harness.generators.registry import make_generator
-from harness.core.stop import StopLimits
+from loops.spec import Limits
 from loops.spec import builtin_spec
 from tests.conftest import PYTHON, git, run_dir, snapshot
 from evals.model_server import Error, FakeLLMServer, Reply
@@ -34,8 +35,8 @@ def run(root, srv, provider="openai", limits=None, **gen_kw):
     model = "gpt-4.1-mini" if provider == "openai" else "claude-sonnet-4-6"
     gen = make_generator(f"{provider}:{model}", base_url=url, retry=FAST_RETRY,
                          env={"OPENAI_API_KEY": "sk-test", "ANTHROPIC_API_KEY": "sk-ant-test"}, **gen_kw)
-    limits = limits or StopLimits(max_iterations=6, max_wall_seconds=240, no_progress=6)
-    return fix(root, gen, FixOptions(python=PYTHON, limits=limits))
+    limits = limits or Limits(max_iterations=6, max_wall_seconds=240, no_progress=6)
+    return fix(root, gen, RunConfig(python=PYTHON, limits=limits))
 
 
 def user_text(body: dict) -> str:
@@ -118,7 +119,7 @@ def test_cost_budget_stops_before_the_next_call(make_repo):
     root = make_repo(CLAMP)
     # the first answer is expensive ($0.048 of input at $0.40/M): the next call can't be afforded
     with FakeLLMServer([Reply(WRONG, input_tokens=120_000, output_tokens=10), GOOD]) as srv:
-        res = run(root, srv, limits=StopLimits(max_iterations=6, max_wall_seconds=240, no_progress=6,
+        res = run(root, srv, limits=Limits(max_iterations=6, max_wall_seconds=240, no_progress=6,
                                                max_cost_usd=0.05))
     assert res.state.stop_reason == "max_cost_usd" and len(srv.requests) == 1
     assert res.state.spent.cost_usd == pytest.approx(0.048, abs=0.001)
@@ -134,11 +135,11 @@ def test_templates_give_up_then_the_model_fixes_it(make_repo):
     with FakeLLMServer([fix_]) as srv:
         gen = cli_generator("templates,openai:gpt-4.1-mini", builtin_spec("fix-failing-tests"),
                             base_url=srv.openai_url)
-        res = fix(root, gen, FixOptions(python=PYTHON, limits=StopLimits(20, 240, 8)))
+        res = fix(root, gen, RunConfig(python=PYTHON, limits=Limits(20, 240, 8)))
     assert res.state.status == "fixed"
     assert res.state.candidates_tried > 1  # the templates tried first
-    assert res.state.accepted[0]["meta"].get("generator", "").startswith("openai") or \
-        "openai" in json.dumps(res.state.history[-1])
+    assert res.state.accepted[0].meta.get("generator", "").startswith("openai") or \
+        "openai" in res.state.history[-1].generator
     assert len(srv.requests) == 1
 
 
@@ -150,7 +151,7 @@ def test_record_then_replay_gives_the_same_patch_and_trajectory(make_repo, tmp_p
         rec = run(a, srv, record=str(cassette))
     b = make_repo(files)
     gen = make_generator("openai:gpt-4.1-mini", replay=str(cassette), env={})
-    rep = fix(b, gen, FixOptions(python=PYTHON, limits=StopLimits(6, 240, 6)))
+    rep = fix(b, gen, RunConfig(python=PYTHON, limits=Limits(6, 240, 6)))
     assert rep.state.status == rec.state.status == "fixed"
     assert rep.patch == rec.patch
 

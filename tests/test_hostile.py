@@ -17,13 +17,14 @@ from pathlib import Path
 import pytest
 
 from evals.model_server import FakeLLMServer
-from harness.work.fix import DEFAULT_PROTECTED, FixOptions, fix
+from harness.core.config import RunConfig
+from harness.work.fix import DEFAULT_PROTECTED, fix
 from harness.evaluators.pytest_runner import PytestEvaluator
 from harness.generators.llm import RetryPolicy
 from harness.generators.registry import make_generator
 from harness.core.localize import is_protected
 from harness.core.state import RunFiles
-from harness.core.stop import StopLimits
+from loops.spec import Limits
 from sandbox import bwrap, integrity
 from tests.conftest import PYTHON, git, snapshot, survivors
 from tests.test_fix import CLAMP
@@ -46,8 +47,8 @@ def run_fix(root: Path, replies: list[str], seconds: float = 180, **opts):
     with FakeLLMServer(replies) as srv:
         gen = make_generator("openai:gpt-4.1-mini", base_url=srv.openai_url, retry=FAST_RETRY,
                              env={"OPENAI_API_KEY": "sk-test"})
-        limits = StopLimits(max_iterations=len(replies), max_wall_seconds=seconds, no_progress=4)
-        return fix(root, gen, FixOptions(python=PYTHON, limits=limits, **opts))
+        limits = Limits(max_iterations=len(replies), max_wall_seconds=seconds, no_progress=4)
+        return fix(root, gen, RunConfig(python=PYTHON, limits=limits, **opts))
 
 
 class Watch:
@@ -306,9 +307,9 @@ def test_weak_sandbox_do_run_with_a_planted_hook_is_an_evaluator_fault(make_repo
     with FakeLLMServer([prepend(payload) + "\n" + FIX, "DONE: clamp returns hi"]) as srv:
         gen = make_generator("openai:gpt-4.1-mini", base_url=srv.openai_url, retry=FAST_RETRY,
                              env={"OPENAI_API_KEY": "sk-test"})
-        limits = StopLimits(max_iterations=3, max_wall_seconds=180, no_progress=4)
+        limits = Limits(max_iterations=3, max_wall_seconds=180, no_progress=4)
         res = carry_out(root, [instruction_task("clamp must return hi above the range")], gen,
-                        FixOptions(python=PYTHON, limits=limits))
+                        RunConfig(python=PYTHON, limits=limits))
     assert res.state.status == "error" and res.state.stop_reason == "evaluator_fault"
     assert "added: .git/hooks/post-commit" in res.state.stop_detail
     assert res.exit_code == 1
@@ -328,8 +329,8 @@ def test_do_run_forged_verdicts_are_caught_by_the_confirmation_run(make_repo, tm
     with FakeLLMServer([prepend(IN_PROCESS_FORGER) + "\n" + breaks, "DONE: changed"]) as srv:
         gen = make_generator("openai:gpt-4.1-mini", base_url=srv.openai_url, retry=FAST_RETRY,
                              env={"OPENAI_API_KEY": "sk-test"})
-        limits = StopLimits(max_iterations=3, max_wall_seconds=180, no_progress=4)
-        res = carry_out(root, [instruction_task("tidy clamp")], gen, FixOptions(python=PYTHON, limits=limits))
+        limits = Limits(max_iterations=3, max_wall_seconds=180, no_progress=4)
+        res = carry_out(root, [instruction_task("tidy clamp")], gen, RunConfig(python=PYTHON, limits=limits))
     assert res.state.stop_reason == "verdict_forged", res.state.stop_detail  # the canaries
     assert res.state.status == "not_done" and res.state.stop_detail.startswith("verdict forged")
     assert res.exit_code == 1 and not res.patch

@@ -21,9 +21,11 @@ import pytest
 from evals.model_server import FakeLLMServer
 from harness.core.errors import UsageError
 from harness.core.state import RunFiles, RunState
-from harness.core.stop import StopLimits
+from loops.spec import Limits
 from harness.generators.registry import make_generator
-from harness.work.fix import FixOptions, fix
+from harness.core.config import RunConfig
+from harness.core.records import AcceptedPatch
+from harness.work.fix import fix
 from sandbox import bwrap, redact
 from sandbox.patch import Patch, PatchError
 from sandbox.process import SandboxPolicy, run
@@ -52,9 +54,9 @@ def run_model(root: Path, replies: list[str], seconds: float = 180, **opts):
     with FakeLLMServer(replies) as srv:
         gen = make_generator("openai:gpt-4.1-mini", base_url=srv.openai_url, retry=FAST_RETRY,
                              env={"OPENAI_API_KEY": "sk-test"})
-        limits = StopLimits(max_iterations=len(replies), max_wall_seconds=seconds, no_progress=4)
+        limits = Limits(max_iterations=len(replies), max_wall_seconds=seconds, no_progress=4)
         try:
-            result = fix(root, gen, FixOptions(python=PYTHON, limits=limits, **opts))
+            result = fix(root, gen, RunConfig(python=PYTHON, limits=limits, **opts))
         except UsageError as exc:
             result = exc
         return result, [r.body for r in srv.requests]
@@ -310,7 +312,7 @@ def test_resume_with_a_corrupted_accepted_diff_exits_2(make_repo, diff):
     run_id = "20250101-120000-ab12"
     head = git(root, "rev-parse", "HEAD").strip()
     state = RunState(run_id, "fix", str(root), head, status="interrupted",
-                     accepted=[{"description": "x", "diff": diff, "fixed": [], "files": ["x.py"], "meta": {}}])
+                     accepted=[AcceptedPatch("x", diff, [], ["x.py"], {})])
     RunFiles(root, run_id).save(state)
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}
     res = subprocess.run([sys.executable, "-m", "loopwright", "resume", run_id, "--python", PYTHON],

@@ -148,15 +148,16 @@ def test_a_known_regression_is_not_re_run_for_a_candidate_that_cannot_be_complet
 def test_the_confirmation_run_counts_as_test_time(make_repo):
     # a passing test that takes 3 s: the full stage runs it once (for the fix, the only
     # candidate that reaches that stage) and the confirmation run once more, after the loop
-    from harness.work.fix import FixOptions, fix
-    from harness.core.stop import StopLimits
+    from harness.core.config import RunConfig
+    from harness.work.fix import fix
+    from loops.spec import Limits
     from harness.generators.templates import TemplateGenerator
     from tests.conftest import run_dir
     from tests.test_fix import CLAMP
     import json
 
     root = make_repo({**CLAMP, "tests/test_slow.py": "import time\n\n\ndef test_slow():\n    time.sleep(3.0)\n"})
-    res = fix(root, TemplateGenerator(), FixOptions(python=PYTHON, limits=StopLimits(30, 240, 8)))
+    res = fix(root, TemplateGenerator(), RunConfig(python=PYTHON, limits=Limits(30, 240, 8)))
     assert res.state.status == "fixed"
     steps = {s["action"]: s for s in map(json.loads, (run_dir(root, res.state.run_id) / "trajectory.jsonl")
                                          .read_text().splitlines())}

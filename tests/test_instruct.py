@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from harness.work.fix import FixOptions
-from harness.generators.base import Generator, Proposal
+from harness.core.config import RunConfig
+from harness.core.protocols import Generator, Proposal
 from harness.work.instruct import carry_out, instruction_task
-from harness.core.stop import StopLimits
+from loops.spec import Limits
 from harness.core.task import Task
 from sandbox.patch import Patch
 from tests.conftest import PYTHON, git, snapshot
@@ -38,7 +38,7 @@ def edit(old: str, new: str, path: str = "greet.py", desc: str = "edit") -> Prop
     return Proposal(candidates=[Patch.from_texts({path: (old, new)}, desc)])
 
 
-OPTS = FixOptions(python=PYTHON, limits=StopLimits(max_iterations=6, max_wall_seconds=120, no_progress=4))
+OPTS = RunConfig(python=PYTHON, limits=Limits(max_iterations=6, max_wall_seconds=120, no_progress=4))
 
 
 def test_two_approved_patches_become_two_commits_then_done(make_repo):

@@ -1,6 +1,8 @@
 """The house rules of the layout (AGENTS.md), read from the code itself: imports point down
-only and never in a circle, no module over 400 lines, and a function over 60 lines (its
-docstring not counted) says why in a comment that contains "on purpose"."""
+only and never in a circle, no module over 400 lines, a function over 60 lines (its
+docstring not counted) says why in a comment that contains "on purpose", the run-state
+types hold typed records (no ``list[dict]``), and no stop reason is compared as a string
+outside ``harness/core/stop.py``."""
 
 from __future__ import annotations
 
@@ -172,3 +174,86 @@ def test_the_checks_see_a_circle_and_an_upward_import():
     graph = {"harness.core.a": {"harness.cli.b"}, "harness.cli.b": {"harness.core.a"}}
     assert _cycles(graph) == [["harness.cli.b", "harness.core.a"]]
     assert RANK[_room("harness.cli.b")] > RANK[_room("harness.core.a")]
+
+
+def _untyped_rows(tp, seen: set | None = None) -> list[str]:
+    """The ``list[dict]`` annotations reachable from dataclass ``tp``'s fields (nested
+    dataclasses, lists, dicts and unions followed)."""
+    import dataclasses
+    import typing
+
+    seen = set() if seen is None else seen
+    if tp in seen or not dataclasses.is_dataclass(tp):
+        return []
+    seen.add(tp)
+    found = []
+    for name, hint in typing.get_type_hints(tp).items():
+        stack = [hint]
+        while stack:
+            t = stack.pop()
+            args = typing.get_args(t)
+            if typing.get_origin(t) is list and args and (args[0] is dict or typing.get_origin(args[0]) is dict):
+                found.append(f"{tp.__name__}.{name}: {t}")
+            stack.extend(args)
+            found += _untyped_rows(t, seen)
+    return found
+
+
+def test_run_state_types_hold_no_untyped_dicts():
+    """Every row of ``state.json`` is a typed record: no ``list[dict]`` in the run-state types."""
+    from harness.core.state import RunState
+
+    assert _untyped_rows(RunState) == []
+
+
+#: The stop reasons that are only stop reasons (``done``, ``answered``, ``error`` and
+#: ``interrupted`` are statuses too, ``max_tokens`` a provider's finish reason).
+def _reason_names() -> set[str]:
+    from harness.core.records import StopReason
+
+    return {r.value for r in StopReason} - {"done", "answered", "error", "interrupted", "max_tokens"}
+
+
+def _literal_reason_comparisons(tree: ast.AST, reasons: set[str]) -> list[int]:
+    """Lines of comparisons against a stop reason spelled as a string: an operand named like a
+    reason (``stop_reason``, ``reason``) against any string literal, or any operand against a
+    literal (or a tuple/list/set of them) that is a stop reason's name."""
+    def literals(node: ast.AST) -> list[str]:
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            return [node.value]
+        if isinstance(node, (ast.Tuple, ast.List, ast.Set)):
+            return [x for e in node.elts for x in literals(e)]
+        return []
+
+    def reason_named(node: ast.AST) -> bool:
+        name = node.attr if isinstance(node, ast.Attribute) else node.id if isinstance(node, ast.Name) else ""
+        return "reason" in name
+
+    lines = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Compare):
+            operands = [node.left, *node.comparators]
+            texts = [x for o in operands for x in literals(o)]
+            if (texts and any(reason_named(o) for o in operands)) or reasons & set(texts):
+                lines.append(node.lineno)
+    return lines
+
+
+def test_no_stop_reason_is_compared_as_a_string_outside_stop_py():
+    """A stop reason is compared as a :class:`~harness.core.records.StopReason` (or asked of
+    :mod:`harness.core.stop`), never as a string literal in another module."""
+    _, trees = _graph()
+    reasons = _reason_names()  # loops compares a declaration's LSS failure types, not stop reasons
+    found = [f"{name}:{line}" for name, tree in trees.items()
+             if name != "harness.core.stop" and _room(name) != "loops"
+             for line in _literal_reason_comparisons(tree, reasons)]
+    assert found == []
+
+
+def test_the_reason_check_sees_a_literal_comparison():
+    """The check above can fail: the comparisons this check was written against."""
+    reasons = _reason_names()
+    for code in ('state.stop_reason != "evaluator_fault"', 'x in ("no_progress", "blocked")',
+                 'stop.reason == "anything"'):
+        assert _literal_reason_comparisons(ast.parse(code), reasons) == [1], code
+    assert _literal_reason_comparisons(ast.parse('o.status in ("done", "answered")'), reasons) == []

@@ -7,10 +7,11 @@ import json
 import time
 
 from harness.evaluators.pytest_runner import PytestEvaluator
-from harness.work.fix import FixOptions, fix
+from harness.core.config import RunConfig
+from harness.work.fix import fix
 from harness.generators.templates import TemplateGenerator
 from harness.core.plausible import choose, naturalness
-from harness.core.stop import StopLimits
+from loops.spec import Limits
 from harness.core.validate import Baseline, Validator
 from sandbox.patch import Patch
 from sandbox.worktree import Worktree, open_repo
@@ -34,8 +35,8 @@ MIDDLE = {
 
 def _fix(root, **limits):
     # a small batch puts the wrong partial fix and the right edit in different iterations
-    lim = StopLimits(**{"max_iterations": 60, "max_wall_seconds": 240, "no_progress": None, **limits})
-    return fix(root, TemplateGenerator(batch=3), FixOptions(python=PYTHON, limits=lim))
+    lim = Limits(**{"max_iterations": 60, "max_wall_seconds": 240, "no_progress": None, **limits})
+    return fix(root, TemplateGenerator(batch=3), RunConfig(python=PYTHON, limits=lim))
 
 
 def test_a_wrong_partial_fix_is_a_lead_and_the_right_single_edit_is_still_found(make_repo):
@@ -44,7 +45,7 @@ def test_a_wrong_partial_fix_is_a_lead_and_the_right_single_edit_is_still_found(
     s = res.state
     assert s.status == "fixed", (s.stop_reason, s.stop_detail)
     assert len(s.accepted) == 1 and "+    return xs[(n - 1) // 2]" in res.patch
-    assert "sites" not in s.accepted[0]["meta"]  # the single edit, not a pair on a partial
+    assert "sites" not in s.accepted[0].meta  # the single edit, not a pair on a partial
     steps = [json.loads(ln) for ln in (run_dir(root, s.run_id) / "trajectory.jsonl").read_text().splitlines()]
     partial = [st for st in steps if st["action"] == "evaluate" and st["verdict"]["viable"]
                and not st["verdict"]["accepted"]]
@@ -66,7 +67,7 @@ def test_without_a_complete_fix_the_best_partial_one_is_the_result(make_repo):
         assert s.status == "not_fixed"
         return
     assert s.status == "partial" and len(s.remaining) == 1
-    assert s.accepted[0]["description"] in s.stop_detail or "partial" in json.dumps(s.accepted)
+    assert s.accepted[0].description in s.stop_detail or "partial" in json.dumps([a.to_json() for a in s.accepted])
     assert git(root, "show", f"{s.branch}:seq.py") != MIDDLE["seq.py"]
 
 
@@ -94,8 +95,8 @@ def test_two_site_candidates_are_built_on_a_lead(make_repo):
     })
     res = _fix(root)
     assert res.state.status == "fixed"
-    assert len(res.state.accepted) == 1 and res.state.accepted[0]["meta"]["sites"] == 2
-    assert " + line " in res.state.accepted[0]["description"]
+    assert len(res.state.accepted) == 1 and res.state.accepted[0].meta["sites"] == 2
+    assert " + line " in res.state.accepted[0].description
     assert sorted(res.state.fixed_tests) == ["test_util.py::test_adult", "test_util.py::test_last"]
     assert "xs[len(xs) - 1]" in res.patch and "age >= 18" in res.patch
 
@@ -156,7 +157,7 @@ def test_the_validator_compares_plausible_patches_and_reports_them(make_repo):
         validator.close()
         ev.close()
     assert chosen.patch is natural and chosen.accepted
-    assert chosen.plausible == 2 and chosen.alternatives == [identity.description]
+    assert chosen.plausible_patches == 2 and chosen.alternatives == [identity.description]
     assert len(seen) == 3 and sum(o.accepted for o in seen) == 1
     assert chosen.summary()["plausible_patches"] == 2
 

@@ -8,13 +8,14 @@ import json
 from typer.testing import CliRunner
 
 from loopwright.cli import app
-from harness.work.fix import FixOptions, fix
+from harness.core.config import RunConfig
+from harness.work.fix import fix
 from harness.generators.templates import TemplateGenerator
 from harness.core.loop import LoopEvent
 from harness.core.state import RunFiles, state_dir
 from sandbox.worktree import Worktree, open_repo, worktree_root
 from tests.conftest import git, run_dir, snapshot
-from harness.core.stop import StopLimits
+from loops.spec import Limits
 from tests.conftest import PYTHON
 from tests.test_fix import CLAMP
 
@@ -60,7 +61,7 @@ def test_state_is_saved_after_every_candidate_and_nothing_remains_but_state_file
             saved = json.loads((run_dir(root, event.state.run_id) / "state.json").read_text())
             on_disk.append((saved["candidates_tried"], event.state.candidates_tried))
 
-    res = fix(root, TemplateGenerator(), FixOptions(**OPTIONS, jobs=1), on_event=watch)
+    res = fix(root, TemplateGenerator(), RunConfig(**OPTIONS, jobs=1), on_event=watch)
     assert res.state.status == "fixed" and len(on_disk) == res.state.candidates_tried >= 2
     assert all(saved == now for saved, now in on_disk), on_disk
     assert snapshot(root) == before  # the working tree has no .loopwright/ now
@@ -73,11 +74,11 @@ def test_state_is_saved_after_every_candidate_and_nothing_remains_but_state_file
 
 def test_a_tracked_lessons_file_gets_the_lesson(make_repo):
     root = make_repo({**BUGGY, ".loopwright/lessons.md": "# loopwright lessons\n"})
-    res = fix(root, TemplateGenerator(), FixOptions(**OPTIONS))
+    res = fix(root, TemplateGenerator(), RunConfig(**OPTIONS))
     assert res.state.status == "fixed"
     assert f"run {res.state.run_id}" in (root / ".loopwright" / "lessons.md").read_text()
     assert not (state_dir(root) / "lessons.md").exists()
     assert git(root, "status", "--porcelain").strip() == "M .loopwright/lessons.md"
 
 
-OPTIONS = dict(python=PYTHON, limits=StopLimits(max_iterations=30, max_wall_seconds=900, no_progress=8))
+OPTIONS = dict(python=PYTHON, limits=Limits(max_iterations=30, max_wall_seconds=900, no_progress=8))

@@ -11,7 +11,7 @@ import math
 
 import pytest
 
-from harness.generators.base import Usage
+from harness.core.protocols import Usage
 from harness.core.protocols import GeneratorError
 from harness.generators.retrying import RetryPolicy, parse_retry_after
 from harness.generators.openai_gen import OpenAIGenerator

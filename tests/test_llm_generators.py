@@ -12,7 +12,7 @@ import pytest
 
 from harness.evaluators.verdict import TestResult
 from harness.core.context import Attempt, Context, SuspiciousLocation
-from harness.generators.base import Generator
+from harness.core.protocols import Generator
 from harness.core.protocols import GeneratorError
 from harness.generators.openai_gen import OpenAIGenerator
 from harness.generators.prompt import build_first

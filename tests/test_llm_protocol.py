@@ -11,14 +11,14 @@ from pathlib import Path
 import pytest
 
 from harness.core.context import Attempt, Context, SuspiciousLocation
-from harness.work.fix import FixOptions
+from harness.core.config import RunConfig
 from harness.generators.anthropic_gen import AnthropicGenerator
 from harness.generators.llm import RetryPolicy
 from harness.generators.openai_gen import OpenAIGenerator
 from harness.generators.replies import parse_reply, read_files
 from harness.generators.repomap import build_repo_map, list_files, outline, words
 from harness.work.instruct import carry_out, instruction_task
-from harness.core.stop import StopLimits
+from loops.spec import Limits
 from harness.core.task import Task
 from tests.conftest import PYTHON, git
 from evals.model_server import FakeLLMServer
@@ -345,7 +345,7 @@ def test_read_edit_done_through_the_instruction_loop(make_repo):
     })
     edit = "Capitalise.\n\ngreet.py\n<<<<<<< SEARCH\n    return 'hello ' + name\n=======\n" \
            "    return 'Hello, ' + name\n>>>>>>> REPLACE\n"
-    opts = FixOptions(python=PYTHON, limits=StopLimits(max_iterations=5, max_wall_seconds=120, no_progress=4))
+    opts = RunConfig(python=PYTHON, limits=Limits(max_iterations=5, max_wall_seconds=120, no_progress=4))
     with FakeLLMServer(["READ: greet.py", edit, "DONE: The greeting is capitalised."]) as srv:
         res = carry_out(repo, [instruction_task("capitalise the greeting")], openai(srv), opts)
     assert [o.status for o in res.outcomes] == ["done"] and res.outcomes[0].detail == "The greeting is capitalised."

@@ -264,6 +264,10 @@ def test_priors_cover_every_operator():
         # _value_ops (tests/test_value_ops.py)
         "add_default_arg", "wrap_bool", "regex_quantifier", "const_to_attr", "name_to_self", "encoding_swap",
         "unwrap_comprehension",  # tests/test_unwrap_comprehension.py
+        # _synth_ops and _insert_ops (tests/test_synth_ops.py)
+        "name_arith", "slice_by_name", "sibling_arg", "swap_index", "raise_power", "default_arg_value",
+        "restore_method", "dict_key", "assign_max_min", "return_compare", "return_nested_empty",
+        "insert_append", "carry_forward", "restore_statement", "return_call",
     }
     assert ops == set(OPERATOR_PRIORS)
     assert all(0 < p <= 1 for p in OPERATOR_PRIORS.values())

@@ -11,12 +11,14 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from harness.work.fix import FixOptions, UsageError
-from harness.generators.base import Generator, Proposal
+from harness.core.config import RunConfig
+
+from harness.work.fix import UsageError
+from harness.core.protocols import Generator, Proposal
 from harness.work.github import GitHub, GitHubError
 from harness.work.review import (REPLY_MARKER, ReviewComment, fetch_comments, load_comments, open_threads,
                             parse_pr, post_replies, run_review, suggestions)
-from harness.core.stop import StopLimits
+from loops.spec import Limits
 from sandbox.patch import Patch, unified_diff
 from tests.conftest import PYTHON, assert_clean, git, snapshot
 from tests.github_server import GitHubServer
@@ -183,7 +185,7 @@ FILES = {
                       "\n\ndef test_shout():\n    assert shout('ada') == 'HELLO ADA'\n"),
 }
 DOC = FILES["greet.py"].replace("def shout(name):\n", "def shout(name):\n    \"\"\"greet, louder.\"\"\"\n")
-OPTS = FixOptions(python=PYTHON, limits=StopLimits(max_iterations=3, max_wall_seconds=120, no_progress=4))
+OPTS = RunConfig(python=PYTHON, limits=Limits(max_iterations=3, max_wall_seconds=120, no_progress=4))
 
 
 class Scripted(Generator):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from harness.core.config import RunConfig
 from harness.core.session import RunSession
-from harness.core.stop import StopLimits
+from loops.spec import Limits
 from harness.evaluators.pytest_runner import TimeoutPolicy
 from harness.generators.templates import TemplateGenerator
 from harness.work.fix import fix
@@ -65,7 +65,7 @@ def test_the_bug_is_still_fixed(make_repo):
     root = make_repo(FILES)
     before = snapshot(root)
     res = fix(root, TemplateGenerator(), RunConfig(python=PYTHON, timeouts=TIMEOUTS,
-                                                   limits=StopLimits(max_iterations=5, max_wall_seconds=300)))
+                                                   limits=Limits(max_iterations=5, max_wall_seconds=300)))
     assert res.exit_code == 0 and res.state.status == "fixed", (res.state.stop_detail, res.messages)
     assert sorted(res.state.fixed_tests) == FAILING
     assert snapshot(root) == before
@@ -79,7 +79,7 @@ def test_a_run_without_candidates_says_why(make_repo):
                      + "    assert clamp(9, 0, 5) == 5\n")
     root = make_repo({"mathx/__init__.py": CLAMP["mathx/__init__.py"], "tests/test_m_stuck.py": stuck_failing})
     res = fix(root, TemplateGenerator(), RunConfig(python=PYTHON, timeouts=TIMEOUTS,
-                                                   limits=StopLimits(max_iterations=3, max_wall_seconds=120)))
+                                                   limits=Limits(max_iterations=3, max_wall_seconds=120)))
     assert res.exit_code == 1 and res.state.candidates_tried == 0, (res.state.stop_detail, res.messages)
     why = [m for m in res.messages if m.startswith("no candidate was generated: ")]
     assert why == [f"no candidate was generated: 1 of the 1 failing test(s) have no coverage spectrum, so fault "

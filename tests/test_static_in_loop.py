@@ -8,9 +8,10 @@ import time
 from harness.evaluators.lint import RuffEvaluator
 from harness.evaluators.pytest_runner import PytestEvaluator, TimeoutPolicy
 from harness.evaluators.types import TypeCheckEvaluator
-from harness.work.fix import FixOptions, fix
+from harness.core.config import RunConfig
+from harness.work.fix import fix
 from harness.generators.templates import TemplateGenerator
-from harness.core.stop import StopLimits
+from loops.spec import Limits
 from harness.core.validate import Baseline, Gate, Validator
 from sandbox.patch import Patch
 from sandbox.worktree import Worktree, open_repo
@@ -98,7 +99,7 @@ def test_editing_conftest_or_test_config_is_rejected(make_repo, tmp_path):
 def test_fix_end_to_end_with_lint_and_types_configured(make_repo):
     root = make_repo(FILES)
     before = snapshot(root)
-    res = fix(root, TemplateGenerator(), FixOptions(python=PYTHON, limits=StopLimits(20, 300, 8)))
+    res = fix(root, TemplateGenerator(), RunConfig(python=PYTHON, limits=Limits(20, 300, 8)))
     assert res.state.status == "fixed", res.state.stop_detail
     assert "return hi" in res.patch
     assert snapshot(root) == before
@@ -126,7 +127,7 @@ def test_tests_see_no_api_key_and_no_network(make_repo, monkeypatch):
         ),
     })
     try:
-        res = fix(root, TemplateGenerator(), FixOptions(python=PYTHON))
+        res = fix(root, TemplateGenerator(), RunConfig(python=PYTHON))
     finally:
         host.close()
     if res.sandbox == "strong" or network_isolation() is not None:

@@ -155,3 +155,8 @@ def test_value_operators_stay_quiet_where_they_do_not_apply():
     # builtin returned
     assert not ops & {"const_to_attr", "name_to_self", "regex_quantifier", "add_default_arg", "wrap_bool",
                       "encoding_swap"}
+
+
+def test_a_string_with_a_lone_surrogate_is_no_codec_name():
+    source = 'import re\n\n_SURROGATE = re.compile("[\\ud800-\\udfff]")\n\n\ndef f(x):\n    return re.compile("\\ud800")\n'
+    check_all(source, mutants_at("pkg/mod.py", source, [3, 7]))

@@ -45,7 +45,7 @@ def test_a_closed_window_starts_no_candidate_after_the_first_plausible_patch(mak
     # fraction 0: the window is closed as soon as it opens; with one slot nothing else is in flight
     chosen, seen = _choose(root, [IDENTITY, WRONG, NATURAL], 1, Window(fraction=0.0))
     assert chosen.patch is IDENTITY and chosen.accepted
-    assert chosen.plausible == 1 and chosen.window["candidates"] == 0
+    assert chosen.plausible_patches == 1 and chosen.window["candidates"] == 0
     assert [o.patch for o in seen] == [IDENTITY]
     assert chosen.summary()["window"]["candidates"] == 0
 
@@ -62,7 +62,7 @@ def test_outcomes_are_decided_in_candidate_order_with_several_slots(make_repo):
     chosen, seen = _choose(root, [WRONG, WRONG.__class__.from_texts(
         {"stats.py": (MEAN, MEAN.replace("len(xs) + 1", "len(xs) + 3"))}, "c3", {"operator": "c3"}),
         NATURAL, IDENTITY], 2, Window(fraction=None))
-    assert chosen.patch is NATURAL and chosen.plausible == 2
+    assert chosen.patch is NATURAL and chosen.plausible_patches == 2
     assert [o.patch.description for o in seen[:2]] == [WRONG.description, "c3"]
 
 

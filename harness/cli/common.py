@@ -177,6 +177,7 @@ Types = Annotated[bool | None, _setting("types")]
 Tests = Annotated[list[str] | None, _setting("tests")]
 Keep = Annotated[bool | None, _setting("keep")]
 Lessons = Annotated[bool | None, _setting("lessons")]
+Fresh = Annotated[bool | None, _setting("fresh")]
 Record = Annotated[str | None, typer.Option("--record", metavar="FILE",
                                             help="Record every model exchange to this cassette (JSONL).")]
 Replay = Annotated[str | None, typer.Option("--replay", metavar="FILE",

@@ -40,11 +40,13 @@ from harness.cli.common import (BaseUrl, Keep, MaxCost, MaxIterations, MaxSecond
                                 Repo, bad_input, build_generator, interruptible, interrupted, run_config, run_flags)
 from harness.cli.common import Lint as _Lint
 from harness.cli.common import Types as _Types
-from harness.cli.progress import reason_words
+from harness.core.stop import reason_words
 from harness.core.errors import EXIT_INTERRUPTED, UsageError
 from harness.work.instruct import InstructResult, carry_out, instruction_task
 from harness.cli.interactive import Narrator, Reviewer, auto_approve, choose_ending, interrupt_guard
 from harness.core.state import RunFiles, new_run_id
+from harness.core.records import StopReason
+from harness.core.stop import is_fault
 from harness.work.undo import DO_LOOP, DoSettings, apply_result, load_run, repo_root, undo_last
 from loops.spec import SpecError, builtin_spec
 
@@ -204,9 +206,8 @@ def _execute(go, console: Console, root: Path, run_id: str, check, yes: bool, ap
     def say(message: str) -> None:
         console.print(f"[yellow]{escape(message)}[/]")
 
-    limit = [c.consecutive for c in loop.termination_conditions.failure if c.type == "human_rejected"]
     approve = auto_approve(console, check) if yes else \
-        Reviewer(console, check, max_rejections=limit[0] if limit else None)
+        Reviewer(console, check, max_rejections=loop.limits().human_rejected)
     try:
         with interruptible(), interrupt_guard(console):
             result = go(approve, Narrator(console), say)
@@ -229,7 +230,7 @@ def _ending(console: Console, root: Path, result: InstructResult, yes: bool, app
     """Apply the result to the working tree or keep the branch: ``(ending, applied, message)``."""
     if not result.patch:
         return "none", False, ""
-    if result.state.stop_reason == "evaluator_fault":  # the verdicts are not to be trusted
+    if is_fault(result.state.stop_reason):  # the verdicts are not to be trusted
         return "keep", False, (f"not applied: {result.state.stop_detail.splitlines()[0]}; the branch "
                                f"{result.state.branch} is kept for you to inspect")
     if apply and keep_branch:
@@ -272,7 +273,7 @@ def _interrupted(console: Console, root: Path, run_id: str, as_json: bool, how: 
         raise typer.Exit(EXIT_INTERRUPTED)
     state = files.load()
     if state.status in ("running", "interrupted"):
-        state.status, state.stop_reason = "interrupted", "interrupted"
+        state.status, state.stop_reason = "interrupted", StopReason.INTERRUPTED
         state.stop_detail = f"interrupted ({how}); resume with `loopwright resume {run_id} {root}`"
         files.save(state)
     repo, _ = repo_root(root)

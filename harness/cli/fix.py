@@ -19,11 +19,13 @@ from rich.syntax import Syntax
 from rich.table import Column, Table
 from rich.text import Text
 
-from harness.cli.common import (Apply, BaseUrl, Jobs, Json, Keep, Lessons, Lint, MaxCost, MaxDiffLines, MaxIterations,
+from harness.cli.common import (Apply, BaseUrl, Fresh, Jobs, Json, Keep, Lessons, Lint, MaxCost, MaxDiffLines, MaxIterations,
                                 MaxSeconds, MaxTokens, Model, Python, Quiet, Record, Replay, Repo, Tests, Types,
                                 Verbose, bad_input, build_generator, default_generator, err, interruptible,
                                 run_config, run_flags)
-from harness.cli.progress import Progress, reason_words, stopped
+from harness.cli.kept import gc_kept, status_kept
+from harness.cli.progress import Progress, stopped
+from harness.core.stop import reason_words
 from harness.core.errors import EXIT_BAD_INPUT, UsageError
 from harness.core.state import new_run_id
 from harness.work.fix import FixResult, error_json, fix, resume
@@ -76,6 +78,8 @@ def _summary(console: Console, result: FixResult) -> None:
     colour = {"fixed": "green", "nothing_to_fix": "green", "partial": "yellow", "flagged": "yellow"}.get(s.status, "red")
     table = Table.grid(padding=(0, 2))
     status = f"{s.status} (unprotected)" if s.status in ("fixed", "partial") and result.unprotected else s.status
+    if s.status in ("fixed", "partial") and result.suspect:
+        status += f" (suspect: {result.suspect})"
     status = "fixed (flagged)" if s.status == "flagged" else status
     table.add_row("status", f"[{colour}]{status}[/]")
     if result.patch and result.protected_by_tests is not None:
@@ -100,7 +104,8 @@ def _summary(console: Console, result: FixResult) -> None:
     for f in s.flagged:
         table.add_row("flagged", escape(f))
     for m in result.messages:
-        table.add_row("warning" if m.startswith(("fixed (unprotected)", "fixed (flagged)")) else "note", escape(m))
+        table.add_row("warning" if m.startswith(("fixed (unprotected)", "fixed (suspect", "fixed (flagged)"))
+                      else "note", escape(m))
     console.print(Panel(table, title=f"loopwright run {s.run_id}", expand=False))
     if result.patch:
         console.print(Syntax(result.patch, "diff", theme="ansi_dark", background_color="default"))
@@ -115,7 +120,7 @@ def fix_cmd(repo: Repo = Path("."), python: Python = None, max_iterations: MaxIt
             max_seconds: MaxSeconds = None, max_cost: MaxCost = None, max_tokens: MaxTokens = None,
             apply: Apply = False, keep: Keep = None, as_json: Json = False, jobs: Jobs = None,
             model: Model = None, base_url: BaseUrl = None, record: Record = None, replay: Replay = None,
-            lint: Lint = None, types: Types = None, tests: Tests = None, lessons: Lessons = None,
+            lint: Lint = None, types: Types = None, tests: Tests = None, lessons: Lessons = None, fresh: Fresh = None,
             max_diff_lines: MaxDiffLines = None, verbose: Verbose = False, quiet: Quiet = False) -> None:
     """Make the failing tests of REPO pass; the fix lands on branch loopwright/<run-id>.
 
@@ -131,7 +136,7 @@ def run_cmd(spec: Annotated[Path, typer.Argument(metavar="SPEC", help="An LSS 1.
             max_seconds: MaxSeconds = None, max_cost: MaxCost = None, max_tokens: MaxTokens = None,
             apply: Apply = False, keep: Keep = None, as_json: Json = False, jobs: Jobs = None,
             model: Model = None, base_url: BaseUrl = None, record: Record = None, replay: Replay = None,
-            lint: Lint = None, types: Types = None, tests: Tests = None, lessons: Lessons = None,
+            lint: Lint = None, types: Types = None, tests: Tests = None, lessons: Lessons = None, fresh: Fresh = None,
             max_diff_lines: MaxDiffLines = None, verbose: Verbose = False, quiet: Quiet = False) -> None:
     """Run the loop declared in SPEC on REPO (exit codes as for fix)."""
     flags = run_flags(locals())
@@ -151,7 +156,7 @@ def resume_cmd(run_id: Annotated[str, typer.Argument(metavar="RUN_ID",
                max_seconds: MaxSeconds = None, max_cost: MaxCost = None, max_tokens: MaxTokens = None,
                apply: Apply = False, keep: Keep = None, as_json: Json = False, jobs: Jobs = None,
                model: Model = None, base_url: BaseUrl = None, record: Record = None, replay: Replay = None,
-               lint: Lint = None, types: Types = None, tests: Tests = None, lessons: Lessons = None,
+               lint: Lint = None, types: Types = None, tests: Tests = None, lessons: Lessons = None, fresh: Fresh = None,
                max_diff_lines: MaxDiffLines = None, verbose: Verbose = False, quiet: Quiet = False) -> None:
     """Continue an interrupted run (Ctrl-C, SIGTERM, a crash, kill -9) from its last saved step,
     with the settings it was started with; flags given here override them (exit codes as for fix)."""
@@ -175,10 +180,16 @@ def resume_cmd(run_id: Annotated[str, typer.Argument(metavar="RUN_ID",
 
 
 @commands.command("status")
-def status_cmd(repo: Repo = Path("."), as_json: Json = False) -> None:
-    """List the runs of REPO with their state and stop reason (corrupted runs as corrupted)."""
+def status_cmd(repo: Repo = Path("."), as_json: Json = False,
+               kept: Annotated[bool, typer.Option("--kept", help="Show how much state is kept between runs (runs, "
+                                                  "candidate memory, baseline cache, lessons: counts and bytes).")
+                               ] = False) -> None:
+    """List the runs of REPO with their state and stop reason (corrupted runs as corrupted);
+    with --kept, how much state loopwright keeps for REPO instead."""
     from harness.core.state import scan_runs
 
+    if kept:
+        return status_kept(_repo_root(repo), as_json)
     runs = scan_runs(_repo_root(repo))
     if as_json:
         print(json.dumps([_status_row(e) for e in runs], indent=2))
@@ -217,10 +228,21 @@ def _shown_status(state, alive: bool) -> str:
     return "interrupted (resume it)" if state.status == "interrupted" else state.status
 
 
+def _drop(flag: str, text: str):
+    return typer.Option(flag, help=text)
+
+
 @commands.command("gc")
-def gc_cmd(repo: Repo = Path(".")) -> None:
+def gc_cmd(repo: Repo = Path("."),
+           memory: Annotated[bool, _drop("--memory", "Also drop the candidate memory.")] = False,
+           baseline: Annotated[bool, _drop("--baseline", "Also drop the stored baseline.")] = False,
+           lessons: Annotated[bool, _drop("--lessons", "Also drop the lessons kept in .git/loopwright "
+                                          "(never those in your working tree).")] = False,
+           runs_too: Annotated[bool, _drop("--runs", "Also drop the files of finished runs.")] = False,
+           everything: Annotated[bool, _drop("--all", "All of the above.")] = False) -> None:
     """Remove the worktrees, empty branches and scratch directories of runs that are no longer
-    running (a run holding its lock is never touched, even before its state is written)."""
+    running (a run holding its lock is never touched, even before its state is written); with
+    --memory, --baseline, --lessons, --runs or --all, also the state kept between runs."""
     import git as gitlib
 
     from harness.core.state import scan_runs
@@ -251,6 +273,8 @@ def gc_cmd(repo: Repo = Path(".")) -> None:
                 removed.append(branch.name)
     removed += _gc_scratch(worktree_root(), {e.run_id for e in runs} - alive)
     _gc_dead(root, [e for e in runs if e.state is not None and not e.alive and e.state.status == "running"])
+    removed += gc_kept(root, {"memory": memory, "baseline": baseline, "lessons": lessons,
+                               "runs": runs_too}, everything)
     Console().print("\n".join(f"removed {x}" for x in removed) or "nothing to remove",  # whole paths
                     soft_wrap=True, markup=False, highlight=False)
 

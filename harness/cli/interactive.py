@@ -30,6 +30,7 @@ from rich.text import Text
 
 from harness.core.loop import LoopEvent
 from harness.core.outcome import Outcome
+from harness.core.stop import human_rejected
 
 PROMPT = "[bold]a[/] approve · [bold]r[/] reject (say why) · [bold]s[/] stop › "
 WHY = "why? (sent to the model) › "
@@ -145,10 +146,11 @@ class Reviewer:
         except EOFError:
             return "stop", "input closed"
         self.rejections += 1
-        if self.max_rejections and self.rejections >= self.max_rejections:
+        stop = human_rejected(self.rejections, self.max_rejections, reason)
+        if stop:
             self.console.print(f"[yellow]{self.rejections} patches rejected in a row: stopping "
                                "(the loop's human_rejected rule)[/]")
-            return "stop", f"human_rejected: {self.rejections} patches in a row rejected; last: {reason}"
+            return "stop", stop.detail
         self.console.print("[yellow]rejected[/]: the model is told why and tries again")
         return "reject", reason
 

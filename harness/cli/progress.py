@@ -1,5 +1,5 @@
-"""Saying what a run is doing: the progress on stderr, stop reasons in words, and what Ctrl-C
-(or SIGTERM) prints.
+"""Saying what a run is doing: the progress on stderr and what Ctrl-C (or SIGTERM) prints
+(a stop reason in words is :func:`harness.core.stop.reason_words`).
 
 Progress goes to stderr, so stdout holds only the result (the summary, or the ``--json``
 object). On a terminal without ``--json`` it is a live view; otherwise (a pipe, a CI log,
@@ -24,25 +24,10 @@ from rich.text import Text
 from harness.cli.common import interrupted
 from harness.core.errors import EXIT_INTERRUPTED
 from harness.core.loop import LoopEvent
+from harness.core.records import StopReason
 
 #: without a live view, a progress line after this many candidates in one iteration
 EVERY = 16
-
-#: stop reasons whose name is not yet a phrase (older states, or an error's type)
-_WORDS = {"KeyboardInterrupt": "interrupted (Ctrl-C)", "UsageError": "bad input",
-          "all_tests_pass": "all tests pass", "no_progress": "no progress"}
-
-
-def reason_words(reason: str, detail: str = "") -> str:
-    """A stop reason as words: ``interrupted (Ctrl-C)``, ``bad input: <message>``,
-    ``max iterations`` (the recorded name with spaces), ``""`` for none."""
-    if reason in ("interrupted", "KeyboardInterrupt"):
-        first = detail.split("; resume with")[0].strip()
-        return first if first.startswith(("interrupted", "terminated")) else "interrupted (Ctrl-C)"
-    if reason in ("bad_input", "UsageError"):
-        return detail if detail.startswith("bad input") else f"bad input: {detail}".rstrip(": ")
-    return _WORDS.get(reason, reason.replace("_", " "))
-
 
 class Progress:
     """The run's observer (``on_event``) and its ``say``: a live view on a terminal, else lines.
@@ -123,7 +108,7 @@ def stopped(exc: KeyboardInterrupt, repo: Path, run_id: str, as_json: bool) -> t
         state.stop_detail = f"{state.stop_detail.split('; resume with')[0]}; resume with `{hint}`"
         files.save(state)
     if as_json:
-        out = {"run_id": run_id, "status": "interrupted", "stop_reason": "interrupted",
+        out = {"run_id": run_id, "status": "interrupted", "stop_reason": StopReason.INTERRUPTED,
                "stop_detail": f"interrupted ({how})", "resume": hint if state else None,
                "exit_code": EXIT_INTERRUPTED}
         print(json.dumps(out, indent=2))

@@ -1,1 +1,1 @@
-"""The loop core: the loop, its session and configuration, validation, stop rules, state."""
+"""The loop core: the loop, its session and configuration, validation, stop rules, run records and state."""

@@ -30,7 +30,7 @@ from typing import Any
 from harness.evaluators.pytest_runner import TimeoutPolicy
 from harness.core.errors import UsageError
 from harness.core.plausible import Window
-from harness.core.stop import StopLimits
+from loops.spec import Limits
 from sandbox.process import SandboxPolicy
 
 #: Paths no patch of the fix loop may touch when the loop file lists none.
@@ -60,13 +60,14 @@ class RunConfig:
     Attributes:
         loop_name: the LSS loop this run follows.
         python: target interpreter (None: $VIRTUAL_ENV, else REPO/.venv, else the current one).
-        limits: stop rule numbers (iterations, wall seconds, USD, tokens, ...).
+        limits: the run's budgets, the stop rules' numbers (:class:`loops.spec.Limits`).
         protected: globs a patch may not touch (``protected_paths``).
         editable: globs every file of a patch must match (``editable_paths``).
         apply: apply the final patch to the user's working tree (only if it is clean).
         lessons: write the run's lesson to ``REPO/.loopwright/lessons.md`` even when that
             file is not tracked (``--lessons``; ``apply`` does too).
         keep: keep the run's worktree after the run.
+        fresh: ignore the candidate memory and the stored baseline of earlier runs (``--fresh``).
         jobs: parallel validation slots (0: :func:`default_jobs`).
         max_diff_lines: largest patch accepted, added plus removed lines.
         candidates_per_iteration: patches the offline repairer proposes per iteration.
@@ -88,12 +89,13 @@ class RunConfig:
 
     loop_name: str = "fix-failing-tests"
     python: str | None = None
-    limits: StopLimits = field(default_factory=StopLimits)
+    limits: Limits = field(default_factory=Limits)
     protected: tuple[str, ...] = DEFAULT_PROTECTED
     editable: tuple[str, ...] = ("**",)
     apply: bool = False
     lessons: bool = False
     keep: bool = False
+    fresh: bool = False
     jobs: int = 0
     max_diff_lines: int = 40
     candidates_per_iteration: int = 64
@@ -248,6 +250,8 @@ SETTINGS = (
     Setting("keep", bool, "keep the run's worktrees after the run"),
     Setting("lessons", bool, "write the run's lesson to .loopwright/lessons.md in your working tree "
             "(default: only if that file is tracked; else in .git/loopwright/)"),
+    Setting("fresh", bool, "ignore what earlier runs left: evaluate again the candidates they rejected and "
+            "take the whole baseline (both are still recorded for later runs)"),
 )
 _BY_NAME = {s.name: s for s in SETTINGS}
 
@@ -380,8 +384,7 @@ def build(loop, root: Path | None = None, flags: Mapping[str, Any] | None = None
             static[eid] = "always" if got[eid] else "never"
     config = RunConfig(
         loop_name=loop.loop_name, python=got.get("python"),
-        limits=StopLimits(lim.max_iterations, lim.max_wall_seconds, lim.no_progress,
-                          lim.max_cost_usd, lim.max_tokens, lim.evaluator_error),
+        limits=lim,
         protected=tuple(ext["protected_paths"] or DEFAULT_PROTECTED),
         editable=tuple(ext["editable_paths"] or ("**",)),
         max_diff_lines=got.get("max_diff_lines", ext["max_diff_lines"]),
@@ -389,7 +392,7 @@ def build(loop, root: Path | None = None, flags: Mapping[str, Any] | None = None
         timeouts=TimeoutPolicy(**t), static=static, implementations=implementations,
         tests=tuple(got.get("tests", ())), model=got.get("model"), base_url=got.get("base_url"),
         jobs=got.get("jobs", 0), keep=bool(got.get("keep", False)), lessons=bool(got.get("lessons", False)),
-        settings=got,
+        fresh=bool(got.get("fresh", False)), settings=got,
         policy=replace(DEFAULT_POLICY, pass_env=tuple(ext.get("pass_env") or ())))
     for key, value in fixed.items():
         setattr(config, key, value)

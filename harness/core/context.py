@@ -47,6 +47,8 @@ class Context:
             ``--max-seconds``), or None. tokens_left: model tokens (input + output) the
             run's ``--max-tokens`` leaves for the call, or None. Generators cap each
             request's timeout, retry waits and ``max_tokens`` by them.
+        remembered: candidates earlier runs rejected for these failing tests on this code
+            (:class:`harness.core.memory.Remembered`, newest first); a model is told them.
     """
 
     root: Path
@@ -60,3 +62,4 @@ class Context:
     operator_priors: dict[str, float] = field(default_factory=dict)
     deadline: float | None = None
     tokens_left: int | None = None
+    remembered: list = field(default_factory=list)  # memory.Remembered: earlier runs' rejections

@@ -77,11 +77,15 @@ class Protection:
         tests: the passing tests that execute at least one changed line (sorted); its
             length is the number of baseline behaviours the patch may change.
         import_time: changed lines that run only when their module is imported.
+        suspect: why the patch may only fool the tests (:mod:`harness.core.overfit`: lines
+            the passing tests ran made dead, a recursion removed, a literal of the failing
+            test special-cased); empty when no check found a reason or none ran.
     """
 
     lines: dict[str, dict[int, int]] = field(default_factory=dict)
     tests: list[str] = field(default_factory=list)
     import_time: list[tuple[str, int]] = field(default_factory=list)
+    suspect: str = ""
 
     @property
     def unprotected(self) -> bool:
@@ -89,10 +93,12 @@ class Protection:
         return not self.tests
 
     def summary(self) -> dict:
-        """JSON form: ``protected_by_tests``, ``unprotected``, ``changed_lines``."""
+        """JSON form: ``protected_by_tests``, ``unprotected``, ``changed_lines``, and
+        ``suspect`` when there is a reason."""
         return {"protected_by_tests": len(self.tests), "unprotected": self.unprotected,
                 "changed_lines": [{"path": p, "line": ln, "passing_tests": n}
-                                  for p, per in sorted(self.lines.items()) for ln, n in sorted(per.items())]}
+                                  for p, per in sorted(self.lines.items()) for ln, n in sorted(per.items())],
+                **({"suspect": self.suspect} if self.suspect else {})}
 
 
 def protection(index: CoverageIndex, passing: set[str], changed: dict[str, set[int]]) -> Protection:
@@ -101,7 +107,7 @@ def protection(index: CoverageIndex, passing: set[str], changed: dict[str, set[i
     Args:
         index: the baseline coverage. passing: ids that passed at baseline.
         changed: repo-relative path -> changed line numbers (baseline numbering;
-            see :func:`harness.core.validate._changed_lines`).
+            see :func:`harness.core.stages._changed_lines`).
     """
     out = Protection()
     tests: set[str] = set()

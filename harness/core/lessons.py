@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 from pathlib import Path
 
 from harness.core.state import RunState, state_dir
+from sandbox.gitcmd import is_tracked
 
 STATE_DIR = ".loopwright"  # in the working tree: lessons.md only
 LESSONS = "lessons.md"
@@ -25,8 +25,7 @@ def lessons_path(repo_root: Path, to_tree: bool = False) -> Path:
     by git or ``to_tree`` (the user asked: ``--apply``/``--lessons``), else
     ``<git-common-dir>/loopwright/lessons.md`` (nothing in the working tree changes)."""
     tree = Path(repo_root) / STATE_DIR / LESSONS
-    tracked = subprocess.run(["git", "-C", str(repo_root), "ls-files", "--error-unmatch", "--",
-                              f"{STATE_DIR}/{LESSONS}"], capture_output=True).returncode == 0
+    tracked = is_tracked(Path(repo_root), f"{STATE_DIR}/{LESSONS}")
     return tree if to_tree or tracked else state_dir(repo_root) / LESSONS
 
 

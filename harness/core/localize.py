@@ -38,6 +38,12 @@ FRAME_WEIGHT = 0.3
 STORE_WEIGHT = 0.1
 
 
+def is_editable(path: str, editable: tuple[str, ...] | list[str]) -> bool:
+    """True when repo-relative ``path`` may be edited: it matches one of the ``editable``
+    globs (LSS ``editable_paths``; same matching as :func:`is_protected`)."""
+    return is_protected(path, editable)
+
+
 def is_protected(path: str, patterns: tuple[str, ...] | list[str]) -> bool:
     """True when repo-relative ``path`` matches one of the ``fnmatch`` glob ``patterns``.
 

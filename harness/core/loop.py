@@ -16,11 +16,15 @@ from pathlib import Path
 from harness.core.context import Attempt, Context, SuspiciousLocation
 from harness.core.protocols import Generator, GeneratorError
 from harness.core.localize import localize
+from harness.core.memory import CandidateMemory
+from harness.core.records import AcceptedPatch, ChangedLine, IterationRecord
 from harness.core.state import RunFiles, RunState
-from harness.core.stop import Stop, StopLimits, check, would_exceed
+from harness.core import stop as rules
+from harness.core.stop import BEFORE_CALL, Observation, Stop, check
 from harness.core.task import Task
 from harness.core.outcome import Outcome
 from harness.core.validate import Validator
+from loops.spec import Limits
 from sandbox.worktree import Worktree
 
 
@@ -51,7 +55,7 @@ class Loop:
     worktree: Worktree
     state: RunState
     files: RunFiles
-    limits: StopLimits
+    limits: Limits
     protected: tuple[str, ...] = ()
     conventions: str = ""
     lessons: list[str] = field(default_factory=list)
@@ -63,6 +67,7 @@ class Loop:
     task: Task | None = None  # None: the failing tests; else an instruction or review comment
     approve: Callable[[Outcome], tuple[str, str]] | None = None  # human evaluator
     on_accept: Callable[[Outcome], None] = lambda outcome: None  # e.g. commit a checkpoint
+    memory: CandidateMemory | None = None  # candidates earlier runs evaluated (None: none kept)
     _started: float = field(default=0.0, init=False, repr=False)  # monotonic start, earlier sessions included
 
     # Over 60 lines on purpose: one iteration's six stages (observe, decide, context, generate,
@@ -84,17 +89,14 @@ class Loop:
             self.state.remaining = baseline.failing
             self._tick(started)
             # decide
-            v = self.validator
-            stop = check(self.state, self.limits, started, evaluator_errors=v.evaluator_errors,
-                         repeats=self.repeats, fixing=self.task is None,
-                         evaluator_fault=v.fault, last_error=v.last_error)
+            stop = check(self._observe(started), self.limits)
             if stop:
                 return self._stop(stop)
             # gather context
             context = self._context()
             cost = self.generator.estimate(context)  # never start a call the budget can't pay
-            stop = would_exceed(self.state.spent.cost_usd, self.state.spent.tokens,
-                                cost.cost_usd, cost.input_tokens + cost.output_tokens, self.limits)
+            seen = self._observe(started, next_usd=cost.cost_usd, next_tokens=cost.input_tokens + cost.output_tokens)
+            stop = check(seen, self.limits, BEFORE_CALL)
             if stop:
                 return self._stop(stop)
             self.state.iteration += 1
@@ -103,7 +105,7 @@ class Loop:
             # generate
             t0 = time.monotonic()
             try:
-                proposal = self.generator.generate(context)
+                proposal = self._generate(context)
             except GeneratorError as exc:  # refused request, retries exhausted, cassette mismatch,
                 if exc.usage is not None:  # or a budget that ran out during the call
                     self._spend(exc.usage)
@@ -112,15 +114,10 @@ class Loop:
             self.files.step("generate", iteration=self.state.iteration,
                             generator=self.generator.name, candidates=len(proposal.candidates),
                             notes=proposal.notes, seconds=round(time.monotonic() - t0, 3))
-            if proposal.blocked:
-                return self._stop(Stop("blocked", proposal.blocked))
-            if proposal.answer:
-                return self._stop(Stop("answered", proposal.answer))
-            if proposal.done:
-                return self._stop(Stop("done", proposal.done))
-            if not proposal.candidates and not proposal.notes:
-                return self._stop(Stop("no_candidates_left",
-                                       "the generator has no untried candidate left"))
+            stop = rules.proposal_ends(proposal.blocked, proposal.answer, proposal.done,
+                                       bool(proposal.candidates or proposal.notes))
+            if stop:
+                return self._stop(stop)
             # apply + evaluate (in the validator's worktree slots); never the same patch twice
             fresh = self._fresh(proposal.candidates)
             deadline = started + (self.limits.max_wall_seconds or float("inf"))
@@ -132,8 +129,9 @@ class Loop:
                 verdict, why = self.approve(accepted)
                 self.files.step("review", iteration=self.state.iteration, digest=accepted.patch.digest,
                                 verdict=verdict, reason=why)
-                if verdict == "stop":
-                    return self._stop(Stop("human_stopped", why or "the developer stopped the run"))
+                stop = rules.developer(verdict, why)
+                if stop:
+                    return self._stop(stop)
                 if verdict != "approve":
                     self._forget(accepted.patch.digest)
                     self.attempts.append(Attempt(accepted.patch.digest, accepted.patch.description, False,
@@ -143,9 +141,8 @@ class Loop:
             # update state; viable partial fixes that were not chosen get another chance later
             if accepted and not self._accept(accepted):
                 accepted = None
-            self.state.history.append({"iteration": self.state.iteration, "generator": self.generator.current.name,
-                                       "failing": len(baseline.failing), "accepted": bool(accepted),
-                                       "lead": len(self.validator.leads) > leads})
+            self.state.history.append(IterationRecord(self.state.iteration, len(baseline.failing), bool(accepted),
+                                                      self.generator.current.name, len(self.validator.leads) > leads))
             self.state.remaining = baseline.failing
             self._tick(started)
             self.files.save(self.state)
@@ -159,15 +156,20 @@ class Loop:
                                          accepted.reason, accepted.patch.diff))
             return False
         self.attempts = [a for a in self.attempts if a.accepted or not a.viable]
+        if self.memory is not None:
+            self.memory.forget_hashes()
         self.files.step("accept", iteration=self.state.iteration, digest=accepted.patch.digest,
                         fixed=accepted.fixed, description=accepted.patch.description,
-                        plausible_patches=accepted.plausible, alternatives=accepted.alternatives)
-        self.state.accepted.append({"description": accepted.patch.description,
-                                    "diff": accepted.patch.diff, "fixed": accepted.fixed,
-                                    "files": list(accepted.patch.files),
-                                    "meta": accepted.patch.meta, "plausible_patches": accepted.plausible,
-                                    "alternatives": accepted.alternatives,
-                                    **(accepted.protection.summary() if accepted.protection else {})})
+                        plausible_patches=accepted.plausible_patches, alternatives=accepted.alternatives)
+        record = AcceptedPatch(accepted.patch.description, accepted.patch.diff, accepted.fixed,
+                               list(accepted.patch.files), accepted.patch.meta, accepted.plausible_patches,
+                               accepted.alternatives)
+        if accepted.protection:  # what the baseline's passing tests say of the changed lines
+            watch = accepted.protection.summary()
+            record.protected_by_tests, record.unprotected = watch["protected_by_tests"], watch["unprotected"]
+            record.changed_lines = [ChangedLine(**c) for c in watch["changed_lines"]]
+            record.suspect = watch.get("suspect", "")
+        self.state.accepted.append(record)
         self._forget(accepted.patch.digest)
         self.attempts.append(Attempt(accepted.patch.digest, accepted.patch.description, True,
                                      f"accepted and applied: {accepted.reason}", accepted.patch.diff))
@@ -188,9 +190,38 @@ class Loop:
         lim = self.limits
         deadline = None if lim.max_wall_seconds is None else self._started + lim.max_wall_seconds
         tokens_left = None if lim.max_tokens is None else max(0, lim.max_tokens - self.state.spent.tokens)
+        remembered = [] if self.memory is None or self.task is not None else \
+            self.memory.remembered(baseline.failing, Path(self.worktree.path))
         return Context(Path(self.worktree.path), task, locations, self.protected, self.lessons,
                        self.conventions, list(self.attempts), self.state.iteration,
-                       self.operator_priors, deadline, tokens_left)
+                       self.operator_priors, deadline, tokens_left, remembered)
+
+    def _generate(self, context: Context):
+        """The generator's proposal without the candidates an earlier run rejected for these
+        failing tests on this code (:mod:`harness.core.memory`), skipped before they cost a
+        worktree. A proposal of only those that cost no model call is followed by the next
+        one (the offline search continues where the earlier run stopped); a model's is kept,
+        its skipped patches fed back as attempts saying why."""
+        while True:
+            proposal = self.generator.generate(context)
+            if self.memory is None or self.task is not None or not proposal.candidates:
+                return proposal
+            fresh, old = self.memory.rejected(proposal.candidates, self.validator.baseline.failing,
+                                              Path(self.worktree.path))
+            if self.generator.current.builds_on_leads:  # partial fixes come back as leads, unevaluated
+                fresh, leads = self.memory.partials(fresh, self.validator.baseline.failing, Path(self.worktree.path))
+                self._remembered_leads(leads)
+                old += [p for p, _, _ in leads]
+            proposal.candidates = fresh
+            if old:
+                self.files.step("remembered", iteration=self.state.iteration, skipped=len(old))
+            if proposal.usage.calls and old:
+                self.attempts += [Attempt(p.digest, p.description, False,
+                                          "an earlier run already tried this exact patch and rejected it", p.diff)
+                                  for p in old]
+                proposal.notes = [*proposal.notes, f"{len(old)} candidate(s) an earlier run rejected were skipped"]
+            if fresh or proposal.notes or proposal.usage.calls or proposal.blocked or proposal.done:
+                return proposal
 
     def _fresh(self, candidates: list) -> list:
         """Candidates not tried before; a proposal of only repeats counts toward ``repeated_patch``
@@ -209,8 +240,19 @@ class Loop:
     def _forget(self, digest: str) -> None:
         self.attempts = [a for a in self.attempts if a.digest != digest]
 
+    def _remembered_leads(self, leads: list) -> None:
+        """Partial fixes an earlier run verified, as ``(patch, fixed ids, reason)``: kept as the
+        validator's leads and fed back as viable attempts, as if evaluated now."""
+        for patch, fixed, reason in leads:
+            out = Outcome(patch, False, f"{reason} (verified by an earlier run)", "full", viable=True, fixed=fixed)
+            self.validator.leads = sorted([*self.validator.leads, out], key=lambda o: -len(o.fixed))
+            self.attempts.append(Attempt(patch.digest, patch.description, False, out.reason, patch.diff,
+                                         True, tuple(fixed)))
+
     def _record(self, outcome: Outcome) -> None:
         self.state.candidates_tried += 1
+        if self.memory is not None and self.task is None:
+            self.memory.record(outcome, self.validator.baseline.failing, Path(self.worktree.path))
         self.attempts.append(Attempt(outcome.patch.digest, outcome.patch.description,
                                      outcome.accepted, outcome.reason, outcome.patch.diff,
                                      outcome.viable, tuple(outcome.fixed)))
@@ -230,6 +272,13 @@ class Loop:
         spent.cost_usd = None if spent.cost_usd is None or usage.cost_usd is None \
             else spent.cost_usd + usage.cost_usd
 
+    def _observe(self, started: float, **next_call) -> Observation:
+        """What the stop rules read now (``next_call``: ``next_usd``, ``next_tokens``)."""
+        v = self.validator
+        return Observation(self.state, started, time.monotonic(), fixing=self.task is None,
+                           evaluator_errors=v.evaluator_errors, last_error=v.last_error,
+                           cannot_run=v.cannot_run, repeats=self.repeats, **next_call)
+
     def _tick(self, started: float) -> None:
         self.state.spent.wall_seconds = round(time.monotonic() - started, 3)
         self.state.spent.test_seconds = round(
@@ -245,7 +294,7 @@ class Loop:
                 s.remaining = self.validator.baseline.failing
         s.stop_reason, s.stop_detail = stop.reason, stop.detail
         if self.task is not None:
-            s.status = {"done": "done", "answered": "answered"}.get(stop.reason, "not_done")
+            s.status = rules.task_status(stop.reason)
         else:
             s.status = ("fixed" if not s.remaining else "partial" if s.accepted else "not_fixed")
         self.files.step("stop", reason=stop.reason, detail=stop.detail, status=s.status)

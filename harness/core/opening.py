@@ -18,7 +18,10 @@ from sandbox.process import network_isolation
 from sandbox.worktree import RepoError, open_repo
 
 
-def _open(path: Path, say: Callable[[str], None]):
+def open_for_run(path: Path, say: Callable[[str], None]) -> tuple[git.Repo, list[str], Callable[[str], None]]:
+    """``(repo, messages, note)``: the repository at ``path`` and a ``note`` that both records a
+    message (in ``messages``) and says it (``say``). Raises :class:`UsageError` for a path that is
+    not a git repository with commits."""
     try:
         repo = open_repo(path)
     except RepoError as exc:
@@ -32,7 +35,7 @@ def _open(path: Path, say: Callable[[str], None]):
     return repo, messages, note
 
 
-def _python(root: Path, python: str | None) -> tuple[str, str, str]:
+def target_python(root: Path, python: str | None) -> tuple[str, str, str]:
     """``(interpreter, why it was chosen, "pytest X.Y")`` (:func:`choose_python`)."""
     try:
         found, why = choose_python(root, python)
@@ -42,7 +45,7 @@ def _python(root: Path, python: str | None) -> tuple[str, str, str]:
     return found, why, f"pytest {version}"
 
 
-def _check(config: RunConfig, repo: git.Repo, python: str, run_id: str,
+def check_static(config: RunConfig, repo: git.Repo, python: str, run_id: str,
            note: Callable[[str], None]) -> dict[str, EvaluatorCheck]:
     """The static evaluators' checks (:func:`check_evaluators`), a skipped one said loudly."""
     config.policy = replace(config.policy, git_dir=Path(repo.common_dir))  # as the session's
@@ -53,7 +56,8 @@ def _check(config: RunConfig, repo: git.Repo, python: str, run_id: str,
     return checks
 
 
-def _network_note(config: RunConfig, note: Callable[[str], None]) -> None:
+def sandbox_notes(config: RunConfig, note: Callable[[str], None]) -> None:
+    """Say loudly, through ``note``, what a weak sandbox does not hold (files, processes, network)."""
     if config.policy.mode() == "weak":
         note("WARNING: weak sandbox: bubblewrap is not in use, so tests can write outside the "
              "worktree and setsid children can outlive the run (apt-get install bubblewrap)")

@@ -29,6 +29,7 @@ class Baseline:
         collected: every test id, in run order.
         coverage: test id -> {absolute path: [lines]} (from the baseline run).
         duration: wall seconds of the baseline run.
+        reused: how many results were reused from an earlier run's baseline, not run again.
     """
 
     root: Path
@@ -36,6 +37,7 @@ class Baseline:
     collected: list[str]
     coverage: dict[str, dict[str, list[int]]]
     duration: float
+    reused: int = 0  # test results reused from an earlier run (harness.core.baseline_cache)
 
     @property
     def failing(self) -> list[str]:
@@ -125,9 +127,9 @@ class Outcome:
         seconds: wall seconds per stage. tests_run: tests executed.
         protection: which passing tests watch the changed lines (see :mod:`harness.core.evidence`);
             None when not computed (a candidate rejected before the tests ran).
-        complete: viable and fixing every failing test (chosen unless it is unprotected
-            and a protected complete fix turns up among the next few candidates).
-        plausible: for the chosen patch, how many plausible patches (fixing every failing
+        plausible: viable and fixing every failing test (chosen unless it is unprotected
+            and a protected plausible patch turns up among the next few candidates).
+        plausible_patches: for the chosen patch, how many plausible patches (fixing every failing
             test, breaking none) were compared; alternatives: the others' descriptions;
             window: what comparing cost (``candidates`` started after the first plausible
             patch was decided, ``ahead``: those after it already started then, ``seconds``
@@ -144,12 +146,17 @@ class Outcome:
     seconds: dict[str, float] = field(default_factory=dict)
     test_seconds: float = 0.0
     tests_run: int = 0
-    plausible: int = 0
+    plausible_patches: int = 0
     order: int = 0  # position in its batch's validation order
     alternatives: list[str] = field(default_factory=list)
     window: dict = field(default_factory=dict)  # the comparison window (chosen patch only)
     protection: Protection | None = None
-    complete: bool = False
+    plausible: bool = False
+
+    @property
+    def suspect(self) -> str:
+        """Why this plausible patch may only fool the tests ('' when no reason was found)."""
+        return self.protection.suspect if self.protection is not None else ""
 
     @property
     def unprotected(self) -> bool:
@@ -162,6 +169,6 @@ class Outcome:
                 "fixed": self.fixed, "broken": self.broken[:10], "tests_run": self.tests_run,
                 "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
                 **(self.protection.summary() if self.protection else {}),
-                **({"plausible_patches": self.plausible, "alternatives": self.alternatives}
-                   if self.plausible else {}),
+                **({"plausible_patches": self.plausible_patches, "alternatives": self.alternatives}
+                   if self.plausible_patches else {}),
                 **({"window": self.window} if self.window else {})}

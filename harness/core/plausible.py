@@ -28,15 +28,20 @@ NATURALNESS: dict[str, int] = {
     **dict.fromkeys(("compare_swap", "binop_swap", "bitop_swap", "boolop_swap", "augassign_swap",
                      "const_off_by_one", "range_arg_off_by_one", "index_off_by_one",
                      "slice_bound_off_by_one", "is_eq_swap", "bool_const_swap", "min_max",
-                     "any_all", "method_swap", "assign_swap", "regex_quantifier", "encoding_swap"), 0),
+                     "any_all", "method_swap", "assign_swap", "regex_quantifier", "encoding_swap",
+                     "default_arg_value"), 0),
     **dict.fromkeys(("replace_name", "swap_operands", "swap_commutative", "swap_call_args",
-                     "attr_swap", "const_cond_to_name", "const_to_attr", "name_to_self"), 1),
+                     "attr_swap", "const_cond_to_name", "const_to_attr", "name_to_self", "swap_index",
+                     "dict_key"), 1),
     **dict.fromkeys(("negate_condition", "negate_value", "unaryop_drop", "drop_operand",
                      "add_conjunct", "add_disjunct", "call_drop", "unwrap_call", "wrap_call",
                      "drop_term", "add_term", "name_to_slice", "call_arity", "wrap_bool",
-                     "add_default_arg", "unwrap_comprehension"), 2),
-    **dict.fromkeys(("guard_insert", "return_value"), 3),
-    **dict.fromkeys(("delete_statement", "insert_nearby_statement", "copy_renamed"), 4),
+                     "add_default_arg", "unwrap_comprehension", "name_arith", "slice_by_name",
+                     "sibling_arg", "raise_power", "restore_method", "assign_max_min"), 2),
+    **dict.fromkeys(("guard_insert", "return_value", "return_call", "return_compare",
+                     "return_nested_empty"), 3),
+    **dict.fromkeys(("delete_statement", "insert_nearby_statement", "copy_renamed",
+                     "restore_statement", "insert_append", "carry_forward"), 4),
 }
 
 
@@ -60,6 +65,7 @@ def choose(plausible: list) -> object:
     """The patch to accept among ``plausible`` outcomes (objects with ``.patch``, and
     optionally ``.unprotected`` and ``.protection`` from :mod:`harness.core.evidence`):
     protected before unprotected (some passing test executes the changed lines), then
+    not suspect before suspect (:mod:`harness.core.overfit`: no sign of fooling the tests), then
     the most natural (:func:`naturalness` without its character count), then the fewest
     baseline behaviours touched, then the earliest (the generator's best-ranked: its
     suspiciousness and operator priors know more than a character count, e.g. they put
@@ -71,7 +77,7 @@ def choose(plausible: list) -> object:
     def key(ip: tuple) -> tuple:
         i, o = ip
         prot = getattr(o, "protection", None)
-        return (bool(getattr(o, "unprotected", False)), naturalness(o.patch)[:3],
+        return (bool(getattr(o, "unprotected", False)), bool(getattr(o, "suspect", "")), naturalness(o.patch)[:3],
                 len(prot.tests) if prot is not None else 0, i)
 
     return min(enumerate(plausible), key=key)[1]

@@ -24,6 +24,7 @@ from typing import Protocol, runtime_checkable
 
 from harness.evaluators.verdict import Verdict
 from harness.core.context import Context
+from harness.core.records import StopReason
 from sandbox.patch import Patch
 
 
@@ -90,7 +91,7 @@ class GeneratorError(RuntimeError):
     """
 
     stop: bool = True
-    reason: str = "generator_error"
+    reason: str = StopReason.GENERATOR_ERROR
     usage: Usage | None = None
 
 

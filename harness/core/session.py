@@ -30,14 +30,17 @@ import git
 from harness.evaluators.command import CommandEvaluator
 from harness.evaluators.confirm import FORGED
 from harness.evaluators.pytest_runner import PytestEvaluator
+from harness.core.records import StopReason
 from harness.core.baseline import rerun_uncovered
+from harness.core.baseline_cache import BaselineCache
 from harness.core.config import RunConfig
-from harness.core.errors import UsageError, ended_by
+from harness.core.errors import UsageError
 from harness.core.loop import Loop
 from harness.core.protocols import Generator
 from harness.core.state import RunFiles, RunState, StateError, new_run_id
+from harness.core import stop as rules
 from harness.core.gates import EvaluatorCheck, build_gates
-from harness.core.opening import _check, _network_note, _open, _python
+from harness.core.opening import check_static, open_for_run, sandbox_notes, target_python
 from harness.core.outcome import Baseline, Gate, restrict
 from harness.core.validate import Validator
 from sandbox import integrity
@@ -95,15 +98,15 @@ class RunSession:
             UsageError: not a git repository, no commits, no interpreter or pytest, or an
                 evaluator that ``--lint``/``--types`` asks for cannot run.
         """
-        repo, messages, note = _open(path, say)
+        repo, messages, note = open_for_run(path, say)
         root = Path(repo.working_tree_dir)
-        python, why, tests_tool = _python(root, config.python)
-        _network_note(config, note)
+        python, why, tests_tool = target_python(root, config.python)
+        sandbox_notes(config, note)
         if repo.is_dirty(untracked_files=False):
             note(f"your working tree has uncommitted changes; loopwright works from HEAD "
                  f"({repo.head.commit.hexsha[:8]}) and leaves them untouched")
         run_id = run_id or new_run_id()
-        checks = _check(config, repo, python, run_id, note)  # before anything of the run exists
+        checks = check_static(config, repo, python, run_id, note)  # before anything of the run exists
         state = RunState(run_id, config.loop_name, str(root), repo.head.commit.hexsha,
                          branch=BRANCH_PREFIX + run_id, generator=generator_name, python=python,
                          settings=dict(config.settings))
@@ -125,10 +128,10 @@ class RunSession:
         Raises:
             UsageError: no such run, it already finished, or it is still running.
         """
-        repo, messages, note = _open(path, say)
+        repo, messages, note = open_for_run(path, say)
         root = Path(repo.working_tree_dir)
-        python, why, tests_tool = _python(root, config.python)
-        _network_note(config, note)
+        python, why, tests_tool = target_python(root, config.python)
+        sandbox_notes(config, note)
         try:
             files = RunFiles(root, run_id, create=False)
             state = files.load()
@@ -146,8 +149,8 @@ class RunSession:
                              f"start a new one with `{start_over}`")
         if not config.python and state.python and state.python != python:
             python, why = state.python, "the interpreter the run was started with"
-            tests_tool = _python(root, python)[2]
-        checks = _check(config, repo, python, run_id, note)
+            tests_tool = target_python(root, python)[2]
+        checks = check_static(config, repo, python, run_id, note)
         if not files.try_lock():  # kept from here on: the session's lock
             raise UsageError(f"run {run_id} is still running (its lock is held); wait for it or stop it")
         state.candidates_tried = files.evaluated()  # state.json may predate the last evaluations
@@ -225,13 +228,16 @@ class RunSession:
                 return saved
         self.say(f"baseline: running the test suite{' with coverage' if coverage else ''} in {self.worktree.path}")
         evaluator, limit = self.test_evaluator(), self.config.limits.max_wall_seconds or 3600
-        base = evaluator.run(self.worktree.path, coverage=coverage, default_timeout=self.config.timeouts.baseline,
-                             process_timeout=limit)
+        cache = BaselineCache(self.root, self.python, self.config.policy, repr(self.config.timeouts),
+                              use=not self.config.fresh, note=self.note) if coverage else None
+        kw = dict(coverage=coverage, default_timeout=self.config.timeouts.baseline, process_timeout=limit)
+        base = cache.run(evaluator, self.worktree.path, **kw) if cache else evaluator.run(self.worktree.path, **kw)
         uncovered = rerun_uncovered(evaluator, self.worktree.path, base, timeout=self.config.timeouts.baseline,
                                     process_timeout=limit) if coverage and not base.error else {}
+        cache and cache.save(base)  # for the next run (harness.core.baseline_cache)
         self.state.spent.test_seconds += self.evaluator.busy_seconds()
         baseline = Baseline(self.worktree.path, base.results, base.collected, base.coverage if coverage else {},
-                            base.duration)
+                            base.duration, cache.reused if cache else 0)
         self.files.step("baseline", tests=len(base.results), failing=baseline.failing,
                         seconds=round(base.duration, 3), error=base.error,
                         **({"uncovered": sorted(uncovered)} if uncovered else {}))
@@ -331,13 +337,19 @@ class RunSession:
             self.files.step("confirm", tests=len(must), seconds=round(time.monotonic() - t0, 3),
                             agrees=not problem)
             if problem.startswith(FORGED):  # the canaries: the patch lied about its verdict
-                s.status, s.stop_reason, s.stop_detail, s.remaining = "not_fixed", "verdict_forged", problem, \
+                s.status, s.stop_reason, s.stop_detail, s.remaining = "not_fixed", StopReason.VERDICT_FORGED, problem, \
                     list(s.baseline_failing)
-                return self.files.step("rejected", reason=problem, patches=[a["description"] for a in s.accepted])
+                return self.files.step("rejected", reason=problem, patches=[a.description for a in s.accepted])
             problem = problem and f"the confirmation run disagrees with validation: {problem}"
         if problem:
-            s.status, s.stop_reason, s.stop_detail = "error", "evaluator_fault", problem
-            self.note(f"evaluator fault: {problem}")
+            self.fault(problem)
+
+    def fault(self, problem: str) -> None:
+        """End the run in an evaluator fault (:func:`harness.core.stop.evaluator_fault`):
+        status ``error``, ``problem`` as the detail, said now and kept for the summary."""
+        stop = rules.evaluator_fault(problem)
+        self.state.status, self.state.stop_reason, self.state.stop_detail = "error", stop.reason, stop.detail
+        self.note(f"evaluator fault: {problem}")
 
     def elapsed(self) -> float:
         """Wall seconds of the run so far (earlier sessions included), rounded to ms."""
@@ -351,8 +363,8 @@ class RunSession:
         slots and (unless ``keep``) the worktree, save the state, release the lock."""
         s = self.state
         if exc is not None and s.status == "running":
-            s.status, s.stop_reason, detail = ended_by(exc)
-            s.stop_detail = s.stop_detail or detail[:500]
+            s.status, stop = rules.ended_by(exc)
+            s.stop_reason, s.stop_detail = stop.reason, s.stop_detail or stop.detail
         try:
             if self._validator is not None:
                 self._validator.close()
@@ -386,6 +398,3 @@ class RunSession:
         run_id = self.state.run_id
         return [w.path for w in list_worktrees(self.repo)
                 if w.path.name == run_id or w.path.name.startswith(run_id + ".")]
-
-
-_restrict = restrict  # the old name, for callers (tests) that import it from here

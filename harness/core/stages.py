@@ -15,11 +15,12 @@ from harness.evaluators.pytest_runner import TestRun
 from harness.evaluators.verdict import TestResult, passed_in
 from harness.core.evidence import describe, not_collected, protection
 from harness.core.outcome import Outcome
+from harness.core.overfit import OverfitChecks
 from sandbox.patch import Patch
 from sandbox.worktree import Worktree
 
 
-class CandidateStages:
+class CandidateStages(OverfitChecks):
     """The stages of one candidate's validation in a slot (a mixin of the validator)."""
 
     def _settle(self, slot: Worktree, out: Outcome, full: TestRun, rest: list[str],
@@ -153,12 +154,15 @@ class CandidateStages:
         if not self._gates(slot, patch, out, after_tests=True):
             return
         out.viable = True
-        out.accepted = out.complete = len(out.fixed) == len(failing)
+        out.accepted = out.plausible = len(out.fixed) == len(failing)
         if self.require_fix:
             out.protection = protection(self.index, set(self.baseline.passing) - self.flaky, changed)
-            out.accepted = out.complete and not out.protection.unprotected
+            out.accepted = out.plausible and not out.protection.unprotected
+            if out.plausible and not self._steady(slot, patch, out):  # harness/core/overfit.py
+                return
         after = [g.id for g in self.gates if g.after_tests]
         out.reason = (f"fixes {len(out.fixed)} of {len(failing)} failing tests, no regressions"
+                      + (f"; suspect: {out.suspect}" if out.suspect else "")
                       + ("; unprotected: no passing test executes the changed lines" if out.unprotected else
                          f"; {len(out.protection.tests)} passing test(s) execute the changed lines"
                          if out.protection else "")

@@ -17,11 +17,17 @@ import json
 import os
 import re
 import secrets
-import subprocess
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from harness.core.records import STATE_VERSION, AcceptedPatch, IterationRecord, Spent, TrajectoryStep
+from sandbox.gitcmd import git_common_dir
+
+if TYPE_CHECKING:
+    from harness.core.context import Attempt
 
 from sandbox.redact import redact
 
@@ -39,9 +45,7 @@ def new_run_id() -> str:
 
 @functools.lru_cache(maxsize=64)
 def _git_common_dir(repo_root: Path) -> Path:
-    out = subprocess.run(["git", "-C", str(repo_root), "rev-parse", "--git-common-dir"],
-                         capture_output=True, text=True, check=True).stdout.strip()
-    return (repo_root / out).resolve()
+    return git_common_dir(repo_root)
 
 
 def state_dir(repo_root: Path) -> Path:
@@ -62,24 +66,6 @@ def write_json_atomic(path: Path, data: dict) -> None:
 
 
 @dataclass
-class Budget:
-    """What a run has spent: tokens, USD (None = unknown price), wall seconds, and
-    ``test_seconds``: wall seconds during which at least one test process ran."""
-
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cost_usd: float | None = 0.0
-    wall_seconds: float = 0.0
-    test_seconds: float = 0.0
-    model_calls: int = 0
-
-    @property
-    def tokens(self) -> int:
-        """Input plus output tokens."""
-        return self.input_tokens + self.output_tokens
-
-
-@dataclass
 class RunState:
     """Everything needed to report on (and resume) a run; saved after every step.
 
@@ -93,9 +79,12 @@ class RunState:
         stop_reason: the stop rule that fired (or the error), with ``stop_detail`` in words.
         iteration: iterations completed. candidates_tried: patches evaluated.
         baseline_failing: failing test ids at baseline. remaining: failing now.
-        accepted: accepted patches: ``{"description", "diff", "fixed": [ids], "meta"}``.
-        history: per-iteration summaries ``{"iteration", "failing", "accepted"}``.
-        spent: the budgets used.
+        accepted: the accepted patches, in order (:class:`~harness.core.records.AcceptedPatch`).
+        history: one record per iteration (:class:`~harness.core.records.IterationRecord`).
+        spent: what the run used (:class:`~harness.core.records.Spent`).
+        started_at: Unix time of the start. notes: free remarks.
+        version: the shape of ``state.json`` (:data:`~harness.core.records.STATE_VERSION`;
+            a file without it is version 1).
         flagged: the static screen's reasons (:func:`harness.core.screen.flags`) against the
             accepted patches, ``"path:line: why: line"``; a flagged patch is never applied
             with ``--apply`` nor pushed by ``loopwright ci``.
@@ -118,13 +107,14 @@ class RunState:
     candidates_tried: int = 0
     baseline_failing: list[str] = field(default_factory=list)
     remaining: list[str] = field(default_factory=list)
-    accepted: list[dict] = field(default_factory=list)
-    history: list[dict] = field(default_factory=list)
-    spent: Budget = field(default_factory=Budget)
+    accepted: list[AcceptedPatch] = field(default_factory=list)
+    history: list[IterationRecord] = field(default_factory=list)
+    spent: Spent = field(default_factory=Spent)
     started_at: float = field(default_factory=time.time)
     notes: list[str] = field(default_factory=list)
     flagged: list[str] = field(default_factory=list)
     settings: dict = field(default_factory=dict)
+    version: int = STATE_VERSION
 
     @property
     def fixed_tests(self) -> list[str]:
@@ -132,8 +122,11 @@ class RunState:
         return sorted(set(self.baseline_failing) - set(self.remaining))
 
     def to_dict(self) -> dict:
-        """JSON-serialisable form."""
-        return asdict(self)
+        """JSON-serialisable form: the shape of ``state.json`` (see :mod:`harness.core.records`)."""
+        out = asdict(self)
+        out["accepted"] = [a.to_json() for a in self.accepted]
+        out["history"] = [h.to_json() for h in self.history]
+        return out
 
     def __setattr__(self, name: str, value) -> None:
         # stop_detail quotes process output (a test's message, stderr): redacted as it is set,
@@ -192,7 +185,7 @@ class RunFiles:
         with self.trajectory.open("a", encoding="utf-8") as fh:
             fh.write(json.dumps(rec, default=str) + "\n")
 
-    def steps(self) -> list[dict]:
+    def steps(self) -> list[TrajectoryStep]:
         """Every trajectory record so far (a line cut short by a crash is skipped)."""
         out = []
         if self.trajectory.exists():
@@ -205,7 +198,7 @@ class RunFiles:
                     out.append(rec)
         return out
 
-    def attempts(self) -> list:
+    def attempts(self) -> list[Attempt]:
         """Evaluated candidates from the trajectory, as :class:`harness.core.context.Attempt`."""
         from harness.core.context import Attempt
 

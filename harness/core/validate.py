@@ -30,11 +30,11 @@ from pathlib import Path
 from harness.evaluators.pytest_runner import PytestEvaluator, TimeoutPolicy
 from harness.evaluators.verdict import TestResult
 from harness.core.evidence import CoverageIndex, rank_key
-from harness.core.localize import is_protected
+from harness.core.localize import is_editable, is_protected
 from harness.core.outcome import Baseline, Gate, Outcome
 from harness.core.plausible import Window, choose
 from harness.core.screen import shadowing, top_names
-from harness.core.stages import CandidateStages, _changed_lines  # noqa: F401 (_changed_lines: its old home)
+from harness.core.stages import CandidateStages
 from sandbox.patch import Patch, PatchError
 from sandbox.worktree import GROWTH_BYTES, Worktree
 
@@ -62,9 +62,9 @@ class Validator(CandidateStages):
     Attributes:
         evaluator_errors: evaluations in a row where an evaluator could not run
             (the ``evaluator_error`` stop rule reads it); ``last_error`` says why.
-        fault: set when a worktree slot cannot run, without any patch, the tests the
-            baseline ran: an evaluator fault, not the candidates'. No candidate is
-            started after it (the ``evaluator_error`` stop rule fires with this text).
+        cannot_run: set when a worktree slot cannot run, without any patch, the tests the
+            baseline ran: the evaluator cannot run there, whatever the candidate. No candidate
+            is started after it (the ``evaluator_error`` stop rule fires with this text).
         partial_as_lead: viable partial fixes are kept in ``leads`` (best first) instead of
             being chosen; the loop sets it for generators that build on them.
         window: how many candidates (and for how long) are still validated after the
@@ -99,7 +99,7 @@ class Validator(CandidateStages):
         self.leads: list[Outcome] = []
         self.window = window or Window(fraction=None)
         self.last_error = ""
-        self.fault = ""
+        self.cannot_run = ""
         self._sound: set[Path] = set()  # slots seen running the failing tests without a patch
         self.flaky: set[str] = set()
         self.regressions: set[str] = set()
@@ -166,12 +166,13 @@ class Validator(CandidateStages):
             while pending and pending[0].done():
                 outcome = pending.pop(0).result()
                 order += 1
-                if outcome is not None and outcome.complete:
+                if outcome is not None and outcome.plausible:
                     outcome.order = order
                     plausible.append(outcome)
                     if budget is None:  # the candidates already started after it count too
                         t_first, ahead = time.monotonic(), len(pending)
-                        budget = max(0, self.window.budget(outcome.unprotected, len(self.slots)) - ahead)
+                        budget = max(0, self.window.budget(outcome.unprotected or bool(outcome.suspect),
+                                                                len(self.slots)) - ahead)
                 elif outcome is not None:
                     on_outcome(outcome)
                     if outcome.viable and self.partial_as_lead:
@@ -189,10 +190,10 @@ class Validator(CandidateStages):
         return best
 
     def _may_start(self, pending: list[Future], deadline: float, budget: int | None) -> bool:
-        """A slot is free, the lookahead and the comparison budget allow another, no fault."""
+        """A slot is free, the lookahead and the comparison budget allow another, the evaluator can run."""
         running = sum(not f.done() for f in pending)
         return (running < len(self.slots) and len(pending) < self.LOOKAHEAD * len(self.slots)
-                and (budget is None or budget > 0) and time.monotonic() < deadline and not self.fault)
+                and (budget is None or budget > 0) and time.monotonic() < deadline and not self.cannot_run)
 
     @staticmethod
     def _choose(plausible: list[Outcome], on_outcome: Callable[[Outcome], None], window: dict) -> Outcome:
@@ -201,7 +202,7 @@ class Validator(CandidateStages):
         chosen = choose(plausible)
         for o in plausible:
             o.accepted = o is chosen
-        chosen.plausible = len(plausible)
+        chosen.plausible_patches = len(plausible)
         chosen.alternatives = [o.patch.description for o in plausible if o is not chosen]
         chosen.window = window
         for o in plausible:
@@ -227,7 +228,7 @@ class Validator(CandidateStages):
                     wt.reset()
                 except PatchError:
                     pass
-            outcome.accepted, outcome.viable, outcome.complete, outcome.stage = False, False, False, "apply"
+            outcome.accepted, outcome.viable, outcome.plausible, outcome.stage = False, False, False, "apply"
             outcome.reason = f"could not be accepted: {exc}"
             return False
         self.leads = []  # built on the code before this patch
@@ -237,13 +238,13 @@ class Validator(CandidateStages):
         return True
 
     def _evaluate(self, patch: Patch, deadline: float) -> Outcome | None:
-        if time.monotonic() >= deadline or self.fault:
+        if time.monotonic() >= deadline or self.cannot_run:
             return None
         bad = [f for f in patch.files if is_protected(f, self.protected)]
         if bad:
             return Outcome(patch, False, f"touches protected path {bad[0]} (tests and test "
                            "configuration may not be edited)", "policy")
-        outside = [f for f in patch.files if not is_protected(f, self.editable)]
+        outside = [f for f in patch.files if not is_editable(f, self.editable)]
         if outside:
             return Outcome(patch, False, f"touches {outside[0]}, outside the editable paths "
                            f"({', '.join(self.editable)})", "policy")
@@ -279,7 +280,7 @@ class Validator(CandidateStages):
             self._screen_and_full(slot, patch, out)
             grown = slot.growth(GROWTH_BYTES)
             if grown > GROWTH_BYTES:
-                out.viable = out.complete = False
+                out.viable = out.plausible = False
                 out.stage = "limit"
                 out.reason = (f"worktree growth limit exceeded: its runs wrote more than "
                               f"{GROWTH_BYTES // 2**20} MiB into the worktree (limit per candidate)")
@@ -288,7 +289,7 @@ class Validator(CandidateStages):
             try:
                 slot.reset()  # by git: the files code under test left are not written back
             except PatchError as exc:
-                out.viable, out.complete, out.stage = False, False, "error"
+                out.viable, out.plausible, out.stage = False, False, "error"
                 out.reason = f"the slot could not be reset: {exc}"
             out.seconds["reset"] = time.monotonic() - t1
         if out.stage == "error" and out.seconds.keys() & {"probe", "screen", "full"}:
@@ -297,9 +298,9 @@ class Validator(CandidateStages):
 
     def _check_slot(self, slot: Worktree) -> None:
         """After a test run that failed to start: can this slot, without the patch, run the
-        failing tests the baseline ran? If not, the evaluator is at fault (set ``fault``)."""
+        failing tests the baseline ran? If not, the evaluator cannot run there (set ``cannot_run``)."""
         path = Path(slot.path)
-        if path in self._sound or self.fault:
+        if path in self._sound or self.cannot_run:
             return
         ids = self.baseline.failing or self.baseline.collected[:1]
         run = self.evaluator.run(path, select=ids, paths=sorted({t.split("::", 1)[0] for t in ids}),
@@ -308,7 +309,7 @@ class Validator(CandidateStages):
             self._sound.add(path)
         else:
             with self._lock:
-                self.fault = ("a worktree slot cannot run, without any patch, the tests the "
+                self.cannot_run = ("a worktree slot cannot run, without any patch, the tests the "
                               f"baseline ran: {run.error}")
 
     def _names(self) -> tuple[frozenset[str], set[str]]:

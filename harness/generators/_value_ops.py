@@ -238,7 +238,7 @@ def encoding_swap(cx: Any, node: ast.Constant, out: list) -> None:
         return
     try:
         info = codecs.lookup(node.value)
-    except LookupError:
+    except (LookupError, UnicodeError):  # not a codec name; a lone surrogate cannot even be looked up
         return
     if not getattr(info, "_is_text_encoding", True):
         return  # 'hex', 'zip', 'rot13': codecs, but no text encodings

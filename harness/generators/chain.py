@@ -2,13 +2,13 @@
 
 ``templates,anthropic:MODEL`` runs the free offline repairer until it has no
 candidate left (or has had ``escalate_after`` iterations), then hands the task
-to the model. Routing by cost is part of the loop (DESIGN.md, Generators).
+to the model. Routing by cost is part of the loop (``docs/design.md``, Generators).
 """
 
 from __future__ import annotations
 
 from harness.core.context import Context
-from harness.generators.base import Generator, Proposal, Usage
+from harness.core.protocols import Generator, Proposal, Usage
 
 
 class ChainGenerator(Generator):

@@ -27,7 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from harness.core.context import Context
-from harness.generators.base import Generator, Proposal, Usage
+from harness.core.protocols import Generator, Proposal, Usage
 from harness.generators.edits import EditError, parse_edits
 from harness.generators.edits_apply import apply_edits
 from harness.generators.llm_call import ModelCall, clean_text

@@ -16,7 +16,8 @@ from collections.abc import Callable, Mapping
 
 import tenacity
 
-from harness.generators.base import BudgetExceeded, GeneratorError, Usage
+from harness.core.protocols import BudgetExceeded, GeneratorError, Usage
+from harness.core.stop import out_of_time, time_is_up
 from harness.generators.pricing import Price, cost_usd
 from harness.generators.retrying import RetryPolicy, TransientError, deadline_fired, parse_retry_after, retrying
 from harness.generators.tokens import TokenCounter
@@ -82,11 +83,12 @@ class ModelCall:
         def attempt() -> dict:
             timeout = self.timeout
             if deadline is not None:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise BudgetExceeded("max_wall_seconds", f"{self.name}: the run's time budget "
-                                         f"ran out before the model answered ({_since(start)})")
-                timeout = min(timeout, left)
+                now = time.monotonic()
+                stop = out_of_time(deadline, f"{self.name}: the run's time budget ran out before the "
+                                   f"model answered ({_since(start)})", now)
+                if stop:
+                    raise BudgetExceeded(stop.reason, stop.detail)
+                timeout = min(timeout, deadline - now)
             return self._complete(request, timeout)
 
         left = None if deadline is None else deadline - start
@@ -95,10 +97,11 @@ class ModelCall:
             response = policy(attempt)
         except TransientError as exc:
             attempts = policy.statistics.get("attempt_number", 1)
-            if deadline_fired(policy):
-                raise BudgetExceeded("max_wall_seconds", f"{self.name}: no time left for another "
-                                     f"attempt within the run's time budget after {attempts} "
-                                     f"attempt(s) over {_since(start)}; last error: {exc}") from exc
+            if deadline_fired(policy):  # the retry policy saw the deadline (harness.core.stop says its name)
+                stop = time_is_up(f"{self.name}: no time left for another attempt within the "
+                                  f"run's time budget after {attempts} attempt(s) over {_since(start)}; "
+                                  f"last error: {exc}")
+                raise BudgetExceeded(stop.reason, stop.detail) from exc
             raise GeneratorError(
                 f"{self.name}: gave up after {attempts} attempts over {_since(start)}: "
                 f"last error: {exc}. The service may be overloaded or down; try again later "
@@ -149,12 +152,13 @@ class ModelCall:
                 close()
                 return "".join(parts), counted, (
                     f"the server kept sending past max_tokens={limit}; stopped reading at {counted} tokens")
-            if self._deadline is not None and time.monotonic() > self._deadline:
+            stop = out_of_time(self._deadline, f"{self.name}: the run's time budget ran out while the "
+                               f"reply was streaming ({counted} tokens read)")
+            if stop:
                 close()
                 tin = self.tokens.count_messages(request["system"], request["messages"])
                 used = Usage(tin, counted, cost_usd(self.model, tin, counted, self.prices), 0.0, 1)
-                raise BudgetExceeded("max_wall_seconds", f"{self.name}: the run's time budget ran "
-                                     f"out while the reply was streaming ({counted} tokens read)", used)
+                raise BudgetExceeded(stop.reason, stop.detail, used)
         return "".join(parts), counted, ""
 
     def _usage(self, response: dict) -> Usage:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterable
 
-from harness.generators import _mutation_ops, _reach_ops, _stmt_ops, _value_ops
+from harness.generators import _insert_ops, _mutation_ops, _reach_ops, _stmt_ops, _synth_ops, _value_ops
 from harness.generators._edit_text import Cand
 from harness.generators._index import Index
 from harness.generators.mutant import Mutant
@@ -55,13 +55,21 @@ OPERATOR_PRIORS: dict[str, float] = {
     # lookup default (`pop(k, None)`) before call_arity's added variable
     "add_default_arg": 0.35, "wrap_bool": 0.20, "regex_quantifier": 0.20, "const_to_attr": 0.15,
     "name_to_self": 0.15, "encoding_swap": 0.20, "unwrap_comprehension": 0.12,
+    # _synth_ops and _insert_ops (issue 21): edits built from two in-scope things, result
+    # shapes, and whole statements the code implies; one candidate per site first
+    "return_call": 0.30, "return_nested_empty": 0.25, "dict_key": 0.22, "restore_method": 0.22,
+    "swap_index": 0.20, "sibling_arg": 0.18, "default_arg_value": 0.15, "assign_max_min": 0.15,
+    "return_compare": 0.15, "restore_statement": 0.14, "insert_append": 0.12, "carry_forward": 0.12,
+    "name_arith": 0.10, "slice_by_name": 0.10, "raise_power": 0.07,
 }
 
 #: the operator modules' dispatchers: ``f(cx, statement)`` and ``f(cx, expression)`` -> candidates.
-_STMT_OPS = (_stmt_ops.stmt_mutants, _reach_ops.stmt_mutants, _value_ops.stmt_mutants)
-_EXPR_OPS = (_mutation_ops.expr_mutants, _reach_ops.expr_mutants, _value_ops.expr_mutants)
+_STMT_OPS = (_stmt_ops.stmt_mutants, _reach_ops.stmt_mutants, _value_ops.stmt_mutants,
+             _synth_ops.stmt_mutants, _insert_ops.stmt_mutants)
+_EXPR_OPS = (_mutation_ops.expr_mutants, _reach_ops.expr_mutants, _value_ops.expr_mutants,
+             _synth_ops.expr_mutants)
 #: operators whose edits always parse: their parse check is skipped.
-_SAFE = _reach_ops.SAFE | _value_ops.SAFE
+_SAFE = _reach_ops.SAFE | _value_ops.SAFE | _synth_ops.SAFE
 
 #: at most this many mutants per asked line (highest prior first).
 MAX_PER_LINE = 60

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
-from harness.generators.base import GeneratorError
+from harness.core.protocols import GeneratorError
 from harness.generators.llm import LLMGenerator
 from harness.generators.retrying import TransientError
 

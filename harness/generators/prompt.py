@@ -96,11 +96,27 @@ def _common(context: Context, tokens: TokenCounter, budget: int) -> dict:
     return {
         "task": _task(context),
         "conventions": _clip_tokens(context.conventions.strip(), tokens, budget // 4),
-        "lessons": [ln.strip() for ln in context.lessons if ln.strip()][:10],
+        "lessons": _within([ln.strip() for ln in context.lessons if ln.strip()][:10], tokens, budget // 8),
         "attempts": [
             {"description": a.description, "reason": _clip(stable_text(a.reason, context.root), 600)} for a in rejected
         ],
+        # what earlier runs already tried and rejected for these tests on this code (harness.core.memory)
+        "remembered": _within([{"description": r.description or "a patch", "reason": _clip(r.reason, 300),
+                                "diff": _clip(r.diff.rstrip(), 1500)} for r in context.remembered[:20]],
+                              tokens, budget // 8),
     }
+
+
+def _within(items: list, tokens: TokenCounter, limit: int) -> list:
+    """The first ``items`` (strings, or dicts of strings) whose text fits ``limit`` tokens together."""
+    out, used = [], 0
+    for item in items:
+        n = tokens.count(item if isinstance(item, str) else "\n".join(map(str, item.values())))
+        if used + n > limit:
+            break
+        out.append(item)
+        used += n
+    return out
 
 
 def _shown(context: Context, snippets: list[Snippet]) -> dict:

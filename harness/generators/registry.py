@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the model stack (tenacity, the prompts) loads only when a model generator is built
-    from harness.generators.base import Generator
+    from harness.core.protocols import Generator
     from harness.generators.llm import LLMGenerator
 
 #: provider -> (module, class); imported on use (the SDKs take seconds to import).

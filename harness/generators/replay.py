@@ -23,7 +23,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from harness.generators.base import GeneratorError
+from harness.core.protocols import GeneratorError
 from harness.generators.llm import LLMGenerator
 
 _truncated: set[Path] = set()  # cassettes this process has started writing

@@ -28,13 +28,13 @@ import fnmatch
 import functools
 import os
 import re
-import subprocess
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from harness.generators.replies import SECRET_PATTERNS
 from harness.generators.tokens import estimate_tokens
+from sandbox.gitcmd import listed_files
 
 #: Directory names never listed (caches, virtual environments, build output, VCS).
 SKIP_DIRS = frozenset({
@@ -123,14 +123,8 @@ def list_files(root: Path) -> list[str]:
     files that no longer exist.
     """
     root = Path(root)
-    try:
-        out = subprocess.run(
-            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-            cwd=root, capture_output=True, timeout=30, check=True,
-        ).stdout.decode("utf-8", "replace")
-        paths: Iterable[str] = (p for p in out.split("\0") if p)
-    except (OSError, subprocess.SubprocessError):
-        paths = _walk(root)
+    listed = listed_files(root)  # through sandbox.gitcmd: the worktree's .git may be redirected
+    paths: Iterable[str] = _walk(root) if listed is None else listed
     keep = {p for p in paths if _listed(p) and (root / p).is_file()}
     return sorted(keep)
 

@@ -30,7 +30,7 @@ import re
 from pathlib import Path
 
 from harness.core.context import Context
-from harness.generators.base import Generator, Proposal
+from harness.core.protocols import Generator, Proposal
 from harness.generators.mutations import OPERATOR_PRIORS, mutants_at
 from harness.core.localize import is_protected
 from sandbox.patch import Patch, PatchError

@@ -27,21 +27,22 @@ from harness.core.errors import EXIT_BAD_INPUT, EXIT_NOT_FIXED, EXIT_OK, UsageEr
 from harness.core.loop import LoopEvent
 from harness.core.protocols import Generator
 from harness.core.session import RunSession
-from harness.core.stop import StopLimits, usd
+from harness.core.records import AcceptedPatch, StopReason
+from harness.core.stop import evaluator_fault, is_fault, usd
 from harness.core.lessons import append_lesson, operator_priors, read_lessons
+from harness.core.lesson_records import lesson_texts, prior_records, read_records, record_lesson
+from harness.core.memory import CandidateMemory
 from harness.core.state import RunState
 from harness.core.outcome import Baseline, Outcome
 from harness.core.screen import flags
+from loops.spec import Limits
 from sandbox.patch import Patch, PatchError
 from sandbox.process import SandboxPolicy
 from sandbox.redact import redact, redact_all
 from sandbox.process import run as run_process
 
-#: ``fix``'s options are the run configuration (the name older callers use).
-FixOptions = RunConfig
-
 __all__ = ["DEFAULT_POLICY", "DEFAULT_PROTECTED", "EXIT_BAD_INPUT", "EXIT_NOT_FIXED", "EXIT_OK",
-           "FixOptions", "FixResult", "UsageError", "fix", "resume"]
+           "FixResult", "UsageError", "fix", "resume"]
 
 
 @dataclass
@@ -68,18 +69,26 @@ class FixResult:
     python: str = ""
     python_why: str = ""
     evaluators: dict[str, str] = field(default_factory=dict)
+    skipped_remembered: int = 0  # candidates skipped because an earlier run rejected them
+    baseline_reused: int = 0  # baseline test results reused from an earlier run
 
     @property
     def protected_by_tests(self) -> int | None:
         """Fewest passing tests executing the lines of an accepted patch (None: no patch,
         or patches validated before this was measured)."""
-        counts = [a["protected_by_tests"] for a in self.state.accepted if "protected_by_tests" in a]
+        counts = [a.protected_by_tests for a in self.state.accepted if a.protected_by_tests is not None]
         return min(counts) if counts else None
 
     @property
     def unprotected(self) -> bool:
         """An accepted patch changes lines that no test passing at the start executes."""
-        return any(a.get("unprotected") for a in self.state.accepted)
+        return any(a.unprotected for a in self.state.accepted)
+
+    @property
+    def suspect(self) -> str:
+        """Why an accepted patch may only fool the tests (:mod:`harness.core.overfit`; '' when
+        no check found a reason): reported as ``fixed (suspect: REASON)``."""
+        return next((a.suspect for a in self.state.accepted if a.suspect), "")
 
     def to_json(self) -> dict:
         """The ``--json`` summary (documented in README); process output in it (``stop_detail``,
@@ -93,14 +102,15 @@ class FixResult:
                 "candidates_tried": s.candidates_tried, "iterations": s.iteration,
                 "cost_usd": s.spent.cost_usd, "tokens": s.spent.tokens,
                 "protected_by_tests": self.protected_by_tests, "unprotected": self.unprotected,
-                "flaky_tests": self.flaky, "failure_reasons": {t: self.reasons.get(t, "") for t in s.remaining},
+                "suspect": self.suspect, "flaky_tests": self.flaky, "failure_reasons": {t: self.reasons.get(t, "") for t in s.remaining},
                 "messages": self.messages, "exit_code": self.exit_code, "sandbox": self.sandbox,
                 "cost_budget": self.cost_budget, "python": self.python, "python_why": self.python_why,
-                "evaluators": self.evaluators, "flagged": s.flagged,
+                "evaluators": self.evaluators, "skipped_remembered": self.skipped_remembered,
+                "baseline_reused": self.baseline_reused, "flagged": s.flagged,
                 # per accepted patch: how many plausible patches it was chosen among
-                "plausible_patches": sum(a.get("plausible_patches", 0) for a in s.accepted),
-                "chosen": [a["description"] for a in s.accepted],
-                "alternatives": [x for a in s.accepted for x in a.get("alternatives", [])]}),
+                "plausible_patches": sum(a.plausible_patches for a in s.accepted),
+                "chosen": [a.description for a in s.accepted],
+                "alternatives": [x for a in s.accepted for x in a.alternatives]}),
                 "patch": self.patch}  # the validated text itself, as committed
 
 
@@ -109,10 +119,10 @@ def error_json(message: str, exit_code: int = EXIT_BAD_INPUT) -> dict:
     :meth:`FixResult.to_json`, null where unknown, plus ``error``."""
     keys = ("run_id", "stop_reason", "stop_detail", "fixed_tests", "remaining_failures", "patch",
             "patch_path", "branch", "wall_seconds", "test_seconds", "candidates_tried", "iterations",
-            "cost_usd", "tokens", "protected_by_tests", "unprotected", "flaky_tests", "failure_reasons",
+            "cost_usd", "tokens", "protected_by_tests", "unprotected", "suspect", "flaky_tests", "failure_reasons",
             "sandbox", "plausible_patches", "chosen", "alternatives", "cost_budget", "python", "python_why",
-            "evaluators", "flagged")
-    return {**dict.fromkeys(keys), "status": "error", "stop_reason": "error", "stop_detail": message,
+            "evaluators", "skipped_remembered", "baseline_reused", "flagged")
+    return {**dict.fromkeys(keys), "status": "error", "stop_reason": StopReason.ERROR, "stop_detail": message,
             "error": message, "messages": [], "exit_code": exit_code}
 
 
@@ -133,7 +143,7 @@ def fix(path: Path, generator: Generator, options: RunConfig,
         return result
 
 
-def cost_budget(generator: Generator, limits: StopLimits, note: Callable[[str], None]) -> str:
+def cost_budget(generator: Generator, limits: Limits, note: Callable[[str], None]) -> str:
     """Whether ``--max-cost`` can hold: ``none`` (not set), ``enforced``, or ``unenforceable``
     (a model's price is unknown, so its calls cost "unknown" USD); the last is said via ``note``
     at the start of the run. loopwright warns rather than refuses: tokens and time still bound
@@ -181,11 +191,13 @@ def _fix(run: RunSession, generator: Generator, on_event, attempts: list) -> Fix
     baseline = run.test_baseline(coverage=True)
     state = run.state
     if not baseline.failing:
-        state.status, state.stop_reason = "nothing_to_fix", "all_tests_pass"
+        state.status, state.stop_reason = "nothing_to_fix", StopReason.ALL_TESTS_PASS
         state.stop_detail = ("the tests named by --tests pass: nothing to fix" if run.config.tests
                              else f"all {len(baseline.results)} tests pass: nothing to fix")
         run.verify(baseline)
-        return _finish(run)
+        result = _finish(run)
+        result.baseline_reused = baseline.reused
+        return result
     # an import failure that only the worktree has is the environment's, not a bug to mutate away
     differs = worktree_only_failures(run.test_evaluator(), run.repo, baseline, run.config.policy.mode() == "strong")
     missing = differs or _missing_dependency(run.root, baseline, run.python, run.config.policy)
@@ -198,14 +210,26 @@ def _fix(run: RunSession, generator: Generator, on_event, attempts: list) -> Fix
     from harness.generators.mutations import OPERATOR_PRIORS  # priors are the templates' own
 
     lessons = read_lessons(run.root)
-    loop = run.loop(generator, on_event, lessons=[_lesson_text(rec) for rec in lessons[-20:]],
-                    operator_priors=operator_priors(lessons, OPERATOR_PRIORS), attempts=list(attempts))
+    messages = {t: baseline.results[t].message for t in baseline.failing}  # before fixes overwrite them
+    memory = CandidateMemory(run.root, state.run_id, use=not run.config.fresh)
+    loop = run.loop(generator, on_event, lessons=lesson_texts(run.root, baseline, lessons),
+                    operator_priors=operator_priors(prior_records(lessons, read_records(run.root)), OPERATOR_PRIORS),
+                    attempts=list(attempts), memory=memory)
     state.spent.wall_seconds = run.elapsed()
-    loop.run()
+    try:
+        loop.run()
+    finally:
+        memory.close()
+    if memory.skipped:
+        run.note(f"skipped {memory.skipped} candidates a previous run rejected (--fresh evaluates them again)")
     run.verify(baseline, validator.flaky)
     # the confirmation run's processes are test time too (wall_seconds, set at the finish, has them)
     state.spent.test_seconds = round(loop.test_seconds_before + validator.evaluator.busy_seconds(), 3)
     result = _finish(run)
+    if state.accepted:
+        record_lesson(run.root, run.worktree.path, state, messages, [a for a in loop.attempts if not a.accepted],
+                      run.config.apply or run.config.lessons)
+    result.skipped_remembered, result.baseline_reused = memory.skipped, baseline.reused
     if not state.candidates_tried and state.status != "fixed" and (why := why_no_candidates(baseline)):
         result.messages.append(f"no candidate was generated: {why}")
     result.flaky = sorted(validator.flaky)
@@ -213,12 +237,15 @@ def _fix(run: RunSession, generator: Generator, on_event, attempts: list) -> Fix
     for t in result.flaky:
         result.messages.append(f"flaky test: {t} failed with a candidate and passed when re-run alone; "
                                "it was left out of the regression checks")
+    if result.suspect:
+        result.messages.append(f"fixed (suspect: {result.suspect}): the tests pass, but the patch may only "
+                               "fool them; review it, or add a test for the behaviour it changes")
     if result.unprotected:
-        result.messages.append(unprotected_warning(sum(bool(a.get("unprotected")) for a in state.accepted)))
+        result.messages.append(unprotected_warning(sum(bool(a.unprotected) for a in state.accepted)))
     return result
 
 
-def _replay(run: RunSession, validator, worktree, n: int, accepted: dict) -> None:
+def _replay(run: RunSession, validator, worktree, n: int, accepted: AcceptedPatch) -> None:
     """Accept again patch ``n`` of a resumed run's ``state.json``.
 
     Raises:
@@ -226,8 +253,8 @@ def _replay(run: RunSession, validator, worktree, n: int, accepted: dict) -> Non
             ``state.json``): exit 2 with one line, never a traceback.
     """
     try:
-        patch = Patch.from_diff(str(accepted["diff"]), str(accepted.get("description", "")), accepted.get("meta"))
-        ok = validator.accept(Outcome(patch, True, "", "full", fixed=list(accepted.get("fixed", []))), worktree)
+        patch = Patch.from_diff(accepted.diff, accepted.description, accepted.meta)
+        ok = validator.accept(Outcome(patch, True, "", "full", fixed=list(accepted.fixed)), worktree)
         problem = "" if ok else "it does not apply to the base commit"
     except (PatchError, KeyError, TypeError, AttributeError) as exc:
         problem = str(exc) or type(exc).__name__
@@ -245,17 +272,17 @@ def _finish(run: RunSession) -> FixResult:
     run.slots = []
     patch = ""
     _flag(run)
-    if state.accepted and state.stop_reason not in ("evaluator_fault", "verdict_forged"):
+    if state.accepted and not is_fault(state.stop_reason):
         fixed = state.fixed_tests
         try:  # from the tree of validated texts, checked blob by blob (sandbox/worktree.py)
             run.worktree.commit(f"loopwright: fix {len(fixed)} failing test(s)\n\n"
-                                + "\n".join(f"- {a['description']}" for a in state.accepted)
+                                + "\n".join(f"- {a.description}" for a in state.accepted)
                                 + f"\n\nrun {state.run_id}; fixed:\n" + "\n".join(f"  {t}" for t in fixed),
-                                sorted({f for a in state.accepted for f in a["files"]}))
+                                sorted({f for a in state.accepted for f in a.files}))
             patch = run.write_patch()
         except PatchError as exc:
-            state.status, state.stop_reason = "error", "evaluator_fault"
-            state.stop_detail = f"the commit is not what was validated: {exc}"
+            stop = evaluator_fault(f"the commit is not what was validated: {exc}")
+            state.status, state.stop_reason, state.stop_detail = "error", stop.reason, stop.detail
             run.note(state.stop_detail)
     state.spent.wall_seconds = run.elapsed()
     if state.accepted:  # a run that changed nothing taught nothing worth a lesson
@@ -276,9 +303,9 @@ def _flag(run: RunSession) -> None:
     reasons go to ``state.flagged`` and a ``flagged`` trajectory step, and a ``fixed`` run
     becomes ``flagged`` (exit 1: fixed, but for a human to read before it is used)."""
     state = run.state
-    if not state.accepted or state.stop_reason in ("evaluator_fault", "verdict_forged"):
+    if not state.accepted or is_fault(state.stop_reason):
         return
-    state.flagged = [f for a in state.accepted for f in flags(Patch.from_diff(a["diff"]))]
+    state.flagged = [f for a in state.accepted for f in flags(Patch.from_diff(a.diff))]
     if state.flagged:
         run.files.step("flagged", reasons=state.flagged)
         run.messages.append(f"fixed (flagged): the patch reaches into what judges it — {state.flagged[0]}"
@@ -344,25 +371,22 @@ def _explain_baseline(baseline: Baseline, note: Callable[[str], None]) -> None:
 
 def _lesson(repo_root: Path, state: RunState, to_tree: bool) -> None:
     sig_tests = state.baseline_failing[:10]
-    ops = [a["meta"].get("operator") for a in state.accepted if a.get("meta", {}).get("operator")]
+    ops = [a.meta.get("operator") for a in state.accepted if a.meta.get("operator")]
     lines = [f"status: {state.status} ({state.stop_reason}: {state.stop_detail})",
              f"tests: {', '.join(sig_tests)}"]
     for a in state.accepted:
-        meta = a.get("meta", {})
+        meta = a.meta
         where = f" at {meta['path']}:{meta['line']}" if meta.get("path") else ""
-        lines.append(f"fixed {len(a['fixed'])} test(s) with `{meta.get('operator', meta.get('generator', 'patch'))}`"
-                     f"{where}: {a['description']}"
+        lines.append(f"fixed {len(a.fixed)} test(s) with `{meta.get('operator', meta.get('generator', 'patch'))}`"
+                     f"{where}: {a.description}"
                      + (" (unprotected: no passing test executes the changed lines; review it)"
-                        if a.get("unprotected") else ""))
+                        if a.unprotected else "")
+                     + (f" (suspect: {a.suspect})" if a.suspect else ""))
     if not state.accepted:
         lines.append(f"{state.candidates_tried} candidates tried, none accepted")
     append_lesson(repo_root, state, f"{time.strftime('%Y-%m-%d')} run {state.run_id} — {state.status}",
                   lines, {"run": state.run_id, "outcome": "fixed" if state.status == "fixed" else state.status,
                           "tests": sig_tests, "operators": ops,
-                          "files": sorted({a["meta"].get("path", "") for a in state.accepted} - {""})},
+                          "files": sorted({a.meta.get("path", "") for a in state.accepted} - {""})},
                   to_tree)
 
-
-def _lesson_text(rec: dict) -> str:
-    ops = ", ".join(rec.get("operators", [])) or "none"
-    return f"{rec.get('outcome')}: tests {', '.join(rec.get('tests', [])[:3])}; operators {ops}; files {', '.join(rec.get('files', []))}"

@@ -71,8 +71,8 @@ def continue_instruction(path: Path, run_id: str, task: Task, generator: Generat
 def _earlier(files: RunFiles, state: RunState) -> list[Attempt]:
     """What earlier sessions of the run told the generator, for its context: the approved
     checkpoints (still on the branch) and the developer's rejections with their reasons."""
-    out = [Attempt(Patch.from_diff(a["diff"], a["description"]).digest, a["description"], True,
-                   "accepted and applied: approved by the developer before the run was resumed", a["diff"])
+    out = [Attempt(Patch.from_diff(a.diff, a.description).digest, a.description, True,
+                   "accepted and applied: approved by the developer before the run was resumed", a.diff)
            for a in state.accepted]
     diffs = {st["patch"]["digest"]: st["patch"] for st in files.steps()
              if st.get("action") == "evaluate" and "patch" in st}

@@ -30,7 +30,7 @@ import yaml
 
 from harness.core.config import RunConfig
 from harness.core.errors import UsageError
-from harness.generators.base import Generator
+from harness.core.protocols import Generator
 from harness.work.github import GitHub, GitHubError
 from harness.work.instruct import InstructResult, TaskOutcome, carry_out
 from harness.core.loop import LoopEvent

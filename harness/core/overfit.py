@@ -1,0 +1,250 @@
+"""Overfit checks on a plausible patch: is "fixed" only fooling weak tests? (issue 21)
+
+A plausible patch makes the failing tests pass and breaks no passing test; some do it by
+making code dead, dropping a recursion, or special-casing the failing test's input. Before
+a plausible patch is accepted, the tests that watch it (the passing tests that execute its
+changed lines) run once with line coverage, joined by a few of the failing tests it fixes,
+then :data:`RERUNS` more times without it:
+
+- a test that fails in any re-run makes the patch *flaky*: it is rejected (a passing test
+  that fails 2 runs in 8 after a patch is a regression the single full run missed);
+- a line the watching passing tests executed at baseline that none of them executes now
+  (lines renumbered through the diff; the changed lines themselves aside) makes the patch
+  *suspect*: it changed what the passing tests do, which they do not check;
+- a function the fixed tests ran at baseline that no re-run test enters any more is
+  suspect: the failing tests reached it only through the edited call;
+- a recursive call removed from its function (the recursion replaced by a trivial
+  expression of its argument), or a comparison with a literal of a failing test's source
+  added (``if n == 13: return 1``, the "hard-coded test case" of Zhong et al.'s EvilGenie
+  benchmark of reward hacking), is suspect, read from the diff alone.
+
+A suspect patch stays plausible: :func:`harness.core.plausible.choose` prefers any other,
+and when it is the only one it is reported as ``fixed (suspect: REASON)``. The reason is
+kept on the patch's :class:`harness.core.evidence.Protection`. Not done here: a
+differential run of plausible patches against each other on the passing tests' inputs.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import re
+from pathlib import Path
+
+from harness.evaluators.verdict import passed_in
+from harness.core.evidence import IMPORT_CONTEXT
+from harness.core.outcome import Outcome
+from sandbox.patch import Patch
+from sandbox.worktree import Worktree
+
+#: re-runs of the watching tests that judge flakiness, after the one with coverage.
+RERUNS = 3
+#: the fixed tests joining the coverage run (the fastest at baseline): their coverage shows a
+#: function they no longer reach; all of them would cost as much as the full stage (tabulate:
+#: 50 fixed tests, 21 s of re-runs against 21 s for the full suite).
+FIXED_SAMPLE = 3
+#: a literal compared with in an added line: a number or a short string.
+_COMPARED = re.compile(r"(?:==|!=|\bin\b|\bis\b)\s*(-?\d+(?:\.\d+)?\b|'[^'\n]{1,40}'|\"[^\"\n]{1,40}\")"
+                       r"|(-?\d+(?:\.\d+)?|'[^'\n]{1,40}'|\"[^\"\n]{1,40}\")\s*(?:==|!=)")
+
+
+class OverfitChecks:
+    """The re-runs and overfit checks of a plausible patch (a mixin of the validator: reads
+    ``evaluator``, ``index``, ``baseline``, ``flaky`` and the stages' ``_run``/``_limits``)."""
+
+    def _steady(self, slot: Worktree, patch: Patch, out: Outcome) -> bool:
+        """Run the passing tests watching ``patch`` once with coverage (joined by
+        :data:`FIXED_SAMPLE` of the tests it fixes), then :data:`RERUNS` times without, and record on
+        ``out.protection.suspect`` why the patch may only fool the tests (empty: no reason).
+        Returns False, with ``out`` rejected (stage ``flaky``), when a test fails in a re-run;
+        or when a re-run cannot start (stage ``error``)."""
+        passing = [t for t in out.protection.tests if t not in self.flaky]
+        res = self.baseline.results
+        fixed = sorted((t for t in out.fixed if t not in self.flaky and t not in passing),
+                       key=lambda t: (res[t].duration if t in res else 0.0, t))[:FIXED_SAMPLE]
+        coverage: dict[str, dict[str, list[int]]] = {}
+        for k in range(RERUNS + 1):  # the coverage run, then the re-runs that judge flakiness
+            watching = passing + fixed if k == 0 else passing
+            if not watching:
+                continue
+            limits = self._limits(watching)
+            run = self._run(slot, out, "rerun", select=watching, timeouts=limits, coverage=k == 0,
+                            paths=sorted({t.split("::", 1)[0] for t in watching}),
+                            process_timeout=60 + 2 * sum(limits.values()))
+            if run.error:
+                out.viable = out.complete = out.accepted = False
+                out.stage, out.reason = "error", f"the re-run of the tests watching the patch failed to start: {run.error}"
+                return False
+            # under coverage a test may fail for its timing alone (a performance test of
+            # sqlparse did): the coverage run is read for its lines, not judged
+            bad = [t for t in watching if not passed_in(run.results, t)] if k else []
+            if bad:
+                out.viable = out.complete = out.accepted = False
+                out.stage = "flaky"
+                out.reason = (f"makes {bad[0]} flaky: it passed in the full run and failed in re-run "
+                              f"{k} of {RERUNS} of the {len(watching)} tests watching the patch")
+                return False
+            if k == 0:
+                coverage = run.coverage
+        texts = _texts(slot.path, patch)
+        out.protection.suspect = (
+            static_suspicion(patch, texts, _failing_sources(slot.path, out.fixed))
+            or (dead_code(self.index.by_line, self.index.root, str(Path(slot.path).resolve()) + os.sep,
+                          coverage, out.protection.tests, out.fixed, fixed, patch, texts) if coverage else ""))
+        return True
+
+
+def _texts(root: Path, patch: Patch) -> dict[str, str]:
+    """The patched text of each file ``patch`` changes (repo-relative path -> text)."""
+    out = {}
+    for rel in patch.files:
+        try:
+            out[rel] = (Path(root) / rel).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            out[rel] = ""
+    return out
+
+
+def _failing_sources(root: Path, fixed: list[str]) -> str:
+    """The text of the test files of the fixed tests (where their literals are)."""
+    parts = []
+    for rel in sorted({t.split("::", 1)[0] for t in fixed}):
+        try:
+            parts.append((Path(root) / rel).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError):
+            continue
+    return "\n".join(parts)
+
+
+def line_map(patch: Patch) -> dict[str, dict[int, int | None]]:
+    """Per changed file, old line -> new line for the lines inside hunks (None: removed);
+    lines outside hunks shift by the hunks above them (see :func:`new_line`)."""
+    import unidiff
+
+    out: dict[str, dict[int, int | None]] = {}
+    for pf in unidiff.PatchSet(patch.diff):
+        path = pf.path[2:] if pf.path.startswith(("a/", "b/")) else pf.path
+        per = out.setdefault(path, {})
+        for h in pf:
+            for ln in h:
+                if ln.source_line_no is not None:
+                    per[ln.source_line_no] = ln.target_line_no
+    return out
+
+
+def new_line(mapping: dict[int, int | None], old: int) -> int | None:
+    """``old``'s line number after the patch (None when the patch removed it)."""
+    if old in mapping:
+        return mapping[old]
+    below = [k for k in mapping if k < old and mapping[k] is not None]
+    if not below:
+        return old
+    k = max(below)
+    return old + (mapping[k] - k)
+
+
+def static_suspicion(patch: Patch, texts: dict[str, str], test_source: str) -> str:
+    """Why the diff alone looks like an overfit (empty when it does not): a recursive call
+    removed from its function, or a comparison with a literal of the failing tests added."""
+    added = [ln[1:] for ln in patch.diff.splitlines() if ln.startswith("+") and not ln.startswith("+++")]
+    removed = [ln[1:] for ln in patch.diff.splitlines() if ln.startswith("-") and not ln.startswith("---")]
+    for rel, text in texts.items():
+        try:
+            tree = ast.parse(text)
+        except (SyntaxError, ValueError):
+            continue
+        mapping = line_map(patch).get(rel, {})
+        touched = {n for n in mapping.values() if n is not None}
+        for fn in ast.walk(tree):
+            if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)) or not any(
+                    fn.lineno <= n <= fn.end_lineno for n in touched):
+                continue
+            call = re.compile(rf"(?<![\w.])(?:self\.|cls\.)?{re.escape(fn.name)}\(")
+            calls_now = sum(1 for n in ast.walk(fn) if isinstance(n, ast.Call) and (
+                getattr(n.func, "id", None) == fn.name or getattr(n.func, "attr", None) == fn.name))
+            if calls_now == 0 and any(call.search(r) for r in removed) and not any(call.search(a) for a in added):
+                return f"removes the recursive call of `{fn.name}`"
+    old_text = "\n".join(removed)
+    for a in added:
+        for m in _COMPARED.finditer(a):
+            lit = m.group(1) or m.group(2)
+            if lit in ("0", "1", "-1", "''", '""') or lit in old_text:
+                continue
+            if re.search(rf"(?<![\w.]){re.escape(lit)}(?![\w.])", test_source):
+                return f"special-cases {lit}, a literal of the failing test"
+    return ""
+
+
+def dead_code(by_line: dict[str, dict[int, list[str]]], root: str, slot_root: str,
+              coverage: dict[str, dict[str, list[int]]], passing: list[str], fixed: list[str],
+              sampled: list[str], patch: Patch, texts: dict[str, str]) -> str:
+    """Why the re-run's coverage looks like an overfit (empty when it does not).
+
+    Args:
+        by_line: baseline coverage, absolute path (under ``root``) -> line -> test ids.
+        root, slot_root: the baseline's and the patched worktree's roots, ending in a separator.
+        coverage: the re-run's, test id -> absolute path (under ``slot_root``) -> lines.
+        passing: the passing tests that execute the changed lines; fixed: the tests it fixes;
+            sampled: those of them the re-run ran.
+        patch: the patch; texts: its changed files' new text (repo-relative path -> text).
+
+    A line counts as dead when the passing tests ran it at baseline, no failing test did
+    (a line on the failing tests' path is the bug's path: the fix may leave it, as restoring
+    ``not in`` leaves a ``raise`` the passing tests of invalid options reached too), and no
+    re-run test runs it now.
+    """
+    maps = line_map(patch)
+    watch, fix, failing = set(passing), set(sampled), set(fixed)
+    after: dict[str, set[int]] = {}
+    for files in coverage.values():
+        for path, lines in files.items():
+            if path.startswith(slot_root):
+                after.setdefault(path[len(slot_root):].replace(os.sep, "/"), set()).update(lines)
+    dead: list[tuple[str, int]] = []
+    reached: dict[str, set[int]] = {}  # lines the fixed tests ran at baseline, new numbering
+    for path, per in by_line.items():
+        if not path.startswith(root):
+            continue
+        rel = path[len(root):].replace(os.sep, "/")
+        mapping, now = maps.get(rel, {}), after.get(rel, set())
+        for ln, tests in per.items():
+            if IMPORT_CONTEXT in tests and len(tests) == 1:
+                continue
+            new = new_line(mapping, ln) if mapping else ln
+            if new is None:
+                continue  # a changed line: what it does now is the fix
+            if watch.intersection(tests) and new not in now and not failing.intersection(tests):
+                dead.append((rel, ln))
+            if fix.intersection(tests):
+                reached.setdefault(rel, set()).add(new)
+    if dead:
+        rel, ln = dead[0]
+        return (f"{len(dead)} line(s) the passing tests ran are no longer run ({rel}:{ln}"
+                + (", ..." if len(dead) > 1 else "") + ")")
+    for rel, lines in reached.items():
+        text = texts.get(rel)
+        if text is None:
+            try:
+                text = Path(slot_root + rel).read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError):
+                continue
+        fn = _lost_function(text, lines, after.get(rel, set()))
+        if fn:
+            return f"no test runs `{fn}` ({rel}) any more: the failing tests reached it only through the edit"
+    return ""
+
+
+def _lost_function(text: str | None, ran: set[int], now: set[int]) -> str:
+    """The name of a function (of ``text``) whose body ``ran`` entered and ``now`` does not."""
+    if not text:
+        return ""
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError):
+        return ""
+    for fn in ast.walk(tree):
+        if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)) and fn.body:
+            body = range(fn.body[0].lineno, fn.end_lineno + 1)
+            if any(n in ran for n in body) and not any(n in now for n in body):
+                return fn.name
+    return ""

@@ -1,0 +1,206 @@
+"""Statements synthesized from the surrounding code: operators behind
+:func:`harness.generators.mutations.mutants_at` that insert a whole missing statement (issue 21).
+
+The older statement operators copy a neighbouring line or drop one; a missing statement is
+often one the code implies but never wrote:
+
+- ``insert_append``: an in-scope value appended to an in-scope list that is used later
+  (``out.append(x)``), in the method the list already uses (``append``, ``add``, ...);
+- ``carry_forward``: in a loop, a name set before the loop and read in it is given the loop
+  variable (``prev = x``): the assignment that carries a value to the next iteration;
+- ``restore_statement``: a call statement or an increment written elsewhere in the same
+  function (or, for ``self.m()`` calls, in the same class) restored after this statement:
+  the push onto a stack in the branch that lacks it, a deleted ``count += 1``, a reset call;
+  and ``n += 1`` for a counter set to a number and never changed;
+- ``return_call``: ``f(x)`` -> ``return f(x)``: a call whose value is dropped in a function
+  that returns values.
+
+Conventions as in :mod:`._edit_text` (``cx`` is the file's :class:`harness.generators._index.Index`;
+edits are character offsets into the original text).
+"""
+
+from __future__ import annotations
+
+import ast
+from typing import Any
+
+from harness.generators._edit_text import Cand, _cand, _short, run_ops
+
+_FUNCS = (ast.FunctionDef, ast.AsyncFunctionDef)
+_ADDERS = ("append", "add", "appendleft", "push", "put", "extend")
+_ENDS = (ast.Return, ast.Raise, ast.Continue, ast.Break)
+_LOOPS = (ast.For, ast.AsyncFor, ast.While)
+
+
+def _indent(cx: Any, st: ast.stmt) -> str:
+    lt = cx.line_text(cx.first_line(st))
+    return lt[: len(lt) - len(lt.lstrip())]
+
+
+def _insert(cx: Any, st: ast.stmt, body: str, op: str, desc: str, out: list) -> None:
+    """Insert the line ``body`` at ``st``'s indentation: after ``st``, or before it when
+    nothing after it runs (a return, raise, break, continue)."""
+    nl = cx.newline(st.lineno)
+    if isinstance(st, _ENDS):
+        at = cx.starts[cx.first_line(st) - 1]
+        _cand(out, op, st, [(at, at, _indent(cx, st) + body + nl)], f"insert `{_short(body)}` before")
+        return
+    after = cx.line_end(st.end_lineno)
+    line = _indent(cx, st) + body
+    tail = nl + line if after == len(cx.text) and not cx.text.endswith(("\n", "\r")) else line + nl
+    _cand(out, op, st, [(after, after, tail)], f"insert `{_short(body)}` {desc}")
+
+
+def _simple(cx: Any, st: ast.stmt) -> bool:
+    """A standalone simple statement inside a function (where a statement may be added)."""
+    return st._fn is not None and not cx.compound(st) and cx.standalone(st) and not cx.docstring(st)
+
+
+def _block_texts(cx: Any, st: ast.stmt) -> set[str]:
+    block, _ = st._blk
+    return {" ".join(cx.seg(b).split()) for b in block}
+
+
+# -- operators -------------------------------------------------------------------
+class _Facts:
+    """What one function (walked once) offers the insertion operators: the lists it adds to
+    (name -> method), its one-line call statements and increments, the names it increments,
+    and its ``name = <int>`` assignments."""
+
+    def __init__(self, fn: ast.AST) -> None:
+        self.adders: dict[str, str] = {}
+        self.restorable: list[ast.stmt] = []
+        self.incremented: set[str] = set()
+        self.int_sets: list[ast.Assign] = []
+        for n in ast.walk(fn):
+            if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in _ADDERS[:5] \
+                    and isinstance(n.func.value, ast.Name):
+                self.adders.setdefault(n.func.value.id, n.func.attr)
+            elif isinstance(n, ast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], ast.Name):
+                if isinstance(n.value, ast.List) and not n.value.elts:
+                    self.adders.setdefault(n.targets[0].id, "append")
+                elif isinstance(n.value, ast.Constant) and type(n.value.value) is int:
+                    self.int_sets.append(n)
+            if isinstance(n, ast.AugAssign) and isinstance(n.target, ast.Name):
+                self.incremented.add(n.target.id)
+            if _restorable(n):
+                self.restorable.append(n)
+
+
+def _facts(cx: Any, fn: ast.AST) -> _Facts:
+    cache = cx.__dict__.setdefault("_insert_facts", {})
+    got = cache.get(fn)
+    if got is None:
+        got = cache[fn] = _Facts(fn)
+    return got
+
+
+def insert_append(cx: Any, st: ast.stmt, out: list) -> None:
+    """``lst.append(v)`` after ``st``: ``lst`` a list (or set, deque) this function adds to
+    with that method and reads after ``st`` (or in a loop around it), ``v`` the three nearest
+    other names in scope."""
+    if not _simple(cx, st):
+        return
+    fn = st._fn
+    adders = _facts(cx, fn).adders
+    if not adders:
+        return
+    near = cx.names_near(fn, st.lineno)
+    later = {n.id for n in cx.info(fn).names if n.lineno > st.end_lineno and isinstance(n.ctx, ast.Load)}
+    texts = _block_texts(cx, st)
+    for lst in [x for x in near if x in adders and (x in later or cx.in_loop(st))][:2]:
+        for v in [x for x in near if x != lst and "." not in x][:3]:
+            body = f"{lst}.{adders[lst]}({v})"
+            if body not in texts:
+                _insert(cx, st, body, "insert_append", "after", out)
+
+
+def carry_forward(cx: Any, st: ast.stmt, out: list) -> None:
+    """In a ``for`` loop, ``prev = x`` after ``st``: ``prev`` set before the loop and read in
+    it but never set in it, ``x`` the loop variable (or a name set in the loop)."""
+    if not _simple(cx, st) or isinstance(st, _ENDS):
+        return
+    loop = st._p
+    while loop is not None and not isinstance(loop, (_LOOPS + _FUNCS)):
+        loop = loop._p
+    if not isinstance(loop, (ast.For, ast.AsyncFor)):
+        return
+    inside = [n for b in loop.body for n in ast.walk(b) if isinstance(n, ast.Name)]
+    stored = {n.id for n in inside if isinstance(n.ctx, ast.Store)}
+    read = [n.id for n in inside if isinstance(n.ctx, ast.Load)]
+    targets = [n.id for n in ast.walk(loop.target) if isinstance(n, ast.Name)]
+    before = {n.id for n in cx.info(st._fn).names if isinstance(n.ctx, ast.Store) and n.lineno < loop.lineno}
+    before |= set(cx.params(st._fn))
+    carried = [x for x in dict.fromkeys(read) if x in before and x not in stored and x not in targets]
+    values = targets + sorted(stored - set(targets))
+    for x in carried[:2]:
+        for v in values[:3]:
+            _insert(cx, st, f"{x} = {v}", "carry_forward", "after", out)
+
+
+def restore_statement(cx: Any, st: ast.stmt, out: list) -> None:
+    """A call statement or increment written elsewhere in the function (nearest first; the
+    class's ``self.m()`` calls too) and missing from ``st``'s block, inserted after ``st``;
+    ``n += 1`` for a name set to a number that nothing changes, inside a loop."""
+    if not _simple(cx, st):
+        return
+    fn = st._fn
+    facts = _facts(cx, fn)
+    pool = sorted((n for n in facts.restorable if n is not st), key=lambda n: abs(n.lineno - st.lineno))
+    cls = fn._p
+    if isinstance(cls, ast.ClassDef):  # the class's self.m() calls, after the function's own
+        pool += [n for n in _class_calls(cx, cls) if not fn.lineno <= n.lineno <= fn.end_lineno][:8]
+    texts = _block_texts(cx, st)
+    bodies = [" ".join(cx.seg(n).split()) for n in pool]
+    if cx.in_loop(st):
+        bodies += [f"{n.targets[0].id} += 1" for n in facts.int_sets
+                   if n.targets[0].id not in facts.incremented and n.lineno < st.lineno]
+    for body in [b for b in dict.fromkeys(bodies) if b not in texts and len(b) <= 80][:4]:
+        _insert(cx, st, body, "restore_statement", "after (as written elsewhere)", out)
+
+
+def _restorable(n: ast.AST) -> bool:
+    """A one-line call statement (not a print or a docstring) or an increment."""
+    if not isinstance(n, ast.stmt) or n.lineno != n.end_lineno:
+        return False
+    if isinstance(n, ast.Expr) and isinstance(n.value, ast.Call):
+        f = n.value.func
+        return not (isinstance(f, ast.Name) and f.id in ("print", "breakpoint"))
+    return isinstance(n, ast.AugAssign)
+
+
+def _class_calls(cx: Any, cls: ast.ClassDef) -> list[ast.stmt]:
+    """The one-line ``self.m(...)`` call statements of a class's methods, in order of
+    appearance; the same call text once."""
+    cache = cx.__dict__.setdefault("_insert_class_calls", {})
+    if cls not in cache:
+        seen, got = set(), []
+        for m in cls.body:
+            if isinstance(m, _FUNCS):
+                for n in ast.walk(m):
+                    if _restorable(n) and _self_call(n) and (t := cx.seg(n)) not in seen:
+                        seen.add(t)
+                        got.append(n)
+        cache[cls] = got
+    return cache[cls]
+
+
+def _self_call(n: ast.stmt) -> bool:
+    f = getattr(getattr(n, "value", None), "func", None)
+    return isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id == "self"
+
+
+def return_call(cx: Any, st: ast.stmt, out: list) -> None:
+    """``f(x)`` -> ``return f(x)`` in a function (not a generator) that returns a value elsewhere."""
+    if not (isinstance(st, ast.Expr) and isinstance(st.value, (ast.Call, ast.Await))) or st._fn is None:
+        return
+    info = cx.info(st._fn)
+    if info.gen or not any(r.value is not None for r in info.returns):
+        return
+    s = cx.span(st)[0]
+    _cand(out, "return_call", st, [(s, s, "return ")], f"return the value of `{_short(cx.seg(st))}`")
+
+
+def stmt_mutants(cx: Any, st: ast.stmt) -> list[Cand]:
+    """Candidates of this module's operators for one statement (any order)."""
+    return run_ops((return_call, restore_statement, insert_append, carry_forward), cx, st)

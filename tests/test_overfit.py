@@ -1,0 +1,174 @@
+"""Overfit checks on plausible patches (``harness.core.overfit``, issue 21): a flaky patch is
+rejected; a patch that makes code dead, drops a recursion or special-cases the failing test's
+literal is suspect, preferred last, and reported as ``fixed (suspect: ...)``."""
+
+from __future__ import annotations
+
+import time
+
+from rich.console import Console
+
+from harness.core.overfit import dead_code, line_map, new_line, static_suspicion
+from harness.core.plausible import choose
+from harness.evaluators.pytest_runner import PytestEvaluator, TimeoutPolicy
+from harness.core.validate import Baseline, Validator
+from harness.cli.fix import _summary
+from harness.core.stop import StopLimits
+from harness.generators.registry import make_generator
+from harness.work.fix import FixOptions, fix
+from evals.model_server import FakeLLMServer
+from tests.test_fix_llm import FAST_RETRY
+from sandbox.patch import Patch
+from sandbox.worktree import Worktree, open_repo
+from tests.conftest import PYTHON
+
+FACT = "def fact(n):\n    if n <= 1:\n        return 1\n    return n * fact(n - 1)\n"
+
+
+def _patch(old: str, new: str, path: str = "m.py") -> Patch:
+    return Patch.from_texts({path: (old, new)}, "test patch")
+
+
+def test_a_removed_recursion_is_suspect():
+    new = FACT.replace("n * fact(n - 1)", "n * (n - 1)")
+    assert static_suspicion(_patch(FACT, new), {"m.py": new}, "") == "removes the recursive call of `fact`"
+    # changing the argument of the recursion keeps it
+    kept = FACT.replace("fact(n - 1)", "fact(n - 2)")
+    assert static_suspicion(_patch(FACT, kept), {"m.py": kept}, "") == ""
+
+
+def test_a_literal_of_the_failing_test_special_cased_is_suspect():
+    old = "def f(n):\n    return n * 2\n"
+    new = "def f(n):\n    if n == 13:\n        return 1\n    return n * 2\n"
+    tests = "def test_thirteen():\n    assert f(13) == 1\n"
+    assert "special-cases 13" in static_suspicion(_patch(old, new), {"m.py": new}, tests)
+    # the same literal, not in the failing test: a constant of the program's own
+    assert static_suspicion(_patch(old, new), {"m.py": new}, "def test_x():\n    assert f(2) == 4\n") == ""
+
+
+def test_line_numbers_follow_the_diff():
+    old = "a = 1\nb = 2\nc = 3\nd = 4\ne = 5\nf = 6\ng = 7\nh = 8\ni = 9\nj = 10\n"
+    new = old.replace("b = 2\n", "b = 2\nb2 = 3\nb3 = 4\n").replace("i = 9\n", "")
+    mapping = line_map(_patch(old, new))["m.py"]
+    assert new_line(mapping, 1) == 1 and new_line(mapping, 3) == 5 and new_line(mapping, 9) is None
+    assert new_line(mapping, 10) == 11
+
+
+def test_lines_the_passing_tests_ran_made_dead_are_suspect(tmp_path):
+    old = "def clamp(x):\n    if x > 10:\n        return 10\n    return x\n"
+    new = old.replace("x > 10", "x > 100")
+    root, slot = str(tmp_path / "base") + "/", str(tmp_path / "slot") + "/"
+    base = {root + "m.py": {1: ["<import>"], 2: ["t::a", "t::b"], 3: ["t::a"], 4: ["t::b"]}}
+    # after the patch `t::a` no longer runs line 3 (its `return 10`)
+    after = {"t::a": {slot + "m.py": [2, 4]}, "t::b": {slot + "m.py": [2, 4]}}
+    why = dead_code(base, root, slot, after, ["t::a", "t::b"], [], [], _patch(old, new), {"m.py": new})
+    assert why.startswith("1 line(s) the passing tests ran are no longer run (m.py:3")
+    # a line the failing test ran too is the bug's path: the fix may leave it
+    base[root + "m.py"][3].append("t::bad")
+    assert dead_code(base, root, slot, after, ["t::a", "t::b"], ["t::bad"], [], _patch(old, new), {"m.py": new}) == ""
+    base[root + "m.py"][3].remove("t::bad")
+    after["t::a"][slot + "m.py"].append(3)
+    assert dead_code(base, root, slot, after, ["t::a", "t::b"], [], [], _patch(old, new), {"m.py": new}) == ""
+
+
+def test_a_function_the_failing_test_reached_only_through_the_edit_is_suspect(tmp_path):
+    old = "def helper(x):\n    return x + 1\n\ndef f(x):\n    return helper(x)\n"
+    new = old.replace("return helper(x)", "return x + 2")
+    root, slot = str(tmp_path / "base") + "/", str(tmp_path / "slot") + "/"
+    base = {root + "m.py": {1: ["<import>"], 2: ["t::bad"], 4: ["<import>"], 5: ["t::bad"]}}
+    after = {"t::bad": {slot + "m.py": [5]}}
+    why = dead_code(base, root, slot, after, [], ["t::bad"], ["t::bad"], _patch(old, new), {"m.py": new})
+    assert why.startswith("no test runs `helper` (m.py) any more")
+    # a fixed test the re-run did not run says nothing of what it reaches
+    assert dead_code(base, root, slot, after, [], ["t::bad"], [], _patch(old, new), {"m.py": new}) == ""
+
+
+def test_choose_prefers_a_patch_that_is_not_suspect():
+    class Plausible:
+        def __init__(self, op, suspect):
+            self.patch = Patch.from_texts({"m.py": ("x = 1\n", f"x = {len(op)}\n")}, op, {"operator": op})
+            self.suspect, self.unprotected, self.protection = suspect, False, None
+
+    first = Plausible("compare_swap", "removes the recursive call of `f`")
+    second = Plausible("delete_statement", "")
+    assert choose([first, second]) is second
+    assert choose([first]) is first
+
+
+def _validator(root):
+    repo = open_repo(root)
+    wt = Worktree.create(repo, "v", None)
+    ev = PytestEvaluator(PYTHON, timeouts=TimeoutPolicy(min_seconds=5.0, default=5.0))
+    base = ev.run(wt.path, coverage=True)
+    baseline = Baseline(wt.path, base.results, base.collected, base.coverage, base.duration)
+    return Validator(ev, [wt], baseline, ("tests/**", "test_*.py"), 40, ev.timeouts), wt
+
+
+DOUBLE = "def double(x):\n    return x * 3\n"
+DOUBLE_TESTS = ("from m import double\n\n\ndef test_zero():\n    assert double(0) == 0\n\n\n"
+                "def test_two():\n    assert double(2) == 4\n")
+#: right for its first four calls in a worktree, wrong from the fifth: passes the screen, the
+#: full run and the coverage run (two tests), fails when the passing test is re-run.
+COUNTING = ("import pathlib\n\n\ndef double(x):\n    p = pathlib.Path(__file__).with_name('.calls')\n"
+            "    n = int(p.read_text()) if p.exists() else 0\n    p.write_text(str(n + 1))\n"
+            "    return x * 2 if n < 4 else -1\n")
+
+
+def test_a_patch_that_makes_a_passing_test_flaky_is_rejected(make_repo):
+    root = make_repo({"m.py": DOUBLE, "test_m.py": DOUBLE_TESTS})
+    validator, wt = _validator(root)
+    seen = []
+    flaky = _patch(DOUBLE, COUNTING)
+    right = _patch(DOUBLE, DOUBLE.replace("x * 3", "x * 2"))
+    try:
+        assert validator.first_accepted([flaky], time.monotonic() + 120, seen.append) is None
+        assert seen[0].stage == "flaky" and "flaky: it passed in the full run and failed in re-run 1 of 3" in seen[0].reason
+        got = validator.first_accepted([right], time.monotonic() + 120, seen.append)
+        assert got is not None and got.accepted and got.suspect == ""
+        # screen and full; the coverage run of the passing test with the fixed one; 3 re-runs
+        assert got.tests_run == 2 + 2 + 3
+    finally:
+        validator.close()
+        wt.remove()
+
+
+SIGN = '''
+def sign(x):
+    """-1, 0 or 1."""
+    if x > 0:
+        return 1
+    if x < 0:
+        return 1
+    return 0
+'''
+
+SIGN_TESTS = '''
+from num import sign
+
+
+def test_positive_and_zero():
+    assert sign(5) == 1
+    assert sign(0) == 0
+
+
+def test_minus_seven():
+    assert sign(-7) == -1
+'''
+
+
+def test_the_only_plausible_patch_special_cases_the_test_and_is_reported_suspect(make_repo):
+    # a model's patch goes through the same checks: the one it offers hard-codes the failing
+    # test's input; the summary, the JSON and the status line say "suspect"
+    root = make_repo({"num.py": SIGN, "test_num.py": SIGN_TESTS})
+    hack = ("num.py\n<<<<<<< SEARCH\n    if x < 0:\n        return 1\n=======\n    if x == -7:\n"
+            "        return -1\n    if x < 0:\n        return 1\n>>>>>>> REPLACE\n")
+    with FakeLLMServer([hack]) as srv:
+        gen = make_generator("openai:gpt-4.1-mini", base_url=srv.openai_url, retry=FAST_RETRY,
+                             env={"OPENAI_API_KEY": "sk-test"})
+        res = fix(root, gen, FixOptions(python=PYTHON, limits=StopLimits(max_iterations=2, max_wall_seconds=240)))
+    out = res.to_json()
+    assert out["status"] == "fixed" and "special-cases -7" in out["suspect"], out
+    assert any(m.startswith("fixed (suspect: special-cases -7") for m in out["messages"])
+    console = Console(record=True, width=200)
+    _summary(console, res)
+    assert "fixed (suspect: special-cases -7, a literal of the failing test)" in console.export_text()
