@@ -228,7 +228,7 @@ def _fix(run: RunSession, generator: Generator, on_event, attempts: list) -> Fix
     result = _finish(run)
     if state.accepted:
         record_lesson(run.root, run.worktree.path, state, messages, [a for a in loop.attempts if not a.accepted],
-                      run.config.apply or run.config.lessons)
+                      (run.config.apply and not state.flagged) or run.config.lessons)
     result.skipped_remembered, result.baseline_reused = memory.skipped, baseline.reused
     if not state.candidates_tried and state.status != "fixed" and (why := why_no_candidates(baseline)):
         result.messages.append(f"no candidate was generated: {why}")
