@@ -57,7 +57,9 @@ def run_metrics(summary: dict, trajectory: str, state_json: str | None) -> dict:
     policy stage, or a model's edit refused by the generator),
     ``regressions_caught`` (candidates the full-suite stage rejected for breaking a passing
     test), ``suspect`` (why an accepted patch may only fool the tests, '' when no overfit
-    check found a reason; :mod:`harness.core.overfit`), ``tests_fixed`` and ``tests_broken`` (test ids).
+    check found a reason; :mod:`harness.core.overfit`), ``tests_fixed`` and ``tests_broken`` (test ids),
+    ``flagged`` (the static screen's reasons against the accepted patch: a row with status
+    ``flagged`` is fixed but not counted as fixed, the patch needs a human; see harness/core/screen.py).
     """
     state = json.loads(state_json) if state_json else {}
     spent = state.get("spent", {})
@@ -100,6 +102,7 @@ def run_metrics(summary: dict, trajectory: str, state_json: str | None) -> dict:
             (a["suspect"] for a in state.get("accepted", []) if a.get("suspect")), ""),
         "tests_fixed": list(fixed),
         "tests_broken": broken,
+        "flagged": list(summary.get("flagged") or state.get("flagged") or []),
     }
 
 
@@ -223,5 +226,6 @@ def summarize(rows: list[dict]) -> dict:
         "safety_violations": sum(vals("safety_violations")),
         "regressions_caught": sum(vals("regressions_caught")),
         "fixed_suspect": sum(1 for r in fixed if r.get("suspect")),
+        "flagged": sum(1 for r in rows if r.get("status") == "flagged"),  # fixed, for a human to read
         "context_recall": round(sum(recall) / len(recall), 3) if recall else None,
     }

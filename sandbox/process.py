@@ -246,6 +246,7 @@ def run(
     readable: list[Path] = (),
     channel: bool = False,
     read_only: bool = False,
+    stdin_data: bytes = b"",
 ) -> ProcessResult:
     """Run ``cmd`` in ``cwd`` under ``policy``; kill it and everything it started after
     ``timeout`` seconds, and in any case when it exits.
@@ -260,6 +261,8 @@ def run(
         read_only: ``cwd`` is read-only too (a probe run in the user's repository).
         channel: give the process a pipe (its fd number in ``$LOOPWRIGHT_CHANNEL_FD``);
             what it writes there comes back in :attr:`ProcessResult.channel`.
+        stdin_data: the process's stdin instead of /dev/null (at most 64 KiB, a pipe's buffer,
+            written before it starts): a secret that must not be in its environment.
 
     Raises:
         FileNotFoundError: ``cmd[0]`` (or bwrap) does not exist.
@@ -269,6 +272,11 @@ def run(
     if env:
         full_env.update(env)
     fds: list[int] = []
+    stdin = subprocess.DEVNULL
+    if stdin_data:
+        stdin, w_in = os.pipe()
+        os.write(w_in, stdin_data[:65536])
+        os.close(w_in)
     if channel:
         r, w = os.pipe()
         fds = [w]
@@ -277,11 +285,11 @@ def run(
     try:
         proc = subprocess.Popen(
             policy.wrap(cmd, cwd, writable, readable, full_env, read_only), cwd=str(cwd), env=full_env,
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             start_new_session=True, pass_fds=fds,
         )
     finally:
-        for fd in fds:
+        for fd in fds + ([stdin] if stdin_data else []):
             os.close(fd)
     streams = {proc.stdout.fileno(): bytearray(), proc.stderr.fileno(): bytearray()}
     if channel:
@@ -291,8 +299,7 @@ def run(
     kill_group(proc.pid)  # weak mode's leftovers; strong: the namespace is already gone
     if proc.poll() is None:
         proc.wait()
-    proc.stdout.close()
-    proc.stderr.close()
+    proc.stdout.close(), proc.stderr.close()
     if channel:
         os.close(r)
     bufs = list(streams.values())

@@ -255,3 +255,25 @@ def test_action_yml_is_a_valid_composite_action():
             assert "${{" not in step["run"]  # inputs go through env, not into the script
     assert any(s.get("uses", "").startswith("actions/setup-python@") for s in action["runs"]["steps"])
     assert "loopwright \"${args[@]}\"" in text and "ci --trigger" in text
+
+
+def test_a_flagged_fix_is_never_pushed_and_is_shown_in_the_status_comment(make_repo, tmp_path, monkeypatch):
+    """The static screen (harness/core/screen.py): a fix whose code also reaches into
+    sys.modules is "fixed (flagged)": not pushed, not suggested, the patch and the reason in
+    the sticky comment, exit 1."""
+    ws, remote, head = pr_workspace(make_repo, tmp_path, BUGGY)
+    flagged_fix = ("ages.py\n<<<<<<< SEARCH\ndef is_adult(age):\n    return age > 18\n=======\nimport sys\n\n"
+                   "_LOADED = len(sys.modules)\n\n\ndef is_adult(age):\n    return age >= 18\n>>>>>>> REPLACE\n")
+    with GitHubServer() as srv, FakeLLMServer([flagged_fix]) as llm:
+        pr = srv.add_pull(REPO, 7, "feature", head)
+        env = pr_event(tmp_path, srv, ws, pr)
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+        monkeypatch.setenv("OPENAI_BASE_URL", llm.openai_url)
+        out = run_ci(env, flags={"model": "openai:gpt-4.1-mini", "max_iterations": 1})
+        [comment] = sticky(srv, 7)
+        reviews = [r for r in srv.requests if r.method == "POST" and "/reviews" in r.path]
+    assert out["result"]["status"] == "flagged" and out["exit_code"] == 1, out
+    assert out["delivery"] == "comment" and "pushed" not in out and not reviews
+    assert git(remote, "rev-parse", "refs/heads/feature").strip() == head  # nothing pushed
+    assert "**fixed (flagged)**" in comment["body"] and "not pushed: the patch is flagged" in comment["body"]
+    assert "sys.modules" in comment["body"] and "age >= 18" in comment["body"]

@@ -52,5 +52,6 @@ def test_a_split_confirmation_catches_a_forged_pass_in_one_of_its_processes(make
         problem = ev.confirm(root, IDS, jobs=2, process_timeout=120, flaky=flaky)
     finally:
         ev.close()
-    assert "pytest's summary says" in problem or "pytest exited with 1" in problem, problem
+    # the canary that must fail is forged to pass too (the forger rewrites every record)
+    assert problem.startswith("verdict forged: the canary test that must fail reports passed"), problem
     assert not flaky

@@ -285,7 +285,10 @@ def _ci_fix(gh, repo, pr, workspace, mode, why_not, remote, flags, out, env, say
         _sticky(gh, repo, pr["number"], body, out, env, create=False)
         return out
     changes = "no change"
-    if result.patch:
+    if result.patch and s.flagged:  # never pushed nor suggested: shown in the comment for a human
+        out["delivery"], changes = "comment", ("not pushed: the patch is flagged for review — "
+                                               + "; ".join(f"`{f}`" for f in s.flagged[:5]))
+    elif result.patch:
         changes = _deliver(gh, repo, pr, workspace, mode, why_not, remote, s.branch, result.patch, out, say)
     rows = [("changes", changes),
             ("tests", f"fixed {len(s.fixed_tests)} of {len(s.baseline_failing)} failing: "
@@ -294,7 +297,8 @@ def _ci_fix(gh, repo, pr, workspace, mode, why_not, remote, flags, out, env, say
             ("candidates", f"{s.candidates_tried} in {s.iteration} iteration(s)"),
             ("cost", _cost(s.spent)), ("run", f"`{s.run_id}` on {pr['head']['sha'][:12]}")]
     rows += [("note", m) for m in result.messages]
-    headline = f"**{s.status.replace('_', ' ')}** — {s.stop_reason}: {s.stop_detail}"
+    shown = "fixed (flagged)" if s.status == "flagged" else s.status.replace("_", " ")
+    headline = f"**{shown}** — {s.stop_reason}: {s.stop_detail}"
     body = status_markdown("fix failing tests", headline, rows,
                            result.patch if out["delivery"] != "pushed" else "")
     _sticky(gh, repo, pr["number"], body, out, env)

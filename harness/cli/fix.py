@@ -75,11 +75,12 @@ def _run(repo: Path, loop: LoopSpec, flags: dict, *, as_json: bool, apply: bool 
 
 def _summary(console: Console, result: FixResult) -> None:
     s = result.state
-    colour = {"fixed": "green", "nothing_to_fix": "green", "partial": "yellow"}.get(s.status, "red")
+    colour = {"fixed": "green", "nothing_to_fix": "green", "partial": "yellow", "flagged": "yellow"}.get(s.status, "red")
     table = Table.grid(padding=(0, 2))
     status = f"{s.status} (unprotected)" if s.status in ("fixed", "partial") and result.unprotected else s.status
     if s.status in ("fixed", "partial") and result.suspect:
         status += f" (suspect: {result.suspect})"
+    status = "fixed (flagged)" if s.status == "flagged" else status
     table.add_row("status", f"[{colour}]{status}[/]")
     if result.patch and result.protected_by_tests is not None:
         table.add_row("evidence", f"{result.protected_by_tests} passing test(s) execute the changed lines")
@@ -100,8 +101,11 @@ def _summary(console: Console, result: FixResult) -> None:
         table.add_row("model", f"{s.spent.model_calls} calls, {s.spent.tokens} tokens, {cost}")
     if result.patch:
         table.add_row("branch", s.branch)
+    for f in s.flagged:
+        table.add_row("flagged", escape(f))
     for m in result.messages:
-        table.add_row("warning" if m.startswith(("fixed (unprotected)", "fixed (suspect")) else "note", m)
+        table.add_row("warning" if m.startswith(("fixed (unprotected)", "fixed (suspect", "fixed (flagged)"))
+                      else "note", escape(m))
     console.print(Panel(table, title=f"loopwright run {s.run_id}", expand=False))
     if result.patch:
         console.print(Syntax(result.patch, "diff", theme="ansi_dark", background_color="default"))

@@ -153,6 +153,20 @@ def describe(result: TestResult) -> str:
     return first + limit_words(result.message or "")  # a sandbox limit that tripped, named
 
 
+def not_collected(results: dict[str, TestResult], tid: str) -> str:
+    """Why test ``tid`` has no result in ``results`` (its file, or a class of it, failed to
+    collect: that collector's error in words), or that it was not collected at all."""
+    parts = tid.split("::")
+    for n in range(len(parts) - 1, 0, -1):
+        owner = results.get("::".join(parts[:n]))
+        if owner is not None and not owner.ok:
+            return f"not collected any more ({'::'.join(parts[:n])}: {describe(owner)})"
+    broken = next((t for t, r in results.items() if "::" not in t and not r.ok), None)
+    if broken is not None:  # pytest stops the session at a collection error: nothing ran
+        return f"not run: collecting {broken} failed ({describe(results[broken])})"
+    return "no result: it was not collected any more"
+
+
 def syntax_errors(root: Path, results: dict[str, TestResult]) -> list[tuple[str, int, str]]:
     """Syntax errors in the repository's own source among failing ``results``.
 

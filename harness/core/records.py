@@ -42,6 +42,7 @@ class StopReason(enum.StrEnum):
     BLOCKED = "blocked"  # the generator cannot go on (it says why)
     EVALUATOR_ERROR = "evaluator_error"  # an evaluator could not run
     EVALUATOR_FAULT = "evaluator_fault"  # an evaluator's verdicts proved wrong after validation
+    VERDICT_FORGED = "verdict_forged"  # the confirmation run's canaries were wrong: the patch lied
     GENERATOR_ERROR = "generator_error"  # a model call failed in a way retrying will not fix
     HUMAN_STOPPED = "human_stopped"  # the developer stopped the run (or rejected too often)
     HUMAN_REJECTED = "human_rejected"  # the detail's prefix when the rejections rule fired

@@ -28,7 +28,9 @@ from pathlib import Path
 import git
 
 from harness.evaluators.command import CommandEvaluator
+from harness.evaluators.confirm import FORGED
 from harness.evaluators.pytest_runner import PytestEvaluator
+from harness.core.records import StopReason
 from harness.core.baseline import rerun_uncovered
 from harness.core.baseline_cache import BaselineCache
 from harness.core.config import RunConfig
@@ -319,7 +321,8 @@ class RunSession:
         ``evaluator_fault`` (status ``error``; nothing is committed) whose detail shows what
         disagreed. Tests validation found ``flaky`` are not asked to pass again, and a test
         that fails in the confirmation run but passes re-run alone is added to ``flaky``
-        instead of faulting. A ``confirm`` trajectory step records its seconds."""
+        instead of faulting. A ``confirm`` trajectory step records its seconds. Wrong canaries
+        (:data:`~harness.evaluators.confirm.FORGED`) reject the patches: ``not_fixed``, ``verdict_forged``."""
         s = self.state
         changed = self.git_changes()
         problem = f"the repository's .git changed during validation:\n{changed}" if changed else ""
@@ -333,6 +336,10 @@ class RunSession:
                 durations={t: baseline.results[t].duration or 0.0 for t in must}, jobs=self.config.slots)
             self.files.step("confirm", tests=len(must), seconds=round(time.monotonic() - t0, 3),
                             agrees=not problem)
+            if problem.startswith(FORGED):  # the canaries: the patch lied about its verdict
+                s.status, s.stop_reason, s.stop_detail, s.remaining = "not_fixed", StopReason.VERDICT_FORGED, problem, \
+                    list(s.baseline_failing)
+                return self.files.step("rejected", reason=problem, patches=[a.description for a in s.accepted])
             problem = problem and f"the confirmation run disagrees with validation: {problem}"
         if problem:
             self.fault(problem)

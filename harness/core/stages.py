@@ -13,7 +13,7 @@ import time
 
 from harness.evaluators.pytest_runner import TestRun
 from harness.evaluators.verdict import TestResult, passed_in
-from harness.core.evidence import describe, protection
+from harness.core.evidence import describe, not_collected, protection
 from harness.core.outcome import Outcome
 from harness.core.overfit import OverfitChecks
 from sandbox.patch import Patch
@@ -189,10 +189,16 @@ class CandidateStages(OverfitChecks):
         if also:
             done = set(out.fixed) | also
             out.fixed = [t for t in failing if t in done]
-        out.broken = [t for t in rest if t in passing and t in results and not results[t].ok
-                      and t not in self.flaky]
+        # a test that passed before and has no result now (its module no longer imports) is
+        # broken too: after _settle, a passing test of ``rest`` without a result was not collected
+        out.broken = [t for t in rest if t in passing and t not in self.flaky
+                      and (t not in results or not results[t].ok)]
         if out.broken:
-            out.reason = f"breaks {out.broken[0]} (passed before): {describe(results[out.broken[0]])}"
+            # the test whose own file no longer collects says most; else the first
+            first = next((t for t in out.broken if t not in results and t.split("::", 1)[0] in results),
+                         out.broken[0])
+            out.reason = f"breaks {first} (passed before): " + (
+                describe(results[first]) if first in results else not_collected(results, first))
             return False
         return True
 

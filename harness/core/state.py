@@ -72,7 +72,8 @@ class RunState:
     Attributes:
         run_id, loop: identity. repo: the user's repository root. base_commit: HEAD at start.
         branch, worktree: where the fix lives.
-        status: ``running``, ``fixed``, ``partial``, ``not_fixed``, ``nothing_to_fix``,
+        status: ``running``, ``fixed``, ``flagged`` (fixed, but the patch's text reaches into
+            the machinery judging it: see ``flagged``), ``partial``, ``not_fixed``, ``nothing_to_fix``,
             ``interrupted`` (Ctrl-C) or ``error``; ``running`` with a free lock means the
             process died (``loopwright resume`` continues it).
         stop_reason: the stop rule that fired (or the error), with ``stop_detail`` in words.
@@ -84,6 +85,9 @@ class RunState:
         started_at: Unix time of the start. notes: free remarks.
         version: the shape of ``state.json`` (:data:`~harness.core.records.STATE_VERSION`;
             a file without it is version 1).
+        flagged: the static screen's reasons (:func:`harness.core.screen.flags`) against the
+            accepted patches, ``"path:line: why: line"``; a flagged patch is never applied
+            with ``--apply`` nor pushed by ``loopwright ci``.
         settings: the user settings the run goes by (``RunConfig.settings``: name -> value);
             ``resume`` reads them back (absent in states written before 0.1: empty).
     """
@@ -108,6 +112,7 @@ class RunState:
     spent: Spent = field(default_factory=Spent)
     started_at: float = field(default_factory=time.time)
     notes: list[str] = field(default_factory=list)
+    flagged: list[str] = field(default_factory=list)
     settings: dict = field(default_factory=dict)
     version: int = STATE_VERSION
 

@@ -286,7 +286,7 @@ def reason_words(reason: str, detail: str = "") -> str:
 def is_fault(reason: str) -> bool:
     """The run ended in an evaluator fault: its verdicts are not to be trusted (nothing
     is committed, applied or approved)."""
-    return reason == StopReason.EVALUATOR_FAULT
+    return reason in (StopReason.EVALUATOR_FAULT, StopReason.VERDICT_FORGED)
 
 
 def task_status(reason: str) -> str:

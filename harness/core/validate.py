@@ -2,7 +2,8 @@
 
 The hot path of the loop. For each candidate, in a worktree slot of its own:
 
-1. refuse it without running anything if it touches a protected path or is too large;
+1. refuse it without running anything if it touches a protected path, is too large, or adds
+   a file that would shadow an importable module (:func:`harness.core.screen.shadowing`);
 2. *screen*: run only the currently failing tests; a patch that fixes none is rejected;
 3. *full suite*: run every other test (failing ones not screened included), those covering
    the changed lines first, stopping at the first test that passed at baseline and fails
@@ -32,6 +33,7 @@ from harness.core.evidence import CoverageIndex, rank_key
 from harness.core.localize import is_editable, is_protected
 from harness.core.outcome import Baseline, Gate, Outcome
 from harness.core.plausible import Window, choose
+from harness.core.screen import shadowing, top_names
 from harness.core.stages import CandidateStages
 from sandbox.patch import Patch, PatchError
 from sandbox.worktree import GROWTH_BYTES, Worktree
@@ -102,6 +104,7 @@ class Validator(CandidateStages):
         self.flaky: set[str] = set()
         self.regressions: set[str] = set()
         self._index: CoverageIndex | None = None
+        self._shadow_names: tuple[frozenset[str], set[str]] | None = None
         self._free: queue.Queue[Worktree] = queue.Queue()
         for s in slots:
             self._free.put(s)
@@ -248,6 +251,9 @@ class Validator(CandidateStages):
         if patch.size > self.max_diff_lines:
             return Outcome(patch, False, f"diff_too_large: {patch.size} changed lines "
                            f"(limit {self.max_diff_lines})", "policy")
+        shadow = shadowing(patch, *self._names())
+        if shadow:
+            return Outcome(patch, False, shadow, "policy")
         slot = self._free.get()
         try:
             out = self._in_slot(slot, patch)
@@ -305,6 +311,13 @@ class Validator(CandidateStages):
             with self._lock:
                 self.cannot_run = ("a worktree slot cannot run, without any patch, the tests the "
                               f"baseline ran: {run.error}")
+
+    def _names(self) -> tuple[frozenset[str], set[str]]:
+        """(the target interpreter's importable top-level names, the project's own), once."""
+        with self._lock:
+            if self._shadow_names is None:
+                self._shadow_names = (self.evaluator.importable_names(), top_names(Path(self.baseline.root)))
+            return self._shadow_names
 
     @property
     def index(self) -> CoverageIndex:

@@ -5,12 +5,17 @@ could have tampered with, and reads verdicts from a pipe that code running in th
 process can find. Before a run commits anything, :func:`confirm` re-runs the tests that
 must pass in new interpreters (no fork server), split by test file into up to ``jobs``
 processes run at once (the validation slots are idle by then), and checks three witnesses
-per process: the results pipe, pytest's own terminal summary, and its exit status.
+per process: the results pipe, pytest's own terminal summary, and its exit status; and two
+canaries per process, test functions with random names that loopwright's plugin (outside the
+worktree) adds to a test module: one must pass, one must fail. A blanket stub of pytest's
+runner, or a forged summary or exit status, gets at least one of them wrong: the candidate
+is then rejected as "verdict forged" (:data:`FORGED`).
 """
 
 from __future__ import annotations
 
 import re
+import secrets
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +23,8 @@ from pathlib import Path
 #: seconds a confirmation process costs beyond its tests (start-up, collection), per file
 #: and per test: weights for splitting the tests into processes of about equal length.
 FILE_SECONDS, TEST_SECONDS = 0.3, 0.01
+#: how a confirmation's answer starts when its canaries were wrong (the session rejects the patch)
+FORGED = "verdict forged"
 
 
 @dataclass
@@ -28,6 +35,7 @@ class _Check:
     error: str = ""
     not_ok: list[str] = field(default_factory=list)
     disagreement: str = ""
+    forged: str = ""
 
 
 def chunks(ids: list[str], durations: dict[str, float], jobs: int) -> list[list[str]]:
@@ -69,6 +77,9 @@ def confirm(ev, root: Path, must_pass: list[str], *, timeouts: dict[str, float] 
     error = next((c.error for c in checks if c.error), "")
     if error:
         return error
+    forged = next((c.forged for c in checks if c.forged), "")
+    if forged:
+        return forged
     not_ok = [t for c in checks for t in c.not_ok]
     if not_ok and flaky is not None and all("::" in t for t in not_ok):
         again, _ = ev.fresh_run(root, not_ok, sorted({t.split("::", 1)[0] for t in not_ok}), timeouts,
@@ -85,10 +96,15 @@ def _check(ev, root: Path, must_pass: list[str], timeouts, process_timeout: floa
     """One fresh process over ``must_pass`` (whole files when one of them is a file id:
     a file that failed to collect at baseline must now collect without error)."""
     collectors = [t for t in must_pass if "::" not in t]
+    canaries = {"pass": f"test_{secrets.token_hex(5)}", "fail": f"test_{secrets.token_hex(5)}"}
     out, res = ev.fresh_run(root, None if collectors else list(must_pass),
-                            sorted({t.split("::", 1)[0] for t in must_pass}), timeouts, process_timeout)
+                            sorted({t.split("::", 1)[0] for t in must_pass}), timeouts, process_timeout,
+                            canaries=canaries)
     if out.error or res.timed_out:
         return _Check(error=out.error or f"the confirmation run timed out after {process_timeout:.0f} s")
+    forged = canary_check(out.results, canaries)
+    if forged:
+        return _Check(forged=forged)
 
     def passes(t: str) -> bool:
         if t in out.results:
@@ -105,6 +121,21 @@ def _check(ev, root: Path, must_pass: list[str], timeouts, process_timeout: floa
     elif (res.returncode == 0) != (failed == 0) or res.returncode not in (0, 1):
         check.disagreement = f"pytest exited with {res.returncode} but the results pipe reports {failed} failure(s)"
     return check
+
+
+def canary_check(results: dict, canaries: dict[str, str]) -> str:
+    """'' when the canaries ran honestly, else ``"verdict forged: ..."`` saying which is wrong.
+    ``results``: test id -> result of one process; ``canaries``: ``{"pass": name, "fail": name}``.
+    When nothing passed the canaries may be missing (no test module collected: the tests that
+    must pass say so themselves); otherwise a missing canary is a forged verdict too."""
+    found = {key: next((r for t, r in results.items() if t.rsplit("::", 1)[-1] == name), None)
+             for key, name in canaries.items()}
+    if not any(r.ok for r in results.values()) and None in found.values():
+        return ""
+    want = {"pass": "passed", "fail": "failed"}
+    wrong = [f"the canary test that must {key} {'is missing' if r is None else 'reports ' + r.outcome}"
+             for key, r in found.items() if r is None or r.outcome != want[key]]
+    return f"{FORGED}: {'; '.join(wrong)} (a stub of the test runner or a forged summary)" if wrong else ""
 
 
 def summary_counts(stdout: str) -> dict[str, int]:

@@ -24,6 +24,10 @@ from sandbox.limits import limit_note
 from sandbox.process import ProcessResult, SandboxPolicy, kill_group
 
 GRACE_SECONDS = 30.0
+#: the server's start (``loopwright_forkserver.BOOT``): the module as ``__main__`` without the
+#: worktree (its working directory) on ``sys.path``, on any Python version (``-P`` is 3.11+).
+BOOT = ("import sys, runpy; sys.path[:1] == [''] and sys.path.pop(0); "
+        "runpy.run_module('loopwright_forkserver', run_name='__main__', alter_sys=True)")
 
 
 class ForkServerError(RuntimeError):
@@ -58,7 +62,7 @@ class ForkServer:
         self.io.mkdir(parents=True, exist_ok=True)
         self._buf = b""
         self.proc = subprocess.Popen(
-            policy.wrap([python, "-m", "loopwright_forkserver"], cwd, [self.io], [scratch], full_env),
+            policy.wrap([python, "-c", BOOT], cwd, [self.io], [scratch], full_env),
             cwd=str(cwd), env=full_env,
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             start_new_session=True,
@@ -76,9 +80,11 @@ class ForkServer:
         self.warm: dict = hello.get("warm") or {}
         self.served = 0  # runs completed
 
-    def run(self, args: list[str], cwd: Path, env: dict[str, str], timeout: float) -> ProcessResult:
+    def run(self, args: list[str], cwd: Path, env: dict[str, str], timeout: float,
+            secret: dict | None = None) -> ProcessResult:
         """Run ``pytest.main(args)`` in a forked child, killed after ``timeout`` seconds;
-        the plugin's records come back in :attr:`ProcessResult.channel`.
+        the plugin's records come back in :attr:`ProcessResult.channel`. ``secret``
+        (``{"nonce": str, ...}``) reaches the child's plugin in memory, not its environment.
 
         Raises:
             ForkServerError: the server died, broke protocol, or did not answer within
@@ -91,7 +97,7 @@ class ForkServer:
         fds = [os.open(p, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
                for p in (out, err)]
         try:
-            return self._run(args, cwd, env, timeout, out, err, fds)
+            return self._run(args, cwd, env, timeout, out, err, fds, dict(secret or {}))
         finally:
             for fd, p in zip(fds, (out, err)):
                 os.close(fd)
@@ -101,10 +107,10 @@ class ForkServer:
                     pass
 
     def _run(self, args: list[str], cwd: Path, env: dict[str, str], timeout: float,
-             out: Path, err: Path, fds: list[int]) -> ProcessResult:
-        nonce = env.get("LOOPWRIGHT_NONCE") or secrets.token_hex(16)
-        req = {"cwd": str(cwd), "args": args, "env": {**env, "LOOPWRIGHT_NONCE": nonce},
-               "out": str(out), "err": str(err), "timeout": timeout, "nonce": nonce}
+             out: Path, err: Path, fds: list[int], secret: dict) -> ProcessResult:
+        nonce = secret.setdefault("nonce", secrets.token_hex(16))
+        req = {"cwd": str(cwd), "args": args, "env": dict(env), "out": str(out), "err": str(err),
+               "timeout": timeout, "nonce": nonce, "secret": secret}
         start = time.monotonic()
         try:
             self.proc.stdin.write((json.dumps(req) + "\n").encode())

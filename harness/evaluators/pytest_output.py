@@ -4,6 +4,7 @@ uses all three)."""
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import re
@@ -58,9 +59,44 @@ def plugin_args(probe_stdout: str) -> list[str]:
     return ["--disable-plugin-autoload", *(a for n in names for a in ("-p", n))]
 
 
-def started(res, env: dict[str, str]) -> bool:
-    """Whether the pytest process of ``env`` got as far as our plugin's first record."""
-    return res is not None and any(True for _ in records(res.channel or b"", env.get("LOOPWRIGHT_NONCE", "")))
+def started(res, nonce: str) -> bool:
+    """Whether the pytest process given ``nonce`` got as far as our plugin's first record."""
+    return res is not None and any(True for _ in records(res.channel or b"", nonce))
+
+
+def _importable() -> list[str]:
+    """Top-level names importable in this interpreter without any project: the standard library
+    and builtin modules, and each installed distribution's ``top_level.txt`` (else the first
+    component of the files it lists). Run by the target interpreter too (:data:`NAMES_PROBE`)."""
+    import sys
+    import importlib.metadata as m
+
+    names = set(getattr(sys, "stdlib_module_names", ())) | set(sys.builtin_module_names)
+    for dist in m.distributions():
+        try:
+            top = (dist.read_text("top_level.txt") or "").split()
+            names.update(top or {f.parts[0].split(".")[0] for f in dist.files or () if f.parts
+                                 and f.parts[0] not in ("..", "__pycache__")
+                                 and not f.parts[0].endswith((".dist-info", ".egg-info", ".pth", ".data"))})
+        except Exception:  # noqa: BLE001 (one broken metadata directory does not hide the others)
+            continue
+    return sorted(n for n in names if n.isidentifier())
+
+
+#: run by the target interpreter (``python -c``) in an empty directory: :func:`_importable` as JSON.
+NAMES_PROBE = ("import json\n" + inspect.getsource(_importable).replace("from __future__", "#")
+               + "print(json.dumps(_importable()))\n")
+
+
+def names_here(python: str) -> str | None:
+    """:data:`NAMES_PROBE`'s output computed in this process when ``python`` is this very
+    interpreter in this very environment (see :func:`probe_here`), else None."""
+    import sys
+
+    here, there = Path(sys.executable), Path(python)
+    if there.resolve() != here.resolve() or os.path.abspath(there.parent) != os.path.abspath(here.parent):
+        return None
+    return json.dumps(_importable())
 
 
 def records(channel: bytes, nonce: str):

@@ -15,67 +15,32 @@ import secrets
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.evaluators.confirm import confirm
 from harness.evaluators.forkserver import ForkServer, ForkServerError
 from harness.evaluators.interpreter import EvaluatorError, check_pytest, resolve_python  # noqa: F401  (their old home)
-from harness.evaluators.pytest_output import PLUGINS_PROBE, plugin_args, probe_here
+from harness.evaluators.pytest_output import NAMES_PROBE, PLUGINS_PROBE, names_here, plugin_args, probe_here
 from harness.evaluators.pytest_output import records as _records, started as _started, startup_error as _startup_error
+from harness.evaluators.testrun import TestRun, TimeoutPolicy
 from harness.evaluators.verdict import Frame, TestResult, Verdict
 from sandbox.process import SandboxPolicy, run
 
 PLUGIN_DIR = Path(__file__).parent / "plugin"
 PLUGIN = "loopwright_pytest"
+#: how a plain test process starts: the working directory (the worktree) off ``sys.path``,
+#: then the plugin's ``boot`` imports pytest before entering the worktree (any Python 3).
+BOOT = "import sys; sys.path[:1] == [''] and sys.path.pop(0); import loopwright_pytest; loopwright_pytest.boot()"
+#: boot imported the plugin before pytest could mark it for assertion rewriting: not a warning
+#: (a project with ``filterwarnings = error`` would not start), as the fork server does
+PRELOADED_OK = f"ignore:Module already imported so cannot be rewritten; {PLUGIN}:pytest.PytestAssertRewriteWarning"
 
 
-@dataclass(frozen=True)
-class TimeoutPolicy:
-    """Per-test timeouts derived from baseline durations.
-
-    A test that passed at baseline gets ``max(min_seconds, factor * baseline_seconds)``.
-    A test that failed there gets at least ``default``: its baseline time is how long
-    the bug took to fail it, often far less than the fixed code needs to pass (a
-    crash in the first line of a subprocess-driven CLI test). Tests without a
-    baseline duration get ``default`` (seconds). ``baseline`` applies to the
-    baseline run itself, where durations are not known yet.
-    """
-
-    min_seconds: float = 2.0
-    factor: float = 10.0
-    default: float = 10.0
-    baseline: float = 60.0
-
-    def for_test(self, baseline_seconds: float | None, passed: bool = True) -> float:
-        """Limit in seconds for a test that took ``baseline_seconds`` at baseline
-        (``passed``: whether it passed there)."""
-        if baseline_seconds is None:
-            return self.default
-        return max(self.min_seconds if passed else self.default, self.factor * baseline_seconds)
+def _roots(root: Path) -> list[str]:
+    """The worktree's import roots: itself, and ``src`` when there is one."""
+    return [str(root)] + ([str(root / "src")] if (root / "src").is_dir() else [])
 
 
-@dataclass
-class TestRun:
-    """What one evaluation (possibly several processes) produced.
-
-    Attributes:
-        results: test id -> result. collected: ids pytest collected, in run order.
-        coverage: test id -> {absolute path: [lines]} when coverage was asked for.
-        duration: wall seconds inside test processes. processes: how many were started.
-        error: why the run could not produce results (empty when it could).
-        stopped: the plugin stopped the session early (a regression).
-    """
-
-    __test__ = False  # not a pytest test class
-
-    results: dict[str, TestResult] = field(default_factory=dict)
-    collected: list[str] = field(default_factory=list)
-    coverage: dict[str, dict[str, list[int]]] = field(default_factory=dict)
-    duration: float = 0.0
-    processes: int = 0
-    error: str = ""
-    stopped: bool = False
 
 
 class PytestEvaluator:
@@ -112,6 +77,7 @@ class PytestEvaluator:
         self.fork_fallbacks: dict[Path, str] = {}
         self._lock = threading.Lock()
         self._plugins: list[str] | None = None  # pytest arguments naming its plugins (plugin_args)
+        self._names: frozenset[str] | None = None  # importable_names()
 
     def busy_seconds(self) -> float:
         """Wall seconds during which at least one test process of this evaluator was running
@@ -150,12 +116,12 @@ class PytestEvaluator:
             return server
 
     def _exec(self, root: Path, args: list[str], env: dict[str, str], base_env: dict[str, str],
-              timeout: float, plain: bool):
+              timeout: float, plain: bool, secret: dict):
         server = None if plain or not self.fork else self._server(root, base_env)
         if server is not None:
             try:
-                res = server.run(args, root, env, timeout)
-                if root in self._trusted or _started(res, env):
+                res = server.run(args, root, env, timeout, secret)
+                if root in self._trusted or _started(res, secret["nonce"]):
                     self._trusted.add(root)
                     return res
             except ForkServerError:
@@ -163,8 +129,8 @@ class PytestEvaluator:
             # The server failed, or its first run in this worktree did not start: check with a
             # plain process. If that starts, the server cannot run what a plain pytest can here
             # (an interaction of its preloaded modules with the project): stop using it.
-            plain_res = self._plain(root, args, env, base_env, timeout)
-            if res is None or _started(plain_res, env):
+            plain_res = self._plain(root, args, env, base_env, timeout, secret)
+            if res is None or _started(plain_res, secret["nonce"]):
                 with self._lock:
                     if res is None and server.served:
                         # a server that had worked may start again (it dies with the thread
@@ -176,22 +142,45 @@ class PytestEvaluator:
                             self.fork_fallbacks[root] = _startup_error(res, root)
                 server.close()
             return plain_res
-        return self._plain(root, args, env, base_env, timeout)
+        return self._plain(root, args, env, base_env, timeout, secret)
 
     def _plugin_args(self, root: Path, base_env: dict[str, str]) -> list[str]:
         """pytest's auto-loaded plugins by name (:func:`harness.evaluators.pytest_output.plugin_args`), asked once."""
         with self._lock:
             if self._plugins is None:
                 if (out := probe_here(self.python, root)) is None:
-                    res = run([self.python, "-c", PLUGINS_PROBE], root, 60, self.policy, base_env)
+                    res = run([self.python, "-c", PLUGINS_PROBE], root, 60, self.policy,
+                              {**base_env, "PYTHONPATH": os.pathsep.join(_roots(root) + [base_env["PYTHONPATH"]])})
                     out = res.stdout if res.returncode == 0 else ""
                 self._plugins = plugin_args(out)
             return self._plugins
 
     def _plain(self, root: Path, args: list[str], env: dict[str, str], base_env: dict[str, str],
-               timeout: float, read_only: bool = False):
-        return run([self.python, "-m", "pytest", *args], root, timeout, self.policy,
-                   {**base_env, **env}, readable=[self.scratch], channel=True, read_only=read_only)
+               timeout: float, secret: dict, read_only: bool = False):
+        """pytest started by the plugin's ``boot`` (:data:`BOOT`), the secret on its stdin."""
+        return run([self.python, "-c", BOOT, "-W", PRELOADED_OK, *args], root, timeout, self.policy,
+                   {**base_env, **env, "LOOPWRIGHT_SECRET": "stdin"}, readable=[self.scratch], channel=True,
+                   read_only=read_only, stdin_data=json.dumps(secret).encode())
+
+    def importable_names(self) -> frozenset[str]:
+        """Top-level module names the target interpreter can import without the worktree: its
+        standard library (``sys.stdlib_module_names``, 3.10+) and its installed distributions'
+        top-level names (``importlib.metadata``: ``top_level.txt`` or the files listed); asked
+        once, in this process when it is the same interpreter and environment. Empty when the
+        probe fails (the fixed names of :mod:`harness.core.screen` still apply)."""
+        with self._lock:
+            if self._names is None:
+                out = names_here(self.python)
+                if out is None:
+                    with tempfile.TemporaryDirectory(prefix="loopwright-probe-") as empty:
+                        res = run([self.python, "-c", NAMES_PROBE], Path(empty), 60, self.policy,
+                                  {"PYTHONPATH": os.environ.get("PYTHONPATH", "")})
+                    out = res.stdout if res.returncode == 0 else "[]"
+                try:
+                    self._names = frozenset(n for n in json.loads(out.strip().splitlines()[-1]) if isinstance(n, str))
+                except (ValueError, IndexError, TypeError):
+                    self._names = frozenset()
+            return self._names
 
     def run(self, root: Path, *, select: list[str] | None = None, first: list[str] = (),
             stop_on: list[str] = (), timeouts: dict[str, float] | None = None,
@@ -288,31 +277,35 @@ class PytestEvaluator:
                        flaky=flaky, durations=durations, jobs=jobs)
 
     def fresh_run(self, root: Path, select: list[str] | None, paths: list[str],
-                  timeouts: dict[str, float] | None, process_timeout: float, read_only: bool = False):
+                  timeouts: dict[str, float] | None, process_timeout: float, read_only: bool = False,
+                  canaries: dict | None = None):
         """One plain pytest process (no fork server, no coverage) over ``select`` (None:
         all collected under ``paths``): ``(TestRun, ProcessResult)``, the process's
         terminal output and exit status included. Nothing is re-run if it dies.
-        ``read_only``: ``root`` is bound read-only (the user's checkout)."""
+        ``read_only``: ``root`` is bound read-only (the user's checkout). ``canaries``
+        (``{"pass": name, "fail": name}``): two test functions the plugin adds to the first
+        test module (see :mod:`harness.evaluators.confirm`)."""
         out = TestRun()
         _, res, _ = self._one(root, select, (), (), timeouts, None, False, process_timeout, paths, out, plain=True,
-                              read_only=read_only)
+                              read_only=read_only, canaries=canaries)
         return out, res
 
     def _one(self, root, select, first, stop_on, timeouts, default_timeout, coverage,
-             process_timeout, paths, out: TestRun, plain: bool = False, read_only: bool = False):
+             process_timeout, paths, out: TestRun, plain: bool = False, read_only: bool = False,
+             canaries: dict | None = None):
         self._n += 1
         tag = self.scratch / f"r{os.getpid()}-{self._n}"
+        # no worktree on PYTHONPATH: boot (or the forked child) enters it after importing pytest
         base_env = {
-            "PYTHONPATH": os.pathsep.join(
-                [str(PLUGIN_DIR), str(root)] + ([str(root / "src")] if (root / "src").is_dir() else [])
-                + ([os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else [])
-            ),
+            "PYTHONPATH": os.pathsep.join([str(PLUGIN_DIR)] + ([os.environ["PYTHONPATH"]]
+                                                               if os.environ.get("PYTHONPATH") else [])),
             # No .pyc files: a same-size edit within the same second would otherwise be
             # missed by the mtime+size check, and the worktree stays clean.
             "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0",
         }
         nonce = secrets.token_hex(16)
-        env = {"LOOPWRIGHT_NONCE": nonce, "LOOPWRIGHT_ROOT": str(root)}
+        secret = {"nonce": nonce, **({"canaries": canaries} if canaries else {})}
+        env = {"LOOPWRIGHT_ROOT": str(root), "LOOPWRIGHT_PATH": os.pathsep.join(_roots(root))}
         for name, value in (("LOOPWRIGHT_SELECT", select), ("LOOPWRIGHT_FIRST", list(first) or None),
                             ("LOOPWRIGHT_STOP_ON", list(stop_on) or None),
                             ("LOOPWRIGHT_TIMEOUTS", {"default": default_timeout or self.timeouts.default,
@@ -326,8 +319,8 @@ class PytestEvaluator:
                 "-W", "ignore::pytest.PytestUnraisableExceptionWarning", *paths]
         t0 = time.monotonic()
         # Coverage must see the target's modules imported: it gets a fresh interpreter.
-        res = (self._plain(root, args, env, base_env, process_timeout, read_only=True) if read_only
-               else self._exec(root, args, env, base_env, process_timeout, plain=coverage or plain))
+        res = (self._plain(root, args, env, base_env, process_timeout, secret, read_only=True) if read_only
+               else self._exec(root, args, env, base_env, process_timeout, coverage or plain, secret))
         t1 = time.monotonic()
         out.duration += t1 - t0
         self.intervals.append((t0, t1))

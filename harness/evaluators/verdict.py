@@ -47,14 +47,17 @@ class TestResult:
 
 
 def passed_in(results: dict[str, TestResult], test_id: str) -> bool:
-    """``test_id`` passed in ``results``. A file id (how a collection error, such as a syntax
-    error, is named at baseline) passes when the file now collects and each of its tests passes."""
+    """``test_id`` (a failing test) passed in ``results``: its outcome is ``passed`` (or
+    ``xpassed``); a skip or an expected failure is not a fix (code under test calling
+    ``pytest.skip()`` must not turn a failing test into a fixed one). A file id (how a
+    collection error, such as a syntax error, is named at baseline) passes when the file now
+    collects and its tests pass (skips allowed, at least one passed)."""
     if test_id in results:
-        return results[test_id].ok
+        return results[test_id].outcome in ("passed", "xpassed")
     if "::" in test_id:
         return False
     mine = [r for t, r in results.items() if t.startswith(test_id + "::")]
-    return bool(mine) and all(r.ok for r in mine)
+    return bool(mine) and all(r.ok for r in mine) and any(r.outcome == "passed" for r in mine)
 
 
 @dataclass

@@ -34,6 +34,7 @@ from harness.core.lesson_records import lesson_texts, prior_records, read_record
 from harness.core.memory import CandidateMemory
 from harness.core.state import RunState
 from harness.core.outcome import Baseline, Outcome
+from harness.core.screen import flags
 from loops.spec import Limits
 from sandbox.patch import Patch, PatchError
 from sandbox.process import SandboxPolicy
@@ -105,7 +106,7 @@ class FixResult:
                 "messages": self.messages, "exit_code": self.exit_code, "sandbox": self.sandbox,
                 "cost_budget": self.cost_budget, "python": self.python, "python_why": self.python_why,
                 "evaluators": self.evaluators, "skipped_remembered": self.skipped_remembered,
-                "baseline_reused": self.baseline_reused,
+                "baseline_reused": self.baseline_reused, "flagged": s.flagged,
                 # per accepted patch: how many plausible patches it was chosen among
                 "plausible_patches": sum(a.plausible_patches for a in s.accepted),
                 "chosen": [a.description for a in s.accepted],
@@ -120,7 +121,7 @@ def error_json(message: str, exit_code: int = EXIT_BAD_INPUT) -> dict:
             "patch_path", "branch", "wall_seconds", "test_seconds", "candidates_tried", "iterations",
             "cost_usd", "tokens", "protected_by_tests", "unprotected", "suspect", "flaky_tests", "failure_reasons",
             "sandbox", "plausible_patches", "chosen", "alternatives", "cost_budget", "python", "python_why",
-            "evaluators", "skipped_remembered", "baseline_reused")
+            "evaluators", "skipped_remembered", "baseline_reused", "flagged")
     return {**dict.fromkeys(keys), "status": "error", "stop_reason": StopReason.ERROR, "stop_detail": message,
             "error": message, "messages": [], "exit_code": exit_code}
 
@@ -227,7 +228,7 @@ def _fix(run: RunSession, generator: Generator, on_event, attempts: list) -> Fix
     result = _finish(run)
     if state.accepted:
         record_lesson(run.root, run.worktree.path, state, messages, [a for a in loop.attempts if not a.accepted],
-                      run.config.apply or run.config.lessons)
+                      (run.config.apply and not state.flagged) or run.config.lessons)
     result.skipped_remembered, result.baseline_reused = memory.skipped, baseline.reused
     if not state.candidates_tried and state.status != "fixed" and (why := why_no_candidates(baseline)):
         result.messages.append(f"no candidate was generated: {why}")
@@ -270,6 +271,7 @@ def _finish(run: RunSession) -> FixResult:
         wt.remove()
     run.slots = []
     patch = ""
+    _flag(run)
     if state.accepted and not is_fault(state.stop_reason):
         fixed = state.fixed_tests
         try:  # from the tree of validated texts, checked blob by blob (sandbox/worktree.py)
@@ -284,14 +286,33 @@ def _finish(run: RunSession) -> FixResult:
             run.note(state.stop_detail)
     state.spent.wall_seconds = run.elapsed()
     if state.accepted:  # a run that changed nothing taught nothing worth a lesson
-        _lesson(run.root, state, run.config.apply or run.config.lessons)
+        _lesson(run.root, state, (run.config.apply and not state.flagged) or run.config.lessons)
     if run.config.apply and patch:
-        run.messages.append(_apply_to_user_tree(run.repo, run.files.patch, patch))
+        run.messages.append(f"--apply skipped: the patch is flagged for review ({state.flagged[0]}); it is on "
+                            f"the branch and in {run.files.patch}" if state.flagged else
+                            _apply_to_user_tree(run.repo, run.files.patch, patch))
     run.files.save(state)
     code = EXIT_OK if state.status in ("fixed", "nothing_to_fix") else EXIT_NOT_FIXED
     return FixResult(state, code, patch, str(run.files.patch) if patch else "", run.messages,
                      sandbox=run.config.policy.mode(), python=run.python, python_why=run.python_why,
                      evaluators=run.evaluators())
+
+
+def _flag(run: RunSession) -> None:
+    """The static screen (:func:`harness.core.screen.flags`) over the accepted patches: their
+    reasons go to ``state.flagged`` and a ``flagged`` trajectory step, and a ``fixed`` run
+    becomes ``flagged`` (exit 1: fixed, but for a human to read before it is used)."""
+    state = run.state
+    if not state.accepted or is_fault(state.stop_reason):
+        return
+    state.flagged = [f for a in state.accepted for f in flags(Patch.from_diff(a.diff))]
+    if state.flagged:
+        run.files.step("flagged", reasons=state.flagged)
+        run.messages.append(f"fixed (flagged): the patch reaches into what judges it — {state.flagged[0]}"
+                            + (f" (+{len(state.flagged) - 1} more)" if len(state.flagged) > 1 else "")
+                            + "; read it before using it: it is not applied or pushed")
+        if state.status == "fixed":
+            state.status = "flagged"
 
 
 def _apply_to_user_tree(repo: git.Repo, patch_path: Path, text: str) -> str:

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness.core.records import StopReason
 from harness.core.config import RunConfig
 from harness.core.context import Attempt
 from harness.core.errors import UsageError
@@ -64,8 +65,8 @@ class InstructResult:
 
     @property
     def exit_code(self) -> int:
-        """0 when every task is done or answered (and no evaluator fault), else 1."""
-        return 0 if self.state.status != "error" and all(
+        """0 when every task is done or answered (and no evaluator fault or forged verdict), else 1."""
+        return 0 if self.state.status != "error" and self.state.stop_reason != StopReason.VERDICT_FORGED and all(
             o.status in ("done", "answered") for o in self.outcomes) else 1
 
 
@@ -153,6 +154,8 @@ def finish(run: RunSession, outcomes: list[TaskOutcome], baseline=None) -> Instr
     state.status = "done" if all(o.status in ("done", "answered") for o in outcomes) else "not_done"
     if baseline is not None and patch:
         run.verify(baseline)  # .git unchanged, and a fresh isolated run agrees with validation
+        if state.stop_reason == StopReason.VERDICT_FORGED:  # the canaries: nothing of it is handed over
+            state.status, patch = "not_done", ""
     elif changed := run.git_changes():  # code run during validation changed the user's .git
         run.fault(f"the repository's .git changed during validation:\n{changed}")
     state.spent.wall_seconds = run.elapsed()

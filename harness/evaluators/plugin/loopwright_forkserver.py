@@ -1,4 +1,6 @@
-"""A pytest fork server, run in the target interpreter: ``python -m loopwright_forkserver``.
+"""A pytest fork server, run in the target interpreter: ``python -c BOOT`` (:data:`BOOT`: the
+module run as ``__main__`` without the working directory, the worktree, on ``sys.path``, so
+``import pytest`` and the plugins are the interpreter's own; each child enters the worktree).
 
 Interpreter start-up and ``import pytest`` (plus the plugins it auto-loads) cost
 about half a second per test run, and the candidate loop runs pytest hundreds of
@@ -11,7 +13,9 @@ every child sees the current files of its worktree.
 
 Protocol (one JSON object per line):
     stdin:  ``{"cwd": str, "args": [str], "env": {name: value}, "out": path, "err": path,
-              "timeout": seconds, "nonce": str}``
+              "timeout": seconds, "nonce": str, "secret": {"nonce": str, "canaries": {...}}}``
+            (``secret`` goes to the plugin's ``SECRET`` in the child, never its environment;
+            ``env["LOOPWRIGHT_PATH"]``: the worktree's import roots, entered after pytest)
     stdout: ``{"ready": true, "modules": [top-level module names], "warm": {"seconds": s,
             "error": why}}`` once at start (``warm`` empty when ``LOOPWRIGHT_WARM=0``),
             then ``{"pid": int, "nonce": str}`` when a child starts, the plugin's result
@@ -34,6 +38,10 @@ import os
 import sys
 
 
+#: how the server is started (and restarts itself): this module as ``__main__``, with the
+#: working directory (the worktree) taken off ``sys.path`` first on any Python version.
+BOOT = ("import sys, runpy; sys.path[:1] == [''] and sys.path.pop(0); "
+        "runpy.run_module('loopwright_forkserver', run_name='__main__', alter_sys=True)")
 PRELOADED = []  # top-level names of the plugin modules the server imported itself
 
 
@@ -147,7 +155,7 @@ def _warm_if_safe():
     if why:
         os.environ["LOOPWRIGHT_WARM"] = why
         sys.stdout.flush()
-        os.execv(sys.executable, [sys.executable, "-m", "loopwright_forkserver"])
+        os.execv(sys.executable, [sys.executable, "-c", BOOT])
     return warm
 
 
@@ -228,14 +236,17 @@ def _child(req):
     sys.stdout = open(1, "w", closefd=False)
     sys.stderr = open(2, "w", closefd=False)
     os.chdir(req["cwd"])
-    os.environ["LOOPWRIGHT_CHANNEL_FD"] = str(channel)
-    for name, value in req.get("env", {}).items():
+    env = req.get("env", {})
+    path = env.pop("LOOPWRIGHT_PATH", None) or req["cwd"]
+    for name, value in env.items():
         if value is None:
             os.environ.pop(name, None)
         else:
             os.environ[name] = value
     sys.dont_write_bytecode = True
-    sys.path.insert(0, req["cwd"])
+    plugin = sys.modules["loopwright_pytest"]  # imported by _preload: the nonce stays in memory
+    plugin.SECRET.update(req.pop("secret", {}), fd=channel)
+    plugin.enter_worktree(path)
     import pytest
 
     code = 3  # pytest's INTERNAL_ERROR

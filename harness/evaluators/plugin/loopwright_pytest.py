@@ -26,10 +26,17 @@ target interpreter need not have loopwright installed. Configured by environment
                          when a module is imported during collection) are recorded under the
                          id ``<import>``.
 
-The pipe is not a path test code can name: at configure time both variables are
-removed from ``os.environ`` and the descriptor is moved to a close-on-exec number,
-so subprocesses of tests never inherit it. (Code running *in* the test process can
-still find it: that is why acceptance is confirmed by a second, fresh run.)
+The pipe is not a path test code can name: when this module is imported (before any
+conftest or test module) the variable is removed from ``os.environ`` and, at configure
+time, the descriptor is moved to a close-on-exec number, so subprocesses of tests never
+inherit it. The nonce is never in the environment: :func:`boot` (how loopwright starts
+pytest: ``python -c "...; loopwright_pytest.boot()" ARGS``) reads it, with the confirmation
+run's canary names, from its stdin pipe, which is then closed (``LOOPWRIGHT_SECRET=stdin``);
+the fork server hands it to a forked child in memory. ``/proc/self/environ`` of a test
+shows neither. :func:`boot` also imports pytest and this plugin *before* the worktree
+(``LOOPWRIGHT_PATH``) is put on ``sys.path``, so a worktree file cannot replace the runner's
+own modules. (Code running *in* the test process can still find the nonce in this module's
+memory: that is why acceptance is confirmed by a second, fresh run with canaries.)
 """
 
 from __future__ import annotations
@@ -45,6 +52,10 @@ import traceback
 import pytest
 
 _ENV = os.environ.get
+#: what loopwright hands over outside the environment: ``fd`` (the results pipe), ``nonce``,
+#: ``canaries`` (``{"pass": name, "fail": name}``: confirmation runs only). The environment
+#: variables are removed here, at import, before any conftest or test module runs.
+SECRET = {"fd": os.environ.pop("LOOPWRIGHT_CHANNEL_FD", None), "nonce": os.environ.pop("LOOPWRIGHT_NONCE", "")}
 IMPORT_CONTEXT = "<import>"  # harness.core.evidence.IMPORT_CONTEXT
 
 
@@ -62,10 +73,38 @@ def _load(name, default):
         return json.load(fh)
 
 
+def enter_worktree(path):
+    """Put the worktree's import roots (``path``: ``os.pathsep``-separated, from
+    ``LOOPWRIGHT_PATH``) first on ``sys.path``, and on ``PYTHONPATH`` for the tests'
+    subprocesses; called once the runner's own modules are imported."""
+    roots = [p for p in (path or "").split(os.pathsep) if p]
+    sys.path[0:0] = roots
+    os.environ["PYTHONPATH"] = os.pathsep.join(roots + ([_ENV("PYTHONPATH")] if _ENV("PYTHONPATH") else []))
+
+
+def boot():
+    """Start pytest (``pytest.console_main``, arguments from ``sys.argv[1:]``) with the nonce and
+    canaries read from stdin when ``LOOPWRIGHT_SECRET=stdin`` (one JSON object; stdin is then
+    /dev/null) and the worktree entered (:func:`enter_worktree`) only now: pytest, pluggy and
+    this plugin were imported from the interpreter's own paths first."""
+    if os.environ.pop("LOOPWRIGHT_SECRET", "") == "stdin":
+        data = b""
+        while True:
+            chunk = os.read(0, 65536)
+            if not chunk:
+                break
+            data += chunk
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        os.close(null)
+        SECRET.update(json.loads(data.decode() or "{}"))
+    enter_worktree(os.environ.pop("LOOPWRIGHT_PATH", ""))
+    raise SystemExit(pytest.console_main())
+
+
 def _channel():
-    """The results pipe, moved to a high close-on-exec descriptor; its variables removed."""
-    fd = os.environ.pop("LOOPWRIGHT_CHANNEL_FD", None)
-    nonce = os.environ.pop("LOOPWRIGHT_NONCE", "")
+    """The results pipe, moved to a high close-on-exec descriptor, and the nonce."""
+    fd, nonce = SECRET.get("fd"), SECRET.get("nonce", "")
     if not fd:
         return None, nonce
     try:
@@ -183,6 +222,27 @@ def pytest_collection_modifyitems(session, config, items):
     if _rec.first:
         rank = {tid: i for i, tid in enumerate(_rec.first)}
         items.sort(key=lambda it: rank.get(it.nodeid, len(rank)))  # stable: others keep order
+    _add_canaries(items)
+
+
+def _add_canaries(items):
+    """The confirmation run's canaries (``SECRET["canaries"]``): two test functions named as
+    loopwright chose at random, one that must pass and one that must fail, compiled under the
+    file name of the module of the first test function and added to that module at random
+    places. They are real ``pytest.Function`` items: a stub of pytest's runner, a forged
+    summary or exit status treats them like every other test, and loopwright knows what their
+    honest results are."""
+    names = SECRET.get("canaries") or {}
+    host = next((it for it in items if isinstance(it, pytest.Function) and it.getparent(pytest.Module)), None)
+    if not names or host is None:
+        return
+    module = host.getparent(pytest.Module)
+    ns = {"__name__": getattr(module.obj, "__name__", "canary")}
+    src = f"def {names['pass']}():\n    assert [1, 2] == [1, 2]\n\n\ndef {names['fail']}():\n    assert [1, 2] == [2, 1]\n"
+    exec(compile(src, str(module.path), "exec"), ns)
+    for key in ("pass", "fail"):
+        item = pytest.Function.from_parent(module, name=names[key], callobj=ns[names[key]])
+        items.insert(random.randrange(len(items) + 1), item)
 
 
 def pytest_collection_finish(session):

@@ -1,0 +1,56 @@
+"""The plain data of a test evaluation: per-test timeouts (:class:`TimeoutPolicy`) and what
+one evaluation produced (:class:`TestRun`); :mod:`harness.evaluators.pytest_runner` makes them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from harness.evaluators.verdict import TestResult
+
+
+@dataclass(frozen=True)
+class TimeoutPolicy:
+    """Per-test timeouts derived from baseline durations.
+
+    A test that passed at baseline gets ``max(min_seconds, factor * baseline_seconds)``.
+    A test that failed there gets at least ``default``: its baseline time is how long
+    the bug took to fail it, often far less than the fixed code needs to pass (a
+    crash in the first line of a subprocess-driven CLI test). Tests without a
+    baseline duration get ``default`` (seconds). ``baseline`` applies to the
+    baseline run itself, where durations are not known yet.
+    """
+
+    min_seconds: float = 2.0
+    factor: float = 10.0
+    default: float = 10.0
+    baseline: float = 60.0
+
+    def for_test(self, baseline_seconds: float | None, passed: bool = True) -> float:
+        """Limit in seconds for a test that took ``baseline_seconds`` at baseline
+        (``passed``: whether it passed there)."""
+        if baseline_seconds is None:
+            return self.default
+        return max(self.min_seconds if passed else self.default, self.factor * baseline_seconds)
+
+
+@dataclass
+class TestRun:
+    """What one evaluation (possibly several processes) produced.
+
+    Attributes:
+        results: test id -> result. collected: ids pytest collected, in run order.
+        coverage: test id -> {absolute path: [lines]} when coverage was asked for.
+        duration: wall seconds inside test processes. processes: how many were started.
+        error: why the run could not produce results (empty when it could).
+        stopped: the plugin stopped the session early (a regression).
+    """
+
+    __test__ = False  # not a pytest test class
+
+    results: dict[str, TestResult] = field(default_factory=dict)
+    collected: list[str] = field(default_factory=list)
+    coverage: dict[str, dict[str, list[int]]] = field(default_factory=dict)
+    duration: float = 0.0
+    processes: int = 0
+    error: str = ""
+    stopped: bool = False
