@@ -133,6 +133,9 @@ class SandboxPolicy:
                 needs.append(Path(cmd[0]).parent.parent)  # the interpreter's (venv) prefix
                 needs.append(Path(os.path.realpath(cmd[0])).parent.parent)  # the real one
                 needs += base_prefixes(cmd[0])  # a venv's base interpreter (pyvenv.cfg home)
+            # loopwright's own interpreter (the last fallback target; what runs ruff and mypy, also
+            # behind a wrapper script) is readable wherever it lives, even under a hidden $HOME
+            needs += [Path(sys.prefix), Path(sys.base_prefix), Path(os.path.realpath(sys.executable)).parent.parent]
             if "PYTHONNOUSERSITE" not in env:
                 needs.append(Path(env.get("PYTHONUSERBASE") or Path.home() / ".local") / "lib")  # user site
             hide = bwrap.hidden_roots()

@@ -344,7 +344,7 @@ def test_the_human_summary_goes_to_stdout_whole(make_repo, monkeypatch):
     run_id = next(run_dir(root).iterdir()).name
     path = str(run_dir(root, run_id) / "patch.diff")
     assert f"patch: {path}\n" in res.stdout  # one line, never wrapped or cut
-    assert f"apply it: git apply {path}\n" in res.stdout
+    assert f"apply it: git -C {root} apply {path}\n" in res.stdout
 
 
 def test_json_error_results_carry_every_documented_field(tmp_path):
@@ -370,20 +370,19 @@ def test_review_without_a_key_does_not_suggest_the_templates_it_refuses(make_rep
     assert "ANTHROPIC_API_KEY is not set" in res.output and "--model templates" not in res.output
 
 
-def test_a_missing_type_checker_the_repo_configures_is_exit_2_naming_no_types(make_repo, monkeypatch):
-    """Issue 13: a configured evaluator that cannot run stops the run (a note was too easy to
-    miss: the run then accepted what the checker exists to catch); --no-types goes on."""
+def test_a_missing_type_checker_the_repo_configures_is_skipped_loudly_and_exit_2_with_types(make_repo, monkeypatch):
+    """Issue 20: a configured evaluator that cannot run no longer stops the main job: the run
+    goes on and says so (a WARNING note, ``evaluators`` in --json); ``--types`` makes it exit 2."""
     from harness.evaluators.types import TypeCheckEvaluator
 
-    monkeypatch.setattr(TypeCheckEvaluator, "available", lambda self, python=None: False)
+    monkeypatch.setattr(TypeCheckEvaluator, "probe", lambda self, root=None: (False, "no type checker is installed"))
     # the repository configures mypy; `--types` was not given
     root = make_repo({"mypy.ini": "[mypy]\n", "calc.py": "def double(x):\n    return x * 3\n",
                       "test_calc.py": "from calc import double\n\ndef test_double():\n    assert double(2) == 4\n"})
     code, out = fix_json(root)
-    assert code == 2
-    assert out["error"].startswith("the types evaluator cannot run (the repository configures it): "
-                                   "no type checker is installed") and "--no-types" in out["error"]
-    assert "drop --types" not in out["error"]
+    assert code == 0 and out["status"] == "fixed", out
+    assert out["evaluators"]["types"].startswith("skipped"), out["evaluators"]
+    assert any("WARNING" in m and "types" in m for m in out["messages"]), out["messages"]
     code, out = fix_json(root, "--types")
     assert code == 2 and "(--types asks for it)" in out["error"]
     code, out = fix_json(root, "--no-types")

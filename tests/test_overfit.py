@@ -8,14 +8,15 @@ import time
 
 from rich.console import Console
 
+from harness.core.config import RunConfig
 from harness.core.overfit import dead_code, line_map, new_line, static_suspicion
 from harness.core.plausible import choose
 from harness.evaluators.pytest_runner import PytestEvaluator, TimeoutPolicy
 from harness.core.validate import Baseline, Validator
 from harness.cli.fix import _summary
-from harness.core.stop import StopLimits
+from loops.spec import Limits
 from harness.generators.registry import make_generator
-from harness.work.fix import FixOptions, fix
+from harness.work.fix import fix
 from evals.model_server import FakeLLMServer
 from tests.test_fix_llm import FAST_RETRY
 from sandbox.patch import Patch
@@ -121,7 +122,7 @@ def test_a_patch_that_makes_a_passing_test_flaky_is_rejected(make_repo):
     flaky = _patch(DOUBLE, COUNTING)
     right = _patch(DOUBLE, DOUBLE.replace("x * 3", "x * 2"))
     try:
-        assert validator.first_accepted([flaky], time.monotonic() + 120, seen.append) is None
+        assert validator.first_accepted([flaky], time.monotonic() + 120, seen.append) is None, [(o.stage, o.reason, o.tests_run) for o in seen]
         assert seen[0].stage == "flaky" and "flaky: it passed in the full run and failed in re-run 1 of 3" in seen[0].reason
         got = validator.first_accepted([right], time.monotonic() + 120, seen.append)
         assert got is not None and got.accepted and got.suspect == ""
@@ -165,7 +166,7 @@ def test_the_only_plausible_patch_special_cases_the_test_and_is_reported_suspect
     with FakeLLMServer([hack]) as srv:
         gen = make_generator("openai:gpt-4.1-mini", base_url=srv.openai_url, retry=FAST_RETRY,
                              env={"OPENAI_API_KEY": "sk-test"})
-        res = fix(root, gen, FixOptions(python=PYTHON, limits=StopLimits(max_iterations=2, max_wall_seconds=240)))
+        res = fix(root, gen, RunConfig(python=PYTHON, limits=Limits(max_iterations=2, max_wall_seconds=240)))
     out = res.to_json()
     assert out["status"] == "fixed" and "special-cases -7" in out["suspect"], out
     assert any(m.startswith("fixed (suspect: special-cases -7") for m in out["messages"])

@@ -72,14 +72,14 @@ class OverfitChecks:
                             paths=sorted({t.split("::", 1)[0] for t in watching}),
                             process_timeout=60 + 2 * sum(limits.values()))
             if run.error:
-                out.viable = out.complete = out.accepted = False
+                out.viable = out.plausible = out.accepted = False
                 out.stage, out.reason = "error", f"the re-run of the tests watching the patch failed to start: {run.error}"
                 return False
             # under coverage a test may fail for its timing alone (a performance test of
             # sqlparse did): the coverage run is read for its lines, not judged
             bad = [t for t in watching if not passed_in(run.results, t)] if k else []
             if bad:
-                out.viable = out.complete = out.accepted = False
+                out.viable = out.plausible = out.accepted = False
                 out.stage = "flaky"
                 out.reason = (f"makes {bad[0]} flaky: it passed in the full run and failed in re-run "
                               f"{k} of {RERUNS} of the {len(watching)} tests watching the patch")
