@@ -10,7 +10,7 @@ static screen is a bound, not a proof: it looks for the handful of names a cheap
 verdict needs (pytest's internals, ``sys.modules``, ``builtins``, ``atexit``, ``os._exit``,
 ``ctypes``, ``gc``, signal handlers, writes to ``__file__``, ``exec``/``eval`` of decoded data);
 code that hides them well enough gets through it, and is left to the confirmation run's
-canaries (:mod:`harness.evaluators.confirm`). See docs/threat-model-verdicts.md.
+canaries (:mod:`harness.evaluators.confirm`). See docs/threat-model.md ("Forged verdicts").
 """
 
 from __future__ import annotations
