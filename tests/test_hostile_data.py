@@ -143,11 +143,14 @@ SWAP = ("import os as _o\n"
 @pytest.mark.parametrize("code", [APPEND, SWAP], ids=["appends-to-itself", "swaps-itself-for-a-link"])
 def test_the_commit_carries_only_the_validated_text(make_repo, code):
     """Issue 19 item 3: a fix whose module appends to ``__file__`` (or swaps itself for a link)
-    when imported, as the confirmation run does in the run's worktree: the commit, patch.diff
-    and --apply carry only the validated patch text, a regular file."""
+    when imported, as the confirmation run does in the run's worktree: the commit and patch.diff
+    carry only the validated patch text, a regular file; the static screen flags the writes to
+    ``__file__``, so --apply leaves the user's tree alone."""
     root = make_repo(CLAMP)
+    original = (root / "mathx" / "__init__.py").read_text()
     result, _ = run_model(root, [prepend(code) + FIX], apply=True)  # two blocks: the code and the fix
-    assert result.state.status == "fixed", result.to_json()
+    # the static screen sees the writes to __file__: fixed, but flagged, so never applied
+    assert result.state.status == "flagged" and any("__file__" in f for f in result.state.flagged), result.to_json()
     branch = result.state.branch
     entry = git(root, "ls-tree", branch, "mathx/__init__.py").split()
     assert entry[0] == "100644"
@@ -156,7 +159,7 @@ def test_the_commit_carries_only_the_validated_text(make_repo, code):
     assert "LEAKED" not in result.patch and "120000" not in result.patch
     assert Path(result.patch_path).read_text() == result.patch
     user = root / "mathx" / "__init__.py"
-    assert not user.is_symlink() and user.read_text() == committed
+    assert not user.is_symlink() and user.read_text() == original  # --apply skipped: flagged
     assert not (root / "mathx" / "__init__.py_copy.py").exists()
 
 

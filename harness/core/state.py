@@ -126,6 +126,8 @@ class RunState:
         out = asdict(self)
         out["accepted"] = [a.to_json() for a in self.accepted]
         out["history"] = [h.to_json() for h in self.history]
+        if not out["flagged"]:  # only a flagged run has the key: a v1 state is written back as it was read
+            del out["flagged"]
         return out
 
     def __setattr__(self, name: str, value) -> None:
