@@ -112,7 +112,7 @@ DOUBLE_TESTS = ("from m import double\n\n\ndef test_zero():\n    assert double(0
 #: full run and the coverage run (two tests), fails when the passing test is re-run.
 COUNTING = ("import pathlib\n\n\ndef double(x):\n    p = pathlib.Path(__file__).with_name('.calls')\n"
             "    n = int(p.read_text()) if p.exists() else 0\n    p.write_text(str(n + 1))\n"
-            "    return x * 2 if n < 4 else -1\n")
+            "    return x * 2 if n < 4 or n % 2 else -1\n")  # right, then wrong every other call
 
 
 def test_a_patch_that_makes_a_passing_test_flaky_is_rejected(make_repo):
@@ -123,11 +123,29 @@ def test_a_patch_that_makes_a_passing_test_flaky_is_rejected(make_repo):
     right = _patch(DOUBLE, DOUBLE.replace("x * 3", "x * 2"))
     try:
         assert validator.first_accepted([flaky], time.monotonic() + 120, seen.append) is None, [(o.stage, o.reason, o.tests_run) for o in seen]
-        assert seen[0].stage == "flaky" and "flaky: it passed in the full run and failed in re-run 1 of 3" in seen[0].reason
+        assert seen[0].stage == "flaky" and "flaky: it passed in the full run and in some re-runs" in seen[0].reason
         got = validator.first_accepted([right], time.monotonic() + 120, seen.append)
         assert got is not None and got.accepted and got.suspect == ""
         # screen and full; the coverage run of the passing test with the fixed one; 3 re-runs
         assert got.tests_run == 2 + 2 + 3
+    finally:
+        validator.close()
+        wt.remove()
+
+
+STATEFUL = COUNTING.replace(" or n % 2", "")  # right, then wrong on every later call
+
+
+def test_a_test_that_fails_in_every_re_run_makes_the_patch_suspect_not_rejected(make_repo):
+    """A watching test that passed in the full run and fails in every re-run is the subset's
+    order or shared state as often as the patch (a sqlparse test under the correct fix): the
+    patch is accepted and reported suspect, not rejected as flaky."""
+    root = make_repo({"m.py": DOUBLE, "test_m.py": DOUBLE_TESTS})
+    validator, wt = _validator(root)
+    try:
+        got = validator.first_accepted([_patch(DOUBLE, STATEFUL)], time.monotonic() + 120, lambda o: None)
+        assert got is not None and got.accepted, got
+        assert "failed in every re-run of the tests watching the patch" in got.suspect
     finally:
         validator.close()
         wt.remove()
