@@ -3,7 +3,8 @@ each process is still checked on its own three witnesses."""
 
 from __future__ import annotations
 
-from harness.evaluators.confirm import chunks, summary_counts
+from harness.evaluators.confirm import canary_check, chunks, summary_counts
+from harness.evaluators.verdict import TestResult
 from harness.evaluators.pytest_runner import PytestEvaluator
 from tests.conftest import PYTHON
 
@@ -55,3 +56,18 @@ def test_a_split_confirmation_catches_a_forged_pass_in_one_of_its_processes(make
     # the canary that must fail is forged to pass too (the forger rewrites every record)
     assert problem.startswith("verdict forged: the canary test that must fail reports passed"), problem
     assert not flaky
+
+
+def test_canaries_skipped_by_their_module_are_no_evidence_but_a_stubbed_runner_is():
+    """semantic-version's first test module was skipped (no Django): both canaries reported
+    skipped, and a correct fix was called forged. Both skipped is no evidence either way (a skip is
+    never a pass); a must-fail canary that passes is a forged verdict."""
+    names = {"pass": "test_c1", "fail": "test_c2"}
+    ok = {"t.py::test_real": TestResult("t.py::test_real", "passed")}
+
+    def results(p: str, f: str) -> dict:
+        return {**ok, "t.py::test_c1": TestResult("t.py::test_c1", p), "t.py::test_c2": TestResult("t.py::test_c2", f)}
+
+    assert canary_check(results("skipped", "skipped"), names) == ""
+    assert canary_check(results("passed", "failed"), names) == ""
+    assert "must fail reports passed" in canary_check(results("passed", "passed"), names)

@@ -132,6 +132,9 @@ def canary_check(results: dict, canaries: dict[str, str]) -> str:
              for key, name in canaries.items()}
     if not any(r.ok for r in results.values()) and None in found.values():
         return ""
+    if all(r is not None and r.outcome == "skipped" for r in found.values()):
+        return ""  # their module skipped them (a setup_module skip): no evidence either way, and a
+        # skip is never a pass, so a forger gains nothing from it
     want = {"pass": "passed", "fail": "failed"}
     wrong = [f"the canary test that must {key} {'is missing' if r is None else 'reports ' + r.outcome}"
              for key, r in found.items() if r is None or r.outcome != want[key]]

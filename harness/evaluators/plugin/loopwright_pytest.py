@@ -233,7 +233,12 @@ def _add_canaries(items):
     summary or exit status treats them like every other test, and loopwright knows what their
     honest results are."""
     names = SECRET.get("canaries") or {}
-    host = next((it for it in items if isinstance(it, pytest.Function) and it.getparent(pytest.Module)), None)
+    hosts = [it for it in items if isinstance(it, pytest.Function) and it.getparent(pytest.Module)]
+    # a module marked skip/skipif/xfail (semantic-version's Django tests without Django) would
+    # skip the canaries with it: the first module without such a mark hosts them
+    host = next((it for it in hosts if not any(m.name in ("skip", "skipif", "xfail")
+                                               for m in it.getparent(pytest.Module).iter_markers())),
+                hosts[0] if hosts else None)
     if not names or host is None:
         return
     module = host.getparent(pytest.Module)
