@@ -19,11 +19,16 @@ from evals.release_trees import (MAX_CHANGED_LINES, Change, build_tree, is_test_
                                  short_name, source_changes)
 from evals.sources import text_or_none
 
-__all__ = ["mine_pair"]
+__all__ = ["MINE_STAGES", "mine_pair"]
+
+#: where a mined pair stops (``why["stage"]`` of :func:`mine_pair`): no small change; the
+#: hybrid's pytest run timed out; N+1's tests all pass on N's source; no small change alone makes
+#: them pass; a task. (``env_failed``, a venv that cannot be built, is raised as PrepareError.)
+MINE_STAGES = ("no_small_change", "timeout", "tests_pass_before", "gold_not_passing", "task")
 
 
 def mine_pair(package: str, old: str, new: str, *, cache: Path | None = None,
-              timeout: float = 180.0, log=None) -> list[dict]:
+              timeout: float = 180.0, log=None, why: dict | None = None) -> list[dict]:
     """Tasks (suite entries, see the module doc) for the release pair ``old`` -> ``new``.
 
     Args:
@@ -33,6 +38,7 @@ def mine_pair(package: str, old: str, new: str, *, cache: Path | None = None,
         cache: cache root (default :func:`evals.sources.cache_root`).
         timeout: wall seconds per pytest run; a suite that hits it ends the pair.
         log: optional ``callable(str)`` for progress lines.
+        why: optional dict that gets ``stage`` (one of :data:`MINE_STAGES`) and ``detail`` (words).
 
     Returns:
         Zero or more task dicts, one per small module change that alone makes every
@@ -42,10 +48,12 @@ def mine_pair(package: str, old: str, new: str, *, cache: Path | None = None,
         PrepareError: a download, unpack or venv install failed.
     """
     say = log or (lambda _m: None)
+    why = why if why is not None else {}
     old_root, new_root = pair_trees(package, old, new, cache)
     changes = [c for c in source_changes(old_root, new_root) if c.changed_lines <= MAX_CHANGED_LINES]
     if not changes:
         say(f"{package} {old} -> {new}: no module changed by 1..{MAX_CHANGED_LINES} lines")
+        why.update(stage="no_small_change", detail="")
         return []
     python = pair_python(old_root, new_root, cache)
     tasks = []
@@ -55,6 +63,8 @@ def mine_pair(package: str, old: str, new: str, *, cache: Path | None = None,
         say(f"{package} {old} -> {new}: N+1's tests on N's source: exit {rc}, {len(failing)} failing; "
             f"small changes: {', '.join(f'{c.path} ({c.changed_lines})' for c in changes)}")
         if rc is None or not failing:
+            why.update(stage="timeout" if rc is None else "tests_pass_before",
+                       detail=f"pytest exit {rc}" + (f" after {timeout:g} s" if rc is None else ""))
             return []
         for i, change in enumerate(changes):
             found = _try_change(old_root, new_root, change, python, Path(tmp) / str(i), timeout)
@@ -72,6 +82,8 @@ def mine_pair(package: str, old: str, new: str, *, cache: Path | None = None,
                                           "deselect": sorted(deselect)}},
                 "command": "fix", "python": None, "gold_patch": change.patch,
                 "tests": sorted(tests), "timeout": 600})
+    why.update(stage="task" if tasks else "gold_not_passing",
+               detail=f"{len(failing)} failing on N's source; {len(changes)} small changes tried")
     return tasks
 
 

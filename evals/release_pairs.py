@@ -44,7 +44,7 @@ from evals.release_mine import mine_pair
 from evals.release_trees import MAX_CHANGED_LINES, materialize, same_code, source_changes, source_tree
 from evals.sources import PrepareError, run_process
 
-__all__ = ["load_suite", "main", "same_as_developer", "summarize", "write_suite"]
+__all__ = ["load_suite", "main", "same_as_developer", "summarize", "versions", "write_suite"]
 
 ROOT = Path(__file__).resolve().parents[1]
 DESCRIBE = "Command line for the release-pair suite: scan, mine, and run ``loopwright fix`` on it."
@@ -109,8 +109,12 @@ def write_suite(path: Path, suite: dict) -> None:
 
 
 # -- mining commands ------------------------------------------------------------------------
-def _versions(package: str) -> list[str]:
-    """Release versions, oldest first, as ``pip index versions`` lists them (no pre-releases)."""
+def versions(package: str) -> list[str]:
+    """Release versions, oldest first, as ``pip index versions`` lists them (no pre-releases).
+
+    Raises:
+        PrepareError: pip could not list them (no such package, registry unreachable).
+    """
     res = subprocess.run([sys.executable, "-m", "pip", "index", "versions", package],
                          capture_output=True, text=True, timeout=120, check=False)
     for line in res.stdout.splitlines():
@@ -120,7 +124,7 @@ def _versions(package: str) -> list[str]:
 
 
 def _pairs(args) -> list[tuple[str, str]]:
-    vers = args.versions or _versions(args.package)[-(args.pairs + 1):]
+    vers = args.versions or versions(args.package)[-(args.pairs + 1):]
     return list(zip(vers, vers[1:]))
 
 

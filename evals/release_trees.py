@@ -22,20 +22,32 @@ from pathlib import Path
 
 from evals.inject import is_test_path
 from evals.release_env import ensure_venv, requirements
-from evals.sources import BASE_DATE, BadInput, cache_dir, fetch_sdist, run_git, text_or_none, unpack
+from evals.sources import BASE_DATE, BadInput, PrepareError, cache_dir, fetch_sdist, run_git, text_or_none, unpack
 
-__all__ = ["MAX_CHANGED_LINES", "Change", "build_tree", "gold_patch", "is_test_file", "materialize",
+__all__ = ["MAX_CHANGED_LINES", "Change", "build_tree", "gold_patch", "has_tests", "is_test_file", "materialize",
            "pair_python", "pair_trees", "short_name", "source_changes", "source_tree", "text_or_none"]
 
 MAX_CHANGED_LINES = 6
-_VERSION_LINE = re.compile(r"^\s*(__version__|VERSION|version|__version_info__)\s*[:=]")
+_VERSION_LINE = re.compile(r"^\s*(__version__|VERSION|version|__version_info__|version_info|__version_tuple__"
+                           r"|version_tuple)\s*[:=]")
+#: generated version modules (versioneer, setuptools-scm, hand-kept): a release always changes them
+_VERSION_FILES = {"_version.py", "__version__.py", "__about__.py"}
 _SKIP_PARTS = {"__pycache__", ".git", ".tox", ".nox", "build", "dist"}
+#: folders of an sdist that hold no library code: a change there cannot be a fix (Sphinx's conf.py)
+_NOT_SOURCE = {"docs", "doc", "benchmarks", "bench", "examples"}
 
 
 def is_test_file(rel: str) -> bool:
     """:func:`evals.inject.is_test_path`, plus files under a ``testsuite`` folder (pycodestyle's
     test data are ``.py`` files there)."""
     return is_test_path(rel) or "testsuite" in rel.split("/")[:-1]
+
+
+def has_tests(root: Path) -> bool:
+    """True when the source tree ``root`` holds a test module (a ``.py`` :func:`is_test_file`
+    other than a ``conftest.py``): an sdist without one cannot give a task."""
+    return any(rel.endswith(".py") and is_test_file(rel) and not rel.endswith("conftest.py")
+               for rel in _files(root))
 
 
 @dataclass
@@ -69,7 +81,9 @@ def source_tree(package: str, version: str, cache: Path | None = None) -> Path:
         PrepareError: pip download or unpacking failed.
     """
     root = cache_dir(cache)
-    local = Path(package) if os.path.sep in package and Path(package).exists() else None
+    if os.path.sep in package and not Path(package).exists():
+        raise PrepareError(f"{package}: no such sdist archive")
+    local = Path(package) if os.path.sep in package else None
     name = local.name if local else package
     key = hashlib.sha1(str(local.resolve()).encode()).hexdigest()[:10] if local else ""
     slot = root / "release-pairs" / "trees" / f"{re.sub(r'[^A-Za-z0-9._-]+', '_', name)}-{version}{key}"
@@ -167,6 +181,10 @@ def same_code(a: str, b: str) -> bool:
 def source_changes(old_root: Path, new_root: Path) -> list[Change]:
     """Changed non-test ``.py`` modules present in both trees, smallest change first.
 
+    ``setup.py``, ``noxfile.py``, version modules (``_version.py``,
+    ``__version__.py``, ``__about__.py``) and modules under a top-level docs/doc/benchmarks/bench/examples
+    folder are not library code and are left out.
+
     Modules added or removed by N+1 are left out (a new module is not a small fix),
     and so are changes that only bump a version string (``changed_lines`` 0) or only
     touch comments, layout or docstrings.
@@ -174,7 +192,8 @@ def source_changes(old_root: Path, new_root: Path) -> list[Change]:
     old, new = _files(old_root), _files(new_root)
     found = []
     for rel in sorted(set(old) & set(new)):
-        if not rel.endswith(".py") or is_test_file(rel) or rel == "setup.py":
+        if not rel.endswith(".py") or is_test_file(rel) or rel in ("setup.py", "noxfile.py") \
+                or rel.split("/")[0] in _NOT_SOURCE or rel.rsplit("/", 1)[-1] in _VERSION_FILES:
             continue
         a, b = text_or_none(old[rel]), text_or_none(new[rel])
         if a is None or b is None or a == b:

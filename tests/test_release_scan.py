@@ -1,0 +1,115 @@
+"""The bulk scan and the yield funnel of the release-pair miner, on local sdists (no network)."""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from evals.release_env import venv_slot
+from evals.release_mine import mine_pair
+from evals.release_pairs import load_suite
+from evals.release_scan import SEEN, mine_candidates, scan_pair, stage_counts
+from evals.release_trees import has_tests, source_changes
+
+LIB_OLD = "def clamp(x, lo, hi):\n    if x > hi:\n        return x\n    return max(x, lo)\n"
+LIB_NEW = LIB_OLD.replace("        return x\n", "        return hi\n")
+TEST_OLD = "from lib import clamp\n\n\ndef test_low():\n    assert clamp(-1, 0, 5) == 0\n"
+TEST_NEW = TEST_OLD + "\n\ndef test_high():\n    assert clamp(9, 0, 5) == 5\n"
+
+
+def _sdist(folder: Path, version: str, files: dict[str, str]) -> Path:
+    """``lib-VERSION.tar.gz`` with one top folder and a PKG-INFO, as an sdist has."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"lib-{version}.tar.gz"
+    files = {"PKG-INFO": f"Metadata-Version: 2.1\nName: lib\nVersion: {version}\n", **files}
+    with tarfile.open(path, "w:gz") as tf:
+        for rel, text in files.items():
+            data = text.encode()
+            info = tarfile.TarInfo(f"lib-{version}/{rel}")
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+    return path
+
+
+@pytest.fixture
+def cache(tmp_path):
+    """A cache whose venv for (coverage, pytest) is this interpreter: no pip install."""
+    slot = venv_slot(["coverage", "pytest"], tmp_path / "cache")
+    (slot / "bin").mkdir(parents=True)
+    (slot / "bin" / "python").symlink_to(sys.executable)
+    (slot / ".ready").write_text("")
+    return tmp_path / "cache"
+
+
+def _tree(root: Path, files: dict[str, str]) -> Path:
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    return root
+
+
+def test_docs_config_and_version_modules_are_not_source_changes(tmp_path):
+    common = {"lib/core.py": LIB_OLD}
+    old = _tree(tmp_path / "a", {**common, "docs/conf.py": "release = '1.0'\nx = 1\n",
+                                 "lib/_version.py": "version_json = '''{\"v\": \"1.0\"}'''\n",
+                                 "lib/__init__.py": "version_info = (1, 0)\nname = 'lib'\n"})
+    new = _tree(tmp_path / "b", {"lib/core.py": LIB_NEW, "docs/conf.py": "release = '1.1'\nx = 2\n",
+                                 "lib/_version.py": "version_json = '''{\"v\": \"1.1\"}'''\n",
+                                 "lib/__init__.py": "version_info = (1, 1)\nname = 'lib'\n"})
+    assert [(c.path, c.changed_lines) for c in source_changes(old, new)] == [("lib/core.py", 2)]
+
+
+def test_has_tests_wants_a_test_module_not_only_a_conftest(tmp_path):
+    assert not has_tests(_tree(tmp_path / "a", {"lib.py": LIB_OLD, "conftest.py": "", "README": "tests/"}))
+    assert has_tests(_tree(tmp_path / "b", {"lib.py": LIB_OLD, "tests/test_lib.py": TEST_OLD}))
+
+
+def test_scan_pair_says_where_a_pair_stops(tmp_path, cache):
+    d = tmp_path / "sdists"
+    v1 = _sdist(d, "1.0", {"lib.py": LIB_OLD, "tests/test_lib.py": TEST_OLD})
+    v2 = _sdist(d, "1.1", {"lib.py": LIB_NEW, "tests/test_lib.py": TEST_NEW})
+    bare = _sdist(d, "1.2", {"lib.py": LIB_NEW})
+    big = _sdist(d, "1.3", {"lib.py": LIB_NEW + "".join(f"\n\ndef f{i}():\n    return {i}\n" for i in range(3)),
+                            "tests/test_lib.py": TEST_NEW})
+    docs = _sdist(d, "1.4", {"lib.py": LIB_NEW, "tests/test_lib.py": TEST_NEW + "\n", "docs/conf.py": "x = 1\n"})
+    stage = lambda a, b: scan_pair("lib", str(a), str(b), cache)["stage"]  # noqa: E731
+    row = scan_pair("lib", str(v1), str(v2), cache)
+    assert (row["stage"], row["modules_changed"], row["small"]) == ("candidate", 1, ["lib.py (2)"])
+    assert stage(v2, bare) == "no_tests_in_sdist"
+    assert stage(v2, big) == "no_small_change"
+    assert stage(v2, docs) == "no_module_changed"
+    assert scan_pair("lib", str(v1), str(d / "missing.tar.gz"), cache)["stage"] == "download_failed"
+
+
+def test_mine_pair_says_why_a_candidate_gives_no_task(tmp_path, cache):
+    d = tmp_path / "sdists"
+    v1 = _sdist(d, "1.0", {"lib.py": LIB_OLD, "tests/test_lib.py": TEST_OLD})
+    quiet = _sdist(d, "1.1", {"lib.py": LIB_NEW, "tests/test_lib.py": TEST_OLD})  # no new test fails on N
+    wrong = _sdist(d, "1.2", {"lib.py": LIB_OLD.replace("max(x, lo)", "max(lo, x)"), "tests/test_lib.py": TEST_NEW})
+    for new, expected in ((quiet, "tests_pass_before"), (wrong, "gold_not_passing")):
+        why: dict = {}
+        assert mine_pair("lib", str(v1), str(new), cache=cache, timeout=120, why=why) == []
+        assert why["stage"] == expected, why
+
+
+def test_mine_candidates_writes_tasks_and_a_funnel_row_per_pair(tmp_path, cache):
+    d = tmp_path / "sdists"
+    v1 = _sdist(d, "1.0", {"lib.py": LIB_OLD, "tests/test_lib.py": TEST_OLD})
+    v2 = _sdist(d, "1.1", {"lib.py": LIB_NEW, "tests/test_lib.py": TEST_NEW})
+    scan, suite, funnel = tmp_path / "scan.jsonl", tmp_path / "mined.yaml", tmp_path / "funnel.jsonl"
+    rows = [{"package": "lib", "old": str(v1), "new": str(v2), "stage": "candidate"},
+            {"package": "lib", "old": str(v2), "new": str(d / "gone.tar.gz"), "stage": "download_failed"},
+            {"package": SEEN[0], "old": str(v1), "new": str(v2), "stage": "candidate"}]  # already used: never mined
+    scan.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert mine_candidates(scan, suite, funnel, cache=cache, log=lambda _m: None) == 1
+    mined = [json.loads(line) for line in funnel.read_text().splitlines()]
+    assert [(r["package"], r["stage"], r["tasks"]) for r in mined] == [("lib", "task", 1)]
+    task = load_suite(suite)["tasks"][0]
+    assert task["tests"] == ["tests/test_lib.py::test_high"] and "+        return hi" in task["gold_patch"]
+    assert mine_candidates(scan, suite, funnel, cache=cache, log=lambda _m: None) == 0  # nothing left to mine
+    assert stage_counts(rows, mined) == {"task": 1, "download_failed": 1, "candidate": 1}
