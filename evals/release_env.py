@@ -13,7 +13,8 @@ from pathlib import Path
 
 from evals.sources import PrepareError, cache_dir, clean_env, run_process, text_or_none
 
-__all__ = ["TEST_EXTRAS", "PairError", "ensure_venv", "requirements", "run_pytest", "venv_slot"]
+__all__ = ["TEST_EXTRAS", "PairError", "ensure_venv", "requirements", "run_pytest", "test_requirements",
+           "venv_slot"]
 
 TEST_EXTRAS = ("test", "tests", "testing")
 _ADDOPTS_PLUGINS = {"--cov": "pytest-cov", "--timeout": "pytest-timeout"}
@@ -53,6 +54,76 @@ def requirements(tree: Path) -> list[str]:
         if req.marker is None or any(req.marker.evaluate({"extra": e}) for e in ("", *TEST_EXTRAS)):
             reqs.add(str(Requirement(line.split(";")[0].strip())))
     return sorted(reqs)
+
+
+#: test-only packages the test code shows it needs without declaring them: a module it imports,
+#: or a fixture/mark of a pytest plugin it uses
+_IMPORTED = {"hypothesis": "hypothesis", "mock": "mock", "freezegun": "freezegun", "pytz": "pytz",
+             "dateutil": "python-dateutil", "yaml": "pyyaml", "simplejson": "simplejson", "attr": "attrs",
+             "typing_extensions": "typing-extensions", "pytest_mock": "pytest-mock", "testpath": "testpath"}
+_USED = {r"\bmocker\b": "pytest-mock", r"\bbenchmark\(": "pytest-benchmark",
+         r"pytest\.mark\.asyncio|pytest_asyncio": "pytest-asyncio", r"\bmonkeypatch_env\b": "pytest-env"}
+#: development tools that no test imports (linters, builders, docs, runners): not installed
+_TOOLS = re.compile(r"^(tox|nox|sphinx.*|black|flake8.*|pylint|ruff|isort|mypy|pre-commit|codecov|coveralls|twine|"
+                    r"wheel|setuptools.*|build|check-manifest|bandit|pyright|docutils|readme.renderer|pip|"
+                    r"coverage|pytest-cov|pytest-xdist|pytest-randomly|pytest-sugar|pytest-instafail|.*-stubs|types-.*)$",
+                    re.IGNORECASE)
+_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)(\[[A-Za-z0-9,._ -]+\])?")
+
+
+def test_requirements(tree: Path) -> list[str]:
+    """Packages the sdist's tests need that its metadata does not declare, by name (no versions:
+    an old pin may not install on this interpreter), sorted.
+
+    Read from: tox.ini's ``[testenv]`` ``deps`` (a ``factor:`` prefix dropped, ``-r``/``.``/``{…}``
+    lines skipped); ``pyproject.toml``'s ``[dependency-groups]`` (PEP 735) and
+    ``[tool.pdm.dev-dependencies]`` groups and ``[tool.poetry.group.*.dependencies]`` named
+    test/tests/testing/dev, and ``[tool.poetry.dev-dependencies]``; requirement files
+    named for tests (``requirements-test*.txt``, ``test-requirements.txt``,
+    ``requirements/test*.txt``, ``tests/requirements.txt``); and modules or pytest fixtures the
+    test code uses (:data:`_IMPORTED`, :data:`_USED`). Linters, builders and docs tools
+    (:data:`_TOOLS`) and the package itself are left out.
+    """
+    import configparser
+    import tomllib
+
+    lines: list[str] = []
+    tox = configparser.ConfigParser(interpolation=None, strict=False)
+    try:
+        tox.read_string(text_or_none(tree / "tox.ini") or "")
+        lines += tox.get("testenv", "deps", fallback="").splitlines()
+    except configparser.Error:
+        pass
+    try:
+        project = tomllib.loads(text_or_none(tree / "pyproject.toml") or "")
+    except tomllib.TOMLDecodeError:
+        project = {}
+    tool = project.get("tool", {})
+    groups = {**project.get("dependency-groups", {}), **tool.get("pdm", {}).get("dev-dependencies", {})}
+    poetry = tool.get("poetry", {})
+    poetry_groups = {k: list(v.get("dependencies", {})) for k, v in poetry.get("group", {}).items()}
+    poetry_groups["dev"] = poetry_groups.get("dev", []) + list(poetry.get("dev-dependencies", {}))
+    for name in ("test", "tests", "testing", "dev"):
+        lines += [x for x in groups.get(name, []) if isinstance(x, str)] + poetry_groups.get(name, [])
+    for pattern in ("requirements-test*.txt", "requirements_test*.txt", "test-requirements.txt",
+                    "test_requirements.txt", "requirements/test*.txt", "tests/requirements.txt"):
+        for path in sorted(tree.glob(pattern)):
+            lines += (text_or_none(path) or "").splitlines()
+    tests = "\n".join(text_or_none(p) or "" for p in sorted(tree.rglob("*.py"))
+                      if "test" in p.relative_to(tree).as_posix().lower())
+    imported = set(re.findall(r"^\s*(?:from|import)\s+([A-Za-z_][A-Za-z0-9_]*)", tests, re.MULTILINE))
+    found = {dist for module, dist in _IMPORTED.items() if module in imported}
+    found |= {dist for pattern, dist in _USED.items() if re.search(pattern, tests)}
+    own = re.sub(r"[-_.]+", "-", (re.findall(r"^Name:\s*(\S+)", text_or_none(tree / "PKG-INFO") or "", re.MULTILINE)
+                                  or [""])[0]).lower()
+    for line in lines:
+        line = line.split("#")[0].split(";")[0]
+        line = line.split(":", 1)[1] if re.match(r"^\s*[\w,{}-]+:\s", line) else line  # tox factor prefix
+        m = _NAME.match(line)
+        if m and not line.strip().startswith(("-", ".", "{")) and "://" not in line and "+" not in m.group(0):
+            found.add(m.group(1) + (m.group(2) or ""))
+    return sorted(n for n in found if not _TOOLS.match(n.split("[")[0])
+                  and re.sub(r"[-_.]+", "-", n.split("[")[0]).lower() not in ("pytest", own))
 
 
 def _egg_requires(tree: Path) -> list[str]:
@@ -106,15 +177,18 @@ def ensure_venv(reqs: list[str], cache: Path | None = None, timeout: float = 600
 
 
 def run_pytest(python: Path, repo: Path, ids: list[str] | None = None,
-               timeout: float = 180.0) -> tuple[int | None, set[str]]:
+               timeout: float = 180.0, output: list[str] | None = None) -> tuple[int | None, set[str]]:
     """Run pytest in ``repo`` and return (exit code or None on timeout, failing node ids).
 
     Failing ids come from pytest's short summary (``-rfE``); a file that fails to
-    collect shows as its path without ``::``. A ``src/`` layout's ``src`` is on ``PYTHONPATH``
+    collect shows as its path without ``::``. ``output``, when given, gets pytest's output
+    appended (one string). A ``src/`` layout's ``src`` is on ``PYTHONPATH``
     (:func:`evals.sources.clean_env`): the venv holds the requirements, not the package.
     """
     args = [str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rfE", "--tb=no",
             "--continue-on-collection-errors", "-o", "console_output_style=classic", *(ids or [])]
     rc, out = run_process(args, repo, timeout, clean_env(repo))  # src/ on the path, as the run has it
     failed = {m.group(2).strip() for m in map(_SUMMARY.match, out.splitlines()) if m}
+    if output is not None:
+        output.append(out)
     return rc, failed

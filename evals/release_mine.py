@@ -14,7 +14,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from evals.release_env import run_pytest
+from evals.release_env import run_pytest, test_requirements
 from evals.release_trees import (MAX_CHANGED_LINES, Change, build_tree, is_test_file, pair_python, pair_trees,
                                  short_name, source_changes)
 from evals.sources import text_or_none
@@ -22,9 +22,10 @@ from evals.sources import text_or_none
 __all__ = ["MINE_STAGES", "mine_pair"]
 
 #: where a mined pair stops (``why["stage"]`` of :func:`mine_pair`): no small change; the
-#: hybrid's pytest run timed out; N+1's tests all pass on N's source; no small change alone makes
-#: them pass; a task. (``env_failed``, a venv that cannot be built, is raised as PrepareError.)
-MINE_STAGES = ("no_small_change", "timeout", "tests_pass_before", "gold_not_passing", "task")
+#: hybrid's pytest run timed out; it ended with no failing test but not with exit 0 (a usage error,
+#: nothing collected); N+1's tests all pass on N's source; no small change alone makes them pass;
+#: a task. (``env_failed``, a venv that cannot be built, is raised as PrepareError.)
+MINE_STAGES = ("no_small_change", "timeout", "pytest_error", "tests_pass_before", "gold_not_passing", "task")
 
 
 def mine_pair(package: str, old: str, new: str, *, cache: Path | None = None,
@@ -55,16 +56,20 @@ def mine_pair(package: str, old: str, new: str, *, cache: Path | None = None,
         say(f"{package} {old} -> {new}: no module changed by 1..{MAX_CHANGED_LINES} lines")
         why.update(stage="no_small_change", detail="")
         return []
-    python = pair_python(old_root, new_root, cache)
+    extra = test_requirements(new_root)  # N+1's tests may need packages no metadata declares
+    python = pair_python(old_root, new_root, cache, extra)
     tasks = []
     with tempfile.TemporaryDirectory(prefix="lw-pair-") as tmp:
         build_tree(old_root, new_root, Path(tmp) / "hybrid")
-        rc, failing = run_pytest(python, Path(tmp) / "hybrid", timeout=timeout)
+        said: list[str] = []
+        rc, failing = run_pytest(python, Path(tmp) / "hybrid", timeout=timeout, output=said)
         say(f"{package} {old} -> {new}: N+1's tests on N's source: exit {rc}, {len(failing)} failing; "
             f"small changes: {', '.join(f'{c.path} ({c.changed_lines})' for c in changes)}")
         if rc is None or not failing:
-            why.update(stage="timeout" if rc is None else "tests_pass_before",
-                       detail=f"pytest exit {rc}" + (f" after {timeout:g} s" if rc is None else ""))
+            text = [ln.strip() for ln in "".join(said).splitlines() if ln.strip()]
+            tail = " | ".join([ln for ln in text if "error" in ln.lower()][:2] or text[-3:])[-240:]
+            why.update(stage="timeout" if rc is None else "tests_pass_before" if rc == 0 else "pytest_error",
+                       detail=f"pytest exit {rc}" + (f" after {timeout:g} s" if rc is None else f": {tail}"))
             return []
         for i, change in enumerate(changes):
             found = _try_change(old_root, new_root, change, python, Path(tmp) / str(i), timeout)
@@ -79,7 +84,8 @@ def mine_pair(package: str, old: str, new: str, *, cache: Path | None = None,
                 "id": f"{short_name(package)}-{new}-{len(tasks) + 1}",
                 "repo": {"release_pair": {"package": package, "old": old, "new": new,
                                           "file": change.path, "old_tests": sorted(old_tests),
-                                          "deselect": sorted(deselect)}},
+                                          "deselect": sorted(deselect),
+                                          **({"test_requirements": extra} if extra else {})}},
                 "command": "fix", "python": None, "gold_patch": change.patch,
                 "tests": sorted(tests), "timeout": 600})
     why.update(stage="task" if tasks else "gold_not_passing",

@@ -115,8 +115,10 @@ def mine_candidates(scan: Path, suite: Path, funnel: Path, *, timeout: float = 1
 
     Tasks are appended to the suite file ``suite`` (ids already there skipped); each pair gets a
     funnel row ``{package, old, new, stage, tasks, detail, seconds}`` (``stage`` from
-    :func:`evals.release_mine.mine_pair`'s ``why``). Pairs are taken breadth first: the next pair
-    comes from the library with the fewest mined pairs so far. With ``follow_until`` the function
+    :func:`evals.release_mine.mine_pair`'s ``why``). Pairs where at most 2 modules changed come
+    first (a release that changed many modules rarely has one small change that alone fixes its new
+    tests); among them, breadth first: the library with the fewest mined pairs so far, then the
+    fewest modules changed. With ``follow_until`` the function
     waits for more scan rows until that UTC time, else it returns when none is left. Libraries in
     :data:`SEEN` are never mined. ``cache``: the cache root (default :func:`evals.sources.cache_root`).
 
@@ -136,7 +138,8 @@ def mine_candidates(scan: Path, suite: Path, funnel: Path, *, timeout: float = 1
                 return added
             time.sleep(20)
             continue
-        row = min(todo, key=lambda r: per_lib[r["package"]])
+        row = min(todo, key=lambda r: (r.get("modules_changed", 0) > 2, per_lib[r["package"]],
+                                       r.get("modules_changed", 0)))
         why: dict = {}
         t0 = time.monotonic()
         try:

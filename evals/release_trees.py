@@ -259,13 +259,15 @@ def _copy(src: Path, dst: Path) -> None:
 
 
 # -- pairs ---------------------------------------------------------------------------------
-def pair_python(old_root: Path, new_root: Path, cache: Path | None) -> Path:
-    """The interpreter of the pair's shared venv: both releases' requirements (:func:`ensure_venv`).
+def pair_python(old_root: Path, new_root: Path, cache: Path | None, extra: list[str] | tuple = ()) -> Path:
+    """The interpreter of the pair's shared venv: both releases' requirements and ``extra``
+    (the undeclared test requirements a task records, :func:`evals.release_env.test_requirements`),
+    see :func:`ensure_venv`.
 
     Raises:
         PrepareError: the venv could not be built.
     """
-    return ensure_venv(sorted(set(requirements(old_root)) | set(requirements(new_root))), cache)
+    return ensure_venv(sorted(set(requirements(old_root)) | set(requirements(new_root)) | set(extra)), cache)
 
 
 def short_name(package: str) -> str:
@@ -290,7 +292,7 @@ def materialize(spec: dict, out: str | Path, *, cache: Path | None = None) -> Pa
     """Build a ``release_pair`` task as a git repository at ``out`` (absent or empty).
 
     ``spec`` is ``{package, old, new, old_tests?: [paths], deselect?: [node ids],
-    file?: str}``: N's source with N+1's test files (never N+1's source; see
+    file?: str, test_requirements?: [names]}``: N's source with N+1's test files (never N+1's source; see
     :func:`build_tree`), one commit with a fixed author and
     date, and ``out/.venv`` pointing at the task's shared venv (see
     :func:`ensure_venv`; listed in ``.git/info/exclude``), so ``loopwright fix out``
@@ -314,7 +316,7 @@ def materialize(spec: dict, out: str | Path, *, cache: Path | None = None) -> Pa
     run_git(out, "add", "-A", "-f")
     run_git(out, "commit", "-q", "--no-verify", "-m",
          f"{short_name(spec['package'])} {spec['old']} source with {spec['new']}'s tests", date=BASE_DATE)
-    python = pair_python(old_root, new_root, cache)
+    python = pair_python(old_root, new_root, cache, spec.get("test_requirements") or ())
     (out / ".venv").symlink_to(python.parent.parent, target_is_directory=True)
     (out / ".git" / "info").mkdir(exist_ok=True)
     with open(out / ".git" / "info" / "exclude", "a") as fh:

@@ -113,3 +113,30 @@ def test_mine_candidates_writes_tasks_and_a_funnel_row_per_pair(tmp_path, cache)
     assert task["tests"] == ["tests/test_lib.py::test_high"] and "+        return hi" in task["gold_patch"]
     assert mine_candidates(scan, suite, funnel, cache=cache, log=lambda _m: None) == 0  # nothing left to mine
     assert stage_counts(rows, mined) == {"task": 1, "download_failed": 1, "candidate": 1}
+
+
+def test_test_requirements_come_from_tox_groups_files_and_the_tests_own_imports(tmp_path):
+    from evals.release_env import test_requirements
+
+    tree = _tree(tmp_path / "t", {
+        "PKG-INFO": "Metadata-Version: 2.1\nName: lib\nVersion: 1\n",
+        "tox.ini": "[tox]\nenvlist = py3\n\n[testenv]\ndeps =\n    pytest>=7\n    pytest-cov\n"
+                   "    py38: backports.zoneinfo\n    -rrequirements.txt\n    git+https://example.invalid/x.git\n"
+                   "    flake8\ncommands = pytest\n",
+        "pyproject.toml": "[project]\nname = 'lib'\n\n[dependency-groups]\ntest = ['pretend>=1', {include-group = 'x'}]\n"
+                          "docs = ['sphinx']\n",
+        "requirements/tests.txt": "# for the tests\ntestfixtures==6.0  # pinned\n",
+        "tests/test_lib.py": "import hypothesis\nfrom lib import clamp\n\n\ndef test_a(mocker):\n    pass\n",
+    })
+    assert test_requirements(tree) == ["backports.zoneinfo", "hypothesis", "pretend", "pytest-mock", "testfixtures"]
+    assert test_requirements(_tree(tmp_path / "bare", {"lib.py": LIB_OLD})) == []
+
+
+def test_a_pytest_usage_error_is_not_a_pair_whose_tests_pass(tmp_path, cache):
+    d = tmp_path / "sdists"
+    ini = {"pytest.ini": "[pytest]\naddopts = --no-such-option\n"}  # N's config: a plugin's option, say
+    v1 = _sdist(d, "1.0", {"lib.py": LIB_OLD, "tests/test_lib.py": TEST_OLD, **ini})
+    broken = _sdist(d, "1.1", {"lib.py": LIB_NEW, "tests/test_lib.py": TEST_NEW, **ini})
+    why: dict = {}
+    assert mine_pair("lib", str(v1), str(broken), cache=cache, timeout=120, why=why) == []
+    assert why["stage"] == "pytest_error" and "exit 4" in why["detail"] and "no-such-option" in why["detail"], why
