@@ -1,9 +1,11 @@
 """Mining a release pair (:func:`mine_pair`): which of N+1's small module changes make a task.
 
+A pair whose N+1 changed no test module is not run (none of N+1's tests can notice its fix).
 Build the *hybrid* tree (N's source, N+1's tests; :mod:`evals.release_trees`) and run
-pytest in a venv holding pytest, coverage and N+1's declared runtime and test
-requirements (:mod:`evals.release_env`); for each small module apply its change alone
-and run again. A test file whose failures that change does not fix is kept at N's
+N+1's new or changed test modules with pytest in a venv holding pytest, coverage and N+1's
+declared runtime and test requirements plus the undeclared ones its tests use
+(:mod:`evals.release_env`); when some fail, for each small module apply its change alone
+and run the whole suite. A test file whose failures that change does not fix is kept at N's
 version (or dropped when N lacks it), so the task fails only on what the gold patch
 fixes; the task is kept when the final hybrid fails some tests and hybrid + gold
 passes every test.
@@ -15,17 +17,17 @@ import tempfile
 from pathlib import Path
 
 from evals.release_env import run_pytest, test_requirements
-from evals.release_trees import (MAX_CHANGED_LINES, Change, build_tree, is_test_file, pair_python, pair_trees,
+from evals.release_trees import (MAX_CHANGED_LINES, Change, build_tree, changed_tests, is_test_file, pair_python, pair_trees,
                                  short_name, source_changes)
 from evals.sources import text_or_none
 
 __all__ = ["MINE_STAGES", "mine_pair"]
 
-#: where a mined pair stops (``why["stage"]`` of :func:`mine_pair`): no small change; the
-#: hybrid's pytest run timed out; it ended with no failing test but not with exit 0 (a usage error,
+#: where a mined pair stops (``why["stage"]`` of :func:`mine_pair`): no small change; no test
+#: module new or changed in N+1; the hybrid's pytest run of the changed test modules timed out; it ended with no failing test but not with exit 0 (a usage error,
 #: nothing collected); N+1's tests all pass on N's source; no small change alone makes them pass;
 #: a task. (``env_failed``, a venv that cannot be built, is raised as PrepareError.)
-MINE_STAGES = ("no_small_change", "timeout", "pytest_error", "tests_pass_before", "gold_not_passing", "task")
+MINE_STAGES = ("no_small_change", "no_test_changed", "timeout", "pytest_error", "tests_pass_before", "gold_not_passing", "task")
 
 
 def mine_pair(package: str, old: str, new: str, *, cache: Path | None = None,
@@ -56,14 +58,20 @@ def mine_pair(package: str, old: str, new: str, *, cache: Path | None = None,
         say(f"{package} {old} -> {new}: no module changed by 1..{MAX_CHANGED_LINES} lines")
         why.update(stage="no_small_change", detail="")
         return []
+    touched = changed_tests(old_root, new_root)
+    if not touched:  # no new or changed test: nothing of N+1's tests can notice N+1's fix
+        say(f"{package} {old} -> {new}: no test module changed")
+        why.update(stage="no_test_changed", detail="")
+        return []
     extra = test_requirements(new_root)  # N+1's tests may need packages no metadata declares
     python = pair_python(old_root, new_root, cache, extra)
     tasks = []
     with tempfile.TemporaryDirectory(prefix="lw-pair-") as tmp:
         build_tree(old_root, new_root, Path(tmp) / "hybrid")
         said: list[str] = []
-        rc, failing = run_pytest(python, Path(tmp) / "hybrid", timeout=timeout, output=said)
-        say(f"{package} {old} -> {new}: N+1's tests on N's source: exit {rc}, {len(failing)} failing; "
+        # the changed test modules first (a fast filter); the rounds below run the whole suite
+        rc, failing = run_pytest(python, Path(tmp) / "hybrid", touched, timeout=timeout, output=said)
+        say(f"{package} {old} -> {new}: N+1's changed tests on N's source: exit {rc}, {len(failing)} failing; "
             f"small changes: {', '.join(f'{c.path} ({c.changed_lines})' for c in changes)}")
         if rc is None or not failing:
             text = [ln.strip() for ln in "".join(said).splitlines() if ln.strip()]

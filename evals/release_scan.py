@@ -29,7 +29,7 @@ from pathlib import Path
 
 from evals.release_mine import mine_pair
 from evals.release_pairs import DESCRIPTION, load_suite, versions, write_suite
-from evals.release_trees import MAX_CHANGED_LINES, has_tests, pair_trees, source_changes
+from evals.release_trees import MAX_CHANGED_LINES, has_tests, is_test_file, pair_trees, source_changes
 from evals.sources import PrepareError
 
 __all__ = ["SCAN_STAGES", "SEEN", "main", "mine_candidates", "scan_pair", "scan_package", "stage_counts"]
@@ -117,7 +117,8 @@ def mine_candidates(scan: Path, suite: Path, funnel: Path, *, timeout: float = 1
     funnel row ``{package, old, new, stage, tasks, detail, seconds}`` (``stage`` from
     :func:`evals.release_mine.mine_pair`'s ``why``). Pairs where at most 2 modules changed come
     first (a release that changed many modules rarely has one small change that alone fixes its new
-    tests); among them, breadth first: the library with the fewest mined pairs so far, then the
+    tests) and whose tests are under 300 KiB of code (each of the miner's pytest runs runs them
+    all) come first; among them, breadth first: the library with the fewest mined pairs so far, then the
     fewest modules changed. With ``follow_until`` the function
     waits for more scan rows until that UTC time, else it returns when none is left. Libraries in
     :data:`SEEN` are never mined. ``cache``: the cache root (default :func:`evals.sources.cache_root`).
@@ -138,8 +139,8 @@ def mine_candidates(scan: Path, suite: Path, funnel: Path, *, timeout: float = 1
                 return added
             time.sleep(20)
             continue
-        row = min(todo, key=lambda r: (r.get("modules_changed", 0) > 2, per_lib[r["package"]],
-                                       r.get("modules_changed", 0)))
+        row = min(todo, key=lambda r: (r.get("modules_changed", 0) > 2 or _test_kb(r, cache) > _BIG_TESTS_KB,
+                                       per_lib[r["package"]], r.get("modules_changed", 0)))
         why: dict = {}
         t0 = time.monotonic()
         try:
@@ -160,6 +161,24 @@ def mine_candidates(scan: Path, suite: Path, funnel: Path, *, timeout: float = 1
         _append(funnel, {"package": row["package"], "old": row["old"], "new": row["new"],
                          "stage": why.get("stage", "task" if tasks else "unknown"), "tasks": len(fresh),
                          "detail": str(why.get("detail", ""))[:300], "seconds": round(time.monotonic() - t0, 1)})
+
+
+_BIG_TESTS_KB = 300
+_SIZES: dict[tuple[str, str], int] = {}
+
+
+def _test_kb(row: dict, cache: Path | None) -> int:
+    """KiB of test files in the pair's N+1 tree (0 when it cannot be had): a big test suite is a
+    slow one, each pytest run of the miner runs all of it."""
+    key = (row["package"], row["new"])
+    if key not in _SIZES:
+        try:
+            root = pair_trees(row["package"], row["old"], row["new"], cache)[1]
+            _SIZES[key] = sum(p.stat().st_size for p in root.rglob("*.py")
+                              if is_test_file(p.relative_to(root).as_posix())) // 1024
+        except (PrepareError, OSError):
+            _SIZES[key] = 0
+    return _SIZES[key]
 
 
 def stage_counts(scan_rows: list[dict], funnel_rows: list[dict]) -> dict[str, int]:

@@ -24,7 +24,7 @@ from evals.inject import is_test_path
 from evals.release_env import ensure_venv, requirements
 from evals.sources import BASE_DATE, BadInput, PrepareError, cache_dir, fetch_sdist, run_git, text_or_none, unpack
 
-__all__ = ["MAX_CHANGED_LINES", "Change", "build_tree", "gold_patch", "has_tests", "is_test_file", "materialize",
+__all__ = ["MAX_CHANGED_LINES", "Change", "build_tree", "changed_tests", "gold_patch", "has_tests", "is_test_file", "materialize",
            "pair_python", "pair_trees", "short_name", "source_changes", "source_tree", "text_or_none"]
 
 MAX_CHANGED_LINES = 6
@@ -48,6 +48,19 @@ def has_tests(root: Path) -> bool:
     other than a ``conftest.py``): an sdist without one cannot give a task."""
     return any(rel.endswith(".py") and is_test_file(rel) and not rel.endswith("conftest.py")
                for rel in _files(root))
+
+
+def changed_tests(old_root: Path, new_root: Path) -> list[str]:
+    """N+1's test modules (``test_*.py``/``*_test.py`` under any folder) that are new or differ
+    from N's, sorted: where N+1's tests can notice what N+1 fixed."""
+    old, new = _files(old_root), _files(new_root)
+    out = []
+    for rel, path in new.items():
+        name = rel.rsplit("/", 1)[-1]
+        if rel.endswith(".py") and (name.startswith("test_") or name.endswith("_test.py")) and is_test_file(rel) \
+                and (rel not in old or text_or_none(old[rel]) != text_or_none(path)):
+            out.append(rel)
+    return sorted(out)
 
 
 @dataclass

@@ -89,9 +89,11 @@ def test_scan_pair_says_where_a_pair_stops(tmp_path, cache):
 def test_mine_pair_says_why_a_candidate_gives_no_task(tmp_path, cache):
     d = tmp_path / "sdists"
     v1 = _sdist(d, "1.0", {"lib.py": LIB_OLD, "tests/test_lib.py": TEST_OLD})
-    quiet = _sdist(d, "1.1", {"lib.py": LIB_NEW, "tests/test_lib.py": TEST_OLD})  # no new test fails on N
-    wrong = _sdist(d, "1.2", {"lib.py": LIB_OLD.replace("max(x, lo)", "max(lo, x)"), "tests/test_lib.py": TEST_NEW})
-    for new, expected in ((quiet, "tests_pass_before"), (wrong, "gold_not_passing")):
+    untested = _sdist(d, "1.1", {"lib.py": LIB_NEW, "tests/test_lib.py": TEST_OLD})  # its tests did not change
+    quiet = _sdist(d, "1.2", {"lib.py": LIB_NEW, "tests/test_lib.py": TEST_OLD + "\n\ndef test_mid():\n"
+                              "    assert clamp(3, 0, 5) == 3\n"})  # the new test passes on N too
+    wrong = _sdist(d, "1.3", {"lib.py": LIB_OLD.replace("max(x, lo)", "max(lo, x)"), "tests/test_lib.py": TEST_NEW})
+    for new, expected in ((untested, "no_test_changed"), (quiet, "tests_pass_before"), (wrong, "gold_not_passing")):
         why: dict = {}
         assert mine_pair("lib", str(v1), str(new), cache=cache, timeout=120, why=why) == []
         assert why["stage"] == expected, why
@@ -140,3 +142,14 @@ def test_a_pytest_usage_error_is_not_a_pair_whose_tests_pass(tmp_path, cache):
     why: dict = {}
     assert mine_pair("lib", str(v1), str(broken), cache=cache, timeout=120, why=why) == []
     assert why["stage"] == "pytest_error" and "exit 4" in why["detail"] and "no-such-option" in why["detail"], why
+
+
+def test_changed_tests_are_new_or_edited_test_modules_only(tmp_path):
+    from evals.release_trees import changed_tests
+
+    old = _tree(tmp_path / "a", {"lib.py": LIB_OLD, "tests/test_lib.py": TEST_OLD, "tests/test_same.py": "x = 1\n",
+                                 "tests/helpers.py": "y = 1\n"})
+    new = _tree(tmp_path / "b", {"lib.py": LIB_NEW, "tests/test_lib.py": TEST_NEW, "tests/test_same.py": "x = 1\n",
+                                 "tests/helpers.py": "y = 2\n", "tests/sub/new_test.py": "z = 1\n",
+                                 "tests/data/case.txt": "new\n"})
+    assert changed_tests(old, new) == ["tests/sub/new_test.py", "tests/test_lib.py"]
