@@ -18,6 +18,7 @@ __all__ = ["TEST_EXTRAS", "PairError", "ensure_venv", "requirements", "run_pytes
 
 TEST_EXTRAS = ("test", "tests", "testing")
 _ADDOPTS_PLUGINS = {"--cov": "pytest-cov", "--timeout": "pytest-timeout"}
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _SUMMARY = re.compile(r"^(FAILED|ERROR) (\S.*?)(?: - .*)?$")
 
 
@@ -181,13 +182,14 @@ def run_pytest(python: Path, repo: Path, ids: list[str] | None = None,
     """Run pytest in ``repo`` and return (exit code or None on timeout, failing node ids).
 
     Failing ids come from pytest's short summary (``-rfE``); a file that fails to
-    collect shows as its path without ``::``. ``output``, when given, gets pytest's output
+    collect shows as its path without ``::``; colour is off (``--color=no``, and ANSI codes dropped). ``output``, when given, gets pytest's output
     appended (one string). A ``src/`` layout's ``src`` is on ``PYTHONPATH``
     (:func:`evals.sources.clean_env`): the venv holds the requirements, not the package.
     """
-    args = [str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rfE", "--tb=no",
+    args = [str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rfE", "--tb=no", "--color=no",
             "--continue-on-collection-errors", "-o", "console_output_style=classic", *(ids or [])]
     rc, out = run_process(args, repo, timeout, clean_env(repo))  # src/ on the path, as the run has it
+    out = _ANSI.sub("", out)  # a project's addopts or FORCE_COLOR may still colour the summary
     failed = {m.group(2).strip() for m in map(_SUMMARY.match, out.splitlines()) if m}
     if output is not None:
         output.append(out)

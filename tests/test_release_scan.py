@@ -153,3 +153,12 @@ def test_changed_tests_are_new_or_edited_test_modules_only(tmp_path):
                                  "tests/helpers.py": "y = 2\n", "tests/sub/new_test.py": "z = 1\n",
                                  "tests/data/case.txt": "new\n"})
     assert changed_tests(old, new) == ["tests/sub/new_test.py", "tests/test_lib.py"]
+
+
+def test_run_pytest_reads_failing_ids_when_the_project_forces_colour(tmp_path):
+    from evals.release_env import run_pytest
+
+    repo = _tree(tmp_path / "r", {"lib.py": LIB_OLD, "tests/test_lib.py": TEST_NEW,
+                                  "pytest.ini": "[pytest]\naddopts = --color=yes\n"})
+    rc, failing = run_pytest(Path(sys.executable), repo, timeout=120)
+    assert (rc, failing) == (1, {"tests/test_lib.py::test_high"})
