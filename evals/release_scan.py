@@ -192,7 +192,8 @@ def stage_counts(scan_rows: list[dict], funnel_rows: list[dict]) -> dict[str, in
 
 
 def _report(args) -> int:
-    scan, funnel = _rows(args.scan), _rows(args.funnel) if args.funnel else []
+    scan = [r for r in _rows(args.scan) if r["package"] not in SEEN]
+    funnel = _rows(args.funnel) if args.funnel else []
     total = stage_counts(scan, funnel)
     print(f"pairs: {len(scan)} of {len({r['package'] for r in scan})} libraries")
     for stage, n in sorted(total.items(), key=lambda kv: -kv[1]):
