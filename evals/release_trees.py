@@ -34,7 +34,7 @@ _VERSION_LINE = re.compile(r"^\s*(__version__|VERSION|version|__version_info__|v
 _VERSION_FILES = {"_version.py", "__version__.py", "__about__.py"}
 _SKIP_PARTS = {"__pycache__", ".git", ".tox", ".nox", "build", "dist"}
 #: folders of an sdist that hold no library code: a change there cannot be a fix (Sphinx's conf.py)
-_NOT_SOURCE = {"docs", "doc", "benchmarks", "bench", "examples"}
+_NOT_SOURCE = {"docs", "doc", "benchmarks", "bench", "examples", "scripts", "tools"}
 
 
 def is_test_file(rel: str) -> bool:
@@ -195,7 +195,7 @@ def source_changes(old_root: Path, new_root: Path) -> list[Change]:
     """Changed non-test ``.py`` modules present in both trees, smallest change first.
 
     ``setup.py``, ``noxfile.py``, version modules (``_version.py``,
-    ``__version__.py``, ``__about__.py``) and modules under a top-level docs/doc/benchmarks/bench/examples
+    ``__version__.py``, ``__about__.py``) and modules under a top-level docs/doc/benchmarks/bench/examples/scripts/tools
     folder are not library code and are left out.
 
     Modules added or removed by N+1 are left out (a new module is not a small fix),

@@ -58,6 +58,8 @@ def test_docs_config_and_version_modules_are_not_source_changes(tmp_path):
     old = _tree(tmp_path / "a", {**common, "docs/conf.py": "release = '1.0'\nx = 1\n",
                                  "lib/_version.py": "version_json = '''{\"v\": \"1.0\"}'''\n",
                                  "lib/__init__.py": "version_info = (1, 0)\nname = 'lib'\n"})
+    _tree(old, {"scripts/release.py": "x = 1\n"})
+    _tree(tmp_path / "b", {"scripts/release.py": "x = 2\n"})
     new = _tree(tmp_path / "b", {"lib/core.py": LIB_NEW, "docs/conf.py": "release = '1.1'\nx = 2\n",
                                  "lib/_version.py": "version_json = '''{\"v\": \"1.1\"}'''\n",
                                  "lib/__init__.py": "version_info = (1, 1)\nname = 'lib'\n"})
