@@ -75,6 +75,23 @@ def test_structured_results_and_coverage(lib):
     assert 9 not in cov[pkg]
 
 
+def test_coverage_of_named_tests_only_in_a_forked_run(lib):
+    """``coverage_tests``: lines recorded only while those tests run (nothing at import, no other
+    test), in the fork server's children as in a plain process; the results are the usual ones."""
+    ev = PytestEvaluator(PYTHON)
+    try:
+        for _ in range(2):  # the first run starts the fork server, the second is served by it
+            run = ev.run(lib, coverage_tests=["tests/test_pkg.py::test_total", "tests/test_pkg.py::test_ok"])
+            assert not run.error and run.results["tests/test_pkg.py::test_total"].outcome == "failed"
+            assert set(run.coverage) == {"tests/test_pkg.py::test_total", "tests/test_pkg.py::test_ok"}
+            pkg = next(p for p in run.coverage["tests/test_pkg.py::test_ok"] if p.endswith("pkg/__init__.py"))
+            assert set(run.coverage["tests/test_pkg.py::test_ok"][pkg]) == {8}
+            assert {2, 3, 4, 5} == set(run.coverage["tests/test_pkg.py::test_total"][pkg])
+        assert any(s is not None and s.served for s in ev._servers.values())
+    finally:
+        ev.close()
+
+
 def test_hanging_and_dying_tests_lose_only_themselves(lib, monkeypatch):
     monkeypatch.setenv("HANG", "1")
     monkeypatch.setenv("DIE", "1")

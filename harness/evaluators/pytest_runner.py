@@ -185,7 +185,8 @@ class PytestEvaluator:
     def run(self, root: Path, *, select: list[str] | None = None, first: list[str] = (),
             stop_on: list[str] = (), timeouts: dict[str, float] | None = None,
             default_timeout: float | None = None, coverage: bool = False,
-            process_timeout: float = 600.0, paths: list[str] = ()) -> TestRun:
+            process_timeout: float = 600.0, paths: list[str] = (),
+            coverage_tests: list[str] = ()) -> TestRun:
         """Run the tests under ``root`` and collect structured results.
 
         Args:
@@ -198,13 +199,17 @@ class PytestEvaluator:
             process_timeout: wall seconds for each pytest process; the process group
                 is killed after it.
             paths: pytest arguments restricting collection (files or directories).
+            coverage_tests: record line coverage only while these tests run (``coverage``
+                aside; no import-time lines, so a fork server may run them): what a
+                candidate's watching tests execute, at the cost of tracing them alone.
         """
         out = TestRun()
+        cover = [] if coverage else list(coverage_tests)
         remaining: list[str] | None = list(select) if select is not None else None
         crashes = 0
         while True:
             started, res, finished = self._one(root, remaining, first, stop_on, timeouts, default_timeout,
-                                               coverage, process_timeout, paths, out)
+                                               coverage, process_timeout, paths, out, cover=cover)
             out.processes += 1
             running = set(started) - set(out.results)
             if not out.collected and not out.results:
@@ -292,7 +297,7 @@ class PytestEvaluator:
 
     def _one(self, root, select, first, stop_on, timeouts, default_timeout, coverage,
              process_timeout, paths, out: TestRun, plain: bool = False, read_only: bool = False,
-             canaries: dict | None = None):
+             canaries: dict | None = None, cover: list[str] = ()):
         self._n += 1
         tag = self.scratch / f"r{os.getpid()}-{self._n}"
         # no worktree on PYTHONPATH: boot (or the forked child) enters it after importing pytest
@@ -307,7 +312,7 @@ class PytestEvaluator:
         secret = {"nonce": nonce, **({"canaries": canaries} if canaries else {})}
         env = {"LOOPWRIGHT_ROOT": str(root), "LOOPWRIGHT_PATH": os.pathsep.join(_roots(root))}
         for name, value in (("LOOPWRIGHT_SELECT", select), ("LOOPWRIGHT_FIRST", list(first) or None),
-                            ("LOOPWRIGHT_STOP_ON", list(stop_on) or None),
+                            ("LOOPWRIGHT_STOP_ON", list(stop_on) or None), ("LOOPWRIGHT_COVERAGE_TESTS", list(cover) or None),
                             ("LOOPWRIGHT_TIMEOUTS", {"default": default_timeout or self.timeouts.default,
                                                      "tests": timeouts or {}})):
             if value is not None:
@@ -345,7 +350,7 @@ class PytestEvaluator:
                     tuple(Frame(p, int(ln), fn) for p, ln, fn in rec.get("frames", [])),
                     float(rec.get("duration", 0.0)),
                 )
-            elif ev == "coverage" and coverage:
+            elif ev == "coverage" and (coverage or cover):
                 _merge_coverage(out.coverage, rec["data"])  # earlier processes' spectra are kept
         for f in self.scratch.glob(f"{tag.name}.*"):
             f.unlink(missing_ok=True)
