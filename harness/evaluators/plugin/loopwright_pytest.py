@@ -25,6 +25,9 @@ target interpreter need not have loopwright installed. Configured by environment
                          run outside any test (module-level code and class attributes, run
                          when a module is imported during collection) are recorded under the
                          id ``<import>``.
+``LOOPWRIGHT_CAPTURE``   path of a JSON spec: the calls of named functions while named tests
+                         run, sent at the end as ``{"event": "capture", "data": {test_id:
+                         [[name, args, result], ...]}}`` (:mod:`loopwright_capture`).
 ``LOOPWRIGHT_COVERAGE_TESTS`` path of a JSON list of node ids: the same coverage event, measured
                          only while those tests run (no import-time lines): a candidate's
                          full run records what the tests watching it execute at little cost.
@@ -53,6 +56,8 @@ import time
 import traceback
 
 import pytest
+
+import loopwright_capture  # before the worktree is on sys.path, like pytest
 
 _ENV = os.environ.get
 #: what loopwright hands over outside the environment: ``fd`` (the results pipe), ``nonce``,
@@ -138,6 +143,8 @@ class _Recorder:
         self.cov_on = False
         self.trace = None
         self.cover_only = set(_load("LOOPWRIGHT_COVERAGE_TESTS", []))
+        spec = _load("LOOPWRIGHT_CAPTURE", None)
+        self.capture = loopwright_capture.Capture(spec, self.root) if spec else None
         if _ENV("LOOPWRIGHT_COVERAGE") or self.cover_only:
             self._start_coverage()
 
@@ -174,6 +181,8 @@ class _Recorder:
                 self.switch("")  # record what imports run, until the first test starts
 
     def switch(self, test_id):
+        if self.capture is not None:
+            return self.capture.switch(test_id)
         if self.cover_only:  # measured only while the listed tests run
             if test_id not in self.cover_only:
                 if self.cov is not None and self.cov_on:
@@ -376,6 +385,8 @@ def _finish(item):
 
 def pytest_sessionfinish(session):
     _rec.write_coverage()
+    if _rec.capture is not None:
+        _rec.emit({"event": "capture", "data": _rec.capture.stop()})
     _rec.emit({"event": "finished"})  # the session ended (a process that dies never says it)
     if _rec.out:
         _rec.out.close()
