@@ -217,3 +217,23 @@ def test_dead_code_is_read_from_the_full_runs_coverage(make_repo):
     finally:
         validator.close()
         wt.remove()
+
+
+ORDER = "STATE = {}\n\n\ndef double(x):\n    return x * 3\n"
+ORDER_TESTS = ("from m import STATE, double\n\n\ndef test_a_two():\n    STATE['v'] = 1\n    assert double(2) == 4\n\n\n"
+               "def test_b_zero_after_two():\n    assert double(0) == 0 and STATE.get('v') == 1\n")
+
+
+def test_a_test_failing_in_every_re_run_without_the_patch_too_is_not_held_against_it(make_repo):
+    """`test_b...` needs state a failing test leaves (it passes in the full run, where the fixed
+    test runs first); run alone it fails with or without the patch: the subset's doing."""
+    root = make_repo({"m.py": ORDER, "test_m.py": ORDER_TESTS})
+    validator, wt = _validator(root)
+    try:
+        got = validator.first_accepted([_patch(ORDER, ORDER.replace("x * 3", "x * 2"))],
+                                       time.monotonic() + 120, lambda o: None)
+        assert got is not None and got.accepted and got.suspect == "", got.suspect
+        assert got.tests_run == 1 + 2 + 3 + 1  # screen; full; 3 re-runs; the subset without the patch
+    finally:
+        validator.close()
+        wt.remove()

@@ -9,7 +9,9 @@ only when the full run could not record it), then they run :data:`RERUNS` more t
 
 - a test that passes in some re-runs and fails in others makes the patch *flaky*: it is
   rejected (a passing test that fails 2 runs in 8 after a patch is a regression the single
-  full run missed); the re-runs stop at the first such disagreement;
+  full run missed); the re-runs stop at the first such disagreement; a test that fails in
+  every re-run makes the patch suspect, unless it fails in the same tests run without the
+  patch too (the subset's order or shared state: sqlparse's formatting tests);
 - a line the watching passing tests executed at baseline that none of them executes now
   (lines renumbered through the diff; the changed lines themselves aside) makes the patch
   *suspect*: it changed what the passing tests do, which they do not check;
@@ -36,7 +38,7 @@ from pathlib import Path
 from harness.evaluators.verdict import passed_in
 from harness.core.evidence import IMPORT_CONTEXT, protection
 from harness.core.outcome import Outcome
-from sandbox.patch import Patch
+from sandbox.patch import Patch, PatchError
 from sandbox.worktree import Worktree
 
 #: re-runs of the watching tests that judge flakiness, after the one with coverage.
@@ -116,14 +118,34 @@ class OverfitChecks:
                           f"{len(passing)} tests watching the patch, and failed in {failed_in[mixed[0]]} of {done}")
             return False
         always = sorted(failed_in)
-        texts = _texts(slot.path, patch)
+        texts, sources = _texts(slot.path, patch), _failing_sources(slot.path, out.fixed)
+        if always:  # the slot is reset here: what the checks below read was read above
+            always = self._fail_only_with_patch(slot, out, passing, always)
         out.protection.suspect = (
             (f"{always[0]} passed in the full run but failed in every re-run of the tests watching "
              "the patch" if always else "")
-            or static_suspicion(patch, texts, _failing_sources(slot.path, out.fixed))
+            or static_suspicion(patch, texts, sources)
             or (dead_code(self.index.by_line, self.index.root, str(Path(slot.path).resolve()) + os.sep,
                           coverage, out.protection.tests, out.fixed, fixed, patch, texts) if coverage else ""))
         return True
+
+
+    def _fail_only_with_patch(self, slot: Worktree, out: Outcome, watching: list[str],
+                              always: list[str]) -> list[str]:
+        """Those of ``always`` (tests that failed in every re-run of ``watching``) that pass
+        when the same tests run without the patch: a test failing there too fails for the
+        subset's order or shared state (it needs a test the subset leaves out), not for the
+        patch. Resets ``slot`` by git (the patch is gone after it); ``always`` unchanged
+        when the slot cannot be reset or the run cannot start."""
+        try:
+            slot.reset()
+        except PatchError:
+            return always
+        limits = self._limits(watching)
+        run = self._run(slot, out, "rerun", select=watching, timeouts=limits,
+                        paths=sorted({t.split("::", 1)[0] for t in watching}),
+                        process_timeout=60 + 2 * sum(limits.values()))
+        return always if run.error else [t for t in always if passed_in(run.results, t)]
 
 
 def _texts(root: Path, patch: Patch) -> dict[str, str]:
