@@ -23,7 +23,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterable
 
-from harness.generators import _insert_ops, _mutation_ops, _reach_ops, _stmt_ops, _synth_ops, _value_ops
+from harness.generators import _insert_ops, _kin_ops, _mutation_ops, _reach_ops, _stmt_ops, _synth_ops, _value_ops
 from harness.generators._edit_text import Cand
 from harness.generators._index import Index
 from harness.generators.mutant import Mutant
@@ -67,7 +67,7 @@ OPERATOR_PRIORS: dict[str, float] = {
 _STMT_OPS = (_stmt_ops.stmt_mutants, _reach_ops.stmt_mutants, _value_ops.stmt_mutants,
              _synth_ops.stmt_mutants, _insert_ops.stmt_mutants)
 _EXPR_OPS = (_mutation_ops.expr_mutants, _reach_ops.expr_mutants, _value_ops.expr_mutants,
-             _synth_ops.expr_mutants)
+             _synth_ops.expr_mutants, _kin_ops.expr_mutants)
 #: operators whose edits always parse: their parse check is skipped.
 _SAFE = _reach_ops.SAFE | _value_ops.SAFE | _synth_ops.SAFE
 
