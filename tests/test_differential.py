@@ -1,21 +1,14 @@
 """The differential check of plausible patches (``harness.core.differential``, issue 21): a
 patch that changes what a function gives on a passing test's input, where the other plausible
-patches keep the baseline's answer, is suspect and chosen last; an only plausible patch that
-changes such an answer is reported ``fixed (suspect: ...)``."""
+patches keep the baseline's answer, is suspect and chosen last; for an only plausible patch
+such a change is a note (``Protection.behaviour``), not a reason to call it suspect."""
 
 from __future__ import annotations
 
 import time
 
-from harness.core.config import RunConfig
 from harness.core.differential import behaviour_changes, changed_functions
-from harness.generators.registry import make_generator
-from harness.work.fix import fix
-from evals.model_server import FakeLLMServer
-from loops.spec import Limits
 from sandbox.patch import Patch
-from tests.conftest import PYTHON
-from tests.test_fix_llm import FAST_RETRY
 from tests.test_overfit import _validator
 
 PRICE = "def price(qty):\n    if qty > 10:\n        return qty * 9\n    return qty * 10\n"
@@ -71,16 +64,23 @@ def test_of_two_plausible_patches_the_one_that_keeps_the_passing_inputs_answers_
         wt.remove()
 
 
-def test_the_only_plausible_patch_that_changes_an_unchecked_answer_is_fixed_suspect(make_repo):
+def test_the_only_plausible_patch_that_changes_an_unchecked_answer_gets_a_note_not_suspect(make_repo):
+    """Alone, a change on a passing test's input is what a correct fix of a bug the passing tests
+    also ran does too (semantic-version's `Version.__ge__` on the bench): a note, not suspect."""
     root = make_repo({"shop.py": PRICE, "test_shop.py": PRICE_TESTS})
-    edit = ("shop.py\n<<<<<<< SEARCH\n    if qty > 10:\n=======\n    if qty >= 10 and qty < 20:\n"
-            ">>>>>>> REPLACE\n")
-    with FakeLLMServer([edit]) as srv:
-        gen = make_generator("openai:gpt-4.1-mini", base_url=srv.openai_url, retry=FAST_RETRY,
-                             env={"OPENAI_API_KEY": "sk-test"})
-        res = fix(root, gen, RunConfig(python=PYTHON, limits=Limits(max_iterations=2, max_wall_seconds=240)))
-    out = res.to_json()
-    assert out["status"] == "fixed", out
-    assert out["suspect"].startswith("changes what `price` gives on an input of a passing test"), out
-    assert "`price(qty=20)` was `180`, now `200`)" in out["suspect"] and "other plausible" not in out["suspect"]
-    assert any(m.startswith("fixed (suspect: changes what `price` gives") for m in out["messages"])
+    validator, wt = _validator(root)
+    try:
+        got = validator.first_accepted([Patch.from_texts({"shop.py": (PRICE, NARROW)}, "narrow")],
+                                       time.monotonic() + 120, lambda o: None)
+        assert got is not None and got.accepted and got.suspect == ""
+        assert got.protection.behaviour.startswith("changes what `price` gives on an input of a passing test")
+        assert "`price(qty=20)` was `180`, now `200`)" in got.protection.behaviour
+        assert "other plausible" not in got.protection.behaviour and "; note: changes what `price`" in got.reason
+        assert got.summary()["behaviour"] == got.protection.behaviour
+        right = validator.first_accepted([Patch.from_texts({"shop.py": (PRICE, RIGHT)}, "right")],
+                                         time.monotonic() + 120, lambda o: None)
+        assert right is not None and right.protection.behaviour == ""
+    finally:
+        validator.close()
+        wt.remove()
+

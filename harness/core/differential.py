@@ -10,10 +10,12 @@ functions captured (arguments, and the returned value's ``repr`` or the exceptio
 function and arguments, one result in that run) that a patch answers differently, where
 every other plausible patch answers as the baseline did, makes that patch *suspect*: the
 passing tests ran that input and do not check the answer, and only this patch changes it.
-With a single plausible patch there is no other to agree, so any such change is suspect.
 The reason goes on the patch's :class:`harness.core.evidence.Protection` (``suspect``), so the
-choice prefers the patches that keep the baseline's behaviour, and an only plausible patch
-is reported ``fixed (suspect: …)``. Differential testing of patches this way follows the
+choice prefers the patches that keep the baseline's behaviour. With a single plausible patch
+there is no other to agree: a change is then a note (``Protection.behaviour``, the outcome's
+reason), not a reason to call the fix suspect. Measured on the injected bench, both fixes
+whose only plausible patch changed such an answer were the developer's own fix: the bug
+(``not`` dropped from ``Version.__ge__``) gave wrong answers the passing tests never checked. Differential testing of patches this way follows the
 test-generation-free variant of Xiong et al., "Identifying Patch Correctness in
 Test-Based Program Repair" (ICSE 2018: patches that change passing tests' behaviour are
 more likely incorrect).
@@ -146,7 +148,12 @@ class BehaviourCheck:
         if any(r is None for r in runs):
             return
         for o, why in zip(plausible, behaviour_changes(runs[0].calls, [r.calls for r in runs[1:]])):
-            if why and o.protection is not None and not o.protection.suspect:
+            if not why or o.protection is None:
+                continue
+            if len(plausible) == 1:  # nothing to agree with: a note (see Protection.behaviour)
+                o.protection.behaviour = why
+                o.reason += f"; note: {why}"
+            elif not o.protection.suspect:
                 o.protection.suspect = why
 
     def _capture(self, slot, patch: Patch | None, tests: list[str], spec: dict) -> TestRun | None:
