@@ -12,10 +12,10 @@ every other plausible patch answers as the baseline did, makes that patch *suspe
 passing tests ran that input and do not check the answer, and only this patch changes it.
 The reason goes on the patch's :class:`harness.core.evidence.Protection` (``suspect``), so the
 choice prefers the patches that keep the baseline's behaviour. With a single plausible patch
-there is no other to agree: a change is then a note (``Protection.behaviour``, the outcome's
-reason), not a reason to call the fix suspect. Measured on the injected bench, both fixes
-whose only plausible patch changed such an answer were the developer's own fix: the bug
-(``not`` dropped from ``Version.__ge__``) gave wrong answers the passing tests never checked. Differential testing of patches this way follows the
+there is no other to agree, and the check does not run: measured on the injected bench, both
+fixes whose only plausible patch changed such an answer were the developer's own (the bug,
+``not`` dropped from ``Version.__ge__``, gave wrong answers the passing tests never checked),
+and the two capture runs cost 2-6 s per fix. Differential testing of patches this way follows the
 test-generation-free variant of Xiong et al., "Identifying Patch Correctness in
 Test-Based Program Repair" (ICSE 2018: patches that change passing tests' behaviour are
 more likely incorrect).
@@ -117,9 +117,12 @@ class BehaviourCheck:
     def compare_behaviour(self, plausible: list[Outcome], deadline: float) -> None:
         """Run the check on ``plausible`` outcomes and set the ``suspect`` reason of
         each patch whose answers change where the others' do not (an earlier reason is kept).
-        Nothing is judged when no passing test runs a changed function, when ``deadline``
+        Nothing is judged with fewer than two outcomes, when no passing test runs a changed
+        function, when ``deadline``
         (``time.monotonic()``) has passed, or when a run cannot start; wall seconds go to each
         outcome's ``seconds["differential"]``."""
+        if len(plausible) < 2:
+            return
         root = Path(self.baseline.root)
         targets = {}
         for o in plausible:
@@ -148,12 +151,7 @@ class BehaviourCheck:
         if any(r is None for r in runs):
             return
         for o, why in zip(plausible, behaviour_changes(runs[0].calls, [r.calls for r in runs[1:]])):
-            if not why or o.protection is None:
-                continue
-            if len(plausible) == 1:  # nothing to agree with: a note (see Protection.behaviour)
-                o.protection.behaviour = why
-                o.reason += f"; note: {why}"
-            elif not o.protection.suspect:
+            if why and o.protection is not None and not o.protection.suspect:
                 o.protection.suspect = why
 
     def _capture(self, slot, patch: Patch | None, tests: list[str], spec: dict) -> TestRun | None:

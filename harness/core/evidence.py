@@ -80,17 +80,12 @@ class Protection:
         suspect: why the patch may only fool the tests (:mod:`harness.core.overfit`: lines
             the passing tests ran made dead, a recursion removed, a literal of the failing
             test special-cased); empty when no check found a reason or none ran.
-        behaviour: for an only plausible patch, what the differential check saw it change on a
-            passing test's input (:mod:`harness.core.differential`): a note, not a reason, since
-            with no other patch to compare a fix of a bug the passing tests also ran changes
-            those answers as much as an overfit does; empty when nothing changed.
     """
 
     lines: dict[str, dict[int, int]] = field(default_factory=dict)
     tests: list[str] = field(default_factory=list)
     import_time: list[tuple[str, int]] = field(default_factory=list)
     suspect: str = ""
-    behaviour: str = ""
 
     @property
     def unprotected(self) -> bool:
@@ -103,8 +98,7 @@ class Protection:
         return {"protected_by_tests": len(self.tests), "unprotected": self.unprotected,
                 "changed_lines": [{"path": p, "line": ln, "passing_tests": n}
                                   for p, per in sorted(self.lines.items()) for ln, n in sorted(per.items())],
-                **({"suspect": self.suspect} if self.suspect else {}),
-                **({"behaviour": self.behaviour} if self.behaviour else {})}
+                **({"suspect": self.suspect} if self.suspect else {})}
 
 
 def protection(index: CoverageIndex, passing: set[str], changed: dict[str, set[int]]) -> Protection:
