@@ -24,8 +24,9 @@ only when the full run could not record it), then they run :data:`RERUNS` more t
 
 A suspect patch stays plausible: :func:`harness.core.plausible.choose` prefers any other,
 and when it is the only one it is reported as ``fixed (suspect: REASON)``. The reason is
-kept on the patch's :class:`harness.core.evidence.Protection`. Not done here: a
-differential run of plausible patches against each other on the passing tests' inputs.
+kept on the patch's :class:`harness.core.evidence.Protection`. The differential run of
+plausible patches against each other on the passing tests' inputs is
+:mod:`harness.core.differential`.
 """
 
 from __future__ import annotations
