@@ -30,9 +30,13 @@ def test_behaviour_changes_hold_only_what_the_others_keep():
     assert got[0] == ("changes what `f` gives on an input of a passing test that does not check it "
                       "(t::a: `f(x=2)` was `2`, now `3`), where the other plausible patches keep it")
     assert got[1] == ""
-    # a change every patch makes is no patch's fault; alone, any change is suspect
+    # a change every patch makes is no patch's fault
     assert behaviour_changes(base, [one, {"t::a": [["f", "x=2", "= 4"]]}]) == ["", ""]
-    assert behaviour_changes(base, [both])[0].endswith("`f(x=1)` was `1`, now raises ValueError)")
+    assert behaviour_changes(base, [both, two])[0].endswith("`f(x=1)` was `1`, now raises ValueError), "
+                                                            "where the other plausible patches keep it")
+    # an other patch that keeps the answer only because `t::a` never runs its change says nothing
+    assert behaviour_changes(base, [one, two], [{"t::a"}, set()]) == ["", ""]
+    assert behaviour_changes(base, [one, two], [set(), {"t::a"}])[0].startswith("changes what `f` gives")
 
 
 def test_changed_functions_are_the_innermost_with_their_qualified_names(tmp_path):

@@ -8,8 +8,10 @@ once without any patch and once with each plausible patch, their calls of the ch
 functions captured (arguments, and the returned value's ``repr`` or the exception type:
 :mod:`harness.evaluators.plugin.loopwright_capture`). A call the baseline made (same test,
 function and arguments, one result in that run) that a patch answers differently, where
-every other plausible patch answers as the baseline did, makes that patch *suspect*: the
-passing tests ran that input and do not check the answer, and only this patch changes it.
+every other plausible patch answers as the baseline did (one of them with its own change run
+by that test: a change no test runs keeps every answer and says nothing), makes that patch
+*suspect*: the passing tests ran that input and do not check the answer, and only this
+patch changes it.
 The reason goes on the patch's :class:`harness.core.evidence.Protection` (``suspect``), so the
 choice prefers the patches that keep the baseline's behaviour. With a single plausible patch
 there is no other to agree, and the check does not run: measured on the injected bench, both
@@ -81,11 +83,15 @@ def _answers(calls: dict[str, list[list[str]]]) -> tuple[dict[tuple[str, str, st
     return seen, unstable
 
 
-def behaviour_changes(base: dict[str, list[list[str]]], runs: list[dict[str, list[list[str]]]]) -> list[str]:
+def behaviour_changes(base: dict[str, list[list[str]]], runs: list[dict[str, list[list[str]]]],
+                      exercised: list[set[str]] | None = None) -> list[str]:
     """Per patch (``runs``, each a capture as ``TestRun.calls``), why its answers on the
     baseline's inputs look unchecked ('' when none do): the first call the baseline answered
     (once, one way) that this patch answers differently while every other patch answers it
-    as the baseline did."""
+    as the baseline did, one of them with its own change run by that call's test
+    (``exercised``: per patch, the tests that run its changed lines at baseline; None: all).
+    A patch whose change the test never runs keeps its answers without saying anything of
+    them (semantic-version: an unprotected alternative kept the bug's ``NotImplemented``)."""
     before, unstable = _answers(base)
     after = [_answers(r)[0] for r in runs]
     out = []
@@ -95,8 +101,10 @@ def behaviour_changes(base: dict[str, list[list[str]]], runs: list[dict[str, lis
             now = mine.get(key)
             if key in unstable or now is None or now == was:
                 continue
-            if all(other.get(key) == was for j, other in enumerate(after) if j != i):
-                tid, name, args = key
+            tid = key[0]
+            if all(other.get(key) == was for j, other in enumerate(after) if j != i) and any(
+                    exercised is None or tid in exercised[j] for j in range(len(after)) if j != i):
+                _, name, args = key
                 why = (f"changes what `{name}` gives on an input of a passing test that does not check it "
                        f"({tid}: `{name}({args})` was {_said(was)}, now {_said(now)})"
                        + (", where the other plausible patches keep it" if len(after) > 1 else ""))
@@ -150,7 +158,8 @@ class BehaviourCheck:
             o.seconds["differential"] = spent / len(plausible)
         if any(r is None for r in runs):
             return
-        for o, why in zip(plausible, behaviour_changes(runs[0].calls, [r.calls for r in runs[1:]])):
+        exercised = [set(o.protection.tests) if o.protection is not None else set() for o in plausible]
+        for o, why in zip(plausible, behaviour_changes(runs[0].calls, [r.calls for r in runs[1:]], exercised)):
             if why and o.protection is not None and not o.protection.suspect:
                 o.protection.suspect = why
 
