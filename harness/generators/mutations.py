@@ -23,9 +23,9 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterable
 
-from harness.generators import _insert_ops, _mutation_ops, _reach_ops, _stmt_ops, _synth_ops, _value_ops
-from harness.generators._edit_text import Cand
-from harness.generators._index import Index
+from harness.generators import insert_ops, mutation_ops, reach_ops, stmt_ops, synth_ops, value_ops
+from harness.generators.edit_text import Cand
+from harness.generators.index import Index
 from harness.generators.mutant import Mutant
 from harness.generators.syntax_fix import syntax_repairs
 
@@ -47,15 +47,15 @@ OPERATOR_PRIORS: dict[str, float] = {
     "bitop_swap": 0.20,
     "is_eq_swap": 0.15, "delete_statement": 0.15,
     "insert_nearby_statement": 0.10,
-    # _reach_ops (issue 9): edits of real one-line fixes the operators above miss
+    # reach_ops (issue 9): edits of real one-line fixes the operators above miss
     "call_arity": 0.30, "const_cond_to_name": 0.30, "drop_term": 0.20, "attr_swap": 0.20,
     "unwrap_call": 0.12, "wrap_call": 0.10, "name_to_slice": 0.10, "swap_commutative": 0.12,
     "add_term": 0.10, "copy_renamed": 0.08,
-    # _value_ops: edits of real release regressions (evals/suites/release-pairs.yaml); a
+    # value_ops: edits of real release regressions (evals/suites/release-pairs.yaml); a
     # lookup default (`pop(k, None)`) before call_arity's added variable
     "add_default_arg": 0.35, "wrap_bool": 0.20, "regex_quantifier": 0.20, "const_to_attr": 0.15,
     "name_to_self": 0.15, "encoding_swap": 0.20, "unwrap_comprehension": 0.12,
-    # _synth_ops and _insert_ops (issue 21): edits built from two in-scope things, result
+    # synth_ops and insert_ops (issue 21): edits built from two in-scope things, result
     # shapes, and whole statements the code implies; one candidate per site first
     "return_call": 0.30, "return_nested_empty": 0.25, "dict_key": 0.22, "restore_method": 0.22,
     "swap_index": 0.20, "sibling_arg": 0.18, "default_arg_value": 0.15, "assign_max_min": 0.15,
@@ -64,12 +64,12 @@ OPERATOR_PRIORS: dict[str, float] = {
 }
 
 #: the operator modules' dispatchers: ``f(cx, statement)`` and ``f(cx, expression)`` -> candidates.
-_STMT_OPS = (_stmt_ops.stmt_mutants, _reach_ops.stmt_mutants, _value_ops.stmt_mutants,
-             _synth_ops.stmt_mutants, _insert_ops.stmt_mutants)
-_EXPR_OPS = (_mutation_ops.expr_mutants, _reach_ops.expr_mutants, _value_ops.expr_mutants,
-             _synth_ops.expr_mutants)
+_STMT_OPS = (stmt_ops.stmt_mutants, reach_ops.stmt_mutants, value_ops.stmt_mutants,
+             synth_ops.stmt_mutants, insert_ops.stmt_mutants)
+_EXPR_OPS = (mutation_ops.expr_mutants, reach_ops.expr_mutants, value_ops.expr_mutants,
+             synth_ops.expr_mutants)
 #: operators whose edits always parse: their parse check is skipped.
-_SAFE = _reach_ops.SAFE | _value_ops.SAFE | _synth_ops.SAFE
+_SAFE = reach_ops.SAFE | value_ops.SAFE | synth_ops.SAFE
 
 #: at most this many mutants per asked line (highest prior first).
 MAX_PER_LINE = 60

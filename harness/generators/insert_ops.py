@@ -15,7 +15,7 @@ often one the code implies but never wrote:
 - ``return_call``: ``f(x)`` -> ``return f(x)``: a call whose value is dropped in a function
   that returns values.
 
-Conventions as in :mod:`._edit_text` (``cx`` is the file's :class:`harness.generators._index.Index`;
+Conventions as in :mod:`.edit_text` (``cx`` is the file's :class:`harness.generators.index.Index`;
 edits are character offsets into the original text).
 """
 
@@ -24,7 +24,7 @@ from __future__ import annotations
 import ast
 from typing import Any
 
-from harness.generators._edit_text import Cand, _cand, _short, run_ops
+from harness.generators.edit_text import Cand, _cand, _short, run_ops
 
 _FUNCS = (ast.FunctionDef, ast.AsyncFunctionDef)
 _ADDERS = ("append", "add", "appendleft", "push", "put", "extend")

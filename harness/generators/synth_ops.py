@@ -24,7 +24,7 @@ make are built from two things the code already has:
 - ``return_nested_empty``: ``return []`` -> ``return [[]]`` (the neutral element of a
   recursion building lists of lists).
 
-Conventions as in :mod:`._edit_text` (``cx`` is the file's :class:`harness.generators._index.Index`;
+Conventions as in :mod:`.edit_text` (``cx`` is the file's :class:`harness.generators.index.Index`;
 edits are character offsets into the original text).
 """
 
@@ -34,7 +34,7 @@ import ast
 import re
 from typing import Any
 
-from harness.generators._edit_text import Cand, _cand, _rep, _short, fit, prec, run_ops, slot
+from harness.generators.edit_text import Cand, _cand, _rep, _short, fit, prec, run_ops, slot
 
 #: operators whose edits always parse: ``mutants_at`` skips their parse check.
 SAFE = frozenset({"name_arith", "slice_by_name", "raise_power", "dict_key", "return_nested_empty",

@@ -5,8 +5,8 @@
 replacement text that parses where it is put: ``prec``/``req``/``slot``/``fit`` decide
 parentheses, ``infix``/``rebuild`` re-spell an infix expression with other operators or
 operands in another order, ``plus_minus`` writes ``n ± 1`` folding integer constants.
-``cx`` is the file's :class:`harness.generators._index.Index`. Used by every operator
-module (:mod:`._mutation_ops`, :mod:`._stmt_ops`, :mod:`._reach_ops`, :mod:`._value_ops`).
+``cx`` is the file's :class:`harness.generators.index.Index`. Used by every operator
+module (:mod:`.mutation_ops`, :mod:`.stmt_ops`, :mod:`.reach_ops`, :mod:`.value_ops`).
 """
 
 from __future__ import annotations

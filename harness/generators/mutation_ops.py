@@ -2,9 +2,9 @@
 
 Each ``_op`` function appends :class:`Cand` candidates - text edits at AST
 node positions - for one node; ``expr_mutants`` dispatches (statement operators
-are in :mod:`harness.generators._stmt_ops`).
-``cx`` is the :class:`harness.generators._index.Index` of the file (offsets, parents,
-scopes); the candidates and their edit text are built with :mod:`._edit_text`.
+are in :mod:`harness.generators.stmt_ops`).
+``cx`` is the :class:`harness.generators.index.Index` of the file (offsets, parents,
+scopes); the candidates and their edit text are built with :mod:`.edit_text`.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from harness.generators._edit_text import (
+from harness.generators.edit_text import (
     _BIN, _CMP, _OP_PREC, _SYM_PREC, ATOM, Cand, _bin_req, _cand, _int, _rep, _short, _swaps, fit,
     infix, plus_minus, prec, rebuild, slot,
 )

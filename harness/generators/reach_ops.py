@@ -1,5 +1,5 @@
 """More of the edits real one-line fixes are: operators behind
-:func:`harness.generators.mutations.mutants_at`, beyond :mod:`._mutation_ops`.
+:func:`harness.generators.mutations.mutants_at`, beyond :mod:`.mutation_ops`.
 
 Each operator is one small function named after the edit, appending :class:`Cand`
 candidates for one node or statement; ``expr_mutants`` and ``stmt_mutants`` dispatch.
@@ -10,8 +10,8 @@ older operators miss: operands of any binary operator swapped, a call wrapped
 index in a tuple subscript shifted, a name sliced (``xs`` -> ``xs[1:]``), an attribute
 swapped for another used in the file, a constant loop condition replaced by a name, a
 call given the arity its other calls (or its definition) have, and a nearby statement
-copied with one operand renamed. Conventions as in :mod:`._mutation_ops` (``cx`` is the
-file's ``_index.Index``; edits are character offsets into the original text).
+copied with one operand renamed. Conventions as in :mod:`.mutation_ops` (``cx`` is the
+file's ``index.Index``; edits are character offsets into the original text).
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ from __future__ import annotations
 import ast
 from typing import Any
 
-from harness.generators._edit_text import (
+from harness.generators.edit_text import (
     _BIN, Cand, run_ops, _bin_req, _cand, _rep, _short, fit, plus_minus, prec, rebuild, slot,
 )
-from harness.generators._mutation_ops import _NON_COMMUTATIVE
+from harness.generators.mutation_ops import _NON_COMMUTATIVE
 
 #: builtins tried as wrappers, most plausible first (``{}`` is the wrapped text).
 WRAPPERS = ("max(0, {})", "abs({})", "len({})", "int({})", "list({})")

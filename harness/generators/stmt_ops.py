@@ -3,7 +3,7 @@
 ``stmt_mutants`` dispatches on one statement: conditions of ``if``/``while``/
 ``assert``, return values, augmented assignments, guard insertion, deletion and
 insertion of a nearby statement. Conventions as in
-:mod:`harness.generators._edit_text` (``cx`` is the file's index; edits are
+:mod:`harness.generators.edit_text` (``cx`` is the file's index; edits are
 character offsets into the original text).
 """
 
@@ -12,8 +12,8 @@ from __future__ import annotations
 import ast
 from typing import Any
 
-from harness.generators._edit_text import _BIN, Cand, _cand, _rep, _short, _swaps, fit, prec
-from harness.generators._mutation_ops import _condition
+from harness.generators.edit_text import _BIN, Cand, _cand, _rep, _short, _swaps, fit, prec
+from harness.generators.mutation_ops import _condition
 
 _AUG = _swaps("+: -, *; -: +; *: /, +, //; /: //, *; //: /, %, *; %: //, /; **: *; <<: >>; >>: <<; "
               "&: |, ^; |: &, ^; ^: &, |; @: *")

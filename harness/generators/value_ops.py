@@ -25,8 +25,8 @@ general edit, not a rule for one library:
   (``\\d+`` -> ``\\d*``, ``{6}`` -> ``{1,6}``, ``x?`` -> ``x``), also at every identical
   literal of the file at once (a pattern written twice, fixed twice).
 
-Conventions as in :mod:`._edit_text` (``cx`` is the file's
-:class:`harness.generators._index.Index`; edits are character offsets into the original
+Conventions as in :mod:`.edit_text` (``cx`` is the file's
+:class:`harness.generators.index.Index`; edits are character offsets into the original
 text).
 """
 
@@ -42,8 +42,8 @@ import pathlib
 import re
 from typing import Any
 
-from harness.generators._edit_text import Cand, _cand, _rep, _short, fit, prec, run_ops, slot
-from harness.generators._mutation_ops import _METHODS
+from harness.generators.edit_text import Cand, _cand, _rep, _short, fit, prec, run_ops, slot
+from harness.generators.mutation_ops import _METHODS
 
 #: operators whose edits always parse (a name for a name or constant, a call around an
 #: atom, a character inside a string literal): ``mutants_at`` skips their parse check.
