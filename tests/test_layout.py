@@ -257,3 +257,45 @@ def test_the_reason_check_sees_a_literal_comparison():
                  'stop.reason == "anything"'):
         assert _literal_reason_comparisons(ast.parse(code), reasons) == [1], code
     assert _literal_reason_comparisons(ast.parse('o.status in ("done", "answered")'), reasons) == []
+
+
+# -- the mutation engine typed (issue 23 item 5) -----------------------------------------------
+#: a private attribute of the standard library read by name (codecs' CodecInfo): not ours to type
+_PRIVATE_READS_ALLOWED = {"_is_text_encoding"}
+
+
+def _private_attribute_uses(tree: ast.AST) -> list[str]:
+    """``x._name`` (read or written) on anything but ``self``/``cls``, ``getattr``/``hasattr`` with
+    a ``"_name"`` string, any ``setattr``/``delattr``, and ``__dict__``: how attributes get stuck on
+    AST nodes."""
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute):
+            own = isinstance(node.value, ast.Name) and node.value.id in ("self", "cls")
+            if node.attr == "__dict__" or (node.attr.startswith("_") and not node.attr.startswith("__")
+                                           and not own and node.attr not in _PRIVATE_READS_ALLOWED):
+                found.append(f"{node.lineno}: .{node.attr}")
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) \
+                and node.func.id in ("getattr", "setattr", "hasattr", "delattr") and len(node.args) > 1:
+            key = node.args[1]
+            private = isinstance(key, ast.Constant) and str(key.value).startswith("_")
+            if node.func.id in ("setattr", "delattr") or (private and key.value not in _PRIVATE_READS_ALLOWED):
+                found.append(f"{node.lineno}: {node.func.id}(..., {ast.unparse(key)})")
+    return found
+
+
+def test_no_private_attributes_on_ast_nodes_in_the_generators():
+    """The mutation engine keeps what it knows about a node in its typed index
+    (:class:`harness.generators.index.NodeRecord`), never as attributes set on the node."""
+    _, trees = _graph()
+    found = [f"{name}:{hit}" for name, tree in trees.items() if _room(name) == "harness.generators"
+             for hit in _private_attribute_uses(tree)]
+    assert found == []
+
+
+def test_the_private_attribute_check_sees_them():
+    """The check above can fail: the uses the engine had before it was typed."""
+    for code in ("node._p = parent", "st._blk", "x = n._fn._p", "getattr(n, '_sa', None)",
+                 "cx.__dict__.setdefault('_k', {})", "setattr(n, name, 1)"):
+        assert _private_attribute_uses(ast.parse(code)), code
+    assert _private_attribute_uses(ast.parse("self._cache = {}; getattr(i, '_is_text_encoding', 1)")) == []

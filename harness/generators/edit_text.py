@@ -15,7 +15,8 @@ import ast
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+
+from harness.generators.index import Index
 
 Edit = tuple[int, int, str]
 
@@ -74,9 +75,10 @@ _ANY_SLOT = (ast.stmt, ast.keyword, ast.Slice, ast.List, ast.Set, ast.Dict, ast.
              ast.arguments, ast.excepthandler, ast.withitem, ast.Lambda, ast.NamedExpr)
 
 
-def req(n: ast.AST) -> int:
-    """Precedence an expression needs to stand unparenthesized where ``n`` is."""
-    p, f = n._p, n._f
+def req(cx: Index, n: ast.AST) -> int:
+    """Precedence an expression needs to stand unparenthesized where ``n`` is (its parent and
+    field from ``cx``)."""
+    p, f = cx.parent(n), cx.field(n)
     if p is None or isinstance(p, _ANY_SLOT) or type(p).__name__ == "match_case":
         return 1
     if isinstance(p, ast.Call):
@@ -94,9 +96,9 @@ def req(n: ast.AST) -> int:
     return ATOM
 
 
-def slot(cx: Any, n: ast.AST) -> int:
+def slot(cx: Index, n: ast.AST) -> int:
     """Like :func:`req`, but 1 when ``n`` already sits in its own parentheses."""
-    r, (s, e) = req(n), cx.span(n)
+    r, (s, e) = req(cx, n), cx.span(n)
     before, after = cx.text[max(0, s - 200) : s].rstrip(), cx.text[e : e + 200].lstrip()
     return 1 if r > 1 and before.endswith("(") and after.startswith(")") else r
 
@@ -115,7 +117,7 @@ def _cand(out: list, op: str, node: ast.AST, edits: list[Edit], desc: str) -> No
     out.append(Cand(op, node, f"line {node.lineno}: {desc}", tuple(edits)))
 
 
-def run_ops(ops: tuple, cx: Any, node: ast.AST) -> list[Cand]:
+def run_ops(ops: tuple, cx: Index, node: ast.AST) -> list[Cand]:
     """Candidates of the operator functions ``ops`` (each ``op(cx, node, out)``, appending
     to ``out``) for one node or statement, in the order of ``ops``."""
     out: list[Cand] = []
@@ -124,12 +126,12 @@ def run_ops(ops: tuple, cx: Any, node: ast.AST) -> list[Cand]:
     return out
 
 
-def _rep(out: list, cx: Any, op: str, node: ast.AST, s: int, e: int, new: str) -> None:
+def _rep(out: list, cx: Index, op: str, node: ast.AST, s: int, e: int, new: str) -> None:
     _cand(out, op, node, [(s, e, new)], f"`{_short(cx.text[s:e])}` -> `{_short(new)}`")
 
 
 # -- infix operands with their own parentheses -----------------------------------
-def infix(cx: Any, node: ast.AST, kids: list[ast.AST]) -> tuple[list[list[int]], list[tuple]]:
+def infix(cx: Index, node: ast.AST, kids: list[ast.AST]) -> tuple[list[list[int]], list[tuple]]:
     """For an infix node: ``ext[i]`` = [start, end] of operand i including its
     own parentheses; ``ops[i]`` = (start, end, text) of the operator after it."""
     ns, ne = cx.span(node)
@@ -151,11 +153,11 @@ def infix(cx: Any, node: ast.AST, kids: list[ast.AST]) -> tuple[list[list[int]],
     return ext, opspans
 
 
-def _piece(cx: Any, kid: ast.AST, s: int, e: int) -> tuple[str, int]:
+def _piece(cx: Index, kid: ast.AST, s: int, e: int) -> tuple[str, int]:
     return cx.text[s:e], (ATOM if s < cx.span(kid)[0] else prec(kid))
 
 
-def rebuild(cx: Any, node: ast.AST, kids: list, new_ops: list, kid_req: Callable[[int], int],
+def rebuild(cx: Index, node: ast.AST, kids: list, new_ops: list, kid_req: Callable[[int], int],
             order: list[int] | None = None) -> str:
     """Text of an infix node with operator i replaced by ``new_ops[i]`` (None
     keeps it) and operands placed in ``order``, each parenthesized as needed."""
@@ -184,7 +186,7 @@ def _int(n: ast.AST) -> int | None:
     return n.value if isinstance(n, ast.Constant) and type(n.value) is int else None
 
 
-def plus_minus(cx: Any, n: ast.AST, d: int) -> tuple[str, int]:
+def plus_minus(cx: Index, n: ast.AST, d: int) -> tuple[str, int]:
     """Text (and precedence) of ``n + d``, folding integer constants."""
     if _int(n) is not None:
         v = _int(n) + d

@@ -22,8 +22,8 @@ edits are character offsets into the original text).
 from __future__ import annotations
 
 import ast
-from typing import Any
 
+from harness.generators.index import FunctionNode, Index
 from harness.generators.edit_text import Cand, _cand, _short, run_ops
 
 _FUNCS = (ast.FunctionDef, ast.AsyncFunctionDef)
@@ -32,17 +32,17 @@ _ENDS = (ast.Return, ast.Raise, ast.Continue, ast.Break)
 _LOOPS = (ast.For, ast.AsyncFor, ast.While)
 
 
-def _indent(cx: Any, st: ast.stmt) -> str:
+def _indent(cx: Index, st: ast.stmt) -> str:
     lt = cx.line_text(cx.first_line(st))
     return lt[: len(lt) - len(lt.lstrip())]
 
 
-def _insert(cx: Any, st: ast.stmt, body: str, op: str, desc: str, out: list) -> None:
+def _insert(cx: Index, st: ast.stmt, body: str, op: str, desc: str, out: list) -> None:
     """Insert the line ``body`` at ``st``'s indentation: after ``st``, or before it when
     nothing after it runs (a return, raise, break, continue)."""
     nl = cx.newline(st.lineno)
     if isinstance(st, _ENDS):
-        at = cx.starts[cx.first_line(st) - 1]
+        at = cx.line_starts[cx.first_line(st) - 1]
         _cand(out, op, st, [(at, at, _indent(cx, st) + body + nl)], f"insert `{_short(body)}` before")
         return
     after = cx.line_end(st.end_lineno)
@@ -51,13 +51,13 @@ def _insert(cx: Any, st: ast.stmt, body: str, op: str, desc: str, out: list) -> 
     _cand(out, op, st, [(after, after, tail)], f"insert `{_short(body)}` {desc}")
 
 
-def _simple(cx: Any, st: ast.stmt) -> bool:
+def _simple(cx: Index, st: ast.stmt) -> bool:
     """A standalone simple statement inside a function (where a statement may be added)."""
-    return st._fn is not None and not cx.compound(st) and cx.standalone(st) and not cx.docstring(st)
+    return cx.function(st) is not None and not cx.compound(st) and cx.standalone(st) and not cx.docstring(st)
 
 
-def _block_texts(cx: Any, st: ast.stmt) -> set[str]:
-    block, _ = st._blk
+def _block_texts(cx: Index, st: ast.stmt) -> set[str]:
+    block, _ = cx.block(st)
     return {" ".join(cx.seg(b).split()) for b in block}
 
 
@@ -87,26 +87,34 @@ class _Facts:
                 self.restorable.append(n)
 
 
-def _facts(cx: Any, fn: ast.AST) -> _Facts:
-    cache = cx.__dict__.setdefault("_insert_facts", {})
+def _new_facts(cx: Index) -> dict[FunctionNode, _Facts]:
+    return {}
+
+
+def _new_class_calls(cx: Index) -> dict[ast.ClassDef, list[ast.stmt]]:
+    return {}
+
+
+def _facts(cx: Index, fn: ast.AST) -> _Facts:
+    cache = cx.memo(_new_facts)
     got = cache.get(fn)
     if got is None:
         got = cache[fn] = _Facts(fn)
     return got
 
 
-def insert_append(cx: Any, st: ast.stmt, out: list) -> None:
+def insert_append(cx: Index, st: ast.stmt, out: list) -> None:
     """``lst.append(v)`` after ``st``: ``lst`` a list (or set, deque) this function adds to
     with that method and reads after ``st`` (or in a loop around it), ``v`` the three nearest
     other names in scope."""
     if not _simple(cx, st):
         return
-    fn = st._fn
+    fn = cx.function(st)
     adders = _facts(cx, fn).adders
     if not adders:
         return
     near = cx.names_near(fn, st.lineno)
-    later = {n.id for n in cx.info(fn).names if n.lineno > st.end_lineno and isinstance(n.ctx, ast.Load)}
+    later = {n.id for n in cx.scope(fn).names if n.lineno > st.end_lineno and isinstance(n.ctx, ast.Load)}
     texts = _block_texts(cx, st)
     for lst in [x for x in near if x in adders and (x in later or cx.in_loop(st))][:2]:
         for v in [x for x in near if x != lst and "." not in x][:3]:
@@ -115,22 +123,22 @@ def insert_append(cx: Any, st: ast.stmt, out: list) -> None:
                 _insert(cx, st, body, "insert_append", "after", out)
 
 
-def carry_forward(cx: Any, st: ast.stmt, out: list) -> None:
+def carry_forward(cx: Index, st: ast.stmt, out: list) -> None:
     """In a ``for`` loop, ``prev = x`` after ``st``: ``prev`` set before the loop and read in
     it but never set in it, ``x`` the loop variable (or a name set in the loop)."""
     if not _simple(cx, st) or isinstance(st, _ENDS):
         return
-    loop = st._p
+    loop = cx.parent(st)
     while loop is not None and not isinstance(loop, (_LOOPS + _FUNCS)):
-        loop = loop._p
+        loop = cx.parent(loop)
     if not isinstance(loop, (ast.For, ast.AsyncFor)):
         return
     inside = [n for b in loop.body for n in ast.walk(b) if isinstance(n, ast.Name)]
     stored = {n.id for n in inside if isinstance(n.ctx, ast.Store)}
     read = [n.id for n in inside if isinstance(n.ctx, ast.Load)]
     targets = [n.id for n in ast.walk(loop.target) if isinstance(n, ast.Name)]
-    before = {n.id for n in cx.info(st._fn).names if isinstance(n.ctx, ast.Store) and n.lineno < loop.lineno}
-    before |= set(cx.params(st._fn))
+    before = {n.id for n in cx.scope(cx.function(st)).names if isinstance(n.ctx, ast.Store) and n.lineno < loop.lineno}
+    before |= set(cx.params(cx.function(st)))
     carried = [x for x in dict.fromkeys(read) if x in before and x not in stored and x not in targets]
     values = targets + sorted(stored - set(targets))
     for x in carried[:2]:
@@ -138,16 +146,16 @@ def carry_forward(cx: Any, st: ast.stmt, out: list) -> None:
             _insert(cx, st, f"{x} = {v}", "carry_forward", "after", out)
 
 
-def restore_statement(cx: Any, st: ast.stmt, out: list) -> None:
+def restore_statement(cx: Index, st: ast.stmt, out: list) -> None:
     """A call statement or increment written elsewhere in the function (nearest first; the
     class's ``self.m()`` calls too) and missing from ``st``'s block, inserted after ``st``;
     ``n += 1`` for a name set to a number that nothing changes, inside a loop."""
     if not _simple(cx, st):
         return
-    fn = st._fn
+    fn = cx.function(st)
     facts = _facts(cx, fn)
     pool = sorted((n for n in facts.restorable if n is not st), key=lambda n: abs(n.lineno - st.lineno))
-    cls = fn._p
+    cls = cx.parent(fn)
     if isinstance(cls, ast.ClassDef):  # the class's self.m() calls, after the function's own
         pool += [n for n in _class_calls(cx, cls) if not fn.lineno <= n.lineno <= fn.end_lineno][:8]
     texts = _block_texts(cx, st)
@@ -169,10 +177,10 @@ def _restorable(n: ast.AST) -> bool:
     return isinstance(n, ast.AugAssign)
 
 
-def _class_calls(cx: Any, cls: ast.ClassDef) -> list[ast.stmt]:
+def _class_calls(cx: Index, cls: ast.ClassDef) -> list[ast.stmt]:
     """The one-line ``self.m(...)`` call statements of a class's methods, in order of
     appearance; the same call text once."""
-    cache = cx.__dict__.setdefault("_insert_class_calls", {})
+    cache = cx.memo(_new_class_calls)
     if cls not in cache:
         seen, got = set(), []
         for m in cls.body:
@@ -190,17 +198,17 @@ def _self_call(n: ast.stmt) -> bool:
     return isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id == "self"
 
 
-def return_call(cx: Any, st: ast.stmt, out: list) -> None:
+def return_call(cx: Index, st: ast.stmt, out: list) -> None:
     """``f(x)`` -> ``return f(x)`` in a function (not a generator) that returns a value elsewhere."""
-    if not (isinstance(st, ast.Expr) and isinstance(st.value, (ast.Call, ast.Await))) or st._fn is None:
+    if not (isinstance(st, ast.Expr) and isinstance(st.value, (ast.Call, ast.Await))) or cx.function(st) is None:
         return
-    info = cx.info(st._fn)
-    if info.gen or not any(r.value is not None for r in info.returns):
+    info = cx.scope(cx.function(st))
+    if info.generator or not any(r.value is not None for r in info.returns):
         return
     s = cx.span(st)[0]
     _cand(out, "return_call", st, [(s, s, "return ")], f"return the value of `{_short(cx.seg(st))}`")
 
 
-def stmt_mutants(cx: Any, st: ast.stmt) -> list[Cand]:
+def stmt_mutants(cx: Index, st: ast.stmt) -> list[Cand]:
     """Candidates of this module's operators for one statement (any order)."""
     return run_ops((return_call, restore_statement, insert_append, carry_forward), cx, st)

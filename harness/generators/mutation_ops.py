@@ -12,8 +12,8 @@ from __future__ import annotations
 import ast
 import re
 from collections.abc import Callable
-from typing import Any
 
+from harness.generators.index import Index
 from harness.generators.edit_text import (
     _BIN, _CMP, _OP_PREC, _SYM_PREC, ATOM, Cand, _bin_req, _cand, _int, _rep, _short, _swaps, fit,
     infix, plus_minus, prec, rebuild, slot,
@@ -49,14 +49,14 @@ _TESTS = {(ast.If, "test"), (ast.While, "test"), (ast.IfExp, "test"), (ast.Asser
 _BOOL_USES = _TESTS | {(ast.UnaryOp, "operand"), (ast.BoolOp, "values")}
 
 # -- expression operators --------------------------------------------------------
-def expr_mutants(cx: Any, node: ast.expr) -> list[Cand]:
+def expr_mutants(cx: Index, node: ast.expr) -> list[Cand]:
     """Candidates for one expression node (any order; the caller sorts)."""
     out: list[Cand] = []
     _EXPR_OPS.get(type(node), lambda *_: None)(cx, node, out)
     return out
 
 
-def _binop(cx: Any, node: ast.BinOp, out: list) -> None:
+def _binop(cx: Index, node: ast.BinOp, out: list) -> None:
     sym, q = _BIN[type(node.op)]
     kids, (s, e), r = [node.left, node.right], cx.span(node), slot(cx, node)
     table, opid = (_ARITH, "binop_swap") if sym in _ARITH else (_BITS, "bitop_swap")
@@ -71,7 +71,7 @@ def _binop(cx: Any, node: ast.BinOp, out: list) -> None:
         _cand(out, "swap_operands", node, [(s, e, text)], f"swap operands of `{sym}`")
 
 
-def _compare(cx: Any, node: ast.Compare, out: list) -> None:
+def _compare(cx: Index, node: ast.Compare, out: list) -> None:
     kids, (s, e) = [node.left, *node.comparators], cx.span(node)
     syms = [_CMP[type(o)] for o in node.ops]
     for i, sym in enumerate(syms):
@@ -86,7 +86,7 @@ def _compare(cx: Any, node: ast.Compare, out: list) -> None:
         _cand(out, "swap_operands", node, [(s, e, text)], f"swap operands of `{syms[0]}`")
 
 
-def _boolop(cx: Any, node: ast.BoolOp, out: list) -> None:
+def _boolop(cx: Index, node: ast.BoolOp, out: list) -> None:
     kids, (s, e) = node.values, cx.span(node)
     old, new = ("and", "or") if isinstance(node.op, ast.And) else ("or", "and")
     q = 3 if new == "or" else 4
@@ -98,7 +98,7 @@ def _boolop(cx: Any, node: ast.BoolOp, out: list) -> None:
         _cand(out, "drop_operand", node, [(a, b, "")], f"drop `{_short(cx.seg(k))}` from `{old}`")
 
 
-def _unary(cx: Any, node: ast.UnaryOp, out: list) -> None:
+def _unary(cx: Index, node: ast.UnaryOp, out: list) -> None:
     s, e = cx.span(node)
     os_ = cx.span(node.operand)[0]
     j = cx.text.find("(", s + (3 if isinstance(node.op, ast.Not) else 1), os_)
@@ -110,37 +110,37 @@ def _unary(cx: Any, node: ast.UnaryOp, out: list) -> None:
             _rep(out, cx, "const_off_by_one", node, s, e, fit(*plus_minus(cx, node, d), slot(cx, node)))
 
 
-def _const(cx: Any, node: ast.Constant, out: list) -> None:
+def _const(cx: Index, node: ast.Constant, out: list) -> None:
     s, e = cx.span(node)
     if isinstance(node.value, bool):
         if cx.text[s:e] == repr(node.value):
             _rep(out, cx, "bool_const_swap", node, s, e, repr(not node.value))
-    elif type(node.value) is int and not (isinstance(node._p, ast.UnaryOp)
-                                          and isinstance(node._p.op, ast.USub)):
+    elif type(node.value) is int and not (isinstance(cx.parent(node), ast.UnaryOp)
+                                          and isinstance(cx.parent(node).op, ast.USub)):
         for d in (1, -1):
-            p = node._p  # `x + 1` -> `x`, not `x + 0`: a developer does not write identity arithmetic
+            p = cx.parent(node)  # `x + 1` -> `x`, not `x + 0`: a developer does not write identity arithmetic
             if node.value + d == 0 and isinstance(p, ast.BinOp) and (
-                    isinstance(p.op, ast.Add) or isinstance(p.op, ast.Sub) and node._f == "right"):
-                o = p.right if node._f == "left" else p.left
+                    isinstance(p.op, ast.Add) or isinstance(p.op, ast.Sub) and cx.field(node) == "right"):
+                o = p.right if cx.field(node) == "left" else p.left
                 _rep(out, cx, "const_off_by_one", node, *cx.span(p), fit(cx.seg(o), prec(o), slot(cx, p)))
                 continue
             _rep(out, cx, "const_off_by_one", node, s, e, fit(*plus_minus(cx, node, d), slot(cx, node)))
 
 
-def _subscript(cx: Any, node: ast.Subscript, out: list) -> None:
+def _subscript(cx: Index, node: ast.Subscript, out: list) -> None:
     sl = node.slice
     if isinstance(sl, (ast.Slice, ast.Tuple, ast.Starred)):
         return
     if isinstance(sl, ast.Constant) and type(sl.value) is not int:
         return
-    if isinstance(sl, ast.Name) and sl.id not in cx.names_near(node._fn, node.lineno):
+    if isinstance(sl, ast.Name) and sl.id not in cx.names_near(cx.function(node), node.lineno):
         return
     s, e = cx.span(sl)
     for d in (1, -1):
         _rep(out, cx, "index_off_by_one", node, s, e, plus_minus(cx, sl, d)[0])
 
 
-def _slice(cx: Any, node: ast.Slice, out: list) -> None:
+def _slice(cx: Index, node: ast.Slice, out: list) -> None:
     op, text = "slice_bound_off_by_one", cx.text
     s, e = cx.span(node)
     for upper, bound, added in ((False, node.lower, "1"), (True, node.upper, "-1")):
@@ -157,7 +157,7 @@ def _slice(cx: Any, node: ast.Slice, out: list) -> None:
                 _cand(out, op, node, [(colon + 1, colon + 1, added)], f"add slice upper bound `{added}`")
 
 
-def _call(cx: Any, node: ast.Call, out: list) -> None:
+def _call(cx: Index, node: ast.Call, out: list) -> None:
     f, args, text = node.func, node.args, cx.text
     fs, fe = cx.span(f)
     plain = [a for a in args if not isinstance(a, ast.Starred)]
@@ -192,25 +192,25 @@ def _call(cx: Any, node: ast.Call, out: list) -> None:
               f"swap arguments `{_short(text[a0:a1])}` and `{_short(text[b0:b1])}`")
 
 
-def _name(cx: Any, node: ast.Name, out: list) -> None:
-    if not isinstance(node.ctx, ast.Load) or (isinstance(node._p, ast.Call) and node._f == "func"):
+def _name(cx: Index, node: ast.Name, out: list) -> None:
+    if not isinstance(node.ctx, ast.Load) or (isinstance(cx.parent(node), ast.Call) and cx.field(node) == "func"):
         return
-    names = cx.names_near(node._fn, node.lineno)
+    names = cx.names_near(cx.function(node), node.lineno)
     s, e = cx.span(node)
     if node.id not in names or cx.text[s:e] != node.id:
         return
-    roles = cx.roles(node._fn)
-    role = (type(node._p), node._f)
+    roles = cx.roles(cx.function(node))
+    role = (type(cx.parent(node)), cx.field(node))
     cands = sorted((n for n in names if n != node.id), key=lambda n: role not in roles.get(n, ()))
     for n in cands[:4]:
         _rep(out, cx, "replace_name", node, s, e, n)
     if _FLAG_NAME.match(node.id) or roles.get(node.id, set()) & _BOOL_USES:
-        p = node._p
-        if not (isinstance(p, ast.UnaryOp) and isinstance(p.op, ast.Not)) and (type(p), node._f) not in _TESTS:
+        p = cx.parent(node)
+        if not (isinstance(p, ast.UnaryOp) and isinstance(p.op, ast.Not)) and (type(p), cx.field(node)) not in _TESTS:
             _rep(out, cx, "negate_value", node, s, e, fit("not " + node.id, _OP_PREC[ast.Not], slot(cx, node)))
 
 
-def _attribute(cx: Any, node: ast.Attribute, out: list) -> None:
+def _attribute(cx: Index, node: ast.Attribute, out: list) -> None:
     if not (isinstance(node.ctx, ast.Load) and isinstance(node.value, ast.Name)
             and node.value.id in ("self", "cls")):
         return
@@ -218,7 +218,7 @@ def _attribute(cx: Any, node: ast.Attribute, out: list) -> None:
     if cx.text[e - len(node.attr) : e] != node.attr:
         return
     seen = [node.attr]
-    for a in sorted(cx.info(node._fn).attrs, key=lambda a: abs(a.lineno - node.lineno)):
+    for a in sorted(cx.scope(cx.function(node)).attrs, key=lambda a: abs(a.lineno - node.lineno)):
         if a.value.id == node.value.id and a.attr not in seen and len(seen) <= 3:
             seen.append(a.attr)
             _rep(out, cx, "replace_name", node, e - len(node.attr), e, a.attr)
@@ -233,7 +233,7 @@ _EXPR_OPS: dict[type, Callable] = {
 
 
 # -- conditions --------------------------------------------------------------------
-def _condition(cx: Any, test: ast.expr, anchor: ast.AST, out: list) -> None:
+def _condition(cx: Index, test: ast.expr, anchor: ast.AST, out: list) -> None:
     """negate_condition, add_conjunct, add_disjunct on a test expression."""
     s, e = cx.span(test)
     r, t, p = slot(cx, test), cx.seg(test), prec(test)
@@ -250,7 +250,7 @@ def _condition(cx: Any, test: ast.expr, anchor: ast.AST, out: list) -> None:
     is_and = isinstance(test, ast.BoolOp) and isinstance(test.op, ast.And)
     ta = t if is_and else fit(t, p, 5)
     to = t if isinstance(test, ast.BoolOp) and not is_and else fit(t, p, 4)
-    names = cx.names_near(anchor._fn, anchor.lineno, attrs=True)[:6]
+    names = cx.names_near(cx.function(anchor), anchor.lineno, attrs=True)[:6]
     for i, form in enumerate(_JUNCTS):  # guards (None checks) first, nearest names first
         for x in names:
             new = form.format(x=x, t=to if i % 2 else ta)

@@ -27,6 +27,7 @@ from harness.generators import insert_ops, mutation_ops, reach_ops, stmt_ops, sy
 from harness.generators.edit_text import Cand
 from harness.generators.index import Index
 from harness.generators.mutant import Mutant
+from harness.generators.parse_check import canonical, splice, valid_many
 from harness.generators.syntax_fix import syntax_repairs
 
 __all__ = ["MAX_PER_LINE", "OPERATOR_PRIORS", "Mutant", "mutants_at"]
@@ -116,7 +117,7 @@ def mutants_at(path: str, source: str, lines: Iterable[int]) -> list[Mutant]:
             batch = todo[i : i + _BATCH]
             # an operator in _SAFE always yields code that parses: no parse needed
             need = [ce for ce in batch if ce[1] not in known and ce[0].op not in _SAFE]
-            checked = dict(zip((e for _, e in need), cx.valid_many(need)))
+            checked = dict(zip((e for _, e in need), valid_many(cx, need)))
             for c, edits in batch:
                 if kept >= MAX_PER_LINE:
                     break
@@ -158,8 +159,8 @@ def _line_candidates(cx: Index, line: int) -> list[tuple[Cand, tuple]]:
 def _spliced(cx: Index, edits: tuple) -> tuple[int, int, str, tuple]:
     """(start, end, replacement, key) of the span ``edits`` change."""
     lo, hi = edits[0][0], max(e for _, e, _ in edits)
-    mid = cx.splice(edits, lo, hi)
-    return lo, hi, mid, cx.canonical(lo, hi, mid)
+    mid = splice(cx, edits, lo, hi)
+    return lo, hi, mid, canonical(cx, lo, hi, mid)
 
 
 def _pos_key(node: ast.AST) -> tuple[int, int, int, int]:

@@ -17,11 +17,11 @@ file's ``index.Index``; edits are character offsets into the original text).
 from __future__ import annotations
 
 import ast
-from typing import Any
 
 from harness.generators.edit_text import (
     _BIN, Cand, run_ops, _bin_req, _cand, _rep, _short, fit, plus_minus, prec, rebuild, slot,
 )
+from harness.generators.index import Index
 from harness.generators.mutation_ops import _NON_COMMUTATIVE
 
 #: builtins tried as wrappers, most plausible first (``{}`` is the wrapped text).
@@ -79,16 +79,18 @@ class _Module:
 _CACHE: dict[str, _Module] = {}
 
 
-def _module(cx: Any) -> _Module:
-    got = getattr(cx, "_reach", None)
+def _module_of(cx: Index) -> _Module:
+    """The module's facts: from the last 8 texts' cache, else one walk."""
+    got = _CACHE.get(cx.text)
     if got is None:
-        got = _CACHE.get(cx.text)
-        if got is None:
-            if len(_CACHE) >= 8:
-                _CACHE.pop(next(iter(_CACHE)))
-            got = _CACHE[cx.text] = _Module(cx.tree)
-        cx._reach = got
+        if len(_CACHE) >= 8:
+            _CACHE.pop(next(iter(_CACHE)))
+        got = _CACHE[cx.text] = _Module(cx.tree)
     return got
+
+
+def _module(cx: Index) -> _Module:
+    return cx.memo(_module_of)
 
 
 def _callee(f: ast.AST) -> str:
@@ -96,15 +98,15 @@ def _callee(f: ast.AST) -> str:
     return f.id if isinstance(f, ast.Name) else f.attr
 
 
-def _value(node: ast.AST) -> bool:
+def _value(cx: Index, node: ast.AST) -> bool:
     """Is ``node`` an expression read as a value (not a call's function, not a target)?"""
     ctx = getattr(node, "ctx", ast.Load())
-    return isinstance(ctx, ast.Load) and not (isinstance(node._p, ast.Call) and node._f == "func") \
-        and not isinstance(node._p, (ast.keyword, ast.Starred)) and node._f not in ("decorator_list",)
+    return isinstance(ctx, ast.Load) and not (isinstance(cx.parent(node), ast.Call) and cx.field(node) == "func") \
+        and not isinstance(cx.parent(node), (ast.keyword, ast.Starred)) and cx.field(node) not in ("decorator_list",)
 
 
 # -- expression operators --------------------------------------------------------------
-def swap_commutative(cx: Any, node: ast.BinOp, out: list) -> None:
+def swap_commutative(cx: Index, node: ast.BinOp, out: list) -> None:
     """``a + b`` -> ``b + a`` for the operators the older table leaves out (``+`` on
     names: string building, list concatenation; ``*``, ``&``, ``|``, ``^``)."""
     sym, q = _BIN[type(node.op)]
@@ -117,7 +119,7 @@ def swap_commutative(cx: Any, node: ast.BinOp, out: list) -> None:
     _cand(out, "swap_commutative", node, [(s, e, text)], f"swap operands of `{sym}`")
 
 
-def drop_term(cx: Any, node: ast.BinOp, out: list) -> None:
+def drop_term(cx: Index, node: ast.BinOp, out: list) -> None:
     """Drop one term of an arithmetic chain: ``a + b + c`` -> ``a + c`` / ``a + b`` ..."""
     if not isinstance(node.op, (ast.Add, ast.Sub, ast.Mult)):
         return
@@ -132,39 +134,39 @@ def drop_term(cx: Any, node: ast.BinOp, out: list) -> None:
         _rep(out, cx, "drop_term", node, s, e, fit(right, prec(node.right), r))
 
 
-def add_term(cx: Any, node: ast.BinOp, out: list) -> None:
+def add_term(cx: Index, node: ast.BinOp, out: list) -> None:
     """Add a term to the top of a ``+``/``-`` chain: ``a + b`` -> ``a + b + c`` (a name in scope)."""
     if not isinstance(node.op, (ast.Add, ast.Sub)) or (
-            isinstance(node._p, ast.BinOp) and isinstance(node._p.op, (ast.Add, ast.Sub))):
+            isinstance(cx.parent(node), ast.BinOp) and isinstance(cx.parent(node).op, (ast.Add, ast.Sub))):
         return
     s, e = cx.span(node)
     used = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
-    names = [n for n in cx.names_near(node._fn, node.lineno) if n not in used][:2]
+    names = [n for n in cx.names_near(cx.function(node), node.lineno) if n not in used][:2]
     for n in names:
         for sym in ("+", "-"):
             _rep(out, cx, "add_term", node, s, e, fit(f"{cx.seg(node)} {sym} {n}", 11, slot(cx, node)))
 
 
-def wrap_call(cx: Any, node: ast.expr, out: list) -> None:
+def wrap_call(cx: Index, node: ast.expr, out: list) -> None:
     """``x`` -> ``max(0, x)`` / ``abs(x)`` / ``len(x)`` / ``int(x)`` / ``list(x)`` / ``f(x)``
     for a one-argument function ``f`` of this module."""
-    if not _value(node) or not isinstance(node._p, _WRAP_SLOTS) or isinstance(node._p, ast.Call) and (
-            node._f != "args" or _callee_text(cx, node._p) in ("max", "abs", "len", "int", "list")):
+    if not _value(cx, node) or not isinstance(cx.parent(node), _WRAP_SLOTS) or isinstance(cx.parent(node), ast.Call) and (
+            cx.field(node) != "args" or _callee_text(cx, cx.parent(node)) in ("max", "abs", "len", "int", "list")):
         return
     if isinstance(node, ast.Name) and node.id in ("True", "False", "None"):
         return
     s, e = cx.span(node)
     text = cx.seg(node)
-    own = node._fn.name if node._fn is not None else ""
+    own = cx.function(node).name if cx.function(node) is not None else ""
     for form in (*WRAPPERS, *(f + "({})" for f in _module(cx).wrappers() if f != own)):
         _rep(out, cx, "wrap_call", node, s, e, form.format(text))
 
 
-def _callee_text(cx: Any, call: ast.Call) -> str:
+def _callee_text(cx: Index, call: ast.Call) -> str:
     return cx.seg(call.func)
 
 
-def unwrap_call(cx: Any, node: ast.Call, out: list) -> None:
+def unwrap_call(cx: Index, node: ast.Call, out: list) -> None:
     """``f(x)`` -> ``x``; ``x.method()`` -> ``x`` (a call that should not be there)."""
     if node.keywords:
         return
@@ -180,7 +182,7 @@ def unwrap_call(cx: Any, node: ast.Call, out: list) -> None:
         _rep(out, cx, "unwrap_call", node, s, e, fit(cx.seg(f.value), prec(f.value), slot(cx, node)))
 
 
-def call_arity(cx: Any, node: ast.Call, out: list) -> None:
+def call_arity(cx: Index, node: ast.Call, out: list) -> None:
     """Give a call the number of positional arguments its other calls or its definition
     have: add the missing one (the definition's parameter name when it is in scope, as
     in a recursive call that forgot an argument) or drop one."""
@@ -204,7 +206,7 @@ def call_arity(cx: Any, node: ast.Call, out: list) -> None:
             hi = a1 if i else (cx.span(node.args[1])[0] if n > 1 else a1)
             _cand(out, "call_arity", node, [(lo, hi, "")], f"drop argument `{_short(cx.seg(a))}`")
     if n + 1 in arities:
-        near = cx.names_near(node._fn, node.lineno)
+        near = cx.names_near(cx.function(node), node.lineno)
         fill = ([params[n]] if len(params) > n and params[n] in near else []) + near[:3]
         used = {cx.seg(a) for a in node.args}
         for x in [x for x in dict.fromkeys(fill) if x not in used][:3]:
@@ -215,7 +217,7 @@ def call_arity(cx: Any, node: ast.Call, out: list) -> None:
                 _cand(out, "call_arity", node, [(paren + 1, paren + 1, f"{x}, ")], f"add argument `{x}` first")
 
 
-def index_in_tuple(cx: Any, node: ast.Subscript, out: list) -> None:
+def index_in_tuple(cx: Index, node: ast.Subscript, out: list) -> None:
     """Shift one index of a tuple subscript by ±1: ``grid[i, j]`` -> ``grid[i, j - 1]``."""
     if not isinstance(node.slice, ast.Tuple):
         return
@@ -227,21 +229,21 @@ def index_in_tuple(cx: Any, node: ast.Subscript, out: list) -> None:
             _rep(out, cx, "index_off_by_one", node, a, b, plus_minus(cx, el, d)[0])
 
 
-def name_to_slice(cx: Any, node: ast.Name, out: list) -> None:
+def name_to_slice(cx: Index, node: ast.Name, out: list) -> None:
     """``xs`` -> ``xs[1:]`` / ``xs[:-1]`` / ``xs[::-1]`` for a name used as a sequence."""
-    if not _value(node) or not (cx.roles(node._fn).get(node.id, set()) & _ITERABLE_USES):
+    if not _value(cx, node) or not (cx.roles(cx.function(node)).get(node.id, set()) & _ITERABLE_USES):
         return
-    if isinstance(node._p, ast.Subscript) and node._f == "value":
+    if isinstance(cx.parent(node), ast.Subscript) and cx.field(node) == "value":
         return
     s, e = cx.span(node)
     for sl in ("[1:]", "[:-1]", "[::-1]"):
         _rep(out, cx, "name_to_slice", node, s, e, node.id + sl)
 
 
-def attr_swap(cx: Any, node: ast.Attribute, out: list) -> None:
+def attr_swap(cx: Index, node: ast.Attribute, out: list) -> None:
     """``node.left`` -> ``node.right``: another attribute read in this file (the same
     base name's first), for an attribute that is read, not called."""
-    if not _value(node) or isinstance(node.value, ast.Name) and node.value.id in ("self", "cls"):
+    if not _value(cx, node) or isinstance(node.value, ast.Name) and node.value.id in ("self", "cls"):
         return  # self.x is replace_name's
     s, e = cx.span(node)
     if cx.text[e - len(node.attr): e] != node.attr:
@@ -256,30 +258,30 @@ def attr_swap(cx: Any, node: ast.Attribute, out: list) -> None:
 
 
 # -- statement operators ---------------------------------------------------------------
-def const_condition_to_name(cx: Any, st: ast.stmt, out: list) -> None:
+def const_condition_to_name(cx: Index, st: ast.stmt, out: list) -> None:
     """``while True:`` -> ``while queue:`` (a name in scope; also ``not name``)."""
     test = getattr(st, "test", None)
     if not isinstance(st, (ast.If, ast.While)) or not isinstance(test, ast.Constant):
         return
     s, e = cx.span(test)
-    for n in cx.names_near(st._fn, st.lineno)[:4]:
+    for n in cx.names_near(cx.function(st), st.lineno)[:4]:
         _rep(out, cx, "const_cond_to_name", st, s, e, n)
-    for n in cx.names_near(st._fn, st.lineno)[:2]:
+    for n in cx.names_near(cx.function(st), st.lineno)[:2]:
         _rep(out, cx, "const_cond_to_name", st, s, e, f"not {n}")
 
 
-def copy_renamed(cx: Any, st: ast.stmt, out: list) -> None:
+def copy_renamed(cx: Index, st: ast.stmt, out: list) -> None:
     """Insert a copy of a neighbouring simple statement with one name renamed to
     another in scope, after this statement: ``lo = mid + 1`` next to a missing
     ``hi = mid - 1`` style line."""
-    if st._fn is None or isinstance(st, _FUNCS) or not cx.standalone(st) or isinstance(
+    if cx.function(st) is None or isinstance(st, _FUNCS) or not cx.standalone(st) or isinstance(
             st, (ast.Return, ast.Raise, ast.Continue, ast.Break)) or cx.compound(st):
         return
-    block, i = st._blk
+    block, i = cx.block(st)
     after = cx.line_end(st.end_lineno)
     if after == len(cx.text) and not cx.text.endswith(("\n", "\r")):
         return
-    scope = cx.names_near(st._fn, st.lineno)[:4]
+    scope = cx.names_near(cx.function(st), st.lineno)[:4]
     lt = cx.line_text(st.lineno)
     indent = lt[: len(lt) - len(lt.lstrip())]
     for j in (i - 1, i, i + 1):
@@ -324,11 +326,11 @@ _EXPR: dict[type, tuple] = {
 }
 
 
-def expr_mutants(cx: Any, node: ast.expr) -> list[Cand]:
+def expr_mutants(cx: Index, node: ast.expr) -> list[Cand]:
     """Candidates of this module's operators for one expression node (any order)."""
     return run_ops(_EXPR.get(type(node), ()), cx, node)
 
 
-def stmt_mutants(cx: Any, st: ast.stmt) -> list[Cand]:
+def stmt_mutants(cx: Index, st: ast.stmt) -> list[Cand]:
     """Candidates of this module's operators for one statement (any order)."""
     return run_ops((const_condition_to_name, copy_renamed), cx, st)

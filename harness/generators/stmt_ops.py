@@ -10,8 +10,8 @@ character offsets into the original text).
 from __future__ import annotations
 
 import ast
-from typing import Any
 
+from harness.generators.index import Index
 from harness.generators.edit_text import _BIN, Cand, _cand, _rep, _short, _swaps, fit, prec
 from harness.generators.mutation_ops import _condition
 
@@ -27,7 +27,7 @@ _FUNCS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 
 
 # -- statement operators -----------------------------------------------------------
-def stmt_mutants(cx: Any, st: ast.stmt) -> list[Cand]:
+def stmt_mutants(cx: Index, st: ast.stmt) -> list[Cand]:
     """Candidates for one statement covering an asked line (any order)."""
     out: list[Cand] = []
     if isinstance(st, (ast.If, ast.While, ast.Assert)):
@@ -47,7 +47,7 @@ def stmt_mutants(cx: Any, st: ast.stmt) -> list[Cand]:
     return out
 
 
-def _augassign(cx: Any, st: ast.AugAssign, out: list) -> None:
+def _augassign(cx: Index, st: ast.AugAssign, out: list) -> None:
     sym = _BIN[type(st.op)][0]
     a, b = cx.span(st.target)[1], cx.span(st.value)[0]
     i = cx.text.find(sym + "=", a, b)
@@ -71,8 +71,8 @@ def _kind(v: ast.AST) -> str:
     return _KIND_NODES.get(type(v), "")
 
 
-def _return(cx: Any, st: ast.Return, out: list) -> None:
-    fn, v = st._fn, st.value
+def _return(cx: Index, st: ast.Return, out: list) -> None:
+    fn, v = cx.function(st), st.value
     if fn is None:
         return
     names = cx.names_near(fn, st.lineno)
@@ -106,8 +106,8 @@ def _return(cx: Any, st: ast.Return, out: list) -> None:
         _rep(out, cx, "return_value", st, s, e, t)
 
 
-def _guard(cx: Any, st: ast.stmt, out: list) -> None:
-    fn = st._fn
+def _guard(cx: Index, st: ast.stmt, out: list) -> None:
+    fn = cx.function(st)
     if fn is None or isinstance(st, _FUNCS) or not cx.standalone(st):
         return
     params, used = set(cx.params(fn)), []
@@ -117,8 +117,8 @@ def _guard(cx: Any, st: ast.stmt, out: list) -> None:
                 used.append(n.id)
     line = cx.first_line(st)
     lt = cx.line_text(line)
-    indent, nl, at = lt[: len(lt) - len(lt.lstrip())], cx.newline(line), cx.starts[line - 1]
-    gen, falsy = cx.info(fn).gen, ("False" if cx.boolish(fn) else "0")
+    indent, nl, at = lt[: len(lt) - len(lt.lstrip())], cx.newline(line), cx.line_starts[line - 1]
+    gen, falsy = cx.scope(fn).generator, ("False" if cx.boolish(fn) else "0")
     if gen:
         forms = ["if {n} is None: return", "if not {n}: return"]
     else:
@@ -131,26 +131,26 @@ def _guard(cx: Any, st: ast.stmt, out: list) -> None:
             _cand(out, "guard_insert", st, [(at, at, indent + g + nl)], f"insert `{g}`")
 
 
-def _delete(cx: Any, st: ast.stmt, out: list) -> None:
+def _delete(cx: Index, st: ast.stmt, out: list) -> None:
     if isinstance(st, (ast.Pass, ast.Global, ast.Nonlocal, *_FUNCS)) or cx.docstring(st):
         return
     if cx.compound(st) and st.end_lineno - st.lineno > 3:
         return
-    block, _ = st._blk
+    block, _ = cx.block(st)
     s, e = cx.span(st)
     what = f"delete `{_short(cx.text[s:e])}`"
     if len(block) == 1 or not cx.standalone(st):
         _cand(out, "delete_statement", st, [(s, e, "pass")], what)
     else:
         _cand(out, "delete_statement", st,
-              [(cx.starts[st.lineno - 1], cx.line_end(st.end_lineno), "")], what)
+              [(cx.line_starts[st.lineno - 1], cx.line_end(st.end_lineno), "")], what)
 
 
-def _insert_nearby(cx: Any, st: ast.stmt, out: list) -> None:
+def _insert_nearby(cx: Index, st: ast.stmt, out: list) -> None:
     if isinstance(st, _FUNCS) or not cx.standalone(st):
         return
-    block, i = st._blk
-    before = cx.starts[cx.first_line(st) - 1]
+    block, i = cx.block(st)
+    before = cx.line_starts[cx.first_line(st) - 1]
     after = cx.line_end(st.end_lineno)
     nl = cx.newline(st.end_lineno)
     for j in (i - 1, i + 1, i - 2, i + 2, i - 3, i + 3, i):
@@ -160,7 +160,7 @@ def _insert_nearby(cx: Any, st: ast.stmt, out: list) -> None:
         if (cx.compound(nb) or isinstance(nb, ast.Pass) or cx.docstring(nb)
                 or nb.end_lineno - nb.lineno > 2 or not cx.standalone(nb)):
             continue
-        copy = cx.text[cx.starts[nb.lineno - 1] : cx.line_end(nb.end_lineno)]
+        copy = cx.text[cx.line_starts[nb.lineno - 1] : cx.line_end(nb.end_lineno)]
         body = copy.rstrip("\r\n")
         desc = f"copy of line {nb.lineno} `{_short(body)}`"
         if j != i:

@@ -32,8 +32,8 @@ from __future__ import annotations
 
 import ast
 import re
-from typing import Any
 
+from harness.generators.index import Index
 from harness.generators.edit_text import Cand, _cand, _rep, _short, fit, prec, run_ops, slot
 
 #: operators whose edits always parse: ``mutants_at`` skips their parse check.
@@ -47,23 +47,23 @@ _ARITH = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.FloorDiv, ast.Mod)
 _LOOKUPS = ("get", "pop", "setdefault")
 
 
-def _value(node: ast.AST) -> bool:
+def _value(cx: Index, node: ast.AST) -> bool:
     """Is ``node`` read as a value (not a call's function, not a target, not a keyword name)?"""
-    p = getattr(node, "_p", None)  # None: a node the index did not walk (inside an f-string)
+    p = cx.parent(node) if cx.walked(node) else None  # None: a node the index did not walk (inside an f-string)
     return p is not None and isinstance(getattr(node, "ctx", ast.Load()), ast.Load) and not (
-        isinstance(p, ast.Call) and node._f == "func") and not isinstance(p, ast.Starred)
+        isinstance(p, ast.Call) and cx.field(node) == "func") and not isinstance(p, ast.Starred)
 
 
-def _numeric(cx: Any, node: ast.AST) -> list[str]:
+def _numeric(cx: Index, node: ast.AST) -> list[str]:
     """In-scope names at ``node`` used as numbers in its function, nearest first."""
-    roles = cx.roles(node._fn)
-    return [n for n in cx.names_near(node._fn, node.lineno) if roles.get(n, set()) & _NUMERIC]
+    roles = cx.roles(cx.function(node))
+    return [n for n in cx.names_near(cx.function(node), node.lineno) if roles.get(n, set()) & _NUMERIC]
 
 
 # -- expressions from two in-scope names ----------------------------------------------
-def name_arith(cx: Any, node: ast.Name, out: list) -> None:
+def name_arith(cx: Index, node: ast.Name, out: list) -> None:
     """``k`` -> ``k - m`` / ``k + m`` with ``m`` another numeric name in scope (three nearest)."""
-    if not _value(node) or isinstance(node._p, ast.AugAssign):
+    if not _value(cx, node) or isinstance(cx.parent(node), ast.AugAssign):
         return
     nums = _numeric(cx, node)
     if node.id not in nums:
@@ -74,11 +74,11 @@ def name_arith(cx: Any, node: ast.Name, out: list) -> None:
             _rep(out, cx, "name_arith", node, s, e, fit(f"{node.id} {sym} {m}", 11, slot(cx, node)))
 
 
-def slice_by_name(cx: Any, node: ast.Name, out: list) -> None:
+def slice_by_name(cx: Index, node: ast.Name, out: list) -> None:
     """``xs`` -> ``xs[k:]`` / ``xs[:k]`` for a name used as a sequence and a numeric name ``k``."""
-    if not _value(node) or not cx.roles(node._fn).get(node.id, set()) & _ITERABLE:
+    if not _value(cx, node) or not cx.roles(cx.function(node)).get(node.id, set()) & _ITERABLE:
         return
-    if isinstance(node._p, ast.Subscript) and node._f == "value":
+    if isinstance(cx.parent(node), ast.Subscript) and cx.field(node) == "value":
         return
     s, e = cx.span(node)
     for k in [n for n in _numeric(cx, node) if n != node.id][:2]:
@@ -86,7 +86,7 @@ def slice_by_name(cx: Any, node: ast.Name, out: list) -> None:
             _rep(out, cx, "slice_by_name", node, s, e, node.id + sl)
 
 
-def sibling_arg(cx: Any, node: ast.AST, out: list) -> None:
+def sibling_arg(cx: Index, node: ast.AST, out: list) -> None:
     """An operand that is a bare name gets the transformation its sibling operand has:
     ``f(g(a), b)`` -> ``f(g(a), g(b))`` (call arguments, comparison and arithmetic operands)."""
     if isinstance(node, ast.Call):
@@ -98,7 +98,7 @@ def sibling_arg(cx: Any, node: ast.AST, out: list) -> None:
     else:
         return
     for a in kids:
-        names = [n for n in ast.walk(a) if isinstance(n, ast.Name) and _value(n)]
+        names = [n for n in ast.walk(a) if isinstance(n, ast.Name) and _value(cx, n)]
         if isinstance(a, ast.Name) or len({n.id for n in names}) != 1 or isinstance(a, ast.Constant):
             continue
         old = names[0].id
@@ -115,7 +115,7 @@ def sibling_arg(cx: Any, node: ast.AST, out: list) -> None:
             _rep(out, cx, "sibling_arg", node, *cx.span(b), fit(new, prec(a), slot(cx, b)))
 
 
-def swap_index(cx: Any, node: ast.Subscript, out: list) -> None:
+def swap_index(cx: Index, node: ast.Subscript, out: list) -> None:
     """``m[i][j]`` -> ``m[j][i]``; ``m[i, j]`` -> ``m[j, i]``."""
     sl = node.slice
     if isinstance(sl, ast.Tuple) and len(sl.elts) == 2 and not any(
@@ -133,10 +133,10 @@ def swap_index(cx: Any, node: ast.Subscript, out: list) -> None:
           f"swap indices `{_short(cx.text[a0:a1])}` and `{_short(cx.text[b0:b1])}`")
 
 
-def raise_power(cx: Any, node: ast.expr, out: list) -> None:
+def raise_power(cx: Index, node: ast.expr, out: list) -> None:
     """``x`` -> ``x ** 2`` for an operand of arithmetic or an accumulated value."""
-    p, f = node._p, node._f
-    if not _value(node) or not (isinstance(p, ast.BinOp) and isinstance(p.op, _ARITH)
+    p, f = cx.parent(node), cx.field(node)
+    if not _value(cx, node) or not (isinstance(p, ast.BinOp) and isinstance(p.op, _ARITH)
                                 or isinstance(p, ast.AugAssign) and f == "value"):
         return
     if isinstance(node, ast.Constant):
@@ -145,11 +145,11 @@ def raise_power(cx: Any, node: ast.expr, out: list) -> None:
     _rep(out, cx, "raise_power", node, s, e, fit(f"{fit(cx.seg(node), prec(node), 15)} ** 2", 14, slot(cx, node)))
 
 
-def default_arg_value(cx: Any, node: ast.Name, out: list) -> None:
+def default_arg_value(cx: Index, node: ast.Name, out: list) -> None:
     """The constant default of the parameter ``node`` reads, changed: a bool negated, a number
     ±1, 0 or -1 (the usual "no limit"), ``None`` <-> a number, a string emptied (the edit is
     in the ``def`` line)."""
-    fn = node._fn
+    fn = cx.function(node)
     if fn is None or not isinstance(node.ctx, ast.Load):
         return
     a = fn.args
@@ -180,10 +180,18 @@ def default_arg_value(cx: Any, node: ast.Name, out: list) -> None:
 _TAIL = re.compile(r"\.[A-Za-z_]\w*\([^()\n]{0,30}\)")
 
 
-def _tails(cx: Any, callee: str) -> list[str]:
+def _new_tails(cx: Index) -> dict[str, list[str]]:
+    return {}
+
+
+def _new_keys(cx: Index) -> dict[str, list[str]]:
+    return {}
+
+
+def _tails(cx: Index, callee: str) -> list[str]:
     """The method calls that follow calls of ``callee`` in the file (``.rstrip(b"=")``),
     in order of appearance, each once."""
-    cache = cx.__dict__.setdefault("_synth_tails", {})
+    cache = cx.memo(_new_tails)
     if callee not in cache:
         out, text, at = [], cx.text, 0
         while len(out) < 4 and (at := text.find(callee + "(", at)) >= 0:
@@ -213,10 +221,10 @@ def _close(text: str, i: int) -> int:
     return -1
 
 
-def _keys(cx: Any, base: str) -> list[str]:
+def _keys(cx: Index, base: str) -> list[str]:
     """The string keys mapping ``base`` is read with (``base["k"]``, ``base.get("k"``,
     ``"k" in base``) or built with (``base = {"k": ...}``) in the file, in order, each once."""
-    cache = cx.__dict__.setdefault("_synth_keys", {})
+    cache = cx.memo(_new_keys)
     if base not in cache:
         b, q = re.escape(base), r"([\"'])([^\"'\\\n]{1,40})\1"
         found = [m.group(2) for m in re.finditer(rf"(?<![\w.]){b}(?:\s*\[\s*|\.(?:get|pop|setdefault)\(){q}", cx.text)]
@@ -232,30 +240,30 @@ def _str_const(n: ast.AST | None) -> bool:
     return isinstance(n, ast.Constant) and isinstance(n.value, str)
 
 
-def restore_method(cx: Any, node: ast.Call, out: list) -> None:
+def restore_method(cx: Index, node: ast.Call, out: list) -> None:
     """``f(x)`` -> ``f(x).m(args)`` when another call of ``f`` in this file is followed by
     ``.m(args)`` and this one is not (up to two)."""
     if not isinstance(node.func, (ast.Name, ast.Attribute)):
         return
     callee = cx.seg(node.func)
     tails = [] if "\n" in callee else _tails(cx, callee)
-    p = node._p
-    if isinstance(p, ast.Attribute) and p._f == "func":
+    p = cx.parent(node)
+    if isinstance(p, ast.Attribute) and cx.field(p) == "func":
         return  # already followed by a method call
     e = cx.span(node)[1]
     for t in tails[:2]:
         _cand(out, "restore_method", node, [(e, e, t)], f"restore `{_short(t)}` after `{_short(cx.seg(node))}`")
 
 
-def dict_key(cx: Any, node: ast.Constant, out: list) -> None:
+def dict_key(cx: Index, node: ast.Constant, out: list) -> None:
     """A string key -> another key of the same mapping (read, looked up or built in this
     file), in the literal's own quotes (up to three)."""
     if not _str_const(node):
         return
-    p = node._p
-    if isinstance(p, ast.Subscript) and node._f == "slice":
+    p = cx.parent(node)
+    if isinstance(p, ast.Subscript) and cx.field(node) == "slice":
         base = cx.seg(p.value)
-    elif isinstance(p, ast.Call) and node._f == "args" and p.args[0] is node and isinstance(
+    elif isinstance(p, ast.Call) and cx.field(node) == "args" and p.args[0] is node and isinstance(
             p.func, ast.Attribute) and p.func.attr in _LOOKUPS:
         base = cx.seg(p.func.value)
     else:
@@ -269,14 +277,14 @@ def dict_key(cx: Any, node: ast.Constant, out: list) -> None:
 
 
 # -- accumulator and result shapes ------------------------------------------------------
-def assign_max_min(cx: Any, st: ast.Assign, out: list) -> None:
+def assign_max_min(cx: Index, st: ast.Assign, out: list) -> None:
     """``x = e`` -> ``x = max(x, e)`` / ``min(x, e)`` for a target already holding a value
     (assigned before, a parameter, or an attribute/item) inside a loop."""
     if not isinstance(st, ast.Assign) or len(st.targets) != 1 or not cx.in_loop(st):
         return
     t = st.targets[0]
     if isinstance(t, ast.Name):
-        if t.id not in cx.names_near(st._fn, st.lineno):
+        if t.id not in cx.names_near(cx.function(st), st.lineno):
             return
     elif not isinstance(t, (ast.Attribute, ast.Subscript)):
         return
@@ -288,11 +296,11 @@ def assign_max_min(cx: Any, st: ast.Assign, out: list) -> None:
         _rep(out, cx, "assign_max_min", st, s, e, f"{f}({x}, {v})")
 
 
-def return_shapes(cx: Any, st: ast.Return, out: list) -> None:
+def return_shapes(cx: Index, st: ast.Return, out: list) -> None:
     """``return True`` -> ``return n == 0`` / ``n > 0`` for in-scope counters ``n`` (names
     incremented or set from ``len``); ``return []`` -> ``return [[]]``."""
     v = st.value if isinstance(st, ast.Return) else None
-    if v is None or st._fn is None:
+    if v is None or cx.function(st) is None:
         return
     s, e = cx.span(v)
     if isinstance(v, ast.List) and not v.elts:
@@ -303,10 +311,10 @@ def return_shapes(cx: Any, st: ast.Return, out: list) -> None:
                 _rep(out, cx, "return_compare", st, s, e, form.format(n))
 
 
-def _counters(cx: Any, st: ast.stmt) -> list[str]:
+def _counters(cx: Index, st: ast.stmt) -> list[str]:
     """In-scope names of ``st``'s function that count: augmented-assignment targets, names
     set from ``len(...)`` or an integer, nearest first."""
-    fn, found = st._fn, set()
+    fn, found = cx.function(st), set()
     for n in ast.walk(fn):
         if isinstance(n, ast.AugAssign) and isinstance(n.target, ast.Name):
             found.add(n.target.id)
@@ -328,11 +336,11 @@ _EXPR: dict[type, tuple] = {
 }
 
 
-def expr_mutants(cx: Any, node: ast.expr) -> list[Cand]:
+def expr_mutants(cx: Index, node: ast.expr) -> list[Cand]:
     """Candidates of this module's operators for one expression node (any order)."""
     return run_ops(_EXPR.get(type(node), ()), cx, node)
 
 
-def stmt_mutants(cx: Any, st: ast.stmt) -> list[Cand]:
+def stmt_mutants(cx: Index, st: ast.stmt) -> list[Cand]:
     """Candidates of this module's operators for one statement (any order)."""
     return run_ops((assign_max_min, return_shapes), cx, st)

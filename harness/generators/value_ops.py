@@ -40,9 +40,9 @@ import datetime
 import decimal
 import pathlib
 import re
-from typing import Any
 
 from harness.generators.edit_text import Cand, _cand, _rep, _short, fit, prec, run_ops, slot
+from harness.generators.index import FunctionNode, Index
 from harness.generators.mutation_ops import _METHODS
 
 #: operators whose edits always parse (a name for a name or constant, a call around an
@@ -122,25 +122,26 @@ def _self_attr(n: ast.AST) -> bool:
     return isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name) and n.value.id == "self"
 
 
-def _classes(cx: Any) -> _Classes:
-    got = getattr(cx, "_classes", None)
-    if got is None:
-        got = cx._classes = _Classes(cx.tree)
-    return got
+def _classes_of(cx: Index) -> _Classes:
+    return _Classes(cx.tree)
 
 
-def _method(fn: ast.AST | None) -> ast.AST | None:
+def _classes(cx: Index) -> _Classes:
+    return cx.memo(_classes_of)
+
+
+def _method(cx: Index, fn: FunctionNode | None) -> FunctionNode | None:
     """The method (a function whose first parameter is ``self``) ``fn`` is or is nested in."""
     while fn is not None:
         args = fn.args.posonlyargs + fn.args.args
         if args and args[0].arg == "self":
             return fn
-        fn = getattr(fn, "_fn", None)
+        fn = cx.function(fn)
     return None
 
 
 # -- operators ----------------------------------------------------------------------
-def wrap_bool(cx: Any, st: ast.Return, out: list) -> None:
+def wrap_bool(cx: Index, st: ast.Return, out: list) -> None:
     """``return x`` -> ``return bool(x)`` for a value that is not evidently a bool."""
     v = st.value if isinstance(st, ast.Return) else None
     if v is None or cx.is_bool(v) or not isinstance(v, (ast.Name, ast.Attribute, ast.Call, ast.Subscript)):
@@ -153,7 +154,7 @@ def wrap_bool(cx: Any, st: ast.Return, out: list) -> None:
     _rep(out, cx, "wrap_bool", st, s, e, f"bool({cx.text[s:e]})")
 
 
-def add_default_arg(cx: Any, node: ast.Call, out: list) -> None:
+def add_default_arg(cx: Index, node: ast.Call, out: list) -> None:
     """``d.pop(k)`` -> ``d.pop(k, None)``; likewise ``getattr(o, name)`` and ``next(it)``."""
     f = node.func
     name = f.attr if isinstance(f, ast.Attribute) else f.id if isinstance(f, ast.Name) else ""
@@ -164,19 +165,19 @@ def add_default_arg(cx: Any, node: ast.Call, out: list) -> None:
     _cand(out, "add_default_arg", node, [(at, at, ", None")], "add default argument `None`")
 
 
-def const_to_attr(cx: Any, node: ast.Constant, out: list) -> None:
+def const_to_attr(cx: Index, node: ast.Constant, out: list) -> None:
     """A number in a method -> ``self.attr`` of its class (or a base class of this module):
     first the attributes set from a parameter whose default is this number, then the ones
     this method uses, then the others (at most three)."""
-    if type(node.value) not in (int, float) or isinstance(node._p, ast.UnaryOp):
+    if type(node.value) not in (int, float) or isinstance(cx.parent(node), ast.UnaryOp):
         return
-    fn = _method(node._fn)
-    cls = getattr(fn, "_p", None)
+    fn = _method(cx, cx.function(node))
+    cls = cx.parent(fn) if fn is not None else None
     if not isinstance(cls, ast.ClassDef):
         return
     info = _classes(cx)
     lineage = info.lineage(cls.name)
-    here = [a.attr for a in cx.info(node._fn).attrs]
+    here = [a.attr for a in cx.scope(cx.function(node)).attrs]
     ranked: list[str] = []
     for c in lineage:
         ranked += [a for a, v in info.defaults.get(c, {}).items() if v == node.value and type(v) is type(node.value)]
@@ -186,24 +187,24 @@ def const_to_attr(cx: Any, node: ast.Constant, out: list) -> None:
         _rep(out, cx, "const_to_attr", node, s, e, f"self.{a}")
 
 
-def name_to_self(cx: Any, node: ast.Name, out: list) -> None:
+def name_to_self(cx: Index, node: ast.Name, out: list) -> None:
     """A name used as a value in a method (assigned, returned, passed) -> ``self``."""
     if node.id in ("self", "cls", "None", "True", "False") or not isinstance(node.ctx, ast.Load):
         return
-    if (type(node._p), node._f) not in _VALUE_SLOTS or _method(node._fn) is None:
+    if (type(cx.parent(node)), cx.field(node)) not in _VALUE_SLOTS or _method(cx, cx.function(node)) is None:
         return
     if node.id in _BUILTINS:
         return  # `NotImplemented`, `print`: not a value of this program
-    p = node._p
+    p = cx.parent(node)
     while p is not None and not isinstance(p, ast.stmt):  # a lambda's own parameter stays
         if isinstance(p, ast.Lambda) and node.id in {a.arg for a in p.args.args}:
             return
-        p = p._p
+        p = cx.parent(p)
     s, e = cx.span(node)
     _rep(out, cx, "name_to_self", node, s, e, "self")
 
 
-def unwrap_comprehension(cx: Any, node: ast.ListComp | ast.GeneratorExp, out: list) -> None:
+def unwrap_comprehension(cx: Index, node: ast.ListComp | ast.GeneratorExp, out: list) -> None:
     """``[f(x) for x in xs ...]`` -> ``xs``: the comprehension's first iterable, unchanged."""
     gen = node.generators[0]
     if gen.is_async or (len(node.generators) == 1 and not gen.ifs and isinstance(node.elt, ast.Name)
@@ -217,7 +218,7 @@ def unwrap_comprehension(cx: Any, node: ast.ListComp | ast.GeneratorExp, out: li
         _rep(out, cx, "unwrap_comprehension", node, s, e, fit(cx.seg(gen.iter), prec(gen.iter), slot(cx, node)))
 
 
-def method_sibling(cx: Any, node: ast.Call, out: list) -> None:
+def method_sibling(cx: Index, node: ast.Call, out: list) -> None:
     """``x.time()`` -> ``x.timetz()``: a method of a standard type or of a class of this
     module swapped for a sibling named as its extension (up to three)."""
     f = node.func
@@ -231,10 +232,10 @@ def method_sibling(cx: Any, node: ast.Call, out: list) -> None:
         _rep(out, cx, "method_swap", node, fe - len(f.attr), fe, n)
 
 
-def encoding_swap(cx: Any, node: ast.Constant, out: list) -> None:
+def encoding_swap(cx: Index, node: ast.Constant, out: list) -> None:
     """A codec name -> another common one (``'CP1252'`` -> ``'latin1'``, ``'ascii'`` ->
     ``'utf-8'``), in the literal's own quotes."""
-    if not isinstance(node.value, str) or not 3 <= len(node.value) <= 16 or isinstance(node._p, ast.Expr):
+    if not isinstance(node.value, str) or not 3 <= len(node.value) <= 16 or isinstance(cx.parent(node), ast.Expr):
         return
     try:
         info = codecs.lookup(node.value)
@@ -252,11 +253,11 @@ def encoding_swap(cx: Any, node: ast.Constant, out: list) -> None:
             _rep(out, cx, "encoding_swap", node, s, e, quote + new + quote)
 
 
-def regex_quantifier(cx: Any, node: ast.Constant, out: list) -> None:
+def regex_quantifier(cx: Index, node: ast.Constant, out: list) -> None:
     """Change one quantifier of a one-line regular expression literal: ``+`` <-> ``*``,
     ``?`` dropped, ``{n}`` -> ``{1,n}``; the same edit also at every identical literal."""
     if not isinstance(node.value, (str, bytes)) or node.lineno != node.end_lineno or (
-            isinstance(node._p, ast.Expr)):
+            isinstance(cx.parent(node), ast.Expr)):
         return
     s, e = cx.span(node)
     text = cx.text[s:e]
@@ -298,16 +299,20 @@ def _in_class(text: str, i: int) -> bool:
     return depth
 
 
-def _identical_literals(cx: Any, text: str, start: int) -> list[int]:
+def _identical_literals(cx: Index, text: str, start: int) -> list[int]:
     """Start offsets of the other string literals of the file spelled exactly ``text``."""
-    got = getattr(cx, "_literals", None)
-    if got is None:
-        got = cx._literals = {}
-        for n in ast.walk(cx.tree):
-            if isinstance(n, ast.Constant) and isinstance(n.value, (str, bytes)) and n.lineno == n.end_lineno:
-                a, b = cx.span(n)
-                got.setdefault(cx.text[a:b], []).append(a)
+    got = cx.memo(_literals_of)
     return [a for a in got.get(text, ()) if a != start][:4]
+
+
+def _literals_of(cx: Index) -> dict[str, list[int]]:
+    """Text of each one-line string literal of the file -> the offsets where it starts."""
+    got: dict[str, list[int]] = {}
+    for n in ast.walk(cx.tree):
+        if isinstance(n, ast.Constant) and isinstance(n.value, (str, bytes)) and n.lineno == n.end_lineno:
+            a, b = cx.span(n)
+            got.setdefault(cx.text[a:b], []).append(a)
+    return got
 
 
 _EXPR = {
@@ -319,11 +324,11 @@ _EXPR = {
 }
 
 
-def expr_mutants(cx: Any, node: ast.expr) -> list[Cand]:
+def expr_mutants(cx: Index, node: ast.expr) -> list[Cand]:
     """Candidates of this module's operators for one expression node (any order)."""
     return run_ops(_EXPR.get(type(node), ()), cx, node)
 
 
-def stmt_mutants(cx: Any, st: ast.stmt) -> list[Cand]:
+def stmt_mutants(cx: Index, st: ast.stmt) -> list[Cand]:
     """Candidates of this module's operators for one statement (any order)."""
     return run_ops((wrap_bool,), cx, st)
