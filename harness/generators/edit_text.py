@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from harness.generators.index import Index
 
+#: ``(start, end, text)``: ``text`` replaces the original text's characters ``start:end``.
 Edit = tuple[int, int, str]
+#: the node a candidate is anchored at (its ``lineno`` is the mutant's line).
+Anchor = ast.expr | ast.stmt
 
 
 @dataclass(frozen=True)
@@ -27,7 +30,7 @@ class Cand:
     mutant's line), description, and edits on the original text."""
 
     op: str
-    node: ast.AST
+    node: Anchor
     desc: str
     edits: tuple[Edit, ...]
 
@@ -96,7 +99,7 @@ def req(cx: Index, n: ast.AST) -> int:
     return ATOM
 
 
-def slot(cx: Index, n: ast.AST) -> int:
+def slot(cx: Index, n: ast.expr) -> int:
     """Like :func:`req`, but 1 when ``n`` already sits in its own parentheses."""
     r, (s, e) = req(cx, n), cx.span(n)
     before, after = cx.text[max(0, s - 200) : s].rstrip(), cx.text[e : e + 200].lstrip()
@@ -113,11 +116,11 @@ def _short(s: str) -> str:
     return s if len(s) <= 60 else s[:57] + "..."
 
 
-def _cand(out: list, op: str, node: ast.AST, edits: list[Edit], desc: str) -> None:
+def _cand(out: list[Cand], op: str, node: Anchor, edits: list[Edit], desc: str) -> None:
     out.append(Cand(op, node, f"line {node.lineno}: {desc}", tuple(edits)))
 
 
-def run_ops(ops: tuple, cx: Index, node: ast.AST) -> list[Cand]:
+def run_ops(ops: tuple, cx: Index, node: Anchor) -> list[Cand]:
     """Candidates of the operator functions ``ops`` (each ``op(cx, node, out)``, appending
     to ``out``) for one node or statement, in the order of ``ops``."""
     out: list[Cand] = []
@@ -126,12 +129,12 @@ def run_ops(ops: tuple, cx: Index, node: ast.AST) -> list[Cand]:
     return out
 
 
-def _rep(out: list, cx: Index, op: str, node: ast.AST, s: int, e: int, new: str) -> None:
+def _rep(out: list[Cand], cx: Index, op: str, node: Anchor, s: int, e: int, new: str) -> None:
     _cand(out, op, node, [(s, e, new)], f"`{_short(cx.text[s:e])}` -> `{_short(new)}`")
 
 
 # -- infix operands with their own parentheses -----------------------------------
-def infix(cx: Index, node: ast.AST, kids: list[ast.AST]) -> tuple[list[list[int]], list[tuple]]:
+def infix(cx: Index, node: ast.expr, kids: Sequence[ast.expr]) -> tuple[list[list[int]], list[Edit]]:
     """For an infix node: ``ext[i]`` = [start, end] of operand i including its
     own parentheses; ``ops[i]`` = (start, end, text) of the operator after it."""
     ns, ne = cx.span(node)
@@ -153,11 +156,12 @@ def infix(cx: Index, node: ast.AST, kids: list[ast.AST]) -> tuple[list[list[int]
     return ext, opspans
 
 
-def _piece(cx: Index, kid: ast.AST, s: int, e: int) -> tuple[str, int]:
+def _piece(cx: Index, kid: ast.expr, s: int, e: int) -> tuple[str, int]:
     return cx.text[s:e], (ATOM if s < cx.span(kid)[0] else prec(kid))
 
 
-def rebuild(cx: Index, node: ast.AST, kids: list, new_ops: list, kid_req: Callable[[int], int],
+def rebuild(cx: Index, node: ast.expr, kids: Sequence[ast.expr], new_ops: Sequence[str | None],
+            kid_req: Callable[[int], int],
             order: list[int] | None = None) -> str:
     """Text of an infix node with operator i replaced by ``new_ops[i]`` (None
     keeps it) and operands placed in ``order``, each parenthesized as needed."""
@@ -186,10 +190,11 @@ def _int(n: ast.AST) -> int | None:
     return n.value if isinstance(n, ast.Constant) and type(n.value) is int else None
 
 
-def plus_minus(cx: Index, n: ast.AST, d: int) -> tuple[str, int]:
+def plus_minus(cx: Index, n: ast.expr, d: int) -> tuple[str, int]:
     """Text (and precedence) of ``n + d``, folding integer constants."""
-    if _int(n) is not None:
-        v = _int(n) + d
+    value = _int(n)
+    if value is not None:
+        v = value + d
         return str(v), (ATOM if v >= 0 else 13)
     if (isinstance(n, ast.BinOp) and isinstance(n.op, (ast.Add, ast.Sub))
             and isinstance(n.right, ast.Constant) and type(n.right.value) is int):

@@ -22,8 +22,9 @@ edits are character offsets into the original text).
 from __future__ import annotations
 
 import ast
+from typing import TypeGuard
 
-from harness.generators.index import FunctionNode, Index
+from harness.generators.index import FunctionNode, Index, last_line
 from harness.generators.edit_text import Cand, _cand, _short, run_ops
 
 _FUNCS = (ast.FunctionDef, ast.AsyncFunctionDef)
@@ -37,7 +38,7 @@ def _indent(cx: Index, st: ast.stmt) -> str:
     return lt[: len(lt) - len(lt.lstrip())]
 
 
-def _insert(cx: Index, st: ast.stmt, body: str, op: str, desc: str, out: list) -> None:
+def _insert(cx: Index, st: ast.stmt, body: str, op: str, desc: str, out: list[Cand]) -> None:
     """Insert the line ``body`` at ``st``'s indentation: after ``st``, or before it when
     nothing after it runs (a return, raise, break, continue)."""
     nl = cx.newline(st.lineno)
@@ -45,7 +46,7 @@ def _insert(cx: Index, st: ast.stmt, body: str, op: str, desc: str, out: list) -
         at = cx.line_starts[cx.first_line(st) - 1]
         _cand(out, op, st, [(at, at, _indent(cx, st) + body + nl)], f"insert `{_short(body)}` before")
         return
-    after = cx.line_end(st.end_lineno)
+    after = cx.line_end(last_line(st))
     line = _indent(cx, st) + body
     tail = nl + line if after == len(cx.text) and not cx.text.endswith(("\n", "\r")) else line + nl
     _cand(out, op, st, [(after, after, tail)], f"insert `{_short(body)}` {desc}")
@@ -67,20 +68,20 @@ class _Facts:
     (name -> method), its one-line call statements and increments, the names it increments,
     and its ``name = <int>`` assignments."""
 
-    def __init__(self, fn: ast.AST) -> None:
+    def __init__(self, fn: FunctionNode) -> None:
         self.adders: dict[str, str] = {}
         self.restorable: list[ast.stmt] = []
         self.incremented: set[str] = set()
-        self.int_sets: list[ast.Assign] = []
+        self.int_sets: list[tuple[str, int]] = []  # (name, line) of `name = <int>`
         for n in ast.walk(fn):
             if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in _ADDERS[:5] \
                     and isinstance(n.func.value, ast.Name):
                 self.adders.setdefault(n.func.value.id, n.func.attr)
-            elif isinstance(n, ast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], ast.Name):
+            elif isinstance(n, ast.Assign) and len(n.targets) == 1 and isinstance(target := n.targets[0], ast.Name):
                 if isinstance(n.value, ast.List) and not n.value.elts:
-                    self.adders.setdefault(n.targets[0].id, "append")
+                    self.adders.setdefault(target.id, "append")
                 elif isinstance(n.value, ast.Constant) and type(n.value.value) is int:
-                    self.int_sets.append(n)
+                    self.int_sets.append((target.id, n.lineno))
             if isinstance(n, ast.AugAssign) and isinstance(n.target, ast.Name):
                 self.incremented.add(n.target.id)
             if _restorable(n):
@@ -95,7 +96,7 @@ def _new_class_calls(cx: Index) -> dict[ast.ClassDef, list[ast.stmt]]:
     return {}
 
 
-def _facts(cx: Index, fn: ast.AST) -> _Facts:
+def _facts(cx: Index, fn: FunctionNode) -> _Facts:
     cache = cx.memo(_new_facts)
     got = cache.get(fn)
     if got is None:
@@ -103,18 +104,18 @@ def _facts(cx: Index, fn: ast.AST) -> _Facts:
     return got
 
 
-def insert_append(cx: Index, st: ast.stmt, out: list) -> None:
+def insert_append(cx: Index, st: ast.stmt, out: list[Cand]) -> None:
     """``lst.append(v)`` after ``st``: ``lst`` a list (or set, deque) this function adds to
     with that method and reads after ``st`` (or in a loop around it), ``v`` the three nearest
     other names in scope."""
-    if not _simple(cx, st):
-        return
     fn = cx.function(st)
+    if fn is None or not _simple(cx, st):
+        return
     adders = _facts(cx, fn).adders
     if not adders:
         return
     near = cx.names_near(fn, st.lineno)
-    later = {n.id for n in cx.scope(fn).names if n.lineno > st.end_lineno and isinstance(n.ctx, ast.Load)}
+    later = {n.id for n in cx.scope(fn).names if n.lineno > last_line(st) and isinstance(n.ctx, ast.Load)}
     texts = _block_texts(cx, st)
     for lst in [x for x in near if x in adders and (x in later or cx.in_loop(st))][:2]:
         for v in [x for x in near if x != lst and "." not in x][:3]:
@@ -123,7 +124,7 @@ def insert_append(cx: Index, st: ast.stmt, out: list) -> None:
                 _insert(cx, st, body, "insert_append", "after", out)
 
 
-def carry_forward(cx: Index, st: ast.stmt, out: list) -> None:
+def carry_forward(cx: Index, st: ast.stmt, out: list[Cand]) -> None:
     """In a ``for`` loop, ``prev = x`` after ``st``: ``prev`` set before the loop and read in
     it but never set in it, ``x`` the loop variable (or a name set in the loop)."""
     if not _simple(cx, st) or isinstance(st, _ENDS):
@@ -146,30 +147,30 @@ def carry_forward(cx: Index, st: ast.stmt, out: list) -> None:
             _insert(cx, st, f"{x} = {v}", "carry_forward", "after", out)
 
 
-def restore_statement(cx: Index, st: ast.stmt, out: list) -> None:
+def restore_statement(cx: Index, st: ast.stmt, out: list[Cand]) -> None:
     """A call statement or increment written elsewhere in the function (nearest first; the
     class's ``self.m()`` calls too) and missing from ``st``'s block, inserted after ``st``;
     ``n += 1`` for a name set to a number that nothing changes, inside a loop."""
-    if not _simple(cx, st):
-        return
     fn = cx.function(st)
+    if fn is None or not _simple(cx, st):
+        return
     facts = _facts(cx, fn)
     pool = sorted((n for n in facts.restorable if n is not st), key=lambda n: abs(n.lineno - st.lineno))
     cls = cx.parent(fn)
     if isinstance(cls, ast.ClassDef):  # the class's self.m() calls, after the function's own
-        pool += [n for n in _class_calls(cx, cls) if not fn.lineno <= n.lineno <= fn.end_lineno][:8]
+        pool += [n for n in _class_calls(cx, cls) if not fn.lineno <= n.lineno <= last_line(fn)][:8]
     texts = _block_texts(cx, st)
     bodies = [" ".join(cx.seg(n).split()) for n in pool]
     if cx.in_loop(st):
-        bodies += [f"{n.targets[0].id} += 1" for n in facts.int_sets
-                   if n.targets[0].id not in facts.incremented and n.lineno < st.lineno]
+        bodies += [f"{name} += 1" for name, line in facts.int_sets
+                   if name not in facts.incremented and line < st.lineno]
     for body in [b for b in dict.fromkeys(bodies) if b not in texts and len(b) <= 80][:4]:
         _insert(cx, st, body, "restore_statement", "after (as written elsewhere)", out)
 
 
-def _restorable(n: ast.AST) -> bool:
+def _restorable(n: ast.AST) -> TypeGuard[ast.stmt]:
     """A one-line call statement (not a print or a docstring) or an increment."""
-    if not isinstance(n, ast.stmt) or n.lineno != n.end_lineno:
+    if not isinstance(n, ast.stmt) or n.lineno != last_line(n):
         return False
     if isinstance(n, ast.Expr) and isinstance(n.value, ast.Call):
         f = n.value.func
@@ -182,7 +183,8 @@ def _class_calls(cx: Index, cls: ast.ClassDef) -> list[ast.stmt]:
     appearance; the same call text once."""
     cache = cx.memo(_new_class_calls)
     if cls not in cache:
-        seen, got = set(), []
+        seen: set[str] = set()
+        got: list[ast.stmt] = []
         for m in cls.body:
             if isinstance(m, _FUNCS):
                 for n in ast.walk(m):
@@ -198,7 +200,7 @@ def _self_call(n: ast.stmt) -> bool:
     return isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id == "self"
 
 
-def return_call(cx: Index, st: ast.stmt, out: list) -> None:
+def return_call(cx: Index, st: ast.stmt, out: list[Cand]) -> None:
     """``f(x)`` -> ``return f(x)`` in a function (not a generator) that returns a value elsewhere."""
     if not (isinstance(st, ast.Expr) and isinstance(st.value, (ast.Call, ast.Await))) or cx.function(st) is None:
         return

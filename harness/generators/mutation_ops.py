@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from harness.generators.index import Index
 from harness.generators.edit_text import (
-    _BIN, _CMP, _OP_PREC, _SYM_PREC, ATOM, Cand, _bin_req, _cand, _int, _rep, _short, _swaps, fit,
+    _BIN, _CMP, _OP_PREC, _SYM_PREC, ATOM, Anchor, Cand, _bin_req, _cand, _int, _rep, _short, _swaps, fit,
     infix, plus_minus, prec, rebuild, slot,
 )
 
@@ -56,7 +56,7 @@ def expr_mutants(cx: Index, node: ast.expr) -> list[Cand]:
     return out
 
 
-def _binop(cx: Index, node: ast.BinOp, out: list) -> None:
+def _binop(cx: Index, node: ast.BinOp, out: list[Cand]) -> None:
     sym, q = _BIN[type(node.op)]
     kids, (s, e), r = [node.left, node.right], cx.span(node), slot(cx, node)
     table, opid = (_ARITH, "binop_swap") if sym in _ARITH else (_BITS, "bitop_swap")
@@ -71,13 +71,13 @@ def _binop(cx: Index, node: ast.BinOp, out: list) -> None:
         _cand(out, "swap_operands", node, [(s, e, text)], f"swap operands of `{sym}`")
 
 
-def _compare(cx: Index, node: ast.Compare, out: list) -> None:
+def _compare(cx: Index, node: ast.Compare, out: list[Cand]) -> None:
     kids, (s, e) = [node.left, *node.comparators], cx.span(node)
     syms = [_CMP[type(o)] for o in node.ops]
     for i, sym in enumerate(syms):
         for table, opid in ((_CMP_SWAP, "compare_swap"), (_IS_EQ, "is_eq_swap")):
             for new in table.get(sym, ()):
-                new_ops = [None] * len(syms)
+                new_ops: list[str | None] = [None] * len(syms)
                 new_ops[i] = new
                 text = rebuild(cx, node, kids, new_ops, lambda i: 7)
                 _cand(out, opid, node, [(s, e, text)], f"`{sym}` -> `{new}`")
@@ -86,7 +86,7 @@ def _compare(cx: Index, node: ast.Compare, out: list) -> None:
         _cand(out, "swap_operands", node, [(s, e, text)], f"swap operands of `{syms[0]}`")
 
 
-def _boolop(cx: Index, node: ast.BoolOp, out: list) -> None:
+def _boolop(cx: Index, node: ast.BoolOp, out: list[Cand]) -> None:
     kids, (s, e) = node.values, cx.span(node)
     old, new = ("and", "or") if isinstance(node.op, ast.And) else ("or", "and")
     q = 3 if new == "or" else 4
@@ -98,7 +98,7 @@ def _boolop(cx: Index, node: ast.BoolOp, out: list) -> None:
         _cand(out, "drop_operand", node, [(a, b, "")], f"drop `{_short(cx.seg(k))}` from `{old}`")
 
 
-def _unary(cx: Index, node: ast.UnaryOp, out: list) -> None:
+def _unary(cx: Index, node: ast.UnaryOp, out: list[Cand]) -> None:
     s, e = cx.span(node)
     os_ = cx.span(node.operand)[0]
     j = cx.text.find("(", s + (3 if isinstance(node.op, ast.Not) else 1), os_)
@@ -110,13 +110,13 @@ def _unary(cx: Index, node: ast.UnaryOp, out: list) -> None:
             _rep(out, cx, "const_off_by_one", node, s, e, fit(*plus_minus(cx, node, d), slot(cx, node)))
 
 
-def _const(cx: Index, node: ast.Constant, out: list) -> None:
+def _const(cx: Index, node: ast.Constant, out: list[Cand]) -> None:
     s, e = cx.span(node)
     if isinstance(node.value, bool):
         if cx.text[s:e] == repr(node.value):
             _rep(out, cx, "bool_const_swap", node, s, e, repr(not node.value))
-    elif type(node.value) is int and not (isinstance(cx.parent(node), ast.UnaryOp)
-                                          and isinstance(cx.parent(node).op, ast.USub)):
+    elif type(node.value) is int and not (isinstance(up := cx.parent(node), ast.UnaryOp)
+                                          and isinstance(up.op, ast.USub)):
         for d in (1, -1):
             p = cx.parent(node)  # `x + 1` -> `x`, not `x + 0`: a developer does not write identity arithmetic
             if node.value + d == 0 and isinstance(p, ast.BinOp) and (
@@ -127,7 +127,7 @@ def _const(cx: Index, node: ast.Constant, out: list) -> None:
             _rep(out, cx, "const_off_by_one", node, s, e, fit(*plus_minus(cx, node, d), slot(cx, node)))
 
 
-def _subscript(cx: Index, node: ast.Subscript, out: list) -> None:
+def _subscript(cx: Index, node: ast.Subscript, out: list[Cand]) -> None:
     sl = node.slice
     if isinstance(sl, (ast.Slice, ast.Tuple, ast.Starred)):
         return
@@ -140,7 +140,7 @@ def _subscript(cx: Index, node: ast.Subscript, out: list) -> None:
         _rep(out, cx, "index_off_by_one", node, s, e, plus_minus(cx, sl, d)[0])
 
 
-def _slice(cx: Index, node: ast.Slice, out: list) -> None:
+def _slice(cx: Index, node: ast.Slice, out: list[Cand]) -> None:
     op, text = "slice_bound_off_by_one", cx.text
     s, e = cx.span(node)
     for upper, bound, added in ((False, node.lower, "1"), (True, node.upper, "-1")):
@@ -157,7 +157,7 @@ def _slice(cx: Index, node: ast.Slice, out: list) -> None:
                 _cand(out, op, node, [(colon + 1, colon + 1, added)], f"add slice upper bound `{added}`")
 
 
-def _call(cx: Index, node: ast.Call, out: list) -> None:
+def _call(cx: Index, node: ast.Call, out: list[Cand]) -> None:
     f, args, text = node.func, node.args, cx.text
     fs, fe = cx.span(f)
     plain = [a for a in args if not isinstance(a, ast.Starred)]
@@ -192,7 +192,7 @@ def _call(cx: Index, node: ast.Call, out: list) -> None:
               f"swap arguments `{_short(text[a0:a1])}` and `{_short(text[b0:b1])}`")
 
 
-def _name(cx: Index, node: ast.Name, out: list) -> None:
+def _name(cx: Index, node: ast.Name, out: list[Cand]) -> None:
     if not isinstance(node.ctx, ast.Load) or (isinstance(cx.parent(node), ast.Call) and cx.field(node) == "func"):
         return
     names = cx.names_near(cx.function(node), node.lineno)
@@ -210,7 +210,7 @@ def _name(cx: Index, node: ast.Name, out: list) -> None:
             _rep(out, cx, "negate_value", node, s, e, fit("not " + node.id, _OP_PREC[ast.Not], slot(cx, node)))
 
 
-def _attribute(cx: Index, node: ast.Attribute, out: list) -> None:
+def _attribute(cx: Index, node: ast.Attribute, out: list[Cand]) -> None:
     if not (isinstance(node.ctx, ast.Load) and isinstance(node.value, ast.Name)
             and node.value.id in ("self", "cls")):
         return
@@ -219,7 +219,7 @@ def _attribute(cx: Index, node: ast.Attribute, out: list) -> None:
         return
     seen = [node.attr]
     for a in sorted(cx.scope(cx.function(node)).attrs, key=lambda a: abs(a.lineno - node.lineno)):
-        if a.value.id == node.value.id and a.attr not in seen and len(seen) <= 3:
+        if isinstance(a.value, ast.Name) and a.value.id == node.value.id and a.attr not in seen and len(seen) <= 3:
             seen.append(a.attr)
             _rep(out, cx, "replace_name", node, e - len(node.attr), e, a.attr)
 
@@ -233,7 +233,7 @@ _EXPR_OPS: dict[type, Callable] = {
 
 
 # -- conditions --------------------------------------------------------------------
-def _condition(cx: Index, test: ast.expr, anchor: ast.AST, out: list) -> None:
+def _condition(cx: Index, test: ast.expr, anchor: Anchor, out: list[Cand]) -> None:
     """negate_condition, add_conjunct, add_disjunct on a test expression."""
     s, e = cx.span(test)
     r, t, p = slot(cx, test), cx.seg(test), prec(test)

@@ -25,7 +25,7 @@ from collections.abc import Iterable
 
 from harness.generators import insert_ops, mutation_ops, reach_ops, stmt_ops, synth_ops, value_ops
 from harness.generators.edit_text import Cand
-from harness.generators.index import Index
+from harness.generators.index import Index, last_line
 from harness.generators.mutant import Mutant
 from harness.generators.parse_check import canonical, splice, valid_many
 from harness.generators.syntax_fix import syntax_repairs
@@ -144,8 +144,8 @@ def _line_candidates(cx: Index, line: int) -> list[tuple[Cand, tuple]]:
         for op in _STMT_OPS:
             cands.extend(op(cx, st))
     for node in sorted(cx.exprs_by_line.get(line, ()), key=_pos_key):
-        for op in _EXPR_OPS:
-            cands.extend(op(cx, node))
+        for expr_op in _EXPR_OPS:
+            cands.extend(expr_op(cx, node))
     cands.sort(key=lambda c: -OPERATOR_PRIORS[c.op])
     todo, line_edits = [], set()
     for c in cands:
@@ -163,6 +163,6 @@ def _spliced(cx: Index, edits: tuple) -> tuple[int, int, str, tuple]:
     return lo, hi, mid, canonical(cx, lo, hi, mid)
 
 
-def _pos_key(node: ast.AST) -> tuple[int, int, int, int]:
-    return (node.lineno, node.col_offset, -node.end_lineno, -node.end_col_offset)
+def _pos_key(node: ast.expr) -> tuple[int, int, int, int]:
+    return (node.lineno, node.col_offset, -last_line(node), -(node.end_col_offset or 0))
 

@@ -21,7 +21,7 @@ import ast
 from harness.generators.edit_text import (
     _BIN, Cand, run_ops, _bin_req, _cand, _rep, _short, fit, plus_minus, prec, rebuild, slot,
 )
-from harness.generators.index import Index
+from harness.generators.index import Index, last_line
 from harness.generators.mutation_ops import _NON_COMMUTATIVE
 
 #: builtins tried as wrappers, most plausible first (``{}`` is the wrapped text).
@@ -93,7 +93,7 @@ def _module(cx: Index) -> _Module:
     return cx.memo(_module_of)
 
 
-def _callee(f: ast.AST) -> str:
+def _callee(f: ast.Name | ast.Attribute) -> str:
     """``f`` / ``obj.f`` / ``self.f`` -> the name calls are matched by (``f``)."""
     return f.id if isinstance(f, ast.Name) else f.attr
 
@@ -106,7 +106,7 @@ def _value(cx: Index, node: ast.AST) -> bool:
 
 
 # -- expression operators --------------------------------------------------------------
-def swap_commutative(cx: Index, node: ast.BinOp, out: list) -> None:
+def swap_commutative(cx: Index, node: ast.BinOp, out: list[Cand]) -> None:
     """``a + b`` -> ``b + a`` for the operators the older table leaves out (``+`` on
     names: string building, list concatenation; ``*``, ``&``, ``|``, ``^``)."""
     sym, q = _BIN[type(node.op)]
@@ -119,7 +119,7 @@ def swap_commutative(cx: Index, node: ast.BinOp, out: list) -> None:
     _cand(out, "swap_commutative", node, [(s, e, text)], f"swap operands of `{sym}`")
 
 
-def drop_term(cx: Index, node: ast.BinOp, out: list) -> None:
+def drop_term(cx: Index, node: ast.BinOp, out: list[Cand]) -> None:
     """Drop one term of an arithmetic chain: ``a + b + c`` -> ``a + c`` / ``a + b`` ..."""
     if not isinstance(node.op, (ast.Add, ast.Sub, ast.Mult)):
         return
@@ -134,10 +134,10 @@ def drop_term(cx: Index, node: ast.BinOp, out: list) -> None:
         _rep(out, cx, "drop_term", node, s, e, fit(right, prec(node.right), r))
 
 
-def add_term(cx: Index, node: ast.BinOp, out: list) -> None:
+def add_term(cx: Index, node: ast.BinOp, out: list[Cand]) -> None:
     """Add a term to the top of a ``+``/``-`` chain: ``a + b`` -> ``a + b + c`` (a name in scope)."""
     if not isinstance(node.op, (ast.Add, ast.Sub)) or (
-            isinstance(cx.parent(node), ast.BinOp) and isinstance(cx.parent(node).op, (ast.Add, ast.Sub))):
+            isinstance(up := cx.parent(node), ast.BinOp) and isinstance(up.op, (ast.Add, ast.Sub))):
         return
     s, e = cx.span(node)
     used = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
@@ -147,17 +147,19 @@ def add_term(cx: Index, node: ast.BinOp, out: list) -> None:
             _rep(out, cx, "add_term", node, s, e, fit(f"{cx.seg(node)} {sym} {n}", 11, slot(cx, node)))
 
 
-def wrap_call(cx: Index, node: ast.expr, out: list) -> None:
+def wrap_call(cx: Index, node: ast.expr, out: list[Cand]) -> None:
     """``x`` -> ``max(0, x)`` / ``abs(x)`` / ``len(x)`` / ``int(x)`` / ``list(x)`` / ``f(x)``
     for a one-argument function ``f`` of this module."""
-    if not _value(cx, node) or not isinstance(cx.parent(node), _WRAP_SLOTS) or isinstance(cx.parent(node), ast.Call) and (
-            cx.field(node) != "args" or _callee_text(cx, cx.parent(node)) in ("max", "abs", "len", "int", "list")):
+    up = cx.parent(node)
+    if not _value(cx, node) or not isinstance(up, _WRAP_SLOTS) or isinstance(up, ast.Call) and (
+            cx.field(node) != "args" or _callee_text(cx, up) in ("max", "abs", "len", "int", "list")):
         return
     if isinstance(node, ast.Name) and node.id in ("True", "False", "None"):
         return
     s, e = cx.span(node)
     text = cx.seg(node)
-    own = cx.function(node).name if cx.function(node) is not None else ""
+    fn = cx.function(node)
+    own = fn.name if fn is not None else ""
     for form in (*WRAPPERS, *(f + "({})" for f in _module(cx).wrappers() if f != own)):
         _rep(out, cx, "wrap_call", node, s, e, form.format(text))
 
@@ -166,7 +168,7 @@ def _callee_text(cx: Index, call: ast.Call) -> str:
     return cx.seg(call.func)
 
 
-def unwrap_call(cx: Index, node: ast.Call, out: list) -> None:
+def unwrap_call(cx: Index, node: ast.Call, out: list[Cand]) -> None:
     """``f(x)`` -> ``x``; ``x.method()`` -> ``x`` (a call that should not be there)."""
     if node.keywords:
         return
@@ -182,7 +184,7 @@ def unwrap_call(cx: Index, node: ast.Call, out: list) -> None:
         _rep(out, cx, "unwrap_call", node, s, e, fit(cx.seg(f.value), prec(f.value), slot(cx, node)))
 
 
-def call_arity(cx: Index, node: ast.Call, out: list) -> None:
+def call_arity(cx: Index, node: ast.Call, out: list[Cand]) -> None:
     """Give a call the number of positional arguments its other calls or its definition
     have: add the missing one (the definition's parameter name when it is in scope, as
     in a recursive call that forgot an argument) or drop one."""
@@ -217,7 +219,7 @@ def call_arity(cx: Index, node: ast.Call, out: list) -> None:
                 _cand(out, "call_arity", node, [(paren + 1, paren + 1, f"{x}, ")], f"add argument `{x}` first")
 
 
-def index_in_tuple(cx: Index, node: ast.Subscript, out: list) -> None:
+def index_in_tuple(cx: Index, node: ast.Subscript, out: list[Cand]) -> None:
     """Shift one index of a tuple subscript by ±1: ``grid[i, j]`` -> ``grid[i, j - 1]``."""
     if not isinstance(node.slice, ast.Tuple):
         return
@@ -229,7 +231,7 @@ def index_in_tuple(cx: Index, node: ast.Subscript, out: list) -> None:
             _rep(out, cx, "index_off_by_one", node, a, b, plus_minus(cx, el, d)[0])
 
 
-def name_to_slice(cx: Index, node: ast.Name, out: list) -> None:
+def name_to_slice(cx: Index, node: ast.Name, out: list[Cand]) -> None:
     """``xs`` -> ``xs[1:]`` / ``xs[:-1]`` / ``xs[::-1]`` for a name used as a sequence."""
     if not _value(cx, node) or not (cx.roles(cx.function(node)).get(node.id, set()) & _ITERABLE_USES):
         return
@@ -240,7 +242,7 @@ def name_to_slice(cx: Index, node: ast.Name, out: list) -> None:
         _rep(out, cx, "name_to_slice", node, s, e, node.id + sl)
 
 
-def attr_swap(cx: Index, node: ast.Attribute, out: list) -> None:
+def attr_swap(cx: Index, node: ast.Attribute, out: list[Cand]) -> None:
     """``node.left`` -> ``node.right``: another attribute read in this file (the same
     base name's first), for an attribute that is read, not called."""
     if not _value(cx, node) or isinstance(node.value, ast.Name) and node.value.id in ("self", "cls"):
@@ -258,7 +260,7 @@ def attr_swap(cx: Index, node: ast.Attribute, out: list) -> None:
 
 
 # -- statement operators ---------------------------------------------------------------
-def const_condition_to_name(cx: Index, st: ast.stmt, out: list) -> None:
+def const_condition_to_name(cx: Index, st: ast.stmt, out: list[Cand]) -> None:
     """``while True:`` -> ``while queue:`` (a name in scope; also ``not name``)."""
     test = getattr(st, "test", None)
     if not isinstance(st, (ast.If, ast.While)) or not isinstance(test, ast.Constant):
@@ -270,7 +272,7 @@ def const_condition_to_name(cx: Index, st: ast.stmt, out: list) -> None:
         _rep(out, cx, "const_cond_to_name", st, s, e, f"not {n}")
 
 
-def copy_renamed(cx: Index, st: ast.stmt, out: list) -> None:
+def copy_renamed(cx: Index, st: ast.stmt, out: list[Cand]) -> None:
     """Insert a copy of a neighbouring simple statement with one name renamed to
     another in scope, after this statement: ``lo = mid + 1`` next to a missing
     ``hi = mid - 1`` style line."""
@@ -278,7 +280,7 @@ def copy_renamed(cx: Index, st: ast.stmt, out: list) -> None:
             st, (ast.Return, ast.Raise, ast.Continue, ast.Break)) or cx.compound(st):
         return
     block, i = cx.block(st)
-    after = cx.line_end(st.end_lineno)
+    after = cx.line_end(last_line(st))
     if after == len(cx.text) and not cx.text.endswith(("\n", "\r")):
         return
     scope = cx.names_near(cx.function(st), st.lineno)[:4]
@@ -288,7 +290,7 @@ def copy_renamed(cx: Index, st: ast.stmt, out: list) -> None:
         if not 0 <= j < len(block):
             continue
         nb = block[j]
-        if cx.compound(nb) or nb.lineno != nb.end_lineno or not cx.standalone(nb) or cx.docstring(nb):
+        if cx.compound(nb) or nb.lineno != last_line(nb) or not cx.standalone(nb) or cx.docstring(nb):
             continue
         body = cx.line_text(nb.lineno).strip()
         names = list(dict.fromkeys(n.id for n in ast.walk(nb) if isinstance(n, ast.Name)))[:3]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ast
 
-from harness.generators.index import Index
+from harness.generators.index import Index, last_line
 from harness.generators.edit_text import _BIN, Cand, _cand, _rep, _short, _swaps, fit, prec
 from harness.generators.mutation_ops import _condition
 
@@ -47,7 +47,7 @@ def stmt_mutants(cx: Index, st: ast.stmt) -> list[Cand]:
     return out
 
 
-def _augassign(cx: Index, st: ast.AugAssign, out: list) -> None:
+def _augassign(cx: Index, st: ast.AugAssign, out: list[Cand]) -> None:
     sym = _BIN[type(st.op)][0]
     a, b = cx.span(st.target)[1], cx.span(st.value)[0]
     i = cx.text.find(sym + "=", a, b)
@@ -71,7 +71,7 @@ def _kind(v: ast.AST) -> str:
     return _KIND_NODES.get(type(v), "")
 
 
-def _return(cx: Index, st: ast.Return, out: list) -> None:
+def _return(cx: Index, st: ast.Return, out: list[Cand]) -> None:
     fn, v = cx.function(st), st.value
     if fn is None:
         return
@@ -106,7 +106,7 @@ def _return(cx: Index, st: ast.Return, out: list) -> None:
         _rep(out, cx, "return_value", st, s, e, t)
 
 
-def _guard(cx: Index, st: ast.stmt, out: list) -> None:
+def _guard(cx: Index, st: ast.stmt, out: list[Cand]) -> None:
     fn = cx.function(st)
     if fn is None or isinstance(st, _FUNCS) or not cx.standalone(st):
         return
@@ -126,15 +126,15 @@ def _guard(cx: Index, st: ast.stmt, out: list) -> None:
                  "if not {n}: return " + falsy, "if not {n}: return []"]
     forms += ["if {n} is None: {n} = []", "if {n} is None: {n} = 0", "if {n} is None: {n} = ''"]
     for form in forms:
-        for n in used[:2]:
-            g = form.format(n=n)
+        for name in used[:2]:
+            g = form.format(n=name)
             _cand(out, "guard_insert", st, [(at, at, indent + g + nl)], f"insert `{g}`")
 
 
-def _delete(cx: Index, st: ast.stmt, out: list) -> None:
+def _delete(cx: Index, st: ast.stmt, out: list[Cand]) -> None:
     if isinstance(st, (ast.Pass, ast.Global, ast.Nonlocal, *_FUNCS)) or cx.docstring(st):
         return
-    if cx.compound(st) and st.end_lineno - st.lineno > 3:
+    if cx.compound(st) and last_line(st) - st.lineno > 3:
         return
     block, _ = cx.block(st)
     s, e = cx.span(st)
@@ -143,24 +143,24 @@ def _delete(cx: Index, st: ast.stmt, out: list) -> None:
         _cand(out, "delete_statement", st, [(s, e, "pass")], what)
     else:
         _cand(out, "delete_statement", st,
-              [(cx.line_starts[st.lineno - 1], cx.line_end(st.end_lineno), "")], what)
+              [(cx.line_starts[st.lineno - 1], cx.line_end(last_line(st)), "")], what)
 
 
-def _insert_nearby(cx: Index, st: ast.stmt, out: list) -> None:
+def _insert_nearby(cx: Index, st: ast.stmt, out: list[Cand]) -> None:
     if isinstance(st, _FUNCS) or not cx.standalone(st):
         return
     block, i = cx.block(st)
     before = cx.line_starts[cx.first_line(st) - 1]
-    after = cx.line_end(st.end_lineno)
-    nl = cx.newline(st.end_lineno)
+    after = cx.line_end(last_line(st))
+    nl = cx.newline(last_line(st))
     for j in (i - 1, i + 1, i - 2, i + 2, i - 3, i + 3, i):
         if not 0 <= j < len(block):
             continue
         nb = block[j]
         if (cx.compound(nb) or isinstance(nb, ast.Pass) or cx.docstring(nb)
-                or nb.end_lineno - nb.lineno > 2 or not cx.standalone(nb)):
+                or last_line(nb) - nb.lineno > 2 or not cx.standalone(nb)):
             continue
-        copy = cx.text[cx.line_starts[nb.lineno - 1] : cx.line_end(nb.end_lineno)]
+        copy = cx.text[cx.line_starts[nb.lineno - 1] : cx.line_end(last_line(nb))]
         body = copy.rstrip("\r\n")
         desc = f"copy of line {nb.lineno} `{_short(body)}`"
         if j != i:

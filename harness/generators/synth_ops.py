@@ -54,14 +54,14 @@ def _value(cx: Index, node: ast.AST) -> bool:
         isinstance(p, ast.Call) and cx.field(node) == "func") and not isinstance(p, ast.Starred)
 
 
-def _numeric(cx: Index, node: ast.AST) -> list[str]:
+def _numeric(cx: Index, node: ast.expr) -> list[str]:
     """In-scope names at ``node`` used as numbers in its function, nearest first."""
     roles = cx.roles(cx.function(node))
     return [n for n in cx.names_near(cx.function(node), node.lineno) if roles.get(n, set()) & _NUMERIC]
 
 
 # -- expressions from two in-scope names ----------------------------------------------
-def name_arith(cx: Index, node: ast.Name, out: list) -> None:
+def name_arith(cx: Index, node: ast.Name, out: list[Cand]) -> None:
     """``k`` -> ``k - m`` / ``k + m`` with ``m`` another numeric name in scope (three nearest)."""
     if not _value(cx, node) or isinstance(cx.parent(node), ast.AugAssign):
         return
@@ -74,7 +74,7 @@ def name_arith(cx: Index, node: ast.Name, out: list) -> None:
             _rep(out, cx, "name_arith", node, s, e, fit(f"{node.id} {sym} {m}", 11, slot(cx, node)))
 
 
-def slice_by_name(cx: Index, node: ast.Name, out: list) -> None:
+def slice_by_name(cx: Index, node: ast.Name, out: list[Cand]) -> None:
     """``xs`` -> ``xs[k:]`` / ``xs[:k]`` for a name used as a sequence and a numeric name ``k``."""
     if not _value(cx, node) or not cx.roles(cx.function(node)).get(node.id, set()) & _ITERABLE:
         return
@@ -86,7 +86,7 @@ def slice_by_name(cx: Index, node: ast.Name, out: list) -> None:
             _rep(out, cx, "slice_by_name", node, s, e, node.id + sl)
 
 
-def sibling_arg(cx: Index, node: ast.AST, out: list) -> None:
+def sibling_arg(cx: Index, node: ast.AST, out: list[Cand]) -> None:
     """An operand that is a bare name gets the transformation its sibling operand has:
     ``f(g(a), b)`` -> ``f(g(a), g(b))`` (call arguments, comparison and arithmetic operands)."""
     if isinstance(node, ast.Call):
@@ -115,7 +115,7 @@ def sibling_arg(cx: Index, node: ast.AST, out: list) -> None:
             _rep(out, cx, "sibling_arg", node, *cx.span(b), fit(new, prec(a), slot(cx, b)))
 
 
-def swap_index(cx: Index, node: ast.Subscript, out: list) -> None:
+def swap_index(cx: Index, node: ast.Subscript, out: list[Cand]) -> None:
     """``m[i][j]`` -> ``m[j][i]``; ``m[i, j]`` -> ``m[j, i]``."""
     sl = node.slice
     if isinstance(sl, ast.Tuple) and len(sl.elts) == 2 and not any(
@@ -133,7 +133,7 @@ def swap_index(cx: Index, node: ast.Subscript, out: list) -> None:
           f"swap indices `{_short(cx.text[a0:a1])}` and `{_short(cx.text[b0:b1])}`")
 
 
-def raise_power(cx: Index, node: ast.expr, out: list) -> None:
+def raise_power(cx: Index, node: ast.expr, out: list[Cand]) -> None:
     """``x`` -> ``x ** 2`` for an operand of arithmetic or an accumulated value."""
     p, f = cx.parent(node), cx.field(node)
     if not _value(cx, node) or not (isinstance(p, ast.BinOp) and isinstance(p.op, _ARITH)
@@ -145,7 +145,7 @@ def raise_power(cx: Index, node: ast.expr, out: list) -> None:
     _rep(out, cx, "raise_power", node, s, e, fit(f"{fit(cx.seg(node), prec(node), 15)} ** 2", 14, slot(cx, node)))
 
 
-def default_arg_value(cx: Index, node: ast.Name, out: list) -> None:
+def default_arg_value(cx: Index, node: ast.Name, out: list[Cand]) -> None:
     """The constant default of the parameter ``node`` reads, changed: a bool negated, a number
     ±1, 0 or -1 (the usual "no limit"), ``None`` <-> a number, a string emptied (the edit is
     in the ``def`` line)."""
@@ -193,7 +193,8 @@ def _tails(cx: Index, callee: str) -> list[str]:
     in order of appearance, each once."""
     cache = cx.memo(_new_tails)
     if callee not in cache:
-        out, text, at = [], cx.text, 0
+        out: list[str] = []
+        text, at = cx.text, 0
         while len(out) < 4 and (at := text.find(callee + "(", at)) >= 0:
             at += len(callee)
             if at - len(callee) > 0 and (text[at - len(callee) - 1].isalnum() or text[at - len(callee) - 1] in "_."):
@@ -236,11 +237,7 @@ def _keys(cx: Index, base: str) -> list[str]:
     return cache[base]
 
 
-def _str_const(n: ast.AST | None) -> bool:
-    return isinstance(n, ast.Constant) and isinstance(n.value, str)
-
-
-def restore_method(cx: Index, node: ast.Call, out: list) -> None:
+def restore_method(cx: Index, node: ast.Call, out: list[Cand]) -> None:
     """``f(x)`` -> ``f(x).m(args)`` when another call of ``f`` in this file is followed by
     ``.m(args)`` and this one is not (up to two)."""
     if not isinstance(node.func, (ast.Name, ast.Attribute)):
@@ -255,10 +252,11 @@ def restore_method(cx: Index, node: ast.Call, out: list) -> None:
         _cand(out, "restore_method", node, [(e, e, t)], f"restore `{_short(t)}` after `{_short(cx.seg(node))}`")
 
 
-def dict_key(cx: Index, node: ast.Constant, out: list) -> None:
+def dict_key(cx: Index, node: ast.Constant, out: list[Cand]) -> None:
     """A string key -> another key of the same mapping (read, looked up or built in this
     file), in the literal's own quotes (up to three)."""
-    if not _str_const(node):
+    value = node.value
+    if not isinstance(value, str):
         return
     p = cx.parent(node)
     if isinstance(p, ast.Subscript) and cx.field(node) == "slice":
@@ -270,14 +268,14 @@ def dict_key(cx: Index, node: ast.Constant, out: list) -> None:
         return
     s, e = cx.span(node)
     q = cx.text[e - 1:e]
-    if q not in "'\"" or cx.text[s:e] != q + node.value + q or any(c in node.value for c in "\\'\"\n"):
+    if q not in "'\"" or cx.text[s:e] != q + value + q or any(c in value for c in "\\'\"\n"):
         return
-    for k in [k for k in _keys(cx, base) if k != node.value and not any(c in k for c in "\\'\"\n")][:3]:
+    for k in [k for k in _keys(cx, base) if k != value and not any(c in k for c in "\\'\"\n")][:3]:
         _rep(out, cx, "dict_key", node, s, e, q + k + q)
 
 
 # -- accumulator and result shapes ------------------------------------------------------
-def assign_max_min(cx: Index, st: ast.Assign, out: list) -> None:
+def assign_max_min(cx: Index, st: ast.Assign, out: list[Cand]) -> None:
     """``x = e`` -> ``x = max(x, e)`` / ``min(x, e)`` for a target already holding a value
     (assigned before, a parameter, or an attribute/item) inside a loop."""
     if not isinstance(st, ast.Assign) or len(st.targets) != 1 or not cx.in_loop(st):
@@ -296,7 +294,7 @@ def assign_max_min(cx: Index, st: ast.Assign, out: list) -> None:
         _rep(out, cx, "assign_max_min", st, s, e, f"{f}({x}, {v})")
 
 
-def return_shapes(cx: Index, st: ast.Return, out: list) -> None:
+def return_shapes(cx: Index, st: ast.Return, out: list[Cand]) -> None:
     """``return True`` -> ``return n == 0`` / ``n > 0`` for in-scope counters ``n`` (names
     incremented or set from ``len``); ``return []`` -> ``return [[]]``."""
     v = st.value if isinstance(st, ast.Return) else None
@@ -315,6 +313,8 @@ def _counters(cx: Index, st: ast.stmt) -> list[str]:
     """In-scope names of ``st``'s function that count: augmented-assignment targets, names
     set from ``len(...)`` or an integer, nearest first."""
     fn, found = cx.function(st), set()
+    if fn is None:
+        return []
     for n in ast.walk(fn):
         if isinstance(n, ast.AugAssign) and isinstance(n.target, ast.Name):
             found.add(n.target.id)

@@ -106,10 +106,13 @@ class TemplateGenerator(Generator):
                 out.append(patch)
         return Proposal(candidates=out)
 
+    def reset(self) -> None:
+        """No conversation to forget: a new task's context starts a new search by itself."""
+
     def candidates(self, context: Context, limit: int | None = None) -> list[tuple]:
         """The candidates for ``context`` as ``(score, mutant)``, best first
         (at most ``limit``; all when None). For inspection and benchmarks."""
-        search, out = _Search(context, self.max_lines), []
+        search, out = _Search(context, self.max_lines), list[tuple]()
         while limit is None or len(out) < limit:
             item = search.pop()
             if item is None:
@@ -139,12 +142,15 @@ class TemplateGenerator(Generator):
         """The best ``(score, mutant, lead)`` over the base search and the lead searches."""
         best, best_score = None, -1.0
         for search in [self._search, *self._leads.values()]:
+            if search is None:
+                continue
             top = search.peek()
             if top is not None and top * search.weight > best_score:
                 best, best_score = search, top * search.weight
-        if best is None:
+        got = best.pop() if best is not None else None
+        if best is None or got is None:
             return None
-        score, m = best.pop()
+        score, m = got
         return score * best.weight, m, best.lead
 
     def _patch(self, score: float, m, lead: tuple | None = None) -> Patch | None:

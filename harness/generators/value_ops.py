@@ -40,9 +40,10 @@ import datetime
 import decimal
 import pathlib
 import re
+from typing import TypeGuard
 
 from harness.generators.edit_text import Cand, _cand, _rep, _short, fit, prec, run_ops, slot
-from harness.generators.index import FunctionNode, Index
+from harness.generators.index import FunctionNode, Index, last_line
 from harness.generators.mutation_ops import _METHODS
 
 #: operators whose edits always parse (a name for a name or constant, a call around an
@@ -102,10 +103,10 @@ class _Classes:
                 for n in ast.walk(f):
                     if _self_attr(n) and n.attr not in attrs:
                         attrs.append(n.attr)
-                    if isinstance(n, ast.Assign) and len(n.targets) == 1 and _self_attr(n.targets[0]):
+                    if isinstance(n, ast.Assign) and len(n.targets) == 1 and _self_attr(target := n.targets[0]):
                         used = [x.id for x in ast.walk(n.value) if isinstance(x, ast.Name) and x.id in given]
-                        if used and isinstance(given[used[0]], ast.Constant):
-                            defaults.setdefault(n.targets[0].attr, given[used[0]].value)
+                        if used and isinstance(default := given[used[0]], ast.Constant):
+                            defaults.setdefault(target.attr, default.value)
 
     def lineage(self, name: str) -> list[str]:
         """``name`` and its base classes defined in this module, nearest first."""
@@ -118,7 +119,7 @@ class _Classes:
         return out
 
 
-def _self_attr(n: ast.AST) -> bool:
+def _self_attr(n: ast.AST) -> TypeGuard[ast.Attribute]:
     return isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name) and n.value.id == "self"
 
 
@@ -141,7 +142,7 @@ def _method(cx: Index, fn: FunctionNode | None) -> FunctionNode | None:
 
 
 # -- operators ----------------------------------------------------------------------
-def wrap_bool(cx: Index, st: ast.Return, out: list) -> None:
+def wrap_bool(cx: Index, st: ast.Return, out: list[Cand]) -> None:
     """``return x`` -> ``return bool(x)`` for a value that is not evidently a bool."""
     v = st.value if isinstance(st, ast.Return) else None
     if v is None or cx.is_bool(v) or not isinstance(v, (ast.Name, ast.Attribute, ast.Call, ast.Subscript)):
@@ -154,7 +155,7 @@ def wrap_bool(cx: Index, st: ast.Return, out: list) -> None:
     _rep(out, cx, "wrap_bool", st, s, e, f"bool({cx.text[s:e]})")
 
 
-def add_default_arg(cx: Index, node: ast.Call, out: list) -> None:
+def add_default_arg(cx: Index, node: ast.Call, out: list[Cand]) -> None:
     """``d.pop(k)`` -> ``d.pop(k, None)``; likewise ``getattr(o, name)`` and ``next(it)``."""
     f = node.func
     name = f.attr if isinstance(f, ast.Attribute) else f.id if isinstance(f, ast.Name) else ""
@@ -165,7 +166,7 @@ def add_default_arg(cx: Index, node: ast.Call, out: list) -> None:
     _cand(out, "add_default_arg", node, [(at, at, ", None")], "add default argument `None`")
 
 
-def const_to_attr(cx: Index, node: ast.Constant, out: list) -> None:
+def const_to_attr(cx: Index, node: ast.Constant, out: list[Cand]) -> None:
     """A number in a method -> ``self.attr`` of its class (or a base class of this module):
     first the attributes set from a parameter whose default is this number, then the ones
     this method uses, then the others (at most three)."""
@@ -187,7 +188,7 @@ def const_to_attr(cx: Index, node: ast.Constant, out: list) -> None:
         _rep(out, cx, "const_to_attr", node, s, e, f"self.{a}")
 
 
-def name_to_self(cx: Index, node: ast.Name, out: list) -> None:
+def name_to_self(cx: Index, node: ast.Name, out: list[Cand]) -> None:
     """A name used as a value in a method (assigned, returned, passed) -> ``self``."""
     if node.id in ("self", "cls", "None", "True", "False") or not isinstance(node.ctx, ast.Load):
         return
@@ -204,7 +205,7 @@ def name_to_self(cx: Index, node: ast.Name, out: list) -> None:
     _rep(out, cx, "name_to_self", node, s, e, "self")
 
 
-def unwrap_comprehension(cx: Index, node: ast.ListComp | ast.GeneratorExp, out: list) -> None:
+def unwrap_comprehension(cx: Index, node: ast.ListComp | ast.GeneratorExp, out: list[Cand]) -> None:
     """``[f(x) for x in xs ...]`` -> ``xs``: the comprehension's first iterable, unchanged."""
     gen = node.generators[0]
     if gen.is_async or (len(node.generators) == 1 and not gen.ifs and isinstance(node.elt, ast.Name)
@@ -218,7 +219,7 @@ def unwrap_comprehension(cx: Index, node: ast.ListComp | ast.GeneratorExp, out: 
         _rep(out, cx, "unwrap_comprehension", node, s, e, fit(cx.seg(gen.iter), prec(gen.iter), slot(cx, node)))
 
 
-def method_sibling(cx: Index, node: ast.Call, out: list) -> None:
+def method_sibling(cx: Index, node: ast.Call, out: list[Cand]) -> None:
     """``x.time()`` -> ``x.timetz()``: a method of a standard type or of a class of this
     module swapped for a sibling named as its extension (up to three)."""
     f = node.func
@@ -232,7 +233,7 @@ def method_sibling(cx: Index, node: ast.Call, out: list) -> None:
         _rep(out, cx, "method_swap", node, fe - len(f.attr), fe, n)
 
 
-def encoding_swap(cx: Index, node: ast.Constant, out: list) -> None:
+def encoding_swap(cx: Index, node: ast.Constant, out: list[Cand]) -> None:
     """A codec name -> another common one (``'CP1252'`` -> ``'latin1'``, ``'ascii'`` ->
     ``'utf-8'``), in the literal's own quotes."""
     if not isinstance(node.value, str) or not 3 <= len(node.value) <= 16 or isinstance(cx.parent(node), ast.Expr):
@@ -253,10 +254,10 @@ def encoding_swap(cx: Index, node: ast.Constant, out: list) -> None:
             _rep(out, cx, "encoding_swap", node, s, e, quote + new + quote)
 
 
-def regex_quantifier(cx: Index, node: ast.Constant, out: list) -> None:
+def regex_quantifier(cx: Index, node: ast.Constant, out: list[Cand]) -> None:
     """Change one quantifier of a one-line regular expression literal: ``+`` <-> ``*``,
     ``?`` dropped, ``{n}`` -> ``{1,n}``; the same edit also at every identical literal."""
-    if not isinstance(node.value, (str, bytes)) or node.lineno != node.end_lineno or (
+    if not isinstance(node.value, (str, bytes)) or node.lineno != last_line(node) or (
             isinstance(cx.parent(node), ast.Expr)):
         return
     s, e = cx.span(node)
@@ -309,7 +310,7 @@ def _literals_of(cx: Index) -> dict[str, list[int]]:
     """Text of each one-line string literal of the file -> the offsets where it starts."""
     got: dict[str, list[int]] = {}
     for n in ast.walk(cx.tree):
-        if isinstance(n, ast.Constant) and isinstance(n.value, (str, bytes)) and n.lineno == n.end_lineno:
+        if isinstance(n, ast.Constant) and isinstance(n.value, (str, bytes)) and n.lineno == last_line(n):
             a, b = cx.span(n)
             got.setdefault(cx.text[a:b], []).append(a)
     return got
