@@ -343,3 +343,20 @@ def test_the_any_check_sees_an_untyped_index():
     assert _any_annotations(ast.parse("def f(cx: Any, node: ast.AST, out: list) -> None: ...")) == ["1: cx"]
     assert _any_annotations(ast.parse("x: dict[str, typing.Any] = {}")) == ["1: x"]
     assert _any_annotations(ast.parse("def f(cx: Index) -> list[Cand]: ...")) == []
+
+
+def _private_imports(tree: ast.AST, prefix: str) -> list[str]:
+    """``from <prefix>... import _name``: a module's private name used by another module."""
+    return [f"{node.lineno}: {node.module}.{a.name}" for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(prefix)
+            for a in node.names if a.name.startswith("_") and not a.name.startswith("__")]
+
+
+def test_no_private_name_of_the_generators_is_imported_by_another_module():
+    """What the generators' modules share (the edit helpers, the operator tables) is public in
+    its module; a name with an underscore stays in the module that defines it."""
+    _, trees = _graph()
+    found = [f"{name}:{hit}" for name, tree in trees.items() for hit in _private_imports(tree, "harness.generators")]
+    assert found == []
+    assert _private_imports(ast.parse("from harness.generators.edit_text import _cand, fit"),
+                            "harness.generators") == ["1: harness.generators.edit_text._cand"]

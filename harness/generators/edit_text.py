@@ -35,20 +35,25 @@ class Cand:
     edits: tuple[Edit, ...]
 
 
+#: the precedence of an atom (a name, a literal, a call): binds tightest.
 ATOM = 16
-_BIN = {ast.Add: ("+", 11), ast.Sub: ("-", 11), ast.Mult: ("*", 12), ast.Div: ("/", 12),
+#: binary operator type -> (symbol, precedence).
+BINOP_SYMBOLS = {ast.Add: ("+", 11), ast.Sub: ("-", 11), ast.Mult: ("*", 12), ast.Div: ("/", 12),
         ast.FloorDiv: ("//", 12), ast.Mod: ("%", 12), ast.MatMult: ("@", 12), ast.Pow: ("**", 14),
         ast.LShift: ("<<", 10), ast.RShift: (">>", 10), ast.BitAnd: ("&", 9),
         ast.BitXor: ("^", 8), ast.BitOr: ("|", 7)}
-_SYM_PREC = dict(_BIN.values())
-_OP_PREC = {ast.Not: 5, ast.USub: 13, ast.UAdd: 13, ast.Invert: 13, ast.And: 4, ast.Or: 3}
+#: binary operator symbol -> precedence.
+SYMBOL_PRECEDENCE = dict(BINOP_SYMBOLS.values())
+#: unary and boolean operator type -> precedence.
+OP_PRECEDENCE = {ast.Not: 5, ast.USub: 13, ast.UAdd: 13, ast.Invert: 13, ast.And: 4, ast.Or: 3}
 _PREC = {ast.Compare: 6, ast.IfExp: 2, ast.Lambda: 1, ast.Await: 15, ast.NamedExpr: 0,
          ast.Tuple: 0, ast.Starred: 0, ast.Yield: 0, ast.YieldFrom: 0}
-_CMP = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==", ast.NotEq: "!=",
+#: comparison operator type -> symbol.
+COMPARE_SYMBOLS = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==", ast.NotEq: "!=",
         ast.Is: "is", ast.IsNot: "is not", ast.In: "in", ast.NotIn: "not in"}
 
 
-def _swaps(spec: str) -> dict[str, tuple[str, ...]]:
+def swap_table(spec: str) -> dict[str, tuple[str, ...]]:
     """``"a: b, c; d: e"`` -> ``{"a": ("b", "c"), "d": ("e",)}``."""
     pairs = (p.split(":", 1) for p in spec.split(";"))
     return {k.strip(): tuple(v.strip() for v in vs.split(",")) for k, vs in pairs}
@@ -63,13 +68,13 @@ _COMMENT = re.compile(r"#[^\r\n]*")
 def prec(n: ast.AST) -> int:
     """Precedence of an expression node (higher binds tighter; 16 = atom)."""
     if isinstance(n, ast.BinOp):
-        return _BIN[type(n.op)][1]
+        return BINOP_SYMBOLS[type(n.op)][1]
     if isinstance(n, (ast.UnaryOp, ast.BoolOp)):
-        return _OP_PREC[type(n.op)]
+        return OP_PRECEDENCE[type(n.op)]
     return _PREC.get(type(n), ATOM)
 
 
-def _bin_req(q: int) -> Callable[[int], int]:
+def binop_operand_req(q: int) -> Callable[[int], int]:
     """Operand i of a binary operator of precedence q needs this precedence."""
     return (lambda i: 13 if i else 15) if q == 14 else (lambda i: q + 1 if i else q)
 
@@ -89,9 +94,9 @@ def req(cx: Index, n: ast.AST) -> int:
     if isinstance(p, ast.Subscript):
         return 1 if f == "slice" else ATOM
     if isinstance(p, ast.BinOp):
-        return _bin_req(_BIN[type(p.op)][1])(0 if f == "left" else 1)
+        return binop_operand_req(BINOP_SYMBOLS[type(p.op)][1])(0 if f == "left" else 1)
     if isinstance(p, (ast.BoolOp, ast.UnaryOp)):
-        return _OP_PREC[type(p.op)] + isinstance(p.op, (ast.And, ast.Or))
+        return OP_PRECEDENCE[type(p.op)] + isinstance(p.op, (ast.And, ast.Or))
     if isinstance(p, (ast.Compare, ast.Starred)):
         return 7
     if isinstance(p, (ast.IfExp, ast.comprehension)):
@@ -111,12 +116,15 @@ def fit(text: str, p: int, r: int) -> str:
     return text if p >= r else f"({text})"
 
 
-def _short(s: str) -> str:
+def short(s: str) -> str:
+    """``s`` on one line, whitespace runs as one space, at most 60 characters (``...`` ending)."""
     s = " ".join(s.split())
     return s if len(s) <= 60 else s[:57] + "..."
 
 
-def _cand(out: list[Cand], op: str, node: Anchor, edits: list[Edit], desc: str) -> None:
+def add_cand(out: list[Cand], op: str, node: Anchor, edits: list[Edit], desc: str) -> None:
+    """Append to ``out`` the candidate of operator ``op`` anchored at ``node`` making ``edits``,
+    described as ``line N: desc``."""
     out.append(Cand(op, node, f"line {node.lineno}: {desc}", tuple(edits)))
 
 
@@ -129,8 +137,10 @@ def run_ops(ops: tuple, cx: Index, node: Anchor) -> list[Cand]:
     return out
 
 
-def _rep(out: list[Cand], cx: Index, op: str, node: Anchor, s: int, e: int, new: str) -> None:
-    _cand(out, op, node, [(s, e, new)], f"`{_short(cx.text[s:e])}` -> `{_short(new)}`")
+def add_replacement(out: list[Cand], cx: Index, op: str, node: Anchor, s: int, e: int, new: str) -> None:
+    """Append to ``out`` the candidate replacing the text ``s:e`` by ``new`` (described as
+    ``old -> new``)."""
+    add_cand(out, op, node, [(s, e, new)], f"`{short(cx.text[s:e])}` -> `{short(new)}`")
 
 
 # -- infix operands with their own parentheses -----------------------------------
@@ -182,17 +192,17 @@ def rebuild(cx: Index, node: ast.expr, kids: Sequence[ast.expr], new_ops: Sequen
     return "".join(out)
 
 
-def _int(n: ast.AST) -> int | None:
+def int_value(n: ast.AST) -> int | None:
     """The value of an integer literal such as ``3`` or ``-1``, else None."""
     if isinstance(n, ast.UnaryOp) and isinstance(n.op, ast.USub):
-        v = _int(n.operand)
+        v = int_value(n.operand)
         return None if v is None else -v
     return n.value if isinstance(n, ast.Constant) and type(n.value) is int else None
 
 
 def plus_minus(cx: Index, n: ast.expr, d: int) -> tuple[str, int]:
     """Text (and precedence) of ``n + d``, folding integer constants."""
-    value = _int(n)
+    value = int_value(n)
     if value is not None:
         v = value + d
         return str(v), (ATOM if v >= 0 else 13)

@@ -25,7 +25,7 @@ import ast
 from typing import TypeGuard
 
 from harness.generators.index import FunctionNode, Index, last_line
-from harness.generators.edit_text import Cand, _cand, _short, run_ops
+from harness.generators.edit_text import Cand, add_cand, short, run_ops
 
 _FUNCS = (ast.FunctionDef, ast.AsyncFunctionDef)
 _ADDERS = ("append", "add", "appendleft", "push", "put", "extend")
@@ -44,12 +44,12 @@ def _insert(cx: Index, st: ast.stmt, body: str, op: str, desc: str, out: list[Ca
     nl = cx.newline(st.lineno)
     if isinstance(st, _ENDS):
         at = cx.line_starts[cx.first_line(st) - 1]
-        _cand(out, op, st, [(at, at, _indent(cx, st) + body + nl)], f"insert `{_short(body)}` before")
+        add_cand(out, op, st, [(at, at, _indent(cx, st) + body + nl)], f"insert `{short(body)}` before")
         return
     after = cx.line_end(last_line(st))
     line = _indent(cx, st) + body
     tail = nl + line if after == len(cx.text) and not cx.text.endswith(("\n", "\r")) else line + nl
-    _cand(out, op, st, [(after, after, tail)], f"insert `{_short(body)}` {desc}")
+    add_cand(out, op, st, [(after, after, tail)], f"insert `{short(body)}` {desc}")
 
 
 def _simple(cx: Index, st: ast.stmt) -> bool:
@@ -208,7 +208,7 @@ def return_call(cx: Index, st: ast.stmt, out: list[Cand]) -> None:
     if info.generator or not any(r.value is not None for r in info.returns):
         return
     s = cx.span(st)[0]
-    _cand(out, "return_call", st, [(s, s, "return ")], f"return the value of `{_short(cx.seg(st))}`")
+    add_cand(out, "return_call", st, [(s, s, "return ")], f"return the value of `{short(cx.seg(st))}`")
 
 
 def stmt_mutants(cx: Index, st: ast.stmt) -> list[Cand]:

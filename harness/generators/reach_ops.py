@@ -19,10 +19,11 @@ from __future__ import annotations
 import ast
 
 from harness.generators.edit_text import (
-    _BIN, Cand, run_ops, _bin_req, _cand, _rep, _short, fit, plus_minus, prec, rebuild, slot,
+    BINOP_SYMBOLS, Cand, add_cand, add_replacement, binop_operand_req, fit, plus_minus, prec, rebuild, run_ops, short,
+    slot,
 )
 from harness.generators.index import Index, last_line
-from harness.generators.mutation_ops import _NON_COMMUTATIVE
+from harness.generators.mutation_ops import NON_COMMUTATIVE
 
 #: builtins tried as wrappers, most plausible first (``{}`` is the wrapped text).
 WRAPPERS = ("max(0, {})", "abs({})", "len({})", "int({})", "list({})")
@@ -109,14 +110,14 @@ def _value(cx: Index, node: ast.AST) -> bool:
 def swap_commutative(cx: Index, node: ast.BinOp, out: list[Cand]) -> None:
     """``a + b`` -> ``b + a`` for the operators the older table leaves out (``+`` on
     names: string building, list concatenation; ``*``, ``&``, ``|``, ``^``)."""
-    sym, q = _BIN[type(node.op)]
+    sym, q = BINOP_SYMBOLS[type(node.op)]
     stringy = any(isinstance(k, (ast.JoinedStr, ast.Constant)) and not isinstance(
         getattr(k, "value", 0), (int, float)) for k in (node.left, node.right))
-    if sym in _NON_COMMUTATIVE or (sym == "+" and stringy):
+    if sym in NON_COMMUTATIVE or (sym == "+" and stringy):
         return  # already offered as swap_operands
     s, e = cx.span(node)
-    text = rebuild(cx, node, [node.left, node.right], [None], _bin_req(q), order=[1, 0])
-    _cand(out, "swap_commutative", node, [(s, e, text)], f"swap operands of `{sym}`")
+    text = rebuild(cx, node, [node.left, node.right], [None], binop_operand_req(q), order=[1, 0])
+    add_cand(out, "swap_commutative", node, [(s, e, text)], f"swap operands of `{sym}`")
 
 
 def drop_term(cx: Index, node: ast.BinOp, out: list[Cand]) -> None:
@@ -125,13 +126,13 @@ def drop_term(cx: Index, node: ast.BinOp, out: list[Cand]) -> None:
         return
     s, e = cx.span(node)
     r = slot(cx, node)
-    sym = _BIN[type(node.op)][0]
+    sym = BINOP_SYMBOLS[type(node.op)][0]
     left, right = cx.seg(node.left), cx.seg(node.right)
-    _rep(out, cx, "drop_term", node, s, e, fit(left, prec(node.left), r))
+    add_replacement(out, cx, "drop_term", node, s, e, fit(left, prec(node.left), r))
     if sym == "-":
-        _rep(out, cx, "drop_term", node, s, e, fit("-" + fit(right, prec(node.right), 13), 13, r))
+        add_replacement(out, cx, "drop_term", node, s, e, fit("-" + fit(right, prec(node.right), 13), 13, r))
     else:
-        _rep(out, cx, "drop_term", node, s, e, fit(right, prec(node.right), r))
+        add_replacement(out, cx, "drop_term", node, s, e, fit(right, prec(node.right), r))
 
 
 def add_term(cx: Index, node: ast.BinOp, out: list[Cand]) -> None:
@@ -144,7 +145,7 @@ def add_term(cx: Index, node: ast.BinOp, out: list[Cand]) -> None:
     names = [n for n in cx.names_near(cx.function(node), node.lineno) if n not in used][:2]
     for n in names:
         for sym in ("+", "-"):
-            _rep(out, cx, "add_term", node, s, e, fit(f"{cx.seg(node)} {sym} {n}", 11, slot(cx, node)))
+            add_replacement(out, cx, "add_term", node, s, e, fit(f"{cx.seg(node)} {sym} {n}", 11, slot(cx, node)))
 
 
 def wrap_call(cx: Index, node: ast.expr, out: list[Cand]) -> None:
@@ -161,7 +162,7 @@ def wrap_call(cx: Index, node: ast.expr, out: list[Cand]) -> None:
     fn = cx.function(node)
     own = fn.name if fn is not None else ""
     for form in (*WRAPPERS, *(f + "({})" for f in _module(cx).wrappers() if f != own)):
-        _rep(out, cx, "wrap_call", node, s, e, form.format(text))
+        add_replacement(out, cx, "wrap_call", node, s, e, form.format(text))
 
 
 def _callee_text(cx: Index, call: ast.Call) -> str:
@@ -179,9 +180,9 @@ def unwrap_call(cx: Index, node: ast.Call, out: list[Cand]) -> None:
                                                 "int", "float", "str", "round"):
             return  # call_drop
         a = node.args[0]
-        _rep(out, cx, "unwrap_call", node, s, e, fit(cx.seg(a), prec(a), slot(cx, node)))
+        add_replacement(out, cx, "unwrap_call", node, s, e, fit(cx.seg(a), prec(a), slot(cx, node)))
     elif not node.args and isinstance(f, ast.Attribute):
-        _rep(out, cx, "unwrap_call", node, s, e, fit(cx.seg(f.value), prec(f.value), slot(cx, node)))
+        add_replacement(out, cx, "unwrap_call", node, s, e, fit(cx.seg(f.value), prec(f.value), slot(cx, node)))
 
 
 def call_arity(cx: Index, node: ast.Call, out: list[Cand]) -> None:
@@ -206,7 +207,7 @@ def call_arity(cx: Index, node: ast.Call, out: list[Cand]) -> None:
             a0, a1 = cx.span(a)
             lo = cx.span(node.args[i - 1])[1] if i else paren + 1
             hi = a1 if i else (cx.span(node.args[1])[0] if n > 1 else a1)
-            _cand(out, "call_arity", node, [(lo, hi, "")], f"drop argument `{_short(cx.seg(a))}`")
+            add_cand(out, "call_arity", node, [(lo, hi, "")], f"drop argument `{short(cx.seg(a))}`")
     if n + 1 in arities:
         near = cx.names_near(cx.function(node), node.lineno)
         fill = ([params[n]] if len(params) > n and params[n] in near else []) + near[:3]
@@ -214,9 +215,9 @@ def call_arity(cx: Index, node: ast.Call, out: list[Cand]) -> None:
         for x in [x for x in dict.fromkeys(fill) if x not in used][:3]:
             at = cx.span(node.args[-1])[1] if n else paren + 1
             text = f", {x}" if n else f"{x}, " if node.keywords else x  # before any keyword
-            _cand(out, "call_arity", node, [(at, at, text)], f"add argument `{x}`")
+            add_cand(out, "call_arity", node, [(at, at, text)], f"add argument `{x}`")
             if n:  # or as the first argument
-                _cand(out, "call_arity", node, [(paren + 1, paren + 1, f"{x}, ")], f"add argument `{x}` first")
+                add_cand(out, "call_arity", node, [(paren + 1, paren + 1, f"{x}, ")], f"add argument `{x}` first")
 
 
 def index_in_tuple(cx: Index, node: ast.Subscript, out: list[Cand]) -> None:
@@ -228,7 +229,7 @@ def index_in_tuple(cx: Index, node: ast.Subscript, out: list[Cand]) -> None:
             continue
         a, b = cx.span(el)
         for d in (1, -1):
-            _rep(out, cx, "index_off_by_one", node, a, b, plus_minus(cx, el, d)[0])
+            add_replacement(out, cx, "index_off_by_one", node, a, b, plus_minus(cx, el, d)[0])
 
 
 def name_to_slice(cx: Index, node: ast.Name, out: list[Cand]) -> None:
@@ -239,7 +240,7 @@ def name_to_slice(cx: Index, node: ast.Name, out: list[Cand]) -> None:
         return
     s, e = cx.span(node)
     for sl in ("[1:]", "[:-1]", "[::-1]"):
-        _rep(out, cx, "name_to_slice", node, s, e, node.id + sl)
+        add_replacement(out, cx, "name_to_slice", node, s, e, node.id + sl)
 
 
 def attr_swap(cx: Index, node: ast.Attribute, out: list[Cand]) -> None:
@@ -256,7 +257,7 @@ def attr_swap(cx: Index, node: ast.Attribute, out: list[Cand]) -> None:
     # from other objects only an attribute of the same case (not `outcome` -> `TYPE_CHECKING`)
     pool += [a for a in mod.all_attrs if a != node.attr and a not in pool and a.isupper() == node.attr.isupper()]
     for a in pool[:3]:
-        _rep(out, cx, "attr_swap", node, e - len(node.attr), e, a)
+        add_replacement(out, cx, "attr_swap", node, e - len(node.attr), e, a)
 
 
 # -- statement operators ---------------------------------------------------------------
@@ -267,9 +268,9 @@ def const_condition_to_name(cx: Index, st: ast.stmt, out: list[Cand]) -> None:
         return
     s, e = cx.span(test)
     for n in cx.names_near(cx.function(st), st.lineno)[:4]:
-        _rep(out, cx, "const_cond_to_name", st, s, e, n)
+        add_replacement(out, cx, "const_cond_to_name", st, s, e, n)
     for n in cx.names_near(cx.function(st), st.lineno)[:2]:
-        _rep(out, cx, "const_cond_to_name", st, s, e, f"not {n}")
+        add_replacement(out, cx, "const_cond_to_name", st, s, e, f"not {n}")
 
 
 def copy_renamed(cx: Index, st: ast.stmt, out: list[Cand]) -> None:
@@ -298,8 +299,8 @@ def copy_renamed(cx: Index, st: ast.stmt, out: list[Cand]) -> None:
             for new in [x for x in scope if x not in names][:2]:
                 renamed = _rename(body, old, new)
                 if renamed != body:
-                    _cand(out, "copy_renamed", st, [(after, after, indent + renamed + cx.newline(st.lineno))],
-                          f"insert `{_short(renamed)}` (line {nb.lineno} with `{old}` -> `{new}`)")
+                    add_cand(out, "copy_renamed", st, [(after, after, indent + renamed + cx.newline(st.lineno))],
+                          f"insert `{short(renamed)}` (line {nb.lineno} with `{old}` -> `{new}`)")
 
 
 def _rename(text: str, old: str, new: str) -> str:

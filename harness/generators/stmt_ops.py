@@ -12,10 +12,10 @@ from __future__ import annotations
 import ast
 
 from harness.generators.index import Index, last_line
-from harness.generators.edit_text import _BIN, Cand, _cand, _rep, _short, _swaps, fit, prec
-from harness.generators.mutation_ops import _condition
+from harness.generators.edit_text import BINOP_SYMBOLS, Cand, add_cand, add_replacement, short, swap_table, fit, prec
+from harness.generators.mutation_ops import condition_mutants
 
-_AUG = _swaps("+: -, *; -: +; *: /, +, //; /: //, *; //: /, %, *; %: //, /; **: *; <<: >>; >>: <<; "
+_AUG = swap_table("+: -, *; -: +; *: /, +, //; /: //, *; //: /, %, *; %: //, /; **: *; <<: >>; >>: <<; "
               "&: |, ^; |: &, ^; ^: &, |; @: *")
 _KIND_CALLS = {"num": {"len", "sum", "int", "float", "abs", "round", "count", "min", "max"},
                "str": {"join", "format", "str", "strip", "lower", "upper", "replace"},
@@ -31,7 +31,7 @@ def stmt_mutants(cx: Index, st: ast.stmt) -> list[Cand]:
     """Candidates for one statement covering an asked line (any order)."""
     out: list[Cand] = []
     if isinstance(st, (ast.If, ast.While, ast.Assert)):
-        _condition(cx, st.test, st, out)
+        condition_mutants(cx, st.test, st, out)
     elif isinstance(st, ast.Return):
         _return(cx, st, out)
     elif isinstance(st, ast.AugAssign):
@@ -40,7 +40,7 @@ def stmt_mutants(cx: Index, st: ast.stmt) -> list[Cand]:
         a, b = cx.span(st.targets[0])[1], cx.span(st.value)[0]
         i = cx.text.find("=", a, b)
         if i >= 0:
-            _rep(out, cx, "assign_swap", st, i, i + 1, "+=")
+            add_replacement(out, cx, "assign_swap", st, i, i + 1, "+=")
     _guard(cx, st, out)
     _delete(cx, st, out)
     _insert_nearby(cx, st, out)
@@ -48,14 +48,14 @@ def stmt_mutants(cx: Index, st: ast.stmt) -> list[Cand]:
 
 
 def _augassign(cx: Index, st: ast.AugAssign, out: list[Cand]) -> None:
-    sym = _BIN[type(st.op)][0]
+    sym = BINOP_SYMBOLS[type(st.op)][0]
     a, b = cx.span(st.target)[1], cx.span(st.value)[0]
     i = cx.text.find(sym + "=", a, b)
     if i < 0:
         return
     for new in _AUG.get(sym, ()):
-        _rep(out, cx, "augassign_swap", st, i, i + len(sym) + 1, new + "=")
-    _rep(out, cx, "assign_swap", st, i, i + len(sym) + 1, "=")
+        add_replacement(out, cx, "augassign_swap", st, i, i + len(sym) + 1, new + "=")
+    add_replacement(out, cx, "assign_swap", st, i, i + len(sym) + 1, "=")
 
 
 def _kind(v: ast.AST) -> str:
@@ -79,7 +79,7 @@ def _return(cx: Index, st: ast.Return, out: list[Cand]) -> None:
     if v is None:
         s, e = cx.span(st)
         for n in names[:3]:
-            _rep(out, cx, "return_value", st, s, e, f"return {n}")
+            add_replacement(out, cx, "return_value", st, s, e, f"return {n}")
         return
     s, e = cx.span(v)
     x, p, kind = cx.seg(v), prec(v), ("bool" if cx.is_bool(v) else _kind(v))
@@ -103,7 +103,7 @@ def _return(cx: Index, st: ast.Return, out: list[Cand]) -> None:
     # "change identifier used"): those first
     texts = others + texts if isinstance(v, ast.Name) else texts + others
     for t in texts[:10]:
-        _rep(out, cx, "return_value", st, s, e, t)
+        add_replacement(out, cx, "return_value", st, s, e, t)
 
 
 def _guard(cx: Index, st: ast.stmt, out: list[Cand]) -> None:
@@ -128,7 +128,7 @@ def _guard(cx: Index, st: ast.stmt, out: list[Cand]) -> None:
     for form in forms:
         for name in used[:2]:
             g = form.format(n=name)
-            _cand(out, "guard_insert", st, [(at, at, indent + g + nl)], f"insert `{g}`")
+            add_cand(out, "guard_insert", st, [(at, at, indent + g + nl)], f"insert `{g}`")
 
 
 def _delete(cx: Index, st: ast.stmt, out: list[Cand]) -> None:
@@ -138,11 +138,11 @@ def _delete(cx: Index, st: ast.stmt, out: list[Cand]) -> None:
         return
     block, _ = cx.block(st)
     s, e = cx.span(st)
-    what = f"delete `{_short(cx.text[s:e])}`"
+    what = f"delete `{short(cx.text[s:e])}`"
     if len(block) == 1 or not cx.standalone(st):
-        _cand(out, "delete_statement", st, [(s, e, "pass")], what)
+        add_cand(out, "delete_statement", st, [(s, e, "pass")], what)
     else:
-        _cand(out, "delete_statement", st,
+        add_cand(out, "delete_statement", st,
               [(cx.line_starts[st.lineno - 1], cx.line_end(last_line(st)), "")], what)
 
 
@@ -162,11 +162,11 @@ def _insert_nearby(cx: Index, st: ast.stmt, out: list[Cand]) -> None:
             continue
         copy = cx.text[cx.line_starts[nb.lineno - 1] : cx.line_end(last_line(nb))]
         body = copy.rstrip("\r\n")
-        desc = f"copy of line {nb.lineno} `{_short(body)}`"
+        desc = f"copy of line {nb.lineno} `{short(body)}`"
         if j != i:
-            _cand(out, "insert_nearby_statement", st, [(before, before, body + nl)],
+            add_cand(out, "insert_nearby_statement", st, [(before, before, body + nl)],
                   f"insert {desc} before")
         if isinstance(st, (ast.Return, ast.Raise, ast.Continue, ast.Break)):
             continue  # nothing after them runs
         tail = nl + body if after == len(cx.text) and not cx.text.endswith(("\n", "\r")) else body + nl
-        _cand(out, "insert_nearby_statement", st, [(after, after, tail)], f"insert {desc} after")
+        add_cand(out, "insert_nearby_statement", st, [(after, after, tail)], f"insert {desc} after")

@@ -34,7 +34,7 @@ import ast
 import re
 
 from harness.generators.index import Index
-from harness.generators.edit_text import Cand, _cand, _rep, _short, fit, prec, run_ops, slot
+from harness.generators.edit_text import Cand, add_cand, add_replacement, short, fit, prec, run_ops, slot
 
 #: operators whose edits always parse: ``mutants_at`` skips their parse check.
 SAFE = frozenset({"name_arith", "slice_by_name", "raise_power", "dict_key", "return_nested_empty",
@@ -71,7 +71,7 @@ def name_arith(cx: Index, node: ast.Name, out: list[Cand]) -> None:
     s, e = cx.span(node)
     for m in [n for n in nums if n != node.id][:3]:
         for sym in ("-", "+"):
-            _rep(out, cx, "name_arith", node, s, e, fit(f"{node.id} {sym} {m}", 11, slot(cx, node)))
+            add_replacement(out, cx, "name_arith", node, s, e, fit(f"{node.id} {sym} {m}", 11, slot(cx, node)))
 
 
 def slice_by_name(cx: Index, node: ast.Name, out: list[Cand]) -> None:
@@ -83,7 +83,7 @@ def slice_by_name(cx: Index, node: ast.Name, out: list[Cand]) -> None:
     s, e = cx.span(node)
     for k in [n for n in _numeric(cx, node) if n != node.id][:2]:
         for sl in (f"[{k}:]", f"[:{k}]"):
-            _rep(out, cx, "slice_by_name", node, s, e, node.id + sl)
+            add_replacement(out, cx, "slice_by_name", node, s, e, node.id + sl)
 
 
 def sibling_arg(cx: Index, node: ast.AST, out: list[Cand]) -> None:
@@ -112,7 +112,7 @@ def sibling_arg(cx: Index, node: ast.AST, out: list[Cand]) -> None:
                 text += [cx.text[pos:ns], b.id]
                 pos = ne
             new = "".join(text) + cx.text[pos:cx.span(a)[1]]
-            _rep(out, cx, "sibling_arg", node, *cx.span(b), fit(new, prec(a), slot(cx, b)))
+            add_replacement(out, cx, "sibling_arg", node, *cx.span(b), fit(new, prec(a), slot(cx, b)))
 
 
 def swap_index(cx: Index, node: ast.Subscript, out: list[Cand]) -> None:
@@ -129,8 +129,8 @@ def swap_index(cx: Index, node: ast.Subscript, out: list[Cand]) -> None:
     (a0, a1), (b0, b1) = cx.span(a), cx.span(b)
     if cx.text[a0:a1] == cx.text[b0:b1]:
         return
-    _cand(out, "swap_index", node, [(a0, a1, cx.text[b0:b1]), (b0, b1, cx.text[a0:a1])],
-          f"swap indices `{_short(cx.text[a0:a1])}` and `{_short(cx.text[b0:b1])}`")
+    add_cand(out, "swap_index", node, [(a0, a1, cx.text[b0:b1]), (b0, b1, cx.text[a0:a1])],
+          f"swap indices `{short(cx.text[a0:a1])}` and `{short(cx.text[b0:b1])}`")
 
 
 def raise_power(cx: Index, node: ast.expr, out: list[Cand]) -> None:
@@ -142,7 +142,7 @@ def raise_power(cx: Index, node: ast.expr, out: list[Cand]) -> None:
     if isinstance(node, ast.Constant):
         return
     s, e = cx.span(node)
-    _rep(out, cx, "raise_power", node, s, e, fit(f"{fit(cx.seg(node), prec(node), 15)} ** 2", 14, slot(cx, node)))
+    add_replacement(out, cx, "raise_power", node, s, e, fit(f"{fit(cx.seg(node), prec(node), 15)} ** 2", 14, slot(cx, node)))
 
 
 def default_arg_value(cx: Index, node: ast.Name, out: list[Cand]) -> None:
@@ -172,8 +172,8 @@ def default_arg_value(cx: Index, node: ast.Name, out: list[Cand]) -> None:
         return
     s, e = cx.span(d)
     for new in news:
-        _cand(out, "default_arg_value", node, [(s, e, new)],
-              f"default of `{node.id}` `{_short(cx.text[s:e])}` -> `{new}`")
+        add_cand(out, "default_arg_value", node, [(s, e, new)],
+              f"default of `{node.id}` `{short(cx.text[s:e])}` -> `{new}`")
 
 
 # -- facts of the module, read from its text (one scan per asked name, cached on the index) --
@@ -249,7 +249,7 @@ def restore_method(cx: Index, node: ast.Call, out: list[Cand]) -> None:
         return  # already followed by a method call
     e = cx.span(node)[1]
     for t in tails[:2]:
-        _cand(out, "restore_method", node, [(e, e, t)], f"restore `{_short(t)}` after `{_short(cx.seg(node))}`")
+        add_cand(out, "restore_method", node, [(e, e, t)], f"restore `{short(t)}` after `{short(cx.seg(node))}`")
 
 
 def dict_key(cx: Index, node: ast.Constant, out: list[Cand]) -> None:
@@ -271,7 +271,7 @@ def dict_key(cx: Index, node: ast.Constant, out: list[Cand]) -> None:
     if q not in "'\"" or cx.text[s:e] != q + value + q or any(c in value for c in "\\'\"\n"):
         return
     for k in [k for k in _keys(cx, base) if k != value and not any(c in k for c in "\\'\"\n")][:3]:
-        _rep(out, cx, "dict_key", node, s, e, q + k + q)
+        add_replacement(out, cx, "dict_key", node, s, e, q + k + q)
 
 
 # -- accumulator and result shapes ------------------------------------------------------
@@ -291,7 +291,7 @@ def assign_max_min(cx: Index, st: ast.Assign, out: list[Cand]) -> None:
     if x == v:
         return
     for f in ("max", "min"):
-        _rep(out, cx, "assign_max_min", st, s, e, f"{f}({x}, {v})")
+        add_replacement(out, cx, "assign_max_min", st, s, e, f"{f}({x}, {v})")
 
 
 def return_shapes(cx: Index, st: ast.Return, out: list[Cand]) -> None:
@@ -302,11 +302,11 @@ def return_shapes(cx: Index, st: ast.Return, out: list[Cand]) -> None:
         return
     s, e = cx.span(v)
     if isinstance(v, ast.List) and not v.elts:
-        _rep(out, cx, "return_nested_empty", st, s, e, "[[]]")
+        add_replacement(out, cx, "return_nested_empty", st, s, e, "[[]]")
     if isinstance(v, ast.Constant) and isinstance(v.value, bool):
         for n in _counters(cx, st)[:2]:
             for form in ("{} == 0", "{} > 0"):
-                _rep(out, cx, "return_compare", st, s, e, form.format(n))
+                add_replacement(out, cx, "return_compare", st, s, e, form.format(n))
 
 
 def _counters(cx: Index, st: ast.stmt) -> list[str]:

@@ -42,9 +42,9 @@ import pathlib
 import re
 from typing import TypeGuard
 
-from harness.generators.edit_text import Cand, _cand, _rep, _short, fit, prec, run_ops, slot
+from harness.generators.edit_text import Cand, add_cand, add_replacement, short, fit, prec, run_ops, slot
 from harness.generators.index import FunctionNode, Index, last_line
-from harness.generators.mutation_ops import _METHODS
+from harness.generators.mutation_ops import METHOD_SWAPS
 
 #: operators whose edits always parse (a name for a name or constant, a call around an
 #: atom, a character inside a string literal): ``mutants_at`` skips their parse check.
@@ -152,7 +152,7 @@ def wrap_bool(cx: Index, st: ast.Return, out: list[Cand]) -> None:
     if isinstance(v, ast.Name) and v.id in _BUILTINS:
         return  # `NotImplemented`, not a value this function computed
     s, e = cx.span(v)
-    _rep(out, cx, "wrap_bool", st, s, e, f"bool({cx.text[s:e]})")
+    add_replacement(out, cx, "wrap_bool", st, s, e, f"bool({cx.text[s:e]})")
 
 
 def add_default_arg(cx: Index, node: ast.Call, out: list[Cand]) -> None:
@@ -163,7 +163,7 @@ def add_default_arg(cx: Index, node: ast.Call, out: list[Cand]) -> None:
             isinstance(a, ast.Starred) for a in node.args):
         return
     at = cx.span(node.args[-1])[1]
-    _cand(out, "add_default_arg", node, [(at, at, ", None")], "add default argument `None`")
+    add_cand(out, "add_default_arg", node, [(at, at, ", None")], "add default argument `None`")
 
 
 def const_to_attr(cx: Index, node: ast.Constant, out: list[Cand]) -> None:
@@ -185,7 +185,7 @@ def const_to_attr(cx: Index, node: ast.Constant, out: list[Cand]) -> None:
     ranked += here + [a for c in lineage for a in info.attrs.get(c, [])]
     s, e = cx.span(node)
     for a in list(dict.fromkeys(ranked))[:3]:
-        _rep(out, cx, "const_to_attr", node, s, e, f"self.{a}")
+        add_replacement(out, cx, "const_to_attr", node, s, e, f"self.{a}")
 
 
 def name_to_self(cx: Index, node: ast.Name, out: list[Cand]) -> None:
@@ -202,7 +202,7 @@ def name_to_self(cx: Index, node: ast.Name, out: list[Cand]) -> None:
             return
         p = cx.parent(p)
     s, e = cx.span(node)
-    _rep(out, cx, "name_to_self", node, s, e, "self")
+    add_replacement(out, cx, "name_to_self", node, s, e, "self")
 
 
 def unwrap_comprehension(cx: Index, node: ast.ListComp | ast.GeneratorExp, out: list[Cand]) -> None:
@@ -214,9 +214,9 @@ def unwrap_comprehension(cx: Index, node: ast.ListComp | ast.GeneratorExp, out: 
         return  # `(x for x in xs)` -> `xs` changes nothing a test can see
     s, e = cx.span(node)
     if isinstance(node, ast.GeneratorExp) and cx.text[s] == "(":  # its parentheses (a call's) stay
-        _rep(out, cx, "unwrap_comprehension", node, s + 1, e - 1, cx.seg(gen.iter))
+        add_replacement(out, cx, "unwrap_comprehension", node, s + 1, e - 1, cx.seg(gen.iter))
     else:
-        _rep(out, cx, "unwrap_comprehension", node, s, e, fit(cx.seg(gen.iter), prec(gen.iter), slot(cx, node)))
+        add_replacement(out, cx, "unwrap_comprehension", node, s, e, fit(cx.seg(gen.iter), prec(gen.iter), slot(cx, node)))
 
 
 def method_sibling(cx: Index, node: ast.Call, out: list[Cand]) -> None:
@@ -228,9 +228,9 @@ def method_sibling(cx: Index, node: ast.Call, out: list[Cand]) -> None:
     fe = cx.span(f)[1]
     if cx.text[fe - len(f.attr): fe] != f.attr:
         return
-    old = set(_METHODS.get(f.attr, ()))
+    old = set(METHOD_SWAPS.get(f.attr, ()))
     for n in [n for n in _siblings(_STD_METHODS + _classes(cx).methods, f.attr) if n not in old][:3]:
-        _rep(out, cx, "method_swap", node, fe - len(f.attr), fe, n)
+        add_replacement(out, cx, "method_swap", node, fe - len(f.attr), fe, n)
 
 
 def encoding_swap(cx: Index, node: ast.Constant, out: list[Cand]) -> None:
@@ -251,7 +251,7 @@ def encoding_swap(cx: Index, node: ast.Constant, out: list[Cand]) -> None:
         return
     for new in _CODECS:
         if codecs.lookup(new).name != old:
-            _rep(out, cx, "encoding_swap", node, s, e, quote + new + quote)
+            add_replacement(out, cx, "encoding_swap", node, s, e, quote + new + quote)
 
 
 def regex_quantifier(cx: Index, node: ast.Constant, out: list[Cand]) -> None:
@@ -277,11 +277,11 @@ def regex_quantifier(cx: Index, node: ast.Constant, out: list[Cand]) -> None:
             a, b, new = m.start(1), m.end(1), {"+": "*", "*": "+", "?": ""}[ch]
         else:
             a, b, new = m.start(), m.end(), "{1," + m.group(2) + "}"
-        desc = f"`{_short(text)}` -> `{_short(text[:a] + new + text[b:])}`"
+        desc = f"`{short(text)}` -> `{short(text[:a] + new + text[b:])}`"
         if twins:  # a pattern written twice is fixed twice: both sites first
             edits = [(s + a, s + b, new)] + [(t + a, t + b, new) for t in twins]
-            _cand(out, "regex_quantifier", node, edits, f"{desc} (and at {len(twins)} identical literals)")
-        _cand(out, "regex_quantifier", node, [(s + a, s + b, new)], desc)
+            add_cand(out, "regex_quantifier", node, edits, f"{desc} (and at {len(twins)} identical literals)")
+        add_cand(out, "regex_quantifier", node, [(s + a, s + b, new)], desc)
 
 
 def _in_class(text: str, i: int) -> bool:
