@@ -207,8 +207,8 @@ def return_call(cx: Index, st: ast.stmt, out: list[Cand]) -> None:
     info = cx.scope(cx.function(st))
     if info.generator or not any(r.value is not None for r in info.returns):
         return
-    s = cx.span(st)[0]
-    add_cand(out, "return_call", st, [(s, s, "return ")], f"return the value of `{short(cx.seg(st))}`")
+    start = cx.span(st)[0]
+    add_cand(out, "return_call", st, [(start, start, "return ")], f"return the value of `{short(cx.seg(st))}`")
 
 
 def stmt_mutants(cx: Index, st: ast.stmt) -> list[Cand]:

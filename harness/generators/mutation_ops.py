@@ -60,21 +60,21 @@ def expr_mutants(cx: Index, node: ast.expr) -> list[Cand]:
 
 def _binop(cx: Index, node: ast.BinOp, out: list[Cand]) -> None:
     sym, q = BINOP_SYMBOLS[type(node.op)]
-    kids, (s, e), r = [node.left, node.right], cx.span(node), slot(cx, node)
+    kids, (start, end), r = [node.left, node.right], cx.span(node), slot(cx, node)
     table, opid = (_ARITH, "binop_swap") if sym in _ARITH else (_BITS, "bitop_swap")
     for new in table[sym]:
         p = SYMBOL_PRECEDENCE[new]
         text = fit(rebuild(cx, node, kids, [new], binop_operand_req(p)), p, r)
-        add_cand(out, opid, node, [(s, e, text)], f"`{sym}` -> `{new}`")
+        add_cand(out, opid, node, [(start, end, text)], f"`{sym}` -> `{new}`")
     stringy = any(isinstance(k, ast.JoinedStr) or (isinstance(k, ast.Constant)
                   and isinstance(k.value, str)) for k in kids)
     if sym in NON_COMMUTATIVE or (sym == "+" and stringy):
         text = rebuild(cx, node, kids, [None], binop_operand_req(q), order=[1, 0])
-        add_cand(out, "swap_operands", node, [(s, e, text)], f"swap operands of `{sym}`")
+        add_cand(out, "swap_operands", node, [(start, end, text)], f"swap operands of `{sym}`")
 
 
 def _compare(cx: Index, node: ast.Compare, out: list[Cand]) -> None:
-    kids, (s, e) = [node.left, *node.comparators], cx.span(node)
+    kids, (start, end) = [node.left, *node.comparators], cx.span(node)
     syms = [COMPARE_SYMBOLS[type(o)] for o in node.ops]
     for i, sym in enumerate(syms):
         for table, opid in ((_CMP_SWAP, "compare_swap"), (_IS_EQ, "is_eq_swap")):
@@ -82,18 +82,18 @@ def _compare(cx: Index, node: ast.Compare, out: list[Cand]) -> None:
                 new_ops: list[str | None] = [None] * len(syms)
                 new_ops[i] = new
                 text = rebuild(cx, node, kids, new_ops, lambda i: 7)
-                add_cand(out, opid, node, [(s, e, text)], f"`{sym}` -> `{new}`")
+                add_cand(out, opid, node, [(start, end, text)], f"`{sym}` -> `{new}`")
     if len(syms) == 1 and syms[0] in ("in", "not in"):
         text = rebuild(cx, node, kids, [None], lambda i: 7, order=[1, 0])
-        add_cand(out, "swap_operands", node, [(s, e, text)], f"swap operands of `{syms[0]}`")
+        add_cand(out, "swap_operands", node, [(start, end, text)], f"swap operands of `{syms[0]}`")
 
 
 def _boolop(cx: Index, node: ast.BoolOp, out: list[Cand]) -> None:
-    kids, (s, e) = node.values, cx.span(node)
+    kids, (start, end) = node.values, cx.span(node)
     old, new = ("and", "or") if isinstance(node.op, ast.And) else ("or", "and")
     q = 3 if new == "or" else 4
     text = rebuild(cx, node, kids, [new] * (len(kids) - 1), lambda i: q + 1)
-    add_cand(out, "boolop_swap", node, [(s, e, fit(text, q, slot(cx, node)))], f"`{old}` -> `{new}`")
+    add_cand(out, "boolop_swap", node, [(start, end, fit(text, q, slot(cx, node)))], f"`{old}` -> `{new}`")
     ext, _ = infix(cx, node, kids)
     for i, k in enumerate(kids):
         a, b = (ext[0][0], ext[1][0]) if i == 0 else (ext[i - 1][1], ext[i][1])
@@ -101,22 +101,22 @@ def _boolop(cx: Index, node: ast.BoolOp, out: list[Cand]) -> None:
 
 
 def _unary(cx: Index, node: ast.UnaryOp, out: list[Cand]) -> None:
-    s, e = cx.span(node)
-    os_ = cx.span(node.operand)[0]
-    j = cx.text.find("(", s + (3 if isinstance(node.op, ast.Not) else 1), os_)
-    start = j if j >= 0 else os_
-    text = fit(cx.text[start:e], ATOM if start < os_ else prec(node.operand), slot(cx, node))
-    add_replacement(out, cx, "unaryop_drop", node, s, e, text)
+    start, end = cx.span(node)
+    operand_start = cx.span(node.operand)[0]
+    j = cx.text.find("(", start + (3 if isinstance(node.op, ast.Not) else 1), operand_start)
+    cut = j if j >= 0 else operand_start
+    text = fit(cx.text[cut:end], ATOM if cut < operand_start else prec(node.operand), slot(cx, node))
+    add_replacement(out, cx, "unaryop_drop", node, start, end, text)
     if int_value(node) is not None:  # -1 is a constant too
         for d in (1, -1):
-            add_replacement(out, cx, "const_off_by_one", node, s, e, fit(*plus_minus(cx, node, d), slot(cx, node)))
+            add_replacement(out, cx, "const_off_by_one", node, start, end, fit(*plus_minus(cx, node, d), slot(cx, node)))
 
 
 def _const(cx: Index, node: ast.Constant, out: list[Cand]) -> None:
-    s, e = cx.span(node)
+    start, end = cx.span(node)
     if isinstance(node.value, bool):
-        if cx.text[s:e] == repr(node.value):
-            add_replacement(out, cx, "bool_const_swap", node, s, e, repr(not node.value))
+        if cx.text[start:end] == repr(node.value):
+            add_replacement(out, cx, "bool_const_swap", node, start, end, repr(not node.value))
     elif type(node.value) is int and not (isinstance(up := cx.parent(node), ast.UnaryOp)
                                           and isinstance(up.op, ast.USub)):
         for d in (1, -1):
@@ -126,7 +126,7 @@ def _const(cx: Index, node: ast.Constant, out: list[Cand]) -> None:
                 o = p.right if cx.field(node) == "left" else p.left
                 add_replacement(out, cx, "const_off_by_one", node, *cx.span(p), fit(cx.seg(o), prec(o), slot(cx, p)))
                 continue
-            add_replacement(out, cx, "const_off_by_one", node, s, e, fit(*plus_minus(cx, node, d), slot(cx, node)))
+            add_replacement(out, cx, "const_off_by_one", node, start, end, fit(*plus_minus(cx, node, d), slot(cx, node)))
 
 
 def _subscript(cx: Index, node: ast.Subscript, out: list[Cand]) -> None:
@@ -137,14 +137,14 @@ def _subscript(cx: Index, node: ast.Subscript, out: list[Cand]) -> None:
         return
     if isinstance(sl, ast.Name) and sl.id not in cx.names_near(cx.function(node), node.lineno):
         return
-    s, e = cx.span(sl)
+    start, end = cx.span(sl)
     for d in (1, -1):
-        add_replacement(out, cx, "index_off_by_one", node, s, e, plus_minus(cx, sl, d)[0])
+        add_replacement(out, cx, "index_off_by_one", node, start, end, plus_minus(cx, sl, d)[0])
 
 
 def _slice(cx: Index, node: ast.Slice, out: list[Cand]) -> None:
     op, text = "slice_bound_off_by_one", cx.text
-    s, e = cx.span(node)
+    start, end = cx.span(node)
     for upper, bound, added in ((False, node.lower, "1"), (True, node.upper, "-1")):
         if bound is not None:
             bs, be = cx.span(bound)
@@ -152,9 +152,9 @@ def _slice(cx: Index, node: ast.Slice, out: list[Cand]) -> None:
                 add_replacement(out, cx, op, node, bs, be, plus_minus(cx, bound, d)[0])
             add_cand(out, op, node, [(bs, be, "")], f"drop slice bound `{short(text[bs:be])}`")
         elif not upper:
-            add_cand(out, op, node, [(s, s, added)], f"add slice lower bound `{added}`")
+            add_cand(out, op, node, [(start, start, added)], f"add slice lower bound `{added}`")
         else:
-            colon = text.find(":", cx.span(node.lower)[1] if node.lower else s, e + 1)
+            colon = text.find(":", cx.span(node.lower)[1] if node.lower else start, end + 1)
             if colon >= 0:
                 add_cand(out, op, node, [(colon + 1, colon + 1, added)], f"add slice upper bound `{added}`")
 
@@ -180,8 +180,8 @@ def _call(cx: Index, node: ast.Call, out: list[Cand]) -> None:
             add_replacement(out, cx, opid, node, fs, fe, new)
         if (f.id in _DROPPABLE and len(args) == 1 and plain
                 and (not node.keywords or f.id == "sorted")):
-            s, e = cx.span(node)
-            add_replacement(out, cx, "call_drop", node, s, e, fit(cx.seg(args[0]), prec(args[0]), slot(cx, node)))
+            start, end = cx.span(node)
+            add_replacement(out, cx, "call_drop", node, start, end, fit(cx.seg(args[0]), prec(args[0]), slot(cx, node)))
     elif isinstance(f, ast.Attribute) and text[fe - len(f.attr) : fe] == f.attr:
         for new in METHOD_SWAPS.get(f.attr, ()):
             add_replacement(out, cx, "method_swap", node, fe - len(f.attr), fe, new)
@@ -198,32 +198,32 @@ def _name(cx: Index, node: ast.Name, out: list[Cand]) -> None:
     if not isinstance(node.ctx, ast.Load) or (isinstance(cx.parent(node), ast.Call) and cx.field(node) == "func"):
         return
     names = cx.names_near(cx.function(node), node.lineno)
-    s, e = cx.span(node)
-    if node.id not in names or cx.text[s:e] != node.id:
+    start, end = cx.span(node)
+    if node.id not in names or cx.text[start:end] != node.id:
         return
     roles = cx.roles(cx.function(node))
     role = (type(cx.parent(node)), cx.field(node))
     cands = sorted((n for n in names if n != node.id), key=lambda n: role not in roles.get(n, ()))
     for n in cands[:4]:
-        add_replacement(out, cx, "replace_name", node, s, e, n)
+        add_replacement(out, cx, "replace_name", node, start, end, n)
     if _FLAG_NAME.match(node.id) or roles.get(node.id, set()) & _BOOL_USES:
         p = cx.parent(node)
         if not (isinstance(p, ast.UnaryOp) and isinstance(p.op, ast.Not)) and (type(p), cx.field(node)) not in _TESTS:
-            add_replacement(out, cx, "negate_value", node, s, e, fit("not " + node.id, OP_PRECEDENCE[ast.Not], slot(cx, node)))
+            add_replacement(out, cx, "negate_value", node, start, end, fit("not " + node.id, OP_PRECEDENCE[ast.Not], slot(cx, node)))
 
 
 def _attribute(cx: Index, node: ast.Attribute, out: list[Cand]) -> None:
     if not (isinstance(node.ctx, ast.Load) and isinstance(node.value, ast.Name)
             and node.value.id in ("self", "cls")):
         return
-    s, e = cx.span(node)
-    if cx.text[e - len(node.attr) : e] != node.attr:
+    start, end = cx.span(node)
+    if cx.text[end - len(node.attr) : end] != node.attr:
         return
     seen = [node.attr]
     for a in sorted(cx.scope(cx.function(node)).attrs, key=lambda a: abs(a.lineno - node.lineno)):
         if isinstance(a.value, ast.Name) and a.value.id == node.value.id and a.attr not in seen and len(seen) <= 3:
             seen.append(a.attr)
-            add_replacement(out, cx, "replace_name", node, e - len(node.attr), e, a.attr)
+            add_replacement(out, cx, "replace_name", node, end - len(node.attr), end, a.attr)
 
 
 _EXPR_OPS: dict[type, Callable] = {
@@ -237,7 +237,7 @@ _EXPR_OPS: dict[type, Callable] = {
 # -- conditions --------------------------------------------------------------------
 def condition_mutants(cx: Index, test: ast.expr, anchor: Anchor, out: list[Cand]) -> None:
     """negate_condition, add_conjunct, add_disjunct on a test expression."""
-    s, e = cx.span(test)
+    start, end = cx.span(test)
     r, t, p = slot(cx, test), cx.seg(test), prec(test)
     if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
         _unary(cx, test, out)
@@ -245,9 +245,9 @@ def condition_mutants(cx: Index, test: ast.expr, anchor: Anchor, out: list[Cand]
     elif isinstance(test, ast.Compare) and len(test.ops) == 1:
         new = _INVERSE[COMPARE_SYMBOLS[type(test.ops[0])]]
         text = rebuild(cx, test, [test.left, *test.comparators], [new], lambda i: 7)
-        add_cand(out, "negate_condition", anchor, [(s, e, text)], f"negate `{short(t)}`")
+        add_cand(out, "negate_condition", anchor, [(start, end, text)], f"negate `{short(t)}`")
     else:
-        add_cand(out, "negate_condition", anchor, [(s, e, fit("not " + fit(t, p, 5), 5, r))],
+        add_cand(out, "negate_condition", anchor, [(start, end, fit("not " + fit(t, p, 5), 5, r))],
               f"negate `{short(t)}`")
     is_and = isinstance(test, ast.BoolOp) and isinstance(test.op, ast.And)
     ta = t if is_and else fit(t, p, 5)
@@ -256,5 +256,5 @@ def condition_mutants(cx: Index, test: ast.expr, anchor: Anchor, out: list[Cand]
     for i, form in enumerate(_JUNCTS):  # guards (None checks) first, nearest names first
         for x in names:
             new = form.format(x=x, t=to if i % 2 else ta)
-            add_replacement(out, cx, "add_disjunct" if i % 2 else "add_conjunct", anchor, s, e,
+            add_replacement(out, cx, "add_disjunct" if i % 2 else "add_conjunct", anchor, start, end,
                  fit(new, 3 if i % 2 else 4, r))

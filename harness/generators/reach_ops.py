@@ -51,25 +51,25 @@ class _Module:
         self.attrs: dict[str, list[str]] = {}
         self.all_attrs: list[str] = []
         methods: set[str] = set()
-        for n in ast.walk(tree):
-            if isinstance(n, _FUNCS):
-                a = n.args
-                self.defs.setdefault(n.name, ([x.arg for x in a.posonlyargs + a.args],
-                                              len(a.defaults), a.vararg is not None))
-            elif isinstance(n, ast.Call) and isinstance(n.func, (ast.Name, ast.Attribute)):
-                if not any(isinstance(x, ast.Starred) for x in n.args):
-                    self.calls.setdefault(_callee(n.func), []).append(len(n.args))
-                if isinstance(n.func, ast.Attribute):
-                    methods.add(n.func.attr)
-            elif isinstance(n, ast.Attribute) and isinstance(n.ctx, ast.Load):
-                base = n.value.id if isinstance(n.value, ast.Name) else ""
+        for node in ast.walk(tree):
+            if isinstance(node, _FUNCS):
+                args = node.args
+                self.defs.setdefault(node.name, ([item.arg for item in args.posonlyargs + args.args],
+                                              len(args.defaults), args.vararg is not None))
+            elif isinstance(node, ast.Call) and isinstance(node.func, (ast.Name, ast.Attribute)):
+                if not any(isinstance(item, ast.Starred) for item in node.args):
+                    self.calls.setdefault(_callee(node.func), []).append(len(node.args))
+                if isinstance(node.func, ast.Attribute):
+                    methods.add(node.func.attr)
+            elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Load):
+                base = node.value.id if isinstance(node.value, ast.Name) else ""
                 names = self.attrs.setdefault(base, [])
-                if n.attr not in names:
-                    names.append(n.attr)
-                if n.attr not in self.all_attrs:
-                    self.all_attrs.append(n.attr)
+                if node.attr not in names:
+                    names.append(node.attr)
+                if node.attr not in self.all_attrs:
+                    self.all_attrs.append(node.attr)
         for names in (*self.attrs.values(), self.all_attrs):  # called attributes are methods
-            names[:] = [x for x in names if x not in methods]
+            names[:] = [item for item in names if item not in methods]
 
     def wrappers(self) -> list[str]:
         """Functions of this module that take one argument."""
@@ -94,9 +94,9 @@ def _module(cx: Index) -> _Module:
     return cx.memo(_module_of)
 
 
-def _callee(f: ast.Name | ast.Attribute) -> str:
+def _callee(func: ast.Name | ast.Attribute) -> str:
     """``f`` / ``obj.f`` / ``self.f`` -> the name calls are matched by (``f``)."""
-    return f.id if isinstance(f, ast.Name) else f.attr
+    return func.id if isinstance(func, ast.Name) else func.attr
 
 
 def _value(cx: Index, node: ast.AST) -> bool:
@@ -110,29 +110,29 @@ def _value(cx: Index, node: ast.AST) -> bool:
 def swap_commutative(cx: Index, node: ast.BinOp, out: list[Cand]) -> None:
     """``a + b`` -> ``b + a`` for the operators the older table leaves out (``+`` on
     names: string building, list concatenation; ``*``, ``&``, ``|``, ``^``)."""
-    sym, q = BINOP_SYMBOLS[type(node.op)]
-    stringy = any(isinstance(k, (ast.JoinedStr, ast.Constant)) and not isinstance(
-        getattr(k, "value", 0), (int, float)) for k in (node.left, node.right))
+    sym, precedence = BINOP_SYMBOLS[type(node.op)]
+    stringy = any(isinstance(operand, (ast.JoinedStr, ast.Constant)) and not isinstance(
+        getattr(operand, "value", 0), (int, float)) for operand in (node.left, node.right))
     if sym in NON_COMMUTATIVE or (sym == "+" and stringy):
         return  # already offered as swap_operands
-    s, e = cx.span(node)
-    text = rebuild(cx, node, [node.left, node.right], [None], binop_operand_req(q), order=[1, 0])
-    add_cand(out, "swap_commutative", node, [(s, e, text)], f"swap operands of `{sym}`")
+    start, end = cx.span(node)
+    text = rebuild(cx, node, [node.left, node.right], [None], binop_operand_req(precedence), order=[1, 0])
+    add_cand(out, "swap_commutative", node, [(start, end, text)], f"swap operands of `{sym}`")
 
 
 def drop_term(cx: Index, node: ast.BinOp, out: list[Cand]) -> None:
     """Drop one term of an arithmetic chain: ``a + b + c`` -> ``a + c`` / ``a + b`` ..."""
     if not isinstance(node.op, (ast.Add, ast.Sub, ast.Mult)):
         return
-    s, e = cx.span(node)
-    r = slot(cx, node)
+    start, end = cx.span(node)
+    need = slot(cx, node)
     sym = BINOP_SYMBOLS[type(node.op)][0]
     left, right = cx.seg(node.left), cx.seg(node.right)
-    add_replacement(out, cx, "drop_term", node, s, e, fit(left, prec(node.left), r))
+    add_replacement(out, cx, "drop_term", node, start, end, fit(left, prec(node.left), need))
     if sym == "-":
-        add_replacement(out, cx, "drop_term", node, s, e, fit("-" + fit(right, prec(node.right), 13), 13, r))
+        add_replacement(out, cx, "drop_term", node, start, end, fit("-" + fit(right, prec(node.right), 13), 13, need))
     else:
-        add_replacement(out, cx, "drop_term", node, s, e, fit(right, prec(node.right), r))
+        add_replacement(out, cx, "drop_term", node, start, end, fit(right, prec(node.right), need))
 
 
 def add_term(cx: Index, node: ast.BinOp, out: list[Cand]) -> None:
@@ -140,12 +140,12 @@ def add_term(cx: Index, node: ast.BinOp, out: list[Cand]) -> None:
     if not isinstance(node.op, (ast.Add, ast.Sub)) or (
             isinstance(up := cx.parent(node), ast.BinOp) and isinstance(up.op, (ast.Add, ast.Sub))):
         return
-    s, e = cx.span(node)
-    used = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
-    names = [n for n in cx.names_near(cx.function(node), node.lineno) if n not in used][:2]
-    for n in names:
+    start, end = cx.span(node)
+    used = {term.id for term in ast.walk(node) if isinstance(term, ast.Name)}
+    names = [term for term in cx.names_near(cx.function(node), node.lineno) if term not in used][:2]
+    for term in names:
         for sym in ("+", "-"):
-            add_replacement(out, cx, "add_term", node, s, e, fit(f"{cx.seg(node)} {sym} {n}", 11, slot(cx, node)))
+            add_replacement(out, cx, "add_term", node, start, end, fit(f"{cx.seg(node)} {sym} {term}", 11, slot(cx, node)))
 
 
 def wrap_call(cx: Index, node: ast.expr, out: list[Cand]) -> None:
@@ -157,12 +157,12 @@ def wrap_call(cx: Index, node: ast.expr, out: list[Cand]) -> None:
         return
     if isinstance(node, ast.Name) and node.id in ("True", "False", "None"):
         return
-    s, e = cx.span(node)
+    start, end = cx.span(node)
     text = cx.seg(node)
     fn = cx.function(node)
     own = fn.name if fn is not None else ""
-    for form in (*WRAPPERS, *(f + "({})" for f in _module(cx).wrappers() if f != own)):
-        add_replacement(out, cx, "wrap_call", node, s, e, form.format(text))
+    for form in (*WRAPPERS, *(wrapper + "({})" for wrapper in _module(cx).wrappers() if wrapper != own)):
+        add_replacement(out, cx, "wrap_call", node, start, end, form.format(text))
 
 
 def _callee_text(cx: Index, call: ast.Call) -> str:
@@ -173,16 +173,16 @@ def unwrap_call(cx: Index, node: ast.Call, out: list[Cand]) -> None:
     """``f(x)`` -> ``x``; ``x.method()`` -> ``x`` (a call that should not be there)."""
     if node.keywords:
         return
-    s, e = cx.span(node)
-    f = node.func
+    start, end = cx.span(node)
+    func = node.func
     if len(node.args) == 1 and not isinstance(node.args[0], ast.Starred):
-        if isinstance(f, ast.Name) and f.id in ("sorted", "reversed", "list", "set", "tuple", "abs",
+        if isinstance(func, ast.Name) and func.id in ("sorted", "reversed", "list", "set", "tuple", "abs",
                                                 "int", "float", "str", "round"):
             return  # call_drop
-        a = node.args[0]
-        add_replacement(out, cx, "unwrap_call", node, s, e, fit(cx.seg(a), prec(a), slot(cx, node)))
-    elif not node.args and isinstance(f, ast.Attribute):
-        add_replacement(out, cx, "unwrap_call", node, s, e, fit(cx.seg(f.value), prec(f.value), slot(cx, node)))
+        arg = node.args[0]
+        add_replacement(out, cx, "unwrap_call", node, start, end, fit(cx.seg(arg), prec(arg), slot(cx, node)))
+    elif not node.args and isinstance(func, ast.Attribute):
+        add_replacement(out, cx, "unwrap_call", node, start, end, fit(cx.seg(func.value), prec(func.value), slot(cx, node)))
 
 
 def call_arity(cx: Index, node: ast.Call, out: list[Cand]) -> None:
@@ -190,46 +190,46 @@ def call_arity(cx: Index, node: ast.Call, out: list[Cand]) -> None:
     have: add the missing one (the definition's parameter name when it is in scope, as
     in a recursive call that forgot an argument) or drop one."""
     if not isinstance(node.func, (ast.Name, ast.Attribute)) or any(
-            isinstance(a, ast.Starred) for a in node.args):
+            isinstance(arg, ast.Starred) for arg in node.args):
         return
-    mod, name, n = _module(cx), _callee(node.func), len(node.args)
-    arities = set(mod.calls.get(name, ()))  # this call's own count is in it too: harmless
+    facts, name, count = _module(cx), _callee(node.func), len(node.args)
+    arities = set(facts.calls.get(name, ()))  # this call's own count is in it too: harmless
     params: list[str] = []
-    if name in mod.defs and not mod.defs[name][2]:
-        params, defaults, _ = mod.defs[name]
+    if name in facts.defs and not facts.defs[name][2]:
+        params, defaults, _ = facts.defs[name]
         if params and params[0] in ("self", "cls") and isinstance(node.func, ast.Attribute):
             params = params[1:]
         arities |= set(range(len(params) - defaults, len(params) + 1))
-    s, e = cx.span(node)
-    paren = cx.text.find("(", cx.span(node.func)[1], e)
-    if n and n - 1 in arities:
-        for i, a in enumerate(node.args):
-            a0, a1 = cx.span(a)
-            lo = cx.span(node.args[i - 1])[1] if i else paren + 1
-            hi = a1 if i else (cx.span(node.args[1])[0] if n > 1 else a1)
-            add_cand(out, "call_arity", node, [(lo, hi, "")], f"drop argument `{short(cx.seg(a))}`")
-    if n + 1 in arities:
+    start, end = cx.span(node)
+    paren = cx.text.find("(", cx.span(node.func)[1], end)
+    if count and count - 1 in arities:
+        for position, arg in enumerate(node.args):
+            arg_start, arg_end = cx.span(arg)
+            lo = cx.span(node.args[position - 1])[1] if position else paren + 1
+            hi = arg_end if position else (cx.span(node.args[1])[0] if count > 1 else arg_end)
+            add_cand(out, "call_arity", node, [(lo, hi, "")], f"drop argument `{short(cx.seg(arg))}`")
+    if count + 1 in arities:
         near = cx.names_near(cx.function(node), node.lineno)
-        fill = ([params[n]] if len(params) > n and params[n] in near else []) + near[:3]
-        used = {cx.seg(a) for a in node.args}
-        for x in [x for x in dict.fromkeys(fill) if x not in used][:3]:
-            at = cx.span(node.args[-1])[1] if n else paren + 1
-            text = f", {x}" if n else f"{x}, " if node.keywords else x  # before any keyword
-            add_cand(out, "call_arity", node, [(at, at, text)], f"add argument `{x}`")
-            if n:  # or as the first argument
-                add_cand(out, "call_arity", node, [(paren + 1, paren + 1, f"{x}, ")], f"add argument `{x}` first")
+        fill = ([params[count]] if len(params) > count and params[count] in near else []) + near[:3]
+        used = {cx.seg(arg) for arg in node.args}
+        for extra in [extra for extra in dict.fromkeys(fill) if extra not in used][:3]:
+            at = cx.span(node.args[-1])[1] if count else paren + 1
+            text = f", {extra}" if count else f"{extra}, " if node.keywords else extra  # before any keyword
+            add_cand(out, "call_arity", node, [(at, at, text)], f"add argument `{extra}`")
+            if count:  # or as the first argument
+                add_cand(out, "call_arity", node, [(paren + 1, paren + 1, f"{extra}, ")], f"add argument `{extra}` first")
 
 
 def index_in_tuple(cx: Index, node: ast.Subscript, out: list[Cand]) -> None:
     """Shift one index of a tuple subscript by ±1: ``grid[i, j]`` -> ``grid[i, j - 1]``."""
     if not isinstance(node.slice, ast.Tuple):
         return
-    for el in node.slice.elts:
-        if isinstance(el, (ast.Slice, ast.Starred)):
+    for element in node.slice.elts:
+        if isinstance(element, (ast.Slice, ast.Starred)):
             continue
-        a, b = cx.span(el)
-        for d in (1, -1):
-            add_replacement(out, cx, "index_off_by_one", node, a, b, plus_minus(cx, el, d)[0])
+        el_start, el_end = cx.span(element)
+        for delta in (1, -1):
+            add_replacement(out, cx, "index_off_by_one", node, el_start, el_end, plus_minus(cx, element, delta)[0])
 
 
 def name_to_slice(cx: Index, node: ast.Name, out: list[Cand]) -> None:
@@ -238,9 +238,9 @@ def name_to_slice(cx: Index, node: ast.Name, out: list[Cand]) -> None:
         return
     if isinstance(cx.parent(node), ast.Subscript) and cx.field(node) == "value":
         return
-    s, e = cx.span(node)
+    start, end = cx.span(node)
     for sl in ("[1:]", "[:-1]", "[::-1]"):
-        add_replacement(out, cx, "name_to_slice", node, s, e, node.id + sl)
+        add_replacement(out, cx, "name_to_slice", node, start, end, node.id + sl)
 
 
 def attr_swap(cx: Index, node: ast.Attribute, out: list[Cand]) -> None:
@@ -248,16 +248,16 @@ def attr_swap(cx: Index, node: ast.Attribute, out: list[Cand]) -> None:
     base name's first), for an attribute that is read, not called."""
     if not _value(cx, node) or isinstance(node.value, ast.Name) and node.value.id in ("self", "cls"):
         return  # self.x is replace_name's
-    s, e = cx.span(node)
-    if cx.text[e - len(node.attr): e] != node.attr:
+    start, end = cx.span(node)
+    if cx.text[end - len(node.attr): end] != node.attr:
         return
-    mod = _module(cx)
+    facts = _module(cx)
     base = node.value.id if isinstance(node.value, ast.Name) else ""
-    pool = [a for a in mod.attrs.get(base, []) if a != node.attr] if base else []
+    pool = [attr for attr in facts.attrs.get(base, []) if attr != node.attr] if base else []
     # from other objects only an attribute of the same case (not `outcome` -> `TYPE_CHECKING`)
-    pool += [a for a in mod.all_attrs if a != node.attr and a not in pool and a.isupper() == node.attr.isupper()]
-    for a in pool[:3]:
-        add_replacement(out, cx, "attr_swap", node, e - len(node.attr), e, a)
+    pool += [attr for attr in facts.all_attrs if attr != node.attr and attr not in pool and attr.isupper() == node.attr.isupper()]
+    for attr in pool[:3]:
+        add_replacement(out, cx, "attr_swap", node, end - len(node.attr), end, attr)
 
 
 # -- statement operators ---------------------------------------------------------------
@@ -266,11 +266,11 @@ def const_condition_to_name(cx: Index, st: ast.stmt, out: list[Cand]) -> None:
     test = getattr(st, "test", None)
     if not isinstance(st, (ast.If, ast.While)) or not isinstance(test, ast.Constant):
         return
-    s, e = cx.span(test)
-    for n in cx.names_near(cx.function(st), st.lineno)[:4]:
-        add_replacement(out, cx, "const_cond_to_name", st, s, e, n)
-    for n in cx.names_near(cx.function(st), st.lineno)[:2]:
-        add_replacement(out, cx, "const_cond_to_name", st, s, e, f"not {n}")
+    start, end = cx.span(test)
+    for name in cx.names_near(cx.function(st), st.lineno)[:4]:
+        add_replacement(out, cx, "const_cond_to_name", st, start, end, name)
+    for name in cx.names_near(cx.function(st), st.lineno)[:2]:
+        add_replacement(out, cx, "const_cond_to_name", st, start, end, f"not {name}")
 
 
 def copy_renamed(cx: Index, st: ast.stmt, out: list[Cand]) -> None:
@@ -280,27 +280,27 @@ def copy_renamed(cx: Index, st: ast.stmt, out: list[Cand]) -> None:
     if cx.function(st) is None or isinstance(st, _FUNCS) or not cx.standalone(st) or isinstance(
             st, (ast.Return, ast.Raise, ast.Continue, ast.Break)) or cx.compound(st):
         return
-    block, i = cx.block(st)
+    block, position = cx.block(st)
     after = cx.line_end(last_line(st))
     if after == len(cx.text) and not cx.text.endswith(("\n", "\r")):
         return
     scope = cx.names_near(cx.function(st), st.lineno)[:4]
-    lt = cx.line_text(st.lineno)
-    indent = lt[: len(lt) - len(lt.lstrip())]
-    for j in (i - 1, i, i + 1):
-        if not 0 <= j < len(block):
+    line = cx.line_text(st.lineno)
+    indent = line[: len(line) - len(line.lstrip())]
+    for near in (position - 1, position, position + 1):
+        if not 0 <= near < len(block):
             continue
-        nb = block[j]
-        if cx.compound(nb) or nb.lineno != last_line(nb) or not cx.standalone(nb) or cx.docstring(nb):
+        neighbour = block[near]
+        if cx.compound(neighbour) or neighbour.lineno != last_line(neighbour) or not cx.standalone(neighbour) or cx.docstring(neighbour):
             continue
-        body = cx.line_text(nb.lineno).strip()
-        names = list(dict.fromkeys(n.id for n in ast.walk(nb) if isinstance(n, ast.Name)))[:3]
+        body = cx.line_text(neighbour.lineno).strip()
+        names = list(dict.fromkeys(name_node.id for name_node in ast.walk(neighbour) if isinstance(name_node, ast.Name)))[:3]
         for old in names:
-            for new in [x for x in scope if x not in names][:2]:
+            for new in [name for name in scope if name not in names][:2]:
                 renamed = _rename(body, old, new)
                 if renamed != body:
                     add_cand(out, "copy_renamed", st, [(after, after, indent + renamed + cx.newline(st.lineno))],
-                          f"insert `{short(renamed)}` (line {nb.lineno} with `{old}` -> `{new}`)")
+                          f"insert `{short(renamed)}` (line {neighbour.lineno} with `{old}` -> `{new}`)")
 
 
 def _rename(text: str, old: str, new: str) -> str:
@@ -313,10 +313,10 @@ def _rename(text: str, old: str, new: str) -> str:
     except (tokenize.TokenError, IndentationError, SyntaxError):
         return text
     out, last = [], 0
-    for t in toks:
-        if t.type == tokenize.NAME and t.string == old and t.start[0] == 1:
-            out.append(text[last:t.start[1]] + new)
-            last = t.end[1]
+    for tok in toks:
+        if tok.type == tokenize.NAME and tok.string == old and tok.start[0] == 1:
+            out.append(text[last:tok.start[1]] + new)
+            last = tok.end[1]
     return "".join(out) + text[last:]
 
 

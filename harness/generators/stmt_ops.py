@@ -77,11 +77,11 @@ def _return(cx: Index, st: ast.Return, out: list[Cand]) -> None:
         return
     names = cx.names_near(fn, st.lineno)
     if v is None:
-        s, e = cx.span(st)
+        start, end = cx.span(st)
         for n in names[:3]:
-            add_replacement(out, cx, "return_value", st, s, e, f"return {n}")
+            add_replacement(out, cx, "return_value", st, start, end, f"return {n}")
         return
-    s, e = cx.span(v)
+    start, end = cx.span(v)
     x, p, kind = cx.seg(v), prec(v), ("bool" if cx.is_bool(v) else _kind(v))
     texts = [] if isinstance(v, ast.Constant) and v.value is None else ["None"]
     if cx.boolish(fn) or kind == "bool":
@@ -103,7 +103,7 @@ def _return(cx: Index, st: ast.Return, out: list[Cand]) -> None:
     # "change identifier used"): those first
     texts = others + texts if isinstance(v, ast.Name) else texts + others
     for t in texts[:10]:
-        add_replacement(out, cx, "return_value", st, s, e, t)
+        add_replacement(out, cx, "return_value", st, start, end, t)
 
 
 def _guard(cx: Index, st: ast.stmt, out: list[Cand]) -> None:
@@ -137,10 +137,10 @@ def _delete(cx: Index, st: ast.stmt, out: list[Cand]) -> None:
     if cx.compound(st) and last_line(st) - st.lineno > 3:
         return
     block, _ = cx.block(st)
-    s, e = cx.span(st)
-    what = f"delete `{short(cx.text[s:e])}`"
+    start, end = cx.span(st)
+    what = f"delete `{short(cx.text[start:end])}`"
     if len(block) == 1 or not cx.standalone(st):
-        add_cand(out, "delete_statement", st, [(s, e, "pass")], what)
+        add_cand(out, "delete_statement", st, [(start, end, "pass")], what)
     else:
         add_cand(out, "delete_statement", st,
               [(cx.line_starts[st.lineno - 1], cx.line_end(last_line(st)), "")], what)

@@ -68,10 +68,10 @@ def name_arith(cx: Index, node: ast.Name, out: list[Cand]) -> None:
     nums = _numeric(cx, node)
     if node.id not in nums:
         return
-    s, e = cx.span(node)
+    start, end = cx.span(node)
     for m in [n for n in nums if n != node.id][:3]:
         for sym in ("-", "+"):
-            add_replacement(out, cx, "name_arith", node, s, e, fit(f"{node.id} {sym} {m}", 11, slot(cx, node)))
+            add_replacement(out, cx, "name_arith", node, start, end, fit(f"{node.id} {sym} {m}", 11, slot(cx, node)))
 
 
 def slice_by_name(cx: Index, node: ast.Name, out: list[Cand]) -> None:
@@ -80,10 +80,10 @@ def slice_by_name(cx: Index, node: ast.Name, out: list[Cand]) -> None:
         return
     if isinstance(cx.parent(node), ast.Subscript) and cx.field(node) == "value":
         return
-    s, e = cx.span(node)
+    start, end = cx.span(node)
     for k in [n for n in _numeric(cx, node) if n != node.id][:2]:
         for sl in (f"[{k}:]", f"[:{k}]"):
-            add_replacement(out, cx, "slice_by_name", node, s, e, node.id + sl)
+            add_replacement(out, cx, "slice_by_name", node, start, end, node.id + sl)
 
 
 def sibling_arg(cx: Index, node: ast.AST, out: list[Cand]) -> None:
@@ -141,8 +141,8 @@ def raise_power(cx: Index, node: ast.expr, out: list[Cand]) -> None:
         return
     if isinstance(node, ast.Constant):
         return
-    s, e = cx.span(node)
-    add_replacement(out, cx, "raise_power", node, s, e, fit(f"{fit(cx.seg(node), prec(node), 15)} ** 2", 14, slot(cx, node)))
+    start, end = cx.span(node)
+    add_replacement(out, cx, "raise_power", node, start, end, fit(f"{fit(cx.seg(node), prec(node), 15)} ** 2", 14, slot(cx, node)))
 
 
 def default_arg_value(cx: Index, node: ast.Name, out: list[Cand]) -> None:
@@ -170,10 +170,10 @@ def default_arg_value(cx: Index, node: ast.Name, out: list[Cand]) -> None:
         news = ["''", "None"] if v else ["None"]
     else:
         return
-    s, e = cx.span(d)
+    start, end = cx.span(d)
     for new in news:
-        add_cand(out, "default_arg_value", node, [(s, e, new)],
-              f"default of `{node.id}` `{short(cx.text[s:e])}` -> `{new}`")
+        add_cand(out, "default_arg_value", node, [(start, end, new)],
+              f"default of `{node.id}` `{short(cx.text[start:end])}` -> `{new}`")
 
 
 # -- facts of the module, read from its text (one scan per asked name, cached on the index) --
@@ -247,9 +247,9 @@ def restore_method(cx: Index, node: ast.Call, out: list[Cand]) -> None:
     p = cx.parent(node)
     if isinstance(p, ast.Attribute) and cx.field(p) == "func":
         return  # already followed by a method call
-    e = cx.span(node)[1]
+    end = cx.span(node)[1]
     for t in tails[:2]:
-        add_cand(out, "restore_method", node, [(e, e, t)], f"restore `{short(t)}` after `{short(cx.seg(node))}`")
+        add_cand(out, "restore_method", node, [(end, end, t)], f"restore `{short(t)}` after `{short(cx.seg(node))}`")
 
 
 def dict_key(cx: Index, node: ast.Constant, out: list[Cand]) -> None:
@@ -266,12 +266,12 @@ def dict_key(cx: Index, node: ast.Constant, out: list[Cand]) -> None:
         base = cx.seg(p.func.value)
     else:
         return
-    s, e = cx.span(node)
-    q = cx.text[e - 1:e]
-    if q not in "'\"" or cx.text[s:e] != q + value + q or any(c in value for c in "\\'\"\n"):
+    start, end = cx.span(node)
+    q = cx.text[end - 1:end]
+    if q not in "'\"" or cx.text[start:end] != q + value + q or any(c in value for c in "\\'\"\n"):
         return
     for k in [k for k in _keys(cx, base) if k != value and not any(c in k for c in "\\'\"\n")][:3]:
-        add_replacement(out, cx, "dict_key", node, s, e, q + k + q)
+        add_replacement(out, cx, "dict_key", node, start, end, q + k + q)
 
 
 # -- accumulator and result shapes ------------------------------------------------------
@@ -286,12 +286,12 @@ def assign_max_min(cx: Index, st: ast.Assign, out: list[Cand]) -> None:
             return
     elif not isinstance(t, (ast.Attribute, ast.Subscript)):
         return
-    x, (s, e) = cx.seg(t), cx.span(st.value)
+    x, (start, end) = cx.seg(t), cx.span(st.value)
     v = cx.seg(st.value)
     if x == v:
         return
     for f in ("max", "min"):
-        add_replacement(out, cx, "assign_max_min", st, s, e, f"{f}({x}, {v})")
+        add_replacement(out, cx, "assign_max_min", st, start, end, f"{f}({x}, {v})")
 
 
 def return_shapes(cx: Index, st: ast.Return, out: list[Cand]) -> None:
@@ -300,13 +300,13 @@ def return_shapes(cx: Index, st: ast.Return, out: list[Cand]) -> None:
     v = st.value if isinstance(st, ast.Return) else None
     if v is None or cx.function(st) is None:
         return
-    s, e = cx.span(v)
+    start, end = cx.span(v)
     if isinstance(v, ast.List) and not v.elts:
-        add_replacement(out, cx, "return_nested_empty", st, s, e, "[[]]")
+        add_replacement(out, cx, "return_nested_empty", st, start, end, "[[]]")
     if isinstance(v, ast.Constant) and isinstance(v.value, bool):
         for n in _counters(cx, st)[:2]:
             for form in ("{} == 0", "{} > 0"):
-                add_replacement(out, cx, "return_compare", st, s, e, form.format(n))
+                add_replacement(out, cx, "return_compare", st, start, end, form.format(n))
 
 
 def _counters(cx: Index, st: ast.stmt) -> list[str]:

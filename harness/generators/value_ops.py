@@ -151,8 +151,8 @@ def wrap_bool(cx: Index, st: ast.Return, out: list[Cand]) -> None:
         return
     if isinstance(v, ast.Name) and v.id in _BUILTINS:
         return  # `NotImplemented`, not a value this function computed
-    s, e = cx.span(v)
-    add_replacement(out, cx, "wrap_bool", st, s, e, f"bool({cx.text[s:e]})")
+    start, end = cx.span(v)
+    add_replacement(out, cx, "wrap_bool", st, start, end, f"bool({cx.text[start:end]})")
 
 
 def add_default_arg(cx: Index, node: ast.Call, out: list[Cand]) -> None:
@@ -183,9 +183,9 @@ def const_to_attr(cx: Index, node: ast.Constant, out: list[Cand]) -> None:
     for c in lineage:
         ranked += [a for a, v in info.defaults.get(c, {}).items() if v == node.value and type(v) is type(node.value)]
     ranked += here + [a for c in lineage for a in info.attrs.get(c, [])]
-    s, e = cx.span(node)
+    start, end = cx.span(node)
     for a in list(dict.fromkeys(ranked))[:3]:
-        add_replacement(out, cx, "const_to_attr", node, s, e, f"self.{a}")
+        add_replacement(out, cx, "const_to_attr", node, start, end, f"self.{a}")
 
 
 def name_to_self(cx: Index, node: ast.Name, out: list[Cand]) -> None:
@@ -201,8 +201,8 @@ def name_to_self(cx: Index, node: ast.Name, out: list[Cand]) -> None:
         if isinstance(p, ast.Lambda) and node.id in {a.arg for a in p.args.args}:
             return
         p = cx.parent(p)
-    s, e = cx.span(node)
-    add_replacement(out, cx, "name_to_self", node, s, e, "self")
+    start, end = cx.span(node)
+    add_replacement(out, cx, "name_to_self", node, start, end, "self")
 
 
 def unwrap_comprehension(cx: Index, node: ast.ListComp | ast.GeneratorExp, out: list[Cand]) -> None:
@@ -212,11 +212,11 @@ def unwrap_comprehension(cx: Index, node: ast.ListComp | ast.GeneratorExp, out: 
                         and isinstance(gen.target, ast.Name) and node.elt.id == gen.target.id
                         and isinstance(node, ast.GeneratorExp)):
         return  # `(x for x in xs)` -> `xs` changes nothing a test can see
-    s, e = cx.span(node)
-    if isinstance(node, ast.GeneratorExp) and cx.text[s] == "(":  # its parentheses (a call's) stay
-        add_replacement(out, cx, "unwrap_comprehension", node, s + 1, e - 1, cx.seg(gen.iter))
+    start, end = cx.span(node)
+    if isinstance(node, ast.GeneratorExp) and cx.text[start] == "(":  # its parentheses (a call's) stay
+        add_replacement(out, cx, "unwrap_comprehension", node, start + 1, end - 1, cx.seg(gen.iter))
     else:
-        add_replacement(out, cx, "unwrap_comprehension", node, s, e, fit(cx.seg(gen.iter), prec(gen.iter), slot(cx, node)))
+        add_replacement(out, cx, "unwrap_comprehension", node, start, end, fit(cx.seg(gen.iter), prec(gen.iter), slot(cx, node)))
 
 
 def method_sibling(cx: Index, node: ast.Call, out: list[Cand]) -> None:
@@ -245,13 +245,13 @@ def encoding_swap(cx: Index, node: ast.Constant, out: list[Cand]) -> None:
     if not getattr(info, "_is_text_encoding", True):
         return  # 'hex', 'zip', 'rot13': codecs, but no text encodings
     old = info.name
-    s, e = cx.span(node)
-    quote = cx.text[e - 1: e]
-    if cx.text[s: e] != quote + node.value + quote:
+    start, end = cx.span(node)
+    quote = cx.text[end - 1: end]
+    if cx.text[start: end] != quote + node.value + quote:
         return
     for new in _CODECS:
         if codecs.lookup(new).name != old:
-            add_replacement(out, cx, "encoding_swap", node, s, e, quote + new + quote)
+            add_replacement(out, cx, "encoding_swap", node, start, end, quote + new + quote)
 
 
 def regex_quantifier(cx: Index, node: ast.Constant, out: list[Cand]) -> None:
@@ -260,12 +260,12 @@ def regex_quantifier(cx: Index, node: ast.Constant, out: list[Cand]) -> None:
     if not isinstance(node.value, (str, bytes)) or node.lineno != last_line(node) or (
             isinstance(cx.parent(node), ast.Expr)):
         return
-    s, e = cx.span(node)
-    text = cx.text[s:e]
+    start, end = cx.span(node)
+    text = cx.text[start:end]
     body = node.value if isinstance(node.value, str) else node.value.decode("latin-1")
     if not _REGEX_HINT.search(body):
         return
-    twins = _identical_literals(cx, text, s)
+    twins = _identical_literals(cx, text, start)
     for m in list(_QUANT.finditer(text))[:6]:
         at = m.start(1) if m.group(1) else m.start()
         if _in_class(text, at):
@@ -279,9 +279,9 @@ def regex_quantifier(cx: Index, node: ast.Constant, out: list[Cand]) -> None:
             a, b, new = m.start(), m.end(), "{1," + m.group(2) + "}"
         desc = f"`{short(text)}` -> `{short(text[:a] + new + text[b:])}`"
         if twins:  # a pattern written twice is fixed twice: both sites first
-            edits = [(s + a, s + b, new)] + [(t + a, t + b, new) for t in twins]
+            edits = [(start + a, start + b, new)] + [(t + a, t + b, new) for t in twins]
             add_cand(out, "regex_quantifier", node, edits, f"{desc} (and at {len(twins)} identical literals)")
-        add_cand(out, "regex_quantifier", node, [(s + a, s + b, new)], desc)
+        add_cand(out, "regex_quantifier", node, [(start + a, start + b, new)], desc)
 
 
 def _in_class(text: str, i: int) -> bool:
