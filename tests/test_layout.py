@@ -360,3 +360,36 @@ def test_no_private_name_of_the_generators_is_imported_by_another_module():
     assert found == []
     assert _private_imports(ast.parse("from harness.generators.edit_text import _cand, fit"),
                             "harness.generators") == ["1: harness.generators.edit_text._cand"]
+
+
+#: one-letter names the engine may bind: loop indices and the throwaway
+_SHORT_NAMES_ALLOWED = {"i", "j", "_"}
+
+
+def _one_letter_bindings(tree: ast.AST) -> list[str]:
+    """One-letter parameters and variables (assigned, loop or ``with`` targets, ``:=``), outside
+    comprehensions (whose variables live for one expression); loop indices allowed."""
+    found = []
+    for node in ast.walk(tree):
+        names: list[str] = []
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            a = node.args
+            names = [p.arg for p in a.posonlyargs + a.args + a.kwonlyargs + [x for x in (a.vararg, a.kwarg) if x]]
+        elif isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.For, ast.AsyncFor, ast.NamedExpr,
+                               ast.With, ast.AsyncWith)):
+            targets = (node.targets if isinstance(node, ast.Assign)
+                       else [i.optional_vars for i in node.items if i.optional_vars]
+                       if isinstance(node, (ast.With, ast.AsyncWith)) else [node.target])
+            names = [n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)]
+        found += [f"{node.lineno}: {n}" for n in names if len(n) == 1 and n not in _SHORT_NAMES_ALLOWED]
+    return found
+
+
+def test_the_mutation_engine_uses_descriptive_names():
+    """Spans are ``start, end``, operands ``kid``/``arg``, precedences ``precedence``/``need``: no
+    one-letter parameter or variable in the engine (loop indices and comprehensions aside)."""
+    _, trees = _graph()
+    assert [f"{m}:{hit}" for m in MUTATION_ENGINE for hit in _one_letter_bindings(trees[m])] == []
+    assert _one_letter_bindings(ast.parse("def f(cx, n):\n    s, e = cx.span(n)\n    for i in r: pass")) == [
+        "1: n", "2: s", "2: e"]
+    assert _one_letter_bindings(ast.parse("xs = [n for n in names]")) == []

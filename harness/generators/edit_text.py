@@ -55,8 +55,8 @@ COMPARE_SYMBOLS = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.E
 
 def swap_table(spec: str) -> dict[str, tuple[str, ...]]:
     """``"a: b, c; d: e"`` -> ``{"a": ("b", "c"), "d": ("e",)}``."""
-    pairs = (p.split(":", 1) for p in spec.split(";"))
-    return {k.strip(): tuple(v.strip() for v in vs.split(",")) for k, vs in pairs}
+    pairs = (pair.split(":", 1) for pair in spec.split(";"))
+    return {key.strip(): tuple(value.strip() for value in replacements.split(",")) for key, replacements in pairs}
 
 
 _WS = " \t\r\n\\\f"
@@ -65,61 +65,61 @@ _COMMENT = re.compile(r"#[^\r\n]*")
 
 
 # -- precedence ---------------------------------------------------------------
-def prec(n: ast.AST) -> int:
+def prec(node: ast.AST) -> int:
     """Precedence of an expression node (higher binds tighter; 16 = atom)."""
-    if isinstance(n, ast.BinOp):
-        return BINOP_SYMBOLS[type(n.op)][1]
-    if isinstance(n, (ast.UnaryOp, ast.BoolOp)):
-        return OP_PRECEDENCE[type(n.op)]
-    return _PREC.get(type(n), ATOM)
+    if isinstance(node, ast.BinOp):
+        return BINOP_SYMBOLS[type(node.op)][1]
+    if isinstance(node, (ast.UnaryOp, ast.BoolOp)):
+        return OP_PRECEDENCE[type(node.op)]
+    return _PREC.get(type(node), ATOM)
 
 
-def binop_operand_req(q: int) -> Callable[[int], int]:
+def binop_operand_req(precedence: int) -> Callable[[int], int]:
     """Operand i of a binary operator of precedence q needs this precedence."""
-    return (lambda i: 13 if i else 15) if q == 14 else (lambda i: q + 1 if i else q)
+    return (lambda operand: 13 if operand else 15) if precedence == 14 else (lambda operand: precedence + 1 if operand else precedence)
 
 
 _ANY_SLOT = (ast.stmt, ast.keyword, ast.Slice, ast.List, ast.Set, ast.Dict, ast.Tuple,
              ast.arguments, ast.excepthandler, ast.withitem, ast.Lambda, ast.NamedExpr)
 
 
-def req(cx: Index, n: ast.AST) -> int:
-    """Precedence an expression needs to stand unparenthesized where ``n`` is (its parent and
+def req(cx: Index, node: ast.AST) -> int:
+    """Precedence an expression needs to stand unparenthesized where ``node`` is (its parent and
     field from ``cx``)."""
-    p, f = cx.parent(n), cx.field(n)
-    if p is None or isinstance(p, _ANY_SLOT) or type(p).__name__ == "match_case":
+    parent, field = cx.parent(node), cx.field(node)
+    if parent is None or isinstance(parent, _ANY_SLOT) or type(parent).__name__ == "match_case":
         return 1
-    if isinstance(p, ast.Call):
-        return 1 if f == "args" else ATOM
-    if isinstance(p, ast.Subscript):
-        return 1 if f == "slice" else ATOM
-    if isinstance(p, ast.BinOp):
-        return binop_operand_req(BINOP_SYMBOLS[type(p.op)][1])(0 if f == "left" else 1)
-    if isinstance(p, (ast.BoolOp, ast.UnaryOp)):
-        return OP_PRECEDENCE[type(p.op)] + isinstance(p.op, (ast.And, ast.Or))
-    if isinstance(p, (ast.Compare, ast.Starred)):
+    if isinstance(parent, ast.Call):
+        return 1 if field == "args" else ATOM
+    if isinstance(parent, ast.Subscript):
+        return 1 if field == "slice" else ATOM
+    if isinstance(parent, ast.BinOp):
+        return binop_operand_req(BINOP_SYMBOLS[type(parent.op)][1])(0 if field == "left" else 1)
+    if isinstance(parent, (ast.BoolOp, ast.UnaryOp)):
+        return OP_PRECEDENCE[type(parent.op)] + isinstance(parent.op, (ast.And, ast.Or))
+    if isinstance(parent, (ast.Compare, ast.Starred)):
         return 7
-    if isinstance(p, (ast.IfExp, ast.comprehension)):
+    if isinstance(parent, (ast.IfExp, ast.comprehension)):
         return 3
     return ATOM
 
 
-def slot(cx: Index, n: ast.expr) -> int:
-    """Like :func:`req`, but 1 when ``n`` already sits in its own parentheses."""
-    r, (s, e) = req(cx, n), cx.span(n)
-    before, after = cx.text[max(0, s - 200) : s].rstrip(), cx.text[e : e + 200].lstrip()
-    return 1 if r > 1 and before.endswith("(") and after.startswith(")") else r
+def slot(cx: Index, node: ast.expr) -> int:
+    """Like :func:`req`, but 1 when ``node`` already sits in its own parentheses."""
+    need, (start, end) = req(cx, node), cx.span(node)
+    before, after = cx.text[max(0, start - 200) : start].rstrip(), cx.text[end : end + 200].lstrip()
+    return 1 if need > 1 and before.endswith("(") and after.startswith(")") else need
 
 
-def fit(text: str, p: int, r: int) -> str:
+def fit(text: str, precedence: int, need: int) -> str:
     """``text`` (precedence p), parenthesized when the slot needs r > p."""
-    return text if p >= r else f"({text})"
+    return text if precedence >= need else f"({text})"
 
 
-def short(s: str) -> str:
-    """``s`` on one line, whitespace runs as one space, at most 60 characters (``...`` ending)."""
-    s = " ".join(s.split())
-    return s if len(s) <= 60 else s[:57] + "..."
+def short(text: str) -> str:
+    """``text`` on one line, whitespace runs as one space, at most 60 characters (``...`` ending)."""
+    text = " ".join(text.split())
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def add_cand(out: list[Cand], op: str, node: Anchor, edits: list[Edit], desc: str) -> None:
@@ -137,37 +137,37 @@ def run_ops(ops: tuple, cx: Index, node: Anchor) -> list[Cand]:
     return out
 
 
-def add_replacement(out: list[Cand], cx: Index, op: str, node: Anchor, s: int, e: int, new: str) -> None:
+def add_replacement(out: list[Cand], cx: Index, op: str, node: Anchor, start: int, end: int, new: str) -> None:
     """Append to ``out`` the candidate replacing the text ``s:e`` by ``new`` (described as
     ``old -> new``)."""
-    add_cand(out, op, node, [(s, e, new)], f"`{short(cx.text[s:e])}` -> `{short(new)}`")
+    add_cand(out, op, node, [(start, end, new)], f"`{short(cx.text[start:end])}` -> `{short(new)}`")
 
 
 # -- infix operands with their own parentheses -----------------------------------
 def infix(cx: Index, node: ast.expr, kids: Sequence[ast.expr]) -> tuple[list[list[int]], list[Edit]]:
     """For an infix node: ``ext[i]`` = [start, end] of operand i including its
     own parentheses; ``ops[i]`` = (start, end, text) of the operator after it."""
-    ns, ne = cx.span(node)
-    spans = [cx.span(k) for k in kids]
-    ext = [[s, e] for s, e in spans]
-    ext[0][0], ext[-1][1] = ns, ne
+    node_start, node_end = cx.span(node)
+    spans = [cx.span(kid) for kid in kids]
+    ext = [[start, end] for start, end in spans]
+    ext[0][0], ext[-1][1] = node_start, node_end
     opspans = []
     for i in range(len(kids) - 1):
-        a, b = spans[i][1], spans[i + 1][0]
-        gap = cx.text[a:b]
+        gap_start, gap_end = spans[i][1], spans[i + 1][0]
+        gap = cx.text[gap_start:gap_end]
         if "#" in gap:
-            gap = _COMMENT.sub(lambda m: " " * len(m.group()), gap)
+            gap = _COMMENT.sub(lambda match: " " * len(match.group()), gap)
         lead = len(gap) - len(gap.lstrip(")" + _WS))
-        ext[i][1] = a + gap.rfind(")", 0, lead) + 1
+        ext[i][1] = gap_start + gap.rfind(")", 0, lead) + 1
         tail = len(gap.rstrip("(" + _WS))
-        j = gap.find("(", tail)
-        ext[i + 1][0] = a + j if j >= 0 else b
-        opspans.append((a + lead, a + tail, " ".join(gap[lead:tail].split())))
+        paren = gap.find("(", tail)
+        ext[i + 1][0] = gap_start + paren if paren >= 0 else gap_end
+        opspans.append((gap_start + lead, gap_start + tail, " ".join(gap[lead:tail].split())))
     return ext, opspans
 
 
-def _piece(cx: Index, kid: ast.expr, s: int, e: int) -> tuple[str, int]:
-    return cx.text[s:e], (ATOM if s < cx.span(kid)[0] else prec(kid))
+def _piece(cx: Index, kid: ast.expr, start: int, end: int) -> tuple[str, int]:
+    return cx.text[start:end], (ATOM if start < cx.span(kid)[0] else prec(kid))
 
 
 def rebuild(cx: Index, node: ast.expr, kids: Sequence[ast.expr], new_ops: Sequence[str | None],
@@ -178,12 +178,12 @@ def rebuild(cx: Index, node: ast.expr, kids: Sequence[ast.expr], new_ops: Sequen
     ext, opsp = infix(cx, node, kids)
     order = order or list(range(len(kids)))
     out = []
-    for i, k in enumerate(order):
-        out.append(fit(*_piece(cx, kids[k], *ext[k]), kid_req(i)))
+    for i, kid_index in enumerate(order):
+        out.append(fit(*_piece(cx, kids[kid_index], *ext[kid_index]), kid_req(i)))
         if i < len(kids) - 1:
-            s, e, _ = opsp[i]
-            left, right = cx.text[ext[i][1] : s], cx.text[e : ext[i + 1][0]]
-            op = new_ops[i] or cx.text[s:e]
+            start, end, _ = opsp[i]
+            left, right = cx.text[ext[i][1] : start], cx.text[end : ext[i + 1][0]]
+            op = new_ops[i] or cx.text[start:end]
             if op[0].isalpha() and not left:
                 op = " " + op
             if op[-1].isalpha() and not right:
@@ -192,28 +192,28 @@ def rebuild(cx: Index, node: ast.expr, kids: Sequence[ast.expr], new_ops: Sequen
     return "".join(out)
 
 
-def int_value(n: ast.AST) -> int | None:
+def int_value(node: ast.AST) -> int | None:
     """The value of an integer literal such as ``3`` or ``-1``, else None."""
-    if isinstance(n, ast.UnaryOp) and isinstance(n.op, ast.USub):
-        v = int_value(n.operand)
-        return None if v is None else -v
-    return n.value if isinstance(n, ast.Constant) and type(n.value) is int else None
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        value = int_value(node.operand)
+        return None if value is None else -value
+    return node.value if isinstance(node, ast.Constant) and type(node.value) is int else None
 
 
-def plus_minus(cx: Index, n: ast.expr, d: int) -> tuple[str, int]:
+def plus_minus(cx: Index, node: ast.expr, delta: int) -> tuple[str, int]:
     """Text (and precedence) of ``n + d``, folding integer constants."""
-    value = int_value(n)
+    value = int_value(node)
     if value is not None:
-        v = value + d
-        return str(v), (ATOM if v >= 0 else 13)
-    if (isinstance(n, ast.BinOp) and isinstance(n.op, (ast.Add, ast.Sub))
-            and isinstance(n.right, ast.Constant) and type(n.right.value) is int):
-        c = (n.right.value if isinstance(n.op, ast.Add) else -n.right.value) + d
-        ext, _ = infix(cx, n, [n.left, n.right])
-        lt, lp = _piece(cx, n.left, *ext[0])
-        if c == 0:
-            return lt, lp
-        return f"{fit(lt, lp, 11)} {'+' if c > 0 else '-'} {abs(c)}", 11
-    return f"{fit(cx.seg(n), prec(n), 11)} {'+' if d > 0 else '-'} 1", 11
+        result = value + delta
+        return str(result), (ATOM if result >= 0 else 13)
+    if (isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub))
+            and isinstance(node.right, ast.Constant) and type(node.right.value) is int):
+        constant = (node.right.value if isinstance(node.op, ast.Add) else -node.right.value) + delta
+        ext, _ = infix(cx, node, [node.left, node.right])
+        left_text, left_precedence = _piece(cx, node.left, *ext[0])
+        if constant == 0:
+            return left_text, left_precedence
+        return f"{fit(left_text, left_precedence, 11)} {'+' if constant > 0 else '-'} {abs(constant)}", 11
+    return f"{fit(cx.seg(node), prec(node), 11)} {'+' if delta > 0 else '-'} 1", 11
 
 

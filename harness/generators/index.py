@@ -107,7 +107,7 @@ class Index:
     def __init__(self, source: str, tree: ast.Module, lines: list[int]) -> None:
         self.text = source
         self.tree = tree
-        self.line_starts = [0] + [m.end() for m in NEWLINE.finditer(source)]
+        self.line_starts = [0] + [match.end() for match in NEWLINE.finditer(source)]
         self.line_count = len(self.line_starts)
         self.asked = sorted(n for n in set(lines) if 1 <= n <= self.line_count)
         self.asked_set = set(self.asked)
@@ -161,9 +161,9 @@ class Index:
     # -- positions -------------------------------------------------------
     def line_text(self, line: int) -> str:
         """Line ``line`` (1-based) without its line break."""
-        s = self.line_starts[line - 1]
-        e = self.line_starts[line] if line < self.line_count else len(self.text)
-        return self.text[s:e].rstrip("\r\n")
+        start = self.line_starts[line - 1]
+        end = self.line_starts[line] if line < self.line_count else len(self.text)
+        return self.text[start:end].rstrip("\r\n")
 
     def line_end(self, line: int) -> int:
         """Offset just past line ``line``'s line break (or end of text)."""
@@ -171,13 +171,13 @@ class Index:
 
     def off(self, line: int, col: int) -> int:
         """Char offset of (1-based line, UTF-8 byte column)."""
-        s = self.line_starts[line - 1]
+        start = self.line_starts[line - 1]
         if col == 0:
-            return s
-        head = self.text[s : s + col]
+            return start
+        head = self.text[start : start + col]
         if head.isascii():
-            return s + col
-        return s + len(self.line_text(line).encode("utf-8")[:col].decode("utf-8", "replace"))
+            return start + col
+        return start + len(self.line_text(line).encode("utf-8")[:col].decode("utf-8", "replace"))
 
     def span(self, node: Positioned) -> tuple[int, int]:
         """(start, end) char offsets of ``node``'s text."""
@@ -186,24 +186,24 @@ class Index:
 
     def seg(self, node: Positioned) -> str:
         """``node``'s source text (without enclosing parentheses)."""
-        s, e = self.span(node)
-        return self.text[s:e]
+        start, end = self.span(node)
+        return self.text[start:end]
 
     def first_line(self, st: ast.stmt) -> int:
         """First line of a statement, decorators included."""
         decos = getattr(st, "decorator_list", None)
-        return min([st.lineno] + [d.lineno for d in decos]) if decos else st.lineno
+        return min([st.lineno] + [deco.lineno for deco in decos]) if decos else st.lineno
 
     def _owns_lines(self, st: ast.stmt) -> bool:
-        s, e = self.span(st)
+        start, end = self.span(st)
         decos = getattr(st, "decorator_list", None)
         if decos:
-            s = self.off(decos[0].lineno, decos[0].col_offset) - 1
-        if self.text[self.line_starts[self.first_line(st) - 1] : s].strip():
+            start = self.off(decos[0].lineno, decos[0].col_offset) - 1
+        if self.text[self.line_starts[self.first_line(st) - 1] : start].strip():
             return False
-        if isinstance(st, ast.If) and self.text.startswith("elif", s):
+        if isinstance(st, ast.If) and self.text.startswith("elif", start):
             return False
-        rest = self.text[e : self.line_end(last_line(st))].strip()
+        rest = self.text[end : self.line_end(last_line(st))].strip()
         return not rest or rest.startswith("#")
 
     def standalone(self, st: ast.stmt) -> bool:
@@ -264,10 +264,10 @@ class Index:
         """Parameter names of ``fn`` in order (without self/cls)."""
         if fn is None:
             return []
-        a = fn.args
-        every = a.posonlyargs + a.args + ([a.vararg] if a.vararg else []) + a.kwonlyargs
-        every += [a.kwarg] if a.kwarg else []
-        return [p.arg for p in every if p.arg not in ("self", "cls")]
+        args = fn.args
+        every = args.posonlyargs + args.args + ([args.vararg] if args.vararg else []) + args.kwonlyargs
+        every += [args.kwarg] if args.kwarg else []
+        return [param.arg for param in every if param.arg not in ("self", "cls")]
 
     def _comprehension_target(self, name: ast.Name) -> bool:
         """Is this Store name a comprehension variable (local to the comprehension)?"""
@@ -285,27 +285,27 @@ class Index:
         if key in info.near:
             return info.near[key]
         params = self.params(fn)
-        dist: dict[str, int] = {p: 10**6 + i for i, p in enumerate(params)}
+        dist: dict[str, int] = {param: 10**6 + i for i, param in enumerate(params)}
         first_store: dict[str, int] = {}
-        for n in info.names:
-            if isinstance(n.ctx, ast.Store) and not self._comprehension_target(n):
-                first_store[n.id] = min(first_store.get(n.id, n.lineno), n.lineno)
-            d = abs(n.lineno - line)
-            if d < dist.get(n.id, 10**9):
-                dist[n.id] = d
+        for name_node in info.names:
+            if isinstance(name_node.ctx, ast.Store) and not self._comprehension_target(name_node):
+                first_store[name_node.id] = min(first_store.get(name_node.id, name_node.lineno), name_node.lineno)
+            distance = abs(name_node.lineno - line)
+            if distance < dist.get(name_node.id, 10**9):
+                dist[name_node.id] = distance
         if attrs:
-            for a in info.attrs:
-                assert isinstance(a.value, ast.Name)  # the walk keeps self.x / cls.x only
-                dotted = f"{a.value.id}.{a.attr}"
-                d = abs(a.lineno - line)
-                if d < dist.get(dotted, 10**9):
-                    dist[dotted] = d
+            for attr in info.attrs:
+                assert isinstance(attr.value, ast.Name)  # the walk keeps self.x / cls.x only
+                dotted = f"{attr.value.id}.{attr.attr}"
+                distance = abs(attr.lineno - line)
+                if distance < dist.get(dotted, 10**9):
+                    dist[dotted] = distance
         ok = [
-            n for n in dist
-            if n not in ("self", "cls", "_")
-            and (n in params or "." in n or first_store.get(n, line) < line)
+            name_node for name_node in dist
+            if name_node not in ("self", "cls", "_")
+            and (name_node in params or "." in name_node or first_store.get(name_node, line) < line)
         ]
-        ok.sort(key=lambda n: (dist[n], n))
+        ok.sort(key=lambda name_node: (dist[name_node], name_node))
         info.near[key] = ok
         return ok
 
@@ -314,9 +314,9 @@ class Index:
         info = self.scope(fn)
         if info.roles is None:
             roles: dict[str, set[tuple[type, str]]] = {}
-            for n in info.names:
-                rec = self.records[n]
-                roles.setdefault(n.id, set()).add((type(rec.parent), rec.field))
+            for name_node in info.names:
+                rec = self.records[name_node]
+                roles.setdefault(name_node.id, set()).add((type(rec.parent), rec.field))
             info.roles = roles
         return info.roles
 
@@ -325,20 +325,20 @@ class Index:
         info = self.scope(fn)
         if info.boolish is None:
             info.boolish = bool(fn is not None and _BOOLISH_NAME.match(fn.name)) or any(
-                self.is_bool(r.value) for r in info.returns if r.value is not None)
+                self.is_bool(ret.value) for ret in info.returns if ret.value is not None)
         return info.boolish
 
     @staticmethod
-    def is_bool(v: ast.AST) -> bool:
-        """Is ``v`` evidently a bool (comparison, and/or, not, True/False)?"""
-        return (isinstance(v, (ast.Compare, ast.BoolOp))
-                or (isinstance(v, ast.Constant) and isinstance(v.value, bool))
-                or (isinstance(v, ast.UnaryOp) and isinstance(v.op, ast.Not)))
+    def is_bool(node: ast.AST) -> bool:
+        """Is ``node`` evidently a bool (comparison, and/or, not, True/False)?"""
+        return (isinstance(node, (ast.Compare, ast.BoolOp))
+                or (isinstance(node, ast.Constant) and isinstance(node.value, bool))
+                or (isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not)))
 
     # -- the one walk ----------------------------------------------------
-    def _hit(self, a: int, b: int) -> bool:
-        i = bisect_left(self.asked, a)
-        return i < len(self.asked) and self.asked[i] <= b
+    def _hit(self, first: int, last: int) -> bool:
+        at = bisect_left(self.asked, first)
+        return at < len(self.asked) and self.asked[at] <= last
 
     def _walk(self, tree: ast.Module) -> None:
         """Fill :attr:`records`, :attr:`scopes` and the by-line tables in one pass (a loop over
@@ -347,7 +347,7 @@ class Index:
         records[tree] = NodeRecord(None, "", None, None)
         stack: list[tuple[ast.AST, ast.AST, str, FunctionNode | None, ast.stmt | None, bool,
                           list[ast.stmt] | None, int]]
-        stack = [(s, tree, "body", None, None, False, tree.body, i) for i, s in reversed(list(enumerate(tree.body)))]
+        stack = [(top, tree, "body", None, None, False, tree.body, i) for i, top in reversed(list(enumerate(tree.body)))]
         want = self.asked_set
         while stack:
             node, parent, fname, fn, st, full, block, position = stack.pop()
@@ -384,9 +384,9 @@ class Index:
                     continue
                 if isinstance(value, list):
                     for i in range(len(value) - 1, -1, -1):
-                        c = value[i]
-                        if isinstance(c, ast.AST):
-                            stack.append((c, node, name, fn, st, full, value if isinstance(c, ast.stmt) else None,
-                                          i if isinstance(c, ast.stmt) else -1))
+                        child = value[i]
+                        if isinstance(child, ast.AST):
+                            stack.append((child, node, name, fn, st, full, value if isinstance(child, ast.stmt) else None,
+                                          i if isinstance(child, ast.stmt) else -1))
                 elif isinstance(value, ast.AST):
                     stack.append((value, node, name, fn, st, full, None, -1))

@@ -59,7 +59,7 @@ def _simple(cx: Index, st: ast.stmt) -> bool:
 
 def _block_texts(cx: Index, st: ast.stmt) -> set[str]:
     block, _ = cx.block(st)
-    return {" ".join(cx.seg(b).split()) for b in block}
+    return {" ".join(cx.seg(sibling).split()) for sibling in block}
 
 
 # -- operators -------------------------------------------------------------------
@@ -73,19 +73,19 @@ class _Facts:
         self.restorable: list[ast.stmt] = []
         self.incremented: set[str] = set()
         self.int_sets: list[tuple[str, int]] = []  # (name, line) of `name = <int>`
-        for n in ast.walk(fn):
-            if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in _ADDERS[:5] \
-                    and isinstance(n.func.value, ast.Name):
-                self.adders.setdefault(n.func.value.id, n.func.attr)
-            elif isinstance(n, ast.Assign) and len(n.targets) == 1 and isinstance(target := n.targets[0], ast.Name):
-                if isinstance(n.value, ast.List) and not n.value.elts:
+        for node in ast.walk(fn):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in _ADDERS[:5] \
+                    and isinstance(node.func.value, ast.Name):
+                self.adders.setdefault(node.func.value.id, node.func.attr)
+            elif isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(target := node.targets[0], ast.Name):
+                if isinstance(node.value, ast.List) and not node.value.elts:
                     self.adders.setdefault(target.id, "append")
-                elif isinstance(n.value, ast.Constant) and type(n.value.value) is int:
-                    self.int_sets.append((target.id, n.lineno))
-            if isinstance(n, ast.AugAssign) and isinstance(n.target, ast.Name):
-                self.incremented.add(n.target.id)
-            if _restorable(n):
-                self.restorable.append(n)
+                elif isinstance(node.value, ast.Constant) and type(node.value.value) is int:
+                    self.int_sets.append((target.id, node.lineno))
+            if isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
+                self.incremented.add(node.target.id)
+            if _restorable(node):
+                self.restorable.append(node)
 
 
 def _new_facts(cx: Index) -> dict[FunctionNode, _Facts]:
@@ -115,11 +115,11 @@ def insert_append(cx: Index, st: ast.stmt, out: list[Cand]) -> None:
     if not adders:
         return
     near = cx.names_near(fn, st.lineno)
-    later = {n.id for n in cx.scope(fn).names if n.lineno > last_line(st) and isinstance(n.ctx, ast.Load)}
+    later = {name_node.id for name_node in cx.scope(fn).names if name_node.lineno > last_line(st) and isinstance(name_node.ctx, ast.Load)}
     texts = _block_texts(cx, st)
-    for lst in [x for x in near if x in adders and (x in later or cx.in_loop(st))][:2]:
-        for v in [x for x in near if x != lst and "." not in x][:3]:
-            body = f"{lst}.{adders[lst]}({v})"
+    for lst in [name for name in near if name in adders and (name in later or cx.in_loop(st))][:2]:
+        for value in [name for name in near if name != lst and "." not in name][:3]:
+            body = f"{lst}.{adders[lst]}({value})"
             if body not in texts:
                 _insert(cx, st, body, "insert_append", "after", out)
 
@@ -134,17 +134,17 @@ def carry_forward(cx: Index, st: ast.stmt, out: list[Cand]) -> None:
         loop = cx.parent(loop)
     if not isinstance(loop, (ast.For, ast.AsyncFor)):
         return
-    inside = [n for b in loop.body for n in ast.walk(b) if isinstance(n, ast.Name)]
-    stored = {n.id for n in inside if isinstance(n.ctx, ast.Store)}
-    read = [n.id for n in inside if isinstance(n.ctx, ast.Load)]
-    targets = [n.id for n in ast.walk(loop.target) if isinstance(n, ast.Name)]
-    before = {n.id for n in cx.scope(cx.function(st)).names if isinstance(n.ctx, ast.Store) and n.lineno < loop.lineno}
+    inside = [name_node for body_stmt in loop.body for name_node in ast.walk(body_stmt) if isinstance(name_node, ast.Name)]
+    stored = {name_node.id for name_node in inside if isinstance(name_node.ctx, ast.Store)}
+    read = [name_node.id for name_node in inside if isinstance(name_node.ctx, ast.Load)]
+    targets = [name_node.id for name_node in ast.walk(loop.target) if isinstance(name_node, ast.Name)]
+    before = {name_node.id for name_node in cx.scope(cx.function(st)).names if isinstance(name_node.ctx, ast.Store) and name_node.lineno < loop.lineno}
     before |= set(cx.params(cx.function(st)))
-    carried = [x for x in dict.fromkeys(read) if x in before and x not in stored and x not in targets]
+    carried = [name for name in dict.fromkeys(read) if name in before and name not in stored and name not in targets]
     values = targets + sorted(stored - set(targets))
-    for x in carried[:2]:
-        for v in values[:3]:
-            _insert(cx, st, f"{x} = {v}", "carry_forward", "after", out)
+    for name in carried[:2]:
+        for value in values[:3]:
+            _insert(cx, st, f"{name} = {value}", "carry_forward", "after", out)
 
 
 def restore_statement(cx: Index, st: ast.stmt, out: list[Cand]) -> None:
@@ -155,27 +155,27 @@ def restore_statement(cx: Index, st: ast.stmt, out: list[Cand]) -> None:
     if fn is None or not _simple(cx, st):
         return
     facts = _facts(cx, fn)
-    pool = sorted((n for n in facts.restorable if n is not st), key=lambda n: abs(n.lineno - st.lineno))
+    pool = sorted((node for node in facts.restorable if node is not st), key=lambda node: abs(node.lineno - st.lineno))
     cls = cx.parent(fn)
     if isinstance(cls, ast.ClassDef):  # the class's self.m() calls, after the function's own
-        pool += [n for n in _class_calls(cx, cls) if not fn.lineno <= n.lineno <= last_line(fn)][:8]
+        pool += [node for node in _class_calls(cx, cls) if not fn.lineno <= node.lineno <= last_line(fn)][:8]
     texts = _block_texts(cx, st)
-    bodies = [" ".join(cx.seg(n).split()) for n in pool]
+    bodies = [" ".join(cx.seg(node).split()) for node in pool]
     if cx.in_loop(st):
         bodies += [f"{name} += 1" for name, line in facts.int_sets
                    if name not in facts.incremented and line < st.lineno]
-    for body in [b for b in dict.fromkeys(bodies) if b not in texts and len(b) <= 80][:4]:
+    for body in [text for text in dict.fromkeys(bodies) if text not in texts and len(text) <= 80][:4]:
         _insert(cx, st, body, "restore_statement", "after (as written elsewhere)", out)
 
 
-def _restorable(n: ast.AST) -> TypeGuard[ast.stmt]:
+def _restorable(node: ast.AST) -> TypeGuard[ast.stmt]:
     """A one-line call statement (not a print or a docstring) or an increment."""
-    if not isinstance(n, ast.stmt) or n.lineno != last_line(n):
+    if not isinstance(node, ast.stmt) or node.lineno != last_line(node):
         return False
-    if isinstance(n, ast.Expr) and isinstance(n.value, ast.Call):
-        f = n.value.func
-        return not (isinstance(f, ast.Name) and f.id in ("print", "breakpoint"))
-    return isinstance(n, ast.AugAssign)
+    if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call):
+        func = node.value.func
+        return not (isinstance(func, ast.Name) and func.id in ("print", "breakpoint"))
+    return isinstance(node, ast.AugAssign)
 
 
 def _class_calls(cx: Index, cls: ast.ClassDef) -> list[ast.stmt]:
@@ -185,19 +185,19 @@ def _class_calls(cx: Index, cls: ast.ClassDef) -> list[ast.stmt]:
     if cls not in cache:
         seen: set[str] = set()
         got: list[ast.stmt] = []
-        for m in cls.body:
-            if isinstance(m, _FUNCS):
-                for n in ast.walk(m):
-                    if _restorable(n) and _self_call(n) and (t := cx.seg(n)) not in seen:
-                        seen.add(t)
-                        got.append(n)
+        for method in cls.body:
+            if isinstance(method, _FUNCS):
+                for node in ast.walk(method):
+                    if _restorable(node) and _self_call(node) and (text := cx.seg(node)) not in seen:
+                        seen.add(text)
+                        got.append(node)
         cache[cls] = got
     return cache[cls]
 
 
-def _self_call(n: ast.stmt) -> bool:
-    f = getattr(getattr(n, "value", None), "func", None)
-    return isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id == "self"
+def _self_call(node: ast.stmt) -> bool:
+    func = getattr(getattr(node, "value", None), "func", None)
+    return isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == "self"
 
 
 def return_call(cx: Index, st: ast.stmt, out: list[Cand]) -> None:
@@ -205,7 +205,7 @@ def return_call(cx: Index, st: ast.stmt, out: list[Cand]) -> None:
     if not (isinstance(st, ast.Expr) and isinstance(st.value, (ast.Call, ast.Await))) or cx.function(st) is None:
         return
     info = cx.scope(cx.function(st))
-    if info.generator or not any(r.value is not None for r in info.returns):
+    if info.generator or not any(ret.value is not None for ret in info.returns):
         return
     start = cx.span(st)[0]
     add_cand(out, "return_call", st, [(start, start, "return ")], f"return the value of `{short(cx.seg(st))}`")

@@ -59,23 +59,23 @@ def expr_mutants(cx: Index, node: ast.expr) -> list[Cand]:
 
 
 def _binop(cx: Index, node: ast.BinOp, out: list[Cand]) -> None:
-    sym, q = BINOP_SYMBOLS[type(node.op)]
-    kids, (start, end), r = [node.left, node.right], cx.span(node), slot(cx, node)
+    sym, precedence = BINOP_SYMBOLS[type(node.op)]
+    kids, (start, end), need = [node.left, node.right], cx.span(node), slot(cx, node)
     table, opid = (_ARITH, "binop_swap") if sym in _ARITH else (_BITS, "bitop_swap")
     for new in table[sym]:
-        p = SYMBOL_PRECEDENCE[new]
-        text = fit(rebuild(cx, node, kids, [new], binop_operand_req(p)), p, r)
+        new_precedence = SYMBOL_PRECEDENCE[new]
+        text = fit(rebuild(cx, node, kids, [new], binop_operand_req(new_precedence)), new_precedence, need)
         add_cand(out, opid, node, [(start, end, text)], f"`{sym}` -> `{new}`")
-    stringy = any(isinstance(k, ast.JoinedStr) or (isinstance(k, ast.Constant)
-                  and isinstance(k.value, str)) for k in kids)
+    stringy = any(isinstance(kid, ast.JoinedStr) or (isinstance(kid, ast.Constant)
+                  and isinstance(kid.value, str)) for kid in kids)
     if sym in NON_COMMUTATIVE or (sym == "+" and stringy):
-        text = rebuild(cx, node, kids, [None], binop_operand_req(q), order=[1, 0])
+        text = rebuild(cx, node, kids, [None], binop_operand_req(precedence), order=[1, 0])
         add_cand(out, "swap_operands", node, [(start, end, text)], f"swap operands of `{sym}`")
 
 
 def _compare(cx: Index, node: ast.Compare, out: list[Cand]) -> None:
     kids, (start, end) = [node.left, *node.comparators], cx.span(node)
-    syms = [COMPARE_SYMBOLS[type(o)] for o in node.ops]
+    syms = [COMPARE_SYMBOLS[type(cmp_op)] for cmp_op in node.ops]
     for i, sym in enumerate(syms):
         for table, opid in ((_CMP_SWAP, "compare_swap"), (_IS_EQ, "is_eq_swap")):
             for new in table.get(sym, ()):
@@ -91,25 +91,25 @@ def _compare(cx: Index, node: ast.Compare, out: list[Cand]) -> None:
 def _boolop(cx: Index, node: ast.BoolOp, out: list[Cand]) -> None:
     kids, (start, end) = node.values, cx.span(node)
     old, new = ("and", "or") if isinstance(node.op, ast.And) else ("or", "and")
-    q = 3 if new == "or" else 4
-    text = rebuild(cx, node, kids, [new] * (len(kids) - 1), lambda i: q + 1)
-    add_cand(out, "boolop_swap", node, [(start, end, fit(text, q, slot(cx, node)))], f"`{old}` -> `{new}`")
+    precedence = 3 if new == "or" else 4
+    text = rebuild(cx, node, kids, [new] * (len(kids) - 1), lambda i: precedence + 1)
+    add_cand(out, "boolop_swap", node, [(start, end, fit(text, precedence, slot(cx, node)))], f"`{old}` -> `{new}`")
     ext, _ = infix(cx, node, kids)
-    for i, k in enumerate(kids):
-        a, b = (ext[0][0], ext[1][0]) if i == 0 else (ext[i - 1][1], ext[i][1])
-        add_cand(out, "drop_operand", node, [(a, b, "")], f"drop `{short(cx.seg(k))}` from `{old}`")
+    for i, kid in enumerate(kids):
+        cut_start, cut_end = (ext[0][0], ext[1][0]) if i == 0 else (ext[i - 1][1], ext[i][1])
+        add_cand(out, "drop_operand", node, [(cut_start, cut_end, "")], f"drop `{short(cx.seg(kid))}` from `{old}`")
 
 
 def _unary(cx: Index, node: ast.UnaryOp, out: list[Cand]) -> None:
     start, end = cx.span(node)
     operand_start = cx.span(node.operand)[0]
-    j = cx.text.find("(", start + (3 if isinstance(node.op, ast.Not) else 1), operand_start)
-    cut = j if j >= 0 else operand_start
+    paren = cx.text.find("(", start + (3 if isinstance(node.op, ast.Not) else 1), operand_start)
+    cut = paren if paren >= 0 else operand_start
     text = fit(cx.text[cut:end], ATOM if cut < operand_start else prec(node.operand), slot(cx, node))
     add_replacement(out, cx, "unaryop_drop", node, start, end, text)
     if int_value(node) is not None:  # -1 is a constant too
-        for d in (1, -1):
-            add_replacement(out, cx, "const_off_by_one", node, start, end, fit(*plus_minus(cx, node, d), slot(cx, node)))
+        for delta in (1, -1):
+            add_replacement(out, cx, "const_off_by_one", node, start, end, fit(*plus_minus(cx, node, delta), slot(cx, node)))
 
 
 def _const(cx: Index, node: ast.Constant, out: list[Cand]) -> None:
@@ -119,27 +119,27 @@ def _const(cx: Index, node: ast.Constant, out: list[Cand]) -> None:
             add_replacement(out, cx, "bool_const_swap", node, start, end, repr(not node.value))
     elif type(node.value) is int and not (isinstance(up := cx.parent(node), ast.UnaryOp)
                                           and isinstance(up.op, ast.USub)):
-        for d in (1, -1):
-            p = cx.parent(node)  # `x + 1` -> `x`, not `x + 0`: a developer does not write identity arithmetic
-            if node.value + d == 0 and isinstance(p, ast.BinOp) and (
-                    isinstance(p.op, ast.Add) or isinstance(p.op, ast.Sub) and cx.field(node) == "right"):
-                o = p.right if cx.field(node) == "left" else p.left
-                add_replacement(out, cx, "const_off_by_one", node, *cx.span(p), fit(cx.seg(o), prec(o), slot(cx, p)))
+        for delta in (1, -1):
+            parent = cx.parent(node)  # `x + 1` -> `x`, not `x + 0`: a developer does not write identity arithmetic
+            if node.value + delta == 0 and isinstance(parent, ast.BinOp) and (
+                    isinstance(parent.op, ast.Add) or isinstance(parent.op, ast.Sub) and cx.field(node) == "right"):
+                other = parent.right if cx.field(node) == "left" else parent.left
+                add_replacement(out, cx, "const_off_by_one", node, *cx.span(parent), fit(cx.seg(other), prec(other), slot(cx, parent)))
                 continue
-            add_replacement(out, cx, "const_off_by_one", node, start, end, fit(*plus_minus(cx, node, d), slot(cx, node)))
+            add_replacement(out, cx, "const_off_by_one", node, start, end, fit(*plus_minus(cx, node, delta), slot(cx, node)))
 
 
 def _subscript(cx: Index, node: ast.Subscript, out: list[Cand]) -> None:
-    sl = node.slice
-    if isinstance(sl, (ast.Slice, ast.Tuple, ast.Starred)):
+    index = node.slice
+    if isinstance(index, (ast.Slice, ast.Tuple, ast.Starred)):
         return
-    if isinstance(sl, ast.Constant) and type(sl.value) is not int:
+    if isinstance(index, ast.Constant) and type(index.value) is not int:
         return
-    if isinstance(sl, ast.Name) and sl.id not in cx.names_near(cx.function(node), node.lineno):
+    if isinstance(index, ast.Name) and index.id not in cx.names_near(cx.function(node), node.lineno):
         return
-    start, end = cx.span(sl)
-    for d in (1, -1):
-        add_replacement(out, cx, "index_off_by_one", node, start, end, plus_minus(cx, sl, d)[0])
+    start, end = cx.span(index)
+    for delta in (1, -1):
+        add_replacement(out, cx, "index_off_by_one", node, start, end, plus_minus(cx, index, delta)[0])
 
 
 def _slice(cx: Index, node: ast.Slice, out: list[Cand]) -> None:
@@ -147,10 +147,10 @@ def _slice(cx: Index, node: ast.Slice, out: list[Cand]) -> None:
     start, end = cx.span(node)
     for upper, bound, added in ((False, node.lower, "1"), (True, node.upper, "-1")):
         if bound is not None:
-            bs, be = cx.span(bound)
-            for d in (1, -1):
-                add_replacement(out, cx, op, node, bs, be, plus_minus(cx, bound, d)[0])
-            add_cand(out, op, node, [(bs, be, "")], f"drop slice bound `{short(text[bs:be])}`")
+            bound_start, bound_end = cx.span(bound)
+            for delta in (1, -1):
+                add_replacement(out, cx, op, node, bound_start, bound_end, plus_minus(cx, bound, delta)[0])
+            add_cand(out, op, node, [(bound_start, bound_end, "")], f"drop slice bound `{short(text[bound_start:bound_end])}`")
         elif not upper:
             add_cand(out, op, node, [(start, start, added)], f"add slice lower bound `{added}`")
         else:
@@ -160,38 +160,38 @@ def _slice(cx: Index, node: ast.Slice, out: list[Cand]) -> None:
 
 
 def _call(cx: Index, node: ast.Call, out: list[Cand]) -> None:
-    f, args, text = node.func, node.args, cx.text
-    fs, fe = cx.span(f)
-    plain = [a for a in args if not isinstance(a, ast.Starred)]
-    if isinstance(f, ast.Name) and text[fs:fe] == f.id:
-        if f.id == "range" and 1 <= len(args) <= 3 and len(plain) == len(args):
-            for a in args:
-                for d in (1, -1):
-                    add_replacement(out, cx, "range_arg_off_by_one", node, *cx.span(a), plus_minus(cx, a, d)[0])
+    func, args, text = node.func, node.args, cx.text
+    func_start, func_end = cx.span(func)
+    plain = [arg for arg in args if not isinstance(arg, ast.Starred)]
+    if isinstance(func, ast.Name) and text[func_start:func_end] == func.id:
+        if func.id == "range" and 1 <= len(args) <= 3 and len(plain) == len(args):
+            for arg in args:
+                for delta in (1, -1):
+                    add_replacement(out, cx, "range_arg_off_by_one", node, *cx.span(arg), plus_minus(cx, arg, delta)[0])
             if len(args) == 1:
-                paren = text.find("(", fe) + 1
-                a0, a1 = cx.span(args[0])
+                paren = text.find("(", func_end) + 1
+                arg_start, arg_end = cx.span(args[0])
                 add_cand(out, "range_arg_off_by_one", node, [(paren, paren, "1, ")], "range from 1")
                 add_cand(out, "range_arg_off_by_one", node,
-                      [(paren, paren, "1, "), (a0, a1, plus_minus(cx, args[0], 1)[0])],
+                      [(paren, paren, "1, "), (arg_start, arg_end, plus_minus(cx, args[0], 1)[0])],
                       "range from 1 to n + 1")
-        if f.id in _BUILTIN_SWAP:
-            new, opid = _BUILTIN_SWAP[f.id]
-            add_replacement(out, cx, opid, node, fs, fe, new)
-        if (f.id in _DROPPABLE and len(args) == 1 and plain
-                and (not node.keywords or f.id == "sorted")):
+        if func.id in _BUILTIN_SWAP:
+            new, opid = _BUILTIN_SWAP[func.id]
+            add_replacement(out, cx, opid, node, func_start, func_end, new)
+        if (func.id in _DROPPABLE and len(args) == 1 and plain
+                and (not node.keywords or func.id == "sorted")):
             start, end = cx.span(node)
             add_replacement(out, cx, "call_drop", node, start, end, fit(cx.seg(args[0]), prec(args[0]), slot(cx, node)))
-    elif isinstance(f, ast.Attribute) and text[fe - len(f.attr) : fe] == f.attr:
-        for new in METHOD_SWAPS.get(f.attr, ()):
-            add_replacement(out, cx, "method_swap", node, fe - len(f.attr), fe, new)
+    elif isinstance(func, ast.Attribute) and text[func_end - len(func.attr) : func_end] == func.attr:
+        for new in METHOD_SWAPS.get(func.attr, ()):
+            add_replacement(out, cx, "method_swap", node, func_end - len(func.attr), func_end, new)
     for i in range(min(len(args) - 1, 3)):
-        a, b = args[i], args[i + 1]
-        if isinstance(a, ast.Starred) or isinstance(b, ast.Starred):
+        arg, next_arg = args[i], args[i + 1]
+        if isinstance(arg, ast.Starred) or isinstance(next_arg, ast.Starred):
             continue
-        (a0, a1), (b0, b1) = cx.span(a), cx.span(b)
-        add_cand(out, "swap_call_args", node, [(a0, a1, text[b0:b1]), (b0, b1, text[a0:a1])],
-              f"swap arguments `{short(text[a0:a1])}` and `{short(text[b0:b1])}`")
+        (arg_start, arg_end), (next_start, next_end) = cx.span(arg), cx.span(next_arg)
+        add_cand(out, "swap_call_args", node, [(arg_start, arg_end, text[next_start:next_end]), (next_start, next_end, text[arg_start:arg_end])],
+              f"swap arguments `{short(text[arg_start:arg_end])}` and `{short(text[next_start:next_end])}`")
 
 
 def _name(cx: Index, node: ast.Name, out: list[Cand]) -> None:
@@ -203,12 +203,12 @@ def _name(cx: Index, node: ast.Name, out: list[Cand]) -> None:
         return
     roles = cx.roles(cx.function(node))
     role = (type(cx.parent(node)), cx.field(node))
-    cands = sorted((n for n in names if n != node.id), key=lambda n: role not in roles.get(n, ()))
-    for n in cands[:4]:
-        add_replacement(out, cx, "replace_name", node, start, end, n)
+    cands = sorted((name for name in names if name != node.id), key=lambda name: role not in roles.get(name, ()))
+    for name in cands[:4]:
+        add_replacement(out, cx, "replace_name", node, start, end, name)
     if _FLAG_NAME.match(node.id) or roles.get(node.id, set()) & _BOOL_USES:
-        p = cx.parent(node)
-        if not (isinstance(p, ast.UnaryOp) and isinstance(p.op, ast.Not)) and (type(p), cx.field(node)) not in _TESTS:
+        parent = cx.parent(node)
+        if not (isinstance(parent, ast.UnaryOp) and isinstance(parent.op, ast.Not)) and (type(parent), cx.field(node)) not in _TESTS:
             add_replacement(out, cx, "negate_value", node, start, end, fit("not " + node.id, OP_PRECEDENCE[ast.Not], slot(cx, node)))
 
 
@@ -220,10 +220,10 @@ def _attribute(cx: Index, node: ast.Attribute, out: list[Cand]) -> None:
     if cx.text[end - len(node.attr) : end] != node.attr:
         return
     seen = [node.attr]
-    for a in sorted(cx.scope(cx.function(node)).attrs, key=lambda a: abs(a.lineno - node.lineno)):
-        if isinstance(a.value, ast.Name) and a.value.id == node.value.id and a.attr not in seen and len(seen) <= 3:
-            seen.append(a.attr)
-            add_replacement(out, cx, "replace_name", node, end - len(node.attr), end, a.attr)
+    for attr in sorted(cx.scope(cx.function(node)).attrs, key=lambda attr: abs(attr.lineno - node.lineno)):
+        if isinstance(attr.value, ast.Name) and attr.value.id == node.value.id and attr.attr not in seen and len(seen) <= 3:
+            seen.append(attr.attr)
+            add_replacement(out, cx, "replace_name", node, end - len(node.attr), end, attr.attr)
 
 
 _EXPR_OPS: dict[type, Callable] = {
@@ -238,23 +238,23 @@ _EXPR_OPS: dict[type, Callable] = {
 def condition_mutants(cx: Index, test: ast.expr, anchor: Anchor, out: list[Cand]) -> None:
     """negate_condition, add_conjunct, add_disjunct on a test expression."""
     start, end = cx.span(test)
-    r, t, p = slot(cx, test), cx.seg(test), prec(test)
+    need, test_text, precedence = slot(cx, test), cx.seg(test), prec(test)
     if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
         _unary(cx, test, out)
         out[-1] = Cand("negate_condition", anchor, out[-1].desc, out[-1].edits)
     elif isinstance(test, ast.Compare) and len(test.ops) == 1:
         new = _INVERSE[COMPARE_SYMBOLS[type(test.ops[0])]]
         text = rebuild(cx, test, [test.left, *test.comparators], [new], lambda i: 7)
-        add_cand(out, "negate_condition", anchor, [(start, end, text)], f"negate `{short(t)}`")
+        add_cand(out, "negate_condition", anchor, [(start, end, text)], f"negate `{short(test_text)}`")
     else:
-        add_cand(out, "negate_condition", anchor, [(start, end, fit("not " + fit(t, p, 5), 5, r))],
-              f"negate `{short(t)}`")
+        add_cand(out, "negate_condition", anchor, [(start, end, fit("not " + fit(test_text, precedence, 5), 5, need))],
+              f"negate `{short(test_text)}`")
     is_and = isinstance(test, ast.BoolOp) and isinstance(test.op, ast.And)
-    ta = t if is_and else fit(t, p, 5)
-    to = t if isinstance(test, ast.BoolOp) and not is_and else fit(t, p, 4)
+    text_and = test_text if is_and else fit(test_text, precedence, 5)
+    text_or = test_text if isinstance(test, ast.BoolOp) and not is_and else fit(test_text, precedence, 4)
     names = cx.names_near(cx.function(anchor), anchor.lineno, attrs=True)[:6]
     for i, form in enumerate(_JUNCTS):  # guards (None checks) first, nearest names first
-        for x in names:
-            new = form.format(x=x, t=to if i % 2 else ta)
+        for name in names:
+            new = form.format(x=name, t=text_or if i % 2 else text_and)
             add_replacement(out, cx, "add_disjunct" if i % 2 else "add_conjunct", anchor, start, end,
-                 fit(new, 3 if i % 2 else 4, r))
+                 fit(new, 3 if i % 2 else 4, need))

@@ -99,7 +99,7 @@ def mutants_at(path: str, source: str, lines: Iterable[int]) -> list[Mutant]:
         return syntax_repairs(path, source, lines)
     except ValueError:
         return []
-    wanted = list(dict.fromkeys(int(n) for n in lines))
+    wanted = list(dict.fromkeys(int(line_no) for line_no in lines))
     cx = Index(source, tree, wanted)
     out: list[Mutant] = []
     # edits -> (lo, hi, middle, key) when valid, None when not: each parsed once per call.
@@ -116,13 +116,13 @@ def mutants_at(path: str, source: str, lines: Iterable[int]) -> list[Mutant]:
                 break
             batch = todo[i : i + _BATCH]
             # an operator in _SAFE always yields code that parses: no parse needed
-            need = [ce for ce in batch if ce[1] not in known and ce[0].op not in _SAFE]
-            checked = dict(zip((e for _, e in need), valid_many(cx, need)))
-            for c, edits in batch:
+            need = [item for item in batch if item[1] not in known and item[0].op not in _SAFE]
+            checked = dict(zip((end for _, end in need), valid_many(cx, need)))
+            for cand, edits in batch:
                 if kept >= MAX_PER_LINE:
                     break
                 if edits not in known:
-                    ok = checked[edits] if edits in checked else any(cx.text[s:e] != t for s, e, t in edits)
+                    ok = checked[edits] if edits in checked else any(cx.text[start:end] != new for start, end, new in edits)
                     known[edits] = _spliced(cx, edits) if ok else None
                 got = known[edits]
                 if got is None or got[3] in line_keys:
@@ -132,7 +132,7 @@ def mutants_at(path: str, source: str, lines: Iterable[int]) -> list[Mutant]:
                 if got[3] in seen_src:
                     continue
                 seen_src.add(got[3])
-                out.append(Mutant(c.op, path, c.node.lineno, c.desc, source, *got))
+                out.append(Mutant(cand.op, path, cand.node.lineno, cand.desc, source, *got))
     return out
 
 
@@ -146,19 +146,19 @@ def _line_candidates(cx: Index, line: int) -> list[tuple[Cand, tuple]]:
     for node in sorted(cx.exprs_by_line.get(line, ()), key=_pos_key):
         for expr_op in _EXPR_OPS:
             cands.extend(expr_op(cx, node))
-    cands.sort(key=lambda c: -OPERATOR_PRIORS[c.op])
+    cands.sort(key=lambda cand: -OPERATOR_PRIORS[cand.op])
     todo, line_edits = [], set()
-    for c in cands:
-        edits = tuple(sorted(c.edits))
+    for cand in cands:
+        edits = tuple(sorted(cand.edits))
         if edits not in line_edits:
             line_edits.add(edits)
-            todo.append((c, edits))
+            todo.append((cand, edits))
     return todo
 
 
 def _spliced(cx: Index, edits: tuple) -> tuple[int, int, str, tuple]:
     """(start, end, replacement, key) of the span ``edits`` change."""
-    lo, hi = edits[0][0], max(e for _, e, _ in edits)
+    lo, hi = edits[0][0], max(end for _, end, _ in edits)
     mid = splice(cx, edits, lo, hi)
     return lo, hi, mid, canonical(cx, lo, hi, mid)
 

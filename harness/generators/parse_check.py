@@ -25,28 +25,28 @@ def parses(chunks: list[str], nested: bool = True) -> bool:
         except (SyntaxError, ValueError):
             return False
     parts, expect, line = [], [], 1
-    for ch in chunks:
-        if not ch.endswith(("\n", "\r")):
-            ch += "\n"
+    for chunk in chunks:
+        if not chunk.endswith(("\n", "\r")):
+            chunk += "\n"
         expect.append(line)
-        parts += ["if 1:\n", ch]
-        line += 1 + len(NEWLINE.findall(ch))
+        parts += ["if 1:\n", chunk]
+        line += 1 + len(NEWLINE.findall(chunk))
     try:
         tree = ast.parse("".join(parts))
     except (SyntaxError, ValueError):
         return False
-    return [n.lineno for n in tree.body] == expect and not any(
-        isinstance(n, ast.If) and n.orelse for n in tree.body)
+    return [node.lineno for node in tree.body] == expect and not any(
+        isinstance(node, ast.If) and node.orelse for node in tree.body)
 
 
-def splice(index: Index, edits: Sequence[Edit], a: int, b: int) -> str:
+def splice(index: Index, edits: Sequence[Edit], lo: int, hi: int) -> str:
     """Original text[a:b] with ``edits`` (sorted, inside [a, b]) applied."""
-    parts, pos = [], a
-    for s, e, t in edits:
-        parts.append(index.text[pos:s])
-        parts.append(t)
-        pos = e
-    parts.append(index.text[pos:b])
+    parts, pos = [], lo
+    for start, end, text in edits:
+        parts.append(index.text[pos:start])
+        parts.append(text)
+        pos = end
+    parts.append(index.text[pos:hi])
     return "".join(parts)
 
 
@@ -55,24 +55,24 @@ def edited_chunk(index: Index, edits: Sequence[Edit], node: ast.AST) -> tuple[st
     whether it is indented (nested); a compound statement edited only in its header gets
     ``pass`` for a body. None when nothing changes."""
     text = index.text
-    if all(text[s:e] == t for s, e, t in edits):
+    if all(text[start:end] == new for start, end, new in edits):
         return None
-    lo, hi = edits[0][0], max(e for _, e, _ in edits)
+    lo, hi = edits[0][0], max(end for _, end, _ in edits)
     around: ast.AST | None = node if isinstance(node, ast.stmt) else index.statement(node)
     while around is not None and not (isinstance(around, ast.stmt) and index.standalone(around)):
         around = index.parent(around)
-    a, b, stub = 0, len(text), ""
+    lo_cut, hi_cut, stub = 0, len(text), ""
     if isinstance(around, ast.stmt):
-        sa, sb = index.line_starts[index.first_line(around) - 1], index.line_end(last_line(around))
-        if sa <= lo and hi <= sb:
-            a, b = sa, sb
+        stmt_start, stmt_end = index.line_starts[index.first_line(around) - 1], index.line_end(last_line(around))
+        if stmt_start <= lo and hi <= stmt_end:
+            lo_cut, hi_cut = stmt_start, stmt_end
             body = getattr(around, "body", None)
             if body and not getattr(body[0], "decorator_list", None):
-                c = index.span(body[0])[0]
-                if hi <= c:
-                    b, stub = c, "pass"
-    chunk = splice(index, edits, a, b) + stub
-    return chunk, a > 0 and chunk[:1] in (" ", "\t", "\f")
+                body_start = index.span(body[0])[0]
+                if hi <= body_start:
+                    hi_cut, stub = body_start, "pass"
+    chunk = splice(index, edits, lo_cut, hi_cut) + stub
+    return chunk, lo_cut > 0 and chunk[:1] in (" ", "\t", "\f")
 
 
 def valid_many(index: Index, items: Sequence[tuple[Cand, tuple[Edit, ...]]]) -> list[bool]:
@@ -82,33 +82,33 @@ def valid_many(index: Index, items: Sequence[tuple[Cand, tuple[Edit, ...]]]) -> 
     only when the batch fails."""
     res = [False] * len(items)
     idx, pieces = [], []
-    for k, (cand, edits) in enumerate(items):
+    for position, (cand, edits) in enumerate(items):
         got = edited_chunk(index, edits, cand.node)
         if got is not None and got[1]:
-            idx.append(k)
+            idx.append(position)
             pieces.append(got[0])
         elif got is not None:
-            res[k] = parses([got[0]], nested=False)
+            res[position] = parses([got[0]], nested=False)
     batch_ok = bool(pieces) and parses(pieces)
-    for k, chunk in zip(idx, pieces):
-        res[k] = batch_ok or parses([chunk])
+    for position, chunk in zip(idx, pieces):
+        res[position] = batch_ok or parses([chunk])
     return res
 
 
 def canonical(index: Index, lo: int, hi: int, mid: str) -> tuple[int, int, str]:
     """Key of the text ``text[:lo] + mid + text[hi:]`` that is equal for
     equal texts: (common prefix length, common suffix length, middle)."""
-    t, n_t = index.text, len(index.text)
+    text, n_t = index.text, len(index.text)
     n_new = n_t - (hi - lo) + len(mid)
 
-    def ch(i: int) -> str:
-        return mid[i - lo] if i - lo < len(mid) else t[hi + i - lo - len(mid)]
+    def char_at(i: int) -> str:
+        return mid[i - lo] if i - lo < len(mid) else text[hi + i - lo - len(mid)]
 
     lim = min(n_t, n_new)
-    p = lo
-    while p < lim and ch(p) == t[p]:
-        p += 1
-    s = min(n_t - hi, lim - p)
-    while s < lim - p and ch(n_new - 1 - s) == t[n_t - 1 - s]:
-        s += 1
-    return p, s, "".join(ch(i) for i in range(p, n_new - s))
+    prefix = lo
+    while prefix < lim and char_at(prefix) == text[prefix]:
+        prefix += 1
+    suffix = min(n_t - hi, lim - prefix)
+    while suffix < lim - prefix and char_at(n_new - 1 - suffix) == text[n_t - 1 - suffix]:
+        suffix += 1
+    return prefix, suffix, "".join(char_at(i) for i in range(prefix, n_new - suffix))

@@ -37,10 +37,10 @@ def stmt_mutants(cx: Index, st: ast.stmt) -> list[Cand]:
     elif isinstance(st, ast.AugAssign):
         _augassign(cx, st, out)
     elif isinstance(st, ast.Assign) and len(st.targets) == 1 and cx.in_loop(st):
-        a, b = cx.span(st.targets[0])[1], cx.span(st.value)[0]
-        i = cx.text.find("=", a, b)
-        if i >= 0:
-            add_replacement(out, cx, "assign_swap", st, i, i + 1, "+=")
+        target_end, value_start = cx.span(st.targets[0])[1], cx.span(st.value)[0]
+        equals = cx.text.find("=", target_end, value_start)
+        if equals >= 0:
+            add_replacement(out, cx, "assign_swap", st, equals, equals + 1, "+=")
     _guard(cx, st, out)
     _delete(cx, st, out)
     _insert_nearby(cx, st, out)
@@ -49,61 +49,61 @@ def stmt_mutants(cx: Index, st: ast.stmt) -> list[Cand]:
 
 def _augassign(cx: Index, st: ast.AugAssign, out: list[Cand]) -> None:
     sym = BINOP_SYMBOLS[type(st.op)][0]
-    a, b = cx.span(st.target)[1], cx.span(st.value)[0]
-    i = cx.text.find(sym + "=", a, b)
-    if i < 0:
+    target_end, value_start = cx.span(st.target)[1], cx.span(st.value)[0]
+    op_start = cx.text.find(sym + "=", target_end, value_start)
+    if op_start < 0:
         return
     for new in _AUG.get(sym, ()):
-        add_replacement(out, cx, "augassign_swap", st, i, i + len(sym) + 1, new + "=")
-    add_replacement(out, cx, "assign_swap", st, i, i + len(sym) + 1, "=")
+        add_replacement(out, cx, "augassign_swap", st, op_start, op_start + len(sym) + 1, new + "=")
+    add_replacement(out, cx, "assign_swap", st, op_start, op_start + len(sym) + 1, "=")
 
 
-def _kind(v: ast.AST) -> str:
+def _kind(value: ast.AST) -> str:
     """Rough type of a returned expression: num, str, list, dict, iter or ''."""
-    if isinstance(v, ast.Call):
-        name = getattr(v.func, "id", None) or getattr(v.func, "attr", "")
-        return next((k for k, names in _KIND_CALLS.items() if name in names), "")
-    if isinstance(v, ast.Constant):
-        return {int: "num", float: "num", str: "str"}.get(type(v.value), "")
-    if isinstance(v, (ast.UnaryOp, ast.BinOp)) and isinstance(v.op, (ast.USub, ast.Sub, ast.Mult,
+    if isinstance(value, ast.Call):
+        name = getattr(value.func, "id", None) or getattr(value.func, "attr", "")
+        return next((kind for kind, names in _KIND_CALLS.items() if name in names), "")
+    if isinstance(value, ast.Constant):
+        return {int: "num", float: "num", str: "str"}.get(type(value.value), "")
+    if isinstance(value, (ast.UnaryOp, ast.BinOp)) and isinstance(value.op, (ast.USub, ast.Sub, ast.Mult,
                                                                      ast.Div, ast.FloorDiv, ast.Mod)):
         return "num"
-    return _KIND_NODES.get(type(v), "")
+    return _KIND_NODES.get(type(value), "")
 
 
 def _return(cx: Index, st: ast.Return, out: list[Cand]) -> None:
-    fn, v = cx.function(st), st.value
+    fn, value = cx.function(st), st.value
     if fn is None:
         return
     names = cx.names_near(fn, st.lineno)
-    if v is None:
+    if value is None:
         start, end = cx.span(st)
-        for n in names[:3]:
-            add_replacement(out, cx, "return_value", st, start, end, f"return {n}")
+        for name in names[:3]:
+            add_replacement(out, cx, "return_value", st, start, end, f"return {name}")
         return
-    start, end = cx.span(v)
-    x, p, kind = cx.seg(v), prec(v), ("bool" if cx.is_bool(v) else _kind(v))
-    texts = [] if isinstance(v, ast.Constant) and v.value is None else ["None"]
+    start, end = cx.span(value)
+    value_text, precedence, kind = cx.seg(value), prec(value), ("bool" if cx.is_bool(value) else _kind(value))
+    texts = [] if isinstance(value, ast.Constant) and value.value is None else ["None"]
     if cx.boolish(fn) or kind == "bool":
-        texts += ["not " + fit(x, p, 5), "True", "False"]
+        texts += ["not " + fit(value_text, precedence, 5), "True", "False"]
     if kind in ("num", ""):
-        negated = isinstance(v, ast.UnaryOp) and isinstance(v.op, ast.USub)
-        texts += ["0", "1"] + (["-" + fit(x, p, 13)] if kind and not negated else [])
+        negated = isinstance(value, ast.UnaryOp) and isinstance(value.op, ast.USub)
+        texts += ["0", "1"] + (["-" + fit(value_text, precedence, 13)] if kind and not negated else [])
     if kind in ("str", ""):
         texts.append("''")
     if kind in ("list", "iter", ""):
         texts.append("[]")
     if kind == "dict":
         texts.append("{}")
-    texts += {"iter": [f"list({x})"], "str": [f"str({x})"]}.get(kind, [])
-    if isinstance(v, ast.BinOp) and isinstance(v.op, ast.Div):
-        texts.append(f"int({x})")
-    others = [n for n in names[:4] if n != x][:3]
+    texts += {"iter": [f"list({value_text})"], "str": [f"str({value_text})"]}.get(kind, [])
+    if isinstance(value, ast.BinOp) and isinstance(value.op, ast.Div):
+        texts.append(f"int({value_text})")
+    others = [name for name in names[:4] if name != value_text][:3]
     # a returned variable is most often wrong for another variable (ManySStuBs4J's
     # "change identifier used"): those first
-    texts = others + texts if isinstance(v, ast.Name) else texts + others
-    for t in texts[:10]:
-        add_replacement(out, cx, "return_value", st, start, end, t)
+    texts = others + texts if isinstance(value, ast.Name) else texts + others
+    for text in texts[:10]:
+        add_replacement(out, cx, "return_value", st, start, end, text)
 
 
 def _guard(cx: Index, st: ast.stmt, out: list[Cand]) -> None:
@@ -111,13 +111,13 @@ def _guard(cx: Index, st: ast.stmt, out: list[Cand]) -> None:
     if fn is None or isinstance(st, _FUNCS) or not cx.standalone(st):
         return
     params, used = set(cx.params(fn)), []
-    for h in cx.header_nodes(st):
-        for n in ast.walk(h):
-            if isinstance(n, ast.Name) and n.id in params and n.id not in used:
-                used.append(n.id)
+    for header in cx.header_nodes(st):
+        for name_node in ast.walk(header):
+            if isinstance(name_node, ast.Name) and name_node.id in params and name_node.id not in used:
+                used.append(name_node.id)
     line = cx.first_line(st)
-    lt = cx.line_text(line)
-    indent, nl, at = lt[: len(lt) - len(lt.lstrip())], cx.newline(line), cx.line_starts[line - 1]
+    line_text = cx.line_text(line)
+    indent, nl, at = line_text[: len(line_text) - len(line_text.lstrip())], cx.newline(line), cx.line_starts[line - 1]
     gen, falsy = cx.scope(fn).generator, ("False" if cx.boolish(fn) else "0")
     if gen:
         forms = ["if {n} is None: return", "if not {n}: return"]
@@ -127,8 +127,8 @@ def _guard(cx: Index, st: ast.stmt, out: list[Cand]) -> None:
     forms += ["if {n} is None: {n} = []", "if {n} is None: {n} = 0", "if {n} is None: {n} = ''"]
     for form in forms:
         for name in used[:2]:
-            g = form.format(n=name)
-            add_cand(out, "guard_insert", st, [(at, at, indent + g + nl)], f"insert `{g}`")
+            guard = form.format(n=name)
+            add_cand(out, "guard_insert", st, [(at, at, indent + guard + nl)], f"insert `{guard}`")
 
 
 def _delete(cx: Index, st: ast.stmt, out: list[Cand]) -> None:
@@ -149,21 +149,21 @@ def _delete(cx: Index, st: ast.stmt, out: list[Cand]) -> None:
 def _insert_nearby(cx: Index, st: ast.stmt, out: list[Cand]) -> None:
     if isinstance(st, _FUNCS) or not cx.standalone(st):
         return
-    block, i = cx.block(st)
+    block, position = cx.block(st)
     before = cx.line_starts[cx.first_line(st) - 1]
     after = cx.line_end(last_line(st))
     nl = cx.newline(last_line(st))
-    for j in (i - 1, i + 1, i - 2, i + 2, i - 3, i + 3, i):
-        if not 0 <= j < len(block):
+    for near in (position - 1, position + 1, position - 2, position + 2, position - 3, position + 3, position):
+        if not 0 <= near < len(block):
             continue
-        nb = block[j]
-        if (cx.compound(nb) or isinstance(nb, ast.Pass) or cx.docstring(nb)
-                or last_line(nb) - nb.lineno > 2 or not cx.standalone(nb)):
+        neighbour = block[near]
+        if (cx.compound(neighbour) or isinstance(neighbour, ast.Pass) or cx.docstring(neighbour)
+                or last_line(neighbour) - neighbour.lineno > 2 or not cx.standalone(neighbour)):
             continue
-        copy = cx.text[cx.line_starts[nb.lineno - 1] : cx.line_end(last_line(nb))]
+        copy = cx.text[cx.line_starts[neighbour.lineno - 1] : cx.line_end(last_line(neighbour))]
         body = copy.rstrip("\r\n")
-        desc = f"copy of line {nb.lineno} `{short(body)}`"
-        if j != i:
+        desc = f"copy of line {neighbour.lineno} `{short(body)}`"
+        if near != position:
             add_cand(out, "insert_nearby_statement", st, [(before, before, body + nl)],
                   f"insert {desc} before")
         if isinstance(st, (ast.Return, ast.Raise, ast.Continue, ast.Break)):

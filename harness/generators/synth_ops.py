@@ -49,15 +49,15 @@ _LOOKUPS = ("get", "pop", "setdefault")
 
 def _value(cx: Index, node: ast.AST) -> bool:
     """Is ``node`` read as a value (not a call's function, not a target, not a keyword name)?"""
-    p = cx.parent(node) if cx.walked(node) else None  # None: a node the index did not walk (inside an f-string)
-    return p is not None and isinstance(getattr(node, "ctx", ast.Load()), ast.Load) and not (
-        isinstance(p, ast.Call) and cx.field(node) == "func") and not isinstance(p, ast.Starred)
+    parent = cx.parent(node) if cx.walked(node) else None  # None: a node the index did not walk (inside an f-string)
+    return parent is not None and isinstance(getattr(node, "ctx", ast.Load()), ast.Load) and not (
+        isinstance(parent, ast.Call) and cx.field(node) == "func") and not isinstance(parent, ast.Starred)
 
 
 def _numeric(cx: Index, node: ast.expr) -> list[str]:
     """In-scope names at ``node`` used as numbers in its function, nearest first."""
     roles = cx.roles(cx.function(node))
-    return [n for n in cx.names_near(cx.function(node), node.lineno) if roles.get(n, set()) & _NUMERIC]
+    return [name for name in cx.names_near(cx.function(node), node.lineno) if roles.get(name, set()) & _NUMERIC]
 
 
 # -- expressions from two in-scope names ----------------------------------------------
@@ -69,9 +69,9 @@ def name_arith(cx: Index, node: ast.Name, out: list[Cand]) -> None:
     if node.id not in nums:
         return
     start, end = cx.span(node)
-    for m in [n for n in nums if n != node.id][:3]:
+    for other in [name for name in nums if name != node.id][:3]:
         for sym in ("-", "+"):
-            add_replacement(out, cx, "name_arith", node, start, end, fit(f"{node.id} {sym} {m}", 11, slot(cx, node)))
+            add_replacement(out, cx, "name_arith", node, start, end, fit(f"{node.id} {sym} {other}", 11, slot(cx, node)))
 
 
 def slice_by_name(cx: Index, node: ast.Name, out: list[Cand]) -> None:
@@ -81,63 +81,63 @@ def slice_by_name(cx: Index, node: ast.Name, out: list[Cand]) -> None:
     if isinstance(cx.parent(node), ast.Subscript) and cx.field(node) == "value":
         return
     start, end = cx.span(node)
-    for k in [n for n in _numeric(cx, node) if n != node.id][:2]:
-        for sl in (f"[{k}:]", f"[:{k}]"):
-            add_replacement(out, cx, "slice_by_name", node, start, end, node.id + sl)
+    for index_name in [name for name in _numeric(cx, node) if name != node.id][:2]:
+        for bounds in (f"[{index_name}:]", f"[:{index_name}]"):
+            add_replacement(out, cx, "slice_by_name", node, start, end, node.id + bounds)
 
 
 def sibling_arg(cx: Index, node: ast.AST, out: list[Cand]) -> None:
     """An operand that is a bare name gets the transformation its sibling operand has:
     ``f(g(a), b)`` -> ``f(g(a), g(b))`` (call arguments, comparison and arithmetic operands)."""
     if isinstance(node, ast.Call):
-        kids = [a for a in node.args if not isinstance(a, ast.Starred)]
+        kids = [operand for operand in node.args if not isinstance(operand, ast.Starred)]
     elif isinstance(node, ast.Compare) and len(node.comparators) == 1:
         kids = [node.left, node.comparators[0]]
     elif isinstance(node, ast.BinOp):
         kids = [node.left, node.right]
     else:
         return
-    for a in kids:
-        names = [n for n in ast.walk(a) if isinstance(n, ast.Name) and _value(cx, n)]
-        if isinstance(a, ast.Name) or len({n.id for n in names}) != 1 or isinstance(a, ast.Constant):
+    for operand in kids:
+        names = [name_node for name_node in ast.walk(operand) if isinstance(name_node, ast.Name) and _value(cx, name_node)]
+        if isinstance(operand, ast.Name) or len({name_node.id for name_node in names}) != 1 or isinstance(operand, ast.Constant):
             continue
         old = names[0].id
-        for b in kids:
-            if b is a or not isinstance(b, ast.Name) or b.id == old:
+        for sibling in kids:
+            if sibling is operand or not isinstance(sibling, ast.Name) or sibling.id == old:
                 continue
-            a0 = cx.span(a)[0]
-            text, pos = [], a0
-            for n in sorted(names, key=lambda n: cx.span(n)[0]):
-                ns, ne = cx.span(n)
-                text += [cx.text[pos:ns], b.id]
-                pos = ne
-            new = "".join(text) + cx.text[pos:cx.span(a)[1]]
-            add_replacement(out, cx, "sibling_arg", node, *cx.span(b), fit(new, prec(a), slot(cx, b)))
+            operand_start = cx.span(operand)[0]
+            text, pos = [], operand_start
+            for name_node in sorted(names, key=lambda name_node: cx.span(name_node)[0]):
+                name_start, name_end = cx.span(name_node)
+                text += [cx.text[pos:name_start], sibling.id]
+                pos = name_end
+            new = "".join(text) + cx.text[pos:cx.span(operand)[1]]
+            add_replacement(out, cx, "sibling_arg", node, *cx.span(sibling), fit(new, prec(operand), slot(cx, sibling)))
 
 
 def swap_index(cx: Index, node: ast.Subscript, out: list[Cand]) -> None:
     """``m[i][j]`` -> ``m[j][i]``; ``m[i, j]`` -> ``m[j, i]``."""
-    sl = node.slice
-    if isinstance(sl, ast.Tuple) and len(sl.elts) == 2 and not any(
-            isinstance(x, (ast.Slice, ast.Starred)) for x in sl.elts):
-        a, b = sl.elts
+    inner = node.slice
+    if isinstance(inner, ast.Tuple) and len(inner.elts) == 2 and not any(
+            isinstance(index, (ast.Slice, ast.Starred)) for index in inner.elts):
+        first, second = inner.elts
     elif isinstance(node.value, ast.Subscript) and not any(
-            isinstance(x, (ast.Slice, ast.Tuple)) for x in (sl, node.value.slice)):
-        a, b = node.value.slice, sl
+            isinstance(index, (ast.Slice, ast.Tuple)) for index in (inner, node.value.slice)):
+        first, second = node.value.slice, inner
     else:
         return
-    (a0, a1), (b0, b1) = cx.span(a), cx.span(b)
-    if cx.text[a0:a1] == cx.text[b0:b1]:
+    (first_start, first_end), (second_start, second_end) = cx.span(first), cx.span(second)
+    if cx.text[first_start:first_end] == cx.text[second_start:second_end]:
         return
-    add_cand(out, "swap_index", node, [(a0, a1, cx.text[b0:b1]), (b0, b1, cx.text[a0:a1])],
-          f"swap indices `{short(cx.text[a0:a1])}` and `{short(cx.text[b0:b1])}`")
+    add_cand(out, "swap_index", node, [(first_start, first_end, cx.text[second_start:second_end]), (second_start, second_end, cx.text[first_start:first_end])],
+          f"swap indices `{short(cx.text[first_start:first_end])}` and `{short(cx.text[second_start:second_end])}`")
 
 
 def raise_power(cx: Index, node: ast.expr, out: list[Cand]) -> None:
     """``x`` -> ``x ** 2`` for an operand of arithmetic or an accumulated value."""
-    p, f = cx.parent(node), cx.field(node)
-    if not _value(cx, node) or not (isinstance(p, ast.BinOp) and isinstance(p.op, _ARITH)
-                                or isinstance(p, ast.AugAssign) and f == "value"):
+    parent, field = cx.parent(node), cx.field(node)
+    if not _value(cx, node) or not (isinstance(parent, ast.BinOp) and isinstance(parent.op, _ARITH)
+                                or isinstance(parent, ast.AugAssign) and field == "value"):
         return
     if isinstance(node, ast.Constant):
         return
@@ -152,25 +152,25 @@ def default_arg_value(cx: Index, node: ast.Name, out: list[Cand]) -> None:
     fn = cx.function(node)
     if fn is None or not isinstance(node.ctx, ast.Load):
         return
-    a = fn.args
-    pos = a.posonlyargs + a.args
-    given = dict(zip([p.arg for p in pos[len(pos) - len(a.defaults):]], a.defaults))
-    given.update({p.arg: d for p, d in zip(a.kwonlyargs, a.kw_defaults) if d is not None})
-    d = given.get(node.id)
-    if not isinstance(d, ast.Constant):
+    args = fn.args
+    pos = args.posonlyargs + args.args
+    given = dict(zip([param.arg for param in pos[len(pos) - len(args.defaults):]], args.defaults))
+    given.update({param.arg: default for param, default in zip(args.kwonlyargs, args.kw_defaults) if default is not None})
+    default = given.get(node.id)
+    if not isinstance(default, ast.Constant):
         return
-    v = d.value
-    if isinstance(v, bool):
-        news = [repr(not v), "None"]
-    elif isinstance(v, (int, float)):
-        news = [x for x in dict.fromkeys([repr(v + 1), repr(v - 1), "None", "0", "-1"]) if x != repr(v)]
-    elif v is None:
+    value = default.value
+    if isinstance(value, bool):
+        news = [repr(not value), "None"]
+    elif isinstance(value, (int, float)):
+        news = [text for text in dict.fromkeys([repr(value + 1), repr(value - 1), "None", "0", "-1"]) if text != repr(value)]
+    elif value is None:
         news = ["0", "False", "True", "''"]
-    elif isinstance(v, str):
-        news = ["''", "None"] if v else ["None"]
+    elif isinstance(value, str):
+        news = ["''", "None"] if value else ["None"]
     else:
         return
-    start, end = cx.span(d)
+    start, end = cx.span(default)
     for new in news:
         add_cand(out, "default_arg_value", node, [(start, end, new)],
               f"default of `{node.id}` `{short(cx.text[start:end])}` -> `{new}`")
@@ -200,25 +200,25 @@ def _tails(cx: Index, callee: str) -> list[str]:
             if at - len(callee) > 0 and (text[at - len(callee) - 1].isalnum() or text[at - len(callee) - 1] in "_."):
                 continue  # part of a longer name
             end = _close(text, at)
-            m = _TAIL.match(text, end) if end > 0 else None
-            if m and m.group() not in out:
-                out.append(m.group())
+            match = _TAIL.match(text, end) if end > 0 else None
+            if match and match.group() not in out:
+                out.append(match.group())
         cache[callee] = out
     return cache[callee]
 
 
-def _close(text: str, i: int) -> int:
-    """Offset just past the parenthesis matching the one at ``i`` (-1 if none on the line's
+def _close(text: str, opening: int) -> int:
+    """Offset just past the parenthesis matching the one at ``opening`` (-1 if none on the line's
     next 400 characters); string literals are not parsed, so a parenthesis in one may end early."""
     depth = 0
-    for k in range(i, min(len(text), i + 400)):
-        c = text[k]
-        if c == "(":
+    for at in range(opening, min(len(text), opening + 400)):
+        char = text[at]
+        if char == "(":
             depth += 1
-        elif c == ")":
+        elif char == ")":
             depth -= 1
             if depth == 0:
-                return k + 1
+                return at + 1
     return -1
 
 
@@ -227,12 +227,12 @@ def _keys(cx: Index, base: str) -> list[str]:
     ``"k" in base``) or built with (``base = {"k": ...}``) in the file, in order, each once."""
     cache = cx.memo(_new_keys)
     if base not in cache:
-        b, q = re.escape(base), r"([\"'])([^\"'\\\n]{1,40})\1"
-        found = [m.group(2) for m in re.finditer(rf"(?<![\w.]){b}(?:\s*\[\s*|\.(?:get|pop|setdefault)\(){q}", cx.text)]
-        found += [m.group(2) for m in re.finditer(rf"{q}\s+(?:not\s+)?in\s+{b}(?![\w.])", cx.text)]
-        for m in re.finditer(rf"(?<![\w.]){b}\s*(?::[^=\n]*)?=\s*\{{", cx.text):
-            body = cx.text[m.end():cx.text.find("}", m.end())]
-            found += [k.group(2) for k in re.finditer(rf"{q}\s*:", body)]
+        base_re, quoted_re = re.escape(base), r"([\"'])([^\"'\\\n]{1,40})\1"
+        found = [match.group(2) for match in re.finditer(rf"(?<![\w.]){base_re}(?:\s*\[\s*|\.(?:get|pop|setdefault)\(){quoted_re}", cx.text)]
+        found += [match.group(2) for match in re.finditer(rf"{quoted_re}\s+(?:not\s+)?in\s+{base_re}(?![\w.])", cx.text)]
+        for match in re.finditer(rf"(?<![\w.]){base_re}\s*(?::[^=\n]*)?=\s*\{{", cx.text):
+            body = cx.text[match.end():cx.text.find("}", match.end())]
+            found += [key_match.group(2) for key_match in re.finditer(rf"{quoted_re}\s*:", body)]
         cache[base] = list(dict.fromkeys(found))
     return cache[base]
 
@@ -244,12 +244,12 @@ def restore_method(cx: Index, node: ast.Call, out: list[Cand]) -> None:
         return
     callee = cx.seg(node.func)
     tails = [] if "\n" in callee else _tails(cx, callee)
-    p = cx.parent(node)
-    if isinstance(p, ast.Attribute) and cx.field(p) == "func":
+    parent = cx.parent(node)
+    if isinstance(parent, ast.Attribute) and cx.field(parent) == "func":
         return  # already followed by a method call
     end = cx.span(node)[1]
-    for t in tails[:2]:
-        add_cand(out, "restore_method", node, [(end, end, t)], f"restore `{short(t)}` after `{short(cx.seg(node))}`")
+    for tail in tails[:2]:
+        add_cand(out, "restore_method", node, [(end, end, tail)], f"restore `{short(tail)}` after `{short(cx.seg(node))}`")
 
 
 def dict_key(cx: Index, node: ast.Constant, out: list[Cand]) -> None:
@@ -258,20 +258,20 @@ def dict_key(cx: Index, node: ast.Constant, out: list[Cand]) -> None:
     value = node.value
     if not isinstance(value, str):
         return
-    p = cx.parent(node)
-    if isinstance(p, ast.Subscript) and cx.field(node) == "slice":
-        base = cx.seg(p.value)
-    elif isinstance(p, ast.Call) and cx.field(node) == "args" and p.args[0] is node and isinstance(
-            p.func, ast.Attribute) and p.func.attr in _LOOKUPS:
-        base = cx.seg(p.func.value)
+    parent = cx.parent(node)
+    if isinstance(parent, ast.Subscript) and cx.field(node) == "slice":
+        base = cx.seg(parent.value)
+    elif isinstance(parent, ast.Call) and cx.field(node) == "args" and parent.args[0] is node and isinstance(
+            parent.func, ast.Attribute) and parent.func.attr in _LOOKUPS:
+        base = cx.seg(parent.func.value)
     else:
         return
     start, end = cx.span(node)
-    q = cx.text[end - 1:end]
-    if q not in "'\"" or cx.text[start:end] != q + value + q or any(c in value for c in "\\'\"\n"):
+    quote = cx.text[end - 1:end]
+    if quote not in "'\"" or cx.text[start:end] != quote + value + quote or any(char in value for char in "\\'\"\n"):
         return
-    for k in [k for k in _keys(cx, base) if k != value and not any(c in k for c in "\\'\"\n")][:3]:
-        add_replacement(out, cx, "dict_key", node, start, end, q + k + q)
+    for key in [key for key in _keys(cx, base) if key != value and not any(char in key for char in "\\'\"\n")][:3]:
+        add_replacement(out, cx, "dict_key", node, start, end, quote + key + quote)
 
 
 # -- accumulator and result shapes ------------------------------------------------------
@@ -280,33 +280,33 @@ def assign_max_min(cx: Index, st: ast.Assign, out: list[Cand]) -> None:
     (assigned before, a parameter, or an attribute/item) inside a loop."""
     if not isinstance(st, ast.Assign) or len(st.targets) != 1 or not cx.in_loop(st):
         return
-    t = st.targets[0]
-    if isinstance(t, ast.Name):
-        if t.id not in cx.names_near(cx.function(st), st.lineno):
+    target = st.targets[0]
+    if isinstance(target, ast.Name):
+        if target.id not in cx.names_near(cx.function(st), st.lineno):
             return
-    elif not isinstance(t, (ast.Attribute, ast.Subscript)):
+    elif not isinstance(target, (ast.Attribute, ast.Subscript)):
         return
-    x, (start, end) = cx.seg(t), cx.span(st.value)
-    v = cx.seg(st.value)
-    if x == v:
+    target_text, (start, end) = cx.seg(target), cx.span(st.value)
+    value_text = cx.seg(st.value)
+    if target_text == value_text:
         return
-    for f in ("max", "min"):
-        add_replacement(out, cx, "assign_max_min", st, start, end, f"{f}({x}, {v})")
+    for func_name in ("max", "min"):
+        add_replacement(out, cx, "assign_max_min", st, start, end, f"{func_name}({target_text}, {value_text})")
 
 
 def return_shapes(cx: Index, st: ast.Return, out: list[Cand]) -> None:
     """``return True`` -> ``return n == 0`` / ``n > 0`` for in-scope counters ``n`` (names
     incremented or set from ``len``); ``return []`` -> ``return [[]]``."""
-    v = st.value if isinstance(st, ast.Return) else None
-    if v is None or cx.function(st) is None:
+    value = st.value if isinstance(st, ast.Return) else None
+    if value is None or cx.function(st) is None:
         return
-    start, end = cx.span(v)
-    if isinstance(v, ast.List) and not v.elts:
+    start, end = cx.span(value)
+    if isinstance(value, ast.List) and not value.elts:
         add_replacement(out, cx, "return_nested_empty", st, start, end, "[[]]")
-    if isinstance(v, ast.Constant) and isinstance(v.value, bool):
-        for n in _counters(cx, st)[:2]:
+    if isinstance(value, ast.Constant) and isinstance(value.value, bool):
+        for name in _counters(cx, st)[:2]:
             for form in ("{} == 0", "{} > 0"):
-                add_replacement(out, cx, "return_compare", st, start, end, form.format(n))
+                add_replacement(out, cx, "return_compare", st, start, end, form.format(name))
 
 
 def _counters(cx: Index, st: ast.stmt) -> list[str]:
@@ -315,14 +315,14 @@ def _counters(cx: Index, st: ast.stmt) -> list[str]:
     fn, found = cx.function(st), set()
     if fn is None:
         return []
-    for n in ast.walk(fn):
-        if isinstance(n, ast.AugAssign) and isinstance(n.target, ast.Name):
-            found.add(n.target.id)
-        elif isinstance(n, ast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], ast.Name) and (
-                isinstance(n.value, ast.Constant) and type(n.value.value) is int
-                or isinstance(n.value, ast.Call) and getattr(n.value.func, "id", "") == "len"):
-            found.add(n.targets[0].id)
-    return [n for n in cx.names_near(fn, st.lineno) if n in found]
+    for node in ast.walk(fn):
+        if isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
+            found.add(node.target.id)
+        elif isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name) and (
+                isinstance(node.value, ast.Constant) and type(node.value.value) is int
+                or isinstance(node.value, ast.Call) and getattr(node.value.func, "id", "") == "len"):
+            found.add(node.targets[0].id)
+    return [node for node in cx.names_near(fn, st.lineno) if node in found]
 
 
 _EXPR: dict[type, tuple] = {

@@ -71,10 +71,10 @@ def _siblings(methods: list[set[str]], name: str) -> list[str]:
     out: set[str] = set()
     for names in methods:
         if name in names:
-            out |= {n for n in names if n != name and not n.startswith("_") and min(len(n), len(name)) >= 3
-                    and (n.startswith(name) or name.startswith(n) or n.endswith(name) or name.endswith(n))}
+            out |= {other for other in names if other != name and not other.startswith("_") and min(len(other), len(name)) >= 3
+                    and (other.startswith(name) or name.startswith(other) or other.endswith(name) or name.endswith(other))}
     # a suffix added (``timetz``, ``splitlines``) before a prefix (``rfind``), then the closest
-    return sorted(out, key=lambda n: (not n.startswith(name), abs(len(n) - len(name)), n))
+    return sorted(out, key=lambda other: (not other.startswith(name), abs(len(other) - len(name)), other))
 
 
 _STD_METHODS = [{n for n in dir(t) if callable(getattr(t, n, None))} for t in _STD_TYPES]
@@ -87,24 +87,24 @@ class _Classes:
     base classes defined in this module."""
 
     def __init__(self, tree: ast.Module) -> None:
-        self.by_name = {c.name: c for c in tree.body if isinstance(c, ast.ClassDef)}
+        self.by_name = {cls.name: cls for cls in tree.body if isinstance(cls, ast.ClassDef)}
         self.attrs: dict[str, list[str]] = {}
         self.defaults: dict[str, dict[str, object]] = {}
         self.methods: list[set[str]] = []
-        for c in self.by_name.values():
-            attrs, defaults = self.attrs.setdefault(c.name, []), self.defaults.setdefault(c.name, {})
-            fns = [f for f in c.body if isinstance(f, _FUNCS)]
-            self.methods.append({f.name for f in fns})
-            for f in fns:
-                a = f.args
-                pos = a.posonlyargs + a.args
-                given = dict(zip([p.arg for p in pos[len(pos) - len(a.defaults):]], a.defaults))
-                given.update({p.arg: d for p, d in zip(a.kwonlyargs, a.kw_defaults) if d is not None})
-                for n in ast.walk(f):
-                    if _self_attr(n) and n.attr not in attrs:
-                        attrs.append(n.attr)
-                    if isinstance(n, ast.Assign) and len(n.targets) == 1 and _self_attr(target := n.targets[0]):
-                        used = [x.id for x in ast.walk(n.value) if isinstance(x, ast.Name) and x.id in given]
+        for cls in self.by_name.values():
+            attrs, defaults = self.attrs.setdefault(cls.name, []), self.defaults.setdefault(cls.name, {})
+            fns = [fn for fn in cls.body if isinstance(fn, _FUNCS)]
+            self.methods.append({fn.name for fn in fns})
+            for fn in fns:
+                args = fn.args
+                pos = args.posonlyargs + args.args
+                given = dict(zip([param.arg for param in pos[len(pos) - len(args.defaults):]], args.defaults))
+                given.update({param.arg: kw_default for param, kw_default in zip(args.kwonlyargs, args.kw_defaults) if kw_default is not None})
+                for node in ast.walk(fn):
+                    if _self_attr(node) and node.attr not in attrs:
+                        attrs.append(node.attr)
+                    if isinstance(node, ast.Assign) and len(node.targets) == 1 and _self_attr(target := node.targets[0]):
+                        used = [name.id for name in ast.walk(node.value) if isinstance(name, ast.Name) and name.id in given]
                         if used and isinstance(default := given[used[0]], ast.Constant):
                             defaults.setdefault(target.attr, default.value)
 
@@ -112,15 +112,15 @@ class _Classes:
         """``name`` and its base classes defined in this module, nearest first."""
         out, todo = [], [name]
         while todo:
-            c = todo.pop(0)
-            if c in self.by_name and c not in out:
-                out.append(c)
-                todo += [b.id for b in self.by_name[c].bases if isinstance(b, ast.Name)]
+            class_name = todo.pop(0)
+            if class_name in self.by_name and class_name not in out:
+                out.append(class_name)
+                todo += [base.id for base in self.by_name[class_name].bases if isinstance(base, ast.Name)]
         return out
 
 
-def _self_attr(n: ast.AST) -> TypeGuard[ast.Attribute]:
-    return isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name) and n.value.id == "self"
+def _self_attr(node: ast.AST) -> TypeGuard[ast.Attribute]:
+    return isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "self"
 
 
 def _classes_of(cx: Index) -> _Classes:
@@ -144,23 +144,23 @@ def _method(cx: Index, fn: FunctionNode | None) -> FunctionNode | None:
 # -- operators ----------------------------------------------------------------------
 def wrap_bool(cx: Index, st: ast.Return, out: list[Cand]) -> None:
     """``return x`` -> ``return bool(x)`` for a value that is not evidently a bool."""
-    v = st.value if isinstance(st, ast.Return) else None
-    if v is None or cx.is_bool(v) or not isinstance(v, (ast.Name, ast.Attribute, ast.Call, ast.Subscript)):
+    value = st.value if isinstance(st, ast.Return) else None
+    if value is None or cx.is_bool(value) or not isinstance(value, (ast.Name, ast.Attribute, ast.Call, ast.Subscript)):
         return
-    if isinstance(v, ast.Call) and isinstance(v.func, ast.Name) and v.func.id in ("bool", "isinstance"):
+    if isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and value.func.id in ("bool", "isinstance"):
         return
-    if isinstance(v, ast.Name) and v.id in _BUILTINS:
+    if isinstance(value, ast.Name) and value.id in _BUILTINS:
         return  # `NotImplemented`, not a value this function computed
-    start, end = cx.span(v)
+    start, end = cx.span(value)
     add_replacement(out, cx, "wrap_bool", st, start, end, f"bool({cx.text[start:end]})")
 
 
 def add_default_arg(cx: Index, node: ast.Call, out: list[Cand]) -> None:
     """``d.pop(k)`` -> ``d.pop(k, None)``; likewise ``getattr(o, name)`` and ``next(it)``."""
-    f = node.func
-    name = f.attr if isinstance(f, ast.Attribute) else f.id if isinstance(f, ast.Name) else ""
+    func = node.func
+    name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
     if _DEFAULTABLE.get(name) != len(node.args) or node.keywords or any(
-            isinstance(a, ast.Starred) for a in node.args):
+            isinstance(arg, ast.Starred) for arg in node.args):
         return
     at = cx.span(node.args[-1])[1]
     add_cand(out, "add_default_arg", node, [(at, at, ", None")], "add default argument `None`")
@@ -178,14 +178,14 @@ def const_to_attr(cx: Index, node: ast.Constant, out: list[Cand]) -> None:
         return
     info = _classes(cx)
     lineage = info.lineage(cls.name)
-    here = [a.attr for a in cx.scope(cx.function(node)).attrs]
+    here = [attr.attr for attr in cx.scope(cx.function(node)).attrs]
     ranked: list[str] = []
-    for c in lineage:
-        ranked += [a for a, v in info.defaults.get(c, {}).items() if v == node.value and type(v) is type(node.value)]
-    ranked += here + [a for c in lineage for a in info.attrs.get(c, [])]
+    for class_name in lineage:
+        ranked += [attr for attr, default in info.defaults.get(class_name, {}).items() if default == node.value and type(default) is type(node.value)]
+    ranked += here + [attr for class_name in lineage for attr in info.attrs.get(class_name, [])]
     start, end = cx.span(node)
-    for a in list(dict.fromkeys(ranked))[:3]:
-        add_replacement(out, cx, "const_to_attr", node, start, end, f"self.{a}")
+    for attr in list(dict.fromkeys(ranked))[:3]:
+        add_replacement(out, cx, "const_to_attr", node, start, end, f"self.{attr}")
 
 
 def name_to_self(cx: Index, node: ast.Name, out: list[Cand]) -> None:
@@ -196,11 +196,11 @@ def name_to_self(cx: Index, node: ast.Name, out: list[Cand]) -> None:
         return
     if node.id in _BUILTINS:
         return  # `NotImplemented`, `print`: not a value of this program
-    p = cx.parent(node)
-    while p is not None and not isinstance(p, ast.stmt):  # a lambda's own parameter stays
-        if isinstance(p, ast.Lambda) and node.id in {a.arg for a in p.args.args}:
+    up = cx.parent(node)
+    while up is not None and not isinstance(up, ast.stmt):  # a lambda's own parameter stays
+        if isinstance(up, ast.Lambda) and node.id in {param.arg for param in up.args.args}:
             return
-        p = cx.parent(p)
+        up = cx.parent(up)
     start, end = cx.span(node)
     add_replacement(out, cx, "name_to_self", node, start, end, "self")
 
@@ -222,15 +222,15 @@ def unwrap_comprehension(cx: Index, node: ast.ListComp | ast.GeneratorExp, out: 
 def method_sibling(cx: Index, node: ast.Call, out: list[Cand]) -> None:
     """``x.time()`` -> ``x.timetz()``: a method of a standard type or of a class of this
     module swapped for a sibling named as its extension (up to three)."""
-    f = node.func
-    if not isinstance(f, ast.Attribute):
+    func = node.func
+    if not isinstance(func, ast.Attribute):
         return
-    fe = cx.span(f)[1]
-    if cx.text[fe - len(f.attr): fe] != f.attr:
+    func_end = cx.span(func)[1]
+    if cx.text[func_end - len(func.attr): func_end] != func.attr:
         return
-    old = set(METHOD_SWAPS.get(f.attr, ()))
-    for n in [n for n in _siblings(_STD_METHODS + _classes(cx).methods, f.attr) if n not in old][:3]:
-        add_replacement(out, cx, "method_swap", node, fe - len(f.attr), fe, n)
+    old = set(METHOD_SWAPS.get(func.attr, ()))
+    for sibling in [sibling for sibling in _siblings(_STD_METHODS + _classes(cx).methods, func.attr) if sibling not in old][:3]:
+        add_replacement(out, cx, "method_swap", node, func_end - len(func.attr), func_end, sibling)
 
 
 def encoding_swap(cx: Index, node: ast.Constant, out: list[Cand]) -> None:
@@ -266,53 +266,53 @@ def regex_quantifier(cx: Index, node: ast.Constant, out: list[Cand]) -> None:
     if not _REGEX_HINT.search(body):
         return
     twins = _identical_literals(cx, text, start)
-    for m in list(_QUANT.finditer(text))[:6]:
-        at = m.start(1) if m.group(1) else m.start()
+    for match in list(_QUANT.finditer(text))[:6]:
+        at = match.start(1) if match.group(1) else match.start()
         if _in_class(text, at):
             continue
-        if m.group(1):
-            ch = m.group(1)
+        if match.group(1):
+            ch = match.group(1)
             if ch == "?" and text[at - 1: at] in ("(", "+", "*", "?", "}"):
                 continue
-            a, b, new = m.start(1), m.end(1), {"+": "*", "*": "+", "?": ""}[ch]
+            quant_start, quant_end, new = match.start(1), match.end(1), {"+": "*", "*": "+", "?": ""}[ch]
         else:
-            a, b, new = m.start(), m.end(), "{1," + m.group(2) + "}"
-        desc = f"`{short(text)}` -> `{short(text[:a] + new + text[b:])}`"
+            quant_start, quant_end, new = match.start(), match.end(), "{1," + match.group(2) + "}"
+        desc = f"`{short(text)}` -> `{short(text[:quant_start] + new + text[quant_end:])}`"
         if twins:  # a pattern written twice is fixed twice: both sites first
-            edits = [(start + a, start + b, new)] + [(t + a, t + b, new) for t in twins]
+            edits = [(start + quant_start, start + quant_end, new)] + [(twin + quant_start, twin + quant_end, new) for twin in twins]
             add_cand(out, "regex_quantifier", node, edits, f"{desc} (and at {len(twins)} identical literals)")
-        add_cand(out, "regex_quantifier", node, [(start + a, start + b, new)], desc)
+        add_cand(out, "regex_quantifier", node, [(start + quant_start, start + quant_end, new)], desc)
 
 
-def _in_class(text: str, i: int) -> bool:
-    """Is position ``i`` of a regex literal inside a ``[...]`` character class?"""
-    depth, k = False, 0
-    while k < i:
-        c = text[k]
-        if c == "\\":
-            k += 2
+def _in_class(text: str, position: int) -> bool:
+    """Is ``position`` of a regex literal inside a ``[...]`` character class?"""
+    depth, at = False, 0
+    while at < position:
+        char = text[at]
+        if char == "\\":
+            at += 2
             continue
-        if c == "[" and not depth:
+        if char == "[" and not depth:
             depth = True
-        elif c == "]" and depth:
+        elif char == "]" and depth:
             depth = False
-        k += 1
+        at += 1
     return depth
 
 
 def _identical_literals(cx: Index, text: str, start: int) -> list[int]:
     """Start offsets of the other string literals of the file spelled exactly ``text``."""
     got = cx.memo(_literals_of)
-    return [a for a in got.get(text, ()) if a != start][:4]
+    return [offset for offset in got.get(text, ()) if offset != start][:4]
 
 
 def _literals_of(cx: Index) -> dict[str, list[int]]:
     """Text of each one-line string literal of the file -> the offsets where it starts."""
     got: dict[str, list[int]] = {}
-    for n in ast.walk(cx.tree):
-        if isinstance(n, ast.Constant) and isinstance(n.value, (str, bytes)) and n.lineno == last_line(n):
-            a, b = cx.span(n)
-            got.setdefault(cx.text[a:b], []).append(a)
+    for node in ast.walk(cx.tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, (str, bytes)) and node.lineno == last_line(node):
+            lit_start, lit_end = cx.span(node)
+            got.setdefault(cx.text[lit_start:lit_end], []).append(lit_start)
     return got
 
 
