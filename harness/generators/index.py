@@ -1,6 +1,6 @@
 """One parse of one file for the mutation operators: offsets, node records, blocks, scopes.
 
-:class:`Index` (``index`` in the operator modules) is built once per
+:class:`Index` (``cx`` in the operator modules) is built once per
 :func:`harness.generators.mutations.mutants_at` call: it walks the tree once, keeps a
 :class:`NodeRecord` per node it walks (parent, field, enclosing function and statement, the
 block holding a statement) in a dict beside the AST - nothing is set on the nodes - and notes
