@@ -269,7 +269,8 @@ class PytestEvaluator:
         Forging a verdict then takes lying consistently to three witnesses (results pipe,
         terminal summary, exit status), not one. With a ``flaky`` set, a test that does
         not pass is re-run once, alone, first: one that passes then is added to ``flaky``,
-        not counted against the evidence (a timing-sensitive test on a loaded machine).
+        not counted against the evidence (a timing-sensitive test on a loaded machine); a
+        test that timed out gets a looser limit alone (:data:`~harness.evaluators.confirm.ALONE_FACTOR`).
         The tests are split by file into up to ``jobs`` processes run at once, balanced by
         ``durations`` (test id -> baseline seconds); see :mod:`harness.evaluators.confirm`.
         """
