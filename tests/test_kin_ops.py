@@ -1,4 +1,4 @@
-"""The operators of ``harness.generators._kin_ops`` (issue 21): a method deleted from the
+"""The operators of ``harness.generators.kin_ops`` (issue 21): a method deleted from the
 middle of a chain restored from a sibling use in the same file, and a wrong dict key replaced
 by a key of the same dict (its literal elsewhere in the file, and inside an f-string); each on
 a bug written for it, and end to end through ``loopwright fix``."""

@@ -26,13 +26,18 @@ more likely incorrect).
 from __future__ import annotations
 
 import ast
+import queue
 import time
+from collections.abc import Callable
 from pathlib import Path
 
-from harness.core.outcome import Outcome
+from harness.core.evidence import CoverageIndex
+from harness.core.outcome import Baseline, Outcome
 from harness.core.stages import _changed_lines as changed_lines
+from harness.evaluators.pytest_runner import PytestEvaluator
 from harness.evaluators.testrun import TestRun
 from sandbox.patch import Patch, PatchError
+from sandbox.worktree import Worktree
 
 #: passing tests run per capture (the fastest at baseline that execute a changed function).
 MAX_TESTS = 20
@@ -64,8 +69,9 @@ def _innermost(node: ast.AST, prefix: str, lines: set[int], found: dict[str, ran
             name = prefix + child.name
             inner = len(found)
             _innermost(child, name + ".<locals>.", lines, found)
-            if len(found) == inner and any(child.lineno <= ln <= child.end_lineno for ln in lines):
-                found[name] = range(child.body[0].lineno, child.end_lineno + 1)
+            end = child.end_lineno or child.lineno
+            if len(found) == inner and any(child.lineno <= ln <= end for ln in lines):
+                found[name] = range(child.body[0].lineno, end + 1)
         elif isinstance(child, ast.ClassDef):
             _innermost(child, prefix + child.name + ".", lines, found)
 
@@ -122,6 +128,13 @@ class BehaviourCheck:
     """The differential check (a mixin of the validator: reads ``baseline``, ``index``, ``flaky``,
     ``evaluator``, ``_free`` and ``_limits``)."""
 
+    baseline: Baseline
+    index: CoverageIndex
+    flaky: set[str]
+    evaluator: PytestEvaluator
+    _free: queue.Queue[Worktree]
+    _limits: Callable[[list[str]], dict[str, float]]
+
     def compare_behaviour(self, plausible: list[Outcome], deadline: float) -> None:
         """Run the check on ``plausible`` outcomes and set the ``suspect`` reason of
         each patch whose answers change where the others' do not (an earlier reason is kept).
@@ -156,14 +169,15 @@ class BehaviourCheck:
         spent = time.monotonic() - t0
         for o in plausible:
             o.seconds["differential"] = spent / len(plausible)
-        if any(r is None for r in runs):
+        done = [r for r in runs if r is not None]
+        if len(done) != len(runs):
             return
         exercised = [set(o.protection.tests) if o.protection is not None else set() for o in plausible]
-        for o, why in zip(plausible, behaviour_changes(runs[0].calls, [r.calls for r in runs[1:]], exercised)):
+        for o, why in zip(plausible, behaviour_changes(done[0].calls, [r.calls for r in done[1:]], exercised)):
             if why and o.protection is not None and not o.protection.suspect:
                 o.protection.suspect = why
 
-    def _capture(self, slot, patch: Patch | None, tests: list[str], spec: dict) -> TestRun | None:
+    def _capture(self, slot: Worktree, patch: Patch | None, tests: list[str], spec: dict) -> TestRun | None:
         """One capture run of ``tests`` in ``slot``, with ``patch`` applied (None: the baseline);
         the slot is reset by git after it. None when the patch does not apply or the run fails."""
         try:

@@ -199,8 +199,7 @@ class PytestEvaluator:
             process_timeout: wall seconds for each pytest process; the process group
                 is killed after it.
             paths: pytest arguments restricting collection (files or directories).
-            coverage_tests: line coverage only while these run (no import-time lines, so a
-                fork server may run them): what a candidate's watching tests execute.
+            coverage_tests: line coverage only while these run (no import-time lines: forkable).
             capture: named functions' calls while named tests run, into ``TestRun.calls``
                 (the spec of ``harness/evaluators/plugin/loopwright_capture.py``).
         """
@@ -276,7 +275,8 @@ class PytestEvaluator:
         Forging a verdict then takes lying consistently to three witnesses (results pipe,
         terminal summary, exit status), not one. With a ``flaky`` set, a test that does
         not pass is re-run once, alone, first: one that passes then is added to ``flaky``,
-        not counted against the evidence (a timing-sensitive test on a loaded machine).
+        not counted against the evidence (a timing-sensitive test on a loaded machine); a
+        test that timed out gets a looser limit alone (:data:`~harness.evaluators.confirm.ALONE_FACTOR`).
         The tests are split by file into up to ``jobs`` processes run at once, balanced by
         ``durations`` (test id -> baseline seconds); see :mod:`harness.evaluators.confirm`.
         """

@@ -10,19 +10,17 @@
   ``make_user`` returns, read as ``user["name"]``), keys never read first; and in an
   f-string (``f"{user['mail']}"``), where the parser gives no positions inside.
 
-Only the :class:`harness.generators._index.Index` methods (``text``, ``tree``, ``span``, ``seg``)
-and the node's own fields are read, never the index's notes on nodes, so the operators
-stand apart from the mutation engine's internals. Edits are character offsets into the
-original text, as in :mod:`._edit_text`.
+Only the :class:`harness.generators.index.Index`'s text, tree, spans and ``memo`` and the
+node's own fields are read (no node record: the f-string's insides have none). Edits are
+character offsets into the original text, as in :mod:`harness.generators.edit_text`.
 """
 
 from __future__ import annotations
 
 import ast
 import re
-from typing import Any
-
-from harness.generators._edit_text import Cand, _cand, _short, run_ops
+from harness.generators.edit_text import Cand, add_cand, run_ops, short
+from harness.generators.index import Index
 
 _Q = r"([\"'])([^\"'\\\n{}]{1,40})\1"
 #: ``base["key"]`` inside an f-string's text: (base, quote, key).
@@ -32,14 +30,18 @@ _LOOKUPS = ("get", "pop", "setdefault")
 MAX_KEYS = 3
 
 
-def _cache(cx: Any, name: str) -> dict:
-    return cx.__dict__.setdefault(name, {})
+def _new_read(cx: Index) -> dict[str, list[str]]:
+    return {}
 
 
-def _read_keys(cx: Any, base: str) -> list[str]:
+def _new_tails(cx: Index) -> dict[str, list[str]]:
+    return {}
+
+
+def _read_keys(cx: Index, base: str) -> list[str]:
     """The string keys ``base`` is read with in the file (``base["k"]``, ``base.get("k"``,
     ``"k" in base``), in order, each once."""
-    cache = _cache(cx, "_kin_read")
+    cache = cx.memo(_new_read)
     if base not in cache:
         b = re.escape(base)
         found = [m.group(2) for m in re.finditer(rf"(?<![\w.]){b}(?:\s*\[\s*|\.(?:get|pop|setdefault)\(){_Q}", cx.text)]
@@ -48,32 +50,30 @@ def _read_keys(cx: Any, base: str) -> list[str]:
     return cache[base]
 
 
-def _literals(cx: Any) -> list[list[str]]:
+def _literals(cx: Index) -> list[list[str]]:
     """The string keys of each dict display in the file with two or more of them
-    (``{"name": n, "email": e}``, ``dict(name=n, email=e)``), in order."""
-    cache = _cache(cx, "_kin_literals")
-    if "all" not in cache:
-        got = []
-        for n in ast.walk(cx.tree):
-            if isinstance(n, ast.Dict):
-                keys = [k.value for k in n.keys if isinstance(k, ast.Constant) and isinstance(k.value, str)]
-            elif isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "dict":
-                keys = [k.arg for k in n.keywords if k.arg]
-            else:
-                continue
-            if len(keys) >= 2:
-                got.append(keys)
-        cache["all"] = got
-    return cache["all"]
+    (``{"name": n, "email": e}``, ``dict(name=n, email=e)``), in order (built once per index)."""
+    got = []
+    for n in ast.walk(cx.tree):
+        keys: list[str]
+        if isinstance(n, ast.Dict):
+            keys = [k.value for k in n.keys if isinstance(k, ast.Constant) and isinstance(k.value, str)]
+        elif isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "dict":
+            keys = [k.arg for k in n.keywords if k.arg]
+        else:
+            continue
+        if len(keys) >= 2:
+            got.append(keys)
+    return got
 
 
-def kin_keys(cx: Any, base: str, key: str) -> list[str]:
+def kin_keys(cx: Index, base: str, key: str) -> list[str]:
     """Keys ``key`` may have been meant as, for mapping ``base``: the other keys of every dict
     display that holds a key ``base`` is read with (other than ``key``) - those ``base`` is
     never read with first - then the other keys ``base`` is read with."""
     read = [k for k in _read_keys(cx, base) if k != key]
     kin: list[str] = []
-    for keys in _literals(cx):
+    for keys in cx.memo(_literals):
         if key not in keys and any(k in keys for k in read):
             kin += [k for k in keys if k != key]
     kin = list(dict.fromkeys(kin))
@@ -81,7 +81,7 @@ def kin_keys(cx: Any, base: str, key: str) -> list[str]:
     return [k for k in dict.fromkeys(ordered) if not any(c in k for c in "\\'\"\n{}")]
 
 
-def dict_key_kin(cx: Any, node: ast.AST, out: list) -> None:
+def dict_key_kin(cx: Index, node: ast.expr, out: list[Cand]) -> None:
     """``base["k"]`` / ``base.get("k"...)`` -> another key of ``base``'s kin (:func:`kin_keys`),
     in the literal's own quotes (up to :data:`MAX_KEYS`)."""
     if isinstance(node, ast.Subscript):
@@ -101,10 +101,10 @@ def dict_key_kin(cx: Any, node: ast.AST, out: list) -> None:
     if "\n" in name:
         return
     for k in kin_keys(cx, name, lit.value)[:MAX_KEYS]:
-        _cand(out, "dict_key", lit, [(s, e, q + k + q)], f"`{_short(cx.text[s:e])}` -> `{q + k + q}` (a key of the same dict)")
+        add_cand(out, "dict_key", lit, [(s, e, q + k + q)], f"`{short(cx.text[s:e])}` -> `{q + k + q}` (a key of the same dict)")
 
 
-def fstring_dict_key(cx: Any, node: ast.AST, out: list) -> None:
+def fstring_dict_key(cx: Index, node: ast.expr, out: list[Cand]) -> None:
     """In an f-string's text, ``base['k']`` -> another key of ``base``'s kin (up to
     :data:`MAX_KEYS` per lookup): the parser gives no positions inside an f-string."""
     if not isinstance(node, ast.JoinedStr):
@@ -115,18 +115,19 @@ def fstring_dict_key(cx: Any, node: ast.AST, out: list) -> None:
         ks, ke = s + m.start(2), s + m.end(3) + 1
         for k in kin_keys(cx, base, key)[:MAX_KEYS]:
             if q not in k:
-                _cand(out, "dict_key", node, [(ks, ke, q + k + q)],
+                add_cand(out, "dict_key", node, [(ks, ke, q + k + q)],
                       f"`{base}[{q}{key}{q}]` -> `{base}[{q}{k}{q}]` (a key of the same dict)")
 
 
 _TAIL = re.compile(r"\.[A-Za-z_]\w*\([^()\n]{0,30}\)")
 
 
-def _tails(cx: Any, callee: str) -> list[str]:
+def _tails(cx: Index, callee: str) -> list[str]:
     """The method calls that directly follow calls of ``callee`` in the file, in order, each once."""
-    cache = _cache(cx, "_kin_tails")
+    cache = cx.memo(_new_tails)
     if callee not in cache:
-        got, text, at = [], cx.text, 0
+        got: list[str] = []
+        text, at = cx.text, 0
         while len(got) < 4 and (at := text.find(callee + "(", at)) >= 0:
             at += len(callee)
             before = text[at - len(callee) - 1] if at - len(callee) > 0 else " "
@@ -145,7 +146,7 @@ def _tails(cx: Any, callee: str) -> list[str]:
     return cache[callee]
 
 
-def restore_method_in_chain(cx: Any, node: ast.AST, out: list) -> None:
+def restore_method_in_chain(cx: Index, node: ast.expr, out: list[Cand]) -> None:
     """``f(x).m()`` -> ``f(x).t(...).m()`` when another call of ``f`` in the file is followed
     by ``.t(...)`` and this one is followed by another method (up to two)."""
     if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
@@ -160,16 +161,16 @@ def restore_method_in_chain(cx: Any, node: ast.AST, out: list) -> None:
     e = cx.span(inner)[1]
     here = cx.text[e:cx.span(node)[1]]
     for t in [t for t in _tails(cx, callee) if not here.startswith(t)][:2]:
-        _cand(out, "restore_method", inner, [(e, e, t)], f"restore `{_short(t)}` after `{_short(cx.seg(inner))}`")
+        add_cand(out, "restore_method", inner, [(e, e, t)], f"restore `{short(t)}` after `{short(cx.seg(inner))}`")
 
 
-_EXPR: dict[type, tuple] = {
+_EXPR: dict[type[ast.expr], tuple] = {
     ast.Subscript: (dict_key_kin,),
     ast.Call: (dict_key_kin, restore_method_in_chain),
     ast.JoinedStr: (fstring_dict_key,),
 }
 
 
-def expr_mutants(cx: Any, node: ast.expr) -> list[Cand]:
+def expr_mutants(cx: Index, node: ast.expr) -> list[Cand]:
     """Candidates of this module's operators for one expression node (any order)."""
     return run_ops(_EXPR.get(type(node), ()), cx, node)
