@@ -70,8 +70,13 @@ def sticky(srv, number: int) -> list[dict]:
     return [c for c in srv.issue_comments(REPO, number) if STATUS_MARKER in c["body"]]
 
 
+# a module the fix does not touch: its test's baseline result is reused by the next run
+OTHER = {"names.py": "def shout(s):\n    return s.upper()\n",
+         "tests/test_names.py": "from names import shout\n\n\ndef test_shout():\n    assert shout('a') == 'A'\n"}
+
+
 def test_pull_request_with_failing_tests_pushes_a_fix_and_edits_one_sticky_comment(make_repo, tmp_path):
-    ws, remote, head = pr_workspace(make_repo, tmp_path, BUGGY)
+    ws, remote, head = pr_workspace(make_repo, tmp_path, {**BUGGY, **OTHER})
     with GitHubServer() as srv:
         pr = srv.add_pull(REPO, 4, "feature", head)
         env = pr_event(tmp_path, srv, ws, pr)
@@ -86,6 +91,7 @@ def test_pull_request_with_failing_tests_pushes_a_fix_and_edits_one_sticky_comme
         [comment] = sticky(srv, 4)
         assert "**fixed**" in comment["body"] and f"pushed {pushed[:12]} to `feature`" in comment["body"]
         assert "tests/test_ages.py::test_eighteen" in comment["body"] and "$0.0000" in comment["body"]
+        assert "ran every test (no earlier baseline is stored)" in comment["body"]
 
         # the next run, on the pushed head: nothing to fix; the same comment is edited in place
         git(ws, "fetch", "-q", "origin")
@@ -96,6 +102,9 @@ def test_pull_request_with_failing_tests_pushes_a_fix_and_edits_one_sticky_comme
         assert out2["status_comment"] == {"id": comment["id"], "created": False, "url": comment["html_url"]}
         [again] = sticky(srv, 4)
         assert "all tests pass" in again["body"]
+        # the baseline cache (.git/loopwright, kept across CI runs by actions/cache: docs/ci.md)
+        assert "reused 1 of 3 test results from an earlier run; ran 2" in again["body"]
+        assert out2["result"]["baseline_reused"] == 1
         posts = [r for r in srv.requests if r.method == "POST" and r.path.endswith("/issues/4/comments")]
         patches = [r for r in srv.requests if r.method == "PATCH"]
         assert len(posts) == 1 and len(patches) == 1

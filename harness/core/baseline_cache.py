@@ -48,6 +48,8 @@ from sandbox.process import SandboxPolicy
 from sandbox.process import run as run_process
 
 CACHE = "baseline-cache.json"
+#: how the run's summary line about the baseline starts (:func:`summary_in` finds it)
+SUMMARY = "baseline: "
 CONFIG_FILES = ("pytest.ini", "pyproject.toml", "setup.cfg", "tox.ini")
 _SKIP_DIRS = {".git", "__pycache__", ".venv", "venv", ".tox", "node_modules", ".mypy_cache", ".pytest_cache"}
 _TEST_FILE = re.compile(r"(^test_.*|.*_test)\.py$")
@@ -143,7 +145,7 @@ class BaselineCache:
                 f.endswith(".py") and f not in cached["known"] for f in files):
             why = "a new Python file appeared and python_files is configured (it may hold tests)"
         if why:
-            self.summary = f"baseline: ran every test ({why})"
+            self.summary = f"{SUMMARY}ran every test ({why})"
             self.note(self.summary)
             return evaluator.run(root, **kw)
         tests = cached["tests"]
@@ -178,7 +180,7 @@ class BaselineCache:
         if new_tests:
             reasons[f"{len(new_tests)} new test file(s)"] = 0
         said = "; ".join(f"{n} because {r}" if n else r for r, n in sorted(reasons.items(), key=lambda x: -x[1])[:4])
-        self.summary = (f"baseline: reused {self.reused} of {len(merged.results)} test results from an earlier run; "
+        self.summary = (f"{SUMMARY}reused {self.reused} of {len(merged.results)} test results from an earlier run; "
                         f"ran {len(part.results)}" + (f" ({said})" if said else ""))
         self.note(self.summary)
         return merged
@@ -276,6 +278,15 @@ class BaselineCache:
         except (OSError, ValueError):
             return None
         return data if isinstance(data, dict) and data.get("version") == 1 else None
+
+
+def summary_in(messages: list[str]) -> str:
+    """The baseline cache's line among a run's ``messages``, without its prefix: ``"reused 190 of
+    200 test results from an earlier run; ran 10 (...)"`` or ``"ran every test (why)"``; '' if none."""
+    for m in messages:
+        if m.startswith(SUMMARY) and m[len(SUMMARY):].startswith(("reused ", "ran every test")):
+            return m[len(SUMMARY):]
+    return ""
 
 
 def cache_usage(repo_root: Path) -> tuple[int, int]:
