@@ -36,6 +36,7 @@ import hashlib
 import json
 import os
 import re
+import time
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
@@ -62,6 +63,23 @@ def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def _freeze_here(python: str) -> str | None:
+    """What :data:`_FREEZE` prints, computed in this process when ``python`` is this very
+    interpreter in this very environment (the same test as
+    :func:`harness.evaluators.pytest_output.probe_here`: no process to start, ~0.3 s quiet);
+    None for another interpreter or virtual environment."""
+    import importlib.metadata as m
+    import sys
+
+    here, there = Path(sys.executable), Path(python)
+    if there.resolve() != here.resolve() or os.path.abspath(there.parent) != os.path.abspath(here.parent):
+        return None
+    # the installed packages only: not this process's working directory (the probe's differs)
+    path = [p for p in sys.path if p and os.path.abspath(p) != os.getcwd()]
+    names = sorted(f"{d.metadata.get('Name')}=={d.version}" for d in m.distributions(path=path))
+    return f"{sys.version}\n{sys.executable}\n" + "\n".join(names) + "\n"
+
+
 def _walk(root: Path):
     """Repository-relative paths of the files under ``root`` (not .git, caches, venvs)."""
     for d, dirs, files in os.walk(root):
@@ -82,13 +100,17 @@ class BaselineCache:
 
     Attributes:
         reused: test results reused by the last :meth:`run`. summary: its line for people.
+        wall: seconds from the start of :meth:`run` to the end of :meth:`save` (the whole
+            baseline step: the environment key, hashing, the tests run, storing).
     """
 
     def __init__(self, repo_root: Path, python: str, policy: SandboxPolicy, settings: str, *,
                  use: bool = True, note: Callable[[str], None] = lambda m: None):
         self.path = state_dir(repo_root) / CACHE
         self.python, self.policy, self.settings, self.use, self.note = python, policy, settings, use, note
-        self.reused, self.summary = 0, ""
+        self.reused, self.summary, self.wall = 0, "", 0.0
+        self._t0 = 0.0
+        self._shapes: dict[str, str | None] = {}  # path -> stored shape, for files whose hash is the same
         self._hashes: dict[str, str] = {}
         self._root: Path | None = None
 
@@ -103,13 +125,16 @@ class BaselineCache:
         return self._hashes[rel]
 
     def environment(self, root: Path) -> str:
-        """SHA-256 of the interpreter and its installed distributions (run in the target
-        interpreter, under the sandbox), loopwright's pytest plugin, the sandbox mode and
-        ``settings``; a probe that fails gives a key no later run matches."""
-        res = run_process([self.python, "-c", _FREEZE], root, 120, self.policy, read_only=True)
+        """SHA-256 of the interpreter and its installed distributions (:func:`_freeze`: in this
+        process when the target is this very interpreter and environment, else a probe run by
+        the target interpreter under the sandbox), loopwright's pytest plugin, the sandbox mode
+        and ``settings``; a probe that fails gives a key no later run matches."""
+        frozen = _freeze_here(self.python)
+        if frozen is None:
+            res = run_process([self.python, "-c", _FREEZE], root, 120, self.policy, read_only=True)
+            frozen = res.stdout if res.returncode == 0 else f"probe failed: {os.urandom(8).hex()}"
         plugin = Path(pytest_runner.__file__).parent / "plugin"
-        parts = [res.stdout if res.returncode == 0 else f"probe failed: {os.urandom(8).hex()}",
-                 *(_sha(p.read_bytes()) for p in sorted(plugin.glob("*.py"))),
+        parts = [frozen, *(_sha(p.read_bytes()) for p in sorted(plugin.glob("*.py"))),
                  self.policy.mode(), str(self.policy.network), self.settings]
         return _sha("\n".join(parts).encode())
 
@@ -126,7 +151,7 @@ class BaselineCache:
         """The baseline in worktree ``root``: :meth:`PytestEvaluator.run` (``kw``: its
         arguments, ``coverage=True``) over only the tests whose inputs changed, merged
         with the reused results; the whole suite when in doubt (see the module)."""
-        self._root, self._hashes = Path(root), {}
+        self._t0, self._root, self._hashes = time.monotonic(), Path(root), {}
         files = list(_walk(self._root))
         self._files, self._env = files, self.environment(self._root)
         cached, why = self._load(), ""
@@ -151,6 +176,7 @@ class BaselineCache:
         tests = cached["tests"]
         changed = {f for f, h in cached["known"].items() if self._hash(f) != h}
         shapes = cached.get("shapes", {})
+        self._shapes = {f: shapes[f] for f, h in cached["known"].items() if f in shapes and f not in changed}
         changed |= self._importers({f for f in changed if shapes.get(f) is None or self._shape(f) != shapes[f]}, files)
         rerun: dict[str, str] = {}
         for tid, t in tests.items():
@@ -248,6 +274,7 @@ class BaselineCache:
     def save(self, run: TestRun) -> None:
         """Store baseline ``run`` (taken by :meth:`run` in the same worktree) for later runs;
         a run with an error is not stored."""
+        self.wall = time.monotonic() - self._t0 if self._t0 else 0.0
         if run.error or self._root is None:
             return
         prefix = str(self._root) + os.sep
@@ -268,9 +295,15 @@ class BaselineCache:
                      if f.rsplit("/", 1)[-1] in CONFIG_FILES)
         write_json_atomic(self.path, {
             "version": 1, "environment": self._env, "configuration": config, "known": known,
-            "shapes": {f: self._shape(f) for f in known if f.endswith(".py")},
+            "shapes": {f: self._shapes[f] if f in self._shapes else self._shape(f) for f in known if f.endswith(".py")},
             "python_files": custom, "collected": [t for t in run.collected if t in tests], "tests": tests,
             "test_files": sorted(f for f in self._files if _TEST_FILE.match(f.rsplit("/", 1)[-1]))})
+        self.wall = time.monotonic() - self._t0
+
+    def fields(self) -> dict:
+        """The baseline trajectory step's fields from the cache: ``wall`` (seconds, see the
+        class) and ``reused`` (test results)."""
+        return {"wall": round(self.wall, 3), "reused": self.reused}
 
     def _load(self) -> dict | None:
         try:
