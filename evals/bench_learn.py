@@ -4,7 +4,15 @@
   the offline repairer leaves unfixed at ``B`` iterations are run again at ``2B`` on the same
   repository (the memory skips what the first run rejected), against one run at ``3B`` on a
   fresh copy. Printed: candidates evaluated twice (goal 0), the second run's wall seconds,
-  fixed or not, and the B+2B total wall against the 3B run's (goal ≤ 0.75).
+  fixed or not, and **the second run's wall against the 3B run's** (goal ≤ 0.75), with the
+  B+2B total beside it for information. Why that reading of the issue ("wall time of the
+  second run, fixed count: same as the 3B run, in ≤ 0.75 of its total wall time"): the
+  question is what a user does *after* a run at B ended unfixed. The B run is spent either
+  way; the choice is to continue (2B more) or to start again with the bigger budget (3B).
+  Continuing pays if it fixes as many tasks in at most 0.75 of the restart's wall time (2/3
+  is the ideal: 2B of the 3B iterations, the remembered B skipped). Compared with B+2B,
+  two runs' fixed costs (start-up, worktrees, confirmation) against one run's would make
+  the goal unreachable by construction, whatever the memory does.
 - *ci* (:mod:`harness.core.baseline_cache`): a generated repository of ``--modules`` × 10
   tests (≥ 200), all passing; ``loopwright fix`` takes its baseline, a commit touches one
   source module, and a second run reuses the rest. Printed: baseline test seconds and run
@@ -95,7 +103,9 @@ def continue_rows(work: Path, names: list[str], budget: int) -> list[dict]:
                      "skipped": second.get("skipped_remembered"), "second_wall": second["wall"],
                      "fixed_continued": second.get("status") == "fixed",
                      "scratch": len(whole["evaluated"]), "fixed_scratch": whole.get("status") == "fixed",
-                     "wall_ratio": (first["wall"] + second["wall"]) / whole["wall"]})
+                     "scratch_wall": whole["wall"],
+                     "wall_ratio": second["wall"] / whole["wall"],
+                     "total_ratio": (first["wall"] + second["wall"]) / whole["wall"]})
     return rows
 
 
@@ -222,11 +232,17 @@ def main(argv: list[str] | None = None) -> int:
         out = continue_rows(work / "continue", names, args.budget)
         print(f"\ncontinue (B = {args.budget} iteration(s); tasks unfixed at B of {', '.join(names)})")
         print(f"{'task':22} {'B cands':>7} {'2B cands':>8} {'twice':>5} {'skipped':>7} {'2B wall s':>9} "
-              f"{'fixed B+2B':>10} {'3B cands':>8} {'fixed 3B':>8} {'wall (B+2B)/3B':>14}")
+              f"{'fixed B+2B':>10} {'3B cands':>8} {'fixed 3B':>8} {'3B wall s':>9} {'wall 2B/3B':>10} "
+              f"{'(B+2B)/3B':>9}")
         for r in out:
             print(f"{r['task']:22} {r['first']:>7} {r['second']:>8} {r['twice']:>5} {r['skipped']!s:>7} "
                   f"{r['second_wall']:>9.1f} {r['fixed_continued']!s:>10} {r['scratch']:>8} "
-                  f"{r['fixed_scratch']!s:>8} {r['wall_ratio']:>14.2f}")
+                  f"{r['fixed_scratch']!s:>8} {r['scratch_wall']:>9.1f} {r['wall_ratio']:>10.2f} "
+                  f"{r['total_ratio']:>9.2f}")
+        if out:
+            print(f"fixed: continued {sum(r['fixed_continued'] for r in out)}, 3B {sum(r['fixed_scratch'] for r in out)}; "
+                  f"wall 2B/3B over all: {sum(r['second_wall'] for r in out) / sum(r['scratch_wall'] for r in out):.2f} "
+                  f"(goal <= 0.75)")
         print(f"({_load()})")
     if "memory" in rows:
         r = memory_row(work)
