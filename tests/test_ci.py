@@ -286,3 +286,20 @@ def test_a_flagged_fix_is_never_pushed_and_is_shown_in_the_status_comment(make_r
     assert git(remote, "rev-parse", "refs/heads/feature").strip() == head  # nothing pushed
     assert "**fixed (flagged)**" in comment["body"] and "not pushed: the patch is flagged" in comment["body"]
     assert "sys.modules" in comment["body"] and "age >= 18" in comment["body"]
+
+
+def test_docs_ci_caches_the_files_the_memory_and_the_baseline_cache_live_in():
+    """docs/ci.md's actions/cache step must name the files runs keep (renaming one would
+    silently turn the CI cache off), in a snippet that is valid workflow YAML."""
+    import textwrap
+
+    from harness.core.baseline_cache import CACHE
+    from harness.core.memory import MEMORY
+
+    doc = (ROOT / "docs" / "ci.md").read_text()
+    snippet = doc.split("## Keeping what earlier runs learned", 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]
+    steps = yaml.safe_load(textwrap.dedent(snippet))
+    (cache,) = [s for s in steps if s.get("uses", "").startswith("actions/cache@")]
+    paths = cache["with"]["path"].split()
+    assert f".git/loopwright/{MEMORY}*" in paths and f".git/loopwright/{CACHE}" in paths
+    assert "github.run_id" in cache["with"]["key"] and "base_ref" in cache["with"]["restore-keys"]
