@@ -8,7 +8,8 @@ each test's result, duration and coverage with the content hashes (SHA-256) of t
 it executed and of its test file, under two keys for the whole suite:
 
 - *environment*: the target interpreter (version, path), every installed distribution
-  and its version (``importlib.metadata`` in that interpreter: a ``pip freeze``), the
+  and its version (``importlib.metadata`` in that interpreter: a ``pip freeze``; for
+  loopwright's own interpreter, the distributions' folder names listed in this process), the
   pytest plugin loopwright runs, the sandbox mode and the baseline's per-test limit;
 - *configuration*: ``pytest.ini``, ``pyproject.toml``, ``setup.cfg``, ``tox.ini`` and every
   ``conftest.py`` of the tree (their hashes, file by file).
@@ -140,8 +141,8 @@ class BaselineCache:
         return self._hashes[rel]
 
     def environment(self, root: Path) -> str:
-        """SHA-256 of the interpreter and its installed distributions (:func:`_freeze`: in this
-        process when the target is this very interpreter and environment, else a probe run by
+        """SHA-256 of the interpreter and its installed distributions (:func:`_freeze_here`: in
+        this process when the target is this very interpreter and environment, else a probe run by
         the target interpreter under the sandbox), loopwright's pytest plugin, the sandbox mode
         and ``settings``; a probe that fails gives a key no later run matches."""
         frozen = _freeze_here(self.python)
