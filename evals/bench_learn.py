@@ -4,11 +4,21 @@
   the offline repairer leaves unfixed at ``B`` iterations are run again at ``2B`` on the same
   repository (the memory skips what the first run rejected), against one run at ``3B`` on a
   fresh copy. Printed: candidates evaluated twice (goal 0), the second run's wall seconds,
-  fixed or not, and the B+2B total wall against the 3B run's (goal ≤ 0.75).
+  fixed or not, and **the second run's wall against the 3B run's** (goal ≤ 0.75), with the
+  B+2B total beside it for information. Why that reading of the issue ("wall time of the
+  second run, fixed count: same as the 3B run, in ≤ 0.75 of its total wall time"): the
+  question is what a user does *after* a run at B ended unfixed. The B run is spent either
+  way; the choice is to continue (2B more) or to start again with the bigger budget (3B).
+  Continuing pays if it fixes as many tasks in at most 0.75 of the restart's wall time (2/3
+  is the ideal: 2B of the 3B iterations, the remembered B skipped). Compared with B+2B,
+  two runs' fixed costs (start-up, worktrees, confirmation) against one run's would make
+  the goal unreachable by construction, whatever the memory does.
 - *ci* (:mod:`harness.core.baseline_cache`): a generated repository of ``--modules`` × 10
   tests (≥ 200), all passing; ``loopwright fix`` takes its baseline, a commit touches one
   source module, and a second run reuses the rest. Printed: baseline test seconds and run
-  wall seconds of both runs and their ratio (goal ≤ 25 % for the baseline).
+  wall seconds of both runs and their ratio (goal ≤ 25 % for the baseline). *baseline test s*
+  is the pytest processes' wall time; *baseline wall s* the whole baseline step (the
+  environment key, hashing, the tests run, storing the cache: ``BaselineCache.wall``).
 - *lessons* (:mod:`harness.core.lesson_records`): release-pair tasks of one library from
   ``evals/suites/release-pairs.yaml``, leave-one-out: each task is run without lessons,
   then again on a fresh copy whose lessons are the records of the *other* tasks' fixes
@@ -59,7 +69,7 @@ def fix(repo: Path, *args: str, timeout: float = 1800) -> dict:
     except json.JSONDecodeError:
         out = {"status": "bad_output", "stderr": res.stderr[-500:]}
     out["wall"] = wall
-    out["evaluated"], out["baseline_seconds"] = [], None
+    out["evaluated"], out["baseline_seconds"], out["baseline_wall"] = [], None, None
     traj = repo / ".git" / "loopwright" / "runs" / str(out.get("run_id")) / "trajectory.jsonl"
     if traj.is_file():
         for line in traj.read_text().splitlines():
@@ -67,7 +77,7 @@ def fix(repo: Path, *args: str, timeout: float = 1800) -> dict:
             if step.get("action") == "evaluate":
                 out["evaluated"].append(step["patch"]["digest"])
             elif step.get("action") == "baseline":
-                out["baseline_seconds"] = step.get("seconds")
+                out["baseline_seconds"], out["baseline_wall"] = step.get("seconds"), step.get("wall")
     return out
 
 
@@ -93,7 +103,9 @@ def continue_rows(work: Path, names: list[str], budget: int) -> list[dict]:
                      "skipped": second.get("skipped_remembered"), "second_wall": second["wall"],
                      "fixed_continued": second.get("status") == "fixed",
                      "scratch": len(whole["evaluated"]), "fixed_scratch": whole.get("status") == "fixed",
-                     "wall_ratio": (first["wall"] + second["wall"]) / whole["wall"]})
+                     "scratch_wall": whole["wall"],
+                     "wall_ratio": second["wall"] / whole["wall"],
+                     "total_ratio": (first["wall"] + second["wall"]) / whole["wall"]})
     return rows
 
 
@@ -162,6 +174,7 @@ def ci_row(work: Path, modules: int) -> dict:
     second = fix(repo)
     return {"tests": modules * 10, "reused": second.get("baseline_reused"),
             "base1": first["baseline_seconds"], "base2": second["baseline_seconds"],
+            "bwall1": first["baseline_wall"], "bwall2": second["baseline_wall"],
             "wall1": first["wall"], "wall2": second["wall"],
             "status": f"{first.get('status')}/{second.get('status')}"}
 
@@ -219,11 +232,17 @@ def main(argv: list[str] | None = None) -> int:
         out = continue_rows(work / "continue", names, args.budget)
         print(f"\ncontinue (B = {args.budget} iteration(s); tasks unfixed at B of {', '.join(names)})")
         print(f"{'task':22} {'B cands':>7} {'2B cands':>8} {'twice':>5} {'skipped':>7} {'2B wall s':>9} "
-              f"{'fixed B+2B':>10} {'3B cands':>8} {'fixed 3B':>8} {'wall (B+2B)/3B':>14}")
+              f"{'fixed B+2B':>10} {'3B cands':>8} {'fixed 3B':>8} {'3B wall s':>9} {'wall 2B/3B':>10} "
+              f"{'(B+2B)/3B':>9}")
         for r in out:
             print(f"{r['task']:22} {r['first']:>7} {r['second']:>8} {r['twice']:>5} {r['skipped']!s:>7} "
                   f"{r['second_wall']:>9.1f} {r['fixed_continued']!s:>10} {r['scratch']:>8} "
-                  f"{r['fixed_scratch']!s:>8} {r['wall_ratio']:>14.2f}")
+                  f"{r['fixed_scratch']!s:>8} {r['scratch_wall']:>9.1f} {r['wall_ratio']:>10.2f} "
+                  f"{r['total_ratio']:>9.2f}")
+        if out:
+            print(f"fixed: continued {sum(r['fixed_continued'] for r in out)}, 3B {sum(r['fixed_scratch'] for r in out)}; "
+                  f"wall 2B/3B over all: {sum(r['second_wall'] for r in out) / sum(r['scratch_wall'] for r in out):.2f} "
+                  f"(goal <= 0.75)")
         print(f"({_load()})")
     if "memory" in rows:
         r = memory_row(work)
@@ -232,11 +251,13 @@ def main(argv: list[str] | None = None) -> int:
     if "ci" in rows:
         r = ci_row(work, args.modules)
         print(f"\nci re-run ({r['tests']} tests; a commit touches 1 of {args.modules} modules; status {r['status']})")
-        print(f"{'':12} {'baseline test s':>15} {'run wall s':>10}")
-        print(f"{'first run':12} {r['base1']!s:>15} {r['wall1']:>10.1f}")
-        print(f"{'second run':12} {r['base2']!s:>15} {r['wall2']:>10.1f}   reused {r['reused']} results")
-        if r["base1"] and r["base2"] is not None:
-            print(f"{'ratio':12} {r['base2'] / r['base1']:>15.0%} {r['wall2'] / r['wall1']:>10.0%}")
+        print(f"{'':12} {'baseline test s':>15} {'baseline wall s':>15} {'run wall s':>10}")
+        print(f"{'first run':12} {r['base1']!s:>15} {r['bwall1']!s:>15} {r['wall1']:>10.1f}")
+        print(f"{'second run':12} {r['base2']!s:>15} {r['bwall2']!s:>15} {r['wall2']:>10.1f}   "
+              f"reused {r['reused']} results")
+        if r["base1"] and r["base2"] is not None and r["bwall1"] and r["bwall2"] is not None:
+            print(f"{'ratio':12} {r['base2'] / r['base1']:>15.0%} {r['bwall2'] / r['bwall1']:>15.0%} "
+                  f"{r['wall2'] / r['wall1']:>10.0%}")
         print(f"({_load()})")
     if "lessons" in rows:
         out = lesson_rows(work, args.package, args.limit)

@@ -4,6 +4,7 @@ changed dependency set re-runs everything."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import sysconfig
@@ -12,13 +13,13 @@ from pathlib import Path
 import pytest
 
 from harness.core.config import RunConfig
-from harness.core.baseline_cache import BaselineCache
+from harness.core.baseline_cache import BaselineCache, _freeze_here
 from harness.core.config import DEFAULT_POLICY
 from loops.spec import Limits
 from harness.evaluators.pytest_runner import PytestEvaluator
 from harness.generators.templates import TemplateGenerator
 from harness.work.fix import fix
-from tests.conftest import PYTHON, git, write_tree
+from tests.conftest import PYTHON, git, run_dir, write_tree
 
 FILES = {
     "calc/__init__.py": "from calc.add import add  # noqa: F401\nfrom calc.mul import mul  # noqa: F401\n",
@@ -147,6 +148,26 @@ def test_a_second_fix_run_reuses_the_baseline_and_says_so(make_repo):
     second = fix(root, TemplateGenerator(), opts)
     assert second.to_json()["baseline_reused"] == ALL
     assert any("reused 5 of 5 test results" in m for m in second.messages)
+    steps = [json.loads(line) for line in (run_dir(root, second.state.run_id) / "trajectory.jsonl").read_text().splitlines()]
+    (step,) = [st for st in steps if st["action"] == "baseline"]
+    assert step["reused"] == ALL and step["wall"] >= step["seconds"] >= 0  # the whole step, tests included
+
+
+def test_the_environment_key_of_this_interpreter_is_taken_in_process_and_sees_new_packages(make_repo, monkeypatch,
+                                                                                           tmp_path):
+    assert _freeze_here(str(tmp_path / "bin" / "python")) is None  # another interpreter: the sandboxed probe
+    frozen = _freeze_here(sys.executable)
+    assert frozen is not None and f"pytest-{pytest.__version__}.dist-info" in frozen
+    root = make_repo(FILES)
+    cache = BaselineCache(root, sys.executable, DEFAULT_POLICY, "limits")
+    key = cache.environment(root)
+    assert cache.environment(root) == key
+    site = tmp_path / "site"
+    dist = site / "newdep-1.0.dist-info"  # a distribution installed since the last run
+    dist.mkdir(parents=True)
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: newdep\nVersion: 1.0\n")
+    monkeypatch.syspath_prepend(str(site))
+    assert cache.environment(root) != key
 
 
 def test_a_changed_import_time_constant_reruns_the_tests_that_read_it(make_repo, evaluator):

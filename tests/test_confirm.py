@@ -71,3 +71,27 @@ def test_canaries_skipped_by_their_module_are_no_evidence_but_a_stubbed_runner_i
     assert canary_check(results("skipped", "skipped"), names) == ""
     assert canary_check(results("passed", "failed"), names) == ""
     assert "must fail reports passed" in canary_check(results("passed", "passed"), names)
+
+
+def test_a_test_cut_by_its_limit_under_load_gets_a_looser_limit_alone(make_repo, monkeypatch):
+    import harness.evaluators.confirm as confirm_module
+
+    monkeypatch.setattr(confirm_module, "ALONE_MIN_SECONDS", 5.0)  # the hang below is cut sooner
+    # validation saw test_slow pass within its limit; the confirmation's limit is cut to
+    # 0.5 s here, as a loaded machine does to a fast test: alone, with a looser limit, it passes
+    slow = "import time\n\ndef test_slow():\n    time.sleep(1.5)\n"
+    root = make_repo({**FILES, "tests/test_c.py": slow})
+    ids = [*IDS, "tests/test_c.py::test_slow"]
+    ev = PytestEvaluator(PYTHON)
+    try:
+        flaky: set[str] = set()
+        limits = {t: 0.5 for t in ids}
+        assert ev.confirm(root, ids, timeouts=limits, process_timeout=120, flaky=flaky) == ""
+        assert flaky == {"tests/test_c.py::test_slow"}
+        hang = "def test_slow():\n    while True:\n        pass\n"  # a hang is still cut
+        root2 = make_repo({**FILES, "tests/test_c.py": hang})
+        problem = ev.confirm(root2, ids, timeouts={**limits, "tests/test_c.py::test_slow": 1.0},
+                             process_timeout=120, flaky=set())
+        assert "do not pass in a fresh run" in problem and "test_slow" in problem
+    finally:
+        ev.close()

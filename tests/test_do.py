@@ -220,6 +220,7 @@ def test_yes_mode_approves_unattended_and_applies_to_a_clean_tree(make_repo, mon
     settings = json.loads((run_dir(root, out["run_id"]) / "do.json").read_text())
     assert settings["check"][1:3] == ["-c", "import greet, sys; sys.exit(not greet.greet(\"x\").startswith(\"Hello\"))"]
     assert out["applied"] and out["ending"] == "apply"
+    assert out["python"] and out["python_why"] and out["evaluators"]["tests"].startswith("pytest ")
     assert "def shout" in (root / "greet.py").read_text()  # applied, not committed
     assert git(root, "status", "--porcelain", "--untracked-files=no").strip() == "M greet.py"
     assert git(root, "log", "--format=%s", "main").splitlines() == ["initial"]

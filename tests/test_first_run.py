@@ -14,6 +14,7 @@ import shutil
 import site
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -92,6 +93,25 @@ def test_mypy_output_with_only_notes_is_not_an_error(tmp_path):
     write_tree(tmp_path, {"b.py": "x: int = 'no'\n"})  # an error is still one
     verdict = TypeCheckEvaluator(cache_dir=tmp_path / "cache", python=PYTHON).run(tmp_path, ["b.py"])
     assert not verdict.error and len(verdict.results) == 1, verdict
+
+
+
+def test_a_checker_without_a_cache_dir_leaves_no_temp_folder(tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    write_tree(tmp_path / "src", {"a.py": "x: int = 'no'\n"})
+    checker = TypeCheckEvaluator(python=PYTHON)
+    assert checker.probe(tmp_path / "src")[0]  # asking what can run makes no cache
+    assert list((tmp_path / "tmp").iterdir()) == []
+    verdict = checker.run(tmp_path / "src", ["a.py"])
+    assert len(verdict.results) == 1 and any((tmp_path / "tmp").iterdir())
+    checker.close()
+    assert list((tmp_path / "tmp").iterdir()) == []
+    kept = tmp_path / "kept"
+    given = TypeCheckEvaluator(cache_dir=kept, python=PYTHON)
+    given.run(tmp_path / "src", ["a.py"])
+    given.close()
+    assert kept.is_dir() and any(kept.iterdir())  # a cache the caller gave stays for reuse
 
 
 PYRIGHT = {**CLAMP, "pyrightconfig.json": "{}\n"}

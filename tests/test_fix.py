@@ -307,8 +307,8 @@ def test_hanging_and_self_killing_tests(make_repo):
     })
     t0 = time.monotonic()
     res = run_fix(root, timeouts=TimeoutPolicy(min_seconds=1.0, default=2.0, baseline=2.0),
-                  limits=Limits(max_iterations=2, max_wall_seconds=30, no_progress=2))
-    assert time.monotonic() - t0 < 90
+                  limits=Limits(max_iterations=2, max_wall_seconds=90, no_progress=2))
+    assert time.monotonic() - t0 < 180  # the hanging test is cut by its timeout, not waited for
     assert "tests/test_clamp.py::test_above" in res.state.fixed_tests
     assert set(res.state.remaining) == {"tests/test_weird.py::test_hangs", "tests/test_weird.py::test_kills_itself"}
     assert res.exit_code == 1 and res.state.status == "partial"

@@ -257,3 +257,139 @@ def test_the_reason_check_sees_a_literal_comparison():
                  'stop.reason == "anything"'):
         assert _literal_reason_comparisons(ast.parse(code), reasons) == [1], code
     assert _literal_reason_comparisons(ast.parse('o.status in ("done", "answered")'), reasons) == []
+
+
+# -- the mutation engine typed (issue 23 item 5) -----------------------------------------------
+#: a private attribute of the standard library read by name (codecs' CodecInfo): not ours to type
+_PRIVATE_READS_ALLOWED = {"_is_text_encoding"}
+
+
+def _private_attribute_uses(tree: ast.AST) -> list[str]:
+    """``x._name`` (read or written) on anything but ``self``/``cls``, ``getattr``/``hasattr`` with
+    a ``"_name"`` string, any ``setattr``/``delattr``, and ``__dict__``: how attributes get stuck on
+    AST nodes."""
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute):
+            own = isinstance(node.value, ast.Name) and node.value.id in ("self", "cls")
+            if node.attr == "__dict__" or (node.attr.startswith("_") and not node.attr.startswith("__")
+                                           and not own and node.attr not in _PRIVATE_READS_ALLOWED):
+                found.append(f"{node.lineno}: .{node.attr}")
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) \
+                and node.func.id in ("getattr", "setattr", "hasattr", "delattr") and len(node.args) > 1:
+            key = node.args[1]
+            private = isinstance(key, ast.Constant) and str(key.value).startswith("_")
+            if node.func.id in ("setattr", "delattr") or (private and key.value not in _PRIVATE_READS_ALLOWED):
+                found.append(f"{node.lineno}: {node.func.id}(..., {ast.unparse(key)})")
+    return found
+
+
+def test_no_private_attributes_on_ast_nodes_in_the_generators():
+    """The mutation engine keeps what it knows about a node in its typed index
+    (:class:`harness.generators.index.NodeRecord`), never as attributes set on the node."""
+    _, trees = _graph()
+    found = [f"{name}:{hit}" for name, tree in trees.items() if _room(name) == "harness.generators"
+             for hit in _private_attribute_uses(tree)]
+    assert found == []
+
+
+def test_the_private_attribute_check_sees_them():
+    """The check above can fail: the uses the engine had before it was typed."""
+    for code in ("node._p = parent", "st._blk", "x = n._fn._p", "getattr(n, '_sa', None)",
+                 "cx.__dict__.setdefault('_k', {})", "setattr(n, name, 1)"):
+        assert _private_attribute_uses(ast.parse(code)), code
+    assert _private_attribute_uses(ast.parse("self._cache = {}; getattr(i, '_is_text_encoding', 1)")) == []
+
+
+#: the mutation engine: the offline repairer's modules (issue 23 item 5)
+MUTATION_ENGINE = tuple(f"harness.generators.{m}" for m in (
+    "index", "parse_check", "edit_text", "mutation_ops", "stmt_ops", "reach_ops", "value_ops",
+    "synth_ops", "insert_ops", "mutations", "mutant", "syntax_fix", "templates"))
+
+
+def _any_annotations(tree: ast.AST) -> list[str]:
+    """Parameters, returns and variables annotated with ``Any`` (bare or inside another type)."""
+    found = []
+    for node in ast.walk(tree):
+        notes = []
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            a = node.args
+            notes = [(p.arg, p.annotation) for p in a.posonlyargs + a.args + a.kwonlyargs
+                     + [x for x in (a.vararg, a.kwarg) if x]] + [("return", node.returns)]
+        elif isinstance(node, ast.AnnAssign):
+            notes = [(ast.unparse(node.target), node.annotation)]
+        for name, note in notes:
+            if note is not None and any(isinstance(n, ast.Name) and n.id == "Any"
+                                        or isinstance(n, ast.Attribute) and n.attr == "Any" for n in ast.walk(note)):
+                found.append(f"{node.lineno}: {name}")
+    return found
+
+
+def test_the_mutation_engine_is_typed_and_type_checked():
+    """No ``Any`` in the engine's annotations (the index is an ``Index``), and mypy checks every
+    module of it: none is excused in ``[tool.mypy]`` (``tests/test_typecheck.py`` reads the rest)."""
+    import tomllib
+
+    _, trees = _graph()
+    assert set(MUTATION_ENGINE) <= set(trees)
+    assert [f"{m}:{hit}" for m in MUTATION_ENGINE for hit in _any_annotations(trees[m])] == []
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["mypy"]
+    excused = {m for o in config.get("overrides", []) if o.get("ignore_errors") for m in o["module"]}
+    assert excused & set(MUTATION_ENGINE) == set()
+
+
+def test_the_any_check_sees_an_untyped_index():
+    """The check above can fail: the engine's signatures before it was typed."""
+    assert _any_annotations(ast.parse("def f(cx: Any, node: ast.AST, out: list) -> None: ...")) == ["1: cx"]
+    assert _any_annotations(ast.parse("x: dict[str, typing.Any] = {}")) == ["1: x"]
+    assert _any_annotations(ast.parse("def f(cx: Index) -> list[Cand]: ...")) == []
+
+
+def _private_imports(tree: ast.AST, prefix: str) -> list[str]:
+    """``from <prefix>... import _name``: a module's private name used by another module."""
+    return [f"{node.lineno}: {node.module}.{a.name}" for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(prefix)
+            for a in node.names if a.name.startswith("_") and not a.name.startswith("__")]
+
+
+def test_no_private_name_of_the_generators_is_imported_by_another_module():
+    """What the generators' modules share (the edit helpers, the operator tables) is public in
+    its module; a name with an underscore stays in the module that defines it."""
+    _, trees = _graph()
+    found = [f"{name}:{hit}" for name, tree in trees.items() for hit in _private_imports(tree, "harness.generators")]
+    assert found == []
+    assert _private_imports(ast.parse("from harness.generators.edit_text import _cand, fit"),
+                            "harness.generators") == ["1: harness.generators.edit_text._cand"]
+
+
+#: one-letter names the engine may bind: loop indices and the throwaway
+_SHORT_NAMES_ALLOWED = {"i", "j", "_"}
+
+
+def _one_letter_bindings(tree: ast.AST) -> list[str]:
+    """One-letter parameters and variables (assigned, loop or ``with`` targets, ``:=``), outside
+    comprehensions (whose variables live for one expression); loop indices allowed."""
+    found = []
+    for node in ast.walk(tree):
+        names: list[str] = []
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            a = node.args
+            names = [p.arg for p in a.posonlyargs + a.args + a.kwonlyargs + [x for x in (a.vararg, a.kwarg) if x]]
+        elif isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.For, ast.AsyncFor, ast.NamedExpr,
+                               ast.With, ast.AsyncWith)):
+            targets = (node.targets if isinstance(node, ast.Assign)
+                       else [i.optional_vars for i in node.items if i.optional_vars]
+                       if isinstance(node, (ast.With, ast.AsyncWith)) else [node.target])
+            names = [n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)]
+        found += [f"{node.lineno}: {n}" for n in names if len(n) == 1 and n not in _SHORT_NAMES_ALLOWED]
+    return found
+
+
+def test_the_mutation_engine_uses_descriptive_names():
+    """Spans are ``start, end``, operands ``kid``/``arg``, precedences ``precedence``/``need``: no
+    one-letter parameter or variable in the engine (loop indices and comprehensions aside)."""
+    _, trees = _graph()
+    assert [f"{m}:{hit}" for m in MUTATION_ENGINE for hit in _one_letter_bindings(trees[m])] == []
+    assert _one_letter_bindings(ast.parse("def f(cx, n):\n    s, e = cx.span(n)\n    for i in r: pass")) == [
+        "1: n", "2: s", "2: e"]
+    assert _one_letter_bindings(ast.parse("xs = [n for n in names]")) == []

@@ -122,3 +122,76 @@ def _steps(root, run_id):
 
     lines = (run_dir(root, run_id) / "trajectory.jsonl").read_text().splitlines()
     return [s for s in map(json.loads, lines) if s.get("action") == "evaluate"]
+
+
+TWICE = {
+    "calc/__init__.py": """
+        def double(x):
+            return x + 1
+    """,
+    "tests/test_calc.py": """
+        from calc import double
+
+        def test_two():
+            assert double(2) == 4
+
+        def test_zero():
+            assert double(0) == 0
+
+        def test_one():
+            assert double(1) == 2
+    """,
+}
+
+
+class Scripted:
+    """An offline generator (no model call): the same patches in its first proposal of a run,
+    nothing after; keeps the attempts each proposal was shown."""
+
+    name = "scripted"
+    builds_on_leads = False
+
+    def __init__(self, patches):
+        self.patches, self.shown = patches, []
+
+    def generate(self, context):
+        from harness.core.protocols import Proposal
+
+        self.shown.append(list(context.attempts))
+        return Proposal(candidates=self.patches if len(self.shown) == 1 else [])
+
+    def estimate(self, context=None):
+        from harness.core.protocols import Usage
+
+        return Usage()
+
+    def reset(self):
+        pass
+
+    @property
+    def current(self):
+        return self
+
+
+def test_a_skipped_rejection_that_fixed_some_tests_is_shown_to_the_next_proposal_as_before(make_repo):
+    """The offline search builds on rejected edits that made some failing tests pass (hot
+    names): a continued run must show them to the search as the first run's next iteration
+    saw them, in the same iteration in which they were skipped."""
+    from sandbox.patch import Patch
+
+    root = make_repo(TWICE)
+    src = (root / "calc" / "__init__.py").read_text()
+    plus_two = Patch.from_texts({"calc/__init__.py": (src, src.replace("x + 1", "x + 2"))}, "`1` -> `2`",
+                                {"generator": "scripted"})  # fixes test_two, breaks test_one
+    first = fix(root, Scripted([plus_two]), RunConfig(
+        python=PYTHON, limits=Limits(max_iterations=1, max_wall_seconds=240, no_progress=8)))
+    (step,) = _steps(root, first.state.run_id)
+    assert step["verdict"]["fixed"] == ["tests/test_calc.py::test_two"] and not step["verdict"].get("viable")
+
+    again = Scripted([plus_two])
+    second = fix(root, again, RunConfig(python=PYTHON, limits=Limits(max_iterations=1, max_wall_seconds=240,
+                                                                     no_progress=8)))
+    assert second.skipped_remembered == 1 and not _evaluated(root, second.state.run_id)
+    assert len(again.shown) == 2  # the skipped proposal was followed by the next, in one iteration
+    (seen,) = [a for a in again.shown[1] if a.digest == plus_two.digest]
+    assert seen.fixed == ("tests/test_calc.py::test_two",) and not seen.accepted and not seen.viable

@@ -258,13 +258,13 @@ def test_priors_cover_every_operator():
         "return_value", "guard_insert", "delete_statement", "insert_nearby_statement",
         "is_eq_swap", "bool_const_swap", "augassign_swap", "assign_swap", "method_swap",
         "call_drop", "negate_value",
-        # _reach_ops (tests/test_reach_ops.py)
+        # reach_ops (tests/test_reach_ops.py)
         "call_arity", "const_cond_to_name", "drop_term", "attr_swap", "unwrap_call", "wrap_call",
         "name_to_slice", "swap_commutative", "add_term", "copy_renamed",
-        # _value_ops (tests/test_value_ops.py)
+        # value_ops (tests/test_value_ops.py)
         "add_default_arg", "wrap_bool", "regex_quantifier", "const_to_attr", "name_to_self", "encoding_swap",
         "unwrap_comprehension",  # tests/test_unwrap_comprehension.py
-        # _synth_ops and _insert_ops (tests/test_synth_ops.py)
+        # synth_ops and insert_ops (tests/test_synth_ops.py)
         "name_arith", "slice_by_name", "sibling_arg", "swap_index", "raise_power", "default_arg_value",
         "restore_method", "dict_key", "assign_max_min", "return_compare", "return_nested_empty",
         "insert_append", "carry_forward", "restore_statement", "return_call",

@@ -126,14 +126,16 @@ def test_a_patch_that_makes_a_passing_test_flaky_is_rejected(make_repo):
         assert seen[0].stage == "flaky" and "flaky: it passed in the full run and in some re-runs" in seen[0].reason
         got = validator.first_accepted([right], time.monotonic() + 120, seen.append)
         assert got is not None and got.accepted and got.suspect == ""
-        # screen and full; the coverage run of the passing test with the fixed one; 3 re-runs
-        assert got.tests_run == 2 + 2 + 3
+        # the screen (1 test); the full run (the passing test, and the fixed one again: their
+        # coverage is recorded there, no coverage run of its own); 3 re-runs of the passing test
+        assert got.tests_run == 1 + 2 + 3
+        assert got.seconds["rerun"] > 0 and seen[0].tests_run == 1 + 2 + 2  # flaky: stopped after 2
     finally:
         validator.close()
         wt.remove()
 
 
-STATEFUL = COUNTING.replace(" or n % 2", "")  # right, then wrong on every later call
+STATEFUL = COUNTING.replace("n < 4 or n % 2", "n < 3")  # right in the screen and the full run, then wrong
 
 
 def test_a_test_that_fails_in_every_re_run_makes_the_patch_suspect_not_rejected(make_repo):
@@ -191,3 +193,47 @@ def test_the_only_plausible_patch_special_cases_the_test_and_is_reported_suspect
     console = Console(record=True, width=200)
     _summary(console, res)
     assert "fixed (suspect: special-cases -7, a literal of the failing test)" in console.export_text()
+
+
+SIZE = "def size(xs):\n    if not xs:\n        return 0\n    return len(xs) + 1\n"
+SIZE_TESTS = ("from m import size\n\n\ndef test_empty():\n    assert size([]) == 0\n\n\n"
+              "def test_three():\n    assert size([1, 2, 3]) == 3\n")
+
+
+def test_dead_code_is_read_from_the_full_runs_coverage(make_repo):
+    """The watching tests' coverage comes from the candidate's full run (no coverage run of its
+    own): a patch that leaves the passing test's `return 0` unrun is suspect; the right one is not."""
+    root = make_repo({"m.py": SIZE, "test_m.py": SIZE_TESTS})
+    validator, wt = _validator(root)
+    dead = _patch(SIZE, SIZE.replace("if not xs:", "if xs is None:").replace("len(xs) + 1", "len(xs)"))
+    try:
+        got = validator.first_accepted([dead], time.monotonic() + 120, lambda o: None)
+        assert got is not None and got.plausible
+        assert got.suspect.startswith("1 line(s) the passing tests ran are no longer run (m.py:3"), got.suspect
+        assert got.tests_run == 1 + 2 + 3  # screen; full with the fixed test again; 3 re-runs
+        right = validator.first_accepted([_patch(SIZE, SIZE.replace("len(xs) + 1", "len(xs)"))],
+                                         time.monotonic() + 120, lambda o: None)
+        assert right is not None and right.accepted and right.suspect == ""
+    finally:
+        validator.close()
+        wt.remove()
+
+
+ORDER = "STATE = {}\n\n\ndef double(x):\n    return x * 3\n"
+ORDER_TESTS = ("from m import STATE, double\n\n\ndef test_a_two():\n    STATE['v'] = 1\n    assert double(2) == 4\n\n\n"
+               "def test_b_zero_after_two():\n    assert double(0) == 0 and STATE.get('v') == 1\n")
+
+
+def test_a_test_failing_in_every_re_run_without_the_patch_too_is_not_held_against_it(make_repo):
+    """`test_b...` needs state a failing test leaves (it passes in the full run, where the fixed
+    test runs first); run alone it fails with or without the patch: the subset's doing."""
+    root = make_repo({"m.py": ORDER, "test_m.py": ORDER_TESTS})
+    validator, wt = _validator(root)
+    try:
+        got = validator.first_accepted([_patch(ORDER, ORDER.replace("x * 3", "x * 2"))],
+                                       time.monotonic() + 120, lambda o: None)
+        assert got is not None and got.accepted and got.suspect == "", got.suspect
+        assert got.tests_run == 1 + 2 + 3 + 1  # screen; full; 3 re-runs; the subset without the patch
+    finally:
+        validator.close()
+        wt.remove()

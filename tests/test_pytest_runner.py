@@ -75,6 +75,68 @@ def test_structured_results_and_coverage(lib):
     assert 9 not in cov[pkg]
 
 
+def test_coverage_of_named_tests_only_in_a_forked_run(lib):
+    """``coverage_tests``: lines recorded only while those tests run (nothing at import, no other
+    test), in the fork server's children as in a plain process; the results are the usual ones."""
+    ev = PytestEvaluator(PYTHON)
+    try:
+        for _ in range(2):  # the first run starts the fork server, the second is served by it
+            run = ev.run(lib, coverage_tests=["tests/test_pkg.py::test_total", "tests/test_pkg.py::test_ok"])
+            assert not run.error and run.results["tests/test_pkg.py::test_total"].outcome == "failed"
+            assert set(run.coverage) == {"tests/test_pkg.py::test_total", "tests/test_pkg.py::test_ok"}
+            pkg = next(p for p in run.coverage["tests/test_pkg.py::test_ok"] if p.endswith("pkg/__init__.py"))
+            assert set(run.coverage["tests/test_pkg.py::test_ok"][pkg]) == {8}
+            assert {2, 3, 4, 5} == set(run.coverage["tests/test_pkg.py::test_total"][pkg])
+        assert any(s is not None and s.served for s in ev._servers.values())
+    finally:
+        ev.close()
+
+
+def test_capture_records_the_calls_of_named_functions(tmp_path):
+    """``capture``: the named functions' arguments and results (or exception type) while the
+    named tests run, object addresses removed, bounded per test; other tests record nothing."""
+    write_tree(tmp_path, {
+        "calc.py": """
+            class Box:
+                pass
+
+            def half(n, box=None):
+                if n % 2:
+                    raise ValueError(n)
+                return n // 2
+
+            def safe(n):
+                try:
+                    return half(n)
+                except ValueError:
+                    return None
+        """,
+        "test_calc.py": """
+            from calc import Box, half, safe
+
+            def test_half():
+                assert half(4, Box()) == 2 and safe(3) is None and safe(8) == 4
+
+            def test_many():
+                assert [half(2 * i) for i in range(50)] == list(range(50))
+
+            def test_other():
+                assert half(6) == 3
+        """})
+    ev = PytestEvaluator(PYTHON)
+    spec = {"targets": [{"path": "calc.py", "name": "half"}, {"path": "calc.py", "name": "safe"}],
+            "tests": ["test_calc.py::test_half", "test_calc.py::test_many"], "calls": 10}
+    try:
+        run = ev.run(tmp_path, capture=spec)
+    finally:
+        ev.close()
+    assert not run.error and all(r.ok for r in run.results.values())
+    assert run.calls["test_calc.py::test_half"] == [
+        ["half", "n=4, box=<calc.Box object>", "= 2"], ["safe", "n=3", "= None"], ["half", "n=3, box=None", "! ValueError"],
+        ["safe", "n=8", "= 4"], ["half", "n=8, box=None", "= 4"]]
+    assert len(run.calls["test_calc.py::test_many"]) == 10 and "test_calc.py::test_other" not in run.calls
+
+
 def test_hanging_and_dying_tests_lose_only_themselves(lib, monkeypatch):
     monkeypatch.setenv("HANG", "1")
     monkeypatch.setenv("DIE", "1")

@@ -1,4 +1,4 @@
-"""Each operator of ``harness.generators._reach_ops`` (and the completed operator tables)
+"""Each operator of ``harness.generators.reach_ops`` (and the completed operator tables)
 offers the developer's fix of one real bug of the kind program-repair benchmarks hold.
 
 The classic programs (QuixBugs-style algorithm programs, this project's own, not the

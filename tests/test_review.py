@@ -283,6 +283,8 @@ def test_review_command_with_a_comments_file_and_a_real_openai_client(make_repo,
     assert out["comments"][1]["answer"] == "it predates f-strings in this codebase."
     assert len(out["comments"][0]["commits"]) == 1 and out["branch"].startswith("loopwright/")
     assert out["model_calls"] == 3 and out["exit_code"] == 0
+    assert out["python"] == PYTHON and out["python_why"] == "--python"
+    assert out["evaluators"]["tests"].startswith("pytest ") and "lint" in out["evaluators"]
     assert "shout() needs a docstring" in json.dumps(srv.requests[0].body)
     assert_clean(root, tmp_path / "worktrees")  # the run left no process, fork server or worktree
 

@@ -1,4 +1,4 @@
-"""The operators of issue 21 (``harness.generators._synth_ops`` and ``._insert_ops``): each
+"""The operators of issue 21 (``harness.generators.synth_ops`` and ``.insert_ops``): each
 offers the fix of a bug written for it, at the suspicious line, and every mutant is valid."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Each operator of ``harness.generators._value_ops`` offers the developer's fix of one real
+"""Each operator of ``harness.generators.value_ops`` offers the developer's fix of one real
 regression of the release-pair suite (``evals/suites/release-pairs.yaml``).
 
 The sources are short excerpts of the released libraries (N's code at the lines the

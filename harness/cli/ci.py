@@ -28,6 +28,7 @@ from rich.markup import escape
 from harness.cli.common import (REVIEW_LOOP, MaxCost, MaxIterations, MaxSeconds, MaxTokens, Python, ReviewModel,
                                 bad_input, build_generator, default_generator, review_generator, run_config,
                                 run_flags)
+from harness.core.baseline_cache import summary_in
 from harness.core.errors import UsageError
 from harness.work.fix import FixResult, fix
 from harness.work.github import GitHub, GitHubError
@@ -272,6 +273,12 @@ def _cost(spent) -> str:
     return f"{usd} · {spent.tokens} tokens · {spent.model_calls} model calls · {spent.wall_seconds:.1f} s"
 
 
+def _baseline(result: FixResult) -> str:
+    """The baseline cache's line for the status comment: how many test results were reused from an
+    earlier run (kept in .git/loopwright: restored by ``actions/cache``, docs/ci.md)."""
+    return summary_in(result.messages) or f"reused {result.baseline_reused} test results from an earlier run"
+
+
 def _ci_fix(gh, repo, pr, workspace, mode, why_not, remote, flags, out, env, say) -> dict:
     loop = builtin_spec("fix-failing-tests")
     options = run_config(loop, workspace, flags)
@@ -281,7 +288,7 @@ def _ci_fix(gh, repo, pr, workspace, mode, why_not, remote, flags, out, env, say
     out.update(result=result.to_json(), exit_code=result.exit_code)
     if s.status == "nothing_to_fix":
         body = status_markdown("fix failing tests", f"**all tests pass** — {s.stop_detail}",
-                               [("head", pr["head"]["sha"][:12])])
+                               [("head", pr["head"]["sha"][:12]), ("baseline", _baseline(result))])
         _sticky(gh, repo, pr["number"], body, out, env, create=False)
         return out
     changes = "no change"
@@ -295,8 +302,9 @@ def _ci_fix(gh, repo, pr, workspace, mode, why_not, remote, flags, out, env, say
                       + ", ".join(f"`{t}`" for t in s.fixed_tests[:10])),
             ("still failing", ", ".join(f"`{t}`" for t in s.remaining[:10]) or "none"),
             ("candidates", f"{s.candidates_tried} in {s.iteration} iteration(s)"),
-            ("cost", _cost(s.spent)), ("run", f"`{s.run_id}` on {pr['head']['sha'][:12]}")]
-    rows += [("note", m) for m in result.messages]
+            ("cost", _cost(s.spent)), ("baseline", _baseline(result)),
+            ("run", f"`{s.run_id}` on {pr['head']['sha'][:12]}")]
+    rows += [("note", m) for m in result.messages if not summary_in([m])]
     shown = "fixed (flagged)" if s.status == "flagged" else s.status.replace("_", " ")
     headline = f"**{shown}** — {s.stop_reason}: {s.stop_detail}"
     body = status_markdown("fix failing tests", headline, rows,

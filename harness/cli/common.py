@@ -178,6 +178,7 @@ Tests = Annotated[list[str] | None, _setting("tests")]
 Keep = Annotated[bool | None, _setting("keep")]
 Lessons = Annotated[bool | None, _setting("lessons")]
 Fresh = Annotated[bool | None, _setting("fresh")]
+ReadLessons = Annotated[bool | None, _setting("read_lessons")]
 Record = Annotated[str | None, typer.Option("--record", metavar="FILE",
                                             help="Record every model exchange to this cassette (JSONL).")]
 Replay = Annotated[str | None, typer.Option("--replay", metavar="FILE",

@@ -320,7 +320,7 @@ def _to_json(result: InstructResult, ending: str, applied: bool, note: str) -> d
                 "iterations": s.iteration, "candidates_tried": s.candidates_tried,
                 "model_calls": s.spent.model_calls, "tokens": s.spent.tokens, "cost_usd": s.spent.cost_usd,
                 "wall_seconds": s.spent.wall_seconds, "messages": result.messages,
-                "exit_code": result.exit_code})
+                **result.setup_json(), "exit_code": result.exit_code})
     return out
 
 

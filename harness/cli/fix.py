@@ -20,7 +20,7 @@ from rich.table import Column, Table
 from rich.text import Text
 
 from harness.cli.common import (Apply, BaseUrl, Fresh, Jobs, Json, Keep, Lessons, Lint, MaxCost, MaxDiffLines, MaxIterations,
-                                MaxSeconds, MaxTokens, Model, Python, Quiet, Record, Replay, Repo, Tests, Types,
+                                MaxSeconds, MaxTokens, Model, Python, Quiet, ReadLessons, Record, Replay, Repo, Tests, Types,
                                 Verbose, bad_input, build_generator, default_generator, err, interruptible,
                                 run_config, run_flags)
 from harness.cli.kept import gc_kept, status_kept
@@ -121,6 +121,7 @@ def fix_cmd(repo: Repo = Path("."), python: Python = None, max_iterations: MaxIt
             apply: Apply = False, keep: Keep = None, as_json: Json = False, jobs: Jobs = None,
             model: Model = None, base_url: BaseUrl = None, record: Record = None, replay: Replay = None,
             lint: Lint = None, types: Types = None, tests: Tests = None, lessons: Lessons = None, fresh: Fresh = None,
+            read_lessons: ReadLessons = None,
             max_diff_lines: MaxDiffLines = None, verbose: Verbose = False, quiet: Quiet = False) -> None:
     """Make the failing tests of REPO pass; the fix lands on branch loopwright/<run-id>.
 
@@ -137,6 +138,7 @@ def run_cmd(spec: Annotated[Path, typer.Argument(metavar="SPEC", help="An LSS 1.
             apply: Apply = False, keep: Keep = None, as_json: Json = False, jobs: Jobs = None,
             model: Model = None, base_url: BaseUrl = None, record: Record = None, replay: Replay = None,
             lint: Lint = None, types: Types = None, tests: Tests = None, lessons: Lessons = None, fresh: Fresh = None,
+            read_lessons: ReadLessons = None,
             max_diff_lines: MaxDiffLines = None, verbose: Verbose = False, quiet: Quiet = False) -> None:
     """Run the loop declared in SPEC on REPO (exit codes as for fix)."""
     flags = run_flags(locals())
@@ -157,6 +159,7 @@ def resume_cmd(run_id: Annotated[str, typer.Argument(metavar="RUN_ID",
                apply: Apply = False, keep: Keep = None, as_json: Json = False, jobs: Jobs = None,
                model: Model = None, base_url: BaseUrl = None, record: Record = None, replay: Replay = None,
                lint: Lint = None, types: Types = None, tests: Tests = None, lessons: Lessons = None, fresh: Fresh = None,
+               read_lessons: ReadLessons = None,
                max_diff_lines: MaxDiffLines = None, verbose: Verbose = False, quiet: Quiet = False) -> None:
     """Continue an interrupted run (Ctrl-C, SIGTERM, a crash, kill -9) from its last saved step,
     with the settings it was started with; flags given here override them (exit codes as for fix)."""

@@ -9,11 +9,10 @@ here. :func:`build` makes one from
 3. ``LOOPWRIGHT_*`` environment variables, overridden by
 4. command-line flags
 
-(flag > env > pyproject > loop file); a resumed run puts the settings it started with
-(``state.json``'s ``settings`` record) between the flags and the environment. The user
-settings (:data:`SETTINGS`) are range-checked at the edge: a bad value is a
-:class:`~harness.core.errors.UsageError` whose one line names the setting, where it came
-from and the allowed range. :func:`settings_table` is their reference (docs/configuration.md).
+(flag > env > pyproject > loop file); a resumed run puts the settings it started with (``state.json``'s
+``settings`` record) between the flags and the environment. The user settings (:data:`SETTINGS`) are
+range-checked at the edge: a bad value is a :class:`~harness.core.errors.UsageError` whose one line
+names the setting, where it came from and the allowed range. :func:`settings_table` is their reference.
 """
 
 from __future__ import annotations
@@ -252,6 +251,8 @@ SETTINGS = (
             "(default: only if that file is tracked; else in .git/loopwright/)"),
     Setting("fresh", bool, "ignore what earlier runs left: evaluate again the candidates they rejected and "
             "take the whole baseline (both are still recorded for later runs)"),
+    Setting("read_lessons", bool, "read earlier fixes' lessons back: operator priors of the offline repairer, lessons "
+            "in a model's prompt (default: off, no measured gain: docs/benchmarks.md; lessons are still written)"),
 )
 _BY_NAME = {s.name: s for s in SETTINGS}
 

@@ -215,11 +215,17 @@ class Loop:
             proposal.candidates = fresh
             if old:
                 self.files.step("remembered", iteration=self.state.iteration, skipped=len(old))
+            fixed = self.memory.fixed_by
             if proposal.usage.calls and old:
                 self.attempts += [Attempt(p.digest, p.description, False,
-                                          "an earlier run already tried this exact patch and rejected it", p.diff)
-                                  for p in old]
+                                          "an earlier run already tried this exact patch and rejected it", p.diff,
+                                          fixed=fixed.get(p.digest, ())) for p in old]
                 proposal.notes = [*proposal.notes, f"{len(old)} candidate(s) an earlier run rejected were skipped"]
+            elif old:  # the offline search sees what it saw then: rejected edits that fixed some tests
+                self.attempts += [Attempt(p.digest, p.description, False, "rejected by an earlier run", p.diff,
+                                          fixed=fixed[p.digest]) for p in old if p.digest in fixed]
+            if old:  # the next proposal of this iteration builds on them (leads, hot names), as a 3B run's would
+                context.attempts = list(self.attempts)
             if fresh or proposal.notes or proposal.usage.calls or proposal.blocked or proposal.done:
                 return proposal
 

@@ -93,7 +93,10 @@ class CandidateMemory:
         self._db.execute("create index if not exists by_task on candidates(task)")
         self._db.commit()
         self._hashes: dict[str, str] = {}  # path -> content hash in the run's worktree
-        self._known: dict[str, set[str]] = {}  # task key -> keys rejected for it
+        self._known: dict[str, dict[str, tuple[str, ...]]] = {}  # task key -> rejected key -> tests it fixed
+        #: digest -> the failing tests a skipped rejected candidate made pass (with regressions):
+        #: fed back to the offline search as it was in the earlier run (hot names, leads)
+        self.fixed_by: dict[str, tuple[str, ...]] = {}
         self._partial: dict[tuple, dict] = {}  # ("partial", task key) -> key -> (fixed, reason)
         self._told: dict[str, list[Remembered]] = {}  # task key -> remembered() (until a change)
 
@@ -125,19 +128,26 @@ class CandidateMemory:
     def rejected(self, patches: list, failing: list[str], root: Path) -> tuple[list, list]:
         """Split ``patches`` into (unknown, remembered): the remembered ones an earlier run
         rejected for the same ``failing`` tests on the same content of the files they touch
-        (``root``: the run's worktree). Adds the remembered ones to :attr:`skipped`.
+        (``root``: the run's worktree). Adds the remembered ones to :attr:`skipped`, and
+        those that made some failing tests pass to :attr:`fixed_by`.
         With ``use`` False every patch is unknown."""
         if not self.use or not patches:
             return list(patches), []
         task = task_key(failing)
         if task not in self._known:
-            rows = self._db.execute("select key from candidates where task = ? and verdict = 'rejected'",
+            rows = self._db.execute("select key, fixed from candidates where task = ? and verdict = 'rejected'",
                                     (task,))
-            self._known[task] = {k for (k,) in rows}
+            self._known[task] = {k: tuple(json.loads(f)) for k, f in rows}
         known = self._known[task]
         fresh, old = [], []
         for p in patches:
-            (old if self._key(task, p, root)[0] in known else fresh).append(p)
+            key = self._key(task, p, root)[0]
+            if key in known:
+                old.append(p)
+                if known[key]:
+                    self.fixed_by[p.digest] = known[key]
+            else:
+                fresh.append(p)
         self.skipped += len(old)
         return fresh, old
 

@@ -3,11 +3,15 @@
 A plausible patch makes the failing tests pass and breaks no passing test; some do it by
 making code dead, dropping a recursion, or special-casing the failing test's input. Before
 a plausible patch is accepted, the tests that watch it (the passing tests that execute its
-changed lines) run once with line coverage, joined by a few of the failing tests it fixes,
-then :data:`RERUNS` more times without it:
+changed lines) have their line coverage recorded in the candidate's full run, joined there by
+a few of the failing tests it fixes (:meth:`OverfitChecks._watching`; a coverage run of its own
+only when the full run could not record it), then they run :data:`RERUNS` more times:
 
-- a test that fails in any re-run makes the patch *flaky*: it is rejected (a passing test
-  that fails 2 runs in 8 after a patch is a regression the single full run missed);
+- a test that passes in some re-runs and fails in others makes the patch *flaky*: it is
+  rejected (a passing test that fails 2 runs in 8 after a patch is a regression the single
+  full run missed); the re-runs stop at the first such disagreement; a test that fails in
+  every re-run makes the patch suspect, unless it fails in the same tests run without the
+  patch too (the subset's order or shared state: sqlparse's formatting tests);
 - a line the watching passing tests executed at baseline that none of them executes now
   (lines renumbered through the diff; the changed lines themselves aside) makes the patch
   *suspect*: it changed what the passing tests do, which they do not check;
@@ -20,8 +24,9 @@ then :data:`RERUNS` more times without it:
 
 A suspect patch stays plausible: :func:`harness.core.plausible.choose` prefers any other,
 and when it is the only one it is reported as ``fixed (suspect: REASON)``. The reason is
-kept on the patch's :class:`harness.core.evidence.Protection`. Not done here: a
-differential run of plausible patches against each other on the passing tests' inputs.
+kept on the patch's :class:`harness.core.evidence.Protection`. The differential run of
+plausible patches against each other on the passing tests' inputs is
+:mod:`harness.core.differential`.
 """
 
 from __future__ import annotations
@@ -32,9 +37,9 @@ import re
 from pathlib import Path
 
 from harness.evaluators.verdict import passed_in
-from harness.core.evidence import IMPORT_CONTEXT
+from harness.core.evidence import IMPORT_CONTEXT, protection
 from harness.core.outcome import Outcome
-from sandbox.patch import Patch
+from sandbox.patch import Patch, PatchError
 from sandbox.worktree import Worktree
 
 #: re-runs of the watching tests that judge flakiness, after the one with coverage.
@@ -52,20 +57,37 @@ class OverfitChecks:
     """The re-runs and overfit checks of a plausible patch (a mixin of the validator: reads
     ``evaluator``, ``index``, ``baseline``, ``flaky`` and the stages' ``_run``/``_limits``)."""
 
-    def _steady(self, slot: Worktree, patch: Patch, out: Outcome) -> bool:
-        """Run the passing tests watching ``patch`` once with coverage (joined by
-        :data:`FIXED_SAMPLE` of the tests it fixes), then :data:`RERUNS` times without, and record on
-        ``out.protection.suspect`` why the patch may only fool the tests (empty: no reason).
-        Returns False, with ``out`` rejected (stage ``flaky``), when a test passes in some re-runs
-        and fails in others; or when a re-run cannot start (stage ``error``). A test failing in every
-        re-run is a suspect reason, not a rejection."""
-        passing = [t for t in out.protection.tests if t not in self.flaky]
+    def _watching(self, out: Outcome, changed: dict[str, set[int]]) -> tuple[list[str], list[str]]:
+        """(the passing tests that execute ``changed`` lines at baseline, flaky ones aside;
+        :data:`FIXED_SAMPLE` of the tests ``out`` fixes so far, fastest at baseline first):
+        the tests whose coverage the overfit checks read."""
+        passing = set(self.baseline.passing) - self.flaky
+        watching = protection(self.index, passing, changed).tests
         res = self.baseline.results
         fixed = sorted((t for t in out.fixed if t not in self.flaky and t not in passing),
                        key=lambda t: (res[t].duration if t in res else 0.0, t))[:FIXED_SAMPLE]
-        coverage: dict[str, dict[str, list[int]]] = {}
+        return watching, fixed
+
+    def _steady(self, slot: Worktree, patch: Patch, out: Outcome,
+                seen: dict[str, dict[str, list[int]]] | None = None) -> bool:
+        """Re-run the passing tests watching ``patch`` :data:`RERUNS` times and record on
+        ``out.protection.suspect`` why the patch may only fool the tests (empty: no reason).
+
+        ``seen``: the full run's coverage of the watching tests and of :data:`FIXED_SAMPLE`
+        tests it fixes (test id -> absolute path -> lines, see :meth:`_watching`); when a test
+        of those has none (the full run was cut by a flaky test, or none was given) they run
+        once more with coverage first. Returns False, with ``out`` rejected (stage ``flaky``),
+        when a test passes in some re-runs and fails in others (the re-runs stop as soon as
+        one has both); or when a re-run cannot start (stage ``error``). A test failing in
+        every re-run is a suspect reason, not a rejection."""
+        passing = [t for t in out.protection.tests if t not in self.flaky]
+        _, fixed = self._watching(out, {})
+        coverage = dict(seen or {})
+        if seen is None or any(t not in coverage for t in passing + fixed):
+            coverage = {}
         failed_in: dict[str, int] = {}  # watching test -> re-runs it failed in
-        for k in range(RERUNS + 1):  # the coverage run, then the re-runs that judge flakiness
+        done = 0  # re-runs made
+        for k in range(0 if not coverage else 1, RERUNS + 1):  # a coverage run if needed, then re-runs
             watching = passing + fixed if k == 0 else passing
             if not watching:
                 continue
@@ -80,28 +102,51 @@ class OverfitChecks:
             if k == 0:  # under coverage a test may fail for its timing alone (a performance
                 coverage = run.coverage  # test of sqlparse did): read for its lines, not judged
                 continue
+            done += 1
             for t in watching:
                 if not passed_in(run.results, t):
                     failed_in[t] = failed_in.get(t, 0) + 1
+            if any(n < k for n in failed_in.values()):
+                break  # a test failed in one re-run and passed in another: flaky already
         # flaky: passes in some re-runs and fails in others. Failing in every re-run (after passing
         # in the full run) is a subset's order or shared state as often as the patch (a sqlparse
         # test under the correct fix did): suspect, not rejected.
-        mixed = [t for t, n in failed_in.items() if n < RERUNS]
+        mixed = [t for t, n in failed_in.items() if n < done]
         if mixed:
             out.viable = out.plausible = out.accepted = False
             out.stage = "flaky"
             out.reason = (f"makes {mixed[0]} flaky: it passed in the full run and in some re-runs of the "
-                          f"{len(passing)} tests watching the patch, and failed in {failed_in[mixed[0]]} of {RERUNS}")
+                          f"{len(passing)} tests watching the patch, and failed in {failed_in[mixed[0]]} of {done}")
             return False
         always = sorted(failed_in)
-        texts = _texts(slot.path, patch)
+        texts, sources = _texts(slot.path, patch), _failing_sources(slot.path, out.fixed)
+        if always:  # the slot is reset here: what the checks below read was read above
+            always = self._fail_only_with_patch(slot, out, passing, always)
         out.protection.suspect = (
             (f"{always[0]} passed in the full run but failed in every re-run of the tests watching "
              "the patch" if always else "")
-            or static_suspicion(patch, texts, _failing_sources(slot.path, out.fixed))
+            or static_suspicion(patch, texts, sources)
             or (dead_code(self.index.by_line, self.index.root, str(Path(slot.path).resolve()) + os.sep,
                           coverage, out.protection.tests, out.fixed, fixed, patch, texts) if coverage else ""))
         return True
+
+
+    def _fail_only_with_patch(self, slot: Worktree, out: Outcome, watching: list[str],
+                              always: list[str]) -> list[str]:
+        """Those of ``always`` (tests that failed in every re-run of ``watching``) that pass
+        when the same tests run without the patch: a test failing there too fails for the
+        subset's order or shared state (it needs a test the subset leaves out), not for the
+        patch. Resets ``slot`` by git (the patch is gone after it); ``always`` unchanged
+        when the slot cannot be reset or the run cannot start."""
+        try:
+            slot.reset()
+        except PatchError:
+            return always
+        limits = self._limits(watching)
+        run = self._run(slot, out, "rerun", select=watching, timeouts=limits,
+                        paths=sorted({t.split("::", 1)[0] for t in watching}),
+                        process_timeout=60 + 2 * sum(limits.values()))
+        return always if run.error else [t for t in always if passed_in(run.results, t)]
 
 
 def _texts(root: Path, patch: Patch) -> dict[str, str]:

@@ -239,7 +239,7 @@ class RunSession:
         baseline = Baseline(self.worktree.path, base.results, base.collected, base.coverage if coverage else {},
                             base.duration, cache.reused if cache else 0)
         self.files.step("baseline", tests=len(base.results), failing=baseline.failing,
-                        seconds=round(base.duration, 3), error=base.error,
+                        seconds=round(base.duration, 3), error=base.error, **(cache.fields() if cache else {}),
                         **({"uncovered": sorted(uncovered)} if uncovered else {}))
         for message in uncovered.values():
             self.note(message)

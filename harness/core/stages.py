@@ -149,7 +149,13 @@ class CandidateStages(OverfitChecks):
         # ran no changed line in-process but may still be fixed (a test driving a subprocess)
         screened = set(targets) | self.flaky
         rest = [t for t in self.baseline.collected if t not in screened]
-        if rest and not self._full(slot, out, rest, failing, covering, set(targets) <= set(out.fixed)):
+        can_complete = set(targets) <= set(out.fixed)
+        # a patch that may turn out plausible has its watching tests' coverage recorded in the
+        # full run itself, and a few of the tests it fixes run again there: the overfit checks
+        # read it (harness/core/overfit.py), with no coverage run of their own
+        watch = self._watching(out, changed) if self.require_fix and can_complete else ([], [])
+        seen: dict[str, dict[str, list[int]]] = {}
+        if rest and not self._full(slot, out, rest, failing, covering, can_complete, watch, seen):
             return
         if not self._gates(slot, patch, out, after_tests=True):
             return
@@ -158,7 +164,7 @@ class CandidateStages(OverfitChecks):
         if self.require_fix:
             out.protection = protection(self.index, set(self.baseline.passing) - self.flaky, changed)
             out.accepted = out.plausible and not out.protection.unprotected
-            if out.plausible and not self._steady(slot, patch, out):  # harness/core/overfit.py
+            if out.plausible and not self._steady(slot, patch, out, seen if rest else None):  # overfit.py
                 return
         after = [g.id for g in self.gates if g.after_tests]
         out.reason = (f"fixes {len(out.fixed)} of {len(failing)} failing tests, no regressions"
@@ -170,15 +176,23 @@ class CandidateStages(OverfitChecks):
                       + "".join(f", the {eid} evaluator passes" for eid in after))
 
     def _full(self, slot: Worktree, out: Outcome, rest: list[str], failing: list[str],
-              covering: set[str], can_complete: bool = True) -> bool:
+              covering: set[str], can_complete: bool = True,
+              watch: tuple[list[str], list[str]] = ([], []), seen: dict | None = None) -> bool:
         """The full stage: ``rest`` (tests covering the change first), stopping at the first
         regression; records tests it fixed too. False when the candidate is done for.
-        ``can_complete``: every failing test it was screened on passes (see :meth:`_settle`)."""
+        ``can_complete``: every failing test it was screened on passes (see :meth:`_settle`).
+        ``watch``: (passing tests watching the patch, fixed tests to run again): their line
+        coverage is recorded into ``seen`` (test id -> absolute path -> lines)."""
         out.stage = "full"
         passing = set(self.baseline.passing)
-        full = self._run(slot, out, "full", select=rest, first=sorted(covering),
-                         stop_on=[t for t in rest if t in passing], timeouts=self._limits(rest),
-                         process_timeout=60 + 3 * self.baseline.duration + 2 * len(rest))
+        again = [t for t in watch[1] if t not in rest]
+        select = rest + again
+        full = self._run(slot, out, "full", select=select, first=sorted(covering | set(again)),
+                         stop_on=[t for t in rest if t in passing], timeouts=self._limits(select),
+                         process_timeout=60 + 3 * self.baseline.duration + 2 * len(select),
+                         coverage_tests=watch[0] + watch[1])
+        if seen is not None:
+            seen.update(full.coverage)
         if full.error:
             out.stage, out.reason = "error", f"the full test run failed to start: {full.error}"
             return False

@@ -29,6 +29,7 @@ from pathlib import Path
 
 from harness.evaluators.pytest_runner import PytestEvaluator, TimeoutPolicy
 from harness.evaluators.verdict import TestResult
+from harness.core.differential import BehaviourCheck
 from harness.core.evidence import CoverageIndex, rank_key
 from harness.core.localize import is_editable, is_protected
 from harness.core.outcome import Baseline, Gate, Outcome
@@ -39,7 +40,7 @@ from sandbox.patch import Patch, PatchError
 from sandbox.worktree import GROWTH_BYTES, Worktree
 
 
-class Validator(CandidateStages):
+class Validator(CandidateStages, BehaviourCheck):
     """Evaluates candidates against the baseline in parallel worktree slots.
 
     Args:
@@ -179,7 +180,8 @@ class Validator(CandidateStages):
                         self.leads = sorted([*self.leads, outcome], key=lambda o: -len(o.fixed))
                     elif outcome.viable:
                         kept.append((rank_key(len(outcome.fixed), outcome.protection, order), outcome))
-        if plausible:
+        if plausible:  # the differential check (harness/core/differential.py), then the choice
+            self.compare_behaviour(plausible, deadline)
             return self._choose(plausible, on_outcome, {"candidates": after, "ahead": ahead,
                                 "seconds": round(time.monotonic() - t_first, 3),
                                 "first_seconds": round(t_first - t_start, 3)})

@@ -25,15 +25,22 @@ from pathlib import Path
 FILE_SECONDS, TEST_SECONDS = 0.3, 0.01
 #: how a confirmation's answer starts when its canaries were wrong (the session rejects the patch)
 FORGED = "verdict forged"
+#: the re-run alone of a test that timed out in the confirmation run gets ALONE_FACTOR times its
+#: limit, at least ALONE_MIN_SECONDS: validation already saw it pass within its limit, so a
+#: timeout now is the machine's load (a 0.2 s test limited to 2 s on a 2-core box at load 10),
+#: while a hang is still cut; other tests keep their limits (or ALONE_MIN_SECONDS without one).
+ALONE_FACTOR, ALONE_MIN_SECONDS = 4.0, 30.0
 
 
 @dataclass
 class _Check:
     """What one confirmation process showed: an error (it did not run), the tests that
-    did not pass, and a disagreement between its witnesses ('' when they agree)."""
+    did not pass (``timed_out``: those of them cut by their time limit), and a disagreement
+    between its witnesses ('' when they agree)."""
 
     error: str = ""
     not_ok: list[str] = field(default_factory=list)
+    timed_out: list[str] = field(default_factory=list)
     disagreement: str = ""
     forged: str = ""
 
@@ -82,7 +89,10 @@ def confirm(ev, root: Path, must_pass: list[str], *, timeouts: dict[str, float] 
         return forged
     not_ok = [t for c in checks for t in c.not_ok]
     if not_ok and flaky is not None and all("::" in t for t in not_ok):
-        again, _ = ev.fresh_run(root, not_ok, sorted({t.split("::", 1)[0] for t in not_ok}), timeouts,
+        timed_out = {t for c in checks for t in c.timed_out}
+        alone = {t: max(ALONE_FACTOR * (timeouts or {}).get(t, ALONE_MIN_SECONDS), ALONE_MIN_SECONDS)
+                 if t in timed_out else (timeouts or {}).get(t, ALONE_MIN_SECONDS) for t in not_ok}
+        again, _ = ev.fresh_run(root, not_ok, sorted({t.split("::", 1)[0] for t in not_ok}), alone,
                                  process_timeout)
         flipped = {t for t in not_ok if t in again.results and again.results[t].ok}
         flaky.update(flipped)
@@ -112,6 +122,7 @@ def _check(ev, root: Path, must_pass: list[str], timeouts, process_timeout: floa
         return "::" not in t  # a file that failed to collect at baseline: no error now
 
     check = _Check(not_ok=[t for t in must_pass if not passes(t)])
+    check.timed_out = [t for t in check.not_ok if t in out.results and out.results[t].outcome == "timeout"]
     summary = summary_counts(res.stdout)
     passed = sum(r.outcome == "passed" for r in out.results.values())
     failed = sum(r.outcome in ("failed", "error", "timeout") for r in out.results.values())

@@ -185,7 +185,8 @@ class PytestEvaluator:
     def run(self, root: Path, *, select: list[str] | None = None, first: list[str] = (),
             stop_on: list[str] = (), timeouts: dict[str, float] | None = None,
             default_timeout: float | None = None, coverage: bool = False,
-            process_timeout: float = 600.0, paths: list[str] = ()) -> TestRun:
+            process_timeout: float = 600.0, paths: list[str] = (),
+            coverage_tests: list[str] = (), capture: dict | None = None) -> TestRun:
         """Run the tests under ``root`` and collect structured results.
 
         Args:
@@ -198,13 +199,18 @@ class PytestEvaluator:
             process_timeout: wall seconds for each pytest process; the process group
                 is killed after it.
             paths: pytest arguments restricting collection (files or directories).
+            coverage_tests: line coverage only while these run (no import-time lines: forkable).
+            capture: named functions' calls while named tests run, into ``TestRun.calls``
+                (the spec of ``harness/evaluators/plugin/loopwright_capture.py``).
         """
         out = TestRun()
+        cover = [] if coverage else list(coverage_tests)
         remaining: list[str] | None = list(select) if select is not None else None
         crashes = 0
         while True:
             started, res, finished = self._one(root, remaining, first, stop_on, timeouts, default_timeout,
-                                               coverage, process_timeout, paths, out)
+                                               coverage, process_timeout, paths, out, cover=cover,
+                                               capture=capture)
             out.processes += 1
             running = set(started) - set(out.results)
             if not out.collected and not out.results:
@@ -269,7 +275,8 @@ class PytestEvaluator:
         Forging a verdict then takes lying consistently to three witnesses (results pipe,
         terminal summary, exit status), not one. With a ``flaky`` set, a test that does
         not pass is re-run once, alone, first: one that passes then is added to ``flaky``,
-        not counted against the evidence (a timing-sensitive test on a loaded machine).
+        not counted against the evidence (a timing-sensitive test on a loaded machine); a
+        test that timed out gets a looser limit alone (:data:`~harness.evaluators.confirm.ALONE_FACTOR`).
         The tests are split by file into up to ``jobs`` processes run at once, balanced by
         ``durations`` (test id -> baseline seconds); see :mod:`harness.evaluators.confirm`.
         """
@@ -292,7 +299,7 @@ class PytestEvaluator:
 
     def _one(self, root, select, first, stop_on, timeouts, default_timeout, coverage,
              process_timeout, paths, out: TestRun, plain: bool = False, read_only: bool = False,
-             canaries: dict | None = None):
+             canaries: dict | None = None, cover: list[str] = (), capture: dict | None = None):
         self._n += 1
         tag = self.scratch / f"r{os.getpid()}-{self._n}"
         # no worktree on PYTHONPATH: boot (or the forked child) enters it after importing pytest
@@ -306,13 +313,11 @@ class PytestEvaluator:
         nonce = secrets.token_hex(16)
         secret = {"nonce": nonce, **({"canaries": canaries} if canaries else {})}
         env = {"LOOPWRIGHT_ROOT": str(root), "LOOPWRIGHT_PATH": os.pathsep.join(_roots(root))}
-        for name, value in (("LOOPWRIGHT_SELECT", select), ("LOOPWRIGHT_FIRST", list(first) or None),
-                            ("LOOPWRIGHT_STOP_ON", list(stop_on) or None),
-                            ("LOOPWRIGHT_TIMEOUTS", {"default": default_timeout or self.timeouts.default,
-                                                     "tests": timeouts or {}})):
-            if value is not None:
-                Path(f"{tag}.{name}.json").write_text(json.dumps(value))
-                env[name] = f"{tag}.{name}.json"
+        env.update(_spec_files(tag, {
+            "LOOPWRIGHT_SELECT": select, "LOOPWRIGHT_FIRST": list(first) or None,
+            "LOOPWRIGHT_STOP_ON": list(stop_on) or None, "LOOPWRIGHT_COVERAGE_TESTS": list(cover) or None,
+            "LOOPWRIGHT_CAPTURE": capture or None,
+            "LOOPWRIGHT_TIMEOUTS": {"default": default_timeout or self.timeouts.default, "tests": timeouts or {}}}))
         if coverage:
             env["LOOPWRIGHT_COVERAGE"] = "1"
         args = [*self._plugin_args(root, base_env), "-p", PLUGIN, "-p", "no:cacheprovider", "-q", "--tb=no", "--no-header", "-rN",
@@ -345,8 +350,10 @@ class PytestEvaluator:
                     tuple(Frame(p, int(ln), fn) for p, ln, fn in rec.get("frames", [])),
                     float(rec.get("duration", 0.0)),
                 )
-            elif ev == "coverage" and coverage:
+            elif ev == "coverage" and (coverage or cover):
                 _merge_coverage(out.coverage, rec["data"])  # earlier processes' spectra are kept
+            elif ev == "capture" and capture:
+                out.calls = {**rec["data"], **out.calls}  # earlier processes' calls are kept
         for f in self.scratch.glob(f"{tag.name}.*"):
             f.unlink(missing_ok=True)
         return started, res, finished
@@ -370,6 +377,16 @@ class PytestEvaluator:
 
 #: the plugin's message for a test that did not stop after its timeout alarm (its process exits)
 KILLED_BY_ALARM = "Timeout: test did not stop after the timeout alarm"
+
+
+def _spec_files(tag: Path, specs: dict[str, object]) -> dict[str, str]:
+    """Each spec not None written to ``TAG.NAME.json``: the plugin's variables (name -> path)."""
+    env = {}
+    for name, value in specs.items():
+        if value is not None:
+            Path(f"{tag}.{name}.json").write_text(json.dumps(value))
+            env[name] = f"{tag}.{name}.json"
+    return env
 
 
 def _merge_coverage(into: dict[str, dict[str, list[int]]], more: dict[str, dict[str, list[int]]]) -> None:

@@ -43,6 +43,8 @@ class TestRun:
         duration: wall seconds inside test processes. processes: how many were started.
         error: why the run could not produce results (empty when it could).
         stopped: the plugin stopped the session early (a regression).
+        calls: test id -> the captured calls ``[name, args, result]`` when a capture was
+            asked for (``PytestEvaluator.run(capture=...)``).
     """
 
     __test__ = False  # not a pytest test class
@@ -54,3 +56,4 @@ class TestRun:
     processes: int = 0
     error: str = ""
     stopped: bool = False
+    calls: dict[str, list[list[str]]] = field(default_factory=dict)

@@ -47,8 +47,9 @@ class TypeCheckEvaluator:
     """Type-check a worktree with mypy, or pyright when only pyright is there (or configured).
 
     Args:
-        cache_dir: mypy's cache directory, outside any worktree (default: a new temp dir);
-            reuse one instance (or directory) across runs for incremental checks.
+        cache_dir: mypy's cache directory, outside any worktree (default: a temp dir made
+            at the first check and removed by :meth:`close`); reuse one instance (or
+            directory) across runs for incremental checks.
         policy: sandbox policy for the checker process (default :class:`SandboxPolicy()`).
         timeout: wall seconds before the process group is killed.
         executable: a mypy or pyright executable to use instead of looking for one (the
@@ -62,7 +63,8 @@ class TypeCheckEvaluator:
     def __init__(self, cache_dir: Path | None = None, policy: SandboxPolicy | None = None,
                  timeout: float = 120.0, executable: str | None = None, python: str | None = None):
         self.python = python or sys.executable
-        self.cache_dir = Path(cache_dir or tempfile.mkdtemp(prefix="loopwright-types-"))
+        self._cache_dir = Path(cache_dir) if cache_dir else None
+        self._own_cache: Path | None = None  # the temp dir this instance made, removed by close()
         self.policy = policy or SandboxPolicy()
         self.timeout = timeout
         self.executable = executable
@@ -112,8 +114,19 @@ class TypeCheckEvaluator:
             return False, f"{tool} does not run ({' '.join(cmd[:3])} --version failed)"
         return True, version
 
+    @property
+    def cache_dir(self) -> Path:
+        """The cache directory: the one given, else a temp dir made on first use."""
+        if self._cache_dir is None:
+            self._own_cache = self._cache_dir = Path(tempfile.mkdtemp(prefix="loopwright-types-"))
+        return self._cache_dir
+
     def close(self) -> None:
-        """Nothing to stop: each run is one process that has ended (the cache stays for reuse)."""
+        """Remove the temp cache this instance made, if any; a given ``cache_dir`` stays for
+        reuse. No process to stop: each check is one process that has ended."""
+        if self._own_cache is not None:
+            shutil.rmtree(self._own_cache, ignore_errors=True)
+            self._own_cache = self._cache_dir = None
 
     def run(self, root: Path, paths: list[str] | None = None) -> Verdict:
         """Type-check ``root`` (or ``paths`` relative to it) for the target interpreter.

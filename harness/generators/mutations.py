@@ -23,10 +23,11 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterable
 
-from harness.generators import _insert_ops, _mutation_ops, _reach_ops, _stmt_ops, _synth_ops, _value_ops
-from harness.generators._edit_text import Cand
-from harness.generators._index import Index
+from harness.generators import insert_ops, kin_ops, mutation_ops, reach_ops, stmt_ops, synth_ops, value_ops
+from harness.generators.edit_text import Cand
+from harness.generators.index import Index, last_line
 from harness.generators.mutant import Mutant
+from harness.generators.parse_check import canonical, splice, valid_many
 from harness.generators.syntax_fix import syntax_repairs
 
 __all__ = ["MAX_PER_LINE", "OPERATOR_PRIORS", "Mutant", "mutants_at"]
@@ -47,15 +48,15 @@ OPERATOR_PRIORS: dict[str, float] = {
     "bitop_swap": 0.20,
     "is_eq_swap": 0.15, "delete_statement": 0.15,
     "insert_nearby_statement": 0.10,
-    # _reach_ops (issue 9): edits of real one-line fixes the operators above miss
+    # reach_ops (issue 9): edits of real one-line fixes the operators above miss
     "call_arity": 0.30, "const_cond_to_name": 0.30, "drop_term": 0.20, "attr_swap": 0.20,
     "unwrap_call": 0.12, "wrap_call": 0.10, "name_to_slice": 0.10, "swap_commutative": 0.12,
     "add_term": 0.10, "copy_renamed": 0.08,
-    # _value_ops: edits of real release regressions (evals/suites/release-pairs.yaml); a
+    # value_ops: edits of real release regressions (evals/suites/release-pairs.yaml); a
     # lookup default (`pop(k, None)`) before call_arity's added variable
     "add_default_arg": 0.35, "wrap_bool": 0.20, "regex_quantifier": 0.20, "const_to_attr": 0.15,
     "name_to_self": 0.15, "encoding_swap": 0.20, "unwrap_comprehension": 0.12,
-    # _synth_ops and _insert_ops (issue 21): edits built from two in-scope things, result
+    # synth_ops and insert_ops (issue 21): edits built from two in-scope things, result
     # shapes, and whole statements the code implies; one candidate per site first
     "return_call": 0.30, "return_nested_empty": 0.25, "dict_key": 0.22, "restore_method": 0.22,
     "swap_index": 0.20, "sibling_arg": 0.18, "default_arg_value": 0.15, "assign_max_min": 0.15,
@@ -64,12 +65,12 @@ OPERATOR_PRIORS: dict[str, float] = {
 }
 
 #: the operator modules' dispatchers: ``f(cx, statement)`` and ``f(cx, expression)`` -> candidates.
-_STMT_OPS = (_stmt_ops.stmt_mutants, _reach_ops.stmt_mutants, _value_ops.stmt_mutants,
-             _synth_ops.stmt_mutants, _insert_ops.stmt_mutants)
-_EXPR_OPS = (_mutation_ops.expr_mutants, _reach_ops.expr_mutants, _value_ops.expr_mutants,
-             _synth_ops.expr_mutants)
+_STMT_OPS = (stmt_ops.stmt_mutants, reach_ops.stmt_mutants, value_ops.stmt_mutants,
+             synth_ops.stmt_mutants, insert_ops.stmt_mutants)
+_EXPR_OPS = (mutation_ops.expr_mutants, reach_ops.expr_mutants, value_ops.expr_mutants,
+             synth_ops.expr_mutants, kin_ops.expr_mutants)
 #: operators whose edits always parse: their parse check is skipped.
-_SAFE = _reach_ops.SAFE | _value_ops.SAFE | _synth_ops.SAFE
+_SAFE = reach_ops.SAFE | value_ops.SAFE | synth_ops.SAFE
 
 #: at most this many mutants per asked line (highest prior first).
 MAX_PER_LINE = 60
@@ -98,7 +99,7 @@ def mutants_at(path: str, source: str, lines: Iterable[int]) -> list[Mutant]:
         return syntax_repairs(path, source, lines)
     except ValueError:
         return []
-    wanted = list(dict.fromkeys(int(n) for n in lines))
+    wanted = list(dict.fromkeys(int(line_no) for line_no in lines))
     cx = Index(source, tree, wanted)
     out: list[Mutant] = []
     # edits -> (lo, hi, middle, key) when valid, None when not: each parsed once per call.
@@ -115,13 +116,13 @@ def mutants_at(path: str, source: str, lines: Iterable[int]) -> list[Mutant]:
                 break
             batch = todo[i : i + _BATCH]
             # an operator in _SAFE always yields code that parses: no parse needed
-            need = [ce for ce in batch if ce[1] not in known and ce[0].op not in _SAFE]
-            checked = dict(zip((e for _, e in need), cx.valid_many(need)))
-            for c, edits in batch:
+            need = [item for item in batch if item[1] not in known and item[0].op not in _SAFE]
+            checked = dict(zip((end for _, end in need), valid_many(cx, need)))
+            for cand, edits in batch:
                 if kept >= MAX_PER_LINE:
                     break
                 if edits not in known:
-                    ok = checked[edits] if edits in checked else any(cx.text[s:e] != t for s, e, t in edits)
+                    ok = checked[edits] if edits in checked else any(cx.text[start:end] != new for start, end, new in edits)
                     known[edits] = _spliced(cx, edits) if ok else None
                 got = known[edits]
                 if got is None or got[3] in line_keys:
@@ -131,7 +132,7 @@ def mutants_at(path: str, source: str, lines: Iterable[int]) -> list[Mutant]:
                 if got[3] in seen_src:
                     continue
                 seen_src.add(got[3])
-                out.append(Mutant(c.op, path, c.node.lineno, c.desc, source, *got))
+                out.append(Mutant(cand.op, path, cand.node.lineno, cand.desc, source, *got))
     return out
 
 
@@ -143,25 +144,25 @@ def _line_candidates(cx: Index, line: int) -> list[tuple[Cand, tuple]]:
         for op in _STMT_OPS:
             cands.extend(op(cx, st))
     for node in sorted(cx.exprs_by_line.get(line, ()), key=_pos_key):
-        for op in _EXPR_OPS:
-            cands.extend(op(cx, node))
-    cands.sort(key=lambda c: -OPERATOR_PRIORS[c.op])
+        for expr_op in _EXPR_OPS:
+            cands.extend(expr_op(cx, node))
+    cands.sort(key=lambda cand: -OPERATOR_PRIORS[cand.op])
     todo, line_edits = [], set()
-    for c in cands:
-        edits = tuple(sorted(c.edits))
+    for cand in cands:
+        edits = tuple(sorted(cand.edits))
         if edits not in line_edits:
             line_edits.add(edits)
-            todo.append((c, edits))
+            todo.append((cand, edits))
     return todo
 
 
 def _spliced(cx: Index, edits: tuple) -> tuple[int, int, str, tuple]:
     """(start, end, replacement, key) of the span ``edits`` change."""
-    lo, hi = edits[0][0], max(e for _, e, _ in edits)
-    mid = cx.splice(edits, lo, hi)
-    return lo, hi, mid, cx.canonical(lo, hi, mid)
+    lo, hi = edits[0][0], max(end for _, end, _ in edits)
+    mid = splice(cx, edits, lo, hi)
+    return lo, hi, mid, canonical(cx, lo, hi, mid)
 
 
-def _pos_key(node: ast.AST) -> tuple[int, int, int, int]:
-    return (node.lineno, node.col_offset, -node.end_lineno, -node.end_col_offset)
+def _pos_key(node: ast.expr) -> tuple[int, int, int, int]:
+    return (node.lineno, node.col_offset, -last_line(node), -(node.end_col_offset or 0))
 

@@ -64,13 +64,13 @@ def _line_edits(text: str, offset: int | None, indents: list[str]) -> Iterable[t
                 yield body[:i] + body[i + 1:] + tail, f"drop the unmatched `{ch}`"
                 break
     if depth:
-        closing = "".join(_PAIRS[c] for c in reversed(depth))
+        closing = "".join(_PAIRS[char] for char in reversed(depth))
         if body.endswith(":"):
             yield body[:-1] + closing + ":" + tail, f"close with `{closing}`"
         yield body + closing + tail, f"close with `{closing}`"
-    for q in ('"', "'"):
-        if body.count(q) % 2:
-            yield body + q + tail, f"close the string with `{q}`"
+    for quote in ('"', "'"):
+        if body.count(quote) % 2:
+            yield body + quote + tail, f"close the string with `{quote}`"
     if re.match(r"^\s*(if|elif|while)\b", body) and re.search(r"[^=!<>]=[^=]", body):
         yield re.sub(r"(?<=[^=!<>])=(?=[^=])", "==", body, count=1) + tail, "`=` -> `==` in the condition"
     if re.match(r"^\s*[\w.\[\]]+\s*==[^=]", body):
@@ -100,27 +100,27 @@ def syntax_repairs(path: str, source: str, lines: Iterable[int]) -> list[Mutant]
     if err is None or not err.lineno:
         return []
     text_lines = source.splitlines(keepends=True)
-    wanted = list(dict.fromkeys([err.lineno, err.lineno - 1, *(int(n) for n in lines)]))
+    wanted = list(dict.fromkeys([err.lineno, err.lineno - 1, *(int(line_no) for line_no in lines)]))
     starts = [0]
     for ln in text_lines:
         starts.append(starts[-1] + len(ln))
     out: list[Mutant] = []
     seen: set[str] = set()
-    for n in wanted:
-        if not 1 <= n <= len(text_lines):
+    for line_no in wanted:
+        if not 1 <= line_no <= len(text_lines):
             continue
-        raw = text_lines[n - 1]
+        raw = text_lines[line_no - 1]
         line = raw.rstrip("\r\n")
-        near = [text_lines[i].rstrip("\r\n") for i in (n - 2, n) if 0 <= i < len(text_lines)]
+        near = [text_lines[i].rstrip("\r\n") for i in (line_no - 2, line_no) if 0 <= i < len(text_lines)]
         indents = [ln[: len(ln) - len(ln.lstrip())] for ln in near if ln.strip()]
-        if n >= 2 and text_lines[n - 2].rstrip().endswith(":"):
+        if line_no >= 2 and text_lines[line_no - 2].rstrip().endswith(":"):
             indents.append(indents[0] + "    " if indents else "    ")
-        for new, what in _line_edits(line, err.offset if n == err.lineno else None, indents):
+        for new, what in _line_edits(line, err.offset if line_no == err.lineno else None, indents):
             if new == line or new in seen:
                 continue
             seen.add(new)
-            start, end = starts[n - 1], starts[n - 1] + len(line)
+            start, end = starts[line_no - 1], starts[line_no - 1] + len(line)
             if _error(source[:start] + new + source[end:]) is None:
-                out.append(Mutant("syntax", path, n, f"line {n}: {what}", source, start, end, new,
+                out.append(Mutant("syntax", path, line_no, f"line {line_no}: {what}", source, start, end, new,
                                   (start, len(source) - end, new)))
     return out

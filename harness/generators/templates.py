@@ -92,7 +92,7 @@ class TemplateGenerator(Generator):
         hot = self._hot(context)
         for search in [self._search, *self._leads.values()]:
             search.heat(hot)
-        tried = {a.digest for a in context.attempts}
+        tried = {attempt.digest for attempt in context.attempts}
         out: list[Patch] = []
         size = self.batch if self._batches else min(self.batch, FIRST_BATCH)
         self._batches += 1
@@ -106,10 +106,13 @@ class TemplateGenerator(Generator):
                 out.append(patch)
         return Proposal(candidates=out)
 
+    def reset(self) -> None:
+        """No conversation to forget: a new task's context starts a new search by itself."""
+
     def candidates(self, context: Context, limit: int | None = None) -> list[tuple]:
         """The candidates for ``context`` as ``(score, mutant)``, best first
         (at most ``limit``; all when None). For inspection and benchmarks."""
-        search, out = _Search(context, self.max_lines), []
+        search, out = _Search(context, self.max_lines), list[tuple]()
         while limit is None or len(out) < limit:
             item = search.pop()
             if item is None:
@@ -119,87 +122,90 @@ class TemplateGenerator(Generator):
 
     def _add_leads(self, context: Context) -> None:
         """Start a search from each new viable, unaccepted candidate of ours (best first)."""
-        leads = sorted((a for a in context.attempts if a.viable and not a.accepted
-                        and a.digest in self._made and a.digest not in self._leads),
-                       key=lambda a: -len(a.fixed))
+        leads = sorted((attempt for attempt in context.attempts if attempt.viable and not attempt.accepted
+                        and attempt.digest in self._made and attempt.digest not in self._leads),
+                       key=lambda attempt: -len(attempt.fixed))
         failing = max(1, len(context.task.failing))
-        for a in leads[: max(0, LEADS - len(self._leads))]:
-            changes, what = self._made[a.digest]
-            self._leads[a.digest] = _Search(context, self.max_lines, lead=(a.digest, changes, what),
-                                            weight=LEAD_WEIGHT * min(1.0, len(a.fixed) / max(1, failing - 1)))
+        for attempt in leads[: max(0, LEADS - len(self._leads))]:
+            changes, what = self._made[attempt.digest]
+            self._leads[attempt.digest] = _Search(context, self.max_lines, lead=(attempt.digest, changes, what),
+                                            weight=LEAD_WEIGHT * min(1.0, len(attempt.fixed) / max(1, failing - 1)))
 
     def _hot(self, context: Context) -> set[str]:
         """Name parts touched by our single edits that made :data:`HOT_SHARE` of the failing
         tests pass and were not accepted."""
         need = max(1.0, HOT_SHARE * len(context.task.failing))
-        return {w for a in context.attempts if not a.accepted and len(a.fixed) >= need
-                for w in self._near.get(a.digest, ())}
+        return {part for attempt in context.attempts if not attempt.accepted and len(attempt.fixed) >= need
+                for part in self._near.get(attempt.digest, ())}
 
     def _pop(self) -> tuple | None:
         """The best ``(score, mutant, lead)`` over the base search and the lead searches."""
         best, best_score = None, -1.0
         for search in [self._search, *self._leads.values()]:
+            if search is None:
+                continue
             top = search.peek()
             if top is not None and top * search.weight > best_score:
                 best, best_score = search, top * search.weight
-        if best is None:
+        got = best.pop() if best is not None else None
+        if best is None or got is None:
             return None
-        score, m = best.pop()
-        return score * best.weight, m, best.lead
+        score, mutant = got
+        return score * best.weight, mutant, best.lead
 
-    def _patch(self, score: float, m, lead: tuple | None = None) -> Patch | None:
-        changes, what, meta = {m.path: (m.source, m.new_source)}, m.description, {}
+    def _patch(self, score: float, mutant, lead: tuple | None = None) -> Patch | None:
+        changes, what, meta = {mutant.path: (mutant.source, mutant.new_source)}, mutant.description, {}
         if lead is not None:  # a two-site candidate: the lead's edit, then this one
             digest, base, lead_what = lead
-            changes = {**base, m.path: (base.get(m.path, (m.source,))[0], m.new_source)}
-            what, meta = f"{lead_what} + {m.description}", {"lead": digest, "sites": 2}
+            changes = {**base, mutant.path: (base.get(mutant.path, (mutant.source,))[0], mutant.new_source)}
+            what, meta = f"{lead_what} + {mutant.description}", {"lead": digest, "sites": 2}
         try:
             patch = Patch.from_texts(
                 changes, what,
-                {"generator": self.name, "operator": m.operator, "path": m.path,
-                 "line": m.line, "score": round(score, 6), **meta},
+                {"generator": self.name, "operator": mutant.operator, "path": mutant.path,
+                 "line": mutant.line, "score": round(score, 6), **meta},
             )
         except PatchError:
             return None
         if lead is None:
             self._made[patch.digest] = (changes, what)
-            self._near[patch.digest] = near_names(m, changed=True)
+            self._near[patch.digest] = near_names(mutant, changed=True)
         return patch
 
 
 def _parts(text: str) -> set[str]:
     """Lower-case parts (snake_case and camelCase split) of the names in ``text``, 4+ letters
     (``self`` left out: it names the object, not a value the failure flows through)."""
-    return {w.lower() for name in re.findall(r"[A-Za-z_]\w*", text) if not keyword.iskeyword(name)
-            for w in re.findall(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])", name) if len(w) >= 4} - {"self"}
+    return {part.lower() for name in re.findall(r"[A-Za-z_]\w*", text) if not keyword.iskeyword(name)
+            for part in re.findall(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])", name) if len(part) >= 4} - {"self"}
 
 
-def near_names(m, changed: bool = False) -> set[str]:
+def near_names(mutant, changed: bool = False) -> set[str]:
     """Name parts a mutant's edit touches: in the replaced text and its replacement, and the
     nearest name on each side of it on the same line (the operands of a swapped operator).
     With ``changed``, the edit is first narrowed to what differs (common prefix and suffix
     dropped: ``a and b`` -> ``a or b`` is ``and`` -> ``or`` between ``a`` and ``b``) and only
     names in one side of it count: the names whose value the edit changes."""
-    src, old, new = m.source, m.source[m.start:m.end], m.replacement
+    src, old, new = mutant.source, mutant.source[mutant.start:mutant.end], mutant.replacement
     pre = suf = 0
     if changed:
         while pre < min(len(old), len(new)) and old[pre] == new[pre]:
             pre += 1
         while suf < min(len(old), len(new)) - pre and old[-1 - suf] == new[-1 - suf]:
             suf += 1
-        w = re.compile(r"\w")  # never cut inside a name: `numparse` -> `not (numparse` adds `not (`
-        while 0 < pre < len(old) and w.match(old[pre - 1]) and w.match(old[pre]):
+        word_char = re.compile(r"\w")  # never cut inside a name: `numparse` -> `not (numparse` adds `not (`
+        while 0 < pre < len(old) and word_char.match(old[pre - 1]) and word_char.match(old[pre]):
             pre -= 1
-        while 0 < suf < len(old) and w.match(old[-suf]) and w.match(old[-1 - suf]):
+        while 0 < suf < len(old) and word_char.match(old[-suf]) and word_char.match(old[-1 - suf]):
             suf -= 1
-    left = src[src.rfind("\n", 0, m.start) + 1:m.start] + old[:pre]
-    end = src.find("\n", m.end)
-    right = old[len(old) - suf:] + src[m.end:len(src) if end < 0 else end]
+    left = src[src.rfind("\n", 0, mutant.start) + 1:mutant.start] + old[:pre]
+    end = src.find("\n", mutant.end)
+    right = old[len(old) - suf:] + src[mutant.end:len(src) if end < 0 else end]
     name = r"[A-Za-z_]\w*"
     side = _parts(" ".join(re.findall(name, left.rsplit("\n", 1)[-1])[-1:]
                            + re.findall(name, right.split("\n", 1)[0])[:1]))
-    a, b = _parts(old[pre:len(old) - suf]), _parts(new[pre:len(new) - suf])
-    return side | ((a ^ b) if changed else (a | b))
+    old_parts, new_parts = _parts(old[pre:len(old) - suf]), _parts(new[pre:len(new) - suf])
+    return side | ((old_parts ^ new_parts) if changed else (old_parts | new_parts))
 
 
 class _Search:
@@ -210,7 +216,7 @@ class _Search:
         self.lead = lead  # (digest, {path: (old, new)}, description) or None
         self.weight = weight  # its candidates' scores are times this (a lead search's: below 1)
         self.priors = dict(OPERATOR_PRIORS)
-        self.priors.update({k: v for k, v in context.operator_priors.items() if k in self.priors})
+        self.priors.update({operator: prior for operator, prior in context.operator_priors.items() if operator in self.priors})
         self.top_prior = max(self.priors.values())
         best: dict[tuple[str, int], float] = {}
         for loc in context.locations:
@@ -224,7 +230,7 @@ class _Search:
         self.chunk = CHUNK
         self.heap: list[tuple[float, int, object]] = []  # (-score, tie-break, mutant)
         self.seen: set[tuple[str, tuple]] = set()  # (path, Mutant.key)
-        self.sources: dict[str, str | None] = {p: new for p, (_, new) in (lead[1] if lead else {}).items()}
+        self.sources: dict[str, str | None] = {path: new for path, (_, new) in (lead[1] if lead else {}).items()}
         self.order = 0
         self.hot: set[str] = set()
         self.base: dict[int, float] = {}  # tie-break -> score before the hot boost
@@ -240,8 +246,8 @@ class _Search:
         """The best remaining ``(score, mutant)``, or None when exhausted."""
         if self.peek() is None:
             return None
-        neg, _, m = heapq.heappop(self.heap)
-        return -neg, m
+        neg, _, mutant = heapq.heappop(self.heap)
+        return -neg, mutant
 
     def heat(self, hot: set[str]) -> None:
         """Boost (:data:`HOT_BOOST`) the mutants whose edit touches a name part in ``hot``;
@@ -254,11 +260,11 @@ class _Search:
         if warm:
             self.lines[self.next:] = warm + [kv for kv in rest if kv not in warm]
             self._expand(len(warm))
-        self.heap = [(-self._boosted(self.base[o], m), o, m) for _, o, m in self.heap]
+        self.heap = [(-self._boosted(self.base[order], mutant), order, mutant) for _, order, mutant in self.heap]
         heapq.heapify(self.heap)
 
-    def _boosted(self, score: float, m) -> float:
-        return score * HOT_BOOST if self.hot and near_names(m) & self.hot else score
+    def _boosted(self, score: float, mutant) -> float:
+        return score * HOT_BOOST if self.hot and near_names(mutant) & self.hot else score
 
     def _expand(self, size: int | None = None) -> None:
         chunk = self.lines[self.next:self.next + (size or self.chunk)]
@@ -273,15 +279,15 @@ class _Search:
             if source is None:
                 continue
             count: dict[tuple[int, str], int] = {}
-            for m in mutants_at(path, source, lines):
-                if (path, m.key) in self.seen:
+            for mutant in mutants_at(path, source, lines):
+                if (path, mutant.key) in self.seen:
                     continue
-                self.seen.add((path, m.key))
-                n = count[(m.line, m.operator)] = count.get((m.line, m.operator), -1) + 1
-                score = lines.get(m.line, max(lines.values())) * self.priors.get(m.operator, 0.1) * DECAY ** n
+                self.seen.add((path, mutant.key))
+                rank = count[(mutant.line, mutant.operator)] = count.get((mutant.line, mutant.operator), -1) + 1
+                score = lines.get(mutant.line, max(lines.values())) * self.priors.get(mutant.operator, 0.1) * DECAY ** rank
                 self.order += 1
                 self.base[self.order] = score
-                heapq.heappush(self.heap, (-self._boosted(score, m), self.order, m))
+                heapq.heappush(self.heap, (-self._boosted(score, mutant), self.order, mutant))
 
     def _source(self, path: str) -> str | None:
         if path not in self.sources:
@@ -293,7 +299,7 @@ class _Search:
 
 
 
-def _line(source: str, n: int) -> str:
-    """Line ``n`` (1-based) of ``source``, '' past the end."""
+def _line(source: str, line: int) -> str:
+    """Line ``line`` (1-based) of ``source``, '' past the end."""
     lines = source.splitlines()
-    return lines[n - 1] if 0 < n <= len(lines) else ""
+    return lines[line - 1] if 0 < line <= len(lines) else ""

@@ -209,11 +209,13 @@ def _fix(run: RunSession, generator: Generator, on_event, attempts: list) -> Fix
         _replay(run, validator, worktree, n, accepted)
     from harness.generators.mutations import OPERATOR_PRIORS  # priors are the templates' own
 
-    lessons = read_lessons(run.root)
+    # lessons are read back only when asked (read_lessons): leave-one-out measured no gain (docs/benchmarks.md)
+    lessons = read_lessons(run.root) if run.config.settings.get("read_lessons") else None
     messages = {t: baseline.results[t].message for t in baseline.failing}  # before fixes overwrite them
     memory = CandidateMemory(run.root, state.run_id, use=not run.config.fresh)
-    loop = run.loop(generator, on_event, lessons=lesson_texts(run.root, baseline, lessons),
-                    operator_priors=operator_priors(prior_records(lessons, read_records(run.root)), OPERATOR_PRIORS),
+    loop = run.loop(generator, on_event, lessons=[] if lessons is None else lesson_texts(run.root, baseline, lessons),
+                    operator_priors={} if lessons is None else
+                    operator_priors(prior_records(lessons, read_records(run.root)), OPERATOR_PRIORS),
                     attempts=list(attempts), memory=memory)
     state.spent.wall_seconds = run.elapsed()
     try:

@@ -54,7 +54,12 @@ class TaskOutcome:
 
 @dataclass
 class InstructResult:
-    """A whole run: per-task outcomes, the run state, the branch and its patch (empty if no commit)."""
+    """A whole run: per-task outcomes, the run state, the branch and its patch (empty if no commit).
+
+    ``python``/``python_why``: the target interpreter and why it was chosen; ``evaluators``:
+    evaluator id -> what it was in this run (``{"tests": "pytest 8.3.2", "lint": "off: ..."}``),
+    as ``loopwright fix --json`` reports them.
+    """
 
     state: RunState
     outcomes: list[TaskOutcome]
@@ -62,6 +67,13 @@ class InstructResult:
     patch: str
     patch_path: str
     messages: list[str] = field(default_factory=list)
+    python: str = ""
+    python_why: str = ""
+    evaluators: dict[str, str] = field(default_factory=dict)
+
+    def setup_json(self) -> dict:
+        """The run's setup as the ``--json`` summaries show it: ``python``, ``python_why``, ``evaluators``."""
+        return {"python": self.python, "python_why": self.python_why, "evaluators": self.evaluators}
 
     @property
     def exit_code(self) -> int:
@@ -162,7 +174,8 @@ def finish(run: RunSession, outcomes: list[TaskOutcome], baseline=None) -> Instr
     run.files.step("finish", status=state.status, tasks=[o.to_json() for o in outcomes])
     run.files.save(state)
     return InstructResult(state, outcomes, state.branch if patch else "", patch,
-                          str(run.files.patch) if patch else "", run.messages)
+                          str(run.files.patch) if patch else "", run.messages,
+                          python=run.python, python_why=run.python_why, evaluators=run.evaluators())
 
 
 def instruction_task(text: str) -> Task:

@@ -278,6 +278,7 @@ class ReviewReport:
                 "cost_usd": s.spent.cost_usd if s else 0.0, "tokens": s.spent.tokens if s else 0,
                 "model_calls": s.spent.model_calls if s else 0,
                 "wall_seconds": s.spent.wall_seconds if s else 0.0,
+                **(run.setup_json() if run else {"python": "", "python_why": "", "evaluators": {}}),
                 "notes": self.notes + (run.messages if run else []), "exit_code": self.exit_code}
 
 

@@ -25,6 +25,12 @@ target interpreter need not have loopwright installed. Configured by environment
                          run outside any test (module-level code and class attributes, run
                          when a module is imported during collection) are recorded under the
                          id ``<import>``.
+``LOOPWRIGHT_CAPTURE``   path of a JSON spec: the calls of named functions while named tests
+                         run, sent at the end as ``{"event": "capture", "data": {test_id:
+                         [[name, args, result], ...]}}`` (:mod:`loopwright_capture`).
+``LOOPWRIGHT_COVERAGE_TESTS`` path of a JSON list of node ids: the same coverage event, measured
+                         only while those tests run (no import-time lines): a candidate's
+                         full run records what the tests watching it execute at little cost.
 
 The pipe is not a path test code can name: when this module is imported (before any
 conftest or test module) the variable is removed from ``os.environ`` and, at configure
@@ -50,6 +56,8 @@ import time
 import traceback
 
 import pytest
+
+import loopwright_capture  # before the worktree is on sys.path, like pytest
 
 _ENV = os.environ.get
 #: what loopwright hands over outside the environment: ``fd`` (the results pipe), ``nonce``,
@@ -132,8 +140,12 @@ class _Recorder:
         self.collect_errors = {}
         self.current = None
         self.cov = None
+        self.cov_on = False
         self.trace = None
-        if _ENV("LOOPWRIGHT_COVERAGE"):
+        self.cover_only = set(_load("LOOPWRIGHT_COVERAGE_TESTS", []))
+        spec = _load("LOOPWRIGHT_CAPTURE", None)
+        self.capture = loopwright_capture.Capture(spec, self.root) if spec else None
+        if _ENV("LOOPWRIGHT_COVERAGE") or self.cover_only:
             self._start_coverage()
 
     # -- output ---------------------------------------------------------------
@@ -160,13 +172,28 @@ class _Recorder:
                 data_file=None, include=[os.path.join(self.root, "*")], config_file=False,
                 omit=["*/site-packages/*", "*/dist-packages/*"],
             )
-            self.cov.start()
+            if not self.cover_only:
+                self.cov.start()
         except Exception:  # coverage missing or unusable here: fall back to sys.settrace
             self.cov = None
             self.trace = {}
-            self.switch("")  # record what imports run, until the first test starts
+            if not self.cover_only:
+                self.switch("")  # record what imports run, until the first test starts
 
     def switch(self, test_id):
+        if self.capture is not None:
+            return self.capture.switch(test_id)
+        if self.cover_only:  # measured only while the listed tests run
+            if test_id not in self.cover_only:
+                if self.cov is not None and self.cov_on:
+                    self.cov.stop()
+                elif self.trace is not None:
+                    sys.settrace(None)
+                self.cov_on = False
+                return
+            if self.cov is not None:
+                self.cov.start()
+            self.cov_on = True
         if self.cov is not None:
             self.cov.switch_context(test_id)
         elif self.trace is not None:
@@ -184,11 +211,12 @@ class _Recorder:
             sys.settrace(tracer)
 
     def write_coverage(self):
-        if not _ENV("LOOPWRIGHT_COVERAGE"):
+        if not (_ENV("LOOPWRIGHT_COVERAGE") or self.cover_only):
             return
         result = {}
         if self.cov is not None:
-            self.cov.stop()
+            if self.cov_on or not self.cover_only:
+                self.cov.stop()
             data = self.cov.get_data()
             for fn in data.measured_files():
                 for line, contexts in (data.contexts_by_lineno(fn) or {}).items():
@@ -357,6 +385,8 @@ def _finish(item):
 
 def pytest_sessionfinish(session):
     _rec.write_coverage()
+    if _rec.capture is not None:
+        _rec.emit({"event": "capture", "data": _rec.capture.stop()})
     _rec.emit({"event": "finished"})  # the session ended (a process that dies never says it)
     if _rec.out:
         _rec.out.close()
