@@ -198,7 +198,7 @@ def _report(args) -> int:
     print(f"pairs: {len(scan)} of {len({r['package'] for r in scan})} libraries")
     for stage, n in sorted(total.items(), key=lambda kv: -kv[1]):
         print(f"  {stage}: {n}")
-    tasks = Counter()
+    tasks: Counter[str] = Counter()
     for r in funnel:
         tasks[r["package"]] += r.get("tasks", 0)
     print(f"tasks: {sum(tasks.values())} from {sum(1 for n in tasks.values() if n)} libraries: "
