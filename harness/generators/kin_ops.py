@@ -21,6 +21,7 @@ import ast
 import re
 from harness.generators.edit_text import Cand, add_cand, run_ops, short
 from harness.generators.index import Index
+from harness.generators.synth_ops import method_tails
 
 _Q = r"([\"'])([^\"'\\\n{}]{1,40})\1"
 #: ``base["key"]`` inside an f-string's text: (base, quote, key).
@@ -31,10 +32,6 @@ MAX_KEYS = 3
 
 
 def _new_read(cx: Index) -> dict[str, list[str]]:
-    return {}
-
-
-def _new_tails(cx: Index) -> dict[str, list[str]]:
     return {}
 
 
@@ -119,33 +116,6 @@ def fstring_dict_key(cx: Index, node: ast.expr, out: list[Cand]) -> None:
                       f"`{base}[{q}{key}{q}]` -> `{base}[{q}{k}{q}]` (a key of the same dict)")
 
 
-_TAIL = re.compile(r"\.[A-Za-z_]\w*\([^()\n]{0,30}\)")
-
-
-def _tails(cx: Index, callee: str) -> list[str]:
-    """The method calls that directly follow calls of ``callee`` in the file, in order, each once."""
-    cache = cx.memo(_new_tails)
-    if callee not in cache:
-        got: list[str] = []
-        text, at = cx.text, 0
-        while len(got) < 4 and (at := text.find(callee + "(", at)) >= 0:
-            at += len(callee)
-            before = text[at - len(callee) - 1] if at - len(callee) > 0 else " "
-            if before.isalnum() or before in "_.":
-                continue  # part of a longer name
-            depth, end = 0, -1
-            for k in range(at, min(len(text), at + 400)):
-                depth += {"(": 1, ")": -1}.get(text[k], 0)
-                if depth == 0:
-                    end = k + 1
-                    break
-            m = _TAIL.match(text, end) if end > 0 else None
-            if m and m.group() not in got:
-                got.append(m.group())
-        cache[callee] = got
-    return cache[callee]
-
-
 def restore_method_in_chain(cx: Index, node: ast.expr, out: list[Cand]) -> None:
     """``f(x).m()`` -> ``f(x).t(...).m()`` when another call of ``f`` in the file is followed
     by ``.t(...)`` and this one is followed by another method (up to two)."""
@@ -160,7 +130,7 @@ def restore_method_in_chain(cx: Index, node: ast.expr, out: list[Cand]) -> None:
         return
     e = cx.span(inner)[1]
     here = cx.text[e:cx.span(node)[1]]
-    for t in [t for t in _tails(cx, callee) if not here.startswith(t)][:2]:
+    for t in [t for t in method_tails(cx, callee) if not here.startswith(t)][:2]:
         add_cand(out, "restore_method", inner, [(e, e, t)], f"restore `{short(t)}` after `{short(cx.seg(inner))}`")
 
 

@@ -188,9 +188,9 @@ def _new_keys(cx: Index) -> dict[str, list[str]]:
     return {}
 
 
-def _tails(cx: Index, callee: str) -> list[str]:
-    """The method calls that follow calls of ``callee`` in the file (``.rstrip(b"=")``),
-    in order of appearance, each once."""
+def method_tails(cx: Index, callee: str) -> list[str]:
+    """The method calls that directly follow calls of ``callee`` in the file
+    (``.rstrip(b"=")``), in order of appearance, each once, at most 4 (memoized per index)."""
     cache = cx.memo(_new_tails)
     if callee not in cache:
         out: list[str] = []
@@ -243,7 +243,7 @@ def restore_method(cx: Index, node: ast.Call, out: list[Cand]) -> None:
     if not isinstance(node.func, (ast.Name, ast.Attribute)):
         return
     callee = cx.seg(node.func)
-    tails = [] if "\n" in callee else _tails(cx, callee)
+    tails = [] if "\n" in callee else method_tails(cx, callee)
     parent = cx.parent(node)
     if isinstance(parent, ast.Attribute) and cx.field(parent) == "func":
         return  # already followed by a method call
