@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import io
 import re
 import subprocess
 import sys
-import tarfile
 from collections import Counter
 from pathlib import Path
 
@@ -17,6 +15,7 @@ from evals.release_env import requirements, venv_slot
 from evals.release_mine import mine_pair
 from evals.release_pairs import load_suite, same_as_developer, write_suite
 from evals.release_trees import MAX_CHANGED_LINES, materialize, source_changes, source_tree
+from tests.wheelhouse import tarball
 
 SUITES = Path(__file__).resolve().parents[1] / "evals" / "suites"
 
@@ -43,17 +42,9 @@ TEST_BIG_NEW = "from big import f2, shout\n" + TEST_BIG_OLD.split("\n", 1)[1] + 
     "\n\ndef test_f2():\n    assert f2('a') == 'aa'\n"  # fails to collect without big.py's change
 
 
-def _sdist(tmp: Path, version: str, files: dict[str, str]) -> Path:
-    """A ``mylib-VERSION.tar.gz`` with one top folder, as an sdist has."""
-    path = tmp / f"mylib-{version}.tar.gz"
-    files = {"PKG-INFO": f"Metadata-Version: 2.1\nName: mylib\nVersion: {version}\n", **files}
-    with tarfile.open(path, "w:gz") as tf:
-        for rel, text in files.items():
-            data = text.encode()
-            info = tarfile.TarInfo(f"mylib-{version}/{rel}")
-            info.size = len(data)
-            tf.addfile(info, io.BytesIO(data))
-    return path
+def _sdist(folder: Path, version: str, files: dict[str, str]) -> Path:
+    """``mylib-VERSION.tar.gz`` with one top folder and a PKG-INFO, as an sdist has."""
+    return tarball(folder, "mylib", version, files)
 
 
 @pytest.fixture(scope="module")

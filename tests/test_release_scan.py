@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import io
 import json
 import sys
-import tarfile
 from pathlib import Path
 
 import pytest
@@ -15,6 +13,7 @@ from evals.release_mine import mine_pair
 from evals.release_pairs import load_suite
 from evals.release_scan import SEEN, mine_candidates, scan_pair, stage_counts
 from evals.release_trees import has_tests, source_changes
+from tests.wheelhouse import tarball
 
 LIB_OLD = "def clamp(x, lo, hi):\n    if x > hi:\n        return x\n    return max(x, lo)\n"
 LIB_NEW = LIB_OLD.replace("        return x\n", "        return hi\n")
@@ -24,16 +23,7 @@ TEST_NEW = TEST_OLD + "\n\ndef test_high():\n    assert clamp(9, 0, 5) == 5\n"
 
 def _sdist(folder: Path, version: str, files: dict[str, str]) -> Path:
     """``lib-VERSION.tar.gz`` with one top folder and a PKG-INFO, as an sdist has."""
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"lib-{version}.tar.gz"
-    files = {"PKG-INFO": f"Metadata-Version: 2.1\nName: lib\nVersion: {version}\n", **files}
-    with tarfile.open(path, "w:gz") as tf:
-        for rel, text in files.items():
-            data = text.encode()
-            info = tarfile.TarInfo(f"lib-{version}/{rel}")
-            info.size = len(data)
-            tf.addfile(info, io.BytesIO(data))
-    return path
+    return tarball(folder, "lib", version, files)
 
 
 @pytest.fixture

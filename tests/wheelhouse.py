@@ -129,6 +129,14 @@ def sdist(folder: Path, name: str, version: str, files: dict[str, str], build_re
              "pyproject.toml": f'[build-system]\nrequires = [{requires}]\nbuild-backend = "backend"\n'
                                'backend-path = ["."]\n',
              "backend.py": "".join(f"import {r}\n" for r in build_requires) + BACKEND, **files}
+    return tarball(folder, name, version, files)
+
+
+def tarball(folder: Path, name: str, version: str, files: dict[str, str]) -> Path:
+    """``folder/NAME-VERSION.tar.gz`` with ``files`` (relative path -> text) under one top folder,
+    as an sdist has, and a PKG-INFO unless ``files`` has one (no build backend: a source to read)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    files = {"PKG-INFO": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n", **files}
     path = folder / f"{name}-{version}.tar.gz"
     with tarfile.open(path, "w:gz") as tf:
         for rel, text in files.items():
