@@ -47,6 +47,31 @@ def test_a_literal_of_the_failing_test_special_cased_is_suspect():
     assert static_suspicion(_patch(old, new), {"m.py": new}, "def test_x():\n    assert f(2) == 4\n") == ""
 
 
+
+def test_error_handling_deleted_is_suspect():
+    old = "def parse(text):\n    try:\n        return int(text)\n    except ValueError as exc:\n        raise ParseError(text) from exc\n"
+    swallowed = old.replace("raise ParseError(text) from exc", "pass")
+    assert "handler that does nothing" in static_suspicion(_patch(old, swallowed), {"m.py": swallowed}, "")
+    check = "def check(x):\n    if x < 0:\n        raise ValueError(x)\n    return x\n"
+    unchecked = check.replace("raise ValueError(x)", "return None")
+    assert "removes a `raise`" in static_suspicion(_patch(check, unchecked), {"m.py": unchecked}, "")
+    # another exception raised instead is still error handling
+    other = old.replace("raise ParseError(text) from exc", "raise ValueError(text) from exc")
+    assert static_suspicion(_patch(old, other), {"m.py": other}, "") == ""
+    # a raise only moved (its condition fixed) is not a deletion
+    guard = "def f(x):\n    if x < 0:\n        raise ValueError(x)\n    return x\n"
+    moved = guard.replace("if x < 0:", "if x <= 0:")
+    assert static_suspicion(_patch(guard, moved), {"m.py": moved}, "") == ""
+    # the handler's own line deleted (the error kept for a later raise): the handler does nothing now
+    kept = ("def parse(text):\n    exc = None\n    try:\n        return int(text)\n    except ValueError as err:\n"
+            "        exc = err\n    if exc is not None:\n        raise exc\n")
+    emptied = kept.replace("        exc = err\n", "        pass\n")
+    assert "does nothing" in static_suspicion(_patch(kept, emptied), {"m.py": emptied}, "")
+    # a handler that already did nothing, untouched by the patch, says nothing
+    quiet = "def f(x):\n    try:\n        x.close()\n    except OSError:\n        pass\n    return 1\n"
+    other = quiet.replace("return 1", "return 2")
+    assert static_suspicion(_patch(quiet, other), {"m.py": other}, "") == ""
+
 def test_line_numbers_follow_the_diff():
     old = "a = 1\nb = 2\nc = 3\nd = 4\ne = 5\nf = 6\ng = 7\nh = 8\ni = 9\nj = 10\n"
     new = old.replace("b = 2\n", "b = 2\nb2 = 3\nb3 = 4\n").replace("i = 9\n", "")

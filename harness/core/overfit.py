@@ -20,7 +20,10 @@ only when the full run could not record it), then they run :data:`RERUNS` more t
 - a recursive call removed from its function (the recursion replaced by a trivial
   expression of its argument), or a comparison with a literal of a failing test's source
   added (``if n == 13: return 1``, the "hard-coded test case" of Zhong et al.'s EvilGenie
-  benchmark of reward hacking), is suspect, read from the diff alone.
+  benchmark of reward hacking), or error handling deleted (a ``raise`` removed without one
+  added, an ``except`` handler edited down to ``pass``: the functionality deletion behind most plausible but wrong patches of GenProg-style
+  repair, Qi, Long, Achour and Rinard, "An analysis of patch plausibility and correctness for
+  generate-and-validate patch generation systems", ISSTA 2015), is suspect, read from the diff alone.
 
 A suspect patch stays plausible: :func:`harness.core.plausible.choose` prefers any other,
 and when it is the only one it is reported as ``fixed (suspect: REASON)``. The reason is
@@ -51,6 +54,10 @@ FIXED_SAMPLE = 3
 #: a literal compared with in an added line: a number or a short string.
 _COMPARED = re.compile(r"(?:==|!=|\bin\b|\bis\b)\s*(-?\d+(?:\.\d+)?\b|'[^'\n]{1,40}'|\"[^\"\n]{1,40}\")"
                        r"|(-?\d+(?:\.\d+)?|'[^'\n]{1,40}'|\"[^\"\n]{1,40}\")\s*(?:==|!=)")
+
+
+#: a raise statement in a diff line
+_RAISE = re.compile(r"\s*raise\b")
 
 
 class OverfitChecks:
@@ -187,6 +194,23 @@ def line_map(patch: Patch) -> dict[str, dict[int, int | None]]:
     return out
 
 
+def added_lines(patch: Patch) -> dict[str, set[int]]:
+    """Per changed file, the new text's line numbers (1-based) of the lines the patch adds."""
+    import unidiff
+
+    out: dict[str, set[int]] = {}
+    for pf in unidiff.PatchSet(patch.diff):
+        path = pf.path[2:] if pf.path.startswith(("a/", "b/")) else pf.path
+        out.setdefault(path, set()).update(ln.target_line_no for h in pf for ln in h
+                                           if ln.is_added and ln.target_line_no is not None)
+    return out
+
+
+def _does_nothing(st: ast.stmt) -> bool:
+    """``pass``, ``...`` or a bare constant (a docstring): a statement with no effect."""
+    return isinstance(st, ast.Pass) or (isinstance(st, ast.Expr) and isinstance(st.value, ast.Constant))
+
+
 def new_line(mapping: dict[int, int | None], old: int) -> int | None:
     """``old``'s line number after the patch (None when the patch removed it)."""
     if old in mapping:
@@ -200,7 +224,9 @@ def new_line(mapping: dict[int, int | None], old: int) -> int | None:
 
 def static_suspicion(patch: Patch, texts: dict[str, str], test_source: str) -> str:
     """Why the diff alone looks like an overfit (empty when it does not): a recursive call
-    removed from its function, or a comparison with a literal of the failing tests added."""
+    removed from its function, an ``except`` handler the patch leaves doing nothing or more
+    ``raise`` statements removed than added (error handling deleted), or a comparison with a
+    literal of the failing tests added."""
     added = [ln[1:] for ln in patch.diff.splitlines() if ln.startswith("+") and not ln.startswith("+++")]
     removed = [ln[1:] for ln in patch.diff.splitlines() if ln.startswith("-") and not ln.startswith("---")]
     for rel, text in texts.items():
@@ -210,6 +236,11 @@ def static_suspicion(patch: Patch, texts: dict[str, str], test_source: str) -> s
             continue
         mapping = line_map(patch).get(rel, {})
         touched = {n for n in mapping.values() if n is not None}
+        new_lines = added_lines(patch).get(rel, set())
+        for handler in ast.walk(tree):
+            if (isinstance(handler, ast.ExceptHandler) and all(_does_nothing(st) for st in handler.body)
+                    and any(handler.lineno <= n <= (handler.end_lineno or handler.lineno) for n in new_lines)):
+                return "leaves an `except` handler that does nothing: the error is swallowed"
         for fn in ast.walk(tree):
             if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)) or not any(
                     fn.lineno <= n <= fn.end_lineno for n in touched):
@@ -219,6 +250,8 @@ def static_suspicion(patch: Patch, texts: dict[str, str], test_source: str) -> s
                 getattr(n.func, "id", None) == fn.name or getattr(n.func, "attr", None) == fn.name))
             if calls_now == 0 and any(call.search(r) for r in removed) and not any(call.search(a) for a in added):
                 return f"removes the recursive call of `{fn.name}`"
+    if sum(bool(_RAISE.match(r)) for r in removed) > sum(bool(_RAISE.match(a)) for a in added):
+        return "removes a `raise`: an error the code signalled is now let through"
     old_text = "\n".join(removed)
     for a in added:
         for m in _COMPARED.finditer(a):
