@@ -153,6 +153,18 @@ def read_text(path: Path) -> str:
         return ""
 
 
+def tool_version(cmd: list[str], policy: SandboxPolicy) -> str | None:
+    """``"ruff 0.6.9"``/``"mypy 1.11.2"``: the first two words ``cmd --version`` prints, run
+    sandboxed by ``policy`` in an empty temp folder (60 s at most); None when it does not run."""
+    with tempfile.TemporaryDirectory(prefix="loopwright-probe-") as empty:
+        try:
+            res = run([*cmd, "--version"], Path(empty), 60, policy)
+        except OSError:
+            return None
+    words = res.stdout.split() if res.returncode == 0 else []
+    return " ".join(words[:2]) if len(words) >= 2 else None
+
+
 class RuffEvaluator:
     """Lint with ruff in a worktree; one separate, time-limited process per run.
 
@@ -201,15 +213,10 @@ class RuffEvaluator:
         cmd = self.command()
         if cmd is None:
             return False, "ruff is not installed (pip install ruff)"
-        with tempfile.TemporaryDirectory(prefix="loopwright-probe-") as empty:
-            try:
-                res = run([*cmd, "--version"], Path(empty), 60, self.policy)
-            except OSError:
-                res = None
-        words = res.stdout.split() if res is not None and res.returncode == 0 else []
-        if len(words) < 2:
+        version = tool_version(cmd, self.policy)
+        if version is None:
             return False, f"ruff does not run ({' '.join(cmd)} --version failed)"
-        return True, " ".join(words[:2])
+        return True, version
 
     @staticmethod
     def configured(root: Path) -> bool:

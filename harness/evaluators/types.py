@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 from harness.evaluators.lint import (
+    tool_version,
     Diagnostic,
     compare,
     process_error,
@@ -241,13 +242,7 @@ class TypeCheckEvaluator:
         """``"mypy 1.11.2"`` from ``cmd --version`` (the first two words), or None."""
         key = ("version", *cmd)
         if key not in self._json:
-            with tempfile.TemporaryDirectory(prefix="loopwright-probe-") as empty:
-                try:
-                    res = run([*cmd, "--version"], Path(empty), 60, self.policy)
-                except OSError:
-                    res = None
-            words = res.stdout.split() if res is not None and res.returncode == 0 else []
-            self._json[key] = " ".join(words[:2]) if len(words) >= 2 else None
+            self._json[key] = tool_version(cmd, self.policy)
         return self._json[key]
 
     def _target_has_mypy(self, python: str) -> bool:
