@@ -22,6 +22,7 @@ import json
 import sys
 import time
 import traceback
+import zlib
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -110,7 +111,8 @@ def _rows(path: Path) -> list[dict]:
 
 
 def mine_candidates(scan: Path, suite: Path, funnel: Path, *, timeout: float = 120.0,
-                    follow_until: datetime | None = None, log=print, cache: Path | None = None) -> int:
+                    follow_until: datetime | None = None, log=print, cache: Path | None = None,
+                    shard: tuple[int, int] = (0, 1)) -> int:
     """Mine every ``candidate`` row of ``scan`` not yet in ``funnel``, one pair at a time.
 
     Tasks are appended to the suite file ``suite`` (ids already there skipped); each pair gets a
@@ -122,6 +124,8 @@ def mine_candidates(scan: Path, suite: Path, funnel: Path, *, timeout: float = 1
     fewest modules changed. With ``follow_until`` the function
     waits for more scan rows until that UTC time, else it returns when none is left. Libraries in
     :data:`SEEN` are never mined. ``cache``: the cache root (default :func:`evals.sources.cache_root`).
+    ``shard``: ``(k, n)`` mines only the libraries whose name's CRC-32 is ``k`` modulo ``n``, so ``n``
+    miners (each with its own suite and funnel file) share a scan without taking the same pair.
 
     Returns:
         The number of tasks added.
@@ -131,7 +135,8 @@ def mine_candidates(scan: Path, suite: Path, funnel: Path, *, timeout: float = 1
         done = {(r["package"], r["old"], r["new"]) for r in _rows(funnel)}
         per_lib = Counter(r["package"] for r in _rows(funnel))
         todo = [r for r in _rows(scan) if r["stage"] == "candidate" and r["package"] not in SEEN
-                and (r["package"], r["old"], r["new"]) not in done]
+                and (r["package"], r["old"], r["new"]) not in done
+                and zlib.crc32(r["package"].encode()) % shard[1] == shard[0]]
         if follow_until is not None and datetime.now(UTC) >= follow_until:
             return added
         if not todo:
@@ -225,6 +230,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--funnel", type=Path, required=True, help="JSONL file of mined pairs and their stage")
     p.add_argument("--test-timeout", type=float, default=120.0, help="seconds per pytest run")
     p.add_argument("--until", default=None, help="HH:MM UTC: keep waiting for scan rows until then")
+    p.add_argument("--shard", default="0/1", help="K/N: mine only the libraries of shard K of N (N miners at once, "
+                   "each with its own --suite and --funnel)")
     p = sub.add_parser("report", help="pairs per stage")
     p.add_argument("scan", type=Path)
     p.add_argument("funnel", type=Path, nargs="?")
@@ -248,8 +255,15 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"error: --until {args.until!r}: expected HH:MM", file=sys.stderr)
                 return 2
             until = datetime.now(UTC).replace(hour=hh, minute=mm, second=0, microsecond=0)
+        try:
+            k, n_shards = (int(x) for x in args.shard.split("/"))
+            if not 0 <= k < n_shards:
+                raise ValueError(args.shard)
+        except ValueError:
+            print(f"error: --shard {args.shard!r}: expected K/N with 0 <= K < N, e.g. 0/2", file=sys.stderr)
+            return 2
         n = mine_candidates(args.scan, args.suite, args.funnel, timeout=args.test_timeout, follow_until=until,
-                            log=lambda m: print(m, file=sys.stderr, flush=True))
+                            log=lambda m: print(m, file=sys.stderr, flush=True), shard=(k, n_shards))
         print(f"{args.suite}: {n} tasks added", file=sys.stderr)
         return 0
     return _report(args)

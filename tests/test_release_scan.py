@@ -109,6 +109,20 @@ def test_mine_candidates_writes_tasks_and_a_funnel_row_per_pair(tmp_path, cache)
     assert stage_counts(rows, mined) == {"task": 1, "download_failed": 1, "candidate": 1}
 
 
+def test_mine_candidates_shards_take_disjoint_libraries(tmp_path, cache):
+    scan, suite = tmp_path / "scan.jsonl", tmp_path / "mined.yaml"
+    rows = [{"package": f"lib{i}", "old": str(tmp_path / "a.tar.gz"), "new": str(tmp_path / "b.tar.gz"),
+             "stage": "candidate"} for i in range(6)]
+    scan.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    taken = []
+    for k in range(2):
+        funnel = tmp_path / f"funnel{k}.jsonl"
+        mine_candidates(scan, suite, funnel, cache=cache, log=lambda _m: None, shard=(k, 2))
+        taken.append({json.loads(line)["package"] for line in funnel.read_text().splitlines()})
+    assert taken[0] and taken[1] and not taken[0] & taken[1]
+    assert taken[0] | taken[1] == {r["package"] for r in rows}
+
+
 def test_test_requirements_come_from_tox_groups_files_and_the_tests_own_imports(tmp_path):
     from evals.release_env import test_requirements
 
