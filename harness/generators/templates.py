@@ -31,6 +31,7 @@ from pathlib import Path
 
 from harness.core.context import Context
 from harness.core.protocols import Generator, Proposal
+from harness.generators.data_edits import hinted
 from harness.generators.mutations import OPERATOR_PRIORS, mutants_at
 from harness.core.localize import is_protected
 from sandbox.patch import Patch, PatchError
@@ -234,6 +235,9 @@ class _Search:
         self.order = 0
         self.hot: set[str] = set()
         self.base: dict[int, float] = {}  # tie-break -> score before the hot boost
+        for score, mutant in ([] if lead else hinted(context, self.lines, self._source)):  # data edits
+            if (mutant.path, mutant.key) not in self.seen:
+                self._push((mutant.path, mutant.key), score, mutant)
 
     def peek(self) -> float | None:
         """Score of the best remaining mutant, or None when exhausted."""
@@ -282,12 +286,15 @@ class _Search:
             for mutant in mutants_at(path, source, lines):
                 if (path, mutant.key) in self.seen:
                     continue
-                self.seen.add((path, mutant.key))
                 rank = count[(mutant.line, mutant.operator)] = count.get((mutant.line, mutant.operator), -1) + 1
                 score = lines.get(mutant.line, max(lines.values())) * self.priors.get(mutant.operator, 0.1) * DECAY ** rank
-                self.order += 1
-                self.base[self.order] = score
-                heapq.heappush(self.heap, (-self._boosted(score, mutant), self.order, mutant))
+                self._push((path, mutant.key), score, mutant)
+
+    def _push(self, key: tuple[str, tuple], score: float, mutant) -> None:
+        self.seen.add(key)
+        self.order += 1
+        self.base[self.order] = score
+        heapq.heappush(self.heap, (-self._boosted(score, mutant), self.order, mutant))
 
     def _source(self, path: str) -> str | None:
         if path not in self.sources:

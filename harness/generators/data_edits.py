@@ -1,0 +1,67 @@
+"""The data edits of a search (issue 21): :mod:`.table_ops` and :mod:`.regex_ops` candidates
+for the modules the failing tests point to, scored to come early.
+
+They are few and precise - each writes a literal of the failing tests that the module does
+not contain, into a table or pattern the failing code reaches - so they are scored as the
+best single edit at the module's most suspicious line would be (:data:`PRIORS`), decaying
+by :data:`DECAY` per candidate of the module. No literal of the tests new to the module,
+no table or pattern reached: no candidate, and the search is unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from harness.core.context import Context
+from harness.core.localize import is_protected
+from harness.generators.literal_hints import gather
+from harness.generators.mutant import Mutant
+from harness.generators.regex_ops import regex_mutants
+from harness.generators.table_ops import near_of, table_mutants
+
+#: operator id -> prior, on the scale of :data:`harness.generators.mutations.OPERATOR_PRIORS`
+#: (above its highest, 0.60: a value the failing test wrote beats a guessed edit).
+PRIORS = {"table_value": 0.66, "regex_alternative": 0.64, "regex_optional": 0.63, "regex_class": 0.63,
+          "regex_optional_char": 0.62, "table_entry": 0.62}
+#: score factor of each further data edit of the same module.
+DECAY = 0.85
+#: modules looked at: the most suspicious ones (by their best line) first.
+MAX_FILES = 3
+#: suspicious lines of a module whose names count as reached by the failing code.
+NEAR_LINES = 40
+
+
+def hinted(context: Context, lines: list[tuple[tuple[str, int], float]],
+           read: Callable[[str], str | None]) -> list[tuple[float, Mutant]]:
+    """The data edits for ``context`` as ``(score, mutant)``, best first.
+
+    Args:
+        context: the search's context (its ``root`` and ``task.failing`` give the hints).
+        lines: the search's ranked suspicious lines ``((path, line), score)``, best first.
+        read: repo-relative path -> the module's text (None when unreadable).
+
+    Returns:
+        Per module of the :data:`MAX_FILES` most suspicious, its table and regex candidates
+        scored ``best line score x prior x DECAY**n``; empty when the tests give no hint.
+    """
+    hints = gather(context.root, context.task.failing)
+    if not hints:
+        return []
+    files: dict[str, list[tuple[int, float]]] = {}
+    for (path, line), score in lines:
+        files.setdefault(path, []).append((line, score))
+    for result in context.task.failing.values():  # frames in modules the coverage missed
+        for frame in result.frames:
+            if frame.path.endswith(".py") and not frame.path.startswith("/") and not is_protected(frame.path, context.protected):
+                files.setdefault(frame.path, []).append((frame.line, 0.0))
+    out: list[tuple[float, Mutant]] = []
+    for path, ranked in list(files.items())[:MAX_FILES]:
+        source = read(path)
+        if source is None:
+            continue
+        top = max(score for _, score in ranked) or 0.5
+        near = near_of(source, [line for line, _ in ranked[:NEAR_LINES]])
+        found = regex_mutants(path, source, hints, near) + table_mutants(path, source, hints, near)
+        found.sort(key=lambda m: -PRIORS[m.operator])
+        out += [(top * PRIORS[m.operator] * DECAY ** n, m) for n, m in enumerate(found)]
+    return sorted(out, key=lambda item: -item[0])

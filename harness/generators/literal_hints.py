@@ -1,0 +1,160 @@
+"""What the failing tests' own text says a data edit should write (issue 21, data-driven edits).
+
+Real libraries keep rules as data - same-shape calls (``_irregular('person', 'people')``),
+dict literals mapping names to codes, tuples of words, regex alternations - and a bug there
+is a missing or wrong entry whose value is usually written in the failing test. This module
+reads those values, read-only, from the worktree: the string and number literals of each
+failing test function (its decorators too: ``parametrize`` rows), the literals written next
+to each other in one statement or tuple (``pluralize('human') == 'humans'``), the
+``actual == expected`` pair of a failing assertion's message, and the key of a ``KeyError``.
+The operators of :mod:`.table_ops` and :mod:`.regex_ops` build their candidates from them.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+#: longest string literal kept as a hint (characters): longer ones are documents, not entries.
+MAX_LITERAL = 80
+#: hints kept per kind (the first ones, in test order).
+MAX_HINTS = 40
+_ASSERT_EQ = re.compile(r"^(?:AssertionError: )?assert (.+?) == (.+)$")
+_KEY_ERROR = re.compile(r"^KeyError: (.+)$")
+
+Scalar = str | int | float
+
+
+@dataclass(frozen=True)
+class Hints:
+    """The failing tests' literals, in test order, each once.
+
+    Attributes:
+        strings: string literals (1 to :data:`MAX_LITERAL` characters, one line).
+        numbers: int and float literals (bools left out).
+        pairs: two string literals written next to each other in one tuple/list or one
+            simple statement (``('human', 'humans')``, ``f('human') == 'humans'``), in order.
+        wrong: ``(actual, expected)`` from failing assertion messages
+            (``assert 'persons' == 'people'``): the side that is a literal of the test is
+            the expected one; when both are, the left side is the actual value.
+        missing_keys: the keys of ``KeyError`` messages (``KeyError: 'italic'``).
+    """
+
+    strings: tuple[str, ...] = ()
+    numbers: tuple[int | float, ...] = ()
+    pairs: tuple[tuple[str, str], ...] = ()
+    wrong: tuple[tuple[Scalar, Scalar], ...] = ()
+    missing_keys: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.strings or self.numbers or self.wrong or self.missing_keys)
+
+
+def _inside(root: Path, rel: str) -> Path | None:
+    """``root / rel`` when it is a regular file inside ``root`` reached through no symlink."""
+    try:
+        base = root.resolve()
+        path = (base / rel)
+        if path.is_symlink() or not path.resolve().is_relative_to(base) or not path.is_file():
+            return None
+        for parent in path.relative_to(base).parents:
+            if (base / parent).is_symlink():
+                return None
+        return path
+    except (OSError, ValueError):
+        return None
+
+
+def _test_function(tree: ast.Module, parts: list[str]) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
+    """The function a pytest node id's parts name (``Class``, ``test_x``), parameters cut."""
+    names = [re.sub(r"\[.*$", "", part) for part in parts]
+    body: list[ast.stmt] = tree.body
+    for name in names[:-1]:
+        cls = next((n for n in body if isinstance(n, ast.ClassDef) and n.name == name), None)
+        if cls is None:
+            return None
+        body = cls.body
+    return next((n for n in body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
+                 and n.name == names[-1]), None) if names else None
+
+
+def _pos(node: ast.AST) -> tuple[int, int]:
+    return getattr(node, "lineno", 0), getattr(node, "col_offset", 0)
+
+
+def _strings_in(node: ast.AST) -> list[str]:
+    found = sorted((n for n in ast.walk(node) if isinstance(n, ast.Constant) and isinstance(n.value, str)), key=_pos)
+    return [value for value in (str(n.value) for n in found) if 0 < len(value) <= MAX_LITERAL and "\n" not in value]
+
+
+def _groups(fn: ast.AST) -> list[list[str]]:
+    """The string literals of each tuple/list display (its own elements) and of each simple
+    statement of ``fn`` (all of them), in order: literals written next to each other."""
+    out = []
+    for node in ast.walk(fn):
+        if isinstance(node, (ast.Tuple, ast.List)):
+            out.append([e.value for e in node.elts if isinstance(e, ast.Constant) and isinstance(e.value, str)
+                        and 0 < len(e.value) <= MAX_LITERAL and "\n" not in e.value])
+        elif isinstance(node, ast.stmt) and not hasattr(node, "body"):
+            out.append(_strings_in(node))
+    return out
+
+
+def _literal(text: str) -> Scalar | None:
+    try:
+        value = ast.literal_eval(text.strip())
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return None
+    return value if isinstance(value, (str, int, float)) and not isinstance(value, bool) else None
+
+
+def gather(root: Path, failing: dict) -> Hints:
+    """The hints of the failing tests ``failing`` (test id -> result with ``message``), read
+    from their test files under ``root`` (a file reached through a symlink, outside ``root``,
+    or that does not parse gives nothing).
+
+    Args:
+        root: the worktree root.
+        failing: ``Task.failing``: pytest node id -> :class:`harness.evaluators.verdict.TestResult`.
+
+    Returns:
+        :class:`Hints`, each kind at most :data:`MAX_HINTS` long.
+    """
+    strings: dict[str, None] = {}
+    numbers: dict[int | float, None] = {}
+    pairs: dict[tuple[str, str], None] = {}
+    trees: dict[str, ast.Module | None] = {}
+    for test_id in failing:
+        rel, *parts = test_id.split("::")
+        if rel not in trees:
+            path = _inside(Path(root), rel)
+            try:
+                trees[rel] = ast.parse(path.read_text(encoding="utf-8")) if path else None
+            except (OSError, UnicodeDecodeError, SyntaxError, ValueError):
+                trees[rel] = None
+        tree = trees[rel]
+        fn = _test_function(tree, parts) if tree is not None and parts else None
+        if fn is None:
+            continue
+        for node in [*fn.decorator_list, *fn.body]:
+            strings.update(dict.fromkeys(_strings_in(node)))
+            numbers.update(dict.fromkeys(n.value for n in ast.walk(node) if isinstance(n, ast.Constant)
+                                         and isinstance(n.value, (int, float)) and not isinstance(n.value, bool)))
+            for group in _groups(node):
+                pairs.update(dict.fromkeys(zip(group, group[1:])))
+    wrong: dict[tuple[Scalar, Scalar], None] = {}
+    missing: dict[str, None] = {}
+    known = set(strings) | set(numbers)
+    for result in failing.values():
+        first = (getattr(result, "message", "") or "").split("\n", 1)[0].strip()
+        if m := _ASSERT_EQ.match(first):
+            left, right = _literal(m.group(1)), _literal(m.group(2))
+            if left is not None and right is not None and left != right:
+                wrong[(right, left) if left in known and right not in known else (left, right)] = None
+        elif (m := _KEY_ERROR.match(first)) and isinstance(key := _literal(m.group(1)), str):
+            missing[key] = None
+    return Hints(tuple(strings)[:MAX_HINTS], tuple(numbers)[:MAX_HINTS],
+                 tuple((a, b) for a, b in pairs if a != b)[:MAX_HINTS], tuple(wrong)[:MAX_HINTS],
+                 tuple(missing)[:MAX_HINTS])

@@ -1,0 +1,280 @@
+"""Regular-expression edits guided by the failing tests' strings (issue 21, data-driven edits).
+
+A regex literal of the module (a string passed to ``re.compile``/``re.match``/..., or a
+string assigned to a name such a call is given) is edited so that it matches more of a
+string literal of the failing tests than it did - the test's input the pattern rejects:
+
+- ``regex_alternative``: a word of the tests added to an alternation of plain words
+  (``(?:st|nd|rd)`` -> ``(?:st|nd|rd|th)``);
+- ``regex_optional``: the part of a test input before or after the pattern's longest
+  match made an optional group (``(?:a/)?``), at the pattern's start or end;
+- ``regex_class``: a character class widened by the character where the longest match
+  stops (``[0-9;]`` -> ``[0-9;:]``);
+- ``regex_optional_char``: a literal character the input lacks made optional (``x`` ->
+  ``x?``) or repeatable (``x*``).
+
+"Matches more" is measured by the longest match of the pattern at any position of the
+string (:func:`cover`), with the call's flags; every candidate compiles. Only one-piece
+literals whose source text is the pattern itself are edited (a raw string, or a plain one
+without escapes). Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+
+from harness.generators.literal_hints import Hints
+from harness.generators.mutant import Mutant
+from harness.generators.table_ops import Near, Text, holders, make
+
+#: ``re`` functions whose first argument is a pattern.
+_RE_FUNCS = frozenset({"compile", "match", "search", "fullmatch", "findall", "finditer", "sub", "subn", "split"})
+#: test strings longer than this are not matched against (characters).
+MAX_INPUT = 200
+#: candidates per regex literal, the largest gain first.
+PER_PATTERN = 4
+#: regex literals of a module looked at (in source order).
+MAX_PATTERNS = 80
+_PLAIN_WORD = re.compile(r"[\w\- ]+\Z")
+
+
+def cover(pattern: re.Pattern[str], text: str) -> tuple[bool, int]:
+    """(does ``pattern`` match all of ``text``, the longest match of it starting anywhere in
+    ``text`` in characters, -1 when none)."""
+    best = -1
+    for at in range(len(text) + 1):
+        found = pattern.match(text[at:])
+        if found is not None:
+            best = max(best, found.end())
+    return pattern.fullmatch(text) is not None, best
+
+
+def _flags(call: ast.Call) -> int | None:
+    """The ``re`` flags a call passes (``re.I | re.M``), 0 for none, None when unknown."""
+    args = [kw.value for kw in call.keywords if kw.arg == "flags"]
+    name = call.func.attr if isinstance(call.func, ast.Attribute) else ""
+    position = {"compile": 1, "match": 2, "search": 2, "fullmatch": 2, "findall": 2, "finditer": 2,
+                "split": 3, "sub": 4, "subn": 4}.get(name, 99)
+    args += call.args[position:position + 1]
+    flags = 0
+    for arg in args:
+        for node in ast.walk(arg):
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "re":
+                value = getattr(re, node.attr, None)
+                if not isinstance(value, re.RegexFlag):
+                    return None
+                flags |= value
+            elif isinstance(node, ast.Name) or (isinstance(node, ast.Constant) and not isinstance(node.value, int)):
+                return None
+    return None if flags & re.VERBOSE else flags
+
+
+def _re_call(node: ast.AST) -> bool:
+    return (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in _RE_FUNCS
+            and isinstance(node.func.value, ast.Name) and node.func.value.id in ("re", "regex") and bool(node.args))
+
+
+def patterns(tree: ast.Module) -> list[tuple[ast.Constant, str, int]]:
+    """The module's regex literals and their flags: a string constant that is the first
+    argument of a ``re`` call, or the value assigned to a name one is given."""
+    calls = [n for n in ast.walk(tree) if _re_call(n)]
+    by_name: dict[str, int] = {}
+    out: dict[ast.Constant, int] = {}
+    for call in calls:
+        assert isinstance(call, ast.Call)
+        flags = _flags(call)
+        if flags is None:
+            continue
+        first = call.args[0]
+        if isinstance(first, ast.Constant) and isinstance(first.value, str):
+            out[first] = flags
+        elif isinstance(first, ast.Name):
+            by_name[first.id] = flags
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
+            for target in node.targets:
+                if isinstance(target, ast.Name) and target.id in by_name:
+                    out.setdefault(node.value, by_name[target.id])
+    ordered = sorted(out.items(), key=lambda kv: (kv[0].lineno, kv[0].col_offset))[:MAX_PATTERNS]
+    return [(node, node.value, flags) for node, flags in ordered if isinstance(node.value, str)]
+
+
+def _body(text: Text, node: ast.Constant) -> tuple[int, int, bool] | None:
+    """(start, end) of the pattern inside the literal's quotes when the source text between
+    them is the pattern itself (a one-piece raw string, or one without escapes)."""
+    start, end = text.span(node)
+    src = text.source[start:end]
+    m = re.match(r"([rRuU]{0,2})('''|\"\"\"|'|\")", src)
+    if m is None or not src.endswith(m.group(2)) or len(src) < 2 * len(m.group(2)) + len(m.group(1)):
+        return None
+    lo, hi = start + m.end(), end - len(m.group(2))
+    raw = "r" in m.group(1).lower()
+    if text.source[lo:hi] != node.value or (not raw and "\\" in node.value):
+        return None
+    return lo, hi, raw
+
+
+def _top_level(pattern: str) -> list[tuple[int, str]]:
+    """``(position, char)`` of the characters outside escapes and character classes."""
+    out, at, in_class = [], 0, False
+    while at < len(pattern):
+        char = pattern[at]
+        if char == "\\":
+            if not in_class:
+                out.append((at, char))
+            at += 2
+            continue
+        if in_class:
+            if char == "]":
+                in_class = False
+        elif char == "[":
+            out.append((at, char))
+            in_class = True
+            at += 2 if pattern[at + 1:at + 2] == "]" else 1
+            at += 1 if pattern[at:at + 1] == "]" else 0
+            continue
+        else:
+            out.append((at, char))
+        at += 1
+    return out
+
+
+def _groups(pattern: str) -> list[tuple[int, int]]:
+    """(after the opening, at the closing) parenthesis of every group, and (0, len) for the
+    whole pattern."""
+    stack, out = [], [(0, len(pattern))]
+    for at, char in _top_level(pattern):
+        if char == "(":
+            stack.append(at)
+        elif char == ")" and stack:
+            opening = stack.pop()
+            inner = opening + 1
+            if pattern[inner:inner + 1] == "?":
+                named = re.match(r"\?(?::|P<\w+>|<\w+>)", pattern[inner:])
+                if named is None:
+                    continue
+                inner += named.end()
+            out.append((inner, at))
+    return out
+
+
+def _alternatives(pattern: str, lo: int, hi: int) -> list[str] | None:
+    """The alternatives of the group ``pattern[lo:hi]`` when it has two or more, all plain words."""
+    depth, cuts = 0, [lo]
+    for at, char in _top_level(pattern):
+        if not lo <= at < hi:
+            continue
+        depth += (char == "(") - (char == ")")
+        if char == "|" and depth == 0:
+            cuts.append(at + 1)
+    if len(cuts) < 2:
+        return None
+    words = [pattern[a:b - 1] for a, b in zip(cuts, [*cuts[1:], hi + 1])]
+    return words if all(_PLAIN_WORD.match(w) for w in words) else None
+
+
+def _edits(pattern: str, compiled: re.Pattern[str], inputs: list[str], words: list[str]) -> list[tuple[str, str, str]]:
+    """Every edit of ``pattern`` as ``(operator, new pattern, description)``, unchecked."""
+    out = []
+    for lo, hi in _groups(pattern):
+        alts = _alternatives(pattern, lo, hi)
+        if alts is not None:
+            for word in words:
+                if word not in alts and _PLAIN_WORD.match(word):
+                    out.append(("regex_alternative", pattern[:hi] + "|" + re.escape(word) + pattern[hi:], f"add `{word}` to the alternation"))
+    anchor = 1 if pattern.startswith("^") else 0
+    tail = len(pattern) - (2 if pattern.endswith(("\\Z", "\\z")) else 1 if pattern.endswith("$") and not pattern.endswith("\\$") else 0)
+    for text in inputs:
+        _, best = cover(compiled, text)
+        for k in range(1, min(len(text), 20) + 1):
+            if compiled.match(text[k:]):
+                group = "(?:" + re.escape(text[:k]) + ")?"
+                out.append(("regex_optional", pattern[:anchor] + group + pattern[anchor:], f"optional prefix `{text[:k]}`"))
+                break
+        found = compiled.match(text)
+        if found is not None and found.end() < len(text) and len(text) - found.end() <= 20:
+            group = "(?:" + re.escape(text[found.end():]) + ")?"
+            out.append(("regex_optional", pattern[:tail] + group + pattern[tail:], f"optional suffix `{text[found.end():]}`"))
+        stops = {text[at + best] for at in range(len(text)) if at + best < len(text)
+                 and (found := compiled.match(text[at:])) is not None and found.end() == best} if best >= 0 else set(text[:1])
+        try:  # where the match from the start stops when the end need not be reached
+            loose = re.compile(pattern[:tail], compiled.flags).match(text)
+        except re.error:
+            loose = None
+        if loose is not None and loose.end() < len(text):
+            stops.add(text[loose.end()])
+        for char in sorted(stops)[:3]:
+            escaped = "\\" + char if char in "\\]^-[" else char
+            for at, symbol in _top_level(pattern):
+                if symbol == "[":
+                    close = pattern.find("]", at + 2)
+                    if close > at:
+                        out.append(("regex_class", pattern[:close] + escaped + pattern[close:], f"`{char}` added to the class at {at}"))
+    for at, char in _top_level(pattern):
+        nxt = pattern[at + 1:at + 2]
+        if (char.isalnum() or char in " -_:/,;=@#%&'\"<>!~`") and nxt not in ("?", "*", "+", "{"):
+            for q in ("?", "*"):
+                out.append(("regex_optional_char", pattern[:at + 1] + q + pattern[at + 1:], f"`{char}` -> `{char}{q}`"))
+    return out
+
+
+def regex_mutants(path: str, source: str, hints: Hints, near: Near | None = None) -> list[Mutant]:
+    """The regex candidates of one module for the failing tests' ``hints``.
+
+    Args:
+        path: repo-relative POSIX path, copied into each mutant.
+        source: the module's text.
+        hints: :func:`harness.generators.literal_hints.gather`'s.
+        near: when given, only patterns the failing code reaches (:meth:`Near.reaches`:
+            the statement holding the literal, or the name it is assigned to).
+
+    Returns:
+        Per regex literal, up to :data:`PER_PATTERN` edits that compile and make the pattern
+        match all of a test string it did not, or a longer part of one (the largest gain
+        first); empty when the module does not parse or no test string is given.
+    """
+    inputs = [s for s in hints.strings if len(s) <= MAX_INPUT]
+    if not inputs:
+        return []
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return []
+    text = Text(source)
+    words = list(dict.fromkeys([*(s for s in inputs if _PLAIN_WORD.match(s) and len(s) <= 30),
+                                *(w for s in inputs for w in re.findall(r"[A-Za-z]{2,}", s))]))[:40]
+    out: list[Mutant] = []
+    held = holders(tree) if near is not None else {}
+    for node, pattern, flags in patterns(tree):
+        if near is not None and node in held and not near.reaches(*held[node]):
+            continue
+        body = _body(text, node)
+        try:
+            compiled = re.compile(pattern, flags)
+        except (re.error, OverflowError, RecursionError):
+            continue
+        if body is None:
+            continue
+        before = {s: cover(compiled, s) for s in inputs}
+        misses = [s for s in inputs if not before[s][0]]
+        ranked: dict[str, tuple[tuple[int, int], str, str]] = {}
+        for operator, new, desc in _edits(pattern, compiled, misses, words):
+            if new in ranked or (not body[2] and "\\" in new):
+                continue
+            try:
+                edited = re.compile(new, flags)
+            except (re.error, OverflowError, RecursionError):
+                continue
+            gain = (0, 0)
+            for s in misses:
+                full, best = cover(edited, s)
+                gain = max(gain, (int(full), best - before[s][1]))
+            if gain[0] or gain[1] > 0:
+                ranked[new] = (gain, operator, desc)
+        best_first = sorted(ranked.items(), key=lambda kv: (-kv[1][0][0], -kv[1][0][1]))
+        for new, (_, operator, desc) in best_first[:PER_PATTERN]:
+            mutant = make(operator, path, text, node.lineno, f"regex {desc}", body[0], body[1], new)
+            if mutant is not None:
+                out.append(mutant)
+    return out

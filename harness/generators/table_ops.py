@@ -1,0 +1,372 @@
+"""Data-table edits guided by the failing tests' literals (issue 21): operators of the offline
+repairer that act on a module's rules kept as data, not on its code.
+
+- ``table_entry``: a run of two or more same-shape entries gets one more of that shape - a
+  call ``f('a', 'b')`` among calls of ``f`` with string arguments (``_irregular('person',
+  'people')``), a ``'key': value`` in a dict literal of string keys (an int value: the
+  first gap of the values, then the next one; a string value: the test literal written
+  next to the key), a string in a list/tuple/set literal of strings. The new strings are
+  literals of the failing tests that the module does not contain (for a two-string call,
+  two literals written next to each other in the test: its input and expected output);
+  the key of a ``KeyError`` is tried first.
+- ``table_value``: an entry of such a table equal to the *actual* value of a failing
+  ``assert actual == expected`` replaced by the expected value.
+
+Only tables that exist are extended (at least two entries of the shape): writing a
+failing test's exact input -> output where the code keeps no table is the "special-cased
+test literal" overfit issue 21 warns about. Regex edits are :mod:`.regex_ops`'. Candidates
+are :class:`harness.generators.mutant.Mutant` objects, each checked to parse; this module
+is pure (no I/O).
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from harness.generators.literal_hints import Hints
+from harness.generators.mutant import Mutant
+
+#: candidates per table (the most precise first).
+PER_TABLE = 4
+#: candidates per module from this module's operators.
+MAX_PER_FILE = 24
+_WORD = re.compile(r"[A-Za-z_][\w\-. ]*\Z")
+
+
+class Text:
+    """A module's text with AST positions as character offsets (AST columns are UTF-8 bytes)."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.lines = source.splitlines(keepends=True)
+        self.starts = [0]
+        for line in self.lines:
+            self.starts.append(self.starts[-1] + len(line))
+
+    def offset(self, line: int, col: int) -> int:
+        """Character offset of 1-based ``line``, UTF-8 byte column ``col``."""
+        text = self.lines[line - 1] if 0 < line <= len(self.lines) else ""
+        return self.starts[line - 1] + len(text.encode("utf-8")[:col].decode("utf-8", "replace"))
+
+    def span(self, node: ast.AST) -> tuple[int, int]:
+        """(start, end) character offsets of ``node``."""
+        return (self.offset(node.lineno, node.col_offset),  # type: ignore[attr-defined]
+                self.offset(node.end_lineno, node.end_col_offset))  # type: ignore[attr-defined]
+
+    def seg(self, node: ast.AST) -> str:
+        start, end = self.span(node)
+        return self.source[start:end]
+
+
+def make(operator: str, path: str, text: Text, line: int, desc: str, start: int, end: int,
+         new: str) -> Mutant | None:
+    """The :class:`Mutant` replacing ``text.source[start:end]`` by ``new`` when the result
+    parses and differs; None otherwise. Its key is the common prefix and suffix lengths and
+    the middle (as :func:`harness.generators.parse_check.canonical`)."""
+    source = text.source
+    if source[start:end] == new:
+        return None
+    result = source[:start] + new + source[end:]
+    try:
+        ast.parse(result)
+    except (SyntaxError, ValueError):
+        return None
+    prefix = 0
+    limit = min(len(source), len(result))
+    while prefix < limit and source[prefix] == result[prefix]:
+        prefix += 1
+    suffix = 0
+    while suffix < limit - prefix and source[-1 - suffix] == result[-1 - suffix]:
+        suffix += 1
+    return Mutant(operator, path, line, f"line {line}: {desc}", source, start, end, new,
+                  (prefix, suffix, result[prefix:len(result) - suffix]))
+
+
+def quote(value: str, like: str) -> str:
+    """``value`` as a string literal in the quotes of literal text ``like`` (repr when the
+    value needs escapes)."""
+    q = "'" if like.rstrip()[-1:] == "'" else '"'
+    if q in value or "\\" in value or not value.isprintable():
+        return repr(value)
+    return q + value + q
+
+
+@dataclass(frozen=True)
+class Near:
+    """What the failing code reaches: the names written on its suspicious lines and those
+    lines (1-based). A table counts when the statement that holds it is on one of the lines
+    or binds one of the names (``ATTRIBUTES = {...}`` and ``ATTRIBUTES[attr]`` on a line)."""
+
+    names: frozenset[str] = frozenset()
+    lines: frozenset[int] = frozenset()
+
+    def reaches(self, names: set[str], lo: int, hi: int) -> bool:
+        """Does a statement binding ``names`` on lines ``lo..hi`` count?"""
+        return bool(names & self.names) or any(lo <= n <= hi for n in self.lines)
+
+
+def near_of(source: str, lines: list[int]) -> Near:
+    """:class:`Near` of the given suspicious ``lines`` of ``source``: the identifiers on them."""
+    text = source.splitlines()
+    names = {name for n in lines if 0 < n <= len(text) for name in re.findall(r"[A-Za-z_]\w*", text[n - 1])}
+    return Near(frozenset(names), frozenset(lines))
+
+
+def holders(tree: ast.Module) -> dict[ast.AST, tuple[set[str], int, int]]:
+    """Each node inside a simple statement -> (the names the statement binds, its first and
+    last line): how a table is reached (by its name, or its statement's lines)."""
+    out: dict[ast.AST, tuple[set[str], int, int]] = {}
+    for st in ast.walk(tree):
+        if not isinstance(st, ast.stmt) or hasattr(st, "body"):
+            continue
+        targets = (st.targets if isinstance(st, ast.Assign) else [st.target]
+                   if isinstance(st, (ast.AnnAssign, ast.AugAssign)) else [])
+        names = {t.id if isinstance(t, ast.Name) else t.attr for t in targets if isinstance(t, (ast.Name, ast.Attribute))}
+        for node in ast.walk(st):
+            out[node] = (names, st.lineno, st.end_lineno or st.lineno)
+    return out
+
+
+def _module_strings(tree: ast.Module) -> set[str]:
+    return {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
+
+
+def _kind(value: str) -> tuple[bool, bool, bool]:
+    """The shape of a word: (lower case, has a space, identifier-like)."""
+    return value == value.lower(), " " in value, bool(_WORD.match(value))
+
+
+def _fits(value: str, entries: list[str]) -> bool:
+    """Is ``value`` of the shape most of a table's string entries have?"""
+    kinds = [_kind(e) for e in entries]
+    return kinds.count(_kind(value)) * 2 >= len(kinds)
+
+
+def _str_const(node: ast.AST | None) -> bool:
+    return isinstance(node, ast.Constant) and isinstance(node.value, str)
+
+
+# -- the tables of a module ----------------------------------------------------------
+def _call_runs(tree: ast.Module) -> Iterator[list[ast.Expr]]:
+    """Runs of >= 2 consecutive statements ``f('a', ...)`` calling the same name with the
+    same number of string arguments and nothing else."""
+    def shape(st: ast.stmt | None) -> tuple[str, int] | None:
+        call = st.value if isinstance(st, ast.Expr) else None
+        if (isinstance(call, ast.Call) and isinstance(call.func, (ast.Name, ast.Attribute)) and not call.keywords
+                and call.args and all(_str_const(a) for a in call.args)):
+            return ast.dump(call.func), len(call.args)
+        return None
+
+    for node in ast.walk(tree):
+        for field in ("body", "orelse", "finalbody"):
+            run: list[ast.Expr] = []
+            body = getattr(node, field, None)
+            for st in [*body, None] if isinstance(body, list) else []:
+                here = shape(st)
+                if run and here != shape(run[0]):
+                    if len(run) >= 2:
+                        yield run
+                    run = []
+                if here is not None and isinstance(st, ast.Expr):
+                    run.append(st)
+
+
+def _after_last(text: Text, entry: ast.AST, last: ast.AST, first: ast.AST) -> tuple[int, str, str]:
+    """Where a new entry after the last one (starting at node ``entry``, ending at ``last``)
+    goes, and how it is joined: ``(offset, before, after)``. On a line of its own, indented
+    as the last entry's, when the entries are one per line (``first`` on another line, the
+    last entry starting its line and followed by a comma that ends the line); else inline
+    after ``last``."""
+    start, end = text.span(entry)[0], text.span(last)[1]
+    line_text = text.lines[entry.lineno - 1]  # type: ignore[attr-defined]
+    indent = line_text[:len(line_text) - len(line_text.lstrip())]
+    next_line = last.end_lineno  # type: ignore[attr-defined]
+    rest = text.source[end:text.starts[next_line]] if next_line < len(text.starts) else text.source[end:]
+    own_line = (first.lineno != entry.lineno and text.source[text.starts[entry.lineno - 1]:start].strip() == ""  # type: ignore[attr-defined]
+                and re.match(r"\s*,\s*(#.*)?$", rest) is not None)
+    if own_line:
+        at = text.starts[next_line] if next_line < len(text.starts) else len(text.source)
+        return (at, "\n" + indent, ",") if not text.source[:at].endswith("\n") else (at, indent, ",\n")
+    return end, ", ", ""
+
+
+def _stmt_after(text: Text, last: ast.stmt) -> tuple[int, str, str]:
+    """Where a statement after ``last`` goes: the start of the next line, ``last``'s indent."""
+    line_text = text.lines[last.lineno - 1]
+    indent = line_text[:len(line_text) - len(line_text.lstrip())]
+    next_line = last.end_lineno or last.lineno
+    if next_line < len(text.starts) - 1 or text.source.endswith("\n"):
+        return text.starts[min(next_line, len(text.starts) - 1)], indent, "\n"
+    return len(text.source), "\n" + indent, ""
+
+
+def _new_strings(hints: Hints, known: set[str], entries: list[str]) -> list[str]:
+    """Literals of the tests the module lacks, a ``KeyError``'s key first, table-shaped first."""
+    novel = [s for s in dict.fromkeys([*hints.missing_keys, *hints.strings]) if s not in known]
+    return sorted(novel, key=lambda s: (s not in hints.missing_keys, not _fits(s, entries)))
+
+
+def _int_values(values: list[int]) -> list[int]:
+    """The values a new int entry may get: the first gap of ``values``, then the next one."""
+    have = set(values)
+    low, high = min(values), max(values)
+    gaps = [v for v in range(low, high) if v not in have][:1]
+    return [*gaps, high + 1]
+
+
+def _call_entries(path: str, text: Text, hints: Hints, known: set[str], run: list[ast.Expr]) -> list[Mutant]:
+    """A new call of the run's callee after its last call, with the tests' new strings."""
+    calls = [st.value for st in run if isinstance(st.value, ast.Call)]
+    last = calls[-1]
+    entries = [a.value for call in calls for a in call.args if isinstance(a, ast.Constant) and isinstance(a.value, str)]
+    fits = _new_strings(hints, known, entries)
+    rows: list[tuple[str, ...]]
+    if len(last.args) == 1:
+        rows = [(s,) for s in fits if _fits(s, entries)]
+    elif len(last.args) == 2:
+        novel = set(fits)
+        pairs = [pair for pair in hints.pairs if pair[0] in novel or pair[1] in novel]
+        rows = [*pairs, *((b, a) for a, b in pairs)]
+    else:
+        return []
+    at, before, after = _stmt_after(text, run[-1])
+    callee, like = text.seg(last.func), text.seg(last.args[0])
+    out = []
+    for row in list(dict.fromkeys(rows))[:PER_TABLE]:
+        new = f"{callee}({', '.join(quote(s, like) for s in row)})"
+        mutant = make("table_entry", path, text, run[-1].end_lineno or run[-1].lineno,
+                      f"add `{new}` to the calls of `{callee}`", at, at, before + new + after)
+        if mutant is not None:
+            out.append(mutant)
+    return out
+
+
+def _dict_entries(path: str, text: Text, hints: Hints, known: set[str], node: ast.Dict) -> list[Mutant]:
+    keys = node.keys
+    if len(keys) < 2 or not all(_str_const(k) for k in keys):
+        return []
+    values = node.values
+    entries = [k.value for k in keys]  # type: ignore[union-attr]
+    new_keys = [k for k in _new_strings(hints, known, entries) if _fits(k, entries) or k in hints.missing_keys]
+    rows: list[tuple[str, str]] = []
+    if all(isinstance(v, ast.Constant) and type(v.value) is int for v in values):
+        nums = _int_values([v.value for v in values])  # type: ignore[attr-defined]
+        rows = [(k, repr(n)) for k in new_keys for n in nums]
+    elif all(_str_const(v) for v in values):
+        like = text.seg(values[-1])
+        olds = [v.value for v in values if isinstance(v, ast.Constant) and isinstance(v.value, str)]
+        rows = [(k, quote(v, like)) for k in new_keys for a, v in hints.pairs if a == k and _fits(v, olds)]
+    at, before, after = _after_last(text, keys[-1], values[-1], keys[0])  # type: ignore[arg-type]
+    like_key = text.seg(keys[-1])  # type: ignore[arg-type]
+    sep = text.source[text.span(keys[-1])[1]:text.span(values[-1])[0]]  # type: ignore[arg-type]
+    out = []
+    for key, value in rows[:PER_TABLE]:
+        entry = f"{quote(key, like_key)}{sep}{value}"
+        mutant = make("table_entry", path, text, values[-1].end_lineno or node.lineno,
+                      f"add `{entry.strip()}` to the dict", at, at, before + entry + after)
+        if mutant is not None:
+            out.append(mutant)
+    return out
+
+
+def _seq_entries(path: str, text: Text, hints: Hints, known: set[str], node: ast.List | ast.Tuple | ast.Set) -> list[Mutant]:
+    elts = node.elts
+    if len(elts) < 2 or not all(_str_const(e) for e in elts):
+        return []
+    entries = [e.value for e in elts]  # type: ignore[attr-defined]
+    at, before, after = _after_last(text, elts[-1], elts[-1], elts[0])
+    like = text.seg(elts[-1])
+    out = []
+    for word in [w for w in _new_strings(hints, known, entries) if _fits(w, entries)][:PER_TABLE]:
+        mutant = make("table_entry", path, text, elts[-1].end_lineno or node.lineno,
+                      f"add {quote(word, like)} to the {type(node).__name__.lower()}", at, at,
+                      before + quote(word, like) + after)
+        if mutant is not None:
+            out.append(mutant)
+    return out
+
+
+def _wrong_values(path: str, text: Text, hints: Hints, entries: list[ast.expr]) -> list[Mutant]:
+    """Entries equal to a failing assertion's actual value -> its expected value."""
+    out = []
+    for actual, expected in hints.wrong:
+        for node in entries:
+            if not (isinstance(node, ast.Constant) and type(node.value) is type(actual) and node.value == actual):
+                continue
+            old = text.seg(node)
+            new = quote(expected, old) if isinstance(expected, str) else repr(expected)
+            if isinstance(expected, str) != isinstance(actual, str):
+                continue
+            start, end = text.span(node)
+            mutant = make("table_value", path, text, node.lineno, f"`{old}` -> `{new}` (the failing test's expected value)",
+                          start, end, new)
+            if mutant is not None:
+                out.append(mutant)
+    return out
+
+
+def _callee_names(tree: ast.Module, run: list[ast.Expr]) -> set[str]:
+    """The callee's name and the names its definition in this module uses."""
+    call = run[0].value
+    assert isinstance(call, ast.Call)
+    name = call.func.id if isinstance(call.func, ast.Name) else call.func.attr if isinstance(call.func, ast.Attribute) else ""
+    out = {name}
+    for fn in tree.body:
+        if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)) and fn.name == name:
+            out |= {n.id for n in ast.walk(fn) if isinstance(n, ast.Name)}
+    return out
+
+
+def table_mutants(path: str, source: str, hints: Hints, near: Near | None = None) -> list[Mutant]:
+    """The data-table candidates of one module for the failing tests' ``hints``.
+
+    Args:
+        path: repo-relative POSIX path, copied into each mutant.
+        source: the module's text.
+        hints: :func:`harness.generators.literal_hints.gather`'s.
+        near: when given, only tables the failing code reaches (:meth:`Near.reaches`).
+
+    Returns:
+        At most :data:`MAX_PER_FILE` mutants (``table_value`` first, then ``table_entry``),
+        each parsing and unique; empty when the module does not parse or no table exists.
+    """
+    if not hints:
+        return []
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return []
+    text, known = Text(source), _module_strings(tree)
+    held = holders(tree) if near is not None else {}
+
+    def reached(node: ast.AST, names: set[str] | None = None) -> bool:
+        if near is None:
+            return True
+        bound, lo, hi = held.get(node, (set(), node.lineno, node.end_lineno or node.lineno))  # type: ignore[attr-defined]
+        return near.reaches(bound | (names or set()), lo, hi)
+
+    wrong: list[Mutant] = []
+    added: list[Mutant] = []
+    for run in _call_runs(tree):
+        if near is not None and not near.reaches(_callee_names(tree, run), run[0].lineno, run[-1].end_lineno or 0):
+            continue
+        wrong += _wrong_values(path, text, hints, [a for st in run if isinstance(st.value, ast.Call) for a in st.value.args])
+        added += _call_entries(path, text, hints, known, run)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Dict) and reached(node):
+            if len(node.keys) >= 2 and all(_str_const(k) for k in node.keys):
+                wrong += _wrong_values(path, text, hints, node.values)
+            added += _dict_entries(path, text, hints, known, node)
+        elif isinstance(node, (ast.List, ast.Tuple, ast.Set)) and reached(node):
+            if len(node.elts) >= 2 and all(_str_const(e) for e in node.elts):
+                wrong += _wrong_values(path, text, hints, node.elts)
+            added += _seq_entries(path, text, hints, known, node)
+    out, seen = [], set()
+    for mutant in [*wrong, *added]:
+        if mutant.key not in seen:
+            seen.add(mutant.key)
+            out.append(mutant)
+    return out[:MAX_PER_FILE]

@@ -1,0 +1,250 @@
+"""Data-driven edits (issue 21): a table entry added, a wrong entry replaced, a regex widened,
+each from the literals of the failing tests (``harness.generators.literal_hints``,
+``table_ops``, ``regex_ops``, ``data_edits``); each on a bug written for it, three end to
+end through ``loopwright fix``, and the overfit screen's view of such a patch."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from harness.core.overfit import static_suspicion
+from harness.evaluators.verdict import Frame, TestResult
+from harness.generators.literal_hints import Hints, gather
+from harness.generators.regex_ops import regex_mutants
+from harness.generators.table_ops import near_of, table_mutants
+from sandbox.patch import Patch
+from tests.conftest import PYTHON, snapshot
+from tests.mutant_checks import src
+
+ROOT = Path(__file__).resolve().parents[1]
+
+INFLECT = src('''
+    PLURALS = {}
+
+
+    def _irregular(singular, plural):
+        PLURALS[singular] = plural
+
+
+    _irregular('person', 'people')
+    _irregular('child', 'children')
+    _irregular('ox', 'oxen')
+
+
+    def pluralize(word):
+        if word in PLURALS:
+            return PLURALS[word]
+        return word + 's'
+''')
+INFLECT_TESTS = src('''
+    from inflect import pluralize
+
+
+    def test_regular():
+        assert pluralize('cat') == 'cats'
+
+
+    def test_irregular():
+        assert pluralize('person') == 'people'
+        assert pluralize('child') == 'children'
+
+
+    def test_goose():
+        assert pluralize('goose') == 'geese'
+''')
+COLORS = src('''
+    ATTRIBUTES = {
+        "bold": 1,
+        "dark": 2,
+        "underline": 4,
+        "blink": 5,
+    }
+
+
+    def styled(text, attr):
+        return "\\033[%dm%s\\033[0m" % (ATTRIBUTES[attr], text)
+''')
+COLORS_TESTS = src('''
+    from colors import styled
+
+
+    def test_bold():
+        assert styled("x", "bold") == "\\033[1mx\\033[0m"
+
+
+    def test_italic():
+        assert styled("x", "italic") == "\\033[3mx\\033[0m"
+''')
+ORDINALS = src('''
+    import re
+
+    _ORDINAL = re.compile(r"^(\\d+)(st|nd|rd)$")
+
+
+    def parse_ordinal(text):
+        found = _ORDINAL.match(text)
+        if found is None:
+            raise ValueError(f"not an ordinal: {text!r}")
+        return int(found.group(1))
+''')
+ORDINALS_TESTS = src('''
+    import pytest
+
+    from ordinals import parse_ordinal
+
+
+    def test_first():
+        assert parse_ordinal("1st") == 1
+        assert parse_ordinal("22nd") == 22
+
+
+    def test_not_an_ordinal():
+        with pytest.raises(ValueError):
+            parse_ordinal("first")
+
+
+    def test_fourth():
+        assert parse_ordinal("4th") == 4
+''')
+
+
+def _only(mutants, expected: str):
+    got = [m for m in mutants if m.new_source == expected]
+    assert got, "\n".join(f"{m.operator}: {m.description}" for m in mutants)
+    return got[0]
+
+
+def test_hints_are_the_failing_tests_literals_their_pairs_and_the_assertion_values(tmp_path):
+    (tmp_path / "test_inflect.py").write_text(INFLECT_TESTS)
+    failing = {"test_inflect.py::test_goose": TestResult("test_inflect.py::test_goose", "failed",
+                                                          "AssertionError: assert 'gooses' == 'geese'")}
+    hints = gather(tmp_path, failing)
+    assert hints.strings == ("goose", "geese")  # only the failing test's, not test_regular's
+    assert hints.pairs == (("goose", "geese"),)
+    assert hints.wrong == (("gooses", "geese"),)  # the test's literal is the expected side
+    key = {"t.py::test_k": TestResult("t.py::test_k", "failed", "KeyError: 'italic'")}
+    assert gather(tmp_path, key).missing_keys == ("italic",)
+
+
+def test_hints_never_follow_a_symlink_out_of_the_worktree(tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "test_x.py").write_text("def test_x():\n    assert f('secret') == 'leak'\n")
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "tests").symlink_to(outside)
+    failing = {"tests/test_x.py::test_x": TestResult("tests/test_x.py::test_x", "failed", "")}
+    assert not gather(root, failing)
+
+
+def test_a_missing_pair_is_added_to_the_run_of_same_shape_calls():
+    hints = Hints(strings=("goose", "geese"), pairs=(("goose", "geese"),))
+    fixed = INFLECT.replace("_irregular('ox', 'oxen')\n", "_irregular('ox', 'oxen')\n_irregular('goose', 'geese')\n")
+    m = _only(table_mutants("inflect.py", INFLECT, hints), fixed)
+    assert m.operator == "table_entry"
+    # a single call is no table: nothing is hard-coded where the code keeps no data
+    lone = INFLECT.replace("_irregular('child', 'children')\n_irregular('ox', 'oxen')\n", "")
+    assert table_mutants("inflect.py", lone, hints) == []
+
+
+def test_a_keyerror_key_is_added_to_the_dict_with_the_first_unused_code_first():
+    hints = Hints(strings=("x", "italic"), missing_keys=("italic",))
+    mutants = table_mutants("colors.py", COLORS, hints)
+    first = mutants[0]
+    assert first.new_source == COLORS.replace('    "blink": 5,\n', '    "blink": 5,\n    "italic": 3,\n'), first
+    inline = 'ATTRIBUTES = {"bold": 1, "dark": 2}\n'
+    assert _only(table_mutants("c.py", inline, hints), 'ATTRIBUTES = {"bold": 1, "dark": 2, "italic": 3}\n')
+
+
+def test_a_word_is_added_to_a_tuple_of_words_only_where_the_failing_code_reads_it():
+    source = 'UNCOUNTABLE = ("sheep", "fish", "rice")\nOTHER = ("a", "b")\n\ndef plural(w):\n    return w if w in UNCOUNTABLE else w + "s"\n'
+    hints = Hints(strings=("deer",))
+    near = near_of(source, [5])
+    got = [m.new_source for m in table_mutants("p.py", source, hints, near)]
+    assert got == [source.replace('"rice")', '"rice", "deer")')]
+
+
+def test_a_wrong_table_value_is_replaced_by_the_expected_value():
+    source = 'UNITS = {"kb": 1000, "mb": 1000000, "gb": 100000000}\n'
+    hints = Hints(numbers=(1000000000,), wrong=((100000000, 1000000000),))
+    m = table_mutants("u.py", source, hints)[0]
+    assert m.operator == "table_value" and "1000000000}" in m.new_source
+
+
+def test_regex_edits_make_the_pattern_match_the_failing_input():
+    hints = Hints(strings=("4th",))
+    fixed = ORDINALS.replace("(st|nd|rd)", "(st|nd|rd|th)")
+    assert _only(regex_mutants("ordinals.py", ORDINALS, hints), fixed).operator == "regex_alternative"
+    version = 'import re\n_V = re.compile(r"^(\\d+)\\.(\\d+)$")\n'
+    prefix = _only(regex_mutants("v.py", version, Hints(strings=("v1.2",))), version.replace("^(", "^(?:v)?("))
+    assert prefix.operator == "regex_optional"
+    key = 'import re\nKEY = re.compile(r"^[a-z_]+$")\n'
+    widened = _only(regex_mutants("k.py", key, Hints(strings=("max-age",))), key.replace("_]", "_\\-]"))
+    assert widened.operator == "regex_class"
+    colour = 'import re\nHEX = re.compile(r"^#[0-9a-f]{6}$")\n'
+    optional = _only(regex_mutants("c.py", colour, Hints(strings=("0a0b0c",))), colour.replace("^#", "^#?"))
+    assert optional.operator == "regex_optional_char"
+    # a string the pattern already matches asks for nothing
+    assert regex_mutants("ordinals.py", ORDINALS, Hints(strings=("2nd",))) == []
+
+
+def _patch(old: str, new: str) -> Patch:
+    return Patch.from_texts({"inflect.py": (old, new)}, "test")
+
+
+def test_overfit_screen_passes_a_table_entry_and_flags_a_special_cased_literal():
+    entry = INFLECT.replace("_irregular('ox', 'oxen')\n", "_irregular('ox', 'oxen')\n_irregular('goose', 'geese')\n")
+    assert static_suspicion(_patch(INFLECT, entry), {"inflect.py": entry}, INFLECT_TESTS) == ""
+    cheat = INFLECT.replace("    if word in PLURALS:", "    if word == 'goose':\n        return 'geese'\n    if word in PLURALS:")
+    assert "special-cases 'goose'" in static_suspicion(_patch(INFLECT, cheat), {"inflect.py": cheat}, INFLECT_TESTS)
+
+
+def _fix(make_repo, files: dict[str, str]) -> tuple[dict, Path, dict]:
+    root = make_repo(files)
+    before = snapshot(root)
+    res = subprocess.run([sys.executable, "-m", "loopwright", "fix", str(root), "--python", PYTHON, "--json"],
+                         capture_output=True, text=True, timeout=600,
+                         env={**os.environ, "PYTHONPATH": str(ROOT), "LOOPWRIGHT_MAX_SECONDS": "150"})
+    assert res.returncode == 0, res.stderr[-2000:]
+    return json.loads(res.stdout), root, before
+
+
+def test_loopwright_fix_adds_the_missing_irregular_pair(make_repo):
+    out, root, before = _fix(make_repo, {"inflect.py": INFLECT, "test_inflect.py": INFLECT_TESTS})
+    assert out["status"] == "fixed" and not out.get("suspect"), out
+    assert "+_irregular('goose', 'geese')" in out["patch"]
+    assert snapshot(root) == before  # the user's tree is left alone without --apply
+
+
+def test_loopwright_fix_adds_the_missing_dict_entry(make_repo):
+    out, root, before = _fix(make_repo, {"colors.py": COLORS, "test_colors.py": COLORS_TESTS})
+    assert out["status"] == "fixed" and not out.get("suspect"), out
+    assert '+    "italic": 3,' in out["patch"]
+    assert snapshot(root) == before
+
+
+def test_loopwright_fix_adds_the_missing_regex_alternative(make_repo):
+    out, root, before = _fix(make_repo, {"ordinals.py": ORDINALS, "test_ordinals.py": ORDINALS_TESTS})
+    assert out["status"] == "fixed" and not out.get("suspect"), out
+    assert '(st|nd|rd|th)' in out["patch"]
+    assert snapshot(root) == before
+
+
+def test_frames_alone_point_to_the_module(tmp_path):
+    """A module no coverage ranked (the frames of the failing test name it) still gets its data edits."""
+    from harness.core.context import Context
+    from harness.core.task import Task
+    from harness.generators.data_edits import hinted
+
+    (tmp_path / "colors.py").write_text(COLORS)
+    (tmp_path / "test_colors.py").write_text(COLORS_TESTS)
+    tid = "test_colors.py::test_italic"
+    failing = {tid: TestResult(tid, "failed", "KeyError: 'italic'", (Frame("test_colors.py", 9, "test_italic"),
+                                                                     Frame("colors.py", 10, "styled")))}
+    context = Context(tmp_path, Task("failing_tests", failing), protected=("test_*.py",))
+    got = hinted(context, [], lambda p: (tmp_path / p).read_text())
+    assert got and '"italic": 3,' in got[0][1].new_source
