@@ -36,6 +36,10 @@ MAX_INPUT = 200
 PER_PATTERN = 4
 #: regex literals of a module looked at (in source order).
 MAX_PATTERNS = 80
+#: test strings matched per module (the first ones, in test order).
+MAX_INPUTS = 16
+#: edits of one pattern tried (in :func:`_edits`' order: alternatives, groups, classes, chars).
+MAX_EDITS = 48
 _PLAIN_WORD = re.compile(r"[\w\- ]+\Z")
 
 
@@ -234,7 +238,7 @@ def regex_mutants(path: str, source: str, hints: Hints, near: Near | None = None
         match all of a test string it did not, or a longer part of one (the largest gain
         first); empty when the module does not parse or no test string is given.
     """
-    inputs = [s for s in hints.strings if len(s) <= MAX_INPUT]
+    inputs = [s for s in hints.strings if len(s) <= MAX_INPUT][:MAX_INPUTS]
     if not inputs:
         return []
     try:
@@ -259,7 +263,7 @@ def regex_mutants(path: str, source: str, hints: Hints, near: Near | None = None
         before = {s: cover(compiled, s) for s in inputs}
         misses = [s for s in inputs if not before[s][0]]
         ranked: dict[str, tuple[tuple[int, int], str, str]] = {}
-        for operator, new, desc in _edits(pattern, compiled, misses, words):
+        for operator, new, desc in _edits(pattern, compiled, misses, words)[:MAX_EDITS]:
             if new in ranked or (not body[2] and "\\" in new):
                 continue
             try:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from harness.generators.literal_hints import Hints
@@ -33,6 +33,8 @@ from harness.generators.mutant import Mutant
 PER_TABLE = 4
 #: candidates per module from this module's operators.
 MAX_PER_FILE = 24
+#: a top-level statement up to this many lines is parsed alone to check an edit in it.
+LOCAL_LINES = 200
 _WORD = re.compile(r"[A-Za-z_][\w\-. ]*\Z")
 
 
@@ -42,6 +44,7 @@ class Text:
     def __init__(self, source: str) -> None:
         self.source = source
         self.lines = source.splitlines(keepends=True)
+        self.tops: list[tuple[int, int]] | None = None  # top-level statements' spans, once parsed
         self.starts = [0]
         for line in self.lines:
             self.starts.append(self.starts[-1] + len(line))
@@ -56,33 +59,65 @@ class Text:
         return (self.offset(node.lineno, node.col_offset),  # type: ignore[attr-defined]
                 self.offset(node.end_lineno, node.end_col_offset))  # type: ignore[attr-defined]
 
+    def parses(self, start: int, end: int, new: str) -> bool:
+        """Does the module parse with ``source[start:end]`` replaced by ``new``? Only the
+        top-level statement holding the edit is parsed when it is short (at most
+        :data:`LOCAL_LINES` lines; a top-level statement starts at column 0, so it parses alone)."""
+        if self.tops is None:
+            try:
+                tree = ast.parse(self.source)
+            except (SyntaxError, ValueError):
+                return False
+            self.tops = [(self.starts[st.lineno - 1], self.starts[min(st.end_lineno or st.lineno, len(self.lines))])
+                         for st in tree.body]
+        around = [(lo, hi) for lo, hi in self.tops if lo <= start and end <= hi]
+        lo, hi = around[0] if around and self.source.count("\n", *around[0]) <= LOCAL_LINES else (0, len(self.source))
+        try:
+            ast.parse(self.source[lo:start] + new + self.source[end:hi])
+        except (SyntaxError, ValueError):
+            return False
+        return True
+
     def seg(self, node: ast.AST) -> str:
         start, end = self.span(node)
         return self.source[start:end]
 
 
 def make(operator: str, path: str, text: Text, line: int, desc: str, start: int, end: int,
-         new: str) -> Mutant | None:
+         new: str, inside: ast.AST | None = None) -> Mutant | None:
     """The :class:`Mutant` replacing ``text.source[start:end]`` by ``new`` when the result
-    parses and differs; None otherwise. Its key is the common prefix and suffix lengths and
-    the middle (as :func:`harness.generators.parse_check.canonical`)."""
+    parses and differs; None otherwise. With ``inside`` (a display or a constant holding the
+    edit), only that expression is parsed again. Its key is the common prefix and suffix
+    lengths and the middle (as :func:`harness.generators.parse_check.canonical`)."""
     source = text.source
     if source[start:end] == new:
         return None
     result = source[:start] + new + source[end:]
-    try:
-        ast.parse(result)
-    except (SyntaxError, ValueError):
+    if inside is not None:
+        lo, hi = text.span(inside)
+        try:
+            ast.parse("(" + source[lo:start] + new + source[end:hi] + "\n)", mode="eval")
+        except (SyntaxError, ValueError):
+            return None
+    elif not text.parses(start, end, new):
         return None
-    prefix = 0
-    limit = min(len(source), len(result))
-    while prefix < limit and source[prefix] == result[prefix]:
-        prefix += 1
-    suffix = 0
-    while suffix < limit - prefix and source[-1 - suffix] == result[-1 - suffix]:
-        suffix += 1
+    prefix = _common(source, result, lambda a, n: a[:n], min(len(source), len(result)))
+    suffix = _common(source, result, lambda a, n: a[len(a) - n:], min(len(source), len(result)) - prefix)
     return Mutant(operator, path, line, f"line {line}: {desc}", source, start, end, new,
                   (prefix, suffix, result[prefix:len(result) - suffix]))
+
+
+def _common(a: str, b: str, part: Callable[[str, int], str], limit: int) -> int:
+    """The largest ``n <= limit`` with ``part(a, n) == part(b, n)`` (a common prefix or
+    suffix length), by bisection over slice comparisons (C speed on a large module)."""
+    lo, hi = 0, max(0, limit)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if part(a, mid) == part(b, mid):
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
 
 
 def quote(value: str, like: str) -> str:
@@ -151,17 +186,18 @@ def _str_const(node: ast.AST | None) -> bool:
 
 # -- the tables of a module ----------------------------------------------------------
 def _call_runs(tree: ast.Module) -> Iterator[list[ast.Expr]]:
-    """Runs of >= 2 consecutive statements ``f('a', ...)`` calling the same name with the
-    same number of string arguments and nothing else."""
+    """Runs of >= 2 consecutive statements ``f('a', ...)`` of a module or class body calling
+    the same name with the same number of string arguments and nothing else (a function's
+    ``lines.append('...')`` steps are no table)."""
     def shape(st: ast.stmt | None) -> tuple[str, int] | None:
         call = st.value if isinstance(st, ast.Expr) else None
-        if (isinstance(call, ast.Call) and isinstance(call.func, (ast.Name, ast.Attribute)) and not call.keywords
+        if (isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and not call.keywords
                 and call.args and all(_str_const(a) for a in call.args)):
             return ast.dump(call.func), len(call.args)
         return None
 
-    for node in ast.walk(tree):
-        for field in ("body", "orelse", "finalbody"):
+    for node in [tree, *(n for n in ast.walk(tree) if isinstance(n, ast.ClassDef))]:  # rules, not a function's steps
+        for field in ("body",):
             run: list[ast.Expr] = []
             body = getattr(node, field, None)
             for st in [*body, None] if isinstance(body, list) else []:
@@ -266,7 +302,7 @@ def _dict_entries(path: str, text: Text, hints: Hints, known: set[str], node: as
     for key, value in rows[:PER_TABLE]:
         entry = f"{quote(key, like_key)}{sep}{value}"
         mutant = make("table_entry", path, text, values[-1].end_lineno or node.lineno,
-                      f"add `{entry.strip()}` to the dict", at, at, before + entry + after)
+                      f"add `{entry.strip()}` to the dict", at, at, before + entry + after, node)
         if mutant is not None:
             out.append(mutant)
     return out
@@ -283,7 +319,7 @@ def _seq_entries(path: str, text: Text, hints: Hints, known: set[str], node: ast
     for word in [w for w in _new_strings(hints, known, entries) if _fits(w, entries)][:PER_TABLE]:
         mutant = make("table_entry", path, text, elts[-1].end_lineno or node.lineno,
                       f"add {quote(word, like)} to the {type(node).__name__.lower()}", at, at,
-                      before + quote(word, like) + after)
+                      before + quote(word, like) + after, node)
         if mutant is not None:
             out.append(mutant)
     return out
@@ -302,7 +338,7 @@ def _wrong_values(path: str, text: Text, hints: Hints, entries: list[ast.expr]) 
                 continue
             start, end = text.span(node)
             mutant = make("table_value", path, text, node.lineno, f"`{old}` -> `{new}` (the failing test's expected value)",
-                          start, end, new)
+                          start, end, new, node)
             if mutant is not None:
                 out.append(mutant)
     return out
@@ -356,6 +392,8 @@ def table_mutants(path: str, source: str, hints: Hints, near: Near | None = None
         wrong += _wrong_values(path, text, hints, [a for st in run if isinstance(st.value, ast.Call) for a in st.value.args])
         added += _call_entries(path, text, hints, known, run)
     for node in ast.walk(tree):
+        if len(wrong) + len(added) >= 2 * MAX_PER_FILE:
+            break
         if isinstance(node, ast.Dict) and reached(node):
             if len(node.keys) >= 2 and all(_str_const(k) for k in node.keys):
                 wrong += _wrong_values(path, text, hints, node.values)
