@@ -166,6 +166,10 @@ def test_a_word_is_added_to_a_tuple_of_words_only_where_the_failing_code_reads_i
     near = near_of(source, [5])
     got = [m.new_source for m in table_mutants("p.py", source, hints, near)]
     assert got == [source.replace('"rice")', '"rice", "deer")')]
+    # `__all__` is bookkeeping, and a file name is not a word of a table of words
+    exports = '__all__ = ["plural", "single"]\nWORDS = ["sheep", "fish"]\n'
+    assert [m.new_source for m in table_mutants("p.py", exports, Hints(strings=("query.sql", "deer")))] == [
+        exports.replace('"fish"]', '"fish", "deer"]')]
 
 
 def test_a_wrong_table_value_is_replaced_by_the_expected_value():

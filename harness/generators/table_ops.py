@@ -35,7 +35,6 @@ PER_TABLE = 4
 MAX_PER_FILE = 24
 #: a top-level statement up to this many lines is parsed alone to check an edit in it.
 LOCAL_LINES = 200
-_WORD = re.compile(r"[A-Za-z_][\w\-. ]*\Z")
 
 
 class Text:
@@ -169,9 +168,10 @@ def _module_strings(tree: ast.Module) -> set[str]:
     return {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
 
 
-def _kind(value: str) -> tuple[bool, bool, bool]:
-    """The shape of a word: (lower case, has a space, identifier-like)."""
-    return value == value.lower(), " " in value, bool(_WORD.match(value))
+def _kind(value: str) -> tuple[bool, ...]:
+    """The shape of a word: lower case, an identifier, has a space, a dot, a dash, a digit."""
+    return (value == value.lower(), value.isidentifier(), " " in value, "." in value, "-" in value,
+            any(c.isdigit() for c in value))
 
 
 def _fits(value: str, entries: list[str]) -> bool:
@@ -376,13 +376,13 @@ def table_mutants(path: str, source: str, hints: Hints, near: Near | None = None
     except (SyntaxError, ValueError):
         return []
     text, known = Text(source), _module_strings(tree)
-    held = holders(tree) if near is not None else {}
+    held = holders(tree)
 
-    def reached(node: ast.AST, names: set[str] | None = None) -> bool:
-        if near is None:
-            return True
+    def reached(node: ast.AST) -> bool:
         bound, lo, hi = held.get(node, (set(), node.lineno, node.end_lineno or node.lineno))  # type: ignore[attr-defined]
-        return near.reaches(bound | (names or set()), lo, hi)
+        if any(name.startswith("__") and name.endswith("__") for name in bound):
+            return False  # `__all__`, `__slots__`: the module's own bookkeeping, no rule
+        return near is None or near.reaches(bound, lo, hi)
 
     wrong: list[Mutant] = []
     added: list[Mutant] = []
