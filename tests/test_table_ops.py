@@ -252,3 +252,23 @@ def test_frames_alone_point_to_the_module(tmp_path):
     context = Context(tmp_path, Task("failing_tests", failing), protected=("test_*.py",))
     got = hinted(context, [], lambda p: (tmp_path / p).read_text())
     assert got and '"italic": 3,' in got[0][1].new_source
+
+
+def test_many_guessed_entries_fall_behind_the_line_mutants(tmp_path):
+    """Tests full of literals new to the module are no precise hint: their entries score
+    below the best line mutant's (0.60 of the line), a few keep the lead."""
+    from harness.core.context import Context
+    from harness.core.task import Task
+    from harness.generators.data_edits import hinted
+
+    def scores(test_body: str) -> list[float]:
+        (tmp_path / "colors.py").write_text(COLORS)
+        (tmp_path / "test_colors.py").write_text(f"def test_x():\n    {test_body}\n")
+        tid = "test_colors.py::test_x"
+        context = Context(tmp_path, Task("failing_tests", {tid: TestResult(tid, "failed", "")}))
+        return [score for score, _ in hinted(context, [(("colors.py", 10), 1.0)], lambda p: (tmp_path / p).read_text())]
+
+    few = scores('assert styled("x", "italic")')
+    assert few and few[0] > 0.6
+    many = scores('assert styled("x", "italic", "strike", "frame", "encircle", "overline", "rapid")')
+    assert many and max(many) < 0.6

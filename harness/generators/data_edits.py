@@ -4,12 +4,13 @@ for the modules the failing tests point to, scored to come early.
 They are few and precise - each writes a literal of the failing tests that the module does
 not contain, into a table or pattern the failing code reaches - so they are scored as the
 best single edit at the module's most suspicious line would be (:data:`PRIORS`), decaying
-by :data:`DECAY` per candidate of the module. No literal of the tests new to the module,
+by :data:`DECAY` per candidate of the module; when they are not few (:data:`FEW`), less. No literal of the tests new to the module,
 no table or pattern reached: no candidate, and the search is unchanged.
 """
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Callable
 
 from harness.core.context import Context
@@ -17,7 +18,7 @@ from harness.core.localize import is_protected
 from harness.generators.literal_hints import gather
 from harness.generators.mutant import Mutant
 from harness.generators.regex_ops import regex_mutants
-from harness.generators.table_ops import near_of, table_mutants
+from harness.generators.table_ops import module_strings, near_of, table_mutants
 
 #: operator id -> prior, on the scale of :data:`harness.generators.mutations.OPERATOR_PRIORS`
 #: (above its highest, 0.60: a value the failing test wrote beats a guessed edit).
@@ -25,6 +26,11 @@ PRIORS = {"table_value": 0.66, "regex_alternative": 0.64, "regex_optional": 0.63
           "regex_optional_char": 0.62, "table_entry": 0.62}
 #: score factor of each further data edit of the same module.
 DECAY = 0.85
+#: literals of the failing tests new to a module that count as few: with more (tests full
+#: of data, as a table-formatting suite's), each data edit is scored ``FEW / count`` of its
+#: prior, so they fall behind the line mutants (a ``table_value`` edit, which the
+#: assertion's own actual and expected values give, keeps its score).
+FEW = 4
 #: modules looked at: the most suspicious ones (by their best line) first.
 MAX_FILES = 3
 #: suspicious lines of a module whose names count as reached by the failing code.
@@ -42,7 +48,8 @@ def hinted(context: Context, lines: list[tuple[tuple[str, int], float]],
 
     Returns:
         Per module of the :data:`MAX_FILES` most suspicious, its table and regex candidates
-        scored ``best line score x prior x DECAY**n``; empty when the tests give no hint.
+        scored ``best line score x prior x DECAY**n`` (``x FEW / count`` past :data:`FEW`
+        literals new to the module); empty when the tests give no hint.
     """
     hints = gather(context.root, context.task.failing)
     if not hints:
@@ -63,5 +70,12 @@ def hinted(context: Context, lines: list[tuple[tuple[str, int], float]],
         near = near_of(source, [line for line, _ in ranked[:NEAR_LINES]])
         found = regex_mutants(path, source, hints, near) + table_mutants(path, source, hints, near)
         found.sort(key=lambda m: -PRIORS[m.operator])
-        out += [(top * PRIORS[m.operator] * DECAY ** n, m) for n, m in enumerate(found)]
+        try:
+            known = module_strings(ast.parse(source))
+        except (SyntaxError, ValueError):
+            continue
+        novel = sum(s not in known for s in hints.strings)
+        scale = min(1.0, FEW / novel) if novel else 1.0
+        out += [(top * PRIORS[m.operator] * DECAY ** n * (1.0 if m.operator == "table_value" else scale), m)
+                for n, m in enumerate(found)]
     return sorted(out, key=lambda item: -item[0])

@@ -164,7 +164,8 @@ def holders(tree: ast.Module) -> dict[ast.AST, tuple[set[str], int, int]]:
     return out
 
 
-def _module_strings(tree: ast.Module) -> set[str]:
+def module_strings(tree: ast.Module) -> set[str]:
+    """Every string constant of a module."""
     return {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
 
 
@@ -375,7 +376,7 @@ def table_mutants(path: str, source: str, hints: Hints, near: Near | None = None
         tree = ast.parse(source)
     except (SyntaxError, ValueError):
         return []
-    text, known = Text(source), _module_strings(tree)
+    text, known = Text(source), module_strings(tree)
     held = holders(tree)
 
     def reached(node: ast.AST) -> bool:
