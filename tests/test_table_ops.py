@@ -170,6 +170,8 @@ def test_a_word_is_added_to_a_tuple_of_words_only_where_the_failing_code_reads_i
     exports = '__all__ = ["plural", "single"]\nWORDS = ["sheep", "fish"]\n'
     assert [m.new_source for m in table_mutants("p.py", exports, Hints(strings=("query.sql", "deer")))] == [
         exports.replace('"fish"]', '"fish", "deer"]')]
+    dunders = 'ASSIGNED = ("__doc__", "__defaults__")\n'
+    assert table_mutants("p.py", dunders, Hints(strings=("stop",))) == []
 
 
 def test_a_wrong_table_value_is_replaced_by_the_expected_value():

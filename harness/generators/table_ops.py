@@ -170,8 +170,10 @@ def module_strings(tree: ast.Module) -> set[str]:
 
 
 def _kind(value: str) -> tuple[bool, ...]:
-    """The shape of a word: lower case, an identifier, has a space, a dot, a dash, a digit."""
-    return (value == value.lower(), value.isidentifier(), " " in value, "." in value, "-" in value,
+    """The shape of a word: lower case, an identifier, a leading underscore, a dunder
+    (``__defaults__``), has a space, a dot, a dash, a digit."""
+    return (value == value.lower(), value.isidentifier(), value.startswith("_"),
+            value.startswith("__") and value.endswith("__"), " " in value, "." in value, "-" in value,
             any(c.isdigit() for c in value))
 
 
