@@ -87,14 +87,17 @@ def test_lines_the_passing_tests_ran_made_dead_are_suspect(tmp_path):
     base = {root + "m.py": {1: ["<import>"], 2: ["t::a", "t::b"], 3: ["t::a"], 4: ["t::b"]}}
     # after the patch `t::a` no longer runs line 3 (its `return 10`)
     after = {"t::a": {slot + "m.py": [2, 4]}, "t::b": {slot + "m.py": [2, 4]}}
-    why = dead_code(base, root, slot, after, ["t::a", "t::b"], [], [], _patch(old, new), {"m.py": new})
+    why = dead_code(base, root, slot, after, ["t::a", "t::b"], {}, [], _patch(old, new), {"m.py": new})
     assert why.startswith("1 line(s) the passing tests ran are no longer run (m.py:3")
-    # a line the failing test ran too is the bug's path: the fix may leave it
+    # a line the failing test merely ran too is not exempt: the patch may kill its branch
     base[root + "m.py"][3].append("t::bad")
-    assert dead_code(base, root, slot, after, ["t::a", "t::b"], ["t::bad"], [], _patch(old, new), {"m.py": new}) == ""
+    assert dead_code(base, root, slot, after, ["t::a", "t::b"], {}, [], _patch(old, new), {"m.py": new}) != ""
+    # a line of the failing test's traceback is the bug's path: the fix may leave it
+    assert dead_code(base, root, slot, after, ["t::a", "t::b"], {"m.py": {3}}, [], _patch(old, new),
+                     {"m.py": new}) == ""
     base[root + "m.py"][3].remove("t::bad")
     after["t::a"][slot + "m.py"].append(3)
-    assert dead_code(base, root, slot, after, ["t::a", "t::b"], [], [], _patch(old, new), {"m.py": new}) == ""
+    assert dead_code(base, root, slot, after, ["t::a", "t::b"], {}, [], _patch(old, new), {"m.py": new}) == ""
 
 
 def test_a_function_the_failing_test_reached_only_through_the_edit_is_suspect(tmp_path):
@@ -103,10 +106,10 @@ def test_a_function_the_failing_test_reached_only_through_the_edit_is_suspect(tm
     root, slot = str(tmp_path / "base") + "/", str(tmp_path / "slot") + "/"
     base = {root + "m.py": {1: ["<import>"], 2: ["t::bad"], 4: ["<import>"], 5: ["t::bad"]}}
     after = {"t::bad": {slot + "m.py": [5]}}
-    why = dead_code(base, root, slot, after, [], ["t::bad"], ["t::bad"], _patch(old, new), {"m.py": new})
+    why = dead_code(base, root, slot, after, [], {}, ["t::bad"], _patch(old, new), {"m.py": new})
     assert why.startswith("no test runs `helper` (m.py) any more")
     # a fixed test the re-run did not run says nothing of what it reaches
-    assert dead_code(base, root, slot, after, [], ["t::bad"], [], _patch(old, new), {"m.py": new}) == ""
+    assert dead_code(base, root, slot, after, [], {}, [], _patch(old, new), {"m.py": new}) == ""
 
 
 def test_choose_prefers_a_patch_that_is_not_suspect():
@@ -239,6 +242,35 @@ def test_dead_code_is_read_from_the_full_runs_coverage(make_repo):
         right = validator.first_accepted([_patch(SIZE, SIZE.replace("len(xs) + 1", "len(xs)"))],
                                          time.monotonic() + 120, lambda o: None)
         assert right is not None and right.accepted and right.suspect == ""
+    finally:
+        validator.close()
+        wt.remove()
+
+
+STORE = ("class Store:\n    def __init__(self):\n        self.data, self.order = {}, []\n\n"
+         "    def put(self, key, value):\n        if key in self.data:\n            self.order.remove(key)\n"
+         "            self.order.append(key)\n        else:\n            self.data[key] = value\n"
+         "            self.order.append(key)\n")
+STORE_TESTS = ("from m import Store\n\n\ndef test_put_twice_same():\n    s = Store()\n    s.put('a', 1)\n"
+               "    s.put('a', 1)\n    assert s.data == {'a': 1}\n\n\n"
+               "def test_update():\n    s = Store()\n    s.put('a', 1)\n    s.put('a', 2)\n    assert s.data['a'] == 2\n")
+
+
+def test_a_branch_the_failing_test_took_made_dead_for_every_test_is_suspect(make_repo):
+    """The failing test ran the update branch too (it failed by its own assertion, not in that
+    branch): a guard made false for every key sends all tests to the other branch and passes
+    the weak tests; the lines it leaves unrun are not the bug's path. The developer's fix is not suspect."""
+    root = make_repo({"m.py": STORE, "test_m.py": STORE_TESTS})
+    validator, wt = _validator(root)
+    kill = _patch(STORE, STORE.replace("if key in self.data:", "if key in self.data and not key:"))
+    right = _patch(STORE, STORE.replace("            self.order.remove(key)\n",
+                                        "            self.data[key] = value\n            self.order.remove(key)\n"))
+    try:
+        got = validator.first_accepted([kill], time.monotonic() + 120, lambda o: None)
+        assert got is not None and got.plausible
+        assert got.suspect.startswith("2 line(s) the passing tests ran are no longer run (m.py:7"), got.suspect
+        got = validator.first_accepted([right], time.monotonic() + 120, lambda o: None)
+        assert got is not None and got.accepted and got.suspect == "", got.suspect
     finally:
         validator.close()
         wt.remove()

@@ -134,9 +134,21 @@ class OverfitChecks:
              "the patch" if always else "")
             or static_suspicion(patch, texts, sources)
             or (dead_code(self.index.by_line, self.index.root, str(Path(slot.path).resolve()) + os.sep,
-                          coverage, out.protection.tests, out.fixed, fixed, patch, texts) if coverage else ""))
+                          coverage, out.protection.tests, self._bug_path(out.fixed), fixed, patch, texts)
+                if coverage else ""))
         return True
 
+
+    def _bug_path(self, fixed: list[str]) -> dict[str, set[int]]:
+        """The traceback frames of the ``fixed`` tests' baseline failures: repo-relative path ->
+        lines (frames outside the repository left out)."""
+        path: dict[str, set[int]] = {}
+        for t in fixed:
+            res = self.baseline.results.get(t)
+            for frame in res.frames if res else ():
+                if not os.path.isabs(frame.path):
+                    path.setdefault(frame.path.replace(os.sep, "/"), set()).add(frame.line)
+        return path
 
     def _fail_only_with_patch(self, slot: Worktree, out: Outcome, watching: list[str],
                               always: list[str]) -> list[str]:
@@ -264,7 +276,7 @@ def static_suspicion(patch: Patch, texts: dict[str, str], test_source: str) -> s
 
 
 def dead_code(by_line: dict[str, dict[int, list[str]]], root: str, slot_root: str,
-              coverage: dict[str, dict[str, list[int]]], passing: list[str], fixed: list[str],
+              coverage: dict[str, dict[str, list[int]]], passing: list[str], bug_path: dict[str, set[int]],
               sampled: list[str], patch: Patch, texts: dict[str, str]) -> str:
     """Why the re-run's coverage looks like an overfit (empty when it does not).
 
@@ -272,17 +284,20 @@ def dead_code(by_line: dict[str, dict[int, list[str]]], root: str, slot_root: st
         by_line: baseline coverage, absolute path (under ``root``) -> line -> test ids.
         root, slot_root: the baseline's and the patched worktree's roots, ending in a separator.
         coverage: the re-run's, test id -> absolute path (under ``slot_root``) -> lines.
-        passing: the passing tests that execute the changed lines; fixed: the tests it fixes;
-            sampled: those of them the re-run ran.
+        passing: the passing tests that execute the changed lines; sampled: the tests the patch
+            fixes that the re-run ran.
+        bug_path: the failing tests' traceback frames at baseline, repo-relative path -> lines.
         patch: the patch; texts: its changed files' new text (repo-relative path -> text).
 
-    A line counts as dead when the passing tests ran it at baseline, no failing test did
-    (a line on the failing tests' path is the bug's path: the fix may leave it, as restoring
-    ``not in`` leaves a ``raise`` the passing tests of invalid options reached too), and no
-    re-run test runs it now.
+    A line counts as dead when the passing tests ran it at baseline, it is not on a failing
+    test's traceback (the bug's path: the fix may leave it, as restoring ``not in`` leaves the
+    ``raise`` the failing tests ended in, which tests expecting another error reached too), and
+    no re-run test runs it now. A line the failing tests merely ran is not exempt: a patch that
+    turns the branch the failing test takes into dead code for every test (an ``and not key``
+    added to the guard of an update) is the branch-killing overfit of Qi et al., ISSTA 2015.
     """
     maps = line_map(patch)
-    watch, fix, failing = set(passing), set(sampled), set(fixed)
+    watch, fix = set(passing), set(sampled)
     after: dict[str, set[int]] = {}
     for files in coverage.values():
         for path, lines in files.items():
@@ -301,7 +316,7 @@ def dead_code(by_line: dict[str, dict[int, list[str]]], root: str, slot_root: st
             new = new_line(mapping, ln) if mapping else ln
             if new is None:
                 continue  # a changed line: what it does now is the fix
-            if watch.intersection(tests) and new not in now and not failing.intersection(tests):
+            if watch.intersection(tests) and new not in now and ln not in bug_path.get(rel, ()):
                 dead.append((rel, ln))
             if fix.intersection(tests):
                 reached.setdefault(rel, set()).add(new)
