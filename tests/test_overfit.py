@@ -9,7 +9,8 @@ import time
 from rich.console import Console
 
 from harness.core.config import RunConfig
-from harness.core.overfit import dead_code, line_map, new_line, static_suspicion
+from harness.core.dead_code import dead_code, error_path_lines, line_map, new_line
+from harness.core.overfit import _failing_sources, _texts, _validated_source, static_suspicion
 from harness.core.plausible import choose
 from harness.evaluators.pytest_runner import PytestEvaluator, TimeoutPolicy
 from harness.core.validate import Baseline, Validator
@@ -276,6 +277,34 @@ def test_a_branch_the_failing_test_took_made_dead_for_every_test_is_suspect(make
         wt.remove()
 
 
+CLI = ("def check(opt):\n    if opt in (True, False):\n        raise ValueError('bad option')\n\n\n"
+       "def render(width):\n    if width < 0:\n        raise ValueError('bad width')\n\n\n"
+       "def run(opt, width=1):\n    try:\n        check(opt)\n    except ValueError:\n        return 'bad option'\n"
+       "    try:\n        render(width)\n    except ValueError:\n        return 'bad width'\n    return 'ok'\n")
+CLI_TESTS = ("from m import run\n\n\ndef test_negative_width_is_an_error():\n    assert run(True, -1).startswith('bad')\n\n\n"
+             "def test_true_is_ok():\n    assert run(True) == 'ok'\n")
+
+
+def test_the_error_path_the_failing_tests_ran_may_be_left_by_the_fix(make_repo):
+    """The bug raises for a valid option; a passing test expecting an error for another reason
+    passed through that raise and its handler. The right fix leaves both unrun by that test:
+    the error path the failing tests ran is the bug's path, not dead code."""
+    root = make_repo({"m.py": CLI, "test_m.py": CLI_TESTS})
+    validator, wt = _validator(root)
+    try:
+        got = validator.first_accepted([_patch(CLI, CLI.replace("opt in (True", "opt not in (True"))],
+                                       time.monotonic() + 120, lambda o: None)
+        assert got is not None and got.accepted and got.suspect == "", got.suspect
+    finally:
+        validator.close()
+        wt.remove()
+
+
+def test_error_path_lines_are_raises_and_handlers():
+    assert error_path_lines(CLI) == {3, 8, 14, 15, 18, 19}
+    assert error_path_lines("def f(:\n") == set()
+
+
 ORDER = "STATE = {}\n\n\ndef double(x):\n    return x * 3\n"
 ORDER_TESTS = ("from m import STATE, double\n\n\ndef test_a_two():\n    STATE['v'] = 1\n    assert double(2) == 4\n\n\n"
                "def test_b_zero_after_two():\n    assert double(0) == 0 and STATE.get('v') == 1\n")
@@ -293,4 +322,25 @@ def test_a_test_failing_in_every_re_run_without_the_patch_too_is_not_held_agains
         assert got.tests_run == 1 + 2 + 3 + 1  # screen; full; 3 re-runs; the subset without the patch
     finally:
         validator.close()
+        wt.remove()
+
+
+def test_the_overfit_checks_read_sources_from_git_not_from_the_worktree(make_repo, tmp_path):
+    """Once tests ran in the slot its files are untrusted: a source or test file replaced by a
+    link to a file outside is not followed; the patched text is made in memory from git's copy."""
+    root = make_repo({"m.py": DOUBLE, "test_m.py": DOUBLE_TESTS})
+    wt = Worktree.create(open_repo(root), "links", None)
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOKEN=hunter2\n")
+    try:
+        for rel in ("m.py", "test_m.py"):
+            (wt.path / rel).unlink()
+            (wt.path / rel).symlink_to(secret)
+        source = _validated_source(wt)
+        assert source("m.py") == DOUBLE and source("gone.py") is None
+        texts = _texts(_patch(DOUBLE, DOUBLE.replace("x * 3", "x * 2")), source)
+        assert texts == {"m.py": DOUBLE.replace("x * 3", "x * 2")}
+        assert "hunter2" not in _failing_sources(source, ["test_m.py::test_two"])
+        assert _failing_sources(source, ["test_m.py::test_two"]) == DOUBLE_TESTS
+    finally:
         wt.remove()
