@@ -15,7 +15,8 @@ from harness.core.overfit import static_suspicion
 from harness.evaluators.verdict import Frame, TestResult
 from harness.generators.literal_hints import Hints, gather
 from harness.generators.regex_ops import regex_mutants
-from harness.generators.table_ops import near_of, table_mutants
+from harness.generators.data_text import near_of
+from harness.generators.table_ops import table_mutants
 from sandbox.patch import Patch
 from tests.conftest import PYTHON, snapshot
 from tests.mutant_checks import src

@@ -18,7 +18,8 @@ from harness.core.localize import is_protected
 from harness.generators.literal_hints import gather
 from harness.generators.mutant import Mutant
 from harness.generators.regex_ops import regex_mutants
-from harness.generators.table_ops import module_strings, near_of, table_mutants
+from harness.generators.data_text import module_strings, near_of
+from harness.generators.table_ops import table_mutants
 
 #: operator id -> prior, on the scale of :data:`harness.generators.mutations.OPERATOR_PRIORS`
 #: (above its highest, 0.60: a value the failing test wrote beats a guessed edit).

@@ -26,7 +26,7 @@ import re
 
 from harness.generators.literal_hints import Hints
 from harness.generators.mutant import Mutant
-from harness.generators.table_ops import Near, Text, holders, make
+from harness.generators.data_text import Near, Text, holders, make
 
 #: ``re`` functions whose first argument is a pattern.
 _RE_FUNCS = frozenset({"compile", "match", "search", "fullmatch", "findall", "finditer", "sub", "subn", "split"})

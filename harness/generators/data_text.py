@@ -1,0 +1,150 @@
+"""Text, positions and candidates for the data edits of :mod:`.table_ops` and
+:mod:`.regex_ops`: a module's text with AST positions as character offsets
+(:class:`Text`), a checked :class:`harness.generators.mutant.Mutant` from one splice
+(:func:`make`), string literals in a module's own quotes (:func:`quote`), and what the
+failing code reaches (:class:`Near`, :func:`holders`). Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from harness.generators.mutant import Mutant
+
+#: a top-level statement up to this many lines is parsed alone to check an edit in it.
+LOCAL_LINES = 200
+
+
+class Text:
+    """A module's text with AST positions as character offsets (AST columns are UTF-8 bytes)."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.lines = source.splitlines(keepends=True)
+        self.tops: list[tuple[int, int]] | None = None  # top-level statements' spans, once parsed
+        self.starts = [0]
+        for line in self.lines:
+            self.starts.append(self.starts[-1] + len(line))
+
+    def offset(self, line: int, col: int) -> int:
+        """Character offset of 1-based ``line``, UTF-8 byte column ``col``."""
+        text = self.lines[line - 1] if 0 < line <= len(self.lines) else ""
+        return self.starts[line - 1] + len(text.encode("utf-8")[:col].decode("utf-8", "replace"))
+
+    def span(self, node: ast.AST) -> tuple[int, int]:
+        """(start, end) character offsets of ``node``."""
+        return (self.offset(node.lineno, node.col_offset),  # type: ignore[attr-defined]
+                self.offset(node.end_lineno, node.end_col_offset))  # type: ignore[attr-defined]
+
+    def parses(self, start: int, end: int, new: str) -> bool:
+        """Does the module parse with ``source[start:end]`` replaced by ``new``? Only the
+        top-level statement holding the edit is parsed when it is short (at most
+        :data:`LOCAL_LINES` lines; a top-level statement starts at column 0, so it parses alone)."""
+        if self.tops is None:
+            try:
+                tree = ast.parse(self.source)
+            except (SyntaxError, ValueError):
+                return False
+            self.tops = [(self.starts[st.lineno - 1], self.starts[min(st.end_lineno or st.lineno, len(self.lines))])
+                         for st in tree.body]
+        around = [(lo, hi) for lo, hi in self.tops if lo <= start and end <= hi]
+        lo, hi = around[0] if around and self.source.count("\n", *around[0]) <= LOCAL_LINES else (0, len(self.source))
+        try:
+            ast.parse(self.source[lo:start] + new + self.source[end:hi])
+        except (SyntaxError, ValueError):
+            return False
+        return True
+
+    def seg(self, node: ast.AST) -> str:
+        start, end = self.span(node)
+        return self.source[start:end]
+
+
+def make(operator: str, path: str, text: Text, line: int, desc: str, start: int, end: int,
+         new: str, inside: ast.AST | None = None) -> Mutant | None:
+    """The :class:`Mutant` replacing ``text.source[start:end]`` by ``new`` when the result
+    parses and differs; None otherwise. With ``inside`` (a display or a constant holding the
+    edit), only that expression is parsed again. Its key is the common prefix and suffix
+    lengths and the middle (as :func:`harness.generators.parse_check.canonical`)."""
+    source = text.source
+    if source[start:end] == new:
+        return None
+    result = source[:start] + new + source[end:]
+    if inside is not None:
+        lo, hi = text.span(inside)
+        try:
+            ast.parse("(" + source[lo:start] + new + source[end:hi] + "\n)", mode="eval")
+        except (SyntaxError, ValueError):
+            return None
+    elif not text.parses(start, end, new):
+        return None
+    prefix = _common(source, result, lambda a, n: a[:n], min(len(source), len(result)))
+    suffix = _common(source, result, lambda a, n: a[len(a) - n:], min(len(source), len(result)) - prefix)
+    return Mutant(operator, path, line, f"line {line}: {desc}", source, start, end, new,
+                  (prefix, suffix, result[prefix:len(result) - suffix]))
+
+
+def _common(a: str, b: str, part: Callable[[str, int], str], limit: int) -> int:
+    """The largest ``n <= limit`` with ``part(a, n) == part(b, n)`` (a common prefix or
+    suffix length), by bisection over slice comparisons (C speed on a large module)."""
+    lo, hi = 0, max(0, limit)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if part(a, mid) == part(b, mid):
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def quote(value: str, like: str) -> str:
+    """``value`` as a string literal in the quotes of literal text ``like`` (repr when the
+    value needs escapes)."""
+    q = "'" if like.rstrip()[-1:] == "'" else '"'
+    if q in value or "\\" in value or not value.isprintable():
+        return repr(value)
+    return q + value + q
+
+
+@dataclass(frozen=True)
+class Near:
+    """What the failing code reaches: the names written on its suspicious lines and those
+    lines (1-based). A table counts when the statement that holds it is on one of the lines
+    or binds one of the names (``ATTRIBUTES = {...}`` and ``ATTRIBUTES[attr]`` on a line)."""
+
+    names: frozenset[str] = frozenset()
+    lines: frozenset[int] = frozenset()
+
+    def reaches(self, names: set[str], lo: int, hi: int) -> bool:
+        """Does a statement binding ``names`` on lines ``lo..hi`` count?"""
+        return bool(names & self.names) or any(lo <= n <= hi for n in self.lines)
+
+
+def near_of(source: str, lines: list[int]) -> Near:
+    """:class:`Near` of the given suspicious ``lines`` of ``source``: the identifiers on them."""
+    text = source.splitlines()
+    names = {name for n in lines if 0 < n <= len(text) for name in re.findall(r"[A-Za-z_]\w*", text[n - 1])}
+    return Near(frozenset(names), frozenset(lines))
+
+
+def holders(tree: ast.Module) -> dict[ast.AST, tuple[set[str], int, int]]:
+    """Each node inside a simple statement -> (the names the statement binds, its first and
+    last line): how a table is reached (by its name, or its statement's lines)."""
+    out: dict[ast.AST, tuple[set[str], int, int]] = {}
+    for st in ast.walk(tree):
+        if not isinstance(st, ast.stmt) or hasattr(st, "body"):
+            continue
+        targets = (st.targets if isinstance(st, ast.Assign) else [st.target]
+                   if isinstance(st, (ast.AnnAssign, ast.AugAssign)) else [])
+        names = {t.id if isinstance(t, ast.Name) else t.attr for t in targets if isinstance(t, (ast.Name, ast.Attribute))}
+        for node in ast.walk(st):
+            out[node] = (names, st.lineno, st.end_lineno or st.lineno)
+    return out
+
+
+def module_strings(tree: ast.Module) -> set[str]:
+    """Every string constant of a module."""
+    return {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
