@@ -275,3 +275,10 @@ def test_many_guessed_entries_fall_behind_the_line_mutants(tmp_path):
     assert few and few[0] > 0.6
     many = scores('assert styled("x", "italic", "strike", "frame", "encircle", "overline", "rapid")')
     assert many and max(many) < 0.6
+    # the key of a KeyError is the failure's own word: its entry keeps the lead among many
+    (tmp_path / "test_colors.py").write_text('def test_x():\n    assert styled("x", "italic", "strike", "frame", "encircle", "rapid")\n')
+    from harness.core.context import Context as Ctx
+    tid = "test_colors.py::test_x"
+    context = Ctx(tmp_path, Task("failing_tests", {tid: TestResult(tid, "failed", "KeyError: 'italic'")}))
+    got = hinted(context, [(("colors.py", 10), 1.0)], lambda p: (tmp_path / p).read_text())
+    assert got[0][0] > 0.6 and '"italic": 3' in got[0][1].new_source

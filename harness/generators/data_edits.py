@@ -4,8 +4,9 @@ for the modules the failing tests point to, scored to come early.
 They are few and precise - each writes a literal of the failing tests that the module does
 not contain, into a table or pattern the failing code reaches - so they are scored as the
 best single edit at the module's most suspicious line would be (:data:`PRIORS`), decaying
-by :data:`DECAY` per candidate of the module; when they are not few (:data:`FEW`), less. No literal of the tests new to the module,
-no table or pattern reached: no candidate, and the search is unchanged.
+by :data:`DECAY` per candidate of the module; when they are not few (:data:`FEW`), less.
+No literal of the tests new to the module, no table or pattern reached: no candidate,
+and the search is unchanged.
 """
 
 from __future__ import annotations
@@ -29,13 +30,20 @@ PRIORS = {"table_value": 0.66, "regex_alternative": 0.64, "regex_optional": 0.63
 DECAY = 0.85
 #: literals of the failing tests new to a module that count as few: with more (tests full
 #: of data, as a table-formatting suite's), each data edit is scored ``FEW / count`` of its
-#: prior, so they fall behind the line mutants (a ``table_value`` edit, which the
-#: assertion's own actual and expected values give, keeps its score).
+#: prior, so they fall behind the line mutants (an edit the failure itself gives - a
+#: ``table_value`` from the assertion's actual and expected values, an entry for a
+#: ``KeyError``'s key - keeps its score).
 FEW = 4
 #: modules looked at: the most suspicious ones (by their best line) first.
 MAX_FILES = 3
 #: suspicious lines of a module whose names count as reached by the failing code.
 NEAR_LINES = 40
+
+
+def _given(mutant: Mutant, missing_keys: tuple[str, ...]) -> bool:
+    """Is the edit's value given by the failure itself (an assertion's expected value for its
+    actual one, or the key of a ``KeyError``), not guessed among the tests' literals?"""
+    return mutant.operator == "table_value" or any(repr(key)[1:-1] in mutant.replacement for key in missing_keys)
 
 
 def hinted(context: Context, lines: list[tuple[tuple[str, int], float]],
@@ -77,6 +85,6 @@ def hinted(context: Context, lines: list[tuple[tuple[str, int], float]],
             continue
         novel = sum(s not in known for s in hints.strings)
         scale = min(1.0, FEW / novel) if novel else 1.0
-        out += [(top * PRIORS[m.operator] * DECAY ** n * (1.0 if m.operator == "table_value" else scale), m)
+        out += [(top * PRIORS[m.operator] * DECAY ** n * (1.0 if _given(m, hints.missing_keys) else scale), m)
                 for n, m in enumerate(found)]
     return sorted(out, key=lambda item: -item[0])
