@@ -252,6 +252,8 @@ def static_suspicion(patch: Patch, texts: dict[str, str], test_source: str) -> s
                 return f"removes the recursive call of `{fn.name}`"
     if sum(bool(_RAISE.match(r)) for r in removed) > sum(bool(_RAISE.match(a)) for a in added):
         return "removes a `raise`: an error the code signalled is now let through"
+    if swallowed := swallowing_handler(patch, texts, test_source):
+        return swallowed
     old_text = "\n".join(removed)
     for a in added:
         for m in _COMPARED.finditer(a):
@@ -260,6 +262,44 @@ def static_suspicion(patch: Patch, texts: dict[str, str], test_source: str) -> s
                 continue
             if re.search(rf"(?<![\w.]){re.escape(lit)}(?![\w.])", test_source):
                 return f"special-cases {lit}, a literal of the failing test"
+    return ""
+
+
+def swallowing_handler(patch: Patch, texts: dict[str, str], test_source: str) -> str:
+    """Why an ``except`` handler the patch adds looks like it hides the failure (empty when
+    none does): its body only passes, or only returns or assigns a constant (``None``, ``-1``,
+    ``[]``) that no comparison in the failing tests' source (``test_source``) expects
+    (``== []``, ``is None``). A wrapper that turns the failing test's crash into a default
+    value passes that test for the wrong reason unless the test asks for that value (issue 21;
+    the functionality deletion of Qi et al., ISSTA 2015, in its added form).
+
+    Args:
+        patch: the plausible patch; texts: its changed files' new text (repo-relative path -> text).
+        test_source: the failing tests' files' text.
+    """
+    for rel, text in texts.items():
+        new_lines = added_lines(patch).get(rel, set())
+        try:
+            tree = ast.parse(text)
+        except (SyntaxError, ValueError):
+            continue
+        for handler in ast.walk(tree):
+            if not (isinstance(handler, ast.ExceptHandler) and handler.lineno in new_lines and len(handler.body) == 1):
+                continue
+            body = handler.body[0]
+            value = body.value if isinstance(body, (ast.Return, ast.Assign)) else None
+            if isinstance(body, ast.Return) and value is None:
+                literal = "None"
+            elif value is not None and (isinstance(value, ast.Constant) or (
+                    isinstance(value, (ast.List, ast.Tuple, ast.Set, ast.Dict)) and not ast.unparse(value)[1:-1].strip())):
+                literal = ast.unparse(value)
+            elif isinstance(body, ast.Pass):
+                return "adds an `except` that only passes: the failure is swallowed"
+            else:
+                continue
+            expected = rf"(?:==|\bis)\s*{re.escape(literal)}(?![\w.])|(?<![\w.]){re.escape(literal)}\s*=="
+            if not re.search(expected, test_source.replace('"', "'")):
+                return f"adds an `except` that only gives {literal}, which no failing test expects: the failure is swallowed"
     return ""
 
 
