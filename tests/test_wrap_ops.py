@@ -140,6 +140,19 @@ def test_a_parameter_is_converted_at_the_entry_by_a_constructor_the_module_uses(
     assert not [m for m in mutants_at("checks.py", ENSURE, [4]) if m.operator == "convert_param"]
 
 
+def test_a_closure_converts_its_makers_parameter():
+    code = src('''
+        def failing_with(error=RuntimeError):
+            """A callable that raises ``error`` (an exception, its class, or a message)."""
+            def fail(*args):
+                raise error
+            return fail
+    ''')
+    fail = failing("m.py", "TypeError: exceptions must derive from BaseException", 4)
+    fixed = code.replace("    def fail(", "    if isinstance(error, str):\n        error = Exception(error)\n    def fail(")
+    assert find(mutants_at("m.py", code, [4], fail), fixed).operator == "convert_param"
+
+
 def test_a_none_parameter_gets_the_empty_value_its_method_needs():
     code = src('''
         def add_tag(tags, tag):

@@ -49,7 +49,6 @@ _EMPTY_BY_METHOD = {**dict.fromkeys(("append", "extend", "insert", "pop", "sort"
 _CONVERTERS = ("str", "int", "float", "bytes", "list", "tuple", "set", "frozenset", "dict", "bool")
 #: an exception that says a check failed, not a crash a guard or a handler should absorb.
 _NOT_CAUGHT = ("AssertionError", "Failed", "Timeout", "KeyboardInterrupt", "SystemExit")
-_MAX_FAILURES = 4
 
 
 @dataclass(frozen=True)
@@ -88,9 +87,7 @@ def failures_for(path: str, failing: Mapping[str, object] | None) -> tuple[Failu
         head = message.split(":", 1)[0].strip()
         failure = Failure(head if re.fullmatch(r"[A-Za-z_][\w.]*", head) else "", message, lines)
         out.setdefault((failure.exc, failure.message, lines), failure)
-        if len(out) >= _MAX_FAILURES:
-            break
-    return tuple(out.values())
+    return tuple(out.values())[:4]
 
 
 def line_mutants(cx: Index, line: int, failures: Iterable[Failure]) -> list[Cand]:
@@ -145,13 +142,10 @@ def _exception(cx: Index, failure: Failure) -> str | None:
     module binds (the last part of a dotted name), or the dotted name itself when the module
     binds its first part (``json.decoder.JSONDecodeError`` after ``import json``); None else."""
     name = failure.exc.rsplit(".", 1)[-1]
+    got, bound = getattr(builtins, name, None), cx.memo(_module_names)
     if not name or name in _NOT_CAUGHT:
         return None
-    got = getattr(builtins, name, None)
-    if isinstance(got, type) and issubclass(got, BaseException):
-        return name
-    bound = cx.memo(_module_names)
-    if name in bound:
+    if (isinstance(got, type) and issubclass(got, BaseException)) or name in bound:
         return name
     return failure.exc if failure.exc.split(".", 1)[0] in bound else None
 
@@ -273,18 +267,22 @@ def _assign_fallbacks(cx: Index, fn: FunctionNode, st: ast.stmt, target: ast.exp
 
 
 def convert_param(cx: Index, st: ast.stmt, failure: Failure, out: list[Cand]) -> None:
-    """At the entry of ``st``'s function, ``if isinstance(p, T): p = C(p)`` or
-    ``if p is None: p = <empty>`` for the parameters ``st`` reads (see the module docstring)."""
-    fn = cx.function(st)
-    entry = _entry(fn) if fn is not None else None
-    if fn is None or entry is None or _exception(cx, failure) is None:
+    """At the entry of the function owning a parameter ``st`` reads (``st``'s function or one
+    around it: a closure reads its maker's parameter), ``if isinstance(p, T): p = C(p)`` or
+    ``if p is None: p = <empty>`` (see the module docstring); at most 4."""
+    if _exception(cx, failure) is None:
         return
-    params = [name for name in _reads(cx, st) if name in cx.params(fn)][:2]
+    owners = []
+    for name in _reads(cx, st):
+        fn = cx.function(st)
+        while fn is not None and name not in cx.params(fn):
+            fn = cx.function(fn) if cx.walked(fn) else None
+        if fn is not None and (entry := _entry(fn)) is not None:
+            owners.append((name, fn, entry))
     types = list(dict.fromkeys(_TYPE_WORD.findall(failure.message)))
-    if "derive from BaseException" in failure.message:
-        types.append("str")
+    types += ["str"] if "derive from BaseException" in failure.message else []
     made = 0
-    for p in params:
+    for p, fn, entry in owners[:2]:
         for t in types:
             if t == "NoneType":
                 lines = [[f"if {p} is None:", f"{p} = {empty}"] for empty in _empties(cx, failure, p)]
