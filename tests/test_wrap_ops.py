@@ -151,6 +151,14 @@ def test_a_closure_converts_its_makers_parameter():
     fail = failing("m.py", "TypeError: exceptions must derive from BaseException", 4)
     fixed = code.replace("    def fail(", "    if isinstance(error, str):\n        error = Exception(error)\n    def fail(")
     assert find(mutants_at("m.py", code, [4], fail), fixed).operator == "convert_param"
+    # pytest.raises(match=...) caught the TypeError: the traceback ends in the test, the
+    # message quotes the error on a later line
+    caught = failing("m.py", "AssertionError: Regex pattern did not match.\n Regex: 'boom'\n"
+                     " Input: 'exceptions must derive from BaseException'")
+    assert find(mutants_at("m.py", code, [4], caught), fixed).operator == "convert_param"
+    # a type's name in an assertion's values is no evidence
+    plain = failing("m.py", "AssertionError: assert 'str' == 'int'")
+    assert not [m for m in mutants_at("m.py", code, [4], plain) if m.operator == "convert_param"]
 
 
 def test_a_none_parameter_gets_the_empty_value_its_method_needs():

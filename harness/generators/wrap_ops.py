@@ -39,7 +39,8 @@ from harness.generators.index import FUNCTION_TYPES, FunctionNode, Index, last_l
 
 #: builtin type names a failure message may name (``'str' object has no attribute 'x'``).
 _TYPES = ("str", "bytes", "int", "float", "list", "tuple", "dict", "set", "bool", "NoneType")
-_TYPE_WORD = re.compile(r"\b(" + "|".join(_TYPES) + r")\b")
+_T = "(" + "|".join(_TYPES) + ")"
+_TYPE_WORD = re.compile(rf"""['"]{_T}['"] object|(?:not|must be|expected|got) (?:an? )?['"]?{_T}\b|\b{_T} found""")
 #: a method of the failure message's ``has no attribute 'm'`` -> the empty value that has it.
 _EMPTY_BY_METHOD = {**dict.fromkeys(("append", "extend", "insert", "pop", "sort", "remove"), "[]"),
                     **dict.fromkeys(("items", "keys", "values", "get", "update", "setdefault"), "{}"),
@@ -58,8 +59,10 @@ class Failure:
     Attributes:
         exc: the exception's name as the message spells it (``TypeError``,
             ``json.decoder.JSONDecodeError``); ``""`` when the message has none.
-        message: the message's first line (``TypeError: 'str' object is not callable``).
-        lines: 1-based lines of this file the traceback passes through, outermost first.
+        message: the message (``TypeError: 'str' object is not callable``; pytest's
+            ``Regex pattern did not match`` quotes the exception it caught on a later line).
+        lines: 1-based lines of this file the traceback passes through, outermost first
+            (none when it does not pass this file).
     """
 
     exc: str
@@ -68,32 +71,30 @@ class Failure:
 
 
 def failures_for(path: str, failing: Mapping[str, object] | None) -> tuple[Failure, ...]:
-    """The failures whose traceback passes through ``path`` (repo-relative POSIX path).
+    """The failures as ``path`` (repo-relative POSIX path) sees them.
 
     Args:
         failing: test id -> result with ``.message`` (str) and ``.frames`` (each with ``.path``
             and ``.line``), as :attr:`harness.core.task.Task.failing` holds; None for none.
 
     Returns:
-        At most 4 distinct :class:`Failure` values, in the order of ``failing``.
+        At most 4 distinct :class:`Failure` values, those whose traceback passes ``path``
+        first, then in the order of ``failing``.
     """
     out: dict[tuple, Failure] = {}
     for result in (failing or {}).values():
         lines = tuple(frame.line for frame in getattr(result, "frames", ()) if frame.path == path)
-        if not lines:
-            continue
-        first = (getattr(result, "message", "") or "").strip().splitlines()[:1]
-        message = first[0] if first else ""
+        message = (getattr(result, "message", "") or "").strip()
         head = message.split(":", 1)[0].strip()
         failure = Failure(head if re.fullmatch(r"[A-Za-z_][\w.]*", head) else "", message, lines)
         out.setdefault((failure.exc, failure.message, lines), failure)
-    return tuple(out.values())[:4]
+    return tuple(sorted(out.values(), key=lambda failure: not failure.lines))[:4]
 
 
 def line_mutants(cx: Index, line: int, failures: Iterable[Failure]) -> list[Cand]:
-    """This module's candidates for the statements at ``line`` (any order): the failure's
-    operators where a traceback of ``failures`` passes through ``line``, ``normalize_param``
-    at any line of a function."""
+    """This module's candidates for the statements at ``line`` (any order): ``wrap_try`` and
+    ``early_return`` where a traceback of ``failures`` passes through ``line``; ``convert_param``
+    (when a message names a type) and ``normalize_param`` at any line of a function."""
     out: list[Cand] = []
     stmts = [st for st in cx.stmts_by_line.get(line, ()) if cx.function(st) is not None]
     if not stmts:
@@ -101,9 +102,9 @@ def line_mutants(cx: Index, line: int, failures: Iterable[Failure]) -> list[Cand
     st = stmts[-1]  # the innermost statement covering the line
     normalize_param(cx, st, out)
     for failure in failures:
+        convert_param(cx, st, failure, out)
         if line in failure.lines:
             wrap_try(cx, st, failure, out)
-            convert_param(cx, st, failure, out)
             early_return(cx, st, failure, out)
     return out
 
@@ -269,8 +270,11 @@ def _assign_fallbacks(cx: Index, fn: FunctionNode, st: ast.stmt, target: ast.exp
 def convert_param(cx: Index, st: ast.stmt, failure: Failure, out: list[Cand]) -> None:
     """At the entry of the function owning a parameter ``st`` reads (``st``'s function or one
     around it: a closure reads its maker's parameter), ``if isinstance(p, T): p = C(p)`` or
-    ``if p is None: p = <empty>`` (see the module docstring); at most 4."""
-    if _exception(cx, failure) is None:
+    ``if p is None: p = <empty>`` when the failure's message names the type ``T`` (see the
+    module docstring); at most 4."""
+    types = list(dict.fromkeys(t for group in _TYPE_WORD.findall(failure.message) for t in group if t))
+    types += ["str"] if "derive from BaseException" in failure.message else []
+    if not types:
         return
     owners = []
     for name in _reads(cx, st):
@@ -279,8 +283,6 @@ def convert_param(cx: Index, st: ast.stmt, failure: Failure, out: list[Cand]) ->
             fn = cx.function(fn) if cx.walked(fn) else None
         if fn is not None and (entry := _entry(fn)) is not None:
             owners.append((name, fn, entry))
-    types = list(dict.fromkeys(_TYPE_WORD.findall(failure.message)))
-    types += ["str"] if "derive from BaseException" in failure.message else []
     made = 0
     for p, fn, entry in owners[:2]:
         for t in types:
