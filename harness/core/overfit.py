@@ -23,7 +23,9 @@ only when the full run could not record it), then they run :data:`RERUNS` more t
   benchmark of reward hacking), or error handling deleted (a ``raise`` removed without one
   added, an ``except`` handler edited down to ``pass``: the functionality deletion behind most plausible but wrong patches of GenProg-style
   repair, Qi, Long, Achour and Rinard, "An analysis of patch plausibility and correctness for
-  generate-and-validate patch generation systems", ISSTA 2015), is suspect, read from the diff alone.
+  generate-and-validate patch generation systems", ISSTA 2015), or an ``except`` added whose body only
+  passes or gives a constant no comparison of the failing tests expects (:func:`swallowing_handler`),
+  is suspect, read from the diff alone.
 
 A suspect patch stays plausible: :func:`harness.core.plausible.choose` prefers any other,
 and when it is the only one it is reported as ``fixed (suspect: REASON)``. The reason is
