@@ -63,7 +63,7 @@ OPERATOR_PRIORS: dict[str, float] = {
     "return_compare": 0.15, "restore_statement": 0.14, "insert_append": 0.12, "carry_forward": 0.12,
     "name_arith": 0.10, "slice_by_name": 0.10, "raise_power": 0.07,
     # wrap_ops (issue 21): a guard, a conversion or a try/except the failure asks for
-    "convert_param": 0.18, "normalize_param": 0.16, "early_return": 0.15, "wrap_try": 0.13,
+    "convert_param": 0.15, "normalize_param": 0.14, "early_return": 0.13, "wrap_try": 0.12,
 }
 
 #: the operator modules' dispatchers: ``f(cx, statement)`` and ``f(cx, expression)`` -> candidates.

@@ -293,7 +293,7 @@ def convert_param(cx: Index, st: ast.stmt, failure: Failure, out: list[Cand]) ->
             for pair in lines[:2]:
                 if made < 4:
                     made += 1
-                    _insert_before(cx, st, entry, pair, "convert_param", f"insert `{'; '.join(pair)}` at the entry of `{fn.name}`", out)
+                    _insert_before(cx, st, entry, pair, "convert_param", f"insert `{' '.join(pair)}` at the entry of `{fn.name}`", out)
 
 
 def _constructors(cx: Index, failure: Failure, p: str) -> list[str]:
@@ -354,10 +354,11 @@ def early_return(cx: Index, st: ast.stmt, failure: Failure, out: list[Cand]) -> 
 
 def _normalizations(cx: Index) -> dict[str, list[tuple[FunctionNode, str]]]:
     """Parameter name -> (function, statement text) of every ``p = <p transformed>`` among the
-    first four statements of a function of the module (``p.strip()``, ``str(p)``,
+    first four statements of a module-level function or method (``p.strip()``, ``str(p)``,
     ``p.replace(...).lower()``)."""
     got: dict[str, list[tuple[FunctionNode, str]]] = {}
-    for fn in ast.walk(cx.tree):
+    tops = [*cx.tree.body, *(node for cls in cx.tree.body if isinstance(cls, ast.ClassDef) for node in cls.body)]
+    for fn in tops:
         if not isinstance(fn, FUNCTION_TYPES):
             continue
         params = set(Index.params(fn))
@@ -382,18 +383,19 @@ def normalize_param(cx: Index, st: ast.stmt, out: list[Cand]) -> None:
     parameter of the same name (nearest sibling first; at most 3), when this function reads that
     parameter and does not normalize it so already."""
     fn = cx.function(st)
-    entry = _entry(fn) if fn is not None else None
-    if fn is None or entry is None:
-        return
     table = cx.memo(_normalizations)
-    own = {" ".join(cx.seg(node).split()) for node in fn.body[:6]}
-    read = {node.id for node in ast.walk(fn) if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)}
-    made = 0
-    for p in cx.params(fn):
-        if p not in read or p not in table:
-            continue
-        for _, text in sorted((item for item in table[p] if item[0] is not fn), key=lambda item: abs(item[0].lineno - fn.lineno)):
-            if text not in own and made < 3:
-                made += 1
-                own.add(text)
-                _insert_before(cx, st, entry, [text], "normalize_param", f"insert `{short(text)}` at the entry of `{fn.name}` (as a sibling does)", out)
+    if fn is None or not table or not any(p in table for p in cx.params(fn)) or (entry := _entry(fn)) is None:
+        return
+    texts = cx.memo(_new_texts)
+    if fn not in texts:
+        own = {" ".join(cx.seg(node).split()) for node in fn.body[:6]}
+        read = {node.id for node in cx.scope(fn).names if isinstance(node.ctx, ast.Load)}
+        got = [text for p in cx.params(fn) if p in read and p in table for _, text in
+               sorted((item for item in table[p] if item[0] is not fn), key=lambda item: abs(item[0].lineno - fn.lineno))]
+        texts[fn] = [text for text in dict.fromkeys(got) if text not in own][:3]
+    for text in texts[fn]:
+        _insert_before(cx, st, entry, [text], "normalize_param", f"insert `{short(text)}` at the entry of `{fn.name}` (as a sibling does)", out)
+
+
+def _new_texts(cx: Index) -> dict[FunctionNode, list[str]]:
+    return {}
