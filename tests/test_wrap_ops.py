@@ -138,6 +138,27 @@ def test_a_parameter_is_converted_at_the_entry_by_a_constructor_the_module_uses(
     # the message's own constructor too
     assert find(got, ENSURE_FIXED.replace("error = ValueError(error)\n    if not", "error = Exception(error)\n    if not"))
     assert not [m for m in mutants_at("checks.py", ENSURE, [4]) if m.operator == "convert_param"]
+    # a class of the module that takes no argument is no converter (semantic-version's
+    # `MaxIdentifier(other)` only raised a TypeError the test happened to expect)
+    marker = src('''
+        class Top:
+            pass
+
+
+        class Box:
+            def __init__(self, value):
+                self.value = value
+
+
+        def rank(other):
+            if isinstance(other, (Top, Box)):
+                return 0
+            return other.rank
+    ''')
+    got = {m.new_source.split("other = ", 1)[1].split("\n", 1)[0] for m in mutants_at(
+        "m.py", marker, [13], failing("m.py", "AttributeError: 'str' object has no attribute 'rank'", 13))
+           if m.operator == "convert_param"}
+    assert got == {"Box(other)"}
 
 
 def test_a_closure_converts_its_makers_parameter():

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 
 from harness.generators.edit_text import Cand, add_cand, short
 from harness.generators.index import FUNCTION_TYPES, FunctionNode, Index, last_line
+from harness.generators.wrap_facts import empty_of, is_literal, module_names, returned_constants, takes_one
 
 #: builtin type names a failure message may name (``'str' object has no attribute 'x'``).
 _TYPES = ("str", "bytes", "int", "float", "list", "tuple", "dict", "set", "bool", "NoneType")
@@ -125,68 +126,17 @@ def _step(cx: Index, st: ast.stmt) -> str:
     return "    "
 
 
-def _module_names(cx: Index) -> set[str]:
-    """Names bound at the module's top level (classes, functions, imports, assignments)."""
-    names: set[str] = set()
-    for node in cx.tree.body:
-        if isinstance(node, (ast.ClassDef, *FUNCTION_TYPES)):
-            names.add(node.name)
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            names.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
-        elif isinstance(node, ast.Assign):
-            names.update(target.id for target in node.targets if isinstance(target, ast.Name))
-    return names
-
-
 def _exception(cx: Index, failure: Failure) -> str | None:
     """The name to catch ``failure.exc`` by in this module: a builtin exception, a name the
     module binds (the last part of a dotted name), or the dotted name itself when the module
     binds its first part (``json.decoder.JSONDecodeError`` after ``import json``); None else."""
     name = failure.exc.rsplit(".", 1)[-1]
-    got, bound = getattr(builtins, name, None), cx.memo(_module_names)
+    got, bound = getattr(builtins, name, None), cx.memo(module_names)
     if not name or name in _NOT_CAUGHT:
         return None
     if (isinstance(got, type) and issubclass(got, BaseException)) or name in bound:
         return name
     return failure.exc if failure.exc.split(".", 1)[0] in bound else None
-
-
-_EMPTY_BY_NODE = {ast.List: "[]", ast.ListComp: "[]", ast.Dict: "{}", ast.DictComp: "{}", ast.Set: "set()",
-                  ast.SetComp: "set()", ast.Tuple: "()"}
-
-
-def _empty_of(node: ast.expr | None) -> str | None:
-    """The empty literal of the kind ``node`` builds (``[]`` for a list or list comprehension)."""
-    if type(node) in _EMPTY_BY_NODE:
-        return _EMPTY_BY_NODE[type(node)]
-    if isinstance(node, ast.Constant) and type(node.value) in (str, bytes):
-        return "''" if isinstance(node.value, str) else "b''"
-    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("list", "dict", "set", "tuple", "str"):
-        return {"list": "[]", "dict": "{}", "set": "set()", "tuple": "()", "str": "''"}[node.func.id]
-    return None
-
-
-def _constant(node: ast.expr | None) -> bool:
-    """A literal a fallback may repeat: a constant, or an empty list/dict/tuple/set."""
-    return isinstance(node, ast.Constant) or (_empty_of(node) is not None and not getattr(node, "elts", getattr(node, "keys", [0])))
-
-
-def _returned_constants(cx: Index, fn: FunctionNode, skip: ast.stmt | None = None) -> list[str]:
-    """The texts of the constants ``fn`` returns (``None``, ``-1``, ``[]``), once each."""
-    got = [cx.seg(ret.value) for ret in _returns(fn) if ret is not skip and ret.value is not None and _constant(ret.value)]
-    return list(dict.fromkeys(text for text in got if "\n" not in text))
-
-
-def _returns(fn: FunctionNode) -> list[ast.Return]:
-    """``fn``'s own return statements (not those of nested functions)."""
-    out, todo = [], list(fn.body)
-    while todo:
-        node = todo.pop()
-        if isinstance(node, ast.Return):
-            out.append(node)
-        if not isinstance(node, (*FUNCTION_TYPES, ast.ClassDef, ast.Lambda)):
-            todo.extend(ast.iter_child_nodes(node))
-    return sorted(out, key=lambda ret: ret.lineno)
 
 
 def _entry(fn: FunctionNode) -> ast.stmt | None:
@@ -237,7 +187,7 @@ def wrap_try(cx: Index, st: ast.stmt, failure: Failure, out: list[Cand]) -> None
         fallbacks += _assign_fallbacks(cx, fn, st, target)
     elif isinstance(st, ast.Expr) and isinstance(st.value, (ast.Call, ast.Await)):
         fallbacks.append("pass")
-    fallbacks += [f"return {text}" for text in _returned_constants(cx, fn, st)
+    fallbacks += [f"return {text}" for text in returned_constants(cx, fn, st)
                   if not (isinstance(st, ast.Return) and st.value is not None and cx.seg(st.value) == text)]
     if cx.in_loop(st):
         fallbacks.append("continue")
@@ -259,7 +209,7 @@ def _assign_fallbacks(cx: Index, fn: FunctionNode, st: ast.stmt, target: ast.exp
     others.sort(key=lambda node: abs(node.lineno - st.lineno))
     got = [f"{name} = {cx.seg(node.value)}" for node in others
            if node.lineno == last_line(node) and len(cx.seg(node.value)) <= 60]
-    kinds = [_empty_of(node.value) for node in [st, *others] if isinstance(node, (ast.Assign, ast.AnnAssign))]
+    kinds = [empty_of(node.value) for node in [st, *others] if isinstance(node, (ast.Assign, ast.AnnAssign))]
     got += [f"{name} = {kind}" for kind in dict.fromkeys(kinds) if kind]
     size = len(target.elts) if isinstance(target, ast.Tuple) else 1
     got.append(f"{name} = {', '.join(['None'] * size)}")
@@ -309,7 +259,7 @@ def _constructors(cx: Index, failure: Failure, p: str) -> list[str]:
             got += [kind.id for kind in kinds if isinstance(kind, ast.Name)]
         elif node.func.id in _CONVERTERS or node.func.id[:1].isupper():
             got.append(node.func.id)
-    return list(dict.fromkeys(got))[:3]
+    return [name for name in dict.fromkeys(got) if takes_one(cx, name)][:3]
 
 
 def _empties(cx: Index, failure: Failure, p: str) -> list[str]:
@@ -325,7 +275,7 @@ def _empties(cx: Index, failure: Failure, p: str) -> list[str]:
             positional = fn.args.posonlyargs + fn.args.args
             pairs = list(zip(positional[len(positional) - len(fn.args.defaults):], fn.args.defaults))
             pairs += [(arg, d) for arg, d in zip(fn.args.kwonlyargs, fn.args.kw_defaults) if d is not None]
-            got += [cx.seg(d) for arg, d in pairs if arg.arg == p and _constant(d)
+            got += [cx.seg(d) for arg, d in pairs if arg.arg == p and is_literal(d)
                     and not (isinstance(d, ast.Constant) and d.value is None) and d.lineno == last_line(d)]
     return list(dict.fromkeys(got))
 
@@ -337,7 +287,7 @@ def early_return(cx: Index, st: ast.stmt, failure: Failure, out: list[Cand]) -> 
     fn = cx.function(st)
     if fn is None or _exception(cx, failure) is None or not cx.standalone(st) or cx.docstring(st):
         return
-    values = _returned_constants(cx, fn)
+    values = returned_constants(cx, fn)
     info = cx.scope(fn)
     if not values:
         if any(ret.value is not None for ret in info.returns) and not info.generator:
