@@ -50,7 +50,8 @@ def returned_constants(cx: Index, fn: FunctionNode, skip: ast.stmt | None = None
 
 def own_returns(fn: FunctionNode) -> list[ast.Return]:
     """``fn``'s own return statements (not those of nested functions)."""
-    out, todo = [], list(fn.body)
+    out: list[ast.Return] = []
+    todo: list[ast.AST] = list(fn.body)
     while todo:
         node = todo.pop()
         if isinstance(node, ast.Return):
