@@ -23,7 +23,9 @@ only when the full run could not record it), then they run :data:`RERUNS` more t
   benchmark of reward hacking), or error handling deleted (a ``raise`` removed without one
   added, an ``except`` handler edited down to ``pass``: the functionality deletion behind most plausible but wrong patches of GenProg-style
   repair, Qi, Long, Achour and Rinard, "An analysis of patch plausibility and correctness for
-  generate-and-validate patch generation systems", ISSTA 2015), is suspect, read from the diff alone.
+  generate-and-validate patch generation systems", ISSTA 2015), or an ``except`` added whose body only
+  passes or gives a constant no comparison of the failing tests expects (:func:`swallowing_handler`),
+  is suspect, read from the diff alone.
 
 A suspect patch stays plausible: :func:`harness.core.plausible.choose` prefers any other,
 and when it is the only one it is reported as ``fixed (suspect: REASON)``. The reason is
@@ -239,6 +241,8 @@ def static_suspicion(patch: Patch, texts: dict[str, str], test_source: str) -> s
                 return f"removes the recursive call of `{fn.name}`"
     if sum(bool(_RAISE.match(r)) for r in removed) > sum(bool(_RAISE.match(a)) for a in added):
         return "removes a `raise`: an error the code signalled is now let through"
+    if swallowed := swallowing_handler(patch, texts, test_source):
+        return swallowed
     old_text = "\n".join(removed)
     for a in added:
         for m in _COMPARED.finditer(a):
@@ -249,3 +253,40 @@ def static_suspicion(patch: Patch, texts: dict[str, str], test_source: str) -> s
                 return f"special-cases {lit}, a literal of the failing test"
     return ""
 
+
+def swallowing_handler(patch: Patch, texts: dict[str, str], test_source: str) -> str:
+    """Why an ``except`` handler the patch adds looks like it hides the failure (empty when
+    none does): its body only passes, or only returns or assigns a constant (``None``, ``-1``,
+    ``[]``) that no comparison in the failing tests' source (``test_source``) expects
+    (``== []``, ``is None``). A wrapper that turns the failing test's crash into a default
+    value passes that test for the wrong reason unless the test asks for that value (issue 21;
+    the functionality deletion of Qi et al., ISSTA 2015, in its added form).
+
+    Args:
+        patch: the plausible patch; texts: its changed files' new text (repo-relative path -> text).
+        test_source: the failing tests' files' text.
+    """
+    for rel, text in texts.items():
+        new_lines = added_lines(patch).get(rel, set())
+        try:
+            tree = ast.parse(text)
+        except (SyntaxError, ValueError):
+            continue
+        for handler in ast.walk(tree):
+            if not (isinstance(handler, ast.ExceptHandler) and handler.lineno in new_lines and len(handler.body) == 1):
+                continue
+            body = handler.body[0]
+            value = body.value if isinstance(body, (ast.Return, ast.Assign)) else None
+            if isinstance(body, ast.Return) and value is None:
+                literal = "None"
+            elif value is not None and (isinstance(value, ast.Constant) or (
+                    isinstance(value, (ast.List, ast.Tuple, ast.Set, ast.Dict)) and not ast.unparse(value)[1:-1].strip())):
+                literal = ast.unparse(value)
+            elif isinstance(body, ast.Pass):
+                return "adds an `except` that only passes: the failure is swallowed"
+            else:
+                continue
+            expected = rf"(?:==|\bis)\s*{re.escape(literal)}(?![\w.])|(?<![\w.]){re.escape(literal)}\s*=="
+            if not re.search(expected, test_source.replace('"', "'")):
+                return f"adds an `except` that only gives {literal}, which no failing test expects: the failure is swallowed"
+    return ""
