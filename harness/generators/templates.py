@@ -31,6 +31,7 @@ from pathlib import Path
 
 from harness.core.context import Context
 from harness.core.protocols import Generator, Proposal
+from harness.generators.message_ops import message_mutants
 from harness.generators.mutations import OPERATOR_PRIORS, mutants_at
 from harness.core.localize import is_protected
 from sandbox.patch import Patch, PatchError
@@ -57,6 +58,9 @@ FIRST_BATCH = 16
 #: weight of a two-site candidate's score against a single edit's, for a lead that fixes
 #: every failing test but one; times the share of the failing tests its lead fixes.
 LEAD_WEIGHT = 0.9
+#: added to the score of a candidate the failing tests' messages point at (message_ops, score in
+#: (0, 1]): above every mutant's (suspiciousness <= 1, prior <= 0.6, HOT_BOOST), so tried first.
+MESSAGE_FIRST = 1.5
 
 
 class TemplateGenerator(Generator):
@@ -234,6 +238,10 @@ class _Search:
         self.order = 0
         self.hot: set[str] = set()
         self.base: dict[int, float] = {}  # tie-break -> score before the hot boost
+        if lead is None:  # the failing tests' own evidence first: few, precise candidates
+            for score, mutant in message_mutants(context, self._source):
+                self.seen.add((mutant.path, mutant.key))
+                self._push(MESSAGE_FIRST + score, mutant)
 
     def peek(self) -> float | None:
         """Score of the best remaining mutant, or None when exhausted."""
@@ -284,10 +292,13 @@ class _Search:
                     continue
                 self.seen.add((path, mutant.key))
                 rank = count[(mutant.line, mutant.operator)] = count.get((mutant.line, mutant.operator), -1) + 1
-                score = lines.get(mutant.line, max(lines.values())) * self.priors.get(mutant.operator, 0.1) * DECAY ** rank
-                self.order += 1
-                self.base[self.order] = score
-                heapq.heappush(self.heap, (-self._boosted(score, mutant), self.order, mutant))
+                self._push(lines.get(mutant.line, max(lines.values())) * self.priors.get(mutant.operator, 0.1) * DECAY ** rank,
+                           mutant)
+
+    def _push(self, score: float, mutant) -> None:
+        self.order += 1
+        self.base[self.order] = score
+        heapq.heappush(self.heap, (-self._boosted(score, mutant), self.order, mutant))
 
     def _source(self, path: str) -> str | None:
         if path not in self.sources:
