@@ -239,7 +239,8 @@ def static_suspicion(patch: Patch, texts: dict[str, str], test_source: str) -> s
         new_lines = added_lines(patch).get(rel, set())
         for handler in ast.walk(tree):
             if (isinstance(handler, ast.ExceptHandler) and all(_does_nothing(st) for st in handler.body)
-                    and any(handler.lineno <= n <= (handler.end_lineno or handler.lineno) for n in new_lines)):
+                    # its body edited (a header widened to another type deletes nothing)
+                    and any(handler.body[0].lineno <= n <= (handler.end_lineno or handler.lineno) for n in new_lines)):
                 return "leaves an `except` handler that does nothing: the error is swallowed"
         for fn in ast.walk(tree):
             if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)) or not any(

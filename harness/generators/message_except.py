@@ -206,7 +206,8 @@ def unswallow(files: Files, found: list[Evidence], located: dict[str, set[int]])
         if item.exception != "Failed" or "DID NOT RAISE" not in item.text:
             continue
         words = item.text.split("DID NOT RAISE", 1)[1]
-        names = [hit.group(1) or hit.group(2) for hit in _RAISE_NAMES.finditer(words)]
+        names = [name for hit in _RAISE_NAMES.finditer(words) if (name := hit.group(1) or hit.group(2))[:1].isupper()
+                 or lineage(name, files)]  # `any of (A, B)`: not `any`, not `of`
         for path, lines in located.items():
             parsed = files.parsed(path) if files.editable(path) else None
             for node in ast.walk(parsed.tree) if parsed is not None else ():

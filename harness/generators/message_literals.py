@@ -10,7 +10,9 @@ string literals (the text between escapes, ``{fields}`` and ``%`` directives; f-
 included) of the localized functions (those holding a suspicious line or a frame, and the
 module constants they name) wherever the run occurs in the actual value: the run is rewritten
 to the expected text aligned with it. A candidate's score is the share of the diff's changed
-characters that its edit explains; below :data:`MIN_SHARE` it is dropped.
+characters that its edit explains (below :data:`MIN_SHARE` it is dropped), times 0.8 + 0.2 x the
+suspiciousness of the literal's line: of two literals that explain as much, the one the failing
+tests ran first.
 """
 
 from __future__ import annotations
@@ -102,10 +104,11 @@ def rewrite(opcodes: Sequence[tuple[str, int, int, int, int]], expected: str, lo
     return "".join(parts), explained
 
 
-def literal_edits(files: Files, found: list[Evidence], spots: dict[str, set[int]]) -> list[Scored]:
+def literal_edits(files: Files, found: list[Evidence], spots: dict[str, dict[int, float]]) -> list[Scored]:
     """Candidates from every ``assert ... == ...`` string diff among ``found``, on the string
-    literals of the functions holding ``spots`` (path -> lines: suspicious lines and frames)."""
-    literals = {path: _literals(parsed, lines) for path, lines in spots.items()
+    literals of the functions holding ``spots`` (path -> {line: suspiciousness in [0, 1]}: the
+    suspicious lines, and the frames' lines at 1.0)."""
+    literals = {path: _literals(parsed, set(lines)) for path, lines in spots.items()
                 if files.editable(path) and (parsed := files.parsed(path)) is not None}
     out: list[Scored] = []
     for item in found:
@@ -121,7 +124,9 @@ def literal_edits(files: Files, found: list[Evidence], spots: dict[str, set[int]
             parsed = files.parsed(path)
             if parsed is not None:
                 for spot in runs:
-                    out += _run_candidates(parsed, spot, actual, expected, opcodes, total)
+                    weight = 0.8 + 0.2 * spots[path].get(spot[2], 0.0)
+                    out += [(weight * score, mutant) for score, mutant in
+                            _run_candidates(parsed, spot, actual, expected, opcodes, total)]
     return out
 
 

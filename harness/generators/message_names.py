@@ -30,7 +30,7 @@ from harness.generators.message_evidence import Evidence, Files, Parsed, make_mu
 from harness.generators.mutant import Mutant
 
 #: the least ``difflib.SequenceMatcher.ratio`` between the asked name and an existing one.
-MIN_RATIO = 0.6
+MIN_RATIO = 0.7
 #: existing names tried per asked name (closest first).
 CLOSEST = 2
 _MULTIPLE = re.compile(r"([\w.<>]+)\(\) got multiple values for (?:keyword )?argument '(\w+)'")
@@ -116,7 +116,8 @@ def _slash_candidates(parsed: Parsed, fn: FunctionNode, arg: str) -> list[Scored
 # -- names the tests ask for ----------------------------------------------------
 def asked_names(files: Files, found: list[Evidence], paths: list[str]) -> list[Scored]:
     """Candidates for a name a test asks a module or class for that it does not have: the
-    closest existing name renamed (score 0.6 + 0.4 x ratio) or aliased (0.8 x that)."""
+    closest existing name renamed (score ratio squared: a closer name first) or aliased (0.9 x
+    that)."""
     out: list[Scored] = []
     for item in found:
         hint = _HINT.search(item.text)
@@ -167,14 +168,14 @@ def _module_candidates(parsed: Parsed, asked: str, hint: str) -> list[Scored]:
     have = _top_names(parsed.tree)
     for ratio, old in _closest(asked, have, hint):
         edits = _module_uses(parsed, old, asked)
-        score = 0.6 + 0.4 * ratio
+        score = ratio * ratio
         got = make_mutant("rename_to_asked", parsed, edits, _line_of(have[old]),
                           f"`{old}` renamed `{asked}` ({len(edits)} places), the name the test asks for")
         if got is not None:
             out.append((score, got))
         alias = _alias(parsed, have[old], asked, old)
         if alias is not None:
-            out.append((0.8 * score, alias))
+            out.append((0.9 * score, alias))
     return out
 
 
@@ -188,14 +189,14 @@ def _member_candidates(parsed: Parsed, cls: ast.ClassDef, asked: str, hint: str)
     for ratio, old in _closest(asked, have, hint):
         edits = [edit for edit in _attribute_uses(parsed, old, asked)]
         edits += _body_uses(parsed, cls, old, asked)
-        score = 0.6 + 0.4 * ratio
+        score = ratio * ratio
         got = make_mutant("rename_to_asked", parsed, edits, _line_of(have[old]) or cls.lineno,
                           f"`{cls.name}.{old}` renamed `{asked}` ({len(edits)} places), the name the test asks for")
         if got is not None:
             out.append((score, got))
         alias = _alias(parsed, have[old], asked, old)
         if alias is not None:
-            out.append((0.8 * score, alias))
+            out.append((0.9 * score, alias))
     return out
 
 

@@ -46,14 +46,15 @@ def message_mutants(context: Context, read: Reader) -> list[tuple[float, Mutant]
     if not found:
         return []
     files = Files(read, context.protected)
-    spots: dict[str, set[int]] = {}
+    spots: dict[str, dict[int, float]] = {}  # path -> {line: suspiciousness}
     for loc in context.locations:
         if loc.score > 0 and sum(map(len, spots.values())) < LOCATED_LINES:
-            spots.setdefault(loc.path, set()).add(loc.line)
+            lines = spots.setdefault(loc.path, {})
+            lines[loc.line] = max(loc.score, lines.get(loc.line, 0.0))
     located = {path: set(lines) for path, lines in spots.items()}
     for item in found:
         for path, line in item.frames:
-            spots.setdefault(path, set()).add(line)
+            spots.setdefault(path, {})[line] = 1.0
     paths = related_files(files, found, located)
     scored = (positional_only(files, found, paths) + asked_names(files, found, paths) + widen(files, found)
               + unswallow(files, found, located) + literal_edits(files, found, spots))
