@@ -262,7 +262,7 @@ GREET = src('''
 
     def greet(name, formal=True):
         if not formal:
-            return "dear " + name
+            return "Hello, dear " + name.lower()
         return "Hello, dear " + name + SUFFIX
 
 
@@ -273,7 +273,8 @@ GREET = src('''
     def unrelated():
         return "Hello, dear reader"
 ''')
-HELLO = GREET.replace('"Hello, dear " + name', '"Hello, " + name')
+HELLO = GREET.replace('"Hello, dear " + name + SUFFIX', '"Hello, " + name + SUFFIX')
+INFORMAL = GREET.replace('"Hello, dear " + name.lower()', '"Hello, " + name.lower()')
 
 
 def test_an_assertion_diff_removes_the_extra_word_from_the_literal_that_holds_it(tmp_path):
@@ -281,13 +282,26 @@ def test_an_assertion_diff_removes_the_extra_word_from_the_literal_that_holds_it
     got = _offered(tmp_path, {"greet.py": GREET}, {"test_g.py::test_greet": (message, [("test_g.py", 4)])},
                    [("greet.py", 7, 1.0), ("greet.py", 5, 0.5)])
     # both literals explain the whole diff; the one on the line the failing test ran first
-    assert _texts(got) == [HELLO, GREET.replace('"dear " + name', '"" + name')]
+    assert _texts(got) == [HELLO, INFORMAL]
     assert got[0][0] > got[1][0] and all(mutant.operator == "literal_from_diff" for _, mutant in got)
     # a literal explaining less than half of the diff is no candidate: `"!!"` -> `"!"` explains 1 of 6
     message = "AssertionError: assert 'Hello, dear Bob!!' == 'Hello, Bob!'\n  \n  - Hello, Bob!\n  + Hello, dear Bob!!"
     got = _offered(tmp_path, {"greet.py": GREET}, {"test_g.py::test_greet": (message, [("test_g.py", 4)])},
                    [("greet.py", 7, 1.0)])
     assert _texts(got)[0] == HELLO and not any('SUFFIX = "!"\n' in text for text in _texts(got))
+
+
+def test_a_short_literal_rewritten_whole_is_no_candidate(tmp_path):
+    """`>` -> `>true` (the value between two markup literals) and a message replaced by another
+    keep less than half of the literal: a guess, not the diff's word."""
+    markup = 'def tag(name, value):\n    return "<" + name + ">" + value + "</" + name + ">"\n'
+    message = "AssertionError: assert '<a></a>' == '<a>true</a>'\n  \n  - <a>true</a>\n  ?    ++++\n  + <a></a>"
+    assert _offered(tmp_path, {"markup.py": markup}, {"test_m.py::t": (message, [("test_m.py", 2)])},
+                    [("markup.py", 2, 1.0)]) == []
+    error = 'def check(value):\n    raise ValueError("Invalid value for reindent: " + repr(value))\n'
+    message = "AssertionError: assert 'Invalid value for reindent: 1' == 'indent_width must be positive'"
+    assert _offered(tmp_path, {"check.py": error}, {"test_c.py::t": (message, [("test_c.py", 2)])},
+                    [("check.py", 2, 1.0)]) == []
 
 
 def test_an_f_string_and_a_test_that_puts_the_expected_value_first(tmp_path):
@@ -304,7 +318,7 @@ def test_message_candidates_come_before_every_mutant_and_have_a_naturalness_clas
                        [("greet.py", 7, 1.0), ("greet.py", 11, 0.5)])
     ranked = TemplateGenerator().candidates(context, limit=8)
     assert [mutant.operator for _, mutant in ranked[:2]] == ["literal_from_diff"] * 2
-    assert ranked[0][1].new_source == HELLO and ranked[1][0] > MESSAGE_FIRST
+    assert [mutant.new_source for _, mutant in ranked[:2]] == [HELLO, INFORMAL] and ranked[1][0] > MESSAGE_FIRST
     assert all(score < MESSAGE_FIRST for score, _ in ranked[2:]) and len(ranked) == 8
     assert set(MESSAGE_PRIORS) <= set(NATURALNESS)
 
@@ -424,7 +438,7 @@ def test_loopwright_fix_removes_the_extra_word_the_assertion_diff_shows(make_rep
 
 
         def test_informal():
-            assert greet("Ann", formal=False) == "dear Ann"
+            assert greet("Ann", formal=False) == "Hello, dear ann"
 
 
         def test_label():

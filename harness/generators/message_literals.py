@@ -9,7 +9,8 @@ Their difference (``difflib.SequenceMatcher`` opcodes) is mapped onto each plain
 string literals (the text between escapes, ``{fields}`` and ``%`` directives; f-strings
 included) of the localized functions (those holding a suspicious line or a frame, and the
 module constants they name) wherever the run occurs in the actual value: the run is rewritten
-to the expected text aligned with it. A candidate's score is the share of the diff's changed
+to the expected text aligned with it, when it keeps at least half of its characters (two or
+more). A candidate's score is the share of the diff's changed
 characters that its edit explains (below :data:`MIN_SHARE` it is dropped), times 0.8 + 0.2 x the
 suspiciousness of the literal's line: of two literals that explain as much, the one the failing
 tests ran first.
@@ -77,19 +78,22 @@ def _first_line(line: str) -> tuple[str, str] | None:
     return None
 
 
-def rewrite(opcodes: Sequence[tuple[str, int, int, int, int]], expected: str, low: int, high: int) -> tuple[str, int] | None:
-    """The expected text aligned with the actual value's characters ``low:high`` and how many
-    changed characters it accounts for; None when a replaced span only partly overlaps them
-    (a deletion partly inside counts its inside part; an insertion at either edge is taken)."""
+def rewrite(opcodes: Sequence[tuple[str, int, int, int, int]], expected: str, low: int, high: int) -> tuple[str, int, int] | None:
+    """(the expected text aligned with the actual value's characters ``low:high``, how many
+    changed characters it accounts for, how many of them it keeps); None when a replaced span
+    only partly overlaps them. A deletion partly inside counts its inside part; an insertion
+    counts only strictly inside (at an edge it belongs as much to the text beside: the value
+    between ``>`` and ``<`` of a markup literal is not the literal's)."""
     parts: list[str] = []
-    explained = 0
+    explained = kept = 0
     for tag, i1, i2, j1, j2 in opcodes:
         if tag == "equal":
             start, end = max(i1, low), min(i2, high)
             if start < end:
                 parts.append(expected[j1 + start - i1:j1 + end - i1])
+                kept += end - start
         elif i1 == i2:
-            if low <= i1 <= high:
+            if low < i1 < high:
                 parts.append(expected[j1:j2])
                 explained += j2 - j1
         elif i2 <= low or i1 >= high:
@@ -101,7 +105,7 @@ def rewrite(opcodes: Sequence[tuple[str, int, int, int, int]], expected: str, lo
             explained += min(i2, high) - max(i1, low)
         else:
             return None
-    return "".join(parts), explained
+    return "".join(parts), explained, kept
 
 
 def literal_edits(files: Files, found: list[Evidence], spots: dict[str, dict[int, float]]) -> list[Scored]:
@@ -124,7 +128,7 @@ def literal_edits(files: Files, found: list[Evidence], spots: dict[str, dict[int
             parsed = files.parsed(path)
             if parsed is not None:
                 for spot in runs:
-                    weight = 0.8 + 0.2 * spots[path].get(spot[2], 0.0)
+                    weight = 0.8 + 0.2 * min(1.0, spots[path].get(spot[2], 0.0))
                     out += [(weight * score, mutant) for score, mutant in
                             _run_candidates(parsed, spot, actual, expected, opcodes, total)]
     return out
@@ -140,7 +144,9 @@ def _run_candidates(parsed: Parsed, spot: tuple[int, str, int, str], actual: str
             break
         got = rewrite(opcodes, expected, position, position + len(run))
         position = actual.find(run, position + 1)
-        if got is None or got[1] == 0 or got[0] == run or got[1] < MIN_SHARE * total:
+        # the literal must keep at least half of itself, 2 characters or more: an edit that
+        # rewrites a short literal whole (`>` -> `>true`, a message -> another) is a guess
+        if got is None or got[0] == run or got[1] < max(1.0, MIN_SHARE * total) or got[2] < max(2.0, len(run) / 2):
             continue
         text = _escaped(got[0], style)
         if text is None:

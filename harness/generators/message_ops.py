@@ -31,8 +31,9 @@ MESSAGE_PRIORS: dict[str, float] = {
     "literal_from_diff": 0.9, "except_widen": 0.85, "except_reraise": 0.8, "alias_asked": 0.8,
     "except_drop": 0.6,
 }
-#: message candidates handed out at most (the best first).
+#: message candidates handed out at most (the best first), and at most of one operator.
 MAX_CANDIDATES = 12
+MAX_PER_OPERATOR = 4
 #: suspicious lines whose functions the literal and handler operators read (most suspicious first).
 LOCATED_LINES = 40
 
@@ -65,4 +66,10 @@ def message_mutants(context: Context, read: Reader) -> list[tuple[float, Mutant]
         if key not in best or value > best[key][0]:
             best[key] = (value, mutant)
     ranked = sorted(best.values(), key=lambda pair: -pair[0])  # stable: the operators' order on ties
-    return ranked[:MAX_CANDIDATES]
+    per_operator: dict[str, int] = {}
+    out = []
+    for value, mutant in ranked:
+        per_operator[mutant.operator] = per_operator.get(mutant.operator, 0) + 1
+        if per_operator[mutant.operator] <= MAX_PER_OPERATOR:
+            out.append((value, mutant))
+    return out[:MAX_CANDIDATES]
