@@ -255,6 +255,36 @@ def test_did_not_raise_narrows_the_handler_that_swallowed_it(tmp_path):
     assert texts[1] == unwrapped and got[1][1].operator == "except_drop"
 
 
+def test_a_swallowed_exception_of_the_repository_is_found_through_a_relative_import(tmp_path):
+    styles = src('''
+        from .errors import ParseError
+
+
+        def parse(text, styles):
+            error = None
+            for style in styles:
+                try:
+                    return style(text)
+                except ParseError as exc:
+                    error = exc
+            return None
+    ''')
+    files = {"pkg/__init__.py": "", "pkg/errors.py": ERRORS, "pkg/styles.py": styles}
+    got = _offered(tmp_path, files, {"tests/test_p.py::t": ("Failed: DID NOT RAISE ParseError", [])},
+                   [("pkg/styles.py", 10, 1.0)])
+    reraise = styles.replace("        except ParseError as exc:\n", "        except ParseError:\n            raise\n"
+                             "        except ParseError as exc:\n")
+    assert reraise not in _texts(got)  # the handler catches exactly ParseError: nothing to put before it
+    assert _texts(got)[0] == styles.replace("        try:\n            return style(text)\n        except ParseError as exc:\n"
+                                            "            error = exc\n", "        return style(text)\n")
+    # the expected exception is a subclass of what the handler catches: `except E: raise` first
+    broad = styles.replace("except ParseError as exc", "except ValueError as exc")
+    got = _offered(tmp_path, {**files, "pkg/styles.py": broad},
+                   {"tests/test_p.py::t": ("Failed: DID NOT RAISE ParseError", [])}, [("pkg/styles.py", 10, 1.0)])
+    assert _texts(got)[0] == broad.replace("        except ValueError as exc:\n", "        except ParseError:\n"
+                                           "            raise\n        except ValueError as exc:\n")
+
+
 # -- 4. string literals from an assertion diff ---------------------------------------------
 GREET = src('''
     SUFFIX = "!!"

@@ -166,10 +166,24 @@ class Files:
         for node in ast.walk(parsed.tree):
             if isinstance(node, ast.Import):
                 names += [alias.name for alias in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-                names += [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = absolute(path, node.module, node.level)
+                names += [base] + [f"{base}.{alias.name}" for alias in node.names]
         found = (self.module(name) for name in dict.fromkeys(names))
         return list(dict.fromkeys(path for path in found if path is not None))
+
+
+def absolute(path: str, module: str | None, level: int) -> str:
+    """The dotted name of ``from <level dots><module> import ...`` written in file ``path``
+    (``pkg/sub/mod.py``, ``from ..common`` -> ``pkg.common``; a ``src/`` or ``lib/`` root left out)."""
+    if not level:
+        return module or ""
+    parts = path.removesuffix(".py").split("/")
+    if parts[0] + "/" in MODULE_ROOTS:
+        parts = parts[1:]
+    package = parts[:-1]  # a module's package; an __init__'s own
+    package = package[:len(package) - (level - 1)] if level > 1 else package
+    return ".".join(package + ([module] if module else []))
 
 
 def related_files(files: Files, found: list[Evidence], located: Iterable[str] = ()) -> list[str]:

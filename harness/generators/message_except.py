@@ -25,7 +25,7 @@ import builtins
 import re
 import sys
 
-from harness.generators.message_evidence import Evidence, Files, Parsed, make_mutant
+from harness.generators.message_evidence import Evidence, Files, Parsed, absolute, make_mutant
 from harness.generators.mutant import Mutant
 
 #: builtin bases too broad to widen a handler to: they catch unrelated errors.
@@ -77,10 +77,10 @@ def _local_lineage(name: str, files: Files, parsed: Parsed | None, depth: int) -
             for base in st.bases:
                 out += [klass for klass in lineage(ast.unparse(base), files, parsed, depth + 1) if klass not in out]
             return out
-        if isinstance(st, ast.ImportFrom) and st.module and not st.level:
+        if isinstance(st, ast.ImportFrom):
             for alias in st.names:
                 if (alias.asname or alias.name) == name:
-                    return lineage(f"{st.module}.{alias.name}", files, None, depth + 1)
+                    return lineage(f"{absolute(parsed.path, st.module, st.level)}.{alias.name}", files, None, depth + 1)
     return []
 
 
