@@ -99,10 +99,13 @@ class Parsed:
     text: str
     tree: ast.Module
     index: Index
+    _functions: list[FunctionNode] | None = None
 
     def functions(self) -> list[FunctionNode]:
-        """Every function definition of the file, outermost first."""
-        return [node for node in ast.walk(self.tree) if isinstance(node, FUNCTION_TYPES)]
+        """Every function definition of the file, outermost first (walked once)."""
+        if self._functions is None:
+            self._functions = [node for node in ast.walk(self.tree) if isinstance(node, FUNCTION_TYPES)]
+        return self._functions
 
     def function_at(self, line: int) -> FunctionNode | None:
         """The innermost function whose lines hold ``line`` (None at module level)."""
@@ -131,6 +134,7 @@ class Files:
         self.read = read
         self.protected = tuple(protected)
         self._parsed: dict[str, Parsed | None] = {}
+        self._imports: dict[str, list[str]] = {}
 
     def parsed(self, path: str) -> Parsed | None:
         """``path`` parsed (None when absent, not Python or not parsing)."""
@@ -159,6 +163,11 @@ class Files:
 
     def imported_by(self, path: str) -> list[str]:
         """The repository modules ``path`` imports (files, in order of the imports)."""
+        if path not in self._imports:
+            self._imports[path] = self._imported_by(path)
+        return self._imports[path]
+
+    def _imported_by(self, path: str) -> list[str]:
         parsed = self.parsed(path)
         if parsed is None:
             return []

@@ -112,16 +112,14 @@ def literal_edits(files: Files, found: list[Evidence], spots: dict[str, dict[int
     """Candidates from every ``assert ... == ...`` string diff among ``found``, on the string
     literals of the functions holding ``spots`` (path -> {line: suspiciousness in [0, 1]}: the
     suspicious lines, and the frames' lines at 1.0)."""
+    pairs = [pair for item in found if item.exception == "AssertionError"
+             and (pair := sides(item.text, files.read(item.test_path) or "")) is not None]
+    if not pairs:
+        return []
     literals = {path: _literals(parsed, set(lines)) for path, lines in spots.items()
                 if files.editable(path) and (parsed := files.parsed(path)) is not None}
     out: list[Scored] = []
-    for item in found:
-        if item.exception != "AssertionError":
-            continue
-        pair = sides(item.text, files.read(item.test_path) or "")
-        if pair is None:
-            continue
-        actual, expected = pair
+    for actual, expected in pairs:
         opcodes = difflib.SequenceMatcher(None, actual, expected, autojunk=False).get_opcodes()
         total = sum(max(i2 - i1, j2 - j1) for tag, i1, i2, j1, j2 in opcodes if tag != "equal")
         for path, runs in literals.items():

@@ -41,6 +41,12 @@ _HINT = re.compile(r"Did you mean: '(\w+)'\?")
 Scored = tuple[float, Mutant]
 
 
+def asks(found: list[Evidence]) -> bool:
+    """Does any failing test say something these operators read (so its files are worth finding)?"""
+    return any(pattern.search(item.text) for item in found
+               for pattern in (_MULTIPLE, _MODULE_ATTR, _IMPORT_NAME, _OBJECT_ATTR))
+
+
 # -- positional-only parameters ------------------------------------------------
 def positional_only(files: Files, found: list[Evidence], paths: list[str]) -> list[Scored]:
     """Candidates for ``got multiple values for argument 'x'``: ``/`` after the parameters

@@ -21,7 +21,7 @@ from harness.core.context import Context
 from harness.generators.message_evidence import Files, Reader, evidence, related_files
 from harness.generators.message_except import unswallow, widen
 from harness.generators.message_literals import literal_edits
-from harness.generators.message_names import asked_names, positional_only
+from harness.generators.message_names import asked_names, asks, positional_only
 from harness.generators.mutant import Mutant
 
 #: operator id -> prior in (0, 1]: how sure its kind of evidence makes the edit, before the
@@ -56,7 +56,7 @@ def message_mutants(context: Context, read: Reader) -> list[tuple[float, Mutant]
     for item in found:
         for path, line in item.frames:
             spots.setdefault(path, {})[line] = 1.0
-    paths = related_files(files, found, located)
+    paths = related_files(files, found, located) if asks(found) else []
     scored = (positional_only(files, found, paths) + asked_names(files, found, paths) + widen(files, found)
               + unswallow(files, found, located) + literal_edits(files, found, spots))
     best: dict[tuple[str, tuple], tuple[float, Mutant]] = {}
