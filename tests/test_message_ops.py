@@ -166,6 +166,23 @@ def test_a_method_the_test_asks_an_object_for_renames_the_closest_member(tmp_pat
     assert CART.replace("return sum(self.items)\n", "return sum(self.items)\n    total = totals\n") in _texts(got)
 
 
+def test_a_private_attribute_asked_for_by_its_public_name_gets_a_read_only_property_first(tmp_path):
+    parser = src('''
+        class Parser:
+            def __init__(self, format):
+                self._format = format
+
+            def parse(self, text):
+                return self._format.split() == text.split()
+    ''')
+    message = "AttributeError: 'Parser' object has no attribute 'format'"
+    got = _offered(tmp_path, {"parser.py": parser, "test_p.py": "from parser import Parser\n"},
+                   {"test_p.py::test_format": (message, [("test_p.py", 4)])})
+    prop = parser.replace("        self._format = format\n", "        self._format = format\n\n    @property\n"
+                          "    def format(self):\n        return self._format\n")
+    assert _texts(got) == [prop, parser.replace("self._format", "self.format")]
+
+
 # -- 3. an exception escaped a try / a handler swallowed the expected one --------------------
 STREAMS = src('''
     import io

@@ -123,7 +123,8 @@ def _slash_candidates(parsed: Parsed, fn: FunctionNode, arg: str) -> list[Scored
 def asked_names(files: Files, found: list[Evidence], paths: list[str]) -> list[Scored]:
     """Candidates for a name a test asks a module or class for that it does not have: the
     closest existing name renamed (score ratio squared: a closer name first) or aliased (0.9 x
-    that)."""
+    that; a private attribute asked for by its public name: a read-only property, ahead of the
+    rename)."""
     out: list[Scored] = []
     for item in found:
         hint = _HINT.search(item.text)
@@ -195,15 +196,33 @@ def _member_candidates(parsed: Parsed, cls: ast.ClassDef, asked: str, hint: str)
     for ratio, old in _closest(asked, have, hint):
         edits = [edit for edit in _attribute_uses(parsed, old, asked)]
         edits += _body_uses(parsed, cls, old, asked)
-        score = ratio * ratio
+        private = old.lstrip("_") == asked and old != asked  # asked by its public name: an accessor first
+        score = ratio * ratio * (0.8 if private else 1.0)
         got = make_mutant("rename_to_asked", parsed, edits, _line_of(have[old]) or cls.lineno,
                           f"`{cls.name}.{old}` renamed `{asked}` ({len(edits)} places), the name the test asks for")
         if got is not None:
             out.append((score, got))
-        alias = _alias(parsed, have[old], asked, old)
+        alias = _alias(parsed, have[old], asked, old) if have[old] is not None else _property(parsed, cls, asked, old)
         if alias is not None:
-            out.append((0.9 * score, alias))
+            out.append((ratio * ratio if private else 0.9 * score, alias))
     return out
+
+
+def _property(parsed: Parsed, cls: ast.ClassDef, asked: str, old: str) -> Mutant | None:
+    """A read-only ``asked`` property returning the instance attribute ``self.old``, after
+    ``__init__`` (or the first method that sets it)."""
+    setters = [st for st in cls.body if isinstance(st, FUNCTION_TYPES) and any(
+        isinstance(node, ast.Attribute) and node.attr == old and isinstance(node.ctx, ast.Store) for node in ast.walk(st))]
+    init = next((st for st in cls.body if isinstance(st, FUNCTION_TYPES) and st.name == "__init__"), None)
+    after = init or (setters[0] if setters else None)
+    if after is None:
+        return None
+    indent = parsed.line_indent(after.lineno)
+    end = parsed.index.line_end(after.end_lineno or after.lineno)
+    newline = "" if parsed.text[:end].endswith("\n") else "\n"
+    body = f"{newline}\n{indent}@property\n{indent}def {asked}(self):\n{indent}    return self.{old}\n"
+    return make_mutant("alias_asked", parsed, [(end, end, body)], after.lineno,
+                       f"a read-only property `{asked}` returning `self.{old}`: the name the test asks for")
 
 
 def _line_of(st: ast.stmt | None) -> int:
