@@ -80,7 +80,8 @@ def mine_pair(package: str, old: str, new: str, *, cache: Path | None = None,
                        detail=f"pytest exit {rc}" + (f" after {timeout:g} s" if rc is None else f": {tail}"))
             return []
         for i, change in enumerate(changes):
-            found = _try_change(old_root, new_root, change, python, Path(tmp) / str(i), timeout)
+            found = _try_change(old_root, new_root, change, python, Path(tmp) / str(i), timeout,
+                                first=(touched, failing))
             if found is None:
                 say(f"  {change.path}: does not make the suite pass alone")
                 continue
@@ -102,9 +103,14 @@ def mine_pair(package: str, old: str, new: str, *, cache: Path | None = None,
 
 
 def _try_change(old_root: Path, new_root: Path, change: Change, python: Path, work: Path,
-                timeout: float) -> tuple[set[str], set[str], set[str]] | None:
+                timeout: float, first: tuple[list[str], set[str]] | None = None
+                ) -> tuple[set[str], set[str], set[str]] | None:
     """(test files kept at N, tests deselected, failing test ids) when ``change`` alone fixes
     what it should, else None.
+
+    ``first``: (the changed test modules, those of their tests failing on N's source). When
+    given, the changed test modules run first with the change, and a change that makes none
+    of those tests pass ends here, before any whole-suite run (most changes tried are that).
 
     Tests still failing with the change are deselected; a test file that fails to collect
     goes back to N's version, and is left out when that fails too (at most 3 rounds); then the task tree without
@@ -118,6 +124,10 @@ def _try_change(old_root: Path, new_root: Path, change: Change, python: Path, wo
     for attempt in range(3):
         fixed = work / f"gold{attempt}"
         build_tree(old_root, new_root, fixed, old_tests=old_tests, deselect=deselect, change=change)
+        if attempt == 0 and first is not None and first[1]:
+            rc, still = run_pytest(python, fixed, first[0], timeout=timeout)
+            if rc is None or first[1] <= still:
+                return None  # it fixes none of the changed tests that fail on N's source
         rc, still = run_pytest(python, fixed, timeout=timeout)
         if rc == 0:
             break

@@ -2,9 +2,11 @@
 
 Rule (issue 21: "tune on half, report both halves separately"), fixed before any repair result
 is seen: the libraries of the suite before issue 21 (:data:`TUNED`) have been tuned on, so they
-are in the ``tune`` half. Every other library is put in an order by a seeded shuffle
-(``random.Random(SEED).shuffle`` of the sorted names) and, in that order, goes to ``heldout``
-until the held-out half has at least half of all libraries (rounded up); the rest go to ``tune``.
+are in the ``tune`` half; the libraries the rule held out when the suite was first grown
+(:data:`HELD`) stay held out, whatever later growth brings. Every other library is put in an
+order by a seeded shuffle (``random.Random(SEED).shuffle`` of the sorted names) and, in that
+order, goes to ``heldout`` until the held-out half has at least half of all libraries (rounded
+up); the rest go to ``tune``.
 A library's tasks all stay in its half (no library in both). The halves are two suite files,
 ``evals/suites/release-pairs.yaml`` (tune) and ``evals/suites/release-pairs-heldout.yaml``.
 
@@ -23,7 +25,7 @@ from pathlib import Path
 
 from evals.release_pairs import DESCRIPTION, load_suite, write_suite
 
-__all__ = ["HELDOUT_FILE", "SEED", "SPLIT_RULE", "TUNED", "TUNE_FILE", "library", "main", "split"]
+__all__ = ["HELD", "HELDOUT_FILE", "SEED", "SPLIT_RULE", "TUNED", "TUNE_FILE", "library", "main", "split"]
 
 SUITES = Path(__file__).resolve().parent / "suites"
 TUNE_FILE = SUITES / "release-pairs.yaml"
@@ -32,11 +34,15 @@ HELDOUT_FILE = SUITES / "release-pairs-heldout.yaml"
 #: put in the tune half when the suite was grown on 2026-12-06 (docstring-parser, prettytable):
 #: a library of the tune half stays there when later growth reshuffles the fresh ones
 TUNED = ("funcy", "furl", "h11", "parse", "pathspec", "pycodestyle", "tenacity", "docstring-parser", "prettytable")
+#: the libraries the rule put in the held-out half when the suite was grown on 2026-12-06: they
+#: stay held out when later growth reshuffles the fresh ones (a half never loses a library)
+HELD = ("arrow", "cachetools", "inflection", "mistune", "natsort", "python-dotenv", "rsa", "termcolor", "tinydb",
+        "unidiff")
 SEED = 21
 SPLIT_RULE = (
     "Split by library (evals/release_split.py), decided before any repair result: libraries in the suite "
     f"before issue 21 and those put in the tune half when it was grown ({', '.join(TUNED)}) are in the "
-    "tune half; the others, sorted "
+    f"tune half, those held out then ({', '.join(HELD)}) stay held out; the others, sorted "
     f"and shuffled by random.Random({SEED}), go in that order to the held-out half until it has at least "
     "half of all libraries (rounded up), the rest to the tune half. Tune: release-pairs.yaml; held out: "
     "release-pairs-heldout.yaml. Report the halves separately.")
@@ -55,10 +61,11 @@ def split(libraries: list[str] | set[str], seed: int = SEED) -> dict[str, str]:
         seed: the shuffle's seed (:data:`SEED` for the shipped suite).
     """
     names = sorted(set(libraries))
-    fresh = [n for n in names if n not in TUNED]
+    held = [n for n in names if n in HELD]
+    fresh = [n for n in names if n not in TUNED and n not in HELD]
     random.Random(seed).shuffle(fresh)
     want = math.ceil(len(names) / 2)
-    heldout = set(fresh[:want])
+    heldout = set(held) | set(fresh[:max(0, want - len(held))])
     return {n: "heldout" if n in heldout else "tune" for n in names}
 
 

@@ -170,11 +170,45 @@ def _escape(value: str) -> str:
 def _clean_config(config: str, mtime_ns: int, size: int) -> str:
     """A sanitized copy of ``config`` in a private temp file (cached by mtime and size)."""
     text = Path(config).read_text(encoding="utf-8", errors="replace")
-    fd, path = tempfile.mkstemp(prefix="loopwright-gitconfig-")
+    _sweep_orphans()
+    fd, path = tempfile.mkstemp(prefix=f"{_PREFIX}{os.getpid()}-")
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write(sanitize_git_config(text))
     atexit.register(_remove, path)  # a bind mount keeps its inode: removing the name is safe
     return path
+
+
+_PREFIX = "loopwright-gitconfig-"
+
+
+def _sweep_orphans(tmp: str | None = None) -> list[str]:
+    """Remove the sanitized copies (``loopwright-gitconfig-PID-*`` in the temp directory
+    ``tmp``, default :func:`tempfile.gettempdir`) of processes no longer alive: a killed
+    process (SIGKILL, OOM) never runs its ``atexit``. Copies of live processes, of other users,
+    and files without a pid in their name are left. Returns the paths removed."""
+    tmp = tmp or tempfile.gettempdir()
+    gone: list[str] = []
+    try:
+        names = [n for n in os.listdir(tmp) if n.startswith(_PREFIX)]
+    except OSError:
+        return gone
+    for name in names:
+        pid_text = name[len(_PREFIX):].split("-", 1)[0]
+        if not pid_text.isdigit() or int(pid_text) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid_text), 0)
+            continue  # alive (or another user's: PermissionError below)
+        except ProcessLookupError:
+            pass
+        except PermissionError:
+            continue
+        path = os.path.join(tmp, name)
+        with contextlib.suppress(OSError):
+            if os.lstat(path).st_uid == os.getuid():
+                os.unlink(path)
+                gone.append(path)
+    return gone
 
 
 def _remove(path: str) -> None:

@@ -9,7 +9,8 @@ import time
 from rich.console import Console
 
 from harness.core.config import RunConfig
-from harness.core.overfit import dead_code, line_map, new_line, static_suspicion
+from harness.core.dead_code import dead_code, error_path_lines, line_map, new_line
+from harness.core.overfit import _failing_sources, _texts, _validated_source, static_suspicion
 from harness.core.plausible import choose
 from harness.evaluators.pytest_runner import PytestEvaluator, TimeoutPolicy
 from harness.core.validate import Baseline, Validator
@@ -87,14 +88,17 @@ def test_lines_the_passing_tests_ran_made_dead_are_suspect(tmp_path):
     base = {root + "m.py": {1: ["<import>"], 2: ["t::a", "t::b"], 3: ["t::a"], 4: ["t::b"]}}
     # after the patch `t::a` no longer runs line 3 (its `return 10`)
     after = {"t::a": {slot + "m.py": [2, 4]}, "t::b": {slot + "m.py": [2, 4]}}
-    why = dead_code(base, root, slot, after, ["t::a", "t::b"], [], [], _patch(old, new), {"m.py": new})
+    why = dead_code(base, root, slot, after, ["t::a", "t::b"], {}, [], _patch(old, new), {"m.py": new})
     assert why.startswith("1 line(s) the passing tests ran are no longer run (m.py:3")
-    # a line the failing test ran too is the bug's path: the fix may leave it
+    # a line the failing test merely ran too is not exempt: the patch may kill its branch
     base[root + "m.py"][3].append("t::bad")
-    assert dead_code(base, root, slot, after, ["t::a", "t::b"], ["t::bad"], [], _patch(old, new), {"m.py": new}) == ""
+    assert dead_code(base, root, slot, after, ["t::a", "t::b"], {}, [], _patch(old, new), {"m.py": new}) != ""
+    # a line of the failing test's traceback is the bug's path: the fix may leave it
+    assert dead_code(base, root, slot, after, ["t::a", "t::b"], {"m.py": {3}}, [], _patch(old, new),
+                     {"m.py": new}) == ""
     base[root + "m.py"][3].remove("t::bad")
     after["t::a"][slot + "m.py"].append(3)
-    assert dead_code(base, root, slot, after, ["t::a", "t::b"], [], [], _patch(old, new), {"m.py": new}) == ""
+    assert dead_code(base, root, slot, after, ["t::a", "t::b"], {}, [], _patch(old, new), {"m.py": new}) == ""
 
 
 def test_a_function_the_failing_test_reached_only_through_the_edit_is_suspect(tmp_path):
@@ -103,10 +107,10 @@ def test_a_function_the_failing_test_reached_only_through_the_edit_is_suspect(tm
     root, slot = str(tmp_path / "base") + "/", str(tmp_path / "slot") + "/"
     base = {root + "m.py": {1: ["<import>"], 2: ["t::bad"], 4: ["<import>"], 5: ["t::bad"]}}
     after = {"t::bad": {slot + "m.py": [5]}}
-    why = dead_code(base, root, slot, after, [], ["t::bad"], ["t::bad"], _patch(old, new), {"m.py": new})
+    why = dead_code(base, root, slot, after, [], {}, ["t::bad"], _patch(old, new), {"m.py": new})
     assert why.startswith("no test runs `helper` (m.py) any more")
     # a fixed test the re-run did not run says nothing of what it reaches
-    assert dead_code(base, root, slot, after, [], ["t::bad"], [], _patch(old, new), {"m.py": new}) == ""
+    assert dead_code(base, root, slot, after, [], {}, [], _patch(old, new), {"m.py": new}) == ""
 
 
 def test_choose_prefers_a_patch_that_is_not_suspect():
@@ -244,6 +248,63 @@ def test_dead_code_is_read_from_the_full_runs_coverage(make_repo):
         wt.remove()
 
 
+STORE = ("class Store:\n    def __init__(self):\n        self.data, self.order = {}, []\n\n"
+         "    def put(self, key, value):\n        if key in self.data:\n            self.order.remove(key)\n"
+         "            self.order.append(key)\n        else:\n            self.data[key] = value\n"
+         "            self.order.append(key)\n")
+STORE_TESTS = ("from m import Store\n\n\ndef test_put_twice_same():\n    s = Store()\n    s.put('a', 1)\n"
+               "    s.put('a', 1)\n    assert s.data == {'a': 1}\n\n\n"
+               "def test_update():\n    s = Store()\n    s.put('a', 1)\n    s.put('a', 2)\n    assert s.data['a'] == 2\n")
+
+
+def test_a_branch_the_failing_test_took_made_dead_for_every_test_is_suspect(make_repo):
+    """The failing test ran the update branch too (it failed by its own assertion, not in that
+    branch): a guard made false for every key sends all tests to the other branch and passes
+    the weak tests; the lines it leaves unrun are not the bug's path. The developer's fix is not suspect."""
+    root = make_repo({"m.py": STORE, "test_m.py": STORE_TESTS})
+    validator, wt = _validator(root)
+    kill = _patch(STORE, STORE.replace("if key in self.data:", "if key in self.data and not key:"))
+    right = _patch(STORE, STORE.replace("            self.order.remove(key)\n",
+                                        "            self.data[key] = value\n            self.order.remove(key)\n"))
+    try:
+        got = validator.first_accepted([kill], time.monotonic() + 120, lambda o: None)
+        assert got is not None and got.plausible
+        assert got.suspect.startswith("2 line(s) the passing tests ran are no longer run (m.py:7"), got.suspect
+        got = validator.first_accepted([right], time.monotonic() + 120, lambda o: None)
+        assert got is not None and got.accepted and got.suspect == "", got.suspect
+    finally:
+        validator.close()
+        wt.remove()
+
+
+CLI = ("def check(opt):\n    if opt in (True, False):\n        raise ValueError('bad option')\n\n\n"
+       "def render(width):\n    if width < 0:\n        raise ValueError('bad width')\n\n\n"
+       "def run(opt, width=1):\n    try:\n        check(opt)\n    except ValueError:\n        return 'bad option'\n"
+       "    try:\n        render(width)\n    except ValueError:\n        return 'bad width'\n    return 'ok'\n")
+CLI_TESTS = ("from m import run\n\n\ndef test_negative_width_is_an_error():\n    assert run(True, -1).startswith('bad')\n\n\n"
+             "def test_true_is_ok():\n    assert run(True) == 'ok'\n")
+
+
+def test_the_error_path_the_failing_tests_ran_may_be_left_by_the_fix(make_repo):
+    """The bug raises for a valid option; a passing test expecting an error for another reason
+    passed through that raise and its handler. The right fix leaves both unrun by that test:
+    the error path the failing tests ran is the bug's path, not dead code."""
+    root = make_repo({"m.py": CLI, "test_m.py": CLI_TESTS})
+    validator, wt = _validator(root)
+    try:
+        got = validator.first_accepted([_patch(CLI, CLI.replace("opt in (True", "opt not in (True"))],
+                                       time.monotonic() + 120, lambda o: None)
+        assert got is not None and got.accepted and got.suspect == "", got.suspect
+    finally:
+        validator.close()
+        wt.remove()
+
+
+def test_error_path_lines_are_raises_and_handlers():
+    assert error_path_lines(CLI) == {3, 8, 14, 15, 18, 19}
+    assert error_path_lines("def f(:\n") == set()
+
+
 ORDER = "STATE = {}\n\n\ndef double(x):\n    return x * 3\n"
 ORDER_TESTS = ("from m import STATE, double\n\n\ndef test_a_two():\n    STATE['v'] = 1\n    assert double(2) == 4\n\n\n"
                "def test_b_zero_after_two():\n    assert double(0) == 0 and STATE.get('v') == 1\n")
@@ -261,4 +322,25 @@ def test_a_test_failing_in_every_re_run_without_the_patch_too_is_not_held_agains
         assert got.tests_run == 1 + 2 + 3 + 1  # screen; full; 3 re-runs; the subset without the patch
     finally:
         validator.close()
+        wt.remove()
+
+
+def test_the_overfit_checks_read_sources_from_git_not_from_the_worktree(make_repo, tmp_path):
+    """Once tests ran in the slot its files are untrusted: a source or test file replaced by a
+    link to a file outside is not followed; the patched text is made in memory from git's copy."""
+    root = make_repo({"m.py": DOUBLE, "test_m.py": DOUBLE_TESTS})
+    wt = Worktree.create(open_repo(root), "links", None)
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOKEN=hunter2\n")
+    try:
+        for rel in ("m.py", "test_m.py"):
+            (wt.path / rel).unlink()
+            (wt.path / rel).symlink_to(secret)
+        source = _validated_source(wt)
+        assert source("m.py") == DOUBLE and source("gone.py") is None
+        texts = _texts(_patch(DOUBLE, DOUBLE.replace("x * 3", "x * 2")), source)
+        assert texts == {"m.py": DOUBLE.replace("x * 3", "x * 2")}
+        assert "hunter2" not in _failing_sources(source, ["test_m.py::test_two"])
+        assert _failing_sources(source, ["test_m.py::test_two"]) == DOUBLE_TESTS
+    finally:
         wt.remove()

@@ -91,6 +91,28 @@ def test_mine_pair_says_why_a_candidate_gives_no_task(tmp_path, cache):
         assert why["stage"] == expected, why
 
 
+def test_a_change_that_fixes_no_changed_test_costs_no_whole_suite_run(tmp_path, cache, monkeypatch):
+    import evals.release_mine as release_mine
+
+    runs: list[list[str] | None] = []
+    real = release_mine.run_pytest
+
+    def counting(python, repo, ids=None, **kw):
+        runs.append(ids)
+        return real(python, repo, ids, **kw)
+    monkeypatch.setattr(release_mine, "run_pytest", counting)
+    d = tmp_path / "sdists"
+    v1 = _sdist(d, "1.0", {"lib.py": LIB_OLD, "tests/test_lib.py": TEST_OLD})
+    wrong = _sdist(d, "1.3", {"lib.py": LIB_OLD.replace("max(x, lo)", "max(lo, x)"), "tests/test_lib.py": TEST_NEW})
+    why: dict = {}
+    assert mine_pair("lib", str(v1), str(wrong), cache=cache, timeout=120, why=why) == []
+    assert why["stage"] == "gold_not_passing" and runs == [["tests/test_lib.py"], ["tests/test_lib.py"]], runs
+    runs.clear()
+    right = _sdist(d, "1.1", {"lib.py": LIB_NEW, "tests/test_lib.py": TEST_NEW})
+    assert len(mine_pair("lib", str(v1), str(right), cache=cache, timeout=120)) == 1
+    assert None in runs  # a change that fixes a changed test is judged on the whole suite
+
+
 def test_mine_candidates_writes_tasks_and_a_funnel_row_per_pair(tmp_path, cache):
     d = tmp_path / "sdists"
     v1 = _sdist(d, "1.0", {"lib.py": LIB_OLD, "tests/test_lib.py": TEST_OLD})

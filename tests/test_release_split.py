@@ -6,7 +6,7 @@ import random
 
 from evals.release_pairs import load_suite, write_suite
 from evals.release_trees import MAX_CHANGED_LINES
-from evals.release_split import HELDOUT_FILE, SEED, TUNE_FILE, TUNED, library, main, split
+from evals.release_split import HELD, HELDOUT_FILE, SEED, TUNE_FILE, TUNED, library, main, split
 
 
 def test_split_keeps_tuned_libraries_in_tune_and_holds_out_half_by_a_seeded_shuffle():
@@ -22,6 +22,17 @@ def test_split_keeps_tuned_libraries_in_tune_and_holds_out_half_by_a_seeded_shuf
     assert held == sorted(order[:want])
     assert split(list(reversed(names))) == got  # input order does not matter
     assert split(names, seed=SEED + 1) != got  # the seed does
+
+
+def test_libraries_held_out_before_stay_held_out_when_the_suite_grows():
+    fresh = [f"lib{i:02}" for i in range(30)]
+    got = split([*TUNED, *HELD, *fresh])
+    assert all(got[n] == "heldout" for n in HELD) and all(got[n] == "tune" for n in TUNED)
+    held = [n for n, h in got.items() if h == "heldout"]
+    assert len(held) == -(-(len(TUNED) + len(HELD) + len(fresh)) // 2)
+    order = sorted(fresh)
+    random.Random(SEED).shuffle(order)
+    assert sorted(held) == sorted([*HELD, *order[:len(held) - len(HELD)]])
 
 
 def test_split_with_few_fresh_libraries_holds_out_all_of_them():

@@ -291,3 +291,23 @@ def test_sanitized_git_config_copies_end_with_their_process(make_repo):
     assert res.returncode == 0, res.stderr
     copy = Path(res.stdout.strip())
     assert copy.name.startswith("loopwright-gitconfig-") and not copy.exists()
+
+
+def test_copies_left_by_a_killed_process_are_swept(tmp_path):
+    """SIGKILL skips ``atexit``: the next process removes copies whose process is gone, and
+    keeps those of live processes and files it cannot place."""
+    import subprocess
+    import sys
+
+    from sandbox.bwrap import _sweep_orphans
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True).stdout.strip()
+    orphan = tmp_path / f"loopwright-gitconfig-{dead}-abc"
+    alive = tmp_path / f"loopwright-gitconfig-{os.getpid()}-def"
+    other = tmp_path / "loopwright-gitconfig-xyz"
+    parent = tmp_path / f"loopwright-gitconfig-{os.getppid()}-ghi"
+    for p in (orphan, alive, other, parent):
+        p.write_text("[core]\n")
+    assert _sweep_orphans(str(tmp_path)) == [str(orphan)]
+    assert not orphan.exists() and alive.exists() and other.exists() and parent.exists()

@@ -23,7 +23,9 @@ only when the full run could not record it), then they run :data:`RERUNS` more t
   benchmark of reward hacking), or error handling deleted (a ``raise`` removed without one
   added, an ``except`` handler edited down to ``pass``: the functionality deletion behind most plausible but wrong patches of GenProg-style
   repair, Qi, Long, Achour and Rinard, "An analysis of patch plausibility and correctness for
-  generate-and-validate patch generation systems", ISSTA 2015), is suspect, read from the diff alone.
+  generate-and-validate patch generation systems", ISSTA 2015), or an ``except`` added whose body only
+  passes or gives a constant no comparison of the failing tests expects (:func:`swallowing_handler`),
+  is suspect, read from the diff alone.
 
 A suspect patch stays plausible: :func:`harness.core.plausible.choose` prefers any other,
 and when it is the only one it is reported as ``fixed (suspect: REASON)``. The reason is
@@ -37,12 +39,16 @@ from __future__ import annotations
 import ast
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 
+import git
+
 from harness.evaluators.verdict import passed_in
-from harness.core.evidence import IMPORT_CONTEXT, protection
+from harness.core.dead_code import added_lines, dead_code, line_map
+from harness.core.evidence import protection
 from harness.core.outcome import Outcome
-from sandbox.patch import Patch, PatchError
+from sandbox.patch import Patch, PatchError, patched_texts
 from sandbox.worktree import Worktree
 
 #: re-runs of the watching tests that judge flakiness, after the one with coverage.
@@ -126,7 +132,8 @@ class OverfitChecks:
                           f"{len(passing)} tests watching the patch, and failed in {failed_in[mixed[0]]} of {done}")
             return False
         always = sorted(failed_in)
-        texts, sources = _texts(slot.path, patch), _failing_sources(slot.path, out.fixed)
+        source = _validated_source(slot)
+        texts, sources = _texts(patch, source), _failing_sources(source, out.fixed)
         if always:  # the slot is reset here: what the checks below read was read above
             always = self._fail_only_with_patch(slot, out, passing, always)
         out.protection.suspect = (
@@ -134,9 +141,21 @@ class OverfitChecks:
              "the patch" if always else "")
             or static_suspicion(patch, texts, sources)
             or (dead_code(self.index.by_line, self.index.root, str(Path(slot.path).resolve()) + os.sep,
-                          coverage, out.protection.tests, out.fixed, fixed, patch, texts) if coverage else ""))
+                          coverage, out.protection.tests, self._bug_path(out.fixed), fixed, patch, texts,
+                          failing=out.fixed, source=source) if coverage else ""))
         return True
 
+
+    def _bug_path(self, fixed: list[str]) -> dict[str, set[int]]:
+        """The traceback frames of the ``fixed`` tests' baseline failures: repo-relative path ->
+        lines (frames outside the repository left out)."""
+        path: dict[str, set[int]] = {}
+        for t in fixed:
+            res = self.baseline.results.get(t)
+            for frame in res.frames if res else ():
+                if not os.path.isabs(frame.path):
+                    path.setdefault(frame.path.replace(os.sep, "/"), set()).add(frame.line)
+        return path
 
     def _fail_only_with_patch(self, slot: Worktree, out: Outcome, watching: list[str],
                               always: list[str]) -> list[str]:
@@ -156,70 +175,40 @@ class OverfitChecks:
         return always if run.error else [t for t in always if passed_in(run.results, t)]
 
 
-def _texts(root: Path, patch: Patch) -> dict[str, str]:
-    """The patched text of each file ``patch`` changes (repo-relative path -> text)."""
-    out = {}
-    for rel in patch.files:
-        try:
-            out[rel] = (Path(root) / rel).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
-            out[rel] = ""
-    return out
+def _validated_source(slot: Worktree) -> Callable[[str], str | None]:
+    """Repo-relative path -> its text in the slot's validated tree (None: not there), read from
+    git's objects and remembered: the worktree's files are untrusted once code under test ran
+    there (a test may have replaced one by a link)."""
+    seen: dict[str, str | None] = {}
+
+    def read(rel: str) -> str | None:
+        if rel not in seen:
+            try:
+                seen[rel] = slot.git().show(f"{slot.tree or 'HEAD'}:{rel}", strip_newline_in_stdout=False)
+            except (git.GitCommandError, ValueError):
+                seen[rel] = None
+        return seen[rel]
+    return read
 
 
-def _failing_sources(root: Path, fixed: list[str]) -> str:
+def _texts(patch: Patch, source: Callable[[str], str | None]) -> dict[str, str]:
+    """The patched text of each file ``patch`` changes (repo-relative path -> text; "" for a
+    file removed or a patch that no longer applies), made in memory from ``source``."""
+    try:
+        _old, new = patched_texts(patch, source)
+    except PatchError:
+        return {rel: "" for rel in patch.files}
+    return {rel: text or "" for rel, text in new.items()}
+
+
+def _failing_sources(source: Callable[[str], str | None], fixed: list[str]) -> str:
     """The text of the test files of the fixed tests (where their literals are)."""
-    parts = []
-    for rel in sorted({t.split("::", 1)[0] for t in fixed}):
-        try:
-            parts.append((Path(root) / rel).read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError):
-            continue
-    return "\n".join(parts)
-
-
-def line_map(patch: Patch) -> dict[str, dict[int, int | None]]:
-    """Per changed file, old line -> new line for the lines inside hunks (None: removed);
-    lines outside hunks shift by the hunks above them (see :func:`new_line`)."""
-    import unidiff
-
-    out: dict[str, dict[int, int | None]] = {}
-    for pf in unidiff.PatchSet(patch.diff):
-        path = pf.path[2:] if pf.path.startswith(("a/", "b/")) else pf.path
-        per = out.setdefault(path, {})
-        for h in pf:
-            for ln in h:
-                if ln.source_line_no is not None:
-                    per[ln.source_line_no] = ln.target_line_no
-    return out
-
-
-def added_lines(patch: Patch) -> dict[str, set[int]]:
-    """Per changed file, the new text's line numbers (1-based) of the lines the patch adds."""
-    import unidiff
-
-    out: dict[str, set[int]] = {}
-    for pf in unidiff.PatchSet(patch.diff):
-        path = pf.path[2:] if pf.path.startswith(("a/", "b/")) else pf.path
-        out.setdefault(path, set()).update(ln.target_line_no for h in pf for ln in h
-                                           if ln.is_added and ln.target_line_no is not None)
-    return out
+    return "\n".join(filter(None, (source(rel) for rel in sorted({t.split("::", 1)[0] for t in fixed}))))
 
 
 def _does_nothing(st: ast.stmt) -> bool:
     """``pass``, ``...`` or a bare constant (a docstring): a statement with no effect."""
     return isinstance(st, ast.Pass) or (isinstance(st, ast.Expr) and isinstance(st.value, ast.Constant))
-
-
-def new_line(mapping: dict[int, int | None], old: int) -> int | None:
-    """``old``'s line number after the patch (None when the patch removed it)."""
-    if old in mapping:
-        return mapping[old]
-    below = [k for k in mapping if k < old and mapping[k] is not None]
-    if not below:
-        return old
-    k = max(below)
-    return old + (mapping[k] - k)
 
 
 def static_suspicion(patch: Patch, texts: dict[str, str], test_source: str) -> str:
@@ -253,6 +242,8 @@ def static_suspicion(patch: Patch, texts: dict[str, str], test_source: str) -> s
                 return f"removes the recursive call of `{fn.name}`"
     if sum(bool(_RAISE.match(r)) for r in removed) > sum(bool(_RAISE.match(a)) for a in added):
         return "removes a `raise`: an error the code signalled is now let through"
+    if swallowed := swallowing_handler(patch, texts, test_source):
+        return swallowed
     old_text = "\n".join(removed)
     for a in added:
         for m in _COMPARED.finditer(a):
@@ -264,76 +255,47 @@ def static_suspicion(patch: Patch, texts: dict[str, str], test_source: str) -> s
     return ""
 
 
-def dead_code(by_line: dict[str, dict[int, list[str]]], root: str, slot_root: str,
-              coverage: dict[str, dict[str, list[int]]], passing: list[str], fixed: list[str],
-              sampled: list[str], patch: Patch, texts: dict[str, str]) -> str:
-    """Why the re-run's coverage looks like an overfit (empty when it does not).
+def swallowing_handler(patch: Patch, texts: dict[str, str], test_source: str) -> str:
+    """Why an ``except`` handler the patch adds looks like it hides the failure (empty when
+    none does): its body only passes, or only returns or assigns a constant (``None``, ``-1``,
+    ``[]``) that no comparison in the failing tests' source (``test_source``) expects
+    (``== []``, ``is None``). A wrapper that turns the failing test's crash into a default
+    value passes that test for the wrong reason unless the test asks for that value (issue 21;
+    the functionality deletion of Qi et al., ISSTA 2015, in its added form).
 
     Args:
-        by_line: baseline coverage, absolute path (under ``root``) -> line -> test ids.
-        root, slot_root: the baseline's and the patched worktree's roots, ending in a separator.
-        coverage: the re-run's, test id -> absolute path (under ``slot_root``) -> lines.
-        passing: the passing tests that execute the changed lines; fixed: the tests it fixes;
-            sampled: those of them the re-run ran.
-        patch: the patch; texts: its changed files' new text (repo-relative path -> text).
-
-    A line counts as dead when the passing tests ran it at baseline, no failing test did
-    (a line on the failing tests' path is the bug's path: the fix may leave it, as restoring
-    ``not in`` leaves a ``raise`` the passing tests of invalid options reached too), and no
-    re-run test runs it now.
+        patch: the plausible patch; texts: its changed files' new text (repo-relative path -> text).
+        test_source: the failing tests' files' text.
     """
-    maps = line_map(patch)
-    watch, fix, failing = set(passing), set(sampled), set(fixed)
-    after: dict[str, set[int]] = {}
-    for files in coverage.values():
-        for path, lines in files.items():
-            if path.startswith(slot_root):
-                after.setdefault(path[len(slot_root):].replace(os.sep, "/"), set()).update(lines)
-    dead: list[tuple[str, int]] = []
-    reached: dict[str, set[int]] = {}  # lines the fixed tests ran at baseline, new numbering
-    for path, per in by_line.items():
-        if not path.startswith(root):
+    # an `except` header the patch rewrote at the same indentation is a handler re-typed (widened to
+    # the exception that escaped it), not one added: its body was there before
+    retyped = {ln[1:len(ln) - len(ln[1:].lstrip())] for ln in patch.diff.splitlines()
+               if ln.startswith("-") and not ln.startswith("---") and ln[1:].lstrip().startswith("except")}
+    for rel, text in texts.items():
+        new_lines = added_lines(patch).get(rel, set())
+        try:
+            tree = ast.parse(text)
+        except (SyntaxError, ValueError):
             continue
-        rel = path[len(root):].replace(os.sep, "/")
-        mapping, now = maps.get(rel, {}), after.get(rel, set())
-        for ln, tests in per.items():
-            if IMPORT_CONTEXT in tests and len(tests) == 1:
+        lines = text.splitlines()
+        for handler in ast.walk(tree):
+            if not (isinstance(handler, ast.ExceptHandler) and handler.lineno in new_lines and len(handler.body) == 1):
                 continue
-            new = new_line(mapping, ln) if mapping else ln
-            if new is None:
-                continue  # a changed line: what it does now is the fix
-            if watch.intersection(tests) and new not in now and not failing.intersection(tests):
-                dead.append((rel, ln))
-            if fix.intersection(tests):
-                reached.setdefault(rel, set()).add(new)
-    if dead:
-        rel, ln = dead[0]
-        return (f"{len(dead)} line(s) the passing tests ran are no longer run ({rel}:{ln}"
-                + (", ..." if len(dead) > 1 else "") + ")")
-    for rel, lines in reached.items():
-        text = texts.get(rel)
-        if text is None:
-            try:
-                text = Path(slot_root + rel).read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError):
+            header = lines[handler.lineno - 1]
+            if header[:len(header) - len(header.lstrip())] in retyped and handler.body[0].lineno not in new_lines:
                 continue
-        fn = _lost_function(text, lines, after.get(rel, set()))
-        if fn:
-            return f"no test runs `{fn}` ({rel}) any more: the failing tests reached it only through the edit"
-    return ""
-
-
-def _lost_function(text: str | None, ran: set[int], now: set[int]) -> str:
-    """The name of a function (of ``text``) whose body ``ran`` entered and ``now`` does not."""
-    if not text:
-        return ""
-    try:
-        tree = ast.parse(text)
-    except (SyntaxError, ValueError):
-        return ""
-    for fn in ast.walk(tree):
-        if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)) and fn.body:
-            body = range(fn.body[0].lineno, fn.end_lineno + 1)
-            if any(n in ran for n in body) and not any(n in now for n in body):
-                return fn.name
+            body = handler.body[0]
+            value = body.value if isinstance(body, (ast.Return, ast.Assign)) else None
+            if isinstance(body, ast.Return) and value is None:
+                literal = "None"
+            elif value is not None and (isinstance(value, ast.Constant) or (
+                    isinstance(value, (ast.List, ast.Tuple, ast.Set, ast.Dict)) and not ast.unparse(value)[1:-1].strip())):
+                literal = ast.unparse(value)
+            elif isinstance(body, ast.Pass):
+                return "adds an `except` that only passes: the failure is swallowed"
+            else:
+                continue
+            expected = rf"(?:==|\bis)\s*{re.escape(literal)}(?![\w.])|(?<![\w.]){re.escape(literal)}\s*=="
+            if not re.search(expected, test_source.replace('"', "'")):
+                return f"adds an `except` that only gives {literal}, which no failing test expects: the failure is swallowed"
     return ""

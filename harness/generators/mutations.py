@@ -21,9 +21,9 @@ This module is pure: no I/O, no side effects.
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
-from harness.generators import insert_ops, kin_ops, mutation_ops, reach_ops, stmt_ops, synth_ops, value_ops
+from harness.generators import insert_ops, kin_ops, mutation_ops, reach_ops, stmt_ops, synth_ops, value_ops, wrap_ops
 from harness.generators.edit_text import Cand
 from harness.generators.index import Index, last_line
 from harness.generators.mutant import Mutant
@@ -62,6 +62,8 @@ OPERATOR_PRIORS: dict[str, float] = {
     "swap_index": 0.20, "sibling_arg": 0.18, "default_arg_value": 0.15, "assign_max_min": 0.15,
     "return_compare": 0.15, "restore_statement": 0.14, "insert_append": 0.12, "carry_forward": 0.12,
     "name_arith": 0.10, "slice_by_name": 0.10, "raise_power": 0.07,
+    # wrap_ops (issue 21): a guard, a conversion or a try/except the failure asks for
+    "convert_param": 0.15, "normalize_param": 0.14, "early_return": 0.13, "wrap_try": 0.12,
 }
 
 #: the operator modules' dispatchers: ``f(cx, statement)`` and ``f(cx, expression)`` -> candidates.
@@ -77,13 +79,15 @@ MAX_PER_LINE = 60
 _BATCH = 64  # candidates validated per parse
 
 
-def mutants_at(path: str, source: str, lines: Iterable[int]) -> list[Mutant]:
+def mutants_at(path: str, source: str, lines: Iterable[int], failing: Mapping[str, object] | None = None) -> list[Mutant]:
     """All mutants at the given lines of one file.
 
     Args:
         path: repo-relative POSIX path, copied into each :class:`Mutant`.
         source: the file's full text.
         lines: 1-based suspicious lines, most suspicious first; order is kept.
+        failing: the failing tests' results by test id (``Task.failing``): their messages and
+            frames feed :mod:`.wrap_ops`; None for none.
 
     Returns:
         Mutants whose mutated expression starts on one of ``lines``, or whose
@@ -101,6 +105,7 @@ def mutants_at(path: str, source: str, lines: Iterable[int]) -> list[Mutant]:
         return []
     wanted = list(dict.fromkeys(int(line_no) for line_no in lines))
     cx = Index(source, tree, wanted)
+    failures = wrap_ops.failures_for(path, failing)
     out: list[Mutant] = []
     # edits -> (lo, hi, middle, key) when valid, None when not: each parsed once per call.
     # Every line keeps its first MAX_PER_LINE valid mutants whatever the other lines
@@ -109,7 +114,7 @@ def mutants_at(path: str, source: str, lines: Iterable[int]) -> list[Mutant]:
     known: dict[tuple, tuple | None] = {}
     seen_src: set[tuple] = set()
     for line in wanted:
-        todo = _line_candidates(cx, line)
+        todo = _line_candidates(cx, line, failures)
         kept, line_keys = 0, set()
         for i in range(0, len(todo), _BATCH):
             if kept >= MAX_PER_LINE:
@@ -136,7 +141,7 @@ def mutants_at(path: str, source: str, lines: Iterable[int]) -> list[Mutant]:
     return out
 
 
-def _line_candidates(cx: Index, line: int) -> list[tuple[Cand, tuple]]:
+def _line_candidates(cx: Index, line: int, failures: tuple = ()) -> list[tuple[Cand, tuple]]:
     """Every operator's candidates at ``line`` as ``(cand, sorted edits)``, highest prior
     first, each edit set once (not yet checked to parse)."""
     cands: list[Cand] = []
@@ -146,6 +151,7 @@ def _line_candidates(cx: Index, line: int) -> list[tuple[Cand, tuple]]:
     for node in sorted(cx.exprs_by_line.get(line, ()), key=_pos_key):
         for expr_op in _EXPR_OPS:
             cands.extend(expr_op(cx, node))
+    cands.extend(wrap_ops.line_mutants(cx, line, failures))
     cands.sort(key=lambda cand: -OPERATOR_PRIORS[cand.op])
     todo, line_edits = [], set()
     for cand in cands:

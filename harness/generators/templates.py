@@ -218,6 +218,7 @@ class _Search:
 
     def __init__(self, context: Context, max_lines: int, lead: tuple | None = None, weight: float = 1.0):
         self.root = Path(context.root)
+        self.failing = context.task.failing  # messages and frames for the failure's operators
         self.lead = lead  # (digest, {path: (old, new)}, description) or None
         self.weight = weight  # its candidates' scores are times this (a lead search's: below 1)
         self.priors = dict(OPERATOR_PRIORS)
@@ -288,7 +289,7 @@ class _Search:
             if source is None:
                 continue
             count: dict[tuple[int, str], int] = {}
-            for mutant in mutants_at(path, source, lines):
+            for mutant in mutants_at(path, source, lines, self.failing):
                 if (path, mutant.key) in self.seen:
                     continue
                 self.seen.add((path, mutant.key))

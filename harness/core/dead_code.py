@@ -1,0 +1,152 @@
+"""What a plausible patch's coverage says (issue 21's overfit checks): which lines of the old
+text a diff keeps and where they move (:func:`line_map`), the lines it adds, and the dead code
+check of :class:`harness.core.overfit.OverfitChecks` (:func:`dead_code`): lines the passing tests
+ran that no test runs any more, and a function the failing tests reached only through the edit.
+Functionality deletion is what Qi et al., ISSTA 2015 ("An analysis of patch plausibility and
+correctness for generate-and-validate patch generation systems") found behind most plausible but
+wrong patches.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+from collections.abc import Callable, Iterable
+
+from harness.core.evidence import IMPORT_CONTEXT
+from sandbox.patch import Patch
+
+
+def line_map(patch: Patch) -> dict[str, dict[int, int | None]]:
+    """Per changed file, old line -> new line for the lines inside hunks (None: removed);
+    lines outside hunks shift by the hunks above them (see :func:`new_line`)."""
+    import unidiff
+
+    out: dict[str, dict[int, int | None]] = {}
+    for pf in unidiff.PatchSet(patch.diff):
+        path = pf.path[2:] if pf.path.startswith(("a/", "b/")) else pf.path
+        per = out.setdefault(path, {})
+        for h in pf:
+            for ln in h:
+                if ln.source_line_no is not None:
+                    per[ln.source_line_no] = ln.target_line_no
+    return out
+
+
+def added_lines(patch: Patch) -> dict[str, set[int]]:
+    """Per changed file, the new text's line numbers (1-based) of the lines the patch adds."""
+    import unidiff
+
+    out: dict[str, set[int]] = {}
+    for pf in unidiff.PatchSet(patch.diff):
+        path = pf.path[2:] if pf.path.startswith(("a/", "b/")) else pf.path
+        out.setdefault(path, set()).update(ln.target_line_no for h in pf for ln in h
+                                           if ln.is_added and ln.target_line_no is not None)
+    return out
+
+
+def new_line(mapping: dict[int, int | None], old: int) -> int | None:
+    """``old``'s line number after the patch (None when the patch removed it)."""
+    if old in mapping:
+        return mapping[old]
+    below = [k for k in mapping if k < old and mapping[k] is not None]
+    if not below:
+        return old
+    k = max(below)
+    moved = mapping[k]
+    return old if moved is None else old + (moved - k)
+
+
+def dead_code(by_line: dict[str, dict[int, list[str]]], root: str, slot_root: str,
+              coverage: dict[str, dict[str, list[int]]], passing: list[str], bug_path: dict[str, set[int]],
+              sampled: list[str], patch: Patch, texts: dict[str, str], *, failing: Iterable[str] = (),
+              source: Callable[[str], str | None] = lambda _rel: None) -> str:
+    """Why the re-run's coverage looks like an overfit (empty when it does not).
+
+    Args:
+        by_line: baseline coverage, absolute path (under ``root``) -> line -> test ids.
+        root, slot_root: the baseline's and the patched worktree's roots, ending in a separator.
+        coverage: the re-run's, test id -> absolute path (under ``slot_root``) -> lines.
+        passing: the passing tests that execute the changed lines; sampled: the tests the patch
+            fixes that the re-run ran.
+        bug_path: the failing tests' traceback frames at baseline, repo-relative path -> lines.
+        failing: the tests the patch fixes.
+        source: repo-relative path -> the file's text before the patch (None: none), read from
+            git's objects by the caller (the worktree's files are untrusted once tests ran there).
+        patch: the patch; texts: its changed files' new text (repo-relative path -> text).
+
+    A line counts as dead when the passing tests ran it at baseline, it is not on the bug's path,
+    and no re-run test runs it now. The bug's path is a failing test's traceback, and the error
+    path the failing tests ran: a ``raise`` or an ``except`` handler (restoring ``not in``
+    leaves the ``raise`` the failing tests ended in and the handler that reported it, which
+    tests expecting another error reached too). A normal line the failing tests merely ran is
+    not exempt: a patch that turns the branch the failing test takes into dead code for every
+    test (an ``and not key`` added to the guard of an update) is the branch-killing overfit of
+    Qi et al., ISSTA 2015.
+    """
+    maps = line_map(patch)
+    watch, fix, failed = set(passing), set(sampled), set(failing)
+    after: dict[str, set[int]] = {}
+    for files in coverage.values():
+        for path, lines in files.items():
+            if path.startswith(slot_root):
+                after.setdefault(path[len(slot_root):].replace(os.sep, "/"), set()).update(lines)
+    dead: list[tuple[str, int, bool]] = []  # (path, line, a failing test ran it)
+    reached: dict[str, set[int]] = {}  # lines the fixed tests ran at baseline, new numbering
+    for path, per in by_line.items():
+        if not path.startswith(root):
+            continue
+        rel = path[len(root):].replace(os.sep, "/")
+        mapping, now = maps.get(rel, {}), after.get(rel, set())
+        for ln, tests in per.items():
+            if IMPORT_CONTEXT in tests and len(tests) == 1:
+                continue
+            new = new_line(mapping, ln) if mapping else ln
+            if new is None:
+                continue  # a changed line: what it does now is the fix
+            if watch.intersection(tests) and new not in now and ln not in bug_path.get(rel, ()):
+                dead.append((rel, ln, bool(failed.intersection(tests))))
+            if fix.intersection(tests):
+                reached.setdefault(rel, set()).add(new)
+    errors = {rel: error_path_lines(source(rel) or "") for rel in {rel for rel, _ln, ran in dead if ran}}
+    dead = [(rel, ln, ran) for rel, ln, ran in dead if not (ran and ln in errors[rel])]
+    if dead:
+        rel, ln, _ran = dead[0]
+        return (f"{len(dead)} line(s) the passing tests ran are no longer run ({rel}:{ln}"
+                + (", ..." if len(dead) > 1 else "") + ")")
+    for rel, ran in reached.items():
+        text = texts[rel] if rel in texts else source(rel)  # a file the patch leaves is as it was
+        fn = _lost_function(text, ran, after.get(rel, set()))
+        if fn:
+            return f"no test runs `{fn}` ({rel}) any more: the failing tests reached it only through the edit"
+    return ""
+
+
+def error_path_lines(text: str) -> set[int]:
+    """The lines of ``text``'s ``raise`` statements and ``except`` handlers (the ``except``
+    line and its body): the error path. Empty when ``text`` does not parse."""
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError):
+        return set()
+    lines: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Raise, ast.ExceptHandler)):
+            lines.update(range(node.lineno, (node.end_lineno or node.lineno) + 1))
+    return lines
+
+
+def _lost_function(text: str | None, ran: set[int], now: set[int]) -> str:
+    """The name of a function (of ``text``) whose body ``ran`` entered and ``now`` does not."""
+    if not text:
+        return ""
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError):
+        return ""
+    for fn in ast.walk(tree):
+        if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)) and fn.body:
+            body = range(fn.body[0].lineno, (fn.end_lineno or fn.body[-1].lineno) + 1)
+            if any(n in ran for n in body) and not any(n in now for n in body):
+                return fn.name
+    return ""
