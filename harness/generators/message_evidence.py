@@ -82,10 +82,10 @@ def evidence(failing: Mapping[str, ResultLike], limit: int = 40) -> list[Evidenc
     out = []
     for test_id in sorted(failing)[:limit]:
         result = failing[test_id]
-        head = _HEAD.match((result.message or "").strip())
+        head = _HEAD.match((getattr(result, "message", "") or "").strip())  # a result may be missing
         if head is None:
             continue
-        frames = tuple((frame.path, frame.line) for frame in result.frames
+        frames = tuple((frame.path, frame.line) for frame in getattr(result, "frames", ()) or ()
                        if not frame.path.startswith("/") and frame.path.endswith(".py"))
         out.append(Evidence(test_id, head.group(1), head.group(2) or "", frames))
     return out
