@@ -228,7 +228,8 @@ def static_suspicion(patch: Patch, texts: dict[str, str], test_source: str) -> s
         new_lines = added_lines(patch).get(rel, set())
         for handler in ast.walk(tree):
             if (isinstance(handler, ast.ExceptHandler) and all(_does_nothing(st) for st in handler.body)
-                    and any(handler.lineno <= n <= (handler.end_lineno or handler.lineno) for n in new_lines)):
+                    # its body edited (a header widened to another type deletes nothing)
+                    and any(handler.body[0].lineno <= n <= (handler.end_lineno or handler.lineno) for n in new_lines)):
                 return "leaves an `except` handler that does nothing: the error is swallowed"
         for fn in ast.walk(tree):
             if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)) or not any(
@@ -266,14 +267,22 @@ def swallowing_handler(patch: Patch, texts: dict[str, str], test_source: str) ->
         patch: the plausible patch; texts: its changed files' new text (repo-relative path -> text).
         test_source: the failing tests' files' text.
     """
+    # an `except` header the patch rewrote at the same indentation is a handler re-typed (widened to
+    # the exception that escaped it), not one added: its body was there before
+    retyped = {ln[1:len(ln) - len(ln[1:].lstrip())] for ln in patch.diff.splitlines()
+               if ln.startswith("-") and not ln.startswith("---") and ln[1:].lstrip().startswith("except")}
     for rel, text in texts.items():
         new_lines = added_lines(patch).get(rel, set())
         try:
             tree = ast.parse(text)
         except (SyntaxError, ValueError):
             continue
+        lines = text.splitlines()
         for handler in ast.walk(tree):
             if not (isinstance(handler, ast.ExceptHandler) and handler.lineno in new_lines and len(handler.body) == 1):
+                continue
+            header = lines[handler.lineno - 1]
+            if header[:len(header) - len(header.lstrip())] in retyped and handler.body[0].lineno not in new_lines:
                 continue
             body = handler.body[0]
             value = body.value if isinstance(body, (ast.Return, ast.Assign)) else None

@@ -32,6 +32,7 @@ from pathlib import Path
 from harness.core.context import Context
 from harness.core.protocols import Generator, Proposal
 from harness.generators.data_edits import hinted
+from harness.generators.message_ops import message_mutants
 from harness.generators.mutations import OPERATOR_PRIORS, mutants_at
 from harness.core.localize import is_protected
 from sandbox.patch import Patch, PatchError
@@ -58,6 +59,10 @@ FIRST_BATCH = 16
 #: weight of a two-site candidate's score against a single edit's, for a lead that fixes
 #: every failing test but one; times the share of the failing tests its lead fixes.
 LEAD_WEIGHT = 0.9
+#: added to the score of a candidate the failing tests' messages point at (message_ops, score in
+#: (0, 1]): above every mutant's (suspiciousness <= 1.4 with localize's frame and store weights,
+#: prior <= 0.6, HOT_BOOST 2.5: 2.1), so they are tried first.
+MESSAGE_FIRST = 2.5
 
 
 class TemplateGenerator(Generator):
@@ -236,6 +241,10 @@ class _Search:
         self.order = 0
         self.hot: set[str] = set()
         self.base: dict[int, float] = {}  # tie-break -> score before the hot boost
+        if lead is None:  # the failing tests' own evidence first: few, precise candidates
+            for score, mutant in message_mutants(context, self._source):
+                if (mutant.path, mutant.key) not in self.seen:
+                    self._push((mutant.path, mutant.key), MESSAGE_FIRST + score, mutant)
         for score, mutant in ([] if lead else hinted(context, self.lines, self._source)):  # data edits
             if (mutant.path, mutant.key) not in self.seen:
                 self._push((mutant.path, mutant.key), score, mutant)

@@ -1,0 +1,75 @@
+"""Operators guided by the failing tests' own evidence (issue 21): the exception message and
+traceback frames each failing test carries, read before any blind mutation.
+
+Many real fixes are written in the failure itself: ``got multiple values for argument 'self'``
+(:func:`.message_names.positional_only`), a name the test asks for that the code spells
+differently (:func:`.message_names.asked_names`), an exception that escaped a ``try`` the
+frames pass through or one a test expected and a handler swallowed
+(:mod:`.message_except`), a string the assertion diff shows one word too long
+(:mod:`.message_literals`). These candidates are few and precise, so the templates generator
+tries them before its mutants at the suspicious lines
+(:class:`harness.generators.templates.TemplateGenerator`). Their patches go through the same
+stages as any other: the full suite (a rename that breaks an import elsewhere is rejected
+there) and the overfit checks of :mod:`harness.core.overfit`.
+
+Pure: files are read through the ``read`` function given; no test is run here.
+"""
+
+from __future__ import annotations
+
+from harness.core.context import Context
+from harness.generators.message_evidence import Files, Reader, evidence, related_files
+from harness.generators.message_except import unswallow, widen
+from harness.generators.message_literals import literal_edits
+from harness.generators.message_names import asked_names, asks, positional_only
+from harness.generators.mutant import Mutant
+
+#: operator id -> prior in (0, 1]: how sure its kind of evidence makes the edit, before the
+#: operator's own score (how precisely the evidence points at this edit).
+MESSAGE_PRIORS: dict[str, float] = {
+    "positional_only": 1.0, "except_base": 0.95, "except_narrow": 0.95, "rename_to_asked": 0.9,
+    "literal_from_diff": 0.9, "except_widen": 0.85, "except_reraise": 0.8, "alias_asked": 0.8,
+    "except_drop": 0.6,
+}
+#: message candidates handed out at most (the best first), and at most of one operator.
+MAX_CANDIDATES = 12
+MAX_PER_OPERATOR = 4
+#: suspicious lines whose functions the literal and handler operators read (most suspicious first).
+LOCATED_LINES = 40
+
+
+def message_mutants(context: Context, read: Reader) -> list[tuple[float, Mutant]]:
+    """The candidates the failing tests' messages and frames point at, as ``(score, mutant)``
+    with score in (0, 1] (prior times the operator's own precision), best first, at most
+    :data:`MAX_CANDIDATES`, one per new file text. ``read(path)`` gives a repository file's
+    text (None when absent). Empty when no failing test says anything these operators read."""
+    found = evidence(context.task.failing)
+    if not found:
+        return []
+    files = Files(read, context.protected)
+    spots: dict[str, dict[int, float]] = {}  # path -> {line: suspiciousness}
+    for loc in context.locations:
+        if loc.score > 0 and sum(map(len, spots.values())) < LOCATED_LINES:
+            lines = spots.setdefault(loc.path, {})
+            lines[loc.line] = max(loc.score, lines.get(loc.line, 0.0))
+    located = {path: set(lines) for path, lines in spots.items()}
+    for item in found:
+        for path, line in item.frames:
+            spots.setdefault(path, {})[line] = 1.0
+    paths = related_files(files, found, located) if asks(found) else []
+    scored = (positional_only(files, found, paths) + asked_names(files, found, paths) + widen(files, found)
+              + unswallow(files, found, located) + literal_edits(files, found, spots))
+    best: dict[tuple[str, tuple], tuple[float, Mutant]] = {}
+    for score, mutant in scored:
+        value = score * MESSAGE_PRIORS[mutant.operator]
+        key = (mutant.path, mutant.key)
+        if key not in best or value > best[key][0]:
+            best[key] = (value, mutant)
+    ranked = sorted(best.values(), key=lambda pair: -pair[0])  # stable: the operators' order on ties
+    per_operator: dict[str, int] = {}
+    out = []
+    for value, mutant in ranked:
+        per_operator[mutant.operator] = per_operator.get(mutant.operator, 0) + 1
+        if per_operator[mutant.operator] <= MAX_PER_OPERATOR:
+            out.append((value, mutant))
+    return out[:MAX_CANDIDATES]
