@@ -175,3 +175,21 @@ def tiny_eval(tmp_path_factory):
             assert res.returncode == 0, res.stderr
             (base / "summary.json").write_text(res.stdout)
     return base / "tiny.yaml", base / "out", json.loads((base / "summary.json").read_text())
+
+
+def fix_offline(make_repo, files: dict[str, str], max_seconds: int = 150) -> tuple[dict, Path, dict]:
+    """``loopwright fix ROOT --json`` as a user runs it (a subprocess, the offline default) on a
+    repository made of ``files``; asserts exit 0 and that the user's tree is left as it was
+    (no ``--apply``). Returns ``(the --json summary, the repository, its snapshot before)``."""
+    import json
+    import subprocess
+
+    root = make_repo(files)
+    before = snapshot(root)
+    res = subprocess.run([sys.executable, "-m", "loopwright", "fix", str(root), "--python", PYTHON, "--json"],
+                         capture_output=True, text=True, timeout=600,
+                         env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
+                              "LOOPWRIGHT_MAX_SECONDS": str(max_seconds)})
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert snapshot(root) == before  # the user's tree is left alone without --apply
+    return json.loads(res.stdout), root, before

@@ -5,14 +5,10 @@ a bug written for it, and end to end through ``loopwright fix``."""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 from harness.generators.mutations import mutants_at
-from tests.conftest import PYTHON, snapshot
+from tests.conftest import fix_offline, snapshot
 from tests.mutant_checks import check_all, find, src
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -102,25 +98,17 @@ def test_a_wrong_lookup_key_becomes_a_key_of_the_literal_of_the_same_shape():
     assert all("email" not in x.description for x in mutants_at("m.py", other, [10]) if x.operator == "dict_key")
 
 
-def _fix(make_repo, files: dict[str, str]) -> tuple[dict, Path, dict]:
-    root = make_repo(files)
-    before = snapshot(root)
-    res = subprocess.run([sys.executable, "-m", "loopwright", "fix", str(root), "--python", PYTHON, "--json"],
-                         capture_output=True, text=True, timeout=600,
-                         env={**os.environ, "PYTHONPATH": str(ROOT), "LOOPWRIGHT_MAX_SECONDS": "150"})
-    assert res.returncode == 0, res.stderr[-2000:]
-    return json.loads(res.stdout), root, before
 
 
 def test_loopwright_fix_restores_the_deleted_method_of_the_chain(make_repo):
-    out, root, before = _fix(make_repo, {"tokens.py": TOKENS, "test_tokens.py": TOKENS_TESTS})
+    out, root, before = fix_offline(make_repo, {"tokens.py": TOKENS, "test_tokens.py": TOKENS_TESTS})
     assert out["status"] == "fixed" and not out.get("suspect"), out
     assert '+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()' in out["patch"]
     assert snapshot(root) == before  # the user's tree is left alone without --apply
 
 
 def test_loopwright_fix_replaces_the_wrong_dict_key_in_an_f_string(make_repo):
-    out, root, before = _fix(make_repo, {"users.py": USERS, "test_users.py": USERS_TESTS})
+    out, root, before = fix_offline(make_repo, {"users.py": USERS, "test_users.py": USERS_TESTS})
     assert out["status"] == "fixed" and not out.get("suspect"), out
     assert """+    return f"{user['name']} <{user['email']}>\"""" in out["patch"]
     assert snapshot(root) == before

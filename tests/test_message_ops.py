@@ -6,9 +6,6 @@ end to end through ``loopwright fix`` on real repositories."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 from harness.core.context import Context, SuspiciousLocation
@@ -20,7 +17,7 @@ from harness.generators.message_ops import MESSAGE_PRIORS, message_mutants
 from harness.generators.mutant import Mutant
 from harness.generators.templates import MESSAGE_FIRST, TemplateGenerator
 from sandbox.patch import Patch
-from tests.conftest import PYTHON, snapshot
+from tests.conftest import fix_offline
 from tests.mutant_checks import src
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -390,16 +387,6 @@ def test_the_overfit_checks_see_a_message_candidate_that_special_cases_the_tests
 
 
 # -- end to end --------------------------------------------------------------------------
-def _fix(make_repo, files: dict[str, str]) -> tuple[dict, Path, dict]:
-    root = make_repo(files)
-    before = snapshot(root)
-    res = subprocess.run([sys.executable, "-m", "loopwright", "fix", str(root), "--python", PYTHON, "--json"],
-                         capture_output=True, text=True, timeout=600,
-                         env={**os.environ, "PYTHONPATH": str(ROOT), "LOOPWRIGHT_MAX_SECONDS": "150"})
-    assert res.returncode == 0, res.stderr[-2000:]
-    out = json.loads(res.stdout)
-    assert snapshot(root) == before  # the user's tree is left alone without --apply
-    return out, root, before
 
 
 def test_loopwright_fix_makes_self_positional_only(make_repo):
@@ -414,7 +401,7 @@ def test_loopwright_fix_makes_self_positional_only(make_repo):
         def test_plain_keys():
             assert Registry().update(a=1) == {"a": 1}
     ''')
-    out, _, _ = _fix(make_repo, {"registry.py": REGISTRY, "test_registry.py": test})
+    out, _, _ = fix_offline(make_repo, {"registry.py": REGISTRY, "test_registry.py": test})
     assert out["status"] == "fixed" and not out.get("suspect"), out
     assert "+    def register(self, /, *args, **kwargs):" in out["patch"]
 
@@ -435,7 +422,7 @@ def test_loopwright_fix_renames_to_the_asked_name_but_keeps_an_import_elsewhere_
         def test_report():
             assert report.title(2) == "user 2"
     ''')
-    out, root, _ = _fix(make_repo, {"users.py": USERS, "report.py": report, "test_users.py": test})
+    out, root, _ = fix_offline(make_repo, {"users.py": USERS, "report.py": report, "test_users.py": test})
     assert out["status"] == "fixed" and not out.get("suspect"), out
     assert "+fetch_users = fetch_user" in out["patch"] and "-def fetch_user" not in out["patch"]
     tried = [json.loads(line) for line in next((root / ".git" / "loopwright" / "runs").iterdir()).joinpath(
@@ -470,7 +457,7 @@ def test_loopwright_fix_widens_the_handler_the_exception_escaped(make_repo):
             buffer.read()
             assert rewind(buffer) == b"abc"
     ''')
-    out, _, _ = _fix(make_repo, {"streams.py": STREAMS, "errors.py": ERRORS, "test_streams.py": test})
+    out, _, _ = fix_offline(make_repo, {"streams.py": STREAMS, "errors.py": ERRORS, "test_streams.py": test})
     assert out["status"] == "fixed" and not out.get("suspect"), out
     assert "+    except OSError:" in out["patch"]
 
@@ -491,6 +478,6 @@ def test_loopwright_fix_removes_the_extra_word_the_assertion_diff_shows(make_rep
         def test_label():
             assert label(2) == "Total: 2 itemss"
     ''')
-    out, _, _ = _fix(make_repo, {"greet.py": GREET, "test_greet.py": test})
+    out, _, _ = fix_offline(make_repo, {"greet.py": GREET, "test_greet.py": test})
     assert out["status"] == "fixed" and not out.get("suspect"), out
     assert '+    return "Hello, " + name + SUFFIX' in out["patch"]

@@ -5,10 +5,6 @@ end through ``loopwright fix``, and the overfit screen's view of such a patch.""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 from harness.core.overfit import static_suspicion
@@ -18,7 +14,7 @@ from harness.generators.regex_ops import regex_mutants
 from harness.generators.data_text import near_of
 from harness.generators.table_ops import table_mutants
 from sandbox.patch import Patch
-from tests.conftest import PYTHON, snapshot
+from tests.conftest import fix_offline, snapshot
 from tests.mutant_checks import src
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -210,32 +206,24 @@ def test_overfit_screen_passes_a_table_entry_and_flags_a_special_cased_literal()
     assert "special-cases 'goose'" in static_suspicion(_patch(INFLECT, cheat), {"inflect.py": cheat}, INFLECT_TESTS)
 
 
-def _fix(make_repo, files: dict[str, str]) -> tuple[dict, Path, dict]:
-    root = make_repo(files)
-    before = snapshot(root)
-    res = subprocess.run([sys.executable, "-m", "loopwright", "fix", str(root), "--python", PYTHON, "--json"],
-                         capture_output=True, text=True, timeout=600,
-                         env={**os.environ, "PYTHONPATH": str(ROOT), "LOOPWRIGHT_MAX_SECONDS": "150"})
-    assert res.returncode == 0, res.stderr[-2000:]
-    return json.loads(res.stdout), root, before
 
 
 def test_loopwright_fix_adds_the_missing_irregular_pair(make_repo):
-    out, root, before = _fix(make_repo, {"inflect.py": INFLECT, "test_inflect.py": INFLECT_TESTS})
+    out, root, before = fix_offline(make_repo, {"inflect.py": INFLECT, "test_inflect.py": INFLECT_TESTS})
     assert out["status"] == "fixed" and not out.get("suspect"), out
     assert "+_irregular('goose', 'geese')" in out["patch"]
     assert snapshot(root) == before  # the user's tree is left alone without --apply
 
 
 def test_loopwright_fix_adds_the_missing_dict_entry(make_repo):
-    out, root, before = _fix(make_repo, {"colors.py": COLORS, "test_colors.py": COLORS_TESTS})
+    out, root, before = fix_offline(make_repo, {"colors.py": COLORS, "test_colors.py": COLORS_TESTS})
     assert out["status"] == "fixed" and not out.get("suspect"), out
     assert '+    "italic": 3,' in out["patch"]
     assert snapshot(root) == before
 
 
 def test_loopwright_fix_adds_the_missing_regex_alternative(make_repo):
-    out, root, before = _fix(make_repo, {"ordinals.py": ORDINALS, "test_ordinals.py": ORDINALS_TESTS})
+    out, root, before = fix_offline(make_repo, {"ordinals.py": ORDINALS, "test_ordinals.py": ORDINALS_TESTS})
     assert out["status"] == "fixed" and not out.get("suspect"), out
     assert '(st|nd|rd|th)' in out["patch"]
     assert snapshot(root) == before
