@@ -157,3 +157,32 @@ def test_fix_succeeds_in_a_strict_project_with_a_preloaded_plugin(make_repo, ins
         python=PYTHON, limits=Limits(max_iterations=10, max_wall_seconds=120)))
     assert res.state.status == "fixed", (res.state.stop_reason, res.state.stop_detail)
     assert "+    return w * h" in res.patch
+
+
+def test_a_patch_that_stops_the_tests_from_starting_is_rejected_not_an_evaluator_fault(make_repo):
+    """Five candidates in a row each make the conftest fail to import (pytest exits 4 before
+    any test): the slot runs without them, so each is the patch's fault, a rejection that
+    does not count toward the evaluator-error stop rule, and the sixth, the fix, is accepted."""
+    files = {**STRICT, "calc.py": "SHAPES = ('square', 'rect')\n\n\ndef area(w, h):\n    return w + h\n",
+             "tests/conftest.py": "from calc import SHAPES\n\nassert 'square' in SHAPES\n"}
+    root = make_repo(files)
+    repo = open_repo(root)
+    main, slot = Worktree.create(repo, "m", None), Worktree.create(repo, "s", None)
+    ev = PytestEvaluator(PYTHON)
+    base = ev.run(main.path, coverage=True)
+    baseline = Baseline(main.path, base.results, base.collected, base.coverage, base.duration)
+    validator = Validator(ev, [slot], baseline, ("tests/**",), 40, ev.timeouts)
+    src = files["calc.py"]
+    breaking = [Patch.from_texts({"calc.py": (src, src.replace("'square'", f"'sq{i}'"))}, f"break {i}")
+                for i in range(5)]
+    right = Patch.from_texts({"calc.py": (src, src.replace("w + h", "w * h"))}, "right")
+    seen = []
+    try:
+        chosen = validator.first_accepted([*breaking, right], time.monotonic() + 120, seen.append)
+    finally:
+        validator.close()
+        ev.close()
+    assert chosen is not None and chosen.patch is right and chosen.accepted
+    assert [o.stage for o in seen[:5]] == ["run_broken"] * 5, [(o.stage, o.reason) for o in seen]
+    assert "cannot start (they do without it)" in seen[0].reason and "conftest" in seen[0].reason
+    assert validator.evaluator_errors == 0 and not validator.cannot_run

@@ -296,6 +296,9 @@ class Validator(CandidateStages, BehaviourCheck):
             out.seconds["reset"] = time.monotonic() - t1
         if out.stage == "error" and out.seconds.keys() & {"probe", "screen", "full"}:
             self._check_slot(slot)
+            if Path(slot.path) in self._sound:  # the slot runs without the patch: the patch broke the run
+                out.stage = "run_broken"  # (a conftest it makes fail to import): rejected, not an evaluator error
+                out.reason = f"with the patch the tests cannot start (they do without it): {out.reason}"
         return out
 
     def _check_slot(self, slot: Worktree) -> None:
