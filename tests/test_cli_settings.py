@@ -44,8 +44,11 @@ def _cli(*args: str, **env: str) -> subprocess.CompletedProcess:
 def _start_and_signal(root: Path, sig: int, *args: str, **env: str) -> tuple[str, subprocess.CompletedProcess]:
     """Start `loopwright fix ROOT ARGS` and send it ``sig`` once its run is saved as running
     (before its baseline ends); the run id and the finished process."""
+    # Ctrl-C as a terminal gives it: a test worker that ignores SIGINT (a library it ran may have
+    # set that) would pass SIG_IGN on, and Python then installs no KeyboardInterrupt handler
     proc = subprocess.Popen([*CLI, "fix", str(root), "--python", PYTHON, "--jobs", "1", *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(**env))
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(**env),
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     runs, deadline, run_id = run_dir(root), time.monotonic() + 120, None
     while time.monotonic() < deadline and run_id is None:
         for state in runs.glob("*/state.json") if runs.exists() else []:
