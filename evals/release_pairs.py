@@ -192,7 +192,7 @@ def same_as_developer(repo: Path, patch: str, gold: str) -> bool:
 def _run_one(task: dict, out: Path, timeout: float, fix_args: list[str] = ()) -> dict:
     slot = out / "tasks" / task["id"]
     row = {"task": task["id"], "status": "error", "same_as_developer": False, "candidates": None,
-           "wall_seconds": None, "note": ""}
+           "wall_seconds": None, "note": "", "suspect": ""}
     shutil.rmtree(slot, ignore_errors=True)
     try:
         repo = materialize(task["repo"]["release_pair"], slot / "repo")
@@ -223,7 +223,8 @@ def _run_one(task: dict, out: Path, timeout: float, fix_args: list[str] = ()) ->
             return row
     patch = summary.get("patch") or ""
     row.update(status=str(summary.get("status", "error")), candidates=summary.get("candidates_tried"),
-               note=str(summary.get("stop_reason") or summary.get("error") or "")[:160])
+               note=str(summary.get("stop_reason") or summary.get("error") or "")[:160],
+               suspect=str(summary.get("suspect") or ""))
     if row["status"] == "error":  # the harness's own words, from its stderr
         said = [ln for ln in (slot / "harness.stderr.log").read_text(errors="replace").splitlines() if ln.strip()]
         row["note"] = said[-1][:160] if said else row["note"]
@@ -244,7 +245,8 @@ def _pct(values: list[float], p: float) -> float | None:
 
 
 def summarize(rows: list[dict]) -> dict:
-    """total, fixed, fixed_pct, same_as_developer (count and % of fixes), candidates per fix
+    """total, fixed, fixed_pct, same_as_developer (count and % of fixes), suspect (fixes reported
+    ``fixed (suspect: …)`` by the overfit checks), candidates per fix
     (mean), median and p90 wall seconds over all tasks and over fixed tasks (nearest rank),
     and harness_overhead = 1 - (sum of test seconds / sum of wall seconds) over the tasks
     that report both (as :func:`evals.bench_report.summarize` computes it)."""
@@ -253,13 +255,14 @@ def summarize(rows: list[dict]) -> dict:
     fixed_walls = [r["wall_seconds"] for r in fixed if r["wall_seconds"] is not None]
     cands = [r["candidates"] for r in fixed if isinstance(r["candidates"], int)]
     same = sum(1 for r in fixed if r["same_as_developer"])
+    suspect = sum(1 for r in fixed if r.get("suspect"))
     both = [r for r in rows if r.get("test_seconds") is not None and r["wall_seconds"]]
     wall_sum = sum(r["wall_seconds"] for r in both)
     overhead = 1.0 - sum(r["test_seconds"] for r in both) / wall_sum if wall_sum else None
     return {"total": len(rows), "fixed": len(fixed),
             "fixed_pct": 100.0 * len(fixed) / len(rows) if rows else None,
             "same_as_developer": same, "same_pct_of_fixed": 100.0 * same / len(fixed) if fixed else None,
-            "mean_candidates_per_fix": statistics.mean(cands) if cands else None,
+            "suspect": suspect, "mean_candidates_per_fix": statistics.mean(cands) if cands else None,
             "median_wall_s": statistics.median(walls) if walls else None, "p90_wall_s": _pct(walls, 0.9),
             "median_wall_s_fixed": statistics.median(fixed_walls) if fixed_walls else None,
             "p90_wall_s_fixed": _pct(fixed_walls, 0.9), "harness_overhead": overhead}
@@ -269,7 +272,8 @@ def _table(rows: list[dict], summary: dict) -> str:
     lines = ["| task | status | same as developer | candidates | wall s | note |",
              "|---|---|---|---:|---:|---|"]
     for r in rows:
-        lines.append(f"| {r['task']} | {r['status']} | {'yes' if r['same_as_developer'] else 'no'} | "
+        status = f"{r['status']} (suspect: {r['suspect']})" if r.get("suspect") else r["status"]
+        lines.append(f"| {r['task']} | {status.replace('|', '/')} | {'yes' if r['same_as_developer'] else 'no'} | "
                      f"{r['candidates'] if r['candidates'] is not None else '-'} | "
                      f"{r['wall_seconds'] if r['wall_seconds'] is not None else '-'} | "
                      f"{r['note'].replace('|', '/')} |")
@@ -289,7 +293,8 @@ def _run(args) -> int:
     for task in tasks:
         rows.append(_run_one(task, args.out, args.timeout, shlex.split(args.fix_args)))
         r = rows[-1]
-        print(f"{r['task']}: {r['status']} same={r['same_as_developer']} cands={r['candidates']} "
+        print(f"{r['task']}: {r['status']}{' (suspect)' if r.get('suspect') else ''} same={r['same_as_developer']} "
+              f"cands={r['candidates']} "
               f"wall={r['wall_seconds']} {r['note'][:80]}", file=sys.stderr, flush=True)
         summary = summarize(rows)
         (args.out / "results.json").write_text(json.dumps({"summary": summary, "rows": rows}, indent=2))

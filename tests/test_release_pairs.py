@@ -196,10 +196,14 @@ def test_summarize_counts_fixes_same_as_developer_and_quantiles():
     rows = [{"status": "fixed", "wall_seconds": 10.0, "test_seconds": 8.0, "candidates": 3,
              "same_as_developer": True},
             {"status": "fixed", "wall_seconds": 20.0, "test_seconds": 12.0, "candidates": 5,
-             "same_as_developer": False},
+             "same_as_developer": False, "suspect": "removes a `raise`"},
             {"status": "not_fixed", "wall_seconds": 40.0, "candidates": 60, "same_as_developer": False}]
     s = summarize(rows)
-    assert (s["total"], s["fixed"], s["same_as_developer"]) == (3, 2, 1)
+    assert (s["total"], s["fixed"], s["same_as_developer"], s["suspect"]) == (3, 2, 1, 1)
+    from evals.release_pairs import _table
+    rows[0]["note"] = rows[1]["note"] = rows[2]["note"] = ""
+    rows[0]["task"], rows[1]["task"], rows[2]["task"] = "a", "b", "c"
+    assert "| b | fixed (suspect: removes a `raise`) | no |" in _table(rows, s)
     assert s["fixed_pct"] == pytest.approx(200 / 3) and s["same_pct_of_fixed"] == 50.0
     assert s["mean_candidates_per_fix"] == 4 and s["median_wall_s"] == 20.0 and s["p90_wall_s"] == 40.0
     assert s["median_wall_s_fixed"] == 15.0 and s["harness_overhead"] == pytest.approx(1 - 20 / 30)
