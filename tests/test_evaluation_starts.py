@@ -115,14 +115,19 @@ def test_the_fork_server_gives_way_to_plain_processes_when_it_cannot_start_pytes
         ev.close()
 
 
-def test_a_slot_that_cannot_run_what_the_baseline_ran_is_one_evaluator_fault(make_repo):
-    root = make_repo(STRICT)
+def _one_slot_validator(root) -> tuple[Validator, PytestEvaluator, Worktree]:
+    """A validator with one slot, over a baseline run (with coverage) in another worktree."""
     repo = open_repo(root)
     main, slot = Worktree.create(repo, "m", None), Worktree.create(repo, "s", None)
     ev = PytestEvaluator(PYTHON)
     base = ev.run(main.path, coverage=True)
     baseline = Baseline(main.path, base.results, base.collected, base.coverage, base.duration)
-    validator = Validator(ev, [slot], baseline, ("tests/**",), 40, ev.timeouts)
+    return Validator(ev, [slot], baseline, ("tests/**",), 40, ev.timeouts), ev, slot
+
+
+def test_a_slot_that_cannot_run_what_the_baseline_ran_is_one_evaluator_fault(make_repo):
+    root = make_repo(STRICT)
+    validator, ev, slot = _one_slot_validator(root)
     # something only this slot has stops pytest from starting, and the slot's reset by git
     # after each candidate does not repair it (it comes back: from outside the tree)
     def break_slot() -> None:
@@ -166,12 +171,7 @@ def test_a_patch_that_stops_the_tests_from_starting_is_rejected_not_an_evaluator
     files = {**STRICT, "calc.py": "SHAPES = ('square', 'rect')\n\n\ndef area(w, h):\n    return w + h\n",
              "tests/conftest.py": "from calc import SHAPES\n\nassert 'square' in SHAPES\n"}
     root = make_repo(files)
-    repo = open_repo(root)
-    main, slot = Worktree.create(repo, "m", None), Worktree.create(repo, "s", None)
-    ev = PytestEvaluator(PYTHON)
-    base = ev.run(main.path, coverage=True)
-    baseline = Baseline(main.path, base.results, base.collected, base.coverage, base.duration)
-    validator = Validator(ev, [slot], baseline, ("tests/**",), 40, ev.timeouts)
+    validator, ev, slot = _one_slot_validator(root)
     src = files["calc.py"]
     breaking = [Patch.from_texts({"calc.py": (src, src.replace("'square'", f"'sq{i}'"))}, f"break {i}")
                 for i in range(5)]
