@@ -51,6 +51,8 @@ NATURALNESS: dict[str, int] = {
     # data edits (issue 21): table entries and regexes from the failing tests' literals
     **dict.fromkeys(("table_value", "regex_optional_char"), 0), **dict.fromkeys(("regex_class", "regex_alternative"), 1),
     **dict.fromkeys(("regex_optional",), 2), **dict.fromkeys(("table_entry",), 3),
+    # type_ops (issue 21): a raised class retyped, an isinstance check widened by a sibling class
+    **dict.fromkeys(("raise_expected",), 1), **dict.fromkeys(("isinstance_sibling",), 2),
 }
 
 

@@ -34,6 +34,7 @@ from harness.core.protocols import Generator, Proposal
 from harness.generators.data_edits import hinted
 from harness.generators.message_ops import message_mutants
 from harness.generators.mutations import OPERATOR_PRIORS, mutants_at
+from harness.generators.type_ops import type_mutants
 from harness.core.localize import is_protected
 from sandbox.patch import Patch, PatchError
 
@@ -245,6 +246,9 @@ class _Search:
             for score, mutant in message_mutants(context, self._source):
                 if (mutant.path, mutant.key) not in self.seen:
                     self._push((mutant.path, mutant.key), MESSAGE_FIRST + score, mutant)
+            for score, mutant, first in type_mutants(context, self._source):  # classes the tests name
+                if (mutant.path, mutant.key) not in self.seen:
+                    self._push((mutant.path, mutant.key), MESSAGE_FIRST * first + score, mutant)
         for score, mutant in ([] if lead else hinted(context, self.lines, self._source)):  # data edits
             if (mutant.path, mutant.key) not in self.seen:
                 self._push((mutant.path, mutant.key), score, mutant)

@@ -1,0 +1,364 @@
+"""Operators that change a class the code names, from the failing tests' evidence (issue 21).
+
+Two families, each read from what the failing tests expect rather than tried blindly:
+
+- **A raised class retyped to the one the test expects** (``raise_expected``). A failing test's
+  exception escaped from a ``raise E(...)`` of the repository (the innermost repository frame
+  of its traceback is that ``raise``), while the test's own source expects another class F
+  (``pytest.raises(F)``, ``pytest.raises((F, G))``, ``self.assertRaises(F)``): the candidate is
+  ``raise F(...)`` with the same arguments. ``DID NOT RAISE F`` (pytest) or ``F not raised``
+  (unittest) does the same for a ``raise`` on a suspicious line (the failing tests ran it:
+  an exception a handler swallowed before it reached the test). F must be nameable in the
+  module (a builtin, a class it defines or imports: :func:`.message_except.spelled`) and must
+  not already be a base of E (then the test would have passed).
+- **An ``isinstance`` check widened by a sibling class** (``isinstance_sibling``).
+  ``isinstance(x, A)`` or ``isinstance(x, (A, B))`` on a suspicious line -> ``isinstance(x, (A,
+  C))``, where C is a class of the same namespace (``mod.C`` beside ``mod.A``, a class of the
+  same module, or a builtin type beside a builtin) that the evidence names: C written in the
+  failing test's code or messages, or one of the words of its test id (``test_exprlist_with_
+  compound`` names ``Compound``). These are tried before every mutant. A class the enclosing
+  function itself names (its other ``isinstance`` checks, the same dispatch) but no test does
+  is offered at a mutant's rank (suspiciousness times :data:`NEAR_PRIOR`), a few per site.
+
+Real cases: humanize 4.15.0 (``raise Exception(msg)`` -> ``raise FileNotFoundError(msg)``) and
+pycparser 2.23 (``isinstance(n, c_ast.ExprList)`` -> ``isinstance(n, (c_ast.ExprList,
+c_ast.Compound))``). Pure: files are read through the ``read`` function given; nothing runs.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import re
+from collections.abc import Iterable, Mapping
+from typing import NamedTuple
+
+from harness.core.context import Context
+from harness.generators.message_evidence import Evidence, Files, Parsed, Reader, absolute, evidence, make_mutant
+from harness.generators.message_except import lineage, spelled
+from harness.generators.mutant import Mutant
+
+#: operator id -> prior in (0, 1]: how sure its kind of evidence makes the edit.
+TYPE_PRIORS: dict[str, float] = {"raise_expected": 0.95, "isinstance_sibling": 0.85}
+#: score of a class only the code around names, as a mutant's operator prior (times the line's
+#: suspiciousness): below the common operators, so it never passes a likelier blind edit.
+NEAR_PRIOR = 0.12
+#: candidates per ``isinstance`` site, and in all (first tier and near ones each).
+MAX_PER_SITE = 3
+MAX_CANDIDATES = 8
+#: suspicious lines whose ``raise`` statements and ``isinstance`` calls are read.
+SCANNED_LINES = 400
+#: the methods that expect an exception class as their first argument.
+_EXPECTING = frozenset({"raises", "assertRaises", "assertRaisesRegex", "assertRaisesRegexp"})
+_CLASS = re.compile(r"<class '([\w.]+)'>")
+_NOT_RAISED = re.compile(r"([\w.]+) not raised")
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+#: builtin types an ``isinstance`` of a builtin may be widened with (the evidence must name one).
+_BUILTIN_TYPES = frozenset({"int", "float", "complex", "str", "bytes", "bytearray", "list", "tuple", "dict",
+                            "set", "frozenset", "bool", "range", "memoryview"})
+_VERDICTS = frozenset({"AssertionError", "Failed", "Timeout", "TestTimeout", "Skipped"})
+
+
+class Ranked(NamedTuple):
+    """A candidate and its rank. ``score`` in (0, 1]; ``first``: the failing tests' own evidence
+    names the class (tried before every mutant), else a mutant-scale score."""
+
+    score: float
+    mutant: Mutant
+    first: bool
+
+
+class TestWords(NamedTuple):
+    """What the failing tests say about classes: ``names`` written in their code or messages
+    (exact identifiers), ``words`` of their test ids, lower case (``exprlist``, ``compound``)."""
+
+    names: frozenset[str]
+    words: frozenset[str]
+
+    def weight(self, name: str) -> float:
+        """1.0 when ``name``'s last part is written by a test, 0.8 when it is a word of a test
+        id (any case), 0 when neither."""
+        last = name.rsplit(".", 1)[-1]
+        return 1.0 if last in self.names else 0.8 if last.lower() in self.words else 0.0
+
+
+def type_mutants(context: Context, read: Reader) -> list[Ranked]:
+    """The retyped ``raise`` and widened ``isinstance`` candidates for ``context``, best first,
+    at most :data:`MAX_CANDIDATES` of each tier, one per new file text. ``read(path)`` gives a
+    repository file's text (None when absent). Empty when no failing test has a message."""
+    found = evidence(context.task.failing)
+    if not found:
+        return []
+    files = Files(read, context.protected)
+    spots: dict[str, dict[int, float]] = {}  # path -> {line: suspiciousness}
+    for loc in context.locations:
+        if loc.score > 0 and loc.path.endswith(".py") and sum(map(len, spots.values())) < SCANNED_LINES:
+            lines = spots.setdefault(loc.path, {})
+            lines[loc.line] = max(loc.score, lines.get(loc.line, 0.0))
+    tests = _test_functions(files, found)
+    said = _said(found, tests, context.task.failing)
+    got = retyped_raises(files, found, tests, spots) + widened_isinstance(files, spots, said)
+    best: dict[tuple[str, tuple], Ranked] = {}
+    for item in got:
+        key = (item.mutant.path, item.mutant.key)
+        if key not in best or (item.first, item.score) > (best[key].first, best[key].score):
+            best[key] = item
+    ranked = sorted(best.values(), key=lambda item: (not item.first, -item.score))
+    return ([item for item in ranked if item.first][:MAX_CANDIDATES]
+            + [item for item in ranked if not item.first][:MAX_CANDIDATES])
+
+
+# -- what the failing tests expect -------------------------------------------------
+TestFunctions = dict[str, list[tuple[Parsed, ast.AST]]]  # test id -> (test file, function) pairs
+
+
+def _test_functions(files: Files, found: list[Evidence]) -> TestFunctions:
+    """Each failing test's function (by its node id) and the functions of its test file its
+    frames pass through (helpers), with the parsed test file."""
+    out: TestFunctions = {}
+    for item in found:
+        parsed = files.parsed(item.test_path)
+        if parsed is None:
+            continue
+        names = [re.sub(r"\[.*$", "", part) for part in item.test_id.split("::")[1:]]
+        body: list[ast.stmt] = parsed.tree.body
+        fns: list[ast.AST] = []
+        for name in names:
+            node = next((st for st in body if getattr(st, "name", None) == name), None)
+            if node is None:
+                break
+            body = getattr(node, "body", [])
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                fns.append(node)
+        fns += [fn for path, line in item.frames if path == item.test_path
+                and (fn := parsed.function_at(line)) is not None and fn not in fns]
+        out[item.test_id] = [(parsed, fn) for fn in fns]
+    return out
+
+
+def expected_classes(tests: TestFunctions, item: Evidence) -> list[tuple[str, Parsed, float]]:
+    """The classes ``item``'s test expects raised, as written in its test file, with that file
+    and a weight: 1.0 for a ``pytest.raises``/``assertRaises`` whose ``with`` body holds one
+    of the test's frames (the call that raised), 0.8 for any other in the test."""
+    out: dict[str, tuple[str, Parsed, float]] = {}
+    lines = {line for path, line in item.frames if path == item.test_path}
+    for parsed, fn in tests.get(item.test_id, []):
+        bodies = {id(w.items[0].context_expr): w for w in ast.walk(fn) if isinstance(w, ast.With | ast.AsyncWith)}
+        for call in ast.walk(fn):
+            if not (isinstance(call, ast.Call) and call.args and _callee(call) in _EXPECTING):
+                continue
+            first = call.args[0]
+            kinds = first.elts if isinstance(first, ast.Tuple) else [first]
+            block = bodies.get(id(call))
+            held = block is not None and any(block.body[0].lineno <= n <= (block.end_lineno or 0) for n in lines)
+            for kind in kinds:
+                if isinstance(kind, ast.Name | ast.Attribute):
+                    text = ast.unparse(kind)
+                    weight = 1.0 if held else 0.8
+                    if text not in out or out[text][2] < weight:
+                        out[text] = (text, parsed, weight)
+    return list(out.values())
+
+
+def _callee(call: ast.Call) -> str:
+    func = call.func
+    return func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+
+
+def _said(found: list[Evidence], tests: TestFunctions, failing: Mapping[str, object]) -> TestWords:
+    """The identifiers the failing tests' code and messages write, and their test ids' words."""
+    names: set[str] = set()
+    words: set[str] = set()
+    for item in found:
+        names.update(_WORD.findall(f"{item.exception} {item.text}"))
+        for _, fn in tests.get(item.test_id, []):
+            names.update(node.id if isinstance(node, ast.Name) else node.attr for node in ast.walk(fn)
+                         if isinstance(node, ast.Name | ast.Attribute))
+    for test_id in failing:
+        for part in test_id.split("::")[1:]:
+            words.update(word.lower() for word in re.split(r"[^A-Za-z0-9]+|_", part) if len(word) > 2)
+    return TestWords(frozenset(names), frozenset(words) - {"test"})
+
+
+# -- 1. a raised class retyped --------------------------------------------------------
+def retyped_raises(files: Files, found: list[Evidence], tests: TestFunctions,
+                   spots: Mapping[str, Mapping[int, float]]) -> list[Ranked]:
+    """``raise E(...)`` -> ``raise F(...)`` for a test expecting F: at the innermost repository
+    frame of an escaped E (score: the expectation's weight, times 0.9 when F is not a subclass
+    of E), or, for ``DID NOT RAISE F``, at a ``raise`` on a suspicious line (times 0.6)."""
+    out: list[Ranked] = []
+    for item in found:
+        sites: list[tuple[Parsed, ast.Raise]] = []
+        expected: list[tuple[str, Parsed | None, float]] = []
+        missing = _not_raised(item)
+        if missing:
+            expected = [(name, None, 0.6) for name in missing]
+            for path, lines in spots.items():
+                sites += _raises(files, path, lines)
+        elif item.exception not in _VERDICTS and item.frames:
+            path, line = item.frames[-1]
+            expected = [(name, where, weight) for name, where, weight in expected_classes(tests, item)]
+            sites = _raises(files, path, {line})
+        for parsed, node in sites:
+            for name, where, weight in expected:
+                got = _retyped(files, parsed, node, name, where)
+                if got is not None:
+                    out.append(Ranked(TYPE_PRIORS["raise_expected"] * weight * got[0], got[1], True))
+    return out
+
+
+def _raises(files: Files, path: str, lines: Iterable[int]) -> list[tuple[Parsed, ast.Raise]]:
+    """The ``raise`` statements of editable file ``path`` with a line among ``lines``."""
+    parsed = files.parsed(path) if files.editable(path) else None
+    if parsed is None:
+        return []
+    wanted = set(lines)
+    return [(parsed, node) for node in ast.walk(parsed.tree) if isinstance(node, ast.Raise)
+            and any(n in wanted for n in range(node.lineno, (node.end_lineno or node.lineno) + 1))]
+
+
+def _not_raised(item: Evidence) -> list[str]:
+    """The classes a test expected and did not get: pytest's ``Failed: DID NOT RAISE <class
+    'F'>`` (or ``any of (<class 'F'>, ...)``), unittest's ``AssertionError: F not raised``."""
+    if item.exception == "Failed" and "DID NOT RAISE" in item.text:
+        return [name.removeprefix("builtins.") for name in _CLASS.findall(item.text.split("DID NOT RAISE", 1)[1])]
+    if item.exception == "AssertionError" and (hit := _NOT_RAISED.match(item.text)):
+        return [hit.group(1)]
+    return []
+
+
+def _retyped(files: Files, parsed: Parsed, node: ast.Raise, expected: str,
+             where: Parsed | None) -> tuple[float, Mutant] | None:
+    """``node``'s class replaced by ``expected`` (written in ``where``, a test file; None: as
+    pytest prints it), with its factor (1.0 for a subclass of the raised class, else 0.9), or
+    None when the module cannot name it or it is already a base of the raised class."""
+    target = node.exc.func if isinstance(node.exc, ast.Call) else node.exc
+    if not isinstance(target, ast.Name | ast.Attribute):
+        return None
+    raised = ast.unparse(target)
+    own = lineage(raised, files, parsed)
+    wanted = (lineage(expected, files, where) if where is not None else []) or lineage(expected, files, parsed) \
+        or lineage(expected, files)
+    if not wanted or (own and wanted[0] in own):
+        return None
+    name = spelled(expected, wanted, files, parsed)
+    if name is None or name == raised:
+        return None
+    start, end = parsed.index.span(target)
+    mutant = make_mutant("raise_expected", parsed, [(start, end, name)], node.lineno,
+                         f"`raise {raised}` -> `raise {name}`: the failing test expects {expected}")
+    if mutant is None:
+        return None
+    return (1.0 if own and own[0] in wanted else 0.9), mutant
+
+
+# -- 2. an isinstance check widened ------------------------------------------------------
+def widened_isinstance(files: Files, spots: Mapping[str, Mapping[int, float]], said: TestWords) -> list[Ranked]:
+    """``isinstance(x, A)`` -> ``isinstance(x, (A, C))`` on the suspicious lines ``spots``
+    (path -> {line: suspiciousness}) for a sibling class C the tests name (first tier: prior
+    times the evidence's weight, times 0.8 when the tests name none of the site's own
+    classes) or the enclosing function names (suspiciousness times :data:`NEAR_PRIOR`);
+    :data:`MAX_PER_SITE` per site of each tier."""
+    out: list[Ranked] = []
+    for path, lines in spots.items():
+        parsed = files.parsed(path) if files.editable(path) else None
+        if parsed is None:
+            continue
+        for call in ast.walk(parsed.tree):
+            if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "isinstance"
+                    and len(call.args) == 2 and not call.keywords):
+                continue
+            hit = [lines[n] for n in range(call.lineno, (call.end_lineno or call.lineno) + 1) if n in lines]
+            if hit:
+                out += _widened(files, parsed, call, max(hit), said)
+    return out
+
+
+def _widened(files: Files, parsed: Parsed, call: ast.Call, suspicious: float, said: TestWords) -> list[Ranked]:
+    arg = call.args[1]
+    kinds = arg.elts if isinstance(arg, ast.Tuple) else [arg]
+    if not kinds or not all(isinstance(kind, ast.Name | ast.Attribute) for kind in kinds):
+        return []
+    written = [ast.unparse(kind) for kind in kinds]
+    fn = parsed.function_at(call.lineno)
+    near = _names_in(fn) if fn is not None else set()
+    site = 1.0 if any(said.weight(name) for name in written) else 0.8
+    first: list[Ranked] = []
+    rest: list[Ranked] = []
+    for sibling in siblings(files, parsed, written[0], said):
+        if sibling in written or _subclass_of(files, parsed, sibling, written):
+            continue
+        weight = said.weight(sibling)
+        if not weight and sibling.rsplit(".", 1)[-1] not in near:
+            continue
+        start, end = parsed.index.span(arg)
+        text, last = parsed.text[start:end], parsed.index.span(kinds[-1])[1]
+        # into a tuple after its last class (a trailing comma replaced), else a tuple made
+        edit = (last, end - 1, f", {sibling}") if isinstance(arg, ast.Tuple) and text.endswith(")") \
+            and parsed.text[last:end - 1].strip() in ("", ",") else (start, end, f"({text}, {sibling})")
+        mutant = make_mutant("isinstance_sibling", parsed, [edit], call.lineno,
+                             f"`{ast.unparse(call)}` also accepts `{sibling}`")
+        if mutant is not None and weight:
+            first.append(Ranked(TYPE_PRIORS["isinstance_sibling"] * weight * site, mutant, True))
+        elif mutant is not None:
+            rest.append(Ranked(suspicious * NEAR_PRIOR, mutant, False))
+    first.sort(key=lambda item: -item.score)
+    return first[:MAX_PER_SITE] + rest[:MAX_PER_SITE]
+
+
+def _names_in(fn: ast.AST) -> set[str]:
+    return {node.id if isinstance(node, ast.Name) else node.attr for node in ast.walk(fn)
+            if isinstance(node, ast.Name | ast.Attribute)}
+
+
+def _subclass_of(files: Files, parsed: Parsed, name: str, written: list[str]) -> bool:
+    """Whether the class ``name`` (as ``parsed`` writes it) derives from one of ``written``
+    (then ``isinstance`` already accepts it): followed through the repository's ``class``
+    statements."""
+    heads = {found[0] for klass in written if (found := lineage(klass, files, parsed))}
+    return any(klass in heads for klass in lineage(name, files, parsed)[1:])
+
+
+def siblings(files: Files, parsed: Parsed, written: str, said: TestWords) -> list[str]:
+    """The classes of ``written``'s namespace, as ``parsed`` can name them: ``mod.C`` for every
+    class of the module ``mod`` names (``mod.A`` written); for a bare ``A``, the module's own
+    classes when it defines A, the names it imports from A's module, or the builtin types the
+    tests name when A is a builtin type."""
+    head, _, last = written.rpartition(".")
+    if head:
+        module = _module_of(files, parsed, head)
+        other = files.parsed(module) if module else None
+        return [f"{head}.{name}" for name in _classes(other)] if other is not None else []
+    if last in _classes(parsed):
+        return _classes(parsed)
+    for st in parsed.tree.body:
+        if isinstance(st, ast.ImportFrom) and any((alias.asname or alias.name) == last for alias in st.names):
+            module = files.module(absolute(parsed.path, st.module, st.level))
+            known = set(_classes(files.parsed(module))) if module else set()
+            return [alias.asname or alias.name for alias in st.names if alias.name in known]
+    if last in _BUILTIN_TYPES and isinstance(getattr(builtins, last, None), type):
+        return sorted(name for name in _BUILTIN_TYPES if name in said.names)
+    return []
+
+
+def _classes(parsed: Parsed | None) -> list[str]:
+    return [] if parsed is None else [st.name for st in parsed.tree.body if isinstance(st, ast.ClassDef)]
+
+
+def _module_of(files: Files, parsed: Parsed, head: str) -> str | None:
+    """The repository file a dotted prefix written in ``parsed`` names (``c_ast`` through ``from
+    . import c_ast``, ``pkg.mod`` through ``import pkg.mod``), or None."""
+    first, _, rest = head.partition(".")
+    for st in parsed.tree.body:
+        if isinstance(st, ast.Import):
+            for alias in st.names:
+                if (alias.asname or alias.name.split(".")[0]) == first:
+                    base = alias.name if alias.asname else first
+                    return files.module(base + ("." + rest if rest else ""))
+        elif isinstance(st, ast.ImportFrom):
+            for alias in st.names:
+                if (alias.asname or alias.name) == first:
+                    base = f"{absolute(parsed.path, st.module, st.level)}.{alias.name}".lstrip(".")
+                    return files.module(base + ("." + rest if rest else ""))
+    return None
+
