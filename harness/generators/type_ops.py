@@ -209,10 +209,14 @@ def retyped_raises(files: Files, found: list[Evidence], tests: TestFunctions,
 
 def _raises(files: Files, path: str, lines: Iterable[int]) -> list[tuple[Parsed, ast.Raise]]:
     """The ``raise`` statements of editable file ``path`` with a line among ``lines``."""
+    wanted = set(lines)
+    text = files.read(path) if path.endswith(".py") else None
+    rows = text.splitlines() if text else []
+    if not any("raise" in rows[n - 1] for n in wanted if 0 < n <= len(rows)):
+        return []  # a file read, never parsed, when none of the lines raises
     parsed = files.parsed(path) if files.editable(path) else None
     if parsed is None:
         return []
-    wanted = set(lines)
     return [(parsed, node) for node in ast.walk(parsed.tree) if isinstance(node, ast.Raise)
             and any(n in wanted for n in range(node.lineno, (node.end_lineno or node.lineno) + 1))]
 
@@ -253,28 +257,48 @@ def _retyped(files: Files, parsed: Parsed, node: ast.Raise, expected: str,
 
 
 # -- 2. an isinstance check widened ------------------------------------------------------
+class _Option(NamedTuple):
+    """A widening not built yet: its rank, its site and the class added."""
+
+    score: float
+    first: bool
+    parsed: Parsed
+    call: ast.Call
+    sibling: str
+
+
 def widened_isinstance(files: Files, spots: Mapping[str, Mapping[int, float]], said: TestWords) -> list[Ranked]:
     """``isinstance(x, A)`` -> ``isinstance(x, (A, C))`` on the suspicious lines ``spots``
     (path -> {line: suspiciousness}) for a sibling class C the tests name (first tier: prior
     times the evidence's weight, times 0.8 when the tests name none of the site's own
     classes) or the enclosing function names (suspiciousness times :data:`NEAR_PRIOR`);
-    :data:`MAX_PER_SITE` per site of each tier."""
-    out: list[Ranked] = []
+    :data:`MAX_PER_SITE` per site and :data:`MAX_CANDIDATES` in all of each tier, best first
+    (only those are built: a candidate of a large module costs a parse)."""
+    options: list[_Option] = []
     for path, lines in spots.items():
-        parsed = files.parsed(path) if files.editable(path) else None
-        if parsed is None:
-            continue
-        for call in ast.walk(parsed.tree):
+        text = files.read(path) if path.endswith(".py") else None
+        rows = text.splitlines() if text else []
+        if not any("isinstance" in rows[n - 1] for n in lines if 0 < n <= len(rows)) or not files.editable(path):
+            continue  # a file read, never parsed, when no suspicious line of it calls isinstance
+        parsed = files.parsed(path)
+        for call in ast.walk(parsed.tree) if parsed is not None else ():
             if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "isinstance"
-                    and len(call.args) == 2 and not call.keywords):
+                    and len(call.args) == 2 and not call.keywords) or parsed is None:
                 continue
             hit = [lines[n] for n in range(call.lineno, (call.end_lineno or call.lineno) + 1) if n in lines]
             if hit:
-                out += _widened(files, parsed, call, max(hit), said)
+                options += _options(files, parsed, call, max(hit), said)
+    out: list[Ranked] = []
+    for tier in (True, False):
+        ranked = sorted((option for option in options if option.first == tier), key=lambda option: -option.score)
+        built = (Ranked(option.score, mutant, tier) for option in ranked if (mutant := _widened(option)) is not None)
+        out += [item for _, item in zip(range(MAX_CANDIDATES), built)]
     return out
 
 
-def _widened(files: Files, parsed: Parsed, call: ast.Call, suspicious: float, said: TestWords) -> list[Ranked]:
+def _options(files: Files, parsed: Parsed, call: ast.Call, suspicious: float, said: TestWords) -> list[_Option]:
+    """The classes one ``isinstance`` call may be widened by, ranked (at most
+    :data:`MAX_PER_SITE` of each tier)."""
     arg = call.args[1]
     kinds = arg.elts if isinstance(arg, ast.Tuple) else [arg]
     if not kinds or not all(isinstance(kind, ast.Name | ast.Attribute) for kind in kinds):
@@ -283,27 +307,33 @@ def _widened(files: Files, parsed: Parsed, call: ast.Call, suspicious: float, sa
     fn = parsed.function_at(call.lineno)
     near = _names_in(fn) if fn is not None else set()
     site = 1.0 if any(said.weight(name) for name in written) else 0.8
-    first: list[Ranked] = []
-    rest: list[Ranked] = []
+    first: list[_Option] = []
+    rest: list[_Option] = []
     for sibling in siblings(files, parsed, written[0], said):
-        if sibling in written or _subclass_of(files, parsed, sibling, written):
-            continue
         weight = said.weight(sibling)
-        if not weight and sibling.rsplit(".", 1)[-1] not in near:
+        if sibling in written or not (weight or sibling.rsplit(".", 1)[-1] in near) \
+                or _subclass_of(files, parsed, sibling, written):
             continue
-        start, end = parsed.index.span(arg)
-        text, last = parsed.text[start:end], parsed.index.span(kinds[-1])[1]
-        # into a tuple after its last class (a trailing comma replaced), else a tuple made
-        edit = (last, end - 1, f", {sibling}") if isinstance(arg, ast.Tuple) and text.endswith(")") \
-            and parsed.text[last:end - 1].strip() in ("", ",") else (start, end, f"({text}, {sibling})")
-        mutant = make_mutant("isinstance_sibling", parsed, [edit], call.lineno,
-                             f"`{ast.unparse(call)}` also accepts `{sibling}`")
-        if mutant is not None and weight:
-            first.append(Ranked(TYPE_PRIORS["isinstance_sibling"] * weight * site, mutant, True))
-        elif mutant is not None:
-            rest.append(Ranked(suspicious * NEAR_PRIOR, mutant, False))
-    first.sort(key=lambda item: -item.score)
+        if weight:
+            first.append(_Option(TYPE_PRIORS["isinstance_sibling"] * weight * site, True, parsed, call, sibling))
+        else:
+            rest.append(_Option(suspicious * NEAR_PRIOR, False, parsed, call, sibling))
+    first.sort(key=lambda option: -option.score)
     return first[:MAX_PER_SITE] + rest[:MAX_PER_SITE]
+
+
+def _widened(option: _Option) -> Mutant | None:
+    """The candidate of one option: the class added into the tuple after its last class (a
+    trailing comma replaced), or a tuple made of the single class."""
+    parsed, call, sibling = option.parsed, option.call, option.sibling
+    arg = call.args[1]
+    kinds = arg.elts if isinstance(arg, ast.Tuple) else [arg]
+    start, end = parsed.index.span(arg)
+    text, last = parsed.text[start:end], parsed.index.span(kinds[-1])[1]
+    edit = (last, end - 1, f", {sibling}") if isinstance(arg, ast.Tuple) and text.endswith(")") \
+        and parsed.text[last:end - 1].strip() in ("", ",") else (start, end, f"({text}, {sibling})")
+    return make_mutant("isinstance_sibling", parsed, [edit], call.lineno,
+                       f"`{ast.unparse(call)}` also accepts `{sibling}`")
 
 
 def _names_in(fn: ast.AST) -> set[str]:
