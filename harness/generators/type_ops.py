@@ -70,10 +70,14 @@ class Ranked(NamedTuple):
 
 class TestWords(NamedTuple):
     """What the failing tests say about classes: ``names`` written in their code or messages
-    (exact identifiers), ``words`` of their test ids, lower case (``exprlist``, ``compound``)."""
+    (exact identifiers), ``words`` of their test ids, lower case (``exprlist``, ``compound``),
+    ``told``: the words of their messages alone (a builtin type a test's code calls is no
+    evidence: ``dict``, ``list`` are everywhere in tests; one a message names is).
+    """
 
     names: frozenset[str]
     words: frozenset[str]
+    told: frozenset[str] = frozenset()
 
     def weight(self, name: str) -> float:
         """1.0 when ``name``'s last part is written by a test, 0.8 when it is a word of a test
@@ -169,15 +173,16 @@ def _said(found: list[Evidence], tests: TestFunctions, failing: Mapping[str, obj
     """The identifiers the failing tests' code and messages write, and their test ids' words."""
     names: set[str] = set()
     words: set[str] = set()
+    told: set[str] = set()
     for item in found:
-        names.update(_WORD.findall(f"{item.exception} {item.text}"))
+        told.update(_WORD.findall(f"{item.exception} {item.text}"))
         for _, fn in tests.get(item.test_id, []):
             names.update(node.id if isinstance(node, ast.Name) else node.attr for node in ast.walk(fn)
                          if isinstance(node, ast.Name | ast.Attribute))
     for test_id in failing:
         for part in test_id.split("::")[1:]:
             words.update(word.lower() for word in re.split(r"[^A-Za-z0-9]+|_", part) if len(word) > 2)
-    return TestWords(frozenset(names), frozenset(words) - {"test"})
+    return TestWords(frozenset(names | told), frozenset(words) - {"test"}, frozenset(told))
 
 
 # -- 1. a raised class retyped --------------------------------------------------------
@@ -353,7 +358,7 @@ def siblings(files: Files, parsed: Parsed, written: str, said: TestWords) -> lis
     """The classes of ``written``'s namespace, as ``parsed`` can name them: ``mod.C`` for every
     class of the module ``mod`` names (``mod.A`` written); for a bare ``A``, the module's own
     classes when it defines A, the names it imports from A's module, or the builtin types the
-    tests name when A is a builtin type."""
+    failing tests' messages name when A is a builtin type."""
     head, _, last = written.rpartition(".")
     if head:
         module = _module_of(files, parsed, head)
@@ -367,7 +372,7 @@ def siblings(files: Files, parsed: Parsed, written: str, said: TestWords) -> lis
             known = set(_classes(files.parsed(module))) if module else set()
             return [alias.asname or alias.name for alias in st.names if alias.name in known]
     if last in _BUILTIN_TYPES and isinstance(getattr(builtins, last, None), type):
-        return sorted(name for name in _BUILTIN_TYPES if name in said.names)
+        return sorted(name for name in _BUILTIN_TYPES if name in said.told)
     return []
 
 
