@@ -53,6 +53,9 @@ _EXPECTING = frozenset({"raises", "assertRaises", "assertRaisesRegex", "assertRa
 _CLASS = re.compile(r"<class '([\w.]+)'>")
 _NOT_RAISED = re.compile(r"([\w.]+) not raised")
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+#: a type named as one in a message: quoted (``'float' object``, ``<class 'float'>``) or after
+#: the words Python's own type errors use (``must be str, not float``, ``expected str, got float``).
+_TYPE_NAMED = re.compile(r"'([A-Za-z_]\w*)'|\b(?:not|got|type|expected|instance of) ([A-Za-z_]\w*)\b")
 #: builtin types an ``isinstance`` of a builtin may be widened with (the evidence must name one).
 _BUILTIN_TYPES = frozenset({"int", "float", "complex", "str", "bytes", "bytearray", "list", "tuple", "dict",
                             "set", "frozenset", "bool", "range", "memoryview"})
@@ -71,8 +74,10 @@ class Ranked(NamedTuple):
 class TestWords(NamedTuple):
     """What the failing tests say about classes: ``names`` written in their code or messages
     (exact identifiers), ``words`` of their test ids, lower case (``exprlist``, ``compound``),
-    ``told``: the words of their messages alone (a builtin type a test's code calls is no
-    evidence: ``dict``, ``list`` are everywhere in tests; one a message names is).
+    ``told``: the type names their messages write as types (``'float'``, ``<class 'float'>``,
+    ``not float``, ``got float``): a builtin type a test's code calls is no evidence (``dict``,
+    ``list`` are everywhere in tests), nor a word of prose (unittest's ``Items in the second
+    set``); a type a message names as one is.
     """
 
     names: frozenset[str]
@@ -175,14 +180,15 @@ def _said(found: list[Evidence], tests: TestFunctions, failing: Mapping[str, obj
     words: set[str] = set()
     told: set[str] = set()
     for item in found:
-        told.update(_WORD.findall(f"{item.exception} {item.text}"))
+        names.update(_WORD.findall(f"{item.exception} {item.text}"))
+        told.update(name for hit in _TYPE_NAMED.finditer(item.text) for name in hit.groups() if name)
         for _, fn in tests.get(item.test_id, []):
             names.update(node.id if isinstance(node, ast.Name) else node.attr for node in ast.walk(fn)
                          if isinstance(node, ast.Name | ast.Attribute))
     for test_id in failing:
         for part in test_id.split("::")[1:]:
             words.update(word.lower() for word in re.split(r"[^A-Za-z0-9]+|_", part) if len(word) > 2)
-    return TestWords(frozenset(names | told), frozenset(words) - {"test"}, frozenset(told))
+    return TestWords(frozenset(names), frozenset(words) - {"test"}, frozenset(told))
 
 
 # -- 1. a raised class retyped --------------------------------------------------------
