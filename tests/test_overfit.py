@@ -123,6 +123,10 @@ def test_choose_prefers_a_patch_that_is_not_suspect():
     second = Plausible("delete_statement", "")
     assert choose([first, second]) is second
     assert choose([first]) is first
+    # a sign of fooling the tests weighs more than no passing test running the change
+    # (an alias line the test imports, added at module level, has no baseline test on it)
+    second.unprotected = True
+    assert choose([first, second]) is second
 
 
 def _validator(root):
