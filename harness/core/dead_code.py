@@ -136,8 +136,15 @@ def error_path_lines(text: str) -> set[int]:
     return lines
 
 
+#: methods a failing assertion's message calls on the values it shows (``repr`` in pytest's
+#: assertion rewriting, unittest's ``assertIsNone``): a fix that makes the assertion pass stops
+#: calling them, which says nothing of the fix (parse 1.12's ``Result.__repr__``).
+DISPLAY = frozenset({"__repr__", "__str__", "__format__", "__rich_repr__", "_repr_pretty_"})
+
+
 def _lost_function(text: str | None, ran: set[int], now: set[int]) -> str:
-    """The name of a function (of ``text``) whose body ``ran`` entered and ``now`` does not."""
+    """The name of a function (of ``text``; :data:`DISPLAY` methods aside) whose body ``ran``
+    entered and ``now`` does not."""
     if not text:
         return ""
     try:
@@ -145,7 +152,7 @@ def _lost_function(text: str | None, ran: set[int], now: set[int]) -> str:
     except (SyntaxError, ValueError):
         return ""
     for fn in ast.walk(tree):
-        if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)) and fn.body:
+        if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)) and fn.body and fn.name not in DISPLAY:
             body = range(fn.body[0].lineno, (fn.end_lineno or fn.body[-1].lineno) + 1)
             if any(n in ran for n in body) and not any(n in now for n in body):
                 return fn.name
