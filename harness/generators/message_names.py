@@ -157,7 +157,7 @@ def _closest(asked: str, have: dict[str, ast.stmt | None], hint: str) -> list[tu
     return [pair for pair in scored if pair[0] >= MIN_RATIO][:CLOSEST]
 
 
-def _top_names(tree: ast.Module | ast.ClassDef) -> dict[str, ast.stmt | None]:
+def top_names(tree: ast.Module | ast.ClassDef) -> dict[str, ast.stmt | None]:
     """Names a module or class body defines -> the defining statement (first one)."""
     out: dict[str, ast.stmt | None] = {}
     for st in tree.body:
@@ -172,7 +172,7 @@ def _top_names(tree: ast.Module | ast.ClassDef) -> dict[str, ast.stmt | None]:
 
 def _module_candidates(parsed: Parsed, asked: str, hint: str) -> list[Scored]:
     out: list[Scored] = []
-    have = _top_names(parsed.tree)
+    have = top_names(parsed.tree)
     for ratio, old in _closest(asked, have, hint):
         edits = _module_uses(parsed, old, asked)
         score = ratio * ratio
@@ -188,7 +188,7 @@ def _module_candidates(parsed: Parsed, asked: str, hint: str) -> list[Scored]:
 
 def _member_candidates(parsed: Parsed, cls: ast.ClassDef, asked: str, hint: str) -> list[Scored]:
     out: list[Scored] = []
-    have = _top_names(cls)
+    have = top_names(cls)
     for node in ast.walk(cls):  # instance attributes: `self.x = ...` in its methods
         if (isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store)
                 and isinstance(node.value, ast.Name) and node.value.id == "self"):

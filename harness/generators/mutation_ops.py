@@ -292,8 +292,8 @@ def _mirrors(cx: Index, test: ast.expr) -> list[str]:
 def _delimiter_check(cx: Index, term: ast.expr) -> tuple[str, str, str] | None:
     """``(sequence text, end, delimiter)`` of a one-end delimiter check (see :func:`_mirrors`)."""
     def delimiter(node: ast.expr) -> str | None:
-        ok = isinstance(node, ast.Constant) and isinstance(node.value, str) and 1 <= len(node.value) <= 3
-        return node.value if ok and all(not ch.isalnum() and not ch.isspace() for ch in node.value) else None
+        value = node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else ""
+        return value if 1 <= len(value) <= 3 and not any(ch.isalnum() or ch.isspace() for ch in value) else None
     if isinstance(term, ast.Compare) and len(term.ops) == 1 and isinstance(term.ops[0], ast.Eq):
         sub, const = term.left, term.comparators[0]
         if isinstance(sub, ast.Constant):

@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import heapq
 import keyword
+import os
+import posixpath
 import re
 from pathlib import Path
 
@@ -242,7 +244,7 @@ class _Search:
         self.hot: set[str] = set()
         self.base: dict[int, float] = {}  # tie-break -> score before the hot boost
         if lead is None:  # the failing tests' own evidence first: few, precise candidates
-            for score, mutant in message_mutants(context, self._source):
+            for score, mutant in message_mutants(context, self._source, self._modules):
                 if (mutant.path, mutant.key) not in self.seen:
                     self._push((mutant.path, mutant.key), MESSAGE_FIRST + score, mutant)
         for score, mutant in ([] if lead else hinted(context, self.lines, self._source)):  # data edits
@@ -314,6 +316,16 @@ class _Search:
                 self.sources[path] = None
         return self.sources[path]
 
+
+    def _modules(self, directory: str) -> list[str]:
+        """The ``.py`` files directly in ``directory`` (repo-relative; regular files only, no
+        link followed), [] when it cannot be listed."""
+        try:
+            with os.scandir(self.root / directory) as entries:
+                return [posixpath.join(directory, e.name) for e in entries
+                        if e.name.endswith(".py") and e.is_file(follow_symlinks=False)]
+        except OSError:
+            return []
 
 
 def _line(source: str, line: int) -> str:
