@@ -148,11 +148,13 @@ def asked_names(files: Files, found: list[Evidence], paths: list[str]) -> list[S
 
 
 def _closest(asked: str, have: dict[str, ast.stmt | None], hint: str) -> list[tuple[float, str]]:
-    """The existing names closest to ``asked`` as (ratio, name), best first; the interpreter's
-    hint counts as 1.0. Empty when ``asked`` exists."""
+    """The existing names closest to ``asked`` as (ratio, name), best first, leading underscores
+    left out of the comparison; the interpreter's hint counts as 1.0. Empty when ``asked`` exists."""
     if asked in have:
         return []
-    scored = sorted(((1.0 if name == hint else difflib.SequenceMatcher(None, asked, name).ratio(), name)
+    # leading underscores mark visibility, not meaning: `_can_do_colour` is compared as `can_do_colour`
+    bare = asked.lstrip("_")
+    scored = sorted(((1.0 if name == hint else difflib.SequenceMatcher(None, bare, name.lstrip("_")).ratio(), name)
                      for name in have if not name.startswith("__")), key=lambda pair: (-pair[0], pair[1]))
     return [pair for pair in scored if pair[0] >= MIN_RATIO][:CLOSEST]
 
