@@ -124,6 +124,11 @@ def test_a_repr_the_failing_assertion_called_is_not_a_lost_function(tmp_path):
                             7: ["t::bad"]}}
     after = {"t::bad": {slot + "m.py": [6]}}
     assert dead_code(base, root, slot, after, [], {}, ["t::bad"], _patch(old, new), {"m.py": new}) == ""
+    # a helper of the test module itself (a callback the test hands the code) is no code path
+    helper = "def lookup(name):\n    return False\n"
+    base_t = {**base, root + "tests/test_m.py": {1: ["<import>"], 2: ["t::bad"]}}
+    assert dead_code(base_t, root, slot, after, [], {}, ["t::bad"], _patch(old, new), {"m.py": new},
+                     source=lambda rel: helper) == ""
     named = old.replace("__repr__", "describe")  # any other function is still judged
     assert "no test runs `describe`" in dead_code(base, root, slot, after, [], {}, ["t::bad"], _patch(named, new.replace(
         "__repr__", "describe")), {"m.py": new.replace("__repr__", "describe")})

@@ -14,6 +14,7 @@ import os
 from collections.abc import Callable, Iterable
 
 from harness.core.evidence import IMPORT_CONTEXT
+from harness.core.public_api import is_test_module
 from sandbox.patch import Patch
 
 
@@ -106,7 +107,7 @@ def dead_code(by_line: dict[str, dict[int, list[str]]], root: str, slot_root: st
                 continue  # a changed line: what it does now is the fix
             if watch.intersection(tests) and new not in now and ln not in bug_path.get(rel, ()):
                 dead.append((rel, ln, bool(failed.intersection(tests))))
-            if fix.intersection(tests):
+            if fix.intersection(tests) and not is_test_module(rel):  # a test's own helper is no code path
                 reached.setdefault(rel, set()).add(new)
     errors = {rel: error_path_lines(source(rel) or "") for rel in {rel for rel, _ln, ran in dead if ran}}
     dead = [(rel, ln, ran) for rel, ln, ran in dead if not (ran and ln in errors[rel])]

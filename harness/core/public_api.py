@@ -65,7 +65,7 @@ def public_names(text: str) -> set[str]:
     return out
 
 
-def _is_test_module(rel: str) -> bool:
+def is_test_module(rel: str) -> bool:
     """A test file by pytest's default patterns, or a file under a ``tests``/``test`` folder."""
     parts = rel.replace("\\", "/").split("/")
     name = parts[-1]
@@ -84,7 +84,7 @@ def removed_public_names(old: Mapping[str, str | None], new: Mapping[str, str]) 
     """
     for rel in sorted(new):
         before = old.get(rel)
-        if not before or not rel.endswith(".py") or _is_test_module(rel):
+        if not before or not rel.endswith(".py") or is_test_module(rel):
             continue
         gone = sorted(public_names(before) - public_names(new[rel])) if new[rel] else []
         if gone and public_names(new[rel]):
