@@ -22,14 +22,14 @@ Two families, each read from what the failing tests expect rather than tried bli
 
 Real cases: humanize 4.15.0 (``raise Exception(msg)`` -> ``raise FileNotFoundError(msg)``) and
 pycparser 2.23 (``isinstance(n, c_ast.ExprList)`` -> ``isinstance(n, (c_ast.ExprList,
-c_ast.Compound))``). Pure: files are read through the ``read`` function given; nothing runs.
+c_ast.Compound))``). What the failing tests expect and name is read by :mod:`.type_evidence`.
+Pure: files are read through the ``read`` function given; nothing runs.
 """
 
 from __future__ import annotations
 
 import ast
 import builtins
-import re
 from collections.abc import Iterable, Mapping
 from typing import NamedTuple
 
@@ -37,6 +37,7 @@ from harness.core.context import Context
 from harness.generators.message_evidence import Evidence, Files, Parsed, Reader, absolute, evidence, make_mutant
 from harness.generators.message_except import lineage, spelled
 from harness.generators.mutant import Mutant
+from harness.generators.type_evidence import FailingFunctions, Said, expected_classes, not_raised, said_by, failing_functions
 
 #: operator id -> prior in (0, 1]: how sure its kind of evidence makes the edit.
 TYPE_PRIORS: dict[str, float] = {"raise_expected": 0.95, "isinstance_sibling": 0.85}
@@ -48,14 +49,6 @@ MAX_PER_SITE = 3
 MAX_CANDIDATES = 8
 #: suspicious lines whose ``raise`` statements and ``isinstance`` calls are read.
 SCANNED_LINES = 400
-#: the methods that expect an exception class as their first argument.
-_EXPECTING = frozenset({"raises", "assertRaises", "assertRaisesRegex", "assertRaisesRegexp"})
-_CLASS = re.compile(r"<class '([\w.]+)'>")
-_NOT_RAISED = re.compile(r"([\w.]+) not raised")
-_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-#: a type named as one in a message: quoted (``'float' object``, ``<class 'float'>``) or after
-#: the words Python's own type errors use (``must be str, not float``, ``expected str, got float``).
-_TYPE_NAMED = re.compile(r"'([A-Za-z_]\w*)'|\b(?:not|got|type|expected|instance of) ([A-Za-z_]\w*)\b")
 #: builtin types an ``isinstance`` of a builtin may be widened with (the evidence must name one).
 _BUILTIN_TYPES = frozenset({"int", "float", "complex", "str", "bytes", "bytearray", "list", "tuple", "dict",
                             "set", "frozenset", "bool", "range", "memoryview"})
@@ -71,26 +64,6 @@ class Ranked(NamedTuple):
     first: bool
 
 
-class TestWords(NamedTuple):
-    """What the failing tests say about classes: ``names`` written in their code or messages
-    (exact identifiers), ``words`` of their test ids, lower case (``exprlist``, ``compound``),
-    ``told``: the type names their messages write as types (``'float'``, ``<class 'float'>``,
-    ``not float``, ``got float``): a builtin type a test's code calls is no evidence (``dict``,
-    ``list`` are everywhere in tests), nor a word of prose (unittest's ``Items in the second
-    set``); a type a message names as one is.
-    """
-
-    names: frozenset[str]
-    words: frozenset[str]
-    told: frozenset[str] = frozenset()
-
-    def weight(self, name: str) -> float:
-        """1.0 when ``name``'s last part is written by a test, 0.8 when it is a word of a test
-        id (any case), 0 when neither."""
-        last = name.rsplit(".", 1)[-1]
-        return 1.0 if last in self.names else 0.8 if last.lower() in self.words else 0.0
-
-
 def type_mutants(context: Context, read: Reader) -> list[Ranked]:
     """The retyped ``raise`` and widened ``isinstance`` candidates for ``context``, best first,
     at most :data:`MAX_CANDIDATES` of each tier, one per new file text. ``read(path)`` gives a
@@ -104,8 +77,8 @@ def type_mutants(context: Context, read: Reader) -> list[Ranked]:
         if loc.score > 0 and loc.path.endswith(".py") and sum(map(len, spots.values())) < SCANNED_LINES:
             lines = spots.setdefault(loc.path, {})
             lines[loc.line] = max(loc.score, lines.get(loc.line, 0.0))
-    tests = _test_functions(files, found)
-    said = _said(found, tests, context.task.failing)
+    tests = failing_functions(files, found)
+    said = said_by(found, tests, context.task.failing)
     got = retyped_raises(files, found, tests, spots) + widened_isinstance(files, spots, said)
     best: dict[tuple[str, tuple], Ranked] = {}
     for item in got:
@@ -117,82 +90,8 @@ def type_mutants(context: Context, read: Reader) -> list[Ranked]:
             + [item for item in ranked if not item.first][:MAX_CANDIDATES])
 
 
-# -- what the failing tests expect -------------------------------------------------
-TestFunctions = dict[str, list[tuple[Parsed, ast.AST]]]  # test id -> (test file, function) pairs
-
-
-def _test_functions(files: Files, found: list[Evidence]) -> TestFunctions:
-    """Each failing test's function (by its node id) and the functions of its test file its
-    frames pass through (helpers), with the parsed test file."""
-    out: TestFunctions = {}
-    for item in found:
-        parsed = files.parsed(item.test_path)
-        if parsed is None:
-            continue
-        names = [re.sub(r"\[.*$", "", part) for part in item.test_id.split("::")[1:]]
-        body: list[ast.stmt] = parsed.tree.body
-        fns: list[ast.AST] = []
-        for name in names:
-            node = next((st for st in body if getattr(st, "name", None) == name), None)
-            if node is None:
-                break
-            body = getattr(node, "body", [])
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                fns.append(node)
-        fns += [fn for path, line in item.frames if path == item.test_path
-                and (fn := parsed.function_at(line)) is not None and fn not in fns]
-        out[item.test_id] = [(parsed, fn) for fn in fns]
-    return out
-
-
-def expected_classes(tests: TestFunctions, item: Evidence) -> list[tuple[str, Parsed, float]]:
-    """The classes ``item``'s test expects raised, as written in its test file, with that file
-    and a weight: 1.0 for a ``pytest.raises``/``assertRaises`` whose ``with`` body holds one
-    of the test's frames (the call that raised), 0.8 for any other in the test."""
-    out: dict[str, tuple[str, Parsed, float]] = {}
-    lines = {line for path, line in item.frames if path == item.test_path}
-    for parsed, fn in tests.get(item.test_id, []):
-        bodies = {id(w.items[0].context_expr): w for w in ast.walk(fn) if isinstance(w, ast.With | ast.AsyncWith)}
-        for call in ast.walk(fn):
-            if not (isinstance(call, ast.Call) and call.args and _callee(call) in _EXPECTING):
-                continue
-            first = call.args[0]
-            kinds = first.elts if isinstance(first, ast.Tuple) else [first]
-            block = bodies.get(id(call))
-            held = block is not None and any(block.body[0].lineno <= n <= (block.end_lineno or 0) for n in lines)
-            for kind in kinds:
-                if isinstance(kind, ast.Name | ast.Attribute):
-                    text = ast.unparse(kind)
-                    weight = 1.0 if held else 0.8
-                    if text not in out or out[text][2] < weight:
-                        out[text] = (text, parsed, weight)
-    return list(out.values())
-
-
-def _callee(call: ast.Call) -> str:
-    func = call.func
-    return func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
-
-
-def _said(found: list[Evidence], tests: TestFunctions, failing: Mapping[str, object]) -> TestWords:
-    """The identifiers the failing tests' code and messages write, and their test ids' words."""
-    names: set[str] = set()
-    words: set[str] = set()
-    told: set[str] = set()
-    for item in found:
-        names.update(_WORD.findall(f"{item.exception} {item.text}"))
-        told.update(name for hit in _TYPE_NAMED.finditer(item.text) for name in hit.groups() if name)
-        for _, fn in tests.get(item.test_id, []):
-            names.update(node.id if isinstance(node, ast.Name) else node.attr for node in ast.walk(fn)
-                         if isinstance(node, ast.Name | ast.Attribute))
-    for test_id in failing:
-        for part in test_id.split("::")[1:]:
-            words.update(word.lower() for word in re.split(r"[^A-Za-z0-9]+|_", part) if len(word) > 2)
-    return TestWords(frozenset(names), frozenset(words) - {"test"}, frozenset(told))
-
-
 # -- 1. a raised class retyped --------------------------------------------------------
-def retyped_raises(files: Files, found: list[Evidence], tests: TestFunctions,
+def retyped_raises(files: Files, found: list[Evidence], tests: FailingFunctions,
                    spots: Mapping[str, Mapping[int, float]]) -> list[Ranked]:
     """``raise E(...)`` -> ``raise F(...)`` for a test expecting F: at the innermost repository
     frame of an escaped E (score: the expectation's weight, times 0.9 when F is not a subclass
@@ -201,7 +100,7 @@ def retyped_raises(files: Files, found: list[Evidence], tests: TestFunctions,
     for item in found:
         sites: list[tuple[Parsed, ast.Raise]] = []
         expected: list[tuple[str, Parsed | None, float]] = []
-        missing = _not_raised(item)
+        missing = not_raised(item)
         if missing:
             expected = [(name, None, 0.6) for name in missing]
             for path, lines in spots.items():
@@ -230,16 +129,6 @@ def _raises(files: Files, path: str, lines: Iterable[int]) -> list[tuple[Parsed,
         return []
     return [(parsed, node) for node in ast.walk(parsed.tree) if isinstance(node, ast.Raise)
             and any(n in wanted for n in range(node.lineno, (node.end_lineno or node.lineno) + 1))]
-
-
-def _not_raised(item: Evidence) -> list[str]:
-    """The classes a test expected and did not get: pytest's ``Failed: DID NOT RAISE <class
-    'F'>`` (or ``any of (<class 'F'>, ...)``), unittest's ``AssertionError: F not raised``."""
-    if item.exception == "Failed" and "DID NOT RAISE" in item.text:
-        return [name.removeprefix("builtins.") for name in _CLASS.findall(item.text.split("DID NOT RAISE", 1)[1])]
-    if item.exception == "AssertionError" and (hit := _NOT_RAISED.match(item.text)):
-        return [hit.group(1)]
-    return []
 
 
 def _retyped(files: Files, parsed: Parsed, node: ast.Raise, expected: str,
@@ -278,7 +167,7 @@ class _Option(NamedTuple):
     sibling: str
 
 
-def widened_isinstance(files: Files, spots: Mapping[str, Mapping[int, float]], said: TestWords) -> list[Ranked]:
+def widened_isinstance(files: Files, spots: Mapping[str, Mapping[int, float]], said: Said) -> list[Ranked]:
     """``isinstance(x, A)`` -> ``isinstance(x, (A, C))`` on the suspicious lines ``spots``
     (path -> {line: suspiciousness}) for a sibling class C the tests name (first tier: prior
     times the evidence's weight, times 0.8 when the tests name none of the site's own
@@ -307,7 +196,7 @@ def widened_isinstance(files: Files, spots: Mapping[str, Mapping[int, float]], s
     return out
 
 
-def _options(files: Files, parsed: Parsed, call: ast.Call, suspicious: float, said: TestWords) -> list[_Option]:
+def _options(files: Files, parsed: Parsed, call: ast.Call, suspicious: float, said: Said) -> list[_Option]:
     """The classes one ``isinstance`` call may be widened by, ranked (at most
     :data:`MAX_PER_SITE` of each tier)."""
     arg = call.args[1]
@@ -360,7 +249,7 @@ def _subclass_of(files: Files, parsed: Parsed, name: str, written: list[str]) ->
     return any(klass in heads for klass in lineage(name, files, parsed)[1:])
 
 
-def siblings(files: Files, parsed: Parsed, written: str, said: TestWords) -> list[str]:
+def siblings(files: Files, parsed: Parsed, written: str, said: Said) -> list[str]:
     """The classes of ``written``'s namespace, as ``parsed`` can name them: ``mod.C`` for every
     class of the module ``mod`` names (``mod.A`` written); for a bare ``A``, the module's own
     classes when it defines A, the names it imports from A's module, or the builtin types the
