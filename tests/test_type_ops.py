@@ -14,7 +14,7 @@ from harness.core.plausible import NATURALNESS, naturalness
 from harness.core.task import Task
 from harness.evaluators.verdict import Frame, TestResult
 from harness.generators.templates import MESSAGE_FIRST, TemplateGenerator
-from harness.generators.type_ops import MAX_PER_SITE, NEAR_PRIOR, TYPE_PRIORS, Ranked, type_mutants
+from harness.generators.type_ops import MAX_PER_SITE, NEAR_PRIOR, SIBLING_PRIOR, TYPE_PRIORS, Ranked, type_mutants
 from sandbox.patch import Patch
 from tests.conftest import fix_offline
 from tests.mutant_checks import src
@@ -219,10 +219,10 @@ def test_an_isinstance_check_is_widened_by_the_sibling_class_the_test_names(tmp_
     got = _offered(tmp_path, {"shapes.py": SHAPES, "test_shapes.py": test},
                    {"test_shapes.py::test_polygon": ("AssertionError: assert False", [("test_shapes.py", 5)])},
                    [("shapes.py", 22, 0.8)])
-    first = [item for item in got if item.first]
-    assert [_changed(item) for item in first] == [
-        ("return isinstance(shape, Square)", "return isinstance(shape, (Square, Triangle))")]
-    assert first[0].mutant.operator == "isinstance_sibling"
+    # the test names Triangle but not the site's Square: a mutant's rank, not before every mutant
+    assert [(_changed(item), item.first) for item in got] == [
+        (("return isinstance(shape, Square)", "return isinstance(shape, (Square, Triangle))"), False)]
+    assert got[0].mutant.operator == "isinstance_sibling" and got[0].score == 0.8 * SIBLING_PRIOR
     # nothing the tests name is added, but Circle is named by no test and not by is_polygon either,
     # and Hexagon is a Square already: neither is offered
     assert all("Circle" not in item.mutant.description and "Hexagon" not in item.mutant.description for item in got)
@@ -263,13 +263,14 @@ def test_a_module_prefixed_class_is_widened_with_a_class_of_the_same_module_a_te
                    [("pkg/gen.py", 5, 0.4), ("pkg/gen.py", 7, 0.4)])
     first = [_changed(item) for item in got if item.first]
     assert first[0] == ("elif isinstance(n, (nodes.ExprList,)):", "elif isinstance(n, (nodes.ExprList, nodes.Compound)):")
-    # the site whose own class the test id names comes first; the other site gets the named classes
-    # after it (in the module's order)
-    assert first[1:] == [("if isinstance(n, nodes.Constant):", "if isinstance(n, (nodes.Constant, nodes.ExprList)):"),
-                         ("if isinstance(n, nodes.Constant):", "if isinstance(n, (nodes.Constant, nodes.Compound)):")]
-    near = [item for item in got if not item.first]  # a class the same function names, at a mutant's rank
-    assert [_changed(item)[1] for item in near] == ["elif isinstance(n, (nodes.ExprList, nodes.Constant)):"]
-    assert near[0].score == 0.4 * NEAR_PRIOR
+    # only the site whose own class the test id names comes first; the other site gets the named
+    # classes at a mutant's rank (in the module's order), and a class the same function names
+    # but no test does gets a lower one
+    assert first[1:] == []
+    rest = [(_changed(item)[1], round(item.score, 6)) for item in got if not item.first]
+    assert rest == [("if isinstance(n, (nodes.Constant, nodes.ExprList)):", round(0.4 * SIBLING_PRIOR * 0.8, 6)),
+                    ("if isinstance(n, (nodes.Constant, nodes.Compound)):", round(0.4 * SIBLING_PRIOR * 0.8, 6)),
+                    ("elif isinstance(n, (nodes.ExprList, nodes.Constant)):", round(0.4 * NEAR_PRIOR, 6))]
 
 
 def test_a_builtin_type_is_widened_only_by_a_builtin_the_message_names(tmp_path):

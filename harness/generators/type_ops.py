@@ -16,9 +16,11 @@ Two families, each read from what the failing tests expect rather than tried bli
   C))``, where C is a class of the same namespace (``mod.C`` beside ``mod.A``, a class of the
   same module, or a builtin type beside a builtin) that the evidence names: C written in the
   failing test's code or messages, or one of the words of its test id (``test_exprlist_with_
-  compound`` names ``Compound``). These are tried before every mutant. A class the enclosing
-  function itself names (its other ``isinstance`` checks, the same dispatch) but no test does
-  is offered at a mutant's rank (suspiciousness times :data:`NEAR_PRIOR`), a few per site.
+  compound`` names ``Compound``). When the tests name one of the site's own classes too
+  (``exprlist``: the site is tied to the failure) it is tried before every mutant; else at a
+  mutant's rank (suspiciousness times :data:`SIBLING_PRIOR`). A class the enclosing function
+  itself names (its other ``isinstance`` checks, the same dispatch) but no test does is offered
+  at a lower one (:data:`NEAR_PRIOR`), a few per site.
 
 Real cases: humanize 4.15.0 (``raise Exception(msg)`` -> ``raise FileNotFoundError(msg)``) and
 pycparser 2.23 (``isinstance(n, c_ast.ExprList)`` -> ``isinstance(n, (c_ast.ExprList,
@@ -41,8 +43,12 @@ from harness.generators.type_evidence import FailingFunctions, Said, expected_cl
 
 #: operator id -> prior in (0, 1]: how sure its kind of evidence makes the edit.
 TYPE_PRIORS: dict[str, float] = {"raise_expected": 0.95, "isinstance_sibling": 0.85}
-#: score of a class only the code around names, as a mutant's operator prior (times the line's
-#: suspiciousness): below the common operators, so it never passes a likelier blind edit.
+#: a widening whose added class the tests name but whose site's own classes they do not is
+#: scored as a mutant with this operator prior (times the line's suspiciousness): the site is
+#: not tied to the failure (tenacity's tests name RetryError; `isinstance(x, TryAgain)` is not
+#: what fails), so it waits for its line's turn, among the likelier blind edits (guard_insert's).
+SIBLING_PRIOR = 0.3
+#: the same for a class only the code around names: below the common operators.
 NEAR_PRIOR = 0.12
 #: candidates per ``isinstance`` site, and in all (first tier and near ones each).
 MAX_PER_SITE = 3
@@ -169,9 +175,10 @@ class _Option(NamedTuple):
 
 def widened_isinstance(files: Files, spots: Mapping[str, Mapping[int, float]], said: Said) -> list[Ranked]:
     """``isinstance(x, A)`` -> ``isinstance(x, (A, C))`` on the suspicious lines ``spots``
-    (path -> {line: suspiciousness}) for a sibling class C the tests name (first tier: prior
-    times the evidence's weight, times 0.8 when the tests name none of the site's own
-    classes) or the enclosing function names (suspiciousness times :data:`NEAR_PRIOR`);
+    (path -> {line: suspiciousness}) for a sibling class C the tests name when they name one
+    of the site's own classes too (first tier: prior times both weights), C the tests name
+    alone (suspiciousness times :data:`SIBLING_PRIOR` and C's weight) or C the enclosing
+    function names (suspiciousness times :data:`NEAR_PRIOR`);
     :data:`MAX_PER_SITE` per site and :data:`MAX_CANDIDATES` in all of each tier, best first
     (only those are built: a candidate of a large module costs a parse)."""
     options: list[_Option] = []
@@ -206,7 +213,7 @@ def _options(files: Files, parsed: Parsed, call: ast.Call, suspicious: float, sa
     written = [ast.unparse(kind) for kind in kinds]
     fn = parsed.function_at(call.lineno)
     near = _names_in(fn) if fn is not None else set()
-    site = 1.0 if any(said.weight(name) for name in written) else 0.8
+    site = max(said.weight(name) for name in written)  # the tests name the site's own class
     first: list[_Option] = []
     rest: list[_Option] = []
     for sibling in siblings(files, parsed, written[0], said):
@@ -214,11 +221,12 @@ def _options(files: Files, parsed: Parsed, call: ast.Call, suspicious: float, sa
         if sibling in written or not (weight or sibling.rsplit(".", 1)[-1] in near) \
                 or _subclass_of(files, parsed, sibling, written):
             continue
-        if weight:
+        if weight and site:
             first.append(_Option(TYPE_PRIORS["isinstance_sibling"] * weight * site, True, parsed, call, sibling))
         else:
-            rest.append(_Option(suspicious * NEAR_PRIOR, False, parsed, call, sibling))
+            rest.append(_Option(suspicious * (SIBLING_PRIOR * weight or NEAR_PRIOR), False, parsed, call, sibling))
     first.sort(key=lambda option: -option.score)
+    rest.sort(key=lambda option: -option.score)
     return first[:MAX_PER_SITE] + rest[:MAX_PER_SITE]
 
 
