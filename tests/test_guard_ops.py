@@ -6,12 +6,17 @@ and the overfit check that still sees a guard leaving its ``return`` unrun by ev
 
 from __future__ import annotations
 
+import json
 import time
 
+from harness.core.context import Context, SuspiciousLocation
 from harness.core.dead_code import dead_code, line_map, new_line
+from harness.core.task import Task
+from harness.evaluators.verdict import Frame, TestResult
+from harness.generators.guard_evidence import FIRST_SCORE, guard_mutants
 from harness.generators.mutations import mutants_at
 from sandbox.patch import Patch
-from tests.conftest import fix_offline, snapshot
+from tests.conftest import fix_offline, run_dir, snapshot
 from tests.mutant_checks import find, src
 from tests.test_overfit import _validator
 
@@ -234,4 +239,93 @@ def test_loopwright_fix_gives_the_f_string_value_its_conversion(make_repo):
     out, root, before = fix_offline(make_repo, {"plural.py": PLURAL, "test_plural.py": PLURAL_TESTS})
     assert out["status"] == "fixed" and not out.get("suspect"), out
     assert '+        return f"{int(count)} {word}"' in out["patch"], out["patch"]
+    assert snapshot(root) == before
+
+
+SEARCH = src('''
+    def _exact(words, query):
+        return [word for word in words if word == query]
+
+
+    def _search(words, query):
+        if len(query) > 1:
+            found = _exact(words, query)
+            return sorted(found)
+        found = [word for word in words if word.startswith(query)]
+        if not found:
+            found = [word for word in words if query in word]
+        return sorted(found)
+
+
+    def complete(words, query):
+        """Up to 3 completions of ``query``: itself when it is one of ``words`` (two letters or
+        more), else the words starting with it, else those containing it; LookupError if none."""
+        found = _search(words, query)
+        if not found:
+            raise LookupError(f"nothing completes {query!r}")
+        return found[:3]
+''')
+#: lines of `_search`'s early `return sorted(found)` and of `complete`'s raise
+SEARCH_EARLY, SEARCH_RAISE = 8, 20
+SEARCH_FIXED = SEARCH.replace("        return sorted(found)\n    found = [",
+                              "        if found:\n            return sorted(found)\n    found = [")
+SEARCH_TESTS = src('''
+    import pytest
+
+    from search import complete
+
+
+    def test_an_exact_word_is_its_own_completion():
+        assert complete(["ap", "apple"], "ap") == ["ap"]
+
+
+    def test_one_letter_gives_the_words_it_starts():
+        assert complete(["apple", "apricot", "kiwi"], "a") == ["apple", "apricot"]
+
+
+    def test_nothing_matches():
+        with pytest.raises(LookupError):
+            complete(["cat"], "x")
+
+
+    def test_no_exact_word_gives_the_words_it_starts():
+        assert complete(["apricot", "apple", "banana"], "ap") == ["apple", "apricot"]
+''')
+
+
+def _context(tmp_path, message: str, line: int, ran: list[int]) -> Context:
+    frames = (Frame("test_search.py", 20, "test_x"), Frame("search.py", line, "complete"))
+    failing = {"test_search.py::test_x": TestResult("test_search.py::test_x", "failed", message, frames)}
+    return Context(tmp_path, Task("failing_tests", failing), [SuspiciousLocation("search.py", n, 1.0) for n in ran],
+                   ("test_*.py",))
+
+
+def test_a_raise_on_an_empty_result_points_at_the_returns_that_gave_it(tmp_path):
+    """The failing test ends in `raise` under `if not found:`; `found` came from `_search`: its
+    early return the failing test ran is guarded first, before any blind mutant."""
+    def read(path):
+        return SEARCH if path == "search.py" else None
+
+    got = guard_mutants(_context(tmp_path, "LookupError: nothing completes 'ap'", SEARCH_RAISE, [SEARCH_EARLY]), read)
+    assert [mutant.new_source for _, mutant in got] == [SEARCH_FIXED]
+    assert got[0][0] == FIRST_SCORE
+    # not run by the failing test: still offered, after those it ran (none here)
+    assert [m.new_source for _, m in guard_mutants(_context(tmp_path, "LookupError: x", SEARCH_RAISE, []), read)] == [
+        SEARCH_FIXED]
+    # a failure elsewhere (not a raise under an emptiness test) points at nothing
+    assert guard_mutants(_context(tmp_path, "LookupError: x", SEARCH_RAISE + 1, [SEARCH_EARLY]), read) == []
+    checked = SEARCH.replace("    if not found:\n        raise", "    if found == 1:\n        raise")
+    assert checked != SEARCH
+    assert guard_mutants(_context(tmp_path, "LookupError: x", SEARCH_RAISE, [SEARCH_EARLY]),
+                         lambda path: checked) == []
+
+
+def test_loopwright_fix_guards_the_stage_the_raise_points_at(make_repo):
+    out, root, before = fix_offline(make_repo, {"search.py": SEARCH, "test_search.py": SEARCH_TESTS})
+    assert out["status"] == "fixed" and not out.get("suspect"), out
+    assert "+        if found:\n+            return sorted(found)\n" in out["patch"], out["patch"]
+    steps = [json.loads(line) for line in (run_dir(root, out["run_id"]) / "trajectory.jsonl").read_text().splitlines()]
+    tried = [step["patch"]["meta"] for step in steps if step["action"] == "evaluate"]
+    best = max(tried, key=lambda meta: meta["score"])  # ranked first, before any blind mutant
+    assert best["operator"] == "return_guard" and best["score"] > 2.0, tried
     assert snapshot(root) == before

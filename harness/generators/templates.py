@@ -32,6 +32,7 @@ from pathlib import Path
 from harness.core.context import Context
 from harness.core.protocols import Generator, Proposal
 from harness.generators.data_edits import hinted
+from harness.generators.guard_evidence import guard_mutants
 from harness.generators.message_ops import message_mutants
 from harness.generators.mutations import OPERATOR_PRIORS, mutants_at
 from harness.core.localize import is_protected
@@ -242,7 +243,7 @@ class _Search:
         self.hot: set[str] = set()
         self.base: dict[int, float] = {}  # tie-break -> score before the hot boost
         if lead is None:  # the failing tests' own evidence first: few, precise candidates
-            for score, mutant in message_mutants(context, self._source):
+            for score, mutant in message_mutants(context, self._source) + guard_mutants(context, self._source):
                 if (mutant.path, mutant.key) not in self.seen:
                     self._push((mutant.path, mutant.key), MESSAGE_FIRST + score, mutant)
         for score, mutant in ([] if lead else hinted(context, self.lines, self._source)):  # data edits
