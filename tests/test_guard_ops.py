@@ -123,6 +123,10 @@ def test_a_value_that_may_be_none_is_tested_against_none_first():
                           "        if hit is not None:\n            return (\n                describe(hit)\n"
                           "            )\n") in guards
     assert len(guards) == 4
+    # a lookup with a default gives no None
+    defaulted = LOOKUP.replace("registry.get(alias)", "registry.get(alias, {})")
+    assert "entry is not None" not in "".join(m.new_source for m in _ops(mutants_at("lookup.py", defaulted, [9]),
+                                                                         "return_guard"))
 
 
 def test_a_guard_leaving_its_return_unrun_by_every_test_is_suspect(tmp_path):

@@ -46,7 +46,7 @@ _INSPECTORS = frozenset({"isinstance", "issubclass", "type", "hasattr", "getattr
 MAX_CONVERSIONS = 2
 #: statements before a ``return`` in its block searched for the assignment of its name.
 LOOK_BACK = 3
-#: lookups that give None for a miss: ``d.get(k)``, ``re.match(...)``, ``getattr(o, n, None)``.
+#: lookups that give None for a miss (without a default): ``d.get(k)``, ``re.match(...)``.
 _NONE_LOOKUPS = frozenset({"get", "match", "search", "fullmatch", "find_spec", "getenv"})
 _LOOPS = (ast.For, ast.AsyncFor, ast.While)
 #: parents whose child is iterated, entered or tested for truth, not used as a value.
@@ -137,7 +137,10 @@ def _may_be_none(cx: Index, fn: FunctionNode, name: str, source: ast.stmt) -> bo
                                                  for side in [node.left, *node.comparators]) and any(
                 isinstance(side, ast.Constant) and side.value is None for side in [node.left, *node.comparators]):
             return True
-    callee = _callee(getattr(source, "value", None))
+    value = getattr(source, "value", None)
+    callee = _callee(value)
+    if callee in ("get", "getenv") and isinstance(value, ast.Call) and len(value.args) + len(value.keywords) > 1:
+        return False  # a lookup with a default
     return bool(callee) and (callee in cx.memo(_none_givers) or callee in _NONE_LOOKUPS)
 
 
