@@ -84,6 +84,17 @@ def base_prefixes(exe: str) -> tuple[Path, ...]:
     return ()
 
 
+def interpreter_dirs(exe: str) -> tuple[Path, ...]:
+    """The directories the interpreter ``exe`` (an absolute path) reads to start: its prefix as
+    named (``repo/.venv``), the same with its links resolved (a ``.venv`` that is a link to
+    a venv kept elsewhere, e.g. under ``$HOME``: ``python`` itself links on to the base
+    interpreter, so the real binary's prefix alone misses the venv's site-packages), the
+    real binary's prefix, and a venv's base prefixes (:func:`base_prefixes`)."""
+    named = Path(exe).parent.parent
+    return (named, Path(os.path.realpath(named)), Path(os.path.realpath(Path(exe).parent)).parent,
+            Path(os.path.realpath(exe)).parent.parent, *base_prefixes(exe))
+
+
 def limit_words(text: str, file_bytes: int | None = FILE_BYTES) -> str:
     """Words naming the sandbox limit that ``text`` (a test's message, stderr) shows tripped,
     starting with a space, or ``""``: EFBIG is the file-size limit, ENOSPC the tmpfs size

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sandbox import bwrap
-from sandbox.limits import EXEC_SHIM, FILE_BYTES, WEAK_SHIM, base_prefixes, limit_note
+from sandbox.limits import EXEC_SHIM, FILE_BYTES, WEAK_SHIM, interpreter_dirs, limit_note
 
 #: Variables passed to sandboxed processes (``fnmatch`` patterns); everything else is dropped.
 ENV_ALLOW: tuple[str, ...] = (
@@ -130,9 +130,7 @@ class SandboxPolicy:
             env = env or {}
             needs = [*readable, *(env.get("PYTHONPATH", "").split(os.pathsep)), env.get("VIRTUAL_ENV", "")]
             if cmd and os.path.isabs(cmd[0]):
-                needs.append(Path(cmd[0]).parent.parent)  # the interpreter's (venv) prefix
-                needs.append(Path(os.path.realpath(cmd[0])).parent.parent)  # the real one
-                needs += base_prefixes(cmd[0])  # a venv's base interpreter (pyvenv.cfg home)
+                needs += interpreter_dirs(cmd[0])  # its (venv) prefix, linked or real, and base
             # loopwright's own interpreter (the last fallback target; what runs ruff and mypy, also
             # behind a wrapper script) is readable wherever it lives, even under a hidden $HOME
             needs += [Path(sys.prefix), Path(sys.base_prefix), Path(os.path.realpath(sys.executable)).parent.parent]

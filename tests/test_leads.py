@@ -169,3 +169,19 @@ def test_every_operator_of_the_repairer_has_a_naturalness_class():
     from harness.generators.mutations import OPERATOR_PRIORS
 
     assert sorted(set(OPERATOR_PRIORS) - set(NATURALNESS)) == []
+
+
+def test_a_second_fault_the_evidence_names_joins_a_partial_fix(make_repo):
+    # two failing tests, two faults: a property the test asks for (message_ops) and a missing
+    # table entry (data edits); each alone is a partial fix, and the lead's search must make the
+    # other from the failing tests' evidence too (before: 'partial', no candidates left)
+    from tests.conftest import fix_offline
+    colors = ('COLORS = {\n    "red": 31,\n    "green": 32,\n    "blue": 34,\n}\n\n\nclass Painter:\n'
+              '    def __init__(self, color):\n        self._color = color\n\n    def code(self):\n'
+              '        return COLORS[self._color]\n')
+    tests = ('from colors import Painter\n\n\ndef test_red():\n    assert Painter("red").code() == 31\n\n\n'
+             'def test_yellow():\n    assert Painter("yellow").code() == 33\n\n\n'
+             'def test_color_is_readable():\n    assert Painter("green").color == "green"\n')
+    summary, _root, _ = fix_offline(make_repo, {"colors.py": colors, "test_colors.py": tests})
+    assert summary["status"] == "fixed", summary
+    assert '+    "yellow": 33,' in summary["patch"] and "+    def color(self):" in summary["patch"]

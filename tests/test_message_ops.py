@@ -126,6 +126,17 @@ def test_a_module_attribute_the_test_asks_for_renames_the_closest_name_or_aliase
     assert [mutant.operator for _, mutant in got[:2]] == ["rename_to_asked", "alias_asked"]
 
 
+def test_a_private_name_is_compared_without_its_leading_underscore(tmp_path):
+    # can_colorize vs _can_do_colour: 0.69 with the underscore (below MIN_RATIO), 0.72 without
+    colour = "def _can_do_colour(*, no_color=None):\n    return not no_color\n\n\ndef colored(text):\n" \
+             "    return text if not _can_do_colour() else '<' + text + '>'\n"
+    got = _offered(tmp_path, {"tc/__init__.py": "", "tc/termcolor.py": colour, "test_tc.py": "from tc import termcolor\n"},
+                   {"test_tc.py::test_cache": ("AttributeError: module 'tc.termcolor' has no attribute 'can_colorize'",
+                                               [("test_tc.py", 4)])})
+    assert got and got[0][1].operator == "rename_to_asked"
+    assert got[0][1].new_source == colour.replace("_can_do_colour", "can_colorize")
+
+
 def test_an_import_of_a_missing_name_and_the_interpreters_hint(tmp_path):
     dates = src('''
         def parse_dates(text):

@@ -304,3 +304,29 @@ def test_negate_a_flag_value():
     # never `not not x`, and a test position is left to negate_condition
     cond = [m for m in mutants_at("pkg/mod.py", source, [2]) if m.operator == "negate_value"]
     assert cond == []
+
+
+def test_a_delimiter_checked_at_one_end_gets_its_other_end():
+    source = ("def field(part):\n    if part[0] == '{':\n        return part[1:-1]\n"
+              "    if part.startswith('(') and part:\n        return part\n    return None\n")
+    got = {m.new_source.splitlines()[m.line - 1].strip() for m in mutants_at("m.py", source, [2, 4])
+           if m.operator == "add_conjunct"}
+    assert "if part[0] == '{' and part[-1] == '}':" in got
+    assert "if part.startswith('(') and part and part.endswith(')'):" in got
+    # a check of both ends already, or of a word, has no mirror to add
+    both = "def f(s):\n    if s[0] == '[' and s[-1] == ']':\n        return s\n    if s[0] == 'a':\n        return 1\n"
+    assert not [m for m in mutants_at("m.py", both, [2, 4]) if m.operator == "add_conjunct" and (
+        "s[-1] == 'a'" in m.new_source or m.new_source.count("s[-1] == ']'") > 1)]
+
+
+def test_fix_rejects_an_unterminated_brace(make_repo):
+    from tests.conftest import fix_offline
+    summary, _root, _ = fix_offline(make_repo, {
+        "fmt.py": ("def fields(text):\n    out = []\n    for part in text.split():\n"
+                   "        if part[0] == '{':\n            out.append(part[1:-1])\n    return out\n"),
+        "test_fmt.py": ("from fmt import fields\n\n\ndef test_fields():\n    assert fields('a {b} {c}') == ['b', 'c']\n\n\n"
+                        "def test_plain():\n    assert fields('x y') == []\n\n\n"
+                        "def test_unterminated_brace_is_not_a_field():\n    assert fields('{who.txt {b}') == ['b']\n"),
+    })
+    assert summary["status"] == "fixed", summary
+    assert "part[-1] == '}'" in (summary.get("patch") or summary.get("diff") or ""), summary

@@ -113,6 +113,27 @@ def test_a_function_the_failing_test_reached_only_through_the_edit_is_suspect(tm
     assert dead_code(base, root, slot, after, [], {}, [], _patch(old, new), {"m.py": new}) == ""
 
 
+def test_a_repr_the_failing_assertion_called_is_not_a_lost_function(tmp_path):
+    # `assert find(...) is None` failed and showed the Result it got: its __repr__ ran in the
+    # failing test only; the fix returns None, and nothing shows a Result any more (parse 1.12)
+    old = ("class Result:\n    def __repr__(self):\n        return 'R'\n\n"
+           "def find(s):\n    if s[0] == '{':\n        return Result()\n")
+    new = old.replace("if s[0] == '{':", "if s[0] == '{' and s[-1] == '}':")
+    root, slot = str(tmp_path / "base") + "/", str(tmp_path / "slot") + "/"
+    base = {root + "m.py": {1: ["<import>"], 2: ["<import>"], 3: ["t::bad"], 5: ["<import>"], 6: ["t::bad"],
+                            7: ["t::bad"]}}
+    after = {"t::bad": {slot + "m.py": [6]}}
+    assert dead_code(base, root, slot, after, [], {}, ["t::bad"], _patch(old, new), {"m.py": new}) == ""
+    # a helper of the test module itself (a callback the test hands the code) is no code path
+    helper = "def lookup(name):\n    return False\n"
+    base_t = {**base, root + "tests/test_m.py": {1: ["<import>"], 2: ["t::bad"]}}
+    assert dead_code(base_t, root, slot, after, [], {}, ["t::bad"], _patch(old, new), {"m.py": new},
+                     source=lambda rel: helper) == ""
+    named = old.replace("__repr__", "describe")  # any other function is still judged
+    assert "no test runs `describe`" in dead_code(base, root, slot, after, [], {}, ["t::bad"], _patch(named, new.replace(
+        "__repr__", "describe")), {"m.py": new.replace("__repr__", "describe")})
+
+
 def test_choose_prefers_a_patch_that_is_not_suspect():
     class Plausible:
         def __init__(self, op, suspect):
@@ -123,6 +144,10 @@ def test_choose_prefers_a_patch_that_is_not_suspect():
     second = Plausible("delete_statement", "")
     assert choose([first, second]) is second
     assert choose([first]) is first
+    # a sign of fooling the tests weighs more than no passing test running the change
+    # (an alias line the test imports, added at module level, has no baseline test on it)
+    second.unprotected = True
+    assert choose([first, second]) is second
 
 
 def _validator(root):

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
+from sandbox.limits import interpreter_dirs
 from sandbox.patch import Patch, PatchError, apply_patch, revert
 from sandbox import bwrap
 from sandbox.process import SandboxPolicy, network_isolation, run
@@ -311,3 +313,18 @@ def test_copies_left_by_a_killed_process_are_swept(tmp_path):
         p.write_text("[core]\n")
     assert _sweep_orphans(str(tmp_path)) == [str(orphan)]
     assert not orphan.exists() and alive.exists() and other.exists() and parent.exists()
+
+
+def test_a_venv_reached_through_a_linked_dot_venv_is_readable(tmp_path):
+    # a repository's .venv that links to a venv kept elsewhere (a hidden $HOME's cache): the venv's
+    # own directory must be bound, not only the base interpreter its bin/python links on to
+    venv = tmp_path / "home" / ".cache" / "venvs" / "v1"
+    (venv / "bin").mkdir(parents=True)
+    (venv / "bin" / "python").symlink_to(sys.executable)
+    (venv / "pyvenv.cfg").write_text(f"home = {Path(sys.executable).parent}\n")
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / ".venv").symlink_to(venv)
+    dirs = interpreter_dirs(str(repo / ".venv" / "bin" / "python"))
+    assert repo / ".venv" in dirs and venv.resolve() in dirs
+    assert Path(os.path.realpath(sys.executable)).parent.parent in dirs

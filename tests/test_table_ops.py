@@ -171,6 +171,28 @@ def test_a_word_is_added_to_a_tuple_of_words_only_where_the_failing_code_reads_i
     assert table_mutants("p.py", dunders, Hints(strings=("stop",))) == []
 
 
+def test_a_keyword_table_read_through_the_map_built_from_it_gets_the_expected_value():
+    # unittest's `'ID' != '_PRAGMA'`: the expected keyword goes into the tuple the class-level loop
+    # turns into the map the lexer reads (pycparser 2.22); the other literals of the test wait
+    source = ("class Lexer:\n    keywords_new = ('_BOOL', '_COMPLEX', '_ATOMIC')\n    keyword_map = {}\n"
+              "    for kw in keywords_new:\n        keyword_map[kw[:2] + kw[2:].lower()] = kw\n\n"
+              "    def t_ID(self, t):\n        t.type = self.keyword_map.get(t.value, 'ID')\n        return t\n")
+    tests = "def test_pragma(lex):\n    assert lex('x')[0] == 'LPAREN'\n    assert lex('_Pragma')[0] == '_PRAGMA'\n"
+    failing = {"test_lex.py::test_pragma": TestResult("test_lex.py::test_pragma", "failed",
+                                                       "AssertionError: 'ID' != '_PRAGMA'\n- ID\n+ _PRAGMA")}
+    import tempfile
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "test_lex.py").write_text(tests)
+        hints = gather(Path(tmp), failing)
+    assert hints.wrong == (("ID", "_PRAGMA"),)
+    near = near_of(source, [8])
+    assert "keywords_new" in near.names  # one step back from keyword_map
+    got = table_mutants("lex.py", source, hints, near)
+    entries = [m for m in got if m.operator == "table_entry"]
+    assert entries[0].new_source == source.replace("'_ATOMIC')", "'_ATOMIC', '_PRAGMA')")
+    assert near_of(source, [9]).names == {"return", "t"}  # a line reading no table reaches none
+
+
 def test_a_wrong_table_value_is_replaced_by_the_expected_value():
     source = 'UNITS = {"kb": 1000, "mb": 1000000, "gb": 100000000}\n'
     hints = Hints(numbers=(1000000000,), wrong=((100000000, 1000000000),))

@@ -67,4 +67,12 @@ def test_outcomes_are_decided_in_candidate_order_with_several_slots(make_repo):
 
 
 def test_runs_take_the_documented_default_window():
-    assert RunConfig().window == Window(candidates=4, unprotected_per_slot=2, fraction=0.5)
+    assert RunConfig().window == Window(candidates=4, unprotected_per_slot=2, fraction=0.5, suspect_fraction=2.0)
+
+
+def test_a_suspect_first_patch_keeps_the_window_open_longer():
+    window = Window()
+    assert window.closed(searched=10.0, elapsed=6.0)  # half the search spent comparing
+    assert not window.closed(searched=10.0, elapsed=6.0, suspect=True)
+    assert window.closed(searched=10.0, elapsed=21.0, suspect=True)
+    assert not Window(fraction=None).closed(10.0, 100.0, suspect=True)

@@ -14,6 +14,7 @@ import os
 from collections.abc import Callable, Iterable
 
 from harness.core.evidence import IMPORT_CONTEXT
+from harness.core.public_api import is_test_module
 from sandbox.patch import Patch
 
 
@@ -115,7 +116,7 @@ def dead_code(by_line: dict[str, dict[int, list[str]]], root: str, slot_root: st
                 continue  # a changed line (not only moved): what it does now is the fix
             if watch.intersection(tests) and new not in now and ln not in bug_path.get(rel, ()):
                 dead.append((rel, ln, bool(failed.intersection(tests))))
-            if fix.intersection(tests):
+            if fix.intersection(tests) and not is_test_module(rel):  # a test's own helper is no code path
                 reached.setdefault(rel, set()).add(new)
     errors = {rel: error_path_lines(source(rel) or "") for rel in {rel for rel, _ln, ran in dead if ran}}
     dead = [(rel, ln, ran) for rel, ln, ran in dead if not (ran and ln in errors[rel])]
@@ -145,8 +146,15 @@ def error_path_lines(text: str) -> set[int]:
     return lines
 
 
+#: methods a failing assertion's message calls on the values it shows (``repr`` in pytest's
+#: assertion rewriting, unittest's ``assertIsNone``): a fix that makes the assertion pass stops
+#: calling them, which says nothing of the fix (parse 1.12's ``Result.__repr__``).
+DISPLAY = frozenset({"__repr__", "__str__", "__format__", "__rich_repr__", "_repr_pretty_"})
+
+
 def _lost_function(text: str | None, ran: set[int], now: set[int]) -> str:
-    """The name of a function (of ``text``) whose body ``ran`` entered and ``now`` does not."""
+    """The name of a function (of ``text``; :data:`DISPLAY` methods aside) whose body ``ran``
+    entered and ``now`` does not."""
     if not text:
         return ""
     try:
@@ -154,7 +162,7 @@ def _lost_function(text: str | None, ran: set[int], now: set[int]) -> str:
     except (SyntaxError, ValueError):
         return ""
     for fn in ast.walk(tree):
-        if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)) and fn.body:
+        if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)) and fn.body and fn.name not in DISPLAY:
             body = range(fn.body[0].lineno, (fn.end_lineno or fn.body[-1].lineno) + 1)
             if any(n in ran for n in body) and not any(n in now for n in body):
                 return fn.name

@@ -25,7 +25,9 @@ only when the full run could not record it), then they run :data:`RERUNS` more t
   repair, Qi, Long, Achour and Rinard, "An analysis of patch plausibility and correctness for
   generate-and-validate patch generation systems", ISSTA 2015), or an ``except`` added whose body only
   passes or gives a constant no comparison of the failing tests expects (:func:`swallowing_handler`),
-  is suspect, read from the diff alone.
+  is suspect, read from the diff alone;
+- a public name of a changed module renamed or deleted (:mod:`harness.core.public_api`: the
+  test's missing name given by renaming the nearest one breaks the old name's callers).
 
 A suspect patch stays plausible: :func:`harness.core.plausible.choose` prefers any other,
 and when it is the only one it is reported as ``fixed (suspect: REASON)``. The reason is
@@ -48,6 +50,7 @@ from harness.evaluators.verdict import passed_in
 from harness.core.dead_code import added_lines, dead_code, line_map
 from harness.core.evidence import protection
 from harness.core.outcome import Outcome
+from harness.core.public_api import removed_public_names
 from sandbox.patch import Patch, PatchError, patched_texts
 from sandbox.worktree import Worktree
 
@@ -140,6 +143,7 @@ class OverfitChecks:
             (f"{always[0]} passed in the full run but failed in every re-run of the tests watching "
              "the patch" if always else "")
             or static_suspicion(patch, texts, sources)
+            or removed_public_names({rel: source(rel) for rel in texts}, texts)
             or (dead_code(self.index.by_line, self.index.root, str(Path(slot.path).resolve()) + os.sep,
                           coverage, out.protection.tests, self._bug_path(out.fixed), fixed, patch, texts,
                           failing=out.fixed, source=source) if coverage else ""))

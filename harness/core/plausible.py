@@ -46,6 +46,7 @@ NATURALNESS: dict[str, int] = {
     **dict.fromkeys(("literal_from_diff",), 0), **dict.fromkeys(("rename_to_asked", "except_base"), 1),
     **dict.fromkeys(("positional_only", "except_widen", "except_narrow"), 2),
     **dict.fromkeys(("alias_asked", "except_reraise", "except_drop"), 4),
+    **dict.fromkeys(("import_asked",), 2),  # a package's missing export (message_imports)
     # wrap_ops (issue 21): statements the failure asks for
     **dict.fromkeys(("convert_param", "early_return", "normalize_param"), 3), **dict.fromkeys(("wrap_try",), 4),
     # data edits (issue 21): table entries and regexes from the failing tests' literals
@@ -76,8 +77,10 @@ def naturalness(patch: Patch) -> tuple[int, float, int, int]:
 def choose(plausible: list) -> object:
     """The patch to accept among ``plausible`` outcomes (objects with ``.patch``, and
     optionally ``.unprotected`` and ``.protection`` from :mod:`harness.core.evidence`):
-    protected before unprotected (some passing test executes the changed lines), then
     not suspect before suspect (:mod:`harness.core.overfit`: no sign of fooling the tests), then
+    protected before unprotected (some passing test executes the changed lines; a line a
+    patch adds at module level, such as an alias the test imports, has no baseline test
+    executing it: a sign of fooling the tests weighs more than no evidence either way), then
     the most natural (:func:`naturalness` without its character count), then the fewest
     baseline behaviours touched, then the earliest (the generator's best-ranked: its
     suspiciousness and operator priors know more than a character count, e.g. they put
@@ -89,7 +92,7 @@ def choose(plausible: list) -> object:
     def key(ip: tuple) -> tuple:
         i, o = ip
         prot = getattr(o, "protection", None)
-        return (bool(getattr(o, "unprotected", False)), bool(getattr(o, "suspect", "")), naturalness(o.patch)[:3],
+        return (bool(getattr(o, "suspect", "")), bool(getattr(o, "unprotected", False)), naturalness(o.patch)[:3],
                 len(prot.tests) if prot is not None else 0, i)
 
     return min(enumerate(plausible), key=key)[1]
@@ -112,17 +115,25 @@ class Window:
             the batch took to find the first plausible patch, so comparing costs at most
             about half again the search (default 0.5; None: no time limit, the candidate
             limits alone, as the validator's own tests use it for determinism).
+        suspect_fraction: the same limit when the first plausible patch is suspect
+            (:mod:`harness.core.overfit`): a patch with a sign of fooling the tests is worth
+            up to this many times the search to find another (default 2.0; the candidate
+            limits still hold; ignored when ``fraction`` is None).
     """
 
     candidates: int = 4
     unprotected_per_slot: int = 2
     fraction: float | None = 0.5
+    suspect_fraction: float = 2.0
 
     def budget(self, unprotected: bool, slots: int) -> int:
         """Candidates after the first plausible patch to weigh (those already started included)."""
         return max(self.candidates, self.unprotected_per_slot * slots if unprotected else 0)
 
-    def closed(self, searched: float, elapsed: float) -> bool:
+    def closed(self, searched: float, elapsed: float, suspect: bool = False) -> bool:
         """Whether no more candidates start: ``elapsed`` seconds of window after
-        ``searched`` seconds of search (both wall seconds)."""
-        return self.fraction is not None and elapsed >= self.fraction * searched
+        ``searched`` seconds of search (both wall seconds); ``suspect``: the first plausible
+        patch is suspect (:attr:`suspect_fraction` applies)."""
+        if self.fraction is None:
+            return False
+        return elapsed >= max(self.fraction, self.suspect_fraction if suspect else 0.0) * searched

@@ -152,7 +152,8 @@ class Validator(CandidateStages, BehaviourCheck):
         budget: int | None = None  # candidates still to start once a plausible patch is found
         while True:
             while more and self._may_start(pending, deadline, budget) and not (
-                    t_first and self.window.closed(t_first - t_start, time.monotonic() - t_first)):
+                    t_first and self.window.closed(t_first - t_start, time.monotonic() - t_first,
+                                                   suspect=bool(plausible and plausible[0].suspect))):
                 nxt = next(it, None)
                 if nxt is None:
                     more = False

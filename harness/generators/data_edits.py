@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 from harness.core.context import Context
 from harness.core.localize import is_protected
-from harness.generators.literal_hints import gather
+from harness.generators.literal_hints import Hints, gather
 from harness.generators.mutant import Mutant
 from harness.generators.regex_ops import regex_mutants
 from harness.generators.data_text import module_strings, near_of
@@ -40,10 +40,12 @@ MAX_FILES = 3
 NEAR_LINES = 40
 
 
-def _given(mutant: Mutant, missing_keys: tuple[str, ...]) -> bool:
+def _given(mutant: Mutant, hints: Hints) -> bool:
     """Is the edit's value given by the failure itself (an assertion's expected value for its
-    actual one, or the key of a ``KeyError``), not guessed among the tests' literals?"""
-    return mutant.operator == "table_value" or any(repr(key)[1:-1] in mutant.replacement for key in missing_keys)
+    actual one, a new table entry that is an assertion's expected string, or the key of a
+    ``KeyError``), not guessed among the tests' literals?"""
+    given = [*hints.missing_keys, *(e for _, e in hints.wrong if isinstance(e, str) and mutant.operator == "table_entry")]
+    return mutant.operator == "table_value" or any(repr(key)[1:-1] in mutant.replacement for key in given)
 
 
 def hinted(context: Context, lines: list[tuple[tuple[str, int], float]],
@@ -85,6 +87,6 @@ def hinted(context: Context, lines: list[tuple[tuple[str, int], float]],
             continue
         novel = sum(s not in known for s in hints.strings)
         scale = min(1.0, FEW / novel) if novel else 1.0
-        out += [(top * PRIORS[m.operator] * DECAY ** n * (1.0 if _given(m, hints.missing_keys) else scale), m)
+        out += [(top * PRIORS[m.operator] * DECAY ** n * (1.0 if _given(m, hints) else scale), m)
                 for n, m in enumerate(found)]
     return sorted(out, key=lambda item: -item[0])

@@ -124,10 +124,39 @@ class Near:
 
 
 def near_of(source: str, lines: list[int]) -> Near:
-    """:class:`Near` of the given suspicious ``lines`` of ``source``: the identifiers on them."""
+    """:class:`Near` of the given suspicious ``lines`` of ``source``: the identifiers on them,
+    and one step back, the names a module- or class-level statement reads to build one of
+    them (``for kw in keywords_new: keyword_map[kw.lower()] = kw`` at class level: a line
+    reading ``keyword_map`` reaches the ``keywords_new`` table)."""
     text = source.splitlines()
     names = {name for n in lines if 0 < n <= len(text) for name in re.findall(r"[A-Za-z_]\w*", text[n - 1])}
-    return Near(frozenset(names), frozenset(lines))
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        tree = None
+    return Near(frozenset(names | (_builders(tree, names) if tree else set())), frozenset(lines))
+
+
+def _builders(tree: ast.Module, names: set[str]) -> set[str]:
+    """Names read by the module- and class-level statements that store into one of ``names``
+    (``x = f(y)``, ``x[k] = y``, ``x.update(y)``, and such statements in a top-level loop,
+    whose iterable counts too)."""
+    out: set[str] = set()
+    bodies = [tree.body] + [st.body for st in tree.body if isinstance(st, ast.ClassDef)]
+    for body in bodies:
+        for st in body:
+            if isinstance(st, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                continue
+            stored = set()
+            for node in ast.walk(st):
+                target = node.value if isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Store) else \
+                    node if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store) else \
+                    node.func.value if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) else None
+                if isinstance(target, ast.Name):
+                    stored.add(target.id)
+            if stored & names:
+                out |= {n.id for n in ast.walk(st) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    return out - names
 
 
 def holders(tree: ast.Module) -> dict[ast.AST, tuple[set[str], int, int]]:

@@ -22,6 +22,8 @@ MAX_LITERAL = 80
 #: hints kept per kind (the first ones, in test order).
 MAX_HINTS = 40
 _ASSERT_EQ = re.compile(r"^(?:AssertionError: )?assert (.+?) == (.+)$")
+#: unittest's ``assertEqual(first, second)`` message: ``first != second`` (first: the actual value)
+_UNITTEST_EQ = re.compile(r"^(?:AssertionError: )?(.+?) != (.+)$")
 _KEY_ERROR = re.compile(r"^KeyError: (.+)$")
 
 Scalar = str | int | float
@@ -36,9 +38,10 @@ class Hints:
         numbers: int and float literals (bools left out).
         pairs: two string literals written next to each other in one tuple/list or one
             simple statement (``('human', 'humans')``, ``f('human') == 'humans'``), in order.
-        wrong: ``(actual, expected)`` from failing assertion messages
-            (``assert 'persons' == 'people'``): the side that is a literal of the test is
-            the expected one; when both are, the left side is the actual value.
+        wrong: ``(actual, expected)`` from failing assertion messages (pytest's ``assert
+            'persons' == 'people'``, unittest's ``'ID' != '_PRAGMA'``): the side that is a
+            literal of the test is the expected one; when both are, the left side is the
+            actual value.
         missing_keys: the keys of ``KeyError`` messages (``KeyError: 'italic'``).
     """
 
@@ -149,7 +152,7 @@ def gather(root: Path, failing: dict) -> Hints:
     known = set(strings) | set(numbers)
     for result in failing.values():
         first = (getattr(result, "message", "") or "").split("\n", 1)[0].strip()
-        if m := _ASSERT_EQ.match(first):
+        if m := (_ASSERT_EQ.match(first) or _UNITTEST_EQ.match(first)):
             left, right = _literal(m.group(1)), _literal(m.group(2))
             if left is not None and right is not None and left != right:
                 wrong[(right, left) if left in known and right not in known else (left, right)] = None

@@ -148,16 +148,18 @@ def asked_names(files: Files, found: list[Evidence], paths: list[str]) -> list[S
 
 
 def _closest(asked: str, have: dict[str, ast.stmt | None], hint: str) -> list[tuple[float, str]]:
-    """The existing names closest to ``asked`` as (ratio, name), best first; the interpreter's
-    hint counts as 1.0. Empty when ``asked`` exists."""
+    """The existing names closest to ``asked`` as (ratio, name), best first, leading underscores
+    left out of the comparison; the interpreter's hint counts as 1.0. Empty when ``asked`` exists."""
     if asked in have:
         return []
-    scored = sorted(((1.0 if name == hint else difflib.SequenceMatcher(None, asked, name).ratio(), name)
+    # leading underscores mark visibility, not meaning: `_can_do_colour` is compared as `can_do_colour`
+    bare = asked.lstrip("_")
+    scored = sorted(((1.0 if name == hint else difflib.SequenceMatcher(None, bare, name.lstrip("_")).ratio(), name)
                      for name in have if not name.startswith("__")), key=lambda pair: (-pair[0], pair[1]))
     return [pair for pair in scored if pair[0] >= MIN_RATIO][:CLOSEST]
 
 
-def _top_names(tree: ast.Module | ast.ClassDef) -> dict[str, ast.stmt | None]:
+def top_names(tree: ast.Module | ast.ClassDef) -> dict[str, ast.stmt | None]:
     """Names a module or class body defines -> the defining statement (first one)."""
     out: dict[str, ast.stmt | None] = {}
     for st in tree.body:
@@ -172,7 +174,7 @@ def _top_names(tree: ast.Module | ast.ClassDef) -> dict[str, ast.stmt | None]:
 
 def _module_candidates(parsed: Parsed, asked: str, hint: str) -> list[Scored]:
     out: list[Scored] = []
-    have = _top_names(parsed.tree)
+    have = top_names(parsed.tree)
     for ratio, old in _closest(asked, have, hint):
         edits = _module_uses(parsed, old, asked)
         score = ratio * ratio
@@ -188,7 +190,7 @@ def _module_candidates(parsed: Parsed, asked: str, hint: str) -> list[Scored]:
 
 def _member_candidates(parsed: Parsed, cls: ast.ClassDef, asked: str, hint: str) -> list[Scored]:
     out: list[Scored] = []
-    have = _top_names(cls)
+    have = top_names(cls)
     for node in ast.walk(cls):  # instance attributes: `self.x = ...` in its methods
         if (isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store)
                 and isinstance(node.value, ast.Name) and node.value.id == "self"):

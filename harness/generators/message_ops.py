@@ -20,6 +20,7 @@ from __future__ import annotations
 from harness.core.context import Context
 from harness.generators.message_evidence import Files, Reader, evidence, related_files
 from harness.generators.message_except import unswallow, widen
+from harness.generators.message_imports import Lister, reexports
 from harness.generators.message_literals import literal_edits
 from harness.generators.message_names import asked_names, asks, positional_only
 from harness.generators.mutant import Mutant
@@ -29,7 +30,7 @@ from harness.generators.mutant import Mutant
 MESSAGE_PRIORS: dict[str, float] = {
     "positional_only": 1.0, "except_base": 0.95, "except_narrow": 0.95, "rename_to_asked": 0.9,
     "literal_from_diff": 0.9, "except_widen": 0.85, "except_reraise": 0.8, "alias_asked": 0.8,
-    "except_drop": 0.6,
+    "except_drop": 0.6, "import_asked": 0.9,
 }
 #: message candidates handed out at most (the best first), and at most of one operator.
 MAX_CANDIDATES = 12
@@ -38,11 +39,12 @@ MAX_PER_OPERATOR = 4
 LOCATED_LINES = 40
 
 
-def message_mutants(context: Context, read: Reader) -> list[tuple[float, Mutant]]:
+def message_mutants(context: Context, read: Reader, modules: Lister = lambda directory: []) -> list[tuple[float, Mutant]]:
     """The candidates the failing tests' messages and frames point at, as ``(score, mutant)``
     with score in (0, 1] (prior times the operator's own precision), best first, at most
     :data:`MAX_CANDIDATES`, one per new file text. ``read(path)`` gives a repository file's
-    text (None when absent). Empty when no failing test says anything these operators read."""
+    text (None when absent); ``modules(directory)`` the ``.py`` files directly in a directory
+    (repo-relative; for :func:`.message_imports.reexports`). Empty when no failing test says anything these operators read."""
     found = evidence(context.task.failing)
     if not found:
         return []
@@ -58,7 +60,8 @@ def message_mutants(context: Context, read: Reader) -> list[tuple[float, Mutant]
             spots.setdefault(path, {})[line] = 1.0
     paths = related_files(files, found, located) if asks(found) else []
     scored = (positional_only(files, found, paths) + asked_names(files, found, paths) + widen(files, found)
-              + unswallow(files, found, located) + literal_edits(files, found, spots))
+              + unswallow(files, found, located) + literal_edits(files, found, spots)
+              + (reexports(files, found, modules) if paths else []))
     best: dict[tuple[str, tuple], tuple[float, Mutant]] = {}
     for score, mutant in scored:
         value = score * MESSAGE_PRIORS[mutant.operator]

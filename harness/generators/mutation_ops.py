@@ -252,9 +252,57 @@ def condition_mutants(cx: Index, test: ast.expr, anchor: Anchor, out: list[Cand]
     is_and = isinstance(test, ast.BoolOp) and isinstance(test.op, ast.And)
     text_and = test_text if is_and else fit(test_text, precedence, 5)
     text_or = test_text if isinstance(test, ast.BoolOp) and not is_and else fit(test_text, precedence, 4)
+    for mirror in _mirrors(cx, test):  # the other end of a delimiter checked at one end
+        add_replacement(out, cx, "add_conjunct", anchor, start, end, fit(f"{text_and} and {mirror}", 4, need))
     names = cx.names_near(cx.function(anchor), anchor.lineno, attrs=True)[:6]
     for i, form in enumerate(_JUNCTS):  # guards (None checks) first, nearest names first
         for name in names:
             new = form.format(x=name, t=text_or if i % 2 else text_and)
             add_replacement(out, cx, "add_disjunct" if i % 2 else "add_conjunct", anchor, start, end,
                  fit(new, 3 if i % 2 else 4, need))
+
+
+#: a delimiter's other end (a character not listed closes itself: quotes, ``|``, ``/``, ``*``).
+_CLOSING = {"{": "}", "(": ")", "[": "]", "<": ">", "}": "{", ")": "(", "]": "[", ">": "<"}
+_ENDS = {"0": "-1", "-1": "0", "startswith": "endswith", "endswith": "startswith"}
+
+
+def _mirrors(cx: Index, test: ast.expr) -> list[str]:
+    """The same check at the sequence's other end, for each ``s[0] == D``/``s[-1] == D``/
+    ``s.startswith(D)``/``s.endswith(D)`` of ``test`` (itself, or a term of an ``and``) with
+    ``D`` a delimiter string (1-3 punctuation characters), mirrored: ``part[0] == '{'`` ->
+    ``part[-1] == '}'``. A check of one end of a bracketed token without the other accepts an
+    unterminated one (parse 1.12: ``"{who.txt"`` taken for a field)."""
+    terms = test.values if isinstance(test, ast.BoolOp) and isinstance(test.op, ast.And) else [test]
+    have = {cx.seg(term) for term in terms}
+    out: list[str] = []
+    for term in terms:
+        found = _delimiter_check(cx, term)
+        if found is None:
+            continue
+        seq, end, delim = found
+        other = "".join(_CLOSING.get(ch, ch) for ch in reversed(delim))
+        mirror = (f"{seq}.{_ENDS[end]}({other!r})" if end in ("startswith", "endswith")
+                  else f"{seq}[{_ENDS[end]}] == {other!r}")
+        if mirror not in have and mirror not in out:
+            out.append(mirror)
+    return out
+
+
+def _delimiter_check(cx: Index, term: ast.expr) -> tuple[str, str, str] | None:
+    """``(sequence text, end, delimiter)`` of a one-end delimiter check (see :func:`_mirrors`)."""
+    def delimiter(node: ast.expr) -> str | None:
+        value = node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else ""
+        return value if 1 <= len(value) <= 3 and not any(ch.isalnum() or ch.isspace() for ch in value) else None
+    if isinstance(term, ast.Compare) and len(term.ops) == 1 and isinstance(term.ops[0], ast.Eq):
+        sub, const = term.left, term.comparators[0]
+        if isinstance(sub, ast.Constant):
+            sub, const = const, sub
+        if isinstance(sub, ast.Subscript) and (delim := delimiter(const)) is not None:
+            index = cx.seg(sub.slice).replace(" ", "")
+            if index in ("0", "-1"):
+                return cx.seg(sub.value), index, delim
+    if (isinstance(term, ast.Call) and isinstance(term.func, ast.Attribute) and len(term.args) == 1
+            and term.func.attr in ("startswith", "endswith") and (delim := delimiter(term.args[0])) is not None):
+        return cx.seg(term.func.value), term.func.attr, delim
+    return None

@@ -107,9 +107,11 @@ def _stmt_after(text: Text, last: ast.stmt) -> tuple[int, str, str]:
 
 
 def _new_strings(hints: Hints, known: set[str], entries: list[str]) -> list[str]:
-    """Literals of the tests the module lacks, a ``KeyError``'s key first, table-shaped first."""
-    novel = [s for s in dict.fromkeys([*hints.missing_keys, *hints.strings]) if s not in known]
-    return sorted(novel, key=lambda s: (s not in hints.missing_keys, not _fits(s, entries)))
+    """Literals of the tests the module lacks: a ``KeyError``'s key or a failing assertion's
+    expected string first, table-shaped first."""
+    given = [*hints.missing_keys, *(e for _, e in hints.wrong if isinstance(e, str))]
+    novel = [s for s in dict.fromkeys([*given, *hints.strings]) if s not in known]
+    return sorted(novel, key=lambda s: (s not in given, not _fits(s, entries)))
 
 
 def _int_values(values: list[int]) -> list[int]:

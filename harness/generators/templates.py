@@ -18,7 +18,8 @@ accepted (context attempts) gets a search of its own over its patched file, and 
 mutants become two-site candidates (the lead's edit plus one more), interleaved with the
 search from the unpatched code by score, times :data:`LEAD_WEIGHT` and the share of the
 failing tests the lead fixes: a lead that explains little of the failure does not take the
-search over. The search from the base goes on, so a right single edit is still found after
+search over. The candidates the failing tests' messages and literals point at are made
+from the lead's text too (a second fault the evidence names joins the first). The search from the base goes on, so a right single edit is still found after
 a wrong partial one.
 """
 
@@ -26,6 +27,8 @@ from __future__ import annotations
 
 import heapq
 import keyword
+import os
+import posixpath
 import re
 from pathlib import Path
 
@@ -242,11 +245,14 @@ class _Search:
         self.order = 0
         self.hot: set[str] = set()
         self.base: dict[int, float] = {}  # tie-break -> score before the hot boost
-        if lead is None:  # the failing tests' own evidence first: few, precise candidates
-            for score, mutant in message_mutants(context, self._source) + guard_mutants(context, self._source):
-                if (mutant.path, mutant.key) not in self.seen:
-                    self._push((mutant.path, mutant.key), MESSAGE_FIRST + score, mutant)
-        for score, mutant in ([] if lead else hinted(context, self.lines, self._source)):  # data edits
+        # the failing tests' own evidence first: few, precise candidates; from a lead's text too,
+        # so that a second fault the evidence names joins a partial fix (a property the test asks
+        # for, then a regex the test's input needs)
+        evident = message_mutants(context, self._source, self._modules) + guard_mutants(context, self._source)
+        for score, mutant in evident:
+            if (mutant.path, mutant.key) not in self.seen:
+                self._push((mutant.path, mutant.key), MESSAGE_FIRST + score, mutant)
+        for score, mutant in hinted(context, self.lines, self._source):  # data edits
             if (mutant.path, mutant.key) not in self.seen:
                 self._push((mutant.path, mutant.key), score, mutant)
 
@@ -315,6 +321,16 @@ class _Search:
                 self.sources[path] = None
         return self.sources[path]
 
+
+    def _modules(self, directory: str) -> list[str]:
+        """The ``.py`` files directly in ``directory`` (repo-relative; regular files only, no
+        link followed), [] when it cannot be listed."""
+        try:
+            with os.scandir(self.root / directory) as entries:
+                return [posixpath.join(directory, e.name) for e in entries
+                        if e.name.endswith(".py") and e.is_file(follow_symlinks=False)]
+        except OSError:
+            return []
 
 
 def _line(source: str, line: int) -> str:
