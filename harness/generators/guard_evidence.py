@@ -99,18 +99,20 @@ def guard_mutants(context: Context, read: Reader) -> list[tuple[float, Mutant]]:
     ran = {(loc.path, loc.line) for loc in context.locations if loc.score > 0}
     spots: dict[str, list[FunctionNode]] = {}
     texts: dict[str, str] = {}
+    trees: dict[str, ast.Module | None] = {}  # each file parsed once (None: it does not parse)
     for item in evidence(context.task.failing):
         if not item.frames or is_protected(item.frames[-1][0], context.protected):
             continue
         path, line = item.frames[-1]
-        text = texts.get(path) or read(path)
-        try:
-            tree = ast.parse(text or "")
-        except (SyntaxError, ValueError):
-            continue
-        texts[path] = text or ""
-        found = _checked(tree, line)
-        if found is not None:
+        if path not in trees:
+            texts[path] = read(path) or ""
+            try:
+                trees[path] = ast.parse(texts[path])
+            except (SyntaxError, ValueError):
+                trees[path] = None
+        tree = trees[path]
+        found = _checked(tree, line) if tree is not None else None
+        if tree is not None and found is not None:
             spots.setdefault(path, [])
             spots[path] += [fn for fn in _sources(tree, *found, line) if fn not in spots[path]]
     picked: list[Mutant] = []
