@@ -129,7 +129,7 @@ def _fragment_table(node: ast.AST) -> list[ast.Constant]:
     strings = [v for v in values if isinstance(v, ast.Constant) and isinstance(v.value, str)]
     if len(strings) < 3 or len(strings) < len(values):
         return []
-    pieces = [v for v in strings if _REGEX_PIECE.search(v.value)]
+    pieces = [v for v in strings if _REGEX_PIECE.search(str(v.value))]
     return pieces if 3 * len(pieces) >= 2 * len(strings) else []
 
 
