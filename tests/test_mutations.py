@@ -270,6 +270,8 @@ def test_priors_cover_every_operator():
         "insert_append", "carry_forward", "restore_statement", "return_call",
         # wrap_ops (tests/test_wrap_ops.py)
         "wrap_try", "convert_param", "early_return", "normalize_param",
+        # guard_ops (tests/test_guard_ops.py)
+        "return_guard", "same_conversion",
     }
     assert ops == set(OPERATOR_PRIORS)
     assert all(0 < p <= 1 for p in OPERATOR_PRIORS.values())

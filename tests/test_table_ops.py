@@ -292,3 +292,18 @@ def test_many_guessed_entries_fall_behind_the_line_mutants(tmp_path):
     context = Ctx(tmp_path, Task("failing_tests", {tid: TestResult(tid, "failed", "KeyError: 'italic'")}))
     got = hinted(context, [(("colors.py", 10), 1.0)], lambda p: (tmp_path / p).read_text())
     assert got[0][0] > 0.6 and '"italic": 3' in got[0][1].new_source
+
+
+def test_a_counted_repeat_in_a_table_of_regex_pieces_takes_fewer_for_a_shorter_input():
+    # parse 1.20: `%f` matched exactly six digits; the test's timestamp has five
+    source = ('import re\n\nFORMATS = {\n    "%Y": "[0-9]{4}",\n    "%m": "[0-9]{1,2}",\n    "%H": "[0-9]{2}",\n'
+              '    "%f": "[0-9]{6}",\n}\nSYMBOLS = re.compile("|".join(FORMATS))\n\n\n'
+              'def to_regex(fmt):\n    return SYMBOLS.sub(lambda m: FORMATS[m.group(0)], fmt)\n')
+    hints = Hints(strings=("%Y-%m-%d %H:%M:%S.%f", "2023-11-21 13:23:27.12345"))
+    got = regex_mutants("fmt.py", source, hints, near_of(source, [13]))
+    assert [m.new_source for m in got] == [source.replace('"[0-9]{6}"', '"[0-9]{1,6}"')]
+    assert got[0].operator == "regex_quantifier"
+    # a table the failing code does not read, and a table of plain words, give nothing
+    assert regex_mutants("fmt.py", source, hints, near_of(source, [1])) == []
+    words = 'NAMES = {"a": "alpha", "b": "beta", "g": "gamma"}\n'
+    assert regex_mutants("w.py", words, Hints(strings=("alphabet",))) == []

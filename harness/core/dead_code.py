@@ -18,9 +18,13 @@ from harness.core.public_api import is_test_module
 from sandbox.patch import Patch
 
 
-def line_map(patch: Patch) -> dict[str, dict[int, int | None]]:
+def line_map(patch: Patch, moved: bool = False) -> dict[str, dict[int, int | None]]:
     """Per changed file, old line -> new line for the lines inside hunks (None: removed);
-    lines outside hunks shift by the hunks above them (see :func:`new_line`)."""
+    lines outside hunks shift by the hunks above them (see :func:`new_line`).
+
+    With ``moved``, a removed line whose text comes back in the same hunk only re-indented
+    (a ``return`` put under an added guard, a statement put in an added ``try``) maps to that
+    added line, the first such one not yet taken: it is the same code, run or not after the patch."""
     import unidiff
 
     out: dict[str, dict[int, int | None]] = {}
@@ -28,9 +32,14 @@ def line_map(patch: Patch) -> dict[str, dict[int, int | None]]:
         path = pf.path[2:] if pf.path.startswith(("a/", "b/")) else pf.path
         per = out.setdefault(path, {})
         for h in pf:
+            added = [(ln.value.strip(), ln.target_line_no) for ln in h if ln.is_added and ln.value.strip()]
             for ln in h:
                 if ln.source_line_no is not None:
                     per[ln.source_line_no] = ln.target_line_no
+                    if moved and ln.is_removed and (text := ln.value.strip()):
+                        hit = next((i for i, (again, _) in enumerate(added) if again == text), None)
+                        if hit is not None:
+                            per[ln.source_line_no] = added.pop(hit)[1]
     return out
 
 
@@ -85,7 +94,7 @@ def dead_code(by_line: dict[str, dict[int, list[str]]], root: str, slot_root: st
     test (an ``and not key`` added to the guard of an update) is the branch-killing overfit of
     Qi et al., ISSTA 2015.
     """
-    maps = line_map(patch)
+    maps = line_map(patch, moved=True)
     watch, fix, failed = set(passing), set(sampled), set(failing)
     after: dict[str, set[int]] = {}
     for files in coverage.values():
@@ -104,7 +113,7 @@ def dead_code(by_line: dict[str, dict[int, list[str]]], root: str, slot_root: st
                 continue
             new = new_line(mapping, ln) if mapping else ln
             if new is None:
-                continue  # a changed line: what it does now is the fix
+                continue  # a changed line (not only moved): what it does now is the fix
             if watch.intersection(tests) and new not in now and ln not in bug_path.get(rel, ()):
                 dead.append((rel, ln, bool(failed.intersection(tests))))
             if fix.intersection(tests) and not is_test_module(rel):  # a test's own helper is no code path

@@ -31,7 +31,7 @@ from harness.evaluators.command import CommandEvaluator
 from harness.evaluators.confirm import FORGED
 from harness.evaluators.pytest_runner import PytestEvaluator
 from harness.core.records import StopReason
-from harness.core.baseline import rerun_uncovered
+from harness.core.baseline import run_baseline
 from harness.core.baseline_cache import BaselineCache
 from harness.core.config import RunConfig
 from harness.core.errors import UsageError
@@ -230,10 +230,9 @@ class RunSession:
         evaluator, limit = self.test_evaluator(), self.config.limits.max_wall_seconds or 3600
         cache = BaselineCache(self.root, self.python, self.config.policy, repr(self.config.timeouts),
                               use=not self.config.fresh, note=self.note) if coverage else None
-        kw = dict(coverage=coverage, default_timeout=self.config.timeouts.baseline, process_timeout=limit)
-        base = cache.run(evaluator, self.worktree.path, **kw) if cache else evaluator.run(self.worktree.path, **kw)
-        uncovered = rerun_uncovered(evaluator, self.worktree.path, base, timeout=self.config.timeouts.baseline,
-                                    process_timeout=limit) if coverage and not base.error else {}
+        base, uncovered = run_baseline(evaluator, self.worktree.path, cache, coverage=coverage, limit=limit,
+                                       timeout=self.config.timeouts.baseline,
+                                       deadline=self.t_start + limit if self.config.limits.max_wall_seconds else None)
         cache and cache.save(base)  # for the next run (harness.core.baseline_cache)
         self.state.spent.test_seconds += self.evaluator.busy_seconds()
         baseline = Baseline(self.worktree.path, base.results, base.collected, base.coverage if coverage else {},

@@ -41,8 +41,6 @@ def _roots(root: Path) -> list[str]:
     return [str(root)] + ([str(root / "src")] if (root / "src").is_dir() else [])
 
 
-
-
 class PytestEvaluator:
     """Runs pytest in a worktree with the target interpreter; one instance per run.
 
@@ -186,7 +184,7 @@ class PytestEvaluator:
             stop_on: list[str] = (), timeouts: dict[str, float] | None = None,
             default_timeout: float | None = None, coverage: bool = False,
             process_timeout: float = 600.0, paths: list[str] = (),
-            coverage_tests: list[str] = (), capture: dict | None = None) -> TestRun:
+            coverage_tests: list[str] = (), capture: dict | None = None, deadline: float | None = None) -> TestRun:
         """Run the tests under ``root`` and collect structured results.
 
         Args:
@@ -196,8 +194,8 @@ class PytestEvaluator:
             stop_on: ids expected to pass; the session stops at the first that fails.
             timeouts: per-test limits in seconds; ``default_timeout`` for the others.
             coverage: record per-test line coverage (baseline only: it is slow).
-            process_timeout: wall seconds for each pytest process; the process group
-                is killed after it.
+            process_timeout: wall seconds for each pytest process (its group is killed after it);
+                ``deadline`` (``time.monotonic()``): none runs past it, re-runs and coverage recovery included.
             paths: pytest arguments restricting collection (files or directories).
             coverage_tests: line coverage only while these run (no import-time lines: forkable).
             capture: named functions' calls while named tests run, into ``TestRun.calls``
@@ -208,9 +206,10 @@ class PytestEvaluator:
         remaining: list[str] | None = list(select) if select is not None else None
         crashes = 0
         while True:
+            if deadline is not None:  # what is left of it
+                process_timeout = max(1.0, min(process_timeout, deadline - time.monotonic()))
             started, res, finished = self._one(root, remaining, first, stop_on, timeouts, default_timeout,
-                                               coverage, process_timeout, paths, out, cover=cover,
-                                               capture=capture)
+                                               coverage, process_timeout, paths, out, cover=cover, capture=capture)
             out.processes += 1
             running = set(started) - set(out.results)
             if not out.collected and not out.results:
@@ -225,12 +224,13 @@ class PytestEvaluator:
             # tests after it are run again, and the coverage of those before it recovered.
             died = bool(running) or (not finished and not res.timed_out and bool(started))
             todo = [t for t in out.collected if t not in out.results]
-            if not died or not todo or out.stopped:
-                if todo and res.timed_out and not out.stopped:
+            left = float("inf") if deadline is None else deadline - time.monotonic()  # seconds until the deadline
+            if not died or not todo or out.stopped or left < 1.0:
+                if todo and (res.timed_out or left < 1.0) and not out.stopped:
                     for tid in todo:
                         out.results[tid] = TestResult(tid, "error", "not run: process timed out")
-                if coverage and (crashes or died):
-                    self._recover_coverage(root, out, timeouts, default_timeout, process_timeout)
+                if coverage and (crashes or died) and left >= 1.0:
+                    self._recover_coverage(root, out, timeouts, default_timeout, min(process_timeout, left))
                 return out
             crashes += 1
             if crashes > 5:

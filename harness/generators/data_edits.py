@@ -25,7 +25,7 @@ from harness.generators.table_ops import table_mutants
 #: operator id -> prior, on the scale of :data:`harness.generators.mutations.OPERATOR_PRIORS`
 #: (above its highest, 0.60: a value the failing test wrote beats a guessed edit).
 PRIORS = {"table_value": 0.66, "regex_alternative": 0.64, "regex_optional": 0.63, "regex_class": 0.63,
-          "regex_optional_char": 0.62, "table_entry": 0.62}
+          "regex_optional_char": 0.62, "regex_quantifier": 0.62, "table_entry": 0.62}
 #: score factor of each further data edit of the same module.
 DECAY = 0.85
 #: literals of the failing tests new to a module that count as few: with more (tests full

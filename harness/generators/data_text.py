@@ -137,6 +137,10 @@ def near_of(source: str, lines: list[int]) -> Near:
     return Near(frozenset(names | (_builders(tree, names) if tree else set())), frozenset(lines))
 
 
+#: methods that fill the object they are called on (``keyword_map.update(...)``).
+_FILLERS = frozenset({"update", "append", "extend", "add", "insert", "setdefault"})
+
+
 def _builders(tree: ast.Module, names: set[str]) -> set[str]:
     """Names read by the module- and class-level statements that store into one of ``names``
     (``x = f(y)``, ``x[k] = y``, ``x.update(y)``, and such statements in a top-level loop,
@@ -151,7 +155,8 @@ def _builders(tree: ast.Module, names: set[str]) -> set[str]:
             for node in ast.walk(st):
                 target = node.value if isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Store) else \
                     node if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store) else \
-                    node.func.value if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) else None
+                    node.func.value if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+                    and node.func.attr in _FILLERS else None
                 if isinstance(target, ast.Name):
                     stored.add(target.id)
             if stored & names:

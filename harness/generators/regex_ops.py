@@ -11,7 +11,12 @@ string literal of the failing tests than it did - the test's input the pattern r
 - ``regex_class``: a character class widened by the character where the longest match
   stops (``[0-9;]`` -> ``[0-9;:]``);
 - ``regex_optional_char``: a literal character the input lacks made optional (``x`` ->
-  ``x?``) or repeatable (``x*``).
+  ``x?``) or repeatable (``x*``);
+- ``regex_quantifier``: a counted repeat that also takes fewer (``[0-9]{6}`` -> ``[0-9]{1,6}``).
+
+The patterns are the literals given to ``re`` calls (or assigned to a name one is given), and
+the values of a table of regex pieces (a dict or list literal of strings most of which look
+like regex: the code joins or substitutes them into a pattern).
 
 "Matches more" is measured by the longest match of the pattern at any position of the
 string (:func:`cover`), with the call's flags; every candidate compiles. Only one-piece
@@ -81,7 +86,8 @@ def _re_call(node: ast.AST) -> bool:
 
 def patterns(tree: ast.Module) -> list[tuple[ast.Constant, str, int]]:
     """The module's regex literals and their flags: a string constant that is the first
-    argument of a ``re`` call, or the value assigned to a name one is given."""
+    argument of a ``re`` call, or the value assigned to a name one is given; a piece of a
+    regex table (:func:`_fragment_table`) with :data:`FRAGMENT` for its flags."""
     calls = [n for n in ast.walk(tree) if _re_call(n)]
     by_name: dict[str, int] = {}
     out: dict[ast.Constant, int] = {}
@@ -100,8 +106,31 @@ def patterns(tree: ast.Module) -> list[tuple[ast.Constant, str, int]]:
             for target in node.targets:
                 if isinstance(target, ast.Name) and target.id in by_name:
                     out.setdefault(node.value, by_name[target.id])
+        for fragment in _fragment_table(node):  # a table of regex pieces joined into patterns
+            out.setdefault(fragment, FRAGMENT)
     ordered = sorted(out.items(), key=lambda kv: (kv[0].lineno, kv[0].col_offset))[:MAX_PATTERNS]
     return [(node, node.value, flags) for node, flags in ordered if isinstance(node.value, str)]
+
+
+#: the flags value :func:`patterns` gives a piece of a regex table (compiled without flags;
+#: only a counted repeat is edited there: a prefix or suffix made optional means nothing in a
+#: piece that other pieces surround).
+FRAGMENT = -1
+#: what marks a string as a piece of a regular expression (a class, an escape class, a counted
+#: repeat, a group extension, an alternation).
+_REGEX_PIECE = re.compile(r"\[[^\]]+\]|\\[dwsDWSb]|\{\d+(?:,\d*)?\}|\(\?|\|")
+
+
+def _fragment_table(node: ast.AST) -> list[ast.Constant]:
+    """The values of a dict literal (the elements of a list/tuple literal) of three or more
+    strings, most of which are regex pieces (``{"%f": "[0-9]{6}", "%H": "[0-9]{2}"}``, joined
+    or substituted into a pattern by the code: the table is the pattern)."""
+    values = node.values if isinstance(node, ast.Dict) else node.elts if isinstance(node, (ast.List, ast.Tuple)) else []
+    strings = [v for v in values if isinstance(v, ast.Constant) and isinstance(v.value, str)]
+    if len(strings) < 3 or len(strings) < len(values):
+        return []
+    pieces = [v for v in strings if _REGEX_PIECE.search(str(v.value))]
+    return pieces if 3 * len(pieces) >= 2 * len(strings) else []
 
 
 def _body(text: Text, node: ast.Constant) -> tuple[int, int, bool] | None:
@@ -215,6 +244,11 @@ def _edits(pattern: str, compiled: re.Pattern[str], inputs: list[str], words: li
                     close = pattern.find("]", at + 2)
                     if close > at:
                         out.append(("regex_class", pattern[:close] + escaped + pattern[close:], f"`{char}` added to the class at {at}"))
+    for at, char in _top_level(pattern):  # a counted repeat that also takes fewer: {6} -> {1,6}
+        count = re.match(r"\{(\d+)(,\d*)?\}", pattern[at:]) if char == "{" else None
+        if count is not None and int(count.group(1)) > 1:
+            new = "{1," + (count.group(2)[1:] if count.group(2) else count.group(1)) + "}"
+            out.append(("regex_quantifier", pattern[:at] + new + pattern[at + count.end():], f"`{count.group(0)}` -> `{new}`"))
     for at, char in _top_level(pattern):
         nxt = pattern[at + 1:at + 2]
         if (char.isalnum() or char in " -_:/,;=@#%&'\"<>!~`") and nxt not in ("?", "*", "+", "{"):
@@ -250,7 +284,8 @@ def regex_mutants(path: str, source: str, hints: Hints, near: Near | None = None
                                 *(w for s in inputs for w in re.findall(r"[A-Za-z]{2,}", s))]))[:40]
     out: list[Mutant] = []
     held = holders(tree) if near is not None else {}
-    for node, pattern, flags in patterns(tree):
+    for node, pattern, given_flags in patterns(tree):
+        flags = max(0, given_flags)
         if near is not None and node in held and not near.reaches(*held[node]):
             continue
         body = _body(text, node)
@@ -264,7 +299,7 @@ def regex_mutants(path: str, source: str, hints: Hints, near: Near | None = None
         misses = [s for s in inputs if not before[s][0]]
         ranked: dict[str, tuple[tuple[int, int], str, str]] = {}
         for operator, new, desc in _edits(pattern, compiled, misses, words)[:MAX_EDITS]:
-            if new in ranked or (not body[2] and "\\" in new):
+            if new in ranked or (not body[2] and "\\" in new) or (given_flags == FRAGMENT and operator != "regex_quantifier"):
                 continue
             try:
                 edited = re.compile(new, flags)

@@ -35,6 +35,7 @@ from pathlib import Path
 from harness.core.context import Context
 from harness.core.protocols import Generator, Proposal
 from harness.generators.data_edits import hinted
+from harness.generators.guard_evidence import guard_mutants
 from harness.generators.message_ops import message_mutants
 from harness.generators.mutations import OPERATOR_PRIORS, mutants_at
 from harness.generators.type_ops import type_mutants
@@ -248,7 +249,8 @@ class _Search:
         # the failing tests' own evidence first: few, precise candidates; from a lead's text too,
         # so that a second fault the evidence names joins a partial fix (a property the test asks
         # for, then a regex the test's input needs)
-        for score, mutant in message_mutants(context, self._source, self._modules):
+        evident = message_mutants(context, self._source, self._modules) + guard_mutants(context, self._source)
+        for score, mutant in evident:
             if (mutant.path, mutant.key) not in self.seen:
                 self._push((mutant.path, mutant.key), MESSAGE_FIRST + score, mutant)
         for score, mutant, first in type_mutants(context, self._source):  # classes the tests name
