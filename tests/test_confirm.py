@@ -95,3 +95,21 @@ def test_a_test_cut_by_its_limit_under_load_gets_a_looser_limit_alone(make_repo,
         assert "do not pass in a fresh run" in problem and "test_slow" in problem
     finally:
         ev.close()
+
+
+def test_a_test_that_parses_all_of_sys_argv_passes_in_validation_and_confirmation_alike(make_repo):
+    # rsa's CLI calls `parser.parse_args(sys.argv)`: under `python -c BOOT` sys.argv[0] was "-c",
+    # an unknown option, so a test that passed in validation failed in every confirmation run
+    files = {"cli.py": "import optparse, sys\n\n\ndef main():\n    parser = optparse.OptionParser()\n"
+                       "    parser.add_option('-i', dest='infile')\n    opts, _ = parser.parse_args(sys.argv)\n"
+                       "    return opts.infile\n",
+             "test_cli.py": "import sys\nfrom cli import main\n\n\ndef test_main():\n    old = sys.argv[:]\n"
+                            "    sys.argv[1:] = ['-i', 'key.pem']\n    try:\n        assert main() == 'key.pem'\n"
+                            "    finally:\n        sys.argv[:] = old\n"}
+    root = make_repo(files)
+    ev = PytestEvaluator(PYTHON)
+    try:
+        assert ev.run(root).results["test_cli.py::test_main"].ok
+        assert ev.confirm(root, ["test_cli.py::test_main"], process_timeout=120) == ""
+    finally:
+        ev.close()

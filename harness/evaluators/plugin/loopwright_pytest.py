@@ -107,6 +107,10 @@ def boot():
         os.close(null)
         SECRET.update(json.loads(data.decode() or "{}"))
     enter_worktree(os.environ.pop("LOOPWRIGHT_PATH", ""))
+    # `python -c BOOT args` leaves sys.argv[0] == "-c": a test whose code parses all of sys.argv
+    # (rsa's CLI: `parser.parse_args(sys.argv)`) would see an unknown option; give it what
+    # `python -m pytest args` gives
+    sys.argv[0] = os.path.join(os.path.dirname(pytest.__file__), "__main__.py")
     raise SystemExit(pytest.console_main())
 
 
