@@ -129,6 +129,14 @@ def test_a_repr_the_failing_assertion_called_is_not_a_lost_function(tmp_path):
     base_t = {**base, root + "tests/test_m.py": {1: ["<import>"], 2: ["t::bad"]}}
     assert dead_code(base_t, root, slot, after, [], {}, ["t::bad"], _patch(old, new), {"m.py": new},
                      source=lambda rel: helper) == ""
+    # the failing test's own traceback (the error-reporting chain the fix stops reaching) is no loss
+    raising = "def parse(s):\n    if s[0] == '{':\n        return error(s)\n\ndef error(s):\n    raise ValueError(s)\n"
+    fixed_raising = raising.replace("if s[0] == '{':", "if s[0] == '{' and s[-1] != '}':")
+    base_r = {root + "m.py": {1: ["<import>"], 2: ["t::bad"], 3: ["t::bad"], 5: ["<import>"], 6: ["t::bad"]}}
+    after_r = {"t::bad": {slot + "m.py": [2]}}
+    args = (base_r, root, slot, after_r, [])
+    assert "no test runs `error`" in dead_code(*args, {}, ["t::bad"], _patch(raising, fixed_raising), {"m.py": fixed_raising})
+    assert dead_code(*args, {"m.py": {3, 6}}, ["t::bad"], _patch(raising, fixed_raising), {"m.py": fixed_raising}) == ""
     named = old.replace("__repr__", "describe")  # any other function is still judged
     assert "no test runs `describe`" in dead_code(base, root, slot, after, [], {}, ["t::bad"], _patch(named, new.replace(
         "__repr__", "describe")), {"m.py": new.replace("__repr__", "describe")})

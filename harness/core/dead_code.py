@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ast
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 
 from harness.core.evidence import IMPORT_CONTEXT
 from harness.core.public_api import is_test_module
@@ -126,7 +126,9 @@ def dead_code(by_line: dict[str, dict[int, list[str]]], root: str, slot_root: st
                 + (", ..." if len(dead) > 1 else "") + ")")
     for rel, ran in reached.items():
         text = texts[rel] if rel in texts else source(rel)  # a file the patch leaves is as it was
-        fn = _lost_function(text, ran, after.get(rel, set()))
+        mapping = maps.get(rel, {})
+        on_path = {new_line(mapping, ln) if mapping else ln for ln in bug_path.get(rel, ())}
+        fn = _lost_function(text, ran, after.get(rel, set()), on_path)
         if fn:
             return f"no test runs `{fn}` ({rel}) any more: the failing tests reached it only through the edit"
     return ""
@@ -152,9 +154,10 @@ def error_path_lines(text: str) -> set[int]:
 DISPLAY = frozenset({"__repr__", "__str__", "__format__", "__rich_repr__", "_repr_pretty_"})
 
 
-def _lost_function(text: str | None, ran: set[int], now: set[int]) -> str:
-    """The name of a function (of ``text``; :data:`DISPLAY` methods aside) whose body ``ran``
-    entered and ``now`` does not."""
+def _lost_function(text: str | None, ran: set[int], now: set[int], on_path: Collection[int | None] = ()) -> str:
+    """The name of a function (of ``text``; :data:`DISPLAY` methods and functions with a line
+    ``on_path`` aside: the failing tests' traceback, whose error-reporting chain a fix is meant
+    to stop reaching) whose body ``ran`` entered and ``now`` does not."""
     if not text:
         return ""
     try:
@@ -164,6 +167,6 @@ def _lost_function(text: str | None, ran: set[int], now: set[int]) -> str:
     for fn in ast.walk(tree):
         if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)) and fn.body and fn.name not in DISPLAY:
             body = range(fn.body[0].lineno, (fn.end_lineno or fn.body[-1].lineno) + 1)
-            if any(n in ran for n in body) and not any(n in now for n in body):
+            if any(n in ran for n in body) and not any(n in now for n in body) and not any(n in on_path for n in body):
                 return fn.name
     return ""
