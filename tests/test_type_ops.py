@@ -8,30 +8,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.core.context import Context, SuspiciousLocation
 from harness.core.overfit import static_suspicion
 from harness.core.plausible import NATURALNESS, naturalness
-from harness.core.task import Task
-from harness.evaluators.verdict import Frame, TestResult
 from harness.generators.templates import MESSAGE_FIRST, TemplateGenerator
 from harness.generators.type_ops import MAX_PER_SITE, NEAR_PRIOR, SIBLING_PRIOR, TYPE_PRIORS, Ranked, type_mutants
 from sandbox.patch import Patch
 from tests.conftest import fix_offline
 from tests.mutant_checks import src
+from tests.test_message_ops import _context  # the same fixture: files written, failing tests with frames
 
-SITE = "/usr/lib/python3/site-packages/_pytest/python.py"  # a frame outside the repository
 
-
-def _context(root: Path, files: dict[str, str], failing: dict[str, tuple[str, list[tuple[str, int]]]],
-             located: list[tuple[str, int, float]] = ()) -> Context:
-    for rel, text in files.items():
-        (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        (root / rel).write_text(text)
-    results = {test_id: TestResult(test_id, "failed", message,
-                                   (Frame(SITE, 159, "pytest_pyfunc_call"), *(Frame(path, line) for path, line in frames)))
-               for test_id, (message, frames) in failing.items()}
-    return Context(root, Task("failing_tests", results), [SuspiciousLocation(*loc) for loc in located],
-                   ("test_*.py", "tests/*"))
 
 
 def _offered(tmp_path: Path, files, failing, located=()) -> list[Ranked]:

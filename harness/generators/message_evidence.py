@@ -182,6 +182,18 @@ class Files:
         return list(dict.fromkeys(path for path in found if path is not None))
 
 
+def suspicious_spots(locations: Iterable, limit: int, py_only: bool = False) -> dict[str, dict[int, float]]:
+    """The first ``limit`` suspicious lines with a positive score, ``path -> {line: score}``
+    (the highest score of a line listed twice); ``locations``: ``Context.locations``, most
+    suspicious first; ``py_only``: Python files only."""
+    spots: dict[str, dict[int, float]] = {}
+    for loc in locations:
+        if loc.score > 0 and (not py_only or loc.path.endswith(".py")) and sum(map(len, spots.values())) < limit:
+            lines = spots.setdefault(loc.path, {})
+            lines[loc.line] = max(loc.score, lines.get(loc.line, 0.0))
+    return spots
+
+
 def absolute(path: str, module: str | None, level: int) -> str:
     """The dotted name of ``from <level dots><module> import ...`` written in file ``path``
     (``pkg/sub/mod.py``, ``from ..common`` -> ``pkg.common``; a ``src/`` or ``lib/`` root left out)."""

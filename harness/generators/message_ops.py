@@ -18,7 +18,7 @@ Pure: files are read through the ``read`` function given; no test is run here.
 from __future__ import annotations
 
 from harness.core.context import Context
-from harness.generators.message_evidence import Files, Reader, evidence, related_files
+from harness.generators.message_evidence import Files, Reader, evidence, related_files, suspicious_spots
 from harness.generators.message_except import unswallow, widen
 from harness.generators.message_imports import Lister, reexports
 from harness.generators.message_literals import literal_edits
@@ -49,11 +49,7 @@ def message_mutants(context: Context, read: Reader, modules: Lister = lambda dir
     if not found:
         return []
     files = Files(read, context.protected)
-    spots: dict[str, dict[int, float]] = {}  # path -> {line: suspiciousness}
-    for loc in context.locations:
-        if loc.score > 0 and sum(map(len, spots.values())) < LOCATED_LINES:
-            lines = spots.setdefault(loc.path, {})
-            lines[loc.line] = max(loc.score, lines.get(loc.line, 0.0))
+    spots = suspicious_spots(context.locations, LOCATED_LINES)  # path -> {line: suspiciousness}
     located = {path: set(lines) for path, lines in spots.items()}
     for item in found:
         for path, line in item.frames:

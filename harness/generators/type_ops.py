@@ -36,7 +36,9 @@ from collections.abc import Iterable, Mapping
 from typing import NamedTuple
 
 from harness.core.context import Context
-from harness.generators.message_evidence import Evidence, Files, Parsed, Reader, absolute, evidence, make_mutant
+from harness.generators.message_evidence import (
+    Evidence, Files, Parsed, Reader, absolute, evidence, make_mutant, suspicious_spots,
+)
 from harness.generators.message_except import lineage, spelled
 from harness.generators.mutant import Mutant
 from harness.generators.type_evidence import FailingFunctions, Said, expected_classes, not_raised, said_by, failing_functions
@@ -78,11 +80,7 @@ def type_mutants(context: Context, read: Reader) -> list[Ranked]:
     if not found:
         return []
     files = Files(read, context.protected)
-    spots: dict[str, dict[int, float]] = {}  # path -> {line: suspiciousness}
-    for loc in context.locations:
-        if loc.score > 0 and loc.path.endswith(".py") and sum(map(len, spots.values())) < SCANNED_LINES:
-            lines = spots.setdefault(loc.path, {})
-            lines[loc.line] = max(loc.score, lines.get(loc.line, 0.0))
+    spots = suspicious_spots(context.locations, SCANNED_LINES, py_only=True)  # path -> {line: suspiciousness}
     tests = failing_functions(files, found)
     said = said_by(found, tests, context.task.failing)
     got = retyped_raises(files, found, tests, spots) + widened_isinstance(files, spots, said)
