@@ -18,15 +18,12 @@ from __future__ import annotations
 
 import ast
 import posixpath
-import re
 from collections.abc import Callable
 
 from harness.generators.message_evidence import Evidence, Files, Parsed, make_mutant
-from harness.generators.message_names import top_names
+from harness.generators.message_names import IMPORT_NAME, MODULE_ATTR, top_names
 from harness.generators.mutant import Mutant
 
-_MODULE_ATTR = re.compile(r"module '([\w.]+)' has no attribute '(\w+)'")
-_IMPORT_NAME = re.compile(r"cannot import name '(\w+)' from '([\w.]+)'")
 #: the package's modules looked at for a definition (in name order).
 MAX_SIBLINGS = 40
 Scored = tuple[float, Mutant]
@@ -39,9 +36,9 @@ def reexports(files: Files, found: list[Evidence], modules: Lister) -> list[Scor
     module that defines them (see the module docstring), best first."""
     asked: dict[str, list[str]] = {}  # package dotted name -> names asked, first seen first
     for item in found:
-        hit = (_MODULE_ATTR.search(item.text) if item.exception == "AttributeError" else None)
+        hit = (MODULE_ATTR.search(item.text) if item.exception == "AttributeError" else None)
         got = (hit.group(1), hit.group(2)) if hit else None
-        if got is None and item.exception == "ImportError" and (imp := _IMPORT_NAME.search(item.text)):
+        if got is None and item.exception == "ImportError" and (imp := IMPORT_NAME.search(item.text)):
             got = (imp.group(2), imp.group(1))
         if got is not None:
             names = asked.setdefault(got[0], [])

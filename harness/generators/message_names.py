@@ -34,8 +34,8 @@ MIN_RATIO = 0.7
 #: existing names tried per asked name (closest first).
 CLOSEST = 2
 _MULTIPLE = re.compile(r"([\w.<>]+)\(\) got multiple values for (?:keyword )?argument '(\w+)'")
-_MODULE_ATTR = re.compile(r"module '([\w.]+)' has no attribute '(\w+)'")
-_IMPORT_NAME = re.compile(r"cannot import name '(\w+)' from '([\w.]+)'")
+MODULE_ATTR = re.compile(r"module '([\w.]+)' has no attribute '(\w+)'")
+IMPORT_NAME = re.compile(r"cannot import name '(\w+)' from '([\w.]+)'")
 _OBJECT_ATTR = re.compile(r"(?:'(\w+)' object|type object '(\w+)') has no attribute '(\w+)'")
 _HINT = re.compile(r"Did you mean: '(\w+)'\?")
 Scored = tuple[float, Mutant]
@@ -44,7 +44,7 @@ Scored = tuple[float, Mutant]
 def asks(found: list[Evidence]) -> bool:
     """Does any failing test say something these operators read (so its files are worth finding)?"""
     return any(pattern.search(item.text) for item in found
-               for pattern in (_MULTIPLE, _MODULE_ATTR, _IMPORT_NAME, _OBJECT_ATTR))
+               for pattern in (_MULTIPLE, MODULE_ATTR, IMPORT_NAME, _OBJECT_ATTR))
 
 
 # -- positional-only parameters ------------------------------------------------
@@ -128,8 +128,8 @@ def asked_names(files: Files, found: list[Evidence], paths: list[str]) -> list[S
     out: list[Scored] = []
     for item in found:
         hint = _HINT.search(item.text)
-        module = _MODULE_ATTR.search(item.text) if item.exception == "AttributeError" else None
-        imported = _IMPORT_NAME.search(item.text) if item.exception == "ImportError" else None
+        module = MODULE_ATTR.search(item.text) if item.exception == "AttributeError" else None
+        imported = IMPORT_NAME.search(item.text) if item.exception == "ImportError" else None
         member = _OBJECT_ATTR.search(item.text) if item.exception == "AttributeError" else None
         if module or imported:
             dotted, asked = (module.group(1), module.group(2)) if module else (imported.group(2), imported.group(1))  # type: ignore[union-attr]
