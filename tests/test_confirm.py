@@ -113,3 +113,25 @@ def test_a_test_that_parses_all_of_sys_argv_passes_in_validation_and_confirmatio
         assert ev.confirm(root, ["test_cli.py::test_main"], process_timeout=120) == ""
     finally:
         ev.close()
+
+
+def test_the_main_module_is_pytests_as_under_python_m_pytest(make_repo):
+    # python-dotenv's `_is_interactive()` asks `not hasattr(__main__, "__file__")`: under `python -c
+    # BOOT` the answer was yes, so its tests of that check passed here and failed in the user's
+    # `python -m pytest` (the task's failing tests were passing at baseline: nothing to fix)
+    files = {"where.py": "import sys\n\n\ndef interactive():\n    main = __import__('__main__')\n"
+                         "    return not hasattr(main, '__file__')\n",
+             "test_where.py": "import os, sys\nfrom where import interactive\n\n\ndef test_not_interactive():\n"
+                              "    assert not interactive()\n    main = sys.modules['__main__']\n"
+                              "    assert main.__file__ == sys.argv[0]\n"
+                              "    assert os.path.basename(sys.argv[0]) == '__main__.py'\n"
+                              "    assert main.__spec__.name == 'pytest.__main__'\n"}
+    root = make_repo(files)
+    ev = PytestEvaluator(PYTHON)
+    try:
+        for coverage in (False, True):  # the fork server's child, then a plain process
+            res = ev.run(root, coverage=coverage).results["test_where.py::test_not_interactive"]
+            assert res.ok, res.message
+        assert ev.confirm(root, ["test_where.py::test_not_interactive"], process_timeout=120) == ""
+    finally:
+        ev.close()

@@ -247,6 +247,7 @@ def _child(req):
     plugin = sys.modules["loopwright_pytest"]  # imported by _preload: the nonce stays in memory
     plugin.SECRET.update(req.pop("secret", {}), fd=channel)
     plugin.enter_worktree(path)
+    plugin.as_pytest_main()
     import pytest
 
     code = 3  # pytest's INTERNAL_ERROR

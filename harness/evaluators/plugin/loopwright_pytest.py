@@ -107,11 +107,31 @@ def boot():
         os.close(null)
         SECRET.update(json.loads(data.decode() or "{}"))
     enter_worktree(os.environ.pop("LOOPWRIGHT_PATH", ""))
-    # `python -c BOOT args` leaves sys.argv[0] == "-c": a test whose code parses all of sys.argv
-    # (rsa's CLI: `parser.parse_args(sys.argv)`) would see an unknown option; give it what
-    # `python -m pytest args` gives
-    sys.argv[0] = os.path.join(os.path.dirname(pytest.__file__), "__main__.py")
+    as_pytest_main()
     raise SystemExit(pytest.console_main())
+
+
+def as_pytest_main():
+    """Make ``sys.argv[0]`` and the ``__main__`` module what ``python -m pytest`` gives them.
+
+    Under ``python -c BOOT`` (or the fork server) they differ, and code under test can tell:
+    a CLI that parses all of ``sys.argv`` (rsa's ``parser.parse_args(sys.argv)``) saw the
+    unknown option ``-c``, and a check for an interactive session
+    (``not hasattr(__main__, "__file__")``, python-dotenv's ``_is_interactive``) answered
+    yes. Either way a test passed or failed here but not in the user's ``python -m pytest``.
+    """
+    import importlib.util
+
+    main_py = os.path.join(os.path.dirname(pytest.__file__), "__main__.py")
+    sys.argv[0] = main_py
+    main = sys.modules.get("__main__")
+    if main is not None:
+        main.__file__ = main_py
+        main.__package__ = "pytest"
+        try:
+            main.__spec__ = importlib.util.find_spec("pytest.__main__")
+        except (ImportError, ValueError):
+            main.__spec__ = None
 
 
 def _channel():
