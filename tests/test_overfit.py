@@ -9,7 +9,7 @@ import time
 from rich.console import Console
 
 from harness.core.config import RunConfig
-from harness.core.dead_code import dead_code, error_path_lines, line_map, new_line
+from harness.core.dead_code import dead_code, error_path_lines, line_map, new_line, reporting_calls
 from harness.core.overfit import _failing_sources, _texts, _validated_source, static_suspicion
 from harness.core.plausible import choose
 from harness.evaluators.pytest_runner import PytestEvaluator, TimeoutPolicy
@@ -377,3 +377,25 @@ def test_the_overfit_checks_read_sources_from_git_not_from_the_worktree(make_rep
         assert _failing_sources(source, ["test_m.py::test_two"]) == DOUBLE_TESTS
     finally:
         wt.remove()
+
+
+def test_a_function_the_error_report_called_is_not_a_lost_function(tmp_path):
+    # pycparser's p_error reports `self._parse_error(msg, self._coord(column=self.clex.find_tok_column(p)))`:
+    # the fix stops the error, and with it the column helper the report called (no other test did)
+    old = ("def column(s):\n    return s.index('a')\n\n"
+           "def error(msg):\n    raise ValueError(msg)\n\n"
+           "def parse(s):\n    if s.startswith('{'):\n        error('before: %s at %d'\n"
+           "              % (s, column(s)))\n    return s\n")
+    new = old.replace("if s.startswith('{'):", "if s.startswith('{') and not s.endswith('}'):")
+    root, slot = str(tmp_path / "base") + "/", str(tmp_path / "slot") + "/"
+    base = {root + "m.py": {1: ["<import>"], 2: ["t::bad"], 4: ["<import>"], 5: ["t::bad"], 7: ["<import>"],
+                            8: ["t::bad"], 9: ["t::bad"]}}
+    after = {"t::bad": {slot + "m.py": [8, 11]}}
+    args = (base, root, slot, after, [], {"m.py": {9, 5}}, ["t::bad"], _patch(old, new), {"m.py": new})
+    assert "no test runs `column`" in dead_code(*args)
+    chains = [[("m.py", 9), ("m.py", 5)]]  # the test's frames, outermost first: it ends in a raise
+    reporters = reporting_calls(chains, lambda rel: old)
+    assert {"error", "column"} <= reporters and "index" not in reporters
+    assert dead_code(*args, reporters=reporters) == ""
+    # a failure that is no reported error (a TypeError inside a computation) names nothing
+    assert reporting_calls([[("m.py", 9), ("m.py", 2)]], lambda rel: old) == set()

@@ -47,7 +47,7 @@ from pathlib import Path
 import git
 
 from harness.evaluators.verdict import passed_in
-from harness.core.dead_code import added_lines, dead_code, line_map
+from harness.core.dead_code import added_lines, dead_code, line_map, reporting_calls
 from harness.core.evidence import protection
 from harness.core.outcome import Outcome
 from harness.core.public_api import removed_public_names
@@ -146,9 +146,20 @@ class OverfitChecks:
             or removed_public_names({rel: source(rel) for rel in texts}, texts)
             or (dead_code(self.index.by_line, self.index.root, str(Path(slot.path).resolve()) + os.sep,
                           coverage, out.protection.tests, self._bug_path(out.fixed), fixed, patch, texts,
-                          failing=out.fixed, source=source) if coverage else ""))
+                          failing=out.fixed, source=source,
+                          reporters=reporting_calls(self._chains(out.fixed), source)) if coverage else ""))
         return True
 
+
+    def _chains(self, fixed: list[str]) -> list[list[tuple[str, int]]]:
+        """Per ``fixed`` test, its baseline failure's in-repository traceback frames
+        ``(repo-relative path, line)``, outermost first."""
+        chains = []
+        for t in fixed:
+            res = self.baseline.results.get(t)
+            chains.append([(f.path.replace(os.sep, "/"), f.line) for f in (res.frames if res else ())
+                           if not os.path.isabs(f.path)])
+        return chains
 
     def _bug_path(self, fixed: list[str]) -> dict[str, set[int]]:
         """The traceback frames of the ``fixed`` tests' baseline failures: repo-relative path ->
