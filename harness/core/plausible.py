@@ -54,6 +54,7 @@ NATURALNESS: dict[str, int] = {
     **dict.fromkeys(("regex_optional",), 2), **dict.fromkeys(("table_entry",), 3),
     # type_ops (issue 21): a raised class retyped, an isinstance check widened by a sibling class
     **dict.fromkeys(("raise_expected",), 1), **dict.fromkeys(("isinstance_sibling",), 2),
+    **dict.fromkeys(("type_guard",), 3),  # a guard raising the expected class is inserted (type_guard)
     # guard_ops (issue 21): a conversion the name gets elsewhere adds a call around it; a
     # return guarded by its own value inserts a guard
     **dict.fromkeys(("same_conversion",), 2), **dict.fromkeys(("return_guard",), 3),

@@ -126,3 +126,37 @@ def not_raised(item: Evidence) -> list[str]:
     if item.exception == "AssertionError" and (hit := _NOT_RAISED.match(item.text)):
         return [hit.group(1)]
     return []
+
+
+def expected_messages(tests: FailingFunctions, item: Evidence, name: str) -> list[str]:
+    """The patterns ``item``'s test matches the message of an expected ``name`` (a class as
+    written in its test file) against: ``pytest.raises(name, match=P)``, ``assertRaisesRegex(name,
+    P)`` (``expected_regex=P``), and the string ``S`` of an ``assert S in str(info.value)`` (or
+    ``...exception``) after ``with pytest.raises(name) as info``. Regex patterns, as written (a
+    plain ``S`` is ``re.escape``'d); empty when the test checks no message."""
+    out: list[str] = []
+    for _, fn in tests.get(item.test_id, []):
+        held: set[str] = set()  # `as` names of the `with` blocks expecting `name`
+        for node in ast.walk(fn):
+            if isinstance(node, ast.With | ast.AsyncWith):
+                for part in node.items:
+                    call = part.context_expr
+                    if isinstance(call, ast.Call) and _expects(call, name) and isinstance(part.optional_vars, ast.Name):
+                        held.add(part.optional_vars.id)
+            if isinstance(node, ast.Call) and _expects(node, name):
+                given = [kw.value for kw in node.keywords if kw.arg in ("match", "expected_regex")]
+                given += node.args[1:2] if _callee(node).startswith("assertRaisesRegex") else []
+                out += [arg.value for arg in given if isinstance(arg, ast.Constant) and isinstance(arg.value, str)]
+        for node in ast.walk(fn) if held else ():
+            if (isinstance(node, ast.Compare) and isinstance(node.ops[0], ast.In) and isinstance(node.left, ast.Constant)
+                    and isinstance(node.left.value, str) and set(_WORD.findall(ast.unparse(node.comparators[0]))) & held):
+                out.append(re.escape(node.left.value))
+    return list(dict.fromkeys(out))
+
+
+def _expects(call: ast.Call, name: str) -> bool:
+    """``call`` is a ``raises``/``assertRaises*`` call whose first argument names ``name``."""
+    if not (call.args and _callee(call) in _EXPECTING):
+        return False
+    first = call.args[0]
+    return name in [ast.unparse(kind) for kind in (first.elts if isinstance(first, ast.Tuple) else [first])]

@@ -22,6 +22,9 @@ Two families, each read from what the failing tests expect rather than tried bli
   itself names (its other ``isinstance`` checks, the same dispatch) but no test does is offered
   at a lower one (:data:`NEAR_PRIOR`), a few per site.
 
+A third family lives in :mod:`.type_guard` (``type_guard``): a guard raising the class the test
+expects where the code crashes on the bad input at a line that is no ``raise``.
+
 Real cases: humanize 4.15.0 (``raise Exception(msg)`` -> ``raise FileNotFoundError(msg)``) and
 pycparser 2.23 (``isinstance(n, c_ast.ExprList)`` -> ``isinstance(n, (c_ast.ExprList,
 c_ast.Compound))``). What the failing tests expect and name is read by :mod:`.type_evidence`.
@@ -42,9 +45,10 @@ from harness.generators.message_evidence import (
 from harness.generators.message_except import lineage, spelled
 from harness.generators.mutant import Mutant
 from harness.generators.type_evidence import FailingFunctions, Said, expected_classes, not_raised, said_by, failing_functions
+from harness.generators.type_guard import GUARD_PRIOR, type_guards
 
 #: operator id -> prior in (0, 1]: how sure its kind of evidence makes the edit.
-TYPE_PRIORS: dict[str, float] = {"raise_expected": 0.95, "isinstance_sibling": 0.85}
+TYPE_PRIORS: dict[str, float] = {"raise_expected": 0.95, "isinstance_sibling": 0.85, "type_guard": GUARD_PRIOR}
 #: a widening whose added class the tests name but whose site's own classes they do not is
 #: scored as a mutant with this operator prior (times the line's suspiciousness): the site is
 #: not tied to the failure (tenacity's tests name RetryError; `isinstance(x, TryAgain)` is not
@@ -84,6 +88,7 @@ def type_mutants(context: Context, read: Reader) -> list[Ranked]:
     tests = failing_functions(files, found)
     said = said_by(found, tests, context.task.failing)
     got = retyped_raises(files, found, tests, spots) + widened_isinstance(files, spots, said)
+    got += [Ranked(score, mutant, True) for score, mutant in type_guards(files, found, tests)]  # a guard (type_guard.py)
     best: dict[tuple[str, tuple], Ranked] = {}
     for item in got:
         key = (item.mutant.path, item.mutant.key)
