@@ -84,6 +84,10 @@ def test_the_guard_raises_the_message_the_test_matches(tmp_path):
 def test_no_guard_when_the_crash_is_already_the_expected_class_or_a_raise_or_unnamable(tmp_path):
     files = {"tags.py": TAGS, "test_tags.py": TEST_TAGS.replace("pytest.raises(ValueError)", "pytest.raises(TypeError)")}
     assert _offered(tmp_path, files, NONE_ITERABLE) == []  # a TypeError is one: the test would pass
+    # a crash no type guard prevents: a value's or a lookup's error
+    for message in ("KeyError: 'text'", "IndexError: list index out of range"):
+        failing = {"test_tags.py::test_none_is_rejected": (message, [("test_tags.py", 13), ("tags.py", 3)])}
+        assert _offered(tmp_path, {"test_tags.py": TEST_TAGS}, failing) == [], message
     # the module cannot name the class the test expects (an import is a wider edit)
     errors = "class TagError(Exception):\n    pass\n"
     test = "import pytest\n\nfrom errors import TagError\nfrom tags import parse_tags\n\n\n" \

@@ -2,9 +2,9 @@
 
 Input validation is a common real fix: a failing test expects an exception class F
 (``pytest.raises(F)``, ``with self.assertRaises(F)``, ``self.assertRaises(F, f, arg)``), but the
-code under test fails with a builtin error from an operation on the bad input instead
-(``TypeError: argument of type 'NoneType' is not iterable``, ``AttributeError: 'int' object has
-no attribute 'split'``, ``TypeError: expected string or bytes-like object``) at a repository line
+code under test fails with a ``TypeError`` or ``AttributeError`` from an operation on the bad
+input instead (``argument of type 'NoneType' is not iterable``, ``'int' object has no attribute
+'split'``, ``expected string or bytes-like object``) at a repository line
 that is not a ``raise`` (a ``raise`` is :func:`.type_ops.retyped_raises`' case). The developer
 adds a guard at the top of the function the test called, or of the innermost repository
 function of the traceback::
@@ -59,6 +59,9 @@ MAX_PARAMS = 2
 MAX_CONDITIONS = 2
 #: exceptions that are the test's own verdict, not a crash on a bad input.
 _VERDICTS = frozenset({"AssertionError", "Failed", "Timeout", "TestTimeout", "Skipped"})
+#: the crashes a type guard prevents: an operation the bad input's type does not have (a
+#: ``ValueError`` of ``int("abc")`` is a value's, a ``KeyError`` a lookup's: no guard of a type).
+_CRASHES = frozenset({"TypeError", "AttributeError"})
 #: builtin types a guard may test for, in the order a method name is resolved to its type.
 _BUILTIN: dict[str, type] = {"str": str, "list": list, "dict": dict, "set": set, "bytes": bytes,
                              "tuple": tuple, "int": int, "float": float, "bool": bool}
@@ -91,16 +94,17 @@ def type_guards(files: Files, found: list[Evidence], tests: FailingFunctions) ->
 
 def _for_failure(files: Files, item: Evidence, tests: FailingFunctions) -> list[tuple[float, Mutant]]:
     """The guards of one failure: every expected class at every site, every condition."""
-    own = lineage(item.exception, files) if item.exception not in _VERDICTS else []
-    frames = [(path, line) for path, line in item.frames if files.editable(path)]
-    if not own or not frames or _is_raise(files, *frames[-1]):
+    classes = expected_classes(tests, item) if item.exception not in _VERDICTS else []
+    own = lineage(item.exception, files) if classes else []
+    if not _CRASHES & set(own):
         return []
     expected = []
-    for name, where, weight in expected_classes(tests, item):
+    for name, where, weight in classes:
         wanted = lineage(name, files, where) or lineage(name, files)
         if wanted and wanted[0] not in own:
             expected.append((name, wanted, weight, expected_messages(tests, item, name)))
-    if not expected:
+    frames = [(path, line) for path, line in item.frames if files.editable(path)] if expected else []
+    if not frames or _is_raise(files, *frames[-1]):
         return []
     chain = _chain(files, frames, item.text)
     if not chain:
