@@ -324,10 +324,12 @@ def _quoted(text: str) -> str:
 
 def _guard(parsed: Parsed, fn: FunctionNode, test: str, exc: str, message: str) -> Mutant | None:
     """``if <test>: raise <exc>(<message>)`` inserted before the first statement of ``fn``
-    after its docstring; None for a function with no such statement on a line of its own."""
+    after its docstring (and ``global``/``nonlocal`` declarations); None for a function with no such statement on a line of its own."""
     head = fn.body[0] if fn.body else None
     docstring = isinstance(head, ast.Expr) and isinstance(head.value, ast.Constant) and isinstance(head.value.value, str)
     body = fn.body[1:] if docstring else fn.body
+    while body and isinstance(body[0], ast.Global | ast.Nonlocal):
+        body = body[1:]  # a name must be declared before any use of it
     if not body or body[0].lineno == fn.lineno:
         return None
     first = min([body[0].lineno] + [deco.lineno for deco in getattr(body[0], "decorator_list", [])])
