@@ -79,6 +79,11 @@ def test_the_guard_raises_the_message_the_test_matches(tmp_path):
     test = TEST_TAGS.replace("pytest.raises(ValueError)", 'pytest.raises(ValueError, match="^(no|missing) tags")')
     got = _offered(tmp_path, {"test_tags.py": test}, NONE_ITERABLE)
     assert _added(got[0]) == ["if text is None:", 'raise ValueError("text must not be None")']
+    # the text an `assert S in str(info.value)` after the `with ... as info` looks for
+    test = TEST_TAGS.replace("pytest.raises(ValueError):", "pytest.raises(ValueError) as info:") \
+        + '    assert "tags (a string) are required" in str(info.value)\n'
+    got = _offered(tmp_path, {"test_tags.py": test}, NONE_ITERABLE)
+    assert _added(got[0]) == ["if text is None:", 'raise ValueError("tags (a string) are required")']
 
 
 def test_no_guard_when_the_crash_is_already_the_expected_class_or_a_raise_or_unnamable(tmp_path):
