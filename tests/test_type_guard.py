@@ -11,7 +11,7 @@ from pathlib import Path
 from harness.core.overfit import static_suspicion
 from harness.core.plausible import NATURALNESS, naturalness
 from harness.generators.templates import MESSAGE_FIRST, TemplateGenerator
-from harness.generators.type_guard import GUARD_PRIOR, INNER_FACTOR, MAX_GUARDS
+from harness.generators.type_guard import CHECKED_FACTOR, GUARD_PRIOR, INNER_FACTOR, MAX_GUARDS
 from harness.generators.type_ops import TYPE_PRIORS, Ranked, type_mutants
 from sandbox.patch import Patch
 from tests.conftest import fix_offline
@@ -178,6 +178,49 @@ def test_the_type_the_code_expects_comes_from_its_other_calls_on_the_parameter(t
     # the message names no type of the value: `title.islower()` is a method of str (and bytes) alone,
     # and the test's pattern is the text raised
     assert [_added(item) for item in got] == [["if not isinstance(title, str):", 'raise ValueError("title must be text")']]
+
+
+def test_a_guard_where_the_code_already_checks_the_type_waits_for_the_mutants(tmp_path):
+    money = src('''
+        class Money:
+            def __init__(self, cents):
+                self.cents = cents
+
+            def __ge__(self, other):
+                if isinstance(other, self.__class__):
+                    return NotImplemented
+                return self.cents >= other.cents
+
+            def add(self, other):
+                if isinstance(other, int):
+                    other = Money(other)
+                return Money(self.cents + other.cents)
+    ''')
+    test = src('''
+        import pytest
+
+        from money import Money
+
+
+        def test_compare_text():
+            with pytest.raises(TypeError):
+                Money(1) >= "1"
+
+
+        def test_add_text():
+            with pytest.raises(TypeError):
+                Money(1).add("1")
+    ''')
+    frames = {"test_money.py::test_compare_text": [("test_money.py", 8), ("money.py", 8)],
+              "test_money.py::test_add_text": [("test_money.py", 13), ("money.py", 13)]}
+    for test_id, trace in frames.items():
+        message = "AttributeError: 'str' object has no attribute 'cents'"
+        got = _offered(tmp_path, {"money.py": money, "test_money.py": test}, {test_id: (message, trace)},
+                       [(path, line, 1.0) for path, line in trace[1:]])
+        # the check of `other` that is there (its `not` dropped, in an operator method) is the likelier
+        # fault: the guards are offered at a mutant's rank, not before every mutant
+        assert got and not any(item.first for item in got), test_id
+        assert max(item.score for item in got) == GUARD_PRIOR * CHECKED_FACTOR
 
 
 # -- rank, naturalness, overfit ------------------------------------------------------------------

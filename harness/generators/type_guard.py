@@ -52,6 +52,15 @@ GUARD_PRIOR = 0.65
 INNER_FACTOR = 0.9
 PARAM_FACTOR = 0.85
 CONDITION_FACTOR = 0.9
+#: a guard where the function already tests the parameter's type (an ``isinstance(p, ...)``, a
+#: ``p is None``), or in an operator method (``__ge__``: a wrong type gives ``NotImplemented``),
+#: is not tried before the mutants but at a mutant's rank (its score times this: about a
+#: ``convert_param`` on the most suspicious line): the failure more likely flows through that
+#: check being wrong (semantic-version's ``isinstance(other, self.__class__)`` with its ``not``
+#: dropped made ``v >= '0.1.0'`` crash where the test expects TypeError).
+CHECKED_FACTOR = 0.25
+_OPERATOR_METHOD = re.compile(r"__[ri]?(?:eq|ne|lt|le|gt|ge|add|sub|mul|matmul|truediv|floordiv|mod|divmod|pow|"
+                              r"lshift|rshift|and|or|xor)__")
 #: candidates per failure and in all; parameters per function; conditions per parameter.
 MAX_PER_FAILURE = 4
 MAX_GUARDS = 6
@@ -78,21 +87,30 @@ _ATTRIBUTE = re.compile(r"has no attribute '(\w+)'")
 _RE_CALLS = frozenset({"match", "search", "fullmatch", "sub", "subn", "split", "findall", "finditer"})
 
 
-def type_guards(files: Files, found: list[Evidence], tests: FailingFunctions) -> list[tuple[float, Mutant]]:
+Guard = tuple[float, Mutant, bool]
+
+
+def type_guards(files: Files, found: list[Evidence], tests: FailingFunctions) -> list[Guard]:
     """The guard candidates for the failures ``found`` (see the module docstring), as
-    ``(score, mutant)`` with score in (0, 1], best first, one per new file text, at most
-    :data:`MAX_GUARDS`. ``tests``: the failing tests' functions (:func:`.type_evidence.
-    failing_functions`). Empty when no failing test expects a class its crash is not."""
-    best: dict[tuple[str, tuple], tuple[float, Mutant]] = {}
+    ``(score, mutant, first)`` with score in (0, 1], best first (``first`` ones before the
+    others), one per new file text, at most :data:`MAX_GUARDS`. ``first``: tried before every
+    mutant, else at a mutant's rank (:data:`CHECKED_FACTOR`). ``tests``: the failing tests'
+    functions (:func:`.type_evidence.failing_functions`). Empty when no failing test expects a
+    class its crash is not."""
+    best: dict[tuple[str, tuple], Guard] = {}
     for item in found:
-        for score, mutant in sorted(_for_failure(files, item, tests), key=lambda pair: -pair[0])[:MAX_PER_FAILURE]:
-            key = (mutant.path, mutant.key)
-            if key not in best or score > best[key][0]:
-                best[key] = (score, mutant)
-    return sorted(best.values(), key=lambda pair: -pair[0])[:MAX_GUARDS]
+        for got in sorted(_for_failure(files, item, tests), key=_rank)[:MAX_PER_FAILURE]:
+            key = (got[1].path, got[1].key)
+            if key not in best or _rank(got) < _rank(best[key]):
+                best[key] = got
+    return sorted(best.values(), key=_rank)[:MAX_GUARDS]
 
 
-def _for_failure(files: Files, item: Evidence, tests: FailingFunctions) -> list[tuple[float, Mutant]]:
+def _rank(guard: Guard) -> tuple[bool, float]:
+    return not guard[2], -guard[0]
+
+
+def _for_failure(files: Files, item: Evidence, tests: FailingFunctions) -> list[Guard]:
     """The guards of one failure: every expected class at every site, every condition."""
     classes = expected_classes(tests, item) if item.exception not in _VERDICTS else []
     own = lineage(item.exception, files) if classes else []
@@ -112,18 +130,32 @@ def _for_failure(files: Files, item: Evidence, tests: FailingFunctions) -> list[
     wants = _wanted_types(item.text, chain)
     bad = _bad_types(item.text)
     sites = [chain[0]] + ([chain[-1]] if chain[-1][1] is not chain[0][1] else [])
-    out: list[tuple[float, Mutant]] = []
+    out: list[Guard] = []
     for place, (parsed, fn, params) in enumerate(sites):
         for rank, param in enumerate(params[:MAX_PARAMS]):
+            first = not (_OPERATOR_METHOD.fullmatch(fn.name) or _checks_type(fn, param))
             for turn, (test, said) in enumerate(_conditions(param, bad, wants)[:MAX_CONDITIONS]):
                 for name, wanted, weight, patterns in expected:
                     spelling = spelled(name, wanted, files, parsed)
                     mutant = _guard(parsed, fn, test, spelling, _message(patterns, said)) if spelling else None
                     if mutant is not None:
                         score = GUARD_PRIOR * weight * INNER_FACTOR ** place * PARAM_FACTOR ** rank \
-                            * CONDITION_FACTOR ** turn
-                        out.append((score, mutant))
+                            * CONDITION_FACTOR ** turn * (1.0 if first else CHECKED_FACTOR)
+                        out.append((score, mutant, first))
     return out
+
+
+def _checks_type(fn: FunctionNode, param: str) -> bool:
+    """Whether ``fn`` already tests ``param``'s type: ``isinstance(param, ...)``, ``type(param)``,
+    ``param is None`` / ``param is not None``."""
+    for node in ast.walk(fn):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", "") in ("isinstance", "type") and node.args \
+                and isinstance(node.args[0], ast.Name) and node.args[0].id == param:
+            return True
+        if isinstance(node, ast.Compare) and isinstance(node.left, ast.Name) and node.left.id == param and any(
+                isinstance(op, ast.Is | ast.IsNot) for op in node.ops):
+            return True
+    return False
 
 
 def _is_raise(files: Files, path: str, line: int) -> bool:

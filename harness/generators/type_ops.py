@@ -88,7 +88,7 @@ def type_mutants(context: Context, read: Reader) -> list[Ranked]:
     tests = failing_functions(files, found)
     said = said_by(found, tests, context.task.failing)
     got = retyped_raises(files, found, tests, spots) + widened_isinstance(files, spots, said)
-    got += [Ranked(score, mutant, True) for score, mutant in type_guards(files, found, tests)]  # a guard (type_guard.py)
+    got += [Ranked(*guard) for guard in type_guards(files, found, tests)]  # a guard (type_guard.py)
     best: dict[tuple[str, tuple], Ranked] = {}
     for item in got:
         key = (item.mutant.path, item.mutant.key)
