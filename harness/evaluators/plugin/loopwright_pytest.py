@@ -58,13 +58,13 @@ import traceback
 import pytest
 
 import loopwright_capture  # before the worktree is on sys.path, like pytest
+import loopwright_coverage
 
 _ENV = os.environ.get
 #: what loopwright hands over outside the environment: ``fd`` (the results pipe), ``nonce``,
 #: ``canaries`` (``{"pass": name, "fail": name}``: confirmation runs only). The environment
 #: variables are removed here, at import, before any conftest or test module runs.
 SECRET = {"fd": os.environ.pop("LOOPWRIGHT_CHANNEL_FD", None), "nonce": os.environ.pop("LOOPWRIGHT_NONCE", "")}
-IMPORT_CONTEXT = "<import>"  # harness.core.evidence.IMPORT_CONTEXT
 
 
 class TestTimeout(BaseException):
@@ -106,6 +106,9 @@ def boot():
         os.dup2(null, 0)
         os.close(null)
         SECRET.update(json.loads(data.decode() or "{}"))
+    # coverage.py imported and started before the worktree is on sys.path and before pytest
+    # loads plugins and conftests (which may import the package under test)
+    loopwright_coverage.start_early(_ENV("LOOPWRIGHT_ROOT"))
     enter_worktree(os.environ.pop("LOOPWRIGHT_PATH", ""))
     as_pytest_main()
     raise SystemExit(pytest.console_main())
@@ -163,14 +166,12 @@ class _Recorder:
         self.reports = {}
         self.collect_errors = {}
         self.current = None
-        self.cov = None
-        self.cov_on = False
-        self.trace = None
-        self.cover_only = set(_load("LOOPWRIGHT_COVERAGE_TESTS", []))
         spec = _load("LOOPWRIGHT_CAPTURE", None)
         self.capture = loopwright_capture.Capture(spec, self.root) if spec else None
-        if _ENV("LOOPWRIGHT_COVERAGE") or self.cover_only:
-            self._start_coverage()
+        only = _load("LOOPWRIGHT_COVERAGE_TESTS", [])
+        # the whole session's coverage was started before the conftests loaded (start_early)
+        self.coverage = loopwright_coverage.taken() or (
+            loopwright_coverage.LineCoverage(self.root, only).start() if _ENV("LOOPWRIGHT_COVERAGE") or only else None)
 
     # -- output ---------------------------------------------------------------
     def emit(self, record):
@@ -187,73 +188,26 @@ class _Recorder:
             out.append([path, fs.lineno or 0, fs.name])
         return out[-30:]
 
-    # -- coverage (dynamic contexts: one per test id) ---------------------------
-    def _start_coverage(self):
-        try:
-            import coverage
-
-            self.cov = coverage.Coverage(
-                data_file=None, include=[os.path.join(self.root, "*")], config_file=False,
-                omit=["*/site-packages/*", "*/dist-packages/*"],
-            )
-            if not self.cover_only:
-                self.cov.start()
-        except Exception:  # coverage missing or unusable here: fall back to sys.settrace
-            self.cov = None
-            self.trace = {}
-            if not self.cover_only:
-                self.switch("")  # record what imports run, until the first test starts
-
+    # -- coverage (loopwright_coverage: dynamic contexts, one per test id) -----------
     def switch(self, test_id):
         if self.capture is not None:
             return self.capture.switch(test_id)
-        if self.cover_only:  # measured only while the listed tests run
-            if test_id not in self.cover_only:
-                if self.cov is not None and self.cov_on:
-                    self.cov.stop()
-                elif self.trace is not None:
-                    sys.settrace(None)
-                self.cov_on = False
-                return
-            if self.cov is not None:
-                self.cov.start()
-            self.cov_on = True
-        if self.cov is not None:
-            self.cov.switch_context(test_id)
-        elif self.trace is not None:
-            lines = self.trace.setdefault(test_id or IMPORT_CONTEXT, {})
-            root = self.root + os.sep
-
-            def tracer(frame, event, arg):
-                fn = frame.f_code.co_filename
-                if not fn.startswith(root) or "-packages" + os.sep in fn:
-                    return None
-                if event in ("line", "call"):
-                    lines.setdefault(fn, set()).add(frame.f_lineno)
-                return tracer
-
-            sys.settrace(tracer)
+        if self.coverage is not None:
+            self.coverage.switch(test_id)
 
     def write_coverage(self):
-        if not (_ENV("LOOPWRIGHT_COVERAGE") or self.cover_only):
-            return
-        result = {}
-        if self.cov is not None:
-            if self.cov_on or not self.cover_only:
-                self.cov.stop()
-            data = self.cov.get_data()
-            for fn in data.measured_files():
-                for line, contexts in (data.contexts_by_lineno(fn) or {}).items():
-                    for ctx in contexts:
-                        result.setdefault(ctx or IMPORT_CONTEXT, {}).setdefault(fn, []).append(line)
-        elif self.trace is not None:
-            sys.settrace(None)
-            for tid, files in self.trace.items():
-                result[tid] = {fn: sorted(lines) for fn, lines in files.items()}
-        self.emit({"event": "coverage", "data": result})
+        if self.coverage is not None:
+            self.emit({"event": "coverage", "data": self.coverage.stop()})
 
 
 _rec = None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config):
+    """The whole session's coverage starts before the initial conftests are imported (when
+    ``boot`` did not start it already: a forked child)."""
+    loopwright_coverage.start_early(_ENV("LOOPWRIGHT_ROOT") or str(early_config.rootpath))
 
 
 def pytest_configure(config):
