@@ -218,3 +218,26 @@ def test_lines_a_conftest_imports_are_in_the_baseline_and_localized(make_repo, t
     # coverage of named tests only: still nothing recorded at import or outside them
     assert set(only.coverage) == {MINUTES}
     assert set(only.coverage[MINUTES][locales]) >= {5, 6} and WRONG not in only.coverage[MINUTES][locales]
+
+
+def test_lines_pytest_imports_for_the_ini_file_are_in_the_baseline(make_repo):
+    # pyjwt's `filterwarnings = ignore::jwt.warnings.InsecureKeyLengthWarning`: pytest imports
+    # the package to resolve the category while it reads its configuration, before the conftests
+    # (and before any hook of ours): only a measurement started in boot() sees those lines
+    root = make_repo({
+        "pytest.ini": "[pytest]\nfilterwarnings =\n    error\n    ignore::pkg.warnings.WeakKeyWarning\n",
+        "pkg/__init__.py": "from pkg.keys import MIN_BITS, strong\n",
+        "pkg/warnings.py": "class WeakKeyWarning(UserWarning):\n    pass\n",
+        "pkg/keys.py": "MIN_BITS = 1024\n\n\ndef strong(bits):\n    return bits >= MIN_BITS\n",
+        "tests/test_keys.py": "from pkg import strong\n\n\ndef test_strong():\n    assert strong(2048)\n\n\n"
+                              "def test_weak():\n    assert not strong(1024)\n",
+    })
+    ev = PytestEvaluator(PYTHON)
+    try:
+        run = ev.run(root, coverage=True)
+    finally:
+        ev.close()
+    assert [t for t, r in run.results.items() if not r.ok] == ["tests/test_keys.py::test_weak"]
+    assert set(run.coverage[IMPORT_CONTEXT][str((root / "pkg" / "keys.py").resolve())]) == {1, 4}
+    ranked = [(loc.path, loc.line) for loc in localize(root, run.results, run.coverage, DEFAULT_PROTECTED)]
+    assert ("pkg/keys.py", 1) in ranked

@@ -23,8 +23,9 @@ target interpreter need not have loopwright installed. Configured by environment
                          ``{"event": "coverage", "data": {test_id: {abs_path: [lines]}}}``,
                          files under ``LOOPWRIGHT_ROOT`` (installed packages excluded). Lines
                          run outside any test (module-level code and class attributes, run
-                         when a module is imported during collection) are recorded under the
-                         id ``<import>``.
+                         when a module is imported: by a conftest, a plugin or a test module)
+                         are recorded under the id ``<import>``: the measurement starts before
+                         pytest loads plugins and conftests (:mod:`loopwright_coverage`).
 ``LOOPWRIGHT_CAPTURE``   path of a JSON spec: the calls of named functions while named tests
                          run, sent at the end as ``{"event": "capture", "data": {test_id:
                          [[name, args, result], ...]}}`` (:mod:`loopwright_capture`).
