@@ -194,15 +194,14 @@ def literal_edits(files: Files, found: list[Evidence], spots: dict[str, dict[int
     for (actual, expected), item in pairs:
         opcodes = difflib.SequenceMatcher(None, actual, expected, autojunk=False).get_opcodes()
         total = sum(max(i2 - i1, j2 - j1) for tag, i1, i2, j1, j2 in opcodes if tag != "equal")
-        words = said_by(files, item)
         for path, runs in literals.items():
             parsed = files.parsed(path)
             if parsed is not None:
                 for spot in runs:
-                    named = 1.0 if spot[4] is not None and mentioned(spot[4], words) else 0.0
-                    weight = 0.8 + 0.2 * min(1.0, max(named, spots.get(path, {}).get(spot[2], 0.0)))
-                    out += [(weight * score, mutant) for score, mutant in
-                            _run_candidates(parsed, spot, actual, expected, opcodes, total)]
+                    if got := _run_candidates(parsed, spot, actual, expected, opcodes, total):
+                        named = 1.0 if spot[4] is not None and mentioned(spot[4], said_by(files, item)) else 0.0
+                        weight = 0.8 + 0.2 * min(1.0, max(named, spots.get(path, {}).get(spot[2], 0.0)))
+                        out += [(weight * score, mutant) for score, mutant in got]
     return out
 
 
