@@ -58,6 +58,7 @@ import traceback
 import pytest
 
 import loopwright_capture  # before the worktree is on sys.path, like pytest
+from loopwright_main import as_pytest_main, enter_worktree  # noqa: F401 (the fork server calls them here)
 
 _ENV = os.environ.get
 #: what loopwright hands over outside the environment: ``fd`` (the results pipe), ``nonce``,
@@ -81,15 +82,6 @@ def _load(name, default):
         return json.load(fh)
 
 
-def enter_worktree(path):
-    """Put the worktree's import roots (``path``: ``os.pathsep``-separated, from
-    ``LOOPWRIGHT_PATH``) first on ``sys.path``, and on ``PYTHONPATH`` for the tests'
-    subprocesses; called once the runner's own modules are imported."""
-    roots = [p for p in (path or "").split(os.pathsep) if p]
-    sys.path[0:0] = roots
-    os.environ["PYTHONPATH"] = os.pathsep.join(roots + ([_ENV("PYTHONPATH")] if _ENV("PYTHONPATH") else []))
-
-
 def boot():
     """Start pytest (``pytest.console_main``, arguments from ``sys.argv[1:]``) with the nonce and
     canaries read from stdin when ``LOOPWRIGHT_SECRET=stdin`` (one JSON object; stdin is then
@@ -109,29 +101,6 @@ def boot():
     enter_worktree(os.environ.pop("LOOPWRIGHT_PATH", ""))
     as_pytest_main()
     raise SystemExit(pytest.console_main())
-
-
-def as_pytest_main():
-    """Make ``sys.argv[0]`` and the ``__main__`` module what ``python -m pytest`` gives them.
-
-    Under ``python -c BOOT`` (or the fork server) they differ, and code under test can tell:
-    a CLI that parses all of ``sys.argv`` (rsa's ``parser.parse_args(sys.argv)``) saw the
-    unknown option ``-c``, and a check for an interactive session
-    (``not hasattr(__main__, "__file__")``, python-dotenv's ``_is_interactive``) answered
-    yes. Either way a test passed or failed here but not in the user's ``python -m pytest``.
-    """
-    import importlib.util
-
-    main_py = os.path.join(os.path.dirname(pytest.__file__), "__main__.py")
-    sys.argv[0] = main_py
-    main = sys.modules.get("__main__")
-    if main is not None:
-        main.__file__ = main_py
-        main.__package__ = "pytest"
-        try:
-            main.__spec__ = importlib.util.find_spec("pytest.__main__")
-        except (ImportError, ValueError):
-            main.__spec__ = None
 
 
 def _channel():
