@@ -50,6 +50,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import signal
 import sys
 import time
@@ -66,6 +67,8 @@ _ENV = os.environ.get
 #: variables are removed here, at import, before any conftest or test module runs.
 SECRET = {"fd": os.environ.pop("LOOPWRIGHT_CHANNEL_FD", None), "nonce": os.environ.pop("LOOPWRIGHT_NONCE", "")}
 IMPORT_CONTEXT = "<import>"  # harness.core.evidence.IMPORT_CONTEXT
+#: a terminal colour or style code: `addopts = --color=yes` colours pytest's assertion diffs
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
 class TestTimeout(BaseException):
@@ -345,7 +348,7 @@ def pytest_runtest_makereport(item, call):
     if call.excinfo is not None and not report.skipped:
         exc = call.excinfo
         info["timeout"] = exc.errisinstance(TestTimeout)
-        info["message"] = exc.exconly()[:2000]
+        info["message"] = _ANSI.sub("", exc.exconly())[:2000]
         info["frames"] = _rec.frames(exc.tb)
     if hasattr(report, "wasxfail"):
         info["xfail"] = True
