@@ -267,7 +267,7 @@ def test_priors_cover_every_operator():
         # synth_ops and insert_ops (tests/test_synth_ops.py)
         "name_arith", "slice_by_name", "sibling_arg", "swap_index", "raise_power", "default_arg_value",
         "restore_method", "dict_key", "assign_max_min", "return_compare", "return_nested_empty",
-        "insert_append", "carry_forward", "restore_statement", "return_call",
+        "insert_append", "carry_forward", "restore_statement", "branch_statement", "return_call",
         # wrap_ops (tests/test_wrap_ops.py)
         "wrap_try", "convert_param", "early_return", "normalize_param",
         # guard_ops (tests/test_guard_ops.py)

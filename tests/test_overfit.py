@@ -9,8 +9,8 @@ import time
 from rich.console import Console
 
 from harness.core.config import RunConfig
-from harness.core.dead_code import dead_code, error_path_lines, line_map, new_line
-from harness.core.overfit import _failing_sources, _texts, _validated_source, static_suspicion
+from harness.core.dead_code import dead_code, error_path_lines, line_map, new_line, reporting_calls
+from harness.core.overfit import _failing_sources, _texts, _validated_source, nudged_unit, static_suspicion
 from harness.core.plausible import choose
 from harness.evaluators.pytest_runner import PytestEvaluator, TimeoutPolicy
 from harness.core.validate import Baseline, Validator
@@ -377,3 +377,41 @@ def test_the_overfit_checks_read_sources_from_git_not_from_the_worktree(make_rep
         assert _failing_sources(source, ["test_m.py::test_two"]) == DOUBLE_TESTS
     finally:
         wt.remove()
+
+
+def test_a_function_the_error_report_called_is_not_a_lost_function(tmp_path):
+    # pycparser's p_error reports `self._parse_error(msg, self._coord(column=self.clex.find_tok_column(p)))`:
+    # the fix stops the error, and with it the column helper the report called (no other test did)
+    old = ("def column(s):\n    return s.index('a')\n\n"
+           "def error(msg):\n    raise ValueError(msg)\n\n"
+           "def parse(s):\n    if s.startswith('{'):\n        error('before: %s at %d'\n"
+           "              % (s, column(s)))\n    return s\n")
+    new = old.replace("if s.startswith('{'):", "if s.startswith('{') and not s.endswith('}'):")
+    root, slot = str(tmp_path / "base") + "/", str(tmp_path / "slot") + "/"
+    base = {root + "m.py": {1: ["<import>"], 2: ["t::bad"], 4: ["<import>"], 5: ["t::bad"], 7: ["<import>"],
+                            8: ["t::bad"], 9: ["t::bad"]}}
+    after = {"t::bad": {slot + "m.py": [8, 11]}}
+    args = (base, root, slot, after, [], {"m.py": {9, 5}}, ["t::bad"], _patch(old, new), {"m.py": new})
+    assert "no test runs `column`" in dead_code(*args)
+    chains = [[("m.py", 9), ("m.py", 5)]]  # the test's frames, outermost first: it ends in a raise
+    reporters = reporting_calls(chains, lambda rel: old)
+    assert {"error", "column"} <= reporters and "index" not in reporters
+    assert dead_code(*args, reporters=reporters) == ""
+    # a failure that is no reported error (a TypeError inside a computation) names nothing
+    assert reporting_calls([[("m.py", 9), ("m.py", 2)]], lambda rel: old) == set()
+
+
+def test_a_unit_moved_by_one_is_suspect():
+    # parse 1.21.1: `int(float("." + u) * 1000000)` -> `* 1000001` rounds the failing test's
+    # microseconds right and every other conversion wrong; the developer parses the digits
+    old = 'def micro(u):\n    return int(float("." + u) * 1000000)\n'
+    new = old.replace("1000000)", "1000001)")
+    why = static_suspicion(_patch(old, new), {"m.py": new}, "def test_x():\n    assert micro('000001') == 1\n")
+    assert why == "moves the unit 1000000 to 1000001: a conversion tuned to the failing test's value"
+    assert nudged_unit(["    return secs // 60"], ["    return secs // 59"]) != ""
+    # a bound or an index off by one is an ordinary fix, and so is a unit that does not scale
+    for before, after in (("    for i in range(100):", "    for i in range(101):"),
+                          ("    return xs[1000]", "    return xs[1001]"),
+                          ("    return ms // 1000 + 1", "    return ms // 1000 + 2"),
+                          ("    return secs // 7", "    return secs // 8")):
+        assert nudged_unit([before], [after]) == ""

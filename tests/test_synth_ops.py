@@ -4,6 +4,7 @@ offers the fix of a bug written for it, at the suspicious line, and every mutant
 from __future__ import annotations
 
 from harness.generators.mutations import mutants_at
+from tests.conftest import fix_offline, snapshot
 from tests.mutant_checks import changed_lines, check_all, check_fix, find, src
 
 
@@ -89,6 +90,78 @@ def test_restore_a_deleted_increment_and_a_reset_call():
     ''')
     fixed = source.replace("self.buffer = []\n", "self.buffer = []\n        self.reset()\n")
     _offered(source, 4, fixed, "restore_statement")
+
+
+LRU = src('''
+    from collections import OrderedDict
+
+
+    class LRUCache:
+        def __init__(self, capacity):
+            self.capacity = capacity
+            self.cache = OrderedDict()
+
+        def get(self, key, default=None):
+            value = self.cache.get(key)
+            if value is not None:
+                self.cache.move_to_end(key, last=True)
+                return value
+            return default
+
+        def set(self, key, value):
+            if self.cache.get(key):
+                self.cache.move_to_end(key, last=True)
+            else:
+                self.cache[key] = value
+                if len(self.cache) > self.capacity:
+                    self.cache.popitem(last=False)
+''')
+LRU_FIXED = LRU.replace("        if self.cache.get(key):\n", "        if self.cache.get(key):\n            self.cache[key] = value\n")
+LRU_TESTS = src('''
+    from lru import LRUCache
+
+
+    def test_set_and_get():
+        c = LRUCache(2)
+        c.set("a", 1)
+        assert c.get("a") == 1
+
+
+    def test_evicts_the_oldest():
+        c = LRUCache(2)
+        c.set("a", 1)
+        c.set("b", 2)
+        c.set("c", 3)
+        assert c.get("a") is None and c.get("c") == 3
+
+
+    def test_missing_key_gives_the_default():
+        assert LRUCache(1).get("x", 0) == 0
+
+
+    def test_set_updates_the_value():
+        c = LRUCache(2)
+        c.set("a", 1)
+        c.set("a", 2)
+        assert c.get("a") == 2
+''')
+
+
+def test_a_statement_of_the_other_branch_the_branch_lacks():
+    # tinydb 4.8.2's LRUCache.set: the `if` branch moves the key but never stores the new value
+    line = LRU.splitlines().index("            self.cache.move_to_end(key, last=True)", 14) + 1
+    _offered(LRU, line, LRU_FIXED, "branch_statement")
+    mutants = [m for m in mutants_at("pkg/mod.py", LRU, [line]) if m.operator == "branch_statement"]
+    # before it (it opens its branch) and after it (it closes it); the `if` inside the other
+    # branch is no one-line statement
+    assert len(mutants) == 2 and all("self.cache[key] = value" in m.description for m in mutants)
+
+
+def test_loopwright_fix_stores_the_value_in_the_branch_that_forgot_it(make_repo):
+    out, root, before = fix_offline(make_repo, {"lru.py": LRU, "test_lru.py": LRU_TESTS})
+    assert out["status"] == "fixed" and not out.get("suspect"), out
+    assert "+            self.cache[key] = value\n" in out["patch"], out["patch"]
+    assert snapshot(root) == before
 
 
 def test_missing_return_before_a_call_whose_value_is_dropped():

@@ -70,7 +70,7 @@ def new_line(mapping: dict[int, int | None], old: int) -> int | None:
 def dead_code(by_line: dict[str, dict[int, list[str]]], root: str, slot_root: str,
               coverage: dict[str, dict[str, list[int]]], passing: list[str], bug_path: dict[str, set[int]],
               sampled: list[str], patch: Patch, texts: dict[str, str], *, failing: Iterable[str] = (),
-              source: Callable[[str], str | None] = lambda _rel: None) -> str:
+              source: Callable[[str], str | None] = lambda _rel: None, reporters: Collection[str] = ()) -> str:
     """Why the re-run's coverage looks like an overfit (empty when it does not).
 
     Args:
@@ -84,6 +84,8 @@ def dead_code(by_line: dict[str, dict[int, list[str]]], root: str, slot_root: st
         source: repo-relative path -> the file's text before the patch (None: none), read from
             git's objects by the caller (the worktree's files are untrusted once tests ran there).
         patch: the patch; texts: its changed files' new text (repo-relative path -> text).
+        reporters: names of functions that built the failing tests' error report
+            (:func:`reporting_calls`): no loss when the fix stops calling them.
 
     A line counts as dead when the passing tests ran it at baseline, it is not on the bug's path,
     and no re-run test runs it now. The bug's path is a failing test's traceback, and the error
@@ -128,7 +130,7 @@ def dead_code(by_line: dict[str, dict[int, list[str]]], root: str, slot_root: st
         text = texts[rel] if rel in texts else source(rel)  # a file the patch leaves is as it was
         mapping = maps.get(rel, {})
         on_path = {new_line(mapping, ln) if mapping else ln for ln in bug_path.get(rel, ())}
-        fn = _lost_function(text, ran, after.get(rel, set()), on_path)
+        fn = _lost_function(text, ran, after.get(rel, set()), on_path, frozenset(reporters))
         if fn:
             return f"no test runs `{fn}` ({rel}) any more: the failing tests reached it only through the edit"
     return ""
@@ -154,10 +156,58 @@ def error_path_lines(text: str) -> set[int]:
 DISPLAY = frozenset({"__repr__", "__str__", "__format__", "__rich_repr__", "_repr_pretty_"})
 
 
-def _lost_function(text: str | None, ran: set[int], now: set[int], on_path: Collection[int | None] = ()) -> str:
-    """The name of a function (of ``text``; :data:`DISPLAY` methods and functions with a line
-    ``on_path`` aside: the failing tests' traceback, whose error-reporting chain a fix is meant
-    to stop reaching) whose body ``ran`` entered and ``now`` does not."""
+def reporting_calls(chains: Iterable[list[tuple[str, int]]], source: Callable[[str], str | None]) -> set[str]:
+    """Names of the functions the failing tests' error report was built with.
+
+    Args:
+        chains: per failing test, its traceback's in-repository frames ``(repo-relative path,
+            line)``, outermost first.
+        source: repo-relative path -> the file's text before the patch (None: none).
+
+    Returns:
+        The names called (``f(...)``, ``obj.f(...)``) inside the statement at each frame of a
+        chain whose innermost frame is a ``raise``: the code reported an error, and what the
+        statements on the way computed for the report ran only because of it (pycparser's
+        ``p_error`` calls ``self.clex.find_tok_column(p)`` for the message's column). A fix
+        that stops the error stops those calls too; that is no function lost. A chain ending
+        elsewhere (a ``TypeError`` in a computation) names nothing.
+    """
+    names: set[str] = set()
+    for chain in chains:
+        if not chain or chain[-1][1] not in error_path_lines(source(chain[-1][0]) or ""):
+            continue
+        for rel, line in chain:
+            stmt = _statement_at(source(rel) or "", line)
+            for node in ast.walk(stmt) if stmt is not None else ():
+                if isinstance(node, ast.Call):
+                    func = node.func
+                    name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
+                    if name:
+                        names.add(name)
+    return names
+
+
+def _statement_at(text: str, line: int) -> ast.stmt | None:
+    """The innermost simple statement of ``text`` spanning ``line`` (None: none or no parse)."""
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError):
+        return None
+    best = None
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.stmt) and not hasattr(node, "body")
+                and node.lineno <= line <= (node.end_lineno or node.lineno)):
+            if best is None or node.lineno >= best.lineno:
+                best = node
+    return best
+
+
+def _lost_function(text: str | None, ran: set[int], now: set[int], on_path: Collection[int | None] = (),
+                   reporters: frozenset[str] = frozenset()) -> str:
+    """The name of a function (of ``text``; :data:`DISPLAY` methods, ``reporters`` and
+    functions with a line ``on_path`` aside: the failing tests' traceback, whose
+    error-reporting chain a fix is meant to stop reaching) whose body ``ran`` entered and
+    ``now`` does not."""
     if not text:
         return ""
     try:
@@ -165,7 +215,8 @@ def _lost_function(text: str | None, ran: set[int], now: set[int], on_path: Coll
     except (SyntaxError, ValueError):
         return ""
     for fn in ast.walk(tree):
-        if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)) and fn.body and fn.name not in DISPLAY:
+        if (isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)) and fn.body and fn.name not in DISPLAY
+                and fn.name not in reporters):
             body = range(fn.body[0].lineno, (fn.end_lineno or fn.body[-1].lineno) + 1)
             if any(n in ran for n in body) and not any(n in now for n in body) and not any(n in on_path for n in body):
                 return fn.name

@@ -29,6 +29,7 @@ from pathlib import Path
 
 from harness.evaluators.verdict import TestResult
 from harness.core.context import SuspiciousLocation
+from harness.core.data_flow import data_scores
 from harness.core.evidence import IMPORT_CONTEXT
 
 #: weight of the traceback evidence next to the Ochiai score (which is in [0, 1]).
@@ -97,7 +98,9 @@ def localize(
         except the lines of a function that builds a closure (a decorator's wrapper):
         they count as run by the tests that ran the closure (:func:`_closure_spectra`).
         A line a failing test ran that stores an attribute its failing statement reads
-        gets ``STORE_WEIGHT`` more (:func:`_asserted_attributes`).
+        gets ``STORE_WEIGHT`` more (:func:`_asserted_attributes`). A module-level assignment
+        one of the most suspicious lines reads (a pattern, a table) scores at least half
+        of that line (:func:`harness.core.data_flow.data_scores`).
     """
     root_s = str(root.resolve()) + os.sep
     failing = [t for t, r in results.items() if not r.ok]
@@ -128,6 +131,9 @@ def localize(
         stores = read and ef.get(key, 0) and _attribute_stores(root / key[0]).get(key[1], set()) & read
         scores[key] = (ochiai(ef.get(key, 0), ep.get(key, 0), total_failed)
                        + FRAME_WEIGHT * frame_score.get(key, 0.0) + (STORE_WEIGHT if stores else 0.0))
+    for key, score in data_scores(root, scores, _parse_path, _statement_at).items():
+        if score > scores.get(key, 0.0) and not is_protected(key[0], protected):
+            scores[key] = score
     ranked = sorted(scores.items(), key=lambda kv: (-kv[1], -frame_score.get(kv[0], 0.0), kv[0]))
     return [SuspiciousLocation(p, ln, round(s, 6)) for (p, ln), s in ranked[:limit] if s > 0]
 
@@ -281,6 +287,15 @@ def _stores_cached(path: str, mtime: int, size: int) -> dict[int, set[str]]:
                 out[node.lineno] |= {n.attr for n in ast.walk(t)
                                      if isinstance(n, ast.Attribute) and isinstance(n.ctx, ast.Store)}
     return out
+
+
+def _parse_path(path: Path) -> ast.Module | None:
+    """``path``'s syntax tree, parsed once per (mtime, size); None when unreadable or no parse."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return _parse_cached(str(path), st.st_mtime_ns, st.st_size)
 
 
 @functools.lru_cache(maxsize=256)

@@ -47,7 +47,7 @@ from pathlib import Path
 import git
 
 from harness.evaluators.verdict import passed_in
-from harness.core.dead_code import added_lines, dead_code, line_map
+from harness.core.dead_code import added_lines, dead_code, line_map, reporting_calls
 from harness.core.evidence import protection
 from harness.core.outcome import Outcome
 from harness.core.public_api import removed_public_names
@@ -146,9 +146,20 @@ class OverfitChecks:
             or removed_public_names({rel: source(rel) for rel in texts}, texts)
             or (dead_code(self.index.by_line, self.index.root, str(Path(slot.path).resolve()) + os.sep,
                           coverage, out.protection.tests, self._bug_path(out.fixed), fixed, patch, texts,
-                          failing=out.fixed, source=source) if coverage else ""))
+                          failing=out.fixed, source=source,
+                          reporters=reporting_calls(self._chains(out.fixed), source)) if coverage else ""))
         return True
 
+
+    def _chains(self, fixed: list[str]) -> list[list[tuple[str, int]]]:
+        """Per ``fixed`` test, its baseline failure's in-repository traceback frames
+        ``(repo-relative path, line)``, outermost first."""
+        chains = []
+        for t in fixed:
+            res = self.baseline.results.get(t)
+            chains.append([(f.path.replace(os.sep, "/"), f.line) for f in (res.frames if res else ())
+                           if not os.path.isabs(f.path)])
+        return chains
 
     def _bug_path(self, fixed: list[str]) -> dict[str, set[int]]:
         """The traceback frames of the ``fixed`` tests' baseline failures: repo-relative path ->
@@ -248,6 +259,8 @@ def static_suspicion(patch: Patch, texts: dict[str, str], test_source: str) -> s
         return "removes a `raise`: an error the code signalled is now let through"
     if swallowed := swallowing_handler(patch, texts, test_source):
         return swallowed
+    if nudged := nudged_unit(removed, added):
+        return nudged
     old_text = "\n".join(removed)
     for a in added:
         for m in _COMPARED.finditer(a):
@@ -256,6 +269,40 @@ def static_suspicion(patch: Patch, texts: dict[str, str], test_source: str) -> s
                 continue
             if re.search(rf"(?<![\w.]){re.escape(lit)}(?![\w.])", test_source):
                 return f"special-cases {lit}, a literal of the failing test"
+    return ""
+
+
+#: constants that are units when they scale a value (``x * 1000000``: microseconds per
+#: second): 100 and above powers of ten, and the clock's and the byte's.
+UNITS = frozenset({60, 24, 3600, 86400, 256, 1024, 65536} | {10 ** k for k in range(2, 13)})
+_NUMBER = re.compile(r"(?<![\w.])\d+(?![\w.])")
+_SCALES = re.compile(r"(?:[*/%]\s*$)|(?:^\s*(?:\*|/|//|%))")
+
+
+def nudged_unit(removed: list[str], added: list[str]) -> str:
+    """Why a one-line edit looks like a constant tuned to the failing test (empty when it does
+    not): a unit that scales a value (:data:`UNITS`, next to ``*``, ``/``, ``//`` or ``%``) moved
+    by one (``float("." + u) * 1000000`` -> ``* 1000001``, which rounds the test's value the
+    way it asks). A unit off by one is a conversion broken for every other input.
+
+    Args:
+        removed, added: the patch's removed and added lines, without their ``-``/``+``.
+    """
+    if len(removed) != 1 or len(added) != 1:
+        return ""
+    old, new = removed[0], added[0]
+    olds, news = list(_NUMBER.finditer(old)), list(_NUMBER.finditer(new))
+    if len(olds) != len(news):
+        return ""
+    diff = [(a, b) for a, b in zip(olds, news) if a.group() != b.group()]
+    if len(diff) != 1:
+        return ""
+    a, b = diff[0]
+    if old[:a.start()] + old[a.end():] != new[:b.start()] + new[b.end():]:
+        return ""
+    n, m = int(a.group()), int(b.group())
+    if n in UNITS and abs(n - m) == 1 and (_SCALES.search(old[:a.start()]) or _SCALES.search(old[a.end():])):
+        return f"moves the unit {n} to {m}: a conversion tuned to the failing test's value"
     return ""
 
 

@@ -12,6 +12,10 @@ often one the code implies but never wrote:
   function (or, for ``self.m()`` calls, in the same class) restored after this statement:
   the push onto a stack in the branch that lacks it, a deleted ``count += 1``, a reset call;
   and ``n += 1`` for a counter set to a number and never changed;
+- ``branch_statement``: a one-line statement of the other branch of the same ``if``,
+  missing from this branch, inserted before its first statement or after its last (an
+  LRU cache's ``self.cache[key] = value`` in the ``else`` only, where the ``if`` branch
+  that moves the key must store the value too);
 - ``return_call``: ``f(x)`` -> ``return f(x)``: a call whose value is dropped in a function
   that returns values.
 
@@ -168,6 +172,31 @@ def restore_statement(cx: Index, st: ast.stmt, out: list[Cand]) -> None:
         _insert(cx, st, body, "restore_statement", "after (as written elsewhere)", out)
 
 
+def branch_statement(cx: Index, st: ast.stmt, out: list[Cand]) -> None:
+    """Up to two one-line statements (assignment, increment, call) of the other branch of
+    the ``if`` holding ``st`` that ``st``'s branch lacks: before ``st`` when it opens its
+    branch, after it when it closes it (before when it is a return, raise, ...)."""
+    parent = cx.parent(st)
+    if not isinstance(parent, ast.If) or not _simple(cx, st):
+        return
+    mine, other = (parent.body, parent.orelse) if st in parent.body else (parent.orelse, parent.body)
+    if st not in (mine[0], mine[-1]):
+        return
+    texts = _block_texts(cx, st)
+    moves = [node for node in other if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Expr))
+             and node.lineno == last_line(node) and not cx.docstring(node)]
+    for node in moves[:2]:
+        body = " ".join(cx.seg(node).split())
+        if body in texts or len(body) > 80:
+            continue
+        if st is mine[0]:
+            at = cx.line_starts[cx.first_line(st) - 1]
+            add_cand(out, "branch_statement", st, [(at, at, _indent(cx, st) + body + cx.newline(st.lineno))],
+                     f"insert `{short(body)}` before (as the other branch does)")
+        if st is mine[-1] and (st is not mine[0] or not isinstance(st, _ENDS)):
+            _insert(cx, st, body, "branch_statement", "after (as the other branch does)", out)
+
+
 def _restorable(node: ast.AST) -> TypeGuard[ast.stmt]:
     """A one-line call statement (not a print or a docstring) or an increment."""
     if not isinstance(node, ast.stmt) or node.lineno != last_line(node):
@@ -213,4 +242,4 @@ def return_call(cx: Index, st: ast.stmt, out: list[Cand]) -> None:
 
 def stmt_mutants(cx: Index, st: ast.stmt) -> list[Cand]:
     """Candidates of this module's operators for one statement (any order)."""
-    return run_ops((return_call, restore_statement, insert_append, carry_forward), cx, st)
+    return run_ops((return_call, restore_statement, branch_statement, insert_append, carry_forward), cx, st)

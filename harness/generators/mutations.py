@@ -60,7 +60,7 @@ OPERATOR_PRIORS: dict[str, float] = {
     # shapes, and whole statements the code implies; one candidate per site first
     "return_call": 0.30, "return_nested_empty": 0.25, "dict_key": 0.22, "restore_method": 0.22,
     "swap_index": 0.20, "sibling_arg": 0.18, "default_arg_value": 0.15, "assign_max_min": 0.15,
-    "return_compare": 0.15, "restore_statement": 0.14, "insert_append": 0.12, "carry_forward": 0.12,
+    "return_compare": 0.15, "restore_statement": 0.14, "branch_statement": 0.14, "insert_append": 0.12, "carry_forward": 0.12,
     "name_arith": 0.10, "slice_by_name": 0.10, "raise_power": 0.07,
     # wrap_ops (issue 21): a guard, a conversion or a try/except the failure asks for
     "convert_param": 0.15, "normalize_param": 0.14, "early_return": 0.13, "wrap_try": 0.12,

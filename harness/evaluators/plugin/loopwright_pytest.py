@@ -51,8 +51,8 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import signal
-import sys
 import time
 import traceback
 
@@ -60,12 +60,15 @@ import pytest
 
 import loopwright_capture  # before the worktree is on sys.path, like pytest
 import loopwright_coverage
+from loopwright_main import as_pytest_main, enter_worktree  # noqa: F401 (the fork server calls them here)
 
 _ENV = os.environ.get
 #: what loopwright hands over outside the environment: ``fd`` (the results pipe), ``nonce``,
 #: ``canaries`` (``{"pass": name, "fail": name}``: confirmation runs only). The environment
 #: variables are removed here, at import, before any conftest or test module runs.
 SECRET = {"fd": os.environ.pop("LOOPWRIGHT_CHANNEL_FD", None), "nonce": os.environ.pop("LOOPWRIGHT_NONCE", "")}
+#: a terminal colour or style code: `addopts = --color=yes` colours pytest's assertion diffs
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
 class TestTimeout(BaseException):
@@ -80,15 +83,6 @@ def _load(name, default):
         return default
     with open(path, encoding="utf-8") as fh:
         return json.load(fh)
-
-
-def enter_worktree(path):
-    """Put the worktree's import roots (``path``: ``os.pathsep``-separated, from
-    ``LOOPWRIGHT_PATH``) first on ``sys.path``, and on ``PYTHONPATH`` for the tests'
-    subprocesses; called once the runner's own modules are imported."""
-    roots = [p for p in (path or "").split(os.pathsep) if p]
-    sys.path[0:0] = roots
-    os.environ["PYTHONPATH"] = os.pathsep.join(roots + ([_ENV("PYTHONPATH")] if _ENV("PYTHONPATH") else []))
 
 
 def boot():
@@ -113,29 +107,6 @@ def boot():
     enter_worktree(os.environ.pop("LOOPWRIGHT_PATH", ""))
     as_pytest_main()
     raise SystemExit(pytest.console_main())
-
-
-def as_pytest_main():
-    """Make ``sys.argv[0]`` and the ``__main__`` module what ``python -m pytest`` gives them.
-
-    Under ``python -c BOOT`` (or the fork server) they differ, and code under test can tell:
-    a CLI that parses all of ``sys.argv`` (rsa's ``parser.parse_args(sys.argv)``) saw the
-    unknown option ``-c``, and a check for an interactive session
-    (``not hasattr(__main__, "__file__")``, python-dotenv's ``_is_interactive``) answered
-    yes. Either way a test passed or failed here but not in the user's ``python -m pytest``.
-    """
-    import importlib.util
-
-    main_py = os.path.join(os.path.dirname(pytest.__file__), "__main__.py")
-    sys.argv[0] = main_py
-    main = sys.modules.get("__main__")
-    if main is not None:
-        main.__file__ = main_py
-        main.__package__ = "pytest"
-        try:
-            main.__spec__ = importlib.util.find_spec("pytest.__main__")
-        except (ImportError, ValueError):
-            main.__spec__ = None
 
 
 def _channel():
@@ -331,7 +302,7 @@ def pytest_runtest_makereport(item, call):
     if call.excinfo is not None and not report.skipped:
         exc = call.excinfo
         info["timeout"] = exc.errisinstance(TestTimeout)
-        info["message"] = exc.exconly()[:2000]
+        info["message"] = _ANSI.sub("", exc.exconly())[:2000]
         info["frames"] = _rec.frames(exc.tb)
     if hasattr(report, "wasxfail"):
         info["xfail"] = True
