@@ -47,7 +47,8 @@ def _addopts_in(name: str, text: str) -> tuple[bool, str | list | None]:
         if name != "pyproject.toml":
             table = doc.get("pytest")
             return True, table.get("addopts") if isinstance(table, dict) else None
-        tool = doc.get("tool", {}).get("pytest")
+        tool = doc.get("tool")
+        tool = tool.get("pytest") if isinstance(tool, dict) else None
         if not isinstance(tool, dict):
             return False, None
         native = {k: v for k, v in tool.items() if k != "ini_options"}
