@@ -77,3 +77,26 @@ def test_timed_out_only_under_coverage_is_kept_passing_without_coverage(make_rep
     # a resumed run reads the same baseline back
     assert again.results[TRACED].outcome == "passed" and TRACED not in again.coverage
     assert again.failing == baseline.failing
+
+
+TRACE_FILES = {
+    "calc.py": "def double(x):\n    return x * 2\n\n\ndef half(x):\n    return x // 3\n",
+    "tests/test_calc.py": ("import sys\n\nfrom calc import double, half\n\n\n"
+                           "def test_not_traced():\n"
+                           "    # stands for a test that measures time, or asks whether a debugger runs\n"
+                           "    assert sys.gettrace() is None\n    assert double(2) == 4\n\n\n"
+                           "def test_half():\n"
+                           "    assert half(4) == 2\n"),
+}
+
+
+def test_failing_only_under_coverage_is_no_test_to_fix(make_repo):
+    # screened without coverage, it would pass with any candidate: a random patch "fixed"
+    baseline, messages, steps, _again, _prot = _baseline(make_repo(TRACE_FILES))
+    assert baseline.failing == ["tests/test_calc.py::test_half"]
+    assert "tests/test_calc.py::test_not_traced" in baseline.passing
+    said = [m for m in messages if "under coverage" in m]
+    assert len(said) == 1 and said[0].startswith("tests/test_calc.py::test_not_traced failed under coverage and "
+                                                  "passed without it in ")
+    step = next(s for s in steps if s["action"] == "baseline")
+    assert step["uncovered"] == ["tests/test_calc.py::test_not_traced"]

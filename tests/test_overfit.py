@@ -10,7 +10,7 @@ from rich.console import Console
 
 from harness.core.config import RunConfig
 from harness.core.dead_code import dead_code, error_path_lines, line_map, new_line, reporting_calls
-from harness.core.overfit import _failing_sources, _texts, _validated_source, static_suspicion
+from harness.core.overfit import _failing_sources, _texts, _validated_source, nudged_unit, static_suspicion
 from harness.core.plausible import choose
 from harness.evaluators.pytest_runner import PytestEvaluator, TimeoutPolicy
 from harness.core.validate import Baseline, Validator
@@ -399,3 +399,19 @@ def test_a_function_the_error_report_called_is_not_a_lost_function(tmp_path):
     assert dead_code(*args, reporters=reporters) == ""
     # a failure that is no reported error (a TypeError inside a computation) names nothing
     assert reporting_calls([[("m.py", 9), ("m.py", 2)]], lambda rel: old) == set()
+
+
+def test_a_unit_moved_by_one_is_suspect():
+    # parse 1.21.1: `int(float("." + u) * 1000000)` -> `* 1000001` rounds the failing test's
+    # microseconds right and every other conversion wrong; the developer parses the digits
+    old = 'def micro(u):\n    return int(float("." + u) * 1000000)\n'
+    new = old.replace("1000000)", "1000001)")
+    why = static_suspicion(_patch(old, new), {"m.py": new}, "def test_x():\n    assert micro('000001') == 1\n")
+    assert why == "moves the unit 1000000 to 1000001: a conversion tuned to the failing test's value"
+    assert nudged_unit(["    return secs // 60"], ["    return secs // 59"]) != ""
+    # a bound or an index off by one is an ordinary fix, and so is a unit that does not scale
+    for before, after in (("    for i in range(100):", "    for i in range(101):"),
+                          ("    return xs[1000]", "    return xs[1001]"),
+                          ("    return ms // 1000 + 1", "    return ms // 1000 + 2"),
+                          ("    return secs // 7", "    return secs // 8")):
+        assert nudged_unit([before], [after]) == ""

@@ -255,3 +255,18 @@ def test_hanging_test_and_its_children_are_gone_after_the_timeout(tmp_path):
 
 def run_mode(ev: PytestEvaluator) -> str:
     return ev.policy.mode()
+
+
+def test_messages_carry_no_terminal_colour_codes(make_repo):
+    # humanize's `addopts = "--color=yes"`: pytest coloured its assertion diff, and the
+    # recorded messages (what a generator reads, what a prompt shows) were full of `\x1b[91m`
+    root = make_repo({"pytest.ini": "[pytest]\naddopts = --color=yes\n",
+                      "test_word.py": "def test_word():\n    assert '1.0 Byte' == '1 Byte'\n"})
+    ev = PytestEvaluator(PYTHON)
+    try:
+        res = ev.run(root).results["test_word.py::test_word"]
+    finally:
+        ev.close()
+    assert res.outcome == "failed"
+    assert "\x1b" not in res.message
+    assert "- 1 Byte" in res.message and "+ 1.0 Byte" in res.message

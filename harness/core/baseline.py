@@ -1,4 +1,4 @@
-"""Baseline tests that time out only because coverage traces them.
+"""Baseline tests that time out or fail only because coverage traces them.
 
 Per-test coverage (coverage.py's tracer with a dynamic context per test, or the
 plugin's ``sys.settrace`` fallback) can make a test many times slower: a test with
@@ -11,6 +11,12 @@ result and duration (later limits derive from its real duration) and no coverage
 spectrum: fault localization and per-line protection
 (:func:`harness.core.evidence.protection`) simply do not count it. A test that
 still times out, or fails, stays failing.
+
+The same goes for a test that *fails* under coverage and passes without it (one that
+measures time, or looks at ``sys.gettrace()``): counted failing, it would be "fixed" by
+any candidate, since candidates are screened without coverage. So every test that did
+not pass in the coverage baseline is run once more without it, in the same process as
+the timed-out ones.
 
 The whole baseline stays within the run's wall-clock budget (:func:`run_baseline`): a suite
 slower under coverage than the budget (chardet 7.4.2's, 113 s at load 3 against 150 s) was killed
@@ -56,8 +62,8 @@ def run_baseline(evaluator: PytestEvaluator, root: Path, cache: BaselineCache | 
 
 def rerun_uncovered(evaluator: PytestEvaluator, root: Path, run: TestRun, *, timeout: float,
                     process_timeout: float) -> dict[str, str]:
-    """Run the tests that timed out in coverage run ``run`` again without coverage; keep
-    those that pass as passing.
+    """Run the tests that timed out or failed in coverage run ``run`` again without
+    coverage; keep those that pass as passing.
 
     Args:
         evaluator: the test evaluator. root: the worktree ``run`` was taken in.
@@ -71,22 +77,24 @@ def rerun_uncovered(evaluator: PytestEvaluator, root: Path, run: TestRun, *, tim
         test id -> one sentence for the run's messages, for each test kept as passing
         (empty when no test timed out or none passed uncovered).
     """
-    slow = [t for t in run.collected if t in run.results and run.results[t].outcome == "timeout"]
+    slow = [t for t in run.collected if t in run.results and not run.results[t].ok]
     if not slow:
         return {}
-    again = evaluator.run(root, select=slow, default_timeout=timeout, coverage=False,
-                          process_timeout=process_timeout, paths=sorted({t.split("::", 1)[0] for t in slow}))
+    # one plain process: a fork server for the run's own worktree would cost more than it runs
+    again, _ = evaluator.fresh_run(root, slow, sorted({t.split("::", 1)[0] for t in slow}),
+                                   dict.fromkeys(slow, timeout), process_timeout)
     run.duration += again.duration
     kept: dict[str, str] = {}
     for tid in slow:
         new = again.results.get(tid)
         if new is None or not new.ok:
             continue
-        limit = process_timeout if run.results[tid].message.startswith("process killed") else timeout
+        old = run.results[tid]
+        limit = process_timeout if old.message.startswith("process killed") else timeout
         run.results[tid] = new
         run.coverage.pop(tid, None)
-        kept[tid] = (f"{tid} timed out under coverage ({limit:g} s) and passed without it in "
-                     f"{new.duration:.1f} s: kept as passing, without coverage")
+        why = f"timed out under coverage ({limit:g} s)" if old.outcome == "timeout" else f"{old.outcome} under coverage"
+        kept[tid] = f"{tid} {why} and passed without it in {new.duration:.1f} s: kept as passing, without coverage"
     return kept
 
 

@@ -259,6 +259,8 @@ def static_suspicion(patch: Patch, texts: dict[str, str], test_source: str) -> s
         return "removes a `raise`: an error the code signalled is now let through"
     if swallowed := swallowing_handler(patch, texts, test_source):
         return swallowed
+    if nudged := nudged_unit(removed, added):
+        return nudged
     old_text = "\n".join(removed)
     for a in added:
         for m in _COMPARED.finditer(a):
@@ -267,6 +269,40 @@ def static_suspicion(patch: Patch, texts: dict[str, str], test_source: str) -> s
                 continue
             if re.search(rf"(?<![\w.]){re.escape(lit)}(?![\w.])", test_source):
                 return f"special-cases {lit}, a literal of the failing test"
+    return ""
+
+
+#: constants that are units when they scale a value (``x * 1000000``: microseconds per
+#: second): 100 and above powers of ten, and the clock's and the byte's.
+UNITS = frozenset({60, 24, 3600, 86400, 256, 1024, 65536} | {10 ** k for k in range(2, 13)})
+_NUMBER = re.compile(r"(?<![\w.])\d+(?![\w.])")
+_SCALES = re.compile(r"(?:[*/%]\s*$)|(?:^\s*(?:\*|/|//|%))")
+
+
+def nudged_unit(removed: list[str], added: list[str]) -> str:
+    """Why a one-line edit looks like a constant tuned to the failing test (empty when it does
+    not): a unit that scales a value (:data:`UNITS`, next to ``*``, ``/``, ``//`` or ``%``) moved
+    by one (``float("." + u) * 1000000`` -> ``* 1000001``, which rounds the test's value the
+    way it asks). A unit off by one is a conversion broken for every other input.
+
+    Args:
+        removed, added: the patch's removed and added lines, without their ``-``/``+``.
+    """
+    if len(removed) != 1 or len(added) != 1:
+        return ""
+    old, new = removed[0], added[0]
+    olds, news = list(_NUMBER.finditer(old)), list(_NUMBER.finditer(new))
+    if len(olds) != len(news):
+        return ""
+    diff = [(a, b) for a, b in zip(olds, news) if a.group() != b.group()]
+    if len(diff) != 1:
+        return ""
+    a, b = diff[0]
+    if old[:a.start()] + old[a.end():] != new[:b.start()] + new[b.end():]:
+        return ""
+    n, m = int(a.group()), int(b.group())
+    if n in UNITS and abs(n - m) == 1 and (_SCALES.search(old[:a.start()]) or _SCALES.search(old[a.end():])):
+        return f"moves the unit {n} to {m}: a conversion tuned to the failing test's value"
     return ""
 
 

@@ -216,8 +216,8 @@ class RunSession:
         collect tests is an error. Without coverage (instructions, review comments) a
         repository without tests is allowed (a note says so).
 
-        A test that times out only under coverage is kept as passing, without coverage, when it
-        passes run again without it (:func:`harness.core.baseline.rerun_uncovered`).
+        A test that times out or fails only under coverage is kept as passing, without coverage,
+        when it passes run again without it (:func:`harness.core.baseline.rerun_uncovered`).
 
         Raises:
             UsageError: the tests cannot be run, or ``--tests`` names no collected test.

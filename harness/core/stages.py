@@ -4,7 +4,7 @@ first regression, flaky tests told apart), and the verdict's words.
 
 :class:`CandidateStages` is a part of :class:`harness.core.validate.Validator`, which
 provides what these stages read: ``baseline``, ``evaluator``, ``timeouts``, ``gates``,
-``require_fix``, ``flaky``, ``regressions``, ``leads``, ``index`` (the baseline coverage, inverted) and ``_lock``.
+``require_fix``, ``flaky``, ``regressions``, ``regressed``, ``leads``, ``index`` (the baseline coverage, inverted) and ``_lock``.
 """
 
 from __future__ import annotations
@@ -16,8 +16,14 @@ from harness.evaluators.verdict import TestResult, passed_in
 from harness.core.evidence import describe, not_collected, protection
 from harness.core.outcome import Outcome
 from harness.core.overfit import OverfitChecks
-from sandbox.patch import Patch
+from sandbox.patch import Patch, PatchError
 from sandbox.worktree import Worktree
+
+
+#: candidates a passing test must fail with (alone, after the full run) before it is run
+#: without any patch (:meth:`CandidateStages._fails_without_patch`): one pristine run per
+#: such test, only for the tests that keep failing.
+UNSOUND_AFTER = 2
 
 
 class CandidateStages(OverfitChecks):
@@ -52,6 +58,10 @@ class CandidateStages(OverfitChecks):
                 if not (suspect in again.results and again.results[suspect].ok):
                     with self._lock:
                         self.regressions.add(suspect)
+                        self.regressed[suspect] = self.regressed.get(suspect, 0) + 1
+                        check = self.regressed[suspect] == UNSOUND_AFTER
+                    if check and self._fails_without_patch(slot, out, suspect):
+                        return None
                     return results
                 with self._lock:
                     self.flaky.add(suspect)
@@ -64,6 +74,30 @@ class CandidateStages(OverfitChecks):
                 return None
             results.update(full.results)
         return results
+
+    def _fails_without_patch(self, slot: Worktree, out: Outcome, test: str) -> bool:
+        """Whether ``test``, which passed at baseline and failed alone with
+        :data:`UNSOUND_AFTER` candidates, fails alone in ``slot`` with no patch at all (a
+        test that needs what the baseline run left, an order, or the coverage tracer:
+        python-dotenv's ``sys.gettrace()`` check). Such a test says nothing of a patch: it
+        joins :attr:`flaky` (no longer held against candidates, not asked of the
+        confirmation run) and ``out`` says so; this candidate, its slot reset, is done for.
+        False (nothing changed) when the slot cannot be reset or the test passes there."""
+        try:
+            slot.reset()
+        except PatchError:
+            return False
+        limits = self._limits([test])
+        run = self._run(slot, out, "pristine", select=[test], timeouts=limits, paths=[test.split("::", 1)[0]],
+                        process_timeout=30 + sum(limits.values()))
+        if run.error or test not in run.results or run.results[test].ok:
+            return False
+        with self._lock:
+            self.flaky.add(test)
+        out.stage = "full"
+        out.reason = (f"breaks {test} (passed before), which fails without any patch in a validation worktree "
+                      "too: it is no longer held against candidates")
+        return True
 
     def _probe(self, targets: list[str], changed: dict[str, set[int]]) -> str:
         """The failing test most likely to tell: its traceback passes through a changed

@@ -71,8 +71,10 @@ class Validator(CandidateStages, BehaviourCheck):
         window: how many candidates (and for how long) are still validated after the
             first plausible patch of a batch, so that the most natural one is chosen
             (a run passes ``RunConfig.window``).
-        flaky: test ids that failed with a candidate and passed when re-run alone; they
-            are excluded from regression checks from then on.
+        flaky: test ids that failed with a candidate and passed when re-run alone, or that
+            fail alone without any patch too (after failing with two candidates); they are
+            excluded from regression checks from then on.
+        regressed: test id -> candidates it failed with, re-run alone too.
         regressions: test ids that failed with a candidate and again when re-run alone
             (not re-run for a later candidate that cannot be complete).
     """
@@ -104,6 +106,7 @@ class Validator(CandidateStages, BehaviourCheck):
         self._sound: set[Path] = set()  # slots seen running the failing tests without a patch
         self.flaky: set[str] = set()
         self.regressions: set[str] = set()
+        self.regressed: dict[str, int] = {}  # test id -> candidates it failed with, alone too
         self._index: CoverageIndex | None = None
         self._shadow_names: tuple[frozenset[str], set[str]] | None = None
         self._free: queue.Queue[Worktree] = queue.Queue()

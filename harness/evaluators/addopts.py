@@ -1,54 +1,95 @@
 """A repository's pytest ``addopts`` without pytest-cov's options.
 
 ``--cov`` in ``addopts`` breaks a test run that measures coverage itself: without
-pytest-cov installed pytest refuses the unknown option, and with it a second
-coverage tracer fights the first. The options are read the way pytest finds its
-configuration (pytest.ini, pyproject.toml, tox.ini, setup.cfg) and passed back with
-``-o addopts=...``.
+pytest-cov installed pytest refuses the unknown option (exit 4, "unrecognized
+arguments"), and with it every test process writes coverage reports and runs a second
+coverage tracer that fights loopwright's (arrow's ``--cov-fail-under=100`` ... made one
+test's run take 6-9 s instead of 1.5 s). The options are read the way pytest finds its
+configuration in a directory and passed back with ``-o addopts=...``
+(:func:`override_args`); the other options (``-v``, ``--doctest-modules``, ``-ra`` ...)
+are kept as they are.
+
+Files are read through :mod:`sandbox.safefs` (no link followed): a worktree where code
+ran is untrusted data.
 """
 
 from __future__ import annotations
 
-import configparser
 import shlex
+import threading
 import tomllib
 from pathlib import Path
 
-_COV_VALUE_OPTS = ("--cov", "--cov-report", "--cov-config", "--cov-fail-under", "--cov-context")
+import iniconfig
+
+from sandbox import safefs
+
+#: pytest-cov's options that take a value (``--cov`` takes one optionally: argparse ``nargs="?"``)
+_COV_VALUE_OPTS = ("--cov", "--cov-report", "--cov-config", "--cov-fail-under", "--cov-context",
+                   "--cov-precision")
+#: the files pytest reads its configuration from, in its order of precedence
+#: (``_pytest.config.findpaths.CONFIG_LOADERS_BY_NAME``, pytest 9; before 9 the same without the TOML files)
+CONFIG_FILES = ("pytest.toml", ".pytest.toml", "pytest.ini", ".pytest.ini", "pyproject.toml", "tox.ini",
+                "setup.cfg")
+
+
+def _addopts_in(name: str, text: str) -> tuple[bool, str | list | None]:
+    """``(is pytest's configuration, its addopts or None)`` for config file ``name``'s ``text``,
+    as pytest decides: ``pytest.ini``/``pytest.toml`` (and their dot names) always are; a
+    ``pyproject.toml`` with ``[tool.pytest]`` or ``[tool.pytest.ini_options]``; a ``tox.ini``
+    with ``[pytest]``; a ``setup.cfg`` with ``[tool:pytest]``.
+
+    Raises:
+        ValueError: the text does not parse (``tomllib.TOMLDecodeError``, ``iniconfig.ParseError``).
+    """
+    if name.endswith(".toml"):
+        doc = tomllib.loads(text)
+        if name != "pyproject.toml":
+            table = doc.get("pytest")
+            return True, table.get("addopts") if isinstance(table, dict) else None
+        tool = doc.get("tool")
+        tool = tool.get("pytest") if isinstance(tool, dict) else None
+        if not isinstance(tool, dict):
+            return False, None
+        native = {k: v for k, v in tool.items() if k != "ini_options"}
+        table = native or tool.get("ini_options")
+        return isinstance(table, dict), table.get("addopts") if isinstance(table, dict) else None
+    try:
+        ini = iniconfig.IniConfig(name, data=text)
+    except iniconfig.ParseError as exc:
+        raise ValueError(str(exc)) from exc
+    section = "tool:pytest" if name == "setup.cfg" else "pytest"
+    if section not in ini:
+        return name.endswith("pytest.ini"), None
+    return True, ini[section].get("addopts")
 
 
 def addopts_without_cov(repo: Path) -> str | None:
-    """The repository's pytest ``addopts`` without pytest-cov options, or None when it has none.
+    """The addopts of the pytest configuration file of directory ``repo`` without
+    pytest-cov's options (a shell-quoted string, maybe empty), or None when they carry none
+    (nothing to override) or no configuration file could be read.
 
-    ``--cov`` in ``addopts`` breaks the runs here: without pytest-cov installed pytest
-    refuses the unknown option, and with it a second coverage tracer fights the one
-    :func:`executed_lines` starts. Reads pytest.ini, pyproject.toml
-    (``[tool.pytest.ini_options]``), tox.ini and setup.cfg, in pytest's order.
+    The file is the first of :data:`CONFIG_FILES` that is pytest's configuration, as pytest
+    picks one when it runs in ``repo`` (its parents and subdirectories are not searched).
+    Read without following a link (:func:`sandbox.safefs.read_text`): a link, a FIFO or a
+    file that does not parse ends the search with None. Dropped: every option starting with
+    ``--cov`` or ``--no-cov``, and the value after one of :data:`_COV_VALUE_OPTS` written
+    as a separate word.
     """
     raw = None
-    for name, section in (("pytest.ini", "pytest"), ("pyproject.toml", None), ("tox.ini", "pytest"),
-                          ("setup.cfg", "tool:pytest")):
-        path = repo / name
-        if not path.is_file():
-            continue
+    for name in CONFIG_FILES:
         try:
-            if section is None:
-                opts = tomllib.loads(path.read_text("utf-8")).get("tool", {}).get("pytest", {})
-                if "ini_options" not in opts:
-                    continue
-                raw = opts["ini_options"].get("addopts")
-            else:
-                cp = configparser.ConfigParser(interpolation=None)
-                cp.read(path, encoding="utf-8")
-                if not cp.has_section(section):
-                    continue
-                raw = cp.get(section, "addopts", fallback=None)
-        except (OSError, ValueError, configparser.Error):
-            continue
-        break
+            text = safefs.read_text(repo, name)
+            if text is None:
+                continue
+            found, raw = _addopts_in(name, text)
+        except (OSError, ValueError):  # safefs.UnsafePath is an OSError; UnicodeDecodeError a ValueError
+            return None
+        if found:
+            break
     if raw is None:
         return None
-    tokens = list(raw) if isinstance(raw, list) else shlex.split(raw)
+    tokens = [str(t) for t in raw] if isinstance(raw, list) else shlex.split(str(raw))
     kept, skip = [], False
     for i, tok in enumerate(tokens):
         if skip:
@@ -60,3 +101,26 @@ def addopts_without_cov(repo: Path) -> str | None:
             continue
         kept.append(tok)
     return None if kept == tokens else shlex.join(kept)
+
+
+def override_args(repo: Path) -> list[str]:
+    """pytest arguments that replace ``repo``'s addopts by :func:`addopts_without_cov`:
+    ``["-o", "addopts=..."]``, or ``[]`` when they carry no pytest-cov option."""
+    opts = addopts_without_cov(repo)
+    return [] if opts is None else ["-o", f"addopts={opts}"]
+
+
+class AddoptsOverride:
+    """:func:`override_args` per worktree (call it with the worktree's path), read once, at
+    the worktree's first test run: before code ran there, never again from a worktree where
+    tests ran (its files are untrusted then). Thread-safe (parallel validation slots)."""
+
+    def __init__(self) -> None:
+        self._args: dict[Path, list[str]] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, root: Path) -> list[str]:
+        with self._lock:
+            if root not in self._args:
+                self._args[root] = override_args(root)
+            return self._args[root]

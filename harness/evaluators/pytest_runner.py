@@ -17,6 +17,7 @@ import threading
 import time
 from pathlib import Path
 
+from harness.evaluators.addopts import AddoptsOverride
 from harness.evaluators.confirm import confirm
 from harness.evaluators.forkserver import ForkServer, ForkServerError
 from harness.evaluators.interpreter import EvaluatorError, check_pytest, resolve_python  # noqa: F401  (their old home)
@@ -58,8 +59,7 @@ class PytestEvaluator:
     id = "tests"
 
     def __init__(self, python: str, policy: SandboxPolicy | None = None,
-                 timeouts: TimeoutPolicy | None = None, scratch: Path | None = None,
-                 fork: bool = True):
+                 timeouts: TimeoutPolicy | None = None, scratch: Path | None = None, fork: bool = True):
         self.python = python
         self.policy = policy or SandboxPolicy()
         self.timeouts = timeouts or TimeoutPolicy()
@@ -71,11 +71,11 @@ class PytestEvaluator:
         self.fork = fork and hasattr(os, "fork")
         self._servers: dict[Path, ForkServer | None] = {}
         self._trusted: set[Path] = set()  # worktrees where a forked run has started pytest
-        # worktree -> why its fork server was dropped for plain processes
-        self.fork_fallbacks: dict[Path, str] = {}
+        self.fork_fallbacks: dict[Path, str] = {}  # worktree -> why its fork server was dropped for plain processes
         self._lock = threading.Lock()
         self._plugins: list[str] | None = None  # pytest arguments naming its plugins (plugin_args)
         self._names: frozenset[str] | None = None  # importable_names()
+        self._addopts = AddoptsOverride()  # worktree -> -o addopts=... without pytest-cov's options
 
     def busy_seconds(self) -> float:
         """Wall seconds during which at least one test process of this evaluator was running
@@ -320,7 +320,7 @@ class PytestEvaluator:
             "LOOPWRIGHT_TIMEOUTS": {"default": default_timeout or self.timeouts.default, "tests": timeouts or {}}}))
         if coverage:
             env["LOOPWRIGHT_COVERAGE"] = "1"
-        args = [*self._plugin_args(root, base_env), "-p", PLUGIN, "-p", "no:cacheprovider", "-q", "--tb=no", "--no-header", "-rN",
+        args = [*self._plugin_args(root, base_env), *self._addopts(root), "-p", PLUGIN, "-p", "no:cacheprovider", "-q", "--tb=no", "--no-header", "-rN",
                 "-W", "ignore::pytest.PytestUnraisableExceptionWarning", *paths]
         t0 = time.monotonic()
         # Coverage must see the target's modules imported: it gets a fresh interpreter.

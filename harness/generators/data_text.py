@@ -81,10 +81,15 @@ def make(operator: str, path: str, text: Text, line: int, desc: str, start: int,
             return None
     elif not text.parses(start, end, new):
         return None
-    prefix = _common(source, result, lambda a, n: a[:n], min(len(source), len(result)))
-    suffix = _common(source, result, lambda a, n: a[len(a) - n:], min(len(source), len(result)) - prefix)
-    return Mutant(operator, path, line, f"line {line}: {desc}", source, start, end, new,
-                  (prefix, suffix, result[prefix:len(result) - suffix]))
+    return Mutant(operator, path, line, f"line {line}: {desc}", source, start, end, new, text_key(source, result))
+
+
+def text_key(old: str, new: str) -> tuple[int, int, str]:
+    """The key of ``new`` as :func:`harness.generators.parse_check.canonical` makes it
+    (common prefix length, common suffix length, middle): equal keys, equal texts."""
+    prefix = _common(old, new, lambda a, n: a[:n], min(len(old), len(new)))
+    suffix = _common(old, new, lambda a, n: a[len(a) - n:], min(len(old), len(new)) - prefix)
+    return prefix, suffix, new[prefix:len(new) - suffix]
 
 
 def _common(a: str, b: str, part: Callable[[str, int], str], limit: int) -> int:

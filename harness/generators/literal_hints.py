@@ -70,8 +70,9 @@ def _inside(root: Path, rel: str) -> Path | None:
         return None
 
 
-def _test_function(tree: ast.Module, parts: list[str]) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
-    """The function a pytest node id's parts name (``Class``, ``test_x``), parameters cut."""
+def function_of_test(tree: ast.Module, parts: list[str]) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
+    """The function a pytest node id's parts name (``Class``, ``test_x``; parameters cut) in
+    the test file's ``tree``, or None."""
     names = [re.sub(r"\[.*$", "", part) for part in parts]
     body: list[ast.stmt] = tree.body
     for name in names[:-1]:
@@ -113,6 +114,17 @@ def _literal(text: str) -> Scalar | None:
     return value if isinstance(value, (str, int, float)) and not isinstance(value, bool) else None
 
 
+def compared(line: str) -> tuple[Scalar, Scalar] | None:
+    """(left, right) of a failing assertion message's first line when both are different
+    literals (str, int or float): pytest's ``assert a == b`` or unittest's ``a != b``
+    (``assertEqual(first, second)``: ``first`` on the left); ``AssertionError: `` may lead."""
+    if m := (_ASSERT_EQ.match(line) or _UNITTEST_EQ.match(line)):
+        left, right = _literal(m.group(1)), _literal(m.group(2))
+        if left is not None and right is not None and left != right:
+            return left, right
+    return None
+
+
 def gather(root: Path, failing: dict) -> Hints:
     """The hints of the failing tests ``failing`` (test id -> result with ``message``), read
     from their test files under ``root`` (a file reached through a symlink, outside ``root``,
@@ -138,7 +150,7 @@ def gather(root: Path, failing: dict) -> Hints:
             except (OSError, UnicodeDecodeError, SyntaxError, ValueError):
                 trees[rel] = None
         tree = trees[rel]
-        fn = _test_function(tree, parts) if tree is not None and parts else None
+        fn = function_of_test(tree, parts) if tree is not None and parts else None
         if fn is None:
             continue
         for node in [*fn.decorator_list, *fn.body]:
@@ -152,9 +164,9 @@ def gather(root: Path, failing: dict) -> Hints:
     known = set(strings) | set(numbers)
     for result in failing.values():
         first = (getattr(result, "message", "") or "").split("\n", 1)[0].strip()
-        if m := (_ASSERT_EQ.match(first) or _UNITTEST_EQ.match(first)):
-            left, right = _literal(m.group(1)), _literal(m.group(2))
-            if left is not None and right is not None and left != right:
+        if _ASSERT_EQ.match(first) or _UNITTEST_EQ.match(first):
+            if (pair := compared(first)) is not None:
+                left, right = pair
                 wrong[(right, left) if left in known and right not in known else (left, right)] = None
         elif (m := _KEY_ERROR.match(first)) and isinstance(key := _literal(m.group(1)), str):
             missing[key] = None

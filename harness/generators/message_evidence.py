@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from harness.core.localize import is_protected
+from harness.generators.data_text import text_key
 from harness.generators.edit_text import Edit
 from harness.generators.index import FUNCTION_TYPES, FunctionNode, Index
 from harness.generators.mutant import Mutant
@@ -218,19 +219,6 @@ def related_files(files: Files, found: list[Evidence], located: Iterable[str] = 
         order += files.imported_by(item.test_path)
     order += list(located)
     return [path for path in dict.fromkeys(order) if files.editable(path)]
-
-
-def text_key(old: str, new: str) -> tuple[int, int, str]:
-    """The key of ``new`` as :func:`harness.generators.parse_check.canonical` makes it
-    (common prefix length, common suffix length, middle): equal keys, equal texts."""
-    limit = min(len(old), len(new))
-    prefix = 0
-    while prefix < limit and old[prefix] == new[prefix]:
-        prefix += 1
-    suffix = 0
-    while suffix < limit - prefix and old[len(old) - 1 - suffix] == new[len(new) - 1 - suffix]:
-        suffix += 1
-    return prefix, suffix, new[prefix:len(new) - suffix]
 
 
 def make_mutant(operator: str, parsed: Parsed, edits: Iterable[Edit], line: int, what: str) -> Mutant | None:

@@ -23,8 +23,9 @@ target interpreter need not have loopwright installed. Configured by environment
                          ``{"event": "coverage", "data": {test_id: {abs_path: [lines]}}}``,
                          files under ``LOOPWRIGHT_ROOT`` (installed packages excluded). Lines
                          run outside any test (module-level code and class attributes, run
-                         when a module is imported during collection) are recorded under the
-                         id ``<import>``.
+                         when a module is imported: by a conftest, a plugin or a test module)
+                         are recorded under the id ``<import>``: the measurement starts before
+                         pytest loads plugins and conftests (:mod:`loopwright_coverage`).
 ``LOOPWRIGHT_CAPTURE``   path of a JSON spec: the calls of named functions while named tests
                          run, sent at the end as ``{"event": "capture", "data": {test_id:
                          [[name, args, result], ...]}}`` (:mod:`loopwright_capture`).
@@ -50,14 +51,15 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import signal
-import sys
 import time
 import traceback
 
 import pytest
 
 import loopwright_capture  # before the worktree is on sys.path, like pytest
+import loopwright_coverage
 from loopwright_main import as_pytest_main, enter_worktree  # noqa: F401 (the fork server calls them here)
 
 _ENV = os.environ.get
@@ -65,7 +67,8 @@ _ENV = os.environ.get
 #: ``canaries`` (``{"pass": name, "fail": name}``: confirmation runs only). The environment
 #: variables are removed here, at import, before any conftest or test module runs.
 SECRET = {"fd": os.environ.pop("LOOPWRIGHT_CHANNEL_FD", None), "nonce": os.environ.pop("LOOPWRIGHT_NONCE", "")}
-IMPORT_CONTEXT = "<import>"  # harness.core.evidence.IMPORT_CONTEXT
+#: a terminal colour or style code: `addopts = --color=yes` colours pytest's assertion diffs
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
 class TestTimeout(BaseException):
@@ -98,6 +101,9 @@ def boot():
         os.dup2(null, 0)
         os.close(null)
         SECRET.update(json.loads(data.decode() or "{}"))
+    # coverage.py imported and started before the worktree is on sys.path and before pytest
+    # loads plugins and conftests (which may import the package under test)
+    loopwright_coverage.start_early(_ENV("LOOPWRIGHT_ROOT"))
     enter_worktree(os.environ.pop("LOOPWRIGHT_PATH", ""))
     as_pytest_main()
     raise SystemExit(pytest.console_main())
@@ -132,14 +138,12 @@ class _Recorder:
         self.reports = {}
         self.collect_errors = {}
         self.current = None
-        self.cov = None
-        self.cov_on = False
-        self.trace = None
-        self.cover_only = set(_load("LOOPWRIGHT_COVERAGE_TESTS", []))
         spec = _load("LOOPWRIGHT_CAPTURE", None)
         self.capture = loopwright_capture.Capture(spec, self.root) if spec else None
-        if _ENV("LOOPWRIGHT_COVERAGE") or self.cover_only:
-            self._start_coverage()
+        only = _load("LOOPWRIGHT_COVERAGE_TESTS", [])
+        # the whole session's coverage was started before the conftests loaded (start_early)
+        self.coverage = loopwright_coverage.taken() or (
+            loopwright_coverage.LineCoverage(self.root, only).start() if _ENV("LOOPWRIGHT_COVERAGE") or only else None)
 
     # -- output ---------------------------------------------------------------
     def emit(self, record):
@@ -156,73 +160,26 @@ class _Recorder:
             out.append([path, fs.lineno or 0, fs.name])
         return out[-30:]
 
-    # -- coverage (dynamic contexts: one per test id) ---------------------------
-    def _start_coverage(self):
-        try:
-            import coverage
-
-            self.cov = coverage.Coverage(
-                data_file=None, include=[os.path.join(self.root, "*")], config_file=False,
-                omit=["*/site-packages/*", "*/dist-packages/*"],
-            )
-            if not self.cover_only:
-                self.cov.start()
-        except Exception:  # coverage missing or unusable here: fall back to sys.settrace
-            self.cov = None
-            self.trace = {}
-            if not self.cover_only:
-                self.switch("")  # record what imports run, until the first test starts
-
+    # -- coverage (loopwright_coverage: dynamic contexts, one per test id) -----------
     def switch(self, test_id):
         if self.capture is not None:
             return self.capture.switch(test_id)
-        if self.cover_only:  # measured only while the listed tests run
-            if test_id not in self.cover_only:
-                if self.cov is not None and self.cov_on:
-                    self.cov.stop()
-                elif self.trace is not None:
-                    sys.settrace(None)
-                self.cov_on = False
-                return
-            if self.cov is not None:
-                self.cov.start()
-            self.cov_on = True
-        if self.cov is not None:
-            self.cov.switch_context(test_id)
-        elif self.trace is not None:
-            lines = self.trace.setdefault(test_id or IMPORT_CONTEXT, {})
-            root = self.root + os.sep
-
-            def tracer(frame, event, arg):
-                fn = frame.f_code.co_filename
-                if not fn.startswith(root) or "-packages" + os.sep in fn:
-                    return None
-                if event in ("line", "call"):
-                    lines.setdefault(fn, set()).add(frame.f_lineno)
-                return tracer
-
-            sys.settrace(tracer)
+        if self.coverage is not None:
+            self.coverage.switch(test_id)
 
     def write_coverage(self):
-        if not (_ENV("LOOPWRIGHT_COVERAGE") or self.cover_only):
-            return
-        result = {}
-        if self.cov is not None:
-            if self.cov_on or not self.cover_only:
-                self.cov.stop()
-            data = self.cov.get_data()
-            for fn in data.measured_files():
-                for line, contexts in (data.contexts_by_lineno(fn) or {}).items():
-                    for ctx in contexts:
-                        result.setdefault(ctx or IMPORT_CONTEXT, {}).setdefault(fn, []).append(line)
-        elif self.trace is not None:
-            sys.settrace(None)
-            for tid, files in self.trace.items():
-                result[tid] = {fn: sorted(lines) for fn, lines in files.items()}
-        self.emit({"event": "coverage", "data": result})
+        if self.coverage is not None:
+            self.emit({"event": "coverage", "data": self.coverage.stop()})
 
 
 _rec = None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config):
+    """The whole session's coverage starts before the initial conftests are imported (when
+    ``boot`` did not start it already: a forked child)."""
+    loopwright_coverage.start_early(_ENV("LOOPWRIGHT_ROOT") or str(early_config.rootpath))
 
 
 def pytest_configure(config):
@@ -345,7 +302,7 @@ def pytest_runtest_makereport(item, call):
     if call.excinfo is not None and not report.skipped:
         exc = call.excinfo
         info["timeout"] = exc.errisinstance(TestTimeout)
-        info["message"] = exc.exconly()[:2000]
+        info["message"] = _ANSI.sub("", exc.exconly())[:2000]
         info["frames"] = _rec.frames(exc.tb)
     if hasattr(report, "wasxfail"):
         info["xfail"] = True
