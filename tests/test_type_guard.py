@@ -211,16 +211,18 @@ def test_a_guard_where_the_code_already_checks_the_type_waits_for_the_mutants(tm
             with pytest.raises(TypeError):
                 Money(1).add("1")
     ''')
-    frames = {"test_money.py::test_compare_text": [("test_money.py", 8), ("money.py", 8)],
-              "test_money.py::test_add_text": [("test_money.py", 13), ("money.py", 13)]}
-    for test_id, trace in frames.items():
-        message = "AttributeError: 'str' object has no attribute 'cents'"
-        got = _offered(tmp_path, {"money.py": money, "test_money.py": test}, {test_id: (message, trace)},
-                       [(path, line, 1.0) for path, line in trace[1:]])
-        # the check of `other` that is there (its `not` dropped, in an operator method) is the likelier
-        # fault: the guards are offered at a mutant's rank, not before every mutant
-        assert got and not any(item.first for item in got), test_id
-        assert max(item.score for item in got) == GUARD_PRIOR * CHECKED_FACTOR
+    message = "AttributeError: 'str' object has no attribute 'cents'"
+    trace = [("test_money.py", 13), ("money.py", 13)]
+    got = _offered(tmp_path, {"money.py": money, "test_money.py": test}, {"test_money.py::test_add_text": (message, trace)},
+                   [("money.py", 13, 1.0)])
+    # the check of `other` that is there is the likelier fault: the guards are offered at a
+    # mutant's rank, not before every mutant
+    assert got and not any(item.first for item in got)
+    assert max(item.score for item in got) == GUARD_PRIOR * CHECKED_FACTOR
+    # an operator method gets none: a wrong operand gives NotImplemented, Python raises the TypeError
+    trace = [("test_money.py", 8), ("money.py", 8)]
+    assert _offered(tmp_path, {"test_money.py": test}, {"test_money.py::test_compare_text": (message, trace)},
+                    [("money.py", 8, 1.0)]) == []
 
 
 # -- rank, naturalness, overfit ------------------------------------------------------------------

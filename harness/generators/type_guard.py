@@ -53,12 +53,14 @@ INNER_FACTOR = 0.9
 PARAM_FACTOR = 0.85
 CONDITION_FACTOR = 0.9
 #: a guard where the function already tests the parameter's type (an ``isinstance(p, ...)``, a
-#: ``p is None``), or in an operator method (``__ge__``: a wrong type gives ``NotImplemented``),
-#: is not tried before the mutants but at a mutant's rank (its score times this: about a
-#: ``convert_param`` on the most suspicious line): the failure more likely flows through that
-#: check being wrong (semantic-version's ``isinstance(other, self.__class__)`` with its ``not``
-#: dropped made ``v >= '0.1.0'`` crash where the test expects TypeError).
+#: ``p is None``) is not tried before the mutants but at a mutant's rank (its score times this:
+#: about a ``convert_param`` on the most suspicious line): the failure more likely flows through
+#: that check being wrong.
 CHECKED_FACTOR = 0.25
+#: operator methods get no guard: a wrong operand's type gives ``NotImplemented`` and the
+#: interpreter raises the TypeError (the injected bench's semantic-version s1 dropped the ``not``
+#: of ``__ge__``'s ``if not isinstance(other, self.__class__): return NotImplemented``; a guard
+#: raising TypeError for a str passed every test, a wrong fix the tests could not see).
 _OPERATOR_METHOD = re.compile(r"__[ri]?(?:eq|ne|lt|le|gt|ge|add|sub|mul|matmul|truediv|floordiv|mod|divmod|pow|"
                               r"lshift|rshift|and|or|xor)__")
 #: candidates per failure and in all; parameters per function; conditions per parameter.
@@ -132,8 +134,8 @@ def _for_failure(files: Files, item: Evidence, tests: FailingFunctions) -> list[
     sites = [chain[0]] + ([chain[-1]] if chain[-1][1] is not chain[0][1] else [])
     out: list[Guard] = []
     for place, (parsed, fn, params) in enumerate(sites):
-        for rank, param in enumerate(params[:MAX_PARAMS]):
-            first = not (_OPERATOR_METHOD.fullmatch(fn.name) or _checks_type(fn, param))
+        for rank, param in enumerate(params[:MAX_PARAMS] if not _OPERATOR_METHOD.fullmatch(fn.name) else []):
+            first = not _checks_type(fn, param)
             for turn, (test, said) in enumerate(_conditions(param, bad, wants)[:MAX_CONDITIONS]):
                 for name, wanted, weight, patterns in expected:
                     spelling = spelled(name, wanted, files, parsed)
