@@ -25,7 +25,7 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.evaluators.addopts import addopts_without_cov
+from harness.evaluators.addopts import plain_addopts
 from evals.inject import is_test_path
 
 GIT_NAME, GIT_EMAIL = "loopwright-evals", "evals@loopwright.invalid"
@@ -181,7 +181,7 @@ def clean_env(repo: Path | None = None) -> dict[str, str]:
 
 def pytest_args(repo: Path) -> list[str]:
     """``python -m pytest`` arguments for ``repo``: ours, and its addopts without --cov."""
-    opts = addopts_without_cov(repo)
+    opts = plain_addopts(repo)
     return [*PYTEST, *(["-o", f"addopts={opts}"] if opts is not None else [])]
 
 

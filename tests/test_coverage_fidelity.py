@@ -21,7 +21,7 @@ import pytest
 from harness.core.config import DEFAULT_PROTECTED
 from harness.core.evidence import IMPORT_CONTEXT
 from harness.core.localize import localize
-from harness.evaluators.addopts import addopts_without_cov
+from harness.evaluators.addopts import plain_addopts
 from harness.evaluators.pytest_runner import PytestEvaluator
 from tests.conftest import PYTHON, fix_offline, write_tree
 
@@ -110,29 +110,29 @@ def test_the_runs_do_not_pass_cov_options_and_keep_the_other_addopts(make_repo):
     ("pyproject.toml", '[tool.pytest]\naddopts = ["--no-cov-on-fail", "-v", "--cov-precision", "2"]\n'),
     ("pytest.toml", '[pytest]\naddopts = ["-v", "--cov=arrow"]\n'),
 ])
-def test_addopts_without_cov_reads_each_config_file_as_pytest_does(tmp_path, name, text):
+def test_plain_addopts_reads_each_config_file_as_pytest_does(tmp_path, name, text):
     (tmp_path / name).write_text(text)
-    assert addopts_without_cov(tmp_path) == ("-v -p no:randomly" if name == "pytest.ini" else "-v")
+    assert plain_addopts(tmp_path) == ("-v -p no:randomly" if name == "pytest.ini" else "-v")
 
 
-def test_addopts_without_cov_takes_the_file_pytest_takes_and_follows_no_link(tmp_path):
+def test_plain_addopts_takes_the_file_pytest_takes_and_follows_no_link(tmp_path):
     # pytest.ini is pytest's configuration even without a [pytest] section: pyproject's is not used
     write_tree(tmp_path, {"pytest.ini": "[other]\nx = 1\n", "pyproject.toml": '[tool.pytest.ini_options]\naddopts = "--cov=x"\n'})
-    assert addopts_without_cov(tmp_path) is None
+    assert plain_addopts(tmp_path) is None
     # a tox.ini without [pytest] is not: setup.cfg's [tool:pytest] is
     (tmp_path / "pytest.ini").unlink()
     (tmp_path / "pyproject.toml").unlink()
     write_tree(tmp_path, {"tox.ini": "[tox]\nenvlist = py\n", "setup.cfg": "[tool:pytest]\naddopts = -q --cov=x\n"})
-    assert addopts_without_cov(tmp_path) == "-q"
-    assert addopts_without_cov(tmp_path / "nothing-here") is None
+    assert plain_addopts(tmp_path) == "-q"
+    assert plain_addopts(tmp_path / "nothing-here") is None
     # no cov option: nothing to override
     (tmp_path / "setup.cfg").write_text("[tool:pytest]\naddopts = -q\n")
-    assert addopts_without_cov(tmp_path) is None
+    assert plain_addopts(tmp_path) is None
     # a link in place of the config file is not followed
     outside = tmp_path / "elsewhere.ini"
     outside.write_text("[pytest]\naddopts = --cov=x -q\n")
     (tmp_path / "pytest.ini").symlink_to(outside)
-    assert addopts_without_cov(tmp_path) is None
+    assert plain_addopts(tmp_path) is None
 
 
 LOCALES = {
@@ -243,3 +243,24 @@ def test_lines_pytest_imports_for_the_ini_file_are_in_the_baseline(make_repo):
     assert set(run.coverage[IMPORT_CONTEXT][str((root / "pkg" / "keys.py").resolve())]) == {1, 4}
     ranked = [(loc.path, loc.line) for loc in localize(root, run.results, run.coverage, DEFAULT_PROTECTED)]
     assert ("pkg/keys.py", 1) in ranked
+
+
+@pytest.mark.parametrize("opts, kept", [
+    ("-n auto -ra", "-ra"), ("-n 4 --dist loadfile -v", "-v"), ("-nauto -q", "-q"), ("-n4", ""),
+    ("--numprocesses=2 --dist=loadscope --maxprocesses 3 -v", "-v"), ("-ra --looponfail", "-ra"),
+    ("-ra -v", None),  # nothing of xdist or pytest-cov: nothing to override
+])
+def test_xdist_options_are_dropped_too(tmp_path, opts, kept):
+    # `addopts = -n auto` (loopwright's own pyproject has it): the tests ran in xdist workers,
+    # out of reach of loopwright's plugin, and every run stopped before any test
+    (tmp_path / "pytest.ini").write_text(f"[pytest]\naddopts = {opts}\n")
+    assert plain_addopts(tmp_path) == kept
+
+
+def test_loopwright_fix_runs_in_a_repository_whose_addopts_ask_for_xdist(make_repo):
+    out, root, _before = fix_offline(make_repo, {
+        "pytest.ini": "[pytest]\naddopts = -n 2 -ra\n",
+        "adult.py": "def is_adult(age):\n    return age > 18\n",
+        "test_adult.py": "from adult import is_adult\n\n\ndef test_eighteen():\n    assert is_adult(18)\n\n\n"
+                         "def test_seventeen():\n    assert not is_adult(17)\n"})
+    assert out["status"] == "fixed" and "age >= 18" in out["patch"], out

@@ -1,10 +1,11 @@
-"""A repository's pytest ``addopts`` without pytest-cov's options.
+"""A repository's pytest ``addopts`` without pytest-cov's and pytest-xdist's options.
 
 ``--cov`` in ``addopts`` breaks a test run that measures coverage itself: without
 pytest-cov installed pytest refuses the unknown option (exit 4, "unrecognized
 arguments"), and with it every test process writes coverage reports and runs a second
 coverage tracer that fights loopwright's (arrow's ``--cov-fail-under=100`` ... made one
-test's run take 6-9 s instead of 1.5 s). The options are read the way pytest finds its
+test's run take 6-9 s instead of 1.5 s). ``-n auto`` (pytest-xdist) runs the tests in worker
+processes loopwright's plugin does not reach: the run stopped before any test. The options are read the way pytest finds its
 configuration in a directory and passed back with ``-o addopts=...``
 (:func:`override_args`); the other options (``-v``, ``--doctest-modules``, ``-ra`` ...)
 are kept as they are.
@@ -64,17 +65,40 @@ def _addopts_in(name: str, text: str) -> tuple[bool, str | list | None]:
     return True, ini[section].get("addopts")
 
 
-def addopts_without_cov(repo: Path) -> str | None:
-    """The addopts of the pytest configuration file of directory ``repo`` without
-    pytest-cov's options (a shell-quoted string, maybe empty), or None when they carry none
-    (nothing to override) or no configuration file could be read.
+#: pytest-xdist's options that take a value; ``-n`` also as ``-n4``/``-nauto``. Workers would run
+#: the tests in other processes, out of reach of loopwright's plugin (its results pipe, its
+#: per-test timeouts, its coverage contexts): ``addopts = -n auto`` stopped every run.
+_XDIST_VALUE_OPTS = ("-n", "--numprocesses", "--maxprocesses", "--max-worker-restart", "--dist", "--tx",
+                     "--rsyncdir", "--rsyncignore", "--maxschedchunk")
+_XDIST_FLAGS = ("-f", "--looponfail", "-d", "--distload")
+
+
+def _dropped(tok: str) -> tuple[bool, bool]:
+    """(drop ``tok``, drop the word after it too) for one addopts word."""
+    if tok.startswith(("--cov", "--no-cov")):
+        return True, tok in _COV_VALUE_OPTS
+    name = tok.split("=", 1)[0]
+    if name in _XDIST_VALUE_OPTS:
+        return True, "=" not in tok
+    if tok in _XDIST_FLAGS or (tok.startswith("-n") and not tok.startswith("--") and len(tok) > 2):
+        return True, False  # -n4, -nauto, -nlogical
+    return False, False
+
+
+def plain_addopts(repo: Path) -> str | None:
+    """The addopts of the pytest configuration file of directory ``repo`` without the options
+    of the plugins that take a run over - pytest-cov's (a second coverage tracer, reports
+    written into the worktree) and pytest-xdist's (workers out of reach of loopwright's
+    plugin) - as a shell-quoted string (maybe empty), or None when they carry none (nothing
+    to override) or no configuration file could be read.
 
     The file is the first of :data:`CONFIG_FILES` that is pytest's configuration, as pytest
     picks one when it runs in ``repo`` (its parents and subdirectories are not searched).
     Read without following a link (:func:`sandbox.safefs.read_text`): a link, a FIFO or a
     file that does not parse ends the search with None. Dropped: every option starting with
     ``--cov`` or ``--no-cov``, and the value after one of :data:`_COV_VALUE_OPTS` written
-    as a separate word.
+    as a separate word; xdist's :data:`_XDIST_VALUE_OPTS` with their value (``-n auto``,
+    ``-n4``, ``--dist=loadfile``) and :data:`_XDIST_FLAGS`.
     """
     raw = None
     for name in CONFIG_FILES:
@@ -95,18 +119,19 @@ def addopts_without_cov(repo: Path) -> str | None:
         if skip:
             skip = False
             continue
-        if tok.startswith(("--cov", "--no-cov")):
+        drop, value = _dropped(tok)
+        if drop:
             nxt = tokens[i + 1] if i + 1 < len(tokens) else "-"
-            skip = tok in _COV_VALUE_OPTS and not nxt.startswith("-")
+            skip = value and not nxt.startswith("-")
             continue
         kept.append(tok)
     return None if kept == tokens else shlex.join(kept)
 
 
 def override_args(repo: Path) -> list[str]:
-    """pytest arguments that replace ``repo``'s addopts by :func:`addopts_without_cov`:
-    ``["-o", "addopts=..."]``, or ``[]`` when they carry no pytest-cov option."""
-    opts = addopts_without_cov(repo)
+    """pytest arguments that replace ``repo``'s addopts by :func:`plain_addopts`:
+    ``["-o", "addopts=..."]``, or ``[]`` when they carry no pytest-cov or xdist option."""
+    opts = plain_addopts(repo)
     return [] if opts is None else ["-o", f"addopts={opts}"]
 
 
