@@ -241,8 +241,11 @@ def revert(root: Path, previous: dict[str, str | None]) -> None:
 
 
 def _read(root: Path, path: str) -> str | None:
+    """The file's text with its own line ends (no universal newlines: a CRLF file patched
+    must stay CRLF, not be rewritten whole)."""
     try:
-        return safefs.read_text(root, path)
+        data = safefs.read_bytes(root, path)
+        return None if data is None else data.decode("utf-8")
     except safefs.UnsafePath as exc:
         raise PatchError(f"{exc.strerror}") from None
     except UnicodeDecodeError:
@@ -261,11 +264,14 @@ def _write(root: Path, texts: dict[str, str | None]) -> None:
 
 
 def _apply_hunks(path: str, lines: list[str], pf: unidiff.PatchedFile) -> list[str]:
+    """``lines`` (with their ends) with ``pf``'s hunks applied. A context line keeps the file's
+    own text; an added line takes the file's line end (``\r\n`` when most lines have it), so
+    a patch written with ``\n`` keeps a CRLF file CRLF."""
     out = list(lines)
     shift = 0
+    crlf = sum(ln.endswith("\r\n") for ln in lines) * 2 > len(lines)
     for n, hunk in enumerate(pf, 1):
         source = [ln.value for ln in hunk if ln.is_context or ln.is_removed]
-        target = [ln.value for ln in hunk if ln.is_context or ln.is_added]
         want = max(hunk.source_start - 1, 0) + shift
         at = _find(out, source, want)
         if at is None:
@@ -274,6 +280,16 @@ def _apply_hunks(path: str, lines: list[str], pf: unidiff.PatchedFile) -> list[s
                 f"{path}: hunk {n} (@@ -{hunk.source_start},{hunk.source_length} @@) does not "
                 f"match the file; expected to find {first!r} near line {hunk.source_start}"
             )
+        target, i = [], at
+        for ln in hunk:
+            if ln.is_context:
+                target.append(out[i])
+            elif ln.is_added:
+                value = ln.value
+                if crlf and value.endswith("\n") and not value.endswith("\r\n"):
+                    value = value[:-1] + "\r\n"
+                target.append(value)
+            i += ln.is_context or ln.is_removed
         out[at : at + len(source)] = target
         shift += at - want + len(target) - len(source)
     return out

@@ -20,7 +20,6 @@ from pathlib import Path
 
 import git
 
-from sandbox import safefs
 from sandbox.carry import carry_ignored
 from sandbox.gitcmd import admin_dir, harden, worktree_git
 from sandbox.patch import Patch, PatchError, apply_patch, patched_texts
@@ -262,7 +261,7 @@ def _blob_text(wt: git.Git, tree: str, path: str) -> str | None:
         raise PatchError(f"{path}: not a regular file in git (mode {mode[0]})")
     data = wt.cat_file("blob", f"{tree}:{path}", stdout_as_string=False, strip_newline_in_stdout=False)
     try:
-        return safefs.decode(data)
+        return data.decode("utf-8")  # its own line ends: a CRLF file stays CRLF once patched
     except UnicodeDecodeError:
         raise PatchError(f"{path}: not UTF-8 text") from None
 

@@ -320,7 +320,9 @@ class _Search:
     def _source(self, path: str) -> str | None:
         if path not in self.sources:
             try:
-                self.sources[path] = (self.root / path).read_text(encoding="utf-8")
+                # bytes decoded, not read_text: universal newlines would turn a CRLF file's line
+                # ends into LF, and every patch would rewrite the whole file
+                self.sources[path] = (self.root / path).read_bytes().decode("utf-8")
             except (OSError, UnicodeDecodeError):
                 self.sources[path] = None
         return self.sources[path]
