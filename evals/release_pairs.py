@@ -178,7 +178,8 @@ def same_as_developer(repo: Path, patch: str, gold: str) -> bool:
         return False
     texts = []
     for diff in (patch, gold):
-        res = subprocess.run(["git", "apply", "--cached", "--whitespace=nowarn", "-"], cwd=repo,
+        # --ignore-whitespace: a gold patch stored with \n lines still applies to a CRLF file
+        res = subprocess.run(["git", "apply", "--cached", "--whitespace=nowarn", "--ignore-whitespace", "-"], cwd=repo,
                              input=diff, capture_output=True, text=True, check=False)
         shown = subprocess.run(["git", "show", f":{mine[0]}"], cwd=repo, capture_output=True,
                                text=True, check=False).stdout

@@ -235,3 +235,18 @@ def test_same_code_ignores_docstrings_comments_and_layout_only():
     assert same_code(old, noted)
     assert not same_code(old, noted.replace("x + 1", "x + 2"))
     assert not same_code(old, "def f(x:\n")
+
+
+def test_same_as_developer_reads_a_crlf_file_fixed_like_the_gold(tmp_path):
+    # num2words' lang_PL.py is CRLF; its gold patch is stored with \n lines: the same word fixed
+    repo = tmp_path / "r"
+    repo.mkdir()
+    (repo / "m.py").write_bytes(b"TENS = {\r\n    9: 'dziewiecdzisiat',\r\n}\r\n")
+    subprocess.run("git init -q && git add -A && git -c user.email=a@b -c user.name=a commit -qm i",
+                   shell=True, cwd=repo, check=True)
+    gold = ("--- a/m.py\n+++ b/m.py\n@@ -1,3 +1,3 @@\n TENS = {\n-    9: 'dziewiecdzisiat',\n"
+            "+    9: 'dziewiecdziesiat',\n }\n")
+    ours = gold.replace("\n", "\r\n").replace("--- a/m.py\r\n+++ b/m.py\r\n@@ -1,3 +1,3 @@\r\n",
+                                                "--- a/m.py\n+++ b/m.py\n@@ -1,3 +1,3 @@\n")
+    assert same_as_developer(repo, ours, gold)
+    assert not same_as_developer(repo, ours.replace("dziewiecdziesiat", "dziewiec"), gold)
