@@ -20,7 +20,7 @@ import os
 import sys
 
 IMPORT_CONTEXT = "<import>"  # harness.core.evidence.IMPORT_CONTEXT
-_EARLY = {}  # pid -> the LineCoverage started early in that process (a forked child is not its parent)
+_EARLY: dict = {}  # pid -> the LineCoverage started early in that process (a forked child is not its parent)
 
 
 class LineCoverage:
