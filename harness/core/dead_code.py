@@ -14,6 +14,7 @@ import os
 from collections.abc import Callable, Collection, Iterable
 
 from harness.core.evidence import IMPORT_CONTEXT
+from harness.core.localize import simple_statements
 from harness.core.public_api import is_test_module
 from sandbox.patch import Patch
 
@@ -173,11 +174,17 @@ def reporting_calls(chains: Iterable[list[tuple[str, int]]], source: Callable[[s
         elsewhere (a ``TypeError`` in a computation) names nothing.
     """
     names: set[str] = set()
+    statements: dict[str, list[tuple[int, int, ast.stmt]]] = {}  # each file parsed once
     for chain in chains:
         if not chain or chain[-1][1] not in error_path_lines(source(chain[-1][0]) or ""):
             continue
         for rel, line in chain:
-            stmt = _statement_at(source(rel) or "", line)
+            if rel not in statements:
+                try:
+                    statements[rel] = simple_statements(ast.parse(source(rel) or ""))
+                except (SyntaxError, ValueError):
+                    statements[rel] = []
+            stmt = next((node for lo, hi, node in statements[rel] if lo <= line <= hi), None)
             for node in ast.walk(stmt) if stmt is not None else ():
                 if isinstance(node, ast.Call):
                     func = node.func
@@ -185,21 +192,6 @@ def reporting_calls(chains: Iterable[list[tuple[str, int]]], source: Callable[[s
                     if name:
                         names.add(name)
     return names
-
-
-def _statement_at(text: str, line: int) -> ast.stmt | None:
-    """The innermost simple statement of ``text`` spanning ``line`` (None: none or no parse)."""
-    try:
-        tree = ast.parse(text)
-    except (SyntaxError, ValueError):
-        return None
-    best = None
-    for node in ast.walk(tree):
-        if (isinstance(node, ast.stmt) and not hasattr(node, "body")
-                and node.lineno <= line <= (node.end_lineno or node.lineno)):
-            if best is None or node.lineno >= best.lineno:
-                best = node
-    return best
 
 
 def _lost_function(text: str | None, ran: set[int], now: set[int], on_path: Collection[int | None] = (),

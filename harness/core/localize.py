@@ -261,8 +261,12 @@ def _statement_at(path: Path, line: int) -> ast.stmt | None:
 
 @functools.lru_cache(maxsize=64)
 def _simple_statements(path: str, mtime: int, size: int) -> list[tuple[int, int, ast.stmt]]:
-    """``(first line, last line, statement)`` of the statements without a body, shortest first."""
-    tree = _parse_cached(path, mtime, size)
+    return simple_statements(_parse_cached(path, mtime, size))
+
+
+def simple_statements(tree: ast.AST | None) -> list[tuple[int, int, ast.stmt]]:
+    """``(first line, last line, statement)`` of ``tree``'s statements without a body, shortest
+    first (the first spanning a line is the statement at it); [] for None (no parse)."""
     found = [(n.lineno, n.end_lineno or n.lineno, n) for n in (ast.walk(tree) if tree is not None else ())
              if isinstance(n, ast.stmt) and not hasattr(n, "body")]
     return sorted(found, key=lambda t: t[1] - t[0])
