@@ -46,6 +46,7 @@ from pathlib import Path
 
 import git
 
+from harness.evaluators.pytest_runner import TestRun
 from harness.evaluators.verdict import passed_in
 from harness.core.dead_code import added_lines, dead_code, line_map, reporting_calls
 from harness.core.evidence import protection
@@ -179,15 +180,21 @@ class OverfitChecks:
         subset's order or shared state (it needs a test the subset leaves out), not for the
         patch. Resets ``slot`` by git (the patch is gone after it); ``always`` unchanged
         when the slot cannot be reset or the run cannot start."""
+        run = self._run_without_patch(slot, out, "rerun", watching)
+        return always if run is None else [t for t in always if passed_in(run.results, t)]
+
+    def _run_without_patch(self, slot: Worktree, out: Outcome, stage: str, tests: list[str]) -> TestRun | None:
+        """``tests`` run in ``slot`` reset by git (the candidate's patch is gone after it), timed
+        as stage ``stage`` of ``out``; None when the slot cannot be reset or the run cannot start."""
         try:
             slot.reset()
         except PatchError:
-            return always
-        limits = self._limits(watching)
-        run = self._run(slot, out, "rerun", select=watching, timeouts=limits,
-                        paths=sorted({t.split("::", 1)[0] for t in watching}),
+            return None
+        limits = self._limits(tests)
+        run = self._run(slot, out, stage, select=tests, timeouts=limits,
+                        paths=sorted({t.split("::", 1)[0] for t in tests}),
                         process_timeout=60 + 2 * sum(limits.values()))
-        return always if run.error else [t for t in always if passed_in(run.results, t)]
+        return None if run.error else run
 
 
 def _validated_source(slot: Worktree) -> Callable[[str], str | None]:

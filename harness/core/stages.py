@@ -16,7 +16,7 @@ from harness.evaluators.verdict import TestResult, passed_in
 from harness.core.evidence import describe, not_collected, protection
 from harness.core.outcome import Outcome
 from harness.core.overfit import OverfitChecks
-from sandbox.patch import Patch, PatchError
+from sandbox.patch import Patch
 from sandbox.worktree import Worktree
 
 
@@ -83,14 +83,8 @@ class CandidateStages(OverfitChecks):
         joins :attr:`flaky` (no longer held against candidates, not asked of the
         confirmation run) and ``out`` says so; this candidate, its slot reset, is done for.
         False (nothing changed) when the slot cannot be reset or the test passes there."""
-        try:
-            slot.reset()
-        except PatchError:
-            return False
-        limits = self._limits([test])
-        run = self._run(slot, out, "pristine", select=[test], timeouts=limits, paths=[test.split("::", 1)[0]],
-                        process_timeout=30 + sum(limits.values()))
-        if run.error or test not in run.results or run.results[test].ok:
+        run = self._run_without_patch(slot, out, "pristine", [test])
+        if run is None or test not in run.results or run.results[test].ok:
             return False
         with self._lock:
             self.flaky.add(test)
