@@ -52,6 +52,8 @@ NATURALNESS: dict[str, int] = {
     # data edits (issue 21): table entries and regexes from the failing tests' literals
     **dict.fromkeys(("table_value", "regex_optional_char"), 0), **dict.fromkeys(("regex_class", "regex_alternative"), 1),
     **dict.fromkeys(("regex_optional",), 2), **dict.fromkeys(("table_entry",), 3),
+    # regex_more: a range end moved, a piece of the pattern made optional or a case flag added
+    **dict.fromkeys(("regex_range",), 0), **dict.fromkeys(("regex_optional_piece", "regex_ignorecase"), 1),
     # type_ops (issue 21): a raised class retyped, an isinstance check widened by a sibling class
     **dict.fromkeys(("raise_expected",), 1), **dict.fromkeys(("isinstance_sibling",), 2),
     **dict.fromkeys(("type_guard",), 3),  # a guard raising the expected class is inserted (type_guard)

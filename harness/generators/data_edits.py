@@ -16,8 +16,9 @@ from collections.abc import Callable
 
 from harness.core.context import Context
 from harness.core.localize import is_protected
-from harness.generators.literal_hints import Hints, gather
+from harness.generators.literal_hints import Hints, gather, other_strings
 from harness.generators.mutant import Mutant
+from harness.generators.regex_more import more_regex_mutants
 from harness.generators.regex_ops import regex_mutants
 from harness.generators.data_text import module_strings, near_of
 from harness.generators.table_ops import table_mutants
@@ -25,7 +26,9 @@ from harness.generators.table_ops import table_mutants
 #: operator id -> prior, on the scale of :data:`harness.generators.mutations.OPERATOR_PRIORS`
 #: (above its highest, 0.60: a value the failing test wrote beats a guessed edit).
 PRIORS = {"table_value": 0.66, "regex_alternative": 0.64, "regex_optional": 0.63, "regex_class": 0.63,
-          "regex_optional_char": 0.62, "regex_quantifier": 0.62, "table_entry": 0.62}
+          "regex_optional_char": 0.62, "regex_quantifier": 0.62, "table_entry": 0.62,
+          # regex_more: a piece inside the pattern made optional, a case-insensitive flag, a range end
+          "regex_optional_piece": 0.63, "regex_ignorecase": 0.63, "regex_range": 0.63}
 #: score factor of each further data edit of the same module.
 DECAY = 0.85
 #: literals of the failing tests new to a module that count as few: with more (tests full
@@ -63,7 +66,8 @@ def hinted(context: Context, lines: list[tuple[tuple[str, int], float]],
         literals new to the module); empty when the tests give no hint.
     """
     hints = gather(context.root, context.task.failing)
-    if not hints:
+    test_lines, passing = other_strings(context.root, context.task.failing)  # regex inputs and checks
+    if not hints and not test_lines:
         return []
     files: dict[str, list[tuple[int, float]]] = {}
     for (path, line), score in lines:
@@ -79,7 +83,8 @@ def hinted(context: Context, lines: list[tuple[tuple[str, int], float]],
             continue
         top = max(score for _, score in ranked) or 0.5
         near = near_of(source, [line for line, _ in ranked[:NEAR_LINES]])
-        found = regex_mutants(path, source, hints, near) + table_mutants(path, source, hints, near)
+        found = (regex_mutants(path, source, hints, near) + more_regex_mutants(path, source, hints, passing, test_lines, near)
+                 + table_mutants(path, source, hints, near))
         found.sort(key=lambda m: -PRIORS[m.operator])
         try:
             known = module_strings(ast.parse(source))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ast
 import re
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -173,3 +174,46 @@ def gather(root: Path, failing: dict) -> Hints:
     return Hints(tuple(strings)[:MAX_HINTS], tuple(numbers)[:MAX_HINTS],
                  tuple((a, b) for a, b in pairs if a != b)[:MAX_HINTS], tuple(wrong)[:MAX_HINTS],
                  tuple(missing)[:MAX_HINTS])
+
+
+def _lines_of(value: str) -> list[str]:
+    """The non-empty lines of a multi-line string literal, its common indentation removed."""
+    return [line for line in textwrap.dedent(value).splitlines() if line.strip() and len(line) <= MAX_LITERAL]
+
+
+def other_strings(root: Path, failing: dict) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """What a regex edit is checked on, read like :func:`gather` (no symlink followed): (the
+    lines of the failing tests' multi-line string literals, the string literals of the other
+    test functions - ``test*`` functions and methods - of the failing tests' files, multi-line
+    ones as their lines), each at most :data:`MAX_HINTS` x 4 long, in file order.
+
+    Args:
+        root: the worktree root.
+        failing: ``Task.failing``: pytest node id -> result (only the ids are read).
+    """
+    named: dict[str, set[tuple[str, ...]]] = {}
+    for test_id in failing:
+        rel, *parts = test_id.split("::")
+        named.setdefault(rel, set()).add(tuple(re.sub(r"\[.*$", "", part) for part in parts))
+    lines: dict[str, None] = {}
+    others: dict[str, None] = {}
+    for rel, wanted in named.items():
+        path = _inside(Path(root), rel)
+        try:
+            tree = ast.parse(path.read_text(encoding="utf-8")) if path else None
+        except (OSError, UnicodeDecodeError, SyntaxError, ValueError):
+            tree = None
+        if tree is None:
+            continue
+        scopes = [((), tree.body)] + [((cls.name,), cls.body) for cls in tree.body if isinstance(cls, ast.ClassDef)]
+        for prefix, body in scopes:
+            for fn in body:
+                if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)) or not fn.name.startswith("test"):
+                    continue
+                values = [n.value for n in ast.walk(fn) if isinstance(n, ast.Constant) and isinstance(n.value, str)]
+                if (*prefix, fn.name) in wanted:
+                    lines.update(dict.fromkeys(line for v in values if "\n" in v for line in _lines_of(v)))
+                else:
+                    others.update(dict.fromkeys(line for v in values if 0 < len(v)
+                                                for line in (_lines_of(v) if "\n" in v else [v] if len(v) <= MAX_LITERAL else [])))
+    return tuple(lines)[:4 * MAX_HINTS], tuple(others)[:4 * MAX_HINTS]

@@ -59,8 +59,9 @@ def cover(pattern: re.Pattern[str], text: str) -> tuple[bool, int]:
     return pattern.fullmatch(text) is not None, best
 
 
-def _flags(call: ast.Call) -> int | None:
-    """The ``re`` flags a call passes (``re.I | re.M``), 0 for none, None when unknown."""
+def call_flags(call: ast.Call) -> int | None:
+    """The ``re`` flags a call passes (``re.I | re.M``), 0 for none, None when unknown (a
+    name or other expression, or ``re.VERBOSE``, whose pattern text is not the pattern)."""
     args = [kw.value for kw in call.keywords if kw.arg == "flags"]
     name = call.func.attr if isinstance(call.func, ast.Attribute) else ""
     position = {"compile": 1, "match": 2, "search": 2, "fullmatch": 2, "findall": 2, "finditer": 2,
@@ -68,18 +69,21 @@ def _flags(call: ast.Call) -> int | None:
     args += call.args[position:position + 1]
     flags = 0
     for arg in args:
+        modules = {id(n.value) for n in ast.walk(arg) if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name)}
         for node in ast.walk(arg):
             if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "re":
                 value = getattr(re, node.attr, None)
                 if not isinstance(value, re.RegexFlag):
                     return None
                 flags |= value
-            elif isinstance(node, ast.Name) or (isinstance(node, ast.Constant) and not isinstance(node.value, int)):
-                return None
+            elif (isinstance(node, ast.Name) and id(node) not in modules) or isinstance(node, ast.Attribute) \
+                    or (isinstance(node, ast.Constant) and not isinstance(node.value, int)):
+                return None  # a name, another module's attribute: flags not known here
     return None if flags & re.VERBOSE else flags
 
 
-def _re_call(node: ast.AST) -> bool:
+def is_re_call(node: ast.AST) -> bool:
+    """Is ``node`` a call of a ``re`` (or ``regex``) function taking a pattern first (:data:`_RE_FUNCS`)?"""
     return (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in _RE_FUNCS
             and isinstance(node.func.value, ast.Name) and node.func.value.id in ("re", "regex") and bool(node.args))
 
@@ -88,12 +92,12 @@ def patterns(tree: ast.Module) -> list[tuple[ast.Constant, str, int]]:
     """The module's regex literals and their flags: a string constant that is the first
     argument of a ``re`` call, or the value assigned to a name one is given; a piece of a
     regex table (:func:`_fragment_table`) with :data:`FRAGMENT` for its flags."""
-    calls = [n for n in ast.walk(tree) if _re_call(n)]
+    calls = [n for n in ast.walk(tree) if is_re_call(n)]
     by_name: dict[str, int] = {}
     out: dict[ast.Constant, int] = {}
     for call in calls:
         assert isinstance(call, ast.Call)
-        flags = _flags(call)
+        flags = call_flags(call)
         if flags is None:
             continue
         first = call.args[0]
@@ -133,9 +137,10 @@ def _fragment_table(node: ast.AST) -> list[ast.Constant]:
     return pieces if 3 * len(pieces) >= 2 * len(strings) else []
 
 
-def _body(text: Text, node: ast.Constant) -> tuple[int, int, bool] | None:
-    """(start, end) of the pattern inside the literal's quotes when the source text between
-    them is the pattern itself (a one-piece raw string, or one without escapes)."""
+def literal_body(text: Text, node: ast.Constant) -> tuple[int, int, bool] | None:
+    """(start, end, raw) of the pattern inside the literal's quotes (character offsets; raw:
+    an ``r`` prefix) when the source text between them is the pattern itself (a one-piece raw
+    string, or one without escapes); None otherwise."""
     start, end = text.span(node)
     src = text.source[start:end]
     m = re.match(r"([rRuU]{0,2})('''|\"\"\"|'|\")", src)
@@ -207,6 +212,23 @@ def _alternatives(pattern: str, lo: int, hi: int) -> list[str] | None:
     return words if all(_PLAIN_WORD.match(w) for w in words) else None
 
 
+def stop_chars(pattern: str, compiled: re.Pattern[str], text: str) -> set[str]:
+    """The characters of ``text`` where the longest match of ``compiled`` (``pattern``
+    compiled) stops, at any start (its first character when nothing matches), and where the
+    match from the start stops when the pattern's end anchor need not be reached."""
+    _, best = cover(compiled, text)
+    stops = {text[at + best] for at in range(len(text)) if at + best < len(text)
+             and (found := compiled.match(text[at:])) is not None and found.end() == best} if best >= 0 else set(text[:1])
+    tail = len(pattern) - (2 if pattern.endswith(("\\Z", "\\z")) else 1 if pattern.endswith("$") and not pattern.endswith("\\$") else 0)
+    try:  # where the match from the start stops when the end need not be reached
+        loose = re.compile(pattern[:tail], compiled.flags).match(text)
+    except re.error:
+        loose = None
+    if loose is not None and loose.end() < len(text):
+        stops.add(text[loose.end()])
+    return stops
+
+
 def _edits(pattern: str, compiled: re.Pattern[str], inputs: list[str], words: list[str]) -> list[tuple[str, str, str]]:
     """Every edit of ``pattern`` as ``(operator, new pattern, description)``, unchecked."""
     out = []
@@ -219,7 +241,6 @@ def _edits(pattern: str, compiled: re.Pattern[str], inputs: list[str], words: li
     anchor = 1 if pattern.startswith("^") else 0
     tail = len(pattern) - (2 if pattern.endswith(("\\Z", "\\z")) else 1 if pattern.endswith("$") and not pattern.endswith("\\$") else 0)
     for text in inputs:
-        _, best = cover(compiled, text)
         for k in range(1, min(len(text), 20) + 1):
             if compiled.match(text[k:]):
                 group = "(?:" + re.escape(text[:k]) + ")?"
@@ -229,15 +250,7 @@ def _edits(pattern: str, compiled: re.Pattern[str], inputs: list[str], words: li
         if found is not None and found.end() < len(text) and len(text) - found.end() <= 20:
             group = "(?:" + re.escape(text[found.end():]) + ")?"
             out.append(("regex_optional", pattern[:tail] + group + pattern[tail:], f"optional suffix `{text[found.end():]}`"))
-        stops = {text[at + best] for at in range(len(text)) if at + best < len(text)
-                 and (found := compiled.match(text[at:])) is not None and found.end() == best} if best >= 0 else set(text[:1])
-        try:  # where the match from the start stops when the end need not be reached
-            loose = re.compile(pattern[:tail], compiled.flags).match(text)
-        except re.error:
-            loose = None
-        if loose is not None and loose.end() < len(text):
-            stops.add(text[loose.end()])
-        for char in sorted(stops)[:3]:
+        for char in sorted(stop_chars(pattern, compiled, text))[:3]:
             escaped = "\\" + char if char in "\\]^-[" else char
             for at, symbol in _top_level(pattern):
                 if symbol == "[":
@@ -288,7 +301,7 @@ def regex_mutants(path: str, source: str, hints: Hints, near: Near | None = None
         flags = max(0, given_flags)
         if near is not None and node in held and not near.reaches(*held[node]):
             continue
-        body = _body(text, node)
+        body = literal_body(text, node)
         try:
             compiled = re.compile(pattern, flags)
         except (re.error, OverflowError, RecursionError):
