@@ -75,6 +75,14 @@ def test_a_literal_piece_inside_the_pattern_is_made_optional_where_the_input_lac
     assert more_regex_mutants("diffheader.py", DIFFHEADER, Hints(strings=("--- a/setup.py",))) == []
 
 
+def test_a_piece_the_input_has_is_inserted_optional_between_two_pieces():
+    assert [e[1] for e in pattern_edits(r"^(\d+)-(\d+)$", 0, ["12x-34"])] == [r"^(\d+)x?-(\d+)$"]
+    # blanks as a run of them; two of them when one is not enough
+    assert [e[1] for e in pattern_edits(r"^(\w+)=(\w+)$", 0, ["key = value"])] == [r"^(\w+)[ \t]*=[ \t]*(\w+)$"]
+    # not at the pattern's ends (regex_ops' prefix and suffix), not in a top-level alternation
+    assert pattern_edits(r"^(\d+)$", 0, ["12x"]) == [] and pattern_edits(r"^a-b$|^c$", 0, ["a - b"]) == []
+
+
 def test_two_pieces_of_one_pattern_and_two_patterns_at_once():
     pattern = r"^diff --git a/(\S+) b/(\S+)$"
     # neither piece alone lets the whole pattern match: the first one gets further

@@ -32,7 +32,7 @@ from harness.generators.literal_hints import Hints
 from harness.generators.mutant import Mutant
 from harness.generators.regex_ops import (FRAGMENT, MAX_INPUT, MAX_INPUTS, PER_PATTERN, call_flags, cover,
                                           is_re_call, literal_body, patterns, stop_chars)
-from harness.generators.regex_pieces import added_alternatives, optional_pieces, pieces, widened_ranges
+from harness.generators.regex_pieces import added_alternatives, inserted_pieces, optional_pieces, pieces, widened_ranges
 
 #: strings of the passing tests a candidate is checked against (the first ones).
 MAX_PASSING = 80
@@ -100,15 +100,18 @@ def _fullmatch(pattern: str, flags: int, text: str) -> bool:
 
 
 def progress(pattern: str, flags: int, text: str) -> int:
-    """How far ``pattern`` gets into ``text``: the longest match, at any start, of a prefix
-    of it ending at a top-level piece (characters; -1 when none matches). An edit that lets a
+    """How far ``pattern`` gets into ``text``: the longest match, at any start (at the start
+    only when the pattern starts with ``^``), of a prefix of it ending at a top-level piece
+    (characters; -1 when none matches). An edit that lets a
     two-site pattern get further (``a/`` of ``diff --git a/(\\S+) b/(\\S+)``) makes no
     whole match yet, but more progress."""
     best = -1
+    anchored = pattern.startswith(("^", "\\A"))  # from the input's start only
     for piece in pieces(pattern):
         prefix = _compile(pattern[:piece.end], flags) if piece.seq == 0 else None
         if prefix is not None:
-            best = max(best, cover(prefix, text)[1])
+            found = prefix.match(text) if anchored else None
+            best = max(best, (found.end() if found else -1) if anchored else cover(prefix, text)[1])
     return best
 
 
@@ -119,7 +122,8 @@ def _edits(pattern: str, compiled: _Compiled, misses: list[str]) -> list[tuple[s
         best = cover(compiled, text)[1]
         stops |= {text[at - 1] for at in range(1, len(text)) if best > 0
                   and (found := compiled.match(text[at:])) is not None and found.end() == best}
-    return [*optional_pieces(pattern, misses), *added_alternatives(pattern, stops), *widened_ranges(pattern, stops)]
+    return [*optional_pieces(pattern, misses), *added_alternatives(pattern, stops), *widened_ranges(pattern, stops),
+            *inserted_pieces(pattern, compiled.flags, misses)]
 
 
 def pattern_edits(pattern: str, flags: int, inputs: list[str], passing: Sequence[str] = ()) -> list[tuple[str, str, str]]:
@@ -154,7 +158,8 @@ def pattern_edits(pattern: str, flags: int, inputs: list[str], passing: Sequence
         seeds = [(progress(new, flags, text), new, desc) for op, new, desc in edits[:MAX_EDITS]
                  if op == "regex_optional_piece" for text in misses]
         for _, first, desc in sorted((s for s in seeds if s[0] > start), reverse=True)[:2]:
-            score([("regex_optional_piece", new, f"{desc}, {more}") for op, new, more in optional_pieces(first, misses)
+            more_edits = [*optional_pieces(first, misses), *inserted_pieces(first, flags, misses)]
+            score([("regex_optional_piece", new, f"{desc}, {more}") for op, new, more in more_edits
                    if op == "regex_optional_piece" and any(_fullmatch(new, flags, text) for text in misses)])
     if any(gain[0] for gain, _, _ in ranked.values()):  # a partial edit is no lead beside a full one
         ranked = {new: item for new, item in ranked.items() if item[0][0]}

@@ -212,6 +212,46 @@ def optional_pieces(pattern: str, misses: list[str], per_run: int = 3) -> list[t
     return out
 
 
+def inserted_pieces(pattern: str, flags: int, misses: list[str], longest: int = 12) -> list[tuple[str, str, str]]:
+    """Edits inserting the piece an input has and the pattern lacks, optional, between two
+    top-level pieces (``^(\\d+)-(\\d+)$`` and ``12 -34`` -> ``^(\\d+)(?:\\ )?-(\\d+)$``), as
+    ``(operator, new pattern, description)``: where the longest prefix of the pattern that
+    matches (ending at a top-level piece) stops, the input's next 1 to ``longest``
+    characters after which the rest of the pattern matches, or else its next piece (spaces and tabs as ``[ \\t]*``). Not at the pattern's ends (those
+    are :mod:`.regex_ops`' prefix and suffix), nor in a pattern with top-level alternatives."""
+    found = pieces(pattern)
+    inner = {seq for p in found for seq in p.inner}
+    top = [p for p in found if p.seq == 0]
+    if not top or any(p.seq not in inner and p.seq != 0 for p in found):
+        return []
+    first = next((i for i, p in enumerate(top) if p.kind != "anchor"), len(top))
+    last = max((i for i, p in enumerate(top) if p.kind != "anchor"), default=-1)
+    out = []
+    for text in misses:
+        for index in range(last - 1, first - 1, -1):  # the furthest boundary a prefix match reaches
+            piece, after = top[index], top[index + 1]
+            try:
+                prefix, suffix = re.compile(pattern[:piece.end], flags), re.compile(pattern[piece.end:], flags)
+                following = re.compile(pattern[after.start:after.end], flags)  # or at least the next piece
+            except (re.error, OverflowError, RecursionError):
+                continue
+            ends = {at + m.end() for at in range(len(text)) if (m := prefix.match(text[at:])) is not None}
+            tried = [(suffix.match(text[end + k:]) is None, k, text[end:end + k]) for end in ends
+                     for k in range(1, min(longest, len(text) - end) + 1) if following.match(text[end + k:]) is not None]
+            gaps: list[str] = []
+            for _, _, gap in sorted(tried):  # a gap that extends a kept one is that one plus the next piece's text
+                if not any(gap.startswith(kept) for kept in gaps):
+                    gaps.append(gap)
+            for gap in gaps[:2]:
+                piece_text = ("[ \\t]*" if not gap.strip(" \t") else _escaped(gap) + "?" if len(gap) == 1
+                              else "(?:" + "".join(map(_escaped, gap)) + ")?")  # blanks: any run of them
+                out.append(("regex_optional_piece", pattern[:piece.end] + piece_text + pattern[piece.end:],
+                            f"optional `{gap}` inserted"))
+            if ends:
+                break
+    return out
+
+
 def _escaped(char: str) -> str:
     """``char`` as a pattern matching it (a backslash before regex syntax only)."""
     return "\\" + char if char in _SYNTAX else char
