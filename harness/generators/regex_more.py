@@ -115,25 +115,28 @@ def progress(pattern: str, flags: int, text: str) -> int:
     return best
 
 
-def _edits(pattern: str, compiled: _Compiled, misses: list[str]) -> list[tuple[str, str, str]]:
-    """The edits of :mod:`.regex_pieces` for ``pattern`` and its ``misses``, unchecked."""
+def _edits(pattern: str, compiled: _Compiled, misses: list[str], whole: bool = True) -> list[tuple[str, str, str]]:
+    """The edits of :mod:`.regex_pieces` for ``pattern`` and its ``misses``, unchecked; with
+    ``whole`` False (a separator: ``re.split``/``re.sub``'s), no piece made optional or
+    inserted (the tests' strings are no input it should match in full)."""
     stops = set().union(*(stop_chars(pattern, compiled, text) for text in misses))
     for text in misses:  # and the character just before a longest match, where it could start earlier
         best = cover(compiled, text)[1]
         stops |= {text[at - 1] for at in range(1, len(text)) if best > 0
                   and (found := compiled.match(text[at:])) is not None and found.end() == best}
-    return [*optional_pieces(pattern, misses), *added_alternatives(pattern, stops), *widened_ranges(pattern, stops),
-            *inserted_pieces(pattern, compiled.flags, misses)]
+    pieces_edits = [*optional_pieces(pattern, misses), *inserted_pieces(pattern, compiled.flags, misses)] if whole else []
+    return [*pieces_edits, *added_alternatives(pattern, stops), *widened_ranges(pattern, stops)]
 
 
-def pattern_edits(pattern: str, flags: int, inputs: list[str], passing: Sequence[str] = ()) -> list[tuple[str, str, str]]:
+def pattern_edits(pattern: str, flags: int, inputs: list[str], passing: Sequence[str] = (),
+                  whole: bool = True) -> list[tuple[str, str, str]]:
     """The checked edits of one pattern as ``(operator, new pattern, description)``, the
     largest gain first (one matching an input in full first), at most :data:`PER_PATTERN`.
 
     An optional piece that leaves the input unmatched in full gets a second one on top
     (two pieces of one pattern). Each edit compiles with ``flags``, matches more of one of
     ``inputs`` the pattern does not match in full, and :func:`keeps` ``passing``; [] when
-    the pattern does not compile or matches every input."""
+    the pattern does not compile or matches every input. ``whole``: see :func:`_edits`."""
     compiled = _compile(pattern, flags)
     if compiled is None:
         return []
@@ -151,9 +154,9 @@ def pattern_edits(pattern: str, flags: int, inputs: list[str], passing: Sequence
             if (gain[0] or gain[1] > 0) and keeps(compiled, edited, passing, inputs):
                 ranked[new] = (gain, operator, desc)
 
-    edits = _edits(pattern, compiled, misses)
+    edits = _edits(pattern, compiled, misses, whole)
     score(edits)
-    if not any(gain[0] for gain, _, _ in ranked.values()):  # a second piece on top of the first: `a/` and `b/`
+    if whole and not any(gain[0] for gain, _, _ in ranked.values()):  # a second piece on top of the first: `a/` and `b/`
         start = max(progress(pattern, flags, text) for text in misses)
         seeds = [(progress(new, flags, text), new, desc) for op, new, desc in edits[:MAX_EDITS]
                  if op == "regex_optional_piece" for text in misses]
@@ -343,11 +346,12 @@ def more_regex_mutants(path: str, source: str, hints: Hints, passing: Sequence[s
     passing = [s for s in passing if len(s) <= MAX_INPUT][:MAX_PASSING]
     out: list[Mutant] = []
     optional: list[tuple[ast.Constant, tuple[int, int, bool], str, str]] = []  # full-match optional pieces
+    separators = _separators(tree)
     for node, pattern, flags in patterns(tree):
         body = literal_body(text, node)
         if flags == FRAGMENT or body is None or not reached(node):
             continue
-        for operator, new, desc in pattern_edits(pattern, flags, inputs, passing):
+        for operator, new, desc in pattern_edits(pattern, flags, inputs, passing, node not in separators):
             if not body[2] and "\\" in new:
                 continue
             mutant = make(operator, path, text, node.lineno, f"regex {desc}", body[0], body[1], new)
@@ -357,6 +361,20 @@ def more_regex_mutants(path: str, source: str, hints: Hints, passing: Sequence[s
                 optional.append((node, body, new, desc))
     out += _twins(path, text, optional)
     return out + _ignorecase(path, tree, text, inputs, passing, reached)
+
+
+def _separators(tree: ast.Module) -> set[ast.AST]:
+    """The string literals given (directly or by a module-level name) to ``re.split``,
+    ``re.sub`` or ``re.subn`` and to no other ``re`` call: patterns that match inside a text."""
+    bound = _bound(tree)
+    uses: dict[ast.AST, set[str]] = {}
+    for call in (n for n in ast.walk(tree) if is_re_call(n)):
+        assert isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)
+        first = call.args[0]
+        node = bound.get(first.id) if isinstance(first, ast.Name) else first
+        if node is not None:
+            uses.setdefault(node, set()).add(call.func.attr)
+    return {node for node, funcs in uses.items() if funcs <= {"split", "sub", "subn"}}
 
 
 def _twins(path: str, text: Text, pieces: list[tuple[ast.Constant, tuple[int, int, bool], str, str]]) -> list[Mutant]:

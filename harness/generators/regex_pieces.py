@@ -202,6 +202,8 @@ def optional_pieces(pattern: str, misses: list[str], per_run: int = 3) -> list[t
         parts = []
         for lo in range(1 if run[0].start == first else 0, len(run)):  # a pattern's head is regex_optional's
             for hi in range(lo + 2, len(run) + 1):
+                if _inside_word(chars, lo) or _inside_word(chars, hi):
+                    continue  # a piece is whole words: `, optional`, never `, o`
                 kept = chars[:lo] + chars[hi:]
                 if kept and any(kept in text and chars not in text for text in misses):
                     parts.append((-len(kept), hi - lo, lo, hi))
@@ -212,7 +214,7 @@ def optional_pieces(pattern: str, misses: list[str], per_run: int = 3) -> list[t
     return out
 
 
-def inserted_pieces(pattern: str, flags: int, misses: list[str], longest: int = 12) -> list[tuple[str, str, str]]:
+def inserted_pieces(pattern: str, flags: int, misses: list[str], longest: int = 4) -> list[tuple[str, str, str]]:
     """Edits inserting the piece an input has and the pattern lacks, optional, between two
     top-level pieces (``^(\\d+)-(\\d+)$`` and ``12 -34`` -> ``^(\\d+)(?:\\ )?-(\\d+)$``), as
     ``(operator, new pattern, description)``: where the longest prefix of the pattern that
@@ -252,15 +254,21 @@ def inserted_pieces(pattern: str, flags: int, misses: list[str], longest: int = 
     return out
 
 
+def _inside_word(chars: str, at: int) -> bool:
+    """Is offset ``at`` of ``chars`` between two word characters?"""
+    return 0 < at < len(chars) and (chars[at - 1].isalnum() or chars[at - 1] == "_") and (chars[at].isalnum() or chars[at] == "_")
+
+
 def _escaped(char: str) -> str:
     """``char`` as a pattern matching it (a backslash before regex syntax only)."""
     return "\\" + char if char in _SYNTAX else char
 
 
 def added_alternatives(pattern: str, stops: set[str]) -> list[tuple[str, str, str]]:
-    """A ``stops`` character (where the longest match of an input stops) added to a group
-    whose alternatives are all literal text and not all words (``(?:\\+|-)`` + ``~``), as
-    ``(operator, new pattern, description)``; the plain-word groups are :mod:`.regex_ops`'."""
+    """A ``stops`` symbol (where the longest match of an input stops; not a letter, digit or
+    ``_``) added to a group whose alternatives are all symbols of one to three characters
+    (``(?:\\+|-)`` + ``~``), as ``(operator, new pattern, description)``; the plain-word
+    groups are :mod:`.regex_ops`'."""
     found = pieces(pattern)
     by_seq: dict[int, list[Piece]] = {}
     for piece in found:
@@ -273,11 +281,11 @@ def added_alternatives(pattern: str, stops: set[str]) -> list[tuple[str, str, st
         if not all(m and all(p.kind == "lit" and not p.quant_text for p in m) for m in members):
             continue
         words = ["".join(p.value for p in m) for m in members]
-        if all(w.replace("_", "a").isalnum() for w in words):
-            continue
+        if any(len(w) > 3 or any(c.isalnum() or c == "_" for c in w) for w in words):
+            continue  # plain words are regex_ops'; phrases are no set of symbols
         close = group.atom_end - 1
         for char in sorted(stops):
-            if char not in words and char.isprintable() and not char.isspace():
+            if char not in words and char.isprintable() and not char.isspace() and not (char.isalnum() or char == "_"):
                 out.append(("regex_alternative", pattern[:close] + "|" + _escaped(char) + pattern[close:],
                             f"add `{char}` to the alternation"))
     return out
