@@ -99,6 +99,9 @@ def test_ignorecase_is_added_to_the_calls_flags_or_at_the_patterns_start():
     got = _new(more_regex_mutants("d.py", source, Hints(strings=("Monday", "Hello"))), "regex_ignorecase")
     assert source.replace(r'day$")', r'day$", re.IGNORECASE)') in got
     assert source.replace("re.M)", "re.M | re.IGNORECASE)") in got
+    sub = 'import re\n\n\ndef hue(text):\n    return re.sub(r"colou?r", "hue", text)\n'
+    assert _new(more_regex_mutants("h.py", sub, Hints(strings=("Colour",))), "regex_ignorecase") == [
+        sub.replace("text)\n", "text, flags=re.IGNORECASE)\n")]  # never as sub's positional count
     unknown = 'import re\nFLAGS = 0\nDAY = re.compile(r"^(mon|tue)day$", FLAGS)\n'
     assert _new(more_regex_mutants("d.py", unknown, Hints(strings=("Monday",))), "regex_ignorecase") == [
         unknown.replace('r"^(mon', 'r"(?i)^(mon')]

@@ -76,14 +76,14 @@ def _loose(compiled: _Compiled) -> _Compiled:
     return (_compile(pattern[:len(pattern) - cut], compiled.flags) or compiled) if cut else compiled
 
 
-def _gain(old: _Compiled, new: _Compiled, misses: list[str]) -> tuple[int, int]:
-    """(matches one of ``misses`` in full, the largest longer longest-match in characters,
-    end anchors aside)."""
+def _gain(before: dict[str, int], new: _Compiled) -> tuple[int, int]:
+    """(matches one of the misses in full, the largest longer longest-match in characters,
+    end anchors aside); ``before``: each miss -> the old pattern's longest match."""
     gain = (0, 0)
-    loose_old, loose_new = _loose(old), _loose(new)
-    for text in misses:
+    loose_new = _loose(new)
+    for text, was in before.items():
         full = new.fullmatch(text) is not None
-        gain = max(gain, (int(full), cover(loose_new, text)[1] - cover(loose_old, text)[1]))
+        gain = max(gain, (int(full), cover(loose_new, text)[1] - was))
     return gain
 
 
@@ -144,13 +144,15 @@ def pattern_edits(pattern: str, flags: int, inputs: list[str], passing: Sequence
     if not misses:
         return []
     ranked: dict[str, tuple[tuple[int, int], str, str]] = {}
+    loose = _loose(compiled)
+    before = {text: cover(loose, text)[1] for text in misses}
 
     def score(edits: list[tuple[str, str, str]]) -> None:
         for operator, new, desc in edits[:MAX_EDITS]:
             edited = _compile(new, flags) if new not in ranked and new != pattern else None
             if edited is None:
                 continue
-            gain = _gain(compiled, edited, misses)
+            gain = _gain(before, edited)
             if (gain[0] or gain[1] > 0) and keeps(compiled, edited, passing, inputs):
                 ranked[new] = (gain, operator, desc)
 
@@ -263,9 +265,10 @@ def _flag_edit(text: Text, call: ast.Call, spelled: str) -> tuple[int, int, str]
     the flags it passes, else as the positional argument right after the last one when the
     flags come next in the function's signature, else as ``flags=``."""
     name = call.func.attr if isinstance(call.func, ast.Attribute) else ""
-    position = {"compile": 1, "match": 2, "search": 2, "fullmatch": 2, "findall": 2, "finditer": 2}.get(name)
+    position = {"compile": 1, "match": 2, "search": 2, "fullmatch": 2, "findall": 2, "finditer": 2,
+                "split": 3, "sub": 4, "subn": 4}.get(name, 99)
     given = [kw.value for kw in call.keywords if kw.arg == "flags"]
-    if not given and position is not None and len(call.args) == position + 1:
+    if not given and len(call.args) > position:
         given = [call.args[position]]
     if given:
         end = text.span(given[0])[1]
@@ -274,7 +277,8 @@ def _flag_edit(text: Text, call: ast.Call, spelled: str) -> tuple[int, int, str]
         return None
     last = [*call.args, *(kw.value for kw in call.keywords)]
     end = max(text.span(node)[1] for node in last)
-    return end, end, (", " if position == len(call.args) and not call.keywords else ", flags=") + spelled
+    positional = position == len(call.args) and not call.keywords and name not in ("split", "sub", "subn")
+    return end, end, (", " if positional else ", flags=") + spelled
 
 
 def _ignorecase(path: str, tree: ast.Module, text: Text, inputs: list[str], passing: Sequence[str],
@@ -298,8 +302,8 @@ def _ignorecase(path: str, tree: ast.Module, text: Text, inputs: list[str], pass
         old, new = _compile(pattern, max(0, flags or 0)), _compile(pattern, (flags or 0) | re.IGNORECASE)
         if old is None or new is None or (flags or 0) & re.IGNORECASE:
             continue
-        misses = [s for s in inputs if old.fullmatch(s) is None]
-        gain = _gain(old, new, misses)
+        loose = _loose(old)
+        gain = _gain({s: cover(loose, s)[1] for s in inputs if old.fullmatch(s) is None}, new)
         if not (gain[0] or gain[1] > 0) or not keeps(old, new, passing, inputs):
             continue
         body = literal_body(text, literal) if literal is not None else None
