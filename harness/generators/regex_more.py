@@ -38,6 +38,8 @@ from harness.generators.regex_pieces import added_alternatives, inserted_pieces,
 MAX_PASSING = 80
 #: edits of one pattern scored (in :func:`_edits`' order).
 MAX_EDITS = 40
+#: inputs a second piece is sought for: those a prefix of the pattern gets furthest into.
+ALIGNED = 3
 #: characters an evaluated table pattern may have (a larger one is not evaluated).
 MAX_BUILT = 5000
 _Compiled = re.Pattern[str]
@@ -159,10 +161,10 @@ def pattern_edits(pattern: str, flags: int, inputs: list[str], passing: Sequence
     edits = _edits(pattern, compiled, misses, whole)
     score(edits)
     if whole and not any(gain[0] for gain, _, _ in ranked.values()):  # a second piece on top of the first: `a/` and `b/`
-        start = max(progress(pattern, flags, text) for text in misses)
-        seeds = [(progress(new, flags, text), new, desc) for op, new, desc in edits[:MAX_EDITS]
-                 if op == "regex_optional_piece" for text in misses]
-        for _, first, desc in sorted((s for s in seeds if s[0] > start), reverse=True)[:2]:
+        aligned = sorted(((progress(pattern, flags, text), text) for text in misses), reverse=True)[:ALIGNED]
+        seeds = {new: (max(progress(new, flags, text) - was for was, text in aligned), desc)
+                 for op, new, desc in edits[:MAX_EDITS] if op == "regex_optional_piece"}
+        for first, (_, desc) in sorted((kv for kv in seeds.items() if kv[1][0] > 0), key=lambda kv: -kv[1][0])[:2]:
             more_edits = [*optional_pieces(first, misses), *inserted_pieces(first, flags, misses)]
             score([("regex_optional_piece", new, f"{desc}, {more}") for op, new, more in more_edits
                    if op == "regex_optional_piece" and any(_fullmatch(new, flags, text) for text in misses)])
@@ -281,17 +283,15 @@ def _flag_edit(text: Text, call: ast.Call, spelled: str) -> tuple[int, int, str]
     return end, end, (", " if positional else ", flags=") + spelled
 
 
-def _ignorecase(path: str, tree: ast.Module, text: Text, inputs: list[str], passing: Sequence[str],
-                reached: Callable[[ast.AST], bool]) -> list[Mutant]:
+def _ignorecase(path: str, calls: list[ast.Call], bound: dict[str, ast.expr], text: Text, inputs: list[str],
+                passing: Sequence[str], reached: Callable[[ast.AST], bool]) -> list[Mutant]:
     """``re.IGNORECASE`` for the ``re`` calls whose pattern (a literal, a name bound to one,
     or a table of strings joined: :func:`built`) matches more of an input without regard to
     case, and :func:`keeps` ``passing``; ``(?i)`` at a literal pattern's start when the
     call's flags are not plain ``re`` flags."""
-    bound = _bound(tree)
     spelled = "re.I" if re.search(r"\bre\.I\b", text.source) else "re.IGNORECASE"
     out = []
-    for call in (n for n in ast.walk(tree) if is_re_call(n)):
-        assert isinstance(call, ast.Call)
+    for call in calls:
         first = call.args[0]
         literal = bound.get(first.id) if isinstance(first, ast.Name) else first
         literal = literal if isinstance(literal, ast.Constant) and isinstance(literal.value, str) else None
@@ -341,6 +341,9 @@ def more_regex_mutants(path: str, source: str, hints: Hints, passing: Sequence[s
         tree = ast.parse(source)
     except (SyntaxError, ValueError):
         return []
+    calls = [node for node in ast.walk(tree) if is_re_call(node) and isinstance(node, ast.Call)]
+    if not calls:  # no pattern of ours: a regex table's pieces are regex_ops' alone
+        return []
     text = Text(source)
     held = holders(tree) if near is not None else {}
 
@@ -350,7 +353,8 @@ def more_regex_mutants(path: str, source: str, hints: Hints, passing: Sequence[s
     passing = [s for s in passing if len(s) <= MAX_INPUT][:MAX_PASSING]
     out: list[Mutant] = []
     optional: list[tuple[ast.Constant, tuple[int, int, bool], str, str]] = []  # full-match optional pieces
-    separators = _separators(tree)
+    bound = _bound(tree)
+    separators = _separators(calls, bound)
     for node, pattern, flags in patterns(tree):
         body = literal_body(text, node)
         if flags == FRAGMENT or body is None or not reached(node):
@@ -364,16 +368,16 @@ def more_regex_mutants(path: str, source: str, hints: Hints, passing: Sequence[s
             if operator == "regex_optional_piece" and compiled is not None and any(compiled.fullmatch(s) for s in inputs):
                 optional.append((node, body, new, desc))
     out += _twins(path, text, optional)
-    return out + _ignorecase(path, tree, text, inputs, passing, reached)
+    return out + _ignorecase(path, calls, bound, text, inputs, passing, reached)
 
 
-def _separators(tree: ast.Module) -> set[ast.AST]:
-    """The string literals given (directly or by a module-level name) to ``re.split``,
-    ``re.sub`` or ``re.subn`` and to no other ``re`` call: patterns that match inside a text."""
-    bound = _bound(tree)
+def _separators(calls: list[ast.Call], bound: dict[str, ast.expr]) -> set[ast.AST]:
+    """The string literals given (directly or by a module-level name in ``bound``) to
+    ``re.split``, ``re.sub`` or ``re.subn`` among the ``re`` ``calls`` and to no other one:
+    patterns that match inside a text."""
     uses: dict[ast.AST, set[str]] = {}
-    for call in (n for n in ast.walk(tree) if is_re_call(n)):
-        assert isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)
+    for call in calls:
+        assert isinstance(call.func, ast.Attribute)
         first = call.args[0]
         node = bound.get(first.id) if isinstance(first, ast.Name) else first
         if node is not None:
