@@ -12,7 +12,8 @@ from harness.core.task import Task
 from harness.evaluators.verdict import TestResult
 from harness.generators.data_edits import hinted
 from harness.generators.literal_hints import Hints, other_strings
-from harness.generators.regex_more import built, keeps, more_regex_mutants, pattern_edits, progress
+from harness.generators.regex_built import built
+from harness.generators.regex_more import keeps, more_regex_mutants, pattern_edits, progress
 from harness.generators.regex_pieces import pieces
 from tests.conftest import fix_offline, snapshot
 from tests.mutant_checks import src
