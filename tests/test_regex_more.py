@@ -125,8 +125,11 @@ def test_non_word_alternatives_and_range_ends():
 
 
 def test_an_edit_that_accepts_what_the_passing_tests_reject_is_dropped():
-    day = r"^(mon|tue)day$"
-    assert pattern_edits(day, 0, ["Monday"], passing=["monday"]) != []
+    # `7x-8` of a passing test is refused: no `x?` inserted for the failing `12x-34`
+    assert pattern_edits(r"^(\d+)-(\d+)$", 0, ["12x-34"]) != []
+    assert pattern_edits(r"^(\d+)-(\d+)$", 0, ["12x-34"], passing=["7x-8"]) == []
+    # an anchored pattern is aligned with the input's start: `day` of `Monday` is no gain
+    assert pattern_edits(r"^(mon|tue)day$", 0, ["Monday"]) == []
     # a passing test shows an upper-case day is refused: no case flag, however it would help
     source = 'import re\nDAY = re.compile(r"^(mon|tue)day$")\n'
     assert _new(more_regex_mutants("d.py", source, Hints(strings=("Monday",)), passing=("MONDAY",)), "regex_ignorecase") == []

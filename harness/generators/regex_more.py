@@ -79,14 +79,24 @@ def _loose(compiled: _Compiled) -> _Compiled:
     return (_compile(pattern[:len(pattern) - cut], compiled.flags) or compiled) if cut else compiled
 
 
+def reach(compiled: _Compiled, text: str) -> int:
+    """The longest match of ``compiled`` in ``text`` (characters, -1 when none): at any start
+    (:func:`cover`), or at the start only when the pattern starts with ``^``/``\\A`` (an
+    anchored pattern that matches a tail of the input only is not aligned with it)."""
+    if compiled.pattern.startswith(("^", "\\A")):
+        found = compiled.match(text)
+        return found.end() if found is not None else -1
+    return cover(compiled, text)[1]
+
+
 def _gain(before: dict[str, int], new: _Compiled) -> tuple[int, int]:
-    """(matches one of the misses in full, the largest longer longest-match in characters,
-    end anchors aside); ``before``: each miss -> the old pattern's longest match."""
+    """(matches one of the misses in full, the largest longer :func:`reach` in characters,
+    end anchors aside); ``before``: each miss -> the old pattern's reach."""
     gain = (0, 0)
     loose_new = _loose(new)
     for text, was in before.items():
         full = new.fullmatch(text) is not None
-        gain = max(gain, (int(full), cover(loose_new, text)[1] - was))
+        gain = max(gain, (int(full), reach(loose_new, text) - was))
     return gain
 
 
@@ -148,7 +158,7 @@ def pattern_edits(pattern: str, flags: int, inputs: list[str], passing: Sequence
         return []
     ranked: dict[str, tuple[tuple[int, int], str, str]] = {}
     loose = _loose(compiled)
-    before = {text: cover(loose, text)[1] for text in misses}
+    before = {text: reach(loose, text) for text in misses}
 
     def score(edits: list[tuple[str, str, str]]) -> None:
         for operator, new, desc in edits[:MAX_EDITS]:
@@ -216,7 +226,7 @@ def _ignorecase(path: str, calls: list[ast.Call], bound: dict[str, ast.expr], te
         if old is None or new is None or (flags or 0) & re.IGNORECASE:
             continue
         loose = _loose(old)
-        gain = _gain({s: cover(loose, s)[1] for s in inputs if old.fullmatch(s) is None}, new)
+        gain = _gain({s: reach(loose, s) for s in inputs if old.fullmatch(s) is None}, new)
         if not (gain[0] or gain[1] > 0) or not keeps(old, new, passing, inputs):
             continue
         body = literal_body(text, literal) if literal is not None else None
