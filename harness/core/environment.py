@@ -14,7 +14,7 @@ bug *in the code* that yields the same message stays a task:
 
 - **a missing command**: the exception is ``FileNotFoundError`` raised inside the standard
   library's ``subprocess``/``os`` (the ``exec`` of a program), or a ``CommandNotFound`` (the
-  ``sh`` package), naming a bare program that is not on the tests' ``PATH``; and either it is
+  ``sh`` package), naming a bare program; and either it is
   a console script the project itself declares (``[project.scripts]``, ``console_scripts``),
   or no non-test module of the repository spells it as a string literal (``"gti"`` for
   ``"git"`` is a code bug, not a missing tool);
@@ -27,7 +27,6 @@ Naming the tests with ``--tests`` keeps them in the task: the caller skips this 
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -36,7 +35,6 @@ from harness.core.outcome import Baseline
 from harness.core.public_api import is_test_module
 from harness.evaluators.verdict import TestResult
 from sandbox.gitcmd import listed_files
-from sandbox.process import SandboxPolicy
 
 __all__ = ["environment_failures", "leave_out", "summary"]
 
@@ -52,7 +50,7 @@ _ENTRY = re.compile(r"""^\s*["']?([\w.-]+)["']?\s*=\s*["']?[\w.]+:[\w.]+""", re.
 _SETUP_ENTRY = re.compile(r"""["']\s*([\w.-]+)\s*=\s*[\w.]+:[\w.]+\s*["']""")
 
 
-def environment_failures(root: Path, results: Mapping[str, TestResult], path: str | None) -> dict[str, str]:
+def environment_failures(root: Path, results: Mapping[str, TestResult]) -> dict[str, str]:
     """The failing tests of ``results`` that fail for the environment: test id -> what is missing
     and what to do (one sentence's clause, e.g. ``"the command `dotenv` is not on PATH: it is
     this project's console script, install the project (pip install -e .)"``).
@@ -61,7 +59,8 @@ def environment_failures(root: Path, results: Mapping[str, TestResult], path: st
         root: the user's checkout (its tracked and untracked, not ignored, files are read; it
             is never written).
         results: the baseline's results (test id -> result); only failed/errored ones are read.
-        path: the ``PATH`` the tests run with (``os.pathsep``-separated), None for the default.
+            Whether a program is there is the test process's word: the sandbox's ``PATH`` view
+            differs from this process's (a pyenv shim here is no program there).
 
     Returns:
         The tests to leave out of the task (empty when the repository cannot be listed: then
@@ -85,7 +84,7 @@ def environment_failures(root: Path, results: Mapping[str, TestResult], path: st
                        f"install the project's test requirements"
             continue
         command = _missing_command(line, res)
-        if command is None or shutil.which(command, path=path) is not None:
+        if command is None:
             continue
         if command in scripts:
             out[tid] = f"the command `{command}` is not on PATH: it is this project's console script, " \
@@ -98,16 +97,15 @@ def environment_failures(root: Path, results: Mapping[str, TestResult], path: st
     return out
 
 
-def leave_out(root: Path, baseline: Baseline, policy: SandboxPolicy) -> dict[str, str]:
+def leave_out(root: Path, baseline: Baseline) -> dict[str, str]:
     """Remove :func:`environment_failures` from ``baseline``'s results (they count neither as
-    work nor as regressions: no patch to the code changes them) and return them; ``PATH`` is
-    the one ``policy`` gives the tests.
+    work nor as regressions: no patch to the code changes them) and return them.
 
     Raises:
         UsageError: every failing test fails for the environment (the message says what to
             install, and that ``--tests`` keeps them).
     """
-    found = environment_failures(root, baseline.results, policy.environment().get("PATH"))
+    found = environment_failures(root, baseline.results)
     if found and len(found) == len(baseline.failing):
         raise UsageError(f"every failing test fails for the environment, not the code; "
                          f"{summary(found).removeprefix('warning: ')}")

@@ -240,7 +240,7 @@ class RunSession:
         self.state.spent.test_seconds += self.evaluator.busy_seconds()
         baseline = Baseline(self.worktree.path, dict(base.results), base.collected, base.coverage if coverage else {},
                             base.duration, cache.reused if cache else 0)
-        left_out = leave_out(self.root, baseline, self.config.policy) if coverage and not self.config.tests else {}
+        left_out = leave_out(self.root, baseline) if coverage and not self.config.tests else {}
         self.files.step("baseline", tests=len(base.results), failing=baseline.failing,
                         seconds=round(base.duration, 3), error=base.error, **(cache.fields() if cache else {}),
                         **{k: v for k, v in (("uncovered", sorted(uncovered)), ("environment", left_out)) if v})
