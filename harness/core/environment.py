@@ -1,12 +1,11 @@
-"""Failing tests that fail for the environment, not the code (a missing command or module).
+"""Failing tests that fail for the environment, not the code: a program that is not installed.
 
 A test that runs the project's console script when the project is not installed
 (``sh.CommandNotFound: dotenv``, ``FileNotFoundError: [Errno 2] No such file or directory:
-'mytool'`` from ``subprocess``), or that imports a package the interpreter does not have
-(``ModuleNotFoundError: No module named 'yaml'``), fails before and after any patch to the
-code: a repair loop that counts it as work spends its whole budget on it and, since no
-candidate can fix it, rejects every candidate that fixes the real failures (python-dotenv
-1.1.1's CLI tests, found on the release-pair suite). The fix is an install step, so such a
+'mytool'`` from ``subprocess``), fails before and after any patch to the code: a repair loop
+that counts it as work spends its whole budget on it and, since no candidate can fix it,
+rejects every candidate that fixes the real failures (python-dotenv 1.1.1's CLI tests,
+found on the release-pair suite). The fix is an install step, so such a
 test is left out of the task and the run says so, loudly, with what to install.
 
 The rules (:func:`environment_failures`), each checked against the repository so that a
@@ -14,12 +13,13 @@ bug *in the code* that yields the same message stays a task:
 
 - **a missing command**: the exception is ``FileNotFoundError`` raised inside the standard
   library's ``subprocess``/``os`` (the ``exec`` of a program), or a ``CommandNotFound`` (the
-  ``sh`` package), naming a bare program; and either it is
-  a console script the project itself declares (``[project.scripts]``, ``console_scripts``),
-  or no non-test module of the repository spells it as a string literal (``"gti"`` for
-  ``"git"`` is a code bug, not a missing tool);
-- **a missing module**: ``ModuleNotFoundError`` for a top-level module that is not a module
-  or package of the repository (``mypkg.missing`` is a code bug).
+  ``sh`` package), naming a bare program; and either it is a console script the project
+  itself declares (``[project.scripts]``, ``console_scripts``), or no non-test module of the
+  repository spells it as a string literal (``"gti"`` for ``"git"`` is a code bug, not a
+  missing tool).
+
+A module that is not installed is :func:`harness.core.evidence.missing_module`'s question (a run
+whose every failure is one stops with exit 2 and says what to install).
 
 Naming the tests with ``--tests`` keeps them in the task: the caller skips this check then.
 """
@@ -40,7 +40,6 @@ __all__ = ["environment_failures", "leave_out", "summary"]
 
 _NOT_FOUND = re.compile(r"^FileNotFoundError: \[Errno 2\] No such file or directory: '([^'/\\]+)'")
 _COMMAND_NOT_FOUND = re.compile(r"^(?:[\w.]+\.)?CommandNotFound: (\S+)")
-_NO_MODULE = re.compile(r"^ModuleNotFoundError: No module named '([\w.]+)'")
 #: where a program is started: a FileNotFoundError raised here is a program that is not there
 _EXEC_FILES = ("subprocess.py", "os.py", "asyncio/base_subprocess.py", "asyncio/subprocess.py")
 #: console scripts a project declares: pyproject's [project.scripts], setup.cfg's and setup.py's console_scripts
@@ -51,7 +50,7 @@ _SETUP_ENTRY = re.compile(r"""["']\s*([\w.-]+)\s*=\s*[\w.]+:[\w.]+\s*["']""")
 
 
 def environment_failures(root: Path, results: Mapping[str, TestResult]) -> dict[str, str]:
-    """The failing tests of ``results`` that fail for the environment: test id -> what is missing
+    """The failing tests of ``results`` that fail for a missing program: test id -> which
     and what to do (one sentence's clause, e.g. ``"the command `dotenv` is not on PATH: it is
     this project's console script, install the project (pip install -e .)"``).
 
@@ -72,17 +71,11 @@ def environment_failures(root: Path, results: Mapping[str, TestResult]) -> dict[
     files = listed_files(root)
     if files is None:
         return {}
-    scripts, modules = _console_scripts(root), _top_modules(files)
+    scripts = _console_scripts(root)
     spelled: dict[str, bool] = {}
     out: dict[str, str] = {}
     for tid, res in failing.items():
         line = res.message.strip().splitlines()[0] if res.message.strip() else ""
-        m = _NO_MODULE.match(line)
-        if m and m.group(1).split(".")[0] not in modules:
-            top = m.group(1).split(".")[0]
-            out[tid] = f"the module `{top}` is not installed in the interpreter the tests run with: " \
-                       f"install the project's test requirements"
-            continue
         command = _missing_command(line, res)
         if command is None:
             continue
@@ -153,19 +146,6 @@ def _console_scripts(root: Path) -> set[str]:
         else:
             names.update(_SETUP_ENTRY.findall(text))
     return names
-
-
-def _top_modules(files: list[str]) -> set[str]:
-    """Top-level module names the repository provides: every ``.py`` file's and package
-    folder's name (at any depth, so ``src/`` layouts and nested projects count)."""
-    out: set[str] = set()
-    for rel in files:
-        if not rel.endswith((".py", ".pyi", ".so", ".pyd")):
-            continue
-        parts = rel.split("/")
-        out.add(parts[-1].split(".")[0])
-        out.update(parts[:-1])
-    return out
 
 
 def _spelled(root: Path, files: list[str], command: str) -> bool:
