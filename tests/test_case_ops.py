@@ -1,0 +1,172 @@
+"""A check that misses one case of a set (issue 21, ``harness.generators.case_ops``): the check
+repeated for the member the failing test names, joined by ``or`` (``and`` for a negative
+check); on bugs written for it, the search's order, and one end to end through
+``loopwright fix``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from harness.core.context import Context, SuspiciousLocation
+from harness.core.task import Task
+from harness.evaluators.verdict import Frame, TestResult
+from harness.generators.case_ops import case_edits, case_mutants, members_named
+from harness.generators.templates import TemplateGenerator
+from tests.conftest import fix_offline, snapshot
+from tests.mutant_checks import src
+
+DESCRIPTORS = src('''
+    def is_data_descriptor(value):
+        """True when the type of ``value`` defines ``__get__`` and a way to set or delete."""
+        kind = type(value)
+        return hasattr(kind, '__get__') and hasattr(kind, '__set__')
+
+
+    def lookup(obj, name):
+        """The attribute ``name`` of ``obj`` as Python finds it: a data descriptor of the class
+        wins over the instance's dict, which wins over anything else of the class."""
+        found = type(obj).__dict__.get(name)
+        if found is not None and is_data_descriptor(found):
+            return found.__get__(obj, type(obj))
+        if name in obj.__dict__:
+            return obj.__dict__[name]
+        if found is not None and hasattr(type(found), '__get__'):
+            return found.__get__(obj, type(obj))
+        return found
+''')
+DESCRIPTOR_TESTS = src('''
+    from descriptors import is_data_descriptor, lookup
+
+
+    class Getter:
+        def __get__(self, obj, owner):
+            return 'from descriptor'
+
+
+    def test_a_plain_getter_is_not_a_data_descriptor():
+        assert not is_data_descriptor(Getter())
+
+
+    def test_a_setter_makes_a_data_descriptor():
+        class Setter(Getter):
+            def __set__(self, obj, value):
+                pass
+
+        assert is_data_descriptor(Setter())
+
+
+    def test_the_instance_dict_wins_over_a_plain_getter():
+        class Thing:
+            x = Getter()
+
+        thing = Thing()
+        thing.__dict__['x'] = 'from dict'
+        assert lookup(thing, 'x') == 'from dict'
+
+
+    def test_a_deleter_makes_a_data_descriptor_that_wins():
+        class Deleter(Getter):
+            def __delete__(self, obj):
+                pass
+
+        class Thing:
+            x = Deleter()
+
+        thing = Thing()
+        thing.__dict__['x'] = 'from dict'
+        assert lookup(thing, 'x') == 'from descriptor'
+''')
+TEST_ID = "test_descriptors.py::test_a_deleter_makes_a_data_descriptor_that_wins"
+FIXED = "return hasattr(kind, '__get__') and (hasattr(kind, '__set__') or hasattr(kind, '__delete__'))"
+
+
+def _failing(line: int = 40) -> dict:
+    return {TEST_ID: TestResult(TEST_ID, "failed", "AssertionError: assert 'from dict' == 'from descriptor'",
+                                (Frame("test_descriptors.py", line, TEST_ID.split("::")[1]),
+                                 Frame("descriptors.py", 11, "lookup")))}
+
+
+def _repo(tmp_path: Path, code: str = DESCRIPTORS, tests: str = DESCRIPTOR_TESTS) -> Path:
+    (tmp_path / "descriptors.py").write_text(code)
+    (tmp_path / "test_descriptors.py").write_text(tests)
+    return tmp_path
+
+
+def _run(source: str, tests: str = DESCRIPTOR_TESTS) -> list[str]:
+    """The names of ``tests``' test functions that fail against module text ``source``."""
+    module: dict = {}
+    exec(compile(source, "descriptors.py", "exec"), module)  # noqa: S102 - our own bug, written above
+    space = {**module, "__name__": "test_descriptors"}
+    exec(compile(tests.replace("from descriptors import is_data_descriptor, lookup\n", ""), "t.py", "exec"), space)
+    failed = []
+    for name, fn in list(space.items()):
+        if name.startswith("test_"):
+            try:
+                fn()
+            except AssertionError:
+                failed.append(name)
+    return failed
+
+
+def test_the_members_are_what_the_failing_test_names_nearest_its_failing_line_first(tmp_path):
+    members = members_named(_repo(tmp_path), _failing())
+    # the failing line's literal, then line by line back: an attribute the test writes, a method of a
+    # class it defines; no text with spaces (no member), no called name, not the test function itself
+    assert members == ("x", "__dict__", "__delete__")
+    assert not any(name.startswith("test_") for name in members)  # not the test function itself
+
+
+def test_a_check_that_misses_the_member_the_test_names_gets_it_with_or(tmp_path):
+    assert _run(DESCRIPTORS) == ["test_a_deleter_makes_a_data_descriptor_that_wins"]  # the bug
+    members = members_named(_repo(tmp_path), _failing())
+    got = case_mutants("descriptors.py", DESCRIPTORS, members, {4, 11})
+    fix = [m for m in got if FIXED in m.new_source]
+    assert fix and fix[0].operator == "case_disjunct" and fix[0].line == 4, [m.description for m in got]
+    assert _run(fix[0].new_source) == []  # the candidate fixes the bug and keeps the other tests passing
+    # `__get__` is written in the condition already; `x` is not a dunder: neither is offered
+    assert not any("'__get__')" in m.replacement.split(" or ")[-1] or "'x'" in m.replacement for m in got)
+    assert all(m.new_source != DESCRIPTORS for m in got)
+
+
+def test_a_negative_check_gets_the_member_with_and():
+    code = src('''
+        def loader(path):
+            ext = path[path.rfind('.'):]
+            if ext != '.yml':
+                return None
+            return 'yaml'
+    ''')
+    got = case_mutants("conf.py", code, (".yaml", "yaml"), {3})
+    assert [m.operator for m in got] == ["case_conjunct"]  # `yaml` is no suffix: not of the shape of '.yml'
+    assert "if ext != '.yml' and ext != '.yaml':" in got[0].new_source
+    space: dict = {}
+    exec(got[0].new_source, space)  # noqa: S102 - our own code, written above
+    assert space["loader"]("a.yaml") == space["loader"]("a.yml") == "yaml" and space["loader"]("a.txt") is None
+
+
+def test_no_candidate_without_a_member_of_the_shape_or_a_check_with_one_literal():
+    two = "def f(a, b):\n    if a == 'x' and b == 'y' or a == 'x' + 'y':\n        return 1\n"
+    assert [m.replacement for m in case_mutants("m.py", two, ("z",), {2})] == ["(a == 'x' or a == 'z')",
+                                                                             "(b == 'y' or b == 'z')"]
+    assert case_mutants("m.py", two, ("Z", "__z__", ".z", "two words"), {2}) == []  # other shapes
+    assert case_mutants("m.py", two, ("z",), {3}) == []  # not a suspicious line's condition
+    assert case_mutants("m.py", "def f(a):\n    return a == b'x'\n", ("y",), {2}) == []  # no string literal
+
+
+def test_the_search_tries_the_missing_member_among_its_first_candidates(tmp_path):
+    root = _repo(tmp_path)
+    lines = [("descriptors.py", 11, 0.7), ("descriptors.py", 10, 0.6), ("descriptors.py", 4, 0.5),
+             ("descriptors.py", 3, 0.5)]
+    context = Context(root, Task("failing_tests", _failing()), [SuspiciousLocation(*loc) for loc in lines],
+                      protected=("test_*.py",))
+    edits = case_edits(context, [((p, n), s) for p, n, s in lines], lambda p: (root / p).read_text())
+    assert any(FIXED in mutant.new_source for _, mutant in edits), edits
+    first = [mutant for _, mutant in TemplateGenerator().candidates(context, limit=10)]
+    assert any(FIXED in m.new_source for m in first), [m.description for m in first]
+
+
+def test_loopwright_fix_adds_the_missing_member(make_repo):
+    out, root, before = fix_offline(make_repo, {"descriptors.py": DESCRIPTORS, "test_descriptors.py": DESCRIPTOR_TESTS})
+    assert out["status"] == "fixed" and not out.get("suspect"), out
+    assert "+    " + FIXED in out["patch"], out["patch"]
+    assert snapshot(root) == before  # the user's tree is left alone without --apply
