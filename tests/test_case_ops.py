@@ -110,9 +110,12 @@ def _run(source: str, tests: str = DESCRIPTOR_TESTS) -> list[str]:
 
 def test_the_members_are_what_the_failing_test_names_nearest_its_failing_line_first(tmp_path):
     members = members_named(_repo(tmp_path), _failing())
-    # the failing line's literal, then line by line back: an attribute the test writes, a method of a
-    # class it defines; no text with spaces (no member), no called name, not the test function itself
-    assert members == ("x", "__dict__", "__delete__")
+    # the failing line's literal, then line by line back: a method of a class the test defines; no text
+    # with spaces (no member), no attribute it only reads (`thing.__dict__[...]`), not the test function
+    assert members == ("x", "__delete__")
+    deleting = DESCRIPTOR_TESTS.replace("    class Deleter(Getter):",
+                                        "    del Getter.__set__\n    class Deleter(Getter):")
+    assert members_named(_repo(tmp_path, tests=deleting), _failing(41)) == ("x", "__delete__", "__set__")  # deleted
     assert not any(name.startswith("test_") for name in members)  # not the test function itself
 
 
@@ -142,6 +145,17 @@ def test_a_negative_check_gets_the_member_with_and():
     space: dict = {}
     exec(got[0].new_source, space)  # noqa: S102 - our own code, written above
     assert space["loader"]("a.yaml") == space["loader"]("a.yml") == "yaml" and space["loader"]("a.txt") is None
+
+
+def test_a_member_the_module_or_its_package_writes_is_no_missing_case(tmp_path):
+    handled = DESCRIPTORS + "\n\ndef deletable(value):\n    return hasattr(type(value), '__delete__')\n"
+    assert case_mutants("descriptors.py", handled, ("__delete__",), {4}) == []
+    root = _repo(tmp_path)
+    (root / "sibling.py").write_text("def clear(d):\n    d.__delete__(None)\n")
+    lines = [(("descriptors.py", 4), 0.5), (("sibling.py", 2), 0.4)]
+    context = Context(root, Task("failing_tests", _failing()), protected=("test_*.py",))
+    assert case_edits(context, lines, lambda p: (root / p).read_text()) == []
+    assert case_edits(context, lines[:1], lambda p: (root / p).read_text())  # without the sibling module
 
 
 def test_no_candidate_without_a_member_of_the_shape_or_a_check_with_one_literal():

@@ -10,16 +10,16 @@ the failing test exercises. The fix repeats the check with the missing member:
 ...``). A check written in the negative (``!=``, ``not in``, ``not f(...)``) is extended
 with ``and`` instead.
 
-The missing member is read from the failing tests, never guessed: the string literals and
-the attribute names of each failing test function (``descriptor.__delete__ = ...`` names a
-member the way a string would) and the methods of the classes it defines, nearest the
-failing line first, of the same shape as the literal they replace (a dunder for a dunder, an
-identifier in the same case for an identifier, a dotted suffix for a dotted suffix) and not
-written anywhere in the check already. Sites are the terms of conditions
-(``if``/``while``/``assert``/conditional expression/comprehension tests, a returned
-comparison) on the failing code's suspicious lines, each holding exactly one string literal.
-Candidates are few and are scored like the data edits (:mod:`.data_edits`): the value comes
-from the tests.
+The missing member is read from the failing tests, never guessed: the string literals of
+each failing test function, the attributes it assigns or deletes (``descriptor.__delete__ =
+...`` names a member the way a string would) and the methods of the classes it defines,
+nearest the failing line first, of the same shape as the literal they replace (a dunder for
+a dunder, an identifier in the same case for an identifier, a dotted suffix for a dotted
+suffix), and written nowhere in the module (a member it handles somewhere is not missing
+from its sets). Sites are the terms of conditions (``if``/``while``/``assert``/conditional
+expression/comprehension tests, a returned comparison) on the failing code's suspicious
+lines, each holding exactly one string literal. Candidates are few and are scored like the
+data edits (:mod:`.data_edits`): the value comes from the tests.
 """
 
 from __future__ import annotations
@@ -45,6 +45,9 @@ MAX_NAMES = 12
 MAX_PER_FILE = 12
 #: modules looked at: the most suspicious ones (by their best line) first.
 MAX_FILES = 3
+#: modules whose written names rule a member out (the most suspicious first): a member the
+#: failing code's package handles already is no missing case.
+KNOWN_FILES = 10
 #: suspicious lines of a module whose conditions are sites.
 NEAR_LINES = 40
 #: longest member kept (characters).
@@ -61,10 +64,10 @@ def shape(value: str) -> tuple[bool, ...] | None:
 
 
 def members_named(root: Path, failing: dict) -> tuple[str, ...]:
-    """Members the failing tests name: string literals, attribute names (not of ``self`` or
-    ``cls``, not a called method or function) and the names of functions defined inside
-    each failing test function (a class's ``__delete__`` the test writes), read from its
-    test file under ``root`` (no link followed; a file that does not parse gives nothing).
+    """Members the failing tests name: string literals, the attributes it assigns or
+    deletes (not of ``self`` or ``cls``) and the names of functions defined inside each
+    failing test function (a class's ``__delete__`` the test writes), read from its test
+    file under ``root`` (no link followed; a file that does not parse gives nothing).
 
     Args:
         root: the worktree root.
@@ -93,9 +96,8 @@ def members_named(root: Path, failing: dict) -> tuple[str, ...]:
         at = [frame.line for frame in getattr(result, "frames", ()) or ()
               if frame.path == rel and fn.lineno <= frame.line <= end]
         stop = at[-1] if at else end
-        called = {id(node.func) for node in ast.walk(fn) if isinstance(node, ast.Call)}
-        found = [(getattr(node, "lineno", 0), value) for node in ast.walk(fn) if id(node) not in called
-                 and node is not fn for value in _member_of(node)]
+        found = [(getattr(node, "lineno", 0), value) for node in ast.walk(fn) if node is not fn
+                 for value in _member_of(node)]
         found.sort(key=lambda item: (stop - item[0]) if item[0] <= stop else (10**6 + item[0]))
         out.update(dict.fromkeys(value for _, value in found if shape(value) is not None))
     return tuple(out)[:MAX_NAMES]
@@ -104,8 +106,8 @@ def members_named(root: Path, failing: dict) -> tuple[str, ...]:
 def _member_of(node: ast.AST) -> Iterator[str]:
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
         yield node.value
-    elif isinstance(node, ast.Attribute) and not (isinstance(node.value, ast.Name)
-                                                  and node.value.id in ("self", "cls")):
+    elif isinstance(node, ast.Attribute) and isinstance(node.ctx, (ast.Store, ast.Del)) and not (
+            isinstance(node.value, ast.Name) and node.value.id in ("self", "cls")):
         yield node.attr
     elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):  # a method of a class the test defines
         yield node.name
@@ -164,7 +166,7 @@ def case_mutants(path: str, source: str, members: tuple[str, ...], lines: set[in
 
     Returns:
         Per check holding one string literal, the check repeated with each member of the
-        literal's shape that the whole condition does not write yet, joined by ``or`` (by
+        literal's shape that the module writes nowhere (:func:`_written`), joined by ``or`` (by
         ``and`` for a negative check), parenthesized inside another boolean operation; in
         member order, then source order; at most :data:`MAX_PER_FILE`; each parses.
     """
@@ -173,12 +175,12 @@ def case_mutants(path: str, source: str, members: tuple[str, ...], lines: set[in
     except (SyntaxError, ValueError):
         return []
     text, seen = Text(source), set()
+    known = _written(tree)
+    members = tuple(member for member in members if member not in known)
     out: list[tuple[int, int, Mutant]] = []
     for root in _roots(tree):
         if not any(root.lineno <= n <= (root.end_lineno or root.lineno) for n in lines):
             continue
-        written = {n.value for n in ast.walk(root) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
-        written |= {n.attr for n in ast.walk(root) if isinstance(n, ast.Attribute)}
         for term, within, negated in _terms(root):
             const = _literal(term)
             if const is None or (kind := shape(str(const.value))) is None:
@@ -186,7 +188,7 @@ def case_mutants(path: str, source: str, members: tuple[str, ...], lines: set[in
             start, end = text.span(term)
             c_start, c_end = text.span(const)
             for rank, member in enumerate(members):
-                if member in written or shape(member) != kind or (term, member) in seen:
+                if shape(member) != kind or (term, member) in seen:
                     continue
                 seen.add((term, member))
                 old = source[start:end]
@@ -202,6 +204,22 @@ def case_mutants(path: str, source: str, members: tuple[str, ...], lines: set[in
                     out.append((rank, start, got))
     out.sort(key=lambda item: item[:2])
     return [mutant for _, _, mutant in out[:MAX_PER_FILE]]
+
+
+def _written(tree: ast.Module) -> set[str]:
+    """Every string literal, attribute, name and definition a module writes: a member it
+    handles somewhere is not missing from its sets."""
+    out: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            out.add(node.value)
+        elif isinstance(node, ast.Attribute):
+            out.add(node.attr)
+        elif isinstance(node, ast.Name):
+            out.add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            out.add(node.name)
+    return out
 
 
 def _short(text: str) -> str:
@@ -220,7 +238,8 @@ def case_edits(context: Context, lines: list[tuple[tuple[str, int], float]],
 
     Returns:
         Per module of the :data:`MAX_FILES` most suspicious (protected paths left out), its
-        candidates scored ``score of the check's line (else the module's best) x prior x
+        candidates for the members none of the :data:`KNOWN_FILES` most suspicious modules
+        writes, scored ``score of the check's line (else the module's best) x prior x
         DECAY**n``; empty when the failing tests name no member.
     """
     members = members_named(Path(context.root), context.task.failing)
@@ -232,8 +251,15 @@ def case_edits(context: Context, lines: list[tuple[tuple[str, int], float]],
             ranked = files.setdefault(path, {})
             if len(ranked) < NEAR_LINES:
                 ranked[line] = max(score, ranked.get(line, 0.0))
+    known: set[str] = set()
+    for path in list(files)[:KNOWN_FILES]:
+        try:
+            known |= _written(ast.parse(read(path) or ""))
+        except (SyntaxError, ValueError):
+            continue
+    members = tuple(member for member in members if member not in known)
     out: list[tuple[float, Mutant]] = []
-    for path, ranked in list(files.items())[:MAX_FILES]:
+    for path, ranked in list(files.items())[:MAX_FILES] if members else ():
         source = read(path)
         if source is None:
             continue
