@@ -109,14 +109,17 @@ def _run(source: str, tests: str = DESCRIPTOR_TESTS) -> list[str]:
 
 
 def test_the_members_are_what_the_failing_test_names_nearest_its_failing_line_first(tmp_path):
-    members = members_named(_repo(tmp_path), _failing())
-    # the failing line's literal, then line by line back: a method of a class the test defines; no text
-    # with spaces (no member), no attribute it only reads (`thing.__dict__[...]`), not the test function
-    assert members == ("x", "__delete__")
-    deleting = DESCRIPTOR_TESTS.replace("    class Deleter(Getter):",
-                                        "    del Getter.__set__\n    class Deleter(Getter):")
-    assert members_named(_repo(tmp_path, tests=deleting), _failing(41)) == ("x", "__delete__", "__set__")  # deleted
-    assert not any(name.startswith("test_") for name in members)  # not the test function itself
+    # a method of a class the test defines; not its data strings ('x', 'from dict'), not an attribute it
+    # only reads (`thing.__dict__[...]`), not the test function's own name
+    assert members_named(_repo(tmp_path), _failing()) == ("__delete__",)
+    more = DESCRIPTOR_TESTS.replace(
+        "    class Deleter(Getter):", "    del Getter.__set__\n    Getter.__set_name__ = None\n    class Deleter(Getter):")
+    more = more.replace("thing.__dict__['x'] = 'from dict'\n    assert lookup(thing, 'x') == 'from descriptor'",
+                        "thing.__dict__['x'] = 'from dict'\n    assert lookup(thing, '__x__') == 'from descriptor'")
+    # nearest the failing line first: a dunder string on it, then line by line back (the methods of a
+    # class defined, an attribute assigned, one deleted)
+    assert members_named(_repo(tmp_path, tests=more), _failing(42)) == ("__x__", "__delete__", "__set_name__",
+                                                                         "__set__")
 
 
 def test_a_check_that_misses_the_member_the_test_names_gets_it_with_or(tmp_path):
@@ -133,18 +136,32 @@ def test_a_check_that_misses_the_member_the_test_names_gets_it_with_or(tmp_path)
 
 def test_a_negative_check_gets_the_member_with_and():
     code = src('''
-        def loader(path):
-            ext = path[path.rfind('.'):]
-            if ext != '.yml':
+        def reader(stream):
+            if not hasattr(stream, 'read'):
+                raise TypeError('not a stream')
+            return stream
+
+
+        def view(mapping, method):
+            if method != 'keys':
                 return None
-            return 'yaml'
+            return getattr(mapping, method)()
     ''')
-    got = case_mutants("conf.py", code, (".yaml", "yaml"), {3})
-    assert [m.operator for m in got] == ["case_conjunct"]  # `yaml` is no suffix: not of the shape of '.yml'
-    assert "if ext != '.yml' and ext != '.yaml':" in got[0].new_source
+    got = case_mutants("streams.py", code, ("readinto", "READ", "__iter__", "values"), {2, 8})
+    # each member of the shape at each check, the tests' nearest member first; READ, __iter__: other shapes
+    assert [(m.operator, m.line, m.replacement.rsplit("'", 2)[-2]) for m in got] == [
+        ("case_conjunct", 2, "readinto"), ("case_conjunct", 8, "readinto"),
+        ("case_conjunct", 2, "values"), ("case_conjunct", 8, "values")]
+    assert "    if not hasattr(stream, 'read') and not hasattr(stream, 'readinto'):\n" in got[0].new_source
+    assert "    if method != 'keys' and method != 'values':\n" in got[3].new_source
     space: dict = {}
     exec(got[0].new_source, space)  # noqa: S102 - our own code, written above
-    assert space["loader"]("a.yaml") == space["loader"]("a.yml") == "yaml" and space["loader"]("a.txt") is None
+
+    class Buffer:
+        def readinto(self, b):
+            return 0
+
+    assert isinstance(space["reader"](Buffer()), Buffer)
 
 
 def test_a_member_the_module_or_its_package_writes_is_no_missing_case(tmp_path):
@@ -159,12 +176,12 @@ def test_a_member_the_module_or_its_package_writes_is_no_missing_case(tmp_path):
 
 
 def test_no_candidate_without_a_member_of_the_shape_or_a_check_with_one_literal():
-    two = "def f(a, b):\n    if a == 'x' and b == 'y' or a == 'x' + 'y':\n        return 1\n"
-    assert [m.replacement for m in case_mutants("m.py", two, ("z",), {2})] == ["(a == 'x' or a == 'z')",
-                                                                             "(b == 'y' or b == 'z')"]
-    assert case_mutants("m.py", two, ("Z", "__z__", ".z", "two words"), {2}) == []  # other shapes
-    assert case_mutants("m.py", two, ("z",), {3}) == []  # not a suspicious line's condition
-    assert case_mutants("m.py", "def f(a):\n    return a == b'x'\n", ("y",), {2}) == []  # no string literal
+    two = "def f(a, b):\n    if a == 'xx' and b == 'yy' or a == 'xx' + 'yy':\n        return 1\n"
+    assert [m.replacement for m in case_mutants("m.py", two, ("zz",), {2})] == ["(a == 'xx' or a == 'zz')",
+                                                                              "(b == 'yy' or b == 'zz')"]
+    assert case_mutants("m.py", two, ("ZZ", "__zz__", ".zz", "two words", "z"), {2}) == []  # other shapes
+    assert case_mutants("m.py", two, ("zz",), {3}) == []  # not a suspicious line's condition
+    assert case_mutants("m.py", "def f(a):\n    return a == b'xx'\n", ("yy",), {2}) == []  # no string literal
 
 
 def test_the_search_tries_the_missing_member_among_its_first_candidates(tmp_path):

@@ -1,22 +1,22 @@
 """A check that misses one case of a set (issue 21): ``case_disjunct`` / ``case_conjunct``.
 
-Code often tests a value against the members of a small closed set one literal at a time -
-a protocol's methods (``hasattr(t, '__set__')``: a data descriptor also has ``__delete__``),
-a file's suffixes (``ext == '.yml'``), a header's names. A release regression of this kind
-is one member left out: the check is right for the members it names and wrong for the one
-the failing test exercises. The fix repeats the check with the missing member:
-``T`` -> ``(T or T')`` where ``T'`` is ``T`` with its string literal replaced (pure-eval
-0.2.3: ``_check_class(type(r), '__set__') is not _sentinel`` gained ``or ... '__delete__'
-...``). A check written in the negative (``!=``, ``not in``, ``not f(...)``) is extended
-with ``and`` instead.
+Code often checks an object for the members of a small closed set one name at a time - a
+protocol's methods (``hasattr(t, '__set__')``: a data descriptor may define ``__delete__``
+instead), a file-like object's ``read``/``readinto``, a mapping's ``keys``. A release
+regression of this kind is one member left out: the check is right for the members it names
+and wrong for the object the failing test builds. The fix repeats the check with the missing
+member: ``T`` -> ``(T or T')`` where ``T'`` is ``T`` with its string literal replaced
+(pure-eval 0.2.3: ``_check_class(type(r), '__set__') is not _sentinel`` gained ``or ...
+'__delete__' ...``). A check written in the negative (``!=``, ``not in``, ``not f(...)``) is
+extended with ``and`` instead.
 
-The missing member is read from the failing tests, never guessed: the string literals of
-each failing test function, the attributes it assigns or deletes (``descriptor.__delete__ =
-...`` names a member the way a string would) and the methods of the classes it defines,
-nearest the failing line first, of the same shape as the literal they replace (a dunder for
-a dunder, an identifier in the same case for an identifier, a dotted suffix for a dotted
-suffix), and written nowhere in the module (a member it handles somewhere is not missing
-from its sets). Sites are the terms of conditions (``if``/``while``/``assert``/conditional
+The missing member is read from the failing tests, never guessed: what the failing test
+function gives an object - the methods of a class it defines, an attribute it assigns or
+deletes (``descriptor.__delete__ = ...``), a dunder string - nearest the failing line first,
+of the same shape as the literal it replaces (an identifier; a dunder for a dunder, the same
+case), and written nowhere in the suspicious modules (a member the package handles somewhere
+is not missing from its sets). A test's data strings (``'spam'``, a cell of a table) are no
+members. Sites are the terms of conditions (``if``/``while``/``assert``/conditional
 expression/comprehension tests, a returned comparison) on the failing code's suspicious
 lines, each holding exactly one string literal. Candidates are few and are scored like the
 data edits (:mod:`.data_edits`): the value comes from the tests.
@@ -55,19 +55,22 @@ MAX_MEMBER = 40
 
 
 def shape(value: str) -> tuple[bool, ...] | None:
-    """The shape two members of one set share: (dunder, identifier, lower case, upper case,
-    a leading dot); None for a value that is no member (empty, long, spaces, several lines)."""
-    if not value or len(value) > MAX_MEMBER or any(ch.isspace() for ch in value):
+    """The shape two members of one set share: (dunder, lower case, upper case); None for a
+    value that names no member (not an identifier of 2 to :data:`MAX_MEMBER` characters)."""
+    if not (2 <= len(value) <= MAX_MEMBER and value.isidentifier()):
         return None
-    dunder = len(value) > 4 and value.startswith("__") and value.endswith("__")
-    return (dunder, value.isidentifier(), value == value.lower(), value == value.upper(), value.startswith("."))
+    return (_dunder(value), value == value.lower(), value == value.upper())
+
+
+def _dunder(value: str) -> bool:
+    return len(value) > 4 and value.startswith("__") and value.endswith("__")
 
 
 def members_named(root: Path, failing: dict) -> tuple[str, ...]:
-    """Members the failing tests name: string literals, the attributes it assigns or
-    deletes (not of ``self`` or ``cls``) and the names of functions defined inside each
-    failing test function (a class's ``__delete__`` the test writes), read from its test
-    file under ``root`` (no link followed; a file that does not parse gives nothing).
+    """Members the failing tests give an object: in each failing test function, the methods
+    of the classes it defines (a class's ``__delete__``), the attributes it assigns or
+    deletes (not of ``self`` or ``cls``) and its dunder strings, read from its test file
+    under ``root`` (no link followed; a file that does not parse gives nothing).
 
     Args:
         root: the worktree root.
@@ -96,21 +99,22 @@ def members_named(root: Path, failing: dict) -> tuple[str, ...]:
         at = [frame.line for frame in getattr(result, "frames", ()) or ()
               if frame.path == rel and fn.lineno <= frame.line <= end]
         stop = at[-1] if at else end
-        found = [(getattr(node, "lineno", 0), value) for node in ast.walk(fn) if node is not fn
-                 for value in _member_of(node)]
+        found = [(getattr(node, "lineno", 0), value) for node in ast.walk(fn) for value in _member_of(node)]
         found.sort(key=lambda item: (stop - item[0]) if item[0] <= stop else (10**6 + item[0]))
         out.update(dict.fromkeys(value for _, value in found if shape(value) is not None))
     return tuple(out)[:MAX_NAMES]
 
 
 def _member_of(node: ast.AST) -> Iterator[str]:
-    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+    """The names ``node`` gives a member by: a dunder string (``'__len__'``), an attribute
+    assigned or deleted (not of ``self``/``cls``), the methods of a class defined."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str) and _dunder(node.value):
         yield node.value
     elif isinstance(node, ast.Attribute) and isinstance(node.ctx, (ast.Store, ast.Del)) and not (
             isinstance(node.value, ast.Name) and node.value.id in ("self", "cls")):
         yield node.attr
-    elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):  # a method of a class the test defines
-        yield node.name
+    elif isinstance(node, ast.ClassDef):
+        yield from (st.name for st in node.body if isinstance(st, (ast.FunctionDef, ast.AsyncFunctionDef)))
 
 
 def _roots(tree: ast.Module) -> Iterator[ast.expr]:
@@ -195,7 +199,7 @@ def case_mutants(path: str, source: str, members: tuple[str, ...], lines: set[in
                 copy = source[start:c_start] + quote(member, source[c_start:c_end]) + source[c_end:end]
                 joint = "and" if _negative(term, negated) else "or"
                 new = f"{old} {joint} {copy}"
-                if within is not None or isinstance(term, ast.UnaryOp):
+                if within is not None:
                     new = f"({new})"
                 op = "case_conjunct" if joint == "and" else "case_disjunct"
                 desc = f"`{_short(old)}` {joint} the same for {member!r}"
