@@ -255,3 +255,46 @@ def test_loopwright_fix_adds_the_guard_the_test_expects(make_repo):
     out, _, _ = fix_offline(make_repo, {"tags.py": TAGS, "test_tags.py": TEST_TAGS})
     assert out["status"] == "fixed" and not out.get("suspect"), out
     assert "+    if text is None:\n+        raise ValueError(\"text must not be None\")" in out["patch"]
+
+
+# -- the type wanted from a comparison with a literal, and a test passing two bad values --------
+OFFSET = src('''
+    def parse_offset(tz):
+        """Minutes east of UTC of ``+HH:MM``, ``-HH:MM`` or ``Z``."""
+        if "Z" in tz:
+            return 0
+        sign = -1 if tz[0] == "-" else 1
+        return sign * (int(tz[1:3]) * 60 + int(tz[4:6]))
+''')
+TEST_OFFSET = src('''
+    import pytest
+
+    from offset import parse_offset
+
+
+    def test_offsets():
+        assert parse_offset("Z") == 0
+        assert parse_offset("-01:30") == -90
+
+
+    def test_bad_types_are_rejected():
+        with pytest.raises(ValueError):
+            parse_offset(None)
+        with pytest.raises(ValueError):
+            parse_offset(130)
+''')
+
+
+def test_a_parameter_compared_with_a_string_literal_is_wanted_as_str(tmp_path):
+    failing = {"test_offset.py::test_bad_types_are_rejected": (
+        "TypeError: argument of type 'NoneType' is not iterable", [("test_offset.py", 13), ("offset.py", 3)])}
+    got = _offered(tmp_path, {"offset.py": OFFSET, "test_offset.py": TEST_OFFSET}, failing)
+    # `"Z" in tz` and `tz[0] == "-"`: no method is called on `tz`, the literals say it is text
+    assert [_added(item) for item in got] == [["if tz is None:", 'raise ValueError("tz must not be None")'],
+                                              ["if not isinstance(tz, str):", 'raise ValueError("tz must be str")']]
+
+
+def test_loopwright_fix_guards_both_bad_types_the_test_passes(make_repo):
+    out, _, _ = fix_offline(make_repo, {"offset.py": OFFSET, "tests/test_offset.py": TEST_OFFSET})
+    assert out["status"] == "fixed", out
+    assert "+    if not isinstance(tz, str):" in out["patch"], out["patch"]

@@ -104,8 +104,8 @@ def _summary(console: Console, result: FixResult) -> None:
     for f in s.flagged:
         table.add_row("flagged", escape(f))
     for m in result.messages:
-        table.add_row("warning" if m.startswith(("fixed (unprotected)", "fixed (suspect", "fixed (flagged)"))
-                      else "note", escape(m))
+        loud = m.startswith(("fixed (unprotected)", "fixed (suspect", "fixed (flagged)", "warning: "))
+        table.add_row("[bold red]warning[/]" if loud else "note", escape(m.removeprefix("warning: ")))
     console.print(Panel(table, title=f"loopwright run {s.run_id}", expand=False))
     if result.patch:
         console.print(Syntax(result.patch, "diff", theme="ansi_dark", background_color="default"))

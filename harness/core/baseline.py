@@ -18,6 +18,13 @@ any candidate, since candidates are screened without coverage. So every test tha
 not pass in the coverage baseline is run once more without it, in the same process as
 the timed-out ones.
 
+The reverse happens too: code that asks whether it is traced (``sys.gettrace()``, to tell a
+debugger is attached; python-dotenv's ``find_dotenv`` does) takes another branch under
+coverage, so a test can pass there and fail without it. Counted passing, it would make every
+candidate "break" it. So the passing tests that executed a file reading the tracer
+(:data:`TRACER_PROBE`) join the same re-run, and one that fails there is counted failing,
+with the uncovered result and its coverage spectrum kept for fault localization.
+
 The whole baseline stays within the run's wall-clock budget (:func:`run_baseline`): a suite
 slower under coverage than the budget (chardet 7.4.2's, 113 s at load 3 against 150 s) was killed
 at the budget, and its lost coverage then re-run in full, for a second budget.
@@ -27,7 +34,9 @@ A run that ends without any candidate says why from its baseline (:func:`why_no_
 
 from __future__ import annotations
 
+import re
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -37,9 +46,13 @@ from harness.evaluators.pytest_runner import PytestEvaluator, TestRun
 if TYPE_CHECKING:
     from harness.core.baseline_cache import BaselineCache
 
+#: source text by which code can tell it is traced (coverage.py, a debugger, a profiler)
+TRACER_PROBE = re.compile(r"\b(?:gettrace|getprofile|settrace|monitoring\.get_tool)\s*\(")
+
 
 def run_baseline(evaluator: PytestEvaluator, root: Path, cache: BaselineCache | None, *, coverage: bool,
-                 timeout: float, limit: float, deadline: float | None) -> tuple[TestRun, dict[str, str]]:
+                 timeout: float, limit: float, deadline: float | None,
+                 checkout: Path | None = None) -> tuple[TestRun, dict[str, str]]:
     """The baseline in worktree ``root`` (through ``cache`` when given) and, under ``coverage``,
     :func:`rerun_uncovered`'s tests kept as passing (test id -> sentence).
 
@@ -48,6 +61,8 @@ def run_baseline(evaluator: PytestEvaluator, root: Path, cache: BaselineCache | 
         deadline: ``time.monotonic()`` seconds past which no test process runs (the run's
             budget: the re-runs after a process died, the coverage recovery and the uncovered
             re-run included); None: ``limit`` per process only.
+        checkout: the user's checkout, where the covered files' sources are read to find the
+            tests that see the tracer (:func:`tracer_aware`); None: ``root``.
     """
     if cache is not None:
         base = cache.run(evaluator, root, coverage=coverage, default_timeout=timeout, process_timeout=limit,
@@ -55,15 +70,37 @@ def run_baseline(evaluator: PytestEvaluator, root: Path, cache: BaselineCache | 
     else:
         base = evaluator.run(root, coverage=coverage, default_timeout=timeout, process_timeout=limit, deadline=deadline)
     left = limit if deadline is None else max(1.0, min(limit, deadline - time.monotonic()))
-    uncovered = rerun_uncovered(evaluator, root, base, timeout=timeout, process_timeout=left) \
+    uncovered = rerun_uncovered(evaluator, root, base, timeout=timeout, process_timeout=left,
+                                aware=tracer_aware(base, root, checkout or root)) \
         if coverage and not base.error else {}
     return base, uncovered
 
 
+def tracer_aware(run: TestRun, root: Path, checkout: Path) -> list[str]:
+    """The passing tests of coverage run ``run`` (taken in worktree ``root``) that executed a
+    file whose source (read at the same relative path in ``checkout``, never in the worktree
+    the tests ran in) matches :data:`TRACER_PROBE`; in run order."""
+    probing: dict[str, bool] = {}
+
+    def probes(path: str) -> bool:
+        if path not in probing:
+            try:
+                rel = Path(path).relative_to(root)
+                probing[path] = bool(TRACER_PROBE.search((checkout / rel).read_text(encoding="utf-8",
+                                                                                    errors="replace")))
+            except (ValueError, OSError):
+                probing[path] = False
+        return probing[path]
+
+    return [t for t in run.collected if t in run.results and run.results[t].ok
+            and run.results[t].outcome == "passed" and any(probes(p) for p in run.coverage.get(t, {}))]
+
+
 def rerun_uncovered(evaluator: PytestEvaluator, root: Path, run: TestRun, *, timeout: float,
-                    process_timeout: float) -> dict[str, str]:
+                    process_timeout: float, aware: Sequence[str] = ()) -> dict[str, str]:
     """Run the tests that timed out or failed in coverage run ``run`` again without
-    coverage; keep those that pass as passing.
+    coverage; keep those that pass as passing. The passing tests ``aware`` (see
+    :func:`tracer_aware`) run with them; those that fail there are counted failing.
 
     Args:
         evaluator: the test evaluator. root: the worktree ``run`` was taken in.
@@ -74,10 +111,11 @@ def rerun_uncovered(evaluator: PytestEvaluator, root: Path, run: TestRun, *, tim
         process_timeout: wall seconds for the re-run's pytest process.
 
     Returns:
-        test id -> one sentence for the run's messages, for each test kept as passing
-        (empty when no test timed out or none passed uncovered).
+        test id -> one sentence for the run's messages, for each test kept as passing or
+        counted failing (empty when no test timed out or none passed uncovered).
     """
     slow = [t for t in run.collected if t in run.results and not run.results[t].ok]
+    slow += [t for t in aware if t not in slow]
     if not slow:
         return {}
     # one plain process: a fork server for the run's own worktree would cost more than it runs
@@ -86,10 +124,14 @@ def rerun_uncovered(evaluator: PytestEvaluator, root: Path, run: TestRun, *, tim
     run.duration += again.duration
     kept: dict[str, str] = {}
     for tid in slow:
-        new = again.results.get(tid)
-        if new is None or not new.ok:
+        new, old = again.results.get(tid), run.results[tid]
+        if old.ok and new is not None and not new.ok:
+            run.results[tid] = new  # its spectrum stays: the lines it ran are still the ones to rank
+            kept[tid] = f"{tid} passed under coverage and {new.outcome} without it (the code looks at the " \
+                        f"tracer): counted failing, as candidates are judged without coverage"
             continue
-        old = run.results[tid]
+        if new is None or not new.ok or old.ok:
+            continue
         limit = process_timeout if old.message.startswith("process killed") else timeout
         run.results[tid] = new
         run.coverage.pop(tid, None)

@@ -33,6 +33,7 @@ from harness.evaluators.pytest_runner import PytestEvaluator
 from harness.core.records import StopReason
 from harness.core.baseline import run_baseline
 from harness.core.baseline_cache import BaselineCache
+from harness.core.environment import leave_out, summary as environment_summary
 from harness.core.config import RunConfig
 from harness.core.errors import UsageError
 from harness.core.loop import Loop
@@ -216,11 +217,13 @@ class RunSession:
         collect tests is an error. Without coverage (instructions, review comments) a
         repository without tests is allowed (a note says so).
 
-        A test that times out or fails only under coverage is kept as passing, without coverage,
-        when it passes run again without it (:func:`harness.core.baseline.rerun_uncovered`).
+        Outcomes coverage alone changes are taken from a run without it (:mod:`harness.core.baseline`);
+        without ``--tests``, tests failing for a missing command or module are left out
+        (:mod:`harness.core.environment`).
 
         Raises:
-            UsageError: the tests cannot be run, or ``--tests`` names no collected test.
+            UsageError: the tests cannot be run, ``--tests`` names no collected test, or every
+                failing test fails for the environment.
         """
         if coverage:
             saved = self.files.load_baseline(self.worktree.path)
@@ -231,16 +234,17 @@ class RunSession:
         cache = BaselineCache(self.root, self.python, self.config.policy, repr(self.config.timeouts),
                               use=not self.config.fresh, note=self.note) if coverage else None
         base, uncovered = run_baseline(evaluator, self.worktree.path, cache, coverage=coverage, limit=limit,
-                                       timeout=self.config.timeouts.baseline,
+                                       timeout=self.config.timeouts.baseline, checkout=self.root,
                                        deadline=self.t_start + limit if self.config.limits.max_wall_seconds else None)
         cache and cache.save(base)  # for the next run (harness.core.baseline_cache)
         self.state.spent.test_seconds += self.evaluator.busy_seconds()
-        baseline = Baseline(self.worktree.path, base.results, base.collected, base.coverage if coverage else {},
+        baseline = Baseline(self.worktree.path, dict(base.results), base.collected, base.coverage if coverage else {},
                             base.duration, cache.reused if cache else 0)
+        left_out = leave_out(self.root, baseline) if coverage and not self.config.tests else {}
         self.files.step("baseline", tests=len(base.results), failing=baseline.failing,
                         seconds=round(base.duration, 3), error=base.error, **(cache.fields() if cache else {}),
-                        **({"uncovered": sorted(uncovered)} if uncovered else {}))
-        for message in uncovered.values():
+                        **{k: v for k, v in (("uncovered", sorted(uncovered)), ("environment", left_out)) if v})
+        for message in [*uncovered.values(), *([environment_summary(left_out)] if left_out else [])]:
             self.note(message)
         if base.error and (coverage or base.error != "no tests were collected"):
             raise UsageError(f"could not run the tests of {self.root}: {base.error}")
@@ -386,11 +390,8 @@ class RunSession:
     # -- helpers -------------------------------------------------------------------------
 
     def _branch_exists(self) -> bool:
-        try:
-            self.repo.git.rev_parse("--verify", "--quiet", f"refs/heads/{self.state.branch}")
-            return True
-        except git.GitCommandError:
-            return False
+        return bool(self.repo.git.rev_parse("--verify", "--quiet", f"refs/heads/{self.state.branch}",
+                                            with_exceptions=False))  # prints the commit, or nothing
 
     def _run_worktrees(self) -> list[Path]:
         """Worktrees registered for this run (its own and its slots)."""

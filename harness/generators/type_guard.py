@@ -300,12 +300,15 @@ def _wanted_types(text: str, chain: list[tuple[Parsed, FunctionNode, list[str]]]
     """The builtin types the value should have: those the message asks for (``must be str``,
     ``expected string or bytes-like object``, a method only one type has in ``has no
     attribute``), then those the chain's code asks for (methods of one type called on a
-    carried parameter, the text argument of an ``re`` function)."""
+    carried parameter, the text argument of an ``re`` function, a parameter compared with a
+    ``str``/``bytes`` literal or searched for one: ``p == "Z"``, ``"Z" in p``)."""
     got = [_TYPE_WORDS[word] for hit in _WANTED.finditer(text) for word in hit.groups() if word in _TYPE_WORDS]
     if attribute := _ATTRIBUTE.search(text):
         got.append(_owner(attribute.group(1)))
     for _, fn, params in chain:
         for node in ast.walk(fn):
+            if isinstance(node, ast.Compare):
+                got += _literal_kind(node, params)
             if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
                 continue
             if isinstance(node.func.value, ast.Name) and node.func.value.id in params:
@@ -314,6 +317,20 @@ def _wanted_types(text: str, chain: list[tuple[Parsed, FunctionNode, list[str]]]
                     isinstance(arg, ast.Name) and arg.id in params for arg in node.args[1:]):
                 got.append("str")
     return [name for name in dict.fromkeys(got) if name and name != "NoneType"]
+
+
+def _literal_kind(node: ast.Compare, params: list[str]) -> list[str]:
+    """``["str"]``/``["bytes"]`` when comparison ``node`` holds a parameter of ``params`` equal
+    (``==``/``!=``) to a literal of that type, or a literal searched for in it (``in``/``not in``)."""
+    out = []
+    sides = [node.left, *node.comparators]
+    for left, op, right in zip(sides, node.ops, sides[1:]):
+        pairs = [(right, left)] if isinstance(op, (ast.In, ast.NotIn)) else \
+            [(left, right), (right, left)] if isinstance(op, (ast.Eq, ast.NotEq)) else []
+        out += [type(lit.value).__name__ for name, lit in pairs
+                if isinstance(name, ast.Name) and name.id in params and isinstance(lit, ast.Constant)
+                and isinstance(lit.value, (str, bytes))]
+    return out
 
 
 def _owner(method: str) -> str:
