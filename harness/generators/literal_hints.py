@@ -56,7 +56,7 @@ class Hints:
         return bool(self.strings or self.numbers or self.wrong or self.missing_keys)
 
 
-def _inside(root: Path, rel: str) -> Path | None:
+def inside(root: Path, rel: str) -> Path | None:
     """``root / rel`` when it is a regular file inside ``root`` reached through no symlink."""
     try:
         base = root.resolve()
@@ -145,7 +145,7 @@ def gather(root: Path, failing: dict) -> Hints:
     for test_id in failing:
         rel, *parts = test_id.split("::")
         if rel not in trees:
-            path = _inside(Path(root), rel)
+            path = inside(Path(root), rel)
             try:
                 trees[rel] = ast.parse(path.read_text(encoding="utf-8")) if path else None
             except (OSError, UnicodeDecodeError, SyntaxError, ValueError):
@@ -198,7 +198,7 @@ def other_strings(root: Path, failing: dict) -> tuple[tuple[str, ...], tuple[str
     lines: dict[str, None] = {}
     others: dict[str, None] = {}
     for rel, wanted in named.items():
-        path = _inside(Path(root), rel)
+        path = inside(Path(root), rel)
         try:
             tree = ast.parse(path.read_text(encoding="utf-8")) if path else None
         except (OSError, UnicodeDecodeError, SyntaxError, ValueError):

@@ -34,6 +34,7 @@ from pathlib import Path
 
 from harness.core.context import Context
 from harness.core.protocols import Generator, Proposal
+from harness.generators.case_ops import case_edits
 from harness.generators.data_edits import hinted
 from harness.generators.guard_evidence import guard_mutants
 from harness.generators.message_ops import message_mutants
@@ -256,7 +257,8 @@ class _Search:
         for score, mutant, first in type_mutants(context, self._source):  # classes the tests name
             if (mutant.path, mutant.key) not in self.seen:
                 self._push((mutant.path, mutant.key), MESSAGE_FIRST * first + score, mutant)
-        for score, mutant in hinted(context, self.lines, self._source):  # data edits
+        # data edits, and a check's missing case: values the failing tests write
+        for score, mutant in hinted(context, self.lines, self._source) + case_edits(context, self.lines, self._source):
             if (mutant.path, mutant.key) not in self.seen:
                 self._push((mutant.path, mutant.key), score, mutant)
 
