@@ -31,7 +31,7 @@ from pathlib import Path
 from harness.core.context import Context
 from harness.core.localize import is_protected
 from harness.generators.data_text import Text, make, quote
-from harness.generators.literal_hints import function_of_test, inside
+from harness.generators.literal_hints import test_functions
 from harness.generators.mutant import Mutant
 
 #: operator id -> prior, on the scale of :data:`harness.generators.mutations.OPERATOR_PRIORS`:
@@ -82,19 +82,8 @@ def members_named(root: Path, failing: dict) -> tuple[str, ...]:
         ones after it.
     """
     out: dict[str, None] = {}
-    trees: dict[str, ast.Module | None] = {}
-    for test_id, result in failing.items():
-        rel, *parts = test_id.split("::")
-        if rel not in trees:
-            path = inside(Path(root), rel)
-            try:
-                trees[rel] = ast.parse(path.read_text(encoding="utf-8")) if path else None
-            except (OSError, UnicodeDecodeError, SyntaxError, ValueError):
-                trees[rel] = None
-        tree = trees[rel]
-        fn = function_of_test(tree, parts) if tree is not None and parts else None
-        if fn is None:
-            continue
+    for test_id, rel, fn in test_functions(root, failing):
+        result = failing[test_id]
         end = fn.end_lineno or fn.lineno
         at = [frame.line for frame in getattr(result, "frames", ()) or ()
               if frame.path == rel and fn.lineno <= frame.line <= end]

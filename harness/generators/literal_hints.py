@@ -15,6 +15,7 @@ from __future__ import annotations
 import ast
 import re
 import textwrap
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,6 +70,26 @@ def inside(root: Path, rel: str) -> Path | None:
         return path
     except (OSError, ValueError):
         return None
+
+
+def test_functions(root: Path, test_ids: Iterable[str]
+                   ) -> Iterator[tuple[str, str, ast.FunctionDef | ast.AsyncFunctionDef]]:
+    """``(test id, repo-relative test file, its function node)`` for each of ``test_ids`` (pytest
+    node ids) whose file is :func:`inside` ``root``, parses, and defines the function; each file
+    is read and parsed once."""
+    trees: dict[str, ast.Module | None] = {}
+    for test_id in test_ids:
+        rel, *parts = test_id.split("::")
+        if rel not in trees:
+            path = inside(Path(root), rel)
+            try:
+                trees[rel] = ast.parse(path.read_text(encoding="utf-8")) if path else None
+            except (OSError, UnicodeDecodeError, SyntaxError, ValueError):
+                trees[rel] = None
+        tree = trees[rel]
+        fn = function_of_test(tree, parts) if tree is not None and parts else None
+        if fn is not None:
+            yield test_id, rel, fn
 
 
 def function_of_test(tree: ast.Module, parts: list[str]) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
@@ -141,19 +162,7 @@ def gather(root: Path, failing: dict) -> Hints:
     strings: dict[str, None] = {}
     numbers: dict[int | float, None] = {}
     pairs: dict[tuple[str, str], None] = {}
-    trees: dict[str, ast.Module | None] = {}
-    for test_id in failing:
-        rel, *parts = test_id.split("::")
-        if rel not in trees:
-            path = inside(Path(root), rel)
-            try:
-                trees[rel] = ast.parse(path.read_text(encoding="utf-8")) if path else None
-            except (OSError, UnicodeDecodeError, SyntaxError, ValueError):
-                trees[rel] = None
-        tree = trees[rel]
-        fn = function_of_test(tree, parts) if tree is not None and parts else None
-        if fn is None:
-            continue
+    for _, _, fn in test_functions(root, failing):
         for node in [*fn.decorator_list, *fn.body]:
             strings.update(dict.fromkeys(_strings_in(node)))
             numbers.update(dict.fromkeys(n.value for n in ast.walk(node) if isinstance(n, ast.Constant)
