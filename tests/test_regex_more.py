@@ -171,3 +171,24 @@ def test_loopwright_fix_makes_the_missing_prefix_optional(make_repo):
     assert out["status"] == "fixed" and not out.get("suspect"), out
     assert '+_OLD = re.compile(r"^--- (?:a/)?(?P<path>\\S+)")' in out["patch"], out["patch"]
     assert snapshot(root) == before
+
+
+def test_a_groups_whole_literal_head_is_made_optional():
+    # `a/` is all the literal text of its group: no context inside it to align by
+    pattern = r"^diff --git (?P<source>a/[^\t\n]+) (?P<target>b/[^\t\n]+)"
+    assert [e[1] for e in pattern_edits(pattern, 0, ["diff --git file1 file1"])] == [
+        r"^diff --git (?P<source>(?:a/)?[^\t\n]+) (?P<target>(?:b/)?[^\t\n]+)"]
+
+
+def test_a_data_file_the_failing_test_names_gives_its_lines(tmp_path):
+    (tmp_path / "tests" / "samples").mkdir(parents=True)
+    (tmp_path / "tests" / "samples" / "no_prefix.diff").write_text("diff --git file1 file1\n--- file1\n")
+    (tmp_path / "secret.txt").write_text("outside the tests\n")
+    (tmp_path / "tests" / "samples" / "link.diff").symlink_to(tmp_path / "secret.txt")
+    (tmp_path / "tests" / "test_p.py").write_text(
+        "import os\n\n\ndef test_p():\n    here = os.path.dirname(__file__)\n"
+        "    parse(os.path.join(here, 'samples/no_prefix.diff'))\n"
+        "    parse(os.path.join(here, 'samples/link.diff'))\n    parse('../../etc/passwd')\n")
+    failing = {"tests/test_p.py::test_p": TestResult("tests/test_p.py::test_p", "failed", "")}
+    # next to the test file; never through a symlink, never outside the repository
+    assert other_strings(tmp_path, failing)[0] == ("diff --git file1 file1", "--- file1")

@@ -23,6 +23,10 @@ from pathlib import Path
 MAX_LITERAL = 80
 #: hints kept per kind (the first ones, in test order).
 MAX_HINTS = 40
+#: a data file a failing test names is read for regex inputs up to this size (bytes).
+MAX_DATA_FILE = 64 * 1024
+#: a string that may name a data file: a relative path of plain parts with a folder or an extension.
+_DATA_PATH = re.compile(r"(?!/)(?:[\w.-]+/)*[\w-]+(?:\.[\w]{1,8})+|(?:[\w.-]+/)+[\w.-]+")
 _ASSERT_EQ = re.compile(r"^(?:AssertionError: )?assert (.+?) == (.+)$")
 #: unittest's ``assertEqual(first, second)`` message: ``first != second`` (first: the actual value)
 _UNITTEST_EQ = re.compile(r"^(?:AssertionError: )?(.+?) != (.+)$")
@@ -190,9 +194,29 @@ def _lines_of(value: str) -> list[str]:
     return [line for line in textwrap.dedent(value).splitlines() if line.strip() and len(line) <= MAX_LITERAL]
 
 
+def _data_file_lines(root: Path, test_file: str, value: str) -> list[str]:
+    """The lines (as :func:`_lines_of`) of the data file a test's string literal ``value`` names
+    (``'samples/git_no_prefix.diff'``: a relative path with a folder or an extension, found
+    next to the test file ``test_file`` or at the root, :func:`inside` ``root``, at most
+    :data:`MAX_DATA_FILE` bytes, UTF-8); empty for any other string. A test that parses a
+    fixture file gives the regex edits the input its literals lack."""
+    if not _DATA_PATH.fullmatch(value) or value.endswith(".py"):
+        return []
+    folder = test_file.rsplit("/", 1)[0] if "/" in test_file else ""
+    for rel in dict.fromkeys([f"{folder}/{value}" if folder else value, value]):
+        path = inside(root, rel)
+        try:
+            if path is not None and path.stat().st_size <= MAX_DATA_FILE:
+                return _lines_of(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError):
+            return []
+    return []
+
+
 def other_strings(root: Path, failing: dict) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """What a regex edit is checked on, read like :func:`gather` (no symlink followed): (the
-    lines of the failing tests' multi-line string literals, the string literals of the other
+    lines of the failing tests' multi-line string literals and of the data files they name
+    (:func:`_data_file_lines`), the string literals of the other
     test functions - ``test*`` functions and methods - of the failing tests' files, multi-line
     ones as their lines), each at most :data:`MAX_HINTS` x 4 long, in file order.
 
@@ -222,6 +246,7 @@ def other_strings(root: Path, failing: dict) -> tuple[tuple[str, ...], tuple[str
                 values = [n.value for n in ast.walk(fn) if isinstance(n, ast.Constant) and isinstance(n.value, str)]
                 if (*prefix, fn.name) in wanted:
                     lines.update(dict.fromkeys(line for v in values if "\n" in v for line in _lines_of(v)))
+                    lines.update(dict.fromkeys(line for v in values for line in _data_file_lines(Path(root), rel, v)))
                 else:
                     others.update(dict.fromkeys(line for v in values if 0 < len(v)
                                                 for line in (_lines_of(v) if "\n" in v else [v] if len(v) <= MAX_LITERAL else [])))

@@ -178,7 +178,8 @@ def optional_pieces(pattern: str, misses: list[str], per_run: int = 3) -> list[t
     ``*`` (operator ``regex_quantifier``). In a run of literal characters (``--- a/``), the
     part the input lacks is aligned by the input itself: a part is tried when the run
     without it occurs in one of the ``misses`` and the whole run does not (``--- `` of
-    ``--- path``, so ``a/``), at most ``per_run`` per run, the most context kept first; the
+    ``--- path``, so ``a/``), or when it is the whole literal head of a group (``a/`` of
+    ``(?P<source>a/[^\t]+)``), at most ``per_run`` per run, the most context kept first; the
     first characters of the pattern are kept (an input that lacks the pattern's head is no
     input of the pattern: ``/x`` for ``^\\+\\+\\+ b/``)."""
     found = pieces(pattern)
@@ -195,6 +196,9 @@ def optional_pieces(pattern: str, misses: list[str], per_run: int = 3) -> list[t
             out.append(("regex_quantifier", pattern[:piece.atom_end] + star + pattern[piece.end:],
                         f"`{_short(atom)}+` -> `{_short(atom)}*`"))
     first = min((p.start for p in found if p.kind != "anchor"), default=0)
+    heads: dict[int, int] = {}  # a group alternative's sequence -> the offset of its first piece
+    for piece in found:
+        heads[piece.seq] = min(heads.get(piece.seq, piece.start), piece.start)
     for run in literal_runs(found):
         chars = "".join(p.value for p in run)
         if not any(chars not in text for text in misses):
@@ -207,6 +211,8 @@ def optional_pieces(pattern: str, misses: list[str], per_run: int = 3) -> list[t
                 kept = chars[:lo] + chars[hi:]
                 if kept and any(kept in text and chars not in text for text in misses):
                     parts.append((-len(kept), hi - lo, lo, hi))
+                elif not kept and run[0].seq and run[0].start == heads.get(run[0].seq):
+                    parts.append((0, hi - lo, lo, hi))  # a group's whole head (`(?P<source>a/...`)
         for _, _, lo, hi in sorted(parts)[:per_run]:
             start, end = run[lo].start, run[hi - 1].end
             out.append(("regex_optional_piece", pattern[:start] + "(?:" + pattern[start:end] + ")?" + pattern[end:],
