@@ -192,3 +192,22 @@ def test_a_data_file_the_failing_test_names_gives_its_lines(tmp_path):
     failing = {"tests/test_p.py::test_p": TestResult("tests/test_p.py::test_p", "failed", "")}
     # next to the test file; never through a symlink, never outside the repository
     assert other_strings(tmp_path, failing)[0] == ("diff --git file1 file1", "--- file1")
+
+
+def test_a_pattern_imported_from_another_module_is_edited_there(tmp_path):
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "__init__.py").write_text("")
+    (tmp_path / "pkg" / "constants.py").write_text('import re\n\nOLD = re.compile(r"^--- a/(?P<path>\\S+)")\n')
+    (tmp_path / "pkg" / "parser.py").write_text(
+        "from .constants import OLD\n\n\ndef old_path(line):\n    found = OLD.match(line)\n"
+        "    return found.group('path')\n")
+    (tmp_path / "test_parser.py").write_text(
+        "from pkg.parser import old_path\n\n\ndef test_no_prefix():\n    assert old_path('--- setup.py') == 'setup.py'\n")
+    tid = "test_parser.py::test_no_prefix"
+    context = Context(tmp_path, Task("failing_tests", {tid: TestResult(tid, "failed", "AttributeError")}),
+                      protected=("test_*.py",))
+    got = hinted(context, [(("pkg/parser.py", 5), 1.0)], lambda p: (tmp_path / p).read_text()
+                 if (tmp_path / p).is_file() else None)
+    assert got and got[0][1].path == "pkg/constants.py" and "(?:a/)?" in got[0][1].replacement
+    # scored below what the importing module's own line would get
+    assert got[0][0] < 1.0

@@ -12,6 +12,7 @@ and the search is unchanged.
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Callable
 
 from harness.core.context import Context
@@ -41,6 +42,9 @@ FEW = 4
 MAX_FILES = 3
 #: suspicious lines of a module whose names count as reached by the failing code.
 NEAR_LINES = 40
+#: score of a module imported by a suspicious one (the names it binds are read on its suspicious
+#: lines), against the importing module's best line
+IMPORTED = 0.5
 
 
 def _given(mutant: Mutant, hints: Hints) -> bool:
@@ -49,6 +53,46 @@ def _given(mutant: Mutant, hints: Hints) -> bool:
     ``KeyError``), not guessed among the tests' literals?"""
     given = [*hints.missing_keys, *(e for _, e in hints.wrong if isinstance(e, str) and mutant.operator == "table_entry")]
     return mutant.operator == "table_value" or any(repr(key)[1:-1] in mutant.replacement for key in given)
+
+
+def imported(path: str, source: str, lines: list[int], read: Callable[[str], str | None]) -> list[tuple[str, list[int]]]:
+    """The repository modules ``path`` (repo-relative, text ``source``) imports a name from
+    (``from .constants import RE_HEADER``, ``from pkg.constants import ...``) that its
+    ``lines`` read, as ``(repo-relative path, the lines binding those names there)``: a
+    pattern or table defined in one module and used in another (unidiff's ``constants.py``).
+    Absolute imports resolve against the folders of ``path`` (``src/`` layouts); a module
+    ``read`` cannot give is skipped."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return []
+    text = source.splitlines()
+    used = {name for n in lines if 0 < n <= len(text) for name in re.findall(r"[A-Za-z_]\w*", text[n - 1])}
+    folders = path.split("/")[:-1]
+    out: list[tuple[str, list[int]]] = []
+    for node in tree.body:
+        if not isinstance(node, ast.ImportFrom) or not node.module:
+            continue
+        wanted = {alias.name for alias in node.names if (alias.asname or alias.name) in used}
+        parts = node.module.split(".")
+        if not wanted:
+            continue
+        base = folders[:len(folders) - node.level + 1] if node.level else \
+            folders[:folders.index(parts[0])] if parts[0] in folders else []
+        for rel in ("/".join([*base, *parts]) + ".py", "/".join([*base, *parts, "__init__.py"])):
+            other = read(rel)
+            if other is None:
+                continue
+            try:
+                bound = [st.lineno for st in ast.parse(other).body if isinstance(st, (ast.Assign, ast.AnnAssign))
+                         and any(isinstance(t, ast.Name) and t.id in wanted
+                                 for t in (st.targets if isinstance(st, ast.Assign) else [st.target]))]
+            except (SyntaxError, ValueError):
+                break
+            if bound:
+                out.append((rel, bound))
+            break
+    return out
 
 
 def hinted(context: Context, lines: list[tuple[tuple[str, int], float]],
@@ -77,7 +121,13 @@ def hinted(context: Context, lines: list[tuple[tuple[str, int], float]],
             if frame.path.endswith(".py") and not frame.path.startswith("/") and not is_protected(frame.path, context.protected):
                 files.setdefault(frame.path, []).append((frame.line, 0.0))
     out: list[tuple[float, Mutant]] = []
-    for path, ranked in list(files.items())[:MAX_FILES]:
+    chosen = list(files.items())[:MAX_FILES]
+    for path, ranked in list(chosen):  # the tables and patterns they import and read on those lines
+        source = read(path)
+        for other, bound in imported(path, source or "", [line for line, _ in ranked[:NEAR_LINES]], read):
+            if other not in dict(chosen) and not is_protected(other, context.protected):
+                chosen.append((other, [(line, IMPORTED * max(score for _, score in ranked)) for line in bound]))
+    for path, ranked in chosen:
         source = read(path)
         if source is None:
             continue
