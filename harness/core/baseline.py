@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from harness.core.outcome import Baseline
+from harness.core.public_api import is_test_module
 from harness.evaluators.pytest_runner import PytestEvaluator, TestRun
 
 if TYPE_CHECKING:
@@ -78,16 +79,19 @@ def run_baseline(evaluator: PytestEvaluator, root: Path, cache: BaselineCache | 
 
 def tracer_aware(run: TestRun, root: Path, checkout: Path) -> list[str]:
     """The passing tests of coverage run ``run`` (taken in worktree ``root``) that executed a
-    file whose source (read at the same relative path in ``checkout``, never in the worktree
-    the tests ran in) matches :data:`TRACER_PROBE`; in run order."""
+    non-test file whose source (read at the same relative path in ``checkout``, never in the
+    worktree the tests ran in) matches :data:`TRACER_PROBE`; in run order. A test module that
+    reads the tracer itself is left to the pristine check of a test that fails whatever the
+    patch (:meth:`harness.core.stages.CandidateStages._fails_without_patch`): no code edit
+    makes it pass."""
     probing: dict[str, bool] = {}
 
     def probes(path: str) -> bool:
         if path not in probing:
             try:
                 rel = Path(path).relative_to(root)
-                probing[path] = bool(TRACER_PROBE.search((checkout / rel).read_text(encoding="utf-8",
-                                                                                    errors="replace")))
+                probing[path] = not is_test_module(rel.as_posix()) and bool(TRACER_PROBE.search(
+                    (checkout / rel).read_text(encoding="utf-8", errors="replace")))
             except (ValueError, OSError):
                 probing[path] = False
         return probing[path]
