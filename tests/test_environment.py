@@ -126,3 +126,14 @@ def test_a_test_that_passes_only_under_coverage_is_a_failing_test(make_repo):
     assert out["fixed_tests"] == ["tests/test_greet.py::test_greeting"]
     assert '+    return "Hello, " + name' in out["patch"]
     assert any("passed under coverage and failed without it" in m for m in out["messages"]), out["messages"]
+
+
+def test_console_scripts_declared_in_setup_cfg_and_setup_py_count(make_repo):
+    root = make_repo({
+        "setup.cfg": "[metadata]\nname = calc\n\n[options.entry_points]\nconsole_scripts =\n    cfg-tool = calc:main\n",
+        "setup.py": "from setuptools import setup\n\nsetup(entry_points={'console_scripts': ['py-tool = calc:main']})\n",
+        # the code names both programs, so only being the project's own scripts makes them the environment
+        "calc.py": 'PROGRAMS = ["cfg-tool", "py-tool"]\n', "tests/test_x.py": "def test_x():\n    pass\n"})
+    results = {t: _failed(t, f"sh.CommandNotFound: {t}") for t in ("cfg-tool", "py-tool")}
+    found = environment_failures(root, results)
+    assert sorted(found) == ["cfg-tool", "py-tool"] and all("console script" in r for r in found.values())

@@ -27,12 +27,14 @@ Naming the tests with ``--tests`` keeps them in the task: the caller skips this 
 from __future__ import annotations
 
 import re
+import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 
 from harness.core.errors import UsageError
 from harness.core.outcome import Baseline
 from harness.core.public_api import is_test_module
+from harness.evaluators.lint import ini_section, read_text
 from harness.evaluators.verdict import TestResult
 from sandbox.gitcmd import listed_files
 
@@ -42,10 +44,7 @@ _NOT_FOUND = re.compile(r"^FileNotFoundError: \[Errno 2\] No such file or direct
 _COMMAND_NOT_FOUND = re.compile(r"^(?:[\w.]+\.)?CommandNotFound: (\S+)")
 #: where a program is started: a FileNotFoundError raised here is a program that is not there
 _EXEC_FILES = ("subprocess.py", "os.py", "asyncio/base_subprocess.py", "asyncio/subprocess.py")
-#: console scripts a project declares: pyproject's [project.scripts], setup.cfg's and setup.py's console_scripts
-_SCRIPT_FILES = ("pyproject.toml", "setup.cfg", "setup.py")
-_PYPROJECT_SCRIPTS = re.compile(r"^\[project\.scripts\]\s*$(.*?)(?=^\[|\Z)", re.MULTILINE | re.DOTALL)
-_ENTRY = re.compile(r"""^\s*["']?([\w.-]+)["']?\s*=\s*["']?[\w.]+:[\w.]+""", re.MULTILINE)
+#: a ``console_scripts`` entry written in ``setup.py`` (``"name = pkg.cli:main"``)
 _SETUP_ENTRY = re.compile(r"""["']\s*([\w.-]+)\s*=\s*[\w.]+:[\w.]+\s*["']""")
 
 
@@ -100,8 +99,8 @@ def leave_out(root: Path, baseline: Baseline) -> dict[str, str]:
     """
     found = environment_failures(root, baseline.results)
     if found and len(found) == len(baseline.failing):
-        raise UsageError(f"every failing test fails for the environment, not the code; "
-                         f"{summary(found).removeprefix('warning: ')}")
+        raise UsageError(f"every failing test fails for the environment, not the code: {_reasons(found)}; "
+                         f"install what is missing, or name the tests with --tests to work on them anyway")
     for tid in found:
         del baseline.results[tid]
     return found
@@ -109,13 +108,17 @@ def leave_out(root: Path, baseline: Baseline) -> dict[str, str]:
 
 def summary(found: Mapping[str, str]) -> str:
     """One loud line for the run's messages: how many tests were left out, and why (grouped)."""
+    return (f"warning: {len(found)} failing test(s) fail for the environment, not the code, and are left out "
+            f"of the task (name them with --tests to work on them anyway): {_reasons(found)}")
+
+
+def _reasons(found: Mapping[str, str]) -> str:
+    """Each reason of ``found`` (test id -> reason) once, with how many tests and which."""
     why: dict[str, list[str]] = {}
     for tid, reason in found.items():
         why.setdefault(reason, []).append(tid)
-    parts = [f"{reason} ({len(ids)} test{'s' if len(ids) > 1 else ''}: {', '.join(ids[:3])}"
-             f"{', …' if len(ids) > 3 else ''})" for reason, ids in why.items()]
-    return (f"warning: {len(found)} failing test(s) fail for the environment, not the code, and are left out "
-            f"of the task (name them with --tests to work on them anyway): " + "; ".join(parts))
+    return "; ".join(f"{reason} ({len(ids)} test{'s' if len(ids) > 1 else ''}: {', '.join(ids[:3])}"
+                     f"{', …' if len(ids) > 3 else ''})" for reason, ids in why.items())
 
 
 def _missing_command(line: str, res: TestResult) -> str | None:
@@ -130,21 +133,19 @@ def _missing_command(line: str, res: TestResult) -> str | None:
 
 
 def _console_scripts(root: Path) -> set[str]:
-    """Names of the console scripts the project declares (empty when none can be read)."""
-    names: set[str] = set()
-    for name in _SCRIPT_FILES:
-        try:
-            text = (root / name).read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            continue
-        if name == "pyproject.toml":
-            for block in _PYPROJECT_SCRIPTS.findall(text):
-                names.update(_ENTRY.findall(block))
-        elif name == "setup.cfg":
-            m = re.search(r"^console_scripts\s*=\s*$((?:\n[ \t]+.*)+)", text, re.MULTILINE)
-            names.update(_ENTRY.findall(m.group(1)) if m else ())
-        else:
-            names.update(_SETUP_ENTRY.findall(text))
+    """Names of the console scripts the project declares: pyproject's ``[project.scripts]``
+    (:mod:`tomllib`), setup.cfg's ``[options.entry_points] console_scripts``
+    (:mod:`configparser`) and ``setup.py``'s entries (a pattern: it is code); empty when
+    none can be read."""
+    try:
+        project = tomllib.loads(read_text(root / "pyproject.toml")).get("project")
+    except tomllib.TOMLDecodeError:
+        project = None
+    scripts = project.get("scripts") if isinstance(project, dict) else None
+    names = set(scripts) if isinstance(scripts, dict) else set()
+    entries = (ini_section(root / "setup.cfg", "options.entry_points") or {}).get("console_scripts", "")
+    names.update(line.split("=", 1)[0].strip() for line in entries.splitlines() if "=" in line)
+    names.update(_SETUP_ENTRY.findall(read_text(root / "setup.py")))
     return names
 
 
