@@ -74,9 +74,9 @@ def imported(path: str, source: str, lines: list[int], read: Callable[[str], str
         if not isinstance(node, ast.ImportFrom) or not node.module:
             continue
         wanted = {alias.name for alias in node.names if (alias.asname or alias.name) in used}
-        parts = node.module.split(".")
         if not wanted:
             continue
+        parts = node.module.split(".")
         base = folders[:len(folders) - node.level + 1] if node.level else \
             folders[:folders.index(parts[0])] if parts[0] in folders else []
         for rel in ("/".join([*base, *parts]) + ".py", "/".join([*base, *parts, "__init__.py"])):
@@ -121,13 +121,12 @@ def hinted(context: Context, lines: list[tuple[tuple[str, int], float]],
             if frame.path.endswith(".py") and not frame.path.startswith("/") and not is_protected(frame.path, context.protected):
                 files.setdefault(frame.path, []).append((frame.line, 0.0))
     out: list[tuple[float, Mutant]] = []
-    chosen = list(files.items())[:MAX_FILES]
-    for path, ranked in list(chosen):  # the tables and patterns they import and read on those lines
-        source = read(path)
-        for other, bound in imported(path, source or "", [line for line, _ in ranked[:NEAR_LINES]], read):
-            if other not in dict(chosen) and not is_protected(other, context.protected):
-                chosen.append((other, [(line, IMPORTED * max(score for _, score in ranked)) for line in bound]))
-    for path, ranked in chosen:
+    chosen = dict(list(files.items())[:MAX_FILES])
+    for path, ranked in list(chosen.items()):  # the tables and patterns they import and read on those lines
+        for other, bound in imported(path, read(path) or "", [line for line, _ in ranked[:NEAR_LINES]], read):
+            if other not in chosen and not is_protected(other, context.protected):
+                chosen[other] = [(line, IMPORTED * max(score for _, score in ranked)) for line in bound]
+    for path, ranked in chosen.items():
         source = read(path)
         if source is None:
             continue
