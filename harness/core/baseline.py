@@ -21,7 +21,7 @@ the timed-out ones.
 The reverse happens too: code that asks whether it is traced (``sys.gettrace()``, to tell a
 debugger is attached; python-dotenv's ``find_dotenv`` does) takes another branch under
 coverage, so a test can pass there and fail without it. Counted passing, it would make every
-candidate "break" it. So the passing tests that executed a file reading the tracer
+candidate "break" it. So the passing tests that executed a non-test file reading the tracer
 (:data:`TRACER_PROBE`) join the same re-run, and one that fails there is counted failing,
 with the uncovered result and its coverage spectrum kept for fault localization.
 
@@ -96,8 +96,8 @@ def tracer_aware(run: TestRun, root: Path, checkout: Path) -> list[str]:
                 probing[path] = False
         return probing[path]
 
-    return [t for t in run.collected if t in run.results and run.results[t].ok
-            and run.results[t].outcome == "passed" and any(probes(p) for p in run.coverage.get(t, {}))]
+    return [t for t in run.collected if t in run.results and run.results[t].outcome == "passed"
+            and any(probes(p) for p in run.coverage.get(t, {}))]
 
 
 def rerun_uncovered(evaluator: PytestEvaluator, root: Path, run: TestRun, *, timeout: float,
