@@ -28,6 +28,10 @@ class Attempt:
     diff: str = ""
     viable: bool = False  # fixed some failing tests without regressions (maybe not chosen)
     fixed: tuple[str, ...] = ()  # the failing test ids it fixed
+    # verified progress (stage ``progress``: fixes none, breaks none, moves a failure forward):
+    # harness.core.progress.rank, (failing tests moved, lines gained); (0, 0) for none
+    progress: tuple[int, int] = (0, 0)
+    reached: tuple[tuple[str, int], ...] = ()  # (path, line) its moved tests newly run
 
 
 @dataclass

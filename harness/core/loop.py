@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from harness.core.context import Attempt, Context, SuspiciousLocation
@@ -23,6 +23,7 @@ from harness.core import stop as rules
 from harness.core.stop import BEFORE_CALL, Observation, Stop, check
 from harness.core.task import Task
 from harness.core.outcome import Outcome
+from harness.core.progress import rank
 from harness.core.validate import Validator
 from loops.spec import Limits
 from sandbox.worktree import Worktree
@@ -156,6 +157,9 @@ class Loop:
                                          accepted.reason, accepted.patch.diff))
             return False
         self.attempts = [a for a in self.attempts if a.accepted or not a.viable]
+        # progress was measured on the code before this patch: no longer a lead
+        self.attempts = [replace(a, progress=(0, 0), reached=()) if a.progress != (0, 0) else a
+                         for a in self.attempts]
         if self.memory is not None:
             self.memory.forget_hashes()
         self.files.step("accept", iteration=self.state.iteration, digest=accepted.patch.digest,
@@ -261,7 +265,9 @@ class Loop:
             self.memory.record(outcome, self.validator.baseline.failing, Path(self.worktree.path))
         self.attempts.append(Attempt(outcome.patch.digest, outcome.patch.description,
                                      outcome.accepted, outcome.reason, outcome.patch.diff,
-                                     outcome.viable, tuple(outcome.fixed)))
+                                     outcome.viable, tuple(outcome.fixed),
+                                     rank(outcome.progress) if outcome.stage == "progress" else (0, 0),
+                                     outcome.reached))
         self.files.step("evaluate", iteration=self.state.iteration,
                         patch={"description": outcome.patch.description,
                                "files": list(outcome.patch.files), "digest": outcome.patch.digest,

@@ -123,7 +123,12 @@ class Outcome:
         fixed: failing test ids it makes pass. broken: passing ids it breaks.
         stage: where it was decided: ``policy``, ``apply``, ``screen``, ``lint``, ``types``,
             ``full``, ``limit`` (a resource limit of the sandbox tripped: the reason names
-            it), or ``error`` (an evaluator could not run).
+            it), ``error`` (an evaluator could not run), or ``progress`` (fixes no failing
+            test and breaks none, but moves a failing test's failure forward: a lead for
+            the offline search, never applied nor reported as a fix; :mod:`harness.core.progress`).
+        progress: the failing tests' failures it moved forward (:class:`harness.core.progress.Step`),
+            read from the screen's results; () for none. reached: for a progress lead, the
+            ``(path, line)`` pairs the moved tests newly run (:func:`harness.core.progress.reached`).
         seconds: wall seconds per stage. tests_run: tests executed.
         protection: which passing tests watch the changed lines (see :mod:`harness.core.evidence`);
             None when not computed (a candidate rejected before the tests ran).
@@ -152,6 +157,8 @@ class Outcome:
     window: dict = field(default_factory=dict)  # the comparison window (chosen patch only)
     protection: Protection | None = None
     plausible: bool = False
+    progress: tuple = ()  # progress.Step: failures moved forward (a non-fix's screen)
+    reached: tuple = ()  # (path, line): lines a progress lead's moved tests newly run
 
     @property
     def suspect(self) -> str:
@@ -171,4 +178,5 @@ class Outcome:
                 **(self.protection.summary() if self.protection else {}),
                 **({"plausible_patches": self.plausible_patches, "alternatives": self.alternatives}
                    if self.plausible_patches else {}),
-                **({"window": self.window} if self.window else {})}
+                **({"window": self.window} if self.window else {}),
+                **({"progress": [s.words() for s in self.progress]} if self.progress else {})}

@@ -4,7 +4,8 @@ first regression, flaky tests told apart), and the verdict's words.
 
 :class:`CandidateStages` is a part of :class:`harness.core.validate.Validator`, which
 provides what these stages read: ``baseline``, ``evaluator``, ``timeouts``, ``gates``,
-``require_fix``, ``flaky``, ``regressions``, ``regressed``, ``leads``, ``index`` (the baseline coverage, inverted) and ``_lock``.
+``require_fix``, ``flaky``, ``regressions``, ``regressed``, ``leads``, ``progressed`` (the
+progress leads' :func:`~harness.core.progress.rank`), ``partial_as_lead``, ``index`` (the baseline coverage, inverted) and ``_lock``.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ import time
 from harness.evaluators.pytest_runner import TestRun
 from harness.evaluators.verdict import TestResult, passed_in
 from harness.core.evidence import describe, not_collected, protection
+from harness.core import progress
 from harness.core.outcome import Outcome
+from harness.core.progress import advance, rank, reached
 from harness.core.overfit import OverfitChecks
 from sandbox.patch import Patch
 from sandbox.worktree import Worktree
@@ -119,6 +122,7 @@ class CandidateStages(OverfitChecks):
         fixed = [t for t in ids if passed_in(run.results, t)]
         out.fixed = [t for t in failing if t in set(fixed) | set(already)]
         if not out.fixed:
+            out.progress = tuple(advance(self.baseline.results, run.results, ids))
             first = next((run.results[t] for t in ids if t in run.results), None)
             out.stage = "screen"
             out.reason = f"fixes none of the {len(failing)} failing tests" + (
@@ -165,12 +169,12 @@ class CandidateStages(OverfitChecks):
                 if out.stage == "screen" and len(left) < len(targets):
                     _, sep, tail = out.reason.partition(";")
                     out.reason = f"fixes none of the {len(left)} failing tests its lead leaves failing{sep}{tail}"
-                return
+                return self._progressed(slot, patch, out, {probe}, covering)
             rest = [t for t in targets if t != probe]
             if not self._screen(slot, out, rest, "screen", already=[probe]):
                 return
         elif targets and not self._screen(slot, out, targets, "screen"):
-            return
+            return self._progressed(slot, patch, out, set(targets), covering)
         if not self._gates(slot, patch, out, after_tests=False):
             return
         # every test not screened: the passing ones (regressions), and failing ones that
@@ -202,6 +206,43 @@ class CandidateStages(OverfitChecks):
                          if out.protection else "")
                       if failing else f"verified: no test that passed before fails ({len(rest)} run)"
                       + "".join(f", the {eid} evaluator passes" for eid in after))
+
+    def _progressed(self, slot: Worktree, patch: Patch, out: Outcome, screened: set[str],
+                    covering: set[str]) -> None:
+        """After a screen that fixed nothing: a candidate that moved a failing test's failure
+        forward (``out.progress``) and would be among the :data:`~harness.core.progress.LEADS`
+        most progressed so far is run through the gates and the full suite; with no
+        regression it is decided at stage ``progress`` (a lead for a generator that builds on
+        leads, never applied or reported as a fix), the moved tests re-run under coverage in
+        the same run: ``out.reached``, the lines they newly reach. Only for such a
+        generator's single edits."""
+        if not (out.stage == "screen" and out.progress and self.require_fix and self.partial_as_lead
+                and not (patch.meta or {}).get("lead")):
+            return
+        moved = rank(out.progress)
+        with self._lock:
+            best = sorted(self.progressed, reverse=True)[:progress.LEADS]
+            if len(best) >= progress.LEADS and moved <= best[-1]:
+                return
+        if not self._gates(slot, patch, out, after_tests=False):
+            return
+        failing = self.baseline.failing
+        rest = [t for t in self.baseline.collected if t not in screened | self.flaky]
+        moved_ids, seen = [s.test for s in out.progress], {}  # the moved tests re-run under coverage
+        if not self._full(slot, out, rest, failing, covering, False, ([], moved_ids), seen):
+            return
+        if not self._gates(slot, patch, out, after_tests=True):
+            return
+        if out.fixed:  # the full run fixed a failing test the screen did not run: a partial fix
+            out.viable = True
+            out.reason = f"fixes {len(out.fixed)} of {len(failing)} failing tests, no regressions"
+            return
+        with self._lock:
+            self.progressed.append(moved)
+        out.reached = reached(seen, self.baseline.coverage, moved_ids, str(slot.path), str(self.baseline.root))
+        out.stage = "progress"
+        out.reason = (f"fixes none of the {len(failing)} failing tests, breaks none, but moves a failure forward: "
+                      + "; ".join(s.words() for s in out.progress[:3]) + " (a lead, not a fix)")
 
     def _full(self, slot: Worktree, out: Outcome, rest: list[str], failing: list[str],
               covering: set[str], can_complete: bool = True,

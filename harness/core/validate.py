@@ -100,6 +100,7 @@ class Validator(CandidateStages, BehaviourCheck):
         self.evaluator_errors = 0
         self.partial_as_lead = False
         self.leads: list[Outcome] = []
+        self.progressed: list[tuple[int, int]] = []  # progress leads verified (progress.rank)
         self.window = window or Window(fraction=None)
         self.last_error = ""
         self.cannot_run = ""
@@ -237,7 +238,7 @@ class Validator(CandidateStages, BehaviourCheck):
             outcome.accepted, outcome.viable, outcome.plausible, outcome.stage = False, False, False, "apply"
             outcome.reason = f"could not be accepted: {exc}"
             return False
-        self.leads = []  # built on the code before this patch
+        self.leads, self.progressed = [], []  # built on the code before this patch
         for tid in outcome.fixed:
             old = self.baseline.results[tid]
             self.baseline.results[tid] = TestResult(tid, "passed", "", (), old.duration)

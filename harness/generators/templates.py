@@ -21,6 +21,12 @@ failing tests the lead fixes: a lead that explains little of the failure does no
 search over. The candidates the failing tests' messages and literals point at are made
 from the lead's text too (a second fault the evidence names joins the first). The search from the base goes on, so a right single edit is still found after
 a wrong partial one.
+
+Progress leads (:mod:`harness.core.progress`): a candidate of ours that fixes no failing test
+and breaks none but moves a failing test's failure forward (decided at stage ``progress``)
+is searched from the same way, at most :data:`harness.core.progress.LEADS` of them (the most
+progressed), at :data:`PROGRESS_WEIGHT` times the share of the failing tests it moves, below
+a partial fix: with one failing test a two-edit fix has no partial fix to start from.
 """
 
 from __future__ import annotations
@@ -32,7 +38,8 @@ import posixpath
 import re
 from pathlib import Path
 
-from harness.core.context import Context
+from harness.core import progress
+from harness.core.context import Context, SuspiciousLocation
 from harness.core.protocols import Generator, Proposal
 from harness.generators.case_ops import case_edits
 from harness.generators.data_edits import hinted
@@ -65,6 +72,9 @@ FIRST_BATCH = 16
 #: weight of a two-site candidate's score against a single edit's, for a lead that fixes
 #: every failing test but one; times the share of the failing tests its lead fixes.
 LEAD_WEIGHT = 0.9
+#: weight of a progress lead's two-site candidates (times the share of the failing tests whose
+#: failure it moved forward): below :data:`LEAD_WEIGHT`, a failure moved is less than a test fixed.
+PROGRESS_WEIGHT = 0.5
 #: added to the score of a candidate the failing tests' messages point at (message_ops, score in
 #: (0, 1]): above every mutant's (suspiciousness <= 1.4 with localize's frame and store weights,
 #: prior <= 0.6, HOT_BOOST 2.5: 2.1), so they are tried first.
@@ -88,6 +98,7 @@ class TemplateGenerator(Generator):
         self._key: tuple | None = None
         self._search: _Search | None = None
         self._leads: dict[str, _Search] = {}  # lead digest -> search over its patched text
+        self._progress: set[str] = set()  # the digests in _leads that are progress leads
         self._made: dict[str, tuple[dict[str, tuple[str, str]], str]] = {}  # digest -> (changes, what)
         self._batches = 0  # batches handed out from the current search
         self._near: dict[str, set[str]] = {}  # digest -> name parts its edit changes (single edits)
@@ -99,7 +110,7 @@ class TemplateGenerator(Generator):
         if key != self._key or self._search is None:
             self._key = key
             self._search = _Search(context, self.max_lines)
-            self._leads, self._batches = {}, 0
+            self._leads, self._batches, self._progress = {}, 0, set()
         self._add_leads(context)
         hot = self._hot(context)
         for search in [self._search, *self._leads.values()]:
@@ -133,15 +144,25 @@ class TemplateGenerator(Generator):
         return out
 
     def _add_leads(self, context: Context) -> None:
-        """Start a search from each new viable, unaccepted candidate of ours (best first)."""
+        """Start a search from each new viable, unaccepted candidate of ours (best first), and
+        from the most progressed of our progress leads."""
         leads = sorted((attempt for attempt in context.attempts if attempt.viable and not attempt.accepted
                         and attempt.digest in self._made and attempt.digest not in self._leads),
                        key=lambda attempt: -len(attempt.fixed))
         failing = max(1, len(context.task.failing))
-        for attempt in leads[: max(0, LEADS - len(self._leads))]:
+        for attempt in leads[: max(0, LEADS - (len(self._leads) - len(self._progress)))]:
             changes, what = self._made[attempt.digest]
             self._leads[attempt.digest] = _Search(context, self.max_lines, lead=(attempt.digest, changes, what),
                                             weight=LEAD_WEIGHT * min(1.0, len(attempt.fixed) / max(1, failing - 1)))
+        moved = sorted((attempt for attempt in context.attempts if attempt.progress > (0, 0) and not attempt.viable
+                        and attempt.digest in self._made and attempt.digest not in self._leads),
+                       key=lambda attempt: attempt.progress, reverse=True)
+        for attempt in moved[: max(0, progress.LEADS - len(self._progress))]:
+            changes, what = self._made[attempt.digest]
+            self._progress.add(attempt.digest)
+            self._leads[attempt.digest] = _Search(context, self.max_lines, lead=(attempt.digest, changes, what),
+                                                  weight=PROGRESS_WEIGHT * min(1.0, attempt.progress[0] / failing),
+                                                  reached=attempt.reached)
 
     def _hot(self, context: Context) -> set[str]:
         """Name parts touched by our single edits that made :data:`HOT_SHARE` of the failing
@@ -223,7 +244,8 @@ def near_names(mutant, changed: bool = False) -> set[str]:
 class _Search:
     """Lazy best-first enumeration of mutants over the suspicious lines of a context."""
 
-    def __init__(self, context: Context, max_lines: int, lead: tuple | None = None, weight: float = 1.0):
+    def __init__(self, context: Context, max_lines: int, lead: tuple | None = None, weight: float = 1.0,
+                 reached: tuple[tuple[str, int], ...] = ()):
         self.root = Path(context.root)
         self.failing = context.task.failing  # messages and frames for the failure's operators
         self.lead = lead  # (digest, {path: (old, new)}, description) or None
@@ -232,7 +254,9 @@ class _Search:
         self.priors.update({operator: prior for operator, prior in context.operator_priors.items() if operator in self.priors})
         self.top_prior = max(self.priors.values())
         best: dict[tuple[str, int], float] = {}
-        for loc in context.locations:
+        # a progress lead's newly reached lines (where its failure now comes from) first
+        top = max((loc.score for loc in context.locations), default=1.0)
+        for loc in [SuspiciousLocation(path, line, top) for path, line in reached] + list(context.locations):
             if len(best) >= max_lines:
                 break
             if not is_protected(loc.path, context.protected) and loc.path.endswith(".py"):

@@ -1,0 +1,161 @@
+"""Progress: a candidate that fixes no failing test but moves a failure measurably forward.
+
+Most real regressions have one failing test, so a fix that needs two coordinated edits,
+where the first edit alone changes the failure but fixes nothing, never yields a partial
+fix (a lead) to search from. This module reads, from the per-test results the test
+evaluator already produces, whether a failing test got further with a candidate than at
+baseline, by the test function's *own* frame (the line of the test that was executing
+when it failed):
+
+- ``later``: the test now fails at a later line of its own function (the statements
+  before it ran through);
+- ``assertion``: the same line, but an exception raised inside the code under test (a
+  crash: ``TypeError``, ``KeyError``...) became the test's own ``AssertionError`` raised
+  at that line (the code now returns a value; the value is wrong).
+
+A failure that moved because the test now stops early is not progress: a skip, an xfail
+or a timeout is not a failure here, and ``SystemExit``/``KeyboardInterrupt``/pytest's
+``Exit``/``Skipped``/``XFailed``/``Failed`` (outcome exceptions) do not count. The signal
+is cheap (no test is run for it) and hard to fake: the tests are protected, so a patch
+can only move a test's own frame by letting the test run further.
+
+The idea is checkpoint (test-case granularity) fitness from search-based program repair:
+Fast, Le Goues, Forrest and Weimer, "Designing better fitness functions for automated
+program repair" (GECCO 2010), and de Souza, Le Goues and Camilo-Junior, "A novel fitness
+function for automated program repair based on source code checkpoints" (GECCO 2018) /
+"Search-based program repair with test-case granularity": a candidate that passes more
+of a failing test's checkpoints is closer to a fix, even when the test still fails.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from harness.evaluators.verdict import Frame, TestResult
+
+#: progress leads kept at once, the most progressed first (as the offline repairer's
+#: ``LEADS`` partial fixes): a candidate is verified against the full suite as one only when
+#: it moves further than the second best so far, so few full runs are spent on them.
+LEADS = 2
+#: newly reached lines kept per progress lead (the second edit is searched at them first).
+REACHED = 64
+#: exception names that end a test early: a failure moved by one of these is not progress.
+STOPS = frozenset({"SystemExit", "KeyboardInterrupt", "GeneratorExit", "Exit", "Skipped", "XFailed",
+                   "Failed", "OutcomeException"})
+
+
+@dataclass(frozen=True)
+class Step:
+    """One failing test's failure moved forward by a candidate.
+
+    Attributes:
+        test: the test id. before, after: 1-based lines of the test function's own frame
+            at baseline and with the candidate. kind: ``later`` (a later line) or
+            ``assertion`` (same line, a crash in the code under test became the test's
+            own ``AssertionError``).
+    """
+
+    test: str
+    before: int
+    after: int
+    kind: str
+
+    def words(self) -> str:
+        """The step in words, e.g. ``tests/t.py::test_a fails at line 12, was 9``."""
+        if self.kind == "later":
+            return f"{self.test} fails at line {self.after}, was {self.before}"
+        return f"{self.test} fails by its own assertion at line {self.after}, was a crash in the code it calls"
+
+
+def own_frame(result: TestResult) -> Frame | None:
+    """The innermost frame of ``result``'s traceback in the test's own function (its file
+    from the test id, its name without a parameter suffix), or None when it is not there
+    (a setup error, a collection error, a traceback cut before it)."""
+    path, _, rest = result.test_id.partition("::")
+    if not rest:
+        return None
+    name = rest.rsplit("::", 1)[-1].split("[", 1)[0]
+    return next((f for f in reversed(result.frames) if f.path == path and f.function == name), None)
+
+
+def exception_name(message: str) -> str:
+    """The exception's class name in a result's message (``pkg.mod.Error: text`` ->
+    ``Error``; ``AssertionError`` for ``AssertionError: assert 1 == 2``); '' for none."""
+    head = message.split("\n", 1)[0].split(":", 1)[0].strip()
+    return head.rsplit(".", 1)[-1] if head and " " not in head else ""
+
+
+def step(before: TestResult, after: TestResult) -> Step | None:
+    """How ``after`` (the test's result with a candidate) moved forward from ``before``
+    (its failing result at baseline); None when it did not (or when either is not a
+    plain failure of the test's call: an error, a timeout, a skip, an early stop)."""
+    if before.outcome != "failed" or after.outcome != "failed" or exception_name(after.message) in STOPS:
+        return None
+    was, now = own_frame(before), own_frame(after)
+    if was is None or now is None:
+        return None
+    if now.line > was.line:
+        return Step(after.test_id, was.line, now.line, "later")
+    crashed_inside = _below(before, was) and exception_name(before.message) not in ("AssertionError", "")
+    # the test's own assertion: raised at its line, or in an assertion helper outside the
+    # repository (unittest's ``assertEqual``, mock's ``assert_called_with``: absolute paths)
+    asserts_now = exception_name(after.message) == "AssertionError" and not any(
+        not f.path.startswith("/") for f in _below_frames(after, now))
+    if now.line == was.line and crashed_inside and asserts_now:
+        return Step(after.test_id, was.line, now.line, "assertion")
+    return None
+
+
+def _below_frames(result: TestResult, frame: Frame) -> tuple[Frame, ...]:
+    """The frames of ``result`` inside ``frame`` (called from it), innermost last."""
+    frames = result.frames
+    at = len(frames) - 1 - frames[::-1].index(frame)
+    return frames[at + 1:]
+
+
+def _below(result: TestResult, frame: Frame) -> bool:
+    """The exception of ``result`` was raised in a repository frame called from ``frame``
+    (the code under test, or a helper of the tests), not in ``frame`` itself."""
+    return any(not f.path.startswith("/") for f in _below_frames(result, frame))
+
+
+def advance(baseline: dict[str, TestResult], results: dict[str, TestResult], ids: list[str]) -> list[Step]:
+    """The steps forward of the failing tests ``ids``: ``baseline`` and ``results`` map
+    test id -> result (at baseline, with the candidate); a test missing from either is
+    left out."""
+    out = []
+    for t in ids:
+        if t in baseline and t in results:
+            moved = step(baseline[t], results[t])
+            if moved is not None:
+                out.append(moved)
+    return out
+
+
+def rank(steps: list[Step] | tuple[Step, ...]) -> tuple[int, int]:
+    """How far ``steps`` go, to order progress leads: ``(tests moved, lines gained)``;
+    ``(0, 0)`` for none. Compares as a tuple: more tests first, then more lines."""
+    return (len(steps), sum(s.after - s.before for s in steps)) if steps else (0, 0)
+
+
+def reached(now: dict[str, dict[str, list[int]]], before: dict[str, dict[str, list[int]]], tests: list[str],
+            now_root: str, before_root: str) -> tuple[tuple[str, int], ...]:
+    """The lines the moved failing ``tests`` run with the candidate and did not run at
+    baseline: where the test got to, so where its new failure comes from (the fault
+    localization of the baseline never saw them). ``now`` and ``before`` map test id ->
+    absolute path -> lines (the candidate's coverage in ``now_root``, the baseline's in
+    ``before_root``). Returns ``(repo-relative path, line)`` pairs, in file and line order,
+    at most :data:`REACHED`; paths outside the roots are left out."""
+    def rel(cov: dict[str, list[int]], root: str) -> set[tuple[str, int]]:
+        out = set()
+        for path, lines in cov.items():
+            r = os.path.relpath(path, root).replace(os.sep, "/")
+            if not r.startswith("../"):
+                out.update((r, ln) for ln in lines)
+        return out
+
+    new: set[tuple[str, int]] = set()
+    for t in tests:
+        new |= rel(now.get(t, {}), now_root) - rel(before.get(t, {}), before_root)
+    return tuple(sorted(new)[:REACHED])
