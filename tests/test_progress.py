@@ -213,6 +213,18 @@ def test_a_progress_lead_alone_is_not_a_result(make_repo):
     assert s.status == "not_fixed" and not s.accepted
 
 
+def test_a_second_run_evaluates_a_progress_lead_again_instead_of_skipping_it(make_repo):
+    root = make_repo(FILES)
+    lim = Limits(max_iterations=1, max_wall_seconds=120, no_progress=None)
+    runs = [fix(root, TemplateGenerator(), RunConfig(python=PYTHON, limits=lim)).state for _ in range(2)]
+    leads = []
+    for s in runs:
+        steps = [json.loads(ln) for ln in (run_dir(root, s.run_id) / "trajectory.jsonl").read_text().splitlines()]
+        leads.append({st["patch"]["digest"] for st in steps
+                      if st["action"] == "evaluate" and st["verdict"]["stage"] == "progress"})
+    assert leads[0] and leads[0] <= leads[1]  # the memory keeps rejections, not leads
+
+
 def test_a_fix_needing_two_edits_is_found_from_a_progress_lead(make_repo):
     out, root, _ = fix_offline(make_repo, FILES)
     assert out["status"] == "fixed", out["stop_detail"]

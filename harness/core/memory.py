@@ -30,7 +30,8 @@ from harness.core.state import state_dir
 
 MEMORY = "memory.sqlite"
 #: outcome stages that say nothing about the patch itself: never remembered as rejections
-_NOT_REMEMBERED = ("error", "policy")
+#: (a progress lead, harness/core/progress.py, is evaluated again: a lead, not a rejection)
+_NOT_REMEMBERED = ("error", "policy", "progress")
 
 _SCHEMA = """
 create table if not exists candidates (
