@@ -148,7 +148,7 @@ def reached(now: dict[str, dict[str, list[int]]], before: dict[str, dict[str, li
     ``before_root``). Returns ``(repo-relative path, line)`` pairs, in file and line order,
     at most :data:`REACHED`; paths outside the roots are left out."""
     def rel(cov: dict[str, list[int]], root: str) -> set[tuple[str, int]]:
-        out = set()
+        out: set[tuple[str, int]] = set()
         for path, lines in cov.items():
             r = os.path.relpath(path, root).replace(os.sep, "/")
             if not r.startswith("../"):
