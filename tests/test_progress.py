@@ -11,7 +11,7 @@ import time
 from harness.core.config import RunConfig
 from harness.core.context import Attempt, Context
 from harness.core.outcome import Outcome
-from harness.core.progress import advance, exception_name, rank, reached, step
+from harness.core.progress import advance, bypassed, exception_name, rank, reached, step
 from harness.core.task import Task
 from harness.core.validate import Baseline, Validator
 from harness.evaluators.pytest_runner import PytestEvaluator
@@ -91,6 +91,13 @@ def test_reached_lines_are_the_ones_the_moved_tests_run_only_with_the_candidate(
     now = {TID: {"/s/pkg/a.py": [1, 2, 8, 9], "/elsewhere/lib.py": [5]}}
     before = {TID: {"/m/pkg/a.py": [1, 2]}}
     assert reached(now, before, [TID], "/s", "/m") == (("pkg/a.py", 8), ("pkg/a.py", 9))
+
+
+def test_a_test_that_got_further_by_skipping_the_code_that_failed_bypassed_it():
+    assert not bypassed(CRASH, {"/r/pkg/after.py": [38, 39]}, "/r")  # it ran through line 39
+    assert bypassed(CRASH, {"/r/pkg/after.py": [46]}, "/r")
+    mine = _result("failed", "AssertionError", ("tests/test_a.py", 26, OWN))
+    assert not bypassed(mine, {}, "/r")  # raised by the test itself: nothing to run through
 
 
 # -- the offline repairer: a progress attempt becomes a lead -----------------------------------
@@ -202,6 +209,38 @@ def test_progress_is_verified_against_the_full_suite_and_never_viable(make_repo)
     assert "fails at line 6, was 5" in ok.reason and "full" in ok.seconds
     assert ("rangeutil/__init__.py", 9) in ok.reached  # `return lo`, which the test now reaches
     assert bad.stage == "full" and "breaks tests/test_clamp.py::test_width" in bad.reason
+
+
+LOGGER = '''\
+def make_logger(fmt):
+    def log_it(name, secs):
+        label = fmt % name
+        return f"{label} after {secs}"
+    return log_it
+'''
+LOGGER_TESTS = '''\
+from logs import make_logger
+
+
+def test_log():
+    log = make_logger("%0.3f")
+    out = log("job", 0.5)
+    assert out == "job after 0.500"
+
+
+def test_make():
+    assert callable(make_logger("%s"))
+'''
+
+
+def test_a_failure_moved_by_skipping_the_code_that_crashed_is_not_progress(make_repo):
+    root = make_repo({"logs.py": LOGGER, "tests/test_logs.py": LOGGER_TESTS})
+    through = LOGGER.replace("fmt % name", "fmt % secs")  # runs the line, then a wrong text
+    skips = LOGGER.replace("    return log_it\n", "    return lambda *args: None\n")
+    ok, bad = _validate(root, [Patch.from_texts({"logs.py": (LOGGER, through)}, "through", {}),
+                               Patch.from_texts({"logs.py": (LOGGER, skips)}, "skips", {})])
+    assert ok.stage == "progress" and "fails at line 7, was 6" in ok.reason
+    assert bad.stage == "screen" and not bad.progress and "progress" in bad.seconds  # re-run, then dropped
 
 
 def test_a_progress_lead_alone_is_not_a_result(make_repo):

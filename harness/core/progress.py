@@ -139,6 +139,29 @@ def rank(steps: list[Step] | tuple[Step, ...]) -> tuple[int, int]:
     return (len(steps), sum(s.after - s.before for s in steps)) if steps else (0, 0)
 
 
+def _relative(cov: dict[str, list[int]], root: str) -> set[tuple[str, int]]:
+    """``(repo-relative path, line)`` of one test's coverage (absolute path -> lines) taken
+    in ``root``; paths outside it are left out."""
+    out: set[tuple[str, int]] = set()
+    for path, lines in cov.items():
+        rel = os.path.relpath(path, root).replace(os.sep, "/")
+        if not rel.startswith("../"):
+            out.update((rel, ln) for ln in lines)
+    return out
+
+
+def bypassed(before: TestResult, now: dict[str, list[int]], root: str) -> bool:
+    """Whether a test whose failure moved no longer runs the line of the code it calls
+    that its baseline failure was raised at (the innermost repository frame below its own):
+    it got further by skipping the code that failed, not by getting through it (an
+    ``after_log`` that returns the logger instead of the function that crashed). ``now``:
+    the test's coverage with the candidate (absolute path -> lines, taken in ``root``).
+    False when the baseline failure was raised in the test's own frame."""
+    own = own_frame(before)
+    inner = [f for f in _below_frames(before, own) if not f.path.startswith("/")] if own else []
+    return bool(inner) and (inner[-1].path, inner[-1].line) not in _relative(now, root)
+
+
 def reached(now: dict[str, dict[str, list[int]]], before: dict[str, dict[str, list[int]]], tests: list[str],
             now_root: str, before_root: str) -> tuple[tuple[str, int], ...]:
     """The lines the moved failing ``tests`` run with the candidate and did not run at
@@ -147,15 +170,7 @@ def reached(now: dict[str, dict[str, list[int]]], before: dict[str, dict[str, li
     absolute path -> lines (the candidate's coverage in ``now_root``, the baseline's in
     ``before_root``). Returns ``(repo-relative path, line)`` pairs, in file and line order,
     at most :data:`REACHED`; paths outside the roots are left out."""
-    def rel(cov: dict[str, list[int]], root: str) -> set[tuple[str, int]]:
-        out: set[tuple[str, int]] = set()
-        for path, lines in cov.items():
-            r = os.path.relpath(path, root).replace(os.sep, "/")
-            if not r.startswith("../"):
-                out.update((r, ln) for ln in lines)
-        return out
-
     new: set[tuple[str, int]] = set()
     for t in tests:
-        new |= rel(now.get(t, {}), now_root) - rel(before.get(t, {}), before_root)
+        new |= _relative(now.get(t, {}), now_root) - _relative(before.get(t, {}), before_root)
     return tuple(sorted(new)[:REACHED])

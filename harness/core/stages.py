@@ -17,7 +17,7 @@ from harness.evaluators.verdict import TestResult, passed_in
 from harness.core.evidence import describe, not_collected, protection
 from harness.core import progress
 from harness.core.outcome import Outcome
-from harness.core.progress import advance, rank, reached
+from harness.core.progress import advance, bypassed, rank, reached, step
 from harness.core.overfit import OverfitChecks
 from sandbox.patch import Patch
 from sandbox.worktree import Worktree
@@ -211,25 +211,30 @@ class CandidateStages(OverfitChecks):
                     covering: set[str]) -> None:
         """After a screen that fixed nothing: a candidate that moved a failing test's failure
         forward (``out.progress``) and would be among the :data:`~harness.core.progress.LEADS`
-        most progressed so far is run through the gates and the full suite; with no
-        regression it is decided at stage ``progress`` (a lead for a generator that builds on
-        leads, never applied or reported as a fix), the moved tests re-run under coverage in
-        the same run: ``out.reached``, the lines they newly reach. Only for such a
-        generator's single edits."""
+        most progressed so far has the moved tests re-run under coverage (a step whose test
+        no longer runs the line that failed, :func:`~harness.core.progress.bypassed`, is
+        dropped), then the gates and the full suite; with no regression it is decided at
+        stage ``progress`` (a lead for a generator that builds on leads, never applied or
+        reported as a fix), with ``out.reached``: the lines the moved tests newly run. Only
+        for such a generator's single edits."""
         if not (out.stage == "screen" and out.progress and self.require_fix and self.partial_as_lead
-                and not (patch.meta or {}).get("lead")):
+                and not (patch.meta or {}).get("lead")) or not self._may_progress(rank(out.progress)):
             return
-        moved = rank(out.progress)
-        with self._lock:
-            best = sorted(self.progressed, reverse=True)[:progress.LEADS]
-            if len(best) >= progress.LEADS and moved <= best[-1]:
-                return
+        ids = [s.test for s in out.progress]
+        cov = self._run(slot, out, "progress", select=ids, timeouts=self._limits(ids), coverage_tests=ids,
+                        paths=sorted({t.split("::", 1)[0] for t in ids}),
+                        process_timeout=30 + sum(self._limits(ids).values()))
+        res, root = self.baseline.results, str(slot.path)
+        out.progress = tuple(s for s in out.progress if s.test in cov.results  # moved again, not by chance
+                             and step(res[s.test], cov.results[s.test]) is not None
+                             and not bypassed(res[s.test], cov.coverage.get(s.test, {}), root))
+        if cov.error or not out.progress or not self._may_progress(rank(out.progress)):
+            return
         if not self._gates(slot, patch, out, after_tests=False):
             return
         failing = self.baseline.failing
         rest = [t for t in self.baseline.collected if t not in screened | self.flaky]
-        moved_ids, seen = [s.test for s in out.progress], {}  # the moved tests re-run under coverage
-        if not self._full(slot, out, rest, failing, covering, False, ([], moved_ids), seen):
+        if rest and not self._full(slot, out, rest, failing, covering, can_complete=False):
             return
         if not self._gates(slot, patch, out, after_tests=True):
             return
@@ -238,11 +243,19 @@ class CandidateStages(OverfitChecks):
             out.reason = f"fixes {len(out.fixed)} of {len(failing)} failing tests, no regressions"
             return
         with self._lock:
-            self.progressed.append(moved)
-        out.reached = reached(seen, self.baseline.coverage, moved_ids, str(slot.path), str(self.baseline.root))
+            self.progressed.append(rank(out.progress))
+        moved = [s.test for s in out.progress]
+        out.reached = reached(cov.coverage, self.baseline.coverage, moved, root, str(self.baseline.root))
         out.stage = "progress"
         out.reason = (f"fixes none of the {len(failing)} failing tests, breaks none, but moves a failure forward: "
                       + "; ".join(s.words() for s in out.progress[:3]) + " (a lead, not a fix)")
+
+    def _may_progress(self, moved: tuple[int, int]) -> bool:
+        """A progress lead this far (:func:`~harness.core.progress.rank`) would be among the
+        :data:`~harness.core.progress.LEADS` most progressed verified so far."""
+        with self._lock:
+            best = sorted(self.progressed, reverse=True)[:progress.LEADS]
+        return len(best) < progress.LEADS or moved > best[-1]
 
     def _full(self, slot: Worktree, out: Outcome, rest: list[str], failing: list[str],
               covering: set[str], can_complete: bool = True,
