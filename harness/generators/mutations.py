@@ -23,7 +23,9 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterable, Mapping
 
-from harness.generators import guard_ops, insert_ops, kin_ops, mutation_ops, reach_ops, stmt_ops, synth_ops, value_ops, wrap_ops
+from harness.generators import (
+    forward_ops, guard_ops, insert_ops, kin_ops, mutation_ops, reach_ops, stmt_ops, synth_ops, value_ops, wrap_ops,
+)
 from harness.generators.edit_text import Cand
 from harness.generators.index import Index, last_line
 from harness.generators.mutant import Mutant
@@ -66,13 +68,16 @@ OPERATOR_PRIORS: dict[str, float] = {
     "convert_param": 0.15, "normalize_param": 0.14, "early_return": 0.13, "wrap_try": 0.12,
     # guard_ops (issue 21): a return guarded by its value, a conversion the name gets elsewhere
     "same_conversion": 0.20, "return_guard": 0.20,
+    # forward_ops (issue 21): a parameter of the caller passed on to a callee that declares it
+    "forward_param": 0.30,
 }
 
 #: the operator modules' dispatchers: ``f(cx, statement)`` and ``f(cx, expression)`` -> candidates.
 _STMT_OPS = (stmt_ops.stmt_mutants, reach_ops.stmt_mutants, value_ops.stmt_mutants,
              synth_ops.stmt_mutants, insert_ops.stmt_mutants, guard_ops.stmt_mutants)
 _EXPR_OPS = (mutation_ops.expr_mutants, reach_ops.expr_mutants, value_ops.expr_mutants,
-             synth_ops.expr_mutants, kin_ops.expr_mutants, guard_ops.expr_mutants)
+             synth_ops.expr_mutants, kin_ops.expr_mutants, guard_ops.expr_mutants,
+             forward_ops.expr_mutants)
 #: operators whose edits always parse: their parse check is skipped.
 _SAFE = reach_ops.SAFE | value_ops.SAFE | synth_ops.SAFE
 
