@@ -163,3 +163,76 @@ def test_super_is_the_base_class_of_this_file_or_nothing():
     # parameters are unknown (Child's own __init__ is not what super() calls)
     assert forwarded(source, 8) == ["line 8: pass `**options` on"]
     assert forwarded(source, 13) == []
+
+
+def test_a_callee_of_another_module_of_the_repository():
+    utils = src('''
+        def natsort_key(value, key=None, alg=0):
+            return value
+    ''')
+    files = {"src/natsort/utils.py": utils}
+    public = src('''
+        from .utils import natsort_key
+        from . import utils as u
+        import json
+
+
+        def natsorted(seq, key=None, alg=0):
+            return sorted(seq, key=lambda v: natsort_key(v, key)) + [u.natsort_key(v) for v in seq]
+
+
+        def dumped(obj, indent=2):
+            return json.dumps(obj)
+    ''')
+    got = mutants_at("src/natsort/natsort.py", public, [7, 11], read=files.get)
+    lines = sorted(m.new_source.splitlines()[6].strip() for m in got if m.operator == "forward_param")
+    assert lines == [
+        "return sorted(seq, key=lambda v: natsort_key(v, key)) + [u.natsort_key(v, alg=alg) for v in seq]",
+        "return sorted(seq, key=lambda v: natsort_key(v, key)) + [u.natsort_key(v, key=key) for v in seq]",
+        "return sorted(seq, key=lambda v: natsort_key(v, key, alg=alg)) + [u.natsort_key(v) for v in seq]",
+    ]
+    # json is not a module of the repository: its signatures are unknown, nothing is offered
+    assert mutants_at("src/natsort/natsort.py", public, [11]) == mutants_at(
+        "src/natsort/natsort.py", public, [11], read=files.get)
+    assert "forward_param" not in {m.operator for m in got if m.line == 11}
+
+
+def test_where_an_imported_module_may_live():
+    from harness.generators.forward_ops import module_files
+
+    assert module_files("src/pkg/sub/mod.py", ".utils") == ["src/pkg/sub/utils.py", "src/pkg/sub/utils/__init__.py"]
+    assert module_files("src/pkg/sub/mod.py", "..core") == ["src/pkg/core.py", "src/pkg/core/__init__.py"]
+    assert module_files("src/pkg/mod.py", ".") == ["src/pkg.py", "src/pkg/__init__.py"]
+    assert module_files("pkg/mod.py", "pkg.core")[-2:] == ["pkg/core.py", "pkg/core/__init__.py"]
+
+
+def test_the_search_follows_no_link_in_the_worktree(tmp_path):
+    """Code under test ran in the worktree: a module there that became a link (to a file
+    outside) is neither mutated nor read for an imported callee's signature."""
+    from harness.core.context import Context, SuspiciousLocation
+    from harness.core.task import Task
+    from harness.generators.templates import TemplateGenerator
+
+    outside = tmp_path / "outside.py"
+    outside.write_text("def natsort_key(value, key=None, alg=0):\n    return value\n")
+    root = tmp_path / "work"
+    (root / "pkg").mkdir(parents=True)
+    (root / "pkg" / "mod.py").write_text(
+        "from .utils import natsort_key\n\n\ndef natsorted(seq, key=None, alg=0):\n"
+        "    return sorted(seq, key=lambda v: natsort_key(v, key))\n")
+    (root / "pkg" / "linked.py").symlink_to(outside)
+
+    def operators(utils_is_link: bool) -> set[str]:
+        target = root / "pkg" / "utils.py"
+        target.unlink(missing_ok=True)
+        if utils_is_link:
+            target.symlink_to(outside)
+        else:
+            target.write_text(outside.read_text())
+        locs = [SuspiciousLocation("pkg/mod.py", 5, 1.0), SuspiciousLocation("pkg/linked.py", 2, 1.0)]
+        got = TemplateGenerator().candidates(Context(root, Task("failing_tests"), locs, ()))
+        assert all(m.path == "pkg/mod.py" for _, m in got)  # the linked file gets no candidate
+        return {m.operator for _, m in got}
+
+    assert "forward_param" in operators(utils_is_link=False)
+    assert "forward_param" not in operators(utils_is_link=True)

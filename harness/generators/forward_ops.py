@@ -5,7 +5,10 @@ PySStuBs, Kamienski et al., MSR 2021): a public function takes an option and for
 it on.
 
 ``forward_param`` offers, at a call whose callee is defined in the same file (a function, a
-method of the enclosing class or of any class here, or a class through its ``__init__``):
+method of the enclosing class or of any class here, a class through its ``__init__``, the
+base of this file ``super()`` names) or in a module of the repository the file imports it
+from (``from .utils import f``, ``from . import utils`` / ``utils.f``; read through the
+``read`` callable :func:`~harness.generators.mutations.mutants_at` is given):
 
 - ``f(x)`` -> ``f(x, alg=alg)`` when the enclosing function has a parameter ``alg`` and the
   callee has a parameter of that very name that the call leaves unbound (positionally or by
@@ -23,6 +26,7 @@ does not declare. Edits are character offsets into the original text, as in
 from __future__ import annotations
 
 import ast
+import posixpath
 from dataclasses import dataclass
 
 from harness.generators.edit_text import Cand, add_cand, run_ops
@@ -60,9 +64,9 @@ class _Defs:
     classes: dict[str, ast.ClassDef]
 
 
-def _new_defs(cx: Index) -> _Defs:
+def _defs_of(tree: ast.AST) -> _Defs:
     defs = _Defs({}, {})
-    todo: list[tuple[ast.AST, bool]] = [(cx.tree, False)]  # (node, a class's body holds it)
+    todo: list[tuple[ast.AST, bool]] = [(tree, False)]  # (node, a class's body holds it)
     while todo:
         node, in_class = todo.pop()
         if isinstance(node, _FUNCS):
@@ -76,15 +80,95 @@ def _new_defs(cx: Index) -> _Defs:
     return defs
 
 
+def _new_defs(cx: Index) -> _Defs:
+    return _defs_of(cx.tree)
+
+
+def _new_imports(cx: Index) -> dict[str, tuple[str, str]]:
+    """Names the file imports: local name -> (the module as the import spells it, leading
+    dots included; the name taken from it, '' for a module imported whole)."""
+    out: dict[str, tuple[str, str]] = {}
+    for node in ast.walk(cx.tree):
+        if isinstance(node, ast.ImportFrom):
+            for alias in node.names:
+                out[alias.asname or alias.name] = ("." * node.level + (node.module or ""), alias.name)
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.asname or "." not in alias.name:
+                    out[alias.asname or alias.name] = (alias.name, "")
+    return out
+
+
+def module_files(path: str, dotted: str) -> list[str]:
+    """Where module ``dotted`` (leading dots: relative to ``path``'s package) may live in the
+    repository, repo-relative, most likely first: ``pkg/mod.py`` then ``pkg/mod/__init__.py``;
+    an absolute name is looked for under each directory holding ``path`` (``src/`` layouts)."""
+    level = len(dotted) - len(dotted.lstrip("."))
+    rest = dotted.lstrip(".").replace(".", "/")
+    here = posixpath.dirname(path)
+    for _ in range(level - 1):
+        here = posixpath.dirname(here)
+    bases = [here]
+    while not level and here:
+        here = posixpath.dirname(here)
+        bases.append(here)
+    stems = [posixpath.join(base, rest) if rest else base for base in bases]
+    return [item for stem in stems if stem for item in (f"{stem}.py", f"{stem}/__init__.py")]
+
+
+#: another module's definitions by its text: the last few (a search asks the same ones).
+_OTHER: dict[str, _Defs | None] = {}
+#: a module longer than this (characters) is not parsed for its signatures.
+MAX_OTHER = 400_000
+
+
+def _other_defs(cx: Index, dotted: str) -> _Defs | None:
+    """The definitions of module ``dotted`` as this file imports it; None when it is not in the
+    repository or cannot be read or parsed."""
+    read = cx.read
+    if read is None or not cx.path:
+        return None
+    for candidate in module_files(cx.path, dotted):
+        text = read(candidate)
+        if text is None or len(text) > MAX_OTHER:
+            continue
+        if text not in _OTHER:
+            if len(_OTHER) >= 8:
+                _OTHER.pop(next(iter(_OTHER)))
+            try:
+                _OTHER[text] = _defs_of(ast.parse(text))
+            except (SyntaxError, ValueError):
+                _OTHER[text] = None
+        return _OTHER[text]
+    return None
+
+
+def _imported(cx: Index, func: ast.Name | ast.Attribute) -> list[_Signature]:
+    """The signatures of a callee another module of the repository defines: ``f`` from
+    ``from .mod import f``, ``mod.f`` from ``from . import mod`` or ``import pkg.mod as mod``."""
+    imports = cx.memo(_new_imports)
+    if isinstance(func, ast.Name) and func.id in imports:
+        module, name = imports[func.id]
+    elif isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id in imports:
+        module, taken = imports[func.value.id]
+        if taken:  # `from . import mod` / `from pkg import mod`: the submodule
+            module = f"{module}.{taken}" if module.strip(".") else module + taken
+        name = func.attr
+    else:
+        return []
+    defs = _other_defs(cx, module)
+    return defs.by_name.get(name, []) if defs else []
+
+
 def _callees(cx: Index, fn: FunctionNode, func: ast.Name | ast.Attribute) -> list[_Signature]:
     """The signatures a call's function may be: by name, except ``super().m``, which is the
     ``m`` of the enclosing class's bases defined in this file (none when they are elsewhere)."""
     defs = cx.memo(_new_defs)
     if isinstance(func, ast.Name):
-        return defs.by_name.get(func.id, [])
+        return defs.by_name.get(func.id) or _imported(cx, func)
     base = func.value
     if not (isinstance(base, ast.Call) and isinstance(base.func, ast.Name) and base.func.id == "super"):
-        return defs.by_name.get(func.attr, [])
+        return defs.by_name.get(func.attr) or _imported(cx, func)
     owner = next((cls for cls in defs.classes.values() if fn in cls.body), None)
     bases = [defs.classes.get(b.id) for b in owner.bases if isinstance(b, ast.Name)] if owner else []
     return [_signature(item, True) for cls in bases if cls is not None for item in cls.body

@@ -21,7 +21,7 @@ This module is pure: no I/O, no side effects.
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from harness.generators import (
     forward_ops, guard_ops, insert_ops, kin_ops, mutation_ops, reach_ops, stmt_ops, synth_ops, value_ops, wrap_ops,
@@ -86,7 +86,8 @@ MAX_PER_LINE = 60
 _BATCH = 64  # candidates validated per parse
 
 
-def mutants_at(path: str, source: str, lines: Iterable[int], failing: Mapping[str, object] | None = None) -> list[Mutant]:
+def mutants_at(path: str, source: str, lines: Iterable[int], failing: Mapping[str, object] | None = None,
+               read: Callable[[str], str | None] | None = None) -> list[Mutant]:
     """All mutants at the given lines of one file.
 
     Args:
@@ -95,6 +96,9 @@ def mutants_at(path: str, source: str, lines: Iterable[int], failing: Mapping[st
         lines: 1-based suspicious lines, most suspicious first; order is kept.
         failing: the failing tests' results by test id (``Task.failing``): their messages and
             frames feed :mod:`.wrap_ops`; None for none.
+        read: another file's text by repo-relative path (None when it cannot be read), for
+            the operators that look at the modules this one imports (:mod:`.forward_ops`);
+            None: this file only.
 
     Returns:
         Mutants whose mutated expression starts on one of ``lines``, or whose
@@ -111,7 +115,7 @@ def mutants_at(path: str, source: str, lines: Iterable[int], failing: Mapping[st
     except ValueError:
         return []
     wanted = list(dict.fromkeys(int(line_no) for line_no in lines))
-    cx = Index(source, tree, wanted)
+    cx = Index(source, tree, wanted, path, read)
     failures = wrap_ops.failures_for(path, failing)
     out: list[Mutant] = []
     # edits -> (lo, hi, middle, key) when valid, None when not: each parsed once per call.
