@@ -64,6 +64,8 @@ NATURALNESS: dict[str, int] = {
     **dict.fromkeys(("case_disjunct", "case_conjunct"), 2),
     # forward_ops (issue 21): a parameter of the caller passed on to a callee (an added argument)
     **dict.fromkeys(("forward_param",), 2),
+    # move_ops (issue 21): a statement moved one step (nothing written anew, but a statement moves)
+    **dict.fromkeys(("move_out", "move_in", "swap_statements"), 4),
 }
 
 
