@@ -66,6 +66,8 @@ NATURALNESS: dict[str, int] = {
     **dict.fromkeys(("forward_param",), 2),
     # move_ops (issue 21): a statement moved one step (nothing written anew, but a statement moves)
     **dict.fromkeys(("move_out", "move_in", "swap_statements"), 4),
+    # result_ops (issue 21): a call's value assigned (an expression part added to a statement)
+    **dict.fromkeys(("keep_result",), 2),
 }
 
 
