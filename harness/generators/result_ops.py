@@ -16,6 +16,7 @@ the original text, as in :mod:`harness.generators.edit_text`.
 from __future__ import annotations
 
 import ast
+from collections.abc import Sequence
 
 from harness.generators.edit_text import Cand, add_cand, run_ops, short
 from harness.generators.index import Index
@@ -46,12 +47,12 @@ def _root(node: ast.expr) -> str:
     return node.id if isinstance(node, ast.Name) else ""
 
 
-def _targets(cx: Index, call: ast.Call) -> list[ast.expr]:
+def _targets(cx: Index, call: ast.Call) -> Sequence[ast.expr]:
     """What the call's value may have been meant to replace: a pure method's receiver, or a
     pure function's assignable arguments, the last first (``re.sub(p, r, text)``: ``text``;
     at most two)."""
     func = call.func
-    arguments: list[ast.expr] = [arg for arg in reversed(call.args) if isinstance(arg, _ASSIGNABLE)][:2]
+    arguments = [arg for arg in reversed(call.args) if isinstance(arg, (ast.Name, ast.Attribute, ast.Subscript))][:2]
     if isinstance(func, ast.Attribute):
         if _root(func.value) in cx.memo(_new_imported):  # `os.path.join(a, b)`, `re.sub(...)`: a module's function
             return arguments if func.attr in PURE_FUNCTIONS | PURE_METHODS else []
