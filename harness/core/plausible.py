@@ -68,6 +68,8 @@ NATURALNESS: dict[str, int] = {
     **dict.fromkeys(("move_out", "move_in", "swap_statements"), 4),
     # result_ops (issue 21): a call's value assigned (an expression part added to a statement)
     **dict.fromkeys(("keep_result",), 2),
+    # default_ops (issue 21): a default made at each call (a guard inserted)
+    **dict.fromkeys(("mutable_default",), 3),
 }
 
 

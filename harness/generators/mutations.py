@@ -24,8 +24,8 @@ import ast
 from collections.abc import Callable, Iterable, Mapping
 
 from harness.generators import (
-    forward_ops, guard_ops, insert_ops, kin_ops, move_ops, mutation_ops, reach_ops, result_ops, stmt_ops, synth_ops,
-    value_ops, wrap_ops,
+    default_ops, forward_ops, guard_ops, insert_ops, kin_ops, move_ops, mutation_ops, reach_ops, result_ops, stmt_ops,
+    synth_ops, value_ops, wrap_ops,
 )
 from harness.generators.edit_text import Cand
 from harness.generators.index import Index, last_line
@@ -75,12 +75,14 @@ OPERATOR_PRIORS: dict[str, float] = {
     "move_out": 0.12, "move_in": 0.12, "swap_statements": 0.10,
     # result_ops (issue 21): a new value a call returns kept instead of thrown away
     "keep_result": 0.25,
+    # default_ops (issue 21): a mutable default argument made at each call
+    "mutable_default": 0.25,
 }
 
 #: the operator modules' dispatchers: ``f(cx, statement)`` and ``f(cx, expression)`` -> candidates.
 _STMT_OPS = (stmt_ops.stmt_mutants, reach_ops.stmt_mutants, value_ops.stmt_mutants,
              synth_ops.stmt_mutants, insert_ops.stmt_mutants, guard_ops.stmt_mutants, move_ops.stmt_mutants,
-             result_ops.stmt_mutants)
+             result_ops.stmt_mutants, default_ops.stmt_mutants)
 _EXPR_OPS = (mutation_ops.expr_mutants, reach_ops.expr_mutants, value_ops.expr_mutants,
              synth_ops.expr_mutants, kin_ops.expr_mutants, guard_ops.expr_mutants,
              forward_ops.expr_mutants)
