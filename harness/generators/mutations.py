@@ -24,8 +24,8 @@ import ast
 from collections.abc import Callable, Iterable, Mapping
 
 from harness.generators import (
-    default_ops, forward_ops, guard_ops, insert_ops, kin_ops, move_ops, mutation_ops, reach_ops, result_ops, stmt_ops,
-    synth_ops, value_ops, wrap_ops,
+    default_ops, forward_ops, guard_ops, insert_ops, kin_ops, move_ops, mutation_ops, pitfall_ops, reach_ops, result_ops,
+    stmt_ops, synth_ops, value_ops, wrap_ops,
 )
 from harness.generators.edit_text import Cand
 from harness.generators.index import Index, last_line
@@ -77,6 +77,8 @@ OPERATOR_PRIORS: dict[str, float] = {
     "keep_result": 0.25,
     # default_ops (issue 21): a mutable default argument made at each call
     "mutable_default": 0.25,
+    # pitfall_ops (issue 21): Python pitfalls linters name, with their documented fixes
+    "f_prefix": 0.30, "late_binding": 0.25, "strip_affix": 0.25, "sorted_copy": 0.25,
 }
 
 #: the operator modules' dispatchers: ``f(cx, statement)`` and ``f(cx, expression)`` -> candidates.
@@ -85,7 +87,7 @@ _STMT_OPS = (stmt_ops.stmt_mutants, reach_ops.stmt_mutants, value_ops.stmt_mutan
              result_ops.stmt_mutants, default_ops.stmt_mutants)
 _EXPR_OPS = (mutation_ops.expr_mutants, reach_ops.expr_mutants, value_ops.expr_mutants,
              synth_ops.expr_mutants, kin_ops.expr_mutants, guard_ops.expr_mutants,
-             forward_ops.expr_mutants)
+             forward_ops.expr_mutants, pitfall_ops.expr_mutants)
 #: operators whose edits always parse: their parse check is skipped.
 _SAFE = reach_ops.SAFE | value_ops.SAFE | synth_ops.SAFE
 
