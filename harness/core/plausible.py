@@ -62,6 +62,16 @@ NATURALNESS: dict[str, int] = {
     **dict.fromkeys(("same_conversion",), 2), **dict.fromkeys(("return_guard",), 3),
     # case_ops (issue 21): a check repeated for a member of its set the failing test names
     **dict.fromkeys(("case_disjunct", "case_conjunct"), 2),
+    # forward_ops (issue 21): a parameter of the caller passed on to a callee (an added argument)
+    **dict.fromkeys(("forward_param",), 2),
+    # move_ops (issue 21): a statement moved one step (nothing written anew, but a statement moves)
+    **dict.fromkeys(("move_out", "move_in", "swap_statements"), 4),
+    # result_ops (issue 21): a call's value assigned (an expression part added to a statement)
+    **dict.fromkeys(("keep_result",), 2),
+    # default_ops (issue 21): a default made at each call (a guard inserted)
+    **dict.fromkeys(("mutable_default",), 3),
+    # pitfall_ops (issue 21): a prefix or method name changed in place; a default or a call added
+    **dict.fromkeys(("f_prefix", "strip_affix"), 0), **dict.fromkeys(("late_binding", "sorted_copy"), 2),
 }
 
 

@@ -1,0 +1,146 @@
+"""Python pitfalls that linters name, with their documented fixes: operators behind
+:func:`harness.generators.mutations.mutants_at` (the rule that flags each is given; the
+operators act on a suspicious line whether or not a linter ran):
+
+- ``f_prefix``: a string written like an f-string without the ``f`` (``"Hello {name}"``,
+  pylint W1310's reverse, Ruff RUF027 ``missing-f-string-syntax``), when every ``{...}``
+  names something in scope -> ``f"Hello {name}"``;
+- ``late_binding``: a ``lambda`` made in a loop (or a comprehension) that reads the loop's variable
+  (flake8-bugbear B023): every one sees the variable's last value -> the value bound as a
+  default, ``lambda: i`` -> ``lambda i=i: i``;
+- ``strip_affix``: ``s.rstrip(".txt")`` strips *characters*, not a suffix (bugbear B005) ->
+  ``s.removesuffix(".txt")`` (``lstrip`` -> ``removeprefix``);
+- ``sorted_copy``: ``ys = xs.sort()`` keeps ``None`` (``list.sort`` sorts in place, pylint
+  E1111 ``assignment-from-no-return``) -> ``ys = sorted(xs)`` (``reverse`` ->
+  ``list(reversed(xs))``).
+
+Edits are character offsets into the original text, as in :mod:`harness.generators.edit_text`.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import re
+
+from harness.generators.edit_text import Cand, add_cand, add_replacement, run_ops, short
+from harness.generators.index import FunctionNode, Index
+
+#: one ``{...}`` of an f-string: a name, then attributes/indexes, a conversion and a format.
+_FIELD = re.compile(r"\{([A-Za-z_]\w*)((?:\.[A-Za-z_]\w*|\[[^\[\]{}]*\])*)(?:![rsa])?(?::[^{}]*)?\}")
+_BUILTINS = frozenset(dir(builtins))
+_FUNCS = (ast.FunctionDef, ast.AsyncFunctionDef)
+
+
+def _new_module_names(cx: Index) -> set[str]:
+    """Names bound at module level: assignments, definitions, imports."""
+    out: set[str] = set()
+    for st in cx.tree.body:
+        for node in ast.walk(st) if not isinstance(st, (*_FUNCS, ast.ClassDef)) else [st]:
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                out.add(node.id)
+            elif isinstance(node, (*_FUNCS, ast.ClassDef)):
+                out.add(node.name)
+            elif isinstance(node, (ast.Import, ast.ImportFrom)):
+                out.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
+    return out
+
+
+def _in_scope(cx: Index, fn: FunctionNode | None) -> set[str]:
+    """Names a string in ``fn`` could mean: its parameters and locals, the module's names,
+    builtins are not counted (``{id}`` in a message is rarely ``id()``)."""
+    names = set(cx.memo(_new_module_names))
+    if fn is not None:
+        names.update(cx.params(fn))
+        names.update(("self", "cls"))
+        names.update(node.id for node in ast.walk(fn) if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store))
+    return names - _BUILTINS
+
+
+def f_prefix(cx: Index, node: ast.Constant, out: list[Cand]) -> None:
+    """``"Hello {name}"`` -> ``f"Hello {name}"`` when every field names something in scope."""
+    if not isinstance(node.value, str) or "{" not in node.value or "{{" in node.value:
+        return
+    parent = cx.parent(node)
+    if isinstance(parent, ast.JoinedStr) or (isinstance(parent, ast.Attribute) and parent.attr in ("format", "format_map")) \
+            or (isinstance(parent, ast.BinOp) and isinstance(parent.op, ast.Mod)) or isinstance(parent, ast.Expr):
+        return  # already an f-string's piece, a template filled later, or a docstring
+    fields = list(_FIELD.finditer(node.value))
+    rest = _FIELD.sub("", node.value)
+    if not fields or "{" in rest or "}" in rest:
+        return
+    scope = _in_scope(cx, cx.function(node))
+    if any(field.group(1) not in scope for field in fields):
+        return
+    start, end = cx.span(node)
+    head = cx.text[start:end]
+    if head[:1].lower() in ("b", "u", "f") or "\\N{" in head:
+        return
+    add_cand(out, "f_prefix", node, [(start, start, "f")], f"make `{short(head)}` an f-string")
+
+
+def _loop_variables(cx: Index, node: ast.AST) -> set[str]:
+    """Variables of the loops (``for`` statements, comprehensions) around ``node`` in its function."""
+    out: set[str] = set()
+    up = cx.parent(node)
+    while up is not None and not isinstance(up, (*_FUNCS, ast.ClassDef, ast.Module)):
+        if isinstance(up, (ast.For, ast.AsyncFor)):
+            out.update(n.id for n in ast.walk(up.target) if isinstance(n, ast.Name))
+        elif isinstance(up, (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
+            out.update(n.id for gen in up.generators for n in ast.walk(gen.target) if isinstance(n, ast.Name))
+        up = cx.parent(up)
+    return out
+
+
+def late_binding(cx: Index, node: ast.Lambda, out: list[Cand]) -> None:
+    """``lambda: i`` made in a loop over ``i`` -> ``lambda i=i: i``."""
+    own = {a.arg for a in node.args.posonlyargs + node.args.args + node.args.kwonlyargs}
+    read = {n.id for n in ast.walk(node.body) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    late = sorted((read - own) & _loop_variables(cx, node))
+    if not late or node.args.vararg or node.args.kwarg or node.args.kwonlyargs:
+        return
+    start, _ = cx.span(node)
+    colon = cx.text.find(":", cx.span(node.args.args[-1])[1] if node.args.args else start + len("lambda"))
+    if colon < 0:
+        return
+    bound = ", ".join(f"{name}={name}" for name in late)
+    text = f", {bound}" if node.args.args else f" {bound}"
+    at = cx.span(node.args.args[-1])[1] if node.args.args else start + len("lambda")
+    if node.args.args and node.args.defaults is not None and cx.text[at:colon].strip():
+        return  # a default value after the last parameter: not a plain list to extend
+    add_cand(out, "late_binding", node, [(at, at, text)], f"bind {bound} when the lambda is made")
+
+
+def strip_affix(cx: Index, node: ast.Call, out: list[Cand]) -> None:
+    """``s.rstrip(".txt")`` -> ``s.removesuffix(".txt")``; ``lstrip`` -> ``removeprefix``."""
+    func = node.func
+    if not (isinstance(func, ast.Attribute) and func.attr in ("rstrip", "lstrip") and len(node.args) == 1
+            and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str | bytes)
+            and len(node.args[0].value) >= 2):
+        return
+    _, end = cx.span(func)
+    new = "removesuffix" if func.attr == "rstrip" else "removeprefix"
+    add_replacement(out, cx, "strip_affix", node, end - len(func.attr), end, new)
+
+
+def sorted_copy(cx: Index, node: ast.Call, out: list[Cand]) -> None:
+    """``xs.sort()`` whose value is used -> ``sorted(xs)``; ``xs.reverse()`` -> ``list(reversed(xs))``."""
+    func = node.func
+    parent = cx.parent(node)
+    if not (isinstance(func, ast.Attribute) and func.attr in ("sort", "reverse")) or isinstance(parent, ast.Expr):
+        return
+    start, end = cx.span(node)
+    base = cx.seg(func.value)
+    if func.attr == "reverse" and not node.args and not node.keywords:
+        add_replacement(out, cx, "sorted_copy", node, start, end, f"list(reversed({base}))")
+    elif func.attr == "sort" and not node.args:
+        keywords = "".join(f", {cx.seg(kw)}" for kw in node.keywords)
+        add_replacement(out, cx, "sorted_copy", node, start, end, f"sorted({base}{keywords})")
+
+
+_EXPR = {ast.Constant: (f_prefix,), ast.Lambda: (late_binding,), ast.Call: (strip_affix, sorted_copy)}
+
+
+def expr_mutants(cx: Index, node: ast.expr) -> list[Cand]:
+    """Candidates of this module's operators for one expression node (any order)."""
+    return run_ops(_EXPR.get(type(node), ()), cx, node)
