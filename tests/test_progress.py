@@ -129,6 +129,20 @@ def test_a_progress_attempt_is_searched_from_below_a_partial_fix(tmp_path):
     assert not [p for p in batch_c if p.meta.get("lead")]
 
 
+def test_the_two_most_progressed_are_the_leads(tmp_path):
+    gen = TemplateGenerator(batch=64)
+    ctx = make_context(tmp_path, {5: 1.0, 3: 0.9})
+    task = Task("failing_tests", failing={"t.py::test_one": None})
+    first = gen.generate(Context(ctx.root, task, ctx.locations, ctx.protected)).candidates
+    a, b, c = first[:3]
+    attempts = [Attempt(p.digest, p.description, False, "moves", p.diff, progress=(1, 1)) for p in (a, b)]
+    gen.generate(Context(ctx.root, task, ctx.locations, ctx.protected, attempts=attempts))
+    attempts.append(Attempt(c.digest, c.description, False, "moves further", c.diff, progress=(1, 4)))
+    batch = gen.generate(Context(ctx.root, task, ctx.locations, ctx.protected, attempts=attempts)).candidates
+    leads = {p.meta.get("lead") for p in batch} - {None}
+    assert c.digest in leads and len(leads & {a.digest, b.digest}) == 1
+
+
 def test_a_progress_leads_newly_reached_lines_are_searched_first(tmp_path):
     def moved(p):  # line 11 (the loop of ``total``) is not among the suspicious lines
         return Attempt(p.digest, p.description, False, "moves", p.diff, progress=(1, 2),

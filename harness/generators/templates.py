@@ -99,7 +99,7 @@ class TemplateGenerator(Generator):
         self._key: tuple | None = None
         self._search: _Search | None = None
         self._leads: dict[str, _Search] = {}  # lead digest -> search over its patched text
-        self._progress: set[str] = set()  # the digests in _leads that are progress leads
+        self._progress: dict[str, tuple[int, int]] = {}  # progress leads in _leads: digest -> progress.rank
         self._made: dict[str, tuple[dict[str, tuple[str, str]], str]] = {}  # digest -> (changes, what)
         self._batches = 0  # batches handed out from the current search
         self._near: dict[str, set[str]] = {}  # digest -> name parts its edit changes (single edits)
@@ -111,7 +111,7 @@ class TemplateGenerator(Generator):
         if key != self._key or self._search is None:
             self._key = key
             self._search = _Search(context, self.max_lines)
-            self._leads, self._batches, self._progress = {}, 0, set()
+            self._leads, self._batches, self._progress = {}, 0, {}
         self._add_leads(context)
         hot = self._hot(context)
         for search in [self._search, *self._leads.values()]:
@@ -158,9 +158,14 @@ class TemplateGenerator(Generator):
         moved = sorted((attempt for attempt in context.attempts if attempt.progress > (0, 0) and not attempt.viable
                         and attempt.digest in self._made and attempt.digest not in self._leads),
                        key=lambda attempt: attempt.progress, reverse=True)
-        for attempt in moved[: max(0, progress.LEADS - len(self._progress))]:
+        for attempt in moved:  # the most progressed: a further one takes the least one's place
+            if len(self._progress) >= progress.LEADS:
+                least = min(self._progress, key=lambda digest: self._progress[digest])
+                if attempt.progress <= self._progress[least]:
+                    break
+                del self._leads[least], self._progress[least]
             changes, what = self._made[attempt.digest]
-            self._progress.add(attempt.digest)
+            self._progress[attempt.digest] = attempt.progress
             self._leads[attempt.digest] = _Search(context, self.max_lines, lead=(attempt.digest, changes, what),
                                                   weight=PROGRESS_WEIGHT * min(1.0, attempt.progress[0] / failing),
                                                   reached=attempt.reached)
