@@ -12,7 +12,14 @@ operators act on a suspicious line whether or not a linter ran):
   ``s.removesuffix(".txt")`` (``lstrip`` -> ``removeprefix``);
 - ``sorted_copy``: ``ys = xs.sort()`` keeps ``None`` (``list.sort`` sorts in place, pylint
   E1111 ``assignment-from-no-return``) -> ``ys = sorted(xs)`` (``reverse`` ->
-  ``list(reversed(xs))``).
+  ``list(reversed(xs))``);
+- ``copy_iterated``: a ``for`` loop that adds to or removes from the list, dict or set it
+  iterates (bugbear B909 ``loop-iterator-mutation``, pylint E4703) -> ``for x in list(xs):``;
+- ``split_concat``: two string literals side by side inside a list, tuple or set, or on one
+  line of a call's arguments, are one string (Ruff ISC001 ``implicit-str-concat``: a missing
+  comma) -> the comma restored;
+- ``one_tuple``: ``x in ("abc")`` and ``for c in ("abc")`` are about the string's characters,
+  the parentheses make no tuple -> ``("abc",)``.
 
 Edits are character offsets into the original text, as in :mod:`harness.generators.edit_text`.
 """
@@ -21,7 +28,9 @@ from __future__ import annotations
 
 import ast
 import builtins
+import io
 import re
+import tokenize
 
 from harness.generators.edit_text import Cand, add_cand, add_replacement, run_ops, short
 from harness.generators.index import FunctionNode, Index
@@ -138,9 +147,75 @@ def sorted_copy(cx: Index, node: ast.Call, out: list[Cand]) -> None:
         add_replacement(out, cx, "sorted_copy", node, start, end, f"sorted({base}{keywords})")
 
 
-_EXPR = {ast.Constant: (f_prefix,), ast.Lambda: (late_binding,), ast.Call: (strip_affix, sorted_copy)}
+#: methods that add to or remove from a list, dict or set.
+_RESIZERS = frozenset({"append", "extend", "insert", "remove", "pop", "popitem", "clear", "add", "discard", "update",
+                       "setdefault", "appendleft", "popleft"})
+
+
+def copy_iterated(cx: Index, st: ast.stmt, out: list[Cand]) -> None:
+    """``for x in xs: ... xs.remove(x)`` -> ``for x in list(xs):``."""
+    if not isinstance(st, ast.For) or not isinstance(st.iter, (ast.Name, ast.Attribute)):
+        return
+    seq = ast.unparse(st.iter)
+    for node in (n for item in st.body for n in ast.walk(item)):
+        changed = (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in _RESIZERS
+                   and ast.unparse(node.func.value) == seq) or (
+            isinstance(node, ast.Delete) and any(isinstance(t, ast.Subscript) and ast.unparse(t.value) == seq
+                                                 for t in node.targets))
+        if changed:
+            start, end = cx.span(st.iter)
+            add_replacement(out, cx, "copy_iterated", st, start, end, f"list({seq})")
+            return
+
+
+def _strings(text: str) -> list[tuple[int, int]]:
+    """Offsets of the string tokens of an expression's text ([] when it does not tokenize)."""
+    lines = text.splitlines(keepends=True)
+    starts = [0]
+    for line in lines:
+        starts.append(starts[-1] + len(line))
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(text).readline))
+    except (tokenize.TokenError, SyntaxError):
+        return []
+    return [(starts[t.start[0] - 1] + t.start[1], starts[t.end[0] - 1] + t.end[1])
+            for t in tokens if t.type == tokenize.STRING]
+
+
+def split_concat(cx: Index, node: ast.Constant, out: list[Cand]) -> None:
+    """``["a" "b", "c"]`` -> ``["a", "b", "c"]``: a comma between two literals side by side."""
+    if not isinstance(node.value, str) or not isinstance(cx.parent(node), (ast.List, ast.Tuple, ast.Set, ast.Call)):
+        return
+    start, end = cx.span(node)
+    pieces = _strings(cx.text[start:end])
+    for (_, left_end), (right_start, _) in zip(pieces, pieces[1:]):
+        at = start + left_end
+        if isinstance(cx.parent(node), ast.Call) and "\n" in cx.text[at:start + right_start]:
+            continue  # a long message split over lines on purpose (ISC002 is no bug)
+        add_cand(out, "split_concat", node, [(at, at, ",")], f"a comma after `{short(cx.text[start:at])}`")
+
+
+def one_tuple(cx: Index, node: ast.Constant, out: list[Cand]) -> None:
+    """``x in ("abc")`` / ``for c in ("abc")`` -> ``("abc",)``."""
+    parent = cx.parent(node)
+    in_test = isinstance(parent, ast.Compare) and cx.field(node) == "comparators" and isinstance(
+        parent.ops[parent.comparators.index(node)], (ast.In, ast.NotIn))
+    if not isinstance(node.value, str) or not (in_test or (isinstance(parent, ast.For) and cx.field(node) == "iter")):
+        return
+    start, end = cx.span(node)
+    if cx.text[start - 1:start] == "(" and cx.text[end:end + 1] == ")":
+        add_cand(out, "one_tuple", node, [(end, end, ",")], f"`({short(cx.seg(node))},)`: a tuple of one string")
+
+
+_EXPR = {ast.Constant: (f_prefix, split_concat, one_tuple), ast.Lambda: (late_binding,),
+         ast.Call: (strip_affix, sorted_copy)}
 
 
 def expr_mutants(cx: Index, node: ast.expr) -> list[Cand]:
     """Candidates of this module's operators for one expression node (any order)."""
     return run_ops(_EXPR.get(type(node), ()), cx, node)
+
+
+def stmt_mutants(cx: Index, st: ast.stmt) -> list[Cand]:
+    """Candidates of this module's statement operator for one statement (any order)."""
+    return run_ops((copy_iterated,), cx, st)
