@@ -277,6 +277,7 @@ def test_priors_cover_every_operator():
         "keep_result",  # result_ops (tests/test_result_ops.py)
         "mutable_default",  # default_ops (tests/test_default_ops.py)
         "f_prefix", "late_binding", "strip_affix", "sorted_copy", "copy_iterated", "split_concat", "one_tuple",
+        "setdefault_lost", "type_compare", "find_truthy",
     }
     assert ops == set(OPERATOR_PRIORS)
     assert all(0 < p <= 1 for p in OPERATOR_PRIORS.values())

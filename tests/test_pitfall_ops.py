@@ -132,3 +132,31 @@ def test_a_missing_comma_is_restored_and_a_one_string_tuple_made():
     assert more(16) == ['for c in ("abc",):']
     assert more(21) == ['"c", "d")']  # on one line of a call's arguments
     assert more(22) == []  # a message split over lines on purpose
+
+
+LOOKUPS = src('''
+    def f(d, k, x, s, t, T):
+        d.get(k, []).append(x)
+        if type(x) == T:
+            return 1
+        if type(x) is not T and s.find(t):
+            return 2
+        if not s.rfind(t + "a"):
+            return 3
+        return s.find(t), d.get(k, [])
+''')
+
+
+def lookups(line: int) -> list[str]:
+    got = mutants_at("pkg/mod.py", LOOKUPS, [line])
+    check_all(LOOKUPS, got)
+    return sorted(m.new_source.splitlines()[line - 1].strip() for m in got
+                  if m.operator in ("setdefault_lost", "type_compare", "find_truthy"))
+
+
+def test_a_lost_default_a_type_comparison_and_a_find_used_as_a_truth():
+    assert lookups(2) == ["d.setdefault(k, []).append(x)"]
+    assert lookups(3) == ["if isinstance(x, T):"]
+    assert lookups(5) == ["if not isinstance(x, T) and s.find(t):", "if type(x) is not T and t in s:"]
+    assert lookups(7) == ['if t + "a" not in s:']
+    assert lookups(9) == []  # a position returned, a lookup only read

@@ -71,7 +71,8 @@ NATURALNESS: dict[str, int] = {
     # default_ops (issue 21): a default made at each call (a guard inserted)
     **dict.fromkeys(("mutable_default",), 3),
     # pitfall_ops (issue 21): a prefix or method name changed in place; a default or a call added
-    **dict.fromkeys(("f_prefix", "strip_affix", "split_concat", "one_tuple"), 0),
+    **dict.fromkeys(("f_prefix", "strip_affix", "split_concat", "one_tuple", "setdefault_lost"), 0),
+    **dict.fromkeys(("type_compare", "find_truthy"), 1),
     **dict.fromkeys(("late_binding", "sorted_copy", "copy_iterated"), 2),
 }
 

@@ -79,7 +79,7 @@ OPERATOR_PRIORS: dict[str, float] = {
     "mutable_default": 0.25,
     # pitfall_ops (issue 21): Python pitfalls linters name, with their documented fixes
     "f_prefix": 0.30, "late_binding": 0.25, "strip_affix": 0.25, "sorted_copy": 0.25, "copy_iterated": 0.25,
-    "split_concat": 0.30, "one_tuple": 0.25,
+    "split_concat": 0.30, "one_tuple": 0.25, "setdefault_lost": 0.30, "type_compare": 0.25, "find_truthy": 0.30,
 }
 
 #: the operator modules' dispatchers: ``f(cx, statement)`` and ``f(cx, expression)`` -> candidates.

@@ -19,7 +19,12 @@ operators act on a suspicious line whether or not a linter ran):
   line of a call's arguments, are one string (Ruff ISC001 ``implicit-str-concat``: a missing
   comma) -> the comma restored;
 - ``one_tuple``: ``x in ("abc")`` and ``for c in ("abc")`` are about the string's characters,
-  the parentheses make no tuple -> ``("abc",)``.
+  the parentheses make no tuple -> ``("abc",)``;
+- ``setdefault_lost``: ``d.get(k, []).append(x)`` changes a list nobody keeps -> ``d.setdefault(k, [])``;
+- ``type_compare``: ``type(x) == T`` / ``type(x) is T`` misses subclasses (pycodestyle E721)
+  -> ``isinstance(x, T)`` (``!=`` / ``is not``: ``not isinstance(x, T)``);
+- ``find_truthy``: ``if s.find(t):`` is true for "not found" (-1) and false at index 0 ->
+  ``if t in s:``.
 
 Edits are character offsets into the original text, as in :mod:`harness.generators.edit_text`.
 """
@@ -32,12 +37,13 @@ import io
 import re
 import tokenize
 
-from harness.generators.edit_text import Cand, add_cand, add_replacement, run_ops, short
+from harness.generators.edit_text import OP_PRECEDENCE, Cand, add_cand, add_replacement, fit, prec, run_ops, short, slot
 from harness.generators.index import FunctionNode, Index
 
 #: one ``{...}`` of an f-string: a name, then attributes/indexes, a conversion and a format.
 _FIELD = re.compile(r"\{([A-Za-z_]\w*)((?:\.[A-Za-z_]\w*|\[[^\[\]{}]*\])*)(?:![rsa])?(?::[^{}]*)?\}")
 _BUILTINS = frozenset(dir(builtins))
+_COMPARE = 6  # a comparison's precedence (edit_text.prec); its operands need one more
 _FUNCS = (ast.FunctionDef, ast.AsyncFunctionDef)
 
 
@@ -207,8 +213,51 @@ def one_tuple(cx: Index, node: ast.Constant, out: list[Cand]) -> None:
         add_cand(out, "one_tuple", node, [(end, end, ",")], f"`({short(cx.seg(node))},)`: a tuple of one string")
 
 
+def setdefault_lost(cx: Index, node: ast.Call, out: list[Cand]) -> None:
+    """``d.get(k, []).append(x)`` -> ``d.setdefault(k, []).append(x)``."""
+    func = node.func
+    if not (isinstance(func, ast.Attribute) and func.attr in _RESIZERS and isinstance(func.value, ast.Call)):
+        return
+    inner = func.value.func
+    if isinstance(inner, ast.Attribute) and inner.attr == "get" and len(func.value.args) == 2:
+        _, end = cx.span(inner)
+        add_replacement(out, cx, "setdefault_lost", node, end - len("get"), end, "setdefault")
+
+
+def type_compare(cx: Index, node: ast.Compare, out: list[Cand]) -> None:
+    """``type(x) == T`` -> ``isinstance(x, T)``; ``!=``/``is not`` -> ``not isinstance(x, T)``."""
+    left = node.left
+    if not (len(node.ops) == 1 and isinstance(node.ops[0], (ast.Eq, ast.NotEq, ast.Is, ast.IsNot))
+            and isinstance(left, ast.Call) and isinstance(left.func, ast.Name) and left.func.id == "type"
+            and len(left.args) == 1 and not left.keywords):
+        return
+    text = f"isinstance({cx.seg(left.args[0])}, {cx.seg(node.comparators[0])})"
+    if isinstance(node.ops[0], (ast.NotEq, ast.IsNot)):
+        text = fit(f"not {text}", OP_PRECEDENCE[ast.Not], slot(cx, node))
+    start, end = cx.span(node)
+    add_replacement(out, cx, "type_compare", node, start, end, text)
+
+
+def find_truthy(cx: Index, node: ast.Call, out: list[Cand]) -> None:
+    """``if s.find(t):`` -> ``if t in s:``; ``not s.find(t)`` -> ``t not in s``."""
+    func = node.func
+    parent = cx.parent(node)
+    tested = (isinstance(parent, (ast.If, ast.While, ast.IfExp, ast.Assert)) and cx.field(node) == "test") or \
+        isinstance(parent, ast.BoolOp)
+    negated = isinstance(parent, ast.UnaryOp) and isinstance(parent.op, ast.Not)
+    if not (isinstance(func, ast.Attribute) and func.attr in ("find", "rfind") and len(node.args) == 1
+            and not node.keywords and (tested or negated)):
+        return
+    needle, hay = cx.seg(node.args[0]), cx.seg(func.value)
+    target: ast.expr = parent if negated else node  # type: ignore[assignment]  # the `not` is a UnaryOp
+    start, end = cx.span(target)
+    text = f"{fit(needle, prec(node.args[0]), _COMPARE + 1)} {'not in' if negated else 'in'} " \
+           f"{fit(hay, prec(func.value), _COMPARE + 1)}"
+    add_replacement(out, cx, "find_truthy", node, start, end, fit(text, _COMPARE, slot(cx, target)))
+
+
 _EXPR = {ast.Constant: (f_prefix, split_concat, one_tuple), ast.Lambda: (late_binding,),
-         ast.Call: (strip_affix, sorted_copy)}
+         ast.Call: (strip_affix, sorted_copy, setdefault_lost, find_truthy), ast.Compare: (type_compare,)}
 
 
 def expr_mutants(cx: Index, node: ast.expr) -> list[Cand]:
