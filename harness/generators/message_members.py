@@ -1,0 +1,91 @@
+"""Message operators for a method missing its decorator (issue 21): the failure names the
+method and says how it was used, and the decorator that makes that use right is one line.
+
+- ``add_property``: a test compared an attribute and got a method: ``<bound method
+  Money.amount of Money(3)>`` in the message, or pytest's explanation showing the value by its
+  name (``where amount = <money.Money object at 0x7f..>.amount``): ``amount`` is read as a
+  value, so the ``def amount(self)`` of class ``Money`` (no argument but ``self``) gets
+  ``@property``.
+- ``add_staticmethod``: ``TypeError: Money.parse() takes 1 positional argument but 2 were
+  given``: a method called on an instance or the class whose first parameter is not ``self``
+  gets ``@staticmethod`` (``cls``: ``@classmethod``).
+
+The class is looked for in the files the evidence points at (frames, the failing tests'
+imports, the suspicious lines' files); a method that already has a decorator is left alone.
+Each function returns ``(score, mutant)`` pairs, score in (0, 1].
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+
+from harness.generators.message_evidence import Evidence, Files, make_mutant
+from harness.generators.mutant import Mutant
+
+_BOUND = re.compile(r"<bound method ([A-Za-z_][\w.]*)\.([A-Za-z_]\w*) of ")
+#: pytest's explanation of a callable it shows by name: ``where area = <shapes.Circle object at
+#: 0x7f..>.area`` (a value would be shown by its repr: ``where 3.0 = <...>.area``).
+_WHERE = re.compile(r"where ([A-Za-z_]\w*) = (?:<(?:[\w.]+\.)?([A-Za-z_]\w*) object at 0x[0-9a-fA-F]+>|.+)\.\1$", re.M)
+_ARITY = re.compile(r"(?:([A-Za-z_]\w*)\.)?([A-Za-z_]\w*)\(\) takes (\d+) positional arguments? but (\d+) (?:were|was) given")
+Scored = tuple[float, Mutant]
+_FUNCS = (ast.FunctionDef, ast.AsyncFunctionDef)
+
+
+def _methods(files: Files, paths: list[str], owner: str | None, name: str) -> list[tuple[str, ast.FunctionDef | ast.AsyncFunctionDef]]:
+    """``(path, def)`` of each undecorated method ``name`` of a class named ``owner`` (any class
+    when None) in ``paths``."""
+    out = []
+    for path in paths:
+        parsed = files.parsed(path)
+        if parsed is None:
+            continue
+        for node in ast.walk(parsed.tree):
+            if isinstance(node, ast.ClassDef) and (owner is None or node.name == owner):
+                out += [(path, item) for item in node.body
+                        if isinstance(item, _FUNCS) and item.name == name and not item.decorator_list]
+    return out
+
+
+def _decorated(files: Files, path: str, fn: ast.FunctionDef | ast.AsyncFunctionDef, decorator: str,
+               operator: str) -> Mutant | None:
+    parsed = files.parsed(path)
+    if parsed is None:
+        return None
+    at = parsed.index.line_starts[fn.lineno - 1]
+    indent = parsed.line_indent(fn.lineno)
+    return make_mutant(operator, parsed, [(at, at, f"{indent}@{decorator}{parsed.index.newline(fn.lineno)}")],
+                       fn.lineno, f"`@{decorator}` on `{fn.name}`")
+
+
+def asks_decorator(found: list[Evidence]) -> bool:
+    """Does any failing test's message read like a method missing its decorator?"""
+    return any(_BOUND.search(item.text) or _WHERE.search(item.text)
+               or (item.exception == "TypeError" and _ARITY.search(item.text))
+               for item in found)
+
+
+def missing_decorator(files: Files, found: list[Evidence], paths: list[str]) -> list[Scored]:
+    """The decorators the failing tests' messages ask for (see the module docstring)."""
+    out: list[Scored] = []
+    editable = [path for path in paths if files.editable(path)]
+    for item in found:
+        text = item.text
+        read = [(m.group(1).rsplit(".", 1)[-1], m.group(2)) for m in _BOUND.finditer(text)]
+        read += [(m.group(2), m.group(1)) for m in _WHERE.finditer(text)]
+        for owner, name in dict.fromkeys(read):
+            for path, fn in _methods(files, editable, owner, name):
+                params = fn.args.posonlyargs + fn.args.args
+                if len(params) == 1 and not fn.args.vararg and not fn.args.kwonlyargs:
+                    mutant = _decorated(files, path, fn, "property", "add_property")
+                    out += [(1.0, mutant)] if mutant else []
+        arity = _ARITY.search(text) if item.exception == "TypeError" else None
+        if arity and int(arity.group(4)) == int(arity.group(3)) + 1:
+            for path, fn in _methods(files, editable, arity.group(1), arity.group(2)):
+                first = (fn.args.posonlyargs + fn.args.args)[:1]
+                if first and first[0].arg == "self":
+                    continue
+                decorator = "classmethod" if first and first[0].arg == "cls" else "staticmethod"
+                mutant = _decorated(files, path, fn, decorator, "add_staticmethod")
+                out += [(0.9, mutant)] if mutant else []
+    return out
