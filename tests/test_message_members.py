@@ -99,3 +99,31 @@ def test_loopwright_fix_makes_the_area_a_property(make_repo):
     out, _, _ = fix_offline(make_repo, {"shapes.py": SHAPES, "test_shapes.py": SHAPES_TESTS})
     assert out["status"] == "fixed" and not out.get("suspect"), out
     assert "+    @property\n     def area(self):" in out["patch"], out["patch"]
+
+
+def test_a_parameter_renamed_to_the_keyword_the_test_passes(tmp_path):
+    source = src('''
+        def load(text, strict_mode=False):
+            if strict_mode and not text:
+                raise ValueError(text)
+            return text
+
+
+        class Reader:
+            def read(self, size=None):
+                return size
+    ''')
+    (tmp_path / "loader.py").write_text(source)
+
+    def renamed(message: str) -> list[str]:
+        result = TestResult("test_loader.py::test_it", "failed", message, (Frame("test_loader.py", 3),))
+        context = Context(tmp_path, Task("failing_tests", {"test_loader.py::test_it": result}),
+                          [SuspiciousLocation("loader.py", 2, 0.5)], ("test_*.py",))
+        got = message_mutants(context, lambda rel: (tmp_path / rel).read_text() if (tmp_path / rel).is_file() else None)
+        return [m.new_source for _, m in got if m.operator == "rename_param"]
+
+    assert renamed("TypeError: load() got an unexpected keyword argument 'strict'") == [
+        source.replace("strict_mode", "strict")]
+    assert renamed("TypeError: Reader.read() got an unexpected keyword argument 'sizes'") == [
+        source.replace("size=None", "sizes=None").replace("return size", "return sizes")]
+    assert renamed("TypeError: load() got an unexpected keyword argument 'encoding'") == []  # nothing close

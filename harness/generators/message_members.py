@@ -10,6 +10,11 @@ method and says how it was used, and the decorator that makes that use right is 
   given``: a method called on an instance or the class whose first parameter is not ``self``
   gets ``@staticmethod`` (``cls``: ``@classmethod``).
 
+- ``rename_param``: ``TypeError: parse() got an unexpected keyword argument 'strict'``: the
+  function's parameter closest to the asked name (difflib's ratio at least
+  :data:`MIN_RATIO`: ``strict_mode``, ``stirct``) is renamed, at the definition and every
+  read or write of it in the function's body.
+
 The class is looked for in the files the evidence points at (frames, the failing tests'
 imports, the suspicious lines' files); a method that already has a decorator is left alone.
 Each function returns ``(score, mutant)`` pairs, score in (0, 1].
@@ -18,6 +23,7 @@ Each function returns ``(score, mutant)`` pairs, score in (0, 1].
 from __future__ import annotations
 
 import ast
+import difflib
 import re
 
 from harness.generators.message_evidence import Evidence, Files, make_mutant
@@ -28,13 +34,18 @@ _BOUND = re.compile(r"<bound method ([A-Za-z_][\w.]*)\.([A-Za-z_]\w*) of ")
 #: 0x7f..>.area`` (a value would be shown by its repr: ``where 3.0 = <...>.area``).
 _WHERE = re.compile(r"where ([A-Za-z_]\w*) = (?:<(?:[\w.]+\.)?([A-Za-z_]\w*) object at 0x[0-9a-fA-F]+>|.+)\.\1$", re.M)
 _ARITY = re.compile(r"(?:([A-Za-z_]\w*)\.)?([A-Za-z_]\w*)\(\) takes (\d+) positional arguments? but (\d+) (?:were|was) given")
+_UNEXPECTED = re.compile(r"(?:([A-Za-z_]\w*)\.)?([A-Za-z_]\w*)\(\) got an unexpected keyword argument '(\w+)'")
+#: the least ``difflib.SequenceMatcher.ratio`` between the asked parameter name and the renamed one.
+MIN_RATIO = 0.7
 Scored = tuple[float, Mutant]
 _FUNCS = (ast.FunctionDef, ast.AsyncFunctionDef)
 
 
-def _methods(files: Files, paths: list[str], owner: str | None, name: str) -> list[tuple[str, ast.FunctionDef | ast.AsyncFunctionDef]]:
-    """``(path, def)`` of each undecorated method ``name`` of a class named ``owner`` (any class
-    when None) in ``paths``."""
+def _methods(files: Files, paths: list[str], owner: str | None, name: str,
+             plain: bool = True) -> list[tuple[str, ast.FunctionDef | ast.AsyncFunctionDef]]:
+    """``(path, def)`` of each method ``name`` of a class named ``owner`` (any class when None)
+    in ``paths``, undecorated ones only when ``plain``; with ``plain`` False, module-level
+    functions of that name too."""
     out = []
     for path in paths:
         parsed = files.parsed(path)
@@ -43,8 +54,27 @@ def _methods(files: Files, paths: list[str], owner: str | None, name: str) -> li
         for node in ast.walk(parsed.tree):
             if isinstance(node, ast.ClassDef) and (owner is None or node.name == owner):
                 out += [(path, item) for item in node.body
-                        if isinstance(item, _FUNCS) and item.name == name and not item.decorator_list]
+                        if isinstance(item, _FUNCS) and item.name == name and not (plain and item.decorator_list)]
+        if not plain and owner is None:
+            out += [(path, item) for item in parsed.tree.body if isinstance(item, _FUNCS) and item.name == name]
     return out
+
+
+def _renamed(files: Files, path: str, fn: ast.FunctionDef | ast.AsyncFunctionDef, asked: str) -> Mutant | None:
+    """``fn``'s parameter closest to ``asked`` renamed to it, in the signature and the body."""
+    parsed = files.parsed(path)
+    params = [a.arg for a in fn.args.posonlyargs + fn.args.args + fn.args.kwonlyargs]
+    if parsed is None or asked in params:
+        return None
+    close = difflib.get_close_matches(asked, [p for p in params if p not in ("self", "cls")], 1, MIN_RATIO)
+    if not close:
+        return None
+    old, index = close[0], parsed.index
+    edits = [(index.off(a.lineno, a.col_offset), index.off(a.lineno, a.col_offset) + len(old), asked)
+             for a in fn.args.posonlyargs + fn.args.args + fn.args.kwonlyargs if a.arg == old]
+    edits += [(*index.span(node), asked) for st in fn.body for node in ast.walk(st)
+              if isinstance(node, ast.Name) and node.id == old]
+    return make_mutant("rename_param", parsed, edits, fn.lineno, f"parameter `{old}` renamed `{asked}`")
 
 
 def _decorated(files: Files, path: str, fn: ast.FunctionDef | ast.AsyncFunctionDef, decorator: str,
@@ -60,7 +90,7 @@ def _decorated(files: Files, path: str, fn: ast.FunctionDef | ast.AsyncFunctionD
 
 def asks_decorator(found: list[Evidence]) -> bool:
     """Does any failing test's message read like a method missing its decorator?"""
-    return any(_BOUND.search(item.text) or _WHERE.search(item.text)
+    return any(_BOUND.search(item.text) or _WHERE.search(item.text) or _UNEXPECTED.search(item.text)
                or (item.exception == "TypeError" and _ARITY.search(item.text))
                for item in found)
 
@@ -88,4 +118,9 @@ def missing_decorator(files: Files, found: list[Evidence], paths: list[str]) -> 
                 decorator = "classmethod" if first and first[0].arg == "cls" else "staticmethod"
                 mutant = _decorated(files, path, fn, decorator, "add_staticmethod")
                 out += [(0.9, mutant)] if mutant else []
+        for match in _UNEXPECTED.finditer(text) if item.exception == "TypeError" else ():
+            owner, name, asked = match.groups()
+            for path, fn in _methods(files, editable, owner, name, plain=False):
+                mutant = _renamed(files, path, fn, asked)
+                out += [(0.8, mutant)] if mutant else []
     return out

@@ -32,7 +32,7 @@ from harness.generators.mutant import Mutant
 MESSAGE_PRIORS: dict[str, float] = {
     "positional_only": 1.0, "except_base": 0.95, "except_narrow": 0.95, "rename_to_asked": 0.9,
     "literal_from_diff": 0.9, "except_widen": 0.85, "except_reraise": 0.8, "alias_asked": 0.8,
-    "except_drop": 0.6, "import_asked": 0.9, "add_property": 0.9, "add_staticmethod": 0.85,
+    "except_drop": 0.6, "import_asked": 0.9, "add_property": 0.9, "add_staticmethod": 0.85, "rename_param": 0.85,
 }
 #: message candidates handed out at most (the best first), and at most of one operator.
 MAX_CANDIDATES = 12
