@@ -1,4 +1,4 @@
-"""``message_members.missing_decorator`` (through ``message_ops.message_mutants``): a method
+"""``message_members.member_edits`` (through ``message_ops.message_mutants``): a method
 the failing test read as a value gets ``@property``, one called with one argument too many
 and no ``self`` gets ``@staticmethod``; messages as Python and pytest print them, and end to
 end through ``loopwright fix``."""
@@ -127,3 +127,38 @@ def test_a_parameter_renamed_to_the_keyword_the_test_passes(tmp_path):
     assert renamed("TypeError: Reader.read() got an unexpected keyword argument 'sizes'") == [
         source.replace("size=None", "sizes=None").replace("return size", "return sizes")]
     assert renamed("TypeError: load() got an unexpected keyword argument 'encoding'") == []  # nothing close
+
+
+QUERY = src('''
+    """A tiny query builder."""
+
+
+    class Query:
+        def __init__(self, table):
+            self.table, self.filters = table, []
+
+        def where(self, condition):
+            self.filters.append(condition)
+
+        def sql(self):
+            clause = " AND ".join(self.filters)
+            return f"SELECT * FROM {self.table}" + (f" WHERE {clause}" if clause else "")
+''')
+QUERY_TESTS = src('''
+    from query import Query
+
+
+    def test_plain():
+        assert Query("users").sql() == "SELECT * FROM users"
+
+
+    def test_filters_chain():
+        assert Query("users").where("age > 3").where("name = 'x'").sql() == \\
+            "SELECT * FROM users WHERE age > 3 AND name = 'x'"
+''')
+
+
+def test_loopwright_fix_lets_the_builder_chain(make_repo):
+    out, _, _ = fix_offline(make_repo, {"query.py": QUERY, "test_query.py": QUERY_TESTS})
+    assert out["status"] == "fixed" and not out.get("suspect"), out
+    assert "         self.filters.append(condition)\n+        return self\n" in out["patch"], out["patch"]

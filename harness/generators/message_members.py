@@ -1,5 +1,6 @@
-"""Message operators for a method missing its decorator (issue 21): the failure names the
-method and says how it was used, and the decorator that makes that use right is one line.
+"""Message operators on a method's outside (issue 21): its decorator, a parameter's name, what
+it returns. The failure names the method and says how it was used, and the edit that makes
+that use right is one line or one name.
 
 - ``add_property``: a test compared an attribute and got a method: ``<bound method
   Money.amount of Money(3)>`` in the message, or pytest's explanation showing the value by its
@@ -14,6 +15,10 @@ method and says how it was used, and the decorator that makes that use right is 
   function's parameter closest to the asked name (difflib's ratio at least
   :data:`MIN_RATIO`: ``strict_mode``, ``stirct``) is renamed, at the definition and every
   read or write of it in the function's body.
+
+- ``return_self``: ``AttributeError: 'NoneType' object has no attribute 'build'`` where the
+  failing line calls ``.where(...)``: a method of that name that returns no value anywhere
+  (a builder's step) gets ``return self`` at its end, so the chain goes on.
 
 The class is looked for in the files the evidence points at (frames, the failing tests'
 imports, the suspicious lines' files); a method that already has a decorator is left alone.
@@ -35,6 +40,8 @@ _BOUND = re.compile(r"<bound method ([A-Za-z_][\w.]*)\.([A-Za-z_]\w*) of ")
 _WHERE = re.compile(r"where ([A-Za-z_]\w*) = (?:<(?:[\w.]+\.)?([A-Za-z_]\w*) object at 0x[0-9a-fA-F]+>|.+)\.\1$", re.M)
 _ARITY = re.compile(r"(?:([A-Za-z_]\w*)\.)?([A-Za-z_]\w*)\(\) takes (\d+) positional arguments? but (\d+) (?:were|was) given")
 _UNEXPECTED = re.compile(r"(?:([A-Za-z_]\w*)\.)?([A-Za-z_]\w*)\(\) got an unexpected keyword argument '(\w+)'")
+_NONE_USED = re.compile(r"'NoneType' object (?:has no attribute '\w+'|is not (?:subscriptable|iterable|callable))")
+_CALLED = re.compile(r"\.([A-Za-z_]\w*)\s*\(")
 #: the least ``difflib.SequenceMatcher.ratio`` between the asked parameter name and the renamed one.
 MIN_RATIO = 0.7
 Scored = tuple[float, Mutant]
@@ -88,15 +95,53 @@ def _decorated(files: Files, path: str, fn: ast.FunctionDef | ast.AsyncFunctionD
                        fn.lineno, f"`@{decorator}` on `{fn.name}`")
 
 
-def asks_decorator(found: list[Evidence]) -> bool:
-    """Does any failing test's message read like a method missing its decorator?"""
+def asks_member(found: list[Evidence]) -> bool:
+    """Does any failing test's message read like one of this module's cases?"""
     return any(_BOUND.search(item.text) or _WHERE.search(item.text) or _UNEXPECTED.search(item.text)
+               or _NONE_USED.search(item.text)
                or (item.exception == "TypeError" and _ARITY.search(item.text))
                for item in found)
 
 
-def missing_decorator(files: Files, found: list[Evidence], paths: list[str]) -> list[Scored]:
-    """The decorators the failing tests' messages ask for (see the module docstring)."""
+def _returns_nothing(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    """No ``return <value>``, ``yield`` in ``fn`` itself (nested definitions not counted)."""
+    todo: list[ast.AST] = list(fn.body)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, (ast.Return, ast.Yield, ast.YieldFrom)) and getattr(node, "value", None) is not None:
+            return False
+        if not isinstance(node, (*_FUNCS, ast.Lambda, ast.ClassDef)):
+            todo += ast.iter_child_nodes(node)
+    return True
+
+
+def _return_self(files: Files, item: Evidence, editable: list[str]) -> list[Scored]:
+    if not item.frames or not _NONE_USED.search(item.text):
+        return []
+    path, line = item.frames[-1]
+    parsed = files.parsed(path)
+    if parsed is None or not 0 < line <= parsed.index.line_count:
+        return []
+    out: list[Scored] = []
+    for name in dict.fromkeys(_CALLED.findall(parsed.index.line_text(line))):
+        for where, fn in _methods(files, editable, None, name, plain=False):
+            first = (fn.args.posonlyargs + fn.args.args)[:1]
+            target = files.parsed(where)
+            if not first or first[0].arg != "self" or not _returns_nothing(fn) or target is None:
+                continue
+            last = fn.body[-1]
+            at = target.index.line_end(last.end_lineno or last.lineno)
+            indent = target.line_indent(last.lineno)
+            nl = target.index.newline(last.lineno)
+            text = f"{indent}return self{nl}" if target.text[:at].endswith(("\n", "\r")) else f"{nl}{indent}return self"
+            mutant = make_mutant("return_self", target, [(at, at, text)], last.lineno, f"`{fn.name}` returns `self`")
+            out += [(0.7, mutant)] if mutant else []
+    return out
+
+
+def member_edits(files: Files, found: list[Evidence], paths: list[str]) -> list[Scored]:
+    """The decorators, parameter names and ``return self`` the failing tests' messages ask for
+    (see the module docstring), in the editable files of ``paths``."""
     out: list[Scored] = []
     editable = [path for path in paths if files.editable(path)]
     for item in found:
@@ -123,4 +168,5 @@ def missing_decorator(files: Files, found: list[Evidence], paths: list[str]) -> 
             for path, fn in _methods(files, editable, owner, name, plain=False):
                 mutant = _renamed(files, path, fn, asked)
                 out += [(0.8, mutant)] if mutant else []
+        out += _return_self(files, item, editable)
     return out

@@ -23,7 +23,7 @@ from harness.generators.message_evidence import Files, Reader, evidence, related
 from harness.generators.message_except import unswallow, widen
 from harness.generators.message_imports import Lister, reexports
 from harness.generators.message_literals import literal_edits
-from harness.generators.message_members import asks_decorator, missing_decorator
+from harness.generators.message_members import asks_member, member_edits
 from harness.generators.message_names import asked_names, asks, positional_only
 from harness.generators.mutant import Mutant
 
@@ -32,7 +32,7 @@ from harness.generators.mutant import Mutant
 MESSAGE_PRIORS: dict[str, float] = {
     "positional_only": 1.0, "except_base": 0.95, "except_narrow": 0.95, "rename_to_asked": 0.9,
     "literal_from_diff": 0.9, "except_widen": 0.85, "except_reraise": 0.8, "alias_asked": 0.8,
-    "except_drop": 0.6, "import_asked": 0.9, "add_property": 0.9, "add_staticmethod": 0.85, "rename_param": 0.85,
+    "except_drop": 0.6, "import_asked": 0.9, "add_property": 0.9, "add_staticmethod": 0.85, "rename_param": 0.85, "return_self": 0.8,
 }
 #: message candidates handed out at most (the best first), and at most of one operator.
 MAX_CANDIDATES = 12
@@ -60,8 +60,8 @@ def message_mutants(context: Context, read: Reader, modules: Lister = lambda dir
     scored = (positional_only(files, found, paths) + asked_names(files, found, paths) + widen(files, found)
               + unswallow(files, found, located) + literal_edits(files, found, spots)
               + (reexports(files, found, modules) if paths else [])
-              + (missing_decorator(files, found, paths or related_files(files, found, located))
-                 if asks_decorator(found) else []))
+              + (member_edits(files, found, paths or related_files(files, found, located))
+                 if asks_member(found) else []))
     best: dict[tuple[str, tuple], tuple[float, Mutant]] = {}
     for score, mutant in scored:
         value = score * MESSAGE_PRIORS[mutant.operator]
