@@ -66,7 +66,7 @@ NATURALNESS: dict[str, int] = {
     # case_ops (issue 21): a check repeated for a member of its set the failing test names
     **dict.fromkeys(("case_disjunct", "case_conjunct"), 2),
     # forward_ops (issue 21): a parameter of the caller passed on to a callee (an added argument)
-    **dict.fromkeys(("forward_param",), 2),
+    **dict.fromkeys(("forward_param", "sibling_keyword"), 2),
     # move_ops (issue 21): a statement moved one step (nothing written anew, but a statement moves)
     **dict.fromkeys(("move_out", "move_in", "swap_statements"), 4),
     # result_ops (issue 21): a call's value assigned (an expression part added to a statement)

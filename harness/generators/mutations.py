@@ -70,7 +70,7 @@ OPERATOR_PRIORS: dict[str, float] = {
     # guard_ops (issue 21): a return guarded by its value, a conversion the name gets elsewhere
     "same_conversion": 0.20, "return_guard": 0.20,
     # forward_ops (issue 21): a parameter of the caller passed on to a callee that declares it
-    "forward_param": 0.30,
+    "forward_param": 0.30, "sibling_keyword": 0.20,
     # move_ops (issue 21): a statement at the wrong spot moved one step
     "move_out": 0.12, "move_in": 0.12, "swap_statements": 0.10,
     # result_ops (issue 21): a new value a call returns kept instead of thrown away
