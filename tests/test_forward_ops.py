@@ -236,3 +236,27 @@ def test_the_search_follows_no_link_in_the_worktree(tmp_path):
 
     assert "forward_param" in operators(utils_is_link=False)
     assert "forward_param" not in operators(utils_is_link=True)
+
+
+def test_a_keyword_the_other_calls_of_the_function_pass():
+    source = src('''
+        import json
+
+
+        def save(data, path, indent=2):
+            with open(path, "w", encoding="utf-8") as fh:
+                fh.write(json.dumps(data, sort_keys=True, indent=indent))
+
+
+        def show(data):
+            return json.dumps(data)
+
+
+        def load(path):
+            with open(path) as fh:
+                return fh.read()
+    ''')
+    got = {line: [m.new_source.splitlines()[line - 1].strip() for m in mutants_at("pkg/mod.py", source, [line])
+                  if m.operator == "sibling_keyword"] for line in (10, 14)}
+    # `indent=indent` is not offered to `show`: no `indent` there
+    assert got == {10: ["return json.dumps(data, sort_keys=True)"], 14: ['with open(path, encoding="utf-8") as fh:']}

@@ -85,3 +85,78 @@ def test_loopwright_fix_restores_the_f_prefix(make_repo):
     out, _, _ = fix_offline(make_repo, {"report.py": REPORT, "test_report.py": REPORT_TESTS})
     assert out["status"] == "fixed" and not out.get("suspect"), out
     assert '+    return f"{count} x {item}"' in out["patch"], out["patch"]
+
+
+MORE = src('''
+    KEYWORDS = [
+        "if",
+        "else"
+        "elif",
+    ]
+
+
+    def f(items, d, ch, seen):
+        for x in items:
+            if x < 0:
+                items.remove(x)
+        for k in d:
+            del d[k]
+        if ch in ("abc"):
+            return [c for c in seen]
+        for c in ("abc"):
+            seen.add(c)
+        for c in seen:
+            items.append(c)
+        print("a, b",
+              "c" "d")
+        raise ValueError("a long message "
+                         "over two lines")
+''')
+
+
+def more(line: int) -> list[str]:
+    got = mutants_at("pkg/mod.py", MORE, [line])
+    check_all(MORE, got)
+    return [m.new_source.splitlines()[line - 1].strip() for m in got if m.operator in ("copy_iterated", "split_concat", "one_tuple")]
+
+
+def test_a_loop_over_what_it_resizes_iterates_a_copy():
+    assert more(9) == ["for x in list(items):"]
+    assert more(12) == ["for k in list(d):"]
+    assert more(18) == []  # it resizes another collection
+
+
+def test_a_missing_comma_is_restored_and_a_one_string_tuple_made():
+    assert more(3) == ['"else",']
+    assert more(14) == ['if ch in ("abc",):']
+    assert more(16) == ['for c in ("abc",):']
+    assert more(21) == ['"c", "d")']  # on one line of a call's arguments
+    assert more(22) == []  # a message split over lines on purpose
+
+
+LOOKUPS = src('''
+    def f(d, k, x, s, t, T):
+        d.get(k, []).append(x)
+        if type(x) == T:
+            return 1
+        if type(x) is not T and s.find(t):
+            return 2
+        if not s.rfind(t + "a"):
+            return 3
+        return s.find(t), d.get(k, [])
+''')
+
+
+def lookups(line: int) -> list[str]:
+    got = mutants_at("pkg/mod.py", LOOKUPS, [line])
+    check_all(LOOKUPS, got)
+    return sorted(m.new_source.splitlines()[line - 1].strip() for m in got
+                  if m.operator in ("setdefault_lost", "type_compare", "find_truthy"))
+
+
+def test_a_lost_default_a_type_comparison_and_a_find_used_as_a_truth():
+    assert lookups(2) == ["d.setdefault(k, []).append(x)"]
+    assert lookups(3) == ["if isinstance(x, T):"]
+    assert lookups(5) == ["if not isinstance(x, T) and s.find(t):", "if type(x) is not T and t in s:"]
+    assert lookups(7) == ['if t + "a" not in s:']
+    assert lookups(9) == []  # a position returned, a lookup only read

@@ -18,6 +18,11 @@ from (``from .utils import f``, ``from . import utils`` / ``utils.f``; read thro
 - ``f(x)`` -> ``f(x, **kwargs)`` (and ``*args``) when both functions take them and the call
   passes none.
 
+``sibling_keyword`` gives a call a keyword argument the other calls of the same function in
+the file pass (``json.dumps(data)`` -> ``json.dumps(data, sort_keys=True)`` when another
+``json.dumps`` call passes ``sort_keys=True``), a constant or a name in scope at the call,
+the most frequent first: the call made like its kin.
+
 The name match is the evidence: no parameter is invented, none is passed that the callee
 does not declare. Edits are character offsets into the original text, as in
 :mod:`harness.generators.edit_text`.
@@ -225,6 +230,54 @@ def forward_param(cx: Index, node: ast.Call, out: list[Cand]) -> None:
         add_cand(out, "forward_param", node, [(after, after, text)], f"pass `*{args.vararg.arg}` on")
 
 
+#: keywords a call is offered from its kin, at most.
+MAX_SIBLING_KEYWORDS = 3
+
+
+def _new_keywords(cx: Index) -> dict[str, list[tuple[str, ast.expr]]]:
+    """Keyword arguments of every call in the file by the callee's text: ``json.dumps`` ->
+    ``[("sort_keys", <Constant True>), ...]``."""
+    out: dict[str, list[tuple[str, ast.expr]]] = {}
+    for node in ast.walk(cx.tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, (ast.Name, ast.Attribute)):
+            out.setdefault(ast.unparse(node.func), []).extend((kw.arg, kw.value) for kw in node.keywords if kw.arg)
+    return out
+
+
+def sibling_keyword(cx: Index, node: ast.Call, out: list[Cand]) -> None:
+    """A keyword argument the file's other calls of this function pass, added to this call."""
+    if not isinstance(node.func, (ast.Name, ast.Attribute)) or any(kw.arg is None for kw in node.keywords):
+        return
+    have = {kw.arg for kw in node.keywords}
+    near = set(cx.names_near(cx.function(node), node.lineno)) | set(cx.memo(_new_module_names))
+    counts: dict[str, int] = {}
+    for name, value in cx.memo(_new_keywords).get(ast.unparse(node.func), []):
+        if name in have or not (isinstance(value, ast.Constant) or (isinstance(value, ast.Name) and value.id in near)):
+            continue
+        text = f"{name}={cx.seg(value)}"  # as the file spells it
+        if "\n" in text:
+            continue
+        counts[text] = counts.get(text, 0) + 1
+    end = max([cx.span(arg)[1] for arg in node.args] + [cx.span(kw)[1] for kw in node.keywords], default=-1)
+    paren = cx.text.find("(", cx.span(node.func)[1], cx.span(node)[1])
+    at, comma = (end, ", ") if end >= 0 else (paren + 1, "")
+    for text in sorted(counts, key=lambda t: -counts[t])[:MAX_SIBLING_KEYWORDS]:
+        add_cand(out, "sibling_keyword", node, [(at, at, f"{comma}{text}")], f"pass `{text}` as the other calls do")
+
+
+def _new_module_names(cx: Index) -> set[str]:
+    """Names bound at the module's top level."""
+    out: set[str] = set()
+    for st in cx.tree.body:
+        if isinstance(st, (*_FUNCS, ast.ClassDef)):
+            out.add(st.name)
+        elif isinstance(st, (ast.Import, ast.ImportFrom)):
+            out.update((alias.asname or alias.name).split(".")[0] for alias in st.names)
+        elif isinstance(st, ast.Assign):
+            out.update(n.id for t in st.targets for n in ast.walk(t) if isinstance(n, ast.Name))
+    return out
+
+
 def expr_mutants(cx: Index, node: ast.expr) -> list[Cand]:
-    """Candidates of this module's operator for one expression node (any order)."""
-    return run_ops((forward_param,), cx, node) if isinstance(node, ast.Call) else []
+    """Candidates of this module's operators for one expression node (any order)."""
+    return run_ops((forward_param, sibling_keyword), cx, node) if isinstance(node, ast.Call) else []

@@ -70,7 +70,7 @@ OPERATOR_PRIORS: dict[str, float] = {
     # guard_ops (issue 21): a return guarded by its value, a conversion the name gets elsewhere
     "same_conversion": 0.20, "return_guard": 0.20,
     # forward_ops (issue 21): a parameter of the caller passed on to a callee that declares it
-    "forward_param": 0.30,
+    "forward_param": 0.30, "sibling_keyword": 0.20,
     # move_ops (issue 21): a statement at the wrong spot moved one step
     "move_out": 0.12, "move_in": 0.12, "swap_statements": 0.10,
     # result_ops (issue 21): a new value a call returns kept instead of thrown away
@@ -78,13 +78,14 @@ OPERATOR_PRIORS: dict[str, float] = {
     # default_ops (issue 21): a mutable default argument made at each call
     "mutable_default": 0.25,
     # pitfall_ops (issue 21): Python pitfalls linters name, with their documented fixes
-    "f_prefix": 0.30, "late_binding": 0.25, "strip_affix": 0.25, "sorted_copy": 0.25,
+    "f_prefix": 0.30, "late_binding": 0.25, "strip_affix": 0.25, "sorted_copy": 0.25, "copy_iterated": 0.25,
+    "split_concat": 0.30, "one_tuple": 0.25, "setdefault_lost": 0.30, "type_compare": 0.25, "find_truthy": 0.30,
 }
 
 #: the operator modules' dispatchers: ``f(cx, statement)`` and ``f(cx, expression)`` -> candidates.
 _STMT_OPS = (stmt_ops.stmt_mutants, reach_ops.stmt_mutants, value_ops.stmt_mutants,
              synth_ops.stmt_mutants, insert_ops.stmt_mutants, guard_ops.stmt_mutants, move_ops.stmt_mutants,
-             result_ops.stmt_mutants, default_ops.stmt_mutants)
+             result_ops.stmt_mutants, default_ops.stmt_mutants, pitfall_ops.stmt_mutants)
 _EXPR_OPS = (mutation_ops.expr_mutants, reach_ops.expr_mutants, value_ops.expr_mutants,
              synth_ops.expr_mutants, kin_ops.expr_mutants, guard_ops.expr_mutants,
              forward_ops.expr_mutants, pitfall_ops.expr_mutants)
