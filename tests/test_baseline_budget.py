@@ -12,8 +12,10 @@ from __future__ import annotations
 import json
 
 from harness.core.baseline_budget import BASELINE_SHARE, TEST_FLOOR, baseline_deadline, covered_test_limit
+from harness.core.baseline_cache import CACHE
 from harness.core.config import RunConfig
 from harness.core.session import RunSession
+from harness.core.state import state_dir
 from harness.evaluators.pytest_runner import TimeoutPolicy
 from loops.spec import Limits
 from tests.conftest import PYTHON, fix_offline
@@ -53,6 +55,9 @@ def test_slow_tests_first_leave_time_for_the_failing_test_and_are_left_out(make_
     # the slow ones ran to their end neither with coverage nor without: no evidence, left out
     assert not any(t.startswith("tests/test_a_slow.py") for t in [*baseline.collected, *baseline.results])
     assert [s.get("unrun") for s in steps if s["action"] == "baseline"] == [2]
+    # nor are they kept for the next run's baseline to reuse (harness.core.baseline_cache)
+    stored = json.loads((state_dir(root) / CACHE).read_text())
+    assert BUG in stored["tests"] and not any(t.startswith("tests/test_a_slow.py") for t in stored["tests"])
 
 
 def test_fix_with_slow_tests_ahead_of_the_bug(make_repo):

@@ -234,8 +234,8 @@ class RunSession:
         base, uncovered = run_baseline(evaluator, self.worktree.path, cache, coverage=coverage, limit=limit,
                                        timeout=self.config.timeouts.baseline, checkout=self.root,
                                        deadline=self.t_start + limit if self.config.limits.max_wall_seconds else None)
-        cache and cache.save(base)  # for the next run (harness.core.baseline_cache)
         unrun = leave_unrun(base, self.config.limits.max_wall_seconds if coverage else None)  # no evidence
+        cache and cache.save(base)  # for the next run (harness.core.baseline_cache); without the unrun
         self.state.spent.test_seconds += self.evaluator.busy_seconds()
         baseline = Baseline(self.worktree.path, dict(base.results), base.collected, base.coverage if coverage else {},
                             base.duration, cache.reused if cache else 0)
