@@ -64,3 +64,17 @@ def test_fix_with_slow_tests_ahead_of_the_bug(make_repo):
     summary, _root, _ = fix_offline(make_repo, FILES, max_seconds=40)
     assert summary["status"] == "fixed", summary
     assert "x * 2" in summary["patch"]
+
+
+def test_a_baseline_without_a_failing_test_at_its_share_goes_on(make_repo):
+    # twelve tests just under the per-test cut outlast the baseline's share (18 s of 30 s) before
+    # the failing test is reached: with no task found yet, the baseline takes the rest of the budget
+    slow = "".join(f"\n\ndef test_slow_{i}():\n    time.sleep(1.7)\n" for i in range(12))
+    root = make_repo({**FILES, "tests/test_a_slow.py": "import time" + slow})
+    config = RunConfig(python=PYTHON, timeouts=TimeoutPolicy(baseline=300.0), limits=Limits(max_wall_seconds=30))
+    with RunSession.start(root, config, lambda _msg: None, generator_name="templates") as run:
+        run.start_worktree()
+        baseline = run.test_baseline(coverage=True)
+    assert baseline.failing == [BUG]
+    assert baseline.results["tests/test_c.py::test_zero"].outcome == "passed"
+    assert baseline.coverage[BUG]

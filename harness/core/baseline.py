@@ -41,7 +41,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from harness.core.baseline_budget import CUT, NOT_RUN, baseline_deadline, covered_test_limit, unrun
+from harness.core.baseline_budget import CUT, NOT_RUN, baseline_deadline, covered_test_limit, to_go_on, unrun
 from harness.core.baseline_budget import leave_unrun, unrun_note  # noqa: F401  (the session's)
 from harness.core.outcome import Baseline
 from harness.core.public_api import is_test_module
@@ -73,13 +73,21 @@ def run_baseline(evaluator: PytestEvaluator, root: Path, cache: BaselineCache | 
     """
     # with a budget, the baseline keeps a share of it for the search and cuts a slow test's
     # coverage run short (harness.core.baseline_budget); the cut ones re-run without coverage
-    deadline = baseline_deadline(deadline, limit)
+    whole, deadline = deadline, baseline_deadline(deadline, limit)
     first = covered_test_limit(timeout, limit if deadline is not None and coverage else None)
     if cache is not None:
         base = cache.run(evaluator, root, coverage=coverage, default_timeout=first, process_timeout=limit,
                          deadline=deadline)
     else:
         base = evaluator.run(root, coverage=coverage, default_timeout=first, process_timeout=limit, deadline=deadline)
+    more = to_go_on(base) if whole is not None and not base.error else []
+    if more and whole - time.monotonic() >= 1.0:  # no failing test yet: the rest of the budget
+        rest = evaluator.run(root, select=more, paths=sorted({t.split("::", 1)[0] for t in more}), coverage=coverage,
+                             default_timeout=first, process_timeout=limit, deadline=whole)
+        base.results.update(rest.results)
+        base.coverage.update(rest.coverage)
+        base.duration += rest.duration
+        deadline = whole
     left = limit if deadline is None else max(1.0, min(limit, deadline - time.monotonic()))
     uncovered = rerun_uncovered(evaluator, root, base, timeout=timeout, process_timeout=left,
                                 aware=tracer_aware(base, root, checkout or root), covered=first) \
