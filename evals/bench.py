@@ -9,7 +9,7 @@ fixes instead (``python -m evals.bench_replay``, see :mod:`evals.bench_replay`).
 Each task (``{"library": "name==version", "seed": N}``) is prepared once with
 :func:`evals.prepare.prepare_task` and cached in ``WORKDIR/tasks/``. Every run gets
 its own shallow clone (only the buggy commit, so the injection is not in its
-history) under ``WORKDIR/runs/<stamp>/``; ``loopwright fix CLONE --json`` runs as a
+history) under ``WORKDIR/runs/<stamp>-<pid>/`` (benches started in the same second do not share it); ``loopwright fix CLONE --json`` runs as a
 subprocess and its one JSON summary is read from stdout. A claimed fix is checked
 independently: its patch is applied to the clone and the library's tests rerun.
 """
@@ -276,7 +276,7 @@ def main(argv: list[str] | None = None, replay_mode=None) -> int:
     items = _prepare_all(tasks, workdir, err)
     if args.prepare_only:
         return 0
-    run_root = workdir / "runs" / time.strftime("%Y%m%d-%H%M%S")
+    run_root = workdir / "runs" / f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"  # runs at once: one each
     fix_args = shlex.split(args.fix_args)
 
     def one(item: tuple[str, dict | Row]) -> Row:

@@ -272,6 +272,12 @@ def test_priors_cover_every_operator():
         "wrap_try", "convert_param", "early_return", "normalize_param",
         # guard_ops (tests/test_guard_ops.py)
         "return_guard", "same_conversion",
+        "forward_param",  # forward_ops (tests/test_forward_ops.py)
+        "move_out", "move_in", "swap_statements",  # move_ops (tests/test_move_ops.py)
+        "keep_result",  # result_ops (tests/test_result_ops.py)
+        "mutable_default",  # default_ops (tests/test_default_ops.py)
+        "f_prefix", "late_binding", "strip_affix", "sorted_copy", "copy_iterated", "split_concat", "one_tuple",
+        "setdefault_lost", "type_compare", "find_truthy",
     }
     assert ops == set(OPERATOR_PRIORS)
     assert all(0 < p <= 1 for p in OPERATOR_PRIORS.values())

@@ -137,3 +137,15 @@ def test_new_operators_keep_every_mutant_valid_and_unique():
     check_all(source, mutants)
     ops = {m.operator for m in mutants}
     assert {"const_cond_to_name", "attr_swap", "drop_term", "wrap_call", "unwrap_call"} <= ops
+
+
+def test_an_unwrapped_argument_over_two_lines_keeps_parentheses():
+    source = src('''
+        def check(x):
+            if x is None:
+                raise ValueError("a long message "
+                                 "over two lines")
+    ''')
+    mutants = mutants_at("pkg/mod.py", source, [3])
+    check_all(source, mutants)  # every mutant parses: `raise "a "\\n "b"` would not
+    assert find(mutants, source.replace('ValueError("a long message "', '("a long message "')).operator == "unwrap_call"

@@ -47,6 +47,9 @@ NATURALNESS: dict[str, int] = {
     **dict.fromkeys(("positional_only", "except_widen", "except_narrow"), 2),
     **dict.fromkeys(("alias_asked", "except_reraise", "except_drop"), 4),
     **dict.fromkeys(("import_asked",), 2),  # a package's missing export (message_imports)
+    **dict.fromkeys(("add_property", "add_staticmethod"), 3),  # a decorator line (message_members)
+    **dict.fromkeys(("rename_param",), 1), **dict.fromkeys(("return_self",), 3),
+    **dict.fromkeys(("import_missing", "declare_name"), 4),  # a statement inserted (message_scope)  # a parameter renamed to the keyword the test passes
     # wrap_ops (issue 21): statements the failure asks for
     **dict.fromkeys(("convert_param", "early_return", "normalize_param"), 3), **dict.fromkeys(("wrap_try",), 4),
     # data edits (issue 21): table entries and regexes from the failing tests' literals
@@ -62,6 +65,18 @@ NATURALNESS: dict[str, int] = {
     **dict.fromkeys(("same_conversion",), 2), **dict.fromkeys(("return_guard",), 3),
     # case_ops (issue 21): a check repeated for a member of its set the failing test names
     **dict.fromkeys(("case_disjunct", "case_conjunct"), 2),
+    # forward_ops (issue 21): a parameter of the caller passed on to a callee (an added argument)
+    **dict.fromkeys(("forward_param",), 2),
+    # move_ops (issue 21): a statement moved one step (nothing written anew, but a statement moves)
+    **dict.fromkeys(("move_out", "move_in", "swap_statements"), 4),
+    # result_ops (issue 21): a call's value assigned (an expression part added to a statement)
+    **dict.fromkeys(("keep_result",), 2),
+    # default_ops (issue 21): a default made at each call (a guard inserted)
+    **dict.fromkeys(("mutable_default",), 3),
+    # pitfall_ops (issue 21): a prefix or method name changed in place; a default or a call added
+    **dict.fromkeys(("f_prefix", "strip_affix", "split_concat", "one_tuple", "setdefault_lost"), 0),
+    **dict.fromkeys(("type_compare", "find_truthy"), 1),
+    **dict.fromkeys(("late_binding", "sorted_copy", "copy_iterated"), 2),
 }
 
 

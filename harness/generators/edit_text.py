@@ -112,8 +112,10 @@ def slot(cx: Index, node: ast.expr) -> int:
 
 
 def fit(text: str, precedence: int, need: int) -> str:
-    """``text`` (precedence p), parenthesized when the slot needs r > p."""
-    return text if precedence >= need else f"({text})"
+    """``text`` (precedence p), parenthesized when the slot needs r > p, or when it spans
+    lines (a line break is only free inside brackets: ``raise ValueError("a "\n "b")``
+    unwrapped is ``raise ("a "\n "b")``)."""
+    return text if precedence >= need and "\n" not in text else f"({text})"
 
 
 def short(text: str) -> str:

@@ -104,9 +104,12 @@ class Index:
             every statement of a function that has one, are walked.
     """
 
-    def __init__(self, source: str, tree: ast.Module, lines: list[int]) -> None:
+    def __init__(self, source: str, tree: ast.Module, lines: list[int], path: str = "",
+                 read: Callable[[str], str | None] | None = None) -> None:
         self.text = source
         self.tree = tree
+        self.path = path  # repo-relative POSIX path of the file ('' when unknown)
+        self.read = read  # another file's text by repo-relative path (None: this file only)
         self.line_starts = [0] + [match.end() for match in NEWLINE.finditer(source)]
         self.line_count = len(self.line_starts)
         self.asked = sorted(n for n in set(lines) if 1 <= n <= self.line_count)

@@ -6,7 +6,9 @@ Many real fixes are written in the failure itself: ``got multiple values for arg
 differently (:func:`.message_names.asked_names`), an exception that escaped a ``try`` the
 frames pass through or one a test expected and a handler swallowed
 (:mod:`.message_except`), a string the assertion diff shows one word too long
-(:mod:`.message_literals`). These candidates are few and precise, so the templates generator
+(:mod:`.message_literals`), a method read as a value that lacks ``@property``
+(:mod:`.message_members`), a module used but never imported or a global assigned without
+``global`` (:mod:`.message_scope`). These candidates are few and precise, so the templates generator
 tries them before its mutants at the suspicious lines
 (:class:`harness.generators.templates.TemplateGenerator`). Their patches go through the same
 stages as any other: the full suite (a rename that breaks an import elsewhere is rejected
@@ -22,6 +24,8 @@ from harness.generators.message_evidence import Files, Reader, evidence, related
 from harness.generators.message_except import unswallow, widen
 from harness.generators.message_imports import Lister, reexports
 from harness.generators.message_literals import literal_edits
+from harness.generators.message_members import asks_member, member_edits
+from harness.generators.message_scope import asks_scope, scope_edits
 from harness.generators.message_names import asked_names, asks, positional_only
 from harness.generators.mutant import Mutant
 
@@ -30,7 +34,7 @@ from harness.generators.mutant import Mutant
 MESSAGE_PRIORS: dict[str, float] = {
     "positional_only": 1.0, "except_base": 0.95, "except_narrow": 0.95, "rename_to_asked": 0.9,
     "literal_from_diff": 0.9, "except_widen": 0.85, "except_reraise": 0.8, "alias_asked": 0.8,
-    "except_drop": 0.6, "import_asked": 0.9,
+    "except_drop": 0.6, "import_asked": 0.9, "add_property": 0.9, "add_staticmethod": 0.85, "rename_param": 0.85, "return_self": 0.8, "import_missing": 0.9, "declare_name": 0.85,
 }
 #: message candidates handed out at most (the best first), and at most of one operator.
 MAX_CANDIDATES = 12
@@ -57,7 +61,10 @@ def message_mutants(context: Context, read: Reader, modules: Lister = lambda dir
     paths = related_files(files, found, located) if asks(found) else []
     scored = (positional_only(files, found, paths) + asked_names(files, found, paths) + widen(files, found)
               + unswallow(files, found, located) + literal_edits(files, found, spots)
-              + (reexports(files, found, modules) if paths else []))
+              + (reexports(files, found, modules) if paths else [])
+              + (member_edits(files, found, paths or related_files(files, found, located))
+                 if asks_member(found) else [])
+              + (scope_edits(files, found, modules) if asks_scope(found) else []))
     best: dict[tuple[str, tuple], tuple[float, Mutant]] = {}
     for score, mutant in scored:
         value = score * MESSAGE_PRIORS[mutant.operator]

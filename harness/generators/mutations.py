@@ -21,9 +21,12 @@ This module is pure: no I/O, no side effects.
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
-from harness.generators import guard_ops, insert_ops, kin_ops, mutation_ops, reach_ops, stmt_ops, synth_ops, value_ops, wrap_ops
+from harness.generators import (
+    default_ops, forward_ops, guard_ops, insert_ops, kin_ops, move_ops, mutation_ops, pitfall_ops, reach_ops, result_ops,
+    stmt_ops, synth_ops, value_ops, wrap_ops,
+)
 from harness.generators.edit_text import Cand
 from harness.generators.index import Index, last_line
 from harness.generators.mutant import Mutant
@@ -66,13 +69,26 @@ OPERATOR_PRIORS: dict[str, float] = {
     "convert_param": 0.15, "normalize_param": 0.14, "early_return": 0.13, "wrap_try": 0.12,
     # guard_ops (issue 21): a return guarded by its value, a conversion the name gets elsewhere
     "same_conversion": 0.20, "return_guard": 0.20,
+    # forward_ops (issue 21): a parameter of the caller passed on to a callee that declares it
+    "forward_param": 0.30,
+    # move_ops (issue 21): a statement at the wrong spot moved one step
+    "move_out": 0.12, "move_in": 0.12, "swap_statements": 0.10,
+    # result_ops (issue 21): a new value a call returns kept instead of thrown away
+    "keep_result": 0.25,
+    # default_ops (issue 21): a mutable default argument made at each call
+    "mutable_default": 0.25,
+    # pitfall_ops (issue 21): Python pitfalls linters name, with their documented fixes
+    "f_prefix": 0.30, "late_binding": 0.25, "strip_affix": 0.25, "sorted_copy": 0.25, "copy_iterated": 0.25,
+    "split_concat": 0.30, "one_tuple": 0.25, "setdefault_lost": 0.30, "type_compare": 0.25, "find_truthy": 0.30,
 }
 
 #: the operator modules' dispatchers: ``f(cx, statement)`` and ``f(cx, expression)`` -> candidates.
 _STMT_OPS = (stmt_ops.stmt_mutants, reach_ops.stmt_mutants, value_ops.stmt_mutants,
-             synth_ops.stmt_mutants, insert_ops.stmt_mutants, guard_ops.stmt_mutants)
+             synth_ops.stmt_mutants, insert_ops.stmt_mutants, guard_ops.stmt_mutants, move_ops.stmt_mutants,
+             result_ops.stmt_mutants, default_ops.stmt_mutants, pitfall_ops.stmt_mutants)
 _EXPR_OPS = (mutation_ops.expr_mutants, reach_ops.expr_mutants, value_ops.expr_mutants,
-             synth_ops.expr_mutants, kin_ops.expr_mutants, guard_ops.expr_mutants)
+             synth_ops.expr_mutants, kin_ops.expr_mutants, guard_ops.expr_mutants,
+             forward_ops.expr_mutants, pitfall_ops.expr_mutants)
 #: operators whose edits always parse: their parse check is skipped.
 _SAFE = reach_ops.SAFE | value_ops.SAFE | synth_ops.SAFE
 
@@ -81,7 +97,8 @@ MAX_PER_LINE = 60
 _BATCH = 64  # candidates validated per parse
 
 
-def mutants_at(path: str, source: str, lines: Iterable[int], failing: Mapping[str, object] | None = None) -> list[Mutant]:
+def mutants_at(path: str, source: str, lines: Iterable[int], failing: Mapping[str, object] | None = None,
+               read: Callable[[str], str | None] | None = None) -> list[Mutant]:
     """All mutants at the given lines of one file.
 
     Args:
@@ -90,6 +107,9 @@ def mutants_at(path: str, source: str, lines: Iterable[int], failing: Mapping[st
         lines: 1-based suspicious lines, most suspicious first; order is kept.
         failing: the failing tests' results by test id (``Task.failing``): their messages and
             frames feed :mod:`.wrap_ops`; None for none.
+        read: another file's text by repo-relative path (None when it cannot be read), for
+            the operators that look at the modules this one imports (:mod:`.forward_ops`);
+            None: this file only.
 
     Returns:
         Mutants whose mutated expression starts on one of ``lines``, or whose
@@ -106,7 +126,7 @@ def mutants_at(path: str, source: str, lines: Iterable[int], failing: Mapping[st
     except ValueError:
         return []
     wanted = list(dict.fromkeys(int(line_no) for line_no in lines))
-    cx = Index(source, tree, wanted)
+    cx = Index(source, tree, wanted, path, read)
     failures = wrap_ops.failures_for(path, failing)
     out: list[Mutant] = []
     # edits -> (lo, hi, middle, key) when valid, None when not: each parsed once per call.

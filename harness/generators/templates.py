@@ -41,6 +41,7 @@ from harness.generators.message_ops import message_mutants
 from harness.generators.mutations import OPERATOR_PRIORS, mutants_at
 from harness.generators.type_ops import type_mutants
 from harness.core.localize import is_protected
+from sandbox import safefs
 from sandbox.patch import Patch, PatchError
 
 #: weight of each further mutant of the same operator at the same line.
@@ -306,7 +307,7 @@ class _Search:
             if source is None:
                 continue
             count: dict[tuple[int, str], int] = {}
-            for mutant in mutants_at(path, source, lines, self.failing):
+            for mutant in mutants_at(path, source, lines, self.failing, self._source):
                 if (path, mutant.key) in self.seen:
                     continue
                 rank = count[(mutant.line, mutant.operator)] = count.get((mutant.line, mutant.operator), -1) + 1
@@ -323,9 +324,11 @@ class _Search:
         if path not in self.sources:
             try:
                 # bytes decoded, not read_text: universal newlines would turn a CRLF file's line
-                # ends into LF, and every patch would rewrite the whole file
-                self.sources[path] = (self.root / path).read_bytes().decode("utf-8")
-            except (OSError, UnicodeDecodeError):
+                # ends into LF, and every patch would rewrite the whole file; no link followed
+                # (code under test ran in this worktree: safefs.UnsafePath is an OSError)
+                data = safefs.read_bytes(self.root, path)
+                self.sources[path] = None if data is None else data.decode("utf-8")
+            except (OSError, UnicodeDecodeError, PatchError):
                 self.sources[path] = None
         return self.sources[path]
 
