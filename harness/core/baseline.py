@@ -81,7 +81,7 @@ def run_baseline(evaluator: PytestEvaluator, root: Path, cache: BaselineCache | 
     else:
         base = evaluator.run(root, coverage=coverage, default_timeout=first, process_timeout=limit, deadline=deadline)
     more = to_go_on(base) if whole is not None and not base.error else []
-    if more and whole - time.monotonic() >= 1.0:  # no failing test yet: the rest of the budget
+    if more and whole is not None and whole - time.monotonic() >= 1.0:  # no failing test yet: the rest of the budget
         rest = evaluator.run(root, select=more, paths=sorted({t.split("::", 1)[0] for t in more}), coverage=coverage,
                              default_timeout=first, process_timeout=limit, deadline=whole)
         base.results.update(rest.results)

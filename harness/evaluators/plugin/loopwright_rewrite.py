@@ -26,7 +26,7 @@ import os
 
 #: absolute path -> (sha256 of the file's bytes, what pytest's ``_rewrite_test`` returned for it:
 #: its code object names the file by this path, so only a child importing it by the same path uses it)
-MEMO = {}
+MEMO: dict = {}
 #: at most this many files kept (a request names a few; a suite's test files, not more)
 LIMIT = 512
 
