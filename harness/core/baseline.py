@@ -25,9 +25,10 @@ candidate "break" it. So the passing tests that executed a non-test file reading
 (:data:`TRACER_PROBE`) join the same re-run, and one that fails there is counted failing,
 with the uncovered result and its coverage spectrum kept for fault localization.
 
-The whole baseline stays within the run's wall-clock budget (:func:`run_baseline`): a suite
-slower under coverage than the budget (chardet 7.4.2's, 113 s at load 3 against 150 s) was killed
-at the budget, and its lost coverage then re-run in full, for a second budget.
+The whole baseline stays within its share of the run's wall-clock budget (:func:`run_baseline`,
+:mod:`harness.core.baseline_budget`): a suite slower under coverage than the budget (chardet
+7.4.2's, 113 s at load 3 against 150 s) was killed at the budget, and its lost coverage then
+re-run in full, for a second budget; then it spent the whole budget on its first slow tests.
 
 A run that ends without any candidate says why from its baseline (:func:`why_no_candidates`).
 """
@@ -40,9 +41,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from harness.core.baseline_budget import CUT, NOT_RUN, baseline_deadline, covered_test_limit, to_go_on, unrun
+from harness.core.baseline_budget import leave_unrun, unrun_note  # noqa: F401  (the session's)
 from harness.core.outcome import Baseline
 from harness.core.public_api import is_test_module
 from harness.evaluators.pytest_runner import PytestEvaluator, TestRun
+from harness.evaluators.verdict import TestResult
 
 if TYPE_CHECKING:
     from harness.core.baseline_cache import BaselineCache
@@ -59,20 +63,34 @@ def run_baseline(evaluator: PytestEvaluator, root: Path, cache: BaselineCache | 
 
     Args:
         timeout: the per-test limit (seconds). limit: each test process's wall seconds.
-        deadline: ``time.monotonic()`` seconds past which no test process runs (the run's
-            budget: the re-runs after a process died, the coverage recovery and the uncovered
-            re-run included); None: ``limit`` per process only.
+        deadline: ``time.monotonic()`` seconds at which the run's budget ``limit`` ends; no test
+            process runs past the baseline's share of it (:mod:`harness.core.baseline_budget`:
+            the re-runs after a process died, the coverage recovery and the uncovered re-run
+            included), and each test's coverage run is cut at its per-test share; None:
+            ``limit`` per process and ``timeout`` per test only.
         checkout: the user's checkout, where the covered files' sources are read to find the
             tests that see the tracer (:func:`tracer_aware`); None: ``root``.
     """
+    # with a budget, the baseline keeps a share of it for the search and cuts a slow test's
+    # coverage run short (harness.core.baseline_budget); the cut ones re-run without coverage
+    whole, deadline = deadline, baseline_deadline(deadline, limit)
+    first = covered_test_limit(timeout, limit if deadline is not None and coverage else None)
     if cache is not None:
-        base = cache.run(evaluator, root, coverage=coverage, default_timeout=timeout, process_timeout=limit,
+        base = cache.run(evaluator, root, coverage=coverage, default_timeout=first, process_timeout=limit,
                          deadline=deadline)
     else:
-        base = evaluator.run(root, coverage=coverage, default_timeout=timeout, process_timeout=limit, deadline=deadline)
+        base = evaluator.run(root, coverage=coverage, default_timeout=first, process_timeout=limit, deadline=deadline)
+    more = to_go_on(base) if whole is not None and not base.error else []
+    if more and whole is not None and whole - time.monotonic() >= 1.0:  # no failing test yet: the rest of the budget
+        rest = evaluator.run(root, select=more, paths=sorted({t.split("::", 1)[0] for t in more}), coverage=coverage,
+                             default_timeout=first, process_timeout=limit, deadline=whole)
+        base.results.update(rest.results)
+        base.coverage.update(rest.coverage)
+        base.duration += rest.duration
+        deadline = whole
     left = limit if deadline is None else max(1.0, min(limit, deadline - time.monotonic()))
     uncovered = rerun_uncovered(evaluator, root, base, timeout=timeout, process_timeout=left,
-                                aware=tracer_aware(base, root, checkout or root)) \
+                                aware=tracer_aware(base, root, checkout or root), covered=first) \
         if coverage and not base.error else {}
     return base, uncovered
 
@@ -101,7 +119,7 @@ def tracer_aware(run: TestRun, root: Path, checkout: Path) -> list[str]:
 
 
 def rerun_uncovered(evaluator: PytestEvaluator, root: Path, run: TestRun, *, timeout: float,
-                    process_timeout: float, aware: Sequence[str] = ()) -> dict[str, str]:
+                    process_timeout: float, aware: Sequence[str] = (), covered: float | None = None) -> dict[str, str]:
     """Run the tests that timed out or failed in coverage run ``run`` again without
     coverage; keep those that pass as passing. The passing tests ``aware`` (see
     :func:`tracer_aware`) run with them; those that fail there are counted failing.
@@ -113,12 +131,17 @@ def rerun_uncovered(evaluator: PytestEvaluator, root: Path, run: TestRun, *, tim
             coverage entry; ``duration`` grows by the re-run's seconds.
         timeout: the per-test limit of the re-run (seconds; the baseline's).
         process_timeout: wall seconds for the re-run's pytest process.
+        covered: the per-test limit the coverage run had (seconds; None: ``timeout``). A failing
+            test cut there that fails without coverage gets that result (its message and frames,
+            which the generators read), its spectrum kept; one the re-run had no time for
+            either is marked :data:`~harness.core.baseline_budget.CUT` (no evidence either way).
 
     Returns:
         test id -> one sentence for the run's messages, for each test kept as passing or
         counted failing (empty when no test timed out or none passed uncovered).
     """
-    slow = [t for t in run.collected if t in run.results and not run.results[t].ok]
+    slow = [t for t in run.collected if t in run.results and not run.results[t].ok
+            and run.results[t].message != NOT_RUN]  # never started: no time left for it either
     slow += [t for t in aware if t not in slow]
     if not slow:
         return {}
@@ -134,9 +157,16 @@ def rerun_uncovered(evaluator: PytestEvaluator, root: Path, run: TestRun, *, tim
             kept[tid] = f"{tid} passed under coverage and {new.outcome} without it (the code looks at the " \
                         f"tracer): counted failing, as candidates are judged without coverage"
             continue
+        if old.outcome == "timeout" and not unrun(old) and covered is not None and covered < timeout \
+                and (new is None or unrun(new)):
+            run.results[tid] = TestResult(tid, "timeout", CUT, (), old.duration)  # no evidence: left out
+            continue
+        if new is not None and not new.ok and new.outcome != "timeout" and old.outcome == "timeout":
+            run.results[tid] = new  # cut under coverage, fails without: its failure, not the cut
+            continue
         if new is None or not new.ok or old.ok:
             continue
-        limit = process_timeout if old.message.startswith("process killed") else timeout
+        limit = process_timeout if old.message.startswith("process killed") else (covered or timeout)
         run.results[tid] = new
         run.coverage.pop(tid, None)
         why = f"timed out under coverage ({limit:g} s)" if old.outcome == "timeout" else f"{old.outcome} under coverage"

@@ -31,7 +31,7 @@ from harness.evaluators.command import CommandEvaluator
 from harness.evaluators.confirm import FORGED
 from harness.evaluators.pytest_runner import PytestEvaluator
 from harness.core.records import StopReason
-from harness.core.baseline import run_baseline
+from harness.core.baseline import run_baseline, leave_unrun, unrun_note
 from harness.core.baseline_cache import BaselineCache
 from harness.core.environment import leave_out, summary as environment_summary
 from harness.core.config import RunConfig
@@ -217,18 +217,16 @@ class RunSession:
         collect tests is an error. Without coverage (instructions, review comments) a
         repository without tests is allowed (a note says so).
 
-        Outcomes coverage alone changes are taken from a run without it (:mod:`harness.core.baseline`);
-        without ``--tests``, tests failing for a missing command or module are left out
-        (:mod:`harness.core.environment`).
+        Outcomes coverage alone changes are taken from a run without it (:mod:`harness.core.baseline`); tests
+        the baseline's share of the budget did not reach are left out (:mod:`harness.core.baseline_budget`),
+        and without ``--tests`` those failing for a missing command or module (:mod:`harness.core.environment`).
 
         Raises:
             UsageError: the tests cannot be run, ``--tests`` names no collected test, or every
                 failing test fails for the environment.
         """
-        if coverage:
-            saved = self.files.load_baseline(self.worktree.path)
-            if saved is not None:
-                return saved
+        if coverage and (saved := self.files.load_baseline(self.worktree.path)) is not None:
+            return saved
         self.say(f"baseline: running the test suite{' with coverage' if coverage else ''} in {self.worktree.path}")
         evaluator, limit = self.test_evaluator(), self.config.limits.max_wall_seconds or 3600
         cache = BaselineCache(self.root, self.python, self.config.policy, repr(self.config.timeouts),
@@ -236,15 +234,17 @@ class RunSession:
         base, uncovered = run_baseline(evaluator, self.worktree.path, cache, coverage=coverage, limit=limit,
                                        timeout=self.config.timeouts.baseline, checkout=self.root,
                                        deadline=self.t_start + limit if self.config.limits.max_wall_seconds else None)
-        cache and cache.save(base)  # for the next run (harness.core.baseline_cache)
+        unrun = leave_unrun(base, self.config.limits.max_wall_seconds if coverage else None)  # no evidence
+        cache and cache.save(base)  # for the next run (harness.core.baseline_cache); without the unrun
         self.state.spent.test_seconds += self.evaluator.busy_seconds()
         baseline = Baseline(self.worktree.path, dict(base.results), base.collected, base.coverage if coverage else {},
                             base.duration, cache.reused if cache else 0)
         left_out = leave_out(self.root, baseline) if coverage and not self.config.tests else {}
         self.files.step("baseline", tests=len(base.results), failing=baseline.failing,
                         seconds=round(base.duration, 3), error=base.error, **(cache.fields() if cache else {}),
-                        **{k: v for k, v in (("uncovered", sorted(uncovered)), ("environment", left_out)) if v})
-        for message in [*uncovered.values(), *([environment_summary(left_out)] if left_out else [])]:
+                        **{k: v for k, v in (("uncovered", sorted(uncovered)), ("environment", left_out),
+                                             ("unrun", len(unrun))) if v})
+        for message in [*uncovered.values(), *([environment_summary(left_out)] if left_out else []), *unrun_note(unrun)]:
             self.note(message)
         if base.error and (coverage or base.error != "no tests were collected"):
             raise UsageError(f"could not run the tests of {self.root}: {base.error}")

@@ -66,7 +66,8 @@ def _preload():
     # a top-level module of the same distribution, which pytest also marks for rewriting)
     PRELOADED.extend({m.split(".")[0] for m in set(sys.modules) - before})
     importlib.import_module("loopwright_pytest")
-    PRELOADED.append("loopwright_pytest")
+    importlib.import_module("loopwright_rewrite")  # test modules' assertion rewriting, once per content
+    PRELOADED.extend(["loopwright_pytest", "loopwright_rewrite"])
 
 
 def _warm():
@@ -248,6 +249,7 @@ def _child(req):
     plugin.SECRET.update(req.pop("secret", {}), fd=channel)
     plugin.enter_worktree(path)
     plugin.as_pytest_main()
+    sys.modules["loopwright_rewrite"].install()
     import pytest
 
     code = 3  # pytest's INTERNAL_ERROR
@@ -335,6 +337,10 @@ def main():
             continue
         req = json.loads(line)
         nonce = req.get("nonce", "")
+        try:
+            sys.modules["loopwright_rewrite"].prepare(req["cwd"], req["args"])
+        except Exception:  # noqa: BLE001 (a rewrite it could not do is the child's to do)
+            pass
         pid = os.fork()
         if pid == 0:
             _child(req)
