@@ -112,10 +112,25 @@ def slot(cx: Index, node: ast.expr) -> int:
 
 
 def fit(text: str, precedence: int, need: int) -> str:
-    """``text`` (precedence p), parenthesized when the slot needs r > p, or when it spans
-    lines (a line break is only free inside brackets: ``raise ValueError("a "\n "b")``
-    unwrapped is ``raise ("a "\n "b")``)."""
-    return text if precedence >= need and "\n" not in text else f"({text})"
+    """``text`` (precedence p), parenthesized when the slot needs r > p."""
+    return text if precedence >= need else f"({text})"
+
+
+def bare_break(text: str) -> bool:
+    """Does ``text`` hold a line break outside brackets (it does not parse as an expression
+    alone)? Such a text is only valid where the slot itself is inside brackets."""
+    if "\n" not in text and "\r" not in text:
+        return False
+    try:
+        ast.parse(text, mode="eval")
+    except SyntaxError:
+        return True
+    return False
+    try:
+        ast.parse(text, mode="eval")
+    except SyntaxError:
+        return True
+    return False
 
 
 def short(text: str) -> str:

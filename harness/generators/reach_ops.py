@@ -19,8 +19,8 @@ from __future__ import annotations
 import ast
 
 from harness.generators.edit_text import (
-    BINOP_SYMBOLS, Cand, add_cand, add_replacement, binop_operand_req, fit, plus_minus, prec, rebuild, run_ops, short,
-    slot,
+    BINOP_SYMBOLS, Cand, add_cand, add_replacement, bare_break, binop_operand_req, fit, plus_minus, prec, rebuild, run_ops,
+    short, slot,
 )
 from harness.generators.index import Index, last_line
 from harness.generators.mutation_ops import NON_COMMUTATIVE
@@ -180,9 +180,17 @@ def unwrap_call(cx: Index, node: ast.Call, out: list[Cand]) -> None:
                                                 "int", "float", "str", "round"):
             return  # call_drop
         arg = node.args[0]
-        add_replacement(out, cx, "unwrap_call", node, start, end, fit(cx.seg(arg), prec(arg), slot(cx, node)))
+        add_replacement(out, cx, "unwrap_call", node, start, end, _unwrapped(cx, arg, node))
     elif not node.args and isinstance(func, ast.Attribute):
-        add_replacement(out, cx, "unwrap_call", node, start, end, fit(cx.seg(func.value), prec(func.value), slot(cx, node)))
+        add_replacement(out, cx, "unwrap_call", node, start, end, _unwrapped(cx, func.value, node))
+
+
+def _unwrapped(cx: Index, inner: ast.expr, call: ast.Call) -> str:
+    """``inner``'s text fitted where ``call`` was; in parentheses when a line break in it was
+    free only inside the call's (``raise E("a "\n "b")`` -> ``raise ("a "\n "b")``): this
+    operator's edits skip the parse check."""
+    text = cx.seg(inner)
+    return f"({text})" if bare_break(text) else fit(text, prec(inner), slot(cx, call))
 
 
 def call_arity(cx: Index, node: ast.Call, out: list[Cand]) -> None:
