@@ -193,3 +193,29 @@ def fix_offline(make_repo, files: dict[str, str], max_seconds: int = 150) -> tup
     assert res.returncode == 0, res.stderr[-2000:]
     assert snapshot(root) == before  # the user's tree is left alone without --apply
     return json.loads(res.stdout), root, before
+
+
+def validate_patches(root: Path, patches: list, protected: tuple[str, ...], leads: list | None = None) -> tuple[list, list]:
+    """The validator's outcomes for ``patches`` on repository ``root`` (a worktree for the
+    baseline, with coverage, and one slot; partial fixes kept as leads, ``leads`` given as
+    earlier ones), and the leads it holds at the end: ``(outcomes in order, leads)``."""
+    import time
+
+    from harness.core.validate import Baseline, Validator
+    from harness.evaluators.pytest_runner import PytestEvaluator
+    from sandbox.worktree import Worktree, open_repo
+
+    repo = open_repo(root)
+    main = Worktree.create(repo, "m", None)
+    ev = PytestEvaluator(PYTHON)
+    base = ev.run(main.path, coverage=True)
+    baseline = Baseline(main.path, base.results, base.collected, base.coverage, base.duration)
+    validator = Validator(ev, [Worktree.create(repo, "s0", None)], baseline, protected, 40, ev.timeouts)
+    validator.partial_as_lead, validator.leads = True, leads if leads is not None else []
+    seen: list = []
+    try:
+        validator.first_accepted(patches, time.monotonic() + 120, seen.append)
+    finally:
+        validator.close()
+        ev.close()
+    return seen, validator.leads

@@ -6,15 +6,11 @@ with a small batch."""
 
 from __future__ import annotations
 
-import time
 
-from harness.evaluators.pytest_runner import PytestEvaluator
 from harness.core.context import Attempt
 from harness.core.outcome import Outcome
-from harness.core.validate import Baseline, Validator
 from sandbox.patch import Patch
-from sandbox.worktree import Worktree, open_repo
-from tests.conftest import PYTHON
+from tests.conftest import PYTHON, validate_patches
 
 #: two independent bugs: ``area`` (four tests) and ``perimeter`` (one, slower, named last)
 SHAPES = '''\
@@ -63,20 +59,7 @@ TWO_SITE = Patch.from_texts({"shapes.py": (SHAPES, LEAD_TEXT.replace("(w - h)", 
 
 
 def _validate(root, patch: Patch | list[Patch], leads: list[Outcome]) -> Outcome | list[Outcome]:
-    repo = open_repo(root)
-    main = Worktree.create(repo, "m", None)
-    ev = PytestEvaluator(PYTHON)
-    base = ev.run(main.path, coverage=True)
-    baseline = Baseline(main.path, base.results, base.collected, base.coverage, base.duration)
-    validator = Validator(ev, [Worktree.create(repo, "s0", None)], baseline, ("test_*.py",), 40, ev.timeouts)
-    validator.partial_as_lead, validator.leads = True, leads
-    seen: list[Outcome] = []
-    try:
-        validator.first_accepted(patch if isinstance(patch, list) else [patch], time.monotonic() + 120,
-                                 seen.append)
-    finally:
-        validator.close()
-        ev.close()
+    seen, _ = validate_patches(root, patch if isinstance(patch, list) else [patch], ("test_*.py",), leads)
     return seen if isinstance(patch, list) else seen[0]
 
 

@@ -6,22 +6,18 @@ offline repairer, so a fix that needs two coordinated edits is found with one fa
 from __future__ import annotations
 
 import json
-import time
 
 from harness.core.config import RunConfig
 from harness.core.context import Attempt, Context
 from harness.core.outcome import Outcome
 from harness.core.progress import advance, bypassed, exception_name, rank, reached, step
 from harness.core.task import Task
-from harness.core.validate import Baseline, Validator
-from harness.evaluators.pytest_runner import PytestEvaluator
 from harness.evaluators.verdict import Frame, TestResult
 from harness.generators.templates import LEAD_WEIGHT, PROGRESS_WEIGHT, TemplateGenerator
 from harness.work.fix import fix
 from loops.spec import Limits
 from sandbox.patch import Patch
-from sandbox.worktree import Worktree, open_repo
-from tests.conftest import PYTHON, fix_offline, git, run_dir
+from tests.conftest import PYTHON, fix_offline, git, run_dir, validate_patches
 from tests.test_templates import make_context
 
 TID = "tests/test_a.py::TestA::test_one[2]"
@@ -197,20 +193,8 @@ FIRST = CLAMP.replace("    if x < lo:\n        return hi", "    if x < lo:\n    
 
 
 def _validate(root, patches: list[Patch]) -> list[Outcome]:
-    repo = open_repo(root)
-    main = Worktree.create(repo, "m", None)
-    ev = PytestEvaluator(PYTHON)
-    base = ev.run(main.path, coverage=True)
-    baseline = Baseline(main.path, base.results, base.collected, base.coverage, base.duration)
-    validator = Validator(ev, [Worktree.create(repo, "s0", None)], baseline, ("tests/*",), 40, ev.timeouts)
-    validator.partial_as_lead = True
-    seen: list[Outcome] = []
-    try:
-        validator.first_accepted(patches, time.monotonic() + 120, seen.append)
-        assert validator.leads == []  # a progress lead is never a partial fix to apply
-    finally:
-        validator.close()
-        ev.close()
+    seen, leads = validate_patches(root, patches, ("tests/*",))
+    assert leads == []  # a progress lead is never a partial fix to apply
     return seen
 
 
