@@ -19,6 +19,7 @@ from harness.core.context import Context
 from harness.core.localize import is_protected
 from harness.generators.literal_hints import Hints, gather, other_strings
 from harness.generators.mutant import Mutant
+from harness.generators.regex_guard import RegexTimeout, time_limit
 from harness.generators.regex_more import more_regex_mutants
 from harness.generators.regex_ops import regex_mutants
 from harness.generators.data_text import module_strings, near_of
@@ -45,6 +46,9 @@ NEAR_LINES = 40
 #: score of a module imported by a suspicious one (the names it binds are read on its suspicious
 #: lines), against the importing module's best line
 IMPORTED = 0.5
+#: wall seconds the regex edits of one module may take in all (:mod:`.regex_guard`): a pattern
+#: that backtracks without end on a test's string costs this, not the run.
+MODULE_REGEX_SECONDS = 10.0
 
 
 def _given(mutant: Mutant, hints: Hints) -> bool:
@@ -95,6 +99,15 @@ def imported(path: str, source: str, lines: list[int], read: Callable[[str], str
     return out
 
 
+def _bounded(make: Callable[..., list[Mutant]], *args: object) -> list[Mutant]:
+    """``make(*args)``, or [] when its regular-expression work runs past :data:`MODULE_REGEX_SECONDS`."""
+    try:
+        with time_limit(MODULE_REGEX_SECONDS):
+            return make(*args)
+    except RegexTimeout:
+        return []
+
+
 def hinted(context: Context, lines: list[tuple[tuple[str, int], float]],
            read: Callable[[str], str | None]) -> list[tuple[float, Mutant]]:
     """The data edits for ``context`` as ``(score, mutant)``, best first.
@@ -132,7 +145,8 @@ def hinted(context: Context, lines: list[tuple[tuple[str, int], float]],
             continue
         top = max(score for _, score in ranked) or 0.5
         near = near_of(source, [line for line, _ in ranked[:NEAR_LINES]])
-        found = (regex_mutants(path, source, hints, near) + more_regex_mutants(path, source, hints, passing, test_lines, near)
+        found = (_bounded(regex_mutants, path, source, hints, near)
+                 + _bounded(more_regex_mutants, path, source, hints, passing, test_lines, near)
                  + table_mutants(path, source, hints, near))
         found.sort(key=lambda m: -PRIORS[m.operator])
         try:

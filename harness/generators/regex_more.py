@@ -33,12 +33,17 @@ from harness.generators.mutant import Mutant
 from harness.generators.regex_ops import (FRAGMENT, MAX_INPUT, MAX_INPUTS, PER_PATTERN, call_flags, cover,
                                           is_re_call, literal_body, patterns, stop_chars)
 from harness.generators.regex_built import bound_names, built
+from harness.generators.regex_guard import RegexTimeout, time_limit
 from harness.generators.regex_pieces import added_alternatives, inserted_pieces, optional_pieces, pieces, widened_ranges
 
 #: strings of the passing tests a candidate is checked against (the first ones).
 MAX_PASSING = 80
 #: edits of one pattern scored (in :func:`_edits`' order).
 MAX_EDITS = 40
+#: wall seconds one edit's matching may take (against the failing and passing tests' strings),
+#: and the second-piece stage as a whole (:mod:`.regex_guard`).
+EDIT_SECONDS = 0.5
+PIECES_SECONDS = 5.0
 #: inputs a second piece is sought for: those a prefix of the pattern gets furthest into.
 ALIGNED = 3
 #: characters an evaluated table pattern may have (a larger one is not evaluated).
@@ -153,32 +158,45 @@ def pattern_edits(pattern: str, flags: int, inputs: list[str], passing: Sequence
     compiled = _compile(pattern, flags)
     if compiled is None:
         return []
-    misses = [text for text in inputs if compiled.fullmatch(text) is None]
+    try:
+        with time_limit(EDIT_SECONDS):
+            misses = [text for text in inputs if compiled.fullmatch(text) is None]
+            loose = _loose(compiled)
+            before = {text: reach(loose, text) for text in misses}
+    except RegexTimeout:  # the pattern itself backtracks without end on a test's string
+        return []
     if not misses:
         return []
     ranked: dict[str, tuple[tuple[int, int], str, str]] = {}
-    loose = _loose(compiled)
-    before = {text: reach(loose, text) for text in misses}
 
     def score(edits: list[tuple[str, str, str]]) -> None:
         for operator, new, desc in edits[:MAX_EDITS]:
             edited = _compile(new, flags) if new not in ranked and new != pattern else None
             if edited is None:
                 continue
-            gain = _gain(before, edited)
-            if (gain[0] or gain[1] > 0) and keeps(compiled, edited, passing, inputs):
+            try:
+                with time_limit(EDIT_SECONDS):
+                    gain = _gain(before, edited)
+                    kept = (gain[0] or gain[1] > 0) and keeps(compiled, edited, passing, inputs)
+            except RegexTimeout:  # an edit that backtracks without end is no fix
+                continue
+            if kept:
                 ranked[new] = (gain, operator, desc)
 
     edits = _edits(pattern, compiled, misses, whole)
     score(edits)
     if whole and not any(gain[0] for gain, _, _ in ranked.values()):  # a second piece on top of the first: `a/` and `b/`
-        aligned = sorted(((progress(pattern, flags, text), text) for text in misses), reverse=True)[:ALIGNED]
-        seeds = {new: (max(progress(new, flags, text) - was for was, text in aligned), desc)
-                 for op, new, desc in edits[:MAX_EDITS] if op == "regex_optional_piece"}
-        for first, (_, desc) in sorted((kv for kv in seeds.items() if kv[1][0] > 0), key=lambda kv: -kv[1][0])[:2]:
-            more_edits = [*optional_pieces(first, misses), *inserted_pieces(first, flags, misses)]
-            score([("regex_optional_piece", new, f"{desc}, {more}") for op, new, more in more_edits
-                   if op == "regex_optional_piece" and any(_fullmatch(new, flags, text) for text in misses)])
+        try:
+            with time_limit(PIECES_SECONDS):
+                aligned = sorted(((progress(pattern, flags, text), text) for text in misses), reverse=True)[:ALIGNED]
+                seeds = {new: (max(progress(new, flags, text) - was for was, text in aligned), desc)
+                         for op, new, desc in edits[:MAX_EDITS] if op == "regex_optional_piece"}
+                for first, (_, desc) in sorted((kv for kv in seeds.items() if kv[1][0] > 0), key=lambda kv: -kv[1][0])[:2]:
+                    more_edits = [*optional_pieces(first, misses), *inserted_pieces(first, flags, misses)]
+                    score([("regex_optional_piece", new, f"{desc}, {more}") for op, new, more in more_edits
+                           if op == "regex_optional_piece" and any(_fullmatch(new, flags, text) for text in misses)])
+        except RegexTimeout:
+            pass  # the second pieces that were scored in time are kept
     if any(gain[0] for gain, _, _ in ranked.values()):  # a partial edit is no lead beside a full one
         ranked = {new: item for new, item in ranked.items() if item[0][0]}
     best_first = sorted(ranked.items(), key=lambda kv: (-kv[1][0][0], -kv[1][0][1]))
