@@ -234,3 +234,16 @@ def plus_minus(cx: Index, node: ast.expr, delta: int) -> tuple[str, int]:
     return f"{fit(cx.seg(node), prec(node), 11)} {'+' if delta > 0 else '-'} 1", 11
 
 
+def module_names(tree: ast.Module) -> set[str]:
+    """Names a module binds at its top level: assignments (also inside top-level ``if``/``try``
+    blocks), definitions, and imports (``import a.b`` binds ``a``)."""
+    out: set[str] = set()
+    for st in tree.body:
+        for node in [st] if isinstance(st, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) else ast.walk(st):
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                out.add(node.id)
+            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                out.add(node.name)
+            elif isinstance(node, (ast.Import, ast.ImportFrom)):
+                out.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
+    return out

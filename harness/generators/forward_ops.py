@@ -34,7 +34,7 @@ import ast
 import posixpath
 from dataclasses import dataclass
 
-from harness.generators.edit_text import Cand, add_cand, run_ops
+from harness.generators.edit_text import module_names, Cand, add_cand, run_ops
 from harness.generators.index import FunctionNode, Index
 
 _FUNCS = (ast.FunctionDef, ast.AsyncFunctionDef)
@@ -249,7 +249,7 @@ def sibling_keyword(cx: Index, node: ast.Call, out: list[Cand]) -> None:
     if not isinstance(node.func, (ast.Name, ast.Attribute)) or any(kw.arg is None for kw in node.keywords):
         return
     have = {kw.arg for kw in node.keywords}
-    near = set(cx.names_near(cx.function(node), node.lineno)) | set(cx.memo(_new_module_names))
+    near = set(cx.names_near(cx.function(node), node.lineno)) | set(cx.memo(_module_names))
     counts: dict[str, int] = {}
     for name, value in cx.memo(_new_keywords).get(ast.unparse(node.func), []):
         if name in have or not (isinstance(value, ast.Constant) or (isinstance(value, ast.Name) and value.id in near)):
@@ -265,17 +265,8 @@ def sibling_keyword(cx: Index, node: ast.Call, out: list[Cand]) -> None:
         add_cand(out, "sibling_keyword", node, [(at, at, f"{comma}{text}")], f"pass `{text}` as the other calls do")
 
 
-def _new_module_names(cx: Index) -> set[str]:
-    """Names bound at the module's top level."""
-    out: set[str] = set()
-    for st in cx.tree.body:
-        if isinstance(st, (*_FUNCS, ast.ClassDef)):
-            out.add(st.name)
-        elif isinstance(st, (ast.Import, ast.ImportFrom)):
-            out.update((alias.asname or alias.name).split(".")[0] for alias in st.names)
-        elif isinstance(st, ast.Assign):
-            out.update(n.id for t in st.targets for n in ast.walk(t) if isinstance(n, ast.Name))
-    return out
+def _module_names(cx: Index) -> set[str]:
+    return module_names(cx.tree)
 
 
 def expr_mutants(cx: Index, node: ast.expr) -> list[Cand]:

@@ -22,6 +22,7 @@ import re
 import sys
 from collections.abc import Callable
 
+from harness.generators.edit_text import module_names
 from harness.generators.message_evidence import Evidence, Files, Parsed, make_mutant
 from harness.generators.mutant import Mutant
 
@@ -36,20 +37,6 @@ Lister = Callable[[str], list[str]]
 def asks_scope(found: list[Evidence]) -> bool:
     """Does a failing test end in a ``NameError`` or an ``UnboundLocalError``?"""
     return any(item.exception in ("NameError", "UnboundLocalError") for item in found)
-
-
-def _top_names(tree: ast.Module) -> set[str]:
-    """Names a module binds at its top level (definitions, assignments, imports)."""
-    out: set[str] = set()
-    for st in tree.body:
-        if isinstance(st, (*_FUNCS, ast.ClassDef)):
-            out.add(st.name)
-        elif isinstance(st, (ast.Import, ast.ImportFrom)):
-            out.update((alias.asname or alias.name).split(".")[0] for alias in st.names)
-        elif isinstance(st, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
-            targets = st.targets if isinstance(st, ast.Assign) else [st.target]
-            out.update(n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name))
-    return out
 
 
 def _import_at(parsed: Parsed) -> int:
@@ -85,7 +72,7 @@ def _undefined(files: Files, parsed: Parsed, line: int, name: str, modules: List
     package = posixpath.join(directory, "__init__.py") in listed  # an empty __init__ parses to nothing
     for path in listed:
         other = files.parsed(path)
-        if path == parsed.path or other is None or name not in _top_names(other.tree) or path.endswith("__init__.py"):
+        if path == parsed.path or other is None or name not in module_names(other.tree) or path.endswith("__init__.py"):
             continue
         stem = posixpath.basename(path).removesuffix(".py")
         text = f"from .{stem} import {name}" if package else f"from {stem} import {name}"
@@ -107,7 +94,7 @@ def _unbound(parsed: Parsed, line: int, name: str) -> list[Scored]:
     if any(name in {n.id for n in ast.walk(outer) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
            or name in [a.arg for a in outer.args.args] for outer in enclosing):
         statement, score = f"nonlocal {name}", 0.85
-    elif name in _top_names(parsed.tree):
+    elif name in module_names(parsed.tree):
         statement, score = f"global {name}", 0.85
     else:
         statement, score = f"{name} = None", 0.5

@@ -37,7 +37,7 @@ import io
 import re
 import tokenize
 
-from harness.generators.edit_text import OP_PRECEDENCE, Cand, add_cand, add_replacement, fit, prec, run_ops, short, slot
+from harness.generators.edit_text import module_names, OP_PRECEDENCE, Cand, add_cand, add_replacement, fit, prec, run_ops, short, slot
 from harness.generators.index import FunctionNode, Index
 
 #: one ``{...}`` of an f-string: a name, then attributes/indexes, a conversion and a format.
@@ -47,24 +47,14 @@ _COMPARE = 6  # a comparison's precedence (edit_text.prec); its operands need on
 _FUNCS = (ast.FunctionDef, ast.AsyncFunctionDef)
 
 
-def _new_module_names(cx: Index) -> set[str]:
-    """Names bound at module level: assignments, definitions, imports."""
-    out: set[str] = set()
-    for st in cx.tree.body:
-        for node in ast.walk(st) if not isinstance(st, (*_FUNCS, ast.ClassDef)) else [st]:
-            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
-                out.add(node.id)
-            elif isinstance(node, (*_FUNCS, ast.ClassDef)):
-                out.add(node.name)
-            elif isinstance(node, (ast.Import, ast.ImportFrom)):
-                out.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
-    return out
+def _module_names(cx: Index) -> set[str]:
+    return module_names(cx.tree)
 
 
 def _in_scope(cx: Index, fn: FunctionNode | None) -> set[str]:
     """Names a string in ``fn`` could mean: its parameters and locals, the module's names,
     builtins are not counted (``{id}`` in a message is rarely ``id()``)."""
-    names = set(cx.memo(_new_module_names))
+    names = set(cx.memo(_module_names))
     if fn is not None:
         names.update(cx.params(fn))
         names.update(("self", "cls"))
