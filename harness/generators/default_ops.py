@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import ast
 
-from harness.generators.edit_text import Cand, add_cand, run_ops
+from harness.generators.edit_text import Cand, line_indent, add_cand, run_ops
 from harness.generators.index import Index
 
 #: methods that change a list, dict, set or deque in place.
@@ -60,10 +60,8 @@ def mutable_default(cx: Index, st: ast.stmt, out: list[Cand]) -> None:
     first = body[0]
     if first.lineno == fn.lineno:  # `def f(x=[]): x.append(1)`: no indented body
         return
-    line = cx.line_text(first.lineno)
-    indent = line[:len(line) - len(line.lstrip(" \t"))]
-    header = cx.line_text(fn.lineno)
-    unit = indent[len(header) - len(header.lstrip(" \t")):] or "    "
+    indent = line_indent(cx, first.lineno)
+    unit = indent[len(line_indent(cx, fn.lineno)):] or "    "
     nl = cx.newline(first.lineno)
     at = cx.line_starts[first.lineno - 1]
     for arg, default in pairs:

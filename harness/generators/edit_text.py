@@ -247,3 +247,9 @@ def module_names(tree: ast.Module) -> set[str]:
             elif isinstance(node, (ast.Import, ast.ImportFrom)):
                 out.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
     return out
+
+
+def line_indent(cx: Index, line: int) -> str:
+    """The leading whitespace of line ``line`` (1-based) of ``cx``'s text."""
+    text = cx.line_text(line)
+    return text[: len(text) - len(text.lstrip())]

@@ -32,7 +32,7 @@ from __future__ import annotations
 import ast
 import re
 
-from harness.generators.edit_text import Cand, add_cand, run_ops, short
+from harness.generators.edit_text import Cand, line_indent, add_cand, run_ops, short
 from harness.generators.index import FUNCTION_TYPES, FunctionNode, Index, last_line
 
 #: builtins that convert their one argument (``int(v)``), written around a use as they are.
@@ -55,18 +55,13 @@ _NOT_VALUES = (ast.comprehension, ast.For, ast.AsyncFor, ast.With, ast.withitem,
 
 
 # -- return_guard -----------------------------------------------------------------------
-def _indent(cx: Index, line: int) -> str:
-    text = cx.line_text(line)
-    return text[: len(text) - len(text.lstrip())]
-
-
 def _step(cx: Index, st: ast.stmt) -> str:
     """One indentation level as the file writes it: ``st``'s indent past its enclosing statement's."""
     up = cx.parent(st)
     while up is not None and not isinstance(up, ast.stmt):
         up = cx.parent(up)
     if up is not None:
-        mine, theirs = _indent(cx, st.lineno), _indent(cx, up.lineno)
+        mine, theirs = line_indent(cx, st.lineno), line_indent(cx, up.lineno)
         if len(mine) > len(theirs) and mine.startswith(theirs):
             return mine[len(theirs):]
     return "    "
@@ -160,7 +155,7 @@ def return_guard(cx: Index, st: ast.stmt, out: list[Cand]) -> None:
     body = cx.text[cx.line_starts[first - 1]:cx.line_end(last)]
     if first != last and ('"""' in body or "'''" in body):
         return  # re-indenting a multi-line string literal would change its value
-    ind, nl = _indent(cx, first), cx.newline(first)
+    ind, nl = line_indent(cx, first), cx.newline(first)
     step = _step(cx, st)
     if not body.endswith(("\n", "\r")):
         body += nl

@@ -29,7 +29,7 @@ import ast
 from typing import TypeGuard
 
 from harness.generators.index import FunctionNode, Index, last_line
-from harness.generators.edit_text import Cand, add_cand, short, run_ops
+from harness.generators.edit_text import Cand, line_indent, add_cand, short, run_ops
 
 _FUNCS = (ast.FunctionDef, ast.AsyncFunctionDef)
 _ADDERS = ("append", "add", "appendleft", "push", "put", "extend")
@@ -38,8 +38,7 @@ _LOOPS = (ast.For, ast.AsyncFor, ast.While)
 
 
 def _indent(cx: Index, st: ast.stmt) -> str:
-    lt = cx.line_text(cx.first_line(st))
-    return lt[: len(lt) - len(lt.lstrip())]
+    return line_indent(cx, cx.first_line(st))  # decorators included
 
 
 def _insert(cx: Index, st: ast.stmt, body: str, op: str, desc: str, out: list[Cand]) -> None:

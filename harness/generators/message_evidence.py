@@ -22,7 +22,7 @@ from typing import Protocol
 
 from harness.core.localize import is_protected
 from harness.generators.data_text import text_key
-from harness.generators.edit_text import Edit
+from harness.generators.edit_text import Edit, line_indent
 from harness.generators.index import FUNCTION_TYPES, FunctionNode, Index
 from harness.generators.mutant import Mutant
 
@@ -118,8 +118,7 @@ class Parsed:
 
     def line_indent(self, line: int) -> str:
         """The leading whitespace of line ``line``."""
-        text = self.index.line_text(line)
-        return text[: len(text) - len(text.lstrip())]
+        return line_indent(self.index, line)
 
 
 class Files:

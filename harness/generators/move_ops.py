@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import ast
 
-from harness.generators.edit_text import Cand, add_cand, run_ops, short
+from harness.generators.edit_text import Cand, line_indent, add_cand, run_ops, short
 from harness.generators.index import Index, last_line
 
 #: a statement longer than this (lines) is not moved.
@@ -56,11 +56,6 @@ def _reindent(cx: Index, st: ast.stmt, indent: str) -> str | None:
     return "".join(indent + line[len(old):] if line.strip() else line for line in lines)
 
 
-def _indent(cx: Index, st: ast.stmt) -> str:
-    line = cx.line_text(st.lineno)
-    return line[:len(line) - len(line.lstrip(" \t"))]
-
-
 def _has_else(parent: ast.AST) -> bool:
     return bool(getattr(parent, "orelse", None))
 
@@ -71,7 +66,7 @@ def move_out(cx: Index, st: ast.stmt, out: list[Cand]) -> None:
     if not isinstance(parent, _BODIES) or cx.field(st) != "body" or _has_else(parent) or len(parent.body) < 2 \
             or parent.body[-1] is not st or not _movable(cx, st) or not cx.standalone(parent):
         return
-    moved = _reindent(cx, st, _indent(cx, parent))
+    moved = _reindent(cx, st, line_indent(cx, parent.lineno))
     if moved is not None:
         start, end = _lines(cx, st)
         add_cand(out, "move_out", st, [(start, end, moved)],
@@ -89,7 +84,7 @@ def move_in(cx: Index, st: ast.stmt, out: list[Cand]) -> None:
     inner = before.body[-1]
     if inner.lineno == before.lineno:  # `for x in xs: f(x)`: no indented body to join
         return
-    moved = _reindent(cx, st, _indent(cx, inner))
+    moved = _reindent(cx, st, line_indent(cx, inner.lineno))
     if moved is not None:
         start, end = _lines(cx, st)
         add_cand(out, "move_in", st, [(start, end, moved)],
