@@ -35,6 +35,10 @@ _VERSION_FILES = {"_version.py", "__version__.py", "__about__.py"}
 _SKIP_PARTS = {"__pycache__", ".git", ".tox", ".nox", "build", "dist"}
 #: folders of an sdist that hold no library code: a change there cannot be a fix (Sphinx's conf.py)
 _NOT_SOURCE = {"docs", "doc", "benchmarks", "bench", "examples", "scripts", "tools"}
+#: scripts at an sdist's root that build or drive the project, by their tools' default names (setuptools,
+#: nox, a hatchling build hook, a poetry build script, fabric, invoke, paver, doit): never the library
+_ROOT_SCRIPTS = {"setup.py", "noxfile.py", "hatch_build.py", "build.py", "fabfile.py", "tasks.py", "pavement.py",
+                 "dodo.py"}
 
 
 def is_test_file(rel: str) -> bool:
@@ -194,7 +198,8 @@ def same_code(a: str, b: str) -> bool:
 def source_changes(old_root: Path, new_root: Path) -> list[Change]:
     """Changed non-test ``.py`` modules present in both trees, smallest change first.
 
-    ``setup.py``, ``noxfile.py``, version modules (``_version.py``,
+    Build and task scripts at the root (:data:`_ROOT_SCRIPTS`: ``setup.py``, ``noxfile.py``,
+    ``hatch_build.py``, ...), version modules (``_version.py``,
     ``__version__.py``, ``__about__.py``) and modules under a top-level docs/doc/benchmarks/bench/examples/scripts/tools
     folder are not library code and are left out.
 
@@ -205,7 +210,7 @@ def source_changes(old_root: Path, new_root: Path) -> list[Change]:
     old, new = _files(old_root), _files(new_root)
     found = []
     for rel in sorted(set(old) & set(new)):
-        if not rel.endswith(".py") or is_test_file(rel) or rel in ("setup.py", "noxfile.py") \
+        if not rel.endswith(".py") or is_test_file(rel) or rel in _ROOT_SCRIPTS \
                 or rel.split("/")[0] in _NOT_SOURCE or rel.rsplit("/", 1)[-1] in _VERSION_FILES:
             continue
         a, b = text_or_none(old[rel]), text_or_none(new[rel])

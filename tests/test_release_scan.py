@@ -56,6 +56,15 @@ def test_docs_config_and_version_modules_are_not_source_changes(tmp_path):
     assert [(c.path, c.changed_lines) for c in source_changes(old, new)] == [("lib/core.py", 2)]
 
 
+def test_build_hooks_at_the_root_are_not_source_changes(tmp_path):
+    # bracex 3.1 -> 3.2 changed only its hatchling build hook: the miner spent a whole-suite run on it
+    old = _tree(tmp_path / "a", {"lib/core.py": LIB_OLD, "hatch_build.py": "x = 1\n", "tasks.py": "y = 1\n",
+                                 "lib/build.py": "z = 1\n"})
+    new = _tree(tmp_path / "b", {"lib/core.py": LIB_OLD, "hatch_build.py": "x = 2\n", "tasks.py": "y = 2\n",
+                                 "lib/build.py": "z = 2\n"})
+    assert [c.path for c in source_changes(old, new)] == ["lib/build.py"]  # a package's own build.py is source
+
+
 def test_has_tests_wants_a_test_module_not_only_a_conftest(tmp_path):
     assert not has_tests(_tree(tmp_path / "a", {"lib.py": LIB_OLD, "conftest.py": "", "README": "tests/"}))
     assert has_tests(_tree(tmp_path / "b", {"lib.py": LIB_OLD, "tests/test_lib.py": TEST_OLD}))
