@@ -78,6 +78,8 @@ NATURALNESS: dict[str, int] = {
     **dict.fromkeys(("f_prefix", "strip_affix", "split_concat", "one_tuple", "setdefault_lost"), 0),
     **dict.fromkeys(("type_compare", "find_truthy"), 1),
     **dict.fromkeys(("late_binding", "sorted_copy", "copy_iterated"), 2),
+    # exit_ops (issue 21): a jump statement swapped in place, or a `break` inserted
+    **dict.fromkeys(("break_continue",), 0), **dict.fromkeys(("insert_break",), 4),
 }
 
 
