@@ -59,6 +59,7 @@ NATURALNESS: dict[str, int] = {
     **dict.fromkeys(("regex_optional",), 2), **dict.fromkeys(("table_entry",), 3),
     # regex_more: a range end moved, a piece of the pattern made optional or a case flag added
     **dict.fromkeys(("regex_range",), 0), **dict.fromkeys(("regex_optional_piece", "regex_ignorecase"), 1),
+    **dict.fromkeys(("regex_narrow",), 1),  # a boundary, an anchor or a lazy quantifier (regex_narrow)
     # type_ops (issue 21): a raised class retyped, an isinstance check widened by a sibling class
     **dict.fromkeys(("raise_expected",), 1), **dict.fromkeys(("isinstance_sibling",), 2),
     **dict.fromkeys(("type_guard",), 3),  # a guard raising the expected class is inserted (type_guard)
