@@ -20,6 +20,7 @@ from harness.core.localize import is_protected
 from harness.generators.literal_hints import Hints, gather, other_strings
 from harness.generators.mutant import Mutant
 from harness.generators.regex_guard import RegexTimeout, time_limit
+from harness.generators.regex_composed import composed_regex_mutants
 from harness.generators.regex_more import more_regex_mutants
 from harness.generators.regex_narrow import narrow_regex_mutants
 from harness.generators.regex_ops import regex_mutants
@@ -151,6 +152,7 @@ def hinted(context: Context, lines: list[tuple[tuple[str, int], float]],
         found = (_bounded(regex_mutants, path, source, hints, near)
                  + _bounded(more_regex_mutants, path, source, hints, passing, test_lines, near)
                  + _bounded(narrow_regex_mutants, path, source, hints, passing, test_lines, near)
+                 + _bounded(composed_regex_mutants, path, source, hints, passing, test_lines, near)
                  + table_mutants(path, source, hints, near))
         found.sort(key=lambda m: -PRIORS[m.operator])
         try:
