@@ -198,6 +198,23 @@ def test_tests_a_run_stopped_at_a_regression_did_not_reach_are_not_called_broken
     assert "breaks tests/test_s.py::test_zero (passed before): AssertionError" in seen[0].reason
 
 
+def test_a_candidate_that_still_hangs_pays_one_time_limit_not_one_per_hanging_test(make_repo):
+    src = "def bits(n):\n    count = 0\n    while n:\n        n ^= n - 1\n        count += 1\n    return count\n"
+    tests = "from b import bits\n\n" + "".join(f"def test_{n}():\n    assert bits({n}) == {bin(n).count('1')}\n\n"
+                                              for n in (1, 3, 7)) + "def test_zero():\n    assert bits(0) == 0\n"
+    root = make_repo({"b.py": src, "tests/test_b.py": tests})
+    validator, wt = _validator(root)
+    assert [r.outcome for r in validator.baseline.results.values()].count("timeout") == 3
+    still = Patch.from_texts({"b.py": (src, src.replace("count += 1", "count += 2"))}, "still hangs")
+    seen = []
+    assert validator.first_accepted([still], time.monotonic() + 120, seen.append) is None
+    validator.close()
+    wt.remove()
+    # one of the three hanging tests is run as the probe; it hangs again and the candidate is done
+    assert seen[0].stage == "screen" and seen[0].tests_run == 1 and "probe" in seen[0].seconds, seen[0]
+    assert "timed out" in seen[0].reason
+
+
 def test_a_flaky_test_is_rerun_named_and_left_out_of_regression_checks(make_repo):
     # The sandbox lets a test write only its own worktree, so the flakiness is kept per
     # worktree: the test passes in the run's worktree (baseline) and, in a validation

@@ -163,7 +163,9 @@ class CandidateStages(OverfitChecks):
         # a two-site candidate (a lead's edit + one more) is probed on a test its lead leaves
         # failing: the lead's own fixes say nothing of the second edit
         left = [t for t in targets if t not in self._lead_fixed(patch)]
-        if len(targets) > 3 or 0 < len(left) < len(targets):  # fail fast: one representative first
+        # a failing test that hung at baseline costs its whole time limit each time it still hangs
+        hung = sum(1 for t in targets if t in self.baseline.results and self.baseline.results[t].outcome == "timeout")
+        if len(targets) > 3 or hung > 1 or 0 < len(left) < len(targets):  # fail fast: one representative first
             probe = self._probe(left or targets, changed)
             if not self._screen(slot, out, [probe], "probe"):
                 if out.stage == "screen" and len(left) < len(targets):
