@@ -82,6 +82,7 @@ NATURALNESS: dict[str, int] = {
     **dict.fromkeys(("late_binding", "sorted_copy", "copy_iterated"), 2),
     # exit_ops (issue 21): a jump statement swapped in place, or a `break` inserted
     **dict.fromkeys(("break_continue",), 0), **dict.fromkeys(("insert_break",), 4),
+    **dict.fromkeys(("cond_to_empty",), 1),  # a condition replaced by a collection's emptiness (cond_ops)
 }
 
 
