@@ -26,6 +26,8 @@ target interpreter need not have loopwright installed. Configured by environment
                          when a module is imported: by a conftest, a plugin or a test module)
                          are recorded under the id ``<import>``: the measurement starts before
                          pytest loads plugins and conftests (:mod:`loopwright_coverage`).
+                         Lines run only while pytest explains a failure (the assertion's
+                         message, the failing phase's report) are left out (:mod:`loopwright_explain`).
 ``LOOPWRIGHT_CAPTURE``   path of a JSON spec: the calls of named functions while named tests
                          run, sent at the end as ``{"event": "capture", "data": {test_id:
                          [[name, args, result], ...]}}`` (:mod:`loopwright_capture`).
