@@ -166,6 +166,41 @@ def test_the_whole_explanation_is_measured_out_and_what_follows_is_not(make_repo
     assert STR not in cov["test_report_shows_locals"]  # the report's str of the exception
 
 
+def test_unittest_assertion_methods_messages_are_measured_out_too(make_repo):
+    # unittest's assertEqual/assertListEqual format their message with safe_repr,
+    # _common_shorten_repr and pprint.pformat after the comparison failed: a Money's repr ran
+    # only there. A failure the test catches (assertRaises) ends nothing the test runs next.
+    tests = """
+        import unittest
+
+        from pkg.money import Money, discount, half
+
+
+        class TestMoney(unittest.TestCase):
+            def test_equal(self):
+                self.assertEqual(discount(Money(1000), 10), Money(900))
+
+            def test_list(self):
+                self.assertListEqual([discount(Money(1000), 10)], [Money(900)])
+
+            def test_caught_then_goes_on(self):
+                with self.assertRaises(AssertionError):
+                    self.assertEqual(Money(1), Money(2))
+                self.assertEqual(half(Money(500)), Money(250))
+    """
+    root = make_repo({"pkg/__init__.py": "", "pkg/money.py": MONEY, "tests/test_money.py": tests})
+    run = _run(root)
+    outcome = {t.rsplit("::", 1)[1]: r.outcome for t, r in run.results.items()}
+    assert outcome == {"test_equal": "failed", "test_list": "failed", "test_caught_then_goes_on": "passed"}
+    assert "Money(11.00) != Money(9.00)" in run.results["tests/test_money.py::TestMoney::test_equal"].message
+    money = str((root / "pkg" / "money.py").resolve())
+    cov = {t.rsplit("::", 1)[1]: set(files.get(money, ())) for t, files in run.coverage.items() if "::" in t}
+    for name in outcome:
+        assert not cov[name] & REPR, name
+        assert EQ <= cov[name], name
+    assert BUG in cov["test_equal"] and HALF in cov["test_caught_then_goes_on"]
+
+
 def test_a_fix_no_longer_starts_with_the_repr(make_repo):
     # Before: the first batch of candidates mutated `Money.__repr__` (lines 11-13, ranked first);
     # the fix was found after them. Now no candidate touches them.

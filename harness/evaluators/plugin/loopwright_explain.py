@@ -25,14 +25,18 @@ What is measured out, by what runs, never by a method's name:
 - **The report.** A test phase that raised is reported by ``pytest_runtest_makereport``
   (``repr_failure``, ``exconly``): the plugin pauses the whole hook, only for a phase that raised,
   so a passing test pays nothing.
+- **unittest's assertion methods** (``self.assertEqual`` and the rest, in ``unittest.case``) format
+  their message after the comparison failed with ``safe_repr``, ``_common_shorten_repr`` and
+  ``pprint.pformat``, names ``unittest.case`` looks up in its own globals at each call: each call
+  of those is paused (only those calls: the comparison and what the test does next stay).
 - ``pytest.raises(..., match=...)`` needs nothing: it matches ``str(exception)``, which is the
   comparison (evidence), and its message shows that string and the pattern, no object's repr.
 
 Not exact, and why: a pause stops the measurement of every thread (coverage.py's collector is
 one for the process), so another thread's lines during an explanation are lost; a pause that
 the message never ends (its expression raised) lasts until the test phase's report ends it;
-unittest's own ``assertEqual`` family formats with plain ``repr`` inside ``unittest.case`` and
-is not measured out.
+``assertSetEqual``'s plain ``repr(item)`` and a message argument's own evaluation
+(``safe_repr(seq1[i])``: the indexing) are measured as before.
 
 Standard library only, like the rest of the plugin. Safe with hostile code under test: the
 code can already stop the tracer itself (``sys.settrace(None)``); pausing gives it no new power,
@@ -45,6 +49,8 @@ STARTS = ("_saferepr", "_should_repr_global_name", "_format_boolop", "_call_repr
           "_format_assertmsg", "_call_assertion_pass")
 #: the helper whose return ends the explanation: its value is the ``AssertionError``'s message
 ENDS = "_format_explanation"
+#: names in ``unittest.case``'s globals that its assertion methods call only to format a failure
+UNITTEST = ("safe_repr", "_common_shorten_repr")
 _MARK = "__loopwright_explain__"
 
 
@@ -52,67 +58,120 @@ class Explaining:
     """The pause of a line coverage while pytest explains a failure.
 
     ``coverage``: an object with ``pause()`` and ``resume()`` (``loopwright_coverage.LineCoverage``).
+    The measurement is paused while an explanation is open (:meth:`begin` to :meth:`end`) or a
+    wrapped formatting call runs (nested calls counted).
     """
 
     def __init__(self, coverage):
         self.coverage = coverage
-        self.on = False  # paused by us now
-        self.saved = {}  # helper name -> the original, while installed
+        self.open = False  # an explanation begun and not ended
+        self.depth = 0  # wrapped formatting calls running now
+        self.paused = False  # the coverage paused by us
+        self.saved = []  # (namespace, name, original), while installed
+
+    def _update(self):
+        want = self.open or self.depth > 0
+        if want and not self.paused:
+            self.paused = True
+            self.coverage.pause()
+        elif self.paused and not want:
+            self.paused = False
+            self.coverage.resume()
 
     def begin(self):
-        """Pause the measurement (nothing when paused already)."""
-        if not self.on:
-            self.on = True
-            self.coverage.pause()
+        """Pause the measurement until :meth:`end` (nothing when an explanation is open already)."""
+        self.open = True
+        self._update()
 
     def end(self):
-        """Resume the measurement paused by :meth:`begin` (nothing when it is not)."""
-        if self.on:
-            self.on = False
-            self.coverage.resume()
+        """Close the explanation begun by :meth:`begin`: measure again (unless inside a wrapped call)."""
+        self.open = False
+        self._update()
 
     def install(self):
         """Wrap the assertion-rewriting helpers on their module (the rewritten code looks them
-        up there at each call, test modules rewritten before or after alike); returns self."""
+        up there at each call, test modules rewritten before or after alike) and, when
+        ``unittest.case`` is imported, its formatting names (:meth:`install_unittest`); returns self."""
         try:
             from _pytest.assertion import rewrite
         except ImportError:  # not a pytest this knows: nothing measured out
-            return self
-        for name in (*STARTS, ENDS):
-            fn = getattr(rewrite, name, None)
-            if getattr(fn, _MARK, False):  # a session that never ended (a fork server's warm-up)
-                fn = fn.__wrapped__
-            if fn is None or name in self.saved:
-                continue
-            self.saved[name] = fn
-            setattr(rewrite, name, self._wrap(fn, name))
+            rewrite = None
+        for name in (*STARTS, ENDS) if rewrite is not None else ():
+            mode = "end" if name in (ENDS, "_call_assertion_pass") else "begin"
+            self._patch(rewrite, name, mode)
+        self.install_unittest()
         return self
 
-    def uninstall(self):
-        """Put the original helpers back and resume the measurement if paused."""
-        try:
-            from _pytest.assertion import rewrite
-        except ImportError:
-            rewrite = None
-        for name, fn in self.saved.items():
-            if rewrite is not None:
-                setattr(rewrite, name, fn)
-        self.saved = {}
-        self.end()
+    def install_unittest(self):
+        """Wrap ``unittest.case``'s formatting names (:data:`UNITTEST`, and ``pprint`` as it sees
+        it) once ``unittest.case`` is imported; cheap to call again (the plugin calls it as each
+        test starts: a test module may import unittest after the session was configured)."""
+        import sys
 
-    def _wrap(self, fn, name):
-        ends = name in (ENDS, "_call_assertion_pass")
+        case = sys.modules.get("unittest.case")
+        if case is None or getattr(case, _MARK, False):
+            return
+        for name in UNITTEST:
+            self._patch(case, name, "call")
+        real = getattr(case, "pprint", None)
+        if real is not None and callable(getattr(real, "pformat", None)) and not isinstance(real, _Pprint):
+            self.saved.append((case, "pprint", real))
+            case.pprint = _Pprint(real, self._wrap(real.pformat, "pformat", "call"))
+        self.saved.append((case, _MARK, None))
+        setattr(case, _MARK, True)
+
+    def uninstall(self):
+        """Put the originals back and measure again if paused."""
+        for namespace, name, fn in reversed(self.saved):
+            if fn is None:
+                delattr(namespace, name)
+            else:
+                setattr(namespace, name, fn)
+        self.saved = []
+        self.open, self.depth = False, 0
+        self._update()
+
+    def _patch(self, namespace, name, mode):
+        fn = getattr(namespace, name, None)
+        if getattr(fn, _MARK, False):  # a session that never ended (a fork server's warm-up)
+            fn = fn.__wrapped__
+        if fn is None:
+            return
+        self.saved.append((namespace, name, fn))
+        setattr(namespace, name, self._wrap(fn, name, mode))
+
+    def _wrap(self, fn, name, mode):
+        """``fn`` wrapped: ``begin`` opens the explanation, ``end`` opens and closes it (the
+        last helper), ``call`` pauses during the call only."""
 
         def helper(*args, **kwargs):
-            self.begin()
+            if mode == "call":
+                self.depth += 1
+            else:
+                self.open = True
+            self._update()
             try:
                 return fn(*args, **kwargs)
             finally:
-                if ends:
-                    self.end()
+                if mode == "call":
+                    self.depth -= 1
+                elif mode == "end":
+                    self.open = False
+                self._update()
 
         setattr(helper, _MARK, True)
         helper.__name__ = getattr(fn, "__name__", name)
         helper.__doc__ = getattr(fn, "__doc__", None)
         helper.__wrapped__ = fn
         return helper
+
+
+class _Pprint:
+    """``pprint`` as ``unittest.case`` sees it: ``pformat`` paused, the rest the module's own."""
+
+    def __init__(self, module, pformat):
+        self._module = module
+        self.pformat = pformat
+
+    def __getattr__(self, name):
+        return getattr(self._module, name)

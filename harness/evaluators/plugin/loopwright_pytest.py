@@ -169,6 +169,7 @@ class _Recorder:
     def switch(self, test_id):
         if self.explain is not None:
             self.explain.end()
+            self.explain.install_unittest()  # a test module may import unittest after configure
         if self.capture is not None:
             return self.capture.switch(test_id)
         if self.coverage is not None:
