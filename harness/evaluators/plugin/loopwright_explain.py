@@ -6,9 +6,9 @@ After ``assert a == b`` fails, pytest builds the message: its assertion rewritin
 and the report (``repr_failure``: the long traceback, ``--showlocals``, ``exconly``) calls
 ``str``/``repr`` once more. The library's ``__repr__``, ``__str__`` and whatever they call then
 run only in failing tests, so spectrum-based fault localization (Ochiai) ranks them above the
-bug (furl 2.1.3: ``Query.__repr__`` and the ``encode`` branch it reaches first, the developer's
-fix 11th; release-pair tune suite). Those lines are measured out: while pytest explains, the
-line coverage is paused.
+bug (furl 2.1.3 of the release-pair tune suite: ``Query.__repr__`` and ``furl.__repr__`` were
+the two most suspicious lines, the developer's fix on the 12th). Those lines are measured out:
+while pytest explains, the line coverage is paused.
 
 What is measured out, by what runs, never by a method's name:
 
@@ -34,7 +34,10 @@ What is measured out, by what runs, never by a method's name:
 
 Not exact, and why: a pause stops the measurement of every thread (coverage.py's collector is
 one for the process), so another thread's lines during an explanation are lost; a pause that
-the message never ends (its expression raised) lasts until the test phase's report ends it;
+the message never ends (its expression raised) lasts until the test phase's report or the next
+test ends it; with a coverage.py whose collector cannot pause in place (``Collector.pause``, a
+private name kept since coverage 4) it is stopped and started, and the asserting frame's later
+lines are lost (test code, never ranked);
 ``assertSetEqual``'s plain ``repr(item)`` and a message argument's own evaluation
 (``safe_repr(seq1[i])``: the indexing) are measured as before.
 
