@@ -180,6 +180,24 @@ def test_a_real_regression_is_still_one_after_the_rerun(make_repo):
     assert "breaks tests/test_s.py::test_zero (passed before): AssertionError" in seen[0].reason
 
 
+def test_tests_a_run_stopped_at_a_regression_did_not_reach_are_not_called_broken(make_repo):
+    src = "def sign(x):\n    if x > 0:\n        return 1\n    return 0\n\ndef double(x):\n    return 2 * x\n"
+    others = "".join(f"def test_double_{n}():\n    assert double({n}) == {2 * n}\n\n" for n in range(6))
+    root = make_repo({"s.py": src, "tests/test_s.py": "from s import sign\n\ndef test_neg():\n"
+                      "    assert sign(-2) == -1\n\ndef test_zero():\n    assert sign(0) == 0\n",
+                      "tests/test_t.py": "from s import double\n\n" + others})
+    validator, wt = _validator(root)
+    bad = Patch.from_texts({"s.py": (src, src.replace("return 0", "return -1"))}, "bad")
+    seen = []
+    assert validator.first_accepted([bad], time.monotonic() + 120, seen.append) is None
+    validator.close()
+    wt.remove()
+    # the run stops at test_zero's failure: the six tests of test_t.py have no result, and are
+    # not run, not broken (nor "not collected any more")
+    assert seen[0].broken == ["tests/test_s.py::test_zero"], seen[0].broken
+    assert "breaks tests/test_s.py::test_zero (passed before): AssertionError" in seen[0].reason
+
+
 def test_a_flaky_test_is_rerun_named_and_left_out_of_regression_checks(make_repo):
     # The sandbox lets a test write only its own worktree, so the flakiness is kept per
     # worktree: the test passes in the run's worktree (baseline) and, in a validation

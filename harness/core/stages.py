@@ -286,9 +286,10 @@ class CandidateStages(OverfitChecks):
             done = set(out.fixed) | also
             out.fixed = [t for t in failing if t in done]
         # a test that passed before and has no result now (its module no longer imports) is
-        # broken too: after _settle, a passing test of ``rest`` without a result was not collected
-        out.broken = [t for t in rest if t in passing and t not in self.flaky
-                      and (t not in results or not results[t].ok)]
+        # broken too: after _settle, a passing test of ``rest`` without a result was not collected,
+        # unless the run stopped at a regression before reaching it (then it is merely not run)
+        failed = [t for t in rest if t in passing and t not in self.flaky and t in results and not results[t].ok]
+        out.broken = failed or [t for t in rest if t in passing and t not in self.flaky and t not in results]
         if out.broken:
             # the test whose own file no longer collects says most; else the first
             first = next((t for t in out.broken if t not in results and t.split("::", 1)[0] in results),
