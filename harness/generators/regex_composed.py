@@ -25,10 +25,10 @@ from harness.generators.data_text import Near, Text, holders, make
 from harness.generators.literal_hints import Hints
 from harness.generators.mutant import Mutant
 from harness.generators.regex_built import bound_names
-from harness.generators.regex_more import MAX_BUILT, MAX_PASSING
+from harness.generators.regex_more import MAX_BUILT, MAX_PASSING, inputs_and_tree
 from harness.generators.regex_more import pattern_edits as widening_edits
 from harness.generators.regex_narrow import pattern_edits as narrowing_edits
-from harness.generators.regex_ops import MAX_INPUT, MAX_INPUTS, call_flags, is_re_call, literal_body
+from harness.generators.regex_ops import MAX_INPUT, call_flags, is_re_call, literal_body
 
 #: how deep names and operations are followed.
 MAX_DEPTH = 8
@@ -219,13 +219,10 @@ def composed_regex_mutants(path: str, source: str, hints: Hints, passing: Sequen
         :func:`.regex_narrow.pattern_edits` that fall inside one literal; empty when the module
         does not parse, composes no pattern or no input is given.
     """
-    inputs = list(dict.fromkeys(s for s in [*hints.strings, *lines] if 0 < len(s) <= MAX_INPUT))[:2 * MAX_INPUTS]
-    if not inputs:
+    parsed = inputs_and_tree(source, hints, lines)
+    if parsed is None:
         return []
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError):
-        return []
+    inputs, tree = parsed
     bound = bound_names(tree)
     found = _sources(tree, bound)
     if not found:

@@ -22,7 +22,6 @@ whose source text is the pattern are edited (:func:`.regex_ops.literal_body`). P
 
 from __future__ import annotations
 
-import ast
 import re
 from collections.abc import Sequence
 
@@ -30,8 +29,8 @@ from harness.generators.data_text import Near, Text, holders, make
 from harness.generators.literal_hints import Hints
 from harness.generators.mutant import Mutant
 from harness.generators.regex_guard import RegexTimeout, time_limit
-from harness.generators.regex_more import EDIT_SECONDS, MAX_PASSING, keeps
-from harness.generators.regex_ops import FRAGMENT, MAX_INPUT, MAX_INPUTS, PER_PATTERN, literal_body, patterns
+from harness.generators.regex_more import inputs_and_tree, EDIT_SECONDS, MAX_PASSING, keeps
+from harness.generators.regex_ops import FRAGMENT, MAX_INPUT, PER_PATTERN, literal_body, patterns
 
 _ANCHORED_START = ("^", "\\A", "\\b", "(?<", "(?m)^")
 _ANCHORED_END = ("$", "\\Z", "\\z", "\\b")
@@ -116,13 +115,10 @@ def narrow_regex_mutants(path: str, source: str, hints: Hints, passing: Sequence
         Per literal pattern, up to :data:`.regex_ops.PER_PATTERN` edits; empty when the module
         does not parse or no input is given.
     """
-    inputs = list(dict.fromkeys(s for s in [*hints.strings, *lines] if 0 < len(s) <= MAX_INPUT))[:2 * MAX_INPUTS]
-    if not inputs:
+    parsed = inputs_and_tree(source, hints, lines)
+    if parsed is None:
         return []
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError):
-        return []
+    inputs, tree = parsed
     text = Text(source)
     held = holders(tree) if near is not None else {}
     checked = [s for s in passing if len(s) <= MAX_INPUT][:MAX_PASSING]
