@@ -161,6 +161,11 @@ def hinted(context: Context, lines: list[tuple[tuple[str, int], float]],
             continue
         novel = sum(s not in known for s in hints.strings)
         scale = min(1.0, FEW / novel) if novel else 1.0
-        out += [(top * PRIORS[m.operator] * DECAY ** n * (1.0 if _given(m, hints) else scale), m)
-                for n, m in enumerate(found)]
+        # the narrowing edits decay among themselves: they answer another failure (a match that
+        # takes too much) than the widening ones sorted before them, and pass as strict a check
+        ranks = {"narrow": 0, "other": 0}
+        for m in found:
+            family = "narrow" if m.operator == "regex_narrow" else "other"
+            n, ranks[family] = ranks[family], ranks[family] + 1
+            out.append((top * PRIORS[m.operator] * DECAY ** n * (1.0 if _given(m, hints) else scale), m))
     return sorted(out, key=lambda item: -item[0])
