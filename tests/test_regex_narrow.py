@@ -6,6 +6,10 @@ these tests, and end to end on a small docstring parser whose default-value patt
 
 from __future__ import annotations
 
+from harness.core.context import Context
+from harness.core.task import Task
+from harness.evaluators.verdict import TestResult
+from harness.generators.data_edits import DECAY, PRIORS, hinted
 from harness.generators.literal_hints import Hints
 from harness.generators.regex_narrow import edits, narrow_regex_mutants, pattern_edits
 from tests.conftest import fix_offline
@@ -72,6 +76,20 @@ PARAMS_TESTS = src('''
     def test_a_word_that_ends_in_default():
         assert default_of("Uses the system_default: locale") is None
 ''')
+
+
+def test_the_first_narrowing_edit_is_scored_as_a_first_data_edit(tmp_path):
+    (tmp_path / "params.py").write_text(PARAMS)
+    (tmp_path / "test_params.py").write_text(PARAMS_TESTS)
+    tid = "test_params.py::test_a_word_that_ends_in_default"
+    context = Context(tmp_path, Task("failing_tests", {tid: TestResult(tid, "failed", "AssertionError")}),
+                      protected=("test_*.py",))
+    got = hinted(context, [(("params.py", 9), 1.0)], lambda p: (tmp_path / p).read_text())
+    # the widening edit comes first in the module's list, yet does not push the narrowing ones back:
+    # each family's first edit has the full prior, the next ones decay
+    assert [(m.operator, round(score / PRIORS[m.operator], 4)) for score, m in got] == [
+        ("regex_optional", 1.0), ("regex_narrow", 1.0), ("regex_narrow", DECAY)]
+    assert got[1][1].replacement.startswith("\\b")
 
 
 def test_loopwright_fix_adds_the_word_boundary(make_repo):
