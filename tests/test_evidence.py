@@ -166,18 +166,50 @@ def test_a_flaky_test_is_rerun_alone_and_left_out_of_regression_checks(make_repo
     assert flaky not in chosen.protection.tests
 
 
+def _rejected(root, src_path: str, old: str, new: str):
+    """The one outcome of validating the patch ``old -> new`` of ``src_path`` that is not
+    accepted, and the validator (closed)."""
+    validator, wt = _validator(root)
+    seen = []
+    patch = Patch.from_texts({src_path: (old, new)}, "candidate")
+    assert validator.first_accepted([patch], time.monotonic() + 120, seen.append) is None
+    validator.close()
+    wt.remove()
+    return seen[0], validator
+
+
 def test_a_real_regression_is_still_one_after_the_rerun(make_repo):
     src = "def sign(x):\n    if x > 0:\n        return 1\n    return 0\n"
     root = make_repo({"s.py": src, "tests/test_s.py": "from s import sign\n\ndef test_neg():\n"
                       "    assert sign(-2) == -1\n\ndef test_zero():\n    assert sign(0) == 0\n"})
-    validator, wt = _validator(root)
-    bad = Patch.from_texts({"s.py": (src, src.replace("return 0", "return -1"))}, "bad")
-    seen = []
-    assert validator.first_accepted([bad], time.monotonic() + 120, seen.append) is None
-    validator.close()
-    wt.remove()
-    assert seen[0].broken == ["tests/test_s.py::test_zero"] and not validator.flaky
-    assert "breaks tests/test_s.py::test_zero (passed before): AssertionError" in seen[0].reason
+    out, validator = _rejected(root, "s.py", src, src.replace("return 0", "return -1"))
+    assert out.broken == ["tests/test_s.py::test_zero"] and not validator.flaky
+    assert "breaks tests/test_s.py::test_zero (passed before): AssertionError" in out.reason
+
+
+def test_tests_a_run_stopped_at_a_regression_did_not_reach_are_not_called_broken(make_repo):
+    src = "def sign(x):\n    if x > 0:\n        return 1\n    return 0\n\ndef double(x):\n    return 2 * x\n"
+    others = "".join(f"def test_double_{n}():\n    assert double({n}) == {2 * n}\n\n" for n in range(6))
+    root = make_repo({"s.py": src, "tests/test_s.py": "from s import sign\n\ndef test_neg():\n"
+                      "    assert sign(-2) == -1\n\ndef test_zero():\n    assert sign(0) == 0\n",
+                      "tests/test_t.py": "from s import double\n\n" + others})
+    out, _ = _rejected(root, "s.py", src, src.replace("return 0", "return -1"))
+    # the run stops at test_zero's failure: the six tests of test_t.py have no result, and are
+    # not run, not broken (nor "not collected any more")
+    assert out.broken == ["tests/test_s.py::test_zero"], out.broken
+    assert "breaks tests/test_s.py::test_zero (passed before): AssertionError" in out.reason
+
+
+def test_a_candidate_that_still_hangs_pays_one_time_limit_not_one_per_hanging_test(make_repo):
+    src = "def bits(n):\n    count = 0\n    while n:\n        n ^= n - 1\n        count += 1\n    return count\n"
+    tests = "from b import bits\n\n" + "".join(f"def test_{n}():\n    assert bits({n}) == {bin(n).count('1')}\n\n"
+                                              for n in (1, 3, 7)) + "def test_zero():\n    assert bits(0) == 0\n"
+    root = make_repo({"b.py": src, "tests/test_b.py": tests})
+    out, validator = _rejected(root, "b.py", src, src.replace("count += 1", "count += 2"))
+    assert [r.outcome for r in validator.baseline.results.values()].count("timeout") == 3
+    # one of the three hanging tests is run as the probe; it hangs again and the candidate is done
+    assert out.stage == "screen" and out.tests_run == 1 and "probe" in out.seconds, out
+    assert "timed out" in out.reason
 
 
 def test_a_flaky_test_is_rerun_named_and_left_out_of_regression_checks(make_repo):

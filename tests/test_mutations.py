@@ -278,6 +278,8 @@ def test_priors_cover_every_operator():
         "mutable_default",  # default_ops (tests/test_default_ops.py)
         "f_prefix", "late_binding", "strip_affix", "sorted_copy", "copy_iterated", "split_concat", "one_tuple",
         "setdefault_lost", "type_compare", "find_truthy",
+        "insert_break", "break_continue",  # exit_ops (tests/test_exit_ops.py)
+        "cond_to_empty",  # cond_ops (tests/test_cond_ops.py)
     }
     assert ops == set(OPERATOR_PRIORS)
     assert all(0 < p <= 1 for p in OPERATOR_PRIORS.values())

@@ -99,6 +99,11 @@ def test_lines_the_passing_tests_ran_made_dead_are_suspect(tmp_path):
     base[root + "m.py"][3].remove("t::bad")
     after["t::a"][slot + "m.py"].append(3)
     assert dead_code(base, root, slot, after, ["t::a", "t::b"], {}, [], _patch(old, new), {"m.py": new}) == ""
+    # a test module's own line that no longer runs (its branch on `sys.modules`, which moves with
+    # the order the tests run in) is no code the patch made dead
+    base[root + "tests/test_m.py"] = {7: ["t::a"], 8: ["t::a"]}
+    after["t::a"][slot + "tests/test_m.py"] = [7]
+    assert dead_code(base, root, slot, after, ["t::a", "t::b"], {}, [], _patch(old, new), {"m.py": new}) == ""
 
 
 def test_a_function_the_failing_test_reached_only_through_the_edit_is_suspect(tmp_path):

@@ -228,8 +228,8 @@ SETTINGS = (
             "loopwright's own)", metavar="PATH"),
     Setting("max_iterations", int, "stop after N iterations (generator calls; review/ci: per comment or fix)",
             low=1, metavar="N"),
-    Setting("max_seconds", float, "stop after this many wall-clock seconds (review/ci: per comment or fix)",
-            low=0, above=True, metavar="SECONDS"),
+    Setting("max_seconds", float, "stop searching after this many wall-clock seconds; a patch found in time still gets "
+            "its full-suite check and confirmation run (review/ci: per comment or fix)", low=0, above=True, metavar="SECONDS"),
     Setting("max_cost", float, "stop before a model call would spend more than this many USD", low=0,
             metavar="USD"),
     Setting("max_tokens", int, "stop before a model call would use more tokens (in + out) than this", low=1,

@@ -89,7 +89,9 @@ def dead_code(by_line: dict[str, dict[int, list[str]]], root: str, slot_root: st
             (:func:`reporting_calls`): no loss when the fix stops calling them.
 
     A line counts as dead when the passing tests ran it at baseline, it is not on the bug's path,
-    and no re-run test runs it now. The bug's path is a failing test's traceback, and the error
+    and no re-run test runs it now. Lines of test modules are no code path of the program: a
+    test's branch on the interpreter's state (``if "requests" in sys.modules:``) runs or not
+    with the order the tests run in, which the re-run of a few tests changes. The bug's path is a failing test's traceback, and the error
     path the failing tests ran: a ``raise`` or an ``except`` handler (restoring ``not in``
     leaves the ``raise`` the failing tests ended in and the handler that reported it, which
     tests expecting another error reached too). A normal line the failing tests merely ran is
@@ -117,8 +119,9 @@ def dead_code(by_line: dict[str, dict[int, list[str]]], root: str, slot_root: st
             new = new_line(mapping, ln) if mapping else ln
             if new is None:
                 continue  # a changed line (not only moved): what it does now is the fix
-            if watch.intersection(tests) and new not in now and ln not in bug_path.get(rel, ()):
-                dead.append((rel, ln, bool(failed.intersection(tests))))
+            if watch.intersection(tests) and new not in now and ln not in bug_path.get(rel, ()) \
+                    and not is_test_module(rel):  # a test's own branch on the interpreter's state
+                dead.append((rel, ln, bool(failed.intersection(tests))))  # moves with the test order
             if fix.intersection(tests) and not is_test_module(rel):  # a test's own helper is no code path
                 reached.setdefault(rel, set()).add(new)
     errors = {rel: error_path_lines(source(rel) or "") for rel in {rel for rel, _ln, ran in dead if ran}}

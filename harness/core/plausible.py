@@ -49,7 +49,9 @@ NATURALNESS: dict[str, int] = {
     **dict.fromkeys(("import_asked",), 2),  # a package's missing export (message_imports)
     **dict.fromkeys(("add_property", "add_staticmethod"), 3),  # a decorator line (message_members)
     **dict.fromkeys(("rename_param",), 1), **dict.fromkeys(("return_self",), 3),
-    **dict.fromkeys(("import_missing", "declare_name"), 4),  # a statement inserted (message_scope)  # a parameter renamed to the keyword the test passes
+    **dict.fromkeys(("import_missing", "declare_name"), 4),  # a statement inserted (message_scope)
+    **dict.fromkeys(("patch_lookup",), 4),  # an import moved into functions (message_patch)
+    **dict.fromkeys(("bytes_literal",), 0), **dict.fromkeys(("bytes_convert",), 2),  # message_bytes
     # wrap_ops (issue 21): statements the failure asks for
     **dict.fromkeys(("convert_param", "early_return", "normalize_param"), 3), **dict.fromkeys(("wrap_try",), 4),
     # data edits (issue 21): table entries and regexes from the failing tests' literals
@@ -57,6 +59,7 @@ NATURALNESS: dict[str, int] = {
     **dict.fromkeys(("regex_optional",), 2), **dict.fromkeys(("table_entry",), 3),
     # regex_more: a range end moved, a piece of the pattern made optional or a case flag added
     **dict.fromkeys(("regex_range",), 0), **dict.fromkeys(("regex_optional_piece", "regex_ignorecase"), 1),
+    **dict.fromkeys(("regex_narrow",), 1),  # a boundary, an anchor or a lazy quantifier (regex_narrow)
     # type_ops (issue 21): a raised class retyped, an isinstance check widened by a sibling class
     **dict.fromkeys(("raise_expected",), 1), **dict.fromkeys(("isinstance_sibling",), 2),
     **dict.fromkeys(("type_guard",), 3),  # a guard raising the expected class is inserted (type_guard)
@@ -77,6 +80,9 @@ NATURALNESS: dict[str, int] = {
     **dict.fromkeys(("f_prefix", "strip_affix", "split_concat", "one_tuple", "setdefault_lost"), 0),
     **dict.fromkeys(("type_compare", "find_truthy"), 1),
     **dict.fromkeys(("late_binding", "sorted_copy", "copy_iterated"), 2),
+    # exit_ops (issue 21): a jump statement swapped in place, or a `break` inserted
+    **dict.fromkeys(("break_continue",), 0), **dict.fromkeys(("insert_break",), 4),
+    **dict.fromkeys(("cond_to_empty",), 1),  # a condition replaced by a collection's emptiness (cond_ops)
 }
 
 

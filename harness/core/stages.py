@@ -163,7 +163,9 @@ class CandidateStages(OverfitChecks):
         # a two-site candidate (a lead's edit + one more) is probed on a test its lead leaves
         # failing: the lead's own fixes say nothing of the second edit
         left = [t for t in targets if t not in self._lead_fixed(patch)]
-        if len(targets) > 3 or 0 < len(left) < len(targets):  # fail fast: one representative first
+        # a failing test that hung at baseline costs its whole time limit each time it still hangs
+        hung = sum(1 for t in targets if t in self.baseline.results and self.baseline.results[t].outcome == "timeout")
+        if len(targets) > 3 or hung > 1 or 0 < len(left) < len(targets):  # fail fast: one representative first
             probe = self._probe(left or targets, changed)
             if not self._screen(slot, out, [probe], "probe"):
                 if out.stage == "screen" and len(left) < len(targets):
@@ -286,9 +288,10 @@ class CandidateStages(OverfitChecks):
             done = set(out.fixed) | also
             out.fixed = [t for t in failing if t in done]
         # a test that passed before and has no result now (its module no longer imports) is
-        # broken too: after _settle, a passing test of ``rest`` without a result was not collected
-        out.broken = [t for t in rest if t in passing and t not in self.flaky
-                      and (t not in results or not results[t].ok)]
+        # broken too: after _settle, a passing test of ``rest`` without a result was not collected,
+        # unless the run stopped at a regression before reaching it (then it is merely not run)
+        failed = [t for t in rest if t in passing and t not in self.flaky and t in results and not results[t].ok]
+        out.broken = failed or [t for t in rest if t in passing and t not in self.flaky and t not in results]
         if out.broken:
             # the test whose own file no longer collects says most; else the first
             first = next((t for t in out.broken if t not in results and t.split("::", 1)[0] in results),

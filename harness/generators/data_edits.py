@@ -20,7 +20,9 @@ from harness.core.localize import is_protected
 from harness.generators.literal_hints import Hints, gather, other_strings
 from harness.generators.mutant import Mutant
 from harness.generators.regex_guard import RegexTimeout, time_limit
+from harness.generators.regex_composed import composed_regex_mutants
 from harness.generators.regex_more import more_regex_mutants
+from harness.generators.regex_narrow import narrow_regex_mutants
 from harness.generators.regex_ops import regex_mutants
 from harness.generators.data_text import module_strings, near_of
 from harness.generators.table_ops import table_mutants
@@ -30,7 +32,9 @@ from harness.generators.table_ops import table_mutants
 PRIORS = {"table_value": 0.66, "regex_alternative": 0.64, "regex_optional": 0.63, "regex_class": 0.63,
           "regex_optional_char": 0.62, "regex_quantifier": 0.62, "table_entry": 0.62,
           # regex_more: a piece inside the pattern made optional, a case-insensitive flag, a range end
-          "regex_optional_piece": 0.63, "regex_ignorecase": 0.63, "regex_range": 0.63}
+          "regex_optional_piece": 0.63, "regex_ignorecase": 0.63, "regex_range": 0.63,
+          # regex_narrow: a boundary, an anchor, a lazy quantifier (after the widening edits)
+          "regex_narrow": 0.61}
 #: score factor of each further data edit of the same module.
 DECAY = 0.85
 #: literals of the failing tests new to a module that count as few: with more (tests full
@@ -147,6 +151,8 @@ def hinted(context: Context, lines: list[tuple[tuple[str, int], float]],
         near = near_of(source, [line for line, _ in ranked[:NEAR_LINES]])
         found = (_bounded(regex_mutants, path, source, hints, near)
                  + _bounded(more_regex_mutants, path, source, hints, passing, test_lines, near)
+                 + _bounded(narrow_regex_mutants, path, source, hints, passing, test_lines, near)
+                 + _bounded(composed_regex_mutants, path, source, hints, passing, test_lines, near)
                  + table_mutants(path, source, hints, near))
         found.sort(key=lambda m: -PRIORS[m.operator])
         try:
@@ -155,6 +161,11 @@ def hinted(context: Context, lines: list[tuple[tuple[str, int], float]],
             continue
         novel = sum(s not in known for s in hints.strings)
         scale = min(1.0, FEW / novel) if novel else 1.0
-        out += [(top * PRIORS[m.operator] * DECAY ** n * (1.0 if _given(m, hints) else scale), m)
-                for n, m in enumerate(found)]
+        # the narrowing edits decay among themselves: they answer another failure (a match that
+        # takes too much) than the widening ones sorted before them, and pass as strict a check
+        ranks = {"narrow": 0, "other": 0}
+        for m in found:
+            family = "narrow" if m.operator == "regex_narrow" else "other"
+            n, ranks[family] = ranks[family], ranks[family] + 1
+            out.append((top * PRIORS[m.operator] * DECAY ** n * (1.0 if _given(m, hints) else scale), m))
     return sorted(out, key=lambda item: -item[0])

@@ -257,6 +257,20 @@ def _ignorecase(path: str, calls: list[ast.Call], bound: dict[str, ast.expr], te
     return out
 
 
+def inputs_and_tree(source: str, hints: Hints, lines: Sequence[str]) -> tuple[list[str], ast.Module] | None:
+    """The strings a module's patterns are matched against (the failing tests' ``hints``
+    strings, then their multi-line strings' ``lines``; each once, 1 to :data:`MAX_INPUT`
+    characters, at most twice :data:`MAX_INPUTS`) and the module's tree; None when there is no
+    such string or the module does not parse."""
+    inputs = list(dict.fromkeys(s for s in [*hints.strings, *lines] if 0 < len(s) <= MAX_INPUT))[:2 * MAX_INPUTS]
+    if not inputs:
+        return None
+    try:
+        return inputs, ast.parse(source)
+    except (SyntaxError, ValueError):
+        return None
+
+
 def more_regex_mutants(path: str, source: str, hints: Hints, passing: Sequence[str] = (), lines: Sequence[str] = (),
                        near: Near | None = None) -> list[Mutant]:
     """The candidates of this module's edits for one module and the failing tests' ``hints``.
@@ -275,13 +289,10 @@ def more_regex_mutants(path: str, source: str, hints: Hints, passing: Sequence[s
         input match in full; the ``re.IGNORECASE`` candidates. Empty when the module does
         not parse or no input is given.
     """
-    inputs = list(dict.fromkeys(s for s in [*hints.strings, *lines] if 0 < len(s) <= MAX_INPUT))[:2 * MAX_INPUTS]
-    if not inputs:
+    parsed = inputs_and_tree(source, hints, lines)
+    if parsed is None:
         return []
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError):
-        return []
+    inputs, tree = parsed
     calls = [node for node in ast.walk(tree) if is_re_call(node) and isinstance(node, ast.Call)]
     if not calls:  # no pattern of ours: a regex table's pieces are regex_ops' alone
         return []

@@ -35,6 +35,8 @@ class LineCoverage:
         self.cov = None  # coverage.Coverage, or None: the sys.settrace fallback (self.trace)
         self.on = False  # only: measuring now
         self.trace = None  # fallback: test id -> {path: set of lines}
+        self.tracer = None  # fallback: the tracer function measuring now
+        self.paused = False
 
     def start(self):
         """Set up coverage.py (or the fallback) and, for a whole session, start measuring now
@@ -57,6 +59,7 @@ class LineCoverage:
 
     def switch(self, test_id):
         """Record the lines that run from now on under ``test_id`` ("" : outside any test)."""
+        self.resume()
         if self.only:  # measured only while the listed tests run
             if test_id not in self.only:
                 if self.cov is not None and self.on:
@@ -82,11 +85,46 @@ class LineCoverage:
                     lines.setdefault(fn, set()).add(frame.f_lineno)
                 return tracer
 
+            self.tracer = tracer
             sys.settrace(tracer)
+
+    def pause(self):
+        """Stop recording lines until :meth:`resume` (:mod:`loopwright_explain`: while pytest
+        explains a failure); the test id and the frames being measured stay as they are.
+        coverage.py's collector is paused in place (``Collector.pause``, which keeps the tracer's
+        stack, so the frames that were running are measured again after :meth:`resume`), or,
+        where a coverage.py has none, stopped and started (``Coverage.stop``/``start``: then
+        the lines of those frames are lost, only their callees measured; they are the test's)."""
+        if self.paused or (self.only and not self.on):
+            return
+        self.paused = True
+        if self.cov is not None:
+            collector = getattr(self.cov, "_collector", None)
+            if callable(getattr(collector, "pause", None)) and callable(getattr(collector, "resume", None)):
+                collector.pause()
+            else:
+                self.cov.stop()
+        elif self.tracer is not None:
+            sys.settrace(None)  # the frames keep their local tracer: resumed by settrace
+
+    def resume(self):
+        """Record lines again after :meth:`pause`."""
+        if not self.paused:
+            return
+        self.paused = False
+        if self.cov is not None:
+            collector = getattr(self.cov, "_collector", None)
+            if callable(getattr(collector, "pause", None)) and callable(getattr(collector, "resume", None)):
+                collector.resume()
+            else:
+                self.cov.start()
+        elif self.tracer is not None:
+            sys.settrace(self.tracer)
 
     def stop(self):
         """Stop measuring; what was recorded: ``{test id or IMPORT_CONTEXT: {abs path: [lines]}}``."""
         result = {}
+        self.resume()
         if self.cov is not None:
             if self.on or not self.only:
                 self.cov.stop()

@@ -26,6 +26,8 @@ target interpreter need not have loopwright installed. Configured by environment
                          when a module is imported: by a conftest, a plugin or a test module)
                          are recorded under the id ``<import>``: the measurement starts before
                          pytest loads plugins and conftests (:mod:`loopwright_coverage`).
+                         Lines run only while pytest explains a failure (the assertion's
+                         message, the failing phase's report) are left out (:mod:`loopwright_explain`).
 ``LOOPWRIGHT_CAPTURE``   path of a JSON spec: the calls of named functions while named tests
                          run, sent at the end as ``{"event": "capture", "data": {test_id:
                          [[name, args, result], ...]}}`` (:mod:`loopwright_capture`).
@@ -60,6 +62,7 @@ import pytest
 
 import loopwright_capture  # before the worktree is on sys.path, like pytest
 import loopwright_coverage
+import loopwright_explain
 from loopwright_main import as_pytest_main, enter_worktree  # noqa: F401 (the fork server calls them here)
 
 _ENV = os.environ.get
@@ -144,6 +147,8 @@ class _Recorder:
         # the whole session's coverage was started before the conftests loaded (start_early)
         self.coverage = loopwright_coverage.taken() or (
             loopwright_coverage.LineCoverage(self.root, only).start() if _ENV("LOOPWRIGHT_COVERAGE") or only else None)
+        # lines run only while pytest explains a failure are not the test's (loopwright_explain)
+        self.explain = loopwright_explain.Explaining(self.coverage).install() if self.coverage is not None else None
 
     # -- output ---------------------------------------------------------------
     def emit(self, record):
@@ -162,12 +167,17 @@ class _Recorder:
 
     # -- coverage (loopwright_coverage: dynamic contexts, one per test id) -----------
     def switch(self, test_id):
+        if self.explain is not None:
+            self.explain.end()
+            self.explain.install_unittest()  # a test module may import unittest after configure
         if self.capture is not None:
             return self.capture.switch(test_id)
         if self.coverage is not None:
             self.coverage.switch(test_id)
 
     def write_coverage(self):
+        if self.explain is not None:
+            self.explain.uninstall()
         if self.coverage is not None:
             self.emit({"event": "coverage", "data": self.coverage.stop()})
 
@@ -294,16 +304,25 @@ def pytest_runtest_protocol(item, nextitem):
     _finish(item)
 
 
-@pytest.hookimpl(hookwrapper=True)
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)
 def pytest_runtest_makereport(item, call):
-    outcome = yield
-    report = outcome.get_result()
-    info = {"when": call.when, "outcome": report.outcome, "duration": call.duration}
-    if call.excinfo is not None and not report.skipped:
-        exc = call.excinfo
-        info["timeout"] = exc.errisinstance(TestTimeout)
-        info["message"] = _ANSI.sub("", exc.exconly())[:2000]
-        info["frames"] = _rec.frames(exc.tb)
+    # a phase that raised is explained here (repr_failure, exconly: the code's __repr__/__str__),
+    # outside the test's coverage (loopwright_explain); the first wrapper, so around all others
+    explain = _rec.explain if call.excinfo is not None else None
+    if explain is not None:
+        explain.begin()
+    try:
+        outcome = yield
+        report = outcome.get_result()
+        info = {"when": call.when, "outcome": report.outcome, "duration": call.duration}
+        if call.excinfo is not None and not report.skipped:
+            exc = call.excinfo
+            info["timeout"] = exc.errisinstance(TestTimeout)
+            info["message"] = _ANSI.sub("", exc.exconly())[:2000]
+            info["frames"] = _rec.frames(exc.tb)
+    finally:
+        if explain is not None:
+            explain.end()
     if hasattr(report, "wasxfail"):
         info["xfail"] = True
     _rec.reports.setdefault(item.nodeid, []).append(info)

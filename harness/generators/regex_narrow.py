@@ -1,0 +1,135 @@
+"""Regular-expression edits that make a pattern match LESS (issue 21): the bugs where a pattern
+finds a match inside a longer word, or takes one character too many, and the failing test
+says so (a value it should not have found, a captured group with trailing punctuation).
+
+:mod:`.regex_ops` and :mod:`.regex_more` only widen a pattern. Adding anchors and word
+boundaries, making a quantifier lazy and restricting a character class are the most frequent
+regex fixes that narrow (Wang, Brown and Stolee, "An Exploratory Study of Regular Expression
+Bugs", MSR 2020 / "Demystifying regular expression bugs", EMSE 2022: "incorrect boundaries"
+and "overly permissive" patterns). The edits, ``regex_narrow``:
+
+- ``\\b`` or ``(?<!\\S)`` before the pattern (a match may no longer start inside a word:
+  ``_default`` of ``parameter_without_default``), ``\\b`` after it;
+- ``^`` before, ``$`` after, when the pattern has none;
+- a greedy ``*``/``+`` after ``.`` or a class made lazy (``.*`` -> ``.*?``);
+- a run of a class that holds ``\\w`` and punctuation made to end in a word character
+  (``[\\w\\-\\.]+`` -> ``[\\w\\-\\.]*\\w``: ``1.0`` of ``Default is 1.0.`` without its period).
+
+A candidate must change the first match (its span or groups) on one of the failing tests'
+strings and :func:`.regex_more.keeps` the passing tests' strings. Only one-piece literals
+whose source text is the pattern are edited (:func:`.regex_ops.literal_body`). Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from harness.generators.data_text import Near, Text, holders, make
+from harness.generators.literal_hints import Hints
+from harness.generators.mutant import Mutant
+from harness.generators.regex_guard import RegexTimeout, time_limit
+from harness.generators.regex_more import inputs_and_tree, EDIT_SECONDS, MAX_PASSING, keeps
+from harness.generators.regex_ops import FRAGMENT, MAX_INPUT, PER_PATTERN, literal_body, patterns
+
+_ANCHORED_START = ("^", "\\A", "\\b", "(?<", "(?m)^")
+_ANCHORED_END = ("$", "\\Z", "\\z", "\\b")
+#: a greedy ``*``/``+`` right after ``.`` or a class's closing ``]`` (not already lazy or possessive).
+_GREEDY = re.compile(r"(?<!\\)(?:\.|\])[*+](?![?+*])")
+#: a class holding ``\w`` and more, repeated with ``+``.
+_WORD_CLASS_RUN = re.compile(r"\[((?:[^\]\\]|\\.)*\\w(?:[^\]\\]|\\.)*)\]\+(?![?+*])")
+
+
+def edits(pattern: str) -> list[tuple[str, str]]:
+    """The narrowing edits of ``pattern`` as ``(new pattern, description)``, unchecked, the
+    most often right first: a boundary before it, a class run ending in a word character, a
+    lazy quantifier, a boundary after it, then the anchors (they cut the most)."""
+    start = not pattern.startswith(_ANCHORED_START)
+    end = not pattern.endswith(_ANCHORED_END) or pattern.endswith("\\$")
+    out: list[tuple[str, str]] = []
+    if start:
+        out += [("\\b" + pattern, "`\\b` before it"), ("(?<!\\S)" + pattern, "`(?<!\\S)` before it")]
+    for found in _WORD_CLASS_RUN.finditer(pattern):
+        new = f"[{found.group(1)}]*\\w"
+        out.append((pattern[:found.start()] + new + pattern[found.end():], f"`{found.group()}` -> `{new}`"))
+    for found in _GREEDY.finditer(pattern):
+        at = found.end()
+        if not pattern[at:].strip(")"):
+            continue  # lazy at the pattern's end takes the fewest characters: no narrowing anyone writes
+        out.append((pattern[:at] + "?" + pattern[at:], f"`{found.group()}` made lazy"))
+    out += [(pattern + "\\b", "`\\b` after it")] if end else []
+    out += [("^" + pattern, "`^` before it")] if start else []
+    out += [(pattern + "$", "`$` after it")] if end else []
+    return out
+
+
+def _first(compiled: re.Pattern[str], text: str) -> tuple[tuple[int, int], tuple[str | None, ...]] | None:
+    found = compiled.search(text)
+    return (found.span(), found.groups()) if found is not None else None
+
+
+def pattern_edits(pattern: str, flags: int, inputs: Sequence[str], passing: Sequence[str] = ()) -> list[tuple[str, str]]:
+    """The checked narrowing edits of one pattern, ``(new pattern, description)`` in
+    :func:`edits`' order, at most :data:`.regex_ops.PER_PATTERN`; [] when the pattern does not
+    compile or matches none of ``inputs``."""
+    try:
+        old = re.compile(pattern, flags)
+    except (re.error, OverflowError, RecursionError):
+        return []
+    scored: list[tuple[int, str, str]] = []
+    try:
+        with time_limit(EDIT_SECONDS * 4):
+            before = {text: _first(old, text) for text in inputs}
+    except RegexTimeout:
+        return []
+    if not any(before.values()):
+        return []  # nothing of the failing tests' matched: nothing to narrow
+    for n, (new_pattern, desc) in enumerate(edits(pattern)):
+        try:
+            new = re.compile(new_pattern, flags)
+        except (re.error, OverflowError, RecursionError):
+            continue
+        try:
+            with time_limit(EDIT_SECONDS):
+                changed = sum(1 for text, was in before.items() if was is not None and _first(new, text) != was)
+                if changed and keeps(old, new, passing, inputs):
+                    scored.append((n, new_pattern, desc))
+        except RegexTimeout:
+            continue
+    return [(new, desc) for _, new, desc in scored[:PER_PATTERN]]
+
+
+def narrow_regex_mutants(path: str, source: str, hints: Hints, passing: Sequence[str] = (), lines: Sequence[str] = (),
+                         near: Near | None = None) -> list[Mutant]:
+    """The ``regex_narrow`` candidates of one module for the failing tests' strings.
+
+    Args:
+        path: repo-relative POSIX path, copied into each mutant.
+        source: the module's text.
+        hints: :func:`harness.generators.literal_hints.gather`'s; its strings are inputs.
+        passing: strings of the passing tests (:func:`.regex_more.keeps`).
+        lines: more inputs: the lines of the failing tests' multi-line strings.
+        near: when given, only patterns the failing code reaches.
+
+    Returns:
+        Per literal pattern, up to :data:`.regex_ops.PER_PATTERN` edits; empty when the module
+        does not parse or no input is given.
+    """
+    parsed = inputs_and_tree(source, hints, lines)
+    if parsed is None:
+        return []
+    inputs, tree = parsed
+    text = Text(source)
+    held = holders(tree) if near is not None else {}
+    checked = [s for s in passing if len(s) <= MAX_INPUT][:MAX_PASSING]
+    out: list[Mutant] = []
+    for node, pattern, flags in patterns(tree):
+        body = literal_body(text, node)
+        if flags == FRAGMENT or body is None or (near is not None and node in held and not near.reaches(*held[node])):
+            continue
+        for new, desc in pattern_edits(pattern, flags, inputs, checked):
+            if not body[2] and "\\" in new:
+                continue  # a plain literal would need its backslashes escaped
+            mutant = make("regex_narrow", path, text, node.lineno, f"regex {desc}", body[0], body[1], new)
+            out += [mutant] if mutant is not None else []
+    return out

@@ -1,0 +1,96 @@
+"""``regex_composed``: a pattern the module composes from named pieces (``+``, ``%``,
+``str.format`` with keywords or ``**globals()``, f-strings, ``sep.join``) evaluated with each
+character's literal, edited as a whole (widened or narrowed against the tests' strings) and
+written back into the one literal the change falls in; on patterns written for these tests,
+and end to end on a small config parser whose line pattern rejects spaces around ``=``."""
+
+from __future__ import annotations
+
+import ast
+
+from harness.generators.literal_hints import Hints
+from harness.generators.regex_built import bound_names
+from harness.generators.regex_composed import composed_regex_mutants, segments
+from tests.conftest import fix_offline
+from tests.mutant_checks import src
+
+PIECES = src(r'''
+    import re
+
+    OWS = r"[ \t]*"
+    SIZE = r"[0-9A-Fa-f]+"
+    HEADER = re.compile(r"(?P<size>{size})\r\n".format(size=SIZE))
+    TRAILER = re.compile(r"{SIZE}{OWS};".format(**globals()))
+    HOST = re.compile(r"(?P<host>%s):(?P<port>\d+)" % r"[a-z.]+")
+    ITEM = re.compile(f"{SIZE},{SIZE}")
+    WORDS = re.compile("|".join([r"\bon\b", r"\boff\b"]))
+    OTHER = re.compile(SIZE.lower())
+''')
+
+
+def test_the_composed_value_and_where_each_piece_comes_from():
+    tree = ast.parse(PIECES)
+    bound = bound_names(tree)
+    calls = {node.targets[0].id: node.value.args[0] for node in tree.body
+             if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call)}
+    header = segments(calls["HEADER"], bound)
+    assert header is not None and "".join(s.text for s in header) == "(?P<size>[0-9A-Fa-f]+)\\r\\n"
+    assert [(s.node.value if s.node else None, s.at, s.text) for s in header] == [
+        ("(?P<size>{size})\\r\\n", 0, "(?P<size>"), ("[0-9A-Fa-f]+", 0, "[0-9A-Fa-f]+"),
+        ("(?P<size>{size})\\r\\n", 15, ")\\r\\n")]
+    assert "".join(s.text for s in segments(calls["TRAILER"], bound) or []) == "[0-9A-Fa-f]+[ \\t]*;"
+    assert "".join(s.text for s in segments(calls["HOST"], bound) or []) == "(?P<host>[a-z.]+):(?P<port>\\d+)"
+    item = segments(calls["ITEM"], bound) or []
+    assert "".join(s.text for s in item) == "[0-9A-Fa-f]+,[0-9A-Fa-f]+" and item[1].node is None  # f-string text
+    assert "".join(s.text for s in segments(calls["WORDS"], bound) or []) == "\\bon\\b|\\boff\\b"
+    assert segments(calls["OTHER"], bound) is None  # a method call on a piece: not evaluated
+
+
+def test_an_edit_is_written_back_into_the_literal_it_falls_in():
+    got = composed_regex_mutants("m.py", PIECES, Hints(strings=("5 \t\r\n",)))
+    assert [(m.operator, m.line, m.replacement) for m in got][0] == (
+        "regex_optional_piece", 5, "(?P<size>{size})[ \\t]*\\r\\n")
+    # a change only an f-string's own text could take is dropped, never written elsewhere
+    assert all(m.line != 8 for m in composed_regex_mutants("m.py", PIECES, Hints(strings=("a;b",))))
+
+
+CONFIG = src(r'''
+    """Settings of a small config format: one ``key=value`` per line."""
+    import re
+
+    KEY = r"[A-Za-z_][A-Za-z0-9_]*"
+    VALUE = r"\S+"
+    LINE = re.compile(r"^(?P<key>" + KEY + r")=(?P<value>" + VALUE + r")$")
+
+
+    def parse_line(line):
+        """``(key, value)`` of one setting line; ValueError for anything else."""
+        found = LINE.match(line)
+        if found is None:
+            raise ValueError(f"not a setting: {line!r}")
+        return found.group("key"), found.group("value")
+''')
+CONFIG_TESTS = src('''
+    import pytest
+
+    from config import parse_line
+
+
+    def test_plain():
+        assert parse_line("width=80") == ("width", "80")
+
+
+    def test_spaces_around_the_sign():
+        assert parse_line("name = x") == ("name", "x")
+
+
+    def test_not_a_setting():
+        with pytest.raises(ValueError):
+            parse_line("no sign here")
+''')
+
+
+def test_loopwright_fix_widens_the_piece_of_the_composed_pattern(make_repo):
+    out, _, _ = fix_offline(make_repo, {"config.py": CONFIG, "test_config.py": CONFIG_TESTS})
+    assert out["status"] == "fixed", out
+    assert '+LINE = re.compile(r"^(?P<key>" + KEY + r")[ \\t]*=[ \\t]*(?P<value>" + VALUE + r")$")' in out["patch"], out["patch"]

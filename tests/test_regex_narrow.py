@@ -1,0 +1,98 @@
+"""``regex_narrow``: a pattern that matches too much narrowed (a word boundary, a class run
+ending in a word character, a lazy quantifier, an anchor), checked on the failing tests'
+strings (the first match must change) and the passing tests' (kept); on patterns written for
+these tests, and end to end on a small docstring parser whose default-value pattern finds a
+"default" inside a longer word."""
+
+from __future__ import annotations
+
+from harness.core.context import Context
+from harness.core.task import Task
+from harness.evaluators.verdict import TestResult
+from harness.generators.data_edits import DECAY, PRIORS, hinted
+from harness.generators.literal_hints import Hints
+from harness.generators.regex_narrow import edits, narrow_regex_mutants, pattern_edits
+from tests.conftest import fix_offline
+from tests.mutant_checks import src
+
+DEFAULT = r"[Dd]efault(?: is |: )\s*(?P<value>[\w\-\.]+)"
+
+
+def test_the_edits_in_their_order_and_none_past_an_anchor():
+    assert [desc for _, desc in edits(r"key=.*,")] == [
+        "`\\b` before it", "`(?<!\\S)` before it", "`.*` made lazy", "`\\b` after it", "`^` before it", "`$` after it"]
+    assert [new for new, _ in edits(r"^\d+$")] == []
+    assert edits(r"[\w.]+")[2] == (r"[\w.]*\w", r"`[\w.]+` -> `[\w.]*\w`")
+
+
+def test_only_edits_that_change_a_failing_match_and_keep_the_passing_ones():
+    failing = ["The third arg. Default is 1.0.", "parameter_without_default is required."]
+    got = pattern_edits(DEFAULT, 0, failing, ["Default is 3", "default: x"])
+    assert [desc for _, desc in got] == ["`\\b` before it", "`(?<!\\S)` before it",
+                                         r"`[\w\-\.]+` -> `[\w\-\.]*\w`", "`\\b` after it"]
+    # a passing test's "Default is 3." keeps its period: the class-run edit is dropped
+    got = pattern_edits(DEFAULT, 0, failing, ["Default is 3."])
+    assert r"`[\w\-\.]+` -> `[\w\-\.]*\w`" not in [desc for _, desc in got]
+    # nothing of the failing tests' strings matched: nothing to narrow
+    assert pattern_edits(DEFAULT, 0, ["no match here"]) == []
+
+
+def test_the_module_literal_is_edited_in_place():
+    source = f'import re\n\nPATTERN = re.compile(r"{DEFAULT}")\n'
+    got = narrow_regex_mutants("doc.py", source, Hints(strings=("system_default: x",)))
+    assert got and all(m.operator == "regex_narrow" for m in got)
+    assert got[0].new_source == source.replace('r"[Dd]', 'r"\\b[Dd]')
+    # a plain literal gets no edit that would need its backslashes escaped
+    plain = 'import re\n\nPATTERN = re.compile("[Dd]efault(?: is |: )(?P<value>[a-z.]+)")\n'
+    got = narrow_regex_mutants("doc.py", plain, Hints(strings=("system_default: x",)))
+    assert [m.description for m in got] == ["line 3: regex `^` before it"]
+
+
+PARAMS = src('''
+    """Parameter descriptions of docstrings."""
+    import re
+
+    DEFAULT = re.compile(r"[Dd]efault(?: is |: )(?P<value>\\w+)")
+
+
+    def default_of(description):
+        """The default value a parameter's description states, or None."""
+        found = DEFAULT.search(description)
+        return found.group("value") if found else None
+''')
+PARAMS_TESTS = src('''
+    from params import default_of
+
+
+    def test_stated():
+        assert default_of("The width. Default is 80") == "80"
+        assert default_of("The mode. Default: fast") == "fast"
+
+
+    def test_not_stated():
+        assert default_of("The width in columns") is None
+
+
+    def test_a_word_that_ends_in_default():
+        assert default_of("Uses the system_default: locale") is None
+''')
+
+
+def test_the_first_narrowing_edit_is_scored_as_a_first_data_edit(tmp_path):
+    (tmp_path / "params.py").write_text(PARAMS)
+    (tmp_path / "test_params.py").write_text(PARAMS_TESTS)
+    tid = "test_params.py::test_a_word_that_ends_in_default"
+    context = Context(tmp_path, Task("failing_tests", {tid: TestResult(tid, "failed", "AssertionError")}),
+                      protected=("test_*.py",))
+    got = hinted(context, [(("params.py", 9), 1.0)], lambda p: (tmp_path / p).read_text())
+    # the widening edit comes first in the module's list, yet does not push the narrowing ones back:
+    # each family's first edit has the full prior, the next ones decay
+    assert [(m.operator, round(score / PRIORS[m.operator], 4)) for score, m in got] == [
+        ("regex_optional", 1.0), ("regex_narrow", 1.0), ("regex_narrow", DECAY)]
+    assert got[1][1].replacement.startswith("\\b")
+
+
+def test_loopwright_fix_adds_the_word_boundary(make_repo):
+    out, _, _ = fix_offline(make_repo, {"params.py": PARAMS, "test_params.py": PARAMS_TESTS})
+    assert out["status"] == "fixed", out
+    assert '+DEFAULT = re.compile(r"\\b[Dd]efault' in out["patch"], out["patch"]
