@@ -83,15 +83,24 @@ def run_one(root: Path, name: str, program: dict, timeout: float) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """CLI entry point; prints a table, returns 0."""
+    """CLI entry point; prints a table. Returns 0, or 2 (nothing run) for an unknown task name or a
+    ``--workdir`` that already holds one of the tasks."""
     ap = argparse.ArgumentParser(prog="python -m evals.classic", description=__doc__.splitlines()[0])
     ap.add_argument("--only", nargs="*", default=None, help="task names (default: all)")
-    ap.add_argument("--workdir", default=None)
+    ap.add_argument("--workdir", default=None, help="where the task repositories are made (default: a new "
+                    "temporary folder); it must not hold a task of an earlier run")
     ap.add_argument("--timeout", type=float, default=300.0)
     ap.add_argument("--json", default=None, help="write the rows here")
     args = ap.parse_args(argv)
     root = Path(args.workdir or tempfile.mkdtemp(prefix="loopwright-classic-"))
     names = args.only or sorted(PROGRAMS)
+    unknown = [name for name in names if name not in PROGRAMS]
+    taken = [name for name in names if (root / name).exists()]
+    if unknown or taken:  # checked before any run: a half-made table helps nobody
+        print(f"unknown task(s): {', '.join(unknown)} (known: {', '.join(sorted(PROGRAMS))})" if unknown else
+              f"{root} already holds {', '.join(taken)} from an earlier run: give a new --workdir, or remove "
+              "those folders", file=sys.stderr)
+        return 2
     rows = []
     print(f"{'task':24} {'status':12} {'same':5} {'cands':>6} {'plaus':>6} {'wall s':>7}  chosen")
     for name in names:
