@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import ast
 
-from harness.generators.edit_text import Cand, add_cand, line_indent, run_ops, short
-from harness.generators.index import Index, last_line
+from harness.generators.edit_text import Cand, add_cand, run_ops, short
+from harness.generators.index import Index
+from harness.generators.insert_ops import insert_line
 
 _LOOPS = (ast.For, ast.AsyncFor, ast.While)
 _ENDS = (ast.Return, ast.Raise, ast.Continue, ast.Break)
@@ -41,11 +42,7 @@ def insert_break(cx: Index, st: ast.stmt, out: list[Cand]) -> None:
     branch = parent.body if cx.field(st) == "body" else parent.orelse
     if not branch or branch[-1] is not st or st.lineno == parent.lineno or _loop_of(cx, parent) is None:
         return
-    after = cx.line_end(last_line(st))
-    nl = cx.newline(st.lineno)
-    line = line_indent(cx, st.lineno) + "break"
-    tail = nl + line if after == len(cx.text) and not cx.text.endswith(("\n", "\r")) else line + nl
-    add_cand(out, "insert_break", st, [(after, after, tail)], f"insert `break` after `{short(cx.seg(st))}`")
+    insert_line(cx, st, "break", "insert_break", f"after `{short(cx.seg(st))}`", out)
 
 
 def break_continue(cx: Index, st: ast.stmt, out: list[Cand]) -> None:

@@ -41,7 +41,7 @@ def _indent(cx: Index, st: ast.stmt) -> str:
     return line_indent(cx, cx.first_line(st))  # decorators included
 
 
-def _insert(cx: Index, st: ast.stmt, body: str, op: str, desc: str, out: list[Cand]) -> None:
+def insert_line(cx: Index, st: ast.stmt, body: str, op: str, desc: str, out: list[Cand]) -> None:
     """Insert the line ``body`` at ``st``'s indentation: after ``st``, or before it when
     nothing after it runs (a return, raise, break, continue)."""
     nl = cx.newline(st.lineno)
@@ -124,7 +124,7 @@ def insert_append(cx: Index, st: ast.stmt, out: list[Cand]) -> None:
         for value in [name for name in near if name != lst and "." not in name][:3]:
             body = f"{lst}.{adders[lst]}({value})"
             if body not in texts:
-                _insert(cx, st, body, "insert_append", "after", out)
+                insert_line(cx, st, body, "insert_append", "after", out)
 
 
 def carry_forward(cx: Index, st: ast.stmt, out: list[Cand]) -> None:
@@ -147,7 +147,7 @@ def carry_forward(cx: Index, st: ast.stmt, out: list[Cand]) -> None:
     values = targets + sorted(stored - set(targets))
     for name in carried[:2]:
         for value in values[:3]:
-            _insert(cx, st, f"{name} = {value}", "carry_forward", "after", out)
+            insert_line(cx, st, f"{name} = {value}", "carry_forward", "after", out)
 
 
 def restore_statement(cx: Index, st: ast.stmt, out: list[Cand]) -> None:
@@ -168,7 +168,7 @@ def restore_statement(cx: Index, st: ast.stmt, out: list[Cand]) -> None:
         bodies += [f"{name} += 1" for name, line in facts.int_sets
                    if name not in facts.incremented and line < st.lineno]
     for body in [text for text in dict.fromkeys(bodies) if text not in texts and len(text) <= 80][:4]:
-        _insert(cx, st, body, "restore_statement", "after (as written elsewhere)", out)
+        insert_line(cx, st, body, "restore_statement", "after (as written elsewhere)", out)
 
 
 def branch_statement(cx: Index, st: ast.stmt, out: list[Cand]) -> None:
@@ -193,7 +193,7 @@ def branch_statement(cx: Index, st: ast.stmt, out: list[Cand]) -> None:
             add_cand(out, "branch_statement", st, [(at, at, _indent(cx, st) + body + cx.newline(st.lineno))],
                      f"insert `{short(body)}` before (as the other branch does)")
         if st is mine[-1] and (st is not mine[0] or not isinstance(st, _ENDS)):
-            _insert(cx, st, body, "branch_statement", "after (as the other branch does)", out)
+            insert_line(cx, st, body, "branch_statement", "after (as the other branch does)", out)
 
 
 def _restorable(node: ast.AST) -> TypeGuard[ast.stmt]:
