@@ -25,12 +25,12 @@ import ast
 from collections.abc import Callable
 
 from harness.generators.edit_text import Edit
+from harness.generators.index import FUNCTION_TYPES
 from harness.generators.message_evidence import Evidence, Files, Parsed, absolute, make_mutant
 from harness.generators.mutant import Mutant
 
 Scored = tuple[float, Mutant]
 Target = tuple[str, str]  # (dotted module, attribute name)
-_FUNCS = (ast.FunctionDef, ast.AsyncFunctionDef)
 _BODIES = ("body", "orelse", "finalbody")
 
 
@@ -84,10 +84,10 @@ def patched_targets(files: Files, found: list[Evidence]) -> set[Target]:
         nodes: list[ast.AST] = []
         scope: list[ast.stmt] = parsed.tree.body
         for part in parts:
-            node = next((st for st in scope if isinstance(st, (*_FUNCS, ast.ClassDef)) and st.name == part), None)
-            if not isinstance(node, (*_FUNCS, ast.ClassDef)):
+            node = next((st for st in scope if isinstance(st, (*FUNCTION_TYPES, ast.ClassDef)) and st.name == part), None)
+            if not isinstance(node, (*FUNCTION_TYPES, ast.ClassDef)):
                 break
-            nodes += list(node.decorator_list) + ([node] if isinstance(node, _FUNCS) else [])
+            nodes += list(node.decorator_list) + ([node] if isinstance(node, FUNCTION_TYPES) else [])
             scope = node.body
         aliases = _aliases(parsed.tree)
         for part_node in nodes:
@@ -129,7 +129,7 @@ def _insert_before(fn: ast.FunctionDef | ast.AsyncFunctionDef, uses: list[ast.Na
         inner += [handler.body for handler in getattr(here, "handlers", [])]
         deeper = next((b for b in inner if all(any(_contains(st, [use]) for st in b) for use in uses)
                        and any(_contains(st, uses) for st in b)), None)
-        if deeper is None or isinstance(here, _FUNCS + (ast.ClassDef,)):
+        if deeper is None or isinstance(here, FUNCTION_TYPES + (ast.ClassDef,)):
             return here
         body = deeper
 
@@ -139,8 +139,8 @@ def _moved(parsed: Parsed, node: ast.ImportFrom, alias: ast.alias, module: str) 
     name = alias.asname or alias.name
     functions = parsed.functions()
     own = [fn for fn in functions if _binds(fn, name)]  # their uses read their own binding
-    outer = {id(inner) for fn in functions for inner in ast.walk(fn) if inner is not fn and isinstance(inner, _FUNCS)}
-    located: list[ast.FunctionDef | ast.AsyncFunctionDef] = [fn for fn in functions if isinstance(fn, _FUNCS)]
+    outer = {id(inner) for fn in functions for inner in ast.walk(fn) if inner is not fn and isinstance(inner, FUNCTION_TYPES)}
+    located: list[ast.FunctionDef | ast.AsyncFunctionDef] = [fn for fn in functions if isinstance(fn, FUNCTION_TYPES)]
     uses = [use for use in _uses(parsed.tree, name)
             if isinstance(use.ctx, ast.Load) and not any(_contains(fn, [use]) for fn in own)]
     by_function: dict[int, tuple[ast.FunctionDef | ast.AsyncFunctionDef, list[ast.Name]]] = {}

@@ -186,10 +186,10 @@ def _changed(old: str, new: str) -> tuple[int, int, str]:
     return lo, len(old) - hi, new[lo:len(new) - hi]
 
 
-def _sources(tree: ast.Module, bound: dict[str, ast.expr]) -> list[tuple[ast.expr, int, int]]:
-    """The composed patterns the module's ``re`` calls are given: (the expression, its flags,
-    the call's line), each expression once, literal patterns left to the other modules."""
-    out: dict[int, tuple[ast.expr, int, int]] = {}
+def _sources(tree: ast.Module, bound: dict[str, ast.expr]) -> list[tuple[ast.expr, int]]:
+    """The composed patterns the module's ``re`` calls are given: (the expression, its flags),
+    each expression once, literal patterns left to the other modules."""
+    out: dict[int, tuple[ast.expr, int]] = {}
     for call in ast.walk(tree):
         if not (is_re_call(call) and isinstance(call, ast.Call)):
             continue
@@ -197,7 +197,7 @@ def _sources(tree: ast.Module, bound: dict[str, ast.expr]) -> list[tuple[ast.exp
         first = call.args[0]
         value = bound.get(first.id) if isinstance(first, ast.Name) else first
         if flags is not None and value is not None and not isinstance(value, ast.Constant):
-            out.setdefault(id(value), (value, flags, call.lineno))
+            out.setdefault(id(value), (value, flags))
     return list(out.values())
 
 
@@ -231,7 +231,7 @@ def composed_regex_mutants(path: str, source: str, hints: Hints, passing: Sequen
     held = holders(tree) if near is not None else {}
     checked = [s for s in passing if len(s) <= MAX_INPUT][:MAX_PASSING]
     out: list[Mutant] = []
-    for expr, flags, _line in found:
+    for expr, flags in found:
         pieces = segments(expr, bound)
         if pieces is None or sum(1 for p in pieces if p.text) < 2:
             continue
@@ -239,7 +239,7 @@ def composed_regex_mutants(path: str, source: str, hints: Hints, passing: Sequen
         if len(pattern) > MAX_BUILT or (near is not None and not any(
                 p.node is not None and (p.node not in held or near.reaches(*held[p.node])) for p in pieces)):
             continue
-        edits = [(op, new, desc) for op, new, desc in widening_edits(pattern, flags, inputs, checked)]
+        edits = widening_edits(pattern, flags, inputs, checked)
         edits += [("regex_narrow", new, desc) for new, desc in narrowing_edits(pattern, flags, inputs, checked)]
         for operator, new, desc in edits:
             lo, hi, replacement = _changed(pattern, new)

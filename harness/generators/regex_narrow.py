@@ -76,7 +76,7 @@ def pattern_edits(pattern: str, flags: int, inputs: Sequence[str], passing: Sequ
         old = re.compile(pattern, flags)
     except (re.error, OverflowError, RecursionError):
         return []
-    scored: list[tuple[int, str, str]] = []
+    kept: list[tuple[str, str]] = []
     try:
         with time_limit(EDIT_SECONDS * 4):
             before = {text: _first(old, text) for text in inputs}
@@ -84,7 +84,7 @@ def pattern_edits(pattern: str, flags: int, inputs: Sequence[str], passing: Sequ
         return []
     if not any(before.values()):
         return []  # nothing of the failing tests' matched: nothing to narrow
-    for n, (new_pattern, desc) in enumerate(edits(pattern)):
+    for new_pattern, desc in edits(pattern):
         try:
             new = re.compile(new_pattern, flags)
         except (re.error, OverflowError, RecursionError):
@@ -93,10 +93,10 @@ def pattern_edits(pattern: str, flags: int, inputs: Sequence[str], passing: Sequ
             with time_limit(EDIT_SECONDS):
                 changed = sum(1 for text, was in before.items() if was is not None and _first(new, text) != was)
                 if changed and keeps(old, new, passing, inputs):
-                    scored.append((n, new_pattern, desc))
+                    kept.append((new_pattern, desc))
         except RegexTimeout:
             continue
-    return [(new, desc) for _, new, desc in scored[:PER_PATTERN]]
+    return kept[:PER_PATTERN]
 
 
 def narrow_regex_mutants(path: str, source: str, hints: Hints, passing: Sequence[str] = (), lines: Sequence[str] = (),
