@@ -99,13 +99,20 @@ class LineCoverage:
             return
         self.paused = True
         if self.cov is not None:
-            collector = getattr(self.cov, "_collector", None)
-            if callable(getattr(collector, "pause", None)) and callable(getattr(collector, "resume", None)):
+            collector = self._pausable()
+            if collector is not None:
                 collector.pause()
             else:
                 self.cov.stop()
         elif self.tracer is not None:
             sys.settrace(None)  # the frames keep their local tracer: resumed by settrace
+
+    def _pausable(self):
+        """coverage.py's collector when it can pause and resume (a private name), else None."""
+        collector = getattr(self.cov, "_collector", None)
+        if callable(getattr(collector, "pause", None)) and callable(getattr(collector, "resume", None)):
+            return collector
+        return None
 
     def resume(self):
         """Record lines again after :meth:`pause`."""
@@ -113,8 +120,8 @@ class LineCoverage:
             return
         self.paused = False
         if self.cov is not None:
-            collector = getattr(self.cov, "_collector", None)
-            if callable(getattr(collector, "pause", None)) and callable(getattr(collector, "resume", None)):
+            collector = self._pausable()
+            if collector is not None:
                 collector.resume()
             else:
                 self.cov.start()
