@@ -62,13 +62,9 @@ def _statement(parsed: Parsed, line: int) -> ast.stmt | None:
     return best
 
 
-def _retyped(parsed: Parsed, node: ast.Constant, kind: type) -> str | None:
-    """The literal's source text as the other kind (``"a"`` <-> ``b"a"``), or None when it
+def _retyped(text: str, node: ast.Constant, kind: type) -> str | None:
+    """The literal's source ``text`` as the other kind (``"a"`` <-> ``b"a"``), or None when it
     cannot be (non-ASCII text, an implicit concatenation, an f-string)."""
-    index = parsed.index
-    start = index.off(node.lineno, node.col_offset)
-    end = index.off(node.end_lineno or node.lineno, node.end_col_offset or 0)
-    text = parsed.text[start:end]
     found = re.match(r"([rRbBuU]{0,2})(['\"])", text)
     if found is None:
         return None
@@ -89,12 +85,12 @@ def _retyped(parsed: Parsed, node: ast.Constant, kind: type) -> str | None:
 
 
 def _literal_edit(parsed: Parsed, node: ast.Constant, kind: type, line: int) -> Mutant | None:
-    new = _retyped(parsed, node, kind)
-    if new is None:
-        return None
     index = parsed.index
     start = index.off(node.lineno, node.col_offset)
     end = index.off(node.end_lineno or node.lineno, node.end_col_offset or 0)
+    new = _retyped(parsed.text[start:end], node, kind)
+    if new is None:
+        return None
     return make_mutant("bytes_literal", parsed, [(start, end, new)], line,
                        f"`{parsed.text[start:end][:40]}` -> `{new[:40]}` (the failure wants {kind.__name__})")
 
