@@ -34,6 +34,22 @@ class Attempt:
     reached: tuple[tuple[str, int], ...] = ()  # (path, line) its moved tests newly run
 
 
+@dataclass(frozen=True)
+class AngelicFact:
+    """A condition the angelic probe found (:mod:`harness.core.angelic`): forcing the statement at
+    ``path``:``line`` made ``fixed`` failing tests pass, and each of ``exprs`` (best first, Python
+    expressions over names in scope there) takes the values that forcing needed.
+
+    ``kind``: ``"and"`` (the ``if``'s test ``C`` should be ``C and Q``), ``"or"`` (``C or Q``),
+    ``"guard"`` (the simple statement ``S`` should be ``if Q: S``)."""
+
+    path: str
+    line: int
+    kind: str
+    exprs: tuple[str, ...]
+    fixed: int
+
+
 @dataclass
 class Context:
     """Everything a generator may use to propose a patch.
@@ -53,6 +69,8 @@ class Context:
             request's timeout, retry waits and ``max_tokens`` by them.
         remembered: candidates earlier runs rejected for these failing tests on this code
             (:class:`harness.core.memory.Remembered`, newest first); a model is told them.
+        angelic: conditions the angelic probe synthesized for these failing tests
+            (:class:`AngelicFact`; only for a generator that reads them).
     """
 
     root: Path
@@ -67,3 +85,4 @@ class Context:
     deadline: float | None = None
     tokens_left: int | None = None
     remembered: list = field(default_factory=list)  # memory.Remembered: earlier runs' rejections
+    angelic: list[AngelicFact] = field(default_factory=list)

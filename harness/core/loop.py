@@ -70,6 +70,8 @@ class Loop:
     on_accept: Callable[[Outcome], None] = lambda outcome: None  # e.g. commit a checkpoint
     memory: CandidateMemory | None = None  # candidates earlier runs evaluated (None: none kept)
     _started: float = field(default=0.0, init=False, repr=False)  # monotonic start, earlier sessions included
+    _angelic_key: tuple | None = field(default=None, init=False, repr=False)  # what the probe's facts are for
+    _angelic_facts: list = field(default_factory=list, init=False, repr=False)
 
     # Over 60 lines on purpose: one iteration's six stages (observe, decide, context, generate,
     # evaluate, update) read top to bottom in one place; this is the file to read first.
@@ -198,7 +200,23 @@ class Loop:
             self.memory.remembered(baseline.failing, Path(self.worktree.path))
         return Context(Path(self.worktree.path), task, locations, self.protected, self.lessons,
                        self.conventions, list(self.attempts), self.state.iteration,
-                       self.operator_priors, deadline, tokens_left, remembered)
+                       self.operator_priors, deadline, tokens_left, remembered,
+                       self._angelic(locations) if self.task is None else [])
+
+    def _angelic(self, locations: list[SuspiciousLocation]) -> list:
+        """The angelic probe's facts for these failing tests and locations, probed once
+        (:mod:`harness.core.angelic`), for a generator that reads them; recorded as a step."""
+        key = (tuple(self.validator.baseline.failing), tuple(locations[:10]))
+        if not getattr(self.generator.current, "reads_angelic", False):
+            return []
+        if self._angelic_key != key:
+            lim = self.limits
+            deadline = None if lim.max_wall_seconds is None else self._started + lim.max_wall_seconds
+            self._angelic_facts, done = self.validator.angelic_facts(locations, self.protected, deadline)
+            self._angelic_key = key
+            self.files.step("angelic", iteration=self.state.iteration + 1, **done,
+                            found=[[f.path, f.line, f.kind, list(f.exprs)] for f in self._angelic_facts])
+        return self._angelic_facts
 
     def _generate(self, context: Context):
         """The generator's proposal without the candidates an earlier run rejected for these

@@ -114,10 +114,13 @@ class Generator(Protocol):
         builds_on_leads: True for a generator that searches on from partial fixes (patches
             that fix some failing tests): the loop then keeps such patches as leads for it
             instead of applying them. Default False: a partial fix is accepted as progress.
+        reads_angelic: True for a generator that reads ``Context.angelic``: the loop runs the
+            angelic probe (:mod:`harness.core.angelic`, test processes) only for it.
     """
 
     name: str
     builds_on_leads: bool = False
+    reads_angelic: bool = False
 
     def generate(self, context: Context) -> Proposal:
         """Propose patches for ``context``; never applies or evaluates them."""

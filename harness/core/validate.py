@@ -29,6 +29,7 @@ from pathlib import Path
 
 from harness.evaluators.pytest_runner import PytestEvaluator, TimeoutPolicy
 from harness.evaluators.verdict import TestResult
+from harness.core.angelic import AngelicProbe
 from harness.core.differential import BehaviourCheck
 from harness.core.evidence import CoverageIndex, rank_key
 from harness.core.localize import is_editable, is_protected
@@ -40,7 +41,7 @@ from sandbox.patch import Patch, PatchError
 from sandbox.worktree import GROWTH_BYTES, Worktree
 
 
-class Validator(CandidateStages, BehaviourCheck):
+class Validator(CandidateStages, BehaviourCheck, AngelicProbe):
     """Evaluates candidates against the baseline in parallel worktree slots.
 
     Args:

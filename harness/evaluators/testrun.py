@@ -44,7 +44,8 @@ class TestRun:
         error: why the run could not produce results (empty when it could).
         stopped: the plugin stopped the session early (a regression).
         calls: test id -> the captured calls ``[name, args, result]`` when a capture was
-            asked for (``PytestEvaluator.run(capture=...)``).
+            asked for (``PytestEvaluator.run(capture=...)``); for an angelic probe's spec
+            (``"kind": "angelic"``) its records ``[point, went, forced, bits]`` instead.
     """
 
     __test__ = False  # not a pytest test class

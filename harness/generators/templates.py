@@ -41,6 +41,7 @@ from pathlib import Path
 from harness.core import progress
 from harness.core.context import Context, SuspiciousLocation
 from harness.core.protocols import Generator, Proposal
+from harness.generators.angelic_ops import angelic_mutants
 from harness.generators.case_ops import case_edits
 from harness.generators.data_edits import hinted
 from harness.generators.guard_evidence import guard_mutants
@@ -92,6 +93,7 @@ class TemplateGenerator(Generator):
 
     name = "templates"
     builds_on_leads = True  # the loop keeps partial fixes as leads instead of applying them
+    reads_angelic = True  # the loop probes conditions for it (harness.core.angelic)
 
     def __init__(self, batch: int = 64, max_lines: int = 200):
         self.batch = batch
@@ -280,7 +282,8 @@ class _Search:
         # the failing tests' own evidence first: few, precise candidates; from a lead's text too,
         # so that a second fault the evidence names joins a partial fix (a property the test asks
         # for, then a regex the test's input needs)
-        evident = message_mutants(context, self._source, self._modules) + guard_mutants(context, self._source)
+        evident = (angelic_mutants(context, self._source) + message_mutants(context, self._source, self._modules)
+                   + guard_mutants(context, self._source))
         for score, mutant in evident:
             if (mutant.path, mutant.key) not in self.seen:
                 self._push((mutant.path, mutant.key), MESSAGE_FIRST + score, mutant)

@@ -30,7 +30,9 @@ target interpreter need not have loopwright installed. Configured by environment
                          message, the failing phase's report) are left out (:mod:`loopwright_explain`).
 ``LOOPWRIGHT_CAPTURE``   path of a JSON spec: the calls of named functions while named tests
                          run, sent at the end as ``{"event": "capture", "data": {test_id:
-                         [[name, args, result], ...]}}`` (:mod:`loopwright_capture`).
+                         [[name, args, result], ...]}}`` (:mod:`loopwright_capture`); with
+                         ``"kind": "angelic"``, an angelic probe's records instead: what
+                         conditions evaluate to and where execution goes (:mod:`loopwright_angelic`).
 ``LOOPWRIGHT_COVERAGE_TESTS`` path of a JSON list of node ids: the same coverage event, measured
                          only while those tests run (no import-time lines): a candidate's
                          full run records what the tests watching it execute at little cost.
@@ -60,7 +62,8 @@ import traceback
 
 import pytest
 
-import loopwright_capture  # before the worktree is on sys.path, like pytest
+import loopwright_angelic  # before the worktree is on sys.path, like pytest
+import loopwright_capture
 import loopwright_coverage
 import loopwright_explain
 from loopwright_main import as_pytest_main, enter_worktree  # noqa: F401 (the fork server calls them here)
@@ -142,7 +145,8 @@ class _Recorder:
         self.collect_errors = {}
         self.current = None
         spec = _load("LOOPWRIGHT_CAPTURE", None)
-        self.capture = loopwright_capture.Capture(spec, self.root) if spec else None
+        self.capture = (None if not spec else loopwright_angelic.Probe(spec, self.root)
+                        if spec.get("kind") == "angelic" else loopwright_capture.Capture(spec, self.root))
         only = _load("LOOPWRIGHT_COVERAGE_TESTS", [])
         # the whole session's coverage was started before the conftests loaded (start_early)
         self.coverage = loopwright_coverage.taken() or (

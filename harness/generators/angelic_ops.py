@@ -1,0 +1,119 @@
+"""The conditions the angelic probe synthesized, written as edits (issue 21).
+
+:mod:`harness.core.angelic` ran the failing tests with a condition forced the other way (or a
+statement skipped) and found expressions in scope that take the values the forcing needed
+(``Context.angelic``). Each becomes one candidate, tried before the blind mutants:
+
+- ``angelic_and``: ``if C:`` -> ``if C and Q:`` (a conjunct the condition lacked);
+- ``angelic_or``: ``if C:`` -> ``if C or Q:`` (a case the condition missed);
+- ``angelic_guard``: ``S`` -> ``if Q:`` + ``S`` indented (a guard the statement lacked).
+
+Pure: files are read through the ``read`` function given; no test is run here.
+"""
+
+from __future__ import annotations
+
+import ast
+
+from harness.core.context import AngelicFact, Context
+from harness.core.localize import is_protected
+from harness.generators.data_text import text_key
+from harness.generators.message_evidence import Reader
+from harness.generators.mutant import Mutant
+
+#: operator id -> its prior, as :data:`harness.generators.message_ops.MESSAGE_PRIORS`.
+ANGELIC_PRIORS: dict[str, float] = {"angelic_and": 0.9, "angelic_or": 0.85, "angelic_guard": 0.8}
+#: candidates handed out at most.
+MAX_CANDIDATES = 12
+#: each next expression of one fact scores this much less.
+DECAY = 0.9
+_LOOSE = (ast.IfExp, ast.Lambda, ast.NamedExpr)
+
+
+def _wrap(text: str, node: ast.expr, loose: tuple, weaker: type | None = None) -> str:
+    """``text`` (the source of ``node``) in parentheses when ``node`` is one of ``loose`` or a
+    ``weaker`` boolean operation (``or`` under a new ``and``)."""
+    if isinstance(node, loose) or (weaker is not None and isinstance(node, ast.BoolOp) and isinstance(node.op, weaker)):
+        return f"({text})"
+    return text
+
+
+def _offset(lines: list[str], line: int, col: int) -> int:
+    """Character offset of ``col`` (UTF-8 bytes, as ``ast`` counts) on 1-based ``line``."""
+    before = sum(len(text) for text in lines[: line - 1])
+    return before + len(lines[line - 1].encode("utf-8")[:col].decode("utf-8", "replace"))
+
+
+def fact_mutants(fact: AngelicFact, source: str) -> list[Mutant]:
+    """The edits of one fact on ``source`` (its file's text), in the fact's expression order;
+    empty when the statement is not found at ``fact.line`` or an edit does not parse."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return []
+    lines = source.splitlines(keepends=True)
+    here = [st for st in ast.walk(tree) if isinstance(st, ast.stmt) and st.lineno == fact.line]
+    out: list[Mutant] = []
+    for q in fact.exprs:
+        try:
+            q_node = ast.parse(q, mode="eval").body
+        except SyntaxError:
+            continue
+        if fact.kind in ("and", "or"):
+            branch = next((s for s in here if isinstance(s, ast.If)), None)
+            if branch is None:
+                return []
+            test = branch.test
+            start = _offset(lines, test.lineno, test.col_offset)
+            end = _offset(lines, test.end_lineno or test.lineno, test.end_col_offset or 0)
+            old = source[start:end]
+            if fact.kind == "and":
+                new = f"{_wrap(old, test, _LOOSE, ast.Or)} and {_wrap(q, q_node, _LOOSE, ast.Or)}"
+            else:
+                new = f"{_wrap(old, test, _LOOSE)} or {_wrap(q, q_node, _LOOSE)}"
+            operator, desc = f"angelic_{fact.kind}", f"`{_short(old)}` -> `{_short(new)}`"
+        else:
+            st = next((s for s in here if not isinstance(s, (ast.If, ast.For, ast.While, ast.With, ast.Try))), None)
+            if st is None or st.end_lineno is None:
+                return []
+            first, last = st.lineno, st.end_lineno
+            start = sum(len(text) for text in lines[: first - 1])
+            end = sum(len(text) for text in lines[:last])
+            body = source[start:end]
+            indent = body[: len(body) - len(body.lstrip(" \t"))]
+            unit = "\t" if indent.startswith("\t") else "    "
+            if not body.endswith("\n"):
+                body += "\n"
+            new = f"{indent}if {q}:\n" + "".join(unit + ln if ln.strip() else ln for ln in body.splitlines(keepends=True))
+            operator, desc = "angelic_guard", f"`{_short(lines[first - 1].strip())}` guarded by `if {_short(q)}:`"
+        result = source[:start] + new + source[end:]
+        try:
+            ast.parse(result)
+        except (SyntaxError, ValueError):
+            continue
+        out.append(Mutant(operator, fact.path, fact.line, f"line {fact.line}: {desc}", source, start, end, new,
+                          text_key(source, result)))
+    return out
+
+
+def _short(text: str, limit: int = 70) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def angelic_mutants(context: Context, read: Reader) -> list[tuple[float, Mutant]]:
+    """The candidates of ``context.angelic`` as ``(score, mutant)`` with score in (0, 1], best
+    first (facts that fixed more failing tests first, then the probe's order; each fact's
+    expressions in its order, :data:`DECAY` apart), at most :data:`MAX_CANDIDATES`."""
+    out: list[tuple[float, Mutant]] = []
+    facts = sorted(context.angelic, key=lambda f: -f.fixed)  # stable: the probe's order on ties
+    for fact in facts:
+        if is_protected(fact.path, context.protected):
+            continue
+        source = read(fact.path)
+        if source is None:
+            continue
+        for i, mutant in enumerate(fact_mutants(fact, source)):
+            out.append((ANGELIC_PRIORS[mutant.operator] * DECAY ** i, mutant))
+    out.sort(key=lambda pair: -pair[0])
+    return out[:MAX_CANDIDATES]
