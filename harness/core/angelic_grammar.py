@@ -171,8 +171,9 @@ def predicates(tree: ast.Module, line: int, own: ast.expr | None = None) -> list
                 isinstance(o, ast.Constant) and isinstance(o.value, str) for o in operands)
             for o in operands:
                 text = ast.unparse(o)
-                if text in local or text in attrs or (isinstance(o, ast.Call) and text.startswith("len(")
-                                                      and _readable(o, names)):
+                of_value = isinstance(o, ast.Attribute) and isinstance(o.value, ast.Name) and o.value.id in local
+                if text in local or text in attrs or of_value or (
+                        isinstance(o, ast.Call) and text.startswith("len(") and _readable(o, names)):
                     if not textual:
                         numeric.setdefault(text, None)
     for node in ast.walk(fn):

@@ -1,0 +1,228 @@
+"""The angelic probe (``harness.core.angelic``, issue 21): a condition forced the other way in a
+real pytest run says where the fault is, and the expressions in scope that take the values the
+forcing needed become candidates (``harness.generators.angelic_ops``)."""
+
+from __future__ import annotations
+
+import ast
+import json
+import time
+from pathlib import Path
+
+from harness.core.angelic import Point, find_points, probe_patch, synthesize
+from harness.core.angelic_grammar import negate, predicates
+from harness.core.context import AngelicFact, Context, SuspiciousLocation
+from harness.core.localize import localize
+from harness.core.task import Task
+from harness.evaluators.testrun import TestRun
+from harness.generators.angelic_ops import angelic_mutants, fact_mutants
+from harness.generators.templates import TemplateGenerator
+from tests.conftest import fix_offline
+from tests.test_overfit import _validator
+
+ORDERS = '''\
+class Order:
+    """One order: its amount in cents, and whether it was refunded."""
+
+    def __init__(self, amount, refunded=False):
+        self.amount = amount
+        self.refunded = refunded
+
+
+def refunds(orders):
+    """The cents paid back."""
+    return sum(o.amount for o in orders if o.refunded)
+
+
+def revenue(orders):
+    """The cents kept: positive amounts of the orders not refunded."""
+    total = 0
+    for order in orders:
+        if order.amount > 0:
+            total += order.amount
+    return total
+'''
+ORDERS_TESTS = '''\
+from orders import Order, refunds, revenue
+
+
+def test_revenue_adds_amounts():
+    assert revenue([Order(100), Order(250)]) == 350
+
+
+def test_revenue_ignores_zero_and_negative_amounts():
+    assert revenue([Order(100), Order(0), Order(-5)]) == 100
+
+
+def test_refunds():
+    assert refunds([Order(100, refunded=True), Order(7)]) == 100
+
+
+def test_refunded_orders_bring_no_revenue():
+    assert revenue([Order(100), Order(40, refunded=True)]) == 100
+'''
+#: a condition with a side effect: the probe must evaluate it once, as the code does
+TOKENS = '''\
+def words(tokens):
+    """The tokens up to the first blank one, without the separators."""
+    it = iter(tokens)
+    out = []
+    while (tok := next(it, None)) is not None:
+        if tok == ",":
+            continue
+        out.append(tok)
+    return out
+'''
+TOKENS_TESTS = '''\
+from tokens import words
+
+
+def test_separators_are_dropped():
+    assert words(["a", ",", "b"]) == ["a", "b"]
+
+
+def test_a_blank_token_ends_the_words():
+    assert words(["a", "", "b"]) == ["a"]
+'''
+
+
+def test_the_grammar_copies_renames_and_builds_conditions_in_scope():
+    tree = ast.parse(ORDERS)
+    got = predicates(tree, 18, tree.body[2].body[2].body[0].test)
+    assert "order.amount > 0" not in got  # the statement's own test
+    assert got.index("order.refunded") < got.index("orders")  # a copied check, renamed, first
+    assert {"order", "order is None", "total", "order.amount", "order.amount < total", "total > 0"} <= set(got)
+    assert all(ast.parse(p, mode="eval") for p in got)
+    # names the function cannot see are never used: `o` is the comprehension's
+    assert not any("o." in p.replace("order.", "").replace("orders.", "") for p in got)
+
+
+def test_negations_read_as_a_person_writes_them():
+    assert negate("x is None") == "x is not None"
+    assert negate("a < b") == "a >= b"
+    assert negate("not done") == "done"
+    assert negate("k in seen") == "k not in seen"
+    assert negate("order.refunded") == "not order.refunded"
+    assert negate("a and b") == "not (a and b)"
+
+
+def test_points_are_the_suspicious_conditions_and_statements_and_the_probe_patch_keeps_lines():
+    locs = [SuspiciousLocation("orders.py", 19, 0.9), SuspiciousLocation("orders.py", 18, 0.8),
+            SuspiciousLocation("orders.py", 16, 0.5), SuspiciousLocation("test_orders.py", 5, 1.0)]
+    points = find_points(locs, {"orders.py": ORDERS}.get, ("test_*.py",))
+    assert [(p.line, p.kind) for p in points] == [(18, "if"), (19, "stmt"), (16, "stmt")]
+    patch = probe_patch(points, {"orders.py": ORDERS}.get)
+    assert patch is not None
+    new = patch.diff
+    assert "+        if __lw_probe__(1, (order.amount > 0)):" in new  # ids in the order met
+    assert "+            if __lw_probe__(0, True): total += order.amount" in new
+    assert "+    if __lw_probe__(2, True): total = 0" in new
+    assert patch.added == patch.removed == 3  # one line each: no line moves
+
+
+def _run(calls: dict) -> TestRun:
+    return TestRun(calls=calls)
+
+
+def test_synthesis_keeps_every_evaluation_the_passing_tests_made():
+    p = Point(0, "m.py", 3, "if", 0, 0, ("a", "b", "c"))
+    # forced false (C and Q): Q false where forced; true where C held in the other evaluations
+    forced = _run({"t::fail": [[0, True, True, "110"], [0, False, False, "000"]]})
+    record = _run({"t::pass": [[0, True, False, "011"], [0, False, False, "111"]]})
+    assert synthesize(p, False, forced, record, ["t::fail"], ["t::pass"]) == ["not a", "c"]
+    # no forced evaluation, no fact; a predicate that raised never matches
+    assert synthesize(p, False, _run({"t::fail": [[0, False, False, "000"]]}), record, ["t::fail"], ["t::pass"]) == []
+    record_err = _run({"t::pass": [[0, True, False, "e1e"]]})
+    assert synthesize(p, False, forced, record_err, ["t::fail"], ["t::pass"]) == []
+    # forced true (C or Q): Q true where forced, false where C was false
+    forced_or = _run({"t::fail": [[0, False, True, "011"]]})
+    record_or = _run({"t::pass": [[0, False, False, "001"], [0, True, False, "111"]]})
+    assert synthesize(p, True, forced_or, record_or, ["t::fail"], ["t::pass"]) == ["b"]
+    # records that are not the point's, or malformed, are ignored
+    junk = _run({"t::fail": [[0, True, True, "110"], "x", [1, True, True, "000"], [0, True, True, "1"]]})
+    assert synthesize(p, False, junk, record, ["t::fail"], ["t::pass"]) == ["not a", "c"]
+
+
+def test_fact_edits_respect_precedence_lines_and_indentation():
+    src = "def f(a, b, c):\n    if a or b:\n        return 1\n    x = [a,\n         b]\n    return x\n"
+    [m] = fact_mutants(AngelicFact("m.py", 2, "and", ("c is not None",), 1), src)
+    assert m.operator == "angelic_and" and "    if (a or b) and c is not None:\n" in m.new_source
+    [m] = fact_mutants(AngelicFact("m.py", 2, "or", ("c if a else b",), 1), src)
+    assert "    if a or b or (c if a else b):\n" in m.new_source  # a looser expression in parentheses
+    [m] = fact_mutants(AngelicFact("m.py", 4, "guard", ("c",), 1), src)
+    assert "    if c:\n        x = [a,\n             b]\n    return x\n" in m.new_source
+    assert m.operator == "angelic_guard" and ast.parse(m.new_source)
+    assert fact_mutants(AngelicFact("m.py", 3, "and", ("c",), 1), src) == []  # no if there
+    assert fact_mutants(AngelicFact("m.py", 2, "and", ("c ==",), 1), src) == []  # not an expression
+
+
+def test_the_probe_finds_the_missing_conjunct_in_real_pytest_runs(make_repo):
+    root = make_repo({"orders.py": ORDERS, "test_orders.py": ORDERS_TESTS})
+    validator, wt = _validator(root)
+    try:
+        base = validator.baseline
+        results = {t: base.results[t] for t in base.collected}
+        locations = localize(base.root, results, base.coverage, ("test_*.py",))
+        before = (Path(wt.path) / "orders.py").read_text()
+        facts, done = validator.angelic_facts(locations, ("test_*.py",), time.monotonic() + 120)
+        assert (Path(wt.path) / "orders.py").read_text() == before  # the slot is reset
+        assert done["runs"] >= 2 and done["points"] >= 2
+        first = facts[0]
+        assert (first.path, first.line, first.kind, first.exprs[0], first.fixed) == (
+            "orders.py", 18, "and", "not order.refunded", 1)
+        # no time left: nothing is run
+        assert validator.angelic_facts(locations, ("test_*.py",), time.monotonic()) == (
+            [], {"points": 0, "runs": 0, "facts": 0, "seconds": 0.0})
+    finally:
+        validator.close()
+        validator.evaluator.close()
+
+
+def test_a_condition_with_a_side_effect_is_evaluated_once(make_repo):
+    """The probe wraps the condition: without a force the tests see the code they saw."""
+    root = make_repo({"tokens.py": TOKENS, "test_tokens.py": TOKENS_TESTS})
+    validator, wt = _validator(root)
+    try:
+        base = validator.baseline
+        assert base.failing == ["test_tokens.py::test_a_blank_token_ends_the_words"]
+        points = find_points([SuspiciousLocation("tokens.py", 5, 1.0), SuspiciousLocation("tokens.py", 6, 0.9)],
+                             lambda p: (Path(wt.path) / p).read_text(), ())
+        assert [(p.line, p.kind) for p in points] == [(5, "if"), (6, "if")]
+        patch = probe_patch(points, lambda p: (Path(wt.path) / p).read_text())
+        wt.apply(patch)
+        run = validator.evaluator.run(wt.path, capture={"kind": "angelic", "tests": base.collected, "points": [
+            p.spec() for p in points]})
+        wt.reset()
+        assert {t: r.outcome for t, r in run.results.items()} == {t: r.outcome for t, r in base.results.items()}
+        loop = [r for r in run.calls["test_tokens.py::test_separators_are_dropped"] if r[0] == 0]
+        assert [r[1] for r in loop] == [True, True, True, False]  # a, ",", b, then the end
+    finally:
+        validator.close()
+        validator.evaluator.close()
+
+
+def test_the_templates_search_tries_the_facts_first(tmp_path):
+    (tmp_path / "orders.py").write_text(ORDERS)
+    fact = AngelicFact("orders.py", 18, "and", ("not order.refunded", "order.amount > 50"), 1)
+    ctx = Context(tmp_path, Task("failing_tests", failing={}), [SuspiciousLocation("orders.py", 19, 1.0)],
+                  angelic=[fact])
+    got = angelic_mutants(ctx, lambda p: (tmp_path / p).read_text())
+    assert [m.description for _, m in got] == [
+        "line 18: `order.amount > 0` -> `order.amount > 0 and not order.refunded`",
+        "line 18: `order.amount > 0` -> `order.amount > 0 and order.amount > 50`"]
+    first = TemplateGenerator().generate(ctx).candidates[0]
+    assert first.meta["operator"] == "angelic_and" and "and not order.refunded" in first.diff
+    ctx.protected = ("orders.py",)
+    assert angelic_mutants(ctx, lambda p: (tmp_path / p).read_text()) == []
+
+
+def test_loopwright_fix_adds_the_missing_conjunct(make_repo):
+    """Before the probe, 146 candidates were tried and none fixed it (no operator writes a
+    conjunct over another function's check)."""
+    out, root, _ = fix_offline(make_repo, {"orders.py": ORDERS, "test_orders.py": ORDERS_TESTS})
+    assert out["status"] == "fixed", out
+    assert "-        if order.amount > 0:\n+        if order.amount > 0 and not order.refunded:\n" in out["patch"]
+    steps = [json.loads(line) for t in (root / ".git" / "loopwright" / "runs").glob("*/trajectory.jsonl")
+             for line in t.read_text().splitlines()]
+    probe = next(s for s in steps if s["action"] == "angelic")
+    assert probe["found"][0][:3] == ["orders.py", 18, "and"] and probe["found"][0][3][0] == "not order.refunded"
