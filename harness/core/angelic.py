@@ -12,9 +12,10 @@ statements the failing tests run (*points*, at most :data:`MAX_CONDITIONS` and
    :data:`MAX_PASSING` fastest): at each evaluation of a point, the condition's value and the
    value of every expression :func:`harness.core.angelic_grammar.predicates` lists there;
 3. *forced* runs of the failing tests alone, one point and one direction each: an ``if``'s
-   or ``while``'s true test forced false, a false one forced true, or the statement skipped;
-   at every such evaluation, then (when that fails and a test has more than one) at the last
-   one only.
+   or ``while``'s true test forced false, a false one forced true, the statement skipped, or
+   an early exit (``continue``, ``break``, ``return ...``, a new line before a statement)
+   taken; at every such evaluation, then at each test's last one only, then where one of the
+   expressions that no passing test's evaluation makes true is true.
 
 A forced run after which a failing test passes says the fault is that condition (Chandra et
 al., "Angelic Debugging", ICSE 2011). The values the replacement must take follow: where the
@@ -45,12 +46,16 @@ from sandbox.patch import Patch, PatchError
 
 #: points probed at most: ``if`` statements, simple statements.
 MAX_CONDITIONS, MAX_STATEMENTS = 4, 2
+#: early exits probed at most (``continue``, ``break``, ``return ...`` before a statement).
+MAX_EXITS = 3
 #: suspicious locations looked at for points (most suspicious first).
 MAX_LOCATIONS = 30
 #: passing tests in the record run (the fastest that run a point).
 MAX_PASSING = 20
 #: test processes per probe, wall seconds per probe, and share of the run's time left.
-MAX_RUNS, MAX_SECONDS, SHARE = 10, 30.0, 0.2
+MAX_RUNS, MAX_SECONDS, SHARE = 16, 30.0, 0.2
+#: expressions that guide a forced run per point and direction (the third round).
+GUIDED = 2
 #: evaluations recorded per test and point; expressions kept per fact.
 MAX_EVALS, MAX_PER_FACT = 60, 4
 _SIMPLE = (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Expr, ast.Delete)
@@ -59,8 +64,10 @@ _SIMPLE = (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Expr, ast.Delete)
 @dataclass(frozen=True)
 class Point:
     """One probed statement of ``path``: ``kind`` ``"if"`` (an ``if``/``elif``/``while`` whose
-    test is ``source[start:end]``) or ``"stmt"`` (a simple statement starting at ``start``, the
-    only one on its line); ``exprs`` what the probe evaluates there."""
+    test is ``source[start:end]``), ``"stmt"`` (a simple statement starting at ``start``, the
+    only one on its line) or ``"exit"`` (the statement ``exit``, e.g. ``continue`` or
+    ``return out``, that a new line at ``start``, the start of the statement's line, could run
+    first); ``exprs`` what the probe evaluates there."""
 
     id: int
     path: str
@@ -69,6 +76,7 @@ class Point:
     start: int
     end: int
     exprs: tuple[str, ...]
+    exit: str = ""
 
     def spec(self) -> dict:
         """The point as the plugin's spec wants it."""
@@ -86,9 +94,10 @@ def find_points(locations: list[SuspiciousLocation], read, protected: tuple[str,
     suspiciousness order."""
     conds: list[Point] = []
     stmts: list[Point] = []
+    exits: list[Point] = []
     trees: dict[str, tuple[ast.Module, list[str]] | None] = {}
     for loc in locations[:MAX_LOCATIONS]:
-        if len(conds) >= MAX_CONDITIONS and len(stmts) >= MAX_STATEMENTS:
+        if len(conds) >= MAX_CONDITIONS and len(stmts) >= MAX_STATEMENTS and len(exits) >= MAX_EXITS:
             break
         if not loc.path.endswith(".py") or is_protected(loc.path, protected) or loc.score <= 0:
             continue
@@ -104,7 +113,13 @@ def find_points(locations: list[SuspiciousLocation], read, protected: tuple[str,
         tree, lines = parsed
         here = [st for st in ast.walk(tree) if isinstance(st, ast.stmt) and st.lineno == loc.line]
         tests = [st for st in here if isinstance(st, (ast.If, ast.While))]
-        n = len(conds) + len(stmts)
+        n = len(conds) + len(stmts) + len(exits)
+        alone = [st for st in here if not lines[st.lineno - 1][: st.col_offset].strip()]
+        if len(alone) == 1 and len(exits) < MAX_EXITS and not lines[loc.line - 1].lstrip().startswith(("elif", "else")):
+            start = _offset(lines, loc.line, 0)
+            for text in _exits(tree, alone[0])[: MAX_EXITS - len(exits)]:
+                exits.append(Point(n, loc.path, loc.line, "exit", start, start, tuple(predicates(tree, loc.line)), text))
+                n += 1
         if tests and len(conds) < MAX_CONDITIONS:
             test = tests[0].test
             conds.append(Point(n, loc.path, loc.line, "if", _offset(lines, test.lineno, test.col_offset),
@@ -115,13 +130,61 @@ def find_points(locations: list[SuspiciousLocation], read, protected: tuple[str,
             start = _offset(lines, st.lineno, st.col_offset)
             if not lines[st.lineno - 1][: st.col_offset].strip():  # alone on its line
                 stmts.append(Point(n, loc.path, loc.line, "stmt", start, start, tuple(predicates(tree, loc.line))))
-    return conds + stmts
+    return conds + stmts + exits
+
+
+def _exits(tree: ast.Module, st: ast.stmt) -> list[str]:
+    """The early exits a guard before ``st`` could take, most likely first: ``continue`` (and
+    ``break``) in a loop, ``return`` with each simple value the function returns elsewhere (a
+    name, an attribute, a constant, an empty literal; bare in a generator or a function
+    returning nothing). None before a ``return``/``raise`` or outside a function."""
+    if isinstance(st, (ast.Return, ast.Raise, ast.Pass, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) or (
+            isinstance(st, ast.Expr) and isinstance(st.value, ast.Constant)):  # a docstring
+        return []
+    parents: dict[int, ast.AST] = {id(c): n for n in ast.walk(tree) for c in ast.iter_child_nodes(n)}
+    node: ast.AST = st
+    loop = None
+    while id(node) in parents:
+        node = parents[id(node)]
+        if isinstance(node, (ast.For, ast.AsyncFor, ast.While)) and loop is None:
+            loop = node
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+            break
+    if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return ["continue", "break"] if loop is not None else []
+    own = [n for n in ast.walk(node) if not _nested(n, node, parents)]
+    returns = [n for n in own if isinstance(n, ast.Return)]
+    out = ["continue", "break"] if loop is not None else []
+    if any(isinstance(n, (ast.Yield, ast.YieldFrom)) for n in own) or not any(r.value for r in returns):
+        return out + ["return"]
+    for r in returns:
+        v = r.value
+        if v is None or (isinstance(v, ast.Constant) and v.value is None):
+            text = "return"
+        elif isinstance(v, (ast.Name, ast.Attribute, ast.Constant)) or (
+                isinstance(v, (ast.List, ast.Dict, ast.Tuple, ast.Set)) and not ast.unparse(v).strip("[](){}")):
+            text = f"return {ast.unparse(v)}"
+        else:
+            continue
+        if text not in out and r.lineno != st.lineno:
+            out.append(text)
+    return out
+
+
+def _nested(n: ast.AST, fn: ast.AST, parents: dict[int, ast.AST]) -> bool:
+    """``n`` is inside a function or class nested in ``fn``."""
+    while id(n) in parents and n is not fn:
+        n = parents[id(n)]
+        if n is not fn and isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+            return True
+    return False
 
 
 def probe_patch(points: list[Point], read) -> Patch | None:
     """The probe patch: each point's condition ``C`` written ``__lw_probe__(n, (C))``, each
-    statement ``S`` ``if __lw_probe__(n, True): S`` on the same line (no line moves); None when
-    a file cannot be read or the result does not parse."""
+    statement ``S`` ``if __lw_probe__(n, True): S`` on the same line, and each early exit a new
+    line ``if __lw_probe__(n, False): EXIT`` before its statement; None when a file cannot be
+    read or the result does not parse."""
     changes: dict[str, tuple[str, str]] = {}
     for path in dict.fromkeys(p.path for p in points):
         old = read(path)
@@ -131,6 +194,10 @@ def probe_patch(points: list[Point], read) -> Patch | None:
         for p in sorted((p for p in points if p.path == path), key=lambda p: -p.start):
             if p.kind == "if":
                 new = f"{new[:p.start]}__lw_probe__({p.id}, ({new[p.start:p.end]})){new[p.end:]}"
+            elif p.kind == "exit":
+                line = new[p.start:new.find("\n", p.start) + 1 or len(new)]
+                indent = line[: len(line) - len(line.lstrip(" \t"))]
+                new = f"{new[:p.start]}{indent}if __lw_probe__({p.id}, False): {p.exit}\n{new[p.start:]}"
             else:
                 new = f"{new[:p.start]}if __lw_probe__({p.id}, True): {new[p.start:]}"
         try:
@@ -182,6 +249,36 @@ def synthesize(point: Point, to: bool, forced: TestRun, record: TestRun, fixed: 
     return out
 
 
+def _schedules(stage: str, p: Point, to: bool, record: TestRun, failing: list[str],
+               passing: list[str]) -> list[dict]:
+    """The ``force`` options of one stage for point ``p`` forced toward ``to`` (see
+    :meth:`AngelicProbe._forced_runs`): ``{"only": None}``; ``{"only": {test: k}}`` for the tests
+    with ``k > 1`` flippable evaluations; ``{"when": [i, "1" or "0"]}`` for the first
+    :data:`GUIDED` expressions ``i`` (or negations) that hold at some flippable evaluation of a
+    failing test and at none of a passing test."""
+    def flippable(tests: list[str]) -> list[str]:
+        return [r[3] for t in tests for r in record.calls.get(t, [])
+                if isinstance(r, list) and len(r) == 4 and r[0] == p.id and bool(r[1]) != to
+                and isinstance(r[3], str) and len(r[3]) == len(p.exprs)]
+    if stage == "all":
+        return [{"only": None}]
+    if stage == "last":
+        counts = {t: len(flippable([t])) for t in failing}
+        many = {t: c for t, c in counts.items() if c > 1}
+        return [{"only": many}] if many else []
+    fail, keep = flippable(failing), flippable(passing)
+    out: list[dict] = []
+    for i in range(len(p.exprs)):
+        for bit in "10":
+            if any(b[i] == bit for b in fail) and not any(b[i] in (bit, "e") for b in keep) \
+                    and not all(b[i] == bit for b in fail):
+                out.append({"when": [i, bit]})
+                break
+        if len(out) >= GUIDED:
+            break
+    return out
+
+
 def _read(root, rel: str) -> str | None:
     """A file of the worktree, no link followed (code under test ran there); None if unreadable."""
     try:
@@ -227,29 +324,8 @@ class AngelicProbe:
         try:
             slot.apply(patch)
             record = self._angelic_run(slot, points, failing + passing, None, until, done)
-            for p in points:
-                if record is None:
-                    break
-                recs = [r for t in failing for r in record.calls.get(t, []) if isinstance(r, list) and r[:1] == [p.id]]
-                values = {bool(r[1]) for r in recs if len(r) == 4}
-                # an if's true test forced false (C and Q), a false one forced true (C or Q); a statement skipped
-                for to in [v for v in (False, True) if (not v) in values]:  # a statement's value is True
-                    counts = {t: sum(1 for r in record.calls.get(t, []) if r[:1] == [p.id] and bool(r[1]) != to)
-                              for t in failing}
-                    many = {t: c for t, c in counts.items() if c > 1}
-                    for only in [None, many] if many else [None]:
-                        if time.monotonic() >= until or done["runs"] >= MAX_RUNS:
-                            break
-                        forced = self._angelic_run(slot, [p], failing, {"point": p.id, "to": to, "only": only},
-                                                   until, done)
-                        fixed = [t for t in failing if forced is not None and t in forced.results
-                                 and forced.results[t].ok]
-                        if forced is not None and fixed:
-                            exprs = synthesize(p, to, forced, record, fixed, passing)
-                            if exprs:
-                                kind = "guard" if p.kind == "stmt" else "or" if to else "and"
-                                facts.append(AngelicFact(p.path, p.line, kind, tuple(exprs), len(fixed)))
-                            break
+            if record is not None:
+                facts = self._forced_runs(slot, points, record, failing, passing, until, done)
         except PatchError:
             pass
         finally:
@@ -262,8 +338,43 @@ class AngelicProbe:
         done["facts"] = len(facts)
         return facts, done
 
+    def _forced_runs(self, slot, points: list[Point], record: TestRun, failing: list[str], passing: list[str],
+                     until: float, done: dict) -> list[AngelicFact]:
+        """The forced runs after the ``record`` run, in three rounds over every (point,
+        direction) a failing test can flip (an ``if``'s true test to false, a false one to true;
+        a statement skipped; an exit taken): every such evaluation forced, then only each
+        test's last one, then (guided) only where one of the :data:`GUIDED` first expressions
+        that no passing test's flippable evaluation makes true is true (a guard that skips the
+        blank line of three, neither the first nor the last). A direction is done at its first
+        run that makes a failing test pass: a fact when an expression takes the needed values."""
+        tries: list[tuple[Point, bool]] = []
+        for p in points:
+            values = {bool(r[1]) for t in failing for r in record.calls.get(t, [])
+                      if isinstance(r, list) and len(r) == 4 and r[0] == p.id}
+            tries += [(p, to) for to in (False, True) if (not to) in values]  # a statement's value is True
+        facts: list[AngelicFact] = []
+        settled: set[tuple[int, bool]] = set()
+        for stage in ("all", "last", "guided"):
+            for p, to in tries:
+                if (p.id, to) in settled:
+                    continue
+                for force in _schedules(stage, p, to, record, failing, passing):
+                    if time.monotonic() >= until or done["runs"] >= MAX_RUNS:
+                        return facts
+                    forced = self._angelic_run(slot, [p], failing, {"point": p.id, "to": to, **force}, until, done)
+                    fixed = [t for t in failing if forced is not None and t in forced.results and forced.results[t].ok]
+                    if forced is None or not fixed:
+                        continue
+                    settled.add((p.id, to))
+                    exprs = synthesize(p, to, forced, record, fixed, passing)
+                    if exprs:
+                        kind = "guard" if p.kind == "stmt" else "exit" if p.kind == "exit" else "or" if to else "and"
+                        facts.append(AngelicFact(p.path, p.line, kind, tuple(exprs), len(fixed), p.exit))
+                    break
+        return facts
+
     def _angelic_run(self, slot, points: list[Point], tests: list[str], force: dict | None, until: float,
-               done: dict) -> TestRun | None:
+                     done: dict) -> TestRun | None:
         """One probe run of ``tests`` in ``slot`` (left as it was: nothing is applied)."""
         if time.monotonic() >= until:
             return None

@@ -41,13 +41,15 @@ class AngelicFact:
     expressions over names in scope there) takes the values that forcing needed.
 
     ``kind``: ``"and"`` (the ``if``'s test ``C`` should be ``C and Q``), ``"or"`` (``C or Q``),
-    ``"guard"`` (the simple statement ``S`` should be ``if Q: S``)."""
+    ``"guard"`` (the simple statement ``S`` should be ``if Q: S``), ``"exit"`` (a new
+    ``if Q: EXIT`` before the statement, ``exit`` its text: ``continue``, ``return out``)."""
 
     path: str
     line: int
     kind: str
     exprs: tuple[str, ...]
     fixed: int
+    exit: str = ""
 
 
 @dataclass

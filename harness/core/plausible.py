@@ -52,7 +52,7 @@ NATURALNESS: dict[str, int] = {
     **dict.fromkeys(("import_missing", "declare_name"), 4),  # a statement inserted (message_scope)
     **dict.fromkeys(("patch_lookup",), 4),  # an import moved into functions (message_patch)
     # angelic_ops: a synthesized conjunct or disjunct (an expression part added), a guard inserted
-    **dict.fromkeys(("angelic_and", "angelic_or"), 2), **dict.fromkeys(("angelic_guard",), 3),
+    **dict.fromkeys(("angelic_and", "angelic_or"), 2), **dict.fromkeys(("angelic_guard", "angelic_exit"), 3),
     **dict.fromkeys(("bytes_literal",), 0), **dict.fromkeys(("bytes_convert",), 2),  # message_bytes
     # wrap_ops (issue 21): statements the failure asks for
     **dict.fromkeys(("convert_param", "early_return", "normalize_param"), 3), **dict.fromkeys(("wrap_try",), 4),

@@ -6,7 +6,9 @@ statement skipped) and found expressions in scope that take the values the forci
 
 - ``angelic_and``: ``if C:`` -> ``if C and Q:`` (a conjunct the condition lacked);
 - ``angelic_or``: ``if C:`` -> ``if C or Q:`` (a case the condition missed);
-- ``angelic_guard``: ``S`` -> ``if Q:`` + ``S`` indented (a guard the statement lacked).
+- ``angelic_guard``: ``S`` -> ``if Q:`` + ``S`` indented (a guard the statement lacked);
+- ``angelic_exit``: ``if Q: continue`` (``break``, ``return ...``) inserted before ``S`` (an
+  early exit the code lacked).
 
 Pure: files are read through the ``read`` function given; no test is run here.
 """
@@ -22,7 +24,8 @@ from harness.generators.message_evidence import Reader
 from harness.generators.mutant import Mutant
 
 #: operator id -> its prior, as :data:`harness.generators.message_ops.MESSAGE_PRIORS`.
-ANGELIC_PRIORS: dict[str, float] = {"angelic_and": 0.9, "angelic_or": 0.85, "angelic_guard": 0.8}
+ANGELIC_PRIORS: dict[str, float] = {"angelic_and": 0.9, "angelic_or": 0.85, "angelic_guard": 0.8,
+                                    "angelic_exit": 0.8}
 #: candidates handed out at most.
 MAX_CANDIDATES = 12
 #: each next expression of one fact scores this much less.
@@ -72,6 +75,15 @@ def fact_mutants(fact: AngelicFact, source: str) -> list[Mutant]:
             else:
                 new = f"{_wrap(old, test, _LOOSE)} or {_wrap(q, q_node, _LOOSE)}"
             operator, desc = f"angelic_{fact.kind}", f"`{_short(old)}` -> `{_short(new)}`"
+        elif fact.kind == "exit":
+            if not fact.exit or fact.line > len(lines):
+                return []
+            start = end = sum(len(text) for text in lines[: fact.line - 1])
+            text = lines[fact.line - 1]
+            indent = text[: len(text) - len(text.lstrip(" \t"))]
+            unit = "\t" if indent.startswith("\t") else "    "
+            new = f"{indent}if {q}:\n{indent}{unit}{fact.exit}\n"
+            operator, desc = "angelic_exit", f"`if {_short(q)}: {fact.exit}` before `{_short(text.strip())}`"
         else:
             st = next((s for s in here if not isinstance(s, (ast.If, ast.For, ast.While, ast.With, ast.Try))), None)
             if st is None or st.end_lineno is None:

@@ -5,7 +5,8 @@ is selected by the same ``LOOPWRIGHT_CAPTURE`` spec when it has ``"kind": "angel
 
     {"kind": "angelic", "tests": [ids], "evals": max evaluations recorded per test and point,
      "points": [{"id": n, "predicates": [expression, ...]}],
-     "force": null or {"point": n, "to": true | false, "only": null or {test id: k}}}
+     "force": null or {"point": n, "to": true | false, "only": null or {test id: k},
+                       "when": null or [i, "1" | "0"]}}
 
 The code under test is a probe patch of loopwright's (:mod:`harness.core.angelic`): each
 probed condition ``C`` is written ``__lw_probe__(n, C)``, each probed statement ``S``
@@ -15,7 +16,8 @@ one of ``tests`` runs, each call evaluates every predicate of point ``n`` in the
 raised. It returns the condition's value, except where ``force`` names the point and the value
 is not ``to``: there it returns ``to`` (the branch is taken the other way, the statement
 skipped), at every such evaluation, or with ``only`` at the ``k``-th of them in each test it
-names (the others are not forced). A record is ``[point, value, forced, bits]``, ``value`` the
+names (the others are not forced), or with ``when`` at those where predicate ``i``'s bit is
+``"1"`` (or ``"0"``). A record is ``[point, value, forced, bits]``, ``value`` the
 condition's own truth. At most ``evals`` records per test and point are kept (the first ones);
 later evaluations are still forced. Outside the tests the probe returns the value untouched.
 
@@ -48,6 +50,7 @@ class Probe:
         self.force_id = force.get("point")
         self.force_to = force.get("to")
         self.force_only = force.get("only")
+        self.force_when = force.get("when")  # [predicate index, bit] or None
         self.only_now = None  # the flippable evaluation to force in the current test (None: all)
         self.records = {}  # test id -> [[point, value, forced, bits], ...]
         self.current = None
@@ -70,12 +73,17 @@ class Probe:
         if self.current is None:
             return value
         forced = False
+        n = self.counts[point] = self.counts.get(point, 0) + 1
+        need = n <= self.limit or (point == self.force_id and self.force_when is not None)
+        bits = self._bits(self.codes.get(point, []), sys._getframe(1)) if need else ""
         if point == self.force_id and isinstance(self.force_to, bool) and truth != self.force_to:
             self.flips += 1
             forced = self.only_now is None or self.only_now == self.flips
-        n = self.counts[point] = self.counts.get(point, 0) + 1
+            when = self.force_when
+            if when is not None and forced:
+                forced = isinstance(when, list) and len(when) == 2 and when[0] < len(bits) and bits[when[0]] == when[1]
         if n <= self.limit:
-            self.current.append([point, truth, forced, self._bits(self.codes.get(point, []), sys._getframe(1))])
+            self.current.append([point, truth, forced, bits])
         return self.force_to if forced else value
 
     @staticmethod
