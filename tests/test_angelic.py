@@ -9,7 +9,7 @@ import json
 import time
 from pathlib import Path
 
-from harness.core.angelic import Point, find_points, probe_patch, synthesize
+from harness.core.angelic import Point, _exits, _schedules, find_points, probe_patch, synthesize
 from harness.core.angelic_grammar import negate, predicates
 from harness.core.context import AngelicFact, Context, SuspiciousLocation
 from harness.core.localize import localize
@@ -110,14 +110,30 @@ def test_points_are_the_suspicious_conditions_and_statements_and_the_probe_patch
     locs = [SuspiciousLocation("orders.py", 19, 0.9), SuspiciousLocation("orders.py", 18, 0.8),
             SuspiciousLocation("orders.py", 16, 0.5), SuspiciousLocation("test_orders.py", 5, 1.0)]
     points = find_points(locs, {"orders.py": ORDERS}.get, ("test_*.py",))
-    assert [(p.line, p.kind) for p in points] == [(18, "if"), (19, "stmt"), (16, "stmt")]
+    assert [(p.line, p.kind, p.exit) for p in points] == [
+        (18, "if", ""), (19, "stmt", ""), (16, "stmt", ""), (19, "exit", "continue"), (19, "exit", "break"),
+        (19, "exit", "return total")]
     patch = probe_patch(points, {"orders.py": ORDERS}.get)
     assert patch is not None
     new = patch.diff
-    assert "+        if __lw_probe__(1, (order.amount > 0)):" in new  # ids in the order met
-    assert "+            if __lw_probe__(0, True): total += order.amount" in new
-    assert "+    if __lw_probe__(2, True): total = 0" in new
-    assert patch.added == patch.removed == 3  # one line each: no line moves
+    assert "+        if __lw_probe__(4, (order.amount > 0)):" in new  # ids in the order met
+    assert "+            if __lw_probe__(3, True): total += order.amount" in new
+    assert "+    if __lw_probe__(5, True): total = 0" in new
+    assert ("+            if __lw_probe__(0, False): continue\n+            if __lw_probe__(1, False): break\n"
+            "+            if __lw_probe__(2, False): return total\n") in new
+    assert patch.removed == 3 and patch.added == 6  # the exits are new lines, the rest stays on its line
+
+
+def test_early_exits_are_the_loop_s_and_the_function_s_own():
+    src = ("def f(xs, limit):\n    out = []\n    for x in xs:\n        out.append(x)\n"
+           "        if len(out) > limit:\n            return None\n    def g():\n        return 5\n"
+           "    return out\n\n\ndef h(xs):\n    for x in xs:\n        yield x\n")
+    tree = ast.parse(src)
+    stmt = {st.lineno: st for st in ast.walk(tree) if isinstance(st, ast.stmt)}
+    assert _exits(tree, stmt[4]) == ["continue", "break", "return out", "return"]  # not g's `return 5`
+    assert _exits(tree, stmt[2]) == ["return out", "return"]
+    assert _exits(tree, stmt[14]) == ["continue", "break", "return"]  # a generator returns bare
+    assert _exits(tree, stmt[6]) == [] and _exits(tree, stmt[9]) == []  # before a return
 
 
 def _run(calls: dict) -> TestRun:
@@ -143,6 +159,19 @@ def test_synthesis_keeps_every_evaluation_the_passing_tests_made():
     assert synthesize(p, False, junk, record, ["t::fail"], ["t::pass"]) == ["not a", "c"]
 
 
+def test_guided_schedules_use_expressions_no_passing_evaluation_makes_true():
+    p = Point(0, "m.py", 3, "exit", 0, 0, ("a", "b", "c"), "continue")
+    # the failing test's three evaluations, and a passing test's two; all False (an exit not taken)
+    record = _run({"t::fail": [[0, False, False, "100"], [0, False, False, "011"], [0, False, False, "001"]],
+                   "t::pass": [[0, False, False, "001"], [0, False, False, "00e"]]})
+    assert _schedules("all", p, True, record, ["t::fail"], ["t::pass"]) == [{"only": None}]
+    assert _schedules("last", p, True, record, ["t::fail"], ["t::pass"]) == [{"only": {"t::fail": 3}}]
+    # `a` holds at one failing evaluation and no passing one; `not b` holds at two of three, but
+    # also at every passing one; `c` where a passing one is true or raised: never
+    assert _schedules("guided", p, True, record, ["t::fail"], ["t::pass"]) == [{"when": [0, "1"]}, {"when": [1, "1"]}]
+    assert _schedules("last", p, True, _run({"t::fail": [[0, False, False, "100"]]}), ["t::fail"], []) == []
+
+
 def test_fact_edits_respect_precedence_lines_and_indentation():
     src = "def f(a, b, c):\n    if a or b:\n        return 1\n    x = [a,\n         b]\n    return x\n"
     [m] = fact_mutants(AngelicFact("m.py", 2, "and", ("c is not None",), 1), src)
@@ -152,6 +181,8 @@ def test_fact_edits_respect_precedence_lines_and_indentation():
     [m] = fact_mutants(AngelicFact("m.py", 4, "guard", ("c",), 1), src)
     assert "    if c:\n        x = [a,\n             b]\n    return x\n" in m.new_source
     assert m.operator == "angelic_guard" and ast.parse(m.new_source)
+    [m] = fact_mutants(AngelicFact("m.py", 4, "exit", ("not c",), 1, "return a"), src)
+    assert "    if not c:\n        return a\n    x = [a,\n" in m.new_source and m.operator == "angelic_exit"
     assert fact_mutants(AngelicFact("m.py", 3, "and", ("c",), 1), src) == []  # no if there
     assert fact_mutants(AngelicFact("m.py", 2, "and", ("c ==",), 1), src) == []  # not an expression
 
@@ -187,6 +218,7 @@ def test_a_condition_with_a_side_effect_is_evaluated_once(make_repo):
         assert base.failing == ["test_tokens.py::test_a_blank_token_ends_the_words"]
         points = find_points([SuspiciousLocation("tokens.py", 5, 1.0), SuspiciousLocation("tokens.py", 6, 0.9)],
                              lambda p: (Path(wt.path) / p).read_text(), ())
+        points = [p for p in points if p.kind == "if"]
         assert [(p.line, p.kind) for p in points] == [(5, "if"), (6, "if")]
         patch = probe_patch(points, lambda p: (Path(wt.path) / p).read_text())
         wt.apply(patch)
@@ -194,7 +226,7 @@ def test_a_condition_with_a_side_effect_is_evaluated_once(make_repo):
             p.spec() for p in points]})
         wt.reset()
         assert {t: r.outcome for t, r in run.results.items()} == {t: r.outcome for t, r in base.results.items()}
-        loop = [r for r in run.calls["test_tokens.py::test_separators_are_dropped"] if r[0] == 0]
+        loop = [r for r in run.calls["test_tokens.py::test_separators_are_dropped"] if r[0] == points[0].id]
         assert [r[1] for r in loop] == [True, True, True, False]  # a, ",", b, then the end
     finally:
         validator.close()
@@ -226,3 +258,62 @@ def test_loopwright_fix_adds_the_missing_conjunct(make_repo):
              for line in t.read_text().splitlines()]
     probe = next(s for s in steps if s["action"] == "angelic")
     assert probe["found"][0][:3] == ["orders.py", 18, "and"] and probe["found"][0][3][0] == "not order.refunded"
+
+
+REVIEWS = '''\
+class Review:
+    """A review: its stars (1-5), and whether a moderator hid it."""
+
+    def __init__(self, stars, hidden=False):
+        self.stars = stars
+        self.hidden = hidden
+
+
+def shown(reviews):
+    """The reviews a visitor sees."""
+    return [r for r in reviews if not r.hidden]
+
+
+def average_rating(reviews):
+    """The mean stars of the reviews a visitor sees (0.0 when there are none)."""
+    total = count = 0
+    for review in reviews:
+        total += review.stars
+        count += 1
+    return total / count if count else 0.0
+'''
+REVIEWS_TESTS = '''\
+from reviews import Review, average_rating, shown
+
+
+def test_average():
+    assert average_rating([Review(4), Review(2)]) == 3.0
+
+
+def test_no_reviews():
+    assert average_rating([]) == 0.0
+
+
+def test_shown():
+    assert len(shown([Review(1, hidden=True), Review(5)])) == 1
+
+
+def test_hidden_reviews_do_not_count():
+    assert average_rating([Review(4), Review(1, hidden=True), Review(2)]) == 3.0
+'''
+
+
+def test_loopwright_fix_adds_the_missing_early_continue(make_repo):
+    """Forcing the exit at every review or at the last one fails; where `review.hidden` holds
+    (another function's check, renamed) it passes. Before the probe: not fixed, 173 candidates."""
+    out, _, _ = fix_offline(make_repo, {"reviews.py": REVIEWS, "test_reviews.py": REVIEWS_TESTS})
+    assert out["status"] == "fixed", out
+    assert "     for review in reviews:\n+        if review.hidden:\n+            continue\n" in out["patch"], out["patch"]
+
+
+def test_every_angelic_operator_has_a_naturalness_class():
+    from harness.core.plausible import NATURALNESS
+    from harness.generators.angelic_ops import ANGELIC_PRIORS
+
+    assert set(ANGELIC_PRIORS) <= set(NATURALNESS)
+    assert NATURALNESS["angelic_and"] < NATURALNESS["angelic_exit"]  # an expression part before a statement

@@ -191,7 +191,7 @@ def probe_patch(points: list[Point], read) -> Patch | None:
         if old is None:
             return None
         new = old
-        for p in sorted((p for p in points if p.path == path), key=lambda p: -p.start):
+        for p in sorted((p for p in points if p.path == path), key=lambda p: (-p.start, -p.id)):
             if p.kind == "if":
                 new = f"{new[:p.start]}__lw_probe__({p.id}, ({new[p.start:p.end]})){new[p.end:]}"
             elif p.kind == "exit":
