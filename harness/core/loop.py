@@ -205,10 +205,11 @@ class Loop:
 
     def _angelic(self, locations: list[SuspiciousLocation]) -> list:
         """The angelic probe's facts for these failing tests and locations, probed once
-        (:mod:`harness.core.angelic`), for a generator that reads them; recorded as a step."""
+        (:mod:`harness.core.angelic`) for a generator that reads them, from the second iteration
+        on: a fix the first batch finds does not pay for the probe's test runs. Recorded as a step."""
         key = (tuple(self.validator.baseline.failing), tuple(locations[:10]))
-        if not getattr(self.generator.current, "reads_angelic", False):
-            return []
+        if not getattr(self.generator.current, "reads_angelic", False) or self.state.iteration < 1:
+            return []  # the first batch (the failing tests' own evidence, the best mutants) goes first
         if self._angelic_key != key:
             lim = self.limits
             deadline = None if lim.max_wall_seconds is None else self._started + lim.max_wall_seconds

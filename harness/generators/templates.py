@@ -36,6 +36,7 @@ import keyword
 import os
 import posixpath
 import re
+from dataclasses import replace
 from pathlib import Path
 
 from harness.core import progress
@@ -114,6 +115,7 @@ class TemplateGenerator(Generator):
             self._key = key
             self._search = _Search(context, self.max_lines)
             self._leads, self._batches, self._progress = {}, 0, {}
+        self._search.take_angelic(context)
         self._add_leads(context)
         hot = self._hot(context)
         for search in [self._search, *self._leads.values()]:
@@ -282,8 +284,9 @@ class _Search:
         # the failing tests' own evidence first: few, precise candidates; from a lead's text too,
         # so that a second fault the evidence names joins a partial fix (a property the test asks
         # for, then a regex the test's input needs)
-        evident = (angelic_mutants(context, self._source) + message_mutants(context, self._source, self._modules)
-                   + guard_mutants(context, self._source))
+        self.facts: set = set()  # the angelic facts already pushed
+        self.take_angelic(context)
+        evident = message_mutants(context, self._source, self._modules) + guard_mutants(context, self._source)
         for score, mutant in evident:
             if (mutant.path, mutant.key) not in self.seen:
                 self._push((mutant.path, mutant.key), MESSAGE_FIRST + score, mutant)
@@ -294,6 +297,19 @@ class _Search:
         for score, mutant in hinted(context, self.lines, self._source) + case_edits(context, self.lines, self._source):
             if (mutant.path, mutant.key) not in self.seen:
                 self._push((mutant.path, mutant.key), score, mutant)
+
+    def take_angelic(self, context: Context) -> None:
+        """Push the candidates of the angelic facts not pushed yet (the probe runs after the
+        first batch: its facts join a search under way), ahead of the mutants like the failing
+        tests' own evidence. A lead's search takes none: the facts' lines are the base text's."""
+        new = [fact for fact in context.angelic if fact not in self.facts]
+        if not new or self.lead is not None:
+            return
+        self.facts.update(new)
+        for score, mutant in angelic_mutants(replace(context, angelic=new), self._source):
+            # pushed even when a mutant made the same text: it waits far down the heap, and the
+            # generator never hands out one patch twice
+            self._push((mutant.path, mutant.key), MESSAGE_FIRST + score, mutant)
 
     def peek(self) -> float | None:
         """Score of the best remaining mutant, or None when exhausted."""
@@ -324,6 +340,8 @@ class _Search:
         heapq.heapify(self.heap)
 
     def _boosted(self, score: float, mutant) -> float:
+        if mutant.operator.startswith("angelic_"):  # ranked by the probe (copied conditions first): kept
+            return score
         return score * HOT_BOOST if self.hot and near_names(mutant) & self.hot else score
 
     def _expand(self, size: int | None = None) -> None:
