@@ -9,7 +9,7 @@ import json
 import time
 from pathlib import Path
 
-from harness.core.angelic import Point, _exits, _schedules, find_points, probe_patch, synthesize
+from harness.core.angelic import Point, _exits, _schedules, conditions_at, find_points, probe_patch, synthesize
 from harness.core.angelic_grammar import negate, predicates
 from harness.core.context import AngelicFact, Context, SuspiciousLocation
 from harness.core.localize import localize
@@ -157,6 +157,28 @@ def test_synthesis_keeps_every_evaluation_the_passing_tests_made():
     # records that are not the point's, or malformed, are ignored
     junk = _run({"t::fail": [[0, True, True, "110"], "x", [1, True, True, "000"], [0, True, True, "1"]]})
     assert synthesize(p, False, junk, record, ["t::fail"], ["t::pass"]) == ["not a", "c"]
+
+
+def test_conditions_are_tests_filters_and_their_operands_and_probes_nest():
+    src = ("def f(xs, a, b, c):\n    if a and (b or c):\n        return [x for x in xs if x > a]\n"
+           "    return 1 if c else 2\n")
+    tree = ast.parse(src)
+    assert [ast.unparse(e) for e in conditions_at(tree, 2)] == ["a and (b or c)", "a", "b or c"]
+    assert [ast.unparse(e) for e in conditions_at(tree, 3)] == ["x > a"]
+    assert [ast.unparse(e) for e in conditions_at(tree, 4)] == ["c"]
+    points = find_points([SuspiciousLocation("m.py", 2, 1.0)], {"m.py": src}.get, ())
+    conds = [p for p in points if p.kind == "if"]
+    assert [p.test for p in conds] == ["a and (b or c)", "a", "b or c"]
+    patch = probe_patch(conds, {"m.py": src}.get)
+    assert "+    if __lw_probe__(0, (__lw_probe__(1, (a)) and (__lw_probe__(2, (b or c))))):" in patch.diff
+    # an operand's fact edits that operand only, in parentheses unless `and` joins an `and`
+    [m] = fact_mutants(AngelicFact("m.py", 2, "and", ("xs",), 1, test="b or c"), src)
+    assert "    if a and ((b or c) and xs):\n" in m.new_source
+    [m] = fact_mutants(AngelicFact("m.py", 2, "and", ("xs",), 1, test="a"), src)
+    assert "    if a and xs and (b or c):\n" in m.new_source
+    [m] = fact_mutants(AngelicFact("m.py", 3, "or", ("x == 0",), 1, test="x > a"), src)
+    assert "[x for x in xs if x > a or x == 0]" in m.new_source
+    assert fact_mutants(AngelicFact("m.py", 2, "and", ("xs",), 1, test="d"), src) == []  # not there
 
 
 def test_guided_schedules_use_expressions_no_passing_evaluation_makes_true():
@@ -317,3 +339,46 @@ def test_every_angelic_operator_has_a_naturalness_class():
 
     assert set(ANGELIC_PRIORS) <= set(NATURALNESS)
     assert NATURALNESS["angelic_and"] < NATURALNESS["angelic_exit"]  # an expression part before a statement
+
+
+TODO = '''\
+class Task:
+    """A task: its title, and whether it is done or cancelled."""
+
+    def __init__(self, title, done=False, cancelled=False):
+        self.title = title
+        self.done = done
+        self.cancelled = cancelled
+
+
+def cancelled(tasks):
+    """The tasks someone cancelled."""
+    return [t for t in tasks if t.cancelled]
+
+
+def open_tasks(tasks):
+    """The titles still to do, in order: neither done nor cancelled."""
+    return [t.title for t in tasks if not t.done]
+'''
+TODO_TESTS = '''\
+from todo import Task, cancelled, open_tasks
+
+
+def test_open_tasks():
+    assert open_tasks([Task("a"), Task("b", done=True), Task("c")]) == ["a", "c"]
+
+
+def test_cancelled():
+    assert [t.title for t in cancelled([Task("a", cancelled=True), Task("b")])] == ["a"]
+
+
+def test_cancelled_tasks_are_not_open():
+    assert open_tasks([Task("a"), Task("b", cancelled=True)]) == ["a"]
+'''
+
+
+def test_loopwright_fix_adds_a_conjunct_to_a_comprehension_filter(make_repo):
+    """The probe forces the filter in the comprehension's own frame. Before: not fixed, 104 candidates."""
+    out, _, _ = fix_offline(make_repo, {"todo.py": TODO, "test_todo.py": TODO_TESTS})
+    assert out["status"] == "fixed", out
+    assert "+    return [t.title for t in tasks if not t.done and not t.cancelled]\n" in out["patch"], out["patch"]

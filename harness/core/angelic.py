@@ -53,7 +53,7 @@ MAX_LOCATIONS = 30
 #: passing tests in the record run (the fastest that run a point).
 MAX_PASSING = 20
 #: test processes per probe, wall seconds per probe, and share of the run's time left.
-MAX_RUNS, MAX_SECONDS, SHARE = 16, 30.0, 0.2
+MAX_RUNS, MAX_SECONDS, SHARE = 40, 30.0, 0.2
 #: expressions that guide a forced run per point and direction (the third round).
 GUIDED = 2
 #: evaluations recorded per test and point; expressions kept per fact.
@@ -63,8 +63,9 @@ _SIMPLE = (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Expr, ast.Delete)
 
 @dataclass(frozen=True)
 class Point:
-    """One probed statement of ``path``: ``kind`` ``"if"`` (an ``if``/``elif``/``while`` whose
-    test is ``source[start:end]``), ``"stmt"`` (a simple statement starting at ``start``, the
+    """One probed statement of ``path``: ``kind`` ``"if"`` (a condition, ``source[start:end]``
+    and ``test``: an ``if``/``elif``/``while``'s test, a conditional expression's, a
+    comprehension's filter, or an operand of one of them that is an ``and``/``or``), ``"stmt"`` (a simple statement starting at ``start``, the
     only one on its line) or ``"exit"`` (the statement ``exit``, e.g. ``continue`` or
     ``return out``, that a new line at ``start``, the start of the statement's line, could run
     first); ``exprs`` what the probe evaluates there."""
@@ -77,6 +78,7 @@ class Point:
     end: int
     exprs: tuple[str, ...]
     exit: str = ""
+    test: str = ""  # an "if" point's condition, as written
 
     def spec(self) -> dict:
         """The point as the plugin's spec wants it."""
@@ -95,7 +97,7 @@ def find_points(locations: list[SuspiciousLocation], read, protected: tuple[str,
     conds: list[Point] = []
     stmts: list[Point] = []
     exits: list[Point] = []
-    trees: dict[str, tuple[ast.Module, list[str]] | None] = {}
+    trees: dict[str, tuple[ast.Module, list[str], str] | None] = {}
     for loc in locations[:MAX_LOCATIONS]:
         if len(conds) >= MAX_CONDITIONS and len(stmts) >= MAX_STATEMENTS and len(exits) >= MAX_EXITS:
             break
@@ -104,15 +106,14 @@ def find_points(locations: list[SuspiciousLocation], read, protected: tuple[str,
         if loc.path not in trees:
             text = read(loc.path) or ""
             try:
-                trees[loc.path] = (ast.parse(text), text.splitlines(keepends=True))
+                trees[loc.path] = (ast.parse(text), text.splitlines(keepends=True), text)
             except (SyntaxError, ValueError):
                 trees[loc.path] = None
         parsed = trees[loc.path]
         if parsed is None:
             continue
-        tree, lines = parsed
+        tree, lines, source = parsed
         here = [st for st in ast.walk(tree) if isinstance(st, ast.stmt) and st.lineno == loc.line]
-        tests = [st for st in here if isinstance(st, (ast.If, ast.While))]
         n = len(conds) + len(stmts) + len(exits)
         alone = [st for st in here if not lines[st.lineno - 1][: st.col_offset].strip()]
         if len(alone) == 1 and len(exits) < MAX_EXITS and not lines[loc.line - 1].lstrip().startswith(("elif", "else")):
@@ -120,17 +121,37 @@ def find_points(locations: list[SuspiciousLocation], read, protected: tuple[str,
             for text in _exits(tree, alone[0])[: MAX_EXITS - len(exits)]:
                 exits.append(Point(n, loc.path, loc.line, "exit", start, start, tuple(predicates(tree, loc.line)), text))
                 n += 1
+        tests = conditions_at(tree, loc.line)
         if tests and len(conds) < MAX_CONDITIONS:
-            test = tests[0].test
-            conds.append(Point(n, loc.path, loc.line, "if", _offset(lines, test.lineno, test.col_offset),
-                               _offset(lines, test.end_lineno or test.lineno, test.end_col_offset or 0),
-                               tuple(predicates(tree, loc.line, test))))
+            for test in tests[: MAX_CONDITIONS - len(conds)]:
+                start = _offset(lines, test.lineno, test.col_offset)
+                end = _offset(lines, test.end_lineno or test.lineno, test.end_col_offset or 0)
+                conds.append(Point(n, loc.path, loc.line, "if", start, end, tuple(predicates(tree, loc.line, test)),
+                                   test=source[start:end]))
+                n += 1
         elif len(here) == 1 and isinstance(here[0], _SIMPLE) and len(stmts) < MAX_STATEMENTS:
             st = here[0]
             start = _offset(lines, st.lineno, st.col_offset)
             if not lines[st.lineno - 1][: st.col_offset].strip():  # alone on its line
                 stmts.append(Point(n, loc.path, loc.line, "stmt", start, start, tuple(predicates(tree, loc.line))))
     return conds + stmts + exits
+
+
+def conditions_at(tree: ast.Module, line: int) -> list[ast.expr]:
+    """The conditions that start on ``line``: an ``if``/``elif``/``while`` statement's test, a
+    conditional expression's, a comprehension's filter; then the operands of each that is an
+    ``and``/``or`` (a fix often tightens or widens one of them)."""
+    whole: list[ast.expr] = []
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.If, ast.While)) and node.lineno == line:
+            whole.append(node.test)
+        elif isinstance(node, ast.IfExp) and node.test.lineno == line:
+            whole.append(node.test)
+        elif isinstance(node, ast.comprehension):
+            whole += [e for e in node.ifs if e.lineno == line]
+    whole.sort(key=lambda e: e.col_offset)
+    parts = [v for e in whole if isinstance(e, ast.BoolOp) for v in e.values]
+    return whole + parts
 
 
 def _exits(tree: ast.Module, st: ast.stmt) -> list[str]:
@@ -181,7 +202,8 @@ def _nested(n: ast.AST, fn: ast.AST, parents: dict[int, ast.AST]) -> bool:
 
 
 def probe_patch(points: list[Point], read) -> Patch | None:
-    """The probe patch: each point's condition ``C`` written ``__lw_probe__(n, (C))``, each
+    """The probe patch: each point's condition ``C`` written ``__lw_probe__(n, (C))`` (an operand
+    of a condition that is a point too, inside it), each
     statement ``S`` ``if __lw_probe__(n, True): S`` on the same line, and each early exit a new
     line ``if __lw_probe__(n, False): EXIT`` before its statement; None when a file cannot be
     read or the result does not parse."""
@@ -191,9 +213,13 @@ def probe_patch(points: list[Point], read) -> Patch | None:
         if old is None:
             return None
         new = old
-        for p in sorted((p for p in points if p.path == path), key=lambda p: (-p.start, -p.id)):
-            if p.kind == "if":
-                new = f"{new[:p.start]}__lw_probe__({p.id}, ({new[p.start:p.end]})){new[p.end:]}"
+        grown: list[tuple[int, int, int]] = []  # (start, end, characters added) of the edits made
+        for p in sorted((p for p in points if p.path == path), key=lambda p: (-p.start, p.end, -p.id)):
+            if p.kind == "if":  # an operand inside a test it wraps was wrapped first: its end moved
+                end = p.end + sum(d for a, b, d in grown if p.start <= a and b <= p.end)
+                head = f"__lw_probe__({p.id}, ("
+                new = f"{new[:p.start]}{head}{new[p.start:end]})){new[end:]}"
+                grown.append((p.start, p.end, len(head) + 2))
             elif p.kind == "exit":
                 line = new[p.start:new.find("\n", p.start) + 1 or len(new)]
                 indent = line[: len(line) - len(line.lstrip(" \t"))]
@@ -369,7 +395,7 @@ class AngelicProbe:
                     exprs = synthesize(p, to, forced, record, fixed, passing)
                     if exprs:
                         kind = "guard" if p.kind == "stmt" else "exit" if p.kind == "exit" else "or" if to else "and"
-                        facts.append(AngelicFact(p.path, p.line, kind, tuple(exprs), len(fixed), p.exit))
+                        facts.append(AngelicFact(p.path, p.line, kind, tuple(exprs), len(fixed), p.exit, p.test))
                     break
         return facts
 

@@ -50,6 +50,7 @@ class AngelicFact:
     exprs: tuple[str, ...]
     fixed: int
     exit: str = ""
+    test: str = ""  # the condition C of "and"/"or", as written (empty: the if statement's test at line)
 
 
 @dataclass

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ast
 
+from harness.core.angelic import conditions_at
 from harness.core.context import AngelicFact, Context
 from harness.core.localize import is_protected
 from harness.generators.data_text import text_key
@@ -63,17 +64,17 @@ def fact_mutants(fact: AngelicFact, source: str) -> list[Mutant]:
         except SyntaxError:
             continue
         if fact.kind in ("and", "or"):
-            branch = next((s for s in here if isinstance(s, ast.If)), None)
-            if branch is None:
+            found = _condition(tree, lines, source, fact)
+            if found is None:
                 return []
-            test = branch.test
-            start = _offset(lines, test.lineno, test.col_offset)
-            end = _offset(lines, test.end_lineno or test.lineno, test.end_col_offset or 0)
+            test, start, end, inner = found
             old = source[start:end]
             if fact.kind == "and":
                 new = f"{_wrap(old, test, _LOOSE, ast.Or)} and {_wrap(q, q_node, _LOOSE, ast.Or)}"
             else:
                 new = f"{_wrap(old, test, _LOOSE)} or {_wrap(q, q_node, _LOOSE)}"
+            if inner is not None and not (isinstance(inner, ast.And) and fact.kind == "and"):
+                new = f"({new})"  # an operand of an and/or: kept one operand
             operator, desc = f"angelic_{fact.kind}", f"`{_short(old)}` -> `{_short(new)}`"
         elif fact.kind == "exit":
             if not fact.exit or fact.line > len(lines):
@@ -106,6 +107,20 @@ def fact_mutants(fact: AngelicFact, source: str) -> list[Mutant]:
         out.append(Mutant(operator, fact.path, fact.line, f"line {fact.line}: {desc}", source, start, end, new,
                           text_key(source, result)))
     return out
+
+
+def _condition(tree: ast.Module, lines: list[str], source: str, fact: AngelicFact):
+    """``(node, start, end, op)`` of the fact's condition at its line: the one written as
+    ``fact.test`` (else the first), ``op`` the ``and``/``or`` it is an operand of (None: a
+    whole test); None when there is none."""
+    whole = conditions_at(tree, fact.line)
+    parents = {id(v): e.op for e in whole if isinstance(e, ast.BoolOp) for v in e.values}
+    for node in whole:
+        start = _offset(lines, node.lineno, node.col_offset)
+        end = _offset(lines, node.end_lineno or node.lineno, node.end_col_offset or 0)
+        if not fact.test or source[start:end] == fact.test:
+            return node, start, end, parents.get(id(node))
+    return None
 
 
 def _short(text: str, limit: int = 70) -> str:
