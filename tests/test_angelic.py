@@ -7,9 +7,11 @@ from __future__ import annotations
 import ast
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 
-from harness.core.angelic import Point, _exits, _schedules, conditions_at, find_points, probe_patch, synthesize
+from harness.core.angelic import _schedules, synthesize
+from harness.core.angelic_points import Point, _exits, conditions_at, find_points, probe_patch
 from harness.core.angelic_grammar import negate, predicates
 from harness.core.context import AngelicFact, Context, SuspiciousLocation
 from harness.core.localize import localize
@@ -145,18 +147,20 @@ def test_synthesis_keeps_every_evaluation_the_passing_tests_made():
     # forced false (C and Q): Q false where forced; true where C held in the other evaluations
     forced = _run({"t::fail": [[0, True, True, "110"], [0, False, False, "000"]]})
     record = _run({"t::pass": [[0, True, False, "011"], [0, False, False, "111"]]})
-    assert synthesize(p, False, forced, record, ["t::fail"], ["t::pass"]) == ["not a", "c"]
+    assert synthesize(p, False, forced, record, ["t::fail"], ["t::pass"]) == (["not a", "c"], 1)
     # no forced evaluation, no fact; a predicate that raised never matches
-    assert synthesize(p, False, _run({"t::fail": [[0, False, False, "000"]]}), record, ["t::fail"], ["t::pass"]) == []
+    assert synthesize(p, False, _run({"t::fail": [[0, False, False, "000"]]}), record, ["t::fail"], ["t::pass"])[0] == []
     record_err = _run({"t::pass": [[0, True, False, "e1e"]]})
-    assert synthesize(p, False, forced, record_err, ["t::fail"], ["t::pass"]) == []
+    assert synthesize(p, False, forced, record_err, ["t::fail"], ["t::pass"])[0] == []
+    # no other evaluation constrains Q: every expression false there fits, support 0
+    assert synthesize(p, False, forced, _run({}), ["t::fail"], []) == (["not a", "not b", "c"], 0)
     # forced true (C or Q): Q true where forced, false where C was false
     forced_or = _run({"t::fail": [[0, False, True, "011"]]})
     record_or = _run({"t::pass": [[0, False, False, "001"], [0, True, False, "111"]]})
-    assert synthesize(p, True, forced_or, record_or, ["t::fail"], ["t::pass"]) == ["b"]
+    assert synthesize(p, True, forced_or, record_or, ["t::fail"], ["t::pass"]) == (["b"], 1)
     # records that are not the point's, or malformed, are ignored
     junk = _run({"t::fail": [[0, True, True, "110"], "x", [1, True, True, "000"], [0, True, True, "1"]]})
-    assert synthesize(p, False, junk, record, ["t::fail"], ["t::pass"]) == ["not a", "c"]
+    assert synthesize(p, False, junk, record, ["t::fail"], ["t::pass"])[0] == ["not a", "c"]
 
 
 def test_conditions_are_tests_filters_and_their_operands_and_probes_nest():
@@ -257,15 +261,20 @@ def test_a_condition_with_a_side_effect_is_evaluated_once(make_repo):
 
 def test_the_templates_search_tries_the_facts_first(tmp_path):
     (tmp_path / "orders.py").write_text(ORDERS)
-    fact = AngelicFact("orders.py", 18, "and", ("not order.refunded", "order.amount > 50"), 1)
-    ctx = Context(tmp_path, Task("failing_tests", failing={}), [SuspiciousLocation("orders.py", 19, 1.0)],
+    fact = AngelicFact("orders.py", 18, "and", ("not order.refunded", "order.amount > 50"), 1, support=2)
+    ctx = Context(tmp_path, Task("failing_tests", failing={}), [SuspiciousLocation("orders.py", 19, 1.0),
+                                                                SuspiciousLocation("orders.py", 18, 0.9)],
                   angelic=[fact])
     got = angelic_mutants(ctx, lambda p: (tmp_path / p).read_text())
-    assert [m.description for _, m in got] == [
+    assert [m.description for _, m, _ in got] == [
         "line 18: `order.amount > 0` -> `order.amount > 0 and not order.refunded`",
         "line 18: `order.amount > 0` -> `order.amount > 0 and order.amount > 50`"]
     first = TemplateGenerator().generate(ctx).candidates[0]
     assert first.meta["operator"] == "angelic_and" and "and not order.refunded" in first.diff
+    # a fact no passing evaluation supports waits among the mutants of its line
+    weak = Context(tmp_path, ctx.task, ctx.locations, angelic=[replace(fact, support=0)])
+    order = [m.operator for _, m in TemplateGenerator().candidates(weak)]
+    assert order.index("angelic_and") > 10
     ctx.protected = ("orders.py",)
     assert angelic_mutants(ctx, lambda p: (tmp_path / p).read_text()) == []
 

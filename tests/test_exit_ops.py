@@ -107,6 +107,9 @@ ROUTES_TESTS = src('''
 
 
 def test_loopwright_fix_stops_the_search_at_the_first_match(make_repo):
+    """``insert_break`` writes the ``break``; the angelic probe (issue 21) finds a condition that
+    keeps the first match as well (``and handler == 'not_found'``, the value before any match)."""
     out, _, _ = fix_offline(make_repo, {"routes.py": ROUTES, "test_routes.py": ROUTES_TESTS})
     assert out["status"] == "fixed", out
-    assert "             handler = name\n+            break\n" in out["patch"], out["patch"]
+    assert ("             handler = name\n+            break\n" in out["patch"]
+            or "+        if path.startswith(prefix) and handler == 'not_found':\n" in out["patch"]), out["patch"]

@@ -159,6 +159,29 @@ def predicates(tree: ast.Module, line: int, own: ast.expr | None = None) -> list
     for node in ast.walk(fn):  # the attributes the function reads of its values
         if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in values:
             add(ast.unparse(node))
+    numeric, numbers, strings, classes = _kinds(tree, fn, local, set(attrs), names)
+    paired = list(numeric)[:MAX_PAIRED]
+    for i, a in enumerate(paired):
+        for b in paired[i + 1:]:
+            for op in ("<", "<=", "=="):
+                add(f"{a} {op} {b}")
+    for a in paired:
+        for c in dict.fromkeys(["0", "1", *numbers]):
+            for op in ("<", "==", ">"):
+                add(f"{a} {op} {c}")
+    for v in values[:MAX_PAIRED]:
+        for s in strings:
+            add(f"{v} == {s}")
+        for cls_name in classes:
+            add(f"isinstance({v}, {cls_name})")
+    return list(out)
+
+
+def _kinds(tree: ast.Module, fn: ast.AST, local: set[str], attrs: set[str],
+           names: set[str]) -> tuple[dict[str, None], dict[str, None], dict[str, None], dict[str, None]]:
+    """What the function's values are compared with: ``(numeric values, int literals, short
+    string literals, classes the file passes to isinstance)``, each in first-seen order. A value
+    is numeric when the function compares it (not with a string) or does arithmetic with it."""
     numeric: dict[str, None] = {}
     numbers: dict[str, None] = {}
     strings: dict[str, None] = {}
@@ -189,21 +212,7 @@ def predicates(tree: ast.Module, line: int, own: ast.expr | None = None) -> list
             for kind in kinds:
                 if _readable(kind, names):
                     classes.setdefault(ast.unparse(kind), None)
-    paired = list(numeric)[:MAX_PAIRED]
-    for i, a in enumerate(paired):
-        for b in paired[i + 1:]:
-            for op in ("<", "<=", "=="):
-                add(f"{a} {op} {b}")
-    for a in paired:
-        for c in dict.fromkeys(["0", "1", *numbers]):
-            for op in ("<", "==", ">"):
-                add(f"{a} {op} {c}")
-    for v in values[:MAX_PAIRED]:
-        for s in strings:
-            add(f"{v} == {s}")
-        for cls_name in classes:
-            add(f"isinstance({v}, {cls_name})")
-    return list(out)
+    return numeric, numbers, strings, classes
 
 
 def _renamed(expr: ast.expr, names: set[str], values: list[str]) -> list[str]:

@@ -51,6 +51,7 @@ class AngelicFact:
     fixed: int
     exit: str = ""
     test: str = ""  # the condition C of "and"/"or", as written (empty: the if statement's test at line)
+    support: int = 0  # evaluations of passing runs that constrained the expressions (0: unsupported)
 
 
 @dataclass

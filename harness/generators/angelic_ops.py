@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import ast
 
-from harness.core.angelic import conditions_at
+from harness.core.angelic_points import conditions_at
 from harness.core.context import AngelicFact, Context
 from harness.core.localize import is_protected
 from harness.generators.data_text import text_key
@@ -31,6 +31,9 @@ ANGELIC_PRIORS: dict[str, float] = {"angelic_and": 0.9, "angelic_or": 0.85, "ang
 MAX_CANDIDATES = 12
 #: each next expression of one fact scores this much less.
 DECAY = 0.9
+#: score factor of a fact no passing-test evaluation constrained (SPR, Long and Rinard 2015, and
+#: later work on overfitting in repair: a condition only the failing test shaped is weak evidence).
+UNSUPPORTED = 0.1
 _LOOSE = (ast.IfExp, ast.Lambda, ast.NamedExpr)
 
 
@@ -128,19 +131,23 @@ def _short(text: str, limit: int = 70) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def angelic_mutants(context: Context, read: Reader) -> list[tuple[float, Mutant]]:
-    """The candidates of ``context.angelic`` as ``(score, mutant)`` with score in (0, 1], best
-    first (facts that fixed more failing tests first, then the probe's order; each fact's
-    expressions in its order, :data:`DECAY` apart), at most :data:`MAX_CANDIDATES`."""
-    out: list[tuple[float, Mutant]] = []
-    facts = sorted(context.angelic, key=lambda f: -f.fixed)  # stable: the probe's order on ties
+def angelic_mutants(context: Context, read: Reader) -> list[tuple[float, Mutant, bool]]:
+    """The candidates of ``context.angelic`` as ``(score, mutant, supported)`` with score in
+    (0, 1], best first (supported facts first, then those that fixed more failing tests, then
+    the probe's order; each fact's expressions in its order, :data:`DECAY` apart), at most
+    :data:`MAX_CANDIDATES`. ``supported``: some passing-test evaluation constrained the
+    expressions (``AngelicFact.support``); an unsupported fact's score is times
+    :data:`UNSUPPORTED` (any expression false there would have done)."""
+    out: list[tuple[float, Mutant, bool]] = []
+    facts = sorted(context.angelic, key=lambda f: (f.support == 0, -f.fixed))  # stable: the probe's order on ties
     for fact in facts:
         if is_protected(fact.path, context.protected):
             continue
         source = read(fact.path)
         if source is None:
             continue
+        weight = 1.0 if fact.support else UNSUPPORTED
         for i, mutant in enumerate(fact_mutants(fact, source)):
-            out.append((ANGELIC_PRIORS[mutant.operator] * DECAY ** i, mutant))
-    out.sort(key=lambda pair: -pair[0])
+            out.append((ANGELIC_PRIORS[mutant.operator] * weight * DECAY ** i, mutant, fact.support > 0))
+    out.sort(key=lambda triple: -triple[0])
     return out[:MAX_CANDIDATES]

@@ -299,17 +299,18 @@ class _Search:
                 self._push((mutant.path, mutant.key), score, mutant)
 
     def take_angelic(self, context: Context) -> None:
-        """Push the candidates of the angelic facts not pushed yet (the probe runs after the
-        first batch: its facts join a search under way), ahead of the mutants like the failing
-        tests' own evidence. A lead's search takes none: the facts' lines are the base text's."""
+        """Push the candidates of the angelic facts not pushed yet (they join a search under
+        way): a supported fact's ahead of the mutants, an unsupported one's among those of its
+        line. A lead's search takes none: the facts' lines are the base text's."""
         new = [fact for fact in context.angelic if fact not in self.facts]
         if not new or self.lead is not None:
             return
         self.facts.update(new)
-        for score, mutant in angelic_mutants(replace(context, angelic=new), self._source):
-            # pushed even when a mutant made the same text: it waits far down the heap, and the
-            # generator never hands out one patch twice
-            self._push((mutant.path, mutant.key), MESSAGE_FIRST + score, mutant)
+        suspicious = dict(self.lines)
+        for score, mutant, supported in angelic_mutants(replace(context, angelic=new), self._source):
+            # pushed even when a mutant made the same text (never handed out twice)
+            line_score = suspicious.get((mutant.path, mutant.line), 0.0)
+            self._push((mutant.path, mutant.key), MESSAGE_FIRST + score if supported else line_score * score, mutant)
 
     def peek(self) -> float | None:
         """Score of the best remaining mutant, or None when exhausted."""
@@ -340,9 +341,8 @@ class _Search:
         heapq.heapify(self.heap)
 
     def _boosted(self, score: float, mutant) -> float:
-        if mutant.operator.startswith("angelic_"):  # ranked by the probe (copied conditions first): kept
-            return score
-        return score * HOT_BOOST if self.hot and near_names(mutant) & self.hot else score
+        hot = self.hot and not mutant.operator.startswith("angelic_")  # the probe's order is kept
+        return score * HOT_BOOST if hot and near_names(mutant) & self.hot else score
 
     def _expand(self, size: int | None = None) -> None:
         chunk = self.lines[self.next:self.next + (size or self.chunk)]
