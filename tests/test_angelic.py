@@ -169,7 +169,10 @@ def test_conditions_are_tests_filters_and_their_operands_and_probes_nest():
     tree = ast.parse(src)
     assert [ast.unparse(e) for e in conditions_at(tree, 2)] == ["a and (b or c)", "a", "b or c"]
     assert [ast.unparse(e) for e in conditions_at(tree, 3)] == ["x > a"]
-    assert [ast.unparse(e) for e in conditions_at(tree, 4)] == ["c"]
+    assert [ast.unparse(e) for e in conditions_at(tree, 4)] == ["c"]  # not `1 if c else 2`: not a truth value
+    preds = ast.parse("def f(s, t):\n    return s.isidentifier() and not t\n\n\ndef g(s):\n    return s.name\n")
+    assert [ast.unparse(e) for e in conditions_at(preds, 2)] == ["s.isidentifier() and (not t)", "s.isidentifier()", "not t"]
+    assert conditions_at(preds, 6) == []
     points = find_points([SuspiciousLocation("m.py", 2, 1.0)], {"m.py": src}.get, ())
     conds = [p for p in points if p.kind == "if"]
     assert [p.test for p in conds] == ["a and (b or c)", "a", "b or c"]
@@ -391,3 +394,77 @@ def test_loopwright_fix_adds_a_conjunct_to_a_comprehension_filter(make_repo):
     out, _, _ = fix_offline(make_repo, {"todo.py": TODO, "test_todo.py": TODO_TESTS})
     assert out["status"] == "fixed", out
     assert "+    return [t.title for t in tasks if not t.done and not t.cancelled]\n" in out["patch"], out["patch"]
+
+
+NAMES = '''\
+import keyword
+
+
+def is_reserved(word):
+    """A word Python reserves: a keyword."""
+    return keyword.iskeyword(word)
+
+
+def is_identifier(text):
+    """``text`` can name a variable: an identifier that is not reserved."""
+    return text.isidentifier()
+'''
+NAMES_TESTS = '''\
+from names import is_identifier, is_reserved
+
+
+def test_plain_names():
+    assert is_identifier("total") and is_identifier("_x1")
+
+
+def test_not_names():
+    assert not is_identifier("1x") and not is_identifier("a-b")
+
+
+def test_reserved():
+    assert is_reserved("class")
+
+
+def test_keywords_cannot_name_a_variable():
+    assert not is_identifier("class")
+'''
+
+
+def test_loopwright_fix_tightens_a_predicate_s_returned_value_with_the_module_s_own_predicate(make_repo):
+    """A returned truth value is a condition too; the module's `is_reserved` applied to the
+    argument is in the grammar (not `is_identifier` itself: the probe never recurses). Before:
+    not fixed, 27 candidates."""
+    out, root, _ = fix_offline(make_repo, {"names.py": NAMES, "test_names.py": NAMES_TESTS})
+    assert out["status"] == "fixed", out
+    assert "+    return text.isidentifier() and not is_reserved(text)\n" in out["patch"], out["patch"]
+    steps = [json.loads(line) for t in (root / ".git" / "loopwright" / "runs").glob("*/trajectory.jsonl")
+             for line in t.read_text().splitlines()]
+    probe = next(s for s in steps if s["action"] == "angelic")
+    assert probe["found"] == [["names.py", 11, "and", ["not is_reserved(text)"]]]
+
+
+def test_a_predicate_that_reaches_a_probe_again_is_not_recorded_twice():
+    import builtins
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "loopwright_angelic_test", Path(__file__).resolve().parents[1] / "harness/evaluators/plugin/loopwright_angelic.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    saved = getattr(builtins, "__lw_probe__", None)
+    try:
+        probe = module.Probe({"tests": ["t"], "points": [{"id": 0, "predicates": ["check(n - 1)", "n > 1"]}],
+                              "force": {"point": 0, "to": False, "only": None, "when": [1, "1"]}})
+        namespace: dict = {}
+        exec("def check(n):\n    return __lw_probe__(0, n > 0)\n", namespace)
+        probe.switch("t")
+        assert namespace["check"](2) is False  # forced where `n > 1`
+        assert namespace["check"](1) is True  # not forced: `n > 1` is false
+        probe.switch("other")
+        assert namespace["check"](5) is True  # outside the tests: untouched
+        assert probe.stop() == {"t": [[0, True, True, "11"], [0, True, False, "00"]]}  # check(0) ran unprobed
+    finally:
+        if saved is None:
+            delattr(builtins, "__lw_probe__")
+        else:
+            builtins.__lw_probe__ = saved

@@ -12,7 +12,8 @@ there, in the order a repair should prefer them:
    add a condition mostly reuse one written nearby (Xiong et al., "Precise Condition Synthesis
    for Program Repair", ICSE 2017, rank by such context);
 2. each parameter, local and ``self``/``cls`` attribute of the function, and ``v is None``;
-   the attributes the function reads of its parameters and locals (``item.price``);
+   the attributes the function reads of its parameters and locals (``item.price``); the
+   module's predicate functions (``is_...``, ``has_...``, one argument) of each value;
 3. comparisons of two such names the function compares or does arithmetic with, and of one
    with a number literal of the function (``v < w``, ``v <= w``, ``v == w``, ``v < 3`` ...);
    ``v == 'text'`` for the function's string literals; ``isinstance(v, T)`` for the classes the
@@ -36,7 +37,8 @@ MAX_PAIRED = 8
 
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
 _BUILTINS = frozenset(dir(builtins))
-#: calls a copied condition may make (cheap, no side effect on their arguments).
+#: calls a copied condition may make (cheap, no side effect on their arguments); and any call of a
+#: predicate's name (``is_...``, ``has_...``).
 _PURE_CALLS = frozenset({"isinstance", "hasattr", "callable", "len", "getattr", "issubclass", "type",
                          "startswith", "endswith", "isdigit", "isalpha", "isspace", "isupper", "islower",
                          "get", "keys", "values", "items", "strip"})
@@ -86,7 +88,7 @@ def _readable(expr: ast.AST, names: set[str]) -> bool:
         if isinstance(node, ast.Call):
             f = node.func
             called = f.id if isinstance(f, ast.Name) else f.attr if isinstance(f, ast.Attribute) else ""
-            if called not in _PURE_CALLS:
+            if called not in _PURE_CALLS and not called.startswith(("is_", "has_")):
                 return False
         if isinstance(node, (ast.Lambda, ast.NamedExpr, ast.Await, ast.Yield, ast.YieldFrom,
                              ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
@@ -156,6 +158,9 @@ def predicates(tree: ast.Module, line: int, own: ast.expr | None = None) -> list
     for v in [*values, *attrs]:
         add(v)
         add(f"{v} is None")
+    for name in _predicate_functions(tree):  # the module's own predicates of one value, not itself
+        for v in values[:MAX_PAIRED] if name != getattr(fn, "name", None) else []:
+            add(f"{name}({v})")
     for node in ast.walk(fn):  # the attributes the function reads of its values
         if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in values:
             add(ast.unparse(node))
@@ -213,6 +218,18 @@ def _kinds(tree: ast.Module, fn: ast.AST, local: set[str], attrs: set[str],
                 if _readable(kind, names):
                     classes.setdefault(ast.unparse(kind), None)
     return numeric, numbers, strings, classes
+
+
+def _predicate_functions(tree: ast.Module) -> list[str]:
+    """The module's top-level functions named ``is_...``/``has_...`` that take one argument."""
+    out = []
+    for st in tree.body:
+        if isinstance(st, (ast.FunctionDef, ast.AsyncFunctionDef)) and st.name.startswith(("is_", "has_")):
+            a = st.args
+            required = len(a.posonlyargs) + len(a.args) - len(a.defaults)
+            if required == 1 and not a.kwonlyargs:
+                out.append(st.name)
+    return out
 
 
 def _renamed(expr: ast.expr, names: set[str], values: list[str]) -> list[str]:

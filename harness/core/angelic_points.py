@@ -106,8 +106,9 @@ def find_points(locations: list[SuspiciousLocation], read, protected: tuple[str,
 
 def conditions_at(tree: ast.Module, line: int) -> list[ast.expr]:
     """The conditions that start on ``line``: an ``if``/``elif``/``while`` statement's test, a
-    conditional expression's, a comprehension's filter; then the operands of each that is an
-    ``and``/``or`` (a fix often tightens or widens one of them)."""
+    conditional expression's, a comprehension's filter, a returned value that is always a
+    ``bool`` (a predicate function's); then the operands of each that is an ``and``/``or`` (a fix
+    often tightens or widens one of them)."""
     whole: list[ast.expr] = []
     for node in ast.walk(tree):
         if isinstance(node, (ast.If, ast.While)) and node.lineno == line:
@@ -116,9 +117,23 @@ def conditions_at(tree: ast.Module, line: int) -> list[ast.expr]:
             whole.append(node.test)
         elif isinstance(node, ast.comprehension):
             whole += [e for e in node.ifs if e.lineno == line]
+        elif isinstance(node, ast.Return) and node.lineno == line and node.value is not None and _boolean(node.value):
+            whole.append(node.value)
     whole.sort(key=lambda e: e.col_offset)
     parts = [v for e in whole if isinstance(e, ast.BoolOp) for v in e.values]
     return whole + parts
+
+
+def _boolean(e: ast.expr) -> bool:
+    """``e`` is a truth value by its form: a comparison, a ``not``, an ``isinstance``/``hasattr``/
+    ``callable``/``startswith``/``endswith`` call or one of a predicate's name (``is...``,
+    ``has...``), or an ``and``/``or`` of those (forcing it keeps its meaning)."""
+    if isinstance(e, ast.BoolOp):
+        return all(_boolean(v) for v in e.values)
+    if isinstance(e, ast.Call):
+        name = e.func.id if isinstance(e.func, ast.Name) else e.func.attr if isinstance(e.func, ast.Attribute) else ""
+        return name in ("isinstance", "hasattr", "callable", "startswith", "endswith") or name.startswith(("is", "has"))
+    return isinstance(e, ast.Compare) or (isinstance(e, ast.UnaryOp) and isinstance(e.op, ast.Not))
 
 
 def _exits(tree: ast.Module, st: ast.stmt) -> list[str]:

@@ -56,6 +56,7 @@ class Probe:
         self.current = None
         self.counts = {}  # point id -> evaluations recorded in the current test
         self.flips = 0  # flippable evaluations of the forced point in the current test
+        self.busy = False  # evaluating predicates (a probe reached from one is not recorded)
         builtins.__lw_probe__ = self.hook
 
     def switch(self, test_id):
@@ -70,12 +71,16 @@ class Probe:
     def hook(self, point, value):
         """The probed condition's value, or the forced one (see the module docstring)."""
         truth = bool(value)
-        if self.current is None:
+        if self.current is None or self.busy:  # a predicate that reaches a probe again: left alone
             return value
         forced = False
         n = self.counts[point] = self.counts.get(point, 0) + 1
         need = n <= self.limit or (point == self.force_id and self.force_when is not None)
-        bits = self._bits(self.codes.get(point, []), sys._getframe(1)) if need else ""
+        self.busy = True
+        try:
+            bits = self._bits(self.codes.get(point, []), sys._getframe(1)) if need else ""
+        finally:
+            self.busy = False
         if point == self.force_id and isinstance(self.force_to, bool) and truth != self.force_to:
             self.flips += 1
             forced = self.only_now is None or self.only_now == self.flips
