@@ -468,3 +468,19 @@ def test_a_predicate_that_reaches_a_probe_again_is_not_recorded_twice():
             delattr(builtins, "__lw_probe__")
         else:
             builtins.__lw_probe__ = saved
+
+
+def test_failing_tests_that_hung_at_baseline_are_not_probed(make_repo):
+    """Each probe run would wait for their time limit: with only those failing, nothing runs."""
+    root = make_repo({"slow.py": "def wait(n):\n    while n > 0:\n        pass\n    return n\n",
+                      "test_slow.py": "from slow import wait\n\n\ndef test_wait():\n    assert wait(1) == 0\n"})
+    validator, _ = _validator(root)
+    try:
+        base = validator.baseline
+        assert base.results["test_slow.py::test_wait"].outcome == "timeout"
+        locations = [SuspiciousLocation("slow.py", 2, 1.0), SuspiciousLocation("slow.py", 3, 1.0)]
+        facts, done = validator.angelic_facts(locations, (), time.monotonic() + 120)
+        assert facts == [] and done["runs"] == 0
+    finally:
+        validator.close()
+        validator.evaluator.close()

@@ -139,12 +139,14 @@ class AngelicProbe:
                       deadline: float | None) -> tuple[list[AngelicFact], dict]:
         """Probe the points of ``locations``; returns the facts and what the probe did (points,
         runs, seconds: for the trajectory). Nothing when there are no failing tests, no point,
-        or no time (``deadline``, ``time.monotonic()``, None: no limit); never raises for what a
-        test process does."""
+        or no time (``deadline``, ``time.monotonic()``, None: no limit); failing tests that timed
+        out at baseline are left out. Never raises for what a test process does."""
         t0 = time.monotonic()
         left = (deadline - t0) if deadline is not None else float("inf")
         until = t0 + min(MAX_SECONDS, SHARE * left)
-        failing = list(self.baseline.failing)  # type: ignore[attr-defined]
+        results = self.baseline.results  # type: ignore[attr-defined]
+        # a failing test that hung at baseline would spend the probe's time in each run
+        failing = [t for t in self.baseline.failing if results[t].outcome != "timeout"]  # type: ignore[attr-defined]
         root = self.baseline.root  # type: ignore[attr-defined]
         done = {"points": 0, "runs": 0, "facts": 0, "seconds": 0.0}
         if not failing or until <= t0 + 1:
