@@ -120,6 +120,8 @@ def _conditions(node: ast.AST) -> list[ast.expr]:
 def predicates(tree: ast.Module, line: int, own: ast.expr | None = None) -> list[str]:
     """The expressions to evaluate at ``line`` of ``tree`` (see the module docstring), best first,
     without ``own`` (the statement's own test, when it has one) and without duplicates."""
+    # Over 60 lines on purpose: the grammar's order (copied conditions, values, comparisons) is
+    # the ranking, and it reads top to bottom here.
     chain = enclosing(tree, line)
     fns = [n for n in chain if isinstance(n, _FUNCTIONS)]
     fn = fns[-1] if fns else None

@@ -25,8 +25,8 @@ from harness.generators.message_evidence import Reader
 from harness.generators.mutant import Mutant
 
 #: operator id -> its prior, as :data:`harness.generators.message_ops.MESSAGE_PRIORS`.
-ANGELIC_PRIORS: dict[str, float] = {"angelic_and": 0.9, "angelic_or": 0.85, "angelic_guard": 0.8,
-                                    "angelic_exit": 0.8}
+ANGELIC_PRIORS: dict[str, float] = {"angelic_and": 0.9, "angelic_or": 0.85, "angelic_guard": 0.3,
+                                    "angelic_exit": 0.3}
 #: candidates handed out at most.
 MAX_CANDIDATES = 12
 #: each next expression of one fact scores this much less.
@@ -132,12 +132,15 @@ def _short(text: str, limit: int = 70) -> str:
 
 
 def angelic_mutants(context: Context, read: Reader) -> list[tuple[float, Mutant, bool]]:
-    """The candidates of ``context.angelic`` as ``(score, mutant, supported)`` with score in
+    """The candidates of ``context.angelic`` as ``(score, mutant, first)`` with score in
     (0, 1], best first (supported facts first, then those that fixed more failing tests, then
     the probe's order; each fact's expressions in its order, :data:`DECAY` apart), at most
-    :data:`MAX_CANDIDATES`. ``supported``: some passing-test evaluation constrained the
-    expressions (``AngelicFact.support``); an unsupported fact's score is times
-    :data:`UNSUPPORTED` (any expression false there would have done)."""
+    :data:`MAX_CANDIDATES`. ``first``: the fact is a condition edit (``and``/``or``) some
+    passing-test evaluation constrained (``AngelicFact.support``), to try before the mutants; a
+    guard or an exit (a statement added: a simpler edit of the same line is likelier, e.g.
+    ``not`` restored where the probe found ``if not C: return X`` before ``if C: return X``)
+    and an unsupported fact are scored among them, the latter times :data:`UNSUPPORTED` (any
+    expression false there would have done)."""
     out: list[tuple[float, Mutant, bool]] = []
     facts = sorted(context.angelic, key=lambda f: (f.support == 0, -f.fixed))  # stable: the probe's order on ties
     for fact in facts:
@@ -147,7 +150,8 @@ def angelic_mutants(context: Context, read: Reader) -> list[tuple[float, Mutant,
         if source is None:
             continue
         weight = 1.0 if fact.support else UNSUPPORTED
+        first = fact.support > 0 and fact.kind in ("and", "or")  # a statement added waits among the mutants
         for i, mutant in enumerate(fact_mutants(fact, source)):
-            out.append((ANGELIC_PRIORS[mutant.operator] * weight * DECAY ** i, mutant, fact.support > 0))
+            out.append((ANGELIC_PRIORS[mutant.operator] * weight * DECAY ** i, mutant, first))
     out.sort(key=lambda triple: -triple[0])
     return out[:MAX_CANDIDATES]

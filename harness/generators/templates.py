@@ -300,17 +300,17 @@ class _Search:
 
     def take_angelic(self, context: Context) -> None:
         """Push the candidates of the angelic facts not pushed yet (they join a search under
-        way): a supported fact's ahead of the mutants, an unsupported one's among those of its
-        line. A lead's search takes none: the facts' lines are the base text's."""
+        way): a supported condition edit's ahead of the mutants, the others among them. A
+        lead's search takes none: the facts' lines are the base text's."""
         new = [fact for fact in context.angelic if fact not in self.facts]
         if not new or self.lead is not None:
             return
         self.facts.update(new)
         suspicious = dict(self.lines)
-        for score, mutant, supported in angelic_mutants(replace(context, angelic=new), self._source):
+        for score, mutant, first in angelic_mutants(replace(context, angelic=new), self._source):
             # pushed even when a mutant made the same text (never handed out twice)
             line_score = suspicious.get((mutant.path, mutant.line), 0.0)
-            self._push((mutant.path, mutant.key), MESSAGE_FIRST + score if supported else line_score * score, mutant)
+            self._push((mutant.path, mutant.key), MESSAGE_FIRST + score if first else line_score * score, mutant)
 
     def peek(self) -> float | None:
         """Score of the best remaining mutant, or None when exhausted."""
