@@ -484,3 +484,23 @@ def test_failing_tests_that_hung_at_baseline_are_not_probed(make_repo):
     finally:
         validator.close()
         validator.evaluator.close()
+
+
+def test_the_probe_stops_at_its_time_cap_re_runs_included(make_repo, monkeypatch):
+    """A probe run killed at the cap does not start its remaining tests again in new processes
+    (the evaluator's deadline): twelve slow tests, a 2 s cap."""
+    import harness.core.angelic as angelic
+
+    slow = "".join(f"\n\ndef test_slow_{i}():\n    time.sleep(1.5)\n    assert pick(-1) == 0\n" for i in range(12))
+    root = make_repo({"pick.py": "def pick(n):\n    if n < 0:\n        return n\n    return n\n",
+                      "test_pick.py": "import time\n\nfrom pick import pick\n" + slow})
+    validator, _ = _validator(root)
+    try:
+        monkeypatch.setattr(angelic, "MAX_SECONDS", 2.0)
+        monkeypatch.setattr(angelic, "MAX_FAILING", 12)
+        locations = [SuspiciousLocation("pick.py", 2, 1.0), SuspiciousLocation("pick.py", 3, 1.0)]
+        facts, done = validator.angelic_facts(locations, (), time.monotonic() + 600)
+        assert done["runs"] >= 1 and done["seconds"] < 8, done  # 13 s here without the deadline (re-runs)
+    finally:
+        validator.close()
+        validator.evaluator.close()

@@ -224,7 +224,9 @@ class AngelicProbe:
 
     def _angelic_run(self, slot, points: list[Point], tests: list[str], force: dict | None, until: float,
                      done: dict) -> TestRun | None:
-        """One probe run of ``tests`` in ``slot`` (left as it was: nothing is applied)."""
+        """One probe run of ``tests`` in ``slot`` (left as it was: nothing is applied), ended by
+        ``until`` (``time.monotonic()``) with its re-runs: a killed process's remaining tests are
+        not run again past it."""
         if time.monotonic() >= until:
             return None
         done["runs"] += 1
@@ -233,5 +235,5 @@ class AngelicProbe:
         limits = self._limits(tests)  # type: ignore[attr-defined]
         run = self.evaluator.run(slot.path, select=tests, timeouts=limits, capture=spec,  # type: ignore[attr-defined]
                                  paths=sorted({t.split("::", 1)[0] for t in tests}),
-                                 process_timeout=max(1.0, until - time.monotonic()))
+                                 process_timeout=max(1.0, until - time.monotonic()), deadline=until)
         return None if run.error else run
