@@ -52,7 +52,7 @@ class Point:
         return {"id": self.id, "predicates": list(self.exprs)}
 
 
-def _offset(lines: list[str], line: int, col: int) -> int:
+def char_offset(lines: list[str], line: int, col: int) -> int:
     """Character offset of ``col`` (UTF-8 bytes, as ``ast`` counts) on 1-based ``line``."""
     return sum(len(t) for t in lines[: line - 1]) + len(lines[line - 1].encode("utf-8")[:col].decode("utf-8", "replace"))
 
@@ -84,21 +84,21 @@ def find_points(locations: list[SuspiciousLocation], read, protected: tuple[str,
         n = len(conds) + len(stmts) + len(exits)
         alone = [st for st in here if not lines[st.lineno - 1][: st.col_offset].strip()]
         if len(alone) == 1 and len(exits) < MAX_EXITS and not lines[loc.line - 1].lstrip().startswith(("elif", "else")):
-            start = _offset(lines, loc.line, 0)
+            start = char_offset(lines, loc.line, 0)
             for text in _exits(tree, alone[0])[: MAX_EXITS - len(exits)]:
                 exits.append(Point(n, loc.path, loc.line, "exit", start, start, tuple(predicates(tree, loc.line)), text))
                 n += 1
         tests = conditions_at(tree, loc.line)
         if tests and len(conds) < MAX_CONDITIONS:
             for test in tests[: MAX_CONDITIONS - len(conds)]:
-                start = _offset(lines, test.lineno, test.col_offset)
-                end = _offset(lines, test.end_lineno or test.lineno, test.end_col_offset or 0)
+                start = char_offset(lines, test.lineno, test.col_offset)
+                end = char_offset(lines, test.end_lineno or test.lineno, test.end_col_offset or 0)
                 conds.append(Point(n, loc.path, loc.line, "if", start, end, tuple(predicates(tree, loc.line, test)),
                                    test=source[start:end]))
                 n += 1
         elif len(here) == 1 and isinstance(here[0], _SIMPLE) and len(stmts) < MAX_STATEMENTS:
             st = here[0]
-            start = _offset(lines, st.lineno, st.col_offset)
+            start = char_offset(lines, st.lineno, st.col_offset)
             if not lines[st.lineno - 1][: st.col_offset].strip():  # alone on its line
                 stmts.append(Point(n, loc.path, loc.line, "stmt", start, start, tuple(predicates(tree, loc.line))))
     return conds + stmts + exits

@@ -201,9 +201,9 @@ class Loop:
         return Context(Path(self.worktree.path), task, locations, self.protected, self.lessons,
                        self.conventions, list(self.attempts), self.state.iteration,
                        self.operator_priors, deadline, tokens_left, remembered,
-                       self._angelic(locations) if self.task is None else [])
+                       self._angelic(locations, deadline) if self.task is None else [])
 
-    def _angelic(self, locations: list[SuspiciousLocation]) -> list:
+    def _angelic(self, locations: list[SuspiciousLocation], deadline: float | None) -> list:
         """The angelic probe's facts for these failing tests and locations, probed once
         (:mod:`harness.core.angelic`) for a generator that reads them, from the second iteration
         on: a fix the first batch finds does not pay for the probe's test runs. Recorded as a step."""
@@ -211,8 +211,6 @@ class Loop:
         if not getattr(self.generator.current, "reads_angelic", False) or self.state.iteration < 1:
             return []  # the first batch (the failing tests' own evidence, the best mutants) goes first
         if self._angelic_key != key:
-            lim = self.limits
-            deadline = None if lim.max_wall_seconds is None else self._started + lim.max_wall_seconds
             self._angelic_facts, done = self.validator.angelic_facts(locations, self.protected, deadline)
             self._angelic_key = key
             self.files.step("angelic", iteration=self.state.iteration + 1, **done,

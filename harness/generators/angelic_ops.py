@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import ast
 
-from harness.core.angelic_points import conditions_at
+from harness.core.angelic_points import char_offset, conditions_at
 from harness.core.context import AngelicFact, Context
 from harness.core.localize import is_protected
 from harness.generators.data_text import text_key
@@ -43,12 +43,6 @@ def _wrap(text: str, node: ast.expr, loose: tuple, weaker: type | None = None) -
     if isinstance(node, loose) or (weaker is not None and isinstance(node, ast.BoolOp) and isinstance(node.op, weaker)):
         return f"({text})"
     return text
-
-
-def _offset(lines: list[str], line: int, col: int) -> int:
-    """Character offset of ``col`` (UTF-8 bytes, as ``ast`` counts) on 1-based ``line``."""
-    before = sum(len(text) for text in lines[: line - 1])
-    return before + len(lines[line - 1].encode("utf-8")[:col].decode("utf-8", "replace"))
 
 
 def fact_mutants(fact: AngelicFact, source: str) -> list[Mutant]:
@@ -119,8 +113,8 @@ def _condition(tree: ast.Module, lines: list[str], source: str, fact: AngelicFac
     whole = conditions_at(tree, fact.line)
     parents = {id(v): e.op for e in whole if isinstance(e, ast.BoolOp) for v in e.values}
     for node in whole:
-        start = _offset(lines, node.lineno, node.col_offset)
-        end = _offset(lines, node.end_lineno or node.lineno, node.end_col_offset or 0)
+        start = char_offset(lines, node.lineno, node.col_offset)
+        end = char_offset(lines, node.end_lineno or node.lineno, node.end_col_offset or 0)
         if not fact.test or source[start:end] == fact.test:
             return node, start, end, parents.get(id(node))
     return None
