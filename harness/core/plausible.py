@@ -37,7 +37,7 @@ NATURALNESS: dict[str, int] = {
                      "add_conjunct", "add_disjunct", "call_drop", "unwrap_call", "wrap_call",
                      "drop_term", "add_term", "name_to_slice", "call_arity", "wrap_bool",
                      "add_default_arg", "unwrap_comprehension", "name_arith", "slice_by_name",
-                     "sibling_arg", "raise_power", "restore_method", "assign_max_min"), 2),
+                     "sibling_arg", "raise_power", "restore_method", "assign_max_min", "donor"), 2),
     **dict.fromkeys(("guard_insert", "return_value", "return_call", "return_compare",
                      "return_nested_empty"), 3),
     **dict.fromkeys(("delete_statement", "insert_nearby_statement", "copy_renamed",

@@ -24,7 +24,7 @@ import ast
 from collections.abc import Callable, Iterable, Mapping
 
 from harness.generators import (
-    cond_ops, default_ops, exit_ops, forward_ops, guard_ops, insert_ops, kin_ops, move_ops, mutation_ops, pitfall_ops, reach_ops, result_ops,
+    cond_ops, default_ops, donor_ops, exit_ops, forward_ops, guard_ops, insert_ops, kin_ops, move_ops, mutation_ops, pitfall_ops, reach_ops, result_ops,
     stmt_ops, synth_ops, value_ops, wrap_ops,
 )
 from harness.generators.edit_text import Cand
@@ -84,6 +84,8 @@ OPERATOR_PRIORS: dict[str, float] = {
     "insert_break": 0.12, "break_continue": 0.20,
     # cond_ops (issue 21): a condition on the function's own result collection
     "cond_to_empty": 0.12,
+    # donor_ops (issue 21): a difference copied from the most similar code of the file (SimFix)
+    "donor": 0.18,
 }
 
 #: the operator modules' dispatchers: ``f(cx, statement)`` and ``f(cx, expression)`` -> candidates.
@@ -93,7 +95,7 @@ _STMT_OPS = (stmt_ops.stmt_mutants, reach_ops.stmt_mutants, value_ops.stmt_mutan
              cond_ops.stmt_mutants)
 _EXPR_OPS = (mutation_ops.expr_mutants, reach_ops.expr_mutants, value_ops.expr_mutants,
              synth_ops.expr_mutants, kin_ops.expr_mutants, guard_ops.expr_mutants,
-             forward_ops.expr_mutants, pitfall_ops.expr_mutants)
+             forward_ops.expr_mutants, pitfall_ops.expr_mutants, donor_ops.expr_mutants)
 #: operators whose edits always parse: their parse check is skipped.
 _SAFE = reach_ops.SAFE | value_ops.SAFE | synth_ops.SAFE
 
