@@ -162,3 +162,29 @@ def test_loopwright_fix_copies_the_argument_from_the_similar_line(make_repo):
     out, _, _ = fix_offline(make_repo, {"readings.py": READINGS, "test_readings.py": READINGS_TESTS})
     assert out["status"] == "fixed", out
     assert '-    return int(part.split(";")[0].strip()) / 10\n+    return int(part.split(";")[0].strip(), 16) / 10\n' in out["patch"]
+
+
+def test_a_donor_in_a_module_the_file_imports():
+    """SimFix searches the whole program; here the repository modules the file imports."""
+    client = '''\
+class Client:
+    def __init__(self, session, timeout):
+        self.session = session
+        self.timeout = timeout
+
+    def get(self, url):
+        return self.session.request("GET", url, timeout=self.timeout)
+'''
+    aio = '''\
+from .client import Client
+
+
+class AsyncClient(Client):
+    async def get(self, url):
+        return await self.session.request("GET", url)
+'''
+    files = {"pkg/client.py": client, "pkg/aio.py": aio}
+    got = [m.description for m in mutants_at("pkg/aio.py", aio, [6], read=files.get) if m.operator == "donor"]
+    assert got == ['line 6: `self.session.request("GET", url)` -> `self.session.request("GET", url, timeout=self.timeout)` '
+                   '(as line 7 of pkg/client.py writes it)']
+    assert [m for m in mutants_at("pkg/aio.py", aio, [6]) if m.operator == "donor"] == []  # no reader: this file only

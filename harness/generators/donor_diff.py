@@ -14,6 +14,7 @@ import ast
 import builtins
 from dataclasses import dataclass, field
 
+from harness.generators.forward_ops import module_files
 from harness.generators.index import FUNCTION_TYPES, Index
 
 #: the expression types compared.
@@ -33,11 +34,12 @@ BUILTINS = frozenset(dir(builtins))
 
 @dataclass
 class Node:
-    """A pool entry: the node, its size, its identifiers, its function."""
+    """A pool entry: the node, its size, its function, its file's index."""
 
     node: ast.expr
     size: int
     fn: ast.AST | None
+    src: Index  # the index of the file it is in
 
 
 @dataclass
@@ -46,6 +48,7 @@ class Pool:
 
     by_type: dict[type, list[Node]] = field(default_factory=dict)
     module: frozenset[str] = frozenset()
+    tree: ast.AST | None = None  # the target file's
     shapes: dict[ast.AST, str] = field(default_factory=dict)
     sizes: dict[ast.AST, int] = field(default_factory=dict)
     scopes: dict[ast.AST | None, frozenset[str]] = field(default_factory=dict)
@@ -106,6 +109,10 @@ def words_of(pool: Pool, node: ast.AST) -> frozenset[str]:
     return got
 
 
+def _index_module_names(cx: Index) -> frozenset[str]:
+    return _module_names(cx.tree)
+
+
 def _module_names(tree: ast.Module) -> frozenset[str]:
     got: set[str] = set()
     for st in tree.body:
@@ -119,24 +126,75 @@ def _module_names(tree: ast.Module) -> frozenset[str]:
     return frozenset(got)
 
 
-def pool_of(cx: Index) -> Pool:
-    """Every comparable node of the file by type, with its function (built once per index)."""
-    pool = Pool(module=_module_names(cx.tree))
-    stack: list[tuple[ast.AST, ast.AST | None]] = [(cx.tree, None)]
-    seen: set[str] = set()
+def _collect(pool: Pool, src: Index, seen: set[str]) -> None:
+    """Add ``src``'s comparable nodes to ``pool`` (each text once across the pool)."""
+    stack: list[tuple[ast.AST, ast.AST | None]] = [(src.tree, None)]
     while stack:
         node, fn = stack.pop()
         if isinstance(node, FUNCTION_TYPES):
             fn = node
         if isinstance(node, TARGETS):
             size = size_of(pool, node)
-            text = cx.seg(node)
+            text = src.seg(node)
             if MIN_SIZE <= size <= 2 * MAX_SIZE and text not in seen:  # code written twice: one donor
                 seen.add(text)
-                pool.by_type.setdefault(type(node), []).append(Node(node, size, fn))
+                pool.by_type.setdefault(type(node), []).append(Node(node, size, fn, src))
         if isinstance(node, ast.JoinedStr):  # no reliable positions inside before Python 3.12
             continue
         stack.extend((kid, fn) for kid in ast.iter_child_nodes(node))
+
+
+#: other modules' indexes by text: the last few (a search asks the same file many times).
+_OTHER: dict[str, Index | None] = {}
+#: imported modules of the repository searched for donors; the longest read (characters).
+MAX_MODULES, MAX_MODULE_CHARS = 4, 200_000
+
+
+def _other(path: str, text: str) -> Index | None:
+    if text not in _OTHER:
+        if len(_OTHER) >= 8:
+            _OTHER.pop(next(iter(_OTHER)))
+        try:
+            _OTHER[text] = Index(text, ast.parse(text), [], path)
+        except (SyntaxError, ValueError):
+            _OTHER[text] = None
+    return _OTHER[text]
+
+
+def imported_modules(cx: Index) -> list[Index]:
+    """The repository modules ``cx``'s file imports (``from .m import x``, ``from . import m``,
+    ``import pkg.m``), read through ``cx.read``: up to :data:`MAX_MODULES`, in import order."""
+    if cx.read is None or not cx.path:
+        return []
+    dotted: list[str] = []
+    for node in ast.walk(cx.tree):
+        if isinstance(node, ast.ImportFrom):
+            base = "." * node.level + (node.module or "")
+            dotted.append(base)
+            dotted += [base + ("" if base.endswith(".") else ".") + a.name for a in node.names]
+        elif isinstance(node, ast.Import):
+            dotted += [a.name for a in node.names]
+    got: list[Index] = []
+    for name in dict.fromkeys(dotted):
+        for path in module_files(cx.path, name):
+            text = cx.read(path) if path != cx.path else None
+            if text is not None and len(text) <= MAX_MODULE_CHARS:
+                other = _other(path, text)
+                if other is not None and all(o is not other for o in got):
+                    got.append(other)
+                break
+        if len(got) >= MAX_MODULES:
+            break
+    return got
+
+
+def pool_of(cx: Index) -> Pool:
+    """Every comparable node of the file, then of the repository modules it imports
+    (:func:`imported_modules`), by type, with its function (built once per index)."""
+    pool = Pool(module=_module_names(cx.tree), tree=cx.tree)
+    seen: set[str] = set()
+    for src in [cx, *imported_modules(cx)]:
+        _collect(pool, src, seen)
     return pool
 
 
@@ -145,6 +203,7 @@ class Diff:
     """The comparison of a target with one donor: donor name -> target name, differences, cost."""
 
     pool: Pool
+    src: Index  # the donor's file
     names: dict[str, str] = field(default_factory=dict)
     diffs: list[tuple] = field(default_factory=list)
     cost: float = 0.0
@@ -152,7 +211,9 @@ class Diff:
 
 
 def _local(d: Diff, name: str) -> bool:
-    return name not in d.pool.module and name not in BUILTINS and name not in ("self", "cls")
+    """Is ``name`` a variable a renaming may map (not a module-level name of either file)?"""
+    return name not in d.pool.module and name not in BUILTINS and name not in ("self", "cls") and (
+        d.src.tree is d.pool.tree or name not in d.src.memo(_index_module_names))
 
 
 def _same(d: Diff, t: ast.AST, n: ast.AST) -> bool:

@@ -20,13 +20,14 @@ One name, literal or attribute written for another is not copied: that is what
 ``replace_name``, the constant operators and ``attr_swap`` do, and among a file's many
 similar lines it is noise. A target is a call, comparison, boolean or binary operation,
 subscript or conditional expression of ``MIN_SIZE`` to ``MAX_SIZE`` nodes on a suspicious
-line; its donors are the nodes of the same type elsewhere in the file (a call only of the
-same function), each text once, compared when their identifiers overlap (Jaccard >=
+line; its donors are the nodes of the same type elsewhere in the file and in the repository
+modules it imports (:func:`harness.generators.donor_diff.imported_modules`; a call only of
+the same function), each text once, compared when their identifiers overlap (Jaccard >=
 ``MIN_OVERLAP``), by :func:`harness.generators.donor_diff.compare`. Similarity is
 ``1 - cost / (size(target) + size(donor))``, cost the nodes removed plus added (``RENAME``
 per renamed variable); donors at least ``MIN_SIM`` similar with one or two differences
 (``MAX_DIFFS``) give a candidate per difference (and both together), most similar donor
-first, the same function's then the nearest on ties. A copied text must name only what is
+first, the same function's, then the same file's nearest, on ties. A copied text must name only what is
 in scope at the target. The constants are :mod:`.donor_diff`'s. Conventions as in
 :mod:`.edit_text`.
 """
@@ -81,22 +82,23 @@ def _bound(o: ast.AST) -> set[str]:
 def _text(cx: Index, d: Diff, o: ast.AST, scope: frozenset[str], keep: tuple[ast.AST, str] | None = None) -> str | None:
     """Donor ``o``'s text with its variables renamed to the target's (``keep``'s node written
     as the given text); None when it reads a name not in ``scope`` or renames inside an f-string."""
-    start, end = _span(cx, o)
+    src = d.src  # positions and text of the donor's file
+    start, end = _span(src, o)
     bound, edits = _bound(o), []
     stack: list[tuple[ast.AST, bool]] = [(o, False)]
     while stack:
         n, inside = stack.pop()
         if keep is not None and n is keep[0]:
-            edits.append((*_span(cx, n), keep[1]))
+            edits.append((*_span(src, n), keep[1]))
             continue
         if isinstance(n, ast.Name) and n.id not in bound:
             new = d.names.get(n.id, n.id)
             if new not in scope or (inside and new != n.id):
                 return None
             if new != n.id:
-                edits.append((*_span(cx, n), new))
+                edits.append((*_span(src, n), new))
         stack.extend((kid, inside or isinstance(n, ast.JoinedStr)) for kid in ast.iter_child_nodes(n))
-    text = cx.text[start:end]
+    text = src.text[start:end]
     for s, e, new in sorted(edits, reverse=True):
         text = text[: s - start] + new + text[e - start:]
     return text
@@ -178,12 +180,13 @@ def _delete(cx: Index, t: ast.AST, name: str, elem: ast.AST) -> Edit | None:
     return (*_span(cx, elem), "")
 
 
-def _describe(cx: Index, node: ast.AST, edits: list[Edit], donor: ast.AST) -> str:
+def _describe(cx: Index, node: ast.AST, edits: list[Edit], donor: ast.AST, src: Index) -> str:
     lo, hi = _span(cx, node)
     new = cx.text[lo:hi]
     for s, e, text in sorted(edits, reverse=True):
         new = new[: s - lo] + text + new[e - lo:]
-    return f"`{short(cx.text[lo:hi])}` -> `{short(new)}` (as line {cast(Positioned, donor).lineno} writes it)"
+    where = f"line {cast(Positioned, donor).lineno}" + ("" if src is cx else f" of {src.path}")
+    return f"`{short(cx.text[lo:hi])}` -> `{short(new)}` (as {where} writes it)"
 
 
 def _callee(node: ast.AST) -> str:
@@ -218,14 +221,14 @@ def _donors(cx: Index, pool: Pool, node: ast.expr, size: int) -> list[tuple[Diff
         s, e = _span(cx, o)
         if s < hi and lo < e or _callee(node) != _callee(o):  # overlapping, or another function called
             continue
-        d = Diff(pool, limit=(1 - MIN_SIM) * (size + entry.size))
+        d = Diff(pool, entry.src, limit=(1 - MIN_SIM) * (size + entry.size))
         compare(d, node, o)
         if not 0 < len(d.diffs) <= MAX_DIFFS or d.cost > d.limit or not any(map(_copies, d.diffs)):
             continue
         sim = 1 - d.cost / (size + entry.size)
         if sim >= MIN_SIM:
-            scored.append((-sim, entry.fn is not fn, abs(o.lineno - node.lineno), o.lineno, d, o))
-    scored.sort(key=lambda row: row[:4])
+            scored.append((-sim, entry.fn is not fn, entry.src is not cx, abs(o.lineno - node.lineno), o.lineno, d, o))
+    scored.sort(key=lambda row: row[:5])
     return [(d, o) for *_, d, o in scored]
 
 
@@ -250,7 +253,7 @@ def donor(cx: Index, node: ast.expr, out: list[Cand]) -> None:
         fresh = [es for es in single if tuple(es) not in seen]
         for es in fresh:
             seen.add(tuple(es))
-            add_cand(out, "donor", node, es, _describe(cx, node, es, o))
+            add_cand(out, "donor", node, es, _describe(cx, node, es, o, d.src))
             added += 1
             if added >= MAX_CANDS:
                 return
