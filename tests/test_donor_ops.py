@@ -188,3 +188,57 @@ class AsyncClient(Client):
     assert got == ['line 6: `self.session.request("GET", url)` -> `self.session.request("GET", url, timeout=self.timeout)` '
                    '(as line 7 of pkg/client.py writes it)']
     assert [m for m in mutants_at("pkg/aio.py", aio, [6]) if m.operator == "donor"] == []  # no reader: this file only
+
+
+READER = '''\
+class Reader:
+    """A cursor over a config text: position and line number (1-based)."""
+
+    def __init__(self, text):
+        self.text = text
+        self.pos = 0
+        self.line = 1
+
+    def skip_line(self):
+        end = self.text.find("\\n", self.pos)
+        self.pos = len(self.text) if end < 0 else end + 1
+        self.line += 1
+
+    def skip_comment(self):
+        stop = self.text.find("\\n", self.pos)
+        self.pos = len(self.text) if stop < 0 else stop + 1
+
+    def word(self):
+        start = self.pos
+        while self.pos < len(self.text) and not self.text[self.pos].isspace():
+            self.pos += 1
+        return self.text[start:self.pos]
+'''
+READER_TESTS = '''\
+from reader import Reader
+
+
+def test_lines_counted_past_comments():
+    r = Reader("# a comment\\nkey\\n")
+    r.skip_comment()
+    assert (r.word(), r.line) == ("key", 2)
+
+
+def test_lines_counted():
+    r = Reader("first\\nsecond\\n")
+    r.skip_line()
+    assert (r.word(), r.line) == ("second", 2)
+'''
+
+
+def test_a_statement_beside_the_donor_statement_is_inserted():
+    descs = [m.description for m in mutants_at("reader.py", READER, [16]) if m.operator == "donor_statement"]
+    assert descs == ["line 16: insert `self.line += 1` after (as beside line 11)"]
+    # the statement aligned must be the same one, its variables renamed: `start = self.pos` has no donor
+    assert [m for m in mutants_at("reader.py", READER, [19]) if m.operator == "donor_statement"] == []
+
+
+def test_loopwright_fix_inserts_the_forgotten_increment(make_repo):
+    out, _, _ = fix_offline(make_repo, {"reader.py": READER, "test_reader.py": READER_TESTS})
+    assert out["status"] == "fixed", out
+    assert "         self.pos = len(self.text) if stop < 0 else stop + 1\n+        self.line += 1\n" in out["patch"]

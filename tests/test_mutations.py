@@ -280,7 +280,7 @@ def test_priors_cover_every_operator():
         "setdefault_lost", "type_compare", "find_truthy",
         "insert_break", "break_continue",  # exit_ops (tests/test_exit_ops.py)
         "cond_to_empty",  # cond_ops (tests/test_cond_ops.py)
-        "donor",  # donor_ops (tests/test_donor_ops.py)
+        "donor", "donor_statement",  # donor_ops (tests/test_donor_ops.py)
     }
     assert ops == set(OPERATOR_PRIORS)
     assert all(0 < p <= 1 for p in OPERATOR_PRIORS.values())

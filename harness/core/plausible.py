@@ -41,7 +41,7 @@ NATURALNESS: dict[str, int] = {
     **dict.fromkeys(("guard_insert", "return_value", "return_call", "return_compare",
                      "return_nested_empty"), 3),
     **dict.fromkeys(("delete_statement", "insert_nearby_statement", "copy_renamed",
-                     "restore_statement", "branch_statement", "insert_append", "carry_forward"), 4),
+                     "restore_statement", "branch_statement", "insert_append", "carry_forward", "donor_statement"), 4),
     # message_ops (issue 21): edits a failing test's message points at
     **dict.fromkeys(("literal_from_diff",), 0), **dict.fromkeys(("rename_to_asked", "except_base"), 1),
     **dict.fromkeys(("positional_only", "except_widen", "except_narrow"), 2),

@@ -43,12 +43,29 @@ class Node:
 
 
 @dataclass
+class Line:
+    """A one-line simple statement of a function body: the node, its block and index in it,
+    its function, its file's index."""
+
+    node: ast.stmt
+    block: list[ast.stmt]
+    index: int
+    fn: ast.AST
+    src: Index
+
+
+#: the statements :class:`Line` holds.
+LINES = (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Expr, ast.Return)
+
+
+@dataclass
 class Pool:
     """The file's comparable nodes by type, its module-level names, and per-node caches."""
 
     by_type: dict[type, list[Node]] = field(default_factory=dict)
     module: frozenset[str] = frozenset()
     tree: ast.AST | None = None  # the target file's
+    lines: dict[type, list[Line]] = field(default_factory=dict)
     shapes: dict[ast.AST, str] = field(default_factory=dict)
     sizes: dict[ast.AST, int] = field(default_factory=dict)
     scopes: dict[ast.AST | None, frozenset[str]] = field(default_factory=dict)
@@ -141,6 +158,13 @@ def _collect(pool: Pool, src: Index, seen: set[str]) -> None:
                 pool.by_type.setdefault(type(node), []).append(Node(node, size, fn, src))
         if isinstance(node, ast.JoinedStr):  # no reliable positions inside before Python 3.12
             continue
+        if fn is not None:
+            for name in ("body", "orelse", "finalbody"):
+                block = getattr(node, name, None)
+                if isinstance(block, list):
+                    for i, st in enumerate(block):
+                        if isinstance(st, LINES) and st.lineno == st.end_lineno:
+                            pool.lines.setdefault(type(st), []).append(Line(st, block, i, fn, src))
         stack.extend((kid, fn) for kid in ast.iter_child_nodes(node))
 
 
@@ -253,7 +277,7 @@ def _replace(d: Diff, t: ast.AST, o: ast.AST) -> None:
 def _scalars_differ(t: ast.AST, o: ast.AST) -> bool:
     for name, value in ast.iter_fields(t):
         other = getattr(o, name, None)
-        if name == "ctx" or isinstance(value, ast.AST) and not isinstance(value, NOISE):
+        if name == "ctx" or isinstance(value, ast.AST) and not isinstance(value, NOISE) and isinstance(other, ast.AST):
             continue
         if isinstance(value, ast.AST):
             if type(value) is not type(other):

@@ -14,7 +14,10 @@ sibling's transformation); ``donor`` copies any of them:
 - a wrapper the donor puts around the same code (``enc(x).decode()`` ->
   ``enc(x).rstrip(b"=").decode()``, ``isinstance(n, A)`` -> ``isinstance(n, (A, B))``);
 - an argument, keyword, tuple element or ``and``/``or`` operand the donor has and this
-  code lacks, or the other way round.
+  code lacks, or the other way round;
+- ``donor_statement``: a one-line statement beside a donor statement (the same statement,
+  its variables renamed, in another block) that this block lacks, inserted on the same side
+  (a reset call, an increment, an assignment the sibling code makes and this code forgot).
 
 One name, literal or attribute written for another is not copied: that is what
 ``replace_name``, the constant operators and ``attr_swap`` do, and among a file's many
@@ -38,13 +41,15 @@ import ast
 from typing import cast
 
 from harness.generators.donor_diff import (
-    BUILTINS, MAX_DIFFS, MAX_SIZE, MIN_OVERLAP, MIN_SIM, MIN_SIZE, TARGETS, Diff, Pool, compare, pool_of, size_of, words_of,
+    LINES, BUILTINS, Line, MAX_DIFFS, MAX_SIZE, MIN_OVERLAP, MIN_SIM, MIN_SIZE, TARGETS, Diff, Pool, compare, pool_of, size_of, words_of,
 )
-from harness.generators.edit_text import ATOM, Cand, Edit, add_cand, fit, prec, short, slot
+from harness.generators.edit_text import ATOM, Cand, Edit, add_cand, fit, line_indent, prec, short, slot
 from harness.generators.index import Index, Positioned
 
-#: donors kept per target; candidates per target.
-MAX_DONORS, MAX_CANDS = 3, 4
+#: donors kept per target; candidates per target; statements inserted per statement.
+MAX_DONORS, MAX_CANDS, MAX_LINES = 3, 4, 2
+#: the least similarity of a statement aligned with ``st`` (renamed variables only).
+ALIGN_SIM = 0.7
 
 def _scope(cx: Index, pool: Pool, node: ast.AST) -> frozenset[str]:
     """Names that may be read at ``node``: the module's, the builtins, and the parameters and
@@ -260,6 +265,68 @@ def donor(cx: Index, node: ast.expr, out: list[Cand]) -> None:
         donors += bool(fresh)
         if donors >= MAX_DONORS:
             return
+
+
+def _missing(cx: Index, d: Diff, st: ast.stmt, other: Line, scope: frozenset[str]) -> list[tuple[str, str]]:
+    """The statements around ``other`` (aligned with ``st``) that ``st``'s block lacks, as
+    ``(text renamed onto st's names, "after" | "before")``."""
+    block, i = cx.block(st)
+    have = {" ".join(cx.seg(n).split()) for n in block}
+    got = []
+    for j, side in ((other.index + 1, "after"), (other.index - 1, "before")):
+        if not 0 <= j < len(other.block):
+            continue
+        x = other.block[j]
+        if not isinstance(x, LINES) or isinstance(x, ast.Return) or x.lineno != x.end_lineno or (
+                isinstance(x, ast.Expr) and not isinstance(x.value, ast.Call)):
+            continue
+        text = _text(cx, d, x, scope)
+        if text is not None and " ".join(text.split()) not in have:
+            got.append((text, side))
+    return got
+
+
+def donor_statement(cx: Index, st: ast.stmt, out: list[Cand]) -> None:
+    """A one-line statement next to a donor of ``st`` (the same statement, its variables
+    renamed, in another block of the file or of a module it imports) that ``st``'s block
+    lacks, inserted on the same side of ``st``: a reset call, an increment, an assignment the
+    sibling code makes and this code forgot. At most :data:`MAX_LINES` per statement."""
+    if not isinstance(st, LINES) or cx.function(st) is None or not cx.standalone(st) or st.lineno != st.end_lineno:
+        return
+    pool = cx.memo(pool_of)
+    scope, size, added = _scope(cx, pool, st), size_of(pool, st), 0
+    block, _ = cx.block(st)
+    for other in pool.lines.get(type(st), ()):
+        if other.block is block and other.src is cx:
+            continue
+        d = Diff(pool, other.src, limit=(1 - ALIGN_SIM) * (size + size_of(pool, other.node)))
+        compare(d, st, other.node)
+        if d.diffs or d.cost > d.limit:
+            continue
+        for text, side in _missing(cx, d, st, other, scope):
+            where = f"line {other.node.lineno}" + ("" if other.src is cx else f" of {other.src.path}")
+            _insert_line(cx, st, text, side, f"`{short(text)}` {side} (as beside {where})", out)
+            added += 1
+            if added >= MAX_LINES:
+                return
+
+
+def _insert_line(cx: Index, st: ast.stmt, text: str, side: str, desc: str, out: list[Cand]) -> None:
+    nl, indent = cx.newline(st.lineno), line_indent(cx, st.lineno)
+    if side == "before":
+        at = cx.line_starts[st.lineno - 1]
+        add_cand(out, "donor_statement", st, [(at, at, indent + text + nl)], f"insert {desc}")
+        return
+    after = cx.line_end(st.lineno)
+    tail = nl + indent + text if after == len(cx.text) and not cx.text.endswith(("\n", "\r")) else indent + text + nl
+    add_cand(out, "donor_statement", st, [(after, after, tail)], f"insert {desc}")
+
+
+def stmt_mutants(cx: Index, st: ast.stmt) -> list[Cand]:
+    """Candidates of ``donor_statement`` for one statement."""
+    out: list[Cand] = []
+    donor_statement(cx, st, out)
+    return out
 
 
 def expr_mutants(cx: Index, node: ast.expr) -> list[Cand]:

@@ -85,14 +85,14 @@ OPERATOR_PRIORS: dict[str, float] = {
     # cond_ops (issue 21): a condition on the function's own result collection
     "cond_to_empty": 0.12,
     # donor_ops (issue 21): a difference copied from the most similar code of the file (SimFix)
-    "donor": 0.18,
+    "donor": 0.18, "donor_statement": 0.12,
 }
 
 #: the operator modules' dispatchers: ``f(cx, statement)`` and ``f(cx, expression)`` -> candidates.
 _STMT_OPS = (stmt_ops.stmt_mutants, reach_ops.stmt_mutants, value_ops.stmt_mutants,
              synth_ops.stmt_mutants, insert_ops.stmt_mutants, guard_ops.stmt_mutants, move_ops.stmt_mutants,
              result_ops.stmt_mutants, default_ops.stmt_mutants, pitfall_ops.stmt_mutants, exit_ops.stmt_mutants,
-             cond_ops.stmt_mutants)
+             cond_ops.stmt_mutants, donor_ops.stmt_mutants)
 _EXPR_OPS = (mutation_ops.expr_mutants, reach_ops.expr_mutants, value_ops.expr_mutants,
              synth_ops.expr_mutants, kin_ops.expr_mutants, guard_ops.expr_mutants,
              forward_ops.expr_mutants, pitfall_ops.expr_mutants, donor_ops.expr_mutants)
