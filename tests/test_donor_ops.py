@@ -167,6 +167,12 @@ def test_loopwright_fix_copies_the_argument_from_the_similar_line(make_repo):
 def test_a_donor_in_a_module_the_file_imports():
     """SimFix searches the whole program; here the repository modules the file imports."""
     client = '''\
+"""A client of a service: its session, its time limit (seconds).
+
+Longer than the module that imports it: the donor's positions are its own file's.
+"""
+
+
 class Client:
     def __init__(self, session, timeout):
         self.session = session
@@ -186,7 +192,7 @@ class AsyncClient(Client):
     files = {"pkg/client.py": client, "pkg/aio.py": aio}
     got = [m.description for m in mutants_at("pkg/aio.py", aio, [6], read=files.get) if m.operator == "donor"]
     assert got == ['line 6: `self.session.request("GET", url)` -> `self.session.request("GET", url, timeout=self.timeout)` '
-                   '(as line 7 of pkg/client.py writes it)']
+                   '(as line 13 of pkg/client.py writes it)']
     assert [m for m in mutants_at("pkg/aio.py", aio, [6]) if m.operator == "donor"] == []  # no reader: this file only
 
 

@@ -223,9 +223,12 @@ def _donors(cx: Index, pool: Pool, node: ast.expr, size: int) -> list[tuple[Diff
         theirs = words_of(pool, o)
         if len(words & theirs) < MIN_OVERLAP * len(words | theirs):
             continue
-        s, e = _span(cx, o)
-        if s < hi and lo < e or _callee(node) != _callee(o):  # overlapping, or another function called
+        if _callee(node) != _callee(o):  # another function called
             continue
+        if entry.src is cx:
+            s, e = _span(cx, o)
+            if s < hi and lo < e:  # the target itself, inside it, or around it
+                continue
         d = Diff(pool, entry.src, limit=(1 - MIN_SIM) * (size + entry.size))
         compare(d, node, o)
         if not 0 < len(d.diffs) <= MAX_DIFFS or d.cost > d.limit or not any(map(_copies, d.diffs)):
