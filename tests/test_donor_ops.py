@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import ast
 
+import pytest
+
 from harness.generators import donor_ops
 from harness.generators.index import Index
 from harness.generators.mutations import mutants_at
@@ -248,3 +250,20 @@ def test_loopwright_fix_inserts_the_forgotten_increment(make_repo):
     out, _, _ = fix_offline(make_repo, {"reader.py": READER, "test_reader.py": READER_TESTS})
     assert out["status"] == "fixed", out
     assert "         self.pos = len(self.text) if stop < 0 else stop + 1\n+        self.line += 1\n" in out["patch"]
+
+
+def test_an_operator_that_raises_is_reported_not_fatal(monkeypatch):
+    """A bug in one operator on code nobody tried it on costs its candidates, not the run."""
+    from harness.generators import mutations
+
+    def broken(cx, node):
+        raise IndexError("list index out of range")
+
+    monkeypatch.setattr(mutations, "_EXPR_OPS", (*mutations._EXPR_OPS, broken))
+    monkeypatch.setattr(mutations, "CRASHES", [])
+    with pytest.raises(IndexError):  # the test suite runs strict
+        mutants_at("readings.py", READINGS, [13])
+    monkeypatch.delenv("LOOPWRIGHT_STRICT_OPERATORS")
+    got = mutants_at("readings.py", READINGS, [13])
+    assert any(m.operator == "donor" for m in got)  # the other operators' candidates stay
+    assert mutations.CRASHES[0] == "test_donor_ops.broken at readings.py:13: IndexError: list index out of range"

@@ -234,6 +234,11 @@ def _fix(run: RunSession, generator: Generator, on_event, attempts: list) -> Fix
     result.skipped_remembered, result.baseline_reused = memory.skipped, baseline.reused
     if not state.candidates_tried and state.status != "fixed" and (why := why_no_candidates(baseline)):
         result.messages.append(f"no candidate was generated: {why}")
+    from harness.generators.mutations import CRASHES  # the offline repairer's operators that raised
+    for crash in dict.fromkeys(CRASHES):
+        result.messages.append(f"internal error, skipped: the repair operator {crash}; "
+                               "its candidates there were not tried (please report it)")
+    CRASHES.clear()
     result.flaky = sorted(validator.flaky)
     result.reasons = {t: redact(describe(baseline.results[t])) for t in state.remaining if t in baseline.results}
     for t in result.flaky:
