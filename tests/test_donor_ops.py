@@ -267,3 +267,7 @@ def test_an_operator_that_raises_is_reported_not_fatal(monkeypatch):
     got = mutants_at("readings.py", READINGS, [13])
     assert any(m.operator == "donor" for m in got)  # the other operators' candidates stay
     assert mutations.CRASHES[0] == "test_donor_ops.broken at readings.py:13: IndexError: list index out of range"
+    assert mutations.take_crashes() == [
+        "internal error, skipped: the repair operator test_donor_ops.broken at readings.py:13: IndexError: list index "
+        "out of range; its candidates there were not tried (please report it)"]
+    assert mutations.CRASHES == []

@@ -34,7 +34,7 @@ from harness.generators.mutant import Mutant
 from harness.generators.parse_check import canonical, splice, valid_many
 from harness.generators.syntax_fix import syntax_repairs
 
-__all__ = ["CRASHES", "MAX_PER_LINE", "OPERATOR_PRIORS", "Mutant", "mutants_at"]
+__all__ = ["CRASHES", "MAX_PER_LINE", "OPERATOR_PRIORS", "Mutant", "mutants_at", "take_crashes"]
 
 
 #: operator id -> prior in (0, 1]: how often this kind of single edit is the
@@ -101,7 +101,7 @@ _EXPR_OPS = (mutation_ops.expr_mutants, reach_ops.expr_mutants, value_ops.expr_m
 _SAFE = reach_ops.SAFE | value_ops.SAFE | synth_ops.SAFE
 
 #: operators that raised in this process ("module.function at path:line: error"), at most 20:
-#: :mod:`harness.work.fix` names them in the run's messages.
+#: :mod:`harness.work.fix` names them in the run's messages (:func:`take_crashes`).
 CRASHES: list[str] = []
 
 #: at most this many mutants per asked line (highest prior first).
@@ -209,6 +209,15 @@ def _guarded(op: Callable[..., list[Cand]], cx: Index, line: int, *args: object)
             CRASHES.append(f"{op.__module__.rsplit('.', 1)[-1]}.{op.__name__} at {cx.path or '?'}:{line}: "
                            f"{type(exc).__name__}: {exc}")
         return []
+
+
+def take_crashes() -> list[str]:
+    """One message per operator that raised since the last call (:data:`CRASHES`, then
+    emptied): its candidates there were skipped, the run went on."""
+    got = [f"internal error, skipped: the repair operator {crash}; its candidates there were not tried "
+           "(please report it)" for crash in dict.fromkeys(CRASHES)]
+    CRASHES.clear()
+    return got
 
 
 def _spliced(cx: Index, edits: tuple) -> tuple[int, int, str, tuple]:

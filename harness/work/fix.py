@@ -234,7 +234,8 @@ def _fix(run: RunSession, generator: Generator, on_event, attempts: list) -> Fix
     result.skipped_remembered, result.baseline_reused = memory.skipped, baseline.reused
     if not state.candidates_tried and state.status != "fixed" and (why := why_no_candidates(baseline)):
         result.messages.append(f"no candidate was generated: {why}")
-    result.messages += _operator_crashes()
+    from harness.generators.mutations import take_crashes  # the offline repairer's operators that raised
+    result.messages += take_crashes()
     result.flaky = sorted(validator.flaky)
     result.reasons = {t: redact(describe(baseline.results[t])) for t in state.remaining if t in baseline.results}
     for t in result.flaky:
@@ -246,17 +247,6 @@ def _fix(run: RunSession, generator: Generator, on_event, attempts: list) -> Fix
     if result.unprotected:
         result.messages.append(unprotected_warning(sum(bool(a.unprotected) for a in state.accepted)))
     return result
-
-
-def _operator_crashes() -> list[str]:
-    """One message per operator of the offline repairer that raised during the run (then
-    forgotten): its candidates there were skipped, the run went on."""
-    from harness.generators.mutations import CRASHES  # the templates' own operators
-
-    got = [f"internal error, skipped: the repair operator {crash}; its candidates there were not tried "
-           "(please report it)" for crash in dict.fromkeys(CRASHES)]
-    CRASHES.clear()
-    return got
 
 
 def _replay(run: RunSession, validator, worktree, n: int, accepted: AcceptedPatch) -> None:
