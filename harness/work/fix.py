@@ -207,7 +207,7 @@ def _fix(run: RunSession, generator: Generator, on_event, attempts: list) -> Fix
     validator = run.validator(baseline)
     for n, accepted in enumerate(state.accepted, 1):  # resuming: replay what was already accepted
         _replay(run, validator, worktree, n, accepted)
-    from harness.generators.mutations import OPERATOR_PRIORS  # priors are the templates' own
+    from harness.generators.mutations import OPERATOR_PRIORS, take_crashes  # the templates' priors and crashes
 
     # lessons are read back only when asked (read_lessons): leave-one-out measured no gain (docs/benchmarks.md)
     lessons = read_lessons(run.root) if run.config.settings.get("read_lessons") else None
@@ -234,7 +234,6 @@ def _fix(run: RunSession, generator: Generator, on_event, attempts: list) -> Fix
     result.skipped_remembered, result.baseline_reused = memory.skipped, baseline.reused
     if not state.candidates_tried and state.status != "fixed" and (why := why_no_candidates(baseline)):
         result.messages.append(f"no candidate was generated: {why}")
-    from harness.generators.mutations import take_crashes  # the offline repairer's operators that raised
     result.messages += take_crashes()
     result.flaky = sorted(validator.flaky)
     result.reasons = {t: redact(describe(baseline.results[t])) for t in state.remaining if t in baseline.results}
