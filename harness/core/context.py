@@ -32,6 +32,7 @@ class Attempt:
     # harness.core.progress.rank, (failing tests moved, lines gained); (0, 0) for none
     progress: tuple[int, int] = (0, 0)
     reached: tuple[tuple[str, int], ...] = ()  # (path, line) its moved tests newly run
+    changed: bool | None = None  # did it change what a failing test sees (None: no failing test ran)
 
 
 @dataclass(frozen=True)

@@ -284,7 +284,7 @@ class Loop:
                                      outcome.accepted, outcome.reason, outcome.patch.diff,
                                      outcome.viable, tuple(outcome.fixed),
                                      rank(outcome.progress) if outcome.stage == "progress" else (0, 0),
-                                     outcome.reached))
+                                     outcome.reached, outcome.changed))
         self.files.step("evaluate", iteration=self.state.iteration,
                         patch={"description": outcome.patch.description,
                                "files": list(outcome.patch.files), "digest": outcome.patch.digest,

@@ -159,6 +159,8 @@ class Outcome:
     plausible: bool = False
     progress: tuple = ()  # progress.Step: failures moved forward (a non-fix's screen)
     reached: tuple = ()  # (path, line): lines a progress lead's moved tests newly run
+    # did it change what a failing test it ran sees (harness.core.progress.changed)? None: none ran
+    changed: bool | None = None
 
     @property
     def suspect(self) -> str:

@@ -30,6 +30,7 @@ of a failing test's checkpoints is closer to a fix, even when the test still fai
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 
 from harness.evaluators.verdict import Frame, TestResult
@@ -131,6 +132,23 @@ def advance(baseline: dict[str, TestResult], results: dict[str, TestResult], ids
             if moved is not None:
                 out.append(moved)
     return out
+
+
+_ADDRESS = re.compile(r"0x[0-9a-fA-F]+")
+
+
+def changed(before: TestResult | None, after: TestResult | None) -> bool:
+    """Did a candidate change a failing test's result at all (``after``, against its baseline
+    ``before``): its outcome, its message (object addresses aside) or the line of the test's
+    own frame? False when either is missing. The signal of mutation-based fault localization
+    (Metallaxis-FL: Papadakis and Le Traon, STVR 2015; MUSE: Moon et al., ICST 2014): edits of
+    a line that never change what a failing test sees say the fault is not there."""
+    if before is None or after is None:
+        return False
+    if before.outcome != after.outcome or _ADDRESS.sub("0x", before.message) != _ADDRESS.sub("0x", after.message):
+        return True
+    was, now = own_frame(before), own_frame(after)
+    return (was.line if was else None) != (now.line if now else None)
 
 
 def rank(steps: list[Step] | tuple[Step, ...]) -> tuple[int, int]:

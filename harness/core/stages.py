@@ -17,7 +17,7 @@ from harness.evaluators.verdict import TestResult, passed_in
 from harness.core.evidence import describe, not_collected, protection
 from harness.core import progress
 from harness.core.outcome import Outcome
-from harness.core.progress import advance, bypassed, rank, reached, step
+from harness.core.progress import advance, bypassed, changed, rank, reached, step
 from harness.core.overfit import OverfitChecks
 from sandbox.patch import Patch
 from sandbox.worktree import Worktree
@@ -121,6 +121,7 @@ class CandidateStages(OverfitChecks):
             return False
         fixed = [t for t in ids if passed_in(run.results, t)]
         out.fixed = [t for t in failing if t in set(fixed) | set(already)]
+        out.changed = bool(out.changed) or any(changed(self.baseline.results.get(t), run.results.get(t)) for t in ids)
         if not out.fixed:
             out.progress = tuple(advance(self.baseline.results, run.results, ids))
             first = next((run.results[t] for t in ids if t in run.results), None)

@@ -32,10 +32,8 @@ a partial fix: with one failing test a two-edit fix has no partial fix to start 
 from __future__ import annotations
 
 import heapq
-import keyword
 import os
 import posixpath
-import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -49,6 +47,7 @@ from harness.generators.guard_evidence import guard_mutants
 from harness.generators.message_ops import message_mutants
 from harness.generators.mutations import OPERATOR_PRIORS, mutants_at
 from harness.generators.type_ops import type_mutants
+from harness.generators.feedback import INERT, inert_sites, name_parts, near_names
 from harness.core.localize import is_protected
 from sandbox import safefs
 from sandbox.patch import Patch, PatchError
@@ -106,6 +105,7 @@ class TemplateGenerator(Generator):
         self._made: dict[str, tuple[dict[str, tuple[str, str]], str]] = {}  # digest -> (changes, what)
         self._batches = 0  # batches handed out from the current search
         self._near: dict[str, set[str]] = {}  # digest -> name parts its edit changes (single edits)
+        self._sites: dict[str, tuple[str, int]] = {}  # digest -> (path, line) of its edit (single edits)
 
     def generate(self, context: Context) -> Proposal:
         """Next batch of untried candidates for ``context`` (:data:`FIRST_BATCH` at most for a
@@ -117,9 +117,9 @@ class TemplateGenerator(Generator):
             self._leads, self._batches, self._progress = {}, 0, {}
         self._search.take_angelic(context)
         self._add_leads(context)
-        hot = self._hot(context)
+        hot, inert = self._hot(context), inert_sites(context.attempts, self._sites)
         for search in [self._search, *self._leads.values()]:
-            search.heat(hot)
+            search.heat(hot, inert)
         tried = {attempt.digest for attempt in context.attempts}
         out: list[Patch] = []
         size = self.batch if self._batches else min(self.batch, FIRST_BATCH)
@@ -213,42 +213,8 @@ class TemplateGenerator(Generator):
         if lead is None:
             self._made[patch.digest] = (changes, what)
             self._near[patch.digest] = near_names(mutant, changed=True)
+            self._sites[patch.digest] = (mutant.path, mutant.line)
         return patch
-
-
-def _parts(text: str) -> set[str]:
-    """Lower-case parts (snake_case and camelCase split) of the names in ``text``, 4+ letters
-    (``self`` left out: it names the object, not a value the failure flows through)."""
-    return {part.lower() for name in re.findall(r"[A-Za-z_]\w*", text) if not keyword.iskeyword(name)
-            for part in re.findall(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])", name) if len(part) >= 4} - {"self"}
-
-
-def near_names(mutant, changed: bool = False) -> set[str]:
-    """Name parts a mutant's edit touches: in the replaced text and its replacement, and the
-    nearest name on each side of it on the same line (the operands of a swapped operator).
-    With ``changed``, the edit is first narrowed to what differs (common prefix and suffix
-    dropped: ``a and b`` -> ``a or b`` is ``and`` -> ``or`` between ``a`` and ``b``) and only
-    names in one side of it count: the names whose value the edit changes."""
-    src, old, new = mutant.source, mutant.source[mutant.start:mutant.end], mutant.replacement
-    pre = suf = 0
-    if changed:
-        while pre < min(len(old), len(new)) and old[pre] == new[pre]:
-            pre += 1
-        while suf < min(len(old), len(new)) - pre and old[-1 - suf] == new[-1 - suf]:
-            suf += 1
-        word_char = re.compile(r"\w")  # never cut inside a name: `numparse` -> `not (numparse` adds `not (`
-        while 0 < pre < len(old) and word_char.match(old[pre - 1]) and word_char.match(old[pre]):
-            pre -= 1
-        while 0 < suf < len(old) and word_char.match(old[-suf]) and word_char.match(old[-1 - suf]):
-            suf -= 1
-    left = src[src.rfind("\n", 0, mutant.start) + 1:mutant.start] + old[:pre]
-    end = src.find("\n", mutant.end)
-    right = old[len(old) - suf:] + src[mutant.end:len(src) if end < 0 else end]
-    name = r"[A-Za-z_]\w*"
-    side = _parts(" ".join(re.findall(name, left.rsplit("\n", 1)[-1])[-1:]
-                           + re.findall(name, right.split("\n", 1)[0])[:1]))
-    old_parts, new_parts = _parts(old[pre:len(old) - suf]), _parts(new[pre:len(new) - suf])
-    return side | ((old_parts ^ new_parts) if changed else (old_parts | new_parts))
 
 
 class _Search:
@@ -280,6 +246,7 @@ class _Search:
         self.sources: dict[str, str | None] = {path: new for path, (_, new) in (lead[1] if lead else {}).items()}
         self.order = 0
         self.hot: set[str] = set()
+        self.inert: set[tuple[str, int]] = set()  # (path, line) whose edits changed no failing test's result
         self.base: dict[int, float] = {}  # tie-break -> score before the hot boost
         # the failing tests' own evidence first: few, precise candidates; from a lead's text too,
         # so that a second fault the evidence names joins a partial fix (a property the test asks
@@ -326,21 +293,31 @@ class _Search:
         neg, _, mutant = heapq.heappop(self.heap)
         return -neg, mutant
 
-    def heat(self, hot: set[str]) -> None:
+    def heat(self, hot: set[str], inert: set[tuple[str, int]] | frozenset = frozenset()) -> None:
         """Boost (:data:`HOT_BOOST`) the mutants whose edit touches a name part in ``hot``;
-        the lines not expanded yet whose text names one are expanded now."""
+        the lines not expanded yet whose text names one are expanded now. Lower (:data:`INERT`)
+        the mutants at an ``inert`` ``(path, line)``."""
+        if hot <= self.hot and inert <= self.inert:
+            return
+        self.inert = set(inert) | self.inert
         if hot <= self.hot:
+            self._reweigh()
             return
         self.hot = set(hot)
         rest = self.lines[self.next:]
-        warm = [kv for kv in rest if (src := self._source(kv[0][0])) and _parts(_line(src, kv[0][1])) & self.hot]
+        warm = [kv for kv in rest if (src := self._source(kv[0][0])) and name_parts(_line(src, kv[0][1])) & self.hot]
         if warm:
             self.lines[self.next:] = warm + [kv for kv in rest if kv not in warm]
             self._expand(len(warm))
+        self._reweigh()
+
+    def _reweigh(self) -> None:
         self.heap = [(-self._boosted(self.base[order], mutant), order, mutant) for _, order, mutant in self.heap]
         heapq.heapify(self.heap)
 
     def _boosted(self, score: float, mutant) -> float:
+        if (mutant.path, mutant.line) in self.inert:
+            score *= INERT
         hot = self.hot and not mutant.operator.startswith("angelic_")  # the probe's order is kept
         return score * HOT_BOOST if hot and near_names(mutant) & self.hot else score
 
