@@ -110,7 +110,8 @@ def _text(cx: Index, d: Diff, o: ast.AST, scope: frozenset[str], keep: tuple[ast
 
 
 def _edit(cx: Index, d: Diff, diff: tuple, scope: frozenset[str]) -> Edit | None:
-    """One difference as an edit of the target's text (None: it cannot be copied here)."""
+    """One difference as an edit of the target's text (None: it cannot be copied here); an
+    attribute read otherwise is never copied (:func:`_copies`)."""
     kind, t = diff[0], diff[1]
     if kind in ("replace", "wrap"):
         o = diff[2]
@@ -121,9 +122,6 @@ def _edit(cx: Index, d: Diff, diff: tuple, scope: frozenset[str]) -> Edit | None
     if kind == "unwrap":
         inner = diff[2]
         return (*_span(cx, t), fit(cx.seg(inner), _prec(cx.seg(inner), inner), slot(cx, t)))
-    if kind == "attr":
-        end = _span(cx, t)[1]
-        return (end - len(t.attr), end, diff[2].attr) if cx.text[end - len(t.attr):end] == t.attr else None
     if kind == "insert":
         return _insert(cx, d, t, diff[2], diff[3], diff[4], scope)
     return _delete(cx, t, diff[2], diff[3])
