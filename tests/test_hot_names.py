@@ -9,7 +9,8 @@ import textwrap
 
 from harness.core.context import Attempt, Context, SuspiciousLocation
 from harness.core.task import Task
-from harness.generators.templates import TemplateGenerator, near_names
+from harness.generators.feedback import name_parts, near_names
+from harness.generators.templates import TemplateGenerator
 
 SOURCE = textwrap.dedent('''
     def flags(disable_strict, n):
@@ -74,6 +75,5 @@ def test_near_names_are_the_names_an_edit_changes_or_sits_between():
 
 
 def test_self_is_not_a_hot_name():
-    from harness.generators.templates import _parts
 
-    assert _parts("self.max_width and self.numParse") == {"width", "parse"}  # 3-letter parts too
+    assert name_parts("self.max_width and self.numParse") == {"width", "parse"}  # 3-letter parts too
