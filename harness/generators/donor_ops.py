@@ -41,7 +41,7 @@ import ast
 from typing import cast
 
 from harness.generators.donor_diff import (
-    LINES, BUILTINS, Line, MAX_DIFFS, MAX_SIZE, MIN_OVERLAP, MIN_SIM, MIN_SIZE, TARGETS, Diff, Pool, compare, pool_of, size_of, words_of,
+    LINES, BUILTINS, Line, MAX_DIFFS, MAX_SIZE, MIN_OVERLAP, MIN_SIM, MIN_SIZE, TARGETS, Diff, Pool, compare, pool_of, shape_of, size_of, words_of,
 )
 from harness.generators.edit_text import ATOM, Cand, Edit, add_cand, fit, line_indent, prec, short, slot
 from harness.generators.index import Index, Positioned
@@ -297,9 +297,15 @@ def donor_statement(cx: Index, st: ast.stmt, out: list[Cand]) -> None:
     pool = cx.memo(pool_of)
     scope, size, added = _scope(cx, pool, st), size_of(pool, st), 0
     block, _ = cx.block(st)
+    shape, seen = shape_of(pool, st), set()
     for other in pool.lines.get(type(st), ()):
-        if other.block is block and other.src is cx:
+        # aligned = no difference: the same shape (variables blanked) first, a cheap string test
+        if other.block is block and other.src is cx or shape_of(pool, other.node) != shape:
             continue
+        around = tuple(other.src.seg(n) for n in other.block[max(0, other.index - 1):other.index + 2])
+        if around in seen:  # code written twice (the same statement between the same neighbours)
+            continue
+        seen.add(around)
         d = Diff(pool, other.src, limit=(1 - ALIGN_SIM) * (size + size_of(pool, other.node)))
         compare(d, st, other.node)
         if d.diffs or d.cost > d.limit:
