@@ -126,11 +126,6 @@ def bare_break(text: str) -> bool:
     except SyntaxError:
         return True
     return False
-    try:
-        ast.parse(text, mode="eval")
-    except SyntaxError:
-        return True
-    return False
 
 
 def short(text: str) -> str:
