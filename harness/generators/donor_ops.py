@@ -59,12 +59,16 @@ def _scope(cx: Index, pool: Pool, node: ast.AST) -> frozenset[str]:
     if got is None:
         names, up = set(pool.module) | BUILTINS, fn
         while up is not None:
-            a = up.args
-            names.update(p.arg for p in [*a.posonlyargs, *a.args, *a.kwonlyargs, a.vararg, a.kwarg] if p)
+            names.update(_params(up.args))
             names.update(n.id for n in ast.walk(up) if isinstance(n, ast.Name))
             up = cx.function(up)
         got = pool.scopes[fn] = frozenset(names)
     return got
+
+
+def _params(a: ast.arguments) -> list[str]:
+    """Every parameter name of a signature, ``self``/``cls``, ``*args`` and ``**kwargs`` included."""
+    return [p.arg for p in [*a.posonlyargs, *a.args, *a.kwonlyargs, a.vararg, a.kwarg] if p]
 
 
 def _span(cx: Index, node: ast.AST) -> tuple[int, int]:
@@ -79,8 +83,7 @@ def _bound(o: ast.AST) -> set[str]:
         if isinstance(n, ast.comprehension) or isinstance(n, ast.NamedExpr):
             got.update(x.id for x in ast.walk(n.target) if isinstance(x, ast.Name))
         elif isinstance(n, ast.Lambda):
-            a = n.args
-            got.update(p.arg for p in [*a.posonlyargs, *a.args, *a.kwonlyargs, a.vararg, a.kwarg] if p)
+            got.update(_params(n.args))
     return got
 
 
