@@ -135,3 +135,27 @@ def test_the_main_module_is_pytests_as_under_python_m_pytest(make_repo):
         assert ev.confirm(root, ["test_where.py::test_not_interactive"], process_timeout=120) == ""
     finally:
         ev.close()
+
+
+def test_canaries_never_split_a_class_or_another_module(make_repo):
+    """wcmatch's TestGlobFilter keeps its file list in class state that skipped "update" cases
+    set and ``setup_class`` resets: a canary placed among the class's tests made pytest tear the
+    class down and set it up again, so later cases failed in every confirmation run (an
+    evaluator fault, exit 1, on a correct partial fix). Canaries go only where a module-level
+    function of their module could stand."""
+    stateful = ("class TestState:\n    seen = []\n\n    @classmethod\n    def setup_class(cls):\n"
+                "        cls.seen = []\n\n"
+                + "".join(f"    def test_{i}(self):\n        type(self).seen.append({i})\n"
+                          f"        assert type(self).seen == list(range({i + 1}))\n\n" for i in range(12)))
+    module_state = ("import pytest\n\nSTATE = []\n\n\n@pytest.fixture(scope='module', autouse=True)\n"
+                    "def reset():\n    STATE.clear()\n    yield\n\n\n"
+                    + "".join(f"def test_m{i}():\n    STATE.append({i})\n    assert STATE == list(range({i + 1}))\n\n\n"
+                              for i in range(12)))
+    root = make_repo({"tests/test_a.py": stateful, "tests/test_b.py": module_state})
+    ids = [f"tests/test_a.py::TestState::test_{i}" for i in range(12)] + [f"tests/test_b.py::test_m{i}" for i in range(12)]
+    ev = PytestEvaluator(PYTHON)
+    try:
+        for _ in range(6):  # the canaries' places are random: each run must agree
+            assert ev.confirm(root, ids, process_timeout=120) == ""
+    finally:
+        ev.close()

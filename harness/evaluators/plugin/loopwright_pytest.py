@@ -223,7 +223,9 @@ def _add_canaries(items):
     file name of the module of the first test function and added to that module at random
     places. They are real ``pytest.Function`` items: a stub of pytest's runner, a forged
     summary or exit status treats them like every other test, and loopwright knows what their
-    honest results are."""
+    honest results are. A place is only where a module-level function of that module could
+    stand (:func:`_canary_places`): never inside a class's run of tests or another module's,
+    whose teardown and setup again would reset state later tests rely on."""
     names = SECRET.get("canaries") or {}
     hosts = [it for it in items if isinstance(it, pytest.Function) and it.getparent(pytest.Module)]
     # a module marked skip/skipif/xfail (semantic-version's Django tests without Django) would
@@ -239,7 +241,29 @@ def _add_canaries(items):
     exec(compile(src, str(module.path), "exec"), ns)
     for key in ("pass", "fail"):
         item = pytest.Function.from_parent(module, name=names[key], callobj=ns[names[key]])
-        items.insert(random.randrange(len(items) + 1), item)
+        items.insert(random.choice(_canary_places(items, module)), item)
+
+
+def _canary_places(items, module):
+    """Indexes where a new function item of ``module`` may be inserted into ``items``: next to
+    an item of ``module``, and not between two items under the same class (or other node
+    below their module). Never empty: ``module`` hosts at least one item."""
+
+    def top(it):  # the module's direct child that holds the item (a class, or the function itself)
+        node = it
+        while node.parent is not None and not isinstance(node.parent, pytest.Module):
+            node = node.parent
+        return node
+
+    places = []
+    for i in range(len(items) + 1):
+        before, after = items[i - 1] if i else None, items[i] if i < len(items) else None
+        if not any(it is not None and it.getparent(pytest.Module) is module for it in (before, after)):
+            continue
+        if before is not None and after is not None and top(before) is top(after):
+            continue
+        places.append(i)
+    return places
 
 
 def pytest_collection_finish(session):
