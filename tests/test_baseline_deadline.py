@@ -28,7 +28,9 @@ FILES = {
 
 def test_a_baseline_killed_at_the_runs_budget_is_not_run_again(make_repo):
     root = make_repo(FILES)
-    config = RunConfig(python=PYTHON, timeouts=TimeoutPolicy(baseline=300.0), limits=Limits(max_wall_seconds=12))
+    # one process (jobs=1): split by file (harness.evaluators.shards), test_first's process would not be killed
+    config = RunConfig(python=PYTHON, timeouts=TimeoutPolicy(baseline=300.0), limits=Limits(max_wall_seconds=12),
+                       jobs=1)
     with RunSession.start(root, config, lambda _msg: None, generator_name="templates") as run:
         run.start_worktree()
         baseline = run.test_baseline(coverage=True)

@@ -57,7 +57,7 @@ TRACER_PROBE = re.compile(r"\b(?:gettrace|getprofile|settrace|monitoring\.get_to
 
 def run_baseline(evaluator: PytestEvaluator, root: Path, cache: BaselineCache | None, *, coverage: bool,
                  timeout: float, limit: float, deadline: float | None,
-                 checkout: Path | None = None) -> tuple[TestRun, dict[str, str]]:
+                 checkout: Path | None = None, shards: int = 1) -> tuple[TestRun, dict[str, str]]:
     """The baseline in worktree ``root`` (through ``cache`` when given) and, under ``coverage``,
     :func:`rerun_uncovered`'s tests kept as passing (test id -> sentence).
 
@@ -70,6 +70,8 @@ def run_baseline(evaluator: PytestEvaluator, root: Path, cache: BaselineCache | 
             ``limit`` per process and ``timeout`` per test only.
         checkout: the user's checkout, where the covered files' sources are read to find the
             tests that see the tracer (:func:`tracer_aware`); None: ``root``.
+        shards: the coverage run split by test file into this many processes at once (the
+            validation slots, idle now: :mod:`harness.evaluators.shards`); the re-runs stay whole.
     """
     # with a budget, the baseline keeps a share of it for the search and cuts a slow test's
     # coverage run short (harness.core.baseline_budget); the cut ones re-run without coverage
@@ -77,9 +79,10 @@ def run_baseline(evaluator: PytestEvaluator, root: Path, cache: BaselineCache | 
     first = covered_test_limit(timeout, limit if deadline is not None and coverage else None)
     if cache is not None:
         base = cache.run(evaluator, root, coverage=coverage, default_timeout=first, process_timeout=limit,
-                         deadline=deadline)
+                         deadline=deadline, shards=shards)
     else:
-        base = evaluator.run(root, coverage=coverage, default_timeout=first, process_timeout=limit, deadline=deadline)
+        base = evaluator.run(root, coverage=coverage, default_timeout=first, process_timeout=limit, deadline=deadline,
+                             shards=shards)
     more = to_go_on(base) if whole is not None and not base.error else []
     if more and whole is not None and whole - time.monotonic() >= 1.0:  # no failing test yet: the rest of the budget
         rest = evaluator.run(root, select=more, paths=sorted({t.split("::", 1)[0] for t in more}), coverage=coverage,

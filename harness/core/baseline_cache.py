@@ -207,7 +207,8 @@ class BaselineCache:
         select = sorted(set(rerun) | {t.split("::", 1)[0] for t in rerun if t.split("::", 1)[0] in changed}
                         | set(new_tests))
         if select:
-            kw = {**kw, "select": select, "paths": sorted({s.split("::", 1)[0] for s in select})}
+            kw = {**kw, "select": select, "paths": sorted({s.split("::", 1)[0] for s in select}),
+                  "durations": {t: float(r["result"].get("duration", 0.0)) for t, r in tests.items()}}
             part = evaluator.run(root, **kw)
             if part.error:
                 return part

@@ -233,7 +233,8 @@ class RunSession:
                               use=not self.config.fresh, note=self.note) if coverage else None
         base, uncovered = run_baseline(evaluator, self.worktree.path, cache, coverage=coverage, limit=limit,
                                        timeout=self.config.timeouts.baseline, checkout=self.root,
-                                       deadline=self.t_start + limit if self.config.limits.max_wall_seconds else None)
+                                       deadline=self.t_start + limit if self.config.limits.max_wall_seconds else None,
+                                       shards=self.config.slots)
         unrun = leave_unrun(base, self.config.limits.max_wall_seconds if coverage else None)  # no evidence
         cache and cache.save(base)  # for the next run (harness.core.baseline_cache); without the unrun
         self.state.spent.test_seconds += self.evaluator.busy_seconds()

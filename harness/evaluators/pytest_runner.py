@@ -9,6 +9,7 @@ that was running: it is recorded as an error or timeout, and the tests not yet r
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import secrets
@@ -22,8 +23,9 @@ from harness.evaluators.confirm import confirm
 from harness.evaluators.forkserver import ForkServer, ForkServerError
 from harness.evaluators.interpreter import EvaluatorError, check_pytest, resolve_python  # noqa: F401  (their old home)
 from harness.evaluators.pytest_output import NAMES_PROBE, PLUGINS_PROBE, names_here, plugin_args, probe_here
+from harness.evaluators.shards import sharded_run
 from harness.evaluators.pytest_output import records as _records, started as _started, startup_error as _startup_error
-from harness.evaluators.testrun import TestRun, TimeoutPolicy
+from harness.evaluators.testrun import TestRun, TimeoutPolicy, merge_coverage
 from harness.evaluators.verdict import Frame, TestResult, Verdict
 from sandbox.process import SandboxPolicy, run
 
@@ -66,7 +68,7 @@ class PytestEvaluator:
         self._own = None if scratch else tempfile.TemporaryDirectory(prefix="loopwright-pytest-")
         self.scratch = Path(scratch or self._own.name)
         self.scratch.mkdir(parents=True, exist_ok=True)
-        self._n = 0
+        self._n = itertools.count(1)  # process tags (shards and confirmations run in threads)
         self.intervals: list[tuple[float, float]] = []
         self.fork = fork and hasattr(os, "fork")
         self._servers: dict[Path, ForkServer | None] = {}
@@ -184,7 +186,8 @@ class PytestEvaluator:
             stop_on: list[str] = (), timeouts: dict[str, float] | None = None,
             default_timeout: float | None = None, coverage: bool = False,
             process_timeout: float = 600.0, paths: list[str] = (),
-            coverage_tests: list[str] = (), capture: dict | None = None, deadline: float | None = None) -> TestRun:
+            coverage_tests: list[str] = (), capture: dict | None = None, deadline: float | None = None,
+            shards: int = 1, shard: tuple[int, int] | None = None, durations: dict | None = None) -> TestRun:
         """Run the tests under ``root`` and collect structured results.
 
         Args:
@@ -200,7 +203,14 @@ class PytestEvaluator:
             coverage_tests: line coverage only while these run (no import-time lines: forkable).
             capture: named functions' calls while named tests run, into ``TestRun.calls``
                 (the spec of ``harness/evaluators/plugin/loopwright_capture.py``).
+            shards: split by test file into this many processes at once (:mod:`~harness.evaluators.shards`,
+                ``durations`` balance a ``select``); not with ``first``, ``stop_on``, ``capture``, ``coverage_tests``.
+            shard: ``(k, n)``: this process keeps shard ``k`` of ``n`` of the collected files.
         """
+        if shards > 1 and not (first or stop_on or capture or coverage_tests):
+            return sharded_run(self, root, shards, select=select, durations=durations, timeouts=timeouts,
+                               default_timeout=default_timeout, coverage=coverage, process_timeout=process_timeout,
+                               paths=paths, deadline=deadline)
         out = TestRun()
         cover = [] if coverage else list(coverage_tests)
         remaining: list[str] | None = list(select) if select is not None else None
@@ -209,7 +219,8 @@ class PytestEvaluator:
             if deadline is not None:  # what is left of it
                 process_timeout = max(1.0, min(process_timeout, deadline - time.monotonic()))
             started, res, finished = self._one(root, remaining, first, stop_on, timeouts, default_timeout,
-                                               coverage, process_timeout, paths, out, cover=cover, capture=capture)
+                                               coverage, process_timeout, paths, out, cover=cover, capture=capture,
+                                               shard=shard if remaining is None else None)
             out.processes += 1
             running = set(started) - set(out.results)
             if not out.collected and not out.results:
@@ -257,7 +268,7 @@ class PytestEvaluator:
                                        sorted({t.split("::", 1)[0] for t in group}), again)
             out.duration += again.duration
             out.processes += 1
-            _merge_coverage(out.coverage, again.coverage)
+            merge_coverage(out.coverage, again.coverage)
             lost = [t for t in failing if t not in out.coverage]
             group, first = (lost, ()) if not finished and lost and group != lost else ([], ())
 
@@ -299,9 +310,9 @@ class PytestEvaluator:
 
     def _one(self, root, select, first, stop_on, timeouts, default_timeout, coverage,
              process_timeout, paths, out: TestRun, plain: bool = False, read_only: bool = False,
-             canaries: dict | None = None, cover: list[str] = (), capture: dict | None = None):
-        self._n += 1
-        tag = self.scratch / f"r{os.getpid()}-{self._n}"
+             canaries: dict | None = None, cover: list[str] = (), capture: dict | None = None,
+             shard: tuple[int, int] | None = None):
+        tag = self.scratch / f"r{os.getpid()}-{next(self._n)}"
         # no worktree on PYTHONPATH: boot (or the forked child) enters it after importing pytest
         base_env = {
             "PYTHONPATH": os.pathsep.join([str(PLUGIN_DIR)] + ([os.environ["PYTHONPATH"]]
@@ -316,7 +327,7 @@ class PytestEvaluator:
         env.update(_spec_files(tag, {
             "LOOPWRIGHT_SELECT": select, "LOOPWRIGHT_FIRST": list(first) or None,
             "LOOPWRIGHT_STOP_ON": list(stop_on) or None, "LOOPWRIGHT_COVERAGE_TESTS": list(cover) or None,
-            "LOOPWRIGHT_CAPTURE": capture or None,
+            "LOOPWRIGHT_CAPTURE": capture or None, "LOOPWRIGHT_SHARD": list(shard) if shard else None,
             "LOOPWRIGHT_TIMEOUTS": {"default": default_timeout or self.timeouts.default, "tests": timeouts or {}}}))
         if coverage:
             env["LOOPWRIGHT_COVERAGE"] = "1"
@@ -334,7 +345,7 @@ class PytestEvaluator:
         for rec in _records(res.channel, nonce):
             ev = rec.get("event")
             if ev == "collected":
-                out.collected = out.collected or rec["ids"]
+                out.collected, out.files = out.collected or rec["ids"], out.files or rec.get("files", [])
             elif ev == "stopped":
                 out.stopped = True
             elif ev == "start":
@@ -351,7 +362,7 @@ class PytestEvaluator:
                     float(rec.get("duration", 0.0)),
                 )
             elif ev == "coverage" and (coverage or cover):
-                _merge_coverage(out.coverage, rec["data"])  # earlier processes' spectra are kept
+                merge_coverage(out.coverage, rec["data"])  # earlier processes' spectra are kept
             elif ev == "capture" and capture:
                 out.calls = {**rec["data"], **out.calls}  # earlier processes' calls are kept
         for f in self.scratch.glob(f"{tag.name}.*"):
@@ -387,14 +398,3 @@ def _spec_files(tag: Path, specs: dict[str, object]) -> dict[str, str]:
             Path(f"{tag}.{name}.json").write_text(json.dumps(value))
             env[name] = f"{tag}.{name}.json"
     return env
-
-
-def _merge_coverage(into: dict[str, dict[str, list[int]]], more: dict[str, dict[str, list[int]]]) -> None:
-    """Add one process's per-test coverage to ``into``: a test's spectrum from the first
-    process that reported it; the import-time lines (``<import>``) of every process, united."""
-    for tid, files in more.items():
-        if tid not in into:
-            into[tid] = files
-        elif tid == "<import>":
-            for path, lines in files.items():
-                into[tid][path] = sorted(set(into[tid].get(path, [])) | set(lines))

@@ -46,6 +46,8 @@ class TestRun:
         calls: test id -> the captured calls ``[name, args, result]`` when a capture was
             asked for (``PytestEvaluator.run(capture=...)``); for an angelic probe's spec
             (``"kind": "angelic"``) its records ``[point, went, forced, bits]`` instead.
+        files: the suite's test files in collection order, as a shard's process saw them
+            before it kept its own (:mod:`harness.evaluators.shards`); empty otherwise.
     """
 
     __test__ = False  # not a pytest test class
@@ -58,3 +60,15 @@ class TestRun:
     error: str = ""
     stopped: bool = False
     calls: dict[str, list[list[str]]] = field(default_factory=dict)
+    files: list[str] = field(default_factory=list)
+
+
+def merge_coverage(into: dict[str, dict[str, list[int]]], more: dict[str, dict[str, list[int]]]) -> None:
+    """Add one process's per-test coverage to ``into``: a test's spectrum from the first
+    process that reported it; the import-time lines (``<import>``) of every process, united."""
+    for tid, files in more.items():
+        if tid not in into:
+            into[tid] = files
+        elif tid == "<import>":
+            for path, lines in files.items():
+                into[tid][path] = sorted(set(into[tid].get(path, [])) | set(lines))

@@ -66,6 +66,7 @@ import loopwright_angelic  # before the worktree is on sys.path, like pytest
 import loopwright_capture
 import loopwright_coverage
 import loopwright_explain
+import loopwright_shard
 from loopwright_main import as_pytest_main, enter_worktree  # noqa: F401 (the fork server calls them here)
 
 _ENV = os.environ.get
@@ -141,6 +142,7 @@ class _Recorder:
         self.default_timeout = t.get("default")
         self.timeouts = t.get("tests", {})
         self.stop_on = set(_load("LOOPWRIGHT_STOP_ON", []))
+        self.shard, self.files = _load("LOOPWRIGHT_SHARD", None), None  # [k, n]; the suite's files
         self.reports = {}
         self.collect_errors = {}
         self.current = None
@@ -214,6 +216,12 @@ def pytest_collection_modifyitems(session, config, items):
     if _rec.first:
         rank = {tid: i for i, tid in enumerate(_rec.first)}
         items.sort(key=lambda it: rank.get(it.nodeid, len(rank)))  # stable: others keep order
+    if _rec.shard:
+        mine, _rec.files = loopwright_shard.keep(items, *_rec.shard, str(config.rootpath))
+        if len(mine) < len(items):
+            kept = set(id(it) for it in mine)
+            config.hook.pytest_deselected(items=[it for it in items if id(it) not in kept])
+        items[:] = mine
     _add_canaries(items)
 
 
@@ -267,7 +275,8 @@ def _canary_places(items, module):
 
 
 def pytest_collection_finish(session):
-    _rec.emit({"event": "collected", "ids": [it.nodeid for it in session.items]})
+    _rec.emit({"event": "collected", "ids": [it.nodeid for it in session.items],
+               **({"files": _rec.files} if _rec.files is not None else {})})
 
 
 def pytest_exception_interact(node, call, report):
