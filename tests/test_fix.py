@@ -181,6 +181,27 @@ def test_a_test_that_failed_fast_at_baseline_may_take_longer_once_fixed(make_rep
     wt.remove()
 
 
+def test_a_failing_test_among_fast_neighbours_is_cut_at_their_scale_not_the_default(make_repo):
+    # tabulate's injected bug s7: candidates that made a millisecond test loop forever each cost the
+    # failing-test default (10 s); its file's passing tests take milliseconds, so 2 s (min_seconds) is plenty
+    src = "def digits(n):\n    count = 0\n    while n > 0:\n        n //= 10\n        count += 1\n    return count + 1\n"
+    tests = ("from num import digits\n\ndef test_zero():\n    assert digits(0) == 1\n\n"
+             "def test_digits():\n    assert digits(123) == 3\n")
+    root = make_repo({"num.py": src, "test_num.py": tests, "test_other.py": "def test_alone():\n    assert 0\n"})
+    validator, wt = _validator(root, timeouts=TimeoutPolicy())
+    assert validator._limits(["test_num.py::test_digits"]) == {"test_num.py::test_digits": 2.0}
+    assert validator._limits(["test_other.py::test_alone"]) == {"test_other.py::test_alone": 10.0}  # no neighbours
+    hang = Patch.from_texts({"num.py": (src, src.replace("n //= 10", "n //= 1"))}, "hang")
+    seen = []
+    assert validator.first_accepted([hang], time.monotonic() + 60, seen.append) is None
+    assert seen[0].stage == "screen" and "timed out after 2 s" in seen[0].reason, seen[0].reason
+    validator.close()
+    wt.remove()
+    policy = TimeoutPolicy()
+    assert policy.for_test(0.01, False, peers=0.5) == 5.0 and policy.for_test(0.01, False, peers=3.0) == 10.0
+    assert policy.for_test(None, False, peers=0.01) == 2.0 and policy.for_test(0.01, False) == 10.0
+
+
 def test_a_test_that_runs_the_code_in_a_subprocess_counts_as_fixed(make_repo):
     # coverage sees only test_double run the buggy line; test_cli reaches it through a
     # subprocess and must be found fixed all the same, not left as "partial"

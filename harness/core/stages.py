@@ -138,9 +138,16 @@ class CandidateStages(OverfitChecks):
         return next((set(o.fixed) for o in self.leads if o.patch.digest == digest), set()) if digest else set()
 
     def _limits(self, ids: list[str]) -> dict[str, float]:
+        """Test id -> seconds (:meth:`TimeoutPolicy.for_test`; a failing test on its file's scale)."""
         res = self.baseline.results
-        return {t: self.timeouts.for_test(res[t].duration, res[t].ok) if t in res and res[t].outcome != "timeout"
-                else self.timeouts.for_test(None) for t in ids}
+        if self._peers is None:  # the slowest passing test of each file
+            self._peers = {}
+            for t in self.baseline.passing:
+                f = t.split("::", 1)[0]
+                self._peers[f] = max(self._peers.get(f, 0.0), res[t].duration)
+        return {t: self.timeouts.for_test(res[t].duration if res[t].outcome != "timeout" else None, res[t].ok,
+                                          self._peers.get(t.split("::", 1)[0]))
+                if t in res else self.timeouts.for_test(None) for t in ids}
 
     def _run(self, slot: Worktree, out: Outcome, stage: str, **kw) -> TestRun:
         t0 = time.monotonic()

@@ -107,6 +107,7 @@ class Validator(CandidateStages, BehaviourCheck, AngelicProbe):
         self.cannot_run = ""
         self._sound: set[Path] = set()  # slots seen running the failing tests without a patch
         self.flaky: set[str] = set()
+        self._peers: dict[str, float] | None = None  # file -> its slowest passing test (s), for limits
         self.regressions: set[str] = set()
         self.regressed: dict[str, int] = {}  # test id -> candidates it failed with, alone too
         self._index: CoverageIndex | None = None

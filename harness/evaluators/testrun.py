@@ -18,6 +18,13 @@ class TimeoutPolicy:
     crash in the first line of a subprocess-driven CLI test). Tests without a
     baseline duration get ``default`` (seconds). ``baseline`` applies to the
     baseline run itself, where durations are not known yet.
+
+    A failing test whose file has passing tests (``peers``: the slowest of them, seconds)
+    is given the scale of its file instead: ``max(min_seconds, factor * max(baseline_seconds,
+    peers))``, at most ``default``. A test driving a slow subprocess has neighbours that do
+    too; one whose neighbours all take milliseconds does not need 10 s to pass, and every
+    candidate that makes it loop forever cost those 10 s (tabulate's injected bug s7: five
+    hanging candidates, 50 of the run's 68 s).
     """
 
     min_seconds: float = 2.0
@@ -25,9 +32,12 @@ class TimeoutPolicy:
     default: float = 10.0
     baseline: float = 60.0
 
-    def for_test(self, baseline_seconds: float | None, passed: bool = True) -> float:
-        """Limit in seconds for a test that took ``baseline_seconds`` at baseline
-        (``passed``: whether it passed there)."""
+    def for_test(self, baseline_seconds: float | None, passed: bool = True, peers: float | None = None) -> float:
+        """Limit in seconds for a test that took ``baseline_seconds`` at baseline (None: not
+        known, or it timed out), ``passed``: whether it passed there; ``peers``: the slowest
+        passing test of its file (seconds), for a test that did not pass."""
+        if not passed and peers is not None:
+            return min(self.default, max(self.min_seconds, self.factor * max(baseline_seconds or 0.0, peers)))
         if baseline_seconds is None:
             return self.default
         return max(self.min_seconds if passed else self.default, self.factor * baseline_seconds)
