@@ -24,7 +24,7 @@ from harness.generators.regex_composed import composed_regex_mutants
 from harness.generators.regex_more import more_regex_mutants
 from harness.generators.regex_narrow import narrow_regex_mutants
 from harness.generators.regex_ops import regex_mutants
-from harness.generators.data_text import module_strings, near_of
+from harness.generators.data_text import module_strings, near_of, parsed
 from harness.generators.table_ops import table_mutants
 
 #: operator id -> prior, on the scale of :data:`harness.generators.mutations.OPERATOR_PRIORS`
@@ -155,10 +155,10 @@ def hinted(context: Context, lines: list[tuple[tuple[str, int], float]],
                  + _bounded(composed_regex_mutants, path, source, hints, passing, test_lines, near)
                  + table_mutants(path, source, hints, near))
         found.sort(key=lambda m: -PRIORS[m.operator])
-        try:
-            known = module_strings(ast.parse(source))
-        except (SyntaxError, ValueError):
+        tree = parsed(source)
+        if tree is None:
             continue
+        known = module_strings(tree)
         novel = sum(s not in known for s in hints.strings)
         scale = min(1.0, FEW / novel) if novel else 1.0
         # the narrowing edits decay among themselves: they answer another failure (a match that

@@ -8,14 +8,35 @@ failing code reaches (:class:`Near`, :func:`holders`). Pure: no I/O.
 from __future__ import annotations
 
 import ast
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from harness.generators.mutant import Mutant
 
 #: a top-level statement up to this many lines is parsed alone to check an edit in it.
 LOCAL_LINES = 200
+
+
+@functools.lru_cache(maxsize=8)
+def parsed(source: str) -> ast.Module | None:
+    """``ast.parse(source)``, or None when it does not parse; one tree per text, shared by the
+    data-edit families (each read only: never change it). tabulate's 2,900-line module was parsed
+    and walked by every regex family in turn."""
+    try:
+        return ast.parse(source)
+    except (SyntaxError, ValueError):
+        return None
+
+
+def tree_memo(tree: ast.Module, build: Callable[[ast.Module], Any]) -> Any:
+    """``build(tree)``, computed once per tree (kept on the tree, keyed by ``build``)."""
+    memo = tree.__dict__.setdefault("_loopwright_memo", {})
+    if build not in memo:
+        memo[build] = build(tree)
+    return memo[build]
 
 
 class Text:
@@ -135,10 +156,7 @@ def near_of(source: str, lines: list[int]) -> Near:
     reading ``keyword_map`` reaches the ``keywords_new`` table)."""
     text = source.splitlines()
     names = {name for n in lines if 0 < n <= len(text) for name in re.findall(r"[A-Za-z_]\w*", text[n - 1])}
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError):
-        tree = None
+    tree = parsed(source)
     return Near(frozenset(names | (_builders(tree, names) if tree else set())), frozenset(lines))
 
 
@@ -171,7 +189,11 @@ def _builders(tree: ast.Module, names: set[str]) -> set[str]:
 
 def holders(tree: ast.Module) -> dict[ast.AST, tuple[set[str], int, int]]:
     """Each node inside a simple statement -> (the names the statement binds, its first and
-    last line): how a table is reached (by its name, or its statement's lines)."""
+    last line): how a table is reached (by its name, or its statement's lines). Once per tree."""
+    return tree_memo(tree, _holders)
+
+
+def _holders(tree: ast.Module) -> dict[ast.AST, tuple[set[str], int, int]]:
     out: dict[ast.AST, tuple[set[str], int, int]] = {}
     for st in ast.walk(tree):
         if not isinstance(st, ast.stmt) or hasattr(st, "body"):
@@ -184,6 +206,10 @@ def holders(tree: ast.Module) -> dict[ast.AST, tuple[set[str], int, int]]:
     return out
 
 
-def module_strings(tree: ast.Module) -> set[str]:
-    """Every string constant of a module."""
-    return {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
+def module_strings(tree: ast.Module) -> frozenset[str]:
+    """Every string constant of a module (once per tree)."""
+    return tree_memo(tree, _module_strings)
+
+
+def _module_strings(tree: ast.Module) -> frozenset[str]:
+    return frozenset({n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)})

@@ -76,6 +76,7 @@ def patched_targets(files: Files, found: list[Evidence]) -> set[Target]:
     """What the failing tests patch: ``(module, name)`` pairs from the calls and decorators of
     each failing test function and its class (a parametrized id's ``[...]`` left out)."""
     targets: set[Target] = set()
+    aliases_of: dict[str, dict[str, str]] = {}  # test path -> its module's aliases (one walk per file)
     for item in found:
         parsed = files.parsed(item.test_path)
         if parsed is None:
@@ -89,7 +90,9 @@ def patched_targets(files: Files, found: list[Evidence]) -> set[Target]:
                 break
             nodes += list(node.decorator_list) + ([node] if isinstance(node, FUNCTION_TYPES) else [])
             scope = node.body
-        aliases = _aliases(parsed.tree)
+        if item.test_path not in aliases_of:
+            aliases_of[item.test_path] = _aliases(parsed.tree)
+        aliases = aliases_of[item.test_path]
         for part_node in nodes:
             for call in ast.walk(part_node):
                 if isinstance(call, ast.Call) and (target := _call_target(call, aliases)):

@@ -27,7 +27,7 @@ import ast
 import re
 from collections.abc import Callable, Sequence
 
-from harness.generators.data_text import Near, Text, holders, make
+from harness.generators.data_text import Near, Text, holders, make, parsed
 from harness.generators.literal_hints import Hints
 from harness.generators.mutant import Mutant
 from harness.generators.regex_ops import (FRAGMENT, MAX_INPUT, MAX_INPUTS, PER_PATTERN, call_flags, cover,
@@ -265,10 +265,8 @@ def inputs_and_tree(source: str, hints: Hints, lines: Sequence[str]) -> tuple[li
     inputs = list(dict.fromkeys(s for s in [*hints.strings, *lines] if 0 < len(s) <= MAX_INPUT))[:2 * MAX_INPUTS]
     if not inputs:
         return None
-    try:
-        return inputs, ast.parse(source)
-    except (SyntaxError, ValueError):
-        return None
+    tree = parsed(source)
+    return None if tree is None else (inputs, tree)
 
 
 def more_regex_mutants(path: str, source: str, hints: Hints, passing: Sequence[str] = (), lines: Sequence[str] = (),

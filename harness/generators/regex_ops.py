@@ -31,7 +31,7 @@ import re
 
 from harness.generators.literal_hints import Hints
 from harness.generators.mutant import Mutant
-from harness.generators.data_text import Near, Text, holders, make
+from harness.generators.data_text import Near, Text, holders, make, parsed, tree_memo
 
 #: ``re`` functions whose first argument is a pattern.
 _RE_FUNCS = frozenset({"compile", "match", "search", "fullmatch", "findall", "finditer", "sub", "subn", "split"})
@@ -91,7 +91,11 @@ def is_re_call(node: ast.AST) -> bool:
 def patterns(tree: ast.Module) -> list[tuple[ast.Constant, str, int]]:
     """The module's regex literals and their flags: a string constant that is the first
     argument of a ``re`` call, or the value assigned to a name one is given; a piece of a
-    regex table (:func:`_fragment_table`) with :data:`FRAGMENT` for its flags."""
+    regex table (:func:`_fragment_table`) with :data:`FRAGMENT` for its flags. Once per tree."""
+    return tree_memo(tree, _patterns)
+
+
+def _patterns(tree: ast.Module) -> list[tuple[ast.Constant, str, int]]:
     calls = [n for n in ast.walk(tree) if is_re_call(n)]
     by_name: dict[str, int] = {}
     out: dict[ast.Constant, int] = {}
@@ -288,9 +292,8 @@ def regex_mutants(path: str, source: str, hints: Hints, near: Near | None = None
     inputs = [s for s in hints.strings if len(s) <= MAX_INPUT][:MAX_INPUTS]
     if not inputs:
         return []
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError):
+    tree = parsed(source)
+    if tree is None:
         return []
     text = Text(source)
     words = list(dict.fromkeys([*(s for s in inputs if _PLAIN_WORD.match(s) and len(s) <= 30),

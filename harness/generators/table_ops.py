@@ -25,7 +25,7 @@ import ast
 import re
 from collections.abc import Iterator
 
-from harness.generators.data_text import Near, Text, holders, make, module_strings, quote
+from harness.generators.data_text import Near, Text, holders, make, module_strings, parsed, quote
 from harness.generators.literal_hints import Hints
 from harness.generators.mutant import Mutant
 
@@ -106,7 +106,7 @@ def _stmt_after(text: Text, last: ast.stmt) -> tuple[int, str, str]:
     return len(text.source), "\n" + indent, ""
 
 
-def _new_strings(hints: Hints, known: set[str], entries: list[str]) -> list[str]:
+def _new_strings(hints: Hints, known: frozenset[str], entries: list[str]) -> list[str]:
     """Literals of the tests the module lacks: a ``KeyError``'s key or a failing assertion's
     expected string first, table-shaped first."""
     given = [*hints.missing_keys, *(e for _, e in hints.wrong if isinstance(e, str))]
@@ -122,7 +122,7 @@ def _int_values(values: list[int]) -> list[int]:
     return [*gaps, high + 1]
 
 
-def _call_entries(path: str, text: Text, hints: Hints, known: set[str], run: list[ast.Expr]) -> list[Mutant]:
+def _call_entries(path: str, text: Text, hints: Hints, known: frozenset[str], run: list[ast.Expr]) -> list[Mutant]:
     """A new call of the run's callee after its last call, with the tests' new strings."""
     calls = [st.value for st in run if isinstance(st.value, ast.Call)]
     last = calls[-1]
@@ -149,7 +149,7 @@ def _call_entries(path: str, text: Text, hints: Hints, known: set[str], run: lis
     return out
 
 
-def _dict_entries(path: str, text: Text, hints: Hints, known: set[str], node: ast.Dict) -> list[Mutant]:
+def _dict_entries(path: str, text: Text, hints: Hints, known: frozenset[str], node: ast.Dict) -> list[Mutant]:
     keys = node.keys
     if len(keys) < 2 or not all(_str_const(k) for k in keys):
         return []
@@ -177,7 +177,7 @@ def _dict_entries(path: str, text: Text, hints: Hints, known: set[str], node: as
     return out
 
 
-def _seq_entries(path: str, text: Text, hints: Hints, known: set[str], node: ast.List | ast.Tuple | ast.Set) -> list[Mutant]:
+def _seq_entries(path: str, text: Text, hints: Hints, known: frozenset[str], node: ast.List | ast.Tuple | ast.Set) -> list[Mutant]:
     elts = node.elts
     if len(elts) < 2 or not all(_str_const(e) for e in elts):
         return []
@@ -240,9 +240,8 @@ def table_mutants(path: str, source: str, hints: Hints, near: Near | None = None
     """
     if not hints:
         return []
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError):
+    tree = parsed(source)
+    if tree is None:
         return []
     text, known = Text(source), module_strings(tree)
     held = holders(tree)
