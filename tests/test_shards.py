@@ -89,3 +89,43 @@ def test_shards_that_collected_different_suites_are_not_merged():
     assert not consistent([part(["a.py::x"], files), part(["b.py::y"], ["b.py", "a.py"])])
     merged = merge([part(["b.py::y"], files), part(["a.py::x"], files)])
     assert merged.collected == ["a.py::x", "b.py::y"] and merged.processes == 0
+
+
+class _Scripted:
+    """An evaluator whose runs are given: what each shard's process reported, and a record of
+    the runs asked for (the recovery's own run is a real question: which files, with what)."""
+
+    def __init__(self, parts):
+        self.parts, self.asked = parts, []
+
+    def run(self, root, select=None, shard=None, **kw):
+        self.asked.append((shard, kw.get("paths")))
+        if shard is not None:
+            return self.parts[shard[0]]
+        ids = [f"{f}::test" for f in kw["paths"]]
+        return TestRun(results={t: TestResult(t, "passed") for t in ids}, collected=ids, processes=1)
+
+
+def test_a_shard_that_ran_nothing_has_its_files_run_again_in_one_process(tmp_path):
+    from harness.evaluators.shards import sharded_run
+
+    files = ["t/a.py", "t/b.py", "t/c.py"]
+    ran = TestRun(results={"t/b.py::x": TestResult("t/b.py::x", "failed")}, collected=["t/b.py::x"], files=files,
+                  processes=1)
+    lost = TestRun(error="pytest did not finish collecting before the process timeout", processes=1)
+    ev = _Scripted([ran, lost])
+    out = sharded_run(ev, tmp_path, 2, select=None, coverage=True)
+    assert ev.asked[-1] == (None, ["t/a.py", "t/c.py"])  # the files the lost shard held, once
+    assert not out.error and out.collected == ["t/a.py::test", "t/b.py::x", "t/c.py::test"]
+    both_lost = sharded_run(_Scripted([lost, lost]), tmp_path, 2, select=None)
+    assert both_lost.error.startswith("pytest did not finish collecting")  # nothing to recover from
+
+
+def test_a_split_uses_only_the_idle_cores(monkeypatch):
+    from harness.evaluators import shards
+
+    monkeypatch.setattr(shards.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(shards.os, "getloadavg", lambda: (0.2, 0.0, 0.0))
+    assert shards.idle_shards(2) == 2 and shards.idle_shards(4) == 2
+    monkeypatch.setattr(shards.os, "getloadavg", lambda: (1.7, 0.0, 0.0))
+    assert shards.idle_shards(2) == 1

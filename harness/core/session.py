@@ -8,13 +8,12 @@ over a :class:`RunSession`::
         validator = run.validator(run.test_baseline(coverage=True))
         run.loop(gen, on_event).run()
 
-The session owns the repository handle, the run's lock, its worktree and
-validation slots, the test evaluator (and its fork servers), the evaluator
-gates, the validator and the state files. :meth:`RunSession.close` (called by
-``with`` on success, error or Ctrl-C) saves the state (``interrupted`` or
-``error`` when an exception ends the run), stops the validator's threads and
-every evaluator's processes, removes the slots and, unless ``keep``, the run's
-worktree (its branch too when it has no commit), and releases the lock.
+The session owns the repository handle, the run's lock, its worktree and validation slots, the
+test evaluator (and its fork servers), the evaluator gates, the validator and the state files.
+:meth:`RunSession.close` (called by ``with`` on success, error or Ctrl-C) saves the state
+(``interrupted`` or ``error`` when an exception ends the run), stops the validator's threads and
+every evaluator's processes, removes the slots and, unless ``keep``, the run's worktree (its
+branch too when it has no commit), and releases the lock.
 """
 
 from __future__ import annotations
@@ -30,6 +29,7 @@ import git
 from harness.evaluators.command import CommandEvaluator
 from harness.evaluators.confirm import FORGED
 from harness.evaluators.pytest_runner import PytestEvaluator
+from harness.evaluators.shards import idle_shards
 from harness.core.records import StopReason
 from harness.core.baseline import run_baseline, leave_unrun, unrun_note
 from harness.core.baseline_cache import BaselineCache
@@ -234,7 +234,7 @@ class RunSession:
         base, uncovered = run_baseline(evaluator, self.worktree.path, cache, coverage=coverage, limit=limit,
                                        timeout=self.config.timeouts.baseline, checkout=self.root,
                                        deadline=self.t_start + limit if self.config.limits.max_wall_seconds else None,
-                                       shards=self.config.slots)
+                                       shards=idle_shards(self.config.slots))
         unrun = leave_unrun(base, self.config.limits.max_wall_seconds if coverage else None)  # no evidence
         cache and cache.save(base)  # for the next run (harness.core.baseline_cache); without the unrun
         self.state.spent.test_seconds += self.evaluator.busy_seconds()
@@ -397,5 +397,4 @@ class RunSession:
     def _run_worktrees(self) -> list[Path]:
         """Worktrees registered for this run (its own and its slots)."""
         run_id = self.state.run_id
-        return [w.path for w in list_worktrees(self.repo)
-                if w.path.name == run_id or w.path.name.startswith(run_id + ".")]
+        return [w.path for w in list_worktrees(self.repo) if w.path.name == run_id or w.path.name.startswith(run_id + ".")]

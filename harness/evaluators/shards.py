@@ -22,6 +22,7 @@ fail or pass by their company.
 
 from __future__ import annotations
 
+import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -49,6 +50,7 @@ def sharded_run(ev: PytestEvaluator, root: Path, n: int, *, select: list[str] | 
     """
     if select is None:
         parts = _parallel(n, lambda k: ev.run(root, select=None, shard=(k, n), **kw))
+        parts = _recovered(ev, root, parts, kw)
         if not consistent(parts):  # the processes collected different suites: one process, as before
             return ev.run(root, select=None, **kw)
     else:
@@ -71,8 +73,35 @@ def consistent(parts: list[TestRun]) -> bool:
         return True
     if any(p.files != seen[0].files for p in seen):
         return False
-    owned = [{t.split("::", 1)[0] for t in p.collected if "::" in t} for p in seen]  # not collection errors
+    owned = [{t.split("::", 1)[0] for t in p.collected if "::" in t} for p in parts]  # not collection errors
     return sum(map(len, owned)) == len(set().union(*owned)) == len(seen[0].files)
+
+
+def _recovered(ev: PytestEvaluator, root: Path, parts: list[TestRun], kw: dict) -> list[TestRun]:
+    """``parts``, with the files of a shard whose process ran nothing (it did not finish
+    collecting before its time ran out, on a loaded machine) run again in one process, when
+    another shard's collection names them; unchanged when every shard ran or none did."""
+    files = next((p.files for p in parts if p.files), [])
+    lost = [p for p in parts if p.error and p.error != EMPTY and not p.results]
+    if not lost or not files:
+        return parts
+    kept = {t.split("::", 1)[0] for p in parts for t in p.collected if "::" in t}
+    missing = [f for f in files if f not in kept]
+    if not missing:
+        return [p for p in parts if p not in lost]
+    again = ev.run(root, select=None, **{**kw, "paths": missing})
+    return [p for p in parts if p not in lost] + [again]
+
+
+def idle_shards(slots: int) -> int:
+    """How many processes a split run should use: the ``slots``, at most the cores that are
+    idle now (``os.cpu_count()`` minus the 1-minute load average, as ``make -l`` judges it), at
+    least 1. On a busy machine a split only adds each process's start-up and collection."""
+    try:
+        idle = (os.cpu_count() or 1) - int(os.getloadavg()[0] + 0.5)
+    except OSError:  # no load average on this platform
+        idle = slots
+    return max(1, min(slots, idle))
 
 
 def _parallel(n: int, one) -> list[TestRun]:
