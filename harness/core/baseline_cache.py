@@ -161,12 +161,12 @@ class BaselineCache:
 
     # -- reuse -----------------------------------------------------------------------------
 
-    # Over 60 lines on purpose: the decision of which tests to run again (each reason to
-    # distrust the stored baseline, then the per-test check) reads top to bottom in one place.
     def run(self, evaluator: PytestEvaluator, root: Path, **kw) -> TestRun:
         """The baseline in worktree ``root``: :meth:`PytestEvaluator.run` (``kw``: its
         arguments, ``coverage=True``) over only the tests whose inputs changed, merged
         with the reused results; the whole suite when in doubt (see the module)."""
+        # Over 60 lines on purpose: the decision of which tests to run again (each reason to
+        # distrust the stored baseline, then the per-test check) reads top to bottom in one place.
         self._t0, self._root, self._hashes = time.monotonic(), Path(root), {}
         files = list(_walk(self._root))
         self._files, self._env = files, self.environment(self._root)
@@ -207,8 +207,8 @@ class BaselineCache:
         select = sorted(set(rerun) | {t.split("::", 1)[0] for t in rerun if t.split("::", 1)[0] in changed}
                         | set(new_tests))
         if select:
-            kw = {**kw, "select": select, "paths": sorted({s.split("::", 1)[0] for s in select}),
-                  "durations": {t: float(r["result"].get("duration", 0.0)) for t, r in tests.items()}}
+            kw = {**kw, "select": select, "paths": sorted({s.split("::", 1)[0] for s in select}), "durations": {
+                t: float(r["result"].get("duration", 0.0)) for t, r in tests.items()}}
             part = evaluator.run(root, **kw)
             if part.error:
                 return part

@@ -25,13 +25,17 @@ from __future__ import annotations
 import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from harness.evaluators.confirm import chunks
 from harness.evaluators.testrun import TestRun, merge_coverage
 
-if TYPE_CHECKING:
-    from harness.evaluators.pytest_runner import PytestEvaluator
+
+class PytestEvaluator(Protocol):
+    """What a split run needs of :class:`harness.evaluators.pytest_runner.PytestEvaluator`
+    (which imports this module)."""
+
+    def run(self, root: Path, **kw) -> TestRun: ...
 
 #: a shard that the plugin left without tests ends this way (pytest's exit status 5)
 EMPTY = "no tests were collected"
