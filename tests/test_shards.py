@@ -125,7 +125,17 @@ def test_a_split_uses_only_the_idle_cores(monkeypatch):
     from harness.evaluators import shards
 
     monkeypatch.setattr(shards.os, "cpu_count", lambda: 2)
-    monkeypatch.setattr(shards.os, "getloadavg", lambda: (0.2, 0.0, 0.0))
-    assert shards.idle_shards(2) == 2 and shards.idle_shards(4) == 2
-    monkeypatch.setattr(shards.os, "getloadavg", lambda: (1.7, 0.0, 0.0))
-    assert shards.idle_shards(2) == 1
+    ticks = iter([(0, 1000), (20, 1200)])  # 10 % busy over the sample: both cores idle
+    monkeypatch.setattr(shards, "_cpu_times", lambda: next(ticks))
+    assert shards.idle_shards(2, sample=0) == 2
+    ticks = iter([(0, 1000), (150, 1200)])  # 75 % busy: one and a half cores taken
+    monkeypatch.setattr(shards, "_cpu_times", lambda: next(ticks))
+    assert shards.idle_shards(4, sample=0) == 1
+
+
+def test_the_idle_cores_are_read_from_this_machine():
+    from harness.evaluators import shards
+
+    busy, total = shards._cpu_times()
+    assert 0 <= busy <= total and total > 0
+    assert 1 <= shards.idle_shards(2, sample=0.05) <= 2

@@ -23,6 +23,7 @@ fail or pass by their company.
 from __future__ import annotations
 
 import os
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Protocol
@@ -97,15 +98,36 @@ def _recovered(ev: PytestEvaluator, root: Path, parts: list[TestRun], kw: dict) 
     return [p for p in parts if p not in lost] + [again]
 
 
-def idle_shards(slots: int) -> int:
-    """How many processes a split run should use: the ``slots``, at most the cores that are
-    idle now (``os.cpu_count()`` minus the 1-minute load average, as ``make -l`` judges it), at
-    least 1. On a busy machine a split only adds each process's start-up and collection."""
+def idle_shards(slots: int, sample: float = 0.2) -> int:
+    """How many processes a split run should use: the ``slots``, at most the cores idle now,
+    at least 1. On a busy machine a split only adds each process's start-up and collection.
+
+    Idle cores are measured over ``sample`` seconds from ``/proc/stat`` (Linux: the idle and
+    iowait share of all CPU time, times the core count). The 1-minute load average lags: right
+    after a run's own tests it still counts them (a benchmark's back-to-back runs never split);
+    it is used only where ``/proc/stat`` is missing.
+    """
+    cores = os.cpu_count() or 1
     try:
-        idle = (os.cpu_count() or 1) - int(os.getloadavg()[0] + 0.5)
-    except OSError:  # no load average on this platform
-        idle = slots
-    return max(1, min(slots, idle))
+        first = _cpu_times()
+        time.sleep(sample)
+        busy, total = (b - a for a, b in zip(first, _cpu_times()))
+        idle = cores * (1.0 - busy / total) if total > 0 else cores
+    except (OSError, ValueError):
+        try:
+            idle = cores - os.getloadavg()[0]
+        except OSError:  # neither: trust the slots
+            idle = slots
+    return max(1, min(slots, int(idle + 0.5)))
+
+
+def _cpu_times() -> tuple[int, int]:
+    """(busy, total) CPU ticks of all cores since boot, from ``/proc/stat``'s first line."""
+    with open("/proc/stat", encoding="ascii") as f:
+        fields = [int(x) for x in f.readline().split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    total = sum(fields[:8])  # user nice system idle iowait irq softirq steal (guest is inside user)
+    return total - idle, total
 
 
 def _parallel(n: int, one) -> list[TestRun]:
