@@ -3,6 +3,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
 from harness.evaluators.pytest_runner import PLUGIN_DIR, PytestEvaluator
 from harness.evaluators.shards import consistent, merge
 from harness.evaluators.testrun import TestRun
@@ -133,6 +137,7 @@ def test_a_split_uses_only_the_idle_cores(monkeypatch):
     assert shards.idle_shards(4, sample=0) == 1
 
 
+@pytest.mark.skipif(not Path("/proc/stat").exists(), reason="Linux's /proc/stat (elsewhere: the load average)")
 def test_the_idle_cores_are_read_from_this_machine():
     from harness.evaluators import shards
 
