@@ -38,7 +38,15 @@ FILES = {
 }
 
 
-def test_a_sharded_coverage_run_is_the_same_run_as_one_process(make_repo):
+@pytest.fixture
+def idle_cores(monkeypatch):
+    """Every core counts as idle: the split these tests assert does not depend on the machine's load."""
+    from harness.evaluators import shards
+
+    monkeypatch.setattr(shards, "idle_shards", lambda n, sample=0.2: n)
+
+
+def test_a_sharded_coverage_run_is_the_same_run_as_one_process(make_repo, idle_cores):
     root = make_repo(FILES)
     ev = PytestEvaluator(PYTHON)
     try:
@@ -60,7 +68,7 @@ def test_a_sharded_coverage_run_is_the_same_run_as_one_process(make_repo):
     assert three.collected == [t for t in one.collected if "state" not in t]
 
 
-def test_more_shards_than_test_files_is_no_error_and_no_tests_is_one(make_repo):
+def test_more_shards_than_test_files_is_no_error_and_no_tests_is_one(make_repo, idle_cores):
     ev = PytestEvaluator(PYTHON)
     try:
         root = make_repo({"lib.py": LIB, "tests/test_mul.py": FILES["tests/test_mul.py"]})
@@ -110,7 +118,7 @@ class _Scripted:
         return TestRun(results={t: TestResult(t, "passed") for t in ids}, collected=ids, processes=1)
 
 
-def test_a_shard_that_ran_nothing_has_its_files_run_again_in_one_process(tmp_path):
+def test_a_shard_that_ran_nothing_has_its_files_run_again_in_one_process(tmp_path, idle_cores):
     from harness.evaluators.shards import sharded_run
 
     files = ["t/a.py", "t/b.py", "t/c.py"]
@@ -144,3 +152,19 @@ def test_the_idle_cores_are_read_from_this_machine():
     busy, total = shards._cpu_times()
     assert 0 <= busy <= total and total > 0
     assert 1 <= shards.idle_shards(2, sample=0.05) <= 2
+
+
+def test_on_a_busy_machine_the_run_is_not_split(make_repo, monkeypatch):
+    from harness.evaluators import shards
+
+    monkeypatch.setattr(shards, "idle_shards", lambda n, sample=0.2: 1)
+    root = make_repo(FILES)
+    ev = PytestEvaluator(PYTHON)
+    try:
+        run = ev.run(root, coverage=True, shards=2)
+        picked = ev.run(root, shards=2, select=["tests/test_add.py::test_add", "tests/test_mul.py::test_mul"],
+                        durations={"tests/test_add.py::test_add": 1.0, "tests/test_mul.py::test_mul": 1.0})
+    finally:
+        ev.close()
+    assert run.processes == 1 and not run.files and len(run.results) == 9
+    assert picked.processes == 1 and sorted(picked.results) == ["tests/test_add.py::test_add", "tests/test_mul.py::test_mul"]

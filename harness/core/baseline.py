@@ -70,8 +70,9 @@ def run_baseline(evaluator: PytestEvaluator, root: Path, cache: BaselineCache | 
             ``limit`` per process and ``timeout`` per test only.
         checkout: the user's checkout, where the covered files' sources are read to find the
             tests that see the tracer (:func:`tracer_aware`); None: ``root``.
-        shards: the coverage run split by test file into this many processes at once (the
-            validation slots, idle now: :mod:`harness.evaluators.shards`); the re-runs stay whole.
+        shards: the coverage run split by test file into up to this many processes at once (the
+            validation slots; no more than the cores idle then: :mod:`harness.evaluators.shards`);
+            the re-runs stay whole.
     """
     # with a budget, the baseline keeps a share of it for the search and cuts a slow test's
     # coverage run short (harness.core.baseline_budget); the cut ones re-run without coverage

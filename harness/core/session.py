@@ -29,7 +29,7 @@ import git
 from harness.evaluators.command import CommandEvaluator
 from harness.evaluators.confirm import FORGED
 from harness.evaluators.pytest_runner import PytestEvaluator
-from harness.evaluators.shards import idle_shards
+from harness.evaluators.pytest_output import NO_TESTS
 from harness.core.records import StopReason
 from harness.core.baseline import run_baseline, leave_unrun, unrun_note
 from harness.core.baseline_cache import BaselineCache
@@ -234,7 +234,7 @@ class RunSession:
         base, uncovered = run_baseline(evaluator, self.worktree.path, cache, coverage=coverage, limit=limit,
                                        timeout=self.config.timeouts.baseline, checkout=self.root,
                                        deadline=self.t_start + limit if self.config.limits.max_wall_seconds else None,
-                                       shards=idle_shards(self.config.slots))
+                                       shards=self.config.slots)
         unrun = leave_unrun(base, self.config.limits.max_wall_seconds if coverage else None)  # no evidence
         cache and cache.save(base)  # for the next run (harness.core.baseline_cache); without the unrun
         self.state.spent.test_seconds += self.evaluator.busy_seconds()
@@ -247,7 +247,7 @@ class RunSession:
                                              ("unrun", len(unrun))) if v})
         for message in [*uncovered.values(), *([environment_summary(left_out)] if left_out else []), *unrun_note(unrun)]:
             self.note(message)
-        if base.error and (coverage or base.error != "no tests were collected"):
+        if base.error and (coverage or base.error != NO_TESTS):
             raise UsageError(f"could not run the tests of {self.root}: {base.error}")
         if base.error:
             self.note("the repository has no tests: patches are checked by lint/types/--check only")

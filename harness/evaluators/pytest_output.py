@@ -110,6 +110,10 @@ def records(channel: bytes, nonce: str):
             yield rec
 
 
+#: :func:`startup_error` when pytest collected nothing (its exit status 5)
+NO_TESTS = "no tests were collected"
+
+
 def startup_error(res, root: Path | None = None) -> str:
     """Why a pytest process ran no test, in a few lines a user can act on.
 
@@ -123,7 +127,7 @@ def startup_error(res, root: Path | None = None) -> str:
     if res.timed_out:
         return "pytest did not finish collecting before the process timeout"
     if res.returncode == 5:
-        return "no tests were collected"
+        return NO_TESTS
     if "No module named pytest" in text:
         return "pytest is not installed in the target interpreter"
     if root is not None:

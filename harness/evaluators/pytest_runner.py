@@ -23,8 +23,8 @@ from harness.evaluators.confirm import confirm
 from harness.evaluators.forkserver import ForkServer, ForkServerError
 from harness.evaluators.interpreter import EvaluatorError, check_pytest, resolve_python  # noqa: F401  (their old home)
 from harness.evaluators.pytest_output import NAMES_PROBE, PLUGINS_PROBE, names_here, plugin_args, probe_here
-from harness.evaluators.shards import sharded_run
 from harness.evaluators.pytest_output import records as _records, started as _started, startup_error as _startup_error
+from harness.evaluators.shards import sharded_run
 from harness.evaluators.testrun import TestRun, TimeoutPolicy, merge_coverage
 from harness.evaluators.verdict import Frame, TestResult, Verdict
 from sandbox.process import SandboxPolicy, run

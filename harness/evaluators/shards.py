@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Protocol
 
 from harness.evaluators.confirm import chunks
+from harness.evaluators.pytest_output import NO_TESTS
 from harness.evaluators.testrun import TestRun, merge_coverage
 
 
@@ -38,28 +39,36 @@ class PytestEvaluator(Protocol):
 
     def run(self, root: Path, **kw) -> TestRun: ...
 
+
 #: a shard that the plugin left without tests ends this way (pytest's exit status 5)
-EMPTY = "no tests were collected"
+EMPTY = NO_TESTS
 
 
 def sharded_run(ev: PytestEvaluator, root: Path, n: int, *, select: list[str] | None,
                 durations: dict[str, float] | None = None, **kw) -> TestRun:
-    """``ev.run(root, select=select, **kw)`` as ``n`` processes at once, merged into one
-    :class:`TestRun`: results and spectra united, ``collected`` in the suite's collection
-    order, ``duration`` the sum of the processes' seconds (what one process would have
-    taken, which later limits are derived from), ``processes`` their count.
+    """``ev.run(root, select=select, **kw)`` as up to ``n`` processes at once (no more than
+    the cores idle when the split is made: :func:`idle_shards`, measured only then), merged
+    into one :class:`TestRun`: results and spectra united, ``collected`` in the suite's
+    collection order, ``duration`` the sum of the processes' seconds (what one process would
+    have taken, which later limits are derived from), ``processes`` their count.
 
-    A shard with no tests (fewer test files than shards) is no error; the run's ``error``
-    is a shard's only when no shard ran a test (a conftest that cannot import fails them
-    all alike). ``durations``: test id -> seconds, to balance a ``select`` split.
+    A shard with no tests (fewer test files than shards) is no error. A shard that ran nothing
+    has its files run again (:func:`_recovered`); the run's ``error`` is a shard's only when
+    that could not be done (no shard collected: a conftest that cannot import fails them all
+    alike) or failed too. ``durations``: test id -> seconds, to balance a ``select`` split.
     """
     if select is None:
+        n = idle_shards(n)
+        if n == 1:
+            return ev.run(root, select=None, **kw)
         parts = _parallel(n, lambda k: ev.run(root, select=None, shard=(k, n), **kw))
         parts = _recovered(ev, root, parts, kw)
         if not consistent(parts):  # the processes collected different suites: one process, as before
             return ev.run(root, select=None, **kw)
     else:
         groups = chunks(list(select), durations or {}, n)
+        if len(groups) > 1 and (idle := idle_shards(n)) < len(groups):
+            groups = chunks(list(select), durations or {}, idle)
         if len(groups) == 1:
             return ev.run(root, select=select, **kw)
         given = kw.pop("paths", ())
