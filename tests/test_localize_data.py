@@ -107,3 +107,16 @@ def test_reads_by_module_attribute_and_no_link_is_followed(tmp_path):
     (tmp_path / "pkg" / "linked.py").symlink_to(tmp_path / "elsewhere.py")
     found = data_scores(tmp_path, {("pkg/use.py", 6): 0.8}, _parse_path, _statement_at)
     assert found == {("pkg/constants.py", 1): DATA_WEIGHT * 0.8}
+
+
+def test_a_binding_read_by_a_binding_gets_a_share_of_its_share(tmp_path):
+    # h11's shape: the reader matches a compiled pattern; the pattern's text is a grammar
+    # string of another module
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "__init__.py").write_text("")
+    (tmp_path / "pkg" / "grammar.py").write_text('OWS = r"[ \\t]*"\nHEADER = r"(?P<size>[0-9]+)\\r\\n"\n')
+    (tmp_path / "pkg" / "read.py").write_text("import re\nfrom .grammar import HEADER\n\n"
+                                              "HEADER_RE = re.compile(HEADER)\n\n\n"
+                                              "def size(line):\n    return int(HEADER_RE.match(line)['size'])\n")
+    found = data_scores(tmp_path, {("pkg/read.py", 8): 0.8}, _parse_path, _statement_at)
+    assert found == {("pkg/read.py", 4): DATA_WEIGHT * 0.8, ("pkg/grammar.py", 2): DATA_WEIGHT ** 2 * 0.8}

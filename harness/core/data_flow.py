@@ -5,9 +5,10 @@ bottom of the ranking: it runs at import, so every test runs it and its Ochiai s
 ``sqrt(F / (F + P))``. When the bug is in that data, the lines the failing tests point at
 are the ones *reading* it (``RE_HEADER.match(line)``). So a binding a suspicious line reads
 by name - in its own module, or imported with ``from M import NAME`` / used as ``m.NAME``
-from a module of the repository - gets a share of that line's score: a one-step, static
-stand-in for the dynamic data slice of the failing statement (Agrawal and Horgan, "Dynamic
-Program Slicing", PLDI 1990).
+from a module of the repository - gets a share of that line's score, and a binding that
+binding reads a share of its share (``CHUNK_RE = re.compile(chunk_header)``, the grammar
+string in another module): a two-step, static stand-in for the dynamic data slice of the
+failing statement (Agrawal and Horgan, "Dynamic Program Slicing", PLDI 1990).
 
 Pure over the files it reads: paths outside the root and symbolic links are not followed.
 """
@@ -22,6 +23,10 @@ from pathlib import Path
 DATA_WEIGHT = 0.5
 #: the most suspicious lines whose reads are followed.
 TOP_READERS = 30
+#: steps followed from a reading line: its bindings, then the bindings those read
+#: (``CHUNK_RE = re.compile(chunk_header)`` and ``chunk_header`` in the grammar module),
+#: each step with :data:`DATA_WEIGHT` of the one before.
+HOPS = 2
 
 Key = tuple[str, int]
 Parse = Callable[[Path], "ast.Module | None"]
@@ -39,21 +44,26 @@ def data_scores(root: Path, scores: dict[Key, float], parse: Parse, statement_at
 
     Returns:
         (repo-relative path, first line of the binding statement) -> ``DATA_WEIGHT`` x the
-        best score of a line among the :data:`TOP_READERS` that reads it. Only plain
+        best score of a line among the :data:`TOP_READERS` that reads it, and
+        ``DATA_WEIGHT`` x that for a binding such a binding reads (:data:`HOPS` steps). Only plain
         assignments at module level (``NAME = ...``, ``NAME: T = ...``) count: a function's
         or class's own lines have their own spectrum.
     """
     readers = sorted(((k, s) for k, s in scores.items() if s > 0), key=lambda kv: -kv[1])[:TOP_READERS]
     out: dict[Key, float] = {}
     tables: dict[str, _Module] = {}
-    for (rel, line), score in readers:
-        stmt = statement_at(root / rel, line)
-        if stmt is None:
-            continue
-        here = tables.get(rel) or tables.setdefault(rel, _Module(root, rel, parse))
-        for target in here.reads(stmt):
-            if out.get(target, 0.0) < DATA_WEIGHT * score:
-                out[target] = DATA_WEIGHT * score
+    for _ in range(HOPS):  # a binding read by a binding: `_re = re.compile(PATTERN)`, PATTERN elsewhere
+        found: dict[Key, float] = {}
+        for (rel, line), score in readers:
+            stmt = statement_at(root / rel, line)
+            if stmt is None:
+                continue
+            here = tables.get(rel) or tables.setdefault(rel, _Module(root, rel, parse))
+            for target in here.reads(stmt):
+                if max(out.get(target, 0.0), found.get(target, 0.0)) < DATA_WEIGHT * score:
+                    found[target] = DATA_WEIGHT * score
+        out.update(found)
+        readers = list(found.items())
     return out
 
 
