@@ -10,7 +10,7 @@ import ast
 
 from harness.generators.literal_hints import Hints
 from harness.generators.regex_built import bound_names
-from harness.generators.regex_composed import composed_regex_mutants, segments
+from harness.generators.regex_composed import compiled_names, composed_regex_mutants, segments
 from tests.conftest import fix_offline
 from tests.mutant_checks import src
 
@@ -94,3 +94,74 @@ def test_loopwright_fix_widens_the_piece_of_the_composed_pattern(make_repo):
     out, _, _ = fix_offline(make_repo, {"config.py": CONFIG, "test_config.py": CONFIG_TESTS})
     assert out["status"] == "fixed", out
     assert '+LINE = re.compile(r"^(?P<key>" + KEY + r")[ \\t]*=[ \\t]*(?P<value>" + VALUE + r")$")' in out["patch"], out["patch"]
+
+
+GRAMMAR = src(r'''
+    """The grammar of a tiny line protocol, as named pieces composed with ``str.format``."""
+
+    OWS = r"[ \t]*"
+    HEXDIG = r"[0-9A-Fa-f]"
+    size = r"({HEXDIG}){{1,8}}".format(**globals())
+    ext = r";.*"
+    header = (
+        r"(?P<size>{size})"
+        r"(?P<ext>{ext})?"
+        r"\r\n".format(**globals())
+    )
+''')
+READER = src(r'''
+    """Reads the size line of a chunk: ``b"1a\r\n"``."""
+    import re
+
+    from wire.grammar import header
+
+    HEADER_RE = re.compile(header.encode("ascii"))
+
+
+    def chunk_size(line):
+        """The size a chunk's header line gives; ValueError for a line that is no header."""
+        found = HEADER_RE.fullmatch(line)
+        if found is None:
+            raise ValueError(f"illegal chunk header: {line!r}")
+        return int(found["size"], base=16)
+''')
+READER_TESTS = src(r'''
+    import pytest
+
+    from wire.reader import chunk_size
+
+
+    def test_sizes():
+        assert chunk_size(b"1a\r\n") == 26
+        assert chunk_size(b"5; name=value\r\n") == 5
+
+
+    def test_trailing_blanks_before_the_line_end():
+        assert chunk_size(b"5  \t \r\n") == 5
+
+
+    def test_garbage():
+        with pytest.raises(ValueError):
+            chunk_size(b"5x\r\n")
+''')
+
+
+def test_brace_escapes_and_joined_parts_and_a_pattern_another_module_compiles():
+    tree = ast.parse(GRAMMAR)
+    bound = bound_names(tree)
+    pieces = segments(bound["header"], bound)
+    assert pieces is not None and "".join(p.text for p in pieces) == "(?P<size>([0-9A-Fa-f]){1,8})(?P<ext>;.*)?\\r\\n"
+    assert [p.node for p in pieces if p.text in ("{", "}")] == [None, None]  # `{{`: no literal spells `{`
+    assert composed_regex_mutants("wire/grammar.py", GRAMMAR, Hints(), lines=("5  \t \r\n",)) == []  # compiled nowhere here
+    got = composed_regex_mutants("wire/grammar.py", GRAMMAR, Hints(), lines=("5  \t \r\n",), compiled={"header"})
+    # written into the joined part the insertion ends, its own line; a run of five blanks as one piece
+    assert [(m.line, m.source[m.start:m.end], m.replacement) for m in got] == [
+        (9, "(?P<ext>{ext})?", "(?P<ext>{ext})?[ \\t]*")]
+    assert compiled_names(ast.parse(READER)) == {"header"}
+
+
+def test_loopwright_fix_widens_a_grammar_piece_that_another_module_compiles_as_bytes(make_repo):
+    out, _, _ = fix_offline(make_repo, {"wire/__init__.py": "", "wire/grammar.py": GRAMMAR, "wire/reader.py": READER,
+                                        "tests/test_reader.py": READER_TESTS})
+    assert out["status"] == "fixed", out
+    assert '+    r"(?P<ext>{ext})?[ \\t]*"' in out["patch"], out["patch"]

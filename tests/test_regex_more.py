@@ -157,6 +157,23 @@ def test_test_strings_are_the_failing_tests_lines_and_the_other_tests_literals(t
     assert other_strings(tmp_path, failing) == (("--- x", "+++ y"), ("ok", "fine"))
 
 
+def test_bytes_literals_and_crlf_lines_are_test_strings_too(tmp_path):
+    # protocol data: the failing test's bytes as text, and each CRLF line with its line end (a
+    # parser matches one line at a time); the other tests' bytes are what an edit must keep
+    (tmp_path / "test_w.py").write_text('def test_a():\n    read(b"5  \\t\\r\\nabc\\r\\n" + b"0\\r\\n")\n    read(b"x y")\n\n\n'
+                                        'def test_b():\n    read(b"1a\\r\\n")\n')
+    failing = {"test_w.py::test_a": TestResult("test_w.py::test_a", "failed", "")}
+    lines, others = other_strings(tmp_path, failing)
+    assert lines == ("5  \t\r\n", "abc\r\n", "0\r\n", "x y")
+    assert others == ("1a", "1a\r\n")
+
+
+def test_a_run_of_blanks_of_any_length_is_one_optional_piece():
+    # five blanks where the pattern has none: one `[ \t]*`, not a gap cut at four characters
+    assert pattern_edits(r"(?P<size>[0-9a-f]+)(;.*)?\r\n", 0, ["5   \t \r\n"]) == [
+        ("regex_optional_piece", r"(?P<size>[0-9a-f]+)(;.*)?[ \t]*\r\n", "optional `   \t ` inserted")]
+
+
 def test_the_data_edits_put_the_optional_piece_first(tmp_path):
     (tmp_path / "diffheader.py").write_text(DIFFHEADER)
     (tmp_path / "test_diffheader.py").write_text(DIFFHEADER_TESTS)

@@ -20,7 +20,7 @@ from harness.core.localize import is_protected
 from harness.generators.literal_hints import Hints, gather, other_strings
 from harness.generators.mutant import Mutant
 from harness.generators.regex_guard import RegexTimeout, time_limit
-from harness.generators.regex_composed import composed_regex_mutants
+from harness.generators.regex_composed import compiled_names, composed_regex_mutants
 from harness.generators.regex_more import more_regex_mutants
 from harness.generators.regex_narrow import narrow_regex_mutants
 from harness.generators.regex_ops import regex_mutants
@@ -63,10 +63,12 @@ def _given(mutant: Mutant, hints: Hints) -> bool:
     return mutant.operator == "table_value" or any(repr(key)[1:-1] in mutant.replacement for key in given)
 
 
-def imported(path: str, source: str, lines: list[int], read: Callable[[str], str | None]) -> list[tuple[str, list[int]]]:
+def imported(path: str, source: str, lines: list[int],
+             read: Callable[[str], str | None]) -> list[tuple[str, list[int], set[str]]]:
     """The repository modules ``path`` (repo-relative, text ``source``) imports a name from
     (``from .constants import RE_HEADER``, ``from pkg.constants import ...``) that its
-    ``lines`` read, as ``(repo-relative path, the lines binding those names there)``: a
+    ``lines`` read, as ``(repo-relative path, the lines binding those names there, the names
+    there)``: a
     pattern or table defined in one module and used in another (unidiff's ``constants.py``).
     Absolute imports resolve against the folders of ``path`` (``src/`` layouts); a module
     ``read`` cannot give is skipped."""
@@ -77,7 +79,7 @@ def imported(path: str, source: str, lines: list[int], read: Callable[[str], str
     text = source.splitlines()
     used = {name for n in lines if 0 < n <= len(text) for name in re.findall(r"[A-Za-z_]\w*", text[n - 1])}
     folders = path.split("/")[:-1]
-    out: list[tuple[str, list[int]]] = []
+    out: list[tuple[str, list[int], set[str]]] = []
     for node in tree.body:
         if not isinstance(node, ast.ImportFrom) or not node.module:
             continue
@@ -98,7 +100,7 @@ def imported(path: str, source: str, lines: list[int], read: Callable[[str], str
             except (SyntaxError, ValueError):
                 break
             if bound:
-                out.append((rel, bound))
+                out.append((rel, bound, wanted))
             break
     return out
 
@@ -139,8 +141,11 @@ def hinted(context: Context, lines: list[tuple[tuple[str, int], float]],
                 files.setdefault(frame.path, []).append((frame.line, 0.0))
     out: list[tuple[float, Mutant]] = []
     chosen = dict(list(files.items())[:MAX_FILES])
+    compiled: dict[str, set[str]] = {}  # module -> its names another chosen module compiles
     for path, ranked in list(chosen.items()):  # the tables and patterns they import and read on those lines
-        for other, bound in imported(path, read(path) or "", [line for line, _ in ranked[:NEAR_LINES]], read):
+        tree = parsed(read(path) or "")
+        for other, bound, names in imported(path, read(path) or "", [line for line, _ in ranked[:NEAR_LINES]], read):
+            compiled.setdefault(other, set()).update(names & compiled_names(tree) if tree is not None else ())
             if other not in chosen and not is_protected(other, context.protected):
                 chosen[other] = [(line, IMPORTED * max(score for _, score in ranked)) for line in bound]
     for path, ranked in chosen.items():
@@ -152,7 +157,8 @@ def hinted(context: Context, lines: list[tuple[tuple[str, int], float]],
         found = (_bounded(regex_mutants, path, source, hints, near)
                  + _bounded(more_regex_mutants, path, source, hints, passing, test_lines, near)
                  + _bounded(narrow_regex_mutants, path, source, hints, passing, test_lines, near)
-                 + _bounded(composed_regex_mutants, path, source, hints, passing, test_lines, near)
+                 + _bounded(composed_regex_mutants, path, source, hints, passing, test_lines, near,
+                            compiled.get(path, ()))
                  + table_mutants(path, source, hints, near))
         found.sort(key=lambda m: -PRIORS[m.operator])
         tree = parsed(source)

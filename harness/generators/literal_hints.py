@@ -194,6 +194,21 @@ def _lines_of(value: str) -> list[str]:
     return [line for line in textwrap.dedent(value).splitlines() if line.strip() and len(line) <= MAX_LITERAL]
 
 
+def _wire_text(value: bytes) -> str:
+    """A bytes literal as the text a ``str`` pattern (or its ``.encode()``) sees: byte for byte
+    (Latin-1), so ASCII protocol data reads as written."""
+    return value.decode("latin-1")
+
+
+def _wire_lines(value: str) -> list[str]:
+    """The ``\\r\\n``-terminated lines of a literal of protocol data (HTTP, SMTP: ``b"5 \\r\\n01234\\r\\n"``)
+    with their line end kept, as a parser matches them one at a time (a pattern ending in
+    ``\\r\\n``); empty for a literal without one."""
+    if "\r\n" not in value:
+        return []
+    return [line for line in value.splitlines(keepends=True) if line.endswith("\r\n") and 2 < len(line) <= MAX_LITERAL]
+
+
 def _data_file_lines(root: Path, test_file: str, value: str) -> list[str]:
     """The lines (as :func:`_lines_of`) of the data file a test's string literal ``value`` names
     (``'samples/git_no_prefix.diff'``: a relative path with a folder or an extension, found
@@ -216,9 +231,11 @@ def _data_file_lines(root: Path, test_file: str, value: str) -> list[str]:
 def other_strings(root: Path, failing: dict) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """What a regex edit is checked on, read like :func:`gather` (no symlink followed): (the
     lines of the failing tests' multi-line string literals and of the data files they name
-    (:func:`_data_file_lines`), the string literals of the other
-    test functions - ``test*`` functions and methods - of the failing tests' files, multi-line
-    ones as their lines), each at most :data:`MAX_HINTS` x 4 long, in file order.
+    (:func:`_data_file_lines`), their bytes literals (:func:`_wire_text`) and the
+    ``\\r\\n`` lines of both with their line ends (:func:`_wire_lines`); the string and bytes
+    literals of the other test functions - ``test*`` functions and methods - of the failing
+    tests' files, multi-line ones as their lines), each at most :data:`MAX_HINTS` x 4 long, in
+    file order.
 
     Args:
         root: the worktree root.
@@ -244,10 +261,14 @@ def other_strings(root: Path, failing: dict) -> tuple[tuple[str, ...], tuple[str
                 if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)) or not fn.name.startswith("test"):
                     continue
                 values = [n.value for n in ast.walk(fn) if isinstance(n, ast.Constant) and isinstance(n.value, str)]
+                data = [_wire_text(n.value) for n in ast.walk(fn) if isinstance(n, ast.Constant) and isinstance(n.value, bytes)]
                 if (*prefix, fn.name) in wanted:
                     lines.update(dict.fromkeys(line for v in values if "\n" in v for line in _lines_of(v)))
                     lines.update(dict.fromkeys(line for v in values for line in _data_file_lines(Path(root), rel, v)))
+                    lines.update(dict.fromkeys(line for v in [*values, *data] for line in _wire_lines(v)))
+                    lines.update(dict.fromkeys(v for v in data if 0 < len(v) <= MAX_LITERAL and "\n" not in v))
                 else:
-                    others.update(dict.fromkeys(line for v in values if 0 < len(v)
-                                                for line in (_lines_of(v) if "\n" in v else [v] if len(v) <= MAX_LITERAL else [])))
+                    others.update(dict.fromkeys(line for v in [*values, *data] if 0 < len(v)
+                                                for line in (_lines_of(v) + _wire_lines(v) if "\n" in v
+                                                             else [v] if len(v) <= MAX_LITERAL else [])))
     return tuple(lines)[:4 * MAX_HINTS], tuple(others)[:4 * MAX_HINTS]

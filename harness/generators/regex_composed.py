@@ -17,8 +17,10 @@ The candidates keep the operator ids of the edits they come from (``regex_option
 from __future__ import annotations
 
 import ast
+import io
 import re
-from collections.abc import Sequence
+import tokenize
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from harness.generators.data_text import Near, Text, holders, make
@@ -33,7 +35,9 @@ from harness.generators.regex_ops import MAX_INPUT, call_flags, is_re_call, lite
 #: how deep names and operations are followed.
 MAX_DEPTH = 8
 #: a ``str.format`` field this module resolves: ``{name}`` or ``{}``/``{0}``, no spec or conversion.
-_FIELD = re.compile(r"\{(\w*)\}")
+#: a string token's prefix and opening quote
+_QUOTE = re.compile(r"([rRuU]{0,2})('''|\"\"\"|'|\")")
+_FIELD = re.compile(r"\{\{|\}\}|\{(\w*)\}")
 
 
 @dataclass(frozen=True)
@@ -61,15 +65,20 @@ def _keywords(call: ast.Call, bound: dict[str, ast.expr]) -> dict[str, ast.expr]
 
 
 def _formatted(node: ast.Call, bound: dict[str, ast.expr], depth: int) -> list[Segment] | None:
-    """Segments of ``"...{name}...".format(...)`` (a literal format string)."""
+    """Segments of ``"...{name}...".format(...)`` (a literal format string; ``{{`` and ``}}``
+    give a brace no literal spells as written: not editable)."""
     fmt = node.func.value if isinstance(node.func, ast.Attribute) else None
     names = _keywords(node, bound)
-    if not (isinstance(fmt, ast.Constant) and isinstance(fmt.value, str)) or names is None or "{{" in fmt.value or "}}" in fmt.value:
+    if not (isinstance(fmt, ast.Constant) and isinstance(fmt.value, str)) or names is None:
         return None
     out: list[Segment] = []
     at, auto = 0, 0
     for found in _FIELD.finditer(fmt.value):
         out.append(Segment(fmt, at, fmt.value[at:found.start()]))
+        at = found.end()
+        if found.group(0) in ("{{", "}}"):
+            out.append(Segment(None, 0, found.group(0)[0]))
+            continue
         key = found.group(1)
         if key.isdigit() or not key:
             index = int(key) if key else auto
@@ -81,7 +90,6 @@ def _formatted(node: ast.Call, bound: dict[str, ast.expr], depth: int) -> list[S
         if inner is None:
             return None
         out += inner
-        at = found.end()
     if "{" in fmt.value[at:] or "}" in fmt.value[at:] or any("{" in s.text or "}" in s.text for s in out if s.node is fmt):
         return None  # a field this module does not resolve
     return out + [Segment(fmt, at, fmt.value[at:])]
@@ -175,6 +183,41 @@ def _located(pieces: list[Segment], lo: int, hi: int) -> tuple[Segment, int] | N
     return best
 
 
+def _part_body(text: Text, node: ast.Constant, a: int, b: int) -> tuple[int, int, bool, int] | None:
+    """Where the change ``[a, b)`` of ``node``'s value is written: ``(start, end, raw, offset)``
+    of the body of the one literal that spells it (start and end: character offsets in the
+    source; offset: where that literal's value starts in ``node``'s value). A literal written
+    as implicitly joined parts (``r"(?P<size>{size})" r"\\r\\n"`` over lines) gives the part the
+    change falls in; None when it spans two parts or a part's text is not its value
+    (:func:`.regex_ops.literal_body`)."""
+    whole = literal_body(text, node)
+    if whole is not None:
+        return (*whole, 0)
+    start, end = text.span(node)
+    try:
+        tokens = [t for t in tokenize.generate_tokens(io.StringIO(text.source[start:end]).readline)
+                  if t.type == tokenize.STRING]
+    except (tokenize.TokenError, SyntaxError):
+        return None
+    starts = [0]
+    for line in text.source[start:end].split("\n"):
+        starts.append(starts[-1] + len(line) + 1)
+    offset = 0
+    for token in tokens:
+        m = _QUOTE.match(token.string)
+        if m is None:
+            return None
+        lo = start + starts[token.start[0] - 1] + token.start[1] + m.end()
+        hi = start + starts[token.end[0] - 1] + token.end[1] - len(m.group(2))
+        raw, body = "r" in m.group(1).lower(), text.source[lo:hi]
+        if not raw and "\\" in body:
+            return None
+        if offset <= a and b <= offset + len(body) and (a < offset + len(body) or a == b):
+            return lo, hi, raw, offset
+        offset += len(body)
+    return None
+
+
 def _changed(old: str, new: str) -> tuple[int, int, str]:
     """(start, end) of the part of ``old`` that ``new`` replaces, and its replacement."""
     lo = 0
@@ -186,10 +229,30 @@ def _changed(old: str, new: str) -> tuple[int, int, str]:
     return lo, len(old) - hi, new[lo:len(new) - hi]
 
 
-def _sources(tree: ast.Module, bound: dict[str, ast.expr]) -> list[tuple[ast.expr, int]]:
-    """The composed patterns the module's ``re`` calls are given: (the expression, its flags),
-    each expression once, literal patterns left to the other modules."""
+def compiled_names(tree: ast.Module) -> set[str]:
+    """The names a module's ``re`` calls are given as their pattern, as themselves or encoded
+    (``re.compile(chunk_header.encode("ascii"))``): in a module that imports them, the names
+    of patterns another module composes."""
+    out: set[str] = set()
+    for call in ast.walk(tree):
+        if is_re_call(call) and isinstance(call, ast.Call):
+            first = call.args[0]
+            if (isinstance(first, ast.Call) and isinstance(first.func, ast.Attribute) and first.func.attr == "encode"
+                    and not first.args[1:]):
+                first = first.func.value
+            if isinstance(first, ast.Name):
+                out.add(first.id)
+    return out
+
+
+def _sources(tree: ast.Module, bound: dict[str, ast.expr], compiled: Collection[str] = ()) -> list[tuple[ast.expr, int]]:
+    """The composed patterns the module's ``re`` calls are given, and those bound to the names
+    another module compiles (``compiled``, no flags): (the expression, its flags), each
+    expression once, literal patterns left to the other modules."""
     out: dict[int, tuple[ast.expr, int]] = {}
+    for name in compiled:
+        if (value := bound.get(name)) is not None and not isinstance(value, ast.Constant):
+            out.setdefault(id(value), (value, 0))
     for call in ast.walk(tree):
         if not (is_re_call(call) and isinstance(call, ast.Call)):
             continue
@@ -202,7 +265,8 @@ def _sources(tree: ast.Module, bound: dict[str, ast.expr]) -> list[tuple[ast.exp
 
 
 def composed_regex_mutants(path: str, source: str, hints: Hints, passing: Sequence[str] = (),
-                           lines: Sequence[str] = (), near: Near | None = None) -> list[Mutant]:
+                           lines: Sequence[str] = (), near: Near | None = None,
+                           compiled: Collection[str] = ()) -> list[Mutant]:
     """The widening and narrowing candidates of the module's composed patterns, written back
     into the literal each change falls in.
 
@@ -213,6 +277,8 @@ def composed_regex_mutants(path: str, source: str, hints: Hints, passing: Sequen
         passing: strings of the passing tests (:func:`.regex_more.keeps`).
         lines: more inputs: the lines of the failing tests' multi-line strings.
         near: when given, only patterns whose literals the failing code reaches.
+        compiled: names bound in this module that another module gives a ``re`` call
+            (:func:`compiled_names` of a module importing them): a grammar module's patterns.
 
     Returns:
         Per composed pattern, the edits of :func:`.regex_more.pattern_edits` and
@@ -224,7 +290,7 @@ def composed_regex_mutants(path: str, source: str, hints: Hints, passing: Sequen
         return []
     inputs, tree = parsed
     bound = bound_names(tree)
-    found = _sources(tree, bound)
+    found = _sources(tree, bound, compiled)
     if not found:
         return []
     text = Text(source)
@@ -249,14 +315,16 @@ def composed_regex_mutants(path: str, source: str, hints: Hints, passing: Sequen
             piece, start = spot
             node = piece.node
             assert node is not None
-            body = literal_body(text, node)
+            a, b = piece.at + lo - start, piece.at + hi - start
+            body = _part_body(text, node, a, b)
             if body is None:
                 continue
-            a, b = piece.at + lo - start, piece.at + hi - start
-            value = str(node.value)[:a] + replacement + str(node.value)[b:]
-            if not body[2] and "\\" in value:
+            first, last, raw, offset = body
+            old_part = str(node.value)[offset:offset + last - first]
+            value = old_part[:a - offset] + replacement + old_part[b - offset:]
+            if not raw and "\\" in value:
                 continue
-            mutant = make(operator, path, text, node.lineno, f"regex {desc} (in the composed pattern)",
-                          body[0], body[1], value)
+            line = text.source.count("\n", 0, first) + 1  # a joined part's own line
+            mutant = make(operator, path, text, line, f"regex {desc} (in the composed pattern)", first, last, value)
             out += [mutant] if mutant is not None else []
     return out

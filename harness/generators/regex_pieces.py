@@ -225,7 +225,8 @@ def inserted_pieces(pattern: str, flags: int, misses: list[str], longest: int = 
     top-level pieces (``^(\\d+)-(\\d+)$`` and ``12 -34`` -> ``^(\\d+)(?:\\ )?-(\\d+)$``), as
     ``(operator, new pattern, description)``: where the longest prefix of the pattern that
     matches (ending at a top-level piece) stops, the input's next 1 to ``longest``
-    characters after which the rest of the pattern matches, or else its next piece (spaces and tabs as ``[ \\t]*``). Not at the pattern's ends (those
+    characters (or its whole run of spaces and tabs) after which the rest of the pattern
+    matches, or else its next piece (spaces and tabs as ``[ \\t]*``). Not at the pattern's ends (those
     are :mod:`.regex_ops`' prefix and suffix), nor in a pattern with top-level alternatives."""
     found = pieces(pattern)
     inner = {seq for p in found for seq in p.inner}
@@ -245,7 +246,7 @@ def inserted_pieces(pattern: str, flags: int, misses: list[str], longest: int = 
                 continue
             ends = {at + m.end() for at in range(len(text)) if (m := prefix.match(text[at:])) is not None}
             tried = [(suffix.match(text[end + k:]) is None, k, text[end:end + k]) for end in ends
-                     for k in range(1, min(longest, len(text) - end) + 1) if following.match(text[end + k:]) is not None]
+                     for k in _gap_lengths(text, end, longest) if following.match(text[end + k:]) is not None]
             gaps: list[str] = []
             for _, _, gap in sorted(tried):  # a gap that extends a kept one is that one plus the next piece's text
                 if not any(gap.startswith(kept) for kept in gaps):
@@ -258,6 +259,13 @@ def inserted_pieces(pattern: str, flags: int, misses: list[str], longest: int = 
             if ends:
                 break
     return out
+
+
+def _gap_lengths(text: str, end: int, longest: int) -> list[int]:
+    """Lengths of the gaps tried at ``text[end:]``: 1 to ``longest`` characters, and the
+    whole run of spaces and tabs there however long (``5   \t \r\n``: written ``[ \t]*``)."""
+    blanks = len(text) - end - len(text[end:].lstrip(" \t"))
+    return sorted(set(range(1, min(longest, len(text) - end) + 1)) | ({blanks} if blanks > longest else set()))
 
 
 def _inside_word(chars: str, at: int) -> bool:
