@@ -1,7 +1,8 @@
 """Inert lines (harness/generators/feedback.py): a line whose candidates never change what a
 failing test sees is searched later (mutation-based fault localization's negative signal),
 read from :func:`harness.core.progress.changed` on real results and, end to end, on a real
-pytest run."""
+pytest run; and marked lines: the punctuation a failing assertion's values differ by puts
+the lines splitting on it first."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from harness.core.context import Attempt, Context
 from harness.core.progress import changed
 from harness.core.task import Task
 from harness.evaluators.verdict import Frame, TestResult
-from harness.generators.feedback import INERT_AFTER, inert_sites
+from harness.core.localize import SuspiciousLocation
+from harness.generators.feedback import INERT_AFTER, differing_marks, inert_sites, marked
 from harness.generators.templates import TemplateGenerator
 from tests.conftest import validate_patches
 from tests.test_templates import make_context
@@ -98,3 +100,39 @@ def test_the_validator_says_which_candidates_changed_the_failure(make_repo):
                                       edit("base * rate", "base * (1 + rate)")], ("test_*.py",))
     assert [o.changed for o in outs] == [False, True, True]
     assert outs[2].plausible
+
+
+QUERY = '''\
+def pairs(query):
+    """``a=1&b=2`` -> [('a', '1'), ('b', '2')]."""
+    if not query:
+        return []
+    parts = [p for chunk in query.split("&") for p in chunk.split(";")]
+    return [tuple(part.split("=", 1)) for part in parts]
+'''
+
+
+def test_the_punctuation_an_assertions_values_differ_by_marks_the_lines_that_split_on_it(tmp_path):
+    msg = "AssertionError: assert [('a', '1'), ('b', '2')] == [('a', '1;b=2')]\n  At index 0 diff"
+    assert differing_marks({TID: TestResult(TID, "failed", msg)}) == {";", "="}  # one side has them
+    msg = "AssertionError: assert [('a', '1'), ('b', '2')] == [('a', '1;b', '2')]\n  At index 0 diff"
+    failing = {TID: TestResult(TID, "failed", msg)}
+    assert differing_marks(failing) == {";"}  # quotes, brackets, commas and blanks are a repr's syntax
+    assert differing_marks({TID: TestResult(TID, "failed", "AssertionError: 'a-b' != 'a_b'")}) == {"-"}
+    assert differing_marks({TID: TestResult(TID, "failed", "ValueError: bad ';'")}) == frozenset()
+    assert marked('    parts = [p for chunk in query.split("&") for p in chunk.split(";")]', frozenset(";"))
+    assert not marked('    return query.split("&")', frozenset(";")) and not marked('x = ";"', frozenset())
+    # two lines equally suspicious: the one splitting on `;` is searched first, every operator
+    # there (the unwrap that is the fix included) ahead of the same operator elsewhere
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "q.py").write_text(QUERY)
+    locs = [SuspiciousLocation("pkg/q.py", line, 0.5) for line in (3, 5, 6)]
+    task = Task("failing_tests", failing=failing)
+    ranked = TemplateGenerator().candidates(Context(tmp_path, task, locs, ("tests/*",)))
+    plain = TemplateGenerator().candidates(Context(tmp_path, Task("failing_tests", failing={
+        TID: TestResult(TID, "failed", "AssertionError: assert 1 == 2")}), locs, ("tests/*",)))
+    at = [m.line for _, m in ranked]
+    assert at[:at.index(6)] and set(at[:at.index(6)]) <= {5}
+    unwrap = next(i for i, (_, m) in enumerate(ranked) if m.operator == "unwrap_comprehension" and m.line == 5)
+    unwrap_plain = next(i for i, (_, m) in enumerate(plain) if m.operator == "unwrap_comprehension" and m.line == 5)
+    assert unwrap < unwrap_plain

@@ -1,6 +1,8 @@
 """What the offline repairer's search learns from the candidates it has tried (issue 21):
 names a partial fix's edit touched (*hot*: :func:`near_names`), and lines whose edits never
-change what a failing test sees (*inert*: :func:`inert_sites`).
+change what a failing test sees (*inert*: :func:`inert_sites`); and from the failing
+assertions themselves, the punctuation their two values differ by (*marks*:
+:func:`differing_marks`), so the lines splitting or stripping on it are searched first.
 
 An inert line is the negative signal of mutation-based fault localization: Metallaxis-FL
 (Papadakis and Le Traon, "Metallaxis-FL: mutation-based fault localization", STVR 2015) and
@@ -14,7 +16,7 @@ from __future__ import annotations
 
 import keyword
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 #: a line is inert once this many of its single-edit candidates ran a failing test and none
 #: changed that test's result (:func:`harness.core.progress.changed`).
@@ -72,3 +74,34 @@ def near_names(mutant, changed: bool = False) -> set[str]:
                            + re.findall(name, right.split("\n", 1)[0])[:1]))
     old_parts, new_parts = name_parts(old[pre:len(old) - suf]), name_parts(new[pre:len(new) - suf])
     return side | ((old_parts ^ new_parts) if changed else (old_parts | new_parts))
+
+
+#: pytest's ``assert A == B`` and unittest's ``A != B`` first message line.
+_COMPARED = re.compile(r"^(?:AssertionError: )?(?:assert (.+?) == (.+)|(.+?) != (.+))$")
+#: characters of a value's repr that are its syntax, not its data: never evidence.
+_SYNTAX = set("'\"()[]{},: \\.")
+#: a short string literal of punctuation on a line: ``';'``, ``"&"``, ``'=='``.
+_MARK = re.compile(r"""(['"])([^'"\w\s\\]{1,3})\1""")
+#: score factor of the candidates at a line whose punctuation literal the assertion's values differ by.
+MARKED = 2.5
+
+
+def differing_marks(failing: Mapping) -> frozenset[str]:
+    """The punctuation characters by which the two sides of the failing tests' equality
+    assertions differ (one side has them, the other not; ``[('', ''), ('', '')] == [('', ';=')]``
+    gives ``;`` and ``=``): a separator or marker the code mishandles. ``failing``: test id ->
+    result with a ``message``. Letters, digits and the syntax of a repr are left out."""
+    out: set[str] = set()
+    for result in failing.values():
+        first = (getattr(result, "message", "") or "").split("\n", 1)[0].strip()
+        m = _COMPARED.match(first)
+        if m is not None:
+            left, right = (m.group(1), m.group(2)) if m.group(1) is not None else (m.group(3), m.group(4))
+            out |= {c for c in set(left) ^ set(right) if not c.isalnum() and c not in _SYNTAX and c != "_"}
+    return frozenset(out)
+
+
+def marked(line: str, marks: frozenset[str]) -> bool:
+    """Does ``line`` hold a short punctuation literal made only of ``marks``
+    (:func:`differing_marks`): the line that splits, joins or strips on that character?"""
+    return bool(marks) and any(set(m.group(2)) <= marks for m in _MARK.finditer(line))

@@ -47,7 +47,7 @@ from harness.generators.guard_evidence import guard_mutants
 from harness.generators.message_ops import message_mutants
 from harness.generators.mutations import OPERATOR_PRIORS, mutants_at
 from harness.generators.type_ops import type_mutants
-from harness.generators.feedback import INERT, inert_sites, name_parts, near_names
+from harness.generators.feedback import INERT, MARKED, differing_marks, inert_sites, marked, name_parts, near_names
 from harness.core.localize import is_protected
 from sandbox import safefs
 from sandbox.patch import Patch, PatchError
@@ -248,6 +248,8 @@ class _Search:
         self.hot: set[str] = set()
         self.inert: set[tuple[str, int]] = set()  # (path, line) whose edits changed no failing test's result
         self.base: dict[int, float] = {}  # tie-break -> score before the hot boost
+        self.marks = differing_marks(self.failing)  # punctuation the failing assertions' values differ by
+        self.marked: dict[tuple[str, int], bool] = {}  # (path, line) -> holds a literal of the marks
         # the failing tests' own evidence first: few, precise candidates; from a lead's text too,
         # so that a second fault the evidence names joins a partial fix (a property the test asks
         # for, then a regex the test's input needs)
@@ -318,6 +320,8 @@ class _Search:
     def _boosted(self, score: float, mutant) -> float:
         if (mutant.path, mutant.line) in self.inert:
             score *= INERT
+        if self.marks and self._marked(mutant.path, mutant.line):
+            score *= MARKED
         hot = self.hot and not mutant.operator.startswith("angelic_")  # the probe's order is kept
         return score * HOT_BOOST if hot and near_names(mutant) & self.hot else score
 
@@ -346,6 +350,11 @@ class _Search:
         self.order += 1
         self.base[self.order] = score
         heapq.heappush(self.heap, (-self._boosted(score, mutant), self.order, mutant))
+
+    def _marked(self, path: str, line: int) -> bool:
+        if (path, line) not in self.marked:
+            self.marked[(path, line)] = marked(_line(self._source(path) or "", line), self.marks)
+        return self.marked[(path, line)]
 
     def _source(self, path: str) -> str | None:
         if path not in self.sources:
