@@ -67,9 +67,8 @@ def imported(path: str, source: str, lines: list[int],
              read: Callable[[str], str | None]) -> list[tuple[str, list[int], set[str]]]:
     """The repository modules ``path`` (repo-relative, text ``source``) imports a name from
     (``from .constants import RE_HEADER``, ``from pkg.constants import ...``) that its
-    ``lines`` read, as ``(repo-relative path, the lines binding those names there, the names
-    there)``: a
-    pattern or table defined in one module and used in another (unidiff's ``constants.py``).
+    ``lines`` read, as ``(repo-relative path, the lines binding those names there, the names)``:
+    a pattern or table defined in one module and used in another (unidiff's ``constants.py``).
     Absolute imports resolve against the folders of ``path`` (``src/`` layouts); a module
     ``read`` cannot give is skipped."""
     try:

@@ -34,10 +34,11 @@ from harness.generators.regex_ops import MAX_INPUT, call_flags, is_re_call, lite
 
 #: how deep names and operations are followed.
 MAX_DEPTH = 8
-#: a ``str.format`` field this module resolves: ``{name}`` or ``{}``/``{0}``, no spec or conversion.
-#: a string token's prefix and opening quote
-_QUOTE = re.compile(r"([rRuU]{0,2})('''|\"\"\"|'|\")")
+#: a ``str.format`` field this module resolves: ``{name}`` or ``{}``/``{0}``, no spec or
+#: conversion; or a brace written twice (``{{``, ``}}``).
 _FIELD = re.compile(r"\{\{|\}\}|\{(\w*)\}")
+#: a string token's prefix and opening quote.
+_QUOTE = re.compile(r"([rRuU]{0,2})('''|\"\"\"|'|\")")
 
 
 @dataclass(frozen=True)
