@@ -2,7 +2,8 @@
 ending in a word character, a lazy quantifier, an anchor), checked on the failing tests'
 strings (the first match must change) and the passing tests' (kept); on patterns written for
 these tests, and end to end on a small docstring parser whose default-value pattern finds a
-"default" inside a longer word."""
+"default" inside a longer word; a run without an upper bound given the limit an over-long
+input tests, on a bytes pattern, end to end on a header validator."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ from harness.core.context import Context
 from harness.core.task import Task
 from harness.evaluators.verdict import TestResult
 from harness.generators.data_edits import DECAY, PRIORS, hinted
-from harness.generators.literal_hints import Hints
-from harness.generators.regex_narrow import edits, narrow_regex_mutants, pattern_edits
+from harness.generators.literal_hints import Hints, other_strings
+from harness.generators.regex_narrow import bounded, edits, narrow_regex_mutants, pattern_edits
 from tests.conftest import fix_offline
 from tests.mutant_checks import src
 
@@ -96,3 +97,73 @@ def test_loopwright_fix_adds_the_word_boundary(make_repo):
     out, _, _ = fix_offline(make_repo, {"params.py": PARAMS, "test_params.py": PARAMS_TESTS})
     assert out["status"] == "fixed", out
     assert '+DEFAULT = re.compile(r"\\b[Dd]efault' in out["patch"], out["patch"]
+
+
+HEADERS = src(r'''
+    """Validates a Content-Length header's value (bytes, as read from the wire)."""
+    import re
+
+    _length_re = re.compile(rb"[0-9]+")
+
+
+    class ProtocolError(ValueError):
+        pass
+
+
+    def content_length(value):
+        """The length a header value gives; ProtocolError for anything but digits."""
+        if _length_re.fullmatch(value) is None:
+            raise ProtocolError("bad Content-Length")
+        return int(value)
+''')
+HEADERS_TESTS = src(r'''
+    import pytest
+
+    from headers import ProtocolError, content_length
+
+
+    def test_lengths():
+        assert content_length(b"0") == 0
+        assert content_length(b"1234") == 1234
+        assert content_length(b"9" * 12) == 999999999999
+
+
+    def test_not_digits():
+        with pytest.raises(ProtocolError):
+            content_length(b"12a")
+
+
+    def test_more_digits_than_any_sane_length():
+        with pytest.raises(ProtocolError):
+            content_length(b"1" * 21)
+''')
+
+
+def test_a_run_without_bound_gets_one_below_the_failing_inputs_run():
+    # unchecked: every unbounded run of a class the input has a long run of (the check keeps
+    # only those that change a failing input's first match)
+    assert bounded(r"(?P<n>[0-9]+)\.\d*", ["1" * 21 + ".5", "12.5"]) == [
+        (r"(?P<n>[0-9]{1,20})\.\d*", "`[0-9]+` bounded to 20"), (r"(?P<n>[0-9]+)\.\d{0,20}", "`\\d*` bounded to 20")]
+    assert pattern_edits(r"(?P<n>[0-9]+)\.\d*", 0, ["1" * 21 + ".5"]) == [
+        (r"(?P<n>[0-9]{1,20})\.\d*", "`[0-9]+` bounded to 20")]
+    assert bounded(r"[0-9]+", ["1234567"]) == []  # a run shorter than MIN_RUN: no limit is being tested
+    # checked like every narrowing: a passing test's longer run keeps the pattern as it was
+    assert pattern_edits(r"[0-9]+", 0, ["1" * 21], ["1" * 12]) == [(r"[0-9]{1,20}", "`[0-9]+` bounded to 20")]
+    assert pattern_edits(r"[0-9]+", 0, ["1" * 21], ["1" * 30]) == []
+
+
+def test_a_bytes_pattern_is_edited_in_its_literal_and_repeated_test_strings_are_inputs(tmp_path):
+    (tmp_path / "test_headers.py").write_text(HEADERS_TESTS)
+    failing = {"test_headers.py::test_more_digits_than_any_sane_length": TestResult(
+        "test_headers.py::test_more_digits_than_any_sane_length", "failed", "Failed: DID NOT RAISE")}
+    lines, others = other_strings(tmp_path, failing)
+    assert lines == ("1" * 21,) and others == ("0", "1234", "9" * 12, "12a")
+    got = narrow_regex_mutants("headers.py", HEADERS, Hints(), others, lines)
+    assert [(m.line, m.replacement) for m in got] == [(4, "[0-9]{1,20}")]
+    assert 'rb"[0-9]{1,20}"' in got[0].new_source
+
+
+def test_loopwright_fix_puts_the_length_limit_on_the_bytes_pattern(make_repo):
+    out, _, _ = fix_offline(make_repo, {"headers.py": HEADERS, "test_headers.py": HEADERS_TESTS})
+    assert out["status"] == "fixed", out
+    assert '+_length_re = re.compile(rb"[0-9]{1,20}")' in out["patch"], out["patch"]

@@ -23,6 +23,8 @@ from pathlib import Path
 MAX_LITERAL = 80
 #: hints kept per kind (the first ones, in test order).
 MAX_HINTS = 40
+#: longest string a test builds by repetition (``"1" * 21``) kept as a regex input (characters).
+MAX_REPEATED = 200
 #: a data file a failing test names is read for regex inputs up to this size (bytes).
 MAX_DATA_FILE = 64 * 1024
 #: a string that may name a data file: a relative path of plain parts with a folder or an extension.
@@ -209,6 +211,22 @@ def _wire_lines(value: str) -> list[str]:
     return [line for line in value.splitlines(keepends=True) if line.endswith("\r\n") and 2 < len(line) <= MAX_LITERAL]
 
 
+def _repeated(fn: ast.AST) -> list[str]:
+    """The strings a test builds by repetition, ``"1" * 21`` or ``21 * b"a"`` (bytes as
+    :func:`_wire_text`), at most :data:`MAX_REPEATED` characters: the over-long input a
+    test of a length limit writes."""
+    out = []
+    for node in ast.walk(fn):
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mult):
+            pair = (node.left, node.right) if isinstance(node.right, ast.Constant) else (node.right, node.left)
+            text, count = pair
+            if (isinstance(text, ast.Constant) and isinstance(text.value, (str, bytes)) and isinstance(count, ast.Constant)
+                    and type(count.value) is int and 0 < len(text.value) * count.value <= MAX_REPEATED):
+                value = text.value * count.value
+                out.append(_wire_text(value) if isinstance(value, bytes) else value)
+    return out
+
+
 def _data_file_lines(root: Path, test_file: str, value: str) -> list[str]:
     """The lines (as :func:`_lines_of`) of the data file a test's string literal ``value`` names
     (``'samples/git_no_prefix.diff'``: a relative path with a folder or an extension, found
@@ -231,8 +249,9 @@ def _data_file_lines(root: Path, test_file: str, value: str) -> list[str]:
 def other_strings(root: Path, failing: dict) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """What a regex edit is checked on, read like :func:`gather` (no symlink followed): (the
     lines of the failing tests' multi-line string literals and of the data files they name
-    (:func:`_data_file_lines`), their bytes literals (:func:`_wire_text`) and the
-    ``\\r\\n`` lines of both with their line ends (:func:`_wire_lines`); the string and bytes
+    (:func:`_data_file_lines`), their bytes literals (:func:`_wire_text`), the strings they
+    build by repetition (:func:`_repeated`) and the ``\\r\\n`` lines of all with their line
+    ends (:func:`_wire_lines`); the string, bytes and repeated
     literals of the other test functions - ``test*`` functions and methods - of the failing
     tests' files, multi-line ones as their lines), each at most :data:`MAX_HINTS` x 4 long, in
     file order.
@@ -261,14 +280,19 @@ def other_strings(root: Path, failing: dict) -> tuple[tuple[str, ...], tuple[str
                 if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)) or not fn.name.startswith("test"):
                     continue
                 values = [n.value for n in ast.walk(fn) if isinstance(n, ast.Constant) and isinstance(n.value, str)]
-                data = [_wire_text(n.value) for n in ast.walk(fn) if isinstance(n, ast.Constant) and isinstance(n.value, bytes)]
+                repeated = {id(side) for n in ast.walk(fn) if isinstance(n, ast.BinOp) and isinstance(n.op, ast.Mult)
+                            for side in (n.left, n.right)}  # `b"1" * 21`: the string built, not its piece
+                data = [_wire_text(n.value) for n in ast.walk(fn)
+                        if isinstance(n, ast.Constant) and isinstance(n.value, bytes) and id(n) not in repeated]
+                data += _repeated(fn)
                 if (*prefix, fn.name) in wanted:
                     lines.update(dict.fromkeys(line for v in values if "\n" in v for line in _lines_of(v)))
                     lines.update(dict.fromkeys(line for v in values for line in _data_file_lines(Path(root), rel, v)))
                     lines.update(dict.fromkeys(line for v in [*values, *data] for line in _wire_lines(v)))
-                    lines.update(dict.fromkeys(v for v in data if 0 < len(v) <= MAX_LITERAL and "\n" not in v))
+                    lines.update(dict.fromkeys(v for v in data if 0 < len(v) <= MAX_REPEATED and "\n" not in v))
                 else:
                     others.update(dict.fromkeys(line for v in [*values, *data] if 0 < len(v)
                                                 for line in (_lines_of(v) + _wire_lines(v) if "\n" in v
                                                              else [v] if len(v) <= MAX_LITERAL else [])))
+                    others.update(dict.fromkeys(v for v in data if MAX_LITERAL < len(v) <= MAX_REPEATED and "\n" not in v))
     return tuple(lines)[:4 * MAX_HINTS], tuple(others)[:4 * MAX_HINTS]

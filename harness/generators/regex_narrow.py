@@ -13,7 +13,9 @@ and "overly permissive" patterns). The edits, ``regex_narrow``:
 - ``^`` before, ``$`` after, when the pattern has none;
 - a greedy ``*``/``+`` after ``.`` or a class made lazy (``.*`` -> ``.*?``);
 - a run of a class that holds ``\\w`` and punctuation made to end in a word character
-  (``[\\w\\-\\.]+`` -> ``[\\w\\-\\.]*\\w``: ``1.0`` of ``Default is 1.0.`` without its period).
+  (``[\\w\\-\\.]+`` -> ``[\\w\\-\\.]*\\w``: ``1.0`` of ``Default is 1.0.`` without its period);
+- a run of a class without an upper bound given one just below the failing input's run
+  (``[0-9]+`` -> ``[0-9]{1,20}`` for ``"1" * 21``: "overly permissive", a missing length limit).
 
 A candidate must change the first match (its span or groups) on one of the failing tests'
 strings and :func:`.regex_more.keeps` the passing tests' strings. Only one-piece literals
@@ -36,6 +38,10 @@ _ANCHORED_START = ("^", "\\A", "\\b", "(?<", "(?m)^")
 _ANCHORED_END = ("$", "\\Z", "\\z", "\\b")
 #: a greedy ``*``/``+`` right after ``.`` or a class's closing ``]`` (not already lazy or possessive).
 _GREEDY = re.compile(r"(?<!\\)(?:\.|\])[*+](?![?+*])")
+#: a class or an escape class repeated with ``+`` or ``*`` (no bound, not lazy or possessive).
+_UNBOUNDED = re.compile(r"(\[(?:[^\]\\]|\\.)+\]|\\[dwsDWS])([+*])(?![?+*])")
+#: the shortest run in a failing input that :func:`bounded` puts a limit under.
+MIN_RUN = 8
 #: a class holding ``\w`` and more, repeated with ``+``.
 _WORD_CLASS_RUN = re.compile(r"\[((?:[^\]\\]|\\.)*\\w(?:[^\]\\]|\\.)*)\]\+(?![?+*])")
 
@@ -63,6 +69,26 @@ def edits(pattern: str) -> list[tuple[str, str]]:
     return out
 
 
+def bounded(pattern: str, inputs: Sequence[str]) -> list[tuple[str, str]]:
+    """A greedy run of a class that has no upper bound given one just below the longest run
+    of it in a failing test's input (``[0-9]+`` and ``"1" * 21`` -> ``[0-9]{1,20}``): the
+    length limit an over-long input tests (a header's digits, a name's characters). Only for
+    runs of at least :data:`MIN_RUN` characters, as ``(new pattern, description)``, unchecked."""
+    out: dict[str, str] = {}
+    for found in _UNBOUNDED.finditer(pattern):
+        try:
+            atom = re.compile(found.group(1) + "+")
+        except (re.error, OverflowError, RecursionError):
+            continue
+        for text in inputs:
+            longest = max((len(m.group()) for m in atom.finditer(text)), default=0)
+            if longest >= MIN_RUN:
+                low = "1" if found.group(2) == "+" else "0"
+                new = pattern[:found.start(2)] + f"{{{low},{longest - 1}}}" + pattern[found.end(2):]
+                out.setdefault(new, f"`{found.group()}` bounded to {longest - 1}")
+    return list(out.items())
+
+
 def _first(compiled: re.Pattern[str], text: str) -> tuple[tuple[int, int], tuple[str | None, ...]] | None:
     found = compiled.search(text)
     return (found.span(), found.groups()) if found is not None else None
@@ -84,7 +110,7 @@ def pattern_edits(pattern: str, flags: int, inputs: Sequence[str], passing: Sequ
         return []
     if not any(before.values()):
         return []  # nothing of the failing tests' matched: nothing to narrow
-    for new_pattern, desc in edits(pattern):
+    for new_pattern, desc in edits(pattern) + bounded(pattern, [text for text, was in before.items() if was is not None]):
         try:
             new = re.compile(new_pattern, flags)
         except (re.error, OverflowError, RecursionError):

@@ -105,19 +105,25 @@ def _patterns(tree: ast.Module) -> list[tuple[ast.Constant, str, int]]:
         if flags is None:
             continue
         first = call.args[0]
-        if isinstance(first, ast.Constant) and isinstance(first.value, str):
+        if isinstance(first, ast.Constant) and isinstance(first.value, (str, bytes)):
             out[first] = flags
         elif isinstance(first, ast.Name):
             by_name[first.id] = flags
     for node in ast.walk(tree):
-        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, (str, bytes)):
             for target in node.targets:
                 if isinstance(target, ast.Name) and target.id in by_name:
                     out.setdefault(node.value, by_name[target.id])
         for fragment in _fragment_table(node):  # a table of regex pieces joined into patterns
             out.setdefault(fragment, FRAGMENT)
     ordered = sorted(out.items(), key=lambda kv: (kv[0].lineno, kv[0].col_offset))[:MAX_PATTERNS]
-    return [(node, node.value, flags) for node, flags in ordered if isinstance(node.value, str)]
+    return [(node, pattern_text(node.value), flags) for node, flags in ordered if isinstance(node.value, (str, bytes))]
+
+
+def pattern_text(value: str | bytes) -> str:
+    """A pattern literal's value as text: a bytes pattern (``rb"[0-9]+"``) byte for byte
+    (Latin-1), so the edits of ``str`` patterns apply to it and the tests' bytes read alike."""
+    return value.decode("latin-1") if isinstance(value, bytes) else value
 
 
 #: the flags value :func:`patterns` gives a piece of a regex table (compiled without flags;
@@ -144,15 +150,17 @@ def _fragment_table(node: ast.AST) -> list[ast.Constant]:
 def literal_body(text: Text, node: ast.Constant) -> tuple[int, int, bool] | None:
     """(start, end, raw) of the pattern inside the literal's quotes (character offsets; raw:
     an ``r`` prefix) when the source text between them is the pattern itself (a one-piece raw
-    string, or one without escapes); None otherwise."""
+    string or bytes literal, or one without escapes); None otherwise. An edit written into a
+    bytes literal must stay ASCII (:func:`.data_text.make` drops one that does not parse)."""
     start, end = text.span(node)
     src = text.source[start:end]
-    m = re.match(r"([rRuU]{0,2})('''|\"\"\"|'|\")", src)
+    m = re.match(r"([rRuUbB]{0,2})('''|\"\"\"|'|\")", src)
     if m is None or not src.endswith(m.group(2)) or len(src) < 2 * len(m.group(2)) + len(m.group(1)):
         return None
     lo, hi = start + m.end(), end - len(m.group(2))
     raw = "r" in m.group(1).lower()
-    if text.source[lo:hi] != node.value or (not raw and "\\" in node.value):
+    value = pattern_text(node.value) if isinstance(node.value, (str, bytes)) else None
+    if value is None or text.source[lo:hi] != value or (not raw and "\\" in value):
         return None
     return lo, hi, raw
 
