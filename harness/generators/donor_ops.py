@@ -45,6 +45,7 @@ from harness.generators.donor_diff import (
 )
 from harness.generators.edit_text import ATOM, Cand, Edit, add_cand, fit, line_indent, prec, short, slot
 from harness.generators.index import Index, Positioned
+from harness.generators.facts import shared
 
 #: donors kept per target; candidates per target; statements inserted per statement.
 MAX_DONORS, MAX_CANDS, MAX_LINES = 3, 4, 2
@@ -191,7 +192,7 @@ def _describe(cx: Index, node: ast.AST, edits: list[Edit], donor: ast.AST, src: 
     new = cx.text[lo:hi]
     for s, e, text in sorted(edits, reverse=True):
         new = new[: s - lo] + text + new[e - lo:]
-    where = f"line {cast(Positioned, donor).lineno}" + ("" if src is cx else f" of {src.path}")
+    where = f"line {cast(Positioned, donor).lineno}" + ("" if src.tree is cx.tree else f" of {src.path}")
     return f"`{short(cx.text[lo:hi])}` -> `{short(new)}` (as {where} writes it)"
 
 
@@ -226,7 +227,7 @@ def _donors(cx: Index, pool: Pool, node: ast.expr, size: int) -> list[tuple[Diff
             continue
         if _callee(node) != _callee(o):  # another function called
             continue
-        if entry.src is cx:
+        if entry.src.tree is cx.tree:
             s, e = _span(cx, o)
             if s < hi and lo < e:  # the target itself, inside it, or around it
                 continue
@@ -236,7 +237,7 @@ def _donors(cx: Index, pool: Pool, node: ast.expr, size: int) -> list[tuple[Diff
             continue
         sim = 1 - d.cost / (size + entry.size)
         if sim >= MIN_SIM:
-            scored.append((-sim, entry.fn is not fn, entry.src is not cx, abs(o.lineno - node.lineno), o.lineno, d, o))
+            scored.append((-sim, entry.fn is not fn, entry.src.tree is not cx.tree, abs(o.lineno - node.lineno), o.lineno, d, o))
     scored.sort(key=lambda row: row[:5])
     return [(d, o) for *_, d, o in scored]
 
@@ -246,7 +247,7 @@ def donor(cx: Index, node: ast.expr, out: list[Cand]) -> None:
     (:data:`MAX_DONORS`) of ``node`` in the file (see the module docstring)."""
     if not isinstance(node, TARGETS):
         return
-    pool = cx.memo(pool_of)
+    pool = shared(cx, pool_of)
     size = size_of(pool, node)
     if not MIN_SIZE <= size <= MAX_SIZE:
         return
@@ -297,13 +298,13 @@ def donor_statement(cx: Index, st: ast.stmt, out: list[Cand]) -> None:
     sibling code makes and this code forgot. At most :data:`MAX_LINES` per statement."""
     if not isinstance(st, LINES) or cx.function(st) is None or not cx.standalone(st) or st.lineno != st.end_lineno:
         return
-    pool = cx.memo(pool_of)
+    pool = shared(cx, pool_of)
     scope, size, added = _scope(cx, pool, st), size_of(pool, st), 0
     block, _ = cx.block(st)
     shape, seen = shape_of(pool, st), set()
     for other in pool.lines.get(type(st), ()):
         # aligned = no difference: the same shape (variables blanked) first, a cheap string test
-        if other.block is block and other.src is cx or shape_of(pool, other.node) != shape:
+        if other.block is block and other.src.tree is cx.tree or shape_of(pool, other.node) != shape:
             continue
         around = tuple(other.src.seg(n) for n in other.block[max(0, other.index - 1):other.index + 2])
         if around in seen:  # code written twice (the same statement between the same neighbours)
@@ -314,7 +315,7 @@ def donor_statement(cx: Index, st: ast.stmt, out: list[Cand]) -> None:
         if d.diffs or d.cost > d.limit:
             continue
         for text, side in _missing(cx, d, st, other, scope):
-            where = f"line {other.node.lineno}" + ("" if other.src is cx else f" of {other.src.path}")
+            where = f"line {other.node.lineno}" + ("" if other.src.tree is cx.tree else f" of {other.src.path}")
             _insert_line(cx, st, text, side, f"`{short(text)}` {side} (as beside {where})", out)
             added += 1
             if added >= MAX_LINES:

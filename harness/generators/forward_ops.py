@@ -36,6 +36,7 @@ from dataclasses import dataclass
 
 from harness.generators.edit_text import module_names, Cand, add_cand, run_ops
 from harness.generators.index import FunctionNode, Index
+from harness.generators.facts import shared
 
 _FUNCS = (ast.FunctionDef, ast.AsyncFunctionDef)
 _SELF = ("self", "cls")
@@ -151,7 +152,7 @@ def _other_defs(cx: Index, dotted: str) -> _Defs | None:
 def _imported(cx: Index, func: ast.Name | ast.Attribute) -> list[_Signature]:
     """The signatures of a callee another module of the repository defines: ``f`` from
     ``from .mod import f``, ``mod.f`` from ``from . import mod`` or ``import pkg.mod as mod``."""
-    imports = cx.memo(_new_imports)
+    imports = shared(cx, _new_imports)
     if isinstance(func, ast.Name) and func.id in imports:
         module, name = imports[func.id]
     elif isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id in imports:
@@ -168,7 +169,7 @@ def _imported(cx: Index, func: ast.Name | ast.Attribute) -> list[_Signature]:
 def _callees(cx: Index, fn: FunctionNode, func: ast.Name | ast.Attribute) -> list[_Signature]:
     """The signatures a call's function may be: by name, except ``super().m``, which is the
     ``m`` of the enclosing class's bases defined in this file (none when they are elsewhere)."""
-    defs = cx.memo(_new_defs)
+    defs = shared(cx, _new_defs)
     if isinstance(func, ast.Name):
         return defs.by_name.get(func.id) or _imported(cx, func)
     base = func.value
@@ -251,7 +252,7 @@ def sibling_keyword(cx: Index, node: ast.Call, out: list[Cand]) -> None:
     have = {kw.arg for kw in node.keywords}
     near = set(cx.names_near(cx.function(node), node.lineno)) | set(cx.memo(_module_names))
     counts: dict[str, int] = {}
-    for name, value in cx.memo(_new_keywords).get(ast.unparse(node.func), []):
+    for name, value in shared(cx, _new_keywords).get(ast.unparse(node.func), []):
         if name in have or not (isinstance(value, ast.Constant) or (isinstance(value, ast.Name) and value.id in near)):
             continue
         text = f"{name}={cx.seg(value)}"  # as the file spells it

@@ -29,6 +29,7 @@ from harness.generators import (
     stmt_ops, synth_ops, value_ops, wrap_ops,
 )
 from harness.generators.edit_text import Cand
+from harness.generators.data_text import parsed
 from harness.generators.index import Index, last_line
 from harness.generators.mutant import Mutant
 from harness.generators.parse_check import canonical, splice, valid_many
@@ -131,11 +132,14 @@ def mutants_at(path: str, source: str, lines: Iterable[int], failing: Mapping[st
         from ``source``. When ``source`` does not parse, the syntax repairs of
         :func:`harness.generators.syntax_fix.syntax_repairs` instead.
     """
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:  # no tree to mutate: token edits at the error instead
-        return syntax_repairs(path, source, lines)
-    except ValueError:
+    tree = parsed(source)  # one tree per text, shared: the module-wide facts go with it (Index.shared)
+    if tree is None:
+        try:
+            ast.parse(source)
+        except SyntaxError:  # no tree to mutate: token edits at the error instead
+            return syntax_repairs(path, source, lines)
+        except ValueError:
+            pass
         return []
     wanted = list(dict.fromkeys(int(line_no) for line_no in lines))
     cx = Index(source, tree, wanted, path, read)

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 
 from harness.generators.edit_text import Cand, add_cand, short
 from harness.generators.index import FUNCTION_TYPES, FunctionNode, Index, last_line
+from harness.generators.facts import shared
 from harness.generators.wrap_facts import empty_of, is_literal, module_names, returned_constants, takes_one
 
 #: builtin type names a failure message may name (``'str' object has no attribute 'x'``).
@@ -250,16 +251,25 @@ def _constructors(cx: Index, failure: Failure, p: str) -> list[str]:
     """Constructors to convert ``p`` with: the module's ``isinstance(p, C)`` checks and ``C(p)``
     calls (C a class-like name or a builtin type), ``Exception`` when the message asks for one."""
     got = ["Exception"] if "derive from BaseException" in failure.message else []
+    got += shared(cx, _conversions).get(p, [])
+    return [name for name in dict.fromkeys(got) if takes_one(cx, name)][:3]
+
+
+def _conversions(cx: Index) -> dict[str, list[str]]:
+    """Per name, the classes the module's ``isinstance(name, C)`` checks name and the
+    converters and classes its ``C(name)`` calls apply, in the file's order (the tree only)."""
+    out: dict[str, list[str]] = {}
     for node in ast.walk(cx.tree):
         if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.args
-                and isinstance(node.args[0], ast.Name) and node.args[0].id == p):
+                and isinstance(node.args[0], ast.Name)):
             continue
+        got = out.setdefault(node.args[0].id, [])
         if node.func.id in ("isinstance", "issubclass") and len(node.args) == 2:
             kinds = node.args[1].elts if isinstance(node.args[1], ast.Tuple) else [node.args[1]]
             got += [kind.id for kind in kinds if isinstance(kind, ast.Name)]
         elif node.func.id in _CONVERTERS or node.func.id[:1].isupper():
             got.append(node.func.id)
-    return [name for name in dict.fromkeys(got) if takes_one(cx, name)][:3]
+    return out
 
 
 def _empties(cx: Index, failure: Failure, p: str) -> list[str]:
