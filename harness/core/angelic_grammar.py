@@ -212,14 +212,30 @@ def _kinds(tree: ast.Module, fn: ast.AST, local: set[str], attrs: set[str],
         elif isinstance(node, ast.Constant) and isinstance(node.value, str) and 0 < len(node.value) <= 30 \
                 and "\n" not in node.value:
             strings.setdefault(repr(node.value), None)
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "isinstance" \
-                and len(node.args) == 2:
-            kinds = node.args[1].elts if isinstance(node.args[1], ast.Tuple) else [node.args[1]]
-            for kind in kinds:
-                if _readable(kind, names):
-                    classes.setdefault(ast.unparse(kind), None)
+    for kind in _isinstance_kinds(tree):
+        if _readable(kind, names):
+            classes.setdefault(ast.unparse(kind), None)
     return numeric, numbers, strings, classes
+
+
+#: id(tree) -> (the tree, its isinstance kinds): the last few trees' (kept, so ids are not reused)
+_KINDS: dict[int, tuple[ast.Module, list[ast.expr]]] = {}
+
+
+def _isinstance_kinds(tree: ast.Module) -> list[ast.expr]:
+    """The class expressions the file's ``isinstance(x, C)`` / ``isinstance(x, (C, D))`` calls
+    name, in walk order; one walk per tree (:func:`predicates` asks once per point)."""
+    got = _KINDS.get(id(tree))
+    if got is None or got[0] is not tree:
+        kinds: list[ast.expr] = []
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "isinstance" \
+                    and len(node.args) == 2:
+                kinds += node.args[1].elts if isinstance(node.args[1], ast.Tuple) else [node.args[1]]
+        while len(_KINDS) >= 4:
+            _KINDS.pop(next(iter(_KINDS)))
+        got = _KINDS[id(tree)] = (tree, kinds)
+    return got[1]
 
 
 def _predicate_functions(tree: ast.Module) -> list[str]:
@@ -241,12 +257,12 @@ def _renamed(expr: ast.expr, names: set[str], values: list[str]) -> list[str]:
     if len(unknown) != 1:
         return []
     old = unknown.pop()
+    copy = ast.parse(ast.unparse(expr), mode="eval").body  # our own copy: its names are renamed in place
+    spots = [n for n in ast.walk(copy) if isinstance(n, ast.Name) and n.id == old]
     out = []
     for v in values:
-        copy = ast.parse(ast.unparse(expr), mode="eval").body
-        for n in ast.walk(copy):
-            if isinstance(n, ast.Name) and n.id == old:
-                n.id = v
+        for n in spots:
+            n.id = v
         if _readable(copy, names | {v}):
             out.append(ast.unparse(copy))
     return out

@@ -12,6 +12,7 @@ on a new line before a statement, taken when forced). Pure: files are read throu
 from __future__ import annotations
 
 import ast
+from collections import deque
 from dataclasses import dataclass
 
 from harness.core.angelic_grammar import predicates
@@ -64,7 +65,7 @@ def find_points(locations: list[SuspiciousLocation], read, protected: tuple[str,
     conds: list[Point] = []
     stmts: list[Point] = []
     exits: list[Point] = []
-    trees: dict[str, tuple[ast.Module, list[str], str] | None] = {}
+    trees: dict[str, tuple[ast.Module, list[str], str, dict[int, list[ast.stmt]]] | None] = {}
     for loc in locations[:MAX_LOCATIONS]:
         if len(conds) >= MAX_CONDITIONS and len(stmts) >= MAX_STATEMENTS and len(exits) >= MAX_EXITS:
             break
@@ -73,14 +74,20 @@ def find_points(locations: list[SuspiciousLocation], read, protected: tuple[str,
         if loc.path not in trees:
             text = read(loc.path) or ""
             try:
-                trees[loc.path] = (ast.parse(text), text.splitlines(keepends=True), text)
+                tree = ast.parse(text)
             except (SyntaxError, ValueError):
                 trees[loc.path] = None
+            else:
+                by_line: dict[int, list[ast.stmt]] = {}  # the statements starting on each line, walk order
+                for node in ast.walk(tree):
+                    if isinstance(node, ast.stmt):
+                        by_line.setdefault(node.lineno, []).append(node)
+                trees[loc.path] = (tree, text.splitlines(keepends=True), text, by_line)
         parsed = trees[loc.path]
         if parsed is None:
             continue
-        tree, lines, source = parsed
-        here = [st for st in ast.walk(tree) if isinstance(st, ast.stmt) and st.lineno == loc.line]
+        tree, lines, source, by_line = parsed
+        here = by_line.get(loc.line, [])
         n = len(conds) + len(stmts) + len(exits)
         alone = [st for st in here if not lines[st.lineno - 1][: st.col_offset].strip()]
         if len(alone) == 1 and len(exits) < MAX_EXITS and not lines[loc.line - 1].lstrip().startswith(("elif", "else")):
@@ -110,7 +117,7 @@ def conditions_at(tree: ast.Module, line: int) -> list[ast.expr]:
     ``bool`` (a predicate function's); then the operands of each that is an ``and``/``or`` (a fix
     often tightens or widens one of them)."""
     whole: list[ast.expr] = []
-    for node in ast.walk(tree):
+    for node in _walk_over(tree, line):
         if isinstance(node, (ast.If, ast.While)) and node.lineno == line:
             whole.append(node.test)
         elif isinstance(node, ast.IfExp) and node.test.lineno == line:
@@ -122,6 +129,22 @@ def conditions_at(tree: ast.Module, line: int) -> list[ast.expr]:
     whole.sort(key=lambda e: e.col_offset)
     parts = [v for e in whole if isinstance(e, ast.BoolOp) for v in e.values]
     return whole + parts
+
+
+def _walk_over(tree: ast.AST, line: int) -> list[ast.AST]:
+    """The nodes of ``tree`` whose lines hold ``line`` (a decorated definition's from its first
+    decorator), and those without a position, in :func:`ast.walk`'s order: the walk, less the
+    subtrees that cannot hold anything on ``line``."""
+    out: list[ast.AST] = []
+    todo = deque([tree])
+    while todo:
+        node = todo.popleft()
+        out.append(node)
+        for kid in ast.iter_child_nodes(node):
+            first = min([getattr(kid, "lineno", line)] + [d.lineno for d in getattr(kid, "decorator_list", [])])
+            if first <= line <= (getattr(kid, "end_lineno", None) or line):
+                todo.append(kid)
+    return out
 
 
 def _boolean(e: ast.expr) -> bool:
