@@ -10,7 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from harness.core.angelic import _schedules, synthesize
-from harness.core.angelic_points import Point, _boolean, _exits, conditions_at, find_points, probe_patch
+from harness.core.angelic_points import Point, _exits, _walk_over, conditions_at, find_points, probe_patch
 from harness.core.angelic_grammar import negate, predicates
 from harness.core.context import AngelicFact, Context, SuspiciousLocation
 from harness.core.localize import localize
@@ -365,29 +365,21 @@ def pick(xs, n):
 
 
 def test_conditions_are_found_on_the_walk_pruned_to_the_line_as_on_the_whole_tree():
-    # the reference: every node of the tree, the order conditions_at documents
-    def every(tree: ast.Module, line: int) -> list[str]:
-        whole = []
-        for node in ast.walk(tree):
-            if isinstance(node, (ast.If, ast.While)) and node.lineno == line:
-                whole.append(node.test)
-            elif isinstance(node, ast.IfExp) and node.test.lineno == line:
-                whole.append(node.test)
-            elif isinstance(node, ast.comprehension):
-                whole += [e for e in node.ifs if e.lineno == line]
-            elif isinstance(node, ast.Return) and node.lineno == line and node.value is not None \
-                    and _boolean(node.value):
-                whole.append(node.value)
-        whole.sort(key=lambda e: e.col_offset)
-        return [ast.unparse(e) for e in whole + [v for e in whole if isinstance(e, ast.BoolOp) for v in e.values]]
-
     tree = ast.parse(DECORATED)
     got = {line: [ast.unparse(e) for e in conditions_at(tree, line)] for line in range(1, 10)}
     assert got[4] == ["FAST"]  # a decorator's conditional expression, above the `def` line
     assert got[6] == ["n > 0 and xs", "n > 0", "xs"]
     assert got[8] == ["x and x > n", "x", "x > n"]
-    assert all(got[line] == every(tree, line) for line in got)
-    source = Path("harness/core/angelic_points.py").read_text()
-    tree = ast.parse(source)
-    assert all([ast.unparse(e) for e in conditions_at(tree, line)] == every(tree, line)
-               for line in range(1, source.count("\n") + 2))
+    assert got[9] == ["n < 3"]
+    # the pruned walk is the whole walk's order, less only subtrees with nothing on the line:
+    # every node with a position on the line, and every comprehension, is still met
+    for source in (DECORATED, Path("harness/core/angelic_points.py").read_text()):
+        tree = ast.parse(source)
+        for line in range(1, source.count("\n") + 2):
+            shared = (ast.expr_context, ast.boolop, ast.operator, ast.unaryop, ast.cmpop)  # one node each: `Load()`, `And()`
+            pruned = [n for n in _walk_over(tree, line) if not isinstance(n, shared)]
+            kept = {id(n) for n in pruned}
+            assert [n for n in ast.walk(tree) if id(n) in kept] == pruned
+            assert all(id(n) in kept for n in ast.walk(tree)
+                       if getattr(n, "lineno", None) == line or isinstance(n, ast.comprehension)
+                       and any(e.lineno == line for e in n.ifs))

@@ -29,6 +29,8 @@ from __future__ import annotations
 import ast
 import builtins
 
+from harness.core.tree_memo import remembered
+
 #: expressions listed per line at most, and characters per expression.
 MAX_PREDICATES = 160
 MAX_CHARS = 120
@@ -218,24 +220,17 @@ def _kinds(tree: ast.Module, fn: ast.AST, local: set[str], attrs: set[str],
     return numeric, numbers, strings, classes
 
 
-#: id(tree) -> (the tree, its isinstance kinds): the last few trees' (kept, so ids are not reused)
-_KINDS: dict[int, tuple[ast.Module, list[ast.expr]]] = {}
-
-
 def _isinstance_kinds(tree: ast.Module) -> list[ast.expr]:
     """The class expressions the file's ``isinstance(x, C)`` / ``isinstance(x, (C, D))`` calls
     name, in walk order; one walk per tree (:func:`predicates` asks once per point)."""
-    got = _KINDS.get(id(tree))
-    if got is None or got[0] is not tree:
+    def walk() -> list[ast.expr]:
         kinds: list[ast.expr] = []
         for node in ast.walk(tree):
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "isinstance" \
                     and len(node.args) == 2:
                 kinds += node.args[1].elts if isinstance(node.args[1], ast.Tuple) else [node.args[1]]
-        while len(_KINDS) >= 4:
-            _KINDS.pop(next(iter(_KINDS)))
-        got = _KINDS[id(tree)] = (tree, kinds)
-    return got[1]
+        return kinds
+    return remembered(tree, _isinstance_kinds, walk)
 
 
 def _predicate_functions(tree: ast.Module) -> list[str]:

@@ -40,10 +40,6 @@ class PytestEvaluator(Protocol):
     def run(self, root: Path, **kw) -> TestRun: ...
 
 
-#: a shard that the plugin left without tests ends this way (pytest's exit status 5)
-EMPTY = NO_TESTS
-
-
 def sharded_run(ev: PytestEvaluator, root: Path, n: int, *, select: list[str] | None,
                 durations: dict[str, float] | None = None, **kw) -> TestRun:
     """``ev.run(root, select=select, **kw)`` as up to ``n`` processes at once (no more than
@@ -96,7 +92,7 @@ def _recovered(ev: PytestEvaluator, root: Path, parts: list[TestRun], kw: dict) 
     collecting before its time ran out, on a loaded machine) run again in one process, when
     another shard's collection names them; unchanged when every shard ran or none did."""
     files = next((p.files for p in parts if p.files), [])
-    lost = [p for p in parts if p.error and p.error != EMPTY and not p.results]
+    lost = [p for p in parts if p.error and p.error != NO_TESTS and not p.results]
     if not lost or not files:
         return parts
     kept = {t.split("::", 1)[0] for p in parts for t in p.collected if "::" in t}
@@ -147,10 +143,10 @@ def _parallel(n: int, one) -> list[TestRun]:
 def merge(parts: list[TestRun], select: list[str] | None = None) -> TestRun:
     """The shards' runs as one (see :func:`sharded_run`). ``collected`` follows the files'
     collection order the plugin reported (``TestRun.files``), or ``select``'s order."""
-    ran = [p for p in parts if not (p.error == EMPTY and not p.results)]
+    ran = [p for p in parts if not (p.error == NO_TESTS and not p.results)]
     out = TestRun(processes=sum(p.processes for p in parts), duration=sum(p.duration for p in parts))
     if not ran:  # every shard empty: the suite has no tests
-        out.error = parts[0].error if parts else EMPTY
+        out.error = parts[0].error if parts else NO_TESTS
         return out
     out.error = next((p.error for p in ran if p.error and not p.results), "")
     out.stopped = any(p.stopped for p in ran)

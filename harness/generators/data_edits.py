@@ -71,9 +71,8 @@ def imported(path: str, source: str, lines: list[int],
     a pattern or table defined in one module and used in another (unidiff's ``constants.py``).
     Absolute imports resolve against the folders of ``path`` (``src/`` layouts); a module
     ``read`` cannot give is skipped."""
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError):
+    tree = parsed(source)
+    if tree is None:
         return []
     text = source.splitlines()
     used = {name for n in lines if 0 < n <= len(text) for name in re.findall(r"[A-Za-z_]\w*", text[n - 1])}
@@ -92,12 +91,12 @@ def imported(path: str, source: str, lines: list[int],
             other = read(rel)
             if other is None:
                 continue
-            try:
-                bound = [st.lineno for st in ast.parse(other).body if isinstance(st, (ast.Assign, ast.AnnAssign))
-                         and any(isinstance(t, ast.Name) and t.id in wanted
-                                 for t in (st.targets if isinstance(st, ast.Assign) else [st.target]))]
-            except (SyntaxError, ValueError):
+            other_tree = parsed(other)
+            if other_tree is None:
                 break
+            bound = [st.lineno for st in other_tree.body if isinstance(st, (ast.Assign, ast.AnnAssign))
+                     and any(isinstance(t, ast.Name) and t.id in wanted
+                             for t in (st.targets if isinstance(st, ast.Assign) else [st.target]))]
             if bound:
                 out.append((rel, bound, wanted))
             break

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from harness.core.tree_memo import remembered
 from harness.generators.mutant import Mutant
 
 #: a top-level statement up to this many lines is parsed alone to check an edit in it.
@@ -31,22 +32,9 @@ def parsed(source: str) -> ast.Module | None:
         return None
 
 
-#: id(tree) -> (the tree, build -> fact): the last :data:`MEMO_TREES` trees' facts (the tree is
-#: kept with them, so its id is not reused while they are)
-_MEMO: dict[int, tuple[ast.Module, dict[Callable[[ast.Module], Any], Any]]] = {}
-MEMO_TREES = 8
-
-
 def tree_memo(tree: ast.Module, build: Callable[[ast.Module], Any]) -> Any:
-    """``build(tree)``, computed once per tree (for the last :data:`MEMO_TREES` trees asked)."""
-    entry = _MEMO.get(id(tree))
-    if entry is None or entry[0] is not tree:
-        while len(_MEMO) >= MEMO_TREES:
-            _MEMO.pop(next(iter(_MEMO)))
-        entry = _MEMO[id(tree)] = (tree, {})
-    if build not in entry[1]:
-        entry[1][build] = build(tree)
-    return entry[1][build]
+    """``build(tree)``, computed once per tree (:func:`harness.core.tree_memo.remembered`)."""
+    return remembered(tree, build, lambda: build(tree))
 
 
 class Text:

@@ -9,30 +9,19 @@ the file's definitions, imports and keyword arguments - is built once for all of
 
 from __future__ import annotations
 
-import ast
 from collections.abc import Callable
 from typing import TypeVar
 
+from harness.core.tree_memo import remembered
 from harness.generators.index import Index
 
 _T = TypeVar("_T")
-#: (id(tree), path, read) -> (the tree, build -> fact), for the last :data:`TREES` parses (the
-#: tree is kept with its facts, so its id is not reused while they are).
-_SHARED: dict[tuple, tuple[ast.Module, dict[Callable, object]]] = {}
-TREES = 8
 
 
 def shared(cx: Index, build: Callable[[Index], _T]) -> _T:
-    """``build(cx)``, computed once for every index of the same tree, path and ``read``.
+    """``build(cx)``, computed once for every index of the same tree, path and ``read``
+    (:func:`harness.core.tree_memo.remembered`).
 
     Only for facts that never read ``cx``'s records (they depend on the asked lines) nor tell
     one index from another: compare ``src.tree is cx.tree``, not ``src is cx``."""
-    key = (id(cx.tree), cx.path, cx.read)
-    entry = _SHARED.get(key)
-    if entry is None or entry[0] is not cx.tree:
-        while len(_SHARED) >= TREES:
-            _SHARED.pop(next(iter(_SHARED)))
-        entry = _SHARED[key] = (cx.tree, {})
-    if build not in entry[1]:
-        entry[1][build] = build(cx)
-    return entry[1][build]  # type: ignore[return-value]  # stored by this very key
+    return remembered(cx.tree, (build, cx.path, cx.read), lambda: build(cx))

@@ -132,7 +132,7 @@ def mutants_at(path: str, source: str, lines: Iterable[int], failing: Mapping[st
         from ``source``. When ``source`` does not parse, the syntax repairs of
         :func:`harness.generators.syntax_fix.syntax_repairs` instead.
     """
-    tree = parsed(source)  # one tree per text, shared: the module-wide facts go with it (Index.shared)
+    tree = parsed(source)  # one tree per text, shared: the file-wide facts go with it (facts.shared)
     if tree is None:
         try:
             ast.parse(source)

@@ -30,15 +30,13 @@ from harness.generators.regex_built import bound_names
 from harness.generators.regex_more import MAX_BUILT, MAX_PASSING, inputs_and_tree
 from harness.generators.regex_more import pattern_edits as widening_edits
 from harness.generators.regex_narrow import pattern_edits as narrowing_edits
-from harness.generators.regex_ops import MAX_INPUT, call_flags, is_re_call, literal_body
+from harness.generators.regex_ops import MAX_INPUT, STRING_START, call_flags, is_re_call, literal_body
 
 #: how deep names and operations are followed.
 MAX_DEPTH = 8
 #: a ``str.format`` field this module resolves: ``{name}`` or ``{}``/``{0}``, no spec or
 #: conversion; or a brace written twice (``{{``, ``}}``).
 _FIELD = re.compile(r"\{\{|\}\}|\{(\w*)\}")
-#: a string token's prefix and opening quote.
-_QUOTE = re.compile(r"([rRuU]{0,2})('''|\"\"\"|'|\")")
 
 
 @dataclass(frozen=True)
@@ -205,7 +203,7 @@ def _part_body(text: Text, node: ast.Constant, a: int, b: int) -> tuple[int, int
         starts.append(starts[-1] + len(line) + 1)
     offset = 0
     for token in tokens:
-        m = _QUOTE.match(token.string)
+        m = STRING_START.match(token.string)
         if m is None:
             return None
         lo = start + starts[token.start[0] - 1] + token.start[1] + m.end()

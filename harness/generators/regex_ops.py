@@ -147,6 +147,10 @@ def _fragment_table(node: ast.AST) -> list[ast.Constant]:
     return pieces if 3 * len(pieces) >= 2 * len(strings) else []
 
 
+#: a string or bytes literal's prefix and opening quote.
+STRING_START = re.compile(r"([rRuUbB]{0,2})('''|\"\"\"|'|\")")
+
+
 def literal_body(text: Text, node: ast.Constant) -> tuple[int, int, bool] | None:
     """(start, end, raw) of the pattern inside the literal's quotes (character offsets; raw:
     an ``r`` prefix) when the source text between them is the pattern itself (a one-piece raw
@@ -154,7 +158,7 @@ def literal_body(text: Text, node: ast.Constant) -> tuple[int, int, bool] | None
     bytes literal must stay ASCII (:func:`.data_text.make` drops one that does not parse)."""
     start, end = text.span(node)
     src = text.source[start:end]
-    m = re.match(r"([rRuUbB]{0,2})('''|\"\"\"|'|\")", src)
+    m = STRING_START.match(src)
     if m is None or not src.endswith(m.group(2)) or len(src) < 2 * len(m.group(2)) + len(m.group(1)):
         return None
     lo, hi = start + m.end(), end - len(m.group(2))
