@@ -59,7 +59,11 @@ def edited_chunk(index: Index, edits: Sequence[Edit], node: ast.AST) -> tuple[st
         return None
     lo, hi = edits[0][0], max(end for _, end, _ in edits)
     around: ast.AST | None = node if isinstance(node, ast.stmt) else index.statement(node)
-    while around is not None and not (isinstance(around, ast.stmt) and index.standalone(around)):
+    # up to the innermost standalone statement holding every edit: an edit outside the anchor's
+    # statement (a default value in the ``def`` line, a swap of two statements) is decided by
+    # that function or block, not by a parse of the whole file
+    while around is not None and not (isinstance(around, ast.stmt) and index.standalone(around)
+                                      and _holds(index, around, lo, hi)):
         around = index.parent(around)
     lo_cut, hi_cut, stub = 0, len(text), ""
     if isinstance(around, ast.stmt):
@@ -112,3 +116,8 @@ def canonical(index: Index, lo: int, hi: int, mid: str) -> tuple[int, int, str]:
     while suffix < lim - prefix and char_at(n_new - 1 - suffix) == text[n_t - 1 - suffix]:
         suffix += 1
     return prefix, suffix, "".join(char_at(i) for i in range(prefix, n_new - suffix))
+
+
+def _holds(index: Index, st: ast.stmt, lo: int, hi: int) -> bool:
+    """Do the lines of statement ``st`` hold the character span ``[lo, hi]``?"""
+    return index.line_starts[index.first_line(st) - 1] <= lo and hi <= index.line_end(last_line(st))
