@@ -100,3 +100,38 @@ def test_failing_only_under_coverage_is_no_test_to_fix(make_repo):
                                                   "passed without it in ")
     step = next(s for s in steps if s["action"] == "baseline")
     assert step["uncovered"] == ["tests/test_calc.py::test_not_traced"]
+
+
+def _second_time_files(clock: str) -> dict[str, str]:
+    """A test that fails the first time it runs and passes after (a marker file it leaves):
+    what a re-run without coverage would find, were the test re-run."""
+    return {
+        "calc.py": "def half(x):\n    return x // 3\n",
+        "tests/test_calc.py": ("import time\nfrom pathlib import Path\n\nfrom calc import half\n\n\n"
+                               "def test_second_time():\n"
+                               f"    {clock}\n"
+                               "    marker = Path(__file__).with_name('ran-before')\n"
+                               "    first = not marker.exists()\n"
+                               "    marker.write_text('x')\n"
+                               "    assert not first\n\n\n"
+                               "def test_half():\n"
+                               "    assert half(4) == 2\n"),
+    }
+
+
+def test_a_failing_test_blind_to_the_tracer_is_not_run_again(make_repo):
+    # no tracer read, no clock read: it fails the same way without coverage, so no second
+    # process is started for it (it would pass there only because it left a file behind)
+    baseline, messages, steps, _again, _prot = _baseline(make_repo(_second_time_files("pass")))
+    assert baseline.failing == ["tests/test_calc.py::test_second_time", "tests/test_calc.py::test_half"]
+    assert not [m for m in messages if "under coverage" in m]
+    step = next(s for s in steps if s["action"] == "baseline")
+    assert not step.get("uncovered")
+
+
+def test_a_failing_test_that_reads_a_clock_is_run_again_without_coverage(make_repo):
+    baseline, messages, _steps, _again, _prot = _baseline(
+        make_repo(_second_time_files("start = time.perf_counter()")))
+    assert baseline.failing == ["tests/test_calc.py::test_half"]
+    assert [m for m in messages if "under coverage" in m][0].startswith(
+        "tests/test_calc.py::test_second_time failed under coverage and passed without it")

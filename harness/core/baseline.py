@@ -14,9 +14,13 @@ still times out, or fails, stays failing.
 
 The same goes for a test that *fails* under coverage and passes without it (one that
 measures time, or looks at ``sys.gettrace()``): counted failing, it would be "fixed" by
-any candidate, since candidates are screened without coverage. So every test that did
-not pass in the coverage baseline is run once more without it, in the same process as
-the timed-out ones.
+any candidate, since candidates are screened without coverage. So a failing test that could
+fail for the tracer alone is run once more without it, in the same process as the timed-out
+ones (:func:`coverage_sensitive`): one whose run executed a file reading the tracer
+(:data:`TRACER_PROBE`, its own test module included) or whose test module reads a clock
+(:data:`CLOCK_PROBE`: tracing makes code 2-3 times slower), or whose process was killed. Any
+other failing test fails the same way without coverage, and a second process for it (0.7 s on
+semantic-version's 68 tests, on every run) would say nothing.
 
 The reverse happens too: code that asks whether it is traced (``sys.gettrace()``, to tell a
 debugger is attached; python-dotenv's ``find_dotenv`` does) takes another branch under
@@ -53,6 +57,8 @@ if TYPE_CHECKING:
 
 #: source text by which code can tell it is traced (coverage.py, a debugger, a profiler)
 TRACER_PROBE = re.compile(r"\b(?:gettrace|getprofile|settrace|monitoring\.get_tool)\s*\(")
+#: source text of a test module that times what it runs (a tracer slows it 2-3 times)
+CLOCK_PROBE = re.compile(r"\b(?:time|perf_counter|monotonic|process_time|timeit|default_timer)(?:_ns)?\s*\(")
 
 
 def run_baseline(evaluator: PytestEvaluator, root: Path, cache: BaselineCache | None, *, coverage: bool,
@@ -94,7 +100,8 @@ def run_baseline(evaluator: PytestEvaluator, root: Path, cache: BaselineCache | 
         deadline = whole
     left = limit if deadline is None else max(1.0, min(limit, deadline - time.monotonic()))
     uncovered = rerun_uncovered(evaluator, root, base, timeout=timeout, process_timeout=left,
-                                aware=tracer_aware(base, root, checkout or root), covered=first) \
+                                aware=tracer_aware(base, root, checkout or root), covered=first,
+                                failing=coverage_sensitive(base, root, checkout or root)) \
         if coverage and not base.error else {}
     return base, uncovered
 
@@ -122,11 +129,50 @@ def tracer_aware(run: TestRun, root: Path, checkout: Path) -> list[str]:
             and any(probes(p) for p in run.coverage.get(t, {}))]
 
 
+def coverage_sensitive(run: TestRun, root: Path, checkout: Path) -> list[str]:
+    """The failing tests of coverage run ``run`` (taken in worktree ``root``) that may fail for
+    the tracer alone, in run order: timed out or killed, or executed a file whose source (read
+    at the same relative path in ``checkout``, never in the worktree) matches
+    :data:`TRACER_PROBE`, or whose own test module matches :data:`CLOCK_PROBE`. A test that never
+    started (no time was left for it) is not one."""
+    found: dict[tuple[str, bool], bool] = {}
+
+    def matches(rel: str, clock: bool) -> bool:  # a repo-relative path
+        if (rel, clock) not in found:
+            try:
+                text = (checkout / rel).read_text(encoding="utf-8", errors="replace")
+                found[(rel, clock)] = bool(TRACER_PROBE.search(text) or clock and CLOCK_PROBE.search(text))
+            except OSError:
+                found[(rel, clock)] = False
+        return found[(rel, clock)]
+
+    def relative(path: str) -> str | None:
+        try:
+            return Path(path).relative_to(root).as_posix()
+        except ValueError:
+            return None
+
+    out = []
+    for t in run.collected:
+        res = run.results.get(t)
+        if res is None or res.ok or res.message == NOT_RUN:
+            continue
+        module = t.split("::", 1)[0]
+        ran = [rel for p in run.coverage.get(t, {}) if (rel := relative(p)) is not None]
+        if res.outcome == "timeout" or res.message.startswith("process killed") or matches(module, True) \
+                or any(matches(rel, rel == module) for rel in ran):
+            out.append(t)
+    return out
+
+
 def rerun_uncovered(evaluator: PytestEvaluator, root: Path, run: TestRun, *, timeout: float,
-                    process_timeout: float, aware: Sequence[str] = (), covered: float | None = None) -> dict[str, str]:
+                    process_timeout: float, aware: Sequence[str] = (), covered: float | None = None,
+                    failing: Sequence[str] | None = None) -> dict[str, str]:
     """Run the tests that timed out or failed in coverage run ``run`` again without
     coverage; keep those that pass as passing. The passing tests ``aware`` (see
     :func:`tracer_aware`) run with them; those that fail there are counted failing.
+    ``failing``: the failing tests to re-run (:func:`coverage_sensitive`); None: every test that
+    did not pass (and started).
 
     Args:
         evaluator: the test evaluator. root: the worktree ``run`` was taken in.
@@ -145,7 +191,7 @@ def rerun_uncovered(evaluator: PytestEvaluator, root: Path, run: TestRun, *, tim
         counted failing (empty when no test timed out or none passed uncovered).
     """
     slow = [t for t in run.collected if t in run.results and not run.results[t].ok
-            and run.results[t].message != NOT_RUN]  # never started: no time left for it either
+            and run.results[t].message != NOT_RUN] if failing is None else list(failing)  # never started: none
     slow += [t for t in aware if t not in slow]
     if not slow:
         return {}
