@@ -139,18 +139,8 @@ def predicates(tree: ast.Module, line: int, own: ast.expr | None = None) -> list
 
     params = [p.arg for p in [*fn.args.posonlyargs, *fn.args.args, *fn.args.kwonlyargs]] if fn else []  # type: ignore[attr-defined]
     values = [n for n in dict.fromkeys([*params, *sorted(local - set(params))]) if n not in ("self", "cls")]
-    renamed: list[str] = []
-    for where in [n for n in (fn, cls, tree) if n is not None]:
-        for e in _conditions(where):
-            if isinstance(e, ast.UnaryOp) and isinstance(e.op, ast.Not):
-                e = e.operand
-            if isinstance(e, (ast.BoolOp, ast.Constant)):
-                continue
-            if _readable(e, names):
-                add(ast.unparse(e))
-            else:  # the same check of another variable (``o.refunded`` in a comprehension)
-                renamed += _renamed(e, names, values[:MAX_PAIRED])
-    for text in renamed:
+    # the copied conditions depend on the function alone: once per function for all its points
+    for text in remembered(tree, (_copied, id(fn), id(cls)), lambda: _copied(tree, fn, cls, names, values)):
         add(text)
     if fn is None:
         return list(out)
@@ -184,6 +174,27 @@ def predicates(tree: ast.Module, line: int, own: ast.expr | None = None) -> list
         for cls_name in classes:
             add(f"isinstance({v}, {cls_name})")
     return list(out)
+
+
+def _copied(tree: ast.Module, fn: ast.AST | None, cls: ast.ClassDef | None, names: set[str],
+            values: list[str]) -> list[str]:
+    """The copied conditions of :func:`predicates` for a point in ``fn`` (in ``cls``; both None
+    at module level): the readable tests of the function, the class, then the module; then those
+    that read one other name, with each of ``values`` in its place. Duplicates kept."""
+    readable: list[str] = []
+    renamed: list[str] = []
+    for where in [n for n in (fn, cls) if n is not None] + [tree]:
+        conditions = remembered(tree, _conditions, lambda: _conditions(tree)) if where is tree else _conditions(where)
+        for e in conditions:
+            if isinstance(e, ast.UnaryOp) and isinstance(e.op, ast.Not):
+                e = e.operand
+            if isinstance(e, (ast.BoolOp, ast.Constant)):
+                continue
+            if _readable(e, names):
+                readable.append(ast.unparse(e))
+            else:  # the same check of another variable (``o.refunded`` in a comprehension)
+                renamed += _renamed(e, names, values[:MAX_PAIRED])
+    return readable + renamed
 
 
 def _kinds(tree: ast.Module, fn: ast.AST, local: set[str], attrs: set[str],
