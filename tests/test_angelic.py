@@ -18,6 +18,9 @@ from harness.core.task import Task
 from harness.evaluators.testrun import TestRun
 from harness.generators.angelic_ops import angelic_mutants, fact_mutants
 from harness.generators.templates import TemplateGenerator
+from harness.core.validate import Validator
+
+from sandbox.worktree import Worktree, open_repo
 from tests.test_overfit import _validator
 
 ORDERS = '''\
@@ -383,3 +386,35 @@ def test_conditions_are_found_on_the_walk_pruned_to_the_line_as_on_the_whole_tre
             assert all(id(n) in kept for n in ast.walk(tree)
                        if getattr(n, "lineno", None) == line or isinstance(n, ast.comprehension)
                        and any(e.lineno == line for e in n.ifs))
+
+
+def test_the_forced_runs_share_every_idle_slot_and_find_the_same_facts(make_repo):
+    root = make_repo({"orders.py": ORDERS, "test_orders.py": ORDERS_TESTS})
+    validator, wt = _validator(root)
+    second = Worktree.create(open_repo(root), "v2", None)
+    pair = Validator(validator.evaluator, [wt, second], validator.baseline, ("tests/**", "test_*.py"), 40,
+                     validator.evaluator.timeouts)
+    used: list[str] = []
+    run = pair._angelic_run
+
+    def spy(slot, *args, **kw):
+        used.append(str(slot.path))
+        return run(slot, *args, **kw)
+
+    pair._angelic_run = spy  # type: ignore[method-assign]
+    try:
+        base = validator.baseline
+        results = {t: base.results[t] for t in base.collected}
+        locations = localize(base.root, results, base.coverage, ("test_*.py",))
+        alone, done_alone = validator.angelic_facts(locations, ("test_*.py",), time.monotonic() + 120)
+        shared, done_shared = pair.angelic_facts(locations, ("test_*.py",), time.monotonic() + 120)
+        assert shared == alone and shared  # the same facts, in the same order
+        assert done_shared["runs"] == done_alone["runs"] >= 3
+        assert set(used) == {str(wt.path), str(second.path)}  # both slots ran forced runs
+        for slot in (wt, second):  # each slot is reset and given back
+            assert (Path(slot.path) / "orders.py").read_text() == ORDERS
+        assert pair._free.qsize() == 2
+    finally:
+        pair.close()
+        validator.close()
+        validator.evaluator.close()

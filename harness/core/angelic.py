@@ -33,7 +33,10 @@ worktree slot, and :data:`MAX_RUNS` test processes.
 
 from __future__ import annotations
 
+import queue
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from harness.core.angelic_grammar import negate
 from harness.core.angelic_points import Point, find_points, probe_patch
@@ -168,33 +171,57 @@ class AngelicProbe:
         patch = probe_patch(points, lambda p: _read(root, p))
         if patch is None:
             return [], done
-        slot = self._free.get()  # type: ignore[attr-defined]
+        slots = self._probe_slots(patch)
         try:
-            slot.apply(patch)
-            record = self._angelic_run(slot, points, failing + passing, None, until, done)
-            if record is not None:
-                facts = self._forced_runs(slot, points, record, failing, passing, until, done)
-        except PatchError:
-            pass
+            if slots:
+                record = self._angelic_run(slots[0], points, failing + passing, None, until, done)
+                if record is not None:
+                    facts = self._forced_runs(slots, points, record, failing, passing, until, done)
         finally:
-            try:
-                slot.reset()
-            except PatchError:
-                pass
-            self._free.put(slot)  # type: ignore[attr-defined]
+            for slot in slots:
+                try:
+                    slot.reset()
+                except PatchError:
+                    pass
+                self._free.put(slot)  # type: ignore[attr-defined]
             done["seconds"] = round(time.monotonic() - t0, 3)
         done["facts"] = len(facts)
         return facts, done
 
-    def _forced_runs(self, slot, points: list[Point], record: TestRun, failing: list[str], passing: list[str],
-                     until: float, done: dict) -> list[AngelicFact]:
+    def _probe_slots(self, patch) -> list:
+        """The worktree slots the probe runs in, each with ``patch`` applied: one (waited for),
+        and every other slot that is idle now (the forced runs are independent: they share
+        them). A slot ``patch`` does not apply to is given back, reset."""
+        taken = [self._free.get()]  # type: ignore[attr-defined]
+        while True:
+            try:
+                taken.append(self._free.get_nowait())  # type: ignore[attr-defined]
+            except queue.Empty:
+                break
+        slots = []
+        for slot in taken:
+            try:
+                slot.apply(patch)
+                slots.append(slot)
+            except PatchError:
+                try:
+                    slot.reset()
+                except PatchError:
+                    pass
+                self._free.put(slot)  # type: ignore[attr-defined]
+        return slots
+
+    def _forced_runs(self, slots: list, points: list[Point], record: TestRun, failing: list[str],
+                     passing: list[str], until: float, done: dict) -> list[AngelicFact]:
         """The forced runs after the ``record`` run, in three rounds over every (point,
         direction) a failing test can flip (an ``if``'s true test to false, a false one to true;
         a statement skipped; an exit taken): every such evaluation forced, then only each
         test's last one, then (guided) only where one of the :data:`GUIDED` first expressions
         that no passing test's flippable evaluation makes true is true (a guard that skips the
         blank line of three, neither the first nor the last). A direction is done at its first
-        run that makes a failing test pass: a fact when an expression takes the needed values."""
+        run that makes a failing test pass: a fact when an expression takes the needed values.
+        The directions of a round run at once over ``slots`` (the probe patch applied in each);
+        their facts are kept in the directions' order, whichever ends first."""
         tries: list[tuple[Point, bool]] = []
         for p in points:
             values = {bool(r[1]) for t in failing for r in record.calls.get(t, [])
@@ -202,34 +229,56 @@ class AngelicProbe:
             tries += [(p, to) for to in (False, True) if (not to) in values]  # a statement's value is True
         facts: list[AngelicFact] = []
         settled: set[tuple[int, bool]] = set()
-        for stage in ("all", "last", "guided"):
-            for p, to in tries:
-                if (p.id, to) in settled:
-                    continue
-                for force in _schedules(stage, p, to, record, failing, passing):
+        free: queue.Queue = queue.Queue()
+        for slot in slots:
+            free.put(slot)
+        lock = threading.Lock()
+
+        def direction(stage: str, p: Point, to: bool) -> AngelicFact | bool:
+            """The fact of one direction in one round; True when settled without one."""
+            for force in _schedules(stage, p, to, record, failing, passing):
+                with lock:
                     if time.monotonic() >= until or done["runs"] >= MAX_RUNS:
-                        return facts
-                    forced = self._angelic_run(slot, [p], failing, {"point": p.id, "to": to, **force}, until, done)
-                    fixed = [t for t in failing if forced is not None and t in forced.results and forced.results[t].ok]
-                    if forced is None or not fixed:
-                        continue
-                    settled.add((p.id, to))
-                    exprs, support = synthesize(p, to, forced, record, fixed, passing)
-                    if exprs:
-                        kind = "guard" if p.kind == "stmt" else "exit" if p.kind == "exit" else "or" if to else "and"
-                        facts.append(AngelicFact(p.path, p.line, kind, tuple(exprs), len(fixed), p.exit, p.test,
-                                                 support))
+                        return False
+                    done["runs"] += 1
+                slot = free.get()
+                try:
+                    forced = self._angelic_run(slot, [p], failing, {"point": p.id, "to": to, **force}, until, done,
+                                               counted=True)
+                finally:
+                    free.put(slot)
+                fixed = [t for t in failing if forced is not None and t in forced.results and forced.results[t].ok]
+                if forced is None or not fixed:
+                    continue
+                exprs, support = synthesize(p, to, forced, record, fixed, passing)
+                if not exprs:
+                    return True
+                kind = "guard" if p.kind == "stmt" else "exit" if p.kind == "exit" else "or" if to else "and"
+                return AngelicFact(p.path, p.line, kind, tuple(exprs), len(fixed), p.exit, p.test, support)
+            return False
+
+        with ThreadPoolExecutor(max_workers=len(slots), thread_name_prefix="angelic") as pool:
+            for stage in ("all", "last", "guided"):
+                todo = [(p, to) for p, to in tries if (p.id, to) not in settled]
+                got_all = list(pool.map(direction, [stage] * len(todo), [p for p, _ in todo], [to for _, to in todo]))
+                for (p, to), got in zip(todo, got_all):
+                    if got is not False:
+                        settled.add((p.id, to))
+                    if isinstance(got, AngelicFact):
+                        facts.append(got)
+                if time.monotonic() >= until or done["runs"] >= MAX_RUNS:
                     break
         return facts
 
     def _angelic_run(self, slot, points: list[Point], tests: list[str], force: dict | None, until: float,
-                     done: dict) -> TestRun | None:
+                     done: dict, counted: bool = False) -> TestRun | None:
         """One probe run of ``tests`` in ``slot`` (left as it was: nothing is applied), ended by
         ``until`` (``time.monotonic()``) with its re-runs: a killed process's remaining tests are
-        not run again past it."""
+        not run again past it. ``counted``: ``done["runs"]`` already counts it."""
         if time.monotonic() >= until:
             return None
-        done["runs"] += 1
+        if not counted:
+            done["runs"] += 1
         spec = {"kind": "angelic", "tests": tests, "evals": MAX_EVALS,
                 "points": [p.spec() for p in points], "force": force}
         limits = self._limits(tests)  # type: ignore[attr-defined]
