@@ -28,3 +28,11 @@ def remembered(tree: ast.AST, key: Hashable, make: Callable[[], _T]) -> _T:
     if key not in entry[1]:
         entry[1][key] = make()
     return entry[1][key]
+
+
+def nodes(tree: ast.AST) -> tuple[ast.AST, ...]:
+    """Every node of ``tree`` in :func:`ast.walk` order, listed once per tree (with
+    :func:`remembered`): a scan of a whole module's nodes then costs its ``isinstance``
+    checks, not a new walk (about 30 ms per scan of tabulate's 10,800 nodes). For the module
+    trees the facts are kept with; a subtree walked once is cheaper walked directly."""
+    return remembered(tree, nodes, lambda: tuple(ast.walk(tree)))

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from harness.generators.forward_ops import module_files
 from harness.generators.index import FUNCTION_TYPES, Index
+from harness.core.tree_memo import nodes
 
 #: the expression types compared.
 TARGETS = (ast.Call, ast.Compare, ast.BoolOp, ast.BinOp, ast.Subscript, ast.IfExp)
@@ -191,7 +192,7 @@ def imported_modules(cx: Index) -> list[Index]:
     if cx.read is None or not cx.path:
         return []
     dotted: list[str] = []
-    for node in ast.walk(cx.tree):
+    for node in nodes(cx.tree):
         if isinstance(node, ast.ImportFrom):
             base = "." * node.level + (node.module or "")
             dotted.append(base)

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from harness.generators.edit_text import module_names, Cand, add_cand, run_ops
 from harness.generators.index import FunctionNode, Index
 from harness.generators.facts import shared
+from harness.core.tree_memo import nodes
 
 _FUNCS = (ast.FunctionDef, ast.AsyncFunctionDef)
 _SELF = ("self", "cls")
@@ -94,7 +95,7 @@ def _new_imports(cx: Index) -> dict[str, tuple[str, str]]:
     """Names the file imports: local name -> (the module as the import spells it, leading
     dots included; the name taken from it, '' for a module imported whole)."""
     out: dict[str, tuple[str, str]] = {}
-    for node in ast.walk(cx.tree):
+    for node in nodes(cx.tree):
         if isinstance(node, ast.ImportFrom):
             for alias in node.names:
                 out[alias.asname or alias.name] = ("." * node.level + (node.module or ""), alias.name)
@@ -239,7 +240,7 @@ def _new_keywords(cx: Index) -> dict[str, list[tuple[str, ast.expr]]]:
     """Keyword arguments of every call in the file by the callee's text: ``json.dumps`` ->
     ``[("sort_keys", <Constant True>), ...]``."""
     out: dict[str, list[tuple[str, ast.expr]]] = {}
-    for node in ast.walk(cx.tree):
+    for node in nodes(cx.tree):
         if isinstance(node, ast.Call) and isinstance(node.func, (ast.Name, ast.Attribute)):
             out.setdefault(ast.unparse(node.func), []).extend((kw.arg, kw.value) for kw in node.keywords if kw.arg)
     return out

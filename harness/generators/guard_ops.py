@@ -34,6 +34,7 @@ import re
 
 from harness.generators.edit_text import Cand, line_indent, add_cand, run_ops, short
 from harness.generators.index import FUNCTION_TYPES, FunctionNode, Index, last_line
+from harness.core.tree_memo import nodes
 
 #: builtins that convert their one argument (``int(v)``), written around a use as they are.
 CONVERTERS = frozenset({"int", "str", "float", "abs", "len", "bool", "bytes", "list", "tuple", "set",
@@ -121,7 +122,7 @@ def _gives_none(fn: FunctionNode) -> bool:
 
 def _none_givers(cx: Index) -> frozenset[str]:
     """Names of this module's functions and methods a call of which can give None (built once)."""
-    return frozenset(node.name for node in ast.walk(cx.tree) if isinstance(node, FUNCTION_TYPES) and _gives_none(node))
+    return frozenset(node.name for node in nodes(cx.tree) if isinstance(node, FUNCTION_TYPES) and _gives_none(node))
 
 
 def _may_be_none(cx: Index, fn: FunctionNode, name: str, source: ast.stmt) -> bool:

@@ -22,6 +22,7 @@ import re
 from harness.generators.edit_text import Cand, add_cand, run_ops, short
 from harness.generators.index import Index
 from harness.generators.synth_ops import method_tails
+from harness.core.tree_memo import nodes
 
 _Q = r"([\"'])([^\"'\\\n{}]{1,40})\1"
 #: ``base["key"]`` inside an f-string's text: (base, quote, key).
@@ -51,7 +52,7 @@ def _literals(cx: Index) -> list[list[str]]:
     """The string keys of each dict display in the file with two or more of them
     (``{"name": n, "email": e}``, ``dict(name=n, email=e)``), in order (built once per index)."""
     got = []
-    for n in ast.walk(cx.tree):
+    for n in nodes(cx.tree):
         keys: list[str]
         if isinstance(n, ast.Dict):
             keys = [k.value for k in n.keys if isinstance(k, ast.Constant) and isinstance(k.value, str)]

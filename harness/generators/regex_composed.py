@@ -31,6 +31,7 @@ from harness.generators.regex_more import MAX_BUILT, MAX_PASSING, inputs_and_tre
 from harness.generators.regex_more import pattern_edits as widening_edits
 from harness.generators.regex_narrow import pattern_edits as narrowing_edits
 from harness.generators.regex_ops import MAX_INPUT, STRING_START, call_flags, is_re_call, literal_body
+from harness.core.tree_memo import nodes
 
 #: how deep names and operations are followed.
 MAX_DEPTH = 8
@@ -233,7 +234,7 @@ def compiled_names(tree: ast.Module) -> set[str]:
     (``re.compile(chunk_header.encode("ascii"))``): in a module that imports them, the names
     of patterns another module composes."""
     out: set[str] = set()
-    for call in ast.walk(tree):
+    for call in nodes(tree):
         if is_re_call(call) and isinstance(call, ast.Call):
             first = call.args[0]
             if (isinstance(first, ast.Call) and isinstance(first.func, ast.Attribute) and first.func.attr == "encode"
@@ -252,7 +253,7 @@ def _sources(tree: ast.Module, bound: dict[str, ast.expr], compiled: Collection[
     for name in compiled:
         if (value := bound.get(name)) is not None and not isinstance(value, ast.Constant):
             out.setdefault(id(value), (value, 0))
-    for call in ast.walk(tree):
+    for call in nodes(tree):
         if not (is_re_call(call) and isinstance(call, ast.Call)):
             continue
         flags = call_flags(call)

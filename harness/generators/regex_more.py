@@ -35,6 +35,7 @@ from harness.generators.regex_ops import (FRAGMENT, MAX_INPUT, MAX_INPUTS, PER_P
 from harness.generators.regex_built import bound_names, built
 from harness.generators.regex_guard import RegexTimeout, time_limit
 from harness.generators.regex_pieces import added_alternatives, inserted_pieces, optional_pieces, pieces, widened_ranges
+from harness.core.tree_memo import nodes
 
 #: strings of the passing tests a candidate is checked against (the first ones).
 MAX_PASSING = 80
@@ -291,7 +292,7 @@ def more_regex_mutants(path: str, source: str, hints: Hints, passing: Sequence[s
     if parsed is None:
         return []
     inputs, tree = parsed
-    calls = [node for node in ast.walk(tree) if is_re_call(node) and isinstance(node, ast.Call)]
+    calls = [node for node in nodes(tree) if is_re_call(node) and isinstance(node, ast.Call)]
     if not calls:  # no pattern of ours: a regex table's pieces are regex_ops' alone
         return []
     text = Text(source)

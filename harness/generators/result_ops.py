@@ -20,6 +20,7 @@ from collections.abc import Sequence
 
 from harness.generators.edit_text import Cand, add_cand, run_ops, short
 from harness.generators.index import Index
+from harness.core.tree_memo import nodes
 
 #: methods whose receiver never changes: they return the new value (str, bytes, tuple,
 #: frozenset, datetime/date/time, pathlib paths, Decimal, namedtuple).
@@ -36,7 +37,7 @@ _ASSIGNABLE = (ast.Name, ast.Attribute, ast.Subscript)
 
 def _new_imported(cx: Index) -> set[str]:
     """Names the module binds by ``import`` (never rebound by this operator)."""
-    return {(alias.asname or alias.name).split(".")[0] for node in ast.walk(cx.tree)
+    return {(alias.asname or alias.name).split(".")[0] for node in nodes(cx.tree)
             if isinstance(node, (ast.Import, ast.ImportFrom)) for alias in node.names}
 
 

@@ -28,6 +28,7 @@ from collections.abc import Iterator
 from harness.generators.data_text import Near, Text, holders, make, module_strings, parsed, quote
 from harness.generators.literal_hints import Hints
 from harness.generators.mutant import Mutant
+from harness.core.tree_memo import nodes
 
 #: candidates per table (the most precise first).
 PER_TABLE = 4
@@ -63,7 +64,7 @@ def _call_runs(tree: ast.Module) -> Iterator[list[ast.Expr]]:
             return ast.dump(call.func), len(call.args)
         return None
 
-    for node in [tree, *(n for n in ast.walk(tree) if isinstance(n, ast.ClassDef))]:  # rules, not a function's steps
+    for node in [tree, *(n for n in nodes(tree) if isinstance(n, ast.ClassDef))]:  # rules, not a function's steps
         for field in ("body",):
             run: list[ast.Expr] = []
             body = getattr(node, field, None)
@@ -259,7 +260,7 @@ def table_mutants(path: str, source: str, hints: Hints, near: Near | None = None
             continue
         wrong += _wrong_values(path, text, hints, [a for st in run if isinstance(st.value, ast.Call) for a in st.value.args])
         added += _call_entries(path, text, hints, known, run)
-    for node in ast.walk(tree):
+    for node in nodes(tree):
         if len(wrong) + len(added) >= 2 * MAX_PER_FILE:
             break
         if isinstance(node, ast.Dict) and reached(node):

@@ -45,6 +45,7 @@ from typing import TypeGuard
 from harness.generators.edit_text import Cand, add_cand, add_replacement, short, fit, prec, run_ops, slot
 from harness.generators.index import FunctionNode, Index, last_line
 from harness.generators.mutation_ops import METHOD_SWAPS
+from harness.core.tree_memo import nodes
 
 #: operators whose edits always parse (a name for a name or constant, a call around an
 #: atom, a character inside a string literal): ``mutants_at`` skips their parse check.
@@ -309,7 +310,7 @@ def _identical_literals(cx: Index, text: str, start: int) -> list[int]:
 def _literals_of(cx: Index) -> dict[str, list[int]]:
     """Text of each one-line string literal of the file -> the offsets where it starts."""
     got: dict[str, list[int]] = {}
-    for node in ast.walk(cx.tree):
+    for node in nodes(cx.tree):
         if isinstance(node, ast.Constant) and isinstance(node.value, (str, bytes)) and node.lineno == last_line(node):
             lit_start, lit_end = cx.span(node)
             got.setdefault(cx.text[lit_start:lit_end], []).append(lit_start)

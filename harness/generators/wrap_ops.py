@@ -38,6 +38,7 @@ from harness.generators.edit_text import Cand, add_cand, short
 from harness.generators.index import FUNCTION_TYPES, FunctionNode, Index, last_line
 from harness.generators.facts import shared
 from harness.generators.wrap_facts import empty_of, is_literal, module_names, returned_constants, takes_one
+from harness.core.tree_memo import nodes
 
 #: builtin type names a failure message may name (``'str' object has no attribute 'x'``).
 _TYPES = ("str", "bytes", "int", "float", "list", "tuple", "dict", "set", "bool", "NoneType")
@@ -259,7 +260,7 @@ def _conversions(cx: Index) -> dict[str, list[str]]:
     """Per name, the classes the module's ``isinstance(name, C)`` checks name and the
     converters and classes its ``C(name)`` calls apply, in the file's order (the tree only)."""
     out: dict[str, list[str]] = {}
-    for node in ast.walk(cx.tree):
+    for node in nodes(cx.tree):
         if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.args
                 and isinstance(node.args[0], ast.Name)):
             continue
@@ -280,7 +281,7 @@ def _empties(cx: Index, failure: Failure, p: str) -> list[str]:
         got.append(_EMPTY_BY_METHOD[method.group(1)])
     if "not iterable" in failure.message or "not subscriptable" in failure.message:
         got.append("()")
-    for fn in ast.walk(cx.tree):
+    for fn in nodes(cx.tree):
         if isinstance(fn, FUNCTION_TYPES):
             positional = fn.args.posonlyargs + fn.args.args
             pairs = list(zip(positional[len(positional) - len(fn.args.defaults):], fn.args.defaults))
