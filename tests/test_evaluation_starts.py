@@ -186,3 +186,29 @@ def test_a_patch_that_stops_the_tests_from_starting_is_rejected_not_an_evaluator
     assert [o.stage for o in seen[:5]] == ["run_broken"] * 5, [(o.stage, o.reason) for o in seen]
     assert "cannot start (they do without it)" in seen[0].reason and "conftest" in seen[0].reason
     assert validator.evaluator_errors == 0 and not validator.cannot_run
+
+
+def test_the_validator_starts_every_slots_fork_server_at_once_and_the_runs_use_them(make_repo):
+    root = make_repo({"calc.py": "def area(w, h):\n    return w + h\n",
+                      "tests/test_calc.py": "from calc import area\n\n\ndef test_area():\n    assert area(2, 3) == 6\n"})
+    repo = open_repo(root)
+    slots = [Worktree.create(repo, f"s{i}", None) for i in range(2)]
+    ev = PytestEvaluator(PYTHON, fork=True)
+    base = ev.run(slots[0].path, coverage=True)
+    baseline = Baseline(slots[0].path, base.results, base.collected, base.coverage, base.duration)
+    validator = Validator(ev, slots, baseline, ("tests/**",), 40, ev.timeouts)
+    try:
+        until = time.monotonic() + 60
+        while time.monotonic() < until and len([s for s in slots if s.path in ev._servers]) < 2:
+            time.sleep(0.05)
+        servers = [ev._servers[s.path] for s in slots]
+        assert all(server is not None for server in servers)
+        time.sleep(0.5)  # the threads that started them are the pool's: the servers outlive the start
+        assert all(server.proc.poll() is None for server in servers)
+        for slot, server in zip(slots, servers):
+            run = ev.run(slot.path, select=["tests/test_calc.py::test_area"], paths=["tests/test_calc.py"])
+            assert run.results["tests/test_calc.py::test_area"].outcome == "failed"
+            assert ev._servers[slot.path] is server and server.served == 1  # served, not started again
+    finally:
+        validator.close()
+        ev.close()

@@ -117,6 +117,11 @@ class Validator(CandidateStages, BehaviourCheck, AngelicProbe):
             self._free.put(s)
         self._pool = ThreadPoolExecutor(max_workers=len(slots), thread_name_prefix="validate")
         self._lock = threading.Lock()
+        # the slots' fork servers start now, at once, in the workers that will use them (a
+        # server dies with the thread that started it), while the loop localizes and generates
+        prestart = getattr(evaluator, "prestart", None)
+        for s in slots if prestart is not None else ():
+            self._pool.submit(prestart, Path(s.path))
 
     def close(self) -> None:
         """Stop the worker threads."""

@@ -184,3 +184,23 @@ def _slurp(fd: int, limit: int = 200_000) -> str:
     """The last ``limit`` bytes of the file open as ``fd`` (loopwright's own descriptor), decoded."""
     size = os.fstat(fd).st_size
     return os.pread(fd, limit, max(0, size - limit)).decode("utf-8", errors="replace")
+
+
+def start_server(python: str, root: Path, env: dict[str, str], policy: SandboxPolicy,
+                 scratch: Path) -> ForkServer | None:
+    """A :class:`ForkServer` for worktree ``root`` (the arguments are its own), or None when it
+    cannot start or it imported a module the repository defines itself (the repository *is*
+    pytest or pluggy): that worktree runs plain processes."""
+    try:
+        server = ForkServer(python, root, env, policy, scratch)
+    except (ForkServerError, OSError):
+        return None
+    try:
+        own = {p.stem if p.suffix == ".py" else p.name for base in (root, root / "src") if base.is_dir()
+               for p in base.iterdir()}
+    except OSError:
+        own = server.modules
+    if own & server.modules:
+        server.close()
+        return None
+    return server

@@ -139,3 +139,13 @@ def startup_error(res, root: Path | None = None) -> str:
     lines = [ln if len(ln) <= 300 else ln[:297] + "..." for ln in lines[:5]]
     detail = " | ".join(lines) if lines else "(it printed nothing)"  # one line: live views
     return f"pytest exited with code {res.returncode} before running any test: {detail}"
+
+
+def spec_files(tag: Path, specs: dict[str, object]) -> dict[str, str]:
+    """Each spec not None written to ``TAG.NAME.json``: the plugin's variables (name -> path)."""
+    env = {}
+    for name, value in specs.items():
+        if value is not None:
+            Path(f"{tag}.{name}.json").write_text(json.dumps(value))
+            env[name] = f"{tag}.{name}.json"
+    return env

@@ -20,9 +20,9 @@ from pathlib import Path
 
 from harness.evaluators.addopts import AddoptsOverride
 from harness.evaluators.confirm import confirm
-from harness.evaluators.forkserver import ForkServer, ForkServerError
+from harness.evaluators.forkserver import ForkServer, ForkServerError, start_server
 from harness.evaluators.interpreter import EvaluatorError, check_pytest, resolve_python  # noqa: F401  (their old home)
-from harness.evaluators.pytest_output import NAMES_PROBE, PLUGINS_PROBE, names_here, plugin_args, probe_here
+from harness.evaluators.pytest_output import NAMES_PROBE, PLUGINS_PROBE, names_here, plugin_args, probe_here, spec_files
 from harness.evaluators.pytest_output import records as _records, started as _started, startup_error as _startup_error
 from harness.evaluators.shards import sharded_run
 from harness.evaluators.testrun import TestRun, TimeoutPolicy, merge_coverage
@@ -37,6 +37,16 @@ BOOT = "import sys; sys.path[:1] == [''] and sys.path.pop(0); import loopwright_
 #: boot imported the plugin before pytest could mark it for assertion rewriting: not a warning
 #: (a project with ``filterwarnings = error`` would not start), as the fork server does
 PRELOADED_OK = f"ignore:Module already imported so cannot be rewritten; {PLUGIN}:pytest.PytestAssertRewriteWarning"
+
+
+def _base_env() -> dict[str, str]:
+    """The environment of every test process and fork server, on top of the sandbox's: no
+    worktree on ``PYTHONPATH`` (boot, or the forked child, enters it after importing pytest); no
+    .pyc files (a same-size edit within the same second would otherwise be missed by the
+    mtime+size check, and the worktree stays clean)."""
+    extra = [os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else []
+    return {"PYTHONPATH": os.pathsep.join([str(PLUGIN_DIR), *extra]), "PYTHONDONTWRITEBYTECODE": "1",
+            "PYTHONHASHSEED": "0"}
 
 
 def _roots(root: Path) -> list[str]:
@@ -72,6 +82,7 @@ class PytestEvaluator:
         self.intervals: list[tuple[float, float]] = []
         self.fork = fork and hasattr(os, "fork")
         self._servers: dict[Path, ForkServer | None] = {}
+        self._starting: dict[Path, threading.Lock] = {}  # worktree -> held while its server starts
         self._trusted: set[Path] = set()  # worktrees where a forked run has started pytest
         self.fork_fallbacks: dict[Path, str] = {}  # worktree -> why its fork server was dropped for plain processes
         self._lock = threading.Lock()
@@ -98,21 +109,27 @@ class PytestEvaluator:
             self._servers.clear()
         self._own = self._own and self._own.cleanup()
 
+    def prestart(self, root: Path) -> None:
+        """Start ``root``'s fork server now (when fork servers are on), so that the worktree's
+        first run does not wait for it. Call it from a thread that lives as long as the server
+        is used (a validation pool's worker): the sandboxed server dies with the thread that
+        started it (bwrap ``--die-with-parent``)."""
+        if self.fork:
+            self._server(root, _base_env())
+
     def _server(self, root: Path, env: dict[str, str]) -> ForkServer | None:
+        # one start at a time per worktree, the worktrees' starts at once (each 0.65 s: tabulate)
         with self._lock:
             if root in self._servers:
                 return self._servers[root]
-            server = None
-            try:
-                server = ForkServer(self.python, root, env, self.policy, self.scratch)
-                own = {p.stem if p.suffix == ".py" else p.name
-                       for base in (root, root / "src") if base.is_dir() for p in base.iterdir()}
-                if own & server.modules:  # the server imported a module this repo defines
-                    server.close()
-                    server = None
-            except (ForkServerError, OSError):
-                server = None
-            self._servers[root] = server
+            starting = self._starting.setdefault(root, threading.Lock())
+        with starting:
+            with self._lock:
+                if root in self._servers:  # started while this thread waited
+                    return self._servers[root]
+            server = start_server(self.python, root, env, self.policy, self.scratch)
+            with self._lock:
+                self._servers[root] = server
             return server
 
     def _exec(self, root: Path, args: list[str], env: dict[str, str], base_env: dict[str, str],
@@ -313,18 +330,11 @@ class PytestEvaluator:
              canaries: dict | None = None, cover: list[str] = (), capture: dict | None = None,
              shard: tuple[int, int] | None = None):
         tag = self.scratch / f"r{os.getpid()}-{next(self._n)}"
-        # no worktree on PYTHONPATH: boot (or the forked child) enters it after importing pytest
-        base_env = {
-            "PYTHONPATH": os.pathsep.join([str(PLUGIN_DIR)] + ([os.environ["PYTHONPATH"]]
-                                                               if os.environ.get("PYTHONPATH") else [])),
-            # No .pyc files: a same-size edit within the same second would otherwise be
-            # missed by the mtime+size check, and the worktree stays clean.
-            "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0",
-        }
+        base_env = _base_env()
         nonce = secrets.token_hex(16)
         secret = {"nonce": nonce, **({"canaries": canaries} if canaries else {})}
         env = {"LOOPWRIGHT_ROOT": str(root), "LOOPWRIGHT_PATH": os.pathsep.join(_roots(root))}
-        env.update(_spec_files(tag, {
+        env.update(spec_files(tag, {
             "LOOPWRIGHT_SELECT": select, "LOOPWRIGHT_FIRST": list(first) or None,
             "LOOPWRIGHT_STOP_ON": list(stop_on) or None, "LOOPWRIGHT_COVERAGE_TESTS": list(cover) or None,
             "LOOPWRIGHT_CAPTURE": capture or None, "LOOPWRIGHT_SHARD": list(shard) if shard else None,
@@ -388,13 +398,3 @@ class PytestEvaluator:
 
 #: the plugin's message for a test that did not stop after its timeout alarm (its process exits)
 KILLED_BY_ALARM = "Timeout: test did not stop after the timeout alarm"
-
-
-def _spec_files(tag: Path, specs: dict[str, object]) -> dict[str, str]:
-    """Each spec not None written to ``TAG.NAME.json``: the plugin's variables (name -> path)."""
-    env = {}
-    for name, value in specs.items():
-        if value is not None:
-            Path(f"{tag}.{name}.json").write_text(json.dumps(value))
-            env[name] = f"{tag}.{name}.json"
-    return env
