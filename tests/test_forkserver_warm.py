@@ -137,3 +137,20 @@ def test_no_warm_up_when_it_would_import_the_target(make_repo, tmp_path, monkeyp
     assert server is not None and "lazyplug_heavy" not in server.modules
     assert server.warm.get("error", "").startswith("skipped"), server.warm
     assert _marker(root) == ["fresh"]
+
+
+def test_a_forked_child_leaves_the_servers_objects_to_the_permanent_generation(tmp_path):
+    """The child's garbage collections (pytest runs two per session) walk only what the child
+    made: what it inherited from the server is frozen (``gc.freeze()``)."""
+    root = tmp_path / "repo"
+    root.mkdir()
+    (root / "test_gc.py").write_text(
+        "import gc\n\n\ndef test_inherited_objects_are_frozen():\n"
+        "    assert gc.get_freeze_count() > 1000\n")
+    for fork, outcome in ((True, "passed"), (False, "failed")):  # a plain process has nothing frozen
+        ev = PytestEvaluator(sys.executable, fork=fork)
+        try:
+            run = ev.run(root, select=["test_gc.py::test_inherited_objects_are_frozen"], paths=["test_gc.py"])
+            assert run.results["test_gc.py::test_inherited_objects_are_frozen"].outcome == outcome
+        finally:
+            ev.close()

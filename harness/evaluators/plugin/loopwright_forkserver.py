@@ -9,7 +9,10 @@ plugins, runs one throw-away pytest session in a scratch directory (:func:`_warm
 what plugins import lazily during a session is then imported once, here), then for
 every request forks a child that runs ``pytest.main(args)`` in a fresh process
 group. The target repository's own modules are never imported by the server, so
-every child sees the current files of its worktree.
+every child sees the current files of its worktree. Each child first moves what it inherited
+into the collector's permanent generation (``gc.freeze()``, as the ``gc`` documentation
+advises for forked workers): pytest collects twice per session, and each collection walked the
+server's objects again (15-22 ms each with tabulate's tests imported; 0 after).
 
 Protocol (one JSON object per line):
     stdin:  ``{"cwd": str, "args": [str], "env": {name: value}, "out": path, "err": path,
@@ -33,6 +36,7 @@ Standard library only (plus pytest, which the target interpreter has).
 """
 
 import importlib
+import gc
 import json
 import os
 import sys
@@ -225,6 +229,7 @@ def _rewrite_filters():
 
 
 def _child(req):
+    gc.freeze()
     os.setsid()
     channel = os.dup(1)  # the protocol stream: the plugin's results pipe
     fd_in = os.open(os.devnull, os.O_RDONLY)
