@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from typer.testing import CliRunner
@@ -84,9 +85,10 @@ def test_a_loop_naming_an_unknown_evaluator_implementation_is_refused(tmp_path):
 def test_editable_paths_bound_where_a_patch_may_go(tmp_path):
     cfg = config.build(FIX, None, {}, env={})
     assert cfg.editable == ("**",)
-    ev = PytestEvaluator(PYTHON, scratch=tmp_path / "scratch")
+    ev = PytestEvaluator(PYTHON, scratch=tmp_path / "scratch", fork=False)
     baseline = Baseline(tmp_path, {}, [], {}, 0.0)
-    validator = Validator(ev, [object()], baseline, cfg.protected, cfg.max_diff_lines, ev.timeouts,
+    slot = SimpleNamespace(path=tmp_path)  # never used: the policy refuses the patch first
+    validator = Validator(ev, [slot], baseline, cfg.protected, cfg.max_diff_lines, ev.timeouts,
                           editable=("src/**",))
     try:
         seen = []
