@@ -36,6 +36,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from harness.core.angelic_grammar import negate
 from harness.core.angelic_points import Point, find_points, probe_patch
@@ -219,8 +220,8 @@ class AngelicProbe:
         that no passing test's flippable evaluation makes true is true (a guard that skips the
         blank line of three, neither the first nor the last). A direction is done at its first
         run that makes a failing test pass: a fact when an expression takes the needed values.
-        The directions of a round run at once over ``slots`` (the probe patch applied in each), in
-        the validator's workers; their facts are kept in the directions' order, whichever ends first."""
+        The directions of a round run at once over ``slots`` (the probe patch applied in each);
+        their facts are kept in the directions' order, whichever ends first."""
         tries: list[tuple[Point, bool]] = []
         for p in points:
             values = {bool(r[1]) for t in failing for r in record.calls.get(t, [])
@@ -256,19 +257,17 @@ class AngelicProbe:
                 return AngelicFact(p.path, p.line, kind, tuple(exprs), len(fixed), p.exit, p.test, support)
             return False
 
-        # the validator's own workers (idle between batches): a fork server started in a thread
-        # lives as long as that thread, and theirs last the run
-        pool = self._pool  # type: ignore[attr-defined]
-        for stage in ("all", "last", "guided"):
-            todo = [(p, to) for p, to in tries if (p.id, to) not in settled]
-            got_all = list(pool.map(direction, [stage] * len(todo), [p for p, _ in todo], [to for _, to in todo]))
-            for (p, to), got in zip(todo, got_all):
-                if got is not False:
-                    settled.add((p.id, to))
-                if isinstance(got, AngelicFact):
-                    facts.append(got)
-            if time.monotonic() >= until or done["runs"] >= MAX_RUNS:
-                break
+        with ThreadPoolExecutor(max_workers=len(slots), thread_name_prefix="angelic") as pool:
+            for stage in ("all", "last", "guided"):
+                todo = [(p, to) for p, to in tries if (p.id, to) not in settled]
+                got_all = list(pool.map(direction, [stage] * len(todo), [p for p, _ in todo], [to for _, to in todo]))
+                for (p, to), got in zip(todo, got_all):
+                    if got is not False:
+                        settled.add((p.id, to))
+                    if isinstance(got, AngelicFact):
+                        facts.append(got)
+                if time.monotonic() >= until or done["runs"] >= MAX_RUNS:
+                    break
         return facts
 
     def _angelic_run(self, slot, points: list[Point], tests: list[str], force: dict | None, until: float,
