@@ -99,80 +99,84 @@ def run_baseline(evaluator: PytestEvaluator, root: Path, cache: BaselineCache | 
         base.duration += rest.duration
         deadline = whole
     left = limit if deadline is None else max(1.0, min(limit, deadline - time.monotonic()))
+    sources = CheckoutSources(root, checkout or root)
     uncovered = rerun_uncovered(evaluator, root, base, timeout=timeout, process_timeout=left,
-                                aware=tracer_aware(base, root, checkout or root), covered=first,
-                                failing=coverage_sensitive(base, root, checkout or root)) \
+                                aware=tracer_aware(base, root, checkout or root, sources), covered=first,
+                                failing=coverage_sensitive(base, root, checkout or root, sources)) \
         if coverage and not base.error else {}
     return base, uncovered
 
 
-def tracer_aware(run: TestRun, root: Path, checkout: Path) -> list[str]:
+def tracer_aware(run: TestRun, root: Path, checkout: Path, sources: CheckoutSources | None = None) -> list[str]:
     """The passing tests of coverage run ``run`` (taken in worktree ``root``) that executed a
     non-test file whose source (read at the same relative path in ``checkout``, never in the
     worktree the tests ran in) matches :data:`TRACER_PROBE`; in run order. A test module that
     reads the tracer itself is left to the pristine check of a test that fails whatever the
     patch (:meth:`harness.core.stages.CandidateStages._fails_without_patch`): no code edit
     makes it pass."""
-    probing: dict[str, bool] = {}
+    sources = sources or CheckoutSources(root, checkout)
 
     def probes(path: str) -> bool:
-        if path not in probing:
-            try:
-                rel = Path(path).relative_to(root)
-                probing[path] = not is_test_module(rel.as_posix()) and bool(TRACER_PROBE.search(
-                    (checkout / rel).read_text(encoding="utf-8", errors="replace")))
-            except (ValueError, OSError):
-                probing[path] = False
-        return probing[path]
+        rel = sources.relative(path)
+        return rel is not None and not is_test_module(rel) and sources.matches(rel, TRACER_PROBE)
 
     return [t for t in run.collected if t in run.results and run.results[t].outcome == "passed"
             and any(probes(p) for p in run.coverage.get(t, {}))]
 
 
-def coverage_sensitive(run: TestRun, root: Path, checkout: Path) -> list[str]:
+def coverage_sensitive(run: TestRun, root: Path, checkout: Path, sources: CheckoutSources | None = None) -> list[str]:
     """The failing tests of coverage run ``run`` (taken in worktree ``root``) that may fail for
     the tracer alone, in run order: timed out or killed, or executed a file whose source (read
     at the same relative path in ``checkout``, never in the worktree) matches
     :data:`TRACER_PROBE`, or whose own test module matches :data:`CLOCK_PROBE`. A test that never
     started (no time was left for it) is not one."""
-    found: dict[tuple[str, bool], bool] = {}
-
-    def matches(rel: str, clock: bool) -> bool:  # a repo-relative path
-        if (rel, clock) not in found:
-            try:
-                text = (checkout / rel).read_text(encoding="utf-8", errors="replace")
-                found[(rel, clock)] = bool(TRACER_PROBE.search(text) or clock and CLOCK_PROBE.search(text))
-            except OSError:
-                found[(rel, clock)] = False
-        return found[(rel, clock)]
-
-    def relative(path: str) -> str | None:
-        try:
-            return Path(path).relative_to(root).as_posix()
-        except ValueError:
-            return None
-
+    sources = sources or CheckoutSources(root, checkout)
     out = []
     for t in run.collected:
         res = run.results.get(t)
         if res is None or res.ok or res.message == NOT_RUN:
             continue
         module = t.split("::", 1)[0]
-        ran = [rel for p in run.coverage.get(t, {}) if (rel := relative(p)) is not None]
-        if res.outcome == "timeout" or res.message.startswith("process killed") or matches(module, True) \
-                or any(matches(rel, rel == module) for rel in ran):
+        ran = [rel for p in run.coverage.get(t, {}) if (rel := sources.relative(p)) is not None]
+        if res.outcome == "timeout" or res.message.startswith("process killed") \
+                or sources.matches(module, CLOCK_PROBE) or any(sources.matches(rel, TRACER_PROBE) for rel in {module, *ran}):
             out.append(t)
     return out
 
 
+class CheckoutSources:
+    """The sources of the files a run in worktree ``root`` executed, read at the same relative
+    path in ``checkout`` (never in the worktree: code under test ran there), each once, and
+    searched for a probe's pattern."""
+
+    def __init__(self, root: Path, checkout: Path) -> None:
+        self.root, self.checkout = root, checkout
+        self._texts: dict[str, str] = {}
+
+    def relative(self, path: str) -> str | None:
+        """``path`` (absolute, in the worktree) relative to it, POSIX; None outside it."""
+        try:
+            return Path(path).relative_to(self.root).as_posix()
+        except ValueError:
+            return None
+
+    def matches(self, rel: str, probe: re.Pattern[str]) -> bool:
+        """Does the checkout's file ``rel`` contain ``probe``? False when it cannot be read."""
+        if rel not in self._texts:
+            try:
+                self._texts[rel] = (self.checkout / rel).read_text(encoding="utf-8", errors="replace")
+            except OSError:
+                self._texts[rel] = ""
+        return bool(probe.search(self._texts[rel]))
+
+
 def rerun_uncovered(evaluator: PytestEvaluator, root: Path, run: TestRun, *, timeout: float,
-                    process_timeout: float, aware: Sequence[str] = (), covered: float | None = None,
-                    failing: Sequence[str] | None = None) -> dict[str, str]:
+                    process_timeout: float, failing: Sequence[str], aware: Sequence[str] = (),
+                    covered: float | None = None) -> dict[str, str]:
     """Run the tests that timed out or failed in coverage run ``run`` again without
     coverage; keep those that pass as passing. The passing tests ``aware`` (see
     :func:`tracer_aware`) run with them; those that fail there are counted failing.
-    ``failing``: the failing tests to re-run (:func:`coverage_sensitive`); None: every test that
-    did not pass (and started).
+    ``failing``: the failing tests to re-run (:func:`coverage_sensitive`).
 
     Args:
         evaluator: the test evaluator. root: the worktree ``run`` was taken in.
@@ -190,8 +194,7 @@ def rerun_uncovered(evaluator: PytestEvaluator, root: Path, run: TestRun, *, tim
         test id -> one sentence for the run's messages, for each test kept as passing or
         counted failing (empty when no test timed out or none passed uncovered).
     """
-    slow = [t for t in run.collected if t in run.results and not run.results[t].ok
-            and run.results[t].message != NOT_RUN] if failing is None else list(failing)  # never started: none
+    slow = list(failing)
     slow += [t for t in aware if t not in slow]
     if not slow:
         return {}

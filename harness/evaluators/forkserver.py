@@ -198,8 +198,9 @@ def start_server(python: str, root: Path, env: dict[str, str], policy: SandboxPo
     try:
         own = {p.stem if p.suffix == ".py" else p.name for base in (root, root / "src") if base.is_dir()
                for p in base.iterdir()}
-    except OSError:
-        own = server.modules
+    except OSError:  # a worktree it cannot list: plain processes there
+        server.close()
+        return None
     if own & server.modules:
         server.close()
         return None

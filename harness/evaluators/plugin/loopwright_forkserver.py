@@ -35,8 +35,8 @@ own (set by the sandbox's wrapper) and inherited by every child.
 Standard library only (plus pytest, which the target interpreter has).
 """
 
-import importlib
 import gc
+import importlib
 import json
 import os
 import sys
