@@ -70,3 +70,50 @@ def test_an_edit_of_a_top_level_statement_parses_that_statement():
     edits = ((start, start + len("os.sep"), "os.pathsep"),)
     chunk, nested = edited_chunk(index, edits, _at(index, 12))
     assert chunk == "    return os.pathsep\n" and nested
+
+
+CHAIN = (
+    "def kind(prefix, value):\n"
+    "    if prefix == '^':\n"
+    "        return value + 1\n"
+    "    elif prefix == '~':  # a comment\n"
+    "        return value - 1\n"
+    "    elif (prefix ==\n"
+    "          '='): return value\n"
+    "    else:\n"
+    "        return None\n"
+)
+
+
+def _chain_edit(old: str, new: str, nth: int = 0) -> tuple[Index, tuple, ast.stmt]:
+    index = Index(CHAIN, ast.parse(CHAIN), [4, 6])
+    start = CHAIN.index(old)
+    for _ in range(nth):
+        start = CHAIN.index(old, start + 1)
+    elif_if = index.stmts_by_line[4][0] if CHAIN.count("\n", 0, start) + 1 == 4 else index.stmts_by_line[6][0]
+    return index, ((start, start + len(old), new),), elif_if
+
+
+def test_an_elif_test_edit_is_checked_in_that_header_alone():
+    index, edits, elif_if = _chain_edit("prefix == '~'", "prefix == '~' and value")
+    chunk, nested = edited_chunk(index, edits, elif_if.test)
+    # the elif's own header as an if, not the whole chain
+    assert chunk == "    if prefix == '~' and value:  # a comment\n        pass"
+    assert nested
+    assert valid_many(index, [(Cand("add_conjunct", elif_if.test, "d", edits), edits)]) == [True]
+
+
+def test_an_elif_header_over_two_lines_and_a_one_line_body_keeps_its_parentheses():
+    index, edits, elif_if = _chain_edit("'='", "'=' or")
+    assert edited_chunk(index, edits, elif_if.test) == ("    if (prefix ==\n          '=' or): pass", True)
+    assert valid_many(index, [(Cand("add_disjunct", elif_if.test, "d", edits), edits)]) == [False]
+    index, edits, elif_if = _chain_edit("'='", "'=' or value")
+    assert valid_many(index, [(Cand("add_disjunct", elif_if.test, "d", edits), edits)]) == [True]
+
+
+def test_an_edit_in_an_elif_body_is_not_a_header_edit():
+    index = Index(CHAIN, ast.parse(CHAIN), [5])
+    start = CHAIN.index("value - 1")
+    edits = ((start, start + len("value - 1"), "value - 2"),)
+    chunk, nested = edited_chunk(index, edits, index.stmts_by_line[5][0])
+    assert chunk == "        return value - 2\n" and nested

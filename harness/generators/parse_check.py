@@ -59,6 +59,9 @@ def edited_chunk(index: Index, edits: Sequence[Edit], node: ast.AST) -> tuple[st
         return None
     lo, hi = edits[0][0], max(end for _, end, _ in edits)
     around: ast.AST | None = node if isinstance(node, ast.stmt) else index.statement(node)
+    header = _elif_header(index, edits, around, lo, hi)
+    if header is not None:
+        return header, header[:1] in (" ", "\t", "\f")
     # up to the innermost standalone statement holding every edit: an edit outside the anchor's
     # statement (a default value in the ``def`` line, a swap of two statements) is decided by
     # that function or block, not by a parse of the whole file
@@ -116,6 +119,22 @@ def canonical(index: Index, lo: int, hi: int, mid: str) -> tuple[int, int, str]:
     while suffix < lim - prefix and char_at(n_new - 1 - suffix) == text[n_t - 1 - suffix]:
         suffix += 1
     return prefix, suffix, "".join(char_at(i) for i in range(prefix, n_new - suffix))
+
+
+def _elif_header(index: Index, edits: Sequence[Edit], st: ast.AST | None, lo: int, hi: int) -> str | None:
+    """An edit inside the header of an ``elif`` (after the keyword, before the first statement
+    of its body) is decided by that header alone, as ``if <header>pass`` at the ``elif``'s
+    indentation: an ``elif`` does not
+    stand alone, and the chain around it can be thousands of characters (a dispatch over
+    prefixes or tokens), parsed again for every edit of every branch's test. None otherwise."""
+    if not isinstance(st, ast.If) or index.standalone(st):
+        return None
+    start = index.span(st)[0]
+    body_start = index.span(st.body[0])[0]
+    if not (index.text.startswith("elif", start) and start + 4 <= lo and hi <= body_start):
+        return None
+    indent = index.text[index.line_starts[st.lineno - 1]:start]
+    return (indent if not indent.strip() else "") + "if" + splice(index, edits, start + 4, body_start) + "pass"
 
 
 def _holds(index: Index, st: ast.stmt, lo: int, hi: int) -> bool:
