@@ -101,18 +101,18 @@ def test_the_runs_do_not_pass_cov_options_and_keep_the_other_addopts(make_repo):
 
 
 @pytest.mark.parametrize(("name", "text"), [
-    ("pytest.ini", "[pytest]\naddopts = -v --cov=arrow --cov-report term-missing -p no:randomly\n"),
-    ("tox.ini", "[tox]\nenvlist = py\n\n[pytest]\naddopts = -v --cov-branch --cov=arrow --cov-fail-under=100 "
+    ("pytest.ini", "[pytest]\naddopts = -ra --cov=arrow --cov-report term-missing -p no:randomly\n"),
+    ("tox.ini", "[tox]\nenvlist = py\n\n[pytest]\naddopts = -ra --cov-branch --cov=arrow --cov-fail-under=100 "
                 "--cov-report=term-missing --cov-report=xml\n"),
-    ("setup.cfg", "[metadata]\nname = x\n\n[tool:pytest]\naddopts = --cov arrow -v\n"),
-    ("pyproject.toml", '[tool.pytest.ini_options]\naddopts = "--cov=arrow -v"\n'),
-    ("pyproject.toml", '[tool.pytest.ini_options]\naddopts = ["--cov", "arrow", "-v"]\n'),
-    ("pyproject.toml", '[tool.pytest]\naddopts = ["--no-cov-on-fail", "-v", "--cov-precision", "2"]\n'),
-    ("pytest.toml", '[pytest]\naddopts = ["-v", "--cov=arrow"]\n'),
+    ("setup.cfg", "[metadata]\nname = x\n\n[tool:pytest]\naddopts = --cov arrow -ra\n"),
+    ("pyproject.toml", '[tool.pytest.ini_options]\naddopts = "--cov=arrow -ra"\n'),
+    ("pyproject.toml", '[tool.pytest.ini_options]\naddopts = ["--cov", "arrow", "-ra"]\n'),
+    ("pyproject.toml", '[tool.pytest]\naddopts = ["--no-cov-on-fail", "-ra", "--cov-precision", "2"]\n'),
+    ("pytest.toml", '[pytest]\naddopts = ["-ra", "--cov=arrow"]\n'),
 ])
 def test_plain_addopts_reads_each_config_file_as_pytest_does(tmp_path, name, text):
     (tmp_path / name).write_text(text)
-    assert plain_addopts(tmp_path) == ("-v -p no:randomly" if name == "pytest.ini" else "-v")
+    assert plain_addopts(tmp_path) == ("-ra -p no:randomly" if name == "pytest.ini" else "-ra")
 
 
 def test_plain_addopts_takes_the_file_pytest_takes_and_follows_no_link(tmp_path):
@@ -122,15 +122,15 @@ def test_plain_addopts_takes_the_file_pytest_takes_and_follows_no_link(tmp_path)
     # a tox.ini without [pytest] is not: setup.cfg's [tool:pytest] is
     (tmp_path / "pytest.ini").unlink()
     (tmp_path / "pyproject.toml").unlink()
-    write_tree(tmp_path, {"tox.ini": "[tox]\nenvlist = py\n", "setup.cfg": "[tool:pytest]\naddopts = -q --cov=x\n"})
-    assert plain_addopts(tmp_path) == "-q"
+    write_tree(tmp_path, {"tox.ini": "[tox]\nenvlist = py\n", "setup.cfg": "[tool:pytest]\naddopts = -ra --cov=x\n"})
+    assert plain_addopts(tmp_path) == "-ra"
     assert plain_addopts(tmp_path / "nothing-here") is None
     # no cov option: nothing to override
-    (tmp_path / "setup.cfg").write_text("[tool:pytest]\naddopts = -q\n")
+    (tmp_path / "setup.cfg").write_text("[tool:pytest]\naddopts = -ra\n")
     assert plain_addopts(tmp_path) is None
     # a link in place of the config file is not followed
     outside = tmp_path / "elsewhere.ini"
-    outside.write_text("[pytest]\naddopts = --cov=x -q\n")
+    outside.write_text("[pytest]\naddopts = --cov=x -ra\n")
     (tmp_path / "pytest.ini").symlink_to(outside)
     assert plain_addopts(tmp_path) is None
 
@@ -246,11 +246,14 @@ def test_lines_pytest_imports_for_the_ini_file_are_in_the_baseline(make_repo):
 
 
 @pytest.mark.parametrize("opts, kept", [
-    ("-n auto -ra", "-ra"), ("-n 4 --dist loadfile -v", "-v"), ("-nauto -q", "-q"), ("-n4", ""),
-    ("--numprocesses=2 --dist=loadscope --maxprocesses 3 -v", "-v"), ("-ra --looponfail", "-ra"),
-    ("-ra -v", None),  # nothing of xdist or pytest-cov: nothing to override
+    ("-n auto -ra", "-ra"), ("-n 4 --dist loadfile -rA", "-rA"), ("-nauto -s", "-s"), ("-n4", ""),
+    ("--numprocesses=2 --dist=loadscope --maxprocesses 3 -rA", "-rA"), ("-ra --looponfail", "-ra"),
+    ("-ra --strict-markers", None),  # nothing of xdist, pytest-cov or verbosity: nothing to override
+    # verbosity: loopwright reads the output at its own; -q with its -q hides the summary line
+    ("-ra -q", "-ra"), ("-qq -s", "-s"), ("-vv --verbose", ""), ("--verbosity=2 -ra", "-ra"),
+    ("--verbosity 1 -ra", "-ra"), ("--quiet --tb=short", "--tb=short"),
 ])
-def test_xdist_options_are_dropped_too(tmp_path, opts, kept):
+def test_xdist_and_verbosity_options_are_dropped_too(tmp_path, opts, kept):
     # `addopts = -n auto` (loopwright's own pyproject has it): the tests ran in xdist workers,
     # out of reach of loopwright's plugin, and every run stopped before any test
     (tmp_path / "pytest.ini").write_text(f"[pytest]\naddopts = {opts}\n")
@@ -260,6 +263,17 @@ def test_xdist_options_are_dropped_too(tmp_path, opts, kept):
 def test_loopwright_fix_runs_in_a_repository_whose_addopts_ask_for_xdist(make_repo):
     out, root, _before = fix_offline(make_repo, {
         "pytest.ini": "[pytest]\naddopts = -n 2 -ra\n",
+        "adult.py": "def is_adult(age):\n    return age > 18\n",
+        "test_adult.py": "from adult import is_adult\n\n\ndef test_eighteen():\n    assert is_adult(18)\n\n\n"
+                         "def test_seventeen():\n    assert not is_adult(17)\n"})
+    assert out["status"] == "fixed" and "age >= 18" in out["patch"], out
+
+
+def test_loopwright_fix_runs_in_a_repository_whose_addopts_ask_for_quiet_output(make_repo):
+    # `addopts = "-ra -q"` (lark's): with loopwright's own -q pytest printed no summary line, and
+    # the confirmation run ended the fix with "evaluator fault: ... pytest's summary says 0"
+    out, root, _before = fix_offline(make_repo, {
+        "pyproject.toml": '[tool.pytest.ini_options]\naddopts = "-ra -q"\n',
         "adult.py": "def is_adult(age):\n    return age > 18\n",
         "test_adult.py": "from adult import is_adult\n\n\ndef test_eighteen():\n    assert is_adult(18)\n\n\n"
                          "def test_seventeen():\n    assert not is_adult(17)\n"})

@@ -1,4 +1,4 @@
-"""A repository's pytest ``addopts`` without pytest-cov's and pytest-xdist's options.
+"""A repository's pytest ``addopts`` without pytest-cov's, pytest-xdist's and verbosity options.
 
 ``--cov`` in ``addopts`` breaks a test run that measures coverage itself: without
 pytest-cov installed pytest refuses the unknown option (exit 4, "unrecognized
@@ -7,8 +7,9 @@ coverage tracer that fights loopwright's (arrow's ``--cov-fail-under=100`` ... m
 test's run take 6-9 s instead of 1.5 s). ``-n auto`` (pytest-xdist) runs the tests in worker
 processes loopwright's plugin does not reach: the run stopped before any test. The options are read the way pytest finds its
 configuration in a directory and passed back with ``-o addopts=...``
-(:func:`override_args`); the other options (``-v``, ``--doctest-modules``, ``-ra`` ...)
-are kept as they are.
+(:func:`override_args`). ``-q``/``-v`` are dropped too: loopwright reads pytest's output at
+the verbosity it sets (``-q`` twice hides the summary line its confirmation checks). The other
+options (``--doctest-modules``, ``-ra`` ...) are kept as they are.
 
 Files are read through :mod:`sandbox.safefs` (no link followed): a worktree where code
 ran is untrusted data.
@@ -16,6 +17,7 @@ ran is untrusted data.
 
 from __future__ import annotations
 
+import re
 import shlex
 import threading
 import tomllib
@@ -71,6 +73,11 @@ def _addopts_in(name: str, text: str) -> tuple[bool, str | list | None]:
 _XDIST_VALUE_OPTS = ("-n", "--numprocesses", "--maxprocesses", "--max-worker-restart", "--dist", "--tx",
                      "--rsyncdir", "--rsyncignore", "--maxschedchunk")
 _XDIST_FLAGS = ("-f", "--looponfail", "-d", "--distload")
+#: pytest's verbosity options: loopwright sets the verbosity it reads the output at. ``addopts = -q``
+#: with loopwright's own ``-q`` is ``-qq``, at which pytest prints no summary line: the
+#: confirmation run then saw "0 passed" against the results pipe's count and ended lark's run
+#: with an evaluator fault.
+_VERBOSITY = re.compile(r"-[qv]+|--quiet|--verbose|--verbosity(=.*)?")
 
 
 def _dropped(tok: str) -> tuple[bool, bool]:
@@ -82,6 +89,8 @@ def _dropped(tok: str) -> tuple[bool, bool]:
         return True, "=" not in tok
     if tok in _XDIST_FLAGS or (tok.startswith("-n") and not tok.startswith("--") and len(tok) > 2):
         return True, False  # -n4, -nauto, -nlogical
+    if _VERBOSITY.fullmatch(tok):
+        return True, tok == "--verbosity"
     return False, False
 
 
@@ -98,7 +107,8 @@ def plain_addopts(repo: Path) -> str | None:
     file that does not parse ends the search with None. Dropped: every option starting with
     ``--cov`` or ``--no-cov``, and the value after one of :data:`_COV_VALUE_OPTS` written
     as a separate word; xdist's :data:`_XDIST_VALUE_OPTS` with their value (``-n auto``,
-    ``-n4``, ``--dist=loadfile``) and :data:`_XDIST_FLAGS`.
+    ``-n4``, ``--dist=loadfile``) and :data:`_XDIST_FLAGS`; the verbosity options
+    (:data:`_VERBOSITY`: ``-q``, ``-vv``, ``--verbosity=2`` ...).
     """
     raw = None
     for name in CONFIG_FILES:
@@ -130,7 +140,7 @@ def plain_addopts(repo: Path) -> str | None:
 
 def override_args(repo: Path) -> list[str]:
     """pytest arguments that replace ``repo``'s addopts by :func:`plain_addopts`:
-    ``["-o", "addopts=..."]``, or ``[]`` when they carry no pytest-cov or xdist option."""
+    ``["-o", "addopts=..."]``, or ``[]`` when they carry no pytest-cov, xdist or verbosity option."""
     opts = plain_addopts(repo)
     return [] if opts is None else ["-o", f"addopts={opts}"]
 
