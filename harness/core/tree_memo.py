@@ -36,3 +36,11 @@ def nodes(tree: ast.AST) -> tuple[ast.AST, ...]:
     checks, not a new walk (about 30 ms per scan of tabulate's 10,800 nodes). For the module
     trees the facts are kept with; a subtree walked once is cheaper walked directly."""
     return remembered(tree, nodes, lambda: tuple(ast.walk(tree)))
+
+
+def below(tree: ast.AST, node: ast.AST) -> tuple[ast.AST, ...]:
+    """Every node of ``node``'s subtree (``node`` included), in :func:`ast.walk` order, listed
+    once per ``tree`` and ``node`` (with :func:`remembered`; ``node`` must be a node of
+    ``tree``, which the memo keeps alive, so its id is not reused). For a function an operator
+    scans again at each of its lines: one walk per function, not one per line."""
+    return remembered(tree, (below, id(node)), lambda: tuple(ast.walk(node)))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ast
 
+from harness.core.tree_memo import below
 from harness.generators.edit_text import Cand, add_replacement, run_ops
 from harness.generators.index import Index
 
@@ -32,13 +33,15 @@ def _empty(value: ast.expr) -> bool:
         "list", "dict", "set") and not value.args and not value.keywords
 
 
-def filled_collections(fn: ast.AST, before: int) -> list[str]:
+def filled_collections(fn: ast.AST, before: int, tree: ast.AST | None = None) -> list[str]:
     """Local names ``fn`` binds to an empty collection and fills (``xs.append(...)``,
-    ``xs[k] = v``, ``xs += ...``) on lines before ``before``, the last filled first."""
-    started = {t.id for node in ast.walk(fn) if isinstance(node, ast.Assign) and _empty(node.value)
+    ``xs[k] = v``, ``xs += ...``) on lines before ``before``, the last filled first. With the
+    module ``tree`` that holds ``fn``, ``fn``'s nodes are listed once for all its lines."""
+    found = below(tree, fn) if tree is not None else tuple(ast.walk(fn))
+    started = {t.id for node in found if isinstance(node, ast.Assign) and _empty(node.value)
                and node.lineno < before for t in node.targets if isinstance(t, ast.Name)}
     filled: dict[str, int] = {}
-    for node in ast.walk(fn):
+    for node in found:
         line = getattr(node, "lineno", before)
         if line >= before:
             continue
@@ -62,7 +65,7 @@ def cond_to_empty(cx: Index, st: ast.stmt, out: list[Cand]) -> None:
         return
     used = {node.id for node in ast.walk(st.test) if isinstance(node, ast.Name)}
     start, end = cx.span(st.test)
-    for name in [n for n in filled_collections(fn, st.lineno) if n not in used][:MAX_COLLECTIONS]:
+    for name in [n for n in filled_collections(fn, st.lineno, cx.tree) if n not in used][:MAX_COLLECTIONS]:
         add_replacement(out, cx, "cond_to_empty", st, start, end, f"not {name}")
         add_replacement(out, cx, "cond_to_empty", st, start, end, name)
 

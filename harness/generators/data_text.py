@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from harness.core.tree_memo import remembered
+from harness.core.tree_memo import nodes, remembered
 from harness.generators.mutant import Mutant
 
 #: a top-level statement up to this many lines is parsed alone to check an edit in it.
@@ -193,7 +193,7 @@ def holders(tree: ast.Module) -> dict[ast.AST, tuple[set[str], int, int]]:
 
 def _holders(tree: ast.Module) -> dict[ast.AST, tuple[set[str], int, int]]:
     out: dict[ast.AST, tuple[set[str], int, int]] = {}
-    for st in ast.walk(tree):
+    for st in nodes(tree):
         if not isinstance(st, ast.stmt) or hasattr(st, "body"):
             continue
         targets = (st.targets if isinstance(st, ast.Assign) else [st.target]
@@ -210,4 +210,4 @@ def module_strings(tree: ast.Module) -> frozenset[str]:
 
 
 def _module_strings(tree: ast.Module) -> frozenset[str]:
-    return frozenset({n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)})
+    return frozenset({n.value for n in nodes(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)})

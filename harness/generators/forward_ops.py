@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from harness.generators.edit_text import module_names, Cand, add_cand, run_ops
 from harness.generators.index import FunctionNode, Index
 from harness.generators.facts import shared
-from harness.core.tree_memo import nodes
+from harness.core.tree_memo import below, nodes
 
 _FUNCS = (ast.FunctionDef, ast.AsyncFunctionDef)
 _SELF = ("self", "cls")
@@ -182,10 +182,10 @@ def _callees(cx: Index, fn: FunctionNode, func: ast.Name | ast.Attribute) -> lis
             if isinstance(item, _FUNCS) and item.name == func.attr]
 
 
-def _reads(fn: FunctionNode) -> set[str]:
-    """Names the function's body reads."""
+def _reads(tree: ast.AST, fn: FunctionNode) -> set[str]:
+    """Names the function's body reads (``fn`` a node of the module ``tree``)."""
     body = fn.body if isinstance(fn.body, list) else [fn.body]
-    return {node.id for st in body for node in ast.walk(st)
+    return {node.id for st in body for node in below(tree, st)
             if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)}
 
 
@@ -210,7 +210,7 @@ def forward_param(cx: Index, node: ast.Call, out: list[Cand]) -> None:
         return  # a splat binds what we cannot see
     args = fn.args
     params = [a.arg for a in args.posonlyargs + args.args + args.kwonlyargs if a.arg not in _SELF]
-    reads = _reads(fn)
+    reads = _reads(cx.tree, fn)
     passed = {sub.id for sub in ast.walk(node) if isinstance(sub, ast.Name)}
     end = max([cx.span(arg)[1] for arg in node.args] + [cx.span(kw)[1] for kw in node.keywords], default=-1)
     paren = cx.text.find("(", cx.span(func)[1], cx.span(node)[1])

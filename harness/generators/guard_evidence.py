@@ -20,6 +20,8 @@ import ast
 
 from harness.core.context import Context
 from harness.core.localize import is_protected
+from harness.core.tree_memo import nodes
+from harness.generators.data_text import parsed
 from harness.generators.index import FUNCTION_TYPES, FunctionNode
 from harness.generators.message_evidence import Reader, evidence
 from harness.generators.mutant import Mutant
@@ -58,7 +60,7 @@ def _name(node: ast.expr) -> str | None:
 def _checked(tree: ast.Module, line: int) -> tuple[FunctionNode, str] | None:
     """(function, name) when the statement at ``line`` is a ``raise`` right under an ``if`` of
     :func:`_emptiness`, or an ``assert x`` / ``assert x is not None``; else None."""
-    for fn in ast.walk(tree):
+    for fn in nodes(tree):  # one walk of the module per tree, not one per failing test
         if not isinstance(fn, FUNCTION_TYPES) or not fn.lineno <= line <= (fn.end_lineno or fn.lineno):
             continue
         for node in ast.walk(fn):
@@ -106,10 +108,7 @@ def guard_mutants(context: Context, read: Reader) -> list[tuple[float, Mutant]]:
         path, line = item.frames[-1]
         if path not in trees:
             texts[path] = read(path) or ""
-            try:
-                trees[path] = ast.parse(texts[path])
-            except (SyntaxError, ValueError):
-                trees[path] = None
+            trees[path] = parsed(texts[path])  # the tree shared with the operators (read only)
         tree = trees[path]
         found = _checked(tree, line) if tree is not None else None
         if tree is not None and found is not None:

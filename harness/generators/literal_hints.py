@@ -211,12 +211,12 @@ def _wire_lines(value: str) -> list[str]:
     return [line for line in value.splitlines(keepends=True) if line.endswith("\r\n") and 2 < len(line) <= MAX_LITERAL]
 
 
-def _repeated(fn: ast.AST) -> list[str]:
-    """The strings a test builds by repetition, ``"1" * 21`` or ``21 * b"a"`` (bytes as
+def _repeated(found: Iterable[ast.AST]) -> list[str]:
+    """The strings a test function builds by repetition (``found``: its nodes), ``"1" * 21`` or ``21 * b"a"`` (bytes as
     :func:`_wire_text`), at most :data:`MAX_REPEATED` characters: the over-long input a
     test of a length limit writes."""
     out = []
-    for node in ast.walk(fn):
+    for node in found:
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mult):
             pair = (node.left, node.right) if isinstance(node.right, ast.Constant) else (node.right, node.left)
             text, count = pair
@@ -279,12 +279,13 @@ def other_strings(root: Path, failing: dict) -> tuple[tuple[str, ...], tuple[str
             for fn in body:
                 if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)) or not fn.name.startswith("test"):
                     continue
-                values = [n.value for n in ast.walk(fn) if isinstance(n, ast.Constant) and isinstance(n.value, str)]
-                repeated = {id(side) for n in ast.walk(fn) if isinstance(n, ast.BinOp) and isinstance(n.op, ast.Mult)
+                found = tuple(ast.walk(fn))  # one walk for the four scans
+                values = [n.value for n in found if isinstance(n, ast.Constant) and isinstance(n.value, str)]
+                repeated = {id(side) for n in found if isinstance(n, ast.BinOp) and isinstance(n.op, ast.Mult)
                             for side in (n.left, n.right)}  # `b"1" * 21`: the string built, not its piece
-                data = [_wire_text(n.value) for n in ast.walk(fn)
+                data = [_wire_text(n.value) for n in found
                         if isinstance(n, ast.Constant) and isinstance(n.value, bytes) and id(n) not in repeated]
-                data += _repeated(fn)
+                data += _repeated(found)
                 if (*prefix, fn.name) in wanted:
                     lines.update(dict.fromkeys(line for v in values if "\n" in v for line in _lines_of(v)))
                     lines.update(dict.fromkeys(line for v in values for line in _data_file_lines(Path(root), rel, v)))

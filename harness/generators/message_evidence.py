@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from harness.core.localize import is_protected
-from harness.generators.data_text import text_key
+from harness.core.tree_memo import nodes
+from harness.generators.data_text import parsed, text_key
 from harness.generators.edit_text import Edit, line_indent
 from harness.generators.index import FUNCTION_TYPES, FunctionNode, Index
 from harness.generators.mutant import Mutant
@@ -105,7 +106,7 @@ class Parsed:
     def functions(self) -> list[FunctionNode]:
         """Every function definition of the file, outermost first (walked once)."""
         if self._functions is None:
-            self._functions = [node for node in ast.walk(self.tree) if isinstance(node, FUNCTION_TYPES)]
+            self._functions = [node for node in nodes(self.tree) if isinstance(node, FUNCTION_TYPES)]
         return self._functions
 
     def function_at(self, line: int) -> FunctionNode | None:
@@ -140,10 +141,7 @@ class Files:
         """``path`` parsed (None when absent, not Python or not parsing)."""
         if path not in self._parsed:
             text = self.read(path) if path.endswith(".py") and not path.startswith("/") else None
-            try:
-                tree = ast.parse(text) if text is not None else None
-            except (SyntaxError, ValueError):
-                tree = None
+            tree = parsed(text) if text is not None else None  # shared with the operators (read only)
             self._parsed[path] = Parsed(path, text, tree, Index(text, tree, [])) if text and tree else None
         return self._parsed[path]
 

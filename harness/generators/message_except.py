@@ -25,6 +25,7 @@ import builtins
 import re
 import sys
 
+from harness.core.tree_memo import below
 from harness.generators.message_evidence import Evidence, Files, Parsed, absolute, make_mutant
 from harness.generators.mutant import Mutant
 
@@ -148,7 +149,7 @@ def _try_around(parsed: Parsed, line: int) -> ast.Try | None:
     (not its handlers, ``else`` or ``finally``) holds ``line``."""
     scope = parsed.function_at(line)
     best = None
-    for node in ast.walk(scope if scope is not None else parsed.tree):
+    for node in below(parsed.tree, scope if scope is not None else parsed.tree):
         if (isinstance(node, ast.Try) and node.handlers and node.body[0].lineno <= line
                 <= (node.body[-1].end_lineno or node.body[-1].lineno) and (best is None or node.lineno > best.lineno)
                 and parsed.function_at(node.lineno) is scope):

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ast
 
+from harness.core.tree_memo import nodes
 from harness.generators.edit_text import (
     BINOP_SYMBOLS, Cand, add_cand, add_replacement, bare_break, binop_operand_req, fit, plus_minus, prec, rebuild, run_ops,
     short, slot,
@@ -51,7 +52,7 @@ class _Module:
         self.attrs: dict[str, list[str]] = {}
         self.all_attrs: list[str] = []
         methods: set[str] = set()
-        for node in ast.walk(tree):
+        for node in nodes(tree):
             if isinstance(node, _FUNCS):
                 args = node.args
                 self.defs.setdefault(node.name, ([item.arg for item in args.posonlyargs + args.args],

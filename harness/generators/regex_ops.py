@@ -29,6 +29,7 @@ from __future__ import annotations
 import ast
 import re
 
+from harness.core.tree_memo import nodes
 from harness.generators.literal_hints import Hints
 from harness.generators.mutant import Mutant
 from harness.generators.data_text import Near, Text, holders, make, parsed, tree_memo
@@ -96,7 +97,7 @@ def patterns(tree: ast.Module) -> list[tuple[ast.Constant, str, int]]:
 
 
 def _patterns(tree: ast.Module) -> list[tuple[ast.Constant, str, int]]:
-    calls = [n for n in ast.walk(tree) if is_re_call(n)]
+    calls = [n for n in nodes(tree) if is_re_call(n)]
     by_name: dict[str, int] = {}
     out: dict[ast.Constant, int] = {}
     for call in calls:
