@@ -27,6 +27,10 @@ from sandbox.worktree import Worktree
 #: without any patch (:meth:`CandidateStages._fails_without_patch`): one pristine run per
 #: such test, only for the tests that keep failing.
 UNSOUND_AFTER = 2
+#: seconds: the probe test's baseline duration counts in steps of this size, then its id decides.
+#: A few milliseconds between two fast tests is timing noise, and it changed the probe (and so
+#: which candidates pass the screen) from one run of the same task to the next.
+PROBE_GRAIN = 0.1
 
 
 class CandidateStages(OverfitChecks):
@@ -98,13 +102,14 @@ class CandidateStages(OverfitChecks):
 
     def _probe(self, targets: list[str], changed: dict[str, set[int]]) -> str:
         """The failing test most likely to tell: its traceback passes through a changed
-        file (nearest frame to a changed line), then the fastest at baseline."""
+        file (nearest frame to a changed line), then the fastest at baseline (in steps of
+        :data:`PROBE_GRAIN`), then the first by id: the same test on every run."""
         res = self.baseline.results
 
         def key(t: str) -> tuple:
             dist = min((abs(f.line - ln) for f in res[t].frames if f.path in changed
                         for ln in changed[f.path] or {f.line}), default=10**6)
-            return (dist, res[t].duration, t)
+            return (dist, round(res[t].duration / PROBE_GRAIN), t)
 
         return min(targets, key=key)
 
