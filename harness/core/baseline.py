@@ -147,27 +147,35 @@ def coverage_sensitive(run: TestRun, root: Path, checkout: Path, sources: Checko
 class CheckoutSources:
     """The sources of the files a run in worktree ``root`` executed, read at the same relative
     path in ``checkout`` (never in the worktree: code under test ran there), each once, and
-    searched for a probe's pattern."""
+    searched for a probe's pattern once per file and pattern: every test that ran a file asks
+    again (tabulate: 138 failing tests, each over its 105 KB module, 2 s of searching)."""
 
     def __init__(self, root: Path, checkout: Path) -> None:
         self.root, self.checkout = root, checkout
         self._texts: dict[str, str] = {}
+        self._found: dict[tuple[str, re.Pattern[str]], bool] = {}
+        self._relative: dict[str, str | None] = {}
 
     def relative(self, path: str) -> str | None:
         """``path`` (absolute, in the worktree) relative to it, POSIX; None outside it."""
-        try:
-            return Path(path).relative_to(self.root).as_posix()
-        except ValueError:
-            return None
+        if path not in self._relative:
+            try:
+                self._relative[path] = Path(path).relative_to(self.root).as_posix()
+            except ValueError:
+                self._relative[path] = None
+        return self._relative[path]
 
     def matches(self, rel: str, probe: re.Pattern[str]) -> bool:
         """Does the checkout's file ``rel`` contain ``probe``? False when it cannot be read."""
-        if rel not in self._texts:
-            try:
-                self._texts[rel] = (self.checkout / rel).read_text(encoding="utf-8", errors="replace")
-            except OSError:
-                self._texts[rel] = ""
-        return bool(probe.search(self._texts[rel]))
+        key = (rel, probe)
+        if key not in self._found:
+            if rel not in self._texts:
+                try:
+                    self._texts[rel] = (self.checkout / rel).read_text(encoding="utf-8", errors="replace")
+                except OSError:
+                    self._texts[rel] = ""
+            self._found[key] = bool(probe.search(self._texts[rel]))
+        return self._found[key]
 
 
 def rerun_uncovered(evaluator: PytestEvaluator, root: Path, run: TestRun, *, timeout: float,
