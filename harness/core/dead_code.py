@@ -174,12 +174,19 @@ def reporting_calls(chains: Iterable[list[tuple[str, int]]], source: Callable[[s
         statements on the way computed for the report ran only because of it (pycparser's
         ``p_error`` calls ``self.clex.find_tok_column(p)`` for the message's column). A fix
         that stops the error stops those calls too; that is no function lost. A chain ending
-        elsewhere (a ``TypeError`` in a computation) names nothing.
+        elsewhere (a ``TypeError`` in a computation) names nothing. Each file is parsed once
+        (tabulate: 138 failing tests ending in its 105 KB module took 7 s parsed per test).
     """
     names: set[str] = set()
     statements: dict[str, list[tuple[int, int, ast.stmt]]] = {}  # each file parsed once
+    errors: dict[str, set[int]] = {}  # each file's error path found once, not once per failing test
     for chain in chains:
-        if not chain or chain[-1][1] not in error_path_lines(source(chain[-1][0]) or ""):
+        if not chain:
+            continue
+        where, line = chain[-1]
+        if where not in errors:
+            errors[where] = error_path_lines(source(where) or "")
+        if line not in errors[where]:
             continue
         for rel, line in chain:
             if rel not in statements:
