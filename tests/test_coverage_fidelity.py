@@ -260,20 +260,15 @@ def test_xdist_and_verbosity_options_are_dropped_too(tmp_path, opts, kept):
     assert plain_addopts(tmp_path) == kept
 
 
-def test_loopwright_fix_runs_in_a_repository_whose_addopts_ask_for_xdist(make_repo):
+@pytest.mark.parametrize("config", [
+    {"pytest.ini": "[pytest]\naddopts = -n 2 -ra\n"},
+    # lark's: with loopwright's own -q pytest printed no summary line, and the confirmation run
+    # ended the fix with "evaluator fault: ... pytest's summary says 0"
+    {"pyproject.toml": '[tool.pytest.ini_options]\naddopts = "-ra -q"\n'},
+], ids=["xdist", "quiet"])
+def test_loopwright_fix_runs_in_a_repository_whose_addopts_ask_for_xdist_or_quiet_output(make_repo, config):
     out, root, _before = fix_offline(make_repo, {
-        "pytest.ini": "[pytest]\naddopts = -n 2 -ra\n",
-        "adult.py": "def is_adult(age):\n    return age > 18\n",
-        "test_adult.py": "from adult import is_adult\n\n\ndef test_eighteen():\n    assert is_adult(18)\n\n\n"
-                         "def test_seventeen():\n    assert not is_adult(17)\n"})
-    assert out["status"] == "fixed" and "age >= 18" in out["patch"], out
-
-
-def test_loopwright_fix_runs_in_a_repository_whose_addopts_ask_for_quiet_output(make_repo):
-    # `addopts = "-ra -q"` (lark's): with loopwright's own -q pytest printed no summary line, and
-    # the confirmation run ended the fix with "evaluator fault: ... pytest's summary says 0"
-    out, root, _before = fix_offline(make_repo, {
-        "pyproject.toml": '[tool.pytest.ini_options]\naddopts = "-ra -q"\n',
+        **config,
         "adult.py": "def is_adult(age):\n    return age > 18\n",
         "test_adult.py": "from adult import is_adult\n\n\ndef test_eighteen():\n    assert is_adult(18)\n\n\n"
                          "def test_seventeen():\n    assert not is_adult(17)\n"})
