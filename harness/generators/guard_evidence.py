@@ -20,7 +20,7 @@ import ast
 
 from harness.core.context import Context
 from harness.core.localize import is_protected
-from harness.core.tree_memo import nodes
+from harness.core.tree_memo import below, nodes
 from harness.generators.data_text import parsed
 from harness.generators.index import FUNCTION_TYPES, FunctionNode
 from harness.generators.message_evidence import Reader, evidence
@@ -63,7 +63,7 @@ def _checked(tree: ast.Module, line: int) -> tuple[FunctionNode, str] | None:
     for fn in nodes(tree):  # one walk of the module per tree, not one per failing test
         if not isinstance(fn, FUNCTION_TYPES) or not fn.lineno <= line <= (fn.end_lineno or fn.lineno):
             continue
-        for node in ast.walk(fn):
+        for node in below(tree, fn):  # listed once per function, not once per failing test
             if isinstance(node, ast.If) and any(isinstance(st, ast.Raise) and st.lineno == line for st in node.body):
                 name = _emptiness(node.test)
             elif isinstance(node, ast.Assert) and node.lineno == line:
