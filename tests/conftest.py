@@ -214,7 +214,8 @@ def validate_patches(root: Path, patches: list, protected: tuple[str, ...], lead
     ev = PytestEvaluator(PYTHON)
     base = ev.run(main.path, coverage=True)
     baseline = Baseline(main.path, base.results, base.collected, base.coverage, base.duration)
-    validator = Validator(ev, [Worktree.create(repo, "s0", None)], baseline, protected, 40, ev.timeouts)
+    validator = Validator(ev, [Worktree.create(repo, "s0", None)], baseline, protected, 40, ev.timeouts,
+                          checkout=root)
     validator.partial_as_lead, validator.leads = True, leads if leads is not None else []
     seen: list = []
     try:

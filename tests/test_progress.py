@@ -10,7 +10,7 @@ import json
 from harness.core.config import RunConfig
 from harness.core.context import Attempt, Context
 from harness.core.outcome import Outcome
-from harness.core.progress import advance, bypassed, exception_name, rank, reached, step
+from harness.core.progress import TestStatements, advance, bypassed, exception_name, rank, reached, step
 from harness.core.task import Task
 from harness.evaluators.verdict import Frame, TestResult
 from harness.generators.templates import LEAD_WEIGHT, PROGRESS_WEIGHT, TemplateGenerator
@@ -63,6 +63,48 @@ def test_the_same_failure_an_earlier_line_or_another_crash_is_not_progress():
     # the test's own assertion at baseline already: an assertion again is not a step
     mine = _result("failed", "AssertionError: assert 1 == 2", ("tests/test_a.py", 26, OWN))
     assert step(mine, _result("failed", "AssertionError: assert 1 == 3", ("tests/test_a.py", 26, OWN))) is None
+
+
+MULTI = """\
+import unittest
+
+
+class TestA(unittest.TestCase):
+    def test_one(self):
+        for n in range(
+                3):
+            self.assertEqual(
+                n,
+                0,
+            )
+        x = 1; y = 2
+"""
+
+
+def test_test_statements_span_each_line_of_a_statement_written_over_several(tmp_path):
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests/test_a.py").write_text(MULTI)
+    (tmp_path / "tests/test_bad.py").write_text("def test(:\n")
+    spans = TestStatements(tmp_path)
+    assert [spans("tests/test_a.py", n) for n in (8, 9, 11)] == [(8, 11)] * 3
+    assert spans("tests/test_a.py", 6) == spans("tests/test_a.py", 7) == (6, 7)  # a `for` header only
+    assert spans("tests/test_a.py", 12) == (12, 12) and spans("tests/test_a.py", 99) == (99, 99)
+    assert spans("tests/test_bad.py", 1) == (1, 1) and spans("tests/missing.py", 4) == (4, 4)
+
+
+def test_inside_one_statement_a_crash_in_an_argument_is_not_a_later_line(tmp_path):
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests/test_a.py").write_text(MULTI)
+    spans = TestStatements(tmp_path)
+    asserts = _result("failed", "AssertionError: 1 != 0", ("tests/test_a.py", 8, OWN),
+                      ("/usr/lib/python3/unittest/case.py", 873, "assertEqual"))
+    crash = _result("failed", "TypeError: x", ("tests/test_a.py", 9, OWN), ("pkg/a.py", 3, "f"))
+    # the argument on line 9 is computed before the call on line 8 fails: backward, not forward
+    assert step(asserts, crash, spans) is None and step(asserts, crash) is not None
+    # and the other way round, the crash became the test's own assertion in the same statement
+    assert step(crash, asserts, spans).kind == "assertion" and step(crash, asserts) is None
+    later = _result("failed", "AssertionError", ("tests/test_a.py", 12, OWN))
+    assert step(asserts, later, spans).kind == "later"
 
 
 def test_a_test_that_stops_early_is_not_progress():
@@ -239,6 +281,30 @@ def test_a_failure_moved_by_skipping_the_code_that_crashed_is_not_progress(make_
                                Patch.from_texts({"logs.py": (LOGGER, skips)}, "skips", {})])
     assert ok.stage == "progress" and "fails at line 7, was 6" in ok.reason
     assert bad.stage == "screen" and not bad.progress and "progress" in bad.seconds  # re-run, then dropped
+
+
+SPEC = "def parse(text):\n    return tuple(int(p) for p in text.split('.'))\n"
+SPEC_TESTS = """\
+import unittest
+
+from spec import parse
+
+
+class TestParse(unittest.TestCase):
+    def test_parse(self):
+        self.assertEqual(
+            parse("1.2"),
+            (1, 3),
+        )
+"""
+
+
+def test_a_crash_in_an_argument_of_the_failing_assertion_is_no_lead(make_repo):
+    root = make_repo({"spec.py": SPEC, "tests/test_spec.py": SPEC_TESTS})
+    crash = SPEC.replace("int(p)", "int(p + 'x')")  # fails on line 10 of the assertion on line 9
+    back = _validate(root, [Patch.from_texts({"spec.py": (SPEC, crash)}, "crash", {})])[0]
+    assert back.stage == "screen" and not back.progress and "ValueError" in back.reason
+    assert "progress" not in back.seconds  # no run spent verifying it
 
 
 def test_a_progress_lead_alone_is_not_a_result(make_repo):

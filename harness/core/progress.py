@@ -7,11 +7,17 @@ evaluator already produces, whether a failing test got further with a candidate 
 baseline, by the test function's *own* frame (the line of the test that was executing
 when it failed):
 
-- ``later``: the test now fails at a later line of its own function (the statements
+- ``later``: the test now fails in a later statement of its own function (the statements
   before it ran through);
-- ``assertion``: the same line, but an exception raised inside the code under test (a
+- ``assertion``: the same statement, but an exception raised inside the code under test (a
   crash: ``TypeError``, ``KeyError``...) became the test's own ``AssertionError`` raised
-  at that line (the code now returns a value; the value is wrong).
+  at it (the code now returns a value; the value is wrong).
+
+Lines are compared by statement when the test file's source is known
+(:class:`TestStatements`): inside one statement written over several lines, the line a
+frame reports is not the order things ran in (``self.assertEqual(`` on line 9 fails *after*
+its argument on line 10 was computed), so a failure that went from the assertion's line to a
+crash in an argument's line went backward, not forward.
 
 A failure that moved because the test now stops early is not progress: a skip, an xfail
 or a timeout is not a failure here, and ``SystemExit``/``KeyboardInterrupt``/pytest's
@@ -29,9 +35,12 @@ of a failing test's checkpoints is closer to a fix, even when the test still fai
 
 from __future__ import annotations
 
+import ast
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from harness.evaluators.verdict import Frame, TestResult
 
@@ -87,25 +96,66 @@ def exception_name(message: str) -> str:
     return head.rsplit(".", 1)[-1] if head and " " not in head else ""
 
 
-def step(before: TestResult, after: TestResult) -> Step | None:
+#: ``(path, line) -> (first line, last line)`` of the statement a test file's line belongs to.
+Statements = Callable[[str, int], tuple[int, int]]
+
+
+def step(before: TestResult, after: TestResult, statement: Statements | None = None) -> Step | None:
     """How ``after`` (the test's result with a candidate) moved forward from ``before``
     (its failing result at baseline); None when it did not (or when either is not a
-    plain failure of the test's call: an error, a timeout, a skip, an early stop)."""
+    plain failure of the test's call: an error, a timeout, a skip, an early stop).
+    ``statement``: the span of a test file's statement (:class:`TestStatements`); without
+    it each line is its own statement."""
     if before.outcome != "failed" or after.outcome != "failed" or exception_name(after.message) in STOPS:
         return None
     was, now = own_frame(before), own_frame(after)
     if was is None or now is None:
         return None
-    if now.line > was.line:
+    span = statement(was.path, was.line) if statement is not None else (was.line, was.line)
+    if now.line > span[1]:
         return Step(after.test_id, was.line, now.line, "later")
     crashed_inside = _below(before, was) and exception_name(before.message) not in ("AssertionError", "")
     # the test's own assertion: raised at its line, or in an assertion helper outside the
     # repository (unittest's ``assertEqual``, mock's ``assert_called_with``: absolute paths)
     asserts_now = exception_name(after.message) == "AssertionError" and not any(
         not f.path.startswith("/") for f in _below_frames(after, now))
-    if now.line == was.line and crashed_inside and asserts_now:
+    if span[0] <= now.line <= span[1] and crashed_inside and asserts_now:
         return Step(after.test_id, was.line, now.line, "assertion")
     return None
+
+
+class TestStatements:
+    """The statements of test files read in ``checkout`` (the user's checkout, never a
+    worktree where code under test ran; the tests are protected, so they are the same there),
+    each file parsed once: called as ``(path, line)`` (repo-relative path, 1-based line), the
+    ``(first, last)`` lines of the innermost statement holding the line (a compound
+    statement's header only: ``for x in f(\\n y):``); ``(line, line)`` when the file cannot be
+    read or parsed or no statement holds the line."""
+
+    __test__ = False  # not a pytest class
+
+    def __init__(self, checkout: Path) -> None:
+        self.checkout = checkout
+        self._spans: dict[str, dict[int, tuple[int, int]]] = {}
+
+    def __call__(self, path: str, line: int) -> tuple[int, int]:
+        if path not in self._spans:
+            self._spans[path] = self._read(path)
+        return self._spans[path].get(line, (line, line))
+
+    def _read(self, path: str) -> dict[int, tuple[int, int]]:
+        try:
+            tree = ast.parse((self.checkout / path).read_bytes())
+        except (OSError, SyntaxError, ValueError):
+            return {}
+        spans: dict[int, tuple[int, int]] = {}
+        for node in ast.walk(tree):  # outer statements first: an inner one overwrites its lines
+            if isinstance(node, ast.stmt):
+                body = getattr(node, "body", None)
+                last = body[0].lineno - 1 if isinstance(body, list) and body else (node.end_lineno or node.lineno)
+                for line in range(node.lineno, max(last, node.lineno) + 1):
+                    spans[line] = (node.lineno, max(last, node.lineno))
+        return spans
 
 
 def _below_frames(result: TestResult, frame: Frame) -> tuple[Frame, ...]:
@@ -121,14 +171,15 @@ def _below(result: TestResult, frame: Frame) -> bool:
     return any(not f.path.startswith("/") for f in _below_frames(result, frame))
 
 
-def advance(baseline: dict[str, TestResult], results: dict[str, TestResult], ids: list[str]) -> list[Step]:
+def advance(baseline: dict[str, TestResult], results: dict[str, TestResult], ids: list[str],
+            statement: Statements | None = None) -> list[Step]:
     """The steps forward of the failing tests ``ids``: ``baseline`` and ``results`` map
     test id -> result (at baseline, with the candidate); a test missing from either is
-    left out."""
+    left out. ``statement``: as for :func:`step`."""
     out = []
     for t in ids:
         if t in baseline and t in results:
-            moved = step(baseline[t], results[t])
+            moved = step(baseline[t], results[t], statement)
             if moved is not None:
                 out.append(moved)
     return out

@@ -285,7 +285,7 @@ class RunSession:
         self._validator = Validator(self.test_evaluator(), self.slots, baseline, self.config.protected,
                                     self.config.max_diff_lines, self.config.timeouts, self.gates,
                                     require_fix=require_fix, editable=self.config.editable,
-                                    window=self.config.window)
+                                    window=self.config.window, checkout=self.root)
         return self._validator
 
     def loop(self, generator: Generator, on_event, **kw) -> Loop:

@@ -128,7 +128,7 @@ class CandidateStages(OverfitChecks):
         out.fixed = [t for t in failing if t in set(fixed) | set(already)]
         out.changed = bool(out.changed) or any(changed(self.baseline.results.get(t), run.results.get(t)) for t in ids)
         if not out.fixed:
-            out.progress = tuple(advance(self.baseline.results, run.results, ids))
+            out.progress = tuple(advance(self.baseline.results, run.results, ids, self.statements))
             first = next((run.results[t] for t in ids if t in run.results), None)
             out.stage = "screen"
             out.reason = f"fixes none of the {len(failing)} failing tests" + (
@@ -241,7 +241,7 @@ class CandidateStages(OverfitChecks):
                         process_timeout=30 + sum(self._limits(ids).values()))
         res, root = self.baseline.results, str(slot.path)
         out.progress = tuple(s for s in out.progress if s.test in cov.results  # moved again, not by chance
-                             and step(res[s.test], cov.results[s.test]) is not None
+                             and step(res[s.test], cov.results[s.test], self.statements) is not None
                              and not bypassed(res[s.test], cov.coverage.get(s.test, {}), root))
         if cov.error or not out.progress or not self._may_progress(rank(out.progress)):
             return

@@ -35,6 +35,7 @@ from harness.core.evidence import CoverageIndex, rank_key
 from harness.core.localize import is_editable, is_protected
 from harness.core.outcome import Baseline, Gate, Outcome
 from harness.core.plausible import Window, choose
+from harness.core.progress import TestStatements
 from harness.core.screen import shadowing, top_names
 from harness.core.stages import CandidateStages
 from sandbox.patch import Patch, PatchError
@@ -60,6 +61,9 @@ class Validator(CandidateStages, BehaviourCheck, AngelicProbe):
         editable: globs a patch's files must match (LSS ``editable_paths``); default all.
         window: the comparison window (:class:`harness.core.plausible.Window`); None: its
             candidate limits without a time limit.
+        checkout: the user's checkout, where the failing tests' files are read to tell
+            their statements apart (:class:`harness.core.progress.TestStatements`); None:
+            a failure's line is compared line by line.
 
     Attributes:
         evaluator_errors: evaluations in a row where an evaluator could not run
@@ -88,7 +92,7 @@ class Validator(CandidateStages, BehaviourCheck, AngelicProbe):
                  protected: tuple[str, ...], max_diff_lines: int = 40,
                  timeouts: TimeoutPolicy | None = None, gates: list[Gate] = (),
                  require_fix: bool = True, editable: tuple[str, ...] = ("**",),
-                 window: Window | None = None):
+                 window: Window | None = None, checkout: Path | None = None):
         self.evaluator = evaluator
         self.slots = slots
         self.baseline = baseline
@@ -103,6 +107,7 @@ class Validator(CandidateStages, BehaviourCheck, AngelicProbe):
         self.leads: list[Outcome] = []
         self.progressed: list[tuple[int, int]] = []  # progress leads verified (progress.rank)
         self.window = window or Window(fraction=None)
+        self.statements = TestStatements(checkout) if checkout is not None else None
         self.last_error = ""
         self.cannot_run = ""
         self._sound: set[Path] = set()  # slots seen running the failing tests without a patch
