@@ -214,6 +214,22 @@ def test_an_isinstance_check_is_widened_by_the_sibling_class_the_test_names(tmp_
     assert all("Circle" not in item.mutant.description and "Hexagon" not in item.mutant.description for item in got)
 
 
+def test_classes_a_tests_code_calls_are_no_pair_its_id_names_them(tmp_path):
+    def offered(name: str) -> list:
+        test = (f"from shapes import Square, Triangle, is_polygon\n\n\ndef {name}():\n"
+                "    assert is_polygon(Square()) and is_polygon(Triangle())\n")
+        return _offered(tmp_path, {"shapes.py": SHAPES, "test_shapes.py": test},
+                        {f"test_shapes.py::{name}": ("AssertionError: assert False", [("test_shapes.py", 5)])},
+                        [("shapes.py", 22, 0.8)])
+    # the code calls both the site's Square and Triangle: a mutant's rank (semantic-version's
+    # tests call NpmSpec and print AllOf(...) values: no isinstance check is what they test)
+    called = offered("test_polygons")
+    assert [(item.first, item.score) for item in called] == [(False, 0.8 * SIBLING_PRIOR)]
+    # the id names the pair: before every mutant
+    named = offered("test_triangle_is_a_square")
+    assert [item.first for item in named] == [True] and _changed(named[0]) == _changed(called[0])
+
+
 def test_a_module_prefixed_class_is_widened_with_a_class_of_the_same_module_a_test_id_names(tmp_path):
     nodes = src('''
         class Node:

@@ -16,9 +16,12 @@ Two families, each read from what the failing tests expect rather than tried bli
   C))``, where C is a class of the same namespace (``mod.C`` beside ``mod.A``, a class of the
   same module, or a builtin type beside a builtin) that the evidence names: C written in the
   failing test's code or messages, or one of the words of its test id (``test_exprlist_with_
-  compound`` names ``Compound``). When the tests name one of the site's own classes too
-  (``exprlist``: the site is tied to the failure) it is tried before every mutant; else at a
-  mutant's rank (suspiciousness times :data:`SIBLING_PRIOR`). A class the enclosing function
+  compound`` names ``Compound``). When a failing test's id names one of the site's own
+  classes too (``exprlist``: the test is about this pair, the site is tied to the failure) it
+  is tried before every mutant; else at a mutant's rank (suspiciousness times
+  :data:`SIBLING_PRIOR`): classes a test's code calls and an assertion diff prints as values
+  (semantic-version's ``AllOf(...) != AllOf(...)``) name what was compared, not what a check
+  should accept. A class the enclosing function
   itself names (its other ``isinstance`` checks, the same dispatch) but no test does is offered
   at a lower one (:data:`NEAR_PRIOR`), a few per site.
 
@@ -178,8 +181,8 @@ class _Option(NamedTuple):
 
 def widened_isinstance(files: Files, spots: Mapping[str, Mapping[int, float]], said: Said) -> list[Ranked]:
     """``isinstance(x, A)`` -> ``isinstance(x, (A, C))`` on the suspicious lines ``spots``
-    (path -> {line: suspiciousness}) for a sibling class C the tests name when they name one
-    of the site's own classes too (first tier: prior times both weights), C the tests name
+    (path -> {line: suspiciousness}) for a sibling class C a failing test's id names with one
+    of the site's own classes (first tier: prior times both weights), C the tests name
     alone (suspiciousness times :data:`SIBLING_PRIOR` and C's weight) or C the enclosing
     function names (suspiciousness times :data:`NEAR_PRIOR`);
     :data:`MAX_PER_SITE` per site and :data:`MAX_CANDIDATES` in all of each tier, best first
@@ -217,6 +220,7 @@ def _options(files: Files, parsed: Parsed, call: ast.Call, suspicious: float, sa
     fn = parsed.function_at(call.lineno)
     near = _names_in(fn) if fn is not None else set()
     site = max(said.weight(name) for name in written)  # the tests name the site's own class
+    paired = any(_id_word(said, name) for name in written)  # a test id names it: the test is about it
     first: list[_Option] = []
     rest: list[_Option] = []
     for sibling in siblings(files, parsed, written[0], said):
@@ -224,13 +228,18 @@ def _options(files: Files, parsed: Parsed, call: ast.Call, suspicious: float, sa
         if sibling in written or not (weight or sibling.rsplit(".", 1)[-1] in near) \
                 or _subclass_of(files, parsed, sibling, written):
             continue
-        if weight and site:
+        if weight and site and paired and _id_word(said, sibling):
             first.append(_Option(TYPE_PRIORS["isinstance_sibling"] * weight * site, True, parsed, call, sibling))
         else:
             rest.append(_Option(suspicious * (SIBLING_PRIOR * weight or NEAR_PRIOR), False, parsed, call, sibling))
     first.sort(key=lambda option: -option.score)
     rest.sort(key=lambda option: -option.score)
     return first[:MAX_PER_SITE] + rest[:MAX_PER_SITE]
+
+
+def _id_word(said: Said, name: str) -> bool:
+    """Whether ``name``'s last part is a word of a failing test's id (any case)."""
+    return name.rsplit(".", 1)[-1].lower() in said.words
 
 
 def _widened(option: _Option) -> Mutant | None:
