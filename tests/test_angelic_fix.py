@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+from harness.core.loop import ANGELIC_AFTER
 from tests.conftest import fix_offline
 from tests.test_angelic import ORDERS, ORDERS_TESTS
 
@@ -20,6 +21,10 @@ def test_loopwright_fix_adds_the_missing_conjunct(make_repo):
              for line in t.read_text().splitlines()]
     probe = next(s for s in steps if s["action"] == "angelic")
     assert probe["found"][0][:3] == ["orders.py", 18, "and"] and probe["found"][0][3][0] == "not order.refunded"
+    # the probe's test runs are spent only after the first batches found nothing
+    before = [s for s in steps if s["step"] < probe["step"]]
+    assert probe["iteration"] == ANGELIC_AFTER + 1 == 3
+    assert [s["iteration"] for s in before if s["action"] == "generate"] == list(range(1, ANGELIC_AFTER + 1))
 
 
 REVIEWS = '''\

@@ -28,6 +28,10 @@ from harness.core.validate import Validator
 from loops.spec import Limits
 from sandbox.worktree import Worktree
 
+#: batches generated before the angelic probe runs: the probe's test runs (1-20 s) are spent
+#: only on a run its first batches did not fix.
+ANGELIC_AFTER = 2
+
 
 @dataclass
 class LoopEvent:
@@ -205,11 +209,12 @@ class Loop:
 
     def _angelic(self, locations: list[SuspiciousLocation], deadline: float | None) -> list:
         """The angelic probe's facts for these failing tests and locations, probed once
-        (:mod:`harness.core.angelic`) for a generator that reads them, from the second iteration
-        on: a fix the first batch finds does not pay for the probe's test runs. Recorded as a step."""
+        (:mod:`harness.core.angelic`) for a generator that reads them, after
+        :data:`ANGELIC_AFTER` batches: a fix they find does not pay for the probe's test runs.
+        Recorded as a step."""
         key = (tuple(self.validator.baseline.failing), tuple(locations[:10]))
-        if not getattr(self.generator.current, "reads_angelic", False) or self.state.iteration < 1:
-            return []  # the first batch (the failing tests' own evidence, the best mutants) goes first
+        if not getattr(self.generator.current, "reads_angelic", False) or self.state.iteration < ANGELIC_AFTER:
+            return []  # the first batches (the failing tests' own evidence, the best mutants) go first
         if self._angelic_key != key:
             self._angelic_facts, done = self.validator.angelic_facts(locations, self.protected, deadline)
             self._angelic_key = key
