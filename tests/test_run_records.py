@@ -152,3 +152,15 @@ def test_event_rules_name_their_reasons():
     assert stop_rules.termination("no_progress") == "budget_exhausted" and stop_rules.termination("") == ""
     assert stop_rules.termination("KeyboardInterrupt") == "error"
     assert json.dumps({"r": stop_rules.evaluator_fault("x").reason}) == '{"r": "evaluator_fault"}'
+
+
+def test_large_records_are_written_on_one_line_and_read_back_the_same(tmp_path):
+    from harness.core.state import write_json_atomic
+
+    data = {"coverage": {f"t{i}": {"pkg/a.py": list(range(i, i + 5))} for i in range(3)}, "when": Path("x")}
+    write_json_atomic(tmp_path / "big.json", data, indent=None)
+    write_json_atomic(tmp_path / "small.json", data)
+    big, small = (tmp_path / "big.json").read_text(), (tmp_path / "small.json").read_text()
+    assert "\n" not in big and small.count("\n") > 10  # state.json stays readable
+    assert json.loads(big) == json.loads(small) == {**data, "when": "x"}
+    assert not list(tmp_path.glob("*.tmp"))  # written through a temp file, replaced

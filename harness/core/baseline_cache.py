@@ -314,7 +314,7 @@ class BaselineCache:
             "version": 1, "environment": self._env, "configuration": config, "known": known,
             "shapes": {f: self._shapes[f] if f in self._shapes else self._shape(f) for f in known if f.endswith(".py")},
             "python_files": custom, "collected": [t for t in run.collected if t in tests], "tests": tests,
-            "test_files": sorted(f for f in self._files if _TEST_FILE.match(f.rsplit("/", 1)[-1]))})
+            "test_files": sorted(f for f in self._files if _TEST_FILE.match(f.rsplit("/", 1)[-1]))}, indent=None)
         self.wall = time.monotonic() - self._t0
 
     def fields(self) -> dict:

@@ -55,11 +55,14 @@ def state_dir(repo_root: Path) -> Path:
     return d
 
 
-def write_json_atomic(path: Path, data: dict) -> None:
-    """Write ``data`` as JSON to ``path`` via a temp file and ``os.replace`` (atomic on POSIX)."""
+def write_json_atomic(path: Path, data: dict, indent: int | None = 2) -> None:
+    """Write ``data`` as JSON to ``path`` via a temp file and ``os.replace`` (atomic on POSIX).
+    ``indent=None`` writes it on one line with the json module's C encoder: for the large
+    machine-read files (a baseline's coverage: 1.3 MB for tabulate's 319 tests, about 5 times
+    faster than indented)."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(data, fh, indent=2, default=str)
+        fh.write(json.dumps(data, indent=indent, default=str))
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
@@ -229,7 +232,7 @@ class RunFiles:
                     for t, files in baseline.coverage.items()}
         write_json_atomic(self.baseline, {
             "collected": baseline.collected, "duration": baseline.duration, "coverage": coverage,
-            "results": {t: asdict(r) for t, r in baseline.results.items()}})
+            "results": {t: asdict(r) for t, r in baseline.results.items()}}, indent=None)
 
     def load_baseline(self, root: Path):
         """The stored baseline re-rooted at worktree ``root``, or None if there is none."""
