@@ -270,3 +270,57 @@ def test_messages_carry_no_terminal_colour_codes(make_repo):
     assert res.outcome == "failed"
     assert "\x1b" not in res.message
     assert "- 1 Byte" in res.message and "+ 1.0 Byte" in res.message
+
+
+WAITER = {
+    "tests/test_wait.py": """
+        import os
+        import time
+
+        HERE = os.path.dirname(os.path.abspath(__file__))
+
+        def test_wait():
+            open(os.path.join(HERE, "waiting.txt"), "w").close()
+            for _ in range(600):
+                if os.path.exists(os.path.join(HERE, "go.txt")):
+                    return
+                time.sleep(0.05)
+            raise AssertionError("go.txt never came")
+
+        def test_quick():
+            assert True
+    """,
+}
+
+
+def test_a_run_while_the_worktrees_fork_server_serves_another_thread_is_a_plain_process(tmp_path):
+    """Two runs at once in one worktree (the shards of a split run without coverage): one is
+    served by the fork server, the other runs in a plain process. Both asking the one server
+    made one thread read, and drop, the other's reply: its run waited for its whole time limit
+    (a review's baseline hung in the suite). Here the served test waits for a file the other
+    run's caller writes only after its own run has returned."""
+    import threading
+
+    write_tree(tmp_path, WAITER)
+    quick, wait = "tests/test_wait.py::test_quick", "tests/test_wait.py::test_wait"
+    ev = PytestEvaluator(PYTHON)
+    try:
+        assert ev.run(tmp_path, select=[quick]).results[quick].outcome == "passed"  # starts the server
+        server = ev._servers[tmp_path]
+        runs = {}
+        waiter = threading.Thread(target=lambda: runs.setdefault("wait", ev.run(tmp_path, select=[wait],
+                                                                               process_timeout=60)))
+        waiter.start()
+        for _ in range(600):
+            if (tmp_path / "tests/waiting.txt").exists():
+                break
+            time.sleep(0.05)
+        runs["quick"] = ev.run(tmp_path, select=[quick], process_timeout=20)
+        (tmp_path / "tests/go.txt").write_text("")
+        waiter.join(90)
+        assert runs["quick"].results[quick].outcome == "passed"
+        assert runs["wait"].results[wait].outcome == "passed"
+        # the server served the first run and the waiting one, and was never given up
+        assert ev._servers[tmp_path] is server and server.served == 2 and not ev.fork_fallbacks
+    finally:
+        ev.close()

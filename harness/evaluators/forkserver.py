@@ -17,6 +17,7 @@ import os
 import secrets
 import select
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -61,6 +62,9 @@ class ForkServer:
         self.io = scratch / f"io-{Path(cwd).name}"  # the children's stdout/stderr files
         self.io.mkdir(parents=True, exist_ok=True)
         self._buf = b""
+        #: held by the thread whose run the server is serving: requests and replies share one
+        #: pipe, so a second thread's run would read (and drop) the first one's reply
+        self.busy = threading.Lock()
         self.proc = subprocess.Popen(
             policy.wrap([python, "-c", BOOT], cwd, [self.io], [scratch], full_env),
             cwd=str(cwd), env=full_env,

@@ -103,9 +103,8 @@ class PytestEvaluator:
     def close(self) -> None:
         """Stop the fork servers; remove the scratch folder the evaluator made itself."""
         with self._lock:
-            for server in self._servers.values():
-                if server is not None:
-                    server.close()
+            for server in filter(None, self._servers.values()):
+                server.close()
             self._servers.clear()
         self._own = self._own and self._own.cleanup()
 
@@ -135,31 +134,32 @@ class PytestEvaluator:
     def _exec(self, root: Path, args: list[str], env: dict[str, str], base_env: dict[str, str],
               timeout: float, plain: bool, secret: dict):
         server = None if plain or not self.fork else self._server(root, base_env)
-        if server is not None:
-            try:
-                res = server.run(args, root, env, timeout, secret)
-                if root in self._trusted or _started(res, secret["nonce"]):
-                    self._trusted.add(root)
-                    return res
-            except ForkServerError:
-                res = None
-            # The server failed, or its first run in this worktree did not start: check with a
-            # plain process. If that starts, the server cannot run what a plain pytest can here
-            # (an interaction of its preloaded modules with the project): stop using it.
-            plain_res = self._plain(root, args, env, base_env, timeout, secret)
-            if res is None or _started(plain_res, secret["nonce"]):
-                with self._lock:
-                    if res is None and server.served:
-                        # a server that had worked may start again (it dies with the thread
-                        # that started it: bwrap --die-with-parent)
-                        self._servers.pop(root, None)
-                    else:  # one that never worked, or cannot start pytest here: not retried
-                        self._servers[root] = None
-                        if res is not None:
-                            self.fork_fallbacks[root] = _startup_error(res, root)
-                server.close()
-            return plain_res
-        return self._plain(root, args, env, base_env, timeout, secret)
+        if server is None or not server.busy.acquire(blocking=False):  # serving another shard's run
+            return self._plain(root, args, env, base_env, timeout, secret)
+        try:
+            res = server.run(args, root, env, timeout, secret)
+            if root in self._trusted or _started(res, secret["nonce"]):
+                self._trusted.add(root)
+                return res
+        except ForkServerError:
+            res = None
+        finally:
+            server.busy.release()
+        # The server failed, or its first run in this worktree did not start: check with a plain process. If
+        # that starts, the server cannot run what a plain pytest can here (its preloaded modules): stop using it.
+        plain_res = self._plain(root, args, env, base_env, timeout, secret)
+        if res is None or _started(plain_res, secret["nonce"]):
+            with self._lock:
+                if res is None and server.served:
+                    # a server that had worked may start again (it dies with the thread
+                    # that started it: bwrap --die-with-parent)
+                    self._servers.pop(root, None)
+                else:  # one that never worked, or cannot start pytest here: not retried
+                    self._servers[root] = None
+                    if res is not None:
+                        self.fork_fallbacks[root] = _startup_error(res, root)
+            server.close()
+        return plain_res
 
     def _plugin_args(self, root: Path, base_env: dict[str, str]) -> list[str]:
         """pytest's auto-loaded plugins by name (:func:`harness.evaluators.pytest_output.plugin_args`), asked once."""
