@@ -5,7 +5,9 @@ first regression, flaky tests told apart), and the verdict's words.
 :class:`CandidateStages` is a part of :class:`harness.core.validate.Validator`, which
 provides what these stages read: ``baseline``, ``evaluator``, ``timeouts``, ``gates``,
 ``require_fix``, ``flaky``, ``regressions``, ``regressed``, ``leads``, ``progressed`` (the
-progress leads' :func:`~harness.core.progress.rank`), ``partial_as_lead``, ``index`` (the baseline coverage, inverted) and ``_lock``.
+progress leads' :func:`~harness.core.progress.rank`), ``statements`` (the failing tests'
+statements, :class:`~harness.core.progress.TestStatements`, or None), ``partial_as_lead``,
+``index`` (the baseline coverage, inverted) and ``_lock``.
 """
 
 from __future__ import annotations

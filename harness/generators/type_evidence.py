@@ -44,8 +44,11 @@ class Said(NamedTuple):
     def weight(self, name: str) -> float:
         """1.0 when ``name``'s last part is written by a test, 0.8 when it is a word of a test
         id (any case), 0 when neither."""
-        last = name.rsplit(".", 1)[-1]
-        return 1.0 if last in self.names else 0.8 if last.lower() in self.words else 0.0
+        return 1.0 if name.rsplit(".", 1)[-1] in self.names else 0.8 if self.in_test_id(name) else 0.0
+
+    def in_test_id(self, name: str) -> bool:
+        """Whether ``name``'s last part is a word of a failing test's id (any case)."""
+        return name.rsplit(".", 1)[-1].lower() in self.words
 
 
 def failing_functions(files: Files, found: list[Evidence]) -> FailingFunctions:

@@ -21,9 +21,9 @@ Two families, each read from what the failing tests expect rather than tried bli
   is tried before every mutant; else at a mutant's rank (suspiciousness times
   :data:`SIBLING_PRIOR`): classes a test's code calls and an assertion diff prints as values
   (semantic-version's ``AllOf(...) != AllOf(...)``) name what was compared, not what a check
-  should accept. A class the enclosing function
-  itself names (its other ``isinstance`` checks, the same dispatch) but no test does is offered
-  at a lower one (:data:`NEAR_PRIOR`), a few per site.
+  should accept. A class the enclosing function itself names (its other ``isinstance``
+  checks, the same dispatch) but no test does is offered at a lower one
+  (:data:`NEAR_PRIOR`), a few per site.
 
 A third family lives in :mod:`.type_guard` (``type_guard``): a guard raising the class the test
 expects where the code crashes on the bad input at a line that is no ``raise``.
@@ -220,7 +220,7 @@ def _options(files: Files, parsed: Parsed, call: ast.Call, suspicious: float, sa
     fn = parsed.function_at(call.lineno)
     near = _names_in(fn) if fn is not None else set()
     site = max(said.weight(name) for name in written)  # the tests name the site's own class
-    paired = any(_id_word(said, name) for name in written)  # a test id names it: the test is about it
+    paired = any(map(said.in_test_id, written))  # a test id names it: the test is about this site
     first: list[_Option] = []
     rest: list[_Option] = []
     for sibling in siblings(files, parsed, written[0], said):
@@ -228,18 +228,13 @@ def _options(files: Files, parsed: Parsed, call: ast.Call, suspicious: float, sa
         if sibling in written or not (weight or sibling.rsplit(".", 1)[-1] in near) \
                 or _subclass_of(files, parsed, sibling, written):
             continue
-        if weight and site and paired and _id_word(said, sibling):
+        if paired and said.in_test_id(sibling):  # then both weights are set
             first.append(_Option(TYPE_PRIORS["isinstance_sibling"] * weight * site, True, parsed, call, sibling))
         else:
             rest.append(_Option(suspicious * (SIBLING_PRIOR * weight or NEAR_PRIOR), False, parsed, call, sibling))
     first.sort(key=lambda option: -option.score)
     rest.sort(key=lambda option: -option.score)
     return first[:MAX_PER_SITE] + rest[:MAX_PER_SITE]
-
-
-def _id_word(said: Said, name: str) -> bool:
-    """Whether ``name``'s last part is a word of a failing test's id (any case)."""
-    return name.rsplit(".", 1)[-1].lower() in said.words
 
 
 def _widened(option: _Option) -> Mutant | None:
