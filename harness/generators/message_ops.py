@@ -10,7 +10,8 @@ frames pass through or one a test expected and a handler swallowed
 (:mod:`.message_members`), a module used but never imported or a global assigned without
 ``global`` (:mod:`.message_scope`), a name the test patches in the module it comes from while
 the code bound it at import (:mod:`.message_patch`), ``str`` where ``bytes`` was wanted or the
-other way round (:mod:`.message_bytes`). These candidates are few and precise, so the templates generator
+other way round (:mod:`.message_bytes`), an f-string the failing test builds with the code's
+template and other fields (:mod:`.message_template`). These candidates are few and precise, so the templates generator
 tries them before its mutants at the suspicious lines
 (:class:`harness.generators.templates.TemplateGenerator`). Their patches go through the same
 stages as any other: the full suite (a rename that breaks an import elsewhere is rejected
@@ -29,6 +30,7 @@ from harness.generators.message_imports import Lister, reexports
 from harness.generators.message_literals import literal_edits
 from harness.generators.message_members import asks_member, member_edits
 from harness.generators.message_scope import asks_scope, scope_edits
+from harness.generators.message_template import template_edits
 from harness.generators.message_names import asked_names, asks, positional_only
 from harness.generators.message_patch import patch_edits
 from harness.generators.mutant import Mutant
@@ -39,7 +41,7 @@ MESSAGE_PRIORS: dict[str, float] = {
     "positional_only": 1.0, "except_base": 0.95, "except_narrow": 0.95, "rename_to_asked": 0.9,
     "literal_from_diff": 0.9, "except_widen": 0.85, "except_reraise": 0.8, "alias_asked": 0.8,
     "except_drop": 0.6, "import_asked": 0.9, "add_property": 0.9, "add_staticmethod": 0.85, "rename_param": 0.85, "return_self": 0.8, "import_missing": 0.9, "declare_name": 0.85,
-    "patch_lookup": 0.9, "bytes_literal": 0.85, "bytes_convert": 0.8,
+    "patch_lookup": 0.9, "bytes_literal": 0.85, "bytes_convert": 0.8, "template_from_test": 0.85,
 }
 #: message candidates handed out at most (the best first), and at most of one operator.
 MAX_CANDIDATES = 12
@@ -71,7 +73,7 @@ def message_mutants(context: Context, read: Reader, modules: Lister = lambda dir
                  if asks_member(found) else [])
               + (scope_edits(files, found, modules) if asks_scope(found) else [])
               + patch_edits(files, found, lambda: paths or related_files(files, found, located))
-              + bytes_edits(files, found))
+              + bytes_edits(files, found) + template_edits(files, found, spots))
     best: dict[tuple[str, tuple], tuple[float, Mutant]] = {}
     for score, mutant in scored:
         value = score * MESSAGE_PRIORS[mutant.operator]

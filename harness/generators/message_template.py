@@ -1,0 +1,250 @@
+"""The failing test's own f-string as the donor of the code's (issue 21): ``template_from_test``.
+
+A test often builds the value it expects with the template the code should use::
+
+    # the test                                       # the code (the bug)
+    log.assert_called_once_with(                     sec = sec_format % get_name(state.fn)
+        level,                                       logger.log(level,
+        f"Finished '{get_name(state.fn)}' "              f"Finished '{sec}' "
+        f"after {sec_format % state.seconds}(s)")        f"after {state.seconds}(s)")
+
+Both f-strings have the same literal text around their fields (the same template), and the
+fields differ. When every name a test field reads is bound where the code's f-string is (a
+parameter or local of an enclosing function, a name of the module, a builtin) and none is
+the test method's own ``self``, the test's fields are written into the code's f-string:
+first all of them at once, then each alone (the test may also differ where the code is
+right). The failing test is the only oracle of the fix, and here it spells the fix out; a
+copy that only fools the test is judged like every other candidate: the full suite and
+:mod:`harness.core.overfit`.
+
+Pure: files are read through :class:`.message_evidence.Files`; no test is run here.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import difflib
+from dataclasses import dataclass
+
+from harness.generators.edit_text import module_names
+from harness.generators.index import FUNCTION_TYPES, FunctionNode
+from harness.generators.literal_hints import function_of_test
+from harness.generators.message_evidence import Evidence, Files, Parsed, make_mutant
+from harness.generators.mutant import Mutant
+
+#: the literal text (characters) a template needs around its fields to be matched at all.
+MIN_TEXT = 6
+#: how alike two templates' literal text must be (difflib's ratio, 0-1).
+MIN_RATIO = 0.8
+#: candidates given per (test f-string, code f-string) pair: all fields, then each alone.
+MAX_PER_PAIR = 3
+_BUILTINS = frozenset(dir(builtins))
+
+Scored = tuple[float, Mutant]
+
+
+@dataclass(frozen=True)
+class Template:
+    """One f-string: the literal text between its fields, and its fields.
+
+    Attributes:
+        text: the literal pieces, one more than there are fields (``""`` where two fields or
+            a field and an end touch).
+        fields: the ``FormattedValue`` nodes, in order.
+        node: the ``JoinedStr``. parsed: the file it is in.
+    """
+
+    text: tuple[str, ...]
+    fields: tuple[ast.FormattedValue, ...]
+    node: ast.JoinedStr
+    parsed: Parsed
+
+    @property
+    def literal(self) -> str:
+        """The literal text, pieces joined by a NUL (a field's place)."""
+        return "\0".join(self.text)
+
+
+def template_of(node: ast.JoinedStr, parsed: Parsed) -> Template | None:
+    """``node`` as a :class:`Template`, or None when it has no field or under :data:`MIN_TEXT`
+    characters of literal text (a format spec, ``f"{a}{b}"``)."""
+    text, fields, piece = [], [], ""
+    for part in node.values:
+        if isinstance(part, ast.FormattedValue):
+            text.append(piece)
+            fields.append(part)
+            piece = ""
+        elif isinstance(part, ast.Constant) and isinstance(part.value, str):
+            piece += part.value
+    text.append(piece)
+    if not fields or sum(map(len, text)) < MIN_TEXT:
+        return None
+    return Template(tuple(text), tuple(fields), node, parsed)
+
+
+def template_edits(files: Files, found: list[Evidence], spots: dict[str, dict[int, float]]) -> list[Scored]:
+    """Candidates that write a failing test's f-string fields into the same template in the
+    functions holding ``spots`` (path -> {line: suspiciousness}); score: how alike the two
+    templates' literal text is (in (0, 1]), times 0.8 for a single field of several."""
+    tests = _test_templates(files, found)
+    if not tests:
+        return []
+    out: list[Scored] = []
+    for path, lines in spots.items():
+        parsed = files.parsed(path)
+        if parsed is None or not files.editable(path):
+            continue
+        for code in _code_templates(parsed, set(lines)):
+            for test, self_name in tests:
+                out += _pair(code, test, self_name)
+    return out
+
+
+def _test_templates(files: Files, found: list[Evidence]) -> list[tuple[Template, str]]:
+    """The templates of each failing test function, with the name of its ``self`` ('' for a
+    plain function), each test function once."""
+    out: list[tuple[Template, str]] = []
+    seen: set[tuple[str, int]] = set()
+    for item in found:
+        parsed = files.parsed(item.test_path)
+        fn = function_of_test(parsed.tree, item.test_id.split("::")[1:]) if parsed is not None else None
+        if fn is None or parsed is None or (item.test_path, fn.lineno) in seen:
+            continue
+        seen.add((item.test_path, fn.lineno))
+        self_name = fn.args.args[0].arg if "::" in item.test_id.split("::", 1)[1] and fn.args.args else ""
+        out += [(t, self_name) for node in ast.walk(fn) if isinstance(node, ast.JoinedStr)
+                and (t := template_of(node, parsed)) is not None]
+    return out
+
+
+def _code_templates(parsed: Parsed, lines: set[int]) -> list[Template]:
+    """The templates of the functions holding ``lines``."""
+    functions = {id(fn): fn for fn in (parsed.function_at(line) for line in lines) if fn is not None}
+    return [t for fn in functions.values() for node in ast.walk(fn) if isinstance(node, ast.JoinedStr)
+            and (t := template_of(node, parsed)) is not None]
+
+
+def _pair(code: Template, test: Template, self_name: str) -> list[Scored]:
+    """The candidates of one (code, test) pair of templates with as many fields and alike text."""
+    if len(code.fields) != len(test.fields):
+        return []
+    ratio = difflib.SequenceMatcher(None, code.literal, test.literal, autojunk=False).ratio()
+    if ratio < MIN_RATIO:
+        return []
+    bound = _bound_at(code.parsed, code.node)
+    edits: list[tuple[int, int, str, int]] = []  # (start, end, new text, field position)
+    for at, (mine, theirs) in enumerate(zip(code.fields, test.fields)):
+        if ast.dump(mine) == ast.dump(theirs) or not _resolves(theirs.value, bound, self_name):
+            continue
+        span, text = _source(code.parsed, mine.value), _source(test.parsed, theirs.value)
+        if span is None or text is None or mine.conversion != theirs.conversion \
+                or ast.dump(mine.format_spec or ast.Constant("")) != ast.dump(theirs.format_spec or ast.Constant("")):
+            continue
+        edits.append((span[0], span[1], text[2], at))
+    groups = [edits] + ([[edit] for edit in edits] if len(edits) > 1 else [])
+    out: list[Scored] = []
+    for group in groups[:MAX_PER_PAIR]:
+        fields = ", ".join(f"{{{text}}}" for _, _, text, _ in group)
+        what = f"the f-string's field(s) as the failing test builds them: {fields}"
+        dead = _dead_assignments(code, [code.fields[at].value for *_, at in group])
+        for extra, weight in ([(dead, 1.0)] if dead else []) + [([], 0.9 if dead else 1.0)]:
+            mutant = make_mutant("template_from_test", code.parsed, [edit[:3] for edit in group] + extra,
+                                 code.node.lineno, what + (", the assignment it no longer reads deleted" if extra else ""))
+            if mutant is not None and _writes(mutant, code, test, {at for *_, at in group}):
+                out.append((ratio * weight * (1.0 if group is edits else 0.8), mutant))
+    return out
+
+
+def _dead_assignments(code: Template, replaced: list[ast.expr]) -> list[tuple[int, int, str]]:
+    """Edits deleting ``x = ...`` for each replaced field that was a plain name ``x`` read
+    nowhere else in its function and assigned there once, by a statement alone on its lines
+    in a block it does not empty: the value the test builds in the field replaces it."""
+    parsed = code.parsed
+    fn = parsed.function_at(code.node.lineno)
+    if fn is None:
+        return []
+    out = []
+    for field in replaced:
+        if not isinstance(field, ast.Name):
+            continue
+        uses = [n for n in ast.walk(fn) if isinstance(n, ast.Name) and n.id == field.id]
+        stores = [st for st in ast.walk(fn) if isinstance(st, ast.Assign) and len(st.targets) == 1
+                  and isinstance(st.targets[0], ast.Name) and st.targets[0].id == field.id]
+        if len(uses) != 2 or len(stores) != 1 or not _alone(parsed, fn, stores[0]):
+            continue
+        st = stores[0]
+        out.append((parsed.index.off(st.lineno, 0), parsed.index.line_end(st.end_lineno or st.lineno), ""))
+    return out
+
+
+def _alone(parsed: Parsed, fn: FunctionNode, st: ast.stmt) -> bool:
+    """Is ``st`` alone on its lines, in a block of ``fn`` that keeps another statement?"""
+    block = next((body for node in ast.walk(fn) for name in ("body", "orelse", "finalbody")
+                  if st in (body := getattr(node, name, None) or [])), None)
+    lines = range(st.lineno, (st.end_lineno or st.lineno) + 1)
+    text = "\n".join(parsed.index.line_text(n) for n in lines).strip()
+    return block is not None and len(block) > 1 and text == parsed.index.seg(st)
+
+
+def _source(parsed: Parsed, node: ast.expr) -> tuple[int, int, str] | None:
+    """``(start, end, text)`` of a field's expression in its file, or None when the positions
+    the parser gave do not hold that expression (older Pythons' f-string positions)."""
+    start, end = parsed.index.span(node)
+    text = parsed.text[start:end]
+    try:
+        same = ast.dump(ast.parse(text.strip(), mode="eval").body) == ast.dump(node)
+    except (SyntaxError, ValueError):
+        return None
+    return (start, end, text) if same and "\n" not in text else None
+
+
+def _writes(mutant: Mutant, code: Template, test: Template, at: set[int]) -> bool:
+    """Does the new text hold the f-string meant (the code's with the test's fields at
+    positions ``at``) once more than the old text did? A quote of a field that closed the
+    string early, or an escape, would not."""
+    try:
+        tree = ast.parse(mutant.new_source)
+    except (SyntaxError, ValueError):
+        return False
+    want = [ast.dump(test.fields[i] if i in at else field) for i, field in enumerate(code.fields)]
+
+    def holding(tree: ast.AST) -> int:
+        return sum(isinstance(node, ast.JoinedStr) and want == [
+            ast.dump(part) for part in node.values if isinstance(part, ast.FormattedValue)] for node in ast.walk(tree))
+    return holding(tree) > holding(code.parsed.tree)
+
+
+def _bound_at(parsed: Parsed, node: ast.AST) -> set[str]:
+    """Names bound where ``node`` is: the module's names, the builtins, and the parameters and
+    locals (assigned, imported, defined) of every function around it."""
+    names = set(module_names(parsed.tree)) | _BUILTINS
+    line = getattr(node, "lineno", 0)
+    for fn in parsed.functions():
+        if fn.lineno <= line <= (fn.end_lineno or fn.lineno):
+            names |= _locals(fn)
+    return names
+
+
+def _locals(fn: FunctionNode) -> set[str]:
+    """A function's parameters and the names its body binds."""
+    args = fn.args
+    names = {a.arg for a in (*args.posonlyargs, *args.args, *args.kwonlyargs)}
+    names |= {a.arg for a in (args.vararg, args.kwarg) if a is not None}
+    for node in ast.walk(fn):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
+        elif isinstance(node, FUNCTION_TYPES) and node is not fn:
+            names.add(node.name)
+    return names
+
+
+def _resolves(expr: ast.expr, bound: set[str], self_name: str) -> bool:
+    """Is every name ``expr`` reads (its own comprehension and lambda variables aside) in
+    ``bound``, and none the test's ``self``?"""
+    own = {n.id for n in ast.walk(expr) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    own |= {a.arg for n in ast.walk(expr) if isinstance(n, ast.Lambda) for a in n.args.args}
+    read = {n.id for n in ast.walk(expr) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)} - own
+    return bool(read) and self_name not in read and read <= bound
