@@ -61,6 +61,13 @@ def test_the_tests_fields_replace_the_codes_and_the_dead_assignment_goes(tmp_pat
     assert all("{job['tries']} tries" in text for text in got) and len(got) == 4
 
 
+def test_a_field_with_the_other_quote_is_written_with_the_codes(tmp_path):
+    tests = NOTICE_TESTS.replace("""f"Job {describe(job)} took {round(job['seconds'])} seconds, {job['tries']} tries.\"""",
+                                 """f'Job {describe(job)} took {round(job["seconds"])} seconds, {job["tries"]} tries.'""")
+    assert tests != NOTICE_TESTS
+    assert offered(tmp_path, tests) == offered(tmp_path)
+
+
 def test_a_field_naming_what_the_code_cannot_see_or_the_tests_self_is_not_copied(tmp_path):
     tests = NOTICE_TESTS.replace("{describe(job)}", "{expected_name}").replace(
         "    job = {", '    expected_name = "Backup"\n    job = {')

@@ -25,6 +25,7 @@ from __future__ import annotations
 import ast
 import builtins
 import difflib
+import re
 from dataclasses import dataclass
 
 from harness.generators.edit_text import module_names
@@ -40,6 +41,8 @@ MIN_RATIO = 0.8
 #: candidates given per (test f-string, code f-string) pair: all fields, then each alone.
 MAX_PER_PAIR = 3
 _BUILTINS = frozenset(dir(builtins))
+#: a string literal's prefix and opening quote.
+_OPENING = re.compile(r"[A-Za-z]*(['\"])")
 
 Scored = tuple[float, Mutant]
 
@@ -133,6 +136,8 @@ def _pair(code: Template, test: Template, self_name: str) -> list[Scored]:
     if ratio < MIN_RATIO:
         return []
     bound = _bound_at(code.parsed, code.node)
+    opening = _OPENING.match(code.parsed.text, code.parsed.index.span(code.node)[0])
+    quote = opening.group(1) if opening else '"'
     edits: list[tuple[int, int, str, int]] = []  # (start, end, new text, field position)
     for at, (mine, theirs) in enumerate(zip(code.fields, test.fields)):
         if ast.dump(mine) == ast.dump(theirs) or not _resolves(theirs.value, bound, self_name):
@@ -141,7 +146,9 @@ def _pair(code: Template, test: Template, self_name: str) -> list[Scored]:
         if span is None or text is None or mine.conversion != theirs.conversion \
                 or ast.dump(mine.format_spec or ast.Constant("")) != ast.dump(theirs.format_spec or ast.Constant("")):
             continue
-        edits.append((span[0], span[1], text[2], at))
+        written = text[2] if quote not in text[2] else ast.unparse(theirs.value)  # unparse: '...' strings
+        if quote not in written and "\\" not in written:
+            edits.append((span[0], span[1], written, at))
     groups = [edits] + ([[edit] for edit in edits] if len(edits) > 1 else [])
     out: list[Scored] = []
     for group in groups[:MAX_PER_PAIR]:
