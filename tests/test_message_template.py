@@ -4,12 +4,14 @@ fields, written into the code's f-string (``template_from_test``); unit tests th
 
 from __future__ import annotations
 
+import ast
 from pathlib import Path
 
 from harness.core.context import Context, SuspiciousLocation
 from harness.core.task import Task
 from harness.evaluators.verdict import Frame, TestResult
 from harness.generators.message_ops import message_mutants
+from harness.generators.string_templates import template_of
 from tests.conftest import fix_offline
 from tests.mutant_checks import src
 
@@ -35,11 +37,12 @@ NOTICE_TESTS = src('''
 ''')
 
 
-def offered(tmp_path: Path, tests: str = NOTICE_TESTS, test_id: str = "tests/test_notice.py::test_notice"
-            ) -> list[str]:
-    """The new texts of the ``template_from_test`` candidates for the failing test."""
+def offered(tmp_path: Path, tests: str = NOTICE_TESTS, test_id: str = "tests/test_notice.py::test_notice",
+            code: str = NOTICE) -> list[str]:
+    """The new texts of the ``template_from_test`` candidates for the failing test (of
+    ``tests``, on ``notice.py`` holding ``code``)."""
     (tmp_path / "tests").mkdir(exist_ok=True)
-    (tmp_path / "notice.py").write_text(NOTICE)
+    (tmp_path / "notice.py").write_text(code)
     (tmp_path / "tests" / "test_notice.py").write_text(tests)
     result = TestResult(test_id, "failed", "AssertionError: assert 'Job Backups took 12 seconds, 2 tries.' == "
                         "'Job Backup took 12s seconds, 2 tries.'", (Frame("tests/test_notice.py", 6),))
@@ -144,3 +147,29 @@ def test_loopwright_fix_writes_the_logged_line_as_the_test_builds_it(make_repo):
     assert out["status"] == "fixed" and not out.get("suspect"), out
     assert "-        sec = sec_format % callback_name(state[\"fn\"])\n" in out["patch"], out["patch"]
     assert "{callback_name(state['fn'])}' after {sec_format % state['seconds']}(s)" in out["patch"], out["patch"]
+
+
+def test_the_three_spellings_of_a_template_read_alike():
+    for source in ('f"took {t:.1f}s of {n!r}"', '"took {:.1f}s of {!r}".format(t, n)', '"took {1:.1f}s of {n!r}".format(0, t, n=n)',
+                   '"took %.1fs of %r" % (t, n)'):
+        got = template_of(ast.parse(source, mode="eval").body)
+        assert got is not None, source
+        assert got.text == ("took ", "s of ", "") and [f.form for f in got.fields] == [("", ".1f"), ("r", "")], source
+        assert [ast.unparse(f.expr) for f in got.fields] == ["t", "n"], source
+    percent = template_of(ast.parse('"100%% of %d" % total', mode="eval").body)
+    assert percent is not None and percent.text == ("100% of ", "") and percent.fields[0].form == ("", "d")
+    for source in ('"%(a)s" % d', '"{0.x}".format(a)', '"%s and %s" % pair', '"{}".format(*xs)', '"no field".format()'):
+        assert template_of(ast.parse(source, mode="eval").body) is None, source
+
+
+def test_a_percent_template_gets_the_fields_of_the_tests_f_string(tmp_path):
+    code = NOTICE.replace('''return f"Job {label} took {job['seconds']} seconds, {job['tries']} tries."''',
+                          '''return "Job %s took %s seconds, %s tries." % (label, job["seconds"], job["tries"])''')
+    got = offered(tmp_path, code=code)
+    assert got[0] == code.replace("    label = describe(job) + unit\n", "").replace(
+        '% (label, job["seconds"], job["tries"])', """% (describe(job), round(job['seconds']), job["tries"])""")
+    single = NOTICE.replace('''return f"Job {label} took {job['seconds']} seconds, {job['tries']} tries."''',
+                            '''return "Job took %s seconds." % job["seconds"]''')
+    tests = NOTICE_TESTS.replace("""f"Job {describe(job)} took {round(job['seconds'])} seconds, {job['tries']} tries.\"""",
+                                 """f"Job took {job['seconds'] / 60} seconds.\"""")
+    assert """% (job['seconds'] / 60)""" in offered(tmp_path, tests, code=single)[0]  # an operand is parenthesized

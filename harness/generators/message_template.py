@@ -1,4 +1,4 @@
-"""The failing test's own f-string as the donor of the code's (issue 21): ``template_from_test``.
+"""The failing test's own string template as the donor of the code's (issue 21): ``template_from_test``.
 
 A test often builds the value it expects with the template the code should use::
 
@@ -8,14 +8,16 @@ A test often builds the value it expects with the template the code should use::
         f"Finished '{get_name(state.fn)}' "              f"Finished '{sec}' "
         f"after {sec_format % state.seconds}(s)")        f"after {state.seconds}(s)")
 
-Both f-strings have the same literal text around their fields (the same template), and the
-fields differ. When every name a test field reads is bound where the code's f-string is (a
-parameter or local of an enclosing function, a name of the module, a builtin) and none is
-the test method's own ``self``, the test's fields are written into the code's f-string:
-first all of them at once, then each alone (the test may also differ where the code is
-right). The failing test is the only oracle of the fix, and here it spells the fix out; a
-copy that only fools the test is judged like every other candidate: the full suite and
-:mod:`harness.core.overfit`.
+Both templates (f-strings, ``"...".format(...)`` calls or ``"..." % ...``, in any pairing:
+:mod:`.string_templates`) have the same literal text around their fields, and the fields
+differ. When every name a test field reads is bound where the code's template is (a
+parameter or local of an enclosing function, a name of the module, a builtin), none is the
+test method's own ``self``, and both fields format alike (``{x!r}`` and ``%r``), the test's
+fields are written into the code's template: first all of them at once, then each alone (the
+test may also differ where the code is right); a local the code's field was the only reader
+of is deleted with it. The failing test is the only oracle of the fix, and here it spells
+the fix out; a copy that only fools the test is judged like every other candidate: the full
+suite and :mod:`harness.core.overfit`.
 
 Pure: files are read through :class:`.message_evidence.Files`; no test is run here.
 """
@@ -26,19 +28,19 @@ import ast
 import builtins
 import difflib
 import re
-from dataclasses import dataclass
 
 from harness.generators.edit_text import module_names
 from harness.generators.index import FUNCTION_TYPES, FunctionNode
 from harness.generators.literal_hints import function_of_test
 from harness.generators.message_evidence import Evidence, Files, Parsed, make_mutant
 from harness.generators.mutant import Mutant
+from harness.generators.string_templates import Template, templates_in
 
 #: the literal text (characters) a template needs around its fields to be matched at all.
 MIN_TEXT = 6
 #: how alike two templates' literal text must be (difflib's ratio, 0-1).
 MIN_RATIO = 0.8
-#: candidates given per (test f-string, code f-string) pair: all fields, then each alone.
+#: field groups tried per (test template, code template) pair: all fields, then each alone.
 MAX_PER_PAIR = 3
 _BUILTINS = frozenset(dir(builtins))
 #: a string literal's prefix and opening quote.
@@ -47,47 +49,12 @@ _OPENING = re.compile(r"[A-Za-z]*(['\"])")
 Scored = tuple[float, Mutant]
 
 
-@dataclass(frozen=True)
-class Template:
-    """One f-string: the literal text between its fields, and its fields.
-
-    Attributes:
-        text: the literal pieces, one more than there are fields (``""`` where two fields or
-            a field and an end touch).
-        fields: the ``FormattedValue`` nodes, in order.
-        node: the ``JoinedStr``. parsed: the file it is in.
-    """
-
-    text: tuple[str, ...]
-    fields: tuple[ast.FormattedValue, ...]
-    node: ast.JoinedStr
-    parsed: Parsed
-
-    @property
-    def literal(self) -> str:
-        """The literal text, pieces joined by a NUL (a field's place)."""
-        return "\0".join(self.text)
-
-
-def template_of(node: ast.JoinedStr, parsed: Parsed) -> Template | None:
-    """``node`` as a :class:`Template`, or None when it has no field or under :data:`MIN_TEXT`
-    characters of literal text (a format spec, ``f"{a}{b}"``)."""
-    text, fields, piece = [], [], ""
-    for part in node.values:
-        if isinstance(part, ast.FormattedValue):
-            text.append(piece)
-            fields.append(part)
-            piece = ""
-        elif isinstance(part, ast.Constant) and isinstance(part.value, str):
-            piece += part.value
-    text.append(piece)
-    if not fields or sum(map(len, text)) < MIN_TEXT:
-        return None
-    return Template(tuple(text), tuple(fields), node, parsed)
+#: a template and the file it is in.
+Placed = tuple[Template, Parsed]
 
 
 def template_edits(files: Files, found: list[Evidence], spots: dict[str, dict[int, float]]) -> list[Scored]:
-    """Candidates that write a failing test's f-string fields into the same template in the
+    """Candidates that write a failing test's template fields into the same template in the
     functions holding ``spots`` (path -> {line: suspiciousness}); score: how alike the two
     templates' literal text is (in (0, 1]), times 0.8 for a single field of several."""
     tests = _test_templates(files, found)
@@ -100,14 +67,14 @@ def template_edits(files: Files, found: list[Evidence], spots: dict[str, dict[in
             continue
         for code in _code_templates(parsed, set(lines)):
             for test, self_name in tests:
-                out += _pair(code, test, self_name)
+                out += _pair((code, parsed), test, self_name)
     return out
 
 
-def _test_templates(files: Files, found: list[Evidence]) -> list[tuple[Template, str]]:
+def _test_templates(files: Files, found: list[Evidence]) -> list[tuple[Placed, str]]:
     """The templates of each failing test function, with the name of its ``self`` ('' for a
     plain function), each test function once."""
-    out: list[tuple[Template, str]] = []
+    out: list[tuple[Placed, str]] = []
     seen: set[tuple[str, int]] = set()
     for item in found:
         parsed = files.parsed(item.test_path)
@@ -116,58 +83,58 @@ def _test_templates(files: Files, found: list[Evidence]) -> list[tuple[Template,
             continue
         seen.add((item.test_path, fn.lineno))
         self_name = fn.args.args[0].arg if "::" in item.test_id.split("::", 1)[1] and fn.args.args else ""
-        out += [(t, self_name) for node in ast.walk(fn) if isinstance(node, ast.JoinedStr)
-                and (t := template_of(node, parsed)) is not None]
+        out += [((t, parsed), self_name) for t in templates_in(fn) if sum(map(len, t.text)) >= MIN_TEXT]
     return out
 
 
 def _code_templates(parsed: Parsed, lines: set[int]) -> list[Template]:
     """The templates of the functions holding ``lines``."""
     functions = {id(fn): fn for fn in (parsed.function_at(line) for line in lines) if fn is not None}
-    return [t for fn in functions.values() for node in ast.walk(fn) if isinstance(node, ast.JoinedStr)
-            and (t := template_of(node, parsed)) is not None]
+    return [t for fn in functions.values() for t in templates_in(fn) if sum(map(len, t.text)) >= MIN_TEXT]
 
 
-def _pair(code: Template, test: Template, self_name: str) -> list[Scored]:
+def _pair(placed: Placed, theirs_placed: Placed, self_name: str) -> list[Scored]:
     """The candidates of one (code, test) pair of templates with as many fields and alike text."""
+    (code, parsed), (test, test_parsed) = placed, theirs_placed
     if len(code.fields) != len(test.fields):
         return []
     ratio = difflib.SequenceMatcher(None, code.literal, test.literal, autojunk=False).ratio()
     if ratio < MIN_RATIO:
         return []
-    bound = _bound_at(code.parsed, code.node)
-    opening = _OPENING.match(code.parsed.text, code.parsed.index.span(code.node)[0])
+    bound = _bound_at(parsed, code.node)
+    opening = _OPENING.match(parsed.text, parsed.index.span(code.node)[0])
     quote = opening.group(1) if opening else '"'
     edits: list[tuple[int, int, str, int]] = []  # (start, end, new text, field position)
     for at, (mine, theirs) in enumerate(zip(code.fields, test.fields)):
-        if ast.dump(mine) == ast.dump(theirs) or not _resolves(theirs.value, bound, self_name):
+        if ast.dump(mine.expr) == ast.dump(theirs.expr) or mine.form != theirs.form \
+                or not _resolves(theirs.expr, bound, self_name):
             continue
-        span, text = _source(code.parsed, mine.value), _source(test.parsed, theirs.value)
-        if span is None or text is None or mine.conversion != theirs.conversion \
-                or ast.dump(mine.format_spec or ast.Constant("")) != ast.dump(theirs.format_spec or ast.Constant("")):
+        span, text = _source(parsed, mine.expr), _source(test_parsed, theirs.expr)
+        if span is None or text is None:
             continue
-        written = text[2] if quote not in text[2] else ast.unparse(theirs.value)  # unparse: '...' strings
-        if quote not in written and "\\" not in written:
+        written = mine.written(text[2], theirs.expr)
+        if mine.where == "inside" and quote in written:
+            written = ast.unparse(theirs.expr)  # '...' strings
+        if mine.where != "inside" or (quote not in written and "\\" not in written):
             edits.append((span[0], span[1], written, at))
     groups = [edits] + ([[edit] for edit in edits] if len(edits) > 1 else [])
     out: list[Scored] = []
     for group in groups[:MAX_PER_PAIR]:
         fields = ", ".join(f"{{{text}}}" for _, _, text, _ in group)
-        what = f"the f-string's field(s) as the failing test builds them: {fields}"
-        dead = _dead_assignments(code, [code.fields[at].value for *_, at in group])
+        what = f"the template's field(s) as the failing test builds them: {fields}"
+        dead = _dead_assignments(parsed, code, [code.fields[at].expr for *_, at in group])
         for extra, weight in ([(dead, 1.0)] if dead else []) + [([], 0.9 if dead else 1.0)]:
-            mutant = make_mutant("template_from_test", code.parsed, [edit[:3] for edit in group] + extra,
+            mutant = make_mutant("template_from_test", parsed, [edit[:3] for edit in group] + extra,
                                  code.node.lineno, what + (", the assignment it no longer reads deleted" if extra else ""))
-            if mutant is not None and _writes(mutant, code, test, {at for *_, at in group}):
+            if mutant is not None and _writes(mutant, parsed, code, test, {at for *_, at in group}):
                 out.append((ratio * weight * (1.0 if group is edits else 0.8), mutant))
     return out
 
 
-def _dead_assignments(code: Template, replaced: list[ast.expr]) -> list[tuple[int, int, str]]:
+def _dead_assignments(parsed: Parsed, code: Template, replaced: list[ast.expr]) -> list[tuple[int, int, str]]:
     """Edits deleting ``x = ...`` for each replaced field that was a plain name ``x`` read
     nowhere else in its function and assigned there once, by a statement alone on its lines
     in a block it does not empty: the value the test builds in the field replaces it."""
-    parsed = code.parsed
     fn = parsed.function_at(code.node.lineno)
     if fn is None:
         return []
@@ -206,20 +173,19 @@ def _source(parsed: Parsed, node: ast.expr) -> tuple[int, int, str] | None:
     return (start, end, text) if same and "\n" not in text else None
 
 
-def _writes(mutant: Mutant, code: Template, test: Template, at: set[int]) -> bool:
-    """Does the new text hold the f-string meant (the code's with the test's fields at
-    positions ``at``) once more than the old text did? A quote of a field that closed the
-    string early, or an escape, would not."""
+def _writes(mutant: Mutant, parsed: Parsed, code: Template, test: Template, at: set[int]) -> bool:
+    """Does the new text hold the template meant (the code's literal text with the test's
+    fields at positions ``at``) once more than the old text did? A quote of a field that
+    closed the string early, or an escape, would not."""
     try:
         tree = ast.parse(mutant.new_source)
     except (SyntaxError, ValueError):
         return False
-    want = [ast.dump(test.fields[i] if i in at else field) for i, field in enumerate(code.fields)]
+    want = [ast.dump(test.fields[i].expr if i in at else field.expr) for i, field in enumerate(code.fields)]
 
-    def holding(tree: ast.AST) -> int:
-        return sum(isinstance(node, ast.JoinedStr) and want == [
-            ast.dump(part) for part in node.values if isinstance(part, ast.FormattedValue)] for node in ast.walk(tree))
-    return holding(tree) > holding(code.parsed.tree)
+    def holding(root: ast.AST) -> int:
+        return sum(t.literal == code.literal and t.dumps() == want for t in templates_in(root))
+    return holding(tree) > holding(parsed.tree)
 
 
 def _bound_at(parsed: Parsed, node: ast.AST) -> set[str]:
