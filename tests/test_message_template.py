@@ -11,6 +11,7 @@ from harness.core.context import Context, SuspiciousLocation
 from harness.core.task import Task
 from harness.evaluators.verdict import Frame, TestResult
 from harness.generators.message_ops import message_mutants
+from harness.generators.message_template import call_names
 from harness.generators.string_templates import template_of
 from tests.conftest import fix_offline
 from tests.mutant_checks import src
@@ -173,3 +174,39 @@ def test_a_percent_template_gets_the_fields_of_the_tests_f_string(tmp_path):
     tests = NOTICE_TESTS.replace("""f"Job {describe(job)} took {round(job['seconds'])} seconds, {job['tries']} tries.\"""",
                                  """f"Job took {job['seconds'] / 60} seconds.\"""")
     assert """% (job['seconds'] / 60)""" in offered(tmp_path, tests, code=single)[0]  # an operand is parenthesized
+
+
+def test_the_tests_names_for_the_functions_parameters_are_mapped(tmp_path):
+    """``repr(p)`` makes the test's ``p`` the ``self`` of ``__repr__``; ``notice(backup)`` makes
+    ``backup`` the ``job`` of ``notice``."""
+    point = src('''
+        class Point:
+            def __init__(self, x, y):
+                self.x, self.y = x, y
+
+            def __repr__(self):
+                return f"Point(x={self.x}, y={self.x})"
+    ''')
+    point_tests = src('''
+        from notice import Point
+
+
+        def test_repr():
+            p = Point(1, 2)
+            assert repr(p) == f"Point(x={p.x}, y={p.y})"
+    ''')
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_point.py").write_text(point_tests)
+    (tmp_path / "notice.py").write_text(point)
+    test_id = "tests/test_point.py::test_repr"
+    result = TestResult(test_id, "failed", "AssertionError: assert 'Point(x=1, y=1)' == 'Point(x=1, y=2)'",
+                        (Frame("tests/test_point.py", 6),))
+    context = Context(tmp_path, Task("failing_tests", {test_id: result}), [SuspiciousLocation("notice.py", 6, 0.5)],
+                      ("tests/*",))
+    got = message_mutants(context, lambda rel: (tmp_path / rel).read_text() if (tmp_path / rel).is_file() else None)
+    assert [m.new_source for _, m in got if m.operator == "template_from_test"] == [
+        point.replace("y={self.x}", "y={self.y}")]
+    tests = NOTICE_TESTS.replace("job = {", "backup = {").replace("notice(job)", "notice(backup)").replace(
+        "describe(job)", "describe(backup)").replace("job['", "backup['")
+    assert offered(tmp_path, tests)[:2] == offered(tmp_path)[:2]  # `backup` written as `job`
+    assert call_names(ast.parse(tests).body[1], ast.parse(NOTICE).body[2]) == {"backup": "job"}

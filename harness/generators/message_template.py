@@ -10,7 +10,9 @@ A test often builds the value it expects with the template the code should use::
 
 Both templates (f-strings, ``"...".format(...)`` calls or ``"..." % ...``, in any pairing:
 :mod:`.string_templates`) have the same literal text around their fields, and the fields
-differ. When every name a test field reads is bound where the code's template is (a
+differ. The test's names for the function's parameters are read off its calls of the
+function (``repr(p)`` makes ``p`` the ``self`` of ``__repr__``: :func:`call_names`) and
+renamed. When every name a test field then reads is bound where the code's template is (a
 parameter or local of an enclosing function, a name of the module, a builtin), none is the
 test method's own ``self``, and both fields format alike (``{x!r}`` and ``%r``), the test's
 fields are written into the code's template: first all of them at once, then each alone (the
@@ -26,8 +28,10 @@ from __future__ import annotations
 
 import ast
 import builtins
+import copy as copy_module
 import difflib
 import re
+from dataclasses import dataclass
 
 from harness.generators.edit_text import module_names
 from harness.generators.index import FUNCTION_TYPES, FunctionNode
@@ -51,6 +55,18 @@ Scored = tuple[float, Mutant]
 
 #: a template and the file it is in.
 Placed = tuple[Template, Parsed]
+#: builtins whose call ``f(x)`` runs the method of ``x`` named by the key.
+DUNDER_CALLS = {"__repr__": "repr", "__str__": "str", "__len__": "len", "__format__": "format", "__bytes__": "bytes"}
+
+
+@dataclass(frozen=True)
+class TestSide:
+    """A failing test's template: ``placed`` (the template and the test file), ``fn`` the test
+    function, ``self_name`` its ``self`` ('' for a plain function)."""
+
+    placed: Placed
+    fn: FunctionNode
+    self_name: str
 
 
 def template_edits(files: Files, found: list[Evidence], spots: dict[str, dict[int, float]]) -> list[Scored]:
@@ -66,15 +82,16 @@ def template_edits(files: Files, found: list[Evidence], spots: dict[str, dict[in
         if parsed is None or not files.editable(path):
             continue
         for code in _code_templates(parsed, set(lines)):
-            for test, self_name in tests:
-                out += _pair((code, parsed), test, self_name)
+            code_fn = parsed.function_at(code.node.lineno)
+            for test in tests:
+                names = call_names(test.fn, code_fn) if code_fn is not None else {}
+                out += _pair((code, parsed), test, names)
     return out
 
 
-def _test_templates(files: Files, found: list[Evidence]) -> list[tuple[Placed, str]]:
-    """The templates of each failing test function, with the name of its ``self`` ('' for a
-    plain function), each test function once."""
-    out: list[tuple[Placed, str]] = []
+def _test_templates(files: Files, found: list[Evidence]) -> list[TestSide]:
+    """The templates of each failing test function, each test function once."""
+    out: list[TestSide] = []
     seen: set[tuple[str, int]] = set()
     for item in found:
         parsed = files.parsed(item.test_path)
@@ -83,7 +100,7 @@ def _test_templates(files: Files, found: list[Evidence]) -> list[tuple[Placed, s
             continue
         seen.add((item.test_path, fn.lineno))
         self_name = fn.args.args[0].arg if "::" in item.test_id.split("::", 1)[1] and fn.args.args else ""
-        out += [((t, parsed), self_name) for t in templates_in(fn) if sum(map(len, t.text)) >= MIN_TEXT]
+        out += [TestSide((t, parsed), fn, self_name) for t in templates_in(fn) if sum(map(len, t.text)) >= MIN_TEXT]
     return out
 
 
@@ -93,28 +110,69 @@ def _code_templates(parsed: Parsed, lines: set[int]) -> list[Template]:
     return [t for fn in functions.values() for t in templates_in(fn) if sum(map(len, t.text)) >= MIN_TEXT]
 
 
-def _pair(placed: Placed, theirs_placed: Placed, self_name: str) -> list[Scored]:
-    """The candidates of one (code, test) pair of templates with as many fields and alike text."""
-    (code, parsed), (test, test_parsed) = placed, theirs_placed
-    if len(code.fields) != len(test.fields):
+def call_names(test_fn: FunctionNode, code_fn: FunctionNode) -> dict[str, str]:
+    """The test's names for ``code_fn``'s parameters, read off the test's calls of it:
+    ``p.area(r)`` or ``repr(p)`` (``__repr__``, :data:`DUNDER_CALLS`) maps ``p`` to the
+    method's ``self`` and ``r`` to its next parameter; ``notice(job=backup)`` maps ``backup`` to
+    ``job``. Only plain names are mapped, each to the first parameter it is passed as."""
+    params = [a.arg for a in (*code_fn.args.posonlyargs, *code_fn.args.args)]
+    method = params[:1] in (["self"], ["cls"])
+    out: dict[str, str] = {}
+    for call in ast.walk(test_fn):
+        if not isinstance(call, ast.Call):
+            continue
+        func, args = call.func, list(call.args)
+        if method and isinstance(func, ast.Attribute) and func.attr == code_fn.name:
+            pairs = list(zip([func.value, *args], params))
+        elif method and isinstance(func, ast.Name) and func.id == DUNDER_CALLS.get(code_fn.name) and len(args) == 1:
+            pairs = [(args[0], params[0])]
+        elif not method and isinstance(func, ast.Name) and func.id == code_fn.name:
+            pairs = list(zip(args, params))
+        else:
+            continue
+        pairs += [(k.value, k.arg) for k in call.keywords if k.arg in params]
+        for node, param in pairs:
+            if isinstance(node, ast.Name) and node.id != param:
+                out.setdefault(node.id, param)
+    return out
+
+
+def _renamed(expr: ast.expr, names: dict[str, str]) -> ast.expr:
+    """``expr`` with the names of ``names`` renamed (a copy; ``expr`` itself when none is read)."""
+    if not any(isinstance(n, ast.Name) and n.id in names for n in ast.walk(expr)):
+        return expr
+    copy = copy_module.deepcopy(expr)
+    for node in ast.walk(copy):
+        if isinstance(node, ast.Name) and node.id in names:
+            node.id = names[node.id]
+    return copy
+
+
+def _pair(placed: Placed, test: TestSide, names: dict[str, str]) -> list[Scored]:
+    """The candidates of one (code, test) pair of templates with as many fields and alike
+    text; the test's names for the code's parameters (:func:`call_names`) renamed."""
+    (code, parsed), (theirs_template, test_parsed) = placed, test.placed
+    if len(code.fields) != len(theirs_template.fields):
         return []
-    ratio = difflib.SequenceMatcher(None, code.literal, test.literal, autojunk=False).ratio()
+    ratio = difflib.SequenceMatcher(None, code.literal, theirs_template.literal, autojunk=False).ratio()
     if ratio < MIN_RATIO:
         return []
     bound = _bound_at(parsed, code.node)
     opening = _OPENING.match(parsed.text, parsed.index.span(code.node)[0])
     quote = opening.group(1) if opening else '"'
+    theirs_exprs = [_renamed(f.expr, names) for f in theirs_template.fields]
     edits: list[tuple[int, int, str, int]] = []  # (start, end, new text, field position)
-    for at, (mine, theirs) in enumerate(zip(code.fields, test.fields)):
-        if ast.dump(mine.expr) == ast.dump(theirs.expr) or mine.form != theirs.form \
-                or not _resolves(theirs.expr, bound, self_name):
+    for at, (mine, theirs, expr) in enumerate(zip(code.fields, theirs_template.fields, theirs_exprs)):
+        if ast.dump(mine.expr) == ast.dump(expr) or mine.form != theirs.form \
+                or not _resolves(expr, bound, test.self_name):
             continue
-        span, text = _source(parsed, mine.expr), _source(test_parsed, theirs.expr)
+        span = _source(parsed, mine.expr)
+        text = _source(test_parsed, theirs.expr) if expr is theirs.expr else (0, 0, ast.unparse(expr))
         if span is None or text is None:
             continue
-        written = mine.written(text[2], theirs.expr)
+        written = mine.written(text[2], expr)
         if mine.where == "inside" and quote in written:
-            written = ast.unparse(theirs.expr)  # '...' strings
+            written = ast.unparse(expr)  # '...' strings
         if mine.where != "inside" or (quote not in written and "\\" not in written):
             edits.append((span[0], span[1], written, at))
     groups = [edits] + ([[edit] for edit in edits] if len(edits) > 1 else [])
@@ -126,7 +184,7 @@ def _pair(placed: Placed, theirs_placed: Placed, self_name: str) -> list[Scored]
         for extra, weight in ([(dead, 1.0)] if dead else []) + [([], 0.9 if dead else 1.0)]:
             mutant = make_mutant("template_from_test", parsed, [edit[:3] for edit in group] + extra,
                                  code.node.lineno, what + (", the assignment it no longer reads deleted" if extra else ""))
-            if mutant is not None and _writes(mutant, parsed, code, test, {at for *_, at in group}):
+            if mutant is not None and _writes(mutant, parsed, code, theirs_exprs, {at for *_, at in group}):
                 out.append((ratio * weight * (1.0 if group is edits else 0.8), mutant))
     return out
 
@@ -173,15 +231,15 @@ def _source(parsed: Parsed, node: ast.expr) -> tuple[int, int, str] | None:
     return (start, end, text) if same and "\n" not in text else None
 
 
-def _writes(mutant: Mutant, parsed: Parsed, code: Template, test: Template, at: set[int]) -> bool:
+def _writes(mutant: Mutant, parsed: Parsed, code: Template, theirs: list[ast.expr], at: set[int]) -> bool:
     """Does the new text hold the template meant (the code's literal text with the test's
-    fields at positions ``at``) once more than the old text did? A quote of a field that
+    field expressions ``theirs`` at positions ``at``) once more than the old text did? A quote of a field that
     closed the string early, or an escape, would not."""
     try:
         tree = ast.parse(mutant.new_source)
     except (SyntaxError, ValueError):
         return False
-    want = [ast.dump(test.fields[i].expr if i in at else field.expr) for i, field in enumerate(code.fields)]
+    want = [ast.dump(theirs[i] if i in at else field.expr) for i, field in enumerate(code.fields)]
 
     def holding(root: ast.AST) -> int:
         return sum(t.literal == code.literal and t.dumps() == want for t in templates_in(root))
