@@ -210,3 +210,33 @@ def test_the_tests_names_for_the_functions_parameters_are_mapped(tmp_path):
         "describe(job)", "describe(backup)").replace("job['", "backup['")
     assert offered(tmp_path, tests)[:2] == offered(tmp_path)[:2]  # `backup` written as `job`
     assert call_names(ast.parse(tests).body[1], ast.parse(NOTICE).body[2]) == {"backup": "job"}
+
+
+def test_a_dict_display_with_the_same_keys_gives_its_values(tmp_path):
+    code = src('''
+        class User:
+            def __init__(self, name, email):
+                self.name, self.email = name, email
+
+            def to_dict(self):
+                return {"name": self.name, "email": self.name, "kind": "user"}
+    ''')
+    tests = src('''
+        from notice import User
+
+
+        def test_to_dict():
+            u = User("ada", "ada@example.com")
+            assert u.to_dict() == {"kind": "user", "email": u.email, "name": u.name}
+    ''')
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_user.py").write_text(tests)
+    (tmp_path / "notice.py").write_text(code)
+    test_id = "tests/test_user.py::test_to_dict"
+    result = TestResult(test_id, "failed", "AssertionError: assert {...} == {...}", (Frame("tests/test_user.py", 6),))
+    context = Context(tmp_path, Task("failing_tests", {test_id: result}), [SuspiciousLocation("notice.py", 6, 0.5)],
+                      ("tests/*",))
+    got = message_mutants(context, lambda rel: (tmp_path / rel).read_text() if (tmp_path / rel).is_file() else None)
+    # keys in another order, a constant value not copied (the test's "user" is no field to copy)
+    assert [m.new_source for _, m in got if m.operator == "template_from_test"] == [
+        code.replace('"email": self.name', '"email": self.email')]

@@ -1,4 +1,5 @@
-"""The failing test's own string template as the donor of the code's (issue 21): ``template_from_test``.
+"""The failing test's own template (a string's, a dict display's) as the donor of the code's
+(issue 21): ``template_from_test``.
 
 A test often builds the value it expects with the template the code should use::
 
@@ -8,8 +9,8 @@ A test often builds the value it expects with the template the code should use::
         f"Finished '{get_name(state.fn)}' "              f"Finished '{sec}' "
         f"after {sec_format % state.seconds}(s)")        f"after {state.seconds}(s)")
 
-Both templates (f-strings, ``"...".format(...)`` calls or ``"..." % ...``, in any pairing:
-:mod:`.string_templates`) have the same literal text around their fields, and the fields
+Both templates (f-strings, ``"...".format(...)`` calls or ``"..." % ...``, in any pairing, or
+two dict displays with the same string keys: :mod:`.string_templates`) have the same literal text around their fields, and the fields
 differ. The test's names for the function's parameters are read off its calls of the
 function (``repr(p)`` makes ``p`` the ``self`` of ``__repr__``: :func:`call_names`) and
 renamed. When every name a test field then reads is bound where the code's template is (a

@@ -1,8 +1,10 @@
-"""String templates read from the AST: an f-string, a ``"...".format(...)`` call, a ``"..." % ...``.
+"""Templates read from the AST: an f-string, a ``"...".format(...)`` call, a ``"..." % ...``, and
+a dict display with string keys.
 
 Each is a :class:`Template`: the literal text between its fields and its fields, whatever the
 spelling, so that ``f"took {t:.1f}s"``, ``"took {:.1f}s".format(t)`` and ``"took %.1fs" % t``
-read alike (:mod:`.message_template` matches a failing test's templates with the code's).
+read alike, and ``{"name": u.name, "age": u.age}`` is the template ``name:{} age:{}``
+(:mod:`.message_template` matches a failing test's templates with the code's).
 Pure: reads nodes only.
 """
 
@@ -45,7 +47,7 @@ class Field:
 
 @dataclass(frozen=True)
 class Template:
-    """A string template: ``text``, the literal pieces (one more than there are fields, ``""``
+    """A template (a string's, or a dict display's): ``text``, the literal pieces (one more than there are fields, ``""``
     where fields touch); ``fields`` (:class:`Field`), in order; ``node``, the expression."""
 
     text: tuple[str, ...]
@@ -68,7 +70,7 @@ def templates_in(root: ast.AST) -> list[Template]:
 
 
 def template_of(node: ast.AST) -> Template | None:
-    """``node`` as a :class:`Template`, or None when it is none of the three spellings, has no
+    """``node`` as a :class:`Template`, or None when it is none of the four kinds, has no
     field, or uses what is not read here (``{0.attr}``, ``%(key)s``, ``*args``)."""
     if isinstance(node, ast.JoinedStr):
         return _fstring(node)
@@ -78,7 +80,21 @@ def template_of(node: ast.AST) -> Template | None:
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mod) and isinstance(node.left, ast.Constant) \
             and isinstance(node.left.value, str):
         return _percent(node, node.left.value)
+    if isinstance(node, ast.Dict) and node.keys and all(
+            isinstance(k, ast.Constant) and isinstance(k.value, str) for k in node.keys):
+        return _dict_display(node)
     return None
+
+
+def _dict_display(node: ast.Dict) -> Template | None:
+    """A dict display with string keys read as a template: its keys, sorted, are the literal
+    text (``"name:"`` before the field of key ``"name"``), its values the fields; the order the
+    keys are written in does not matter."""
+    items = sorted(zip((k.value for k in node.keys), node.values), key=lambda kv: kv[0])  # type: ignore[union-attr]
+    if len({key for key, _ in items}) != len(items):
+        return None
+    return Template(tuple(f"{key}:" for key, _ in items) + ("",),
+                    tuple(Field(value, ("", ""), "argument") for _, value in items), node)
 
 
 def _fstring(node: ast.JoinedStr) -> Template | None:
