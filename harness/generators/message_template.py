@@ -10,8 +10,8 @@ A test often builds the value it expects with the template the code should use::
         f"after {sec_format % state.seconds}(s)")        f"after {state.seconds}(s)")
 
 Both templates (f-strings, ``"...".format(...)`` calls or ``"..." % ...``, in any pairing, or
-two dict displays with the same string keys: :mod:`.string_templates`) have the same literal text around their fields, and the fields
-differ. The test's names for the function's parameters are read off its calls of the
+two dict displays with the same string keys: :mod:`.string_templates`) have the same literal
+text around their fields, and the fields differ. The test's names for the function's parameters are read off its calls of the
 function (``repr(p)`` makes ``p`` the ``self`` of ``__repr__``: :func:`call_names`) and
 renamed. When every name a test field then reads is bound where the code's template is (a
 parameter or local of an enclosing function, a name of the module, a builtin), none is the
@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import ast
 import builtins
-import copy as copy_module
+import copy
 import difflib
 import re
 from dataclasses import dataclass
@@ -61,7 +61,7 @@ DUNDER_CALLS = {"__repr__": "repr", "__str__": "str", "__len__": "len", "__forma
 
 
 @dataclass(frozen=True)
-class TestSide:
+class ExpectedTemplate:
     """A failing test's template: ``placed`` (the template and the test file), ``fn`` the test
     function, ``self_name`` its ``self`` ('' for a plain function)."""
 
@@ -90,9 +90,9 @@ def template_edits(files: Files, found: list[Evidence], spots: dict[str, dict[in
     return out
 
 
-def _test_templates(files: Files, found: list[Evidence]) -> list[TestSide]:
+def _test_templates(files: Files, found: list[Evidence]) -> list[ExpectedTemplate]:
     """The templates of each failing test function, each test function once."""
-    out: list[TestSide] = []
+    out: list[ExpectedTemplate] = []
     seen: set[tuple[str, int]] = set()
     for item in found:
         parsed = files.parsed(item.test_path)
@@ -101,7 +101,8 @@ def _test_templates(files: Files, found: list[Evidence]) -> list[TestSide]:
             continue
         seen.add((item.test_path, fn.lineno))
         self_name = fn.args.args[0].arg if "::" in item.test_id.split("::", 1)[1] and fn.args.args else ""
-        out += [TestSide((t, parsed), fn, self_name) for t in templates_in(fn) if sum(map(len, t.text)) >= MIN_TEXT]
+        out += [ExpectedTemplate((t, parsed), fn, self_name) for t in templates_in(fn)
+                if sum(map(len, t.text)) >= MIN_TEXT]
     return out
 
 
@@ -142,14 +143,14 @@ def _renamed(expr: ast.expr, names: dict[str, str]) -> ast.expr:
     """``expr`` with the names of ``names`` renamed (a copy; ``expr`` itself when none is read)."""
     if not any(isinstance(n, ast.Name) and n.id in names for n in ast.walk(expr)):
         return expr
-    copy = copy_module.deepcopy(expr)
-    for node in ast.walk(copy):
+    renamed = copy.deepcopy(expr)
+    for node in ast.walk(renamed):
         if isinstance(node, ast.Name) and node.id in names:
             node.id = names[node.id]
-    return copy
+    return renamed
 
 
-def _pair(placed: Placed, test: TestSide, names: dict[str, str]) -> list[Scored]:
+def _pair(placed: Placed, test: ExpectedTemplate, names: dict[str, str]) -> list[Scored]:
     """The candidates of one (code, test) pair of templates with as many fields and alike
     text; the test's names for the code's parameters (:func:`call_names`) renamed."""
     (code, parsed), (theirs_template, test_parsed) = placed, test.placed
