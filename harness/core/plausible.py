@@ -54,7 +54,7 @@ NATURALNESS: dict[str, int] = {
     # angelic_ops: a synthesized conjunct or disjunct (an expression part added), a guard inserted
     **dict.fromkeys(("angelic_and", "angelic_or"), 2), **dict.fromkeys(("angelic_guard", "angelic_exit"), 3),
     **dict.fromkeys(("bytes_literal",), 0), **dict.fromkeys(("bytes_convert",), 2),  # message_bytes
-    **dict.fromkeys(("template_from_test",), 2),  # an f-string's fields as the failing test builds them
+    **dict.fromkeys(("template_from_test",), 2),  # a template's fields as the failing test builds them
     # wrap_ops (issue 21): statements the failure asks for
     **dict.fromkeys(("convert_param", "early_return", "normalize_param"), 3), **dict.fromkeys(("wrap_try",), 4),
     # data edits (issue 21): table entries and regexes from the failing tests' literals

@@ -43,7 +43,7 @@ from typing import cast
 from harness.generators.donor_diff import (
     LINES, BUILTINS, Line, MAX_DIFFS, MAX_SIZE, MIN_OVERLAP, MIN_SIM, MIN_SIZE, TARGETS, Diff, Pool, compare, pool_of, shape_of, size_of, words_of,
 )
-from harness.generators.edit_text import ATOM, Cand, Edit, add_cand, fit, line_indent, prec, short, slot
+from harness.generators.edit_text import ATOM, Cand, Edit, add_cand, fit, line_indent, param_names, prec, short, slot
 from harness.generators.index import Index, Positioned
 from harness.generators.facts import shared
 
@@ -60,16 +60,11 @@ def _scope(cx: Index, pool: Pool, node: ast.AST) -> frozenset[str]:
     if got is None:
         names, up = set(pool.module) | BUILTINS, fn
         while up is not None:
-            names.update(_params(up.args))
+            names.update(param_names(up.args))
             names.update(n.id for n in ast.walk(up) if isinstance(n, ast.Name))
             up = cx.function(up)
         got = pool.scopes[fn] = frozenset(names)
     return got
-
-
-def _params(a: ast.arguments) -> list[str]:
-    """Every parameter name of a signature, ``self``/``cls``, ``*args`` and ``**kwargs`` included."""
-    return [p.arg for p in [*a.posonlyargs, *a.args, *a.kwonlyargs, a.vararg, a.kwarg] if p]
 
 
 def _span(cx: Index, node: ast.AST) -> tuple[int, int]:
@@ -84,7 +79,7 @@ def _bound(o: ast.AST) -> set[str]:
         if isinstance(n, ast.comprehension) or isinstance(n, ast.NamedExpr):
             got.update(x.id for x in ast.walk(n.target) if isinstance(x, ast.Name))
         elif isinstance(n, ast.Lambda):
-            got.update(_params(n.args))
+            got.update(param_names(n.args))
     return got
 
 

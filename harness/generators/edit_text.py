@@ -229,6 +229,12 @@ def plus_minus(cx: Index, node: ast.expr, delta: int) -> tuple[str, int]:
     return f"{fit(cx.seg(node), prec(node), 11)} {'+' if delta > 0 else '-'} 1", 11
 
 
+def param_names(signature: ast.arguments) -> list[str]:
+    """Every parameter name of a signature, ``self``/``cls``, ``*args`` and ``**kwargs`` included."""
+    return [param.arg for param in [*signature.posonlyargs, *signature.args, *signature.kwonlyargs,
+                                    signature.vararg, signature.kwarg] if param]
+
+
 def module_names(tree: ast.Module) -> set[str]:
     """Names a module binds at its top level: assignments (also inside top-level ``if``/``try``
     blocks), definitions, and imports (``import a.b`` binds ``a``)."""

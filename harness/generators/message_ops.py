@@ -10,8 +10,8 @@ frames pass through or one a test expected and a handler swallowed
 (:mod:`.message_members`), a module used but never imported or a global assigned without
 ``global`` (:mod:`.message_scope`), a name the test patches in the module it comes from while
 the code bound it at import (:mod:`.message_patch`), ``str`` where ``bytes`` was wanted or the
-other way round (:mod:`.message_bytes`), an f-string the failing test builds with the code's
-template and other fields (:mod:`.message_template`). These candidates are few and precise, so the templates generator
+other way round (:mod:`.message_bytes`), a string or dict the failing test builds with the
+code's template and other fields (:mod:`.message_template`). These candidates are few and precise, so the templates generator
 tries them before its mutants at the suspicious lines
 (:class:`harness.generators.templates.TemplateGenerator`). Their patches go through the same
 stages as any other: the full suite (a rename that breaks an import elsewhere is rejected

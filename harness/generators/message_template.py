@@ -34,7 +34,7 @@ import difflib
 import re
 from dataclasses import dataclass
 
-from harness.generators.edit_text import module_names
+from harness.generators.edit_text import module_names, param_names
 from harness.generators.index import FUNCTION_TYPES, FunctionNode
 from harness.generators.literal_hints import function_of_test
 from harness.generators.message_evidence import Evidence, Files, Parsed, make_mutant
@@ -82,11 +82,13 @@ def template_edits(files: Files, found: list[Evidence], spots: dict[str, dict[in
         parsed = files.parsed(path)
         if parsed is None or not files.editable(path):
             continue
+        names: dict[tuple[int, int], dict[str, str]] = {}  # (test function, code function) -> call_names
         for code in _code_templates(parsed, set(lines)):
-            code_fn = parsed.function_at(code.node.lineno)
+            code_fn, bound = parsed.function_at(code.node.lineno), _bound_at(parsed, code.node)
             for test in tests:
-                names = call_names(test.fn, code_fn) if code_fn is not None else {}
-                out += _pair((code, parsed), test, names)
+                if code_fn is not None and (id(test.fn), id(code_fn)) not in names:
+                    names[id(test.fn), id(code_fn)] = call_names(test.fn, code_fn)
+                out += _pair((code, parsed), test, names.get((id(test.fn), id(code_fn)), {}), bound)
     return out
 
 
@@ -101,15 +103,19 @@ def _test_templates(files: Files, found: list[Evidence]) -> list[ExpectedTemplat
             continue
         seen.add((item.test_path, fn.lineno))
         self_name = fn.args.args[0].arg if "::" in item.test_id.split("::", 1)[1] and fn.args.args else ""
-        out += [ExpectedTemplate((t, parsed), fn, self_name) for t in templates_in(fn)
-                if sum(map(len, t.text)) >= MIN_TEXT]
+        out += [ExpectedTemplate((t, parsed), fn, self_name) for t in _matchable(fn)]
     return out
 
 
 def _code_templates(parsed: Parsed, lines: set[int]) -> list[Template]:
     """The templates of the functions holding ``lines``."""
     functions = {id(fn): fn for fn in (parsed.function_at(line) for line in lines) if fn is not None}
-    return [t for fn in functions.values() for t in templates_in(fn) if sum(map(len, t.text)) >= MIN_TEXT]
+    return [t for fn in functions.values() for t in _matchable(fn)]
+
+
+def _matchable(root: ast.AST) -> list[Template]:
+    """The templates under ``root`` with at least :data:`MIN_TEXT` characters of literal text."""
+    return [t for t in templates_in(root) if sum(map(len, t.text)) >= MIN_TEXT]
 
 
 def call_names(test_fn: FunctionNode, code_fn: FunctionNode) -> dict[str, str]:
@@ -150,16 +156,16 @@ def _renamed(expr: ast.expr, names: dict[str, str]) -> ast.expr:
     return renamed
 
 
-def _pair(placed: Placed, test: ExpectedTemplate, names: dict[str, str]) -> list[Scored]:
+def _pair(placed: Placed, test: ExpectedTemplate, names: dict[str, str], bound: set[str]) -> list[Scored]:
     """The candidates of one (code, test) pair of templates with as many fields and alike
-    text; the test's names for the code's parameters (:func:`call_names`) renamed."""
+    text; the test's names for the code's parameters (:func:`call_names`) renamed; ``bound``:
+    the names bound where the code's template is (:func:`_bound_at`)."""
     (code, parsed), (theirs_template, test_parsed) = placed, test.placed
     if len(code.fields) != len(theirs_template.fields):
         return []
     ratio = difflib.SequenceMatcher(None, code.literal, theirs_template.literal, autojunk=False).ratio()
     if ratio < MIN_RATIO:
         return []
-    bound = _bound_at(parsed, code.node)
     opening = _OPENING.match(parsed.text, parsed.index.span(code.node)[0])
     quote = opening.group(1) if opening else '"'
     theirs_exprs = [_renamed(f.expr, names) for f in theirs_template.fields]
@@ -261,9 +267,7 @@ def _bound_at(parsed: Parsed, node: ast.AST) -> set[str]:
 
 def _locals(fn: FunctionNode) -> set[str]:
     """A function's parameters and the names its body binds."""
-    args = fn.args
-    names = {a.arg for a in (*args.posonlyargs, *args.args, *args.kwonlyargs)}
-    names |= {a.arg for a in (args.vararg, args.kwarg) if a is not None}
+    names = set(param_names(fn.args))
     for node in ast.walk(fn):
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
             names.add(node.id)
