@@ -25,12 +25,13 @@ from harness.generators.regex_more import more_regex_mutants
 from harness.generators.regex_narrow import narrow_regex_mutants
 from harness.generators.regex_ops import regex_mutants
 from harness.generators.data_text import module_strings, near_of, parsed
+from harness.generators.name_table_ops import name_entry_mutants
 from harness.generators.table_ops import table_mutants
 
 #: operator id -> prior, on the scale of :data:`harness.generators.mutations.OPERATOR_PRIORS`
 #: (above its highest, 0.60: a value the failing test wrote beats a guessed edit).
 PRIORS = {"table_value": 0.66, "regex_alternative": 0.64, "regex_optional": 0.63, "regex_class": 0.63,
-          "regex_optional_char": 0.62, "regex_quantifier": 0.62, "table_entry": 0.62,
+          "regex_optional_char": 0.62, "regex_quantifier": 0.62, "table_entry": 0.62, "name_entry": 0.62,
           # regex_more: a piece inside the pattern made optional, a case-insensitive flag, a range end
           "regex_optional_piece": 0.63, "regex_ignorecase": 0.63, "regex_range": 0.63,
           # regex_narrow: a boundary, an anchor, a lazy quantifier (after the widening edits)
@@ -128,7 +129,7 @@ def hinted(context: Context, lines: list[tuple[tuple[str, int], float]],
     """
     hints = gather(context.root, context.task.failing)
     test_lines, passing = other_strings(context.root, context.task.failing)  # regex inputs and checks
-    if not hints and not test_lines:
+    if not hints and not hints.words and not test_lines:
         return []
     files: dict[str, list[tuple[int, float]]] = {}
     for (path, line), score in lines:
@@ -157,7 +158,7 @@ def hinted(context: Context, lines: list[tuple[tuple[str, int], float]],
                  + _bounded(narrow_regex_mutants, path, source, hints, passing, test_lines, near)
                  + _bounded(composed_regex_mutants, path, source, hints, passing, test_lines, near,
                             compiled.get(path, ()))
-                 + table_mutants(path, source, hints, near))
+                 + table_mutants(path, source, hints, near) + name_entry_mutants(path, source, hints, near))
         found.sort(key=lambda m: -PRIORS[m.operator])
         tree = parsed(source)
         if tree is None:

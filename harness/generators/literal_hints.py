@@ -3,7 +3,8 @@
 Real libraries keep rules as data - same-shape calls (``_irregular('person', 'people')``),
 dict literals mapping names to codes, tuples of words, regex alternations - and a bug there
 is a missing or wrong entry whose value is usually written in the failing test. This module
-reads those values, read-only, from the worktree: the string and number literals of each
+reads those values, read-only, from the worktree: the failing ``parametrize`` row of a table
+the decorator names (:mod:`.param_rows`), the string and number literals of each
 failing test function (its decorators too: ``parametrize`` rows), the literals written next
 to each other in one statement or tuple (``pluralize('human') == 'humans'``), the
 ``actual == expected`` pair of a failing assertion's message, and the key of a ``KeyError``.
@@ -18,6 +19,8 @@ import textwrap
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from harness.generators.param_rows import failing_row
 
 #: longest string literal kept as a hint (characters): longer ones are documents, not entries.
 MAX_LITERAL = 80
@@ -51,6 +54,10 @@ class Hints:
             literal of the test is the expected one; when both are, the left side is the
             actual value.
         missing_keys: the keys of ``KeyError`` messages (``KeyError: 'italic'``).
+        words: the ``_``-separated parts of the failing tests' function names (``test_e204``
+            -> ``e204``; ``test`` left out), then the letter-and-digit runs of their string
+            literals (``'--select=E204'`` -> ``select``, ``E204``): the case a test is about
+            (words alone do not make the hints true: only :mod:`.name_table_ops` reads them).
     """
 
     strings: tuple[str, ...] = ()
@@ -58,6 +65,7 @@ class Hints:
     pairs: tuple[tuple[str, str], ...] = ()
     wrong: tuple[tuple[Scalar, Scalar], ...] = ()
     missing_keys: tuple[str, ...] = ()
+    words: tuple[str, ...] = ()
 
     def __bool__(self) -> bool:
         return bool(self.strings or self.numbers or self.wrong or self.missing_keys)
@@ -83,6 +91,13 @@ def test_functions(root: Path, test_ids: Iterable[str]
     """``(test id, repo-relative test file, its function node)`` for each of ``test_ids`` (pytest
     node ids) whose file is :func:`inside` ``root``, parses, and defines the function; each file
     is read and parsed once."""
+    for test_id, rel, _, fn in _with_trees(root, test_ids):
+        yield test_id, rel, fn
+
+
+def _with_trees(root: Path, test_ids: Iterable[str]
+                ) -> Iterator[tuple[str, str, ast.Module, ast.FunctionDef | ast.AsyncFunctionDef]]:
+    """:func:`test_functions`' rows with the test file's module between file and function."""
     trees: dict[str, ast.Module | None] = {}
     for test_id in test_ids:
         rel, *parts = test_id.split("::")
@@ -94,8 +109,8 @@ def test_functions(root: Path, test_ids: Iterable[str]
                 trees[rel] = None
         tree = trees[rel]
         fn = function_of_test(tree, parts) if tree is not None and parts else None
-        if fn is not None:
-            yield test_id, rel, fn
+        if tree is not None and fn is not None:
+            yield test_id, rel, tree, fn
 
 
 def function_of_test(tree: ast.Module, parts: list[str]) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
@@ -168,13 +183,21 @@ def gather(root: Path, failing: dict) -> Hints:
     strings: dict[str, None] = {}
     numbers: dict[int | float, None] = {}
     pairs: dict[tuple[str, str], None] = {}
-    for _, _, fn in test_functions(root, failing):
+    words: dict[str, None] = {}
+    for test_id, _, tree, fn in _with_trees(root, failing):
+        words.update(dict.fromkeys(w for w in fn.name.split("_") if w and w != "test"))
+        row = failing_row(tree, fn, test_id)  # first: the failing row of a table the decorator names
+        if row:
+            strings.update(dict.fromkeys(_strings_in(ast.Tuple(elts=row))))
+            group = [v.value for v in row if isinstance(v, ast.Constant) and isinstance(v.value, str)]
+            pairs.update(dict.fromkeys(zip(group, group[1:])))
         for node in [*fn.decorator_list, *fn.body]:
             strings.update(dict.fromkeys(_strings_in(node)))
             numbers.update(dict.fromkeys(n.value for n in ast.walk(node) if isinstance(n, ast.Constant)
                                          and isinstance(n.value, (int, float)) and not isinstance(n.value, bool)))
             for group in _groups(node):
                 pairs.update(dict.fromkeys(zip(group, group[1:])))
+    words.update(dict.fromkeys(w for s in strings for w in re.findall(r"[A-Za-z0-9]+", s)))
     wrong: dict[tuple[Scalar, Scalar], None] = {}
     missing: dict[str, None] = {}
     known = set(strings) | set(numbers)
@@ -188,7 +211,7 @@ def gather(root: Path, failing: dict) -> Hints:
             missing[key] = None
     return Hints(tuple(strings)[:MAX_HINTS], tuple(numbers)[:MAX_HINTS],
                  tuple((a, b) for a, b in pairs if a != b)[:MAX_HINTS], tuple(wrong)[:MAX_HINTS],
-                 tuple(missing)[:MAX_HINTS])
+                 tuple(missing)[:MAX_HINTS], tuple(words)[:MAX_HINTS])
 
 
 def _lines_of(value: str) -> list[str]:
