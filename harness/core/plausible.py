@@ -55,6 +55,7 @@ NATURALNESS: dict[str, int] = {
     **dict.fromkeys(("angelic_and", "angelic_or"), 2), **dict.fromkeys(("angelic_guard", "angelic_exit"), 3),
     **dict.fromkeys(("bytes_literal",), 0), **dict.fromkeys(("bytes_convert",), 2),  # message_bytes
     **dict.fromkeys(("template_from_test",), 2),  # a template's fields as the failing test builds them
+    **dict.fromkeys(("restore_init",), 3),  # a statement inserted at a __setstate__'s end (restore_ops)
     # wrap_ops (issue 21): statements the failure asks for
     **dict.fromkeys(("convert_param", "early_return", "normalize_param"), 3), **dict.fromkeys(("wrap_try",), 4),
     # data edits (issue 21): table entries and regexes from the failing tests' literals
