@@ -165,3 +165,48 @@ def test_loopwright_fix_widens_a_grammar_piece_that_another_module_compiles_as_b
                                         "tests/test_reader.py": READER_TESTS})
     assert out["status"] == "fixed", out
     assert '+    r"(?P<ext>{ext})?[ \\t]*"' in out["patch"], out["patch"]
+
+
+URLS = src(r'''
+    import re
+
+    AUTHORITY_RE = '[^/?#]*'
+    PATH_RE = '[^?#]*'
+    PIECES = {
+        'authority': AUTHORITY_RE,
+        'path': PATH_RE,
+    }
+    URL_RE = re.compile(r'^(?:(?P<scheme>[a-z]+):)?(?://(?P<authority>{authority}))?(?P<path>{path})'.format(**PIECES))
+
+
+    def host(url):
+        authority = URL_RE.match(url).group('authority') or ''
+        return authority.rpartition('@')[2].partition(':')[0]
+''')
+URLS_TESTS = src(r'''
+    from urls import host
+
+
+    def test_host():
+        assert host('https://user:pw@example.com:80/a') == 'example.com'
+        assert host('http://example.org/b/c') == 'example.org'
+
+
+    def test_backslash_ends_the_authority():
+        assert host('https://u:p@good.example\\evil.test:8080/x') == 'good.example'
+''')
+
+
+def test_a_negated_class_of_a_dict_composed_pattern_stops_at_the_failing_inputs_character():
+    hints = Hints(strings=("https://u:p@good.example\\evil.test:8080/x", "good.example"))
+    got = composed_regex_mutants("urls.py", URLS, hints, ("https://user:pw@example.com:80/a", "http://example.org/b/c"))
+    stops = [m for m in got if m.operator == "regex_narrow" and "stops at" in m.description]
+    assert stops and stops[0].replacement == r"[^\\\\/?#]*", [m.description for m in got]  # a backslash spelled twice
+    assert r"AUTHORITY_RE = '[^\\\\/?#]*'" in stops[0].new_source
+    assert not [m for m in stops if ":" in m.replacement or "@" in m.replacement]  # the passing test's URL keeps its match
+
+
+def test_loopwright_fix_ends_the_authority_at_a_backslash(make_repo):
+    out, _, _ = fix_offline(make_repo, {"urls.py": URLS, "test_urls.py": URLS_TESTS})
+    assert out["status"] == "fixed", out
+    assert r"+AUTHORITY_RE = '[^\\\\/?#]*'" in out["patch"]

@@ -51,14 +51,19 @@ class Segment:
 
 
 def _keywords(call: ast.Call, bound: dict[str, ast.expr]) -> dict[str, ast.expr] | None:
-    """The names a ``.format`` call gives its fields: keywords, and ``**globals()``/``**locals()``
-    resolved to the module's names (None for any other ``**`` argument)."""
+    """The names a ``.format`` call gives its fields: keywords, ``**globals()``/``**locals()``
+    resolved to the module's names, and ``**TABLE`` of a module-level dict display with string
+    keys (rfc3986's ``.format(**COMPONENT_PATTERN_DICT)``); None for any other ``**`` argument."""
     names: dict[str, ast.expr] = {}
     for kw in call.keywords:
         if kw.arg is not None:
             names[kw.arg] = kw.value
         elif isinstance(kw.value, ast.Call) and isinstance(kw.value.func, ast.Name) and kw.value.func.id in ("globals", "locals"):
             names = {**bound, **names}
+        elif isinstance(kw.value, ast.Name) and isinstance(table := bound.get(kw.value.id), ast.Dict) \
+                and all(isinstance(k, ast.Constant) and isinstance(k.value, str) for k in table.keys):
+            names = {**{k.value: v for k, v in zip(table.keys, table.values)  # type: ignore[union-attr]
+                        }, **names}
         else:
             return None
     return names
@@ -322,8 +327,10 @@ def composed_regex_mutants(path: str, source: str, hints: Hints, passing: Sequen
             first, last, raw, offset = body
             old_part = str(node.value)[offset:offset + last - first]
             value = old_part[:a - offset] + replacement + old_part[b - offset:]
-            if not raw and "\\" in value:
-                continue
+            if not raw and "\\" in value:  # a plain literal spells a backslash twice
+                if "\\" in old_part or text.source[first:last] != old_part:
+                    continue
+                value = value.replace("\\", "\\\\")
             line = text.source.count("\n", 0, first) + 1  # a joined part's own line
             mutant = make(operator, path, text, line, f"regex {desc} (in the composed pattern)", first, last, value)
             out += [mutant] if mutant is not None else []

@@ -15,7 +15,9 @@ and "overly permissive" patterns). The edits, ``regex_narrow``:
 - a run of a class that holds ``\\w`` and punctuation made to end in a word character
   (``[\\w\\-\\.]+`` -> ``[\\w\\-\\.]*\\w``: ``1.0`` of ``Default is 1.0.`` without its period);
 - a run of a class without an upper bound given one just below the failing input's run
-  (``[0-9]+`` -> ``[0-9]{1,20}`` for ``"1" * 21``: "overly permissive", a missing length limit).
+  (``[0-9]+`` -> ``[0-9]{1,20}`` for ``"1" * 21``: "overly permissive", a missing length limit);
+- a run of a negated class given a punctuation character of the failing input to stop at
+  (``[^/?#]*`` -> ``[^\\\\/?#]*``: an authority that must end at a backslash).
 
 A candidate must change the first match (its span or groups) on one of the failing tests'
 strings and :func:`.regex_more.keeps` the passing tests' strings. Only one-piece literals
@@ -42,6 +44,8 @@ _GREEDY = re.compile(r"(?<!\\)(?:\.|\])[*+](?![?+*])")
 _UNBOUNDED = re.compile(r"(\[(?:[^\]\\]|\\.)+\]|\\[dwsDWS])([+*])(?![?+*])")
 #: the shortest run in a failing input that :func:`bounded` puts a limit under.
 MIN_RUN = 8
+#: a negated class repeated with ``+`` or ``*`` (its body: group 1).
+_NEGATED_RUN = re.compile(r"\[\^((?:[^\]\\]|\\.)+)\][+*]")
 #: a class holding ``\w`` and more, repeated with ``+``.
 _WORD_CLASS_RUN = re.compile(r"\[((?:[^\]\\]|\\.)*\\w(?:[^\]\\]|\\.)*)\]\+(?![?+*])")
 
@@ -89,6 +93,28 @@ def bounded(pattern: str, inputs: Sequence[str]) -> list[tuple[str, str]]:
     return list(out.items())
 
 
+def stopped(pattern: str, inputs: Sequence[str]) -> list[tuple[str, str]]:
+    """A repeated negated class given one more character to stop at: each punctuation
+    character of a failing test's input that the class lets through (``[^/?#]*`` and
+    ``user@host\\evil.com`` -> ``[^\\\\/?#]*``: the authority ends at the backslash
+    browsers treat as ``/``). "Overly permissive" classes are the most frequent regex fix
+    in Wang, Brown and Stolee's study (see the module docstring). As ``(new pattern,
+    description)``, unchecked, in the inputs' order."""
+    out: dict[str, str] = {}
+    for found in _NEGATED_RUN.finditer(pattern):
+        body = found.group(1)
+        try:
+            inside = re.compile(f"[{body}]")
+        except (re.error, OverflowError, RecursionError):
+            continue
+        for char in dict.fromkeys(c for text in inputs for c in text):
+            if char.isalnum() or char.isspace() or char == "_" or inside.match(char) is not None:
+                continue
+            new = pattern[:found.start(1)] + re.escape(char) + body + pattern[found.end(1):]
+            out.setdefault(new, f"`[^{body}]` stops at `{char}` too")
+    return list(out.items())
+
+
 def _first(compiled: re.Pattern[str], text: str) -> tuple[tuple[int, int], tuple[str | None, ...]] | None:
     found = compiled.search(text)
     return (found.span(), found.groups()) if found is not None else None
@@ -110,7 +136,8 @@ def pattern_edits(pattern: str, flags: int, inputs: Sequence[str], passing: Sequ
         return []
     if not any(before.values()):
         return []  # nothing of the failing tests' matched: nothing to narrow
-    for new_pattern, desc in edits(pattern) + bounded(pattern, [text for text, was in before.items() if was is not None]):
+    matched = [text for text, was in before.items() if was is not None]
+    for new_pattern, desc in edits(pattern) + stopped(pattern, matched) + bounded(pattern, matched):
         try:
             new = re.compile(new_pattern, flags)
         except (re.error, OverflowError, RecursionError):
