@@ -25,8 +25,8 @@ import os
 from collections.abc import Callable, Iterable, Mapping
 
 from harness.generators import (
-    cond_ops, default_ops, donor_ops, exit_ops, forward_ops, guard_ops, insert_ops, kin_ops, move_ops, mutation_ops, pitfall_ops, reach_ops, restore_ops,
-    result_ops,
+    cond_ops, default_ops, donor_ops, exit_ops, forward_ops, guard_ops, insert_ops, kin_ops, move_ops, mutation_ops, pitfall_ops, prelude_ops, reach_ops,
+    restore_ops, result_ops,
     stmt_ops, synth_ops, value_ops, wrap_ops,
 )
 from harness.generators.edit_text import Cand
@@ -85,6 +85,8 @@ OPERATOR_PRIORS: dict[str, float] = {
     "split_concat": 0.30, "one_tuple": 0.25, "setdefault_lost": 0.30, "type_compare": 0.25, "find_truthy": 0.30,
     # restore_ops (issue 21): a __setstate__ that skips what __init__ sets (pickle never runs it)
     "restore_init": 0.30,
+    # prelude_ops (issue 21): a value given the preparation another path into the same parser gives it
+    "sink_prelude": 0.20,
     # exit_ops (issue 21): a loop that leaves too late or too early
     "insert_break": 0.12, "break_continue": 0.20,
     # cond_ops (issue 21): a condition on the function's own result collection
@@ -97,7 +99,8 @@ OPERATOR_PRIORS: dict[str, float] = {
 _STMT_OPS = (stmt_ops.stmt_mutants, reach_ops.stmt_mutants, value_ops.stmt_mutants,
              synth_ops.stmt_mutants, insert_ops.stmt_mutants, guard_ops.stmt_mutants, move_ops.stmt_mutants,
              result_ops.stmt_mutants, default_ops.stmt_mutants, pitfall_ops.stmt_mutants, exit_ops.stmt_mutants,
-             cond_ops.stmt_mutants, donor_ops.stmt_mutants, restore_ops.stmt_mutants)
+             cond_ops.stmt_mutants, donor_ops.stmt_mutants, restore_ops.stmt_mutants,
+             prelude_ops.stmt_mutants)
 _EXPR_OPS = (mutation_ops.expr_mutants, reach_ops.expr_mutants, value_ops.expr_mutants,
              synth_ops.expr_mutants, kin_ops.expr_mutants, guard_ops.expr_mutants,
              forward_ops.expr_mutants, pitfall_ops.expr_mutants, donor_ops.expr_mutants)
