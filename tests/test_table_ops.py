@@ -307,3 +307,57 @@ def test_a_counted_repeat_in_a_table_of_regex_pieces_takes_fewer_for_a_shorter_i
     assert regex_mutants("fmt.py", source, hints, near_of(source, [1])) == []
     words = 'NAMES = {"a": "alpha", "b": "beta", "g": "gamma"}\n'
     assert regex_mutants("w.py", words, Hints(strings=("alphabet",))) == []
+
+
+ORDINAL_WORDS = src('''
+    CARDINALS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+    RULES = {
+        "one": "firs",
+        "two": "secon",
+        "three": "thir",
+        "eight": "eigh",
+        "nine": "nin",
+    }
+
+
+    def ordinal(n):
+        word = CARDINALS[n]
+        for key in RULES:
+            if word.endswith(key):
+                word = word[:len(word) - len(key)] + RULES[key]
+                break
+        return word + ("t" if word in ("firs",) else "d" if word in ("secon", "thir") else "th")
+''')
+ORDINAL_WORDS_TESTS = src('''
+    from ordwords import CARDINALS, ordinal
+
+
+    def test_cardinals():
+        assert CARDINALS[5] == "five"
+
+
+    def test_regular():
+        assert ordinal(4) == "fourth"
+        assert [ordinal(n) for n in (1, 2, 3)] == ["first", "second", "third"]
+        assert ordinal(8) == "eighth" and ordinal(9) == "ninth"
+
+
+    def test_five():
+        assert ordinal(5) == "fifth"
+''')
+
+
+def test_a_rewrite_rule_the_assertion_spells_is_added_with_the_modules_own_word_as_key():
+    hints = Hints(strings=("fifth",), wrong=(("fiveth", "fifth"),))
+    got = [m for m in table_mutants("ordwords.py", ORDINAL_WORDS, hints) if m.operator == "table_entry"]
+    assert any('"five": "fif"' in m.description for m in got), [m.description for m in got]
+    # the key must be the module's word: a test's own input is never written as a key
+    assert not [m for m in table_mutants("ordwords.py", ORDINAL_WORDS.replace('"five", ', ""), hints)
+                if '"five"' in m.description]
+
+
+def test_loopwright_fix_adds_the_rewrite_rule(make_repo):
+    out, root, before = fix_offline(make_repo, {"ordwords.py": ORDINAL_WORDS, "test_ordwords.py": ORDINAL_WORDS_TESTS})
+    assert out["status"] == "fixed" and not out.get("suspect"), out
+    assert '"five": "fif"' in out["patch"], out["patch"]
+    assert snapshot(root) == before

@@ -5,7 +5,8 @@ repairer that act on a module's rules kept as data, not on its code.
   call ``f('a', 'b')`` among calls of ``f`` with string arguments (``_irregular('person',
   'people')``), a ``'key': value`` in a dict literal of string keys (an int value: the
   first gap of the values, then the next one; a string value: the test literal written
-  next to the key), a string in a list/tuple/set literal of strings. The new strings are
+  next to the key; or a rewrite rule the failing assertion spells, keyed by a word of the
+  module: :func:`rewrite_rows`), a string in a list/tuple/set literal of strings. The new strings are
   literals of the failing tests that the module does not contain (for a two-string call,
   two literals written next to each other in the test: its input and expected output);
   the key of a ``KeyError`` is tried first.
@@ -150,6 +151,28 @@ def _call_entries(path: str, text: Text, hints: Hints, known: frozenset[str], ru
     return out
 
 
+def rewrite_rows(hints: Hints, known: frozenset[str], keys: list[str]) -> list[tuple[str, str]]:
+    """Rules a string-to-string rewrite table (``{"twee": "tweed", ...}``) may lack, spelled by
+    a failing assertion: for ``actual`` -> ``expected`` and a string of the module ``w`` (not a
+    key; 2+ characters, the longest first) with ``actual = P + w + S`` and ``expected = P + v
+    + S``, the row ``w: v`` (``'nule'`` -> ``'nulde'`` and the module's word ``'nul'``:
+    ``"nul": "nuld"``, the rule the code applies before adding ``"e"``). The key is the
+    module's own word, never a test literal: no special-cased input."""
+    have = set(keys)
+    out: list[tuple[str, str]] = []
+    for actual, expected in hints.wrong:
+        if not (isinstance(actual, str) and isinstance(expected, str)):
+            continue
+        for word in sorted((w for w in known if len(w) >= 2 and w not in have and w in actual), key=lambda w: (-len(w), w)):
+            at = actual.rfind(word)
+            head, tail = actual[:at], actual[at + len(word):]
+            if expected.startswith(head) and expected.endswith(tail) and len(expected) >= len(head) + len(tail):
+                value = expected[len(head):len(expected) - len(tail)]
+                if value and value != word:
+                    out.append((word, value))
+    return out[:PER_TABLE]
+
+
 def _dict_entries(path: str, text: Text, hints: Hints, known: frozenset[str], node: ast.Dict) -> list[Mutant]:
     keys = node.keys
     if len(keys) < 2 or not all(_str_const(k) for k in keys):
@@ -164,7 +187,8 @@ def _dict_entries(path: str, text: Text, hints: Hints, known: frozenset[str], no
     elif all(_str_const(v) for v in values):
         like = text.seg(values[-1])
         olds = [v.value for v in values if isinstance(v, ast.Constant) and isinstance(v.value, str)]
-        rows = [(k, quote(v, like)) for k in new_keys for a, v in hints.pairs if a == k and _fits(v, olds)]
+        rows = [(k, quote(v, like)) for k, v in rewrite_rows(hints, known, entries) if _fits(v, olds)]  # the failure's
+        rows += [(k, quote(v, like)) for k in new_keys for a, v in hints.pairs if a == k and _fits(v, olds)]
     at, before, after = _after_last(text, keys[-1], values[-1], keys[0])  # type: ignore[arg-type]
     like_key = text.seg(keys[-1])  # type: ignore[arg-type]
     sep = text.source[text.span(keys[-1])[1]:text.span(values[-1])[0]]  # type: ignore[arg-type]
