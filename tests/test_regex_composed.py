@@ -210,3 +210,16 @@ def test_loopwright_fix_ends_the_authority_at_a_backslash(make_repo):
     out, _, _ = fix_offline(make_repo, {"urls.py": URLS, "test_urls.py": URLS_TESTS})
     assert out["status"] == "fixed", out
     assert r"+AUTHORITY_RE = '[^\\\\/?#]*'" in out["patch"]
+
+
+def test_a_pattern_another_module_compiles_through_the_module_name_is_known():
+    from harness.generators.data_edits import compiled_by_importers
+
+    files = {
+        "pkg/grammar.py": "AUTH = '[^/]*'\nURL = '//({0})'.format(AUTH)\n",
+        "pkg/misc.py": "import re\nfrom . import grammar\nURL_MATCHER = re.compile(grammar.URL)\n",
+        "pkg/other.py": "import re\nimport pkg.grammar as g\nX = re.compile(g.AUTH, re.I)\n",
+    }
+    got = compiled_by_importers(["pkg/misc.py", "pkg/other.py"], files.get)
+    assert got == {"pkg/grammar.py": {"URL", "AUTH"}}
+    assert compiled_names(ast.parse(files["pkg/misc.py"])) == {"grammar.URL"}

@@ -17,6 +17,7 @@ from collections.abc import Callable
 
 from harness.core.context import Context
 from harness.core.localize import is_protected
+from harness.generators.forward_ops import module_files
 from harness.generators.literal_hints import Hints, gather, other_strings
 from harness.generators.mutant import Mutant
 from harness.generators.regex_guard import RegexTimeout, time_limit
@@ -51,6 +52,8 @@ NEAR_LINES = 40
 #: score of a module imported by a suspicious one (the names it binds are read on its suspicious
 #: lines), against the importing module's best line
 IMPORTED = 0.5
+#: modules of the ranked lines read for the patterns they compile from another module.
+MAX_IMPORTERS = 12
 #: wall seconds the regex edits of one module may take in all (:mod:`.regex_guard`): a pattern
 #: that backtracks without end on a test's string costs this, not the run.
 MODULE_REGEX_SECONDS = 10.0
@@ -104,6 +107,33 @@ def imported(path: str, source: str, lines: list[int],
     return out
 
 
+def compiled_by_importers(files: list[str], read: Callable[[str], str | None]) -> dict[str, set[str]]:
+    """Module -> the names of it that another of ``files`` (repo-relative) compiles as
+    ``re.compile(mod.NAME)`` after ``from . import mod`` / ``from pkg import mod`` / ``import
+    pkg.mod as mod`` (rfc3986's ``misc.URI_MATCHER = re.compile(abnf_regexp.URL_PARSING_RE)``):
+    a pattern composed in one module and compiled in another that the failing tests ran."""
+    out: dict[str, set[str]] = {}
+    for path in files[:MAX_IMPORTERS]:
+        tree = parsed(read(path) or "")
+        attrs = [name.split(".", 1) for name in compiled_names(tree) if "." in name] if tree is not None else []
+        if not attrs or tree is None:
+            continue
+        modules: dict[str, str] = {}
+        for node in tree.body:
+            if isinstance(node, ast.ImportFrom):
+                base = "." * node.level + (node.module or "")
+                modules.update({alias.asname or alias.name: f"{base}.{alias.name}" if node.module else base + alias.name
+                                for alias in node.names})
+            elif isinstance(node, ast.Import):
+                modules.update({alias.asname: alias.name for alias in node.names if alias.asname})
+        for alias, name in attrs:
+            for rel in module_files(path, modules[alias]) if alias in modules else []:
+                if read(rel) is not None:
+                    out.setdefault(rel, set()).add(name)
+                    break
+    return out
+
+
 def _bounded(make: Callable[..., list[Mutant]], *args: object) -> list[Mutant]:
     """``make(*args)``, or [] when its regular-expression work runs past :data:`MODULE_REGEX_SECONDS`."""
     try:
@@ -140,7 +170,7 @@ def hinted(context: Context, lines: list[tuple[tuple[str, int], float]],
                 files.setdefault(frame.path, []).append((frame.line, 0.0))
     out: list[tuple[float, Mutant]] = []
     chosen = dict(list(files.items())[:MAX_FILES])
-    compiled: dict[str, set[str]] = {}  # module -> its names another chosen module compiles
+    compiled = compiled_by_importers(list(files), read)  # module -> its names another module compiles
     for path, ranked in list(chosen.items()):  # the tables and patterns they import and read on those lines
         tree = parsed(read(path) or "")
         for other, bound, names in imported(path, read(path) or "", [line for line, _ in ranked[:NEAR_LINES]], read):

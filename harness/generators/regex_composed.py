@@ -237,7 +237,8 @@ def _changed(old: str, new: str) -> tuple[int, int, str]:
 def compiled_names(tree: ast.Module) -> set[str]:
     """The names a module's ``re`` calls are given as their pattern, as themselves or encoded
     (``re.compile(chunk_header.encode("ascii"))``): in a module that imports them, the names
-    of patterns another module composes."""
+    of patterns another module composes; ``"mod.NAME"`` for ``re.compile(mod.NAME)``, a pattern
+    of the module imported as ``mod``."""
     out: set[str] = set()
     for call in nodes(tree):
         if is_re_call(call) and isinstance(call, ast.Call):
@@ -247,6 +248,8 @@ def compiled_names(tree: ast.Module) -> set[str]:
                 first = first.func.value
             if isinstance(first, ast.Name):
                 out.add(first.id)
+            elif isinstance(first, ast.Attribute) and isinstance(first.value, ast.Name):
+                out.add(f"{first.value.id}.{first.attr}")
     return out
 
 
