@@ -56,6 +56,7 @@ NATURALNESS: dict[str, int] = {
     **dict.fromkeys(("bytes_literal",), 0), **dict.fromkeys(("bytes_convert",), 2),  # message_bytes
     **dict.fromkeys(("template_from_test",), 2),  # a template's fields as the failing test builds them
     **dict.fromkeys(("restore_init",), 3),  # a statement inserted at a __setstate__'s end (restore_ops)
+    **dict.fromkeys(("normalize_members",), 3),  # a stored collection rebuilt normalized (member_ops)
     **dict.fromkeys(("sink_prelude",), 4),  # statements copied from another path into the same parser (prelude_ops)
     # wrap_ops (issue 21): statements the failure asks for
     **dict.fromkeys(("convert_param", "early_return", "normalize_param"), 3), **dict.fromkeys(("wrap_try",), 4),

@@ -25,7 +25,7 @@ import os
 from collections.abc import Callable, Iterable, Mapping
 
 from harness.generators import (
-    cond_ops, default_ops, donor_ops, exit_ops, forward_ops, guard_ops, insert_ops, kin_ops, move_ops, mutation_ops, pitfall_ops, prelude_ops, reach_ops,
+    cond_ops, default_ops, donor_ops, exit_ops, forward_ops, guard_ops, insert_ops, kin_ops, member_ops, move_ops, mutation_ops, pitfall_ops, prelude_ops, reach_ops,
     restore_ops, result_ops,
     stmt_ops, synth_ops, value_ops, wrap_ops,
 )
@@ -87,6 +87,8 @@ OPERATOR_PRIORS: dict[str, float] = {
     "restore_init": 0.30,
     # prelude_ops (issue 21): a value given the preparation another path into the same parser gives it
     "sink_prelude": 0.20,
+    # member_ops (issue 21): a collection's stored members normalized like the key looked up in it
+    "normalize_members": 0.25,
     # exit_ops (issue 21): a loop that leaves too late or too early
     "insert_break": 0.12, "break_continue": 0.20,
     # cond_ops (issue 21): a condition on the function's own result collection
@@ -103,7 +105,7 @@ _STMT_OPS = (stmt_ops.stmt_mutants, reach_ops.stmt_mutants, value_ops.stmt_mutan
              prelude_ops.stmt_mutants)
 _EXPR_OPS = (mutation_ops.expr_mutants, reach_ops.expr_mutants, value_ops.expr_mutants,
              synth_ops.expr_mutants, kin_ops.expr_mutants, guard_ops.expr_mutants,
-             forward_ops.expr_mutants, pitfall_ops.expr_mutants, donor_ops.expr_mutants)
+             forward_ops.expr_mutants, pitfall_ops.expr_mutants, donor_ops.expr_mutants, member_ops.expr_mutants)
 #: operators whose edits always parse: their parse check is skipped.
 _SAFE = reach_ops.SAFE | value_ops.SAFE | synth_ops.SAFE
 
