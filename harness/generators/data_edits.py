@@ -114,7 +114,10 @@ def compiled_by_importers(files: list[str], read: Callable[[str], str | None]) -
     a pattern composed in one module and compiled in another that the failing tests ran."""
     out: dict[str, set[str]] = {}
     for path in files[:MAX_IMPORTERS]:
-        tree = parsed(read(path) or "")
+        text = read(path) or ""
+        if not re.search(r"\bre\.\w+\(\s*\w+\.\w+", text):  # no `re.compile(mod.NAME` here: not parsed
+            continue
+        tree = parsed(text)
         attrs = [name.split(".", 1) for name in compiled_names(tree) if "." in name] if tree is not None else []
         if not attrs or tree is None:
             continue
