@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 
 from harness.evaluators.pytest_runner import TestRun
-from harness.evaluators.verdict import TestResult, passed_in
+from harness.evaluators.verdict import TestResult, passed_in, renamed_ids
 from harness.core.evidence import describe, not_collected, protection
 from harness.core import progress
 from harness.core.outcome import Outcome
@@ -306,7 +306,9 @@ class CandidateStages(OverfitChecks):
         # broken too: after _settle, a passing test of ``rest`` without a result was not collected,
         # unless the run stopped at a regression before reaching it (then it is merely not run)
         failed = [t for t in rest if t in passing and t not in self.flaky and t in results and not results[t].ok]
-        out.broken = failed or [t for t in rest if t in passing and t not in self.flaky and t not in results]
+        missing = [t for t in rest if t in passing and t not in self.flaky and t not in results]
+        renamed = renamed_ids(missing, results, self.baseline.results)
+        out.broken = failed or [t for t in missing if t not in renamed]
         if out.broken:
             # the test whose own file no longer collects says most; else the first
             first = next((t for t in out.broken if t not in results and t.split("::", 1)[0] in results),

@@ -20,6 +20,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness.evaluators.verdict import renamed_ids
+
 #: seconds a confirmation process costs beyond its tests (start-up, collection), per file
 #: and per test: weights for splitting the tests into processes of about equal length.
 FILE_SECONDS, TEST_SECONDS = 0.3, 0.01
@@ -121,7 +123,9 @@ def _check(ev, root: Path, must_pass: list[str], timeouts, process_timeout: floa
             return out.results[t].ok
         return "::" not in t  # a file that failed to collect at baseline: no error now
 
-    check = _Check(not_ok=[t for t in must_pass if not passes(t)])
+    not_ok = [t for t in must_pass if not passes(t)]
+    renamed = renamed_ids([t for t in not_ok if t not in out.results], out.results, must_pass)
+    check = _Check(not_ok=[t for t in not_ok if t not in renamed])
     check.timed_out = [t for t in check.not_ok if t in out.results and out.results[t].outcome == "timeout"]
     summary = summary_counts(res.stdout)
     passed = sum(r.outcome == "passed" for r in out.results.values())

@@ -6,6 +6,7 @@ reports see. A generator never produces or grades one.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import asdict, dataclass, field
 
 
@@ -58,6 +59,25 @@ def passed_in(results: dict[str, TestResult], test_id: str) -> bool:
         return False
     mine = [r for t, r in results.items() if t.startswith(test_id + "::")]
     return bool(mine) and all(r.ok for r in mine) and any(r.outcome == "passed" for r in mine)
+
+
+def renamed_ids(missing: list[str], results: dict[str, TestResult], known: Collection[str]) -> set[str]:
+    """The parametrized ids of ``missing`` (no result in ``results``) that were only renamed: a
+    parameter built from the clock or a random value names a test anew at each collection
+    (marshmallow's ``test_invalid_datetime_deserialization[21:03:27 2026-12-07]``). An id
+    counts when ``results`` holds at least as many passing ids of the same test function,
+    none of them in ``known`` (the ids seen before), as ``missing`` has of it; such a test
+    ran, under another name, and is neither broken nor a disagreement."""
+    groups: dict[str, list[str]] = {}
+    for tid in missing:
+        if "[" in tid:
+            groups.setdefault(tid.split("[", 1)[0] + "[", []).append(tid)
+    out: set[str] = set()
+    for base, group in groups.items():
+        new = [t for t, r in results.items() if t.startswith(base) and t not in known and r.ok]
+        if len(new) >= len(group):
+            out.update(group)
+    return out
 
 
 @dataclass
