@@ -223,3 +223,57 @@ def test_a_pattern_another_module_compiles_through_the_module_name_is_known():
     got = compiled_by_importers(["pkg/misc.py", "pkg/other.py"], files.get)
     assert got == {"pkg/grammar.py": {"URL", "AUTH"}}
     assert compiled_names(ast.parse(files["pkg/misc.py"])) == {"grammar.URL"}
+
+
+CHAIN = {
+    "urlkit/__init__.py": "",
+    "urlkit/grammar.py": src('''
+        AUTHORITY_RE = '[^/?#]*'
+        PATH_RE = '[^?#]*'
+        PIECES = {
+            'authority': AUTHORITY_RE,
+            'path': PATH_RE,
+        }
+        URL_RE = (
+            r'^(?:(?P<scheme>[a-z]+):)?'
+            r'(?://(?P<authority>{authority}))?(?P<path>{path})'
+        ).format(**PIECES)
+    '''),
+    "urlkit/misc.py": src('''
+        import re
+
+        from . import grammar
+
+        URL_MATCHER = re.compile(
+            grammar.URL_RE,
+        )
+    '''),
+    "urlkit/parse.py": src('''
+        from . import misc
+
+
+        def host(url):
+            authority = misc.URL_MATCHER.match(url).group('authority') or ''
+            return authority.rpartition('@')[2].partition(':')[0]
+    '''),
+    "tests/test_parse.py": src(r'''
+        from urlkit.parse import host
+
+
+        def test_host():
+            assert host('https://user:pw@example.com:80/a') == 'example.com'
+
+
+        def test_backslash_ends_the_authority():
+            url = "https://someone:secret@good.example.org\\evil.attacker.test:8080/path/to/something?q=1"
+            assert host(url) == 'good.example.org'
+    '''),
+}
+
+
+def test_loopwright_fix_edits_a_pattern_composed_in_one_module_and_compiled_in_another(make_repo):
+    """misc.URL_MATCHER read in parse.py -> misc.py compiles grammar.URL_RE -> the piece of
+    grammar.py; the failing input is a 90-character URL (longer than a table entry)."""
+    out, _, _ = fix_offline(make_repo, CHAIN)
+    assert out["status"] == "fixed" and not out.get("suspect"), out
+    assert r"+AUTHORITY_RE = '[^\\\\/?#]*'" in out["patch"], out["patch"]

@@ -52,6 +52,8 @@ NEAR_LINES = 40
 #: score of a module imported by a suspicious one (the names it binds are read on its suspicious
 #: lines), against the importing module's best line
 IMPORTED = 0.5
+#: modules looked at in all: the most suspicious ones and those whose names they read.
+MAX_CHOSEN = 8
 #: modules of the ranked lines read for the patterns they compile from another module.
 MAX_IMPORTERS = 12
 #: wall seconds the regex edits of one module may take in all (:mod:`.regex_guard`): a pattern
@@ -98,9 +100,40 @@ def imported(path: str, source: str, lines: list[int],
             other_tree = parsed(other)
             if other_tree is None:
                 break
-            bound = [st.lineno for st in other_tree.body if isinstance(st, (ast.Assign, ast.AnnAssign))
+            bound = [n for st in other_tree.body if isinstance(st, (ast.Assign, ast.AnnAssign))
                      and any(isinstance(t, ast.Name) and t.id in wanted
-                             for t in (st.targets if isinstance(st, ast.Assign) else [st.target]))]
+                             for t in (st.targets if isinstance(st, ast.Assign) else [st.target]))
+                     for n in range(st.lineno, (st.end_lineno or st.lineno) + 1)]  # a statement over lines: all of them
+            if bound:
+                out.append((rel, bound, wanted))
+            break
+    return out + _module_attrs(path, tree, [text[n - 1] for n in lines if 0 < n <= len(text)], read)
+
+
+def _module_attrs(path: str, tree: ast.Module, lines: list[str],
+                  read: Callable[[str], str | None]) -> list[tuple[str, list[int], set[str]]]:
+    """:func:`imported`'s rows for a module imported whole and read as ``mod.NAME`` on ``lines``
+    (``from . import misc`` and ``misc.URI_MATCHER.match(...)``; ``import pkg.misc as misc``)."""
+    modules: dict[str, str] = {}
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom):
+            base = "." * node.level + (node.module or "")
+            modules.update({alias.asname or alias.name: f"{base}.{alias.name}" if node.module else base + alias.name
+                            for alias in node.names})
+        elif isinstance(node, ast.Import):
+            modules.update({alias.asname: alias.name for alias in node.names if alias.asname})
+    out: list[tuple[str, list[int], set[str]]] = []
+    for local, dotted in modules.items():
+        wanted = {m for line in lines for m in re.findall(rf"(?<![\w.]){re.escape(local)}\.([A-Za-z_]\w*)", line)}
+        for rel in module_files(path, dotted) if wanted else []:
+            other = read(rel)
+            other_tree = parsed(other) if other is not None else None
+            if other_tree is None:
+                continue
+            bound = [n for st in other_tree.body if isinstance(st, (ast.Assign, ast.AnnAssign))
+                     and any(isinstance(t, ast.Name) and t.id in wanted
+                             for t in (st.targets if isinstance(st, ast.Assign) else [st.target]))
+                     for n in range(st.lineno, (st.end_lineno or st.lineno) + 1)]  # a statement over lines: all of them
             if bound:
                 out.append((rel, bound, wanted))
             break
@@ -173,13 +206,21 @@ def hinted(context: Context, lines: list[tuple[tuple[str, int], float]],
                 files.setdefault(frame.path, []).append((frame.line, 0.0))
     out: list[tuple[float, Mutant]] = []
     chosen = dict(list(files.items())[:MAX_FILES])
-    compiled = compiled_by_importers(list(files), read)  # module -> its names another module compiles
-    for path, ranked in list(chosen.items()):  # the tables and patterns they import and read on those lines
+    compiled: dict[str, set[str]] = {}  # module -> its names another module compiles
+    queue = list(chosen.items())  # the tables and patterns they import and read on those lines, two steps deep
+    while queue:
+        path, ranked = queue.pop(0)
         tree = parsed(read(path) or "")
         for other, bound, names in imported(path, read(path) or "", [line for line, _ in ranked[:NEAR_LINES]], read):
             compiled.setdefault(other, set()).update(names & compiled_names(tree) if tree is not None else ())
-            if other not in chosen and not is_protected(other, context.protected):
+            if other not in chosen and not is_protected(other, context.protected) and len(chosen) < MAX_CHOSEN:
                 chosen[other] = [(line, IMPORTED * max(score for _, score in ranked)) for line in bound]
+                queue.append((other, chosen[other]))  # misc.URI_MATCHER -> misc.py -> abnf_regexp.URL_PARSING_RE
+    top = max((score for ranked in chosen.values() for _, score in ranked), default=0.5)
+    for other, names in compiled_by_importers([*chosen, *(f for f in files if f not in chosen)], read).items():
+        compiled.setdefault(other, set()).update(names)  # `re.compile(mod.NAME)` in a module read or ranked
+        if other not in chosen and not is_protected(other, context.protected) and len(chosen) < MAX_CHOSEN:
+            chosen[other] = [(1, IMPORTED * top)]
     for path, ranked in chosen.items():
         source = read(path)
         if source is None:

@@ -273,7 +273,8 @@ def other_strings(root: Path, failing: dict) -> tuple[tuple[str, ...], tuple[str
     """What a regex edit is checked on, read like :func:`gather` (no symlink followed): (the
     lines of the failing tests' multi-line string literals and of the data files they name
     (:func:`_data_file_lines`), their bytes literals (:func:`_wire_text`), the strings they
-    build by repetition (:func:`_repeated`) and the ``\\r\\n`` lines of all with their line
+    build by repetition (:func:`_repeated`), their one-line strings longer than
+    :data:`MAX_LITERAL` (up to :data:`MAX_REPEATED`: a URL, a header line) and the ``\\r\\n`` lines of all with their line
     ends (:func:`_wire_lines`); the string, bytes and repeated
     literals of the other test functions - ``test*`` functions and methods - of the failing
     tests' files, multi-line ones as their lines), each at most :data:`MAX_HINTS` x 4 long, in
@@ -314,6 +315,8 @@ def other_strings(root: Path, failing: dict) -> tuple[tuple[str, ...], tuple[str
                     lines.update(dict.fromkeys(line for v in values for line in _data_file_lines(Path(root), rel, v)))
                     lines.update(dict.fromkeys(line for v in [*values, *data] for line in _wire_lines(v)))
                     lines.update(dict.fromkeys(v for v in data if 0 < len(v) <= MAX_REPEATED and "\n" not in v))
+                    lines.update(dict.fromkeys(v for v in values  # a long URL or header line: an input, not an entry
+                                               if MAX_LITERAL < len(v) <= MAX_REPEATED and "\n" not in v))
                 else:
                     others.update(dict.fromkeys(line for v in [*values, *data] if 0 < len(v)
                                                 for line in (_lines_of(v) + _wire_lines(v) if "\n" in v

@@ -303,6 +303,7 @@ def composed_regex_mutants(path: str, source: str, hints: Hints, passing: Sequen
         return []
     text = Text(source)
     held = holders(tree) if near is not None else {}
+    elsewhere = {id(bound[name]) for name in compiled if name in bound}  # reached through the module compiling it
     checked = [s for s in passing if len(s) <= MAX_INPUT][:MAX_PASSING]
     out: list[Mutant] = []
     for expr, flags in found:
@@ -310,7 +311,7 @@ def composed_regex_mutants(path: str, source: str, hints: Hints, passing: Sequen
         if pieces is None or sum(1 for p in pieces if p.text) < 2:
             continue
         pattern = "".join(p.text for p in pieces)
-        if len(pattern) > MAX_BUILT or (near is not None and not any(
+        if len(pattern) > MAX_BUILT or (near is not None and id(expr) not in elsewhere and not any(
                 p.node is not None and (p.node not in held or near.reaches(*held[p.node])) for p in pieces)):
             continue
         edits = widening_edits(pattern, flags, inputs, checked)
