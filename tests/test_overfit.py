@@ -432,3 +432,26 @@ def test_the_error_report_of_many_failing_tests_parses_each_file_once(monkeypatc
     chains = [[("m.py", 5), ("m.py", 2)] for _ in range(138)]
     assert reporting_calls(chains, lambda rel: old) == {"error", "len", "ValueError"}
     assert len(parsed) == 1
+
+
+def test_an_exceptions_own_method_the_fix_stops_reaching_is_no_lost_function():
+    from harness.core.dead_code import _lost_function
+    from tests.mutant_checks import src
+
+    text = src('''
+        class ParseError(Exception):
+            def __init__(self, part):
+                super().__init__(f"bad {part}")
+
+
+        class BadHost(ParseError):
+            def __init__(self, host):
+                super().__init__(host)
+
+
+        def helper(x):
+            return x * 2
+    ''')
+    ran = set(range(1, 13))
+    assert _lost_function(text, ran, set()) == "helper"  # a plain function is still noticed
+    assert _lost_function(text, ran, {12}) == ""  # BadHost/ParseError.__init__ are the error path

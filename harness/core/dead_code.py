@@ -204,21 +204,38 @@ def reporting_calls(chains: Iterable[list[tuple[str, int]]], source: Callable[[s
     return names
 
 
+def _error_classes(tree: ast.Module) -> list[ast.ClassDef]:
+    """The module's exception classes: a base named ``...Error``/``...Exception``/``...Warning``
+    (``Exception`` itself too), or a class of the module that is one."""
+    classes = [n for n in ast.walk(tree) if isinstance(n, ast.ClassDef)]
+    names: set[str] = set()
+    changed = True
+    while changed:
+        changed = False
+        for cls in classes:
+            bases = {b.id if isinstance(b, ast.Name) else b.attr if isinstance(b, ast.Attribute) else "" for b in cls.bases}
+            if cls.name not in names and any(b.endswith(("Error", "Exception", "Warning")) or b in names for b in bases):
+                names.add(cls.name)
+                changed = True
+    return [cls for cls in classes if cls.name in names]
+
+
 def _lost_function(text: str | None, ran: set[int], now: set[int], on_path: Collection[int | None] = (),
                    reporters: frozenset[str] = frozenset()) -> str:
-    """The name of a function (of ``text``; :data:`DISPLAY` methods, ``reporters`` and
-    functions with a line ``on_path`` aside: the failing tests' traceback, whose
-    error-reporting chain a fix is meant to stop reaching) whose body ``ran`` entered and
-    ``now`` does not."""
+    """The name of a function (of ``text``; :data:`DISPLAY` methods, ``reporters``, the methods
+    of exception classes and functions with a line ``on_path`` aside: the failing tests'
+    traceback, whose error-reporting chain a fix is meant to stop reaching) whose body ``ran``
+    entered and ``now`` does not."""
     if not text:
         return ""
     try:
         tree = ast.parse(text)
     except (SyntaxError, ValueError):
         return ""
-    for fn in ast.walk(tree):
+    errors = {id(item) for cls in _error_classes(tree) for item in cls.body}  # an exception's own methods:
+    for fn in ast.walk(tree):  # the error path a fix stops taking, caught inside the code or not
         if (isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)) and fn.body and fn.name not in DISPLAY
-                and fn.name not in reporters):
+                and fn.name not in reporters and id(fn) not in errors):
             body = range(fn.body[0].lineno, (fn.end_lineno or fn.body[-1].lineno) + 1)
             if any(n in ran for n in body) and not any(n in now for n in body) and not any(n in on_path for n in body):
                 return fn.name
