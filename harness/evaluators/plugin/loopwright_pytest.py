@@ -206,11 +206,8 @@ def pytest_configure(config):
 def pytest_collection_modifyitems(session, config, items):
     if _rec.select is not None:
         wanted = set(_rec.select)
-        # a file id selects its tests: it is how a collection error (a syntax error) is named
-        # a parametrized id that no item has any more (a parameter from the clock or a random
-        # value names the test anew at each collection) selects the same function's new ids
-        found = {it.nodeid for it in items}
-        renamed = {t.split("[", 1)[0] for t in wanted if "[" in t and t not in found}
+        # a file id selects its tests (a collection error's name); an id no item has (from the clock) its new ids
+        renamed = {t.split("[", 1)[0] for t in wanted - {it.nodeid for it in items} if "[" in t}
         keep = [it for it in items if it.nodeid in wanted or it.nodeid.split("::", 1)[0] in wanted
                 or "[" in it.nodeid and it.nodeid.split("[", 1)[0] in renamed]
         kept = set(id(it) for it in keep)
