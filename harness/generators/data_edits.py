@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from harness.core.context import Context
 from harness.core.localize import is_protected
@@ -69,6 +69,28 @@ def _given(mutant: Mutant, hints: Hints) -> bool:
     return mutant.operator == "table_value" or any(repr(key)[1:-1] in mutant.replacement for key in given)
 
 
+def _bound_lines(tree: ast.Module, wanted: set[str]) -> list[int]:
+    """The lines of the module-level assignments of ``tree`` binding one of ``wanted`` (a
+    statement over lines: all of them)."""
+    return [n for st in tree.body if isinstance(st, (ast.Assign, ast.AnnAssign))
+            and any(isinstance(t, ast.Name) and t.id in wanted for t in (st.targets if isinstance(st, ast.Assign) else [st.target]))
+            for n in range(st.lineno, (st.end_lineno or st.lineno) + 1)]
+
+
+def _module_names(tree: ast.Module) -> dict[str, str]:
+    """Local name -> dotted module (leading dots: relative) of each top-level import that may bind
+    a module: ``from . import misc`` (``.misc``), ``from pkg import mod``, ``import pkg.mod as mod``."""
+    modules: dict[str, str] = {}
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom):
+            base = "." * node.level + (node.module or "")
+            modules.update({alias.asname or alias.name: f"{base}.{alias.name}" if node.module else base + alias.name
+                            for alias in node.names})
+        elif isinstance(node, ast.Import):
+            modules.update({alias.asname: alias.name for alias in node.names if alias.asname})
+    return modules
+
+
 def imported(path: str, source: str, lines: list[int],
              read: Callable[[str], str | None]) -> list[tuple[str, list[int], set[str]]]:
     """The repository modules ``path`` (repo-relative, text ``source``) imports a name from
@@ -93,20 +115,7 @@ def imported(path: str, source: str, lines: list[int],
         parts = node.module.split(".")
         base = folders[:len(folders) - node.level + 1] if node.level else \
             folders[:folders.index(parts[0])] if parts[0] in folders else []
-        for rel in ("/".join([*base, *parts]) + ".py", "/".join([*base, *parts, "__init__.py"])):
-            other = read(rel)
-            if other is None:
-                continue
-            other_tree = parsed(other)
-            if other_tree is None:
-                break
-            bound = [n for st in other_tree.body if isinstance(st, (ast.Assign, ast.AnnAssign))
-                     and any(isinstance(t, ast.Name) and t.id in wanted
-                             for t in (st.targets if isinstance(st, ast.Assign) else [st.target]))
-                     for n in range(st.lineno, (st.end_lineno or st.lineno) + 1)]  # a statement over lines: all of them
-            if bound:
-                out.append((rel, bound, wanted))
-            break
+        out += _binding(("/".join([*base, *parts]) + ".py", "/".join([*base, *parts, "__init__.py"])), wanted, read)
     return out + _module_attrs(path, tree, [text[n - 1] for n in lines if 0 < n <= len(text)], read)
 
 
@@ -114,30 +123,25 @@ def _module_attrs(path: str, tree: ast.Module, lines: list[str],
                   read: Callable[[str], str | None]) -> list[tuple[str, list[int], set[str]]]:
     """:func:`imported`'s rows for a module imported whole and read as ``mod.NAME`` on ``lines``
     (``from . import misc`` and ``misc.URI_MATCHER.match(...)``; ``import pkg.misc as misc``)."""
-    modules: dict[str, str] = {}
-    for node in tree.body:
-        if isinstance(node, ast.ImportFrom):
-            base = "." * node.level + (node.module or "")
-            modules.update({alias.asname or alias.name: f"{base}.{alias.name}" if node.module else base + alias.name
-                            for alias in node.names})
-        elif isinstance(node, ast.Import):
-            modules.update({alias.asname: alias.name for alias in node.names if alias.asname})
+    modules = _module_names(tree)
     out: list[tuple[str, list[int], set[str]]] = []
     for local, dotted in modules.items():
         wanted = {m for line in lines for m in re.findall(rf"(?<![\w.]){re.escape(local)}\.([A-Za-z_]\w*)", line)}
-        for rel in module_files(path, dotted) if wanted else []:
-            other = read(rel)
-            other_tree = parsed(other) if other is not None else None
-            if other_tree is None:
-                continue
-            bound = [n for st in other_tree.body if isinstance(st, (ast.Assign, ast.AnnAssign))
-                     and any(isinstance(t, ast.Name) and t.id in wanted
-                             for t in (st.targets if isinstance(st, ast.Assign) else [st.target]))
-                     for n in range(st.lineno, (st.end_lineno or st.lineno) + 1)]  # a statement over lines: all of them
-            if bound:
-                out.append((rel, bound, wanted))
-            break
+        out += _binding(module_files(path, dotted), wanted, read) if wanted else []
     return out
+
+
+def _binding(rels: Iterable[str], wanted: set[str], read: Callable[[str], str | None]) -> list[tuple[str, list[int], set[str]]]:
+    """``[(rel, the lines binding wanted names there, wanted)]`` for the first of ``rels`` that
+    ``read`` gives (none when it does not parse or binds none of them)."""
+    for rel in rels:
+        other = read(rel)
+        if other is None:
+            continue
+        other_tree = parsed(other)
+        bound = _bound_lines(other_tree, wanted) if other_tree is not None else []
+        return [(rel, bound, wanted)] if bound else []
+    return []
 
 
 def compiled_by_importers(files: list[str], read: Callable[[str], str | None]) -> dict[str, set[str]]:
@@ -154,14 +158,7 @@ def compiled_by_importers(files: list[str], read: Callable[[str], str | None]) -
         attrs = [name.split(".", 1) for name in compiled_names(tree) if "." in name] if tree is not None else []
         if not attrs or tree is None:
             continue
-        modules: dict[str, str] = {}
-        for node in tree.body:
-            if isinstance(node, ast.ImportFrom):
-                base = "." * node.level + (node.module or "")
-                modules.update({alias.asname or alias.name: f"{base}.{alias.name}" if node.module else base + alias.name
-                                for alias in node.names})
-            elif isinstance(node, ast.Import):
-                modules.update({alias.asname: alias.name for alias in node.names if alias.asname})
+        modules = _module_names(tree)
         for alias, name in attrs:
             for rel in module_files(path, modules[alias]) if alias in modules else []:
                 if read(rel) is not None:
