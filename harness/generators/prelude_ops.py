@@ -24,6 +24,7 @@ from __future__ import annotations
 import ast
 
 from harness.generators.edit_text import Cand, add_cand, line_indent, run_ops, short
+from harness.generators.facts import shared
 from harness.generators.forward_ops import MAX_OTHER, module_files
 from harness.generators.index import Index
 from harness.generators.result_ops import PURE_METHODS
@@ -48,14 +49,16 @@ def _tree_of(text: str) -> ast.Module | None:
 
 
 def _modules(cx: Index) -> list[tuple[ast.Module, str]]:
-    """This module and the repository modules it imports, as ``(tree, text)``."""
+    """This module and the repository modules it imports, as ``(tree, text)`` (once per tree:
+    :func:`.facts.shared`)."""
     out = [(cx.tree, cx.text)]
     if cx.read is None or not cx.path:
         return out
     seen: set[str] = set()
     for node in nodes(cx.tree):
-        names = [("." * node.level + (node.module or ""))] if isinstance(node, ast.ImportFrom) else \
-            [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
+        base = "." * node.level + (node.module or "") if isinstance(node, ast.ImportFrom) else ""
+        names = [base, *(f"{base}.{a.name}" if node.module else base + a.name for a in node.names)] \
+            if isinstance(node, ast.ImportFrom) else [a.name for a in node.names] if isinstance(node, ast.Import) else []
         for dotted in names:
             for rel in module_files(cx.path, dotted):
                 text = cx.read(rel) if rel not in seen else None
@@ -96,14 +99,14 @@ def _rebinds(st: ast.stmt) -> str | None:
     return name if isinstance(value, ast.Name) and value.id == name and value is not st.value else None
 
 
-def _preludes(modules: list[tuple[ast.Module, str]], sinks: set[str], skip: ast.AST) -> list[list[tuple[ast.stmt, str, str]]]:
+def _preludes(modules: list[tuple[ast.Module, str]], sinks: set[str]) -> list[list[tuple[ast.stmt, str, str]]]:
     """Per donor block: its rebinding statements before a sink call of the rebound name, as
-    ``(statement, its text, the name)``; the function ``skip`` is not a donor."""
+    ``(statement, its text, the name)``."""
     out = []
     for tree, text in modules:
         lines = text.splitlines(keepends=True)
         for fn in nodes(tree):
-            if not isinstance(fn, _FUNCS) or fn is skip:
+            if not isinstance(fn, _FUNCS):
                 continue
             body = fn.body
             for i, st in enumerate(body):
@@ -114,6 +117,15 @@ def _preludes(modules: list[tuple[ast.Module, str]], sinks: set[str], skip: ast.
                 if rebinding:
                     out.append([(b, lines[b.lineno - 1].strip(), name) for b, name in rebinding[:MAX_PRELUDE]])
     return out
+
+
+def _new_donors(cx: Index) -> dict[str, list[list[tuple[ast.stmt, str, str]]]]:
+    return {}
+
+
+def _inside(st: ast.stmt, fn: ast.AST) -> bool:
+    """Is statement ``st`` one of function ``fn``'s (the function being edited is no donor)?"""
+    return any(node is st for node in ast.walk(fn))
 
 
 def _renamed(st: ast.stmt, text: str, old: str, new: str) -> str:
@@ -135,17 +147,21 @@ def sink_prelude(cx: Index, st: ast.stmt, out: list[Cand]) -> None:
              and n.args and isinstance(n.args[0], ast.Name)]
     if not calls:
         return
-    modules = _modules(cx)
+    modules = shared(cx, _modules)
+    donors = shared(cx, _new_donors)  # method -> its donor blocks, once per tree
     at = cx.line_starts[st.lineno - 1]
     indent, nl = line_indent(cx, st.lineno), cx.newline(st.lineno)
     for call in calls:
         value = call.args[0].id  # type: ignore[attr-defined]
-        for prelude in _preludes(modules, _sinks(modules, call.func.attr), fn)[:2]:  # type: ignore[attr-defined]
+        method = call.func.attr  # type: ignore[attr-defined]
+        if method not in donors:
+            donors[method] = _preludes(modules, _sinks(modules, method))
+        for prelude in [p for p in donors[method] if not _inside(p[0][0], fn)][:2]:
             texts = [_renamed(b, text, name, value) for b, text, name in prelude]
             for chosen in dict.fromkeys([tuple(texts), tuple(texts[:1])]):
                 body = "".join(indent + t + nl for t in chosen)
                 add_cand(out, "sink_prelude", st, [(at, at, body)],
-                         f"prepare `{value}` as the other path into `{call.func.attr}` does: `{short(' '.join(chosen))}`")  # type: ignore[attr-defined]
+                         f"prepare `{value}` as the other path into `{method}` does: `{short(' '.join(chosen))}`")
 
 
 def stmt_mutants(cx: Index, st: ast.stmt) -> list[Cand]:

@@ -32,15 +32,15 @@ from harness.generators.insert_ops import insert_line
 _FUNCS = (ast.FunctionDef, ast.AsyncFunctionDef)
 
 
-def _self_attrs(fn: FunctionNode) -> set[str]:
-    """Attributes ``fn`` assigns on its first parameter (``self.a = self.b = ...``, tuple targets too)."""
-    me = fn.args.args[0].arg if fn.args.args else "self"
-    out = set()
-    for node in ast.walk(fn):
-        if isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store) \
-                and isinstance(node.value, ast.Name) and node.value.id == me:
-            out.add(node.attr)
-    return out
+def _self_attrs(node: ast.AST, me: str) -> set[str]:
+    """Attributes ``node`` (a method or one of its statements) assigns on ``me``, the method's
+    first parameter (``self.a = self.b = ...``, tuple targets too)."""
+    return {t.attr for t in ast.walk(node) if isinstance(t, ast.Attribute) and isinstance(t.ctx, ast.Store)
+            and isinstance(t.value, ast.Name) and t.value.id == me}
+
+
+def _me(fn: FunctionNode) -> str:
+    return fn.args.args[0].arg if fn.args.args else "self"
 
 
 def _classes(tree: ast.Module) -> dict[str, ast.ClassDef]:
@@ -71,7 +71,7 @@ def _init_attrs(cls: ast.ClassDef, classes: dict[str, ast.ClassDef]) -> set[str]
         init = _method(here, "__init__")
         if init is None:
             continue
-        attrs = _self_attrs(init)
+        attrs = _self_attrs(init, _me(init))
         for node in ast.walk(init):
             func = node.func if isinstance(node, ast.Call) else None
             if isinstance(func, ast.Attribute) and func.attr == "__init__":
@@ -98,7 +98,7 @@ def restore_init(cx: Index, st: ast.stmt, out: list[Cand]) -> None:
     cls = next((c for c in classes.values() if fn in c.body), None)
     if cls is None:
         return
-    restored = _self_attrs(fn)
+    restored = _self_attrs(fn, _me(fn))
     me = fn.args.args[0].arg
     calls = []
     for here in _chain(cls, classes):
@@ -122,15 +122,8 @@ def _copyable(cx: Index, st: ast.stmt, init: FunctionNode, restored: set[str]) -
     """Is ``st`` a one-line assignment of ``init`` that sets an attribute ``__setstate__`` does
     not restore from no parameter of ``init``?"""
     params = {a.arg for a in ast.walk(init.args) if isinstance(a, ast.arg)} - {init.args.args[0].arg}
-    return (isinstance(st, ast.Assign) and "\n" not in cx.seg(st) and bool(_self_attrs_of(st, init) - restored)
+    return (isinstance(st, ast.Assign) and "\n" not in cx.seg(st) and bool(_self_attrs(st, _me(init)) - restored)
             and not {n.id for n in ast.walk(st) if isinstance(n, ast.Name)} & params)
-
-
-def _self_attrs_of(st: ast.stmt, fn: FunctionNode) -> set[str]:
-    """Attributes statement ``st`` of method ``fn`` assigns on its first parameter."""
-    me = fn.args.args[0].arg if fn.args.args else "self"
-    return {t.attr for t in ast.walk(st) if isinstance(t, ast.Attribute) and isinstance(t.ctx, ast.Store)
-            and isinstance(t.value, ast.Name) and t.value.id == me}
 
 
 def stmt_mutants(cx: Index, st: ast.stmt) -> list[Cand]:
