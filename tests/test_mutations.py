@@ -281,6 +281,9 @@ def test_priors_cover_every_operator():
         "insert_break", "break_continue",  # exit_ops (tests/test_exit_ops.py)
         "cond_to_empty",  # cond_ops (tests/test_cond_ops.py)
         "donor", "donor_statement",  # donor_ops (tests/test_donor_ops.py)
+        "restore_init",  # restore_ops (tests/test_restore_ops.py)
+        "sink_prelude",  # prelude_ops (tests/test_prelude_ops.py)
+        "normalize_members",  # member_ops (tests/test_member_ops.py)
     }
     assert ops == set(OPERATOR_PRIORS)
     assert all(0 < p <= 1 for p in OPERATOR_PRIORS.values())
