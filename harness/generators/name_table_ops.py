@@ -29,6 +29,7 @@ from harness.core.tree_memo import nodes
 from harness.generators.data_text import Near, Text, make, parsed
 from harness.generators.literal_hints import Hints
 from harness.generators.mutant import Mutant
+from harness.generators.table_ops import stmt_after
 
 #: rows a run needs to count as a table.
 MIN_ROWS = 3
@@ -100,11 +101,8 @@ def _insert(text: Text, run: list[tuple[ast.Assign, str]], at: int, new: str) ->
     indent = text.lines[first.lineno - 1][:first.col_offset]
     if at < len(run):
         return text.starts[run[at][0].lineno - 1], f"{indent}{new}\n"
-    last = run[-1][0]
-    end = last.end_lineno or last.lineno
-    if end < len(text.lines):
-        return text.starts[end], f"{indent}{new}\n"
-    return len(text.source), f"\n{indent}{new}" if not text.source.endswith("\n") else f"{indent}{new}\n"
+    offset, before, after = stmt_after(text, run[-1][0])  # table_ops' place after a table's last statement
+    return offset, before + new + after
 
 
 def name_entry_mutants(path: str, source: str, hints: Hints, near: Near | None = None) -> list[Mutant]:

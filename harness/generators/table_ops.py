@@ -98,7 +98,7 @@ def _after_last(text: Text, entry: ast.AST, last: ast.AST, first: ast.AST) -> tu
     return end, ", ", ""
 
 
-def _stmt_after(text: Text, last: ast.stmt) -> tuple[int, str, str]:
+def stmt_after(text: Text, last: ast.stmt) -> tuple[int, str, str]:
     """Where a statement after ``last`` goes: the start of the next line, ``last``'s indent."""
     line_text = text.lines[last.lineno - 1]
     indent = line_text[:len(line_text) - len(line_text.lstrip())]
@@ -139,7 +139,7 @@ def _call_entries(path: str, text: Text, hints: Hints, known: frozenset[str], ru
         rows = [*pairs, *((b, a) for a, b in pairs)]
     else:
         return []
-    at, before, after = _stmt_after(text, run[-1])
+    at, before, after = stmt_after(text, run[-1])
     callee, like = text.seg(last.func), text.seg(last.args[0])
     out = []
     for row in list(dict.fromkeys(rows))[:PER_TABLE]:
