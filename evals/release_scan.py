@@ -25,7 +25,7 @@ import traceback
 import zlib
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from evals.release_mine import mine_pair
@@ -215,6 +215,18 @@ def _report(args) -> int:
     return 0
 
 
+def next_utc(hhmm: str, now: datetime) -> datetime:
+    """The first moment at ``hhmm`` (``"HH:MM"``, UTC) after ``now``: a time of day already
+    past today is tomorrow's, so ``--until 00:10`` given at 23:18 waits 52 minutes.
+
+    Raises:
+        ValueError: ``hhmm`` is not two integers ``HH:MM`` within a day.
+    """
+    hh, mm = (int(x) for x in hhmm.split(":"))
+    at = now.replace(hour=hh, minute=mm, second=0, microsecond=0)
+    return at if at > now else at + timedelta(days=1)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``python -m evals.release_scan``: exit 0 done, 2 bad input."""
     ap = argparse.ArgumentParser(prog="python -m evals.release_scan", description=__doc__.split("\n\n")[0])
@@ -247,14 +259,11 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{package}: {found} candidate pairs", file=sys.stderr, flush=True)
         return 0
     if args.cmd == "mine":
-        until = None
-        if args.until:
-            try:
-                hh, mm = (int(x) for x in args.until.split(":"))
-            except ValueError:
-                print(f"error: --until {args.until!r}: expected HH:MM", file=sys.stderr)
-                return 2
-            until = datetime.now(UTC).replace(hour=hh, minute=mm, second=0, microsecond=0)
+        try:
+            until = next_utc(args.until, datetime.now(UTC)) if args.until else None
+        except ValueError:
+            print(f"error: --until {args.until!r}: expected HH:MM (UTC, 00:00-23:59)", file=sys.stderr)
+            return 2
         try:
             k, n_shards = (int(x) for x in args.shard.split("/"))
             if not 0 <= k < n_shards:

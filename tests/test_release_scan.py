@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ import pytest
 from evals.release_env import venv_slot
 from evals.release_mine import mine_pair
 from evals.release_pairs import load_suite
-from evals.release_scan import SEEN, mine_candidates, scan_pair, stage_counts
+from evals.release_scan import SEEN, mine_candidates, next_utc, scan_pair, stage_counts
 from evals.release_trees import has_tests, source_changes
 from tests.wheelhouse import tarball
 
@@ -199,3 +200,11 @@ def test_run_pytest_reads_failing_ids_when_the_project_forces_colour(tmp_path):
                                   "pytest.ini": "[pytest]\naddopts = --color=yes\n"})
     rc, failing = run_pytest(Path(sys.executable), repo, timeout=120)
     assert (rc, failing) == (1, {"tests/test_lib.py::test_high"})
+
+
+def test_until_a_time_already_past_today_means_tomorrow():
+    now = datetime(2026, 12, 7, 23, 18, 30, tzinfo=UTC)
+    assert next_utc("00:10", now) == datetime(2026, 12, 8, 0, 10, tzinfo=UTC)
+    assert next_utc("23:40", now) == datetime(2026, 12, 7, 23, 40, tzinfo=UTC)
+    with pytest.raises(ValueError):
+        next_utc("midnight", now)
