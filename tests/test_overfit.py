@@ -455,3 +455,34 @@ def test_an_exceptions_own_method_the_fix_stops_reaching_is_no_lost_function():
     ran = set(range(1, 13))
     assert _lost_function(text, ran, set()) == "helper"  # a plain function is still noticed
     assert _lost_function(text, ran, {12}) == ""  # BadHost/ParseError.__init__ are the error path
+
+
+BAG = ("class Bag:\n    def __init__(self, items=()):\n        self.items = dict.fromkeys(items)\n\n"
+       "    def remove(self, element):\n        if element in self.items:\n            items = dict(self.items)\n"
+       "            del items[element]\n            return Bag(items)\n"
+       "        raise KeyError('Element %s not present' % element)\n")
+BAG_TESTS = ("import pytest\n\nfrom m import Bag\n\n\ndef test_missing_element_is_the_error_argument():\n"
+             "    with pytest.raises(KeyError) as info:\n        Bag().remove(1)\n    assert info.value.args == (1,)\n\n\n"
+             "def test_remove():\n    assert Bag([1, 2]).remove(1).items == {2: None}\n\n\n"
+             "def test_missing_from_a_full_bag():\n    with pytest.raises(KeyError):\n        Bag([2]).remove(1)\n")
+
+
+def test_a_guard_that_sends_the_failing_test_to_another_raise_is_suspect(make_repo):
+    """The test asks for the missing element as the ``KeyError``'s argument. Letting an empty bag
+    into the removal branch makes ``del items[element]`` raise it, so the test passes while the
+    ``raise`` it checks is as wrong as before (pyrsistent 0.18's ``PSet.remove`` got this patch,
+    plain "fixed"). The developer's fix edits the ``raise`` and is not suspect."""
+    root = make_repo({"m.py": BAG, "test_m.py": BAG_TESTS})
+    validator, wt = _validator(root)
+    around = _patch(BAG, BAG.replace("if element in self.items:", "if not self.items or element in self.items:"))
+    right = _patch(BAG, BAG.replace("KeyError('Element %s not present' % element)", "KeyError(element)"))
+    try:
+        got = validator.first_accepted([around], time.monotonic() + 120, lambda o: None)
+        assert got is not None and got.plausible
+        assert got.suspect.startswith("the failing tests expect an exception and no longer reach the `raise` "
+                                      "at m.py:10 in `remove`"), got.suspect
+        got = validator.first_accepted([right], time.monotonic() + 120, lambda o: None)
+        assert got is not None and got.accepted and got.suspect == "", got.suspect
+    finally:
+        validator.close()
+        wt.remove()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import os
+import re
 from collections.abc import Callable, Collection, Iterable
 
 from harness.core.evidence import IMPORT_CONTEXT
@@ -137,6 +138,67 @@ def dead_code(by_line: dict[str, dict[int, list[str]]], root: str, slot_root: st
         fn = _lost_function(text, ran, after.get(rel, set()), on_path, frozenset(reporters))
         if fn:
             return f"no test runs `{fn}` ({rel}) any more: the failing tests reached it only through the edit"
+    return ""
+
+
+#: a failing test that expects an exception: pytest's ``raises``, unittest's ``assertRaises``.
+_EXPECTS = re.compile(r"\braises\(|\bassertRaises(?:Regex)?\(")
+
+
+def bypassed_raise(by_line: dict[str, dict[int, list[str]]], root: str, slot_root: str,
+                   coverage: dict[str, dict[str, list[int]]], sampled: list[str], patch: Patch,
+                   texts: dict[str, str], source: Callable[[str], str | None], test_source: str) -> str:
+    """Why a fix looks like it routes the failing tests around the ``raise`` they check
+    (empty when it does not).
+
+    The failing tests expect an exception (``test_source``, their files' text, calls
+    ``raises(``/``assertRaises``); at baseline a sampled fixed test ran a ``raise`` of a function
+    the patch edits; after the patch it still enters that function but runs none of its
+    ``raise`` statements, the patch left that ``raise`` as it was and writes no ``raise`` of its
+    own. So the exception the test now accepts comes from code the patch did not write (a
+    callee's ``KeyError``), not from the statement whose message or type the test asked to
+    change: a guard that makes the buggy branch unreachable for the test's input, the
+    "workaround" kind of plausible but wrong patch (Qi et al., ISSTA 2015). A fix that moves the
+    test to another ``raise`` of the same function (a condition fixed) or adds one (a guard
+    raising the expected class) is not suspect.
+
+    Args: as :func:`dead_code` (``sampled``: the fixed tests the re-run ran with coverage).
+    """
+    if not sampled or not _EXPECTS.search(test_source):
+        return ""
+    if any(ln.lstrip("+").lstrip().startswith("raise") for ln in patch.diff.splitlines()
+           if ln.startswith("+") and not ln.startswith("+++")):
+        return ""
+    maps, changed, fix = line_map(patch), added_lines(patch), set(sampled)
+    after: dict[str, set[int]] = {}
+    for t in sampled:
+        for path, lines in coverage.get(t, {}).items():
+            if path.startswith(slot_root):
+                after.setdefault(path[len(slot_root):].replace(os.sep, "/"), set()).update(lines)
+    for path, per in by_line.items():
+        rel = path[len(root):].replace(os.sep, "/") if path.startswith(root) else ""
+        if rel not in texts or is_test_module(rel):
+            continue
+        ran = {ln for ln, tests in per.items() if fix.intersection(tests)}
+        mapping, now = maps.get(rel, {}), after.get(rel, set())
+        try:
+            tree = ast.parse(source(rel) or "")
+        except (SyntaxError, ValueError):
+            continue
+        for fn in ast.walk(tree):
+            if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            span = range(fn.body[0].lineno, (fn.end_lineno or fn.body[-1].lineno) + 1)
+            news = [new_line(mapping, ln) for ln in span]
+            kept = [n for n in news if n is not None]
+            edited = len(kept) < len(news) or any(min(kept) <= a <= max(kept) for a in changed.get(rel, ()))
+            raises = [n.lineno for n in ast.walk(fn) if isinstance(n, ast.Raise) and n.exc is not None]
+            left = [ln for ln in raises if ln in ran and new_line(mapping, ln) is not None]
+            if (not left or not kept or not edited or not now.intersection(kept)
+                    or any(new_line(mapping, ln) in now for ln in raises)):
+                continue
+            return (f"the failing tests expect an exception and no longer reach the `raise` at {rel}:{left[0]} "
+                    f"in `{fn.name}`: the exception they get now comes from code the patch did not write")
     return ""
 
 

@@ -26,6 +26,9 @@ only when the full run could not record it), then they run :data:`RERUNS` more t
   generate-and-validate patch generation systems", ISSTA 2015), or an ``except`` added whose body only
   passes or gives a constant no comparison of the failing tests expects (:func:`swallowing_handler`),
   is suspect, read from the diff alone;
+- a fixed test that expects an exception and no longer reaches the ``raise`` it reached in a
+  function the patch edits, with no ``raise`` of that function reached and none written by the
+  patch (:func:`harness.core.dead_code.bypassed_raise`: the exception now comes from a callee);
 - a public name of a changed module renamed or deleted (:mod:`harness.core.public_api`: the
   test's missing name given by renaming the nearest one breaks the old name's callers).
 
@@ -48,7 +51,7 @@ import git
 
 from harness.evaluators.pytest_runner import TestRun
 from harness.evaluators.verdict import passed_in
-from harness.core.dead_code import added_lines, dead_code, line_map, reporting_calls
+from harness.core.dead_code import added_lines, bypassed_raise, dead_code, line_map, reporting_calls
 from harness.core.evidence import protection
 from harness.core.outcome import Outcome
 from harness.core.public_api import removed_public_names
@@ -138,6 +141,7 @@ class OverfitChecks:
         always = sorted(failed_in)
         source = _validated_source(slot)
         texts, sources = _texts(patch, source), _failing_sources(source, out.fixed)
+        slot_root = str(Path(slot.path).resolve()) + os.sep
         if always:  # the slot is reset here: what the checks below read was read above
             always = self._fail_only_with_patch(slot, out, passing, always)
         out.protection.suspect = (
@@ -145,10 +149,12 @@ class OverfitChecks:
              "the patch" if always else "")
             or static_suspicion(patch, texts, sources)
             or removed_public_names({rel: source(rel) for rel in texts}, texts)
-            or (dead_code(self.index.by_line, self.index.root, str(Path(slot.path).resolve()) + os.sep,
+            or (dead_code(self.index.by_line, self.index.root, slot_root,
                           coverage, out.protection.tests, self._bug_path(out.fixed), fixed, patch, texts,
                           failing=out.fixed, source=source,
-                          reporters=reporting_calls(self._chains(out.fixed), source)) if coverage else ""))
+                          reporters=reporting_calls(self._chains(out.fixed), source)) if coverage else "")
+            or (bypassed_raise(self.index.by_line, self.index.root, slot_root, coverage, fixed, patch, texts,
+                               source, sources) if coverage else ""))
         return True
 
 
