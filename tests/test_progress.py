@@ -338,3 +338,21 @@ def test_a_fix_needing_two_edits_is_found_from_a_progress_lead(make_repo):
     assert chosen["patch"]["meta"]["lead"] in {st["patch"]["digest"] for st in moved}
     right = CLAMP.replace("return hi\n    if x > hi:\n        return lo", "return lo\n    if x > hi:\n        return hi")
     assert git(root, "show", f"{out['branch']}:rangeutil/__init__.py") == right
+
+
+def test_a_failure_moved_to_a_statement_written_alike_is_a_sibling_step(tmp_path):
+    """The same exception, the test at the same line, raised in the code under test at another
+    statement of the same shape: the edit got through where it was made (a systematic edit's
+    first site); any other line, or another shape, is no step."""
+    (tmp_path / "m.py").write_text("def f(a, b):\n    assert a.x == b\n    y = 1\n    assert c.x == b\n    return a + b\n")
+    lines = TestStatements(tmp_path)
+
+    def failing(line: int, message: str = "AssertionError") -> TestResult:
+        return TestResult("t.py::test_f", "failed", message, (Frame("t.py", 5, "test_f"), Frame("m.py", line, "f")))
+
+    got = step(failing(2), failing(4), lines, lines.line)
+    assert got is not None and (got.kind, got.before, got.after) == ("sibling", 2, 4)
+    assert "fails alike" in got.words()
+    assert step(failing(2), failing(5), lines, lines.line) is None  # another shape
+    assert step(failing(2), failing(4, "TypeError: x"), lines, lines.line) is None  # another exception
+    assert step(failing(2), failing(4), lines) is None  # no code text: no sibling step

@@ -11,7 +11,12 @@ when it failed):
   before it ran through);
 - ``assertion``: the same statement, but an exception raised inside the code under test (a
   crash: ``TypeError``, ``KeyError``...) became the test's own ``AssertionError`` raised
-  at it (the code now returns a value; the value is wrong).
+  at it (the code now returns a value; the value is wrong);
+- ``sibling``: the same statement and the same exception, now raised in the code under test
+  at another statement written like the one it was raised at (:func:`shape`: the first of
+  three ``assert x.val == resolved`` checks got through, the second fails alike): the edit
+  worked where it was made and a systematic edit would repeat it (Hercules, Saha et al.,
+  ICSE 2019).
 
 Lines are compared by statement when the test file's source is known
 (:class:`TestStatements`): inside one statement written over several lines, the line a
@@ -36,10 +41,13 @@ of a failing test's checkpoints is closer to a fix, even when the test still fai
 from __future__ import annotations
 
 import ast
+import io
 import os
 import re
+import tokenize
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from harness.evaluators.verdict import Frame, TestResult
@@ -75,6 +83,8 @@ class Step:
         """The step in words, e.g. ``tests/t.py::test_a fails at line 12, was 9``."""
         if self.kind == "later":
             return f"{self.test} fails at line {self.after}, was {self.before}"
+        if self.kind == "sibling":
+            return f"{self.test} fails alike at a statement like the one it failed at (line {self.after}, was {self.before})"
         return f"{self.test} fails by its own assertion at line {self.after}, was a crash in the code it calls"
 
 
@@ -100,12 +110,14 @@ def exception_name(message: str) -> str:
 Statements = Callable[[str, int], tuple[int, int]]
 
 
-def step(before: TestResult, after: TestResult, statement: Statements | None = None) -> Step | None:
+def step(before: TestResult, after: TestResult, statement: Statements | None = None,
+         code_line: Callable[[str, int], str] | None = None) -> Step | None:
     """How ``after`` (the test's result with a candidate) moved forward from ``before``
     (its failing result at baseline); None when it did not (or when either is not a
     plain failure of the test's call: an error, a timeout, a skip, an early stop).
     ``statement``: the span of a test file's statement (:class:`TestStatements`); without
-    it each line is its own statement."""
+    it each line is its own statement. ``code_line``: ``(path, line) -> text`` of the code
+    under test as the candidate has it (None: no ``sibling`` step is read)."""
     if before.outcome != "failed" or after.outcome != "failed" or exception_name(after.message) in STOPS:
         return None
     was, now = own_frame(before), own_frame(after)
@@ -121,7 +133,35 @@ def step(before: TestResult, after: TestResult, statement: Statements | None = N
         not f.path.startswith("/") for f in _below_frames(after, now))
     if span[0] <= now.line <= span[1] and crashed_inside and asserts_now:
         return Step(after.test_id, was.line, now.line, "assertion")
+    if span[0] <= now.line <= span[1] and code_line is not None and \
+            exception_name(after.message) == exception_name(before.message) != "":
+        old = [f for f in _below_frames(before, was) if not f.path.startswith("/")]
+        new = [f for f in _below_frames(after, now) if not f.path.startswith("/")]
+        if old and new and old[-1].path == new[-1].path and old[-1].line != new[-1].line:
+            a, b = shape(code_line(old[-1].path, old[-1].line)), shape(code_line(new[-1].path, new[-1].line))
+            if a and a == b:
+                return Step(after.test_id, old[-1].line, new[-1].line, "sibling")
     return None
+
+
+_KEYWORDS = frozenset({"assert", "return", "if", "elif", "while", "for", "in", "not", "is", "and", "or",
+                       "lambda", "yield", "raise", "del", "await", "with", "as", "None", "True", "False"})
+
+
+@lru_cache(maxsize=4096)
+def shape(line: str) -> tuple[tuple[int, str], ...]:
+    """The tokens of one source line with every name blanked, keywords kept (``assert
+    base.val == resolved`` and ``assert head.val == resolved`` have one shape); () when it
+    does not tokenize alone or holds fewer than 4 tokens (``x = 1`` is no statement to repeat
+    an edit on)."""
+    try:
+        toks = [(t.type, "" if t.type == tokenize.NAME and t.string not in _KEYWORDS else t.string)
+                for t in tokenize.generate_tokens(io.StringIO(line.strip() + "\n").readline)
+                if t.type not in (tokenize.NEWLINE, tokenize.NL, tokenize.ENDMARKER, tokenize.COMMENT,
+                                  tokenize.INDENT, tokenize.DEDENT)]
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        return ()
+    return tuple(toks) if len(toks) >= 4 else ()
 
 
 class TestStatements:
@@ -137,6 +177,20 @@ class TestStatements:
     def __init__(self, checkout: Path) -> None:
         self.checkout = checkout
         self._spans: dict[str, dict[int, tuple[int, int]]] = {}
+        self._texts: dict[str, list[str]] = {}
+
+    def line(self, path: str, line: int) -> str:
+        """Line ``line`` (1-based) of the checkout's ``path`` ('' when unreadable or past the
+        end), each file read once; no link followed out of the checkout."""
+        if path not in self._texts:
+            try:
+                target = (self.checkout / path)
+                ok = not target.is_symlink() and target.resolve().is_relative_to(self.checkout.resolve())
+                self._texts[path] = target.read_text(encoding="utf-8").splitlines() if ok else []
+            except (OSError, UnicodeDecodeError, ValueError):
+                self._texts[path] = []
+        lines = self._texts[path]
+        return lines[line - 1] if 0 < line <= len(lines) else ""
 
     def __call__(self, path: str, line: int) -> tuple[int, int]:
         if path not in self._spans:
@@ -172,14 +226,14 @@ def _below(result: TestResult, frame: Frame) -> bool:
 
 
 def advance(baseline: dict[str, TestResult], results: dict[str, TestResult], ids: list[str],
-            statement: Statements | None = None) -> list[Step]:
+            statement: Statements | None = None, code_line: Callable[[str, int], str] | None = None) -> list[Step]:
     """The steps forward of the failing tests ``ids``: ``baseline`` and ``results`` map
     test id -> result (at baseline, with the candidate); a test missing from either is
-    left out. ``statement``: as for :func:`step`."""
+    left out. ``statement``, ``code_line``: as for :func:`step`."""
     out = []
     for t in ids:
         if t in baseline and t in results:
-            moved = step(baseline[t], results[t], statement)
+            moved = step(baseline[t], results[t], statement, code_line)
             if moved is not None:
                 out.append(moved)
     return out

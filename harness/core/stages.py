@@ -12,6 +12,7 @@ statements, :class:`~harness.core.progress.TestStatements`, or None), ``partial_
 
 from __future__ import annotations
 
+import re
 import time
 
 from harness.evaluators.pytest_runner import TestRun
@@ -130,13 +131,21 @@ class CandidateStages(OverfitChecks):
         out.fixed = [t for t in failing if t in set(fixed) | set(already)]
         out.changed = bool(out.changed) or any(changed(self.baseline.results.get(t), run.results.get(t)) for t in ids)
         if not out.fixed:
-            out.progress = tuple(advance(self.baseline.results, run.results, ids, self.statements))
+            out.progress = tuple(advance(self.baseline.results, run.results, ids, self.statements,
+                                         self._code_line(out.patch)))
             first = next((run.results[t] for t in ids if t in run.results), None)
             out.stage = "screen"
             out.reason = f"fixes none of the {len(failing)} failing tests" + (
                 f"; {first.test_id} still fails: {describe(first)}" if first else "")
             return False
         return True
+
+    def _code_line(self, patch: Patch):
+        """``(path, line) -> text`` of the code under test as ``patch`` has it, read from the
+        checkout (:meth:`~harness.core.progress.TestStatements.line`) when the patch adds as
+        many lines as it removes in each hunk (its line numbers mean the checkout's lines);
+        None otherwise, or without a checkout."""
+        return self.statements.line if self.statements is not None and _keeps_lines(patch) else None
 
     def _lead_fixed(self, patch: Patch) -> set[str]:
         """The failing tests the lead of a two-site candidate fixes (``patch.meta["lead"]``:
@@ -243,7 +252,8 @@ class CandidateStages(OverfitChecks):
                         process_timeout=30 + sum(self._limits(ids).values()))
         res, root = self.baseline.results, str(slot.path)
         out.progress = tuple(s for s in out.progress if s.test in cov.results  # moved again, not by chance
-                             and step(res[s.test], cov.results[s.test], self.statements) is not None
+                             and step(res[s.test], cov.results[s.test], self.statements,
+                                      self._code_line(patch)) is not None
                              and not bypassed(res[s.test], cov.coverage.get(s.test, {}), root))
         if cov.error or not out.progress or not self._may_progress(rank(out.progress)):
             return
@@ -345,3 +355,13 @@ def _changed_lines(patch: Patch) -> dict[str, set[int]]:
             if not any(ln.is_removed for ln in h):
                 lines.update(range(h.source_start, h.source_start + h.source_length))
     return out
+
+
+def _keeps_lines(patch) -> bool:
+    """Whether ``patch`` (a :class:`~sandbox.patch.Patch`) adds as many lines as it removes in
+    each hunk, so every line number of the code it changes means the same line before and after."""
+    for hunk in re.split(r"(?m)^@@", patch.diff)[1:]:
+        rows = hunk.splitlines()[1:]
+        if sum(r.startswith("+") for r in rows) != sum(r.startswith("-") for r in rows):
+            return False
+    return True

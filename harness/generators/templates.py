@@ -26,7 +26,9 @@ Progress leads (:mod:`harness.core.progress`): a candidate of ours that fixes no
 and breaks none but moves a failing test's failure forward (decided at stage ``progress``)
 is searched from the same way, at most :data:`harness.core.progress.LEADS` of them (the most
 progressed), at :data:`PROGRESS_WEIGHT` times the share of the failing tests it moves, below
-a partial fix: with one failing test a two-edit fix has no partial fix to start from.
+a partial fix: with one failing test a two-edit fix has no partial fix to start from. In a
+lead's search, the lead's own edit at another statement of the lead line's shape comes first
+(:mod:`harness.generators.siblings`: a systematic edit's second site).
 """
 
 from __future__ import annotations
@@ -46,6 +48,8 @@ from harness.generators.data_edits import hinted
 from harness.generators.guard_evidence import guard_mutants
 from harness.generators.message_ops import message_mutants
 from harness.generators.mutations import OPERATOR_PRIORS, mutants_at
+from harness.generators.nan_ops import nan_edits
+from harness.generators.siblings import edit_of, same_edit
 from harness.generators.type_ops import type_mutants
 from harness.generators.feedback import INERT, MARKED, differing_marks, inert_sites, marked, name_parts, near_names
 from harness.core.localize import is_protected
@@ -244,6 +248,7 @@ class _Search:
         self.heap: list[tuple[float, int, object]] = []  # (-score, tie-break, mutant)
         self.seen: set[tuple[str, tuple]] = set()  # (path, Mutant.key)
         self.sources: dict[str, str | None] = {path: new for path, (_, new) in (lead[1] if lead else {}).items()}
+        self.sibling = _sibling_of(lead)  # (path, (line, edit), line's old text): the lead's edit, to repeat
         self.order = 0
         self.hot: set[str] = set()
         self.inert: set[tuple[str, int]] = set()  # (path, line) whose edits changed no failing test's result
@@ -263,7 +268,8 @@ class _Search:
             if (mutant.path, mutant.key) not in self.seen:
                 self._push((mutant.path, mutant.key), MESSAGE_FIRST * first + score, mutant)
         # data edits, and a check's missing case: values the failing tests write
-        for score, mutant in hinted(context, self.lines, self._source) + case_edits(context, self.lines, self._source):
+        for score, mutant in (hinted(context, self.lines, self._source) + case_edits(context, self.lines, self._source)
+                              + nan_edits(context, self.lines, self._source)):
             if (mutant.path, mutant.key) not in self.seen:
                 self._push((mutant.path, mutant.key), score, mutant)
 
@@ -346,6 +352,10 @@ class _Search:
                 self._push((path, mutant.key), score, mutant)
 
     def _push(self, key: tuple[str, tuple], score: float, mutant) -> None:
+        if self.sibling and self.sibling[0] == mutant.path and same_edit(
+                self.sibling[1], self.sibling[2], mutant.line, mutant.description,
+                _line(self._source(mutant.path) or "", mutant.line)):
+            score += MESSAGE_FIRST  # the lead's own edit at a statement of its shape (siblings.py)
         self.seen.add(key)
         self.order += 1
         self.base[self.order] = score
@@ -378,6 +388,17 @@ class _Search:
                         if e.name.endswith(".py") and e.is_file(follow_symlinks=False)]
         except OSError:
             return []
+
+
+def _sibling_of(lead: tuple | None) -> tuple[str, tuple[int, str], str] | None:
+    """``(path, (line, edit), the line's text before the lead)`` of a single-edit lead
+    (``(digest, {path: (old, new)}, description)``), for :func:`siblings.same_edit`; None for
+    no lead, a lead of several files or one whose description names no line."""
+    if lead is None or len(lead[1]) != 1:
+        return None
+    edit = edit_of(lead[2])
+    (path, (old, _new)), = lead[1].items()
+    return (path, edit, _line(old, edit[0])) if edit and old else None
 
 
 def _line(source: str, line: int) -> str:

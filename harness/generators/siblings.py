@@ -1,0 +1,37 @@
+"""Systematic edits: the same change at a statement written like the one a lead changed.
+
+Multi-site fixes often make one change at several statements of the same shape (three
+``assert x.val == resolved`` checks that must all become ``is``): Hercules (Saha et al.,
+"Harnessing Evolution for Multi-Hunk Program Repair", ICSE 2019) repairs such *evolutionary
+siblings* together, and LASE (Meng et al., ICSE 2013) applies one example edit to every
+similar place. Here a lead's search (:class:`harness.generators.templates._Search`) asks
+:func:`same_edit` of each mutant: one that repeats the lead's own edit at another line whose
+statement has the lead line's :func:`~harness.core.progress.shape` (the same tokens, names aside) is tried first, so the
+second site of a two-site fix comes right after the first site moved the failure there.
+"""
+
+from __future__ import annotations
+
+import re
+
+from harness.core.progress import shape
+
+#: a candidate description's leading ``line N: `` (the rest is the edit itself).
+_LINE = re.compile(r"^line (\d+): ")
+
+
+def edit_of(description: str) -> tuple[int, str] | None:
+    """``(line, edit)`` of a single edit's description (``"line 117: `==` -> `is`"`` ->
+    ``(117, "`==` -> `is`")``); None for a description without its line (a two-site one
+    names two lines: its first is taken, the edit is then the whole rest)."""
+    m = _LINE.match(description)
+    return (int(m.group(1)), description[m.end():]) if m else None
+
+
+def same_edit(lead: tuple[int, str], lead_line: str, line: int, description: str, text: str) -> bool:
+    """Whether a mutant (``description`` at ``line``, whose source line is ``text``) repeats the
+    lead's edit (``lead`` from :func:`edit_of`, made at the line whose text was ``lead_line``)
+    at another statement of the same :func:`shape`."""
+    got = edit_of(description)
+    return (got is not None and got[0] == line and line != lead[0] and got[1] == lead[1]
+            and bool(shape(lead_line)) and shape(lead_line) == shape(text))
