@@ -73,6 +73,25 @@ def test_error_handling_deleted_is_suspect():
     other = quiet.replace("return 1", "return 2")
     assert static_suspicion(_patch(quiet, other), {"m.py": other}, "") == ""
 
+
+def test_a_deletion_in_disguise_is_suspect():
+    """A block edited down to ``pass`` and ``x = x`` delete what they replace while they read as
+    small edits (marko 2.2.1's ``delimiters.remove(d_closer)`` -> ``pass`` and 2.1.4's
+    ``end = i`` -> ``end = end`` were plausible and wrong); a block already empty is not the
+    patch's doing."""
+    loop = "def f(xs, x):\n    if x in xs:\n        xs.remove(x)\n    return xs\n"
+    emptied = loop.replace("xs.remove(x)", "pass")
+    assert "leaves a `if` block that does nothing" in static_suspicion(_patch(loop, emptied), {"m.py": emptied}, "")
+    end = "def g(text, i):\n    end = text.find(')', i)\n    if end < 0:\n        end = i\n    return text[i:end]\n"
+    same = end.replace("end = i\n", "end = end\n")
+    assert "`end = end`, which does nothing" in static_suspicion(_patch(end, same), {"m.py": same}, "")
+    right = end.replace("end = i\n", "end = len(text)\n")
+    assert static_suspicion(_patch(end, right), {"m.py": right}, "") == ""
+    idle = "def h(x):\n    if x:\n        pass\n    return 1\n"
+    other = idle.replace("return 1", "return 2")
+    assert static_suspicion(_patch(idle, other), {"m.py": other}, "") == ""
+
+
 def test_line_numbers_follow_the_diff():
     old = "a = 1\nb = 2\nc = 3\nd = 4\ne = 5\nf = 6\ng = 7\nh = 8\ni = 9\nj = 10\n"
     new = old.replace("b = 2\n", "b = 2\nb2 = 3\nb3 = 4\n").replace("i = 9\n", "")

@@ -242,8 +242,9 @@ def _does_nothing(st: ast.stmt) -> bool:
 def static_suspicion(patch: Patch, texts: dict[str, str], test_source: str) -> str:
     """Why the diff alone looks like an overfit (empty when it does not): a recursive call
     removed from its function, an ``except`` handler the patch leaves doing nothing or more
-    ``raise`` statements removed than added (error handling deleted), or a comparison with a
-    literal of the failing tests added."""
+    ``raise`` statements removed than added (error handling deleted), an ``if``/``for``/
+    ``while``/``with`` body edited down to ``pass`` or an assignment of a name to itself (a
+    deletion in disguise), or a comparison with a literal of the failing tests added."""
     added = [ln[1:] for ln in patch.diff.splitlines() if ln.startswith("+") and not ln.startswith("+++")]
     removed = [ln[1:] for ln in patch.diff.splitlines() if ln.startswith("-") and not ln.startswith("---")]
     for rel, text in texts.items():
@@ -259,6 +260,15 @@ def static_suspicion(patch: Patch, texts: dict[str, str], test_source: str) -> s
                     # its body edited (a header widened to another type deletes nothing)
                     and any(handler.body[0].lineno <= n <= (handler.end_lineno or handler.lineno) for n in new_lines)):
                 return "leaves an `except` handler that does nothing: the error is swallowed"
+        for block in ast.walk(tree):
+            if (isinstance(block, (ast.If, ast.For, ast.While, ast.With)) and all(_does_nothing(st) for st in block.body)
+                    and any(block.body[0].lineno <= n <= (block.body[-1].end_lineno or block.lineno) for n in new_lines)):
+                kind = type(block).__name__.lower()
+                return f"leaves a `{kind}` block that does nothing: the statement it ran is deleted"
+            if (isinstance(block, ast.Assign) and block.lineno in new_lines and len(block.targets) == 1
+                    and isinstance(block.targets[0], ast.Name) and isinstance(block.value, ast.Name)
+                    and block.targets[0].id == block.value.id):
+                return f"writes `{block.value.id} = {block.value.id}`, which does nothing: the assignment it replaced is deleted"
         for fn in ast.walk(tree):
             if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)) or not any(
                     fn.lineno <= n <= fn.end_lineno for n in touched):

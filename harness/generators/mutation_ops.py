@@ -34,7 +34,7 @@ METHOD_SWAPS = swap_table(
     "lstrip: rstrip, strip; rstrip: lstrip, strip; strip: rstrip, lstrip; find: rfind; "
     "rfind: find; index: rindex; rindex: index; split: rsplit; rsplit: split; remove: discard; "
     "discard: remove; appendleft: append; popleft: pop; search: match, fullmatch; "
-    "match: search, fullmatch; argmin: argmax; argmax: argmin")
+    "match: fullmatch, search; argmin: argmax; argmax: argmin")
 _JUNCTS = ("{x} is not None and {t}", "{x} is None or {t}", "{x} and {t}", "not {x} or {t}",
            "{t} and not {x}", "{t} or {x}", "{t} and {x} is None", "{t} or {x} is not None")
 #: binary operator symbols whose operands may not be swapped.
