@@ -10,7 +10,7 @@ from harness.core.task import Task
 from harness.evaluators.verdict import TestResult
 from harness.generators.nan_ops import nan_edits
 from harness.core.progress import shape
-from harness.generators.siblings import edit_of, same_edit
+from harness.generators.siblings import edit_of, same_edit, sibling_lines
 from tests.conftest import fix_offline
 
 STORE = '''class Box:
@@ -58,6 +58,9 @@ def test_shape_blanks_names_and_keeps_operators():
     assert same_edit(lead, "assert base.val == resolved", 121, "line 121: `==` -> `is`", "assert head.val == resolved")
     assert not same_edit(lead, "assert base.val == resolved", 121, "line 121: `==` -> `!=`", "assert head.val == resolved")
     assert not same_edit(lead, "assert base.val == resolved", 121, "line 121: `==` -> `is`", "return a == b")
+    # the lead search looks at the statements of the lead line's shape first, nearest first
+    assert sibling_lines(STORE.replace("got.value == box.value", "got.value is box.value", 1),
+                         "        assert got.value == box.value", 15) == [19]
 
 
 def _context(root: Path, test: str, lines: list[int]) -> Context:

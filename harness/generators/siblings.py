@@ -35,3 +35,18 @@ def same_edit(lead: tuple[int, str], lead_line: str, line: int, description: str
     got = edit_of(description)
     return (got is not None and got[0] == line and line != lead[0] and got[1] == lead[1]
             and bool(shape(lead_line)) and shape(lead_line) == shape(text))
+
+
+#: sibling statements searched first in a lead's search, at most.
+MAX_SIBLINGS = 8
+
+
+def sibling_lines(source: str, lead_line: str, line: int) -> list[int]:
+    """The lines of ``source`` (the lead's text) other than ``line`` whose text has the
+    :func:`~harness.core.progress.shape` of ``lead_line`` (the lead's line before its edit),
+    nearest ``line`` first, at most :data:`MAX_SIBLINGS`."""
+    want = shape(lead_line)
+    if not want:
+        return []
+    found = [n for n, text in enumerate(source.splitlines(), 1) if n != line and shape(text) == want]
+    return sorted(found, key=lambda n: (abs(n - line), n))[:MAX_SIBLINGS]

@@ -49,7 +49,7 @@ from harness.generators.guard_evidence import guard_mutants
 from harness.generators.message_ops import message_mutants
 from harness.generators.mutations import OPERATOR_PRIORS, mutants_at
 from harness.generators.nan_ops import nan_edits
-from harness.generators.siblings import edit_of, same_edit
+from harness.generators.siblings import edit_of, same_edit, sibling_lines
 from harness.generators.type_ops import type_mutants
 from harness.generators.feedback import INERT, MARKED, differing_marks, inert_sites, marked, name_parts, near_names
 from harness.core.localize import is_protected
@@ -249,6 +249,10 @@ class _Search:
         self.seen: set[tuple[str, tuple]] = set()  # (path, Mutant.key)
         self.sources: dict[str, str | None] = {path: new for path, (_, new) in (lead[1] if lead else {}).items()}
         self.sibling = _sibling_of(lead)  # (path, (line, edit), line's old text): the lead's edit, to repeat
+        if self.sibling:  # the statements written like the lead's line are searched first
+            twins = [((self.sibling[0], n), top) for n in
+                     sibling_lines(self._source(self.sibling[0]) or "", self.sibling[2], self.sibling[1][0])]
+            self.lines = twins + [kv for kv in self.lines if kv not in twins and kv[0] not in dict(twins)]
         self.order = 0
         self.hot: set[str] = set()
         self.inert: set[tuple[str, int]] = set()  # (path, line) whose edits changed no failing test's result
