@@ -277,7 +277,7 @@ def test_priors_cover_every_operator():
         "keep_result",  # result_ops (tests/test_result_ops.py)
         "mutable_default",  # default_ops (tests/test_default_ops.py)
         "f_prefix", "late_binding", "strip_affix", "sorted_copy", "copy_iterated", "split_concat", "one_tuple",
-        "setdefault_lost", "type_compare", "find_truthy",
+        "setdefault_lost", "type_compare", "find_truthy", "not_implemented", "hash_eq", "len_bool",
         "insert_break", "break_continue",  # exit_ops (tests/test_exit_ops.py)
         "cond_to_empty",  # cond_ops (tests/test_cond_ops.py)
         "donor", "donor_statement",  # donor_ops (tests/test_donor_ops.py)

@@ -160,3 +160,70 @@ def test_a_lost_default_a_type_comparison_and_a_find_used_as_a_truth():
     assert lookups(5) == ["if not isinstance(x, T) and s.find(t):", "if type(x) is not T and t in s:"]
     assert lookups(7) == ['if t + "a" not in s:']
     assert lookups(9) == []  # a position returned, a lookup only read
+
+
+MONEY = src('''
+    class Money:
+        def __init__(self, amount, tag):
+            self.amount, self.tag = amount, tag
+
+        def __add__(self, other):
+            if not isinstance(other, Money):
+                raise TypeError("cannot add Money and " + type(other).__name__)
+            return Money(self.amount + other.amount, self.tag)
+
+        def __eq__(self, other):
+            return self.tag == other.tag
+
+        def __hash__(self):
+            return hash(id(self))
+
+        def count(self, node):
+            raise TypeError("not an operator")
+            return len(node.orelse)
+''')
+
+
+def test_an_operator_method_declines_a_hash_follows_eq_and_a_count_becomes_a_flag():
+    check_fix(MONEY, 7, 'raise TypeError("cannot add Money and " + type(other).__name__)', "return NotImplemented",
+              "not_implemented")
+    check_fix(MONEY, 14, "hash(id(self))", "hash(self.tag)", "hash_eq")
+    check_fix(MONEY, 18, "len(node.orelse)", "bool(node.orelse)", "len_bool")
+    ops = {m.operator for m in mutants_at("pkg/mod.py", MONEY, [17])}
+    assert "not_implemented" not in ops  # `count` is no operator method
+
+
+FRACTION = src('''
+    class Cents:
+        def __init__(self, value):
+            self.value = value
+
+        def __add__(self, other):
+            if not isinstance(other, Cents):
+                raise TypeError("cannot add Cents to " + type(other).__name__)
+            return Cents(self.value + other.value)
+''')
+FRACTION_TESTS = src('''
+    from cents import Cents
+
+
+    class Tip:
+        def __radd__(self, other):
+            return Cents(other.value + 1)
+
+
+    def test_a_foreign_operand_gets_its_reflected_add():
+        assert (Cents(2) + Tip()).value == 3
+
+
+    def test_cents_add():
+        assert (Cents(2) + Cents(3)).value == 5
+''')
+
+
+def test_loopwright_fix_returns_not_implemented_for_a_foreign_operand(make_repo):
+    """The ``raise TypeError`` hides ``Tip.__radd__``; ``return NotImplemented`` is the data
+    model's answer, and not a deleted ``raise`` (Python raises ``TypeError`` itself)."""
+    out, _root, _before = fix_offline(make_repo, {"cents.py": FRACTION, "test_cents.py": FRACTION_TESTS})
+    assert out["status"] == "fixed" and not out.get("suspect"), out
+    assert "+            return NotImplemented" in out["patch"], out["patch"]

@@ -71,6 +71,8 @@ _COMPARED = re.compile(r"(?:==|!=|\bin\b|\bis\b)\s*(-?\d+(?:\.\d+)?\b|'[^'\n]{1,
 
 #: a raise statement in a diff line
 _RAISE = re.compile(r"\s*raise\b")
+#: an operator method declining an operand (Python then raises ``TypeError`` itself)
+_DECLINE = re.compile(r"\s*return\s+NotImplemented\b")
 
 
 class OverfitChecks:
@@ -278,7 +280,8 @@ def static_suspicion(patch: Patch, texts: dict[str, str], test_source: str) -> s
                 getattr(n.func, "id", None) == fn.name or getattr(n.func, "attr", None) == fn.name))
             if calls_now == 0 and any(call.search(r) for r in removed) and not any(call.search(a) for a in added):
                 return f"removes the recursive call of `{fn.name}`"
-    if sum(bool(_RAISE.match(r)) for r in removed) > sum(bool(_RAISE.match(a)) for a in added):
+    # `return NotImplemented` in an operator method is its way to raise TypeError (the data model)
+    if sum(bool(_RAISE.match(r)) for r in removed) > sum(bool(_RAISE.match(a) or _DECLINE.match(a)) for a in added):
         return "removes a `raise`: an error the code signalled is now let through"
     if swallowed := swallowing_handler(patch, texts, test_source):
         return swallowed

@@ -85,7 +85,8 @@ NATURALNESS: dict[str, int] = {
     **dict.fromkeys(("mutable_default",), 3),
     # pitfall_ops (issue 21): a prefix or method name changed in place; a default or a call added
     **dict.fromkeys(("f_prefix", "strip_affix", "split_concat", "one_tuple", "setdefault_lost"), 0),
-    **dict.fromkeys(("type_compare", "find_truthy"), 1),
+    **dict.fromkeys(("type_compare", "find_truthy", "len_bool"), 1),
+    **dict.fromkeys(("not_implemented", "hash_eq"), 3),  # what is returned changes (pitfall_ops)
     **dict.fromkeys(("late_binding", "sorted_copy", "copy_iterated"), 2),
     # exit_ops (issue 21): a jump statement swapped in place, or a `break` inserted
     **dict.fromkeys(("break_continue",), 0), **dict.fromkeys(("insert_break",), 4),

@@ -40,7 +40,8 @@ _JUNCTS = ("{x} is not None and {t}", "{x} is None or {t}", "{x} and {t}", "not 
 #: binary operator symbols whose operands may not be swapped.
 NON_COMMUTATIVE = {"-", "/", "//", "%", "**", "<<", ">>", "@"}
 _BUILTIN_SWAP = {"any": ("all", "any_all"), "all": ("any", "any_all"),
-                 "min": ("max", "min_max"), "max": ("min", "min_max")}
+                 "min": ("max", "min_max"), "max": ("min", "min_max"),
+                 "len": ("bool", "len_bool")}  # a count where a flag is meant (radon 4.5.1: an `else` counts once)
 _DROPPABLE = {"sorted", "reversed", "list", "set", "tuple", "abs", "int", "float", "str", "round"}
 #: names that read as flags (``disable_x``, ``is_y``, ``verbose``): candidates for ``not name``.
 _FLAG_NAME = re.compile(r"^_*(is|has|can|should|needs?|allow|enable|disable|no|use|skip|show|hide|keep|force|"

@@ -83,6 +83,7 @@ OPERATOR_PRIORS: dict[str, float] = {
     # pitfall_ops (issue 21): Python pitfalls linters name, with their documented fixes
     "f_prefix": 0.30, "late_binding": 0.25, "strip_affix": 0.25, "sorted_copy": 0.25, "copy_iterated": 0.25,
     "split_concat": 0.30, "one_tuple": 0.25, "setdefault_lost": 0.30, "type_compare": 0.25, "find_truthy": 0.30,
+    "not_implemented": 0.35, "hash_eq": 0.35, "len_bool": 0.2,
     # restore_ops (issue 21): a __setstate__ that skips what __init__ sets (pickle never runs it)
     "restore_init": 0.30,
     # prelude_ops (issue 21): a value given the preparation another path into the same parser gives it

@@ -24,7 +24,15 @@ operators act on a suspicious line whether or not a linter ran):
 - ``type_compare``: ``type(x) == T`` / ``type(x) is T`` misses subclasses (pycodestyle E721)
   -> ``isinstance(x, T)`` (``!=`` / ``is not``: ``not isinstance(x, T)``);
 - ``find_truthy``: ``if s.find(t):`` is true for "not found" (-1) and false at index 0 ->
-  ``if t in s:``.
+  ``if t in s:``;
+- ``not_implemented``: a binary operator method (``__add__``, ``__eq__``, ``__lt__``...) that
+  raises ``TypeError`` for an operand it does not know takes away the other operand's
+  reflected method (``__radd__``): the data model says to ``return NotImplemented``, and
+  Python raises the ``TypeError`` itself when both sides decline (the language reference,
+  "Emulating numeric types");
+- ``hash_eq``: a ``__hash__`` that hashes other fields than ``__eq__`` compares (``hash(id(self))``
+  beside ``self._tag == other._tag``) breaks "objects which compare equal have the same hash
+  value" (the data model, ``object.__hash__``) -> ``hash(self._tag)`` (a tuple for several).
 
 Edits are character offsets into the original text, as in :mod:`harness.generators.edit_text`.
 """
@@ -246,6 +254,55 @@ def find_truthy(cx: Index, node: ast.Call, out: list[Cand]) -> None:
     add_replacement(out, cx, "find_truthy", node, start, end, fit(text, _COMPARE, slot(cx, target)))
 
 
+#: binary operator methods, whose answer for an operand they do not handle is ``NotImplemented``.
+_BINARY = frozenset(f"__{p}{name}__" for name in (
+    "add", "sub", "mul", "matmul", "truediv", "floordiv", "mod", "divmod", "pow", "lshift", "rshift",
+    "and", "xor", "or") for p in ("", "r", "i")) | {"__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__"}
+
+
+def not_implemented(cx: Index, st: ast.stmt, out: list[Cand]) -> None:
+    """``raise TypeError(...)`` in a binary operator method -> ``return NotImplemented``."""
+    if not isinstance(st, ast.Raise) or st.exc is None:
+        return
+    exc = st.exc.func if isinstance(st.exc, ast.Call) else st.exc
+    fn = cx.function(st)
+    if isinstance(exc, ast.Name) and exc.id == "TypeError" and isinstance(fn, _FUNCS) and fn.name in _BINARY:
+        start, end = cx.span(st)
+        add_replacement(out, cx, "not_implemented", st, start, end, "return NotImplemented")
+
+
+def _compared_fields(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> list[str]:
+    """``self.<attr>`` names an ``__eq__`` compares (``self.a == other.a``), in order."""
+    me = fn.args.args[0].arg if fn.args.args else "self"
+    found: dict[str, None] = {}
+    for node in ast.walk(fn):
+        if isinstance(node, ast.Compare):
+            for side in (node.left, *node.comparators):
+                if isinstance(side, ast.Attribute) and isinstance(side.value, ast.Name) and side.value.id == me:
+                    found[side.attr] = None
+    return list(found)
+
+
+def hash_eq(cx: Index, st: ast.stmt, out: list[Cand]) -> None:
+    """``return hash(...)`` in a ``__hash__`` that reads none of the fields its class's
+    ``__eq__`` compares -> ``return hash(self.f)`` (``hash((self.f, self.g))``)."""
+    fn = cx.function(st)
+    if not (isinstance(st, ast.Return) and st.value is not None and isinstance(fn, _FUNCS) and fn.name == "__hash__"):
+        return
+    cls = cx.parent(fn)
+    eq = next((n for n in getattr(cls, "body", ()) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
+               and n.name == "__eq__"), None)
+    fields = _compared_fields(eq)[:4] if eq is not None else []
+    me = fn.args.args[0].arg if fn.args.args else "self"
+    read = {n.attr for n in ast.walk(st.value) if isinstance(n, ast.Attribute)
+            and isinstance(n.value, ast.Name) and n.value.id == me}
+    if not fields or read & set(fields):
+        return
+    parts = [f"{me}.{f}" for f in fields]
+    start, end = cx.span(st.value)
+    add_replacement(out, cx, "hash_eq", st, start, end, f"hash({parts[0]})" if len(parts) == 1 else f"hash(({', '.join(parts)}))")
+
+
 _EXPR = {ast.Constant: (f_prefix, split_concat, one_tuple), ast.Lambda: (late_binding,),
          ast.Call: (strip_affix, sorted_copy, setdefault_lost, find_truthy), ast.Compare: (type_compare,)}
 
@@ -257,4 +314,4 @@ def expr_mutants(cx: Index, node: ast.expr) -> list[Cand]:
 
 def stmt_mutants(cx: Index, st: ast.stmt) -> list[Cand]:
     """Candidates of this module's statement operator for one statement (any order)."""
-    return run_ops((copy_iterated,), cx, st)
+    return run_ops((copy_iterated, not_implemented, hash_eq), cx, st)
