@@ -55,9 +55,11 @@ def test_shape_blanks_names_and_keeps_operators():
     assert shape("x = 1") == ()  # too short to be a statement worth repeating an edit on
     assert edit_of("line 117: `==` -> `is`") == (117, "`==` -> `is`")
     lead = (117, "`==` -> `is`")
-    assert same_edit(lead, "assert base.val == resolved", 121, "line 121: `==` -> `is`", "assert head.val == resolved")
-    assert not same_edit(lead, "assert base.val == resolved", 121, "line 121: `==` -> `!=`", "assert head.val == resolved")
-    assert not same_edit(lead, "assert base.val == resolved", 121, "line 121: `==` -> `is`", "return a == b")
+    def head() -> str:
+        return "assert head.val == resolved"
+    assert same_edit(lead, "assert base.val == resolved", 121, "line 121: `==` -> `is`", head)
+    assert not same_edit(lead, "assert base.val == resolved", 121, "line 121: `==` -> `!=`", head)
+    assert not same_edit(lead, "assert base.val == resolved", 121, "line 121: `==` -> `is`", lambda: "return a == b")
     # the lead search looks at the statements of the lead line's shape first, nearest first
     assert sibling_lines(STORE.replace("got.value == box.value", "got.value is box.value", 1),
                          "        assert got.value == box.value", 15) == [19]

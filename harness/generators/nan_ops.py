@@ -20,6 +20,7 @@ from __future__ import annotations
 import ast
 import re
 from collections.abc import Callable
+from functools import lru_cache
 from pathlib import Path
 
 from harness.core.context import Context
@@ -40,8 +41,14 @@ _NAN = re.compile(r"""\bnan\b|float\(\s*['"][-+]?nan['"]\s*\)|Decimal\(\s*['"][-
 
 def tests_use_nan(root: Path, failing: dict) -> bool:
     """Whether a failing test function (``failing``: test id -> result) builds a NaN or is
-    named for one (a ``nan`` part of its name)."""
-    for _test_id, _rel, fn in test_functions(root, failing):
+    named for one (a ``nan`` part of its name). Read once per root and set of tests: every
+    search of a run (the base one and each lead's) asks."""
+    return _uses_nan(root, tuple(sorted(failing)))
+
+
+@lru_cache(maxsize=64)
+def _uses_nan(root: Path, test_ids: tuple[str, ...]) -> bool:
+    for _test_id, _rel, fn in test_functions(root, test_ids):
         if "nan" in fn.name.lower().split("_") or _NAN.search(ast.unparse(fn)):
             return True
     return False

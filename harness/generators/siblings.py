@@ -13,6 +13,7 @@ second site of a two-site fix comes right after the first site moved the failure
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from harness.core.progress import shape
 
@@ -28,13 +29,14 @@ def edit_of(description: str) -> tuple[int, str] | None:
     return (int(m.group(1)), description[m.end():]) if m else None
 
 
-def same_edit(lead: tuple[int, str], lead_line: str, line: int, description: str, text: str) -> bool:
-    """Whether a mutant (``description`` at ``line``, whose source line is ``text``) repeats the
+def same_edit(lead: tuple[int, str], lead_line: str, line: int, description: str, text: Callable[[], str]) -> bool:
+    """Whether a mutant (``description`` at ``line``; ``text()`` gives its source line, read only
+    when the descriptions agree: this runs for every candidate a lead's search pushes) repeats the
     lead's edit (``lead`` from :func:`edit_of`, made at the line whose text was ``lead_line``)
-    at another statement of the same :func:`shape`."""
+    at another statement of the same :func:`~harness.core.progress.shape`."""
     got = edit_of(description)
     return (got is not None and got[0] == line and line != lead[0] and got[1] == lead[1]
-            and bool(shape(lead_line)) and shape(lead_line) == shape(text))
+            and bool(shape(lead_line)) and shape(lead_line) == shape(text()))
 
 
 #: sibling statements searched first in a lead's search, at most.

@@ -358,7 +358,7 @@ class _Search:
     def _push(self, key: tuple[str, tuple], score: float, mutant) -> None:
         if self.sibling and self.sibling[0] == mutant.path and same_edit(
                 self.sibling[1], self.sibling[2], mutant.line, mutant.description,
-                _line(self._source(mutant.path) or "", mutant.line)):
+                lambda: _line(self._source(mutant.path) or "", mutant.line)):
             score += MESSAGE_FIRST  # the lead's own edit at a statement of its shape (siblings.py)
         self.seen.add(key)
         self.order += 1
