@@ -250,3 +250,15 @@ def test_same_as_developer_reads_a_crlf_file_fixed_like_the_gold(tmp_path):
                                                 "--- a/m.py\n+++ b/m.py\n@@ -1,3 +1,3 @@\n")
     assert same_as_developer(repo, ours, gold)
     assert not same_as_developer(repo, ours.replace("dziewiecdziesiat", "dziewiec"), gold)
+
+
+def test_the_release_pair_sets_share_no_library():
+    """Each set measures libraries the others never saw: the tune half, the held-out half and
+    the later sets (fresh, fourth, fifth) are disjoint by library."""
+    sets = {path.stem: {t["repo"]["release_pair"]["package"] for t in load_suite(path)["tasks"]}
+            for path in sorted(SUITES.glob("release-pairs*.yaml"))}
+    assert len(sets) >= 5, sorted(sets)
+    names = sorted(sets)
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            assert not sets[a] & sets[b], (a, b, sets[a] & sets[b])
