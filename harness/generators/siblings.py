@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from harness.core.progress import shape
 
@@ -52,3 +53,41 @@ def sibling_lines(source: str, lead_line: str, line: int) -> list[int]:
         return []
     found = [n for n, text in enumerate(source.splitlines(), 1) if n != line and shape(text) == want]
     return sorted(found, key=lambda n: (abs(n - line), n))[:MAX_SIBLINGS]
+
+
+@dataclass(frozen=True)
+class LeadEdit:
+    """A single-edit lead's edit: ``path``, ``line`` and ``edit`` (:func:`edit_of`) and the
+    line's text before the edit (``before``)."""
+
+    path: str
+    line: int
+    edit: str
+    before: str
+
+    def repeated_by(self, mutant, text: Callable[[], str]) -> bool:
+        """Whether ``mutant`` (a :class:`~harness.generators.mutant.Mutant` of the lead's text;
+        ``text()`` its line) makes the lead's edit at a statement of the lead line's shape."""
+        return mutant.path == self.path and same_edit((self.line, self.edit), self.before, mutant.line,
+                                                      mutant.description, text)
+
+
+def lead_edit(lead: tuple | None) -> LeadEdit | None:
+    """The :class:`LeadEdit` of a lead ``(digest, {path: (old, new)}, description)``; None for no
+    lead, a lead of several files or one whose description names no line."""
+    if lead is None or len(lead[1]) != 1:
+        return None
+    got = edit_of(lead[2])
+    (path, (old, _new)), = lead[1].items()
+    lines = (old or "").splitlines()
+    if not got or not 0 < got[0] <= len(lines):
+        return None
+    return LeadEdit(path, got[0], got[1], lines[got[0] - 1])
+
+
+def sibling_first(lines: list, lead: LeadEdit, source: str, score: float) -> list:
+    """A search's ranked ``((path, line), score)`` with the :func:`sibling_lines` of ``lead`` in
+    ``source`` (the lead's text) moved to the front at ``score``."""
+    twins = [((lead.path, n), score) for n in sibling_lines(source, lead.before, lead.line)]
+    taken = {key for key, _ in twins}
+    return twins + [kv for kv in lines if kv[0] not in taken]

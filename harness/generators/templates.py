@@ -49,7 +49,7 @@ from harness.generators.guard_evidence import guard_mutants
 from harness.generators.message_ops import message_mutants
 from harness.generators.mutations import OPERATOR_PRIORS, mutants_at
 from harness.generators.nan_ops import nan_edits
-from harness.generators.siblings import edit_of, same_edit, sibling_lines
+from harness.generators.siblings import lead_edit, sibling_first
 from harness.generators.type_ops import type_mutants
 from harness.generators.feedback import INERT, MARKED, differing_marks, inert_sites, marked, name_parts, near_names
 from harness.core.localize import is_protected
@@ -248,11 +248,9 @@ class _Search:
         self.heap: list[tuple[float, int, object]] = []  # (-score, tie-break, mutant)
         self.seen: set[tuple[str, tuple]] = set()  # (path, Mutant.key)
         self.sources: dict[str, str | None] = {path: new for path, (_, new) in (lead[1] if lead else {}).items()}
-        self.sibling = _sibling_of(lead)  # (path, (line, edit), line's old text): the lead's edit, to repeat
-        if self.sibling:  # the statements written like the lead's line are searched first
-            twins = [((self.sibling[0], n), top) for n in
-                     sibling_lines(self._source(self.sibling[0]) or "", self.sibling[2], self.sibling[1][0])]
-            self.lines = twins + [kv for kv in self.lines if kv not in twins and kv[0] not in dict(twins)]
+        self.sibling = lead_edit(lead)  # the lead's edit, to repeat at statements of its line's shape first
+        if self.sibling:
+            self.lines = sibling_first(self.lines, self.sibling, self._source(self.sibling.path) or "", top)
         self.order = 0
         self.hot: set[str] = set()
         self.inert: set[tuple[str, int]] = set()  # (path, line) whose edits changed no failing test's result
@@ -356,9 +354,7 @@ class _Search:
                 self._push((path, mutant.key), score, mutant)
 
     def _push(self, key: tuple[str, tuple], score: float, mutant) -> None:
-        if self.sibling and self.sibling[0] == mutant.path and same_edit(
-                self.sibling[1], self.sibling[2], mutant.line, mutant.description,
-                lambda: _line(self._source(mutant.path) or "", mutant.line)):
+        if self.sibling and self.sibling.repeated_by(mutant, lambda: _line(self._source(mutant.path) or "", mutant.line)):
             score += MESSAGE_FIRST  # the lead's own edit at a statement of its shape (siblings.py)
         self.seen.add(key)
         self.order += 1
@@ -392,17 +388,6 @@ class _Search:
                         if e.name.endswith(".py") and e.is_file(follow_symlinks=False)]
         except OSError:
             return []
-
-
-def _sibling_of(lead: tuple | None) -> tuple[str, tuple[int, str], str] | None:
-    """``(path, (line, edit), the line's text before the lead)`` of a single-edit lead
-    (``(digest, {path: (old, new)}, description)``), for :func:`siblings.same_edit`; None for
-    no lead, a lead of several files or one whose description names no line."""
-    if lead is None or len(lead[1]) != 1:
-        return None
-    edit = edit_of(lead[2])
-    (path, (old, _new)), = lead[1].items()
-    return (path, edit, _line(old, edit[0])) if edit and old else None
 
 
 def _line(source: str, line: int) -> str:
