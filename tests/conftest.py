@@ -55,6 +55,13 @@ def make_repo(tmp_path, monkeypatch):
     return make
 
 
+def text_patch(old: str, new: str, path: str = "m.py"):
+    """The :class:`sandbox.patch.Patch` that turns ``old`` into ``new`` in ``path``."""
+    from sandbox.patch import Patch
+
+    return Patch.from_texts({path: (old, new)}, "test patch")
+
+
 def snapshot(root: Path) -> dict[str, bytes]:
     """Every file under ``root`` except ``.git`` (path -> bytes): run state lives in the git
     directory, so a run without ``--apply``/``--lessons`` leaves this unchanged."""
