@@ -141,6 +141,8 @@ def dead_code(by_line: dict[str, dict[int, list[str]]], root: str, slot_root: st
     return ""
 
 
+#: a ``raise`` statement in a diff line (its text without the ``+``/``-``).
+RAISE = re.compile(r"\s*raise\b")
 #: a failing test that expects an exception: pytest's ``raises``, unittest's ``assertRaises``.
 _EXPECTS = re.compile(r"\braises\(|\bassertRaises(?:Regex)?\(")
 
@@ -166,8 +168,7 @@ def bypassed_raise(by_line: dict[str, dict[int, list[str]]], root: str, slot_roo
     """
     if not sampled or not _EXPECTS.search(test_source):
         return ""
-    if any(ln.lstrip("+").lstrip().startswith("raise") for ln in patch.diff.splitlines()
-           if ln.startswith("+") and not ln.startswith("+++")):
+    if any(RAISE.match(ln[1:]) for ln in patch.diff.splitlines() if ln.startswith("+") and not ln.startswith("+++")):
         return ""
     maps, changed, fix = line_map(patch), added_lines(patch), set(sampled)
     after: dict[str, set[int]] = {}

@@ -51,7 +51,7 @@ import git
 
 from harness.evaluators.pytest_runner import TestRun
 from harness.evaluators.verdict import passed_in
-from harness.core.dead_code import added_lines, bypassed_raise, dead_code, line_map, reporting_calls
+from harness.core.dead_code import RAISE, added_lines, bypassed_raise, dead_code, line_map, reporting_calls
 from harness.core.evidence import protection
 from harness.core.outcome import Outcome
 from harness.core.public_api import removed_public_names
@@ -69,8 +69,6 @@ _COMPARED = re.compile(r"(?:==|!=|\bin\b|\bis\b)\s*(-?\d+(?:\.\d+)?\b|'[^'\n]{1,
                        r"|(-?\d+(?:\.\d+)?|'[^'\n]{1,40}'|\"[^\"\n]{1,40}\")\s*(?:==|!=)")
 
 
-#: a raise statement in a diff line
-_RAISE = re.compile(r"\s*raise\b")
 #: an operator method declining an operand (Python then raises ``TypeError`` itself)
 _DECLINE = re.compile(r"\s*return\s+NotImplemented\b")
 
@@ -281,7 +279,7 @@ def static_suspicion(patch: Patch, texts: dict[str, str], test_source: str) -> s
             if calls_now == 0 and any(call.search(r) for r in removed) and not any(call.search(a) for a in added):
                 return f"removes the recursive call of `{fn.name}`"
     # `return NotImplemented` in an operator method is its way to raise TypeError (the data model)
-    if sum(bool(_RAISE.match(r)) for r in removed) > sum(bool(_RAISE.match(a) or _DECLINE.match(a)) for a in added):
+    if sum(bool(RAISE.match(r)) for r in removed) > sum(bool(RAISE.match(a) or _DECLINE.match(a)) for a in added):
         return "removes a `raise`: an error the code signalled is now let through"
     if swallowed := swallowing_handler(patch, texts, test_source):
         return swallowed

@@ -12,8 +12,11 @@ statements, :class:`~harness.core.progress.TestStatements`, or None), ``partial_
 
 from __future__ import annotations
 
-import re
+import functools
 import time
+from collections.abc import Callable
+
+import unidiff
 
 from harness.evaluators.pytest_runner import TestRun
 from harness.evaluators.verdict import TestResult, passed_in, renamed_ids
@@ -140,12 +143,16 @@ class CandidateStages(OverfitChecks):
             return False
         return True
 
-    def _code_line(self, patch: Patch):
+    def _code_line(self, patch: Patch) -> Callable[[str, int], str] | None:
         """``(path, line) -> text`` of the code under test as ``patch`` has it, read from the
-        checkout (:meth:`~harness.core.progress.TestStatements.line`) when the patch adds as
-        many lines as it removes in each hunk (its line numbers mean the checkout's lines);
-        None otherwise, or without a checkout."""
-        return self.statements.line if self.statements is not None and _keeps_lines(patch) else None
+        checkout (:meth:`~harness.core.progress.TestStatements.line`); '' for every line when the
+        patch does not keep line numbers (a hunk adds more lines than it removes, or fewer),
+        which is read only when a line is asked for. None without a checkout."""
+        statements = self.statements
+        if statements is None:
+            return None
+        keeps = functools.cache(lambda: _keeps_lines(patch))
+        return lambda path, line: statements.line(path, line) if keeps() else ""
 
     def _lead_fixed(self, patch: Patch) -> set[str]:
         """The failing tests the lead of a two-site candidate fixes (``patch.meta["lead"]``:
@@ -357,11 +364,7 @@ def _changed_lines(patch: Patch) -> dict[str, set[int]]:
     return out
 
 
-def _keeps_lines(patch) -> bool:
-    """Whether ``patch`` (a :class:`~sandbox.patch.Patch`) adds as many lines as it removes in
-    each hunk, so every line number of the code it changes means the same line before and after."""
-    for hunk in re.split(r"(?m)^@@", patch.diff)[1:]:
-        rows = hunk.splitlines()[1:]
-        if sum(r.startswith("+") for r in rows) != sum(r.startswith("-") for r in rows):
-            return False
-    return True
+def _keeps_lines(patch: Patch) -> bool:
+    """Whether ``patch`` adds as many lines as it removes in each hunk, so every line number of
+    the code it changes means the same line before and after."""
+    return all(h.source_length == h.target_length for pf in unidiff.PatchSet(patch.diff) for h in pf)

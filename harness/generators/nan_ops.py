@@ -25,7 +25,7 @@ from pathlib import Path
 
 from harness.core.context import Context
 from harness.core.localize import is_protected
-from harness.generators.data_text import Text, make
+from harness.generators.data_text import Text, make, parsed
 from harness.generators.literal_hints import test_functions
 from harness.generators.mutant import Mutant
 
@@ -76,11 +76,9 @@ def nan_edits(context: Context, lines: list[tuple[tuple[str, int], float]],
     texts: dict[str, tuple[Text, ast.Module] | None] = {}
     for path, line, score in ranked:
         if path not in texts:
-            try:
-                source = read(path)
-                texts[path] = (Text(source), ast.parse(source)) if source else None
-            except (SyntaxError, ValueError):
-                texts[path] = None
+            source = read(path)
+            tree = parsed(source) if source else None  # the data edits' one tree per text
+            texts[path] = (Text(source), tree) if source and tree is not None else None
         got = texts[path]
         if got is None:
             continue
