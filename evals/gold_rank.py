@@ -24,8 +24,10 @@ writes the rows as JSON.
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import sys
+import textwrap
 import time
 from pathlib import Path
 
@@ -40,6 +42,9 @@ __all__ = ["GoldProbe", "gold_rank", "main"]
 
 #: candidates enumerated per task (the offline run evaluates 400-500 before its no-progress stop)
 LIMIT = 5000
+#: longest region (lines) parsed per candidate to tell the same code written otherwise: past it,
+#: only a text equal but for layout and quoting counts (a lower bound, as everything here)
+MAX_REGION = 300
 #: lines around the developer's change within which a candidate's edit may be the same edit
 NEAR = 3
 
@@ -80,6 +85,8 @@ def rank_in(context: Context, gold: str, limit: int, enumerate_candidates) -> di
 
     old_texts, new_texts = patched_texts(Patch.from_diff(gold), read)
     changed = {path: _changed_lines(old_texts[path] or "", new or "") for path, new in new_texts.items()}
+    whole = {path: _squash(new or "") for path, new in new_texts.items()}
+    regions = {path: _region(old_texts[path] or "", *changed[path]) for path in new_texts}
     started = time.monotonic()
     ranked = enumerate_candidates(context, limit)
     found: dict = {"rank": None, "operator": "", "description": "", "score": None, "enumerated": len(ranked)}
@@ -88,12 +95,57 @@ def rank_in(context: Context, gold: str, limit: int, enumerate_candidates) -> di
         want = new_texts.get(mutant.path)
         if want is None or not lo - NEAR <= mutant.line <= hi + NEAR:
             continue
+        # an edit whose new code the developer's text does not hold cannot be theirs (cheap,
+        # before a parse of the whole module)
+        if _squash(mutant.replacement) not in whole[mutant.path]:
+            continue
         new = mutant.new_source
-        if "".join(new.split()) == "".join(want.split()) or same_code(new, want):
+        if _squash(new) == whole[mutant.path] or _same_region(old_texts[mutant.path] or "", new, want,
+                                                              regions[mutant.path], mutant):
             found.update(rank=n, operator=mutant.operator, description=mutant.description, score=round(score, 4))
             break
     found["seconds"] = round(time.monotonic() - started, 2)
     return found
+
+
+def _region(old: str, lo: int, hi: int) -> tuple[int, int]:
+    """Lines (1-based, inclusive) of the innermost function or class of ``old`` holding lines
+    ``lo``..``hi`` (decorators included), or the whole module: where two edits there must
+    agree for the modules to be the same code."""
+    best = (1, max(1, len(old.splitlines())))
+    try:
+        tree = ast.parse(old)
+    except SyntaxError:
+        return best
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+            last = node.end_lineno or node.lineno
+            if first <= lo and hi <= last and last - first < best[1] - best[0]:
+                best = (first, last)
+    return best
+
+
+def _same_region(old: str, new: str, want: str, region: tuple[int, int], mutant) -> bool:
+    """Is ``new`` (``old`` with ``mutant``'s edit) the same code as ``want`` (the developer's
+    text, which differs from ``old`` only inside ``region``)? Only the region is parsed, so a
+    large module costs a function's parse, not the module's."""
+    first, last = region
+    if last - first > MAX_REGION:
+        return False
+    if not first <= old.count("\n", 0, mutant.start) + 1 <= last or old.count("\n", 0, mutant.end) + 1 > last:
+        return False  # the edit is outside the region: the texts differ outside it
+    old_n, new_lines, want_lines = len(old.splitlines()), new.splitlines(), want.splitlines()
+    mine = new_lines[first - 1:last + len(new_lines) - old_n]
+    theirs = want_lines[first - 1:last + len(want_lines) - old_n]
+    if new_lines[:first - 1] != want_lines[:first - 1]:
+        return False
+    return same_code(textwrap.dedent("\n".join(mine)), textwrap.dedent("\n".join(theirs)))
+
+
+def _squash(text: str) -> str:
+    """``text`` without whitespace, one quote character for both: layout and quoting aside."""
+    return "".join(text.split()).replace("'", '"')
 
 
 def _changed_lines(old: str, new: str) -> tuple[int, int]:
