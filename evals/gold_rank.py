@@ -170,7 +170,7 @@ def gold_rank(repo: Path, gold: str, limit: int = LIMIT) -> dict:
         when no test failed) and ``error`` (a setup error or a gold patch that does not apply,
         else ``""``).
     """
-    from harness.cli.common import run_config
+    from harness.core.config import build
     from harness.core.errors import UsageError
     from harness.work.fix import fix
     from loops.spec import builtin_spec
@@ -178,7 +178,7 @@ def gold_rank(repo: Path, gold: str, limit: int = LIMIT) -> dict:
     loop = builtin_spec("fix-failing-tests")
     probe = GoldProbe(gold, limit)
     try:
-        options = run_config(loop, repo, {s.name: None for s in SETTINGS})
+        options = build(loop, repo, {s.name: None for s in SETTINGS})
         result = fix(repo, probe, options)
     except (UsageError, PatchError) as exc:
         return {"rank": None, "status": "error", "error": str(exc)[:300]}
