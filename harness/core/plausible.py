@@ -55,6 +55,9 @@ NATURALNESS: dict[str, int] = {
     **dict.fromkeys(("angelic_and", "angelic_or"), 2), **dict.fromkeys(("angelic_guard", "angelic_exit"), 3),
     **dict.fromkeys(("bytes_literal",), 0), **dict.fromkeys(("bytes_convert",), 2),  # message_bytes
     **dict.fromkeys(("template_from_test",), 2),  # a template's fields as the failing test builds them
+    # attr_guard: a missing attribute read behind hasattr (a conjunct, a guard) or getattr's default
+    **dict.fromkeys(("hasattr_conjunct",), 2), **dict.fromkeys(("hasattr_guard",), 3),
+    **dict.fromkeys(("getattr_default",), 1),
     **dict.fromkeys(("restore_init",), 3),  # a statement inserted at a __setstate__'s end (restore_ops)
     **dict.fromkeys(("normalize_members",), 3),  # a stored collection rebuilt normalized (member_ops)
     **dict.fromkeys(("sink_prelude",), 4),  # statements copied from another path into the same parser (prelude_ops)
