@@ -110,16 +110,17 @@ def rank_in(context: Context, gold: str, limit: int, enumerate_candidates) -> di
 
 def _region(old: str, lo: int, hi: int) -> tuple[int, int]:
     """Lines (1-based, inclusive) of the innermost function or class of ``old`` holding lines
-    ``lo``..``hi`` (decorators included), or the whole module: where two edits there must
-    agree for the modules to be the same code."""
+    ``lo``..``hi`` (decorators included), else of the module-level statement holding them (a
+    table), else the whole module: where two edits there must agree for the modules to be the
+    same code."""
     best = (1, max(1, len(old.splitlines())))
     try:
         tree = ast.parse(old)
     except SyntaxError:
         return best
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+    for node in [*ast.walk(tree), *tree.body]:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) or node in tree.body:
+            first = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))])
             last = node.end_lineno or node.lineno
             if first <= lo and hi <= last and last - first < best[1] - best[0]:
                 best = (first, last)

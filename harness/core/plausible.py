@@ -65,7 +65,7 @@ NATURALNESS: dict[str, int] = {
     **dict.fromkeys(("convert_param", "early_return", "normalize_param"), 3), **dict.fromkeys(("wrap_try",), 4),
     # data edits (issue 21): table entries and regexes from the failing tests' literals
     **dict.fromkeys(("table_value", "regex_optional_char"), 0), **dict.fromkeys(("regex_class", "regex_alternative"), 1),
-    **dict.fromkeys(("regex_optional",), 2), **dict.fromkeys(("table_entry", "name_entry"), 3),
+    **dict.fromkeys(("regex_optional",), 2), **dict.fromkeys(("table_entry", "name_entry", "row_entry"), 3),
     # regex_more: a range end moved, a piece of the pattern made optional or a case flag added
     **dict.fromkeys(("regex_range",), 0), **dict.fromkeys(("regex_optional_piece", "regex_ignorecase"), 1),
     **dict.fromkeys(("regex_narrow",), 1),  # a boundary, an anchor or a lazy quantifier (regex_narrow)

@@ -26,8 +26,9 @@ from harness.generators.regex_more import more_regex_mutants
 from harness.generators.regex_narrow import narrow_regex_mutants
 from harness.generators.regex_ops import regex_mutants
 from harness.generators.data_text import module_strings, near_of, parsed
+from harness.generators.message_evidence import Files
 from harness.generators.name_table_ops import name_entry_mutants
-from harness.generators.table_ops import table_mutants
+from harness.generators.table_ops import row_entries, table_mutants
 
 #: operator id -> prior, on the scale of :data:`harness.generators.mutations.OPERATOR_PRIORS`
 #: (above its highest, 0.60: a value the failing test wrote beats a guessed edit).
@@ -36,7 +37,9 @@ PRIORS = {"table_value": 0.66, "regex_alternative": 0.64, "regex_optional": 0.63
           # regex_more: a piece inside the pattern made optional, a case-insensitive flag, a range end
           "regex_optional_piece": 0.63, "regex_ignorecase": 0.63, "regex_range": 0.63,
           # regex_narrow: a boundary, an anchor, a lazy quantifier (after the widening edits)
-          "regex_narrow": 0.61}
+          "regex_narrow": 0.61,
+          # the failing parametrize row's value, added to the table holding the other rows' values
+          "row_entry": 0.66}
 #: score factor of each further data edit of the same module.
 DECAY = 0.85
 #: literals of the failing tests new to a module that count as few: with more (tests full
@@ -54,6 +57,8 @@ NEAR_LINES = 40
 IMPORTED = 0.5
 #: modules looked at in all: the most suspicious ones and those whose names they read.
 MAX_CHOSEN = 8
+#: modules searched for the table that holds the other parametrize rows' values.
+MAX_ROW_MODULES = 40
 #: modules of the ranked lines read for the patterns they compile from another module.
 MAX_IMPORTERS = 12
 #: wall seconds the regex edits of one module may take in all (:mod:`.regex_guard`): a pattern
@@ -63,10 +68,13 @@ MODULE_REGEX_SECONDS = 10.0
 
 def _given(mutant: Mutant, hints: Hints) -> bool:
     """Is the edit's value given by the failure itself (an assertion's expected value for its
-    actual one, a new table entry that is an assertion's expected string, or the key of a
-    ``KeyError``), not guessed among the tests' literals?"""
+    actual one, a new table entry that is an assertion's expected string or a failing
+    ``parametrize`` row's string, or the key of a ``KeyError``), not guessed among the tests'
+    literals?"""
     given = [*hints.missing_keys, *(e for _, e in hints.wrong if isinstance(e, str) and mutant.operator == "table_entry")]
-    return mutant.operator == "table_value" or any(repr(key)[1:-1] in mutant.replacement for key in given)
+    row = mutant.operator == "table_entry" and any(
+        quoted in mutant.replacement for case in hints.cases for quoted in (repr(case), f'"{case}"'))
+    return mutant.operator == "table_value" or row or any(repr(key)[1:-1] in mutant.replacement for key in given)
 
 
 def _bound_lines(tree: ast.Module, wanted: set[str]) -> list[int]:
@@ -244,4 +252,23 @@ def hinted(context: Context, lines: list[tuple[tuple[str, int], float]],
             family = "narrow" if m.operator == "regex_narrow" else "other"
             n, ranks[family] = ranks[family], ranks[family] + 1
             out.append((top * PRIORS[m.operator] * DECAY ** n * (1.0 if _given(m, hints) else scale), m))
-    return sorted(out, key=lambda item: -item[0])
+    return sorted(out + _row_edits(context, files, chosen, read), key=lambda item: -item[0])
+
+
+def _row_edits(context: Context, files: dict[str, list[tuple[int, float]]], chosen: dict[str, list[tuple[int, float]]],
+               read: Callable[[str], str | None]) -> list[tuple[float, Mutant]]:
+    """:func:`~harness.generators.table_ops.row_entries` over every module of the suspicious
+    lines and the frames, and the repository modules they import (the table that holds the
+    other rows' values may sit in a constants module no suspicious line is in), at most
+    :data:`MAX_ROW_MODULES` of them, scored by the prior alone (as the best edit at a line of
+    suspiciousness 1): the rows name the table, whatever the coverage says of its module."""
+    hints = gather(context.root, context.task.failing)
+    if not hints.cases or len(hints.siblings) < 2:
+        return []
+    imports = Files(read, context.protected)
+    modules = list(dict.fromkeys([*files, *chosen]))
+    modules += [other for path in modules for other in imports.imported_by(path)]
+    out: list[tuple[float, Mutant]] = []
+    for path in [m for m in dict.fromkeys(modules) if not is_protected(m, context.protected)][:MAX_ROW_MODULES]:
+        out += [(PRIORS["row_entry"] * DECAY ** n, m) for n, m in enumerate(row_entries(path, read(path) or "", hints))]
+    return out

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.generators.param_rows import failing_row
+from harness.generators.param_rows import failing_row, sibling_strings
 
 #: longest string literal kept as a hint (characters): longer ones are documents, not entries.
 MAX_LITERAL = 80
@@ -58,6 +58,10 @@ class Hints:
             -> ``e204``; ``test`` left out), then the letter-and-digit runs of their string
             literals (``'--select=E204'`` -> ``select``, ``E204``): the case a test is about
             (words alone do not make the hints true: only :mod:`.name_table_ops` reads them).
+        cases: the strings of the failing rows of ``parametrize`` tables (``"wbr"`` of
+            ``test_void[wbr]``): the one case that fails where its sibling rows pass.
+        siblings: the strings of the other rows of those tables, in the same columns
+            (:func:`.param_rows.sibling_strings`).
     """
 
     strings: tuple[str, ...] = ()
@@ -66,6 +70,8 @@ class Hints:
     wrong: tuple[tuple[Scalar, Scalar], ...] = ()
     missing_keys: tuple[str, ...] = ()
     words: tuple[str, ...] = ()
+    cases: tuple[str, ...] = ()
+    siblings: tuple[str, ...] = ()
 
     def __bool__(self) -> bool:
         return bool(self.strings or self.numbers or self.wrong or self.missing_keys)
@@ -184,12 +190,16 @@ def gather(root: Path, failing: dict) -> Hints:
     numbers: dict[int | float, None] = {}
     pairs: dict[tuple[str, str], None] = {}
     words: dict[str, None] = {}
+    cases: dict[str, None] = {}
+    siblings: dict[str, None] = {}
     for test_id, _, tree, fn in _with_trees(root, failing):
         words.update(dict.fromkeys(w for w in fn.name.split("_") if w and w != "test"))
         row = failing_row(tree, fn, test_id)  # first: the failing row of a table the decorator names
         if row:
             strings.update(dict.fromkeys(_strings_in(ast.Tuple(elts=row))))
             group = [v.value for v in row if isinstance(v, ast.Constant) and isinstance(v.value, str)]
+            cases.update(dict.fromkeys(v for v in group if v and len(v) <= MAX_LITERAL and "\n" not in v))
+            siblings.update(dict.fromkeys(sibling_strings(tree, fn, test_id)))
             pairs.update(dict.fromkeys(zip(group, group[1:])))
         for node in [*fn.decorator_list, *fn.body]:
             strings.update(dict.fromkeys(_strings_in(node)))
@@ -211,7 +221,8 @@ def gather(root: Path, failing: dict) -> Hints:
             missing[key] = None
     return Hints(tuple(strings)[:MAX_HINTS], tuple(numbers)[:MAX_HINTS],
                  tuple((a, b) for a, b in pairs if a != b)[:MAX_HINTS], tuple(wrong)[:MAX_HINTS],
-                 tuple(missing)[:MAX_HINTS], tuple(words)[:MAX_HINTS])
+                 tuple(missing)[:MAX_HINTS], tuple(words)[:MAX_HINTS], tuple(cases)[:MAX_HINTS],
+                 tuple(siblings)[:MAX_HINTS])
 
 
 def _lines_of(value: str) -> list[str]:

@@ -144,3 +144,21 @@ def failing_row(tree: ast.Module, fn: ast.FunctionDef | ast.AsyncFunctionDef, te
                 out += values
                 break
     return out
+
+
+def sibling_strings(tree: ast.Module, fn: ast.FunctionDef | ast.AsyncFunctionDef, test_id: str) -> list[str]:
+    """The string values the other rows of the ``parametrize`` table the pytest node id
+    ``test_id`` names exactly (one decorator's row) have in the columns where that row holds a
+    string: ``["area", "br", ...]`` beside the failing ``test_void[wbr]``. Empty when the id
+    names no single row."""
+    m = re.search(r"\[(.*)\]$", test_id)
+    if m is None:
+        return []
+    for rows in (_decorator_rows(tree, deco) for deco in fn.decorator_list):
+        mine = [values for row_id, values in rows if row_id == m.group(1)]
+        if len(mine) != 1:
+            continue
+        columns = [i for i, v in enumerate(mine[0]) if isinstance(v, ast.Constant) and isinstance(v.value, str)]
+        return [v.value for row_id, values in rows if row_id != m.group(1) for i in columns
+                if isinstance(v := values[i], ast.Constant) and isinstance(v.value, str)]
+    return []

@@ -10,6 +10,8 @@ repairer that act on a module's rules kept as data, not on its code.
   literals of the failing tests that the module does not contain (for a two-string call,
   two literals written next to each other in the test: its input and expected output);
   the key of a ``KeyError`` is tried first.
+- ``row_entry``: the failing ``parametrize`` row's string added to the table that holds most
+  of the other rows' strings (:func:`row_entries`).
 - ``table_value``: an entry of such a table equal to the *actual* value of a failing
   ``assert actual == expected`` replaced by the expected value.
 
@@ -33,6 +35,8 @@ from harness.core.tree_memo import nodes
 
 #: candidates per table (the most precise first).
 PER_TABLE = 4
+#: share of the other ``parametrize`` rows' strings a table must hold to get the failing row's.
+ROW_SHARE = 0.75
 #: candidates per module from this module's operators.
 MAX_PER_FILE = 24
 def _kind(value: str) -> tuple[bool, ...]:
@@ -109,11 +113,15 @@ def stmt_after(text: Text, last: ast.stmt) -> tuple[int, str, str]:
 
 
 def _new_strings(hints: Hints, known: frozenset[str], entries: list[str]) -> list[str]:
-    """Literals of the tests the module lacks: a ``KeyError``'s key or a failing assertion's
-    expected string first, table-shaped first."""
+    """Literals of the tests the module lacks, and the failing ``parametrize`` rows' strings the
+    table lacks (a row's value may be written elsewhere in the module: ``"wbr"`` in another
+    table than the set of void elements): a ``KeyError``'s key or a failing assertion's expected
+    string first, then the failing rows', table-shaped first."""
     given = [*hints.missing_keys, *(e for _, e in hints.wrong if isinstance(e, str))]
+    cases = [c for c in hints.cases if c not in entries]
     novel = [s for s in dict.fromkeys([*given, *hints.strings]) if s not in known]
-    return sorted(novel, key=lambda s: (s not in given, not _fits(s, entries)))
+    return sorted(dict.fromkeys([*novel, *cases]),
+                  key=lambda s: (s not in given, s not in cases, not _fits(s, entries)))
 
 
 def _int_values(values: list[int]) -> list[int]:
@@ -216,6 +224,35 @@ def _seq_entries(path: str, text: Text, hints: Hints, known: frozenset[str], nod
                       before + quote(word, like) + after, node)
         if mutant is not None:
             out.append(mutant)
+    return out
+
+
+def row_entries(path: str, source: str, hints: Hints) -> list[Mutant]:
+    """``row_entry``: the failing ``parametrize`` row's string (:attr:`Hints.cases`) added to a
+    list, tuple or set literal of strings of the module that holds most of the other rows'
+    strings (:attr:`Hints.siblings`: at least :data:`ROW_SHARE` of them, two or more) but not
+    it: every case the test checks but this one is in the table (``voidElements`` holds
+    ``"area"``, ``"br"``, ... of ``test_void[...]``, not ``"wbr"``). Any table of the module
+    counts, reached by the failing code or not: the rows name it. Empty without such a table."""
+    tree = parsed(source) if hints.cases and len(hints.siblings) >= 2 else None
+    if tree is None:
+        return []
+    text, siblings, out = Text(source), set(hints.siblings), []
+    for node in nodes(tree):
+        if not isinstance(node, (ast.List, ast.Tuple, ast.Set)) or len(node.elts) < 2 \
+                or not all(_str_const(e) for e in node.elts):
+            continue
+        entries = [e.value for e in node.elts]  # type: ignore[attr-defined]
+        if len(siblings & set(entries)) < max(2, ROW_SHARE * len(siblings)):
+            continue
+        at, before, after = _after_last(text, node.elts[-1], node.elts[-1], node.elts[0])
+        like = text.seg(node.elts[-1])
+        for case in [c for c in hints.cases if c not in entries][:PER_TABLE]:
+            mutant = make("row_entry", path, text, node.elts[-1].end_lineno or node.lineno,
+                          f"add {quote(case, like)} to the {type(node).__name__.lower()} that holds the other rows' "
+                          "values", at, at, before + quote(case, like) + after, node)
+            if mutant is not None:
+                out.append(mutant)
     return out
 
 
