@@ -32,6 +32,10 @@ def render(tag):
     """The markup of an empty element ``tag``."""
     if tag in voidElements:
         return f"<{tag}>"
+    return _pair(tag)
+
+
+def _pair(tag):
     return f"<{tag}></{tag}>"
 '''
 TESTS = '''\
@@ -44,9 +48,6 @@ from markup.render import render
 def test_void_elements_close_themselves(tag):
     assert render(tag) == f"<{tag}>"
 
-
-def test_other_elements_get_an_end_tag():
-    assert render("span") == "<span></span>"
 '''
 FILES = {"markup/__init__.py": "", "markup/constants.py": CONSTANTS, "markup/render.py": RENDER, "tests/test_render.py": TESTS}
 
@@ -71,6 +72,8 @@ def test_fix_end_to_end_adds_the_row_to_the_table(make_repo):
     assert summary["status"] == "fixed", summary
     assert '+    "input", "wbr"' in summary["patch"] and "markup/constants.py" in summary["patch"]
     assert summary["candidates_tried"] <= 16  # in the first batch
+    # only the failing row ran `_pair`, and no longer does: a table entry routes it, no overfit
+    assert not summary.get("suspect"), summary["suspect"]
     steps = [json.loads(line) for line in next(run_dir(root).glob("*/trajectory.jsonl")).read_text().splitlines()]
     accepted = next(step["digest"] for step in steps if step["action"] == "accept")
     assert [step["patch"]["meta"]["operator"] for step in steps
@@ -92,3 +95,15 @@ def test_a_reached_table_gets_the_failing_row_even_when_the_module_spells_it_els
                 or '"input", "wbr"' in m.new_source]
     row = Hints(strings=("wbr",), cases=("wbr",))
     assert any('"input", "wbr"' in m.new_source for m in table_mutants("markup/constants.py", CONSTANTS, row))
+
+
+def test_table_only_tells_a_data_entry_from_a_code_edit():
+    from harness.core.dead_code import table_only
+    from tests.conftest import text_patch
+
+    entry = CONSTANTS.replace('"input"\n', '"input",\n    "wbr",\n')
+    assert table_only(text_patch(CONSTANTS, entry, "c.py"), {"c.py": entry}, lambda rel: CONSTANTS)
+    code = RENDER.replace("if tag in voidElements:", "if tag in voidElements or tag == 'wbr':")
+    assert not table_only(text_patch(RENDER, code, "r.py"), {"r.py": code}, lambda rel: RENDER)
+    built = "VOID = frozenset(x for x in 'ab')\n"
+    assert not table_only(text_patch("VOID = 1\n", built, "c.py"), {"c.py": built}, lambda rel: "VOID = 1\n")

@@ -57,6 +57,49 @@ def added_lines(patch: Patch) -> dict[str, set[int]]:
     return out
 
 
+#: calls a module-level table is written in (``frozenset([...])``).
+_TABLE_CALLS = frozenset({"frozenset", "set", "tuple", "list", "dict"})
+#: the nodes a data table is made of: displays of constants, names and their attributes or items.
+_DATA = (ast.Constant, ast.Tuple, ast.List, ast.Set, ast.Dict, ast.Name, ast.Attribute, ast.Subscript,
+         ast.expr_context)
+
+
+def table_only(patch: Patch, texts: dict[str, str], source: Callable[[str], str | None]) -> bool:
+    """Does ``patch`` change nothing but entries of data tables: every line it adds (in the new
+    text, ``texts``) and removes (in the old, ``source(rel)``) inside a module- or class-level
+    assignment of a display of constants, names and their items (``VOID = frozenset(["br",
+    ...])``, ``ATTRS = ((ns["xlink"], "href"), ...)``)? Such an edit routes the case it adds
+    to the code the table sends it to; it makes no code dead by itself."""
+    import unidiff
+
+    for pf in unidiff.PatchSet(patch.diff):
+        rel = pf.path[2:] if pf.path.startswith(("a/", "b/")) else pf.path
+        added = {ln.target_line_no for h in pf for ln in h if ln.is_added and ln.target_line_no is not None}
+        removed = {ln.source_line_no for h in pf for ln in h if ln.is_removed and ln.source_line_no is not None}
+        for lines, text in ((added, texts.get(rel)), (removed, source(rel))):
+            if lines and not lines <= _table_lines(text or ""):
+                return False
+    return True
+
+
+def _table_lines(text: str) -> set[int]:
+    """The lines of ``text``'s module- and class-level assignments of data tables."""
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError):
+        return set()
+    out: set[int] = set()
+    bodies = [tree.body] + [node.body for node in ast.walk(tree) if isinstance(node, ast.ClassDef)]
+    for st in (st for body in bodies for st in body if isinstance(st, (ast.Assign, ast.AnnAssign))):
+        value = st.value
+        if isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and value.func.id in _TABLE_CALLS \
+                and len(value.args) == 1 and not value.keywords:
+            value = value.args[0]
+        if isinstance(value, (ast.Tuple, ast.List, ast.Set, ast.Dict)) and all(isinstance(n, _DATA) for n in ast.walk(value)):
+            out.update(range(st.lineno, (st.end_lineno or st.lineno) + 1))
+    return out
+
+
 def new_line(mapping: dict[int, int | None], old: int) -> int | None:
     """``old``'s line number after the patch (None when the patch removed it)."""
     if old in mapping:
@@ -131,6 +174,8 @@ def dead_code(by_line: dict[str, dict[int, list[str]]], root: str, slot_root: st
         rel, ln, _ran = dead[0]
         return (f"{len(dead)} line(s) the passing tests ran are no longer run ({rel}:{ln}"
                 + (", ..." if len(dead) > 1 else "") + ")")
+    if table_only(patch, texts, source):
+        return ""  # an entry of a data table: which functions the routed case reaches is the table's meaning
     for rel, ran in reached.items():
         text = texts[rel] if rel in texts else source(rel)  # a file the patch leaves is as it was
         mapping = maps.get(rel, {})
