@@ -58,6 +58,7 @@ NATURALNESS: dict[str, int] = {
     # attr_guard: a missing attribute read behind hasattr (a conjunct, a guard) or getattr's default
     **dict.fromkeys(("hasattr_conjunct",), 2), **dict.fromkeys(("hasattr_guard",), 3),
     **dict.fromkeys(("getattr_default",), 1),
+    **dict.fromkeys(("reduce_global",), 3),  # pickle_ops: a method added to a singleton's class
     **dict.fromkeys(("restore_init",), 3),  # a statement inserted at a __setstate__'s end (restore_ops)
     **dict.fromkeys(("normalize_members",), 3),  # a stored collection rebuilt normalized (member_ops)
     **dict.fromkeys(("sink_prelude",), 4),  # statements copied from another path into the same parser (prelude_ops)

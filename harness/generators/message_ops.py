@@ -12,7 +12,8 @@ frames pass through or one a test expected and a handler swallowed
 the code bound it at import (:mod:`.message_patch`), ``str`` where ``bytes`` was wanted or the
 other way round (:mod:`.message_bytes`), a string or dict the failing test builds with the
 code's template and other fields (:mod:`.message_template`), an attribute some objects lack
-read behind ``hasattr`` (:mod:`.attr_guard`). These candidates are few and precise, so the templates generator
+read behind ``hasattr`` (:mod:`.attr_guard`), a singleton a test pickles given ``__reduce__``
+(:mod:`.pickle_ops`). These candidates are few and precise, so the templates generator
 tries them before its mutants at the suspicious lines
 (:class:`harness.generators.templates.TemplateGenerator`). Their patches go through the same
 stages as any other: the full suite (a rename that breaks an import elsewhere is rejected
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 from harness.core.context import Context
 from harness.generators.attr_guard import attr_guards
+from harness.generators.pickle_ops import singleton_reduce
 from harness.generators.message_bytes import bytes_edits
 from harness.generators.message_evidence import Files, Reader, evidence, related_files, suspicious_spots
 from harness.generators.message_except import unswallow, widen
@@ -44,7 +46,7 @@ MESSAGE_PRIORS: dict[str, float] = {
     "literal_from_diff": 0.9, "except_widen": 0.85, "except_reraise": 0.8, "alias_asked": 0.8,
     "except_drop": 0.6, "import_asked": 0.9, "add_property": 0.9, "add_staticmethod": 0.85, "rename_param": 0.85, "return_self": 0.8, "import_missing": 0.9, "declare_name": 0.85,
     "patch_lookup": 0.9, "bytes_literal": 0.85, "bytes_convert": 0.8, "template_from_test": 0.85,
-    "hasattr_conjunct": 0.85, "hasattr_guard": 0.85, "getattr_default": 0.85,
+    "hasattr_conjunct": 0.85, "hasattr_guard": 0.85, "getattr_default": 0.85, "reduce_global": 0.9,
 }
 #: message candidates handed out at most (the best first), and at most of one operator.
 MAX_CANDIDATES = 12
@@ -76,7 +78,8 @@ def message_mutants(context: Context, read: Reader, modules: Lister = lambda dir
                  if asks_member(found) else [])
               + (scope_edits(files, found, modules) if asks_scope(found) else [])
               + patch_edits(files, found, lambda: paths or related_files(files, found, located))
-              + bytes_edits(files, found) + template_edits(files, found, spots) + attr_guards(files, found))
+              + bytes_edits(files, found) + template_edits(files, found, spots) + attr_guards(files, found)
+              + singleton_reduce(files, found))
     best: dict[tuple[str, tuple], tuple[float, Mutant]] = {}
     for score, mutant in scored:
         value = score * MESSAGE_PRIORS[mutant.operator]
