@@ -167,3 +167,15 @@ def test_loopwright_fix_puts_the_length_limit_on_the_bytes_pattern(make_repo):
     out, _, _ = fix_offline(make_repo, {"headers.py": HEADERS, "test_headers.py": HEADERS_TESTS})
     assert out["status"] == "fixed", out
     assert '+_length_re = re.compile(rb"[0-9]{1,20}")' in out["patch"], out["patch"]
+
+
+def test_a_pattern_python_warns_about_is_bounded_without_a_warning_on_the_users_screen():
+    import warnings
+
+    from harness.generators.regex_narrow import bounded
+
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        got = bounded("[[a-z]+", ["[" * 30])  # "[[" is a possible nested set to Python's re
+    assert [str(w.message) for w in seen] == []
+    assert got and got[0][0] == "[[a-z]{1,29}"
