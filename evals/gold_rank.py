@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import difflib
 import json
 import sys
 import textwrap
@@ -150,16 +151,13 @@ def _squash(text: str) -> str:
 
 
 def _changed_lines(old: str, new: str) -> tuple[int, int]:
-    """First and last 1-based line of ``old`` that ``new`` changes (the common prefix and
-    suffix of their lines set aside); ``(n, n)`` for a pure insertion before line ``n``."""
-    a, b = old.splitlines(), new.splitlines()
-    head = 0
-    while head < min(len(a), len(b)) and a[head] == b[head]:
-        head += 1
-    tail = 0
-    while tail < min(len(a), len(b)) - head and a[-1 - tail] == b[-1 - tail]:
-        tail += 1
-    return head + 1, max(head + 1, len(a) - tail)
+    """First and last 1-based line of ``old`` that ``new`` changes (``difflib``'s line
+    opcodes); ``(n, n)`` for a pure insertion before line ``n``."""
+    ops = [op for op in difflib.SequenceMatcher(None, old.splitlines(), new.splitlines(), autojunk=False).get_opcodes()
+           if op[0] != "equal"]
+    if not ops:
+        return 1, 0
+    return ops[0][1] + 1, max(ops[0][1] + 1, ops[-1][2])
 
 
 def gold_rank(repo: Path, gold: str, limit: int = LIMIT) -> dict:
