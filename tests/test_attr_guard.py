@@ -92,3 +92,20 @@ def test_fix_end_to_end_takes_the_developers_conjunct(make_repo):
     assert summary["status"] == "fixed", summary
     assert "+    if isinstance(tp, Alias) and hasattr(tp, '__args__'):" in summary["patch"]
     assert not summary.get("suspect")
+
+
+def test_a_test_that_expects_an_error_gets_no_guard():
+    # semantic_version's `__ge__` with its isinstance check negated: a foreign operand reaches
+    # `other._key`; `getattr(other, '_key', None)` then fails on `>= None` with the TypeError the
+    # test expects, for the wrong reason
+    source = ("class V:\n    def __ge__(self, other):\n        if isinstance(other, V):\n"
+              "            return NotImplemented\n        return self._key >= other._key\n")
+    tests = ("import pytest\nfrom typed import V\n\n\ndef test_invalid():\n    with pytest.raises(TypeError):\n"
+             "        V() >= 'x'\n")
+    files = Files({"typed.py": source, "tests/test_typed.py": tests}.get, ("tests/*",))
+    found = [Evidence("tests/test_typed.py::test_invalid", "AttributeError", "'str' object has no attribute '_key'",
+                      (("tests/test_typed.py", 7), ("typed.py", 5)))]
+    assert attr_guards(files, found) == []
+    plain = tests.replace("    with pytest.raises(TypeError):\n        V() >= 'x'\n", "    assert (V() >= 'x') is None\n")
+    files = Files({"typed.py": source, "tests/test_typed.py": plain}.get, ("tests/*",))
+    assert attr_guards(files, found)  # the same failure in a test that expects no error

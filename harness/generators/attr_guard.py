@@ -21,7 +21,10 @@ call is repeated) gives, best first:
 - ``hasattr_guard``: the one-line statement holding the read put under ``if hasattr(obj, 'name'):``;
 - ``getattr_default``: the read written ``getattr(obj, 'name', None)``.
 
-Each is scored ahead of the mutants (a message operator's evidence); the tests decide which, if
+A failing test that expects an exception (``pytest.raises``, ``assertRaises``) gets none: there
+the missing attribute is the symptom of a check the code lacks (:mod:`.type_guard`'s case), and
+a ``getattr`` default that crashes on later (``x >= None``) would only fool it. Each is scored
+ahead of the mutants (a message operator's evidence); the tests decide which, if
 any, is the fix, and a guard that makes lines the passing tests ran dead is flagged by
 :mod:`harness.core.overfit`. Pure: files are read through the :class:`.message_evidence.Files`
 given; nothing runs.
@@ -34,6 +37,7 @@ import re
 
 from harness.generators.message_evidence import Evidence, Files, Parsed, make_mutant
 from harness.generators.mutant import Mutant
+from harness.generators.type_evidence import expected_classes, failing_functions
 
 #: reads of the attribute on the failing line edited at most.
 MAX_READS = 2
@@ -60,7 +64,10 @@ def attr_guards(files: Files, found: list[Evidence]) -> list[tuple[float, Mutant
     missing attribute read at a repository line, as ``(score, mutant)`` with score in (0, 1],
     one per new file text (the best score kept)."""
     best: dict[tuple[str, tuple], tuple[float, Mutant]] = {}
+    tests = failing_functions(files, [item for item in found if missing_attribute(item)])
     for item in found:
+        if expected_classes(tests, item):
+            continue  # the test expects an error: the missing attribute is a missing check's symptom (type_guard's)
         name = missing_attribute(item)
         frames = [(path, line) for path, line in item.frames if files.editable(path)] if name else []
         parsed = files.parsed(frames[-1][0]) if frames else None
