@@ -64,14 +64,14 @@ def attr_guards(files: Files, found: list[Evidence]) -> list[tuple[float, Mutant
     missing attribute read at a repository line, as ``(score, mutant)`` with score in (0, 1],
     one per new file text (the best score kept)."""
     best: dict[tuple[str, tuple], tuple[float, Mutant]] = {}
-    tests = failing_functions(files, [item for item in found if missing_attribute(item)])
-    for item in found:
+    missing = [(item, name) for item in found if (name := missing_attribute(item))]
+    tests = failing_functions(files, [item for item, _ in missing])
+    for item, name in missing:
         if expected_classes(tests, item):
             continue  # the test expects an error: the missing attribute is a missing check's symptom (type_guard's)
-        name = missing_attribute(item)
-        frames = [(path, line) for path, line in item.frames if files.editable(path)] if name else []
+        frames = [(path, line) for path, line in item.frames if files.editable(path)]
         parsed = files.parsed(frames[-1][0]) if frames else None
-        if parsed is None or name is None:
+        if parsed is None:
             continue
         for score, mutant in _at(parsed, frames[-1][1], name):
             key = (mutant.path, mutant.key)

@@ -252,21 +252,20 @@ def hinted(context: Context, lines: list[tuple[tuple[str, int], float]],
             family = "narrow" if m.operator == "regex_narrow" else "other"
             n, ranks[family] = ranks[family], ranks[family] + 1
             out.append((top * PRIORS[m.operator] * DECAY ** n * (1.0 if _given(m, hints) else scale), m))
-    return sorted(out + _row_edits(context, files, chosen, read), key=lambda item: -item[0])
+    return sorted(out + _row_edits(context, hints, [*files, *chosen], read), key=lambda item: -item[0])
 
 
-def _row_edits(context: Context, files: dict[str, list[tuple[int, float]]], chosen: dict[str, list[tuple[int, float]]],
+def _row_edits(context: Context, hints: Hints, located: list[str],
                read: Callable[[str], str | None]) -> list[tuple[float, Mutant]]:
     """:func:`~harness.generators.table_ops.row_entries` over every module of the suspicious
     lines and the frames, and the repository modules they import (the table that holds the
     other rows' values may sit in a constants module no suspicious line is in), at most
     :data:`MAX_ROW_MODULES` of them, scored by the prior alone (as the best edit at a line of
     suspiciousness 1): the rows name the table, whatever the coverage says of its module."""
-    hints = gather(context.root, context.task.failing)
     if not hints.cases or len(hints.siblings) < 2:
         return []
     imports = Files(read, context.protected)
-    modules = list(dict.fromkeys([*files, *chosen]))
+    modules = list(dict.fromkeys(located))
     modules += [other for path in modules for other in imports.imported_by(path)]
     out: list[tuple[float, Mutant]] = []
     for path in [m for m in dict.fromkeys(modules) if not is_protected(m, context.protected)][:MAX_ROW_MODULES]:
